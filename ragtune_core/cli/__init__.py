@@ -1,0 +1,39 @@
+"""`python -m ragtune_core`: the app's pipeline without the browser, on the same workspace.
+
+Every subcommand prints a one-line JSON summary on stdout; bad input gets a message on stderr
+and exit status 2, and leaves the workspace as it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..models import prefer_offline
+from ..workspace import Workspace
+from . import corpus, datasets, evaluate, questions, train
+
+COMMAND_GROUPS = (corpus, questions, datasets, train, evaluate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ragtune_core", description=__doc__.splitlines()[0])
+    parser.add_argument("--workspace", help="workspace folder (default: $RAGTUNE_WORKSPACE or ./workspace)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for group in COMMAND_GROUPS:
+        group.register(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    prefer_offline()
+    try:
+        summary = args.handler(args, Workspace(args.workspace))
+    except (ValueError, OSError, KeyError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary, default=str))
+    return 0
