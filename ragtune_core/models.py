@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import json
 import os
 from pathlib import Path
 
@@ -47,6 +48,14 @@ def prefer_offline() -> None:
     if bundled_model_path() is not None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def max_seq_length(name: str | None) -> int | None:
+    """The sequence length a local sentence-transformers model embeds, read from its config."""
+    config = Path(resolve_model(name)) / "sentence_bert_config.json"
+    if not config.exists():
+        return None
+    return json.loads(config.read_text()).get("max_seq_length")
 
 
 @functools.lru_cache(maxsize=4)

@@ -1,0 +1,71 @@
+"""`ingest` (PDFs, text files and wiki pages into a chunked corpus) and `corpora` (list them)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict
+from pathlib import Path
+
+from ..chunking import DEFAULT_CHUNK_SIZE, DEFAULT_OVERLAP, chunk_documents, validate_chunk_params
+from ..documents import IngestResult
+from ..ingest import load_pdfs, load_texts
+from ..mediawiki import WIKIPEDIA_API, MediaWikiClient
+from ..models import DEFAULT_BASE_MODEL, load_tokenizer
+from ..workspace import Workspace
+
+
+def register(subparsers) -> None:
+    ingest = subparsers.add_parser("ingest", help="load PDFs, text files and wiki pages into a new chunked corpus")
+    ingest.add_argument("--name", required=True, help="name of the new corpus")
+    ingest.add_argument("--pdf", nargs="+", action="extend", default=[], type=Path, metavar="FILE")
+    ingest.add_argument("--text", nargs="+", action="extend", default=[], type=Path, metavar="FILE",
+                        help="UTF-8 text or markdown files")
+    ingest.add_argument("--wikipedia", nargs="+", action="extend", default=[], metavar="TITLE",
+                        help="page titles (or article URLs) fetched from --endpoint")
+    ingest.add_argument("--endpoint", default=WIKIPEDIA_API, help="MediaWiki API URL (default: %(default)s)")
+    ingest.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE, help="tokens (default: %(default)s)")
+    ingest.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP, help="tokens (default: %(default)s)")
+    ingest.add_argument("--model", help="model whose tokenizer measures chunks (default: the bundled base model)")
+    ingest.set_defaults(handler=run_ingest)
+
+    corpora = subparsers.add_parser("corpora", help="list the corpora")
+    corpora.set_defaults(handler=list_corpora)
+
+
+def run_ingest(args: argparse.Namespace, ws: Workspace) -> dict:
+    validate_chunk_params(args.chunk_size, args.overlap)
+    if not (args.pdf or args.text or args.wikipedia):
+        raise ValueError("nothing to ingest: give --pdf, --text and/or --wikipedia")
+    pdfs, texts = _read_files(args.pdf), _read_files(args.text)
+    tokenizer = load_tokenizer(args.model)
+
+    result = IngestResult()
+    result.extend(load_pdfs(pdfs))
+    result.extend(load_texts(texts))
+    if args.wikipedia:
+        client = MediaWikiClient(args.endpoint, cache_dir=ws.dir("cache", "mediawiki"))
+        result.extend(client.fetch(args.wikipedia))
+    if not result.documents:
+        reasons = "; ".join(f"{e.name}: {e.message}" for e in result.errors)
+        raise ValueError(f"no document could be loaded, so no corpus was saved ({reasons})")
+
+    chunks = chunk_documents(result.documents, tokenizer, args.chunk_size, args.overlap)
+    params = {"chunk_size": args.chunk_size, "overlap": args.overlap, "tokenizer": args.model or DEFAULT_BASE_MODEL}
+    if args.wikipedia:
+        params["endpoint"] = args.endpoint
+    record = ws.save_corpus(args.name, result.documents, chunks, params)
+    return {"corpus_id": record.id, "name": record.name, "documents": record.n_documents,
+            "chunks": record.n_chunks, "errors": [asdict(e) for e in result.errors]}
+
+
+def list_corpora(args: argparse.Namespace, ws: Workspace) -> dict:
+    return {"corpora": [{"id": c.id, "name": c.name, "documents": c.n_documents, "chunks": c.n_chunks,
+                         "created": c.created, "params": c.params} for c in ws.list_corpora()]}
+
+
+def _read_files(paths: list[Path]) -> list[tuple[str, bytes]]:
+    """Every file's name and bytes; a path that is not a readable file stops the command before any work."""
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise ValueError(f"no such file: {', '.join(missing)}")
+    return [(p.name, p.read_bytes()) for p in paths]
