@@ -1,0 +1,122 @@
+"""Corpus: load documents (PDF, Wikipedia/MediaWiki, text), chunk them, save them as a corpus."""
+
+import pandas as pd
+import streamlit as st
+
+from pages.common import pick, when, workspace
+from ragtune_core.chunking import chunk_documents
+from ragtune_core.documents import IngestResult
+from ragtune_core.ingest import load_files, load_text
+from ragtune_core.mediawiki import WIKIPEDIA_API, MediaWikiClient
+from ragtune_core.models import DEFAULT_BASE_MODEL, load_tokenizer, max_seq_length
+from ragtune_core.workspace import WorkspaceError
+
+ws = workspace()
+st.title("Corpus")
+st.caption("Bring the documents your RAG app answers from. They are chunked as your retriever will see them.")
+
+staged: dict = st.session_state.setdefault("staged_documents", {})
+
+
+def stage(result: IngestResult) -> None:
+    for doc in result.documents:
+        staged[doc.doc_id] = doc
+    for error in result.errors:
+        st.error(f"**{error.name}**: {error.message}", icon=":material/error:")
+    if result.documents:
+        st.success(f"Added {len(result.documents)} document(s): " + ", ".join(d.title for d in result.documents))
+
+
+pdf_tab, wiki_tab, text_tab = st.tabs(["PDF / text files", "Wikipedia / MediaWiki", "Paste text"])
+with pdf_tab:
+    with st.form("upload", clear_on_submit=True):
+        files = st.file_uploader("PDF, .txt or .md files", type=["pdf", "txt", "md", "markdown"],
+                                 accept_multiple_files=True)
+        if st.form_submit_button("Add files", icon=":material/upload_file:") and files:
+            with st.spinner("Reading files…"):
+                stage(load_files([(f.name, f.getvalue()) for f in files]))
+with wiki_tab:
+    with st.form("wiki"):
+        titles = st.text_area("Page titles, one per line", placeholder="Toronto\nSeattle")
+        endpoint = st.text_input("MediaWiki API endpoint", value=WIKIPEDIA_API,
+                                 help="Any MediaWiki site works: its api.php address.")
+        if st.form_submit_button("Fetch pages", icon=":material/travel_explore:"):
+            wanted = [t.strip() for t in titles.splitlines() if t.strip()]
+            if not wanted:
+                st.warning("Type at least one page title.")
+            else:
+                try:
+                    client = MediaWikiClient(endpoint.strip(), cache_dir=ws.dir("cache", "mediawiki"))
+                except ValueError as exc:
+                    st.error(str(exc))
+                else:
+                    bar = st.progress(0.0, text="Fetching…")
+                    stage(client.fetch(wanted, on_progress=lambda done, total, title: bar.progress(
+                        done / total, text=f"Fetched {title} ({done}/{total})")))
+with text_tab:
+    with st.form("paste", clear_on_submit=True):
+        title = st.text_input("Title")
+        text = st.text_area("Text", height=200)
+        if st.form_submit_button("Add text", icon=":material/post_add:"):
+            if not title.strip():
+                st.warning("Give the text a title.")
+            else:
+                stage(load_text(title.strip(), text))
+
+if staged:
+    st.subheader(f"Staged documents ({len(staged)})")
+    table = pd.DataFrame([{"title": d.title, "source": d.source, "characters": len(d.text)} for d in staged.values()])
+    st.dataframe(table, hide_index=True, width="stretch")
+    with st.form("chunk"):
+        name = st.text_input("Corpus name", value="my corpus")
+        model = st.text_input("Tokenizer (model)", value=DEFAULT_BASE_MODEL,
+                              help="Chunk sizes are counted in this model's tokens. A local folder or a Hub id.")
+        left, right = st.columns(2)
+        chunk_size = left.number_input("Chunk size (tokens)", 16, 8192, 512, step=32)
+        overlap = right.number_input("Overlap (tokens)", 0, 4096, 20, step=10)
+        limit = max_seq_length(None if model == DEFAULT_BASE_MODEL else model)
+        if limit and chunk_size > limit:
+            st.caption(f":material/warning: This model embeds only the first {limit} tokens of a chunk; "
+                       f"chunks of {chunk_size} tokens lose their end at retrieval time.")
+        save, clear = st.columns([1, 5])
+        if save.form_submit_button("Chunk and save", type="primary"):
+            try:
+                tokenizer = load_tokenizer(None if model == DEFAULT_BASE_MODEL else model)
+                chunks = chunk_documents(list(staged.values()), tokenizer, int(chunk_size), int(overlap))
+                record = ws.save_corpus(name, list(staged.values()), chunks,
+                                        {"chunk_size": int(chunk_size), "overlap": int(overlap), "tokenizer": model})
+            except (ValueError, WorkspaceError) as exc:
+                st.error(str(exc))
+            else:
+                staged.clear()
+                st.session_state["corpus_id"] = record.id
+                st.success(f"Saved corpus **{record.name}**: {record.n_documents} documents, {record.n_chunks} chunks.")
+        if clear.form_submit_button("Clear staged documents"):
+            staged.clear()
+            st.rerun()
+
+st.divider()
+st.subheader("Corpora")
+corpora = ws.list_corpora()
+if not corpora:
+    st.info("No corpus yet: add documents above.")
+    st.stop()
+
+st.dataframe(pd.DataFrame([{"name": c.name, "documents": c.n_documents, "chunks": c.n_chunks,
+                            "chunk size": c.params.get("chunk_size"), "created": when(c.created)} for c in corpora]),
+             hide_index=True, width="stretch")
+corpus = pick("Read a corpus", corpora, key="corpus_id")
+documents = ws.load_documents(corpus.id)
+chunks = ws.load_chunks(corpus.id)
+counts = pd.Series([c.doc_id for c in chunks]).value_counts()
+titles = {d.doc_id: d.title for d in documents}
+doc_id = st.selectbox("Document", list(titles), format_func=lambda d: f"{titles[d]} ({counts.get(d, 0)} chunks)")
+doc_chunks = [c for c in chunks if c.doc_id == doc_id]
+st.dataframe(pd.DataFrame([{"chunk": c.chunk_id, "page": c.page, "section": c.section, "text": c.text} for c in doc_chunks]),
+             hide_index=True, width="stretch", column_config={"text": st.column_config.TextColumn(width="large")})
+with st.popover("Delete this corpus", icon=":material/delete:"):
+    st.write(f"Delete **{corpus.name}** and its chunks? Datasets made from it are kept.")
+    if st.button("Delete", type="primary"):
+        ws.delete_corpus(corpus.id)
+        st.session_state.pop("corpus_id", None)
+        st.rerun()

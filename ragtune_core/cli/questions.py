@@ -1,0 +1,99 @@
+"""`generate`: synthetic questions for a corpus, split and saved as a dataset."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from ..generation import DEFAULT_QA_PROMPT, GENERATORS, GenerationError, GenerationRequest, generate_questions
+from ..llm import API_KEY_ENV_VARS, LLMConfig, estimate_cost
+from ..qa_dataset import SPLIT_MODES, QADataset, split_dataset
+from ..workspace import Workspace
+
+
+def register(subparsers) -> None:
+    keys = " or ".join("$" + v for v in API_KEY_ENV_VARS)
+    gen = subparsers.add_parser("generate", help="generate synthetic questions for a corpus and save them as a dataset",
+                              description=f"With --generator llm the API key is read from {keys}, never from an argument.")
+    gen.add_argument("--corpus", required=True, help="corpus id or name")
+    gen.add_argument("--name", required=True, help="name of the new dataset")
+    gen.add_argument("--per-chunk", type=int, default=2, help="questions per chunk (default 2)")
+    gen.add_argument("--generator", choices=GENERATORS, default="offline")
+    gen.add_argument("--base-url", help="OpenAI-compatible endpoint (default: OpenAI's API)")
+    gen.add_argument("--model", help="model name, required with --generator llm")
+    gen.add_argument("--concurrency", type=int, default=8, help="LLM requests in flight (default 8)")
+    gen.add_argument("--prompt-file", type=Path, help="prompt template with {context_str} and {num_questions_per_chunk}")
+    gen.add_argument("--max-chunks", type=int, help="ask about at most this many chunks, spread over the corpus")
+    gen.add_argument("--val-ratio", type=float, default=0.2, help="share of questions for validation (default 0.2)")
+    gen.add_argument("--split-by", choices=SPLIT_MODES, default="document")
+    gen.add_argument("--seed", type=int, default=42)
+    gen.set_defaults(handler=generate)
+
+
+def generate(args: argparse.Namespace, ws: Workspace) -> dict:
+    corpus = ws.resolve("corpora", args.corpus)
+    # Refuse a taken name before any question is paid for.
+    if any(d.name == args.name.strip() for d in ws.list_datasets()):
+        raise GenerationError(f"a dataset named {args.name.strip()!r} already exists")
+    if not 0 < args.val_ratio < 1:
+        raise GenerationError("--val-ratio must be between 0 and 1")
+    request = GenerationRequest(
+        corpus_id=corpus.id, n_per_chunk=args.per_chunk, generator=args.generator, llm=_llm_config(args),
+        prompt_template=_read_prompt(args.prompt_file), max_chunks=args.max_chunks, seed=args.seed)
+    dataset, result = generate_questions(ws, request, on_progress=_ProgressPrinter())
+    split_by, split_note = _split(dataset, args)
+    params = {**request.to_params(), "split_by": split_by, "val_ratio": args.val_ratio}
+    record = ws.save_dataset(args.name, dataset, corpus.id, params)
+    summary = {"dataset_id": record.id, "name": record.name, **result.summary(),
+               "train": sum(v == "train" for v in dataset.split.values()),
+               "val": sum(v == "val" for v in dataset.split.values())}
+    if request.llm is not None:
+        summary["cost_usd"] = estimate_cost(request.llm, result.usage.prompt_tokens, result.usage.completion_tokens)
+    if split_note:
+        summary["note"] = split_note
+    return summary
+
+
+def _llm_config(args: argparse.Namespace) -> LLMConfig | None:
+    if args.generator != "llm":
+        return None
+    if not args.model:
+        raise GenerationError("--model is required with --generator llm")
+    return LLMConfig(base_url=args.base_url, model=args.model, max_concurrency=args.concurrency)
+
+
+def _read_prompt(path: Path | None) -> str:
+    if path is None:
+        return DEFAULT_QA_PROMPT
+    try:
+        template = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GenerationError(f"cannot read the prompt file {str(path)!r}: {exc}") from exc
+    if "{context_str}" not in template:
+        raise GenerationError(f"the prompt file {str(path)!r} has no {{context_str}}, where the chunk's text goes")
+    return template
+
+
+def _split(dataset: QADataset, args: argparse.Namespace) -> tuple[str, str | None]:
+    """Split in place; (how, note). A by-document split of one document falls back to by query."""
+    documents = {dataset.passage_docs.get(p, p) for pids in dataset.relevant_docs.values() for p in pids}
+    if args.split_by == "document" and len(documents) < 2:
+        dataset.split = split_dataset(dataset, args.val_ratio, "query", args.seed)
+        return "query", "the questions come from one document, so they were split by query instead of by document"
+    dataset.split = split_dataset(dataset, args.val_ratio, args.split_by, args.seed)
+    return args.split_by, None
+
+
+class _ProgressPrinter:
+    """Progress on stderr, at most a line a second (stdout carries only the JSON summary)."""
+
+    def __init__(self):
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int, failed: int) -> None:
+        now = time.monotonic()
+        if done == total or now - self._last >= 1.0:
+            self._last = now
+            print(f"questions: {done}/{total} chunks, {failed} failed", file=sys.stderr, flush=True)
