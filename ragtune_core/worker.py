@@ -22,6 +22,7 @@ from .workspace import Workspace
 TASKS = {
     "train_embedding": ("ragtune_core.training", "run_training_job"),
     "generate_questions": ("ragtune_core.generation", "run_generation_job"),
+    "evaluate": ("ragtune_core.evaluation", "run_evaluation_job"),
     "sleep": ("ragtune_core.worker", "run_sleep_job"),
 }
 

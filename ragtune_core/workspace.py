@@ -209,12 +209,13 @@ class Workspace:
         self._insert("datasets", record)
         return record
 
-    def update_dataset(self, dataset_id: str, dataset: QADataset) -> DatasetRecord:
-        """Replace a dataset's content (after an edit or a new split); validated before anything is written."""
+    def update_dataset(self, dataset_id: str, dataset: QADataset, params: dict | None = None) -> DatasetRecord:
+        """Replace a dataset's content (after an edit or a new split), merging `params` into its
+        parameters; validated before anything is written."""
         dataset.validate()
-        self._get("datasets", dataset_id)
+        record = self._get("datasets", dataset_id)
         dataset.save(self.dataset_path(dataset_id))
-        self._update("datasets", dataset_id, n_queries=len(dataset.queries))
+        self._update("datasets", dataset_id, n_queries=len(dataset.queries), params={**record.params, **(params or {})})
         return self._get("datasets", dataset_id)
 
     def dataset_path(self, dataset_id: str) -> Path:

@@ -1,0 +1,113 @@
+"""`import-dataset`, `export-dataset`, `split` and `datasets`: question datasets in and out of the workspace.
+
+Files are LlamaIndex `EmbeddingQAFinetuneDataset` JSON; a dataset argument is an id or a name.
+"""
+
+from __future__ import annotations
+
+import argparse
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..qa_dataset import SPLIT_MODES, TRAIN, VAL, DatasetError, QADataset, split_dataset
+from ..workspace import Workspace
+
+
+def register(subparsers) -> None:
+    imports = subparsers.add_parser("import-dataset", help="add a LlamaIndex QA dataset JSON file to the workspace")
+    imports.add_argument("file", type=Path, metavar="FILE")
+    imports.add_argument("--name", required=True, help="name of the new dataset")
+    imports.add_argument("--corpus", help="corpus (id or name) whose chunks the passages are; checked and linked")
+    imports.set_defaults(handler=import_dataset)
+
+    export = subparsers.add_parser("export-dataset", help="write a dataset as LlamaIndex QA dataset JSON")
+    export.add_argument("dataset", metavar="DATASET", help="dataset id or name")
+    export.add_argument("--part", choices=(TRAIN, VAL), help="only this split part's questions (default: all)")
+    export.add_argument("--llama-index", action="store_true",
+                        help="only LlamaIndex's four keys, without RAGTune's extras (split, documents)")
+    export.add_argument("--out", required=True, type=Path, metavar="FILE")
+    export.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    export.set_defaults(handler=export_dataset)
+
+    split = subparsers.add_parser("split", help="(re)split a dataset into train and validation questions")
+    split.add_argument("dataset", metavar="DATASET", help="dataset id or name")
+    split.add_argument("--by", choices=SPLIT_MODES, default="document",
+                       help="document: validation documents are never trained on (default); query: shuffle questions")
+    split.add_argument("--val-ratio", type=float, default=0.2, help="share for validation (default 0.2)")
+    split.add_argument("--seed", type=int, default=42)
+    split.set_defaults(handler=split_command)
+
+    listing = subparsers.add_parser("datasets", help="list the datasets")
+    listing.set_defaults(handler=list_datasets)
+
+
+def import_dataset(args: argparse.Namespace, ws: Workspace) -> dict:
+    if not args.file.is_file():
+        raise ValueError(f"no such file: {args.file}")
+    try:
+        with _naming(args.file.name):
+            dataset = QADataset.load(args.file)
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{args.file.name} is not UTF-8 text: {exc}") from exc
+    corpus_id = _link_corpus(ws, dataset, args.corpus, args.file.name) if args.corpus else None
+    record = ws.save_dataset(args.name, dataset, corpus_id, {"imported": args.file.name})
+    return {"dataset_id": record.id, "name": record.name, "queries": record.n_queries,
+            "passages": len(dataset.corpus), "corpus_id": corpus_id, **_split_counts(dataset)}
+
+
+def export_dataset(args: argparse.Namespace, ws: Workspace) -> dict:
+    record = ws.resolve("datasets", args.dataset)
+    if args.out.is_dir():
+        raise ValueError(f"{args.out} is a folder; give a file name")
+    if args.out.exists() and not args.force:
+        raise ValueError(f"{args.out} already exists; pass --force to overwrite it")
+    with _naming(f"dataset {record.name!r}"):
+        dataset = ws.load_dataset(record.id).subset(args.part)
+    dataset.save(args.out, llama_index_only=args.llama_index)
+    return {"dataset_id": record.id, "name": record.name, "out": str(args.out), "part": args.part or "all",
+            "queries": len(dataset.queries), "passages": len(dataset.corpus),
+            "format": "llama-index" if args.llama_index else "llama-index+ragtune"}
+
+
+def split_command(args: argparse.Namespace, ws: Workspace) -> dict:
+    record = ws.resolve("datasets", args.dataset)
+    dataset = ws.load_dataset(record.id)
+    with _naming(f"dataset {record.name!r}"):
+        dataset.split = split_dataset(dataset, args.val_ratio, args.by, args.seed)
+    ws.update_dataset(record.id, dataset, {"split_by": args.by, "val_ratio": args.val_ratio, "seed": args.seed})
+    return {"dataset_id": record.id, "name": record.name, "by": args.by, "val_ratio": args.val_ratio,
+            "seed": args.seed, **_split_counts(dataset)}
+
+
+def list_datasets(args: argparse.Namespace, ws: Workspace) -> dict:
+    return {"datasets": [{"id": d.id, "name": d.name, "kind": d.kind, "queries": d.n_queries,
+                          "corpus_id": d.corpus_id, "created": d.created, "params": d.params}
+                         for d in ws.list_datasets()]}
+
+
+def _link_corpus(ws: Workspace, dataset: QADataset, corpus: str, file_name: str) -> str:
+    """Check every passage is a chunk of the corpus and fill in which document each passage is from."""
+    record = ws.resolve("corpora", corpus)
+    doc_of_chunk = {c.chunk_id: c.doc_id for c in ws.load_chunks(record.id)}
+    strangers = [pid for pid in dataset.corpus if pid not in doc_of_chunk]
+    if strangers:
+        raise DatasetError(f"{file_name}: {len(strangers)} passages are not chunks of corpus {record.name!r}, "
+                           f"e.g. {strangers[:3]}; import without --corpus")
+    dataset.passage_docs = {pid: dataset.passage_docs.get(pid) or doc_of_chunk[pid] for pid in dataset.corpus}
+    return record.id
+
+
+@contextmanager
+def _naming(subject: str):
+    """Make a DatasetError say which file or dataset it is about."""
+    try:
+        yield
+    except DatasetError as exc:
+        if subject in str(exc):
+            raise
+        raise DatasetError(f"{subject}: {exc}") from exc
+
+
+def _split_counts(dataset: QADataset) -> dict:
+    parts = list(dataset.split.values())
+    return {"train": parts.count(TRAIN), "val": parts.count(VAL)}

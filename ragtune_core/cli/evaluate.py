@@ -1,0 +1,60 @@
+"""`evaluate`: retrieval metrics of one or more embedding models on a dataset, saved for the Compare page."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..evaluation import PARTS, ModelSpec, evaluate_models
+from ..models import DEFAULT_BASE_MODEL
+from ..workspace import Workspace, WorkspaceError
+
+BASE = "base"
+
+
+def register(subparsers) -> None:
+    evaluate = subparsers.add_parser("evaluate", help="retrieval metrics of embedding models on a dataset")
+    evaluate.add_argument("dataset", metavar="DATASET", help="dataset id or name")
+    evaluate.add_argument("--model", action="append", required=True, metavar="M",
+                          help=f"'{BASE}' (the bundled default), a workspace model's name or id, a folder or a "
+                               "Hub id; repeat to compare models")
+    evaluate.add_argument("--part", choices=PARTS,
+                          help="which questions (default: val if the dataset is split, else all)")
+    evaluate.add_argument("--batch-size", type=int, default=64)
+    evaluate.set_defaults(handler=run_evaluate)
+
+
+def run_evaluate(args: argparse.Namespace, ws: Workspace) -> dict:
+    record = ws.resolve("datasets", args.dataset)
+    if args.batch_size < 1:
+        raise ValueError("--batch-size must be at least 1")
+    part = args.part or ("val" if ws.load_dataset(record.id).split else "all")
+    models = [model_spec(ws, name) for name in args.model]
+    reports = evaluate_models(ws, record.id, models, part, args.batch_size, on_progress=_ProgressPrinter())
+    return {"dataset_id": record.id, "dataset": record.name, "part": part,
+            "queries": len(reports[0].per_query), "passages": reports[0].n_corpus,
+            "models": {r.name: r.metrics for r in reports}, "reports": [r.report_id for r in reports]}
+
+
+def model_spec(ws: Workspace, name: str) -> ModelSpec:
+    """'base', else a workspace model (by name, then id), else a folder or Hub id as given."""
+    if name == BASE:
+        return ModelSpec(DEFAULT_BASE_MODEL, None)
+    try:
+        record = ws.resolve("models", name)
+    except WorkspaceError:
+        return ModelSpec(name, name)
+    return ModelSpec(record.name, record.path)
+
+
+class _ProgressPrinter:
+    """A progress line on stderr per tenth of the work (stdout carries only the JSON summary)."""
+
+    def __init__(self):
+        self._shown = -1
+
+    def __call__(self, done: int, total: int, message: str) -> None:
+        tenth = done * 10 // max(total, 1)
+        if tenth > self._shown:
+            self._shown = tenth
+            print(f"evaluate: {message}", file=sys.stderr, flush=True)
