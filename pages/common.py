@@ -1,0 +1,130 @@
+"""Widgets shared by the pages: the workspace, the live job panel, LLM settings."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from ragtune_core import jobs
+from ragtune_core.workspace import Workspace
+
+POLL_SECONDS = 1.0
+
+
+@st.cache_resource
+def _open_workspace(root: str | None) -> Workspace:
+    return Workspace(root)
+
+
+def workspace() -> Workspace:
+    return _open_workspace(os.environ.get("RAGTUNE_WORKSPACE"))
+
+
+def job_indicator() -> None:
+    """A sidebar line per running job, so the user sees work in progress from any page."""
+    for status in jobs.active_jobs(workspace()):
+        st.caption(f":material/progress_activity: {status.kind.replace('_', ' ')} · {status.fraction:.0%}")
+
+
+def format_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "…"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+def job_panel(run_id: str, chart=None) -> jobs.JobStatus:
+    """Progress, ETA, cancel and an optional live chart for one run.
+
+    Polls (st.fragment with run_every) only while the job is active; when it ends, the whole page
+    reruns once so it can show the results.
+    """
+    status = jobs.read_status(workspace(), run_id)
+    run_every = POLL_SECONDS if status.is_active else None
+
+    @st.fragment(run_every=run_every)
+    def panel():
+        current = jobs.read_status(workspace(), run_id)
+        _render_status(current)
+        if chart is not None:
+            chart(jobs.read_events(workspace(), run_id))
+        if status.is_active and not current.is_active:
+            st.rerun()  # the job just ended: let the page show its results
+
+    panel()
+    return status
+
+
+def _render_status(status: jobs.JobStatus) -> None:
+    label = f"{status.kind.replace('_', ' ')} · {status.state}"
+    if status.is_active:
+        detail = f"{status.done}/{status.total}" if status.total else "starting…"
+        st.progress(status.fraction, text=f"{label} · {detail} · {status.message} · "
+                    f"elapsed {format_seconds(status.elapsed)} · ETA {format_seconds(status.eta_seconds)}")
+        if st.button("Cancel", key=f"cancel-{status.run_id}", icon=":material/stop_circle:"):
+            jobs.cancel_job(workspace(), status.run_id)
+            st.rerun()
+    elif status.state == "succeeded":
+        st.success(f"{label} in {format_seconds(status.elapsed)}. {status.message}")
+    elif status.state == "cancelled":
+        st.warning(f"{label}: cancelled by the user.")
+    else:
+        st.error(f"{label}: {status.error or status.message}")
+
+
+def line_chart(events: list[dict], event: str, fields: list[str], title: str, x: str = "step") -> None:
+    rows = [{x: e[x], **{f: e.get(f) for f in fields}} for e in events if e.get("event") == event]
+    if not rows:
+        return
+    frame = pd.DataFrame(rows).melt(id_vars=x, var_name="series", value_name="value").dropna()
+    figure = px.line(frame, x=x, y="value", color="series", title=title, markers=len(rows) < 30)
+    figure.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10))
+    st.plotly_chart(figure, width="stretch")
+
+
+def pick(label: str, records: list, key: str, help: str | None = None):
+    """A selectbox over workspace records, shown by name; None when there are none."""
+    if not records:
+        return None
+    by_id = {r.id: r for r in records}
+    chosen = st.selectbox(label, list(by_id), format_func=lambda i: by_id[i].name, key=key, help=help)
+    return by_id.get(chosen)
+
+
+def when(timestamp: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp)) if timestamp else ""
+
+
+def _secret_key() -> str | None:
+    try:
+        return st.secrets.get("OPENAI_API_KEY")
+    except (FileNotFoundError, KeyError, st.errors.StreamlitSecretNotFoundError):
+        return None
+
+
+def llm_settings(key: str):
+    """Base URL, model and API key of an OpenAI-compatible endpoint, or None if left unset.
+
+    The key comes from the environment, st.secrets, or a password field whose value lives only in
+    this browser session: it is never written to the workspace or to a log.
+    """
+    from ragtune_core.llm import LLMConfig, LLMConfigError
+
+    base_url = st.text_input("Base URL", value=os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1"),
+                             key=f"{key}-url", help="Any OpenAI-compatible API: OpenAI, Azure OpenAI, Ollama, vLLM, LM Studio.")
+    model = st.text_input("Model", value=os.environ.get("RAGTUNE_LLM_MODEL", "gpt-4o-mini"), key=f"{key}-model")
+    stored = os.environ.get("OPENAI_API_KEY") or _secret_key()
+    typed = st.text_input("API key", type="password", key=f"{key}-api-key",
+                          placeholder="set from the environment" if stored else "sk-…",
+                          help="Kept in this browser session only; never saved.")
+    if not model.strip():
+        return None
+    try:
+        return LLMConfig(base_url=base_url.strip() or None, model=model.strip(), api_key=typed or stored)
+    except LLMConfigError as exc:
+        st.error(str(exc))
+        return None

@@ -1,0 +1,163 @@
+"""Questions: generate synthetic questions per chunk, curate them, save a split dataset."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from pages.common import job_panel, llm_settings, pick, when, workspace
+from ragtune_core import jobs
+from ragtune_core.curation import apply_table, coverage, drop_duplicates, find_duplicates, questions_table
+from ragtune_core.generation import DEFAULT_QA_PROMPT, estimate_llm_usage, select_chunks
+from ragtune_core.llm import estimate_cost
+from ragtune_core.qa_dataset import DatasetError, QADataset, split_dataset
+from ragtune_core.workspace import WorkspaceError
+
+ws = workspace()
+st.title("Questions")
+st.caption("Synthetic questions, one set per chunk: the training and test data of your retriever.")
+
+corpora = ws.list_corpora()
+if not corpora:
+    st.info("Create a corpus on the Corpus page first.")
+    st.stop()
+
+# --- generate -------------------------------------------------------------------------------
+with st.expander("Generate questions", expanded=True):
+    corpus = pick("Corpus", corpora, key="corpus_id")
+    generator = st.radio("Generator", ["offline", "llm"], horizontal=True,
+                         format_func={"offline": "Offline (no LLM, no key)", "llm": "LLM (OpenAI-compatible)"}.get,
+                         help="The offline generator phrases questions from each chunk's key terms with templates. "
+                              "An LLM writes more natural questions.")
+    left, right = st.columns(2)
+    n_per_chunk = left.number_input("Questions per chunk", 1, 10, 2)
+    max_chunks = right.number_input("Chunks to use (0 = all)", 0, corpus.n_chunks, 0,
+                                    help="Try a few chunks first to check the prompt and the cost.")
+    n_chunks = max_chunks or corpus.n_chunks
+    params = {"corpus_id": corpus.id, "n_per_chunk": int(n_per_chunk), "generator": generator,
+              "max_chunks": int(max_chunks) or None}
+    secret_env = None
+    if generator == "llm":
+        config = llm_settings("qgen")
+        prompt = st.text_area("Prompt ({context_str} is the chunk, {num_questions_per_chunk} the count)",
+                              value=DEFAULT_QA_PROMPT, height=220)
+        if config is not None:
+            chunks = select_chunks(ws.load_chunks(corpus.id), int(max_chunks) or None)
+            usage = estimate_llm_usage(chunks, int(n_per_chunk), prompt)
+            cost = estimate_cost(config, usage.prompt_tokens, usage.completion_tokens)
+            st.caption(f"About {usage.prompt_tokens:,} prompt + {usage.completion_tokens:,} completion tokens "
+                       f"for {len(chunks)} chunks"
+                       + (f" · estimated cost ${cost:.4f}" if cost is not None else " · no price known for this model"))
+            params.update(llm=config.to_public_dict(), prompt_template=prompt)
+            secret_env = config.secret_env()
+    else:
+        st.caption(f"Offline generator · {n_chunks} chunks · about {n_chunks * n_per_chunk} questions.")
+    if st.button("Generate", type="primary", icon=":material/play_arrow:"):
+        status = jobs.start_job(ws, "generate_questions", params, name=f"questions · {corpus.name}", secret_env=secret_env)
+        st.session_state["generation_run"] = status.run_id
+
+runs = ws.list_runs("generate_questions")
+active = [r for r in runs if r.state in jobs.ACTIVE_STATES]
+watched = st.session_state.get("generation_run") or (active[0].id if active else None)
+if watched:
+    job_panel(watched)
+
+# --- curate ---------------------------------------------------------------------------------
+drafts = [r for r in runs if r.state == "succeeded" and not r.result.get("accepted_dataset_id")]
+st.subheader("Review and accept")
+if not drafts:
+    st.info("Generated questions appear here for review before they are saved as a dataset.")
+else:
+    run = pick("Draft", drafts, key="draft_run", help="Generated question sets not yet accepted.")
+    draft_path = Path(run.result["draft"])
+    draft = QADataset.load(draft_path)
+    chunks_by_id = {c.chunk_id: c for c in ws.load_chunks(run.params["corpus_id"])}
+    duplicates = find_duplicates(draft.queries)
+    table = questions_table(draft, chunks_by_id, duplicates)
+    st.caption(f"{len(draft.queries)} questions over {len(set(table['chunk_id']))} chunks · "
+               f"{len(duplicates)} flagged as duplicates · failures: {run.result.get('failures', 0)}")
+    editor_key = f"editor-{run.id}-{draft_path.stat().st_mtime_ns}"
+    edited = st.data_editor(
+        table, key=editor_key, num_rows="dynamic", hide_index=True, width="stretch",
+        disabled=["query_id", "document", "passage", "duplicate", "page", "section"],
+        column_config={
+            "question": st.column_config.TextColumn(width="large", required=True),
+            "chunk_id": st.column_config.SelectboxColumn("chunk", options=sorted(draft.corpus), required=True),
+            "passage": st.column_config.TextColumn(width="large"),
+        },
+    )
+    with st.expander("Coverage per document"):
+        st.dataframe(coverage(draft), hide_index=True, width="stretch")
+
+    def persist(dataset: QADataset) -> None:
+        dataset.save(draft_path)
+        st.rerun()
+
+    try:
+        curated = apply_table(draft, edited)
+    except DatasetError as exc:
+        st.error(str(exc))
+        curated = None
+    save_col, dedupe_col, _ = st.columns([1, 1, 3])
+    if save_col.button("Save draft", disabled=curated is None, help="Keep your edits without accepting yet."):
+        persist(curated)
+    if dedupe_col.button("Drop flagged duplicates", disabled=curated is None or not duplicates):
+        persist(drop_duplicates(curated, find_duplicates(curated.queries)))
+
+    with st.form("accept"):
+        name = st.text_input("Dataset name", value=f"{run.name.removeprefix('questions · ')} questions")
+        by, ratio, seed = st.columns(3)
+        split_by = by.selectbox("Split by", ["document", "query"],
+                                help="By document: validation documents are never trained on (the honest test).")
+        val_ratio = ratio.slider("Validation share", 0.05, 0.5, 0.2, 0.05)
+        split_seed = seed.number_input("Seed", 0, 10_000, 42)
+        if st.form_submit_button("Accept and save dataset", type="primary", disabled=curated is None):
+            try:
+                curated.split = split_dataset(curated, val_ratio, split_by, int(split_seed))
+                record = ws.save_dataset(name, curated, run.params["corpus_id"],
+                                         {"split_by": split_by, "val_ratio": val_ratio, "seed": int(split_seed),
+                                          "generator": run.params["generator"], "run_id": run.id})
+            except (DatasetError, WorkspaceError) as exc:
+                st.error(str(exc))
+            else:
+                ws.update_run(run.id, result={**run.result, "accepted_dataset_id": record.id})
+                st.session_state["dataset_id"] = record.id
+                st.success(f"Saved dataset **{record.name}** ({record.n_queries} questions).")
+
+# --- datasets -------------------------------------------------------------------------------
+st.divider()
+st.subheader("Datasets")
+with st.popover("Import a LlamaIndex dataset", icon=":material/upload:"):
+    with st.form("import", clear_on_submit=True):
+        upload = st.file_uploader("EmbeddingQAFinetuneDataset JSON", type=["json"])
+        import_name = st.text_input("Name")
+        if st.form_submit_button("Import") and upload is not None:
+            try:
+                imported = QADataset.from_json_dict(json.loads(upload.getvalue()))
+                record = ws.save_dataset(import_name or Path(upload.name).stem, imported, None, {"imported": upload.name})
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                st.error(f"{upload.name} is not a JSON file.")
+            except (DatasetError, WorkspaceError) as exc:
+                st.error(f"{upload.name}: {exc}")
+            else:
+                st.success(f"Imported **{record.name}** ({record.n_queries} questions).")
+
+datasets = ws.list_datasets("qa")
+if not datasets:
+    st.info("No dataset yet.")
+    st.stop()
+st.dataframe(pd.DataFrame([{"name": d.name, "questions": d.n_queries, "split by": d.params.get("split_by", ""),
+                            "created": when(d.created)} for d in datasets]), hide_index=True, width="stretch")
+record = pick("Dataset", datasets, key="dataset_id")
+dataset = ws.load_dataset(record.id)
+parts = pd.Series(dataset.split).value_counts().to_dict() if dataset.split else {}
+st.caption(f"train {parts.get('train', 0)} · validation {parts.get('val', 0)} questions"
+           if parts else "Not split yet: the Fine-tune page needs a train/validation split.")
+download = st.columns(3)
+for column, part in zip(download, [None, "train", "val"]):
+    if part and not dataset.split:
+        continue
+    data = json.dumps(dataset.subset(part).to_json_dict(llama_index_only=True), ensure_ascii=False)
+    column.download_button(f"Download {part or 'all'} (LlamaIndex JSON)", data,
+                           file_name=f"{record.name}-{part or 'all'}.json", mime="application/json")

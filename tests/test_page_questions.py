@@ -1,0 +1,84 @@
+import pytest
+
+from page_helpers import open_page, texts, widget
+from ragtune_core import jobs
+from ragtune_core.documents import Chunk, Document
+from ragtune_core.workspace import Workspace
+
+SENTENCES = {
+    "Volcanoes": ["Mount Etna in Sicily erupted in 2021 and covered Catania with ash.",
+                  "Magma chambers feed the eruptions of stratovolcanoes such as Vesuvius."],
+    "Bakeries": ["Sourdough bread rises with wild yeast kept alive by the baker since 1998.",
+                 "Paris holds a yearly contest for the best baguette of the city."],
+}
+
+
+@pytest.fixture
+def ws(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAGTUNE_WORKSPACE", str(tmp_path / "ws"))
+    ws = Workspace(tmp_path / "ws")
+    documents, chunks = [], []
+    for title, sentences in SENTENCES.items():
+        documents.append(Document(title.lower(), title, f"text:{title}", " ".join(sentences)))
+        chunks += [Chunk(f"{title.lower()}#{i}", title.lower(), s) for i, s in enumerate(sentences)]
+    ws.save_corpus("topics", documents, chunks, {"chunk_size": 32})
+    return ws
+
+
+def test_without_a_corpus_the_page_says_where_to_start(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAGTUNE_WORKSPACE", str(tmp_path / "empty"))
+    at = open_page("questions")
+    assert "Create a corpus on the Corpus page first." in texts(at.info)
+
+
+def _generate_and_review(ws):
+    at = open_page("questions")
+    assert "Offline generator" in texts(at.caption)
+    widget(at, "button", "Generate").click().run()
+    run_id = at.session_state["generation_run"]
+    assert jobs.wait(ws, run_id, timeout=120).state == "succeeded"
+    return at.run(), run_id
+
+
+def test_generate_review_and_accept(ws):
+    at, run_id = _generate_and_review(ws)
+    assert not at.exception
+    assert "questions over 4 chunks" in texts(at.caption)
+
+    widget(at, "text_input", "Dataset name").input("topics qa")
+    widget(at, "button", "Accept and save dataset").click().run()
+
+    assert "Saved dataset **topics qa**" in texts(at.success)
+    record = ws.list_datasets()[0]
+    dataset = ws.load_dataset(record.id)
+    generated = ws.get_run(run_id).result["questions"]
+    assert 4 <= generated <= 8 and len(dataset.queries) == generated  # up to 2 per chunk, all kept
+    assert set(dataset.split.values()) == {"train", "val"}
+    # split by document: the two documents land on different sides
+    sides = {dataset.passage_docs[dataset.relevant_docs[q][0]]: part for q, part in dataset.split.items()}
+    assert sorted(sides.values()) == ["train", "val"]
+    assert ws.get_run(run_id).result["accepted_dataset_id"] == record.id
+    # an accepted draft leaves the review list
+    assert "Generated questions appear here" in texts(at.run().info)
+
+
+def test_accepting_under_a_taken_name_keeps_the_draft_and_the_old_dataset(ws):
+    at, run_id = _generate_and_review(ws)
+    widget(at, "text_input", "Dataset name").input("same")
+    widget(at, "button", "Accept and save dataset").click().run()
+    at, second_run = _generate_and_review(ws)
+    widget(at, "selectbox", "Draft").set_value(second_run).run()
+    widget(at, "text_input", "Dataset name").input("same")
+    widget(at, "button", "Accept and save dataset").click().run()
+    assert "already exists" in texts(at.error)
+    assert len(ws.list_datasets()) == 1
+    assert not ws.get_run(second_run).result.get("accepted_dataset_id")
+
+
+def test_download_is_llama_index_json(ws):
+    at, _ = _generate_and_review(ws)
+    widget(at, "text_input", "Dataset name").input("export me")
+    widget(at, "button", "Accept and save dataset").click().run()
+    labels = [b.label for b in at.get("download_button")]
+    assert labels == ["Download all (LlamaIndex JSON)", "Download train (LlamaIndex JSON)",
+                      "Download val (LlamaIndex JSON)"]
