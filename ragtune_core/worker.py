@@ -23,6 +23,7 @@ TASKS = {
     "train_embedding": ("ragtune_core.training", "run_training_job"),
     "generate_questions": ("ragtune_core.generation", "run_generation_job"),
     "evaluate": ("ragtune_core.evaluation", "run_evaluation_job"),
+    "generate_router_questions": ("ragtune_core.router", "run_router_job"),
     "sleep": ("ragtune_core.worker", "run_sleep_job"),
 }
 
