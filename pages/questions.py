@@ -9,8 +9,11 @@ import streamlit as st
 from pages.common import job_panel, llm_settings, pick, when, workspace
 from ragtune_core import jobs
 from ragtune_core.curation import apply_table, coverage, drop_duplicates, find_duplicates, questions_table
-from ragtune_core.generation import DEFAULT_QA_PROMPT, estimate_llm_usage, select_chunks
-from ragtune_core.llm import estimate_cost
+from ragtune_core.generation import DEFAULT_QA_PROMPT, MAX_QUESTIONS_PER_CHUNK, estimate_llm_usage, select_chunks
+from ragtune_core.llm import LLMConfig, estimate_cost
+from ragtune_core.router import (DEFAULT_SUMMARY_PROMPT, DEFAULT_SUMMARY_QUESTION, MAX_SUMMARY_VARIATIONS,
+                                 RouterPrompts, RouterRequest, counts_per_tool, make_tools, tools_from_dicts,
+                                 tools_to_dicts)
 from ragtune_core.qa_dataset import DatasetError, QADataset, split_dataset
 from ragtune_core.workspace import WorkspaceError
 
@@ -24,40 +27,95 @@ if not corpora:
     st.stop()
 
 # --- generate -------------------------------------------------------------------------------
-with st.expander("Generate questions", expanded=True):
-    corpus = pick("Corpus", corpora, key="corpus_id")
-    generator = st.radio("Generator", ["offline", "llm"], horizontal=True,
+KINDS = {"qa": "Question → passage pairs", "router": "Router: question → tool"}
+
+
+def generator_settings(n_items: int, per_item: int, key: str) -> tuple[str, LLMConfig | None]:
+    """The offline/LLM choice with the LLM's settings; reports what a run will ask for."""
+    generator = st.radio("Generator", ["offline", "llm"], horizontal=True, key=f"{key}-generator",
                          format_func={"offline": "Offline (no LLM, no key)", "llm": "LLM (OpenAI-compatible)"}.get,
                          help="The offline generator phrases questions from each chunk's key terms with templates. "
                               "An LLM writes more natural questions.")
+    if generator == "offline":
+        st.caption(f"Offline generator · about {n_items * per_item} questions.")
+        return generator, None
+    return generator, llm_settings(key)
+
+
+def cost_caption(config: LLMConfig, usage) -> None:
+    cost = estimate_cost(config, usage.prompt_tokens, usage.completion_tokens)
+    st.caption(f"About {usage.prompt_tokens:,} prompt + {usage.completion_tokens:,} completion tokens"
+               + (f" · estimated cost ${cost:.4f}" if cost is not None else " · no price known for this model"))
+
+
+def qa_form(corpus) -> None:
     left, right = st.columns(2)
-    n_per_chunk = left.number_input("Questions per chunk", 1, 10, 2)
+    n_per_chunk = left.number_input("Questions per chunk", 1, MAX_QUESTIONS_PER_CHUNK, 2)
     max_chunks = right.number_input("Chunks to use (0 = all)", 0, corpus.n_chunks, 0,
                                     help="Try a few chunks first to check the prompt and the cost.")
-    n_chunks = max_chunks or corpus.n_chunks
+    chunks = select_chunks(ws.load_chunks(corpus.id), int(max_chunks) or None)
+    generator, config = generator_settings(len(chunks), int(n_per_chunk), "qgen")
     params = {"corpus_id": corpus.id, "n_per_chunk": int(n_per_chunk), "generator": generator,
               "max_chunks": int(max_chunks) or None}
-    secret_env = None
     if generator == "llm":
-        config = llm_settings("qgen")
         prompt = st.text_area("Prompt ({context_str} is the chunk, {num_questions_per_chunk} the count)",
                               value=DEFAULT_QA_PROMPT, height=220)
-        if config is not None:
-            chunks = select_chunks(ws.load_chunks(corpus.id), int(max_chunks) or None)
-            usage = estimate_llm_usage(chunks, int(n_per_chunk), prompt)
-            cost = estimate_cost(config, usage.prompt_tokens, usage.completion_tokens)
-            st.caption(f"About {usage.prompt_tokens:,} prompt + {usage.completion_tokens:,} completion tokens "
-                       f"for {len(chunks)} chunks"
-                       + (f" · estimated cost ${cost:.4f}" if cost is not None else " · no price known for this model"))
-            params.update(llm=config.to_public_dict(), prompt_template=prompt)
-            secret_env = config.secret_env()
-    else:
-        st.caption(f"Offline generator · {n_chunks} chunks · about {n_chunks * n_per_chunk} questions.")
+        if config is None:
+            return
+        cost_caption(config, estimate_llm_usage(chunks, int(n_per_chunk), prompt))
+        params.update(llm=config.to_public_dict(), prompt_template=prompt)
+    launch("generate_questions", params, f"questions · {corpus.name}", config)
+
+
+def router_form(corpus) -> None:
+    documents = ws.load_documents(corpus.id)
+    titles = {d.doc_id: d.title for d in documents}
+    chosen = st.multiselect("Documents", list(titles), default=list(titles), format_func=titles.get)
+    st.caption("Tools: each document gets a vector tool (specific facts) and a summary tool. Edit names and "
+               "descriptions, add your own tools, or delete rows: the selectors choose among exactly these.")
+    defaults = pd.DataFrame(tools_to_dicts(make_tools([d for d in documents if d.doc_id in chosen])))
+    edited = st.data_editor(defaults, num_rows="dynamic", hide_index=True, width="stretch",
+                            key=f"tools-{corpus.id}-{'-'.join(chosen)}",
+                            column_config={"description": st.column_config.TextColumn(width="large"),
+                                           "document_id": st.column_config.SelectboxColumn("document", options=chosen),
+                                           "kind": st.column_config.SelectboxColumn(options=["vector", "summary", "custom"])})
+    left, right = st.columns(2)
+    per_document = left.number_input("Specific questions per document", 1, 200, 10)
+    variations = right.number_input("Summary requests per document", 0, MAX_SUMMARY_VARIATIONS, 5)
+    generator, config = generator_settings(len(chosen), int(per_document) + int(variations), "rgen")
+    prompts = RouterPrompts()
+    if generator == "llm":
+        prompts = RouterPrompts(
+            questions=st.text_area("Prompt for specific questions", value=DEFAULT_QA_PROMPT, height=160),
+            summary=st.text_area("Prompt for summary requests", value=DEFAULT_SUMMARY_PROMPT, height=160),
+            summary_question=st.text_input("Base summary request", value=DEFAULT_SUMMARY_QUESTION))
+        if config is None:
+            return
+    try:
+        tools = tools_from_dicts(edited.where(edited.notna(), None).to_dict("records"))
+        request = RouterRequest(corpus.id, chosen, tools, int(per_document), int(variations), generator, config, prompts)
+    except ValueError as exc:
+        st.error(str(exc))
+        return
+    if not chosen:
+        st.warning("Pick at least one document.")
+        return
+    launch("generate_router_questions", request.to_params(), f"router questions · {corpus.name}", config)
+
+
+def launch(kind: str, params: dict, name: str, config: LLMConfig | None) -> None:
     if st.button("Generate", type="primary", icon=":material/play_arrow:"):
-        status = jobs.start_job(ws, "generate_questions", params, name=f"questions · {corpus.name}", secret_env=secret_env)
+        status = jobs.start_job(ws, kind, params, name=name, secret_env=config.secret_env() if config else None)
         st.session_state["generation_run"] = status.run_id
 
-runs = ws.list_runs("generate_questions")
+
+with st.expander("Generate questions", expanded=True):
+    corpus = pick("Corpus", corpora, key="corpus_id")
+    kind = st.segmented_control("Dataset", list(KINDS), format_func=KINDS.get, default="qa", key="dataset_kind")
+    (router_form if kind == "router" else qa_form)(corpus)
+
+GENERATION_KINDS = ("generate_questions", "generate_router_questions")
+runs = sorted((r for k in GENERATION_KINDS for r in ws.list_runs(k)), key=lambda r: r.created, reverse=True)
 active = [r for r in runs if r.state in jobs.ACTIVE_STATES]
 watched = st.session_state.get("generation_run") or (active[0].id if active else None)
 if watched:
@@ -72,10 +130,12 @@ else:
     run = pick("Draft", drafts, key="draft_run", help="Generated question sets not yet accepted.")
     draft_path = Path(run.result["draft"])
     draft = QADataset.load(draft_path)
-    chunks_by_id = {c.chunk_id: c for c in ws.load_chunks(run.params["corpus_id"])}
+    is_router = draft.kind == "router"
+    chunks_by_id = None if is_router else {c.chunk_id: c for c in ws.load_chunks(run.params["corpus_id"])}
     duplicates = find_duplicates(draft.queries)
     table = questions_table(draft, chunks_by_id, duplicates)
-    st.caption(f"{len(draft.queries)} questions over {len(set(table['chunk_id']))} chunks · "
+    passage_label = "tool" if is_router else "chunk"
+    st.caption(f"{len(draft.queries)} questions over {len(set(table['chunk_id']))} {passage_label}s · "
                f"{len(duplicates)} flagged as duplicates · failures: {run.result.get('failures', 0)}")
     editor_key = f"editor-{run.id}-{draft_path.stat().st_mtime_ns}"
     edited = st.data_editor(
@@ -83,12 +143,12 @@ else:
         disabled=["query_id", "document", "passage", "duplicate", "page", "section"],
         column_config={
             "question": st.column_config.TextColumn(width="large", required=True),
-            "chunk_id": st.column_config.SelectboxColumn("chunk", options=sorted(draft.corpus), required=True),
+            "chunk_id": st.column_config.SelectboxColumn(passage_label, options=sorted(draft.corpus), required=True),
             "passage": st.column_config.TextColumn(width="large"),
         },
     )
-    with st.expander("Coverage per document"):
-        st.dataframe(coverage(draft), hide_index=True, width="stretch")
+    with st.expander("Questions per tool" if is_router else "Coverage per document"):
+        st.dataframe(counts_per_tool(draft) if is_router else coverage(draft), hide_index=True, width="stretch")
 
     def persist(dataset: QADataset) -> None:
         dataset.save(draft_path)
@@ -106,7 +166,7 @@ else:
         persist(drop_duplicates(curated, find_duplicates(curated.queries)))
 
     with st.form("accept"):
-        name = st.text_input("Dataset name", value=f"{run.name.removeprefix('questions · ')} questions")
+        name = st.text_input("Dataset name", value=f"{run.name.split(' · ')[-1]} {'router' if is_router else 'questions'}")
         by, ratio, seed = st.columns(3)
         split_by = by.selectbox("Split by", ["document", "query"],
                                 help="By document: validation documents are never trained on (the honest test).")
@@ -117,7 +177,7 @@ else:
                 curated.split = split_dataset(curated, val_ratio, split_by, int(split_seed))
                 record = ws.save_dataset(name, curated, run.params["corpus_id"],
                                          {"split_by": split_by, "val_ratio": val_ratio, "seed": int(split_seed),
-                                          "generator": run.params["generator"], "run_id": run.id})
+                                          "generator": run.params.get("generator"), "run_id": run.id})
             except (DatasetError, WorkspaceError) as exc:
                 st.error(str(exc))
             else:
@@ -143,11 +203,11 @@ with st.popover("Import a LlamaIndex dataset", icon=":material/upload:"):
             else:
                 st.success(f"Imported **{record.name}** ({record.n_queries} questions).")
 
-datasets = ws.list_datasets("qa")
+datasets = ws.list_datasets()
 if not datasets:
     st.info("No dataset yet.")
     st.stop()
-st.dataframe(pd.DataFrame([{"name": d.name, "questions": d.n_queries, "split by": d.params.get("split_by", ""),
+st.dataframe(pd.DataFrame([{"name": d.name, "kind": d.kind, "questions": d.n_queries, "split by": d.params.get("split_by", ""),
                             "created": when(d.created)} for d in datasets]), hide_index=True, width="stretch")
 record = pick("Dataset", datasets, key="dataset_id")
 dataset = ws.load_dataset(record.id)

@@ -82,3 +82,25 @@ def test_download_is_llama_index_json(ws):
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["Download all (LlamaIndex JSON)", "Download train (LlamaIndex JSON)",
                       "Download val (LlamaIndex JSON)"]
+
+
+def test_router_dataset_from_default_tools(ws):
+    at = open_page("questions")
+    at.get("button_group")[0].set_value("router").run()
+    assert not at.exception
+    widget(at, "number_input", "Specific questions per document").set_value(2)
+    widget(at, "number_input", "Summary requests per document").set_value(3).run()
+    widget(at, "button", "Generate").click().run()
+    run_id = at.session_state["generation_run"]
+    assert jobs.wait(ws, run_id, timeout=120).state == "succeeded"
+    at.run()
+    assert "over 4 tools" in texts(at.caption)  # a vector and a summary tool per document
+
+    widget(at, "text_input", "Dataset name").input("topics router")
+    widget(at, "button", "Accept and save dataset").click().run()
+    assert "Saved dataset **topics router**" in texts(at.success)
+    dataset = ws.load_dataset(ws.list_datasets()[0].id)
+    assert dataset.kind == "router"
+    assert sorted(dataset.corpus) == ["summary:bakeries", "summary:volcanoes", "vector:bakeries", "vector:volcanoes"]
+    summary_questions = [q for q, tools in dataset.relevant_docs.items() if tools[0].startswith("summary:")]
+    assert len(summary_questions) == 6
