@@ -135,8 +135,12 @@ else:
     duplicates = find_duplicates(draft.queries)
     table = questions_table(draft, chunks_by_id, duplicates)
     passage_label = "tool" if is_router else "chunk"
+    usage = run.result.get("usage") or {}
+    spent = (f" · used {usage.get('prompt_tokens', 0):,} prompt + {usage.get('completion_tokens', 0):,} completion tokens"
+             if usage.get("prompt_tokens") else "")
+    cost = f" (≈ ${run.result['cost_usd']:.4f})" if run.result.get("cost_usd") is not None else ""
     st.caption(f"{len(draft.queries)} questions over {len(set(table['chunk_id']))} {passage_label}s · "
-               f"{len(duplicates)} flagged as duplicates · failures: {run.result.get('failures', 0)}")
+               f"{len(duplicates)} flagged as duplicates · failures: {run.result.get('failures', 0)}{spent}{cost}")
     editor_key = f"editor-{run.id}-{draft_path.stat().st_mtime_ns}"
     edited = st.data_editor(
         table, key=editor_key, num_rows="dynamic", hide_index=True, width="stretch",
@@ -214,6 +218,19 @@ dataset = ws.load_dataset(record.id)
 parts = pd.Series(dataset.split).value_counts().to_dict() if dataset.split else {}
 st.caption(f"train {parts.get('train', 0)} · validation {parts.get('val', 0)} questions"
            if parts else "Not split yet: the Fine-tune page needs a train/validation split.")
+with st.popover("Split again" if dataset.split else "Split", icon=":material/call_split:"):
+    with st.form("resplit"):
+        by = st.selectbox("Split by", ["document", "query"], key="resplit-by")
+        ratio = st.slider("Validation share", 0.05, 0.5, float(record.params.get("val_ratio", 0.2)), 0.05, key="resplit-ratio")
+        seed = st.number_input("Seed", 0, 10_000, int(record.params.get("seed", 42)), key="resplit-seed")
+        if st.form_submit_button("Split"):
+            try:
+                dataset.split = split_dataset(dataset, ratio, by, int(seed))
+                ws.update_dataset(record.id, dataset, {"split_by": by, "val_ratio": ratio, "seed": int(seed)})
+            except DatasetError as exc:
+                st.error(str(exc))
+            else:
+                st.rerun()
 download = st.columns(3)
 for column, part in zip(download, [None, "train", "val"]):
     if part and not dataset.split:

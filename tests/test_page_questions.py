@@ -104,3 +104,19 @@ def test_router_dataset_from_default_tools(ws):
     assert sorted(dataset.corpus) == ["summary:bakeries", "summary:volcanoes", "vector:bakeries", "vector:volcanoes"]
     summary_questions = [q for q, tools in dataset.relevant_docs.items() if tools[0].startswith("summary:")]
     assert len(summary_questions) == 6
+
+
+def test_an_imported_unsplit_dataset_can_be_split_on_the_page(ws):
+    from ragtune_core.qa_dataset import QADataset
+
+    dataset = QADataset({"q1": "a?", "q2": "b?", "q3": "c?", "q4": "d?"}, {"p1": "x", "p2": "y"},
+                        {"q1": ["p1"], "q2": ["p1"], "q3": ["p2"], "q4": ["p2"]})
+    record = ws.save_dataset("imported", dataset, None, {"imported": "file.json"})
+    at = open_page("questions")
+    assert "Not split yet" in texts(at.caption)
+    widget(at, "selectbox", "Split by").set_value("query")  # one unknown document: split by query
+    widget(at, "button", "Split").click().run()
+    assert not at.exception and not at.error
+    assert set(ws.load_dataset(record.id).split.values()) == {"train", "val"}
+    assert ws.get_dataset(record.id).params["split_by"] == "query"
+    assert "train 3 · validation 1 questions" in texts(at.caption)
