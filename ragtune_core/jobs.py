@@ -170,8 +170,9 @@ def _finish(ws: Workspace, status: JobStatus, state: str, message: str = "", err
     status.finished = time.time()
     status.message = message or status.message
     status.error = error
-    write_status(ws, status)
+    # The catalogue first: whoever sees the final status.json must also see the final run record.
     ws.update_run(status.run_id, state=state, finished=status.finished, result=status.result)
+    write_status(ws, status)
 
 
 def _worker_alive(status: JobStatus) -> bool:

@@ -24,6 +24,7 @@ TASKS = {
     "generate_questions": ("ragtune_core.generation", "run_generation_job"),
     "evaluate": ("ragtune_core.evaluation", "run_evaluation_job"),
     "generate_router_questions": ("ragtune_core.router", "run_router_job"),
+    "train_cross_encoder": ("ragtune_core.cross_encoder", "run_cross_encoder_job"),
     "sleep": ("ragtune_core.worker", "run_sleep_job"),
 }
 

@@ -172,7 +172,7 @@ class Workspace:
 
     # corpora -------------------------------------------------------------------------------
     def save_corpus(self, name: str, documents: list[Document], chunks: list[Chunk], params: dict) -> CorpusRecord:
-        name = _clean_name(name)
+        name = check_name(name)
         record = CorpusRecord(new_id("corpus"), name, time.time(), params, len(documents), len(chunks))
         if self._find_by_name("corpora", name):
             raise WorkspaceError(f"a corpus named {name!r} already exists")
@@ -201,7 +201,7 @@ class Workspace:
     # datasets ------------------------------------------------------------------------------
     def save_dataset(self, name: str, dataset: QADataset, corpus_id: str | None, params: dict) -> DatasetRecord:
         dataset.validate()
-        name = _clean_name(name)
+        name = check_name(name)
         if self._find_by_name("datasets", name):
             raise WorkspaceError(f"a dataset named {name!r} already exists")
         record = DatasetRecord(new_id("dataset"), name, time.time(), dataset.kind, corpus_id, params, len(dataset.queries))
@@ -261,7 +261,7 @@ class Workspace:
 
     def register_model(self, name: str, kind: str, path: Path, base_model: str,
                        run_id: str | None = None, metrics: dict | None = None) -> ModelRecord:
-        record = ModelRecord(new_id("model"), _clean_name(name), kind, time.time(), str(path), base_model, run_id, metrics or {})
+        record = ModelRecord(new_id("model"), check_name(name), kind, time.time(), str(path), base_model, run_id, metrics or {})
         self._insert("models", record)
         return record
 
@@ -275,7 +275,8 @@ class Workspace:
         return self._find_by_name("models", name) is not None or self.model_dir(name).exists()
 
 
-def _clean_name(name: str) -> str:
+def check_name(name: str) -> str:
+    """The name stripped, or WorkspaceError saying why it cannot be used (checked before any work)."""
     name = (name or "").strip()
     if not name:
         raise WorkspaceError("a name is required")

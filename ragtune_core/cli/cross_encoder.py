@@ -1,0 +1,109 @@
+"""`train-cross-encoder` (a tool selector or reranker) and `rerank` (an embedder's ranking reordered by one)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import asdict
+
+from .. import jobs
+from ..cross_encoder import MODEL_KIND, CrossEncoderTrainConfig, train_cross_encoder_and_register
+from ..evaluation import PARTS, ModelSpec
+from ..reranking import RERANK_TOP_K, rerank_and_save
+from ..training import TrainingError
+from ..workspace import Workspace, WorkspaceError
+from .evaluate import BASE, _ProgressPrinter, model_spec
+from .train import _StderrReporter
+
+DEFAULTS = CrossEncoderTrainConfig()
+EMBEDDING_KIND = "embedding"
+
+
+def register(subparsers) -> None:
+    train = subparsers.add_parser("train-cross-encoder",
+                                  help="fine-tune a cross-encoder: a tool selector (router dataset) or a reranker (QA)")
+    train.add_argument("dataset", metavar="DATASET", help="dataset id or name (it must have a train/validation split)")
+    train.add_argument("--name", required=True, help="name of the new model")
+    train.add_argument("--base-model", help="Hub id or folder (default: the bundled all-MiniLM-L6-v2, new head)")
+    train.add_argument("--embedder", default=BASE, metavar="M",
+                       help=f"embedding model that picks the hard negatives: '{BASE}', a workspace model, a folder "
+                            "or a Hub id (default: %(default)s)")
+    train.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help="(default: %(default)s)")
+    train.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help="(default: %(default)s)")
+    train.add_argument("--lr", type=float, default=DEFAULTS.learning_rate, help="learning rate (default: %(default)s)")
+    train.add_argument("--max-length", type=int, default=DEFAULTS.max_length,
+                       help="tokens of question and passage together (default: %(default)s)")
+    train.add_argument("--hard-negatives", type=int, default=DEFAULTS.hard_negatives,
+                       help="wrong passages per train question (default: %(default)s)")
+    train.add_argument("--background", action="store_true", help="start a background job and print its run id")
+    train.set_defaults(handler=run_train_cross_encoder)
+
+    rerank = subparsers.add_parser("rerank", help="retrieval metrics of an embedder with and without a cross-encoder "
+                                                  "reranking its top passages")
+    rerank.add_argument("dataset", metavar="DATASET", help="dataset id or name")
+    rerank.add_argument("--embedder", required=True, metavar="M",
+                        help=f"'{BASE}', a workspace embedding model's name or id, a folder or a Hub id")
+    rerank.add_argument("--cross-encoder", required=True, metavar="M",
+                        help="a workspace cross-encoder's name or id, a folder or a Hub id")
+    rerank.add_argument("--top-k", type=int, default=RERANK_TOP_K,
+                        help="passages reranked per question (default: %(default)s)")
+    rerank.add_argument("--part", choices=PARTS,
+                        help="which questions (default: val if the dataset is split, else all)")
+    rerank.add_argument("--batch-size", type=int, default=64)
+    rerank.set_defaults(handler=run_rerank)
+
+
+def run_train_cross_encoder(args: argparse.Namespace, ws: Workspace) -> dict:
+    embedder = _model_of_kind(ws, args.embedder, EMBEDDING_KIND, "--embedder")
+    config = CrossEncoderTrainConfig(base_model=args.base_model, epochs=args.epochs, batch_size=args.batch_size,
+                                     learning_rate=args.lr, max_length=args.max_length,
+                                     hard_negatives=args.hard_negatives, embedder=embedder.path)
+    return train_or_start(ws, args, "train_cross_encoder", config, train_cross_encoder_and_register)
+
+
+def train_or_start(ws: Workspace, args: argparse.Namespace, job_kind: str, config,
+                   train_and_register: Callable[..., dict]) -> dict:
+    """Train in this process (events on stderr), or with --background start a worker job and return its run id.
+
+    `config` is a training config dataclass with validate() and epochs; `train_and_register(ws,
+    dataset_id, name, config, on_event=...)` is the library call the worker task makes too.
+    """
+    config.validate()
+    dataset = ws.resolve("datasets", args.dataset)
+    name = args.name.strip()
+    # Refused here too, so a background job is never started for a name it cannot use.
+    if ws.model_name_taken(name):
+        raise TrainingError(f"a model named {name!r} (or its folder) already exists; pick another name")
+    if not args.background:
+        return train_and_register(ws, dataset.id, name, config, on_event=_StderrReporter(config.epochs))
+    if not ws.load_dataset(dataset.id).split:
+        raise TrainingError(f"dataset {dataset.name!r} has no train/validation split: split it before training")
+    params = {"dataset_id": dataset.id, "model_name": name, "config": asdict(config)}
+    status = jobs.start_job(ws, job_kind, params, name=name, dataset_id=dataset.id)
+    return {"run_id": status.run_id, "state": status.state, "model_name": name}
+
+
+def run_rerank(args: argparse.Namespace, ws: Workspace) -> dict:
+    record = ws.resolve("datasets", args.dataset)
+    if args.batch_size < 1:
+        raise ValueError("--batch-size must be at least 1")
+    embedder = _model_of_kind(ws, args.embedder, EMBEDDING_KIND, "--embedder")
+    cross_encoder = _model_of_kind(ws, args.cross_encoder, MODEL_KIND, "--cross-encoder")
+    part = args.part or ("val" if ws.load_dataset(record.id).split else "all")
+    reports = rerank_and_save(ws, record.id, embedder, cross_encoder, part, args.top_k, args.batch_size,
+                              on_progress=_ProgressPrinter())
+    return {"dataset_id": record.id, "dataset": record.name, "part": part, "top_k": reports.top_k,
+            "queries": len(reports.retrieval.per_query), "passages": reports.retrieval.n_corpus,
+            "models": {r.name: r.metrics for r in reports.reports}, "reports": [r.report_id for r in reports.reports]}
+
+
+def _model_of_kind(ws: Workspace, name: str, kind: str, option: str) -> ModelSpec:
+    """model_spec, refusing a workspace model of the other kind (an embedder as a reranker or back)."""
+    if name != BASE:
+        try:
+            record = ws.resolve("models", name)
+        except WorkspaceError:
+            record = None  # a folder or Hub id: model_spec passes it through
+        if record is not None and record.kind != kind:
+            raise ValueError(f"{option} {name!r} is a workspace {record.kind} model, not a {kind} model")
+    return model_spec(ws, name)

@@ -1,0 +1,97 @@
+"""`train` (fine-tune an embedding model), `runs`, `cancel` and `models`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import asdict
+
+from .. import jobs
+from ..training import EmbeddingTrainConfig, TrainingError, progress_message, train_and_register
+from ..workspace import Workspace
+
+DEFAULTS = EmbeddingTrainConfig()
+
+
+def register(subparsers) -> None:
+    train = subparsers.add_parser("train", help="fine-tune an embedding model on a dataset's train questions")
+    train.add_argument("dataset", metavar="DATASET", help="dataset id or name (it must have a train/validation split)")
+    train.add_argument("--name", required=True, help="name of the new model")
+    train.add_argument("--base-model", help="Hub id or folder (default: the bundled all-MiniLM-L6-v2)")
+    train.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help="(default: %(default)s)")
+    train.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help="(default: %(default)s)")
+    train.add_argument("--lr", type=float, default=DEFAULTS.learning_rate, help="learning rate (default: %(default)s)")
+    train.add_argument("--max-seq-length", type=int, default=DEFAULTS.max_seq_length, help="tokens (default: %(default)s)")
+    train.add_argument("--background", action="store_true", help="start a background job and print its run id")
+    train.set_defaults(handler=run_train)
+
+    runs = subparsers.add_parser("runs", help="list the runs (background jobs) and their state")
+    runs.add_argument("--kind", help="only runs of this kind, e.g. train_embedding")
+    runs.set_defaults(handler=list_runs)
+
+    cancel = subparsers.add_parser("cancel", help="stop a running job")
+    cancel.add_argument("run_id", metavar="RUN_ID")
+    cancel.set_defaults(handler=cancel_run)
+
+    models = subparsers.add_parser("models", help="list the fine-tuned models")
+    models.set_defaults(handler=list_models)
+
+
+def run_train(args: argparse.Namespace, ws: Workspace) -> dict:
+    config = EmbeddingTrainConfig(base_model=args.base_model, epochs=args.epochs, batch_size=args.batch_size,
+                                  learning_rate=args.lr, max_seq_length=args.max_seq_length)
+    config.validate()
+    dataset = ws.resolve("datasets", args.dataset)
+    name = args.name.strip()
+    # Refused here too, so a background job is never started for a name it cannot use.
+    if ws.model_name_taken(name):
+        raise TrainingError(f"a model named {name!r} (or its folder) already exists; pick another name")
+    if not args.background:
+        return train_and_register(ws, dataset.id, name, config, on_event=_StderrReporter(config.epochs))
+    if not ws.load_dataset(dataset.id).split:
+        raise TrainingError(f"dataset {dataset.name!r} has no train/validation split: split it before training")
+    params = {"dataset_id": dataset.id, "model_name": name, "config": asdict(config)}
+    status = jobs.start_job(ws, "train_embedding", params, name=name, dataset_id=dataset.id)
+    return {"run_id": status.run_id, "state": status.state, "model_name": name}
+
+
+def list_runs(args: argparse.Namespace, ws: Workspace) -> dict:
+    rows = []
+    for run in ws.list_runs(args.kind):
+        # The job's status file knows better than the catalogue whether its worker is still alive.
+        state = jobs.read_status(ws, run.id).state if jobs.status_path(ws, run.id).exists() else run.state
+        rows.append({"id": run.id, "name": run.name, "kind": run.kind, "state": state,
+                     "created": run.created, "finished": run.finished, "dataset_id": run.dataset_id})
+    return {"runs": rows}
+
+
+def cancel_run(args: argparse.Namespace, ws: Workspace) -> dict:
+    ws.get_run(args.run_id)  # an unknown id is an error naming it
+    status = jobs.cancel_job(ws, args.run_id)
+    return {"run_id": status.run_id, "state": status.state}
+
+
+def list_models(args: argparse.Namespace, ws: Workspace) -> dict:
+    return {"models": [{"id": m.id, "name": m.name, "kind": m.kind, "path": m.path, "base_model": m.base_model,
+                        "run_id": m.run_id, "created": m.created, "metrics": m.metrics} for m in ws.list_models()]}
+
+
+class _StderrReporter:
+    """Training events on stderr (stdout carries only the JSON summary); progress at most once a second."""
+
+    def __init__(self, epochs: int):
+        self._epochs = epochs
+        self._last = 0.0
+
+    def __call__(self, event: str, data: dict) -> None:
+        if event == "eval":
+            shown = ", ".join(f"{k} {data['metrics'][k]:.4f}" for k in ("ndcg@10", "mrr@10", "accuracy@5")
+                              if k in data["metrics"])
+            print(f"eval at step {data['step']}: {shown}", file=sys.stderr, flush=True)
+        elif event == "progress":
+            now = time.monotonic()
+            if data["step"] == data["max_steps"] or now - self._last >= 1.0:
+                self._last = now
+                print(f"train: step {data['step']}/{data['max_steps']} · {progress_message(data, self._epochs)}",
+                      file=sys.stderr, flush=True)
