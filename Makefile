@@ -1,0 +1,34 @@
+# Two commands on a fresh machine (Python 3.11): `make app` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+
+.PHONY: app test bench browser clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -r requirements-dev.txt
+	touch $(STAMP)
+
+# Set up and start the app on its offline defaults (bundled model, offline question generator).
+app: $(STAMP)
+	HF_HUB_OFFLINE=1 $(VENV)/bin/streamlit run app.py
+
+# Set up and run the whole test suite, the headless-browser test included.
+test: $(STAMP) browser
+	$(VENV)/bin/python -m pytest
+
+# Debian's Chromium drives the end-to-end test (Playwright's own browser download needs the internet).
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
+
+bench: $(STAMP)
+	$(VENV)/bin/python bench/bench_generation.py
+	$(VENV)/bin/python bench/bench_finetune.py
+
+clean:
+	rm -rf $(VENV)
