@@ -25,6 +25,7 @@ TASKS = {
     "evaluate": ("ragtune_core.evaluation", "run_evaluation_job"),
     "generate_router_questions": ("ragtune_core.router", "run_router_job"),
     "train_cross_encoder": ("ragtune_core.cross_encoder", "run_cross_encoder_job"),
+    "compare_selectors": ("ragtune_core.routing", "run_router_comparison_job"),
     "sleep": ("ragtune_core.worker", "run_sleep_job"),
 }
 

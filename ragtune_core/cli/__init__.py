@@ -12,9 +12,9 @@ import sys
 
 from ..models import prefer_offline
 from ..workspace import Workspace
-from . import corpus, cross_encoder, datasets, evaluate, questions, router, train
+from . import corpus, cross_encoder, datasets, evaluate, questions, route, router, train
 
-COMMAND_GROUPS = (corpus, questions, router, datasets, train, cross_encoder, evaluate)
+COMMAND_GROUPS = (corpus, questions, router, datasets, train, cross_encoder, evaluate, route)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,89 @@
+"""`compare-selectors` (match rates of router selectors on a router dataset, saved) and `route` (one query)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..cross_encoder import MODEL_KIND
+from ..evaluation import PARTS
+from ..llm import API_KEY_ENV_VARS, LLMConfig
+from ..routing import (
+    SelectorSpec, compare_selectors, load_router_task, load_selectors, route_query, route_rows,
+)
+from ..workspace import Workspace
+from .cross_encoder import EMBEDDING_KIND, _model_of_kind
+from .evaluate import BASE
+
+
+def register(subparsers) -> None:
+    keys = " or ".join("$" + v for v in API_KEY_ENV_VARS)
+    compare = subparsers.add_parser(
+        "compare-selectors", help="match rates of router selectors (embedding, cross-encoder, LLM) on a router dataset",
+        description=f"An LLM selector reads its API key from {keys}; without one (for OpenAI) it is skipped.")
+    compare.add_argument("dataset", metavar="DATASET", help="router dataset id or name")
+    _add_selector_flags(compare)
+    compare.add_argument("--part", choices=PARTS, help="which queries (default: val if the dataset is split, else all)")
+    compare.set_defaults(handler=run_compare_selectors)
+
+    route = subparsers.add_parser("route", help="each selector's pick for one query among a router dataset's tools")
+    route.add_argument("dataset", metavar="DATASET", help="router dataset id or name (its tools are the choices)")
+    route.add_argument("query", metavar="QUERY", help="the query to route")
+    _add_selector_flags(route)
+    route.set_defaults(handler=run_route)
+
+
+def _add_selector_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--embedding", action="append", default=[], metavar="M",
+                        help=f"embedding selector: '{BASE}' (the bundled default), a workspace model's name or id, "
+                             "a folder or a Hub id; repeatable")
+    parser.add_argument("--cross-encoder", action="append", default=[], metavar="M",
+                        help="cross-encoder selector: a workspace cross-encoder's name or id, a folder or a Hub id; "
+                             "repeatable")
+    parser.add_argument("--llm-base-url", help="OpenAI-compatible endpoint of the LLM selector (default: OpenAI's API)")
+    parser.add_argument("--llm-model", help="model of the LLM selector")
+    parser.add_argument("--llm-concurrency", type=int, default=8, help="LLM requests in flight (default 8)")
+
+
+def selector_specs(ws: Workspace, args: argparse.Namespace) -> list[SelectorSpec]:
+    """The selectors the flags name, labelled by model name, in the order embedding, cross-encoder, LLM."""
+    specs = []
+    for name in args.embedding:
+        model = _model_of_kind(ws, name, EMBEDDING_KIND, "--embedding")
+        specs.append(SelectorSpec(model.label, "embedding", model.path))
+    for name in args.cross_encoder:
+        model = _model_of_kind(ws, name, MODEL_KIND, "--cross-encoder")
+        specs.append(SelectorSpec(f"cross-encoder {model.label}", "cross_encoder", model.path))
+    if args.llm_base_url and not args.llm_model:
+        raise ValueError("--llm-model is required with --llm-base-url")
+    if args.llm_model:
+        config = LLMConfig(base_url=args.llm_base_url, model=args.llm_model, max_concurrency=args.llm_concurrency)
+        specs.append(SelectorSpec(f"LLM {args.llm_model}", "llm", llm=config.to_public_dict()))
+    if not specs:
+        raise ValueError("name at least one selector: --embedding, --cross-encoder or --llm-model")
+    return specs
+
+
+def run_compare_selectors(args: argparse.Namespace, ws: Workspace) -> dict:
+    record = ws.resolve("datasets", args.dataset)
+    part = args.part or ("val" if ws.load_dataset(record.id).split else "all")
+    comparison = compare_selectors(ws, record.id, selector_specs(ws, args), part, on_progress=_print_progress)
+    return {"comparison_id": comparison.comparison_id, "dataset_id": record.id, "dataset": record.name,
+            "part": comparison.part, "queries": len(comparison.queries), "tools": len(comparison.choices),
+            "match_rates": {r.name: r.match_rate for r in comparison.reports},
+            "failures": {r.name: r.failures for r in comparison.reports},
+            "skipped": dict(comparison.skipped)}
+
+
+def run_route(args: argparse.Namespace, ws: Workspace) -> dict:
+    record = ws.resolve("datasets", args.dataset)
+    choices = load_router_task(ws, record.id).choices
+    selectors, skipped = load_selectors(selector_specs(ws, args))
+    routed = route_query(args.query, choices, selectors)
+    return {"dataset_id": record.id, "dataset": record.name, "query": args.query,
+            "picks": route_rows(routed, choices), "skipped": dict(skipped)}
+
+
+def _print_progress(done: int, total: int, message: str) -> None:
+    # Once per selector, on stderr: stdout carries only the JSON summary.
+    print(f"compare-selectors: {message}", file=sys.stderr, flush=True)
