@@ -1,54 +1,137 @@
-"""Compare: base vs fine-tuned retrievers on a dataset's validation split, with confidence intervals."""
+"""Compare: retrievers (base vs fine-tuned, with or without a reranker) and tool selectors, with
+bootstrap 95% confidence intervals, and the queries behind the numbers."""
 
 import plotly.express as px
 import streamlit as st
 
-from pages.common import job_panel, pick, workspace
+from pages.common import job_panel, llm_settings, pick, workspace
 from ragtune_core import jobs
 from ragtune_core.evaluation import CHART_METRICS, comparison_table, latest_reports, per_query_comparison
 from ragtune_core.models import DEFAULT_BASE_MODEL
+from ragtune_core.routing import (SelectorSpec, availability, confusion_frame, latest_comparison, match_rate_table,
+                                  misrouted_table, start_comparison_job)
 
 ws = workspace()
 st.title("Compare")
-st.caption("How well each model retrieves the passage a question was written from. Bars show bootstrap 95% intervals.")
 
-datasets = ws.list_datasets("qa")
+datasets = ws.list_datasets()
 if not datasets:
     st.info("Create a dataset on the Questions page first.")
     st.stop()
 
-record = pick("Dataset", datasets, key="dataset_id")
+record = pick("Dataset", datasets, key="dataset_id", help="A router dataset compares tool selectors; "
+              "a question/passage dataset compares retrievers.")
 has_split = bool(ws.load_dataset(record.id).split)
 part = st.radio("Queries", ["val", "train", "all"] if has_split else ["all"], horizontal=True,
                 format_func={"val": "validation split", "train": "training split", "all": "all"}.get)
-candidates = {DEFAULT_BASE_MODEL: None} | {m.name: m.path for m in ws.list_models("embedding")}
-chosen = st.multiselect("Models", list(candidates), default=list(candidates)[:4])
-if st.button("Evaluate", type="primary", disabled=not chosen, icon=":material/play_arrow:"):
-    status = jobs.start_job(ws, "evaluate", {"dataset_id": record.id, "part": part,
-                                             "models": [{"label": c, "path": candidates[c]} for c in chosen]},
-                            name=f"evaluate · {record.name}", dataset_id=record.id)
-    st.session_state["evaluation_run"] = status.run_id
+embedders = {DEFAULT_BASE_MODEL: None} | {m.name: m.path for m in ws.list_models("embedding")}
+cross_encoders = {m.name: m.path for m in ws.list_models("cross_encoder")}
 
-active = [r for r in ws.list_runs("evaluate") if r.state in jobs.ACTIVE_STATES]
-watched = st.session_state.get("evaluation_run") or (active[0].id if active else None)
-if watched:
-    job_panel(watched)
 
-reports = latest_reports(ws, record.id, part)
-if not reports:
-    st.info("No evaluation of this dataset yet: pick models and press Evaluate.")
-    st.stop()
+def watch(kind: str, session_key: str) -> None:
+    active = [r for r in ws.list_runs(kind) if r.state in jobs.ACTIVE_STATES]
+    watched = st.session_state.get(session_key) or (active[0].id if active else None)
+    if watched:
+        job_panel(watched)
 
-table = comparison_table(reports)
-shown = table[table["metric"].isin(CHART_METRICS)]
-figure = px.bar(shown, x="metric", y="value", color="model", barmode="group", text_auto=".3f",
-                error_y=shown["ci_high"] - shown["value"], error_y_minus=shown["value"] - shown["ci_low"],
-                category_orders={"metric": list(CHART_METRICS)})
-figure.update_layout(yaxis_range=[0, 1], height=420, legend_title_text="", margin=dict(t=20))
-st.plotly_chart(figure, width="stretch")
-with st.expander("All metrics"):
-    st.dataframe(table.pivot_table(index="metric", columns="model", values="value"), width="stretch")
 
-st.subheader("Per query")
-st.caption("Rank of the expected passage per model (empty: not in the top 100). Sort a column to find where fine-tuning helped or hurt.")
-st.dataframe(per_query_comparison(reports), hide_index=True, width="stretch")
+def interval_bars(frame, x: str, y: str, color: str, **layout):
+    figure = px.bar(frame, x=x, y=y, color=color, barmode="group", text_auto=".3f",
+                    error_y=frame["ci_high"] - frame[y], error_y_minus=frame[y] - frame["ci_low"])
+    figure.update_layout(yaxis_range=[0, 1], height=420, legend_title_text="", margin=dict(t=30), **layout)
+    st.plotly_chart(figure, width="stretch")
+
+
+def compare_retrievers() -> None:
+    st.caption("How well each model retrieves the passage a question was written from. "
+               "Bars show bootstrap 95% intervals.")
+    chosen = st.multiselect("Embedding models", list(embedders), default=list(embedders)[:4])
+    rerankers = st.multiselect("Rerank the first model's top 20 with", list(cross_encoders),
+                               help="Cross-encoders trained on the Fine-tune page.") if cross_encoders else []
+    if st.button("Evaluate", type="primary", disabled=not chosen, icon=":material/play_arrow:"):
+        params = {"dataset_id": record.id, "part": part,
+                  "models": [{"label": c, "path": embedders[c]} for c in chosen],
+                  "rerankers": [{"label": r, "path": cross_encoders[r]} for r in rerankers]}
+        status = jobs.start_job(ws, "evaluate", params, name=f"evaluate · {record.name}", dataset_id=record.id)
+        st.session_state["evaluation_run"] = status.run_id
+    watch("evaluate", "evaluation_run")
+
+    reports = latest_reports(ws, record.id, part)
+    if not reports:
+        st.info("No evaluation of this dataset yet: pick models and press Evaluate.")
+        return
+    table = comparison_table(reports)
+    shown = table[table["metric"].isin(CHART_METRICS)]
+    interval_bars(shown, "metric", "value", "model", xaxis={"categoryorder": "array", "categoryarray": list(CHART_METRICS)})
+    with st.expander("All metrics"):
+        st.dataframe(table.pivot_table(index="metric", columns="model", values="value"), width="stretch")
+    st.subheader("Per query")
+    st.caption("Rank of the expected passage per model (empty: not in the top 100). "
+               "Sort a column to find where fine-tuning helped or hurt.")
+    st.dataframe(per_query_comparison(reports), hide_index=True, width="stretch")
+
+
+def compare_selectors() -> None:
+    st.caption("Which tool each selector routes a query to. Match rate with bootstrap 95% intervals; "
+               "latency is per query.")
+    specs = [SelectorSpec(f"embedding · {name}", "embedding", path) for name, path in embedders.items()]
+    specs += [SelectorSpec(f"cross-encoder · {name}", "cross_encoder", path) for name, path in cross_encoders.items()]
+    labels = {spec.label: spec for spec in specs}
+    chosen = st.multiselect("Selectors", list(labels), default=list(labels)[:4])
+    use_llm = st.toggle("Add an LLM selector (OpenAI-compatible)")
+    secret_env = None
+    if use_llm:
+        config = llm_settings("selector-llm")
+        if config is not None:
+            llm_spec = SelectorSpec(f"LLM · {config.model}", "llm", llm=config.to_public_dict())
+            ready, reason = availability(llm_spec)
+            if ready:
+                labels[llm_spec.label] = llm_spec
+                chosen.append(llm_spec.label)
+                secret_env = config.secret_env()
+            else:
+                st.warning(f"LLM selector unavailable: {reason}")
+    if st.button("Compare selectors", type="primary", disabled=not chosen, icon=":material/play_arrow:"):
+        try:
+            status = start_comparison_job(ws, record.id, [labels[c] for c in chosen], part, secret_env)
+        except ValueError as exc:
+            st.error(str(exc))
+        else:
+            st.session_state["selector_run"] = status.run_id
+    watch("compare_selectors", "selector_run")
+
+    comparison = latest_comparison(ws, record.id, part)
+    if comparison is None:
+        st.info("No comparison on this dataset yet: pick selectors and press Compare selectors.")
+        return
+    for label, reason in comparison.skipped:
+        st.warning(f"{label} was skipped: {reason}")
+    rates = match_rate_table(comparison)
+    left, right = st.columns([3, 2])
+    with left:
+        rates["metric"] = "match rate"
+        interval_bars(rates, "metric", "match_rate", "selector", title="Match rate")
+    with right:
+        figure = px.bar(rates, x="selector", y="mean_latency_ms", color="selector", title="Latency per query (ms)",
+                        text_auto=".1f", log_y=True)
+        figure.update_layout(showlegend=False, height=420, margin=dict(t=30))
+        st.plotly_chart(figure, width="stretch")
+    st.dataframe(rates.drop(columns="metric"), hide_index=True, width="stretch")
+
+    st.subheader("Confusion")
+    label = st.selectbox("Selector", [r.name for r in comparison.reports])
+    confusion = confusion_frame(comparison, label)
+    heatmap = px.imshow(confusion, text_auto=True, aspect="auto", color_continuous_scale="Blues",
+                        labels={"x": "picked tool", "y": "right tool", "color": "queries"})
+    heatmap.update_layout(height=max(320, 28 * len(confusion)), margin=dict(t=10))
+    st.plotly_chart(heatmap, width="stretch")
+
+    st.subheader("Misrouted queries")
+    misrouted = misrouted_table(comparison)
+    if misrouted.empty:
+        st.success("Every selector routed every query to the right tool.")
+    else:
+        st.dataframe(misrouted, hide_index=True, width="stretch")
+
+
+(compare_selectors if record.kind == "router" else compare_retrievers)()

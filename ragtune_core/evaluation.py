@@ -146,10 +146,17 @@ def evaluate_models(ws: Workspace, dataset_id: str, models: list[ModelSpec], par
 
 
 def run_evaluation_job(ctx, params: dict) -> dict:
-    """Worker task "evaluate": params {dataset_id, part, models: [{label, path}]} (path None: base model)."""
+    """Worker task "evaluate": params {dataset_id, part, models: [{label, path}]} (path None: base
+    model), and optionally rerankers: [{label, path}] that rerank the first model's top passages."""
+    from .reranking import rerank_and_save  # reranking builds on this module
+
     models = [ModelSpec(m["label"], m.get("path")) for m in params["models"]]
-    reports = evaluate_models(ctx.workspace, params["dataset_id"], models, params.get("part", "val"),
-                              on_progress=ctx.progress)
+    part = params.get("part", "val")
+    reports = evaluate_models(ctx.workspace, params["dataset_id"], models, part, on_progress=ctx.progress)
+    for reranker in params.get("rerankers", []):
+        reranked = rerank_and_save(ctx.workspace, params["dataset_id"], models[0],
+                                   ModelSpec(reranker["label"], reranker["path"]), part, on_progress=ctx.progress)
+        reports.append(reranked.reranked)
     for report in reports:
         ctx.emit("metrics", model=report.name, metrics=report.metrics)
     return {"reports": [r.report_id for r in reports], "metrics": {r.name: r.metrics for r in reports}}
