@@ -13,6 +13,7 @@ PAGES = [
     st.Page("pages/questions.py", title="2 · Questions", icon=":material/quiz:"),
     st.Page("pages/finetune.py", title="3 · Fine-tune", icon=":material/model_training:"),
     st.Page("pages/compare.py", title="4 · Compare", icon=":material/leaderboard:"),
+    st.Page("pages/playground.py", title="5 · Playground", icon=":material/alt_route:"),
 ]
 
 navigation = st.navigation(PAGES)

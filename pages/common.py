@@ -128,3 +128,37 @@ def llm_settings(key: str):
     except LLMConfigError as exc:
         st.error(str(exc))
         return None
+
+
+def models_by_name(kind: str) -> dict[str, str | None]:
+    """Workspace models of a kind by name; embedding models start with the bundled base (path None)."""
+    from ragtune_core.models import DEFAULT_BASE_MODEL
+
+    base = {DEFAULT_BASE_MODEL: None} if kind == "embedding" else {}
+    return base | {m.name: m.path for m in workspace().list_models(kind)}
+
+
+def selector_picker(key: str):
+    """Selectors to run: embedding models, cross-encoders and, when configured, an LLM.
+
+    Returns (chosen SelectorSpecs, the API key's env for a worker or None, the LLMConfig or None).
+    """
+    from ragtune_core.routing import SelectorSpec, availability
+
+    specs = [SelectorSpec(f"embedding · {name}", "embedding", path) for name, path in models_by_name("embedding").items()]
+    specs += [SelectorSpec(f"cross-encoder · {name}", "cross_encoder", path)
+              for name, path in models_by_name("cross_encoder").items()]
+    labels = {spec.label: spec for spec in specs}
+    chosen = [labels[label] for label in st.multiselect("Selectors", list(labels), default=list(labels)[:4], key=f"{key}-selectors")]
+    config = None
+    if st.toggle("Add an LLM selector (OpenAI-compatible)", key=f"{key}-use-llm"):
+        config = llm_settings(f"{key}-llm")
+        if config is not None:
+            spec = SelectorSpec(f"LLM · {config.model}", "llm", llm=config.to_public_dict())
+            ready, reason = availability(spec)
+            if ready:
+                chosen.append(spec)
+            else:
+                st.warning(f"LLM selector unavailable: {reason}")
+                config = None
+    return chosen, config.secret_env() if config else None, config

@@ -4,12 +4,10 @@ bootstrap 95% confidence intervals, and the queries behind the numbers."""
 import plotly.express as px
 import streamlit as st
 
-from pages.common import job_panel, llm_settings, pick, workspace
+from pages.common import job_panel, models_by_name, pick, selector_picker, workspace
 from ragtune_core import jobs
 from ragtune_core.evaluation import CHART_METRICS, comparison_table, latest_reports, per_query_comparison
-from ragtune_core.models import DEFAULT_BASE_MODEL
-from ragtune_core.routing import (SelectorSpec, availability, confusion_frame, latest_comparison, match_rate_table,
-                                  misrouted_table, start_comparison_job)
+from ragtune_core.routing import confusion_frame, latest_comparison, match_rate_table, misrouted_table, start_comparison_job
 
 ws = workspace()
 st.title("Compare")
@@ -24,8 +22,8 @@ record = pick("Dataset", datasets, key="dataset_id", help="A router dataset comp
 has_split = bool(ws.load_dataset(record.id).split)
 part = st.radio("Queries", ["val", "train", "all"] if has_split else ["all"], horizontal=True,
                 format_func={"val": "validation split", "train": "training split", "all": "all"}.get)
-embedders = {DEFAULT_BASE_MODEL: None} | {m.name: m.path for m in ws.list_models("embedding")}
-cross_encoders = {m.name: m.path for m in ws.list_models("cross_encoder")}
+embedders = models_by_name("embedding")
+cross_encoders = models_by_name("cross_encoder")
 
 
 def watch(kind: str, session_key: str) -> None:
@@ -74,26 +72,10 @@ def compare_retrievers() -> None:
 def compare_selectors() -> None:
     st.caption("Which tool each selector routes a query to. Match rate with bootstrap 95% intervals; "
                "latency is per query.")
-    specs = [SelectorSpec(f"embedding · {name}", "embedding", path) for name, path in embedders.items()]
-    specs += [SelectorSpec(f"cross-encoder · {name}", "cross_encoder", path) for name, path in cross_encoders.items()]
-    labels = {spec.label: spec for spec in specs}
-    chosen = st.multiselect("Selectors", list(labels), default=list(labels)[:4])
-    use_llm = st.toggle("Add an LLM selector (OpenAI-compatible)")
-    secret_env = None
-    if use_llm:
-        config = llm_settings("selector-llm")
-        if config is not None:
-            llm_spec = SelectorSpec(f"LLM · {config.model}", "llm", llm=config.to_public_dict())
-            ready, reason = availability(llm_spec)
-            if ready:
-                labels[llm_spec.label] = llm_spec
-                chosen.append(llm_spec.label)
-                secret_env = config.secret_env()
-            else:
-                st.warning(f"LLM selector unavailable: {reason}")
+    chosen, secret_env, _ = selector_picker("compare")
     if st.button("Compare selectors", type="primary", disabled=not chosen, icon=":material/play_arrow:"):
         try:
-            status = start_comparison_job(ws, record.id, [labels[c] for c in chosen], part, secret_env)
+            status = start_comparison_job(ws, record.id, chosen, part, secret_env)
         except ValueError as exc:
             st.error(str(exc))
         else:

@@ -1,0 +1,92 @@
+"""Playground: a query goes through the router; see each selector's pick, then run the chosen tool."""
+
+import plotly.express as px
+import streamlit as st
+
+from pages.common import pick, selector_picker, workspace
+from ragtune_core.models import load_embedder
+from ragtune_core.playground import extractive_summary, grounded_answer, llm_summary, retrieve
+from ragtune_core.routing import load_router_task, make_selector, route_query, route_table, scores_frame
+
+ws = workspace()
+st.title("Playground")
+st.caption("Type a query: each selector picks a tool. Then run the picked tool on its document.")
+
+datasets = ws.list_datasets("router")
+if not datasets:
+    st.info("Create a router dataset on the Questions page first (Dataset: Router).")
+    st.stop()
+
+record = pick("Router dataset", datasets, key="playground_dataset", help="Its tools are the choices.")
+choices = load_router_task(ws, record.id).choices
+specs, _, llm_config = selector_picker("playground")
+
+with st.form("route"):
+    query = st.text_input("Query", placeholder="What is the population of Toronto?")
+    routed = st.form_submit_button("Route", type="primary", icon=":material/alt_route:")
+if routed:
+    if not query.strip() or not specs:
+        st.warning("Type a query and pick at least one selector.")
+    else:
+        with st.spinner("Routing…"):
+            st.session_state["routed"] = (record.id, query, route_query(query, choices, [make_selector(s) for s in specs]))
+
+result = st.session_state.get("routed")
+if not result or result[0] != record.id:
+    st.stop()
+_, query, routes = result
+st.dataframe(route_table(routes, choices), hide_index=True, width="stretch",
+             column_config={"score": st.column_config.NumberColumn(format="%.3f"),
+                            "latency_ms": st.column_config.NumberColumn("latency (ms)", format="%.1f")})
+scores = scores_frame(routes, choices).reset_index().melt(id_vars="tool", var_name="selector", value_name="score")
+figure = px.bar(scores, x="tool", y="score", color="selector", barmode="group", title="Score per tool")
+figure.update_layout(height=360, margin=dict(t=40), legend_title_text="")
+st.plotly_chart(figure, width="stretch")
+
+picked = {name: selection.index for name, selection in routes if selection.index is not None}
+if not picked:
+    st.error("No selector could route this query.")
+    st.stop()
+st.subheader("Run the tool")
+by = st.selectbox("Use the pick of", list(picked), format_func=lambda n: f"{n} → {choices[picked[n]].name}")
+tool = next(t for t in ws.load_dataset(record.id).extra.get("tools", []) if t["id"] == choices[picked[by]].id)
+st.markdown(f"**{tool['name']}** · {tool['description']}")
+if record.corpus_id is None or tool.get("document_id") is None:
+    st.info("This tool has no document in a workspace corpus, so there is nothing here to run it on.")
+    st.stop()
+documents = {d.doc_id: d for d in ws.load_documents(record.corpus_id)}
+document = documents.get(tool["document_id"])
+if document is None:
+    st.warning("The tool's document is no longer in its corpus.")
+    st.stop()
+embedder_spec = next((s for s in specs if s.kind == "embedding"), None)
+embedder = load_embedder(embedder_spec.path if embedder_spec else None)
+
+if tool["kind"] == "summary":
+    try:
+        summary = llm_summary(llm_config, document) if llm_config else extractive_summary(embedder, document)
+    except RuntimeError as exc:
+        st.error(str(exc))
+        st.stop()
+    label = "Summary (LLM)" if summary.method == "llm" else \
+        "Extractive summary (no LLM configured: the sentences closest to the document's gist)"
+    st.markdown(f"**{label}**")
+    st.write(summary.text)
+elif tool["kind"] == "vector":
+    chunks = [c for c in ws.load_chunks(record.corpus_id) if c.doc_id == document.doc_id]
+    sources = retrieve(embedder, chunks, query, top_k=5)
+    st.markdown(f"**Top passages of {document.title}**")
+    st.dataframe([{"score": round(s.score, 3), "page": s.chunk.page, "section": s.chunk.section, "text": s.chunk.text}
+                  for s in sources], hide_index=True, width="stretch",
+                 column_config={"text": st.column_config.TextColumn(width="large")})
+    if llm_config:
+        with st.spinner("Answering…"):
+            try:
+                st.markdown("**Answer**")
+                st.write(grounded_answer(llm_config, query, sources))
+            except RuntimeError as exc:
+                st.error(str(exc))
+    else:
+        st.caption("Configure an LLM (the toggle above) for an answer grounded on these passages.")
+else:
+    st.info(f"{tool['name']} is a user-defined tool: RAGTune has no runner for it.")
