@@ -29,6 +29,7 @@ browser:
 bench: $(STAMP)
 	$(VENV)/bin/python bench/bench_generation.py
 	$(VENV)/bin/python bench/bench_finetune.py
+	$(VENV)/bin/python bench/bench_router.py
 
 clean:
 	rm -rf $(VENV)

@@ -2,18 +2,18 @@
 
 import streamlit as st
 
-from pages.common import job_indicator, workspace
+from app_pages.common import job_indicator, workspace
 from ragtune_core.models import prefer_offline
 
 prefer_offline()
 st.set_page_config(page_title="RAGTune", page_icon=":material/tune:", layout="wide")
 
 PAGES = [
-    st.Page("pages/corpus.py", title="1 · Corpus", icon=":material/description:", default=True),
-    st.Page("pages/questions.py", title="2 · Questions", icon=":material/quiz:"),
-    st.Page("pages/finetune.py", title="3 · Fine-tune", icon=":material/model_training:"),
-    st.Page("pages/compare.py", title="4 · Compare", icon=":material/leaderboard:"),
-    st.Page("pages/playground.py", title="5 · Playground", icon=":material/alt_route:"),
+    st.Page("app_pages/corpus.py", title="1 · Corpus", icon=":material/description:", default=True),
+    st.Page("app_pages/questions.py", title="2 · Questions", icon=":material/quiz:"),
+    st.Page("app_pages/finetune.py", title="3 · Fine-tune", icon=":material/model_training:"),
+    st.Page("app_pages/compare.py", title="4 · Compare", icon=":material/leaderboard:"),
+    st.Page("app_pages/playground.py", title="5 · Playground", icon=":material/alt_route:"),
 ]
 
 navigation = st.navigation(PAGES)

@@ -65,17 +65,30 @@ def app_url(tmp_path):
 
 
 @pytest.fixture
-def page(app_url):
+def browser_page():
+    """A Chromium tab, not yet on any address."""
     playwright = pytest.importorskip("playwright.sync_api")
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        tab = context.new_page()
+        tab = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
         tab.set_default_timeout(60_000)
-        tab.goto(app_url)
         yield tab
         browser.close()
+
+
+@pytest.fixture
+def page(app_url, browser_page):
+    browser_page.goto(app_url)
+    return browser_page
+
+
+def test_a_deep_link_on_a_fresh_server_gets_the_app_navigation(app_url, browser_page):
+    """Reloading a page after an app restart must show RAGTune's pages, not a bare file list."""
+    browser_page.goto(f"{app_url}/compare")
+    browser_page.get_by_role("heading", name="Compare").wait_for()
+    browser_page.get_by_role("link", name="5 · Playground").wait_for()
+    assert browser_page.get_by_text("Workspace:").is_visible()
 
 
 def _shot(page, name: str) -> None:
