@@ -80,7 +80,8 @@ def write_status(ws: Workspace, status: JobStatus) -> None:
     tmp.replace(path)
 
 
-def _load_status(ws: Workspace, run_id: str) -> JobStatus:
+def load_status(ws: Workspace, run_id: str) -> JobStatus:
+    """The status as written, with no liveness check (read_status is what readers want)."""
     return JobStatus(**json.loads(status_path(ws, run_id).read_text()))
 
 
@@ -100,19 +101,21 @@ def start_job(ws: Workspace, kind: str, params: dict, name: str | None = None,
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=env, start_new_session=True, cwd=Path(__file__).resolve().parent.parent,
         )
+    # The launcher records who the worker is in a file of its own: rewriting status.json here
+    # could overwrite what a fast worker has already written there.
+    _write_identity(run_dir, proc.pid)
     status.pid = proc.pid
-    write_status(ws, status)
     return status
 
 
 def read_status(ws: Workspace, run_id: str) -> JobStatus:
     """The job's status; a job whose worker is gone is marked interrupted (on disk too)."""
-    status = _load_status(ws, run_id)
-    if status.is_active and not _worker_alive(status):
+    status = load_status(ws, run_id)
+    if status.is_active and not _worker_alive(ws, status):
         # The worker may have finished between our read and the liveness check.
-        status = _load_status(ws, run_id)
+        status = load_status(ws, run_id)
         if status.is_active:
-            _finish(ws, status, "interrupted", error="the worker process stopped without finishing")
+            finish_status(ws, status, "interrupted", error="the worker process stopped without finishing")
     return status
 
 
@@ -134,14 +137,15 @@ def read_events(ws: Workspace, run_id: str, since: int = 0) -> list[dict]:
 
 def cancel_job(ws: Workspace, run_id: str, timeout: float = 5.0) -> JobStatus:
     """Stop the worker and every process it started, then mark the run cancelled."""
-    status = _load_status(ws, run_id)
+    status = load_status(ws, run_id)
     if not status.is_active:
         return status
-    if status.pid:
-        _kill_tree(status.pid, timeout)
-    status = _load_status(ws, run_id)
+    identity = _read_identity(ws.run_dir(run_id))
+    if identity:
+        _kill_tree(identity["pid"], timeout)
+    status = load_status(ws, run_id)
     if status.is_active:
-        _finish(ws, status, "cancelled", message="cancelled by the user")
+        finish_status(ws, status, "cancelled", message="cancelled by the user")
     return status
 
 
@@ -165,7 +169,8 @@ def wait(ws: Workspace, run_id: str, timeout: float = 600.0, poll: float = 0.2) 
         time.sleep(poll)
 
 
-def _finish(ws: Workspace, status: JobStatus, state: str, message: str = "", error: str | None = None) -> None:
+def finish_status(ws: Workspace, status: JobStatus, state: str, message: str = "", error: str | None = None) -> None:
+    """Record a job's final state, in the catalogue and in its status.json."""
     status.state = state
     status.finished = time.time()
     status.message = message or status.message
@@ -175,16 +180,34 @@ def _finish(ws: Workspace, status: JobStatus, state: str, message: str = "", err
     write_status(ws, status)
 
 
-def _worker_alive(status: JobStatus) -> bool:
-    if status.pid is None:
+def _write_identity(run_dir: Path, pid: int) -> None:
+    try:
+        started = psutil.Process(pid).create_time()
+    except psutil.NoSuchProcess:
+        started = None
+    tmp = run_dir / "worker.json.tmp"
+    tmp.write_text(json.dumps({"pid": pid, "create_time": started}))
+    tmp.replace(run_dir / "worker.json")
+
+
+def _read_identity(run_dir: Path) -> dict | None:
+    try:
+        return json.loads((run_dir / "worker.json").read_text())
+    except FileNotFoundError:
+        return None
+
+
+def _worker_alive(ws: Workspace, status: JobStatus) -> bool:
+    identity = _read_identity(ws.run_dir(status.run_id))
+    if identity is None:  # launched a moment ago, its identity not yet written
         return time.time() - status.created < START_GRACE_SECONDS
     try:
-        proc = psutil.Process(status.pid)
+        proc = psutil.Process(identity["pid"])
         if proc.status() == psutil.STATUS_ZOMBIE:
-            _reap(status.pid)
+            _reap(identity["pid"])
             return False
-        # Guard against a reused pid: the process must be this run's worker.
-        return status.run_id in " ".join(proc.cmdline())
+        # The same pid with another start time is a new process that reused the number.
+        return identity["create_time"] is not None and abs(proc.create_time() - identity["create_time"]) < 0.01
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
 

@@ -14,7 +14,7 @@ import sys
 import time
 import traceback
 
-from .jobs import _finish, _load_status, events_path, write_status
+from .jobs import events_path, finish_status, load_status, write_status
 from .workspace import Workspace
 
 # Task kinds and the function that runs each: (module, function), imported only when needed so
@@ -37,7 +37,7 @@ class JobContext:
         self.workspace = ws
         self.run_id = run_id
         self.run_dir = ws.run_dir(run_id)
-        self._status = _load_status(ws, run_id)
+        self._status = load_status(ws, run_id)
         self._events = events_path(ws, run_id).open("a", encoding="utf-8")
         self._last_write = 0.0
 
@@ -68,7 +68,7 @@ class JobContext:
     def finish(self, state: str, result: dict | None = None, error: str | None = None) -> None:
         self._events.close()
         self._status.result = result or {}
-        _finish(self.workspace, self._status, state, message=self._status.message, error=error)
+        finish_status(self.workspace, self._status, state, message=self._status.message, error=error)
 
 
 def run_sleep_job(ctx: JobContext, params: dict) -> dict:
