@@ -5,7 +5,7 @@ tool) labelled 1 and the wrong ones an embedder ranks highest (hard negatives) l
 with `BinaryCrossEntropyLoss` weighted so positives and negatives count alike. Each evaluation
 reranks the validation questions' embedder candidates, all tools of a router dataset (so
 accuracy@1 is the router's match rate) or the top RERANK_TOP_K passages of a QA dataset, and
-scores them with evaluation.py's metrics. Events and the atomic save are training.py's.
+scores them with evaluation.py's metrics. The training itself (events, atomic save) is training.py's.
 
 torch and sentence-transformers are imported inside functions: pages import this module for the
 config alone and must stay quick to load.
@@ -13,32 +13,26 @@ config alone and must stay quick to load.
 
 from __future__ import annotations
 
-import math
-import shutil
-import tempfile
-import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 from .evaluation import TOP_K
-from .models import DEFAULT_BASE_MODEL, ModelNotFound, load_embedder, prefer_offline, resolve_model
-from .qa_dataset import TRAIN, VAL, DatasetError, QADataset
+from .models import DEFAULT_BASE_MODEL, ModelNotFound, load_embedder, resolve_model
+from .qa_dataset import TRAIN, VAL, QADataset
 from .reranking import RERANK_TOP_K, FirstStage, first_stage, rerank, retrieval_report
 from .training import (
     EVAL_BATCH_SIZE,
-    EVALS_PER_EPOCH,
-    LOSS_POINTS_PER_RUN,
     OnEvent,
+    TrainerRecipe,
     TrainingError,
-    _check_free,
-    _event_callback,
-    _exit_on_sigterm,
-    _is_int,
-    _is_number,
-    _publish,
-    _require,
-    progress_message,
-    short_metric_names,
+    check_free,
+    config_from_dict,
+    fit_and_publish,
+    is_int,
+    is_number,
+    require,
+    train_in_worker,
+    training_inputs,
 )
 from .workspace import Workspace
 
@@ -64,30 +58,25 @@ class CrossEncoderTrainConfig:
     def validate(self) -> None:
         for name in ("base_model", "embedder"):
             value = getattr(self, name)
-            _require(value is None or (isinstance(value, str) and value.strip()),
-                     f"{name} must be a Hub id or a folder (or None for the bundled model)")
-        _require(_is_int(self.epochs) and 1 <= self.epochs <= 100, f"epochs must be 1 to 100, not {self.epochs!r}")
-        _require(_is_int(self.batch_size) and 1 <= self.batch_size <= 4096,
-                 f"batch_size must be 1 to 4096, not {self.batch_size!r}")
-        _require(_is_number(self.learning_rate) and 0 < self.learning_rate < 1,
-                 f"learning_rate must be between 0 and 1, not {self.learning_rate!r}")
-        _require(_is_int(self.max_length) and 8 <= self.max_length <= 8192,
-                 f"max_length must be 8 to 8192 tokens, not {self.max_length!r}")
-        _require(_is_int(self.hard_negatives) and 1 <= self.hard_negatives <= MAX_HARD_NEGATIVES,
-                 f"hard_negatives must be 1 to {MAX_HARD_NEGATIVES} per question, not {self.hard_negatives!r}")
-        _require(_is_number(self.warmup_ratio) and 0 <= self.warmup_ratio < 1,
-                 f"warmup_ratio must be at least 0 and below 1, not {self.warmup_ratio!r}")
-        _require(_is_int(self.seed) and self.seed >= 0, f"seed must be a non-negative integer, not {self.seed!r}")
+            require(value is None or (isinstance(value, str) and value.strip()),
+                    f"{name} must be a Hub id or a folder (or None for the bundled model)")
+        require(is_int(self.epochs) and 1 <= self.epochs <= 100, f"epochs must be 1 to 100, not {self.epochs!r}")
+        require(is_int(self.batch_size) and 1 <= self.batch_size <= 4096,
+                f"batch_size must be 1 to 4096, not {self.batch_size!r}")
+        require(is_number(self.learning_rate) and 0 < self.learning_rate < 1,
+                f"learning_rate must be between 0 and 1, not {self.learning_rate!r}")
+        require(is_int(self.max_length) and 8 <= self.max_length <= 8192,
+                f"max_length must be 8 to 8192 tokens, not {self.max_length!r}")
+        require(is_int(self.hard_negatives) and 1 <= self.hard_negatives <= MAX_HARD_NEGATIVES,
+                f"hard_negatives must be 1 to {MAX_HARD_NEGATIVES} per question, not {self.hard_negatives!r}")
+        require(is_number(self.warmup_ratio) and 0 <= self.warmup_ratio < 1,
+                f"warmup_ratio must be at least 0 and below 1, not {self.warmup_ratio!r}")
+        require(is_int(self.seed) and self.seed >= 0, f"seed must be a non-negative integer, not {self.seed!r}")
 
     @classmethod
     def from_dict(cls, data: dict) -> CrossEncoderTrainConfig:
         """The config saved with a run (`asdict(config)`), validated."""
-        unknown = set(data) - {f.name for f in fields(cls)}
-        if unknown:
-            raise TrainingError(f"unknown cross-encoder training settings: {', '.join(sorted(unknown))}")
-        config = cls(**data)
-        config.validate()
-        return config
+        return config_from_dict(cls, data, "cross-encoder training settings")
 
 
 @dataclass
@@ -114,7 +103,7 @@ def mine_hard_negatives(dataset: QADataset, embedder, k: int, part: str | None =
 
 def labelled_pairs(first: FirstStage, k: int) -> list[Triple]:
     """mine_hard_negatives on an already ranked part."""
-    _require(_is_int(k) and 1 <= k <= MAX_HARD_NEGATIVES, f"k must be 1 to {MAX_HARD_NEGATIVES} hard negatives")
+    require(is_int(k) and 1 <= k <= MAX_HARD_NEGATIVES, f"k must be 1 to {MAX_HARD_NEGATIVES} hard negatives")
     questions, corpus = first.questions, first.questions.corpus
     triples = []
     for qid, ranked in zip(questions.queries, first.indices):
@@ -137,7 +126,7 @@ def train_cross_encoder(config: CrossEncoderTrainConfig, dataset: QADataset, out
     """
     config.validate()
     output_dir = Path(output_dir)
-    _check_free(output_dir)
+    check_free(output_dir)
     _check_parts(dataset)
     emit = on_event or (lambda event, data: None)
 
@@ -148,36 +137,18 @@ def train_cross_encoder(config: CrossEncoderTrainConfig, dataset: QADataset, out
     val_first = first_stage(embedder, dataset, VAL, EVAL_BATCH_SIZE, on_progress=prepare)
     train_first = first_stage(embedder, dataset, TRAIN, EVAL_BATCH_SIZE, val_first.corpus_embeddings, prepare)
     triples = labelled_pairs(train_first, config.hard_negatives)
-    _require(any(label == 0.0 for _, _, label in triples),
-             "no train question has a wrong passage to learn from: every passage answers them all")
+    require(any(label == 0.0 for _, _, label in triples),
+            "no train question has a wrong passage to learn from: every passage answers them all")
     primary = ROUTER_METRIC if dataset.kind == "router" else QA_METRIC
     # A router's tools are all reranked; a QA corpus only up to the reranker's usual depth.
     top_k = min(TOP_K, len(dataset.corpus)) if dataset.kind == "router" else RERANK_TOP_K
     metrics_embedder = retrieval_report(val_first, "embedder").metrics
 
     model = _load_base_model(config, model_card_name)
-    evaluator = _make_evaluator(val_first, top_k, primary)
-    metrics_before = short_metric_names(evaluator(model))
-    emit("eval", {"step": 0, "epoch": 0.0, "metrics": metrics_before})
-
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", suffix=".partial", dir=output_dir.parent))
-    try:
-        trainer, events = _make_trainer(config, model, triples, evaluator, work / "trainer", emit)
-        started = time.perf_counter()
-        trainer.train()
-        seconds = time.perf_counter() - started
-        steps = trainer.state.global_step
-        metrics_after = events.eval_at(steps)
-        if metrics_after is None:  # the last step was not an eval step
-            metrics_after = short_metric_names(evaluator(model))
-            emit("eval", {"step": steps, "epoch": trainer.state.epoch, "metrics": metrics_after})
-        model.save(str(work / "model"))
-        _publish(work / "model", output_dir)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return CrossEncoderTrainResult(output_dir, primary, metrics_embedder, metrics_before, metrics_after,
-                                   len(triples), seconds, steps)
+    fit = fit_and_publish(config, model, _make_evaluator(val_first, top_k, primary), _recipe(model, triples),
+                          output_dir, emit)
+    return CrossEncoderTrainResult(output_dir, primary, metrics_embedder, fit.metrics_before, fit.metrics_after,
+                                   len(triples), fit.seconds, fit.steps)
 
 
 def _check_parts(dataset: QADataset) -> None:
@@ -225,45 +196,18 @@ def _make_evaluator(val_first: FirstStage, top_k: int, primary: str):
     return RerankEvaluator()
 
 
-def _make_trainer(config: CrossEncoderTrainConfig, model, triples: list[Triple], evaluator, trainer_dir: Path,
-                  emit: OnEvent):
+def _recipe(model, triples: list[Triple]) -> TrainerRecipe:
     import torch
     from datasets import Dataset
     from sentence_transformers.cross_encoder import CrossEncoderTrainer, CrossEncoderTrainingArguments
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
-    from transformers import PrinterCallback
 
     questions, passages, labels = (list(column) for column in zip(*triples))
-    train_dataset = Dataset.from_dict({"query": questions, "passage": passages, "label": labels})
     positives = sum(labels)
     # Weighting each positive by the negatives per positive keeps the loss from favouring "wrong".
     loss = BinaryCrossEntropyLoss(model, pos_weight=torch.tensor((len(labels) - positives) / positives))
-    steps_per_epoch = math.ceil(len(triples) / config.batch_size)
-    args = CrossEncoderTrainingArguments(
-        output_dir=str(trainer_dir),
-        num_train_epochs=config.epochs,
-        per_device_train_batch_size=config.batch_size,
-        per_device_eval_batch_size=config.batch_size,
-        learning_rate=config.learning_rate,
-        warmup_steps=config.warmup_ratio,  # below 1: a share of all steps (transformers 5 has no warmup_ratio)
-        fp16=torch.cuda.is_available(),
-        eval_strategy="steps",
-        eval_steps=math.ceil(steps_per_epoch / EVALS_PER_EPOCH),
-        logging_steps=max(1, steps_per_epoch * config.epochs // LOSS_POINTS_PER_RUN),
-        save_strategy="no",
-        report_to="none",
-        seed=config.seed,
-        data_seed=config.seed,
-        dataloader_num_workers=0,
-        dataloader_pin_memory=torch.cuda.is_available(),
-        disable_tqdm=True,
-    )
-    events = _event_callback(emit)
-    trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=train_dataset, loss=loss,
-                                  evaluator=evaluator, callbacks=[events])
-    # With tqdm off the trainer prints every log dict to stdout, which the CLI keeps for its JSON summary.
-    trainer.remove_callback(PrinterCallback)
-    return trainer, events
+    return TrainerRecipe(CrossEncoderTrainer, CrossEncoderTrainingArguments,
+                         Dataset.from_dict({"query": questions, "passage": passages, "label": labels}), loss)
 
 
 # --- in the workspace ---------------------------------------------------------------------------
@@ -271,16 +215,7 @@ def train_cross_encoder_and_register(ws: Workspace, dataset_id: str, model_name:
                                      config: CrossEncoderTrainConfig, on_event: OnEvent | None = None,
                                      run_id: str | None = None) -> dict:
     """Train on a workspace dataset and register the result as the cross-encoder `model_name`."""
-    model_name = (model_name or "").strip()
-    if not model_name:
-        raise TrainingError("a name for the fine-tuned cross-encoder is required")
-    if ws.model_name_taken(model_name):
-        raise TrainingError(f"a model named {model_name!r} (or its folder) already exists; pick another name")
-    config.validate()
-    try:
-        dataset = ws.load_dataset(dataset_id)
-    except DatasetError as exc:
-        raise TrainingError(f"dataset {dataset_id!r} cannot be used: {exc}") from exc
+    model_name, dataset = training_inputs(ws, dataset_id, model_name, config, "cross-encoder")
     result = train_cross_encoder(config, dataset, ws.model_dir(model_name), on_event, model_card_name=model_name)
     record = ws.register_model(model_name, MODEL_KIND, result.output_dir, config.base_model or DEFAULT_BASE_MODEL,
                                run_id=run_id, metrics=result.metrics_after)
@@ -293,20 +228,7 @@ def train_cross_encoder_and_register(ws: Workspace, dataset_id: str, model_name:
 
 def run_cross_encoder_job(ctx, params: dict) -> dict:
     """Worker task "train_cross_encoder": params {dataset_id, model_name, config: asdict(CrossEncoderTrainConfig)}."""
-    _exit_on_sigterm()
-    prefer_offline()
-    config = CrossEncoderTrainConfig.from_dict(params.get("config") or {})
-
-    def forward(event: str, data: dict) -> None:
-        if event == "prepare":
-            ctx.progress(data["done"], data["total"], data["message"])
-        elif event == "progress":
-            ctx.progress(data["step"], data["max_steps"], progress_message(data, config.epochs))
-        else:
-            ctx.emit(event, **data)
-
-    result = train_cross_encoder_and_register(ctx.workspace, params["dataset_id"], params["model_name"], config,
-                                              on_event=forward, run_id=ctx.run_id)
+    result = train_in_worker(ctx, params, CrossEncoderTrainConfig, train_cross_encoder_and_register)
     metric = result["primary_metric"]
     before, after = result["metrics_before"][metric], result["metrics_after"][metric]
     embedder = result["metrics_embedder"][metric]

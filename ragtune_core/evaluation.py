@@ -9,7 +9,6 @@ workspace's `evaluations/` folder, so the Compare page shows past results withou
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -20,7 +19,7 @@ import pandas as pd
 
 from .models import load_embedder, resolve_model
 from .qa_dataset import DatasetError, QADataset
-from .workspace import Workspace, new_id
+from .workspace import Workspace, load_json_files, new_id, write_json
 
 log = logging.getLogger(__name__)
 
@@ -92,23 +91,22 @@ def evaluate_retrieval(model, dataset: QADataset, name: str, part: str | None = 
     """
     import torch
 
-    part = _check_part(part)
-    queries = dataset.subset(None if part == "all" else part)
-    if not queries.queries:
-        raise DatasetError(f"the {part} part of this dataset has no questions")
+    part, queries = part_questions(dataset, part)
     corpus_ids = list(dataset.corpus)
-    report_progress = _progress_counter(on_progress, len(corpus_ids) + len(queries.queries))
+    report_progress = progress_counter(on_progress, len(corpus_ids) + len(queries.queries))
     if corpus_embeddings is None:
-        corpus_embeddings = _encode(model.encode_document, list(dataset.corpus.values()), batch_size, report_progress)
+        corpus_embeddings = encode_in_slices(model.encode_document, list(dataset.corpus.values()), batch_size,
+                                             report_progress)
     else:
         corpus_embeddings = torch.as_tensor(corpus_embeddings)
         if corpus_embeddings.shape[0] != len(corpus_ids):
             raise ValueError(f"{corpus_embeddings.shape[0]} corpus embeddings for {len(corpus_ids)} passages")
         report_progress(len(corpus_ids))
-    query_embeddings = _encode(model.encode_query, list(queries.queries.values()), batch_size, report_progress)
-    scores, ranked = _rank(query_embeddings, corpus_embeddings, _sorted_positions(corpus_ids))
+    query_embeddings = encode_in_slices(model.encode_query, list(queries.queries.values()), batch_size,
+                                        report_progress)
+    scores, ranked = rank_passages(query_embeddings, corpus_embeddings, sorted_positions(corpus_ids))
 
-    per_query = [_query_result(qid, queries, corpus_ids, row_scores, row_ranked)
+    per_query = [query_result(qid, queries, corpus_ids, row_scores, row_ranked)
                  for qid, row_scores, row_ranked in zip(queries.queries, scores.tolist(), ranked.tolist())]
     shown = {pid for q in per_query for pid in (*q.expected_ids, q.top_id)}
     report = RetrievalReport(name=name, part=part, metrics={}, per_query=per_query,
@@ -126,7 +124,7 @@ def evaluate_models(ws: Workspace, dataset_id: str, models: list[ModelSpec], par
     request before anything is written.
     """
     dataset = ws.load_dataset(dataset_id)
-    part = _check_part(part)
+    part = check_part(part)
     n_queries = len(dataset.subset(None if part == "all" else part).queries)
     for spec in models:
         load_embedder(spec.path)
@@ -162,14 +160,25 @@ def run_evaluation_job(ctx, params: dict) -> dict:
     return {"reports": [r.report_id for r in reports], "metrics": {r.name: r.metrics for r in reports}}
 
 
-def _check_part(part: str | None) -> str:
+def check_part(part: str | None) -> str:
+    """One of PARTS; None means "all"."""
     part = part or "all"
     if part not in PARTS:
         raise DatasetError(f"part must be one of {', '.join(PARTS)}, not {part!r}")
     return part
 
 
-def _progress_counter(on_progress: Progress | None, total: int) -> Callable[[int], None]:
+def part_questions(dataset: QADataset, part: str | None) -> tuple[str, QADataset]:
+    """The checked part and its questions (with the whole corpus); a part without questions is refused."""
+    part = check_part(part)
+    questions = dataset.subset(None if part == "all" else part)
+    if not questions.queries:
+        raise DatasetError(f"the {part} part of this dataset has no questions")
+    return part, questions
+
+
+def progress_counter(on_progress: Progress | None, total: int) -> Callable[[int], None]:
+    """`advance(count)`: adds `count` texts encoded and reports the running total to `on_progress`."""
     done = 0
 
     def advance(count: int) -> None:
@@ -181,7 +190,7 @@ def _progress_counter(on_progress: Progress | None, total: int) -> Callable[[int
     return advance
 
 
-def _encode(encode, texts: list[str], batch_size: int, advance: Callable[[int], None]):
+def encode_in_slices(encode, texts: list[str], batch_size: int, advance: Callable[[int], None]):
     """Embeddings as one tensor, encoded in slices so that progress can be reported between them."""
     import torch
 
@@ -194,7 +203,7 @@ def _encode(encode, texts: list[str], batch_size: int, advance: Callable[[int], 
     return torch.cat(parts)
 
 
-def _sorted_positions(corpus_ids: list[str]):
+def sorted_positions(corpus_ids: list[str]):
     """Each passage's position in ascending id order: the tie-break of equal scores."""
     import torch
 
@@ -204,7 +213,7 @@ def _sorted_positions(corpus_ids: list[str]):
     return positions
 
 
-def _rank(query_embeddings, corpus_embeddings, id_positions):
+def rank_passages(query_embeddings, corpus_embeddings, id_positions):
     """Top-100 scores and passage indices per query, ordered by (-cosine, passage id)."""
     import torch
     import torch.nn.functional as F
@@ -242,8 +251,9 @@ def _top_k_with_id_ties(scores, k: int, id_positions):
     return top_scores.gather(1, by_score), top_idx.gather(1, by_score)
 
 
-def _query_result(qid: str, dataset: QADataset, corpus_ids: list[str], scores: list[float],
-                  ranked: list[int]) -> QueryResult:
+def query_result(qid: str, dataset: QADataset, corpus_ids: list[str], scores: list[float],
+                 ranked: list[int]) -> QueryResult:
+    """One question's result from its ranked corpus positions (best first) and their scores."""
     expected = dataset.relevant_docs[qid]
     wanted = set(expected)
     ranked_ids = [corpus_ids[i] for i in ranked]
@@ -396,24 +406,14 @@ def save_report(ws: Workspace, report: RetrievalReport, dataset_id: str, model_l
     """Write the report as evaluations/<report id>.json (atomically) and return it as saved."""
     saved = replace(report, dataset_id=dataset_id, name=model_label or report.name,
                     model_path=model_path or report.model_path, report_id=new_id("eval"))
-    path = ws.dir("evaluations") / f"{saved.report_id}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(saved.to_dict(), ensure_ascii=False))
-    tmp.replace(path)
+    write_json(ws.dir("evaluations") / f"{saved.report_id}.json", saved.to_dict())
     return saved
 
 
 def list_reports(ws: Workspace, dataset_id: str | None = None, part: str | None = None) -> list[RetrievalReport]:
     """Saved reports, newest first; a file that cannot be read is skipped with a warning."""
-    reports = []
-    for path in ws.dir("evaluations").glob("*.json"):
-        try:
-            report = RetrievalReport.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError, KeyError) as exc:
-            log.warning("skipping unreadable evaluation report %s: %s", path.name, exc)
-            continue
-        if (dataset_id is None or report.dataset_id == dataset_id) and (part is None or report.part == part):
-            reports.append(report)
+    saved = load_json_files(ws.dir("evaluations"), RetrievalReport.from_dict, log, "evaluation report")
+    reports = [r for r in saved if (dataset_id is None or r.dataset_id == dataset_id) and (part is None or r.part == part)]
     return sorted(reports, key=lambda r: r.created, reverse=True)
 
 

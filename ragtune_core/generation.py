@@ -765,13 +765,23 @@ def generate_questions(ws: Workspace, request: GenerationRequest,
 def run_generation_job(ctx, params: dict) -> dict:
     """The worker task "generate_questions": writes the draft dataset to the run's draft.json."""
     request = GenerationRequest.from_params(params)
-    dataset, result = generate_questions(
-        ctx.workspace, request, on_progress=lambda done, total, failed: ctx.progress(done, total, f"{failed} failed"))
-    for chunk_id, why in result.failures:
-        ctx.emit("failure", chunk_id=chunk_id, message=why)
+    dataset, result = generate_questions(ctx.workspace, request, on_progress=job_progress(ctx))
+    return save_draft(ctx, dataset, result, request.llm)
+
+
+def job_progress(ctx) -> ProgressCallback:
+    """A worker task's progress for a generator: chunks done of all, and how many failed."""
+    return lambda done, total, failed: ctx.progress(done, total, f"{failed} failed")
+
+
+def save_draft(ctx, dataset: QADataset, result: GenerationResult, llm: LLMConfig | None, **counts) -> dict:
+    """How a generating worker task ends: each failure as an event, the dataset saved as the run's
+    draft.json, and the summary (with `counts` added to the generation's own, and the LLM's cost)."""
+    for item_id, why in result.failures:
+        ctx.emit("failure", chunk_id=item_id, message=why)
     draft = ctx.run_dir / "draft.json"
     dataset.save(draft)
-    summary = {"draft": str(draft), **result.summary()}
-    if request.llm is not None:
-        summary["cost_usd"] = estimate_cost(request.llm, result.usage.prompt_tokens, result.usage.completion_tokens)
+    summary = {"draft": str(draft), **result.summary(), **counts}
+    if llm is not None:
+        summary["cost_usd"] = estimate_cost(llm, result.usage.prompt_tokens, result.usage.completion_tokens)
     return summary

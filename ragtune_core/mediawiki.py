@@ -21,6 +21,7 @@ import requests
 from . import __version__
 from .documents import Document, IngestError, IngestResult, make_doc_id
 from .ingest import split_sections
+from .workspace import write_json
 
 WIKIPEDIA_API = "https://en.wikipedia.org/w/api.php"
 USER_AGENT = f"RAGTune/{__version__} (https://github.com/ragtune; RAG tuning tool) requests/{requests.__version__}"
@@ -135,9 +136,7 @@ class MediaWikiClient:
             return
         entry = {"endpoint": self.endpoint, "requested": title, "title": page.title,
                  "extract": page.extract, "fetched": time.time()}
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(entry, ensure_ascii=False), encoding="utf-8")
-        tmp.replace(path)
+        write_json(path, entry)
 
 
 def _title_from_input(typed: str) -> str:

@@ -22,17 +22,17 @@ from .evaluation import (
     ModelSpec,
     Progress,
     RetrievalReport,
-    _check_part,
-    _encode,
-    _progress_counter,
-    _query_result,
-    _rank,
-    _sorted_positions,
+    encode_in_slices,
+    part_questions,
     per_query_metric_values,
+    progress_counter,
+    query_result,
+    rank_passages,
     save_report,
+    sorted_positions,
 )
 from .models import load_embedder, resolve_model
-from .qa_dataset import DatasetError, QADataset
+from .qa_dataset import QADataset
 from .selectors import _load_cross_encoder
 from .workspace import Workspace
 
@@ -73,22 +73,19 @@ def first_stage(embedder, dataset: QADataset, part: str | None = "val", batch_si
     """
     import torch
 
-    part = _check_part(part)
-    questions = dataset.subset(None if part == "all" else part)
-    if not questions.queries:
-        raise DatasetError(f"the {part} part of this dataset has no questions")
+    part, questions = part_questions(dataset, part)
     corpus_ids = list(dataset.corpus)
-    advance = _progress_counter(on_progress, len(questions.queries) + (0 if corpus_embeddings is not None
+    advance = progress_counter(on_progress, len(questions.queries) + (0 if corpus_embeddings is not None
                                                                        else len(corpus_ids)))
     if corpus_embeddings is None:
         encode_document = getattr(embedder, "encode_document", embedder.encode)
-        corpus_embeddings = _encode(encode_document, list(dataset.corpus.values()), batch_size, advance)
+        corpus_embeddings = encode_in_slices(encode_document, list(dataset.corpus.values()), batch_size, advance)
     corpus_embeddings = torch.as_tensor(corpus_embeddings)
     if corpus_embeddings.shape[0] != len(corpus_ids):
         raise ValueError(f"{corpus_embeddings.shape[0]} corpus embeddings for {len(corpus_ids)} passages")
     encode_query = getattr(embedder, "encode_query", embedder.encode)
-    query_embeddings = _encode(encode_query, list(questions.queries.values()), batch_size, advance)
-    scores, indices = _rank(query_embeddings, corpus_embeddings, _sorted_positions(corpus_ids))
+    query_embeddings = encode_in_slices(encode_query, list(questions.queries.values()), batch_size, advance)
+    scores, indices = rank_passages(query_embeddings, corpus_embeddings, sorted_positions(corpus_ids))
     return FirstStage(part, questions, corpus_ids, indices.tolist(), scores.tolist(), corpus_embeddings)
 
 
@@ -162,7 +159,7 @@ def _check_top_k(top_k: int) -> None:
 
 def _report(first: FirstStage, name: str, indices: list[list[int]], scores: list[list[float]]) -> RetrievalReport:
     questions, corpus_ids = first.questions, first.corpus_ids
-    per_query = [_query_result(qid, questions, corpus_ids, row_scores, row_indices)
+    per_query = [query_result(qid, questions, corpus_ids, row_scores, row_indices)
                  for qid, row_scores, row_indices in zip(questions.queries, scores, indices)]
     shown = {pid for q in per_query for pid in (*q.expected_ids, q.top_id)}
     report = RetrievalReport(name=name, part=first.part, metrics={}, per_query=per_query,

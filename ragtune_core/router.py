@@ -24,9 +24,10 @@ import pandas as pd
 from .documents import Chunk, Document
 from .generation import (
     DEFAULT_QA_PROMPT, GENERATORS, MAX_QUESTIONS_PER_CHUNK, GeneratedQuestion, GenerationError, GenerationResult,
-    LLMQuestionGenerator, OfflineQuestionGenerator, ProgressCallback, QuestionGenerator, render_prompt,
+    LLMQuestionGenerator, OfflineQuestionGenerator, ProgressCallback, QuestionGenerator, job_progress, render_prompt,
+    save_draft,
 )
-from .llm import LLMConfig, estimate_cost
+from .llm import LLMConfig
 from .qa_dataset import TRAIN, VAL, QADataset
 from .workspace import Workspace
 
@@ -509,17 +510,9 @@ def generate_router_for_corpus(ws: Workspace, request: RouterRequest, on_progres
 def run_router_job(ctx, params: dict) -> dict:
     """The worker task "generate_router_questions": writes the draft dataset to the run's draft.json."""
     request = RouterRequest.from_params(params)
-    dataset, result = generate_router_for_corpus(
-        ctx.workspace, request, on_progress=lambda done, total, failed: ctx.progress(done, total, f"{failed} failed"))
-    for item_id, why in result.failures:
-        ctx.emit("failure", chunk_id=item_id, message=why)
-    draft = ctx.run_dir / "draft.json"
-    dataset.save(draft)
-    summary = {"draft": str(draft), "tools": len(dataset.corpus), **result.summary(),
-               "questions": len(dataset.queries)}  # after dropping questions that fit two documents
-    if request.llm is not None:
-        summary["cost_usd"] = estimate_cost(request.llm, result.usage.prompt_tokens, result.usage.completion_tokens)
-    return summary
+    dataset, result = generate_router_for_corpus(ctx.workspace, request, on_progress=job_progress(ctx))
+    # "questions" counts those kept after dropping the ones that fit two documents.
+    return save_draft(ctx, dataset, result, request.llm, tools=len(dataset.corpus), questions=len(dataset.queries))
 
 
 # the curation table --------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ at the end shape a comparison (or one query routed live, for the Playground) for
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -20,14 +19,14 @@ import numpy as np
 import pandas as pd
 
 from . import jobs
-from .evaluation import _check_part
+from .evaluation import check_part
 from .llm import LLMConfig
 from .qa_dataset import DatasetError
 from .selectors import (
     Choice, CrossEncoderSelector, EmbeddingSelector, LLMSelector, Selection, Selector, SelectorReport,
     confusion_matrix, evaluate_selector, router_task,
 )
-from .workspace import Workspace, new_id
+from .workspace import Workspace, load_json_files, new_id, write_json
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +182,7 @@ def load_router_task(ws: Workspace, dataset_id: str, part: str = "all") -> Route
     if dataset.kind != "router":
         raise RoutingError(f"dataset {record.name!r} is a {dataset.kind} dataset, not a router dataset: "
                            "selectors are compared on router queries")
-    part = _check_part(part)
+    part = check_part(part)
     subset = None if part == "all" else part
     queries, choices, expected = router_task(dataset, subset)
     if not queries:
@@ -236,24 +235,14 @@ def run_router_comparison_job(ctx, params: dict) -> dict:
 # --- saved comparisons ------------------------------------------------------------------------
 def save_comparison(ws: Workspace, comparison: RouterComparison) -> RouterComparison:
     """Write router_evaluations/<comparison id>.json atomically."""
-    path = ws.dir("router_evaluations") / f"{comparison.comparison_id}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(comparison.to_dict(), ensure_ascii=False))
-    tmp.replace(path)
+    write_json(ws.dir("router_evaluations") / f"{comparison.comparison_id}.json", comparison.to_dict())
     return comparison
 
 
 def list_comparisons(ws: Workspace, dataset_id: str | None = None, part: str | None = None) -> list[RouterComparison]:
     """Saved comparisons, newest first; a file that cannot be read is skipped with a warning."""
-    found = []
-    for path in ws.dir("router_evaluations").glob("*.json"):
-        try:
-            comparison = RouterComparison.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError, KeyError) as exc:
-            log.warning("skipping unreadable router comparison %s: %s", path.name, exc)
-            continue
-        if (dataset_id is None or comparison.dataset_id == dataset_id) and (part is None or comparison.part == part):
-            found.append(comparison)
+    saved = load_json_files(ws.dir("router_evaluations"), RouterComparison.from_dict, log, "router comparison")
+    found = [c for c in saved if (dataset_id is None or c.dataset_id == dataset_id) and (part is None or c.part == part)]
     return sorted(found, key=lambda c: c.created, reverse=True)
 
 

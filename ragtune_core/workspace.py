@@ -7,20 +7,24 @@ them with names, parameters and metrics so pages, the CLI and workers all see th
 from __future__ import annotations
 
 import json
-import re
+import logging
 import os
+import re
 import shutil
 import sqlite3
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from .documents import Chunk, Document
 from .qa_dataset import QADataset
 
 DEFAULT_WORKSPACE = "workspace"
+T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS corpora (
@@ -287,6 +291,24 @@ def check_name(name: str) -> str:
 
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "model"
+
+
+def write_json(path: Path, data) -> None:
+    """Write `data` as JSON through a temporary file, so a reader never sees half a file."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(path)
+
+
+def load_json_files(folder: Path, parse: Callable[[dict], T], log: logging.Logger, what: str) -> list[T]:
+    """Every *.json file in `folder`, parsed; one that cannot be read is skipped with a warning on `log`."""
+    loaded = []
+    for path in folder.glob("*.json"):
+        try:
+            loaded.append(parse(json.loads(path.read_text(encoding="utf-8"))))
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            log.warning("skipping unreadable %s %s: %s", what, path.name, exc)
+    return loaded
 
 
 def _write_jsonl(path: Path, rows) -> None:

@@ -14,8 +14,8 @@ from ragtune_core.cli import main as cli_main
 from ragtune_core.qa_dataset import QADataset
 from ragtune_core.training import (
     EmbeddingTrainConfig,
-    _exit_on_sigterm,
     TrainingError,
+    exit_on_sigterm,
     progress_message,
     short_metric_names,
     train_embedding,
@@ -214,7 +214,7 @@ def test_a_failed_or_cancelled_run_leaves_neither_model_nor_temp_folder(tmp_path
 
     previous = signal.getsignal(signal.SIGTERM)
     try:
-        _exit_on_sigterm()
+        exit_on_sigterm()
         for train, error in ((failing_train, RuntimeError), (cancelled_train, SystemExit)):
             monkeypatch.setattr(sentence_transformers.SentenceTransformerTrainer, "train", train)
             with pytest.raises(error):

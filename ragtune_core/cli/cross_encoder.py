@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from dataclasses import asdict
 
-from .. import jobs
 from ..cross_encoder import MODEL_KIND, CrossEncoderTrainConfig, train_cross_encoder_and_register
 from ..evaluation import PARTS, ModelSpec
 from ..reranking import RERANK_TOP_K, rerank_and_save
-from ..training import TrainingError
 from ..workspace import Workspace, WorkspaceError
-from .evaluate import BASE, _ProgressPrinter, model_spec
-from .train import _StderrReporter
+from .evaluate import BASE, default_part, model_spec
+from .progress import ProgressPrinter
+from .train import train_or_start
 
 DEFAULTS = CrossEncoderTrainConfig()
 EMBEDDING_KIND = "embedding"
@@ -54,50 +51,28 @@ def register(subparsers) -> None:
 
 
 def run_train_cross_encoder(args: argparse.Namespace, ws: Workspace) -> dict:
-    embedder = _model_of_kind(ws, args.embedder, EMBEDDING_KIND, "--embedder")
+    embedder = model_of_kind(ws, args.embedder, EMBEDDING_KIND, "--embedder")
     config = CrossEncoderTrainConfig(base_model=args.base_model, epochs=args.epochs, batch_size=args.batch_size,
                                      learning_rate=args.lr, max_length=args.max_length,
                                      hard_negatives=args.hard_negatives, embedder=embedder.path)
     return train_or_start(ws, args, "train_cross_encoder", config, train_cross_encoder_and_register)
 
 
-def train_or_start(ws: Workspace, args: argparse.Namespace, job_kind: str, config,
-                   train_and_register: Callable[..., dict]) -> dict:
-    """Train in this process (events on stderr), or with --background start a worker job and return its run id.
-
-    `config` is a training config dataclass with validate() and epochs; `train_and_register(ws,
-    dataset_id, name, config, on_event=...)` is the library call the worker task makes too.
-    """
-    config.validate()
-    dataset = ws.resolve("datasets", args.dataset)
-    name = args.name.strip()
-    # Refused here too, so a background job is never started for a name it cannot use.
-    if ws.model_name_taken(name):
-        raise TrainingError(f"a model named {name!r} (or its folder) already exists; pick another name")
-    if not args.background:
-        return train_and_register(ws, dataset.id, name, config, on_event=_StderrReporter(config.epochs))
-    if not ws.load_dataset(dataset.id).split:
-        raise TrainingError(f"dataset {dataset.name!r} has no train/validation split: split it before training")
-    params = {"dataset_id": dataset.id, "model_name": name, "config": asdict(config)}
-    status = jobs.start_job(ws, job_kind, params, name=name, dataset_id=dataset.id)
-    return {"run_id": status.run_id, "state": status.state, "model_name": name}
-
-
 def run_rerank(args: argparse.Namespace, ws: Workspace) -> dict:
     record = ws.resolve("datasets", args.dataset)
     if args.batch_size < 1:
         raise ValueError("--batch-size must be at least 1")
-    embedder = _model_of_kind(ws, args.embedder, EMBEDDING_KIND, "--embedder")
-    cross_encoder = _model_of_kind(ws, args.cross_encoder, MODEL_KIND, "--cross-encoder")
-    part = args.part or ("val" if ws.load_dataset(record.id).split else "all")
+    embedder = model_of_kind(ws, args.embedder, EMBEDDING_KIND, "--embedder")
+    cross_encoder = model_of_kind(ws, args.cross_encoder, MODEL_KIND, "--cross-encoder")
+    part = default_part(ws, record.id, args.part)
     reports = rerank_and_save(ws, record.id, embedder, cross_encoder, part, args.top_k, args.batch_size,
-                              on_progress=_ProgressPrinter())
+                              on_progress=ProgressPrinter("evaluate"))
     return {"dataset_id": record.id, "dataset": record.name, "part": part, "top_k": reports.top_k,
             "queries": len(reports.retrieval.per_query), "passages": reports.retrieval.n_corpus,
             "models": {r.name: r.metrics for r in reports.reports}, "reports": [r.report_id for r in reports.reports]}
 
 
-def _model_of_kind(ws: Workspace, name: str, kind: str, option: str) -> ModelSpec:
+def model_of_kind(ws: Workspace, name: str, kind: str, option: str) -> ModelSpec:
     """model_spec, refusing a workspace model of the other kind (an embedder as a reranker or back)."""
     if name != BASE:
         try:

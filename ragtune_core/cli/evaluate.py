@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ..evaluation import PARTS, ModelSpec, evaluate_models
 from ..models import DEFAULT_BASE_MODEL
 from ..workspace import Workspace, WorkspaceError
+from .progress import ProgressPrinter
 
 BASE = "base"
 
@@ -28,12 +28,17 @@ def run_evaluate(args: argparse.Namespace, ws: Workspace) -> dict:
     record = ws.resolve("datasets", args.dataset)
     if args.batch_size < 1:
         raise ValueError("--batch-size must be at least 1")
-    part = args.part or ("val" if ws.load_dataset(record.id).split else "all")
+    part = default_part(ws, record.id, args.part)
     models = [model_spec(ws, name) for name in args.model]
-    reports = evaluate_models(ws, record.id, models, part, args.batch_size, on_progress=_ProgressPrinter())
+    reports = evaluate_models(ws, record.id, models, part, args.batch_size, on_progress=ProgressPrinter("evaluate"))
     return {"dataset_id": record.id, "dataset": record.name, "part": part,
             "queries": len(reports[0].per_query), "passages": reports[0].n_corpus,
             "models": {r.name: r.metrics for r in reports}, "reports": [r.report_id for r in reports]}
+
+
+def default_part(ws: Workspace, dataset_id: str, part: str | None) -> str:
+    """The --part given, else "val" for a split dataset and "all" for an unsplit one."""
+    return part or ("val" if ws.load_dataset(dataset_id).split else "all")
 
 
 def model_spec(ws: Workspace, name: str) -> ModelSpec:
@@ -45,16 +50,3 @@ def model_spec(ws: Workspace, name: str) -> ModelSpec:
     except WorkspaceError:
         return ModelSpec(name, name)
     return ModelSpec(record.name, record.path)
-
-
-class _ProgressPrinter:
-    """A progress line on stderr per tenth of the work (stdout carries only the JSON summary)."""
-
-    def __init__(self):
-        self._shown = -1
-
-    def __call__(self, done: int, total: int, message: str) -> None:
-        tenth = done * 10 // max(total, 1)
-        if tenth > self._shown:
-            self._shown = tenth
-            print(f"evaluate: {message}", file=sys.stderr, flush=True)

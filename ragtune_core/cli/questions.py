@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..generation import DEFAULT_QA_PROMPT, GENERATORS, GenerationError, GenerationRequest, generate_questions
+from ..generation import (
+    DEFAULT_QA_PROMPT, GENERATORS, GenerationError, GenerationRequest, GenerationResult, generate_questions,
+)
 from ..llm import API_KEY_ENV_VARS, LLMConfig, estimate_cost
 from ..qa_dataset import SPLIT_MODES, QADataset, split_dataset
 from ..workspace import Workspace
+from .progress import ProgressPrinter
+
+if TYPE_CHECKING:
+    from ..router import RouterRequest
 
 
 def register(subparsers) -> None:
@@ -20,10 +25,7 @@ def register(subparsers) -> None:
     gen.add_argument("--corpus", required=True, help="corpus id or name")
     gen.add_argument("--name", required=True, help="name of the new dataset")
     gen.add_argument("--per-chunk", type=int, default=2, help="questions per chunk (default 2)")
-    gen.add_argument("--generator", choices=GENERATORS, default="offline")
-    gen.add_argument("--base-url", help="OpenAI-compatible endpoint (default: OpenAI's API)")
-    gen.add_argument("--model", help="model name, required with --generator llm")
-    gen.add_argument("--concurrency", type=int, default=8, help="LLM requests in flight (default 8)")
+    add_generator_flags(gen)
     gen.add_argument("--prompt-file", type=Path, help="prompt template with {context_str} and {num_questions_per_chunk}")
     gen.add_argument("--max-chunks", type=int, help="ask about at most this many chunks, spread over the corpus")
     gen.add_argument("--val-ratio", type=float, default=0.2, help="share of questions for validation (default 0.2)")
@@ -32,21 +34,41 @@ def register(subparsers) -> None:
     gen.set_defaults(handler=generate)
 
 
+def add_generator_flags(parser: argparse.ArgumentParser) -> None:
+    """--generator and, for an LLM, its endpoint, model and concurrency (the key comes from the environment)."""
+    parser.add_argument("--generator", choices=GENERATORS, default="offline")
+    parser.add_argument("--base-url", help="OpenAI-compatible endpoint (default: OpenAI's API)")
+    parser.add_argument("--model", help="model name, required with --generator llm")
+    parser.add_argument("--concurrency", type=int, default=8, help="LLM requests in flight (default 8)")
+
+
 def generate(args: argparse.Namespace, ws: Workspace) -> dict:
     corpus = ws.resolve("corpora", args.corpus)
-    # Refuse a taken name before any question is paid for.
+    check_new_dataset(ws, args)
+    request = GenerationRequest(
+        corpus_id=corpus.id, n_per_chunk=args.per_chunk, generator=args.generator, llm=llm_config(args),
+        prompt_template=_read_prompt(args.prompt_file), max_chunks=args.max_chunks, seed=args.seed)
+    dataset, result = generate_questions(ws, request, on_progress=ProgressPrinter("questions").chunks)
+    return split_and_save(ws, args, corpus.id, request, dataset, result)
+
+
+def check_new_dataset(ws: Workspace, args: argparse.Namespace) -> None:
+    """Refuse a taken --name or a bad --val-ratio before any question is paid for."""
     if any(d.name == args.name.strip() for d in ws.list_datasets()):
         raise GenerationError(f"a dataset named {args.name.strip()!r} already exists")
     if not 0 < args.val_ratio < 1:
         raise GenerationError("--val-ratio must be between 0 and 1")
-    request = GenerationRequest(
-        corpus_id=corpus.id, n_per_chunk=args.per_chunk, generator=args.generator, llm=_llm_config(args),
-        prompt_template=_read_prompt(args.prompt_file), max_chunks=args.max_chunks, seed=args.seed)
-    dataset, result = generate_questions(ws, request, on_progress=_ProgressPrinter())
+
+
+def split_and_save(ws: Workspace, args: argparse.Namespace, corpus_id: str,
+                   request: GenerationRequest | RouterRequest, dataset: QADataset, result: GenerationResult,
+                   **counts) -> dict:
+    """Split the generated dataset as the flags ask, save it as --name, and summarise it;
+    `counts` are added to (or replace) the generation's own counts."""
     split_by, split_note = _split(dataset, args)
     params = {**request.to_params(), "split_by": split_by, "val_ratio": args.val_ratio}
-    record = ws.save_dataset(args.name, dataset, corpus.id, params)
-    summary = {"dataset_id": record.id, "name": record.name, **result.summary(),
+    record = ws.save_dataset(args.name, dataset, corpus_id, params)
+    summary = {"dataset_id": record.id, "name": record.name, **result.summary(), **counts,
                "train": sum(v == "train" for v in dataset.split.values()),
                "val": sum(v == "val" for v in dataset.split.values())}
     if request.llm is not None:
@@ -56,7 +78,8 @@ def generate(args: argparse.Namespace, ws: Workspace) -> dict:
     return summary
 
 
-def _llm_config(args: argparse.Namespace) -> LLMConfig | None:
+def llm_config(args: argparse.Namespace) -> LLMConfig | None:
+    """The --generator llm flags as a config; None for the offline generator."""
     if args.generator != "llm":
         return None
     if not args.model:
@@ -85,15 +108,3 @@ def _split(dataset: QADataset, args: argparse.Namespace) -> tuple[str, str | Non
     dataset.split = split_dataset(dataset, args.val_ratio, args.split_by, args.seed)
     return args.split_by, None
 
-
-class _ProgressPrinter:
-    """Progress on stderr, at most a line a second (stdout carries only the JSON summary)."""
-
-    def __init__(self):
-        self._last = 0.0
-
-    def __call__(self, done: int, total: int, failed: int) -> None:
-        now = time.monotonic()
-        if done == total or now - self._last >= 1.0:
-            self._last = now
-            print(f"questions: {done}/{total} chunks, {failed} failed", file=sys.stderr, flush=True)

@@ -12,8 +12,8 @@ from ..routing import (
     SelectorSpec, compare_selectors, load_router_task, load_selectors, route_query, route_rows,
 )
 from ..workspace import Workspace
-from .cross_encoder import EMBEDDING_KIND, _model_of_kind
-from .evaluate import BASE
+from .cross_encoder import EMBEDDING_KIND, model_of_kind
+from .evaluate import BASE, default_part
 
 
 def register(subparsers) -> None:
@@ -49,10 +49,10 @@ def selector_specs(ws: Workspace, args: argparse.Namespace) -> list[SelectorSpec
     """The selectors the flags name, labelled by model name, in the order embedding, cross-encoder, LLM."""
     specs = []
     for name in args.embedding:
-        model = _model_of_kind(ws, name, EMBEDDING_KIND, "--embedding")
+        model = model_of_kind(ws, name, EMBEDDING_KIND, "--embedding")
         specs.append(SelectorSpec(model.label, "embedding", model.path))
     for name in args.cross_encoder:
-        model = _model_of_kind(ws, name, MODEL_KIND, "--cross-encoder")
+        model = model_of_kind(ws, name, MODEL_KIND, "--cross-encoder")
         specs.append(SelectorSpec(f"cross-encoder {model.label}", "cross_encoder", model.path))
     if args.llm_base_url and not args.llm_model:
         raise ValueError("--llm-model is required with --llm-base-url")
@@ -66,7 +66,7 @@ def selector_specs(ws: Workspace, args: argparse.Namespace) -> list[SelectorSpec
 
 def run_compare_selectors(args: argparse.Namespace, ws: Workspace) -> dict:
     record = ws.resolve("datasets", args.dataset)
-    part = args.part or ("val" if ws.load_dataset(record.id).split else "all")
+    part = default_part(ws, record.id, args.part)
     comparison = compare_selectors(ws, record.id, selector_specs(ws, args), part, on_progress=_print_progress)
     return {"comparison_id": comparison.comparison_id, "dataset_id": record.id, "dataset": record.name,
             "part": comparison.part, "queries": len(comparison.queries), "tools": len(comparison.choices),

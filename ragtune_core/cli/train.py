@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
+from collections.abc import Callable
 from dataclasses import asdict
 
 from .. import jobs
-from ..training import EmbeddingTrainConfig, TrainingError, progress_message, train_and_register
+from ..training import (
+    EmbeddingTrainConfig, TrainConfig, TrainingError, check_model_name, progress_message, train_and_register,
+)
 from ..workspace import Workspace
+from .progress import ProgressPrinter
 
 DEFAULTS = EmbeddingTrainConfig()
 
@@ -41,18 +44,26 @@ def register(subparsers) -> None:
 def run_train(args: argparse.Namespace, ws: Workspace) -> dict:
     config = EmbeddingTrainConfig(base_model=args.base_model, epochs=args.epochs, batch_size=args.batch_size,
                                   learning_rate=args.lr, max_seq_length=args.max_seq_length)
+    return train_or_start(ws, args, "train_embedding", config, train_and_register)
+
+
+def train_or_start(ws: Workspace, args: argparse.Namespace, job_kind: str, config: TrainConfig,
+                   train: Callable[..., dict]) -> dict:
+    """Train in this process (events on stderr), or with --background start a worker job and return its run id.
+
+    `train(ws, dataset_id, name, config, on_event=...)` is the library call the worker task
+    `job_kind` makes too (train_and_register or its cross-encoder twin).
+    """
     config.validate()
     dataset = ws.resolve("datasets", args.dataset)
-    name = args.name.strip()
-    # Refused here too, so a background job is never started for a name it cannot use.
-    if ws.model_name_taken(name):
-        raise TrainingError(f"a model named {name!r} (or its folder) already exists; pick another name")
+    # Checked here too, so a background job is never started for a name it cannot use.
+    name = check_model_name(ws, args.name)
     if not args.background:
-        return train_and_register(ws, dataset.id, name, config, on_event=_StderrReporter(config.epochs))
+        return train(ws, dataset.id, name, config, on_event=_StderrReporter(config.epochs))
     if not ws.load_dataset(dataset.id).split:
         raise TrainingError(f"dataset {dataset.name!r} has no train/validation split: split it before training")
     params = {"dataset_id": dataset.id, "model_name": name, "config": asdict(config)}
-    status = jobs.start_job(ws, "train_embedding", params, name=name, dataset_id=dataset.id)
+    status = jobs.start_job(ws, job_kind, params, name=name, dataset_id=dataset.id)
     return {"run_id": status.run_id, "state": status.state, "model_name": name}
 
 
@@ -78,11 +89,11 @@ def list_models(args: argparse.Namespace, ws: Workspace) -> dict:
 
 
 class _StderrReporter:
-    """Training events on stderr (stdout carries only the JSON summary); progress at most once a second."""
+    """Training events on stderr (stdout carries only the JSON summary): every eval, progress as ProgressPrinter."""
 
     def __init__(self, epochs: int):
         self._epochs = epochs
-        self._last = 0.0
+        self._progress = ProgressPrinter("train")
 
     def __call__(self, event: str, data: dict) -> None:
         if event == "eval":
@@ -90,8 +101,5 @@ class _StderrReporter:
                               if k in data["metrics"])
             print(f"eval at step {data['step']}: {shown}", file=sys.stderr, flush=True)
         elif event == "progress":
-            now = time.monotonic()
-            if data["step"] == data["max_steps"] or now - self._last >= 1.0:
-                self._last = now
-                print(f"train: step {data['step']}/{data['max_steps']} · {progress_message(data, self._epochs)}",
-                      file=sys.stderr, flush=True)
+            step, max_steps = data["step"], data["max_steps"]
+            self._progress(step, max_steps, f"step {step}/{max_steps} · {progress_message(data, self._epochs)}")
