@@ -34,6 +34,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from bench.results import write_section  # noqa: E402
 from ragtune_core.chunking import chunk_documents  # noqa: E402
 from ragtune_core.documents import Chunk, IngestResult  # noqa: E402
 from ragtune_core.generation import OfflineQuestionGenerator, build_dataset, select_chunks  # noqa: E402
@@ -43,8 +44,7 @@ from ragtune_core.qa_dataset import TRAIN, VAL, QADataset, split_dataset  # noqa
 from ragtune_core.training import EmbeddingTrainConfig, train_embedding  # noqa: E402
 
 DATA = Path("/work/shared/data")
-RESULTS = ROOT / "bench" / "RESULTS.md"
-SECTION = "## Embedding fine-tuning"
+SECTION = "Embedding fine-tuning"
 QUESTIONS_PER_CHUNK = 2
 SHOWN_METRICS = ("accuracy@5", "mrr@10", "ndcg@10")  # accuracy@5 is hit@5
 
@@ -192,7 +192,6 @@ def _printer(name: str):
 # --- report ------------------------------------------------------------------------------------
 def section(rows: list[Row], args: argparse.Namespace, load: tuple[float, float]) -> str:
     lines = [
-        SECTION, "",
         f"`bench/bench_finetune.py`: the bundled all-MiniLM-L6-v2 fine-tuned with RAGTune's `train_embedding` "
         f"(MultipleNegativesRankingLoss, no-duplicates batches) on questions from `OfflineQuestionGenerator` "
         f"({QUESTIONS_PER_CHUNK} per chunk), through RAGTune's ingest and chunking. Settings: chunks of "
@@ -219,19 +218,6 @@ def section(rows: list[Row], args: argparse.Namespace, load: tuple[float, float]
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    """Replace (or append) this benchmark's section in RESULTS.md, keeping every other section."""
-    existing = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    lines = existing.rstrip("\n").split("\n")
-    if SECTION in lines:
-        start = lines.index(SECTION)
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        lines[start:end] = text.split("\n") + ([""] if end < len(lines) else [])
-    else:
-        lines += ["", *text.split("\n")]
-    RESULTS.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
-
-
 def main() -> int:
     args = parse_args()
     builders = {"10k": ten_k_benchmark, "wikipedia": wikipedia_benchmark}
@@ -242,9 +228,9 @@ def main() -> int:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     text = section(rows, args, (load_start, os.getloadavg()[0]))
-    print(text)
+    print(f"## {SECTION}\n\n{text}")
     if not args.no_write:
-        write_section(text)
+        write_section(SECTION, text)
     failed = [r.name for r in rows if not all(r.after[m] > r.before[m] for m in ("accuracy@5", "mrr@10"))]
     if failed:
         print(f"hit@5 and mrr@10 did not both rise for: {', '.join(failed)}", file=sys.stderr)

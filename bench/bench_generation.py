@@ -25,12 +25,12 @@ import openai  # noqa: E402
 from fake_openai import FakeOpenAIServer  # noqa: E402
 
 from ragtune_core import llm  # noqa: E402
+from bench.results import RESULTS, write_section  # noqa: E402
 from ragtune_core.documents import Chunk  # noqa: E402
 from ragtune_core.generation import DEFAULT_QA_PROMPT, LLMQuestionGenerator, parse_questions, render_prompt  # noqa: E402
 
 WIKIPEDIA = Path("/work/shared/data/wikipedia")
-RESULTS = ROOT / "bench" / "RESULTS.md"
-SECTION = "## Question generation"
+SECTION = "Question generation"
 QUESTIONS_PER_CHUNK = 2
 
 
@@ -123,7 +123,6 @@ def median_run(chunks: list[Chunk], args, run) -> Measurement:
 def render(chunks: list[Chunk], source: str, args, baseline: Measurement, runs: list[Measurement]) -> str:
     n = len(chunks)
     lines = [
-        SECTION, "",
         f"`bench/bench_generation.py`: {n} chunks from {source}, {QUESTIONS_PER_CHUNK} questions each, against "
         f"FakeOpenAIServer with {args.latency} s latency per answer and {args.rate_limit:.0%} of calls answered 429 "
         f"(Retry-After {args.retry_after} s; the 429 comes back at once). Both sides retry 429s with the same policy. "
@@ -164,19 +163,6 @@ def _verdict(baseline: Measurement, default: Measurement, ideal: float, runs: li
     return text
 
 
-def write_section(section: str) -> None:
-    """Replace (or append) the section in RESULTS.md, keeping every other section as it is."""
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    lines = text.splitlines()
-    if SECTION in lines:
-        start = lines.index(SECTION)
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        lines[start:end] = section.splitlines()
-    else:
-        lines += ["", *section.splitlines()]
-    RESULTS.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chunks", type=int, default=48)
@@ -200,10 +186,10 @@ def main() -> None:
         m = runs[-1]
         print(f"ragtune x{concurrency}: {m.wall_s:.2f} s ({baseline.wall_s / m.wall_s:.1f}x), "
               f"{m.rate_limited} 429s, {m.lost} lost", flush=True)
-    section = render(chunks, source, args, baseline, runs)
-    print("\n" + section)
+    body = render(chunks, source, args, baseline, runs)
+    print(f"\n## {SECTION}\n\n{body}")
     if not args.no_write:
-        write_section(section)
+        write_section(SECTION, body)
         print(f"written to {RESULTS}")
 
 
