@@ -6,12 +6,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import job_panel, llm_settings, pick, when, workspace
+from pages.common import job_panel, llm_settings, pick, when, workspace
 from ragtune_core import jobs
 from ragtune_core.curation import apply_table, coverage, drop_duplicates, find_duplicates, questions_table
 from ragtune_core.generation import DEFAULT_QA_PROMPT, MAX_QUESTIONS_PER_CHUNK, estimate_llm_usage, select_chunks
 from ragtune_core.llm import LLMConfig, estimate_cost
-from ragtune_core.router import (DEFAULT_SUMMARY_PROMPT, DEFAULT_SUMMARY_QUESTION, MAX_SUMMARY_VARIATIONS,
+from ragtune_core.router import (DEFAULT_ROUTER_QA_PROMPT, DEFAULT_SUMMARY_PROMPT, DEFAULT_SUMMARY_QUESTION, MAX_SUMMARY_VARIATIONS,
                                  RouterPrompts, RouterRequest, counts_per_tool, make_tools, tools_from_dicts,
                                  tools_to_dicts)
 from ragtune_core.qa_dataset import DatasetError, QADataset, split_dataset
@@ -86,7 +86,7 @@ def router_form(corpus) -> None:
     prompts = RouterPrompts()
     if generator == "llm":
         prompts = RouterPrompts(
-            questions=st.text_area("Prompt for specific questions", value=DEFAULT_QA_PROMPT, height=160),
+            questions=st.text_area("Prompt for specific questions", value=DEFAULT_ROUTER_QA_PROMPT, height=160),
             summary=st.text_area("Prompt for summary requests", value=DEFAULT_SUMMARY_PROMPT, height=160),
             summary_question=st.text_input("Base summary request", value=DEFAULT_SUMMARY_QUESTION))
         if config is None:
