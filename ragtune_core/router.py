@@ -16,7 +16,7 @@ import string
 import unicodedata
 import uuid
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import pandas as pd
@@ -37,6 +37,18 @@ MAX_QUESTIONS_PER_DOCUMENT = 200
 SLUG_LENGTH = 48
 # Query ids are derived from (tool, question), so regenerating the same data gives the same ids.
 _QUERY_ID_NAMESPACE = uuid.UUID("0b7e5f0c-3c1d-4b8e-a6a4-7d2f1c9e5b30")
+
+# Router questions are asked without their passage, among questions about other documents, so each
+# must say which document it is about; the chunk reaches the LLM under a "Document: {title}" line.
+DEFAULT_ROUTER_QA_PROMPT = DEFAULT_QA_PROMPT + (
+    " The questions will be asked without the context, among questions about other documents: name the "
+    "document given in the context's first line (its subject) in every question."
+)
+DOCUMENT_LINE = "Document: {title}\n\n"
+# Question words lowered when a question is put after "Regarding {title}, ".
+_QUESTION_OPENERS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "is", "are", "was",
+                     "were", "does", "do", "did", "can", "could", "should", "would", "will", "has", "have", "had",
+                     "name", "describe", "explain", "list", "in", "according"}
 
 DEFAULT_SUMMARY_QUESTION = "Can you give me a summary of {title}?"
 # {context_str}: the base summary question; the LLM answer is read with generation.parse_questions,
@@ -233,7 +245,7 @@ class RouterPrompts:
     """The editable prompts: `questions` for specific questions about a chunk (generation.py's
     format), `summary` for variations of `summary_question` (filled with the document's {title})."""
 
-    questions: str = DEFAULT_QA_PROMPT
+    questions: str = DEFAULT_ROUTER_QA_PROMPT
     summary: str = DEFAULT_SUMMARY_PROMPT
     summary_question: str = DEFAULT_SUMMARY_QUESTION
 
@@ -301,7 +313,7 @@ def generate_router_dataset(documents: list[Document], chunks: list[Chunk], tool
 
     plan = [(c, n) for t in vector_tools for c, n in _spread(chunks_of[t.document_id], questions_per_document)]
     progress = _Progress(len(plan) + len(summary_tools), len(skipped.failures), on_progress)
-    specific = _ask_about_chunks(plan, generator, llm_config, prompts.questions, seed, cache_dir, progress)
+    specific = _ask_about_chunks(plan, titles, generator, llm_config, prompts.questions, seed, cache_dir, progress)
     summaries = _ask_for_summaries(summary_tools, titles, summary_variations, generator, llm_config, prompts, seed,
                                    cache_dir, progress)
 
@@ -372,15 +384,22 @@ class _Progress:
         return report
 
 
-def _ask_about_chunks(plan: list[tuple[Chunk, int]], generator: str, llm_config: LLMConfig | None,
-                      template: str, seed: int, cache_dir: Path | None, progress: _Progress) -> GenerationResult:
-    """Ask each planned chunk its number of questions: one generator call per distinct number."""
+def _ask_about_chunks(plan: list[tuple[Chunk, int]], titles: dict[str, str], generator: str,
+                      llm_config: LLMConfig | None, template: str, seed: int, cache_dir: Path | None,
+                      progress: _Progress) -> GenerationResult:
+    """Ask each planned chunk its number of questions (one generator call per distinct number), each
+    question naming its document. The LLM reads each chunk under its document's title to that end."""
     question_generator: QuestionGenerator = (
         LLMQuestionGenerator(llm_config, template, cache_dir) if generator == "llm" else OfflineQuestionGenerator(seed))
     by_count: dict[int, list[Chunk]] = defaultdict(list)
     for chunk, n in plan:
+        if generator == "llm":
+            chunk = replace(chunk, text=DOCUMENT_LINE.format(title=titles[chunk.doc_id]) + chunk.text)
         by_count[n].append(chunk)
-    return _merged([question_generator.generate(group, n, progress.phase(len(group))) for n, group in by_count.items()])
+    result = _merged([question_generator.generate(group, n, progress.phase(len(group))) for n, group in by_count.items()])
+    title_of = {chunk.chunk_id: titles[chunk.doc_id] for chunk, _ in plan}
+    result.questions = [replace(q, question=name_document(q.question, title_of[q.chunk_id])) for q in result.questions]
+    return result
 
 
 def _ask_for_summaries(tools: list[Tool], titles: dict[str, str], n: int, generator: str,
@@ -399,6 +418,22 @@ def _ask_for_summaries(tools: list[Tool], titles: dict[str, str], n: int, genera
                                for q in offline_summary_variations(titles[t.document_id], n, seed)])
     report(len(tools), len(tools), 0)
     return result
+
+
+def names_document(question: str, title: str) -> bool:
+    """Does the question name the document: its title as a word or phrase, in any case?"""
+    return re.search(rf"(?<!\w){re.escape(title.strip())}(?!\w)", question, re.IGNORECASE) is not None
+
+
+def name_document(question: str, title: str) -> str:
+    """The question, made to name its document when it does not: a router query that says nothing of
+    its document ("What is Official known for?") has no single right tool among several documents."""
+    if names_document(question, title):
+        return question
+    first, _, rest = question.partition(" ")
+    if first.lower() in _QUESTION_OPENERS:
+        first = first.lower()
+    return f"Regarding {title.strip()}, {first} {rest}".rstrip()
 
 
 def _merged(results: list[GenerationResult]) -> GenerationResult:

@@ -14,7 +14,7 @@ from ragtune_core.llm import LLMConfig
 from ragtune_core.qa_dataset import QADataset, split_dataset
 from ragtune_core.router import (
     MAX_SUMMARY_VARIATIONS, SUMMARY_TEMPLATES, RouterError, RouterPrompts, RouterRequest, Tool, ToolTemplate,
-    counts_per_tool, generate_router_dataset, make_tools, offline_summary_variations, router_table, slugify,
+    counts_per_tool, generate_router_dataset, make_tools, name_document, names_document, offline_summary_variations, router_table, slugify,
     tools_from_dicts, tools_to_dicts,
 )
 
@@ -103,6 +103,19 @@ def test_bad_tool_lists_are_refused_naming_the_tool():
         assert message in str(error.value)
 
 
+@pytest.mark.parametrize("question, title, expected", [
+    ("What is Official known for?", "Houston", "Regarding Houston, what is Official known for?"),
+    ("Rice University was founded when?", "Houston", "Regarding Houston, Rice University was founded when?"),
+    ("What is HOUSTON's largest park?", "Houston", "What is HOUSTON's largest park?"),
+    ("Who governs Berlin-Brandenburg?", "Berlin", "Who governs Berlin-Brandenburg?"),
+    ("How large is São Paulo?", "São Paulo", "How large is São Paulo?"),
+    ("Is Parisian food famous?", "Paris", "Regarding Paris, is Parisian food famous?"),
+])
+def test_router_questions_are_made_to_name_their_document(question, title, expected):
+    assert name_document(question, title) == expected
+    assert names_document(expected, title)
+
+
 def test_offline_summary_variations_are_distinct_seeded_and_name_the_title():
     assert len(set(SUMMARY_TEMPLATES)) == len(SUMMARY_TEMPLATES) >= 12
     every = offline_summary_variations("Toronto", MAX_SUMMARY_VARIATIONS)
@@ -136,8 +149,7 @@ def test_offline_router_dataset_labels_each_query_with_its_documents_tool():
             assert source[question].startswith(tool["document_id"] + "-"), question
             salient = {w.lower() for w in re.findall(r"\w+", question) if len(w) >= 3} - TEMPLATE_WORDS
             assert {w for w in salient if w in texts[tool["document_id"]]}, f"{question!r} names nothing of its document"
-        else:
-            assert titles[tool["document_id"]] in question
+        assert names_document(question, titles[tool["document_id"]]), f"{question!r} does not name its document"
     assert set(per_tool.values()) == {3, 4} and len(per_tool) == 6
     assert len({q.lower() for q in dataset.queries.values()}) == len(dataset.queries)
 
@@ -281,7 +293,7 @@ def summary_or_question_responder(request: dict) -> str:
         n = int(re.search(r"Write (\d+) different variations", prompt).group(1))
         return "\n".join(f"{i}. Variation {i}: could you summarize all of {base.group(1)}?" for i in range(1, n + 1))
     n = int(re.search(r"setup (\d+) questions", prompt).group(1))
-    opening = " ".join(re.search(r"-{5,}\n(.*)", prompt).group(1).split()[:6])
+    opening = " ".join(re.search(r"-{5,}\n(?:Document: .*\n\n)?(.*)", prompt).group(1).split()[:6])
     return "\n".join(f"{i}. What follows '{opening}' (point {i})?" for i in range(1, n + 1))
 
 
@@ -296,6 +308,10 @@ def test_llm_router_dataset_asks_per_chunk_and_per_summary_tool_and_caches(tmp_p
         assert server.chat_requests == 2 * 3 + 3  # two chunks per document, one summary request per document
         prompts = [r.body["messages"][0]["content"] for r in server.requests]
         assert sum("Can you give me a summary of Toronto?" in p for p in prompts) == 1
+        chunk_prompts = [p for p in prompts if re.search(r"setup \d+ questions", p)]
+        assert len(chunk_prompts) == 6 and all("name the document given in the context's first line" in p
+                                               for p in chunk_prompts)
+        assert sum("-\nDocument: Toronto\n\n" in p for p in chunk_prompts) == 2
         assert not result.failures and result.usage.prompt_tokens > 0
         server.reset_counts()
         again, cached = generate_router_dataset(documents, chunks, tools, **kwargs)
