@@ -16,3 +16,16 @@ from ragtune_core.workspace import Workspace  # noqa: E402
 @pytest.fixture
 def workspace(tmp_path) -> Workspace:
     return Workspace(tmp_path / "workspace")
+
+
+@pytest.fixture
+def run_cli(workspace, capsys):
+    """Run `python -m ragtune_core` on the test workspace: (exit code, stdout, stderr)."""
+    from ragtune_core import cli
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = cli.main(["--workspace", str(workspace.root), *argv])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

@@ -147,19 +147,6 @@ def test_training_refuses_bad_inputs_before_loading_anything(tmp_path):
 
 
 # --- CLI (training itself stubbed out: the slow tests train for real) ------------------------------
-@pytest.fixture
-def run_cli(workspace, monkeypatch, capsys):
-    if cli_cross_encoder not in cli.COMMAND_GROUPS:  # until the group is in the CLI's list
-        monkeypatch.setattr(cli, "COMMAND_GROUPS", (*cli.COMMAND_GROUPS, cli_cross_encoder))
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = cli.main(["--workspace", str(workspace.root), *argv])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
-
-
 def test_cli_train_passes_the_settings_to_the_library(workspace, run_cli, monkeypatch):
     record = workspace.save_dataset("router", router_dataset(), None, {})
     calls = []
@@ -262,10 +249,8 @@ def test_training_reports_finite_losses_and_router_match_rates(trained):
 
 
 @pytest.mark.slow
-def test_cli_rerank_with_the_trained_cross_encoder_matches_its_validation(trained, monkeypatch, capsys):
+def test_cli_rerank_with_the_trained_cross_encoder_matches_its_validation(trained, capsys):
     ws, record, _, result = trained
-    if cli_cross_encoder not in cli.COMMAND_GROUPS:
-        monkeypatch.setattr(cli, "COMMAND_GROUPS", (*cli.COMMAND_GROUPS, cli_cross_encoder))
     code = cli.main(["--workspace", str(ws.root), "rerank", "router", "--embedder", "base",
                      "--cross-encoder", "picker"])
     captured = capsys.readouterr()

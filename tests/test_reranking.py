@@ -5,8 +5,6 @@ import numpy as np
 import pytest
 import torch
 
-from ragtune_core import cli
-from ragtune_core.cli import cross_encoder as cli_cross_encoder
 from ragtune_core.evaluation import METRIC_NAMES, evaluate_retrieval, latest_reports
 from ragtune_core.models import DEFAULT_BASE_MODEL, resolve_model
 from ragtune_core.qa_dataset import DatasetError, QADataset
@@ -107,19 +105,6 @@ def test_an_empty_part_is_refused_by_name():
 
 
 # --- CLI -----------------------------------------------------------------------------------------
-@pytest.fixture
-def run_cli(workspace, monkeypatch, capsys):
-    if cli_cross_encoder not in cli.COMMAND_GROUPS:  # until the group is in the CLI's list
-        monkeypatch.setattr(cli, "COMMAND_GROUPS", (*cli.COMMAND_GROUPS, cli_cross_encoder))
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = cli.main(["--workspace", str(workspace.root), *argv])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
-
-
 def tiny_qa() -> QADataset:
     topics = {
         "volcano": ("Volcanoes erupt when magma rises through the crust.", "How does a volcano erupt?"),

@@ -5,8 +5,7 @@ import re
 import pytest
 
 from fake_openai import FakeOpenAIServer
-from ragtune_core import cli, jobs, worker
-from ragtune_core.cli import route as cli_route
+from ragtune_core import jobs, worker
 from ragtune_core.qa_dataset import DatasetError, QADataset
 from ragtune_core.routing import (
     FAILED, NONE_COLUMN, RouterComparison, RoutingError, SelectorSpec, compare_selectors, confusion_frame,
@@ -318,19 +317,6 @@ def test_route_query_rows_and_scores(llm_server):
 
 
 # --- CLI --------------------------------------------------------------------------------------
-@pytest.fixture
-def run_cli(workspace, monkeypatch, capsys):
-    if cli_route not in cli.COMMAND_GROUPS:  # until the group is in the CLI's list
-        monkeypatch.setattr(cli, "COMMAND_GROUPS", (*cli.COMMAND_GROUPS, cli_route))
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = cli.main(["--workspace", str(workspace.root), *argv])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
-
-
 def test_cli_compare_selectors_and_route_with_an_llm(workspace, dataset_id, llm_server, run_cli):
     code, out, err = run_cli("compare-selectors", "tools", "--llm-base-url", llm_server.base_url,
                              "--llm-model", "fake-model", "--part", "all")
