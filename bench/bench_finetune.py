@@ -34,7 +34,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from bench.results import write_section  # noqa: E402
+from bench.results import publish  # noqa: E402
 from ragtune_core.chunking import chunk_documents  # noqa: E402
 from ragtune_core.documents import Chunk, IngestResult  # noqa: E402
 from ragtune_core.generation import OfflineQuestionGenerator, build_dataset, select_chunks  # noqa: E402
@@ -227,10 +227,7 @@ def main() -> int:
         rows = [run(build(args), args, scratch / key) for key, build in builders.items() if args.only in (None, key)]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    text = section(rows, args, (load_start, os.getloadavg()[0]))
-    print(f"## {SECTION}\n\n{text}")
-    if not args.no_write:
-        write_section(SECTION, text)
+    publish(SECTION, section(rows, args, (load_start, os.getloadavg()[0])), write=not args.no_write)
     failed = [r.name for r in rows if not all(r.after[m] > r.before[m] for m in ("accuracy@5", "mrr@10"))]
     if failed:
         print(f"hit@5 and mrr@10 did not both rise for: {', '.join(failed)}", file=sys.stderr)

@@ -25,7 +25,7 @@ import openai  # noqa: E402
 from fake_openai import FakeOpenAIServer  # noqa: E402
 
 from ragtune_core import llm  # noqa: E402
-from bench.results import RESULTS, write_section  # noqa: E402
+from bench.results import publish  # noqa: E402
 from ragtune_core.documents import Chunk  # noqa: E402
 from ragtune_core.generation import DEFAULT_QA_PROMPT, LLMQuestionGenerator, parse_questions, render_prompt  # noqa: E402
 
@@ -186,11 +186,7 @@ def main() -> None:
         m = runs[-1]
         print(f"ragtune x{concurrency}: {m.wall_s:.2f} s ({baseline.wall_s / m.wall_s:.1f}x), "
               f"{m.rate_limited} 429s, {m.lost} lost", flush=True)
-    body = render(chunks, source, args, baseline, runs)
-    print(f"\n## {SECTION}\n\n{body}")
-    if not args.no_write:
-        write_section(SECTION, body)
-        print(f"written to {RESULTS}")
+    publish(SECTION, render(chunks, source, args, baseline, runs), write=not args.no_write)
 
 
 if __name__ == "__main__":

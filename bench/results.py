@@ -1,7 +1,7 @@
 """bench/RESULTS.md, one "## heading" section per benchmark: each script rewrites its own section only.
 
-    from bench.results import write_section
-    write_section("Router selectors", body)   # body: the text under the heading, "###" parts allowed
+    from bench.results import publish
+    publish("Router selectors", body, write=not args.no_write)   # body: the text under the heading, "###" parts allowed
 """
 
 from __future__ import annotations
@@ -10,6 +10,14 @@ from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 TITLE = "# Benchmark results"
+
+
+def publish(heading: str, body: str, write: bool = True) -> None:
+    """Print the section and, unless `write` is false (a benchmark's --no-write), store it in RESULTS.md."""
+    print(f"\n## {heading}\n\n{body}", flush=True)
+    if write:
+        write_section(heading, body)
+        print(f"written to {RESULTS}")
 
 
 def write_section(heading: str, body: str, path: Path = RESULTS) -> None:
