@@ -2,21 +2,20 @@
 
 import streamlit as st
 
-from pages.common import job_indicator, workspace
+from app_pages.common import job_indicator, workspace
 from ragtune_core.models import prefer_offline
 
 prefer_offline()
 st.set_page_config(page_title="RAGTune", page_icon=":material/tune:", layout="wide")
 
-# A page's URL differs from its file name on purpose: until app.py has called st.navigation once,
-# Streamlit treats pages/ as a legacy multipage folder, and a first request for /corpus would run
-# pages/corpus.py on its own, without this navigation. With no such file, it runs app.py instead.
+# Not in pages/: Streamlit runs a pages/ folder as a legacy multipage app until st.navigation has
+# run once, which breaks the first deep link after a restart (see the README's layout).
 PAGES = [
-    st.Page("pages/corpus_page.py", url_path="corpus", title="1 · Corpus", icon=":material/description:", default=True),
-    st.Page("pages/questions_page.py", url_path="questions", title="2 · Questions", icon=":material/quiz:"),
-    st.Page("pages/finetune_page.py", url_path="finetune", title="3 · Fine-tune", icon=":material/model_training:"),
-    st.Page("pages/compare_page.py", url_path="compare", title="4 · Compare", icon=":material/leaderboard:"),
-    st.Page("pages/playground_page.py", url_path="playground", title="5 · Playground", icon=":material/alt_route:"),
+    st.Page("app_pages/corpus.py", title="1 · Corpus", icon=":material/description:", default=True),
+    st.Page("app_pages/questions.py", title="2 · Questions", icon=":material/quiz:"),
+    st.Page("app_pages/finetune.py", title="3 · Fine-tune", icon=":material/model_training:"),
+    st.Page("app_pages/compare.py", title="4 · Compare", icon=":material/leaderboard:"),
+    st.Page("app_pages/playground.py", title="5 · Playground", icon=":material/alt_route:"),
 ]
 
 navigation = st.navigation(PAGES)

@@ -4,11 +4,11 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-PAGES = Path(__file__).resolve().parent.parent / "pages"
+PAGES = Path(__file__).resolve().parent.parent / "app_pages"
 
 
 def open_page(name: str) -> AppTest:
-    return AppTest.from_file(str(PAGES / f"{name}_page.py"), default_timeout=120).run()
+    return AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=120).run()
 
 
 def widget(at: AppTest, kind: str, label: str):

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from pages.common import format_seconds, job_panel, line_chart, pick, when, workspace
+from app_pages.common import format_seconds, job_panel, line_chart, pick, when, workspace
 from ragtune_core import jobs
 from ragtune_core.cross_encoder import CrossEncoderTrainConfig
 from ragtune_core.models import DEFAULT_BASE_MODEL

@@ -3,7 +3,7 @@
 import plotly.express as px
 import streamlit as st
 
-from pages.common import pick, selector_picker, workspace
+from app_pages.common import pick, selector_picker, workspace
 from ragtune_core.models import load_embedder
 from ragtune_core.playground import extractive_summary, grounded_answer, llm_summary, retrieve
 from ragtune_core.routing import load_router_task, make_selector, route_query, route_table, scores_frame

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from pages.common import pick, when, workspace
+from app_pages.common import pick, when, workspace
 from ragtune_core.chunking import chunk_documents
 from ragtune_core.documents import IngestResult
 from ragtune_core.ingest import load_files, load_text

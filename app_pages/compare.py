@@ -4,7 +4,7 @@ bootstrap 95% confidence intervals, and the queries behind the numbers."""
 import plotly.express as px
 import streamlit as st
 
-from pages.common import job_panel, models_by_name, pick, selector_picker, workspace
+from app_pages.common import job_panel, models_by_name, pick, selector_picker, workspace
 from ragtune_core import jobs
 from ragtune_core.evaluation import CHART_METRICS, comparison_table, latest_reports, per_query_comparison
 from ragtune_core.routing import confusion_frame, latest_comparison, match_rate_table, misrouted_table, start_comparison_job

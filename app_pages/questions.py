@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from pages.common import job_panel, llm_settings, pick, when, workspace
+from app_pages.common import job_panel, llm_settings, pick, when, workspace
 from ragtune_core import jobs
 from ragtune_core.curation import apply_table, coverage, drop_duplicates, find_duplicates, questions_table
 from ragtune_core.generation import DEFAULT_QA_PROMPT, MAX_QUESTIONS_PER_CHUNK, estimate_llm_usage, select_chunks
