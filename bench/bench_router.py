@@ -554,7 +554,8 @@ def main() -> None:
     group.add_argument("--questions", type=int, default=20, help="specific questions per article (vector tools)")
     group.add_argument("--summaries", type=int, default=10, help="summary requests per article (summary tools)")
     group.add_argument("--epochs", type=int, default=3, help="embedding fine-tuning epochs")
-    group.add_argument("--cross-epochs", type=int, default=2, help="cross-encoder epochs")
+    group.add_argument("--cross-epochs", type=int, default=4,
+                       help="cross-encoder epochs (with 2, the summary requests are still mostly sent to the vector tool)")
     group.add_argument("--hard-negatives", type=int, default=3, help="wrong tools per cross-encoder train query")
     group.add_argument("--batch-size", type=int, default=16)
     group.add_argument("--lr", type=float, default=5e-5, help="learning rate of both models")
