@@ -19,7 +19,7 @@ import pandas as pd
 
 from .models import load_embedder, resolve_model
 from .qa_dataset import DatasetError, QADataset
-from .workspace import Workspace, load_json_files, new_id, write_json
+from .workspace import Workspace, load_saved_results, new_id, write_json
 
 log = logging.getLogger(__name__)
 
@@ -412,9 +412,8 @@ def save_report(ws: Workspace, report: RetrievalReport, dataset_id: str, model_l
 
 def list_reports(ws: Workspace, dataset_id: str | None = None, part: str | None = None) -> list[RetrievalReport]:
     """Saved reports, newest first; a file that cannot be read is skipped with a warning."""
-    saved = load_json_files(ws.dir("evaluations"), RetrievalReport.from_dict, log, "evaluation report")
-    reports = [r for r in saved if (dataset_id is None or r.dataset_id == dataset_id) and (part is None or r.part == part)]
-    return sorted(reports, key=lambda r: r.created, reverse=True)
+    return load_saved_results(ws.dir("evaluations"), RetrievalReport.from_dict, log, "evaluation report",
+                              dataset_id, part)
 
 
 def latest_reports(ws: Workspace, dataset_id: str, part: str) -> list[RetrievalReport]:

@@ -26,7 +26,7 @@ from .selectors import (
     Choice, CrossEncoderSelector, EmbeddingSelector, LLMSelector, Selection, Selector, SelectorReport,
     confusion_matrix, evaluate_selector, router_task,
 )
-from .workspace import Workspace, load_json_files, new_id, write_json
+from .workspace import Workspace, load_saved_results, new_id, write_json
 
 log = logging.getLogger(__name__)
 
@@ -241,9 +241,8 @@ def save_comparison(ws: Workspace, comparison: RouterComparison) -> RouterCompar
 
 def list_comparisons(ws: Workspace, dataset_id: str | None = None, part: str | None = None) -> list[RouterComparison]:
     """Saved comparisons, newest first; a file that cannot be read is skipped with a warning."""
-    saved = load_json_files(ws.dir("router_evaluations"), RouterComparison.from_dict, log, "router comparison")
-    found = [c for c in saved if (dataset_id is None or c.dataset_id == dataset_id) and (part is None or c.part == part)]
-    return sorted(found, key=lambda c: c.created, reverse=True)
+    return load_saved_results(ws.dir("router_evaluations"), RouterComparison.from_dict, log, "router comparison",
+                              dataset_id, part)
 
 
 def latest_comparison(ws: Workspace, dataset_id: str, part: str) -> RouterComparison | None:

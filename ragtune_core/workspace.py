@@ -300,15 +300,19 @@ def write_json(path: Path, data) -> None:
     tmp.replace(path)
 
 
-def load_json_files(folder: Path, parse: Callable[[dict], T], log: logging.Logger, what: str) -> list[T]:
-    """Every *.json file in `folder`, parsed; one that cannot be read is skipped with a warning on `log`."""
+def load_saved_results(folder: Path, parse: Callable[[dict], T], log: logging.Logger, what: str,
+                       dataset_id: str | None = None, part: str | None = None) -> list[T]:
+    """The saved results (objects with dataset_id, part and created) in `folder`'s *.json files, of
+    `dataset_id` and `part` when given, newest first; a file that cannot be read is skipped with a
+    warning on `log`."""
     loaded = []
     for path in folder.glob("*.json"):
         try:
             loaded.append(parse(json.loads(path.read_text(encoding="utf-8"))))
         except (OSError, ValueError, TypeError, KeyError) as exc:
             log.warning("skipping unreadable %s %s: %s", what, path.name, exc)
-    return loaded
+    found = [r for r in loaded if (dataset_id is None or r.dataset_id == dataset_id) and (part is None or r.part == part)]
+    return sorted(found, key=lambda r: r.created, reverse=True)
 
 
 def _write_jsonl(path: Path, rows) -> None:
