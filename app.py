@@ -3,7 +3,7 @@
 import streamlit as st
 
 from app_pages.common import job_indicator, workspace
-from ragtune_core.models import prefer_offline
+from ragtune_core.store.models import prefer_offline
 
 prefer_offline()
 st.set_page_config(page_title="RAGTune", page_icon=":material/tune:", layout="wide")

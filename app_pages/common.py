@@ -10,7 +10,7 @@ import plotly.express as px
 import streamlit as st
 
 from ragtune_core import jobs
-from ragtune_core.workspace import Workspace
+from ragtune_core.store.workspace import Workspace
 
 POLL_SECONDS = 1.0
 
@@ -112,7 +112,7 @@ def llm_settings(key: str):
     The key comes from the environment, st.secrets, or a password field whose value lives only in
     this browser session: it is never written to the workspace or to a log.
     """
-    from ragtune_core.llm import LLMConfig, LLMConfigError
+    from ragtune_core.llm.client import LLMConfig, LLMConfigError
 
     base_url = st.text_input("Base URL", value=os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1"),
                              key=f"{key}-url", help="Any OpenAI-compatible API: OpenAI, Azure OpenAI, Ollama, vLLM, LM Studio.")
@@ -132,7 +132,7 @@ def llm_settings(key: str):
 
 def models_by_name(kind: str) -> dict[str, str | None]:
     """Workspace models of a kind by name; embedding models start with the bundled base (path None)."""
-    from ragtune_core.models import DEFAULT_BASE_MODEL
+    from ragtune_core.store.models import DEFAULT_BASE_MODEL
 
     base = {DEFAULT_BASE_MODEL: None} if kind == "embedding" else {}
     return base | {m.name: m.path for m in workspace().list_models(kind)}
@@ -143,7 +143,7 @@ def selector_picker(key: str):
 
     Returns (chosen SelectorSpecs, the API key's env for a worker or None, the LLMConfig or None).
     """
-    from ragtune_core.routing import SelectorSpec, availability
+    from ragtune_core.routing.specs import SelectorSpec, availability
 
     specs = [SelectorSpec(f"embedding · {name}", "embedding", path) for name, path in models_by_name("embedding").items()]
     specs += [SelectorSpec(f"cross-encoder · {name}", "cross_encoder", path)

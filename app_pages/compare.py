@@ -6,8 +6,12 @@ import streamlit as st
 
 from app_pages.common import job_panel, models_by_name, pick, selector_picker, workspace
 from ragtune_core import jobs
-from ragtune_core.evaluation import CHART_METRICS, comparison_table, latest_reports, per_query_comparison
-from ragtune_core.routing import confusion_frame, latest_comparison, match_rate_table, misrouted_table, start_comparison_job
+from ragtune_core.evaluation.retrieval import CHART_METRICS, latest_reports
+from ragtune_core.evaluation.tables import comparison_table, per_query_comparison
+from ragtune_core.jobs.tasks import start_comparison_job
+from ragtune_core.routing.compare import latest_comparison
+from ragtune_core.routing.tables import confusion_frame, match_rate_table, misrouted_table
+from ragtune_core.questions.qa_dataset import load_dataset
 
 ws = workspace()
 st.title("Compare")
@@ -19,7 +23,7 @@ if not datasets:
 
 record = pick("Dataset", datasets, key="dataset_id", help="A router dataset compares tool selectors; "
               "a question/passage dataset compares retrievers.")
-has_split = bool(ws.load_dataset(record.id).split)
+has_split = bool(load_dataset(ws, record.id).split)
 part = st.radio("Queries", ["val", "train", "all"] if has_split else ["all"], horizontal=True,
                 format_func={"val": "validation split", "train": "training split", "all": "all"}.get)
 embedders = models_by_name("embedding")

@@ -4,12 +4,15 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import pick, when, workspace
-from ragtune_core.chunking import chunk_documents
-from ragtune_core.documents import IngestResult
-from ragtune_core.ingest import load_files, load_text
-from ragtune_core.mediawiki import WIKIPEDIA_API, MediaWikiClient
-from ragtune_core.models import DEFAULT_BASE_MODEL, load_tokenizer, max_seq_length
-from ragtune_core.workspace import WorkspaceError
+from ragtune_core.corpus.chunking import chunk_documents
+from ragtune_core.corpus.documents import IngestResult
+from ragtune_core.corpus.ingest import load_files, load_text
+from ragtune_core.corpus.mediawiki import MediaWikiClient, WIKIPEDIA_API
+from ragtune_core.store.models import DEFAULT_BASE_MODEL, load_tokenizer, max_seq_length
+from ragtune_core.store.workspace import WorkspaceError
+from ragtune_core.corpus.documents import load_chunks
+from ragtune_core.corpus.documents import load_documents
+from ragtune_core.corpus.documents import save_corpus
 
 ws = workspace()
 st.title("Corpus")
@@ -83,7 +86,7 @@ if staged:
             try:
                 tokenizer = load_tokenizer(None if model == DEFAULT_BASE_MODEL else model)
                 chunks = chunk_documents(list(staged.values()), tokenizer, int(chunk_size), int(overlap))
-                record = ws.save_corpus(name, list(staged.values()), chunks,
+                record = save_corpus(ws, name, list(staged.values()), chunks,
                                         {"chunk_size": int(chunk_size), "overlap": int(overlap), "tokenizer": model})
             except (ValueError, WorkspaceError) as exc:
                 st.error(str(exc))
@@ -106,8 +109,8 @@ st.dataframe(pd.DataFrame([{"name": c.name, "documents": c.n_documents, "chunks"
                             "chunk size": c.params.get("chunk_size"), "created": when(c.created)} for c in corpora]),
              hide_index=True, width="stretch")
 corpus = pick("Read a corpus", corpora, key="corpus_id")
-documents = ws.load_documents(corpus.id)
-chunks = ws.load_chunks(corpus.id)
+documents = load_documents(ws, corpus.id)
+chunks = load_chunks(ws, corpus.id)
 counts = pd.Series([c.doc_id for c in chunks]).value_counts()
 titles = {d.doc_id: d.title for d in documents}
 doc_id = st.selectbox("Document", list(titles), format_func=lambda d: f"{titles[d]} ({counts.get(d, 0)} chunks)")

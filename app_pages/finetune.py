@@ -8,9 +8,11 @@ import streamlit as st
 
 from app_pages.common import format_seconds, job_panel, line_chart, pick, when, workspace
 from ragtune_core import jobs
-from ragtune_core.cross_encoder import CrossEncoderTrainConfig
-from ragtune_core.models import DEFAULT_BASE_MODEL
-from ragtune_core.training import EmbeddingTrainConfig, zip_model
+from ragtune_core.training.config import CrossEncoderTrainConfig
+from ragtune_core.store.models import DEFAULT_BASE_MODEL
+from ragtune_core.store.models import zip_model
+from ragtune_core.training.config import EmbeddingTrainConfig
+from ragtune_core.questions.qa_dataset import load_dataset
 
 ws = workspace()
 st.title("Fine-tune")
@@ -88,7 +90,7 @@ def problems_with(config, name: str) -> list[str]:
         problems.append("Type a Hub id or a folder for the model marked 'Other'.")
     if not name or ws.model_name_taken(name):
         problems.append(f"Pick another model name: {name!r} is empty or already used.")
-    if not ws.load_dataset(record.id).split:
+    if not load_dataset(ws, record.id).split:
         problems.append(f"Dataset {record.name!r} has no train/validation split; split it on the Questions page.")
     return problems
 

@@ -4,9 +4,14 @@ import plotly.express as px
 import streamlit as st
 
 from app_pages.common import pick, selector_picker, workspace
-from ragtune_core.models import load_embedder
-from ragtune_core.playground import extractive_summary, grounded_answer, llm_summary, retrieve
-from ragtune_core.routing import load_router_task, make_selector, route_query, route_table, scores_frame
+from ragtune_core.store.models import load_embedder
+from ragtune_core.routing.playground import extractive_summary, grounded_answer, llm_summary, retrieve
+from ragtune_core.routing.compare import load_router_task, route_query
+from ragtune_core.routing.specs import make_selector
+from ragtune_core.routing.tables import route_table, scores_frame
+from ragtune_core.corpus.documents import load_chunks
+from ragtune_core.questions.qa_dataset import load_dataset
+from ragtune_core.corpus.documents import load_documents
 
 ws = workspace()
 st.title("Playground")
@@ -49,12 +54,12 @@ if not picked:
     st.stop()
 st.subheader("Run the tool")
 by = st.selectbox("Use the pick of", list(picked), format_func=lambda n: f"{n} → {choices[picked[n]].name}")
-tool = next(t for t in ws.load_dataset(record.id).extra.get("tools", []) if t["id"] == choices[picked[by]].id)
+tool = next(t for t in load_dataset(ws, record.id).extra.get("tools", []) if t["id"] == choices[picked[by]].id)
 st.markdown(f"**{tool['name']}** · {tool['description']}")
 if record.corpus_id is None or tool.get("document_id") is None:
     st.info("This tool has no document in a workspace corpus, so there is nothing here to run it on.")
     st.stop()
-documents = {d.doc_id: d for d in ws.load_documents(record.corpus_id)}
+documents = {d.doc_id: d for d in load_documents(ws, record.corpus_id)}
 document = documents.get(tool["document_id"])
 if document is None:
     st.warning("The tool's document is no longer in its corpus.")
@@ -73,7 +78,7 @@ if tool["kind"] == "summary":
     st.markdown(f"**{label}**")
     st.write(summary.text)
 elif tool["kind"] == "vector":
-    chunks = [c for c in ws.load_chunks(record.corpus_id) if c.doc_id == document.doc_id]
+    chunks = [c for c in load_chunks(ws, record.corpus_id) if c.doc_id == document.doc_id]
     sources = retrieve(embedder, chunks, query, top_k=5)
     st.markdown(f"**Top passages of {document.title}**")
     st.dataframe([{"score": round(s.score, 3), "page": s.chunk.page, "section": s.chunk.section, "text": s.chunk.text}

@@ -8,14 +8,23 @@ import streamlit as st
 
 from app_pages.common import job_panel, llm_settings, pick, when, workspace
 from ragtune_core import jobs
-from ragtune_core.curation import apply_table, coverage, drop_duplicates, find_duplicates, questions_table
-from ragtune_core.generation import DEFAULT_QA_PROMPT, MAX_QUESTIONS_PER_CHUNK, estimate_llm_usage, select_chunks
-from ragtune_core.llm import LLMConfig, estimate_cost
-from ragtune_core.router import (DEFAULT_ROUTER_QA_PROMPT, DEFAULT_SUMMARY_PROMPT, DEFAULT_SUMMARY_QUESTION, MAX_SUMMARY_VARIATIONS,
-                                 RouterPrompts, RouterRequest, counts_per_tool, make_tools, tools_from_dicts,
-                                 tools_to_dicts)
-from ragtune_core.qa_dataset import DatasetError, QADataset, split_dataset
-from ragtune_core.workspace import WorkspaceError
+from ragtune_core.questions.curation import apply_table, coverage, drop_duplicates, find_duplicates, questions_table
+from ragtune_core.questions.generation import select_chunks
+from ragtune_core.questions.generators import MAX_QUESTIONS_PER_CHUNK
+from ragtune_core.questions.llm_generator import estimate_llm_usage
+from ragtune_core.questions.prompts import DEFAULT_QA_PROMPT
+from ragtune_core.llm.client import LLMConfig
+from ragtune_core.llm.pricing import estimate_cost
+from ragtune_core.routing.datasets import DEFAULT_ROUTER_QA_PROMPT, DEFAULT_SUMMARY_PROMPT, DEFAULT_SUMMARY_QUESTION, MAX_SUMMARY_VARIATIONS, RouterPrompts, RouterRequest
+from ragtune_core.routing.tables import counts_per_tool
+from ragtune_core.routing.tools import make_tools, tools_from_dicts, tools_to_dicts
+from ragtune_core.questions.qa_dataset import DatasetError, QADataset, split_dataset
+from ragtune_core.store.workspace import WorkspaceError
+from ragtune_core.corpus.documents import load_chunks
+from ragtune_core.questions.qa_dataset import load_dataset
+from ragtune_core.corpus.documents import load_documents
+from ragtune_core.questions.qa_dataset import save_dataset
+from ragtune_core.questions.qa_dataset import update_dataset
 
 ws = workspace()
 st.title("Questions")
@@ -53,7 +62,7 @@ def qa_form(corpus) -> None:
     n_per_chunk = left.number_input("Questions per chunk", 1, MAX_QUESTIONS_PER_CHUNK, 2)
     max_chunks = right.number_input("Chunks to use (0 = all)", 0, corpus.n_chunks, 0,
                                     help="Try a few chunks first to check the prompt and the cost.")
-    chunks = select_chunks(ws.load_chunks(corpus.id), int(max_chunks) or None)
+    chunks = select_chunks(load_chunks(ws, corpus.id), int(max_chunks) or None)
     generator, config = generator_settings(len(chunks), int(n_per_chunk), "qgen")
     params = {"corpus_id": corpus.id, "n_per_chunk": int(n_per_chunk), "generator": generator,
               "max_chunks": int(max_chunks) or None}
@@ -68,7 +77,7 @@ def qa_form(corpus) -> None:
 
 
 def router_form(corpus) -> None:
-    documents = ws.load_documents(corpus.id)
+    documents = load_documents(ws, corpus.id)
     titles = {d.doc_id: d.title for d in documents}
     chosen = st.multiselect("Documents", list(titles), default=list(titles), format_func=titles.get)
     st.caption("Tools: each document gets a vector tool (specific facts) and a summary tool. Edit names and "
@@ -131,7 +140,7 @@ else:
     draft_path = Path(run.result["draft"])
     draft = QADataset.load(draft_path)
     is_router = draft.kind == "router"
-    chunks_by_id = None if is_router else {c.chunk_id: c for c in ws.load_chunks(run.params["corpus_id"])}
+    chunks_by_id = None if is_router else {c.chunk_id: c for c in load_chunks(ws, run.params["corpus_id"])}
     duplicates = find_duplicates(draft.queries)
     table = questions_table(draft, chunks_by_id, duplicates)
     passage_label = "tool" if is_router else "chunk"
@@ -179,7 +188,7 @@ else:
         if st.form_submit_button("Accept and save dataset", type="primary", disabled=curated is None):
             try:
                 curated.split = split_dataset(curated, val_ratio, split_by, int(split_seed))
-                record = ws.save_dataset(name, curated, run.params["corpus_id"],
+                record = save_dataset(ws, name, curated, run.params["corpus_id"],
                                          {"split_by": split_by, "val_ratio": val_ratio, "seed": int(split_seed),
                                           "generator": run.params.get("generator"), "run_id": run.id})
             except (DatasetError, WorkspaceError) as exc:
@@ -199,7 +208,7 @@ with st.popover("Import a LlamaIndex dataset", icon=":material/upload:"):
         if st.form_submit_button("Import") and upload is not None:
             try:
                 imported = QADataset.from_json_dict(json.loads(upload.getvalue()))
-                record = ws.save_dataset(import_name or Path(upload.name).stem, imported, None, {"imported": upload.name})
+                record = save_dataset(ws, import_name or Path(upload.name).stem, imported, None, {"imported": upload.name})
             except (json.JSONDecodeError, UnicodeDecodeError):
                 st.error(f"{upload.name} is not a JSON file.")
             except (DatasetError, WorkspaceError) as exc:
@@ -214,7 +223,7 @@ if not datasets:
 st.dataframe(pd.DataFrame([{"name": d.name, "kind": d.kind, "questions": d.n_queries, "split by": d.params.get("split_by", ""),
                             "created": when(d.created)} for d in datasets]), hide_index=True, width="stretch")
 record = pick("Dataset", datasets, key="dataset_id")
-dataset = ws.load_dataset(record.id)
+dataset = load_dataset(ws, record.id)
 parts = pd.Series(dataset.split).value_counts().to_dict() if dataset.split else {}
 st.caption(f"train {parts.get('train', 0)} · validation {parts.get('val', 0)} questions"
            if parts else "Not split yet: the Fine-tune page needs a train/validation split.")
@@ -226,7 +235,7 @@ with st.popover("Split again" if dataset.split else "Split", icon=":material/cal
         if st.form_submit_button("Split"):
             try:
                 dataset.split = split_dataset(dataset, ratio, by, int(seed))
-                ws.update_dataset(record.id, dataset, {"split_by": by, "val_ratio": ratio, "seed": int(seed)})
+                update_dataset(ws, record.id, dataset, {"split_by": by, "val_ratio": ratio, "seed": int(seed)})
             except DatasetError as exc:
                 st.error(str(exc))
             else:

@@ -35,13 +35,15 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from bench.results import publish  # noqa: E402
-from ragtune_core.chunking import chunk_documents  # noqa: E402
-from ragtune_core.documents import Chunk, IngestResult  # noqa: E402
-from ragtune_core.generation import OfflineQuestionGenerator, build_dataset, select_chunks  # noqa: E402
-from ragtune_core.ingest import load_pdfs, load_texts  # noqa: E402
-from ragtune_core.models import load_tokenizer  # noqa: E402
-from ragtune_core.qa_dataset import TRAIN, VAL, QADataset, split_dataset  # noqa: E402
-from ragtune_core.training import EmbeddingTrainConfig, train_embedding  # noqa: E402
+from ragtune_core.corpus.chunking import chunk_documents  # noqa: E402
+from ragtune_core.corpus.documents import Chunk, IngestResult  # noqa: E402
+from ragtune_core.questions.generation import build_dataset, select_chunks  # noqa: E402
+from ragtune_core.questions.offline import OfflineQuestionGenerator  # noqa: E402
+from ragtune_core.corpus.ingest import load_pdfs, load_texts  # noqa: E402
+from ragtune_core.store.models import load_tokenizer  # noqa: E402
+from ragtune_core.questions.qa_dataset import QADataset, TRAIN, VAL, split_dataset  # noqa: E402
+from ragtune_core.training.config import EmbeddingTrainConfig  # noqa: E402
+from ragtune_core.training.embedding import train_embedding  # noqa: E402
 
 DATA = Path("/work/shared/data")
 SECTION = "Embedding fine-tuning"

@@ -26,8 +26,9 @@ from fake_openai import FakeOpenAIServer  # noqa: E402
 
 from ragtune_core import llm  # noqa: E402
 from bench.results import publish  # noqa: E402
-from ragtune_core.documents import Chunk  # noqa: E402
-from ragtune_core.generation import DEFAULT_QA_PROMPT, LLMQuestionGenerator, parse_questions, render_prompt  # noqa: E402
+from ragtune_core.corpus.documents import Chunk  # noqa: E402
+from ragtune_core.questions.llm_generator import LLMQuestionGenerator  # noqa: E402
+from ragtune_core.questions.prompts import DEFAULT_QA_PROMPT, parse_questions, render_prompt  # noqa: E402
 
 WIKIPEDIA = Path("/work/shared/data/wikipedia")
 SECTION = "Question generation"

@@ -47,18 +47,19 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from bench.results import publish, read_section  # noqa: E402
-from ragtune_core.chunking import chunk_documents  # noqa: E402
-from ragtune_core.cross_encoder import CrossEncoderTrainConfig, train_cross_encoder  # noqa: E402
-from ragtune_core.evaluation import bootstrap_ci  # noqa: E402
-from ragtune_core.ingest import load_texts  # noqa: E402
-from ragtune_core.models import DEFAULT_BASE_MODEL, load_embedder, load_tokenizer  # noqa: E402
-from ragtune_core.qa_dataset import TRAIN, VAL, QADataset, split_dataset  # noqa: E402
-from ragtune_core.router import SUMMARY, VECTOR, generate_router_dataset, make_tools  # noqa: E402
-from ragtune_core.selectors import (  # noqa: E402
-    Choice, CrossEncoderSelector, EmbeddingSelector, Selection, Selector, SelectorReport, evaluate_selector,
-    router_task,
-)
-from ragtune_core.training import EmbeddingTrainConfig, train_embedding  # noqa: E402
+from ragtune_core.corpus.chunking import chunk_documents  # noqa: E402
+from ragtune_core.training.config import CrossEncoderTrainConfig  # noqa: E402
+from ragtune_core.training.cross_encoder import train_cross_encoder  # noqa: E402
+from ragtune_core.evaluation.metrics import bootstrap_ci  # noqa: E402
+from ragtune_core.corpus.ingest import load_texts  # noqa: E402
+from ragtune_core.store.models import DEFAULT_BASE_MODEL, load_embedder, load_tokenizer  # noqa: E402
+from ragtune_core.questions.qa_dataset import QADataset, TRAIN, VAL, split_dataset  # noqa: E402
+from ragtune_core.routing.datasets import generate_router_dataset  # noqa: E402
+from ragtune_core.routing.tools import SUMMARY, VECTOR, make_tools  # noqa: E402
+from ragtune_core.routing.compare import SelectorReport, evaluate_selector, router_task  # noqa: E402
+from ragtune_core.routing.selectors import Choice, CrossEncoderSelector, EmbeddingSelector, Selection, Selector  # noqa: E402
+from ragtune_core.training.config import EmbeddingTrainConfig  # noqa: E402
+from ragtune_core.training.embedding import train_embedding  # noqa: E402
 
 WIKIPEDIA = Path("/work/shared/data/wikipedia")
 SECTION = "Router selectors"

@@ -10,8 +10,8 @@ import argparse
 import json
 import sys
 
-from ..models import prefer_offline
-from ..workspace import Workspace
+from ..store.models import prefer_offline
+from ..store.workspace import Workspace
 from . import corpus, cross_encoder, datasets, evaluate, questions, route, router, train
 
 COMMAND_GROUPS = (corpus, questions, router, datasets, train, cross_encoder, evaluate, route)

@@ -6,12 +6,13 @@ import argparse
 from dataclasses import asdict
 from pathlib import Path
 
-from ..chunking import DEFAULT_CHUNK_SIZE, DEFAULT_OVERLAP, chunk_documents, validate_chunk_params
-from ..documents import IngestResult
-from ..ingest import load_pdfs, load_texts
-from ..mediawiki import WIKIPEDIA_API, MediaWikiClient
-from ..models import DEFAULT_BASE_MODEL, load_tokenizer
-from ..workspace import Workspace
+from ..corpus.chunking import DEFAULT_CHUNK_SIZE, DEFAULT_OVERLAP, chunk_documents, validate_chunk_params
+from ..corpus.documents import IngestResult
+from ..corpus.ingest import load_pdfs, load_texts
+from ..corpus.mediawiki import MediaWikiClient, WIKIPEDIA_API
+from ..store.models import DEFAULT_BASE_MODEL, load_tokenizer
+from ..store.workspace import Workspace
+from ..corpus.documents import save_corpus
 
 
 def register(subparsers) -> None:
@@ -53,7 +54,7 @@ def run_ingest(args: argparse.Namespace, ws: Workspace) -> dict:
     params = {"chunk_size": args.chunk_size, "overlap": args.overlap, "tokenizer": args.model or DEFAULT_BASE_MODEL}
     if args.wikipedia:
         params["endpoint"] = args.endpoint
-    record = ws.save_corpus(args.name, result.documents, chunks, params)
+    record = save_corpus(ws, args.name, result.documents, chunks, params)
     return {"corpus_id": record.id, "name": record.name, "documents": record.n_documents,
             "chunks": record.n_chunks, "errors": [asdict(e) for e in result.errors]}
 

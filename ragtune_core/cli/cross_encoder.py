@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from ..cross_encoder import MODEL_KIND, CrossEncoderTrainConfig, train_cross_encoder_and_register
-from ..evaluation import PARTS, ModelSpec
-from ..reranking import RERANK_TOP_K, rerank_and_save
-from ..workspace import Workspace, WorkspaceError
+from ..training.config import CrossEncoderTrainConfig
+from ..training.cross_encoder import MODEL_KIND
+from ..evaluation.retrieval import ModelSpec, PARTS
+from ..evaluation.reranking import RERANK_TOP_K, rerank_and_save
+from ..store.workspace import Workspace, WorkspaceError
 from .evaluate import BASE, default_part, model_spec
 from .progress import ProgressPrinter
 from .train import train_or_start
+from ..training.register import train_and_register
 
 DEFAULTS = CrossEncoderTrainConfig()
 EMBEDDING_KIND = "embedding"
@@ -55,7 +57,7 @@ def run_train_cross_encoder(args: argparse.Namespace, ws: Workspace) -> dict:
     config = CrossEncoderTrainConfig(base_model=args.base_model, epochs=args.epochs, batch_size=args.batch_size,
                                      learning_rate=args.lr, max_length=args.max_length,
                                      hard_negatives=args.hard_negatives, embedder=embedder.path)
-    return train_or_start(ws, args, "train_cross_encoder", config, train_cross_encoder_and_register)
+    return train_or_start(ws, args, "train_cross_encoder", config, train_and_register)
 
 
 def run_rerank(args: argparse.Namespace, ws: Workspace) -> dict:
@@ -65,11 +67,11 @@ def run_rerank(args: argparse.Namespace, ws: Workspace) -> dict:
     embedder = model_of_kind(ws, args.embedder, EMBEDDING_KIND, "--embedder")
     cross_encoder = model_of_kind(ws, args.cross_encoder, MODEL_KIND, "--cross-encoder")
     part = default_part(ws, record.id, args.part)
-    reports = rerank_and_save(ws, record.id, embedder, cross_encoder, part, args.top_k, args.batch_size,
+    reports = rerank_and_save(ws, record.id, embedder, [cross_encoder], part, args.top_k, args.batch_size,
                               on_progress=ProgressPrinter("evaluate"))
-    return {"dataset_id": record.id, "dataset": record.name, "part": part, "top_k": reports.top_k,
-            "queries": len(reports.retrieval.per_query), "passages": reports.retrieval.n_corpus,
-            "models": {r.name: r.metrics for r in reports.reports}, "reports": [r.report_id for r in reports.reports]}
+    return {"dataset_id": record.id, "dataset": record.name, "part": part, "top_k": args.top_k,
+            "queries": len(reports[0].per_query), "passages": reports[0].n_corpus,
+            "models": {r.name: r.metrics for r in reports}, "reports": [r.report_id for r in reports]}
 
 
 def model_of_kind(ws: Workspace, name: str, kind: str, option: str) -> ModelSpec:

@@ -9,8 +9,12 @@ import argparse
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..qa_dataset import SPLIT_MODES, TRAIN, VAL, DatasetError, QADataset, split_dataset
-from ..workspace import Workspace
+from ..questions.qa_dataset import DatasetError, QADataset, SPLIT_MODES, TRAIN, VAL, split_dataset
+from ..store.workspace import Workspace
+from ..corpus.documents import load_chunks
+from ..questions.qa_dataset import load_dataset
+from ..questions.qa_dataset import save_dataset
+from ..questions.qa_dataset import update_dataset
 
 
 def register(subparsers) -> None:
@@ -50,7 +54,7 @@ def import_dataset(args: argparse.Namespace, ws: Workspace) -> dict:
     except UnicodeDecodeError as exc:
         raise DatasetError(f"{args.file.name} is not UTF-8 text: {exc}") from exc
     corpus_id = _link_corpus(ws, dataset, args.corpus, args.file.name) if args.corpus else None
-    record = ws.save_dataset(args.name, dataset, corpus_id, {"imported": args.file.name})
+    record = save_dataset(ws, args.name, dataset, corpus_id, {"imported": args.file.name})
     return {"dataset_id": record.id, "name": record.name, "queries": record.n_queries,
             "passages": len(dataset.corpus), "corpus_id": corpus_id, **_split_counts(dataset)}
 
@@ -62,7 +66,7 @@ def export_dataset(args: argparse.Namespace, ws: Workspace) -> dict:
     if args.out.exists() and not args.force:
         raise ValueError(f"{args.out} already exists; pass --force to overwrite it")
     with _naming(f"dataset {record.name!r}"):
-        dataset = ws.load_dataset(record.id).subset(args.part)
+        dataset = load_dataset(ws, record.id).subset(args.part)
     dataset.save(args.out, llama_index_only=args.llama_index)
     return {"dataset_id": record.id, "name": record.name, "out": str(args.out), "part": args.part or "all",
             "queries": len(dataset.queries), "passages": len(dataset.corpus),
@@ -71,10 +75,10 @@ def export_dataset(args: argparse.Namespace, ws: Workspace) -> dict:
 
 def split_command(args: argparse.Namespace, ws: Workspace) -> dict:
     record = ws.resolve("datasets", args.dataset)
-    dataset = ws.load_dataset(record.id)
+    dataset = load_dataset(ws, record.id)
     with _naming(f"dataset {record.name!r}"):
         dataset.split = split_dataset(dataset, args.val_ratio, args.by, args.seed)
-    ws.update_dataset(record.id, dataset, {"split_by": args.by, "val_ratio": args.val_ratio, "seed": args.seed})
+    update_dataset(ws, record.id, dataset, {"split_by": args.by, "val_ratio": args.val_ratio, "seed": args.seed})
     return {"dataset_id": record.id, "name": record.name, "by": args.by, "val_ratio": args.val_ratio,
             "seed": args.seed, **_split_counts(dataset)}
 
@@ -88,7 +92,7 @@ def list_datasets(args: argparse.Namespace, ws: Workspace) -> dict:
 def _link_corpus(ws: Workspace, dataset: QADataset, corpus: str, file_name: str) -> str:
     """Check every passage is a chunk of the corpus and fill in which document each passage is from."""
     record = ws.resolve("corpora", corpus)
-    doc_of_chunk = {c.chunk_id: c.doc_id for c in ws.load_chunks(record.id)}
+    doc_of_chunk = {c.chunk_id: c.doc_id for c in load_chunks(ws, record.id)}
     strangers = [pid for pid in dataset.corpus if pid not in doc_of_chunk]
     if strangers:
         raise DatasetError(f"{file_name}: {len(strangers)} passages are not chunks of corpus {record.name!r}, "

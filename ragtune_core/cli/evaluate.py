@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from ..evaluation import PARTS, ModelSpec, evaluate_models
-from ..models import DEFAULT_BASE_MODEL
-from ..workspace import Workspace, WorkspaceError
+from ..evaluation.retrieval import ModelSpec, PARTS, evaluate_models
+from ..store.models import DEFAULT_BASE_MODEL
+from ..store.workspace import Workspace, WorkspaceError
 from .progress import ProgressPrinter
+from ..questions.qa_dataset import load_dataset
 
 BASE = "base"
 
@@ -38,7 +39,7 @@ def run_evaluate(args: argparse.Namespace, ws: Workspace) -> dict:
 
 def default_part(ws: Workspace, dataset_id: str, part: str | None) -> str:
     """The --part given, else "val" for a split dataset and "all" for an unsplit one."""
-    return part or ("val" if ws.load_dataset(dataset_id).split else "all")
+    return part or ("val" if load_dataset(ws, dataset_id).split else "all")
 
 
 def model_spec(ws: Workspace, name: str) -> ModelSpec:

@@ -6,16 +6,18 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..generation import (
-    DEFAULT_QA_PROMPT, GENERATORS, GenerationError, GenerationRequest, GenerationResult, generate_questions,
-)
-from ..llm import API_KEY_ENV_VARS, LLMConfig, estimate_cost
-from ..qa_dataset import SPLIT_MODES, QADataset, split_dataset
-from ..workspace import Workspace
+from ..questions.generation import GenerationRequest, generate_questions
+from ..questions.generators import GENERATORS, GenerationError, GenerationResult
+from ..questions.prompts import DEFAULT_QA_PROMPT
+from ..llm.client import API_KEY_ENV_VARS, LLMConfig
+from ..llm.pricing import estimate_cost
+from ..questions.qa_dataset import QADataset, SPLIT_MODES, split_dataset
+from ..store.workspace import Workspace
 from .progress import ProgressPrinter
+from ..questions.qa_dataset import save_dataset
 
 if TYPE_CHECKING:
-    from ..router import RouterRequest
+    from ..routing.datasets import RouterRequest
 
 
 def register(subparsers) -> None:
@@ -67,7 +69,7 @@ def split_and_save(ws: Workspace, args: argparse.Namespace, corpus_id: str,
     `counts` are added to (or replace) the generation's own counts."""
     split_by, split_note = _split(dataset, args)
     params = {**request.to_params(), "split_by": split_by, "val_ratio": args.val_ratio}
-    record = ws.save_dataset(args.name, dataset, corpus_id, params)
+    record = save_dataset(ws, args.name, dataset, corpus_id, params)
     summary = {"dataset_id": record.id, "name": record.name, **result.summary(), **counts,
                "train": sum(v == "train" for v in dataset.split.values()),
                "val": sum(v == "val" for v in dataset.split.values())}

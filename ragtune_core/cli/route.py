@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cross_encoder import MODEL_KIND
-from ..evaluation import PARTS
-from ..llm import API_KEY_ENV_VARS, LLMConfig
-from ..routing import (
-    SelectorSpec, compare_selectors, load_router_task, load_selectors, route_query, route_rows,
-)
-from ..workspace import Workspace
+from ..training.cross_encoder import MODEL_KIND
+from ..evaluation.retrieval import PARTS
+from ..llm.client import API_KEY_ENV_VARS, LLMConfig
+from ..routing.compare import compare_selectors, load_router_task, route_query
+from ..routing.specs import SelectorSpec, load_selectors
+from ..routing.tables import route_rows
+from ..store.workspace import Workspace
 from .cross_encoder import EMBEDDING_KIND, model_of_kind
 from .evaluate import BASE, default_part
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from ..llm import API_KEY_ENV_VARS
-from ..qa_dataset import SPLIT_MODES
-from ..router import MAX_SUMMARY_VARIATIONS, RouterRequest, generate_router_for_corpus, select_documents
-from ..workspace import Workspace
+from ..llm.client import API_KEY_ENV_VARS
+from ..questions.qa_dataset import SPLIT_MODES
+from ..routing.datasets import MAX_SUMMARY_VARIATIONS, RouterRequest, generate_router_for_corpus, select_documents
+from ..store.workspace import Workspace
 from .progress import ProgressPrinter
 from .questions import add_generator_flags, check_new_dataset, llm_config, split_and_save
+from ..corpus.documents import load_documents
 
 
 def register(subparsers) -> None:
@@ -38,7 +39,7 @@ def router_dataset(args: argparse.Namespace, ws: Workspace) -> dict:
     check_new_dataset(ws, args)
     document_ids = None
     if args.documents:
-        document_ids = [d.doc_id for d in select_documents(ws.load_documents(corpus.id), args.documents)]
+        document_ids = [d.doc_id for d in select_documents(load_documents(ws, corpus.id), args.documents)]
     request = RouterRequest(
         corpus_id=corpus.id, document_ids=document_ids, questions_per_document=args.questions_per_document,
         summary_variations=args.summary_variations, generator=args.generator, llm=llm_config(args), seed=args.seed)

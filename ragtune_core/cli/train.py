@@ -8,11 +8,12 @@ from collections.abc import Callable
 from dataclasses import asdict
 
 from .. import jobs
-from ..training import (
-    EmbeddingTrainConfig, TrainConfig, TrainingError, check_model_name, progress_message, train_and_register,
-)
-from ..workspace import Workspace
+from ..training.config import EmbeddingTrainConfig, TrainConfig, TrainingError
+from ..training.fit import progress_message
+from ..training.register import check_model_name, train_and_register
+from ..store.workspace import Workspace
 from .progress import ProgressPrinter
+from ..questions.qa_dataset import load_dataset
 
 DEFAULTS = EmbeddingTrainConfig()
 
@@ -60,7 +61,7 @@ def train_or_start(ws: Workspace, args: argparse.Namespace, job_kind: str, confi
     name = check_model_name(ws, args.name)
     if not args.background:
         return train(ws, dataset.id, name, config, on_event=_StderrReporter(config.epochs))
-    if not ws.load_dataset(dataset.id).split:
+    if not load_dataset(ws, dataset.id).split:
         raise TrainingError(f"dataset {dataset.name!r} has no train/validation split: split it before training")
     params = {"dataset_id": dataset.id, "model_name": name, "config": asdict(config)}
     status = jobs.start_job(ws, job_kind, params, name=name, dataset_id=dataset.id)

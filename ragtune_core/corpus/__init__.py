@@ -1,0 +1,26 @@
+"""Stage 1, the corpus: documents from PDFs, text and MediaWiki pages, cut into chunks."""
+
+from .documents import Document, Chunk, Span, IngestResult, IngestError, save_corpus, load_documents, load_chunks
+from .ingest import load_files, load_pdfs, load_texts, load_text
+from .mediawiki import MediaWikiClient, WIKIPEDIA_API
+from .chunking import chunk_documents, DEFAULT_CHUNK_SIZE, DEFAULT_OVERLAP
+
+__all__ = [
+    "Document",
+    "Chunk",
+    "Span",
+    "IngestResult",
+    "IngestError",
+    "save_corpus",
+    "load_documents",
+    "load_chunks",
+    "load_files",
+    "load_pdfs",
+    "load_texts",
+    "load_text",
+    "MediaWikiClient",
+    "WIKIPEDIA_API",
+    "chunk_documents",
+    "DEFAULT_CHUNK_SIZE",
+    "DEFAULT_OVERLAP",
+]

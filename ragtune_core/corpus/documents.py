@@ -1,0 +1,107 @@
+"""Documents and chunks: the units every ingest source produces and every later step reads,
+and how a corpus of them is saved in and loaded from the workspace."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from dataclasses import asdict, dataclass, field
+
+from ..store.files import read_jsonl, write_jsonl
+from ..store.workspace import CorpusRecord, Workspace, check_name, new_id
+
+
+@dataclass
+class Span:
+    """A character range of a document's text with where it came from (a PDF page, a wiki section)."""
+
+    start: int
+    end: int
+    page: int | None = None
+    section: str | None = None
+
+
+@dataclass
+class Document:
+    doc_id: str
+    title: str
+    source: str  # e.g. "pdf:lyft_2021.pdf", "wikipedia:Toronto", "text:notes.md"
+    text: str
+    spans: list[Span] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Document:
+        spans = [Span(**s) for s in data.get("spans", [])]
+        return cls(**{**data, "spans": spans})
+
+    def span_at(self, offset: int) -> Span | None:
+        """The span holding character `offset`, if any."""
+        for span in self.spans:
+            if span.start <= offset < span.end:
+                return span
+        return None
+
+
+@dataclass
+class Chunk:
+    chunk_id: str
+    doc_id: str
+    text: str
+    page: int | None = None
+    section: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Chunk:
+        return cls(**data)
+
+
+@dataclass
+class IngestError:
+    """A source that could not be loaded, named so the user knows which one and why."""
+
+    name: str
+    message: str
+
+
+@dataclass
+class IngestResult:
+    documents: list[Document] = field(default_factory=list)
+    errors: list[IngestError] = field(default_factory=list)
+
+    def extend(self, other: IngestResult) -> None:
+        self.documents.extend(other.documents)
+        self.errors.extend(other.errors)
+
+
+def make_doc_id(source: str, text: str) -> str:
+    """A stable id: a readable slug of the source plus a short content hash."""
+    slug = re.sub(r"[^a-z0-9]+", "-", source.lower()).strip("-")[:40]
+    digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:8]
+    return f"{slug}-{digest}"
+
+
+def save_corpus(ws: Workspace, name: str, documents: list[Document], chunks: list[Chunk], params: dict) -> CorpusRecord:
+    """Save documents and chunks as a new corpus named `name` (refused when the name is taken)."""
+    record = CorpusRecord(new_id("corpus"), check_name(name), time.time(), params, len(documents), len(chunks))
+
+    def write(folder):
+        write_jsonl(folder / "documents.jsonl", (d.to_dict() for d in documents))
+        write_jsonl(folder / "chunks.jsonl", (c.to_dict() for c in chunks))
+
+    ws.add("corpora", record, write)
+    return record
+
+
+def load_documents(ws: Workspace, corpus_id: str) -> list[Document]:
+    return [Document.from_dict(d) for d in read_jsonl(ws.corpus_dir(corpus_id) / "documents.jsonl")]
+
+
+def load_chunks(ws: Workspace, corpus_id: str) -> list[Chunk]:
+    return [Chunk.from_dict(c) for c in read_jsonl(ws.corpus_dir(corpus_id) / "chunks.jsonl")]

@@ -1,0 +1,171 @@
+"""Wikipedia (or any MediaWiki) pages as Documents, through the API's plain-text extracts.
+
+One title per request: the extracts API returns the full text of only one page per request
+anyway. Pages are cached on disk, so building several corpora from the same pages asks the
+server once. Every failure (missing page, disambiguation page, HTTP or network error, an answer
+that is not the API's JSON) becomes an IngestError under the title the user typed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import requests
+
+from .. import __version__
+from .documents import Document, IngestError, IngestResult, make_doc_id
+from .ingest import split_sections
+from ..store.files import write_json
+
+WIKIPEDIA_API = "https://en.wikipedia.org/w/api.php"
+USER_AGENT = f"RAGTune/{__version__} (https://github.com/ragtune; RAG tuning tool) requests/{requests.__version__}"
+_QUERY = {
+    "action": "query",
+    "prop": "extracts|pageprops",
+    "ppprop": "disambiguation",
+    "explaintext": 1,
+    "redirects": 1,
+    "format": "json",
+    "formatversion": 2,
+}
+
+
+class _PageError(Exception):
+    """Why one title could not be fetched; becomes that title's IngestError."""
+
+
+@dataclass
+class WikiPage:
+    title: str  # the final title, after normalization and redirects
+    extract: str
+
+
+class MediaWikiClient:
+    def __init__(self, endpoint: str = WIKIPEDIA_API, cache_dir: Path | None = None,
+                 session: requests.Session | None = None, timeout: float = 20.0):
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"the MediaWiki endpoint must be an http(s) URL, got {endpoint!r}")
+        self.endpoint = endpoint
+        self.host = parts.netloc
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        if self.cache_dir:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+        self.session = session or requests.Session()
+        self.timeout = timeout
+
+    def fetch(self, titles: list[str], on_progress: Callable[[int, int, str], None] | None = None) -> IngestResult:
+        """The pages named by `titles` (titles or /wiki/ URLs); on_progress(done, total, title) after each."""
+        wanted = [t.strip() for t in titles if t.strip()]
+        result = IngestResult()
+        loaded: dict[str, str] = {}  # final title -> the title the user typed for it
+        for done, typed in enumerate(wanted, start=1):
+            try:
+                page = self.page(typed)
+            except _PageError as exc:
+                result.errors.append(IngestError(typed, str(exc)))
+            else:
+                if page.title in loaded:
+                    duplicate = f"the same page as {loaded[page.title]!r} ({page.title}); loaded once"
+                    result.errors.append(IngestError(typed, duplicate))
+                else:
+                    loaded[page.title] = typed
+                    result.documents.append(self.document(page))
+            if on_progress:
+                on_progress(done, len(wanted), typed)
+        return result
+
+    def page(self, typed: str) -> WikiPage:
+        title = _title_from_input(typed)
+        cached = self._read_cache(title)
+        if cached:
+            return cached
+        page = self._request(title)
+        for key in {title, page.title}:
+            self._write_cache(key, page)
+        return page
+
+    def document(self, page: WikiPage) -> Document:
+        text, spans = split_sections(page.extract)
+        source = f"wikipedia:{page.title}" if self.host == "en.wikipedia.org" else f"mediawiki:{self.host}:{page.title}"
+        return Document(make_doc_id(source, text), page.title, source, text, spans)
+
+    # the API -------------------------------------------------------------------------------
+    def _request(self, title: str) -> WikiPage:
+        try:
+            response = self.session.get(self.endpoint, params={**_QUERY, "titles": title},
+                                        headers={"User-Agent": USER_AGENT}, timeout=self.timeout)
+        except requests.Timeout as exc:
+            raise _PageError(f"no answer from {self.host} within {self.timeout:g} s") from exc
+        except requests.RequestException as exc:
+            raise _PageError(f"could not reach {self.host} ({type(exc).__name__})") from exc
+        if response.status_code != 200:
+            raise _PageError(f"{self.host} answered HTTP {response.status_code} {response.reason or ''}".rstrip())
+        try:
+            answer = response.json()
+        except ValueError as exc:
+            raise _PageError(f"the answer from {self.host} is not JSON; is {self.endpoint} a MediaWiki API?") from exc
+        return _page_from_answer(answer, title)
+
+    # the cache -----------------------------------------------------------------------------
+    def _cache_path(self, title: str) -> Path | None:
+        if not self.cache_dir:
+            return None
+        key = hashlib.sha1(f"{self.endpoint}\n{title}".encode()).hexdigest()[:24]
+        return self.cache_dir / f"{key}.json"
+
+    def _read_cache(self, title: str) -> WikiPage | None:
+        path = self._cache_path(title)
+        if not path or not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return WikiPage(data["title"], data["extract"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # an unreadable cache entry is fetched again and rewritten
+
+    def _write_cache(self, title: str, page: WikiPage) -> None:
+        path = self._cache_path(title)
+        if not path:
+            return
+        entry = {"endpoint": self.endpoint, "requested": title, "title": page.title,
+                 "extract": page.extract, "fetched": time.time()}
+        write_json(path, entry)
+
+
+def _title_from_input(typed: str) -> str:
+    """A title as typed, or the title inside a pasted article URL (".../wiki/New_York_City")."""
+    if typed.startswith(("http://", "https://")) and "/wiki/" in typed:
+        typed = unquote(urlsplit(typed).path.split("/wiki/", 1)[1]).replace("_", " ")
+    if "|" in typed:
+        raise _PageError("'|' cannot be part of a page title; give one title at a time")
+    return typed
+
+
+def _page_from_answer(answer, title: str) -> WikiPage:
+    if not isinstance(answer, dict):
+        raise _PageError("unexpected answer from the API (not a JSON object)")
+    if "error" in answer:
+        error = answer["error"]
+        raise _PageError(f"API error: {error.get('info') or error.get('code') or error}")
+    pages = (answer.get("query") or {}).get("pages") or []
+    if not pages or not isinstance(pages[0], dict):
+        raise _PageError("unexpected answer from the API (no page in it)")
+    page = pages[0]
+    if page.get("invalid"):
+        raise _PageError(f"invalid title: {page.get('invalidreason') or 'rejected by the wiki'}")
+    if page.get("missing"):
+        raise _PageError("no such page")
+    if "disambiguation" in (page.get("pageprops") or {}):
+        raise _PageError(f"{page.get('title')!r} is a disambiguation page; give the title of one of the articles "
+                         "it lists")
+    extract = page.get("extract") or ""
+    if not extract.strip():
+        raise _PageError("the page has no text")
+    return WikiPage(page.get("title") or title, extract)

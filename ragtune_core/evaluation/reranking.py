@@ -1,0 +1,159 @@
+"""Reranking: an embedder retrieves, a cross-encoder reorders the embedder's top passages.
+
+Both rankings become evaluation.py `RetrievalReport`s, with its metrics, its tie-break and its
+top-100 cut, so the Compare page shows an embedder with and without a reranker side by side.
+Reranking reorders the embedder's top_k and keeps the embedder's ranks after them: every metric,
+whatever its cut-off, then compares like with like.
+
+The first stage (`first_stage`) is kept apart from reranking because cross-encoder training reuses
+it: it mines hard negatives from the train questions' rankings and evaluates each checkpoint by
+reranking the validation questions' rankings, which do not change while the cross-encoder trains.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..questions.qa_dataset import QADataset, load_dataset
+from ..store.models import load_cross_encoder, load_embedder, resolve_model
+from ..store.workspace import Workspace
+from .metrics import METRIC_NAMES, TOP_K, per_query_metric_values
+from .retrieval import (
+    ModelSpec, Progress, RetrievalReport, encode_in_slices, part_questions, progress_counter, query_result,
+    rank_passages, save_report, sorted_positions,
+)
+
+RERANK_TOP_K = 20
+BATCH_SIZE = 64
+
+
+@dataclass
+class FirstStage:
+    """An embedder's ranking of the whole corpus (its top 100) for each question of one dataset part."""
+
+    part: str  # "val" | "train" | "all"
+    questions: QADataset  # the part's questions, with the whole corpus
+    corpus_ids: list[str]
+    indices: list[list[int]]  # per question (in questions.queries order): corpus positions, best first
+    scores: list[list[float]]  # the cosine similarities, in the same order
+    corpus_embeddings: object  # a tensor, rows in corpus order: another part's first stage reuses it
+
+
+@dataclass
+class RerankReports:
+    retrieval: RetrievalReport  # the embedder alone
+    reranked: RetrievalReport  # the embedder's top_k reordered by the cross-encoder
+    top_k: int
+
+    @property
+    def reports(self) -> list[RetrievalReport]:
+        return [self.retrieval, self.reranked]
+
+
+def first_stage(embedder, dataset: QADataset, part: str | None = "val", batch_size: int = BATCH_SIZE,
+                corpus_embeddings=None, on_progress: Progress | None = None) -> FirstStage:
+    """Rank the corpus for each question of `part` ("val", "train"; None or "all": every one).
+
+    `embedder` is a SentenceTransformer, or any object with an `encode(texts, batch_size=...,
+    convert_to_tensor=True, show_progress_bar=False)` returning a tensor; its encode_query and
+    encode_document are used when it has them, as evaluation.py does.
+    """
+    import torch
+
+    part, questions = part_questions(dataset, part)
+    corpus_ids = list(dataset.corpus)
+    advance = progress_counter(on_progress, len(questions.queries) + (0 if corpus_embeddings is not None
+                                                                       else len(corpus_ids)))
+    if corpus_embeddings is None:
+        encode_document = getattr(embedder, "encode_document", embedder.encode)
+        corpus_embeddings = encode_in_slices(encode_document, list(dataset.corpus.values()), batch_size, advance)
+    corpus_embeddings = torch.as_tensor(corpus_embeddings)
+    if corpus_embeddings.shape[0] != len(corpus_ids):
+        raise ValueError(f"{corpus_embeddings.shape[0]} corpus embeddings for {len(corpus_ids)} passages")
+    encode_query = getattr(embedder, "encode_query", embedder.encode)
+    query_embeddings = encode_in_slices(encode_query, list(questions.queries.values()), batch_size, advance)
+    scores, indices = rank_passages(query_embeddings, corpus_embeddings, sorted_positions(corpus_ids))
+    return FirstStage(part, questions, corpus_ids, indices.tolist(), scores.tolist(), corpus_embeddings)
+
+
+def retrieval_report(first: FirstStage, name: str) -> RetrievalReport:
+    """The first stage's ranking as a report: the same as evaluation.evaluate_retrieval gives."""
+    return _report(first, name, first.indices, first.scores)
+
+
+def rerank(cross_encoder, first: FirstStage, top_k: int, name: str, batch_size: int = BATCH_SIZE) -> RetrievalReport:
+    """Reorder each question's top_k passages by the cross-encoder's score of (question, passage).
+
+    All pairs go to the cross-encoder in one `predict` call; equal scores keep the embedder's order.
+    """
+    _check_top_k(top_k)
+    questions, corpus_ids = first.questions, first.corpus_ids
+    heads = [row[:top_k] for row in first.indices]
+    pairs = [(question, questions.corpus[corpus_ids[i]])
+             for question, head in zip(questions.queries.values(), heads) for i in head]
+    flat = np.asarray(cross_encoder.predict(pairs, batch_size=batch_size, show_progress_bar=False,
+                                            convert_to_numpy=True), dtype=float).reshape(-1)
+    indices, scores, offset = [], [], 0
+    for head, row_indices, row_scores in zip(heads, first.indices, first.scores):
+        head_scores = flat[offset:offset + len(head)]
+        offset += len(head)
+        order = np.argsort(-head_scores, kind="stable")
+        indices.append([head[i] for i in order] + row_indices[len(head):])
+        scores.append(head_scores[order].tolist() + row_scores[len(head):])
+    return _report(first, name, indices, scores)
+
+
+def rerank_report(embedder, cross_encoder, dataset: QADataset, part: str | None = "val", top_k: int = RERANK_TOP_K,
+                  embedder_name: str = "embedder", cross_encoder_name: str = "cross-encoder",
+                  batch_size: int = BATCH_SIZE, on_progress: Progress | None = None) -> RerankReports:
+    """The embedder's retrieval report on `part`, and the same after reranking its top_k."""
+    _check_top_k(top_k)
+    first = first_stage(embedder, dataset, part, batch_size, on_progress=on_progress)
+    return RerankReports(retrieval=retrieval_report(first, embedder_name),
+                         reranked=rerank(cross_encoder, first, top_k, reranked_name(embedder_name, cross_encoder_name),
+                                         batch_size),
+                         top_k=top_k)
+
+
+def reranked_name(embedder_name: str, cross_encoder_name: str) -> str:
+    return f"{embedder_name} + rerank {cross_encoder_name}"
+
+
+def rerank_and_save(ws: Workspace, dataset_id: str, embedder: ModelSpec, cross_encoders: list[ModelSpec],
+                    part: str = "val", top_k: int = RERANK_TOP_K, batch_size: int = BATCH_SIZE,
+                    on_progress: Progress | None = None) -> list[RetrievalReport]:
+    """The embedder's report on a workspace dataset, then one per cross-encoder reranking its top_k,
+    all saved where the Compare page finds them. The embedder ranks the corpus once for all of them.
+
+    Every model loads before anything is computed or written, so a bad name changes nothing.
+    """
+    _check_top_k(top_k)
+    dataset = load_dataset(ws, dataset_id)
+    embedding_model = load_embedder(embedder.path)
+    scorers = [load_cross_encoder(spec.path) for spec in cross_encoders]
+    first = first_stage(embedding_model, dataset, part, batch_size, on_progress=on_progress)
+    reports = [save_report(ws, retrieval_report(first, embedder.label), dataset_id,
+                           model_path=resolve_model(embedder.path))]
+    for spec, scorer in zip(cross_encoders, scorers):
+        reranked = rerank(scorer, first, top_k, reranked_name(embedder.label, spec.label), batch_size)
+        reports.append(save_report(ws, reranked, dataset_id, model_path=resolve_model(spec.path)))
+    return reports
+
+
+def _check_top_k(top_k: int) -> None:
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= TOP_K:
+        raise ValueError(f"top_k must be 1 to {TOP_K} passages to rerank, not {top_k!r}")
+
+
+def _report(first: FirstStage, name: str, indices: list[list[int]], scores: list[list[float]]) -> RetrievalReport:
+    questions, corpus_ids = first.questions, first.corpus_ids
+    per_query = [query_result(qid, questions, corpus_ids, row_scores, row_indices)
+                 for qid, row_scores, row_indices in zip(questions.queries, scores, indices)]
+    shown = {pid for q in per_query for pid in (*q.expected_ids, q.top_id)}
+    report = RetrievalReport(name=name, part=first.part, metrics={}, per_query=per_query,
+                             passages={pid: questions.corpus[pid] for pid in corpus_ids if pid in shown},
+                             n_corpus=len(corpus_ids))
+    report.metrics = {metric: float(per_query_metric_values(report.per_query, metric).mean()) for metric in METRIC_NAMES}
+    return report

@@ -1,0 +1,30 @@
+"""Background jobs: a worker process per run, its status and events on disk, and every job kind."""
+
+from .runner import (
+    ACTIVE_STATES,
+    JobStatus,
+    start_job,
+    read_status,
+    read_events,
+    cancel_job,
+    list_jobs,
+    active_jobs,
+    wait,
+    status_path,
+)
+from .tasks import JobKind, start_comparison_job
+
+__all__ = [
+    "ACTIVE_STATES",
+    "JobStatus",
+    "start_job",
+    "read_status",
+    "read_events",
+    "cancel_job",
+    "list_jobs",
+    "active_jobs",
+    "wait",
+    "status_path",
+    "JobKind",
+    "start_comparison_job",
+]

@@ -1,0 +1,240 @@
+"""Background jobs: a worker process per run that writes its status and an event log on disk.
+
+The app never runs long work in its script run. It starts `python -m ragtune_core.jobs.worker`, in a
+session of its own so that cancel can stop the whole process tree, and reads `status.json` and
+`events.jsonl` from the run's folder. Because everything is on disk, a page reload or an app
+restart re-attaches to a running job; a worker that died shows as interrupted, never as running.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import psutil
+
+from ..store.files import atomic_write_text
+from ..store.workspace import Workspace
+
+ACTIVE_STATES = ("queued", "running")
+# A worker that has written nothing for this long while its process is gone is interrupted.
+START_GRACE_SECONDS = 20.0
+
+
+@dataclass
+class JobStatus:
+    run_id: str
+    kind: str
+    state: str = "queued"
+    pid: int | None = None
+    created: float = field(default_factory=time.time)
+    started: float | None = None
+    updated: float | None = None
+    finished: float | None = None
+    done: int = 0
+    total: int = 0
+    message: str = ""
+    error: str | None = None
+    result: dict = field(default_factory=dict)
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.done / self.total) if self.total else 0.0
+
+    @property
+    def elapsed(self) -> float:
+        if not self.started:
+            return 0.0
+        return (self.finished or time.time()) - self.started
+
+    @property
+    def eta_seconds(self) -> float | None:
+        """Remaining time at the pace so far; None until there is a pace to go on."""
+        if not self.is_active or not self.done or not self.total or not self.started:
+            return None
+        return self.elapsed / self.done * (self.total - self.done)
+
+
+def status_path(ws: Workspace, run_id: str) -> Path:
+    return ws.run_dir(run_id) / "status.json"
+
+
+def events_path(ws: Workspace, run_id: str) -> Path:
+    return ws.run_dir(run_id) / "events.jsonl"
+
+
+def write_status(ws: Workspace, status: JobStatus) -> None:
+    atomic_write_text(status_path(ws, status.run_id), json.dumps(asdict(status)))
+
+
+def load_status(ws: Workspace, run_id: str) -> JobStatus:
+    """The status as written, with no liveness check (read_status is what readers want)."""
+    return JobStatus(**json.loads(status_path(ws, run_id).read_text()))
+
+
+def start_job(ws: Workspace, kind: str, params: dict, name: str | None = None,
+              dataset_id: str | None = None, secret_env: dict[str, str] | None = None) -> JobStatus:
+    """Launch a worker for a new run. `secret_env` (API keys) reaches the worker only through its
+    environment: it is never written to the workspace or the logs."""
+    run = ws.create_run(kind, name or kind, params, dataset_id)
+    run_dir = ws.run_dir(run.id)
+    atomic_write_text(run_dir / "spec.json", json.dumps({"kind": str(kind), "params": params}))
+    status = JobStatus(run_id=run.id, kind=kind)
+    write_status(ws, status)
+    env = {**os.environ, **(secret_env or {}), "PYTHONUNBUFFERED": "1"}
+    with (run_dir / "worker.log").open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ragtune_core.jobs.worker", str(ws.root), run.id],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=env, start_new_session=True, cwd=Path(__file__).resolve().parents[2],
+        )
+    # The launcher records who the worker is in a file of its own: rewriting status.json here
+    # could overwrite what a fast worker has already written there.
+    _write_identity(run_dir, proc.pid)
+    status.pid = proc.pid
+    return status
+
+
+def read_status(ws: Workspace, run_id: str) -> JobStatus:
+    """The job's status; a job whose worker is gone is marked interrupted (on disk too)."""
+    status = load_status(ws, run_id)
+    if status.is_active and not _worker_alive(ws, status):
+        # The worker may have finished between our read and the liveness check.
+        status = load_status(ws, run_id)
+        if status.is_active:
+            finish_status(ws, status, "interrupted", error="the worker process stopped without finishing")
+    return status
+
+
+def read_events(ws: Workspace, run_id: str, since: int = 0) -> list[dict]:
+    """Events from line `since` on; a line still being written is left for the next read."""
+    path = events_path(ws, run_id)
+    if not path.exists():
+        return []
+    events = []
+    with path.open(encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            if i < since:
+                continue
+            if not line.endswith("\n"):
+                break
+            events.append(json.loads(line))
+    return events
+
+
+def cancel_job(ws: Workspace, run_id: str, timeout: float = 5.0) -> JobStatus:
+    """Stop the worker and every process it started, then mark the run cancelled."""
+    status = load_status(ws, run_id)
+    if not status.is_active:
+        return status
+    identity = _read_identity(ws.run_dir(run_id))
+    if identity:
+        _kill_tree(identity["pid"], timeout)
+    status = load_status(ws, run_id)
+    if status.is_active:
+        finish_status(ws, status, "cancelled", message="cancelled by the user")
+    return status
+
+
+def list_jobs(ws: Workspace, kind: str | None = None) -> list[JobStatus]:
+    return [read_status(ws, run.id) for run in ws.list_runs(kind) if status_path(ws, run.id).exists()]
+
+
+def active_jobs(ws: Workspace, kind: str | None = None) -> list[JobStatus]:
+    return [s for s in list_jobs(ws, kind) if s.is_active]
+
+
+def wait(ws: Workspace, run_id: str, timeout: float = 600.0, poll: float = 0.2) -> JobStatus:
+    """Block until the job ends (for the CLI and tests)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = read_status(ws, run_id)
+        if not status.is_active:
+            return status
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"job {run_id} still {status.state} after {timeout:.0f}s")
+        time.sleep(poll)
+
+
+def finish_status(ws: Workspace, status: JobStatus, state: str, message: str = "", error: str | None = None) -> None:
+    """Record a job's final state, in the catalogue and in its status.json."""
+    status.state = state
+    status.finished = time.time()
+    status.message = message or status.message
+    status.error = error
+    # The catalogue first: whoever sees the final status.json must also see the final run record.
+    ws.update_run(status.run_id, state=state, finished=status.finished, result=status.result)
+    write_status(ws, status)
+
+
+def _write_identity(run_dir: Path, pid: int) -> None:
+    try:
+        started = psutil.Process(pid).create_time()
+    except psutil.NoSuchProcess:
+        started = None
+    atomic_write_text(run_dir / "worker.json", json.dumps({"pid": pid, "create_time": started}))
+
+
+def _read_identity(run_dir: Path) -> dict | None:
+    try:
+        return json.loads((run_dir / "worker.json").read_text())
+    except FileNotFoundError:
+        return None
+
+
+def _worker_alive(ws: Workspace, status: JobStatus) -> bool:
+    identity = _read_identity(ws.run_dir(status.run_id))
+    if identity is None:  # launched a moment ago, its identity not yet written
+        return time.time() - status.created < START_GRACE_SECONDS
+    try:
+        proc = psutil.Process(identity["pid"])
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            _reap(identity["pid"])
+            return False
+        # The same pid with another start time is a new process that reused the number.
+        return identity["create_time"] is not None and abs(proc.create_time() - identity["create_time"]) < 0.01
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def _kill_tree(pid: int, timeout: float) -> None:
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    # The worker leads its own process group; children that left it are signalled one by one.
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        pass
+    for proc in procs:
+        try:
+            proc.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(procs, timeout=timeout)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=timeout)
+    _reap(pid)

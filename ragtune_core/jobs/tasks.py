@@ -1,0 +1,204 @@
+"""Every kind of background job, and the adapter the worker runs for each.
+
+An adapter turns a run's JSON parameters into a library call, and the call's progress into the
+run's status and events (`ctx`, a worker.JobContext). Each imports its stage when it runs, so a
+worker loads only what its task uses. A kind's value is stored in runs' spec.json and in the
+catalogue: rename an adapter freely, never a kind.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from enum import StrEnum
+
+from .runner import JobStatus, start_job
+
+
+class JobKind(StrEnum):
+    GENERATE_QUESTIONS = "generate_questions"
+    GENERATE_ROUTER_QUESTIONS = "generate_router_questions"
+    TRAIN_EMBEDDING = "train_embedding"
+    TRAIN_CROSS_ENCODER = "train_cross_encoder"
+    EVALUATE = "evaluate"
+    COMPARE_SELECTORS = "compare_selectors"
+    SLEEP = "sleep"  # counts only: tests the job machinery without a model
+
+
+# --- questions --------------------------------------------------------------------------------
+def run_generation_job(ctx, params: dict) -> dict:
+    """Writes the draft dataset of a GenerationRequest to the run's draft.json."""
+    from ..questions.generation import GenerationRequest, generate_questions
+
+    request = GenerationRequest.from_params(params)
+    dataset, result = generate_questions(ctx.workspace, request, on_progress=_generator_progress(ctx))
+    return _save_draft(ctx, dataset, result, request.llm)
+
+
+def run_router_job(ctx, params: dict) -> dict:
+    """Writes the draft router dataset of a RouterRequest to the run's draft.json."""
+    from ..routing.datasets import RouterRequest, generate_router_for_corpus
+
+    request = RouterRequest.from_params(params)
+    dataset, result = generate_router_for_corpus(ctx.workspace, request, on_progress=_generator_progress(ctx))
+    # "questions" counts those kept after dropping the ones that fit two documents.
+    return _save_draft(ctx, dataset, result, request.llm, tools=len(dataset.corpus), questions=len(dataset.queries))
+
+
+def _generator_progress(ctx):
+    """A generator's progress (chunks done, in all, failed) as the run's."""
+    return lambda done, total, failed: ctx.progress(done, total, f"{failed} failed")
+
+
+def _save_draft(ctx, dataset, result, llm, **counts) -> dict:
+    """Each failure as an event, the dataset as the run's draft.json, and the summary (with `counts`
+    added to the generation's own, and the LLM's cost)."""
+    from ..llm.pricing import estimate_cost
+
+    for item_id, why in result.failures:
+        ctx.emit("failure", chunk_id=item_id, message=why)
+    draft = ctx.run_dir / "draft.json"
+    dataset.save(draft)
+    summary = {"draft": str(draft), **result.summary(), **counts}
+    if llm is not None:
+        summary["cost_usd"] = estimate_cost(llm, result.usage.prompt_tokens, result.usage.completion_tokens)
+    return summary
+
+
+# --- training ---------------------------------------------------------------------------------
+def run_training_job(ctx, params: dict) -> dict:
+    """params {dataset_id, model_name, config: asdict(EmbeddingTrainConfig)}."""
+    from ..training.config import EmbeddingTrainConfig
+
+    result = _train(ctx, params, EmbeddingTrainConfig)
+    before, after = result["metrics_before"].get("ndcg@10"), result["metrics_after"].get("ndcg@10")
+    ctx.progress(result["steps"], result["steps"], f"validation ndcg@10 {before:.3f} → {after:.3f}", force=True)
+    return result
+
+
+def run_cross_encoder_job(ctx, params: dict) -> dict:
+    """params {dataset_id, model_name, config: asdict(CrossEncoderTrainConfig)}."""
+    from ..training.config import CrossEncoderTrainConfig
+
+    result = _train(ctx, params, CrossEncoderTrainConfig)
+    metric = result["primary_metric"]
+    before, after = result["metrics_before"][metric], result["metrics_after"][metric]
+    embedder = result["metrics_embedder"][metric]
+    ctx.progress(result["steps"], result["steps"],
+                 f"validation {metric} {before:.3f} → {after:.3f} (embedder alone {embedder:.3f})", force=True)
+    return result
+
+
+def _train(ctx, params: dict, config_class: type) -> dict:
+    """Train and register; "prepare" and "progress" events become the run's progress, the others its events."""
+    from ..store.models import prefer_offline
+    from ..training.fit import progress_message
+    from ..training.register import train_and_register
+
+    exit_on_sigterm()
+    prefer_offline()
+    config = config_class.from_dict(params.get("config") or {})
+
+    def forward(event: str, data: dict) -> None:
+        if event == "prepare":
+            ctx.progress(data["done"], data["total"], data["message"])
+        elif event == "progress":
+            ctx.progress(data["step"], data["max_steps"], progress_message(data, config.epochs))
+        else:
+            ctx.emit(event, **data)
+
+    return train_and_register(ctx.workspace, params["dataset_id"], params["model_name"], config, on_event=forward,
+                              run_id=ctx.run_id)
+
+
+def exit_on_sigterm() -> None:
+    """Cancel sends SIGTERM: exiting through Python runs the `finally` that removes the partial folder."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _exit_once)
+
+
+def _exit_once(signum, frame) -> None:
+    # Cancel signals the whole process group and then each process: a second SIGTERM must not
+    # interrupt the clean-up that the first one started.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.exit(128 + signum)
+
+
+# --- evaluation and routing -------------------------------------------------------------------
+def run_evaluation_job(ctx, params: dict) -> dict:
+    """params {dataset_id, part, models: [{label, path}]} (path None: the base model), and optionally
+    rerankers: [{label, path}] that rerank the first model's top passages."""
+    from ..evaluation.reranking import rerank_and_save
+    from ..evaluation.retrieval import ModelSpec, evaluate_models
+
+    models = [ModelSpec(m["label"], m.get("path")) for m in params["models"]]
+    rerankers = [ModelSpec(r["label"], r["path"]) for r in params.get("rerankers", [])]
+    part, dataset_id = params.get("part", "val"), params["dataset_id"]
+    reports = []
+    if rerankers:  # the first model is then evaluated as the rerankers' first stage, once
+        reports = rerank_and_save(ctx.workspace, dataset_id, models[0], rerankers, part, on_progress=ctx.progress)
+        models = models[1:]
+    reports += evaluate_models(ctx.workspace, dataset_id, models, part, on_progress=ctx.progress)
+    for report in reports:
+        ctx.emit("metrics", model=report.name, metrics=report.metrics)
+    return {"reports": [r.report_id for r in reports], "metrics": {r.name: r.metrics for r in reports}}
+
+
+def start_comparison_job(ws, dataset_id: str, specs: list, part: str = "val",
+                         secret_env: dict[str, str] | None = None) -> JobStatus:
+    """Start comparing `specs` (SelectorSpecs) in a worker, after checking the request here, so that a
+    bad one fails at once. `secret_env` hands an API key to the worker (see LLMConfig.secret_env)."""
+    from ..routing.compare import load_router_task
+    from ..routing.specs import check_specs
+
+    task = load_router_task(ws, dataset_id, part)
+    check_specs(specs)
+    params = {"dataset_id": dataset_id, "part": task.part, "selectors": [spec.to_dict() for spec in specs]}
+    return start_job(ws, JobKind.COMPARE_SELECTORS, params, name=f"compare {len(specs)} selector(s)",
+                     dataset_id=dataset_id, secret_env=secret_env)
+
+
+def run_router_comparison_job(ctx, params: dict) -> dict:
+    """params {dataset_id, part, selectors: [SelectorSpec dicts]}."""
+    from ..routing.compare import compare_selectors
+    from ..routing.specs import SelectorSpec
+
+    specs = [SelectorSpec.from_dict(data) for data in params["selectors"]]
+    comparison = compare_selectors(ctx.workspace, params["dataset_id"], specs, params.get("part", "val"),
+                                   on_progress=ctx.progress)
+    for report in comparison.reports:
+        ctx.emit("match_rate", selector=report.name, match_rate=report.match_rate, failures=report.failures)
+    for label, reason in comparison.skipped:
+        ctx.emit("skipped", selector=label, reason=reason)
+    return {"comparison_id": comparison.comparison_id,
+            "match_rates": {r.name: r.match_rate for r in comparison.reports},
+            "skipped": [list(s) for s in comparison.skipped]}
+
+
+def run_sleep_job(ctx, params: dict) -> dict:
+    """Counts steps; optionally starts a grandchild (as dataloader or tokenizer pools do) or fails."""
+    steps = int(params.get("steps", 10))
+    if params.get("child_seconds"):
+        child = subprocess.Popen(["sleep", str(params["child_seconds"])])
+        ctx.emit("child", pid=child.pid)
+    for step in range(1, steps + 1):
+        time.sleep(float(params.get("seconds_per_step", 0.1)))
+        ctx.emit("step", step=step)
+        ctx.progress(step, steps, f"step {step}/{steps}")
+    if params.get("fail"):
+        raise RuntimeError("asked to fail")
+    return {"steps": steps}
+
+
+TASKS = {
+    JobKind.GENERATE_QUESTIONS: run_generation_job,
+    JobKind.GENERATE_ROUTER_QUESTIONS: run_router_job,
+    JobKind.TRAIN_EMBEDDING: run_training_job,
+    JobKind.TRAIN_CROSS_ENCODER: run_cross_encoder_job,
+    JobKind.EVALUATE: run_evaluation_job,
+    JobKind.COMPARE_SELECTORS: run_router_comparison_job,
+    JobKind.SLEEP: run_sleep_job,
+}

@@ -1,0 +1,78 @@
+"""Entry point of a job's worker process: `python -m ragtune_core.jobs.worker WORKSPACE RUN_ID`.
+
+Runs the task named in the run's spec.json, turning its progress and events into the run's
+status.json and events.jsonl.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+
+from ..store.workspace import Workspace
+from .runner import events_path, finish_status, load_status, write_status
+from .tasks import TASKS
+
+class JobContext:
+    """What a task sees of its run: parameters, a folder, and ways to report progress."""
+
+    def __init__(self, ws: Workspace, run_id: str):
+        self.workspace = ws
+        self.run_id = run_id
+        self.run_dir = ws.run_dir(run_id)
+        self._status = load_status(ws, run_id)
+        self._events = events_path(ws, run_id).open("a", encoding="utf-8")
+        self._last_write = 0.0
+
+    def emit(self, event: str, **data) -> None:
+        """Append one event (a training step's loss, an evaluation's metrics...) to the log."""
+        record = {"event": event, "time": time.time(), **data}
+        self._events.write(json.dumps(record) + "\n")
+        self._events.flush()
+
+    def progress(self, done: int, total: int, message: str | None = None, force: bool = False) -> None:
+        self._status.done, self._status.total = done, total
+        if message is not None:
+            self._status.message = message
+        now = time.time()
+        # Status writes are throttled: a fast task must not spend its time rewriting a file.
+        if force or done >= total or now - self._last_write > 0.25:
+            self._status.updated = now
+            write_status(self.workspace, self._status)
+            self._last_write = now
+
+    def start(self) -> None:
+        self._status.state = "running"
+        self._status.pid = os.getpid()
+        self._status.started = self._status.updated = time.time()
+        write_status(self.workspace, self._status)
+        self.workspace.update_run(self.run_id, state="running")
+
+    def finish(self, state: str, result: dict | None = None, error: str | None = None) -> None:
+        self._events.close()
+        self._status.result = result or {}
+        finish_status(self.workspace, self._status, state, message=self._status.message, error=error)
+
+
+def main(argv: list[str]) -> int:
+    root, run_id = argv
+    ws = Workspace(root)
+    ctx = JobContext(ws, run_id)
+    spec = json.loads((ctx.run_dir / "spec.json").read_text())
+    ctx.start()
+    try:
+        result = TASKS[spec["kind"]](ctx, spec["params"])
+    except Exception as exc:  # the worker's job is to report any failure, whatever it is
+        traceback.print_exc()
+        ctx.emit("error", message=str(exc))
+        ctx.finish("failed", error=f"{type(exc).__name__}: {exc}")
+        return 1
+    ctx.finish("succeeded", result=result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,49 @@
+"""Stage 2, questions: synthetic question/passage datasets (offline or LLM), curation and splits."""
+
+from .qa_dataset import (
+    QADataset,
+    DatasetError,
+    TRAIN,
+    VAL,
+    SPLIT_MODES,
+    split_dataset,
+    save_dataset,
+    update_dataset,
+    load_dataset,
+)
+from .generators import GENERATORS, MAX_QUESTIONS_PER_CHUNK, GenerationError, GenerationResult, QuestionGenerator
+from .offline import OfflineQuestionGenerator
+from .llm_generator import LLMQuestionGenerator, estimate_llm_usage
+from .prompts import DEFAULT_QA_PROMPT
+from .generation import GenerationRequest, generate_questions, select_chunks, build_dataset
+from .curation import apply_table, coverage, drop_duplicates, find_duplicates, questions_table
+
+__all__ = [
+    "QADataset",
+    "DatasetError",
+    "TRAIN",
+    "VAL",
+    "SPLIT_MODES",
+    "split_dataset",
+    "save_dataset",
+    "update_dataset",
+    "load_dataset",
+    "GENERATORS",
+    "MAX_QUESTIONS_PER_CHUNK",
+    "GenerationError",
+    "GenerationResult",
+    "QuestionGenerator",
+    "OfflineQuestionGenerator",
+    "LLMQuestionGenerator",
+    "estimate_llm_usage",
+    "DEFAULT_QA_PROMPT",
+    "GenerationRequest",
+    "generate_questions",
+    "select_chunks",
+    "build_dataset",
+    "apply_table",
+    "coverage",
+    "drop_duplicates",
+    "find_duplicates",
+    "questions_table",
+]

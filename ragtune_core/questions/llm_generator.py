@@ -1,0 +1,114 @@
+"""Questions from an OpenAI-compatible model, each chunk's answer cached on disk."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from ..corpus.documents import Chunk
+from ..llm.client import Completion, LLMConfig, Outcome, Usage, complete_many
+from ..llm.pricing import estimate_tokens
+from ..store.files import atomic_write_text
+from .generators import GeneratedQuestion, GenerationResult, ProgressCallback, check_n
+from .prompts import DEFAULT_QA_PROMPT, parse_questions, render_prompt
+
+# What a completion costs in tokens per question asked, for cost previews.
+ESTIMATED_TOKENS_PER_QUESTION = 30
+
+
+class LLMQuestionGenerator:
+    """Questions from an OpenAI-compatible model, each chunk's answer cached on disk.
+
+    The cache key covers what decides the answer (model, endpoint, prompt template, chunk text,
+    questions asked for), so a changed prompt asks again while a repeated run costs nothing.
+    Failed chunks are not cached: the next run retries them.
+    """
+
+    def __init__(self, config: LLMConfig, prompt_template: str = DEFAULT_QA_PROMPT, cache_dir: Path | None = None):
+        render_prompt(prompt_template, "", 1)  # a template without {context_str} fails here, before any request
+        self.config = config
+        self.prompt_template = prompt_template
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+
+    def generate(self, chunks: list[Chunk], n_per_chunk: int,
+                 on_progress: ProgressCallback | None = None) -> GenerationResult:
+        check_n(n_per_chunk)
+        result = GenerationResult()
+        answers: dict[str, list[str]] = {}
+        to_ask = []
+        for chunk in chunks:
+            cached = self._cached(chunk, n_per_chunk)
+            if cached is not None:
+                answers[chunk.chunk_id] = cached
+                result.cached += 1
+            elif not chunk.text.strip():
+                result.failures.append((chunk.chunk_id, "the chunk is empty"))
+            else:
+                to_ask.append(chunk)
+        done = len(chunks) - len(to_ask)
+        if on_progress:
+            on_progress(done, len(chunks), len(result.failures))
+
+        def on_done(outcome: Outcome) -> None:
+            nonlocal done
+            chunk = to_ask[outcome.index]
+            questions, error = self._questions(outcome, n_per_chunk)
+            if questions:
+                answers[chunk.chunk_id] = questions
+                self._store(chunk, n_per_chunk, questions)
+            else:
+                result.failures.append((chunk.chunk_id, error))
+            done += 1
+            if on_progress:
+                on_progress(done, len(chunks), len(result.failures))
+
+        prompts = [[{"role": "user", "content": render_prompt(self.prompt_template, c.text, n_per_chunk)}]
+                   for c in to_ask]
+        outcomes = complete_many(self.config, prompts, on_done=on_done) if prompts else []
+        for outcome in outcomes:
+            if isinstance(outcome, Completion):
+                result.usage.add(outcome.prompt_tokens, outcome.completion_tokens)
+        result.questions = [GeneratedQuestion(c.chunk_id, q) for c in chunks for q in answers.get(c.chunk_id, [])]
+        return result
+
+    @staticmethod
+    def _questions(outcome: Outcome, n: int) -> tuple[list[str], str]:
+        if not isinstance(outcome, Completion):
+            return [], outcome.message
+        questions = parse_questions(outcome.content, n)
+        if not questions:
+            return [], f"the model's answer held no questions: {outcome.content[:80]!r}"
+        return questions, ""
+
+    def cache_key(self, chunk: Chunk, n: int) -> str:
+        parts = [self.config.model, self.config.base_url or "", self.prompt_template, chunk.text, n]
+        return hashlib.sha256(json.dumps(parts).encode("utf-8")).hexdigest()
+
+    def _cache_path(self, chunk: Chunk, n: int) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        key = self.cache_key(chunk, n)
+        return self.cache_dir / key[:2] / f"{key}.json"
+
+    def _cached(self, chunk: Chunk, n: int) -> list[str] | None:
+        path = self._cache_path(chunk, n)
+        if path is None or not path.exists():
+            return None
+        try:
+            questions = json.loads(path.read_text(encoding="utf-8"))["questions"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # a damaged entry is asked again and rewritten
+        return questions if isinstance(questions, list) and questions else None
+
+    def _store(self, chunk: Chunk, n: int, questions: list[str]) -> None:
+        path = self._cache_path(chunk, n)
+        if path is None:
+            return
+        atomic_write_text(path, json.dumps({"model": self.config.model, "questions": questions}))
+
+
+def estimate_llm_usage(chunks: list[Chunk], n_per_chunk: int, prompt_template: str = DEFAULT_QA_PROMPT) -> Usage:
+    """Tokens an LLM run would use, before it runs (for a cost preview with llm.estimate_cost)."""
+    prompt_tokens = estimate_tokens(render_prompt(prompt_template, c.text, n_per_chunk) for c in chunks)
+    return Usage(prompt_tokens, len(chunks) * n_per_chunk * ESTIMATED_TOKENS_PER_QUESTION)

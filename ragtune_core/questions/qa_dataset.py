@@ -1,0 +1,184 @@
+"""Question/passage datasets in LlamaIndex's `EmbeddingQAFinetuneDataset` JSON format.
+
+The file keeps the four LlamaIndex keys (`queries`, `corpus`, `relevant_docs`, `mode`) so it loads
+in llama-index as is; RAGTune's own extras (which document a passage is from, the train/validation
+split, a router dataset's tools) live under one extra `ragtune` key that LlamaIndex ignores.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..store.files import write_json
+from ..store.workspace import DatasetRecord, Workspace, check_name, new_id
+
+TRAIN, VAL = "train", "val"
+SPLIT_MODES = ("document", "query")
+
+
+class DatasetError(ValueError):
+    """A dataset file or edit that cannot be used; the message says what is wrong."""
+
+
+@dataclass
+class QADataset:
+    queries: dict[str, str]  # query id -> question
+    corpus: dict[str, str]  # passage (chunk or tool) id -> text
+    relevant_docs: dict[str, list[str]]  # query id -> ids of the passages that answer it
+    mode: str = "text"
+    passage_docs: dict[str, str] = field(default_factory=dict)  # passage id -> document id
+    split: dict[str, str] = field(default_factory=dict)  # query id -> "train" | "val"
+    kind: str = "qa"  # "qa" or "router"
+    extra: dict = field(default_factory=dict)  # e.g. router tools; kept verbatim
+
+    def validate(self) -> None:
+        for qid, pids in self.relevant_docs.items():
+            if qid not in self.queries:
+                raise DatasetError(f"relevant_docs names query {qid!r}, which is not in queries")
+            missing = [p for p in pids if p not in self.corpus]
+            if missing:
+                raise DatasetError(f"query {qid!r} points at passages not in corpus: {missing[:3]}")
+        unlabelled = [q for q in self.queries if not self.relevant_docs.get(q)]
+        if unlabelled:
+            raise DatasetError(f"{len(unlabelled)} queries have no relevant passage, e.g. {unlabelled[0]!r}")
+
+    def subset(self, part: str | None) -> QADataset:
+        """The queries of one split part ("train"/"val"), with the whole corpus; None: everything."""
+        if part is None:
+            return self
+        if not self.split:
+            raise DatasetError("this dataset has no train/validation split yet")
+        keep = [q for q in self.queries if self.split.get(q) == part]
+        return QADataset(
+            queries={q: self.queries[q] for q in keep},
+            corpus=self.corpus,
+            relevant_docs={q: self.relevant_docs[q] for q in keep},
+            mode=self.mode,
+            passage_docs=self.passage_docs,
+            split={q: part for q in keep},
+            kind=self.kind,
+            extra=self.extra,
+        )
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """(question, passage text) pairs, one per relevant passage."""
+        return [(self.queries[q], self.corpus[p]) for q in self.queries for p in self.relevant_docs[q]]
+
+    def to_json_dict(self, llama_index_only: bool = False) -> dict:
+        data = {
+            "queries": self.queries,
+            "corpus": self.corpus,
+            "relevant_docs": self.relevant_docs,
+            "mode": self.mode,
+        }
+        if not llama_index_only:
+            data["ragtune"] = {
+                "kind": self.kind,
+                "passage_docs": self.passage_docs,
+                "split": self.split,
+                "extra": self.extra,
+            }
+        return data
+
+    @classmethod
+    def from_json_dict(cls, data: dict) -> QADataset:
+        if not isinstance(data, dict):
+            raise DatasetError("expected a JSON object with queries, corpus and relevant_docs")
+        missing = [k for k in ("queries", "corpus", "relevant_docs") if k not in data]
+        if missing:
+            raise DatasetError(f"not a LlamaIndex QA dataset: missing {', '.join(missing)}")
+        for key in ("queries", "corpus", "relevant_docs"):
+            if not isinstance(data[key], dict):
+                raise DatasetError(f"{key!r} must be an object mapping ids to values")
+        meta = data.get("ragtune") or {}
+        dataset = cls(
+            queries={str(k): str(v) for k, v in data["queries"].items()},
+            corpus={str(k): str(v) for k, v in data["corpus"].items()},
+            relevant_docs={str(k): _as_id_list(k, v) for k, v in data["relevant_docs"].items()},
+            mode=str(data.get("mode", "text")),
+            passage_docs=dict(meta.get("passage_docs", {})),
+            split=dict(meta.get("split", {})),
+            kind=meta.get("kind", "qa"),
+            extra=dict(meta.get("extra", {})),
+        )
+        dataset.validate()
+        return dataset
+
+    def save(self, path: Path, llama_index_only: bool = False) -> None:
+        """Write atomically: a crash mid-write never leaves a half file in place of a good one."""
+        write_json(Path(path), self.to_json_dict(llama_index_only), indent=1)
+
+    @classmethod
+    def load(cls, path: Path) -> QADataset:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{Path(path).name} is not valid JSON: {exc}") from exc
+        return cls.from_json_dict(data)
+
+
+def _as_id_list(qid, value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list):
+        raise DatasetError(f"relevant_docs[{qid!r}] must be a list of passage ids")
+    return [str(v) for v in value]
+
+
+def split_dataset(dataset: QADataset, val_ratio: float = 0.2, by: str = "document", seed: int = 42) -> dict[str, str]:
+    """Assign each query to train or val.
+
+    by="document": whole documents go to validation, so no validation passage is ever trained on.
+    by="query": queries are shuffled and cut, passages may be shared.
+    """
+    if not 0 < val_ratio < 1:
+        raise DatasetError("the validation ratio must be between 0 and 1")
+    if by not in SPLIT_MODES:
+        raise DatasetError(f"split by must be one of {SPLIT_MODES}, not {by!r}")
+    rng = random.Random(seed)
+    if by == "query":
+        qids = sorted(dataset.queries)
+        rng.shuffle(qids)
+        n_val = max(1, round(len(qids) * val_ratio))
+        val = set(qids[:n_val])
+        return {q: VAL if q in val else TRAIN for q in dataset.queries}
+    doc_of = {q: _document_of(dataset, q) for q in dataset.queries}
+    docs = sorted(set(doc_of.values()))
+    if len(docs) < 2:
+        raise DatasetError("a split by document needs questions from at least two documents; split by query instead")
+    rng.shuffle(docs)
+    n_val = min(len(docs) - 1, max(1, round(len(docs) * val_ratio)))
+    val_docs = set(docs[:n_val])
+    return {q: VAL if doc_of[q] in val_docs else TRAIN for q in dataset.queries}
+
+
+def _document_of(dataset: QADataset, qid: str) -> str:
+    passage = dataset.relevant_docs[qid][0]
+    return dataset.passage_docs.get(passage, passage)
+
+
+def save_dataset(ws: Workspace, name: str, dataset: QADataset, corpus_id: str | None, params: dict) -> DatasetRecord:
+    """Save a validated dataset under a new name (refused when the name is taken)."""
+    dataset.validate()
+    record = DatasetRecord(new_id("dataset"), check_name(name), time.time(), dataset.kind, corpus_id, params,
+                           len(dataset.queries))
+    ws.add("datasets", record, lambda folder: dataset.save(folder / "dataset.json"))
+    return record
+
+
+def update_dataset(ws: Workspace, dataset_id: str, dataset: QADataset, params: dict | None = None) -> DatasetRecord:
+    """Replace a dataset's content (after an edit or a new split), merging `params` into its
+    parameters; validated before anything is written."""
+    dataset.validate()
+    ws.get_dataset(dataset_id)
+    dataset.save(ws.dataset_path(dataset_id))
+    return ws.update_dataset_record(dataset_id, len(dataset.queries), params)
+
+
+def load_dataset(ws: Workspace, dataset_id: str) -> QADataset:
+    ws.get_dataset(dataset_id)  # an unknown id is named as such
+    return QADataset.load(ws.dataset_path(dataset_id))

@@ -1,0 +1,211 @@
+"""Router comparison: several selectors routing the same labelled queries, side by side.
+
+A `SelectorSpec` names a selector as plain data (what a job's parameters and the CLI carry);
+`compare_selectors` runs every one on a router dataset's queries, skips an LLM that cannot be used
+(no key, nothing configured) with its reason rather than failing the run, and saves the result
+as one JSON file under the workspace's `router_evaluations/` folder, as evaluation.py saves
+retrieval reports, so the Compare page shows past comparisons without routing again. The tables
+at the end shape a comparison (or one query routed live, for the Playground) for display.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from ..evaluation.metrics import bootstrap_ci
+from ..evaluation.retrieval import check_part
+from ..questions.qa_dataset import DatasetError, QADataset, load_dataset
+from ..store.files import write_json
+from ..store.workspace import Workspace, load_saved_results, new_id
+from .selectors import Choice, Selection, Selector
+from .specs import RoutingError, SelectorSpec, load_selectors
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]
+
+
+# --- evaluation -------------------------------------------------------------------------------
+@dataclass
+class SelectorReport:
+    name: str
+    match_rate: float  # share of queries routed to the expected choice; failures count as misses
+    match_rate_ci: tuple[float, float]  # bootstrap 95% interval
+    mean_latency: float  # seconds per query
+    failures: int  # queries with no selection
+    picks: list[int | None]
+    scores: list[list[float]]
+    errors: list[str | None] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def router_task(dataset: QADataset, part: str | None = None) -> tuple[list[str], list[Choice], list[int]]:
+    """(queries, choices, expected indices) of a router dataset, optionally one split part.
+
+    The choices come from `extra["tools"]` when present (with their names), else from the corpus.
+    """
+    subset = dataset.subset(part)
+    tools = dataset.extra.get("tools") or [{"id": cid, "name": cid, "description": text}
+                                           for cid, text in dataset.corpus.items()]
+    choices = [Choice(str(t["id"]), str(t.get("name") or t["id"]), str(t["description"])) for t in tools]
+    position = {choice.id: i for i, choice in enumerate(choices)}
+    queries, expected = [], []
+    for qid, question in subset.queries.items():
+        relevant = subset.relevant_docs.get(qid) or []
+        if not relevant or relevant[0] not in position:
+            raise DatasetError(f"query {qid!r} does not name one of the {len(choices)} tools as its answer")
+        queries.append(question)
+        expected.append(position[relevant[0]])
+    return queries, choices, expected
+
+
+
+def matches(picks: list[int | None], expected: list[int]) -> np.ndarray:
+    if len(picks) != len(expected):
+        raise ValueError(f"{len(picks)} selections for {len(expected)} expected choices")
+    if not picks:
+        raise ValueError("no selections to score")
+    return np.array([pick is not None and pick == want for pick, want in zip(picks, expected)], dtype=float)
+
+
+def evaluate_selector(selector: Selector, queries: list[str], choices: list[Choice], expected: list[int],
+                      n_resamples: int = 1000) -> SelectorReport:
+    """Run `selector` on every query and score its picks against the expected choice indices."""
+    if len(queries) != len(expected):
+        raise ValueError(f"{len(queries)} queries but {len(expected)} expected choices")
+    out_of_range = [e for e in expected if not 0 <= e < len(choices)]
+    if out_of_range:
+        raise ValueError(f"expected choice {out_of_range[0]} is not among the {len(choices)} choices")
+    selections = selector.select(queries, choices)
+    picks = [s.index for s in selections]
+    hits = matches(picks, expected)
+    return SelectorReport(
+        name=selector.name,
+        match_rate=float(hits.mean()),
+        match_rate_ci=bootstrap_ci(hits, n_resamples=n_resamples),
+        mean_latency=float(np.mean([s.latency for s in selections])),
+        failures=sum(pick is None for pick in picks),
+        picks=picks,
+        scores=[s.scores for s in selections],
+        errors=[s.error for s in selections],
+    )
+
+
+def confusion_matrix(expected: list[int], picks: list[int | None], n_choices: int) -> np.ndarray:
+    """Counts: row = expected choice, column = picked choice; the last column counts failures (none)."""
+    if len(expected) != len(picks):
+        raise ValueError(f"{len(picks)} picks for {len(expected)} expected choices")
+    matrix = np.zeros((n_choices, n_choices + 1), dtype=int)
+    for want, pick in zip(expected, picks):
+        if not 0 <= want < n_choices or (pick is not None and not 0 <= pick < n_choices):
+            raise ValueError(f"choice index out of range 0..{n_choices - 1}: expected {want}, picked {pick}")
+        matrix[want, n_choices if pick is None else pick] += 1
+    return matrix
+
+
+# --- comparisons ------------------------------------------------------------------------------
+@dataclass
+class RouterComparison:
+    comparison_id: str
+    dataset_id: str
+    part: str  # "val" | "train" | "all"
+    created: float
+    queries: list[str]
+    query_ids: list[str]
+    choices: list[Choice]
+    expected: list[int]  # index in `choices` of each query's right tool
+    reports: list[SelectorReport]
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (label, why it did not run)
+
+    def report(self, label: str) -> SelectorReport:
+        for report in self.reports:
+            if report.name == label:
+                return report
+        ran = ", ".join(repr(r.name) for r in self.reports) or "none"
+        raise RoutingError(f"no selector {label!r} in comparison {self.comparison_id} (it has {ran})")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RouterComparison:
+        reports = [SelectorReport(**{**r, "match_rate_ci": tuple(r["match_rate_ci"])}) for r in data["reports"]]
+        return cls(**{**data, "choices": [Choice(**c) for c in data["choices"]], "reports": reports,
+                      "skipped": [tuple(s) for s in data["skipped"]]})
+
+
+@dataclass
+class RouterTask:
+    dataset_id: str
+    part: str
+    query_ids: list[str]
+    queries: list[str]
+    choices: list[Choice]
+    expected: list[int]
+
+
+def load_router_task(ws: Workspace, dataset_id: str, part: str = "all") -> RouterTask:
+    """A router dataset's tools as choices and one part's queries with their right tool."""
+    record = ws.get_dataset(dataset_id)
+    dataset = load_dataset(ws, dataset_id)
+    if dataset.kind != "router":
+        raise RoutingError(f"dataset {record.name!r} is a {dataset.kind} dataset, not a router dataset: "
+                           "selectors are compared on router queries")
+    part = check_part(part)
+    subset = None if part == "all" else part
+    queries, choices, expected = router_task(dataset, subset)
+    if not queries:
+        raise DatasetError(f"the {part} part of dataset {record.name!r} has no queries")
+    return RouterTask(dataset_id, part, list(dataset.subset(subset).queries), queries, choices, expected)
+
+
+def compare_selectors(ws: Workspace, dataset_id: str, specs: list[SelectorSpec], part: str = "val",
+                      on_progress: Progress | None = None) -> RouterComparison:
+    """Route the dataset part's queries with every selector, save the comparison and return it."""
+    task = load_router_task(ws, dataset_id, part)
+    selectors, skipped = load_selectors(specs)
+    reports = []
+    for done, selector in enumerate(selectors):
+        if on_progress:
+            on_progress(done, len(selectors), f"{selector.name}: routing {len(task.queries)} queries")
+        reports.append(evaluate_selector(selector, task.queries, task.choices, task.expected))
+    if on_progress:
+        on_progress(len(selectors), len(selectors), f"compared {len(selectors)} selector(s)")
+    comparison = RouterComparison(new_id("route"), task.dataset_id, task.part, time.time(), task.queries,
+                                  task.query_ids, task.choices, task.expected, reports, skipped)
+    return save_comparison(ws, comparison)
+
+
+
+# --- saved comparisons ------------------------------------------------------------------------
+def save_comparison(ws: Workspace, comparison: RouterComparison) -> RouterComparison:
+    """Write router_evaluations/<comparison id>.json atomically."""
+    write_json(ws.dir("router_evaluations") / f"{comparison.comparison_id}.json", comparison.to_dict())
+    return comparison
+
+
+def list_comparisons(ws: Workspace, dataset_id: str | None = None, part: str | None = None) -> list[RouterComparison]:
+    """Saved comparisons, newest first; a file that cannot be read is skipped with a warning."""
+    return load_saved_results(ws.dir("router_evaluations"), RouterComparison.from_dict, log, "router comparison",
+                              dataset_id, part)
+
+
+def latest_comparison(ws: Workspace, dataset_id: str, part: str) -> RouterComparison | None:
+    comparisons = list_comparisons(ws, dataset_id, part)
+    return comparisons[0] if comparisons else None
+
+
+
+# --- one query, for the Playground ------------------------------------------------------------
+def route_query(query: str, choices: list[Choice], selectors: list[Selector]) -> list[tuple[str, Selection]]:
+    """(selector name, its selection) for one query, in the selectors' order."""
+    if not query.strip():
+        raise RoutingError("the query is empty")
+    return [(selector.name, selector.select([query], choices)[0]) for selector in selectors]

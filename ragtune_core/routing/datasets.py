@@ -1,0 +1,388 @@
+"""Router datasets: the tools a RAG app routes between, and labelled queries to tune the selector.
+
+Per document a "vector" tool answers specific facts and a "summary" tool holistic summaries (or
+whatever tools the user defines). `generate_router_dataset` asks specific questions about chunks
+spread over each document (labelled with its vector tool) and variations of a summary request
+(labelled with its summary tool), reusing generation.py's question generators. The result is a
+`QADataset(kind="router")` whose passages are the tools' descriptions, so the embedding training,
+evaluation and dataset splits work on it unchanged; split by document holds out whole documents.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import uuid
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+from ..corpus.documents import Chunk, Document, load_chunks, load_documents
+from ..llm.client import LLMConfig
+from ..questions.generators import (
+    GENERATORS, MAX_QUESTIONS_PER_CHUNK, GeneratedQuestion, GenerationError, GenerationResult,
+    ProgressCallback, QuestionGenerator,
+)
+from ..questions.llm_generator import LLMQuestionGenerator
+from ..questions.offline import OfflineQuestionGenerator
+from ..questions.prompts import DEFAULT_QA_PROMPT, render_prompt
+from ..questions.qa_dataset import QADataset
+from ..store.files import check_keys
+from ..store.workspace import Workspace
+from .tools import SUMMARY, VECTOR, RouterError, Tool, check_placeholders, check_tools, fill_title, make_tools, tools_from_dicts, tools_to_dicts
+
+MAX_QUESTIONS_PER_DOCUMENT = 200
+# Query ids are derived from (tool, question), so regenerating the same data gives the same ids.
+_QUERY_ID_NAMESPACE = uuid.UUID("0b7e5f0c-3c1d-4b8e-a6a4-7d2f1c9e5b30")
+
+# Router questions are asked without their passage, among questions about other documents, so each
+# must say which document it is about; the chunk reaches the LLM under a "Document: {title}" line.
+DEFAULT_ROUTER_QA_PROMPT = DEFAULT_QA_PROMPT + (
+    " The questions will be asked without the context, among questions about other documents: name the "
+    "document given in the context's first line (its subject) in every question."
+)
+DOCUMENT_LINE = "Document: {title}\n\n"
+# Question words lowered when a question is put after "Regarding {title}, ".
+_QUESTION_OPENERS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "is", "are", "was",
+                     "were", "does", "do", "did", "can", "could", "should", "would", "will", "has", "have", "had",
+                     "name", "describe", "explain", "list", "in", "according"}
+
+DEFAULT_SUMMARY_QUESTION = "Can you give me a summary of {title}?"
+# {context_str}: the base summary question; the LLM answer is read with generation.parse_questions,
+# which keeps only lines that read as questions, hence "end with a question mark".
+DEFAULT_SUMMARY_PROMPT = (
+    "Here is a request a user could make about a document:\n"
+    "---------------------\n"
+    "{context_str}\n"
+    "---------------------\n"
+    "Write {num_questions_per_chunk} different variations of this request. Each one must still ask for a "
+    "holistic summary of everything about the document's subject, not for a specific fact or section, and "
+    "must name that subject. Vary the wording, tone and length. Write one variation per line, each ending "
+    "with a question mark, and nothing else."
+)
+# The offline generator's summary requests: as many as the most variations one may ask for.
+SUMMARY_TEMPLATES = (
+    "Summarize everything about {title}.",
+    "Give me a holistic overview of {title}.",
+    "What are the main things to know about {title}?",
+    "Can you give me a summary of {title}?",
+    "Provide a comprehensive summary of {title}.",
+    "Tell me everything important about {title}.",
+    "What is {title} all about, in a nutshell?",
+    "Write a broad overview covering all aspects of {title}.",
+    "I need a complete rundown of {title}: what should I know?",
+    "Could you sum up the key points about {title}?",
+    "Give me the big picture of {title}.",
+    "What is the general overview of {title}, from start to finish?",
+    "Describe {title} as a whole.",
+    "Outline all of the essential information about {title}.",
+    "Briefly summarize the whole of {title}.",
+    "What would an overall summary of {title} say?",
+    "Give a high-level summary of everything there is about {title}.",
+    "Can you recap the most important facts about {title} in one overview?",
+    "Explain {title} in summary form, covering every major topic.",
+    "What would a complete summary of {title} include?",
+)
+
+# An LLM is asked for at most as many as per chunk; the offline generator has that many phrasings.
+MAX_SUMMARY_VARIATIONS = min(MAX_QUESTIONS_PER_CHUNK, len(SUMMARY_TEMPLATES))
+
+
+
+# prompts and offline summary requests ------------------------------------------------------------------
+@dataclass
+class RouterPrompts:
+    """The editable prompts: `questions` for specific questions about a chunk (generation.py's
+    format), `summary` for variations of `summary_question` (filled with the document's {title})."""
+
+    questions: str = DEFAULT_ROUTER_QA_PROMPT
+    summary: str = DEFAULT_SUMMARY_PROMPT
+    summary_question: str = DEFAULT_SUMMARY_QUESTION
+
+    def __post_init__(self) -> None:
+        for field_name in ("questions", "summary", "summary_question"):
+            if not isinstance(getattr(self, field_name), str):
+                raise RouterError(f"prompts.{field_name} must be text")
+        render_prompt(self.questions, "", 1)  # names a missing {context_str}
+        if "{context_str}" not in self.summary:
+            raise RouterError("prompts.summary must contain {context_str}, where the base summary question goes")
+        check_placeholders(self.summary_question, "prompts.summary_question")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> RouterPrompts:
+        data = data or {}
+        if not isinstance(data, dict):
+            raise RouterError("prompts must be an object with questions, summary and summary_question")
+        check_keys(data, (f.name for f in fields(cls)), "prompts", RouterError)
+        return cls(**{k: v for k, v in data.items() if v})  # an empty prompt means the default
+
+
+def offline_summary_variations(title: str, n: int, seed: int = 0) -> list[str]:
+    """`n` distinct summary requests about `title`, drawn from SUMMARY_TEMPLATES (deterministic per seed)."""
+    if not 1 <= n <= MAX_SUMMARY_VARIATIONS:
+        raise RouterError(f"summary_variations must be between 1 and {MAX_SUMMARY_VARIATIONS}, not {n}")
+    rng = random.Random(f"{seed}:{title}")
+    return [template.format(title=title) for template in rng.sample(SUMMARY_TEMPLATES, n)]
+
+
+
+
+# router datasets -------------------------------------------------------------------------------------
+def generate_router_dataset(documents: list[Document], chunks: list[Chunk], tools: list[Tool],
+                            questions_per_document: int = 10, summary_variations: int = 5,
+                            generator: str = "offline", llm_config: LLMConfig | None = None,
+                            prompts: RouterPrompts | None = None, seed: int = 0, cache_dir: Path | None = None,
+                            on_progress: ProgressCallback | None = None) -> tuple[QADataset, GenerationResult]:
+    """Labelled queries for `tools`: (dataset, result), where result.failures lists (chunk or tool
+    id, why) and result.usage the LLM tokens spent.
+
+    Vector tools get `questions_per_document` questions about chunks spread evenly over their
+    document; summary tools get `summary_variations` summary requests. A question asked of two
+    documents is dropped: it would have two right answers. Raises GenerationError when nothing
+    was generated.
+    """
+    prompts = prompts or RouterPrompts()
+    _check_settings(questions_per_document, summary_variations, generator, llm_config)
+    check_tools(tools)
+    titles = {d.doc_id: d.title for d in documents}
+    for tool in tools:
+        if tool.document_id is not None and tool.document_id not in titles:
+            raise RouterError(f"tool {tool.name!r} is for document {tool.document_id!r}, "
+                              "which is not among the documents given")
+    chunks_of = defaultdict(list)
+    for chunk in chunks:
+        chunks_of[chunk.doc_id].append(chunk)
+    vector_tools = [t for t in tools if t.kind == VECTOR and questions_per_document]
+    summary_tools = [t for t in tools if t.kind == SUMMARY and summary_variations]
+    skipped = GenerationResult(failures=_unaskable(vector_tools + summary_tools, chunks_of, titles))
+    vector_tools = [t for t in vector_tools if chunks_of.get(t.document_id)]
+    summary_tools = [t for t in summary_tools if t.document_id is not None]
+
+    plan = [(c, n) for t in vector_tools for c, n in _spread(chunks_of[t.document_id], questions_per_document)]
+    progress = _Progress(len(plan) + len(summary_tools), len(skipped.failures), on_progress)
+    specific = _ask_about_chunks(plan, titles, generator, llm_config, prompts.questions, seed, cache_dir, progress)
+    summaries = _ask_for_summaries(summary_tools, titles, summary_variations, generator, llm_config, prompts, seed,
+                                   cache_dir, progress)
+
+    vector_of = {t.document_id: t.id for t in vector_tools}
+    planned = {c.chunk_id: (i, c.doc_id) for i, (c, _) in enumerate(plan)}
+    in_plan_order = sorted(specific.questions, key=lambda q: planned[q.chunk_id][0])  # not by questions per chunk
+    labelled = [(vector_of[planned[q.chunk_id][1]], q.question) for q in in_plan_order]
+    labelled += [(q.chunk_id, q.question) for q in summaries.questions]  # a summary request's id is its tool's
+    result = _merged([skipped, specific, summaries])
+    dataset = _router_dataset(tools, labelled)
+    if not dataset.queries:
+        if result.failures:
+            item, why = result.failures[0]
+            raise GenerationError(f"no queries were generated: {len(result.failures)} failed, e.g. {item!r}: {why}")
+        raise GenerationError("no queries were generated: no vector or summary tool got a query of its own")
+    return dataset, result
+
+
+def _check_settings(questions_per_document: int, summary_variations: int, generator: str,
+                    llm_config: LLMConfig | None) -> None:
+    if not 0 <= questions_per_document <= MAX_QUESTIONS_PER_DOCUMENT:
+        raise RouterError(f"questions_per_document must be between 0 and {MAX_QUESTIONS_PER_DOCUMENT}, "
+                          f"not {questions_per_document}")
+    if not 0 <= summary_variations <= MAX_SUMMARY_VARIATIONS:
+        raise RouterError(f"summary_variations must be between 0 and {MAX_SUMMARY_VARIATIONS}, not {summary_variations}")
+    if not questions_per_document and not summary_variations:
+        raise RouterError("questions_per_document and summary_variations are both 0: nothing to generate")
+    if generator not in GENERATORS:
+        raise RouterError(f"generator must be one of {', '.join(GENERATORS)}, not {generator!r}")
+    if generator == "llm" and llm_config is None:
+        raise RouterError("llm: the LLM generator needs a base URL and model")
+
+
+def _unaskable(tools: list[Tool], chunks_of: dict[str, list[Chunk]], titles: dict[str, str]) -> list[tuple[str, str]]:
+    """(tool id, why) for the tools that should get queries but have nothing to ask about."""
+    failures = []
+    for tool in tools:
+        if tool.document_id is None:
+            failures.append((tool.id, f"{tool.kind} tool {tool.name!r} has no document to ask about"))
+        elif tool.kind == VECTOR and not chunks_of.get(tool.document_id):
+            failures.append((tool.id, f"document {titles[tool.document_id]!r} has no chunks to ask about"))
+    return failures
+
+
+def _spread(chunks: list[Chunk], n: int) -> list[tuple[Chunk, int]]:
+    """(chunk, questions to ask it): up to n chunks spread evenly over the document, the n questions
+    shared out as evenly as can be (at most MAX_QUESTIONS_PER_CHUNK a chunk: a short document gets fewer)."""
+    picked = [chunks[i * len(chunks) // n] for i in range(n)] if n < len(chunks) else chunks
+    k = len(picked)
+    return [(c, min(MAX_QUESTIONS_PER_CHUNK, (i + 1) * n // k - i * n // k)) for i, c in enumerate(picked)]
+
+
+class _Progress:
+    """One (done, total, failed) count over generation calls made one after another."""
+
+    def __init__(self, total: int, failed: int, callback: ProgressCallback | None):
+        self.total, self.done, self.failed, self.callback = total, 0, failed, callback
+
+    def phase(self, size: int) -> ProgressCallback:
+        done_before, failed_before = self.done, self.failed
+
+        def report(done: int, total: int, failed: int) -> None:
+            self.done, self.failed = done_before + done, failed_before + failed
+            if self.callback:
+                self.callback(self.done, self.total, self.failed)
+
+        self.done += size  # where the next phase starts, however this one reports
+        return report
+
+
+def _ask_about_chunks(plan: list[tuple[Chunk, int]], titles: dict[str, str], generator: str,
+                      llm_config: LLMConfig | None, template: str, seed: int, cache_dir: Path | None,
+                      progress: _Progress) -> GenerationResult:
+    """Ask each planned chunk its number of questions (one generator call per distinct number), each
+    question naming its document. The LLM reads each chunk under its document's title to that end."""
+    question_generator: QuestionGenerator = (
+        LLMQuestionGenerator(llm_config, template, cache_dir) if generator == "llm" else OfflineQuestionGenerator(seed))
+    by_count: dict[int, list[Chunk]] = defaultdict(list)
+    for chunk, n in plan:
+        if generator == "llm":
+            chunk = replace(chunk, text=DOCUMENT_LINE.format(title=titles[chunk.doc_id]) + chunk.text)
+        by_count[n].append(chunk)
+    result = _merged([question_generator.generate(group, n, progress.phase(len(group))) for n, group in by_count.items()])
+    title_of = {chunk.chunk_id: titles[chunk.doc_id] for chunk, _ in plan}
+    result.questions = [replace(q, question=name_document(q.question, title_of[q.chunk_id])) for q in result.questions]
+    return result
+
+
+def _ask_for_summaries(tools: list[Tool], titles: dict[str, str], n: int, generator: str,
+                       llm_config: LLMConfig | None, prompts: RouterPrompts, seed: int, cache_dir: Path | None,
+                       progress: _Progress) -> GenerationResult:
+    """`n` summary requests per summary tool, each GeneratedQuestion's chunk_id being the tool's id."""
+    if not tools:
+        return GenerationResult()
+    report = progress.phase(len(tools))
+    if generator == "llm":
+        # The base question goes in as a chunk's text, so the LLM generator's cache and retries serve it too.
+        base_questions = [Chunk(t.id, t.document_id, fill_title(prompts.summary_question, titles[t.document_id]))
+                          for t in tools]
+        return LLMQuestionGenerator(llm_config, prompts.summary, cache_dir).generate(base_questions, n, report)
+    result = GenerationResult([GeneratedQuestion(t.id, q) for t in tools
+                               for q in offline_summary_variations(titles[t.document_id], n, seed)])
+    report(len(tools), len(tools), 0)
+    return result
+
+
+def names_document(question: str, title: str) -> bool:
+    """Does the question name the document: its title as a word or phrase, in any case?"""
+    return re.search(rf"(?<!\w){re.escape(title.strip())}(?!\w)", question, re.IGNORECASE) is not None
+
+
+def name_document(question: str, title: str) -> str:
+    """The question, made to name its document when it does not: a router query that says nothing of
+    its document ("What is Official known for?") has no single right tool among several documents."""
+    if names_document(question, title):
+        return question
+    first, _, rest = question.partition(" ")
+    if first.lower() in _QUESTION_OPENERS:
+        first = first.lower()
+    return f"Regarding {title.strip()}, {first} {rest}".rstrip()
+
+
+def _merged(results: list[GenerationResult]) -> GenerationResult:
+    merged = GenerationResult()
+    for part in results:
+        merged.questions += part.questions
+        merged.failures += part.failures
+        merged.usage.add(part.usage.prompt_tokens, part.usage.completion_tokens)
+        merged.cached += part.cached
+    return merged
+
+
+def _router_dataset(tools: list[Tool], labelled: list[tuple[str, str]]) -> QADataset:
+    tools_asked = defaultdict(set)
+    for tool_id, question in labelled:
+        tools_asked[_normalised(question)].add(tool_id)
+    queries, relevant = {}, {}
+    for tool_id, question in labelled:
+        if len(tools_asked[_normalised(question)]) > 1:
+            continue  # the same question about two documents: no single right tool
+        qid = str(uuid.uuid5(_QUERY_ID_NAMESPACE, f"{tool_id}\n{_normalised(question)}"))
+        queries.setdefault(qid, question)
+        relevant[qid] = [tool_id]
+    dataset = QADataset(
+        queries=queries, corpus={t.id: t.description for t in tools}, relevant_docs=relevant, kind="router",
+        passage_docs={t.id: t.document_id for t in tools if t.document_id is not None},
+        extra={"tools": tools_to_dicts(tools)})
+    dataset.validate()
+    return dataset
+
+
+def _normalised(question: str) -> str:
+    return " ".join(question.lower().split())
+
+
+# workspace runs: the job and the CLI -------------------------------------------------------------------
+@dataclass
+class RouterRequest:
+    """The parameters of a router dataset run, as the job receives them (no API key, ever).
+
+    `tools` None: the default vector and summary tool for each selected document."""
+
+    corpus_id: str
+    document_ids: list[str] | None = None  # None: every document of the corpus
+    tools: list[Tool] | None = None
+    questions_per_document: int = 10
+    summary_variations: int = 5
+    generator: str = "offline"
+    llm: LLMConfig | None = None
+    prompts: RouterPrompts = field(default_factory=RouterPrompts)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_settings(self.questions_per_document, self.summary_variations, self.generator, self.llm)
+        if self.tools is not None:
+            check_tools(self.tools)
+
+    @classmethod
+    def from_params(cls, params: dict) -> RouterRequest:
+        check_keys(params, (f.name for f in fields(cls)), "router parameters", RouterError, required=["corpus_id"])
+        llm, tools = params.get("llm"), params.get("tools")
+        return cls(**{**params, "llm": LLMConfig.from_public_dict(llm) if llm else None,
+                      "tools": tools_from_dicts(tools) if tools is not None else None,
+                      "prompts": RouterPrompts.from_dict(params.get("prompts"))})
+
+    def to_params(self) -> dict:
+        """JSON-ready parameters for jobs.start_job; the key travels in `self.llm.secret_env()`."""
+        params = {f.name: getattr(self, f.name) for f in fields(self)}
+        params["llm"] = self.llm.to_public_dict() if self.llm else None
+        params["tools"] = tools_to_dicts(self.tools) if self.tools is not None else None
+        params["prompts"] = self.prompts.to_dict()
+        return params
+
+
+def select_documents(documents: list[Document], wanted: list[str] | None) -> list[Document]:
+    """The documents named by id or exact title, in the order named; None: all of them."""
+    if wanted is None:
+        return list(documents)
+    chosen = []
+    for key in wanted:
+        matches = [d for d in documents if d.doc_id == key] or [d for d in documents if d.title == key]
+        if not matches:
+            raise RouterError(f"no document with id or title {key!r} in this corpus")
+        if len(matches) > 1:
+            raise RouterError(f"{len(matches)} documents are titled {key!r}: name the one you mean by its id")
+        if matches[0] not in chosen:
+            chosen.append(matches[0])
+    return chosen
+
+
+def generate_router_for_corpus(ws: Workspace, request: RouterRequest, on_progress: ProgressCallback | None = None
+                               ) -> tuple[QADataset, GenerationResult]:
+    """Run a request over its corpus (LLM answers cached with generate_questions' cache)."""
+    ws.get_corpus(request.corpus_id)  # an unknown corpus is named before anything runs
+    documents = select_documents(load_documents(ws, request.corpus_id), request.document_ids)
+    if not documents:
+        raise RouterError(f"corpus {request.corpus_id!r} has no documents")
+    tools = request.tools if request.tools is not None else make_tools(documents)
+    return generate_router_dataset(
+        documents, load_chunks(ws, request.corpus_id), tools, request.questions_per_document,
+        request.summary_variations, request.generator, request.llm, request.prompts, request.seed,
+        ws.dir("cache", "questions"), on_progress)

@@ -1,0 +1,132 @@
+"""Router selectors: pick the right tool (a choice with a description) for each query.
+
+Three selectors share one interface (`Selector.select(queries, choices) -> list[Selection]`):
+
+- `EmbeddingSelector`: cosine similarity between query and choice embeddings. The choice
+  embeddings are computed once per distinct choice list and reused, and queries are embedded in
+  batches, unlike llama-index's `EmbeddingSingleSelector`, which re-embeds every choice per query.
+  It takes a fine-tuned workspace model folder as it is.
+- `CrossEncoderSelector`: a cross-encoder scores every (query, choice description) pair.
+- `LLMSelector` (llm_selector.py): an OpenAI-compatible chat model picks from a numbered list
+  (llama-index's `LLMSingleSelector` prompt) and answers in JSON.
+
+A selection that could not be made (an unparseable LLM answer, a failed request) has `index=None`
+and an `error`; it is never silently turned into the first choice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from ..store.models import DEFAULT_BASE_MODEL, bundled_model_path, load_cross_encoder, load_embedder, resolve_model
+
+CHOICE_CACHE_SIZE = 16  # distinct choice lists whose embeddings an EmbeddingSelector keeps
+
+
+@dataclass
+class Choice:
+    id: str
+    name: str
+    description: str
+
+
+@dataclass
+class Selection:
+    index: int | None  # position in the choice list; None: no choice could be made
+    scores: list[float]  # one per choice (one-hot for an LLM); [] on failure
+    latency: float  # seconds per query: the call's wall time spread over its queries
+    reason: str = ""
+    error: str | None = None
+
+
+class Selector(Protocol):
+    name: str
+
+    def select(self, queries: list[str], choices: list[Choice]) -> list[Selection]: ...
+
+
+# --- embedding and cross-encoder selectors ----------------------------------------------------
+class EmbeddingSelector:
+    """Pick the choice whose description embedding is closest (cosine) to the query's."""
+
+    def __init__(self, model_name_or_path: str | None = None, batch_size: int = 64, label: str | None = None):
+        self.model = load_embedder(model_name_or_path)
+        self.batch_size = batch_size
+        self.name = label or _model_label(model_name_or_path)
+        self._choice_embeddings: dict[str, object] = {}  # hash of the descriptions -> unit vectors
+
+    def select(self, queries: list[str], choices: list[Choice]) -> list[Selection]:
+        check_choices(choices)
+        if not queries:
+            return []
+        start = time.perf_counter()
+        choice_vectors = self.choice_embeddings(choices)
+        query_vectors = self.model.encode_query(queries, batch_size=self.batch_size, convert_to_tensor=True,
+                                                normalize_embeddings=True, show_progress_bar=False)
+        scores = (query_vectors @ choice_vectors.T).cpu().numpy()
+        return _selections_from_scores(scores, time.perf_counter() - start)
+
+    def choice_embeddings(self, choices: list[Choice]):
+        """Unit-length description embeddings, computed once per distinct list of descriptions."""
+        descriptions = [c.description for c in choices]
+        key = hashlib.sha256(json.dumps(descriptions).encode("utf-8")).hexdigest()
+        if key not in self._choice_embeddings:
+            if len(self._choice_embeddings) >= CHOICE_CACHE_SIZE:
+                del self._choice_embeddings[next(iter(self._choice_embeddings))]  # the oldest
+            self._choice_embeddings[key] = self.model.encode_document(
+                descriptions, batch_size=self.batch_size, convert_to_tensor=True, normalize_embeddings=True,
+                show_progress_bar=False)
+        return self._choice_embeddings[key]
+
+
+class CrossEncoderSelector:
+    """Score every (query, choice description) pair with a cross-encoder; pick the highest.
+
+    The model is loaded with a single output (`num_labels=1`). A sentence-transformers embedding
+    folder (the bundled default) loads too, with a new untrained head: right for testing the
+    plumbing, meaningless for routing.
+    """
+
+    def __init__(self, model_name_or_path: str, batch_size: int = 64, label: str | None = None):
+        self.model = load_cross_encoder(model_name_or_path)
+        self.batch_size = batch_size
+        self.name = label or f"cross-encoder {_model_label(model_name_or_path)}"
+
+    def select(self, queries: list[str], choices: list[Choice]) -> list[Selection]:
+        check_choices(choices)
+        if not queries:
+            return []
+        start = time.perf_counter()
+        pairs = [(query, choice.description) for query in queries for choice in choices]
+        flat = self.model.predict(pairs, batch_size=self.batch_size, show_progress_bar=False, convert_to_numpy=True)
+        scores = np.asarray(flat, dtype=float).reshape(len(queries), len(choices))
+        return _selections_from_scores(scores, time.perf_counter() - start)
+
+
+
+def _model_label(model_name_or_path: str | None) -> str:
+    bundled = bundled_model_path()
+    if not model_name_or_path or (bundled and resolve_model(model_name_or_path) == str(bundled)):
+        return DEFAULT_BASE_MODEL
+    path = Path(model_name_or_path)
+    return path.name if path.exists() else model_name_or_path
+
+
+def _selections_from_scores(scores: np.ndarray, elapsed: float) -> list[Selection]:
+    latency = elapsed / len(scores)
+    return [Selection(index=int(np.argmax(row)), scores=[float(s) for s in row], latency=latency) for row in scores]
+
+
+def check_choices(choices: list[Choice]) -> None:
+    if not choices:
+        raise ValueError("a selector needs at least one choice")
+    for choice in choices:
+        if not isinstance(choice.description, str) or not choice.description.strip():
+            raise ValueError(f"choice {choice.id!r} ({choice.name}) has no description to select it by")

@@ -1,0 +1,104 @@
+"""Selectors named as plain data (`SelectorSpec`): what a job's parameters and the CLI carry."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from ..llm.client import LLMConfig
+from ..store.files import check_keys
+from .llm_selector import LLMSelector
+from .selectors import CrossEncoderSelector, EmbeddingSelector, Selector
+
+SELECTOR_KINDS = ("embedding", "cross_encoder", "llm")
+
+
+class RoutingError(ValueError):
+    """A comparison request that cannot run; the message names the selector, dataset or field."""
+
+
+# --- selector specs ---------------------------------------------------------------------------
+@dataclass
+class SelectorSpec:
+    label: str  # the name the selector's results are shown and stored under
+    kind: str  # one of SELECTOR_KINDS
+    path: str | None = None  # a model folder or Hub id; None for an embedding: the bundled base model
+    llm: dict | None = None  # public LLMConfig settings; the key comes from the environment
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.label, str) or not self.label.strip():
+            raise RoutingError("a selector needs a label")
+        where = f"selector {self.label!r}"
+        if self.kind not in SELECTOR_KINDS:
+            raise RoutingError(f"{where}: kind must be one of {', '.join(SELECTOR_KINDS)}, not {self.kind!r}")
+        if self.path is not None and (not isinstance(self.path, str) or not self.path.strip()):
+            raise RoutingError(f"{where}: path must be a model folder or Hub id")
+        if self.kind == "cross_encoder" and self.path is None:
+            raise RoutingError(f"{where}: a cross-encoder selector needs a trained cross-encoder "
+                               "(a workspace model's folder or a Hub id)")
+        if self.llm is not None and self.kind != "llm":
+            raise RoutingError(f"{where}: LLM settings are only for an llm selector, not a {self.kind} one")
+        try:
+            self.llm_config()  # refuses a stored API key and unusable settings now, not in the worker
+        except ValueError as exc:
+            raise RoutingError(f"{where}: {exc}") from exc
+
+    def llm_config(self) -> LLMConfig | None:
+        return LLMConfig.from_public_dict(self.llm) if self.llm is not None else None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SelectorSpec:
+        if not isinstance(data, dict):
+            raise RoutingError(f"a selector must be an object with label and kind, not {type(data).__name__}")
+        check_keys(data, (f.name for f in fields(cls)), f"selector {data.get('label', '?')!r}", RoutingError,
+                   required=["label", "kind"])
+        return cls(**data)
+
+
+def make_selector(spec: SelectorSpec) -> Selector:
+    """The selector a spec names, named by its label; raises RoutingError for an unavailable LLM."""
+    if spec.kind == "embedding":
+        return EmbeddingSelector(spec.path, label=spec.label)
+    if spec.kind == "cross_encoder":
+        return CrossEncoderSelector(spec.path, label=spec.label)
+    usable, reason = availability(spec)
+    if not usable:
+        raise RoutingError(f"selector {spec.label!r}: {reason}")
+    selector = LLMSelector(spec.llm_config())
+    selector.name = spec.label
+    return selector
+
+
+def availability(spec: SelectorSpec) -> tuple[bool, str]:
+    """(usable, reason): local models always are; an LLM needs settings and, for OpenAI, a key."""
+    if spec.kind != "llm":
+        return True, "a local model"
+    return LLMSelector.availability(spec.llm_config())
+
+
+def check_specs(specs: list[SelectorSpec]) -> None:
+    """At least one selector, each label used once (results are stored and shown by label)."""
+    if not specs:
+        raise RoutingError("choose at least one selector to compare")
+    labels = [spec.label for spec in specs]
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise RoutingError(f"selector label {repeated[0]!r} is used more than once: give each selector its own")
+
+
+def load_selectors(specs: list[SelectorSpec]) -> tuple[list[Selector], list[tuple[str, str]]]:
+    """(selectors that can run, [(label, reason)] of those skipped); every model is loaded here,
+    so a name that does not load fails before any query is routed. Raises when none can run."""
+    check_specs(specs)
+    selectors, skipped = [], []
+    for spec in specs:
+        usable, reason = availability(spec)
+        if usable:
+            selectors.append(make_selector(spec))
+        else:
+            skipped.append((spec.label, reason))
+    if not selectors:
+        raise RoutingError("no selector can run: " + "; ".join(f"{label}: {why}" for label, why in skipped))
+    return selectors, skipped

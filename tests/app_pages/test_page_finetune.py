@@ -1,0 +1,74 @@
+import pytest
+
+from tests.page_helpers import open_page, texts, widget
+from ragtune_core import jobs
+from ragtune_core.questions.qa_dataset import QADataset, split_dataset
+from ragtune_core.store.workspace import Workspace
+from ragtune_core.questions.qa_dataset import save_dataset
+
+PASSAGES = {f"p{i}": (f"doc{i % 2}", f"Passage {i} tells that city {i} has {i * 3} bridges and a port.") for i in range(8)}
+
+
+@pytest.fixture
+def ws(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAGTUNE_WORKSPACE", str(tmp_path / "ws"))
+    ws = Workspace(tmp_path / "ws")
+    dataset = QADataset(
+        queries={f"q{i}": f"How many bridges does city {i} have?" for i in range(8)},
+        corpus={p: text for p, (_, text) in PASSAGES.items()},
+        relevant_docs={f"q{i}": [f"p{i}"] for i in range(8)},
+        passage_docs={p: doc for p, (doc, _) in PASSAGES.items()},
+    )
+    save_dataset(ws, "unsplit", dataset, None, {})
+    dataset.split = split_dataset(dataset, 0.5, "document", seed=0)
+    save_dataset(ws, "bridges", dataset, None, {})
+    return ws
+
+
+def _set_small(at):
+    widget(at, "number_input", "Epochs").set_value(1)
+    widget(at, "number_input", "Batch size").set_value(4)
+
+
+def test_unsplit_dataset_and_taken_name_are_refused_before_any_job(ws):
+    at = open_page("finetune")
+    widget(at, "selectbox", "Dataset").set_value(ws.resolve("datasets", "unsplit").id)
+    widget(at, "button", "Start training").click().run()
+    assert "has no train/validation split" in texts(at.error)
+    assert ws.list_runs() == []
+
+
+@pytest.mark.slow
+def test_training_from_the_page_registers_a_model_and_fills_the_history(ws):
+    at = open_page("finetune")
+    widget(at, "selectbox", "Dataset").set_value(ws.resolve("datasets", "bridges").id)
+    _set_small(at)
+    widget(at, "number_input", "Max sequence length").set_value(32)
+    widget(at, "text_input", "Name of the fine-tuned model").input("bridges-model")
+    widget(at, "button", "Start training").click().run()
+    run_id = at.session_state["training_run"]
+    final = jobs.wait(ws, run_id, timeout=300)
+    assert final.state == "succeeded", final.error
+    at.run()
+
+    assert not at.exception
+    assert [m.name for m in ws.list_models("embedding")] == ["bridges-model"]
+    history = at.dataframe[-1].value
+    assert history.loc[0, "model"] == "bridges-model" and history.loc[0, "state"] == "succeeded"
+    assert 0 <= history.loc[0, "ndcg@10"] <= 1
+    assert at.get("plotly_chart"), "no live/final training chart"
+
+    # the same name again is refused, the first model untouched
+    widget(at, "text_input", "Name of the fine-tuned model").input("bridges-model")
+    widget(at, "button", "Start training").click().run()
+    assert "already used" in texts(at.error)
+    assert len(ws.list_models()) == 1
+
+
+def test_cross_encoder_form_validates_its_settings(ws):
+    at = open_page("finetune")
+    at.get("button_group")[0].set_value("cross_encoder").run()
+    widget(at, "selectbox", "Dataset").set_value(ws.resolve("datasets", "unsplit").id)
+    assert [n.label for n in at.number_input][-1] == "Hard negatives per question"
+    widget(at, "button", "Start training").click().run()
+    assert "has no train/validation split" in texts(at.error)

@@ -1,0 +1,63 @@
+import pytest
+
+from tests.page_helpers import open_page, texts, widget
+from ragtune_core.corpus.documents import Chunk, Document
+from ragtune_core.routing.datasets import generate_router_dataset
+from ragtune_core.routing.tools import make_tools
+from ragtune_core.store.workspace import Workspace
+from ragtune_core.corpus.documents import save_corpus
+from ragtune_core.questions.qa_dataset import save_dataset
+
+pytestmark = pytest.mark.slow  # loads the bundled model
+
+TEXTS = {
+    "Volcanoes": ["Mount Etna in Sicily erupts often and its lava flows reach the villages below the crater.",
+                  "Pyroclastic flows race down the slopes of a volcano at hundreds of kilometres per hour.",
+                  "The eruption of Mount Tambora in 1815 caused the Year Without a Summer in Europe."],
+    "Bread": ["Sourdough bread rises slowly with wild yeast and lactic acid bacteria from the starter.",
+              "Bakers in Paris compete every year for the prize of the best baguette in the city.",
+              "Rye bread is dense and dark and keeps fresh for a whole week in a cool pantry."],
+}
+
+
+@pytest.fixture
+def ws(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAGTUNE_WORKSPACE", str(tmp_path / "ws"))
+    ws = Workspace(tmp_path / "ws")
+    documents = [Document(t.lower(), t, f"text:{t}", " ".join(s)) for t, s in TEXTS.items()]
+    chunks = [Chunk(f"{t.lower()}#{i}", t.lower(), s, page=i + 1) for t, ss in TEXTS.items() for i, s in enumerate(ss)]
+    corpus = save_corpus(ws, "topics", documents, chunks, {})
+    dataset, _ = generate_router_dataset(documents, chunks, make_tools(documents), questions_per_document=2,
+                                         summary_variations=2)
+    save_dataset(ws, "topics router", dataset, corpus.id, {})
+    return ws
+
+
+def _route(query):
+    at = open_page("playground")
+    widget(at, "text_input", "Query").input(query)
+    widget(at, "button", "Route").click().run()
+    assert not at.exception
+    return at
+
+
+def test_routes_a_specific_query_and_runs_the_vector_tool(ws):
+    at = _route("Which volcano erupted in 1815 and caused a year without a summer?")
+    routes = at.dataframe[0].value
+    assert routes.loc[0, "pick"] == "vector_tool_volcanoes"
+    assert at.get("plotly_chart")
+    passages = at.dataframe[1].value
+    assert "Tambora" in passages.loc[0, "text"] and passages.loc[0, "page"] == 3
+    assert "grounded on these passages" in texts(at.caption)  # no LLM: says how to get an answer
+
+
+def test_summary_tool_without_llm_gives_a_labelled_extractive_summary(ws):
+    at = _route("Give me a holistic summary of everything about Bread")
+    assert at.dataframe[0].value.loc[0, "pick"] == "summary_tool_bread"
+    assert "Extractive summary" in texts(at.markdown)
+    assert "bread" in texts(at.markdown).lower()
+
+
+def test_without_router_dataset_the_page_says_how_to_make_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAGTUNE_WORKSPACE", str(tmp_path / "empty"))
+    assert "Create a router dataset" in texts(open_page("playground").info)

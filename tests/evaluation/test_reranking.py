@@ -1,0 +1,154 @@
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from ragtune_core.evaluation.metrics import METRIC_NAMES
+from ragtune_core.evaluation.retrieval import evaluate_retrieval, latest_reports
+from ragtune_core.store.models import DEFAULT_BASE_MODEL, resolve_model
+from ragtune_core.questions.qa_dataset import DatasetError, QADataset
+from ragtune_core.evaluation.reranking import first_stage, rerank, rerank_report, reranked_name, retrieval_report
+from ragtune_core.questions.qa_dataset import save_dataset
+
+
+class VectorEmbedder:
+    """Stands in for a SentenceTransformer with only `encode`: each text's embedding comes from a table."""
+
+    def __init__(self, vectors: dict[str, list[float]]):
+        self.vectors = vectors
+
+    def encode(self, texts, **kwargs):
+        return torch.tensor(np.array([self.vectors[t] for t in texts]), dtype=torch.float32)
+
+
+class TableScorer:
+    """Stands in for a CrossEncoder: (question, passage) scores from a table, 0 for unlisted pairs."""
+
+    def __init__(self, scores: dict[tuple[str, str], float]):
+        self.scores = scores
+        self.calls: list[list[tuple[str, str]]] = []
+
+    def predict(self, pairs, **kwargs):
+        self.calls.append(list(pairs))
+        return np.array([self.scores.get(tuple(pair), 0.0) for pair in pairs])
+
+
+def at_angle(degrees: float) -> list[float]:
+    return [math.cos(math.radians(degrees)), math.sin(math.radians(degrees))]
+
+
+def fan_case() -> tuple[QADataset, VectorEmbedder]:
+    """Six passages fanned out 20 degrees apart: for a question at 0 degrees the embedder ranks p0..p5."""
+    corpus = {f"p{i}": f"passage {i}" for i in range(6)}
+    vectors = {f"passage {i}": at_angle(20 * i) for i in range(6)}
+    queries = {"q-head": "about p2", "q-tail": "about p4"}
+    vectors.update({"about p2": at_angle(-1), "about p4": at_angle(-2)})
+    relevant = {"q-head": ["p2"], "q-tail": ["p4"]}
+    dataset = QADataset(queries, corpus, relevant, split={"q-head": "val", "q-tail": "val"})
+    return dataset, VectorEmbedder(vectors)
+
+
+def ranks(report) -> dict[str, list[str]]:
+    return {q.query_id: q.ranked_ids for q in report.per_query}
+
+
+# --- no model needed ---------------------------------------------------------------------------
+def test_retrieval_report_is_what_evaluate_retrieval_gives():
+    dataset, embedder = fan_case()
+    embedder.encode_query = embedder.encode_document = embedder.encode  # evaluate_retrieval needs both
+    ours = retrieval_report(first_stage(embedder, dataset, "val"), "emb")
+    theirs = evaluate_retrieval(embedder, dataset, "emb", "val")
+    assert ours.metrics == theirs.metrics
+    assert [(q.query_id, q.ranked_ids, q.rank) for q in ours.per_query] == \
+           [(q.query_id, q.ranked_ids, q.rank) for q in theirs.per_query]
+    assert ours.metrics["accuracy@1"] == 0.0 and ours.metrics["mrr@10"] == pytest.approx((1 / 3 + 1 / 5) / 2)
+
+
+def test_rerank_reorders_the_top_k_and_keeps_the_embedders_tail():
+    dataset, embedder = fan_case()
+    first = first_stage(embedder, dataset, "val")
+    # p4 scores highest of all, but it is outside q-tail's top 3, so the cross-encoder never sees it.
+    scorer = TableScorer({("about p2", "passage 2"): 5.0, ("about p2", "passage 0"): 1.0,
+                          ("about p4", "passage 4"): 9.0, ("about p4", "passage 1"): 2.0})
+    report = rerank(scorer, first, top_k=3, name="reranked")
+    assert ranks(report)["q-head"] == ["p2", "p0", "p1", "p3", "p4", "p5"]
+    assert ranks(report)["q-tail"] == ["p1", "p0", "p2", "p3", "p4", "p5"]  # p0/p2 tie at 0: embedder order
+    by_id = {q.query_id: q for q in report.per_query}
+    assert by_id["q-head"].rank == 1 and by_id["q-head"].top_score == 5.0
+    assert by_id["q-tail"].rank == 5
+    assert report.metrics["accuracy@1"] == 0.5 and report.metrics["mrr@10"] == pytest.approx((1 + 1 / 5) / 2)
+    assert len(scorer.calls) == 1 and len(scorer.calls[0]) == 6  # one predict call, top_k pairs per question
+
+
+def test_rerank_report_gives_both_variants_named_for_the_compare_page():
+    dataset, embedder = fan_case()
+    scorer = TableScorer({("about p2", "passage 2"): 1.0, ("about p4", "passage 4"): 1.0})
+    reports = rerank_report(embedder, scorer, dataset, "val", top_k=6, embedder_name="emb", cross_encoder_name="ce")
+    assert [r.name for r in reports.reports] == ["emb", reranked_name("emb", "ce")]
+    assert reports.retrieval.metrics["accuracy@1"] == 0.0 and reports.reranked.metrics["accuracy@1"] == 1.0
+    for report in reports.reports:
+        assert set(report.metrics) == set(METRIC_NAMES) and report.part == "val"
+        assert all(0.0 <= value <= 1.0 for value in report.metrics.values())
+
+
+@pytest.mark.parametrize("top_k", [0, 101, True, 2.5])
+def test_top_k_out_of_range_is_refused(top_k):
+    dataset, embedder = fan_case()
+    with pytest.raises(ValueError, match="top_k"):
+        rerank_report(embedder, TableScorer({}), dataset, "val", top_k=top_k)
+
+
+def test_an_empty_part_is_refused_by_name():
+    dataset, embedder = fan_case()
+    with pytest.raises(DatasetError, match="train"):
+        first_stage(embedder, dataset, "train")
+
+
+# --- CLI -----------------------------------------------------------------------------------------
+def tiny_qa() -> QADataset:
+    topics = {
+        "volcano": ("Volcanoes erupt when magma rises through the crust.", "How does a volcano erupt?"),
+        "bread": ("Bread dough rises because yeast releases carbon dioxide.", "Why does bread dough rise?"),
+        "tides": ("Ocean tides are caused by the gravitational pull of the Moon.", "What causes ocean tides?"),
+        "piano": ("A piano sounds when felt hammers strike tuned steel strings.", "How does a piano make sound?"),
+    }
+    return QADataset(queries={f"{t}-q": q for t, (_, q) in topics.items()},
+                     corpus={f"{t}-0": p for t, (p, _) in topics.items()},
+                     relevant_docs={f"{t}-q": [f"{t}-0"] for t in topics},
+                     split={f"{t}-q": "val" if t in ("tides", "piano") else "train" for t in topics})
+
+
+def test_cli_rerank_refuses_models_of_the_wrong_kind_and_bad_top_k(workspace, run_cli):
+    record = save_dataset(workspace, "qa", tiny_qa(), None, {})
+    workspace.register_model("my-embedder", "embedding", workspace.root / "nowhere", DEFAULT_BASE_MODEL)
+    workspace.register_model("my-reranker", "cross_encoder", workspace.root / "nowhere", DEFAULT_BASE_MODEL)
+    code, out, err = run_cli("rerank", "qa", "--embedder", "base", "--cross-encoder", "my-embedder")
+    assert code == 2 and "--cross-encoder 'my-embedder'" in err and out == ""
+    code, _, err = run_cli("rerank", "qa", "--embedder", "my-reranker", "--cross-encoder", "my-reranker")
+    assert code == 2 and "--embedder 'my-reranker'" in err
+    code, _, err = run_cli("rerank", record.id, "--embedder", "base", "--cross-encoder", "my-reranker", "--top-k", "0")
+    assert code == 2 and "top_k" in err
+    code, _, err = run_cli("rerank", "no-such-dataset", "--embedder", "base", "--cross-encoder", "my-reranker")
+    assert code == 2 and "no-such-dataset" in err
+    assert not (workspace.root / "evaluations").exists() or not list((workspace.root / "evaluations").iterdir())
+
+
+# --- real models ---------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_cli_rerank_saves_both_reports_with_real_models(workspace, run_cli):
+    record = save_dataset(workspace, "qa", tiny_qa(), None, {})
+    # The bundled embedding folder loads as a cross-encoder with an untrained head: fine for the plumbing.
+    code, out, err = run_cli("rerank", "qa", "--embedder", "base", "--cross-encoder", resolve_model(None),
+                             "--top-k", "3")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["part"] == "val" and summary["queries"] == 2 and summary["top_k"] == 3
+    assert len(summary["models"]) == 2 and DEFAULT_BASE_MODEL in summary["models"]
+    for metrics in summary["models"].values():
+        assert set(metrics) == set(METRIC_NAMES) and all(0.0 <= v <= 1.0 for v in metrics.values())
+    saved = latest_reports(workspace, record.id, "val")
+    assert sorted(r.report_id for r in saved) == sorted(summary["reports"])
+    # The embedder alone ranks these four distinct topics perfectly.
+    assert summary["models"][DEFAULT_BASE_MODEL]["accuracy@1"] == 1.0

@@ -1,0 +1,326 @@
+import json
+import re
+
+import pytest
+
+from tests.fake_openai import FakeOpenAIServer
+from ragtune_core import jobs
+from ragtune_core.cli import main as cli_main
+from ragtune_core.corpus.documents import Chunk, Document
+from ragtune_core.questions.generation import GenerationRequest, build_dataset, select_chunks
+from ragtune_core.questions.generators import GeneratedQuestion, GenerationError
+from ragtune_core.questions.llm_generator import LLMQuestionGenerator, estimate_llm_usage
+from ragtune_core.questions.offline import OfflineQuestionGenerator
+from ragtune_core.questions.prompts import DEFAULT_QA_PROMPT, parse_questions, render_prompt
+from ragtune_core.llm.client import LLMConfig
+from ragtune_core.questions.qa_dataset import QADataset
+from ragtune_core.questions.qa_dataset import load_dataset
+from ragtune_core.corpus.documents import save_corpus
+from ragtune_core.questions.qa_dataset import save_dataset
+
+BERLIN = [
+    "Berlin is the capital and largest city of Germany. Its more than 3.85 million inhabitants make Berlin the "
+    "most populous city of the European Union. Berlin is surrounded by the state of Brandenburg, and the river "
+    "Spree flows through the city before it joins the Havel in the western borough of Spandau.",
+    "First documented in the 13th century, Berlin was designated the capital of the Margraviate of Brandenburg "
+    "in 1417. After World War II the city was divided by the Berlin Wall. Following German reunification in "
+    "1990, Berlin once again became the capital of all of Germany, and the Bundestag moved back from Bonn.",
+    "The economy of Berlin is based on high tech and the service sector, including creative industries, "
+    "startup companies, research facilities and media corporations. Berlin serves as a continental hub for "
+    "air and rail traffic and has a complex public transportation network run by the BVG.",
+]
+LYFT = [
+    "Lyft reported revenue of $3.2 billion in 2021, an increase of 36% compared to 2020. Lyft attributes the "
+    "growth in revenue to the recovery of rideshare demand as pandemic restrictions eased across its markets.",
+    "Lyft had a net loss of $1.0 billion in 2021. Operating expenses included insurance costs, stock-based "
+    "compensation and driver incentives, and Lyft expects insurance costs to remain a large share of expenses.",
+    "The rideshare marketplace of Lyft connects riders and drivers in the United States and Canada. Lyft also "
+    "operates bike-share systems and scooters in several cities, and Lyft Autonomous partners with Motional.",
+]
+TEMPLATE_WORDS = set("""what does the text report say about said connection with role play significant for how
+described details are given known significance tell connected happened many have year when was did percentage
+were part in of is it by the and from""".split())
+
+
+def _chunks(texts: list[str], doc_id: str) -> list[Chunk]:
+    return [Chunk(f"{doc_id}-{i}", doc_id, text) for i, text in enumerate(texts)]
+
+
+def _save_tiny_corpus(ws, name="tiny", documents=(("berlin", BERLIN), ("lyft", LYFT))):
+    docs = [Document(doc_id, doc_id.title(), f"text:{doc_id}", "\n".join(texts)) for doc_id, texts in documents]
+    chunks = [c for doc_id, texts in documents for c in _chunks(texts, doc_id)]
+    return save_corpus(ws, name, docs, chunks, {"chunker": "test"}), chunks
+
+
+# prompts and parsing ----------------------------------------------------------------------------------
+def test_default_prompt_is_llamaindex_style():
+    assert DEFAULT_QA_PROMPT.startswith("Context information is below.\n---------------------\n{context_str}\n")
+    assert "setup {num_questions_per_chunk} questions for an upcoming quiz/examination" in DEFAULT_QA_PROMPT
+    assert DEFAULT_QA_PROMPT.endswith("Restrict the questions to the context information provided.")
+
+
+def test_render_prompt_fills_the_fields_and_keeps_other_braces():
+    prompt = render_prompt('Text: {context_str}\nAsk {num_questions_per_chunk}. Answer as {"questions": []}', "Spree", 3)
+    assert prompt == 'Text: Spree\nAsk 3. Answer as {"questions": []}'
+    with pytest.raises(GenerationError, match=re.escape("{context_str}")):
+        render_prompt("Ask {num_questions_per_chunk} questions.", "Spree", 3)
+
+
+@pytest.mark.parametrize("answer", [
+    "1. What is the capital of Germany?\n2. Which river flows through Berlin?",
+    "1) What is the capital of Germany?\n2) Which river flows through Berlin?",
+    "Q1: What is the capital of Germany?\nQ2: Which river flows through Berlin?",
+    "Question 1: What is the capital of Germany?\n\nQuestion 2: Which river flows through Berlin?",
+    "- What is the capital of Germany?\n* Which river flows through Berlin?",
+    "• What is the capital of Germany?\n• Which river flows through Berlin?",
+    "Here are 2 questions:\n\n1. What is the capital of Germany?\n2. Which river flows through Berlin?",
+    "```\n1. What is the capital of Germany?\n2. Which river flows through Berlin?\n```",
+    '```json\n["What is the capital of Germany?", "Which river flows through Berlin?"]\n```',
+    '{"questions": [{"question": "What is the capital of Germany?"}, {"question": "Which river flows through Berlin?"}]}',
+    '1. "What is the capital of Germany?"\n2. **Which river flows through Berlin?**',
+    "1. What is the capital of Germany?\nAnswer: Berlin.\n2. Which river flows through Berlin?\nAnswer: The Spree.",
+])
+def test_parse_questions_handles_common_answer_shapes(answer):
+    assert parse_questions(answer, limit=5) == ["What is the capital of Germany?", "Which river flows through Berlin?"]
+
+
+def test_parse_questions_dedups_limits_and_keeps_question_like_lines_only():
+    answer = ("Sure! Questions:\n1. What is the Spree?\n2. what is the  spree?\n3. Berlin is big.\n"
+              "4. Describe the Berlin Wall's history\n5. When did Berlin become the capital?")
+    assert parse_questions(answer, limit=5) == [
+        "What is the Spree?", "Describe the Berlin Wall's history", "When did Berlin become the capital?"]
+    assert parse_questions(answer, limit=2) == ["What is the Spree?", "Describe the Berlin Wall's history"]
+    assert parse_questions("", limit=3) == [] and parse_questions("I cannot help with that.", limit=3) == []
+
+
+# the offline generator -----------------------------------------------------------------------------
+def _copied_run(question: str, chunk: str, n: int = 8) -> bool:
+    words, source = re.findall(r"\w+", question.lower()), re.findall(r"\w+", chunk.lower())
+    runs = {tuple(source[i:i + n]) for i in range(len(source) - n + 1)}
+    return any(tuple(words[i:i + n]) in runs for i in range(len(words) - n + 1))
+
+
+def test_offline_questions_are_plausible_and_never_copy_the_chunk():
+    chunks = _chunks(BERLIN, "berlin") + _chunks(LYFT, "lyft")
+    result = OfflineQuestionGenerator(seed=0).generate(chunks, 3)
+    assert not result.failures
+    by_chunk = {c.chunk_id: [q.question for q in result.questions if q.chunk_id == c.chunk_id] for c in chunks}
+    for chunk in chunks:
+        questions = by_chunk[chunk.chunk_id]
+        assert len(questions) == 3, chunk.chunk_id
+        chunk_words = {w.lower() for w in re.findall(r"\w+", chunk.text)}
+        for question in questions:
+            assert question.endswith("?") and question[0].isupper()
+            assert not _copied_run(question, chunk.text), question
+            salient = {w.lower() for w in re.findall(r"\w+", question) if len(w) >= 3} - TEMPLATE_WORDS
+            assert salient & chunk_words, f"{question!r} names nothing from its chunk"
+    all_questions = [q.question for q in result.questions]
+    assert len(set(all_questions)) == len(all_questions)  # no two chunks share a question
+
+
+def test_offline_questions_use_the_chunks_facts():
+    result = OfflineQuestionGenerator(seed=0).generate(_chunks(BERLIN[:1], "berlin") + _chunks(LYFT[:1], "lyft"), 6)
+    questions = [q.question for q in result.questions]
+    assert "How many inhabitants does Berlin have?" in questions
+    assert "What was Lyft's revenue in 2021?" in questions
+    assert "By what percentage did Lyft's revenue increase in 2021?" in questions
+
+
+def test_offline_generator_is_deterministic_per_seed():
+    chunks = _chunks(BERLIN, "berlin")
+    first = OfflineQuestionGenerator(seed=7).generate(chunks, 2).questions
+    assert OfflineQuestionGenerator(seed=7).generate(chunks, 2).questions == first
+    seeds = {tuple(q.question for q in OfflineQuestionGenerator(seed=s).generate(chunks, 2).questions) for s in range(5)}
+    assert len(seeds) > 1
+
+
+def test_offline_generator_reports_chunks_it_cannot_ask_about():
+    progress = []
+    chunks = [Chunk("empty", "d", "   "), Chunk("tiny", "d", "Page 3 of 4.")] + _chunks(BERLIN[:1], "berlin")
+    result = OfflineQuestionGenerator().generate(chunks, 2, on_progress=lambda *a: progress.append(a))
+    assert [c for c, _ in result.failures] == ["empty", "tiny"]
+    assert {q.chunk_id for q in result.questions} == {"berlin-0"}
+    assert progress[-1] == (3, 3, 2)
+
+
+# the LLM generator -------------------------------------------------------------------------------------
+def _llm(server, **overrides) -> LLMConfig:
+    return LLMConfig(base_url=server.base_url, model="fake-model", **overrides)
+
+
+def test_llm_generator_asks_parses_and_caches(tmp_path):
+    chunks = _chunks(BERLIN, "berlin")
+    with FakeOpenAIServer() as server:
+        generator = LLMQuestionGenerator(_llm(server), cache_dir=tmp_path / "cache")
+        first = generator.generate(chunks, 2)
+        assert server.chat_requests == 3
+        assert len(first.questions) == 6 and not first.failures and first.cached == 0
+        assert first.usage.prompt_tokens > 0 and first.usage.completion_tokens > 0
+        assert "Berlin" in server.requests[0].body["messages"][0]["content"]
+
+        server.reset_counts()
+        second = generator.generate(chunks, 2)
+        assert server.chat_requests == 0  # an interrupted or repeated run never pays twice
+        assert second.questions == first.questions and second.cached == 3 and second.usage.prompt_tokens == 0
+
+        changed = LLMQuestionGenerator(_llm(server), prompt_template="Ask {num_questions_per_chunk}: {context_str}",
+                                       cache_dir=tmp_path / "cache")
+        changed.generate(chunks, 2)
+        assert server.chat_requests == 3  # another prompt is another question
+
+
+def test_llm_generator_counts_malformed_answers_as_failures_and_retries_them_later(tmp_path):
+    chunks = _chunks(BERLIN, "berlin")
+    progress = []
+    with FakeOpenAIServer(malformed_fraction=1.0) as server:
+        result = LLMQuestionGenerator(_llm(server, max_concurrency=1), cache_dir=tmp_path).generate(
+            chunks, 2, on_progress=lambda *a: progress.append(a))
+    assert result.questions == [] and len(result.failures) == 3
+    assert any("held no questions" in why for _, why in result.failures)
+    assert any("malformed response" in why for _, why in result.failures)
+    assert progress[-1] == (3, 3, 3)
+    with FakeOpenAIServer() as server:
+        retry = LLMQuestionGenerator(_llm(server), cache_dir=tmp_path).generate(chunks, 2)
+        assert server.chat_requests == 3 and len(retry.questions) == 6
+
+
+def test_llm_generator_rejects_a_template_without_context():
+    with pytest.raises(GenerationError, match="context_str"):
+        LLMQuestionGenerator(LLMConfig("http://127.0.0.1:9/v1", "m"), prompt_template="Write questions.")
+
+
+def test_usage_estimate_scales_with_chunks():
+    one = estimate_llm_usage(_chunks(BERLIN[:1], "b"), 2)
+    three = estimate_llm_usage(_chunks(BERLIN, "b"), 2)
+    assert 0 < one.prompt_tokens < three.prompt_tokens and three.completion_tokens == 3 * one.completion_tokens
+
+
+# datasets, requests and selection ----------------------------------------------------------------------
+def test_build_dataset_links_questions_to_chunks_and_documents():
+    chunks = _chunks(BERLIN, "berlin") + _chunks(LYFT, "lyft")
+    generated = [GeneratedQuestion("berlin-0", "Q one?"), GeneratedQuestion("lyft-2", "Q two?"),
+                 GeneratedQuestion("lyft-2", "Q three?")]
+    dataset = build_dataset(chunks, generated)
+    assert len(dataset.corpus) == 6  # unasked chunks stay as retrieval distractors
+    assert sorted(dataset.queries.values()) == ["Q one?", "Q three?", "Q two?"]
+    assert sorted(p for pids in dataset.relevant_docs.values() for p in pids) == ["berlin-0", "lyft-2", "lyft-2"]
+    assert dataset.passage_docs["lyft-2"] == "lyft"
+    assert build_dataset(chunks, generated).queries == dataset.queries  # stable ids
+    with pytest.raises(GenerationError, match="nope"):
+        build_dataset(chunks, [GeneratedQuestion("nope", "Q?")])
+
+
+def test_select_chunks_spreads_over_the_corpus_and_names_unknown_ids():
+    chunks = [Chunk(f"c{i}", f"d{i // 10}", "text") for i in range(100)]
+    picked = select_chunks(chunks, max_chunks=10)
+    assert len({c.doc_id for c in picked}) == 10
+    assert [c.chunk_id for c in select_chunks(chunks, chunk_ids=["c5", "c7"])] == ["c5", "c7"]
+    with pytest.raises(GenerationError, match="c999"):
+        select_chunks(chunks, chunk_ids=["c5", "c999"])
+
+
+def test_request_parameters_round_trip_without_the_key():
+    config = LLMConfig("http://127.0.0.1:8000/v1", "m", api_key="sk-hidden")
+    request = GenerationRequest("corpus-1", n_per_chunk=3, generator="llm", llm=config)
+    params = request.to_params()
+    assert "sk-hidden" not in json.dumps(params)
+    assert GenerationRequest.from_params(params).llm.model == "m"
+    with pytest.raises(GenerationError, match="n_per_chunks"):
+        GenerationRequest.from_params({"corpus_id": "c", "n_per_chunks": 2})
+    with pytest.raises(GenerationError, match="generator"):
+        GenerationRequest("c", generator="gpt")
+    with pytest.raises(GenerationError, match="n_per_chunk"):
+        GenerationRequest("c", n_per_chunk=0)
+
+
+# the job and the CLI ------------------------------------------------------------------------------------
+def test_offline_generation_job_end_to_end(workspace):
+    corpus, chunks = _save_tiny_corpus(workspace)
+    status = jobs.start_job(workspace, "generate_questions", {"corpus_id": corpus.id, "n_per_chunk": 2})
+    final = jobs.wait(workspace, status.run_id, timeout=120)
+    assert final.state == "succeeded", final.error
+    assert (final.done, final.total) == (6, 6) and final.message == "0 failed"
+    draft = QADataset.load(final.result["draft"])
+    assert final.result["questions"] == len(draft.queries) == 12
+    assert set(draft.corpus) == {c.chunk_id for c in chunks}
+    assert {draft.passage_docs[p] for pids in draft.relevant_docs.values() for p in pids} == {"berlin", "lyft"}
+
+
+def test_llm_generation_job_keeps_the_key_out_of_the_workspace_and_uses_the_cache(workspace):
+    corpus, _ = _save_tiny_corpus(workspace)
+    secret = "sk-test-generation-9f8e7d"
+    with FakeOpenAIServer(rate_limit_every=4, retry_after=0.05) as server:
+        config = LLMConfig(base_url=server.base_url, model="fake-model", api_key=secret)
+        request = GenerationRequest(corpus.id, n_per_chunk=2, generator="llm", llm=config)
+        for expected_requests in (None, 0):
+            server.reset_counts()
+            status = jobs.start_job(workspace, "generate_questions", request.to_params(), secret_env=config.secret_env())
+            final = jobs.wait(workspace, status.run_id, timeout=120)
+            assert final.state == "succeeded", final.error
+            assert final.result["questions"] == 12 and final.result["failures"] == 0
+            if expected_requests is None:
+                assert server.rate_limited >= 1 and {r.authorization for r in server.requests} == {f"Bearer {secret}"}
+                assert final.result["usage"]["prompt_tokens"] > 0
+            else:
+                assert server.chat_requests == 0 and final.result["cached"] == 6
+    assert any(workspace.dir("cache", "questions").rglob("*.json"))
+    for path in workspace.root.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), f"the API key leaked into {path}"
+
+
+def test_generation_job_on_an_unknown_corpus_fails_with_its_name(workspace):
+    status = jobs.start_job(workspace, "generate_questions", {"corpus_id": "corpus-missing"})
+    final = jobs.wait(workspace, status.run_id, timeout=120)
+    assert final.state == "failed" and "corpus-missing" in final.error
+
+
+def _cli(workspace, *args) -> int:
+    return cli_main(["--workspace", str(workspace.root), "generate", *args])
+
+
+def test_cli_generates_splits_and_saves_a_dataset(workspace, capsys):
+    _save_tiny_corpus(workspace)
+    assert _cli(workspace, "--corpus", "tiny", "--name", "tiny-qs", "--per-chunk", "2", "--val-ratio", "0.5") == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["questions"] == 12 and summary["failures"] == 0 and "note" not in summary
+    dataset = load_dataset(workspace, summary["dataset_id"])
+    assert len(dataset.queries) == 12 and set(dataset.split.values()) == {"train", "val"}
+    val_docs = {dataset.passage_docs[dataset.relevant_docs[q][0]] for q, part in dataset.split.items() if part == "val"}
+    assert len(val_docs) == 1  # by document: a whole document is held out
+    assert workspace.get_dataset(summary["dataset_id"]).params["generator"] == "offline"
+
+
+def test_cli_falls_back_to_a_query_split_for_one_document(workspace, capsys):
+    _save_tiny_corpus(workspace, "one-doc", documents=(("berlin", BERLIN),))
+    assert _cli(workspace, "--corpus", "one-doc", "--name", "qs", "--per-chunk", "2") == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert "split by query" in summary["note"] and summary["val"] >= 1
+
+
+def test_cli_uses_an_llm_endpoint(workspace, capsys, tmp_path, monkeypatch):
+    _save_tiny_corpus(workspace)
+    monkeypatch.setenv("RAGTUNE_LLM_API_KEY", "sk-cli")
+    prompt = tmp_path / "prompt.txt"
+    prompt.write_text("Context:\n---------------------\n{context_str}\n---------------------\nsetup {num_questions_per_chunk} questions")
+    with FakeOpenAIServer() as server:
+        code = _cli(workspace, "--corpus", "tiny", "--name", "llm-qs", "--generator", "llm", "--base-url",
+                    server.base_url, "--model", "fake-model", "--prompt-file", str(prompt), "--max-chunks", "4")
+        assert code == 0 and server.chat_requests == 4
+        assert server.requests[0].body["messages"][0]["content"].startswith("Context:")
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["questions"] == 8 and summary["usage"]["completion_tokens"] > 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--corpus", "nope", "--name", "x"], "nope"),
+    (["--corpus", "tiny", "--name", "x", "--generator", "llm"], "--model"),
+    (["--corpus", "tiny", "--name", "x", "--prompt-file", "missing.txt"], "missing.txt"),
+    (["--corpus", "tiny", "--name", "taken"], "taken"),
+])
+def test_cli_bad_input_exits_2_and_changes_nothing(workspace, capsys, args, message):
+    _, chunks = _save_tiny_corpus(workspace)
+    save_dataset(workspace, "taken", build_dataset(chunks, [GeneratedQuestion(chunks[0].chunk_id, "Q?")]), None, {})
+    assert _cli(workspace, *args) == 2
+    assert message in capsys.readouterr().err
+    assert [d.name for d in workspace.list_datasets()] == ["taken"]

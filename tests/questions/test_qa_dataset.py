@@ -1,0 +1,158 @@
+import json
+
+import pytest
+
+from ragtune_core.questions.qa_dataset import DatasetError, QADataset, split_dataset
+
+# Exactly what llama-index's EmbeddingQAFinetuneDataset.save_json writes (json.dump of its model, indent 4).
+LLAMA_INDEX_FILE = """{
+    "queries": {
+        "6f0e7c1a-0d1b-4c59-9d44-0c0f5d1e2a11": "What was Lyft's revenue in 2021?",
+        "b3a2c9f4-57e8-4f0e-a1d2-6e3b8c9d0f22": "How many riders did Lyft have?"
+    },
+    "corpus": {
+        "node-1": "Revenue was $3.2 billion in 2021.",
+        "node-2": "Active riders reached 18.7 million."
+    },
+    "relevant_docs": {
+        "6f0e7c1a-0d1b-4c59-9d44-0c0f5d1e2a11": ["node-1"],
+        "b3a2c9f4-57e8-4f0e-a1d2-6e3b8c9d0f22": ["node-2"]
+    },
+    "mode": "text"
+}"""
+
+
+def many_documents(n_docs: int = 10, per_doc: int = 3) -> QADataset:
+    queries, corpus, relevant, docs = {}, {}, {}, {}
+    for d in range(n_docs):
+        for c in range(per_doc):
+            pid = f"d{d}-c{c}"
+            corpus[pid] = f"passage {c} of document {d}"
+            docs[pid] = f"doc-{d}"
+            queries[f"q-{pid}"] = f"question about {pid}?"
+            relevant[f"q-{pid}"] = [pid]
+    return QADataset(queries, corpus, relevant, passage_docs=docs)
+
+
+def test_save_and_load_round_trip_keeps_ragtune_extras(tmp_path):
+    dataset = many_documents(2, 2)
+    dataset.split = {q: "val" if i % 2 else "train" for i, q in enumerate(dataset.queries)}
+    dataset.kind, dataset.extra = "router", {"tools": [{"name": "search"}]}
+    path = tmp_path / "nested" / "dataset.json"
+    dataset.save(path)
+    assert QADataset.load(path) == dataset
+    assert json.loads(path.read_text())["ragtune"]["kind"] == "router"
+    assert [p.name for p in path.parent.iterdir()] == ["dataset.json"]  # no temporary file left
+
+
+def test_llama_index_only_export_has_exactly_its_four_keys(tmp_path):
+    dataset = many_documents(2, 1)
+    dataset.split = {q: "train" for q in dataset.queries}
+    path = tmp_path / "export.json"
+    dataset.save(path, llama_index_only=True)
+    data = json.loads(path.read_text())
+    assert set(data) == {"queries", "corpus", "relevant_docs", "mode"}
+    back = QADataset.load(path)
+    assert (back.queries, back.corpus, back.relevant_docs) == (dataset.queries, dataset.corpus, dataset.relevant_docs)
+    assert (back.split, back.passage_docs, back.kind) == ({}, {}, "qa")
+
+
+def test_a_file_in_llama_index_layout_loads(tmp_path):
+    path = tmp_path / "train_dataset.json"
+    path.write_text(LLAMA_INDEX_FILE)
+    dataset = QADataset.load(path)
+    assert dataset.queries["6f0e7c1a-0d1b-4c59-9d44-0c0f5d1e2a11"] == "What was Lyft's revenue in 2021?"
+    assert dataset.relevant_docs["b3a2c9f4-57e8-4f0e-a1d2-6e3b8c9d0f22"] == ["node-2"]
+    assert dataset.mode == "text" and dataset.split == {} and dataset.kind == "qa"
+    assert dataset.pairs() == [("What was Lyft's revenue in 2021?", "Revenue was $3.2 billion in 2021."),
+                               ("How many riders did Lyft have?", "Active riders reached 18.7 million.")]
+
+
+def test_a_single_relevant_id_given_as_a_string_is_accepted():
+    data = json.loads(LLAMA_INDEX_FILE)
+    data["relevant_docs"] = {q: ids[0] for q, ids in data["relevant_docs"].items()}
+    assert list(QADataset.from_json_dict(data).relevant_docs.values()) == [["node-1"], ["node-2"]]
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d.pop("corpus"), "missing corpus"),
+    (lambda d: d.update(queries=["a question"]), "'queries' must be an object"),
+    (lambda d: d["relevant_docs"].update({"ghost": ["node-1"]}), "names query 'ghost', which is not in queries"),
+    (lambda d: d["relevant_docs"].update({"b3a2c9f4-57e8-4f0e-a1d2-6e3b8c9d0f22": ["node-9"]}),
+     r"points at passages not in corpus: \['node-9'\]"),
+    (lambda d: d["relevant_docs"].update({"b3a2c9f4-57e8-4f0e-a1d2-6e3b8c9d0f22": []}),
+     "1 queries have no relevant passage, e.g. 'b3a2c9f4"),
+    (lambda d: d["relevant_docs"].update({"b3a2c9f4-57e8-4f0e-a1d2-6e3b8c9d0f22": 7}), "must be a list of passage ids"),
+])
+def test_bad_content_gives_a_dataset_error_saying_what_is_wrong(change, message):
+    data = json.loads(LLAMA_INDEX_FILE)
+    change(data)
+    with pytest.raises(DatasetError, match=message):
+        QADataset.from_json_dict(data)
+
+
+def test_bad_files_are_named(tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"queries": {')
+    with pytest.raises(DatasetError, match="broken.json is not valid JSON"):
+        QADataset.load(broken)
+    listing = tmp_path / "list.json"
+    listing.write_text("[1, 2]")
+    with pytest.raises(DatasetError, match="expected a JSON object"):
+        QADataset.load(listing)
+
+
+def test_split_by_document_never_puts_a_validation_document_in_train():
+    dataset = many_documents(10, 3)
+    split = split_dataset(dataset, val_ratio=0.3, by="document", seed=1)
+    assert set(split) == set(dataset.queries)
+    doc_of = {q: dataset.passage_docs[dataset.relevant_docs[q][0]] for q in dataset.queries}
+    val_docs = {doc_of[q] for q, part in split.items() if part == "val"}
+    train_docs = {doc_of[q] for q, part in split.items() if part == "train"}
+    assert not val_docs & train_docs
+    assert len(val_docs) == 3  # 30% of 10 documents, with all of their questions
+    assert sum(part == "val" for part in split.values()) == 9
+
+
+def test_split_by_document_keeps_a_document_for_training_and_needs_two():
+    assert list(split_dataset(many_documents(2, 2), val_ratio=0.9, by="document").values()).count("train") == 2
+    with pytest.raises(DatasetError, match="at least two documents"):
+        split_dataset(many_documents(1, 4), by="document")
+
+
+def test_split_by_query_respects_ratio_and_seed():
+    dataset = many_documents(10, 3)
+    split = split_dataset(dataset, val_ratio=0.2, by="query", seed=7)
+    assert sum(part == "val" for part in split.values()) == 6
+    assert split == split_dataset(dataset, val_ratio=0.2, by="query", seed=7)
+    assert split != split_dataset(dataset, val_ratio=0.2, by="query", seed=8)
+    assert list(split) == list(dataset.queries)
+
+
+def test_split_by_document_is_reproducible_per_seed():
+    dataset = many_documents(12, 2)
+    splits = {seed: split_dataset(dataset, 0.25, "document", seed) for seed in range(5)}
+    assert splits[3] == split_dataset(dataset, 0.25, "document", 3)
+    assert len({tuple(sorted(s.items())) for s in splits.values()}) > 1
+
+
+@pytest.mark.parametrize("ratio", [0, 1, -0.1, 1.5])
+def test_split_rejects_a_ratio_outside_zero_and_one(ratio):
+    with pytest.raises(DatasetError, match="between 0 and 1"):
+        split_dataset(many_documents(), val_ratio=ratio)
+
+
+def test_split_rejects_an_unknown_mode():
+    with pytest.raises(DatasetError, match="split by must be one of"):
+        split_dataset(many_documents(), by="chunk")
+
+
+def test_subset_keeps_one_part_and_the_whole_corpus():
+    dataset = many_documents(4, 1)
+    with pytest.raises(DatasetError, match="no train/validation split"):
+        dataset.subset("val")
+    dataset.split = split_dataset(dataset, 0.5, "query", seed=0)
+    val = dataset.subset("val")
+    assert set(val.queries) == {q for q, part in dataset.split.items() if part == "val"}
+    assert set(val.relevant_docs) == set(val.queries) and val.corpus == dataset.corpus
+    assert dataset.subset(None) is dataset

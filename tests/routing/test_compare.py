@@ -1,0 +1,403 @@
+import json
+import logging
+import re
+
+import pytest
+
+from tests.fake_openai import FakeOpenAIServer
+from ragtune_core import jobs
+from ragtune_core.jobs.tasks import TASKS, run_router_comparison_job
+from ragtune_core.questions.qa_dataset import DatasetError, QADataset
+from ragtune_core.jobs.tasks import start_comparison_job
+from ragtune_core.routing.compare import RouterComparison, compare_selectors, latest_comparison, list_comparisons, load_router_task, route_query, save_comparison
+from ragtune_core.routing.specs import RoutingError, SelectorSpec, make_selector
+from ragtune_core.routing.tables import FAILED, NONE_COLUMN, confusion_frame, match_rate_table, misrouted_table, route_table, scores_frame
+from ragtune_core.routing.compare import evaluate_selector
+from ragtune_core.routing.selectors import Choice, Selection
+from ragtune_core.questions.qa_dataset import save_dataset
+
+# Three documents, each with a tool for specific questions and one for a holistic summary.
+TOOLS = [
+    ("vector:cooking", "vector_tool_cooking", "cooking",
+     "Useful for specific questions about cooking: recipes, baking bread, kneading dough, ingredients, oven "
+     "temperatures."),
+    ("summary:cooking", "summary_tool_cooking", "cooking",
+     "Useful for requests for a holistic summary or overview of EVERYTHING about the cooking handbook."),
+    ("vector:astronomy", "vector_tool_astronomy", "astronomy",
+     "Useful for specific questions about astronomy: planets, stars, galaxies, telescopes, orbits and moons."),
+    ("summary:astronomy", "summary_tool_astronomy", "astronomy",
+     "Useful for requests for a holistic summary or overview of EVERYTHING about the astronomy guide."),
+    ("vector:tax", "vector_tool_tax", "tax",
+     "Useful for specific questions about taxes: income tax returns, deductions, VAT rates and IRS filing "
+     "deadlines."),
+    ("summary:tax", "summary_tool_tax", "tax",
+     "Useful for requests for a holistic summary or overview of EVERYTHING about the tax manual."),
+]
+QUERIES = [
+    ("How long should I knead bread dough?", "vector:cooking"),
+    ("What oven temperature bakes a sourdough loaf?", "vector:cooking"),
+    ("Which ingredients go into a tomato pasta sauce?", "vector:cooking"),
+    ("How do I stop my cake recipe from sinking?", "vector:cooking"),
+    ("Give me a holistic summary of everything in the cooking handbook.", "summary:cooking"),
+    ("Summarize the whole cooking handbook for me.", "summary:cooking"),
+    ("What is the overview of the cooking handbook as a whole?", "summary:cooking"),
+    ("How many moons does Jupiter have?", "vector:astronomy"),
+    ("Which telescope is best for viewing distant galaxies?", "vector:astronomy"),
+    ("How long does Mars take to orbit the Sun?", "vector:astronomy"),
+    ("What makes a star turn into a supernova?", "vector:astronomy"),
+    ("Give me a holistic summary of everything in the astronomy guide.", "summary:astronomy"),
+    ("Summarize the whole astronomy guide for me.", "summary:astronomy"),
+    ("What is the overview of the astronomy guide as a whole?", "summary:astronomy"),
+    ("Can I deduct my home office on my income tax return?", "vector:tax"),
+    ("When is the IRS deadline for filing taxes?", "vector:tax"),
+    ("What VAT rate applies to restaurant meals?", "vector:tax"),
+    ("Are charitable donations tax deductible?", "vector:tax"),
+    ("Give me a holistic summary of everything in the tax manual.", "summary:tax"),
+    ("Summarize the whole tax manual for me.", "summary:tax"),
+    ("What is the overview of the tax manual as a whole?", "summary:tax"),
+]
+TOOL_IDS = [tool_id for tool_id, *_ in TOOLS]
+NAMES = [name for _, name, *_ in TOOLS]
+EXPECTED = [TOOL_IDS.index(tool_id) for _, tool_id in QUERIES]
+# The fake LLM answers garbage for one query and the wrong tool for another; the rest it gets right.
+GARBLED = "Summarize the whole tax manual for me."
+MISLED = ("How many moons does Jupiter have?", "summary:astronomy")
+VAL_DOCUMENT = "tax"
+
+
+def router_dataset() -> QADataset:
+    tools = [{"id": i, "name": n, "description": d, "document_id": doc, "kind": i.split(":")[0]}
+             for i, n, doc, d in TOOLS]
+    return QADataset(
+        queries={f"q{i}": q for i, (q, _) in enumerate(QUERIES)},
+        corpus={i: d for i, _, _, d in TOOLS},
+        relevant_docs={f"q{i}": [tool_id] for i, (_, tool_id) in enumerate(QUERIES)},
+        passage_docs={i: doc for i, _, doc, _ in TOOLS},
+        split={f"q{i}": "val" if tool_id.endswith(VAL_DOCUMENT) else "train" for i, (_, tool_id) in enumerate(QUERIES)},
+        kind="router", extra={"tools": tools})
+
+
+def router_llm(request: dict) -> str:
+    """An LLM that knows the right tool of every test query, except the garbled and misled ones."""
+    prompt = request["messages"][-1]["content"]
+    question = re.search(r"the question: '(.*)'", prompt).group(1)
+    if question == GARBLED:
+        return "I am not sure which one you mean."
+    tool_id = MISLED[1] if question == MISLED[0] else dict(QUERIES)[question]
+    description = TOOLS[TOOL_IDS.index(tool_id)][3]
+    number = re.search(r"\((\d+)\) " + re.escape(description), prompt).group(1)
+    return json.dumps({"choice": int(number), "reason": f"it is about {tool_id}"})
+
+
+def llm_spec(server: FakeOpenAIServer, label: str = "LLM fake-model") -> SelectorSpec:
+    return SelectorSpec(label, "llm", llm={"base_url": server.base_url, "model": "fake-model"})
+
+
+BASE_SPEC = SelectorSpec("base", "embedding")
+
+
+@pytest.fixture
+def dataset_id(workspace) -> str:
+    return save_dataset(workspace, "tools", router_dataset(), None, {}).id
+
+
+@pytest.fixture
+def llm_server():
+    with FakeOpenAIServer(responder=router_llm) as server:
+        yield server
+
+
+@pytest.fixture
+def no_api_key(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("RAGTUNE_LLM_API_KEY", raising=False)
+
+
+def saved_files(workspace) -> list[str]:
+    return sorted(p.name for p in workspace.dir("router_evaluations").iterdir())
+
+
+def check_llm_results(comparison: RouterComparison, label: str) -> None:
+    report = comparison.report(label)
+    assert report.match_rate == pytest.approx((len(QUERIES) - 2) / len(QUERIES))
+    assert report.failures == 1
+    garbled = comparison.queries.index(GARBLED)
+    assert report.picks[garbled] is None and report.errors[garbled].startswith("unparseable answer")
+    assert report.picks[comparison.queries.index(MISLED[0])] == TOOL_IDS.index(MISLED[1])
+
+
+# --- specs ------------------------------------------------------------------------------------
+def test_selector_specs_round_trip_and_refuse_bad_settings():
+    spec = SelectorSpec("gpt", "llm", llm={"base_url": "http://127.0.0.1:9/v1", "model": "m", "max_concurrency": 2})
+    assert SelectorSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+    assert spec.llm_config().max_concurrency == 2
+    assert SelectorSpec.from_dict({"label": "base", "kind": "embedding"}) == BASE_SPEC
+    for data, message in [
+        ({"label": "x", "kind": "bm25"}, "selector 'x': kind must be one of embedding, cross_encoder, llm"),
+        ({"label": "x", "kind": "embedding", "model": "m"}, "selector 'x': unknown field(s) model"),
+        ({"kind": "embedding"}, "missing label"),
+        ({"label": " ", "kind": "embedding"}, "a selector needs a label"),
+        ({"label": "ce", "kind": "cross_encoder"}, "selector 'ce': a cross-encoder selector needs a trained"),
+        ({"label": "x", "kind": "embedding", "llm": {"model": "m"}}, "LLM settings are only for an llm selector"),
+        ({"label": "gpt", "kind": "llm", "llm": {"model": "m", "api_key": "sk-secret"}},
+         "selector 'gpt': api_key must not be stored"),
+        ({"label": "gpt", "kind": "llm", "llm": {"model": "m", "base_url": "ftp://host"}},
+         "selector 'gpt': base_url: 'ftp://host' is not an http(s) URL"),
+    ]:
+        with pytest.raises(RoutingError) as error:
+            SelectorSpec.from_dict(data)
+        assert message in str(error.value)
+
+
+# --- comparisons (LLM only: no model to load) -------------------------------------------------
+def test_llm_comparison_is_scored_saved_and_listed(workspace, dataset_id, llm_server):
+    progress = []
+    comparison = compare_selectors(workspace, dataset_id, [llm_spec(llm_server)], part="all",
+                                   on_progress=lambda done, total, message: progress.append((done, total)))
+    assert comparison.queries == [q for q, _ in QUERIES] and comparison.expected == EXPECTED
+    assert comparison.query_ids == [f"q{i}" for i in range(len(QUERIES))]
+    assert [c.name for c in comparison.choices] == NAMES and comparison.skipped == []
+    check_llm_results(comparison, "LLM fake-model")
+    assert progress == [(0, 1), (1, 1)]
+    assert llm_server.chat_requests == len(QUERIES)
+
+    assert saved_files(workspace) == [f"{comparison.comparison_id}.json"]
+    [listed] = list_comparisons(workspace, dataset_id, "all")
+    assert listed == comparison  # every field survives the JSON round trip, tuples included
+    assert latest_comparison(workspace, dataset_id, "all") == comparison
+    assert list_comparisons(workspace, dataset_id, "val") == [] and list_comparisons(workspace, "other") == []
+
+    confusion = confusion_frame(comparison, "LLM fake-model")
+    assert list(confusion.index) == NAMES and list(confusion.columns) == [*NAMES, NONE_COLUMN]
+    assert confusion.to_numpy().sum() == len(QUERIES)
+    assert confusion.loc["summary_tool_tax", NONE_COLUMN] == 1
+    assert confusion.loc["vector_tool_astronomy", "summary_tool_astronomy"] == 1
+    assert confusion.loc["vector_tool_cooking", "vector_tool_cooking"] == 4
+
+    misrouted = misrouted_table(comparison)
+    assert list(misrouted.columns) == ["query", "right tool", "pick · LLM fake-model", "score · LLM fake-model",
+                                       "misrouted by"]
+    assert misrouted[["query", "right tool", "pick · LLM fake-model"]].values.tolist() == [
+        [MISLED[0], "vector_tool_astronomy", "summary_tool_astronomy"],
+        [GARBLED, "summary_tool_tax", FAILED]]
+    assert misrouted["score · LLM fake-model"].tolist()[0] == 1.0
+    assert misrouted["misrouted by"].tolist() == [1, 1]
+
+
+def test_the_validation_part_routes_only_its_queries(workspace, dataset_id, llm_server):
+    comparison = compare_selectors(workspace, dataset_id, [llm_spec(llm_server)])  # part="val" by default
+    val_queries = [q for q, tool_id in QUERIES if tool_id.endswith(VAL_DOCUMENT)]
+    assert comparison.part == "val" and comparison.queries == val_queries
+    assert comparison.expected == [EXPECTED[i] for i, (_, t) in enumerate(QUERIES) if t.endswith(VAL_DOCUMENT)]
+    assert comparison.reports[0].match_rate == pytest.approx(6 / 7)  # the garbled query is a tax one
+    assert len(comparison.choices) == len(TOOLS)  # every tool stays a choice
+
+
+def test_an_unavailable_llm_is_skipped_with_its_reason(workspace, dataset_id, llm_server, no_api_key):
+    openai_spec = SelectorSpec("OpenAI", "llm", llm={"base_url": None, "model": "gpt-4o-mini"})
+    unset_spec = SelectorSpec("no LLM", "llm")
+    comparison = compare_selectors(workspace, dataset_id, [openai_spec, llm_spec(llm_server), unset_spec], "all")
+    assert [r.name for r in comparison.reports] == ["LLM fake-model"]
+    (openai_label, openai_reason), (unset_label, unset_reason) = comparison.skipped
+    assert openai_label == "OpenAI" and "api_key" in openai_reason
+    assert unset_label == "no LLM" and "no LLM is configured" in unset_reason
+    assert list_comparisons(workspace)[0].skipped == comparison.skipped
+    assert match_rate_table(comparison)["selector"].tolist() == ["LLM fake-model"]
+
+    with pytest.raises(RoutingError, match="no selector can run: OpenAI: api_key"):
+        compare_selectors(workspace, dataset_id, [openai_spec], "all")
+    with pytest.raises(RoutingError, match="selector 'no LLM': no LLM is configured"):
+        make_selector(unset_spec)
+    assert len(saved_files(workspace)) == 1
+
+
+def test_bad_requests_are_refused_and_nothing_is_saved(workspace, dataset_id, llm_server):
+    qa = QADataset({"q": "What is dough?"}, {"p": "Dough is flour and water."}, {"q": ["p"]})
+    qa_id = save_dataset(workspace, "plain qa", qa, None, {}).id
+    with pytest.raises(RoutingError, match="dataset 'plain qa' is a qa dataset, not a router dataset"):
+        compare_selectors(workspace, qa_id, [llm_spec(llm_server)], "all")
+    unsplit = router_dataset()
+    unsplit.split = {}
+    unsplit_id = save_dataset(workspace, "unsplit", unsplit, None, {}).id
+    with pytest.raises(DatasetError, match="no train/validation split"):
+        compare_selectors(workspace, unsplit_id, [llm_spec(llm_server)], "val")
+    with pytest.raises(DatasetError, match="part must be one of val, train, all, not 'test'"):
+        compare_selectors(workspace, dataset_id, [llm_spec(llm_server)], "test")
+    with pytest.raises(RoutingError, match="'twice' is used more than once"):
+        compare_selectors(workspace, dataset_id, [llm_spec(llm_server, "twice"), llm_spec(llm_server, "twice")], "all")
+    with pytest.raises(RoutingError, match="at least one selector"):
+        compare_selectors(workspace, dataset_id, [], "all")
+    assert saved_files(workspace) == [] and llm_server.chat_requests == 0
+
+
+def test_unreadable_comparisons_are_skipped_newest_first(workspace, dataset_id, llm_server, caplog):
+    first = compare_selectors(workspace, dataset_id, [llm_spec(llm_server)], "all")
+    second = compare_selectors(workspace, dataset_id, [llm_spec(llm_server)], "all")
+    (workspace.dir("router_evaluations") / "broken.json").write_text('{"comparison_id": ')
+    with caplog.at_level(logging.WARNING, logger="ragtune_core.routing"):
+        listed = list_comparisons(workspace)
+    assert [c.comparison_id for c in listed] == [second.comparison_id, first.comparison_id]
+    assert "broken.json" in caplog.text
+    assert latest_comparison(workspace, dataset_id, "all").comparison_id == second.comparison_id
+    assert latest_comparison(workspace, dataset_id, "train") is None
+
+
+# --- tables on a handmade comparison ----------------------------------------------------------
+class ScriptedSelector:
+    def __init__(self, name: str, picks: list[int | None]):
+        self.name, self.picks = name, picks
+
+    def select(self, queries, choices):
+        return [Selection(index=p, scores=[] if p is None else [0.9 if i == p else 0.1 for i in range(len(choices))],
+                          latency=0.002, error="unparseable answer: ?" if p is None else None)
+                for p in self.picks[:len(queries)]]
+
+
+CHOICES = [Choice("a", "tool_a", "About A."), Choice("b", "tool_b", "About B."), Choice("c", "tool_c", "About C.")]
+
+
+def handmade_comparison() -> RouterComparison:
+    queries, expected = ["qa1", "qa2", "qb1", "qc1"], [0, 0, 1, 2]
+    reports = [evaluate_selector(ScriptedSelector("first", [0, 1, 1, None]), queries, CHOICES, expected),
+               evaluate_selector(ScriptedSelector("second", [0, 2, 0, 2]), queries, CHOICES, expected)]
+    return RouterComparison("route-1", "dataset-1", "val", 1.0, queries, ["1", "2", "3", "4"], CHOICES, expected,
+                            reports, [("LLM", "no key")])
+
+
+def test_tables_of_a_handmade_comparison():
+    comparison = handmade_comparison()
+    rates = match_rate_table(comparison)
+    assert rates[["selector", "match_rate", "failures"]].values.tolist() == [["first", 0.5, 1], ["second", 0.5, 0]]
+    assert rates["mean_latency_ms"].tolist() == pytest.approx([2.0, 2.0])
+    assert all(rates["ci_low"] <= rates["match_rate"]) and all(rates["match_rate"] <= rates["ci_high"])
+
+    assert confusion_frame(comparison, "first").values.tolist() == [[1, 1, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1]]
+    assert confusion_frame(comparison, "second").values.tolist() == [[1, 0, 1, 0], [1, 0, 0, 0], [0, 0, 1, 0]]
+    with pytest.raises(RoutingError, match="no selector 'LLM' in comparison route-1"):
+        confusion_frame(comparison, "LLM")
+
+    misrouted = misrouted_table(comparison)
+    # qa1 was routed right by both: left out; qa2, misrouted by both, comes first.
+    assert misrouted.astype(object).where(misrouted.notna(), None).to_dict("records") == [
+        {"query": "qa2", "right tool": "tool_a", "pick · first": "tool_b", "score · first": 0.9,
+         "pick · second": "tool_c", "score · second": 0.9, "misrouted by": 2},
+        {"query": "qb1", "right tool": "tool_b", "pick · first": "tool_b", "score · first": 0.9,
+         "pick · second": "tool_a", "score · second": 0.9, "misrouted by": 1},
+        {"query": "qc1", "right tool": "tool_c", "pick · first": FAILED, "score · first": None,
+         "pick · second": "tool_c", "score · second": 0.9, "misrouted by": 1},
+    ]
+
+
+def test_a_saved_comparison_reads_back_whole(workspace):
+    comparison = save_comparison(workspace, handmade_comparison())
+    assert list_comparisons(workspace) == [comparison]
+    assert list_comparisons(workspace)[0].reports[0].match_rate_ci == comparison.reports[0].match_rate_ci
+
+
+# --- one query (the Playground) ---------------------------------------------------------------
+def test_route_query_rows_and_scores(llm_server):
+    choices = [Choice(i, n, d) for i, n, _, d in TOOLS]
+    llm = SelectorSpec("LLM", "llm", llm={"base_url": llm_server.base_url, "model": "fake-model"})
+    routed = route_query("Are charitable donations tax deductible?", choices,
+                         [ScriptedSelector("scripted", [1]), make_selector(llm)])
+    assert [name for name, _ in routed] == ["scripted", "LLM"]
+    rows = route_table(routed, choices)
+    assert rows[["selector", "pick", "score"]].values.tolist() == [["scripted", "summary_tool_cooking", 0.9],
+                                                                    ["LLM", "vector_tool_tax", 1.0]]
+    assert rows["reason"].tolist() == ["", "it is about vector:tax"]
+    assert (rows["latency_ms"] > 0).all()
+    scores = scores_frame(routed, choices)
+    assert list(scores.index) == NAMES and list(scores.columns) == ["scripted", "LLM"]
+    assert scores.loc["vector_tool_tax", "LLM"] == 1.0 and scores["LLM"].sum() == 1.0
+
+    failed = route_query(GARBLED, choices, [make_selector(llm)])
+    [row] = route_table(failed, choices).to_dict("records")
+    assert row["pick"] == FAILED and row["reason"].startswith("unparseable answer")
+    assert scores_frame(failed, choices)["LLM"].isna().all()
+    with pytest.raises(RoutingError, match="the query is empty"):
+        route_query("  ", choices, [make_selector(llm)])
+
+
+# --- CLI --------------------------------------------------------------------------------------
+def test_cli_compare_selectors_and_route_with_an_llm(workspace, dataset_id, llm_server, run_cli):
+    code, out, err = run_cli("compare-selectors", "tools", "--llm-base-url", llm_server.base_url,
+                             "--llm-model", "fake-model", "--part", "all")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["match_rates"] == {"LLM fake-model": pytest.approx(19 / 21)}
+    assert summary["failures"] == {"LLM fake-model": 1} and summary["skipped"] == {}
+    assert summary["queries"] == len(QUERIES) and summary["tools"] == len(TOOLS) and summary["part"] == "all"
+    assert list_comparisons(workspace)[0].comparison_id == summary["comparison_id"]
+    assert "compare-selectors: LLM fake-model: routing 21 queries" in err
+
+    code, out, err = run_cli("compare-selectors", dataset_id, "--llm-base-url", llm_server.base_url,
+                             "--llm-model", "fake-model")
+    assert code == 0, err
+    assert json.loads(out)["part"] == "val"  # a split dataset: its validation part
+
+    code, out, err = run_cli("route", "tools", "When is the IRS deadline for filing taxes?",
+                             "--llm-base-url", llm_server.base_url, "--llm-model", "fake-model")
+    assert code == 0, err
+    [pick] = json.loads(out)["picks"]
+    assert pick["selector"] == "LLM fake-model" and pick["pick"] == "vector_tool_tax" and pick["score"] == 1.0
+
+
+def test_cli_refuses_bad_requests(workspace, dataset_id, run_cli, no_api_key):
+    for argv, message in [
+        (("compare-selectors", "tools"), "name at least one selector"),
+        (("compare-selectors", "tools", "--llm-base-url", "http://127.0.0.1:9/v1"), "--llm-model is required"),
+        (("compare-selectors", "tools", "--cross-encoder", "base"), "a cross-encoder selector needs a trained"),
+        (("compare-selectors", "tools", "--llm-model", "gpt-4o-mini"), "no selector can run: LLM gpt-4o-mini: api_key"),
+        (("compare-selectors", "nope", "--embedding", "base"), "no dataset with id 'nope'"),
+        (("route", "tools", "query", "--llm-model", "m", "--llm-base-url", "ftp://x"), "is not an http(s) URL"),
+    ]:
+        code, out, err = run_cli(*argv)
+        assert code == 2 and out == "" and message in err, (argv, err)
+    assert saved_files(workspace) == []
+
+
+# --- with the bundled embedding model ---------------------------------------------------------
+@pytest.mark.slow
+def test_base_embedding_and_llm_side_by_side(workspace, dataset_id, llm_server):
+    comparison = compare_selectors(workspace, dataset_id, [BASE_SPEC, llm_spec(llm_server)], "all")
+    check_llm_results(comparison, "LLM fake-model")
+    embedding = comparison.report("base")
+    assert embedding.failures == 0 and 0.6 <= embedding.match_rate <= 1.0  # chance is 1/6
+    summaries = [i for i, (_, tool_id) in enumerate(QUERIES) if tool_id.startswith("summary")]
+    assert all(embedding.picks[i] == EXPECTED[i] for i in summaries)  # they repeat their tool's words
+    assert match_rate_table(comparison)["selector"].tolist() == ["base", "LLM fake-model"]
+    assert confusion_frame(comparison, "base").to_numpy().sum() == len(QUERIES)
+
+    misrouted = misrouted_table(comparison)
+    wrong_by = {q: sum(r.picks[i] != EXPECTED[i] for r in comparison.reports) for i, q in enumerate(comparison.queries)}
+    assert sorted(misrouted["query"]) == sorted(q for q, n in wrong_by.items() if n)
+    assert dict(zip(misrouted["query"], misrouted["misrouted by"])) == {q: n for q, n in wrong_by.items() if n}
+    row = misrouted.set_index("query").loc[GARBLED]
+    assert row["pick · LLM fake-model"] == FAILED and row["pick · base"] == "summary_tool_tax"
+
+
+@pytest.mark.slow
+def test_comparison_job_in_a_worker(workspace, dataset_id):
+    assert TASKS["compare_selectors"] is run_router_comparison_job
+    status = start_comparison_job(workspace, dataset_id, [BASE_SPEC], part="all")
+    final = jobs.wait(workspace, status.run_id, timeout=120)
+    assert final.state == "succeeded", (final.error, (workspace.run_dir(status.run_id) / "worker.log").read_text())
+    comparison = latest_comparison(workspace, dataset_id, "all")
+    assert final.result == {"comparison_id": comparison.comparison_id,
+                            "match_rates": {"base": comparison.report("base").match_rate}, "skipped": []}
+    assert (final.done, final.total) == (1, 1)
+    events = jobs.read_events(workspace, status.run_id)
+    assert [e["selector"] for e in events if e["event"] == "match_rate"] == ["base"]
+    assert workspace.get_run(status.run_id).params["selectors"] == [BASE_SPEC.to_dict()]
+
+
+def test_a_bad_job_request_fails_before_a_worker_starts(workspace, dataset_id):
+    with pytest.raises(RoutingError, match="'base' is used more than once"):
+        start_comparison_job(workspace, dataset_id, [BASE_SPEC, BASE_SPEC])
+    assert workspace.list_runs() == []
+
+
+def test_load_router_task_names_tools_by_position(workspace, dataset_id):
+    task = load_router_task(workspace, dataset_id)
+    assert task.part == "all" and [c.id for c in task.choices] == TOOL_IDS
+    assert [task.choices[e].id for e in task.expected] == [tool_id for _, tool_id in QUERIES]

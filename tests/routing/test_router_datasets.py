@@ -1,0 +1,360 @@
+import json
+import re
+from collections import Counter
+
+import pytest
+from tests.fake_openai import FakeOpenAIServer
+from tests.questions.test_generation import BERLIN, LYFT, TEMPLATE_WORDS
+
+from ragtune_core import jobs
+from ragtune_core.cli import main as cli_main
+from ragtune_core.corpus.documents import Chunk, Document
+from ragtune_core.questions.generators import GenerationError
+from ragtune_core.llm.client import LLMConfig
+from ragtune_core.questions.qa_dataset import QADataset, split_dataset
+from ragtune_core.routing.datasets import MAX_SUMMARY_VARIATIONS, RouterPrompts, RouterRequest, SUMMARY_TEMPLATES, generate_router_dataset, name_document, names_document, offline_summary_variations
+from ragtune_core.routing.tables import counts_per_tool
+from ragtune_core.routing.tools import RouterError, Tool, ToolTemplate, make_tools, slugify, tools_from_dicts, tools_to_dicts
+from ragtune_core.questions.qa_dataset import load_dataset
+from ragtune_core.corpus.documents import load_documents
+from ragtune_core.questions.qa_dataset import save_dataset
+from ragtune_core.corpus.documents import save_corpus
+
+TORONTO = [
+    "Toronto is the capital city of the Canadian province of Ontario. With a population of 2,794,356 in 2021, "
+    "Toronto is the most populous city in Canada. Toronto lies on the northwestern shore of Lake Ontario and is "
+    "a centre of business, finance, arts, sports and culture.",
+    "The area was inhabited by the Huron-Wendat people. The town of York was founded in 1793 by John Graves "
+    "Simcoe, and York was renamed Toronto when it was incorporated as a city in 1834. During the War of 1812 "
+    "the town was occupied by American troops.",
+    "Toronto is home to the Toronto Maple Leafs of the National Hockey League and the Toronto Raptors, who won "
+    "the basketball championship in 2019. The CN Tower, completed in 1976, dominates the skyline of the "
+    "downtown waterfront.",
+]
+DOCS = (("berlin", "Berlin", BERLIN), ("lyft", "Lyft 2021 annual report", LYFT), ("toronto", "Toronto", TORONTO))
+
+
+def corpus(docs=DOCS) -> tuple[list[Document], list[Chunk]]:
+    documents = [Document(doc_id, title, f"text:{doc_id}", "\n".join(texts)) for doc_id, title, texts in docs]
+    chunks = [Chunk(f"{doc_id}-{i}", doc_id, text) for doc_id, _, texts in docs for i, text in enumerate(texts)]
+    return documents, chunks
+
+
+def save_cities(ws, name="cities", docs=DOCS):
+    return save_corpus(ws, name, *corpus(docs), {"chunker": "test"})
+
+
+def tool_of(dataset: QADataset, qid: str) -> dict:
+    tool_id = dataset.relevant_docs[qid][0]
+    return next(t for t in dataset.extra["tools"] if t["id"] == tool_id)
+
+
+# tools ------------------------------------------------------------------------------------------------
+def test_tools_from_the_default_templates_are_named_described_and_deterministic():
+    documents, _ = corpus()
+    tools = make_tools(documents)
+    assert [(t.name, t.kind, t.document_id) for t in tools] == [
+        ("vector_tool_berlin", "vector", "berlin"), ("summary_tool_berlin", "summary", "berlin"),
+        ("vector_tool_lyft_2021_annual_report", "vector", "lyft"),
+        ("summary_tool_lyft_2021_annual_report", "summary", "lyft"),
+        ("vector_tool_toronto", "vector", "toronto"), ("summary_tool_toronto", "summary", "toronto")]
+    assert tools[0].description == ("Useful for questions related to specific aspects of Berlin (e.g. the history, "
+                                    "arts and culture, sports, demographics, or more).")
+    assert tools[3].description.startswith("Useful for any requests that require a holistic summary of EVERYTHING "
+                                           "about Lyft 2021 annual report. For questions about more specific")
+    assert len({t.id for t in tools}) == 6 and make_tools(documents) == tools
+    assert tools_from_dicts(json.loads(json.dumps(tools_to_dicts(tools)))) == tools
+
+
+def test_repeated_titles_get_unique_names_and_custom_templates_fill_in():
+    documents = [Document("p1", "São Paulo", "text:a", "x"), Document("p2", "São Paulo", "text:b", "y")]
+    faq = ToolTemplate("faq", "{slug}_faq", "Frequently asked questions about {title}.")
+    tools = make_tools(documents, [faq])
+    assert [(t.id, t.name, t.description) for t in tools] == [
+        ("faq:p1", "sao_paulo_faq", "Frequently asked questions about São Paulo."),
+        ("faq:p2", "sao_paulo_faq_2", "Frequently asked questions about São Paulo.")]
+    assert slugify("!!!") == "document"
+
+
+@pytest.mark.parametrize("name, description, message", [
+    ("vector_{city}", "About {title}.", "the vector template's name: unknown placeholder {city}"),
+    ("vector_{slug}", "About {}.", "the vector template's description: unknown placeholder {}"),
+    ("vector_{slug}", "About {title", "the vector template's description: expected '}'"),
+    ("vector_{slug}", "  ", "the vector template's description is empty"),
+])
+def test_bad_templates_are_refused_naming_the_field(name, description, message):
+    with pytest.raises(RouterError) as error:
+        ToolTemplate("vector", name, description)
+    assert message in str(error.value)
+
+
+def test_bad_tool_lists_are_refused_naming_the_tool():
+    documents, _ = corpus()
+    template = ToolTemplate("vector", "v_{slug}", "About {title}.")
+    with pytest.raises(RouterError, match="tool template kind 'vector' is used more than once"):
+        make_tools(documents, [template, template])
+    tools = tools_to_dicts(make_tools(documents))
+    for change, message in [
+        ({"name": "vector_tool_berlin"}, "tool name 'vector_tool_berlin' is used more than once"),
+        ({"description": ""}, "tool 'summary_tool_berlin': description must be a non-empty string"),
+        ({"kind": "vector"}, "document 'berlin' has two vector tools, 'vector_tool_berlin' and 'summary_tool_berlin'"),
+        ({"colour": "red"}, "tool 'summary_tool_berlin': unknown field(s) colour"),
+    ]:
+        with pytest.raises(RouterError) as error:
+            tools_from_dicts([tools[0], {**tools[1], **change}])
+        assert message in str(error.value)
+
+
+@pytest.mark.parametrize("question, title, expected", [
+    ("What is Official known for?", "Houston", "Regarding Houston, what is Official known for?"),
+    ("Rice University was founded when?", "Houston", "Regarding Houston, Rice University was founded when?"),
+    ("What is HOUSTON's largest park?", "Houston", "What is HOUSTON's largest park?"),
+    ("Who governs Berlin-Brandenburg?", "Berlin", "Who governs Berlin-Brandenburg?"),
+    ("How large is São Paulo?", "São Paulo", "How large is São Paulo?"),
+    ("Is Parisian food famous?", "Paris", "Regarding Paris, is Parisian food famous?"),
+])
+def test_router_questions_are_made_to_name_their_document(question, title, expected):
+    assert name_document(question, title) == expected
+    assert names_document(expected, title)
+
+
+def test_offline_summary_variations_are_distinct_seeded_and_name_the_title():
+    assert len(set(SUMMARY_TEMPLATES)) == len(SUMMARY_TEMPLATES) >= 12
+    every = offline_summary_variations("Toronto", MAX_SUMMARY_VARIATIONS)
+    assert len(set(every)) == MAX_SUMMARY_VARIATIONS and all("Toronto" in q for q in every)
+    assert offline_summary_variations("Toronto", 4, seed=1) == offline_summary_variations("Toronto", 4, seed=1)
+    assert len({tuple(offline_summary_variations("Toronto", 4, seed=s)) for s in range(5)}) > 1
+    with pytest.raises(RouterError, match="summary_variations"):
+        offline_summary_variations("Toronto", MAX_SUMMARY_VARIATIONS + 1)
+
+
+# router datasets ------------------------------------------------------------------------------------------
+def test_offline_router_dataset_labels_each_query_with_its_documents_tool():
+    documents, chunks = corpus()
+    tools = make_tools(documents)
+    progress = []
+    dataset, result = generate_router_dataset(documents, chunks, tools, questions_per_document=4,
+                                              summary_variations=3, on_progress=lambda *a: progress.append(a))
+    assert dataset.kind == "router" and not result.failures
+    assert dataset.corpus == {t.id: t.description for t in tools}
+    assert dataset.passage_docs == {t.id: t.document_id for t in tools}
+    assert dataset.extra == {"tools": tools_to_dicts(tools)}
+    assert progress[-1] == (12, 12, 0)  # 3 chunks asked per document, then 3 summary requests
+    source = {q.question: q.chunk_id for q in result.questions}
+    texts = {d.doc_id: d.text.lower() for d in documents}
+    titles = {d.doc_id: d.title for d in documents}
+    per_tool = Counter()
+    for qid, question in dataset.queries.items():
+        tool = tool_of(dataset, qid)
+        per_tool[tool["name"]] += 1
+        if tool["kind"] == "vector":
+            assert source[question].startswith(tool["document_id"] + "-"), question
+            salient = {w.lower() for w in re.findall(r"\w+", question) if len(w) >= 3} - TEMPLATE_WORDS
+            assert {w for w in salient if w in texts[tool["document_id"]]}, f"{question!r} names nothing of its document"
+        assert names_document(question, titles[tool["document_id"]]), f"{question!r} does not name its document"
+    assert set(per_tool.values()) == {3, 4} and len(per_tool) == 6
+    assert len({q.lower() for q in dataset.queries.values()}) == len(dataset.queries)
+
+
+def test_questions_are_spread_over_the_whole_document():
+    documents, chunks = corpus((("cities", "Cities", BERLIN + TORONTO),))
+    tools = make_tools(documents)
+    _, result = generate_router_dataset(documents, chunks, tools, questions_per_document=3, summary_variations=0)
+    assert Counter(q.chunk_id for q in result.questions) == {"cities-0": 1, "cities-2": 1, "cities-4": 1}
+    _, result = generate_router_dataset(documents[:1], chunks[:3], tools, questions_per_document=7,
+                                        summary_variations=0)
+    assert Counter(q.chunk_id for q in result.questions) == {"cities-0": 2, "cities-1": 2, "cities-2": 3}
+
+
+def test_user_tools_are_choices_and_unaskable_tools_are_reported():
+    documents, chunks = corpus()
+    web = Tool("web", "web_search", "Search the web for news and anything not in the documents.", None, "custom")
+    orphan = Tool("summary:none", "summary_of_nothing", "A summary tool tied to no document.", None, "summary")
+    tools = make_tools(documents[:2]) + [web, orphan]
+    chunks = [c for c in chunks if c.doc_id != "lyft"]  # lyft's vector tool has nothing to ask about
+    dataset, result = generate_router_dataset(documents, chunks, tools, 3, 2)
+    assert result.failures == [("vector:lyft", "document 'Lyft 2021 annual report' has no chunks to ask about"),
+                               ("summary:none", "summary tool 'summary_of_nothing' has no document to ask about")]
+    assert "web" in dataset.corpus and "web" not in dataset.passage_docs
+    counts = counts_per_tool(dataset, {d.doc_id: d.title for d in documents}).set_index("tool")["queries"].to_dict()
+    assert counts == {"vector_tool_berlin": 3, "summary_tool_berlin": 2, "vector_tool_lyft_2021_annual_report": 0,
+                      "summary_tool_lyft_2021_annual_report": 2, "web_search": 0, "summary_of_nothing": 0}
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"questions_per_document": 0, "summary_variations": 0}, "nothing to generate"),
+    ({"summary_variations": MAX_SUMMARY_VARIATIONS + 1}, "summary_variations must be between 0 and"),
+    ({"questions_per_document": -1}, "questions_per_document must be between 0 and"),
+    ({"generator": "gpt"}, "generator must be one of offline, llm, not 'gpt'"),
+    ({"generator": "llm"}, "the LLM generator needs a base URL and model"),
+])
+def test_bad_settings_are_refused_before_anything_runs(kwargs, message):
+    documents, chunks = corpus()
+    with pytest.raises(RouterError) as error:
+        generate_router_dataset(documents, chunks, make_tools(documents), **kwargs)
+    assert message in str(error.value)
+
+
+@pytest.mark.parametrize("prompts, message", [
+    ({"summary": "Vary this."}, "prompts.summary must contain {context_str}"),
+    ({"summary_question": "Summary of {name}?"}, "prompts.summary_question: unknown placeholder {name}"),
+    ({"questions": "Ask {num_questions_per_chunk} questions."}, "{context_str}"),
+    ({"system": "Be brief."}, "prompts: unknown field(s) system"),
+])
+def test_bad_prompts_are_refused_naming_the_prompt(prompts, message):
+    with pytest.raises(ValueError) as error:
+        RouterPrompts.from_dict(prompts)
+    assert message in str(error.value)
+
+
+def test_tools_for_documents_not_given_and_empty_results_are_errors():
+    documents, chunks = corpus()
+    with pytest.raises(RouterError, match="tool 'vector_tool_toronto' is for document 'toronto', which is not among"):
+        generate_router_dataset(documents[:2], chunks, make_tools(documents))
+    documents, chunks = corpus((("empty", "Empty", ["  ", "Page 3 of 4."]),))
+    with pytest.raises(GenerationError, match="no queries were generated: 2 failed, e.g. 'empty-0'"):
+        generate_router_dataset(documents, chunks, make_tools(documents), questions_per_document=2,
+                                summary_variations=0)
+
+
+def test_router_dataset_round_trips_and_splits_by_document_or_query(tmp_path):
+    documents, chunks = corpus()
+    dataset, _ = generate_router_dataset(documents, chunks, make_tools(documents), 4, 3)
+    path = tmp_path / "router.json"
+    dataset.save(path)
+    loaded = QADataset.load(path)
+    assert (loaded.queries, loaded.corpus, loaded.relevant_docs, loaded.passage_docs, loaded.extra, loaded.kind) == (
+        dataset.queries, dataset.corpus, dataset.relevant_docs, dataset.passage_docs, dataset.extra, "router")
+
+    split = split_dataset(loaded, val_ratio=0.34, by="document", seed=3)
+    part_of_document = {}
+    for qid, part in split.items():
+        document = tool_of(loaded, qid)["document_id"]
+        assert part_of_document.setdefault(document, part) == part  # every tool of a document on one side
+    assert sorted(part_of_document.values()) == ["train", "train", "val"]
+
+    by_query = split_dataset(loaded, val_ratio=0.25, by="query", seed=3)
+    assert Counter(by_query.values()) == {"train": 16, "val": 5}
+
+
+def test_counts_per_tool():
+    documents, chunks = corpus()
+    dataset, _ = generate_router_dataset(documents, chunks, make_tools(documents), 2, 1)
+    titles = {d.doc_id: d.title for d in documents}
+    dataset.split = split_dataset(dataset, 0.34, "document", seed=3)
+    counts = counts_per_tool(dataset, titles)
+    assert list(counts.columns) == ["tool", "tool_id", "kind", "document", "queries", "train", "val"]
+    assert counts["queries"].tolist() == [2, 1, 2, 1, 2, 1]
+    assert (counts["train"] + counts["val"]).tolist() == counts["queries"].tolist()
+    assert counts_per_tool(QADataset({}, {"a": "tool a"}, {}))["queries"].tolist() == [0]  # no stored tools
+
+
+# the job, the LLM and the CLI ----------------------------------------------------------------------------
+def test_request_parameters_round_trip_without_the_key():
+    documents, _ = corpus()
+    config = LLMConfig("http://127.0.0.1:8000/v1", "m", api_key="sk-hidden")
+    request = RouterRequest("corpus-1", ["berlin"], make_tools(documents[:1]), 3, 2, "llm", config,
+                            RouterPrompts(summary_question="Sum up {title}?"), seed=5)
+    params = json.loads(json.dumps(request.to_params()))
+    assert "sk-hidden" not in json.dumps(params)
+    again = RouterRequest.from_params(params)
+    assert (again.tools, again.prompts, again.llm.model, again.seed) == (request.tools, request.prompts, "m", 5)
+    with pytest.raises(RouterError, match="router parameters: unknown field"):
+        RouterRequest.from_params({"corpus_id": "c", "questions": 3})
+
+
+def test_offline_router_job_end_to_end(workspace):
+    corpus_record = save_cities(workspace)
+    documents = load_documents(workspace, corpus_record.id)
+    tools = make_tools(documents[:2]) + [Tool("web", "web_search", "Anything else, from the web.", None, "web")]
+    params = RouterRequest(corpus_record.id, ["berlin", "lyft"], tools, 3, 2).to_params()
+    status = jobs.start_job(workspace, "generate_router_questions", params)
+    final = jobs.wait(workspace, status.run_id, timeout=120)
+    assert final.state == "succeeded", final.error
+    assert (final.done, final.total) == (8, 8) and final.message == "0 failed"
+    draft = QADataset.load(final.result["draft"])
+    assert final.result["questions"] == len(draft.queries) == 10 and final.result["tools"] == 5
+    assert {tool_of(draft, q)["name"] for q in draft.queries} == {t.name for t in tools[:4]}
+
+    status = jobs.start_job(workspace, "generate_router_questions", {"corpus_id": corpus_record.id,
+                                                                     "document_ids": ["paris"]})
+    final = jobs.wait(workspace, status.run_id, timeout=120)
+    assert final.state == "failed" and "no document with id or title 'paris'" in final.error
+
+
+def summary_or_question_responder(request: dict) -> str:
+    """Numbered summary variations for a summary prompt; for a chunk, questions naming its first words."""
+    prompt = request["messages"][0]["content"]
+    base = re.search(r"summary of (.+)\?\n", prompt)
+    if base:
+        n = int(re.search(r"Write (\d+) different variations", prompt).group(1))
+        return "\n".join(f"{i}. Variation {i}: could you summarize all of {base.group(1)}?" for i in range(1, n + 1))
+    n = int(re.search(r"setup (\d+) questions", prompt).group(1))
+    opening = " ".join(re.search(r"-{5,}\n(?:Document: .*\n\n)?(.*)", prompt).group(1).split()[:6])
+    return "\n".join(f"{i}. What follows '{opening}' (point {i})?" for i in range(1, n + 1))
+
+
+def test_llm_router_dataset_asks_per_chunk_and_per_summary_tool_and_caches(tmp_path):
+    documents, chunks = corpus()
+    tools = make_tools(documents)
+    with FakeOpenAIServer(responder=summary_or_question_responder) as server:
+        config = LLMConfig(base_url=server.base_url, model="fake-model", api_key="sk-test")
+        kwargs = dict(questions_per_document=2, summary_variations=3, generator="llm", llm_config=config,
+                      cache_dir=tmp_path / "cache")
+        dataset, result = generate_router_dataset(documents, chunks, tools, **kwargs)
+        assert server.chat_requests == 2 * 3 + 3  # two chunks per document, one summary request per document
+        prompts = [r.body["messages"][0]["content"] for r in server.requests]
+        assert sum("Can you give me a summary of Toronto?" in p for p in prompts) == 1
+        chunk_prompts = [p for p in prompts if re.search(r"setup \d+ questions", p)]
+        assert len(chunk_prompts) == 6 and all("name the document given in the context's first line" in p
+                                               for p in chunk_prompts)
+        assert sum("-\nDocument: Toronto\n\n" in p for p in chunk_prompts) == 2
+        assert not result.failures and result.usage.prompt_tokens > 0
+        server.reset_counts()
+        again, cached = generate_router_dataset(documents, chunks, tools, **kwargs)
+        assert server.chat_requests == 0 and cached.cached == 9 and again.queries == dataset.queries
+    per_tool = Counter(tool_of(dataset, q)["name"] for q in dataset.queries)
+    assert per_tool == {t.name: 2 if t.kind == "vector" else 3 for t in tools}
+    for qid, question in dataset.queries.items():
+        tool = tool_of(dataset, qid)
+        if tool["kind"] == "summary":
+            title = next(d.title for d in documents if d.doc_id == tool["document_id"])
+            assert question.endswith(f"summarize all of {title}?")
+
+
+def cli(workspace, capsys, *args) -> tuple[int, dict | None, str]:
+    code = cli_main(["--workspace", str(workspace.root), "router-dataset", *args])
+    out, err = capsys.readouterr()
+    return code, json.loads(out) if out.strip() else None, err
+
+
+def test_cli_generates_splits_and_saves_a_router_dataset(workspace, capsys):
+    save_cities(workspace)
+    code, summary, err = cli(workspace, capsys, "--corpus", "cities", "--name", "routes", "--documents", "Berlin",
+                             "toronto", "--questions-per-document", "3", "--summary-variations", "2",
+                             "--val-ratio", "0.5")
+    assert code == 0, err
+    assert (summary["tools"], summary["questions"], summary["failures"], summary["train"], summary["val"]) == (
+        4, 10, 0, 5, 5)
+    dataset = load_dataset(workspace, summary["dataset_id"])
+    assert dataset.kind == "router" and workspace.get_dataset(summary["dataset_id"]).kind == "router"
+    val_docs = {tool_of(dataset, q)["document_id"] for q, part in dataset.split.items() if part == "val"}
+    assert len(val_docs) == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--corpus", "nope", "--name", "x"], "nope"),
+    (["--corpus", "cities", "--name", "taken"], "a dataset named 'taken' already exists"),
+    (["--corpus", "cities", "--name", "x", "--documents", "Paris"], "no document with id or title 'Paris'"),
+    (["--corpus", "cities", "--name", "x", "--questions-per-document", "0", "--summary-variations", "0"],
+     "nothing to generate"),
+    (["--corpus", "cities", "--name", "x", "--generator", "llm"], "--model"),
+])
+def test_cli_bad_input_exits_2_and_changes_nothing(workspace, capsys, args, message):
+    save_cities(workspace)
+    documents, chunks = corpus()
+    taken, _ = generate_router_dataset(documents, chunks, make_tools(documents), 1, 1)
+    save_dataset(workspace, "taken", taken, None, {})
+    code, summary, err = cli(workspace, capsys, *args)
+    assert (code, summary) == (2, None) and message in err
+    assert [d.name for d in workspace.list_datasets()] == ["taken"]

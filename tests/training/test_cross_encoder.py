@@ -1,0 +1,296 @@
+import json
+import math
+from dataclasses import asdict
+
+import numpy as np
+import pytest
+import torch
+
+from ragtune_core import cli, jobs
+from ragtune_core.jobs.tasks import TASKS, run_cross_encoder_job
+from ragtune_core.cli import cross_encoder as cli_cross_encoder
+from ragtune_core.training.config import CrossEncoderTrainConfig
+from ragtune_core.training.cross_encoder import labelled_pairs, train_cross_encoder
+from ragtune_core.evaluation.metrics import METRIC_NAMES
+from ragtune_core.store.models import DEFAULT_BASE_MODEL
+from ragtune_core.questions.qa_dataset import DatasetError, QADataset
+from ragtune_core.training.config import TrainingError
+from ragtune_core.evaluation.reranking import first_stage
+from ragtune_core.store.workspace import Workspace
+from ragtune_core.questions.qa_dataset import save_dataset
+
+CITIES = ("Paris", "Tokyo", "Cairo")
+FACT_QUESTIONS = ("What is the population of {}?", "When was {} founded?", "Which river runs through {}?",
+                  "How tall is the highest tower in {}?")
+SUMMARY_QUESTIONS = ("Summarize the article about {}.", "Give me an overview of {}.",
+                     "What is {} about in general?", "Write a short summary of {}.")
+TINY = CrossEncoderTrainConfig(epochs=1, batch_size=12, max_length=48, hard_negatives=1, learning_rate=5e-5)
+
+
+def router_dataset() -> QADataset:
+    """3 documents x 2 tools (facts, summary), 4 questions per tool: 24 questions, the last of each in val."""
+    queries, corpus, relevant, split, tools = {}, {}, {}, {}, []
+    for city in CITIES:
+        for tool, description, questions in (
+            ("facts", f"Useful for specific facts about {city}: numbers, dates, places.", FACT_QUESTIONS),
+            ("summary", f"Useful for summarizing the whole article about {city}.", SUMMARY_QUESTIONS),
+        ):
+            choice = f"{city.lower()}-{tool}"
+            corpus[choice] = description
+            tools.append({"id": choice, "name": f"{city} {tool}", "description": description})
+            for i, question in enumerate(questions):
+                qid = f"{choice}-q{i}"
+                queries[qid], relevant[qid] = question.format(city), [choice]
+                split[qid] = "val" if i == len(questions) - 1 else "train"
+    return QADataset(queries, corpus, relevant, split=split, kind="router", extra={"tools": tools})
+
+
+class AngleEmbedder:
+    """Stands in for the embedder with only `encode`: every text is a unit vector at a set angle."""
+
+    def __init__(self, degrees: dict[str, float]):
+        self.degrees = degrees
+
+    def encode(self, texts, **kwargs):
+        radians = [math.radians(self.degrees[t]) for t in texts]
+        return torch.tensor(np.array([[math.cos(r), math.sin(r)] for r in radians]), dtype=torch.float32)
+
+
+def handmade_router() -> tuple[QADataset, AngleEmbedder]:
+    """Four tools at 0, 30, 60 and 90 degrees; each question's angle fixes the embedder's ranking."""
+    corpus = {f"c{i}": f"tool {i}" for i in range(4)}
+    degrees = {f"tool {i}": 30.0 * i for i in range(4)}
+    queries = {"near-c1": "at 25", "near-c3": "at 80", "two-right": "at 70"}
+    degrees.update({"at 25": 25.0, "at 80": 80.0, "at 70": 70.0})
+    relevant = {"near-c1": ["c0"], "near-c3": ["c1"], "two-right": ["c2", "c3"]}
+    split = {"near-c1": "train", "near-c3": "train", "two-right": "val"}
+    return QADataset(queries, corpus, relevant, split=split, kind="router"), AngleEmbedder(degrees)
+
+
+class FakeContext:
+    """What run_cross_encoder_job uses of the worker's JobContext, recorded."""
+
+    def __init__(self, ws: Workspace, fail_on: str | None = None):
+        self.workspace, self.run_id, self.run_dir = ws, None, ws.root
+        self.events: list[tuple[str, dict]] = []
+        self.progress_calls: list[tuple[int, int, str | None]] = []
+        self.fail_on = fail_on
+
+    def emit(self, event: str, **data) -> None:
+        if event == self.fail_on:
+            raise RuntimeError(f"stopped at the first {event}")
+        self.events.append((event, data))
+
+    def progress(self, done: int, total: int, message: str | None = None, force: bool = False) -> None:
+        self.progress_calls.append((done, total, message))
+
+
+def leftovers(folder) -> list[str]:
+    return [p.name for p in folder.iterdir() if p.name.endswith(".partial")] if folder.exists() else []
+
+
+# --- config and hard negatives (no model) -------------------------------------------------------
+@pytest.mark.parametrize("changes, field", [
+    ({"epochs": 0}, "epochs"), ({"batch_size": 0}, "batch_size"), ({"learning_rate": 0.0}, "learning_rate"),
+    ({"learning_rate": float("inf")}, "learning_rate"), ({"max_length": 4}, "max_length"),
+    ({"hard_negatives": 0}, "hard_negatives"), ({"hard_negatives": 51}, "hard_negatives"),
+    ({"warmup_ratio": 1.0}, "warmup_ratio"), ({"seed": -1}, "seed"), ({"epochs": True}, "epochs"),
+    ({"base_model": " "}, "base_model"), ({"embedder": ""}, "embedder"),
+])
+def test_config_validation_names_the_bad_field(changes, field):
+    with pytest.raises(TrainingError, match=field):
+        CrossEncoderTrainConfig(**changes).validate()
+
+
+def test_config_round_trips_and_refuses_unknown_settings():
+    config = CrossEncoderTrainConfig(epochs=3, hard_negatives=5, embedder="/models/mine")
+    assert CrossEncoderTrainConfig.from_dict(asdict(config)) == config
+    with pytest.raises(TrainingError, match="max_seq_length"):
+        CrossEncoderTrainConfig.from_dict({"max_seq_length": 128})
+
+
+def test_hard_negatives_are_the_highest_ranked_wrong_choices():
+    dataset, embedder = handmade_router()
+    # at 25 degrees: tool 1 (5 away), tool 0 (right), tool 2 (35), tool 3 (65).
+    # at 80 degrees: tool 3 (10), tool 2 (20), tool 1 (right), tool 0 (80).
+    assert labelled_pairs(first_stage(embedder, dataset, "train"), 2) == [
+        ("at 25", "tool 0", 1.0), ("at 25", "tool 1", 0.0), ("at 25", "tool 2", 0.0),
+        ("at 80", "tool 1", 1.0), ("at 80", "tool 3", 0.0), ("at 80", "tool 2", 0.0),
+    ]
+
+
+def test_every_right_choice_is_a_positive_and_k_is_capped_by_the_wrong_ones():
+    dataset, embedder = handmade_router()
+    triples = labelled_pairs(first_stage(embedder, dataset, None), 5)
+    two_right = [(passage, label) for question, passage, label in triples if question == "at 70"]
+    assert two_right == [("tool 2", 1.0), ("tool 3", 1.0), ("tool 1", 0.0), ("tool 0", 0.0)]
+    assert sum(1 for q, _, label in triples if q == "at 25" and label == 0.0) == 3  # all the wrong tools
+    with pytest.raises(DatasetError, match="split"):
+        first_stage(embedder, QADataset(dataset.queries, dataset.corpus, dataset.relevant_docs), "train")
+
+
+def test_training_refuses_bad_inputs_before_loading_anything(tmp_path):
+    dataset = router_dataset()
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    with pytest.raises(TrainingError, match="already exists"):
+        train_cross_encoder(TINY, dataset, taken)
+    unsplit = QADataset(dataset.queries, dataset.corpus, dataset.relevant_docs, kind="router")
+    with pytest.raises(TrainingError, match="no train/validation split"):
+        train_cross_encoder(TINY, unsplit, tmp_path / "new")
+    all_train = QADataset(dataset.queries, dataset.corpus, dataset.relevant_docs,
+                          split={q: "train" for q in dataset.queries}, kind="router")
+    with pytest.raises(TrainingError, match="validation part"):
+        train_cross_encoder(TINY, all_train, tmp_path / "new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+
+
+# --- CLI (training itself stubbed out: the slow tests train for real) ------------------------------
+def test_cli_train_passes_the_settings_to_the_library(workspace, run_cli, monkeypatch):
+    record = save_dataset(workspace, "router", router_dataset(), None, {})
+    calls = []
+
+    def fake_train(ws, dataset_id, name, config, on_event=None):
+        calls.append((dataset_id, name, config))
+        return {"model_name": name, "steps": 7}
+
+    monkeypatch.setattr(cli_cross_encoder, "train_and_register", fake_train)
+    code, out, err = run_cli("train-cross-encoder", "router", "--name", " tool-picker ", "--epochs", "2",
+                             "--batch-size", "8", "--lr", "3e-5", "--max-length", "128", "--hard-negatives", "4")
+    assert code == 0, err
+    assert json.loads(out) == {"model_name": "tool-picker", "steps": 7}
+    assert calls == [(record.id, "tool-picker", CrossEncoderTrainConfig(
+        epochs=2, batch_size=8, learning_rate=3e-5, max_length=128, hard_negatives=4))]
+
+
+def test_cli_train_in_the_background_starts_the_worker_task(workspace, run_cli, monkeypatch):
+    record = save_dataset(workspace, "router", router_dataset(), None, {})
+    started = []
+
+    def fake_start(ws, kind, params, name=None, dataset_id=None):
+        started.append((kind, params, name, dataset_id))
+        return jobs.JobStatus(run_id="run-x", kind=kind)
+
+    monkeypatch.setattr(jobs, "start_job", fake_start)
+    code, out, err = run_cli("train-cross-encoder", "router", "--name", "picker", "--background")
+    assert code == 0, err
+    assert json.loads(out) == {"run_id": "run-x", "state": "queued", "model_name": "picker"}
+    kind, params, name, dataset_id = started[0]
+    assert (kind, name, dataset_id) == ("train_cross_encoder", "picker", record.id)
+    assert params["dataset_id"] == record.id and params["model_name"] == "picker"
+    assert CrossEncoderTrainConfig.from_dict(params["config"]) == CrossEncoderTrainConfig()
+
+
+def test_cli_train_refuses_bad_input_with_a_clear_message(workspace, run_cli):
+    dataset = router_dataset()
+    save_dataset(workspace, "router", dataset, None, {})
+    save_dataset(workspace, "unsplit", QADataset(dataset.queries, dataset.corpus, dataset.relevant_docs), None, {})
+    workspace.register_model("taken", "cross_encoder", workspace.root / "nowhere", DEFAULT_BASE_MODEL)
+    for argv, message in [
+        (("router", "--name", "new", "--hard-negatives", "0"), "hard_negatives"),
+        (("router", "--name", "taken"), "'taken'"),
+        (("router", "--name", "new", "--embedder", "taken"), "--embedder 'taken'"),
+        (("unsplit", "--name", "new", "--background"), "split"),
+        (("missing", "--name", "new"), "missing"),
+    ]:
+        code, out, err = run_cli("train-cross-encoder", *argv)
+        assert code == 2 and message in err and out == "", argv
+    assert [m.name for m in workspace.list_models()] == ["taken"] and workspace.list_runs() == []
+
+
+def test_the_worker_runs_the_task():
+    assert TASKS["train_cross_encoder"] is run_cross_encoder_job
+
+
+# --- real training ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One short training run through the worker task on the router dataset, shared by the slow tests."""
+    ws = Workspace(tmp_path_factory.mktemp("cross-encoder") / "workspace")
+    record = save_dataset(ws, "router", router_dataset(), None, {})
+    ctx = FakeContext(ws)
+    result = run_cross_encoder_job(ctx, {"dataset_id": record.id, "model_name": "picker", "config": asdict(TINY)})
+    return ws, record, ctx, result
+
+
+@pytest.mark.slow
+def test_training_saves_and_registers_a_loadable_cross_encoder(trained):
+    from sentence_transformers.cross_encoder import CrossEncoder
+
+    ws, _, _, result = trained
+    (model,) = ws.list_models()
+    assert (model.name, model.kind, model.path) == ("picker", "cross_encoder", result["model_path"])
+    assert model.metrics == result["metrics_after"] and leftovers(ws.root / "models") == []
+    loaded = CrossEncoder(model.path)
+    assert loaded.num_labels == 1
+    scores = loaded.predict([("What is the population of Paris?", "Useful for specific facts about Paris.")] * 2)
+    assert scores.shape == (2,) and np.isfinite(scores).all()
+    # 18 train questions, each with its tool and one hard negative, in batches of 12.
+    assert result["train_pairs"] == 36 and result["steps"] == 3
+
+
+@pytest.mark.slow
+def test_training_reports_finite_losses_and_router_match_rates(trained):
+    _, _, ctx, result = trained
+    losses = [data["loss"] for event, data in ctx.events if event == "train_step"]
+    assert losses and all(math.isfinite(loss) for loss in losses)
+    evals = [data for event, data in ctx.events if event == "eval"]
+    assert evals[0]["step"] == 0 and evals[-1]["step"] == result["steps"]
+    for data in evals:
+        assert set(data["metrics"]) == set(METRIC_NAMES)
+        assert all(0.0 <= value <= 1.0 for value in data["metrics"].values())
+    assert result["primary_metric"] == "accuracy@1" and result["dataset_kind"] == "router"
+    assert evals[-1]["metrics"] == result["metrics_after"] and evals[0]["metrics"] == result["metrics_before"]
+    assert 0.0 <= result["metrics_embedder"]["accuracy@1"] <= 1.0
+    messages = [message for _, _, message in ctx.progress_calls]
+    assert any(m.startswith("hard negatives:") for m in messages)
+    assert "validation accuracy@1" in messages[-1]
+
+
+@pytest.mark.slow
+def test_cli_rerank_with_the_trained_cross_encoder_matches_its_validation(trained, capsys):
+    ws, record, _, result = trained
+    code = cli.main(["--workspace", str(ws.root), "rerank", "router", "--embedder", "base",
+                     "--cross-encoder", "picker"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    summary = json.loads(captured.out)
+    assert summary["dataset_id"] == record.id and summary["queries"] == 6
+    reranked = summary["models"][f"{DEFAULT_BASE_MODEL} + rerank picker"]
+    # Every tool is within the top 20, so reranking them all is what the training evaluated.
+    assert reranked["accuracy@1"] == pytest.approx(result["metrics_after"]["accuracy@1"])
+    assert summary["models"][DEFAULT_BASE_MODEL] == pytest.approx(result["metrics_embedder"])
+
+
+def qa_dataset() -> QADataset:
+    """Six passages on distinct topics, two questions each; the last two topics are validation."""
+    topics = {
+        "volcano": ("Volcanoes erupt when magma rises through the crust.", "How does a volcano erupt?",
+                    "What comes out of a volcano?"),
+        "bread": ("Bread dough rises because yeast releases carbon dioxide.", "Why does dough rise?",
+                  "What does yeast do in bread?"),
+        "tides": ("Ocean tides are caused by the pull of the Moon.", "What causes tides?", "Why does the sea rise?"),
+        "chess": ("In chess the king may castle once per game.", "When can a king castle?", "How often can you castle?"),
+        "piano": ("A piano sounds when hammers strike steel strings.", "How does a piano make sound?",
+                  "What hits a piano's strings?"),
+        "rust": ("Iron rusts when it reacts with oxygen and water.", "Why does iron rust?", "What makes iron rust?"),
+    }
+    queries, relevant, split = {}, {}, {}
+    for i, (topic, (_, *questions)) in enumerate(topics.items()):
+        for j, question in enumerate(questions):
+            queries[f"{topic}-q{j}"], relevant[f"{topic}-q{j}"] = question, [topic]
+            split[f"{topic}-q{j}"] = "val" if i >= 4 else "train"
+    return QADataset(queries, {t: passage for t, (passage, *_) in topics.items()}, relevant, split=split)
+
+
+@pytest.mark.slow
+def test_a_failed_qa_run_leaves_no_model_behind(workspace):
+    record = save_dataset(workspace, "qa", qa_dataset(), None, {})
+    ctx = FakeContext(workspace, fail_on="train_step")
+    with pytest.raises(RuntimeError, match="train_step"):
+        run_cross_encoder_job(ctx, {"dataset_id": record.id, "model_name": "broken", "config": asdict(TINY)})
+    assert workspace.list_models() == [] and not workspace.model_dir("broken").exists()
+    assert leftovers(workspace.root / "models") == []
+    # It got as far as scoring the base model as a reranker of the validation questions.
+    (before,) = [data for event, data in ctx.events if event == "eval"]
+    assert before["step"] == 0 and all(0.0 <= v <= 1.0 for v in before["metrics"].values())

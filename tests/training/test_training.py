@@ -1,0 +1,251 @@
+import io
+import json
+import math
+import os
+import signal
+import time
+import zipfile
+from dataclasses import asdict
+
+import pytest
+
+from ragtune_core import jobs
+from ragtune_core.cli import main as cli_main
+from ragtune_core.questions.qa_dataset import QADataset
+from ragtune_core.jobs.tasks import exit_on_sigterm
+from ragtune_core.store.models import zip_model
+from ragtune_core.training.config import EmbeddingTrainConfig, TrainingError
+from ragtune_core.training.embedding import train_embedding
+from ragtune_core.training.fit import progress_message, short_metric_names
+from ragtune_core.store.models import ModelNotFound
+from ragtune_core.questions.qa_dataset import save_dataset
+
+# 12 passages on distinct topics, 2 questions each: 24 (question, passage) pairs.
+TOPICS = {
+    "volcano": ("Volcanoes erupt when magma rises through the crust and escapes as lava and ash.",
+                ["How does a volcano erupt?", "What comes out of an erupting volcano?"]),
+    "bread": ("Bread dough rises because yeast ferments sugar and releases carbon dioxide gas.",
+              ["Why does bread dough rise?", "What does yeast do in bread?"]),
+    "chess": ("In chess the king may castle once, moving two squares toward a rook.",
+              ["When can a chess king castle?", "How far does the king move when castling?"]),
+    "tides": ("Ocean tides are caused mainly by the gravitational pull of the Moon.",
+              ["What causes ocean tides?", "Which body pulls the sea into tides?"]),
+    "bees": ("Honey bees communicate the location of flowers with a waggle dance.",
+             ["How do bees tell each other where flowers are?", "What is the waggle dance of bees?"]),
+    "tax": ("Lyft reported income tax benefits from deferred tax assets in 2021.",
+            ["What tax benefit did Lyft report?", "Did Lyft have deferred tax assets?"]),
+    "piano": ("A piano makes sound when felt hammers strike tuned steel strings.",
+              ["How does a piano produce sound?", "What strikes the strings inside a piano?"]),
+    "rust": ("Iron rusts when it reacts with oxygen and water to form iron oxide.",
+             ["Why does iron rust?", "What is rust made of?"]),
+    "glacier": ("Glaciers carve U-shaped valleys as the moving ice grinds the rock below.",
+                ["How do glaciers shape valleys?", "What valley shape do glaciers leave?"]),
+    "vaccine": ("Vaccines train the immune system by exposing it to a harmless antigen.",
+                ["How do vaccines work?", "What does a vaccine expose the immune system to?"]),
+    "coffee": ("Coffee beans are roasted to develop aroma compounds through the Maillard reaction.",
+               ["Why are coffee beans roasted?", "Which reaction gives roasted coffee its aroma?"]),
+    "satellite": ("Geostationary satellites orbit at the speed of Earth's rotation above the equator.",
+                  ["Why do geostationary satellites stay above one spot?", "Where do geostationary satellites orbit?"]),
+}
+VAL_TOPICS = {"piano", "coffee", "satellite"}
+TINY = EmbeddingTrainConfig(epochs=1, batch_size=4, max_seq_length=64, eval_steps=2, learning_rate=5e-5)
+
+
+def tiny_dataset(split: bool = True) -> QADataset:
+    queries, corpus, relevant, passage_docs, parts = {}, {}, {}, {}, {}
+    for topic, (passage, questions) in TOPICS.items():
+        corpus[f"{topic}-0"] = passage
+        passage_docs[f"{topic}-0"] = topic
+        for i, question in enumerate(questions):
+            qid = f"{topic}-q{i}"
+            queries[qid] = question
+            relevant[qid] = [f"{topic}-0"]
+            parts[qid] = "val" if topic in VAL_TOPICS else "train"
+    return QADataset(queries, corpus, relevant, passage_docs=passage_docs, split=parts if split else {})
+
+
+def recorder():
+    events = []
+    return events, lambda name, data: events.append((name, data))
+
+
+# --- no model needed ---------------------------------------------------------------------------
+@pytest.mark.parametrize("changes, field", [
+    ({"epochs": 0}, "epochs"), ({"batch_size": 1}, "batch_size"), ({"learning_rate": 0.0}, "learning_rate"),
+    ({"learning_rate": 1.5}, "learning_rate"), ({"learning_rate": float("nan")}, "learning_rate"),
+    ({"max_seq_length": 4}, "max_seq_length"), ({"warmup_ratio": 1.0}, "warmup_ratio"),
+    ({"eval_steps": 0}, "eval_steps"), ({"seed": -1}, "seed"), ({"epochs": 1.5}, "epochs"),
+    ({"base_model": "  "}, "base_model"),
+])
+def test_config_validation_names_the_bad_field(changes, field):
+    with pytest.raises(TrainingError, match=field):
+        EmbeddingTrainConfig(**changes).validate()
+
+
+def test_config_round_trips_and_rejects_unknown_settings():
+    config = EmbeddingTrainConfig(epochs=3, learning_rate=1e-4)
+    config.validate()
+    assert EmbeddingTrainConfig.from_dict(asdict(config)) == config
+    with pytest.raises(TrainingError, match="training settings: unknown field.s. lr"):
+        EmbeddingTrainConfig.from_dict({"lr": 0.1})
+    with pytest.raises(TrainingError, match="batch_size"):
+        EmbeddingTrainConfig.from_dict({"batch_size": 0})
+
+
+def test_metric_keys_of_trainer_and_evaluator_get_short_names():
+    metrics = {"eval_val_cosine_ndcg@10": 0.5, "val_cosine_accuracy@5": 0.75, "eval_runtime": 3.0,
+               "eval_val_cosine_map@100": 0.25, "epoch": 1.0}
+    assert short_metric_names(metrics) == {"ndcg@10": 0.5, "accuracy@5": 0.75, "map@100": 0.25}
+
+
+def test_progress_message_counts_epochs_from_one():
+    assert progress_message({"epoch": 0.25, "loss": 1.23456}, 2) == "epoch 1/2 · loss 1.2346"
+    assert progress_message({"epoch": 1.0, "loss": None}, 2) == "epoch 1/2"
+    assert progress_message({"epoch": 1.5, "loss": 0.5}, 2) == "epoch 2/2 · loss 0.5000"
+
+
+def test_unsplit_dataset_and_existing_output_are_refused_before_loading_a_model(tmp_path):
+    with pytest.raises(TrainingError, match="no train/validation split.*split it"):
+        train_embedding(TINY, tiny_dataset(split=False), tmp_path / "out")
+    existing = tmp_path / "taken"
+    existing.mkdir()
+    (existing / "keep.txt").write_text("precious")
+    with pytest.raises(TrainingError, match="already exists"):
+        train_embedding(TINY, tiny_dataset(), existing)
+    assert [p.name for p in existing.iterdir()] == ["keep.txt"]
+    assert (existing / "keep.txt").read_text() == "precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]  # no partial folder left behind
+
+
+def test_a_split_without_validation_questions_is_refused(tmp_path):
+    dataset = tiny_dataset()
+    dataset.split = {q: "train" for q in dataset.queries}
+    with pytest.raises(TrainingError, match="validation part has no questions"):
+        train_embedding(TINY, dataset, tmp_path / "out")
+
+
+def test_zip_model_refuses_a_folder_that_is_not_a_model(tmp_path):
+    with pytest.raises(ModelNotFound, match="not a saved sentence-transformers model"):
+        zip_model(tmp_path)
+
+
+def test_cli_refuses_a_taken_model_name_and_unknown_runs(workspace, capsys):
+    record = save_dataset(workspace, "tiny", tiny_dataset(), None, {})
+    workspace.model_dir("taken").mkdir()
+    root = ["--workspace", str(workspace.root)]
+    assert cli_main([*root, "train", record.name, "--name", "taken"]) == 2
+    assert "'taken'" in capsys.readouterr().err and workspace.list_models() == []
+    assert cli_main([*root, "train", record.id, "--name", "new", "--epochs", "0"]) == 2
+    assert "epochs" in capsys.readouterr().err
+    assert cli_main([*root, "cancel", "run-nope"]) == 2
+    assert "run-nope" in capsys.readouterr().err
+    assert cli_main([*root, "runs"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"runs": []}
+
+
+def test_cli_trains_in_process_with_progress_on_stderr_and_one_json_line_on_stdout(workspace, capsys, monkeypatch):
+    from ragtune_core.cli import train as train_cli
+
+    record = save_dataset(workspace, "tiny", tiny_dataset(), None, {})
+    calls = []
+
+    def fake_train_and_register(ws, dataset_id, model_name, config, on_event=None, run_id=None):
+        calls.append((dataset_id, model_name, config))
+        on_event("eval", {"step": 0, "epoch": 0.0, "metrics": {"ndcg@10": 0.5, "mrr@10": 0.25, "accuracy@5": 0.75}})
+        on_event("progress", {"step": 3, "max_steps": 3, "epoch": 1.0, "loss": 0.125})
+        return {"model_name": model_name}
+
+    monkeypatch.setattr(train_cli, "train_and_register", fake_train_and_register)
+    assert cli_main(["--workspace", str(workspace.root), "train", "tiny", "--name", " mine ", "--epochs", "1",
+                     "--batch-size", "4", "--lr", "1e-4", "--max-seq-length", "64", "--base-model", "some/model"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"model_name": "mine"}
+    assert calls == [(record.id, "mine", EmbeddingTrainConfig(base_model="some/model", epochs=1, batch_size=4,
+                                                               learning_rate=1e-4, max_seq_length=64))]
+    assert "eval at step 0: ndcg@10 0.5000, mrr@10 0.2500, accuracy@5 0.7500" in err
+    assert "train: step 3/3 · epoch 1/1 · loss 0.1250" in err
+
+
+# --- training (loads the bundled MiniLM) ----------------------------------------------------------
+@pytest.mark.slow
+def test_training_saves_a_loadable_model_atomically_and_reports_events(tmp_path, capsys):
+    from sentence_transformers import SentenceTransformer
+
+    events, on_event = recorder()
+    output = tmp_path / "models" / "tiny-minilm"
+    result = train_embedding(TINY, tiny_dataset(), output, on_event, model_card_name="tiny-minilm")
+    assert capsys.readouterr().out == ""  # the trainer's log printer is off: the CLI's stdout is its summary
+
+    assert result.output_dir == output and result.train_pairs == 18 and result.steps >= 5
+    assert sorted(p.name for p in output.parent.iterdir()) == ["tiny-minilm"]  # temp folders are gone
+    card = (output / "README.md").read_text()
+    assert "tiny-minilm" in card and "finetuned from [sentence-transformers/all-MiniLM-L6-v2]" in card
+    model = SentenceTransformer(str(output))
+    assert model.max_seq_length == 64
+    assert model.encode(["Why does iron rust?"]).shape == (1, 384)
+
+    steps = [data for name, data in events if name == "train_step"]
+    assert steps and all(math.isfinite(s["loss"]) and s["max_steps"] == result.steps for s in steps)
+    evals = [data for name, data in events if name == "eval"]
+    assert evals[0]["step"] == 0 and evals[0]["metrics"] == result.metrics_before
+    assert evals[-1]["step"] == result.steps and evals[-1]["metrics"] == result.metrics_after
+    assert len(evals) >= 3  # base model, eval steps, final model
+    assert all(0 <= e["metrics"]["ndcg@10"] <= 1 for e in evals)
+    assert {"accuracy@1", "accuracy@5", "mrr@10", "map@100"} <= set(result.metrics_after)
+    progress = [data["step"] for name, data in events if name == "progress"]
+    assert progress == list(range(1, result.steps + 1))
+
+    archive = zipfile.ZipFile(io.BytesIO(zip_model(output)))
+    assert {"tiny-minilm/modules.json", "tiny-minilm/model.safetensors", "tiny-minilm/README.md"} <= set(archive.namelist())
+
+
+@pytest.mark.slow
+def test_a_failed_or_cancelled_run_leaves_neither_model_nor_temp_folder(tmp_path, monkeypatch):
+    import sentence_transformers
+
+    def failing_train(self, *args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    def cancelled_train(self, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)  # what jobs.cancel_job sends the worker
+        time.sleep(5)
+
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        exit_on_sigterm()
+        for train, error in ((failing_train, RuntimeError), (cancelled_train, SystemExit)):
+            monkeypatch.setattr(sentence_transformers.SentenceTransformerTrainer, "train", train)
+            with pytest.raises(error):
+                train_embedding(TINY, tiny_dataset(), tmp_path / "models" / "broken")
+            assert list((tmp_path / "models").iterdir()) == []
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.mark.slow
+def test_background_training_job_registers_the_model_in_the_workspace(workspace, capsys):
+    record = save_dataset(workspace, "tiny", tiny_dataset(), None, {})
+    root = ["--workspace", str(workspace.root)]
+    assert cli_main([*root, "train", "tiny", "--name", "tiny job", "--background", "--epochs", "1",
+                     "--batch-size", "4", "--max-seq-length", "64"]) == 0
+    run_id = json.loads(capsys.readouterr().out)["run_id"]
+    status = jobs.wait(workspace, run_id, timeout=300)
+    log = (workspace.run_dir(run_id) / "worker.log").read_text()
+    assert status.state == "succeeded", f"{status.error}\n{log[-3000:]}"
+
+    [model] = workspace.list_models("embedding")
+    assert model.name == "tiny job" and model.run_id == run_id
+    assert model.path == status.result["model_path"] == str(workspace.model_dir("tiny job"))
+    assert model.metrics == status.result["metrics_after"] and "ndcg@10" in model.metrics
+    assert status.result["train_pairs"] == 18 and status.message.startswith("validation ndcg@10")
+    assert workspace.get_run(run_id).dataset_id == record.id
+    events = jobs.read_events(workspace, run_id)
+    assert {"train_step", "eval"} <= {e["event"] for e in events}
+    assert cli_main([*root, "runs", "--kind", "train_embedding"]) == 0
+    [run] = json.loads(capsys.readouterr().out)["runs"]
+    assert (run["id"], run["state"]) == (run_id, "succeeded")
+    assert cli_main([*root, "models"]) == 0
+    [listed] = json.loads(capsys.readouterr().out)["models"]
+    assert (listed["id"], listed["name"]) == (model.id, "tiny job")
+    assert cli_main([*root, "train", "tiny", "--name", "tiny job", "--background"]) == 2  # the name is taken now
+    assert "already exists" in capsys.readouterr().err and len(workspace.list_runs()) == 1
