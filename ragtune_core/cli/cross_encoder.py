@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from ..training.config import CrossEncoderTrainConfig
+from ..evaluation import PARTS, RERANK_TOP_K, ModelSpec, rerank_and_save
+from ..jobs import JobKind
+from ..store import Workspace, WorkspaceError
+from ..training import CrossEncoderTrainConfig
 from ..training.cross_encoder import MODEL_KIND
-from ..evaluation.retrieval import ModelSpec, PARTS
-from ..evaluation.reranking import RERANK_TOP_K, rerank_and_save
-from ..store.workspace import Workspace, WorkspaceError
 from .evaluate import BASE, default_part, model_spec
 from .progress import ProgressPrinter
-from .train import train_or_start
-from ..training.register import train_and_register
+from .train import add_config_options, config_from_options, train_or_start
 
-DEFAULTS = CrossEncoderTrainConfig()
 EMBEDDING_KIND = "embedding"
 
 
@@ -27,13 +25,7 @@ def register(subparsers) -> None:
     train.add_argument("--embedder", default=BASE, metavar="M",
                        help=f"embedding model that picks the hard negatives: '{BASE}', a workspace model, a folder "
                             "or a Hub id (default: %(default)s)")
-    train.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help="(default: %(default)s)")
-    train.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help="(default: %(default)s)")
-    train.add_argument("--lr", type=float, default=DEFAULTS.learning_rate, help="learning rate (default: %(default)s)")
-    train.add_argument("--max-length", type=int, default=DEFAULTS.max_length,
-                       help="tokens of question and passage together (default: %(default)s)")
-    train.add_argument("--hard-negatives", type=int, default=DEFAULTS.hard_negatives,
-                       help="wrong passages per train question (default: %(default)s)")
+    add_config_options(train, CrossEncoderTrainConfig)
     train.add_argument("--background", action="store_true", help="start a background job and print its run id")
     train.set_defaults(handler=run_train_cross_encoder)
 
@@ -54,10 +46,8 @@ def register(subparsers) -> None:
 
 def run_train_cross_encoder(args: argparse.Namespace, ws: Workspace) -> dict:
     embedder = model_of_kind(ws, args.embedder, EMBEDDING_KIND, "--embedder")
-    config = CrossEncoderTrainConfig(base_model=args.base_model, epochs=args.epochs, batch_size=args.batch_size,
-                                     learning_rate=args.lr, max_length=args.max_length,
-                                     hard_negatives=args.hard_negatives, embedder=embedder.path)
-    return train_or_start(ws, args, "train_cross_encoder", config, train_and_register)
+    config = config_from_options(CrossEncoderTrainConfig, args, base_model=args.base_model, embedder=embedder.path)
+    return train_or_start(ws, args, JobKind.TRAIN_CROSS_ENCODER, config)
 
 
 def run_rerank(args: argparse.Namespace, ws: Workspace) -> dict:

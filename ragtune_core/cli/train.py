@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, fields
 
 from .. import jobs
-from ..training.config import EmbeddingTrainConfig, TrainConfig, TrainingError
+from ..jobs import JobKind
+from ..store import Workspace
+from ..training import EmbeddingTrainConfig, preflight, train_and_register
+from ..training.config import Config, TrainConfig, show
 from ..training.fit import progress_message
-from ..training.register import check_model_name, train_and_register
-from ..store.workspace import Workspace
 from .progress import ProgressPrinter
-from ..questions.qa_dataset import load_dataset
 
-DEFAULTS = EmbeddingTrainConfig()
+OPTION_ALIASES = {"learning_rate": "--lr"}
 
 
 def register(subparsers) -> None:
@@ -23,10 +22,7 @@ def register(subparsers) -> None:
     train.add_argument("dataset", metavar="DATASET", help="dataset id or name (it must have a train/validation split)")
     train.add_argument("--name", required=True, help="name of the new model")
     train.add_argument("--base-model", help="Hub id or folder (default: the bundled all-MiniLM-L6-v2)")
-    train.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help="(default: %(default)s)")
-    train.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help="(default: %(default)s)")
-    train.add_argument("--lr", type=float, default=DEFAULTS.learning_rate, help="learning rate (default: %(default)s)")
-    train.add_argument("--max-seq-length", type=int, default=DEFAULTS.max_seq_length, help="tokens (default: %(default)s)")
+    add_config_options(train, EmbeddingTrainConfig)
     train.add_argument("--background", action="store_true", help="start a background job and print its run id")
     train.set_defaults(handler=run_train)
 
@@ -42,27 +38,39 @@ def register(subparsers) -> None:
     models.set_defaults(handler=list_models)
 
 
+def add_config_options(parser: argparse.ArgumentParser, config_class: type[TrainConfig]) -> None:
+    """An option per numeric setting of `config_class`, its type, limits, help and default read
+    from the field's metadata (see training.config.setting)."""
+    for f in fields(config_class):
+        meta = f.metadata
+        if meta.get("min") is None:
+            continue
+        whole = isinstance(meta["min"], int) and isinstance(meta["max"], int)
+        default = meta["optional"] if f.default is None else f.default
+        names = [f"--{f.name.replace('_', '-')}", *([OPTION_ALIASES[f.name]] if f.name in OPTION_ALIASES else [])]
+        parser.add_argument(*names, dest=f.name, type=int if whole else float, default=None,
+                            help=f"{meta['help']}, {show(meta['min'])} to {show(meta['max'])} (default: {default})")
+
+
+def config_from_options(config_class: type[Config], args: argparse.Namespace, **settings) -> Config:
+    """The config from the options add_config_options made (those not given keep their defaults) and `settings`."""
+    given = {f.name: getattr(args, f.name) for f in fields(config_class)
+             if f.metadata.get("min") is not None and getattr(args, f.name, None) is not None}
+    return config_class(**given, **settings)
+
+
 def run_train(args: argparse.Namespace, ws: Workspace) -> dict:
-    config = EmbeddingTrainConfig(base_model=args.base_model, epochs=args.epochs, batch_size=args.batch_size,
-                                  learning_rate=args.lr, max_seq_length=args.max_seq_length)
-    return train_or_start(ws, args, "train_embedding", config, train_and_register)
+    config = config_from_options(EmbeddingTrainConfig, args, base_model=args.base_model)
+    return train_or_start(ws, args, JobKind.TRAIN_EMBEDDING, config)
 
 
-def train_or_start(ws: Workspace, args: argparse.Namespace, job_kind: str, config: TrainConfig,
-                   train: Callable[..., dict]) -> dict:
-    """Train in this process (events on stderr), or with --background start a worker job and return its run id.
-
-    `train(ws, dataset_id, name, config, on_event=...)` is the library call the worker task
-    `job_kind` makes too (train_and_register or its cross-encoder twin).
-    """
-    config.validate()
+def train_or_start(ws: Workspace, args: argparse.Namespace, job_kind: JobKind, config: TrainConfig) -> dict:
+    """Train in this process (events on stderr), or with --background start the worker job `job_kind`,
+    which makes the same train_and_register call, and return its run id."""
     dataset = ws.resolve("datasets", args.dataset)
-    # Checked here too, so a background job is never started for a name it cannot use.
-    name = check_model_name(ws, args.name)
+    name, _ = preflight(ws, dataset.id, args.name, config)
     if not args.background:
-        return train(ws, dataset.id, name, config, on_event=_StderrReporter(config.epochs))
-    if not load_dataset(ws, dataset.id).split:
-        raise TrainingError(f"dataset {dataset.name!r} has no train/validation split: split it before training")
+        return train_and_register(ws, dataset.id, name, config, on_event=_StderrReporter(config.epochs))
     params = {"dataset_id": dataset.id, "model_name": name, "config": asdict(config)}
     status = jobs.start_job(ws, job_kind, params, name=name, dataset_id=dataset.id)
     return {"run_id": status.run_id, "state": status.state, "model_name": name}

@@ -1,10 +1,15 @@
-"""Training settings: one validated dataclass per trainer, sharing the checks and the parsing."""
+"""Training settings: one validated dataclass per trainer, sharing the fields, checks and parsing.
+
+Every numeric setting carries its limits and help in the field's metadata (`setting`): validation,
+the CLI's options and the Fine-tune page's inputs all read them there, so they never disagree. A
+config is checked when it is made and cannot change, so an invalid one cannot exist.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
-from typing import Protocol, TypeVar
+from dataclasses import dataclass, field, fields
+from typing import TypeVar
 
 from ..store.files import check_keys
 
@@ -15,61 +20,91 @@ class TrainingError(ValueError):
     """Training cannot start with these inputs; the message says which one and why."""
 
 
-class TrainConfig(Protocol):
-    """What the shared training steps use of a config (EmbeddingTrainConfig, CrossEncoderTrainConfig)."""
+def setting(default, help: str, low: float | None = None, high: float | None = None, optional: str | None = None):
+    """A config field whose limits (inclusive) and help live in its metadata. A number is an int
+    when both limits are ints; `optional` says what None means (None is refused without it)."""
+    return field(default=default, metadata={"help": help, "min": low, "max": high, "optional": optional})
 
-    base_model: str | None
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    warmup_ratio: float
-    seed: int
 
-    def validate(self) -> None: ...
+def model_setting(help: str):
+    """A model field: a Hub id or a folder, None for the bundled all-MiniLM-L6-v2."""
+    return field(default=None, metadata={"help": help, "optional": "the bundled all-MiniLM-L6-v2", "model": True})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What every trainer takes; EmbeddingTrainConfig and CrossEncoderTrainConfig add their own."""
+
+    base_model: str | None = model_setting("the model to fine-tune: a Hub id or a folder")
+    epochs: int = setting(2, "passes over the training pairs", 1, 100)
+    batch_size: int = setting(16, "pairs per optimizer step", 2, 4096)
+    learning_rate: float = setting(2e-5, "peak learning rate", 1e-8, 0.5)
+    warmup_ratio: float = setting(0.1, "share of the steps spent warming the learning rate up", 0.0, 0.9)
+    eval_steps: int | None = setting(None, "optimizer steps between validation runs", 1, 1_000_000,
+                                     optional="about 4 evaluations per epoch")
+    seed: int = setting(42, "random seed of shuffling and initialisation", 0, 2**31 - 1)
+
+    def __post_init__(self) -> None:
+        check_settings(self)
+
+    @classmethod
+    def from_dict(cls: type[Config], data: dict) -> Config:
+        """The config saved with a run (`asdict(config)`); unknown keys are refused by name."""
+        check_keys(data, (f.name for f in fields(cls)), cls.SETTINGS_NAME, TrainingError)
+        return cls(**data)
 
 
 Config = TypeVar("Config", bound=TrainConfig)
 
 
-@dataclass
-class EmbeddingTrainConfig:
-    base_model: str | None = None  # None: the bundled all-MiniLM-L6-v2
-    epochs: int = 2
-    batch_size: int = 16
-    learning_rate: float = 2e-5
-    max_seq_length: int = 256
-    warmup_ratio: float = 0.1
-    eval_steps: int | None = None  # None: about EVALS_PER_EPOCH evaluations per epoch
-    seed: int = 42
+@dataclass(frozen=True)
+class EmbeddingTrainConfig(TrainConfig):
+    SETTINGS_NAME = "training settings"
 
-    def validate(self) -> None:
-        require(self.base_model is None or (isinstance(self.base_model, str) and self.base_model.strip()),
-                "base_model must be a Hub id or a folder (or None for the bundled model)")
-        require(is_int(self.epochs) and 1 <= self.epochs <= 100, f"epochs must be 1 to 100, not {self.epochs!r}")
-        require(is_int(self.batch_size) and 2 <= self.batch_size <= 4096,
-                f"batch_size must be 2 to 4096 (in-batch negatives need at least 2), not {self.batch_size!r}")
-        require(is_number(self.learning_rate) and 0 < self.learning_rate < 1,
-                f"learning_rate must be between 0 and 1, not {self.learning_rate!r}")
-        require(is_int(self.max_seq_length) and 8 <= self.max_seq_length <= 8192,
-                f"max_seq_length must be 8 to 8192 tokens, not {self.max_seq_length!r}")
-        require(is_number(self.warmup_ratio) and 0 <= self.warmup_ratio < 1,
-                f"warmup_ratio must be at least 0 and below 1, not {self.warmup_ratio!r}")
-        require(self.eval_steps is None or (is_int(self.eval_steps) and self.eval_steps >= 1),
-                f"eval_steps must be a positive number of steps (or None), not {self.eval_steps!r}")
-        require(is_int(self.seed) and self.seed >= 0, f"seed must be a non-negative integer, not {self.seed!r}")
-
-    @classmethod
-    def from_dict(cls, data: dict) -> EmbeddingTrainConfig:
-        """The config saved with a run (`asdict(config)`), validated."""
-        return config_from_dict(cls, data, "training settings")
+    max_seq_length: int = setting(256, "tokens of a question or passage the model reads", 8, 8192)
 
 
-def config_from_dict(config_class: type[Config], data: dict, settings: str) -> Config:
-    """A config saved with a run (`asdict(config)`), validated; unknown keys are refused by name."""
-    check_keys(data, (f.name for f in fields(config_class)), settings, TrainingError)
-    config = config_class(**data)
-    config.validate()
-    return config
+@dataclass(frozen=True)
+class CrossEncoderTrainConfig(TrainConfig):
+    SETTINGS_NAME = "cross-encoder training settings"
+
+    epochs: int = setting(1, "passes over the training pairs", 1, 100)
+    batch_size: int = setting(16, "pairs per optimizer step", 1, 4096)
+    max_length: int = setting(256, "tokens of question and passage together", 8, 8192)
+    hard_negatives: int = setting(3, "wrong passages per train question", 1, MAX_HARD_NEGATIVES)
+    embedder: str | None = model_setting("the embedding model that picks hard negatives and validation candidates")
+
+
+def check_settings(config: TrainConfig) -> None:
+    """TrainingError naming the first setting outside its metadata's limits."""
+    for f in fields(config):
+        value, meta = getattr(config, f.name), f.metadata
+        if value is None and meta.get("optional"):
+            continue
+        if meta.get("model"):
+            require(isinstance(value, str) and value.strip(),
+                    f"{f.name} must be a Hub id or a folder (or None for {meta['optional']})")
+        elif "min" in meta:
+            check_number(f.name, value, meta["min"], meta["max"])
+
+
+def check_number(name: str, value, low, high) -> None:
+    whole = isinstance(low, int) and isinstance(high, int)
+    kind_ok = is_int(value) if whole else is_number(value)
+    require(kind_ok and low <= value <= high,
+            f"{name} must be {'a whole number' if whole else 'a number'} from {show(low)} to {show(high)}, "
+            f"not {value!r}")
+
+
+def show(number: float) -> str:
+    """A limit as people write it: 4096, 1e-08, 0.5."""
+    return f"{number}" if isinstance(number, int) else f"{number:g}"
+
+
+def limits(config_class: type[TrainConfig], name: str) -> tuple[float, float, str]:
+    """(min, max, help) of a numeric setting, for a form's input."""
+    meta = next(f.metadata for f in fields(config_class) if f.name == name)
+    return meta["min"], meta["max"], meta["help"]
 
 
 def require(condition: bool, message: str) -> None:
@@ -84,40 +119,3 @@ def is_int(value) -> bool:
 
 def is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-
-@dataclass
-class CrossEncoderTrainConfig:
-    base_model: str | None = None  # None: the bundled all-MiniLM-L6-v2 with a new one-score head
-    epochs: int = 1
-    batch_size: int = 16
-    learning_rate: float = 2e-5
-    max_length: int = 256  # tokens of question and passage together
-    hard_negatives: int = 3  # wrong passages per train question
-    warmup_ratio: float = 0.1
-    seed: int = 42
-    embedder: str | None = None  # picks hard negatives and validation candidates; None: the bundled model
-
-    def validate(self) -> None:
-        for name in ("base_model", "embedder"):
-            value = getattr(self, name)
-            require(value is None or (isinstance(value, str) and value.strip()),
-                    f"{name} must be a Hub id or a folder (or None for the bundled model)")
-        require(is_int(self.epochs) and 1 <= self.epochs <= 100, f"epochs must be 1 to 100, not {self.epochs!r}")
-        require(is_int(self.batch_size) and 1 <= self.batch_size <= 4096,
-                f"batch_size must be 1 to 4096, not {self.batch_size!r}")
-        require(is_number(self.learning_rate) and 0 < self.learning_rate < 1,
-                f"learning_rate must be between 0 and 1, not {self.learning_rate!r}")
-        require(is_int(self.max_length) and 8 <= self.max_length <= 8192,
-                f"max_length must be 8 to 8192 tokens, not {self.max_length!r}")
-        require(is_int(self.hard_negatives) and 1 <= self.hard_negatives <= MAX_HARD_NEGATIVES,
-                f"hard_negatives must be 1 to {MAX_HARD_NEGATIVES} per question, not {self.hard_negatives!r}")
-        require(is_number(self.warmup_ratio) and 0 <= self.warmup_ratio < 1,
-                f"warmup_ratio must be at least 0 and below 1, not {self.warmup_ratio!r}")
-        require(is_int(self.seed) and self.seed >= 0, f"seed must be a non-negative integer, not {self.seed!r}")
-
-    @classmethod
-    def from_dict(cls, data: dict) -> CrossEncoderTrainConfig:
-        """The config saved with a run (`asdict(config)`), validated."""
-        return config_from_dict(cls, data, "cross-encoder training settings")

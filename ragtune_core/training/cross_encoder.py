@@ -21,7 +21,7 @@ from ..evaluation.reranking import RERANK_TOP_K, FirstStage, first_stage, rerank
 from ..questions.qa_dataset import TRAIN, VAL, QADataset
 from ..store.models import DEFAULT_BASE_MODEL, ModelNotFound, load_embedder, resolve_model
 from .config import MAX_HARD_NEGATIVES, CrossEncoderTrainConfig, TrainingError, is_int, require
-from .fit import EVAL_BATCH_SIZE, OnEvent, TrainerRecipe, check_free, fit_and_publish
+from .fit import EVAL_BATCH_SIZE, OnEvent, TrainerRecipe, check_free, check_parts, fit_and_publish
 
 MODEL_KIND = "cross_encoder"
 ROUTER_METRIC, QA_METRIC = "accuracy@1", "ndcg@10"  # accuracy@1 over all tools is the router's match rate
@@ -65,10 +65,9 @@ def train_cross_encoder(config: CrossEncoderTrainConfig, dataset: QADataset, out
     (base model at step 0, eval steps, final model). `output_dir` must not exist: it appears,
     complete, only when everything went well.
     """
-    config.validate()
     output_dir = Path(output_dir)
     check_free(output_dir)
-    _check_parts(dataset)
+    check_parts(dataset)
     emit = on_event or (lambda event, data: None)
 
     def prepare(done: int, total: int, message: str) -> None:
@@ -90,18 +89,6 @@ def train_cross_encoder(config: CrossEncoderTrainConfig, dataset: QADataset, out
                           output_dir, emit)
     return CrossEncoderTrainResult(output_dir, primary, metrics_embedder, fit.metrics_before, fit.metrics_after,
                                    len(triples), fit.seconds, fit.steps)
-
-
-def _check_parts(dataset: QADataset) -> None:
-    if not dataset.split:
-        raise TrainingError("this dataset has no train/validation split yet: split it before training")
-    parts = set(dataset.split.get(q) for q in dataset.queries)
-    for part, label in ((TRAIN, "train"), (VAL, "validation")):
-        if part not in parts:
-            raise TrainingError(f"the dataset's {label} part has no questions: split it with both parts non-empty")
-    if len(dataset.corpus) < 2:
-        raise TrainingError(f"the corpus has {len(dataset.corpus)} passage(s): a cross-encoder needs wrong ones to "
-                            "learn from")
 
 
 def _load_base_model(config: CrossEncoderTrainConfig, model_card_name: str | None):

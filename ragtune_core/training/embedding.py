@@ -18,7 +18,7 @@ from pathlib import Path
 from ..questions.qa_dataset import TRAIN, VAL, QADataset
 from ..store.models import DEFAULT_BASE_MODEL, HUB_ID_OF_DEFAULT, ModelNotFound, bundled_model_path, resolve_model
 from .config import EmbeddingTrainConfig, TrainingError
-from .fit import EVAL_BATCH_SIZE, OnEvent, TrainerRecipe, check_free, fit_and_publish
+from .fit import EVAL_BATCH_SIZE, OnEvent, TrainerRecipe, check_free, check_parts, fit_and_publish
 
 MODEL_KIND = "embedding"
 
@@ -43,28 +43,14 @@ def train_embedding(config: EmbeddingTrainConfig, dataset: QADataset, output_dir
     {step, epoch, metrics} for the base model (step 0), at eval steps and for the final model.
     `output_dir` must not exist: it appears, complete, only when everything went well.
     """
-    config.validate()
     output_dir = Path(output_dir)
     check_free(output_dir)
-    train_part, val_part = _parts(dataset)
+    check_parts(dataset)
+    train_part, val_part = dataset.subset(TRAIN).pairs(), dataset.subset(VAL)
     model = _load_base_model(config, model_card_name)
     fit = fit_and_publish(config, model, _make_evaluator(val_part), _recipe(config, model, train_part), output_dir,
                           on_event)
     return TrainResult(output_dir, fit.metrics_before, fit.metrics_after, len(train_part), fit.seconds, fit.steps)
-
-
-def _parts(dataset: QADataset) -> tuple[list[tuple[str, str]], QADataset]:
-    """The training pairs and the validation questions; both must be there."""
-    if not dataset.split:
-        raise TrainingError("this dataset has no train/validation split yet: split it before training")
-    train_pairs = dataset.subset(TRAIN).pairs()
-    val_part = dataset.subset(VAL)
-    if len(train_pairs) < 2:
-        raise TrainingError(f"the dataset's train part has {len(train_pairs)} (question, passage) pairs; "
-                            "training needs at least 2")
-    if not val_part.queries:
-        raise TrainingError("the dataset's validation part has no questions: split it with a validation share above 0")
-    return train_pairs, val_part
 
 
 def _load_base_model(config: EmbeddingTrainConfig, model_card_name: str | None):
@@ -109,5 +95,5 @@ def _recipe(config: EmbeddingTrainConfig, model, train_pairs: list[tuple[str, st
 
     train_dataset = Dataset.from_dict({"anchor": [q for q, _ in train_pairs], "positive": [p for _, p in train_pairs]})
     return TrainerRecipe(SentenceTransformerTrainer, SentenceTransformerTrainingArguments, train_dataset,
-                         MultipleNegativesRankingLoss(model), eval_steps=config.eval_steps,
+                         MultipleNegativesRankingLoss(model),
                          arguments={"batch_sampler": BatchSamplers.NO_DUPLICATES})

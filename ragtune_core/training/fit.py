@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..questions.qa_dataset import TRAIN, VAL, QADataset
 from .config import TrainConfig, TrainingError
 
 OnEvent = Callable[[str, dict], None]
@@ -50,7 +51,6 @@ class TrainerRecipe:
     arguments_class: type  # ... and its TrainingArguments class
     train_dataset: object  # a datasets.Dataset with the loss's columns
     loss: object
-    eval_steps: int | None = None  # None: about EVALS_PER_EPOCH evaluations per epoch
     arguments: dict = field(default_factory=dict)  # training arguments of this kind only
 
 
@@ -60,6 +60,21 @@ class FitResult:
     metrics_after: dict[str, float]  # ... and of the trained one
     seconds: float  # trainer.train() wall time, its periodic evaluations included
     steps: int
+
+
+def check_parts(dataset: QADataset) -> None:
+    """Refuse a dataset that cannot be trained on: no split, fewer than 2 train pairs, no validation
+    question, or a corpus without wrong passages to learn from."""
+    if not dataset.split:
+        raise TrainingError("this dataset has no train/validation split yet: split it before training")
+    train_pairs = len(dataset.subset(TRAIN).pairs())
+    if train_pairs < 2:
+        raise TrainingError(f"the dataset's train part has {train_pairs} (question, passage) pairs; "
+                            "training needs at least 2")
+    if not dataset.subset(VAL).queries:
+        raise TrainingError("the dataset's validation part has no questions: split it with a validation share above 0")
+    if len(dataset.corpus) < 2:
+        raise TrainingError(f"the corpus has {len(dataset.corpus)} passage(s): training needs wrong ones to learn from")
 
 
 def fit_and_publish(config: TrainConfig, model, evaluator, recipe: TrainerRecipe, output_dir: Path,
@@ -106,7 +121,7 @@ def _make_trainer(config: TrainConfig, model, evaluator, recipe: TrainerRecipe, 
         warmup_steps=config.warmup_ratio,  # below 1: a share of all steps (transformers 5 has no warmup_ratio)
         fp16=torch.cuda.is_available(),
         eval_strategy="steps",
-        eval_steps=recipe.eval_steps or math.ceil(steps_per_epoch / EVALS_PER_EPOCH),
+        eval_steps=config.eval_steps or math.ceil(steps_per_epoch / EVALS_PER_EPOCH),
         logging_steps=max(1, steps_per_epoch * config.epochs // LOSS_POINTS_PER_RUN),
         save_strategy="no",
         report_to="none",

@@ -9,7 +9,7 @@ from ..store.models import DEFAULT_BASE_MODEL
 from ..store.workspace import Workspace, check_name
 from . import cross_encoder, embedding
 from .config import CrossEncoderTrainConfig, TrainConfig, TrainingError
-from .fit import OnEvent
+from .fit import OnEvent, check_parts
 
 
 def check_model_name(ws: Workspace, model_name: str, what: str = "model") -> str:
@@ -26,11 +26,19 @@ def training_inputs(ws: Workspace, dataset_id: str, model_name: str, config: Tra
                     what: str = "model") -> tuple[str, QADataset]:
     """The checked model name and the dataset to train on, or TrainingError before anything loads."""
     model_name = check_model_name(ws, model_name, what)
-    config.validate()
     try:
         return model_name, load_dataset(ws, dataset_id)
     except DatasetError as exc:
         raise TrainingError(f"dataset {dataset_id!r} cannot be used: {exc}") from exc
+
+
+def preflight(ws: Workspace, dataset_id: str, model_name: str, config: TrainConfig,
+              what: str = "model") -> tuple[str, QADataset]:
+    """Everything checkable before a training starts (name, dataset, split): the page and the CLI
+    call it, so a job is never started to fail on its inputs. Raises TrainingError."""
+    model_name, dataset = training_inputs(ws, dataset_id, model_name, config, what)
+    check_parts(dataset)
+    return model_name, dataset
 
 
 def train_and_register(ws: Workspace, dataset_id: str, model_name: str, config: TrainConfig,

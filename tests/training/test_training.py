@@ -1,3 +1,4 @@
+import argparse
 import io
 import json
 import math
@@ -19,6 +20,8 @@ from ragtune_core.training.embedding import train_embedding
 from ragtune_core.training.fit import progress_message, short_metric_names
 from ragtune_core.store.models import ModelNotFound
 from ragtune_core.questions.qa_dataset import save_dataset
+from ragtune_core.training.config import CrossEncoderTrainConfig
+from ragtune_core.training.config import limits
 
 # 12 passages on distinct topics, 2 questions each: 24 (question, passage) pairs.
 TOPICS = {
@@ -79,17 +82,33 @@ def recorder():
 ])
 def test_config_validation_names_the_bad_field(changes, field):
     with pytest.raises(TrainingError, match=field):
-        EmbeddingTrainConfig(**changes).validate()
+        EmbeddingTrainConfig(**changes)
 
 
 def test_config_round_trips_and_rejects_unknown_settings():
     config = EmbeddingTrainConfig(epochs=3, learning_rate=1e-4)
-    config.validate()
     assert EmbeddingTrainConfig.from_dict(asdict(config)) == config
     with pytest.raises(TrainingError, match="training settings: unknown field.s. lr"):
         EmbeddingTrainConfig.from_dict({"lr": 0.1})
     with pytest.raises(TrainingError, match="batch_size"):
         EmbeddingTrainConfig.from_dict({"batch_size": 0})
+
+
+def test_config_is_parsed_from_command_line_strings_with_the_metadata_limits():
+    from ragtune_core.cli.train import add_config_options, config_from_options
+
+    parser = argparse.ArgumentParser()
+    add_config_options(parser, EmbeddingTrainConfig)
+    args = parser.parse_args(["--epochs", "3", "--lr", "1e-4", "--max-seq-length", "128", "--eval-steps", "5"])
+    assert config_from_options(EmbeddingTrainConfig, args) == EmbeddingTrainConfig(
+        epochs=3, learning_rate=1e-4, max_seq_length=128, eval_steps=5)
+    assert config_from_options(EmbeddingTrainConfig, parser.parse_args([])) == EmbeddingTrainConfig()
+    with pytest.raises(SystemExit):  # not a whole number: argparse refuses it
+        parser.parse_args(["--epochs", "2.5"])
+    with pytest.raises(TrainingError, match="epochs must be a whole number from 1 to 100, not 500"):
+        config_from_options(EmbeddingTrainConfig, parser.parse_args(["--epochs", "500"]))
+    assert limits(EmbeddingTrainConfig, "batch_size")[:2] == (2, 4096)
+    assert limits(CrossEncoderTrainConfig, "batch_size")[:2] == (1, 4096)
 
 
 def test_metric_keys_of_trainer_and_evaluator_get_short_names():
