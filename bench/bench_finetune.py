@@ -1,7 +1,8 @@
 """Benchmark: fine-tuning the bundled all-MiniLM-L6-v2 on synthetic questions, base vs fine-tuned.
 
-Two datasets from /work/shared/data, both through RAGTune's own pipeline (ingest.load_pdfs /
-load_texts, chunking.chunk_documents, generation.OfflineQuestionGenerator, training.train_embedding):
+Two datasets from ../shared/data (beside the repository), both through RAGTune's own pipeline
+(corpus.ingest.load_pdfs / load_texts, corpus.chunking.chunk_documents, questions.offline.
+OfflineQuestionGenerator, questions.generation.build_dataset, training.embedding.train_embedding):
 
 - 10-K: Lyft's and Uber's 2021 annual reports. Train on the questions about Lyft's chunks,
   validate on those about Uber's; the retrieval corpus is the chunks of both reports.
@@ -34,6 +35,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from bench.data import TEN_K, WIKIPEDIA  # noqa: E402
 from bench.results import publish  # noqa: E402
 from ragtune_core.corpus.chunking import chunk_documents  # noqa: E402
 from ragtune_core.corpus.documents import Chunk, IngestResult  # noqa: E402
@@ -45,7 +47,6 @@ from ragtune_core.questions.qa_dataset import QADataset, TRAIN, VAL, split_datas
 from ragtune_core.training.config import EmbeddingTrainConfig  # noqa: E402
 from ragtune_core.training.embedding import train_embedding  # noqa: E402
 
-DATA = Path("/work/shared/data")
 SECTION = "Embedding fine-tuning"
 QUESTIONS_PER_CHUNK = 2
 SHOWN_METRICS = ("accuracy@5", "mrr@10", "ndcg@10")  # accuracy@5 is hit@5
@@ -98,7 +99,7 @@ class Benchmark:
 
 def ten_k_benchmark(args: argparse.Namespace) -> Benchmark:
     """Lyft's questions train, Uber's validate; the corpus holds the kept chunks of both reports."""
-    files = [DATA / "10k" / "lyft_2021.pdf", DATA / "10k" / "uber_2021.pdf"]
+    files = [TEN_K / "lyft_2021.pdf", TEN_K / "uber_2021.pdf"]
     documents = _loaded(load_pdfs([(p.name, p.read_bytes()) for p in files]))
     chunks, kept = _chunks(documents, args, args.chunks_per_report)
     dataset = _questions(kept, args.seed)
@@ -110,7 +111,7 @@ def ten_k_benchmark(args: argparse.Namespace) -> Benchmark:
 
 
 def wikipedia_benchmark(args: argparse.Namespace) -> Benchmark:
-    files = sorted((DATA / "wikipedia").glob("*.txt"))
+    files = sorted(WIKIPEDIA.glob("*.txt"))
     documents = _loaded(load_texts([(p.name, p.read_bytes()) for p in files]))
     chunks, kept = _chunks(documents, args, args.chunks_per_city)
     dataset = _questions(kept, args.seed)

@@ -19,18 +19,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))  # the repository root only: tests/bench would shadow bench/ if tests/ were on the path
 
 import openai  # noqa: E402
-from fake_openai import FakeOpenAIServer  # noqa: E402
 
-from ragtune_core import llm  # noqa: E402
+from bench.data import WIKIPEDIA, shown  # noqa: E402
 from bench.results import publish  # noqa: E402
+from ragtune_core import llm  # noqa: E402
 from ragtune_core.corpus.documents import Chunk  # noqa: E402
 from ragtune_core.questions.llm_generator import LLMQuestionGenerator  # noqa: E402
 from ragtune_core.questions.prompts import DEFAULT_QA_PROMPT, parse_questions, render_prompt  # noqa: E402
+from tests.fake_openai import FakeOpenAIServer  # noqa: E402
 
-WIKIPEDIA = Path("/work/shared/data/wikipedia")
 SECTION = "Question generation"
 QUESTIONS_PER_CHUNK = 2
 
@@ -58,7 +58,7 @@ def load_chunks(n: int) -> tuple[list[Chunk], str]:
         step = max(1, len(paragraphs) // per_file)
         for i, paragraph in enumerate(paragraphs[::step][:per_file]):
             chunks.append(Chunk(f"{path.stem}-{i}", path.stem, paragraph[:1000]))
-    return chunks[:n], f"{WIKIPEDIA} ({len(files)} articles)"
+    return chunks[:n], f"{shown(WIKIPEDIA)} ({len(files)} articles)"
 
 
 def _generated_chunks(n: int) -> list[Chunk]:

@@ -3,8 +3,9 @@
 Throughput: RAGTune's EmbeddingSelector vs re-embedding every choice per query. About 200
 templated questions (one per section heading for the vector tools, summary requests for the
 summary tools) routed among a "vector" and a "summary" tool per article of
-/work/shared/data/wikipedia. Every selector uses the same bundled all-MiniLM-L6-v2 on the CPU; only
-how often the choices are embedded, and how queries are batched, differs. The baseline is what
+../shared/data/wikipedia (`make_tools` with the default templates). Every selector uses the same
+bundled all-MiniLM-L6-v2 on the CPU; only how often the choices are embedded, and how queries are
+batched, differs. The baseline is what
 llama-index's `EmbeddingSingleSelector` does: per query, one encode for the query and one per
 choice description. The rows take turns round by round, so load from other work on the machine
 falls on all alike.
@@ -46,22 +47,21 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from bench.data import WIKIPEDIA, shown  # noqa: E402
 from bench.results import publish, read_section  # noqa: E402
 from ragtune_core.corpus.chunking import chunk_documents  # noqa: E402
-from ragtune_core.training.config import CrossEncoderTrainConfig  # noqa: E402
-from ragtune_core.training.cross_encoder import train_cross_encoder  # noqa: E402
-from ragtune_core.evaluation.metrics import bootstrap_ci  # noqa: E402
+from ragtune_core.corpus.documents import Document  # noqa: E402
 from ragtune_core.corpus.ingest import load_texts  # noqa: E402
-from ragtune_core.store.models import DEFAULT_BASE_MODEL, load_embedder, load_tokenizer  # noqa: E402
 from ragtune_core.questions.qa_dataset import QADataset, TRAIN, VAL, split_dataset  # noqa: E402
+from ragtune_core.routing.compare import SelectorReport, evaluate_selector, matches, router_task  # noqa: E402
 from ragtune_core.routing.datasets import generate_router_dataset  # noqa: E402
-from ragtune_core.routing.tools import SUMMARY, VECTOR, make_tools  # noqa: E402
-from ragtune_core.routing.compare import SelectorReport, evaluate_selector, router_task  # noqa: E402
 from ragtune_core.routing.selectors import Choice, CrossEncoderSelector, EmbeddingSelector, Selection, Selector  # noqa: E402
-from ragtune_core.training.config import EmbeddingTrainConfig  # noqa: E402
+from ragtune_core.routing.tools import SUMMARY, VECTOR, dataset_tools, make_tools, tools_to_dicts  # noqa: E402
+from ragtune_core.store.models import DEFAULT_BASE_MODEL, load_embedder, load_tokenizer  # noqa: E402
+from ragtune_core.training.config import CrossEncoderTrainConfig, EmbeddingTrainConfig  # noqa: E402
+from ragtune_core.training.cross_encoder import train_cross_encoder  # noqa: E402
 from ragtune_core.training.embedding import train_embedding  # noqa: E402
 
-WIKIPEDIA = Path("/work/shared/data/wikipedia")
 SECTION = "Router selectors"
 THROUGHPUT, MATCH = "### Throughput", "### Match rate"  # the section's parts, in this order
 TARGET_SPEEDUP = 50.0
@@ -70,10 +70,6 @@ SPLITS = ("query", "document")
 VAL_RATIO = 0.25
 NO_EVALS_DURING_TRAINING = 10**9  # eval_steps: evaluate before and after only, so train seconds are training
 
-VECTOR_DESCRIPTION = ("Useful for questions related to specific aspects of {title} (e.g. the history, arts and "
-                      "culture, sports, demographics, or more).")
-SUMMARY_DESCRIPTION = ("Useful for any requests that require a holistic summary of EVERYTHING about {title}. For "
-                       "questions about more specific sections, please use the vector tool.")
 VECTOR_QUESTIONS = (
     "What can you tell me about the {topic} of {title}?",
     "How would you describe {topic} in {title}?",
@@ -93,16 +89,18 @@ _HEADING = re.compile(r"^=+\s*(.+?)\s*=+\s*$")
 
 
 @dataclass
-class RouterTask:
+class TemplatedTask:
+    """The throughput part's questions, tools and right answers, as `router_task` returns them."""
+
     queries: list[str]
     choices: list[Choice]
     expected: list[int]  # index of the right choice per query
     source: str
 
-    def sample(self, n: int) -> RouterTask:
+    def sample(self, n: int) -> TemplatedTask:
         """Every k-th question, about n in all: every document and tool kind stays represented."""
         step = max(1, len(self.queries) // n)
-        return RouterTask(self.queries[::step][:n], self.choices, self.expected[::step][:n], self.source)
+        return TemplatedTask(self.queries[::step][:n], self.choices, self.expected[::step][:n], self.source)
 
 
 @dataclass
@@ -133,16 +131,6 @@ class Throughput:
 
 
 # --- the task ---------------------------------------------------------------------------------
-def tool_choices(titles: list[str]) -> list[Choice]:
-    """Per document, the vector tool then the summary tool (llama-index's router over documents)."""
-    choices = []
-    for title in titles:
-        key = re.sub(r"\W+", "_", title.lower())
-        choices.append(Choice(f"{key}_vector", f"vector_tool_{key}", VECTOR_DESCRIPTION.format(title=title)))
-        choices.append(Choice(f"{key}_summary", f"summary_tool_{key}", SUMMARY_DESCRIPTION.format(title=title)))
-    return choices
-
-
 def section_topics(text: str) -> list[str]:
     """Headings of sections with text of their own, back matter (references, links) left out."""
     topics, current, has_text = [], None, False
@@ -164,21 +152,40 @@ def articles(wiki_dir: Path) -> list[Path]:
     return files
 
 
-def build_router_task(wiki_dir: Path, vector_per_title: int = 20, summary_per_title: int = 5) -> RouterTask:
+def load_articles(files: list[Path]) -> list[Document]:
+    """The articles through RAGTune's ingest, in the order of `files`."""
+    loaded = load_texts([(path.name, path.read_bytes()) for path in files])
+    if loaded.errors:
+        raise SystemExit("could not load: " + "; ".join(f"{e.name}: {e.message}" for e in loaded.errors))
+    return loaded.documents
+
+
+def build_router_task(wiki_dir: Path, vector_per_title: int = 20, summary_per_title: int = 5) -> TemplatedTask:
+    """Templated questions about each article's sections (its vector tool) and summary requests (its
+    summary tool), routed among the tools RAGTune makes: `make_tools` with the default templates, a
+    vector and a summary tool per article, in a router dataset that `router_task` turns into the
+    queries, choices and expected choice indices."""
     files = articles(wiki_dir)
-    titles = [path.stem for path in files]
-    choices = tool_choices(titles)
-    queries, expected = [], []
-    for position, path in enumerate(files):
-        title = titles[position]
+    documents = load_articles(files)
+    tools = make_tools(documents)
+    tool_of = {(tool.document_id, tool.kind): tool.id for tool in tools}
+    queries: dict[str, str] = {}
+    relevant: dict[str, list[str]] = {}
+    for path, document in zip(files, documents):
+        title = document.title
         topics = section_topics(path.read_text(encoding="utf-8"))[:vector_per_title]
-        for i, topic in enumerate(topics):
-            queries.append(VECTOR_QUESTIONS[i % len(VECTOR_QUESTIONS)].format(topic=topic.lower(), title=title))
-            expected.append(2 * position)
-        for i in range(summary_per_title):
-            queries.append(SUMMARY_QUESTIONS[i % len(SUMMARY_QUESTIONS)].format(title=title))
-            expected.append(2 * position + 1)
-    return RouterTask(queries, choices, expected, f"{wiki_dir} ({len(files)} articles)")
+        asked = [(VECTOR_QUESTIONS[i % len(VECTOR_QUESTIONS)].format(topic=topic.lower(), title=title), VECTOR)
+                 for i, topic in enumerate(topics)]
+        asked += [(SUMMARY_QUESTIONS[i % len(SUMMARY_QUESTIONS)].format(title=title), SUMMARY)
+                  for i in range(summary_per_title)]
+        for question, kind in asked:
+            qid = f"q{len(queries):04d}"
+            queries[qid] = question
+            relevant[qid] = [tool_of[(document.doc_id, kind)]]
+    dataset = QADataset(queries, {tool.id: tool.description for tool in tools}, relevant,
+                        passage_docs={tool.id: tool.document_id for tool in tools}, kind="router",
+                        extra={"tools": tools_to_dicts(tools)})
+    return TemplatedTask(*router_task(dataset), f"{shown(wiki_dir)} ({len(files)} articles)")
 
 
 # --- the baselines: choices re-embedded for every query ---------------------------------------
@@ -219,7 +226,7 @@ class Contender:
 
     label: str
     make_selector: Callable[[], Selector]  # called once per pass
-    task: RouterTask
+    task: TemplatedTask
     batch: int | None
     warm_up: bool = True  # one untimed call first: model warm-up and, if cached, the choice embeddings
 
@@ -247,7 +254,7 @@ def measure(contenders: list[Contender], rounds: int) -> list[Throughput]:
     return runs
 
 
-def throughput_runs(task: RouterTask, baseline_task: RouterTask, rounds: int) -> list[Throughput]:
+def throughput_runs(task: TemplatedTask, baseline_task: TemplatedTask, rounds: int) -> list[Throughput]:
     """The baselines first (on the fewer questions of `baseline_task`), then RAGTune's EmbeddingSelector
     called three ways."""
     cached = EmbeddingSelector()  # shared by the warm runs: its choice cache persists between passes
@@ -262,12 +269,8 @@ def throughput_runs(task: RouterTask, baseline_task: RouterTask, rounds: int) ->
     ], rounds)
 
 
-def match_rate_of(picks: list[int | None], expected: list[int]) -> float:
-    return sum(p == e for p, e in zip(picks, expected)) / len(expected)
-
-
 # --- reporting --------------------------------------------------------------------------------
-def throughput_part(task: RouterTask, runs: list[Throughput], rounds: int, threads: int) -> str:
+def throughput_part(task: TemplatedTask, runs: list[Throughput], rounds: int, threads: int) -> str:
     """The "### Throughput" part of the section: the table and its verdict."""
     baseline, stricter, best = runs[0], runs[1], runs[-1]
     rows = []
@@ -307,7 +310,7 @@ def throughput_part(task: RouterTask, runs: list[Throughput], rounds: int, threa
         f"{min(speedups):.0f}x-{max(speedups):.0f}x; target >= {TARGET_SPEEDUP:.0f}x: {verdict}) and "
         f"{statistics.median(best.speedups_over(stricter)):.0f}x the stricter baseline that batches the choices per "
         f"question. Routing accuracy of the base model on these templated questions: "
-        f"{match_rate_of(best.picks, task.expected):.1%} (throughput only; match rates on generated router "
+        f"{matches(best.picks, task.expected).mean():.1%} (throughput only; match rates on generated router "
         "datasets belong to their own part of this section).",
     ])
 
@@ -327,17 +330,14 @@ def generate_router_data(wiki_dir: Path, args: argparse.Namespace) -> GeneratedR
     """RAGTune's pipeline: ingest, chunks of the bundled tokenizer, a vector and a summary tool per
     article, the offline generator's questions about chunks spread over each article, summary requests."""
     files = articles(wiki_dir)
-    loaded = load_texts([(path.name, path.read_bytes()) for path in files])
-    if loaded.errors:
-        raise SystemExit("could not load: " + "; ".join(f"{e.name}: {e.message}" for e in loaded.errors))
-    documents = loaded.documents
+    documents = load_articles(files)
     chunks = chunk_documents(documents, load_tokenizer(None))
     dataset, result = generate_router_dataset(documents, chunks, make_tools(documents), args.questions,
                                               args.summaries, seed=args.seed)
     for item, why in result.failures:
         print(f"no queries for {item}: {why}", flush=True)
     return GeneratedRouter(dataset, {d.doc_id: d.title for d in documents}, len(chunks),
-                           f"{wiki_dir} ({len(files)} articles)")
+                           f"{shown(wiki_dir)} ({len(files)} articles)")
 
 
 @dataclass
@@ -363,10 +363,9 @@ class SplitTask:
 def split_task(data: GeneratedRouter, by: str, seed: int) -> SplitTask:
     dataset = replace(data.dataset, split=split_dataset(data.dataset, VAL_RATIO, by, seed))
     queries, choices, expected = router_task(dataset, VAL)
-    tools = {tool["id"]: tool for tool in dataset.extra["tools"]}
-    choice_docs = [data.titles[tools[c.id]["document_id"]] for c in choices]
-    return SplitTask(by, dataset, queries, choices, expected, choice_docs,
-                     [tools[c.id]["kind"] for c in choices])
+    tools = {tool.id: tool for tool in dataset_tools(dataset)}
+    choice_docs = [data.titles[tools[c.id].document_id] for c in choices]
+    return SplitTask(by, dataset, queries, choices, expected, choice_docs, [tools[c.id].kind for c in choices])
 
 
 @dataclass
@@ -379,7 +378,8 @@ class MatchRun:
     train_steps: int | None
 
     def matches(self) -> np.ndarray:
-        return np.array([p == e for p, e in zip(self.report.picks, self.task.expected)], dtype=float)
+        """1.0 per validation query routed to its right tool, else 0.0 (`routing.compare.matches`)."""
+        return matches(self.report.picks, self.task.expected)
 
     def on(self, keep: list[bool]) -> tuple[int, int]:
         """(routed right, queries) over the queries where `keep` holds."""
@@ -424,23 +424,22 @@ def match_runs(task: SplitTask, args: argparse.Namespace, scratch: Path) -> list
     return runs
 
 
-def rate_cell(right: int, total: int, with_ci: bool = False) -> str:
+def rate_cell(right: int, total: int, ci: tuple[float, float] | None = None) -> str:
     if not total:
         return "—"
     rate = f"{right / total:.3f}"
-    if with_ci:
-        low, high = bootstrap_ci(np.array([1.0] * right + [0.0] * (total - right)))
-        rate += f" ({low:.2f}-{high:.2f})"
+    if ci is not None:
+        rate += f" ({ci[0]:.2f}-{ci[1]:.2f})"
     return f"{rate} ({right}/{total})"
 
 
 def match_part(data: GeneratedRouter, runs: list[MatchRun], args: argparse.Namespace, threads: int) -> str:
     """The "### Match rate" part of the section: settings, the table, the verdict."""
     tool_of = {qid: ids[0] for qid, ids in data.dataset.relevant_docs.items()}
-    tools = {tool["id"]: tool for tool in data.dataset.extra["tools"]}
-    by_kind = {kind: sum(tools[t]["kind"] == kind for t in tool_of.values()) for kind in (VECTOR, SUMMARY)}
+    tools = {tool.id: tool for tool in dataset_tools(data.dataset)}
+    by_kind = {kind: sum(tools[t].kind == kind for t in tool_of.values()) for kind in (VECTOR, SUMMARY)}
     reworded = sum(data.dataset.queries[q].startswith("Regarding ") for q, t in tool_of.items()
-                   if tools[t]["kind"] == VECTOR)
+                   if tools[t].kind == VECTOR)
     document_split = next(run.task for run in runs if run.task.by == "document")
     rows = []
     for run in runs:
@@ -448,7 +447,7 @@ def match_part(data: GeneratedRouter, runs: list[MatchRun], args: argparse.Names
         train = f"{run.train_seconds:.0f} ({run.train_steps})" if run.train_seconds is not None else "—"
         misses = run.misses()
         rows.append(f"| {run.task.by} | {run.report.name} | "
-                    f"{rate_cell(int(run.matches().sum()), len(run.task.queries), with_ci=True)} | "
+                    f"{rate_cell(int(run.matches().sum()), len(run.task.queries), run.report.match_rate_ci)} | "
                     f"{rate_cell(*run.on([k == VECTOR for k in kinds]))} | "
                     f"{rate_cell(*run.on([k == SUMMARY for k in kinds]))} | "
                     f"{misses['other document']} / {misses['other tool']} | {train} |")
@@ -469,7 +468,7 @@ def match_part(data: GeneratedRouter, runs: list[MatchRun], args: argparse.Names
         f"head, {args.hard_negatives} hard negatives per query, {args.cross_epochs} epoch(s), learning rate "
         f"{args.lr:g}, batch {args.batch_size}. Every selector routes each validation query among all "
         f"{len(data.dataset.corpus)} tools (`router_task(dataset, \"val\")`, `evaluate_selector`); 95% bootstrap "
-        f"interval over the queries. Misses: sent to another article's tool / to the right article's other tool. "
+        f"interval over the queries (`evaluate_selector`'s `match_rate_ci`). Misses: sent to another article's tool / to the right article's other tool. "
         f"Train s: `trainer.train()` wall time (the cross-encoder's includes its validation reranking, 4 per "
         f"epoch), steps in brackets. Machine: {platform.machine()}, {os.cpu_count()} CPUs shared with other work, "
         f"{threads} torch thread(s), no GPU, Python {platform.python_version()}.",
@@ -542,7 +541,8 @@ def run_match(args: argparse.Namespace) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--wikipedia", type=Path, default=WIKIPEDIA)
+    parser.add_argument("--wikipedia", type=Path, default=WIKIPEDIA,
+                        help=f"folder of the city articles (*.txt) (default: {shown(WIKIPEDIA)})")
     parser.add_argument("--only", choices=("throughput", "match"), help="run one part; the other stays as stored")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads; on a small machine shared with other work, two threads spin-wait on "
