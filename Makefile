@@ -6,10 +6,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: app test bench browser clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+# The pinned requirements first, then the project itself (editable: the `ragtune` command, code edits
+# take effect without a reinstall). A change to any of these files sets the venv up again.
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -r requirements-dev.txt
+	$(PIP) install -q -e .
 	touch $(STAMP)
 
 # Set up and start the app on its offline defaults (bundled model, offline question generator).
