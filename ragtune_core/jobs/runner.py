@@ -151,7 +151,12 @@ def list_jobs(ws: Workspace, kind: str | None = None) -> list[JobStatus]:
 
 
 def active_jobs(ws: Workspace, kind: str | None = None) -> list[JobStatus]:
-    return [s for s in list_jobs(ws, kind) if s.is_active]
+    """Queued and running jobs, their liveness checked. Only the runs the catalogue calls active
+    have their status.json read, so hundreds of finished runs cost one catalogue query; this is
+    safe because finish_status records a run's end in the catalogue before in status.json."""
+    candidates = [run.id for run in ws.list_runs(kind) if run.state in ACTIVE_STATES]
+    statuses = [read_status(ws, run_id) for run_id in candidates if status_path(ws, run_id).exists()]
+    return [status for status in statuses if status.is_active]
 
 
 def wait(ws: Workspace, run_id: str, timeout: float = 600.0, poll: float = 0.2) -> JobStatus:

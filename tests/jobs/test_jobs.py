@@ -7,6 +7,7 @@ import psutil
 import pytest
 
 from ragtune_core import jobs
+from ragtune_core.jobs.runner import write_status
 
 
 def test_job_runs_to_success_with_events_and_progress(workspace):
@@ -86,3 +87,13 @@ def test_eta_from_pace():
     status = jobs.JobStatus(run_id="r", kind="k", state="running", started=time.time() - 10, done=5, total=10)
     assert status.eta_seconds == pytest.approx(10, abs=0.5)
     assert status.fraction == 0.5
+
+
+def test_active_jobs_read_only_the_runs_the_catalogue_calls_active(workspace):
+    finished = workspace.create_run("sleep", "done long ago", {})
+    workspace.update_run(finished.id, state="succeeded")
+    jobs.status_path(workspace, finished.id).write_text("not json: reading it would fail")
+    queued = workspace.create_run("sleep", "just launched", {})
+    write_status(workspace, jobs.JobStatus(run_id=queued.id, kind="sleep"))  # within the start grace
+
+    assert [s.run_id for s in jobs.active_jobs(workspace)] == [queued.id]
