@@ -16,7 +16,17 @@ from .offline import OfflineQuestionGenerator
 from .llm_generator import LLMQuestionGenerator, estimate_llm_usage
 from .prompts import DEFAULT_QA_PROMPT
 from .generation import GenerationRequest, generate_questions, select_chunks, build_dataset
-from .curation import apply_table, coverage, drop_duplicates, find_duplicates, questions_table
+from .curation import (
+    apply_table,
+    coverage,
+    drop_duplicates,
+    find_duplicates,
+    questions_table,
+    draft_path,
+    load_draft,
+    save_draft,
+    accept_draft,
+)
 
 __all__ = [
     "QADataset",
@@ -46,4 +56,8 @@ __all__ = [
     "drop_duplicates",
     "find_duplicates",
     "questions_table",
+    "draft_path",
+    "load_draft",
+    "save_draft",
+    "accept_draft",
 ]

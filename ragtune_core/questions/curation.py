@@ -1,22 +1,25 @@
 """Curating a question set before it becomes a dataset: a reviewable table, duplicates, coverage.
 
-The Questions page shows `questions_table` in an editable grid and turns the edited grid back into
-a dataset with `apply_table`; the CLI and tests use the same functions.
+The Questions page shows `questions_table` in an editable grid, turns the edited grid back into
+a dataset with `apply_table` and saves it with `accept_draft`; the CLI and tests use the same functions.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..corpus.documents import Chunk
-from .qa_dataset import DatasetError, QADataset
+from ..store.workspace import DatasetRecord, Workspace
+from .qa_dataset import DatasetError, QADataset, save_dataset, split_dataset
 
 TABLE_COLUMNS = ["query_id", "question", "chunk_id", "document", "passage", "duplicate"]
 # Character 3-gram Jaccard runs lower than embedding cosine for equally close questions (a typo
@@ -115,6 +118,41 @@ def coverage(dataset: QADataset) -> pd.DataFrame:
     questions = pd.Series([doc for _, doc in question_docs], dtype=object).value_counts()
     per_doc["questions"] = questions.reindex(per_doc.index, fill_value=0).astype(int)
     return per_doc.reset_index()
+
+
+# --- accepting a draft -------------------------------------------------------------------------
+def draft_path(ws: Workspace, run_id: str) -> Path:
+    """Where a generation run left its draft question set."""
+    draft = ws.get_run(run_id).result.get("draft")
+    if not draft:
+        raise DatasetError(f"run {run_id!r} has no draft: it has not finished generating")
+    return Path(draft)
+
+
+def load_draft(ws: Workspace, run_id: str) -> QADataset:
+    return QADataset.load(draft_path(ws, run_id))
+
+
+def save_draft(ws: Workspace, run_id: str, dataset: QADataset) -> None:
+    """Keep the reviewer's edits in the run's draft, to accept later."""
+    dataset.save(draft_path(ws, run_id))
+
+
+def accept_draft(ws: Workspace, run_id: str, name: str, dataset: QADataset | None = None,
+                 split_by: str = "document", val_ratio: float = 0.2, seed: int = 42) -> DatasetRecord:
+    """Split a generation run's draft (or `dataset`, its curated version), save it as the dataset
+    `name` and mark the run accepted. Raises DatasetError or WorkspaceError, writing nothing, when
+    the run was already accepted, the split is impossible or the name is taken."""
+    run = ws.get_run(run_id)
+    if run.result.get("accepted_dataset_id"):
+        raise DatasetError(f"run {run_id!r} was already accepted as dataset {run.result['accepted_dataset_id']!r}")
+    draft = dataset if dataset is not None else load_draft(ws, run_id)
+    accepted = dataclasses.replace(draft, split=split_dataset(draft, val_ratio, split_by, seed))
+    record = save_dataset(ws, name, accepted, run.params.get("corpus_id"),
+                          {"split_by": split_by, "val_ratio": val_ratio, "seed": seed,
+                           "generator": run.params.get("generator"), "run_id": run_id})
+    ws.update_run(run_id, result={**run.result, "accepted_dataset_id": record.id})
+    return record
 
 
 # --- duplicates -------------------------------------------------------------------------------

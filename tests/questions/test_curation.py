@@ -4,9 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ragtune_core.questions.curation import Duplicate, apply_table, coverage, drop_duplicates, find_duplicates, normalise_question, questions_table
+from ragtune_core.questions.curation import Duplicate, accept_draft, apply_table, coverage, drop_duplicates, find_duplicates, load_draft, normalise_question, questions_table, save_draft
 from ragtune_core.corpus.documents import Chunk
-from ragtune_core.questions.qa_dataset import DatasetError, QADataset
+from ragtune_core.questions.qa_dataset import DatasetError, QADataset, load_dataset, save_dataset
+from ragtune_core.store.workspace import WorkspaceError
 
 
 def draft() -> QADataset:
@@ -151,3 +152,68 @@ def test_coverage_per_document():
     dataset.passage_docs = {}
     assert coverage(dataset).to_dict("records") == [
         {"document": "(unknown document)", "passages": 4, "passages_with_questions": 3, "questions": 4}]
+
+
+# --- accepting a draft --------------------------------------------------------------------------
+def _generation_run(workspace, dataset: QADataset) -> str:
+    """A finished generation run whose draft is `dataset`, as the worker leaves it."""
+    run = workspace.create_run("generate_questions", "questions · topics", {"corpus_id": None, "generator": "offline"})
+    path = workspace.run_dir(run.id) / "draft.json"
+    dataset.save(path)
+    workspace.update_run(run.id, state="succeeded", result={"draft": str(path), "questions": len(dataset.queries)})
+    return run.id
+
+
+def _without_duplicates(dataset: QADataset) -> QADataset:
+    return drop_duplicates(dataset, find_duplicates(dataset.queries))
+
+
+def test_accept_draft_splits_saves_and_marks_the_run_accepted(workspace):
+    run_id = _generation_run(workspace, draft())
+    record = accept_draft(workspace, run_id, "topics qa", split_by="document", val_ratio=0.5, seed=1)
+    saved = load_dataset(workspace, record.id)
+    assert saved.queries == draft().queries
+    sides = {saved.passage_docs[saved.relevant_docs[q][0]]: part for q, part in saved.split.items()}
+    assert sorted(sides.values()) == ["train", "val"]  # one document on each side
+    assert record.params == {"split_by": "document", "val_ratio": 0.5, "seed": 1, "generator": "offline", "run_id": run_id}
+    assert workspace.get_run(run_id).result == {"draft": str(workspace.run_dir(run_id) / "draft.json"),
+                                                "questions": 4, "accepted_dataset_id": record.id}
+
+
+def test_accept_draft_saves_the_curated_version_without_changing_it(workspace):
+    run_id = _generation_run(workspace, draft())
+    curated = _without_duplicates(draft())
+    split_before = dict(curated.split)
+    record = accept_draft(workspace, run_id, "curated", curated, split_by="query", val_ratio=0.3)
+    assert sorted(load_dataset(workspace, record.id).queries) == ["q1", "q3", "q4"]
+    assert curated.split == split_before
+
+
+def test_a_refused_accept_writes_nothing_and_an_accepted_draft_cannot_be_accepted_again(workspace):
+    run_id = _generation_run(workspace, draft())
+    save_dataset(workspace, "taken", draft(), None, {})
+    with pytest.raises(WorkspaceError, match="already exists"):
+        accept_draft(workspace, run_id, "taken")
+    one_document = QADataset({"q": "Why?"}, {"c": "Because."}, {"q": ["c"]}, passage_docs={"c": "doc"})
+    with pytest.raises(DatasetError, match="at least two documents"):
+        accept_draft(workspace, run_id, "fresh", one_document)
+    assert "accepted_dataset_id" not in workspace.get_run(run_id).result
+    assert [d.name for d in workspace.list_datasets()] == ["taken"]
+
+    accept_draft(workspace, run_id, "fresh")
+    with pytest.raises(DatasetError, match="already accepted"):
+        accept_draft(workspace, run_id, "fresh again")
+
+
+def test_saved_draft_edits_are_what_is_accepted_later(workspace):
+    run_id = _generation_run(workspace, draft())
+    save_draft(workspace, run_id, _without_duplicates(draft()))
+    assert sorted(load_draft(workspace, run_id).queries) == ["q1", "q3", "q4"]
+    record = accept_draft(workspace, run_id, "edited", split_by="query")
+    assert record.n_queries == 3
+
+
+def test_a_run_still_generating_has_no_draft_to_accept(workspace):
+    run = workspace.create_run("generate_questions", "still running", {"corpus_id": None})
+    with pytest.raises(DatasetError, match="has no draft"):
+        accept_draft(workspace, run.id, "too early")
