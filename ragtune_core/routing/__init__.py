@@ -12,6 +12,11 @@ from .tools import (
     dataset_tools,
 )
 from .datasets import (
+    DEFAULT_ROUTER_QA_PROMPT,
+    DEFAULT_SUMMARY_PROMPT,
+    DEFAULT_SUMMARY_QUESTION,
+    MAX_QUESTIONS_PER_DOCUMENT,
+    MAX_SUMMARY_VARIATIONS,
     RouterRequest,
     RouterPrompts,
     generate_router_dataset,
@@ -31,6 +36,8 @@ from .compare import (
     route_query,
     router_task,
 )
+from .tables import counts_per_tool, match_rate_table, confusion_frame, misrouted_table, route_table, scores_frame
+from .playground import retrieve, extractive_summary, llm_summary, grounded_answer
 
 __all__ = [
     "Tool",
@@ -42,6 +49,11 @@ __all__ = [
     "tools_from_dicts",
     "tools_to_dicts",
     "dataset_tools",
+    "DEFAULT_ROUTER_QA_PROMPT",
+    "DEFAULT_SUMMARY_PROMPT",
+    "DEFAULT_SUMMARY_QUESTION",
+    "MAX_QUESTIONS_PER_DOCUMENT",
+    "MAX_SUMMARY_VARIATIONS",
     "RouterRequest",
     "RouterPrompts",
     "generate_router_dataset",
@@ -65,4 +77,14 @@ __all__ = [
     "latest_comparison",
     "route_query",
     "router_task",
+    "counts_per_tool",
+    "match_rate_table",
+    "confusion_frame",
+    "misrouted_table",
+    "route_table",
+    "scores_frame",
+    "retrieve",
+    "extractive_summary",
+    "llm_summary",
+    "grounded_answer",
 ]
