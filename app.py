@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from app_pages.common import job_indicator, workspace
-from ragtune_core.store.models import prefer_offline
+from app_pages.components import job_indicator, workspace
+from ragtune_core.store import prefer_offline
 
 prefer_offline()
 st.set_page_config(page_title="RAGTune", page_icon=":material/tune:", layout="wide")

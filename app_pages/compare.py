@@ -4,14 +4,12 @@ bootstrap 95% confidence intervals, and the queries behind the numbers."""
 import plotly.express as px
 import streamlit as st
 
-from app_pages.common import job_panel, models_by_name, pick, selector_picker, workspace
+from app_pages.components import models_by_name, pick, run_panel, selector_picker, workspace
+from app_pages.state import State
 from ragtune_core import jobs
-from ragtune_core.evaluation.retrieval import CHART_METRICS, latest_reports
-from ragtune_core.evaluation.tables import comparison_table, per_query_comparison
-from ragtune_core.jobs.tasks import start_comparison_job
-from ragtune_core.routing.compare import latest_comparison
-from ragtune_core.routing.tables import confusion_frame, match_rate_table, misrouted_table
-from ragtune_core.questions.qa_dataset import load_dataset
+from ragtune_core.evaluation import CHART_METRICS, comparison_table, latest_reports, per_query_comparison
+from ragtune_core.questions import load_dataset
+from ragtune_core.routing import confusion_frame, latest_comparison, match_rate_table, misrouted_table
 
 ws = workspace()
 st.title("Compare")
@@ -21,20 +19,13 @@ if not datasets:
     st.info("Create a dataset on the Questions page first.")
     st.stop()
 
-record = pick("Dataset", datasets, key="dataset_id", help="A router dataset compares tool selectors; "
+record = pick("Dataset", datasets, key=State.DATASET, help="A router dataset compares tool selectors; "
               "a question/passage dataset compares retrievers.")
 has_split = bool(load_dataset(ws, record.id).split)
 part = st.radio("Queries", ["val", "train", "all"] if has_split else ["all"], horizontal=True,
                 format_func={"val": "validation split", "train": "training split", "all": "all"}.get)
 embedders = models_by_name("embedding")
 cross_encoders = models_by_name("cross_encoder")
-
-
-def watch(kind: str, session_key: str) -> None:
-    active = [r for r in ws.list_runs(kind) if r.state in jobs.ACTIVE_STATES]
-    watched = st.session_state.get(session_key) or (active[0].id if active else None)
-    if watched:
-        job_panel(watched)
 
 
 def interval_bars(frame, x: str, y: str, color: str, **layout):
@@ -54,9 +45,9 @@ def compare_retrievers() -> None:
         params = {"dataset_id": record.id, "part": part,
                   "models": [{"label": c, "path": embedders[c]} for c in chosen],
                   "rerankers": [{"label": r, "path": cross_encoders[r]} for r in rerankers]}
-        status = jobs.start_job(ws, "evaluate", params, name=f"evaluate · {record.name}", dataset_id=record.id)
-        st.session_state["evaluation_run"] = status.run_id
-    watch("evaluate", "evaluation_run")
+        status = jobs.start_job(ws, jobs.JobKind.EVALUATE, params, name=f"evaluate · {record.name}", dataset_id=record.id)
+        st.session_state[State.EVALUATION_RUN] = status.run_id
+    run_panel([jobs.JobKind.EVALUATE], State.EVALUATION_RUN)
 
     reports = latest_reports(ws, record.id, part)
     if not reports:
@@ -79,12 +70,12 @@ def compare_selectors() -> None:
     chosen, secret_env, _ = selector_picker("compare")
     if st.button("Compare selectors", type="primary", disabled=not chosen, icon=":material/play_arrow:"):
         try:
-            status = start_comparison_job(ws, record.id, chosen, part, secret_env)
+            status = jobs.start_comparison_job(ws, record.id, chosen, part, secret_env)
         except ValueError as exc:
             st.error(str(exc))
         else:
-            st.session_state["selector_run"] = status.run_id
-    watch("compare_selectors", "selector_run")
+            st.session_state[State.SELECTOR_RUN] = status.run_id
+    run_panel([jobs.JobKind.COMPARE_SELECTORS], State.SELECTOR_RUN)
 
     comparison = latest_comparison(ws, record.id, part)
     if comparison is None:

@@ -3,22 +3,17 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import pick, when, workspace
-from ragtune_core.corpus.chunking import chunk_documents
-from ragtune_core.corpus.documents import IngestResult
-from ragtune_core.corpus.ingest import load_files, load_text
-from ragtune_core.corpus.mediawiki import MediaWikiClient, WIKIPEDIA_API
-from ragtune_core.store.models import DEFAULT_BASE_MODEL, load_tokenizer, max_seq_length
-from ragtune_core.store.workspace import WorkspaceError
-from ragtune_core.corpus.documents import load_chunks
-from ragtune_core.corpus.documents import load_documents
-from ragtune_core.corpus.documents import save_corpus
+from app_pages.components import pick, when, workspace
+from app_pages.state import State
+from ragtune_core.corpus import (WIKIPEDIA_API, IngestResult, MediaWikiClient, chunk_documents, load_chunks,
+                                 load_documents, load_files, load_text, save_corpus)
+from ragtune_core.store import DEFAULT_BASE_MODEL, WorkspaceError, load_tokenizer, max_seq_length
 
 ws = workspace()
 st.title("Corpus")
 st.caption("Bring the documents your RAG app answers from. They are chunked as your retriever will see them.")
 
-staged: dict = st.session_state.setdefault("staged_documents", {})
+staged: dict = st.session_state.setdefault(State.STAGED_DOCUMENTS, {})
 
 
 def stage(result: IngestResult) -> None:
@@ -92,7 +87,7 @@ if staged:
                 st.error(str(exc))
             else:
                 staged.clear()
-                st.session_state["corpus_id"] = record.id
+                st.session_state[State.CORPUS] = record.id
                 st.success(f"Saved corpus **{record.name}**: {record.n_documents} documents, {record.n_chunks} chunks.")
         if clear.form_submit_button("Clear staged documents"):
             staged.clear()
@@ -108,7 +103,7 @@ if not corpora:
 st.dataframe(pd.DataFrame([{"name": c.name, "documents": c.n_documents, "chunks": c.n_chunks,
                             "chunk size": c.params.get("chunk_size"), "created": when(c.created)} for c in corpora]),
              hide_index=True, width="stretch")
-corpus = pick("Read a corpus", corpora, key="corpus_id")
+corpus = pick("Read a corpus", corpora, key=State.CORPUS)
 documents = load_documents(ws, corpus.id)
 chunks = load_chunks(ws, corpus.id)
 counts = pd.Series([c.doc_id for c in chunks]).value_counts()
@@ -121,5 +116,5 @@ with st.popover("Delete this corpus", icon=":material/delete:"):
     st.write(f"Delete **{corpus.name}** and its chunks? Datasets made from it are kept.")
     if st.button("Delete", type="primary"):
         ws.delete_corpus(corpus.id)
-        st.session_state.pop("corpus_id", None)
+        st.session_state.pop(State.CORPUS, None)
         st.rerun()

@@ -1,18 +1,18 @@
 """Fine-tune: train an embedding model or a cross-encoder on a dataset, watch it learn, keep the result."""
 
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import format_seconds, job_panel, line_chart, pick, when, workspace
+from app_pages.components import format_seconds, line_chart, pick, run_panel, when, workspace
+from app_pages.state import State
 from ragtune_core import jobs
-from ragtune_core.training.config import CrossEncoderTrainConfig
-from ragtune_core.store.models import DEFAULT_BASE_MODEL
-from ragtune_core.store.models import zip_model
-from ragtune_core.training.config import EmbeddingTrainConfig
-from ragtune_core.questions.qa_dataset import load_dataset
+from ragtune_core.questions import load_dataset
+from ragtune_core.store import DEFAULT_BASE_MODEL, zip_model
+from ragtune_core.training import CrossEncoderTrainConfig, EmbeddingTrainConfig
 
 ws = workspace()
 st.title("Fine-tune")
@@ -25,7 +25,7 @@ if not datasets:
     st.info("Create a dataset on the Questions page first.")
     st.stop()
 
-JOB_KINDS = {"embedding": "train_embedding", "cross_encoder": "train_cross_encoder"}
+JOB_KINDS = {"embedding": jobs.JobKind.TRAIN_EMBEDDING, "cross_encoder": jobs.JobKind.TRAIN_CROSS_ENCODER}
 OTHER = "Other (Hub id or folder)…"
 
 
@@ -53,7 +53,7 @@ model_type = st.segmented_control("Model", list(JOB_KINDS), default="embedding",
                                   format_func={"embedding": "Embedding model", "cross_encoder": "Cross-encoder"}.get)
 embedders = [m.name for m in ws.list_models("embedding")]
 with st.form("train"):
-    record = pick("Dataset", datasets, key="dataset_id")
+    record = pick("Dataset", datasets, key=State.DATASET)
     if model_type == "cross_encoder":
         base = model_choice("Base model", [m.name for m in ws.list_models("cross_encoder")], "ce-base")
         embedder = model_choice("Embedder for hard negatives", embedders, "ce-embedder")
@@ -103,39 +103,41 @@ if submitted:
         status = jobs.start_job(ws, JOB_KINDS[model_type], {"dataset_id": record.id, "model_name": name.strip(),
                                                             "config": asdict(config)},
                                 name=name.strip(), dataset_id=record.id)
-        st.session_state["training_run"] = status.run_id
+        st.session_state[State.TRAINING_RUN] = status.run_id
 
-runs = sorted((r for kind in JOB_KINDS.values() for r in ws.list_runs(kind)), key=lambda r: r.created, reverse=True)
-active = [r for r in runs if r.state in jobs.ACTIVE_STATES]
-watched = st.session_state.get("training_run") or (active[0].id if active else None)
-if watched:
-    job_panel(watched, chart=training_charts)
+run_panel(JOB_KINDS.values(), State.TRAINING_RUN, chart=training_charts)
+
+
+def run_history() -> pd.DataFrame:
+    """One row per training run, newest first: its settings and the validation metrics it reached."""
+    runs = sorted((r for kind in JOB_KINDS.values() for r in ws.list_runs(kind)), key=lambda r: r.created, reverse=True)
+    names = {d.id: d.name for d in datasets}
+    history = []
+    for run in runs:
+        after = run.result.get("metrics_after", {})
+        history.append({
+            "model": run.name, "type": "cross-encoder" if run.kind == JOB_KINDS["cross_encoder"] else "embedding",
+            "state": run.state, "dataset": names.get(run.dataset_id, run.dataset_id),
+            "epochs": run.params["config"]["epochs"], "batch": run.params["config"]["batch_size"],
+            "lr": run.params["config"]["learning_rate"], "started": when(run.created),
+            "duration": format_seconds(run.finished - run.created) if run.finished else "",
+            "ndcg@10": after.get("ndcg@10"), "mrr@10": after.get("mrr@10"), "accuracy@1": after.get("accuracy@1"),
+        })
+    return pd.DataFrame(history)
+
 
 st.divider()
 st.subheader("Run history")
-if not runs:
+history = run_history()
+if history.empty:
     st.info("No training run yet.")
-    st.stop()
-names = {d.id: d.name for d in datasets}
-history = []
-for run in runs:
-    after = run.result.get("metrics_after", {})
-    history.append({
-        "model": run.name, "type": "cross-encoder" if run.kind == "train_cross_encoder" else "embedding",
-        "state": run.state, "dataset": names.get(run.dataset_id, run.dataset_id),
-        "epochs": run.params["config"]["epochs"], "batch": run.params["config"]["batch_size"],
-        "lr": run.params["config"]["learning_rate"], "started": when(run.created),
-        "duration": format_seconds(run.finished - run.created) if run.finished else "",
-        "ndcg@10": after.get("ndcg@10"), "mrr@10": after.get("mrr@10"), "accuracy@1": after.get("accuracy@1"),
-    })
-st.dataframe(pd.DataFrame(history), hide_index=True, width="stretch")
+else:
+    st.dataframe(history, hide_index=True, width="stretch")
 
+# Models trained from the CLI have no run here, so the download does not depend on the history.
 models = ws.list_models()
 if models:
     model = pick("Download a model", models, key="download_model")
-    if st.button("Prepare zip", icon=":material/folder_zip:"):
-        st.session_state["model_zip"] = (model.id, zip_model(Path(model.path)))
-    prepared = st.session_state.get("model_zip")
-    if prepared and prepared[0] == model.id:
-        st.download_button(f"Download {model.name}.zip", prepared[1], file_name=f"{Path(model.path).name}.zip",
-                           mime="application/zip", icon=":material/download:")
+    # A callable: the zip is built from disk when clicked, not on every run, and never kept in the session.
+    st.download_button(f"Download {model.name}.zip", partial(zip_model, Path(model.path)),
+                       file_name=f"{Path(model.path).name}.zip", mime="application/zip", icon=":material/download:")

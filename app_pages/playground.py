@@ -3,15 +3,13 @@
 import plotly.express as px
 import streamlit as st
 
-from app_pages.common import pick, selector_picker, workspace
-from ragtune_core.store.models import load_embedder
-from ragtune_core.routing.playground import extractive_summary, grounded_answer, llm_summary, retrieve
-from ragtune_core.routing.compare import load_router_task, route_query
-from ragtune_core.routing.specs import make_selector
-from ragtune_core.routing.tables import route_table, scores_frame
-from ragtune_core.corpus.documents import load_chunks
-from ragtune_core.questions.qa_dataset import load_dataset
-from ragtune_core.corpus.documents import load_documents
+from app_pages.components import pick, selector_picker, workspace
+from app_pages.state import State
+from ragtune_core.corpus import load_chunks, load_documents
+from ragtune_core.questions import load_dataset
+from ragtune_core.routing import (SUMMARY, VECTOR, extractive_summary, grounded_answer, llm_summary, load_router_task,
+                                  make_selector, retrieve, route_query, route_table, scores_frame)
+from ragtune_core.store import load_embedder
 
 ws = workspace()
 st.title("Playground")
@@ -34,9 +32,9 @@ if routed:
         st.warning("Type a query and pick at least one selector.")
     else:
         with st.spinner("Routing…"):
-            st.session_state["routed"] = (record.id, query, route_query(query, choices, [make_selector(s) for s in specs]))
+            st.session_state[State.ROUTED_QUERY] = (record.id, query, route_query(query, choices, [make_selector(s) for s in specs]))
 
-result = st.session_state.get("routed")
+result = st.session_state.get(State.ROUTED_QUERY)
 if not result or result[0] != record.id:
     st.stop()
 _, query, routes = result
@@ -67,7 +65,7 @@ if document is None:
 embedder_spec = next((s for s in specs if s.kind == "embedding"), None)
 embedder = load_embedder(embedder_spec.path if embedder_spec else None)
 
-if tool["kind"] == "summary":
+if tool["kind"] == SUMMARY:
     try:
         summary = llm_summary(llm_config, document) if llm_config else extractive_summary(embedder, document)
     except RuntimeError as exc:
@@ -77,7 +75,7 @@ if tool["kind"] == "summary":
         "Extractive summary (no LLM configured: the sentences closest to the document's gist)"
     st.markdown(f"**{label}**")
     st.write(summary.text)
-elif tool["kind"] == "vector":
+elif tool["kind"] == VECTOR:
     chunks = [c for c in load_chunks(ws, record.corpus_id) if c.doc_id == document.doc_id]
     sources = retrieve(embedder, chunks, query, top_k=5)
     st.markdown(f"**Top passages of {document.title}**")

@@ -1,0 +1,197 @@
+"""Widgets shared by the pages: the workspace, the job panel, pickers, LLM settings and charts."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from app_pages.state import State
+from ragtune_core import jobs
+from ragtune_core.llm import LLMConfig, LLMConfigError
+from ragtune_core.questions import GENERATORS
+from ragtune_core.routing import SelectorSpec, availability
+from ragtune_core.store import DEFAULT_BASE_MODEL, Workspace
+
+POLL_SECONDS = 1.0
+
+
+@st.cache_resource
+def _open_workspace(root: str | None) -> Workspace:
+    return Workspace(root)
+
+
+def workspace() -> Workspace:
+    return _open_workspace(os.environ.get("RAGTUNE_WORKSPACE"))
+
+
+def format_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "…"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+def when(timestamp: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp)) if timestamp else ""
+
+
+# --- jobs -----------------------------------------------------------------------------------
+def job_indicator() -> None:
+    """A sidebar line per running job, so the user sees work in progress from any page."""
+    for status in jobs.active_jobs(workspace()):
+        st.caption(f":material/progress_activity: {status.kind.replace('_', ' ')} · {status.fraction:.0%}")
+
+
+def run_panel(kinds: Iterable[str], started: State, chart: Callable[[list[dict]], None] | None = None) -> None:
+    """The job panel of the run this session started (its id under `started`), or else of the
+    newest queued or running run of these kinds: a reload or another tab re-attaches to it."""
+    run_id = st.session_state.get(started) or _newest_active_run(kinds)
+    if run_id:
+        _job_panel(run_id, chart)
+
+
+def _newest_active_run(kinds: Iterable[str]) -> str | None:
+    active = [run for kind in kinds for run in workspace().list_runs(kind) if run.state in jobs.ACTIVE_STATES]
+    return max(active, key=lambda run: run.created).id if active else None
+
+
+def _job_panel(run_id: str, chart: Callable[[list[dict]], None] | None) -> None:
+    """Progress, ETA, cancel and an optional live chart of the run's events.
+
+    Polls (st.fragment with run_every) only while the job is active; when it ends, the whole page
+    reruns once so it can show the results.
+    """
+    status = jobs.read_status(workspace(), run_id)
+
+    @st.fragment(run_every=POLL_SECONDS if status.is_active else None)
+    def panel():
+        current = jobs.read_status(workspace(), run_id)
+        _render_status(current)
+        if chart is not None:
+            chart(jobs.read_events(workspace(), run_id))
+        if status.is_active and not current.is_active:
+            st.rerun()  # the job just ended: let the page show its results
+
+    panel()
+
+
+def _render_status(status: jobs.JobStatus) -> None:
+    label = f"{status.kind.replace('_', ' ')} · {status.state}"
+    if status.is_active:
+        detail = f"{status.done}/{status.total}" if status.total else "starting…"
+        st.progress(status.fraction, text=f"{label} · {detail} · {status.message} · "
+                    f"elapsed {format_seconds(status.elapsed)} · ETA {format_seconds(status.eta_seconds)}")
+        if st.button("Cancel", key=f"cancel-{status.run_id}", icon=":material/stop_circle:"):
+            jobs.cancel_job(workspace(), status.run_id)
+            st.rerun()
+    elif status.state == "succeeded":
+        st.success(f"{label} in {format_seconds(status.elapsed)}. {status.message}")
+    elif status.state == "cancelled":
+        st.warning(f"{label}: cancelled by the user.")
+    else:
+        st.error(f"{label}: {status.error or status.message}")
+
+
+def line_chart(events: list[dict], event: str, fields: list[str], title: str, x: str = "step") -> None:
+    rows = [{x: e[x], **{f: e.get(f) for f in fields}} for e in events if e.get("event") == event]
+    if not rows:
+        return
+    frame = pd.DataFrame(rows).melt(id_vars=x, var_name="series", value_name="value").dropna()
+    figure = px.line(frame, x=x, y="value", color="series", title=title, markers=len(rows) < 30)
+    figure.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10))
+    st.plotly_chart(figure, width="stretch")
+
+
+# --- pickers --------------------------------------------------------------------------------
+def pick(label: str, records: list, key: str, help: str | None = None):
+    """A selectbox over workspace records, shown by name; None when there are none."""
+    if not records:
+        return None
+    by_id = {r.id: r for r in records}
+    chosen = st.selectbox(label, list(by_id), format_func=lambda i: by_id[i].name, key=key, help=help)
+    return by_id.get(chosen)
+
+
+def models_by_name(kind: str) -> dict[str, str | None]:
+    """Workspace models of a kind by name; embedding models start with the bundled base (path None)."""
+    base = {DEFAULT_BASE_MODEL: None} if kind == "embedding" else {}
+    return base | {m.name: m.path for m in workspace().list_models(kind)}
+
+
+def selector_picker(key: str):
+    """Selectors to run: embedding models, cross-encoders and, when configured, an LLM.
+
+    Returns (chosen SelectorSpecs, the API key's env for a worker or None, the LLMConfig or None).
+    """
+    specs = [SelectorSpec(f"embedding · {name}", "embedding", path) for name, path in models_by_name("embedding").items()]
+    specs += [SelectorSpec(f"cross-encoder · {name}", "cross_encoder", path)
+              for name, path in models_by_name("cross_encoder").items()]
+    labels = {spec.label: spec for spec in specs}
+    chosen = [labels[label] for label in st.multiselect("Selectors", list(labels), default=list(labels)[:4], key=f"{key}-selectors")]
+    config = None
+    if st.toggle("Add an LLM selector (OpenAI-compatible)", key=f"{key}-use-llm"):
+        config = llm_settings(f"{key}-llm")
+        if config is not None:
+            spec = SelectorSpec(f"LLM · {config.model}", "llm", llm=config.to_public_dict())
+            ready, reason = availability(spec)
+            if ready:
+                chosen.append(spec)
+            else:
+                st.warning(f"LLM selector unavailable: {reason}")
+                config = None
+    return chosen, config.secret_env() if config else None, config
+
+
+# --- LLM ------------------------------------------------------------------------------------
+def _secret_key() -> str | None:
+    try:
+        return st.secrets.get("OPENAI_API_KEY")
+    except (FileNotFoundError, KeyError, st.errors.StreamlitSecretNotFoundError):
+        return None
+
+
+def llm_settings(key: str) -> LLMConfig | None:
+    """Base URL, model and API key of an OpenAI-compatible endpoint, or None if left unset.
+
+    The key comes from the environment, st.secrets, or a password field whose value lives only in
+    this browser session: it is never written to the workspace or to a log.
+    """
+    base_url = st.text_input("Base URL", value=os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1"),
+                             key=f"{key}-url", help="Any OpenAI-compatible API: OpenAI, Azure OpenAI, Ollama, vLLM, LM Studio.")
+    model = st.text_input("Model", value=os.environ.get("RAGTUNE_LLM_MODEL", "gpt-4o-mini"), key=f"{key}-model")
+    stored = os.environ.get("OPENAI_API_KEY") or _secret_key()
+    typed = st.text_input("API key", type="password", key=f"{key}-api-key",
+                          placeholder="set from the environment" if stored else "sk-…",
+                          help="Kept in this browser session only; never saved.")
+    if not model.strip():
+        return None
+    try:
+        return LLMConfig(base_url=base_url.strip() or None, model=model.strip(), api_key=typed or stored)
+    except LLMConfigError as exc:
+        st.error(str(exc))
+        return None
+
+
+# --- question generation: both forms of the Questions page ----------------------------------
+def generator_settings(n_items: int, per_item: int, key: str) -> tuple[str, LLMConfig | None]:
+    """The offline/LLM question generator choice with the LLM's settings; says what a run will ask for."""
+    generator = st.radio("Generator", GENERATORS, horizontal=True, key=f"{key}-generator",
+                         format_func={"offline": "Offline (no LLM, no key)", "llm": "LLM (OpenAI-compatible)"}.get,
+                         help="The offline generator phrases questions from each chunk's key terms with templates. "
+                              "An LLM writes more natural questions.")
+    if generator == "offline":
+        st.caption(f"Offline generator · about {n_items * per_item} questions.")
+        return generator, None
+    return generator, llm_settings(key)
+
+
+def generate_button(kind: str, params: dict, name: str, config: LLMConfig | None) -> None:
+    """Starts a question generation job; its panel then follows it (State.GENERATION_RUN)."""
+    if st.button("Generate", type="primary", icon=":material/play_arrow:"):
+        status = jobs.start_job(workspace(), kind, params, name=name, secret_env=config.secret_env() if config else None)
+        st.session_state[State.GENERATION_RUN] = status.run_id

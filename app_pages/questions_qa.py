@@ -1,0 +1,34 @@
+"""Questions page, question → passage datasets: N questions per chunk, offline or by an LLM."""
+
+import streamlit as st
+
+from app_pages.components import generate_button, generator_settings, workspace
+from ragtune_core.corpus import load_chunks
+from ragtune_core.jobs import JobKind
+from ragtune_core.llm import LLMConfig, estimate_cost
+from ragtune_core.questions import DEFAULT_QA_PROMPT, MAX_QUESTIONS_PER_CHUNK, estimate_llm_usage, select_chunks
+
+
+def qa_form(corpus) -> None:
+    left, right = st.columns(2)
+    n_per_chunk = left.number_input("Questions per chunk", 1, MAX_QUESTIONS_PER_CHUNK, 2)
+    max_chunks = right.number_input("Chunks to use (0 = all)", 0, corpus.n_chunks, 0,
+                                    help="Try a few chunks first to check the prompt and the cost.")
+    chunks = select_chunks(load_chunks(workspace(), corpus.id), int(max_chunks) or None)
+    generator, config = generator_settings(len(chunks), int(n_per_chunk), "qgen")
+    params = {"corpus_id": corpus.id, "n_per_chunk": int(n_per_chunk), "generator": generator,
+              "max_chunks": int(max_chunks) or None}
+    if generator == "llm":
+        prompt = st.text_area("Prompt ({context_str} is the chunk, {num_questions_per_chunk} the count)",
+                              value=DEFAULT_QA_PROMPT, height=220)
+        if config is None:
+            return
+        cost_caption(config, estimate_llm_usage(chunks, int(n_per_chunk), prompt))
+        params.update(llm=config.to_public_dict(), prompt_template=prompt)
+    generate_button(JobKind.GENERATE_QUESTIONS, params, f"questions · {corpus.name}", config)
+
+
+def cost_caption(config: LLMConfig, usage) -> None:
+    cost = estimate_cost(config, usage.prompt_tokens, usage.completion_tokens)
+    st.caption(f"About {usage.prompt_tokens:,} prompt + {usage.completion_tokens:,} completion tokens"
+               + (f" · estimated cost ${cost:.4f}" if cost is not None else " · no price known for this model"))

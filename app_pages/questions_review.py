@@ -1,0 +1,94 @@
+"""Questions page, review: edit a generated draft, drop duplicates, then accept it as a split dataset."""
+
+import streamlit as st
+
+from app_pages.components import pick, workspace
+from app_pages.state import State
+from ragtune_core.corpus import load_chunks
+from ragtune_core.questions import (SPLIT_MODES, DatasetError, QADataset, accept_draft, apply_table, coverage,
+                                    draft_path, drop_duplicates, find_duplicates, load_draft, questions_table,
+                                    save_draft)
+from ragtune_core.routing import counts_per_tool
+from ragtune_core.store import RunRecord, WorkspaceError
+
+
+def review_drafts(generation_kinds: tuple[str, ...]) -> None:
+    """Pick a generated question set not yet accepted, edit it, keep the edits or accept it."""
+    ws = workspace()
+    runs = sorted((r for kind in generation_kinds for r in ws.list_runs(kind)), key=lambda r: r.created, reverse=True)
+    drafts = [r for r in runs if r.state == "succeeded" and not r.result.get("accepted_dataset_id")]
+    if not drafts:
+        st.info("Generated questions appear here for review before they are saved as a dataset.")
+        return
+    run = pick("Draft", drafts, key="draft_run", help="Generated question sets not yet accepted.")
+    draft = load_draft(ws, run.id)
+    duplicates = find_duplicates(draft.queries)
+    edited = _draft_editor(run, draft, duplicates)
+    try:
+        curated = apply_table(draft, edited)
+    except DatasetError as exc:
+        st.error(str(exc))
+        curated = None
+    _save_buttons(run, curated, has_duplicates=bool(duplicates))
+    _accept_form(run, curated, draft.kind)
+
+
+def _draft_editor(run: RunRecord, draft: QADataset, duplicates: dict):
+    """The draft as an editable grid (one row per question) with its counts and coverage; the edited grid."""
+    is_router = draft.kind == "router"
+    chunks_by_id = None if is_router else {c.chunk_id: c for c in load_chunks(workspace(), run.params["corpus_id"])}
+    table = questions_table(draft, chunks_by_id, duplicates)
+    passage_label = "tool" if is_router else "chunk"
+    st.caption(f"{len(draft.queries)} questions over {len(set(table['chunk_id']))} {passage_label}s · "
+               f"{len(duplicates)} flagged as duplicates · failures: {run.result.get('failures', 0)}{_spent(run)}")
+    # A saved draft gets a new grid: the old one's edits are in the file now.
+    editor_key = f"editor-{run.id}-{draft_path(workspace(), run.id).stat().st_mtime_ns}"
+    edited = st.data_editor(
+        table, key=editor_key, num_rows="dynamic", hide_index=True, width="stretch",
+        disabled=["query_id", "document", "passage", "duplicate", "page", "section"],
+        column_config={
+            "question": st.column_config.TextColumn(width="large", required=True),
+            "chunk_id": st.column_config.SelectboxColumn(passage_label, options=sorted(draft.corpus), required=True),
+            "passage": st.column_config.TextColumn(width="large"),
+        },
+    )
+    with st.expander("Questions per tool" if is_router else "Coverage per document"):
+        st.dataframe(counts_per_tool(draft) if is_router else coverage(draft), hide_index=True, width="stretch")
+    return edited
+
+
+def _spent(run: RunRecord) -> str:
+    """What an LLM generation used and cost; empty for the offline generator."""
+    usage = run.result.get("usage") or {}
+    spent = (f" · used {usage.get('prompt_tokens', 0):,} prompt + {usage.get('completion_tokens', 0):,} completion tokens"
+             if usage.get("prompt_tokens") else "")
+    cost = f" (≈ ${run.result['cost_usd']:.4f})" if run.result.get("cost_usd") is not None else ""
+    return spent + cost
+
+
+def _save_buttons(run: RunRecord, curated: QADataset | None, has_duplicates: bool) -> None:
+    save_col, dedupe_col, _ = st.columns([1, 1, 3])
+    if save_col.button("Save draft", disabled=curated is None, help="Keep your edits without accepting yet."):
+        save_draft(workspace(), run.id, curated)
+        st.rerun()
+    if dedupe_col.button("Drop flagged duplicates", disabled=curated is None or not has_duplicates):
+        save_draft(workspace(), run.id, drop_duplicates(curated, find_duplicates(curated.queries)))
+        st.rerun()
+
+
+def _accept_form(run: RunRecord, curated: QADataset | None, kind: str) -> None:
+    with st.form("accept"):
+        name = st.text_input("Dataset name", value=f"{run.name.split(' · ')[-1]} {'router' if kind == 'router' else 'questions'}")
+        by, ratio, seed = st.columns(3)
+        split_by = by.selectbox("Split by", SPLIT_MODES,
+                                help="By document: validation documents are never trained on (the honest test).")
+        val_ratio = ratio.slider("Validation share", 0.05, 0.5, 0.2, 0.05)
+        split_seed = seed.number_input("Seed", 0, 10_000, 42)
+        if st.form_submit_button("Accept and save dataset", type="primary", disabled=curated is None):
+            try:
+                record = accept_draft(workspace(), run.id, name, curated, split_by, val_ratio, int(split_seed))
+            except (DatasetError, WorkspaceError) as exc:
+                st.error(str(exc))
+            else:
+                st.session_state[State.DATASET] = record.id
+                st.success(f"Saved dataset **{record.name}** ({record.n_queries} questions).")
