@@ -70,7 +70,7 @@ def train_or_start(ws: Workspace, args: argparse.Namespace, job_kind: JobKind, c
     dataset = ws.resolve("datasets", args.dataset)
     name, _ = preflight(ws, dataset.id, args.name, config)
     if not args.background:
-        return train_and_register(ws, dataset.id, name, config, on_event=_StderrReporter(config.epochs))
+        return train_and_register(ws, dataset.id, name, config, on_event=_StderrReporter())
     params = {"dataset_id": dataset.id, "model_name": name, "config": asdict(config)}
     status = jobs.start_job(ws, job_kind, params, name=name, dataset_id=dataset.id)
     return {"run_id": status.run_id, "state": status.state, "model_name": name}
@@ -98,17 +98,22 @@ def list_models(args: argparse.Namespace, ws: Workspace) -> dict:
 
 
 class _StderrReporter:
-    """Training events on stderr (stdout carries only the JSON summary): every eval, progress as ProgressPrinter."""
+    """Training events on stderr (stdout carries only the JSON summary): the schedule, every eval, the
+    model kept, and progress as ProgressPrinter."""
 
-    def __init__(self, epochs: int):
-        self._epochs = epochs
+    def __init__(self):
         self._progress = ProgressPrinter("train")
 
     def __call__(self, event: str, data: dict) -> None:
         if event == "eval":
-            shown = ", ".join(f"{k} {data['metrics'][k]:.4f}" for k in ("ndcg@10", "mrr@10", "accuracy@5")
+            shown = ", ".join(f"{k} {data['metrics'][k]:.4f}" for k in ("accuracy@1", "ndcg@10", "mrr@10", "accuracy@5")
                               if k in data["metrics"])
             print(f"eval at step {data['step']}: {shown}", file=sys.stderr, flush=True)
+        elif event == "schedule":
+            print(f"schedule: {data['reason']}, validation every {data['eval_steps']} steps", file=sys.stderr, flush=True)
+        elif event == "best":
+            stopped = " (stopped early)" if data["stopped_early"] else ""
+            print(f"kept step {data['step']}: {data['metric']} {data['value']:.4f}{stopped}", file=sys.stderr, flush=True)
         elif event == "progress":
             step, max_steps = data["step"], data["max_steps"]
-            self._progress(step, max_steps, f"step {step}/{max_steps} · {progress_message(data, self._epochs)}")
+            self._progress(step, max_steps, f"step {step}/{max_steps} · {progress_message(data)}")

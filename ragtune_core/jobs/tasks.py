@@ -106,7 +106,7 @@ def _train(ctx, params: dict, config_class: type) -> dict:
         if event == "prepare":
             ctx.progress(data["done"], data["total"], data["message"])
         elif event == "progress":
-            ctx.progress(data["step"], data["max_steps"], progress_message(data, config.epochs))
+            ctx.progress(data["step"], data["max_steps"], progress_message(data))
         else:
             ctx.emit(event, **data)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 from ..store.files import check_keys
 
@@ -35,13 +35,19 @@ def model_setting(help: str):
 class TrainConfig:
     """What every trainer takes; EmbeddingTrainConfig and CrossEncoderTrainConfig add their own."""
 
+    TARGET_STEPS: ClassVar[int] = 300  # optimizer steps that auto epochs aim at
+    MAX_AUTO_EPOCHS: ClassVar[int] = 40
+
     base_model: str | None = model_setting("the model to fine-tune: a Hub id or a folder")
-    epochs: int = setting(2, "passes over the training pairs", 1, 100)
+    epochs: int | None = setting(None, "passes over the training pairs", 1, 100,
+                                 optional="auto, from the number of training pairs")
     batch_size: int = setting(16, "pairs per optimizer step", 2, 4096)
     learning_rate: float = setting(2e-5, "peak learning rate", 1e-8, 0.5)
     warmup_ratio: float = setting(0.1, "share of the steps spent warming the learning rate up", 0.0, 0.9)
     eval_steps: int | None = setting(None, "optimizer steps between validation runs", 1, 1_000_000,
-                                     optional="about 4 evaluations per epoch")
+                                     optional="about 12 validation runs per training")
+    patience: int = setting(4, "validation runs in a row without improvement before training stops early "
+                            "(0: never stop early)", 0, 1000)
     seed: int = setting(42, "random seed of shuffling and initialisation", 0, 2**31 - 1)
 
     def __post_init__(self) -> None:
@@ -68,7 +74,6 @@ class EmbeddingTrainConfig(TrainConfig):
 class CrossEncoderTrainConfig(TrainConfig):
     SETTINGS_NAME = "cross-encoder training settings"
 
-    epochs: int = setting(1, "passes over the training pairs", 1, 100)
     batch_size: int = setting(16, "pairs per optimizer step", 1, 4096)
     max_length: int = setting(256, "tokens of question and passage together", 8, 8192)
     hard_negatives: int = setting(3, "wrong passages per train question", 1, MAX_HARD_NEGATIVES)

@@ -13,7 +13,7 @@ config alone and must stay quick to load.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
 from ..evaluation.metrics import TOP_K
@@ -21,48 +21,47 @@ from ..evaluation.reranking import RERANK_TOP_K, FirstStage, first_stage, rerank
 from ..questions.qa_dataset import TRAIN, VAL, QADataset
 from ..store.models import DEFAULT_BASE_MODEL, ModelNotFound, load_embedder, resolve_model
 from .config import MAX_HARD_NEGATIVES, CrossEncoderTrainConfig, TrainingError, is_int, require
-from .fit import EVAL_BATCH_SIZE, OnEvent, TrainerRecipe, check_free, check_parts, fit_and_publish
+from .fit import EVAL_BATCH_SIZE, OnEvent, TrainerRecipe, TrainResult, check_free, check_parts, fit_and_publish, primary_metric
 
 MODEL_KIND = "cross_encoder"
-ROUTER_METRIC, QA_METRIC = "accuracy@1", "ndcg@10"  # accuracy@1 over all tools is the router's match rate
 
 Triple = tuple[str, str, float]  # (question, passage, label)
 
 
-@dataclass
-class CrossEncoderTrainResult:
-    output_dir: Path
-    primary_metric: str  # ROUTER_METRIC (the match rate) or QA_METRIC
-    metrics_embedder: dict[str, float]  # validation metrics of the embedder alone, for comparison
-    metrics_before: dict[str, float]  # ... of the base model reranking the embedder's candidates
-    metrics_after: dict[str, float]  # ... and of the fine-tuned one
-    train_pairs: int  # labelled (question, passage) pairs
-    seconds: float  # trainer.train() wall time, its periodic evaluations included
-    steps: int
-
-
-
 def labelled_pairs(first: FirstStage, k: int) -> list[Triple]:
-    """mine_hard_negatives on an already ranked part."""
+    """For each question of a ranked part: its right passages (label 1.0), then the k wrong ones the
+    embedder ranks highest (label 0.0). In a router dataset the right tool's document's other tools
+    come first among the wrong ones, whatever their rank: "specific facts" or "summary" of the same
+    document is the confusion that matters."""
     require(is_int(k) and 1 <= k <= MAX_HARD_NEGATIVES, f"k must be 1 to {MAX_HARD_NEGATIVES} hard negatives")
     questions, corpus = first.questions, first.questions.corpus
+    tools_of = _passages_by_document(questions) if questions.kind == "router" else {}
     triples = []
     for qid, ranked in zip(questions.queries, first.indices):
         question, right = questions.queries[qid], questions.relevant_docs[qid]
         triples += [(question, corpus[pid], 1.0) for pid in dict.fromkeys(right)]
-        wrong = [pid for pid in (first.corpus_ids[i] for i in ranked) if pid not in right][:k]
-        triples += [(question, corpus[pid], 0.0) for pid in wrong]
+        siblings = [pid for pid in right for pid in tools_of.get(questions.passage_docs.get(pid), [])]
+        ranked_ids = (first.corpus_ids[i] for i in ranked)
+        wrong = [pid for pid in dict.fromkeys([*siblings, *ranked_ids]) if pid not in right]
+        triples += [(question, corpus[pid], 0.0) for pid in wrong[:max(k, len(set(siblings) - set(right)))]]
     return triples
+
+
+def _passages_by_document(dataset: QADataset) -> dict[str, list[str]]:
+    by_document: dict[str, list[str]] = {}
+    for pid, doc_id in dataset.passage_docs.items():
+        by_document.setdefault(doc_id, []).append(pid)
+    return by_document
 
 
 # --- training ----------------------------------------------------------------------------------
 def train_cross_encoder(config: CrossEncoderTrainConfig, dataset: QADataset, output_dir: Path,
-                        on_event: OnEvent | None = None, model_card_name: str | None = None) -> CrossEncoderTrainResult:
+                        on_event: OnEvent | None = None, model_card_name: str | None = None) -> TrainResult:
     """Fine-tune `config.base_model` as a cross-encoder on the dataset's train questions.
 
     `on_event(name, data)` receives "prepare" {done, total, message} while the embedder ranks the
-    corpus, then the same events as training.train_embedding: "progress", "train_step" and "eval"
-    (base model at step 0, eval steps, final model). `output_dir` must not exist: it appears,
+    corpus, then the same events as training.train_embedding. The result's metrics_embedder are the
+    embedder's own validation metrics, for comparison. `output_dir` must not exist: it appears,
     complete, only when everything went well.
     """
     output_dir = Path(output_dir)
@@ -79,16 +78,15 @@ def train_cross_encoder(config: CrossEncoderTrainConfig, dataset: QADataset, out
     triples = labelled_pairs(train_first, config.hard_negatives)
     require(any(label == 0.0 for _, _, label in triples),
             "no train question has a wrong passage to learn from: every passage answers them all")
-    primary = ROUTER_METRIC if dataset.kind == "router" else QA_METRIC
+    primary = primary_metric(dataset)
     # A router's tools are all reranked; a QA corpus only up to the reranker's usual depth.
     top_k = min(TOP_K, len(dataset.corpus)) if dataset.kind == "router" else RERANK_TOP_K
     metrics_embedder = retrieval_report(val_first, "embedder").metrics
 
     model = _load_base_model(config, model_card_name)
-    fit = fit_and_publish(config, model, _make_evaluator(val_first, top_k, primary), _recipe(model, triples),
-                          output_dir, emit)
-    return CrossEncoderTrainResult(output_dir, primary, metrics_embedder, fit.metrics_before, fit.metrics_after,
-                                   len(triples), fit.seconds, fit.steps)
+    result = fit_and_publish(config, model, _make_evaluator(val_first, top_k, primary), _recipe(model, triples),
+                             primary, output_dir, emit)
+    return replace(result, metrics_embedder=metrics_embedder)
 
 
 def _load_base_model(config: CrossEncoderTrainConfig, model_card_name: str | None):

@@ -12,25 +12,14 @@ module for the config alone and must stay quick to load.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..questions.qa_dataset import TRAIN, VAL, QADataset
 from ..store.models import DEFAULT_BASE_MODEL, HUB_ID_OF_DEFAULT, ModelNotFound, bundled_model_path, resolve_model
 from .config import EmbeddingTrainConfig, TrainingError
-from .fit import EVAL_BATCH_SIZE, OnEvent, TrainerRecipe, check_free, check_parts, fit_and_publish
+from .fit import EVAL_BATCH_SIZE, OnEvent, TrainerRecipe, TrainResult, check_free, check_parts, fit_and_publish, primary_metric
 
 MODEL_KIND = "embedding"
-
-
-@dataclass
-class TrainResult:
-    output_dir: Path
-    metrics_before: dict[str, float]  # validation metrics of the base model
-    metrics_after: dict[str, float]  # ... and of the fine-tuned one
-    train_pairs: int
-    seconds: float  # trainer.train() wall time, its periodic evaluations included
-    steps: int
 
 
 # --- training ----------------------------------------------------------------------------------
@@ -38,19 +27,24 @@ def train_embedding(config: EmbeddingTrainConfig, dataset: QADataset, output_dir
                     on_event: OnEvent | None = None, model_card_name: str | None = None) -> TrainResult:
     """Fine-tune `config.base_model` on the dataset's train questions and save it to `output_dir`.
 
-    `on_event(name, data)` receives "progress" {step, max_steps, epoch, loss} after every step,
-    "train_step" {step, max_steps, epoch, loss, learning_rate} at logging steps and "eval"
-    {step, epoch, metrics} for the base model (step 0), at eval steps and for the final model.
+    `on_event(name, data)` receives "eval" {step, epoch, metrics} for the base model (step 0),
+    "schedule" {epochs, steps, eval_steps, reason}, "progress" {step, max_steps, epoch, epochs, loss}
+    after every step, "train_step" {step, max_steps, epoch, loss, learning_rate} at logging steps,
+    "eval" at eval steps and "best" {step, metric, value, stopped_early} for the model kept.
     `output_dir` must not exist: it appears, complete, only when everything went well.
+
+    Example::
+
+        result = train_embedding(EmbeddingTrainConfig(), dataset, Path("models/cities-minilm"))
+        print(result.schedule, result.best_step, result.metrics_before["ndcg@10"], result.metrics_after["ndcg@10"])
     """
     output_dir = Path(output_dir)
     check_free(output_dir)
     check_parts(dataset)
     train_part, val_part = dataset.subset(TRAIN).pairs(), dataset.subset(VAL)
     model = _load_base_model(config, model_card_name)
-    fit = fit_and_publish(config, model, _make_evaluator(val_part), _recipe(config, model, train_part), output_dir,
-                          on_event)
-    return TrainResult(output_dir, fit.metrics_before, fit.metrics_after, len(train_part), fit.seconds, fit.steps)
+    return fit_and_publish(config, model, _make_evaluator(val_part), _recipe(config, model, train_part),
+                           primary_metric(dataset), output_dir, on_event)
 
 
 def _load_base_model(config: EmbeddingTrainConfig, model_card_name: str | None):

@@ -18,7 +18,7 @@ from ..questions.qa_dataset import TRAIN, VAL, QADataset
 from .config import TrainConfig, TrainingError
 
 OnEvent = Callable[[str, dict], None]
-EVALS_PER_EPOCH = 4
+EVALS_PER_RUN = 12  # validation runs in a training: candidates for the model kept, and early stopping
 LOSS_POINTS_PER_RUN = 100  # at most about this many train_step events, whatever the run's length
 EVAL_BATCH_SIZE = 64
 # "eval_val_cosine_ndcg@10" (trainer) or "val_cosine_ndcg@10" (evaluator) -> "ndcg@10"
@@ -35,8 +35,9 @@ def short_metric_names(metrics: dict) -> dict[str, float]:
     return short
 
 
-def progress_message(data: dict, epochs: int) -> str:
+def progress_message(data: dict) -> str:
     """A "progress" event as one line, e.g. "epoch 1/2 · loss 0.4321"."""
+    epochs = data["epochs"]
     epoch = min(epochs, max(1, math.ceil(data.get("epoch") or 0)))
     loss = data.get("loss")
     return f"epoch {epoch}/{epochs} · loss {loss:.4f}" if loss is not None else f"epoch {epoch}/{epochs}"
@@ -55,11 +56,49 @@ class TrainerRecipe:
 
 
 @dataclass
-class FitResult:
-    metrics_before: dict[str, float]  # the evaluator's metrics of the base model
-    metrics_after: dict[str, float]  # ... and of the trained one
+class TrainResult:
+    output_dir: Path
+    primary_metric: str  # what chose the kept model: "accuracy@1" (a router's match rate) or "ndcg@10"
+    metrics_before: dict[str, float]  # validation metrics of the base model
+    metrics_after: dict[str, float]  # ... and of the model kept: the best evaluation's, not the last one's
+    best_step: int  # the step of the model kept; 0 when no step beat the base model
+    steps: int  # optimizer steps run: fewer than planned when training stopped early
+    schedule: str  # how long training was planned and why, e.g. "auto: 12 epochs = 240 steps for 300 pairs"
+    train_pairs: int  # labelled examples trained on
     seconds: float  # trainer.train() wall time, its periodic evaluations included
-    steps: int
+    metrics_embedder: dict[str, float] = field(default_factory=dict)  # a cross-encoder's first stage alone
+
+
+@dataclass
+class Schedule:
+    epochs: int
+    steps_per_epoch: int
+    eval_steps: int
+    reason: str
+
+    @property
+    def steps(self) -> int:
+        return self.epochs * self.steps_per_epoch
+
+
+def plan_schedule(config: TrainConfig, n_examples: int) -> Schedule:
+    """Epochs and evaluation interval for `n_examples`: the config's epochs, or (None) enough epochs
+    for about config.TARGET_STEPS optimizer steps, so a small dataset is not trained for a few steps
+    only and a large one not for hours."""
+    steps_per_epoch = max(1, math.ceil(n_examples / config.batch_size))
+    if config.epochs is None:
+        epochs = min(config.MAX_AUTO_EPOCHS, max(1, math.ceil(config.TARGET_STEPS / steps_per_epoch)))
+        reason = f"auto: {_length(epochs, steps_per_epoch, n_examples, config)} (aiming at {config.TARGET_STEPS} steps)"
+    else:
+        epochs = config.epochs
+        reason = _length(epochs, steps_per_epoch, n_examples, config)
+    eval_steps = config.eval_steps or max(1, math.ceil(epochs * steps_per_epoch / EVALS_PER_RUN))
+    return Schedule(epochs, steps_per_epoch, eval_steps, reason)
+
+
+def primary_metric(dataset: QADataset) -> str:
+    """What picks the model kept: a router's match rate (accuracy@1 over all tools), else ndcg@10."""
+    return "accuracy@1" if dataset.kind == "router" else "ndcg@10"
 
 
 def check_parts(dataset: QADataset) -> None:
@@ -77,9 +116,16 @@ def check_parts(dataset: QADataset) -> None:
         raise TrainingError(f"the corpus has {len(dataset.corpus)} passage(s): training needs wrong ones to learn from")
 
 
-def fit_and_publish(config: TrainConfig, model, evaluator, recipe: TrainerRecipe, output_dir: Path,
-                    on_event: OnEvent | None = None) -> FitResult:
-    """Evaluate the base model, train it, evaluate it again and save it as `output_dir`.
+def _length(epochs: int, steps_per_epoch: int, n_examples: int, config: TrainConfig) -> str:
+    return (f"{epochs} epoch{'s' * (epochs != 1)} = {epochs * steps_per_epoch} steps for {n_examples} pairs "
+            f"at batch {config.batch_size}")
+
+
+def fit_and_publish(config: TrainConfig, model, evaluator, recipe: TrainerRecipe, primary_metric: str,
+                    output_dir: Path, on_event: OnEvent | None = None) -> TrainResult:
+    """Evaluate the base model, train it with an evaluation every few steps, keep the best evaluated
+    weights (by `primary_metric`, the base model's included), stop early once `config.patience`
+    evaluations in a row bring no improvement, and save the kept model as `output_dir`.
 
     Everything is written into a hidden folder next to `output_dir`, renamed into place only when
     complete and removed whatever happens, so a failed or cancelled run leaves nothing behind.
@@ -87,42 +133,89 @@ def fit_and_publish(config: TrainConfig, model, evaluator, recipe: TrainerRecipe
     emit = on_event or (lambda event, data: None)
     metrics_before = short_metric_names(evaluator(model))
     emit("eval", {"step": 0, "epoch": 0.0, "metrics": metrics_before})
+    schedule = plan_schedule(config, len(recipe.train_dataset))
+    emit("schedule", {"epochs": schedule.epochs, "steps": schedule.steps, "eval_steps": schedule.eval_steps,
+                      "reason": schedule.reason})
+    best = _BestModel(model, primary_metric, metrics_before, config.patience)
 
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", suffix=".partial", dir=output_dir.parent))
     try:
-        trainer, events = _make_trainer(config, model, evaluator, recipe, work / "trainer", emit)
+        trainer = _make_trainer(config, schedule, model, evaluator, recipe, work / "trainer", emit, best)
         started = time.perf_counter()
         trainer.train()
         seconds = time.perf_counter() - started
         steps = trainer.state.global_step
-        metrics_after = events.eval_at(steps)
-        if metrics_after is None:  # the last step was not an eval step
-            metrics_after = short_metric_names(evaluator(model))
-            emit("eval", {"step": steps, "epoch": trainer.state.epoch, "metrics": metrics_after})
+        if steps not in best.evaluated:  # the last step was not an eval step
+            metrics = short_metric_names(evaluator(model))
+            emit("eval", {"step": steps, "epoch": trainer.state.epoch, "metrics": metrics})
+            best.consider(steps, metrics)
+        best.restore()
+        emit("best", {"step": best.step, "metric": primary_metric, "value": best.metrics.get(primary_metric),
+                      "stopped_early": steps < schedule.steps})
         model.save(str(work / "model"))
+        _note_on_model_card(work / "model", primary_metric, metrics_before, best, steps, schedule)
         _publish(work / "model", output_dir)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return FitResult(metrics_before, metrics_after, seconds, steps)
+    return TrainResult(output_dir, primary_metric, metrics_before, best.metrics, best.step, steps, schedule.reason,
+                       len(recipe.train_dataset), seconds)
 
 
-def _make_trainer(config: TrainConfig, model, evaluator, recipe: TrainerRecipe, trainer_dir: Path, emit: OnEvent):
+class _BestModel:
+    """The best evaluated weights so far, kept in memory (a small model's copy is cheaper than a
+    checkpoint on disk). Ties go to the later step: as good on validation, and trained longer."""
+
+    def __init__(self, model, metric: str, base_metrics: dict[str, float], patience: int):
+        self.model, self.metric, self.patience = model, metric, patience
+        self.step, self.metrics, self.evaluated = 0, base_metrics, {0}
+        self.weights = self._copy()
+        self.evaluations_without_gain = 0
+
+    def consider(self, step: int, metrics: dict[str, float]) -> bool:
+        """Keep this step's weights if they are at least as good; True when training should stop."""
+        self.evaluated.add(step)
+        value, best = metrics.get(self.metric, float("-inf")), self.metrics.get(self.metric, float("-inf"))
+        self.evaluations_without_gain = 0 if value > best else self.evaluations_without_gain + 1
+        if value >= best:
+            self.step, self.metrics, self.weights = step, metrics, self._copy()
+        return bool(self.patience) and self.evaluations_without_gain >= self.patience
+
+    def restore(self) -> None:
+        self.model.load_state_dict(self.weights)
+
+    def _copy(self) -> dict:
+        return {name: tensor.detach().to("cpu", copy=True) for name, tensor in self.model.state_dict().items()}
+
+
+def _note_on_model_card(model_dir: Path, metric: str, before: dict, best: _BestModel, steps: int,
+                        schedule: Schedule) -> None:
+    """Say in the model card which step was kept and why, beside what sentence-transformers wrote."""
+    card = model_dir / "README.md"
+    kept = "the base model (no step beat it)" if best.step == 0 else f"step {best.step}"
+    note = (f"\n\n## RAGTune training\n\n- Kept: {kept} of {steps} steps run, by validation {metric}: "
+            f"{best.metrics.get(metric, float('nan')):.4f} (base model: {before.get(metric, float('nan')):.4f}).\n"
+            f"- Schedule: {schedule.reason}; evaluated every {schedule.eval_steps} steps"
+            f"{'; stopped early' if steps < schedule.steps else ''}.\n")
+    card.write_text((card.read_text(encoding="utf-8") if card.exists() else "") + note, encoding="utf-8")
+
+
+def _make_trainer(config: TrainConfig, schedule: Schedule, model, evaluator, recipe: TrainerRecipe, trainer_dir: Path,
+                  emit: OnEvent, best: _BestModel):
     import torch
     from transformers.trainer_callback import PrinterCallback
 
-    steps_per_epoch = math.ceil(len(recipe.train_dataset) / config.batch_size)
     args = recipe.arguments_class(
         output_dir=str(trainer_dir),
-        num_train_epochs=config.epochs,
+        num_train_epochs=schedule.epochs,
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size,
         learning_rate=config.learning_rate,
         warmup_steps=config.warmup_ratio,  # below 1: a share of all steps (transformers 5 has no warmup_ratio)
         fp16=torch.cuda.is_available(),
         eval_strategy="steps",
-        eval_steps=config.eval_steps or math.ceil(steps_per_epoch / EVALS_PER_EPOCH),
-        logging_steps=max(1, steps_per_epoch * config.epochs // LOSS_POINTS_PER_RUN),
+        eval_steps=schedule.eval_steps,
+        logging_steps=max(1, schedule.steps // LOSS_POINTS_PER_RUN),
         save_strategy="no",
         report_to="none",
         seed=config.seed,
@@ -132,29 +225,25 @@ def _make_trainer(config: TrainConfig, model, evaluator, recipe: TrainerRecipe, 
         disable_tqdm=True,
         **recipe.arguments,
     )
-    events = _event_callback(emit)
     trainer = recipe.trainer_class(model=model, args=args, train_dataset=recipe.train_dataset, loss=recipe.loss,
-                                   evaluator=evaluator, callbacks=[events])
+                                   evaluator=evaluator, callbacks=[_event_callback(emit, best)])
     # With tqdm off the trainer prints every log dict to stdout, which the CLI keeps for its JSON summary.
     trainer.remove_callback(PrinterCallback)
-    return trainer, events
+    return trainer
 
 
-def _event_callback(emit: OnEvent):
-    """A TrainerCallback turning the trainer's step, log and evaluate hooks into RAGTune events."""
+def _event_callback(emit: OnEvent, best: _BestModel):
+    """A TrainerCallback turning the trainer's step, log and evaluate hooks into RAGTune events, and
+    each evaluation into a candidate for the model kept (stopping when they stop improving)."""
     from transformers import TrainerCallback
 
     class EventCallback(TrainerCallback):
         def __init__(self):
             self.loss: float | None = None
-            self.evals: dict[int, dict[str, float]] = {}
-
-        def eval_at(self, step: int) -> dict[str, float] | None:
-            return self.evals.get(step)
 
         def on_step_end(self, args, state, control, **kwargs):
             emit("progress", {"step": state.global_step, "max_steps": state.max_steps, "epoch": state.epoch,
-                              "loss": self.loss})
+                              "epochs": math.ceil(args.num_train_epochs), "loss": self.loss})
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and "loss" in logs:  # not the eval logs nor the end-of-training summary
@@ -164,8 +253,9 @@ def _event_callback(emit: OnEvent):
 
         def on_evaluate(self, args, state, control, metrics=None, **kwargs):
             short = short_metric_names(metrics or {})
-            self.evals[state.global_step] = short
             emit("eval", {"step": state.global_step, "epoch": state.epoch, "metrics": short})
+            if best.consider(state.global_step, short):
+                control.should_training_stop = True
 
     return EventCallback()
 

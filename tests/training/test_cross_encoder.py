@@ -129,6 +129,18 @@ def test_every_right_choice_is_a_positive_and_k_is_capped_by_the_wrong_ones():
         first_stage(embedder, QADataset(dataset.queries, dataset.corpus, dataset.relevant_docs), "train")
 
 
+def test_a_router_questions_other_tool_of_its_document_is_always_a_negative():
+    dataset, embedder = handmade_router()
+    # c3 is the far end of the embedder's ranking for "at 25", but the same document as its right tool.
+    dataset.passage_docs = {"c0": "doc-a", "c3": "doc-a", "c1": "doc-b", "c2": "doc-b"}
+    triples = labelled_pairs(first_stage(embedder, dataset, "train"), 1)
+    assert [(p, label) for q, p, label in triples if q == "at 25"] == [("tool 0", 1.0), ("tool 3", 0.0)]
+    assert [(p, label) for q, p, label in triples if q == "at 80"] == [("tool 1", 1.0), ("tool 2", 0.0)]
+    dataset.kind = "qa"  # a QA corpus has many passages per document: only the ranking counts
+    assert [(p, label) for q, p, label in labelled_pairs(first_stage(embedder, dataset, "train"), 1)
+            if q == "at 25"] == [("tool 0", 1.0), ("tool 1", 0.0)]
+
+
 def test_training_refuses_bad_inputs_before_loading_anything(tmp_path):
     dataset = router_dataset()
     taken = tmp_path / "taken"

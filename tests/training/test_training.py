@@ -22,6 +22,7 @@ from ragtune_core.store.models import ModelNotFound
 from ragtune_core.questions.qa_dataset import save_dataset
 from ragtune_core.training.config import CrossEncoderTrainConfig
 from ragtune_core.training.config import limits
+from ragtune_core.training.fit import plan_schedule
 
 # 12 passages on distinct topics, 2 questions each: 24 (question, passage) pairs.
 TOPICS = {
@@ -111,6 +112,45 @@ def test_config_is_parsed_from_command_line_strings_with_the_metadata_limits():
     assert limits(CrossEncoderTrainConfig, "batch_size")[:2] == (1, 4096)
 
 
+def test_auto_epochs_aim_at_a_number_of_steps_whatever_the_data_size():
+    small = plan_schedule(EmbeddingTrainConfig(), 240)  # 15 steps an epoch at batch 16
+    assert (small.epochs, small.steps, small.eval_steps) == (20, 300, 25)
+    assert small.reason.startswith("auto: 20 epochs = 300 steps for 240 pairs at batch 16")
+    assert plan_schedule(EmbeddingTrainConfig(), 40_000).epochs == 1  # 2,500 steps in one epoch already
+    assert plan_schedule(EmbeddingTrainConfig(), 3).epochs == EmbeddingTrainConfig.MAX_AUTO_EPOCHS
+    fixed = plan_schedule(EmbeddingTrainConfig(epochs=3, eval_steps=7), 240)
+    assert (fixed.epochs, fixed.eval_steps) == (3, 7) and fixed.reason == "3 epochs = 45 steps for 240 pairs at batch 16"
+
+
+def test_the_best_evaluation_is_kept_ties_go_to_the_later_step_and_patience_stops_training():
+    import torch
+
+    from ragtune_core.training.fit import _BestModel
+
+    model = torch.nn.Linear(1, 1, bias=False)
+
+    def set_weight(value: float) -> None:
+        with torch.no_grad():
+            model.weight.fill_(value)
+
+    set_weight(0.0)
+    best = _BestModel(model, "ndcg@10", {"ndcg@10": 0.5}, patience=2)
+    for weight, step, ndcg, stop in [(1.0, 10, 0.7, False), (2.0, 20, 0.6, False), (3.0, 30, 0.7, True)]:
+        set_weight(weight)
+        assert best.consider(step, {"ndcg@10": ndcg}) is stop
+    assert best.step == 30 and best.metrics == {"ndcg@10": 0.7}
+    set_weight(9.0)
+    best.restore()
+    assert model.weight.item() == 3.0
+
+    set_weight(0.0)
+    never_better = _BestModel(model, "ndcg@10", {"ndcg@10": 0.5}, patience=0)
+    set_weight(5.0)
+    assert never_better.consider(10, {"ndcg@10": 0.1}) is False  # patience 0: never stops early
+    never_better.restore()
+    assert never_better.step == 0 and model.weight.item() == 0.0  # the base model's weights
+
+
 def test_metric_keys_of_trainer_and_evaluator_get_short_names():
     metrics = {"eval_val_cosine_ndcg@10": 0.5, "val_cosine_accuracy@5": 0.75, "eval_runtime": 3.0,
                "eval_val_cosine_map@100": 0.25, "epoch": 1.0}
@@ -118,9 +158,9 @@ def test_metric_keys_of_trainer_and_evaluator_get_short_names():
 
 
 def test_progress_message_counts_epochs_from_one():
-    assert progress_message({"epoch": 0.25, "loss": 1.23456}, 2) == "epoch 1/2 · loss 1.2346"
-    assert progress_message({"epoch": 1.0, "loss": None}, 2) == "epoch 1/2"
-    assert progress_message({"epoch": 1.5, "loss": 0.5}, 2) == "epoch 2/2 · loss 0.5000"
+    assert progress_message({"epoch": 0.25, "epochs": 2, "loss": 1.23456}) == "epoch 1/2 · loss 1.2346"
+    assert progress_message({"epoch": 1.0, "epochs": 2, "loss": None}) == "epoch 1/2"
+    assert progress_message({"epoch": 1.5, "epochs": 2, "loss": 0.5}) == "epoch 2/2 · loss 0.5000"
 
 
 def test_unsplit_dataset_and_existing_output_are_refused_before_loading_a_model(tmp_path):
@@ -171,7 +211,7 @@ def test_cli_trains_in_process_with_progress_on_stderr_and_one_json_line_on_stdo
     def fake_train_and_register(ws, dataset_id, model_name, config, on_event=None, run_id=None):
         calls.append((dataset_id, model_name, config))
         on_event("eval", {"step": 0, "epoch": 0.0, "metrics": {"ndcg@10": 0.5, "mrr@10": 0.25, "accuracy@5": 0.75}})
-        on_event("progress", {"step": 3, "max_steps": 3, "epoch": 1.0, "loss": 0.125})
+        on_event("progress", {"step": 3, "max_steps": 3, "epoch": 1.0, "epochs": 1, "loss": 0.125})
         return {"model_name": model_name}
 
     monkeypatch.setattr(train_cli, "train_and_register", fake_train_and_register)
@@ -207,8 +247,16 @@ def test_training_saves_a_loadable_model_atomically_and_reports_events(tmp_path,
     assert steps and all(math.isfinite(s["loss"]) and s["max_steps"] == result.steps for s in steps)
     evals = [data for name, data in events if name == "eval"]
     assert evals[0]["step"] == 0 and evals[0]["metrics"] == result.metrics_before
-    assert evals[-1]["step"] == result.steps and evals[-1]["metrics"] == result.metrics_after
+    assert evals[-1]["step"] == result.steps
     assert len(evals) >= 3  # base model, eval steps, final model
+    kept = [e for e in evals if e["step"] == result.best_step][-1]
+    assert kept["metrics"] == result.metrics_after  # the best evaluation's model, not the last one's
+    assert result.metrics_after["ndcg@10"] == max(e["metrics"]["ndcg@10"] for e in evals)
+    assert [data for name, data in events if name == "best"] == [
+        {"step": result.best_step, "metric": "ndcg@10", "value": result.metrics_after["ndcg@10"],
+         "stopped_early": False}]
+    assert result.schedule == "1 epoch = 5 steps for 18 pairs at batch 4"
+    assert "## RAGTune training" in card and f"by validation ndcg@10: {result.metrics_after['ndcg@10']:.4f}" in card
     assert all(0 <= e["metrics"]["ndcg@10"] <= 1 for e in evals)
     assert {"accuracy@1", "accuracy@5", "mrr@10", "map@100"} <= set(result.metrics_after)
     progress = [data["step"] for name, data in events if name == "progress"]
