@@ -9,12 +9,14 @@ import argparse
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..questions.qa_dataset import DatasetError, QADataset, SPLIT_MODES, TRAIN, VAL, split_dataset
-from ..store.workspace import Workspace
-from ..corpus.documents import load_chunks
-from ..questions.qa_dataset import load_dataset
-from ..questions.qa_dataset import save_dataset
-from ..questions.qa_dataset import update_dataset
+from ..corpus import load_chunks
+from ..questions import (
+    SPLIT_MODES, TRAIN, VAL, DatasetError, QADataset, load_dataset, save_dataset, split_dataset, update_dataset,
+)
+from ..routing.tools import as_router_dataset, looks_like_router_dataset
+from ..store import Workspace
+
+KINDS = ("qa", "router")
 
 
 def register(subparsers) -> None:
@@ -22,6 +24,9 @@ def register(subparsers) -> None:
     imports.add_argument("file", type=Path, metavar="FILE")
     imports.add_argument("--name", required=True, help="name of the new dataset")
     imports.add_argument("--corpus", help="corpus (id or name) whose chunks the passages are; checked and linked")
+    imports.add_argument("--kind", choices=KINDS, help="qa: passages are chunks; router: passages are tools, queries "
+                                                       "labelled with the right one (default: as the file says, else "
+                                                       "guessed from the passage ids)")
     imports.set_defaults(handler=import_dataset)
 
     export = subparsers.add_parser("export-dataset", help="write a dataset as LlamaIndex QA dataset JSON")
@@ -53,10 +58,23 @@ def import_dataset(args: argparse.Namespace, ws: Workspace) -> dict:
             dataset = QADataset.load(args.file)
     except UnicodeDecodeError as exc:
         raise DatasetError(f"{args.file.name} is not UTF-8 text: {exc}") from exc
+    dataset, kind_guessed = _with_kind(dataset, args.kind)
     corpus_id = _link_corpus(ws, dataset, args.corpus, args.file.name) if args.corpus else None
     record = save_dataset(ws, args.name, dataset, corpus_id, {"imported": args.file.name})
-    return {"dataset_id": record.id, "name": record.name, "queries": record.n_queries,
-            "passages": len(dataset.corpus), "corpus_id": corpus_id, **_split_counts(dataset)}
+    return {"dataset_id": record.id, "name": record.name, "kind": dataset.kind, "kind_guessed": kind_guessed,
+            "queries": record.n_queries, "passages": len(dataset.corpus), "corpus_id": corpus_id,
+            **_split_counts(dataset)}
+
+
+def _with_kind(dataset: QADataset, kind: str | None) -> tuple[QADataset, bool]:
+    """The dataset as the kind asked for; with none, a plain QA file whose passages are tools is
+    taken as a router dataset. Returns (dataset, whether its kind was guessed)."""
+    guessed = kind is None and dataset.kind == "qa" and looks_like_router_dataset(dataset)
+    if kind == "router" or guessed:
+        return as_router_dataset(dataset), guessed
+    if kind == "qa":
+        dataset.kind = "qa"
+    return dataset, False
 
 
 def export_dataset(args: argparse.Namespace, ws: Workspace) -> dict:

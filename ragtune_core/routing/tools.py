@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 from ..corpus.documents import Document
 from ..questions.qa_dataset import QADataset
@@ -14,8 +14,9 @@ from ..store.files import check_keys
 
 VECTOR, SUMMARY = "vector", "summary"
 TEMPLATE_FIELDS = ("title", "slug")
-MAX_QUESTIONS_PER_DOCUMENT = 200
 SLUG_LENGTH = 48
+_TOOL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # as the default templates and function calling name tools
+_KIND_AND_DOCUMENT = re.compile(rf"({VECTOR}|{SUMMARY})_tool_(\w+)")
 
 
 class RouterError(ValueError):
@@ -152,6 +153,27 @@ def dataset_tools(dataset: QADataset) -> list[Tool]:
     if stored:
         return tools_from_dicts(stored)
     return [Tool(pid, pid, text, dataset.passage_docs.get(pid), "") for pid, text in dataset.corpus.items()]
+
+
+def looks_like_router_dataset(dataset: QADataset) -> bool:
+    """Plain LlamaIndex JSON names no kind: it is a router dataset when its passages are tools, i.e.
+    every relevant passage id is shaped like a tool name ("vector_tool_berlin"), not a chunk id or
+    a UUID, and at least two tools are answers."""
+    answers = {pid for pids in dataset.relevant_docs.values() for pid in pids}
+    return len(answers) >= 2 and all(_TOOL_NAME.fullmatch(pid) for pid in answers)
+
+
+def as_router_dataset(dataset: QADataset) -> QADataset:
+    """The dataset as a router dataset: each passage a tool with its name, its kind and document read
+    from a "<kind>_tool_<document>" name where it has one (so it splits by document)."""
+    tools = []
+    for pid, text in dataset.corpus.items():
+        named = _KIND_AND_DOCUMENT.fullmatch(pid)
+        kind, document = named.groups() if named else ("", dataset.passage_docs.get(pid))
+        tools.append(Tool(pid, pid, text, document, kind))
+    check_tools(tools)
+    return replace(dataset, kind="router", passage_docs={t.id: t.document_id for t in tools if t.document_id},
+                   extra={**dataset.extra, "tools": tools_to_dicts(tools)})
 
 
 def _check_unique(values: list[str], what: str) -> None:

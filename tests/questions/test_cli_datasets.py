@@ -44,6 +44,41 @@ def corpus_of(workspace, dataset) -> str:
     return save_corpus(workspace, "docs", documents, chunks, {}).id
 
 
+ROUTER_FILE = {  # as the seeds ship router datasets: plain LlamaIndex JSON, tools as the corpus
+    "queries": {"q1": "When was Oslo founded?", "q2": "Sum up Oslo.", "q3": "How tall is Lima's tallest tower?",
+                "q4": "Give me an overview of Lima."},
+    "corpus": {"vector_tool_oslo": "Specific facts about Oslo.", "summary_tool_oslo": "A summary of Oslo.",
+               "vector_tool_lima": "Specific facts about Lima.", "summary_tool_lima": "A summary of Lima."},
+    "relevant_docs": {"q1": ["vector_tool_oslo"], "q2": ["summary_tool_oslo"], "q3": ["vector_tool_lima"],
+                      "q4": ["summary_tool_lima"]},
+    "mode": "text",
+}
+
+
+def test_a_plain_file_whose_passages_are_tools_is_imported_as_a_router_dataset(capsys, workspace, tmp_path):
+    path = tmp_path / "router.json"
+    path.write_text(json.dumps(ROUTER_FILE))
+    code, summary, _ = run(capsys, workspace, "import-dataset", str(path), "--name", "guessed")
+    assert code == 0 and (summary["kind"], summary["kind_guessed"]) == ("router", True)
+    dataset = load_dataset(workspace, summary["dataset_id"])
+    tools = {t["name"]: (t["kind"], t["document_id"]) for t in dataset.extra["tools"]}
+    assert tools["vector_tool_oslo"] == ("vector", "oslo") and tools["summary_tool_lima"] == ("summary", "lima")
+    code, summary, _ = run(capsys, workspace, "split", "guessed", "--by", "document", "--val-ratio", "0.5")
+    assert code == 0 and (summary["train"], summary["val"]) == (2, 2)  # one city each: its tools stay together
+    code, _, _ = run(capsys, workspace, "compare-selectors", "guessed", "--embedding", "base")
+    assert code == 0
+
+    code, summary, _ = run(capsys, workspace, "import-dataset", str(path), "--name", "as-qa", "--kind", "qa")
+    assert code == 0 and (summary["kind"], summary["kind_guessed"]) == ("qa", False)
+    code, summary, _ = run(capsys, workspace, "import-dataset", str(path), "--name", "told", "--kind", "router")
+    assert code == 0 and (summary["kind"], summary["kind_guessed"]) == ("router", False)
+
+
+def test_chunk_ids_and_uuids_are_not_taken_for_tools(capsys, workspace, llama_file):
+    code, summary, _ = run(capsys, workspace, "import-dataset", str(llama_file), "--name", "qa")
+    assert code == 0 and (summary["kind"], summary["kind_guessed"]) == ("qa", False)
+
+
 def test_import_with_a_corpus_links_passages_to_their_documents(capsys, workspace, tmp_path):
     dataset = many_documents(4, 2)
     corpus_id = corpus_of(workspace, dataset)
