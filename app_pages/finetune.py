@@ -9,10 +9,11 @@ import streamlit as st
 
 from app_pages.components import format_seconds, line_chart, pick, run_panel, when, workspace
 from app_pages.state import State
+from app_pages.training_settings import training_settings
 from ragtune_core import jobs
-from ragtune_core.questions import load_dataset
 from ragtune_core.store import DEFAULT_BASE_MODEL, zip_model
-from ragtune_core.training import CrossEncoderTrainConfig, EmbeddingTrainConfig
+from ragtune_core.questions import load_dataset
+from ragtune_core.training import CrossEncoderTrainConfig, EmbeddingTrainConfig, TrainingError, planned_schedule, preflight
 
 ws = workspace()
 st.title("Fine-tune")
@@ -30,6 +31,13 @@ OTHER = "Other (Hub id or folder)…"
 
 
 def training_charts(events: list[dict]) -> None:
+    for event in events:
+        if event.get("event") == "schedule":
+            st.caption(f"Schedule: {event['reason']}; validation every {event['eval_steps']} steps.")
+        elif event.get("event") == "best":
+            kept = "the base model (no step beat it)" if event["step"] == 0 else f"step {event['step']}"
+            st.caption(f"Kept {kept}: validation {event['metric']} {event['value']:.3f}"
+                       f"{' · stopped early' if event['stopped_early'] else ''}.")
     loss, metrics = st.columns(2)
     with loss:
         line_chart(events, "train_step", ["loss"], "Train loss")
@@ -52,58 +60,47 @@ def model_choice(label: str, names: list[str], key: str) -> str | None:
 model_type = st.segmented_control("Model", list(JOB_KINDS), default="embedding", key="model_type",
                                   format_func={"embedding": "Embedding model", "cross_encoder": "Cross-encoder"}.get)
 embedders = [m.name for m in ws.list_models("embedding")]
+record = pick("Dataset", datasets, key=State.DATASET)
 with st.form("train"):
-    record = pick("Dataset", datasets, key=State.DATASET)
     if model_type == "cross_encoder":
         base = model_choice("Base model", [m.name for m in ws.list_models("cross_encoder")], "ce-base")
-        embedder = model_choice("Embedder for hard negatives", embedders, "ce-embedder")
-        defaults = CrossEncoderTrainConfig()
+        models = {"embedder": model_choice("Embedder for hard negatives", embedders, "ce-embedder")}
+        config_class = CrossEncoderTrainConfig
     else:
-        base = model_choice("Base model", embedders, "emb-base")
-        defaults = EmbeddingTrainConfig()
+        base, models, config_class = model_choice("Base model", embedders, "emb-base"), {}, EmbeddingTrainConfig
     name = st.text_input("Name of the fine-tuned model",
                          value=f"{record.name}-{'reranker' if model_type == 'cross_encoder' else 'minilm'}")
-    c1, c2, c3, c4 = st.columns(4)
-    epochs = c1.number_input("Epochs", 1, 50, defaults.epochs)
-    batch_size = c2.number_input("Batch size", 2, 512, defaults.batch_size)
-    learning_rate = c3.number_input("Learning rate", 1e-7, 1e-2, defaults.learning_rate, format="%.1e")
-    if model_type == "cross_encoder":
-        max_length = c4.number_input("Max length (tokens)", 16, 8192, defaults.max_length)
-        hard_negatives = st.number_input("Hard negatives per question", 1, 50, defaults.hard_negatives)
-        config = CrossEncoderTrainConfig(base_model=base, epochs=int(epochs), batch_size=int(batch_size),
-                                         learning_rate=float(learning_rate), max_length=int(max_length),
-                                         hard_negatives=int(hard_negatives), embedder=embedder)
-    else:
-        max_seq_length = c4.number_input("Max sequence length", 16, 8192, defaults.max_seq_length)
-        config = EmbeddingTrainConfig(base_model=base, epochs=int(epochs), batch_size=int(batch_size),
-                                      learning_rate=float(learning_rate), max_seq_length=int(max_seq_length))
-    submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
-
-
-def problems_with(config, name: str) -> list[str]:
-    problems = []
     try:
-        config.validate()
-    except ValueError as exc:
-        problems.append(str(exc))
-    if "" in (config.base_model, getattr(config, "embedder", None)):
-        problems.append("Type a Hub id or a folder for the model marked 'Other'.")
-    if not name or ws.model_name_taken(name):
-        problems.append(f"Pick another model name: {name!r} is empty or already used.")
-    if not load_dataset(ws, record.id).split:
-        problems.append(f"Dataset {record.name!r} has no train/validation split; split it on the Questions page.")
-    return problems
+        config = training_settings(config_class, base, **models)
+    except TrainingError as exc:
+        config = exc
+    submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
+dataset = load_dataset(ws, record.id)
+if dataset.split and not isinstance(config, TrainingError):
+    st.caption(f"Training length: {planned_schedule(dataset, config).reason}. Each validation run is a candidate: "
+               "the best one is kept, and training stops early once they stop improving.")
+
+
+def start_training(config, name: str) -> None:
+    """Check everything a training needs, then start it in a worker; problems are shown, not raised."""
+    if isinstance(config, TrainingError):
+        st.error(str(config))
+    elif "" in (config.base_model, getattr(config, "embedder", None)):
+        st.error("Type a Hub id or a folder for the model marked 'Other'.")
+    else:
+        try:
+            name, dataset = preflight(ws, record.id, name, config)
+        except TrainingError as exc:
+            st.error(f"{exc}. Fix it on the Questions page or pick another name.")
+            return
+        status = jobs.start_job(ws, JOB_KINDS[model_type], {"dataset_id": record.id, "model_name": name,
+                                                            "config": asdict(config)},
+                                name=name, dataset_id=record.id)
+        st.session_state[State.TRAINING_RUN] = status.run_id
 
 
 if submitted:
-    problems = problems_with(config, name.strip())
-    for problem in problems:
-        st.error(problem)
-    if not problems:
-        status = jobs.start_job(ws, JOB_KINDS[model_type], {"dataset_id": record.id, "model_name": name.strip(),
-                                                            "config": asdict(config)},
-                                name=name.strip(), dataset_id=record.id)
-        st.session_state[State.TRAINING_RUN] = status.run_id
+    start_training(config, name)
 
 run_panel(JOB_KINDS.values(), State.TRAINING_RUN, chart=training_charts)
 
@@ -118,8 +115,8 @@ def run_history() -> pd.DataFrame:
         history.append({
             "model": run.name, "type": "cross-encoder" if run.kind == JOB_KINDS["cross_encoder"] else "embedding",
             "state": run.state, "dataset": names.get(run.dataset_id, run.dataset_id),
-            "epochs": run.params["config"]["epochs"], "batch": run.params["config"]["batch_size"],
-            "lr": run.params["config"]["learning_rate"], "started": when(run.created),
+            "schedule": run.result.get("schedule", ""), "kept step": run.result.get("best_step"),
+            "steps run": run.result.get("steps"), "started": when(run.created),
             "duration": format_seconds(run.finished - run.created) if run.finished else "",
             "ndcg@10": after.get("ndcg@10"), "mrr@10": after.get("mrr@10"), "accuracy@1": after.get("accuracy@1"),
         })

@@ -3,7 +3,7 @@
 from .config import EmbeddingTrainConfig, CrossEncoderTrainConfig, TrainingError, limits
 from .embedding import train_embedding
 from .cross_encoder import train_cross_encoder
-from .register import train_and_register, check_model_name, preflight
+from .register import train_and_register, check_model_name, planned_schedule, preflight
 
 __all__ = [
     "EmbeddingTrainConfig",
@@ -14,5 +14,6 @@ __all__ = [
     "train_cross_encoder",
     "train_and_register",
     "check_model_name",
+    "planned_schedule",
     "preflight",
 ]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from ..questions.qa_dataset import DatasetError, QADataset, load_dataset
+from ..questions.qa_dataset import TRAIN, DatasetError, QADataset, load_dataset
 from ..store.models import DEFAULT_BASE_MODEL
 from ..store.workspace import Workspace, check_name
 from . import cross_encoder, embedding
 from .config import CrossEncoderTrainConfig, TrainConfig, TrainingError
-from .fit import OnEvent, check_parts
+from .fit import OnEvent, Schedule, check_parts, plan_schedule
 
 
 def check_model_name(ws: Workspace, model_name: str, what: str = "model") -> str:
@@ -39,6 +39,18 @@ def preflight(ws: Workspace, dataset_id: str, model_name: str, config: TrainConf
     model_name, dataset = training_inputs(ws, dataset_id, model_name, config, what)
     check_parts(dataset)
     return model_name, dataset
+
+
+def planned_schedule(dataset: QADataset, config: TrainConfig) -> Schedule:
+    """The schedule training `dataset` with `config` will follow, before anything loads: the training
+    examples are the train pairs, or for a cross-encoder each question's positives and negatives."""
+    train = dataset.subset(TRAIN)
+    if isinstance(config, CrossEncoderTrainConfig):
+        examples = sum(len(set(right)) + min(len(dataset.corpus) - len(set(right)), config.hard_negatives)
+                       for right in train.relevant_docs.values())
+    else:
+        examples = len(train.pairs())
+    return plan_schedule(config, examples)
 
 
 def train_and_register(ws: Workspace, dataset_id: str, model_name: str, config: TrainConfig,

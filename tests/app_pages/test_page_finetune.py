@@ -26,6 +26,7 @@ def ws(tmp_path, monkeypatch):
 
 
 def _set_small(at):
+    widget(at, "checkbox", "Choose the number of epochs (default: auto, about 300 optimizer steps)").check()
     widget(at, "number_input", "Epochs").set_value(1)
     widget(at, "number_input", "Batch size").set_value(4)
 
@@ -43,7 +44,7 @@ def test_training_from_the_page_registers_a_model_and_fills_the_history(ws):
     at = open_page("finetune")
     widget(at, "selectbox", "Dataset").set_value(ws.resolve("datasets", "bridges").id)
     _set_small(at)
-    widget(at, "number_input", "Max sequence length").set_value(32)
+    widget(at, "number_input", "Max length (tokens)").set_value(32)
     widget(at, "text_input", "Name of the fine-tuned model").input("bridges-model")
     widget(at, "button", "Start training").click().run()
     run_id = at.session_state["training_run"]
@@ -56,19 +57,27 @@ def test_training_from_the_page_registers_a_model_and_fills_the_history(ws):
     history = at.dataframe[-1].value
     assert history.loc[0, "model"] == "bridges-model" and history.loc[0, "state"] == "succeeded"
     assert 0 <= history.loc[0, "ndcg@10"] <= 1
+    assert history.loc[0, "schedule"].startswith("1 epoch = ") and history.loc[0, "kept step"] >= 0
     assert at.get("plotly_chart"), "no live/final training chart"
 
     # the same name again is refused, the first model untouched
     widget(at, "text_input", "Name of the fine-tuned model").input("bridges-model")
     widget(at, "button", "Start training").click().run()
-    assert "already used" in texts(at.error)
+    assert "already exists" in texts(at.error)
     assert len(ws.list_models()) == 1
+
+
+def test_setting_inputs_take_their_limits_from_the_training_config(ws):
+    at = open_page("finetune")
+    learning_rate = widget(at, "number_input", "Learning rate")
+    assert (learning_rate.min, learning_rate.max) == (1e-8, 0.5)  # the config's limits, not the page's own
+    assert widget(at, "number_input", "Batch size").min == 2
 
 
 def test_cross_encoder_form_validates_its_settings(ws):
     at = open_page("finetune")
     at.get("button_group")[0].set_value("cross_encoder").run()
     widget(at, "selectbox", "Dataset").set_value(ws.resolve("datasets", "unsplit").id)
-    assert [n.label for n in at.number_input][-1] == "Hard negatives per question"
+    assert "Hard negatives per question" in [n.label for n in at.number_input]
     widget(at, "button", "Start training").click().run()
     assert "has no train/validation split" in texts(at.error)

@@ -122,6 +122,17 @@ def test_auto_epochs_aim_at_a_number_of_steps_whatever_the_data_size():
     assert (fixed.epochs, fixed.eval_steps) == (3, 7) and fixed.reason == "3 epochs = 45 steps for 240 pairs at batch 16"
 
 
+def test_the_planned_schedule_counts_the_examples_each_trainer_makes():
+    from ragtune_core.training import planned_schedule
+
+    dataset = tiny_dataset()  # 18 train pairs
+    assert planned_schedule(dataset, EmbeddingTrainConfig(epochs=2, batch_size=4)).reason.startswith(
+        "2 epochs = 10 steps for 18 pairs")
+    # a cross-encoder trains on each question's right passage and 3 hard negatives
+    assert planned_schedule(dataset, CrossEncoderTrainConfig(epochs=1, batch_size=8)).reason.startswith(
+        "1 epoch = 9 steps for 72 pairs")
+
+
 def test_the_best_evaluation_is_kept_ties_go_to_the_later_step_and_patience_stops_training():
     import torch
 

@@ -1,0 +1,39 @@
+"""The Fine-tune page's settings: defaults that need no expert, and an "Advanced settings" override
+whose inputs take their limits and help from the training config's field metadata."""
+
+import streamlit as st
+
+from ragtune_core.training import CrossEncoderTrainConfig, limits
+
+
+def setting_input(column, config_class: type, name: str, label: str, default):
+    """A number input with the setting's limits and help from the config's field metadata."""
+    low, high, help_text = limits(config_class, name)
+    if isinstance(low, float) or isinstance(high, float):
+        return column.number_input(label, float(low), float(high), float(default), help=help_text, format="%.1e")
+    return column.number_input(label, low, high, default, help=help_text)
+
+
+def training_settings(config_class: type, base: str | None, **models):
+    """The config: every setting at its default unless changed under "Advanced settings"."""
+    defaults = config_class()
+    with st.expander("Advanced settings", icon=":material/tune:"):
+        st.caption("The defaults size the training from the data and keep the best validated model: "
+                   "change them only to experiment.")
+        fixed_epochs = st.checkbox("Choose the number of epochs (default: auto, about "
+                                   f"{config_class.TARGET_STEPS} optimizer steps)", key=f"{config_class.__name__}-fixed")
+        c1, c2, c3, c4 = st.columns(4)
+        settings = {"epochs": setting_input(c1, config_class, "epochs", "Epochs", 10),
+                    "batch_size": setting_input(c2, config_class, "batch_size", "Batch size", defaults.batch_size),
+                    "learning_rate": setting_input(c3, config_class, "learning_rate", "Learning rate",
+                                                   defaults.learning_rate),
+                    "patience": setting_input(c4, config_class, "patience", "Early-stopping patience",
+                                              defaults.patience)}
+        length = "max_length" if config_class is CrossEncoderTrainConfig else "max_seq_length"
+        settings[length] = setting_input(c1, config_class, length, "Max length (tokens)", getattr(defaults, length))
+        if config_class is CrossEncoderTrainConfig:
+            settings["hard_negatives"] = setting_input(c2, config_class, "hard_negatives", "Hard negatives per question",
+                                                       defaults.hard_negatives)
+    if not fixed_epochs:
+        settings["epochs"] = None
+    return config_class(base_model=base, **settings, **models)
