@@ -5,7 +5,8 @@ import streamlit as st
 
 from app_pages.components import pick, when, workspace
 from app_pages.state import State
-from ragtune_core.corpus import (WIKIPEDIA_API, IngestResult, MediaWikiClient, chunk_documents, load_chunks,
+from ragtune_core.corpus import (WIKIPEDIA_API, IngestResult, MediaWikiClient, chunk_documents, default_chunk_size,
+                                 share_beyond, load_chunks,
                                  load_documents, load_files, load_text, save_corpus)
 from ragtune_core.store import DEFAULT_BASE_MODEL, WorkspaceError, load_tokenizer, max_seq_length
 
@@ -70,12 +71,11 @@ if staged:
         model = st.text_input("Tokenizer (model)", value=DEFAULT_BASE_MODEL,
                               help="Chunk sizes are counted in this model's tokens. A local folder or a Hub id.")
         left, right = st.columns(2)
-        chunk_size = left.number_input("Chunk size (tokens)", 16, 8192, 512, step=32)
+        chunk_size = left.number_input("Chunk size (tokens)", 16, 8192, default_chunk_size(), step=32,
+                                       help="Default: what the bundled model reads (256 tokens) less room for a "
+                                            "question, so no passage is cut off in training or retrieval.")
         overlap = right.number_input("Overlap (tokens)", 0, 4096, 20, step=10)
         limit = max_seq_length(None if model == DEFAULT_BASE_MODEL else model)
-        if limit and chunk_size > limit:
-            st.caption(f":material/warning: This model embeds only the first {limit} tokens of a chunk; "
-                       f"chunks of {chunk_size} tokens lose their end at retrieval time.")
         save, clear = st.columns([1, 5])
         if save.form_submit_button("Chunk and save", type="primary"):
             try:
@@ -89,6 +89,10 @@ if staged:
                 staged.clear()
                 st.session_state[State.CORPUS] = record.id
                 st.success(f"Saved corpus **{record.name}**: {record.n_documents} documents, {record.n_chunks} chunks.")
+                lost = share_beyond(chunks, tokenizer, limit) if limit else 0.0
+                if lost:
+                    st.warning(f"This model reads {limit} tokens of a passage: {lost:.0%} of the corpus's tokens lie "
+                               "beyond and are never seen in training or retrieval. Smaller chunks keep them.")
         if clear.form_submit_button("Clear staged documents"):
             staged.clear()
             st.rerun()

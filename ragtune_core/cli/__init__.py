@@ -1,4 +1,4 @@
-"""`python -m ragtune_core`: the app's pipeline without the browser, on the same workspace.
+"""`ragtune` (or `python -m ragtune_core`): the app's pipeline without the browser, on the same workspace.
 
 Every subcommand prints a one-line JSON summary on stdout; bad input gets a message on stderr
 and exit status 2, and leaves the workspace as it was.
@@ -18,7 +18,7 @@ COMMAND_GROUPS = (corpus, questions, router, datasets, train, cross_encoder, eva
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ragtune_core", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="ragtune", description=__doc__.splitlines()[0])
     parser.add_argument("--workspace", help="workspace folder (default: $RAGTUNE_WORKSPACE or ./workspace)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in COMMAND_GROUPS:

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from ..corpus.chunking import DEFAULT_CHUNK_SIZE, DEFAULT_OVERLAP, chunk_documents, validate_chunk_params
-from ..corpus.documents import IngestResult
-from ..corpus.ingest import load_pdfs, load_texts
-from ..corpus.mediawiki import MediaWikiClient, WIKIPEDIA_API
-from ..store.models import DEFAULT_BASE_MODEL, load_tokenizer
-from ..store.workspace import Workspace
-from ..corpus.documents import save_corpus
+from ..corpus import WIKIPEDIA_API, IngestResult, MediaWikiClient, chunk_documents, load_pdfs, load_texts, save_corpus
+from ..corpus.chunking import DEFAULT_OVERLAP, default_chunk_size, share_beyond, validate_chunk_params
+from ..store import DEFAULT_BASE_MODEL, Workspace, load_tokenizer, max_seq_length
 
 
 def register(subparsers) -> None:
@@ -24,7 +21,8 @@ def register(subparsers) -> None:
     ingest.add_argument("--wikipedia", nargs="+", action="extend", default=[], metavar="TITLE",
                         help="page titles (or article URLs) fetched from --endpoint")
     ingest.add_argument("--endpoint", default=WIKIPEDIA_API, help="MediaWiki API URL (default: %(default)s)")
-    ingest.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE, help="tokens (default: %(default)s)")
+    ingest.add_argument("--chunk-size", type=int, help="tokens (default: what --model reads less room for a question, "
+                                                       "224 for the bundled model)")
     ingest.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP, help="tokens (default: %(default)s)")
     ingest.add_argument("--model", help="model whose tokenizer measures chunks (default: the bundled base model)")
     ingest.set_defaults(handler=run_ingest)
@@ -34,7 +32,8 @@ def register(subparsers) -> None:
 
 
 def run_ingest(args: argparse.Namespace, ws: Workspace) -> dict:
-    validate_chunk_params(args.chunk_size, args.overlap)
+    chunk_size = args.chunk_size or default_chunk_size(args.model)
+    validate_chunk_params(chunk_size, args.overlap)
     if not (args.pdf or args.text or args.wikipedia):
         raise ValueError("nothing to ingest: give --pdf, --text and/or --wikipedia")
     pdfs, texts = _read_files(args.pdf), _read_files(args.text)
@@ -50,13 +49,25 @@ def run_ingest(args: argparse.Namespace, ws: Workspace) -> dict:
         reasons = "; ".join(f"{e.name}: {e.message}" for e in result.errors)
         raise ValueError(f"no document could be loaded, so no corpus was saved ({reasons})")
 
-    chunks = chunk_documents(result.documents, tokenizer, args.chunk_size, args.overlap)
-    params = {"chunk_size": args.chunk_size, "overlap": args.overlap, "tokenizer": args.model or DEFAULT_BASE_MODEL}
+    chunks = chunk_documents(result.documents, tokenizer, chunk_size, args.overlap)
+    lost = _warn_about_cut_passages(chunks, tokenizer, args.model)
+    params = {"chunk_size": chunk_size, "overlap": args.overlap, "tokenizer": args.model or DEFAULT_BASE_MODEL}
     if args.wikipedia:
         params["endpoint"] = args.endpoint
     record = save_corpus(ws, args.name, result.documents, chunks, params)
     return {"corpus_id": record.id, "name": record.name, "documents": record.n_documents,
-            "chunks": record.n_chunks, "errors": [asdict(e) for e in result.errors]}
+            "chunks": record.n_chunks, "chunk_size": chunk_size, "share_of_tokens_cut_off": lost,
+            "errors": [asdict(e) for e in result.errors]}
+
+
+def _warn_about_cut_passages(chunks, tokenizer, model: str | None) -> float:
+    """The share of tokens past what the model reads, said on stderr when there are any."""
+    limit = max_seq_length(model)
+    lost = share_beyond(chunks, tokenizer, limit) if limit else 0.0
+    if lost:
+        print(f"warning: the model reads {limit} tokens of a passage: {lost:.0%} of the corpus's tokens lie beyond "
+              "and are never seen in training or retrieval; a smaller --chunk-size keeps them", file=sys.stderr)
+    return round(lost, 4)
 
 
 def list_corpora(args: argparse.Namespace, ws: Workspace) -> dict:

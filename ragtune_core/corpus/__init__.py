@@ -3,7 +3,7 @@
 from .documents import Document, Chunk, Span, IngestResult, IngestError, save_corpus, load_documents, load_chunks
 from .ingest import load_files, load_pdfs, load_texts, load_text
 from .mediawiki import MediaWikiClient, WIKIPEDIA_API
-from .chunking import chunk_documents, DEFAULT_CHUNK_SIZE, DEFAULT_OVERLAP
+from .chunking import chunk_documents, default_chunk_size, share_beyond, DEFAULT_OVERLAP
 
 __all__ = [
     "Document",
@@ -21,6 +21,7 @@ __all__ = [
     "MediaWikiClient",
     "WIKIPEDIA_API",
     "chunk_documents",
-    "DEFAULT_CHUNK_SIZE",
+    "default_chunk_size",
+    "share_beyond",
     "DEFAULT_OVERLAP",
 ]

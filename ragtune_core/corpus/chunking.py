@@ -12,11 +12,13 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ..store.models import max_seq_length
 from .documents import Chunk, Document
 
-DEFAULT_CHUNK_SIZE = 512
 DEFAULT_OVERLAP = 20
 MIN_CHUNK_SIZE = 16
+# A cross-encoder reads question and passage within the same limit: leave the question this much.
+QUESTION_ROOM = 32
 
 # A sentence runs from a non-space character to .!? (and closing quotes or brackets) before
 # whitespace, or to the end of its line: a newline always ends a sentence (paragraphs, headings,
@@ -31,6 +33,19 @@ class _Sentence:
     tokens: int
 
 
+def default_chunk_size(model: str | None = None) -> int:
+    """What the model reads (its max_seq_length) less room for a question, so that neither the
+    embedder nor a cross-encoder cuts off the end of a passage; 224 for the bundled model."""
+    return max(MIN_CHUNK_SIZE, (max_seq_length(model) or 256) - QUESTION_ROOM)
+
+
+def share_beyond(chunks: list[Chunk], tokenizer, limit: int) -> float:
+    """The share of the chunks' tokens past `limit`: what a model reading `limit` tokens never sees."""
+    lengths = [len(ids) for ids in tokenizer([c.text for c in chunks], add_special_tokens=False)["input_ids"]]
+    total = sum(lengths)
+    return sum(max(0, n - limit) for n in lengths) / total if total else 0.0
+
+
 def validate_chunk_params(chunk_size: int, overlap: int) -> None:
     if chunk_size < MIN_CHUNK_SIZE:
         raise ValueError(f"chunk size must be at least {MIN_CHUNK_SIZE} tokens, got {chunk_size}")
@@ -38,15 +53,22 @@ def validate_chunk_params(chunk_size: int, overlap: int) -> None:
         raise ValueError(f"overlap must be from 0 to {chunk_size - 1} tokens (below the chunk size), got {overlap}")
 
 
-def chunk_documents(documents: list[Document], tokenizer, chunk_size: int = DEFAULT_CHUNK_SIZE,
+def chunk_documents(documents: list[Document], tokenizer, chunk_size: int | None = None,
                     overlap: int = DEFAULT_OVERLAP) -> list[Chunk]:
     """Pack each document's sentences into chunks of at most `chunk_size` tokens.
 
     Each chunk after the first of a document starts with the last whole sentences of the one
     before, as many as fit in `overlap` tokens (possibly none). A sentence longer than a chunk
     is cut at token boundaries. Chunks never span two documents; ids are f"{doc_id}#{i}".
-    `tokenizer` is a fast Hugging Face tokenizer (models.load_tokenizer()).
+    `tokenizer` is a fast Hugging Face tokenizer (store.load_tokenizer()); `chunk_size` None is
+    default_chunk_size() of the bundled model.
+
+    Example::
+
+        documents = load_texts([("notes.md", Path("notes.md").read_bytes())]).documents
+        chunks = chunk_documents(documents, load_tokenizer(None))  # 224-token chunks, 20 tokens of overlap
     """
+    chunk_size = chunk_size or default_chunk_size()
     validate_chunk_params(chunk_size, overlap)
     _check_unique_ids(documents)
     chunks = []

@@ -39,6 +39,14 @@ def test_paste_chunk_and_save_a_corpus(app, tmp_path):
     assert any(df.value.shape[0] == corpora[0].n_chunks for df in app.dataframe)  # the chunk reader
 
 
+def test_chunk_size_defaults_to_what_the_model_reads_and_larger_chunks_are_warned_about(app):
+    _paste(app, "Long", " ".join(f"Sentence number {i} says something about topic {i}." for i in range(200)))
+    assert widget(app, "number_input", "Chunk size (tokens)").value == 224  # 256 read, less room for a question
+    _save(app, "long", chunk_size=2048)
+    assert not app.exception
+    assert "This model reads 256 tokens of a passage" in texts(app.warning)
+
+
 def test_empty_paste_is_an_error_and_nothing_is_staged(app):
     _paste(app, "Empty", "   ")
     assert "Empty" in texts(app.error)

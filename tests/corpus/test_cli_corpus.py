@@ -29,6 +29,16 @@ def write(path, data: bytes):
     return str(path)
 
 
+def test_chunks_default_to_what_the_model_reads_and_longer_ones_are_warned_about(capsys, workspace, tmp_path):
+    text = write(tmp_path / "long.txt", " ".join(f"Sentence {i} tells a fact about item {i}." for i in range(300)).encode())
+    code, summary, err = run(capsys, workspace, "ingest", "--name", "default", "--text", text)
+    assert code == 0 and summary["chunk_size"] == 224 and summary["share_of_tokens_cut_off"] == 0.0
+    assert "warning" not in err
+    code, summary, err = run(capsys, workspace, "ingest", "--name", "large", "--text", text, "--chunk-size", "1024")
+    assert code == 0 and 0.5 < summary["share_of_tokens_cut_off"] < 1
+    assert "the model reads 256 tokens of a passage" in err
+
+
 def test_ingest_pdf_text_and_wiki_into_one_corpus(capsys, workspace, tmp_path, wiki):
     pages = ["Revenue grew by ten percent over the whole of the last financial year.", "Outlook is good."]
     report = write(tmp_path / "report.pdf", make_pdf(pages))
