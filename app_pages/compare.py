@@ -64,13 +64,33 @@ def compare_retrievers() -> None:
     st.dataframe(per_query_comparison(reports), hide_index=True, width="stretch")
 
 
+def match_rates(comparison, title: str) -> None:
+    """Match rate with intervals and latency per selector, as charts and a table."""
+    rates = match_rate_table(comparison)
+    left, right = st.columns([3, 2])
+    with left:
+        rates["metric"] = "match rate"
+        interval_bars(rates, "metric", "match_rate", "selector", title=title)
+    with right:
+        figure = px.bar(rates, x="selector", y="mean_latency_ms", color="selector", title="Latency per query (ms)",
+                        text_auto=".1f", log_y=True)
+        figure.update_layout(showlegend=False, height=420, margin=dict(t=30))
+        st.plotly_chart(figure, width="stretch")
+    st.dataframe(rates.drop(columns="metric"), hide_index=True, width="stretch")
+
+
 def compare_selectors() -> None:
     st.caption("Which tool each selector routes a query to. Match rate with bootstrap 95% intervals; "
                "latency is per query.")
     chosen, secret_env, _ = selector_picker("compare")
+    imported = {d.id: d.name for d in ws.list_datasets("router") if d.id != record.id and d.params.get("imported")}
+    held_out = st.multiselect("Also route every query of", list(imported), default=list(imported),
+                              format_func=imported.get, help="Router datasets imported for evaluation only, such as "
+                              "hand-written queries: generated validation queries follow the generator's wording, "
+                              "so these show how the selectors do on free wording. Reported apart.")
     if st.button("Compare selectors", type="primary", disabled=not chosen, icon=":material/play_arrow:"):
         try:
-            status = jobs.start_comparison_job(ws, record.id, chosen, part, secret_env)
+            status = jobs.start_comparison_job(ws, record.id, chosen, part, secret_env, held_out)
         except ValueError as exc:
             st.error(str(exc))
         else:
@@ -83,17 +103,13 @@ def compare_selectors() -> None:
         return
     for label, reason in comparison.skipped:
         st.warning(f"{label} was skipped: {reason}")
-    rates = match_rate_table(comparison)
-    left, right = st.columns([3, 2])
-    with left:
-        rates["metric"] = "match rate"
-        interval_bars(rates, "metric", "match_rate", "selector", title="Match rate")
-    with right:
-        figure = px.bar(rates, x="selector", y="mean_latency_ms", color="selector", title="Latency per query (ms)",
-                        text_auto=".1f", log_y=True)
-        figure.update_layout(showlegend=False, height=420, margin=dict(t=30))
-        st.plotly_chart(figure, width="stretch")
-    st.dataframe(rates.drop(columns="metric"), hide_index=True, width="stretch")
+    match_rates(comparison, "Match rate")
+    for dataset_id in held_out:
+        held_out_comparison = latest_comparison(ws, dataset_id, "all")
+        if held_out_comparison is not None:
+            st.subheader(f"Held out: {imported[dataset_id]}")
+            st.caption(f"All {len(held_out_comparison.queries)} queries of this imported set, never trained on.")
+            match_rates(held_out_comparison, f"Match rate · {imported[dataset_id]}")
 
     st.subheader("Confusion")
     label = st.selectbox("Selector", [r.name for r in comparison.reports])

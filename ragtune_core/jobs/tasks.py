@@ -148,34 +148,42 @@ def run_evaluation_job(ctx, params: dict) -> dict:
 
 
 def start_comparison_job(ws, dataset_id: str, specs: list, part: str = "val",
-                         secret_env: dict[str, str] | None = None) -> JobStatus:
+                         secret_env: dict[str, str] | None = None, held_out: list[str] = ()) -> JobStatus:
     """Start comparing `specs` (SelectorSpecs) in a worker, after checking the request here, so that a
-    bad one fails at once. `secret_env` hands an API key to the worker (see LLMConfig.secret_env)."""
+    bad one fails at once. Every query of each `held_out` router dataset (hand-written queries,
+    say) is routed too, each compared on its own. `secret_env` hands an API key to the worker."""
     from ..routing.compare import load_router_task
     from ..routing.specs import check_specs
 
     task = load_router_task(ws, dataset_id, part)
+    for other in held_out:
+        load_router_task(ws, other, "all")
     check_specs(specs)
-    params = {"dataset_id": dataset_id, "part": task.part, "selectors": [spec.to_dict() for spec in specs]}
+    params = {"dataset_id": dataset_id, "part": task.part, "selectors": [spec.to_dict() for spec in specs],
+              "held_out": list(held_out)}
     return start_job(ws, JobKind.COMPARE_SELECTORS, params, name=f"compare {len(specs)} selector(s)",
                      dataset_id=dataset_id, secret_env=secret_env)
 
 
 def run_router_comparison_job(ctx, params: dict) -> dict:
-    """params {dataset_id, part, selectors: [SelectorSpec dicts]}."""
+    """params {dataset_id, part, selectors: [SelectorSpec dicts], held_out: [router dataset ids]}."""
     from ..routing.compare import compare_selectors
     from ..routing.specs import SelectorSpec
 
     specs = [SelectorSpec.from_dict(data) for data in params["selectors"]]
-    comparison = compare_selectors(ctx.workspace, params["dataset_id"], specs, params.get("part", "val"),
-                                   on_progress=ctx.progress)
-    for report in comparison.reports:
-        ctx.emit("match_rate", selector=report.name, match_rate=report.match_rate, failures=report.failures)
-    for label, reason in comparison.skipped:
+    sets = [(params["dataset_id"], params.get("part", "val"))] + [(d, "all") for d in params.get("held_out", [])]
+    comparisons = [compare_selectors(ctx.workspace, dataset_id, specs, part, on_progress=ctx.progress)
+                   for dataset_id, part in sets]
+    for comparison in comparisons:
+        for report in comparison.reports:
+            ctx.emit("match_rate", dataset_id=comparison.dataset_id, selector=report.name,
+                     match_rate=report.match_rate, failures=report.failures)
+    for label, reason in comparisons[0].skipped:
         ctx.emit("skipped", selector=label, reason=reason)
-    return {"comparison_id": comparison.comparison_id,
-            "match_rates": {r.name: r.match_rate for r in comparison.reports},
-            "skipped": [list(s) for s in comparison.skipped]}
+    first = comparisons[0]
+    return {"comparison_id": first.comparison_id, "match_rates": {r.name: r.match_rate for r in first.reports},
+            "skipped": [list(s) for s in first.skipped],
+            "held_out": {c.dataset_id: {r.name: r.match_rate for r in c.reports} for c in comparisons[1:]}}
 
 
 def run_sleep_job(ctx, params: dict) -> dict:

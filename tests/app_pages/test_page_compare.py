@@ -112,6 +112,26 @@ def test_router_dataset_compares_selectors_with_confusion_and_misrouted(router_w
     assert 0 <= rates.loc[0, "match_rate"] <= 1
 
 
+def test_an_imported_router_set_is_routed_too_and_reported_apart(router_ws):
+    from ragtune_core.routing.tools import as_router_dataset
+
+    handwritten = as_router_dataset(QADataset(
+        {"h1": "volcano eruption year??", "h2": "big picture of bread pls"},
+        {"vector_tool_volcano": "Facts about volcanoes.", "summary_tool_bread": "A summary of bread."},
+        {"h1": ["vector_tool_volcano"], "h2": ["summary_tool_bread"]}))
+    save_dataset(router_ws, "handwritten", handwritten, None, {"imported": "handwritten.json"})
+    at = open_page("compare")
+    widget(at, "selectbox", "Dataset").set_value(router_ws.resolve("datasets", "router").id).run()
+    assert widget(at, "multiselect", "Also route every query of").value == [router_ws.resolve("datasets", "handwritten").id]
+    widget(at, "button", "Compare selectors").click().run()
+    assert jobs.wait(router_ws, at.session_state["selector_run"], timeout=180).state == "succeeded"
+    at.run()
+    assert not at.exception
+    assert "Held out: handwritten" in [h.value for h in at.subheader]
+    held_out = at.dataframe[1].value  # the second match-rate table: the imported set's own
+    assert list(held_out["selector"]) == [f"embedding · {DEFAULT}"]
+
+
 def test_llm_selector_without_a_model_name_is_not_offered(router_ws):
     at = open_page("compare")
     widget(at, "selectbox", "Dataset").set_value(router_ws.resolve("datasets", "router").id).run()

@@ -384,7 +384,7 @@ def test_comparison_job_in_a_worker(workspace, dataset_id):
     assert final.state == "succeeded", (final.error, (workspace.run_dir(status.run_id) / "worker.log").read_text())
     comparison = latest_comparison(workspace, dataset_id, "all")
     assert final.result == {"comparison_id": comparison.comparison_id,
-                            "match_rates": {"base": comparison.report("base").match_rate}, "skipped": []}
+                            "match_rates": {"base": comparison.report("base").match_rate}, "skipped": [], "held_out": {}}
     assert (final.done, final.total) == (1, 1)
     events = jobs.read_events(workspace, status.run_id)
     assert [e["selector"] for e in events if e["event"] == "match_rate"] == ["base"]
