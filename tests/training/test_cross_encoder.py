@@ -141,6 +141,18 @@ def test_a_router_questions_other_tool_of_its_document_is_always_a_negative():
             if q == "at 25"] == [("tool 0", 1.0), ("tool 1", 0.0)]
 
 
+def test_validation_runs_rerank_an_even_sample_of_a_large_validation_part():
+    from ragtune_core.training.cross_encoder import validation_sample
+
+    queries = {f"q{i}": f"question {i}" for i in range(10)}
+    dataset = QADataset(queries, {"p": "passage"}, {q: ["p"] for q in queries},
+                        split={q: "val" if i >= 2 else "train" for i, q in enumerate(queries)})
+    sample = validation_sample(dataset, limit=4)
+    assert [q for q in sample.queries if sample.split[q] == "val"] == ["q2", "q4", "q6", "q8"]
+    assert [q for q in sample.queries if sample.split[q] == "train"] == ["q0", "q1"]  # training is untouched
+    assert validation_sample(dataset, limit=8) is dataset
+
+
 def test_training_refuses_bad_inputs_before_loading_anything(tmp_path):
     dataset = router_dataset()
     taken = tmp_path / "taken"
