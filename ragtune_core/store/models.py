@@ -10,6 +10,7 @@ from pathlib import Path
 
 DEFAULT_BASE_MODEL = "all-MiniLM-L6-v2 (bundled)"
 HUB_ID_OF_DEFAULT = "sentence-transformers/all-MiniLM-L6-v2"
+EMBEDDING, CROSS_ENCODER = "embedding", "cross_encoder"  # the kinds of model, as the catalogue stores them
 _UNCOMPRESSED_SUFFIXES = {".safetensors", ".bin", ".pt", ".onnx"}  # weights barely compress
 
 
@@ -59,16 +60,29 @@ def max_seq_length(name: str | None) -> int | None:
     return json.loads(config.read_text()).get("max_seq_length")
 
 
+def load_model(kind: str, name: str | None = None, **options):
+    """A fresh model of `kind` (EMBEDDING: a SentenceTransformer; CROSS_ENCODER: a CrossEncoder with
+    one output score, a new head on an embedding model) from `name` (see resolve_model). A local
+    folder is loaded without asking the Hub; ModelNotFound when it does not load."""
+    from sentence_transformers import CrossEncoder, SentenceTransformer
+
+    path = resolve_model(name)
+    model_class, what = (CrossEncoder, "cross-encoder") if kind == CROSS_ENCODER else (SentenceTransformer, "model")
+    if kind == CROSS_ENCODER:
+        options["num_labels"] = 1
+    try:
+        model = model_class(path, local_files_only=Path(path).is_dir(), **options)
+    except OSError as exc:
+        raise ModelNotFound(f"could not load {what} {name or DEFAULT_BASE_MODEL!r}: {exc}") from exc
+    if path == str(bundled_model_path()):
+        model.model_card_data.base_model = HUB_ID_OF_DEFAULT  # so a card says what it was fine-tuned from
+    return model
+
+
 @functools.lru_cache(maxsize=4)
 def load_embedder(name: str | None = None, device: str | None = None):
     """A SentenceTransformer, cached per process: loading is the slow part of every page and job."""
-    from sentence_transformers import SentenceTransformer
-
-    path = resolve_model(name)
-    try:
-        return SentenceTransformer(path, device=device)
-    except OSError as exc:
-        raise ModelNotFound(f"could not load model {name!r}: {exc}") from exc
+    return load_model(EMBEDDING, name, device=device)
 
 
 @functools.lru_cache(maxsize=4)
@@ -85,13 +99,7 @@ def load_tokenizer(name: str | None = None):
 @functools.lru_cache(maxsize=2)
 def load_cross_encoder(name: str | None):
     """A CrossEncoder with one output score, cached per process (see load_embedder)."""
-    from sentence_transformers import CrossEncoder
-
-    path = resolve_model(name)
-    try:
-        return CrossEncoder(path, num_labels=1)
-    except OSError as exc:
-        raise ModelNotFound(f"could not load cross-encoder {name!r}: {exc}") from exc
+    return load_model(CROSS_ENCODER, name)
 
 
 def zip_model(model_dir: Path) -> bytes:

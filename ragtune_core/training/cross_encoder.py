@@ -19,11 +19,14 @@ from pathlib import Path
 from ..evaluation.metrics import TOP_K
 from ..evaluation.reranking import RERANK_TOP_K, FirstStage, first_stage, rerank, retrieval_report
 from ..questions.qa_dataset import TRAIN, VAL, QADataset
-from ..store.models import DEFAULT_BASE_MODEL, ModelNotFound, load_embedder, resolve_model
-from .config import MAX_HARD_NEGATIVES, CrossEncoderTrainConfig, TrainingError, is_int, require
-from .fit import EVAL_BATCH_SIZE, OnEvent, TrainerRecipe, TrainResult, check_free, check_parts, fit_and_publish, primary_metric
+from ..store.models import CROSS_ENCODER, load_embedder
+from .config import MAX_HARD_NEGATIVES, CrossEncoderTrainConfig, is_int, require
+from .fit import (
+    EVAL_BATCH_SIZE, OnEvent, TrainerRecipe, TrainResult, check_free, check_parts, fit_and_publish, load_base_model,
+    primary_metric,
+)
 
-MODEL_KIND = "cross_encoder"
+MODEL_KIND = CROSS_ENCODER
 
 Triple = tuple[str, str, float]  # (question, passage, label)
 # Each validation run reranks every question's candidates: an even sample keeps it to seconds.
@@ -98,27 +101,10 @@ def train_cross_encoder(config: CrossEncoderTrainConfig, dataset: QADataset, out
     top_k = min(TOP_K, len(dataset.corpus)) if dataset.kind == "router" else RERANK_TOP_K
     metrics_embedder = retrieval_report(val_first, "embedder").metrics
 
-    model = _load_base_model(config, model_card_name)
+    model = load_base_model(CROSS_ENCODER, config.base_model, config.max_length, model_card_name)
     result = fit_and_publish(config, model, _make_evaluator(val_first, top_k, primary), _recipe(model, triples),
                              primary, output_dir, emit)
     return replace(result, metrics_embedder=metrics_embedder)
-
-
-def _load_base_model(config: CrossEncoderTrainConfig, model_card_name: str | None):
-    """A fresh model with one output score: a new head on an embedding model, a reranker as it is."""
-    from sentence_transformers.cross_encoder import CrossEncoder
-
-    try:
-        model = CrossEncoder(resolve_model(config.base_model), num_labels=1, max_length=config.max_length)
-    except OSError as exc:
-        name = config.base_model or DEFAULT_BASE_MODEL
-        raise ModelNotFound(f"could not load the base model {name!r}: {exc}") from exc
-    limit = getattr(getattr(model.model, "config", None), "max_position_embeddings", None)
-    if limit is not None and config.max_length > limit:
-        raise TrainingError(f"max_length {config.max_length} is more than the base model's {limit} positions")
-    if model_card_name:
-        model.model_card_data.model_name = model_card_name
-    return model
 
 
 def _make_evaluator(val_first: FirstStage, top_k: int, primary: str):

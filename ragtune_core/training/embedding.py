@@ -15,11 +15,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..questions.qa_dataset import TRAIN, VAL, QADataset
-from ..store.models import DEFAULT_BASE_MODEL, HUB_ID_OF_DEFAULT, ModelNotFound, bundled_model_path, resolve_model
-from .config import EmbeddingTrainConfig, TrainingError
-from .fit import EVAL_BATCH_SIZE, OnEvent, TrainerRecipe, TrainResult, check_free, check_parts, fit_and_publish, primary_metric
+from ..store.models import EMBEDDING
+from .config import EmbeddingTrainConfig
+from .fit import (
+    EVAL_BATCH_SIZE, OnEvent, TrainerRecipe, TrainResult, check_free, check_parts, fit_and_publish, load_base_model,
+    primary_metric,
+)
 
-MODEL_KIND = "embedding"
+MODEL_KIND = EMBEDDING
 
 
 # --- training ----------------------------------------------------------------------------------
@@ -42,35 +45,9 @@ def train_embedding(config: EmbeddingTrainConfig, dataset: QADataset, output_dir
     check_free(output_dir)
     check_parts(dataset)
     train_part, val_part = dataset.subset(TRAIN).pairs(), dataset.subset(VAL)
-    model = _load_base_model(config, model_card_name)
+    model = load_base_model(EMBEDDING, config.base_model, config.max_seq_length, model_card_name)
     return fit_and_publish(config, model, _make_evaluator(val_part), _recipe(config, model, train_part),
                            primary_metric(dataset), output_dir, on_event)
-
-
-def _load_base_model(config: EmbeddingTrainConfig, model_card_name: str | None):
-    """A fresh copy of the base model (never the cached one other code encodes with: training changes it)."""
-    from sentence_transformers import SentenceTransformer
-
-    path = resolve_model(config.base_model)
-    local = Path(path).is_dir()  # a folder: neither loading nor the model card may call the Hub
-    try:
-        model = SentenceTransformer(path, local_files_only=local)
-    except OSError as exc:
-        raise ModelNotFound(f"could not load the base model {config.base_model or DEFAULT_BASE_MODEL!r}: {exc}") from exc
-    if path == str(bundled_model_path()):
-        model.model_card_data.base_model = HUB_ID_OF_DEFAULT  # so the card says what it was fine-tuned from
-    limit = _position_limit(model)
-    if limit is not None and config.max_seq_length > limit:
-        raise TrainingError(f"max_seq_length {config.max_seq_length} is more than the base model's {limit} positions")
-    model.max_seq_length = config.max_seq_length
-    if model_card_name:
-        model.model_card_data.model_name = model_card_name
-    return model
-
-
-def _position_limit(model) -> int | None:
-    transformer_config = getattr(getattr(model[0], "auto_model", None), "config", None)
-    return getattr(transformer_config, "max_position_embeddings", None)
 
 
 def _make_evaluator(val_part: QADataset):

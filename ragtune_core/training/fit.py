@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..questions.qa_dataset import TRAIN, VAL, QADataset
+from ..store.models import load_model
 from .config import TrainConfig, TrainingError
 
 OnEvent = Callable[[str, dict], None]
@@ -94,6 +95,20 @@ def plan_schedule(config: TrainConfig, n_examples: int) -> Schedule:
         reason = _length(epochs, steps_per_epoch, n_examples, config)
     eval_steps = config.eval_steps or max(1, math.ceil(epochs * steps_per_epoch / EVALS_PER_RUN))
     return Schedule(epochs, steps_per_epoch, eval_steps, reason)
+
+
+def load_base_model(kind: str, name: str | None, max_length: int, model_card_name: str | None):
+    """A fresh copy of the base model (never the cached one other code encodes with: training changes
+    it), reading `max_length` tokens, which its position embeddings must cover."""
+    model = load_model(kind, name)
+    transformer_config = getattr(getattr(model[0], "auto_model", None), "config", None)
+    limit = getattr(transformer_config, "max_position_embeddings", None)
+    if limit is not None and max_length > limit:
+        raise TrainingError(f"a max length of {max_length} tokens is more than the base model's {limit} positions")
+    model.max_seq_length = max_length
+    if model_card_name:
+        model.model_card_data.model_name = model_card_name
+    return model
 
 
 def primary_metric(dataset: QADataset) -> str:
