@@ -66,6 +66,11 @@ def evaluate_retrieval(model, dataset: QADataset, name: str, part: str | None = 
     `model` is a SentenceTransformer (its encode_query/encode_document are used, as the evaluator
     does); `corpus_embeddings` (rows in `dataset.corpus` order) skip re-encoding the corpus.
     `on_progress(done, total, message)` counts texts encoded.
+
+    Example::
+
+        report = evaluate_retrieval(load_embedder("models/cities-minilm"), dataset, "cities-minilm", part="val")
+        print(report.metrics["accuracy@5"], report.metrics["mrr@10"])
     """
     import torch
 

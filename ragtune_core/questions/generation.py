@@ -101,7 +101,14 @@ def build_dataset(chunks: list[Chunk], generated: list[GeneratedQuestion]) -> QA
 
 def generate_questions(ws: Workspace, request: GenerationRequest,
                        on_progress: ProgressCallback | None = None) -> tuple[QADataset, GenerationResult]:
-    """Run a request over its corpus; raises GenerationError when no chunk got a question."""
+    """Run a request over its corpus; raises GenerationError when no chunk got a question.
+
+    Example::
+
+        dataset, result = generate_questions(ws, GenerationRequest(corpus_id, n_per_chunk=2))
+        dataset.split = split_dataset(dataset, val_ratio=0.2, by="document")
+        save_dataset(ws, "cities-qa", dataset, corpus_id, {"generator": "offline"})
+    """
     ws.get_corpus(request.corpus_id)  # an unknown corpus is named before anything runs
     chunks = load_chunks(ws, request.corpus_id)
     selected = select_chunks(chunks, request.max_chunks, request.chunk_ids)
