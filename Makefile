@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(VENV)/bin/python bench/bench_generation.py
 	$(VENV)/bin/python bench/bench_finetune.py
 	$(VENV)/bin/python bench/bench_router.py
+	$(VENV)/bin/python bench/bench_defaults.py
 
 clean:
 	rm -rf $(VENV)
