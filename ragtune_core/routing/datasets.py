@@ -29,9 +29,17 @@ from ..questions.prompts import DEFAULT_QA_PROMPT, render_prompt
 from ..questions.qa_dataset import QADataset
 from ..store.files import check_keys
 from ..store.workspace import Workspace
+from .phrasing import (LANDMARK_SHARE, SECTION_SHARE, DocumentProfile, landmark_questions, name_question,
+                       profile_documents, restyle, section_questions, summary_requests)
 from .tools import SUMMARY, VECTOR, RouterError, Tool, check_placeholders, check_tools, fill_title, make_tools, tools_from_dicts, tools_to_dicts
 
 MAX_QUESTIONS_PER_DOCUMENT = 200
+# The defaults of a run (RouterRequest, generate_router_dataset): enough queries per document, in enough
+# wordings, that a fine-tuned selector learns the documents' names and the specific/summary line.
+DEFAULT_QUESTIONS_PER_DOCUMENT = 24
+DEFAULT_SUMMARY_VARIATIONS = 12
+# The offline generator asks each chunk this many more questions than it keeps, to replace those it drops.
+_SPARE_QUESTIONS = 2
 # Query ids are derived from (tool, question), so regenerating the same data gives the same ids.
 _QUERY_ID_NAMESPACE = uuid.UUID("0b7e5f0c-3c1d-4b8e-a6a4-7d2f1c9e5b30")
 
@@ -132,7 +140,8 @@ def offline_summary_variations(title: str, n: int, seed: int = 0) -> list[str]:
 
 # router datasets -------------------------------------------------------------------------------------
 def generate_router_dataset(documents: list[Document], chunks: list[Chunk], tools: list[Tool],
-                            questions_per_document: int = 10, summary_variations: int = 5,
+                            questions_per_document: int = DEFAULT_QUESTIONS_PER_DOCUMENT,
+                            summary_variations: int = DEFAULT_SUMMARY_VARIATIONS,
                             generator: str = "offline", llm_config: LLMConfig | None = None,
                             prompts: RouterPrompts | None = None, seed: int = 0, cache_dir: Path | None = None,
                             on_progress: ProgressCallback | None = None) -> tuple[QADataset, GenerationResult]:
@@ -143,6 +152,12 @@ def generate_router_dataset(documents: list[Document], chunks: list[Chunk], tool
     document; summary tools get `summary_variations` summary requests. A question asked of two
     documents is dropped: it would have two right answers. Raises GenerationError when nothing
     was generated.
+
+    The offline generator varies the wording (phrasing.py): a share of a document's specific
+    questions ask about one of its sections as a whole ("What is Berlin's economy like?"), summary
+    requests may list aspects from its headings, and a query may name its document by an alias from
+    its text, or not at all where a name only that document mentions points at it; some queries are
+    terse, long, lower case, without a question mark or with a typo. Each still points at one document.
     """
     prompts = prompts or RouterPrompts()
     _check_settings(questions_per_document, summary_variations, generator, llm_config)
@@ -161,18 +176,25 @@ def generate_router_dataset(documents: list[Document], chunks: list[Chunk], tool
     vector_tools = [t for t in vector_tools if chunks_of.get(t.document_id)]
     summary_tools = [t for t in summary_tools if t.document_id is not None]
 
-    plan = [(c, n) for t in vector_tools for c, n in _spread(chunks_of[t.document_id], questions_per_document)]
+    profiles = profile_documents(documents) if generator == "offline" else {}
+    sections = {t.id: _section_questions(profiles.get(t.document_id), questions_per_document, seed)
+                for t in vector_tools}
+    plan = [(c, n) for t in vector_tools
+            for c, n in _spread(chunks_of[t.document_id], questions_per_document - len(sections[t.id]))]
     progress = _Progress(len(plan) + len(summary_tools), len(skipped.failures), on_progress)
-    specific = _ask_about_chunks(plan, titles, generator, llm_config, prompts.questions, seed, cache_dir, progress)
+    specific = _ask_about_chunks(plan, titles, generator, llm_config, prompts.questions, seed, cache_dir, progress,
+                                 profiles)
     summaries = _ask_for_summaries(summary_tools, titles, summary_variations, generator, llm_config, prompts, seed,
-                                   cache_dir, progress)
+                                   cache_dir, progress, profiles)
+    about_sections = GenerationResult([GeneratedQuestion(tool_id, q) for tool_id, qs in sections.items() for q in qs])
 
     vector_of = {t.document_id: t.id for t in vector_tools}
     planned = {c.chunk_id: (i, c.doc_id) for i, (c, _) in enumerate(plan)}
     in_plan_order = sorted(specific.questions, key=lambda q: planned[q.chunk_id][0])  # not by questions per chunk
     labelled = [(vector_of[planned[q.chunk_id][1]], q.question) for q in in_plan_order]
-    labelled += [(q.chunk_id, q.question) for q in summaries.questions]  # a summary request's id is its tool's
-    result = _merged([skipped, specific, summaries])
+    # A section question's and a summary request's id is its tool's.
+    labelled += [(q.chunk_id, q.question) for q in about_sections.questions + summaries.questions]
+    result = _merged([skipped, specific, about_sections, summaries])
     dataset = _router_dataset(tools, labelled)
     if not dataset.queries:
         if result.failures:
@@ -208,9 +230,36 @@ def _unaskable(tools: list[Tool], chunks_of: dict[str, list[Chunk]], titles: dic
     return failures
 
 
+def _section_questions(profile: DocumentProfile | None, questions_per_document: int, seed: int) -> list[str]:
+    """The offline generator's questions about one section each (SECTION_SHARE of a document's) and
+    about one landmark each (LANDMARK_SHARE), restyled; the rest are asked of its chunks."""
+    if profile is None:
+        return []
+    questions = (section_questions(profile, round(questions_per_document * SECTION_SHARE), seed)
+                 + landmark_questions(profile, round(questions_per_document * LANDMARK_SHARE), seed))
+    return _restyled(questions, profile, seed, "section")
+
+
+def _restyled(questions: list[str], profile: DocumentProfile, seed: int, kind: str, terse: bool = False) -> list[str]:
+    """Each question restyled (phrasing.restyle), deterministic per seed and question; a restyled
+    question that repeats another keeps its first wording."""
+    styled, seen = [], set()
+    for question in questions:
+        variant = restyle(question, random.Random(f"{seed}:{kind}:{profile.doc_id}:{question}"), profile, terse)
+        key = _normalised(variant)
+        if key in seen:
+            variant, key = question, _normalised(question)
+        if key not in seen:
+            seen.add(key)
+            styled.append(variant)
+    return styled
+
+
 def _spread(chunks: list[Chunk], n: int) -> list[tuple[Chunk, int]]:
     """(chunk, questions to ask it): up to n chunks spread evenly over the document, the n questions
     shared out as evenly as can be (at most MAX_QUESTIONS_PER_CHUNK a chunk: a short document gets fewer)."""
+    if n <= 0:
+        return []
     picked = [chunks[i * len(chunks) // n] for i in range(n)] if n < len(chunks) else chunks
     k = len(picked)
     return [(c, min(MAX_QUESTIONS_PER_CHUNK, (i + 1) * n // k - i * n // k)) for i, c in enumerate(picked)]
@@ -236,9 +285,13 @@ class _Progress:
 
 def _ask_about_chunks(plan: list[tuple[Chunk, int]], titles: dict[str, str], generator: str,
                       llm_config: LLMConfig | None, template: str, seed: int, cache_dir: Path | None,
-                      progress: _Progress) -> GenerationResult:
+                      progress: _Progress, profiles: dict[str, DocumentProfile] | None = None) -> GenerationResult:
     """Ask each planned chunk its number of questions (one generator call per distinct number), each
-    question naming its document. The LLM reads each chunk under its document's title to that end."""
+    question naming its document. The LLM reads each chunk under its document's title to that end;
+    the offline generator's questions are named and restyled with the documents' `profiles`
+    (`_named_offline`), asking a few spare questions a chunk to replace those that name another document."""
+    if generator == "offline" and profiles:
+        return _named_offline(plan, seed, progress, profiles)
     question_generator: QuestionGenerator = (
         LLMQuestionGenerator(llm_config, template, cache_dir) if generator == "llm" else OfflineQuestionGenerator(seed))
     by_count: dict[int, list[Chunk]] = defaultdict(list)
@@ -252,9 +305,45 @@ def _ask_about_chunks(plan: list[tuple[Chunk, int]], titles: dict[str, str], gen
     return result
 
 
+def _named_offline(plan: list[tuple[Chunk, int]], seed: int, progress: _Progress,
+                   profiles: dict[str, DocumentProfile]) -> GenerationResult:
+    """The offline generator's questions for `plan`, each made to point at its document
+    (phrasing.name_question) and restyled, `n` a chunk where it offers that many."""
+    wanted = dict((c.chunk_id, n) for c, n in plan)
+    by_count: dict[int, list[Chunk]] = defaultdict(list)
+    for chunk, n in plan:
+        by_count[min(MAX_QUESTIONS_PER_CHUNK, n + _SPARE_QUESTIONS)].append(chunk)
+    generator = OfflineQuestionGenerator(seed)
+    result = _merged([generator.generate(group, n, progress.phase(len(group))) for n, group in by_count.items()])
+    doc_of = {c.chunk_id: c.doc_id for c, _ in plan}
+    kept: list[GeneratedQuestion] = []
+    taken: dict[str, int] = defaultdict(int)
+    seen: set[str] = set()
+    for q in result.questions:
+        if taken[q.chunk_id] >= wanted[q.chunk_id]:
+            continue
+        profile = profiles[doc_of[q.chunk_id]]
+        rng = random.Random(f"{seed}:specific:{q.chunk_id}:{q.question}")
+        named = name_question(q.question, profile, rng)
+        if named is None:
+            continue  # it names another document too: no single right tool
+        styled = restyle(named, rng, profile, allow_terse=True)
+        if _normalised(styled) in seen:
+            styled = named
+        if _normalised(styled) in seen:
+            continue
+        seen.add(_normalised(styled))
+        taken[q.chunk_id] += 1
+        kept.append(replace(q, question=styled))
+    result.questions = kept
+    short = [c.chunk_id for c, n in plan if taken[c.chunk_id] == 0 and c.chunk_id not in {f for f, _ in result.failures}]
+    result.failures += [(chunk_id, "every question asked of the chunk named another document") for chunk_id in short]
+    return result
+
+
 def _ask_for_summaries(tools: list[Tool], titles: dict[str, str], n: int, generator: str,
                        llm_config: LLMConfig | None, prompts: RouterPrompts, seed: int, cache_dir: Path | None,
-                       progress: _Progress) -> GenerationResult:
+                       progress: _Progress, profiles: dict[str, DocumentProfile] | None = None) -> GenerationResult:
     """`n` summary requests per summary tool, each GeneratedQuestion's chunk_id being the tool's id."""
     if not tools:
         return GenerationResult()
@@ -264,8 +353,14 @@ def _ask_for_summaries(tools: list[Tool], titles: dict[str, str], n: int, genera
         base_questions = [Chunk(t.id, t.document_id, fill_title(prompts.summary_question, titles[t.document_id]))
                           for t in tools]
         return LLMQuestionGenerator(llm_config, prompts.summary, cache_dir).generate(base_questions, n, report)
-    result = GenerationResult([GeneratedQuestion(t.id, q) for t in tools
-                               for q in offline_summary_variations(titles[t.document_id], n, seed)])
+    if profiles:
+        result = GenerationResult([
+            GeneratedQuestion(t.id, q) for t in tools
+            for q in _restyled(summary_requests(profiles[t.document_id], n, SUMMARY_TEMPLATES, seed),
+                               profiles[t.document_id], seed, "summary")])
+    else:
+        result = GenerationResult([GeneratedQuestion(t.id, q) for t in tools
+                                   for q in offline_summary_variations(titles[t.document_id], n, seed)])
     report(len(tools), len(tools), 0)
     return result
 
@@ -329,8 +424,8 @@ class RouterRequest:
     corpus_id: str
     document_ids: list[str] | None = None  # None: every document of the corpus
     tools: list[Tool] | None = None
-    questions_per_document: int = 10
-    summary_variations: int = 5
+    questions_per_document: int = DEFAULT_QUESTIONS_PER_DOCUMENT
+    summary_variations: int = DEFAULT_SUMMARY_VARIATIONS
     generator: str = "offline"
     llm: LLMConfig | None = None
     prompts: RouterPrompts = field(default_factory=RouterPrompts)

@@ -1,4 +1,5 @@
 import json
+import random
 import re
 from collections import Counter
 
@@ -8,11 +9,16 @@ from tests.questions.test_generation import BERLIN, LYFT, TEMPLATE_WORDS
 
 from ragtune_core import jobs
 from ragtune_core.cli import main as cli_main
-from ragtune_core.corpus.documents import Chunk, Document
+from ragtune_core.corpus.documents import Chunk, Document, Span
 from ragtune_core.questions.generators import GenerationError
 from ragtune_core.llm.client import LLMConfig
 from ragtune_core.questions.qa_dataset import QADataset, split_dataset
-from ragtune_core.routing.datasets import MAX_SUMMARY_VARIATIONS, RouterPrompts, RouterRequest, SUMMARY_TEMPLATES, generate_router_dataset, name_document, names_document, offline_summary_variations
+from ragtune_core.routing.datasets import (DEFAULT_QUESTIONS_PER_DOCUMENT, DEFAULT_SUMMARY_VARIATIONS, MAX_SUMMARY_VARIATIONS,
+                                           RouterPrompts, RouterRequest, SUMMARY_TEMPLATES, generate_router_dataset,
+                                           name_document, names_document, offline_summary_variations)
+from ragtune_core.routing.phrasing import (ASPECT_SUMMARY_TEMPLATES, SECTION_TEMPLATES, _one_edit, find_aliases,
+                                           landmark_questions, name_question, points_at, profile_documents, restyle,
+                                           section_topics, with_typo)
 from ragtune_core.routing.tables import counts_per_tool
 from ragtune_core.routing.tools import RouterError, Tool, ToolTemplate, make_tools, slugify, tools_from_dicts, tools_to_dicts
 from ragtune_core.questions.qa_dataset import load_dataset
@@ -142,7 +148,7 @@ def test_offline_router_dataset_labels_each_query_with_its_documents_tool():
     assert progress[-1] == (12, 12, 0)  # 3 chunks asked per document, then 3 summary requests
     source = {q.question: q.chunk_id for q in result.questions}
     texts = {d.doc_id: d.text.lower() for d in documents}
-    titles = {d.doc_id: d.title for d in documents}
+    profiles = profile_documents(documents)
     per_tool = Counter()
     for qid, question in dataset.queries.items():
         tool = tool_of(dataset, qid)
@@ -151,7 +157,7 @@ def test_offline_router_dataset_labels_each_query_with_its_documents_tool():
             assert source[question].startswith(tool["document_id"] + "-"), question
             salient = {w.lower() for w in re.findall(r"\w+", question) if len(w) >= 3} - TEMPLATE_WORDS
             assert {w for w in salient if w in texts[tool["document_id"]]}, f"{question!r} names nothing of its document"
-        assert names_document(question, titles[tool["document_id"]]), f"{question!r} does not name its document"
+        assert points_at(question, profiles[tool["document_id"]]), f"{question!r} does not point at its document"
     assert set(per_tool.values()) == {3, 4} and len(per_tool) == 6
     assert len({q.lower() for q in dataset.queries.values()}) == len(dataset.queries)
 
@@ -247,6 +253,188 @@ def test_counts_per_tool():
     assert counts["queries"].tolist() == [2, 1, 2, 1, 2, 1]
     assert (counts["train"] + counts["val"]).tolist() == counts["queries"].tolist()
     assert counts_per_tool(QADataset({}, {"a": "tool a"}, {}))["queries"].tolist() == [0]  # no stored tools
+
+
+# wording variety (offline) --------------------------------------------------------------------------------
+def sectioned(doc_id: str, title: str, lead: str, sections: list[tuple[str, str]]) -> tuple[Document, list[Chunk]]:
+    """A document whose sections are spans named like ingested Wikipedia headings ("Economy > Companies"),
+    and one chunk per part."""
+    text, spans, chunks = lead, [Span(0, len(lead))], [Chunk(f"{doc_id}-0", doc_id, lead)]
+    for i, (heading, body) in enumerate(sections, start=1):
+        text += "\n\n"
+        spans.append(Span(len(text), len(text) + len(body), section=heading))
+        text += body
+        if heading != "See also":
+            chunks.append(Chunk(f"{doc_id}-{i}", doc_id, body, section=heading))
+    return Document(doc_id, title, f"text:{doc_id}", text, spans), chunks
+
+
+HOUSTON = sectioned("houston", "Houston", (
+    'Houston is the most populous city in Texas. Nicknamed the "Bayou City", "Space City", and "the 713", Houston '
+    "has become a global city. The Johnson Space Center lies southeast of downtown."), [
+    ("Economy", "Houston's economy rests on energy. The Johnson Space Center and the Texas Medical Center employ "
+                "thousands of people, and the Port of Houston handled 247 million tons of cargo in 2022."),
+    ("Economy > Companies", "Phillips 66 and ConocoPhillips have their headquarters in Houston. The Galleria opened "
+                            "in 1970 as the largest shopping mall in Texas."),
+    ("Sports", 'The Astrodome, nicknamed the "Eighth Wonder of the World", opened in 1965. The Houston Astros won '
+               "the World Series in 2017 and 2022."),
+    ("Climate", "Houston has a humid subtropical climate. Hurricane Harvey flooded the city in 2017."),
+    ("See also", "List of people from Houston."),
+])
+CHICAGO = sectioned("chicago", "Chicago", (
+    "Chicago is the most populous city in Illinois. The city has had several nicknames throughout its history, such "
+    "as the Windy City, Chi-Town, and Second City. Unlike Space City, Chicago sits on Lake Michigan."), [
+    ("History", "Chicago was incorporated in 1837. The Great Chicago Fire destroyed several square miles in 1871."),
+    ("Economy", "The Chicago Board of Trade, founded in 1848, lists futures contracts. Chicago's economy is diverse."),
+    ("Transportation", "The Chicago Transit Authority runs the elevated trains. O'Hare International Airport is "
+                       "among the busiest airports in the world, and O'Hare has six runways."),
+])
+LISBON = sectioned("lisbon", "Lisbon", (
+    "Lisbon ( LIZ-bən; Portuguese: Lisboa [liʒˈβoɐ] ) is the capital and largest city of Portugal. The Tagus "
+    "flows past the city, and the Tagus estuary is one of the largest in Europe."), [
+    ("History", "Lisbon is one of the oldest cities in the world. An earthquake destroyed much of Lisbon in 1755."),
+    ("Culture", "Fado music was born in the Alfama district. The Belém Tower was built in 1519."),
+])
+TOKYO = sectioned("tokyo", "Tokyo", (
+    "Tokyo, officially the Tokyo Metropolis, is the capital of Japan. Tokyo was originally known as Edo, a fishing "
+    "village. Under the Romans, Tokyo was then called Fakename."), [
+    ("Economy > Finance", "The Tokyo Stock Exchange is one of the largest stock exchanges in the world."),
+])
+SECTIONED = [HOUSTON, CHICAGO, LISBON, TOKYO]
+
+
+def sectioned_corpus():
+    return [d for d, _ in SECTIONED], [c for _, chunks in SECTIONED for c in chunks]
+
+
+def test_aliases_are_found_in_the_documents_own_text():
+    documents, _ = sectioned_corpus()
+    houston, chicago, lisbon, tokyo = documents
+    others = lambda document: [d for d in documents if d is not document]  # noqa: E731
+    # "Space City" is also said in Chicago's text; "the 713" is a number; the Astrodome's nickname is not Houston's.
+    assert find_aliases(houston, others(houston)) == ["the Bayou City"]
+    assert find_aliases(houston) == ["the Bayou City", "the Space City"]
+    assert find_aliases(chicago, others(chicago)) == ["the Windy City", "Chi-Town", "the Second City"]
+    assert find_aliases(lisbon, others(lisbon)) == ["Lisboa"]
+    # "Tokyo Metropolis" holds the title; a name it was "then called" once is no name a query goes by.
+    assert find_aliases(tokyo, others(tokyo)) == ["Edo"]
+    assert find_aliases(Document("x", "Berlin", "text:x", "Berlin is a city. It is big.")) == []
+
+
+def test_landmarks_are_places_only_their_document_names():
+    profiles = profile_documents(sectioned_corpus()[0])
+    # Said twice, by Houston's text alone; "Texas Medical Center" is said once, "Hurricane Harvey" is no place
+    # and "Port of Houston" holds the title.
+    assert profiles["houston"].landmarks == ("the Johnson Space Center",)
+    assert profiles["lisbon"].landmarks == ()  # "Belém Tower" is said once
+    questions = landmark_questions(profiles["houston"], 6, seed=3)
+    assert len(questions) == 6 and all("Johnson Space Center" in q for q in questions)
+    assert any(not points_at(q.replace("Johnson Space Center", "Rice Stadium"), profiles["houston"])
+               for q in questions)  # some name the landmark alone
+    assert all(points_at(q, profiles["houston"]) for q in questions)
+
+
+def test_topics_and_aspects_come_from_the_section_headings():
+    houston, _ = HOUSTON
+    topics, aspects = section_topics(houston)
+    assert topics == ["economy", "companies", "sports", "climate"]  # "See also" is no topic
+    assert aspects == ["economy", "sports", "climate"]
+    profile = profile_documents(sectioned_corpus()[0])["houston"]
+    assert profile.topics == tuple(topics) and profile.aliases == ("the Bayou City",)
+
+
+def test_offline_router_dataset_varies_wording_and_every_query_points_at_one_document():
+    documents, chunks = sectioned_corpus()
+    tools = make_tools(documents)
+    dataset, result = generate_router_dataset(documents, chunks, tools, questions_per_document=10,
+                                              summary_variations=12, seed=4)
+    assert not result.failures
+    profiles = profile_documents(documents)
+    per_kind = {"vector": [], "summary": []}
+    for qid, question in dataset.queries.items():
+        tool = tool_of(dataset, qid)
+        profile = profiles[tool["document_id"]]
+        assert points_at(question, profile), f"{question!r} does not point at {profile.title} alone"
+        assert sum(points_at(question, p) for p in profiles.values()) == 1, question
+        per_kind[tool["kind"]].append((question, profile))
+    summaries = per_kind["summary"]
+    assert len(summaries) == 12 * 4
+    # Summary requests listing two or more of the document's aspects, for documents with two or more sections.
+    listing = [q for q, p in summaries if sum(a in q.lower() for a in p.aspects) >= 2]
+    assert len(listing) >= 12
+    assert all(len(p.aspects) >= 2 for q, p in summaries if q in listing)
+    # Specific questions about one section that sound broad, naming one topic of the document.
+    topical = [q for q, p in per_kind["vector"] if any(t in q.lower() for t in p.topics[:1] + p.topics[1:])
+               and "?" not in q[:-1]]
+    assert len(topical) >= 6
+    lowered = [q for q, _ in per_kind["vector"] + summaries if q == q.lower()]
+    unmarked = [q for q, _ in per_kind["vector"] + summaries if q[-1:] not in "?.!)"]
+    aliased = [q for q, p in per_kind["vector"] + summaries if any(a.lower().removeprefix("the ") in q.lower()
+                                                                    for a in p.aliases)]
+    assert lowered and unmarked and aliased
+    lengths = [len(q.split()) for q in dataset.queries.values()]
+    assert min(lengths) <= 3 and max(lengths) >= 18  # terse keyword queries and long ones
+
+
+def test_offline_variety_is_deterministic_per_seed():
+    documents, chunks = sectioned_corpus()
+    tools = make_tools(documents)
+    first, _ = generate_router_dataset(documents, chunks, tools, 6, 8, seed=1)
+    again, _ = generate_router_dataset(documents, chunks, tools, 6, 8, seed=1)
+    other, _ = generate_router_dataset(documents, chunks, tools, 6, 8, seed=2)
+    assert first.queries == again.queries and first.relevant_docs == again.relevant_docs
+    assert set(first.queries.values()) != set(other.queries.values())
+
+
+def test_questions_are_named_by_title_alias_or_a_name_only_their_document_says():
+    documents, _ = sectioned_corpus()
+    profiles = profile_documents(documents)
+    houston, chicago = profiles["houston"], profiles["chicago"]
+    question = "What is the Johnson Space Center known for?"
+    named = {name_question(question, houston, random.Random(seed)) for seed in range(60)}
+    assert question in named  # "Johnson Space Center" is said twice, by Houston's text alone
+    assert all(points_at(q, houston) for q in named) and len(named) > 5
+    assert any("Bayou City" in q for q in named) and any("Houston" in q for q in named)
+    # "Texas" is said by Houston's text alone but once: the question must name Houston.
+    for seed in range(30):
+        assert points_at(name_question("What is Texas known for?", houston, random.Random(seed)),
+                         houston)
+    assert not points_at("What is Texas known for?", houston)
+    # A question naming another document has no single right tool.
+    assert name_question("How is Chicago connected to the port?", houston, random.Random(0)) is None
+    assert not points_at("Tell me about the Windy City and Houston.", houston)
+    assert points_at("What is the Windy City's economy like?", chicago)
+    assert points_at("Chcago overview", chicago) and not points_at("Chcago overview", houston)
+
+
+def test_typos_are_one_edit_in_one_word_and_few():
+    documents, _ = sectioned_corpus()
+    houston = profile_documents(documents)["houston"]
+    text = "What is the economy of Houston like nowadays?"
+    for seed in range(200):
+        typo = with_typo(text, random.Random(seed), houston)
+        changed = [(a, b) for a, b in zip(text.split(), typo.split()) if a != b]
+        assert len(typo.split()) == len(text.split()) and len(changed) == 1
+        (before, after), = changed
+        assert _one_edit(after.lower(), before.lower()) and after[0] == before[0]
+    restyled = [restyle(text, random.Random(seed), houston) for seed in range(1000)]
+    words = re.findall(r"\w+", text.lower())
+    with_typos = [q for q in restyled if any(_one_edit(w, v) for w, v in zip(re.findall(r"\w+", q.lower()), words))]
+    assert 0 < len(with_typos) <= 100
+    assert all(points_at(q, houston) for q in restyled)
+
+
+def test_default_runs_ask_enough_queries_per_document():
+    request = RouterRequest("corpus-1")
+    assert (request.questions_per_document, request.summary_variations) == (
+        DEFAULT_QUESTIONS_PER_DOCUMENT, DEFAULT_SUMMARY_VARIATIONS)
+    assert DEFAULT_QUESTIONS_PER_DOCUMENT >= 20 and 10 <= DEFAULT_SUMMARY_VARIATIONS <= MAX_SUMMARY_VARIATIONS
+    documents, chunks = sectioned_corpus()
+    dataset, _ = generate_router_dataset(documents, chunks, make_tools(documents))
+    counts = Counter(tool_of(dataset, q)["name"] for q in dataset.queries)
+    assert counts["summary_tool_houston"] == DEFAULT_SUMMARY_VARIATIONS
+    assert counts["vector_tool_houston"] >= DEFAULT_QUESTIONS_PER_DOCUMENT // 2
+    assert len(SECTION_TEMPLATES) >= 12 and len(ASPECT_SUMMARY_TEMPLATES) >= 12
 
 
 # the job, the LLM and the CLI ----------------------------------------------------------------------------
