@@ -143,6 +143,73 @@ def test_offline_generator_reports_chunks_it_cannot_ask_about():
     assert progress[-1] == (3, 3, 2)
 
 
+# specific to their chunk: a report whose chunks share boilerplate ----------------------------------------
+BOILERPLATE = "Our revenue and our operating results depend on the continued growth of our platform."
+REPORT = [
+    "We had an accumulated deficit of $23.6 billion as of December 31, 2021. " + BOILERPLATE,
+    "The increase in insurance reserves was primarily due to higher claims from autonomous vehicles. "
+    + BOILERPLATE,
+    "\u201cImmaterial Subsidiary\u201d means any subsidiary whose total assets do not exceed 5% of the Total Assets. "
+    + BOILERPLATE,
+    BOILERPLATE + " Riders in Toronto can rent electric scooters through the Lyft app.",
+    BOILERPLATE + " We believe our revenue depends on our platform and our operating results.",
+]
+GENERIC = re.compile(r"^(What does the (text|report) say about|What details are given about)")
+
+
+def _report_questions(n: int = 2, seed: int = 0) -> dict[str, list[str]]:
+    chunks = _chunks(REPORT, "report")
+    result = OfflineQuestionGenerator(seed=seed).generate(chunks, n)
+    return {c.chunk_id: [q.question for q in result.questions if q.chunk_id == c.chunk_id] for c in chunks}
+
+
+def _own_words(i: int) -> set[str]:
+    """The words of REPORT[i] that no other chunk of the report uses."""
+    words = [set(re.findall(r"\w+", text.lower())) for text in REPORT]
+    return words[i] - set().union(*(w for j, w in enumerate(words) if j != i))
+
+
+def test_offline_questions_carry_words_only_their_chunk_uses():
+    for i, questions in enumerate(_report_questions().values()):
+        if i == 4:
+            continue  # boilerplate only: nothing marks it
+        assert len(questions) == 2
+        for question in questions:
+            assert set(re.findall(r"\w+", question.lower())) & _own_words(i), question
+            assert not _copied_run(question, REPORT[i]), question
+
+
+def test_offline_questions_pin_a_fact_rather_than_a_generic_topic():
+    questions = _report_questions(n=1)
+    first, cause, definition = questions["report-0"][0], questions["report-1"][0], questions["report-2"][0]
+    assert re.fullmatch(r"(How much was|What was the amount of) the accumulated deficit as of December 31, 2021\?",
+                        first), first
+    assert re.fullmatch(r"What (drove|explains|caused) the increase in (the )?insurance reserves\?", cause), cause
+    assert re.fullmatch(r'(What does "Immaterial Subsidiary" mean|How is "Immaterial Subsidiary" defined|'
+                        r'What is the definition of "Immaterial Subsidiary")\?', definition), definition
+    for seed in range(3):  # chunks with facts get no "what does the report say about" question
+        for chunk_id, asked in list(_report_questions(n=2, seed=seed).items())[:3]:
+            assert not any(GENERIC.match(q) for q in asked), (chunk_id, asked)
+
+
+def test_offline_questions_prefer_the_chunks_opening():
+    # Two facts alike but for where they stand: with a short opening, the first one is asked.
+    text = ("Lyft launched bike sharing in Denver in 2018. " + "Filler words follow here. " * 6
+            + "Lyft launched scooter rentals in Oakland in 2019.")
+    generator = OfflineQuestionGenerator(seed=0)
+    generator.opening_words = 10
+    question = generator.questions_for(Chunk("c", "d", text), 1)[0]
+    assert "Denver" in question or "bike" in question, question
+
+
+def test_questions_for_works_alone_and_is_deterministic():
+    chunk = _chunks(REPORT, "report")[0]
+    generator = OfflineQuestionGenerator(seed=3)
+    alone = generator.questions_for(chunk, 3)
+    assert len(alone) == 3 and alone == generator.questions_for(chunk, 3)
+    assert not set(alone) & set(generator.questions_for(chunk, 3, exclude={q.lower() for q in alone}))
+
+
 # the LLM generator -------------------------------------------------------------------------------------
 def _llm(server, **overrides) -> LLMConfig:
     return LLMConfig(base_url=server.base_url, model="fake-model", **overrides)
