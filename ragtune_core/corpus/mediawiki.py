@@ -3,7 +3,9 @@
 One title per request: the extracts API returns the full text of only one page per request
 anyway. Pages are cached on disk, so building several corpora from the same pages asks the
 server once. Every failure (missing page, disambiguation page, HTTP or network error, an answer
-that is not the API's JSON) becomes an IngestError under the title the user typed.
+that is not the API's JSON) becomes an IngestError under the title the user typed. On a server
+with a host allow-list (`ragtune_core.network`), an endpoint elsewhere than Wikipedia and the
+listed hosts is refused, and so is a redirect that leads there.
 """
 
 from __future__ import annotations
@@ -14,16 +16,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
 
 from .. import __version__
+from ..network import HostNotAllowedError, check_allowed
 from .documents import Document, IngestError, IngestResult, make_doc_id
 from .ingest import split_sections
 from ..store.files import write_json
 
 WIKIPEDIA_API = "https://en.wikipedia.org/w/api.php"
+MAX_REDIRECTS = 5
 USER_AGENT = f"RAGTune/{__version__} (https://github.com/ragtune; RAG tuning tool) requests/{requests.__version__}"
 _QUERY = {
     "action": "query",
@@ -52,6 +56,7 @@ class MediaWikiClient:
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"the MediaWiki endpoint must be an http(s) URL, got {endpoint!r}")
+        check_allowed(endpoint, "MediaWiki endpoint", always=[WIKIPEDIA_API])
         self.endpoint = endpoint
         self.host = parts.netloc
         self.cache_dir = Path(cache_dir) if cache_dir else None
@@ -98,13 +103,7 @@ class MediaWikiClient:
 
     # the API -------------------------------------------------------------------------------
     def _request(self, title: str) -> WikiPage:
-        try:
-            response = self.session.get(self.endpoint, params={**_QUERY, "titles": title},
-                                        headers={"User-Agent": USER_AGENT}, timeout=self.timeout)
-        except requests.Timeout as exc:
-            raise _PageError(f"no answer from {self.host} within {self.timeout:g} s") from exc
-        except requests.RequestException as exc:
-            raise _PageError(f"could not reach {self.host} ({type(exc).__name__})") from exc
+        response = self._get(title)
         if response.status_code != 200:
             raise _PageError(f"{self.host} answered HTTP {response.status_code} {response.reason or ''}".rstrip())
         try:
@@ -112,6 +111,26 @@ class MediaWikiClient:
         except ValueError as exc:
             raise _PageError(f"the answer from {self.host} is not JSON; is {self.endpoint} a MediaWiki API?") from exc
         return _page_from_answer(answer, title)
+
+    def _get(self, title: str) -> requests.Response:
+        """The API's answer; redirects are followed here, each checked against the host allow-list."""
+        url, params = self.endpoint, {**_QUERY, "titles": title}
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                response = self.session.get(url, params=params, headers={"User-Agent": USER_AGENT},
+                                            timeout=self.timeout, allow_redirects=False)
+            except requests.Timeout as exc:
+                raise _PageError(f"no answer from {self.host} within {self.timeout:g} s") from exc
+            except requests.RequestException as exc:
+                raise _PageError(f"could not reach {self.host} ({type(exc).__name__})") from exc
+            if not response.is_redirect:
+                return response
+            url, params = urljoin(response.url, response.headers["location"]), None
+            try:
+                check_allowed(url, f"{self.host} redirected to {url}", always=[WIKIPEDIA_API])
+            except HostNotAllowedError as exc:
+                raise _PageError(str(exc)) from exc
+        raise _PageError(f"{self.host} redirected more than {MAX_REDIRECTS} times")
 
     # the cache -----------------------------------------------------------------------------
     def _cache_path(self, title: str) -> Path | None:

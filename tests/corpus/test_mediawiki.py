@@ -197,3 +197,60 @@ def test_wikipedia_source_and_bad_endpoint():
     assert doc.source == "wikipedia:Toronto"
     with pytest.raises(ValueError, match="http"):
         MediaWikiClient("en.wikipedia.org/w/api.php")
+
+
+# the host allow-list (RAGTUNE_ALLOWED_HOSTS) ---------------------------------------------------
+class Redirector:
+    """An endpoint that answers every request with a redirect to `target`."""
+
+    def __init__(self, target: str):
+        redirector = self
+        self.hits = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                redirector.hits += 1
+                self.send_response(302)
+                self.send_header("Location", target + "?" + urlsplit(self.path).query)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.endpoint = f"http://127.0.0.1:{self.server.server_port}/w/api.php"
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_an_endpoint_off_the_allow_list_is_refused_naming_host_and_setting(wiki, tmp_path, monkeypatch):
+    monkeypatch.setenv("RAGTUNE_ALLOWED_HOSTS", "wiki.example.org")
+    with pytest.raises(ValueError) as refused:
+        client(wiki, tmp_path)
+    assert "may not contact 127.0.0.1" in str(refused.value) and "RAGTUNE_ALLOWED_HOSTS" in str(refused.value)
+    assert wiki.requests == []
+    assert MediaWikiClient().host == "en.wikipedia.org"  # Wikipedia, the default, stays allowed
+    monkeypatch.setenv("RAGTUNE_ALLOWED_HOSTS", "wiki.example.org, 127.0.0.1")
+    assert not client(wiki, tmp_path).fetch(["Toronto"]).errors
+
+
+def test_a_redirect_off_the_allow_list_is_not_followed(wiki, tmp_path, monkeypatch):
+    # The same wiki under another name: "localhost" is not on the list, 127.0.0.1 is.
+    redirector = Redirector(wiki.endpoint.replace("127.0.0.1", "localhost"))
+    try:
+        session = requests.Session()
+        session.trust_env = False
+        monkeypatch.setenv("RAGTUNE_ALLOWED_HOSTS", "127.0.0.1")
+        refused = MediaWikiClient(redirector.endpoint, session=session, timeout=5.0).fetch(["Toronto"])
+        assert wiki.requests == [] and redirector.hits == 1
+        assert "may not contact localhost" in refused.errors[0].message
+        monkeypatch.delenv("RAGTUNE_ALLOWED_HOSTS")
+        followed = MediaWikiClient(redirector.endpoint, session=session, timeout=5.0).fetch(["Toronto"])
+        assert [d.title for d in followed.documents] == ["Toronto"] and wiki.titles_asked() == ["Toronto"]
+    finally:
+        redirector.close()
