@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..questions.qa_dataset import TRAIN, VAL, QADataset
+from ..store.files import fsync_dir, fsync_tree
 from ..store.models import load_model
 from .config import TrainConfig, TrainingError
 
@@ -282,6 +283,11 @@ def check_free(output_dir: Path) -> None:
 
 
 def _publish(finished: Path, output_dir: Path) -> None:
-    """Move a complete model folder into place; never over an existing one."""
+    """Move a complete model folder into place, never over an existing one: its files are flushed
+    to disk first and the rename after, so that even a power loss leaves a whole model or none.
+    In a workspace the folder's name is reserved before training (Workspace.reserve_model), and
+    the model is listed only when its training commits the reservation after this rename."""
     check_free(output_dir)
+    fsync_tree(finished)
     os.rename(finished, output_dir)
+    fsync_dir(output_dir.parent)

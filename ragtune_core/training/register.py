@@ -3,29 +3,33 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 
 from ..questions.qa_dataset import TRAIN, DatasetError, QADataset, load_dataset
 from ..store.models import DEFAULT_BASE_MODEL
-from ..store.workspace import Workspace, check_name
+from ..store.workspace import Workspace, WorkspaceError, check_name
 from . import cross_encoder, embedding
 from .config import CrossEncoderTrainConfig, TrainConfig, TrainingError
 from .fit import OnEvent, Schedule, check_parts, plan_schedule
 
 
-def check_model_name(ws: Workspace, model_name: str, what: str = "model") -> str:
-    """The new model's name, stripped; refused (before any training) when empty, too long or taken."""
+def check_model_name(ws: Workspace, model_name: str, what: str = "model", run_id: str | None = None) -> str:
+    """The new model's name, stripped; refused (before any training) when empty, too long or taken:
+    by a model, or by a training still running (named in the message). The reservation of `run_id`
+    (the job about to train it) is no obstacle."""
     if not (model_name or "").strip():
         raise TrainingError(f"a name for the fine-tuned {what} is required")
     model_name = check_name(model_name)
-    if ws.model_name_taken(model_name):
-        raise TrainingError(f"a model named {model_name!r} (or its folder) already exists; pick another name")
+    conflict = ws.model_name_conflict(model_name, run_id)
+    if conflict:
+        raise TrainingError(conflict)
     return model_name
 
 
 def training_inputs(ws: Workspace, dataset_id: str, model_name: str, config: TrainConfig,
-                    what: str = "model") -> tuple[str, QADataset]:
+                    what: str = "model", run_id: str | None = None) -> tuple[str, QADataset]:
     """The checked model name and the dataset to train on, or TrainingError before anything loads."""
-    model_name = check_model_name(ws, model_name, what)
+    model_name = check_model_name(ws, model_name, what, run_id)
     try:
         return model_name, load_dataset(ws, dataset_id)
     except DatasetError as exc:
@@ -56,15 +60,28 @@ def planned_schedule(dataset: QADataset, config: TrainConfig) -> Schedule:
 def train_and_register(ws: Workspace, dataset_id: str, model_name: str, config: TrainConfig,
                        on_event: OnEvent | None = None, run_id: str | None = None) -> dict:
     """Train the model `config` is for (an embedding model or a cross-encoder) on a workspace dataset
-    and register it as `model_name`; returns the training result as JSON-ready data."""
+    and register it as `model_name`; returns the training result as JSON-ready data.
+
+    The name is reserved before training (or the reservation jobs.start_job made for `run_id` is
+    taken over), the model is published into the reserved folder, and the reservation is then
+    committed: a failure or cancel gives the name up, and a kill leaves a reservation whose holder
+    is gone, freed by the next save of that name or by Workspace.recover. Nothing is ever listed
+    half-made, and no name stays blocked by an invisible model."""
     if isinstance(config, CrossEncoderTrainConfig):
         kind, what, train = cross_encoder.MODEL_KIND, "cross-encoder", cross_encoder.train_cross_encoder
     else:
         kind, what, train = embedding.MODEL_KIND, "model", embedding.train_embedding
-    model_name, dataset = training_inputs(ws, dataset_id, model_name, config, what)
-    result = train(config, dataset, ws.model_dir(model_name), on_event, model_card_name=model_name)
-    record = ws.register_model(model_name, kind, result.output_dir,
-                               config.base_model or DEFAULT_BASE_MODEL, run_id=run_id, metrics=result.metrics_after)
+    model_name, dataset = training_inputs(ws, dataset_id, model_name, config, what, run_id)
+    try:
+        reserved = ws.reserve_model(model_name, kind, config.base_model or DEFAULT_BASE_MODEL, run_id=run_id)
+    except WorkspaceError as exc:
+        raise TrainingError(str(exc)) from exc
+    try:
+        result = train(config, dataset, Path(reserved.path), on_event, model_card_name=model_name)
+        record = ws.commit_model(reserved.id, metrics=result.metrics_after)
+    except BaseException:
+        ws.release_model(reserved.id)
+        raise
     summary = {key: value for key, value in asdict(result).items() if key != "output_dir"}
     return {"model_id": record.id, "model_name": record.name, "model_path": str(result.output_dir),
             "dataset_kind": dataset.kind, **summary}

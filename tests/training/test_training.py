@@ -201,10 +201,10 @@ def test_zip_model_refuses_a_folder_that_is_not_a_model(tmp_path):
 
 def test_cli_refuses_a_taken_model_name_and_unknown_runs(workspace, capsys):
     record = save_dataset(workspace, "tiny", tiny_dataset(), None, {})
-    workspace.model_dir("taken").mkdir()
+    taken = workspace.register_model("taken", "embedding", workspace.model_dir("taken"), "base")
     root = ["--workspace", str(workspace.root)]
     assert cli_main([*root, "train", record.name, "--name", "taken"]) == 2
-    assert "'taken'" in capsys.readouterr().err and workspace.list_models() == []
+    assert "'taken'" in capsys.readouterr().err and [m.id for m in workspace.list_models()] == [taken.id]
     assert cli_main([*root, "train", record.id, "--name", "new", "--epochs", "0"]) == 2
     assert "epochs" in capsys.readouterr().err
     assert cli_main([*root, "cancel", "run-nope"]) == 2
@@ -327,3 +327,85 @@ def test_background_training_job_registers_the_model_in_the_workspace(workspace,
     assert (listed["id"], listed["name"]) == (model.id, "tiny job")
     assert cli_main([*root, "train", "tiny", "--name", "tiny job", "--background"]) == 2  # the name is taken now
     assert "already exists" in capsys.readouterr().err and len(workspace.list_runs()) == 1
+
+
+# --- a model is published and listed in one transaction ----------------------------------------------
+_KILLED_TRAINING = """
+import os, signal, sys, tempfile
+from pathlib import Path
+from ragtune_core.questions.qa_dataset import QADataset, save_dataset
+from ragtune_core.store.workspace import Workspace
+from ragtune_core.training import embedding, register
+from ragtune_core.training.config import EmbeddingTrainConfig
+
+root, how = sys.argv[1], sys.argv[2]
+
+def killed(config, dataset, output_dir, on_event=None, model_card_name=None):
+    partial = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", suffix=".partial", dir=output_dir.parent))
+    if how == "published":  # the model folder is in place, the catalogue not yet told
+        partial.rename(output_dir)
+        (output_dir / "modules.json").write_text("[]")
+    os.kill(os.getpid(), signal.SIGKILL)
+
+embedding.train_embedding = killed
+dataset = QADataset(queries={"q1": "Q?", "q2": "R?"}, corpus={"c1": "P.", "c2": "S."},
+                    relevant_docs={"q1": ["c1"], "q2": ["c2"]}, split={"q1": "train", "q2": "val"})
+ws = Workspace(root)
+record = save_dataset(ws, "tiny", dataset, None, {})
+register.train_and_register(ws, record.id, "crashed model", EmbeddingTrainConfig())
+"""
+
+
+@pytest.mark.parametrize("how", ["training", "published"])
+def test_a_training_killed_before_its_model_is_listed_leaves_no_invisible_model(workspace, how):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from ragtune_core.store.workspace import Workspace
+    from ragtune_core.training.register import check_model_name
+
+    done = subprocess.run([sys.executable, "-c", _KILLED_TRAINING, str(workspace.root), how],
+                          cwd=Path(__file__).resolve().parents[2], timeout=120)
+    assert done.returncode == -signal.SIGKILL
+    assert workspace.list_models() == []
+    assert len(list((workspace.root / "models").iterdir())) == 1  # the partial or the published folder
+
+    reopened = Workspace(workspace.root)  # the next app or CLI start
+    assert list((workspace.root / "models").iterdir()) == []
+    assert not reopened.model_name_taken("crashed model")
+    assert check_model_name(reopened, "crashed model") == "crashed model"
+    reserved = reopened.reserve_model("crashed model", "embedding", "base")
+    assert reserved.path == str(reopened.model_dir("crashed model"))
+
+
+def test_train_and_register_lists_the_model_only_once_published_and_gives_the_name_up_on_failure(workspace, monkeypatch):
+    from pathlib import Path
+
+    from ragtune_core.training import embedding
+    from ragtune_core.training.fit import TrainResult
+    from ragtune_core.training.register import train_and_register
+
+    record = save_dataset(workspace, "tiny", tiny_dataset(), None, {})
+    seen = []
+
+    def publishing(config, dataset, output_dir, on_event=None, model_card_name=None):
+        seen.append((workspace.list_models(), workspace.model_name_taken("fake")))  # while training
+        output_dir.mkdir()
+        return TrainResult(output_dir, "ndcg@10", {"ndcg@10": 0.1}, {"ndcg@10": 0.2}, 1, 1, "", 1, 0.0)
+
+    def failing(config, dataset, output_dir, on_event=None, model_card_name=None):
+        Path(output_dir).mkdir()
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(embedding, "train_embedding", publishing)
+    summary = train_and_register(workspace, record.id, "fake", TINY)
+    assert seen == [([], True)]
+    [model] = workspace.list_models()
+    assert (model.id, model.name, model.metrics) == (summary["model_id"], "fake", {"ndcg@10": 0.2})
+
+    monkeypatch.setattr(embedding, "train_embedding", failing)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        train_and_register(workspace, record.id, "broken", TINY)
+    assert not workspace.model_name_taken("broken") and not workspace.model_dir("broken").exists()
+    assert [m.name for m in workspace.list_models()] == ["fake"]
