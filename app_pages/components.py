@@ -12,7 +12,8 @@ import streamlit as st
 
 from app_pages.state import State
 from ragtune_core import jobs
-from ragtune_core.llm import LLMConfig, LLMConfigError
+from ragtune_core.llm import (API_KEY_ENV_VARS, BASE_URL_ENV_VARS, OPENAI_BASE_URL, LLMConfig, LLMConfigError,
+                              same_endpoint)
 from ragtune_core.questions import GENERATORS
 from ragtune_core.routing import SelectorSpec, availability
 from ragtune_core.store import DEFAULT_BASE_MODEL, Workspace
@@ -137,7 +138,7 @@ def selector_picker(key: str):
     if st.toggle("Add an LLM selector (OpenAI-compatible)", key=f"{key}-use-llm"):
         config = llm_settings(f"{key}-llm")
         if config is not None:
-            spec = SelectorSpec(f"LLM · {config.model}", "llm", llm=config.to_public_dict())
+            spec = SelectorSpec(f"LLM · {config.model}", "llm", llm=config.to_public_dict(), api_key=config.api_key)
             ready, reason = availability(spec)
             if ready:
                 chosen.append(spec)
@@ -148,30 +149,58 @@ def selector_picker(key: str):
 
 
 # --- LLM ------------------------------------------------------------------------------------
-def _secret_key() -> str | None:
+def _secret(names: tuple[str, ...]) -> str | None:
+    """The first of `names` set in the environment, else in .streamlit/secrets.toml."""
+    for name in names:
+        if os.environ.get(name, "").strip():
+            return os.environ[name].strip()
     try:
-        return st.secrets.get("OPENAI_API_KEY")
-    except (FileNotFoundError, KeyError, st.errors.StreamlitSecretNotFoundError):
+        return next((str(st.secrets[name]).strip() for name in names if name in st.secrets), None)
+    except (FileNotFoundError, st.errors.StreamlitSecretNotFoundError):
         return None
+
+
+def server_llm() -> tuple[str, str | None]:
+    """(the endpoint the server is configured for, the server's key or None): the environment's or
+    .streamlit/secrets.toml's RAGTUNE_LLM_BASE_URL / OPENAI_BASE_URL (default: OpenAI's API) and
+    RAGTUNE_LLM_API_KEY / OPENAI_API_KEY."""
+    return _secret(BASE_URL_ENV_VARS) or OPENAI_BASE_URL, _secret(API_KEY_ENV_VARS)
 
 
 def llm_settings(key: str) -> LLMConfig | None:
-    """Base URL, model and API key of an OpenAI-compatible endpoint, or None if left unset.
+    """Base URL, model, API key, timeout and retries of an OpenAI-compatible endpoint, or None if unusable.
 
-    The key comes from the environment, st.secrets, or a password field whose value lives only in
-    this browser session: it is never written to the workspace or to a log.
+    The server's key goes only to the endpoint it is configured for: whoever can open the app must
+    not collect it by typing a URL of their own. Another URL needs its key typed here; a typed key
+    lives only in this browser session and is never written to the workspace or a log.
     """
-    base_url = st.text_input("Base URL", value=os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1"),
-                             key=f"{key}-url", help="Any OpenAI-compatible API: OpenAI, Azure OpenAI, Ollama, vLLM, LM Studio.")
+    server_url, server_key = server_llm()
+    base_url = st.text_input("Base URL", value=server_url, key=f"{key}-url",
+                             help="Any OpenAI-compatible API: OpenAI, Azure OpenAI, Ollama, vLLM, LM Studio.")
     model = st.text_input("Model", value=os.environ.get("RAGTUNE_LLM_MODEL", "gpt-4o-mini"), key=f"{key}-model")
-    stored = os.environ.get("OPENAI_API_KEY") or _secret_key()
+    own_endpoint = same_endpoint(base_url.strip() or None, server_url)
+    usable_key = server_key if own_endpoint else None
     typed = st.text_input("API key", type="password", key=f"{key}-api-key",
-                          placeholder="set from the environment" if stored else "sk-…",
+                          placeholder="the server's key" if usable_key else "sk-… (none for a local server)",
                           help="Kept in this browser session only; never saved.")
+    if server_key and not own_endpoint and not typed:
+        st.caption("The server's API key is sent only to the endpoint it is configured for: type this "
+                   "endpoint's key (a local server may need none).")
+    defaults = LLMConfig.__dataclass_fields__
+    with st.expander("Timeout and retries", icon=":material/timer:"):
+        left, right = st.columns(2)
+        timeout = left.number_input("Timeout per request (s)", 1.0, 600.0, float(defaults["timeout"].default), 5.0,
+                                    key=f"{key}-timeout", help="A request that takes longer is given up and tried "
+                                    f"{defaults['timeout_retries'].default} more time: a hung server costs about twice "
+                                    "this, not minutes.")
+        retries = right.number_input("Retries", 0, 10, int(defaults["max_retries"].default), key=f"{key}-retries",
+                                     help="How often a request refused for now (429 rate limit, 5xx, a dropped "
+                                          "connection) is tried again, with growing waits.")
     if not model.strip():
         return None
     try:
-        return LLMConfig(base_url=base_url.strip() or None, model=model.strip(), api_key=typed or stored)
+        return LLMConfig(base_url=base_url.strip() or None, model=model.strip(), api_key=typed or usable_key,
+                         timeout=float(timeout), max_retries=int(retries))
     except LLMConfigError as exc:
         st.error(str(exc))
         return None

@@ -14,6 +14,13 @@ Fault injection is deterministic: `*_every=N` hits every Nth chat request; `*_fr
 from the seed, the request's content and how often that same request was sent before, so a
 sequential and a concurrent client see the very same faults on the same prompts whatever the
 order their requests arrive in.
+
+`fault=` makes chat requests fail the way a broken network or endpoint does (see FAULTS): "hang"
+(no answer for `hang_seconds`, then the connection is closed), "reset" (the connection is reset),
+"truncated_json" (a JSON body cut short), "html" (an HTML page with status 200, as a proxy's
+error page), "empty_choices" (a completion without choices). `fault_count=N` faults only the
+first N chat requests, so a test can check that the retry after them succeeds. Everything stays
+on 127.0.0.1 and every hang is bounded: closing the server ends it at once.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ import json
 import math
 import random
 import re
+import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass
@@ -35,6 +44,12 @@ _CONTEXT = re.compile(r"-{5,}\n(.*?)\n-{5,}", re.S)
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]{3,}\b")
 # What a malformed answer looks like, in turn: nothing, prose without a question, a broken body.
 MALFORMED_KINDS = ("empty", "garbage", "invalid_json")
+FAULTS = ("hang", "reset", "truncated_json", "html", "empty_choices")
+MAX_HANG_SECONDS = 30.0  # a hang is bounded even when a test forgets to close the server
+
+
+class _Reset(Exception):
+    """Raised by _chat: the handler resets the connection instead of answering."""
 
 
 def question_responder(request: dict) -> str:
@@ -56,7 +71,7 @@ class RecordedRequest:
     time: float
     path: str
     body: dict | None
-    status: int
+    status: int  # 0: no answer (the connection was reset or hung up)
     authorization: str | None
 
 
@@ -65,7 +80,10 @@ class FakeOpenAIServer:
                  rate_limit_every: int | None = None, rate_limit_fraction: float = 0.0,
                  retry_after: float | None = 0.2, server_error_every: int | None = None,
                  malformed_fraction: float = 0.0, fine_tuning: bool = False,
-                 models: tuple[str, ...] = ("fake-model",), seed: int = 0):
+                 models: tuple[str, ...] = ("fake-model",), seed: int = 0,
+                 fault: str | None = None, fault_count: int | None = None, hang_seconds: float = 5.0):
+        if fault is not None and fault not in FAULTS:
+            raise ValueError(f"fault must be one of {', '.join(FAULTS)}, not {fault!r}")
         self.responder = responder
         self.latency = latency
         self.rate_limit_every = rate_limit_every
@@ -76,6 +94,11 @@ class FakeOpenAIServer:
         self.fine_tuning = fine_tuning
         self.models = models
         self.seed = seed
+        self.fault = fault
+        self.fault_count = fault_count
+        self.hang_seconds = min(hang_seconds, MAX_HANG_SECONDS)
+        self.faults = 0  # chat requests answered with `fault`
+        self._closing = threading.Event()  # set on exit: ends every hang at once
         self._sent_before: dict[str, int] = {}  # request content hash -> times seen
         self._lock = threading.Lock()
         self.requests: list[RecordedRequest] = []
@@ -102,6 +125,7 @@ class FakeOpenAIServer:
         return self
 
     def __exit__(self, *exc) -> None:
+        self._closing.set()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
@@ -109,7 +133,7 @@ class FakeOpenAIServer:
     def reset_counts(self) -> None:
         with self._lock:
             self.requests.clear()
-            self.chat_requests = self.rate_limited = self.server_errors = self.malformed = 0
+            self.chat_requests = self.rate_limited = self.server_errors = self.malformed = self.faults = 0
             self.max_in_flight = 0
             self._sent_before.clear()
 
@@ -129,7 +153,12 @@ class FakeOpenAIServer:
                 draws.random() < self.rate_limit_fraction)
             server_error = bool(self.server_error_every and n % self.server_error_every == 0)
             malformed = draws.random() < self.malformed_fraction
+            fault = self.fault if self.fault and (self.fault_count is None or self.faults < self.fault_count) else None
+            if fault:
+                self.faults += 1
         try:
+            if fault:
+                return self._fault(fault, body)
             if rate_limit:  # a real limiter answers at once, before any model work
                 with self._lock:
                     self.rate_limited += 1
@@ -146,6 +175,21 @@ class FakeOpenAIServer:
         finally:
             with self._lock:
                 self.in_flight -= 1
+
+    def _fault(self, kind: str, body: dict) -> tuple[int, dict, bytes]:
+        if kind == "hang":  # no answer until the client gives up (or the hang ends): then hang up
+            self._closing.wait(self.hang_seconds)
+            raise _Reset("hung")
+        if kind == "reset":
+            raise _Reset("reset")
+        if kind == "truncated_json":
+            return 200, {}, json.dumps(_completion(body, "Is this cut short?")).encode()[:40]
+        if kind == "html":
+            page = b"<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>"
+            return 200, {"Content-Type": "text/html"}, page
+        completion = _completion(body, "")
+        completion["choices"] = []
+        return 200, {}, json.dumps(completion).encode()
 
     def _retry_after_headers(self) -> dict:
         if self.retry_after is None:
@@ -228,13 +272,27 @@ class _Handler(BaseHTTPRequestHandler):
         if path != "/v1/chat/completions":
             self._send(path, body, 404, {}, _error_body(f"no route {path}", "not_found"))
             return
-        status, headers, payload = self.fake._chat(body)
+        try:
+            status, headers, payload = self.fake._chat(body)
+        except _Reset:
+            self._reset(path, body)
+            return
         self._send(path, body, status, headers, payload)
+
+    def _reset(self, path: str, body: dict) -> None:
+        """Close the connection with a TCP reset (SO_LINGER 0), as a crashed proxy does."""
+        self.fake._record(path, body, 0, self.headers.get("Authorization"))
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()  # the reset goes out once the handler's files close too
+        except OSError:
+            pass
 
     def _send(self, path: str, body: dict | None, status: int, headers: dict, payload: bytes) -> None:
         self.fake._record(path, body, status, self.headers.get("Authorization"))
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        headers = {"Content-Type": "application/json", **headers}
         self.send_header("Content-Length", str(len(payload)))
         for name, value in headers.items():
             self.send_header(name, value)

@@ -1,7 +1,8 @@
 """`ragtune` (or `python -m ragtune_core`): the app's pipeline without the browser, on the same workspace.
 
 Every subcommand prints a one-line JSON summary on stdout; bad input gets a message on stderr
-and exit status 2, and leaves the workspace as it was.
+and exit status 2, and leaves the workspace as it was. Waits for an LLM server ("retry 2/5 in
+8 s") show on stderr.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import json
 import sys
 
+from ..llm.client import report_waits
 from ..store.models import prefer_offline
 from ..store.workspace import Workspace
 from . import corpus, cross_encoder, datasets, evaluate, questions, route, router, train
@@ -30,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     prefer_offline()
     try:
-        summary = args.handler(args, Workspace(args.workspace))
+        with report_waits(lambda message: print(f"{args.command}: {message}", file=sys.stderr, flush=True)):
+            summary = args.handler(args, Workspace(args.workspace))
     except (ValueError, OSError, KeyError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"error: {message}", file=sys.stderr)

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING
 from ..questions.generation import GenerationRequest, generate_questions
 from ..questions.generators import GENERATORS, GenerationError, GenerationResult
 from ..questions.prompts import DEFAULT_QA_PROMPT
-from ..llm.client import API_KEY_ENV_VARS, LLMConfig
+from ..llm.client import LLMConfig, key_rule
 from ..llm.pricing import estimate_cost
 from ..questions.qa_dataset import QADataset, SPLIT_MODES, split_dataset
 from ..store.workspace import Workspace
+from .llm_flags import add_llm_flags, llm_config_from
 from .progress import ProgressPrinter
 from ..questions.qa_dataset import save_dataset
 
@@ -21,9 +22,9 @@ if TYPE_CHECKING:
 
 
 def register(subparsers) -> None:
-    keys = " or ".join("$" + v for v in API_KEY_ENV_VARS)
     gen = subparsers.add_parser("generate", help="generate synthetic questions for a corpus and save them as a dataset",
-                              description=f"With --generator llm the API key is read from {keys}, never from an argument.")
+                              description=f"With --generator llm the API key comes from the environment, never from "
+                                          f"an argument: {key_rule()} (--api-key-env).")
     gen.add_argument("--corpus", required=True, help="corpus id or name")
     gen.add_argument("--name", required=True, help="name of the new dataset")
     gen.add_argument("--per-chunk", type=int, default=2, help="questions per chunk (default 2)")
@@ -37,11 +38,10 @@ def register(subparsers) -> None:
 
 
 def add_generator_flags(parser: argparse.ArgumentParser) -> None:
-    """--generator and, for an LLM, its endpoint, model and concurrency (the key comes from the environment)."""
+    """--generator and, for an LLM, its model, endpoint, key variable, concurrency, timeout and retries."""
     parser.add_argument("--generator", choices=GENERATORS, default="offline")
-    parser.add_argument("--base-url", help="OpenAI-compatible endpoint (default: OpenAI's API)")
     parser.add_argument("--model", help="model name, required with --generator llm")
-    parser.add_argument("--concurrency", type=int, default=8, help="LLM requests in flight (default 8)")
+    add_llm_flags(parser)
 
 
 def generate(args: argparse.Namespace, ws: Workspace) -> dict:
@@ -86,7 +86,7 @@ def llm_config(args: argparse.Namespace) -> LLMConfig | None:
         return None
     if not args.model:
         raise GenerationError("--model is required with --generator llm")
-    return LLMConfig(base_url=args.base_url, model=args.model, max_concurrency=args.concurrency)
+    return llm_config_from(args, args.model)
 
 
 def _read_prompt(path: Path | None) -> str:

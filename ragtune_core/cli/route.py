@@ -7,20 +7,21 @@ import sys
 
 from ..training.cross_encoder import MODEL_KIND
 from ..evaluation.retrieval import PARTS
-from ..llm.client import API_KEY_ENV_VARS, LLMConfig
+from ..llm.client import key_rule
 from ..routing.compare import compare_selectors, load_router_task, route_query
 from ..routing.specs import SelectorSpec, load_selectors
 from ..routing.tables import route_rows
 from ..store.workspace import Workspace
 from .cross_encoder import EMBEDDING_KIND, model_of_kind
 from .evaluate import BASE, default_part
+from .llm_flags import add_llm_flags, llm_config_from
 
 
 def register(subparsers) -> None:
-    keys = " or ".join("$" + v for v in API_KEY_ENV_VARS)
     compare = subparsers.add_parser(
         "compare-selectors", help="match rates of router selectors (embedding, cross-encoder, LLM) on a router dataset",
-        description=f"An LLM selector reads its API key from {keys}; without one (for OpenAI) it is skipped.")
+        description=f"An LLM selector's API key comes from the environment: {key_rule()} (--llm-api-key-env). "
+                    "Without a key OpenAI's API cannot be used and the LLM selector is skipped.")
     compare.add_argument("dataset", metavar="DATASET", help="router dataset id or name")
     _add_selector_flags(compare)
     compare.add_argument("--part", choices=PARTS, help="which queries (default: val if the dataset is split, else all)")
@@ -40,9 +41,8 @@ def _add_selector_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cross-encoder", action="append", default=[], metavar="M",
                         help="cross-encoder selector: a workspace cross-encoder's name or id, a folder or a Hub id; "
                              "repeatable")
-    parser.add_argument("--llm-base-url", help="OpenAI-compatible endpoint of the LLM selector (default: OpenAI's API)")
     parser.add_argument("--llm-model", help="model of the LLM selector")
-    parser.add_argument("--llm-concurrency", type=int, default=8, help="LLM requests in flight (default 8)")
+    add_llm_flags(parser, prefix="llm-", what="the LLM selector")
 
 
 def selector_specs(ws: Workspace, args: argparse.Namespace) -> list[SelectorSpec]:
@@ -57,8 +57,8 @@ def selector_specs(ws: Workspace, args: argparse.Namespace) -> list[SelectorSpec
     if args.llm_base_url and not args.llm_model:
         raise ValueError("--llm-model is required with --llm-base-url")
     if args.llm_model:
-        config = LLMConfig(base_url=args.llm_base_url, model=args.llm_model, max_concurrency=args.llm_concurrency)
-        specs.append(SelectorSpec(f"LLM {args.llm_model}", "llm", llm=config.to_public_dict()))
+        config = llm_config_from(args, args.llm_model, prefix="llm-")
+        specs.append(SelectorSpec(f"LLM {args.llm_model}", "llm", llm=config.to_public_dict(), api_key=config.api_key))
     if not specs:
         raise ValueError("name at least one selector: --embedding, --cross-encoder or --llm-model")
     return specs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..llm.client import API_KEY_ENV_VARS
+from ..llm.client import key_rule
 from ..questions.qa_dataset import SPLIT_MODES
 from ..routing.datasets import MAX_SUMMARY_VARIATIONS, RouterRequest, generate_router_for_corpus, select_documents
 from ..store.workspace import Workspace
@@ -14,11 +14,11 @@ from ..corpus.documents import load_documents
 
 
 def register(subparsers) -> None:
-    keys = " or ".join("$" + v for v in API_KEY_ENV_VARS)
     cmd = subparsers.add_parser(
         "router-dataset", help="generate router queries (vector and summary tool per document) as a dataset",
         description="Each document gets a vector tool (specific questions about its chunks) and a summary tool "
-                    f"(summary requests). With --generator llm the API key is read from {keys}, never from an argument.")
+                    f"(summary requests). With --generator llm the API key comes from the environment, never from an "
+                    f"argument: {key_rule()} (--api-key-env).")
     cmd.add_argument("--corpus", required=True, help="corpus id or name")
     cmd.add_argument("--name", required=True, help="name of the new dataset")
     cmd.add_argument("--documents", nargs="+", metavar="DOC", help="document ids or titles (default: all)")

@@ -23,6 +23,11 @@ from ..store.files import atomic_write_text
 from ..store.workspace import Workspace
 
 ACTIVE_STATES = ("queued", "running")
+# The only variables a job's `secret_env` may set: an LLM key its launcher vetted for the job's
+# endpoint. Job-only: the worker takes it out of its environment (jobs.worker), and the variable is
+# never passed on from the launcher's own environment.
+JOB_API_KEY_ENV = "RAGTUNE_JOB_LLM_API_KEY"
+SECRET_ENV_VARS = (JOB_API_KEY_ENV,)
 # A worker that has written nothing for this long while its process is gone is interrupted.
 START_GRACE_SECONDS = 20.0
 
@@ -84,14 +89,18 @@ def load_status(ws: Workspace, run_id: str) -> JobStatus:
 
 def start_job(ws: Workspace, kind: str, params: dict, name: str | None = None,
               dataset_id: str | None = None, secret_env: dict[str, str] | None = None) -> JobStatus:
-    """Launch a worker for a new run. `secret_env` (API keys) reaches the worker only through its
-    environment: it is never written to the workspace or the logs."""
+    """Launch a worker for a new run. `secret_env` (an API key: `LLMConfig.secret_env()`) reaches the
+    worker only through its environment: it is never written to the workspace or the logs."""
+    unknown = sorted(set(secret_env or {}) - set(SECRET_ENV_VARS))
+    if unknown:
+        raise ValueError(f"secret_env may set only {', '.join(SECRET_ENV_VARS)}, not {', '.join(unknown)}")
     run = ws.create_run(kind, name or kind, params, dataset_id)
     run_dir = ws.run_dir(run.id)
     atomic_write_text(run_dir / "spec.json", json.dumps({"kind": str(kind), "params": params}))
     status = JobStatus(run_id=run.id, kind=kind)
     write_status(ws, status)
-    env = {**os.environ, **(secret_env or {}), "PYTHONUNBUFFERED": "1"}
+    inherited = {k: v for k, v in os.environ.items() if k not in SECRET_ENV_VARS}
+    env = {**inherited, **(secret_env or {}), "PYTHONUNBUFFERED": "1"}
     with (run_dir / "worker.log").open("ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "ragtune_core.jobs.worker", str(ws.root), run.id],

@@ -13,6 +13,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 
 from .runner import JobStatus, start_job
@@ -34,7 +36,8 @@ def run_generation_job(ctx, params: dict) -> dict:
     from ..questions.generation import GenerationRequest, generate_questions
 
     request = GenerationRequest.from_params(params)
-    dataset, result = generate_questions(ctx.workspace, request, on_progress=_generator_progress(ctx))
+    with llm_waits_shown(ctx):
+        dataset, result = generate_questions(ctx.workspace, request, on_progress=_generator_progress(ctx))
     return _save_draft(ctx, dataset, result, request.llm)
 
 
@@ -43,9 +46,20 @@ def run_router_job(ctx, params: dict) -> dict:
     from ..routing.datasets import RouterRequest, generate_router_for_corpus
 
     request = RouterRequest.from_params(params)
-    dataset, result = generate_router_for_corpus(ctx.workspace, request, on_progress=_generator_progress(ctx))
+    with llm_waits_shown(ctx):
+        dataset, result = generate_router_for_corpus(ctx.workspace, request, on_progress=_generator_progress(ctx))
     # "questions" counts those kept after dropping the ones that fit two documents.
     return _save_draft(ctx, dataset, result, request.llm, tools=len(dataset.corpus), questions=len(dataset.queries))
+
+
+@contextmanager
+def llm_waits_shown(ctx) -> Iterator[None]:
+    """Every LLM retry wait in the block shows on the run's progress line ("waiting for the server
+    (HTTP 503), retry 2/5 in 8 s") until the next progress: a slow or hung endpoint is visible."""
+    from ..llm.client import report_waits
+
+    with report_waits(ctx.note):
+        yield
 
 
 def _generator_progress(ctx):
@@ -172,8 +186,9 @@ def run_router_comparison_job(ctx, params: dict) -> dict:
 
     specs = [SelectorSpec.from_dict(data) for data in params["selectors"]]
     sets = [(params["dataset_id"], params.get("part", "val"))] + [(d, "all") for d in params.get("held_out", [])]
-    comparisons = [compare_selectors(ctx.workspace, dataset_id, specs, part, on_progress=ctx.progress)
-                   for dataset_id, part in sets]
+    with llm_waits_shown(ctx):
+        comparisons = [compare_selectors(ctx.workspace, dataset_id, specs, part, on_progress=ctx.progress)
+                       for dataset_id, part in sets]
     for comparison in comparisons:
         for report in comparison.reports:
             ctx.emit("match_rate", dataset_id=comparison.dataset_id, selector=report.name,

@@ -13,7 +13,7 @@ import time
 import traceback
 
 from ..store.workspace import Workspace
-from .runner import events_path, finish_status, load_status, write_status
+from .runner import JOB_API_KEY_ENV, events_path, finish_status, load_status, write_status
 from .tasks import TASKS
 
 class JobContext:
@@ -44,6 +44,11 @@ class JobContext:
             write_status(self.workspace, self._status)
             self._last_write = now
 
+    def note(self, message: str) -> None:
+        """A passing state on the progress line ("waiting for the server, retry 2/5 in 8 s"), shown
+        until the next progress."""
+        self.progress(self._status.done, self._status.total, message, force=True)
+
     def start(self) -> None:
         self._status.state = "running"
         self._status.pid = os.getpid()
@@ -59,6 +64,7 @@ class JobContext:
 
 def main(argv: list[str]) -> int:
     root, run_id = argv
+    _adopt_secrets()
     ws = Workspace(root)
     ctx = JobContext(ws, run_id)
     spec = json.loads((ctx.run_dir / "spec.json").read_text())
@@ -72,6 +78,16 @@ def main(argv: list[str]) -> int:
         return 1
     ctx.finish("succeeded", result=result)
     return 0
+
+
+def _adopt_secrets() -> None:
+    """The key the launcher vetted becomes the LLM client's key for this job, and leaves the
+    environment, so that no process the task starts inherits it."""
+    key = os.environ.pop(JOB_API_KEY_ENV, None)
+    if key:
+        from ..llm.client import adopt_job_key
+
+        adopt_job_key(key)
 
 
 if __name__ == "__main__":

@@ -32,13 +32,13 @@ class LLMSelector:
     """Ask a chat model to pick one numbered choice per query, at most `config.max_concurrency` at once.
 
     Requests go through `llm.complete_many` (429/5xx/timeout retries with backoff, honouring
-    Retry-After), here with `max_retries` retries. The answer is requested as a JSON object; when
+    Retry-After), with the config's retries unless `max_retries` is given. The answer is requested as a JSON object; when
     the endpoint refuses JSON mode (HTTP 400), the selector asks again without it and parses the
     choice out of the text from then on.
     """
 
-    def __init__(self, config: llm.LLMConfig, max_retries: int = 3):
-        self.config = replace(config, max_retries=max_retries)
+    def __init__(self, config: llm.LLMConfig, max_retries: int | None = None):
+        self.config = config if max_retries is None else replace(config, max_retries=max_retries)
         self.name = f"LLM {config.model}"
         self.json_mode = True
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 
 from ..llm.client import LLMConfig
 from ..store.files import check_keys
@@ -23,6 +23,9 @@ class SelectorSpec:
     kind: str  # one of SELECTOR_KINDS
     path: str | None = None  # a model folder or Hub id; None for an embedding: the bundled base model
     llm: dict | None = None  # public LLMConfig settings; the key comes from the environment
+    # A key given with the settings (typed in the app, named by the CLI's --llm-api-key-env): kept in
+    # memory only, never in to_dict; a worker gets its key through its environment instead.
+    api_key: str | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.label, str) or not self.label.strip():
@@ -43,17 +46,24 @@ class SelectorSpec:
             raise RoutingError(f"{where}: {exc}") from exc
 
     def llm_config(self) -> LLMConfig | None:
-        return LLMConfig.from_public_dict(self.llm) if self.llm is not None else None
+        if self.llm is None:
+            return None
+        config = LLMConfig.from_public_dict(self.llm)
+        config.api_key = self.api_key
+        return config
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The spec as plain data, without its key."""
+        data = asdict(self)
+        del data["api_key"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> SelectorSpec:
         if not isinstance(data, dict):
             raise RoutingError(f"a selector must be an object with label and kind, not {type(data).__name__}")
-        check_keys(data, (f.name for f in fields(cls)), f"selector {data.get('label', '?')!r}", RoutingError,
-                   required=["label", "kind"])
+        check_keys(data, (f.name for f in fields(cls) if f.name != "api_key"), f"selector {data.get('label', '?')!r}",
+                   RoutingError, required=["label", "kind"])
         return cls(**data)
 
 

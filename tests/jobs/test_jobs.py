@@ -76,7 +76,7 @@ def test_dead_worker_shows_as_interrupted_never_running(workspace):
 
 def test_secret_env_reaches_the_worker_but_no_file(workspace, monkeypatch):
     status = jobs.start_job(workspace, "sleep", {"steps": 1, "seconds_per_step": 0.01},
-                            secret_env={"RAGTUNE_LLM_API_KEY": "sk-test-secret-123"})
+                            secret_env={jobs.runner.JOB_API_KEY_ENV: "sk-test-secret-123"})
     jobs.wait(workspace, status.run_id, timeout=60)
     for path in workspace.root.rglob("*"):
         if path.is_file():

@@ -5,9 +5,31 @@ from types import SimpleNamespace
 
 import pytest
 
+from ragtune_core import jobs, llm
+from ragtune_core.corpus.documents import Chunk, Document, save_corpus
+from ragtune_core.jobs.runner import JOB_API_KEY_ENV
+from ragtune_core.llm import client as llm_client
+from ragtune_core.llm.client import (
+    Completion,
+    Failure,
+    LLMConfig,
+    LLMConfigError,
+    complete_many,
+    report_waits,
+)
+from ragtune_core.network import ALLOWED_HOSTS_ENV
+from ragtune_core.questions.generation import GenerationRequest
 from tests.fake_openai import FakeOpenAIServer
-from ragtune_core import llm
-from ragtune_core.llm.client import Completion, Failure, LLMConfig, LLMConfigError, complete_many
+
+SERVER_ENV = (*llm.API_KEY_ENV_VARS, *llm.BASE_URL_ENV_VARS, ALLOWED_HOSTS_ENV, JOB_API_KEY_ENV)
+
+
+@pytest.fixture(autouse=True)
+def plain_environment(monkeypatch):
+    """No server key, endpoint or allow-list from the machine running the tests; no job key adopted."""
+    for name in SERVER_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(llm_client, "_job_key", None)
 
 
 def _prompts(n: int) -> list[list[dict]]:
@@ -60,7 +82,106 @@ def test_key_comes_from_the_argument_then_the_environment(monkeypatch):
     assert LLMConfig(None, "m").resolved_api_key() == "sk-ragtune"
     monkeypatch.delenv("RAGTUNE_LLM_API_KEY")
     assert LLMConfig(None, "m").resolved_api_key() == "sk-openai"
-    assert LLMConfig(None, "m").secret_env() == {"RAGTUNE_LLM_API_KEY": "sk-openai"}
+    # A worker's key travels in a job-only variable, which the worker does not read as the server's key.
+    assert LLMConfig(None, "m").secret_env() == {JOB_API_KEY_ENV: "sk-openai"}
+
+
+# the server's key goes only to the server's endpoint ---------------------------------------------
+def test_the_server_key_is_not_sent_to_a_typed_url(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-server-secret")
+    with FakeOpenAIServer() as collector:
+        config = _config(collector)
+        assert config.resolved_api_key() is None and config.secret_env() == {}
+        complete_many(config, _prompts(1))
+        typed = complete_many(_config(collector, api_key="sk-typed"), _prompts(1))
+    assert isinstance(typed[0], Completion)
+    assert [r.authorization for r in collector.requests] == [f"Bearer {llm.NO_KEY_PLACEHOLDER}", "Bearer sk-typed"]
+    # OpenAI's API is the server's endpoint when none is configured: the key goes there, by any spelling.
+    for url in (None, "https://api.openai.com/v1", "https://API.openai.com:443/v1/"):
+        assert LLMConfig(url, "gpt-4o-mini").resolved_api_key() == "sk-server-secret", url
+    assert LLMConfig("https://api.openai.com.evil.example/v1", "m").resolved_api_key() is None
+    assert LLMConfig("http://api.openai.com/v1", "m").resolved_api_key() is None  # not the same endpoint
+
+
+def test_the_server_key_goes_to_the_configured_endpoint_only(monkeypatch):
+    monkeypatch.setenv("RAGTUNE_LLM_API_KEY", "sk-server-secret")
+    with FakeOpenAIServer() as configured, FakeOpenAIServer() as other:
+        monkeypatch.setenv("OPENAI_BASE_URL", configured.base_url + "/")
+        assert llm.server_base_url() == configured.base_url + "/"
+        complete_many(_config(configured), _prompts(1))
+        complete_many(_config(other), _prompts(1))
+        assert LLMConfig(None, "gpt-4o-mini").resolved_api_key() is None  # OpenAI is not the configured endpoint
+    assert {r.authorization for r in configured.requests} == {"Bearer sk-server-secret"}
+    assert {r.authorization for r in other.requests} == {f"Bearer {llm.NO_KEY_PLACEHOLDER}"}
+
+
+def test_same_endpoint_compares_scheme_host_port_and_path():
+    assert llm.same_endpoint(None, "https://api.openai.com/v1/")
+    assert llm.same_endpoint("http://Localhost:80/v1", "http://localhost/v1")
+    assert not llm.same_endpoint("http://localhost:8000/v1", "http://localhost:8001/v1")
+    assert not llm.same_endpoint("http://localhost/v1", "http://localhost/other/v1")
+    assert not llm.same_endpoint("http://localhost/v1", "https://localhost/v1")
+
+
+def _tiny_corpus(workspace):
+    text = "Berlin is the capital of Germany. It has many museums and a famous television tower."
+    document = Document("berlin", "Berlin", "text:berlin", text)
+    return save_corpus(workspace, "tiny", [document], [Chunk("berlin#0", "berlin", text)], {})
+
+
+def _run_generation_job(workspace, config: LLMConfig, corpus_id: str) -> jobs.JobStatus:
+    request = GenerationRequest(corpus_id, n_per_chunk=1, generator="llm", llm=config)
+    status = jobs.start_job(workspace, "generate_questions", request.to_params(), secret_env=config.secret_env())
+    return jobs.wait(workspace, status.run_id, timeout=120)
+
+
+def test_a_job_gets_the_key_its_launcher_vetted_and_no_other(workspace, monkeypatch):
+    corpus = _tiny_corpus(workspace)
+    monkeypatch.setenv("RAGTUNE_LLM_API_KEY", "sk-server-secret")
+    # A job-only variable in the launcher's own environment is never passed on.
+    monkeypatch.setenv(JOB_API_KEY_ENV, "sk-stray")
+    with FakeOpenAIServer() as typed_url:
+        # A typed URL and a typed key: the worker uses the typed key although the server has one of its own.
+        final = _run_generation_job(workspace, _config(typed_url, api_key="sk-typed-for-this-url"), corpus.id)
+        assert final.state == "succeeded", final.error
+        # A typed URL without a key: the worker sends none, as the launcher would (another model: no cache hit).
+        final = _run_generation_job(workspace, LLMConfig(typed_url.base_url, "other-model"), corpus.id)
+        assert final.state == "succeeded", final.error
+        with FakeOpenAIServer() as configured:
+            monkeypatch.setenv("RAGTUNE_LLM_BASE_URL", configured.base_url)
+            final = _run_generation_job(workspace, _config(configured), corpus.id)  # the server's own endpoint
+            assert final.state == "succeeded", final.error
+    assert [r.authorization for r in typed_url.requests] == ["Bearer sk-typed-for-this-url", f"Bearer {llm.NO_KEY_PLACEHOLDER}"]
+    assert [r.authorization for r in configured.requests] == ["Bearer sk-server-secret"]
+    for path in workspace.root.rglob("*"):
+        if path.is_file():
+            for secret in (b"sk-server-secret", b"sk-typed-for-this-url", b"sk-stray"):
+                assert secret not in path.read_bytes(), (secret, path)
+
+
+def test_a_job_refuses_secret_variables_other_than_the_job_key(workspace):
+    with pytest.raises(ValueError, match="secret_env may set only RAGTUNE_JOB_LLM_API_KEY, not OPENAI_API_KEY"):
+        jobs.start_job(workspace, "sleep", {"steps": 1}, secret_env={"OPENAI_API_KEY": "sk-x"})
+    assert workspace.list_runs() == []
+
+
+# the host allow-list ------------------------------------------------------------------------------
+def test_base_urls_are_checked_against_the_allow_list(monkeypatch):
+    monkeypatch.setenv(ALLOWED_HOSTS_ENV, "localhost, *.example.org")
+    assert LLMConfig("http://localhost:11434/v1", "llama3").base_url == "http://localhost:11434/v1"
+    assert LLMConfig("https://llm.example.org/v1", "m").base_url
+    assert LLMConfig(None, "gpt-4o-mini").base_url is None  # the server's endpoint (OpenAI's API) is always allowed
+    for url, host in [("http://169.254.169.254/v1", "169.254.169.254"), ("http://example.org.evil.test/v1",
+                                                                          "example.org.evil.test")]:
+        with pytest.raises(LLMConfigError) as refused:
+            LLMConfig(url, "m")
+        assert f"may not contact {host}" in str(refused.value) and ALLOWED_HOSTS_ENV in str(refused.value)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://10.0.0.5:8000/v1")
+    assert LLMConfig("http://10.0.0.5:8000/v1", "m").base_url  # the configured endpoint is allowed
+    with pytest.raises(LLMConfigError, match="api.openai.com"):
+        LLMConfig(None, "gpt-4o-mini")  # no longer the server's endpoint, and not listed
+    monkeypatch.setenv(ALLOWED_HOSTS_ENV, " ")
+    assert LLMConfig("http://169.254.169.254/v1", "m").base_url  # unset or empty: anything goes
 
 
 def test_openai_without_a_key_fails_before_any_request(monkeypatch):
@@ -133,6 +254,76 @@ def test_malformed_answers_are_failures_or_empty_not_crashes():
     assert isinstance(outcomes[0], Completion) and outcomes[0].content == ""
     assert isinstance(outcomes[1], Completion) and "?" not in outcomes[1].content
     assert isinstance(outcomes[2], Failure) and "malformed response" in outcomes[2].message
+
+
+@pytest.mark.parametrize("fault, message", [
+    ("truncated_json", "malformed response (JSONDecodeError"),
+    ("html", "malformed response (not a chat completion: '<html>"),
+    ("empty_choices", "malformed response (the completion has no choices)"),
+])
+def test_a_broken_body_fails_its_prompt_once(fault, message):
+    with FakeOpenAIServer(fault=fault) as server:
+        outcomes = complete_many(_config(server, max_concurrency=2), _prompts(3))
+    assert all(isinstance(o, Failure) and o.message.startswith(message) and o.attempts == 1 for o in outcomes), outcomes
+    assert server.chat_requests == 3
+
+
+def test_a_reset_connection_is_retried():
+    with FakeOpenAIServer(fault="reset", fault_count=2, retry_after=None) as server:
+        outcomes = complete_many(_config(server, max_concurrency=1), _prompts(2))
+    assert all(isinstance(o, Completion) for o in outcomes)
+    assert [o.attempts for o in outcomes] == [2, 2]  # the second took the slot the first gave up to back off
+    assert server.faults == 2 and server.chat_requests == 4
+
+
+def test_a_hung_server_costs_few_timeouts_and_says_it_is_waiting():
+    waits = []
+    with FakeOpenAIServer(fault="hang", hang_seconds=5) as server:
+        config = _config(server, timeout=0.3, max_retries=5, timeout_retries=1, max_concurrency=2)
+        start = time.monotonic()
+        outcomes = complete_many(config, _prompts(20), on_wait=waits.append)
+        elapsed = time.monotonic() - start
+    # Two timeouts, not six, for the requests in flight; no other request starts while they try again, and
+    # a server that never answered dooms the rest: a few timeouts in all, not twenty prompts' worth.
+    assert elapsed < 3.0, elapsed
+    assert server.chat_requests == 4
+    assert all(isinstance(o, Failure) for o in outcomes)
+    assert "gave up after 2 attempts: the request timed out" in outcomes[0].message
+    assert all("has not answered any request within 0.3 s" in o.message for o in outcomes)
+    assert waits and all(w.startswith("waiting for the server (no answer in time), retry 1/1 in ") for w in waits)
+
+
+def test_a_timeout_after_the_server_answered_fails_only_its_prompt():
+    def slow_on_the_second(request):
+        if request["messages"][0]["content"].endswith("1"):
+            time.sleep(1.0)
+        return "Why?"
+
+    with FakeOpenAIServer(responder=slow_on_the_second) as server:
+        outcomes = complete_many(_config(server, timeout=0.3, timeout_retries=0, max_concurrency=1), _prompts(3))
+    assert [type(o) for o in outcomes] == [Completion, Failure, Completion]
+    assert outcomes[1].message == "gave up after 1 attempts: the request timed out"
+
+
+def test_waits_reach_the_reporter_in_effect():
+    waits = []
+    with FakeOpenAIServer(rate_limit_every=1, retry_after=0.01) as server, report_waits(waits.append):
+        [outcome] = complete_many(_config(server, max_retries=2), _prompts(1))
+    assert isinstance(outcome, Failure)
+    assert [w.split(" in ")[0] for w in waits] == ["waiting for the server (rate limited), retry 1/2",
+                                                   "waiting for the server (rate limited), retry 2/2"]
+    with FakeOpenAIServer(rate_limit_every=1, retry_after=0.01) as server:
+        complete_many(_config(server, max_retries=1), _prompts(1))
+    assert len(waits) == 2  # outside the block, nobody is told
+
+
+def test_our_own_bugs_surface_instead_of_passing_for_a_malformed_response(monkeypatch):
+    def broken(config):
+        raise KeyError("a bug of ours")
+
+    monkeypatch.setattr(llm_client, "_sampling", broken)
+    with FakeOpenAIServer() as server, pytest.raises(KeyError, match="a bug of ours"):
+        complete_many(_config(server), _prompts(2))
 
 
 def test_concurrency_bound_is_respected():

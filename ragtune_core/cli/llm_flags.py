@@ -1,0 +1,48 @@
+"""The LLM endpoint flags shared by `generate`, `router-dataset`, `compare-selectors` and `route`.
+
+Keys never come from an argument (it would show in the shell history and the process list): the
+server's key from the environment goes only to the endpoint the environment names, and another
+endpoint's key is read from the variable `--api-key-env` names.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import fields
+
+from ..llm.client import LLMConfig, key_rule, server_base_url
+
+DEFAULTS = {f.name: f.default for f in fields(LLMConfig)}
+
+
+def add_llm_flags(parser: argparse.ArgumentParser, prefix: str = "", what: str = "the LLM") -> None:
+    """--{prefix}base-url, --{prefix}api-key-env, --{prefix}concurrency, --{prefix}timeout and
+    --{prefix}retries (the model flag is the command's own)."""
+    flag = f"--{prefix}"
+    parser.add_argument(f"{flag}base-url", help=f"OpenAI-compatible endpoint of {what} (default: "
+                        "$RAGTUNE_LLM_BASE_URL or $OPENAI_BASE_URL, else OpenAI's API)")
+    parser.add_argument(f"{flag}api-key-env", metavar="VAR",
+                        help=f"the environment variable holding the endpoint's API key; without it, {key_rule()}")
+    parser.add_argument(f"{flag}concurrency", type=int, default=DEFAULTS['max_concurrency'],
+                        help=f"LLM requests in flight (default {DEFAULTS['max_concurrency']})")
+    parser.add_argument(f"{flag}timeout", type=float, default=DEFAULTS['timeout'], metavar="SECONDS",
+                        help=f"seconds one request may take (default {DEFAULTS['timeout']:g}); a request that times "
+                             f"out is retried {DEFAULTS['timeout_retries']} time(s)")
+    parser.add_argument(f"{flag}retries", type=int, default=DEFAULTS['max_retries'],
+                        help=f"retries of a request refused for now (429, 5xx, dropped connection), with backoff "
+                             f"(default {DEFAULTS['max_retries']})")
+
+
+def llm_config_from(args: argparse.Namespace, model: str, prefix: str = "") -> LLMConfig:
+    """The LLMConfig the flags ask for, with `model`; ValueError (exit status 2) for unusable settings."""
+    value = lambda name: getattr(args, f"{prefix}{name}".replace("-", "_"))
+    base_url = value("base-url") or server_base_url()
+    key = None
+    variable = value("api-key-env")
+    if variable:
+        key = os.environ.get(variable)
+        if not key:
+            raise ValueError(f"--{prefix}api-key-env: ${variable} is not set")
+    return LLMConfig(base_url=base_url, model=model, api_key=key, max_concurrency=value("concurrency"),
+                     max_retries=value("retries"), timeout=value("timeout"))
