@@ -122,7 +122,8 @@ _NAMED = re.compile(r"\((?:(?:the|each|collectively|together|individually|and|or
 _CAUSES = re.compile(r"\b(?:due to|driven by|attributable to|the result of|a result of|caused by|because of)\b")
 _CAUSE_SUBJECT = re.compile(r"^(?:the|our|its)\s+(.{3,80}?)\s+(?:was|were|is|are|has been|have been)?\s*"
                             r"(?:primarily|mainly|largely|partially|partly|principally|substantially)?\s*$", re.I)
-_NUMBERED_HEADING = re.compile(r"(?m)^\s*(?:\d+(?:\.\d+)*\.?|\([a-z0-9]+\)|Item \d+[A-Z]?\.)\s+([A-Z][^.\n\d]{3,60})\.(?=\s)")
+_NUMBERED_HEADING = re.compile(r"(?m)^\s*(?:\d+(?:\.\d+)*\.?|\([a-z0-9]+\)|Item \d+[A-Z]?\.)\s+"
+                               r"([A-Z][^.\n\d]{3,60})\.(?=\s)")
 # Words between an amount and what it measures ("revenue was $3.2 billion", "a deficit of $23.6 billion").
 _LINKS = {"of", "was", "were", "is", "are", "totaled", "totalled", "totaling", "amounted", "to", "approximately",
           "about", "nearly", "roughly", "by", "at", "aggregate", "reached", "be", "been", "an", "a", "the", "had",
@@ -140,7 +141,7 @@ funding leasing vesting netting hedging clearing routing dispatching onboarding 
 _IVE_NOUNS = {"derivative", "derivatives", "executive", "executives", "initiative", "initiatives", "incentive",
               "incentives", "alternative", "alternatives", "representative", "representatives", "objective",
               "objectives", "directive", "directives", "narrative", "perspective", "collective", "detective",
-              "motive", "archive", "directive", "prerogative", "relative", "relatives", "native"}
+              "motive", "archive", "prerogative", "relative", "relatives", "native"}
 _LY_NOUNS = {"supply", "family", "assembly", "monopoly", "anomaly", "reply", "rally", "italy", "july", "ally", "apply",
              "oligopoly", "butterfly", "quarterly", "weekly", "monthly", "daily"}
 _RATE_HEADS = {"rate", "rates", "margin", "margins", "ratio", "yield", "volatility", "percentage", "share", "growth",
@@ -281,18 +282,16 @@ def _pick(scored: list[tuple[float, _Candidate]], n: int) -> list[_Candidate]:
     """The best candidates, a sentence or a kind already asked about counting less."""
     chosen: list[_Candidate] = []
     remaining = list(scored)
+    sentences: Counter = Counter()
+    kinds: Counter = Counter()
     while remaining and len(chosen) < n:
-        sentences = Counter(c.sentence for c in chosen)
-        kinds = Counter(c.kind for c in chosen)
-
-        def weight(item: tuple[float, _Candidate]) -> tuple[float, str]:
-            score, candidate = item
-            return (score * _SAME_KIND_WEIGHT ** kinds[candidate.kind] * _SAME_SENTENCE_WEIGHT ** sentences[candidate.sentence],
-                    candidate.text)
-
-        score, best = max(remaining, key=weight)
-        remaining = [sc for sc in remaining if sc[1].text.lower() != best.text.lower()]
+        _, best = max(remaining, key=lambda item: (
+            item[0] * _SAME_KIND_WEIGHT ** kinds[item[1].kind] * _SAME_SENTENCE_WEIGHT ** sentences[item[1].sentence],
+            item[1].text))
+        remaining = [item for item in remaining if item[1].text.lower() != best.text.lower()]
         chosen.append(best)
+        sentences[best.sentence] += 1
+        kinds[best.kind] += 1
     return chosen
 
 
@@ -471,10 +470,11 @@ def _amount_question(facts: _Facts, sentence: _Sentence, k: int, end: int, is_mo
     tokens = sentence.tokens
     left = _phrase_before(tokens, k, sentence)
     change_at = next((j for j in range(k - 1, max(k - 7, -1), -1) if tokens[j] in _CHANGE_WORDS), None)
-    if not is_money and change_at is not None and tokens[change_at].endswith(("ed", "ew", "ose", "ell")):
+    if not is_money and change_at is not None and _is_past_change(tokens[change_at]):
         metric = _phrase_before(tokens, change_at, sentence, linked=False)
         if metric:
-            yield "change", {"metric": _owned(facts, metric, sentence), "change": _CHANGE_WORDS[tokens[change_at]], "when": when}
+            yield "change", {"metric": _owned(facts, metric, sentence), "change": _CHANGE_WORDS[tokens[change_at]],
+                             "when": when}
         return
     if left:
         detail = _prep_phrase(tokens, end)
@@ -482,7 +482,8 @@ def _amount_question(facts: _Facts, sentence: _Sentence, k: int, end: int, is_mo
             return  # the finance questions ask it
         when = "" if _YEAR.search(detail) else when
         if is_money or left.split()[-1].lower() in _RATE_HEADS:
-            yield ("amount" if is_money else "rate"), {"metric": _owned(facts, left, sentence), "detail": detail, "when": when}
+            kind = "amount" if is_money else "rate"
+            yield kind, {"metric": _owned(facts, left, sentence), "detail": detail, "when": when}
         return
     if not is_money:
         if tokens[end:end + 1] == ["of"]:
@@ -568,6 +569,11 @@ def _verb_tail(tokens: list[str], start: int) -> str | None:
     return " ".join(words) if len(words) >= 2 else None
 
 
+def _is_past_change(word: str) -> bool:
+    """ "increased", "grew", "fell": a change in the past tense (not the noun "increase")."""
+    return word in _CHANGE_WORDS and word.endswith(("ed", "ew", "ose", "ell"))
+
+
 def _is_adverb(word: str) -> bool:
     return word.endswith("ly") and len(word) > 4 and word not in _LY_NOUNS
 
@@ -628,7 +634,7 @@ def _cause_questions(facts: _Facts, rng: random.Random) -> list[_Candidate]:
             continue
         before = re.split(r"[,;:(]", sentence.text[:match.start()])[0].strip()
         tokens = _TOKEN.findall(before)
-        change_at = next((j for j, t in enumerate(tokens) if t in _CHANGE_WORDS and t.endswith(("ed", "ew", "ose", "ell"))), None)
+        change_at = next((j for j, t in enumerate(tokens) if _is_past_change(t)), None)
         subject = None
         if change_at:
             metric = _phrase_before(tokens, change_at, sentence, linked=False)
@@ -807,7 +813,8 @@ def _relation_questions(facts: _Facts, rng: random.Random) -> list[_Candidate]:
 
 def _topic_questions(facts: _Facts, rng: random.Random) -> list[_Candidate]:
     """The loosest kind, for chunks that offer little else: "What does the text say about X?"."""
-    return [_Candidate(rng.choice(_TEMPLATES["topic"]).format(a=_article(s.phrases[0]), source=facts.source), "topic", i)
+    return [_Candidate(rng.choice(_TEMPLATES["topic"]).format(a=_article(s.phrases[0]), source=facts.source),
+                       "topic", i)
             for i, s in enumerate(facts.sentences) if s.phrases]
 
 
