@@ -64,8 +64,22 @@ def compare_retrievers() -> None:
     st.dataframe(per_query_comparison(reports), hide_index=True, width="stretch")
 
 
+def selector_problems(comparison) -> None:
+    """Selectors that did not run, that failed on every query (no match rate: it would measure the
+    endpoint, not the routing), and the queries that failed for the others (counted as misses)."""
+    for label, reason in comparison.skipped:
+        st.warning(f"{label} was skipped: {reason}")
+    for label, error in comparison.failed:
+        st.error(f"{label} failed on every query, so it has no match rate. First error: {error}")
+    for report in comparison.reports:
+        if report.failures:
+            st.warning(f"{report.name}: {report.failures} of {len(report.picks)} queries failed and count "
+                       f"as misses. First error: {report.first_error}")
+
+
 def match_rates(comparison, title: str) -> None:
     """Match rate with intervals and latency per selector, as charts and a table."""
+    selector_problems(comparison)
     rates = match_rate_table(comparison)
     left, right = st.columns([3, 2])
     with left:
@@ -101,8 +115,6 @@ def compare_selectors() -> None:
     if comparison is None:
         st.info("No comparison on this dataset yet: pick selectors and press Compare selectors.")
         return
-    for label, reason in comparison.skipped:
-        st.warning(f"{label} was skipped: {reason}")
     match_rates(comparison, "Match rate")
     for dataset_id in held_out:
         held_out_comparison = latest_comparison(ws, dataset_id, "all")

@@ -1,8 +1,9 @@
 """`ragtune` (or `python -m ragtune_core`): the app's pipeline without the browser, on the same workspace.
 
 Every subcommand prints a one-line JSON summary on stdout; bad input gets a message on stderr
-and exit status 2, and leaves the workspace as it was. Waits for an LLM server ("retry 2/5 in
-8 s") show on stderr.
+and exit status 2, and leaves the workspace as it was. A command that did its work but whose
+result holds a failure (a selector that failed on every query) prints its summary, the failure on
+stderr, and exits with status 2 too. Waits for an LLM server ("retry 2/5 in 8 s") show on stderr.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 from ..llm.client import report_waits
 from ..store.models import prefer_offline
 from ..store.workspace import Workspace
+from .errors import CommandFailed
 from . import corpus, cross_encoder, datasets, evaluate, questions, route, router, train
 
 COMMAND_GROUPS = (corpus, questions, router, datasets, train, cross_encoder, evaluate, route)
@@ -34,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with report_waits(lambda message: print(f"{args.command}: {message}", file=sys.stderr, flush=True)):
             summary = args.handler(args, Workspace(args.workspace))
+    except CommandFailed as exc:
+        print(json.dumps(exc.summary, default=str))
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except (ValueError, OSError, KeyError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"error: {message}", file=sys.stderr)

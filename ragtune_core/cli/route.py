@@ -12,6 +12,7 @@ from ..routing.compare import compare_selectors, load_router_task, route_query
 from ..routing.specs import SelectorSpec, load_selectors
 from ..routing.tables import route_rows
 from ..store.workspace import Workspace
+from .errors import CommandFailed
 from .cross_encoder import EMBEDDING_KIND, model_of_kind
 from .evaluate import BASE, default_part
 from .llm_flags import add_llm_flags, llm_config_from
@@ -21,7 +22,9 @@ def register(subparsers) -> None:
     compare = subparsers.add_parser(
         "compare-selectors", help="match rates of router selectors (embedding, cross-encoder, LLM) on a router dataset",
         description=f"An LLM selector's API key comes from the environment: {key_rule()} (--llm-api-key-env). "
-                    "Without a key OpenAI's API cannot be used and the LLM selector is skipped.")
+                    "Without a key OpenAI's API cannot be used and the LLM selector is skipped. A selector whose "
+                    "every selection failed is reported under 'failed' with its first error, and the command "
+                    "then exits with status 2.")
     compare.add_argument("dataset", metavar="DATASET", help="router dataset id or name")
     _add_selector_flags(compare)
     compare.add_argument("--part", choices=PARTS, help="which queries (default: val if the dataset is split, else all)")
@@ -68,11 +71,20 @@ def run_compare_selectors(args: argparse.Namespace, ws: Workspace) -> dict:
     record = ws.resolve("datasets", args.dataset)
     part = default_part(ws, record.id, args.part)
     comparison = compare_selectors(ws, record.id, selector_specs(ws, args), part, on_progress=_print_progress)
-    return {"comparison_id": comparison.comparison_id, "dataset_id": record.id, "dataset": record.name,
-            "part": comparison.part, "queries": len(comparison.queries), "tools": len(comparison.choices),
-            "match_rates": {r.name: r.match_rate for r in comparison.reports},
-            "failures": {r.name: r.failures for r in comparison.reports},
-            "skipped": dict(comparison.skipped)}
+    total = len(comparison.queries)
+    for report in comparison.reports:
+        if report.failures:
+            _print_progress(0, 0, f"{report.name}: {report.failures} of {total} queries failed (counted as misses); "
+                                  f"first error: {report.first_error}")
+    summary = {"comparison_id": comparison.comparison_id, "dataset_id": record.id, "dataset": record.name,
+               "part": comparison.part, "queries": total, "tools": len(comparison.choices),
+               "match_rates": {r.name: r.match_rate for r in comparison.reports},
+               "failures": {r.name: r.failures for r in comparison.reports},
+               "skipped": dict(comparison.skipped), "failed": dict(comparison.failed)}
+    if comparison.failed:
+        raise CommandFailed("; ".join(f"selector {label!r} failed on every query: {error}"
+                                      for label, error in comparison.failed), summary)
+    return summary
 
 
 def run_route(args: argparse.Namespace, ws: Workspace) -> dict:

@@ -193,12 +193,17 @@ def run_router_comparison_job(ctx, params: dict) -> dict:
         for report in comparison.reports:
             ctx.emit("match_rate", dataset_id=comparison.dataset_id, selector=report.name,
                      match_rate=report.match_rate, failures=report.failures)
+        for label, error in comparison.failed:
+            ctx.emit("selector_failed", dataset_id=comparison.dataset_id, selector=label, error=error)
     for label, reason in comparisons[0].skipped:
         ctx.emit("skipped", selector=label, reason=reason)
     first = comparisons[0]
-    return {"comparison_id": first.comparison_id, "match_rates": {r.name: r.match_rate for r in first.reports},
-            "skipped": [list(s) for s in first.skipped],
-            "held_out": {c.dataset_id: {r.name: r.match_rate for r in c.reports} for c in comparisons[1:]}}
+    result = {"comparison_id": first.comparison_id, "match_rates": {r.name: r.match_rate for r in first.reports},
+              "skipped": [list(s) for s in first.skipped],
+              "held_out": {c.dataset_id: {r.name: r.match_rate for r in c.reports} for c in comparisons[1:]}}
+    if first.failed:
+        result["failed"] = [list(f) for f in first.failed]
+    return result
 
 
 def run_sleep_job(ctx, params: dict) -> dict:

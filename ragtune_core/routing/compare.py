@@ -2,7 +2,9 @@
 
 A `SelectorSpec` names a selector as plain data (what a job's parameters and the CLI carry);
 `compare_selectors` runs every one on a router dataset's queries, skips an LLM that cannot be used
-(no key, nothing configured) with its reason rather than failing the run, and saves the result
+(no key, nothing configured) with its reason rather than failing the run, reports a selector whose
+every selection failed (a bad key, an endpoint down) as failed with its first error rather than as
+a match rate of 0, and saves the result
 as one JSON file under the workspace's `router_evaluations/` folder, as evaluation.py saves
 retrieval reports, so the Compare page shows past comparisons without routing again. The tables
 at the end shape a comparison (or one query routed live, for the Playground) for display.
@@ -41,6 +43,15 @@ class SelectorReport:
     picks: list[int | None]
     scores: list[list[float]]
     errors: list[str | None] = field(default_factory=list)
+
+    @property
+    def all_failed(self) -> bool:
+        """No query got a selection: the selector did not run, its 0.0 is no match rate."""
+        return bool(self.picks) and self.failures == len(self.picks)
+
+    @property
+    def first_error(self) -> str | None:
+        return next((error for error in self.errors if error), None)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -121,8 +132,9 @@ class RouterComparison:
     query_ids: list[str]
     choices: list[Choice]
     expected: list[int]  # index in `choices` of each query's right tool
-    reports: list[SelectorReport]
+    reports: list[SelectorReport]  # the selectors that ran (partial failures count as misses)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (label, why it did not run)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (label, first error): every selection failed
 
     def report(self, label: str) -> SelectorReport:
         for report in self.reports:
@@ -136,9 +148,14 @@ class RouterComparison:
 
     @classmethod
     def from_dict(cls, data: dict) -> RouterComparison:
+        """A saved comparison; a selector that failed on every query in a file saved before such
+        selectors were set apart is read as failed, not as a match rate of 0."""
         reports = [SelectorReport(**{**r, "match_rate_ci": tuple(r["match_rate_ci"])}) for r in data["reports"]]
-        return cls(**{**data, "choices": [Choice(**c) for c in data["choices"]], "reports": reports,
-                      "skipped": [tuple(s) for s in data["skipped"]]})
+        failed = [tuple(f) for f in data.get("failed", [])]
+        failed += [(r.name, r.first_error or "no selection was made") for r in reports if r.all_failed]
+        return cls(**{**data, "choices": [Choice(**c) for c in data["choices"]],
+                      "reports": [r for r in reports if not r.all_failed],
+                      "skipped": [tuple(s) for s in data["skipped"]], "failed": failed})
 
 
 @dataclass
@@ -168,18 +185,32 @@ def load_router_task(ws: Workspace, dataset_id: str, part: str = "all") -> Route
 
 def compare_selectors(ws: Workspace, dataset_id: str, specs: list[SelectorSpec], part: str = "val",
                       on_progress: Progress | None = None) -> RouterComparison:
-    """Route the dataset part's queries with every selector, save the comparison and return it."""
+    """Route the dataset part's queries with every selector, save the comparison and return it.
+
+    A selector whose every selection failed goes to `failed` with its first error, not into
+    `reports`: its 0.0 measures the endpoint, not the routing. When no selector ran, nothing is
+    saved and RoutingError names each one's error.
+    """
     task = load_router_task(ws, dataset_id, part)
     selectors, skipped = load_selectors(specs)
-    reports = []
+    reports, failed = [], []
     for done, selector in enumerate(selectors):
         if on_progress:
             on_progress(done, len(selectors), f"{selector.name}: routing {len(task.queries)} queries")
-        reports.append(evaluate_selector(selector, task.queries, task.choices, task.expected))
+        report = evaluate_selector(selector, task.queries, task.choices, task.expected)
+        if report.all_failed:
+            failed.append((report.name, report.first_error or "no selection was made"))
+        else:
+            reports.append(report)
+    if not reports:
+        reasons = [f"{label} was skipped: {why}" for label, why in skipped]
+        reasons += [f"{label} failed on every query: {error}" for label, error in failed]
+        raise RoutingError("no selector routed any query: " + "; ".join(reasons))
     if on_progress:
-        on_progress(len(selectors), len(selectors), f"compared {len(selectors)} selector(s)")
+        on_progress(len(selectors), len(selectors), f"compared {len(selectors)} selector(s)"
+                    + (f", {len(failed)} failed" if failed else ""))
     comparison = RouterComparison(new_id("route"), task.dataset_id, task.part, time.time(), task.queries,
-                                  task.query_ids, task.choices, task.expected, reports, skipped)
+                                  task.query_ids, task.choices, task.expected, reports, skipped, failed)
     return save_comparison(ws, comparison)
 
 

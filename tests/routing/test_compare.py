@@ -401,3 +401,94 @@ def test_load_router_task_names_tools_by_position(workspace, dataset_id):
     task = load_router_task(workspace, dataset_id)
     assert task.part == "all" and [c.id for c in task.choices] == TOOL_IDS
     assert [task.choices[e].id for e in task.expected] == [tool_id for _, tool_id in QUERIES]
+
+
+# --- selectors that fail on every query ---------------------------------------------------------
+class RefusingServer(FakeOpenAIServer):
+    """An endpoint that turns every request down as unauthorised (a bad key)."""
+
+    def _chat(self, body: dict):
+        return 401, {}, b'{"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}'
+
+
+def failing_spec(server: FakeOpenAIServer, label: str = "LLM broken") -> SelectorSpec:
+    return SelectorSpec(label, "llm", llm={"base_url": server.base_url, "model": "fake-model", "max_retries": 1})
+
+
+def test_a_selector_failing_on_every_query_is_reported_failed_not_scored(workspace, dataset_id, llm_server):
+    with FakeOpenAIServer(server_error_every=1, retry_after=0.01) as erroring, RefusingServer() as refusing:
+        comparison = compare_selectors(workspace, dataset_id, [llm_spec(llm_server), failing_spec(erroring),
+                                                               failing_spec(refusing, "LLM bad key")], "all")
+    assert [r.name for r in comparison.reports] == ["LLM fake-model"]
+    (label, error), (key_label, key_error) = comparison.failed
+    assert label == "LLM broken" and error.startswith("gave up after 2 attempts: HTTP 500")
+    assert key_label == "LLM bad key" and key_error.startswith("HTTP 401") and "Incorrect API key" in key_error
+    assert refusing.chat_requests <= 8  # a 401 stops the other requests (at most one per slot in flight)
+    assert match_rate_table(comparison)["selector"].tolist() == ["LLM fake-model"]
+    [saved] = list_comparisons(workspace)
+    assert saved == comparison and saved.failed == comparison.failed
+    # A partial failure keeps counting as a miss, with its first error at hand.
+    assert comparison.reports[0].failures == 1 and comparison.reports[0].first_error.startswith("unparseable")
+
+
+def test_when_every_selector_failed_nothing_is_saved(workspace, dataset_id, no_api_key):
+    with RefusingServer() as refusing:
+        with pytest.raises(RoutingError) as error:
+            compare_selectors(workspace, dataset_id, [failing_spec(refusing, "LLM bad key"),
+                                                      SelectorSpec("OpenAI", "llm", llm={"base_url": None, "model": "gpt-4o-mini"})],
+                              "all")
+    assert "LLM bad key failed on every query: HTTP 401" in str(error.value)
+    assert "OpenAI was skipped: api_key" in str(error.value)
+    assert saved_files(workspace) == []
+
+
+def test_a_comparison_saved_with_an_all_failed_report_reads_back_as_failed(workspace):
+    comparison = handmade_comparison()
+    comparison.reports.append(evaluate_selector(ScriptedSelector("dead", [None] * 4), comparison.queries, CHOICES,
+                                                comparison.expected))
+    save_comparison(workspace, comparison)  # as files were written before failed selectors were set apart
+    [read] = list_comparisons(workspace)
+    assert [r.name for r in read.reports] == ["first", "second"]
+    assert read.failed == [("dead", "unparseable answer: ?")]
+
+
+def test_cli_exits_2_when_an_asked_for_selector_failed(workspace, dataset_id, run_cli):
+    with RefusingServer() as refusing:
+        code, out, err = run_cli("compare-selectors", "tools", "--llm-base-url", refusing.base_url,
+                                 "--llm-model", "fake-model", "--part", "all")
+    assert code == 2 and out == ""
+    assert "error: no selector routed any query: LLM fake-model failed on every query: HTTP 401" in err
+    assert saved_files(workspace) == []
+
+
+@pytest.mark.slow
+def test_cli_prints_the_rest_and_exits_2_when_one_selector_failed(workspace, dataset_id, run_cli):
+    with FakeOpenAIServer(server_error_every=1, retry_after=0.01) as erroring:
+        code, out, err = run_cli("compare-selectors", "tools", "--embedding", "base", "--llm-base-url",
+                                 erroring.base_url, "--llm-model", "fake-model", "--llm-retries", "1", "--part", "all")
+    assert code == 2
+    summary = json.loads(out)
+    assert list(summary["match_rates"]) == ["all-MiniLM-L6-v2 (bundled)"]
+    assert summary["failed"]["LLM fake-model"].startswith("gave up after 2 attempts: HTTP 500")
+    assert "error: selector 'LLM fake-model' failed on every query" in err
+    assert list_comparisons(workspace)[0].comparison_id == summary["comparison_id"]
+
+
+def test_cli_shows_partial_failures(workspace, dataset_id, llm_server, run_cli):
+    code, out, err = run_cli("compare-selectors", "tools", "--llm-base-url", llm_server.base_url,
+                             "--llm-model", "fake-model", "--part", "all")
+    assert code == 0 and json.loads(out)["failed"] == {}
+    assert "LLM fake-model: 1 of 21 queries failed (counted as misses); first error: unparseable answer" in err
+
+
+def test_comparison_job_reports_a_failed_selector(workspace, dataset_id, llm_server):
+    with RefusingServer() as refusing:
+        status = start_comparison_job(workspace, dataset_id, [llm_spec(llm_server), failing_spec(refusing)],
+                                      part="all")
+        final = jobs.wait(workspace, status.run_id, timeout=120)
+    assert final.state == "succeeded", final.error
+    [[label, error]] = final.result["failed"]
+    assert label == "LLM broken" and error.startswith("HTTP 401")
+    assert list(final.result["match_rates"]) == ["LLM fake-model"] and "1 failed" in final.message
+    events = jobs.read_events(workspace, status.run_id)
+    assert [e["selector"] for e in events if e["event"] == "selector_failed"] == ["LLM broken"]
