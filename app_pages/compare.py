@@ -4,7 +4,7 @@ bootstrap 95% confidence intervals, and the queries behind the numbers."""
 import plotly.express as px
 import streamlit as st
 
-from app_pages.components import models_by_name, pick, run_panel, selector_picker, workspace
+from app_pages.components import literal, models_by_name, pick, run_panel, selector_picker, workspace
 from app_pages.state import State
 from ragtune_core import jobs
 from ragtune_core.evaluation import CHART_METRICS, comparison_table, latest_reports, per_query_comparison
@@ -68,13 +68,13 @@ def selector_problems(comparison) -> None:
     """Selectors that did not run, that failed on every query (no match rate: it would measure the
     endpoint, not the routing), and the queries that failed for the others (counted as misses)."""
     for label, reason in comparison.skipped:
-        st.warning(f"{label} was skipped: {reason}")
+        st.warning(literal(f"{label} was skipped: {reason}"))
     for label, error in comparison.failed:
-        st.error(f"{label} failed on every query, so it has no match rate. First error: {error}")
+        st.error(literal(f"{label} failed on every query, so it has no match rate. First error: {error}"))
     for report in comparison.reports:
         if report.failures:
-            st.warning(f"{report.name}: {report.failures} of {len(report.picks)} queries failed and count "
-                       f"as misses. First error: {report.first_error}")
+            st.warning(literal(f"{report.name}: {report.failures} of {len(report.picks)} queries failed and count "
+                               f"as misses. First error: {report.first_error}"))
 
 
 def match_rates(comparison, title: str) -> None:
@@ -106,7 +106,7 @@ def compare_selectors() -> None:
         try:
             status = jobs.start_comparison_job(ws, record.id, chosen, part, secret_env, held_out)
         except ValueError as exc:
-            st.error(str(exc))
+            st.error(literal(exc))
         else:
             st.session_state[State.SELECTOR_RUN] = status.run_id
     run_panel([jobs.JobKind.COMPARE_SELECTORS], State.SELECTOR_RUN)
@@ -119,7 +119,7 @@ def compare_selectors() -> None:
     for dataset_id in held_out:
         held_out_comparison = latest_comparison(ws, dataset_id, "all")
         if held_out_comparison is not None:
-            st.subheader(f"Held out: {imported[dataset_id]}")
+            st.subheader(f"Held out: {literal(imported[dataset_id])}")
             st.caption(f"All {len(held_out_comparison.queries)} queries of this imported set, never trained on.")
             match_rates(held_out_comparison, f"Match rate · {imported[dataset_id]}")
 

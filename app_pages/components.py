@@ -1,8 +1,15 @@
-"""Widgets shared by the pages: the workspace, the job panel, pickers, LLM settings and charts."""
+"""Widgets shared by the pages: the workspace, the job panel, pickers, LLM settings and charts.
+
+Text a user or a document wrote (names, titles, questions, tool descriptions, an LLM's answer, an
+error quoting any of them) goes into a Markdown element only through `literal`: Markdown in it
+would otherwise load remote images (`![](http://host/beacon)` pings that host from every viewer's
+browser), make links, or render HTML.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterable
 
@@ -12,13 +19,40 @@ import streamlit as st
 
 from app_pages.state import State
 from ragtune_core import jobs
-from ragtune_core.llm import (API_KEY_ENV_VARS, BASE_URL_ENV_VARS, OPENAI_BASE_URL, LLMConfig, LLMConfigError,
-                              same_endpoint)
+from ragtune_core.llm import (
+    API_KEY_ENV_VARS,
+    BASE_URL_ENV_VARS,
+    OPENAI_BASE_URL,
+    LLMConfig,
+    LLMConfigError,
+    same_endpoint,
+)
 from ragtune_core.questions import GENERATORS
 from ragtune_core.routing import SelectorSpec, availability
 from ragtune_core.store import DEFAULT_BASE_MODEL, Workspace
 
 POLL_SECONDS = 1.0
+# Every ASCII punctuation character that can start or close Markdown syntax (images, links and
+# autolinks, HTML and entities, emphasis, code, headings, lists, tables, LaTeX, Streamlit's
+# :directives[...]); only , ; ? " ' % / are left as they are: none means anything on its own.
+_MARKDOWN_SYNTAX = re.compile(r"""([!#$&()*+\-.:<=>@\[\\\]^_`{|}~])""")
+
+
+# Streamlit's GitHub-flavoured Markdown links bare URLs and e-mail addresses found in the text
+# itself, after escapes are resolved: an invisible word joiner where such a link would begin
+# (http:// https:// www. and before @) leaves them unlinked.
+_AUTOLINK_START = re.compile(r"(?i)https?(?=://)|\bwww(?=\.)|(?=@)")
+WORD_JOINER = "\u2060"
+
+
+def literal(text: object) -> str:
+    """Markdown that shows `text` as written, line breaks included: each character that could be
+    Markdown syntax is backslash-escaped (CommonMark's escapes) and bare URLs and addresses are kept
+    from being linked, so no image, link, HTML, emphasis, heading, LaTeX or Streamlit directive
+    (`:red[...]`) survives in it."""
+    text = _AUTOLINK_START.sub(lambda match: match.group(0) + WORD_JOINER, str(text))
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "  \n".join(_MARKDOWN_SYNTAX.sub(r"\\\1", line) for line in lines)
 
 
 @st.cache_resource
@@ -85,17 +119,17 @@ def _render_status(status: jobs.JobStatus) -> None:
     label = f"{status.kind.replace('_', ' ')} · {status.state}"
     if status.is_active:
         detail = f"{status.done}/{status.total}" if status.total else "starting…"
-        st.progress(status.fraction, text=f"{label} · {detail} · {status.message} · "
+        st.progress(status.fraction, text=f"{label} · {detail} · {literal(status.message)} · "
                     f"elapsed {format_seconds(status.elapsed)} · ETA {format_seconds(status.eta_seconds)}")
         if st.button("Cancel", key=f"cancel-{status.run_id}", icon=":material/stop_circle:"):
             jobs.cancel_job(workspace(), status.run_id)
             st.rerun()
     elif status.state == "succeeded":
-        st.success(f"{label} in {format_seconds(status.elapsed)}. {status.message}")
+        st.success(f"{label} in {format_seconds(status.elapsed)}. {literal(status.message)}")
     elif status.state == "cancelled":
         st.warning(f"{label}: cancelled by the user.")
     else:
-        st.error(f"{label}: {status.error or status.message}")
+        st.error(f"{label}: {literal(status.error or status.message)}")
 
 
 def line_chart(events: list[dict], event: str, fields: list[str], title: str, x: str = "step") -> None:
@@ -143,7 +177,7 @@ def selector_picker(key: str):
             if ready:
                 chosen.append(spec)
             else:
-                st.warning(f"LLM selector unavailable: {reason}")
+                st.warning(f"LLM selector unavailable: {literal(reason)}")
                 config = None
     return chosen, config.secret_env() if config else None, config
 
@@ -202,7 +236,7 @@ def llm_settings(key: str) -> LLMConfig | None:
         return LLMConfig(base_url=base_url.strip() or None, model=model.strip(), api_key=typed or usable_key,
                          timeout=float(timeout), max_retries=int(retries))
     except LLMConfigError as exc:
-        st.error(str(exc))
+        st.error(literal(exc))
         return None
 
 

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages.components import pick, when, workspace
+from app_pages.components import literal, pick, when, workspace
 from app_pages.state import State
 from ragtune_core.corpus import (WIKIPEDIA_API, IngestResult, MediaWikiClient, chunk_documents, default_chunk_size,
                                  share_beyond, load_chunks,
@@ -21,9 +21,9 @@ def stage(result: IngestResult) -> None:
     for doc in result.documents:
         staged[doc.doc_id] = doc
     for error in result.errors:
-        st.error(f"**{error.name}**: {error.message}", icon=":material/error:")
+        st.error(f"**{literal(error.name)}**: {literal(error.message)}", icon=":material/error:")
     if result.documents:
-        st.success(f"Added {len(result.documents)} document(s): " + ", ".join(d.title for d in result.documents))
+        st.success(f"Added {len(result.documents)} document(s): " + literal(", ".join(d.title for d in result.documents)))
 
 
 pdf_tab, wiki_tab, text_tab = st.tabs(["PDF / text files", "Wikipedia / MediaWiki", "Paste text"])
@@ -47,11 +47,11 @@ with wiki_tab:
                 try:
                     client = MediaWikiClient(endpoint.strip(), cache_dir=ws.dir("cache", "mediawiki"))
                 except ValueError as exc:
-                    st.error(str(exc))
+                    st.error(literal(exc))
                 else:
                     bar = st.progress(0.0, text="Fetching…")
                     stage(client.fetch(wanted, on_progress=lambda done, total, title: bar.progress(
-                        done / total, text=f"Fetched {title} ({done}/{total})")))
+                        done / total, text=f"Fetched {literal(title)} ({done}/{total})")))
 with text_tab:
     with st.form("paste", clear_on_submit=True):
         title = st.text_input("Title")
@@ -84,11 +84,12 @@ if staged:
                 record = save_corpus(ws, name, list(staged.values()), chunks,
                                         {"chunk_size": int(chunk_size), "overlap": int(overlap), "tokenizer": model})
             except (ValueError, WorkspaceError) as exc:
-                st.error(str(exc))
+                st.error(literal(exc))
             else:
                 staged.clear()
                 st.session_state[State.CORPUS] = record.id
-                st.success(f"Saved corpus **{record.name}**: {record.n_documents} documents, {record.n_chunks} chunks.")
+                st.success(f"Saved corpus **{literal(record.name)}**: {record.n_documents} documents, "
+                           f"{record.n_chunks} chunks.")
                 lost = share_beyond(chunks, tokenizer, limit) if limit else 0.0
                 if lost:
                     st.warning(f"This model reads {limit} tokens of a passage: {lost:.0%} of the corpus's tokens lie "
@@ -117,7 +118,7 @@ doc_chunks = [c for c in chunks if c.doc_id == doc_id]
 st.dataframe(pd.DataFrame([{"chunk": c.chunk_id, "page": c.page, "section": c.section, "text": c.text} for c in doc_chunks]),
              hide_index=True, width="stretch", column_config={"text": st.column_config.TextColumn(width="large")})
 with st.popover("Delete this corpus", icon=":material/delete:"):
-    st.write(f"Delete **{corpus.name}** and its chunks? Datasets made from it are kept.")
+    st.markdown(f"Delete **{literal(corpus.name)}** and its chunks? Datasets made from it are kept.")
     if st.button("Delete", type="primary"):
         ws.delete_corpus(corpus.id)
         st.session_state.pop(State.CORPUS, None)

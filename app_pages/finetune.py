@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app_pages.components import format_seconds, line_chart, pick, run_panel, when, workspace
+from app_pages.components import format_seconds, line_chart, literal, pick, run_panel, when, workspace
 from app_pages.state import State
 from app_pages.training_settings import training_settings
 from ragtune_core import jobs
@@ -84,14 +84,14 @@ if dataset.split and not isinstance(config, TrainingError):
 def start_training(config, name: str) -> None:
     """Check everything a training needs, then start it in a worker; problems are shown, not raised."""
     if isinstance(config, TrainingError):
-        st.error(str(config))
+        st.error(literal(config))
     elif "" in (config.base_model, getattr(config, "embedder", None)):
         st.error("Type a Hub id or a folder for the model marked 'Other'.")
     else:
         try:
             name, dataset = preflight(ws, record.id, name, config)
         except TrainingError as exc:
-            st.error(f"{exc}. Fix it on the Questions page or pick another name.")
+            st.error(f"{literal(exc)}. Fix it on the Questions page or pick another name.")
             return
         status = jobs.start_job(ws, JOB_KINDS[model_type], {"dataset_id": record.id, "model_name": name,
                                                             "config": asdict(config)},
@@ -136,5 +136,5 @@ models = ws.list_models()
 if models:
     model = pick("Download a model", models, key="download_model")
     # A callable: the zip is built from disk when clicked, not on every run, and never kept in the session.
-    st.download_button(f"Download {model.name}.zip", partial(zip_model, Path(model.path)),
+    st.download_button(f"Download {literal(model.name)}.zip", partial(zip_model, Path(model.path)),
                        file_name=f"{Path(model.path).name}.zip", mime="application/zip", icon=":material/download:")

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app_pages.components import pick, run_panel, when, workspace
+from app_pages.components import literal, pick, run_panel, when, workspace
 from app_pages.questions_qa import qa_form
 from app_pages.questions_review import review_drafts
 from app_pages.questions_router import router_form
@@ -50,11 +50,11 @@ with st.popover("Import a LlamaIndex dataset", icon=":material/upload:"):
                 imported = QADataset.from_json_dict(json.loads(upload.getvalue()))
                 record = save_dataset(ws, import_name or Path(upload.name).stem, imported, None, {"imported": upload.name})
             except (json.JSONDecodeError, UnicodeDecodeError):
-                st.error(f"{upload.name} is not a JSON file.")
+                st.error(f"{literal(upload.name)} is not a JSON file.")
             except (DatasetError, WorkspaceError) as exc:
-                st.error(f"{upload.name}: {exc}")
+                st.error(literal(f"{upload.name}: {exc}"))
             else:
-                st.success(f"Imported **{record.name}** ({record.n_queries} questions).")
+                st.success(f"Imported **{literal(record.name)}** ({record.n_queries} questions).")
 
 datasets = ws.list_datasets()
 if not datasets:
@@ -77,7 +77,7 @@ with st.popover("Split again" if dataset.split else "Split", icon=":material/cal
                 dataset.split = split_dataset(dataset, ratio, by, int(seed))
                 update_dataset(ws, record.id, dataset, {"split_by": by, "val_ratio": ratio, "seed": int(seed)})
             except DatasetError as exc:
-                st.error(str(exc))
+                st.error(literal(exc))
             else:
                 st.rerun()
 download = st.columns(3)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app_pages.components import pick, workspace
+from app_pages.components import literal, pick, workspace
 from app_pages.state import State
 from ragtune_core.corpus import load_chunks
 from ragtune_core.questions import (SPLIT_MODES, DatasetError, QADataset, accept_draft, apply_table, coverage,
@@ -27,7 +27,7 @@ def review_drafts(generation_kinds: tuple[str, ...]) -> None:
     try:
         curated = apply_table(draft, edited)
     except DatasetError as exc:
-        st.error(str(exc))
+        st.error(literal(exc))
         curated = None
     _save_buttons(run, curated, has_duplicates=bool(duplicates))
     _accept_form(run, curated, draft.kind)
@@ -88,7 +88,7 @@ def _accept_form(run: RunRecord, curated: QADataset | None, kind: str) -> None:
             try:
                 record = accept_draft(workspace(), run.id, name, curated, split_by, val_ratio, int(split_seed))
             except (DatasetError, WorkspaceError) as exc:
-                st.error(str(exc))
+                st.error(literal(exc))
             else:
                 st.session_state[State.DATASET] = record.id
-                st.success(f"Saved dataset **{record.name}** ({record.n_queries} questions).")
+                st.success(f"Saved dataset **{literal(record.name)}** ({record.n_queries} questions).")

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages.components import generate_button, generator_settings, workspace
+from app_pages.components import generate_button, generator_settings, literal, workspace
 from ragtune_core.corpus import load_documents
 from ragtune_core.jobs import JobKind
 from ragtune_core.routing import (DEFAULT_ROUTER_QA_PROMPT, DEFAULT_SUMMARY_PROMPT, DEFAULT_SUMMARY_QUESTION,
@@ -39,7 +39,7 @@ def router_form(corpus) -> None:
         tools = tools_from_dicts(edited.where(edited.notna(), None).to_dict("records"))
         request = RouterRequest(corpus.id, chosen, tools, int(per_document), int(variations), generator, config, prompts)
     except ValueError as exc:
-        st.error(str(exc))
+        st.error(literal(exc))
         return
     if not chosen:
         st.warning("Pick at least one document.")
