@@ -4,17 +4,22 @@ Every subcommand prints a one-line JSON summary on stdout; bad input gets a mess
 and exit status 2, and leaves the workspace as it was. A command that did its work but whose
 result holds a failure (a selector that failed on every query) prints its summary, the failure on
 stderr, and exits with status 2 too. Waits for an LLM server ("retry 2/5 in 8 s") show on stderr.
+
+A damaged workspace file (the catalogue, a corpus's JSONL, a run's status) is bad input too: a message
+naming the file and status 2, never a traceback (RAGTUNE_DEBUG=1 shows one for an unexpected error).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import sqlite3
 import sys
 
 from ..llm.client import report_waits
 from ..store.models import prefer_offline
-from ..store.workspace import Workspace
+from ..store.workspace import CATALOGUE, Workspace
 from .errors import CommandFailed
 from . import corpus, cross_encoder, datasets, evaluate, questions, route, router, train
 
@@ -43,6 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError, KeyError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"error: {message}", file=sys.stderr)
+        return 2
+    except sqlite3.Error as exc:  # the workspace names its catalogue; this is the last line of defence
+        print(f"error: the workspace catalogue {CATALOGUE} cannot be used: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # damage that shows as another error (a saved row of the wrong shape...)
+        if os.environ.get("RAGTUNE_DEBUG"):
+            raise
+        print(f"error: {type(exc).__name__}: {exc} (RAGTUNE_DEBUG=1 shows the traceback)", file=sys.stderr)
         return 2
     print(json.dumps(summary, default=str))
     return 0

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import psutil
 
-from ..store.files import atomic_write_text
-from ..store.workspace import Workspace
+from ..store.files import atomic_write_text, read_json
+from ..store.models import CROSS_ENCODER, DEFAULT_BASE_MODEL, EMBEDDING
+from ..store.workspace import ModelRecord, Workspace, new_id
 
 ACTIVE_STATES = ("queued", "running")
 # The only variables a job's `secret_env` may set: an LLM key its launcher vetted for the job's
@@ -30,6 +31,9 @@ JOB_API_KEY_ENV = "RAGTUNE_JOB_LLM_API_KEY"
 SECRET_ENV_VARS = (JOB_API_KEY_ENV,)
 # A worker that has written nothing for this long while its process is gone is interrupted.
 START_GRACE_SECONDS = 20.0
+# Job kinds (jobs.tasks.JobKind values) that train a model named params["model_name"]: the name is
+# reserved when the job starts and given up when it fails, is cancelled or interrupted.
+MODEL_JOB_KINDS = {"train_embedding": EMBEDDING, "train_cross_encoder": CROSS_ENCODER}
 
 
 @dataclass
@@ -83,8 +87,14 @@ def write_status(ws: Workspace, status: JobStatus) -> None:
 
 
 def load_status(ws: Workspace, run_id: str) -> JobStatus:
-    """The status as written, with no liveness check (read_status is what readers want)."""
-    return JobStatus(**json.loads(status_path(ws, run_id).read_text()))
+    """The status as written, with no liveness check (read_status is what readers want); a damaged
+    file raises ValueError naming it."""
+    path = status_path(ws, run_id)
+    data = read_json(path, f"the status of run {run_id},")
+    try:
+        return JobStatus(**data)
+    except TypeError as exc:
+        raise ValueError(f"the status of run {run_id}, {path.name}, is damaged: {exc}") from exc
 
 
 def start_job(ws: Workspace, kind: str, params: dict, name: str | None = None,
@@ -94,7 +104,32 @@ def start_job(ws: Workspace, kind: str, params: dict, name: str | None = None,
     unknown = sorted(set(secret_env or {}) - set(SECRET_ENV_VARS))
     if unknown:
         raise ValueError(f"secret_env may set only {', '.join(SECRET_ENV_VARS)}, not {', '.join(unknown)}")
-    run = ws.create_run(kind, name or kind, params, dataset_id)
+    run_id = new_id("run")
+    # A training holds its model's name from now on: a second start with it is refused here, at
+    # once, naming this run, rather than failing at publish after a whole training.
+    model = _reserve_model_name(ws, kind, params, run_id)
+    try:
+        status = _launch(ws, run_id, kind, params, name, dataset_id, secret_env)
+    except BaseException:
+        if model is not None:
+            ws.release_model(model.id)
+        raise
+    if model is not None:
+        ws.hand_over_model(model.id, status.pid)  # the name is free again if the worker dies
+    return status
+
+
+def _reserve_model_name(ws: Workspace, kind: str, params: dict, run_id: str) -> ModelRecord | None:
+    model_kind = MODEL_JOB_KINDS.get(str(kind))
+    if model_kind is None or not params.get("model_name"):
+        return None
+    base_model = (params.get("config") or {}).get("base_model") or DEFAULT_BASE_MODEL
+    return ws.reserve_model(params["model_name"], model_kind, base_model, run_id=run_id)
+
+
+def _launch(ws: Workspace, run_id: str, kind: str, params: dict, name: str | None, dataset_id: str | None,
+            secret_env: dict[str, str] | None) -> JobStatus:
+    run = ws.create_run(kind, name or kind, params, dataset_id, run_id=run_id)
     run_dir = ws.run_dir(run.id)
     atomic_write_text(run_dir / "spec.json", json.dumps({"kind": str(kind), "params": params}))
     status = JobStatus(run_id=run.id, kind=kind)
@@ -137,7 +172,10 @@ def read_events(ws: Workspace, run_id: str, since: int = 0) -> list[dict]:
                 continue
             if not line.endswith("\n"):
                 break
-            events.append(json.loads(line))
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path.name} of run {run_id}, line {i + 1}, is damaged: {exc}") from exc
     return events
 
 
@@ -181,11 +219,14 @@ def wait(ws: Workspace, run_id: str, timeout: float = 600.0, poll: float = 0.2) 
 
 
 def finish_status(ws: Workspace, status: JobStatus, state: str, message: str = "", error: str | None = None) -> None:
-    """Record a job's final state, in the catalogue and in its status.json."""
+    """Record a job's final state, in the catalogue and in its status.json; a run that did not
+    succeed gives up the model name it held (and whatever its training left in models/)."""
     status.state = state
     status.finished = time.time()
     status.message = message or status.message
     status.error = error
+    if state != "succeeded":
+        ws.release_run_models(status.run_id)
     # The catalogue first: whoever sees the final status.json must also see the final run record.
     ws.update_run(status.run_id, state=state, finished=status.finished, result=status.result)
     write_status(ws, status)
@@ -200,10 +241,14 @@ def _write_identity(run_dir: Path, pid: int) -> None:
 
 
 def _read_identity(run_dir: Path) -> dict | None:
+    path = run_dir / "worker.json"
     try:
-        return json.loads((run_dir / "worker.json").read_text())
+        identity = read_json(path, f"the worker of run {run_dir.name},")
     except FileNotFoundError:
         return None
+    if not isinstance(identity, dict) or not isinstance(identity.get("pid"), int) or "create_time" not in identity:
+        raise ValueError(f"the worker of run {run_dir.name}, {path.name}, is damaged: no process id and start time")
+    return identity
 
 
 def _worker_alive(ws: Workspace, status: JobStatus) -> bool:

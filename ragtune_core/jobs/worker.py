@@ -12,6 +12,7 @@ import sys
 import time
 import traceback
 
+from ..store.files import read_json
 from ..store.workspace import Workspace
 from .runner import JOB_API_KEY_ENV, events_path, finish_status, load_status, write_status
 from .tasks import TASKS
@@ -65,12 +66,12 @@ class JobContext:
 def main(argv: list[str]) -> int:
     root, run_id = argv
     _adopt_secrets()
-    ws = Workspace(root)
+    ws = Workspace(root, recover=False)  # cleaning up is for the app and the CLI, not for each job
     ctx = JobContext(ws, run_id)
-    spec = json.loads((ctx.run_dir / "spec.json").read_text())
     ctx.start()
     try:
-        result = TASKS[spec["kind"]](ctx, spec["params"])
+        task, params = read_spec(ctx)
+        result = task(ctx, params)
     except Exception as exc:  # the worker's job is to report any failure, whatever it is
         traceback.print_exc()
         ctx.emit("error", message=str(exc))
@@ -78,6 +79,15 @@ def main(argv: list[str]) -> int:
         return 1
     ctx.finish("succeeded", result=result)
     return 0
+
+
+def read_spec(ctx: JobContext):
+    """The task and parameters of the run's spec.json; a damaged one is a ValueError naming it."""
+    path = ctx.run_dir / "spec.json"
+    spec = read_json(path, f"the spec of run {ctx.run_id},")
+    if not isinstance(spec, dict) or not isinstance(spec.get("params"), dict) or spec.get("kind") not in TASKS:
+        raise ValueError(f"the spec of run {ctx.run_id}, {path.name}, is damaged: no known job kind and parameters")
+    return TASKS[spec["kind"]], spec["params"]
 
 
 def _adopt_secrets() -> None:

@@ -97,3 +97,78 @@ def test_active_jobs_read_only_the_runs_the_catalogue_calls_active(workspace):
     write_status(workspace, jobs.JobStatus(run_id=queued.id, kind="sleep"))  # within the start grace
 
     assert [s.run_id for s in jobs.active_jobs(workspace)] == [queued.id]
+
+
+# --- a training holds its model's name from its start -------------------------------------------------
+from ragtune_core.store.workspace import WorkspaceError  # noqa: E402
+from ragtune_core.training.config import TrainingError  # noqa: E402
+from ragtune_core.training.register import check_model_name  # noqa: E402
+
+
+def _start_training(workspace, name="shared"):
+    """A training job that would fail on its unknown dataset, stopped before it can: it holds `name`."""
+    status = jobs.start_job(workspace, "train_embedding", {"dataset_id": "dataset-nope", "model_name": name,
+                                                           "config": {}}, name=name)
+    os.kill(status.pid, signal.SIGSTOP)
+    return status
+
+
+def _pending_models(workspace):
+    import sqlite3
+
+    conn = sqlite3.connect(workspace.root / "catalogue.sqlite")
+    try:
+        return conn.execute("SELECT name, run_id FROM models WHERE writer IS NOT NULL").fetchall()
+    finally:
+        conn.close()
+
+
+def test_a_second_training_with_a_running_ones_model_name_is_refused_at_once_naming_it(workspace):
+    first = _start_training(workspace)
+    try:
+        assert _pending_models(workspace) == [("shared", first.run_id)]
+        with pytest.raises(WorkspaceError, match=f"'shared' already exists: run {first.run_id} .*is training it"):
+            jobs.start_job(workspace, "train_embedding", {"dataset_id": "d", "model_name": "shared", "config": {}})
+        with pytest.raises(TrainingError, match=first.run_id):  # the page's and the CLI's preflight say it too
+            check_model_name(workspace, "shared")
+        assert [r.id for r in workspace.list_runs()] == [first.run_id]  # the refused start made nothing
+        from ragtune_core.store.workspace import Workspace
+
+        Workspace(workspace.root)  # another process opening the workspace keeps the live reservation
+        assert _pending_models(workspace) == [("shared", first.run_id)]
+    finally:
+        final = jobs.cancel_job(workspace, first.run_id, timeout=2)
+    assert final.state == "cancelled"
+    assert _pending_models(workspace) == [] and not workspace.model_name_taken("shared")
+
+    second = jobs.start_job(workspace, "train_embedding", {"dataset_id": "dataset-nope", "model_name": "shared",
+                                                           "config": {}})
+    final = jobs.wait(workspace, second.run_id, timeout=60)
+    assert final.state == "failed" and "dataset-nope" in final.error
+    assert _pending_models(workspace) == [] and check_model_name(workspace, "shared") == "shared"
+
+
+def test_an_interrupted_training_gives_its_model_name_up(workspace):
+    status = _start_training(workspace, "held")
+    os.kill(status.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while jobs.read_status(workspace, status.run_id).state != "interrupted":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert _pending_models(workspace) == [] and not workspace.model_name_taken("held")
+
+
+def test_a_damaged_spec_fails_the_run_naming_the_file(workspace):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    run = workspace.create_run("sleep", "damaged", {})
+    write_status(workspace, jobs.JobStatus(run_id=run.id, kind="sleep"))
+    (workspace.run_dir(run.id) / "spec.json").write_text('{"kind": "sle')
+    done = subprocess.run([sys.executable, "-m", "ragtune_core.jobs.worker", str(workspace.root), run.id],
+                          cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    status = jobs.read_status(workspace, run.id)
+    assert status.state == "failed" and "spec.json" in status.error and run.id in status.error
+    assert workspace.get_run(run.id).state == "failed"
