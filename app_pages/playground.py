@@ -1,14 +1,17 @@
-"""Playground: a query goes through the router; see each selector's pick, then run the chosen tool."""
+"""Playground: a query goes through the router; see each selector's pick, then run the chosen tool.
+
+Works for every router dataset the import accepts: one without stored tools gets a tool per passage
+(no kind, no document), and a tool the Playground cannot run is named with the reason."""
 
 import plotly.express as px
 import streamlit as st
 
-from app_pages.components import pick, selector_picker, workspace
+from app_pages.components import literal, pick, selector_picker, workspace
 from app_pages.state import State
 from ragtune_core.corpus import load_chunks, load_documents
 from ragtune_core.questions import load_dataset
-from ragtune_core.routing import (SUMMARY, VECTOR, extractive_summary, grounded_answer, llm_summary, load_router_task,
-                                  make_selector, retrieve, route_query, route_table, scores_frame)
+from ragtune_core.routing import (SUMMARY, VECTOR, dataset_tools, extractive_summary, grounded_answer, llm_summary,
+                                  load_router_task, make_selector, retrieve, route_query, route_table, scores_frame)
 from ragtune_core.store import load_embedder
 
 ws = workspace()
@@ -21,7 +24,12 @@ if not datasets:
     st.stop()
 
 record = pick("Router dataset", datasets, key="playground_dataset", help="Its tools are the choices.")
-choices = load_router_task(ws, record.id).choices
+try:
+    choices = load_router_task(ws, record.id).choices
+    tools = {tool.id: tool for tool in dataset_tools(load_dataset(ws, record.id))}
+except ValueError as exc:  # a dataset whose queries or tools cannot be routed
+    st.error(f"This dataset cannot be routed: {literal(exc)}")
+    st.stop()
 specs, _, llm_config = selector_picker("playground")
 
 with st.form("route"):
@@ -52,33 +60,41 @@ if not picked:
     st.stop()
 st.subheader("Run the tool")
 by = st.selectbox("Use the pick of", list(picked), format_func=lambda n: f"{n} → {choices[picked[n]].name}")
-tool = next(t for t in load_dataset(ws, record.id).extra.get("tools", []) if t["id"] == choices[picked[by]].id)
-st.markdown(f"**{tool['name']}** · {tool['description']}")
-if record.corpus_id is None or tool.get("document_id") is None:
+tool = tools.get(choices[picked[by]].id)
+if tool is None:
+    st.warning(f"{literal(choices[picked[by]].name)} is not among the dataset's tools: nothing to run.")
+    st.stop()
+st.markdown(f"**{literal(tool.name)}** · {literal(tool.description)}")
+if tool.kind not in (VECTOR, SUMMARY):
+    why = ("the dataset names no kind for it (imported without RAGTune's tools), so RAGTune cannot tell whether "
+           "it retrieves passages or summarises" if not tool.kind else "it is a user-defined tool")
+    st.info(f"{literal(tool.name)} cannot be run here: {why}. The routing above is the result.")
+    st.stop()
+if record.corpus_id is None or tool.document_id is None:
     st.info("This tool has no document in a workspace corpus, so there is nothing here to run it on.")
     st.stop()
 documents = {d.doc_id: d for d in load_documents(ws, record.corpus_id)}
-document = documents.get(tool["document_id"])
+document = documents.get(tool.document_id)
 if document is None:
     st.warning("The tool's document is no longer in its corpus.")
     st.stop()
 embedder_spec = next((s for s in specs if s.kind == "embedding"), None)
 embedder = load_embedder(embedder_spec.path if embedder_spec else None)
 
-if tool["kind"] == SUMMARY:
+if tool.kind == SUMMARY:
     try:
         summary = llm_summary(llm_config, document) if llm_config else extractive_summary(embedder, document)
     except RuntimeError as exc:
-        st.error(str(exc))
+        st.error(literal(exc))
         st.stop()
     label = "Summary (LLM)" if summary.method == "llm" else \
         "Extractive summary (no LLM configured: the sentences closest to the document's gist)"
     st.markdown(f"**{label}**")
-    st.write(summary.text)
-elif tool["kind"] == VECTOR:
+    st.markdown(literal(summary.text))
+else:
     chunks = [c for c in load_chunks(ws, record.corpus_id) if c.doc_id == document.doc_id]
     sources = retrieve(embedder, chunks, query, top_k=5)
-    st.markdown(f"**Top passages of {document.title}**")
+    st.markdown(f"**Top passages of {literal(document.title)}**")
     st.dataframe([{"score": round(s.score, 3), "page": s.chunk.page, "section": s.chunk.section, "text": s.chunk.text}
                   for s in sources], hide_index=True, width="stretch",
                  column_config={"text": st.column_config.TextColumn(width="large")})
@@ -86,10 +102,8 @@ elif tool["kind"] == VECTOR:
         with st.spinner("Answering…"):
             try:
                 st.markdown("**Answer**")
-                st.write(grounded_answer(llm_config, query, sources))
+                st.markdown(literal(grounded_answer(llm_config, query, sources)))
             except RuntimeError as exc:
-                st.error(str(exc))
+                st.error(literal(exc))
     else:
         st.caption("Configure an LLM (the toggle above) for an answer grounded on these passages.")
-else:
-    st.info(f"{tool['name']} is a user-defined tool: RAGTune has no runner for it.")

@@ -5,6 +5,7 @@ labels, progress texts) are rendered here with a CommonMark renderer; a name or 
 `![](http://host/beacon)` must come out as the very text typed, never as an <img> or <a>.
 """
 
+import json
 import re
 import time
 from html import unescape
@@ -24,6 +25,7 @@ from ragtune_core.routing.compare import (
 )
 from ragtune_core.routing.selectors import Choice
 from ragtune_core.store.workspace import Workspace
+from tests.fake_openai import FakeOpenAIServer
 from tests.page_helpers import open_page, widget
 
 BEACON = "![seen](http://127.0.0.1:9/beacon.png)"
@@ -156,4 +158,28 @@ def test_a_job_error_is_shown_literally(ws):
     at.session_state["selector_run"] = run.id
     at.run()
     assert f"selector {BEACON} failed: {LINK}" in seen(at.error)
+    assert_inert(markdown_sources(at))
+
+
+def test_playground_explains_tools_of_a_dataset_imported_without_them(ws):
+    """An import without RAGTune's tools: a tool per passage, no kind, no document; the page must not crash."""
+    dataset = QADataset({"q1": "Tell me about volcanoes", "q2": "Summarise bread"},
+                        {"volcano_facts": f"Volcano facts. {BEACON}", "bread_overview": "All about bread."},
+                        {"q1": ["volcano_facts"], "q2": ["bread_overview"]}, kind="router")
+    save_dataset(ws, "imported", dataset, None, {"imported": "plain.json"})
+
+    def pick_first(request):
+        return json.dumps({"choice": 1, "reason": f"see {LINK}"})
+
+    with FakeOpenAIServer(responder=pick_first) as server:
+        at = open_page("playground")
+        widget(at, "multiselect", "Selectors").set_value([])
+        at.toggle[0].set_value(True).run()
+        widget(at, "text_input", "Base URL").input(server.base_url)
+        widget(at, "text_input", "Model").input("fake-model").run()
+        widget(at, "text_input", "Query").input("Tell me about volcanoes")
+        widget(at, "button", "Route").click().run()
+    assert not at.exception, at.exception
+    assert at.dataframe[0].value.loc[0, "pick"] == "volcano_facts"
+    assert "cannot be run here: the dataset names no kind for it" in seen(at.info)
     assert_inert(markdown_sources(at))
