@@ -23,14 +23,14 @@ from ..store.models import CROSS_ENCODER, load_embedder
 from .config import MAX_HARD_NEGATIVES, CrossEncoderTrainConfig, is_int, require
 from .fit import (
     EVAL_BATCH_SIZE, OnEvent, TrainerRecipe, TrainResult, check_free, check_parts, fit_and_publish, load_base_model,
-    primary_metric,
+    primary_metric, validation_sample,
 )
 
 MODEL_KIND = CROSS_ENCODER
 
 Triple = tuple[str, str, float]  # (question, passage, label)
-# Each validation run reranks every question's candidates: an even sample keeps it to seconds.
-MAX_VALIDATION_QUESTIONS = 300
+# Each validation run reranks every question's candidates (a forward pass per pair): a smaller sample.
+VALIDATION_QUESTIONS = 300
 
 
 def labelled_pairs(first: FirstStage, k: int) -> list[Triple]:
@@ -52,18 +52,6 @@ def labelled_pairs(first: FirstStage, k: int) -> list[Triple]:
     return triples
 
 
-def validation_sample(dataset: QADataset, limit: int = MAX_VALIDATION_QUESTIONS) -> QADataset:
-    """The dataset with at most `limit` validation questions, spread evenly over the validation part."""
-    val_ids = [q for q in dataset.queries if dataset.split.get(q) == VAL]
-    if len(val_ids) <= limit:
-        return dataset
-    keep = {val_ids[i * len(val_ids) // limit] for i in range(limit)}
-    kept = [q for q in dataset.queries if dataset.split.get(q) != VAL or q in keep]
-    return replace(dataset, queries={q: dataset.queries[q] for q in kept},
-                   relevant_docs={q: dataset.relevant_docs[q] for q in kept},
-                   split={q: dataset.split[q] for q in kept if q in dataset.split})
-
-
 def _passages_by_document(dataset: QADataset) -> dict[str, list[str]]:
     by_document: dict[str, list[str]] = {}
     for pid, doc_id in dataset.passage_docs.items():
@@ -79,8 +67,8 @@ def train_cross_encoder(config: CrossEncoderTrainConfig, dataset: QADataset, out
     `on_event(name, data)` receives "prepare" {done, total, message} while the embedder ranks the
     corpus, then the same events as training.train_embedding. The result's metrics_embedder are the
     embedder's own validation metrics, for comparison. Validation runs rerank at most
-    MAX_VALIDATION_QUESTIONS questions (every pair is a forward pass of the model). `output_dir` must
-    not exist: it appears, complete, only when everything went well.
+    VALIDATION_QUESTIONS questions. `output_dir` must not exist: it appears, complete, only when
+    everything went well.
     """
     output_dir = Path(output_dir)
     check_free(output_dir)
@@ -91,7 +79,7 @@ def train_cross_encoder(config: CrossEncoderTrainConfig, dataset: QADataset, out
         emit("prepare", {"done": done, "total": total, "message": f"hard negatives: {message}"})
 
     embedder = load_embedder(config.embedder)
-    val_first = first_stage(embedder, validation_sample(dataset), VAL, EVAL_BATCH_SIZE, on_progress=prepare)
+    val_first = first_stage(embedder, validation_sample(dataset, VALIDATION_QUESTIONS), VAL, EVAL_BATCH_SIZE, on_progress=prepare)
     train_first = first_stage(embedder, dataset, TRAIN, EVAL_BATCH_SIZE, val_first.corpus_embeddings, prepare)
     triples = labelled_pairs(train_first, config.hard_negatives)
     require(any(label == 0.0 for _, _, label in triples),

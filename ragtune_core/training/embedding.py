@@ -19,7 +19,7 @@ from ..store.models import EMBEDDING
 from .config import EmbeddingTrainConfig
 from .fit import (
     EVAL_BATCH_SIZE, OnEvent, TrainerRecipe, TrainResult, check_free, check_parts, fit_and_publish, load_base_model,
-    primary_metric,
+    primary_metric, validation_sample,
 )
 
 MODEL_KIND = EMBEDDING
@@ -44,7 +44,7 @@ def train_embedding(config: EmbeddingTrainConfig, dataset: QADataset, output_dir
     output_dir = Path(output_dir)
     check_free(output_dir)
     check_parts(dataset)
-    train_part, val_part = dataset.subset(TRAIN).pairs(), dataset.subset(VAL)
+    train_part, val_part = dataset.subset(TRAIN).pairs(), validation_sample(dataset).subset(VAL)
     model = load_base_model(EMBEDDING, config.base_model, config.max_seq_length, model_card_name)
     return fit_and_publish(config, model, _make_evaluator(val_part), _recipe(config, model, train_part),
                            primary_metric(dataset), output_dir, on_event)

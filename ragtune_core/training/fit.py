@@ -11,7 +11,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..questions.qa_dataset import TRAIN, VAL, QADataset
@@ -23,6 +23,8 @@ OnEvent = Callable[[str, dict], None]
 EVALS_PER_RUN = 12  # validation runs in a training: candidates for the model kept, and early stopping
 LOSS_POINTS_PER_RUN = 100  # at most about this many train_step events, whatever the run's length
 EVAL_BATCH_SIZE = 64
+# A validation run every few steps must stay cheap beside training: an even sample of a large part.
+MAX_VALIDATION_QUESTIONS = 1000
 # "eval_val_cosine_ndcg@10" (trainer) or "val_cosine_ndcg@10" (evaluator) -> "ndcg@10"
 _METRIC_KEY = re.compile(r"(accuracy|precision|recall|ndcg|mrr|map)@\d+$")
 
@@ -115,6 +117,18 @@ def load_base_model(kind: str, name: str | None, max_length: int, model_card_nam
 def primary_metric(dataset: QADataset) -> str:
     """What picks the model kept: a router's match rate (accuracy@1 over all tools), else ndcg@10."""
     return "accuracy@1" if dataset.kind == "router" else "ndcg@10"
+
+
+def validation_sample(dataset: QADataset, limit: int = MAX_VALIDATION_QUESTIONS) -> QADataset:
+    """The dataset with at most `limit` validation questions, spread evenly over the validation part."""
+    val_ids = [q for q in dataset.queries if dataset.split.get(q) == VAL]
+    if len(val_ids) <= limit:
+        return dataset
+    keep = {val_ids[i * len(val_ids) // limit] for i in range(limit)}
+    kept = [q for q in dataset.queries if dataset.split.get(q) != VAL or q in keep]
+    return replace(dataset, queries={q: dataset.queries[q] for q in kept},
+                   relevant_docs={q: dataset.relevant_docs[q] for q in kept},
+                   split={q: dataset.split[q] for q in kept if q in dataset.split})
 
 
 def check_parts(dataset: QADataset) -> None:

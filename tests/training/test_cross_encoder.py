@@ -142,7 +142,7 @@ def test_a_router_questions_other_tool_of_its_document_is_always_a_negative():
 
 
 def test_validation_runs_rerank_an_even_sample_of_a_large_validation_part():
-    from ragtune_core.training.cross_encoder import validation_sample
+    from ragtune_core.training.fit import validation_sample
 
     queries = {f"q{i}": f"question {i}" for i in range(10)}
     dataset = QADataset(queries, {"p": "passage"}, {q: ["p"] for q in queries},
