@@ -36,8 +36,8 @@ from .tools import SUMMARY, VECTOR, RouterError, Tool, check_placeholders, check
 MAX_QUESTIONS_PER_DOCUMENT = 200
 # The defaults of a run (RouterRequest, generate_router_dataset): enough queries per document, in enough
 # wordings, that a fine-tuned selector learns the documents' names and the specific/summary line.
-DEFAULT_QUESTIONS_PER_DOCUMENT = 24
-DEFAULT_SUMMARY_VARIATIONS = 12
+DEFAULT_QUESTIONS_PER_DOCUMENT = 30
+DEFAULT_SUMMARY_VARIATIONS = 15
 # The offline generator asks each chunk this many more questions than it keeps, to replace those it drops.
 _SPARE_QUESTIONS = 2
 # Query ids are derived from (tool, question), so regenerating the same data gives the same ids.
@@ -156,8 +156,9 @@ def generate_router_dataset(documents: list[Document], chunks: list[Chunk], tool
     The offline generator varies the wording (phrasing.py): a share of a document's specific
     questions ask about one of its sections as a whole ("What is Berlin's economy like?"), summary
     requests may list aspects from its headings, and a query may name its document by an alias from
-    its text, or not at all where a name only that document mentions points at it; some queries are
-    terse, long, lower case, without a question mark or with a typo. Each still points at one document.
+    its text, or not at all where a landmark only that document names points at it ("What is the
+    Brandenburg Gate?"); some queries are terse, long, lower case, without a question mark or with a
+    typo. Each still points at one document.
     """
     prompts = prompts or RouterPrompts()
     _check_settings(questions_per_document, summary_variations, generator, llm_config)

@@ -1,14 +1,14 @@
 """Offline wording variety for router queries: what a document offers to be named and asked by, and
 how a query is phrased, so the generated queries read like users' rather than like one template.
 
-From a document's own text: its aliases ("Nicknamed the "Bayou City", ... Houston", "Tokyo, then known
-as Edo", "Lisbon (Portuguese: Lisboa)"), its topics (its section headings: "== Economy ==" becomes
-"economy") and the names it alone mentions in its corpus. From those: summary requests, some listing
-aspects ("Give me the big picture of Berlin: its history, economy and transport"), specific questions
-that sound broad but ask about one section ("What is Berlin's economy like?"), a document named by
-title, alias or, where a name only it mentions points at it, not at all, and styles: terse keywords,
-long conversational requests, lower case, no question mark, a typo. Every query still names or
-uniquely points at its one document (`points_at`). Deterministic per seed, no network.
+From a document's own text: its aliases ("Nicknamed the "Bayou City", ... Houston", "Tokyo was
+originally known as Edo", "Lisbon (Portuguese: Lisboa)"), its topics (its section headings: "== Economy =="
+becomes "economy") and the landmarks it alone names in its corpus. From those: summary requests, some
+listing aspects ("Give me the big picture of Berlin: its history, economy and transport"), specific
+questions that sound broad but ask about one section ("What is Berlin's economy like?") or one landmark,
+a document named by title, alias or, where a landmark only it names points at it, not at all, and
+styles: terse keywords, long conversational requests, lower case, no question mark, a typo. Every query
+still names or uniquely points at its one document (`points_at`). Deterministic per seed, no network.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ _NOT_TOPICS = {"see also", "notes", "references", "external links", "further rea
                "gallery", "primary sources", "secondary sources"}
 # Sections about the name itself, too narrow to list as an aspect of the whole in a summary request.
 _NOT_ASPECTS = re.compile(r"\b(?:etymology|toponymy|nicknames?|name)\b", re.IGNORECASE)
+# Endings of single words that name a people or read as adjectives ("Whites", "Turkish", "Dutch").
 _NOT_A_PLACE_ENDINGS = ("s", "an", "ese", "ish", "ic", "ian", "ean", "ch", "ist")
 _ARTICLES = {"the", "a", "an"}
+_PLACE = re.compile(r"\b(?:city|capital|town|village|metropolis|municipality|country|island|seaport)\b", re.IGNORECASE)
 # Words after which a capitalised word still starts the question rather than a name.
 _QUESTION_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "is", "are", "was",
                    "were", "does", "do", "did", "can", "could", "should", "would", "will", "has", "have", "had",
@@ -37,17 +39,22 @@ _CAPITALISED = re.compile(r"(?<![\w'’])[A-ZÀ-Ý][\w'’\-]*(?:\s+(?:(?:of|the
 _WORD = re.compile(r"[^\W\d_][\w'’\-]*")
 
 # Probabilities of the optional touches a query gets (each drawn independently).
-P_ALIAS = 0.08  # name the document by an alias of its own, where it has one
+P_ALIAS = 0.12  # name the document by an alias of its own, where it has one...
+P_ALIAS_ALONE = 0.5  # ... without its title, else with the title after it: "the Bayou City (Houston)"
 P_NAMELESS = 0.5  # leave the document unnamed when a landmark only it mentions points at it
 P_LOWER = 0.2
 P_NO_END_MARK = 0.25
-P_TYPO = 0.06  # one letter off in one word: a typo or two in a hundred queries' worth of words
+P_TYPO = 0.06  # one letter off in one word of the query
 P_PREFIX = 0.12
 P_SUFFIX = 0.08
 P_TERSE = 0.12  # a specific question cut to its keywords
 SECTION_SHARE = 0.3  # of a document's specific questions, the share asked about a section as a whole
+P_CONTEXT = 0.25  # a summary request put after who asks and why (_CONTEXTS)...
+P_CONTEXT_SECTION = 0.4  # ... a section question (as many specific questions get one as summary requests)
+P_CONTEXT_SPECIFIC = 0.1  # ... a question asked of a chunk
 LANDMARK_SHARE = 0.1  # ... and the share asked about one of its landmarks
 MAX_LANDMARKS = 8
+_LANDMARK_CANDIDATES = 200  # the most mentioned place names checked for being this document's alone
 # A name is a landmark (a built place of one city; not a lake or a river that others share, a people, an
 # event or an institution anywhere) when it ends with one of these words or starts with one of _LANDMARK_FIRST.
 _LANDMARK_LAST = set("""
@@ -71,22 +78,41 @@ class DocumentProfile:
     landmarks: tuple[str, ...] = ()  # places only it names, most mentioned first ("the Brandenburg Gate")
     topics: tuple[str, ...] = ()  # every section as a topic ("economy", "higher education"), in text order
     aspects: tuple[str, ...] = ()  # the top-level sections' topics, for summary requests listing aspects
+    place: bool = False  # its opening says it is about a place (a city, a country...): travel talk fits
     others: tuple[str, ...] = field(default=(), repr=False)  # the other documents' titles and aliases
     texts: tuple[str, ...] = field(default=(), repr=False)  # (this document's text, the other documents' texts)
+    _unique: dict = field(default_factory=dict, repr=False, compare=False, hash=False)  # is_unique_name's answers
 
     def is_unique_name(self, name: str) -> bool:
         """Is `name` a name of this document's alone: a phrase it says at least twice (a single word
         three times) and no other document says? Single words that read as a people or an adjective
         ("Whites", "Catholic", "Turkish") are not: they would not point at one document."""
+        if name not in self._unique:
+            self._unique[name] = self._is_unique_name(name)
+        return self._unique[name]
+
+    def _is_unique_name(self, name: str) -> bool:
         if len(name) < 4 or not self.texts:
             return False
         single = " " not in name
         if single and name.lower().endswith(_NOT_A_PLACE_ENDINGS):
             return False
-        pattern = re.compile(rf"(?<![\w]){re.escape(name)}(?![\w])")
         own, *others = self.texts
-        return (len(pattern.findall(own)) >= (3 if single else 2)
-                and not any(name in text and pattern.search(text) for text in others))
+        return (_count_phrase(own, name, 3 if single else 2) >= (3 if single else 2)
+                and not any(_count_phrase(text, name, 1) for text in others))
+
+
+def _count_phrase(text: str, phrase: str, enough: int) -> int:
+    """How often `phrase` occurs in `text` as a word or phrase (not inside a longer word), counting up to
+    `enough` (str.find: a regular expression is slow on a long document)."""
+    count, start = 0, text.find(phrase)
+    while start >= 0 and count < enough:
+        end = start + len(phrase)
+        if (start == 0 or not text[start - 1].isalnum() and text[start - 1] != "_") and (
+                end == len(text) or not text[end].isalnum() and text[end] != "_"):
+            count += 1
+        start = text.find(phrase, start + 1)
+    return count
 
 
 def profile_documents(documents: list[Document]) -> dict[str, DocumentProfile]:
@@ -100,13 +126,13 @@ def profile_documents(documents: list[Document]) -> dict[str, DocumentProfile]:
         other_names = tuple(t for o in others for t in (o.title.strip(), *aliases[o.doc_id]))
         profile = DocumentProfile(
             document.doc_id, document.title.strip(), tuple(aliases[document.doc_id]), (), tuple(topics), tuple(aspects),
-            other_names, (document.text, *(o.text for o in others)))
+            bool(_PLACE.search(document.text[:400])), other_names, (document.text, *(o.text for o in others)))
         profiles[document.doc_id] = replace(profile, landmarks=tuple(find_landmarks(profile)))
     return profiles
 
 
 def is_landmark(name: str) -> bool:
-    """Does the name read as a place (see _LANDMARK_LAST), of two words or more?"""
+    """Does the name read as a built place of one city, of two words or more (see _LANDMARK_LAST)?"""
     words = re.sub(r"^the\s+", "", name, flags=re.IGNORECASE).split()
     return (len(words) >= 2 and words[0] not in _NOT_LANDMARK_FIRST
             and (words[-1].lower() in _LANDMARK_LAST or words[0] in _LANDMARK_FIRST))
@@ -114,7 +140,7 @@ def is_landmark(name: str) -> bool:
 
 def find_landmarks(profile: DocumentProfile, limit: int = MAX_LANDMARKS) -> list[str]:
     """The places only this document of the corpus names (twice or more), most mentioned first, with
-    "the" where its text mostly writes one ("the Brandenburg Gate", "Puget Sound")."""
+    "the" where its text mostly writes one ("the Brandenburg Gate", "Potsdamer Platz")."""
     if not profile.texts:
         return []
     text = profile.texts[0]
@@ -124,9 +150,9 @@ def find_landmarks(profile: DocumentProfile, limit: int = MAX_LANDMARKS) -> list
         name = re.sub(r"['’]s$", "", name)
         if is_landmark(name) and not mentions(name, profile.title):
             counts[name] = counts.get(name, 0) + 1
-    ranked = sorted(counts, key=lambda n: (-counts[n], n))
+    ranked = sorted((n for n in counts if counts[n] >= 2), key=lambda n: (-counts[n], n))
     landmarks = []
-    for name in ranked:
+    for name in ranked[:_LANDMARK_CANDIDATES]:
         if len(landmarks) >= limit:
             break
         if profile.is_unique_name(name) and not any(mentions(name, other) for other in profile.others):
@@ -281,9 +307,10 @@ def unique_names_in(question: str, profile: DocumentProfile) -> list[str]:
 
 
 def _pick_name(profile: DocumentProfile, rng: random.Random) -> str:
-    """The title, or now and then one of the document's aliases."""
+    """The title, or now and then one of the document's aliases, alone or followed by the title."""
     if profile.aliases and rng.random() < P_ALIAS:
-        return rng.choice(profile.aliases)
+        alias = rng.choice(profile.aliases)
+        return alias if rng.random() < P_ALIAS_ALONE else f"{alias} ({profile.title})"
     return profile.title
 
 
@@ -446,6 +473,52 @@ def landmark_questions(profile: DocumentProfile, n: int, seed: int = 0) -> list[
     return _distinct(questions)
 
 
+# Openings that say who asks and why, naming the document; a request about it "as a whole" or one
+# section of it follows, so the context alone never tells the summary tool from the vector tool.
+_CONTEXTS = (
+    "I need to get up to speed on {name} quickly.",
+    "I'm writing a report that mentions {name}.",
+    "A colleague asked me about {name} and I drew a blank.",
+    "I have to give a short talk on {name} tomorrow.",
+    "I keep hearing about {name} lately.",
+    "Background: I know next to nothing about {name}.",
+)
+_PLACE_CONTEXTS = (
+    "I'm going to {name} for the first time next month.",
+    "We might move to {name} next year.",
+    "I've got a few free days in {name} soon.",
+    "My sister just took a job in {name}.",
+    "I'm planning a school trip to {name}.",
+    "I've never set foot in {name}.",
+)
+_HOLISTIC_ASKS = (
+    "Can you give me an overview of it as a whole?",
+    "What should I know about it in general?",
+    "Give me a general summary, not just one topic.",
+    "What is it like, all things considered?",
+    "Could you sum it all up for me?",
+    "Tell me about it overall.",
+    "What are the essentials I should know about it?",
+    "Please give me a general introduction to it.",
+    "What's the overall picture?",
+    "An all-round summary would help.",
+)
+_SECTION_ASKS = (
+    "What is the {topic} like there?",
+    "How is it for {topic}?",
+    "What can you tell me about its {topic}?",
+    "I'm only interested in {topic}: what should I know?",
+    "Just the {topic}, please. What's it like?",
+    "What does it have in terms of {topic}?",
+)
+
+
+def in_context(profile: DocumentProfile, ask: str, rng: random.Random) -> str:
+    """`ask` (about "it" or "there") after an opening naming the document; travel openings for places."""
+    contexts = _CONTEXTS + (_PLACE_CONTEXTS if profile.place else ())
+    return f"{rng.choice(contexts).format(name=_pick_name(profile, rng))} {ask}"
+
+
 def section_questions(profile: DocumentProfile, n: int, seed: int = 0) -> list[str]:
     """Up to `n` distinct questions about one section of the document each, sections and wordings
     taken in turn; none when the document has no sections."""
@@ -460,21 +533,26 @@ def section_questions(profile: DocumentProfile, n: int, seed: int = 0) -> list[s
     for i in range(min(n, len(topics) * len(templates))):
         topic = topics[i % len(topics)]
         template = templates[(i + i // len(topics)) % len(templates)]
+        if rng.random() < P_CONTEXT_SECTION:
+            questions.append(in_context(profile, rng.choice(_SECTION_ASKS).format(topic=topic), rng))
+            continue
         question = template.format(name=_pick_name(profile, rng), topic=topic)
         questions.append(_upper_first(question) if not template.startswith("{topic}") else question)
     return _distinct(questions)
 
 
 def summary_requests(profile: DocumentProfile, n: int, plain_templates: tuple[str, ...], seed: int = 0) -> list[str]:
-    """`n` distinct summary requests: plain (`plain_templates` with {title}), terse, long, and, for a
-    document with two or more top-level sections, listing two to five of its aspects."""
+    """`n` distinct summary requests: plain (`plain_templates` with {title}), terse, long, after an
+    opening saying who asks and why, and, for a document with two or more top-level sections, listing
+    two to five of its aspects."""
     if n <= 0:
         return []
     rng = random.Random(f"{seed}:summaries:{profile.doc_id}")
-    with_aspects = round(n * 0.4) if len(profile.aspects) >= 2 else 0
-    terse = round(n * 0.2)
-    long = round(n * 0.15)
-    plain = n - with_aspects - terse - long
+    with_aspects = round(n * 0.3) if len(profile.aspects) >= 2 else 0
+    terse = round(n * 0.15)
+    long = round(n * 0.1)
+    in_contexts = round(n * P_CONTEXT)
+    plain = max(0, n - with_aspects - terse - long - in_contexts)
     plain_pool = [t.replace("{title}", "{name}") for t in plain_templates]
     chosen = (rng.sample(plain_pool, min(plain, len(plain_pool)))
               + rng.sample(TERSE_SUMMARY_TEMPLATES, min(terse, len(TERSE_SUMMARY_TEMPLATES)))
@@ -485,6 +563,7 @@ def summary_requests(profile: DocumentProfile, n: int, plain_templates: tuple[st
         text = template.format(name=_pick_name(profile, rng), aspects=_listed(aspects, rng), first=aspects[0],
                                last=aspects[-1])
         requests.append(_upper_first_unless_terse(template, text))
+    requests += [in_context(profile, ask, rng) for ask in rng.sample(_HOLISTIC_ASKS, min(in_contexts, len(_HOLISTIC_ASKS)))]
     requests = _distinct(requests)
     # Short of `n` (few plain templates): fill from the unused plain, terse and long ones.
     spare = [t for t in plain_pool + list(TERSE_SUMMARY_TEMPLATES) + list(LONG_SUMMARY_TEMPLATES) if t not in chosen]
@@ -544,11 +623,14 @@ def terse(question: str) -> str:
 
 
 def restyle(query: str, rng: random.Random, profile: DocumentProfile, allow_terse: bool = False) -> str:
-    """The query with some of: cut to keywords, a conversational opening or ending, one typo, lower
-    case, no end mark. Falls back to the query when a touch would stop it pointing at its document."""
+    """The query with some of: cut to keywords or (`allow_terse`: a specific question) put after who
+    asks and why, a conversational opening or ending, one typo, lower case, no end mark. Falls back to
+    the query when a touch would stop it pointing at its document."""
     styled = query
     if allow_terse and rng.random() < P_TERSE:
         styled = terse(styled)
+    elif allow_terse and rng.random() < P_CONTEXT_SPECIFIC:
+        styled = in_context(profile, styled, rng)
     elif rng.random() < P_PREFIX:
         styled = rng.choice(_PREFIXES) + _lowered_opening(styled, profile)
     if rng.random() < P_SUFFIX and styled.rstrip()[-1:] in "?.!":
@@ -564,24 +646,18 @@ def restyle(query: str, rng: random.Random, profile: DocumentProfile, allow_ters
 
 def with_typo(text: str, rng: random.Random, profile: DocumentProfile | None = None) -> str:
     """The text with one letter dropped, doubled or swapped with its neighbour in one word of five or
-    more letters (never its first letter; in a title of seven letters or more only a drop or a double
-    past its second, in a shorter title none), and never in an alias or another document's title."""
-    title_words = {w.lower() for w in profile.title.split()} if profile is not None else set()
-    # A title of six letters or fewer one letter off reads as another word ("Toyo"): left as it is.
-    words = [m for m in _WORD.finditer(text) if len(m.group(0)) >= 5 and m.group(0).isalpha()
-             and not (m.group(0).lower() in title_words and len(m.group(0)) < 7)]
+    more letters (never its first letter), and never in the title, an alias or another document's name:
+    a misspelt name of a document the selector never saw is beyond it ("Hoston" went to Chicago)."""
+    words = [m for m in _WORD.finditer(text) if len(m.group(0)) >= 5 and m.group(0).isalpha()]
     if profile is not None:
-        protected = {w.lower() for a in profile.aliases for w in a.split()} | {w.lower() for o in profile.others
-                                                                                   for w in o.split()}
+        protected = {w.lower() for name in (profile.title, *profile.aliases, *profile.others) for w in name.split()}
         words = [m for m in words if m.group(0).lower() not in protected]
     if not words:
         return text
     match = rng.choice(words)
     word = match.group(0)
-    # A title keeps its first two letters and its letters' order: "Chicgo", not "Cihcago".
-    in_title = word.lower() in title_words
-    i = rng.randrange(2 if in_title else 1, len(word) - 1)
-    kind = rng.choice(("drop", "double") if in_title else ("drop", "double", "swap"))
+    i = rng.randrange(1, len(word) - 1)
+    kind = rng.choice(("drop", "double", "swap"))
     if kind == "drop":
         typo = word[:i] + word[i + 1:]
     elif kind == "double":
