@@ -28,7 +28,16 @@ _NOT_ASPECTS = re.compile(r"\b(?:etymology|toponymy|nicknames?|name)\b", re.IGNO
 # Endings of single words that name a people or read as adjectives ("Whites", "Turkish", "Dutch").
 _NOT_A_PLACE_ENDINGS = ("s", "an", "ese", "ish", "ic", "ian", "ean", "ch", "ist")
 _ARTICLES = {"the", "a", "an"}
-_PLACE = re.compile(r"\b(?:city|capital|town|village|metropolis|municipality|country|island|seaport)\b", re.IGNORECASE)
+_PLACE = re.compile(r"\b(city|capital|town|village|metropolis|municipality|country|island|seaport)\b", re.IGNORECASE)
+
+
+def _place(opening: str) -> str | None:
+    """What a document's opening says its subject is, when a place: "city", "town", "country"..."""
+    match = _PLACE.search(opening)
+    if match is None:
+        return None
+    word = match.group(1).lower()
+    return "city" if word in ("capital", "metropolis", "municipality", "seaport") else word
 # Words after which a capitalised word still starts the question rather than a name.
 _QUESTION_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "is", "are", "was",
                    "were", "does", "do", "did", "can", "could", "should", "would", "will", "has", "have", "had",
@@ -40,8 +49,10 @@ _WORD = re.compile(r"[^\W\d_][\w'’\-]*")
 
 # Probabilities of the optional touches a query gets (each drawn independently).
 P_ALIAS = 0.12  # name the document by an alias of its own, where it has one...
-P_ALIAS_ALONE = 0.5  # ... without its title, else with the title after it: "the Bayou City (Houston)"
-P_NAMELESS = 0.5  # leave the document unnamed when a landmark only it mentions points at it
+# A name a selector cannot have learnt for a document it never saw (a nickname, a landmark) is its only
+# pointer in few queries: a validation document's such queries are guesses.
+P_ALIAS_ALONE = 0.25  # ... without its title, else with the title after it: "the Bayou City (Houston)"
+P_NAMELESS = 0.25  # leave the document unnamed when a landmark only it mentions points at it
 P_LOWER = 0.2
 P_NO_END_MARK = 0.25
 P_TYPO = 0.06  # one letter off in one word of the query
@@ -52,7 +63,7 @@ SECTION_SHARE = 0.3  # of a document's specific questions, the share asked about
 P_CONTEXT = 0.25  # a summary request put after who asks and why (_CONTEXTS)...
 P_CONTEXT_SECTION = 0.4  # ... a section question (as many specific questions get one as summary requests)
 P_CONTEXT_SPECIFIC = 0.1  # ... a question asked of a chunk
-LANDMARK_SHARE = 0.1  # ... and the share asked about one of its landmarks
+LANDMARK_SHARE = 0.15  # ... and the share asked about one of its landmarks
 MAX_LANDMARKS = 8
 _LANDMARK_CANDIDATES = 200  # the most mentioned place names checked for being this document's alone
 # A name is a landmark (a built place of one city; not a lake or a river that others share, a people, an
@@ -78,7 +89,7 @@ class DocumentProfile:
     landmarks: tuple[str, ...] = ()  # places only it names, most mentioned first ("the Brandenburg Gate")
     topics: tuple[str, ...] = ()  # every section as a topic ("economy", "higher education"), in text order
     aspects: tuple[str, ...] = ()  # the top-level sections' topics, for summary requests listing aspects
-    place: bool = False  # its opening says it is about a place (a city, a country...): travel talk fits
+    place: str | None = None  # what its opening says it is, when a place ("city", "country"): travel talk fits
     others: tuple[str, ...] = field(default=(), repr=False)  # the other documents' titles and aliases
     texts: tuple[str, ...] = field(default=(), repr=False)  # (this document's text, the other documents' texts)
     _unique: dict = field(default_factory=dict, repr=False, compare=False, hash=False)  # is_unique_name's answers
@@ -126,7 +137,7 @@ def profile_documents(documents: list[Document]) -> dict[str, DocumentProfile]:
         other_names = tuple(t for o in others for t in (o.title.strip(), *aliases[o.doc_id]))
         profile = DocumentProfile(
             document.doc_id, document.title.strip(), tuple(aliases[document.doc_id]), (), tuple(topics), tuple(aspects),
-            bool(_PLACE.search(document.text[:400])), other_names, (document.text, *(o.text for o in others)))
+            _place(document.text[:400]), other_names, (document.text, *(o.text for o in others)))
         profiles[document.doc_id] = replace(profile, landmarks=tuple(find_landmarks(profile)))
     return profiles
 
@@ -464,9 +475,10 @@ def landmark_questions(profile: DocumentProfile, n: int, seed: int = 0) -> list[
         return []
     rng = random.Random(f"{seed}:landmarks:{profile.doc_id}")
     templates = rng.sample(LANDMARK_TEMPLATES, min(n, len(LANDMARK_TEMPLATES)))
+    landmarks = rng.sample(profile.landmarks, len(profile.landmarks))
     questions = []
     for i, template in enumerate(templates):
-        question = _upper_first(template.format(landmark=profile.landmarks[i % len(profile.landmarks)]))
+        question = _upper_first(template.format(landmark=landmarks[i % len(landmarks)]))
         if rng.random() >= P_NAMELESS:
             question = name_question(question, profile, rng, nameless=False) or question
         questions.append(question)
@@ -492,31 +504,36 @@ _PLACE_CONTEXTS = (
     "I've never set foot in {name}.",
 )
 _HOLISTIC_ASKS = (
-    "Can you give me an overview of it as a whole?",
-    "What should I know about it in general?",
+    "Can you give me an overview of {it} as a whole?",
+    "What should I know about {it} in general?",
     "Give me a general summary, not just one topic.",
-    "What is it like, all things considered?",
-    "Could you sum it all up for me?",
-    "Tell me about it overall.",
-    "What are the essentials I should know about it?",
-    "Please give me a general introduction to it.",
+    "What is {it} like, all things considered?",
+    "Could you sum {it} up for me?",
+    "Tell me about {it} overall.",
+    "What are the essentials I should know about {it}?",
+    "Please give me a general introduction to {it}.",
     "What's the overall picture?",
     "An all-round summary would help.",
+    "Describe {it} to me in general terms.",
+    "Summarize {it} for me, all of it.",
 )
 _SECTION_ASKS = (
     "What is the {topic} like there?",
-    "How is it for {topic}?",
-    "What can you tell me about its {topic}?",
+    "How is {it} for {topic}?",
+    "What can you tell me about the {topic} of {it}?",
     "I'm only interested in {topic}: what should I know?",
     "Just the {topic}, please. What's it like?",
-    "What does it have in terms of {topic}?",
+    "What does {it} have in terms of {topic}?",
+    "Describe the {topic} of {it} to me.",
 )
 
 
 def in_context(profile: DocumentProfile, ask: str, rng: random.Random) -> str:
-    """`ask` (about "it" or "there") after an opening naming the document; travel openings for places."""
+    """`ask` after an opening naming the document; travel openings for places. The ask's {it} becomes
+    "it" or, for a place, "the city" (what the document's opening says it is)."""
     contexts = _CONTEXTS + (_PLACE_CONTEXTS if profile.place else ())
-    return f"{rng.choice(contexts).format(name=_pick_name(profile, rng))} {ask}"
+    it = f"the {profile.place}" if profile.place and rng.random() < 0.5 else "it"
+    return f"{rng.choice(contexts).format(name=_pick_name(profile, rng))} {ask.replace('{it}', it)}"
 
 
 def section_questions(profile: DocumentProfile, n: int, seed: int = 0) -> list[str]:
@@ -534,7 +551,7 @@ def section_questions(profile: DocumentProfile, n: int, seed: int = 0) -> list[s
         topic = topics[i % len(topics)]
         template = templates[(i + i // len(topics)) % len(templates)]
         if rng.random() < P_CONTEXT_SECTION:
-            questions.append(in_context(profile, rng.choice(_SECTION_ASKS).format(topic=topic), rng))
+            questions.append(in_context(profile, rng.choice(_SECTION_ASKS).replace("{topic}", topic), rng))
             continue
         question = template.format(name=_pick_name(profile, rng), topic=topic)
         questions.append(_upper_first(question) if not template.startswith("{topic}") else question)
