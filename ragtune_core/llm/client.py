@@ -216,6 +216,9 @@ class Completion:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     attempts: int = 1
+    # The answer's function calls, as sent: [{"name": ..., "arguments": "<JSON text>"}] (tool calling).
+    tool_calls: list[dict] = field(default_factory=list)
+    seconds: float = 0.0  # how long the answered request took (its last attempt)
 
 
 @dataclass
@@ -421,12 +424,13 @@ async def _complete_one(run: _Run, index: int, messages: list[dict]) -> Outcome:
                 if run.fatal:
                     return Failure(index, run.fatal[0], attempts)
                 attempts += 1
+                sent = time.perf_counter()
                 response = await run.client.chat.completions.create(
                     model=config.model, messages=messages, **_sampling(config), **run.request_options)
             finally:
                 run.slots.release()
             run.mark_answered()
-            return _completion(index, response, attempts)
+            return _completion(index, response, attempts, time.perf_counter() - sent)
         except openai.APIStatusError as exc:
             run.mark_answered()
             if exc.status_code in FATAL_STATUS:
@@ -464,7 +468,7 @@ def _sampling(config: LLMConfig) -> dict:
     return {} if config.temperature is None else {"temperature": config.temperature}
 
 
-def _completion(index: int, response, attempts: int) -> Completion:
+def _completion(index: int, response, attempts: int, seconds: float = 0.0) -> Completion:
     """The answer's text and usage; MalformedResponse for a 200 that is not a chat completion (the SDK
     hands back a non-JSON body as text, and builds its models from JSON without validating them)."""
     if not isinstance(response, ChatCompletion):
@@ -480,7 +484,14 @@ def _completion(index: int, response, attempts: int) -> Completion:
     return Completion(index=index, content=content or "",
                       prompt_tokens=_token_count(usage, "prompt_tokens"),
                       completion_tokens=_token_count(usage, "completion_tokens"),
-                      attempts=attempts)
+                      attempts=attempts, tool_calls=_tool_calls(message), seconds=seconds)
+
+
+def _tool_calls(message) -> list[dict]:
+    """The message's function calls as {"name", "arguments"}; a call without a function is kept nameless."""
+    calls = getattr(message, "tool_calls", None) or []
+    functions = [getattr(call, "function", None) for call in calls]
+    return [{"name": getattr(f, "name", None), "arguments": getattr(f, "arguments", None)} for f in functions]
 
 
 def _token_count(usage, name: str) -> int:
