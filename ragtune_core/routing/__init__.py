@@ -11,14 +11,18 @@ from .tools import (
     tools_to_dicts,
     dataset_tools,
 )
-from .datasets import (
+from .router_prompts import (
     DEFAULT_ROUTER_QA_PROMPT,
     DEFAULT_SUMMARY_PROMPT,
     DEFAULT_SUMMARY_QUESTION,
-    MAX_QUESTIONS_PER_DOCUMENT,
     MAX_SUMMARY_VARIATIONS,
-    RouterRequest,
     RouterPrompts,
+)
+from .datasets import (
+    DEFAULT_QUESTIONS_PER_DOCUMENT,
+    DEFAULT_SUMMARY_VARIATIONS,
+    MAX_QUESTIONS_PER_DOCUMENT,
+    RouterRequest,
     generate_router_dataset,
     generate_router_for_corpus,
     select_documents,
@@ -52,6 +56,8 @@ __all__ = [
     "DEFAULT_ROUTER_QA_PROMPT",
     "DEFAULT_SUMMARY_PROMPT",
     "DEFAULT_SUMMARY_QUESTION",
+    "DEFAULT_QUESTIONS_PER_DOCUMENT",
+    "DEFAULT_SUMMARY_VARIATIONS",
     "MAX_QUESTIONS_PER_DOCUMENT",
     "MAX_SUMMARY_VARIATIONS",
     "RouterRequest",

@@ -14,7 +14,7 @@ import random
 import re
 import uuid
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from ..corpus.documents import Chunk, Document, load_chunks, load_documents
@@ -25,13 +25,13 @@ from ..questions.generators import (
 )
 from ..questions.llm_generator import LLMQuestionGenerator
 from ..questions.offline import OfflineQuestionGenerator
-from ..questions.prompts import DEFAULT_QA_PROMPT, render_prompt
 from ..questions.qa_dataset import QADataset
 from ..store.files import check_keys
 from ..store.workspace import Workspace
-from .phrasing import (LANDMARK_SHARE, SECTION_SHARE, DocumentProfile, landmark_questions, name_question,
-                       profile_documents, restyle, section_questions, summary_requests)
-from .tools import SUMMARY, VECTOR, RouterError, Tool, check_placeholders, check_tools, fill_title, make_tools, tools_from_dicts, tools_to_dicts
+from .phrasing import LANDMARK_SHARE, SECTION_SHARE, landmark_questions, name_question, restyle, section_questions, summary_requests
+from .profiles import DocumentProfile, profile_documents
+from .router_prompts import MAX_SUMMARY_VARIATIONS, SUMMARY_TEMPLATES, RouterPrompts, offline_summary_variations
+from .tools import SUMMARY, VECTOR, RouterError, Tool, check_tools, fill_title, make_tools, tools_from_dicts, tools_to_dicts
 
 MAX_QUESTIONS_PER_DOCUMENT = 200
 # The defaults of a run (RouterRequest, generate_router_dataset): enough queries per document, in enough
@@ -43,99 +43,11 @@ _SPARE_QUESTIONS = 2
 # Query ids are derived from (tool, question), so regenerating the same data gives the same ids.
 _QUERY_ID_NAMESPACE = uuid.UUID("0b7e5f0c-3c1d-4b8e-a6a4-7d2f1c9e5b30")
 
-# Router questions are asked without their passage, among questions about other documents, so each
-# must say which document it is about; the chunk reaches the LLM under a "Document: {title}" line.
-DEFAULT_ROUTER_QA_PROMPT = DEFAULT_QA_PROMPT + (
-    " The questions will be asked without the context, among questions about other documents: name the "
-    "document given in the context's first line (its subject) in every question."
-)
 DOCUMENT_LINE = "Document: {title}\n\n"
 # Question words lowered when a question is put after "Regarding {title}, ".
 _QUESTION_OPENERS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "is", "are", "was",
                      "were", "does", "do", "did", "can", "could", "should", "would", "will", "has", "have", "had",
                      "name", "describe", "explain", "list", "in", "according"}
-
-DEFAULT_SUMMARY_QUESTION = "Can you give me a summary of {title}?"
-# {context_str}: the base summary question; the LLM answer is read with generation.parse_questions,
-# which keeps only lines that read as questions, hence "end with a question mark".
-DEFAULT_SUMMARY_PROMPT = (
-    "Here is a request a user could make about a document:\n"
-    "---------------------\n"
-    "{context_str}\n"
-    "---------------------\n"
-    "Write {num_questions_per_chunk} different variations of this request. Each one must still ask for a "
-    "holistic summary of everything about the document's subject, not for a specific fact or section, and "
-    "must name that subject. Vary the wording, tone and length. Write one variation per line, each ending "
-    "with a question mark, and nothing else."
-)
-# The offline generator's summary requests: as many as the most variations one may ask for.
-SUMMARY_TEMPLATES = (
-    "Summarize everything about {title}.",
-    "Give me a holistic overview of {title}.",
-    "What are the main things to know about {title}?",
-    "Can you give me a summary of {title}?",
-    "Provide a comprehensive summary of {title}.",
-    "Tell me everything important about {title}.",
-    "What is {title} all about, in a nutshell?",
-    "Write a broad overview covering all aspects of {title}.",
-    "I need a complete rundown of {title}: what should I know?",
-    "Could you sum up the key points about {title}?",
-    "Give me the big picture of {title}.",
-    "What is the general overview of {title}, from start to finish?",
-    "Describe {title} as a whole.",
-    "Outline all of the essential information about {title}.",
-    "Briefly summarize the whole of {title}.",
-    "What would an overall summary of {title} say?",
-    "Give a high-level summary of everything there is about {title}.",
-    "Can you recap the most important facts about {title} in one overview?",
-    "Explain {title} in summary form, covering every major topic.",
-    "What would a complete summary of {title} include?",
-)
-
-# An LLM is asked for at most as many as per chunk; the offline generator has that many phrasings.
-MAX_SUMMARY_VARIATIONS = min(MAX_QUESTIONS_PER_CHUNK, len(SUMMARY_TEMPLATES))
-
-
-
-# prompts and offline summary requests ------------------------------------------------------------------
-@dataclass
-class RouterPrompts:
-    """The editable prompts: `questions` for specific questions about a chunk (generation.py's
-    format), `summary` for variations of `summary_question` (filled with the document's {title})."""
-
-    questions: str = DEFAULT_ROUTER_QA_PROMPT
-    summary: str = DEFAULT_SUMMARY_PROMPT
-    summary_question: str = DEFAULT_SUMMARY_QUESTION
-
-    def __post_init__(self) -> None:
-        for field_name in ("questions", "summary", "summary_question"):
-            if not isinstance(getattr(self, field_name), str):
-                raise RouterError(f"prompts.{field_name} must be text")
-        render_prompt(self.questions, "", 1)  # names a missing {context_str}
-        if "{context_str}" not in self.summary:
-            raise RouterError("prompts.summary must contain {context_str}, where the base summary question goes")
-        check_placeholders(self.summary_question, "prompts.summary_question")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict | None) -> RouterPrompts:
-        data = data or {}
-        if not isinstance(data, dict):
-            raise RouterError("prompts must be an object with questions, summary and summary_question")
-        check_keys(data, (f.name for f in fields(cls)), "prompts", RouterError)
-        return cls(**{k: v for k, v in data.items() if v})  # an empty prompt means the default
-
-
-def offline_summary_variations(title: str, n: int, seed: int = 0) -> list[str]:
-    """`n` distinct summary requests about `title`, drawn from SUMMARY_TEMPLATES (deterministic per seed)."""
-    if not 1 <= n <= MAX_SUMMARY_VARIATIONS:
-        raise RouterError(f"summary_variations must be between 1 and {MAX_SUMMARY_VARIATIONS}, not {n}")
-    rng = random.Random(f"{seed}:{title}")
-    return [template.format(title=title) for template in rng.sample(SUMMARY_TEMPLATES, n)]
-
-
 
 
 # router datasets -------------------------------------------------------------------------------------

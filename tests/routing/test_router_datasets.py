@@ -13,12 +13,13 @@ from ragtune_core.corpus.documents import Chunk, Document, Span
 from ragtune_core.questions.generators import GenerationError
 from ragtune_core.llm.client import LLMConfig
 from ragtune_core.questions.qa_dataset import QADataset, split_dataset
-from ragtune_core.routing.datasets import (DEFAULT_QUESTIONS_PER_DOCUMENT, DEFAULT_SUMMARY_VARIATIONS, MAX_SUMMARY_VARIATIONS,
-                                           RouterPrompts, RouterRequest, SUMMARY_TEMPLATES, generate_router_dataset,
-                                           name_document, names_document, offline_summary_variations)
-from ragtune_core.routing.phrasing import (ASPECT_SUMMARY_TEMPLATES, SECTION_TEMPLATES, _one_edit, find_aliases,
-                                           landmark_questions, name_question, points_at, profile_documents, restyle,
-                                           section_topics, with_typo)
+from ragtune_core.routing.datasets import (DEFAULT_QUESTIONS_PER_DOCUMENT, DEFAULT_SUMMARY_VARIATIONS, RouterRequest,
+                                           generate_router_dataset, name_document, names_document)
+from ragtune_core.routing.router_prompts import (MAX_SUMMARY_VARIATIONS, SUMMARY_TEMPLATES, RouterPrompts,
+                                                 offline_summary_variations)
+from ragtune_core.routing.phrasing import (ASPECT_SUMMARY_TEMPLATES, SECTION_TEMPLATES, landmark_questions,
+                                           name_question, restyle, with_typo)
+from ragtune_core.routing.profiles import find_aliases, one_edit, points_at, profile_documents, section_topics
 from ragtune_core.routing.tables import counts_per_tool
 from ragtune_core.routing.tools import RouterError, Tool, ToolTemplate, make_tools, slugify, tools_from_dicts, tools_to_dicts
 from ragtune_core.questions.qa_dataset import load_dataset
@@ -416,10 +417,10 @@ def test_typos_are_one_edit_in_one_word_and_few():
         changed = [(a, b) for a, b in zip(text.split(), typo.split()) if a != b]
         assert len(typo.split()) == len(text.split()) and len(changed) == 1
         (before, after), = changed
-        assert _one_edit(after.lower(), before.lower()) and after[0] == before[0] and before != "Houston"
+        assert one_edit(after.lower(), before.lower()) and after[0] == before[0] and before != "Houston"
     restyled = [restyle(text, random.Random(seed), houston) for seed in range(1000)]
     words = re.findall(r"\w+", text.lower())
-    with_typos = [q for q in restyled if any(_one_edit(w, v) for w, v in zip(re.findall(r"\w+", q.lower()), words))]
+    with_typos = [q for q in restyled if any(one_edit(w, v) for w, v in zip(re.findall(r"\w+", q.lower()), words))]
     assert 0 < len(with_typos) <= 100
     assert all(points_at(q, houston) for q in restyled)
 
