@@ -6,8 +6,8 @@ import streamlit as st
 from app_pages.components import generate_button, generator_settings, literal, workspace
 from ragtune_core.corpus import load_documents
 from ragtune_core.jobs import JobKind
-from ragtune_core.routing import (DEFAULT_ROUTER_QA_PROMPT, DEFAULT_SUMMARY_PROMPT, DEFAULT_SUMMARY_QUESTION,
-                                  MAX_QUESTIONS_PER_DOCUMENT, MAX_SUMMARY_VARIATIONS, SUMMARY, VECTOR, RouterPrompts,
+from ragtune_core.routing import (DEFAULT_QUESTIONS_PER_DOCUMENT, DEFAULT_ROUTER_QA_PROMPT, DEFAULT_SUMMARY_PROMPT,
+                                  DEFAULT_SUMMARY_QUESTION, DEFAULT_SUMMARY_VARIATIONS, MAX_QUESTIONS_PER_DOCUMENT, MAX_SUMMARY_VARIATIONS, SUMMARY, VECTOR, RouterPrompts,
                                   RouterRequest, make_tools, tools_from_dicts, tools_to_dicts)
 
 
@@ -24,8 +24,9 @@ def router_form(corpus) -> None:
                                            "document_id": st.column_config.SelectboxColumn("document", options=chosen),
                                            "kind": st.column_config.SelectboxColumn(options=[VECTOR, SUMMARY, "custom"])})
     left, right = st.columns(2)
-    per_document = left.number_input("Specific questions per document", 1, MAX_QUESTIONS_PER_DOCUMENT, 10)
-    variations = right.number_input("Summary requests per document", 0, MAX_SUMMARY_VARIATIONS, 5)
+    per_document = left.number_input("Specific questions per document", 1, MAX_QUESTIONS_PER_DOCUMENT,
+                                  DEFAULT_QUESTIONS_PER_DOCUMENT)
+    variations = right.number_input("Summary requests per document", 0, MAX_SUMMARY_VARIATIONS, DEFAULT_SUMMARY_VARIATIONS)
     generator, config = generator_settings(len(chosen), int(per_document) + int(variations), "rgen")
     prompts = RouterPrompts()
     if generator == "llm":

@@ -6,7 +6,9 @@ import argparse
 
 from ..llm.client import key_rule
 from ..questions.qa_dataset import SPLIT_MODES
-from ..routing.datasets import MAX_SUMMARY_VARIATIONS, RouterRequest, generate_router_for_corpus, select_documents
+from ..routing.datasets import (DEFAULT_QUESTIONS_PER_DOCUMENT, DEFAULT_SUMMARY_VARIATIONS, RouterRequest,
+                                generate_router_for_corpus, select_documents)
+from ..routing.router_prompts import MAX_SUMMARY_VARIATIONS
 from ..store.workspace import Workspace
 from .progress import ProgressPrinter
 from .questions import add_generator_flags, check_new_dataset, llm_config, split_and_save
@@ -22,10 +24,11 @@ def register(subparsers) -> None:
     cmd.add_argument("--corpus", required=True, help="corpus id or name")
     cmd.add_argument("--name", required=True, help="name of the new dataset")
     cmd.add_argument("--documents", nargs="+", metavar="DOC", help="document ids or titles (default: all)")
-    cmd.add_argument("--questions-per-document", type=int, default=10,
-                     help="specific questions per document, for its vector tool (default 10)")
-    cmd.add_argument("--summary-variations", type=int, default=5,
-                     help=f"summary requests per document, for its summary tool (default 5, at most {MAX_SUMMARY_VARIATIONS})")
+    cmd.add_argument("--questions-per-document", type=int, default=DEFAULT_QUESTIONS_PER_DOCUMENT,
+                     help=f"specific questions per document, for its vector tool (default {DEFAULT_QUESTIONS_PER_DOCUMENT})")
+    cmd.add_argument("--summary-variations", type=int, default=DEFAULT_SUMMARY_VARIATIONS,
+                     help=f"summary requests per document, for its summary tool (default {DEFAULT_SUMMARY_VARIATIONS}, "
+                          f"at most {MAX_SUMMARY_VARIATIONS})")
     add_generator_flags(cmd)
     cmd.add_argument("--split-by", choices=SPLIT_MODES, default="document",
                      help="document: validation documents' tools are never trained on (default); query: shuffle queries")
