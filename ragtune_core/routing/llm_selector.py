@@ -1,14 +1,28 @@
-"""The LLM selector: an OpenAI-compatible chat model picks one numbered choice per query."""
+"""The LLM selector: an OpenAI-compatible chat model picks one choice per query.
+
+Two modes: a numbered list answered in JSON (llama-index's single-select prompt), or function
+calling (`tool_calling=True`): each choice is a function the model must call (`tool_choice=
+"required"`), as a teacher labelling fine-tuning data or a fine-tuned model answers. A call that
+cannot be a selection (no call, plain text, an unknown tool, several calls) is an invalid output:
+a miss whose kind the error names (`invalid_output_kind`).
+
+A fine-tuned LLM is stored as a workspace folder with `llm_model.json` (`FinetunedLLM`): the hosted
+model id or the local weights beside it, the tools it learned (and their hash) and its system
+prompt. `FinetunedLLMSelector` refuses choices that are not the tools it learned.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
-from dataclasses import replace
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
 
 from .. import llm
-from .selectors import Choice, Selection, check_choices
+from ..store.files import check_keys, read_json, write_json
+from .selectors import Choice, Selection, Selector, check_choices
 
 # llama-index's DEFAULT_SINGLE_SELECT_PROMPT_TMPL, followed by our structured-answer instruction.
 SINGLE_SELECT_PROMPT = (
@@ -37,10 +51,13 @@ class LLMSelector:
     choice out of the text from then on.
     """
 
-    def __init__(self, config: llm.LLMConfig, max_retries: int | None = None):
+    def __init__(self, config: llm.LLMConfig, max_retries: int | None = None, tool_calling: bool = False,
+                 system_prompt: str | None = None):
         self.config = config if max_retries is None else replace(config, max_retries=max_retries)
         self.name = f"LLM {config.model}"
-        self.json_mode = True
+        self.json_mode = not tool_calling
+        self.tool_calling = tool_calling
+        self.system_prompt = system_prompt  # tool calling only: sent first, as in the fine-tuning data
 
     @staticmethod
     def availability(config: llm.LLMConfig | None) -> tuple[bool, str]:
@@ -57,6 +74,8 @@ class LLMSelector:
         check_choices(choices)
         if not queries:
             return []
+        if self.tool_calling:
+            return self._select_by_tool_call(queries, choices)
         start = time.perf_counter()
         prompts = [[{"role": "user", "content": render_select_prompt(q, choices)}] for q in queries]
         outcomes = self._complete(prompts)
@@ -69,6 +88,15 @@ class LLMSelector:
     def _complete(self, prompts: list[list[dict]]) -> list[llm.Outcome]:
         options = {"response_format": {"type": "json_object"}} if self.json_mode else {}
         return llm.complete_many(self.config, prompts, **options)
+
+    def _select_by_tool_call(self, queries: list[str], choices: list[Choice]) -> list[Selection]:
+        system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+        prompts = [[*system, {"role": "user", "content": query}] for query in queries]
+        start = time.perf_counter()
+        outcomes = llm.complete_many(self.config, prompts, tools=function_tools(choices), tool_choice="required",
+                                     parallel_tool_calls=False)
+        spread = (time.perf_counter() - start) / len(queries)
+        return [_selection_from_tool_call(outcome, choices, spread) for outcome in outcomes]
 
 
 def render_select_prompt(query: str, choices: list[Choice]) -> str:
@@ -138,3 +166,154 @@ def _selection_from_outcome(outcome: llm.Outcome, n_choices: int, latency: float
     scores = [0.0] * n_choices
     scores[index] = 1.0
     return Selection(index=index, scores=scores, latency=latency, reason=reason)
+
+
+# --- function calling -------------------------------------------------------------------------
+# The kinds of invalid output a tool-calling selector can get; each is a miss.
+NO_CALL, PLAIN_TEXT, UNKNOWN_TOOL, SEVERAL_CALLS = "no tool call", "plain text", "unknown tool", "several tool calls"
+INVALID_OUTPUT_KINDS = (NO_CALL, PLAIN_TEXT, UNKNOWN_TOOL, SEVERAL_CALLS)
+_INVALID_OUTPUT = re.compile(r"^invalid output \(([a-z ]+)\)")
+
+
+def function_tools(choices: list[Choice]) -> list[dict]:
+    """The choices as OpenAI function tools without arguments, in their order."""
+    return [{"type": "function", "function": {"name": c.name, "description": c.description,
+                                              "parameters": {"type": "object", "properties": {}}}}
+            for c in choices]
+
+
+def tools_hash(tools: list[dict]) -> str:
+    """A short fingerprint of a tool list (names, descriptions, parameters and order)."""
+    canonical = json.dumps(tools, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+class InvalidOutput(ValueError):
+    """A tool-calling answer that names no single known tool; `kind` is one of INVALID_OUTPUT_KINDS."""
+
+    def __init__(self, kind: str, detail: str):
+        super().__init__(f"invalid output ({kind}): {detail}")
+        self.kind = kind
+
+
+def parse_tool_call(tool_calls: list[dict], content: str, names: list[str]) -> int:
+    """The index in `names` of the one tool called; InvalidOutput otherwise."""
+    if len(tool_calls) > 1:
+        called = ", ".join(repr(call.get("name")) for call in tool_calls)
+        raise InvalidOutput(SEVERAL_CALLS, f"{len(tool_calls)} calls ({called})")
+    if not tool_calls:
+        if content.strip():
+            raise InvalidOutput(PLAIN_TEXT, f"answered {_excerpt(content)} instead of calling a tool")
+        raise InvalidOutput(NO_CALL, "the answer is empty")
+    name = tool_calls[0].get("name")
+    if name not in names:
+        raise InvalidOutput(UNKNOWN_TOOL, f"called {name!r}, which is not one of the {len(names)} tools")
+    return names.index(name)
+
+
+def invalid_output_kind(error: str | None) -> str | None:
+    """The kind of invalid output an error names, or None for another failure (or none)."""
+    match = _INVALID_OUTPUT.match(error or "")
+    return match.group(1) if match and match.group(1) in INVALID_OUTPUT_KINDS else None
+
+
+def _selection_from_tool_call(outcome: llm.Outcome, choices: list[Choice], spread: float) -> Selection:
+    if isinstance(outcome, llm.Failure):
+        return Selection(index=None, scores=[], latency=spread, error=outcome.message)
+    latency = outcome.seconds or spread
+    try:
+        index = parse_tool_call(outcome.tool_calls, outcome.content, [c.name for c in choices])
+    except InvalidOutput as exc:
+        return Selection(index=None, scores=[], latency=latency, error=str(exc))
+    scores = [0.0] * len(choices)
+    scores[index] = 1.0
+    return Selection(index=index, scores=scores, latency=latency, reason=f"called {choices[index].name}")
+
+
+# --- fine-tuned LLMs --------------------------------------------------------------------------
+FINETUNED_LLM_FILE = "llm_model.json"
+LOCAL, HOSTED = "local", "hosted"
+
+
+class ToolSetError(ValueError):
+    """A fine-tuned LLM asked to choose among tools other than those it learned."""
+
+
+@dataclass
+class FinetunedLLM:
+    """What a fine-tuned LLM's folder records: how to call it and what it learned."""
+
+    where: str  # LOCAL (weights in the folder) or HOSTED (a model id at an OpenAI-compatible endpoint)
+    base_model: str
+    tools: list[dict]  # the function tools of its training data, in order
+    system_prompt: str
+    model_id: str | None = None  # hosted: the fine-tuned model's id ("ft:gpt-4o-mini:...")
+    base_url: str | None = None  # hosted: the endpoint (None: OpenAI's API)
+    provider: str = ""  # who trained it ("local", "openai"...)
+    dataset_id: str | None = None
+    metrics: dict = field(default_factory=dict)
+    tools_hash: str = ""
+
+    def __post_init__(self) -> None:
+        if self.where not in (LOCAL, HOSTED):
+            raise ToolSetError(f"a fine-tuned LLM is {LOCAL} or {HOSTED}, not {self.where!r}")
+        if self.where == HOSTED and not self.model_id:
+            raise ToolSetError("a hosted fine-tuned LLM needs its model id")
+        self.tools_hash = tools_hash(self.tools)
+
+    def save(self, folder: Path) -> None:
+        write_json(Path(folder) / FINETUNED_LLM_FILE, asdict(self))
+
+    @classmethod
+    def load(cls, folder: str | Path) -> FinetunedLLM:
+        path = Path(folder) / FINETUNED_LLM_FILE
+        data = read_json(path, "the fine-tuned LLM's description")
+        where = f"{path.name} of {Path(folder).name}"
+        if not isinstance(data, dict):
+            raise ToolSetError(f"{where} must be an object")
+        check_keys(data, (f.name for f in fields(cls)), where, ToolSetError,
+                   required=["where", "base_model", "tools", "system_prompt"])
+        stored = data.pop("tools_hash", "")
+        model = cls(**data)
+        if stored and stored != model.tools_hash:
+            raise ToolSetError(f"{where} is damaged: its tools do not match their hash")
+        return model
+
+    def check_choices(self, choices: list[Choice]) -> None:
+        """ToolSetError unless `choices` are exactly the tools this model learned."""
+        if tools_hash(function_tools(choices)) == self.tools_hash:
+            return
+        learned = [tool["function"]["name"] for tool in self.tools]
+        given = [choice.name for choice in choices]
+        missing, extra = [n for n in learned if n not in given], [n for n in given if n not in learned]
+        if missing or extra:
+            detail = (f"missing {', '.join(missing[:5]) or 'none'}; not learned {', '.join(extra[:5]) or 'none'}")
+        else:
+            detail = "same names, but other descriptions or another order"
+        raise ToolSetError(f"this fine-tuned LLM learned another tool set ({len(learned)} tools, hash "
+                           f"{self.tools_hash}) than the dataset's ({len(given)} tools): {detail}. Route the "
+                           "dataset it was trained for, or fine-tune on this one")
+
+    def selector(self, folder: str | Path, api_key: str | None = None) -> Selector:
+        """The selector that asks this model (stored in `folder`): by tool calling when hosted, by
+        likelihood when local."""
+        if self.where == HOSTED:
+            config = llm.LLMConfig(base_url=self.base_url, model=self.model_id, api_key=api_key, temperature=0.0)
+            return LLMSelector(config, tool_calling=True, system_prompt=self.system_prompt)
+        from .local_llm_selector import LocalLLMSelector  # torch and transformers load only here
+
+        return LocalLLMSelector(Path(folder))
+
+
+class FinetunedLLMSelector:
+    """A fine-tuned LLM as a selector: refuses a choice list other than the tools it learned."""
+
+    def __init__(self, folder: str | Path, label: str | None = None, api_key: str | None = None):
+        self.model = FinetunedLLM.load(folder)
+        self.inner = self.model.selector(folder, api_key)
+        self.name = label or f"fine-tuned LLM {Path(folder).name}"
+
+    def select(self, queries: list[str], choices: list[Choice]) -> list[Selection]:
+        check_choices(choices)
+        self.model.check_choices(choices)
+        return self.inner.select(queries, choices)

@@ -1,0 +1,30 @@
+"""Fine-tuning an LLM on tool calls: chat data from router datasets, a pre-flight check, and
+providers (hosted, OpenAI-shaped; local, TRL + LoRA) behind one interface."""
+
+from .data import (
+    SYSTEM_PROMPT,
+    ChatData,
+    ChatDataError,
+    build_chat_data,
+    check_example,
+    parse_jsonl,
+    import_jsonl,
+    to_jsonl,
+    save_chat_data,
+    load_chat_data,
+    list_chat_data,
+)
+
+__all__ = [
+    "SYSTEM_PROMPT",
+    "ChatData",
+    "ChatDataError",
+    "build_chat_data",
+    "check_example",
+    "parse_jsonl",
+    "import_jsonl",
+    "to_jsonl",
+    "save_chat_data",
+    "load_chat_data",
+    "list_chat_data",
+]

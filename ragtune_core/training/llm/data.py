@@ -1,0 +1,258 @@
+"""Chat fine-tuning data from a router dataset: one line per query, the right tool as a function call.
+
+Each line is what OpenAI-shaped fine-tuning and TRL's SFTTrainer read (`messages` + `tools`):
+
+    {"messages": [{"role": "system", ...}, {"role": "user", "content": query},
+                  {"role": "assistant", "tool_calls": [{"type": "function", "id": "call_0",
+                   "function": {"name": tool, "arguments": "{}"}}]}],
+     "tools": [<the dataset's tools as functions>], "parallel_tool_calls": false}
+
+Labels come from the dataset (its right tool) or from a teacher LLM's function calls, kept only where
+the teacher agrees with the dataset; the disagreements are listed. The split is the dataset's (made
+by document when it has none), so validation lines are about documents never trained on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ...llm.client import LLMConfig
+from ...questions.qa_dataset import TRAIN, VAL, QADataset, split_dataset
+from ...routing.compare import router_task
+from ...routing.llm_selector import LLMSelector, function_tools, tools_hash
+from ...store.files import read_json, write_json, write_jsonl
+from ...store.workspace import Workspace
+
+# Short on purpose: every token of it is trained on each line (about 140 tokens/s on 2 CPU cores).
+SYSTEM_PROMPT = "Route the user's query: call the one tool that should answer it."
+DATASET_LABELS, TEACHER_LABELS = "dataset", "teacher"
+LABEL_SOURCES = (DATASET_LABELS, TEACHER_LABELS)
+# What a line can get wrong, as the pre-flight check counts it.
+SCHEMA, UNKNOWN_TOOL, MISSING_TOOL_CALL = "schema", "unknown tool", "missing tool_call"
+DATA_FOLDER = "llm_data"
+_DATA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
+
+
+class ChatDataError(ValueError):
+    """Chat data that cannot be built, read or trained on; the message names the line or setting."""
+
+
+def chat_example(query: str, tool_name: str, tools: list[dict], system_prompt: str = SYSTEM_PROMPT) -> dict:
+    """One training line: the query answered by a call of `tool_name` without arguments."""
+    call = {"type": "function", "id": "call_0", "function": {"name": tool_name, "arguments": "{}"}}
+    messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": query},
+                {"role": "assistant", "tool_calls": [call]}]
+    return {"messages": messages, "tools": tools, "parallel_tool_calls": False}
+
+
+def called_tool(example: dict) -> str:
+    """The name of the tool a (checked) line's assistant calls."""
+    return example["messages"][-1]["tool_calls"][0]["function"]["name"]
+
+
+@dataclass
+class ChatData:
+    """Chat lines split into train and val, with the tool set they share and how they were labelled."""
+
+    train: list[dict]
+    val: list[dict]
+    tools: list[dict]
+    labels: str = DATASET_LABELS
+    dataset_id: str | None = None
+    disagreements: list[dict] = field(default_factory=list)  # {query, label, teacher}: teacher lines dropped
+    teacher: str | None = None  # the teacher model, when labelled by one
+
+    @property
+    def tools_hash(self) -> str:
+        return tools_hash(self.tools)
+
+    def summary(self) -> dict:
+        return {"train": len(self.train), "val": len(self.val), "tools": len(self.tools),
+                "tools_hash": self.tools_hash, "labels": self.labels, "disagreements": len(self.disagreements)}
+
+
+def build_chat_data(dataset: QADataset, labels: str = DATASET_LABELS, teacher: LLMConfig | None = None,
+                    split_by: str = "document", val_ratio: float = 0.2, seed: int = 42,
+                    dataset_id: str | None = None) -> ChatData:
+    """Chat lines for every query of a router dataset, labelled by the dataset or by `teacher`.
+
+    A teacher is asked by function calling (tool_choice="required") with the same system prompt and
+    tools as the lines; a line is kept only where it calls the dataset's right tool.
+
+    Example:
+        >>> data = build_chat_data(load_dataset(ws, dataset_id))
+        >>> write_jsonl(path, data.train)
+    """
+    if labels not in LABEL_SOURCES:
+        raise ChatDataError(f"labels must be one of {', '.join(LABEL_SOURCES)}, not {labels!r}")
+    if labels == TEACHER_LABELS and teacher is None:
+        raise ChatDataError("teacher labels need a teacher LLM (base URL, model and key)")
+    if dataset.kind != "router":
+        raise ChatDataError(f"chat data is built from a router dataset, not a {dataset.kind} dataset")
+    split = dataset.split or split_dataset(dataset, val_ratio, by=split_by, seed=seed)
+    queries, choices, expected = router_task(dataset)
+    tools = function_tools(choices)
+    names = [choice.name for choice in choices]
+    picks: list[int | None] = list(expected)
+    data = ChatData([], [], tools, labels, dataset_id)
+    if labels == TEACHER_LABELS:
+        selector = LLMSelector(teacher, tool_calling=True, system_prompt=SYSTEM_PROMPT)
+        selections = selector.select(queries, choices)
+        picks = [s.index for s in selections]
+        data.teacher = teacher.model
+        data.disagreements = [{"query": q, "label": names[want], "teacher": names[s.index] if s.index is not None
+                               else f"— {s.error}"} for q, want, s in zip(queries, expected, selections)
+                              if s.index != want]
+    for qid, query, want, pick in zip(dataset.queries, queries, expected, picks):
+        if pick == want:
+            (data.val if split.get(qid) == VAL else data.train).append(chat_example(query, names[want], tools))
+    if not data.train:
+        raise ChatDataError("no training line: " + ("the teacher agreed with no label of the training part"
+                                                    if data.disagreements else "the training part is empty"))
+    return data
+
+
+# --- checking lines -----------------------------------------------------------------------------
+def check_example(line: object, tool_names: set[str] | None = None) -> list[tuple[str, str]]:
+    """What is wrong with one chat line, as (kind, message) pairs (kind: SCHEMA, UNKNOWN_TOOL or
+    MISSING_TOOL_CALL); [] for a good line. `tool_names`: the tools it must call among."""
+    if not isinstance(line, dict):
+        return [(SCHEMA, f"a line must be a JSON object, not {type(line).__name__}")]
+    unknown = sorted(set(line) - {"messages", "tools", "parallel_tool_calls"})
+    messages, tools = line.get("messages"), line.get("tools")
+    problems = [(SCHEMA, f"unknown field(s) {', '.join(unknown)}")] if unknown else []
+    if not isinstance(tools, list) or not tools or not all(_tool_name(t) for t in tools):
+        problems.append((SCHEMA, "tools must be a non-empty list of {type: function, function: {name, ...}}"))
+        tools = []
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        return problems + [(SCHEMA, "messages must be a list of objects")]
+    roles = [m.get("role") for m in messages]
+    if "user" not in roles or not all(isinstance(m.get("content"), str) and m["content"].strip()
+                                      for m in messages if m.get("role") in ("system", "user")):
+        problems.append((SCHEMA, "messages need a user message with text (system messages need text too)"))
+    if not roles or roles[-1] != "assistant":
+        return problems + [(MISSING_TOOL_CALL, "the last message must be the assistant's tool call")]
+    calls = messages[-1].get("tool_calls")
+    if not isinstance(calls, list) or not calls:
+        return problems + [(MISSING_TOOL_CALL, "the assistant message has no tool_calls")]
+    if len(calls) > 1:
+        problems.append((SCHEMA, f"the assistant calls {len(calls)} tools: a route is one call"))
+    function = calls[0].get("function") if isinstance(calls[0], dict) else None
+    if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+        return problems + [(MISSING_TOOL_CALL, "the tool call has no function name")]
+    if not isinstance(function.get("arguments"), str) or not _is_json(function["arguments"]):
+        problems.append((SCHEMA, "the call's arguments must be a JSON string, such as \"{}\""))
+    known = {_tool_name(t) for t in tools} if tool_names is None else tool_names
+    if function["name"] not in known:
+        problems.append((UNKNOWN_TOOL, f"calls {function['name']!r}, which is not one of the tools"))
+    return problems
+
+
+def _tool_name(tool: object) -> str | None:
+    function = tool.get("function") if isinstance(tool, dict) else None
+    name = function.get("name") if isinstance(function, dict) else None
+    return name if isinstance(name, str) and name else None
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
+def parse_jsonl(text: str) -> tuple[list[dict], list[dict]]:
+    """(good lines, problems) of JSONL text; each problem is {line, kind, message} (1-based line).
+    Blank lines are skipped; a line with any problem is left out of the good ones."""
+    examples, problems = [], []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            line = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            problems.append({"line": number, "kind": SCHEMA, "message": f"not JSON: {exc.msg}"})
+            continue
+        found = check_example(line)
+        problems += [{"line": number, "kind": kind, "message": message} for kind, message in found]
+        if not found:
+            examples.append(line)
+    return examples, problems
+
+
+def import_jsonl(train_text: str, val_text: str = "") -> ChatData:
+    """Chat data from exported (or hand-made) JSONL; ChatDataError naming the first bad lines, or
+    lines whose tool sets differ (a model learns one tool set)."""
+    parts = []
+    for part, text in ((TRAIN, train_text), (VAL, val_text)):
+        examples, problems = parse_jsonl(text)
+        if problems:
+            shown = "; ".join(f"line {p['line']}: {p['message']}" for p in problems[:3])
+            raise ChatDataError(f"{len(problems)} problem(s) in the {part} lines: {shown}")
+        parts.append(examples)
+    if not parts[0]:
+        raise ChatDataError("the training file has no lines")
+    tools = parts[0][0]["tools"]
+    for part, examples in zip((TRAIN, VAL), parts):
+        for number, example in enumerate(examples, start=1):
+            if tools_hash(example["tools"]) != tools_hash(tools):
+                raise ChatDataError(f"{part} line {number} has another tool set than the first line: "
+                                    "every line must offer the same tools")
+    return ChatData(parts[0], parts[1], tools, labels="imported")
+
+
+def to_jsonl(examples: list[dict]) -> str:
+    return "".join(json.dumps(example, ensure_ascii=False) + "\n" for example in examples)
+
+
+# --- in the workspace -----------------------------------------------------------------------------
+def save_chat_data(ws: Workspace, name: str, data: ChatData) -> Path:
+    """Write `llm_data/<name>/` (train.jsonl, val.jsonl, data.json) whole or not at all; refused
+    when the name is taken."""
+    folder = _data_folder(ws, name)
+    if folder.exists():
+        raise ChatDataError(f"chat data {name!r} already exists: pick another name")
+    partial = folder.with_name(f".{folder.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    write_jsonl(partial / "train.jsonl", data.train)
+    write_jsonl(partial / "val.jsonl", data.val)
+    meta = {key: value for key, value in asdict(data).items() if key not in ("train", "val")}
+    write_json(partial / "data.json", meta)
+    partial.rename(folder)
+    return folder
+
+
+def _data_folder(ws: Workspace, name: str) -> Path:
+    if not _DATA_NAME.fullmatch((name or "").strip()):
+        raise ChatDataError(f"chat data names use letters, digits, '.', '_' and '-' only, not {name!r}")
+    return ws.dir(DATA_FOLDER) / name.strip()
+
+
+def load_chat_data(ws: Workspace, name: str) -> ChatData:
+    folder = _data_folder(ws, name)
+    if not (folder / "data.json").exists():
+        known = ", ".join(list_chat_data(ws)) or "none yet"
+        raise ChatDataError(f"no chat data named {name!r} (saved: {known})")
+    data = import_jsonl((folder / "train.jsonl").read_text(encoding="utf-8"),
+                        (folder / "val.jsonl").read_text(encoding="utf-8"))
+    meta = read_json(folder / "data.json", f"chat data {name!r}'s")
+    if tools_hash(meta.get("tools") or []) != data.tools_hash:
+        raise ChatDataError(f"chat data {name!r} is damaged: its lines offer other tools than data.json")
+    return ChatData(data.train, data.val, **meta)
+
+
+def list_chat_data(ws: Workspace) -> list[str]:
+    root = ws.dir(DATA_FOLDER)
+    return sorted(p.name for p in root.iterdir() if (p / "data.json").exists()) if root.exists() else []
+
+
+def chat_data_paths(ws: Workspace, name: str) -> tuple[Path, Path]:
+    folder = _data_folder(ws, name)
+    return folder / "train.jsonl", folder / "val.jsonl"
+
+

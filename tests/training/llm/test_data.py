@@ -1,0 +1,143 @@
+import json
+
+import pytest
+
+from ragtune_core.llm import LLMConfig
+from ragtune_core.questions.qa_dataset import save_dataset
+from ragtune_core.routing.llm_selector import (NO_CALL, PLAIN_TEXT as PLAIN, SEVERAL_CALLS, UNKNOWN_TOOL as UNKNOWN,
+                                               LLMSelector, function_tools, invalid_output_kind, parse_tool_call,
+                                               tools_hash, InvalidOutput)
+from ragtune_core.routing.compare import router_task
+from ragtune_core.training.llm.data import (MISSING_TOOL_CALL, SCHEMA, SYSTEM_PROMPT, UNKNOWN_TOOL, ChatDataError,
+                                           build_chat_data, called_tool, chat_example, check_example, import_jsonl,
+                                           list_chat_data, load_chat_data, parse_jsonl, save_chat_data, to_jsonl)
+from tests.fake_openai import FakeOpenAIServer
+from tests.training.llm.helpers import MADE_UP, PLAIN_TEXT, QUERIES, RIGHT_TOOL, TWO_CALLS, WRONG, router_dataset, teacher
+
+
+def test_lines_follow_the_contract_and_the_dataset_split():
+    dataset = router_dataset()
+    data = build_chat_data(dataset)
+    assert len(data.train) + len(data.val) == len(QUERIES)
+    val_queries = {line["messages"][1]["content"] for line in data.val}
+    assert val_queries == {q for qid, q in dataset.queries.items() if dataset.split[qid] == "val"}
+    line = data.train[0]
+    assert [m["role"] for m in line["messages"]] == ["system", "user", "assistant"]
+    assert line["messages"][0]["content"] == SYSTEM_PROMPT
+    call = line["messages"][2]["tool_calls"][0]
+    assert call == {"type": "function", "id": "call_0", "function": {"name": RIGHT_TOOL[line["messages"][1]["content"]],
+                                                                      "arguments": "{}"}}
+    assert line["parallel_tool_calls"] is False
+    assert [t["function"]["name"] for t in line["tools"]] == [c.name for c in router_task(dataset)[1]]
+    assert line["tools"][0]["function"]["parameters"] == {"type": "object", "properties": {}}
+    assert all(check_example(line) == [] for line in data.train + data.val)
+
+
+def test_a_dataset_without_split_is_split_by_document():
+    dataset = router_dataset()
+    dataset.split = {}
+    data = build_chat_data(dataset, seed=3)
+    documents = lambda lines: {called_tool(l).rsplit("_", 1)[-1] for l in lines}  # noqa: E731
+    assert data.val and not documents(data.train) & documents(data.val)
+
+
+def test_teacher_labels_keep_agreements_and_list_disagreements():
+    with FakeOpenAIServer(responder=teacher) as server:
+        config = LLMConfig(base_url=server.base_url, model="teacher-model", max_retries=0)
+        data = build_chat_data(router_dataset(), labels="teacher", teacher=config)
+    kept = {line["messages"][1]["content"] for line in data.train + data.val}
+    wrong = {*WRONG, PLAIN_TEXT, TWO_CALLS, MADE_UP}
+    assert kept == {q for q, _ in QUERIES} - wrong
+    by_query = {d["query"]: d for d in data.disagreements}
+    assert set(by_query) == wrong
+    assert by_query[next(iter(WRONG))]["teacher"] == "summary_tool_cooking"
+    assert "plain text" in by_query[PLAIN_TEXT]["teacher"]
+    assert "several tool calls" in by_query[TWO_CALLS]["teacher"]
+    assert "unknown tool" in by_query[MADE_UP]["teacher"]
+    assert data.teacher == "teacher-model" and data.summary()["disagreements"] == 4
+
+
+def test_teacher_labels_need_a_teacher():
+    with pytest.raises(ChatDataError, match="teacher LLM"):
+        build_chat_data(router_dataset(), labels="teacher")
+
+
+def test_tool_calling_selector_sends_tools_and_the_system_prompt():
+    dataset = router_dataset()
+    queries, choices, expected = router_task(dataset)
+    with FakeOpenAIServer(responder=teacher) as server:
+        selector = LLMSelector(LLMConfig(base_url=server.base_url, model="m", max_retries=0), tool_calling=True,
+                               system_prompt="route it")
+        selections = selector.select(queries, choices)
+        body = next(r.body for r in server.requests if r.path.endswith("/chat/completions"))
+    assert body["tools"] == function_tools(choices) and body["tool_choice"] == "required"
+    assert body["messages"][0] == {"role": "system", "content": "route it"} and "response_format" not in body
+    kinds = [invalid_output_kind(s.error) for s in selections]
+    assert kinds.count(PLAIN) == kinds.count(SEVERAL_CALLS) == kinds.count(UNKNOWN) == 1
+    right = [s.index == e for s, e in zip(selections, expected)]
+    assert sum(right) == len(QUERIES) - 4
+    assert all(s.latency > 0 for s in selections)
+
+
+@pytest.mark.parametrize("calls, content, kind", [
+    ([], "", NO_CALL), ([], "the tax one", PLAIN),
+    ([{"name": "a"}, {"name": "b"}], "", SEVERAL_CALLS), ([{"name": "zzz"}], "", UNKNOWN)])
+def test_invalid_outputs_are_named(calls, content, kind):
+    with pytest.raises(InvalidOutput) as caught:
+        parse_tool_call(calls, content, ["a", "b"])
+    assert caught.value.kind == kind and invalid_output_kind(str(caught.value)) == kind
+    assert parse_tool_call([{"name": "b"}], "", ["a", "b"]) == 1
+
+
+def test_tools_hash_changes_with_any_tool_detail():
+    _, choices, _ = router_task(router_dataset())
+    tools = function_tools(choices)
+    assert tools_hash(tools) == tools_hash(json.loads(json.dumps(tools)))
+    changed = json.loads(json.dumps(tools))
+    changed[0]["function"]["description"] += "!"
+    assert tools_hash(changed) != tools_hash(tools)
+    assert tools_hash(tools[::-1]) != tools_hash(tools)
+
+
+def test_check_example_names_each_kind_of_problem():
+    tools = [{"type": "function", "function": {"name": "a", "description": "x", "parameters": {}}}]
+    good = chat_example("q?", "a", tools)
+    assert check_example(good) == []
+    assert check_example(chat_example("q?", "b", tools)) == [(UNKNOWN_TOOL, "calls 'b', which is not one of the tools")]
+    no_call = {**good, "messages": good["messages"][:2]}
+    assert [k for k, _ in check_example(no_call)] == [MISSING_TOOL_CALL]
+    assert [k for k, _ in check_example({**good, "extra": 1})] == [SCHEMA]
+    bad_arguments = json.loads(json.dumps(good))
+    bad_arguments["messages"][2]["tool_calls"][0]["function"]["arguments"] = {}
+    assert [k for k, _ in check_example(bad_arguments)] == [SCHEMA]
+    assert [k for k, _ in check_example([1])] == [SCHEMA]
+
+
+def test_jsonl_round_trip_and_per_line_problems(tmp_path):
+    data = build_chat_data(router_dataset())
+    again = import_jsonl(to_jsonl(data.train), to_jsonl(data.val))
+    assert again.train == data.train and again.val == data.val and again.tools_hash == data.tools_hash
+    text = to_jsonl(data.train[:2]) + "not json\n\n" + json.dumps({"messages": []}) + "\n"
+    examples, problems = parse_jsonl(text)
+    assert len(examples) == 2
+    assert {p["line"] for p in problems} == {3, 5}
+    with pytest.raises(ChatDataError, match="line 3: not JSON"):
+        import_jsonl(text)
+    other_tools = chat_example("q?", "a", [{"type": "function", "function": {"name": "a"}}])
+    with pytest.raises(ChatDataError, match="train line 2 has another tool set"):
+        import_jsonl(to_jsonl([data.train[0], other_tools]))
+
+
+def test_chat_data_saved_in_the_workspace(workspace):
+    dataset_id = save_dataset(workspace, "tools", router_dataset(), None, {}).id
+    data = build_chat_data(router_dataset(), dataset_id=dataset_id)
+    save_chat_data(workspace, "tools-chat", data)
+    loaded = load_chat_data(workspace, "tools-chat")
+    assert loaded.train == data.train and loaded.dataset_id == dataset_id and loaded.tools_hash == data.tools_hash
+    assert list_chat_data(workspace) == ["tools-chat"]
+    with pytest.raises(ChatDataError, match="already exists"):
+        save_chat_data(workspace, "tools-chat", data)
+    with pytest.raises(ChatDataError, match="letters, digits"):
+        save_chat_data(workspace, "../escape", data)
+    with pytest.raises(ChatDataError, match="saved: tools-chat"):
+        load_chat_data(workspace, "nope")
