@@ -14,6 +14,14 @@ from .data import (
     load_chat_data,
     list_chat_data,
 )
+from .preflight import (
+    TRAINING_PRICES_PER_1M,
+    PreflightReport,
+    run_preflight,
+    preview,
+    length_histogram,
+    training_price_per_1m,
+)
 
 __all__ = [
     "SYSTEM_PROMPT",
@@ -27,4 +35,10 @@ __all__ = [
     "save_chat_data",
     "load_chat_data",
     "list_chat_data",
+    "TRAINING_PRICES_PER_1M",
+    "PreflightReport",
+    "run_preflight",
+    "preview",
+    "length_histogram",
+    "training_price_per_1m",
 ]

@@ -1,0 +1,184 @@
+"""The pre-flight check of chat fine-tuning data, before any upload or training starts.
+
+Every line is checked (schema, unknown tool, missing tool call); too few lines are refused (< 10)
+or warned about (< 50). Lengths are counted in tokens (the local model's tokenizer, else ~4
+characters a token), so the check shows a histogram, how many lines a maximum length would cut
+(a cut line loses its tool call, the only span trained on), the epochs, the billed tokens and cost
+(`TRAINING_PRICES_PER_1M`, editable) and, for a local run, the time at the measured pace.
+`preview` renders one line as the model sees it, the trained span apart.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ...llm.pricing import estimate_tokens
+from .data import SCHEMA, check_example, called_tool
+
+MIN_EXAMPLES, FEW_EXAMPLES = 10, 50
+# Training on 2 CPU cores (TRL + LoRA on SmolLM2-135M), measured: tokens processed per second.
+LOCAL_TOKENS_PER_SECOND = 140.0
+DEFAULT_MAX_LENGTH = 1024
+# USD per 1M training tokens, from OpenAI's price list (2026); a model is priced by its longest
+# listed prefix. Pass `prices=` to change or add one (another provider, a new price).
+TRAINING_PRICES_PER_1M: dict[str, float] = {
+    "gpt-4o-mini": 3.0,
+    "gpt-4o": 25.0,
+    "gpt-4.1-nano": 1.5,
+    "gpt-4.1-mini": 5.0,
+    "gpt-4.1": 25.0,
+}
+# OpenAI's "auto" epochs: 3, raised so that small files still see ~100 examples, lowered for large ones.
+AUTO_EPOCHS, MIN_TARGET_EXAMPLES, MAX_TARGET_EXAMPLES, MAX_AUTO_EPOCHS = 3, 100, 25_000, 25
+
+TokenCounter = Callable[[dict], int]
+
+
+def auto_epochs(n_examples: int) -> int:
+    if n_examples * AUTO_EPOCHS < MIN_TARGET_EXAMPLES:
+        return min(MAX_AUTO_EPOCHS, math.ceil(MIN_TARGET_EXAMPLES / max(1, n_examples)))
+    if n_examples * AUTO_EPOCHS > MAX_TARGET_EXAMPLES:
+        return max(1, MAX_TARGET_EXAMPLES // n_examples)
+    return AUTO_EPOCHS
+
+
+def training_price_per_1m(model: str, prices: dict[str, float] | None = None) -> float | None:
+    """USD per 1M training tokens of `model` (its longest listed prefix), or None when unknown."""
+    table = {**TRAINING_PRICES_PER_1M, **(prices or {})}
+    for name in sorted(table, key=len, reverse=True):
+        if model.startswith(name):
+            return table[name]
+    return None
+
+
+@dataclass
+class Preview:
+    prompt: str  # what the model reads: not trained on
+    trained: str  # the tool call: the span the loss is computed on
+    n_tokens: int
+    exact: bool  # rendered by the model's own chat template (else a generic layout)
+
+
+def render_text(example: dict) -> tuple[str, str]:
+    """(prompt, trained span) in a generic chat layout (ChatML, tools as JSON in the system turn): how
+    a hosted provider's template lays a line out, up to its own markers."""
+    messages, tools = example["messages"], example.get("tools") or []
+    turns = []
+    for message in messages[:-1]:
+        content = message.get("content") or ""
+        if message["role"] == "system" and tools:
+            content += "\n\n# Tools\n" + "\n".join(json.dumps(t["function"], ensure_ascii=False) for t in tools)
+        turns.append(f"<|im_start|>{message['role']}\n{content}<|im_end|>\n")
+    call = {"name": called_tool(example), "arguments": json.loads(messages[-1]["tool_calls"][0]["function"]["arguments"])}
+    trained = f"<tool_call>\n{json.dumps(call, ensure_ascii=False)}\n</tool_call><|im_end|>"
+    return "".join(turns) + "<|im_start|>assistant\n", trained
+
+
+def preview(example: dict, tokenizer=None) -> Preview:
+    """One line as the model sees it. With a tokenizer whose chat template marks the assistant's
+    tokens ({% generation %}), the text is the template's own and the trained span its mask."""
+    if tokenizer is not None:
+        rendered = tokenizer.apply_chat_template(example["messages"], tools=example.get("tools"), tokenize=True,
+                                                 return_dict=True, return_assistant_tokens_mask=True)
+        ids, mask = list(rendered["input_ids"]), list(rendered["assistant_masks"])
+        if any(mask):
+            first = mask.index(1)
+            last = len(mask) - mask[::-1].index(1)
+            return Preview(tokenizer.decode(ids[:first]), tokenizer.decode(ids[first:last]), len(ids), True)
+    prompt, trained = render_text(example)
+    return Preview(prompt, trained, estimate_tokens([prompt + trained]), False)
+
+
+def token_counter(tokenizer=None) -> TokenCounter:
+    """Tokens of a line: by the tokenizer's chat template, else estimated from its generic layout."""
+    if tokenizer is not None:
+        return lambda example: len(tokenizer.apply_chat_template(
+            example["messages"], tools=example.get("tools"), tokenize=True, return_dict=True)["input_ids"])
+    return lambda example: estimate_tokens(["".join(render_text(example))])
+
+
+@dataclass
+class PreflightReport:
+    n_train: int
+    n_val: int
+    problems: list[dict]  # {part, line, kind, message}, line 1-based within its part
+    errors: list[str]  # what blocks a job
+    warnings: list[str]
+    lengths: list[int]  # tokens per good training line
+    max_length: int
+    truncated: int  # training lines longer than max_length
+    epochs: int
+    billed_tokens: int  # tokens trained on, over every epoch (as hosted providers bill)
+    price_per_1m: float | None
+    cost_usd: float | None
+    local_seconds: float  # at LOCAL_TOKENS_PER_SECOND (or the pace given)
+    problem_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def summary(self) -> dict:
+        return {"ok": self.ok, "train": self.n_train, "val": self.n_val, "problems": self.problem_counts,
+                "errors": self.errors, "warnings": self.warnings, "max_tokens": max(self.lengths, default=0),
+                "truncated": self.truncated, "epochs": self.epochs, "billed_tokens": self.billed_tokens,
+                "cost_usd": self.cost_usd, "local_minutes": round(self.local_seconds / 60, 1)}
+
+
+def check_lines(train: list, val: list = ()) -> list[dict]:
+    """Every problem of every line, and lines whose tool set differs from the first line's."""
+    problems, first_tools = [], None
+    for part, lines in (("train", train), ("val", val)):
+        for number, line in enumerate(lines, start=1):
+            found = check_example(line)
+            if not found and first_tools is None:
+                first_tools = line["tools"]
+            elif not found and line["tools"] != first_tools:
+                found = [(SCHEMA, "offers another tool set than the first line: a model learns one tool set")]
+            problems += [{"part": part, "line": number, "kind": kind, "message": message} for kind, message in found]
+    return problems
+
+
+def run_preflight(train: list, val: list = (), model: str = "", epochs: int | None = None,
+                  max_length: int = DEFAULT_MAX_LENGTH, count_tokens: TokenCounter | None = None,
+                  prices: dict[str, float] | None = None,
+                  tokens_per_second: float = LOCAL_TOKENS_PER_SECOND) -> PreflightReport:
+    """Check chat lines (parsed JSON objects) for a fine-tuning of `model` (priced when listed)."""
+    problems = check_lines(train, val)
+    bad = {(p["part"], p["line"]) for p in problems}
+    good_train = [line for n, line in enumerate(train, start=1) if ("train", n) not in bad]
+    count_tokens = count_tokens or token_counter()
+    lengths = [count_tokens(line) for line in good_train]
+    epochs = epochs or auto_epochs(len(good_train))
+    billed = sum(min(n, max_length) for n in lengths) * epochs
+    price = training_price_per_1m(model, prices) if model else None
+    truncated = sum(n > max_length for n in lengths)
+    errors, warnings = [], []
+    if problems:
+        errors.append(f"{len(problems)} line problem(s): fix or drop those lines")
+    if len(good_train) < MIN_EXAMPLES:
+        errors.append(f"{len(good_train)} good training lines: at least {MIN_EXAMPLES} are needed")
+    elif len(good_train) < FEW_EXAMPLES:
+        warnings.append(f"only {len(good_train)} training lines: {FEW_EXAMPLES} or more usually train much better")
+    if truncated:
+        warnings.append(f"{truncated} line(s) are longer than {max_length} tokens and would be cut, losing the "
+                        "tool call they teach: raise the maximum length or shorten the tool descriptions")
+    if not val:
+        warnings.append("no validation lines: the run reports training loss only")
+    return PreflightReport(len(train), len(val), problems, errors, warnings, lengths, max_length, truncated, epochs,
+                           billed, price, None if price is None else billed / 1e6 * price, billed / tokens_per_second,
+                           dict(Counter(p["kind"] for p in problems)))
+
+
+def length_histogram(lengths: list[int], bins: int = 10) -> list[tuple[int, int, int]]:
+    """(low, high, lines) per equal-width bin of token lengths."""
+    if not lengths:
+        return []
+    low, high = min(lengths), max(lengths)
+    width = max(1, math.ceil((high - low + 1) / bins))
+    counts = Counter((n - low) // width for n in lengths)
+    return [(low + i * width, low + (i + 1) * width - 1, counts.get(i, 0)) for i in range((high - low) // width + 1)]
