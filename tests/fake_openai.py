@@ -15,6 +15,15 @@ from the seed, the request's content and how often that same request was sent be
 sequential and a concurrent client see the very same faults on the same prompts whatever the
 order their requests arrive in.
 
+`rpm=` and `tpm=` enforce a provider's limits: a requests-per-minute and a tokens-per-minute
+bucket, each refilled continuously and holding `bucket_seconds` worth of its limit (a provider
+enforces a minute's limit over shorter windows). A request is charged its prompt tokens plus its
+`max_tokens` (else the completion it gets) when admitted; one over either bucket gets a 429 at
+once with Retry-After (the wait until both hold enough). With `rate_limit_headers` (default on),
+every answer carries OpenAI's `x-ratelimit-limit/remaining/reset-requests` and `-tokens` headers.
+`admissions` records (time, tokens) of each request let through, for measuring throughput;
+`latency_max=` draws each answer's latency uniformly between `latency` and it.
+
 `fault=` makes chat requests fail the way a broken network or endpoint does (see FAULTS): "hang"
 (no answer for `hang_seconds`, then the connection is closed), "reset" (the connection is reset),
 "truncated_json" (a JSON body cut short), "html" (an HTML page with status 200, as a proxy's
@@ -81,7 +90,9 @@ class FakeOpenAIServer:
                  retry_after: float | None = 0.2, server_error_every: int | None = None,
                  malformed_fraction: float = 0.0, fine_tuning: bool = False,
                  models: tuple[str, ...] = ("fake-model",), seed: int = 0,
-                 fault: str | None = None, fault_count: int | None = None, hang_seconds: float = 5.0):
+                 fault: str | None = None, fault_count: int | None = None, hang_seconds: float = 5.0,
+                 rpm: float | None = None, tpm: float | None = None, bucket_seconds: float = 60.0,
+                 rate_limit_headers: bool = True, latency_max: float | None = None):
         if fault is not None and fault not in FAULTS:
             raise ValueError(f"fault must be one of {', '.join(FAULTS)}, not {fault!r}")
         self.responder = responder
@@ -97,6 +108,11 @@ class FakeOpenAIServer:
         self.fault = fault
         self.fault_count = fault_count
         self.hang_seconds = min(hang_seconds, MAX_HANG_SECONDS)
+        self.latency_max = latency_max
+        self.buckets = {kind: _Bucket(limit, bucket_seconds) for kind, limit in (("requests", rpm), ("tokens", tpm))
+                        if limit}
+        self.rate_limit_headers = rate_limit_headers
+        self.admissions: list[tuple[float, float]] = []  # (time, tokens charged) of each request let through
         self.faults = 0  # chat requests answered with `fault`
         self._closing = threading.Event()  # set on exit: ends every hang at once
         self._sent_before: dict[str, int] = {}  # request content hash -> times seen
@@ -110,6 +126,7 @@ class FakeOpenAIServer:
         self.max_in_flight = 0
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.ft = FakeFineTuning()  # files and fine-tuning jobs (served when fine_tuning=True)
 
     # lifecycle -----------------------------------------------------------------------------
     @property
@@ -136,6 +153,7 @@ class FakeOpenAIServer:
             self.chat_requests = self.rate_limited = self.server_errors = self.malformed = self.faults = 0
             self.max_in_flight = 0
             self._sent_before.clear()
+            self.admissions.clear()
 
     # request handling ----------------------------------------------------------------------
     def _chat(self, body: dict) -> tuple[int, dict, bytes]:
@@ -156,25 +174,48 @@ class FakeOpenAIServer:
             fault = self.fault if self.fault and (self.fault_count is None or self.faults < self.fault_count) else None
             if fault:
                 self.faults += 1
+            latency = draws.uniform(self.latency, self.latency_max) if self.latency_max else self.latency
         try:
+            # A limited server charges a request's completion when it is admitted: the answer is known first.
+            answer = self.responder(body) if self.buckets and not (fault or rate_limit or malformed) else None
+            limits = self._admit(body, answer) if self.buckets and not fault else {"admitted": True, "headers": {}}
             if fault:
                 return self._fault(fault, body)
-            if rate_limit:  # a real limiter answers at once, before any model work
+            if rate_limit or not limits["admitted"]:  # a real limiter answers at once, before any model work
                 with self._lock:
                     self.rate_limited += 1
-                return 429, self._retry_after_headers(), _error_body("Rate limit reached", "rate_limit_exceeded")
-            time.sleep(self.latency)
+                return 429, {**limits["headers"], **self._retry_after_headers(limits.get("wait"))}, _error_body(
+                    "Rate limit reached", "rate_limit_exceeded")
+            time.sleep(latency)
             if server_error:
                 with self._lock:
                     self.server_errors += 1
                 return 500, self._retry_after_headers(), _error_body("The server had an error", "server_error")
             if malformed:
                 return 200, {}, self._malformed_body(body)
-            answer = self.responder(body)
-            return 200, {}, json.dumps(_completion(body, answer)).encode()
+            answer = self.responder(body) if answer is None else answer
+            return 200, limits["headers"], json.dumps(_completion(body, answer)).encode()
         finally:
             with self._lock:
                 self.in_flight -= 1
+
+    def _admit(self, body: dict, answer: str | dict | None) -> dict:
+        """Charge a request to the buckets: {"admitted", "headers", "wait" (seconds, when refused)}."""
+        usage = _completion(body, answer or "")["usage"]
+        completion = body.get("max_tokens") or body.get("max_completion_tokens") or usage["completion_tokens"]
+        needs = {"requests": 1.0, "tokens": float(usage["prompt_tokens"] + completion)}
+        with self._lock:
+            now = time.monotonic()
+            wait = max(bucket.wait_for(needs[kind], now) for kind, bucket in self.buckets.items())
+            if wait <= 0:
+                for kind, bucket in self.buckets.items():
+                    bucket.take(needs[kind], now)
+                self.admissions.append((now, needs["tokens"]))
+            headers = {}
+            if self.rate_limit_headers:
+                for kind, bucket in self.buckets.items():
+                    headers.update(bucket.headers(kind, now))
+        return {"admitted": wait <= 0, "headers": headers, "wait": wait}
 
     def _fault(self, kind: str, body: dict) -> tuple[int, dict, bytes]:
         if kind == "hang":  # no answer until the client gives up (or the hang ends): then hang up
@@ -191,10 +232,11 @@ class FakeOpenAIServer:
         completion["choices"] = []
         return 200, {}, json.dumps(completion).encode()
 
-    def _retry_after_headers(self) -> dict:
-        if self.retry_after is None:
+    def _retry_after_headers(self, seconds: float | None = None) -> dict:
+        seconds = self.retry_after if seconds is None else seconds
+        if seconds is None:
             return {}
-        return {"retry-after-ms": str(int(self.retry_after * 1000)), "retry-after": str(math.ceil(self.retry_after))}
+        return {"retry-after-ms": str(math.ceil(seconds * 1000)), "retry-after": str(math.ceil(seconds))}
 
     def _malformed_body(self, body: dict) -> bytes:
         with self._lock:
@@ -208,6 +250,43 @@ class FakeOpenAIServer:
     def _record(self, path: str, body: dict | None, status: int, authorization: str | None) -> None:
         with self._lock:
             self.requests.append(RecordedRequest(time.monotonic(), path, body, status, authorization))
+
+
+class _Bucket:
+    """A provider's per-minute limit: refilled continuously, holding `seconds` worth of it."""
+
+    def __init__(self, per_minute: float, seconds: float):
+        self.per_minute = per_minute
+        self.rate = per_minute / 60
+        self.capacity = max(1.0, self.rate * seconds)
+        self.level = self.capacity
+        self.at = time.monotonic()
+
+    def _refill(self, now: float) -> None:
+        self.level, self.at = min(self.capacity, self.level + self.rate * (now - self.at)), now
+
+    def wait_for(self, amount: float, now: float) -> float:
+        """Seconds until `amount` fits (a request larger than the bucket waits for a full one)."""
+        self._refill(now)
+        return max(0.0, (min(amount, self.capacity) - self.level) / self.rate)
+
+    def take(self, amount: float, now: float) -> None:
+        self._refill(now)
+        self.level -= amount
+
+    def headers(self, kind: str, now: float) -> dict:
+        self._refill(now)
+        return {f"x-ratelimit-limit-{kind}": str(int(self.per_minute)),
+                f"x-ratelimit-remaining-{kind}": str(max(0, int(self.level))),
+                f"x-ratelimit-reset-{kind}": _duration((self.capacity - self.level) / self.rate)}
+
+
+def _duration(seconds: float) -> str:
+    """OpenAI's form of a reset time: "120ms", "1.5s", "6m0s"."""
+    if seconds < 1:
+        return f"{max(0, round(seconds * 1000))}ms"
+    minutes, rest = divmod(seconds, 60)
+    return f"{int(minutes)}m{rest:.3g}s" if minutes else f"{rest:.3g}s"
 
 
 def _completion(request: dict, answer: str | dict) -> dict:
@@ -243,6 +322,7 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
+    # The fine-tuning routes (files, jobs, events, checkpoints) are in the block at the end.
     protocol_version = "HTTP/1.1"  # keep-alive, as real API servers do
     # Headers and body go out in two writes; with Nagle on, delayed ACKs add ~40 ms to each answer.
     disable_nagle_algorithm = True
@@ -253,17 +333,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         path = self.path.split("?")[0]
+        if _fine_tuning_route(self, "GET", path, b""):
+            return
         if path == "/v1/models":
             data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.fake.models]
             self._send(path, None, 200, {}, json.dumps({"object": "list", "data": data}).encode())
-        elif path == "/v1/fine_tuning/jobs" and self.fake.fine_tuning:
-            self._send(path, None, 200, {}, json.dumps({"object": "list", "data": [], "has_more": False}).encode())
         else:
             self._send(path, None, 404, {}, _error_body(f"no route {path}", "not_found"))
 
     def do_POST(self) -> None:
         path = self.path.split("?")[0]
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if _fine_tuning_route(self, "POST", path, raw):
+            return
         try:
             body = json.loads(raw or b"{}")
         except json.JSONDecodeError:
@@ -298,3 +380,180 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(payload)
+
+
+# --- fine-tuning: /v1/files and /v1/fine_tuning/jobs (issue 11) -------------------------------------
+# A job advances one state each time it is retrieved: validating_files -> queued -> running (one
+# training step, with a metrics event, per retrieve; a checkpoint each `checkpoint_every` steps) ->
+# succeeded (model "ft:<base>:fake::<job>"). `fail_at_step` makes it fail there; a training file
+# whose lines are not chat lines fails it at validation; cancel stops it. Only `fine_tunable` base
+# models are accepted. Nothing here runs unless the server is made with fine_tuning=True.
+_FT_ROUTE = re.compile(r"^/v1/fine_tuning/jobs(?:/([^/]+)(?:/(cancel|events|checkpoints))?)?$")
+
+
+class FakeFineTuning:
+    def __init__(self, fine_tunable: tuple[str, ...] = ("fake-base",), steps: int = 4, checkpoint_every: int = 2,
+                 fail_at_step: int | None = None):
+        self.fine_tunable = fine_tunable
+        self.steps = steps
+        self.checkpoint_every = checkpoint_every
+        self.fail_at_step = fail_at_step
+        self.files: dict[str, dict] = {}
+        self.jobs: dict[str, dict] = {}
+        self.events: dict[str, list[dict]] = {}
+        self.checkpoints: dict[str, list[dict]] = {}
+        self.lock = threading.Lock()
+
+    def upload(self, fields: dict[str, bytes], filename: str) -> tuple[int, dict]:
+        purpose = fields.get("purpose", b"").decode()
+        if "file" not in fields or not purpose:
+            return 400, {"error": {"message": "file and purpose are required", "type": "invalid_request_error"}}
+        with self.lock:
+            file_id = f"file-{len(self.files) + 1}"
+            self.files[file_id] = {"content": fields["file"], "purpose": purpose, "filename": filename}
+        return 200, {"id": file_id, "object": "file", "bytes": len(fields["file"]), "created_at": int(time.time()),
+                     "filename": filename, "purpose": purpose, "status": "processed"}
+
+    def create(self, body: dict) -> tuple[int, dict]:
+        model, training_file = body.get("model"), body.get("training_file")
+        if model not in self.fine_tunable:
+            return 400, {"error": {"message": f"Model {model} is not available for fine-tuning", "type":
+                                   "invalid_request_error", "param": "model", "code": "model_not_available"}}
+        for key in ("training_file", "validation_file"):
+            if body.get(key) is not None and body[key] not in self.files:
+                return 400, {"error": {"message": f"{key} {body[key]} not found", "type": "invalid_request_error"}}
+        with self.lock:
+            job_id = f"ftjob-{len(self.jobs) + 1}"
+            self.jobs[job_id] = {
+                "id": job_id, "object": "fine_tuning.job", "created_at": int(time.time()), "error": None,
+                "fine_tuned_model": None, "finished_at": None, "model": model, "organization_id": "org-fake",
+                "result_files": [], "seed": 0, "status": "validating_files", "trained_tokens": None,
+                "training_file": training_file, "validation_file": body.get("validation_file"),
+                "hyperparameters": {"n_epochs": "auto", "batch_size": "auto", "learning_rate_multiplier": "auto"},
+                "method": body.get("method"), "suffix": body.get("suffix"), "step": 0}
+            self.events[job_id], self.checkpoints[job_id] = [], []
+            self._event(job_id, f"Created fine-tuning job: {job_id}")
+            return 200, self._public(job_id)
+
+    def retrieve(self, job_id: str) -> dict:
+        with self.lock:
+            self._advance(self.jobs[job_id])
+            return self._public(job_id)
+
+    def cancel(self, job_id: str) -> dict:
+        with self.lock:
+            job = self.jobs[job_id]
+            if job["status"] not in ("succeeded", "failed", "cancelled"):
+                job.update(status="cancelled", finished_at=int(time.time()))
+                self._event(job_id, "Fine-tuning job cancelled")
+            return self._public(job_id)
+
+    def _advance(self, job: dict) -> None:
+        job_id, status = job["id"], job["status"]
+        if status == "validating_files":
+            problem = self._bad_training_file(job["training_file"])
+            if problem:
+                self._finish(job, "failed", error={"code": "invalid_training_file", "message": problem, "param":
+                                                   "training_file"})
+            else:
+                job["status"] = "queued"
+                self._event(job_id, "Files validated, moving job to queued state")
+        elif status == "queued":
+            job["status"] = "running"
+            self._event(job_id, "Fine-tuning job started")
+        elif status == "running":
+            job["step"] += 1
+            step = job["step"]
+            if step == self.fail_at_step:
+                self._finish(job, "failed", error={"code": "server_error", "message": "The job failed due to an "
+                                                   "internal error", "param": None})
+                return
+            metrics = {"step": step, "train_loss": round(2.0 / step, 4), "train_mean_token_accuracy":
+                       round(min(1.0, 0.5 + 0.1 * step), 4), "total_steps": self.steps}
+            self._event(job_id, f"Step {step}/{self.steps}: training loss={metrics['train_loss']}", "metrics", metrics)
+            if step % self.checkpoint_every == 0 or step == self.steps:
+                self.checkpoints[job_id].append({
+                    "id": f"ftckpt-{job_id}-{step}", "object": "fine_tuning.job.checkpoint",
+                    "created_at": int(time.time()), "fine_tuned_model_checkpoint":
+                    f"ft:{job['model']}:fake::{job_id}:ckpt-step-{step}", "fine_tuning_job_id": job_id,
+                    "step_number": step, "metrics": {"step": step, "train_loss": metrics["train_loss"],
+                                                     "train_mean_token_accuracy": metrics["train_mean_token_accuracy"]}})
+            if step >= self.steps:
+                job["fine_tuned_model"] = f"ft:{job['model']}:fake::{job_id}"
+                job["trained_tokens"] = 1000 * self.steps
+                self._finish(job, "succeeded")
+                self._event(job_id, "The job has successfully completed")
+
+    def _bad_training_file(self, file_id: str) -> str | None:
+        for number, line in enumerate(self.files[file_id]["content"].decode().splitlines(), start=1):
+            try:
+                ok = isinstance(json.loads(line).get("messages"), list)
+            except (json.JSONDecodeError, AttributeError):
+                ok = False
+            if not ok:
+                return f"Invalid file format. Line {number}: not a chat example with messages"
+        return None
+
+    def _finish(self, job: dict, status: str, error: dict | None = None) -> None:
+        job.update(status=status, finished_at=int(time.time()), error=error)
+        if error:
+            self._event(job["id"], error["message"], level="error")
+
+    def _event(self, job_id: str, message: str, kind: str = "message", data: dict | None = None,
+               level: str = "info") -> None:
+        events = self.events[job_id]
+        events.append({"id": f"ftevent-{job_id}-{len(events) + 1}", "object": "fine_tuning.job.event",
+                       "created_at": int(time.time()), "level": level, "message": message, "type": kind,
+                       "data": data or {}})
+
+    def _public(self, job_id: str) -> dict:
+        return {k: v for k, v in self.jobs[job_id].items() if k not in ("step", "suffix")}
+
+    def answer(self, method: str, path: str, raw: bytes, content_type: str) -> tuple[int, dict] | None:
+        """(status, body) for a files or fine-tuning request; None for any other path."""
+        if method == "POST" and path == "/v1/files":
+            fields, filename = _multipart(raw, content_type)
+            return self.upload(fields, filename)
+        match = _FT_ROUTE.match(path)
+        if not match:
+            return None
+        job_id, action = match.groups()
+        if job_id is None:
+            if method == "POST":
+                return self.create(json.loads(raw or b"{}"))
+            return 200, {"object": "list", "data": [self._public(j) for j in reversed(self.jobs)], "has_more": False}
+        if job_id not in self.jobs:
+            return 404, {"error": {"message": f"No fine-tuning job {job_id}", "type": "invalid_request_error"}}
+        if action == "cancel" and method == "POST":
+            return 200, self.cancel(job_id)
+        if action == "events":  # newest first, as OpenAI lists them
+            return 200, {"object": "list", "data": self.events[job_id][::-1], "has_more": False}
+        if action == "checkpoints":
+            return 200, {"object": "list", "data": self.checkpoints[job_id][::-1], "has_more": False}
+        return 200, self.retrieve(job_id)
+
+
+def _multipart(raw: bytes, content_type: str) -> tuple[dict[str, bytes], str]:
+    """The fields of a multipart/form-data body, and the uploaded file's name."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
+    fields, filename = {}, ""
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        fields[name] = part.get_payload(decode=True)
+        filename = part.get_filename() or filename
+    return fields, filename
+
+
+def _fine_tuning_route(handler: _Handler, method: str, path: str, raw: bytes) -> bool:
+    """Answer a files or fine-tuning request (when the fake serves fine-tuning); False otherwise."""
+    if not handler.fake.fine_tuning:
+        return False
+    answer = handler.fake.ft.answer(method, path, raw, handler.headers.get("Content-Type", ""))
+    if answer is None:
+        return False
+    status, body = answer
+    handler._send(path, None, status, {}, json.dumps(body).encode())
+    return True
