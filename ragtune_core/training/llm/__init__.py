@@ -22,6 +22,16 @@ from .preflight import (
     length_histogram,
     training_price_per_1m,
 )
+from .providers import (
+    OPENAI_NOTICE,
+    PROVIDERS,
+    Availability,
+    ProviderJob,
+    ProviderError,
+    OpenAIShapedProvider,
+    LocalProvider,
+    provider_for,
+)
 
 __all__ = [
     "SYSTEM_PROMPT",
@@ -41,4 +51,12 @@ __all__ = [
     "preview",
     "length_histogram",
     "training_price_per_1m",
+    "OPENAI_NOTICE",
+    "PROVIDERS",
+    "Availability",
+    "ProviderJob",
+    "ProviderError",
+    "OpenAIShapedProvider",
+    "LocalProvider",
+    "provider_for",
 ]

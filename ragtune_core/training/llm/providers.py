@@ -1,0 +1,347 @@
+"""Where an LLM is fine-tuned, behind one interface: upload, create, status, events, checkpoints,
+cancel, list.
+
+- `OpenAIShapedProvider`: the OpenAI fine-tuning jobs API (`files.create(purpose="fine-tune")`,
+  `fine_tuning.jobs.*`), also served by Azure OpenAI and LiteLLM's proxy: any base URL.
+- `LocalProvider`: TRL + LoRA (`local.train_lora`) on a thread of this process (the job's worker),
+  with the same job states and events.
+
+`availability` says, before anyone builds data, whether a provider can fine-tune a base model and
+why not. OpenAI takes no new fine-tuning jobs after 2027-01-06 and shuts its fine-tunable models
+(and their fine-tunes) down on 2027-01-14: `OPENAI_NOTICE` says so wherever OpenAI is offered.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib.util
+import itertools
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import openai
+
+from ...llm.client import LLMConfig, describe_error, make_client
+
+VALIDATING, QUEUED, RUNNING = "validating_files", "queued", "running"
+SUCCEEDED, FAILED, CANCELLED = "succeeded", "failed", "cancelled"
+ACTIVE_STATES, FINAL_STATES = (VALIDATING, QUEUED, RUNNING), (SUCCEEDED, FAILED, CANCELLED)
+
+OPENAI_LAST_JOB_DAY = datetime.date(2027, 1, 6)
+OPENAI_SHUTDOWN_DAY = datetime.date(2027, 1, 14)
+OPENAI_NOTICE = ("OpenAI takes no new fine-tuning jobs after 6 January 2027 (many organisations are closed "
+                 "already), and shuts the fine-tunable models down on 14 January 2027, their fine-tunes with "
+                 "them: a model fine-tuned there stops answering that day. The local provider has no end date.")
+# OpenAI's fine-tunable chat models (supervised), by snapshot.
+OPENAI_FINE_TUNABLE = ("gpt-4o-mini-2024-07-18", "gpt-4o-2024-08-06", "gpt-4.1-2025-04-14",
+                       "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano-2025-04-14")
+LOCAL_MODULES = ("trl", "peft")
+
+
+class ProviderError(ValueError):
+    """A provider that refused or failed a request; the message says which and why."""
+
+
+@dataclass
+class Availability:
+    usable: bool
+    reason: str  # why not, or what will be used
+    notice: str = ""  # dates a user must know (OpenAI's end of fine-tuning)
+
+
+@dataclass
+class ProviderJob:
+    id: str
+    state: str  # one of ACTIVE_STATES + FINAL_STATES
+    base_model: str
+    fine_tuned_model: str | None = None  # a model id (hosted) or a folder (local), once succeeded
+    error: str | None = None
+    trained_tokens: int | None = None
+    created: float = 0.0
+    metrics: dict = field(default_factory=dict)  # the final metrics a local training returns
+
+
+@dataclass
+class JobEvent:
+    id: str
+    created: float
+    message: str
+    kind: str = "message"  # "message" or "metrics"
+    level: str = "info"
+    data: dict = field(default_factory=dict)  # metrics: step, train_loss, train_mean_token_accuracy, valid_*
+
+
+@dataclass
+class Checkpoint:
+    id: str
+    step: int
+    model: str
+    metrics: dict = field(default_factory=dict)
+
+
+class FineTuneProvider(Protocol):
+    name: str
+
+    def availability(self, base_model: str) -> Availability: ...
+    def upload(self, path: Path) -> str: ...
+    def create(self, base_model: str, train_file: str, val_file: str | None = None, epochs: int | None = None,
+               suffix: str | None = None) -> ProviderJob: ...
+    def status(self, job_id: str) -> ProviderJob: ...
+    def events(self, job_id: str) -> list[JobEvent]: ...  # oldest first
+    def checkpoints(self, job_id: str) -> list[Checkpoint]: ...
+    def cancel(self, job_id: str) -> ProviderJob: ...
+    def list(self, limit: int = 20) -> list[ProviderJob]: ...
+
+
+# --- OpenAI-shaped -------------------------------------------------------------------------------
+class OpenAIShapedProvider:
+    """Fine-tuning through an OpenAI-compatible jobs API at `config.base_url` (None: OpenAI)."""
+
+    def __init__(self, config: LLMConfig, today: datetime.date | None = None):
+        self.config = config
+        self.name = "openai" if config.is_openai else f"OpenAI-compatible {config.base_url}"
+        self.today = today or datetime.date.today()
+        self._client = None
+
+    @property
+    def client(self) -> openai.OpenAI:
+        if self._client is None:
+            self._client = make_client(self.config)
+        return self._client
+
+    def availability(self, base_model: str) -> Availability:
+        notice = OPENAI_NOTICE if self.config.is_openai else ""
+        refused = self._refusal(base_model)
+        if refused:
+            return Availability(False, refused, notice)
+        try:
+            self.client.fine_tuning.jobs.list(limit=1)
+        except openai.NotFoundError:
+            return Availability(False, f"{self._where()} has no fine-tuning API (/v1/fine_tuning/jobs answered "
+                                       "404): it serves models but cannot fine-tune them", notice)
+        except (openai.APIError, ValueError) as exc:
+            return Availability(False, f"{self._where()} cannot be asked: {describe_error(exc)}", notice)
+        served = self._served_models()
+        if served is not None and base_model not in served:
+            return Availability(False, f"{base_model!r} is not among the models {self._where()} lists", notice)
+        return Availability(True, f"fine-tune {base_model} at {self._where()}", notice)
+
+    def _refusal(self, base_model: str) -> str | None:
+        if not base_model.strip():
+            return "name the base model to fine-tune"
+        if not self.config.is_openai:
+            return None
+        if self.today > OPENAI_SHUTDOWN_DAY:
+            return "OpenAI shut its fine-tunable models down on 14 January 2027"
+        if self.today > OPENAI_LAST_JOB_DAY:
+            return "OpenAI takes no new fine-tuning jobs since 6 January 2027"
+        if base_model not in OPENAI_FINE_TUNABLE:
+            return f"{base_model!r} cannot be fine-tuned on OpenAI; these can: {', '.join(OPENAI_FINE_TUNABLE)}"
+        return None
+
+    def _served_models(self) -> set[str] | None:
+        """The models the endpoint lists, or None when it lists none (not every server does)."""
+        if self.config.is_openai:
+            return None
+        try:
+            return {model.id for model in self.client.models.list()}
+        except (openai.APIError, ValueError):
+            return None
+
+    def _where(self) -> str:
+        return "OpenAI" if self.config.is_openai else self.config.base_url
+
+    def _call(self, what: str, request, *args, **kwargs):
+        try:
+            return request(*args, **kwargs)
+        except (openai.APIError, ValueError) as exc:
+            raise ProviderError(f"{self._where()} refused to {what}: {describe_error(exc)}") from exc
+
+    def upload(self, path: Path) -> str:
+        path = Path(path)
+        uploaded = self._call(f"take {path.name}", self.client.files.create,
+                              file=(path.name, path.read_bytes()), purpose="fine-tune")
+        return uploaded.id
+
+    def create(self, base_model: str, train_file: str, val_file: str | None = None, epochs: int | None = None,
+               suffix: str | None = None) -> ProviderJob:
+        options = {"validation_file": val_file} if val_file else {}
+        if suffix:
+            options["suffix"] = suffix
+        method = {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": epochs or "auto"}}}
+        job = self._call("create the job", self.client.fine_tuning.jobs.create, model=base_model,
+                         training_file=train_file, method=method, **options)
+        return _job(job)
+
+    def status(self, job_id: str) -> ProviderJob:
+        return _job(self._call(f"report job {job_id}", self.client.fine_tuning.jobs.retrieve, job_id))
+
+    def events(self, job_id: str) -> list[JobEvent]:
+        page = self._call(f"list the events of {job_id}", self.client.fine_tuning.jobs.list_events, job_id, limit=100)
+        return [JobEvent(e.id, float(e.created_at), e.message, e.type or "message", e.level,
+                         e.data if isinstance(e.data, dict) else {}) for e in reversed(page.data)]
+
+    def checkpoints(self, job_id: str) -> list[Checkpoint]:
+        page = self._call(f"list the checkpoints of {job_id}", self.client.fine_tuning.jobs.checkpoints.list, job_id)
+        return sorted((Checkpoint(c.id, c.step_number, c.fine_tuned_model_checkpoint,
+                                  c.metrics.model_dump(exclude_none=True)) for c in page.data), key=lambda c: c.step)
+
+    def cancel(self, job_id: str) -> ProviderJob:
+        return _job(self._call(f"cancel {job_id}", self.client.fine_tuning.jobs.cancel, job_id))
+
+    def list(self, limit: int = 20) -> list[ProviderJob]:
+        return [_job(job) for job in self._call("list its jobs", self.client.fine_tuning.jobs.list, limit=limit).data]
+
+
+def _job(job) -> ProviderJob:
+    error = job.error.message if job.error and job.error.message else None
+    return ProviderJob(job.id, job.status, job.model, job.fine_tuned_model, error, job.trained_tokens,
+                       float(job.created_at))
+
+
+# --- local ---------------------------------------------------------------------------------------
+# The local trainer's metrics event keys, by the names hosted events use.
+_LOCAL_METRICS = {"step": "step", "epoch": "epoch", "max_steps": "total_steps", "loss": "train_loss",
+                  "token_accuracy": "train_mean_token_accuracy", "eval_loss": "valid_loss",
+                  "eval_token_accuracy": "valid_mean_token_accuracy"}
+class LocalProvider:
+    """TRL + LoRA fine-tuning on a thread of this process: `create` starts it, the other calls watch it.
+
+    `settings` are the fields of `local.LocalLLMSettings`; a job's folder is `output_dir/<job id>`
+    unless `output_dir` is the folder itself (`single_job=True`, as a worker training one model)."""
+
+    name = "local"
+
+    def __init__(self, output_dir: Path, settings: dict | None = None, single_job: bool = False):
+        self.output_dir = Path(output_dir)
+        self.settings = settings or {}
+        self.single_job = single_job
+        self._jobs: dict[str, _LocalJob] = {}
+        self._ids = itertools.count(1)
+
+    def availability(self, base_model: str = "") -> Availability:
+        missing = [m for m in LOCAL_MODULES if importlib.util.find_spec(m) is None]
+        if missing:
+            return Availability(False, f"local fine-tuning needs {', '.join(missing)}: pip install {' '.join(missing)}")
+        if importlib.util.find_spec("ragtune_core.training.llm.local") is None:
+            return Availability(False, "the local trainer (ragtune_core.training.llm.local) is not installed")
+        return Availability(True, f"TRL + LoRA on this machine's CPU{f', from {base_model}' if base_model else ''}")
+
+    def upload(self, path: Path) -> str:
+        path = Path(path)
+        if not path.is_file():
+            raise ProviderError(f"no training file {str(path)!r}")
+        return str(path)
+
+    def create(self, base_model: str, train_file: str, val_file: str | None = None, epochs: int | None = None,
+               suffix: str | None = None) -> ProviderJob:
+        from .local import LocalLLMSettings, train_lora  # torch, transformers and TRL load only here
+
+        settings = LocalLLMSettings.from_dict({**self.settings, **({"base_model": base_model} if base_model else {}),
+                                               **({"epochs": epochs} if epochs else {})})
+        job_id = f"local-{next(self._ids)}"
+        job = _LocalJob(ProviderJob(job_id, QUEUED, base_model, created=time.time()))
+        output = self.output_dir if self.single_job else self.output_dir / job_id
+        args = (Path(train_file), Path(val_file) if val_file else None, output, settings)
+        job.thread = threading.Thread(target=job.run, args=(train_lora, *args), daemon=True, name=job_id)
+        self._jobs[job_id] = job
+        job.thread.start()
+        return job.snapshot()
+
+    def _get(self, job_id: str) -> _LocalJob:
+        if job_id not in self._jobs:
+            raise ProviderError(f"no local job {job_id!r} in this process")
+        return self._jobs[job_id]
+
+    def status(self, job_id: str) -> ProviderJob:
+        return self._get(job_id).snapshot()
+
+    def events(self, job_id: str) -> list[JobEvent]:
+        return list(self._get(job_id).events)
+
+    def checkpoints(self, job_id: str) -> list[Checkpoint]:
+        return []  # a local run keeps its best model only
+
+    def cancel(self, job_id: str) -> ProviderJob:
+        job = self._get(job_id)
+        job.stop.set()
+        return job.snapshot()
+
+    def wait(self, job_id: str, timeout: float | None = None) -> ProviderJob:
+        self._get(job_id).thread.join(timeout)
+        return self.status(job_id)
+
+    def list(self, limit: int = 20) -> list[ProviderJob]:
+        return [job.snapshot() for job in list(self._jobs.values())[::-1][:limit]]
+
+
+class _LocalJob:
+    def __init__(self, job: ProviderJob):
+        self.job = job
+        self.events: list[JobEvent] = []
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def snapshot(self) -> ProviderJob:
+        with self.lock:
+            return ProviderJob(**vars(self.job))
+
+    def record(self, event: dict) -> None:
+        """A trainer event ({"type": "metrics" | "state", ...}) as a JobEvent, in the hosted shape."""
+        kind = event.get("type")
+        if kind == "state":
+            message, data, kind = f"state: {event.get('state')}", {}, "message"
+        elif kind == "metrics":
+            data = {name: event.get(key) for key, name in _LOCAL_METRICS.items() if event.get(key) is not None}
+            message = f"step {event.get('step')}" + "".join(f", {k}={v:.4g}" for k, v in data.items()
+                                                            if k not in ("step", "epoch", "total_steps"))
+        else:
+            message, data, kind = str(event.get("message") or event), {}, "message"
+        with self.lock:
+            if self.job.state == QUEUED:
+                self.job.state = RUNNING
+            self.events.append(JobEvent(f"{self.job.id}-{len(self.events) + 1}", time.time(), message, kind,
+                                        data=data))
+
+    def run(self, train_lora, *args) -> None:
+        self.record({"type": "state", "state": RUNNING})
+        try:
+            result = train_lora(*args, on_event=self.record, should_stop=self.stop.is_set)
+        except Exception as exc:  # reported as the job's failure, as a hosted job's would be
+            if self.stop.is_set():  # the trainer stops by raising once asked to
+                self._finish(CANCELLED)
+            else:
+                self._finish(FAILED, error=f"{type(exc).__name__}: {exc}")
+            return
+        metrics = result.get("metrics") or {}
+        self._finish(SUCCEEDED, model=result["model_path"], base_model=result.get("base_model"),
+                     tokens=metrics.get("tokens"), metrics=metrics)
+
+    def _finish(self, state: str, error: str | None = None, model: str | None = None, base_model: str | None = None,
+                tokens: int | None = None, metrics: dict | None = None) -> None:
+        with self.lock:
+            self.job.state, self.job.error, self.job.fine_tuned_model = state, error, model
+            self.job.base_model = base_model or self.job.base_model
+            self.job.trained_tokens, self.job.metrics = tokens, metrics or {}
+            self.events.append(JobEvent(f"{self.job.id}-{len(self.events) + 1}", time.time(),
+                                        f"state: {state}" + (f" ({error})" if error else ""),
+                                        level="error" if error else "info"))
+
+
+def provider_for(name: str, llm: LLMConfig | None = None, output_dir: Path | None = None,
+                 settings: dict | None = None) -> FineTuneProvider:
+    """"local" or "openai" (any OpenAI-shaped endpoint: the LLM settings' base URL and key)."""
+    if name == "local":
+        return LocalProvider(output_dir or Path("."), settings, single_job=True)
+    if name == "openai":
+        if llm is None:
+            raise ProviderError("the openai provider needs LLM settings (base URL, key)")
+        return OpenAIShapedProvider(llm)
+    raise ProviderError(f"provider must be local or openai, not {name!r}")
+
+
+PROVIDERS = ("local", "openai")
