@@ -10,7 +10,7 @@ from pathlib import Path
 
 DEFAULT_BASE_MODEL = "all-MiniLM-L6-v2 (bundled)"
 HUB_ID_OF_DEFAULT = "sentence-transformers/all-MiniLM-L6-v2"
-EMBEDDING, CROSS_ENCODER = "embedding", "cross_encoder"  # the kinds of model, as the catalogue stores them
+EMBEDDING, CROSS_ENCODER, LLM = "embedding", "cross_encoder", "llm"  # the kinds of model, as the catalogue stores them
 _UNCOMPRESSED_SUFFIXES = {".safetensors", ".bin", ".pt", ".onnx"}  # weights barely compress
 
 

@@ -109,7 +109,7 @@ class RunRecord:
 class ModelRecord:
     id: str
     name: str
-    kind: str  # "embedding" | "cross_encoder"
+    kind: str  # "embedding" | "cross_encoder" | "llm" (a fine-tuned LLM: its folder holds llm_model.json)
     created: float
     path: str
     base_model: str
