@@ -12,7 +12,7 @@ from .runner import (
     wait,
     status_path,
 )
-from .tasks import JobKind, start_comparison_job
+from .tasks import JobKind, start_comparison_job, start_llm_finetune_job
 
 __all__ = [
     "ACTIVE_STATES",
@@ -27,4 +27,5 @@ __all__ = [
     "status_path",
     "JobKind",
     "start_comparison_job",
+    "start_llm_finetune_job",
 ]

@@ -25,6 +25,7 @@ class JobKind(StrEnum):
     GENERATE_ROUTER_QUESTIONS = "generate_router_questions"
     TRAIN_EMBEDDING = "train_embedding"
     TRAIN_CROSS_ENCODER = "train_cross_encoder"
+    TRAIN_LLM = "train_llm"
     EVALUATE = "evaluate"
     COMPARE_SELECTORS = "compare_selectors"
     SLEEP = "sleep"  # counts only: tests the job machinery without a model
@@ -128,6 +129,43 @@ def _train(ctx, params: dict, config_class: type) -> dict:
                               run_id=ctx.run_id)
 
 
+def start_llm_finetune_job(ws, request) -> JobStatus:
+    """Start fine-tuning an LLM (an LLMFinetuneRequest) in a worker, after its pre-flight here, so that
+    a bad request fails at once; a hosted provider's key reaches the worker through its environment."""
+    from ..training.llm.finetune import check_request
+
+    check_request(ws, request)
+    secret_env = request.llm_config().secret_env() if request.provider != "local" else None
+    return start_job(ws, JobKind.TRAIN_LLM, request.to_params(), name=f"fine-tune LLM · {request.model_name}",
+                     secret_env=secret_env)
+
+
+def run_llm_finetune_job(ctx, params: dict) -> dict:
+    """params: LLMFinetuneRequest.to_params(). The provider's metrics become "metrics" events and the
+    progress (step of total), its messages "provider_event" events; a cancel cancels its job too."""
+    from ..store.models import prefer_offline
+    from ..training.llm.finetune import LLMFinetuneRequest, fine_tune_llm
+
+    exit_on_sigterm()
+    prefer_offline()
+    request = LLMFinetuneRequest.from_params(params)
+
+    def forward(event: str, data: dict) -> None:
+        if event == "state":
+            ctx.note(data["message"])
+            return
+        ctx.emit(event, **data)
+        if event == "metrics" and data.get("step") and data.get("total_steps"):
+            loss = data.get("train_loss")
+            ctx.progress(int(data["step"]), int(data["total_steps"]),
+                         f"step {data['step']}" + (f" · loss {loss:.4f}" if loss is not None else ""))
+
+    with llm_waits_shown(ctx):
+        result = fine_tune_llm(ctx.workspace, request, on_event=forward, run_id=ctx.run_id)
+    ctx.note(f"registered {result['model_name']} ({result['fine_tuned_model'] or 'local'})")
+    return result
+
+
 def exit_on_sigterm() -> None:
     """Cancel sends SIGTERM: exiting through Python runs the `finally` that removes the partial folder."""
     if threading.current_thread() is threading.main_thread():
@@ -226,6 +264,7 @@ TASKS = {
     JobKind.GENERATE_ROUTER_QUESTIONS: run_router_job,
     JobKind.TRAIN_EMBEDDING: run_training_job,
     JobKind.TRAIN_CROSS_ENCODER: run_cross_encoder_job,
+    JobKind.TRAIN_LLM: run_llm_finetune_job,
     JobKind.EVALUATE: run_evaluation_job,
     JobKind.COMPARE_SELECTORS: run_router_comparison_job,
     JobKind.SLEEP: run_sleep_job,

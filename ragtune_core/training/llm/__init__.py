@@ -32,6 +32,7 @@ from .providers import (
     LocalProvider,
     provider_for,
 )
+from .finetune import LLMFinetuneRequest, check_request, fine_tune_llm
 
 __all__ = [
     "SYSTEM_PROMPT",
@@ -59,4 +60,7 @@ __all__ = [
     "OpenAIShapedProvider",
     "LocalProvider",
     "provider_for",
+    "LLMFinetuneRequest",
+    "check_request",
+    "fine_tune_llm",
 ]

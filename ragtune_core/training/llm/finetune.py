@@ -1,0 +1,184 @@
+"""A fine-tuning of an LLM from start to registered model: what a TRAIN_LLM job runs.
+
+`check_request` is the pre-flight a page or the CLI calls before starting a job (model name,
+saved chat data, provider availability, the data's own pre-flight). `fine_tune_llm` reserves the
+model name, uploads the chat data, creates the provider's job and follows it (status, events,
+metrics) to its end, then registers the model as a workspace model of kind "llm": a folder with
+`llm_model.json` (hosted model id or local weights, tools and their hash, base model, data,
+metrics). A cancel (SIGTERM in a worker) cancels the provider's job too; any failure gives the
+name up.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from ...llm.client import LLMConfig
+from ...routing.llm_selector import HOSTED, LOCAL, FinetunedLLM
+from ...store.files import check_keys
+from ...store.models import LLM
+from ...store.workspace import Workspace, WorkspaceError
+from ..config import TrainingError
+from ..register import check_model_name
+from .data import SYSTEM_PROMPT, ChatData, chat_data_paths, load_chat_data
+from .preflight import PreflightReport, run_preflight
+from .providers import (ACTIVE_STATES, PROVIDERS, SUCCEEDED, FineTuneProvider, LocalProvider, OpenAIShapedProvider,
+                        ProviderJob)
+
+OnEvent = Callable[[str, dict], None]
+DEFAULT_POLL_SECONDS = 10.0  # hosted jobs take minutes to hours: no need to ask more often
+# What a run's "metrics" events carry, read from either provider's metrics events.
+METRIC_FIELDS = ("train_loss", "train_mean_token_accuracy", "valid_loss", "valid_mean_token_accuracy")
+
+
+@dataclass
+class LLMFinetuneRequest:
+    data_name: str  # chat data saved under llm_data/
+    model_name: str  # the workspace model to register
+    provider: str = "local"  # one of PROVIDERS
+    base_model: str = ""  # hosted: required; local: "" is the offline SmolLM2
+    epochs: int | None = None  # None: the provider's auto
+    llm: dict | None = None  # hosted: public LLMConfig settings of the endpoint (its key comes from the environment)
+    settings: dict = field(default_factory=dict)  # local: LocalLLMSettings fields
+    suffix: str | None = None  # hosted: added to the fine-tuned model's name
+    poll_seconds: float = DEFAULT_POLL_SECONDS
+    api_key: str | None = field(default=None, repr=False, compare=False)  # never stored
+
+    def __post_init__(self) -> None:
+        if self.provider not in PROVIDERS:
+            raise TrainingError(f"provider must be one of {', '.join(PROVIDERS)}, not {self.provider!r}")
+        if self.provider != "local" and not (self.base_model or "").strip():
+            raise TrainingError("a hosted fine-tuning needs the base model's name (e.g. gpt-4.1-mini-2025-04-14)")
+        if self.provider != "local" and self.llm is None:
+            raise TrainingError("a hosted fine-tuning needs the endpoint's settings (base URL; key in the environment)")
+        if self.epochs is not None and not 1 <= self.epochs <= 50:
+            raise TrainingError("epochs must be between 1 and 50")
+        if self.poll_seconds <= 0:
+            raise TrainingError("poll_seconds must be more than 0")
+
+    def llm_config(self) -> LLMConfig:
+        config = LLMConfig.from_public_dict({**self.llm, "model": self.base_model})
+        config.api_key = self.api_key
+        return config
+
+    def provider_for(self, output_dir: Path) -> FineTuneProvider:
+        if self.provider == "local":
+            return LocalProvider(output_dir, self.settings, single_job=True)
+        return OpenAIShapedProvider(self.llm_config())
+
+    def to_params(self) -> dict:
+        """Job parameters: `config` holds the request (runner reserves `model_name` with its base model)."""
+        config = asdict(self)
+        del config["api_key"]
+        return {"model_name": self.model_name, "config": config}
+
+    @classmethod
+    def from_params(cls, params: dict) -> LLMFinetuneRequest:
+        config = params.get("config")
+        if not isinstance(config, dict):
+            raise TrainingError("the job's parameters have no fine-tuning request")
+        check_keys(config, (f.name for f in fields(cls) if f.name != "api_key"), "LLM fine-tuning request",
+                   TrainingError, required=["data_name", "model_name"])
+        return cls(**config)
+
+
+def check_request(ws: Workspace, request: LLMFinetuneRequest, count_tokens=None) -> tuple[ChatData, PreflightReport]:
+    """Everything checkable before a job starts; TrainingError naming the first obstacle."""
+    check_model_name(ws, request.model_name, "LLM")
+    data = load_chat_data(ws, request.data_name)
+    availability = request.provider_for(ws.model_dir(request.model_name)).availability(request.base_model)
+    if not availability.usable:
+        raise TrainingError(f"{request.provider} cannot fine-tune: {availability.reason}")
+    report = run_preflight(data.train, data.val, request.base_model, request.epochs, count_tokens=count_tokens)
+    if not report.ok:
+        raise TrainingError("the chat data fails its pre-flight check: " + "; ".join(report.errors))
+    return data, report
+
+
+def fine_tune_llm(ws: Workspace, request: LLMFinetuneRequest, on_event: OnEvent | None = None,
+                  run_id: str | None = None) -> dict:
+    """Fine-tune on the request's chat data and register the model; returns the run's summary.
+
+    Example:
+        >>> fine_tune_llm(ws, LLMFinetuneRequest("cities-chat", "cities-smollm2"), print)
+    """
+    on_event = on_event or (lambda event, data: None)
+    model_name = check_model_name(ws, request.model_name, "LLM", run_id)
+    data = load_chat_data(ws, request.data_name)
+    try:
+        reserved = ws.reserve_model(model_name, LLM, request.base_model or "local default", run_id=run_id)
+    except WorkspaceError as exc:
+        raise TrainingError(str(exc)) from exc
+    folder = Path(reserved.path)
+    try:
+        job, last = _run_job(request.provider_for(folder), request, data,
+                             chat_data_paths(ws, request.data_name), on_event)
+        metrics = _final_metrics(job, last)
+        if request.provider != "local":
+            folder.mkdir(parents=True)
+        FinetunedLLM(LOCAL if request.provider == "local" else HOSTED, job.base_model, data.tools, SYSTEM_PROMPT,
+                     model_id=None if request.provider == "local" else job.fine_tuned_model,
+                     base_url=request.llm.get("base_url") if request.llm else None, provider=request.provider,
+                     dataset_id=data.dataset_id, metrics=metrics).save(folder)
+        record = ws.commit_model(reserved.id, metrics={**metrics, "tools_hash": data.tools_hash})
+    except BaseException:
+        ws.release_model(reserved.id)
+        raise
+    return {"model_id": record.id, "model_name": record.name, "model_path": str(folder), "provider": request.provider,
+            "provider_job": job.id, "fine_tuned_model": job.fine_tuned_model, "base_model": job.base_model,
+            "tools_hash": data.tools_hash, "trained_tokens": job.trained_tokens, "metrics": metrics}
+
+
+def _run_job(provider: FineTuneProvider, request: LLMFinetuneRequest, data: ChatData, paths: tuple[Path, Path],
+             on_event: OnEvent) -> tuple[ProviderJob, dict]:
+    """Upload, create and follow the provider's job to its end: (the job, its last metrics). A stop
+    (SIGTERM, Ctrl-C) cancels the provider's job."""
+    train_path, val_path = paths
+    on_event("state", {"state": "uploading", "message": f"uploading {len(data.train)} training lines"})
+    train_file = provider.upload(train_path)
+    val_file = provider.upload(val_path) if data.val else None
+    job = provider.create(request.base_model, train_file, val_file, request.epochs, request.suffix)
+    on_event("provider_job", {"job_id": job.id, "provider": provider.name, "state": job.state})
+    seen: set[str] = set()
+    last: dict = {}
+    try:
+        while True:
+            job = provider.status(job.id)
+            _forward_events(provider, job, seen, last, on_event)
+            if job.state not in ACTIVE_STATES:
+                break
+            time.sleep(request.poll_seconds if request.provider != "local" else min(request.poll_seconds, 1.0))
+    except BaseException:
+        provider.cancel(job.id)
+        if isinstance(provider, LocalProvider):
+            provider.wait(job.id, timeout=3.0)  # let the trainer stop and clean up, briefly
+        raise
+    if job.state != SUCCEEDED:
+        raise TrainingError(f"the {request.provider} fine-tuning job {job.id} {job.state}"
+                            + (f": {job.error}" if job.error else ""))
+    return job, last
+
+
+def _forward_events(provider: FineTuneProvider, job: ProviderJob, seen: set[str], last: dict,
+                    on_event: OnEvent) -> None:
+    """New provider events as run events; `last` keeps the latest value of each metric."""
+    for event in provider.events(job.id):
+        if event.id in seen:
+            continue
+        seen.add(event.id)
+        if event.kind == "metrics":
+            metrics = {k: v for k, v in event.data.items() if k in ("step", "total_steps", "epoch", *METRIC_FIELDS)}
+            last.update({k: v for k, v in metrics.items() if k in METRIC_FIELDS})
+            on_event("metrics", metrics)
+        else:
+            on_event("provider_event", {"message": event.message, "level": event.level, "state": job.state})
+    on_event("state", {"state": job.state, "message": f"{provider.name} job {job.id}: {job.state}"})
+
+
+def _final_metrics(job: ProviderJob, last: dict) -> dict:
+    """The provider's final metrics (local), else the last value of each metric its events gave."""
+    merged = {**last, **job.metrics, "trained_tokens": job.trained_tokens}
+    return {k: v for k, v in merged.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
