@@ -6,10 +6,10 @@ from dataclasses import asdict, dataclass, field, fields
 
 from ..llm.client import LLMConfig
 from ..store.files import check_keys
-from .llm_selector import LLMSelector
+from .llm_selector import HOSTED, FinetunedLLM, FinetunedLLMSelector, LLMSelector
 from .selectors import CrossEncoderSelector, EmbeddingSelector, Selector
 
-SELECTOR_KINDS = ("embedding", "cross_encoder", "llm")
+SELECTOR_KINDS = ("embedding", "cross_encoder", "llm", "finetuned_llm")
 
 
 class RoutingError(ValueError):
@@ -38,6 +38,8 @@ class SelectorSpec:
         if self.kind == "cross_encoder" and self.path is None:
             raise RoutingError(f"{where}: a cross-encoder selector needs a trained cross-encoder "
                                "(a workspace model's folder or a Hub id)")
+        if self.kind == "finetuned_llm" and self.path is None:
+            raise RoutingError(f"{where}: a fine-tuned LLM selector needs the model's folder")
         if self.llm is not None and self.kind != "llm":
             raise RoutingError(f"{where}: LLM settings are only for an llm selector, not a {self.kind} one")
         try:
@@ -74,6 +76,8 @@ def make_selector(spec: SelectorSpec) -> Selector:
     if spec.kind == "cross_encoder":
         return CrossEncoderSelector(spec.path, label=spec.label)
     usable, reason = availability(spec)
+    if usable and spec.kind == "finetuned_llm":
+        return FinetunedLLMSelector(spec.path, label=spec.label, api_key=spec.api_key)
     if not usable:
         raise RoutingError(f"selector {spec.label!r}: {reason}")
     selector = LLMSelector(spec.llm_config())
@@ -83,6 +87,14 @@ def make_selector(spec: SelectorSpec) -> Selector:
 
 def availability(spec: SelectorSpec) -> tuple[bool, str]:
     """(usable, reason): local models always are; an LLM needs settings and, for OpenAI, a key."""
+    if spec.kind == "finetuned_llm":
+        try:
+            model = FinetunedLLM.load(spec.path)
+        except (OSError, ValueError) as exc:
+            return False, f"the fine-tuned LLM cannot be read: {exc}"
+        if model.where != HOSTED:
+            return True, "a local model"
+        return LLMSelector.availability(model.selector(spec.path, spec.api_key).config)
     if spec.kind != "llm":
         return True, "a local model"
     return LLMSelector.availability(spec.llm_config())
