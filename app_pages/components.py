@@ -166,6 +166,7 @@ def selector_picker(key: str):
     specs = [SelectorSpec(f"embedding · {name}", "embedding", path) for name, path in models_by_name("embedding").items()]
     specs += [SelectorSpec(f"cross-encoder · {name}", "cross_encoder", path)
               for name, path in models_by_name("cross_encoder").items()]
+    specs += [SelectorSpec(f"fine-tuned LLM · {name}", "finetuned_llm", path) for name, path in models_by_name("llm").items()]
     labels = {spec.label: spec for spec in specs}
     chosen = [labels[label] for label in st.multiselect("Selectors", list(labels), default=list(labels)[:4], key=f"{key}-selectors")]
     config = None

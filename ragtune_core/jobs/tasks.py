@@ -205,12 +205,16 @@ def start_comparison_job(ws, dataset_id: str, specs: list, part: str = "val",
     bad one fails at once. Every query of each `held_out` router dataset (hand-written queries,
     say) is routed too, each compared on its own. `secret_env` hands an API key to the worker."""
     from ..routing.compare import load_router_task
+    from ..routing.llm_selector import FinetunedLLM
     from ..routing.specs import check_specs
 
     task = load_router_task(ws, dataset_id, part)
     for other in held_out:
         load_router_task(ws, other, "all")
     check_specs(specs)
+    for spec in specs:  # a fine-tuned LLM routes only the tools it learned: refused now, not in the worker
+        if spec.kind == "finetuned_llm":
+            FinetunedLLM.load(spec.path).check_choices(task.choices)
     params = {"dataset_id": dataset_id, "part": task.part, "selectors": [spec.to_dict() for spec in specs],
               "held_out": list(held_out)}
     return start_job(ws, JobKind.COMPARE_SELECTORS, params, name=f"compare {len(specs)} selector(s)",

@@ -43,6 +43,7 @@ class SelectorReport:
     picks: list[int | None]
     scores: list[list[float]]
     errors: list[str | None] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)  # seconds per query (none in older saved comparisons)
 
     @property
     def all_failed(self) -> bool:
@@ -106,6 +107,7 @@ def evaluate_selector(selector: Selector, queries: list[str], choices: list[Choi
         picks=picks,
         scores=[s.scores for s in selections],
         errors=[s.error for s in selections],
+        latencies=[s.latency for s in selections],
     )
 
 

@@ -1,0 +1,65 @@
+"""What a fine-tuned LLM costs to route with, from a saved comparison: latency percentiles, invalid
+outputs by kind, and the cost of 1,000 queries (USD for a hosted model, CPU-seconds for a local one).
+
+A hosted cost is an estimate: the tokens of each query's prompt (system prompt, tools, query; ~4
+characters a token) and of one tool call, at the fine-tuned model's inference price.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from ...llm.pricing import estimate_tokens
+from ...routing.compare import RouterComparison
+from ...routing.llm_selector import HOSTED, INVALID_OUTPUT_KINDS, FinetunedLLM, invalid_output_kind
+
+# USD per 1k tokens (input, output) of models fine-tuned from these bases on OpenAI (2026 list).
+FINE_TUNED_PRICES_PER_1K: dict[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.0003, 0.0012),
+    "gpt-4o": (0.00375, 0.015),
+    "gpt-4.1-nano": (0.0002, 0.0008),
+    "gpt-4.1-mini": (0.0008, 0.0032),
+    "gpt-4.1": (0.003, 0.012),
+}
+CALL_TOKENS = 12  # one tool call without arguments, as the model writes it
+
+
+def fine_tuned_price(base_model: str, prices: dict[str, tuple[float, float]] | None = None) -> tuple[float, float] | None:
+    table = {**FINE_TUNED_PRICES_PER_1K, **(prices or {})}
+    for name in sorted(table, key=len, reverse=True):
+        if base_model.startswith(name):
+            return table[name]
+    return None
+
+
+def hosted_cost_per_1000(queries: list[str], model: FinetunedLLM,
+                         prices: dict[str, tuple[float, float]] | None = None) -> float | None:
+    """Estimated USD for 1,000 queries like these; None when the base model has no known price."""
+    price = fine_tuned_price(model.base_model, prices)
+    if price is None or not queries:
+        return None
+    fixed = estimate_tokens([model.system_prompt, json.dumps(model.tools)])
+    prompt = fixed + estimate_tokens(queries) / len(queries)
+    return 1000 * (prompt / 1000 * price[0] + CALL_TOKENS / 1000 * price[1])
+
+
+def llm_selector_rows(comparison: RouterComparison, models: dict[str, FinetunedLLM]) -> list[dict]:
+    """Per selector: latency p50/p95 (ms), invalid outputs (all, and by kind) and, for the fine-tuned
+    LLMs in `models` (by label), the cost of 1,000 queries."""
+    rows = []
+    for report in comparison.reports:
+        latencies = np.array(report.latencies or [report.mean_latency], dtype=float) * 1000
+        kinds = [invalid_output_kind(error) for error in report.errors]
+        row = {"selector": report.name, "p50_ms": float(np.percentile(latencies, 50)),
+               "p95_ms": float(np.percentile(latencies, 95)), "invalid_outputs": sum(k is not None for k in kinds),
+               **{kind: kinds.count(kind) for kind in INVALID_OUTPUT_KINDS},
+               "usd_per_1000": None, "cpu_seconds_per_1000": None}
+        model = models.get(report.name)
+        if model is not None and model.where == HOSTED:
+            row["usd_per_1000"] = hosted_cost_per_1000(comparison.queries, model)
+        elif model is not None:
+            row["cpu_seconds_per_1000"] = report.mean_latency * 1000
+        rows.append(row)
+    return rows
