@@ -10,6 +10,7 @@ from ragtune_core import jobs
 from ragtune_core.evaluation import CHART_METRICS, comparison_table, latest_reports, per_query_comparison
 from ragtune_core.questions import load_dataset
 from ragtune_core.routing import confusion_frame, latest_comparison, match_rate_table, misrouted_table
+from ragtune_core.training.llm.serving import finetuned_llms, llm_selector_rows
 
 ws = workspace()
 st.title("Compare")
@@ -91,6 +92,10 @@ def match_rates(comparison, title: str) -> None:
         figure.update_layout(showlegend=False, height=420, margin=dict(t=30))
         st.plotly_chart(figure, width="stretch")
     st.dataframe(rates.drop(columns="metric"), hide_index=True, width="stretch")
+    with st.expander("Latency percentiles, invalid outputs and cost per 1,000 queries"):
+        st.caption("Invalid outputs (no tool call, plain text, unknown tool, several calls) count as misses. Cost: "
+                   "USD for a hosted fine-tuned LLM (estimated tokens at its price), CPU-seconds for a local one.")
+        st.dataframe(llm_selector_rows(comparison, finetuned_llms(ws)), hide_index=True, width="stretch")
 
 
 def compare_selectors() -> None:

@@ -40,7 +40,12 @@ if routed:
         st.warning("Type a query and pick at least one selector.")
     else:
         with st.spinner("Routing…"):
-            st.session_state[State.ROUTED_QUERY] = (record.id, query, route_query(query, choices, [make_selector(s) for s in specs]))
+            try:
+                routes = route_query(query, choices, [make_selector(s) for s in specs])
+            except ValueError as exc:  # a fine-tuned LLM that learned other tools, an unusable selector
+                st.error(literal(exc))
+                st.stop()
+            st.session_state[State.ROUTED_QUERY] = (record.id, query, routes)
 
 result = st.session_state.get(State.ROUTED_QUERY)
 if not result or result[0] != record.id:

@@ -63,3 +63,15 @@ def llm_selector_rows(comparison: RouterComparison, models: dict[str, FinetunedL
             row["cpu_seconds_per_1000"] = report.mean_latency * 1000
         rows.append(row)
     return rows
+
+
+def finetuned_llms(ws) -> dict[str, FinetunedLLM]:
+    """The workspace's fine-tuned LLMs by their selector label (as the selector picker names them);
+    one whose description cannot be read is left out (its selector says why when picked)."""
+    models = {}
+    for record in ws.list_models("llm"):
+        try:
+            models[f"fine-tuned LLM · {record.name}"] = FinetunedLLM.load(record.path)
+        except (OSError, ValueError):
+            continue
+    return models
