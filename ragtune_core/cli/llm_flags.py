@@ -17,15 +17,16 @@ DEFAULTS = {f.name: f.default for f in fields(LLMConfig)}
 
 
 def add_llm_flags(parser: argparse.ArgumentParser, prefix: str = "", what: str = "the LLM") -> None:
-    """--{prefix}base-url, --{prefix}api-key-env, --{prefix}concurrency, --{prefix}timeout and
+    """--{prefix}base-url, --{prefix}api-key-env, --{prefix}concurrency (a cap), --{prefix}timeout and
     --{prefix}retries (the model flag is the command's own)."""
     flag = f"--{prefix}"
     parser.add_argument(f"{flag}base-url", help=f"OpenAI-compatible endpoint of {what} (default: "
                         "$RAGTUNE_LLM_BASE_URL or $OPENAI_BASE_URL, else OpenAI's API)")
     parser.add_argument(f"{flag}api-key-env", metavar="VAR",
                         help=f"the environment variable holding the endpoint's API key; without it, {key_rule()}")
-    parser.add_argument(f"{flag}concurrency", type=int, default=DEFAULTS['max_concurrency'],
-                        help=f"LLM requests in flight (default {DEFAULTS['max_concurrency']})")
+    parser.add_argument(f"{flag}concurrency", type=int, default=DEFAULTS['max_concurrency'], metavar="CAP",
+                        help=f"the most LLM requests in flight (default {DEFAULTS['max_concurrency']}); below it the "
+                             "client follows the provider's rate limits by itself")
     parser.add_argument(f"{flag}timeout", type=float, default=DEFAULTS['timeout'], metavar="SECONDS",
                         help=f"seconds one request may take (default {DEFAULTS['timeout']:g}); a request that times "
                              f"out is retried {DEFAULTS['timeout_retries']} time(s)")

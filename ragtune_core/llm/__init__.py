@@ -1,4 +1,4 @@
-"""An OpenAI-compatible chat client (retries, concurrency, usage) and what its calls cost."""
+"""An OpenAI-compatible chat client (the provider's pace, retries, usage, the Batch API) and what its calls cost."""
 
 from .client import (
     API_KEY_ENV_VARS,
@@ -6,12 +6,8 @@ from .client import (
     OPENAI_HOST,
     OPENAI_BASE_URL,
     NO_KEY_PLACEHOLDER,
-    BACKOFF_BASE_S,
-    BACKOFF_CAP_S,
-    RETRYABLE_STATUS,
-    FATAL_STATUS,
+    DEFAULT_MAX_CONCURRENCY,
     LLMConfigError,
-    MalformedResponse,
     LLMConfig,
     server_base_url,
     server_api_key,
@@ -19,16 +15,21 @@ from .client import (
     adopt_job_key,
     key_rule,
     report_waits,
-    Usage,
-    Completion,
-    Failure,
-    Outcome,
     make_client,
+    complete_many,
+)
+from .limits import AdaptiveLimiter, read_rate_limits, parse_duration
+from .outcomes import Usage, Completion, Failure, Outcome
+from .retries import (
+    BACKOFF_BASE_S,
+    BACKOFF_CAP_S,
+    RETRYABLE_STATUS,
+    FATAL_STATUS,
+    MalformedResponse,
     is_retryable,
     retry_after_seconds,
     retry_delay,
     describe_error,
-    complete_many,
 )
 from .pricing import estimate_tokens, prices_per_1k, estimate_cost
 
@@ -38,6 +39,7 @@ __all__ = [
     "OPENAI_HOST",
     "OPENAI_BASE_URL",
     "NO_KEY_PLACEHOLDER",
+    "DEFAULT_MAX_CONCURRENCY",
     "BACKOFF_BASE_S",
     "BACKOFF_CAP_S",
     "RETRYABLE_STATUS",
@@ -61,6 +63,9 @@ __all__ = [
     "retry_delay",
     "describe_error",
     "complete_many",
+    "AdaptiveLimiter",
+    "read_rate_limits",
+    "parse_duration",
     "estimate_tokens",
     "prices_per_1k",
     "estimate_cost",

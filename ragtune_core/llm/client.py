@@ -1,11 +1,12 @@
-"""An OpenAI-compatible chat client: bounded concurrency, explicit retries, usage and cost.
+"""An OpenAI-compatible chat client: the provider's pace, explicit retries, usage.
 
 Works with any endpoint that speaks the OpenAI API (OpenAI, Azure OpenAI's v1 API, Ollama, vLLM,
-LM Studio): only the base URL, model and key change. The SDK's own retries are switched off so
-that the policy here is the one that runs: retry 429s, 5xx and dropped connections with
-exponential backoff and jitter, honouring (a capped) Retry-After; retry a timeout fewer times
-(`timeout_retries`), since a hung server makes each attempt cost the whole timeout. Callers see
-each wait (`on_wait`, or `report_waits` around code that calls this module).
+LM Studio): only the base URL, model and key change. How many requests go out at once is the
+provider's limit, found as the run goes (`limits.AdaptiveLimiter`: its rate-limit headers when it
+sends them, else additive increase / multiplicative decrease), never more than the user's cap.
+The SDK's own retries are switched off so that the policy of `retries.py` is the one that runs.
+Callers see each wait that counts as a retry (`on_wait`, or `report_waits` around code that calls
+this module). Large runs can go through the Batch API instead (`batch.py`).
 
 Keys: the server's key (`$RAGTUNE_LLM_API_KEY`, else `$OPENAI_API_KEY`) goes only to the endpoint
 the server is configured for (`$RAGTUNE_LLM_BASE_URL`, else `$OPENAI_BASE_URL`; unset: OpenAI's
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import json
 import os
 import random
 import time
@@ -28,21 +28,20 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
-from email.utils import parsedate_to_datetime
 from typing import Callable
 from urllib.parse import urlsplit
 
 import openai
-import pydantic
-from openai.types.chat import ChatCompletion
-
-try:  # the HTTP library under the SDK: httpx2 in openai 4, httpx before
-    import httpx2 as _http
-except ImportError:  # pragma: no cover - an older SDK
-    import httpx as _http
 
 from ..network import HostNotAllowedError, allowed_hosts, check_allowed
 from ..store.files import check_keys
+from .limits import AdaptiveLimiter, Ticket
+from .outcomes import Completion, Failure, Outcome, Usage, parse_completion
+from .pricing import estimate_tokens
+from .retries import (
+    CONNECTION_ERRORS, MALFORMED_ERRORS, MalformedResponse, describe_error, is_fatal, is_retryable, is_timeout,
+    retry_after_seconds, retry_delay, short_reason,
+)
 
 API_KEY_ENV_VARS = ("RAGTUNE_LLM_API_KEY", "OPENAI_API_KEY")  # the server's key: the app's own variable wins
 BASE_URL_ENV_VARS = ("RAGTUNE_LLM_BASE_URL", "OPENAI_BASE_URL")  # the endpoint the server's key is for
@@ -50,16 +49,10 @@ OPENAI_HOST = "api.openai.com"
 OPENAI_BASE_URL = f"https://{OPENAI_HOST}/v1"
 # Endpoints that need no key (local servers) still need a non-empty one for the SDK.
 NO_KEY_PLACEHOLDER = "no-key"
-
-BACKOFF_BASE_S = 0.5
-BACKOFF_CAP_S = 20.0  # also the most a server's Retry-After can make us wait
-RETRYABLE_STATUS = {408, 409, 429}  # plus every 5xx
-# Answers after which every other request would fail the same way: stop sending them.
-FATAL_STATUS = {401, 403, 404}
-# What the network and the SDK raise for an answer that is not a chat completion; anything else is a bug
-# of ours and surfaces.
-MALFORMED_ERRORS = (json.JSONDecodeError, UnicodeDecodeError, pydantic.ValidationError,
-                    openai.APIResponseValidationError, _http.HTTPError)
+DEFAULT_MAX_CONCURRENCY = 64  # a cap, not a setting to tune: the limiter finds the provider's pace below it
+# A 429 when other requests were answered since the prompt's last 429 means "over the rate", not
+# "failing": it does not count as one of `max_retries`, up to this many times for one prompt.
+MAX_OVER_RATE_RETRIES = 30
 
 WaitCallback = Callable[[str], None]
 _wait_reporter: contextvars.ContextVar[WaitCallback | None] = contextvars.ContextVar("llm_wait_reporter", default=None)
@@ -68,10 +61,6 @@ _job_key: str | None = None  # the key a worker was handed (adopt_job_key)
 
 class LLMConfigError(ValueError):
     """An LLM setting that cannot work; the message names the field."""
-
-
-class MalformedResponse(ValueError):
-    """A 200 answer that is not a chat completion (a proxy's HTML page, no choices...)."""
 
 
 # the server's endpoint and key ----------------------------------------------------------------
@@ -120,13 +109,17 @@ class LLMConfig:
     base_url: str | None  # None: OpenAI's own API
     model: str
     api_key: str | None = field(default=None, repr=False)
-    max_concurrency: int = 8
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY  # the most requests in flight (the provider's pace decides below it)
     max_retries: int = 5  # retries of a 429, a 5xx or a dropped connection
     timeout: float = 60.0  # seconds one request may take
     timeout_retries: int = 1  # retries of a request that timed out (never more than max_retries)
     temperature: float | None = 0.7  # None: not sent (reasoning models accept only their default)
+    batch: bool = False  # send through the provider's Batch API (batch.complete_in_batch): cheaper, slower
+    # USD per 1k tokens; None: the price table's (pricing.py)
     price_per_1k_input: float | None = None
     price_per_1k_output: float | None = None
+    price_per_1k_batch_input: float | None = None
+    price_per_1k_batch_output: float | None = None
 
     def __post_init__(self) -> None:
         if not (self.model or "").strip():
@@ -145,6 +138,9 @@ class LLMConfig:
             raise LLMConfigError("timeout_retries: cannot be negative")
         if self.timeout <= 0:
             raise LLMConfigError("timeout: must be more than 0 seconds")
+        for name in ("price_per_1k_input", "price_per_1k_output", "price_per_1k_batch_input", "price_per_1k_batch_output"):
+            if getattr(self, name) is not None and getattr(self, name) < 0:
+                raise LLMConfigError(f"{name}: a price cannot be negative")
         try:  # the server's own endpoint is its administrator's choice: always allowed
             check_allowed(self.base_url or OPENAI_BASE_URL, "base_url", always=[server_base_url() or OPENAI_BASE_URL])
         except HostNotAllowedError as exc:
@@ -196,39 +192,6 @@ class LLMConfig:
         return min(self.timeout_retries, self.max_retries)
 
 
-@dataclass
-class Usage:
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    def add(self, prompt_tokens: int, completion_tokens: int) -> None:
-        self.prompt_tokens += prompt_tokens
-        self.completion_tokens += completion_tokens
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
-class Completion:
-    index: int  # position of the prompt in the list given to complete_many
-    content: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    attempts: int = 1
-    # The answer's function calls, as sent: [{"name": ..., "arguments": "<JSON text>"}] (tool calling).
-    tool_calls: list[dict] = field(default_factory=list)
-    seconds: float = 0.0  # how long the answered request took (its last attempt)
-
-
-@dataclass
-class Failure:
-    index: int
-    message: str
-    attempts: int = 1
-
-
-Outcome = Completion | Failure
 
 
 # clients --------------------------------------------------------------------------------------
@@ -254,70 +217,6 @@ def _async_client(client_kwargs: dict) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(**client_kwargs)
 
 
-# retry policy ---------------------------------------------------------------------------------
-def is_retryable(exc: Exception) -> bool:
-    if isinstance(exc, (openai.APIConnectionError, _http.TransportError)):  # includes timeouts
-        return True
-    return isinstance(exc, openai.APIStatusError) and (exc.status_code in RETRYABLE_STATUS or exc.status_code >= 500)
-
-
-def retry_after_seconds(exc: Exception) -> float | None:
-    """The wait a server asked for (retry-after-ms, retry-after in seconds or as a date), if any."""
-    response = getattr(exc, "response", None)
-    if response is None:
-        return None
-    headers = response.headers
-    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        try:
-            return max(0.0, float(headers[name]) / divisor)
-        except (KeyError, TypeError, ValueError):
-            continue
-    try:
-        return max(0.0, parsedate_to_datetime(headers["retry-after"]).timestamp() - time.time())
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def retry_delay(attempt: int, retry_after: float | None = None, rng: random.Random | None = None) -> float:
-    """Seconds to wait before retry number `attempt` (0-based).
-
-    A server's Retry-After is honoured but capped; a little jitter on top keeps requests limited
-    together from coming back together. Without one: exponential backoff with jitter.
-    """
-    rng = rng or random
-    if retry_after is not None:
-        return min(retry_after, BACKOFF_CAP_S) * rng.uniform(1.0, 1.1)
-    return min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** attempt) * rng.uniform(0.5, 1.0)
-
-
-def _is_timeout(exc: Exception) -> bool:
-    return isinstance(exc, (openai.APITimeoutError, _http.TimeoutException))
-
-
-def describe_error(exc: Exception) -> str:
-    if _is_timeout(exc):
-        return "the request timed out"
-    if isinstance(exc, openai.APIConnectionError):
-        return f"could not connect: {exc}"
-    if isinstance(exc, _http.TransportError):
-        return f"the connection failed ({type(exc).__name__}: {exc})"
-    if isinstance(exc, openai.APIStatusError):
-        return f"HTTP {exc.status_code}: {exc.message}"
-    if isinstance(exc, MalformedResponse):
-        return f"malformed response ({exc})"
-    return f"malformed response ({type(exc).__name__}: {exc})"
-
-
-def _short_reason(exc: Exception) -> str:
-    if _is_timeout(exc):
-        return "no answer in time"
-    if isinstance(exc, (openai.APIConnectionError, _http.TransportError)):
-        return "connection failed"
-    if isinstance(exc, openai.APIStatusError):
-        return "rate limited" if exc.status_code == 429 else f"HTTP {exc.status_code}"
-    return type(exc).__name__
-
-
 @contextmanager
 def report_waits(callback: WaitCallback) -> Iterator[None]:
     """Within this block, every retry wait of `complete_many` (that has no `on_wait` of its own) is
@@ -332,18 +231,25 @@ def report_waits(callback: WaitCallback) -> Iterator[None]:
 
 # many completions at once -------------------------------------------------------------------------
 def complete_many(config: LLMConfig, prompts: list[list[dict]], on_done: Callable[[Outcome], None] | None = None,
-                  on_wait: WaitCallback | None = None, **request_options) -> list[Outcome]:
-    """Send every prompt (a list of chat messages), at most `config.max_concurrency` in flight.
+                  on_wait: WaitCallback | None = None, expected_completion_tokens: int | None = None,
+                  **request_options) -> list[Outcome]:
+    """Send every prompt (a list of chat messages) at the provider's pace, at most
+    `config.max_concurrency` in flight (see limits.py).
 
     Returns one Completion or Failure per prompt, in prompt order; `on_done` is called as each
     one finishes (from one thread, in finishing order), `on_wait` with a line for each retry wait
     (default: the `report_waits` callback in effect). A request waiting out a backoff gives its
     slot to another, so a 429 costs the run its wait only when nothing else is left to send.
+    `expected_completion_tokens` (else `max_tokens`, else the answers' running mean) counts in each
+    request's token charge against the provider's tokens-per-minute limit.
     `request_options` (max_tokens, tools, response_format...) go to every request as they are.
     Network and endpoint faults become Failures; any other exception is a bug and is raised.
     """
+    if config.batch:
+        raise LLMConfigError("batch: this config sends through the Batch API; call llm.complete_in_batch")
     kwargs = _client_kwargs(config, config.timeout)  # fail on a missing key before any thread starts
-    coroutine = _complete_all(config, kwargs, prompts, on_done, on_wait or _wait_reporter.get(), request_options)
+    coroutine = _complete_all(config, kwargs, prompts, on_done, on_wait or _wait_reporter.get(), request_options,
+                              expected_completion_tokens)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -359,13 +265,16 @@ class _Run:
 
     config: LLMConfig
     client: openai.AsyncOpenAI
-    slots: asyncio.Semaphore
+    limiter: AdaptiveLimiter
     on_wait: WaitCallback | None
     request_options: dict
+    expected_completion: int | None  # tokens; None: the mean of the answers so far
     fatal: list[str] = field(default_factory=list)  # the first error that dooms every other request too
     answered: bool = False  # the endpoint has answered something (even an error) at least once
     stalled: bool = False  # a request timed out before the endpoint ever answered
     settled: asyncio.Event = field(default_factory=asyncio.Event)  # answered, or doomed: stalled requests go on
+    completions: int = 0
+    completion_tokens: int = 0
 
     def mark_answered(self) -> None:
         self.answered = True
@@ -376,27 +285,41 @@ class _Run:
         self.settled.set()
         return self.fatal[0]
 
+    def completed(self, completion: Completion) -> None:
+        self.mark_answered()
+        self.completions += 1
+        self.completion_tokens += completion.completion_tokens
+
     @property
     def is_stalled(self) -> bool:
         return self.stalled and not self.answered and not self.fatal
 
-    async def take_slot(self, first_attempt: bool) -> None:
-        """A slot for one request. While a request that timed out tries again and the endpoint has never
+    def token_charge(self, messages: list[dict]) -> float:
+        """What a provider counts against its tokens-per-minute limit: the prompt and the expected completion."""
+        expected = self.expected_completion
+        if expected is None:
+            expected = self.request_options.get("max_tokens") or self.request_options.get("max_completion_tokens")
+        if expected is None:
+            expected = self.completion_tokens / self.completions if self.completions else 0
+        return estimate_tokens(str(m.get("content") or "") for m in messages) + expected
+
+    async def take_slot(self, first_attempt: bool, tokens: float) -> Ticket:
+        """Admission for one request. While a request that timed out tries again and the endpoint has never
         answered, no prompt starts its first attempt: a hung server would cost every prompt its timeouts."""
         while True:
             if first_attempt and self.is_stalled:
                 await self.settled.wait()
-            await self.slots.acquire()
+            ticket = await self.limiter.acquire(tokens)
             if not (first_attempt and self.is_stalled):
-                return
-            self.slots.release()
+                return ticket
+            self.limiter.release(ticket, answered=False)
 
 
 async def _complete_all(config: LLMConfig, client_kwargs: dict, prompts: list[list[dict]],
                         on_done: Callable[[Outcome], None] | None, on_wait: WaitCallback | None,
-                        request_options: dict) -> list[Outcome]:
-    run = _Run(config, _async_client(client_kwargs), asyncio.Semaphore(config.max_concurrency), on_wait,
-               request_options)
+                        request_options: dict, expected_completion_tokens: int | None) -> list[Outcome]:
+    run = _Run(config, _async_client(client_kwargs), AdaptiveLimiter(config.max_concurrency), on_wait,
+               request_options, expected_completion_tokens)
 
     async def one(index: int, messages: list[dict]) -> Outcome:
         outcome = await _complete_one(run, index, messages)
@@ -412,40 +335,53 @@ async def _complete_all(config: LLMConfig, client_kwargs: dict, prompts: list[li
 
 async def _complete_one(run: _Run, index: int, messages: list[dict]) -> Outcome:
     """One prompt, retried as the policy says: 429s, 5xx and dropped connections up to `max_retries`
-    times, timeouts up to `timeout_retry_limit` times. A server that has never answered and keeps
-    timing out dooms the other requests too: they would each wait out the same timeouts."""
+    times (a 429 while other requests get answered is the provider's pace and does not count),
+    timeouts up to `timeout_retry_limit` times. A server that has never answered and keeps timing
+    out dooms the other requests too: they would each wait out the same timeouts."""
     config, rng = run.config, random.Random(index)
-    retries = timeouts = 0
-    attempts = 0
+    retries = timeouts = over_rate = attempts = 0
+    completions_at_last_429 = 0  # the run's completions when this prompt was last refused with a 429
+    tokens = run.token_charge(messages)
     while True:
-        await run.take_slot(first_attempt=not attempts)
-        try:
-            try:  # the slot is held for the request only, never during a backoff
-                if run.fatal:
-                    return Failure(index, run.fatal[0], attempts)
-                attempts += 1
-                sent = time.perf_counter()
-                response = await run.client.chat.completions.create(
-                    model=config.model, messages=messages, **_sampling(config), **run.request_options)
-            finally:
-                run.slots.release()
-            run.mark_answered()
-            return _completion(index, response, attempts, time.perf_counter() - sent)
+        ticket = await run.take_slot(first_attempt=not attempts, tokens=tokens)
+        if run.fatal:
+            run.limiter.release(ticket, answered=False)
+            return Failure(index, run.fatal[0], attempts)
+        attempts += 1
+        status, headers, timed_out = None, None, False
+        sent = time.perf_counter()
+        try:  # the slot is held for the request only, never during a backoff
+            raw = await run.client.chat.completions.with_raw_response.create(
+                model=config.model, messages=messages, **_sampling(config), **run.request_options)
+            status, headers = raw.status_code, raw.headers
         except openai.APIStatusError as exc:
-            run.mark_answered()
-            if exc.status_code in FATAL_STATUS:
-                return Failure(index, run.doom(describe_error(exc)), attempts)
-            if not is_retryable(exc):
+            status, headers, error = exc.status_code, exc.response.headers, exc
+        except CONNECTION_ERRORS as exc:  # timeouts included
+            timed_out, error = is_timeout(exc), exc
+        finally:
+            run.limiter.release(ticket, status, timed_out, headers)
+        if status is not None and status < 400:
+            try:
+                completion = parse_completion(index, raw.parse(), attempts, time.perf_counter() - sent)
+            except (MalformedResponse, *MALFORMED_ERRORS) as exc:  # this answer failed, not the run
+                run.mark_answered()
                 return Failure(index, describe_error(exc), attempts)
-            error = exc
-        except (openai.APIConnectionError, _http.TransportError) as exc:  # timeouts included
-            error = exc
-        except (MalformedResponse, *MALFORMED_ERRORS) as exc:  # this answer failed, not the run
+            run.completed(completion)
+            return completion
+        if status is not None:
             run.mark_answered()
-            return Failure(index, describe_error(exc), attempts)
-        timed_out = _is_timeout(error)
+            if is_fatal(error):
+                return Failure(index, run.doom(describe_error(error)), attempts)
+            if not is_retryable(error):
+                return Failure(index, describe_error(error), attempts)
         if timed_out and not run.answered:
             run.stalled = True
+        if status == 429:
+            progressed, completions_at_last_429 = run.completions > completions_at_last_429, run.completions
+            if progressed and over_rate < MAX_OVER_RATE_RETRIES:
+                over_rate += 1  # the provider answers others: this one came over its rate, not to a failing server
+                await asyncio.sleep(retry_delay(0, retry_after_seconds(error), rng))
+                continue
         used, limit = (timeouts, config.timeout_retry_limit) if timed_out else (retries, config.max_retries)
         if used >= limit:
             message = f"gave up after {attempts} attempts: {describe_error(error)}"
@@ -456,7 +392,7 @@ async def _complete_one(run: _Run, index: int, messages: list[dict]) -> Outcome:
         delay = retry_delay(used, retry_after_seconds(error), rng)
         if run.on_wait:
             seconds = f"{delay:.0f}" if delay >= 10 else f"{delay:.1f}"
-            run.on_wait(f"waiting for the server ({_short_reason(error)}), retry {used + 1}/{limit} in {seconds} s")
+            run.on_wait(f"waiting for the server ({short_reason(error)}), retry {used + 1}/{limit} in {seconds} s")
         if timed_out:
             timeouts += 1
         else:
@@ -466,39 +402,3 @@ async def _complete_one(run: _Run, index: int, messages: list[dict]) -> Outcome:
 
 def _sampling(config: LLMConfig) -> dict:
     return {} if config.temperature is None else {"temperature": config.temperature}
-
-
-def _completion(index: int, response, attempts: int, seconds: float = 0.0) -> Completion:
-    """The answer's text and usage; MalformedResponse for a 200 that is not a chat completion (the SDK
-    hands back a non-JSON body as text, and builds its models from JSON without validating them)."""
-    if not isinstance(response, ChatCompletion):
-        raise MalformedResponse(f"not a chat completion: {_excerpt(response)}")
-    choices = response.choices
-    if not isinstance(choices, list) or not choices:
-        raise MalformedResponse("the completion has no choices")
-    message = getattr(choices[0], "message", None)
-    content = getattr(message, "content", None)
-    if message is None or not isinstance(content, (str, type(None))):
-        raise MalformedResponse("the completion's first choice has no message text")
-    usage = response.usage
-    return Completion(index=index, content=content or "",
-                      prompt_tokens=_token_count(usage, "prompt_tokens"),
-                      completion_tokens=_token_count(usage, "completion_tokens"),
-                      attempts=attempts, tool_calls=_tool_calls(message), seconds=seconds)
-
-
-def _tool_calls(message) -> list[dict]:
-    """The message's function calls as {"name", "arguments"}; a call without a function is kept nameless."""
-    calls = getattr(message, "tool_calls", None) or []
-    functions = [getattr(call, "function", None) for call in calls]
-    return [{"name": getattr(f, "name", None), "arguments": getattr(f, "arguments", None)} for f in functions]
-
-
-def _token_count(usage, name: str) -> int:
-    value = getattr(usage, name, 0) if usage is not None else 0
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
-
-
-def _excerpt(value, limit: int = 80) -> str:
-    text = " ".join(str(value).split())
-    return repr(text if len(text) <= limit else text[:limit] + "...")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from .client import LLMConfig
+if TYPE_CHECKING:  # the client counts tokens with estimate_tokens: no import back at run time
+    from .client import LLMConfig
 
 # USD per 1k tokens (input, output): estimates as of 2026 from OpenAI's public price list.
 # A configured price always wins; models not listed here have no cost estimate.
