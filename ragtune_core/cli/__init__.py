@@ -21,9 +21,9 @@ from ..llm.client import report_waits
 from ..store.models import prefer_offline
 from ..store.workspace import CATALOGUE, Workspace
 from .errors import CommandFailed
-from . import corpus, cross_encoder, datasets, evaluate, questions, route, router, train
+from . import corpus, cross_encoder, datasets, evaluate, llm_tune, questions, route, router, train
 
-COMMAND_GROUPS = (corpus, questions, router, datasets, train, cross_encoder, evaluate, route)
+COMMAND_GROUPS = (corpus, questions, router, datasets, train, cross_encoder, llm_tune, evaluate, route)
 
 
 def build_parser() -> argparse.ArgumentParser:

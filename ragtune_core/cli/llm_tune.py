@@ -1,0 +1,99 @@
+"""`llm-data` (chat fine-tuning data from a router dataset, or imported JSONL), `llm-check` (its
+pre-flight) and `train-llm` (fine-tune an LLM on it: locally, or at an OpenAI-shaped endpoint)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..jobs import start_llm_finetune_job
+from ..questions.qa_dataset import SPLIT_MODES, load_dataset
+from ..store import Workspace
+from ..training.llm.data import (LABEL_SOURCES, build_chat_data, import_jsonl, load_chat_data, save_chat_data,
+                                 to_jsonl)
+from ..training.llm.finetune import DEFAULT_POLL_SECONDS, LLMFinetuneRequest, check_request, fine_tune_llm
+from ..training.llm.preflight import DEFAULT_MAX_LENGTH, run_preflight
+from ..training.llm.providers import OPENAI_NOTICE, PROVIDERS
+from .llm_flags import add_llm_flags, llm_config_from
+
+
+def register(subparsers) -> None:
+    data = subparsers.add_parser("llm-data", help="chat fine-tuning lines (query -> tool call) from a router "
+                                                  "dataset, or imported from JSONL")
+    data.add_argument("dataset", nargs="?", metavar="DATASET", help="router dataset id or name (or use --import)")
+    data.add_argument("--name", required=True, help="name of the chat data (letters, digits, . _ -)")
+    data.add_argument("--labels", choices=LABEL_SOURCES, default="dataset",
+                      help="the dataset's right tools, or a teacher LLM's tool calls kept where they agree")
+    data.add_argument("--teacher-model", help="the teacher LLM (with --labels teacher)")
+    add_llm_flags(data, "teacher-", "the teacher")
+    data.add_argument("--split-by", choices=SPLIT_MODES, default="document",
+                      help="for a dataset without a split (default: %(default)s)")
+    data.add_argument("--import", dest="import_train", type=Path, metavar="TRAIN.jsonl",
+                      help="import training lines instead of building them")
+    data.add_argument("--import-val", type=Path, metavar="VAL.jsonl", help="validation lines to import")
+    data.add_argument("--export", type=Path, metavar="FOLDER", help="also write train.jsonl and val.jsonl here")
+    data.set_defaults(handler=run_llm_data)
+
+    check = subparsers.add_parser("llm-check", help="pre-flight check of chat data: problems, tokens, cost, time")
+    check.add_argument("data", metavar="DATA", help="chat data name (from llm-data)")
+    check.add_argument("--base-model", default="", help="priced by its name (e.g. gpt-4.1-mini-2025-04-14)")
+    check.add_argument("--epochs", type=int, help="default: auto, from the number of lines")
+    check.add_argument("--max-length", type=int, default=DEFAULT_MAX_LENGTH, help="tokens per line (default %(default)s)")
+    check.set_defaults(handler=run_llm_check)
+
+    train = subparsers.add_parser("train-llm", help="fine-tune an LLM on chat data, locally or at an "
+                                                    "OpenAI-compatible endpoint, and register it")
+    train.add_argument("data", metavar="DATA", help="chat data name (from llm-data)")
+    train.add_argument("--name", required=True, help="name of the new model")
+    train.add_argument("--provider", choices=PROVIDERS, default="local",
+                       help=f"where to train (default: %(default)s). openai: {OPENAI_NOTICE}")
+    train.add_argument("--base-model", default="", help="the model to fine-tune (local default: SmolLM2-135M-Instruct)")
+    train.add_argument("--epochs", type=int, help="default: the provider's auto")
+    train.add_argument("--suffix", help="hosted: added to the fine-tuned model's name")
+    train.add_argument("--poll-seconds", type=float, default=DEFAULT_POLL_SECONDS,
+                       help="hosted: seconds between status checks (default %(default)s)")
+    add_llm_flags(train, "", "the fine-tuning endpoint (--provider openai)")
+    train.add_argument("--background", action="store_true", help="start a background job and print its run id")
+    train.set_defaults(handler=run_train_llm)
+
+
+def run_llm_data(args: argparse.Namespace, ws: Workspace) -> dict:
+    if args.import_train:
+        if args.dataset:
+            raise ValueError("give a DATASET or --import, not both")
+        val = args.import_val.read_text(encoding="utf-8") if args.import_val else ""
+        data = import_jsonl(args.import_train.read_text(encoding="utf-8"), val)
+    elif not args.dataset:
+        raise ValueError("name a router DATASET, or --import a JSONL file")
+    else:
+        record = ws.resolve("datasets", args.dataset)
+        teacher = None
+        if args.labels == "teacher":
+            if not args.teacher_model:
+                raise ValueError("--labels teacher needs --teacher-model")
+            teacher = llm_config_from(args, args.teacher_model, "teacher-")
+        data = build_chat_data(load_dataset(ws, record.id), args.labels, teacher, args.split_by, dataset_id=record.id)
+    folder = save_chat_data(ws, args.name, data)
+    if args.export:
+        args.export.mkdir(parents=True, exist_ok=True)
+        (args.export / "train.jsonl").write_text(to_jsonl(data.train), encoding="utf-8")
+        (args.export / "val.jsonl").write_text(to_jsonl(data.val), encoding="utf-8")
+    return {"name": args.name, "folder": str(folder), **data.summary(), "disagreement_examples": data.disagreements[:5]}
+
+
+def run_llm_check(args: argparse.Namespace, ws: Workspace) -> dict:
+    data = load_chat_data(ws, args.data)
+    report = run_preflight(data.train, data.val, args.base_model, args.epochs, args.max_length)
+    return {"data": args.data, **report.summary()}
+
+
+def run_train_llm(args: argparse.Namespace, ws: Workspace) -> dict:
+    config = llm_config_from(args, args.base_model or "-") if args.provider != "local" else None
+    request = LLMFinetuneRequest(args.data, args.name, args.provider, args.base_model, args.epochs,
+                                 llm=config.to_public_dict() if config else None, suffix=args.suffix,
+                                 poll_seconds=args.poll_seconds, api_key=config.api_key if config else None)
+    if args.background:
+        status = start_llm_finetune_job(ws, request)
+        return {"run_id": status.run_id, "state": status.state}
+    check_request(ws, request)
+    return fine_tune_llm(ws, request)

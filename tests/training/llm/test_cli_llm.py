@@ -1,0 +1,53 @@
+import json
+
+from ragtune_core.questions.qa_dataset import save_dataset
+from ragtune_core.routing.llm_selector import FinetunedLLM
+from ragtune_core.training.llm.data import list_chat_data, to_jsonl, build_chat_data
+from tests.fake_openai import FakeOpenAIServer
+from tests.training.llm.helpers import QUERIES, router_dataset, teacher
+
+
+def test_llm_data_check_and_hosted_training(workspace, run_cli, tmp_path):
+    save_dataset(workspace, "tools", router_dataset(), None, {})
+    code, out, err = run_cli("llm-data", "tools", "--name", "tools-chat", "--export", str(tmp_path / "out"))
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["train"] + summary["val"] == len(QUERIES) and summary["labels"] == "dataset"
+    assert len((tmp_path / "out" / "train.jsonl").read_text().splitlines()) == summary["train"]
+    code, out, _ = run_cli("llm-check", "tools-chat", "--base-model", "gpt-4o-mini-2024-07-18")
+    check = json.loads(out)
+    assert code == 0 and check["ok"] and check["cost_usd"] > 0 and check["warnings"]
+    with FakeOpenAIServer(fine_tuning=True, models=("fake-base",)) as server:
+        code, out, err = run_cli("train-llm", "tools-chat", "--name", "router-ft", "--provider", "openai",
+                                 "--base-model", "fake-base", "--base-url", server.base_url, "--poll-seconds", "0.01")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["fine_tuned_model"].startswith("ft:fake-base") and result["metrics"]["train_loss"] == 0.5
+    assert FinetunedLLM.load(workspace.list_models("llm")[0].path).model_id == result["fine_tuned_model"]
+
+
+def test_llm_data_with_a_teacher(workspace, run_cli):
+    save_dataset(workspace, "tools", router_dataset(), None, {})
+    with FakeOpenAIServer(responder=teacher) as server:
+        code, out, err = run_cli("llm-data", "tools", "--name", "taught", "--labels", "teacher", "--teacher-model",
+                                 "t", "--teacher-base-url", server.base_url)
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["disagreements"] == 4 and summary["train"] + summary["val"] == len(QUERIES) - 4
+
+
+def test_bad_input_exits_2_with_a_message(workspace, run_cli, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(to_jsonl(build_chat_data(router_dataset()).train[:3]) + "{oops\n")
+    code, _, err = run_cli("llm-data", "--import", str(bad), "--name", "imported")
+    assert code == 2 and "line 4: not JSON" in err and list_chat_data(workspace) == []
+    code, _, err = run_cli("llm-check", "nothing")
+    assert code == 2 and "no chat data named 'nothing'" in err
+    code, _, err = run_cli("llm-data", "--name", "x")
+    assert code == 2 and "router DATASET" in err
+    save_dataset(workspace, "tools", router_dataset(), None, {})
+    run_cli("llm-data", "tools", "--name", "tools-chat")
+    with FakeOpenAIServer(models=("fake-base",)) as plain:
+        code, _, err = run_cli("train-llm", "tools-chat", "--name", "m", "--provider", "openai", "--base-model",
+                               "fake-base", "--base-url", plain.base_url)
+    assert code == 2 and "no fine-tuning API" in err and workspace.list_models("llm") == []
