@@ -14,6 +14,7 @@ PAGES = [
     st.Page("app_pages/corpus.py", title="1 · Corpus", icon=":material/description:", default=True),
     st.Page("app_pages/questions.py", title="2 · Questions", icon=":material/quiz:"),
     st.Page("app_pages/finetune.py", title="3 · Fine-tune", icon=":material/model_training:"),
+    st.Page("app_pages/finetune_llm.py", title="3b · Fine-tune an LLM", icon=":material/smart_toy:"),
     st.Page("app_pages/compare.py", title="4 · Compare", icon=":material/leaderboard:"),
     st.Page("app_pages/playground.py", title="5 · Playground", icon=":material/alt_route:"),
 ]

@@ -16,8 +16,8 @@ def app_pages() -> list[tuple[str, str]]:
             for call in calls if getattr(call.func, "attr", None) == "Page"]
 
 
-def test_app_lists_its_five_pages():
-    assert len(app_pages()) == 5 and all((APP.parent / page).is_file() for page, _ in app_pages())
+def test_app_lists_its_six_pages():
+    assert len(app_pages()) == 6 and all((APP.parent / page).is_file() for page, _ in app_pages())
 
 
 @pytest.mark.parametrize(("page", "title"), app_pages(), ids=[Path(page).stem for page, _ in app_pages()])

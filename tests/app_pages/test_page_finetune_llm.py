@@ -1,0 +1,43 @@
+"""The LLM fine-tune page: providers with their availability and OpenAI's dates, chat data built
+from a router dataset, its pre-flight check and preview, and a refused start."""
+
+import pytest
+
+from ragtune_core.questions.qa_dataset import save_dataset
+from ragtune_core.store.workspace import Workspace
+from ragtune_core.training.llm.data import list_chat_data
+from tests.page_helpers import open_page, texts, widget
+from tests.training.llm.helpers import router_dataset
+
+
+@pytest.fixture
+def ws(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAGTUNE_WORKSPACE", str(tmp_path / "ws"))
+    ws = Workspace(tmp_path / "ws")
+    save_dataset(ws, "tools", router_dataset(), None, {})
+    return ws
+
+
+def test_build_check_and_preview(ws):
+    at = open_page("finetune_llm")
+    assert not at.exception
+    widget(at, "button", "Build").click().run()
+    assert list_chat_data(ws) == ["tools-chat"]
+    assert "training and" in texts(at.success)
+    # 14 training lines: enough to start, few enough to be warned about; the preview shows the tool call
+    assert "only 14 training lines" in texts(at.warning)
+    trained = texts(at.success).replace("\\", "")
+    assert "<tool_call>" in trained and ("vector_tool" in trained or "summary_tool" in trained)
+    assert [m.label for m in at.metric][:2] == ["Training lines", "Epochs"] and at.metric[0].value == "14"
+    assert "<|im_start|>user" in at.code[0].value
+
+
+def test_openai_shows_its_dates_and_a_bad_start_is_named(ws):
+    at = open_page("finetune_llm")
+    widget(at, "button", "Build").click().run()
+    widget(at, "radio", "Provider").set_value("openai").run()
+    assert "6 January 2027" in texts(at.warning) and "14 January 2027" in texts(at.warning)
+    widget(at, "radio", "Provider").set_value("local").run()
+    widget(at, "text_input", "Model name").set_value("").run()
+    widget(at, "button", "Start fine-tuning").click().run()
+    assert "name" in texts(at.error) and ws.list_runs() == []
