@@ -1,4 +1,5 @@
-"""`import-dataset`, `export-dataset`, `split` and `datasets`: question datasets in and out of the workspace.
+"""`import-dataset`, `export-dataset`, `split`, `datasets` and `delete-dataset`: question datasets in and out
+of the workspace.
 
 Files are LlamaIndex `EmbeddingQAFinetuneDataset` JSON; a dataset argument is an id or a name.
 """
@@ -7,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from ..corpus import load_chunks
 from ..questions import (
     SPLIT_MODES, TRAIN, VAL, DatasetError, QADataset, load_dataset, save_dataset, split_dataset, update_dataset,
 )
-from ..routing.tools import as_router_dataset, looks_like_router_dataset
+from ..routing.tools import RouterError, as_router_dataset, dataset_tools, looks_like_router_dataset
 from ..store import Workspace
 
 KINDS = ("qa", "router")
@@ -49,16 +51,17 @@ def register(subparsers) -> None:
     listing = subparsers.add_parser("datasets", help="list the datasets")
     listing.set_defaults(handler=list_datasets)
 
+    delete = subparsers.add_parser("delete-dataset", help="delete a dataset (models trained on it and reports stay)")
+    delete.add_argument("dataset", metavar="DATASET", help="dataset id or name")
+    delete.set_defaults(handler=delete_dataset)
+
 
 def import_dataset(args: argparse.Namespace, ws: Workspace) -> dict:
     if not args.file.is_file():
         raise ValueError(f"no such file: {args.file}")
-    try:
-        with _naming(args.file.name):
-            dataset = QADataset.load(args.file)
-    except UnicodeDecodeError as exc:
-        raise DatasetError(f"{args.file.name} is not UTF-8 text: {exc}") from exc
-    dataset, kind_guessed = _with_kind(dataset, args.kind)
+    dataset = QADataset.load(args.file)  # checked at the door: errors name the file and the key
+    with _naming(args.file.name):
+        dataset, kind_guessed = _with_kind(dataset, args.kind)
     corpus_id = _link_corpus(ws, dataset, args.corpus, args.file.name) if args.corpus else None
     record = save_dataset(ws, args.name, dataset, corpus_id, {"imported": args.file.name})
     return {"dataset_id": record.id, "name": record.name, "kind": dataset.kind, "kind_guessed": kind_guessed,
@@ -70,8 +73,11 @@ def _with_kind(dataset: QADataset, kind: str | None) -> tuple[QADataset, bool]:
     """The dataset as the kind asked for; with none, a plain QA file whose passages are tools is
     taken as a router dataset. Returns (dataset, whether its kind was guessed)."""
     guessed = kind is None and dataset.kind == "qa" and looks_like_router_dataset(dataset)
-    if kind == "router" or guessed:
+    if (kind == "router" or guessed) and not dataset.extra.get("tools"):
         return as_router_dataset(dataset), guessed
+    if kind == "router" or dataset.kind == "router":
+        dataset_tools(dataset)  # the stored tools can be routed between (unique, one right answer each)
+        return replace(dataset, kind="router"), guessed
     if kind == "qa":
         dataset.kind = "qa"
     return dataset, False
@@ -107,6 +113,12 @@ def list_datasets(args: argparse.Namespace, ws: Workspace) -> dict:
                          for d in ws.list_datasets()]}
 
 
+def delete_dataset(args: argparse.Namespace, ws: Workspace) -> dict:
+    record = ws.resolve("datasets", args.dataset)
+    ws.delete_dataset(record.id)
+    return {"deleted_dataset_id": record.id, "name": record.name}
+
+
 def _link_corpus(ws: Workspace, dataset: QADataset, corpus: str, file_name: str) -> str:
     """Check every passage is a chunk of the corpus and fill in which document each passage is from."""
     record = ws.resolve("corpora", corpus)
@@ -121,13 +133,13 @@ def _link_corpus(ws: Workspace, dataset: QADataset, corpus: str, file_name: str)
 
 @contextmanager
 def _naming(subject: str):
-    """Make a DatasetError say which file or dataset it is about."""
+    """Make a DatasetError or RouterError say which file or dataset it is about."""
     try:
         yield
-    except DatasetError as exc:
+    except (DatasetError, RouterError) as exc:
         if subject in str(exc):
             raise
-        raise DatasetError(f"{subject}: {exc}") from exc
+        raise type(exc)(f"{subject}: {exc}") from exc
 
 
 def _split_counts(dataset: QADataset) -> dict:

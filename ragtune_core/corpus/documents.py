@@ -9,7 +9,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from ..store.files import read_jsonl, write_jsonl
-from ..store.workspace import CorpusRecord, Workspace, check_name, new_id
+from ..store.workspace import CorpusRecord, Workspace, WorkspaceError, check_name, new_id
 
 
 @dataclass
@@ -33,11 +33,6 @@ class Document:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict) -> Document:
-        spans = [Span(**s) for s in data.get("spans", [])]
-        return cls(**{**data, "spans": spans})
-
     def span_at(self, offset: int) -> Span | None:
         """The span holding character `offset`, if any."""
         for span in self.spans:
@@ -56,10 +51,6 @@ class Chunk:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Chunk:
-        return cls(**data)
 
 
 @dataclass
@@ -100,8 +91,20 @@ def save_corpus(ws: Workspace, name: str, documents: list[Document], chunks: lis
 
 
 def load_documents(ws: Workspace, corpus_id: str) -> list[Document]:
-    return [Document.from_dict(d) for d in read_jsonl(ws.corpus_dir(corpus_id) / "documents.jsonl")]
+    """A corpus's documents, each line checked (a damaged one is named by file, line and key)."""
+    return read_jsonl(_corpus_file(ws, corpus_id, "documents.jsonl"), Document)
 
 
 def load_chunks(ws: Workspace, corpus_id: str) -> list[Chunk]:
-    return [Chunk.from_dict(c) for c in read_jsonl(ws.corpus_dir(corpus_id) / "chunks.jsonl")]
+    """A corpus's chunks, each line checked (a damaged one is named by file, line and key)."""
+    return read_jsonl(_corpus_file(ws, corpus_id, "chunks.jsonl"), Chunk)
+
+
+def _corpus_file(ws: Workspace, corpus_id: str, name: str):
+    """A saved corpus's file; WorkspaceError naming the corpus when the corpus or its file is gone."""
+    record = ws.get_corpus(corpus_id)
+    path = ws.corpus_dir(corpus_id) / name
+    if not path.is_file():
+        raise WorkspaceError(f"corpus {record.name!r} has lost its {name} (the workspace's "
+                             f"corpora/{corpus_id} folder was changed by hand?)")
+    return path

@@ -244,7 +244,7 @@ def save_report(ws: Workspace, report: RetrievalReport, dataset_id: str, model_l
 def list_reports(ws: Workspace, dataset_id: str | None = None, part: str | None = None) -> list[RetrievalReport]:
     """Saved reports, newest first; a file that cannot be read is skipped with a warning."""
     return load_saved_results(ws.dir("evaluations"), RetrievalReport.from_dict, log, "evaluation report",
-                              dataset_id, part)
+                              dataset_id, part, schema=RetrievalReport)
 
 
 def latest_reports(ws: Workspace, dataset_id: str, part: str) -> list[RetrievalReport]:

@@ -16,10 +16,11 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 import psutil
 
-from ..store.files import atomic_write_text, read_json
+from ..store.files import FileContentError, Rule, atomic_write_text, conform, read_json
 from ..store.models import CROSS_ENCODER, DEFAULT_BASE_MODEL, EMBEDDING
 from ..store.workspace import ModelRecord, Workspace, new_id
 
@@ -74,6 +75,19 @@ class JobStatus:
         return self.elapsed / self.done * (self.total - self.done)
 
 
+# An event line: its name and time, and whatever the task adds (a step's loss, metrics...).
+Event = Annotated[dict, Rule(lambda e: isinstance(e.get("event"), str) and isinstance(e.get("time"), (int, float)),
+                             'an object with an "event" name and a "time"')]
+
+
+@dataclass
+class _WorkerIdentity:
+    """worker.json: who the worker process is (a later process may reuse its pid, not its start time)."""
+
+    pid: int
+    create_time: float | None
+
+
 def status_path(ws: Workspace, run_id: str) -> Path:
     return ws.run_dir(run_id) / "status.json"
 
@@ -89,12 +103,7 @@ def write_status(ws: Workspace, status: JobStatus) -> None:
 def load_status(ws: Workspace, run_id: str) -> JobStatus:
     """The status as written, with no liveness check (read_status is what readers want); a damaged
     file raises ValueError naming it."""
-    path = status_path(ws, run_id)
-    data = read_json(path, f"the status of run {run_id},")
-    try:
-        return JobStatus(**data)
-    except TypeError as exc:
-        raise ValueError(f"the status of run {run_id}, {path.name}, is damaged: {exc}") from exc
+    return read_json(status_path(ws, run_id), f"the status of run {run_id},", JobStatus)
 
 
 def start_job(ws: Workspace, kind: str, params: dict, name: str | None = None,
@@ -172,10 +181,11 @@ def read_events(ws: Workspace, run_id: str, since: int = 0) -> list[dict]:
                 continue
             if not line.endswith("\n"):
                 break
+            where = f"{path.name} of run {run_id}, line {i + 1}"
             try:
-                events.append(json.loads(line))
+                events.append(conform(json.loads(line), Event, where))
             except json.JSONDecodeError as exc:
-                raise ValueError(f"{path.name} of run {run_id}, line {i + 1}, is damaged: {exc}") from exc
+                raise FileContentError(f"{where}, is damaged: {exc}") from exc
     return events
 
 
@@ -241,14 +251,10 @@ def _write_identity(run_dir: Path, pid: int) -> None:
 
 
 def _read_identity(run_dir: Path) -> dict | None:
-    path = run_dir / "worker.json"
     try:
-        identity = read_json(path, f"the worker of run {run_dir.name},")
+        return vars(read_json(run_dir / "worker.json", f"the worker of run {run_dir.name},", _WorkerIdentity))
     except FileNotFoundError:
         return None
-    if not isinstance(identity, dict) or not isinstance(identity.get("pid"), int) or "create_time" not in identity:
-        raise ValueError(f"the worker of run {run_dir.name}, {path.name}, is damaged: no process id and start time")
-    return identity
 
 
 def _worker_alive(ws: Workspace, status: JobStatus) -> bool:

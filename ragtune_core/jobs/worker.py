@@ -11,8 +11,10 @@ import os
 import sys
 import time
 import traceback
+from dataclasses import dataclass
+from typing import Annotated
 
-from ..store.files import read_json
+from ..store.files import Rule, read_json
 from ..store.workspace import Workspace
 from .runner import JOB_API_KEY_ENV, events_path, finish_status, load_status, write_status
 from .tasks import TASKS
@@ -83,11 +85,19 @@ def main(argv: list[str]) -> int:
 
 def read_spec(ctx: JobContext):
     """The task and parameters of the run's spec.json; a damaged one is a ValueError naming it."""
-    path = ctx.run_dir / "spec.json"
-    spec = read_json(path, f"the spec of run {ctx.run_id},")
-    if not isinstance(spec, dict) or not isinstance(spec.get("params"), dict) or spec.get("kind") not in TASKS:
-        raise ValueError(f"the spec of run {ctx.run_id}, {path.name}, is damaged: no known job kind and parameters")
-    return TASKS[spec["kind"]], spec["params"]
+    spec = read_json(ctx.run_dir / "spec.json", f"the spec of run {ctx.run_id},", RunSpec)
+    return TASKS[spec.kind], spec.params
+
+
+JobKindName = Annotated[str, Rule(lambda kind: kind in TASKS, "a job kind (" + ", ".join(TASKS) + ")")]
+
+
+@dataclass
+class RunSpec:
+    """spec.json: what a run does (one of the job kinds) and with which parameters."""
+
+    kind: JobKindName
+    params: dict
 
 
 def _adopt_secrets() -> None:

@@ -3,21 +3,27 @@
 The file keeps the four LlamaIndex keys (`queries`, `corpus`, `relevant_docs`, `mode`) so it loads
 in llama-index as is; RAGTune's own extras (which document a passage is from, the train/validation
 split, a router dataset's tools) live under one extra `ragtune` key that LlamaIndex ignores.
+
+Every dataset file is checked when it is read (`_DatasetFile`, with `store.files.conform`): at least
+one question, questions and passages as non-empty text, known split parts and kinds, RAGTune's block
+and a router dataset's tools of the right shape; the error names the file, the key and what was
+expected, so no page or command meets a dataset it cannot use.
 """
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Literal
 
-from ..store.files import write_json
+from ..store.files import Rule, Text, conform, read_json, write_json
 from ..store.workspace import DatasetRecord, Workspace, check_name, new_id
 
 TRAIN, VAL = "train", "val"
 SPLIT_MODES = ("document", "query")
+KINDS = ("qa", "router")
 
 
 class DatasetError(ValueError):
@@ -36,6 +42,8 @@ class QADataset:
     extra: dict = field(default_factory=dict)  # e.g. router tools; kept verbatim
 
     def validate(self) -> None:
+        """The parts agree: every query has passages in the corpus, every split entry is a query,
+        and a router dataset's answers are its tools."""
         for qid, pids in self.relevant_docs.items():
             if qid not in self.queries:
                 raise DatasetError(f"relevant_docs names query {qid!r}, which is not in queries")
@@ -45,6 +53,15 @@ class QADataset:
         unlabelled = [q for q in self.queries if not self.relevant_docs.get(q)]
         if unlabelled:
             raise DatasetError(f"{len(unlabelled)} queries have no relevant passage, e.g. {unlabelled[0]!r}")
+        strangers = [q for q in self.split if q not in self.queries]
+        if strangers:
+            raise DatasetError(f"ragtune.split names query {strangers[0]!r}, which is not in queries")
+        tool_ids = {tool["id"] for tool in self.extra.get("tools") or []}
+        if tool_ids:
+            answers = sorted({pids[0] for pids in self.relevant_docs.values()} - tool_ids)
+            if answers:
+                raise DatasetError(f"ragtune.extra.tools: {answers[0]!r}, an answer of this router dataset, "
+                                   "is no tool's id")
 
     def subset(self, part: str | None) -> QADataset:
         """The queries of one split part ("train"/"val"), with the whole corpus; None: everything."""
@@ -85,27 +102,29 @@ class QADataset:
         return data
 
     @classmethod
-    def from_json_dict(cls, data: dict) -> QADataset:
-        if not isinstance(data, dict):
-            raise DatasetError("expected a JSON object with queries, corpus and relevant_docs")
-        missing = [k for k in ("queries", "corpus", "relevant_docs") if k not in data]
-        if missing:
-            raise DatasetError(f"not a LlamaIndex QA dataset: missing {', '.join(missing)}")
-        for key in ("queries", "corpus", "relevant_docs"):
-            if not isinstance(data[key], dict):
-                raise DatasetError(f"{key!r} must be an object mapping ids to values")
-        meta = data.get("ragtune") or {}
+    def from_json_dict(cls, data, file: str | None = None) -> QADataset:
+        """A dataset from parsed JSON, checked; errors name `file` (when given), the key and what
+        was expected."""
+        content = conform(data, _DatasetFile, file, DatasetError)
+        meta = content.ragtune or _RagtuneBlock()
+        extra = dict(meta.extra)
+        if "tools" in extra:
+            tools = conform(extra["tools"], list[_StoredTool], file, DatasetError, key="ragtune.extra.tools")
+            extra["tools"] = [vars(tool) for tool in tools]
         dataset = cls(
-            queries={str(k): str(v) for k, v in data["queries"].items()},
-            corpus={str(k): str(v) for k, v in data["corpus"].items()},
-            relevant_docs={str(k): _as_id_list(k, v) for k, v in data["relevant_docs"].items()},
-            mode=str(data.get("mode", "text")),
-            passage_docs=dict(meta.get("passage_docs", {})),
-            split=dict(meta.get("split", {})),
-            kind=meta.get("kind", "qa"),
-            extra=dict(meta.get("extra", {})),
+            queries=content.queries,
+            corpus=content.corpus,
+            relevant_docs={qid: [pids] if isinstance(pids, str) else pids for qid, pids in content.relevant_docs.items()},
+            mode=content.mode,
+            passage_docs=meta.passage_docs,
+            split=meta.split,
+            kind=meta.kind,
+            extra=extra,
         )
-        dataset.validate()
+        try:
+            dataset.validate()
+        except DatasetError as exc:
+            raise DatasetError(_at(file, str(exc))) from None
         return dataset
 
     def save(self, path: Path, llama_index_only: bool = False) -> None:
@@ -114,19 +133,42 @@ class QADataset:
 
     @classmethod
     def load(cls, path: Path) -> QADataset:
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"{Path(path).name} is not valid JSON: {exc}") from exc
-        return cls.from_json_dict(data)
+        """The dataset in `path`; DatasetError naming the file when it is not a usable dataset."""
+        path = Path(path)
+        return cls.from_json_dict(read_json(path, error=DatasetError), path.name)
 
 
-def _as_id_list(qid, value) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if not isinstance(value, list):
-        raise DatasetError(f"relevant_docs[{qid!r}] must be a list of passage ids")
-    return [str(v) for v in value]
+# The layout of a dataset file, as read: LlamaIndex's four keys and RAGTune's block.
+@dataclass
+class _StoredTool:
+    """A router tool as a dataset file stores it (routing.tools.Tool; a test keeps the two alike)."""
+
+    id: Text
+    name: Text
+    description: Text
+    kind: str
+    document_id: str | None = None
+
+
+@dataclass
+class _RagtuneBlock:
+    kind: Literal["qa", "router"] = "qa"
+    passage_docs: dict[str, str] = field(default_factory=dict)
+    split: dict[str, Literal["train", "val"]] = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class _DatasetFile:
+    queries: Annotated[dict[str, Text], Rule(bool, "at least one question")]
+    corpus: Annotated[dict[str, Text], Rule(bool, "at least one passage")]
+    relevant_docs: dict[str, list[str] | Text]
+    mode: str = "text"
+    ragtune: _RagtuneBlock | None = None
+
+
+def _at(file: str | None, message: str) -> str:
+    return f"{file}: {message}" if file else message
 
 
 def split_dataset(dataset: QADataset, val_ratio: float = 0.2, by: str = "document", seed: int = 42) -> dict[str, str]:

@@ -227,7 +227,7 @@ def save_comparison(ws: Workspace, comparison: RouterComparison) -> RouterCompar
 def list_comparisons(ws: Workspace, dataset_id: str | None = None, part: str | None = None) -> list[RouterComparison]:
     """Saved comparisons, newest first; a file that cannot be read is skipped with a warning."""
     return load_saved_results(ws.dir("router_evaluations"), RouterComparison.from_dict, log, "router comparison",
-                              dataset_id, part)
+                              dataset_id, part, schema=RouterComparison)
 
 
 def latest_comparison(ws: Workspace, dataset_id: str, part: str) -> RouterComparison | None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 from ..llm.client import LLMConfig
-from ..store.files import check_keys
+from ..store.files import NOT_STORED, conform
 from .llm_selector import HOSTED, FinetunedLLM, FinetunedLLMSelector, LLMSelector
 from .selectors import CrossEncoderSelector, EmbeddingSelector, Selector
 
@@ -25,7 +25,7 @@ class SelectorSpec:
     llm: dict | None = None  # public LLMConfig settings; the key comes from the environment
     # A key given with the settings (typed in the app, named by the CLI's --llm-api-key-env): kept in
     # memory only, never in to_dict; a worker gets its key through its environment instead.
-    api_key: str | None = field(default=None, repr=False, compare=False)
+    api_key: str | None = field(default=None, repr=False, compare=False, metadata=NOT_STORED)
 
     def __post_init__(self) -> None:
         if not isinstance(self.label, str) or not self.label.strip():
@@ -62,11 +62,9 @@ class SelectorSpec:
 
     @classmethod
     def from_dict(cls, data: dict) -> SelectorSpec:
-        if not isinstance(data, dict):
-            raise RoutingError(f"a selector must be an object with label and kind, not {type(data).__name__}")
-        check_keys(data, (f.name for f in fields(cls) if f.name != "api_key"), f"selector {data.get('label', '?')!r}",
-                   RoutingError, required=["label", "kind"])
-        return cls(**data)
+        """A spec from plain data (a job's parameters, a saved comparison): its fields only, never a key."""
+        label = data.get("label", "?") if isinstance(data, dict) else "?"
+        return conform(data, cls, f"selector {label!r}", RoutingError)
 
 
 def make_selector(spec: SelectorSpec) -> Selector:

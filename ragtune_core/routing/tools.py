@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 
 from ..corpus.documents import Document
 from ..questions.qa_dataset import QADataset
-from ..store.files import check_keys
+from ..store.files import conform
 
 VECTOR, SUMMARY = "vector", "summary"
 TEMPLATE_FIELDS = ("title", "slug")
@@ -107,13 +107,16 @@ def make_tools(documents: list[Document], templates: tuple[ToolTemplate, ...] | 
 
 
 def check_tools(tools: list[Tool]) -> None:
-    """Ids and names filled in and unique, and at most one vector and one summary tool per document
-    (a query must have one right answer)."""
+    """Ids, names and descriptions filled in and unique, and at most one vector and one summary tool
+    per document (a query must have one right answer). A kind may be empty: an imported tool whose
+    kind is unknown is a choice like any other."""
     for tool in tools:
-        for field_name in ("id", "name", "description", "kind"):
+        for field_name in ("id", "name", "description"):
             value = getattr(tool, field_name)
             if not isinstance(value, str) or not value.strip():
                 raise RouterError(f"tool {tool.name or tool.id!r}: {field_name} must be a non-empty string")
+        if not isinstance(tool.kind, str):
+            raise RouterError(f"tool {tool.name!r}: kind must be a string")
         if tool.document_id is not None and not isinstance(tool.document_id, str):
             raise RouterError(f"tool {tool.name!r}: document_id must be a string or null")
     _check_unique([t.id for t in tools], "tool id")
@@ -132,17 +135,14 @@ def tools_to_dicts(tools: list[Tool]) -> list[dict]:
 
 
 def tools_from_dicts(data: list[dict]) -> list[Tool]:
-    """Tools from plain data (an edited table, a job's parameters), checked with `check_tools`."""
-    if not isinstance(data, list):
-        raise RouterError("tools must be a list of objects")
-    known = {f.name for f in fields(Tool)}
+    """Tools from plain data (an edited table, a job's parameters, a dataset file): each an object
+    with exactly a tool's fields (`store.files.conform`), then checked with `check_tools`."""
+    conform(data, list, "tools", RouterError)
     tools = []
     for position, item in enumerate(data, start=1):
-        if not isinstance(item, dict):
-            raise RouterError(f"tool {position} must be an object, not {type(item).__name__}")
-        label = item.get("name") or item.get("id") or position
-        check_keys(item, known, f"tool {label!r}", RouterError, required=known - {"document_id"})
-        tools.append(Tool(**{"document_id": None, **item}))
+        label = (item.get("name") or item.get("id") or position) if isinstance(item, dict) else position
+        tools.append(conform({"document_id": None, **item} if isinstance(item, dict) else item, Tool,
+                             f"tool {label!r}", RouterError))
     check_tools(tools)
     return tools
 

@@ -10,7 +10,18 @@ from .workspace import (
     check_name,
     new_id,
 )
-from .files import atomic_write_text, write_json, read_json, write_jsonl, read_jsonl, check_keys
+from .files import (
+    FileContentError,
+    Rule,
+    Text,
+    atomic_write_text,
+    check_keys,
+    conform,
+    read_json,
+    read_jsonl,
+    write_json,
+    write_jsonl,
+)
 from .models import (
     DEFAULT_BASE_MODEL,
     ModelNotFound,
@@ -38,6 +49,10 @@ __all__ = [
     "write_jsonl",
     "read_jsonl",
     "check_keys",
+    "conform",
+    "FileContentError",
+    "Rule",
+    "Text",
     "DEFAULT_BASE_MODEL",
     "ModelNotFound",
     "resolve_model",

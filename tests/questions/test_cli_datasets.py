@@ -101,8 +101,9 @@ def test_import_refuses_passages_that_are_not_chunks_of_the_corpus(capsys, works
 
 @pytest.mark.parametrize("content, message", [
     ('{"queries": {', "broken.json is not valid JSON"),
-    ('{"queries": {}, "corpus": {}}', "broken.json: not a LlamaIndex QA dataset: missing relevant_docs"),
-    ('{"queries": {"q": "?"}, "corpus": {}, "relevant_docs": {"q": ["p"]}}', "broken.json: query 'q' points at"),
+    ('{"queries": {}, "corpus": {}}', "broken.json: missing relevant_docs"),
+    ('{"queries": {"q": "?"}, "corpus": {}, "relevant_docs": {"q": ["p"]}}', "broken.json: corpus: expected at least one"),
+    ('{"queries": {"q": "?"}, "corpus": {"x": "."}, "relevant_docs": {"q": ["p"]}}', "broken.json: query 'q' points at"),
     (b"\xff\xfe{}", "broken.json is not UTF-8 text"),
 ])
 def test_import_of_a_bad_file_names_it_and_saves_nothing(capsys, workspace, tmp_path, content, message):

@@ -37,7 +37,9 @@ def many_documents(n_docs: int = 10, per_doc: int = 3) -> QADataset:
 def test_save_and_load_round_trip_keeps_ragtune_extras(tmp_path):
     dataset = many_documents(2, 2)
     dataset.split = {q: "val" if i % 2 else "train" for i, q in enumerate(dataset.queries)}
-    dataset.kind, dataset.extra = "router", {"tools": [{"name": "search"}]}
+    tools = [{"id": pid, "name": f"tool_{pid}", "description": text, "kind": "", "document_id": None}
+             for pid, text in dataset.corpus.items()]
+    dataset.kind, dataset.extra = "router", {"tools": tools}
     path = tmp_path / "nested" / "dataset.json"
     dataset.save(path)
     assert QADataset.load(path) == dataset
@@ -76,13 +78,14 @@ def test_a_single_relevant_id_given_as_a_string_is_accepted():
 
 @pytest.mark.parametrize("change, message", [
     (lambda d: d.pop("corpus"), "missing corpus"),
-    (lambda d: d.update(queries=["a question"]), "'queries' must be an object"),
+    (lambda d: d.update(queries=["a question"]), "queries: expected an object, got a list of 1"),
     (lambda d: d["relevant_docs"].update({"ghost": ["node-1"]}), "names query 'ghost', which is not in queries"),
     (lambda d: d["relevant_docs"].update({"b3a2c9f4-57e8-4f0e-a1d2-6e3b8c9d0f22": ["node-9"]}),
      r"points at passages not in corpus: \['node-9'\]"),
     (lambda d: d["relevant_docs"].update({"b3a2c9f4-57e8-4f0e-a1d2-6e3b8c9d0f22": []}),
      "1 queries have no relevant passage, e.g. 'b3a2c9f4"),
-    (lambda d: d["relevant_docs"].update({"b3a2c9f4-57e8-4f0e-a1d2-6e3b8c9d0f22": 7}), "must be a list of passage ids"),
+    (lambda d: d["relevant_docs"].update({"b3a2c9f4-57e8-4f0e-a1d2-6e3b8c9d0f22": 7}),
+     r'relevant_docs\["b3a2c9f4-57e8-4f0e-a1d2-6e3b8c9d0f22"\]: expected a list or a non-empty string, got 7'),
 ])
 def test_bad_content_gives_a_dataset_error_saying_what_is_wrong(change, message):
     data = json.loads(LLAMA_INDEX_FILE)
@@ -98,7 +101,7 @@ def test_bad_files_are_named(tmp_path):
         QADataset.load(broken)
     listing = tmp_path / "list.json"
     listing.write_text("[1, 2]")
-    with pytest.raises(DatasetError, match="expected a JSON object"):
+    with pytest.raises(DatasetError, match="list.json: expected an object with queries, corpus, relevant_docs, got a list"):
         QADataset.load(listing)
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from ragtune_core import cli
 from ragtune_core.corpus.documents import Chunk, Document, save_corpus
-from ragtune_core.jobs.runner import JobStatus, write_status
+from ragtune_core.jobs.runner import JobStatus, read_status, write_status
 from ragtune_core.questions.qa_dataset import QADataset, save_dataset
 from ragtune_core.store.workspace import Workspace
 
@@ -72,7 +72,34 @@ CASES = {
                                      ["runs"], "status.json"),
     "garbage worker.json": (lambda root, ids: _garbage(root / "runs" / ids["run"] / "worker.json"),
                             ["cancel", "RUN"], "worker.json"),
+    "worker.json of another shape": (lambda root, ids: (root / "runs" / ids["run"] / "worker.json").write_text(
+        '{"pid": "1", "create_time": 0}'), ["cancel", "RUN"], 'worker.json: pid: expected an integer, got "1"'),
+    "a chunk of another shape": (lambda root, ids: _replace_first_line(
+        root / "corpora" / ids["corpus"] / "chunks.jsonl", {"chunk_id": "d0#0", "doc_id": "d0", "text": None}),
+        ["generate", "--corpus", "docs", "--name", "new-qa"], "chunks.jsonl, line 1: text: expected a string, got null"),
+    "a document span of another shape": (lambda root, ids: _replace_first_line(
+        root / "corpora" / ids["corpus"] / "documents.jsonl",
+        {"doc_id": "d0", "title": "Doc 0", "source": "text:0.txt", "text": "x", "spans": [{"start": "0", "end": 1}]}),
+        ["router-dataset", "--corpus", "docs", "--name", "r"],
+        'documents.jsonl, line 1: spans[0].start: expected an integer, got "0"'),
+    "a dataset.json with a null question": (lambda root, ids: _edit_json(
+        root / "datasets" / ids["dataset"] / "dataset.json", lambda d: d["queries"].update(q1=None)),
+        ["split", "qa"], 'dataset.json: queries["q1"]: expected a string, got null'),
+    "status.json with a wrong type": (lambda root, ids: _edit_json(
+        root / "runs" / ids["run"] / "status.json", lambda d: d.update(done="3")),
+        ["runs"], 'status.json: done: expected an integer, got "3"'),
 }
+
+
+def _replace_first_line(path: Path, row: dict) -> None:
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text(json.dumps(row) + "\n" + "".join(lines[1:]))
+
+
+def _edit_json(path: Path, change) -> None:
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -104,3 +131,15 @@ def test_the_installed_command_prints_no_traceback_for_a_garbage_catalogue(tmp_p
     assert "catalogue.sqlite" in done.stderr and "damaged" in done.stderr
     assert "Traceback" not in done.stderr and done.stdout == ""
     assert _snapshot(root) == before
+
+
+def test_a_run_spec_of_another_shape_fails_the_job_naming_file_and_key(tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    run = ws.create_run("sleep", "a run", {})
+    write_status(ws, JobStatus(run_id=run.id, kind="sleep"))
+    (ws.run_dir(run.id) / "spec.json").write_text('{"kind": "dance", "params": {}}')
+    done = subprocess.run([sys.executable, "-m", "ragtune_core.jobs.worker", str(ws.root), run.id],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    status = read_status(ws, run.id)
+    assert done.returncode == 1 and status.state == "failed"
+    assert f"the spec of run {run.id}, spec.json: kind: expected a job kind" in status.error
