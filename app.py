@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app_pages.components import job_indicator, workspace
+from app_pages.components import errors_shown, job_indicator, workspace
 from ragtune_core.store import prefer_offline
 
 prefer_offline()
@@ -20,7 +20,10 @@ PAGES = [
 ]
 
 navigation = st.navigation(PAGES)
-with st.sidebar:
-    st.caption(f"Workspace: `{workspace().root}`")
-    job_indicator()
-navigation.run()
+with errors_shown():  # a damaged catalogue, or what a page did not catch itself: a message, never a traceback
+    root = workspace().root
+    with st.sidebar:
+        st.caption(f"Workspace: `{root}`")
+        with errors_shown(stop=False):
+            job_indicator()
+    navigation.run()

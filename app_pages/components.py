@@ -8,10 +8,12 @@ browser), make links, or render HTML.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import time
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 
 import pandas as pd
 import plotly.express as px
@@ -32,6 +34,7 @@ from ragtune_core.routing import SelectorSpec, availability
 from ragtune_core.store import DEFAULT_BASE_MODEL, Workspace
 
 POLL_SECONDS = 1.0
+log = logging.getLogger(__name__)
 # Every ASCII punctuation character that can start or close Markdown syntax (images, links and
 # autolinks, HTML and entities, emphasis, code, headings, lists, tables, LaTeX, Streamlit's
 # :directives[...]); only , ; ? " ' % / are left as they are: none means anything on its own.
@@ -64,6 +67,20 @@ def workspace() -> Workspace:
     return _open_workspace(os.environ.get("RAGTUNE_WORKSPACE"))
 
 
+@contextmanager
+def errors_shown(stop: bool = True):
+    """Bad input and damaged workspace files (a ValueError: WorkspaceError, DatasetError, a file's
+    content named by key...; an OSError) become an st.error saying what is wrong, never a traceback;
+    with `stop` the page ends there. The details go to the server's log."""
+    try:
+        yield
+    except (ValueError, OSError) as exc:
+        log.warning("shown to the user: %s", exc, exc_info=True)
+        st.error(literal(exc), icon=":material/error:")
+        if stop:
+            st.stop()
+
+
 def format_seconds(seconds: float | None) -> str:
     if seconds is None:
         return "…"
@@ -79,15 +96,17 @@ def when(timestamp: float | None) -> str:
 def job_indicator() -> None:
     """A sidebar line per running job, so the user sees work in progress from any page."""
     for status in jobs.active_jobs(workspace()):
-        st.caption(f":material/progress_activity: {status.kind.replace('_', ' ')} · {status.fraction:.0%}")
+        st.caption(f":material/progress_activity: {literal(status.kind.replace('_', ' '))} · {status.fraction:.0%}")
 
 
 def run_panel(kinds: Iterable[str], started: State, chart: Callable[[list[dict]], None] | None = None) -> None:
     """The job panel of the run this session started (its id under `started`), or else of the
-    newest queued or running run of these kinds: a reload or another tab re-attaches to it."""
-    run_id = st.session_state.get(started) or _newest_active_run(kinds)
-    if run_id:
-        _job_panel(run_id, chart)
+    newest queued or running run of these kinds: a reload or another tab re-attaches to it. A
+    damaged status or catalogue is named in an st.error; the page goes on."""
+    with errors_shown(stop=False):
+        run_id = st.session_state.get(started) or _newest_active_run(kinds)
+        if run_id:
+            _job_panel(run_id, chart)
 
 
 def _newest_active_run(kinds: Iterable[str]) -> str | None:
@@ -105,14 +124,26 @@ def _job_panel(run_id: str, chart: Callable[[list[dict]], None] | None) -> None:
 
     @st.fragment(run_every=POLL_SECONDS if status.is_active else None)
     def panel():
-        current = jobs.read_status(workspace(), run_id)
-        _render_status(current)
-        if chart is not None:
-            chart(jobs.read_events(workspace(), run_id))
-        if status.is_active and not current.is_active:
-            st.rerun()  # the job just ended: let the page show its results
+        with errors_shown(stop=False):  # the files may be damaged while the job runs
+            current = jobs.read_status(workspace(), run_id)
+            _render_status(current)
+            if chart is not None:
+                _chart_events(chart, jobs.read_events(workspace(), run_id))
+            if status.is_active and not current.is_active:
+                st.rerun()  # the job just ended: let the page show its results
 
     panel()
+
+
+def _chart_events(chart: Callable[[list[dict]], None], events: list[dict]) -> None:
+    """Chart the events; events that are well-formed lines but not what the chart reads (a field
+    missing, of another type) are said in a warning instead of the chart."""
+    try:
+        chart(events)
+    except (KeyError, TypeError, ValueError) as exc:
+        log.warning("events not charted: %r", exc, exc_info=True)
+        st.warning(f"The run's events (events.jsonl) hold something this chart cannot read "
+                   f"({literal(type(exc).__name__)}: {literal(exc)}); the chart is left out.")
 
 
 def _render_status(status: jobs.JobStatus) -> None:

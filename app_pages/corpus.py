@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages.components import literal, pick, when, workspace
+from app_pages.components import errors_shown, literal, pick, when, workspace
 from app_pages.state import State
 from ragtune_core.corpus import (WIKIPEDIA_API, IngestResult, MediaWikiClient, chunk_documents, default_chunk_size,
                                  share_beyond, load_chunks,
@@ -109,17 +109,32 @@ st.dataframe(pd.DataFrame([{"name": c.name, "documents": c.n_documents, "chunks"
                             "chunk size": c.params.get("chunk_size"), "created": when(c.created)} for c in corpora]),
              hide_index=True, width="stretch")
 corpus = pick("Read a corpus", corpora, key=State.CORPUS)
-documents = load_documents(ws, corpus.id)
-chunks = load_chunks(ws, corpus.id)
-counts = pd.Series([c.doc_id for c in chunks]).value_counts()
-titles = {d.doc_id: d.title for d in documents}
-doc_id = st.selectbox("Document", list(titles), format_func=lambda d: f"{titles[d]} ({counts.get(d, 0)} chunks)")
-doc_chunks = [c for c in chunks if c.doc_id == doc_id]
-st.dataframe(pd.DataFrame([{"chunk": c.chunk_id, "page": c.page, "section": c.section, "text": c.text} for c in doc_chunks]),
-             hide_index=True, width="stretch", column_config={"text": st.column_config.TextColumn(width="large")})
+
+
+def show_chunks(corpus) -> None:
+    """The chosen corpus's chunks, document by document."""
+    documents = load_documents(ws, corpus.id)
+    chunks = load_chunks(ws, corpus.id)
+    counts = pd.Series([c.doc_id for c in chunks]).value_counts()
+    titles = {d.doc_id: d.title for d in documents}
+    doc_id = st.selectbox("Document", list(titles), format_func=lambda d: f"{titles[d]} ({counts.get(d, 0)} chunks)")
+    st.dataframe(pd.DataFrame([{"chunk": c.chunk_id, "page": c.page, "section": c.section, "text": c.text}
+                               for c in chunks if c.doc_id == doc_id]),
+                 hide_index=True, width="stretch", column_config={"text": st.column_config.TextColumn(width="large")})
+
+
+with errors_shown(stop=False):  # a damaged file is named, and the corpus can still be deleted
+    show_chunks(corpus)
 with st.popover("Delete this corpus", icon=":material/delete:"):
-    st.markdown(f"Delete **{literal(corpus.name)}** and its chunks? Datasets made from it are kept.")
-    if st.button("Delete", type="primary"):
-        ws.delete_corpus(corpus.id)
+    needed_by = ws.corpus_dependants(corpus.id)
+    if needed_by:
+        st.warning(f"**{literal(corpus.name)}** cannot be deleted while it is needed by: "
+                   + "; ".join(literal(d) for d in needed_by) + ".")
+    else:
+        st.markdown(f"Delete **{literal(corpus.name)}** and its chunks? Question datasets made from it keep their "
+                    "passages.")
+    if st.button("Delete", type="primary", disabled=bool(needed_by)):
+        with errors_shown():  # something started using it since: the refusal names it
+            ws.delete_corpus(corpus.id)
         st.session_state.pop(State.CORPUS, None)
         st.rerun()

@@ -1,10 +1,12 @@
 """Helpers for AppTest page tests: open a page on a fresh workspace, find widgets by label."""
 
+import re
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
 PAGES = Path(__file__).resolve().parent.parent / "app_pages"
+APP = PAGES.parent / "app.py"
 
 
 def open_page(name: str) -> AppTest:
@@ -20,3 +22,8 @@ def widget(at: AppTest, kind: str, label: str):
 
 def texts(elements) -> str:
     return "\n".join(str(e.value) for e in elements)
+
+
+def shown(elements) -> str:
+    """The elements' text as a reader sees it: Markdown escapes (components.literal) resolved."""
+    return re.sub(r"\\(.)", r"\1", texts(elements)).replace("\u2060", "")

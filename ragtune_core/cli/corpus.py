@@ -1,4 +1,5 @@
-"""`ingest` (PDFs, text files and wiki pages into a chunked corpus) and `corpora` (list them)."""
+"""`ingest` (PDFs, text files and wiki pages into a chunked corpus), `corpora` (list them) and
+`delete-corpus` (refused while a router dataset, a draft or a run still needs it)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,11 @@ def register(subparsers) -> None:
 
     corpora = subparsers.add_parser("corpora", help="list the corpora")
     corpora.set_defaults(handler=list_corpora)
+
+    delete = subparsers.add_parser("delete-corpus", help="delete a corpus (refused, naming them, while router "
+                                                         "datasets, drafts or runs still need it)")
+    delete.add_argument("corpus", metavar="CORPUS", help="corpus id or name")
+    delete.set_defaults(handler=delete_corpus)
 
 
 def run_ingest(args: argparse.Namespace, ws: Workspace) -> dict:
@@ -73,6 +79,12 @@ def _warn_about_cut_passages(chunks, tokenizer, model: str | None) -> float:
 def list_corpora(args: argparse.Namespace, ws: Workspace) -> dict:
     return {"corpora": [{"id": c.id, "name": c.name, "documents": c.n_documents, "chunks": c.n_chunks,
                          "created": c.created, "params": c.params} for c in ws.list_corpora()]}
+
+
+def delete_corpus(args: argparse.Namespace, ws: Workspace) -> dict:
+    record = ws.resolve("corpora", args.corpus)
+    ws.delete_corpus(record.id)
+    return {"deleted_corpus_id": record.id, "name": record.name}
 
 
 def _read_files(paths: list[Path]) -> list[tuple[str, bytes]]:
