@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app_pages.components import format_seconds, line_chart, literal, pick, run_panel, when, workspace
+from app_pages.components import errors_shown, format_seconds, line_chart, literal, pick, run_panel, when, workspace
 from app_pages.state import State
 from app_pages.training_settings import training_settings
 from ragtune_core import jobs
@@ -21,7 +21,8 @@ st.caption("An embedding model learns to put each question next to its passage o
            "(MultipleNegativesRankingLoss); a cross-encoder learns to score (question, passage) pairs "
            "against hard negatives (binary cross-entropy).")
 
-datasets = ws.list_datasets()
+with errors_shown():  # a damaged catalogue is named, not a traceback
+    datasets = ws.list_datasets()
 if not datasets:
     st.info("Create a dataset on the Questions page first.")
     st.stop()
@@ -75,8 +76,10 @@ with st.form("train"):
     except TrainingError as exc:
         config = exc
     submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
-dataset = load_dataset(ws, record.id)
-if dataset.split and not isinstance(config, TrainingError):
+dataset = None
+with errors_shown(stop=False):  # a damaged dataset file is named; runs and models below still show
+    dataset = load_dataset(ws, record.id)
+if dataset is not None and dataset.split and not isinstance(config, TrainingError):
     st.caption(f"Training length: {planned_schedule(dataset, config).reason}. Each validation run is a candidate: "
                "the best one is kept, and training stops early once they stop improving.")
 
@@ -93,10 +96,11 @@ def start_training(config, name: str) -> None:
         except TrainingError as exc:
             st.error(f"{literal(exc)}. Fix it on the Questions page or pick another name.")
             return
-        status = jobs.start_job(ws, JOB_KINDS[model_type], {"dataset_id": record.id, "model_name": name,
-                                                            "config": asdict(config)},
-                                name=name, dataset_id=record.id)
-        st.session_state[State.TRAINING_RUN] = status.run_id
+        with errors_shown(stop=False):  # e.g. a training started meanwhile holds the name
+            status = jobs.start_job(ws, JOB_KINDS[model_type], {"dataset_id": record.id, "model_name": name,
+                                                                "config": asdict(config)},
+                                    name=name, dataset_id=record.id)
+            st.session_state[State.TRAINING_RUN] = status.run_id
 
 
 if submitted:
@@ -125,11 +129,12 @@ def run_history() -> pd.DataFrame:
 
 st.divider()
 st.subheader("Run history")
-history = run_history()
-if history.empty:
-    st.info("No training run yet.")
-else:
-    st.dataframe(history, hide_index=True, width="stretch")
+with errors_shown(stop=False):
+    history = run_history()
+    if history.empty:
+        st.info("No training run yet.")
+    else:
+        st.dataframe(history, hide_index=True, width="stretch")
 
 # Models trained from the CLI have no run here, so the download does not depend on the history.
 models = ws.list_models()

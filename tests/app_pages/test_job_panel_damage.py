@@ -1,0 +1,72 @@
+"""The job panel and the Fine-tune page over damaged run files: a clear message naming the file,
+the rest of the page still there, never a traceback."""
+
+import json
+import os
+
+import psutil
+import pytest
+
+from tests.page_helpers import open_page, shown
+from ragtune_core.jobs.runner import JobStatus, events_path, status_path, write_status
+from ragtune_core.questions.qa_dataset import QADataset, save_dataset
+from ragtune_core.store.workspace import Workspace
+
+
+@pytest.fixture
+def ws(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAGTUNE_WORKSPACE", str(tmp_path / "ws"))
+    ws = Workspace(tmp_path / "ws")
+    dataset = QADataset({f"q{i}": f"Question {i}?" for i in range(4)}, {f"p{i}": f"Passage {i}." for i in range(4)},
+                        {f"q{i}": [f"p{i}"] for i in range(4)}, passage_docs={f"p{i}": f"d{i % 2}" for i in range(4)},
+                        split={f"q{i}": "train" if i % 2 else "val" for i in range(4)})
+    save_dataset(ws, "qa", dataset, None, {})
+    return ws
+
+
+def running_training(ws: Workspace) -> str:
+    """A training run that looks alive (its worker is this test process)."""
+    run = ws.create_run("train_embedding", "qa-minilm", {}, ws.list_datasets()[0].id)
+    ws.update_run(run.id, state="running")
+    write_status(ws, JobStatus(run_id=run.id, kind="train_embedding", state="running", started=1.0, done=2, total=10))
+    me = psutil.Process(os.getpid())
+    (ws.run_dir(run.id) / "worker.json").write_text(json.dumps({"pid": me.pid, "create_time": me.create_time()}))
+    return run.id
+
+
+def test_a_damaged_status_is_named_and_the_history_still_shows(ws):
+    run_id = running_training(ws)
+    status_path(ws, run_id).write_text('{"run_id": "x", "kind": "train_embedding", "state": "running", "done": "2"}')
+    at = open_page("finetune")
+    assert not at.exception, at.exception
+    assert f"the status of run {run_id}, status.json: done: expected an integer" in shown(at.error)
+    assert "Run history" in [h.value for h in at.subheader]
+    assert any("qa-minilm" in df.value.to_string() for df in at.dataframe)
+
+
+def test_a_damaged_event_line_is_named_with_the_progress_still_shown(ws):
+    run_id = running_training(ws)
+    events_path(ws, run_id).write_text('{"event": "train_step", "time": 1, "step": 1, "loss": 0.5}\n{"event": \n')
+    at = open_page("finetune")
+    assert not at.exception, at.exception
+    assert at.get("progress")  # the status itself was readable
+    assert f"events.jsonl of run {run_id}, line 2, is damaged" in shown(at.error)
+
+
+def test_events_a_chart_cannot_read_are_said_instead_of_the_chart(ws):
+    run_id = running_training(ws)
+    events_path(ws, run_id).write_text('{"event": "schedule", "time": 1}\n')  # no reason, no eval_steps
+    at = open_page("finetune")
+    assert not at.exception, at.exception
+    assert "hold something this chart cannot read (KeyError: 'reason')" in shown(at.warning)
+
+
+def test_a_damaged_dataset_is_named_on_the_fine_tune_page(ws):
+    path = ws.dataset_path(ws.list_datasets()[0].id)
+    data = json.loads(path.read_text())
+    data["ragtune"]["split"]["q0"] = "test"
+    path.write_text(json.dumps(data))
+    at = open_page("finetune")
+    assert not at.exception, at.exception
+    assert 'dataset.json: ragtune.split["q0"]: expected one of "train", "val", got "test"' in shown(at.error)
+    assert "Run history" in [h.value for h in at.subheader]
