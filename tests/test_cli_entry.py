@@ -3,6 +3,7 @@ both start the CLI: `--help` exits 0 and lists every command."""
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,7 +38,9 @@ def help_output(command: list[str]) -> str:
 
 def assert_lists_every_command(text: str) -> None:
     assert text.startswith("usage: ")
-    listed = {line.split()[0] for line in text.splitlines() if line.startswith("    ") and line.split()}
+    # "    train-llm (llm-finetune)   help...": a command, then its aliases in brackets
+    listed = {name for command, aliases in re.findall(r"^    (\S+)(?: \(([^)]*)\))?", text, re.MULTILINE)
+              for name in (command, *filter(None, aliases.split(", ")))}
     assert set(README_COMMANDS) <= set(parser_commands())
     assert set(parser_commands()) <= listed
 

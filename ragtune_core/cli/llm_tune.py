@@ -1,24 +1,25 @@
 """`llm-data` (chat fine-tuning data from a router dataset, or imported JSONL), `llm-check` (its
-pre-flight) and `train-llm` (fine-tune an LLM on it: locally, or at an OpenAI-shaped endpoint)."""
+pre-flight), `train-llm` (fine-tune an LLM on it: locally, or at an OpenAI-shaped endpoint) and
+`llm-jobs` (the fine-tuning runs of the workspace and the jobs of an endpoint; cancel one)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from ..jobs import start_llm_finetune_job
+from .. import jobs
 from ..questions.qa_dataset import SPLIT_MODES, load_dataset
 from ..store import Workspace
 from ..training.llm.data import (LABEL_SOURCES, build_chat_data, import_jsonl, load_chat_data, save_chat_data,
                                  to_jsonl)
 from ..training.llm.finetune import DEFAULT_POLL_SECONDS, LLMFinetuneRequest, check_request, fine_tune_llm
 from ..training.llm.preflight import DEFAULT_MAX_LENGTH, run_preflight
-from ..training.llm.providers import OPENAI_NOTICE, PROVIDERS
+from ..training.llm.providers import OPENAI_NOTICE, PROVIDERS, OpenAIShapedProvider, ProviderJob
 from .llm_flags import add_llm_flags, llm_config_from
 
 
 def register(subparsers) -> None:
-    data = subparsers.add_parser("llm-data", help="chat fine-tuning lines (query -> tool call) from a router "
+    data = subparsers.add_parser("llm-data", aliases=["llm-dataset"], help="chat fine-tuning lines (query -> tool call) from a router "
                                                   "dataset, or imported from JSONL")
     data.add_argument("dataset", nargs="?", metavar="DATASET", help="router dataset id or name (or use --import)")
     data.add_argument("--name", required=True, help="name of the chat data (letters, digits, . _ -)")
@@ -41,7 +42,7 @@ def register(subparsers) -> None:
     check.add_argument("--max-length", type=int, default=DEFAULT_MAX_LENGTH, help="tokens per line (default %(default)s)")
     check.set_defaults(handler=run_llm_check)
 
-    train = subparsers.add_parser("train-llm", help="fine-tune an LLM on chat data, locally or at an "
+    train = subparsers.add_parser("train-llm", aliases=["llm-finetune"], help="fine-tune an LLM on chat data, locally or at an "
                                                     "OpenAI-compatible endpoint, and register it")
     train.add_argument("data", metavar="DATA", help="chat data name (from llm-data)")
     train.add_argument("--name", required=True, help="name of the new model")
@@ -55,6 +56,16 @@ def register(subparsers) -> None:
     add_llm_flags(train, "", "the fine-tuning endpoint (--provider openai)")
     train.add_argument("--background", action="store_true", help="start a background job and print its run id")
     train.set_defaults(handler=run_train_llm)
+
+    listing = subparsers.add_parser("llm-jobs", help="LLM fine-tuning runs of the workspace and, with --provider "
+                                                     "openai, the endpoint's jobs; --cancel one")
+    listing.add_argument("--provider", choices=["openai"],
+                         help="also list the jobs of the fine-tuning endpoint (--base-url, key from the environment)")
+    listing.add_argument("--limit", type=int, default=20, help="the endpoint's jobs to list (default %(default)s)")
+    listing.add_argument("--cancel", metavar="ID", help="cancel a workspace run (its hosted job too) or, with "
+                                                        "--provider openai, the endpoint's job ID")
+    add_llm_flags(listing, "", "the fine-tuning endpoint (--provider openai)")
+    listing.set_defaults(handler=run_llm_jobs)
 
 
 def run_llm_data(args: argparse.Namespace, ws: Workspace) -> dict:
@@ -93,7 +104,37 @@ def run_train_llm(args: argparse.Namespace, ws: Workspace) -> dict:
                                  llm=config.to_public_dict() if config else None, suffix=args.suffix,
                                  poll_seconds=args.poll_seconds, api_key=config.api_key if config else None)
     if args.background:
-        status = start_llm_finetune_job(ws, request)
+        status = jobs.start_llm_finetune_job(ws, request)
         return {"run_id": status.run_id, "state": status.state}
     check_request(ws, request)
     return fine_tune_llm(ws, request)
+
+
+def run_llm_jobs(args: argparse.Namespace, ws: Workspace) -> dict:
+    provider = OpenAIShapedProvider(llm_config_from(args, "-")) if args.provider else None
+    if args.cancel:
+        if provider:
+            return {"cancelled": _job_row(provider.cancel(args.cancel))}
+        if ws.get_run(args.cancel).kind != jobs.JobKind.TRAIN_LLM:
+            raise ValueError(f"run {args.cancel!r} is not an LLM fine-tuning (see ragtune runs); an endpoint's job "
+                             "is cancelled with --provider openai")
+        status = jobs.cancel_job(ws, args.cancel)
+        return {"cancelled": {"id": status.run_id, "state": status.state}}
+    summary = {"runs": [_run_row(ws, run) for run in ws.list_runs(jobs.JobKind.TRAIN_LLM)]}
+    if provider:
+        summary["provider_jobs"] = [_job_row(job) for job in provider.list(args.limit)]
+    return summary
+
+
+def _run_row(ws: Workspace, run) -> dict:
+    """A workspace fine-tuning run: its state (the status file knows best), model, provider and job."""
+    config = run.params.get("config") or {}
+    state = jobs.read_status(ws, run.id).state if jobs.status_path(ws, run.id).exists() else run.state
+    provider_job = next((e.get("job_id") for e in jobs.read_events(ws, run.id) if e["event"] == "provider_job"), None)
+    return {"id": run.id, "state": state, "model": run.params.get("model_name"), "provider": config.get("provider"),
+            "base_model": config.get("base_model") or None, "provider_job": provider_job, "created": run.created}
+
+
+def _job_row(job: ProviderJob) -> dict:
+    return {"id": job.id, "state": job.state, "model": job.base_model, "fine_tuned_model": job.fine_tuned_model,
+            "created": job.created, "error": job.error}
