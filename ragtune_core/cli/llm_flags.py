@@ -35,6 +35,13 @@ def add_llm_flags(parser: argparse.ArgumentParser, prefix: str = "", what: str =
                              f"(default {DEFAULTS['max_retries']})")
 
 
+def add_batch_flag(parser: argparse.ArgumentParser) -> None:
+    """--batch: send through the provider's Batch API (a command whose requests can wait for it)."""
+    parser.add_argument("--batch", action="store_true",
+                        help="send the LLM requests through the provider's Batch API (OpenAI: half the price, results "
+                             "within 24 h); the command waits, printing progress, and run again resumes the same batch")
+
+
 def llm_config_from(args: argparse.Namespace, model: str, prefix: str = "") -> LLMConfig:
     """The LLMConfig the flags ask for, with `model`; ValueError (exit status 2) for unusable settings."""
     value = lambda name: getattr(args, f"{prefix}{name}".replace("-", "_"))
@@ -46,4 +53,4 @@ def llm_config_from(args: argparse.Namespace, model: str, prefix: str = "") -> L
         if not key:
             raise ValueError(f"--{prefix}api-key-env: ${variable} is not set")
     return LLMConfig(base_url=base_url, model=model, api_key=key, max_concurrency=value("concurrency"),
-                     max_retries=value("retries"), timeout=value("timeout"))
+                     max_retries=value("retries"), timeout=value("timeout"), batch=getattr(args, "batch", False))

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..questions.generation import GenerationRequest, generate_questions
+from ..questions.generation import GenerationRequest, estimate_llm_run, generate_questions
 from ..questions.generators import GENERATORS, GenerationError, GenerationResult
 from ..questions.prompts import DEFAULT_QA_PROMPT
+from ..llm.batch import batch_unavailable_reason
 from ..llm.client import LLMConfig, key_rule
-from ..llm.pricing import estimate_cost
+from ..llm.pricing import describe_cost, estimate_cost, with_prices
 from ..questions.qa_dataset import QADataset, SPLIT_MODES, split_dataset
 from ..store.workspace import Workspace
-from .llm_flags import add_llm_flags, llm_config_from
+from .llm_flags import add_batch_flag, add_llm_flags, llm_config_from
 from .progress import ProgressPrinter
 from ..questions.qa_dataset import save_dataset
 
@@ -34,6 +36,7 @@ def register(subparsers) -> None:
     gen.add_argument("--val-ratio", type=float, default=0.2, help="share of questions for validation (default 0.2)")
     gen.add_argument("--split-by", choices=SPLIT_MODES, default="document")
     gen.add_argument("--seed", type=int, default=42)
+    add_batch_flag(gen)
     gen.set_defaults(handler=generate)
 
 
@@ -48,10 +51,24 @@ def generate(args: argparse.Namespace, ws: Workspace) -> dict:
     corpus = ws.resolve("corpora", args.corpus)
     check_new_dataset(ws, args)
     request = GenerationRequest(
-        corpus_id=corpus.id, n_per_chunk=args.per_chunk, generator=args.generator, llm=llm_config(args),
+        corpus_id=corpus.id, n_per_chunk=args.per_chunk, generator=args.generator, llm=llm_config(args, ws),
         prompt_template=_read_prompt(args.prompt_file), max_chunks=args.max_chunks, seed=args.seed)
+    estimate = _estimate(ws, request) if request.llm else None
     dataset, result = generate_questions(ws, request, on_progress=ProgressPrinter("questions").chunks)
-    return split_and_save(ws, args, corpus.id, request, dataset, result)
+    return split_and_save(ws, args, corpus.id, request, dataset, result, **({"estimate": estimate} if estimate else {}))
+
+
+def _estimate(ws: Workspace, request: GenerationRequest) -> dict:
+    """Refuse --batch where the endpoint has no Batch API; say on stderr what the run will use and cost."""
+    if request.llm.batch:
+        reason = batch_unavailable_reason(request.llm)
+        if reason:
+            raise GenerationError(f"--batch: {reason}")
+    usage, cached = estimate_llm_run(ws, request)
+    print(f"generate: {describe_cost(request.llm, usage.prompt_tokens, usage.completion_tokens)}"
+          + (f"; {cached} chunks answered from the cache at no cost" if cached else ""), file=sys.stderr, flush=True)
+    return {**usage.to_dict(), "cost_usd": estimate_cost(request.llm, usage.prompt_tokens, usage.completion_tokens),
+            "cached_chunks": cached}
 
 
 def check_new_dataset(ws: Workspace, args: argparse.Namespace) -> None:
@@ -75,18 +92,24 @@ def split_and_save(ws: Workspace, args: argparse.Namespace, corpus_id: str,
                "val": sum(v == "val" for v in dataset.split.values())}
     if request.llm is not None:
         summary["cost_usd"] = estimate_cost(request.llm, result.usage.prompt_tokens, result.usage.completion_tokens)
+        summary["priced_as"] = "batch" if request.llm.batch else "online"
+        print(f"{args.command}: {describe_cost(request.llm, result.usage.prompt_tokens, result.usage.completion_tokens, spent=True)}",
+              file=sys.stderr, flush=True)
     if split_note:
         summary["note"] = split_note
     return summary
 
 
-def llm_config(args: argparse.Namespace) -> LLMConfig | None:
-    """The --generator llm flags as a config; None for the offline generator."""
+def llm_config(args: argparse.Namespace, ws: Workspace | None = None) -> LLMConfig | None:
+    """The --generator llm flags as a config, priced from the workspace's price table; None for the
+    offline generator."""
     if args.generator != "llm":
+        if getattr(args, "batch", False):
+            raise GenerationError("--batch needs --generator llm")
         return None
     if not args.model:
         raise GenerationError("--model is required with --generator llm")
-    return llm_config_from(args, args.model)
+    return with_prices(llm_config_from(args, args.model), ws)
 
 
 def _read_prompt(path: Path | None) -> str:

@@ -31,7 +31,24 @@ from .retries import (
     retry_delay,
     describe_error,
 )
-from .pricing import estimate_tokens, prices_per_1k, estimate_cost
+from .pricing import (
+    PRICES_FILE,
+    KNOWN_PRICES_PER_1K,
+    PriceError,
+    ModelPrice,
+    estimate_tokens,
+    price_overrides,
+    save_price,
+    price_table,
+    price_for,
+    with_prices,
+    config_price,
+    prices_per_1k,
+    estimate_cost,
+    cost_per_1k_queries,
+    describe_cost,
+)
+from .batch import BatchError, batch_unavailable_reason, complete_in_batch, cancel_batch
 
 __all__ = [
     "API_KEY_ENV_VARS",
@@ -66,7 +83,23 @@ __all__ = [
     "AdaptiveLimiter",
     "read_rate_limits",
     "parse_duration",
+    "PRICES_FILE",
+    "KNOWN_PRICES_PER_1K",
+    "PriceError",
+    "ModelPrice",
     "estimate_tokens",
+    "price_overrides",
+    "save_price",
+    "price_table",
+    "price_for",
+    "with_prices",
+    "config_price",
     "prices_per_1k",
     "estimate_cost",
+    "cost_per_1k_queries",
+    "describe_cost",
+    "BatchError",
+    "batch_unavailable_reason",
+    "complete_in_batch",
+    "cancel_batch",
 ]

@@ -1,42 +1,159 @@
-"""What LLM calls cost: a token estimate before a run and USD from a price table."""
+"""What LLM calls cost: a price table, a token estimate before a run, USD after it.
+
+Prices are USD per 1,000 tokens, per model: input, output, and the Batch API's input and output
+(OpenAI bills batches at half price). Defaults for known models are below; the user's own prices
+(a self-hosted model, a negotiated rate, a new model) live in the workspace's `llm_prices.json`,
+which the app's LLM settings edit and anyone may edit by hand:
+
+    {"llama3": {"input": 0.0, "output": 0.0}, "gpt-4o-mini": {"input": 0.00015, "output": 0.0006,
+     "batch_input": 0.000075, "batch_output": 0.0003}}
+
+A run's LLMConfig carries the prices it was started with (`with_prices`), so its cost stays what
+it was even if the table changes later. A model without a price has no cost estimate ("unknown
+price"), never a guess.
+"""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the client counts tokens with estimate_tokens: no import back at run time
-    from .client import LLMConfig
+from ..store.files import atomic_write_text, check_keys
 
-# USD per 1k tokens (input, output): estimates as of 2026 from OpenAI's public price list.
-# A configured price always wins; models not listed here have no cost estimate.
-KNOWN_PRICES_PER_1K: dict[str, tuple[float, float]] = {
-    "gpt-4o-mini": (0.00015, 0.0006),
-    "gpt-4o": (0.0025, 0.01),
-    "gpt-4.1-nano": (0.0001, 0.0004),
-    "gpt-4.1-mini": (0.0004, 0.0016),
-    "gpt-4.1": (0.002, 0.008),
-    "gpt-5-mini": (0.00025, 0.002),
-    "gpt-5-nano": (0.00005, 0.0004),
+if TYPE_CHECKING:  # the client counts tokens with estimate_tokens: no import back at run time
+    from ..store.workspace import Workspace
+    from .client import LLMConfig
+    from .outcomes import Usage
+
+PRICES_FILE = "llm_prices.json"
+BATCH_DISCOUNT = 0.5  # OpenAI's Batch API: half the price of the same requests online
+
+
+class PriceError(ValueError):
+    """A price table entry that cannot be used; the message names the model and the file."""
+
+
+@dataclass(frozen=True)
+class ModelPrice:
+    """USD per 1,000 tokens; a batch price None: the model's batch price is unknown."""
+
+    input: float
+    output: float
+    batch_input: float | None = None
+    batch_output: float | None = None
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0):
+                raise PriceError(f"{name}: a price is a number of USD per 1,000 tokens, at least 0, not {value!r}")
+
+    def per_1k(self, batch: bool) -> tuple[float, float] | None:
+        """(input, output) for online or batch requests; None when that price is unknown."""
+        if not batch:
+            return self.input, self.output
+        if self.batch_input is None or self.batch_output is None:
+            return None
+        return self.batch_input, self.batch_output
+
+
+def _openai(input_price: float, output_price: float) -> ModelPrice:
+    return ModelPrice(input_price, output_price, input_price * BATCH_DISCOUNT, output_price * BATCH_DISCOUNT)
+
+
+# Estimates as of 2026 from OpenAI's public price list.
+KNOWN_PRICES_PER_1K: dict[str, ModelPrice] = {
+    "gpt-4o-mini": _openai(0.00015, 0.0006),
+    "gpt-4o": _openai(0.0025, 0.01),
+    "gpt-4.1-nano": _openai(0.0001, 0.0004),
+    "gpt-4.1-mini": _openai(0.0004, 0.0016),
+    "gpt-4.1": _openai(0.002, 0.008),
+    "gpt-5-mini": _openai(0.00025, 0.002),
+    "gpt-5-nano": _openai(0.00005, 0.0004),
 }
 
 
-
 def estimate_tokens(texts: Iterable[str]) -> int:
-    """A tokenizer-free estimate (about 4 characters a token for English), for cost previews."""
+    """A tokenizer-free estimate (about 4 characters a token for English), for cost previews and
+    the token budget of a provider's rate limit."""
     return sum(math.ceil(len(text) / 4) for text in texts)
 
 
+# the table ---------------------------------------------------------------------------------------
+def price_overrides(ws: Workspace) -> dict[str, ModelPrice]:
+    """The user's prices in the workspace's llm_prices.json (none when it does not exist)."""
+    path = ws.root / PRICES_FILE
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PriceError(f"{PRICES_FILE} in the workspace cannot be read: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PriceError(f"{PRICES_FILE}: expected an object of models, each with input and output prices")
+    prices = {}
+    for model, entry in data.items():
+        if not isinstance(entry, dict):
+            raise PriceError(f"{PRICES_FILE}: {model!r} must be an object with input and output prices")
+        check_keys(entry, ("input", "output", "batch_input", "batch_output"), f"{PRICES_FILE}: {model!r}", PriceError,
+                   required=("input", "output"))
+        try:
+            prices[model] = ModelPrice(**entry)
+        except PriceError as exc:
+            raise PriceError(f"{PRICES_FILE}: {model!r}: {exc}") from exc
+    return prices
+
+
+def save_price(ws: Workspace, model: str, price: ModelPrice | None) -> None:
+    """Set the user's price for `model` in llm_prices.json; None removes it (the default applies again)."""
+    prices = price_overrides(ws)
+    if price is None:
+        prices.pop(model, None)
+    else:
+        prices[model] = price
+    atomic_write_text(ws.root / PRICES_FILE, json.dumps({m: asdict(p) for m, p in sorted(prices.items())}, indent=2))
+
+
+def price_table(ws: Workspace | None = None) -> dict[str, ModelPrice]:
+    """The known prices with the workspace's own on top."""
+    return {**KNOWN_PRICES_PER_1K, **(price_overrides(ws) if ws is not None else {})}
+
+
+def price_for(model: str, table: dict[str, ModelPrice] | None = None) -> ModelPrice | None:
+    """The model's price: its own entry, else the longest entry it starts with ("gpt-4o-mini-2024-07-18"
+    is priced as gpt-4o-mini, not gpt-4o); None: unknown."""
+    table = KNOWN_PRICES_PER_1K if table is None else table
+    if model in table:
+        return table[model]
+    return next((table[name] for name in sorted(table, key=len, reverse=True) if model.startswith(name)), None)
+
+
+def with_prices(config: LLMConfig, ws: Workspace | None = None) -> LLMConfig:
+    """The config with the table's prices for its model filled in where it has none of its own: a run
+    started with it records what it was priced at."""
+    price = price_for(config.model, price_table(ws))
+    if price is None:
+        return config
+    own = {"price_per_1k_input": price.input, "price_per_1k_output": price.output,
+           "price_per_1k_batch_input": price.batch_input, "price_per_1k_batch_output": price.batch_output}
+    return replace(config, **{k: v for k, v in own.items() if getattr(config, k) is None})
+
+
+# costs --------------------------------------------------------------------------------------------
+def config_price(config: LLMConfig) -> ModelPrice | None:
+    """The prices a config carries, else the known table's for its model."""
+    if config.price_per_1k_input is None and config.price_per_1k_output is None:
+        return price_for(config.model)
+    return ModelPrice(config.price_per_1k_input or 0.0, config.price_per_1k_output or 0.0,
+                      config.price_per_1k_batch_input, config.price_per_1k_batch_output)
+
+
 def prices_per_1k(config: LLMConfig) -> tuple[float, float] | None:
-    """(input, output) USD per 1k tokens: the configured prices, else the known table's."""
-    if config.price_per_1k_input is not None or config.price_per_1k_output is not None:
-        return config.price_per_1k_input or 0.0, config.price_per_1k_output or 0.0
-    # Longest prefix first, so "gpt-4o-mini-2024-07-18" is priced as gpt-4o-mini, not gpt-4o.
-    for name in sorted(KNOWN_PRICES_PER_1K, key=len, reverse=True):
-        if config.model.startswith(name):
-            return KNOWN_PRICES_PER_1K[name]
-    return None
+    """(input, output) USD per 1k tokens for how this config sends (online or batch); None: unknown."""
+    price = config_price(config)
+    return price.per_1k(config.batch) if price else None
 
 
 def estimate_cost(config: LLMConfig, n_prompt_tokens: int, n_completion_tokens: int) -> float | None:
@@ -45,3 +162,21 @@ def estimate_cost(config: LLMConfig, n_prompt_tokens: int, n_completion_tokens: 
     if prices is None:
         return None
     return n_prompt_tokens / 1000 * prices[0] + n_completion_tokens / 1000 * prices[1]
+
+
+def cost_per_1k_queries(config: LLMConfig, usage: Usage, n_queries: int) -> float | None:
+    """USD per 1,000 queries routed by an LLM selector, from what routing `n_queries` used; None when
+    the price is unknown or nothing was routed."""
+    cost = estimate_cost(config, usage.prompt_tokens, usage.completion_tokens)
+    return None if cost is None or n_queries < 1 else cost / n_queries * 1000
+
+
+def describe_cost(config: LLMConfig, prompt_tokens: int, completion_tokens: int, spent: bool = False) -> str:
+    """ "about 12,000 prompt + 600 completion tokens · estimated $0.0031 (gpt-4o-mini, batch prices)", or the
+    same with "unknown price"; `spent` for tokens already used ("used ... · cost ...")."""
+    cost = estimate_cost(config, prompt_tokens, completion_tokens)
+    tokens = f"{'used' if spent else 'about'} {prompt_tokens:,} prompt + {completion_tokens:,} completion tokens"
+    mode = "batch prices" if config.batch else "online prices"
+    if cost is None:
+        return f"{tokens} · unknown {'batch ' if config.batch else ''}price for {config.model}"
+    return f"{tokens} · {'cost' if spent else 'estimated'} ${cost:.4f} ({config.model}, {mode})"

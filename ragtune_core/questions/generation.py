@@ -11,12 +11,13 @@ from pathlib import Path
 
 from ..corpus.documents import Chunk, load_chunks
 from ..llm.client import LLMConfig
+from ..llm.outcomes import Usage
 from ..store.files import check_keys
 from ..store.workspace import Workspace
 from .generators import (
     GENERATORS, GeneratedQuestion, GenerationError, GenerationResult, ProgressCallback, QuestionGenerator, check_n,
 )
-from .llm_generator import LLMQuestionGenerator
+from .llm_generator import LLMQuestionGenerator, estimate_llm_usage
 from .offline import OfflineQuestionGenerator
 from .prompts import DEFAULT_QA_PROMPT, render_prompt
 from .qa_dataset import QADataset
@@ -97,6 +98,15 @@ def build_dataset(chunks: list[Chunk], generated: list[GeneratedQuestion]) -> QA
                         passage_docs={c.chunk_id: c.doc_id for c in chunks})
     dataset.validate()
     return dataset
+
+
+def estimate_llm_run(ws: Workspace, request: GenerationRequest) -> tuple[Usage, int]:
+    """Before an LLM run: the tokens it would use and how many of its chunks the cache answers (for free)."""
+    if request.llm is None:
+        raise GenerationError("only an LLM run has tokens to estimate")
+    chunks = select_chunks(load_chunks(ws, request.corpus_id), request.max_chunks, request.chunk_ids)
+    to_pay = request.make_generator(ws.dir("cache", "questions")).uncached(chunks, request.n_per_chunk)
+    return estimate_llm_usage(to_pay, request.n_per_chunk, request.prompt_template), len(chunks) - len(to_pay)
 
 
 def generate_questions(ws: Workspace, request: GenerationRequest,

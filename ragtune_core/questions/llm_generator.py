@@ -7,10 +7,11 @@ import json
 from pathlib import Path
 
 from ..corpus.documents import Chunk
+from ..llm.batch import complete_in_batch
 from ..llm.client import Completion, LLMConfig, Outcome, Usage, complete_many
 from ..llm.pricing import estimate_tokens
 from ..store.files import atomic_write_text
-from .generators import GeneratedQuestion, GenerationResult, ProgressCallback, check_n
+from .generators import GeneratedQuestion, GenerationError, GenerationResult, ProgressCallback, check_n
 from .prompts import DEFAULT_QA_PROMPT, parse_questions, render_prompt
 
 # What a completion costs in tokens per question asked, for cost previews.
@@ -22,7 +23,9 @@ class LLMQuestionGenerator:
 
     The cache key covers what decides the answer (model, endpoint, prompt template, chunk text,
     questions asked for), so a changed prompt asks again while a repeated run costs nothing.
-    Failed chunks are not cached: the next run retries them.
+    Failed chunks are not cached: the next run retries them. With `config.batch` the chunks go
+    through the Batch API, its state in the cache folder, so a run stopped while its batch is
+    out finds the batch again when started over with the same chunks.
     """
 
     def __init__(self, config: LLMConfig, prompt_template: str = DEFAULT_QA_PROMPT, cache_dir: Path | None = None):
@@ -65,7 +68,13 @@ class LLMQuestionGenerator:
 
         prompts = [[{"role": "user", "content": render_prompt(self.prompt_template, c.text, n_per_chunk)}]
                    for c in to_ask]
-        outcomes = complete_many(self.config, prompts, on_done=on_done) if prompts else []
+        if not prompts:
+            outcomes = []
+        elif self.config.batch:
+            outcomes = complete_in_batch(self.config, prompts, self._batch_state(chunks, n_per_chunk), on_done=on_done)
+        else:
+            outcomes = complete_many(self.config, prompts, on_done=on_done,
+                                     expected_completion_tokens=n_per_chunk * ESTIMATED_TOKENS_PER_QUESTION)
         for outcome in outcomes:
             if isinstance(outcome, Completion):
                 result.usage.add(outcome.prompt_tokens, outcome.completion_tokens)
@@ -80,6 +89,17 @@ class LLMQuestionGenerator:
         if not questions:
             return [], f"the model's answer held no questions: {outcome.content[:80]!r}"
         return questions, ""
+
+    def uncached(self, chunks: list[Chunk], n: int) -> list[Chunk]:
+        """The chunks a run would pay for: those without an answer in the cache."""
+        return [c for c in chunks if self._cached(c, n) is None]
+
+    def _batch_state(self, chunks: list[Chunk], n: int) -> Path:
+        """Where a batch run over these chunks keeps its state: the same run started again finds it."""
+        if self.cache_dir is None:
+            raise GenerationError("the batch mode needs a cache folder for its state (cache_dir)")
+        parts = [self.config.model, self.config.base_url or "", self.prompt_template, n, [c.text for c in chunks]]
+        return self.cache_dir / "batches" / f"{hashlib.sha256(json.dumps(parts).encode('utf-8')).hexdigest()}.json"
 
     def cache_key(self, chunk: Chunk, n: int) -> str:
         parts = [self.config.model, self.config.base_url or "", self.prompt_template, chunk.text, n]
