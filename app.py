@@ -11,7 +11,7 @@ st.set_page_config(page_title="RAGTune", page_icon=":material/tune:", layout="wi
 # Not in pages/: Streamlit runs a pages/ folder as a legacy multipage app until st.navigation has
 # run once, which breaks the first deep link after a restart (see the README's layout).
 PAGES = [
-    st.Page("app_pages/corpus.py", title="1 · Corpus", icon=":material/description:", default=True),
+    st.Page("app_pages/corpus.py", title="1 · Corpus", icon=":material/description:"),
     st.Page("app_pages/questions.py", title="2 · Questions", icon=":material/quiz:"),
     st.Page("app_pages/finetune.py", title="3 · Fine-tune", icon=":material/model_training:"),
     st.Page("app_pages/finetune_llm.py", title="3b · Fine-tune an LLM", icon=":material/smart_toy:"),
@@ -19,7 +19,16 @@ PAGES = [
     st.Page("app_pages/playground.py", title="5 · Playground", icon=":material/alt_route:"),
 ]
 
-navigation = st.navigation(PAGES)
+
+def first_step() -> None:
+    """The root address opens the first page at its own address: Streamlit serves its default page
+    only at "/", so a default Corpus page would answer "Page not found" at /corpus (a bookmark)."""
+    st.switch_page(PAGES[0])
+
+
+START = st.Page(first_step, title="RAGTune", url_path="start", default=True, visibility="hidden")
+
+navigation = st.navigation([START, *PAGES])
 with errors_shown():  # a damaged catalogue, or what a page did not catch itself: a message, never a traceback
     root = workspace().root
     with st.sidebar:
