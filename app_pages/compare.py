@@ -9,8 +9,8 @@ from app_pages.state import State
 from ragtune_core import jobs
 from ragtune_core.evaluation import CHART_METRICS, comparison_table, latest_reports, per_query_comparison
 from ragtune_core.questions import load_dataset
-from ragtune_core.routing import confusion_frame, latest_comparison, match_rate_table, misrouted_table
-from ragtune_core.training.llm.serving import finetuned_llms, llm_selector_rows
+from ragtune_core.routing import confusion_frame, latest_comparison, match_rate_table, mcnemar_table, misrouted_table
+from ragtune_core.training.llm.serving import finetuned_llms, llm_selector_rows, teacher_agreements
 
 ws = workspace()
 st.title("Compare")
@@ -92,10 +92,20 @@ def match_rates(comparison, title: str) -> None:
         figure.update_layout(showlegend=False, height=420, margin=dict(t=30))
         st.plotly_chart(figure, width="stretch")
     st.dataframe(rates.drop(columns="metric"), hide_index=True, width="stretch")
-    with st.expander("Latency percentiles, invalid outputs and cost per 1,000 queries"):
+    with st.expander("Latency percentiles, invalid outputs, cost per 1,000 queries and agreement with the teacher"):
         st.caption("Invalid outputs (no tool call, plain text, unknown tool, several calls) count as misses. Cost: "
                    "USD for a hosted fine-tuned LLM (estimated tokens at its price), CPU-seconds for a local one.")
-        st.dataframe(llm_selector_rows(comparison, finetuned_llms(ws)), hide_index=True, width="stretch")
+        models = finetuned_llms(ws)
+        st.dataframe(llm_selector_rows(comparison, models), hide_index=True, width="stretch")
+        if agreements := teacher_agreements(ws, comparison, models):
+            st.caption("Agreement: how often a fine-tuned LLM picks its teacher's tool (the teacher LLM selector "
+                       "when it ran too, else the teacher's calls saved with the model's data).")
+            st.dataframe([row.to_dict() for row in agreements], hide_index=True, width="stretch")
+    if len(comparison.reports) > 1:
+        st.caption("**Paired test (McNemar)**: only the queries one selector routes right and the other wrong tell "
+                   "them apart (exact binomial test under 25 of them, chi-square with continuity correction above).")
+        st.dataframe(mcnemar_table(comparison), hide_index=True, width="stretch",
+                     column_config={"p_value": st.column_config.NumberColumn(format="%.3g")})
 
 
 def compare_selectors() -> None:

@@ -1,4 +1,5 @@
-"""`compare-selectors` (match rates of router selectors on a router dataset, saved) and `route` (one query)."""
+"""`compare-selectors` (match rates of router selectors on a router dataset, saved, with McNemar's test
+between every two and a fine-tuned LLM's agreement with its teacher) and `route` (one query)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,14 @@ from ..training.cross_encoder import MODEL_KIND
 from ..evaluation.retrieval import PARTS
 from ..llm.client import key_rule
 from ..routing.compare import compare_selectors, load_router_task, route_query
+from ..routing.llm_selector import FinetunedLLM
+from ..routing.selectors import Choice
 from ..routing.specs import SelectorSpec, load_selectors
+from ..routing.stats import pairwise_mcnemar
 from ..routing.tables import route_rows
-from ..store.workspace import Workspace
+from ..store.models import LLM
+from ..store.workspace import Workspace, WorkspaceError
+from ..training.llm.serving import finetuned_llms, teacher_agreements
 from .errors import CommandFailed
 from .cross_encoder import EMBEDDING_KIND, model_of_kind
 from .evaluate import BASE, default_part
@@ -44,12 +50,16 @@ def _add_selector_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cross-encoder", action="append", default=[], metavar="M",
                         help="cross-encoder selector: a workspace cross-encoder's name or id, a folder or a Hub id; "
                              "repeatable")
+    parser.add_argument("--finetuned-llm", action="append", default=[], metavar="NAME",
+                        help="fine-tuned LLM selector: a workspace LLM's name or id (from train-llm), trained on "
+                             "this dataset's tools; repeatable")
     parser.add_argument("--llm-model", help="model of the LLM selector")
     add_llm_flags(parser, prefix="llm-", what="the LLM selector")
 
 
-def selector_specs(ws: Workspace, args: argparse.Namespace) -> list[SelectorSpec]:
-    """The selectors the flags name, labelled by model name, in the order embedding, cross-encoder, LLM."""
+def selector_specs(ws: Workspace, args: argparse.Namespace, choices: list[Choice]) -> list[SelectorSpec]:
+    """The selectors the flags name, labelled by model name, in the order embedding, cross-encoder,
+    fine-tuned LLM, LLM; a fine-tuned LLM that learned other tools than `choices` is refused here."""
     specs = []
     for name in args.embedding:
         model = model_of_kind(ws, name, EMBEDDING_KIND, "--embedding")
@@ -57,30 +67,57 @@ def selector_specs(ws: Workspace, args: argparse.Namespace) -> list[SelectorSpec
     for name in args.cross_encoder:
         model = model_of_kind(ws, name, MODEL_KIND, "--cross-encoder")
         specs.append(SelectorSpec(f"cross-encoder {model.label}", "cross_encoder", model.path))
+    specs += [finetuned_llm_spec(ws, name, choices) for name in args.finetuned_llm]
     if args.llm_base_url and not args.llm_model:
         raise ValueError("--llm-model is required with --llm-base-url")
     if args.llm_model:
         config = llm_config_from(args, args.llm_model, prefix="llm-")
         specs.append(SelectorSpec(f"LLM {args.llm_model}", "llm", llm=config.to_public_dict(), api_key=config.api_key))
     if not specs:
-        raise ValueError("name at least one selector: --embedding, --cross-encoder or --llm-model")
+        raise ValueError("name at least one selector: --embedding, --cross-encoder, --finetuned-llm or --llm-model")
     return specs
+
+
+def finetuned_llm_spec(ws: Workspace, name: str, choices: list[Choice]) -> SelectorSpec:
+    """A workspace fine-tuned LLM as a selector, labelled as the app labels it (its cost and teacher
+    rows find it by that label); ValueError for an unknown name or another tool set."""
+    try:
+        record = ws.resolve("models", name)
+    except WorkspaceError:
+        known = ", ".join(m.name for m in ws.list_models(LLM)) or "none yet (train one with train-llm)"
+        raise ValueError(f"--finetuned-llm {name!r}: no fine-tuned LLM of that name or id (the workspace has: "
+                         f"{known})") from None
+    if record.kind != LLM:
+        raise ValueError(f"--finetuned-llm {name!r} is a workspace {record.kind} model, not a fine-tuned LLM")
+    try:
+        FinetunedLLM.load(record.path).check_choices(choices)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"--finetuned-llm {name!r}: {exc}") from None
+    return SelectorSpec(f"fine-tuned LLM · {record.name}", "finetuned_llm", record.path)
 
 
 def run_compare_selectors(args: argparse.Namespace, ws: Workspace) -> dict:
     record = ws.resolve("datasets", args.dataset)
     part = default_part(ws, record.id, args.part)
-    comparison = compare_selectors(ws, record.id, selector_specs(ws, args), part, on_progress=_print_progress)
+    specs = selector_specs(ws, args, load_router_task(ws, record.id).choices)
+    comparison = compare_selectors(ws, record.id, specs, part, on_progress=_print_progress)
     total = len(comparison.queries)
     for report in comparison.reports:
         if report.failures:
             _print_progress(0, 0, f"{report.name}: {report.failures} of {total} queries failed (counted as misses); "
                                   f"first error: {report.first_error}")
+    tests = pairwise_mcnemar(comparison)
+    for test in tests:
+        _print_progress(0, 0, f"{test.a} vs {test.b}: right only by one {test.a_only} vs {test.b_only} queries, "
+                              f"p = {test.p_value:.3g} ({test.method}): {test.verdict()}")
     summary = {"comparison_id": comparison.comparison_id, "dataset_id": record.id, "dataset": record.name,
                "part": comparison.part, "queries": total, "tools": len(comparison.choices),
                "match_rates": {r.name: r.match_rate for r in comparison.reports},
                "failures": {r.name: r.failures for r in comparison.reports},
-               "skipped": dict(comparison.skipped), "failed": dict(comparison.failed)}
+               "skipped": dict(comparison.skipped), "failed": dict(comparison.failed),
+               "mcnemar": [test.to_dict() for test in tests],
+               "teacher_agreement": {row.selector: row.to_dict()
+                                     for row in teacher_agreements(ws, comparison, finetuned_llms(ws))}}
     if comparison.failed:
         raise CommandFailed("; ".join(f"selector {label!r} failed on every query: {error}"
                                       for label, error in comparison.failed), summary)
@@ -90,7 +127,7 @@ def run_compare_selectors(args: argparse.Namespace, ws: Workspace) -> dict:
 def run_route(args: argparse.Namespace, ws: Workspace) -> dict:
     record = ws.resolve("datasets", args.dataset)
     choices = load_router_task(ws, record.id).choices
-    selectors, skipped = load_selectors(selector_specs(ws, args))
+    selectors, skipped = load_selectors(selector_specs(ws, args, choices))
     routed = route_query(args.query, choices, selectors)
     return {"dataset_id": record.id, "dataset": record.name, "query": args.query,
             "picks": route_rows(routed, choices), "skipped": dict(skipped)}

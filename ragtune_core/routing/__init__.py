@@ -40,7 +40,9 @@ from .compare import (
     route_query,
     router_task,
 )
-from .tables import counts_per_tool, match_rate_table, confusion_frame, misrouted_table, route_table, scores_frame
+from .stats import McNemar, TeacherAgreement, mcnemar, mcnemar_p, pairwise_mcnemar, agreement, teacher_agreement
+from .tables import (counts_per_tool, match_rate_table, confusion_frame, misrouted_table, mcnemar_table, route_table,
+                     scores_frame)
 from .playground import retrieve, extractive_summary, llm_summary, grounded_answer
 
 __all__ = [
@@ -83,10 +85,18 @@ __all__ = [
     "latest_comparison",
     "route_query",
     "router_task",
+    "McNemar",
+    "TeacherAgreement",
+    "mcnemar",
+    "mcnemar_p",
+    "pairwise_mcnemar",
+    "agreement",
+    "teacher_agreement",
     "counts_per_tool",
     "match_rate_table",
     "confusion_frame",
     "misrouted_table",
+    "mcnemar_table",
     "route_table",
     "scores_frame",
     "retrieve",

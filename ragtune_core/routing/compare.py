@@ -44,6 +44,8 @@ class SelectorReport:
     scores: list[list[float]]
     errors: list[str | None] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)  # seconds per query (none in older saved comparisons)
+    kind: str = ""  # the spec's kind ("llm", "finetuned_llm"...); "" in older saved comparisons
+    model: str = ""  # what it ran: an LLM's model name, a model folder or Hub id ("" for the bundled model)
 
     @property
     def all_failed(self) -> bool:
@@ -195,11 +197,13 @@ def compare_selectors(ws: Workspace, dataset_id: str, specs: list[SelectorSpec],
     """
     task = load_router_task(ws, dataset_id, part)
     selectors, skipped = load_selectors(specs)
+    spec_of = {spec.label: spec for spec in specs}
     reports, failed = [], []
     for done, selector in enumerate(selectors):
         if on_progress:
             on_progress(done, len(selectors), f"{selector.name}: routing {len(task.queries)} queries")
         report = evaluate_selector(selector, task.queries, task.choices, task.expected)
+        report.kind, report.model = spec_of[selector.name].kind, _model_of(spec_of[selector.name])
         if report.all_failed:
             failed.append((report.name, report.first_error or "no selection was made"))
         else:
@@ -215,6 +219,9 @@ def compare_selectors(ws: Workspace, dataset_id: str, specs: list[SelectorSpec],
                                   task.query_ids, task.choices, task.expected, reports, skipped, failed)
     return save_comparison(ws, comparison)
 
+
+def _model_of(spec: SelectorSpec) -> str:
+    return str(spec.llm.get("model") or "") if spec.llm else spec.path or ""
 
 
 # --- saved comparisons ------------------------------------------------------------------------

@@ -253,6 +253,7 @@ class FinetunedLLM:
     dataset_id: str | None = None
     metrics: dict = field(default_factory=dict)
     tools_hash: str = ""
+    data_name: str | None = None  # the chat data it learned from (llm_data/<name>), teacher labels included
 
     def __post_init__(self) -> None:
         if self.where not in (LOCAL, HOSTED):

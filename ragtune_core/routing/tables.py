@@ -11,6 +11,7 @@ import pandas as pd
 from ..questions.qa_dataset import TRAIN, VAL, QADataset
 from .compare import RouterComparison, confusion_matrix
 from .selectors import Choice, Selection
+from .stats import pairwise_mcnemar
 from .tools import Tool, dataset_tools
 
 FAILED = "— failed"  # what a table shows for a query a selector could not route
@@ -73,6 +74,16 @@ def misrouted_table(comparison: RouterComparison) -> pd.DataFrame:
     table["misrouted by"] = misrouted
     table = table[table["misrouted by"] > 0]
     return table.sort_values("misrouted by", ascending=False, kind="stable").reset_index(drop=True)
+
+
+MCNEMAR_COLUMNS = ["A", "B", "right only by A", "right only by B", "p_value", "test", "better"]
+
+
+def mcnemar_table(comparison: RouterComparison) -> pd.DataFrame:
+    """McNemar's test for every two selectors: the queries only one of them routed right, the p-value
+    and which one is better (when the difference is significant)."""
+    rows = [[t.a, t.b, t.a_only, t.b_only, t.p_value, t.method, t.verdict()] for t in pairwise_mcnemar(comparison)]
+    return pd.DataFrame(rows, columns=MCNEMAR_COLUMNS)
 
 
 def _pick_score(pick: int | None, scores: list[float]) -> float | None:

@@ -116,6 +116,19 @@ def build_chat_data(dataset: QADataset, labels: str = DATASET_LABELS, teacher: L
     return data
 
 
+def teacher_labels(data: ChatData) -> dict[str, str]:
+    """{query: the tool its teacher called} of teacher-labelled data: every line (kept where the teacher
+    agreed with the dataset) and every disagreement where the teacher called one of the tools; {}
+    for data labelled otherwise."""
+    if data.labels != TEACHER_LABELS:
+        return {}
+    names = {tool["function"]["name"] for tool in data.tools}
+    labels = {next(m["content"] for m in line["messages"] if m["role"] == "user"): called_tool(line)
+              for line in data.train + data.val}
+    labels.update({d["query"]: d["teacher"] for d in data.disagreements if d.get("teacher") in names})
+    return labels
+
+
 # --- checking lines -----------------------------------------------------------------------------
 def check_example(line: object, tool_names: set[str] | None = None) -> list[tuple[str, str]]:
     """What is wrong with one chat line, as (kind, message) pairs (kind: SCHEMA, UNKNOWN_TOOL or

@@ -1,5 +1,6 @@
 """What a fine-tuned LLM costs to route with, from a saved comparison: latency percentiles, invalid
-outputs by kind, and the cost of 1,000 queries (USD for a hosted model, CPU-seconds for a local one).
+outputs by kind, the cost of 1,000 queries (USD for a hosted model, CPU-seconds for a local one),
+and how often it picks what its teacher picks.
 
 A hosted cost is an estimate: the tokens of each query's prompt (system prompt, tools, query; ~4
 characters a token) and of one tool call, at the fine-tuned model's inference price.
@@ -14,6 +15,8 @@ import numpy as np
 from ...llm.pricing import estimate_tokens
 from ...routing.compare import RouterComparison
 from ...routing.llm_selector import HOSTED, INVALID_OUTPUT_KINDS, FinetunedLLM, invalid_output_kind
+from ...routing.stats import TeacherAgreement, teacher_agreement
+from .data import DATASET_LABELS, load_chat_data, teacher_labels
 
 # USD per 1k tokens (input, output) of models fine-tuned from these bases on OpenAI (2026 list).
 FINE_TUNED_PRICES_PER_1K: dict[str, tuple[float, float]] = {
@@ -75,3 +78,32 @@ def finetuned_llms(ws) -> dict[str, FinetunedLLM]:
         except (OSError, ValueError):
             continue
     return models
+
+
+def teacher_agreements(ws, comparison: RouterComparison, models: dict[str, FinetunedLLM]) -> list[TeacherAgreement]:
+    """Agreement with its teacher of each fine-tuned LLM of `models` (by label) in the comparison: with
+    the teacher LLM selector when it ran too, else with the teacher's calls saved with the model's
+    data. A model trained on the dataset's own labels has no teacher and no row."""
+    rows = []
+    for report in comparison.reports:
+        model = models.get(report.name)
+        if model is None:
+            continue
+        data = _chat_data_of(ws, model)
+        if data is not None and data.labels == DATASET_LABELS:
+            continue
+        found = teacher_agreement(comparison, report.name, data.teacher if data else None,
+                                  teacher_labels(data) if data else None)
+        if found is not None:
+            rows.append(found)
+    return rows
+
+
+def _chat_data_of(ws, model: FinetunedLLM):
+    """The chat data the model learned from, or None when it is not known or no longer there."""
+    if not model.data_name:
+        return None
+    try:
+        return load_chat_data(ws, model.data_name)
+    except (OSError, ValueError):
+        return None
