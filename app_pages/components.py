@@ -234,7 +234,7 @@ def server_llm() -> tuple[str, str | None]:
 
 
 def llm_settings(key: str) -> LLMConfig | None:
-    """Base URL, model, API key, timeout and retries of an OpenAI-compatible endpoint, or None if unusable.
+    """Base URL, model, API key, timeout, retries and prices of an OpenAI-compatible endpoint, or None if unusable.
 
     The server's key goes only to the endpoint it is configured for: whoever can open the app must
     not collect it by typing a URL of their own. Another URL needs its key typed here; a typed key
@@ -265,11 +265,14 @@ def llm_settings(key: str) -> LLMConfig | None:
     if not model.strip():
         return None
     try:
-        return LLMConfig(base_url=base_url.strip() or None, model=model.strip(), api_key=typed or usable_key,
-                         timeout=float(timeout), max_retries=int(retries))
+        config = LLMConfig(base_url=base_url.strip() or None, model=model.strip(), api_key=typed or usable_key,
+                           timeout=float(timeout), max_retries=int(retries))
     except LLMConfigError as exc:
         st.error(literal(exc))
         return None
+    from app_pages.llm_prices import price_settings  # it imports this module
+
+    return price_settings(config, key)
 
 
 # --- question generation: both forms of the Questions page ----------------------------------

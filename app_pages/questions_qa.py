@@ -2,11 +2,13 @@
 
 import streamlit as st
 
-from app_pages.components import generate_button, generator_settings, workspace
+from app_pages.components import generate_button, generator_settings, literal, workspace
+from app_pages.llm_prices import batch_choice
 from ragtune_core.corpus import load_chunks
 from ragtune_core.jobs import JobKind
-from ragtune_core.llm import LLMConfig, estimate_cost
-from ragtune_core.questions import DEFAULT_QA_PROMPT, MAX_QUESTIONS_PER_CHUNK, estimate_llm_usage, select_chunks
+from ragtune_core.llm import LLMConfig, describe_cost
+from ragtune_core.questions import (DEFAULT_QA_PROMPT, MAX_QUESTIONS_PER_CHUNK, GenerationError, GenerationRequest,
+                                    estimate_llm_run, select_chunks)
 
 
 def qa_form(corpus) -> None:
@@ -23,12 +25,21 @@ def qa_form(corpus) -> None:
                               value=DEFAULT_QA_PROMPT, height=220)
         if config is None:
             return
-        cost_caption(config, estimate_llm_usage(chunks, int(n_per_chunk), prompt))
+        config = batch_choice(config, "qgen")
         params.update(llm=config.to_public_dict(), prompt_template=prompt)
+        if not cost_caption(config, params):
+            return
     generate_button(JobKind.GENERATE_QUESTIONS, params, f"questions · {corpus.name}", config)
 
 
-def cost_caption(config: LLMConfig, usage) -> None:
-    cost = estimate_cost(config, usage.prompt_tokens, usage.completion_tokens)
-    st.caption(f"About {usage.prompt_tokens:,} prompt + {usage.completion_tokens:,} completion tokens"
-               + (f" · estimated cost ${cost:.4f}" if cost is not None else " · no price known for this model"))
+def cost_caption(config: LLMConfig, params: dict) -> bool:
+    """What the run will use and cost (chunks already in the cache are free); False if the settings cannot run."""
+    try:
+        request = GenerationRequest.from_params(params)
+        usage, cached = estimate_llm_run(workspace(), request)
+    except GenerationError as exc:
+        st.error(literal(exc))
+        return False
+    free = f" · {cached} chunks already answered (cache, no cost)" if cached else ""
+    st.caption(literal(describe_cost(config, usage.prompt_tokens, usage.completion_tokens).capitalize() + free))
+    return True

@@ -15,7 +15,7 @@ from .generators import GENERATORS, MAX_QUESTIONS_PER_CHUNK, GenerationError, Ge
 from .offline import OfflineQuestionGenerator
 from .llm_generator import LLMQuestionGenerator, estimate_llm_usage
 from .prompts import DEFAULT_QA_PROMPT
-from .generation import GenerationRequest, generate_questions, select_chunks, build_dataset
+from .generation import GenerationRequest, generate_questions, estimate_llm_run, select_chunks, build_dataset
 from .curation import (
     apply_table,
     coverage,
@@ -48,6 +48,7 @@ __all__ = [
     "estimate_llm_usage",
     "DEFAULT_QA_PROMPT",
     "GenerationRequest",
+    "estimate_llm_run",
     "generate_questions",
     "select_chunks",
     "build_dataset",

@@ -21,9 +21,10 @@ def settings_app():
 
 
 @pytest.fixture
-def app(monkeypatch):
+def app(monkeypatch, tmp_path):
     for name in SERVER_ENV:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("RAGTUNE_WORKSPACE", str(tmp_path / "ws"))  # the settings read its price table
 
     def open_app(**secrets) -> AppTest:
         at = AppTest.from_function(settings_app, default_timeout=60)

@@ -1,0 +1,60 @@
+"""The price table: defaults, the workspace's own prices, batch prices, costs per run and per 1,000 queries."""
+
+import json
+
+import pytest
+
+from ragtune_core import llm
+from ragtune_core.llm import LLMConfig, ModelPrice, PriceError, Usage
+
+
+def test_known_models_have_online_and_batch_prices_and_others_none():
+    mini = LLMConfig(None, "gpt-4o-mini-2024-07-18")
+    assert llm.prices_per_1k(mini) == (0.00015, 0.0006)  # the longest matching name, not gpt-4o
+    assert llm.prices_per_1k(LLMConfig(None, "gpt-4o-mini", batch=True)) == (0.000075, 0.0003)
+    assert llm.estimate_cost(LLMConfig("http://localhost:11434/v1", "llama3"), 1000, 1000) is None
+
+
+def test_the_workspace_prices_win_and_a_run_keeps_the_prices_it_started_with(workspace):
+    llm.save_price(workspace, "llama3", ModelPrice(0.001, 0.002))
+    llm.save_price(workspace, "gpt-4o-mini", ModelPrice(0.1, 0.2, 0.05, 0.1))
+    assert json.loads((workspace.root / llm.PRICES_FILE).read_text())["llama3"] == {
+        "input": 0.001, "output": 0.002, "batch_input": None, "batch_output": None}
+    local = llm.with_prices(LLMConfig("http://localhost:11434/v1", "llama3"), workspace)
+    assert llm.estimate_cost(local, 2000, 500) == pytest.approx(0.003)
+    assert llm.estimate_cost(LLMConfig(**{**local.to_public_dict(), "batch": True}), 2000, 500) is None  # no batch price
+    assert llm.with_prices(LLMConfig(None, "gpt-4o-mini"), workspace).price_per_1k_input == 0.1
+    own = LLMConfig(None, "gpt-4o-mini", price_per_1k_input=0.5, price_per_1k_output=0.5)
+    assert llm.with_prices(own, workspace).price_per_1k_input == 0.5  # a config's own price is kept
+    restored = LLMConfig.from_public_dict(local.to_public_dict())  # as a run's parameters store it
+    llm.save_price(workspace, "llama3", None)
+    assert llm.estimate_cost(restored, 2000, 500) == pytest.approx(0.003)
+    assert llm.price_for("llama3", llm.price_table(workspace)) is None
+
+
+@pytest.mark.parametrize("content, problem", [
+    ("[1, 2]", "expected an object of models"),
+    ('{"m": {"input": 0.1}}', "output"),
+    ('{"m": {"input": 0.1, "output": 0.1, "batch": 0.05}}', "batch"),
+    ('{"m": {"input": "cheap", "output": 0.1}}', "'m': input: a price is a number"),
+    ("{not json", "cannot be read"),
+])
+def test_a_damaged_price_file_is_named_with_its_problem(workspace, content, problem):
+    (workspace.root / llm.PRICES_FILE).write_text(content)
+    with pytest.raises(PriceError, match=llm.PRICES_FILE) as info:
+        llm.price_table(workspace)
+    assert problem in str(info.value)
+
+
+def test_cost_per_thousand_routed_queries_and_descriptions():
+    config = LLMConfig(None, "gpt-4o-mini")
+    usage = Usage(prompt_tokens=50_000, completion_tokens=2_000)  # 200 queries routed
+    assert llm.cost_per_1k_queries(config, usage, 200) == pytest.approx((50 * 0.00015 + 2 * 0.0006) * 5)
+    assert llm.cost_per_1k_queries(config, usage, 0) is None
+    assert llm.cost_per_1k_queries(LLMConfig("http://127.0.0.1:9/v1", "llama3"), usage, 200) is None
+    assert llm.describe_cost(config, 1000, 100) == (
+        "about 1,000 prompt + 100 completion tokens · estimated $0.0002 (gpt-4o-mini, online prices)")
+    assert llm.describe_cost(LLMConfig("http://127.0.0.1:9/v1", "llama3", batch=True), 10, 1, spent=True) == (
+        "used 10 prompt + 1 completion tokens · unknown batch price for llama3")
+    with pytest.raises(llm.LLMConfigError, match="price_per_1k_input"):
+        LLMConfig(None, "m", price_per_1k_input=-1)
