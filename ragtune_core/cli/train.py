@@ -82,7 +82,8 @@ def list_runs(args: argparse.Namespace, ws: Workspace) -> dict:
         # The job's status file knows better than the catalogue whether its worker is still alive.
         state = jobs.read_status(ws, run.id).state if jobs.status_path(ws, run.id).exists() else run.state
         rows.append({"id": run.id, "name": run.name, "kind": run.kind, "state": state,
-                     "created": run.created, "finished": run.finished, "dataset_id": run.dataset_id})
+                     "created": run.created, "finished": run.finished, "dataset_id": run.dataset_id,
+                     **{k: run.result[k] for k in ("usage", "cost_usd") if k in run.result}})  # what LLM calls used
     return {"runs": rows}
 
 

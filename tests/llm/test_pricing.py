@@ -58,3 +58,25 @@ def test_cost_per_thousand_routed_queries_and_descriptions():
         "used 10 prompt + 1 completion tokens · unknown batch price for llama3")
     with pytest.raises(llm.LLMConfigError, match="price_per_1k_input"):
         LLMConfig(None, "m", price_per_1k_input=-1)
+
+
+def test_a_generation_run_records_its_usage_and_cost_in_the_run_history(workspace, run_cli):
+    from ragtune_core import jobs
+    from ragtune_core.corpus.documents import Chunk, Document, save_corpus
+    from ragtune_core.jobs import JobKind
+    from tests.fake_openai import FakeOpenAIServer
+
+    text = "Riverton built its harbour in 1820. The Northfield ferry has carried people since 1901."
+    corpus = save_corpus(workspace, "harbour", [Document("riverton", "Riverton", "text:riverton", text)],
+                         [Chunk("riverton#0", "riverton", text)], {})
+    llm.save_price(workspace, "fake-model", ModelPrice(0.01, 0.02))
+    with FakeOpenAIServer() as server:
+        config = llm.with_prices(LLMConfig(server.base_url, "fake-model"), workspace)
+        status = jobs.start_job(workspace, JobKind.GENERATE_QUESTIONS, {
+            "corpus_id": corpus.id, "generator": "llm", "llm": config.to_public_dict()})
+        assert jobs.wait(workspace, status.run_id, timeout=60).state == "succeeded"
+    code, out, err = run_cli("runs")
+    [run] = json.loads(out)["runs"]
+    usage = run["usage"]
+    assert usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
+    assert run["cost_usd"] == pytest.approx(usage["prompt_tokens"] * 0.01 / 1000 + usage["completion_tokens"] * 0.02 / 1000)
