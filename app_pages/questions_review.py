@@ -2,14 +2,14 @@
 
 import streamlit as st
 
-from app_pages.components import literal, pick, workspace
+from app_pages.components import errors_shown, literal, pick, workspace
 from app_pages.state import State
 from ragtune_core.corpus import load_chunks
 from ragtune_core.questions import (SPLIT_MODES, DatasetError, QADataset, accept_draft, apply_table, coverage,
                                     draft_path, drop_duplicates, find_duplicates, load_draft, questions_table,
                                     save_draft)
 from ragtune_core.routing import counts_per_tool
-from ragtune_core.store import RunRecord, WorkspaceError
+from ragtune_core.store import RunRecord, WorkspaceError, version_of
 
 
 def review_drafts(generation_kinds: tuple[str, ...]) -> None:
@@ -21,7 +21,8 @@ def review_drafts(generation_kinds: tuple[str, ...]) -> None:
         st.info("Generated questions appear here for review before they are saved as a dataset.")
         return
     run = pick("Draft", drafts, key="draft_run", help="Generated question sets not yet accepted.")
-    draft = load_draft(ws, run.id)
+    with errors_shown():
+        draft = _opened_draft(run)
     duplicates = find_duplicates(draft.queries)
     edited = _draft_editor(run, draft, duplicates)
     try:
@@ -33,16 +34,43 @@ def review_drafts(generation_kinds: tuple[str, ...]) -> None:
     _accept_form(run, curated, draft.kind)
 
 
+def _opened_draft(run: RunRecord) -> QADataset:
+    """The draft as this session opened it. The grid's edits apply to that version even when another
+    tab or a command saved the draft since: saving over theirs is then refused, and Reload shows it."""
+    key = f"opened-draft-{run.id}"
+    opened = st.session_state.get(key)
+    if opened is None:
+        opened = st.session_state[key] = load_draft(workspace(), run.id)
+    elif opened.version != version_of(draft_path(workspace(), run.id).read_bytes()):
+        st.warning("This draft was changed elsewhere (another tab or a command) since you opened it: your edits "
+                   "here cannot be saved over that version. Reload shows it (edits not saved here are dropped).",
+                   icon=":material/sync_problem:")
+        if st.button("Reload the draft", icon=":material/refresh:"):
+            st.session_state[key] = load_draft(workspace(), run.id)
+            st.rerun()
+    return opened
+
+
+def _chunks_of(run: RunRecord) -> dict | None:
+    """The chunks of the draft's corpus by id, for their page and section; None, said in a warning,
+    when that corpus is gone (the questions and passages are all in the draft)."""
+    try:
+        return {c.chunk_id: c for c in load_chunks(workspace(), run.params["corpus_id"])}
+    except WorkspaceError as exc:
+        st.warning(f"Pages and sections are not shown: {literal(exc)}")
+        return None
+
+
 def _draft_editor(run: RunRecord, draft: QADataset, duplicates: dict):
     """The draft as an editable grid (one row per question) with its counts and coverage; the edited grid."""
     is_router = draft.kind == "router"
-    chunks_by_id = None if is_router else {c.chunk_id: c for c in load_chunks(workspace(), run.params["corpus_id"])}
+    chunks_by_id = None if is_router else _chunks_of(run)
     table = questions_table(draft, chunks_by_id, duplicates)
     passage_label = "tool" if is_router else "chunk"
     st.caption(f"{len(draft.queries)} questions over {len(set(table['chunk_id']))} {passage_label}s · "
                f"{len(duplicates)} flagged as duplicates · failures: {run.result.get('failures', 0)}{_spent(run)}")
-    # A saved draft gets a new grid: the old one's edits are in the file now.
-    editor_key = f"editor-{run.id}-{draft_path(workspace(), run.id).stat().st_mtime_ns}"
+    # A saved or reloaded draft gets a new grid: the old one's edits are in the file now, or dropped.
+    editor_key = f"editor-{run.id}-{draft.version}"
     edited = st.data_editor(
         table, key=editor_key, num_rows="dynamic", hide_index=True, width="stretch",
         disabled=["query_id", "document", "passage", "duplicate", "page", "section"],
@@ -69,10 +97,16 @@ def _spent(run: RunRecord) -> str:
 def _save_buttons(run: RunRecord, curated: QADataset | None, has_duplicates: bool) -> None:
     save_col, dedupe_col, _ = st.columns([1, 1, 3])
     if save_col.button("Save draft", disabled=curated is None, help="Keep your edits without accepting yet."):
-        save_draft(workspace(), run.id, curated)
-        st.rerun()
+        _save(run, curated)
     if dedupe_col.button("Drop flagged duplicates", disabled=curated is None or not has_duplicates):
-        save_draft(workspace(), run.id, drop_duplicates(curated, find_duplicates(curated.queries)))
+        _save(run, drop_duplicates(curated, find_duplicates(curated.queries)))
+
+
+def _save(run: RunRecord, draft: QADataset) -> None:
+    """Save the draft over the version this session opened (refused, said, if another saved since)."""
+    with errors_shown(stop=False):
+        save_draft(workspace(), run.id, draft)
+        st.session_state[f"opened-draft-{run.id}"] = draft
         st.rerun()
 
 
@@ -86,6 +120,8 @@ def _accept_form(run: RunRecord, curated: QADataset | None, kind: str) -> None:
         split_seed = seed.number_input("Seed", 0, 10_000, 42)
         if st.form_submit_button("Accept and save dataset", type="primary", disabled=curated is None):
             try:
+                if curated.version != version_of(draft_path(workspace(), run.id).read_bytes()):
+                    raise DatasetError("the draft was changed by someone else since you opened it; reload it first")
                 record = accept_draft(workspace(), run.id, name, curated, split_by, val_ratio, int(split_seed))
             except (DatasetError, WorkspaceError) as exc:
                 st.error(literal(exc))

@@ -242,11 +242,11 @@ def _jaccard_rows(texts: list[str]) -> Callable[[int, int], np.ndarray]:
 
 # --- helpers ----------------------------------------------------------------------------------
 def _with_queries(dataset: QADataset, queries: dict[str, str], relevant_docs: dict[str, list[str]]) -> QADataset:
-    """A copy of `dataset` holding just these queries; corpus, documents, kind and extras kept."""
-    curated = QADataset(queries=queries, corpus=dict(dataset.corpus), relevant_docs=relevant_docs,
-                        mode=dataset.mode, passage_docs=dict(dataset.passage_docs),
-                        split={q: p for q, p in dataset.split.items() if q in queries},
-                        kind=dataset.kind, extra=dict(dataset.extra))
+    """A copy of `dataset` holding just these queries; corpus, documents, kind and extras kept, and
+    the file version it was loaded at (saving it back is refused if someone else saved meanwhile)."""
+    curated = dataclasses.replace(dataset, queries=queries, corpus=dict(dataset.corpus), relevant_docs=relevant_docs,
+                                  passage_docs=dict(dataset.passage_docs),
+                                  split={q: p for q, p in dataset.split.items() if q in queries}, extra=dict(dataset.extra))
     curated.validate()
     return curated
 

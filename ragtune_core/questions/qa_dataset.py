@@ -12,13 +12,14 @@ expected, so no page or command meets a dataset it cannot use.
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
-from ..store.files import Rule, Text, conform, read_json, write_json
+from ..store.files import Rule, Text, atomic_write_text, conform, parse_json, unchanged_since, version_of
 from ..store.workspace import DatasetRecord, Workspace, check_name, new_id
 
 TRAIN, VAL = "train", "val"
@@ -40,6 +41,11 @@ class QADataset:
     split: dict[str, str] = field(default_factory=dict)  # query id -> "train" | "val"
     kind: str = "qa"  # "qa" or "router"
     extra: dict = field(default_factory=dict)  # e.g. router tools; kept verbatim
+    # The file this dataset was loaded from and that file's version then: saving back over it is
+    # refused if someone else replaced it meanwhile (their edits would be lost). Copies made with
+    # dataclasses.replace keep them; neither takes part in equality.
+    source: Path | None = field(default=None, compare=False, repr=False)
+    version: str | None = field(default=None, compare=False, repr=False)
 
     def validate(self) -> None:
         """The parts agree: every query has passages in the corpus, every split entry is a query,
@@ -128,14 +134,30 @@ class QADataset:
         return dataset
 
     def save(self, path: Path, llama_index_only: bool = False) -> None:
-        """Write atomically: a crash mid-write never leaves a half file in place of a good one."""
-        write_json(Path(path), self.to_json_dict(llama_index_only), indent=1)
+        """Write atomically (a crash mid-write never leaves a half file in place of a good one). Saving
+        over the file it was loaded from is refused (DatasetError) if that file changed since."""
+        path = Path(path)
+        if self.source is not None and path.resolve() == self.source.resolve():
+            with unchanged_since(path, self.version, path.name, DatasetError):
+                self._write(path, llama_index_only)
+        else:
+            self._write(path, llama_index_only)
+
+    def _write(self, path: Path, llama_index_only: bool = False) -> None:
+        text = json.dumps(self.to_json_dict(llama_index_only), ensure_ascii=False, indent=1)
+        atomic_write_text(path, text)
+        if not llama_index_only:
+            self.source, self.version = path, version_of(text)
 
     @classmethod
     def load(cls, path: Path) -> QADataset:
-        """The dataset in `path`; DatasetError naming the file when it is not a usable dataset."""
+        """The dataset in `path`, with the version it was read at; DatasetError naming the file when
+        it is not a usable dataset."""
         path = Path(path)
-        return cls.from_json_dict(read_json(path, error=DatasetError), path.name)
+        raw = path.read_bytes()
+        dataset = cls.from_json_dict(parse_json(raw, path.name, error=DatasetError), path.name)
+        dataset.source, dataset.version = path, version_of(raw)
+        return dataset
 
 
 # The layout of a dataset file, as read: LlamaIndex's four keys and RAGTune's block.
@@ -214,11 +236,16 @@ def save_dataset(ws: Workspace, name: str, dataset: QADataset, corpus_id: str | 
 
 def update_dataset(ws: Workspace, dataset_id: str, dataset: QADataset, params: dict | None = None) -> DatasetRecord:
     """Replace a dataset's content (after an edit or a new split), merging `params` into its
-    parameters; validated before anything is written."""
+    parameters; validated before anything is written. A dataset loaded from this workspace
+    (`load_dataset`) replaces only the version it was loaded at: when another tab or command saved
+    it meanwhile, DatasetError says so and nothing is written (file and catalogue row change together)."""
     dataset.validate()
-    ws.get_dataset(dataset_id)
-    dataset.save(ws.dataset_path(dataset_id))
-    return ws.update_dataset_record(dataset_id, len(dataset.queries), params)
+    record = ws.get_dataset(dataset_id)
+    path = ws.dataset_path(dataset_id)
+    version = dataset.version if dataset.source is not None and dataset.source.resolve() == path.resolve() else None
+    with unchanged_since(path, version, f"dataset {record.name!r}", DatasetError):
+        dataset._write(path)
+        return ws.update_dataset_record(dataset_id, len(dataset.queries), params)
 
 
 def load_dataset(ws: Workspace, dataset_id: str) -> QADataset:

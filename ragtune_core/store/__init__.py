@@ -19,6 +19,8 @@ from .files import (
     conform,
     read_json,
     read_jsonl,
+    unchanged_since,
+    version_of,
     write_json,
     write_jsonl,
 )
@@ -53,6 +55,8 @@ __all__ = [
     "FileContentError",
     "Rule",
     "Text",
+    "unchanged_since",
+    "version_of",
     "DEFAULT_BASE_MODEL",
     "ModelNotFound",
     "resolve_model",

@@ -7,6 +7,10 @@ of either, even after a crash. The temporary name carries the writer's process i
 file left by a writer that died (kill -9, power loss) is recognised and removed by
 `Workspace.recover`, never one that a live writer is still filling.
 
+A file that people edit (a dataset, a draft) is replaced only if it is still the version its editor
+loaded (`unchanged_since`: a compare-and-swap on the content's hash under the folder's lock), so two
+editors never overwrite each other's changes unnoticed.
+
 Every file the app reads is checked once, at the door, by `conform`: the data against a type (a
 dataclass, `list[...]`, `dict[str, ...]`, `Literal[...]`, `X | None`, `Annotated[X, Rule(...)]`),
 with strict keys (`check_keys`). A mismatch is a `FileContentError` that names the file, the key
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import os
 import re
@@ -26,15 +31,26 @@ import time
 import types
 import typing
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import psutil
 
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks on folders; versions are still compared
+    fcntl = None
+
 TEMP_SUFFIX = ".tmp"
 # ".<target name>.<writer pid>.<8 random characters>.tmp"; older versions wrote no pid.
 _TEMP_NAME = re.compile(r"^\..+?(?:\.(?P<pid>\d+))?\.[a-z0-9_]{8}\.tmp$")
 LEGACY_TEMP_AGE_SECONDS = 3600.0  # a temporary file without a pid is stray once this old
+
+
+class FileContentError(ValueError):
+    """A file (or typed settings) holding what the app cannot use; the message names the file, the
+    key and what was expected."""
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -118,15 +134,57 @@ def read_json(path: Path, what: str = "", schema: Any = None, error: type[Except
     UTF-8 JSON or holds the wrong thing raises `error` (default FileContentError) naming it, after
     `what` ("the status of run X,")."""
     path = Path(path)
-    label = f"{what} {path.name}".strip()
+    return parse_json(path.read_bytes(), f"{what} {path.name}".strip(), schema, error)
+
+
+def parse_json(raw: bytes, label: str, schema: Any = None, error: type[Exception] | None = None):
+    """`raw` (the bytes of the file `label`) as JSON, checked against `schema` when given."""
     error = error or FileContentError
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise error(f"{label} is not UTF-8 text: {exc}") from exc
     except json.JSONDecodeError as exc:
         raise error(f"{label} is not valid JSON: {exc}") from exc
     return data if schema is None else conform(data, schema, label, error)
+
+
+# --- versions: replacing only what the editor loaded ----------------------------------------------
+def version_of(content: bytes | str) -> str:
+    """A file content's version: its hash."""
+    return hashlib.sha256(content.encode("utf-8") if isinstance(content, str) else content).hexdigest()
+
+
+@contextmanager
+def unchanged_since(path: Path, version: str | None, what: str, error: type[Exception] = FileContentError):
+    """Hold `path`'s folder locked (other writers using this wait) and raise `error` unless the
+    file is still at `version` (None: whatever it is); the caller replaces it inside the block."""
+    path = Path(path)
+    with _folder_lock(path.parent):
+        if version is not None:
+            try:
+                current = version_of(path.read_bytes())
+            except FileNotFoundError:
+                current = None
+            if current != version:
+                raise error(f"{what} was changed by someone else (another tab or a command) since it was loaded; "
+                            "nothing was saved: reload it and make your change again")
+        yield
+
+
+@contextmanager
+def _folder_lock(folder: Path):
+    """An exclusive advisory lock on a folder (flock: between processes, and between threads since
+    each opens the folder anew); released when the block ends, or when the process dies."""
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
@@ -157,11 +215,6 @@ def read_jsonl(path: Path, schema: Any = None) -> list:
 
 
 # --- checking what a file holds -----------------------------------------------------------------
-class FileContentError(ValueError):
-    """A file (or typed settings) holding what the app cannot use; the message names the file, the
-    key and what was expected."""
-
-
 @dataclasses.dataclass(frozen=True)
 class Rule:
     """A check beyond the type, for `Annotated[type, Rule(...)]`: `holds(value)` or else the value
