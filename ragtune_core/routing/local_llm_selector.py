@@ -71,7 +71,8 @@ class LocalLLMSelector:
             raise ValueError("the chat template renders nothing before the tool call: nothing to score it after")
         with torch.no_grad():
             cache = DynamicCache(config=self.model.config)
-            prefix = self.model(torch.tensor([sequences[0][:shared]]), use_cache=True, **{self._cache_argument: cache})
+            prefix = self.model(torch.tensor([sequences[0][:shared]]), use_cache=True, logits_to_keep=1,
+                                **{self._cache_argument: cache})
             cache.batch_repeat_interleave(len(sequences))
             tails = [s[shared:] for s in sequences]
             width = max(len(t) for t in tails)

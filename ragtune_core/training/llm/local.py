@@ -276,7 +276,7 @@ def _save(trainer, tokenizer, settings: LocalLLMSettings, system_prompt: str | N
     model = trainer.model
     for config in model.peft_config.values():
         config.base_model_name_or_path = base_model_name(settings)
-    model.save_pretrained(folder)
+    model.save_pretrained(folder, save_embedding_layers=False)  # LoRA leaves the embeddings as they were
     tokenizer.save_pretrained(folder)
     write_json(folder / FINETUNE_INFO, {"base_model": base_model_name(settings), "system_prompt": system_prompt},
                indent=2)

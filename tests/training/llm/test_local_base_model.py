@@ -101,7 +101,7 @@ def test_smollm2_fine_tunes_into_a_better_router(tmp_path):
     from .tiny_llm import write_lines
 
     train_queries, test_queries = QUERIES[::2] + QUERIES[1::4], QUERIES[3::4]
-    train = write_lines(tmp_path / "train.jsonl", [chat_line(q, NAME_OF[t]) for q, t in train_queries] * 3)
+    train = write_lines(tmp_path / "train.jsonl", [chat_line(q, NAME_OF[t]) for q, t in train_queries])
     val = write_lines(tmp_path / "val.jsonl", [chat_line(q, NAME_OF[t]) for q, t in test_queries])
     choices = [Choice(tool_id, name, description) for tool_id, name, _, description in TOOLS]
     right = [choices.index(next(c for c in choices if c.id == t)) for _, t in test_queries]
@@ -114,7 +114,7 @@ def test_smollm2_fine_tunes_into_a_better_router(tmp_path):
     before = accuracy(LocalLLMSelector(None))
     print(f"\nuntuned SmolLM2: accuracy {before:.2f} on {len(right)} held-out queries "
           f"({time.perf_counter() - started:.1f} s with loading)")
-    result = train_lora(train, val, tmp_path / "out", LocalLLMSettings(epochs=2), print, lambda: False)
+    result = train_lora(train, val, tmp_path / "out", LocalLLMSettings(epochs=3, batch_size=4), print, lambda: False)
     after = accuracy(LocalLLMSelector(result["model_path"]))
     metrics = result["metrics"]
     print(f"fine-tuned: accuracy {after:.2f}; {metrics}")
