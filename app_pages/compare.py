@@ -4,7 +4,7 @@ bootstrap 95% confidence intervals, and the queries behind the numbers."""
 import plotly.express as px
 import streamlit as st
 
-from app_pages.components import literal, models_by_name, pick, run_panel, selector_picker, workspace
+from app_pages.components import chart, literal, models_by_name, pick, run_panel, selector_picker, workspace
 from app_pages.state import State
 from ragtune_core import jobs
 from ragtune_core.evaluation import CHART_METRICS, comparison_table, latest_reports, per_query_comparison
@@ -33,7 +33,7 @@ def interval_bars(frame, x: str, y: str, color: str, **layout):
     figure = px.bar(frame, x=x, y=y, color=color, barmode="group", text_auto=".3f",
                     error_y=frame["ci_high"] - frame[y], error_y_minus=frame[y] - frame["ci_low"])
     figure.update_layout(yaxis_range=[0, 1], height=420, legend_title_text="", margin=dict(t=30), **layout)
-    st.plotly_chart(figure, width="stretch")
+    chart(figure)
 
 
 def compare_retrievers() -> None:
@@ -90,7 +90,7 @@ def match_rates(comparison, title: str) -> None:
         figure = px.bar(rates, x="selector", y="mean_latency_ms", color="selector", title="Latency per query (ms)",
                         text_auto=".1f", log_y=True)
         figure.update_layout(showlegend=False, height=420, margin=dict(t=30))
-        st.plotly_chart(figure, width="stretch")
+        chart(figure)
     st.dataframe(rates.drop(columns="metric"), hide_index=True, width="stretch")
     with st.expander("Latency percentiles, invalid outputs, cost per 1,000 queries and agreement with the teacher"):
         st.caption("Invalid outputs (no tool call, plain text, unknown tool, several calls) count as misses. Cost: "
@@ -144,7 +144,7 @@ def compare_selectors() -> None:
     heatmap = px.imshow(confusion, text_auto=True, aspect="auto", color_continuous_scale="Blues",
                         labels={"x": "picked tool", "y": "right tool", "color": "queries"})
     heatmap.update_layout(height=max(320, 28 * len(confusion)), margin=dict(t=10))
-    st.plotly_chart(heatmap, width="stretch")
+    chart(heatmap)
 
     st.subheader("Misrouted queries")
     misrouted = misrouted_table(comparison)

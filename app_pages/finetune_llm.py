@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from app_pages.components import line_chart, literal, llm_settings, pick, run_panel, workspace
+from app_pages.components import chart, line_chart, literal, llm_settings, pick, run_panel, workspace
 from ragtune_core import jobs
 from ragtune_core.questions import load_dataset
 from ragtune_core.training.llm import (OPENAI_NOTICE, LLMFinetuneRequest, LocalProvider, OpenAIShapedProvider,
@@ -93,7 +93,7 @@ if report.problems:
 if report.lengths:
     figure = px.histogram(pd.DataFrame({"tokens": report.lengths}), x="tokens", nbins=20, title="Tokens per line")
     figure.update_layout(height=260, margin=dict(t=40, b=10))
-    st.plotly_chart(figure, width="stretch")
+    chart(figure)
     shown = preview(data.train[0])
     st.markdown("**One line as the model sees it** (generic chat layout; the highlighted span is what it is trained on)")
     st.code(shown.prompt, language=None, wrap_lines=True)

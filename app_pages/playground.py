@@ -6,7 +6,7 @@ Works for every router dataset the import accepts: one without stored tools gets
 import plotly.express as px
 import streamlit as st
 
-from app_pages.components import literal, pick, selector_picker, workspace
+from app_pages.components import chart, literal, pick, selector_picker, workspace
 from app_pages.state import State
 from ragtune_core.corpus import load_chunks, load_documents
 from ragtune_core.questions import load_dataset
@@ -57,7 +57,7 @@ st.dataframe(route_table(routes, choices), hide_index=True, width="stretch",
 scores = scores_frame(routes, choices).reset_index().melt(id_vars="tool", var_name="selector", value_name="score")
 figure = px.bar(scores, x="tool", y="score", color="selector", barmode="group", title="Score per tool")
 figure.update_layout(height=360, margin=dict(t=40), legend_title_text="")
-st.plotly_chart(figure, width="stretch")
+chart(figure)
 
 picked = {name: selection.index for name, selection in routes if selection.index is not None}
 if not picked:
