@@ -37,7 +37,7 @@ def run_generation_job(ctx, params: dict) -> dict:
     from ..questions.generation import GenerationRequest, generate_questions
 
     request = GenerationRequest.from_params(params)
-    with llm_waits_shown(ctx):
+    with llm_waits_shown(ctx), batches_cancelled_on_stop(ctx, [request.llm]):
         dataset, result = generate_questions(ctx.workspace, request, on_progress=_generator_progress(ctx))
     return _save_draft(ctx, dataset, result, request.llm)
 
@@ -47,7 +47,7 @@ def run_router_job(ctx, params: dict) -> dict:
     from ..routing.datasets import RouterRequest, generate_router_for_corpus
 
     request = RouterRequest.from_params(params)
-    with llm_waits_shown(ctx):
+    with llm_waits_shown(ctx), batches_cancelled_on_stop(ctx, [request.llm]):
         dataset, result = generate_router_for_corpus(ctx.workspace, request, on_progress=_generator_progress(ctx))
     # "questions" counts those kept after dropping the ones that fit two documents.
     return _save_draft(ctx, dataset, result, request.llm, tools=len(dataset.corpus), questions=len(dataset.queries))
@@ -61,6 +61,33 @@ def llm_waits_shown(ctx) -> Iterator[None]:
 
     with report_waits(ctx.note):
         yield
+
+
+@contextmanager
+def batches_cancelled_on_stop(ctx, configs: list) -> Iterator[None]:
+    """A job whose LLM calls go through the Batch API (any of `configs` with batch set) cancels its
+    batches at the provider when it is cancelled: the provider would otherwise run, and bill, them
+    to the end. Each is a "batch_cancelled" event; the job started again sends what they left undone."""
+    if not any(config is not None and config.batch for config in configs) \
+            or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    from ..llm.batch import cancel_batches_in_flight
+
+    def cancel_then_exit(signum, frame) -> None:
+        # Here, in the handler: once SystemExit has unwound the batch call, its batch is no longer in flight.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            for batch_id, outcome in cancel_batches_in_flight().items():
+                ctx.emit("batch_cancelled", batch_id=batch_id, outcome=outcome)
+        finally:
+            _exit_once(signum, frame)
+
+    before = signal.signal(signal.SIGTERM, cancel_then_exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def _generator_progress(ctx):

@@ -48,7 +48,7 @@ from .pricing import (
     cost_per_1k_queries,
     describe_cost,
 )
-from .batch import BatchError, batch_unavailable_reason, complete_in_batch, cancel_batch
+from .batch import BatchError, batch_unavailable_reason, complete_in_batch, cancel_batch, cancel_batches_in_flight
 
 __all__ = [
     "API_KEY_ENV_VARS",
@@ -102,4 +102,5 @@ __all__ = [
     "batch_unavailable_reason",
     "complete_in_batch",
     "cancel_batch",
+    "cancel_batches_in_flight",
 ]

@@ -8,7 +8,8 @@ state file (`state_path`) as it happens: the batch in flight (its input file bef
 created, its id after), each line's answer or final failure. A run stopped anywhere (kill -9, app
 restart, network gone) and called again with the same state path picks the batch up where it was
 and never pays for a line twice. Lines are named by their content, so a call with fewer prompts
-(some answered from a cache meanwhile) still finds theirs.
+(some answered from a cache meanwhile) still finds theirs. A job being stopped cancels its batches
+at the provider (`cancel_batches_in_flight`); started again, it sends the lines they did not run.
 
 `batch_unavailable_reason` tells whether an endpoint offers /v1/batches at all (OpenAI and Azure
 do; Ollama, LM Studio and vLLM's server do not).
@@ -41,6 +42,8 @@ MAX_BATCHES_PER_LINE = 3
 MAX_POLL_FAILURES = 8  # consecutive failed polls before giving up for now (the state keeps the batch)
 UNRUN_CODES = {"batch_expired": True, "batch_cancelled": False}  # lines a batch never ran: retry them?
 STATE_VERSION = 1
+# State file -> config of each complete_in_batch going on in this process: what a stopped job cancels.
+_in_flight: dict[Path, LLMConfig] = {}
 
 
 class BatchError(ValueError):
@@ -127,20 +130,24 @@ def complete_in_batch(config: LLMConfig, prompts: list[list[dict]], state_path: 
                     on_done(_outcome(state, cid, index, first=first[cid] == index))
 
     report_new()
-    while True:
-        if state.batch is not None:
-            run.finish_batch(max_batches)
-            report_new()
-        pending = [cid for cid in dict.fromkeys(ids) if cid not in state.results and cid not in state.failures]
-        if not pending:
-            break
-        for cid in [c for c in pending if state.sent.get(c, 0) >= max_batches]:
-            state.failures[cid] = f"gave up after {state.sent[cid]} batches: {state.errors.get(cid, 'no answer')}"
-        pending = [cid for cid in pending if cid not in state.failures]
-        if pending:
-            run.submit({cid: by_id[cid] for cid in pending})
-        else:
-            state.save(state_path)
+    _in_flight[state_path] = config
+    try:
+        while True:
+            if state.batch is not None:
+                run.finish_batch(max_batches)
+                report_new()
+            pending = [cid for cid in dict.fromkeys(ids) if cid not in state.results and cid not in state.failures]
+            if not pending:
+                break
+            for cid in [c for c in pending if state.sent.get(c, 0) >= max_batches]:
+                state.failures[cid] = f"gave up after {state.sent[cid]} batches: {state.errors.get(cid, 'no answer')}"
+            pending = [cid for cid in pending if cid not in state.failures]
+            if pending:
+                run.submit({cid: by_id[cid] for cid in pending})
+            else:
+                state.save(state_path)
+    finally:
+        _in_flight.pop(state_path, None)
     report_new()
     return [_outcome(state, cid, index, first=first[cid] == index) for index, cid in enumerate(ids)]
 
@@ -153,6 +160,27 @@ def cancel_batch(config: LLMConfig, state_path: Path) -> str | None:
     if batch_id:
         make_client(config).batches.cancel(batch_id)
     return batch_id
+
+
+def cancel_batches_in_flight() -> dict[str, str]:
+    """Cancel at the provider every batch a `complete_in_batch` of this process is waiting for, as a
+    stopped job does: {batch id: "cancelled", or why it could not be}. Unlike `cancel_batch` alone, the
+    run is marked stopped, so that started again it sends the lines the batch did not run."""
+    outcomes = {}
+    for path, config in list(_in_flight.items()):
+        state = _State.load(path)
+        batch_id = (state.batch or {}).get("id")
+        if not batch_id:
+            continue  # not created yet: started again, the run creates it from its uploaded file
+        try:
+            make_client(config).batches.cancel(batch_id)
+        except (openai.APIStatusError, *CONNECTION_ERRORS) as exc:
+            outcomes[batch_id] = describe_error(exc)
+            continue
+        state.batch["stopped"] = True
+        state.save(path)
+        outcomes[batch_id] = "cancelled"
+    return outcomes
 
 
 def _custom_id(body: dict) -> str:
@@ -276,9 +304,10 @@ class _BatchRun:
         return cid
 
     def _unrun(self, cid: str, batch, retry: bool) -> None:
-        """A line the batch never ran: sent again if it expired, failed for good if it was cancelled."""
+        """A line the batch never ran: sent again if it expired or its run was stopped (a cancelled job
+        started over), failed for good if it was cancelled otherwise."""
         why = f"the batch {batch.id} was {batch.status} before this request ran"
-        if retry:
+        if retry or self.state.batch.get("stopped"):
             self.state.errors[cid] = why
         else:
             self.state.failures[cid] = why
