@@ -11,6 +11,7 @@ import argparse
 import os
 from dataclasses import fields
 
+from ..llm.batch import batch_unavailable_reason
 from ..llm.client import LLMConfig, key_rule, server_base_url
 
 DEFAULTS = {f.name: f.default for f in fields(LLMConfig)}
@@ -40,6 +41,13 @@ def add_batch_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", action="store_true",
                         help="send the LLM requests through the provider's Batch API (OpenAI: half the price, results "
                              "within 24 h); the command waits, printing progress, and run again resumes the same batch")
+
+
+def refuse_unavailable_batch(config: LLMConfig | None, flag: str = "--batch") -> None:
+    """ValueError (exit status 2) with the reason when `config` asks for a Batch API its endpoint lacks."""
+    reason = batch_unavailable_reason(config) if config is not None and config.batch else None
+    if reason:
+        raise ValueError(f"{flag}: {reason}")
 
 
 def llm_config_from(args: argparse.Namespace, model: str, prefix: str = "") -> LLMConfig:

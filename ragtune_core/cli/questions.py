@@ -10,12 +10,11 @@ from typing import TYPE_CHECKING
 from ..questions.generation import GenerationRequest, estimate_llm_run, generate_questions
 from ..questions.generators import GENERATORS, GenerationError, GenerationResult
 from ..questions.prompts import DEFAULT_QA_PROMPT
-from ..llm.batch import batch_unavailable_reason
 from ..llm.client import LLMConfig, key_rule
 from ..llm.pricing import describe_cost, estimate_cost, with_prices
 from ..questions.qa_dataset import QADataset, SPLIT_MODES, split_dataset
 from ..store.workspace import Workspace
-from .llm_flags import add_batch_flag, add_llm_flags, llm_config_from
+from .llm_flags import add_batch_flag, add_llm_flags, llm_config_from, refuse_unavailable_batch
 from .progress import ProgressPrinter
 from ..questions.qa_dataset import save_dataset
 
@@ -53,19 +52,17 @@ def generate(args: argparse.Namespace, ws: Workspace) -> dict:
     request = GenerationRequest(
         corpus_id=corpus.id, n_per_chunk=args.per_chunk, generator=args.generator, llm=llm_config(args, ws),
         prompt_template=_read_prompt(args.prompt_file), max_chunks=args.max_chunks, seed=args.seed)
-    estimate = _estimate(ws, request) if request.llm else None
+    estimate = announce_estimate(ws, request, estimate_llm_run, "generate") if request.llm else None
     dataset, result = generate_questions(ws, request, on_progress=ProgressPrinter("questions").chunks)
     return split_and_save(ws, args, corpus.id, request, dataset, result, **({"estimate": estimate} if estimate else {}))
 
 
-def _estimate(ws: Workspace, request: GenerationRequest) -> dict:
-    """Refuse --batch where the endpoint has no Batch API; say on stderr what the run will use and cost."""
-    if request.llm.batch:
-        reason = batch_unavailable_reason(request.llm)
-        if reason:
-            raise GenerationError(f"--batch: {reason}")
-    usage, cached = estimate_llm_run(ws, request)
-    print(f"generate: {describe_cost(request.llm, usage.prompt_tokens, usage.completion_tokens)}"
+def announce_estimate(ws: Workspace, request: GenerationRequest | RouterRequest, estimate_run, command: str) -> dict:
+    """Refuse --batch where the endpoint has no Batch API; say on stderr what the run will use and cost
+    (`estimate_run(ws, request)`: (tokens, requests the cache answers))."""
+    refuse_unavailable_batch(request.llm)
+    usage, cached = estimate_run(ws, request)
+    print(f"{command}: {describe_cost(request.llm, usage.prompt_tokens, usage.completion_tokens)}"
           + (f"; {cached} chunks answered from the cache at no cost" if cached else ""), file=sys.stderr, flush=True)
     return {**usage.to_dict(), "cost_usd": estimate_cost(request.llm, usage.prompt_tokens, usage.completion_tokens),
             "cached_chunks": cached}

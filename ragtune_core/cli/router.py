@@ -7,11 +7,12 @@ import argparse
 from ..llm.client import key_rule
 from ..questions.qa_dataset import SPLIT_MODES
 from ..routing.datasets import (DEFAULT_QUESTIONS_PER_DOCUMENT, DEFAULT_SUMMARY_VARIATIONS, RouterRequest,
-                                generate_router_for_corpus, select_documents)
+                                estimate_router_run, generate_router_for_corpus, select_documents)
 from ..routing.router_prompts import MAX_SUMMARY_VARIATIONS
 from ..store.workspace import Workspace
 from .progress import ProgressPrinter
-from .questions import add_generator_flags, check_new_dataset, llm_config, split_and_save
+from .llm_flags import add_batch_flag
+from .questions import add_generator_flags, announce_estimate, check_new_dataset, llm_config, split_and_save
 from ..corpus.documents import load_documents
 
 
@@ -34,6 +35,7 @@ def register(subparsers) -> None:
                      help="document: validation documents' tools are never trained on (default); query: shuffle queries")
     cmd.add_argument("--val-ratio", type=float, default=0.2, help="share of queries for validation (default 0.2)")
     cmd.add_argument("--seed", type=int, default=42)
+    add_batch_flag(cmd)
     cmd.set_defaults(handler=router_dataset)
 
 
@@ -45,8 +47,9 @@ def router_dataset(args: argparse.Namespace, ws: Workspace) -> dict:
         document_ids = [d.doc_id for d in select_documents(load_documents(ws, corpus.id), args.documents)]
     request = RouterRequest(
         corpus_id=corpus.id, document_ids=document_ids, questions_per_document=args.questions_per_document,
-        summary_variations=args.summary_variations, generator=args.generator, llm=llm_config(args), seed=args.seed)
+        summary_variations=args.summary_variations, generator=args.generator, llm=llm_config(args, ws), seed=args.seed)
+    estimate = announce_estimate(ws, request, estimate_router_run, "router-dataset") if request.llm else None
     dataset, result = generate_router_for_corpus(ws, request, on_progress=ProgressPrinter("questions").chunks)
     # "questions" counts those kept after dropping the ones that fit two documents.
     return split_and_save(ws, args, corpus.id, request, dataset, result, tools=len(dataset.corpus),
-                          questions=len(dataset.queries))
+                          questions=len(dataset.queries), **({"estimate": estimate} if estimate else {}))

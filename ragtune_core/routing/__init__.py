@@ -25,6 +25,7 @@ from .datasets import (
     RouterRequest,
     generate_router_dataset,
     generate_router_for_corpus,
+    estimate_router_run,
     select_documents,
 )
 from .selectors import Choice, Selection, Selector, EmbeddingSelector, CrossEncoderSelector
@@ -66,6 +67,7 @@ __all__ = [
     "RouterPrompts",
     "generate_router_dataset",
     "generate_router_for_corpus",
+    "estimate_router_run",
     "select_documents",
     "Choice",
     "Selection",

@@ -19,11 +19,12 @@ from pathlib import Path
 
 from ..corpus.documents import Chunk, Document, load_chunks, load_documents
 from ..llm.client import LLMConfig
+from ..llm.outcomes import Usage
 from ..questions.generators import (
     GENERATORS, MAX_QUESTIONS_PER_CHUNK, GeneratedQuestion, GenerationError, GenerationResult,
     ProgressCallback, QuestionGenerator,
 )
-from ..questions.llm_generator import LLMQuestionGenerator
+from ..questions.llm_generator import LLMQuestionGenerator, estimate_llm_usage
 from ..questions.offline import OfflineQuestionGenerator
 from ..questions.qa_dataset import QADataset
 from ..store.files import check_keys
@@ -74,20 +75,9 @@ def generate_router_dataset(documents: list[Document], chunks: list[Chunk], tool
     """
     prompts = prompts or RouterPrompts()
     _check_settings(questions_per_document, summary_variations, generator, llm_config)
-    check_tools(tools)
-    titles = {d.doc_id: d.title for d in documents}
-    for tool in tools:
-        if tool.document_id is not None and tool.document_id not in titles:
-            raise RouterError(f"tool {tool.name!r} is for document {tool.document_id!r}, "
-                              "which is not among the documents given")
-    chunks_of = defaultdict(list)
-    for chunk in chunks:
-        chunks_of[chunk.doc_id].append(chunk)
-    vector_tools = [t for t in tools if t.kind == VECTOR and questions_per_document]
-    summary_tools = [t for t in tools if t.kind == SUMMARY and summary_variations]
-    skipped = GenerationResult(failures=_unaskable(vector_tools + summary_tools, chunks_of, titles))
-    vector_tools = [t for t in vector_tools if chunks_of.get(t.document_id)]
-    summary_tools = [t for t in summary_tools if t.document_id is not None]
+    titles, chunks_of, vector_tools, summary_tools, unaskable = _targets(
+        documents, chunks, tools, questions_per_document, summary_variations)
+    skipped = GenerationResult(failures=unaskable)
 
     profiles = profile_documents(documents) if generator == "offline" else {}
     sections = {t.id: _section_questions(profiles.get(t.document_id), questions_per_document, seed)
@@ -115,6 +105,26 @@ def generate_router_dataset(documents: list[Document], chunks: list[Chunk], tool
             raise GenerationError(f"no queries were generated: {len(result.failures)} failed, e.g. {item!r}: {why}")
         raise GenerationError("no queries were generated: no vector or summary tool got a query of its own")
     return dataset, result
+
+
+def _targets(documents: list[Document], chunks: list[Chunk], tools: list[Tool], questions_per_document: int,
+             summary_variations: int) -> tuple[dict, dict, list[Tool], list[Tool], list[tuple[str, str]]]:
+    """(titles, chunks of each document, vector tools to ask about, summary tools to ask for, (tool id,
+    why) of those that should get queries but have nothing to ask about)."""
+    check_tools(tools)
+    titles = {d.doc_id: d.title for d in documents}
+    for tool in tools:
+        if tool.document_id is not None and tool.document_id not in titles:
+            raise RouterError(f"tool {tool.name!r} is for document {tool.document_id!r}, "
+                              "which is not among the documents given")
+    chunks_of = defaultdict(list)
+    for chunk in chunks:
+        chunks_of[chunk.doc_id].append(chunk)
+    vector_tools = [t for t in tools if t.kind == VECTOR and questions_per_document]
+    summary_tools = [t for t in tools if t.kind == SUMMARY and summary_variations]
+    unaskable = _unaskable(vector_tools + summary_tools, chunks_of, titles)
+    return (titles, chunks_of, [t for t in vector_tools if chunks_of.get(t.document_id)],
+            [t for t in summary_tools if t.document_id is not None], unaskable)
 
 
 def _check_settings(questions_per_document: int, summary_variations: int, generator: str,
@@ -207,15 +217,28 @@ def _ask_about_chunks(plan: list[tuple[Chunk, int]], titles: dict[str, str], gen
         return _named_offline(plan, seed, progress, profiles)
     question_generator: QuestionGenerator = (
         LLMQuestionGenerator(llm_config, template, cache_dir) if generator == "llm" else OfflineQuestionGenerator(seed))
-    by_count: dict[int, list[Chunk]] = defaultdict(list)
-    for chunk, n in plan:
-        if generator == "llm":
-            chunk = replace(chunk, text=DOCUMENT_LINE.format(title=titles[chunk.doc_id]) + chunk.text)
-        by_count[n].append(chunk)
+    by_count = _by_count(plan, titles if generator == "llm" else None)
     result = _merged([question_generator.generate(group, n, progress.phase(len(group))) for n, group in by_count.items()])
     title_of = {chunk.chunk_id: titles[chunk.doc_id] for chunk, _ in plan}
     result.questions = [replace(q, question=name_document(q.question, title_of[q.chunk_id])) for q in result.questions]
     return result
+
+
+def _by_count(plan: list[tuple[Chunk, int]], titles: dict[str, str] | None) -> dict[int, list[Chunk]]:
+    """The planned chunks grouped by the number of questions to ask them (one generator call a group),
+    each under its document's title when `titles` are given (for the LLM)."""
+    by_count: dict[int, list[Chunk]] = defaultdict(list)
+    for chunk, n in plan:
+        if titles is not None:
+            chunk = replace(chunk, text=DOCUMENT_LINE.format(title=titles[chunk.doc_id]) + chunk.text)
+        by_count[n].append(chunk)
+    return by_count
+
+
+def _summary_bases(tools: list[Tool], titles: dict[str, str], prompts: RouterPrompts) -> list[Chunk]:
+    """The base summary request of each tool as a chunk's text, so the LLM generator's cache, retries
+    and batches serve summary variations too."""
+    return [Chunk(t.id, t.document_id, fill_title(prompts.summary_question, titles[t.document_id])) for t in tools]
 
 
 def _named_offline(plan: list[tuple[Chunk, int]], seed: int, progress: _Progress,
@@ -262,10 +285,8 @@ def _ask_for_summaries(tools: list[Tool], titles: dict[str, str], n: int, genera
         return GenerationResult()
     report = progress.phase(len(tools))
     if generator == "llm":
-        # The base question goes in as a chunk's text, so the LLM generator's cache and retries serve it too.
-        base_questions = [Chunk(t.id, t.document_id, fill_title(prompts.summary_question, titles[t.document_id]))
-                          for t in tools]
-        return LLMQuestionGenerator(llm_config, prompts.summary, cache_dir).generate(base_questions, n, report)
+        return LLMQuestionGenerator(llm_config, prompts.summary, cache_dir).generate(
+            _summary_bases(tools, titles, prompts), n, report)
     if profiles:
         result = GenerationResult([
             GeneratedQuestion(t.id, q) for t in tools
@@ -384,13 +405,39 @@ def select_documents(documents: list[Document], wanted: list[str] | None) -> lis
 
 def generate_router_for_corpus(ws: Workspace, request: RouterRequest, on_progress: ProgressCallback | None = None
                                ) -> tuple[QADataset, GenerationResult]:
-    """Run a request over its corpus (LLM answers cached with generate_questions' cache)."""
-    ws.get_corpus(request.corpus_id)  # an unknown corpus is named before anything runs
-    documents = select_documents(load_documents(ws, request.corpus_id), request.document_ids)
-    if not documents:
-        raise RouterError(f"corpus {request.corpus_id!r} has no documents")
-    tools = request.tools if request.tools is not None else make_tools(documents)
+    """Run a request over its corpus (LLM answers cached with generate_questions' cache; with
+    `request.llm.batch` sent through the Batch API, one batch per questions-per-chunk count and one for
+    the summary requests)."""
+    documents, tools = _request_inputs(ws, request)
     return generate_router_dataset(
         documents, load_chunks(ws, request.corpus_id), tools, request.questions_per_document,
         request.summary_variations, request.generator, request.llm, request.prompts, request.seed,
         ws.dir("cache", "questions"), on_progress)
+
+
+def estimate_router_run(ws: Workspace, request: RouterRequest) -> tuple[Usage, int]:
+    """Before an LLM run: the tokens it would use and how many of its LLM requests the cache answers (for free)."""
+    if request.llm is None:
+        raise RouterError("only an LLM run has tokens to estimate")
+    documents, tools = _request_inputs(ws, request)
+    titles, chunks_of, vector_tools, summary_tools, _ = _targets(
+        documents, load_chunks(ws, request.corpus_id), tools, request.questions_per_document, request.summary_variations)
+    plan = [(c, n) for t in vector_tools for c, n in _spread(chunks_of[t.document_id], request.questions_per_document)]
+    calls = [(request.prompts.questions, n, group) for n, group in _by_count(plan, titles).items()]
+    calls.append((request.prompts.summary, request.summary_variations, _summary_bases(summary_tools, titles, request.prompts)))
+    usage, cached = Usage(), 0
+    for template, n, group in calls:
+        to_pay = LLMQuestionGenerator(request.llm, template, ws.dir("cache", "questions")).uncached(group, n)
+        asked = estimate_llm_usage(to_pay, n, template)
+        usage.add(asked.prompt_tokens, asked.completion_tokens)
+        cached += len(group) - len(to_pay)
+    return usage, cached
+
+
+def _request_inputs(ws: Workspace, request: RouterRequest) -> tuple[list[Document], list[Tool]]:
+    """A request's documents and tools (the default ones when it names none)."""
+    ws.get_corpus(request.corpus_id)  # an unknown corpus is named before anything runs
+    documents = select_documents(load_documents(ws, request.corpus_id), request.document_ids)
+    if not documents:
+        raise RouterError(f"corpus {request.corpus_id!r} has no documents")
+    return documents, request.tools if request.tools is not None else make_tools(documents)
