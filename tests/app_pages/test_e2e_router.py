@@ -1,0 +1,67 @@
+"""The router path in headless Chromium: a corpus, a router dataset generated offline, the selectors
+compared (charts shown) and a query routed in the Playground (the picked tool shown and run).
+
+Screenshots land in tests/screenshots/ (router-*.png) for a person to look at.
+"""
+
+from tests.app_pages.test_e2e_browser import (  # noqa: F401  (fixtures and marks)
+    DOCUMENTS, _go, _shot, _wait_idle, app_url, browser_page, page, pytestmark)
+
+SELECTOR = "embedding · all-MiniLM-L6-v2 (bundled)"
+
+
+def _corpus(page) -> None:
+    page.get_by_role("heading", name="Corpus").wait_for()
+    page.get_by_role("tab", name="Paste text").click()
+    for title, text in DOCUMENTS.items():
+        page.get_by_label("Title", exact=True).fill(title)
+        page.get_by_label("Text", exact=True).fill(text)
+        page.get_by_role("button", name="Add text").click()
+        page.get_by_text(f"Added 1 document(s): {title}").wait_for()
+    page.get_by_label("Corpus name").fill("e2e corpus")
+    page.get_by_label("Chunk size (tokens)", exact=True).fill("32")
+    page.get_by_label("Overlap (tokens)", exact=True).fill("0")
+    page.get_by_role("button", name="Chunk and save").click()
+    page.get_by_text("Saved corpus").wait_for()
+
+
+def _router_dataset(page) -> None:
+    _go(page, "2 · Questions")
+    page.get_by_text("Router: question → tool", exact=True).click()
+    page.get_by_text("Tools: each document gets a vector tool").wait_for()
+    for label, value in (("Specific questions per document", "4"), ("Summary requests per document", "2")):
+        page.get_by_label(label, exact=True).fill(value)
+        page.get_by_label(label, exact=True).press("Enter")
+        _wait_idle(page)
+    page.get_by_role("button", name="Generate").click()
+    page.get_by_role("button", name="Accept and save dataset").wait_for(timeout=120_000)
+    page.get_by_label("Dataset name").fill("e2e router")
+    page.get_by_role("button", name="Accept and save dataset").click()
+    page.get_by_text("Saved dataset").wait_for()
+
+
+def test_router_dataset_to_compare_charts_and_a_playground_answer(page):  # noqa: F811
+    _corpus(page)
+    _router_dataset(page)
+    _shot(page, "router-1-questions")
+
+    _go(page, "4 · Compare")
+    page.get_by_text(SELECTOR).first.wait_for()  # the bundled embedder is a chosen selector
+    page.get_by_role("button", name="Compare selectors").click()
+    page.get_by_text("compare selectors · succeeded").wait_for(timeout=300_000)
+    page.get_by_role("heading", name="Confusion").wait_for()
+    page.locator(".js-plotly-plot").nth(2).wait_for()  # match rate, latency, confusion
+    page.locator(".js-plotly-plot").first.get_by_text("Match rate").first.wait_for()
+    page.locator(".js-plotly-plot").nth(2).get_by_text("picked tool").wait_for()
+    _shot(page, "router-2-compare")
+
+    _go(page, "5 · Playground")
+    page.get_by_label("Query").fill("Which eruption caused the Year Without a Summer?")
+    page.get_by_role("button", name="Route", exact=True).click()
+    page.get_by_role("heading", name="Run the tool").wait_for(timeout=120_000)
+    page.locator(".js-plotly-plot").first.wait_for()  # score per tool
+    assert page.get_by_label("Use the pick of").input_value() == f"{SELECTOR} → vector_tool_volcanoes"  # the pick
+    page.locator("strong", has_text="vector_tool_volcanoes").wait_for()  # the picked tool, run
+    page.get_by_text("Top passages of Volcanoes").wait_for()
+    page.get_by_text("grounded on these passages").wait_for()  # no LLM: the answer step says what it needs
+    _shot(page, "router-3-playground")
