@@ -111,7 +111,7 @@ def match_rates(comparison, title: str) -> None:
 def compare_selectors() -> None:
     st.caption("Which tool each selector routes a query to. Match rate with bootstrap 95% intervals; "
                "latency is per query.")
-    chosen, secret_env, _ = selector_picker("compare")
+    chosen, secret_env, _ = selector_picker("compare", batch=True)
     imported = {d.id: d.name for d in ws.list_datasets("router") if d.id != record.id and d.params.get("imported")}
     held_out = st.multiselect("Also route every query of", list(imported), default=list(imported),
                               format_func=imported.get, help="Router datasets imported for evaluation only, such as "

@@ -249,8 +249,9 @@ def models_by_name(kind: str) -> dict[str, str | None]:
     return base | {m.name: m.path for m in workspace().list_models(kind)}
 
 
-def selector_picker(key: str):
-    """Selectors to run: embedding models, cross-encoders and, when configured, an LLM.
+def selector_picker(key: str, batch: bool = False):
+    """Selectors to run: embedding models, cross-encoders and, when configured, an LLM (`batch`: with a
+    Batch API toggle, for routing a whole dataset).
 
     Returns (chosen SelectorSpecs, the API key's env for a worker or None, the LLMConfig or None).
     """
@@ -263,6 +264,10 @@ def selector_picker(key: str):
     config = None
     if st.toggle("Add an LLM selector (OpenAI-compatible)", key=f"{key}-use-llm"):
         config = llm_settings(f"{key}-llm")
+        if config is not None and batch:
+            from app_pages.llm_prices import batch_choice  # it imports this module
+
+            config = batch_choice(config, f"{key}-llm")
         if config is not None:
             spec = SelectorSpec(f"LLM · {config.model}", "llm", llm=config.to_public_dict(), api_key=config.api_key)
             ready, reason = availability(spec)

@@ -61,4 +61,5 @@ def llm_config_from(args: argparse.Namespace, model: str, prefix: str = "") -> L
         if not key:
             raise ValueError(f"--{prefix}api-key-env: ${variable} is not set")
     return LLMConfig(base_url=base_url, model=model, api_key=key, max_concurrency=value("concurrency"),
-                     max_retries=value("retries"), timeout=value("timeout"), batch=getattr(args, "batch", False))
+                     max_retries=value("retries"), timeout=value("timeout"),
+                     batch=getattr(args, f"{prefix}batch".replace("-", "_"), False))

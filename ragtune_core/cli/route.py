@@ -10,7 +10,7 @@ from ..training.cross_encoder import MODEL_KIND
 from ..evaluation.retrieval import PARTS
 from ..llm.client import key_rule
 from ..routing.compare import compare_selectors, load_router_task, route_query
-from ..routing.llm_selector import FinetunedLLM
+from ..routing.llm_selector import BATCH_STATES, FinetunedLLM, batch_states_in
 from ..routing.selectors import Choice
 from ..routing.specs import SelectorSpec, load_selectors
 from ..routing.stats import pairwise_mcnemar
@@ -21,7 +21,7 @@ from ..training.llm.serving import finetuned_llms, teacher_agreements
 from .errors import CommandFailed
 from .cross_encoder import EMBEDDING_KIND, model_of_kind
 from .evaluate import BASE, default_part
-from .llm_flags import add_llm_flags, llm_config_from
+from .llm_flags import add_llm_flags, llm_config_from, refuse_unavailable_batch
 
 
 def register(subparsers) -> None:
@@ -33,6 +33,9 @@ def register(subparsers) -> None:
                     "then exits with status 2.")
     compare.add_argument("dataset", metavar="DATASET", help="router dataset id or name")
     _add_selector_flags(compare)
+    compare.add_argument("--llm-batch", action="store_true",
+                         help="route through the LLM endpoint's Batch API (cheaper, results within 24 h); run again, "
+                              "a stopped comparison resumes its batch")
     compare.add_argument("--part", choices=PARTS, help="which queries (default: val if the dataset is split, else all)")
     compare.set_defaults(handler=run_compare_selectors)
 
@@ -70,8 +73,11 @@ def selector_specs(ws: Workspace, args: argparse.Namespace, choices: list[Choice
     specs += [finetuned_llm_spec(ws, name, choices) for name in args.finetuned_llm]
     if args.llm_base_url and not args.llm_model:
         raise ValueError("--llm-model is required with --llm-base-url")
+    if getattr(args, "llm_batch", False) and not args.llm_model:
+        raise ValueError("--llm-batch needs --llm-model")
     if args.llm_model:
         config = llm_config_from(args, args.llm_model, prefix="llm-")
+        refuse_unavailable_batch(config, "--llm-batch")
         specs.append(SelectorSpec(f"LLM {args.llm_model}", "llm", llm=config.to_public_dict(), api_key=config.api_key))
     if not specs:
         raise ValueError("name at least one selector: --embedding, --cross-encoder, --finetuned-llm or --llm-model")
@@ -100,7 +106,8 @@ def run_compare_selectors(args: argparse.Namespace, ws: Workspace) -> dict:
     record = ws.resolve("datasets", args.dataset)
     part = default_part(ws, record.id, args.part)
     specs = selector_specs(ws, args, load_router_task(ws, record.id).choices)
-    comparison = compare_selectors(ws, record.id, specs, part, on_progress=_print_progress)
+    with batch_states_in(ws.dir(*BATCH_STATES)):
+        comparison = compare_selectors(ws, record.id, specs, part, on_progress=_print_progress)
     total = len(comparison.queries)
     for report in comparison.reports:
         if report.failures:

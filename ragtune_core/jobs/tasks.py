@@ -249,13 +249,18 @@ def start_comparison_job(ws, dataset_id: str, specs: list, part: str = "val",
 
 
 def run_router_comparison_job(ctx, params: dict) -> dict:
-    """params {dataset_id, part, selectors: [SelectorSpec dicts], held_out: [router dataset ids]}."""
+    """params {dataset_id, part, selectors: [SelectorSpec dicts], held_out: [router dataset ids]}. An LLM
+    selector in batch mode keeps its batch's state in the workspace's cache/llm_routing: the same
+    comparison started again after a stop resumes the batch."""
     from ..routing.compare import compare_selectors
+    from ..routing.llm_selector import BATCH_STATES, batch_states_in
     from ..routing.specs import SelectorSpec
 
     specs = [SelectorSpec.from_dict(data) for data in params["selectors"]]
     sets = [(params["dataset_id"], params.get("part", "val"))] + [(d, "all") for d in params.get("held_out", [])]
-    with llm_waits_shown(ctx):
+    configs = [spec.llm_config() for spec in specs]
+    with llm_waits_shown(ctx), batches_cancelled_on_stop(ctx, configs), \
+            batch_states_in(ctx.workspace.dir(*BATCH_STATES)):
         comparisons = [compare_selectors(ctx.workspace, dataset_id, specs, part, on_progress=ctx.progress)
                        for dataset_id, part in sets]
     for comparison in comparisons:

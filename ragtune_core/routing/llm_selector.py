@@ -9,6 +9,10 @@ a miss whose kind the error names (`invalid_output_kind`).
 A fine-tuned LLM is stored as a workspace folder with `llm_model.json` (`FinetunedLLM`): the hosted
 model id or the local weights beside it, the tools it learned (and their hash) and its system
 prompt. `FinetunedLLMSelector` refuses choices that are not the tools it learned.
+
+With `config.batch` the queries go through the provider's Batch API, its state in the folder
+`batch_states_in` names (a comparison job names the workspace's cache): a comparison stopped while
+its batch is out finds the batch again when started over, and pays for no query twice.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ import hashlib
 import json
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
@@ -40,6 +47,20 @@ JSON_ANSWER_INSTRUCTION = (
 )
 _JSON_OBJECT = re.compile(r"\{[^{}]*\}")
 _NUMBER = re.compile(r"\b(\d+)\b")
+# The workspace folder (under its root) where comparisons keep their LLM selectors' batch states.
+BATCH_STATES = ("cache", "llm_routing")
+# Where LLM selectors in batch mode keep their batches' state (batch_states_in); None: nowhere, refused.
+_batch_folder: ContextVar[Path | None] = ContextVar("llm_selector_batch_folder", default=None)
+
+
+@contextmanager
+def batch_states_in(folder: Path) -> Iterator[None]:
+    """LLM selectors in batch mode keep their batches' state files in `folder` within this block."""
+    token = _batch_folder.set(Path(folder))
+    try:
+        yield
+    finally:
+        _batch_folder.reset(token)
 
 
 class LLMSelector:
@@ -85,16 +106,32 @@ class LLMSelector:
         latency = (time.perf_counter() - start) / len(queries)
         return [_selection_from_outcome(outcome, len(choices), latency) for outcome in outcomes]
 
-    def _complete(self, prompts: list[list[dict]]) -> list[llm.Outcome]:
-        options = {"response_format": {"type": "json_object"}} if self.json_mode else {}
-        return llm.complete_many(self.config, prompts, **options)
+    def _complete(self, prompts: list[list[dict]], **options) -> list[llm.Outcome]:
+        """Online (complete_many), or with `config.batch` through the Batch API; its state file is
+        removed once every query has its outcome (they are the comparison's now)."""
+        if self.json_mode:
+            options["response_format"] = {"type": "json_object"}
+        if not self.config.batch:
+            return llm.complete_many(self.config, prompts, **options)
+        state = self._batch_state(prompts, options)
+        outcomes = llm.complete_in_batch(self.config, prompts, state, **options)
+        state.unlink(missing_ok=True)
+        return outcomes
+
+    def _batch_state(self, prompts: list[list[dict]], options: dict) -> Path:
+        """The state file of a batch of these requests: the same selection started again finds it."""
+        folder = _batch_folder.get()
+        if folder is None:
+            raise ValueError(f"{self.name}: the batch mode needs a folder for its state (routing.batch_states_in)")
+        parts = [self.config.model, self.config.base_url or "", prompts, options]
+        return folder / f"{hashlib.sha256(json.dumps(parts, sort_keys=True).encode('utf-8')).hexdigest()}.json"
 
     def _select_by_tool_call(self, queries: list[str], choices: list[Choice]) -> list[Selection]:
         system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
         prompts = [[*system, {"role": "user", "content": query}] for query in queries]
         start = time.perf_counter()
-        outcomes = llm.complete_many(self.config, prompts, tools=function_tools(choices), tool_choice="required",
-                                     parallel_tool_calls=False)
+        outcomes = self._complete(prompts, tools=function_tools(choices), tool_choice="required",
+                                  parallel_tool_calls=False)
         spread = (time.perf_counter() - start) / len(queries)
         return [_selection_from_tool_call(outcome, choices, spread) for outcome in outcomes]
 
@@ -295,11 +332,12 @@ class FinetunedLLM:
                            f"{self.tools_hash}) than the dataset's ({len(given)} tools): {detail}. Route the "
                            "dataset it was trained for, or fine-tune on this one")
 
-    def selector(self, folder: str | Path, api_key: str | None = None) -> Selector:
-        """The selector that asks this model (stored in `folder`): by tool calling when hosted, by
-        likelihood when local."""
+    def selector(self, folder: str | Path, api_key: str | None = None, batch: bool = False) -> Selector:
+        """The selector that asks this model (stored in `folder`): by tool calling when hosted (`batch`:
+        through the Batch API), by likelihood when local."""
         if self.where == HOSTED:
-            config = llm.LLMConfig(base_url=self.base_url, model=self.model_id, api_key=api_key, temperature=0.0)
+            config = llm.LLMConfig(base_url=self.base_url, model=self.model_id, api_key=api_key, temperature=0.0,
+                                   batch=batch)
             return LLMSelector(config, tool_calling=True, system_prompt=self.system_prompt)
         from .local_llm_selector import LocalLLMSelector  # torch and transformers load only here
 
@@ -309,9 +347,9 @@ class FinetunedLLM:
 class FinetunedLLMSelector:
     """A fine-tuned LLM as a selector: refuses a choice list other than the tools it learned."""
 
-    def __init__(self, folder: str | Path, label: str | None = None, api_key: str | None = None):
+    def __init__(self, folder: str | Path, label: str | None = None, api_key: str | None = None, batch: bool = False):
         self.model = FinetunedLLM.load(folder)
-        self.inner = self.model.selector(folder, api_key)
+        self.inner = self.model.selector(folder, api_key, batch)
         self.name = label or f"fine-tuned LLM {Path(folder).name}"
 
     def select(self, queries: list[str], choices: list[Choice]) -> list[Selection]:
