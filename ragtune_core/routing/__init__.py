@@ -29,7 +29,7 @@ from .datasets import (
     select_documents,
 )
 from .selectors import Choice, Selection, Selector, EmbeddingSelector, CrossEncoderSelector
-from .llm_selector import LLMSelector
+from .llm_selector import LLMSelector, batch_states_in
 from .specs import SelectorSpec, RoutingError, make_selector, availability
 from .compare import (
     RouterComparison,
@@ -75,6 +75,7 @@ __all__ = [
     "EmbeddingSelector",
     "CrossEncoderSelector",
     "LLMSelector",
+    "batch_states_in",
     "SelectorSpec",
     "RoutingError",
     "make_selector",
