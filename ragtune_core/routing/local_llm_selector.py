@@ -6,9 +6,11 @@ tool is named by the template's own call syntax, so the selector can never answe
 does not exist nor fail to answer. Scores are the softmax of those log-likelihoods over the tools:
 the model's own probabilities, restricted to the tools offered.
 
-The tokens every tool's rendering shares (system, tools, query, the call's opening) run once per
-query; the model's attention cache of them is repeated for a batch of the tools' own tokens. Every
-tool's text is tokenized whole, as training tokenized it, so no token boundary is assumed.
+Most of a prompt is its stem (system prompt and tools), the same for every query: it runs once per
+choice list. The rest that every tool's rendering shares (the query, the call's opening) runs once
+per query, and the model's attention cache of all that is repeated for a batch of the tools' own
+tokens. Every tool's text is tokenized whole, as training tokenized it, so no token boundary is
+assumed; a stem whose last tokens would merge with the query's is not reused.
 
 Works with a LoRA fine-tune's folder (see `training/llm/local.py`) and with any base model: the
 offline SmolLM2 untuned is the baseline to compare a fine-tune with.
@@ -16,6 +18,7 @@ offline SmolLM2 untuned is the baseline to compare a fine-tune with.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import json
 import time
@@ -27,6 +30,7 @@ from .llm_selector import function_tools
 from .selectors import Choice, Selection, _selections_from_scores, check_choices
 
 _SENTINEL = "RAGTUNE_TOOL_NAME_SENTINEL"  # stands for the tool's name where the template renders the call
+_QUERY_SENTINEL = "RAGTUNE_QUERY_SENTINEL"  # stands for the query, to find the prompt's part before it
 
 
 class LocalLLMSelector:
@@ -46,6 +50,8 @@ class LocalLLMSelector:
         # transformers 5.24 renamed forward's `past_key_values` to `cache` (the old name goes in 5.40).
         parameters = inspect.signature(self.model.forward).parameters
         self._cache_argument = "cache" if "cache" in parameters else "past_key_values"
+        self._stem_key: list | None = None  # the choices whose stem (ids, cache) is kept in _stem_value
+        self._stem_value: tuple = ()
         self.name = label or f"local LLM {Path(path).name if path and Path(path).exists() else path or DEFAULT_LLM}"
 
     def select(self, queries: list[str], choices: list[Choice]) -> list[Selection]:
@@ -62,7 +68,6 @@ class LocalLLMSelector:
         """Each choice's call's log-likelihood after the query, less what all the calls share (the
         same constant for every choice, so their ranking and softmax are exact)."""
         import torch
-        from transformers import DynamicCache
 
         sequences = [self.tokenizer(text, add_special_tokens=False)["input_ids"] for text in self.calls(query, choices)]
         # Run what every call shares once, keeping at least one token of each call for the batch.
@@ -70,9 +75,7 @@ class LocalLLMSelector:
         if shared < 1:
             raise ValueError("the chat template renders nothing before the tool call: nothing to score it after")
         with torch.no_grad():
-            cache = DynamicCache(config=self.model.config)
-            prefix = self.model(torch.tensor([sequences[0][:shared]]), use_cache=True, logits_to_keep=1,
-                                **{self._cache_argument: cache})
+            cache, last_logits = self._run_shared(sequences[0][:shared], choices)
             cache.batch_repeat_interleave(len(sequences))
             tails = [s[shared:] for s in sequences]
             width = max(len(t) for t in tails)
@@ -80,7 +83,7 @@ class LocalLLMSelector:
             # and padding's own scores are left out, so any token id pads.
             batch = torch.tensor([t + [0] * (width - len(t)) for t in tails])
             logits = self.model(batch, use_cache=True, **{self._cache_argument: cache}).logits
-            first = prefix.logits[0, -1].expand(len(tails), -1).unsqueeze(1)
+            first = last_logits.expand(len(tails), -1).unsqueeze(1)
             log_probs = torch.log_softmax(torch.cat([first, logits[:, :-1]], dim=1).float(), dim=-1)
             token_log_probs = log_probs.gather(2, batch.unsqueeze(2)).squeeze(2)
             lengths = torch.tensor([len(t) for t in tails])
@@ -89,17 +92,53 @@ class LocalLLMSelector:
 
     def calls(self, query: str, choices: list[Choice]) -> list[str]:
         """The conversation rendered once per choice, each ending with that choice's call."""
-        messages = ([{"role": "system", "content": self.system_prompt}] if self.system_prompt else []) + [
-            {"role": "user", "content": query},
-            {"role": "assistant", "tool_calls": [{"type": "function", "id": "call_0",
-                                                  "function": {"name": _SENTINEL, "arguments": "{}"}}]}]
-        text = self.tokenizer.apply_chat_template(messages, tools=function_tools(choices), tokenize=False)
+        text = self._render(query, choices)
         at = text.rfind(_SENTINEL)
         if at < 0:
             raise ValueError("the model's chat template does not render tool calls by name: "
                              "it cannot route by tool likelihood")
         head, tail = text[:at], text[at + len(_SENTINEL):]
         return [head + choice.name + tail for choice in choices]
+
+    def _render(self, query: str, choices: list[Choice]) -> str:
+        messages = ([{"role": "system", "content": self.system_prompt}] if self.system_prompt else []) + [
+            {"role": "user", "content": query},
+            {"role": "assistant", "tool_calls": [{"type": "function", "id": "call_0",
+                                                  "function": {"name": _SENTINEL, "arguments": "{}"}}]}]
+        return self.tokenizer.apply_chat_template(messages, tools=function_tools(choices), tokenize=False)
+
+    def _run_shared(self, ids: list[int], choices: list[Choice]):
+        """The attention cache after `ids` and the logits of the token that follows. The stem (the
+        system prompt and the tools: most of the prompt, the same for every query) is encoded once
+        per choice list and copied, when `ids` begin with it."""
+        import torch
+        from transformers import DynamicCache
+
+        stem_ids, stem_cache = self._stem(choices)
+        if len(ids) > len(stem_ids) and ids[:len(stem_ids)] == stem_ids:
+            cache, rest = copy.deepcopy(stem_cache), ids[len(stem_ids):]
+        else:  # the query's first tokens merged with the stem's last ones
+            cache, rest = DynamicCache(config=self.model.config), ids
+        logits = self.model(torch.tensor([rest]), use_cache=True, logits_to_keep=1,
+                            **{self._cache_argument: cache}).logits
+        return cache, logits[0, -1]
+
+    def _stem(self, choices: list[Choice]):
+        """(token ids, attention cache) of the prompt before the query, for this choice list."""
+        import torch
+        from transformers import DynamicCache
+
+        key = [(choice.name, choice.description) for choice in choices]
+        if self._stem_key != key:
+            text = self._render(_QUERY_SENTINEL, choices)
+            # Its last token is left to the query's run: it may merge with the query's first characters.
+            ids = self.tokenizer(text[:text.find(_QUERY_SENTINEL)], add_special_tokens=False)["input_ids"][:-1]
+            cache = DynamicCache(config=self.model.config)
+            if ids:
+                with torch.no_grad():
+                    self.model(torch.tensor([ids]), use_cache=True, logits_to_keep=1, **{self._cache_argument: cache})
+            self._stem_key, self._stem_value = key, (ids, cache)
+        return self._stem_value
 
 
 def _common_prefix_length(sequences: list[list[int]]) -> int:

@@ -33,17 +33,33 @@ def full_log_likelihood(selector: LocalLLMSelector, text: str, from_char: int) -
                if end > from_char and i > 0)
 
 
-def test_scores_are_the_likelihood_of_each_whole_call(selector):
-    """The shared tokens run once and the tools' tokens in a padded batch on a repeated cache: each
-    score must equal the full pass's log-likelihood of that tool's call, up to one constant."""
-    texts = selector.calls(QUERIES[0], CHOICES)
+@pytest.mark.parametrize("query", QUERIES + ["x"])  # the second and third reuse the first's stem
+def test_scores_are_the_likelihood_of_each_whole_call(selector, query):
+    """The stem and the query run once, and the tools' tokens in a padded batch on a repeated cache:
+    each score must equal the full pass's log-likelihood of that tool's call, up to one constant."""
+    texts = selector.calls(query, CHOICES)
     start = texts[0].rfind('{"name": "') + len('{"name": "')  # where the tool's name begins
     assert all(text[start:].startswith(choice.name) for text, choice in zip(texts, CHOICES))
     expected = [full_log_likelihood(selector, text, start) for text in texts]
-    scored = selector.log_likelihoods(QUERIES[0], CHOICES)
+    scored = selector.log_likelihoods(query, CHOICES)
     offsets = [e - s for e, s in zip(expected, scored)]
     assert max(offsets) - min(offsets) < 1e-3
     assert len(set(round(s, 3) for s in scored)) > 1  # the tools do differ
+
+
+def test_the_tools_are_encoded_once_per_choice_list(selector):
+    lengths: list[int] = []
+    hook = selector.model.register_forward_pre_hook(lambda module, args, kwargs: lengths.append(
+        kwargs["input_ids"].shape[1] if "input_ids" in kwargs else args[0].shape[1]), with_kwargs=True)
+    try:
+        selector.select(QUERIES, CHOICES[::-1])  # a new choice list: its stem runs first
+        first = len(lengths)
+        selector.select(QUERIES, CHOICES[::-1])
+    finally:
+        hook.remove()
+    prompt = len(selector.tokenizer(selector.calls(QUERIES[0], CHOICES[::-1])[0])["input_ids"])
+    assert first == 1 + 2 * len(QUERIES) and lengths[0] > prompt / 2  # the stem, then per query: query and tools
+    assert len(lengths) == first + 2 * len(QUERIES) and sum(lengths[first:]) < prompt
 
 
 def test_each_query_gets_one_offered_tool_and_probabilities(selector):
