@@ -24,6 +24,10 @@ def corpus(ws):
     return save_corpus(ws, "docs", docs, [Chunk(f"d{i}#0", f"d{i}", f"Sentence {i}.") for i in range(2)], {})
 
 
+@pytest.mark.fault(
+    "A corpus whose chunks.jsonl is damaged, opened on the Corpus page",
+    sees="an error naming the file, line and key; Delete still works",
+    kept="the other corpora")
 def test_a_damaged_chunk_is_named_on_the_corpus_page_which_can_still_delete_it(ws):
     record = corpus(ws)
     path = ws.corpus_dir(record.id) / "chunks.jsonl"
@@ -46,6 +50,10 @@ def test_the_corpus_page_lists_what_needs_a_corpus_and_does_not_offer_to_delete_
     assert [c.name for c in ws.list_corpora()] == ["docs"]
 
 
+@pytest.mark.fault(
+    "The app is opened on a damaged catalogue.sqlite",
+    sees="an error naming catalogue.sqlite, no traceback",
+    kept="the catalogue file as it is (restore it from a backup)")
 def test_the_app_names_a_damaged_catalogue_instead_of_a_traceback(ws):
     corpus(ws)
     (ws.root / "catalogue.sqlite").write_bytes(b"\x00not a database\xff" * 64)

@@ -31,6 +31,10 @@ def corpus(ws: Workspace) -> str:
     return save_corpus(ws, "topics", docs, chunks, {}).id
 
 
+@pytest.mark.fault(
+    "A draft saved in another tab while it is being reviewed",
+    sees="a warning that it changed; Save is refused; Reload shows the other version",
+    kept="the other tab's save")
 def test_a_draft_saved_elsewhere_is_said_and_not_overwritten(ws):
     run_id = draft_run(ws, corpus(ws))
     at = open_page("questions")
@@ -54,6 +58,10 @@ def test_a_draft_saved_elsewhere_is_said_and_not_overwritten(ws):
     assert next(iter(load_draft(ws, run_id).queries.values())) == "Their edit?"
 
 
+@pytest.mark.fault(
+    "A draft whose corpus lost its chunks",
+    sees="the review opens with a warning instead of pages and sections",
+    kept="the draft")
 def test_a_draft_whose_corpus_is_gone_opens_with_a_warning(ws):
     corpus_id = corpus(ws)
     save_corpus(ws, "other", [Document("o", "Other", "text:o", "Other text.")], [Chunk("o#0", "o", "Other text.")], {})

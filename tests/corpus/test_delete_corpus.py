@@ -36,6 +36,10 @@ def test_a_corpus_only_question_datasets_came_from_is_deleted(workspace):
     assert [d.name for d in workspace.list_datasets()] == ["qa"]
 
 
+@pytest.mark.fault(
+    "Deleting a corpus that a router dataset, an unaccepted draft or a running generation needs",
+    sees="the deletion is refused, listing what needs the corpus",
+    kept="the corpus and everything using it")
 def test_a_corpus_a_router_dataset_uses_is_kept_and_the_refusal_names_it(workspace):
     record = corpus(workspace)
     save_dataset(workspace, "cities-router", dataset("router"), record.id, {})
@@ -60,6 +64,10 @@ def test_drafts_not_yet_accepted_and_running_generations_hold_the_corpus(workspa
     assert workspace.list_corpora() == []
 
 
+@pytest.mark.fault(
+    "ragtune delete-corpus of a corpus still needed",
+    sees="exit 2 listing the router datasets, drafts or runs that need it",
+    kept="the corpus")
 def test_the_cli_refuses_with_exit_2_listing_dependants_then_deletes(capsys, workspace):
     record = corpus(workspace)
     save_dataset(workspace, "r", dataset("router"), record.id, {})

@@ -28,6 +28,10 @@ def edited(ws, dataset_id, question: str):
     return dataset
 
 
+@pytest.mark.fault(
+    "Two people edit the same dataset (two tabs, a tab and the CLI)",
+    sees="the later save of the older copy is refused: changed by someone else, reload",
+    kept="the first save; after a reload both edits")
 def test_a_stale_copy_is_refused_and_a_reload_keeps_both_edits(workspace, record):
     mine, theirs = edited(workspace, record.id, "Mine?"), edited(workspace, record.id, "Theirs?")
     update_dataset(workspace, record.id, theirs, {"by": "them"})
@@ -87,6 +91,10 @@ except DatasetError as exc:
 """
 
 
+@pytest.mark.fault(
+    "Two processes save edits of the same dataset version at the same moment",
+    sees="one is saved; the other is told it was changed by someone else",
+    kept="the winner's edit, file and catalogue row together")
 def test_two_processes_saving_the_same_version_one_wins(workspace, record, tmp_path):
     go = tmp_path / "go"
     editors = [subprocess.Popen([sys.executable, "-c", EDITOR, str(workspace.root), record.id, f"Process {i}?",
@@ -103,6 +111,10 @@ def test_two_processes_saving_the_same_version_one_wins(workspace, record, tmp_p
     assert next(iter(load_dataset(workspace, record.id).queries.values())) in ("Process 0?", "Process 1?")
 
 
+@pytest.mark.fault(
+    "A draft question set edited in two tabs",
+    sees="the stale tab's save is refused",
+    kept="the other tab's edits")
 def test_a_draft_edited_in_two_tabs_refuses_the_stale_save(workspace, tmp_path):
     run = workspace.create_run("generate_questions", "gen", {})
     draft = tmp_path / "draft.json"

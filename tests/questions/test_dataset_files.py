@@ -54,6 +54,11 @@ BAD_FILES = {
 }
 
 
+@pytest.mark.fault(
+    "An imported dataset file with no questions, a null, object, number or blank question, a null passage, an "
+    "unknown split part or kind, a ragtune block of the wrong types, or a misspelt key",
+    sees='the import is refused with the file, the key (queries["q3"]) and what was expected',
+    kept="nothing is saved")
 @pytest.mark.parametrize("case", BAD_FILES)
 def test_a_bad_dataset_file_is_refused_naming_file_key_and_expectation(tmp_path, case):
     change, message = BAD_FILES[case]
@@ -79,6 +84,11 @@ BAD_TOOLS = {
 }
 
 
+@pytest.mark.fault(
+    "A router dataset whose tools are not a list of tool objects (a string, an object, a tool without a name, a "
+    "numeric description, an answer that is no tool)",
+    sees="the import is refused naming ragtune.extra.tools and the entry",
+    kept="nothing is saved")
 @pytest.mark.parametrize("case", BAD_TOOLS)
 def test_router_tools_that_are_not_a_list_of_tools_are_refused(case):
     tools, message = BAD_TOOLS[case]
@@ -99,6 +109,10 @@ def test_the_stored_tool_layout_is_the_tool_the_app_routes_with():
     assert {f.name for f in fields(_StoredTool)} == {f.name for f in fields(Tool)}
 
 
+@pytest.mark.fault(
+    "ragtune import-dataset of a file that is not a usable dataset",
+    sees="exit 2 with the file, the key and what was expected",
+    kept="nothing is saved")
 @pytest.mark.parametrize("case", ["no questions", "a null question", "an unknown split part", "an unknown kind"])
 def test_the_cli_import_exits_2_naming_the_file_and_key_and_saves_nothing(capsys, workspace, tmp_path, case):
     change, message = BAD_FILES[case]

@@ -102,6 +102,11 @@ def _edit_json(path: Path, change) -> None:
     path.write_text(json.dumps(data))
 
 
+@pytest.mark.fault(
+    "A damaged workspace file: the catalogue (garbage, truncated, a bad row), chunks.jsonl, documents.jsonl, "
+    "dataset.json, a run's status.json or worker.json (truncated, garbage, or of another shape)",
+    sees="the command exits 2 with one line naming the file (and the line and key), never a traceback",
+    kept="the whole workspace, byte for byte")
 @pytest.mark.parametrize("case", CASES)
 def test_damaged_file_exits_2_naming_it_and_changes_nothing(tmp_path, capsys, case):
     damage, argv, named = CASES[case]
@@ -133,6 +138,10 @@ def test_the_installed_command_prints_no_traceback_for_a_garbage_catalogue(tmp_p
     assert _snapshot(root) == before
 
 
+@pytest.mark.fault(
+    "A run's spec.json of another shape (an unknown job kind)",
+    sees="the job fails with an error naming spec.json and the key",
+    kept="the run and its files")
 def test_a_run_spec_of_another_shape_fails_the_job_naming_file_and_key(tmp_path):
     ws = Workspace(tmp_path / "ws")
     run = ws.create_run("sleep", "a run", {})

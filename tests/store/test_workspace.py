@@ -117,6 +117,10 @@ def _save_many(root: str, table: str, barrier, results) -> None:
     results.put(outcome)
 
 
+@pytest.mark.fault(
+    "Two processes save a dataset or corpus under the same name at once",
+    sees="one is saved; the other is told the name already exists",
+    kept="the winner's record; no orphan folder, no half file")
 @pytest.mark.parametrize("table", ["datasets", "corpora"])
 def test_two_processes_saving_the_same_names_one_wins_and_the_loser_writes_nothing(workspace, table):
     context = multiprocessing.get_context("fork")
@@ -165,6 +169,10 @@ save_dataset(ws, "qa", dataset, None, {})
 """
 
 
+@pytest.mark.fault(
+    "A save killed (kill -9) while writing its files or just after renaming them",
+    sees="nothing half-saved is listed, and the name can be used again",
+    kept="every complete record; the leftovers are removed when the workspace is next opened")
 @pytest.mark.parametrize("how", ["writing", "renamed"])
 def test_a_save_killed_midway_leaves_nothing_once_reopened_and_the_name_is_usable(workspace, how):
     done = subprocess.run([sys.executable, "-c", _KILLER, str(workspace.root), how], cwd=REPO, timeout=120)
@@ -190,6 +198,10 @@ def test_a_name_left_pending_by_a_killed_save_is_usable_even_before_any_recovery
     assert sorted(os.listdir(workspace.root / "datasets")) == [record.id]
 
 
+@pytest.mark.fault(
+    "A writer killed in the middle of replacing a file",
+    sees="nothing",
+    kept="the previous version of the file; the temporary file is removed on the next open")
 def test_a_stray_temporary_file_of_a_killed_writer_is_removed_on_open(workspace):
     done = subprocess.run([sys.executable, "-c", _KILLER, str(workspace.root), "update"], cwd=REPO, timeout=120)
     assert done.returncode == -signal.SIGKILL
@@ -203,6 +215,10 @@ def test_a_stray_temporary_file_of_a_killed_writer_is_removed_on_open(workspace)
     assert load_dataset(workspace, record.id).queries == {"q1": "Q?"}
 
 
+@pytest.mark.fault(
+    "The app or the CLI opens the workspace while another process is saving",
+    sees="nothing",
+    kept="the save in progress, untouched by the clean-up")
 def test_recovery_never_touches_a_save_in_progress(workspace):
     context = multiprocessing.get_context("fork")
     writing, finish, results = context.Event(), context.Event(), context.Queue()
@@ -280,6 +296,10 @@ def test_a_catalogue_of_an_older_version_is_migrated_with_its_records_complete(t
     assert load_dataset(ws, "dataset-20240101-000000-abcdef").queries == _dataset().queries
 
 
+@pytest.mark.fault(
+    "Two trainings of models with the same name",
+    sees="the second is refused at once, naming the training that holds the name",
+    kept="the first training and its name")
 def test_a_reserved_model_name_is_held_until_committed_or_released(workspace):
     reserved = workspace.reserve_model("mine", "embedding", "base")
     assert workspace.list_models() == [] and workspace.model_name_taken("mine")
