@@ -11,7 +11,7 @@ from ..questions.generation import GenerationRequest, estimate_llm_run, generate
 from ..questions.generators import GENERATORS, GenerationError, GenerationResult
 from ..questions.prompts import DEFAULT_QA_PROMPT
 from ..llm.client import LLMConfig, key_rule
-from ..llm.pricing import describe_cost, estimate_cost, with_prices
+from ..llm.pricing import cost_estimate, describe_cost, estimate_cost, with_prices
 from ..questions.qa_dataset import QADataset, SPLIT_MODES, split_dataset
 from ..store.workspace import Workspace
 from .llm_flags import add_batch_flag, add_llm_flags, llm_config_from, refuse_unavailable_batch
@@ -64,8 +64,7 @@ def announce_estimate(ws: Workspace, request: GenerationRequest | RouterRequest,
     usage, cached = estimate_run(ws, request)
     print(f"{command}: {describe_cost(request.llm, usage.prompt_tokens, usage.completion_tokens)}"
           + (f"; {cached} chunks answered from the cache at no cost" if cached else ""), file=sys.stderr, flush=True)
-    return {**usage.to_dict(), "cost_usd": estimate_cost(request.llm, usage.prompt_tokens, usage.completion_tokens),
-            "cached_chunks": cached}
+    return cost_estimate(request.llm, usage, cached)
 
 
 def check_new_dataset(ws: Workspace, args: argparse.Namespace) -> None:

@@ -83,7 +83,8 @@ def list_runs(args: argparse.Namespace, ws: Workspace) -> dict:
         state = jobs.read_status(ws, run.id).state if jobs.status_path(ws, run.id).exists() else run.state
         rows.append({"id": run.id, "name": run.name, "kind": run.kind, "state": state,
                      "created": run.created, "finished": run.finished, "dataset_id": run.dataset_id,
-                     **{k: run.result[k] for k in ("usage", "cost_usd") if k in run.result}})  # what LLM calls used
+                     # what LLM calls were estimated to use before the run, and what they used
+                     **{k: run.result[k] for k in ("estimate", "usage", "cost_usd") if k in run.result}})
     return {"runs": rows}
 
 

@@ -34,23 +34,41 @@ class JobKind(StrEnum):
 # --- questions --------------------------------------------------------------------------------
 def run_generation_job(ctx, params: dict) -> dict:
     """Writes the draft dataset of a GenerationRequest to the run's draft.json."""
-    from ..questions.generation import GenerationRequest, generate_questions
+    from ..questions.generation import GenerationRequest, estimate_llm_run, generate_questions
 
     request = GenerationRequest.from_params(params)
+    estimate = _announce_estimate(ctx, request, estimate_llm_run)
     with llm_waits_shown(ctx), batches_cancelled_on_stop(ctx, [request.llm]):
         dataset, result = generate_questions(ctx.workspace, request, on_progress=_generator_progress(ctx))
-    return _save_draft(ctx, dataset, result, request.llm)
+    return _save_draft(ctx, dataset, result, request.llm, **estimate)
 
 
 def run_router_job(ctx, params: dict) -> dict:
     """Writes the draft router dataset of a RouterRequest to the run's draft.json."""
-    from ..routing.datasets import RouterRequest, generate_router_for_corpus
+    from ..routing.datasets import RouterRequest, estimate_router_run, generate_router_for_corpus
 
     request = RouterRequest.from_params(params)
+    estimate = _announce_estimate(ctx, request, estimate_router_run)
     with llm_waits_shown(ctx), batches_cancelled_on_stop(ctx, [request.llm]):
         dataset, result = generate_router_for_corpus(ctx.workspace, request, on_progress=_generator_progress(ctx))
     # "questions" counts those kept after dropping the ones that fit two documents.
-    return _save_draft(ctx, dataset, result, request.llm, tools=len(dataset.corpus), questions=len(dataset.queries))
+    return _save_draft(ctx, dataset, result, request.llm, tools=len(dataset.corpus), questions=len(dataset.queries),
+                       **estimate)
+
+
+def _announce_estimate(ctx, request, estimate_run) -> dict:
+    """Before an LLM run: what it should use and cost (`estimate_run(ws, request)`: tokens, requests the
+    cache answers), as an "estimate" event and on the progress line; {"estimate": ...} for the run's
+    result, beside what it used. Empty for the offline generator."""
+    from ..llm.pricing import cost_estimate, describe_cost
+
+    if request.llm is None:
+        return {}
+    usage, cached = estimate_run(ctx.workspace, request)
+    estimate = cost_estimate(request.llm, usage, cached)
+    ctx.emit("estimate", **estimate)
+    ctx.note(describe_cost(request.llm, usage.prompt_tokens, usage.completion_tokens).capitalize())
+    return {"estimate": estimate}
 
 
 @contextmanager

@@ -45,6 +45,7 @@ from .pricing import (
     config_price,
     prices_per_1k,
     estimate_cost,
+    cost_estimate,
     cost_per_1k_queries,
     describe_cost,
 )
@@ -96,6 +97,7 @@ __all__ = [
     "config_price",
     "prices_per_1k",
     "estimate_cost",
+    "cost_estimate",
     "cost_per_1k_queries",
     "describe_cost",
     "BatchError",

@@ -164,6 +164,13 @@ def estimate_cost(config: LLMConfig, n_prompt_tokens: int, n_completion_tokens: 
     return n_prompt_tokens / 1000 * prices[0] + n_completion_tokens / 1000 * prices[1]
 
 
+def cost_estimate(config: LLMConfig, usage: Usage, cached: int = 0) -> dict:
+    """A run's estimate before it runs, as its summary and its run record keep it: the tokens of
+    `usage`, their cost_usd (None: unknown price) and `cached`, the requests the cache answers for free."""
+    return {**usage.to_dict(), "cost_usd": estimate_cost(config, usage.prompt_tokens, usage.completion_tokens),
+            "cached_chunks": cached}
+
+
 def cost_per_1k_queries(config: LLMConfig, usage: Usage, n_queries: int) -> float | None:
     """USD per 1,000 queries routed by an LLM selector, from what routing `n_queries` used; None when
     the price is unknown or nothing was routed."""
