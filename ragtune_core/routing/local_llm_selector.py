@@ -1,9 +1,9 @@
 """The local LLM selector: a causal LM on this machine routes by how likely it finds each tool's call.
 
 The query is rendered as in training (system prompt, the tools, the query; `training/llm/base_model.py`
-gives the chat template) and each tool's call is scored by the log-likelihood of its tokens: the
-tool is named by the template's own call syntax, so the selector can never answer with a tool that
-does not exist nor fail to answer. Scores are the softmax of those log-likelihoods over the tools:
+gives the chat template) and each tool's call is scored by the log-likelihood of its tokens up to the
+one that ends the tool's name: the tool is named by the template's own call syntax, so the selector
+can never answer with a tool that does not exist nor fail to answer. Scores are the softmax of those log-likelihoods over the tools:
 the model's own probabilities, restricted to the tools offered.
 
 Most of a prompt is its stem (system prompt and tools), the same for every query: it runs once per
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import json
 import time
 from pathlib import Path
 
@@ -38,14 +37,14 @@ class LocalLLMSelector:
 
     def __init__(self, model_path: str | Path | None = None, label: str | None = None,
                  system_prompt: str | None = None):
-        from ..training.llm.base_model import DEFAULT_LLM, FINETUNE_INFO, load_causal_lm  # torch loads here
+        from ..training.llm.base_model import DEFAULT_LLM, FINETUNE_INFO, finetune_info, load_causal_lm  # torch loads here
         from ..training.llm.data import SYSTEM_PROMPT
 
         path = str(model_path) if model_path else None
         self.model, self.tokenizer = load_causal_lm(path)
         if system_prompt is None:  # a fine-tune's own, else the one chat data is built with
-            info = Path(path or "") / FINETUNE_INFO
-            system_prompt = json.loads(info.read_text())["system_prompt"] if path and info.exists() else SYSTEM_PROMPT
+            is_finetune = path and (Path(path) / FINETUNE_INFO).exists()
+            system_prompt = finetune_info(Path(path)).get("system_prompt") if is_finetune else SYSTEM_PROMPT
         self.system_prompt = system_prompt
         # transformers 5.24 renamed forward's `past_key_values` to `cache` (the old name goes in 5.40).
         parameters = inspect.signature(self.model.forward).parameters
@@ -65,11 +64,11 @@ class LocalLLMSelector:
         return _selections_from_scores(probabilities, time.perf_counter() - start)
 
     def log_likelihoods(self, query: str, choices: list[Choice]) -> list[float]:
-        """Each choice's call's log-likelihood after the query, less what all the calls share (the
-        same constant for every choice, so their ranking and softmax are exact)."""
+        """Each choice's log-likelihood of being called after the query (see call_tokens), less what
+        all the calls share (the same constant for every choice, so their ranking and softmax are exact)."""
         import torch
 
-        sequences = [self.tokenizer(text, add_special_tokens=False)["input_ids"] for text in self.calls(query, choices)]
+        sequences = self.call_tokens(query, choices)
         # Run what every call shares once, keeping at least one token of each call for the batch.
         shared = min(_common_prefix_length(sequences), min(len(s) for s in sequences) - 1)
         if shared < 1:
@@ -90,15 +89,26 @@ class LocalLLMSelector:
             real = torch.arange(width).unsqueeze(0) < lengths.unsqueeze(1)
             return (token_log_probs * real).sum(dim=1).tolist()
 
-    def calls(self, query: str, choices: list[Choice]) -> list[str]:
-        """The conversation rendered once per choice, each ending with that choice's call."""
+    def calls(self, query: str, choices: list[Choice]) -> list[tuple[str, int]]:
+        """The conversation rendered once per choice, each ending with that choice's call, and where
+        the tool's name ends in it."""
         text = self._render(query, choices)
         at = text.rfind(_SENTINEL)
         if at < 0:
             raise ValueError("the model's chat template does not render tool calls by name: "
                              "it cannot route by tool likelihood")
         head, tail = text[:at], text[at + len(_SENTINEL):]
-        return [head + choice.name + tail for choice in choices]
+        return [(head + choice.name + tail, at + len(choice.name)) for choice in choices]
+
+    def call_tokens(self, query: str, choices: list[Choice]) -> list[list[int]]:
+        """Each choice's conversation as training tokenizes it, up to the token that ends the tool's
+        name (the name is then told apart from any longer one); what follows is the same for every tool."""
+        sequences = []
+        for text, name_end in self.calls(query, choices):
+            encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+            last = next(i for i, (_, end) in enumerate(encoded["offset_mapping"]) if end > name_end)
+            sequences.append(encoded["input_ids"][:last + 1])
+        return sequences
 
     def _render(self, query: str, choices: list[Choice]) -> str:
         messages = ([{"role": "system", "content": self.system_prompt}] if self.system_prompt else []) + [

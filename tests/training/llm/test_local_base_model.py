@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from ragtune_core.store.files import FileContentError
 from ragtune_core.training.config import TrainingError
 from ragtune_core.training.llm import base_model
 from ragtune_core.training.llm.base_model import (
@@ -80,6 +81,13 @@ def test_a_fine_tune_cannot_be_fine_tuned_again(tiny, tmp_path):
     (tmp_path / base_model.FINETUNE_INFO).write_text('{"base_model": "%s", "system_prompt": null}' % tiny)
     with pytest.raises(TrainingError, match="is a LoRA fine-tune: fine-tune its base model instead"):
         load_causal_lm(str(tmp_path), for_training=True)
+
+
+@pytest.mark.parametrize("content", ['{"system_prompt": null}', '{"base_model": "x"'])
+def test_a_damaged_fine_tune_description_is_named(tmp_path, content):
+    (tmp_path / base_model.FINETUNE_INFO).write_text(content)
+    with pytest.raises(FileContentError, match=base_model.FINETUNE_INFO):
+        load_causal_lm(str(tmp_path))
 
 
 def test_a_missing_model_folder_is_named(tmp_path):
