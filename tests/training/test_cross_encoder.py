@@ -31,13 +31,14 @@ def router_dataset() -> QADataset:
     """3 documents x 2 tools (facts, summary), 4 questions per tool: 24 questions, the last of each in val."""
     queries, corpus, relevant, split, tools = {}, {}, {}, {}, []
     for city in CITIES:
-        for tool, description, questions in (
-            ("facts", f"Useful for specific facts about {city}: numbers, dates, places.", FACT_QUESTIONS),
-            ("summary", f"Useful for summarizing the whole article about {city}.", SUMMARY_QUESTIONS),
+        for tool, kind, description, questions in (
+            ("facts", "vector", f"Useful for specific facts about {city}: numbers, dates, places.", FACT_QUESTIONS),
+            ("summary", "summary", f"Useful for summarizing the whole article about {city}.", SUMMARY_QUESTIONS),
         ):
             choice = f"{city.lower()}-{tool}"
             corpus[choice] = description
-            tools.append({"id": choice, "name": f"{city} {tool}", "description": description})
+            tools.append({"id": choice, "name": f"{city} {tool}", "description": description,
+                          "document_id": city.lower(), "kind": kind})
             for i, question in enumerate(questions):
                 qid = f"{choice}-q{i}"
                 queries[qid], relevant[qid] = question.format(city), [choice]
