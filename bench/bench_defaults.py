@@ -3,9 +3,10 @@
 Router: the eight Wikipedia cities (../shared/data/wikipedia), the offline router dataset split by
 document, an embedding model and a cross-encoder trained with no setting touched; match rates on
 the validation queries and on the hand-written queries (../shared/data/router-handwritten.json,
-imported for evaluation only, never trained on). In the same run, the seeds' recipe as the
-anchor: the embedding model trained for 30 epochs at batch 10 and learning rate 2e-5 (early
-stopping off: the recipe trains all its epochs; time to its best model is read off its run).
+imported for evaluation only, never trained on); the base model is the baseline in the same run.
+With --seeds-recipe, also the seeds' recipe as an anchor: the embedding model trained for 30 epochs at
+batch 10 and learning rate 2e-5 (early stopping off: the recipe trains all its epochs; time to its best
+model is read off its run), about 800 steps more.
 
 QA: Lyft's and Uber's 2021 10-Ks (../shared/data/10k) as one corpus, offline questions with the
 defaults, split by document so that Lyft's questions train and Uber's validate; the default
@@ -15,6 +16,8 @@ Writes the sections "## Defaults: router" and "## Defaults: QA" into bench/RESUL
 router ≥ 0.95 on validation and ≥ 0.90 hand-written for the fine-tuned embedding model and the
 cross-encoder; QA hit@5 +0.10 over the base with non-overlapping 95% intervals and the reranker
 above its first stage in MRR@10; defaults at least as good as the seeds' recipe in a third of its time.
+Each half runs torch on one thread (RAGTUNE_BENCH_THREADS, default 1), so the two halves can run side by
+side on two cores without fighting over them.
 
     .venv/bin/python bench/bench_defaults.py                 # router and QA, about an hour on 2 CPU cores
     .venv/bin/python bench/bench_defaults.py --only router   # about 15 minutes
@@ -51,8 +54,10 @@ def ragtune(workspace: Path, *args: str) -> tuple[dict, float]:
     with (workspace / "log.txt").open("a") as log:
         log.write(f"\n$ ragtune {' '.join(args)}\n")
         log.flush()
+        threads = os.environ.get("RAGTUNE_BENCH_THREADS", "1")
         done = subprocess.run([sys.executable, "-m", "ragtune_core", "--workspace", str(workspace), *args],
-                              stdout=subprocess.PIPE, stderr=log, text=True, cwd=ROOT)
+                              stdout=subprocess.PIPE, stderr=log, text=True, cwd=ROOT,
+                              env={**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads})
     if done.returncode:
         raise SystemExit(f"ragtune {' '.join(args)} failed ({done.returncode}); see {workspace / 'log.txt'}")
     print(f"  ragtune {' '.join(args)}: {time.perf_counter() - started:.0f} s", flush=True)
@@ -70,14 +75,16 @@ def training_cells(summary: dict, seconds: float) -> str:
 
 
 # --- router ----------------------------------------------------------------------------------
-def router_section(workspace: Path) -> str:
+def router_section(workspace: Path, seeds_recipe: bool) -> str:
     ragtune(workspace, "ingest", "--name", "cities", "--text", *sorted(str(p) for p in WIKIPEDIA.glob("*.txt")))
     ragtune(workspace, "import-dataset", str(HANDWRITTEN), "--name", "handwritten")
     dataset, _ = ragtune(workspace, "router-dataset", "--corpus", "cities", "--name", "router")
     trained = {"emb": ragtune(workspace, "train", "router", "--name", "emb"),
-               "ce": ragtune(workspace, "train-cross-encoder", "router", "--name", "ce"),
-               "seeds": ragtune(workspace, "train", "router", "--name", "seeds", *SEEDS_RECIPE)}
-    selectors = ["--embedding", "base", "--embedding", "emb", "--cross-encoder", "ce", "--embedding", "seeds"]
+               "ce": ragtune(workspace, "train-cross-encoder", "router", "--name", "ce")}
+    selectors = ["--embedding", "base", "--embedding", "emb", "--cross-encoder", "ce"]
+    if seeds_recipe:
+        trained["seeds"] = ragtune(workspace, "train", "router", "--name", "seeds", *SEEDS_RECIPE)
+        selectors += ["--embedding", "seeds"]
     ragtune(workspace, "compare-selectors", "router", *selectors)
     ragtune(workspace, "compare-selectors", "handwritten", "--part", "all", *selectors)
 
@@ -86,6 +93,7 @@ def router_section(workspace: Path) -> str:
     handwritten = latest_comparison(ws, ws.resolve("datasets", "handwritten").id, "all")
     rows = {"all-MiniLM-L6-v2 (bundled)": ("base model", None), "emb": ("fine-tuned embedding, defaults", "emb"),
             "cross-encoder ce": ("cross-encoder, defaults", "ce"), "seeds": ("embedding, seeds' recipe", "seeds")}
+    rows = {label: row for label, row in rows.items() if row[1] is None or row[1] in trained}
     lines = ["| selector | validation match rate [95% CI] | hand-written match rate [95% CI] | train time | "
              "model kept | schedule |", "|---|---|---|---|---|---|"]
     for label, (shown_as, run) in rows.items():
@@ -93,20 +101,21 @@ def router_section(workspace: Path) -> str:
         training = training_cells(*trained[run]) if run else "— | — | —"
         lines.append(f"| {shown_as} | {interval(v.match_rate, *v.match_rate_ci)} | "
                      f"{interval(h.match_rate, *h.match_rate_ci)} | {training} |")
-    seeds, seeds_seconds = trained["seeds"]
+    header = (f"Router: {shown(WIKIPEDIA)} (8 cities), `ragtune router-dataset` defaults: {dataset['questions']} queries "
+              f"({dataset['train']} train, {dataset['val']} validation, split by document), {dataset['tools']} tools; "
+              f"hand-written: {len(handwritten.queries)} queries over {len(handwritten.choices)} tools "
+              f"({shown(HANDWRITTEN)}, 14 cities, 6 never seen in training).")
+    return "\n".join([header, "", *lines, "", seeds_note(trained) if seeds_recipe else
+                      "The seeds' recipe was not run (`--seeds-recipe` adds it)."])
+
+
+def seeds_note(trained: dict) -> str:
+    (seeds, seeds_seconds), defaults_seconds = trained["seeds"], trained["emb"][1]
     to_best = seeds_seconds * seeds["best_step"] / seeds["steps"]
-    defaults_seconds = trained["emb"][1]
-    return "\n".join([
-        f"Router: {shown(WIKIPEDIA)} (8 cities), `ragtune router-dataset` defaults: {dataset['questions']} queries "
-        f"({dataset['train']} train, {dataset['val']} validation, split by document), {dataset['tools']} tools; "
-        f"hand-written: {len(handwritten.queries)} queries over {len(handwritten.choices)} tools "
-        f"({shown(HANDWRITTEN)}, 14 cities, 6 never seen in training).", "",
-        *lines, "",
-        f"Seeds' recipe (`{' '.join(SEEDS_RECIPE)}`): {seeds_seconds / 60:.1f} min in all, its best model at step "
-        f"{seeds['best_step']} of {seeds['steps']}, about {to_best / 60:.1f} min in. The default embedding "
-        f"training took {defaults_seconds / 60:.1f} min: {defaults_seconds / max(to_best, 1e-9):.2f}x the time to "
-        "the recipe's best model (target: at most 0.33x, at least as good).",
-    ])
+    return (f"Seeds' recipe (`{' '.join(SEEDS_RECIPE)}`): {seeds_seconds / 60:.1f} min in all, its best model at step "
+            f"{seeds['best_step']} of {seeds['steps']}, about {to_best / 60:.1f} min in. The default embedding "
+            f"training took {defaults_seconds / 60:.1f} min: {defaults_seconds / max(to_best, 1e-9):.2f}x the time to "
+            "the recipe's best model (target: at most 0.33x, at least as good).")
 
 
 # --- QA --------------------------------------------------------------------------------------
@@ -156,9 +165,11 @@ def main() -> None:
     parser.add_argument("--only", choices=tuple(SECTIONS), help="one half only (each half has its own section)")
     parser.add_argument("--no-write", action="store_true", help="print the section without writing RESULTS.md")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary one)")
+    parser.add_argument("--seeds-recipe", action="store_true", help="also train the seeds' recipe as an anchor (router)")
     args = parser.parse_args()
     workspace = args.keep or Path(tempfile.mkdtemp(prefix="ragtune-defaults-"))
-    for name, section in (("router", router_section), ("qa", qa_section)):
+    sections = {"router": lambda ws: router_section(ws, args.seeds_recipe), "qa": qa_section}
+    for name, section in sections.items():
         if args.only in (None, name):
             (workspace / name).mkdir(parents=True, exist_ok=True)
             started = time.perf_counter()
