@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from app_pages.components import errors_shown, job_indicator, workspace
+from app_pages.basics import workspace
+from app_pages.components import errors_shown, job_indicator
 from ragtune_core.store import prefer_offline
 
 prefer_offline()

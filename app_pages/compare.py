@@ -4,7 +4,8 @@ bootstrap 95% confidence intervals, and the queries behind the numbers."""
 import plotly.express as px
 import streamlit as st
 
-from app_pages.components import chart, literal, models_by_name, pick, run_panel, selector_picker, workspace
+from app_pages.basics import literal, workspace
+from app_pages.components import chart, models_by_name, pick, run_panel, selector_picker
 from app_pages.state import State
 from ragtune_core import jobs
 from ragtune_core.evaluation import CHART_METRICS, comparison_table, latest_reports, per_query_comparison

@@ -21,6 +21,8 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from app_pages.basics import literal, workspace
+from app_pages.llm_prices import batch_choice, price_settings
 from app_pages.state import State
 from ragtune_core import jobs
 from ragtune_core.llm import (
@@ -33,42 +35,10 @@ from ragtune_core.llm import (
 )
 from ragtune_core.questions import GENERATORS
 from ragtune_core.routing import SelectorSpec, availability
-from ragtune_core.store import DEFAULT_BASE_MODEL, Workspace
+from ragtune_core.store import DEFAULT_BASE_MODEL
 
 POLL_SECONDS = 1.0
 log = logging.getLogger(__name__)
-# Every ASCII punctuation character that can start or close Markdown syntax (images, links and
-# autolinks, HTML and entities, emphasis, code, headings, lists, tables, LaTeX, Streamlit's
-# :directives[...]); only , ; ? " ' % / are left as they are: none means anything on its own.
-_MARKDOWN_SYNTAX = re.compile(r"""([!#$&()*+\-.:<=>@\[\\\]^_`{|}~])""")
-
-
-# Streamlit's GitHub-flavoured Markdown links bare URLs and e-mail addresses found in the text
-# itself, after escapes are resolved: an invisible word joiner where such a link would begin
-# (http:// https:// www. and before @) leaves them unlinked.
-_AUTOLINK_START = re.compile(r"(?i)https?(?=://)|\bwww(?=\.)|(?=@)")
-WORD_JOINER = "\u2060"
-
-
-def literal(text: object) -> str:
-    """Markdown that shows `text` as written, line breaks included: each character that could be
-    Markdown syntax is backslash-escaped (CommonMark's escapes) and bare URLs and addresses are kept
-    from being linked, so no image, link, HTML, emphasis, heading, LaTeX or Streamlit directive
-    (`:red[...]`) survives in it."""
-    text = _AUTOLINK_START.sub(lambda match: match.group(0) + WORD_JOINER, str(text))
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    return "  \n".join(_MARKDOWN_SYNTAX.sub(r"\\\1", line) for line in lines)
-
-
-@st.cache_resource
-def _open_workspace(root: str | None) -> Workspace:
-    return Workspace(root)
-
-
-def workspace() -> Workspace:
-    return _open_workspace(os.environ.get("RAGTUNE_WORKSPACE"))
-
-
 @contextmanager
 def errors_shown(stop: bool = True):
     """Bad input and damaged workspace files (a ValueError: WorkspaceError, DatasetError, a file's
@@ -265,7 +235,6 @@ def selector_picker(key: str, batch: bool = False):
     if st.toggle("Add an LLM selector (OpenAI-compatible)", key=f"{key}-use-llm"):
         config = llm_settings(f"{key}-llm")
         if config is not None and batch:
-            from app_pages.llm_prices import batch_choice  # it imports this module
 
             config = batch_choice(config, f"{key}-llm")
         if config is not None:
@@ -335,7 +304,6 @@ def llm_settings(key: str) -> LLMConfig | None:
     except LLMConfigError as exc:
         st.error(literal(exc))
         return None
-    from app_pages.llm_prices import price_settings  # it imports this module
 
     return price_settings(config, key)
 

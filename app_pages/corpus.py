@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages.components import errors_shown, literal, pick, when, workspace
+from app_pages.basics import literal, workspace
+from app_pages.components import errors_shown, pick, when
 from app_pages.state import State
 from ragtune_core.corpus import (WIKIPEDIA_API, IngestResult, MediaWikiClient, chunk_documents, default_chunk_size,
                                  share_beyond, load_chunks,

@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app_pages.components import errors_shown, format_seconds, line_chart, literal, pick, run_panel, when, workspace
+from app_pages.basics import literal, workspace
+from app_pages.components import errors_shown, format_seconds, line_chart, pick, run_panel, when
 from app_pages.state import State
 from app_pages.training_settings import training_settings
 from ragtune_core import jobs

@@ -6,7 +6,8 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from app_pages.components import chart, line_chart, literal, llm_settings, pick, run_panel, workspace
+from app_pages.basics import literal, workspace
+from app_pages.components import chart, line_chart, llm_settings, pick, run_panel
 from ragtune_core import jobs
 from ragtune_core.questions import load_dataset
 from ragtune_core.training.llm import (OPENAI_NOTICE, LLMFinetuneRequest, LocalProvider, OpenAIShapedProvider,

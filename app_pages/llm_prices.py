@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from app_pages.components import literal, workspace
+from app_pages.basics import literal, workspace
 from ragtune_core.llm import (
     LLMConfig, ModelPrice, PriceError, batch_unavailable_reason, price_for, price_overrides, price_table, save_price,
     with_prices,

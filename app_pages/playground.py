@@ -6,7 +6,8 @@ Works for every router dataset the import accepts: one without stored tools gets
 import plotly.express as px
 import streamlit as st
 
-from app_pages.components import chart, literal, pick, selector_picker, workspace
+from app_pages.basics import literal, workspace
+from app_pages.components import chart, pick, selector_picker
 from app_pages.state import State
 from ragtune_core.corpus import load_chunks, load_documents
 from ragtune_core.questions import load_dataset

@@ -6,7 +6,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app_pages.components import literal, pick, run_panel, when, workspace
+from app_pages.basics import literal, workspace
+from app_pages.components import pick, run_panel, when
 from app_pages.questions_qa import qa_form
 from app_pages.questions_review import review_drafts
 from app_pages.questions_router import router_form

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from app_pages.components import generate_button, generator_settings, literal, workspace
+from app_pages.basics import literal, workspace
+from app_pages.components import generate_button, generator_settings
 from app_pages.llm_prices import batch_choice
 from ragtune_core.corpus import load_chunks
 from ragtune_core.jobs import JobKind

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from app_pages.components import errors_shown, literal, pick, workspace
+from app_pages.basics import literal, workspace
+from app_pages.components import errors_shown, pick
 from app_pages.state import State
 from ragtune_core.corpus import load_chunks
 from ragtune_core.questions import (SPLIT_MODES, DatasetError, QADataset, accept_draft, apply_table, coverage,

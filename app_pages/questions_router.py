@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages.components import generate_button, generator_settings, literal, workspace
+from app_pages.basics import literal, workspace
+from app_pages.components import generate_button, generator_settings
 from ragtune_core.corpus import load_documents
 from ragtune_core.jobs import JobKind
 from ragtune_core.routing import (DEFAULT_QUESTIONS_PER_DOCUMENT, DEFAULT_ROUTER_QA_PROMPT, DEFAULT_SUMMARY_PROMPT,

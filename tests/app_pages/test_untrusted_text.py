@@ -14,7 +14,7 @@ import pytest
 from google.protobuf.json_format import MessageToDict
 from markdown_it import MarkdownIt
 
-from app_pages.components import WORD_JOINER, literal
+from app_pages.basics import WORD_JOINER, literal
 from ragtune_core import jobs
 from ragtune_core.corpus.documents import Chunk, Document, save_corpus
 from ragtune_core.questions.qa_dataset import QADataset, save_dataset
