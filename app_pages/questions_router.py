@@ -5,6 +5,7 @@ import streamlit as st
 
 from app_pages.basics import literal, workspace
 from app_pages.components import generate_button, generator_settings
+from app_pages.llm_prices import batch_choice
 from ragtune_core.corpus import load_documents
 from ragtune_core.jobs import JobKind
 from ragtune_core.routing import (DEFAULT_QUESTIONS_PER_DOCUMENT, DEFAULT_ROUTER_QA_PROMPT, DEFAULT_SUMMARY_PROMPT,
@@ -37,6 +38,7 @@ def router_form(corpus) -> None:
             summary_question=st.text_input("Base summary request", value=DEFAULT_SUMMARY_QUESTION))
         if config is None:
             return
+        config = batch_choice(config, "rgen")
     try:
         tools = tools_from_dicts(edited.where(edited.notna(), None).to_dict("records"))
         request = RouterRequest(corpus.id, chosen, tools, int(per_document), int(variations), generator, config, prompts)
