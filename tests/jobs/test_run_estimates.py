@@ -6,7 +6,6 @@ import pytest
 
 from ragtune_core import jobs, llm
 from ragtune_core.jobs import JobKind
-from ragtune_core.llm import client as llm_client
 from ragtune_core.llm.client import LLMConfig
 from ragtune_core.llm.pricing import ModelPrice
 from ragtune_core.routing.datasets import RouterRequest
@@ -14,12 +13,7 @@ from tests.fake_openai import FakeOpenAIServer
 from tests.routing.test_router_datasets import save_cities, summary_or_question_responder
 
 
-@pytest.fixture(autouse=True)
-def plain_environment(monkeypatch):
-    for name in ("OPENAI_API_KEY", "RAGTUNE_LLM_API_KEY", "OPENAI_BASE_URL", "RAGTUNE_LLM_BASE_URL",
-                 "RAGTUNE_ALLOWED_HOSTS", "RAGTUNE_JOB_LLM_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(llm_client, "_job_key", None)
+pytestmark = pytest.mark.usefixtures("plain_llm_environment")
 
 
 def _run(workspace, kind, params) -> str:

@@ -5,19 +5,12 @@ import json
 
 import pytest
 
-from ragtune_core.llm import client as llm_client
 from ragtune_core.questions.qa_dataset import load_dataset
 from tests.fake_openai import FakeOpenAIServer
 from tests.routing.test_router_datasets import save_cities, summary_or_question_responder
 
 
-@pytest.fixture(autouse=True)
-def plain_environment(monkeypatch):
-    for name in ("OPENAI_API_KEY", "RAGTUNE_LLM_API_KEY", "OPENAI_BASE_URL", "RAGTUNE_LLM_BASE_URL",
-                 "RAGTUNE_ALLOWED_HOSTS", "RAGTUNE_JOB_LLM_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(llm_client, "_job_key", None)
-    monkeypatch.setattr("ragtune_core.llm.batch.FIRST_POLL_SECONDS", 0.01)
+pytestmark = pytest.mark.usefixtures("plain_llm_environment")
 
 
 def _router_dataset(run_cli, server, name: str, *extra: str):

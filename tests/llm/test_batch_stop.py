@@ -5,18 +5,12 @@ import json
 
 import pytest
 
-from ragtune_core.llm import client as llm_client
 from ragtune_core.llm.batch import cancel_batches_in_flight, complete_in_batch
 from ragtune_core.llm.client import Completion, LLMConfig
 from tests.fake_openai import FakeOpenAIServer
 
 
-@pytest.fixture(autouse=True)
-def plain_environment(monkeypatch):
-    for name in ("OPENAI_API_KEY", "RAGTUNE_LLM_API_KEY", "OPENAI_BASE_URL", "RAGTUNE_LLM_BASE_URL",
-                 "RAGTUNE_ALLOWED_HOSTS", "RAGTUNE_JOB_LLM_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(llm_client, "_job_key", None)
+pytestmark = pytest.mark.usefixtures("plain_llm_environment")
 
 
 def _prompts(n: int) -> list[list[dict]]:

@@ -10,15 +10,10 @@ from ragtune_core.questions.qa_dataset import save_dataset
 from tests.fake_openai import FakeOpenAIServer
 from tests.routing.test_compare import router_dataset
 
-SERVER_ENV = ("OPENAI_API_KEY", "RAGTUNE_LLM_API_KEY", "OPENAI_BASE_URL", "RAGTUNE_LLM_BASE_URL",
-              "RAGTUNE_ALLOWED_HOSTS", "RAGTUNE_JOB_LLM_API_KEY")
 QUERY = "When is the IRS deadline for filing taxes?"
 
 
-@pytest.fixture(autouse=True)
-def plain_environment(monkeypatch):
-    for name in SERVER_ENV:
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("plain_llm_environment")
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import openai
 import pytest
 
 from ragtune_core.corpus.documents import Chunk
-from ragtune_core.llm import client as llm_client
 from ragtune_core.llm.client import Completion, LLMConfig, complete_many
 from ragtune_core.llm.limits import AdaptiveLimiter, Bucket, BucketReading, parse_duration, read_rate_limits
 from ragtune_core.llm.retries import is_fatal
@@ -23,12 +22,7 @@ from tests.fake_openai import FakeOpenAIServer
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def plain_environment(monkeypatch):
-    for name in ("OPENAI_API_KEY", "RAGTUNE_LLM_API_KEY", "OPENAI_BASE_URL", "RAGTUNE_LLM_BASE_URL",
-                 "RAGTUNE_ALLOWED_HOSTS", "RAGTUNE_JOB_LLM_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(llm_client, "_job_key", None)
+pytestmark = pytest.mark.usefixtures("plain_llm_environment")
 
 
 def _prompts(n: int, words: int = 40) -> list[list[dict]]:

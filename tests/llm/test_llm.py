@@ -21,15 +21,9 @@ from ragtune_core.network import ALLOWED_HOSTS_ENV
 from ragtune_core.questions.generation import GenerationRequest
 from tests.fake_openai import FakeOpenAIServer
 
-SERVER_ENV = (*llm.API_KEY_ENV_VARS, *llm.BASE_URL_ENV_VARS, ALLOWED_HOSTS_ENV, JOB_API_KEY_ENV)
 
 
-@pytest.fixture(autouse=True)
-def plain_environment(monkeypatch):
-    """No server key, endpoint or allow-list from the machine running the tests; no job key adopted."""
-    for name in SERVER_ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(llm_client, "_job_key", None)
+pytestmark = pytest.mark.usefixtures("plain_llm_environment")
 
 
 def _prompts(n: int) -> list[list[dict]]:

@@ -7,7 +7,6 @@ import pytest
 
 from ragtune_core import jobs
 from ragtune_core.jobs.tasks import start_comparison_job
-from ragtune_core.llm import client as llm_client
 from ragtune_core.llm.client import LLMConfig
 from ragtune_core.routing.compare import load_router_task
 from ragtune_core.routing.llm_selector import BATCH_STATES, FinetunedLLMSelector, LLMSelector, batch_states_in
@@ -18,13 +17,7 @@ from tests.routing.test_llm_selector_finetuned import hosted_model
 from tests.training.llm.helpers import teacher
 
 
-@pytest.fixture(autouse=True)
-def plain_environment(monkeypatch):
-    for name in ("OPENAI_API_KEY", "RAGTUNE_LLM_API_KEY", "OPENAI_BASE_URL", "RAGTUNE_LLM_BASE_URL",
-                 "RAGTUNE_ALLOWED_HOSTS", "RAGTUNE_JOB_LLM_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(llm_client, "_job_key", None)
-    monkeypatch.setattr("ragtune_core.llm.batch.FIRST_POLL_SECONDS", 0.01)
+pytestmark = pytest.mark.usefixtures("plain_llm_environment")
 
 
 def _batch_bodies(server) -> list[dict]:
