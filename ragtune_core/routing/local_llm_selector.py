@@ -3,8 +3,8 @@
 The query is rendered as in training (system prompt, the tools, the query; `training/llm/base_model.py`
 gives the chat template) and each tool's call is scored by the log-likelihood of its tokens up to the
 one that ends the tool's name: the tool is named by the template's own call syntax, so the selector
-can never answer with a tool that does not exist nor fail to answer. Scores are the softmax of those log-likelihoods over the tools:
-the model's own probabilities, restricted to the tools offered.
+can never answer with a tool that does not exist nor fail to answer. Scores are the softmax of those
+log-likelihoods over the tools: the model's own probabilities, restricted to the tools offered.
 
 Most of a prompt is its stem (system prompt and tools), the same for every query: it runs once per
 choice list. The rest that every tool's rendering shares (the query, the call's opening) runs once
@@ -37,7 +37,8 @@ class LocalLLMSelector:
 
     def __init__(self, model_path: str | Path | None = None, label: str | None = None,
                  system_prompt: str | None = None):
-        from ..training.llm.base_model import DEFAULT_LLM, FINETUNE_INFO, finetune_info, load_causal_lm  # torch loads here
+        # torch and transformers load here, with the model
+        from ..training.llm.base_model import DEFAULT_LLM, FINETUNE_INFO, finetune_info, load_causal_lm
         from ..training.llm.data import SYSTEM_PROMPT
 
         path = str(model_path) if model_path else None

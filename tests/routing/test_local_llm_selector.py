@@ -46,7 +46,7 @@ def test_scores_are_the_likelihood_of_each_call(selector, query):
     scored = selector.log_likelihoods(query, CHOICES)
     offsets = [e - s for e, s in zip(expected, scored)]
     assert max(offsets) - min(offsets) < 1e-3
-    assert len(set(round(s, 3) for s in scored)) > 1  # the tools do differ
+    assert len({round(s, 3) for s in scored}) > 1  # the tools do differ
 
 
 def test_the_tools_are_encoded_once_per_choice_list(selector):

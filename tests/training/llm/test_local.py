@@ -22,8 +22,8 @@ QUERIES = [line["messages"][1]["content"] for line in right_lines()]
 
 
 def settings(base: Path, **overrides) -> LocalLLMSettings:
-    values = dict(base_model=str(base), epochs=6, batch_size=4, learning_rate=2e-2, lora_r=8, lora_alpha=16,
-                  max_length=512)
+    values = {"base_model": str(base), "epochs": 6, "batch_size": 4, "learning_rate": 2e-2, "lora_r": 8,
+              "lora_alpha": 16, "max_length": 512}
     return LocalLLMSettings(**{**values, **overrides})
 
 
