@@ -60,7 +60,8 @@ class LocalLLMSettings:
     epochs: int | None = setting(None, "passes over the training lines", 1, 100,
                                  optional="auto, from the number of training lines")
     batch_size: int = setting(8, "lines per optimizer step", 1, 256)
-    learning_rate: float = setting(5e-4, "peak learning rate of the LoRA weights", 1e-8, 0.5)
+    # SmolLM2 on 40 hand-written router lines at 1e-3: validation loss 3.05 -> 0.07 in 10 steps.
+    learning_rate: float = setting(1e-3, "peak learning rate of the LoRA weights", 1e-8, 0.5)
     warmup_ratio: float = setting(0.1, "share of the steps spent warming the learning rate up", 0.0, 0.9)
     eval_steps: int | None = setting(None, "optimizer steps between validation losses", 1, 1_000_000,
                                      optional=f"{EVALS_PER_TRAINING} validation losses per training")

@@ -141,7 +141,7 @@ def test_smollm2_learns_to_route_hand_written_queries(tmp_path):
 
     before = accuracy(LocalLLMSelector(None))
     result = train_lora(lines(tmp_path / "train.jsonl", train), lines(tmp_path / "val.jsonl", held_out),
-                        tmp_path / "out", LocalLLMSettings(epochs=2, learning_rate=1e-3), print, lambda: False)
+                        tmp_path / "out", LocalLLMSettings(epochs=2), print, lambda: False)
     started = time.perf_counter()
     after = accuracy(LocalLLMSelector(result["model_path"]))
     metrics = result["metrics"]
