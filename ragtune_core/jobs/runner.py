@@ -20,6 +20,7 @@ from typing import Annotated
 
 import psutil
 
+from ..llm.client import JOB_API_KEY_ENV
 from ..store.files import FileContentError, Rule, atomic_write_text, conform, read_json
 from ..store.models import CROSS_ENCODER, DEFAULT_BASE_MODEL, EMBEDDING
 from ..store.workspace import ModelRecord, Workspace, new_id
@@ -28,7 +29,6 @@ ACTIVE_STATES = ("queued", "running")
 # The only variables a job's `secret_env` may set: an LLM key its launcher vetted for the job's
 # endpoint. Job-only: the worker takes it out of its environment (jobs.worker), and the variable is
 # never passed on from the launcher's own environment.
-JOB_API_KEY_ENV = "RAGTUNE_JOB_LLM_API_KEY"
 SECRET_ENV_VARS = (JOB_API_KEY_ENV,)
 # A worker that has written nothing for this long while its process is gone is interrupted.
 START_GRACE_SECONDS = 20.0

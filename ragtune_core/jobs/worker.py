@@ -16,7 +16,8 @@ from typing import Annotated
 
 from ..store.files import Rule, read_json
 from ..store.workspace import Workspace
-from .runner import JOB_API_KEY_ENV, events_path, finish_status, load_status, write_status
+from ..llm.client import JOB_API_KEY_ENV
+from .runner import events_path, finish_status, load_status, write_status
 from .tasks import TASKS
 
 class JobContext:

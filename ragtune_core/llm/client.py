@@ -36,7 +36,7 @@ import openai
 from ..network import HostNotAllowedError, allowed_hosts, check_allowed
 from ..store.files import check_keys
 from .limits import AdaptiveLimiter, Ticket
-from .outcomes import Completion, Failure, Outcome, Usage, parse_completion
+from .outcomes import Completion, Failure, Outcome, parse_completion
 from .pricing import estimate_tokens
 from .retries import (
     CONNECTION_ERRORS, MALFORMED_ERRORS, MalformedResponse, describe_error, is_fatal, is_retryable, is_timeout,
@@ -45,6 +45,7 @@ from .retries import (
 
 API_KEY_ENV_VARS = ("RAGTUNE_LLM_API_KEY", "OPENAI_API_KEY")  # the server's key: the app's own variable wins
 BASE_URL_ENV_VARS = ("RAGTUNE_LLM_BASE_URL", "OPENAI_BASE_URL")  # the endpoint the server's key is for
+JOB_API_KEY_ENV = "RAGTUNE_JOB_LLM_API_KEY"  # how a launcher hands a vetted key to its worker (secret_env)
 OPENAI_HOST = "api.openai.com"
 OPENAI_BASE_URL = f"https://{OPENAI_HOST}/v1"
 # Endpoints that need no key (local servers) still need a non-empty one for the SDK.
@@ -182,8 +183,6 @@ class LLMConfig:
     def secret_env(self) -> dict[str, str]:
         """The environment that hands this config's key, vetted here, to a worker process (jobs.start_job):
         a job-only variable, which the worker takes up with `adopt_job_key`."""
-        from ..jobs.runner import JOB_API_KEY_ENV
-
         key = self.resolved_api_key()
         return {JOB_API_KEY_ENV: key} if key else {}
 

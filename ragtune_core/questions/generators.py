@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 from ..corpus.documents import Chunk
-from ..llm.client import Usage
+from ..llm.outcomes import Usage
 
 GENERATORS = ("offline", "llm")
 MAX_QUESTIONS_PER_CHUNK = 20

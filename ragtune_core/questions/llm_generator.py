@@ -8,7 +8,8 @@ from pathlib import Path
 
 from ..corpus.documents import Chunk
 from ..llm.batch import complete_in_batch
-from ..llm.client import Completion, LLMConfig, Outcome, Usage, complete_many
+from ..llm.client import LLMConfig, complete_many
+from ..llm.outcomes import Completion, Outcome, Usage
 from ..llm.pricing import estimate_tokens
 from ..store.files import atomic_write_text
 from .generators import GeneratedQuestion, GenerationError, GenerationResult, ProgressCallback, check_n

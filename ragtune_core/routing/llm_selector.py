@@ -30,6 +30,7 @@ from pathlib import Path
 from .. import llm
 from ..store.files import check_keys, read_json, write_json
 from .selectors import Choice, Selection, Selector, check_choices
+from .tool_calls import function_tools, tools_hash
 
 # llama-index's DEFAULT_SINGLE_SELECT_PROMPT_TMPL, followed by our structured-answer instruction.
 SINGLE_SELECT_PROMPT = (
@@ -210,19 +211,6 @@ def _selection_from_outcome(outcome: llm.Outcome, n_choices: int, latency: float
 NO_CALL, PLAIN_TEXT, UNKNOWN_TOOL, SEVERAL_CALLS = "no tool call", "plain text", "unknown tool", "several tool calls"
 INVALID_OUTPUT_KINDS = (NO_CALL, PLAIN_TEXT, UNKNOWN_TOOL, SEVERAL_CALLS)
 _INVALID_OUTPUT = re.compile(r"^invalid output \(([a-z ]+)\)")
-
-
-def function_tools(choices: list[Choice]) -> list[dict]:
-    """The choices as OpenAI function tools without arguments, in their order."""
-    return [{"type": "function", "function": {"name": c.name, "description": c.description,
-                                              "parameters": {"type": "object", "properties": {}}}}
-            for c in choices]
-
-
-def tools_hash(tools: list[dict]) -> str:
-    """A short fingerprint of a tool list (names, descriptions, parameters and order)."""
-    canonical = json.dumps(tools, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
 class InvalidOutput(ValueError):

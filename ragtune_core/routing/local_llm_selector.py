@@ -1,6 +1,6 @@
 """The local LLM selector: a causal LM on this machine routes by how likely it finds each tool's call.
 
-The query is rendered as in training (system prompt, the tools, the query; `training/llm/base_model.py`
+The query is rendered as in training (system prompt, the tools, the query; `store/llm_models.py`
 gives the chat template) and each tool's call is scored by the log-likelihood of its tokens up to the
 one that ends the tool's name: the tool is named by the template's own call syntax, so the selector
 can never answer with a tool that does not exist nor fail to answer. Scores are the softmax of those
@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .llm_selector import function_tools
 from .selectors import Choice, Selection, _selections_from_scores, check_choices
+from .tool_calls import SYSTEM_PROMPT, function_tools
 
 _SENTINEL = "RAGTUNE_TOOL_NAME_SENTINEL"  # stands for the tool's name where the template renders the call
 _QUERY_SENTINEL = "RAGTUNE_QUERY_SENTINEL"  # stands for the query, to find the prompt's part before it
@@ -38,8 +38,7 @@ class LocalLLMSelector:
     def __init__(self, model_path: str | Path | None = None, label: str | None = None,
                  system_prompt: str | None = None):
         # torch and transformers load here, with the model
-        from ..training.llm.base_model import DEFAULT_LLM, FINETUNE_INFO, finetune_info, load_causal_lm
-        from ..training.llm.data import SYSTEM_PROMPT
+        from ..store.llm_models import DEFAULT_LLM, FINETUNE_INFO, finetune_info, load_causal_lm
 
         path = str(model_path) if model_path else None
         self.model, self.tokenizer = load_causal_lm(path)

@@ -7,7 +7,7 @@ import pytest
 
 from ragtune_core import jobs, llm
 from ragtune_core.corpus.documents import Chunk, Document, save_corpus
-from ragtune_core.jobs.runner import JOB_API_KEY_ENV
+from ragtune_core.llm.client import JOB_API_KEY_ENV
 from ragtune_core.llm import client as llm_client
 from ragtune_core.llm.client import (
     Completion,

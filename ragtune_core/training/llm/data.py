@@ -23,12 +23,11 @@ from pathlib import Path
 from ...llm.client import LLMConfig
 from ...questions.qa_dataset import TRAIN, VAL, QADataset, split_dataset
 from ...routing.compare import router_task
-from ...routing.llm_selector import LLMSelector, function_tools, tools_hash
+from ...routing.llm_selector import LLMSelector
+from ...routing.tool_calls import SYSTEM_PROMPT, function_tools, tools_hash
 from ...store.files import read_json, write_json, write_jsonl
 from ...store.workspace import Workspace
 
-# Short on purpose: every token of it is trained on each line (about 140 tokens/s on 2 CPU cores).
-SYSTEM_PROMPT = "Route the user's query: call the one tool that should answer it."
 DATASET_LABELS, TEACHER_LABELS = "dataset", "teacher"
 LABEL_SOURCES = (DATASET_LABELS, TEACHER_LABELS)
 # What a line can get wrong, as the pre-flight check counts it.

@@ -30,7 +30,7 @@ from typing import ClassVar
 from ...store.files import check_keys, read_jsonl, write_json
 from ..config import TrainingError, check_settings, require, setting
 from ..fit import _publish, check_free, plan_schedule
-from .base_model import DEFAULT_LLM, FINETUNE_INFO, is_default, load_causal_lm
+from ...store.llm_models import DEFAULT_LLM, FINETUNE_INFO, is_default, load_causal_lm
 from .data import check_example
 
 OnEvent = Callable[[dict], None]

@@ -11,7 +11,7 @@ import pytest
 from ragtune_core.routing.selectors import Choice
 from ragtune_core.training.config import TrainingError
 from ragtune_core.training.fit import plan_schedule
-from ragtune_core.training.llm.base_model import FINETUNE_INFO
+from ragtune_core.store.llm_models import FINETUNE_INFO
 from ragtune_core.training.llm.local import LocalLLMSettings, TrainingCancelled, train_lora
 
 from .helpers import TOOLS

