@@ -89,7 +89,7 @@ def train_cross_encoder(config: CrossEncoderTrainConfig, dataset: QADataset, out
     top_k = min(TOP_K, len(dataset.corpus)) if dataset.kind == "router" else RERANK_TOP_K
     metrics_embedder = retrieval_report(val_first, "embedder").metrics
 
-    model = load_base_model(CROSS_ENCODER, config.base_model, config.max_length, model_card_name)
+    model = load_base_model(CROSS_ENCODER, config.base_model, config.max_length, model_card_name, config.seed)
     result = fit_and_publish(config, model, _make_evaluator(val_first, top_k, primary), _recipe(model, triples),
                              primary, output_dir, emit)
     return replace(result, metrics_embedder=metrics_embedder)

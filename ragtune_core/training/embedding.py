@@ -45,7 +45,7 @@ def train_embedding(config: EmbeddingTrainConfig, dataset: QADataset, output_dir
     check_free(output_dir)
     check_parts(dataset)
     train_part, val_part = dataset.subset(TRAIN).pairs(), validation_sample(dataset).subset(VAL)
-    model = load_base_model(EMBEDDING, config.base_model, config.max_seq_length, model_card_name)
+    model = load_base_model(EMBEDDING, config.base_model, config.max_seq_length, model_card_name, config.seed)
     return fit_and_publish(config, model, _make_evaluator(val_part), _recipe(config, model, train_part),
                            primary_metric(dataset), output_dir, on_event)
 

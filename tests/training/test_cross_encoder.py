@@ -10,7 +10,9 @@ from ragtune_core import cli, jobs
 from ragtune_core.jobs.tasks import TASKS, run_cross_encoder_job
 from ragtune_core.cli import train as train_cli
 from ragtune_core.training.config import CrossEncoderTrainConfig
+from ragtune_core.store.models import CROSS_ENCODER
 from ragtune_core.training.cross_encoder import labelled_pairs, train_cross_encoder
+from ragtune_core.training.fit import load_base_model
 from ragtune_core.evaluation.metrics import METRIC_NAMES
 from ragtune_core.store.models import DEFAULT_BASE_MODEL
 from ragtune_core.questions.qa_dataset import DatasetError, QADataset
@@ -319,3 +321,13 @@ def test_a_failed_qa_run_leaves_no_model_behind(workspace):
     # It got as far as scoring the base model as a reranker of the validation questions.
     (before,) = [data for event, data in ctx.events if event == "eval"]
     assert before["step"] == 0 and all(0.0 <= v <= 1.0 for v in before["metrics"].values())
+
+
+def test_the_new_score_head_starts_from_the_seed():
+    """A cross-encoder's score head is new: the same seed gives the same start, another seed another."""
+    def weights(seed: int) -> dict:
+        return load_base_model(CROSS_ENCODER, None, 128, None, seed).state_dict()
+
+    first, again, other = weights(1), weights(1), weights(2)
+    assert all(torch.equal(first[k], again[k]) for k in first)
+    assert not all(torch.equal(first[k], other[k]) for k in first)
