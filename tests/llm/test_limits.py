@@ -136,11 +136,12 @@ def test_a_limited_server_is_used_near_its_limit_and_no_prompt_is_lost(headers):
 
 def test_tokens_per_minute_count_the_expected_completion():
     # Each request asks for 300 completion tokens: the token bucket (6,000 a second) allows 20 a second,
-    # well under the request bucket; pacing by prompt tokens alone would overshoot by ten times.
+    # well under the request bucket. Pacing by prompt tokens alone sends all 60 at once: 40 or more 429s.
+    # Paced right, a few 429s at the bucket's edges (up to 12 seen on a loaded 2-core machine).
     with FakeOpenAIServer(latency=0.05, rpm=6000, tpm=360_000, bucket_seconds=1.0) as server:
         outcomes = complete_many(LLMConfig(server.base_url, "fake-model"), _prompts(60, words=0), max_tokens=300)
     assert all(isinstance(o, Completion) for o in outcomes)
-    assert server.rate_limited <= 8, server.rate_limited
+    assert server.rate_limited <= 25, server.rate_limited
 
 
 def test_a_spent_quota_is_fatal_but_a_rate_limit_is_not():
