@@ -22,7 +22,7 @@ import psutil
 
 from ..llm.client import JOB_API_KEY_ENV
 from ..store.files import FileContentError, Rule, atomic_write_text, conform, read_json
-from ..store.models import CROSS_ENCODER, DEFAULT_BASE_MODEL, EMBEDDING
+from ..store.models import CROSS_ENCODER, DEFAULT_BASE_MODEL, EMBEDDING, LLM
 from ..store.workspace import ModelRecord, Workspace, new_id
 
 ACTIVE_STATES = ("queued", "running")
@@ -34,7 +34,9 @@ SECRET_ENV_VARS = (JOB_API_KEY_ENV,)
 START_GRACE_SECONDS = 20.0
 # Job kinds (jobs.tasks.JobKind values) that train a model named params["model_name"]: the name is
 # reserved when the job starts and given up when it fails, is cancelled or interrupted.
-MODEL_JOB_KINDS = {"train_embedding": EMBEDDING, "train_cross_encoder": CROSS_ENCODER}
+MODEL_JOB_KINDS = {"train_embedding": EMBEDDING, "train_cross_encoder": CROSS_ENCODER, "train_llm": LLM}
+# What a reservation records as the base model when the job names none.
+DEFAULT_BASE = {EMBEDDING: DEFAULT_BASE_MODEL, CROSS_ENCODER: DEFAULT_BASE_MODEL, LLM: "local default"}
 
 
 @dataclass
@@ -132,7 +134,7 @@ def _reserve_model_name(ws: Workspace, kind: str, params: dict, run_id: str) -> 
     model_kind = MODEL_JOB_KINDS.get(str(kind))
     if model_kind is None or not params.get("model_name"):
         return None
-    base_model = (params.get("config") or {}).get("base_model") or DEFAULT_BASE_MODEL
+    base_model = (params.get("config") or {}).get("base_model") or DEFAULT_BASE[model_kind]
     return ws.reserve_model(params["model_name"], model_kind, base_model, run_id=run_id)
 
 

@@ -172,3 +172,16 @@ def test_a_damaged_spec_fails_the_run_naming_the_file(workspace):
     status = jobs.read_status(workspace, run.id)
     assert status.state == "failed" and "spec.json" in status.error and run.id in status.error
     assert workspace.get_run(run.id).state == "failed"
+
+
+def test_an_llm_fine_tuning_holds_its_model_name_from_its_start(workspace):
+    """As for the other trainers: a second start with the name is refused before any worker runs."""
+    params = {"model_name": "shared-llm", "config": {"data_name": "nope", "model_name": "shared-llm"}}
+    first = jobs.start_job(workspace, "train_llm", params)
+    try:
+        with pytest.raises(WorkspaceError, match=f"'shared-llm' already exists: run {first.run_id}"):
+            jobs.start_job(workspace, "train_llm", params)
+    finally:
+        final = jobs.wait(workspace, first.run_id, timeout=60)
+    assert final.state == "failed" and "nope" in final.error  # its chat data does not exist
+    assert _pending_models(workspace) == [] and not workspace.model_name_taken("shared-llm")
