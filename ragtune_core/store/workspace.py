@@ -32,7 +32,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TypeVar
 
-from .files import conform, fsync_dir, fsync_tree, read_json
+from .files import conform, publish_folder, read_json
 from .model_catalogue import ModelCatalogue
 from .records import (JSON_COLUMNS, CorpusRecord, DatasetRecord, ModelRecord, RunRecord, WorkspaceError, check_name,
                       new_id)
@@ -196,10 +196,8 @@ class Workspace(ModelCatalogue):
         try:
             work = Path(tempfile.mkdtemp(prefix=f".{record.id}.", suffix=PARTIAL, dir=self.dir(table)))
             write_files(work)
-            fsync_tree(work)
-            os.rename(work, final)
+            publish_folder(work, final)
             work = None
-            fsync_dir(final.parent)
             self._commit(table, record.id)
         except BaseException:
             # `final` is named by this record's unique id: no other save can own it.

@@ -5,7 +5,6 @@ complete), so a failed or cancelled run never leaves half a model."""
 from __future__ import annotations
 
 import math
-import os
 import re
 import shutil
 import tempfile
@@ -15,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..questions.qa_dataset import TRAIN, VAL, QADataset
-from ..store.files import fsync_dir, fsync_tree
+from ..store.files import publish_folder
 from ..store.models import load_model
 from .config import TrainConfig, TrainingError
 
@@ -190,7 +189,7 @@ def fit_and_publish(config: TrainConfig, model, evaluator, recipe: TrainerRecipe
                       "stopped_early": steps < schedule.steps})
         model.save(str(work / "model"))
         _note_on_model_card(work / "model", primary_metric, metrics_before, best, steps, schedule)
-        _publish(work / "model", output_dir)
+        publish_model(work / "model", output_dir)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return TrainResult(output_dir, primary_metric, metrics_before, best.metrics, best.step, steps, schedule.reason,
@@ -301,12 +300,9 @@ def check_free(output_dir: Path) -> None:
         raise TrainingError(f"the output folder {str(output_dir)!r} already exists; pick another model name")
 
 
-def _publish(finished: Path, output_dir: Path) -> None:
-    """Move a complete model folder into place, never over an existing one: its files are flushed
-    to disk first and the rename after, so that even a power loss leaves a whole model or none.
+def publish_model(finished: Path, output_dir: Path) -> None:
+    """Move a complete model folder into place, never over an existing one (store.files.publish_folder).
     In a workspace the folder's name is reserved before training (Workspace.reserve_model), and
     the model is listed only when its training commits the reservation after this rename."""
     check_free(output_dir)
-    fsync_tree(finished)
-    os.rename(finished, output_dir)
-    fsync_dir(output_dir.parent)
+    publish_folder(finished, output_dir)

@@ -25,7 +25,7 @@ from ...questions.qa_dataset import TRAIN, VAL, QADataset, split_dataset
 from ...routing.compare import router_task
 from ...routing.llm_selector import LLMSelector
 from ...routing.tool_calls import SYSTEM_PROMPT, function_tools, tools_hash
-from ...store.files import read_json, write_json, write_jsonl
+from ...store.files import publish_folder, read_json, write_json, write_jsonl
 from ...store.workspace import Workspace
 
 DATASET_LABELS, TEACHER_LABELS = "dataset", "teacher"
@@ -235,7 +235,7 @@ def save_chat_data(ws: Workspace, name: str, data: ChatData) -> Path:
     write_jsonl(partial / "val.jsonl", data.val)
     meta = {key: value for key, value in asdict(data).items() if key not in ("train", "val")}
     write_json(partial / "data.json", meta)
-    partial.rename(folder)
+    publish_folder(partial, folder)
     return folder
 
 

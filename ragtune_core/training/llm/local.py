@@ -29,7 +29,7 @@ from typing import ClassVar
 
 from ...store.files import check_keys, read_jsonl, write_json
 from ..config import TrainingError, check_settings, require, setting
-from ..fit import _publish, check_free, plan_schedule
+from ..fit import check_free, plan_schedule, publish_model
 from ...store.llm_models import DEFAULT_LLM, FINETUNE_INFO, is_default, load_causal_lm
 from .data import check_example
 
@@ -119,7 +119,7 @@ def train_lora(train_path: Path, val_path: Path | None, output_dir: Path, settin
         metrics.update(train_examples=len(trainer.train_dataset), val_examples=len(val_lines))
         on_event({"type": "state", "state": "saving"})
         _save(trainer, tokenizer, settings, _system_prompt(train_lines), work / "model")
-        _publish(work / "model", output_dir)
+        publish_model(work / "model", output_dir)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {"model_path": str(output_dir), "base_model": base_model_name(settings), "metrics": metrics}
