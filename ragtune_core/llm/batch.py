@@ -29,7 +29,7 @@ import openai
 from openai.types.chat import ChatCompletion
 
 from ..store.files import atomic_write_text
-from .client import LLMConfig, WaitCallback, _sampling, _wait_reporter, make_client
+from .client import LLMConfig, WaitCallback, chat_request, make_client, wait_callback
 from .outcomes import Completion, Failure, Outcome, parse_completion
 from .retries import CONNECTION_ERRORS, MALFORMED_ERRORS, MalformedResponse, describe_error, retry_delay
 
@@ -113,12 +113,12 @@ def complete_in_batch(config: LLMConfig, prompts: list[list[dict]], state_path: 
         outcomes = complete_in_batch(replace(config, batch=True), prompts, run_dir / "batch.json")
     """
     state_path = Path(state_path)
-    bodies = [{"model": config.model, "messages": p, **_sampling(config), **request_options} for p in prompts]
+    bodies = [chat_request(config, p, request_options) for p in prompts]
     ids = [_custom_id(body) for body in bodies]
     by_id = {cid: body for cid, body in zip(ids, bodies)}
     first = {cid: index for index, cid in reversed(list(enumerate(ids)))}  # a repeated prompt's usage counts once
     state = _State.load(state_path)
-    run = _BatchRun(make_client(config), state, state_path, on_wait or _wait_reporter.get(), poll_seconds,
+    run = _BatchRun(make_client(config), state, state_path, wait_callback(on_wait), poll_seconds,
                     sleep or time.sleep)
     reported: set[int] = set()
 

@@ -216,6 +216,11 @@ def _async_client(client_kwargs: dict) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(**client_kwargs)
 
 
+def wait_callback(on_wait: WaitCallback | None) -> WaitCallback | None:
+    """`on_wait`, else the callback of the `report_waits` block around the call."""
+    return on_wait or _wait_reporter.get()
+
+
 @contextmanager
 def report_waits(callback: WaitCallback) -> Iterator[None]:
     """Within this block, every retry wait of `complete_many` (that has no `on_wait` of its own) is
@@ -247,7 +252,7 @@ def complete_many(config: LLMConfig, prompts: list[list[dict]], on_done: Callabl
     if config.batch:
         raise LLMConfigError("batch: this config sends through the Batch API; call llm.complete_in_batch")
     kwargs = _client_kwargs(config, config.timeout)  # fail on a missing key before any thread starts
-    coroutine = _complete_all(config, kwargs, prompts, on_done, on_wait or _wait_reporter.get(), request_options,
+    coroutine = _complete_all(config, kwargs, prompts, on_done, wait_callback(on_wait), request_options,
                               expected_completion_tokens)
     try:
         asyncio.get_running_loop()
@@ -351,7 +356,7 @@ async def _complete_one(run: _Run, index: int, messages: list[dict]) -> Outcome:
         sent = time.perf_counter()
         try:  # the slot is held for the request only, never during a backoff
             raw = await run.client.chat.completions.with_raw_response.create(
-                model=config.model, messages=messages, **_sampling(config), **run.request_options)
+                **chat_request(config, messages, run.request_options))
             status, headers = raw.status_code, raw.headers
         except openai.APIStatusError as exc:
             status, headers, error = exc.status_code, exc.response.headers, exc
@@ -399,5 +404,7 @@ async def _complete_one(run: _Run, index: int, messages: list[dict]) -> Outcome:
         await asyncio.sleep(delay)
 
 
-def _sampling(config: LLMConfig) -> dict:
-    return {} if config.temperature is None else {"temperature": config.temperature}
+def chat_request(config: LLMConfig, messages: list[dict], request_options: dict) -> dict:
+    """The body of one chat completion request, as complete_many sends it and a Batch API line holds it."""
+    sampling = {} if config.temperature is None else {"temperature": config.temperature}
+    return {"model": config.model, "messages": messages, **sampling, **request_options}

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .selectors import Choice, Selection, _selections_from_scores, check_choices
+from .selectors import Choice, Selection, selections_from_scores, check_choices
 from .tool_calls import SYSTEM_PROMPT, function_tools
 
 _SENTINEL = "RAGTUNE_TOOL_NAME_SENTINEL"  # stands for the tool's name where the template renders the call
@@ -61,7 +61,7 @@ class LocalLLMSelector:
         scores = np.array([self.log_likelihoods(query, choices) for query in queries])
         probabilities = np.exp(scores - scores.max(axis=1, keepdims=True))
         probabilities /= probabilities.sum(axis=1, keepdims=True)
-        return _selections_from_scores(probabilities, time.perf_counter() - start)
+        return selections_from_scores(probabilities, time.perf_counter() - start)
 
     def log_likelihoods(self, query: str, choices: list[Choice]) -> list[float]:
         """Each choice's log-likelihood of being called after the query (see call_tokens), less what

@@ -71,7 +71,7 @@ class EmbeddingSelector:
         query_vectors = self.model.encode_query(queries, batch_size=self.batch_size, convert_to_tensor=True,
                                                 normalize_embeddings=True, show_progress_bar=False)
         scores = (query_vectors @ choice_vectors.T).cpu().numpy()
-        return _selections_from_scores(scores, time.perf_counter() - start)
+        return selections_from_scores(scores, time.perf_counter() - start)
 
     def choice_embeddings(self, choices: list[Choice]):
         """Unit-length description embeddings, computed once per distinct list of descriptions."""
@@ -107,7 +107,7 @@ class CrossEncoderSelector:
         pairs = [(query, choice.description) for query in queries for choice in choices]
         flat = self.model.predict(pairs, batch_size=self.batch_size, show_progress_bar=False, convert_to_numpy=True)
         scores = np.asarray(flat, dtype=float).reshape(len(queries), len(choices))
-        return _selections_from_scores(scores, time.perf_counter() - start)
+        return selections_from_scores(scores, time.perf_counter() - start)
 
 
 
@@ -119,7 +119,7 @@ def _model_label(model_name_or_path: str | None) -> str:
     return path.name if path.exists() else model_name_or_path
 
 
-def _selections_from_scores(scores: np.ndarray, elapsed: float) -> list[Selection]:
+def selections_from_scores(scores: np.ndarray, elapsed: float) -> list[Selection]:
     latency = elapsed / len(scores)
     return [Selection(index=int(np.argmax(row)), scores=[float(s) for s in row], latency=latency) for row in scores]
 

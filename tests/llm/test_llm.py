@@ -312,10 +312,10 @@ def test_waits_reach_the_reporter_in_effect():
 
 
 def test_our_own_bugs_surface_instead_of_passing_for_a_malformed_response(monkeypatch):
-    def broken(config):
+    def broken(config, messages, request_options):
         raise KeyError("a bug of ours")
 
-    monkeypatch.setattr(llm_client, "_sampling", broken)
+    monkeypatch.setattr(llm_client, "chat_request", broken)
     with FakeOpenAIServer() as server, pytest.raises(KeyError, match="a bug of ours"):
         complete_many(_config(server), _prompts(2))
 
