@@ -110,7 +110,8 @@ def _wait_idle(page) -> None:
     page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=120_000)
 
 
-def test_corpus_to_comparison_in_the_browser(page):
+def paste_corpus(page) -> None:
+    """On the Corpus page: paste DOCUMENTS and save them as "e2e corpus" in 32-token chunks."""
     page.get_by_role("heading", name="Corpus").wait_for()
     page.get_by_role("tab", name="Paste text").click()
     for title, text in DOCUMENTS.items():
@@ -123,6 +124,10 @@ def test_corpus_to_comparison_in_the_browser(page):
     page.get_by_label("Overlap (tokens)", exact=True).fill("0")
     page.get_by_role("button", name="Chunk and save").click()
     page.get_by_text("Saved corpus").wait_for()
+
+
+def test_corpus_to_comparison_in_the_browser(page):
+    paste_corpus(page)
     _shot(page, "1-corpus")
 
     _go(page, "2 · Questions")

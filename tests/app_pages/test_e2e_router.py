@@ -5,24 +5,9 @@ Screenshots land in tests/screenshots/ (router-*.png) for a person to look at.
 """
 
 from tests.app_pages.test_e2e_browser import (  # noqa: F401  (fixtures and marks)
-    DOCUMENTS, _go, _shot, _wait_idle, app_url, browser_page, page, pytestmark)
+    _go, _shot, _wait_idle, app_url, browser_page, page, paste_corpus, pytestmark)
 
 SELECTOR = "embedding · all-MiniLM-L6-v2 (bundled)"
-
-
-def _corpus(page) -> None:
-    page.get_by_role("heading", name="Corpus").wait_for()
-    page.get_by_role("tab", name="Paste text").click()
-    for title, text in DOCUMENTS.items():
-        page.get_by_label("Title", exact=True).fill(title)
-        page.get_by_label("Text", exact=True).fill(text)
-        page.get_by_role("button", name="Add text").click()
-        page.get_by_text(f"Added 1 document(s): {title}").wait_for()
-    page.get_by_label("Corpus name").fill("e2e corpus")
-    page.get_by_label("Chunk size (tokens)", exact=True).fill("32")
-    page.get_by_label("Overlap (tokens)", exact=True).fill("0")
-    page.get_by_role("button", name="Chunk and save").click()
-    page.get_by_text("Saved corpus").wait_for()
 
 
 def _router_dataset(page) -> None:
@@ -41,7 +26,7 @@ def _router_dataset(page) -> None:
 
 
 def test_router_dataset_to_compare_charts_and_a_playground_answer(page):  # noqa: F811
-    _corpus(page)
+    paste_corpus(page)
     _router_dataset(page)
     _shot(page, "router-1-questions")
 
