@@ -34,7 +34,7 @@ from ragtune_core.llm import (
     same_endpoint,
 )
 from ragtune_core.questions import GENERATORS
-from ragtune_core.routing import SelectorSpec, availability
+from ragtune_core.routing import SelectorSpec, availability, untuned_llm_spec
 from ragtune_core.store import DEFAULT_BASE_MODEL
 
 POLL_SECONDS = 1.0
@@ -223,12 +223,15 @@ def selector_picker(key: str, batch: bool = False):
     """Selectors to run: embedding models, cross-encoders and, when configured, an LLM (`batch`: with a
     Batch API toggle, for routing a whole dataset).
 
+    Also offers the untuned local LLM, the baseline of its fine-tunes.
+
     Returns (chosen SelectorSpecs, the API key's env for a worker or None, the LLMConfig or None).
     """
     specs = [SelectorSpec(f"embedding · {name}", "embedding", path) for name, path in models_by_name("embedding").items()]
     specs += [SelectorSpec(f"cross-encoder · {name}", "cross_encoder", path)
               for name, path in models_by_name("cross_encoder").items()]
     specs += [SelectorSpec(f"fine-tuned LLM · {name}", "finetuned_llm", path) for name, path in models_by_name("llm").items()]
+    specs.append(untuned_llm_spec())  # the baseline a local LLM fine-tune is measured against
     labels = {spec.label: spec for spec in specs}
     chosen = [labels[label] for label in st.multiselect("Selectors", list(labels), default=list(labels)[:4], key=f"{key}-selectors")]
     config = None

@@ -12,7 +12,7 @@ from ..llm.client import key_rule
 from ..routing.compare import compare_selectors, load_router_task, route_query
 from ..routing.llm_selector import BATCH_STATES, FinetunedLLM, batch_states_in
 from ..routing.selectors import Choice
-from ..routing.specs import SelectorSpec, load_selectors
+from ..routing.specs import SelectorSpec, load_selectors, untuned_llm_spec
 from ..routing.stats import pairwise_mcnemar
 from ..routing.tables import route_rows
 from ..store.models import LLM
@@ -56,13 +56,16 @@ def _add_selector_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--finetuned-llm", action="append", default=[], metavar="NAME",
                         help="fine-tuned LLM selector: a workspace LLM's name or id (from train-llm), trained on "
                              "this dataset's tools; repeatable")
+    parser.add_argument("--untuned-llm", action="append", default=[], metavar="M",
+                        help=f"a causal LM on this machine as it comes, the baseline of its fine-tunes: '{BASE}' "
+                             "(SmolLM2-135M-Instruct, offline), a folder or a Hub id; repeatable")
     parser.add_argument("--llm-model", help="model of the LLM selector")
     add_llm_flags(parser, prefix="llm-", what="the LLM selector")
 
 
 def selector_specs(ws: Workspace, args: argparse.Namespace, choices: list[Choice]) -> list[SelectorSpec]:
     """The selectors the flags name, labelled by model name, in the order embedding, cross-encoder,
-    fine-tuned LLM, LLM; a fine-tuned LLM that learned other tools than `choices` is refused here."""
+    fine-tuned LLM, untuned LLM, LLM; a fine-tuned LLM that learned other tools than `choices` is refused here."""
     specs = []
     for name in args.embedding:
         model = model_of_kind(ws, name, EMBEDDING_KIND, "--embedding")
@@ -71,6 +74,7 @@ def selector_specs(ws: Workspace, args: argparse.Namespace, choices: list[Choice
         model = model_of_kind(ws, name, MODEL_KIND, "--cross-encoder")
         specs.append(SelectorSpec(f"cross-encoder {model.label}", "cross_encoder", model.path))
     specs += [finetuned_llm_spec(ws, name, choices) for name in args.finetuned_llm]
+    specs += [untuned_llm_spec(None if name == BASE else name) for name in args.untuned_llm]
     if args.llm_base_url and not args.llm_model:
         raise ValueError("--llm-model is required with --llm-base-url")
     if getattr(args, "llm_batch", False) and not args.llm_model:
@@ -80,7 +84,8 @@ def selector_specs(ws: Workspace, args: argparse.Namespace, choices: list[Choice
         refuse_unavailable_batch(config, "--llm-batch")
         specs.append(SelectorSpec(f"LLM {args.llm_model}", "llm", llm=config.to_public_dict(), api_key=config.api_key))
     if not specs:
-        raise ValueError("name at least one selector: --embedding, --cross-encoder, --finetuned-llm or --llm-model")
+        raise ValueError("name at least one selector: --embedding, --cross-encoder, --finetuned-llm, --untuned-llm "
+                         "or --llm-model")
     return specs
 
 

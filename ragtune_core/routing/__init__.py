@@ -30,7 +30,7 @@ from .datasets import (
 )
 from .selectors import Choice, Selection, Selector, EmbeddingSelector, CrossEncoderSelector
 from .llm_selector import LLMSelector, batch_states_in
-from .specs import SelectorSpec, RoutingError, make_selector, availability
+from .specs import SelectorSpec, RoutingError, make_selector, availability, untuned_llm_spec
 from .compare import (
     RouterComparison,
     SelectorReport,
@@ -79,6 +79,7 @@ __all__ = [
     "SelectorSpec",
     "RoutingError",
     "make_selector",
+    "untuned_llm_spec",
     "availability",
     "RouterComparison",
     "SelectorReport",

@@ -6,10 +6,12 @@ from dataclasses import asdict, dataclass, field
 
 from ..llm.client import LLMConfig
 from ..store.files import NOT_STORED, conform
+from ..store.llm_models import DEFAULT_LLM
+from .local_llm_selector import LocalLLMSelector
 from .llm_selector import HOSTED, FinetunedLLM, FinetunedLLMSelector, LLMSelector
 from .selectors import CrossEncoderSelector, EmbeddingSelector, Selector
 
-SELECTOR_KINDS = ("embedding", "cross_encoder", "llm", "finetuned_llm")
+SELECTOR_KINDS = ("embedding", "cross_encoder", "llm", "finetuned_llm", "local_llm")
 
 
 class RoutingError(ValueError):
@@ -21,7 +23,8 @@ class RoutingError(ValueError):
 class SelectorSpec:
     label: str  # the name the selector's results are shown and stored under
     kind: str  # one of SELECTOR_KINDS
-    path: str | None = None  # a model folder or Hub id; None for an embedding: the bundled base model
+    # A model folder or Hub id; None for an embedding or a local LLM: the bundled or offline default.
+    path: str | None = None
     llm: dict | None = None  # public LLMConfig settings; the key comes from the environment
     # A key given with the settings (typed in the app, named by the CLI's --llm-api-key-env): kept in
     # memory only, never in to_dict; a worker gets its key through its environment instead.
@@ -67,12 +70,19 @@ class SelectorSpec:
         return conform(data, cls, f"selector {label!r}", RoutingError)
 
 
+def untuned_llm_spec(model: str | None = None) -> SelectorSpec:
+    """A causal LM on this machine as it comes (None: the offline SmolLM2), the baseline of its fine-tunes."""
+    return SelectorSpec(f"untuned LLM · {model or DEFAULT_LLM}", "local_llm", model)
+
+
 def make_selector(spec: SelectorSpec) -> Selector:
     """The selector a spec names, named by its label; raises RoutingError for an unavailable LLM."""
     if spec.kind == "embedding":
         return EmbeddingSelector(spec.path, label=spec.label)
     if spec.kind == "cross_encoder":
         return CrossEncoderSelector(spec.path, label=spec.label)
+    if spec.kind == "local_llm":  # untuned: the baseline of a local LLM fine-tune
+        return LocalLLMSelector(spec.path, label=spec.label)
     usable, reason = availability(spec)
     if usable and spec.kind == "finetuned_llm":
         return FinetunedLLMSelector(spec.path, label=spec.label, api_key=spec.api_key)

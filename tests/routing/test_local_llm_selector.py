@@ -103,3 +103,24 @@ def test_a_choice_without_description_or_a_template_without_calls_is_refused(sel
             selector.select(QUERIES, CHOICES)
     finally:
         selector.tokenizer.chat_template = template
+
+
+def test_an_untuned_llm_is_compared_by_the_cli(workspace, run_cli, selector, tmp_path):
+    """`--untuned-llm FOLDER` routes every query with the model as it comes, beside an embedding model."""
+    import json
+
+    from ragtune_core.questions.qa_dataset import save_dataset
+    from tests.training.llm.helpers import router_dataset
+
+    save_dataset(workspace, "tools", router_dataset(), None, {})
+    folder = tmp_path / "untuned"
+    selector.model.save_pretrained(folder)
+    selector.tokenizer.save_pretrained(folder)
+    code, out, err = run_cli("compare-selectors", "tools", "--untuned-llm", str(folder), "--embedding", "base",
+                             "--part", "all")
+    assert code == 0, err
+    summary = json.loads(out)
+    label = f"untuned LLM · {folder}"
+    assert label in summary["match_rates"] and 0.0 <= summary["match_rates"][label] <= 1.0
+    code, _, err = run_cli("compare-selectors", "tools", "--untuned-llm", str(tmp_path / "nowhere"))
+    assert code == 2 and "nowhere" in err and "Traceback" not in err
