@@ -231,9 +231,10 @@ def selector_picker(key: str, batch: bool = False):
     specs += [SelectorSpec(f"cross-encoder · {name}", "cross_encoder", path)
               for name, path in models_by_name("cross_encoder").items()]
     specs += [SelectorSpec(f"fine-tuned LLM · {name}", "finetuned_llm", path) for name, path in models_by_name("llm").items()]
-    specs.append(untuned_llm_spec())  # the baseline a local LLM fine-tune is measured against
+    defaults = [spec.label for spec in specs][:4]
+    specs.append(untuned_llm_spec())  # the baseline a local LLM fine-tune is measured against: on request
     labels = {spec.label: spec for spec in specs}
-    chosen = [labels[label] for label in st.multiselect("Selectors", list(labels), default=list(labels)[:4], key=f"{key}-selectors")]
+    chosen = [labels[label] for label in st.multiselect("Selectors", list(labels), default=defaults, key=f"{key}-selectors")]
     config = None
     if st.toggle("Add an LLM selector (OpenAI-compatible)", key=f"{key}-use-llm"):
         config = llm_settings(f"{key}-llm")

@@ -80,11 +80,13 @@ epochs = st.number_input("Epochs (0: auto)", 0, 50, 0)
 report = run_preflight(data.train, data.val, base_model, epochs or None)
 cols = st.columns(5)
 cols[0].metric("Training lines", report.n_train, help=f"{report.n_val} validation lines")
-cols[1].metric("Epochs", report.epochs)
+cols[1].metric("Epochs", report.epochs, help="Hosted: the provider's auto when Epochs is 0 (OpenAI's rule).")
 cols[2].metric("Billed tokens", f"{report.billed_tokens:,}")
 cols[3].metric("Cost", "—" if report.cost_usd is None else f"${report.cost_usd:.2f}",
                help="Hosted: training tokens × price per 1M (no price known for this model: —).")
-cols[4].metric("Local time", f"{report.local_seconds / 60:.0f} min", help="At about 140 tokens/s on 2 CPU cores.")
+cols[4].metric("Local time", f"{report.local_seconds / 60:.0f} min",
+               help=f"{report.local_epochs} epochs (a local run's own auto when Epochs is 0), at about 140 tokens/s "
+                    "on 2 CPU cores.")
 for error in report.errors:
     st.error(literal(error))
 for warning in report.warnings:

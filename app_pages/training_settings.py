@@ -34,6 +34,8 @@ def training_settings(config_class: type, base: str | None, **models):
         if config_class is CrossEncoderTrainConfig:
             settings["hard_negatives"] = setting_input(c2, config_class, "hard_negatives", "Hard negatives per question",
                                                        defaults.hard_negatives)
+            settings["name_swaps"] = setting_input(c3, config_class, "name_swaps", "Renamed copies (router)",
+                                                   defaults.name_swaps)
     if not fixed_epochs:
         settings["epochs"] = None
     return config_class(base_model=base, **settings, **models)

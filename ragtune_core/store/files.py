@@ -45,6 +45,8 @@ except ImportError:  # Windows: no advisory locks on folders; versions are still
 TEMP_SUFFIX = ".tmp"
 # ".<target name>.<writer pid>.<8 random characters>.tmp"; older versions wrote no pid.
 _TEMP_NAME = re.compile(r"^\..+?(?:\.(?P<pid>\d+))?\.[a-z0-9_]{8}\.tmp$")
+PARTIAL_SUFFIX = ".partial"
+_STAGING_NAME = re.compile(r"^\..+?\.(?P<pid>\d+)\.[a-z0-9_]{8}\.partial$")
 LEGACY_TEMP_AGE_SECONDS = 3600.0  # a temporary file without a pid is stray once this old
 
 
@@ -83,6 +85,19 @@ def fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def staging_folder(target: Path) -> Path:
+    """A new hidden folder beside `target` to build it in, named with this process's id so that
+    `is_stray_staging_folder` knows it once the process is gone; `publish_folder` moves it into place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=PARTIAL_SUFFIX, dir=target.parent))
+
+
+def is_stray_staging_folder(path: Path) -> bool:
+    """Whether `path` is a `staging_folder` whose process is gone."""
+    match = _STAGING_NAME.match(path.name)
+    return bool(match) and path.is_dir() and not pid_running(int(match.group("pid")))
 
 
 def publish_folder(finished: Path, target: Path) -> None:

@@ -2,8 +2,9 @@
 
 A save or a training that was killed (kill -9, power loss) leaves a pending catalogue row whose
 writer is gone, a hidden temporary folder (`.<id>.xxxxxxxx.partial`, a training's
-`.<folder>-xxxxxxxx.partial`), temporary files, or a folder no row owns. `recover` removes them
-when a Workspace is opened, never touching what a live process is still writing.
+`.<folder>-xxxxxxxx.partial`, a staging folder `.<name>.<pid>.xxxxxxxx.partial`), temporary files,
+or a folder no row owns. `recover` removes them when a Workspace is opened, never touching what a
+live process is still writing.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import psutil
 
-from .files import is_stray_temp_file
+from .files import PARTIAL_SUFFIX as PARTIAL, is_stray_staging_folder, is_stray_temp_file
 
 if TYPE_CHECKING:
     from .workspace import Workspace
@@ -29,7 +30,6 @@ log = logging.getLogger("ragtune_core.store.workspace")
 # Tables whose rows are reserved before their files exist: `writer` is NULL once a record is complete,
 # and otherwise the JSON identity ({"pid", "started"}) of the process writing it.
 RESERVED_TABLES = ("corpora", "datasets", "models")
-PARTIAL = ".partial"
 _ID_FOLDER = re.compile(r"^(corpus|dataset|run)-\d{8}-\d{6}-[0-9a-f]{6}$")
 RECORD_PARTIAL = re.compile(r"^\.(?P<id>[a-z]+-\d{8}-\d{6}-[0-9a-f]{6})\.[a-z0-9_]{8}\.partial$")
 # training.fit_and_publish trains in tempfile.mkdtemp(prefix=".<folder>-", suffix=".partial")
@@ -116,6 +116,9 @@ def _remove_stray_temp_files(ws: Workspace) -> list[str]:
     for folder, subfolders, files in os.walk(ws.root):
         if Path(folder) == ws.root:
             subfolders[:] = [s for s in subfolders if s != "models"]  # written by training libraries
+        for name in subfolders:
+            if is_stray_staging_folder(Path(folder, name)):
+                removed.append(_remove(ws, Path(folder, name)))
         subfolders[:] = [s for s in subfolders if not s.endswith(PARTIAL)]  # a live save's, or handled above
         for name in files:
             path = Path(folder, name)

@@ -25,6 +25,7 @@ from .fit import (
     EVAL_BATCH_SIZE, OnEvent, TrainerRecipe, TrainResult, check_free, check_parts, fit_and_publish, load_base_model,
     primary_metric, validation_sample,
 )
+from .name_swap import NameSwapper
 
 MODEL_KIND = CROSS_ENCODER
 
@@ -33,22 +34,28 @@ Triple = tuple[str, str, float]  # (question, passage, label)
 VALIDATION_QUESTIONS = 300
 
 
-def labelled_pairs(first: FirstStage, k: int) -> list[Triple]:
+def labelled_pairs(first: FirstStage, k: int, name_swaps: int = 0, seed: int = 0) -> list[Triple]:
     """For each question of a ranked part: its right passages (label 1.0), then the k wrong ones the
     embedder ranks highest (label 0.0). In a router dataset the right tool's document's other tools
     come first among the wrong ones, whatever their rank: "specific facts" or "summary" of the same
-    document is the confusion that matters."""
+    document is the confusion that matters; and each question that names its document gets
+    `name_swaps` copies with that name invented anew (see name_swap.py)."""
     require(is_int(k) and 1 <= k <= MAX_HARD_NEGATIVES, f"k must be 1 to {MAX_HARD_NEGATIVES} hard negatives")
     questions, corpus = first.questions, first.questions.corpus
-    tools_of = _passages_by_document(questions) if questions.kind == "router" else {}
+    router = questions.kind == "router"
+    tools_of = _passages_by_document(questions) if router else {}
+    swapper = NameSwapper(corpus, questions.passage_docs, name_swaps, seed) if router and name_swaps else None
     triples = []
     for qid, ranked in zip(questions.queries, first.indices):
         question, right = questions.queries[qid], questions.relevant_docs[qid]
-        triples += [(question, corpus[pid], 1.0) for pid in dict.fromkeys(right)]
         siblings = [pid for pid in right for pid in tools_of.get(questions.passage_docs.get(pid), [])]
         ranked_ids = (first.corpus_ids[i] for i in ranked)
         wrong = [pid for pid in dict.fromkeys([*siblings, *ranked_ids]) if pid not in right]
-        triples += [(question, corpus[pid], 0.0) for pid in wrong[:max(k, len(set(siblings) - set(right)))]]
+        pairs = [(pid, 1.0) for pid in dict.fromkeys(right)]
+        pairs += [(pid, 0.0) for pid in wrong[:max(k, len(set(siblings) - set(right)))]]
+        triples += [(question, corpus[pid], label) for pid, label in pairs]
+        if swapper:
+            triples += swapper.copies_of(question, right, pairs)
     return triples
 
 
@@ -81,7 +88,7 @@ def train_cross_encoder(config: CrossEncoderTrainConfig, dataset: QADataset, out
     embedder = load_embedder(config.embedder)
     val_first = first_stage(embedder, validation_sample(dataset, VALIDATION_QUESTIONS), VAL, EVAL_BATCH_SIZE, on_progress=prepare)
     train_first = first_stage(embedder, dataset, TRAIN, EVAL_BATCH_SIZE, val_first.corpus_embeddings, prepare)
-    triples = labelled_pairs(train_first, config.hard_negatives)
+    triples = labelled_pairs(train_first, config.hard_negatives, config.name_swaps, config.seed)
     require(any(label == 0.0 for _, _, label in triples),
             "no train question has a wrong passage to learn from: every passage answers them all")
     primary = primary_metric(dataset)

@@ -11,6 +11,7 @@ from ..store.workspace import Workspace, WorkspaceError, check_name
 from . import cross_encoder, embedding
 from .config import CrossEncoderTrainConfig, TrainConfig, TrainingError
 from .fit import OnEvent, Schedule, check_parts, plan_schedule
+from .name_swap import NameSwapper
 
 
 def check_model_name(ws: Workspace, model_name: str, what: str = "model", run_id: str | None = None) -> str:
@@ -50,8 +51,16 @@ def planned_schedule(dataset: QADataset, config: TrainConfig) -> Schedule:
     examples are the train pairs, or for a cross-encoder each question's positives and negatives."""
     train = dataset.subset(TRAIN)
     if isinstance(config, CrossEncoderTrainConfig):
-        examples = sum(len(set(right)) + min(len(dataset.corpus) - len(set(right)), config.hard_negatives)
-                       for right in train.relevant_docs.values())
+        swapper = NameSwapper(train.corpus, train.passage_docs, config.name_swaps, config.seed)
+        renamed = dataset.kind == "router" and config.name_swaps
+
+        def pairs_of(qid: str) -> int:
+            right = train.relevant_docs[qid]
+            pairs = len(set(right)) + min(len(dataset.corpus) - len(set(right)), config.hard_negatives)
+            copies = config.name_swaps if renamed and swapper.renames(train.queries[qid], right) else 0
+            return pairs * (1 + copies)
+
+        examples = sum(pairs_of(qid) for qid in train.relevant_docs)
     else:
         examples = len(train.pairs())
     return plan_schedule(config, examples)

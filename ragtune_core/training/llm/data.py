@@ -25,7 +25,7 @@ from ...questions.qa_dataset import TRAIN, VAL, QADataset, split_dataset
 from ...routing.compare import router_task
 from ...routing.llm_selector import LLMSelector
 from ...routing.tool_calls import SYSTEM_PROMPT, function_tools, tools_hash
-from ...store.files import publish_folder, read_json, write_json, write_jsonl
+from ...store.files import publish_folder, read_json, staging_folder, write_json, write_jsonl
 from ...store.workspace import Workspace
 
 DATASET_LABELS, TEACHER_LABELS = "dataset", "teacher"
@@ -229,13 +229,16 @@ def save_chat_data(ws: Workspace, name: str, data: ChatData) -> Path:
     folder = _data_folder(ws, name)
     if folder.exists():
         raise ChatDataError(f"chat data {name!r} already exists: pick another name")
-    partial = folder.with_name(f".{folder.name}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
+    partial = staging_folder(folder)
     write_jsonl(partial / "train.jsonl", data.train)
     write_jsonl(partial / "val.jsonl", data.val)
     meta = {key: value for key, value in asdict(data).items() if key not in ("train", "val")}
     write_json(partial / "data.json", meta)
-    publish_folder(partial, folder)
+    try:
+        publish_folder(partial, folder)
+    except OSError:  # another save of the same name got there first
+        shutil.rmtree(partial, ignore_errors=True)
+        raise ChatDataError(f"chat data {name!r} already exists: pick another name") from None
     return folder
 
 

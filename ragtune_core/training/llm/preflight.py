@@ -17,7 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ...llm.pricing import estimate_tokens
+from ..fit import plan_schedule
 from .data import SCHEMA, check_example, called_tool
+from .local import LocalLLMSettings
 
 MIN_EXAMPLES, FEW_EXAMPLES = 10, 50
 # Training on 2 CPU cores (TRL + LoRA on SmolLM2-135M), measured: tokens processed per second.
@@ -115,7 +117,8 @@ class PreflightReport:
     billed_tokens: int  # tokens trained on, over every epoch (as hosted providers bill)
     price_per_1m: float | None
     cost_usd: float | None
-    local_seconds: float  # at LOCAL_TOKENS_PER_SECOND (or the pace given)
+    local_seconds: float  # at LOCAL_TOKENS_PER_SECOND (or the pace given), over local_epochs
+    local_epochs: int  # a local run's epochs: the ones given, else its own auto (LocalLLMSettings)
     problem_counts: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -126,7 +129,8 @@ class PreflightReport:
         return {"ok": self.ok, "train": self.n_train, "val": self.n_val, "problems": self.problem_counts,
                 "errors": self.errors, "warnings": self.warnings, "max_tokens": max(self.lengths, default=0),
                 "truncated": self.truncated, "epochs": self.epochs, "billed_tokens": self.billed_tokens,
-                "cost_usd": self.cost_usd, "local_minutes": round(self.local_seconds / 60, 1)}
+                "cost_usd": self.cost_usd, "local_epochs": self.local_epochs,
+                "local_minutes": round(self.local_seconds / 60, 1)}
 
 
 def check_lines(train: list, val: list = ()) -> list[dict]:
@@ -153,8 +157,10 @@ def run_preflight(train: list, val: list = (), model: str = "", epochs: int | No
     good_train = [line for n, line in enumerate(train, start=1) if ("train", n) not in bad]
     count_tokens = count_tokens or token_counter()
     lengths = [count_tokens(line) for line in good_train]
+    trained_per_epoch = sum(min(n, max_length) for n in lengths)
+    local_epochs = plan_schedule(LocalLLMSettings(epochs=epochs), len(good_train)).epochs
     epochs = epochs or auto_epochs(len(good_train))
-    billed = sum(min(n, max_length) for n in lengths) * epochs
+    billed = trained_per_epoch * epochs
     price = training_price_per_1m(model, prices) if model else None
     truncated = sum(n > max_length for n in lengths)
     errors, warnings = [], []
@@ -170,8 +176,8 @@ def run_preflight(train: list, val: list = (), model: str = "", epochs: int | No
     if not val:
         warnings.append("no validation lines: the run reports training loss only")
     return PreflightReport(len(train), len(val), problems, errors, warnings, lengths, max_length, truncated, epochs,
-                           billed, price, None if price is None else billed / 1e6 * price, billed / tokens_per_second,
-                           dict(Counter(p["kind"] for p in problems)))
+                           billed, price, None if price is None else billed / 1e6 * price,
+                           trained_per_epoch * local_epochs / tokens_per_second, local_epochs, dict(Counter(p["kind"] for p in problems)))
 
 
 def length_histogram(lengths: list[int], bins: int = 10) -> list[tuple[int, int, int]]:

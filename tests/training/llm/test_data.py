@@ -141,3 +141,34 @@ def test_chat_data_saved_in_the_workspace(workspace):
         save_chat_data(workspace, "../escape", data)
     with pytest.raises(ChatDataError, match="saved: tools-chat"):
         load_chat_data(workspace, "nope")
+
+
+@pytest.mark.fault(
+    "A chat data save killed half-way, or two saves of one name at once",
+    sees="the second save: 'already exists: pick another name'",
+    kept="the first save whole; a killed save's staging folder is removed on the next open")
+def test_chat_data_saves_stage_apart_and_a_dead_ones_folder_is_removed(workspace, monkeypatch):
+    import subprocess
+    import sys
+
+    from ragtune_core.store import Workspace
+    from ragtune_core.training.llm import data as chat_data
+
+    data = build_chat_data(router_dataset())
+    folder = workspace.dir(chat_data.DATA_FOLDER) / "chat"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stray = folder.with_name(f".chat.{int(dead.stdout)}.abcdefgh.partial")  # a save killed before its rename
+    stray.mkdir(parents=True)
+    (stray / "train.jsonl").write_text("{")
+    live = chat_data.staging_folder(folder)  # this process is saving
+    Workspace(workspace.root)
+    assert not stray.exists() and live.exists()
+    # Another save of the name renames first, between this one's check and its rename:
+    real_publish = chat_data.publish_folder
+    monkeypatch.setattr(chat_data, "publish_folder",
+                        lambda staged, target: real_publish(live, target) or real_publish(staged, target))
+    for name in ("train.jsonl", "val.jsonl", "data.json"):  # the other save's whole folder
+        (live / name).write_text("x")
+    with pytest.raises(ChatDataError, match="'chat' already exists"):
+        save_chat_data(workspace, "chat", data)
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["chat"] and (folder / "data.json").read_text() == "x"

@@ -47,7 +47,9 @@ def test_tokens_epochs_cost_and_local_time():
     report = run_preflight(lines(60), model="gpt-4o-mini-2024-07-18", count_tokens=lambda line: 100)
     assert report.epochs == 3 and report.billed_tokens == 60 * 100 * 3
     assert report.cost_usd == pytest.approx(18_000 / 1e6 * 3.0)
-    assert report.local_seconds == pytest.approx(18_000 / LOCAL_TOKENS_PER_SECOND)
+    # A local run plans its own epochs: about 60 steps of 8 lines, 8 epochs of 60 lines.
+    assert report.local_epochs == 8 and report.local_seconds == pytest.approx(48_000 / LOCAL_TOKENS_PER_SECOND)
+    assert run_preflight(lines(60), epochs=2, count_tokens=lambda line: 100).local_epochs == 2
     priced = run_preflight(lines(60), model="my-model", count_tokens=lambda line: 100, prices={"my-": 10.0}, epochs=2)
     assert priced.cost_usd == pytest.approx(12_000 / 1e6 * 10.0)
     assert run_preflight(lines(60), model="unknown").cost_usd is None

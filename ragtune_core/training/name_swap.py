@@ -1,0 +1,101 @@
+"""Name swaps: router questions whose document is renamed, so a selector learns to match names.
+
+A cross-encoder trained on six cities' questions learns "Berlin goes to vector_tool_berlin" as a fact
+about Berlin, and then sends a question about a city it never saw to one of the six. A copy of each
+question with its document's name replaced by an invented one, in the question and in that document's
+tool descriptions alike, can only be answered by reading the name in both: what routing an unseen
+document needs. Invented names (not other documents' names) keep the copies from teaching anything
+about the dataset's own documents, the validation ones included.
+
+A document's name is read from its tools' descriptions: the longest capitalised phrase that every one
+of its descriptions contains and no other document's does ("Berlin" in "... specific aspects of
+Berlin (e.g. ...)"). Questions that do not contain it (a nickname, no name at all) get no copy.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+Triple = tuple[str, str, float]  # (question, passage, label)
+
+# Capitalised words, with digits or capitals continuing them: "Berlin", "New York City", "Lyft 10-K".
+_PHRASE = re.compile(r"[A-Z][\w'’.-]*(?:[ -][A-Z0-9][\w'’.-]*)*")
+_ONSETS = ("b", "br", "d", "dr", "f", "g", "gr", "k", "kr", "l", "m", "n", "p", "pr", "r", "s", "st", "t", "tr",
+           "v", "z")
+_VOWELS = ("a", "e", "i", "o", "u", "ai", "ou", "ei")
+_CODAS = ("", "", "n", "r", "l", "s", "m", "th")
+
+
+def document_names(descriptions: dict[str, str], document_of: dict[str, str]) -> dict[str, str]:
+    """{document id: its name} for each document whose tools' descriptions name it (see the module)."""
+    phrases_of: dict[str, list[set[str]]] = {}
+    for tool, description in descriptions.items():
+        if tool in document_of:
+            phrases_of.setdefault(document_of[tool], []).append(_phrases(description))
+    names = {}
+    for document, phrase_sets in phrases_of.items():
+        others = set().union(*(s for d, sets in phrases_of.items() if d != document for s in sets))
+        own = set.intersection(*phrase_sets) - others
+        if own:
+            names[document] = max(sorted(own), key=len)
+    return names
+
+
+def _phrases(text: str) -> set[str]:
+    """Every capitalised phrase of `text` and each run of its words (so "New York City" also gives "New York")."""
+    phrases = set()
+    for match in _PHRASE.finditer(text):
+        words = match.group().split()
+        phrases.update(" ".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, len(words) + 1))
+    return {p.rstrip(".") for p in phrases if len(p.rstrip(".")) > 1}
+
+
+def invented_name(rng: random.Random, avoid: set[str]) -> str:
+    """A pronounceable name of two or three syllables that is none of `avoid` (lower-cased)."""
+    while True:
+        name = "".join(rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS)
+                       for _ in range(rng.choice((2, 2, 3)))).capitalize()
+        if name.lower() not in avoid:
+            return name
+
+
+def swap_name(text: str, name: str, new_name: str) -> str:
+    """`text` with every whole-word `name` (any case) replaced by `new_name`."""
+    return re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", new_name, text, flags=re.IGNORECASE)
+
+
+def named_in(text: str, name: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text, flags=re.IGNORECASE) is not None
+
+
+class NameSwapper:
+    """Copies of one question's labelled pairs with the right document's name invented anew each time."""
+
+    def __init__(self, descriptions: dict[str, str], document_of: dict[str, str], copies: int, seed: int):
+        self.names = document_names(descriptions, document_of)
+        self.descriptions, self.document_of, self.copies = descriptions, document_of, copies
+        self.rng = random.Random(seed)
+        self.avoid = {name.lower() for name in self.names.values()}
+
+    def renames(self, question: str, right: list[str]) -> bool:
+        """Whether `question` names the document of its right tool (and so gets copies)."""
+        name = self.names.get(self.document_of.get(right[0])) if right else None
+        return bool(name) and named_in(question, name)
+
+    def copies_of(self, question: str, right: list[str], pairs: list[tuple[str, float]]) -> list[Triple]:
+        """`copies` renamings of (question, [(tool id, label)]): the right tool's document renamed in the
+        question and in its tools' descriptions; none when the question does not name that document."""
+        if not self.renames(question, right):
+            return []
+        document = self.document_of[right[0]]
+        name = self.names[document]
+        triples = []
+        for _ in range(self.copies):
+            new_name = invented_name(self.rng, self.avoid)
+            for tool, label in pairs:
+                description = self.descriptions[tool]
+                if self.document_of.get(tool) == document:
+                    description = swap_name(description, name, new_name)
+                triples.append((swap_name(question, name, new_name), description, label))
+        return triples

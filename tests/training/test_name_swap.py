@@ -1,0 +1,70 @@
+"""Name swaps: a router question's document renamed in the question and in its tools, so a
+cross-encoder learns to match names rather than remember its training documents."""
+
+import random
+
+from ragtune_core.evaluation.reranking import first_stage
+from ragtune_core.training.config import CrossEncoderTrainConfig
+from ragtune_core.training.cross_encoder import labelled_pairs
+from ragtune_core.training.name_swap import NameSwapper, document_names, invented_name, swap_name
+from ragtune_core.training.register import planned_schedule
+from tests.training.test_cross_encoder import CITIES, router_dataset
+
+DESCRIPTIONS = {
+    "v-ny": "Useful for questions related to specific aspects of New York City (e.g. the history).",
+    "s-ny": "Useful for any requests that require a holistic summary of EVERYTHING about New York City.",
+    "v-sp": "Useful for questions related to specific aspects of São Paulo (e.g. the history).",
+    "s-sp": "Useful for any requests that require a holistic summary of EVERYTHING about São Paulo.",
+    "v-lyft": "Facts from the Lyft 10-K.",
+    "odd": "Useful for anything at all.",
+}
+DOCUMENTS = {"v-ny": "ny", "s-ny": "ny", "v-sp": "sp", "s-sp": "sp", "v-lyft": "lyft", "odd": "odd"}
+
+
+def test_a_documents_name_is_the_longest_phrase_only_its_tools_share():
+    assert document_names(DESCRIPTIONS, DOCUMENTS) == {"ny": "New York City", "sp": "São Paulo",
+                                                       "lyft": "Lyft 10-K"}  # "odd" names nothing of its own
+
+
+def test_names_are_swapped_as_whole_words_in_any_case():
+    assert swap_name("Is new york city big? New Yorkers say so.", "New York", "Brastor") == \
+        "Is Brastor city big? New Yorkers say so."
+    rng = random.Random(1)
+    names = {invented_name(rng, {"berlin"}) for _ in range(200)}
+    assert len(names) > 150 and all(name[0].isupper() and name.isalpha() for name in names)
+
+
+def test_each_copy_renames_the_right_document_in_the_question_and_its_tools_only():
+    swapper = NameSwapper(DESCRIPTIONS, DOCUMENTS, copies=2, seed=0)
+    pairs = [("s-ny", 1.0), ("v-ny", 0.0), ("s-sp", 0.0)]
+    copies = swapper.copies_of("Summarize New York City for me", ["s-ny"], pairs)
+    assert len(copies) == 6 and [label for _, _, label in copies] == [1.0, 0.0, 0.0] * 2
+    first_name = copies[0][0].removeprefix("Summarize ").removesuffix(" for me")
+    assert first_name != "New York City" and copies[0][1] == DESCRIPTIONS["s-ny"].replace("New York City", first_name)
+    assert copies[1][1] == DESCRIPTIONS["v-ny"].replace("New York City", first_name)
+    assert copies[2][1] == DESCRIPTIONS["s-sp"]  # another document keeps its name
+    assert copies[3][0] != copies[0][0]  # each copy invents its own name
+    assert swapper.copies_of("Summarize the Big Apple for me", ["s-ny"], pairs) == []  # a nickname: no copy
+
+
+def test_cross_encoder_pairs_gain_renamed_copies_and_the_schedule_counts_them():
+    from tests.training.test_cross_encoder import AngleEmbedder
+
+    dataset = router_dataset()
+    dataset.passage_docs = {tool["id"]: tool["document_id"] for tool in dataset.extra["tools"]}
+    texts = [*dataset.queries.values(), *dataset.corpus.values()]
+    embedder = AngleEmbedder({text: i for i, text in enumerate(texts)})
+    ranked = first_stage(embedder, dataset, "train")
+    plain, swapped = labelled_pairs(ranked, 1), labelled_pairs(ranked, 1, name_swaps=1, seed=3)
+    named = [triple for triple in swapped if any(city in triple[0] for city in CITIES)]
+    assert named == plain and len(swapped) == 2 * len(plain)  # every question names its city: one copy each
+    renamed = [triple for triple in swapped if triple not in named]
+    assert not any(city in question for question, _, _ in renamed for city in CITIES)
+    assert not any(city in passage for _, passage, label in renamed if label == 1.0 for city in CITIES)
+    assert labelled_pairs(ranked, 1, name_swaps=1, seed=3) == swapped  # the seed fixes the names
+    with_copies = planned_schedule(dataset, CrossEncoderTrainConfig(batch_size=4, epochs=1, name_swaps=1))
+    without = planned_schedule(dataset, CrossEncoderTrainConfig(batch_size=4, epochs=1, name_swaps=0))
+    assert with_copies.steps_per_epoch == 2 * without.steps_per_epoch
+    dataset.kind = "qa"  # passages of a QA corpus are not tools: no copies
+    assert labelled_pairs(first_stage(embedder, dataset, "train"), 1, name_swaps=2) == \
+        labelled_pairs(first_stage(embedder, dataset, "train"), 1)
