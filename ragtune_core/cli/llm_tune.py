@@ -64,6 +64,8 @@ def register(subparsers) -> None:
     listing.add_argument("--limit", type=int, default=20, help="the endpoint's jobs to list (default %(default)s)")
     listing.add_argument("--cancel", metavar="ID", help="cancel a workspace run (its hosted job too) or, with "
                                                         "--provider openai, the endpoint's job ID")
+    listing.add_argument("--follow", metavar="RUN", help="start a run that follows an interrupted hosted run's job "
+                                                         "(its worker stopped while the endpoint trained) to its end")
     add_llm_flags(listing, "", "the fine-tuning endpoint (--provider openai)")
     listing.set_defaults(handler=run_llm_jobs)
 
@@ -111,6 +113,9 @@ def run_train_llm(args: argparse.Namespace, ws: Workspace) -> dict:
 
 
 def run_llm_jobs(args: argparse.Namespace, ws: Workspace) -> dict:
+    if args.follow:
+        status = jobs.follow_again(ws, args.follow)
+        return {"following": {"id": status.run_id, "state": status.state}}
     provider = OpenAIShapedProvider(llm_config_from(args, "-")) if args.provider else None
     if args.cancel:
         if provider:
@@ -120,19 +125,22 @@ def run_llm_jobs(args: argparse.Namespace, ws: Workspace) -> dict:
                              "is cancelled with --provider openai")
         status = jobs.cancel_job(ws, args.cancel)
         return {"cancelled": {"id": status.run_id, "state": status.state}}
-    summary = {"runs": [_run_row(ws, run) for run in ws.list_runs(jobs.JobKind.TRAIN_LLM)]}
+    followable = jobs.followable_runs(ws)
+    summary = {"runs": [_run_row(ws, run, followable) for run in ws.list_runs(jobs.JobKind.TRAIN_LLM)]}
     if provider:
         summary["provider_jobs"] = [_job_row(job) for job in provider.list(args.limit)]
     return summary
 
 
-def _run_row(ws: Workspace, run) -> dict:
-    """A workspace fine-tuning run: its state (the status file knows best), model, provider and job."""
+def _run_row(ws: Workspace, run, followable: dict[str, str]) -> dict:
+    """A workspace fine-tuning run: its state (the status file knows best), model, provider and job, and
+    whether `llm-jobs --follow` can follow its job again."""
     config = run.params.get("config") or {}
     state = jobs.read_status(ws, run.id).state if jobs.status_path(ws, run.id).exists() else run.state
     provider_job = next((e.get("job_id") for e in jobs.read_events(ws, run.id) if e["event"] == "provider_job"), None)
     return {"id": run.id, "state": state, "model": run.params.get("model_name"), "provider": config.get("provider"),
-            "base_model": config.get("base_model") or None, "provider_job": provider_job, "created": run.created}
+            "base_model": config.get("base_model") or None, "provider_job": provider_job, "created": run.created,
+            "followable": run.id in followable}
 
 
 def _job_row(job: ProviderJob) -> dict:

@@ -12,7 +12,7 @@ from .runner import (
     wait,
     status_path,
 )
-from .tasks import JobKind, start_comparison_job, start_llm_finetune_job
+from .tasks import JobKind, follow_again, followable_runs, start_comparison_job, start_llm_finetune_job
 
 __all__ = [
     "ACTIVE_STATES",
@@ -28,4 +28,6 @@ __all__ = [
     "JobKind",
     "start_comparison_job",
     "start_llm_finetune_job",
+    "follow_again",
+    "followable_runs",
 ]

@@ -8,6 +8,7 @@ catalogue: rename an adapter freely, never a kind.
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 
-from .runner import JobStatus, start_job
+from .runner import JobStatus, read_events, read_status, start_job, status_path
 
 
 class JobKind(StrEnum):
@@ -183,6 +184,37 @@ def start_llm_finetune_job(ws, request) -> JobStatus:
     secret_env = request.llm_config().secret_env() if request.provider != "local" else None
     return start_job(ws, JobKind.TRAIN_LLM, request.to_params(), name=f"fine-tune LLM · {request.model_name}",
                      secret_env=secret_env)
+
+
+def followable_runs(ws) -> dict[str, str]:
+    """{run id: provider job id} of the hosted fine-tunings whose worker stopped (run "interrupted")
+    after creating their job, which the provider may still be running and billing; a job that a later
+    run follows is left out."""
+    runs = sorted(ws.list_runs(JobKind.TRAIN_LLM), key=lambda run: run.created)
+    followable = {}
+    for run in runs:
+        followed = (run.params.get("config") or {}).get("provider_job_id")
+        followable = {run_id: job for run_id, job in followable.items() if job != followed}
+        if not status_path(ws, run.id).exists() or read_status(ws, run.id).state != "interrupted":
+            continue
+        job_id = next((e.get("job_id") for e in read_events(ws, run.id) if e["event"] == "provider_job"), None)
+        if job_id and (run.params.get("config") or {}).get("provider") != "local":
+            followable[run.id] = job_id
+    return followable
+
+
+def follow_again(ws, run_id: str, api_key: str | None = None) -> JobStatus:
+    """Start a run that follows an interrupted hosted run's provider job (see followable_runs) to its
+    end and registers the model under the same name; the endpoint's key as for the first run (typed in,
+    or the environment's)."""
+    from ..training.llm.finetune import LLMFinetuneRequest
+
+    job_id = followable_runs(ws).get(run_id)
+    if job_id is None:
+        raise ValueError(f"run {run_id!r} is not a hosted fine-tuning interrupted while its provider's job "
+                         "ran (see ragtune llm-jobs)")
+    request = LLMFinetuneRequest.from_params(ws.get_run(run_id).params)
+    return start_llm_finetune_job(ws, dataclasses.replace(request, provider_job_id=job_id, api_key=api_key))
 
 
 def run_llm_finetune_job(ctx, params: dict) -> dict:

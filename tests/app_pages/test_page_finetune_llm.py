@@ -41,3 +41,23 @@ def test_openai_shows_its_dates_and_a_bad_start_is_named(ws):
     widget(at, "text_input", "Model name").set_value("").run()
     widget(at, "button", "Start fine-tuning").click().run()
     assert "name" in texts(at.error) and ws.list_runs() == []
+
+
+def test_an_interrupted_hosted_run_is_offered_to_be_followed_again(ws):
+    from ragtune_core import jobs
+    from ragtune_core.training.llm.data import build_chat_data, save_chat_data
+    from tests.fake_openai import FakeOpenAIServer
+    from tests.training.llm.helpers import interrupted_hosted_run
+
+    save_chat_data(ws, "chat", build_chat_data(router_dataset()))
+    with FakeOpenAIServer(fine_tuning=True, models=("fake-base",)) as server:
+        interrupted_hosted_run(ws, server)
+        at = open_page("finetune_llm")
+        assert "job ftjob-1 went on" in texts(at.warning).replace("\\", "")  # shown as literal text
+        widget(at, "button", "Follow job ftjob\\-1 again").click().run()
+        assert not at.exception
+        following = at.session_state["llm_training_run"]
+        assert jobs.wait(ws, following, timeout=60).state == "succeeded"
+        at.run()
+    assert not [b.label for b in at.button if b.label.startswith("Follow job")]
+    assert [m.name for m in ws.list_models("llm")] == ["ft"]

@@ -45,6 +45,8 @@ class LLMFinetuneRequest:
     settings: dict = field(default_factory=dict)  # local: LocalLLMSettings fields
     suffix: str | None = None  # hosted: added to the fine-tuned model's name
     poll_seconds: float = DEFAULT_POLL_SECONDS
+    # Hosted: follow this job of the provider instead of uploading and creating one (jobs.follow_again).
+    provider_job_id: str | None = None
     api_key: str | None = field(default=None, repr=False, compare=False)  # never stored
 
     def __post_init__(self) -> None:
@@ -58,6 +60,8 @@ class LLMFinetuneRequest:
             raise TrainingError("epochs must be between 1 and 50")
         if self.poll_seconds <= 0:
             raise TrainingError("poll_seconds must be more than 0")
+        if self.provider_job_id is not None and self.provider == "local":
+            raise TrainingError("a local fine-tuning stops with its worker: there is no job to follow again")
 
     def llm_config(self) -> LLMConfig:
         config = LLMConfig.from_public_dict({**self.llm, "model": self.base_model})
@@ -136,11 +140,14 @@ def _run_job(provider: FineTuneProvider, request: LLMFinetuneRequest, data: Chat
              on_event: OnEvent) -> tuple[ProviderJob, dict]:
     """Upload, create and follow the provider's job to its end: (the job, its last metrics). A stop
     (SIGTERM, Ctrl-C) cancels the provider's job."""
-    train_path, val_path = paths
-    on_event("state", {"state": "uploading", "message": f"uploading {len(data.train)} training lines"})
-    train_file = provider.upload(train_path)
-    val_file = provider.upload(val_path) if data.val else None
-    job = provider.create(request.base_model, train_file, val_file, request.epochs, request.suffix)
+    if request.provider_job_id:
+        job = provider.status(request.provider_job_id)
+    else:
+        train_path, val_path = paths
+        on_event("state", {"state": "uploading", "message": f"uploading {len(data.train)} training lines"})
+        train_file = provider.upload(train_path)
+        val_file = provider.upload(val_path) if data.val else None
+        job = provider.create(request.base_model, train_file, val_file, request.epochs, request.suffix)
     on_event("provider_job", {"job_id": job.id, "provider": provider.name, "state": job.state})
     seen: set[str] = set()
     last: dict = {}

@@ -28,3 +28,26 @@ def teacher(request: dict) -> str | dict:
     if query == MADE_UP:
         return tool_call("astronomy_everything")
     return tool_call(WRONG.get(query, RIGHT_TOOL[query]))
+
+
+def interrupted_hosted_run(workspace, server) -> str:
+    """A hosted fine-tuning ("chat" data to model "ft" at the fake `server`) whose worker is killed
+    (SIGKILL) once the endpoint's job exists: the interrupted run's id."""
+    import os
+    import signal
+    import time
+
+    from ragtune_core import jobs
+    from ragtune_core.llm.client import LLMConfig
+    from ragtune_core.training.llm.finetune import LLMFinetuneRequest
+
+    endpoint = LLMConfig(base_url=server.base_url, model="fake-base").to_public_dict()
+    run_id = jobs.start_llm_finetune_job(workspace, LLMFinetuneRequest(
+        "chat", "ft", "openai", "fake-base", llm=endpoint, poll_seconds=1.0)).run_id
+    deadline = time.monotonic() + 60
+    while not any(e["event"] == "provider_job" for e in jobs.read_events(workspace, run_id)):
+        assert time.monotonic() < deadline, "the fine-tuning job was never created"
+        time.sleep(0.05)
+    os.kill(jobs.read_status(workspace, run_id).pid, signal.SIGKILL)
+    assert jobs.wait(workspace, run_id, timeout=30).state == "interrupted"
+    return run_id

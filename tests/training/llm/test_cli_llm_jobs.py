@@ -3,6 +3,8 @@ endpoint's jobs with --provider openai, and --cancel of either."""
 
 import json
 
+import pytest
+
 from ragtune_core import jobs
 from ragtune_core.cli import build_parser
 from ragtune_core.llm.client import LLMConfig
@@ -10,7 +12,7 @@ from ragtune_core.questions.qa_dataset import save_dataset
 from ragtune_core.training.llm.data import chat_data_paths
 from ragtune_core.training.llm.providers import OpenAIShapedProvider
 from tests.fake_openai import FakeOpenAIServer
-from tests.training.llm.helpers import router_dataset
+from tests.training.llm.helpers import interrupted_hosted_run, router_dataset
 
 
 def test_runs_endpoint_jobs_and_cancels(workspace, run_cli):
@@ -61,3 +63,29 @@ def test_the_issues_command_names_are_aliases():
     for alias, command in (("llm-dataset", "llm-data"), ("llm-finetune", "train-llm")):
         args = parser.parse_args([alias, "x", "--name", "n"])
         assert args.handler == parser.parse_args([command, "x", "--name", "n"]).handler
+
+
+@pytest.mark.fault(
+    "The worker of a hosted LLM fine-tuning killed (kill -9) while the endpoint trains",
+    sees="the run interrupted, and its endpoint job offered to be followed again (page button, llm-jobs --follow)",
+    kept="the endpoint's job, followed to its end by a new run that registers the model under the same name")
+def test_a_hosted_job_is_followed_again_after_its_worker_is_killed(workspace, run_cli):
+    save_dataset(workspace, "tools", router_dataset(), None, {})
+    assert run_cli("llm-data", "tools", "--name", "chat")[0] == 0
+    with FakeOpenAIServer(fine_tuning=True, models=("fake-base",)) as server:
+        first = interrupted_hosted_run(workspace, server)
+        assert server.ft.jobs["ftjob-1"]["status"] not in ("succeeded", "cancelled")  # it trains on
+
+        code, out, err = run_cli("llm-jobs")
+        assert code == 0 and [run["followable"] for run in json.loads(out)["runs"]] == [True], err
+        code, out, err = run_cli("llm-jobs", "--follow", first)
+        assert code == 0, err
+        second = json.loads(out)["following"]["id"]
+        assert jobs.wait(workspace, second, timeout=60).state == "succeeded"
+    assert len(server.ft.jobs) == 1 and len(server.ft.files) == 2  # train and val, uploaded once; one job
+    [model] = workspace.list_models("llm")
+    assert model.name == "ft" and model.metrics["trained_tokens"] > 0
+    code, out, _ = run_cli("llm-jobs")
+    assert [run["followable"] for run in json.loads(out)["runs"]] == [False, False]
+    code, _, err = run_cli("llm-jobs", "--follow", first)  # followed already
+    assert code == 2 and "not a hosted fine-tuning interrupted" in err
