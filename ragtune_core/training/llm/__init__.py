@@ -17,6 +17,7 @@ from .data import (
 from .preflight import (
     TRAINING_PRICES_PER_1M,
     PreflightReport,
+    local_token_counter,
     run_preflight,
     preview,
     length_histogram,
@@ -48,6 +49,7 @@ __all__ = [
     "list_chat_data",
     "TRAINING_PRICES_PER_1M",
     "PreflightReport",
+    "local_token_counter",
     "run_preflight",
     "preview",
     "length_histogram",

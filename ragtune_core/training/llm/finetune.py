@@ -24,7 +24,7 @@ from ...store.workspace import Workspace, WorkspaceError
 from ..config import TrainingError
 from ..register import check_model_name
 from .data import SYSTEM_PROMPT, ChatData, chat_data_paths, load_chat_data
-from .preflight import PreflightReport, run_preflight
+from .preflight import PreflightReport, local_token_counter, run_preflight
 from .providers import (ACTIVE_STATES, PROVIDERS, SUCCEEDED, FineTuneProvider, LocalProvider, OpenAIShapedProvider,
                         ProviderJob)
 
@@ -89,13 +89,14 @@ class LLMFinetuneRequest:
         return cls(**config)
 
 
-def check_request(ws: Workspace, request: LLMFinetuneRequest, count_tokens=None) -> tuple[ChatData, PreflightReport]:
+def check_request(ws: Workspace, request: LLMFinetuneRequest) -> tuple[ChatData, PreflightReport]:
     """Everything checkable before a job starts; TrainingError naming the first obstacle."""
     check_model_name(ws, request.model_name, "LLM")
     data = load_chat_data(ws, request.data_name)
     availability = request.provider_for(ws.model_dir(request.model_name)).availability(request.base_model)
     if not availability.usable:
         raise TrainingError(f"{request.provider} cannot fine-tune: {availability.reason}")
+    count_tokens = local_token_counter(request.base_model) if request.provider == "local" else None
     report = run_preflight(data.train, data.val, request.base_model, request.epochs, count_tokens=count_tokens)
     if not report.ok:
         raise TrainingError("the chat data fails its pre-flight check: " + "; ".join(report.errors))

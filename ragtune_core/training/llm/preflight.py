@@ -95,6 +95,14 @@ def preview(example: dict, tokenizer=None) -> Preview:
     return Preview(prompt, trained, estimate_tokens([prompt + trained]), False)
 
 
+def local_token_counter(base_model: str | None) -> TokenCounter:
+    """Tokens of a line as a local fine-tuning of `base_model` renders it (its compact tools template:
+    about two thirds of the generic estimate for the cities' 16 tools); ModelNotFound without it."""
+    from ...store.llm_models import load_chat_tokenizer
+
+    return token_counter(load_chat_tokenizer(base_model or None))
+
+
 def token_counter(tokenizer=None) -> TokenCounter:
     """Tokens of a line: by the tokenizer's chat template, else estimated from its generic layout."""
     if tokenizer is not None:

@@ -2,9 +2,11 @@ import json
 
 from ragtune_core.questions.qa_dataset import save_dataset
 from ragtune_core.routing.llm_selector import FinetunedLLM
-from ragtune_core.training.llm.data import list_chat_data, to_jsonl, build_chat_data
+from ragtune_core.training.llm.data import list_chat_data, load_chat_data, to_jsonl, build_chat_data
+from ragtune_core.training.llm.preflight import local_token_counter, token_counter
 from tests.fake_openai import FakeOpenAIServer
 from tests.training.llm.helpers import QUERIES, router_dataset, teacher
+from tests.training.llm.tiny_llm import tiny_llm
 
 
 def test_llm_data_check_and_hosted_training(workspace, run_cli, tmp_path):
@@ -14,9 +16,15 @@ def test_llm_data_check_and_hosted_training(workspace, run_cli, tmp_path):
     summary = json.loads(out)
     assert summary["train"] + summary["val"] == len(QUERIES) and summary["labels"] == "dataset"
     assert len((tmp_path / "out" / "train.jsonl").read_text().splitlines()) == summary["train"]
-    code, out, _ = run_cli("llm-check", "tools-chat", "--base-model", "gpt-4o-mini-2024-07-18")
+    code, out, _ = run_cli("llm-check", "tools-chat", "--provider", "openai", "--base-model", "gpt-4o-mini-2024-07-18")
     check = json.loads(out)
     assert code == 0 and check["ok"] and check["cost_usd"] > 0 and check["warnings"]
+    tiny = tiny_llm(tmp_path / "tiny")  # a local run counts tokens with the base model's own tokenizer
+    code, out, err = run_cli("llm-check", "tools-chat", "--base-model", str(tiny))
+    assert code == 0, err
+    lines = load_chat_data(workspace, "tools-chat").train
+    counted = max(map(local_token_counter(str(tiny)), lines))
+    assert json.loads(out)["max_tokens"] == counted != max(map(token_counter(), lines))
     with FakeOpenAIServer(fine_tuning=True, models=("fake-base",)) as server:
         code, out, err = run_cli("train-llm", "tools-chat", "--name", "router-ft", "--provider", "openai",
                                  "--base-model", "fake-base", "--base-url", server.base_url, "--poll-seconds", "0.01")
