@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.basics import literal, workspace
-from app_pages.components import pick, run_panel, when
+from app_pages.components import errors_shown, pick, run_panel, when
 from app_pages.questions_qa import qa_form
 from app_pages.questions_review import review_drafts
 from app_pages.questions_router import router_form
@@ -81,6 +81,14 @@ with st.popover("Split again" if dataset.split else "Split", icon=":material/cal
                 st.error(literal(exc))
             else:
                 st.rerun()
+with st.popover("Delete this dataset", icon=":material/delete:"):
+    st.markdown(f"Delete **{literal(record.name)}** and its questions? Models trained on it, saved reports and chat "
+                "data built from it stay.")
+    if st.button("Delete", type="primary", key="delete-dataset"):
+        with errors_shown():  # a job started using it meanwhile: the refusal names it
+            ws.delete_dataset(record.id)
+        st.session_state.pop(State.DATASET, None)
+        st.rerun()
 download = st.columns(3)
 for column, part in zip(download, [None, "train", "val"]):
     if part and not dataset.split:

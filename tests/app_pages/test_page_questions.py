@@ -123,3 +123,21 @@ def test_an_imported_unsplit_dataset_can_be_split_on_the_page(ws):
     assert set(load_dataset(ws, record.id).split.values()) == {"train", "val"}
     assert ws.get_dataset(record.id).params["split_by"] == "query"
     assert "train 3 · validation 1 questions" in texts(at.caption)
+
+
+def test_a_dataset_is_deleted_from_the_page_unless_a_job_uses_it(ws):
+    from ragtune_core.questions.qa_dataset import QADataset
+
+    dataset = QADataset({"q1": "a?", "q2": "b?"}, {"p1": "x"}, {"q1": ["p1"], "q2": ["p1"]})
+    kept, doomed = (save_dataset(ws, name, dataset, None, {}) for name in ("kept", "doomed"))
+    busy = ws.create_run("sleep", "a job on it", {}, dataset_id=doomed.id)
+    ws.update_run(busy.id, state="running")
+    at = open_page("questions")
+    widget(at, "selectbox", "Dataset").set_value(doomed.id).run()
+    widget(at, "button", "Delete").click().run()
+    assert "in use by the job 'a job on it'" in texts(at.error)
+    assert sorted(d.name for d in ws.list_datasets()) == ["doomed", "kept"]
+    ws.update_run(busy.id, state="succeeded")
+    widget(at, "button", "Delete").click().run()
+    assert not at.exception and [d.name for d in ws.list_datasets()] == ["kept"]
+    assert widget(at, "selectbox", "Dataset").value == kept.id
