@@ -8,9 +8,11 @@ from app_pages.basics import literal, workspace
 from app_pages.components import chart, models_by_name, pick, run_panel, selector_picker
 from app_pages.state import State
 from ragtune_core import jobs
-from ragtune_core.evaluation import CHART_METRICS, comparison_table, latest_reports, per_query_comparison
+from ragtune_core.evaluation import (CHART_METRICS, comparison_table, latest_reports, per_query_comparison,
+                                     unreadable_reports)
 from ragtune_core.questions import load_dataset
-from ragtune_core.routing import confusion_frame, latest_comparison, match_rate_table, mcnemar_table, misrouted_table
+from ragtune_core.routing import (confusion_frame, latest_comparison, match_rate_table, mcnemar_table, misrouted_table,
+                                  unreadable_comparisons)
 from ragtune_core.training.llm.serving import finetuned_llms, llm_selector_rows, teacher_agreements
 
 ws = workspace()
@@ -26,6 +28,10 @@ record = pick("Dataset", datasets, key=State.DATASET, help="A router dataset com
 has_split = bool(load_dataset(ws, record.id).split)
 part = st.radio("Queries", ["val", "train", "all"] if has_split else ["all"], horizontal=True,
                 format_func={"val": "validation split", "train": "training split", "all": "all"}.get)
+damaged = unreadable_reports(ws) + unreadable_comparisons(ws)
+if damaged:
+    st.warning("Saved results that cannot be read are left out: " + "; ".join(literal(d) for d in damaged),
+               icon=":material/broken_image:")
 embedders = models_by_name("embedding")
 cross_encoders = models_by_name("cross_encoder")
 

@@ -1,7 +1,8 @@
 """Stage 4, evaluation: retrieval metrics with bootstrap intervals, reranking, Compare-page tables."""
 
 from .metrics import METRIC_NAMES, TOP_K, bootstrap_ci
-from .retrieval import CHART_METRICS, ModelSpec, RetrievalReport, PARTS, evaluate_retrieval, evaluate_models, latest_reports
+from .retrieval import (CHART_METRICS, ModelSpec, RetrievalReport, PARTS, evaluate_retrieval, evaluate_models,
+                        latest_reports, unreadable_reports)
 from .reranking import RERANK_TOP_K, rerank, rerank_and_save
 from .tables import comparison_table, per_query_comparison
 
@@ -16,6 +17,7 @@ __all__ = [
     "evaluate_retrieval",
     "evaluate_models",
     "latest_reports",
+    "unreadable_reports",
     "RERANK_TOP_K",
     "rerank",
     "rerank_and_save",

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 from ..questions.qa_dataset import DatasetError, QADataset, load_dataset
 from ..store.files import write_json
 from ..store.models import load_embedder, resolve_model
-from ..store.workspace import Workspace, load_saved_results, new_id
+from ..store.workspace import Workspace, load_saved_results, new_id, unreadable_results
 from .metrics import METRIC_NAMES, TOP_K, QueryResult, metric_matrix
 
 log = logging.getLogger(__name__)
@@ -245,6 +245,11 @@ def list_reports(ws: Workspace, dataset_id: str | None = None, part: str | None 
     """Saved reports, newest first; a file that cannot be read is skipped with a warning."""
     return load_saved_results(ws.dir("evaluations"), RetrievalReport.from_dict, log, "evaluation report",
                               dataset_id, part, schema=RetrievalReport)
+
+
+def unreadable_reports(ws: Workspace) -> list[str]:
+    """The saved reports list_reports skips, each named with why."""
+    return unreadable_results(ws.dir("evaluations"), RetrievalReport.from_dict, "evaluation report", RetrievalReport)
 
 
 def latest_reports(ws: Workspace, dataset_id: str, part: str) -> list[RetrievalReport]:

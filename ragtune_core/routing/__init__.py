@@ -40,6 +40,7 @@ from .compare import (
     latest_comparison,
     route_query,
     router_task,
+    unreadable_comparisons,
 )
 from .stats import McNemar, TeacherAgreement, mcnemar, mcnemar_p, pairwise_mcnemar, agreement, teacher_agreement
 from .tables import (counts_per_tool, match_rate_table, confusion_frame, misrouted_table, mcnemar_table, route_table,
@@ -87,6 +88,7 @@ __all__ = [
     "evaluate_selector",
     "load_router_task",
     "latest_comparison",
+    "unreadable_comparisons",
     "route_query",
     "router_task",
     "McNemar",

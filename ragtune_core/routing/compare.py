@@ -23,7 +23,7 @@ from ..evaluation.metrics import bootstrap_ci
 from ..evaluation.retrieval import check_part
 from ..questions.qa_dataset import DatasetError, QADataset, load_dataset
 from ..store.files import write_json
-from ..store.workspace import Workspace, load_saved_results, new_id
+from ..store.workspace import Workspace, load_saved_results, new_id, unreadable_results
 from .selectors import Choice, Selection, Selector
 from .specs import RoutingError, SelectorSpec, load_selectors
 
@@ -235,6 +235,12 @@ def list_comparisons(ws: Workspace, dataset_id: str | None = None, part: str | N
     """Saved comparisons, newest first; a file that cannot be read is skipped with a warning."""
     return load_saved_results(ws.dir("router_evaluations"), RouterComparison.from_dict, log, "router comparison",
                               dataset_id, part, schema=RouterComparison)
+
+
+def unreadable_comparisons(ws: Workspace) -> list[str]:
+    """The saved comparisons list_comparisons skips, each named with why."""
+    return unreadable_results(ws.dir("router_evaluations"), RouterComparison.from_dict, "router comparison",
+                              RouterComparison)
 
 
 def latest_comparison(ws: Workspace, dataset_id: str, part: str) -> RouterComparison | None:

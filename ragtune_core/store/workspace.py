@@ -387,15 +387,27 @@ def load_saved_results(folder: Path, parse: Callable[[dict], T], log: logging.Lo
     """The saved results (objects with dataset_id, part and created) in `folder`'s *.json files, of
     `dataset_id` and `part` when given, newest first. Each file is checked against `schema` (its
     dataclass) before `parse` reads it; one that does not fit is skipped with a warning on `log`
-    naming the file, the key and what was expected."""
-    loaded = []
-    for path in folder.glob("*.json"):
+    naming the file, the key and what was expected (`unreadable_results` lists them for a page)."""
+    loaded, problems = _read_results(folder, parse, what, schema)
+    for problem in problems:
+        log.warning("skipping unreadable %s", problem)
+    found = [r for r in loaded if (dataset_id is None or r.dataset_id == dataset_id) and (part is None or r.part == part)]
+    return sorted(found, key=lambda r: r.created, reverse=True)
+
+
+def unreadable_results(folder: Path, parse: Callable[[dict], T], what: str, schema: object = None) -> list[str]:
+    """What load_saved_results skips in `folder`: one message naming the file and why, per file."""
+    return _read_results(folder, parse, what, schema)[1]
+
+
+def _read_results(folder: Path, parse: Callable[[dict], T], what: str, schema: object) -> tuple[list[T], list[str]]:
+    loaded, problems = [], []
+    for path in sorted(folder.glob("*.json")):
         try:
             data = read_json(path, what)
             if schema is not None:
                 conform(data, schema, f"{what} {path.name}")
             loaded.append(parse(data))
         except (OSError, ValueError, TypeError, KeyError) as exc:
-            log.warning("skipping unreadable %s %s: %s", what, path.name, exc)
-    found = [r for r in loaded if (dataset_id is None or r.dataset_id == dataset_id) and (part is None or r.part == part)]
-    return sorted(found, key=lambda r: r.created, reverse=True)
+            problems.append(str(exc) if path.name in str(exc) else f"{what} {path.name}: {exc}")
+    return loaded, problems

@@ -72,3 +72,18 @@ def test_a_damaged_catalogue_row_is_named_on_the_questions_page(ws):
     at.switch_page("app_pages/questions.py").run()
     assert not at.exception, at.exception
     assert f"corpus '{record.id}' cannot be read" in shown(at.error)
+
+
+@pytest.mark.fault(
+    "A saved report or comparison file damaged, opened on the Compare page",
+    sees="a warning naming each unreadable file and what is wrong in it",
+    kept="every other saved result, shown as before")
+def test_the_compare_page_names_saved_results_it_cannot_read(ws):
+    dataset = QADataset({"q1": "a?"}, {"p1": "x"}, {"q1": ["p1"]})
+    save_dataset(ws, "qa", dataset, None, {})
+    (ws.dir("evaluations") / "half.json").write_text('{"report_id": ')
+    (ws.dir("router_evaluations") / "odd.json").write_text('{"comparison_id": 3}')
+    at = open_page("compare")
+    assert not at.exception
+    [warning] = [w.value.replace("\\", "") for w in at.warning if "cannot be read" in w.value]
+    assert "evaluation report half.json" in warning and "router comparison odd.json" in warning
