@@ -492,3 +492,31 @@ def test_comparison_job_reports_a_failed_selector(workspace, dataset_id, llm_ser
     assert list(final.result["match_rates"]) == ["LLM fake-model"] and "1 failed" in final.message
     events = jobs.read_events(workspace, status.run_id)
     assert [e["selector"] for e in events if e["event"] == "selector_failed"] == ["LLM broken"]
+
+
+@pytest.mark.fault(
+    "The worker of a selector comparison killed (kill -9) half-way",
+    sees="the run interrupted on the Compare page and in `ragtune runs`",
+    kept="every earlier comparison; nothing half-written is saved or left behind")
+def test_a_killed_comparison_saves_nothing_and_keeps_the_earlier_ones(workspace, dataset_id):
+    import os
+    import signal
+    import time
+
+    from ragtune_core.store.workspace import Workspace
+
+    with FakeOpenAIServer(responder=router_llm) as fast:
+        earlier = compare_selectors(workspace, dataset_id, [llm_spec(fast)], "all")
+    with FakeOpenAIServer(responder=router_llm, latency=0.5) as slow:
+        spec = SelectorSpec("LLM slow", "llm", llm={"base_url": slow.base_url, "model": "fake-model",
+                                                     "max_concurrency": 1})
+        status = start_comparison_job(workspace, dataset_id, [spec], part="all")
+        deadline = time.monotonic() + 60
+        while slow.chat_requests < 2:  # routing has begun
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        os.kill(jobs.read_status(workspace, status.run_id).pid, signal.SIGKILL)
+        assert jobs.wait(workspace, status.run_id, timeout=30).state == "interrupted"
+    reopened = Workspace(workspace.root)
+    assert [c.comparison_id for c in list_comparisons(reopened)] == [earlier.comparison_id]
+    assert not [p for p in reopened.root.rglob("*") if p.name.endswith((".tmp", ".partial"))]
