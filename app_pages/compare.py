@@ -5,14 +5,14 @@ import plotly.express as px
 import streamlit as st
 
 from app_pages.basics import literal, workspace
-from app_pages.components import chart, models_by_name, pick, run_panel, selector_picker
+from app_pages.components import chart, errors_shown, models_by_name, pick, run_panel, selector_picker
 from app_pages.state import State
 from ragtune_core import jobs
 from ragtune_core.evaluation import (CHART_METRICS, comparison_table, latest_reports, per_query_comparison,
                                      unreadable_reports)
 from ragtune_core.questions import load_dataset
-from ragtune_core.routing import (confusion_frame, latest_comparison, match_rate_table, mcnemar_table, misrouted_table,
-                                  unreadable_comparisons)
+from ragtune_core.routing import (confusion_frame, latest_comparison, llm_routing_estimates, match_rate_table,
+                                  mcnemar_table, misrouted_table, unreadable_comparisons)
 from ragtune_core.training.llm.serving import finetuned_llms, llm_selector_rows, teacher_agreements
 
 ws = workspace()
@@ -126,6 +126,10 @@ def compare_selectors() -> None:
                               format_func=imported.get, help="Router datasets imported for evaluation only, such as "
                               "hand-written queries: generated validation queries follow the generator's wording, "
                               "so these show how the selectors do on free wording. Reported apart.")
+    with errors_shown(stop=False):
+        for estimate in llm_routing_estimates(ws, [(record.id, part)] + [(d, "all") for d in held_out], chosen):
+            st.caption(literal(estimate), help="Estimated from the prompts' text before anything is sent; the "
+                       "comparison records what was used.")
     if st.button("Compare selectors", type="primary", disabled=not chosen, icon=":material/play_arrow:"):
         try:
             status = jobs.start_comparison_job(ws, record.id, chosen, part, secret_env, held_out)

@@ -24,6 +24,8 @@ from ..evaluation.retrieval import check_part
 from ..questions.qa_dataset import DatasetError, QADataset, load_dataset
 from ..store.files import write_json
 from ..store.workspace import Workspace, load_saved_results, new_id, unreadable_results
+from .. import llm
+from .llm_selector import LLMSelector
 from .selectors import Choice, Selection, Selector
 from .specs import RoutingError, SelectorSpec, load_selectors
 
@@ -218,6 +220,22 @@ def compare_selectors(ws: Workspace, dataset_id: str, specs: list[SelectorSpec],
     comparison = RouterComparison(new_id("route"), task.dataset_id, task.part, time.time(), task.queries,
                                   task.query_ids, task.choices, task.expected, reports, skipped, failed)
     return save_comparison(ws, comparison)
+
+
+def llm_routing_estimates(ws: Workspace, sets: list[tuple[str, str]], specs: list[SelectorSpec]) -> list[str]:
+    """Before a comparison: for each LLM selector, what routing every query of `sets` ((dataset id,
+    part)) would use and cost at the workspace's prices, as a sentence."""
+    tasks = [load_router_task(ws, dataset_id, part) for dataset_id, part in sets]
+    estimates = []
+    for spec in specs:
+        if spec.kind == "llm":
+            config = llm.with_prices(spec.llm_config(), ws)
+            usage = llm.Usage()
+            for task in tasks:
+                asked = LLMSelector(config).expected_usage(task.queries, task.choices)
+                usage.add(asked.prompt_tokens, asked.completion_tokens)
+            estimates.append(f"{spec.label}: {llm.describe_cost(config, usage.prompt_tokens, usage.completion_tokens)}")
+    return estimates
 
 
 def _model_of(spec: SelectorSpec) -> str:

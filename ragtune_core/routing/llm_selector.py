@@ -46,6 +46,8 @@ JSON_ANSWER_INSTRUCTION = (
     'Answer with a JSON object only: {{"choice": <the number of the choice, 1 to {num_choices}>, '
     '"reason": "<one sentence on why>"}}'
 )
+# Completion tokens per query, for estimates: a choice with its one-sentence reason, or one tool call.
+JSON_ANSWER_TOKENS, TOOL_CALL_TOKENS = 40, 20
 _JSON_OBJECT = re.compile(r"\{[^{}]*\}")
 _NUMBER = re.compile(r"\b(\d+)\b")
 # The workspace folder (under its root) where comparisons keep their LLM selectors' batch states.
@@ -91,6 +93,15 @@ class LLMSelector:
         except llm.LLMConfigError as exc:
             return False, str(exc)
         return True, f"{config.model} at {config.base_url or llm.OPENAI_HOST}"
+
+    def expected_usage(self, queries: list[str], choices: list[Choice]) -> llm.Usage:
+        """The tokens routing `queries` would use, before it runs (prompts estimated from their text)."""
+        if self.tool_calling:
+            fixed = [self.system_prompt or "", json.dumps(function_tools(choices))]
+            prompts, answer = [[*fixed, query] for query in queries], TOOL_CALL_TOKENS
+        else:
+            prompts, answer = [[render_select_prompt(query, choices)] for query in queries], JSON_ANSWER_TOKENS
+        return llm.Usage(sum(llm.estimate_tokens(prompt) for prompt in prompts), answer * len(queries))
 
     def select(self, queries: list[str], choices: list[Choice]) -> list[Selection]:
         check_choices(choices)

@@ -34,6 +34,8 @@ def test_an_llm_selector_routes_the_dataset_through_the_batch_api(ws):
     with FakeOpenAIServer(responder=router_llm, batches=True) as server:
         at = open_page("compare")
         _llm_selector(at, server.base_url).set_value(True).run()
+        [estimate] = [c.value for c in at.caption if c.value.startswith("LLM · fake")]
+        assert "prompt" in estimate and "unknown batch price for fake" in estimate.replace("\\", "")
         widget(at, "button", "Compare selectors").click().run()
         assert not at.exception
         run_id = at.session_state["selector_run"]

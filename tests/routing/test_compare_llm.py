@@ -96,3 +96,29 @@ def test_unknown_names_and_other_tool_sets_exit_2(workspace, run_cli, trained, t
     for command in (("compare-selectors", "fewer"), ("route", "fewer", "What VAT rate applies?")):
         code, out, err = run_cli(*command, "--finetuned-llm", "router-ft")
         assert code == 2 and out == "" and "'router-ft': this fine-tuned LLM learned another tool set" in err, err
+
+
+def test_an_llm_comparison_says_what_it_will_use_and_cost_before_it_runs(workspace, run_cli, server):
+    from ragtune_core.llm.pricing import ModelPrice, save_price
+    from ragtune_core.routing.compare import llm_routing_estimates, load_router_task
+    from ragtune_core.routing.llm_selector import JSON_ANSWER_TOKENS, TOOL_CALL_TOKENS, LLMSelector, function_tools
+    from ragtune_core.routing.specs import SelectorSpec
+    from ragtune_core.llm import LLMConfig, estimate_tokens
+
+    dataset_id = save_dataset(workspace, "tools", router_dataset(), None, {}).id
+    task = load_router_task(workspace, dataset_id, "all")
+    config = LLMConfig(base_url=server.base_url, model="t")
+    plain = LLMSelector(config).expected_usage(task.queries, task.choices)
+    assert plain.completion_tokens == JSON_ANSWER_TOKENS * len(task.queries)
+    assert plain.prompt_tokens > estimate_tokens(task.queries) + estimate_tokens(c.description for c in task.choices)
+    calling = LLMSelector(config, tool_calling=True, system_prompt="Route.").expected_usage(task.queries, task.choices)
+    assert calling.completion_tokens == TOOL_CALL_TOKENS * len(task.queries)
+    assert calling.prompt_tokens > len(task.queries) * estimate_tokens([json.dumps(function_tools(task.choices))])
+    save_price(workspace, "t", ModelPrice(1.0, 2.0))  # USD per 1k tokens
+    spec = SelectorSpec("LLM t", "llm", llm=config.to_public_dict())
+    [estimate] = llm_routing_estimates(workspace, [(dataset_id, "all")], [spec, SelectorSpec("base", "embedding")])
+    cost = plain.prompt_tokens / 1000 * 1.0 + plain.completion_tokens / 1000 * 2.0
+    assert estimate.startswith(f"LLM t: about {plain.prompt_tokens:,} prompt") and f"${cost:.4f}" in estimate
+    code, _, err = run_cli("compare-selectors", "tools", "--part", "all", "--llm-model", "t", "--llm-base-url",
+                           server.base_url)
+    assert code == 0 and estimate in err
