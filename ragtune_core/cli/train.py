@@ -85,6 +85,10 @@ def list_runs(args: argparse.Namespace, ws: Workspace) -> dict:
                      "created": run.created, "finished": run.finished, "dataset_id": run.dataset_id,
                      # what LLM calls were estimated to use before the run, and what they used
                      **{k: run.result[k] for k in ("estimate", "usage", "cost_usd") if k in run.result}})
+        if "estimate" not in rows[-1]:  # a run that did not succeed: its estimate event, when it had one
+            estimate = next((e for e in jobs.read_events(ws, run.id) if e.get("event") == "estimate"), None)
+            if estimate:
+                rows[-1]["estimate"] = {k: v for k, v in estimate.items() if k not in ("event", "time")}
     return {"runs": rows}
 
 

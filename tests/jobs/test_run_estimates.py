@@ -56,3 +56,17 @@ def test_an_offline_run_has_no_estimate(workspace, run_cli):
     code, out, _ = run_cli("runs")
     [run] = [r for r in json.loads(out)["runs"] if r["id"] == run_id]
     assert "estimate" not in run and "cost_usd" not in run
+
+
+def test_a_run_that_fails_still_shows_the_estimate_made_before_it(workspace, run_cli):
+    from tests.routing.test_compare import RefusingServer
+
+    corpus = save_cities(workspace)
+    with RefusingServer() as refusing:  # every request turned down: the run fails
+        config = LLMConfig(refusing.base_url, "fake-model", max_retries=0)
+        status = jobs.start_job(workspace, JobKind.GENERATE_QUESTIONS, {
+            "corpus_id": corpus.id, "generator": "llm", "llm": config.to_public_dict(), "max_chunks": 2})
+        assert jobs.wait(workspace, status.run_id, timeout=60).state == "failed"
+    [run] = json.loads(run_cli("runs")[1])["runs"]
+    assert run["state"] == "failed" and run["estimate"]["prompt_tokens"] > 0 and run["estimate"]["cached_chunks"] == 0
+    assert "usage" not in run
