@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(VENV)/bin/python bench/bench_finetune.py
 	$(VENV)/bin/python bench/bench_router.py
 	$(VENV)/bin/python bench/bench_defaults.py
+	$(VENV)/bin/python bench/bench_llm_finetune.py
 
 clean:
 	rm -rf $(VENV)

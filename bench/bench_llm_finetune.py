@@ -13,7 +13,7 @@ training cities' queries, with the router dataset's own tools as the choices, fo
 Writes the section "## LLM fine-tuning: local SmolLM2 router" into bench/RESULTS.md. Target
 (issue "LLM fine-tuning"): the fine-tuned local LLM ≥ 0.90 on validation, far above its untuned self.
 
-    .venv/bin/python bench/bench_llm_finetune.py      # about 40 minutes on 2 CPU cores
+    .venv/bin/python bench/bench_llm_finetune.py      # about an hour on 2 CPU cores
 """
 
 from __future__ import annotations
