@@ -139,3 +139,15 @@ def test_auto_epochs_aim_at_the_target_steps():
     assert (schedule.epochs, schedule.steps) == (LocalLLMSettings.MAX_AUTO_EPOCHS, 50)
     schedule = plan_schedule(LocalLLMSettings(), 240)
     assert (schedule.epochs, schedule.steps) == (2, 60) and schedule.reason.startswith("auto: 2 epochs")
+
+
+def test_validation_is_measured_on_an_even_sample_of_many_lines(tmp_path, monkeypatch):
+    from ragtune_core.training.llm import local
+
+    assert local.even_sample(list(range(10)), 4) == [0, 2, 5, 7] and local.even_sample([1, 2], 4) == [1, 2]
+    monkeypatch.setattr(local, "VALIDATION_LINES", 3)
+    base = tiny_llm(tmp_path / "base")
+    train = write_lines(tmp_path / "train.jsonl", [chat_line(q, ALWAYS) for q in QUERIES[:6]])
+    val = write_lines(tmp_path / "val.jsonl", [chat_line(q, ALWAYS) for q in QUERIES[6:16]])
+    result = train_lora(train, val, tmp_path / "out", settings(base, epochs=1), lambda event: None, lambda: False)
+    assert result["metrics"]["val_examples"] == 3
