@@ -5,6 +5,7 @@ pre-flight), `train-llm` (fine-tune an LLM on it: locally, or at an OpenAI-shape
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from .. import jobs
@@ -16,6 +17,7 @@ from ..training.llm.finetune import DEFAULT_POLL_SECONDS, LLMFinetuneRequest, ch
 from ..training.llm.preflight import DEFAULT_MAX_LENGTH, local_token_counter, run_preflight
 from ..training.llm.providers import OPENAI_NOTICE, PROVIDERS, OpenAIShapedProvider, ProviderJob
 from .llm_flags import add_llm_flags, llm_config_from
+from .progress import ProgressPrinter
 
 
 def register(subparsers) -> None:
@@ -114,7 +116,33 @@ def run_train_llm(args: argparse.Namespace, ws: Workspace) -> dict:
         status = jobs.start_llm_finetune_job(ws, request)
         return {"run_id": status.run_id, "state": status.state}
     check_request(ws, request)
-    return fine_tune_llm(ws, request)
+    return fine_tune_llm(ws, request, on_event=_event_printer())
+
+
+def _event_printer():
+    """An on_event printing a fine-tuning's events on stderr (stdout carries the JSON summary): each new
+    state, the provider's messages, every validation loss, and the training loss at most once a second."""
+    progress = ProgressPrinter("train-llm")
+    last_state = None
+
+    def on_event(event: str, data: dict) -> None:
+        nonlocal last_state
+        if event == "metrics":
+            step, total = data.get("step") or 0, data.get("total_steps") or 0
+            shown = [f"{name} {data[name]:.4f}" for name in ("train_loss", "valid_loss") if data.get(name) is not None]
+            message = f"step {step}/{total}" + "".join(f" · {text}" for text in shown)
+            if data.get("valid_loss") is not None:
+                print(f"train-llm: {message}", file=sys.stderr, flush=True)
+            else:
+                progress(step, total, message)
+        elif event == "state":
+            if data.get("state") != last_state:  # not a poll that found the job as it was
+                last_state = data.get("state")
+                print(f"train-llm: {data['message']}", file=sys.stderr, flush=True)
+        elif "message" in data:
+            print(f"train-llm: {data['message']}", file=sys.stderr, flush=True)
+
+    return on_event
 
 
 def run_llm_jobs(args: argparse.Namespace, ws: Workspace) -> dict:

@@ -29,6 +29,7 @@ def test_llm_data_check_and_hosted_training(workspace, run_cli, tmp_path):
         code, out, err = run_cli("train-llm", "tools-chat", "--name", "router-ft", "--provider", "openai",
                                  "--base-model", "fake-base", "--base-url", server.base_url, "--poll-seconds", "0.01")
     assert code == 0, err
+    assert "job ftjob-1: succeeded\n" in err and "train-llm: step 4/4" in err  # its progress, on stderr
     result = json.loads(out)
     assert result["fine_tuned_model"].startswith("ft:fake-base") and result["metrics"]["train_loss"] == 0.5
     assert FinetunedLLM.load(workspace.list_models("llm")[0].path).model_id == result["fine_tuned_model"]
