@@ -9,7 +9,8 @@ about the dataset's own documents, the validation ones included.
 
 A document's name is read from its tools' descriptions: the longest capitalised phrase that every one
 of its descriptions contains and no other document's does ("Berlin" in "... specific aspects of
-Berlin (e.g. ...)"). Questions that do not contain it (a nickname, no name at all) get no copy.
+Berlin (e.g. ...)"). Questions that do not contain it (a nickname, no name at all) get no copy. A
+quarter of the copies misspell the invented name in the question, as people do.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import random
 import re
 
 Triple = tuple[str, str, float]  # (question, passage, label)
+MISSPELT_SHARE = 0.25  # copies whose question misspells the invented name
 
 # Capitalised words, with digits or capitals continuing them: "Berlin", "New York City", "Lyft 10-K".
 _PHRASE = re.compile(r"[A-Z][\w'’.-]*(?:[ -][A-Z0-9][\w'’.-]*)*")
@@ -61,8 +63,20 @@ def invented_name(rng: random.Random, avoid: set[str]) -> str:
 
 
 def swap_name(text: str, name: str, new_name: str) -> str:
-    """`text` with every whole-word `name` (any case) replaced by `new_name`."""
-    return re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", new_name, text, flags=re.IGNORECASE)
+    """`text` with every whole-word `name` (any case) replaced by `new_name`, lower-cased where the
+    text wrote the name in lower case ("chicago weather" stays lower case)."""
+    return re.sub(rf"(?<!\w){re.escape(name)}(?!\w)",
+                  lambda found: new_name.lower() if found.group().islower() else new_name, text, flags=re.IGNORECASE)
+
+
+def misspelt(name: str, rng: random.Random) -> str:
+    """`name` with one slip of the keyboard after its first letter: two letters swapped, one left out
+    or one doubled, as people type a name they half know ("Seatle", "Vancover", "chicgo")."""
+    at = rng.randrange(1, len(name) - 1)
+    slip = rng.choice(("swap", "drop", "double"))
+    if slip == "swap":
+        return name[:at] + name[at + 1] + name[at] + name[at + 2:]
+    return name[:at] + ("" if slip == "drop" else name[at] * 2) + name[at + 1:]
 
 
 def named_in(text: str, name: str) -> bool:
@@ -93,9 +107,12 @@ class NameSwapper:
         triples = []
         for _ in range(self.copies):
             new_name = invented_name(self.rng, self.avoid)
+            # The tools always spell it right; a share of the questions as people type it.
+            typed = misspelt(new_name, self.rng) if self.rng.random() < MISSPELT_SHARE else new_name
+            renamed = swap_name(question, name, typed)
             for tool, label in pairs:
                 description = self.descriptions[tool]
                 if self.document_of.get(tool) == document:
                     description = swap_name(description, name, new_name)
-                triples.append((swap_name(question, name, new_name), description, label))
+                triples.append((renamed, description, label))
         return triples

@@ -28,7 +28,7 @@ def test_a_documents_name_is_the_longest_phrase_only_its_tools_share():
 
 def test_names_are_swapped_as_whole_words_in_any_case():
     assert swap_name("Is new york city big? New Yorkers say so.", "New York", "Brastor") == \
-        "Is Brastor city big? New Yorkers say so."
+        "Is brastor city big? New Yorkers say so."
     rng = random.Random(1)
     names = {invented_name(rng, {"berlin"}) for _ in range(200)}
     assert len(names) > 150 and all(name[0].isupper() and name.isalpha() for name in names)
@@ -68,3 +68,19 @@ def test_cross_encoder_pairs_gain_renamed_copies_and_the_schedule_counts_them():
     dataset.kind = "qa"  # passages of a QA corpus are not tools: no copies
     assert labelled_pairs(first_stage(embedder, dataset, "train"), 1, name_swaps=2) == \
         labelled_pairs(first_stage(embedder, dataset, "train"), 1)
+
+
+def test_lower_case_and_misspelt_names_as_people_type_them():
+    from ragtune_core.training.name_swap import misspelt
+
+    assert swap_name("chicago weather? Chicago!", "Chicago", "Brastor") == "brastor weather? Brastor!"
+    rng = random.Random(0)
+    slips = {misspelt("Vancouver", rng) for _ in range(100)}
+    assert "Vancouver" not in slips and len(slips) > 10
+    assert all(slip[0] == "V" and abs(len(slip) - 9) <= 1 for slip in slips)
+    swapper = NameSwapper(DESCRIPTIONS, DOCUMENTS, copies=200, seed=0)
+    copies = swapper.copies_of("Summarize São Paulo", ["s-sp"], [("s-sp", 1.0)])
+    typed = [question.removeprefix("Summarize ") for question, _, _ in copies]
+    named = [description.split("about ")[1].rstrip(".") for _, description, _ in copies]
+    wrong = sum(t != n for t, n in zip(typed, named))
+    assert 30 <= wrong <= 70  # about a quarter misspelt in the question, never in the tool
