@@ -170,7 +170,7 @@ def _run_row(ws: Workspace, run, followable: dict[str, str]) -> dict:
     whether `llm-jobs --follow` can follow its job again."""
     config = run.params.get("config") or {}
     state = jobs.read_status(ws, run.id).state if jobs.status_path(ws, run.id).exists() else run.state
-    provider_job = next((e.get("job_id") for e in jobs.read_events(ws, run.id) if e["event"] == "provider_job"), None)
+    provider_job = jobs.provider_job_of(ws, run.id)
     return {"id": run.id, "state": state, "model": run.params.get("model_name"), "provider": config.get("provider"),
             "base_model": config.get("base_model") or None, "provider_job": provider_job, "created": run.created,
             "followable": run.id in followable}

@@ -12,7 +12,8 @@ from .runner import (
     wait,
     status_path,
 )
-from .tasks import JobKind, follow_again, followable_runs, start_comparison_job, start_llm_finetune_job
+from .tasks import (JobKind, follow_again, followable_runs, provider_job_of, start_comparison_job,
+                    start_llm_finetune_job)
 
 __all__ = [
     "ACTIVE_STATES",
@@ -30,4 +31,5 @@ __all__ = [
     "start_llm_finetune_job",
     "follow_again",
     "followable_runs",
+    "provider_job_of",
 ]

@@ -186,6 +186,11 @@ def start_llm_finetune_job(ws, request) -> JobStatus:
                      secret_env=secret_env)
 
 
+def provider_job_of(ws, run_id: str) -> str | None:
+    """The provider's job id an LLM fine-tuning run created (its "provider_job" event), if any."""
+    return next((e.get("job_id") for e in read_events(ws, run_id) if e["event"] == "provider_job"), None)
+
+
 def followable_runs(ws) -> dict[str, str]:
     """{run id: provider job id} of the hosted fine-tunings whose worker stopped (run "interrupted")
     after creating their job, which the provider may still be running and billing; a job that a later
@@ -197,7 +202,7 @@ def followable_runs(ws) -> dict[str, str]:
         followable = {run_id: job for run_id, job in followable.items() if job != followed}
         if not status_path(ws, run.id).exists() or read_status(ws, run.id).state != "interrupted":
             continue
-        job_id = next((e.get("job_id") for e in read_events(ws, run.id) if e["event"] == "provider_job"), None)
+        job_id = provider_job_of(ws, run.id)
         if job_id and (run.params.get("config") or {}).get("provider") != "local":
             followable[run.id] = job_id
     return followable
