@@ -3,9 +3,10 @@
 A cross-encoder trained on six cities' questions learns "Berlin goes to vector_tool_berlin" as a fact
 about Berlin, and then sends a question about a city it never saw to one of the six. A copy of each
 question with its document's name replaced by an invented one, in the question and in that document's
-tool descriptions alike, can only be answered by reading the name in both: what routing an unseen
-document needs. Invented names (not other documents' names) keep the copies from teaching anything
-about the dataset's own documents, the validation ones included.
+tool descriptions alike, and every other document of its pairs renamed too, can only be answered by
+reading the names: what routing an unseen document needs, with no preference learnt for or against any
+real name. Invented names (not other documents' names) keep the copies from teaching anything about the
+dataset's own documents, the validation ones included.
 
 A document's name is read from its tools' descriptions: the longest capitalised phrase that every one
 of its descriptions contains and no other document's does ("Berlin" in "... specific aspects of
@@ -98,21 +99,24 @@ class NameSwapper:
         return bool(name) and named_in(question, name)
 
     def copies_of(self, question: str, right: list[str], pairs: list[tuple[str, float]]) -> list[Triple]:
-        """`copies` renamings of (question, [(tool id, label)]): the right tool's document renamed in the
-        question and in its tools' descriptions; none when the question does not name that document."""
+        """`copies` renamings of (question, [(tool id, label)]): every document the pairs' tools belong to
+        gets a new invented name in their descriptions, the right one in the question too; none when the
+        question does not name its document."""
         if not self.renames(question, right):
             return []
         document = self.document_of[right[0]]
-        name = self.names[document]
         triples = []
         for _ in range(self.copies):
-            new_name = invented_name(self.rng, self.avoid)
+            new_names = {d: invented_name(self.rng, self.avoid)
+                         for d in dict.fromkeys(self.document_of.get(tool) for tool, _ in pairs) if d in self.names}
             # The tools always spell it right; a share of the questions as people type it.
-            typed = misspelt(new_name, self.rng) if self.rng.random() < MISSPELT_SHARE else new_name
-            renamed = swap_name(question, name, typed)
+            typed = new_names[document]
+            typed = misspelt(typed, self.rng) if self.rng.random() < MISSPELT_SHARE else typed
+            renamed = swap_name(question, self.names[document], typed)
             for tool, label in pairs:
+                described = self.document_of.get(tool)
                 description = self.descriptions[tool]
-                if self.document_of.get(tool) == document:
-                    description = swap_name(description, name, new_name)
+                if described in new_names:
+                    description = swap_name(description, self.names[described], new_names[described])
                 triples.append((renamed, description, label))
         return triples

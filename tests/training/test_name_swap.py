@@ -34,16 +34,21 @@ def test_names_are_swapped_as_whole_words_in_any_case():
     assert len(names) > 150 and all(name[0].isupper() and name.isalpha() for name in names)
 
 
-def test_each_copy_renames_the_right_document_in_the_question_and_its_tools_only():
+def test_each_copy_renames_every_document_of_its_pairs_and_the_question(monkeypatch):
+    from ragtune_core.training import name_swap
+
+    monkeypatch.setattr(name_swap, "MISSPELT_SHARE", 0.0)  # names as the tools spell them (see the typo test)
     swapper = NameSwapper(DESCRIPTIONS, DOCUMENTS, copies=2, seed=0)
-    pairs = [("s-ny", 1.0), ("v-ny", 0.0), ("s-sp", 0.0)]
+    pairs = [("s-ny", 1.0), ("v-ny", 0.0), ("s-sp", 0.0), ("odd", 0.0)]
     copies = swapper.copies_of("Summarize New York City for me", ["s-ny"], pairs)
-    assert len(copies) == 6 and [label for _, _, label in copies] == [1.0, 0.0, 0.0] * 2
+    assert len(copies) == 8 and [label for _, _, label in copies] == [1.0, 0.0, 0.0, 0.0] * 2
     first_name = copies[0][0].removeprefix("Summarize ").removesuffix(" for me")
     assert first_name != "New York City" and copies[0][1] == DESCRIPTIONS["s-ny"].replace("New York City", first_name)
     assert copies[1][1] == DESCRIPTIONS["v-ny"].replace("New York City", first_name)
-    assert copies[2][1] == DESCRIPTIONS["s-sp"]  # another document keeps its name
-    assert copies[3][0] != copies[0][0]  # each copy invents its own name
+    other_name = copies[2][1].removeprefix(DESCRIPTIONS["s-sp"].split("São Paulo")[0]).removesuffix(".")
+    assert other_name not in ("São Paulo", first_name)  # the wrong document is renamed too, apart
+    assert copies[3][1] == DESCRIPTIONS["odd"]  # a document that names nothing stays as it is
+    assert copies[4][0] != copies[0][0]  # each copy invents its own names
     assert swapper.copies_of("Summarize the Big Apple for me", ["s-ny"], pairs) == []  # a nickname: no copy
 
 
@@ -60,7 +65,7 @@ def test_cross_encoder_pairs_gain_renamed_copies_and_the_schedule_counts_them():
     assert named == plain and len(swapped) == 2 * len(plain)  # every question names its city: one copy each
     renamed = [triple for triple in swapped if triple not in named]
     assert not any(city in question for question, _, _ in renamed for city in CITIES)
-    assert not any(city in passage for _, passage, label in renamed if label == 1.0 for city in CITIES)
+    assert not any(city in passage for _, passage, _ in renamed for city in CITIES)  # every tool renamed
     assert labelled_pairs(ranked, 1, name_swaps=1, seed=3) == swapped  # the seed fixes the names
     with_copies = planned_schedule(dataset, CrossEncoderTrainConfig(batch_size=4, epochs=1, name_swaps=1))
     without = planned_schedule(dataset, CrossEncoderTrainConfig(batch_size=4, epochs=1, name_swaps=0))
