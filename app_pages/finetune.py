@@ -48,13 +48,13 @@ def training_charts(events: list[dict]) -> None:
         line_chart(evals, "eval", ["ndcg@10", "mrr@10", "accuracy@1", "accuracy@5"], "Validation metrics")
 
 
-def model_choice(label: str, names: list[str], key: str) -> str | None:
-    """A model picked from the bundled default, workspace models, or typed; None = bundled default."""
-    choice = st.selectbox(label, [DEFAULT_BASE_MODEL, *names, OTHER], key=key)
+def model_choice(label: str, names: list[str], key: str, default: str = DEFAULT_BASE_MODEL) -> str | None:
+    """A model picked from the default (shown as `default`), workspace models, or typed; None = the default."""
+    choice = st.selectbox(label, [default, *names, OTHER], key=key)
     if choice == OTHER:
         return st.text_input(f"{label}: Hub id or local folder", placeholder="BAAI/bge-small-en-v1.5", key=f"{key}-other",
                              help="Hub models need internet access.").strip() or ""
-    if choice == DEFAULT_BASE_MODEL:
+    if choice == default:
         return None
     return ws.resolve("models", choice).path
 
@@ -65,8 +65,9 @@ embedders = [m.name for m in ws.list_models("embedding")]
 record = pick("Dataset", datasets, key=State.DATASET)
 with st.form("train"):
     if model_type == "cross_encoder":
-        base = model_choice("Base model", [m.name for m in ws.list_models("cross_encoder")], "ce-base")
         models = {"embedder": model_choice("Embedder for hard negatives", embedders, "ce-embedder")}
+        base = model_choice("Start from", [m.name for m in ws.list_models("cross_encoder")], "ce-base",
+                            default="the embedder's weights, new score head")
         config_class = CrossEncoderTrainConfig
     else:
         base, models, config_class = model_choice("Base model", embedders, "emb-base"), {}, EmbeddingTrainConfig

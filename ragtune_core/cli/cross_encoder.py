@@ -21,10 +21,11 @@ def register(subparsers) -> None:
                                   help="fine-tune a cross-encoder: a tool selector (router dataset) or a reranker (QA)")
     train.add_argument("dataset", metavar="DATASET", help="dataset id or name (it must have a train/validation split)")
     train.add_argument("--name", required=True, help="name of the new model")
-    train.add_argument("--base-model", help="Hub id or folder (default: the bundled all-MiniLM-L6-v2, new head)")
+    train.add_argument("--base-model", help="Hub id or folder to start from (default: the embedder's weights with a "
+                                             "new score head)")
     train.add_argument("--embedder", default=BASE, metavar="M",
-                       help=f"embedding model that picks the hard negatives: '{BASE}', a workspace model, a folder "
-                            "or a Hub id (default: %(default)s)")
+                       help=f"embedding model that picks the hard negatives and, without --base-model, gives the "
+                            f"starting weights: '{BASE}', a workspace model, a folder or a Hub id (default: %(default)s)")
     add_config_options(train, CrossEncoderTrainConfig)
     train.add_argument("--background", action="store_true", help="start a background job and print its run id")
     train.set_defaults(handler=run_train_cross_encoder)

@@ -82,7 +82,8 @@ def train_and_register(ws: Workspace, dataset_id: str, model_name: str, config: 
         kind, what, train = embedding.MODEL_KIND, "model", embedding.train_embedding
     model_name, dataset = training_inputs(ws, dataset_id, model_name, config, what, run_id)
     try:
-        reserved = ws.reserve_model(model_name, kind, config.base_model or DEFAULT_BASE_MODEL, run_id=run_id)
+        start = cross_encoder.start_model(config) if kind == cross_encoder.MODEL_KIND else config.base_model
+        reserved = ws.reserve_model(model_name, kind, start or DEFAULT_BASE_MODEL, run_id=run_id)
     except WorkspaceError as exc:
         raise TrainingError(str(exc)) from exc
     try:

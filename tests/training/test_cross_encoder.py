@@ -331,3 +331,24 @@ def test_the_new_score_head_starts_from_the_seed():
     first, again, other = weights(1), weights(1), weights(2)
     assert all(torch.equal(first[k], again[k]) for k in first)
     assert not all(torch.equal(first[k], other[k]) for k in first)
+
+
+def test_a_cross_encoder_starts_from_its_embedders_weights_unless_a_base_model_is_named(tmp_path, monkeypatch):
+    """The encoder of a fine-tuned embedder already tells right from wrong: a cross-encoder starts there
+    (a new score head on top), and from the bundled model only when that is its embedder too."""
+    from ragtune_core.store.models import load_model
+    from ragtune_core.training.cross_encoder import start_model
+
+    embedder = tmp_path / "embedder"
+    tuned = load_model("embedding", None)
+    with torch.no_grad():
+        next(tuned[0].auto_model.parameters()).add_(1.0)  # an encoder unlike the bundled one
+    tuned.save(str(embedder))
+    assert start_model(CrossEncoderTrainConfig(embedder=str(embedder))) == str(embedder)
+    assert start_model(CrossEncoderTrainConfig(embedder=str(embedder), base_model="my/reranker")) == "my/reranker"
+    assert start_model(CrossEncoderTrainConfig()) is None  # the bundled model, the default embedder
+    started = load_base_model(CROSS_ENCODER, start_model(CrossEncoderTrainConfig(embedder=str(embedder))),
+                              128, None, 0)
+    encoder = dict(started.model.base_model.named_parameters())
+    first_name, first_tuned = next(iter(tuned[0].auto_model.named_parameters()))
+    assert torch.equal(encoder[first_name], first_tuned)  # the embedder's weights, not the bundled ones
