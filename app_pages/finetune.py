@@ -48,9 +48,12 @@ def training_charts(events: list[dict]) -> None:
         line_chart(evals, "eval", ["ndcg@10", "mrr@10", "accuracy@1", "accuracy@5"], "Validation metrics")
 
 
-def model_choice(label: str, names: list[str], key: str, default: str = DEFAULT_BASE_MODEL) -> str | None:
-    """A model picked from the default (shown as `default`), workspace models, or typed; None = the default."""
-    choice = st.selectbox(label, [default, *names, OTHER], key=key)
+def model_choice(label: str, names: list[str], key: str, default: str = DEFAULT_BASE_MODEL,
+                 preferred: str | None = None) -> str | None:
+    """A model picked from the default (shown as `default`), workspace models, or typed; None = the default.
+    `preferred` (one of `names`) is chosen until the user picks another."""
+    options = [default, *names, OTHER]
+    choice = st.selectbox(label, options, index=options.index(preferred) if preferred in names else 0, key=key)
     if choice == OTHER:
         return st.text_input(f"{label}: Hub id or local folder", placeholder="BAAI/bge-small-en-v1.5", key=f"{key}-other",
                              help="Hub models need internet access.").strip() or ""
@@ -65,7 +68,10 @@ embedders = [m.name for m in ws.list_models("embedding")]
 record = pick("Dataset", datasets, key=State.DATASET)
 with st.form("train"):
     if model_type == "cross_encoder":
-        models = {"embedder": model_choice("Embedder for hard negatives", embedders, "ce-embedder")}
+        # The newest embedder fine-tuned on this dataset ranks its hard negatives best and gives the start.
+        tuned = ws.newest_model_trained_on(record.id, "embedding")
+        models = {"embedder": model_choice("Embedder for hard negatives", embedders, f"ce-embedder-{record.id}",
+                                           preferred=tuned.name if tuned else None)}
         base = model_choice("Start from", [m.name for m in ws.list_models("cross_encoder")], "ce-base",
                             default="the embedder's weights, new score head")
         config_class = CrossEncoderTrainConfig

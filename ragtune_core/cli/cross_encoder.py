@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..evaluation import PARTS, RERANK_TOP_K, ModelSpec, rerank_and_save
 from ..jobs import JobKind
@@ -23,9 +24,10 @@ def register(subparsers) -> None:
     train.add_argument("--name", required=True, help="name of the new model")
     train.add_argument("--base-model", help="Hub id or folder to start from (default: the embedder's weights with a "
                                              "new score head)")
-    train.add_argument("--embedder", default=BASE, metavar="M",
+    train.add_argument("--embedder", metavar="M",
                        help=f"embedding model that picks the hard negatives and, without --base-model, gives the "
-                            f"starting weights: '{BASE}', a workspace model, a folder or a Hub id (default: %(default)s)")
+                            f"starting weights: '{BASE}', a workspace model, a folder or a Hub id (default: the "
+                            f"newest embedding model fine-tuned on DATASET, else '{BASE}')")
     add_config_options(train, CrossEncoderTrainConfig)
     train.add_argument("--background", action="store_true", help="start a background job and print its run id")
     train.set_defaults(handler=run_train_cross_encoder)
@@ -46,7 +48,7 @@ def register(subparsers) -> None:
 
 
 def run_train_cross_encoder(args: argparse.Namespace, ws: Workspace) -> dict:
-    embedder = model_of_kind(ws, args.embedder, EMBEDDING_KIND, "--embedder")
+    embedder = model_of_kind(ws, args.embedder or default_embedder(ws, args.dataset), EMBEDDING_KIND, "--embedder")
     config = config_from_options(CrossEncoderTrainConfig, args, base_model=args.base_model, embedder=embedder.path)
     return train_or_start(ws, args, JobKind.TRAIN_CROSS_ENCODER, config)
 
@@ -63,6 +65,18 @@ def run_rerank(args: argparse.Namespace, ws: Workspace) -> dict:
     return {"dataset_id": record.id, "dataset": record.name, "part": part, "top_k": args.top_k,
             "queries": len(reports[0].per_query), "passages": reports[0].n_corpus,
             "models": {r.name: r.metrics for r in reports}, "reports": [r.report_id for r in reports]}
+
+
+def default_embedder(ws: Workspace, dataset: str) -> str:
+    """The newest embedding model fine-tuned on the dataset (it ranks the hard negatives best and its
+    encoder already tells right from wrong), else the bundled one; said on stderr."""
+    record = ws.resolve("datasets", dataset)
+    trained = ws.newest_model_trained_on(record.id, EMBEDDING_KIND)
+    if trained is None:
+        return BASE
+    print(f"embedder: {trained.name!r}, the newest embedding model fine-tuned on {record.name!r} "
+          f"(--embedder {BASE} for the bundled one)", file=sys.stderr)
+    return trained.id
 
 
 def model_of_kind(ws: Workspace, name: str, kind: str, option: str) -> ModelSpec:

@@ -85,9 +85,9 @@ class ModelCatalogue:
             conn.execute("UPDATE models SET writer = ? WHERE id = ? AND writer IS NOT NULL",
                          (json.dumps(identity), record_id))
 
-    def commit_model(self, record_id: str, metrics: dict | None = None) -> ModelRecord:
+    def commit_model(self, record_id: str, metrics: dict | None = None, dataset_id: str | None = None) -> ModelRecord:
         """The reserved model, complete now (its folder is in place): listed from here on."""
-        self._commit("models", record_id, metrics=metrics or {}, created=time.time())
+        self._commit("models", record_id, metrics=metrics or {}, created=time.time(), dataset_id=dataset_id)
         return self._get("models", record_id)
 
     def release_model(self, record_id: str) -> None:
@@ -105,6 +105,11 @@ class ModelCatalogue:
 
     def list_models(self, kind: str | None = None) -> list[ModelRecord]:
         return self._list("models", "kind = ?", (kind,)) if kind else self._list("models")
+
+    def newest_model_trained_on(self, dataset_id: str, kind: str) -> ModelRecord | None:
+        """The newest model of `kind` fine-tuned on the dataset, if any."""
+        trained = [m for m in self.list_models(kind) if m.dataset_id == dataset_id]
+        return max(trained, key=lambda m: m.created, default=None)
 
     def model_name_conflict(self, name: str, run_id: str | None = None) -> str | None:
         """Why a new model cannot be named `name`, or None: a model has the name or its folder, a

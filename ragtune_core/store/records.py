@@ -57,6 +57,7 @@ class ModelRecord:
     base_model: str
     run_id: str | None
     metrics: dict = field(default_factory=dict)
+    dataset_id: str | None = None  # the dataset it was fine-tuned on (None: registered from elsewhere)
 
 
 def new_id(prefix: str) -> str:

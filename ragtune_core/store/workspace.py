@@ -59,8 +59,10 @@ CREATE TABLE IF NOT EXISTS runs (
     finished REAL, state TEXT NOT NULL, dataset_id TEXT, params TEXT NOT NULL, result TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS models (
     id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL, kind TEXT NOT NULL, created REAL NOT NULL,
-    path TEXT NOT NULL, base_model TEXT NOT NULL, run_id TEXT, metrics TEXT NOT NULL, writer TEXT);
+    path TEXT NOT NULL, base_model TEXT NOT NULL, run_id TEXT, metrics TEXT NOT NULL, writer TEXT, dataset_id TEXT);
 """
+# Columns newer than the first catalogues: added to an older one when it is opened.
+_ADDED_COLUMNS = [*((table, "writer") for table in RESERVED_TABLES), ("models", "dataset_id")]
 
 
 
@@ -113,13 +115,13 @@ class Workspace(ModelCatalogue):
     def _create_schema(self) -> None:
         with self._connect() as conn:
             conn.executescript(_SCHEMA)
-            missing = [t for t in RESERVED_TABLES if "writer" not in self._columns(conn, t)]
+            missing = [(t, c) for t, c in _ADDED_COLUMNS if c not in self._columns(conn, t)]
         if missing:  # a catalogue of an older version: every row it has is complete
             with self._connect() as conn:
                 conn.execute("BEGIN IMMEDIATE")  # two processes opening it at once migrate it once
-                for table in missing:
-                    if "writer" not in self._columns(conn, table):
-                        conn.execute(f"ALTER TABLE {table} ADD COLUMN writer TEXT")
+                for table, column in missing:
+                    if column not in self._columns(conn, table):
+                        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
 
     @staticmethod
     def _columns(conn, table: str) -> set[str]:

@@ -88,7 +88,7 @@ def train_and_register(ws: Workspace, dataset_id: str, model_name: str, config: 
         raise TrainingError(str(exc)) from exc
     try:
         result = train(config, dataset, Path(reserved.path), on_event, model_card_name=model_name)
-        record = ws.commit_model(reserved.id, metrics=result.metrics_after)
+        record = ws.commit_model(reserved.id, metrics=result.metrics_after, dataset_id=dataset_id)
     except BaseException:
         ws.release_model(reserved.id)
         raise

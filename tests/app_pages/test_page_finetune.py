@@ -81,3 +81,16 @@ def test_cross_encoder_form_validates_its_settings(ws):
     assert "Hard negatives per question" in [n.label for n in at.number_input]
     widget(at, "button", "Start training").click().run()
     assert "has no train/validation split" in texts(at.error)
+
+
+def test_the_cross_encoder_form_picks_the_newest_embedder_fine_tuned_on_the_dataset(ws):
+    bridges, unsplit = ws.resolve("datasets", "bridges").id, ws.resolve("datasets", "unsplit").id
+    for name, dataset_id in [("bridges-old", bridges), ("bridges-new", bridges), ("unsplit-emb", unsplit)]:
+        ws.commit_model(ws.reserve_model(name, "embedding", "base").id, dataset_id=dataset_id)
+    at = open_page("finetune")
+    at.get("button_group")[0].set_value("cross_encoder").run()
+    widget(at, "selectbox", "Dataset").set_value(bridges).run()
+    assert widget(at, "selectbox", "Embedder for hard negatives").value == "bridges-new"
+    assert widget(at, "selectbox", "Start from").value == "the embedder's weights, new score head"
+    widget(at, "selectbox", "Dataset").set_value(unsplit).run()
+    assert widget(at, "selectbox", "Embedder for hard negatives").value == "unsplit-emb"

@@ -287,6 +287,8 @@ def test_a_catalogue_of_an_older_version_is_migrated_with_its_records_complete(t
             CREATE TABLE models (id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL, kind TEXT NOT NULL,
                 created REAL NOT NULL, path TEXT NOT NULL, base_model TEXT NOT NULL, run_id TEXT, metrics TEXT NOT NULL);
             INSERT INTO datasets VALUES ('dataset-20240101-000000-abcdef', 'old qa', 1.0, 'qa', NULL, '{}', 1);
+            INSERT INTO models VALUES ('model-20240101-000000-abcdef', 'old model', 'embedding', 1.0, 'nowhere',
+                'base', NULL, '{}');
         """)
     folder = root / "datasets" / "dataset-20240101-000000-abcdef"
     folder.mkdir(parents=True)
@@ -294,6 +296,22 @@ def test_a_catalogue_of_an_older_version_is_migrated_with_its_records_complete(t
     ws = Workspace(root)
     assert [d.name for d in ws.list_datasets()] == ["old qa"]
     assert load_dataset(ws, "dataset-20240101-000000-abcdef").queries == _dataset().queries
+    assert [(m.name, m.dataset_id) for m in ws.list_models()] == [("old model", None)]  # trained on: unknown
+
+
+def test_the_newest_model_fine_tuned_on_a_dataset_is_found_by_kind(workspace):
+    def train(name, kind, dataset_id):
+        workspace.commit_model(workspace.reserve_model(name, kind, "base").id, dataset_id=dataset_id)
+
+    assert workspace.newest_model_trained_on("set-a", "embedding") is None
+    train("first", "embedding", "set-a")
+    train("reranker", "cross_encoder", "set-a")
+    train("elsewhere", "embedding", "set-b")
+    train("second", "embedding", "set-a")
+    workspace.register_model("imported", "embedding", workspace.root / "nowhere", "base")  # trained on: unknown
+    assert workspace.newest_model_trained_on("set-a", "embedding").name == "second"
+    assert workspace.newest_model_trained_on("set-a", "cross_encoder").name == "reranker"
+    assert workspace.newest_model_trained_on("set-b", "embedding").name == "elsewhere"
 
 
 @pytest.mark.fault(

@@ -190,6 +190,24 @@ def test_cli_train_passes_the_settings_to_the_library(workspace, run_cli, monkey
         epochs=2, batch_size=8, learning_rate=3e-5, max_length=128, hard_negatives=4))]
 
 
+def test_cli_train_takes_the_newest_embedder_fine_tuned_on_the_dataset_unless_one_is_named(workspace, run_cli,
+                                                                                            monkeypatch):
+    record = save_dataset(workspace, "router", router_dataset(), None, {})
+    other = save_dataset(workspace, "other", router_dataset(), None, {})
+    configs = []
+    monkeypatch.setattr(train_cli, "train_and_register",
+                        lambda ws, dataset_id, name, config, on_event=None: configs.append(config) or {})
+    code, out, err = run_cli("train-cross-encoder", "router", "--name", "picker")
+    assert code == 0 and configs.pop().embedder is None, err  # none fine-tuned yet: the bundled model
+    for name, dataset_id in [("old-emb", record.id), ("new-emb", record.id), ("other-emb", other.id)]:
+        workspace.commit_model(workspace.reserve_model(name, "embedding", "base").id, dataset_id=dataset_id)
+    code, out, err = run_cli("train-cross-encoder", "router", "--name", "picker")
+    assert code == 0 and configs.pop().embedder == workspace.resolve("models", "new-emb").path, err
+    assert "embedder: 'new-emb', the newest embedding model fine-tuned on 'router'" in err
+    code, out, err = run_cli("train-cross-encoder", "router", "--name", "picker", "--embedder", "base")
+    assert code == 0 and configs.pop().embedder is None and "embedder:" not in err
+
+
 def test_cli_train_in_the_background_starts_the_worker_task(workspace, run_cli, monkeypatch):
     record = save_dataset(workspace, "router", router_dataset(), None, {})
     started = []

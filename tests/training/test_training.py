@@ -403,6 +403,7 @@ def test_train_and_register_lists_the_model_only_once_published_and_gives_the_na
     assert seen == [([], True)]
     [model] = workspace.list_models()
     assert (model.id, model.name, model.metrics) == (summary["model_id"], "fake", {"ndcg@10": 0.2})
+    assert model.dataset_id == record.id  # what it was fine-tuned on: a cross-encoder's default embedder
 
     monkeypatch.setattr(embedding, "train_embedding", failing)
     with pytest.raises(RuntimeError, match="out of memory"):

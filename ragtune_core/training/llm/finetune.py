@@ -128,7 +128,8 @@ def fine_tune_llm(ws: Workspace, request: LLMFinetuneRequest, on_event: OnEvent 
                      model_id=None if request.provider == "local" else job.fine_tuned_model,
                      base_url=request.llm.get("base_url") if request.llm else None, provider=request.provider,
                      dataset_id=data.dataset_id, metrics=metrics, data_name=request.data_name).save(folder)
-        record = ws.commit_model(reserved.id, metrics={**metrics, "tools_hash": data.tools_hash})
+        record = ws.commit_model(reserved.id, metrics={**metrics, "tools_hash": data.tools_hash},
+                                 dataset_id=data.dataset_id)
     except BaseException:
         ws.release_model(reserved.id)
         raise

@@ -32,7 +32,9 @@ def test_llm_data_check_and_hosted_training(workspace, run_cli, tmp_path):
     assert "job ftjob-1: succeeded\n" in err and "train-llm: step 4/4" in err  # its progress, on stderr
     result = json.loads(out)
     assert result["fine_tuned_model"].startswith("ft:fake-base") and result["metrics"]["train_loss"] == 0.5
-    assert FinetunedLLM.load(workspace.list_models("llm")[0].path).model_id == result["fine_tuned_model"]
+    [model] = workspace.list_models("llm")
+    assert FinetunedLLM.load(model.path).model_id == result["fine_tuned_model"]
+    assert model.dataset_id == load_chat_data(workspace, "tools-chat").dataset_id
 
 
 def test_llm_data_with_a_teacher(workspace, run_cli):
