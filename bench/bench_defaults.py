@@ -129,7 +129,7 @@ def qa_section(workspace: Path) -> str:
     if lyft_is_val:  # two documents, one to each side: which one is the seed's draw; the issue trains on Lyft
         dataset, _ = ragtune(workspace, "split", "qa", "--by", "document", "--seed", "1")
     emb, emb_seconds = ragtune(workspace, "train", "qa", "--name", "emb")
-    ce, ce_seconds = ragtune(workspace, "train-cross-encoder", "qa", "--name", "ce", "--embedder", "emb")
+    ce, ce_seconds = ragtune(workspace, "train-cross-encoder", "qa", "--name", "ce")  # its embedder: emb
     ragtune(workspace, "evaluate", "qa", "--model", "base", "--model", "emb")
     ragtune(workspace, "rerank", "qa", "--embedder", "emb", "--cross-encoder", "ce")
 
