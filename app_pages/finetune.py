@@ -49,11 +49,12 @@ def training_charts(events: list[dict]) -> None:
 
 
 def model_choice(label: str, names: list[str], key: str, default: str = DEFAULT_BASE_MODEL,
-                 preferred: str | None = None) -> str | None:
+                 preferred: str | None = None, help: str | None = None) -> str | None:
     """A model picked from the default (shown as `default`), workspace models, or typed; None = the default.
     `preferred` (one of `names`) is chosen until the user picks another."""
     options = [default, *names, OTHER]
-    choice = st.selectbox(label, options, index=options.index(preferred) if preferred in names else 0, key=key)
+    choice = st.selectbox(label, options, index=options.index(preferred) if preferred in names else 0, key=key,
+                          help=help)
     if choice == OTHER:
         return st.text_input(f"{label}: Hub id or local folder", placeholder="BAAI/bge-small-en-v1.5", key=f"{key}-other",
                              help="Hub models need internet access.").strip() or ""
@@ -71,9 +72,14 @@ with st.form("train"):
         # The newest embedder fine-tuned on this dataset ranks its hard negatives best and gives the start.
         tuned = ws.newest_model_trained_on(record.id, "embedding")
         models = {"embedder": model_choice("Embedder for hard negatives", embedders, f"ce-embedder-{record.id}",
-                                           preferred=tuned.name if tuned else None)}
+                                           preferred=tuned.name if tuned else None,
+                                           help="Ranks each question's hard negatives. Chosen for you: the newest "
+                                                "embedding model fine-tuned on this dataset, if there is one.")}
         base = model_choice("Start from", [m.name for m in ws.list_models("cross_encoder")], "ce-base",
-                            default="the embedder's weights, new score head")
+                            default="the embedder's weights, new score head",
+                            help="An encoder fine-tuned on the same data already tells right from wrong, so the "
+                                 "cross-encoder starts from the embedder's and learns a new score head; or pick a "
+                                 "trained reranker to go on from.")
         config_class = CrossEncoderTrainConfig
     else:
         base, models, config_class = model_choice("Base model", embedders, "emb-base"), {}, EmbeddingTrainConfig
