@@ -271,17 +271,18 @@ def server_llm() -> tuple[str, str | None]:
     return _secret(BASE_URL_ENV_VARS) or OPENAI_BASE_URL, _secret(API_KEY_ENV_VARS)
 
 
-def llm_settings(key: str) -> LLMConfig | None:
+def llm_settings(key: str, base_url: str | None = None, model: str | None = None) -> LLMConfig | None:
     """Base URL, model, API key, timeout, retries and prices of an OpenAI-compatible endpoint, or None if unusable.
+    `base_url` and `model` are the fields' first values (default: the server's endpoint, $RAGTUNE_LLM_MODEL).
 
     The server's key goes only to the endpoint it is configured for: whoever can open the app must
     not collect it by typing a URL of their own. Another URL needs its key typed here; a typed key
     lives only in this browser session and is never written to the workspace or a log.
     """
     server_url, server_key = server_llm()
-    base_url = st.text_input("Base URL", value=server_url, key=f"{key}-url",
+    base_url = st.text_input("Base URL", value=base_url or server_url, key=f"{key}-url",
                              help="Any OpenAI-compatible API: OpenAI, Azure OpenAI, Ollama, vLLM, LM Studio.")
-    model = st.text_input("Model", value=os.environ.get("RAGTUNE_LLM_MODEL", "gpt-4o-mini"), key=f"{key}-model")
+    model = st.text_input("Model", value=model or os.environ.get("RAGTUNE_LLM_MODEL", "gpt-4o-mini"), key=f"{key}-model")
     own_endpoint = same_endpoint(base_url.strip() or None, server_url)
     usable_key = server_key if own_endpoint else None
     typed = st.text_input("API key", type="password", key=f"{key}-api-key",

@@ -1,5 +1,5 @@
-"""LLM fine-tune: distil tool calling into a smaller LLM, locally (TRL + LoRA) or at an OpenAI-shaped
-endpoint. Where to train comes first (what is available, and OpenAI's end dates), then the chat
+"""LLM fine-tune: distil tool calling into a smaller LLM, locally (TRL + LoRA), at an OpenAI-shaped
+endpoint or at Together. Where to train comes first (what is available, and OpenAI's end dates), then the chat
 data, its pre-flight check, and the job."""
 
 import pandas as pd
@@ -10,9 +10,9 @@ from app_pages.basics import literal, workspace
 from app_pages.components import chart, errors_shown, line_chart, llm_settings, pick, run_panel
 from ragtune_core import jobs
 from ragtune_core.questions import load_dataset
-from ragtune_core.training.llm import (OPENAI_NOTICE, LLMFinetuneRequest, LocalProvider, OpenAIShapedProvider,
-                                       build_chat_data, list_chat_data, load_chat_data, local_token_counter, preview,
-                                       run_preflight, save_chat_data, to_jsonl)
+from ragtune_core.training.llm import (OPENAI_NOTICE, PROVIDERS, TOGETHER_BASE_URL, TOGETHER_NOTICE, LLMFinetuneRequest,
+                                       LocalProvider, build_chat_data, hosted_provider, list_chat_data, load_chat_data,
+                                       local_token_counter, preview, run_preflight, save_chat_data, to_jsonl)
 
 RUN_KEY = "llm_training_run"  # the run this session started
 ws = workspace()
@@ -21,16 +21,20 @@ st.caption("Teach a small LLM to call the right tool for a query, from a router 
            "teacher LLM's tool calls; then compare it as a selector.")
 
 st.subheader("1 · Where to train")
-provider = st.radio("Provider", ["local", "openai"], horizontal=True, format_func={
+provider = st.radio("Provider", PROVIDERS, horizontal=True, format_func={
     "local": "Local (TRL + LoRA on this machine's CPU)", "openai": "OpenAI-compatible endpoint (OpenAI, Azure, "
-    "LiteLLM...)"}.get)
+    "LiteLLM...)", "together": "Together AI (LoRA, then deployed on an endpoint)"}.get)
 endpoint = None
 if provider == "openai":
     st.warning(OPENAI_NOTICE, icon=":material/event_busy:")
     endpoint = llm_settings("ft-llm")
+elif provider == "together":
+    st.info(TOGETHER_NOTICE, icon=":material/rocket_launch:")
+    endpoint = llm_settings("ft-llm-together", TOGETHER_BASE_URL, "Qwen/Qwen3-8B")
+if provider != "local":
     base_model = endpoint.model if endpoint else ""
     if endpoint and st.button("Check availability", icon=":material/fact_check:"):
-        found = OpenAIShapedProvider(endpoint).availability(base_model)
+        found = hosted_provider(provider, endpoint).availability(base_model)
         (st.success if found.usable else st.error)(literal(found.reason))
 else:
     base_model = st.text_input("Base model", "", placeholder="SmolLM2-135M-Instruct (offline default)",
@@ -131,7 +135,7 @@ if report.lengths:
 st.subheader("4 · Fine-tune")
 model_name = st.text_input("Model name", f"{chosen}-{provider}")
 if st.button("Start fine-tuning", type="primary", icon=":material/play_arrow:",
-             disabled=not report.ok or (provider == "openai" and endpoint is None)):
+             disabled=not report.ok or (provider != "local" and endpoint is None)):
     try:
         request = LLMFinetuneRequest(chosen, model_name, provider, base_model, epochs or None,
                                      llm=endpoint.to_public_dict() if endpoint else None,

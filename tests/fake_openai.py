@@ -395,7 +395,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-# --- fine-tuning: /v1/files and /v1/fine_tuning/jobs (issue 11) -------------------------------------
+# --- fine-tuning: /v1/files and /v1/fine_tuning/jobs (issue 11; Together's paths: fake_together.py) ---
 # A job advances one state each time it is retrieved: validating_files -> queued -> running (one
 # training step, with a metrics event, per retrieve; a checkpoint each `checkpoint_every` steps) ->
 # succeeded (model "ft:<base>:fake::<job>"). `fail_at_step` makes it fail there; a training file
@@ -564,7 +564,11 @@ def _fine_tuning_route(handler: _Handler, method: str, path: str, raw: bytes) ->
     """Answer a files or fine-tuning request (when the fake serves fine-tuning); False otherwise."""
     if not handler.fake.fine_tuning:
         return False
-    answer = handler.fake.ft.answer(method, path, raw, handler.headers.get("Content-Type", ""))
+    from tests import fake_together
+
+    content_type = handler.headers.get("Content-Type", "")
+    answer = (handler.fake.ft.answer(method, path, raw, content_type)
+              or fake_together.answer(handler.fake.ft, method, path, raw, content_type, _multipart))
     if answer is None:
         return False
     status, body = answer

@@ -1,5 +1,5 @@
 """`llm-data` (chat fine-tuning data from a router dataset, or imported JSONL), `llm-check` (its
-pre-flight), `train-llm` (fine-tune an LLM on it: locally, or at an OpenAI-shaped endpoint) and
+pre-flight), `train-llm` (fine-tune an LLM on it: locally, at an OpenAI-shaped endpoint or at Together) and
 `llm-jobs` (the fine-tuning runs of the workspace and the jobs of an endpoint; cancel one)."""
 
 from __future__ import annotations
@@ -13,9 +13,12 @@ from ..questions.qa_dataset import SPLIT_MODES, load_dataset
 from ..store import Workspace
 from ..training.llm.data import (LABEL_SOURCES, build_chat_data, import_jsonl, load_chat_data, save_chat_data,
                                  to_jsonl)
-from ..training.llm.finetune import DEFAULT_POLL_SECONDS, LLMFinetuneRequest, check_request, fine_tune_llm
+from ..llm.client import LLMConfig
+from ..training.llm.finetune import (DEFAULT_POLL_SECONDS, LLMFinetuneRequest, check_request, fine_tune_llm,
+                                     hosted_provider)
 from ..training.llm.preflight import DEFAULT_MAX_LENGTH, local_token_counter, run_preflight
-from ..training.llm.providers import OPENAI_NOTICE, PROVIDERS, OpenAIShapedProvider, ProviderJob
+from ..training.llm.providers import OPENAI_NOTICE, PROVIDERS, ProviderJob
+from ..training.llm.together import TOGETHER_BASE_URL, TOGETHER_NOTICE
 from .llm_flags import add_llm_flags, llm_config_from
 from .progress import ProgressPrinter
 
@@ -53,26 +56,28 @@ def register(subparsers) -> None:
     train.add_argument("data", metavar="DATA", help="chat data name (from llm-data)")
     train.add_argument("--name", required=True, help="name of the new model")
     train.add_argument("--provider", choices=PROVIDERS, default="local",
-                       help=f"where to train (default: %(default)s). openai: {OPENAI_NOTICE}")
+                       help=f"where to train (default: %(default)s). openai: {OPENAI_NOTICE} together: Together AI "
+                            f"(--base-url defaults to {TOGETHER_BASE_URL}; key: --api-key-env TOGETHER_API_KEY). "
+                            f"{TOGETHER_NOTICE}")
     train.add_argument("--base-model", default="", help="the model to fine-tune (local default: SmolLM2-135M-Instruct)")
     train.add_argument("--epochs", type=int, help="default: the provider's auto")
     train.add_argument("--suffix", help="hosted: added to the fine-tuned model's name")
     train.add_argument("--poll-seconds", type=float, default=DEFAULT_POLL_SECONDS,
                        help="hosted: seconds between status checks (default %(default)s)")
-    add_llm_flags(train, "", "the fine-tuning endpoint (--provider openai)")
+    add_llm_flags(train, "", "the fine-tuning endpoint (--provider openai or together)")
     train.add_argument("--background", action="store_true", help="start a background job and print its run id")
     train.set_defaults(handler=run_train_llm)
 
     listing = subparsers.add_parser("llm-jobs", help="LLM fine-tuning runs of the workspace and, with --provider "
-                                                     "openai, the endpoint's jobs; --cancel one")
-    listing.add_argument("--provider", choices=["openai"],
+                                                     "openai or together, the endpoint's jobs; --cancel one")
+    listing.add_argument("--provider", choices=[p for p in PROVIDERS if p != "local"],
                          help="also list the jobs of the fine-tuning endpoint (--base-url, key from the environment)")
     listing.add_argument("--limit", type=int, default=20, help="the endpoint's jobs to list (default %(default)s)")
     listing.add_argument("--cancel", metavar="ID", help="cancel a workspace run (its hosted job too) or, with "
-                                                        "--provider openai, the endpoint's job ID")
+                                                        "--provider, the endpoint's job ID")
     listing.add_argument("--follow", metavar="RUN", help="start a run that follows an interrupted hosted run's job "
                                                          "(its worker stopped while the endpoint trained) to its end")
-    add_llm_flags(listing, "", "the fine-tuning endpoint (--provider openai)")
+    add_llm_flags(listing, "", "the fine-tuning endpoint (--provider openai or together)")
     listing.set_defaults(handler=run_llm_jobs)
 
 
@@ -108,7 +113,7 @@ def run_llm_check(args: argparse.Namespace, ws: Workspace) -> dict:
 
 
 def run_train_llm(args: argparse.Namespace, ws: Workspace) -> dict:
-    config = llm_config_from(args, args.base_model or "-") if args.provider != "local" else None
+    config = _endpoint(args, args.base_model or "-")
     request = LLMFinetuneRequest(args.data, args.name, args.provider, args.base_model, args.epochs,
                                  llm=config.to_public_dict() if config else None, suffix=args.suffix,
                                  poll_seconds=args.poll_seconds, api_key=config.api_key if config else None)
@@ -117,6 +122,16 @@ def run_train_llm(args: argparse.Namespace, ws: Workspace) -> dict:
         return {"run_id": status.run_id, "state": status.state}
     check_request(ws, request)
     return fine_tune_llm(ws, request, on_event=_event_printer())
+
+
+def _endpoint(args: argparse.Namespace, model: str) -> LLMConfig | None:
+    """The hosted provider's endpoint the flags name (Together's own API unless --base-url says
+    otherwise); None for the local provider."""
+    if args.provider in (None, "local"):
+        return None
+    if args.provider == "together" and not args.base_url:
+        args.base_url = TOGETHER_BASE_URL
+    return llm_config_from(args, model)
 
 
 def _event_printer():
@@ -149,13 +164,14 @@ def run_llm_jobs(args: argparse.Namespace, ws: Workspace) -> dict:
     if args.follow:
         status = jobs.follow_again(ws, args.follow)
         return {"following": {"id": status.run_id, "state": status.state}}
-    provider = OpenAIShapedProvider(llm_config_from(args, "-")) if args.provider else None
+    config = _endpoint(args, "-")
+    provider = hosted_provider(args.provider, config) if config else None
     if args.cancel:
         if provider:
             return {"cancelled": _job_row(provider.cancel(args.cancel))}
         if ws.get_run(args.cancel).kind != jobs.JobKind.TRAIN_LLM:
             raise ValueError(f"run {args.cancel!r} is not an LLM fine-tuning (see ragtune runs); an endpoint's job "
-                             "is cancelled with --provider openai")
+                             "is cancelled with --provider openai or together")
         status = jobs.cancel_job(ws, args.cancel)
         return {"cancelled": {"id": status.run_id, "state": status.state}}
     followable = jobs.followable_runs(ws)

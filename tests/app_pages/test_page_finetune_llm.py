@@ -43,6 +43,21 @@ def test_openai_shows_its_dates_and_a_bad_start_is_named(ws):
     assert "name" in texts(at.error) and ws.list_runs() == []
 
 
+def test_together_says_its_deploy_step_and_checks_its_fine_tuning_api(ws):
+    from tests.fake_openai import FakeOpenAIServer
+
+    at = open_page("finetune_llm")
+    widget(at, "radio", "Provider").set_value("together").run()
+    assert "dedicated endpoint" in texts(at.info) and "January 2027" not in texts(at.warning)
+    assert widget(at, "text_input", "Base URL").value == "https://api.together.xyz/v1"
+    with FakeOpenAIServer(fine_tuning=True, models=("fake-base",)) as server:
+        widget(at, "text_input", "Base URL").set_value(server.base_url).run()
+        widget(at, "text_input", "Model").set_value("fake-base").run()
+        widget(at, "button", "Check availability").click().run()
+    assert "fine-tune fake-base (LoRA) at Together" in texts(at.success).replace("\\", "")
+    assert "/v1/fine-tunes" in {r.path for r in server.requests}
+
+
 def test_an_interrupted_hosted_run_is_offered_to_be_followed_again(ws):
     from ragtune_core import jobs
     from ragtune_core.training.llm.data import build_chat_data, save_chat_data

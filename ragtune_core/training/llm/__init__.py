@@ -1,5 +1,5 @@
 """Fine-tuning an LLM on tool calls: chat data from router datasets, a pre-flight check, and
-providers (hosted, OpenAI-shaped; local, TRL + LoRA) behind one interface."""
+providers (hosted: OpenAI-shaped or Together; local: TRL + LoRA) behind one interface."""
 
 from .data import (
     SYSTEM_PROMPT,
@@ -31,9 +31,9 @@ from .providers import (
     ProviderError,
     OpenAIShapedProvider,
     LocalProvider,
-    provider_for,
 )
-from .finetune import LLMFinetuneRequest, check_request, fine_tune_llm
+from .together import TOGETHER_BASE_URL, TOGETHER_NOTICE, TogetherProvider
+from .finetune import LLMFinetuneRequest, check_request, fine_tune_llm, hosted_provider
 
 __all__ = [
     "SYSTEM_PROMPT",
@@ -61,7 +61,10 @@ __all__ = [
     "ProviderError",
     "OpenAIShapedProvider",
     "LocalProvider",
-    "provider_for",
+    "TOGETHER_BASE_URL",
+    "TOGETHER_NOTICE",
+    "TogetherProvider",
+    "hosted_provider",
     "LLMFinetuneRequest",
     "check_request",
     "fine_tune_llm",

@@ -27,6 +27,7 @@ from .data import SYSTEM_PROMPT, ChatData, chat_data_paths, load_chat_data
 from .preflight import PreflightReport, local_token_counter, run_preflight
 from .providers import (ACTIVE_STATES, PROVIDERS, SUCCEEDED, FineTuneProvider, LocalProvider, OpenAIShapedProvider,
                         ProviderJob)
+from .together import TOGETHER_BASE_URL, TogetherProvider
 
 OnEvent = Callable[[str, dict], None]
 DEFAULT_POLL_SECONDS = 10.0  # hosted jobs take minutes to hours: no need to ask more often
@@ -62,6 +63,8 @@ class LLMFinetuneRequest:
             raise TrainingError("poll_seconds must be more than 0")
         if self.provider_job_id is not None and self.provider == "local":
             raise TrainingError("a local fine-tuning stops with its worker: there is no job to follow again")
+        if self.provider == "together" and not self.llm.get("base_url"):
+            self.llm = {**self.llm, "base_url": TOGETHER_BASE_URL}  # where it trains is where it answers
 
     def llm_config(self) -> LLMConfig:
         config = LLMConfig.from_public_dict({**self.llm, "model": self.base_model})
@@ -71,7 +74,7 @@ class LLMFinetuneRequest:
     def provider_for(self, output_dir: Path) -> FineTuneProvider:
         if self.provider == "local":
             return LocalProvider(output_dir, self.settings, single_job=True)
-        return OpenAIShapedProvider(self.llm_config())
+        return hosted_provider(self.provider, self.llm_config())
 
     def to_params(self) -> dict:
         """Job parameters: `config` holds the request (runner reserves `model_name` with its base model)."""
@@ -87,6 +90,11 @@ class LLMFinetuneRequest:
         check_keys(config, (f.name for f in fields(cls) if f.name != "api_key"), "LLM fine-tuning request",
                    TrainingError, required=["data_name", "model_name"])
         return cls(**config)
+
+
+def hosted_provider(name: str, config: LLMConfig) -> FineTuneProvider:
+    """The hosted provider `name` ("openai": any OpenAI-shaped endpoint; "together") at `config`'s endpoint."""
+    return TogetherProvider(config) if name == "together" else OpenAIShapedProvider(config)
 
 
 def check_request(ws: Workspace, request: LLMFinetuneRequest) -> tuple[ChatData, PreflightReport]:

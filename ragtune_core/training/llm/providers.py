@@ -5,6 +5,7 @@ cancel, list.
   `fine_tuning.jobs.*`), also served by Azure OpenAI and LiteLLM's proxy: any base URL.
 - `LocalProvider`: TRL + LoRA (`local.train_lora`) on a thread of this process (the job's worker),
   with the same job states and events.
+- `together.TogetherProvider`: Together AI's own jobs API, the same chat JSONL.
 
 `availability` says, before anyone builds data, whether a provider can fine-tune a base model and
 why not. OpenAI takes no new fine-tuning jobs after 2027-01-06 and shuts its fine-tunable models
@@ -332,16 +333,4 @@ class _LocalJob:
                                         level="error" if error else "info"))
 
 
-def provider_for(name: str, llm: LLMConfig | None = None, output_dir: Path | None = None,
-                 settings: dict | None = None) -> FineTuneProvider:
-    """"local" or "openai" (any OpenAI-shaped endpoint: the LLM settings' base URL and key)."""
-    if name == "local":
-        return LocalProvider(output_dir or Path("."), settings, single_job=True)
-    if name == "openai":
-        if llm is None:
-            raise ProviderError("the openai provider needs LLM settings (base URL, key)")
-        return OpenAIShapedProvider(llm)
-    raise ProviderError(f"provider must be local or openai, not {name!r}")
-
-
-PROVIDERS = ("local", "openai")
+PROVIDERS = ("local", "openai", "together")
