@@ -15,6 +15,7 @@ why not. OpenAI takes no new fine-tuning jobs after 2027-01-06 and shuts its fin
 from __future__ import annotations
 
 import datetime
+import functools
 import importlib.util
 import itertools
 import threading
@@ -97,21 +98,25 @@ class FineTuneProvider(Protocol):
     def list(self, limit: int = 20) -> list[ProviderJob]: ...
 
 
+class HostedProvider:
+    """A provider behind an HTTP API: the endpoint's settings, and one SDK client made on first use."""
+
+    def __init__(self, config: LLMConfig):
+        self.config = config
+
+    @functools.cached_property
+    def client(self) -> openai.OpenAI:
+        return make_client(self.config)
+
+
 # --- OpenAI-shaped -------------------------------------------------------------------------------
-class OpenAIShapedProvider:
+class OpenAIShapedProvider(HostedProvider):
     """Fine-tuning through an OpenAI-compatible jobs API at `config.base_url` (None: OpenAI)."""
 
     def __init__(self, config: LLMConfig, today: datetime.date | None = None):
-        self.config = config
+        super().__init__(config)
         self.name = "openai" if config.is_openai else f"OpenAI-compatible {config.base_url}"
         self.today = today or datetime.date.today()
-        self._client = None
-
-    @property
-    def client(self) -> openai.OpenAI:
-        if self._client is None:
-            self._client = make_client(self.config)
-        return self._client
 
     def availability(self, base_model: str) -> Availability:
         notice = OPENAI_NOTICE if self.config.is_openai else ""

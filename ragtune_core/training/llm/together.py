@@ -16,9 +16,9 @@ from pathlib import Path
 
 import openai
 
-from ...llm.client import LLMConfig, describe_error, make_client
-from .providers import (CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, Availability, Checkpoint, JobEvent,
-                        ProviderError, ProviderJob)
+from ...llm.client import describe_error
+from .providers import (CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, Availability, Checkpoint, HostedProvider,
+                        JobEvent, ProviderError, ProviderJob)
 
 TOGETHER_BASE_URL = "https://api.together.xyz/v1"
 TOGETHER_NOTICE = ("A Together fine-tune answers only once it is deployed: start a dedicated endpoint for the "
@@ -29,20 +29,10 @@ _STATES = {"pending": QUEUED, "queued": QUEUED, "running": RUNNING, "compressing
            "cancel_requested": RUNNING, "completed": SUCCEEDED, "error": FAILED, "cancelled": CANCELLED}
 
 
-class TogetherProvider:
-    """Fine-tuning at Together (`config.base_url`, else Together's API; the key as for any endpoint)."""
+class TogetherProvider(HostedProvider):
+    """Fine-tuning at Together's API (`config.base_url`; the key as for any endpoint)."""
 
     name = "together"
-
-    def __init__(self, config: LLMConfig):
-        self.config = config
-        self._client = None
-
-    @property
-    def client(self) -> openai.OpenAI:
-        if self._client is None:
-            self._client = make_client(self.config)
-        return self._client
 
     def availability(self, base_model: str) -> Availability:
         if not base_model.strip():
