@@ -83,6 +83,8 @@ class CrossEncoderTrainConfig(TrainConfig):
     learning_rate: float = setting(5e-5, "peak learning rate", 1e-8, 0.5)
     max_length: int = setting(256, "tokens of question and passage together", 8, 8192)
     hard_negatives: int = setting(3, "wrong passages per train question", 1, MAX_HARD_NEGATIVES)
+    easy_negatives: int = setting(0, "random wrong passages per train question besides the hard ones",
+                                  0, MAX_HARD_NEGATIVES)
     name_swaps: int = setting(1, "router datasets: copies of each train question that names its document, "
                               "the name invented anew in the question and its tools (teaches matching names "
                               "rather than remembering the training documents)", 0, 10)

@@ -13,6 +13,7 @@ config alone and must stay quick to load.
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,29 +35,43 @@ Triple = tuple[str, str, float]  # (question, passage, label)
 VALIDATION_QUESTIONS = 300
 
 
-def labelled_pairs(first: FirstStage, k: int, name_swaps: int = 0, seed: int = 0) -> list[Triple]:
+def labelled_pairs(first: FirstStage, k: int, name_swaps: int = 0, seed: int = 0, easy: int = 0) -> list[Triple]:
     """For each question of a ranked part: its right passages (label 1.0), then the k wrong ones the
-    embedder ranks highest (label 0.0). In a router dataset the right tool's document's other tools
-    come first among the wrong ones, whatever their rank: "specific facts" or "summary" of the same
-    document is the confusion that matters; and each question that names its document gets
-    `name_swaps` copies with that name invented anew (see name_swap.py)."""
+    embedder ranks highest and `easy` wrong ones drawn at random from the rest (label 0.0). In a router
+    dataset the right tool's document's other tools come first among the wrong ones, whatever their
+    rank: "specific facts" or "summary" of the same document is the confusion that matters; and each
+    question that names its document gets `name_swaps` copies with that name invented anew (see
+    name_swap.py)."""
     require(is_int(k) and 1 <= k <= MAX_HARD_NEGATIVES, f"k must be 1 to {MAX_HARD_NEGATIVES} hard negatives")
     questions, corpus = first.questions, first.questions.corpus
     router = questions.kind == "router"
     tools_of = _passages_by_document(questions) if router else {}
     swapper = NameSwapper(corpus, questions.passage_docs, name_swaps, seed) if router and name_swaps else None
+    rng = random.Random(seed)
     triples = []
     for qid, ranked in zip(questions.queries, first.indices):
         question, right = questions.queries[qid], questions.relevant_docs[qid]
         siblings = [pid for pid in right for pid in tools_of.get(questions.passage_docs.get(pid), [])]
         ranked_ids = (first.corpus_ids[i] for i in ranked)
         wrong = [pid for pid in dict.fromkeys([*siblings, *ranked_ids]) if pid not in right]
+        hard = wrong[:max(k, len(set(siblings) - set(right)))]
         pairs = [(pid, 1.0) for pid in dict.fromkeys(right)]
-        pairs += [(pid, 0.0) for pid in wrong[:max(k, len(set(siblings) - set(right)))]]
+        pairs += [(pid, 0.0) for pid in hard + _drawn(corpus, {*right, *hard}, easy, rng)]
         triples += [(question, corpus[pid], label) for pid, label in pairs]
         if swapper:
             triples += swapper.copies_of(question, right, pairs)
     return triples
+
+
+def _drawn(corpus: dict[str, str], taken: set[str], n: int, rng: random.Random) -> list[str]:
+    """`n` passages of the corpus drawn at random, none of `taken` (fewer if the corpus has fewer)."""
+    drawn: list[str] = []
+    ids = list(corpus)
+    while len(drawn) < min(n, len(ids) - len(taken)):
+        pid = rng.choice(ids)
+        if pid not in taken and pid not in drawn:
+            drawn.append(pid)
+    return drawn
 
 
 def _passages_by_document(dataset: QADataset) -> dict[str, list[str]]:
@@ -88,7 +103,8 @@ def train_cross_encoder(config: CrossEncoderTrainConfig, dataset: QADataset, out
     embedder = load_embedder(config.embedder)
     val_first = first_stage(embedder, validation_sample(dataset, VALIDATION_QUESTIONS), VAL, EVAL_BATCH_SIZE, on_progress=prepare)
     train_first = first_stage(embedder, dataset, TRAIN, EVAL_BATCH_SIZE, val_first.corpus_embeddings, prepare)
-    triples = labelled_pairs(train_first, config.hard_negatives, config.name_swaps, config.seed)
+    triples = labelled_pairs(train_first, config.hard_negatives, config.name_swaps, config.seed,
+                             config.easy_negatives)
     require(any(label == 0.0 for _, _, label in triples),
             "no train question has a wrong passage to learn from: every passage answers them all")
     primary = primary_metric(dataset)

@@ -56,7 +56,8 @@ def planned_schedule(dataset: QADataset, config: TrainConfig) -> Schedule:
 
         def pairs_of(qid: str) -> int:
             right = train.relevant_docs[qid]
-            pairs = len(set(right)) + min(len(dataset.corpus) - len(set(right)), config.hard_negatives)
+            wrong = config.hard_negatives + config.easy_negatives
+            pairs = len(set(right)) + min(len(dataset.corpus) - len(set(right)), wrong)
             copies = config.name_swaps if renamed and swapper.renames(train.queries[qid], right) else 0
             return pairs * (1 + copies)
 

@@ -11,6 +11,7 @@ from ragtune_core.jobs.tasks import TASKS, run_cross_encoder_job
 from ragtune_core.cli import train as train_cli
 from ragtune_core.training.config import CrossEncoderTrainConfig
 from ragtune_core.store.models import CROSS_ENCODER
+from ragtune_core.training import planned_schedule
 from ragtune_core.training.cross_encoder import labelled_pairs, train_cross_encoder
 from ragtune_core.training.fit import load_base_model
 from ragtune_core.evaluation.metrics import METRIC_NAMES
@@ -120,6 +121,21 @@ def test_hard_negatives_are_the_highest_ranked_wrong_choices():
         ("at 25", "tool 0", 1.0), ("at 25", "tool 1", 0.0), ("at 25", "tool 2", 0.0),
         ("at 80", "tool 1", 1.0), ("at 80", "tool 3", 0.0), ("at 80", "tool 2", 0.0),
     ]
+
+
+def test_easy_negatives_are_drawn_from_the_rest_of_the_corpus_after_the_hard_ones():
+    dataset, embedder = handmade_router()
+    first = first_stage(embedder, dataset, "train")
+    for seed in range(8):  # at 25: right tool 0, hard tool 1; tools 2 and 3 are the rest
+        triples = labelled_pairs(first, 1, seed=seed, easy=1)
+        assert [(p, label) for q, p, label in triples if q == "at 25"][:2] == [("tool 0", 1.0), ("tool 1", 0.0)]
+        assert [(p, label) for q, p, label in triples if q == "at 25"][2] in [("tool 2", 0.0), ("tool 3", 0.0)]
+    drawn = {seed: labelled_pairs(first, 1, seed=seed, easy=1) for seed in range(8)}
+    assert len({tuple(t) for t in drawn.values()}) > 1 and labelled_pairs(first, 1, seed=3, easy=1) == drawn[3]
+    everything = [(p, label) for q, p, label in labelled_pairs(first, 1, easy=9) if q == "at 25"]
+    assert sorted(everything) == [("tool 0", 1.0), ("tool 1", 0.0), ("tool 2", 0.0), ("tool 3", 0.0)]  # capped
+    config = CrossEncoderTrainConfig(hard_negatives=1, easy_negatives=1, name_swaps=0, batch_size=1, epochs=1)
+    assert planned_schedule(dataset, config).steps == len(labelled_pairs(first, 1, easy=1))
 
 
 def test_every_right_choice_is_a_positive_and_k_is_capped_by_the_wrong_ones():
