@@ -11,7 +11,7 @@ from pathlib import Path
 from .. import jobs
 from ..questions.qa_dataset import SPLIT_MODES, load_dataset
 from ..store import Workspace
-from ..training.llm.data import (LABEL_SOURCES, build_chat_data, import_jsonl, load_chat_data, save_chat_data,
+from ..training.llm.data import (LABEL_SOURCES, NAME_SWAPS, build_chat_data, import_jsonl, load_chat_data, save_chat_data,
                                  to_jsonl)
 from ..llm.client import LLMConfig
 from ..training.llm.finetune import (DEFAULT_POLL_SECONDS, LLMFinetuneRequest, check_request, fine_tune_llm,
@@ -37,6 +37,9 @@ def register(subparsers) -> None:
     data.add_argument("--import", dest="import_train", type=Path, metavar="TRAIN.jsonl",
                       help="import training lines instead of building them")
     data.add_argument("--import-val", type=Path, metavar="VAL.jsonl", help="validation lines to import")
+    data.add_argument("--name-swaps", type=int, default=NAME_SWAPS, metavar="N",
+                      help="copies of each training line that names its document, every document renamed with an "
+                           "invented name (default: %(default)s)")
     data.add_argument("--export", type=Path, metavar="FOLDER", help="also write train.jsonl and val.jsonl here")
     data.set_defaults(handler=run_llm_data)
 
@@ -96,7 +99,8 @@ def run_llm_data(args: argparse.Namespace, ws: Workspace) -> dict:
             if not args.teacher_model:
                 raise ValueError("--labels teacher needs --teacher-model")
             teacher = llm_config_from(args, args.teacher_model, "teacher-")
-        data = build_chat_data(load_dataset(ws, record.id), args.labels, teacher, args.split_by, dataset_id=record.id)
+        data = build_chat_data(load_dataset(ws, record.id), args.labels, teacher, args.split_by, dataset_id=record.id,
+                               name_swaps=args.name_swaps)
     folder = save_chat_data(ws, args.name, data)
     if args.export:
         args.export.mkdir(parents=True, exist_ok=True)

@@ -80,6 +80,13 @@ def misspelt(name: str, rng: random.Random) -> str:
     return name[:at] + ("" if slip == "drop" else name[at] * 2) + name[at + 1:]
 
 
+def rename_identifier(identifier: str, name: str, new_name: str) -> str:
+    """A tool name with the name in it, as an identifier writes it, replaced: "vector_tool_new_york" with
+    ("New York", "Drailo") gives "vector_tool_drailo"; unchanged when it does not hold the name."""
+    slug = lambda text: re.sub(r"\W+", "_", text.lower()).strip("_")
+    return re.sub(re.escape(slug(name)), slug(new_name), identifier, flags=re.IGNORECASE)
+
+
 def named_in(text: str, name: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text, flags=re.IGNORECASE) is not None
 
@@ -98,25 +105,31 @@ class NameSwapper:
         name = self.names.get(self.document_of.get(right[0])) if right else None
         return bool(name) and named_in(question, name)
 
-    def copies_of(self, question: str, right: list[str], pairs: list[tuple[str, float]]) -> list[Triple]:
-        """`copies` renamings of (question, [(tool id, label)]): every document the pairs' tools belong to
-        gets a new invented name in their descriptions, the right one in the question too; none when the
-        question does not name its document."""
+    def renamings(self, question: str, right: list[str], tools: list[str]) -> list[tuple[str, dict[str, str]]]:
+        """`copies` renamings of `question`: (the question naming its document by a new invented name,
+        {document: invented name} for every named document of `tools`); none when the question does not
+        name its document. A share of the questions misspell the name; the tools always spell it right."""
         if not self.renames(question, right):
             return []
         document = self.document_of[right[0]]
-        triples = []
+        renamings = []
         for _ in range(self.copies):
             new_names = {d: invented_name(self.rng, self.avoid)
-                         for d in dict.fromkeys(self.document_of.get(tool) for tool, _ in pairs) if d in self.names}
-            # The tools always spell it right; a share of the questions as people type it.
+                         for d in dict.fromkeys(self.document_of.get(tool) for tool in tools) if d in self.names}
             typed = new_names[document]
             typed = misspelt(typed, self.rng) if self.rng.random() < MISSPELT_SHARE else typed
-            renamed = swap_name(question, self.names[document], typed)
-            for tool, label in pairs:
-                described = self.document_of.get(tool)
-                description = self.descriptions[tool]
-                if described in new_names:
-                    description = swap_name(description, self.names[described], new_names[described])
-                triples.append((renamed, description, label))
-        return triples
+            renamings.append((swap_name(question, self.names[document], typed), new_names))
+        return renamings
+
+    def described(self, tool: str, new_names: dict[str, str]) -> str:
+        """The tool's description with its document's name replaced as `new_names` says."""
+        document = self.document_of.get(tool)
+        description = self.descriptions[tool]
+        return swap_name(description, self.names[document], new_names[document]) if document in new_names else description
+
+    def copies_of(self, question: str, right: list[str], pairs: list[tuple[str, float]]) -> list[Triple]:
+        """`renamings` of (question, [(tool id, label)]) as labelled triples: every document the pairs'
+        tools belong to renamed in their descriptions, the right one in the question too."""
+        return [(renamed, self.described(tool, new_names), label)
+                for renamed, new_names in self.renamings(question, right, [tool for tool, _ in pairs])
+                for tool, label in pairs]

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from ragtune_core.llm import LLMConfig
-from ragtune_core.questions.qa_dataset import save_dataset
+from ragtune_core.questions.qa_dataset import QADataset, save_dataset
 from ragtune_core.routing.llm_selector import (NO_CALL, PLAIN_TEXT as PLAIN, SEVERAL_CALLS, UNKNOWN_TOOL as UNKNOWN,
                                                LLMSelector, function_tools, invalid_output_kind, parse_tool_call,
                                                tools_hash, InvalidOutput)
@@ -172,3 +172,38 @@ def test_chat_data_saves_stage_apart_and_a_dead_ones_folder_is_removed(workspace
     with pytest.raises(ChatDataError, match="'chat' already exists"):
         save_chat_data(workspace, "chat", data)
     assert sorted(p.name for p in folder.parent.iterdir()) == ["chat"] and (folder / "data.json").read_text() == "x"
+
+
+def city_router() -> QADataset:
+    """Three cities with a tool of each kind; Oslo's questions are the validation part."""
+    cities = ("Berlin", "Lisbon", "Oslo")
+    tools = [{"id": f"{kind}:{city}", "name": f"{kind}_tool_{city.lower()}", "document_id": city, "kind": kind,
+              "description": f"Useful for {'specific questions' if kind == 'vector' else 'a holistic summary'} "
+                             f"about {city}."} for city in cities for kind in ("vector", "summary")]
+    asked = {"q1": ("How old is Berlin's zoo?", "vector:Berlin"), "q2": ("berlin in a nutshell", "summary:Berlin"),
+             "q3": ("What is the tallest tower?", "vector:Lisbon"), "q4": ("When was Oslo founded?", "vector:Oslo")}
+    return QADataset(queries={q: text for q, (text, _) in asked.items()}, corpus={t["id"]: t["description"] for t in tools},
+                     relevant_docs={q: [tool] for q, (_, tool) in asked.items()},
+                     passage_docs={t["id"]: t["document_id"] for t in tools},
+                     split={q: "val" if tool.endswith("Oslo") else "train" for q, (_, tool) in asked.items()},
+                     kind="router", extra={"tools": tools})
+
+
+def test_training_lines_that_name_their_city_get_a_copy_with_every_city_renamed():
+    data = build_chat_data(city_router(), seed=1)
+    originals, copies = data.train[0::2], data.train[1::2]  # each line, then its copy
+    assert [l["messages"][1]["content"] for l in originals] == ["How old is Berlin's zoo?", "berlin in a nutshell",
+                                                               "What is the tallest tower?"]  # names no city: no copy
+    assert len(copies) == 2 and all(l["tools"] == data.tools for l in originals)
+    assert [l["messages"][1]["content"] for l in data.val] == ["When was Oslo founded?"] and data.val[0]["tools"] == data.tools
+    for copy, kind in zip(copies, ("vector", "summary")):
+        query, called = copy["messages"][1]["content"], called_tool(copy)
+        names = [t["function"]["name"] for t in copy["tools"]]
+        assert "berlin" not in (query + json.dumps(copy["tools"])).lower()  # every city renamed, everywhere
+        assert called.startswith(f"{kind}_tool_") and called in names and check_example(copy) == []
+        invented = called.split("_tool_")[1]
+        described = next(t for t in copy["tools"] if t["function"]["name"] == called)["function"]["description"]
+        assert invented.capitalize() in described and len(set(names)) == 6
+        assert invented[:2] in query.lower()  # the question names it (a quarter misspell it)
+    assert build_chat_data(city_router(), seed=1) == data  # the seed fixes the names
+    assert len(build_chat_data(city_router(), name_swaps=0).train) == 3
