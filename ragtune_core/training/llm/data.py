@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -228,8 +229,9 @@ def parse_jsonl(text: str) -> tuple[list[dict], list[dict]]:
 
 
 def import_jsonl(train_text: str, val_text: str = "") -> ChatData:
-    """Chat data from exported (or hand-made) JSONL; ChatDataError naming the first bad lines, or
-    lines whose tool sets differ (a model learns one tool set)."""
+    """Chat data from exported (or hand-made) JSONL; ChatDataError naming the first bad lines, or a
+    line offering another number of tools. The data's tool set is the one most lines offer; the
+    others are its renamed variants (`renamed_lines`)."""
     parts = []
     for part, text in ((TRAIN, train_text), (VAL, val_text)):
         examples, problems = parse_jsonl(text)
@@ -239,13 +241,19 @@ def import_jsonl(train_text: str, val_text: str = "") -> ChatData:
         parts.append(examples)
     if not parts[0]:
         raise ChatDataError("the training file has no lines")
-    tools = parts[0][0]["tools"]
+    tools = common_tool_set(parts[0] + parts[1])
     for part, examples in zip((TRAIN, VAL), parts):
         for number, example in enumerate(examples, start=1):
-            if tools_hash(example["tools"]) != tools_hash(tools):
-                raise ChatDataError(f"{part} line {number} has another tool set than the first line: "
-                                    "every line must offer the same tools")
+            if len(example["tools"]) != len(tools):
+                raise ChatDataError(f"{part} line {number} offers {len(example['tools'])} tools, not the "
+                                    f"{len(tools)} most lines offer: a model learns one tool set")
     return ChatData(parts[0], parts[1], tools, labels="imported")
+
+
+def common_tool_set(lines: list[dict]) -> list[dict]:
+    """The tool set most lines offer (the first of equals): the one a model trained on them learns."""
+    counts = Counter(tools_hash(line["tools"]) for line in lines)
+    return max(lines, key=lambda line: counts[tools_hash(line["tools"])])["tools"]
 
 
 def to_jsonl(examples: list[dict]) -> str:

@@ -142,15 +142,17 @@ class PreflightReport:
 
 
 def check_lines(train: list, val: list = ()) -> list[dict]:
-    """Every problem of every line, and lines whose tool set differs from the first line's."""
+    """Every problem of every line, and lines offering another number of tools than the first good
+    line (renamed variants of its tools are fine: `data.renamed_lines`)."""
     problems, first_tools = [], None
     for part, lines in (("train", train), ("val", val)):
         for number, line in enumerate(lines, start=1):
             found = check_example(line)
             if not found and first_tools is None:
                 first_tools = line["tools"]
-            elif not found and line["tools"] != first_tools:
-                found = [(SCHEMA, "offers another tool set than the first line: a model learns one tool set")]
+            elif not found and len(line["tools"]) != len(first_tools):
+                found = [(SCHEMA, f"offers {len(line['tools'])} tools, not {len(first_tools)} as the first line: "
+                                  "a model learns one tool set")]
             problems += [{"part": part, "line": number, "kind": kind, "message": message} for kind, message in found]
     return problems
 

@@ -124,8 +124,11 @@ def test_jsonl_round_trip_and_per_line_problems(tmp_path):
     with pytest.raises(ChatDataError, match="line 3: not JSON"):
         import_jsonl(text)
     other_tools = chat_example("q?", "a", [{"type": "function", "function": {"name": "a"}}])
-    with pytest.raises(ChatDataError, match="train line 2 has another tool set"):
+    with pytest.raises(ChatDataError, match="train line 2 offers 1 tools, not the 6 most lines offer"):
         import_jsonl(to_jsonl([data.train[0], other_tools]))
+    renamed = build_chat_data(city_router(), seed=1)  # renamed copies offer renamed tools, as many
+    again = import_jsonl(to_jsonl(renamed.train), to_jsonl(renamed.val))
+    assert again.train == renamed.train and again.tools == renamed.tools
 
 
 def test_chat_data_saved_in_the_workspace(workspace):

@@ -1,4 +1,5 @@
 import copy
+import json
 
 import pytest
 
@@ -95,3 +96,16 @@ def test_preview_with_a_template_uses_its_generation_mask():
     assert shown.exact and "tax office" in shown.prompt and "tax office" not in shown.trained
     assert shown.trained.replace(" ", "") == "tool_2"
     assert shown.n_tokens == token_counter(tokenizer)(example)
+
+
+def test_renamed_copies_pass_the_check_and_a_line_with_other_tools_does_not():
+    from ragtune_core.training.llm.data import build_chat_data, chat_example
+    from ragtune_core.training.llm.preflight import check_lines
+    from tests.training.llm.test_data import city_router
+
+    data = build_chat_data(city_router(), seed=1)
+    assert len({json.dumps(line["tools"]) for line in data.train}) == 3 and check_lines(data.train, data.val) == []
+    stray = chat_example("q?", "a", [{"type": "function", "function": {"name": "a", "description": "",
+                                                                        "parameters": {"type": "object"}}}])
+    [problem] = check_lines(data.train + [stray])
+    assert problem["line"] == len(data.train) + 1 and "offers 1 tools, not 6" in problem["message"]
