@@ -99,7 +99,6 @@ def test_preview_with_a_template_uses_its_generation_mask():
 
 
 def test_renamed_copies_pass_the_check_and_a_line_with_other_tools_does_not():
-    from ragtune_core.training.llm.data import build_chat_data, chat_example
     from ragtune_core.training.llm.preflight import check_lines
     from tests.training.llm.test_data import city_router
 
