@@ -85,7 +85,9 @@ with st.expander("Build chat data from a router dataset", expanded=not list_chat
             except ValueError as exc:
                 st.error(literal(exc))
             else:
-                st.success(f"{len(data.train)} training and {len(data.val)} validation lines saved as {literal(name)}.")
+                copies = f" ({data.renamed} of them renamed copies)" if data.renamed else ""
+                st.success(f"{len(data.train)} training{copies} and {len(data.val)} validation lines saved as "
+                           f"{literal(name)}.")
                 if data.disagreements:
                     st.warning(f"The teacher disagreed with the dataset on {len(data.disagreements)} queries, "
                                "left out:")

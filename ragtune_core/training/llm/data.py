@@ -77,8 +77,13 @@ class ChatData:
     def tools_hash(self) -> str:
         return tools_hash(self.tools)
 
+    @property
+    def renamed(self) -> int:
+        """Training lines offering a renamed variant of the tools (`renamed_lines`)."""
+        return sum(1 for line in self.train if line["tools"] != self.tools)
+
     def summary(self) -> dict:
-        return {"train": len(self.train), "val": len(self.val), "tools": len(self.tools),
+        return {"train": len(self.train), "renamed": self.renamed, "val": len(self.val), "tools": len(self.tools),
                 "tools_hash": self.tools_hash, "labels": self.labels, "disagreements": len(self.disagreements)}
 
 

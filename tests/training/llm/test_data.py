@@ -210,3 +210,4 @@ def test_training_lines_that_name_their_city_get_a_copy_with_every_city_renamed(
         assert invented[:2] in query.lower()  # the question names it (a quarter misspell it)
     assert build_chat_data(city_router(), seed=1) == data  # the seed fixes the names
     assert len(build_chat_data(city_router(), name_swaps=0).train) == 3
+    assert data.renamed == 2 and data.summary()["renamed"] == 2
