@@ -1,13 +1,15 @@
 """The local LLM selector on a tiny random Llama: it scores every tool's whole call exactly as a plain
-forward pass would, answers only with tools offered, and its scores are probabilities."""
+forward pass would, calibrates it by the tool's prior, answers only with tools offered, and its scores
+are probabilities."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
-from ragtune_core.routing.local_llm_selector import LocalLLMSelector
+from ragtune_core.routing.local_llm_selector import CALIBRATION, CONTENT_FREE_QUERIES, LocalLLMSelector
 from ragtune_core.routing.selectors import Choice
 from tests.training.llm.helpers import TOOLS
 from tests.training.llm.tiny_llm import SYSTEM_PROMPT, tiny_llm
@@ -60,7 +62,8 @@ def test_the_tools_are_encoded_once_per_choice_list(selector):
     finally:
         hook.remove()
     prompt = len(selector.call_tokens(QUERIES[0], CHOICES[::-1])[0])
-    assert first == 1 + 2 * len(QUERIES) and lengths[0] > prompt / 2  # the stem, then per query: query and tools
+    # The stem, then per query (the content-free ones of the tools' prior first): the query and the tools.
+    assert first == 1 + 2 * (len(CONTENT_FREE_QUERIES) + len(QUERIES)) and lengths[0] > prompt / 2
     assert len(lengths) == first + 2 * len(QUERIES) and sum(lengths[first:]) < prompt
 
 
@@ -71,10 +74,27 @@ def test_each_query_gets_one_offered_tool_and_probabilities(selector):
         assert selection.error is None and 0 <= selection.index < len(CHOICES)
         assert len(selection.scores) == len(CHOICES) and math.isclose(sum(selection.scores), 1.0, rel_tol=1e-6)
         assert selection.scores[selection.index] == max(selection.scores)
-        likelihoods = selector.log_likelihoods(query, CHOICES)
-        assert selection.index == likelihoods.index(max(likelihoods))
+        calibrated = np.array(selector.log_likelihoods(query, CHOICES)) - selector.calibration * selector.prior(CHOICES)
+        assert selection.index == calibrated.argmax()
+        softmax = np.exp(calibrated - calibrated.max()) / np.exp(calibrated - calibrated.max()).sum()
+        assert np.allclose(selection.scores, softmax, atol=1e-6)
         assert selection.latency > 0
     assert selector.select([], CHOICES) == []
+
+
+def test_the_prior_is_each_tools_likelihood_after_content_free_queries(selector):
+    prior = selector.prior(CHOICES)
+    expected = np.mean([selector.log_likelihoods(query, CHOICES) for query in CONTENT_FREE_QUERIES], axis=0)
+    assert np.allclose(prior, expected, atol=1e-4) and np.ptp(prior) > 0
+    selector.calibration = 0.0  # uncalibrated: the raw likelihoods rank the tools
+    try:
+        for query, selection in zip(QUERIES, selector.select(QUERIES, CHOICES)):
+            likelihoods = selector.log_likelihoods(query, CHOICES)
+            assert selection.index == likelihoods.index(max(likelihoods))
+    finally:
+        selector.calibration = CALIBRATION
+    with pytest.raises(ValueError, match="calibration must be between 0 and 1"):
+        LocalLLMSelector(selector.tokenizer.name_or_path, calibration=1.5)
 
 
 def test_tools_whose_names_share_a_start_and_a_single_tool(selector):
