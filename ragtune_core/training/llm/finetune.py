@@ -127,14 +127,14 @@ def fine_tune_llm(ws: Workspace, request: LLMFinetuneRequest, on_event: OnEvent 
         raise TrainingError(str(exc)) from exc
     folder = Path(reserved.path)
     try:
-        job, last = _run_job(request.provider_for(folder), request, data,
-                             chat_data_paths(ws, request.data_name), on_event)
+        provider = request.provider_for(folder)
+        job, last = _run_job(provider, request, data, chat_data_paths(ws, request.data_name), on_event)
         metrics = _final_metrics(job, last)
         if request.provider != "local":
             folder.mkdir(parents=True)
         FinetunedLLM(LOCAL if request.provider == "local" else HOSTED, job.base_model, data.tools, SYSTEM_PROMPT,
                      model_id=None if request.provider == "local" else job.fine_tuned_model,
-                     base_url=request.llm.get("base_url") if request.llm else None, provider=request.provider,
+                     base_url=provider.inference_base_url, provider=request.provider,
                      dataset_id=data.dataset_id, metrics=metrics, data_name=request.data_name).save(folder)
         record = ws.commit_model(reserved.id, metrics={**metrics, "tools_hash": data.tools_hash},
                                  dataset_id=data.dataset_id)

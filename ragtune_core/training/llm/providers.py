@@ -86,6 +86,7 @@ class Checkpoint:
 
 class FineTuneProvider(Protocol):
     name: str
+    inference_base_url: str | None  # where a model fine-tuned here answers (hosted; None: OpenAI's API, or local)
 
     def availability(self, base_model: str) -> Availability: ...
     def upload(self, path: Path) -> str: ...
@@ -107,6 +108,69 @@ class HostedProvider:
     @functools.cached_property
     def client(self) -> openai.OpenAI:
         return make_client(self.config)
+
+    @property
+    def inference_base_url(self) -> str | None:
+        """Where a model fine-tuned here answers (None: OpenAI's API): this endpoint, unless a provider
+        says otherwise."""
+        return self.config.base_url
+
+
+class JobsAPIProvider(HostedProvider):
+    """A provider with a fine-tuning API of its own (Together, Fireworks), asked in JSON through the SDK's
+    client (its key handling, host allow-list and errors), not a second HTTP stack. A subclass names the
+    provider in messages (`label`), says what its users must know (`notice`), and which path answers
+    where its API is served (`probe_path`)."""
+
+    label = ""
+    notice = ""
+    probe_path = ""
+    not_found_hint = ""  # added to the reason a server without the API (404) is refused
+
+    def availability(self, base_model: str) -> Availability:
+        refused = "name the base model to fine-tune" if not base_model.strip() else self._refusal()
+        if refused:
+            return Availability(False, refused, self.notice)
+        try:
+            self.client.get(self.probe_path, cast_to=object)
+        except openai.NotFoundError:
+            return Availability(False, f"{self.config.base_url} has no {self.label} fine-tuning API "
+                                       f"({self.probe_path} answered 404){self.not_found_hint}", self.notice)
+        except (openai.APIError, ValueError) as exc:
+            return Availability(False, f"{self.config.base_url} cannot be asked: {describe_error(exc)}", self.notice)
+        return Availability(True, f"fine-tune {base_model} (LoRA) at {self.label}", self.notice)
+
+    def _refusal(self) -> str | None:
+        """Why this endpoint's settings cannot reach the API at all (asked before any request), or None."""
+        return None
+
+    def _request(self, what: str, method: str, path: str, **kwargs) -> dict:
+        """The JSON object `method` ("get", "post"...) at `path` answers; ProviderError saying what was refused."""
+        refused = self._refusal()
+        if refused:
+            raise ProviderError(f"{self.label} cannot be asked to {what}: {refused}")
+        try:
+            answer = getattr(self.client, method)(path, cast_to=object, **kwargs)
+        except (openai.APIError, ValueError) as exc:
+            raise ProviderError(f"{self.label} refused to {what}: {describe_error(exc)}") from exc
+        if not isinstance(answer, dict):
+            raise ProviderError(f"{self.label}'s answer to '{what}' was not a JSON object")
+        return answer
+
+
+def epoch_seconds(when: str | int | float | None) -> float:
+    """A time given as an ISO date (or epoch seconds), as epoch seconds; 0 when absent."""
+    if isinstance(when, (int, float)):
+        return float(when)
+    try:
+        return datetime.datetime.fromisoformat(str(when).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def newest_first(jobs, limit: int) -> list[ProviderJob]:
+    """At most `limit` of `jobs`, the newest first (for a provider that lists them in another order)."""
+    return sorted(jobs, key=lambda job: job.created, reverse=True)[:limit]
 
 
 # --- OpenAI-shaped -------------------------------------------------------------------------------
@@ -220,6 +284,7 @@ class LocalProvider:
     unless `output_dir` is the folder itself (`single_job=True`, as a worker training one model)."""
 
     name = "local"
+    inference_base_url = None  # a local model answers from its folder
 
     def __init__(self, output_dir: Path, settings: dict | None = None, single_job: bool = False):
         self.output_dir = Path(output_dir)

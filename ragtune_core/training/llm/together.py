@@ -10,15 +10,11 @@ offered.
 
 from __future__ import annotations
 
-import datetime
 import re
 from pathlib import Path
 
-import openai
-
-from ...llm.client import describe_error
-from .providers import (CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, Availability, Checkpoint, HostedProvider,
-                        JobEvent, ProviderError, ProviderJob)
+from .providers import (CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, Checkpoint, JobEvent, JobsAPIProvider,
+                        ProviderJob, epoch_seconds, newest_first)
 
 TOGETHER_BASE_URL = "https://api.together.xyz/v1"
 TOGETHER_NOTICE = ("A Together fine-tune answers only once it is deployed: start a dedicated endpoint for the "
@@ -29,32 +25,13 @@ _STATES = {"pending": QUEUED, "queued": QUEUED, "running": RUNNING, "compressing
            "cancel_requested": RUNNING, "completed": SUCCEEDED, "error": FAILED, "cancelled": CANCELLED}
 
 
-class TogetherProvider(HostedProvider):
+class TogetherProvider(JobsAPIProvider):
     """Fine-tuning at Together's API (`config.base_url`; the key as for any endpoint)."""
 
     name = "together"
-
-    def availability(self, base_model: str) -> Availability:
-        if not base_model.strip():
-            return Availability(False, "name the base model to fine-tune", TOGETHER_NOTICE)
-        try:
-            self.client.get("/fine-tunes", cast_to=object)
-        except openai.NotFoundError:
-            return Availability(False, f"{self.config.base_url} has no Together fine-tuning API (/fine-tunes "
-                                       "answered 404)", TOGETHER_NOTICE)
-        except (openai.APIError, ValueError) as exc:
-            return Availability(False, f"{self.config.base_url} cannot be asked: {describe_error(exc)}",
-                                TOGETHER_NOTICE)
-        return Availability(True, f"fine-tune {base_model} (LoRA) at Together", TOGETHER_NOTICE)
-
-    def _request(self, what: str, method: str, path: str, **kwargs) -> dict:
-        try:
-            answer = getattr(self.client, method)(path, cast_to=object, **kwargs)
-        except (openai.APIError, ValueError) as exc:
-            raise ProviderError(f"Together refused to {what}: {describe_error(exc)}") from exc
-        if not isinstance(answer, dict):
-            raise ProviderError(f"Together's answer to '{what}' was not a JSON object")
-        return answer
+    label = "Together"
+    notice = TOGETHER_NOTICE
+    probe_path = "/fine-tunes"
 
     def upload(self, path: Path) -> str:
         path = Path(path)
@@ -80,7 +57,7 @@ class TogetherProvider(HostedProvider):
 
     def events(self, job_id: str) -> list[JobEvent]:
         listed = self._request(f"list the events of {job_id}", "get", f"/fine-tunes/{job_id}/events")
-        events = [JobEvent(f"{job_id}-event-{number}", _seconds(e.get("created_at")), e.get("message") or "",
+        events = [JobEvent(f"{job_id}-event-{number}", epoch_seconds(e.get("created_at")), e.get("message") or "",
                            level="error" if str(e.get("level", "")).lower() == "error" else "info")
                   for number, e in enumerate(listed.get("data") or [], start=1)]
         return sorted(events, key=lambda e: e.created)  # stable: equal times keep Together's order
@@ -96,8 +73,7 @@ class TogetherProvider(HostedProvider):
 
     def list(self, limit: int = 20) -> list[ProviderJob]:
         listed = self._request("list its jobs", "get", "/fine-tunes")
-        jobs = sorted((_job(j) for j in listed.get("data") or []), key=lambda j: j.created, reverse=True)
-        return jobs[:limit]
+        return newest_first((_job(j) for j in listed.get("data") or []), limit)
 
 
 def _job(job: dict) -> ProviderJob:
@@ -107,17 +83,7 @@ def _job(job: dict) -> ProviderJob:
         errors = [e.get("message") for e in job.get("events") or [] if str(e.get("level", "")).lower() == "error"]
         error = errors[-1] if errors else "the job failed (Together gave no reason)"
     return ProviderJob(job["id"], state, job.get("model") or "", job.get("output_name") or job.get("model_output_name"),
-                       error, job.get("token_count"), _seconds(job.get("created_at")))
-
-
-def _seconds(created: str | int | float | None) -> float:
-    """A time Together gives as an ISO date (or epoch seconds), as epoch seconds; 0 when absent."""
-    if isinstance(created, (int, float)):
-        return float(created)
-    try:
-        return datetime.datetime.fromisoformat(str(created).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return 0.0
+                       error, job.get("token_count"), epoch_seconds(job.get("created_at")))
 
 
 def _step(checkpoint: dict) -> int:
