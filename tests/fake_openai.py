@@ -360,7 +360,7 @@ class _Handler(BaseHTTPRequestHandler):
         except json.JSONDecodeError:
             self._send(path, None, 400, {}, _error_body("the body is not JSON", "invalid_request_error"))
             return
-        if path != "/v1/chat/completions":
+        if path not in ("/v1/chat/completions", "/inference/v1/chat/completions"):  # the second: Fireworks' path
             self._send(path, body, 404, {}, _error_body(f"no route {path}", "not_found"))
             return
         try:
@@ -395,7 +395,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-# --- fine-tuning: /v1/files and /v1/fine_tuning/jobs (issue 11; Together's paths: fake_together.py) ---
+# --- fine-tuning: /v1/files and /v1/fine_tuning/jobs (issue 11; Together's and Fireworks' paths: fake_together.py,
+# fake_fireworks.py) ---
 # A job advances one state each time it is retrieved: validating_files -> queued -> running (one
 # training step, with a metrics event, per retrieve; a checkpoint each `checkpoint_every` steps) ->
 # succeeded (model "ft:<base>:fake::<job>"). `fail_at_step` makes it fail there; a training file
@@ -564,11 +565,12 @@ def _fine_tuning_route(handler: _Handler, method: str, path: str, raw: bytes) ->
     """Answer a files or fine-tuning request (when the fake serves fine-tuning); False otherwise."""
     if not handler.fake.fine_tuning:
         return False
-    from tests import fake_together
+    from tests import fake_fireworks, fake_together
 
     content_type = handler.headers.get("Content-Type", "")
     answer = (handler.fake.ft.answer(method, path, raw, content_type)
-              or fake_together.answer(handler.fake.ft, method, path, raw, content_type, _multipart))
+              or fake_together.answer(handler.fake.ft, method, path, raw, content_type, _multipart)
+              or fake_fireworks.answer(handler.fake.ft, method, path, raw, content_type, _multipart))
     if answer is None:
         return False
     status, body = answer

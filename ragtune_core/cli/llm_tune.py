@@ -1,6 +1,6 @@
 """`llm-data` (chat fine-tuning data from a router dataset, or imported JSONL), `llm-check` (its
-pre-flight), `train-llm` (fine-tune an LLM on it: locally, at an OpenAI-shaped endpoint or at Together) and
-`llm-jobs` (the fine-tuning runs of the workspace and the jobs of an endpoint; cancel one)."""
+pre-flight), `train-llm` (fine-tune an LLM on it: locally, at an OpenAI-shaped endpoint, at Together or at
+Fireworks) and `llm-jobs` (the fine-tuning runs of the workspace and the jobs of an endpoint; cancel one)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from ..store import Workspace
 from ..training.llm.data import (LABEL_SOURCES, NAME_SWAPS, build_chat_data, import_jsonl, load_chat_data, save_chat_data,
                                  to_jsonl)
 from ..llm.client import LLMConfig
-from ..training.llm.finetune import (DEFAULT_POLL_SECONDS, LLMFinetuneRequest, check_request, fine_tune_llm,
-                                     hosted_provider)
+from ..training.llm.finetune import (DEFAULT_POLL_SECONDS, LLMFinetuneRequest, check_request, default_base_url,
+                                     fine_tune_llm, hosted_provider)
+from ..training.llm.fireworks import FIREWORKS_NOTICE
 from ..training.llm.preflight import DEFAULT_MAX_LENGTH, local_token_counter, run_preflight
 from ..training.llm.providers import OPENAI_NOTICE, PROVIDERS, ProviderJob
 from ..training.llm.together import TOGETHER_BASE_URL, TOGETHER_NOTICE
@@ -61,18 +62,19 @@ def register(subparsers) -> None:
     train.add_argument("--provider", choices=PROVIDERS, default="local",
                        help=f"where to train (default: %(default)s). openai: {OPENAI_NOTICE} together: Together AI "
                             f"(--base-url defaults to {TOGETHER_BASE_URL}; key: --api-key-env TOGETHER_API_KEY). "
-                            f"{TOGETHER_NOTICE}")
+                            f"{TOGETHER_NOTICE} fireworks: Fireworks AI (key: --api-key-env FIREWORKS_API_KEY). "
+                            f"{FIREWORKS_NOTICE}")
     train.add_argument("--base-model", default="", help="the model to fine-tune (local default: SmolLM2-135M-Instruct)")
     train.add_argument("--epochs", type=int, help="default: the provider's auto")
     train.add_argument("--suffix", help="hosted: added to the fine-tuned model's name")
     train.add_argument("--poll-seconds", type=float, default=DEFAULT_POLL_SECONDS,
                        help="hosted: seconds between status checks (default %(default)s)")
-    add_llm_flags(train, "", "the fine-tuning endpoint (--provider openai or together)")
+    add_llm_flags(train, "", "the fine-tuning endpoint (--provider openai, together or fireworks)")
     train.add_argument("--background", action="store_true", help="start a background job and print its run id")
     train.set_defaults(handler=run_train_llm)
 
     listing = subparsers.add_parser("llm-jobs", help="LLM fine-tuning runs of the workspace and, with --provider "
-                                                     "openai or together, the endpoint's jobs; --cancel one")
+                                                     "openai, together or fireworks, the endpoint's jobs; --cancel one")
     listing.add_argument("--provider", choices=[p for p in PROVIDERS if p != "local"],
                          help="also list the jobs of the fine-tuning endpoint (--base-url, key from the environment)")
     listing.add_argument("--limit", type=int, default=20, help="the endpoint's jobs to list (default %(default)s)")
@@ -80,7 +82,7 @@ def register(subparsers) -> None:
                                                         "--provider, the endpoint's job ID")
     listing.add_argument("--follow", metavar="RUN", help="start a run that follows an interrupted hosted run's job "
                                                          "(its worker stopped while the endpoint trained) to its end")
-    add_llm_flags(listing, "", "the fine-tuning endpoint (--provider openai or together)")
+    add_llm_flags(listing, "", "the fine-tuning endpoint (--provider openai, together or fireworks)")
     listing.set_defaults(handler=run_llm_jobs)
 
 
@@ -129,12 +131,11 @@ def run_train_llm(args: argparse.Namespace, ws: Workspace) -> dict:
 
 
 def _endpoint(args: argparse.Namespace, model: str) -> LLMConfig | None:
-    """The hosted provider's endpoint the flags name (Together's own API unless --base-url says
-    otherwise); None for the local provider."""
+    """The hosted provider's endpoint the flags name (Together's or Fireworks' own API unless --base-url
+    says otherwise); None for the local provider."""
     if args.provider in (None, "local"):
         return None
-    if args.provider == "together" and not args.base_url:
-        args.base_url = TOGETHER_BASE_URL
+    args.base_url = args.base_url or default_base_url(args.provider)
     return llm_config_from(args, model)
 
 
@@ -175,7 +176,7 @@ def run_llm_jobs(args: argparse.Namespace, ws: Workspace) -> dict:
             return {"cancelled": _job_row(provider.cancel(args.cancel))}
         if ws.get_run(args.cancel).kind != jobs.JobKind.TRAIN_LLM:
             raise ValueError(f"run {args.cancel!r} is not an LLM fine-tuning (see ragtune runs); an endpoint's job "
-                             "is cancelled with --provider openai or together")
+                             "is cancelled with --provider openai, together or fireworks")
         status = jobs.cancel_job(ws, args.cancel)
         return {"cancelled": {"id": status.run_id, "state": status.state}}
     followable = jobs.followable_runs(ws)

@@ -1,5 +1,5 @@
 """Fine-tuning an LLM on tool calls: chat data from router datasets, a pre-flight check, and
-providers (hosted: OpenAI-shaped or Together; local: TRL + LoRA) behind one interface."""
+providers (hosted: OpenAI-shaped, Together or Fireworks; local: TRL + LoRA) behind one interface."""
 
 from .data import (
     SYSTEM_PROMPT,
@@ -33,7 +33,8 @@ from .providers import (
     LocalProvider,
 )
 from .together import TOGETHER_BASE_URL, TOGETHER_NOTICE, TogetherProvider
-from .finetune import LLMFinetuneRequest, check_request, fine_tune_llm, hosted_provider
+from .fireworks import FIREWORKS_NOTICE, FireworksProvider, fireworks_base_url
+from .finetune import LLMFinetuneRequest, check_request, default_base_url, fine_tune_llm, hosted_provider
 
 __all__ = [
     "SYSTEM_PROMPT",
@@ -64,7 +65,11 @@ __all__ = [
     "TOGETHER_BASE_URL",
     "TOGETHER_NOTICE",
     "TogetherProvider",
+    "FIREWORKS_NOTICE",
+    "FireworksProvider",
+    "fireworks_base_url",
     "hosted_provider",
+    "default_base_url",
     "LLMFinetuneRequest",
     "check_request",
     "fine_tune_llm",

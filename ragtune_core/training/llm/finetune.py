@@ -27,6 +27,7 @@ from .data import SYSTEM_PROMPT, ChatData, chat_data_paths, load_chat_data
 from .preflight import PreflightReport, local_token_counter, run_preflight
 from .providers import (ACTIVE_STATES, PROVIDERS, SUCCEEDED, FineTuneProvider, LocalProvider, OpenAIShapedProvider,
                         ProviderJob)
+from .fireworks import FireworksProvider, fireworks_base_url
 from .together import TOGETHER_BASE_URL, TogetherProvider
 
 OnEvent = Callable[[str, dict], None]
@@ -63,8 +64,8 @@ class LLMFinetuneRequest:
             raise TrainingError("poll_seconds must be more than 0")
         if self.provider_job_id is not None and self.provider == "local":
             raise TrainingError("a local fine-tuning stops with its worker: there is no job to follow again")
-        if self.provider == "together" and not self.llm.get("base_url"):
-            self.llm = {**self.llm, "base_url": TOGETHER_BASE_URL}  # where it trains is where it answers
+        if self.provider != "local" and not self.llm.get("base_url") and default_base_url(self.provider):
+            self.llm = {**self.llm, "base_url": default_base_url(self.provider)}
 
     def llm_config(self) -> LLMConfig:
         config = LLMConfig.from_public_dict({**self.llm, "model": self.base_model})
@@ -93,8 +94,15 @@ class LLMFinetuneRequest:
 
 
 def hosted_provider(name: str, config: LLMConfig) -> FineTuneProvider:
-    """The hosted provider `name` ("openai": any OpenAI-shaped endpoint; "together") at `config`'s endpoint."""
-    return TogetherProvider(config) if name == "together" else OpenAIShapedProvider(config)
+    """The hosted provider `name` ("openai": any OpenAI-shaped endpoint; "together", "fireworks") at
+    `config`'s endpoint."""
+    return {"together": TogetherProvider, "fireworks": FireworksProvider}.get(name, OpenAIShapedProvider)(config)
+
+
+def default_base_url(name: str) -> str | None:
+    """The endpoint a hosted provider trains at when none is given: Together's API, Fireworks' API for
+    $FIREWORKS_ACCOUNT_ID; None for an OpenAI-shaped one (the server's endpoint, else OpenAI's)."""
+    return {"together": TOGETHER_BASE_URL, "fireworks": fireworks_base_url()}.get(name)
 
 
 def check_request(ws: Workspace, request: LLMFinetuneRequest) -> tuple[ChatData, PreflightReport]:

@@ -6,6 +6,7 @@ cancel, list.
 - `LocalProvider`: TRL + LoRA (`local.train_lora`) on a thread of this process (the job's worker),
   with the same job states and events.
 - `together.TogetherProvider`: Together AI's own jobs API, the same chat JSONL.
+- `fireworks.FireworksProvider`: Fireworks AI's supervised fine-tuning jobs of an account, the same chat JSONL.
 
 `availability` says, before anyone builds data, whether a provider can fine-tune a base model and
 why not. OpenAI takes no new fine-tuning jobs after 2027-01-06 and shuts its fine-tunable models
@@ -403,4 +404,4 @@ class _LocalJob:
                                         level="error" if error else "info"))
 
 
-PROVIDERS = ("local", "openai", "together")
+PROVIDERS = ("local", "openai", "together", "fireworks")
