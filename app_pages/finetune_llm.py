@@ -1,6 +1,6 @@
 """LLM fine-tune: distil tool calling into a smaller LLM, locally (TRL + LoRA), at an OpenAI-shaped
-endpoint or at Together. Where to train comes first (what is available, and OpenAI's end dates), then the chat
-data, its pre-flight check, and the job."""
+endpoint, at Together or at Fireworks. Where to train comes first (what is available, and OpenAI's end
+dates), then the chat data, its pre-flight check, and the job."""
 
 import pandas as pd
 import plotly.express as px
@@ -10,11 +10,15 @@ from app_pages.basics import literal, workspace
 from app_pages.components import chart, errors_shown, line_chart, llm_settings, pick, run_panel
 from ragtune_core import jobs
 from ragtune_core.questions import load_dataset
-from ragtune_core.training.llm import (OPENAI_NOTICE, PROVIDERS, TOGETHER_BASE_URL, TOGETHER_NOTICE, LLMFinetuneRequest,
-                                       LocalProvider, build_chat_data, hosted_provider, list_chat_data, load_chat_data,
-                                       local_token_counter, preview, run_preflight, save_chat_data, to_jsonl)
+from ragtune_core.training.llm import (FIREWORKS_NOTICE, OPENAI_NOTICE, PROVIDERS, TOGETHER_NOTICE,
+                                       LLMFinetuneRequest, LocalProvider, build_chat_data, default_base_url,
+                                       hosted_provider, list_chat_data, load_chat_data, local_token_counter, preview,
+                                       run_preflight, save_chat_data, to_jsonl)
 
 RUN_KEY = "llm_training_run"  # the run this session started
+# Providers with a jobs API of their own: what their users must know first, and a base model to start from.
+OWN_APIS = {"together": (TOGETHER_NOTICE, "Qwen/Qwen3-8B"),
+            "fireworks": (FIREWORKS_NOTICE, "accounts/fireworks/models/llama-v3p1-8b-instruct")}
 ws = workspace()
 st.title("Fine-tune an LLM")
 st.caption("Teach a small LLM to call the right tool for a query, from a router dataset's labels or a "
@@ -23,14 +27,16 @@ st.caption("Teach a small LLM to call the right tool for a query, from a router 
 st.subheader("1 · Where to train")
 provider = st.radio("Provider", PROVIDERS, horizontal=True, format_func={
     "local": "Local (TRL + LoRA on this machine's CPU)", "openai": "OpenAI-compatible endpoint (OpenAI, Azure, "
-    "LiteLLM...)", "together": "Together AI (LoRA, then deployed on an endpoint)"}.get)
+    "LiteLLM...)", "together": "Together AI (LoRA, then deployed on an endpoint)",
+    "fireworks": "Fireworks AI (LoRA, then deployed: serverless or on demand)"}.get)
 endpoint = None
 if provider == "openai":
     st.warning(OPENAI_NOTICE, icon=":material/event_busy:")
     endpoint = llm_settings("ft-llm")
-elif provider == "together":
-    st.info(TOGETHER_NOTICE, icon=":material/rocket_launch:")
-    endpoint = llm_settings("ft-llm-together", TOGETHER_BASE_URL, "Qwen/Qwen3-8B")
+elif provider in OWN_APIS:
+    notice, first_model = OWN_APIS[provider]
+    st.info(notice, icon=":material/rocket_launch:")
+    endpoint = llm_settings(f"ft-llm-{provider}", default_base_url(provider), first_model)
 if provider != "local":
     base_model = endpoint.model if endpoint else ""
     if endpoint and st.button("Check availability", icon=":material/fact_check:"):

@@ -1,5 +1,6 @@
-"""The LLM fine-tune page: providers with their availability and OpenAI's dates, chat data built
-from a router dataset, its pre-flight check and preview, and a refused start."""
+"""The LLM fine-tune page: providers with their availability, OpenAI's dates and the deploy steps of
+Together and Fireworks, chat data built from a router dataset, its pre-flight check and preview, and a
+refused start."""
 
 import pytest
 
@@ -56,6 +57,25 @@ def test_together_says_its_deploy_step_and_checks_its_fine_tuning_api(ws):
         widget(at, "button", "Check availability").click().run()
     assert "fine-tune fake-base (LoRA) at Together" in texts(at.success).replace("\\", "")
     assert "/v1/fine-tunes" in {r.path for r in server.requests}
+
+
+def test_fireworks_says_its_deploy_step_names_the_account_and_checks_its_fine_tuning_api(ws, monkeypatch):
+    from tests.fake_openai import FakeOpenAIServer
+
+    monkeypatch.setenv("FIREWORKS_ACCOUNT_ID", "acme")
+    at = open_page("finetune_llm")
+    widget(at, "radio", "Provider").set_value("fireworks").run()
+    assert "serverless LoRA" in texts(at.info) and "https://api.fireworks.ai/inference/v1" in texts(at.info)
+    assert widget(at, "text_input", "Base URL").value == "https://api.fireworks.ai/v1/accounts/acme"
+    with FakeOpenAIServer(fine_tuning=True, models=("fake-base",)) as server:
+        widget(at, "text_input", "Base URL").set_value(server.base_url).run()
+        widget(at, "text_input", "Model").set_value("fake-base").run()
+        widget(at, "button", "Check availability").click().run()
+        assert "names no Fireworks account" in texts(at.error) and not server.requests
+        widget(at, "text_input", "Base URL").set_value(f"{server.base_url}/accounts/acme").run()
+        widget(at, "button", "Check availability").click().run()
+    assert "fine-tune fake-base (LoRA) at Fireworks" in texts(at.success).replace("\\", "")
+    assert "/v1/accounts/acme/supervisedFineTuningJobs" in {r.path for r in server.requests}
 
 
 def test_an_interrupted_hosted_run_is_offered_to_be_followed_again(ws):
