@@ -56,6 +56,13 @@ class TrainerRecipe:
     train_dataset: object  # a datasets.Dataset with the loss's columns
     loss: object
     arguments: dict = field(default_factory=dict)  # training arguments of this kind only
+    # Pairs in one row of train_dataset: a listwise row holds a question's candidates, and the batch
+    # size and schedule still count pairs, so a step costs what it costs pairwise.
+    pairs_per_row: int = 1
+
+    @property
+    def pairs(self) -> int:
+        return len(self.train_dataset) * self.pairs_per_row
 
 
 @dataclass
@@ -167,7 +174,7 @@ def fit_and_publish(config: TrainConfig, model, evaluator, recipe: TrainerRecipe
     emit = on_event or (lambda event, data: None)
     metrics_before = short_metric_names(evaluator(model))
     emit("eval", {"step": 0, "epoch": 0.0, "metrics": metrics_before})
-    schedule = plan_schedule(config, len(recipe.train_dataset))
+    schedule = plan_schedule(config, recipe.pairs)
     emit("schedule", {"epochs": schedule.epochs, "steps": schedule.steps, "eval_steps": schedule.eval_steps,
                       "reason": schedule.reason})
     best = _BestModel(model, primary_metric, metrics_before, config.patience)
@@ -193,7 +200,7 @@ def fit_and_publish(config: TrainConfig, model, evaluator, recipe: TrainerRecipe
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return TrainResult(output_dir, primary_metric, metrics_before, best.metrics, best.step, steps, schedule.reason,
-                       len(recipe.train_dataset), seconds)
+                       recipe.pairs, seconds)
 
 
 class _BestModel:
@@ -242,7 +249,8 @@ def _make_trainer(config: TrainConfig, schedule: Schedule, model, evaluator, rec
     args = recipe.arguments_class(
         output_dir=str(trainer_dir),
         num_train_epochs=schedule.epochs,
-        per_device_train_batch_size=config.batch_size,
+        max_steps=schedule.steps,  # as planned in pairs, also when a row holds several (pairs_per_row)
+        per_device_train_batch_size=max(1, round(config.batch_size / recipe.pairs_per_row)),
         per_device_eval_batch_size=config.batch_size,
         learning_rate=config.learning_rate,
         warmup_steps=config.warmup_ratio,  # below 1: a share of all steps (transformers 5 has no warmup_ratio)

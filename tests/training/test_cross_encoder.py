@@ -12,7 +12,7 @@ from ragtune_core.cli import train as train_cli
 from ragtune_core.training.config import CrossEncoderTrainConfig
 from ragtune_core.store.models import CROSS_ENCODER
 from ragtune_core.training import planned_schedule
-from ragtune_core.training.cross_encoder import labelled_pairs, train_cross_encoder
+from ragtune_core.training.cross_encoder import candidate_lists, labelled_pairs, train_cross_encoder
 from ragtune_core.training.fit import load_base_model
 from ragtune_core.evaluation.metrics import METRIC_NAMES
 from ragtune_core.store.models import DEFAULT_BASE_MODEL
@@ -146,6 +146,18 @@ def test_every_right_choice_is_a_positive_and_k_is_capped_by_the_wrong_ones():
     assert sum(1 for q, _, label in triples if q == "at 25" and label == 0.0) == 3  # all the wrong tools
     with pytest.raises(DatasetError, match="split"):
         first_stage(embedder, QADataset(dataset.queries, dataset.corpus, dataset.relevant_docs), "train")
+
+
+def test_a_router_trains_on_each_questions_candidates_as_one_list():
+    """Listwise rows: each question's right tools first, then its wrong ones, as labelled_pairs gives them;
+    the same question asked again is a list of its own."""
+    dataset, embedder = handmade_router()
+    triples = labelled_pairs(first_stage(embedder, dataset, None), 2)
+    rows = candidate_lists(triples + triples[:3])
+    assert [(q, passages, labels) for q, passages, labels in rows if q == "at 70"] == [
+        ("at 70", ["tool 2", "tool 3", "tool 1", "tool 0"], [1.0, 1.0, 0.0, 0.0])]
+    assert len(rows) == len(dataset.queries) + 1 and rows[-1] == rows[0]
+    assert [(q, p, label) for q, passages, labels in rows[:-1] for p, label in zip(passages, labels)] == triples
 
 
 def test_a_router_questions_other_tool_of_its_document_is_always_a_negative():
@@ -301,7 +313,9 @@ def test_training_reports_finite_losses_and_router_match_rates(trained):
         assert set(data["metrics"]) == set(METRIC_NAMES)
         assert all(0.0 <= value <= 1.0 for value in data["metrics"].values())
     assert result["primary_metric"] == "accuracy@1" and result["dataset_kind"] == "router"
-    assert evals[-1]["metrics"] == result["metrics_after"] and evals[0]["metrics"] == result["metrics_before"]
+    kept = [data["metrics"] for data in evals if data["step"] == result["best_step"]]
+    assert kept[-1] == result["metrics_after"] and evals[0]["metrics"] == result["metrics_before"]
+    assert all(data["metrics"]["accuracy@1"] <= result["metrics_after"]["accuracy@1"] for data in evals)
     assert 0.0 <= result["metrics_embedder"]["accuracy@1"] <= 1.0
     messages = [message for _, _, message in ctx.progress_calls]
     assert any(m.startswith("hard negatives:") for m in messages)
