@@ -85,7 +85,9 @@ class CrossEncoderTrainConfig(TrainConfig):
     hard_negatives: int = setting(3, "wrong passages per train question", 1, MAX_HARD_NEGATIVES)
     easy_negatives: int = setting(0, "random wrong passages per train question besides the hard ones",
                                   0, MAX_HARD_NEGATIVES)
-    name_swaps: int = setting(1, "router datasets: copies of each train question that names its document, "
+    # Two copies: the listwise cities' router cross-encoder went from 0.888 to 0.908 on the hand-written
+    # queries (0.956 validation both), most of the gain on cities it never saw and on misspelt names.
+    name_swaps: int = setting(2, "router datasets: copies of each train question that names its document, "
                               "the name invented anew in the question and its tools (teaches matching names "
                               "rather than remembering the training documents)", 0, 10)
     embedder: str | None = model_setting("the embedding model that picks hard negatives and validation candidates")
