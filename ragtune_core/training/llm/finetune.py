@@ -27,10 +27,12 @@ from .data import SYSTEM_PROMPT, ChatData, chat_data_paths, load_chat_data
 from .preflight import PreflightReport, local_token_counter, run_preflight
 from .providers import (ACTIVE_STATES, PROVIDERS, SUCCEEDED, FineTuneProvider, LocalProvider, OpenAIShapedProvider,
                         ProviderJob)
-from .fireworks import FireworksProvider, fireworks_base_url
-from .together import TOGETHER_BASE_URL, TogetherProvider
+from .fireworks import FireworksProvider
+from .together import TogetherProvider
 
 OnEvent = Callable[[str, dict], None]
+# Hosted providers with a jobs API of their own, by name; any other hosted name is OpenAI-shaped.
+_OWN_APIS = {provider.name: provider for provider in (TogetherProvider, FireworksProvider)}
 DEFAULT_POLL_SECONDS = 10.0  # hosted jobs take minutes to hours: no need to ask more often
 # What a run's "metrics" events carry, read from either provider's metrics events.
 METRIC_FIELDS = ("train_loss", "train_mean_token_accuracy", "valid_loss", "valid_mean_token_accuracy")
@@ -64,8 +66,9 @@ class LLMFinetuneRequest:
             raise TrainingError("poll_seconds must be more than 0")
         if self.provider_job_id is not None and self.provider == "local":
             raise TrainingError("a local fine-tuning stops with its worker: there is no job to follow again")
-        if self.provider != "local" and not self.llm.get("base_url") and default_base_url(self.provider):
-            self.llm = {**self.llm, "base_url": default_base_url(self.provider)}
+        default_url = default_base_url(self.provider)
+        if default_url and not self.llm.get("base_url"):
+            self.llm = {**self.llm, "base_url": default_url}
 
     def llm_config(self) -> LLMConfig:
         config = LLMConfig.from_public_dict({**self.llm, "model": self.base_model})
@@ -96,13 +99,13 @@ class LLMFinetuneRequest:
 def hosted_provider(name: str, config: LLMConfig) -> FineTuneProvider:
     """The hosted provider `name` ("openai": any OpenAI-shaped endpoint; "together", "fireworks") at
     `config`'s endpoint."""
-    return {"together": TogetherProvider, "fireworks": FireworksProvider}.get(name, OpenAIShapedProvider)(config)
+    return _OWN_APIS.get(name, OpenAIShapedProvider)(config)
 
 
 def default_base_url(name: str) -> str | None:
     """The endpoint a hosted provider trains at when none is given: Together's API, Fireworks' API for
     $FIREWORKS_ACCOUNT_ID; None for an OpenAI-shaped one (the server's endpoint, else OpenAI's)."""
-    return {"together": TOGETHER_BASE_URL, "fireworks": fireworks_base_url()}.get(name)
+    return _OWN_APIS[name].default_base_url() if name in _OWN_APIS else None
 
 
 def check_request(ws: Workspace, request: LLMFinetuneRequest) -> tuple[ChatData, PreflightReport]:

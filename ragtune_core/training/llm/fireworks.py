@@ -70,6 +70,10 @@ class FireworksProvider(JobsAPIProvider):
     probe_path = "/supervisedFineTuningJobs"
     not_found_hint = ": is the account id at the end of the base URL right?"
 
+    @classmethod
+    def default_base_url(cls) -> str:
+        return fireworks_base_url()
+
     def __init__(self, config):
         super().__init__(config)
         self._found: dict[str, dict] = {}  # each job as `status` last found it: what `events` tells of

@@ -128,6 +128,11 @@ class JobsAPIProvider(HostedProvider):
     probe_path = ""
     not_found_hint = ""  # added to the reason a server without the API (404) is refused
 
+    @classmethod
+    def default_base_url(cls) -> str:
+        """Where the provider's API is when no base URL is given."""
+        raise NotImplementedError
+
     def availability(self, base_model: str) -> Availability:
         refused = "name the base model to fine-tune" if not base_model.strip() else self._refusal()
         if refused:

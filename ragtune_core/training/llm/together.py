@@ -33,6 +33,10 @@ class TogetherProvider(JobsAPIProvider):
     notice = TOGETHER_NOTICE
     probe_path = "/fine-tunes"
 
+    @classmethod
+    def default_base_url(cls) -> str:
+        return TOGETHER_BASE_URL
+
     def upload(self, path: Path) -> str:
         path = Path(path)
         answer = self._request(f"take {path.name}", "post", "/files/upload",
