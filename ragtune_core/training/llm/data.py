@@ -249,9 +249,8 @@ def import_jsonl(train_text: str, val_text: str = "") -> ChatData:
     tools = common_tool_set(parts[0] + parts[1])
     for part, examples in zip((TRAIN, VAL), parts):
         for number, example in enumerate(examples, start=1):
-            if len(example["tools"]) != len(tools):
-                raise ChatDataError(f"{part} line {number} offers {len(example['tools'])} tools, not the "
-                                    f"{len(tools)} most lines offer: a model learns one tool set")
+            if mismatch := tool_count_mismatch(example, tools):
+                raise ChatDataError(f"{part} line {number} {mismatch}")
     return ChatData(parts[0], parts[1], tools, labels="imported")
 
 
@@ -259,6 +258,14 @@ def common_tool_set(lines: list[dict]) -> list[dict]:
     """The tool set most lines offer (the first of equals): the one a model trained on them learns."""
     counts = Counter(tools_hash(line["tools"]) for line in lines)
     return max(lines, key=lambda line: counts[tools_hash(line["tools"])])["tools"]
+
+
+def tool_count_mismatch(line: dict, tools: list[dict]) -> str | None:
+    """Why a line offering another number of tools than the common set cannot train with it (renamed
+    variants of the set are fine: `renamed_lines`), or None."""
+    if len(line["tools"]) == len(tools):
+        return None
+    return f"offers {len(line['tools'])} tools, not the {len(tools)} most lines offer: a model learns one tool set"
 
 
 def to_jsonl(examples: list[dict]) -> str:

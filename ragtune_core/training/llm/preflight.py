@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from ...llm.pricing import estimate_tokens
 from ..fit import plan_schedule
-from .data import SCHEMA, check_example, called_tool
+from .data import SCHEMA, called_tool, check_example, common_tool_set, tool_count_mismatch
 from .local import LocalLLMSettings
 
 MIN_EXAMPLES, FEW_EXAMPLES = 10, 50
@@ -142,18 +142,17 @@ class PreflightReport:
 
 
 def check_lines(train: list, val: list = ()) -> list[dict]:
-    """Every problem of every line, and lines offering another number of tools than the first good
-    line (renamed variants of its tools are fine: `data.renamed_lines`)."""
-    problems, first_tools = [], None
-    for part, lines in (("train", train), ("val", val)):
-        for number, line in enumerate(lines, start=1):
-            found = check_example(line)
-            if not found and first_tools is None:
-                first_tools = line["tools"]
-            elif not found and len(line["tools"]) != len(first_tools):
-                found = [(SCHEMA, f"offers {len(line['tools'])} tools, not {len(first_tools)} as the first line: "
-                                  "a model learns one tool set")]
-            problems += [{"part": part, "line": number, "kind": kind, "message": message} for kind, message in found]
+    """Every problem of every line, and good lines offering another number of tools than the set most
+    good lines offer (as `data.import_jsonl` judges them)."""
+    checked = [(part, number, line, check_example(line))
+               for part, lines in (("train", train), ("val", val)) for number, line in enumerate(lines, start=1)]
+    good = [line for _, _, line, found in checked if not found]
+    tools = common_tool_set(good) if good else []
+    problems = []
+    for part, number, line, found in checked:
+        if not found and (mismatch := tool_count_mismatch(line, tools)):
+            found = [(SCHEMA, mismatch)]
+        problems += [{"part": part, "line": number, "kind": kind, "message": message} for kind, message in found]
     return problems
 
 

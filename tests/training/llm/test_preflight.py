@@ -107,4 +107,6 @@ def test_renamed_copies_pass_the_check_and_a_line_with_other_tools_does_not():
     stray = chat_example("q?", "a", [{"type": "function", "function": {"name": "a", "description": "",
                                                                         "parameters": {"type": "object"}}}])
     [problem] = check_lines(data.train + [stray])
-    assert problem["line"] == len(data.train) + 1 and "offers 1 tools, not 6" in problem["message"]
+    assert problem["line"] == len(data.train) + 1 and "offers 1 tools, not the 6 most lines offer" in problem["message"]
+    [first] = check_lines([stray] + data.train)  # judged against the common set, not the first line's
+    assert first["line"] == 1 and "offers 1 tools" in first["message"]
