@@ -61,11 +61,9 @@ class LocalLLMSelector:
         # transformers 5.24 renamed forward's `past_key_values` to `cache` (the old name goes in 5.40).
         parameters = inspect.signature(self.model.forward).parameters
         self._cache_argument = "cache" if "cache" in parameters else "past_key_values"
-        self._stem_key: list | None = None  # the choices whose stem (ids, cache) is kept in _stem_value
-        self._stem_value: tuple = ()
         self.calibration = calibration
-        self._prior_key: list | None = None  # the choices whose prior is kept in _prior_value
-        self._prior_value = np.zeros(0)
+        self._kept_for: list | None = None  # the choice list whose stem and prior are kept in _kept
+        self._kept: dict = {}
         self.name = label or f"local LLM {Path(path).name if path and Path(path).exists() else path or DEFAULT_LLM}"
 
     def select(self, queries: list[str], choices: list[Choice]) -> list[Selection]:
@@ -109,11 +107,8 @@ class LocalLLMSelector:
     def prior(self, choices: list[Choice]) -> np.ndarray:
         """Each choice's mean log-likelihood after the content-free queries (as log_likelihoods gives
         them), once per choice list."""
-        key = _choice_list_key(choices)
-        if self._prior_key != key:
-            likelihoods = [self.log_likelihoods(query, choices) for query in CONTENT_FREE_QUERIES]
-            self._prior_key, self._prior_value = key, np.mean(likelihoods, axis=0)
-        return self._prior_value
+        return self._once_per_choice_list(choices, "prior", lambda: np.mean(
+            [self.log_likelihoods(query, choices) for query in CONTENT_FREE_QUERIES], axis=0))
 
     def calls(self, query: str, choices: list[Choice]) -> list[tuple[str, int]]:
         """The conversation rendered once per choice, each ending with that choice's call, and where
@@ -161,20 +156,29 @@ class LocalLLMSelector:
 
     def _stem(self, choices: list[Choice]):
         """(token ids, attention cache) of the prompt before the query, for this choice list."""
+        return self._once_per_choice_list(choices, "stem", lambda: self._encode_stem(choices))
+
+    def _encode_stem(self, choices: list[Choice]):
         import torch
         from transformers import DynamicCache
 
+        text = self._render(_QUERY_SENTINEL, choices)
+        # Its last token is left to the query's run: it may merge with the query's first characters.
+        ids = self.tokenizer(text[:text.find(_QUERY_SENTINEL)], add_special_tokens=False)["input_ids"][:-1]
+        cache = DynamicCache(config=self.model.config)
+        if ids:
+            with torch.no_grad():
+                self.model(torch.tensor([ids]), use_cache=True, logits_to_keep=1, **{self._cache_argument: cache})
+        return ids, cache
+
+    def _once_per_choice_list(self, choices: list[Choice], what: str, compute):
+        """`compute()`, kept until the choice list changes (a comparison asks the same list many times)."""
         key = _choice_list_key(choices)
-        if self._stem_key != key:
-            text = self._render(_QUERY_SENTINEL, choices)
-            # Its last token is left to the query's run: it may merge with the query's first characters.
-            ids = self.tokenizer(text[:text.find(_QUERY_SENTINEL)], add_special_tokens=False)["input_ids"][:-1]
-            cache = DynamicCache(config=self.model.config)
-            if ids:
-                with torch.no_grad():
-                    self.model(torch.tensor([ids]), use_cache=True, logits_to_keep=1, **{self._cache_argument: cache})
-            self._stem_key, self._stem_value = key, (ids, cache)
-        return self._stem_value
+        if self._kept_for != key:
+            self._kept_for, self._kept = key, {}
+        if what not in self._kept:
+            self._kept[what] = compute()
+        return self._kept[what]
 
 
 def _choice_list_key(choices: list[Choice]) -> list[tuple[str, str]]:
