@@ -5,12 +5,13 @@ from functools import partial
 from pathlib import Path
 
 import pandas as pd
+import plotly.express as px
 import streamlit as st
 
 from app_pages.basics import literal, workspace
-from app_pages.components import errors_shown, format_seconds, line_chart, pick, run_panel, when
+from app_pages.components import chart, errors_shown, format_seconds, line_chart, pick, run_panel, when
 from app_pages.state import State
-from app_pages.training_settings import training_settings
+from app_pages.training_settings import search_settings, training_settings
 from ragtune_core import jobs
 from ragtune_core.store import DEFAULT_BASE_MODEL, zip_model
 from ragtune_core.questions import load_dataset
@@ -34,6 +35,12 @@ OTHER = "Other (Hub id or folder)…"
 
 
 def training_charts(events: list[dict]) -> None:
+    """The schedule, the loss and the validation curves; in a search, the trials and the latest trial's curves."""
+    trials = [e for e in events if e.get("event") == "trial"]
+    if trials or any(e.get("event") == "search" for e in events):
+        search_chart(trials)
+        latest = max((e["trial"] for e in events if "trial" in e), default=None)
+        events = [e for e in events if e.get("trial") == latest and e.get("event") != "trial"]
     for event in events:
         if event.get("event") == "schedule":
             st.caption(f"Schedule: {event['reason']}; validation every {event['eval_steps']} steps.")
@@ -47,6 +54,25 @@ def training_charts(events: list[dict]) -> None:
     with metrics:
         evals = [{"event": "eval", "step": e["step"], **e["metrics"]} for e in events if e.get("event") == "eval"]
         line_chart(evals, "eval", ["ndcg@10", "mrr@10", "accuracy@1", "accuracy@5"], "Validation metrics")
+
+
+def search_chart(trials: list[dict]) -> None:
+    """Each finished trial's validation score, the best one named with its settings."""
+    done = [t for t in trials if t["value"] is not None]
+    if done:
+        best = max(done, key=lambda t: t["value"])
+        settings = ", ".join(f"{name.replace('_', ' ')} {value:.3g}" for name, value in best["params"].items())
+        st.caption(f"Hyperparameter search: {len(trials)} trial(s) finished, best so far trial {best['number']} "
+                   f"({best['value']:.3f}; {settings}). Trials stopped as trailing are not shown.")
+        rows = pd.DataFrame([{"trial": t["number"], "validation": t["value"], **t["params"]} for t in done])
+        rows["best so far"] = rows["validation"].cummax()
+        figure = px.scatter(rows, x="trial", y="validation", hover_data=list(best["params"]),
+                            title="Search trials: validation score of the model each kept")
+        figure.add_scatter(x=rows["trial"], y=rows["best so far"], mode="lines", line_shape="hv", name="best so far")
+        figure.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10), xaxis_dtick=1)
+        chart(figure)
+    else:
+        st.caption(f"Hyperparameter search: {len(trials)} trial(s) finished, none complete yet.")
 
 
 def model_choice(label: str, names: list[str], key: str, default: str = DEFAULT_BASE_MODEL,
@@ -88,8 +114,9 @@ with st.form("train"):
                          value=f"{record.name}-{'reranker' if model_type == 'cross_encoder' else 'minilm'}")
     try:
         config = training_settings(config_class, base, **models)
+        search = search_settings(model_type)
     except TrainingError as exc:
-        config = exc
+        config, search = exc, None
     submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
 dataset = None
 with errors_shown(stop=False):  # a damaged dataset file is named; runs and models below still show
@@ -99,7 +126,7 @@ if dataset is not None and dataset.split and not isinstance(config, TrainingErro
                "the best one is kept, and training stops early once they stop improving.")
 
 
-def start_training(config, name: str) -> None:
+def start_training(config, name: str, search) -> None:
     """Check everything a training needs, then start it in a worker; problems are shown, not raised."""
     if isinstance(config, TrainingError):
         st.error(literal(config))
@@ -113,13 +140,14 @@ def start_training(config, name: str) -> None:
             return
         with errors_shown(stop=False):  # e.g. a training started meanwhile holds the name
             status = jobs.start_job(ws, JOB_KINDS[model_type], {"dataset_id": record.id, "model_name": name,
-                                                                "config": asdict(config)},
+                                                                "config": asdict(config),
+                                                                **({"search": asdict(search)} if search else {})},
                                     name=name, dataset_id=record.id)
             st.session_state[State.TRAINING_RUN] = status.run_id
 
 
 if submitted:
-    start_training(config, name)
+    start_training(config, name, search)
 
 run_panel(JOB_KINDS.values(), State.TRAINING_RUN, chart=training_charts)
 
@@ -135,7 +163,8 @@ def run_history() -> pd.DataFrame:
             "model": run.name, "type": "cross-encoder" if run.kind == JOB_KINDS["cross_encoder"] else "embedding",
             "state": run.state, "dataset": names.get(run.dataset_id, run.dataset_id),
             "schedule": run.result.get("schedule", ""), "kept step": run.result.get("best_step"),
-            "steps run": run.result.get("steps"), "started": when(run.created),
+            "steps run": run.result.get("steps"), "search trials": len(run.result.get("trials", [])) or None,
+            "started": when(run.created),
             "duration": format_seconds(run.finished - run.created) if run.finished else "",
             "ndcg@10": after.get("ndcg@10"), "mrr@10": after.get("mrr@10"), "accuracy@1": after.get("accuracy@1"),
         })

@@ -3,15 +3,16 @@ whose inputs take their limits and help from the training config's field metadat
 
 import streamlit as st
 
-from ragtune_core.training import CrossEncoderTrainConfig, limits
+from ragtune_core.training import CrossEncoderTrainConfig, SearchSettings, limits
 
 
-def setting_input(column, config_class: type, name: str, label: str, default):
+def setting_input(column, config_class: type, name: str, label: str, default, key: str | None = None):
     """A number input with the setting's limits and help from the config's field metadata."""
     low, high, help_text = limits(config_class, name)
     if isinstance(low, float) or isinstance(high, float):
-        return column.number_input(label, float(low), float(high), float(default), help=help_text, format="%.1e")
-    return column.number_input(label, low, high, default, help=help_text)
+        return column.number_input(label, float(low), float(high), float(default), help=help_text,
+                                   format="%.1e" if high < 1 else "%.1f", key=key)
+    return column.number_input(label, low, high, default, help=help_text, key=key)
 
 
 def training_settings(config_class: type, base: str | None, **models):
@@ -39,3 +40,19 @@ def training_settings(config_class: type, base: str | None, **models):
     if not fixed_epochs:
         settings["epochs"] = None
     return config_class(base_model=base, **settings, **models)
+
+
+def search_settings(key: str) -> SearchSettings | None:
+    """A hyperparameter search when asked for under "Hyperparameter search", else None."""
+    defaults = SearchSettings()
+    with st.expander("Hyperparameter search", icon=":material/science:"):
+        wanted = st.checkbox("Search the learning rate, epochs and warm-up (Optuna)", key=f"{key}-search",
+                             help="Several trainings, the first with the settings above; each later one tries "
+                                  "settings near the best so far, and one trailing the others at the same point "
+                                  "is stopped. The best is kept as the model.")
+        c1, c2 = st.columns(2)
+        minutes = setting_input(c1, SearchSettings, "minutes", "Time budget (minutes)", defaults.minutes,
+                                key=f"{key}-minutes")
+        trials = setting_input(c2, SearchSettings, "max_trials", "Trainings at most", defaults.max_trials,
+                               key=f"{key}-trials")
+    return SearchSettings(minutes=minutes, max_trials=trials) if wanted else None

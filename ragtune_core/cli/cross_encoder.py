@@ -12,7 +12,7 @@ from ..training import CrossEncoderTrainConfig
 from ..training.cross_encoder import MODEL_KIND
 from .evaluate import BASE, default_part, model_spec
 from .progress import ProgressPrinter
-from .train import add_config_options, config_from_options, train_or_start
+from .train import add_config_options, add_search_options, config_from_options, train_or_start
 
 EMBEDDING_KIND = "embedding"
 
@@ -29,6 +29,7 @@ def register(subparsers) -> None:
                             f"starting weights: '{BASE}', a workspace model, a folder or a Hub id (default: the "
                             f"newest embedding model fine-tuned on DATASET, else '{BASE}')")
     add_config_options(train, CrossEncoderTrainConfig)
+    add_search_options(train)
     train.add_argument("--background", action="store_true", help="start a background job and print its run id")
     train.set_defaults(handler=run_train_cross_encoder)
 

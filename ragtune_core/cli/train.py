@@ -9,8 +9,8 @@ from dataclasses import asdict, fields
 from .. import jobs
 from ..jobs import JobKind
 from ..store import Workspace
-from ..training import EmbeddingTrainConfig, preflight, train_and_register
-from ..training.config import Config, TrainConfig, show
+from ..training import EmbeddingTrainConfig, SearchSettings, preflight, train_and_register
+from ..training.config import Config, TrainConfig, TrainingError, limits, show
 from ..training.fit import progress_message
 from .progress import ProgressPrinter
 
@@ -23,6 +23,7 @@ def register(subparsers) -> None:
     train.add_argument("--name", required=True, help="name of the new model")
     train.add_argument("--base-model", help="Hub id or folder (default: the bundled all-MiniLM-L6-v2)")
     add_config_options(train, EmbeddingTrainConfig)
+    add_search_options(train)
     train.add_argument("--background", action="store_true", help="start a background job and print its run id")
     train.set_defaults(handler=run_train)
 
@@ -52,6 +53,28 @@ def add_config_options(parser: argparse.ArgumentParser, config_class: type[Train
                             help=f"{meta['help']}, {show(meta['min'])} to {show(meta['max'])} (default: {default})")
 
 
+def add_search_options(parser: argparse.ArgumentParser) -> None:
+    """--search-minutes and --search-trials: a hyperparameter search instead of one training."""
+    for f in fields(SearchSettings):
+        low, high, help = limits(SearchSettings, f.name)
+        parser.add_argument(f"--search-{f.name.replace('max_', '').replace('_', '-')}", dest=f"search_{f.name}",
+                            type=type(f.default), default=None, metavar=f.name.upper(),
+                            help=f"hyperparameter search (Optuna), {help}, {show(low)} to {show(high)} "
+                                 f"(default: {f.default} once either search option is given)")
+
+
+def search_from_options(args: argparse.Namespace) -> SearchSettings | None:
+    """The search the options ask for, or None when neither was given."""
+    given = {f.name: getattr(args, f"search_{f.name}") for f in fields(SearchSettings)
+             if getattr(args, f"search_{f.name}", None) is not None}
+    if not given:
+        return None
+    try:
+        return SearchSettings(**given)
+    except TrainingError as exc:
+        raise TrainingError(f"hyperparameter search: {exc}") from None
+
+
 def config_from_options(config_class: type[Config], args: argparse.Namespace, **settings) -> Config:
     """The config from the options add_config_options made (those not given keep their defaults) and `settings`."""
     given = {f.name: getattr(args, f.name) for f in fields(config_class)
@@ -69,9 +92,11 @@ def train_or_start(ws: Workspace, args: argparse.Namespace, job_kind: JobKind, c
     which makes the same train_and_register call, and return its run id."""
     dataset = ws.resolve("datasets", args.dataset)
     name, _ = preflight(ws, dataset.id, args.name, config)
+    search = search_from_options(args)
     if not args.background:
-        return train_and_register(ws, dataset.id, name, config, on_event=_StderrReporter())
-    params = {"dataset_id": dataset.id, "model_name": name, "config": asdict(config)}
+        return train_and_register(ws, dataset.id, name, config, on_event=_StderrReporter(), search=search)
+    params = {"dataset_id": dataset.id, "model_name": name, "config": asdict(config),
+              **({"search": asdict(search)} if search else {})}
     status = jobs.start_job(ws, job_kind, params, name=name, dataset_id=dataset.id)
     return {"run_id": status.run_id, "state": status.state, "model_name": name}
 
@@ -120,6 +145,11 @@ class _StderrReporter:
         elif event == "best":
             stopped = " (stopped early)" if data["stopped_early"] else ""
             print(f"kept step {data['step']}: {data['metric']} {data['value']:.4f}{stopped}", file=sys.stderr, flush=True)
+        elif event == "trial":
+            value = "" if data["value"] is None else f": {data['value']:.4f}"
+            settings = ", ".join(f"{k} {v:.3g}" for k, v in data["params"].items())
+            print(f"trial {data['number']} {data['state']}{value} ({settings}; {data['seconds']:.0f} s)",
+                  file=sys.stderr, flush=True)
         elif event == "progress":
             step, max_steps = data["step"], data["max_steps"]
             self._progress(step, max_steps, f"step {step}/{max_steps} · {progress_message(data)}")

@@ -158,6 +158,7 @@ def _train(ctx, params: dict, config_class: type) -> dict:
     from ..store.models import prefer_offline
     from ..training.fit import progress_message
     from ..training.register import train_and_register
+    from ..training.search import SearchSettings
 
     exit_on_sigterm()
     prefer_offline()
@@ -171,8 +172,9 @@ def _train(ctx, params: dict, config_class: type) -> dict:
         else:
             ctx.emit(event, **data)
 
+    search = SearchSettings(**params["search"]) if params.get("search") else None
     return train_and_register(ctx.workspace, params["dataset_id"], params["model_name"], config, on_event=forward,
-                              run_id=ctx.run_id)
+                              run_id=ctx.run_id, search=search)
 
 
 def start_llm_finetune_job(ws, request) -> JobStatus:

@@ -4,6 +4,7 @@ from .config import EmbeddingTrainConfig, CrossEncoderTrainConfig, TrainingError
 from .embedding import train_embedding
 from .cross_encoder import train_cross_encoder
 from .register import train_and_register, check_model_name, planned_schedule, preflight
+from .search import SearchSettings
 
 __all__ = [
     "EmbeddingTrainConfig",
@@ -16,4 +17,5 @@ __all__ = [
     "check_model_name",
     "planned_schedule",
     "preflight",
+    "SearchSettings",
 ]

@@ -39,11 +39,12 @@ def short_metric_names(metrics: dict) -> dict[str, float]:
 
 
 def progress_message(data: dict) -> str:
-    """A "progress" event as one line, e.g. "epoch 1/2 · loss 0.4321"."""
+    """A "progress" event as one line, e.g. "epoch 1/2 · loss 0.4321" ("trial 3 · epoch 1/2 · ..." in a search)."""
     epochs = data["epochs"]
     epoch = min(epochs, max(1, math.ceil(data.get("epoch") or 0)))
     loss = data.get("loss")
-    return f"epoch {epoch}/{epochs} · loss {loss:.4f}" if loss is not None else f"epoch {epoch}/{epochs}"
+    trial = f"trial {data['trial']} · " if "trial" in data else ""
+    return f"{trial}epoch {epoch}/{epochs}" + (f" · loss {loss:.4f}" if loss is not None else "")
 
 
 # --- the steps every kind of model trains through ------------------------------------------------
@@ -77,6 +78,7 @@ class TrainResult:
     train_pairs: int  # labelled examples trained on
     seconds: float  # trainer.train() wall time, its periodic evaluations included
     metrics_embedder: dict[str, float] = field(default_factory=dict)  # a cross-encoder's first stage alone
+    trials: list[dict] = field(default_factory=list)  # a hyperparameter search's trainings (training.search)
 
 
 @dataclass

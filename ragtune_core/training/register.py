@@ -12,6 +12,7 @@ from . import cross_encoder, embedding
 from .config import CrossEncoderTrainConfig, TrainConfig, TrainingError
 from .fit import OnEvent, Schedule, check_parts, plan_schedule
 from .name_swap import NameSwapper
+from .search import SearchSettings, search_and_train
 
 
 def check_model_name(ws: Workspace, model_name: str, what: str = "model", run_id: str | None = None) -> str:
@@ -68,9 +69,11 @@ def planned_schedule(dataset: QADataset, config: TrainConfig) -> Schedule:
 
 
 def train_and_register(ws: Workspace, dataset_id: str, model_name: str, config: TrainConfig,
-                       on_event: OnEvent | None = None, run_id: str | None = None) -> dict:
+                       on_event: OnEvent | None = None, run_id: str | None = None,
+                       search: SearchSettings | None = None) -> dict:
     """Train the model `config` is for (an embedding model or a cross-encoder) on a workspace dataset
-    and register it as `model_name`; returns the training result as JSON-ready data.
+    and register it as `model_name`; returns the training result as JSON-ready data. With `search`,
+    the best of several trainings with sampled settings (training.search).
 
     The name is reserved before training (or the reservation jobs.start_job made for `run_id` is
     taken over), the model is published into the reserved folder, and the reservation is then
@@ -88,7 +91,11 @@ def train_and_register(ws: Workspace, dataset_id: str, model_name: str, config: 
     except WorkspaceError as exc:
         raise TrainingError(str(exc)) from exc
     try:
-        result = train(config, dataset, Path(reserved.path), on_event, model_card_name=model_name)
+        if search:
+            result = search_and_train(search, train, config, planned_schedule(dataset, config).epochs, dataset,
+                                      Path(reserved.path), on_event, model_card_name=model_name)
+        else:
+            result = train(config, dataset, Path(reserved.path), on_event, model_card_name=model_name)
         record = ws.commit_model(reserved.id, metrics=result.metrics_after, dataset_id=dataset_id)
     except BaseException:
         ws.release_model(reserved.id)

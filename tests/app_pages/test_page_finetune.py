@@ -94,3 +94,26 @@ def test_the_cross_encoder_form_picks_the_newest_embedder_fine_tuned_on_the_data
     assert widget(at, "selectbox", "Start from").value == "the embedder's weights, new score head"
     widget(at, "selectbox", "Dataset").set_value(unsplit).run()
     assert widget(at, "selectbox", "Embedder for hard negatives").value == "unsplit-emb"
+
+
+@pytest.mark.slow
+def test_a_hyperparameter_search_from_the_page_keeps_its_best_trial_and_charts_the_trials(ws):
+    at = open_page("finetune")
+    widget(at, "selectbox", "Dataset").set_value(ws.resolve("datasets", "bridges").id)
+    _set_small(at)
+    widget(at, "number_input", "Max length (tokens)").set_value(32)
+    widget(at, "checkbox", "Search the learning rate, epochs and warm-up (Optuna)").check()
+    widget(at, "number_input", "Trainings at most").set_value(2)
+    widget(at, "text_input", "Name of the fine-tuned model").input("searched")
+    widget(at, "button", "Start training").click().run()
+    run_id = at.session_state["training_run"]
+    assert ws.get_run(run_id).params["search"] == {"minutes": 10.0, "max_trials": 2}
+    final = jobs.wait(ws, run_id, timeout=300)
+    assert final.state == "succeeded", final.error
+    at.run()
+
+    assert not at.exception
+    assert [m.name for m in ws.list_models("embedding")] == ["searched"]
+    assert "Hyperparameter search: 2 trial(s) finished" in texts(at.caption)
+    assert any(chart.proto.spec and "Search trials" in chart.proto.spec for chart in at.get("plotly_chart"))
+    assert at.dataframe[-1].value.loc[0, "search trials"] == 2

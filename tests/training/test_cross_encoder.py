@@ -11,7 +11,7 @@ from ragtune_core.jobs.tasks import TASKS, run_cross_encoder_job
 from ragtune_core.cli import train as train_cli
 from ragtune_core.training.config import CrossEncoderTrainConfig
 from ragtune_core.store.models import CROSS_ENCODER
-from ragtune_core.training import planned_schedule
+from ragtune_core.training import SearchSettings, planned_schedule
 from ragtune_core.training.cross_encoder import candidate_lists, labelled_pairs, train_cross_encoder
 from ragtune_core.training.fit import load_base_model
 from ragtune_core.evaluation.metrics import METRIC_NAMES
@@ -205,17 +205,18 @@ def test_cli_train_passes_the_settings_to_the_library(workspace, run_cli, monkey
     record = save_dataset(workspace, "router", router_dataset(), None, {})
     calls = []
 
-    def fake_train(ws, dataset_id, name, config, on_event=None):
-        calls.append((dataset_id, name, config))
+    def fake_train(ws, dataset_id, name, config, on_event=None, search=None):
+        calls.append((dataset_id, name, config, search))
         return {"model_name": name, "steps": 7}
 
     monkeypatch.setattr(train_cli, "train_and_register", fake_train)
     code, out, err = run_cli("train-cross-encoder", "router", "--name", " tool-picker ", "--epochs", "2",
-                             "--batch-size", "8", "--lr", "3e-5", "--max-length", "128", "--hard-negatives", "4")
+                             "--batch-size", "8", "--lr", "3e-5", "--max-length", "128", "--hard-negatives", "4",
+                             "--search-trials", "3")
     assert code == 0, err
     assert json.loads(out) == {"model_name": "tool-picker", "steps": 7}
     assert calls == [(record.id, "tool-picker", CrossEncoderTrainConfig(
-        epochs=2, batch_size=8, learning_rate=3e-5, max_length=128, hard_negatives=4))]
+        epochs=2, batch_size=8, learning_rate=3e-5, max_length=128, hard_negatives=4), SearchSettings(max_trials=3))]
 
 
 def test_cli_train_takes_the_newest_embedder_fine_tuned_on_the_dataset_unless_one_is_named(workspace, run_cli,
@@ -224,7 +225,7 @@ def test_cli_train_takes_the_newest_embedder_fine_tuned_on_the_dataset_unless_on
     other = save_dataset(workspace, "other", router_dataset(), None, {})
     configs = []
     monkeypatch.setattr(train_cli, "train_and_register",
-                        lambda ws, dataset_id, name, config, on_event=None: configs.append(config) or {})
+                        lambda ws, dataset_id, name, config, on_event=None, search=None: configs.append(config) or {})
     code, out, err = run_cli("train-cross-encoder", "router", "--name", "picker")
     assert code == 0 and configs.pop().embedder is None, err  # none fine-tuned yet: the bundled model
     for name, dataset_id in [("old-emb", record.id), ("new-emb", record.id), ("other-emb", other.id)]:

@@ -172,6 +172,7 @@ def test_progress_message_counts_epochs_from_one():
     assert progress_message({"epoch": 0.25, "epochs": 2, "loss": 1.23456}) == "epoch 1/2 · loss 1.2346"
     assert progress_message({"epoch": 1.0, "epochs": 2, "loss": None}) == "epoch 1/2"
     assert progress_message({"epoch": 1.5, "epochs": 2, "loss": 0.5}) == "epoch 2/2 · loss 0.5000"
+    assert progress_message({"epoch": 1.0, "epochs": 2, "loss": 0.5, "trial": 3}) == "trial 3 · epoch 1/2 · loss 0.5000"
 
 
 def test_unsplit_dataset_and_existing_output_are_refused_before_loading_a_model(tmp_path):
@@ -219,8 +220,8 @@ def test_cli_trains_in_process_with_progress_on_stderr_and_one_json_line_on_stdo
     record = save_dataset(workspace, "tiny", tiny_dataset(), None, {})
     calls = []
 
-    def fake_train_and_register(ws, dataset_id, model_name, config, on_event=None, run_id=None):
-        calls.append((dataset_id, model_name, config))
+    def fake_train_and_register(ws, dataset_id, model_name, config, on_event=None, run_id=None, search=None):
+        calls.append((dataset_id, model_name, config, search))
         on_event("eval", {"step": 0, "epoch": 0.0, "metrics": {"ndcg@10": 0.5, "mrr@10": 0.25, "accuracy@5": 0.75}})
         on_event("progress", {"step": 3, "max_steps": 3, "epoch": 1.0, "epochs": 1, "loss": 0.125})
         return {"model_name": model_name}
@@ -231,7 +232,7 @@ def test_cli_trains_in_process_with_progress_on_stderr_and_one_json_line_on_stdo
     out, err = capsys.readouterr()
     assert json.loads(out) == {"model_name": "mine"}
     assert calls == [(record.id, "mine", EmbeddingTrainConfig(base_model="some/model", epochs=1, batch_size=4,
-                                                               learning_rate=1e-4, max_seq_length=64))]
+                                                               learning_rate=1e-4, max_seq_length=64), None)]
     assert "eval at step 0: ndcg@10 0.5000, mrr@10 0.2500, accuracy@5 0.7500" in err
     assert "train: step 3/3 · epoch 1/1 · loss 0.1250" in err
 
