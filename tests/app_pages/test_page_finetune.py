@@ -25,10 +25,14 @@ def ws(tmp_path, monkeypatch):
     return ws
 
 
-def _set_small(at):
+def _small_training(at, ws, name: str):
+    """The page set to train `name` on the bridges dataset for one short epoch."""
+    widget(at, "selectbox", "Dataset").set_value(ws.resolve("datasets", "bridges").id)
     widget(at, "checkbox", "Choose the number of epochs (default: auto, about 300 optimizer steps)").check()
     widget(at, "number_input", "Epochs").set_value(1)
     widget(at, "number_input", "Batch size").set_value(4)
+    widget(at, "number_input", "Max length (tokens)").set_value(32)
+    widget(at, "text_input", "Name of the fine-tuned model").input(name)
 
 
 def test_unsplit_dataset_and_taken_name_are_refused_before_any_job(ws):
@@ -42,10 +46,7 @@ def test_unsplit_dataset_and_taken_name_are_refused_before_any_job(ws):
 @pytest.mark.slow
 def test_training_from_the_page_registers_a_model_and_fills_the_history(ws):
     at = open_page("finetune")
-    widget(at, "selectbox", "Dataset").set_value(ws.resolve("datasets", "bridges").id)
-    _set_small(at)
-    widget(at, "number_input", "Max length (tokens)").set_value(32)
-    widget(at, "text_input", "Name of the fine-tuned model").input("bridges-model")
+    _small_training(at, ws, "bridges-model")
     widget(at, "button", "Start training").click().run()
     run_id = at.session_state["training_run"]
     final = jobs.wait(ws, run_id, timeout=300)
@@ -99,12 +100,9 @@ def test_the_cross_encoder_form_picks_the_newest_embedder_fine_tuned_on_the_data
 @pytest.mark.slow
 def test_a_hyperparameter_search_from_the_page_keeps_its_best_trial_and_charts_the_trials(ws):
     at = open_page("finetune")
-    widget(at, "selectbox", "Dataset").set_value(ws.resolve("datasets", "bridges").id)
-    _set_small(at)
-    widget(at, "number_input", "Max length (tokens)").set_value(32)
+    _small_training(at, ws, "searched")
     widget(at, "checkbox", "Search the learning rate, epochs and warm-up (Optuna)").check()
     widget(at, "number_input", "Trainings at most").set_value(2)
-    widget(at, "text_input", "Name of the fine-tuned model").input("searched")
     widget(at, "button", "Start training").click().run()
     run_id = at.session_state["training_run"]
     assert ws.get_run(run_id).params["search"] == {"minutes": 10.0, "max_trials": 2}
