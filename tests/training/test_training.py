@@ -161,6 +161,10 @@ def test_the_best_evaluation_is_kept_ties_go_to_the_later_step_and_patience_stop
     never_better.restore()
     assert never_better.step == 0 and model.weight.item() == 0.0  # the base model's weights
 
+    # before the earliest step, evaluations without gain are counted but do not stop training
+    late = _BestModel(model, "ndcg@10", {"ndcg@10": 0.5}, patience=1, earliest_stop=30)
+    assert [late.consider(step, {"ndcg@10": 0.1}) for step in (10, 20, 30)] == [False, False, True]
+
 
 def test_metric_keys_of_trainer_and_evaluator_get_short_names():
     metrics = {"eval_val_cosine_ndcg@10": 0.5, "val_cosine_accuracy@5": 0.75, "eval_runtime": 3.0,
