@@ -1,6 +1,5 @@
 """Fine-tune: train an embedding model or a cross-encoder on a dataset, watch it learn, keep the result."""
 
-from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 
@@ -139,10 +138,8 @@ def start_training(config, name: str, search) -> None:
             st.error(f"{literal(exc)}. Fix it on the Questions page or pick another name.")
             return
         with errors_shown(stop=False):  # e.g. a training started meanwhile holds the name
-            status = jobs.start_job(ws, JOB_KINDS[model_type], {"dataset_id": record.id, "model_name": name,
-                                                                "config": asdict(config),
-                                                                **({"search": asdict(search)} if search else {})},
-                                    name=name, dataset_id=record.id)
+            params = jobs.training_job_params(record.id, name, config, search)
+            status = jobs.start_job(ws, JOB_KINDS[model_type], params, name=name, dataset_id=record.id)
             st.session_state[State.TRAINING_RUN] = status.run_id
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import asdict, fields
+from dataclasses import fields
 
 from .. import jobs
 from ..jobs import JobKind
@@ -95,8 +95,7 @@ def train_or_start(ws: Workspace, args: argparse.Namespace, job_kind: JobKind, c
     search = search_from_options(args)
     if not args.background:
         return train_and_register(ws, dataset.id, name, config, on_event=_StderrReporter(), search=search)
-    params = {"dataset_id": dataset.id, "model_name": name, "config": asdict(config),
-              **({"search": asdict(search)} if search else {})}
+    params = jobs.training_job_params(dataset.id, name, config, search)
     status = jobs.start_job(ws, job_kind, params, name=name, dataset_id=dataset.id)
     return {"run_id": status.run_id, "state": status.state, "model_name": name}
 

@@ -12,7 +12,7 @@ from .runner import (
     wait,
     status_path,
 )
-from .tasks import (JobKind, follow_again, followable_runs, provider_job_of, start_comparison_job,
+from .tasks import (JobKind, training_job_params, follow_again, followable_runs, provider_job_of, start_comparison_job,
                     start_llm_finetune_job)
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "wait",
     "status_path",
     "JobKind",
+    "training_job_params",
     "start_comparison_job",
     "start_llm_finetune_job",
     "follow_again",

@@ -153,6 +153,15 @@ def run_cross_encoder_job(ctx, params: dict) -> dict:
     return result
 
 
+def training_job_params(dataset_id: str, model_name: str, config, search=None) -> dict:
+    """What a training job (`run_training_job`, `run_cross_encoder_job`) is started with: the config
+    and any hyperparameter search as plain data."""
+    from dataclasses import asdict
+
+    return {"dataset_id": dataset_id, "model_name": model_name, "config": asdict(config),
+            **({"search": asdict(search)} if search else {})}
+
+
 def _train(ctx, params: dict, config_class: type) -> dict:
     """Train and register; "prepare" and "progress" events become the run's progress, the others its events."""
     from ..store.models import prefer_offline

@@ -238,12 +238,17 @@ class _BestModel:
 def _note_on_model_card(model_dir: Path, metric: str, before: dict, best: _BestModel, steps: int,
                         schedule: Schedule) -> None:
     """Say in the model card which step was kept and why, beside what sentence-transformers wrote."""
-    card = model_dir / "README.md"
     kept = "the base model (no step beat it)" if best.step == 0 else f"step {best.step}"
     note = (f"\n\n## RAGTune training\n\n- Kept: {kept} of {steps} steps run, by validation {metric}: "
             f"{best.metrics.get(metric, float('nan')):.4f} (base model: {before.get(metric, float('nan')):.4f}).\n"
             f"- Schedule: {schedule.reason}; evaluated every {schedule.eval_steps} steps"
             f"{'; stopped early' if steps < schedule.steps else ''}.\n")
+    append_to_model_card(model_dir, note)
+
+
+def append_to_model_card(model_dir: Path, note: str) -> None:
+    """Add `note` to the model card (README.md) sentence-transformers wrote, or start one."""
+    card = model_dir / "README.md"
     card.write_text((card.read_text(encoding="utf-8") if card.exists() else "") + note, encoding="utf-8")
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from ..questions.qa_dataset import QADataset
 from ..store.files import publish_folder
 from .config import TrainConfig, check_settings, setting
-from .fit import OnEvent, TrainResult, primary_metric
+from .fit import OnEvent, TrainResult, append_to_model_card, primary_metric
 
 LEARNING_RATE_SPAN = 4.0  # trials try from a quarter to four times the config's learning rate
 PRUNE_AFTER_EVALS = 3  # validation runs a trial always gets before it may be stopped as trailing
@@ -120,9 +120,8 @@ def _trial_rows(study) -> list[dict]:
 
 def _note_search_on_model_card(model_dir: Path, study, best: int, metric: str) -> None:
     """Say in the model card which trial won, beside the note on its own training."""
-    card = model_dir / "README.md"
     done = [t for t in study.trials if t.state.name == "COMPLETE"]
     settings = ", ".join(f"{k} {v:.3g}" for k, v in study.trials[best].params.items())
     note = (f"- Hyperparameter search: trial {best} of {len(study.trials)} ({len(done)} complete, the rest stopped as "
             f"trailing), by validation {metric}; its settings: {settings}.\n")
-    card.write_text((card.read_text(encoding="utf-8") if card.exists() else "") + note, encoding="utf-8")
+    append_to_model_card(model_dir, note)
