@@ -49,26 +49,37 @@ def labelled_pairs(first: FirstStage, k: int, name_swaps: int = 0, seed: int = 0
     router = questions.kind == "router"
     tools_of = _passages_by_document(questions) if router else {}
     swapper = NameSwapper(corpus, questions.passage_docs, name_swaps, seed) if router and name_swaps else None
+    candidates = set(corpus) if router else _passages_asked_of(questions)
     rng = random.Random(seed)
     triples = []
     for qid, ranked in zip(questions.queries, first.indices):
         question, right = questions.queries[qid], questions.relevant_docs[qid]
         siblings = [pid for pid in right for pid in tools_of.get(questions.passage_docs.get(pid), [])]
         ranked_ids = (first.corpus_ids[i] for i in ranked)
-        wrong = [pid for pid in dict.fromkeys([*siblings, *ranked_ids]) if pid not in right]
+        wrong = [pid for pid in dict.fromkeys([*siblings, *ranked_ids]) if pid not in right and pid in candidates]
         hard = wrong[:max(k, len(set(siblings) - set(right)))]
         pairs = [(pid, 1.0) for pid in dict.fromkeys(right)]
-        pairs += [(pid, 0.0) for pid in hard + _drawn(corpus, {*right, *hard}, easy, rng)]
+        pairs += [(pid, 0.0) for pid in hard + _drawn(candidates, {*right, *hard}, easy, rng)]
         triples += [(question, corpus[pid], label) for pid, label in pairs]
         if swapper:
             triples += swapper.copies_of(question, right, pairs)
     return triples
 
 
-def _drawn(corpus: dict[str, str], taken: set[str], n: int, rng: random.Random) -> list[str]:
-    """`n` passages of the corpus drawn at random, none of `taken` (fewer if the corpus has fewer)."""
+def _passages_asked_of(questions: QADataset) -> set[str]:
+    """The passages of the documents the questions are asked of (all passages when documents are not
+    known). With a split by document, another document's passages are never right in training: as
+    wrong passages they teach a QA reranker to tell the documents apart instead of question from
+    passage. On the 10-Ks (Lyft's questions train, Uber's validate) 42% of the hard negatives were
+    Uber's, and the reranker fell below chance on Uber's questions (ndcg@10 0.17 -> 0.11)."""
+    asked_of = {questions.passage_docs.get(pid) for right in questions.relevant_docs.values() for pid in right}
+    return {pid for pid in questions.corpus if questions.passage_docs.get(pid) in asked_of}
+
+
+def _drawn(candidates: set[str], taken: set[str], n: int, rng: random.Random) -> list[str]:
+    """`n` of the candidate passages drawn at random, none of `taken` (fewer if there are fewer)."""
     drawn: list[str] = []
-    ids = list(corpus)
+    ids = sorted(candidates)
     while len(drawn) < min(n, len(ids) - len(taken)):
         pid = rng.choice(ids)
         if pid not in taken and pid not in drawn:

@@ -172,6 +172,26 @@ def test_a_router_questions_other_tool_of_its_document_is_always_a_negative():
             if q == "at 25"] == [("tool 0", 1.0), ("tool 1", 0.0)]
 
 
+def test_a_qa_reranker_learns_only_from_the_documents_its_train_questions_ask_of():
+    """Split by document, the validation document's passages are never right in training: as negatives they
+    would teach telling the documents apart. A router still learns every tool's description."""
+    dataset, embedder = handmade_router()
+    dataset.kind = "qa"
+    dataset.passage_docs = {"c0": "train-doc", "c1": "train-doc", "c2": "val-doc", "c3": "val-doc"}
+    first = first_stage(embedder, dataset, "train")
+    # at 80 the embedder ranks c3 and c2 (the other document) above c1 (right), then c0.
+    assert [(p, label) for q, p, label in labelled_pairs(first, 1) if q == "at 80"] == [
+        ("tool 1", 1.0), ("tool 0", 0.0)]
+    assert {p for _, p, _ in labelled_pairs(first, 1, easy=5)} == {"tool 0", "tool 1"}
+    dataset.passage_docs = {}  # documents unknown: every passage may be a negative
+    assert [(p, label) for q, p, label in labelled_pairs(first_stage(embedder, dataset, "train"), 1)
+            if q == "at 80"] == [("tool 1", 1.0), ("tool 3", 0.0)]
+    dataset.kind = "router"
+    dataset.passage_docs = {"c0": "train-doc", "c1": "train-doc", "c2": "val-doc", "c3": "val-doc"}
+    assert [(p, label) for q, p, label in labelled_pairs(first_stage(embedder, dataset, "train"), 2)
+            if q == "at 80"] == [("tool 1", 1.0), ("tool 0", 0.0), ("tool 3", 0.0)]  # its sibling, then the ranking
+
+
 def test_validation_runs_rerank_an_even_sample_of_a_large_validation_part():
     from ragtune_core.training.fit import validation_sample
 
