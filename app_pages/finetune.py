@@ -20,8 +20,8 @@ ws = workspace()
 st.title("Fine-tune")
 st.caption("An embedding model learns to put each question next to its passage or tool "
            "(MultipleNegativesRankingLoss); a cross-encoder learns to score (question, passage) pairs "
-           "against hard negatives (binary cross-entropy for a QA reranker; for a router, a softmax over each "
-           "question's tools: ListNet).")
+           "against hard negatives: a softmax over each question's candidates (ListNet). A QA reranker's score "
+           "is then blended with the embedder's at the weight that validates best.")
 
 with errors_shown():  # a damaged catalogue is named, not a traceback
     datasets = ws.list_datasets()

@@ -3,7 +3,8 @@
 Both rankings become evaluation.py `RetrievalReport`s, with its metrics, its tie-break and its
 top-100 cut, so the Compare page shows an embedder with and without a reranker side by side.
 Reranking reorders the embedder's top_k and keeps the embedder's ranks after them: every metric,
-whatever its cut-off, then compares like with like.
+whatever its cut-off, then compares like with like. A reranker trained here orders by its score
+blended with the embedder's, with the weight its training picked on validation (BLEND_WEIGHTS).
 
 The first stage (`first_stage`) is kept apart from reranking because cross-encoder training reuses
 it: it mines hard negatives from the train questions' rankings and evaluates each checkpoint by
@@ -27,6 +28,11 @@ from .retrieval import (
 
 RERANK_TOP_K = 20
 BATCH_SIZE = 64
+# A reranker trained on a few thousand questions can know less than its first stage: its score is
+# blended with the first stage's (both standardised per question), the weight picked on validation.
+BLEND_WEIGHTS = tuple(i / 10 for i in range(11))
+FIRST_STAGE_WEIGHT = "first_stage_weight"  # the weight's name among a training's metrics
+_CONFIG_KEY = f"ragtune_{FIRST_STAGE_WEIGHT}"  # ... and in a reranker's saved config
 
 
 @dataclass
@@ -83,11 +89,19 @@ def retrieval_report(first: FirstStage, name: str) -> RetrievalReport:
     return _report(first, name, first.indices, first.scores)
 
 
-def rerank(cross_encoder, first: FirstStage, top_k: int, name: str, batch_size: int = BATCH_SIZE) -> RetrievalReport:
-    """Reorder each question's top_k passages by the cross-encoder's score of (question, passage).
+def rerank(cross_encoder, first: FirstStage, top_k: int, name: str, batch_size: int = BATCH_SIZE,
+           weight: float | None = None) -> RetrievalReport:
+    """Reorder each question's top_k passages by the cross-encoder's score of (question, passage),
+    blended with the first stage's by `weight` (None: the cross-encoder's own, see first_stage_weight).
 
     All pairs go to the cross-encoder in one `predict` call; equal scores keep the embedder's order.
     """
+    weight = first_stage_weight(cross_encoder) if weight is None else weight
+    return reranked(first, cross_encoder_scores(cross_encoder, first, top_k, batch_size), name, weight)
+
+
+def cross_encoder_scores(cross_encoder, first: FirstStage, top_k: int, batch_size: int = BATCH_SIZE) -> list[np.ndarray]:
+    """The cross-encoder's scores of each question's top_k passages, in the first stage's order."""
     _check_top_k(top_k)
     questions, corpus_ids = first.questions, first.corpus_ids
     heads = [row[:top_k] for row in first.indices]
@@ -95,14 +109,55 @@ def rerank(cross_encoder, first: FirstStage, top_k: int, name: str, batch_size: 
              for question, head in zip(questions.queries.values(), heads) for i in head]
     flat = np.asarray(cross_encoder.predict(pairs, batch_size=batch_size, show_progress_bar=False,
                                             convert_to_numpy=True), dtype=float).reshape(-1)
-    indices, scores, offset = [], [], 0
-    for head, row_indices, row_scores in zip(heads, first.indices, first.scores):
-        head_scores = flat[offset:offset + len(head)]
-        offset += len(head)
-        order = np.argsort(-head_scores, kind="stable")
-        indices.append([head[i] for i in order] + row_indices[len(head):])
-        scores.append(head_scores[order].tolist() + row_scores[len(head):])
+    return np.split(flat, np.cumsum([len(head) for head in heads])[:-1])
+
+
+def reranked(first: FirstStage, head_scores: list[np.ndarray], name: str, weight: float = 0.0) -> RetrievalReport:
+    """The first stage with each question's head (as many passages as it has scores) reordered by
+    those scores, blended with the first stage's by `weight` (0: the scores alone, 1: the first stage)."""
+    indices, scores = [], []
+    for scored, row_indices, row_scores in zip(head_scores, first.indices, first.scores):
+        head = len(scored)
+        scored = _blend(scored, np.asarray(row_scores[:head], dtype=float), weight)
+        order = np.argsort(-scored, kind="stable")
+        indices.append([row_indices[i] for i in order] + row_indices[head:])
+        scores.append(scored[order].tolist() + row_scores[head:])
     return _report(first, name, indices, scores)
+
+
+def _blend(scores: np.ndarray, first_scores: np.ndarray, weight: float) -> np.ndarray:
+    """Each side standardised over the question's head, so the weight, not the scales, sets the mix."""
+    if not weight:
+        return scores
+    return (1 - weight) * _standardised(scores) + weight * _standardised(first_scores)
+
+
+def _standardised(values: np.ndarray) -> np.ndarray:
+    spread = values.std()
+    return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
+
+
+def best_blend(first: FirstStage, head_scores: list[np.ndarray], name: str, metric: str) -> tuple[float, RetrievalReport]:
+    """The BLEND_WEIGHTS weight whose reranking scores best by `metric`, and that reranking; ties go
+    to the smaller weight (the cross-encoder's say)."""
+    best_weight, best_report = 0.0, reranked(first, head_scores, name)
+    for weight in BLEND_WEIGHTS[1:]:
+        report = reranked(first, head_scores, name, weight)
+        if report.metrics[metric] > best_report.metrics[metric]:
+            best_weight, best_report = weight, report
+    return best_weight, best_report
+
+
+def first_stage_weight(cross_encoder) -> float:
+    """The blend weight a reranker was kept with (set_first_stage_weight), saved in its config; 0 for
+    any other cross-encoder (a Hub reranker, a router's tool selector): its scores alone."""
+    config = getattr(cross_encoder, "config", None)
+    return float(getattr(config, _CONFIG_KEY, 0.0) or 0.0)
+
+
+def set_first_stage_weight(cross_encoder, weight: float) -> None:
+    """Record the blend weight in the model's config, which saves with its weights (config.json)."""
+    setattr(cross_encoder.config, _CONFIG_KEY, float(weight))
 
 
 def rerank_report(embedder, cross_encoder, dataset: QADataset, part: str | None = "val", top_k: int = RERANK_TOP_K,
@@ -137,8 +192,8 @@ def rerank_and_save(ws: Workspace, dataset_id: str, embedder: ModelSpec, cross_e
     reports = [save_report(ws, retrieval_report(first, embedder.label), dataset_id,
                            model_path=resolve_model(embedder.path))]
     for spec, scorer in zip(cross_encoders, scorers):
-        reranked = rerank(scorer, first, top_k, reranked_name(embedder.label, spec.label), batch_size)
-        reports.append(save_report(ws, reranked, dataset_id, model_path=resolve_model(spec.path)))
+        report = rerank(scorer, first, top_k, reranked_name(embedder.label, spec.label), batch_size)
+        reports.append(save_report(ws, report, dataset_id, model_path=resolve_model(spec.path)))
     return reports
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..evaluation.reranking import FIRST_STAGE_WEIGHT
 from ..questions.qa_dataset import TRAIN, VAL, QADataset
 from ..store.files import publish_folder
 from ..store.models import load_model
@@ -27,8 +28,9 @@ LOSS_POINTS_PER_RUN = 100  # at most about this many train_step events, whatever
 EVAL_BATCH_SIZE = 64
 # A validation run every few steps must stay cheap beside training: an even sample of a large part.
 MAX_VALIDATION_QUESTIONS = 1000
-# "eval_val_cosine_ndcg@10" (trainer) or "val_cosine_ndcg@10" (evaluator) -> "ndcg@10"
-_METRIC_KEY = re.compile(r"(accuracy|precision|recall|ndcg|mrr|map)@\d+$")
+# "eval_val_cosine_ndcg@10" (trainer) or "val_cosine_ndcg@10" (evaluator) -> "ndcg@10"; a QA reranker's
+# evaluations also report the blend weight they were measured at (evaluation.reranking.best_blend).
+_METRIC_KEY = re.compile(rf"((accuracy|precision|recall|ndcg|mrr|map)@\d+|{FIRST_STAGE_WEIGHT})$")
 
 
 def short_metric_names(metrics: dict) -> dict[str, float]:
@@ -63,6 +65,8 @@ class TrainerRecipe:
     # Pairs in one row of train_dataset: a listwise row holds a question's candidates, and the batch
     # size and schedule still count pairs, so a step costs what it costs pairwise.
     pairs_per_row: int = 1
+    # Called with the model kept and its metrics before it is saved: records what its weights alone do not.
+    on_kept: Callable[[object, dict[str, float]], None] | None = None
 
     @property
     def pairs(self) -> int:
@@ -198,6 +202,8 @@ def fit_and_publish(config: TrainConfig, model, evaluator, recipe: TrainerRecipe
             emit("eval", {"step": steps, "epoch": trainer.state.epoch, "metrics": metrics})
             best.consider(steps, metrics)
         best.restore()
+        if recipe.on_kept:
+            recipe.on_kept(model, best.metrics)
         emit("best", {"step": best.step, "metric": primary_metric, "value": best.metrics.get(primary_metric),
                       "stopped_early": steps < schedule.steps})
         model.save(str(work / "model"))

@@ -9,7 +9,10 @@ from ragtune_core.evaluation.metrics import METRIC_NAMES
 from ragtune_core.evaluation.retrieval import evaluate_retrieval, latest_reports
 from ragtune_core.store.models import DEFAULT_BASE_MODEL, resolve_model
 from ragtune_core.questions.qa_dataset import DatasetError, QADataset
-from ragtune_core.evaluation.reranking import first_stage, rerank, rerank_report, reranked_name, retrieval_report
+from ragtune_core.evaluation.reranking import (
+    best_blend, cross_encoder_scores, first_stage, first_stage_weight, rerank, rerank_report, reranked, reranked_name,
+    retrieval_report, set_first_stage_weight,
+)
 from ragtune_core.questions.qa_dataset import save_dataset
 
 
@@ -91,6 +94,54 @@ def test_rerank_report_gives_both_variants_named_for_the_compare_page():
     for report in reports.reports:
         assert set(report.metrics) == set(METRIC_NAMES) and report.part == "val"
         assert all(0.0 <= value <= 1.0 for value in report.metrics.values())
+
+
+def test_a_blend_weight_mixes_the_first_stages_order_back_in():
+    dataset, embedder = fan_case()
+    first = first_stage(embedder, dataset, "val")
+    scorer = TableScorer({("about p2", "passage 1"): 3.0, ("about p2", "passage 2"): 2.9,
+                          ("about p4", "passage 4"): 1.0})
+    scores = cross_encoder_scores(scorer, first, top_k=3)
+    assert [s.tolist() for s in scores] == [[0.0, 3.0, 2.9], [0.0, 0.0, 0.0]]
+    assert ranks(reranked(first, scores, "ce", 0.0))["q-head"] == ["p1", "p2", "p0", "p3", "p4", "p5"]
+    assert ranks(reranked(first, scores, "fs", 1.0)) == ranks(retrieval_report(first, "embedder"))
+    # Half and half of the standardised scores: scorer (-1.41, 0.74, 0.67), embedder (1.00, 0.36, -1.37).
+    blended = reranked(first, scores, "half", 0.5)
+    assert ranks(blended)["q-head"] == ["p1", "p0", "p2", "p3", "p4", "p5"]
+    assert blended.per_query[0].top_score == pytest.approx(0.5526, abs=1e-3)
+    # A question whose scores are all equal keeps the embedder's order at every weight.
+    assert ranks(blended)["q-tail"] == ranks(retrieval_report(first, "embedder"))["q-tail"]
+
+
+def test_the_best_blend_is_the_weight_that_scores_best_and_the_smallest_of_equals():
+    dataset, embedder = fan_case()
+    first = first_stage(embedder, dataset, "val")
+    # Every passage but the right one scores high: alone, the scorer puts the right ones last.
+    misleading = cross_encoder_scores(TableScorer({(question, f"passage {i}"): 5.0 for question in ("about p2", "about p4")
+                                                   for i in range(6) if f"p{i}" not in question}), first, top_k=6)
+    assert reranked(first, misleading, "alone").metrics["mrr@10"] == pytest.approx(1 / 6)
+    weight, report = best_blend(first, misleading, "blend", "mrr@10")
+    assert weight > 0.0 and report.metrics == reranked(first, misleading, "x", weight).metrics
+    assert report.metrics["mrr@10"] >= retrieval_report(first, "embedder").metrics["mrr@10"]
+    helpful = cross_encoder_scores(TableScorer({("about p2", "passage 2"): 5.0, ("about p4", "passage 4"): 5.0}),
+                                   first, top_k=6)
+    weight, report = best_blend(first, helpful, "blend", "mrr@10")
+    assert weight == 0.0 and report.metrics["mrr@10"] == 1.0
+
+
+def test_a_rerankers_blend_weight_travels_in_its_saved_config(tmp_path):
+    from ragtune_core.store.models import CROSS_ENCODER, load_model
+
+    model = load_model(CROSS_ENCODER, None)
+    assert first_stage_weight(model) == 0.0 and first_stage_weight(TableScorer({})) == 0.0
+    set_first_stage_weight(model, 0.7)
+    model.save(str(tmp_path / "reranker"))
+    assert first_stage_weight(load_model(CROSS_ENCODER, str(tmp_path / "reranker"))) == 0.7
+    dataset, embedder = fan_case()
+    first = first_stage(embedder, dataset, "val")
+    scorer = TableScorer({("about p2", "passage 0"): 5.0})
+    scorer.config = model.config  # rerank reads the weight from the model it is given
+    assert rerank(scorer, first, 3, "r").metrics == reranked(first, cross_encoder_scores(scorer, first, 3), "r", 0.7).metrics
 
 
 @pytest.mark.parametrize("top_k", [0, 101, True, 2.5])

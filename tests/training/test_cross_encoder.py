@@ -392,6 +392,30 @@ def test_a_failed_qa_run_leaves_no_model_behind(workspace):
     assert before["step"] == 0 and all(0.0 <= v <= 1.0 for v in before["metrics"].values())
 
 
+@pytest.mark.slow
+def test_a_qa_reranker_keeps_the_blend_with_its_first_stage_it_was_measured_at(workspace, capsys):
+    """Each evaluation scores the reranker at its best blend with the first stage; the model kept saves
+    that weight, and reranking with it later gives the validation metrics its training reported."""
+    from ragtune_core.evaluation.reranking import BLEND_WEIGHTS, FIRST_STAGE_WEIGHT, first_stage_weight
+    from ragtune_core.store.models import load_cross_encoder
+
+    record = save_dataset(workspace, "qa", qa_dataset(), None, {})
+    ctx = FakeContext(workspace)
+    result = run_cross_encoder_job(ctx, {"dataset_id": record.id, "model_name": "reranker", "config": asdict(TINY)})
+    evals = [data["metrics"] for event, data in ctx.events if event == "eval"]
+    assert evals and all(e[FIRST_STAGE_WEIGHT] in BLEND_WEIGHTS for e in evals)
+    kept = result["metrics_after"]
+    # The first stage alone is one of the blends: the kept reranker never ranks below it.
+    assert kept["ndcg@10"] >= result["metrics_embedder"]["ndcg@10"]
+    assert first_stage_weight(load_cross_encoder(result["model_path"])) == kept[FIRST_STAGE_WEIGHT]
+    code = cli.main(["--workspace", str(workspace.root), "rerank", "qa", "--embedder", "base",
+                     "--cross-encoder", "reranker"])
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 0
+    reranked = summary["models"][f"{DEFAULT_BASE_MODEL} + rerank reranker"]
+    assert reranked == pytest.approx({k: v for k, v in kept.items() if k != FIRST_STAGE_WEIGHT})
+
+
 def test_the_new_score_head_starts_from_the_seed():
     """A cross-encoder's score head is new: the same seed gives the same start, another seed another."""
     def weights(seed: int) -> dict:
