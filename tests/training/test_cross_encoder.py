@@ -408,6 +408,7 @@ def test_a_qa_reranker_keeps_the_blend_with_its_first_stage_it_was_measured_at(w
     # The first stage alone is one of the blends: the kept reranker never ranks below it.
     assert kept["ndcg@10"] >= result["metrics_embedder"]["ndcg@10"]
     assert first_stage_weight(load_cross_encoder(result["model_path"])) == kept[FIRST_STAGE_WEIGHT]
+    assert ctx.progress_calls[-1][2].endswith(f"blended with the embedder's at weight {kept[FIRST_STAGE_WEIGHT]:.1f})")
     code = cli.main(["--workspace", str(workspace.root), "rerank", "qa", "--embedder", "base",
                      "--cross-encoder", "reranker"])
     summary = json.loads(capsys.readouterr().out)
