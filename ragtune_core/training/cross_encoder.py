@@ -125,16 +125,14 @@ def train_cross_encoder(config: CrossEncoderTrainConfig, dataset: QADataset, out
                              config.easy_negatives)
     require(any(label == 0.0 for _, _, label in triples),
             "no train question has a wrong passage to learn from: every passage answers them all")
-    primary = primary_metric(dataset)
+    primary, router = primary_metric(dataset), dataset.kind == "router"
     # A router's tools are all reranked; a QA corpus only up to the reranker's usual depth.
-    top_k = min(TOP_K, len(dataset.corpus)) if dataset.kind == "router" else RERANK_TOP_K
+    top_k = min(TOP_K, len(dataset.corpus)) if router else RERANK_TOP_K
     metrics_embedder = retrieval_report(val_first, "embedder").metrics
 
     model = load_base_model(CROSS_ENCODER, start_model(config), config.max_length, model_card_name, config.seed)
-    router = dataset.kind == "router"
-    recipe = _listwise_recipe(model, triples, on_kept=None if router else _keep_blend_weight)
     evaluator = _make_evaluator(val_first, top_k, primary, blend=not router)
-    result = fit_and_publish(config, model, evaluator, recipe, primary, output_dir, emit)
+    result = fit_and_publish(config, model, evaluator, _listwise_recipe(model, triples), primary, output_dir, emit)
     return replace(result, metrics_embedder=metrics_embedder)
 
 
@@ -170,10 +168,11 @@ def _make_evaluator(val_first: FirstStage, top_k: int, primary: str, blend: bool
 
 
 def _keep_blend_weight(model, kept_metrics: dict[str, float]) -> None:
+    """0 for a router (its evaluations blend nothing), also when it started from a QA reranker."""
     set_first_stage_weight(model, kept_metrics.get(FIRST_STAGE_WEIGHT, 0.0))
 
 
-def _listwise_recipe(model, triples: list[Triple], on_kept=None) -> TrainerRecipe:
+def _listwise_recipe(model, triples: list[Triple]) -> TrainerRecipe:
     """Each question's candidates as one row: on the cities' router data the listwise softmax reached
     0.956 validation match rate by step 136 (kept at 272, stopped early), where pairwise binary
     cross-entropy (positives weighted up to the negatives) kept 0.922 at step 340 of 399, from the same
@@ -188,7 +187,7 @@ def _listwise_recipe(model, triples: list[Triple], on_kept=None) -> TrainerRecip
                               "docs": [passages for _, passages, _ in rows],
                               "labels": [labels for _, _, labels in rows]})
     return TrainerRecipe(CrossEncoderTrainer, CrossEncoderTrainingArguments, data, ListNetLoss(model),
-                         pairs_per_row=max(1, round(len(triples) / len(rows))), on_kept=on_kept)
+                         pairs_per_row=max(1, round(len(triples) / len(rows))), on_kept=_keep_blend_weight)
 
 
 def candidate_lists(triples: list[Triple]) -> list[tuple[str, list[str], list[float]]]:

@@ -18,7 +18,7 @@ from ragtune_core.evaluation.metrics import METRIC_NAMES
 from ragtune_core.store.models import DEFAULT_BASE_MODEL
 from ragtune_core.questions.qa_dataset import DatasetError, QADataset
 from ragtune_core.training.config import TrainingError
-from ragtune_core.evaluation.reranking import first_stage
+from ragtune_core.evaluation.reranking import first_stage, first_stage_weight
 from ragtune_core.store.workspace import Workspace
 from ragtune_core.questions.qa_dataset import save_dataset
 
@@ -317,6 +317,7 @@ def test_training_saves_and_registers_a_loadable_cross_encoder(trained):
     assert model.metrics == result["metrics_after"] and leftovers(ws.root / "models") == []
     loaded = CrossEncoder(model.path)
     assert loaded.num_labels == 1
+    assert first_stage_weight(loaded) == 0.0  # a tool selector's scores alone
     scores = loaded.predict([("What is the population of Paris?", "Useful for specific facts about Paris.")] * 2)
     assert scores.shape == (2,) and np.isfinite(scores).all()
     # 18 train questions, each with its tool and one hard negative, in batches of 12.
@@ -396,7 +397,7 @@ def test_a_failed_qa_run_leaves_no_model_behind(workspace):
 def test_a_qa_reranker_keeps_the_blend_with_its_first_stage_it_was_measured_at(workspace, capsys):
     """Each evaluation scores the reranker at its best blend with the first stage; the model kept saves
     that weight, and reranking with it later gives the validation metrics its training reported."""
-    from ragtune_core.evaluation.reranking import BLEND_WEIGHTS, FIRST_STAGE_WEIGHT, first_stage_weight
+    from ragtune_core.evaluation.reranking import BLEND_WEIGHTS, FIRST_STAGE_WEIGHT
     from ragtune_core.store.models import load_cross_encoder
 
     record = save_dataset(workspace, "qa", qa_dataset(), None, {})
