@@ -48,8 +48,9 @@ def compare_retrievers() -> None:
                "Bars show bootstrap 95% intervals.")
     chosen = st.multiselect("Embedding models", list(embedders), default=list(embedders)[:4])
     rerankers = st.multiselect("Rerank the first model's top 20 with", list(cross_encoders),
-                               help="Cross-encoders trained on the Fine-tune page. A reranker trained on a QA dataset "
-                                    "blends its score with the embedder's at the weight its training picked.") if cross_encoders else []
+                               help="Cross-encoders trained on the Fine-tune page. A reranker trained on a QA "
+                                    "dataset blends its score with the embedder's at the weight its training "
+                                    "picked.") if cross_encoders else []
     if st.button("Evaluate", type="primary", disabled=not chosen, icon=":material/play_arrow:"):
         params = {"dataset_id": record.id, "part": part,
                   "models": [{"label": c, "path": embedders[c]} for c in chosen],

@@ -100,7 +100,8 @@ def rerank(cross_encoder, first: FirstStage, top_k: int, name: str, batch_size: 
     return reranked(first, cross_encoder_scores(cross_encoder, first, top_k, batch_size), name, weight)
 
 
-def cross_encoder_scores(cross_encoder, first: FirstStage, top_k: int, batch_size: int = BATCH_SIZE) -> list[np.ndarray]:
+def cross_encoder_scores(cross_encoder, first: FirstStage, top_k: int,
+                         batch_size: int = BATCH_SIZE) -> list[np.ndarray]:
     """The cross-encoder's scores of each question's top_k passages, in the first stage's order."""
     _check_top_k(top_k)
     questions, corpus_ids = first.questions, first.corpus_ids
@@ -137,15 +138,12 @@ def _standardised(values: np.ndarray) -> np.ndarray:
     return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
 
 
-def best_blend(first: FirstStage, head_scores: list[np.ndarray], name: str, metric: str) -> tuple[float, RetrievalReport]:
+def best_blend(first: FirstStage, head_scores: list[np.ndarray], name: str,
+               metric: str) -> tuple[float, RetrievalReport]:
     """The BLEND_WEIGHTS weight whose reranking scores best by `metric`, and that reranking; ties go
-    to the smaller weight (the cross-encoder's say)."""
-    best_weight, best_report = 0.0, reranked(first, head_scores, name)
-    for weight in BLEND_WEIGHTS[1:]:
-        report = reranked(first, head_scores, name, weight)
-        if report.metrics[metric] > best_report.metrics[metric]:
-            best_weight, best_report = weight, report
-    return best_weight, best_report
+    to the smaller weight (the cross-encoder's say): max keeps the first of equals."""
+    blends = [(weight, reranked(first, head_scores, name, weight)) for weight in BLEND_WEIGHTS]
+    return max(blends, key=lambda blend: blend[1].metrics[metric])
 
 
 def first_stage_weight(cross_encoder) -> float:

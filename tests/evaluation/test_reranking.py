@@ -117,8 +117,9 @@ def test_the_best_blend_is_the_weight_that_scores_best_and_the_smallest_of_equal
     dataset, embedder = fan_case()
     first = first_stage(embedder, dataset, "val")
     # Every passage but the right one scores high: alone, the scorer puts the right ones last.
-    misleading = cross_encoder_scores(TableScorer({(question, f"passage {i}"): 5.0 for question in ("about p2", "about p4")
-                                                   for i in range(6) if f"p{i}" not in question}), first, top_k=6)
+    high = {(question, f"passage {i}"): 5.0 for question in ("about p2", "about p4")
+            for i in range(6) if f"p{i}" not in question}
+    misleading = cross_encoder_scores(TableScorer(high), first, top_k=6)
     assert reranked(first, misleading, "alone").metrics["mrr@10"] == pytest.approx(1 / 6)
     weight, report = best_blend(first, misleading, "blend", "mrr@10")
     assert weight > 0.0 and report.metrics == reranked(first, misleading, "x", weight).metrics
@@ -141,7 +142,8 @@ def test_a_rerankers_blend_weight_travels_in_its_saved_config(tmp_path):
     first = first_stage(embedder, dataset, "val")
     scorer = TableScorer({("about p2", "passage 0"): 5.0})
     scorer.config = model.config  # rerank reads the weight from the model it is given
-    assert rerank(scorer, first, 3, "r").metrics == reranked(first, cross_encoder_scores(scorer, first, 3), "r", 0.7).metrics
+    expected = reranked(first, cross_encoder_scores(scorer, first, 3), "r", 0.7)
+    assert rerank(scorer, first, 3, "r").metrics == expected.metrics
 
 
 @pytest.mark.parametrize("top_k", [0, 101, True, 2.5])
