@@ -6,11 +6,15 @@ from .qa_dataset import (
     TRAIN,
     VAL,
     SPLIT_MODES,
+    EVALUATION_ONLY,
     split_dataset,
     save_dataset,
     update_dataset,
     load_dataset,
+    refuse_evaluation_only,
 )
+from .evidence import (EvidenceError, EvidenceMatch, EvidenceSet, import_evidence_set, is_evidence_file,
+                       match_evidence, parse_evidence_set, read_evidence_file)
 from .generators import GENERATORS, MAX_QUESTIONS_PER_CHUNK, GenerationError, GenerationResult, QuestionGenerator
 from .offline import OfflineQuestionGenerator
 from .llm_generator import LLMQuestionGenerator, estimate_llm_usage
@@ -34,10 +38,20 @@ __all__ = [
     "TRAIN",
     "VAL",
     "SPLIT_MODES",
+    "EVALUATION_ONLY",
     "split_dataset",
     "save_dataset",
     "update_dataset",
     "load_dataset",
+    "refuse_evaluation_only",
+    "EvidenceError",
+    "EvidenceMatch",
+    "EvidenceSet",
+    "import_evidence_set",
+    "is_evidence_file",
+    "match_evidence",
+    "parse_evidence_set",
+    "read_evidence_file",
     "GENERATORS",
     "MAX_QUESTIONS_PER_CHUNK",
     "GenerationError",

@@ -8,6 +8,10 @@ Every dataset file is checked when it is read (`_DatasetFile`, with `store.files
 one question, questions and passages as non-empty text, known split parts and kinds, RAGTune's block
 and a router dataset's tools of the right shape; the error names the file, the key and what was
 expected, so no page or command meets a dataset it cannot use.
+
+An evaluation-only dataset (a hand-written evidence-phrase set, questions/evidence.py) says so in
+`extra["evaluation_only"]`: it is never split and never trained on (`refuse_evaluation_only`), and
+its questions' styles (`extra["styles"]`) let reports break its metrics down per style.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from ..store.workspace import DatasetRecord, Workspace, check_name, new_id
 TRAIN, VAL = "train", "val"
 SPLIT_MODES = ("document", "query")
 KINDS = ("qa", "router")
+EVALUATION_ONLY = "evaluation_only"  # the extra key (and dataset record param) of an evaluation-only dataset
+STYLES = "styles"  # the extra key of {query id: style} (an evidence set's "terse", "analyst"...)
 
 
 class DatasetError(ValueError):
@@ -62,12 +68,24 @@ class QADataset:
         strangers = [q for q in self.split if q not in self.queries]
         if strangers:
             raise DatasetError(f"ragtune.split names query {strangers[0]!r}, which is not in queries")
+        if self.evaluation_only and self.split:
+            raise DatasetError("an evaluation-only dataset has no train/validation split: it is evaluated whole")
         tool_ids = {tool["id"] for tool in self.extra.get("tools") or []}
         if tool_ids:
             answers = sorted({pids[0] for pids in self.relevant_docs.values()} - tool_ids)
             if answers:
                 raise DatasetError(f"ragtune.extra.tools: {answers[0]!r}, an answer of this router dataset, "
                                    "is no tool's id")
+
+    @property
+    def evaluation_only(self) -> bool:
+        """Whether this dataset is for evaluation only (never split, never trained on)."""
+        return bool(self.extra.get(EVALUATION_ONLY))
+
+    @property
+    def styles(self) -> dict[str, str]:
+        """{query id: style} of the queries that have one (an evidence set's); empty otherwise."""
+        return dict(self.extra.get(STYLES) or {})
 
     def subset(self, part: str | None) -> QADataset:
         """The queries of one split part ("train"/"val"), with the whole corpus; None: everything."""
@@ -117,6 +135,10 @@ class QADataset:
         if "tools" in extra:
             tools = conform(extra["tools"], list[_StoredTool], file, DatasetError, key="ragtune.extra.tools")
             extra["tools"] = [vars(tool) for tool in tools]
+        if EVALUATION_ONLY in extra:
+            conform(extra[EVALUATION_ONLY], bool, file, DatasetError, key=f"ragtune.extra.{EVALUATION_ONLY}")
+        if STYLES in extra:
+            conform(extra[STYLES], dict[str, Text], file, DatasetError, key=f"ragtune.extra.{STYLES}")
         dataset = cls(
             queries=content.queries,
             corpus=content.corpus,
@@ -199,6 +221,9 @@ def split_dataset(dataset: QADataset, val_ratio: float = 0.2, by: str = "documen
     by="document": whole documents go to validation, so no validation passage is ever trained on.
     by="query": queries are shuffled and cut, passages may be shared.
     """
+    if dataset.evaluation_only:
+        raise DatasetError("an evaluation-only dataset is never split: it is evaluated whole (part 'all') and "
+                           "never trained on")
     if not 0 < val_ratio < 1:
         raise DatasetError("the validation ratio must be between 0 and 1")
     if by not in SPLIT_MODES:
@@ -223,6 +248,13 @@ def split_dataset(dataset: QADataset, val_ratio: float = 0.2, by: str = "documen
 def _document_of(dataset: QADataset, qid: str) -> str:
     passage = dataset.relevant_docs[qid][0]
     return dataset.passage_docs.get(passage, passage)
+
+
+def refuse_evaluation_only(dataset: QADataset, name: str) -> None:
+    """DatasetError when `dataset` (called `name`) is evaluation-only: training must never see it."""
+    if dataset.evaluation_only:
+        raise DatasetError(f"dataset {name!r} is an evaluation-only set (hand-written questions scored by evidence "
+                           "phrases): it is never trained on; train on a generated dataset and evaluate on this one")
 
 
 def save_dataset(ws: Workspace, name: str, dataset: QADataset, corpus_id: str | None, params: dict) -> DatasetRecord:
