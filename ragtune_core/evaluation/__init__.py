@@ -5,6 +5,7 @@ from .retrieval import (CHART_METRICS, ModelSpec, RetrievalReport, PARTS, evalua
                         latest_reports, unreadable_reports)
 from .reranking import RERANK_TOP_K, rerank, rerank_and_save
 from .tables import comparison_table, per_query_comparison
+from .slices import SLICE_METRICS, PairedGain, metrics_by_slice, paired_gain, slice_table
 
 __all__ = [
     "METRIC_NAMES",
@@ -23,4 +24,9 @@ __all__ = [
     "rerank_and_save",
     "comparison_table",
     "per_query_comparison",
+    "SLICE_METRICS",
+    "PairedGain",
+    "metrics_by_slice",
+    "paired_gain",
+    "slice_table",
 ]
