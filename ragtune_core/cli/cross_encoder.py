@@ -10,7 +10,7 @@ from ..jobs import JobKind
 from ..store import Workspace, WorkspaceError
 from ..training import CrossEncoderTrainConfig
 from ..training.cross_encoder import MODEL_KIND
-from .evaluate import BASE, default_part, model_spec
+from .evaluate import BASE, by_style, default_part, model_spec
 from .progress import ProgressPrinter
 from .train import add_config_options, add_search_options, config_from_options, train_or_start
 
@@ -65,7 +65,8 @@ def run_rerank(args: argparse.Namespace, ws: Workspace) -> dict:
                               on_progress=ProgressPrinter("evaluate"))
     return {"dataset_id": record.id, "dataset": record.name, "part": part, "top_k": args.top_k,
             "queries": len(reports[0].per_query), "passages": reports[0].n_corpus,
-            "models": {r.name: r.metrics for r in reports}, "reports": [r.report_id for r in reports]}
+            "models": {r.name: r.metrics for r in reports}, **by_style(ws, record.id, reports),
+            "reports": [r.report_id for r in reports]}
 
 
 def default_embedder(ws: Workspace, dataset: str) -> str:

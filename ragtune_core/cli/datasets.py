@@ -1,7 +1,9 @@
 """`import-dataset`, `export-dataset`, `split`, `datasets` and `delete-dataset`: question datasets in and out
 of the workspace.
 
-Files are LlamaIndex `EmbeddingQAFinetuneDataset` JSON; a dataset argument is an id or a name.
+Files are LlamaIndex `EmbeddingQAFinetuneDataset` JSON, or for `import-dataset` also an evidence-phrase
+set (hand-written questions, each with a phrase of its right passage: questions/evidence.py), matched
+against --corpus into an evaluation-only dataset; a dataset argument is an id or a name.
 """
 
 from __future__ import annotations
@@ -15,17 +17,23 @@ from ..corpus import load_chunks
 from ..questions import (
     SPLIT_MODES, TRAIN, VAL, DatasetError, QADataset, load_dataset, save_dataset, split_dataset, update_dataset,
 )
+from ..questions.evidence import import_evidence_set, is_evidence_file, parse_evidence_set
 from ..routing.tools import RouterError, as_router_dataset, dataset_tools, looks_like_router_dataset
 from ..store import Workspace
+from ..store.files import parse_json
 
 KINDS = ("qa", "router")
 
 
 def register(subparsers) -> None:
-    imports = subparsers.add_parser("import-dataset", help="add a LlamaIndex QA dataset JSON file to the workspace")
+    imports = subparsers.add_parser("import-dataset", help="add a LlamaIndex QA dataset JSON file, or an "
+                                                           "evidence-phrase evaluation set, to the workspace")
     imports.add_argument("file", type=Path, metavar="FILE")
     imports.add_argument("--name", required=True, help="name of the new dataset")
-    imports.add_argument("--corpus", help="corpus (id or name) whose chunks the passages are; checked and linked")
+    imports.add_argument("--corpus", help="corpus (id or name) whose chunks the passages are; checked and linked. "
+                                          "Required for an evidence-phrase set ({\"questions\": [{\"id\", "
+                                          "\"question\", \"evidence\", ...}]}): its chunks holding a question's "
+                                          "phrase are its right passages")
     imports.add_argument("--kind", choices=KINDS, help="qa: passages are chunks; router: passages are tools, queries "
                                                        "labelled with the right one (default: as the file says, else "
                                                        "guessed from the passage ids)")
@@ -59,7 +67,10 @@ def register(subparsers) -> None:
 def import_dataset(args: argparse.Namespace, ws: Workspace) -> dict:
     if not args.file.is_file():
         raise ValueError(f"no such file: {args.file}")
-    dataset = QADataset.load(args.file)  # checked at the door: errors name the file and the key
+    data = parse_json(args.file.read_bytes(), args.file.name, error=DatasetError)
+    if is_evidence_file(data):
+        return import_evidence(args, ws, data)
+    dataset = QADataset.from_json_dict(data, args.file.name)  # checked at the door: errors name the file, the key
     with _naming(args.file.name):
         dataset, kind_guessed = _with_kind(dataset, args.kind)
     corpus_id = _link_corpus(ws, dataset, args.corpus, args.file.name) if args.corpus else None
@@ -67,6 +78,19 @@ def import_dataset(args: argparse.Namespace, ws: Workspace) -> dict:
     return {"dataset_id": record.id, "name": record.name, "kind": dataset.kind, "kind_guessed": kind_guessed,
             "queries": record.n_queries, "passages": len(dataset.corpus), "corpus_id": corpus_id,
             **_split_counts(dataset)}
+
+
+def import_evidence(args: argparse.Namespace, ws: Workspace, data) -> dict:
+    """An evidence-phrase set as an evaluation-only QA dataset over --corpus: how many questions a
+    chunk holds the phrase of, how many were left out (with examples) and the styles."""
+    if args.kind == "router":
+        raise DatasetError(f"{args.file.name} is an evidence-phrase set, a question/passage (qa) evaluation set: "
+                           "--kind router does not apply")
+    evidence = parse_evidence_set(data, args.file.name)
+    record, match = import_evidence_set(ws, evidence, args.name, args.corpus, args.file.name)
+    return {"dataset_id": record.id, "name": record.name, "kind": "qa", "evaluation_only": True,
+            "queries": record.n_queries, "passages": len(match.dataset.corpus), "corpus_id": record.corpus_id,
+            **match.summary()}
 
 
 def _with_kind(dataset: QADataset, kind: str | None) -> tuple[QADataset, bool]:

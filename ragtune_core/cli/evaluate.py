@@ -1,10 +1,14 @@
-"""`evaluate`: retrieval metrics of one or more embedding models on a dataset, saved for the Compare page."""
+"""`evaluate`: retrieval metrics of one or more embedding models on a dataset, saved for the Compare page.
+
+On a dataset whose questions have styles (an evidence-phrase set), the summary adds each model's
+metrics per style ("by_style"); `rerank` does the same."""
 
 from __future__ import annotations
 
 import argparse
 
-from ..evaluation.retrieval import ModelSpec, PARTS, evaluate_models
+from ..evaluation.retrieval import ModelSpec, PARTS, RetrievalReport, evaluate_models
+from ..evaluation.slices import metrics_by_slice
 from ..store.models import DEFAULT_BASE_MODEL
 from ..store.workspace import Workspace, WorkspaceError
 from .progress import ProgressPrinter
@@ -34,7 +38,17 @@ def run_evaluate(args: argparse.Namespace, ws: Workspace) -> dict:
     reports = evaluate_models(ws, record.id, models, part, args.batch_size, on_progress=ProgressPrinter("evaluate"))
     return {"dataset_id": record.id, "dataset": record.name, "part": part,
             "queries": len(reports[0].per_query), "passages": reports[0].n_corpus,
-            "models": {r.name: r.metrics for r in reports}, "reports": [r.report_id for r in reports]}
+            "models": {r.name: r.metrics for r in reports}, **by_style(ws, record.id, reports),
+            "reports": [r.report_id for r in reports]}
+
+
+def by_style(ws: Workspace, dataset_id: str, reports: list[RetrievalReport]) -> dict:
+    """{"by_style": {model: {style: {metric: value, "queries": n}}}} when the dataset's questions have
+    styles (an evidence-phrase set), else nothing."""
+    styles = load_dataset(ws, dataset_id).styles
+    if not styles:
+        return {}
+    return {"by_style": {r.name: metrics_by_slice(r, styles) for r in reports}}
 
 
 def default_part(ws: Workspace, dataset_id: str, part: str | None) -> str:

@@ -174,6 +174,7 @@ def _train(ctx, params: dict, config_class: type) -> dict:
 
     exit_on_sigterm()
     prefer_offline()
+    _refuse_evaluation_only(ctx.workspace, params["dataset_id"])
     config = config_class.from_dict(params.get("config") or {})
 
     def forward(event: str, data: dict) -> None:
@@ -187,6 +188,14 @@ def _train(ctx, params: dict, config_class: type) -> dict:
     search = SearchSettings(**params["search"]) if params.get("search") else None
     return train_and_register(ctx.workspace, params["dataset_id"], params["model_name"], config, on_event=forward,
                               run_id=ctx.run_id, search=search)
+
+
+def _refuse_evaluation_only(ws, dataset_id: str) -> None:
+    """DatasetError before anything loads when the dataset is evaluation-only (never trained on),
+    however the job was started."""
+    from ..questions.qa_dataset import load_dataset, refuse_evaluation_only
+
+    refuse_evaluation_only(load_dataset(ws, dataset_id), ws.get_dataset(dataset_id).name)
 
 
 def start_llm_finetune_job(ws, request) -> JobStatus:
@@ -278,21 +287,35 @@ def _exit_once(signum, frame) -> None:
 # --- evaluation and routing -------------------------------------------------------------------
 def run_evaluation_job(ctx, params: dict) -> dict:
     """params {dataset_id, part, models: [{label, path}]} (path None: the base model), and optionally
-    rerankers: [{label, path}] that rerank the first model's top passages."""
-    from ..evaluation.reranking import rerank_and_save
-    from ..evaluation.retrieval import ModelSpec, evaluate_models
+    rerankers: [{label, path}] that rerank the first model's top passages, and held_out: [dataset id]
+    (evaluation-only sets, such as hand-written evidence-phrase questions) on which the same models
+    and rerankers are evaluated too, every question of each, each set reported on its own."""
+    from ..evaluation.retrieval import ModelSpec
 
     models = [ModelSpec(m["label"], m.get("path")) for m in params["models"]]
     rerankers = [ModelSpec(r["label"], r["path"]) for r in params.get("rerankers", [])]
-    part, dataset_id = params.get("part", "val"), params["dataset_id"]
+    reports = _evaluate_dataset(ctx, params["dataset_id"], params.get("part", "val"), models, rerankers)
+    result = {"reports": [r.report_id for r in reports], "metrics": {r.name: r.metrics for r in reports}}
+    for dataset_id in params.get("held_out", []):
+        held = _evaluate_dataset(ctx, dataset_id, "all", models, rerankers)
+        result["reports"] += [r.report_id for r in held]
+        result.setdefault("held_out", {})[dataset_id] = {r.name: r.metrics for r in held}
+    return result
+
+
+def _evaluate_dataset(ctx, dataset_id: str, part: str, models: list, rerankers: list) -> list:
+    """Evaluate `models` on one dataset part, the first reranked by each of `rerankers`; saved reports."""
+    from ..evaluation.reranking import rerank_and_save
+    from ..evaluation.retrieval import evaluate_models
+
     reports = []
     if rerankers:  # the first model is then evaluated as the rerankers' first stage, once
         reports = rerank_and_save(ctx.workspace, dataset_id, models[0], rerankers, part, on_progress=ctx.progress)
         models = models[1:]
     reports += evaluate_models(ctx.workspace, dataset_id, models, part, on_progress=ctx.progress)
     for report in reports:
-        ctx.emit("metrics", model=report.name, metrics=report.metrics)
-    return {"reports": [r.report_id for r in reports], "metrics": {r.name: r.metrics for r in reports}}
+        ctx.emit("metrics", model=report.name, metrics=report.metrics, dataset_id=dataset_id)
+    return reports
 
 
 def start_comparison_job(ws, dataset_id: str, specs: list, part: str = "val",
