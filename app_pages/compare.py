@@ -8,11 +8,12 @@ from app_pages.basics import literal, workspace
 from app_pages.components import chart, errors_shown, models_by_name, pick, run_panel, selector_picker
 from app_pages.state import State
 from ragtune_core import jobs
-from ragtune_core.evaluation import (CHART_METRICS, comparison_table, latest_reports, per_query_comparison,
-                                     unreadable_reports)
-from ragtune_core.questions import load_dataset
+from ragtune_core.evaluation import (CHART_METRICS, SLICE_METRICS, comparison_table, latest_reports,
+                                     per_query_comparison, style_table, unreadable_reports)
+from ragtune_core.questions import EVALUATION_ONLY, load_dataset
 from ragtune_core.routing import (confusion_frame, latest_comparison, llm_routing_estimates, match_rate_table,
                                   mcnemar_table, misrouted_table, unreadable_comparisons)
+from ragtune_core.store import DEFAULT_BASE_MODEL
 from ragtune_core.training.llm.serving import finetuned_llms, llm_selector_rows, teacher_agreements
 
 ws = workspace()
@@ -25,7 +26,8 @@ if not datasets:
 
 record = pick("Dataset", datasets, key=State.DATASET, help="A router dataset compares tool selectors; "
               "a question/passage dataset compares retrievers.")
-has_split = bool(load_dataset(ws, record.id).split)
+dataset = load_dataset(ws, record.id)
+has_split = bool(dataset.split)
 part = st.radio("Queries", ["val", "train", "all"] if has_split else ["all"], horizontal=True,
                 format_func={"val": "validation split", "train": "training split", "all": "all"}.get)
 damaged = unreadable_reports(ws) + unreadable_comparisons(ws)
@@ -44,17 +46,27 @@ def interval_bars(frame, x: str, y: str, color: str, **layout):
 
 
 def compare_retrievers() -> None:
-    st.caption("How well each model retrieves the passage a question was written from. "
-               "Bars show bootstrap 95% intervals.")
+    st.caption(("How well each model retrieves a passage holding the question's evidence phrase (hand-written "
+                "questions, never trained on). " if dataset.evaluation_only else
+                "How well each model retrieves the passage a question was written from. ")
+               + "Bars show bootstrap 95% intervals.")
     chosen = st.multiselect("Embedding models", list(embedders), default=list(embedders)[:4])
     rerankers = st.multiselect("Rerank the first model's top 20 with", list(cross_encoders),
                                help="Cross-encoders trained on the Fine-tune page. A reranker trained on a QA "
                                     "dataset blends its score with the embedder's at the weight its training "
                                     "picked.") if cross_encoders else []
+    evidence_sets = {} if dataset.evaluation_only else {
+        d.id: d.name for d in ws.list_datasets("qa") if d.params.get(EVALUATION_ONLY) and d.id != record.id}
+    held_out = st.multiselect("Also evaluate every question of", list(evidence_sets), default=list(evidence_sets),
+                              format_func=evidence_sets.get, help="Evidence-phrase sets imported on the Questions "
+                              "page, such as questions people wrote: generated validation questions follow the "
+                              "generator's wording, so these show what users get. Reported apart, per style."
+                              ) if evidence_sets else []
     if st.button("Evaluate", type="primary", disabled=not chosen, icon=":material/play_arrow:"):
         params = {"dataset_id": record.id, "part": part,
                   "models": [{"label": c, "path": embedders[c]} for c in chosen],
-                  "rerankers": [{"label": r, "path": cross_encoders[r]} for r in rerankers]}
+                  "rerankers": [{"label": r, "path": cross_encoders[r]} for r in rerankers],
+                  "held_out": held_out}
         status = jobs.start_job(ws, jobs.JobKind.EVALUATE, params, name=f"evaluate · {record.name}", dataset_id=record.id)
         st.session_state[State.EVALUATION_RUN] = status.run_id
     run_panel([jobs.JobKind.EVALUATE], State.EVALUATION_RUN)
@@ -63,15 +75,35 @@ def compare_retrievers() -> None:
     if not reports:
         st.info("No evaluation of this dataset yet: pick models and press Evaluate.")
         return
+    retrieval_results(reports, dataset.styles)
+    st.subheader("Per query")
+    st.caption("Rank of the expected passage per model (empty: not in the top 100). "
+               "Sort a column to find where fine-tuning helped or hurt.")
+    st.dataframe(per_query_comparison(reports), hide_index=True, width="stretch")
+    for dataset_id in held_out:
+        held_reports = latest_reports(ws, dataset_id, "all")
+        if held_reports:
+            st.subheader(f"Held out: {literal(evidence_sets[dataset_id])}")
+            st.caption(f"All {len(held_reports[0].per_query)} questions of this evidence-phrase set, never trained "
+                       "on: a passage is right when it holds the question's evidence phrase.")
+            retrieval_results(held_reports, load_dataset(ws, dataset_id).styles)
+            with st.expander("Per query"):
+                st.dataframe(per_query_comparison(held_reports), hide_index=True, width="stretch")
+
+
+def retrieval_results(reports, styles: dict[str, str]) -> None:
+    """The metrics chart with intervals, every metric, and with styles (an evidence set) the table per style."""
     table = comparison_table(reports)
     shown = table[table["metric"].isin(CHART_METRICS)]
     interval_bars(shown, "metric", "value", "model", xaxis={"categoryorder": "array", "categoryarray": list(CHART_METRICS)})
     with st.expander("All metrics"):
         st.dataframe(table.pivot_table(index="metric", columns="model", values="value"), width="stretch")
-    st.subheader("Per query")
-    st.caption("Rank of the expected passage per model (empty: not in the top 100). "
-               "Sort a column to find where fine-tuning helped or hurt.")
-    st.dataframe(per_query_comparison(reports), hide_index=True, width="stretch")
+    if styles:
+        st.markdown("**Per style**")
+        st.caption("Hit rate (accuracy@k) and MRR@10 per question style; each model's gain over the base model "
+                   "with a paired bootstrap 95% interval (the same questions resampled for both).")
+        st.dataframe(style_table(reports, styles, base=DEFAULT_BASE_MODEL), hide_index=True, width="stretch",
+                     column_config={m: st.column_config.NumberColumn(format="%.3f") for m in SLICE_METRICS})
 
 
 def selector_problems(comparison) -> None:

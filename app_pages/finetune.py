@@ -13,7 +13,7 @@ from app_pages.state import State
 from app_pages.training_settings import search_settings, training_settings
 from ragtune_core import jobs
 from ragtune_core.store import DEFAULT_BASE_MODEL, zip_model
-from ragtune_core.questions import load_dataset
+from ragtune_core.questions import EVALUATION_ONLY, load_dataset
 from ragtune_core.training import CrossEncoderTrainConfig, EmbeddingTrainConfig, TrainingError, planned_schedule, preflight
 
 ws = workspace()
@@ -25,8 +25,12 @@ st.caption("An embedding model learns to put each question next to its passage o
 
 with errors_shown():  # a damaged catalogue is named, not a traceback
     datasets = ws.list_datasets()
+# Evaluation-only sets (hand-written evidence-phrase questions) are never trained on: not offered here.
+held_out = [d.name for d in datasets if d.params.get(EVALUATION_ONLY)]
+datasets = [d for d in datasets if not d.params.get(EVALUATION_ONLY)]
 if not datasets:
-    st.info("Create a dataset on the Questions page first.")
+    st.info("Create a dataset on the Questions page first."
+            + (" Evaluation-only sets are never trained on." if held_out else ""))
     st.stop()
 
 JOB_KINDS = {"embedding": jobs.JobKind.TRAIN_EMBEDDING, "cross_encoder": jobs.JobKind.TRAIN_CROSS_ENCODER}
@@ -93,6 +97,10 @@ model_type = st.segmented_control("Model", list(JOB_KINDS), default="embedding",
                                   format_func={"embedding": "Embedding model", "cross_encoder": "Cross-encoder"}.get)
 embedders = [m.name for m in ws.list_models("embedding")]
 record = pick("Dataset", datasets, key=State.DATASET)
+if held_out:
+    st.caption(literal(f"Held out, never trained on: {', '.join(held_out)} (evaluation-only, hand-written questions "
+                       "scored by evidence phrases). After training, evaluate the model on them on the Compare page: "
+                       "they show what users' own questions get, apart from the generated validation."))
 with st.form("train"):
     if model_type == "cross_encoder":
         # The newest embedder fine-tuned on this dataset ranks its hard negatives best and gives the start.

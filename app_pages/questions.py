@@ -13,8 +13,11 @@ from app_pages.questions_review import review_drafts
 from app_pages.questions_router import router_form
 from app_pages.state import State
 from ragtune_core.jobs import JobKind
-from ragtune_core.questions import SPLIT_MODES, DatasetError, QADataset, load_dataset, save_dataset, split_dataset, update_dataset
+from ragtune_core.questions import (EVALUATION_ONLY, SPLIT_MODES, DatasetError, QADataset, import_evidence_set,
+                                    is_evidence_file, load_dataset, parse_evidence_set, save_dataset, split_dataset,
+                                    update_dataset)
 from ragtune_core.store import WorkspaceError
+from ragtune_core.store.files import parse_json
 
 ws = workspace()
 st.title("Questions")
@@ -42,33 +45,64 @@ review_drafts(GENERATION_KINDS)
 # --- datasets -------------------------------------------------------------------------------
 st.divider()
 st.subheader("Datasets")
-with st.popover("Import a LlamaIndex dataset", icon=":material/upload:"):
+with st.popover("Import a dataset", icon=":material/upload:"):
+    st.caption("A LlamaIndex `EmbeddingQAFinetuneDataset` JSON file, or an evidence-phrase set: hand-written "
+               "questions, each with a verbatim phrase of its right passage (`{\"questions\": [{\"id\", "
+               "\"question\", \"evidence\", \"style\"}]}`), scored on the chunks of the corpus below that hold "
+               "the phrase. An evidence-phrase set is for evaluation only: never split, never trained on.")
     with st.form("import", clear_on_submit=True):
-        upload = st.file_uploader("EmbeddingQAFinetuneDataset JSON", type=["json"])
+        upload = st.file_uploader("Dataset JSON", type=["json"])
         import_name = st.text_input("Name")
+        corpus_ids = [c.id for c in corpora]
+        current = st.session_state.get(State.CORPUS)
+        evidence_corpus = st.selectbox("Corpus (evidence-phrase sets)", corpus_ids,
+                                       index=corpus_ids.index(current) if current in corpus_ids else 0,
+                                       format_func={c.id: c.name for c in corpora}.get,
+                                       help="Whose chunks hold the evidence phrases. A LlamaIndex file brings its "
+                                            "own passages and ignores it.")
         if st.form_submit_button("Import") and upload is not None:
+            name = import_name or Path(upload.name).stem
             try:
-                imported = QADataset.from_json_dict(json.loads(upload.getvalue()))
-                record = save_dataset(ws, import_name or Path(upload.name).stem, imported, None, {"imported": upload.name})
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                st.error(f"{literal(upload.name)} is not a JSON file.")
+                data = parse_json(upload.getvalue(), upload.name, error=DatasetError)
+                if is_evidence_file(data):
+                    record, match = import_evidence_set(ws, parse_evidence_set(data, upload.name), name,
+                                                        evidence_corpus, upload.name)
+                else:
+                    record, match = save_dataset(ws, name, QADataset.from_json_dict(data, upload.name), None,
+                                                 {"imported": upload.name}), None
             except (DatasetError, WorkspaceError) as exc:
-                st.error(literal(f"{upload.name}: {exc}"))
+                st.error(literal(exc))
             else:
-                st.success(f"Imported **{literal(record.name)}** ({record.n_queries} questions).")
+                st.success(f"Imported **{literal(record.name)}** ({record.n_queries} questions"
+                           + (f" of {match.total} with their evidence phrase in a chunk; evaluation only)"
+                              if match is not None else ")") + ".")
+                if match is not None and match.left_out:
+                    shown = "; ".join(f"{q.id}: {q.evidence}" for q in match.left_out[:5])
+                    st.warning(literal(f"{len(match.left_out)} of {match.total} questions were left out: no chunk "
+                                       f"holds their evidence phrase (e.g. {shown})."))
 
 datasets = ws.list_datasets()
 if not datasets:
     st.info("No dataset yet.")
     st.stop()
 st.dataframe(pd.DataFrame([{"name": d.name, "kind": d.kind, "questions": d.n_queries, "split by": d.params.get("split_by", ""),
+                            "use": "evaluation only" if d.params.get(EVALUATION_ONLY) else "",
                             "created": when(d.created)} for d in datasets]), hide_index=True, width="stretch")
 record = pick("Dataset", datasets, key=State.DATASET)
 dataset = load_dataset(ws, record.id)
 parts = pd.Series(dataset.split).value_counts().to_dict() if dataset.split else {}
-st.caption(f"train {parts.get('train', 0)} · validation {parts.get('val', 0)} questions"
-           if parts else "Not split yet: the Fine-tune page needs a train/validation split.")
-with st.popover("Split again" if dataset.split else "Split", icon=":material/call_split:"):
+if dataset.evaluation_only:
+    styles = " · ".join(f"{style} {n}" for style, n in pd.Series(dataset.styles).value_counts(sort=False).items())
+    left_out = len(dataset.extra.get("left_out") or {})
+    st.caption(literal(f"Evaluation only: hand-written questions scored by evidence phrases, never split or trained "
+                       f"on; the Compare page reports them apart. {len(dataset.queries)} questions"
+                       + (f" ({styles})" if styles else "") + (f"; {left_out} left out at import, their phrase in "
+                                                               "no chunk" if left_out else "") + "."))
+else:
+    st.caption(f"train {parts.get('train', 0)} · validation {parts.get('val', 0)} questions"
+               if parts else "Not split yet: the Fine-tune page needs a train/validation split.")
+with st.popover("Split again" if dataset.split else "Split", icon=":material/call_split:",
+                disabled=dataset.evaluation_only):
     with st.form("resplit"):
         by = st.selectbox("Split by", SPLIT_MODES, key="resplit-by")
         ratio = st.slider("Validation share", 0.05, 0.5, float(record.params.get("val_ratio", 0.2)), 0.05, key="resplit-ratio")

@@ -4,7 +4,7 @@ from .metrics import METRIC_NAMES, TOP_K, bootstrap_ci
 from .retrieval import (CHART_METRICS, ModelSpec, RetrievalReport, PARTS, evaluate_retrieval, evaluate_models,
                         latest_reports, unreadable_reports)
 from .reranking import RERANK_TOP_K, rerank, rerank_and_save
-from .tables import comparison_table, per_query_comparison
+from .tables import comparison_table, per_query_comparison, style_table
 from .slices import SLICE_METRICS, PairedGain, metrics_by_slice, paired_gain, slice_table
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "rerank_and_save",
     "comparison_table",
     "per_query_comparison",
+    "style_table",
     "SLICE_METRICS",
     "PairedGain",
     "metrics_by_slice",

@@ -1,4 +1,5 @@
-"""Retrieval reports shaped for the Compare page: metrics with intervals, and the per-query table."""
+"""Retrieval reports shaped for the Compare page: metrics with intervals, the per-query table, and an
+evidence set's metrics per style with each model's paired gain over the base."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import pandas as pd
 
 from .metrics import METRIC_NAMES, TOP_K, bootstrap_bounds, metric_matrix
 from .retrieval import RetrievalReport
+from .slices import GAIN_METRICS, slice_table
 
 
 def comparison_table(reports: list[RetrievalReport], n_resamples: int = 1000,
@@ -54,3 +56,21 @@ def _unique_labels(reports: list[RetrievalReport]) -> list[str]:
         seen[report.name] = seen.get(report.name, 0) + 1
         labels.append(report.name if seen[report.name] == 1 else f"{report.name} ({seen[report.name]})")
     return labels
+
+
+def style_table(reports: list[RetrievalReport], styles: dict[str, str], base: str | None = None,
+                n_resamples: int = 1000) -> pd.DataFrame:
+    """Every model overall and per style (evaluation.slices.slice_table), the `base` model (its report
+    name; absent or None: the first report) first, and each other model's paired gain over it in
+    hit@5 and MRR@10 as "+0.030 [-0.060, +0.120]" (the bootstrap 95% interval)."""
+    if not reports:
+        return pd.DataFrame()
+    ordered = sorted(reports, key=lambda report: report.name != base) if base else list(reports)
+    table = slice_table(ordered, styles, n_resamples=n_resamples)
+    for metric in GAIN_METRICS:
+        columns = [f"{metric} gain{end}" for end in ("", " low", " high")]
+        table[f"{metric} gain [95% CI]"] = [
+            "" if pd.isna(gain) else f"{gain:+.3f} [{low:+.3f}, {high:+.3f}]"
+            for gain, low, high in table[columns].itertuples(index=False)]
+        table = table.drop(columns=columns)
+    return table.rename(columns={"slice": "style"})
