@@ -4,7 +4,7 @@ VENV := .venv
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: app test bench browser clean
+.PHONY: app test bench browser wordnet clean
 
 # The pinned requirements first, then the project itself (editable: the `ragtune` command, code edits
 # take effect without a reinstall). A change to any of these files sets the venv up again.
@@ -17,11 +17,11 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	touch $(STAMP)
 
 # Set up and start the app on its offline defaults (bundled model, offline question generator).
-app: $(STAMP)
+app: $(STAMP) wordnet
 	HF_HUB_OFFLINE=1 $(VENV)/bin/streamlit run app.py
 
 # Set up and run the whole test suite, the headless-browser test included.
-test: $(STAMP) browser
+test: $(STAMP) browser wordnet
 	$(VENV)/bin/python -m pytest
 
 # Debian's Chromium drives the end-to-end test (Playwright's own browser download needs the internet).
@@ -30,7 +30,14 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
 
-bench: $(STAMP)
+# WordNet's database (Debian's wordnet-base): synonyms for the offline generator's plain-words questions.
+# Optional: without it (no root, no sudo) the generator uses the corpus's abbreviations and its own list.
+wordnet:
+	@test -f /usr/share/wordnet/index.noun || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -qq wordnet-base || { apt-get update -qq && apt-get install -y -qq wordnet-base; }; \
+	  else sudo -n apt-get install -y -qq wordnet-base || echo "wordnet-base not installed: plain-words questions use fewer synonyms"; fi; }
+
+bench: $(STAMP) wordnet
 	$(VENV)/bin/python bench/bench_generation.py
 	$(VENV)/bin/python bench/bench_finetune.py
 	$(VENV)/bin/python bench/bench_router.py
