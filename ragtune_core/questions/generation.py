@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from ..corpus.documents import Chunk, load_chunks
+from ..corpus.documents import Chunk, load_chunks, load_documents
 from ..llm.client import LLMConfig
 from ..llm.outcomes import Usage
 from ..store.files import check_keys
@@ -63,9 +63,10 @@ class GenerationRequest:
         params["llm"] = self.llm.to_public_dict() if self.llm else None
         return params
 
-    def make_generator(self, cache_dir: Path | None) -> QuestionGenerator:
+    def make_generator(self, cache_dir: Path | None, titles: dict[str, str] | None = None) -> QuestionGenerator:
+        """The generator; `titles` (document id -> title) tell the offline one what each document is called."""
         if self.generator == "offline":
-            return OfflineQuestionGenerator(self.seed)
+            return OfflineQuestionGenerator(self.seed, titles=titles)
         return LLMQuestionGenerator(self.llm, self.prompt_template, cache_dir)
 
 
@@ -124,7 +125,8 @@ def generate_questions(ws: Workspace, request: GenerationRequest,
     selected = select_chunks(chunks, request.max_chunks, request.chunk_ids)
     if not selected:
         raise GenerationError(f"corpus {request.corpus_id!r} has no chunks to ask about")
-    generator = request.make_generator(ws.dir("cache", "questions"))
+    titles = {d.doc_id: d.title for d in load_documents(ws, request.corpus_id)}
+    generator = request.make_generator(ws.dir("cache", "questions"), titles)
     result = generator.generate(selected, request.n_per_chunk, on_progress)
     if not result.questions:
         chunk_id, why = result.failures[0]

@@ -74,6 +74,11 @@ TEMPLATES = {
     "heading": ('Under "{heading}", what is said about {a}?', 'What does the section "{heading}" say about {a}?'),
     "relation": ("How {be} {a} related to {b}?", "What links {a} and {b}?", "How do {a} and {b} relate?"),
     "topic": ("What does the {source} say about {a}?", "What details are given about {a}?"),
+    # The topic style (offline_styles): what a passage is about, as typed into a search box.
+    "about": ("what does {owner} say about {topic}", "how does {owner} handle {topic}", "{topic} overview",
+              "what is {owner_s} approach to {topic}", "explain {topic}"),
+    "risk": ("what are the risks of {topic}", "how could {topic} hurt {owner}", "{topic} risk"),
+    "define": ("what is {term}", "what does {term} mean", "{term} definition"),
 }
 # Fixed phrasings built in code, listed so that their words do not count as the chunk's either.
 CODE_WORDS = ("When was were did What year was it when How many does have By what percentage did increase decrease "
@@ -83,7 +88,8 @@ TEMPLATE_WORDS = {w for t in (*[t for ts in TEMPLATES.values() for t in ts], COD
 # One fact beats a loose "what is said about": a candidate's specificity is weighed by its kind.
 KIND_WEIGHTS = {"definition": 1.5, "named": 1.3, "amount": 1.5, "holding": 1.5, "rate": 1.5, "share": 1.5,
                  "change": 1.5, "finance": 1.5, "count": 1.3, "cause": 1.5, "event": 1.5, "year": 1.2,
-                 "heading": 1.1, "relation": 1.0, "topic": 0.6}
+                 "heading": 1.1, "relation": 1.0, "topic": 0.6,
+                 "keyword": 1.0, "about": 1.0, "plain": 1.0}
 ENOUGH = 1.6  # specificity past which a kind that pins a fact is preferred to more rare words
 LATE_WEIGHT = 0.5  # a fact past the chunk's opening words
 SAME_KIND_WEIGHT = 0.85  # a kind already asked of the chunk

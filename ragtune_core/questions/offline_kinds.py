@@ -383,5 +383,8 @@ def _topic_questions(facts: Facts, rng: random.Random) -> list[Candidate]:
             for i, s in enumerate(facts.sentences) if s.phrases]
 
 
-KINDS = (_definition_questions, _amount_questions, _finance_questions, _quantity_questions, _cause_questions,
-          _year_questions, _heading_questions, _relation_questions, _topic_questions)
+FACT_KINDS = (_definition_questions, _amount_questions, _finance_questions, _quantity_questions, _cause_questions,
+               _year_questions)
+# Loose kinds, for a chunk that offers no fact: the keyword and topic styles ask such chunks better.
+LOOSE_KINDS = (_heading_questions, _relation_questions, _topic_questions)
+KINDS = FACT_KINDS + LOOSE_KINDS

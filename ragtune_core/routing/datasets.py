@@ -26,6 +26,7 @@ from ..questions.generators import (
 )
 from ..questions.llm_generator import LLMQuestionGenerator, estimate_llm_usage
 from ..questions.offline import OfflineQuestionGenerator
+from ..questions.offline_styles import FACT
 from ..questions.qa_dataset import QADataset
 from ..store.files import check_keys
 from ..store.workspace import Workspace
@@ -41,6 +42,8 @@ DEFAULT_QUESTIONS_PER_DOCUMENT = 30
 DEFAULT_SUMMARY_VARIATIONS = 15
 # The offline generator asks each chunk this many more questions than it keeps, to replace those it drops.
 _SPARE_QUESTIONS = 2
+# A router's specific questions are fact questions that phrasing.restyle words as people would.
+FACT_ONLY = (FACT,)
 # Query ids are derived from (tool, question), so regenerating the same data gives the same ids.
 _QUERY_ID_NAMESPACE = uuid.UUID("0b7e5f0c-3c1d-4b8e-a6a4-7d2f1c9e5b30")
 
@@ -216,7 +219,8 @@ def _ask_about_chunks(plan: list[tuple[Chunk, int]], titles: dict[str, str], gen
     if generator == "offline" and profiles:
         return _named_offline(plan, seed, progress, profiles)
     question_generator: QuestionGenerator = (
-        LLMQuestionGenerator(llm_config, template, cache_dir) if generator == "llm" else OfflineQuestionGenerator(seed))
+        LLMQuestionGenerator(llm_config, template, cache_dir) if generator == "llm"
+        else OfflineQuestionGenerator(seed, styles=FACT_ONLY))
     by_count = _by_count(plan, titles if generator == "llm" else None)
     result = _merged([question_generator.generate(group, n, progress.phase(len(group))) for n, group in by_count.items()])
     title_of = {chunk.chunk_id: titles[chunk.doc_id] for chunk, _ in plan}
@@ -249,7 +253,7 @@ def _named_offline(plan: list[tuple[Chunk, int]], seed: int, progress: _Progress
     by_count: dict[int, list[Chunk]] = defaultdict(list)
     for chunk, n in plan:
         by_count[min(MAX_QUESTIONS_PER_CHUNK, n + _SPARE_QUESTIONS)].append(chunk)
-    generator = OfflineQuestionGenerator(seed)
+    generator = OfflineQuestionGenerator(seed, styles=FACT_ONLY)
     result = _merged([generator.generate(group, n, progress.phase(len(group))) for n, group in by_count.items()])
     doc_of = {c.chunk_id: c.doc_id for c, _ in plan}
     kept: list[GeneratedQuestion] = []

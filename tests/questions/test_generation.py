@@ -53,10 +53,17 @@ def _save_tiny_corpus(ws, name="tiny", documents=(("berlin", BERLIN), ("lyft", L
 
 
 # prompts and parsing ----------------------------------------------------------------------------------
-def test_default_prompt_is_llamaindex_style():
+def test_default_prompt_asks_for_search_queries_in_every_style_as_a_json_list():
     assert DEFAULT_QA_PROMPT.startswith("Context information is below.\n---------------------\n{context_str}\n")
-    assert "setup {num_questions_per_chunk} questions for an upcoming quiz/examination" in DEFAULT_QA_PROMPT
-    assert DEFAULT_QA_PROMPT.endswith("Restrict the questions to the context information provided.")
+    for style in ("a few keywords", "everyday words", "what the passage is about", "one specific fact"):
+        assert style in DEFAULT_QA_PROMPT
+    assert DEFAULT_QA_PROMPT.endswith("Answer with a JSON list of strings and nothing else.")
+
+
+def test_a_json_answer_keeps_keyword_queries_where_free_text_keeps_questions_only():
+    answer = '["acme 2021 revenue", "why did sales fall", "acme"]'
+    assert parse_questions(answer, 5) == ["acme 2021 revenue", "why did sales fall"]
+    assert parse_questions("Here are some:\nacme 2021 revenue\nWhy did sales fall?", 5) == ["Why did sales fall?"]
 
 
 def test_render_prompt_fills_the_fields_and_keeps_other_braces():
@@ -100,9 +107,12 @@ def _copied_run(question: str, chunk: str, n: int = 8) -> bool:
     return any(tuple(words[i:i + n]) in runs for i in range(len(words) - n + 1))
 
 
+FACTS = ("fact",)  # the fact questions alone, as a router dataset asks them
+
+
 def test_offline_questions_are_plausible_and_never_copy_the_chunk():
     chunks = _chunks(BERLIN, "berlin") + _chunks(LYFT, "lyft")
-    result = OfflineQuestionGenerator(seed=0).generate(chunks, 3)
+    result = OfflineQuestionGenerator(seed=0, styles=FACTS).generate(chunks, 3)
     assert not result.failures
     by_chunk = {c.chunk_id: [q.question for q in result.questions if q.chunk_id == c.chunk_id] for c in chunks}
     for chunk in chunks:
@@ -119,11 +129,36 @@ def test_offline_questions_are_plausible_and_never_copy_the_chunk():
 
 
 def test_offline_questions_use_the_chunks_facts():
-    result = OfflineQuestionGenerator(seed=0).generate(_chunks(BERLIN[:1], "berlin") + _chunks(LYFT[:1], "lyft"), 6)
+    result = OfflineQuestionGenerator(seed=0, styles=FACTS).generate(
+        _chunks(BERLIN[:1], "berlin") + _chunks(LYFT[:1], "lyft"), 6)
     questions = [q.question for q in result.questions]
     assert "How many inhabitants does Berlin have?" in questions
     assert "What was Lyft's revenue in 2021?" in questions
     assert "By what percentage did Lyft's revenue increase in 2021?" in questions
+
+
+def test_offline_generator_asks_each_chunk_in_the_styles_people_search_in():
+    chunks = _chunks(LYFT, "lyft")
+    result = OfflineQuestionGenerator(seed=0, titles={"lyft": "lyft_2021.pdf"}).generate(chunks, 4)
+    by_chunk = {c.chunk_id: [q.question for q in result.questions if q.chunk_id == c.chunk_id] for c in chunks}
+    keywords = [q for asked in by_chunk.values() for q in asked if not q.endswith("?") and q == q.lower()
+                and not q.startswith(("what", "how", "explain"))]
+    assert keywords and all(len(q.split()) <= 7 for q in keywords), by_chunk
+    # The title names the document: keyword queries carry it where the chunk's words alone would not.
+    assert any(q.startswith("lyft ") for q in keywords), keywords
+    asked = [q for qs in by_chunk.values() for q in qs]
+    assert any(re.match(r"(what does lyft say about|how does lyft handle|what is lyft's approach to|explain)|"
+                        r".* overview$", q) for q in asked), asked
+    # Plain words: a term of the chunk said in everyday words ("revenue" -> "sales" or "income").
+    assert any(re.search(r"\b(sales|income|costs|spending|money lost|losses)\b", q) for q in asked), asked
+    for chunk in chunks:
+        assert len(by_chunk[chunk.chunk_id]) == 4
+        assert not any(_copied_run(q, chunk.text) for q in by_chunk[chunk.chunk_id])
+
+
+def test_offline_styles_are_checked():
+    with pytest.raises(GenerationError, match="styles must be some of fact, keyword, topic, plain, not quiz"):
+        OfflineQuestionGenerator(styles=("fact", "quiz"))
 
 
 def test_offline_generator_is_deterministic_per_seed():
@@ -157,9 +192,9 @@ REPORT = [
 GENERIC = re.compile(r"^(What does the (text|report) say about|What details are given about)")
 
 
-def _report_questions(n: int = 2, seed: int = 0) -> dict[str, list[str]]:
+def _report_questions(n: int = 2, seed: int = 0, styles=FACTS) -> dict[str, list[str]]:
     chunks = _chunks(REPORT, "report")
-    result = OfflineQuestionGenerator(seed=seed).generate(chunks, n)
+    result = OfflineQuestionGenerator(seed=seed, styles=styles).generate(chunks, n)
     return {c.chunk_id: [q.question for q in result.questions if q.chunk_id == c.chunk_id] for c in chunks}
 
 
@@ -196,7 +231,7 @@ def test_offline_questions_prefer_the_chunks_opening():
     # Two facts alike but for where they stand: with a short opening, the first one is asked.
     text = ("Lyft launched bike sharing in Denver in 2018. " + "Filler words follow here. " * 6
             + "Lyft launched scooter rentals in Oakland in 2019.")
-    generator = OfflineQuestionGenerator(seed=0)
+    generator = OfflineQuestionGenerator(seed=0, styles=FACTS)
     generator.opening_words = 10
     question = generator.questions_for(Chunk("c", "d", text), 1)[0]
     assert "Denver" in question or "bike" in question, question
