@@ -69,7 +69,7 @@ def question_responder(request: dict) -> str:
     prompt = "\n".join(str(m.get("content") or "") for m in request.get("messages", []))
     match = _CONTEXT.search(prompt)
     context = match.group(1) if match else prompt
-    wanted = re.search(r"setup (\d+) questions", prompt)
+    wanted = re.search(r"(?:setup|Write) (\d+) (?:questions|search queries)", prompt)
     n = int(wanted.group(1)) if wanted else 2
     names = list(dict.fromkeys(_CAPITALISED.findall(context))) or ["this passage"]
     lines = [f"Here are {n} questions:"]

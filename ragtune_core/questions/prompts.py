@@ -7,15 +7,18 @@ import re
 
 from .generators import GenerationError
 
+# The styles people search in (as the offline generator's, questions.offline_styles): a retriever
+# trained on quiz questions alone learns the quiz's wording, not the words its users type.
 DEFAULT_QA_PROMPT = (
     "Context information is below.\n"
     "---------------------\n"
     "{context_str}\n"
     "---------------------\n"
-    "Given the context information and not prior knowledge, generate only questions based on the below query.\n"
-    "You are a Teacher/Professor. Your task is to setup {num_questions_per_chunk} questions for an upcoming "
-    "quiz/examination. The questions should be diverse in nature across the document. Restrict the questions "
-    "to the context information provided."
+    "Write {num_questions_per_chunk} search queries that people who have not read this text would type to find "
+    "it, each answered by the context alone. Use a different style for each, in turn: a few keywords, as typed "
+    "into a search box; a question in everyday words instead of the text's own terms; a question about what "
+    "the passage is about; a question about one specific fact (a figure, date, name or reason). Do not copy "
+    "phrases from the text. Answer with a JSON list of strings and nothing else."
 )
 
 
@@ -40,19 +43,22 @@ _QUOTES = "\"'“”‘’`*"
 
 
 def parse_questions(text: str, limit: int) -> list[str]:
-    """The questions in a model's answer: numbered or bulleted lines, or a JSON list.
+    """The questions in a model's answer: a JSON list (any query of two words or more, keywords
+    too), or numbered or bulleted lines (those that read as questions).
 
     Preambles, answers and blank lines are dropped; numbering and quotes are stripped; repeats
     (ignoring case and spacing) are kept once; at most `limit` are returned.
     """
     text = _FENCE.sub("", text or "").strip()
     candidates = _json_questions(text)
+    # A JSON list holds queries only, keywords included; free text also holds preambles and answers.
+    looks_right = _looks_like_query if candidates is not None else _looks_like_question
     if candidates is None:
         candidates = [_strip_marker(line) for line in text.splitlines()]
     questions, seen = [], set()
     for candidate in candidates:
         key = " ".join(candidate.lower().split())
-        if _looks_like_question(candidate) and key not in seen:
+        if looks_right(candidate) and key not in seen:
             seen.add(key)
             questions.append(candidate)
     return questions[:limit]
@@ -80,6 +86,10 @@ def _strip_marker(line: str) -> str:
         previous = line
         line = _LIST_MARKER.sub("", line).strip().strip(_QUOTES).strip()
     return " ".join(line.split())
+
+
+def _looks_like_query(item: str) -> bool:
+    return len(item.split()) >= 2
 
 
 def _looks_like_question(line: str) -> bool:

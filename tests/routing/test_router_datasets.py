@@ -478,7 +478,7 @@ def summary_or_question_responder(request: dict) -> str:
     if base:
         n = int(re.search(r"Write (\d+) different variations", prompt).group(1))
         return "\n".join(f"{i}. Variation {i}: could you summarize all of {base.group(1)}?" for i in range(1, n + 1))
-    n = int(re.search(r"setup (\d+) questions", prompt).group(1))
+    n = int(re.search(r"Write (\d+) search queries", prompt).group(1))
     opening = " ".join(re.search(r"-{5,}\n(?:Document: .*\n\n)?(.*)", prompt).group(1).split()[:6])
     return "\n".join(f"{i}. What follows '{opening}' (point {i})?" for i in range(1, n + 1))
 
@@ -494,7 +494,7 @@ def test_llm_router_dataset_asks_per_chunk_and_per_summary_tool_and_caches(tmp_p
         assert server.chat_requests == 2 * 3 + 3  # two chunks per document, one summary request per document
         prompts = [r.body["messages"][0]["content"] for r in server.requests]
         assert sum("Can you give me a summary of Toronto?" in p for p in prompts) == 1
-        chunk_prompts = [p for p in prompts if re.search(r"setup \d+ questions", p)]
+        chunk_prompts = [p for p in prompts if re.search(r"Write \d+ search queries", p)]
         assert len(chunk_prompts) == 6 and all("name the document given in the context's first line" in p
                                                for p in chunk_prompts)
         assert sum("-\nDocument: Toronto\n\n" in p for p in chunk_prompts) == 2
