@@ -120,7 +120,7 @@ with st.form("train"):
     name = st.text_input("Name of the fine-tuned model",
                          value=f"{record.name}-{'reranker' if model_type == 'cross_encoder' else 'minilm'}")
     try:
-        config = training_settings(config_class, base, **models)
+        config = training_settings(config_class, base, qa=record.kind == "qa", **models)
         search = search_settings(model_type)
     except TrainingError as exc:
         config, search = exc, None

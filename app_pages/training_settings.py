@@ -3,7 +3,7 @@ whose inputs take their limits and help from the training config's field metadat
 
 import streamlit as st
 
-from ragtune_core.training import CrossEncoderTrainConfig, SearchSettings, limits
+from ragtune_core.training import CrossEncoderTrainConfig, EmbeddingTrainConfig, SearchSettings, limits
 
 
 def setting_input(column, config_class: type, name: str, label: str, default, key: str | None = None):
@@ -15,9 +15,11 @@ def setting_input(column, config_class: type, name: str, label: str, default, ke
     return column.number_input(label, low, high, default, help=help_text, key=key)
 
 
-def training_settings(config_class: type, base: str | None, **models):
-    """The config: every setting at its default unless changed under "Advanced settings"."""
+def training_settings(config_class: type, base: str | None, qa: bool = False, **models):
+    """The config: every setting at its default unless changed under "Advanced settings". A QA
+    embedding trains its question encoder alone, at its own learning rate (training.query_side)."""
     defaults = config_class()
+    rate = "query_learning_rate" if qa and config_class is EmbeddingTrainConfig else "learning_rate"
     with st.expander("Advanced settings", icon=":material/tune:"):
         st.caption("The defaults size the training from the data and keep the best validated model: "
                    "change them only to experiment.")
@@ -26,12 +28,14 @@ def training_settings(config_class: type, base: str | None, **models):
         c1, c2, c3, c4 = st.columns(4)
         settings = {"epochs": setting_input(c1, config_class, "epochs", "Epochs", 10),
                     "batch_size": setting_input(c2, config_class, "batch_size", "Batch size", defaults.batch_size),
-                    "learning_rate": setting_input(c3, config_class, "learning_rate", "Learning rate",
-                                                   defaults.learning_rate),
+                    rate: setting_input(c3, config_class, rate, "Learning rate", getattr(defaults, rate)),
                     "patience": setting_input(c4, config_class, "patience", "Early-stopping patience",
                                               defaults.patience)}
         length = "max_length" if config_class is CrossEncoderTrainConfig else "max_seq_length"
         settings[length] = setting_input(c1, config_class, length, "Max length (tokens)", getattr(defaults, length))
+        if rate == "query_learning_rate":
+            settings["base_share"] = setting_input(c2, config_class, "base_share", "Base model's share",
+                                                   defaults.base_share)
         if config_class is CrossEncoderTrainConfig:
             settings["hard_negatives"] = setting_input(c2, config_class, "hard_negatives", "Hard negatives per question",
                                                        defaults.hard_negatives)

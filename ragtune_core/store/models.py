@@ -52,9 +52,19 @@ def prefer_offline() -> None:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+def transformer_folder(name: str | None) -> str:
+    """Where a model's transformer lives: the model's folder, or for a model with a query and a
+    document route (training.query_side) its query route's, the weights fine-tuning changed."""
+    path = resolve_model(name)
+    router = Path(path) / "router_config.json"
+    if router.is_file():
+        return str(Path(path) / json.loads(router.read_text())["structure"]["query"][0])
+    return path
+
+
 def max_seq_length(name: str | None) -> int | None:
     """The sequence length a local sentence-transformers model embeds, read from its config."""
-    config = Path(resolve_model(name)) / "sentence_bert_config.json"
+    config = Path(transformer_folder(name)) / "sentence_bert_config.json"
     if not config.exists():
         return None
     return json.loads(config.read_text()).get("max_seq_length")

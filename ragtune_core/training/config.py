@@ -70,6 +70,12 @@ class EmbeddingTrainConfig(TrainConfig):
     SETTINGS_NAME = "training settings"
 
     max_seq_length: int = setting(256, "tokens of a question or passage the model reads", 8, 8192)
+    # QA datasets train the question encoder alone (training.query_side): a step is a fraction of a full
+    # one's cost, so it takes a higher rate, and half the base model's weights keep what it knew.
+    query_learning_rate: float = setting(1e-4, "QA datasets: peak learning rate of the question encoder "
+                                         "(the passages' encoder stays the base model's)", 1e-8, 0.5)
+    base_share: float = setting(0.5, "QA datasets: share of the base model's weights averaged into the "
+                                "fine-tuned question encoder (0: none)", 0.0, 0.9)
 
 
 @dataclass(frozen=True)

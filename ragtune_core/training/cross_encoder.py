@@ -27,7 +27,7 @@ from ..evaluation.reranking import (
     retrieval_report, set_first_stage_weight,
 )
 from ..questions.qa_dataset import TRAIN, VAL, QADataset
-from ..store.models import CROSS_ENCODER, load_embedder
+from ..store.models import CROSS_ENCODER, load_embedder, transformer_folder
 from .config import MAX_HARD_NEGATIVES, CrossEncoderTrainConfig, is_int, require
 from .fit import (
     EVAL_BATCH_SIZE, OnEvent, TrainerRecipe, TrainResult, check_free, check_parts, fit_and_publish, load_base_model,
@@ -141,8 +141,9 @@ def start_model(config: CrossEncoderTrainConfig) -> str | None:
     model), with a new score head. An encoder fine-tuned on the same data already tells right from
     wrong: from the cities' fine-tuned embedder the router cross-encoder passed 0.6 validation match
     rate by step 68 where the bundled one sat near 0.17 until step 136, and a QA reranker from the
-    bundled one stayed below its first stage for 150 steps."""
-    return config.base_model or config.embedder
+    bundled one stayed below its first stage for 150 steps. A QA embedder's weights are its question
+    encoder's (store.models.transformer_folder)."""
+    return config.base_model or (transformer_folder(config.embedder) if config.embedder else None)
 
 
 def _make_evaluator(val_first: FirstStage, top_k: int, primary: str, blend: bool):

@@ -1,9 +1,10 @@
 """Fine-tuning an embedding model on a dataset's (question, passage) pairs.
 
-Follows sentence-transformers' own recipe: `SentenceTransformerTrainer` with
-`MultipleNegativesRankingLoss` (the other passages of a batch are each question's negatives, so
-batches hold no duplicate texts) and an `InformationRetrievalEvaluator` on the validation questions
-against the whole corpus. The model is written into a hidden folder next to its destination and
+A QA dataset trains the question encoder alone (training.query_side): passages keep the base
+model's embeddings, computed once. A router dataset trains the whole model with sentence-transformers'
+own recipe: `SentenceTransformerTrainer` with `MultipleNegativesRankingLoss` (the other passages of a
+batch are each question's negatives, so batches hold no duplicate texts) and an
+`InformationRetrievalEvaluator` on the validation questions against the whole corpus. The model is written into a hidden folder next to its destination and
 renamed into place only when complete, so a failed or cancelled run never leaves half a model.
 
 torch and sentence-transformers are imported inside functions: the Streamlit pages import this
@@ -12,6 +13,7 @@ module for the config alone and must stay quick to load.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from ..questions.qa_dataset import TRAIN, VAL, QADataset
@@ -46,7 +48,16 @@ def train_embedding(config: EmbeddingTrainConfig, dataset: QADataset, output_dir
     check_parts(dataset)
     train_part, val_part = dataset.subset(TRAIN).pairs(), validation_sample(dataset).subset(VAL)
     model = load_base_model(EMBEDDING, config.base_model, config.max_seq_length, model_card_name, config.seed)
-    return fit_and_publish(config, model, _make_evaluator(val_part), _recipe(config, model, train_part),
+    if dataset.kind == "router":
+        return fit_and_publish(config, model, _make_evaluator(val_part), _recipe(config, model, train_part),
+                               primary_metric(dataset), output_dir, on_event)
+    from . import query_side
+
+    model = query_side.asymmetric(model)
+    corpus_embeddings = query_side.passage_embeddings(model, dataset)
+    return fit_and_publish(replace(config, learning_rate=config.query_learning_rate), model,
+                           query_side.evaluator(val_part, corpus_embeddings, config.base_share),
+                           query_side.recipe(model, dataset, corpus_embeddings, config.base_share),
                            primary_metric(dataset), output_dir, on_event)
 
 

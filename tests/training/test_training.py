@@ -279,7 +279,9 @@ def test_training_saves_a_loadable_model_atomically_and_reports_events(tmp_path,
     assert progress == list(range(1, result.steps + 1))
 
     archive = zipfile.ZipFile(io.BytesIO(zip_model(output)))
-    assert {"tiny-minilm/modules.json", "tiny-minilm/model.safetensors", "tiny-minilm/README.md"} <= set(archive.namelist())
+    # A QA model has a question route (trained) and a document route (the base model's): training.query_side.
+    assert {"tiny-minilm/modules.json", "tiny-minilm/query_0_Transformer/model.safetensors",
+            "tiny-minilm/document_0_Transformer/model.safetensors", "tiny-minilm/README.md"} <= set(archive.namelist())
 
 
 @pytest.mark.slow
