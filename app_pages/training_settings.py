@@ -19,7 +19,9 @@ def training_settings(config_class: type, base: str | None, qa: bool = False, **
     """The config: every setting at its default unless changed under "Advanced settings". A QA
     embedding trains its question encoder alone, at its own learning rate (training.query_side)."""
     defaults = config_class()
-    rate = "query_learning_rate" if qa and config_class is EmbeddingTrainConfig else "learning_rate"
+    query_side = qa and config_class is EmbeddingTrainConfig
+    own = EmbeddingTrainConfig.QUERY_SIDE if query_side else {}
+    batch, rate = own.get("batch_size", "batch_size"), own.get("learning_rate", "learning_rate")
     with st.expander("Advanced settings", icon=":material/tune:"):
         st.caption("The defaults size the training from the data and keep the best validated model: "
                    "change them only to experiment.")
@@ -27,13 +29,13 @@ def training_settings(config_class: type, base: str | None, qa: bool = False, **
                                    f"{config_class.TARGET_STEPS} optimizer steps)", key=f"{config_class.__name__}-fixed")
         c1, c2, c3, c4 = st.columns(4)
         settings = {"epochs": setting_input(c1, config_class, "epochs", "Epochs", 10),
-                    "batch_size": setting_input(c2, config_class, "batch_size", "Batch size", defaults.batch_size),
+                    batch: setting_input(c2, config_class, batch, "Batch size", getattr(defaults, batch)),
                     rate: setting_input(c3, config_class, rate, "Learning rate", getattr(defaults, rate)),
                     "patience": setting_input(c4, config_class, "patience", "Early-stopping patience",
                                               defaults.patience)}
         length = "max_length" if config_class is CrossEncoderTrainConfig else "max_seq_length"
         settings[length] = setting_input(c1, config_class, length, "Max length (tokens)", getattr(defaults, length))
-        if rate == "query_learning_rate":
+        if query_side:
             settings["base_share"] = setting_input(c2, config_class, "base_share", "Base model's share",
                                                    defaults.base_share)
         if config_class is CrossEncoderTrainConfig:

@@ -8,7 +8,7 @@ config is checked when it is made and cannot change, so an invalid one cannot ex
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import ClassVar, TypeVar
 
 from ..store.files import check_keys
@@ -71,11 +71,20 @@ class EmbeddingTrainConfig(TrainConfig):
 
     max_seq_length: int = setting(256, "tokens of a question or passage the model reads", 8, 8192)
     # QA datasets train the question encoder alone (training.query_side): a step is a fraction of a full
-    # one's cost, so it takes a higher rate, and half the base model's weights keep what it knew.
+    # one's cost, so it takes more questions at a higher rate, and half the base model's weights keep what it knew.
+    query_batch_size: int = setting(32, "QA datasets: questions per optimizer step of the question encoder",
+                                    2, 4096)
     query_learning_rate: float = setting(1e-4, "QA datasets: peak learning rate of the question encoder "
                                          "(the passages' encoder stays the base model's)", 1e-8, 0.5)
     base_share: float = setting(0.5, "QA datasets: share of the base model's weights averaged into the "
                                 "fine-tuned question encoder (0: none)", 0.0, 0.9)
+
+
+    QUERY_SIDE: ClassVar[dict[str, str]] = {"batch_size": "query_batch_size", "learning_rate": "query_learning_rate"}
+
+    def for_query_side(self) -> EmbeddingTrainConfig:
+        """The config a QA training runs with: the question encoder's batch size and learning rate."""
+        return replace(self, **{general: getattr(self, own) for general, own in self.QUERY_SIDE.items()})
 
 
 @dataclass(frozen=True)

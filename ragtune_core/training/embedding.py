@@ -1,7 +1,8 @@
 """Fine-tuning an embedding model on a dataset's (question, passage) pairs.
 
 A QA dataset trains the question encoder alone (training.query_side): passages keep the base
-model's embeddings, computed once. A router dataset trains the whole model with sentence-transformers'
+model's embeddings, computed once; a workspace run takes the question encoder's batch size and
+learning rate (training.register.run_config). A router dataset trains the whole model with sentence-transformers'
 own recipe: `SentenceTransformerTrainer` with `MultipleNegativesRankingLoss` (the other passages of a
 batch are each question's negatives, so batches hold no duplicate texts) and an
 `InformationRetrievalEvaluator` on the validation questions against the whole corpus. The model is written into a hidden folder next to its destination and
@@ -13,7 +14,6 @@ module for the config alone and must stay quick to load.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from ..questions.qa_dataset import TRAIN, VAL, QADataset
@@ -55,7 +55,7 @@ def train_embedding(config: EmbeddingTrainConfig, dataset: QADataset, output_dir
 
     model = query_side.asymmetric(model)
     corpus_embeddings = query_side.passage_embeddings(model, dataset)
-    return fit_and_publish(replace(config, learning_rate=config.query_learning_rate), model,
+    return fit_and_publish(config, model,
                            query_side.evaluator(val_part, corpus_embeddings, config.base_share),
                            query_side.recipe(model, dataset, corpus_embeddings, config.base_share),
                            primary_metric(dataset), output_dir, on_event)

@@ -9,7 +9,7 @@ from ..questions.qa_dataset import TRAIN, DatasetError, QADataset, load_dataset
 from ..store.models import DEFAULT_BASE_MODEL
 from ..store.workspace import Workspace, WorkspaceError, check_name
 from . import cross_encoder, embedding
-from .config import CrossEncoderTrainConfig, TrainConfig, TrainingError
+from .config import CrossEncoderTrainConfig, EmbeddingTrainConfig, TrainConfig, TrainingError
 from .fit import OnEvent, Schedule, check_parts, plan_schedule
 from .name_swap import NameSwapper
 from .search import SearchSettings, search_and_train
@@ -47,9 +47,18 @@ def preflight(ws: Workspace, dataset_id: str, model_name: str, config: TrainConf
     return model_name, dataset
 
 
+def run_config(dataset: QADataset, config: TrainConfig) -> TrainConfig:
+    """The settings a training of `dataset` runs with: a QA embedding trains its question encoder alone,
+    at that encoder's batch size and learning rate (EmbeddingTrainConfig.for_query_side)."""
+    if isinstance(config, EmbeddingTrainConfig) and dataset.kind != "router":
+        return config.for_query_side()
+    return config
+
+
 def planned_schedule(dataset: QADataset, config: TrainConfig) -> Schedule:
     """The schedule training `dataset` with `config` will follow, before anything loads: the training
     examples are the train pairs, or for a cross-encoder each question's positives and negatives."""
+    config = run_config(dataset, config)
     train = dataset.subset(TRAIN)
     if isinstance(config, CrossEncoderTrainConfig):
         swapper = NameSwapper(train.corpus, train.passage_docs, config.name_swaps, config.seed)
@@ -85,6 +94,7 @@ def train_and_register(ws: Workspace, dataset_id: str, model_name: str, config: 
     else:
         kind, what, train = embedding.MODEL_KIND, "model", embedding.train_embedding
     model_name, dataset = training_inputs(ws, dataset_id, model_name, config, what, run_id)
+    config = run_config(dataset, config)
     try:
         start = cross_encoder.start_model(config) if kind == cross_encoder.MODEL_KIND else config.base_model
         reserved = ws.reserve_model(model_name, kind, start or DEFAULT_BASE_MODEL, run_id=run_id)

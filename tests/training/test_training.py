@@ -126,8 +126,8 @@ def test_the_planned_schedule_counts_the_examples_each_trainer_makes():
     from ragtune_core.training import planned_schedule
 
     dataset = tiny_dataset()  # 18 train pairs
-    assert planned_schedule(dataset, EmbeddingTrainConfig(epochs=2, batch_size=4)).reason.startswith(
-        "2 epochs = 10 steps for 18 pairs")
+    assert planned_schedule(dataset, EmbeddingTrainConfig(epochs=2, query_batch_size=4)).reason.startswith(
+        "2 epochs = 10 steps for 18 pairs")  # a QA embedding: its question encoder's batch size
     # a cross-encoder trains on each question's right passage and 3 hard negatives
     assert planned_schedule(dataset, CrossEncoderTrainConfig(epochs=1, batch_size=8)).reason.startswith(
         "1 epoch = 9 steps for 72 pairs")
