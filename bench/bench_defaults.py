@@ -130,7 +130,8 @@ def seeds_note(trained: dict) -> str:
 
 
 # --- QA --------------------------------------------------------------------------------------
-def qa_section(workspace: Path) -> str:
+def qa_section(workspace: Path, reranker: bool = True) -> str:
+    """The QA half; without `reranker` the cross-encoder is neither trained nor measured (the section says so)."""
     pdfs = [str(TEN_K / "lyft_2021.pdf"), str(TEN_K / "uber_2021.pdf")]
     corpus, _ = ragtune(workspace, "ingest", "--name", "10k", "--pdf", *pdfs)
     dataset, _ = ragtune(workspace, "generate", "--corpus", "10k", "--name", "qa")
@@ -140,18 +141,20 @@ def qa_section(workspace: Path) -> str:
     if lyft_is_val:  # two documents, one to each side: which one is the seed's draw; the issue trains on Lyft
         dataset, _ = ragtune(workspace, "split", "qa", "--by", "document", "--seed", "1")
     emb, emb_seconds = ragtune(workspace, "train", "qa", "--name", "emb")
-    ce, ce_seconds = ragtune(workspace, "train-cross-encoder", "qa", "--name", "ce")  # its embedder: emb
     ragtune(workspace, "evaluate", "qa", "--model", "base", "--model", "emb")
-    ragtune(workspace, "rerank", "qa", "--embedder", "emb", "--cross-encoder", "ce")
     imported, _ = ragtune(workspace, "import-dataset", str(HANDWRITTEN_QA), "--name", "handwritten", "--corpus", "10k")
     ragtune(workspace, "evaluate", "handwritten", "--model", "base", "--model", "emb")
-    ragtune(workspace, "rerank", "handwritten", "--embedder", "emb", "--cross-encoder", "ce")
+    training = {"emb": training_cells(emb, emb_seconds)}
+    if reranker:
+        ce, ce_seconds = ragtune(workspace, "train-cross-encoder", "qa", "--name", "ce")  # its embedder: emb
+        ragtune(workspace, "rerank", "qa", "--embedder", "emb", "--cross-encoder", "ce")
+        ragtune(workspace, "rerank", "handwritten", "--embedder", "emb", "--cross-encoder", "ce")
+        training["emb + rerank ce"] = training_cells(ce, ce_seconds)
 
     reports = latest_reports(ws, record.id, "val")
     table = comparison_table(reports).pivot_table(index="model", columns="metric", values=["value", "ci_low", "ci_high"])
     lines = ["| model | hit@5 [95% CI] | MRR@10 [95% CI] | train time | model kept | schedule |",
              "|---|---|---|---|---|---|"]
-    training = {"emb": training_cells(emb, emb_seconds), "emb + rerank ce": training_cells(ce, ce_seconds)}
     for model in table.index:
         cells = [interval(*(table.loc[model, (k, metric)] for k in ("value", "ci_low", "ci_high")))
                  for metric in ("accuracy@5", "mrr@10")]
@@ -161,7 +164,8 @@ def qa_section(workspace: Path) -> str:
         f"({corpus['chunk_size']} tokens), `ragtune generate` defaults: {dataset['train']} Lyft questions train, "
         f"{dataset['val']} Uber questions validate"
         f"{' (split --seed 1: seed 42 drew Lyft for validation)' if lyft_is_val else ''}. The cross-encoder's "
-        "hard negatives and first stage come from the fine-tuned model.", "", *lines, "",
+        "hard negatives and first stage come from the fine-tuned model."
+        + ("" if reranker else " The reranker was not run (`--no-reranker`)."), "", *lines, "",
         handwritten_table(ws, "handwritten", imported)])
 
 
@@ -227,9 +231,12 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print the section without writing RESULTS.md")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary one)")
     parser.add_argument("--seeds-recipe", action="store_true", help="also train the seeds' recipe as an anchor (router)")
+    parser.add_argument("--no-reranker", action="store_true", help="QA: the embedding only, no cross-encoder (minutes, "
+                        "not an hour)")
     args = parser.parse_args()
     workspace = args.keep or Path(tempfile.mkdtemp(prefix="ragtune-defaults-"))
-    sections = {"router": lambda ws: router_section(ws, args.seeds_recipe), "qa": qa_section}
+    sections = {"router": lambda ws: router_section(ws, args.seeds_recipe),
+                "qa": lambda ws: qa_section(ws, reranker=not args.no_reranker)}
     for name, section in sections.items():
         if args.only in (None, name):
             (workspace / name).mkdir(parents=True, exist_ok=True)
