@@ -8,13 +8,15 @@ from app_pages.llm_prices import batch_choice
 from ragtune_core.corpus import load_chunks
 from ragtune_core.jobs import JobKind
 from ragtune_core.llm import LLMConfig, describe_cost
-from ragtune_core.questions import (DEFAULT_QA_PROMPT, MAX_QUESTIONS_PER_CHUNK, GenerationError, GenerationRequest,
-                                    estimate_llm_run, select_chunks)
+from ragtune_core.questions import (DEFAULT_QA_PROMPT, DEFAULT_QUESTIONS_PER_CHUNK, MAX_QUESTIONS_PER_CHUNK,
+                                    GenerationError, GenerationRequest, estimate_llm_run, select_chunks)
 
 
 def qa_form(corpus) -> None:
     left, right = st.columns(2)
-    n_per_chunk = left.number_input("Questions per chunk", 1, MAX_QUESTIONS_PER_CHUNK, 2)
+    n_per_chunk = left.number_input("Questions per chunk", 1, MAX_QUESTIONS_PER_CHUNK, DEFAULT_QUESTIONS_PER_CHUNK,
+                                    help="The default asks one question in each style people search in: keywords, "
+                                         "what the passage is about, a fact, and a fact in everyday words.")
     max_chunks = right.number_input("Chunks to use (0 = all)", 0, corpus.n_chunks, 0,
                                     help="Try a few chunks first to check the prompt and the cost.")
     chunks = select_chunks(load_chunks(workspace(), corpus.id), int(max_chunks) or None)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..questions.generation import GenerationRequest, estimate_llm_run, generate_questions
-from ..questions.generators import GENERATORS, GenerationError, GenerationResult
+from ..questions.generators import DEFAULT_QUESTIONS_PER_CHUNK, GENERATORS, GenerationError, GenerationResult
 from ..questions.prompts import DEFAULT_QA_PROMPT
 from ..llm.client import LLMConfig, key_rule
 from ..llm.pricing import cost_estimate, describe_cost, estimate_cost, with_prices
@@ -28,7 +28,8 @@ def register(subparsers) -> None:
                                           f"an argument: {key_rule()} (--api-key-env).")
     gen.add_argument("--corpus", required=True, help="corpus id or name")
     gen.add_argument("--name", required=True, help="name of the new dataset")
-    gen.add_argument("--per-chunk", type=int, default=2, help="questions per chunk (default 2)")
+    gen.add_argument("--per-chunk", type=int, default=DEFAULT_QUESTIONS_PER_CHUNK,
+                     help=f"questions per chunk (default {DEFAULT_QUESTIONS_PER_CHUNK}: one in each style people search in)")
     add_generator_flags(gen)
     gen.add_argument("--prompt-file", type=Path, help="prompt template with {context_str} and {num_questions_per_chunk}")
     gen.add_argument("--max-chunks", type=int, help="ask about at most this many chunks, spread over the corpus")

@@ -15,7 +15,7 @@ from .qa_dataset import (
 )
 from .evidence import (EvidenceError, EvidenceMatch, EvidenceSet, import_evidence_set, is_evidence_file,
                        match_evidence, parse_evidence_set, read_evidence_file)
-from .generators import GENERATORS, MAX_QUESTIONS_PER_CHUNK, GenerationError, GenerationResult, QuestionGenerator
+from .generators import DEFAULT_QUESTIONS_PER_CHUNK, GENERATORS, MAX_QUESTIONS_PER_CHUNK, GenerationError, GenerationResult, QuestionGenerator
 from .offline import OfflineQuestionGenerator
 from .llm_generator import LLMQuestionGenerator, estimate_llm_usage
 from .prompts import DEFAULT_QA_PROMPT
@@ -53,6 +53,7 @@ __all__ = [
     "parse_evidence_set",
     "read_evidence_file",
     "GENERATORS",
+    "DEFAULT_QUESTIONS_PER_CHUNK",
     "MAX_QUESTIONS_PER_CHUNK",
     "GenerationError",
     "GenerationResult",

@@ -15,7 +15,7 @@ from ..llm.outcomes import Usage
 from ..store.files import check_keys
 from ..store.workspace import Workspace
 from .generators import (
-    GENERATORS, GeneratedQuestion, GenerationError, GenerationResult, ProgressCallback, QuestionGenerator, check_n,
+    DEFAULT_QUESTIONS_PER_CHUNK, GENERATORS, GeneratedQuestion, GenerationError, GenerationResult, ProgressCallback, QuestionGenerator, check_n,
 )
 from .llm_generator import LLMQuestionGenerator, estimate_llm_usage
 from .offline import OfflineQuestionGenerator
@@ -31,7 +31,7 @@ class GenerationRequest:
     """The parameters of a generation run, as the job receives them (no API key, ever)."""
 
     corpus_id: str
-    n_per_chunk: int = 2
+    n_per_chunk: int = DEFAULT_QUESTIONS_PER_CHUNK
     generator: str = "offline"
     llm: LLMConfig | None = None
     prompt_template: str = DEFAULT_QA_PROMPT

@@ -14,6 +14,8 @@ from ..llm.outcomes import Usage
 
 GENERATORS = ("offline", "llm")
 MAX_QUESTIONS_PER_CHUNK = 20
+# One question in each style people search in (offline_styles.STYLES; the LLM prompt asks for them in turn).
+DEFAULT_QUESTIONS_PER_CHUNK = 4
 
 ProgressCallback = Callable[[int, int, int], None]  # (chunks done, chunks in all, chunks failed)
 

@@ -53,6 +53,6 @@ def test_cancelling_a_batch_generation_cancels_its_batch_and_a_new_run_resumes_i
         assert status.state == "succeeded", status.error
         resent = server.ft.files[server.batches.batches["batch_2"]["input_file_id"]]["content"].decode().splitlines()
         chat_requests, created = server.chat_requests, server.batches.created
-    assert status.result["questions"] == 12 and status.result["failures"] == 0
+    assert status.result["questions"] == 24 and status.result["failures"] == 0  # 6 chunks, 4 questions each
     assert created == 2 and chat_requests == 0
     assert len(resent) == 3  # the cancelled batch answered half its lines: only the other half is sent again

@@ -411,7 +411,7 @@ def test_cli_uses_an_llm_endpoint(workspace, capsys, tmp_path, monkeypatch):
         assert code == 0 and server.chat_requests == 4
         assert server.requests[0].body["messages"][0]["content"].startswith("Context:")
     summary = json.loads(capsys.readouterr().out)
-    assert summary["questions"] == 8 and summary["usage"]["completion_tokens"] > 0
+    assert summary["questions"] == 16 and summary["usage"]["completion_tokens"] > 0  # 4 chunks, 4 questions each
 
 
 @pytest.mark.parametrize("args, message", [
