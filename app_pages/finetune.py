@@ -18,8 +18,10 @@ from ragtune_core.training import CrossEncoderTrainConfig, EmbeddingTrainConfig,
 
 ws = workspace()
 st.title("Fine-tune")
-st.caption("An embedding model learns to put each question next to its passage or tool "
-           "(MultipleNegativesRankingLoss); a cross-encoder learns to score (question, passage) pairs "
+st.caption("An embedding model learns to put each question next to its passage or tool: on a QA dataset "
+           "its question encoder alone learns, against every passage of the documents it trains on, so "
+           "passages keep the base model's embeddings and a built index stays valid; on a router dataset the "
+           "whole model learns (MultipleNegativesRankingLoss). A cross-encoder learns to score (question, passage) pairs "
            "against hard negatives: a softmax over each question's candidates (ListNet). A QA reranker's score "
            "is then blended with the embedder's at the weight that validates best.")
 

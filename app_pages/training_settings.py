@@ -6,12 +6,15 @@ import streamlit as st
 from ragtune_core.training import CrossEncoderTrainConfig, EmbeddingTrainConfig, SearchSettings, limits
 
 
-def setting_input(column, config_class: type, name: str, label: str, default, key: str | None = None):
-    """A number input with the setting's limits and help from the config's field metadata."""
+def setting_input(column, config_class: type, name: str, label: str, default, key: str | None = None,
+                  share: bool = False):
+    """A number input with the setting's limits and help from the config's field metadata; a `share`
+    (0 to 1) reads as 0.50, a rate as 1.0e-04."""
     low, high, help_text = limits(config_class, name)
     if isinstance(low, float) or isinstance(high, float):
         return column.number_input(label, float(low), float(high), float(default), help=help_text,
-                                   format="%.1e" if high < 1 else "%.1f", key=key)
+                                   format="%.2f" if share else "%.1e" if high < 1 else "%.1f",
+                                   step=0.05 if share else None, key=key)
     return column.number_input(label, low, high, default, help=help_text, key=key)
 
 
@@ -37,7 +40,7 @@ def training_settings(config_class: type, base: str | None, qa: bool = False, **
         settings[length] = setting_input(c1, config_class, length, "Max length (tokens)", getattr(defaults, length))
         if query_side:
             settings["base_share"] = setting_input(c2, config_class, "base_share", "Base model's share",
-                                                   defaults.base_share)
+                                                   defaults.base_share, share=True)
         if config_class is CrossEncoderTrainConfig:
             settings["hard_negatives"] = setting_input(c2, config_class, "hard_negatives", "Hard negatives per question",
                                                        defaults.hard_negatives)
