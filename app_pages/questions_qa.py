@@ -14,9 +14,8 @@ from ragtune_core.questions import (DEFAULT_QA_PROMPT, DEFAULT_QUESTIONS_PER_CHU
 
 def qa_form(corpus) -> None:
     left, right = st.columns(2)
-    n_per_chunk = left.number_input("Questions per chunk", 1, MAX_QUESTIONS_PER_CHUNK, DEFAULT_QUESTIONS_PER_CHUNK,
-                                    help="The default asks one question in each style people search in: keywords, "
-                                         "what the passage is about, a fact, and a fact in everyday words.")
+    # The default asks one question in each style people search in (questions.offline_styles).
+    n_per_chunk = left.number_input("Questions per chunk", 1, MAX_QUESTIONS_PER_CHUNK, DEFAULT_QUESTIONS_PER_CHUNK)
     max_chunks = right.number_input("Chunks to use (0 = all)", 0, corpus.n_chunks, 0,
                                     help="Try a few chunks first to check the prompt and the cost.")
     chunks = select_chunks(load_chunks(workspace(), corpus.id), int(max_chunks) or None)

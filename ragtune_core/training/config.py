@@ -83,8 +83,11 @@ class EmbeddingTrainConfig(TrainConfig):
     QUERY_SIDE: ClassVar[dict[str, str]] = {"batch_size": "query_batch_size", "learning_rate": "query_learning_rate"}
 
     def for_query_side(self) -> EmbeddingTrainConfig:
-        """The config a QA training runs with: the question encoder's batch size and learning rate."""
-        return replace(self, **{general: getattr(self, own) for general, own in self.QUERY_SIDE.items()})
+        """The config a QA training runs with: the question encoder's batch size and learning rate, or the
+        general ones where those were changed from their defaults (`--lr 5e-5` means it for any dataset)."""
+        defaults = {f.name: f.default for f in fields(self)}
+        return replace(self, **{general: getattr(self, general if getattr(self, general) != defaults[general] else own)
+                                for general, own in self.QUERY_SIDE.items()})
 
 
 @dataclass(frozen=True)

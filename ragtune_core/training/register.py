@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-from ..questions.qa_dataset import TRAIN, DatasetError, QADataset, load_dataset
+from ..questions.qa_dataset import TRAIN, DatasetError, QADataset, load_dataset, refuse_evaluation_only
 from ..store.models import DEFAULT_BASE_MODEL
 from ..store.workspace import Workspace, WorkspaceError, check_name
 from . import cross_encoder, embedding
@@ -33,9 +33,11 @@ def training_inputs(ws: Workspace, dataset_id: str, model_name: str, config: Tra
     """The checked model name and the dataset to train on, or TrainingError before anything loads."""
     model_name = check_model_name(ws, model_name, what, run_id)
     try:
-        return model_name, load_dataset(ws, dataset_id)
+        dataset = load_dataset(ws, dataset_id)
+        refuse_evaluation_only(dataset, ws.get_dataset(dataset_id).name)
     except DatasetError as exc:
         raise TrainingError(f"dataset {dataset_id!r} cannot be used: {exc}") from exc
+    return model_name, dataset
 
 
 def preflight(ws: Workspace, dataset_id: str, model_name: str, config: TrainConfig,

@@ -168,7 +168,7 @@ def test_generate_with_batch_goes_through_the_batch_api_and_prices_it_as_a_batch
         chat_requests, batches = server.chat_requests, server.batches.created
     assert code == 0, err
     summary = json.loads(out)
-    assert summary["questions"] == 10 and summary["failures"] == 0 and summary["priced_as"] == "batch"
+    assert summary["questions"] == 20 and summary["failures"] == 0 and summary["priced_as"] == "batch"
     assert chat_requests == 0 and batches == 2  # the lines that failed went again, in a second batch
     usage = summary["usage"]
     assert summary["cost_usd"] == pytest.approx(usage["prompt_tokens"] / 1000 * 0.005 + usage["completion_tokens"] / 1000 * 0.01)

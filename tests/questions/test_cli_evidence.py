@@ -200,3 +200,12 @@ def test_an_evaluation_job_also_evaluates_held_out_sets_each_on_its_own(workspac
     held_out = latest_reports(workspace, imported["dataset_id"], "all")
     assert [len(r.per_query) for r in validation] == [1, 1] and [len(r.per_query) for r in held_out] == [3, 3]
     assert [e[1]["dataset_id"] for e in ctx.events] == [record.id] * 2 + [imported["dataset_id"]] * 2
+
+
+def test_the_library_refuses_to_train_on_an_evaluation_only_set(workspace, imported):
+    from ragtune_core.training import train_and_register
+    from ragtune_core.training.config import EmbeddingTrainConfig, TrainingError
+
+    with pytest.raises(TrainingError, match="dataset 'hw' is an evaluation-only set"):
+        train_and_register(workspace, imported["dataset_id"], "m", EmbeddingTrainConfig())
+    assert workspace.list_models() == []

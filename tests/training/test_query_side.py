@@ -63,9 +63,11 @@ def test_a_qa_model_tunes_its_questions_and_keeps_the_base_models_passage_embedd
 def test_a_qa_run_takes_the_question_encoders_batch_size_and_learning_rate_and_a_router_run_its_own():
     from ragtune_core.training.register import planned_schedule, run_config
 
-    config = EmbeddingTrainConfig(batch_size=8, learning_rate=3e-5, query_batch_size=6, query_learning_rate=2e-4)
+    config = EmbeddingTrainConfig(query_batch_size=6, query_learning_rate=2e-4)
     qa = tiny_dataset()
     assert (run_config(qa, config).batch_size, run_config(qa, config).learning_rate) == (6, 2e-4)
     assert planned_schedule(qa, config).steps_per_epoch == 3  # 18 train pairs at 6 a step
+    changed = EmbeddingTrainConfig(batch_size=9, learning_rate=3e-5, query_batch_size=6)  # --batch-size, --lr given
+    assert (run_config(qa, changed).batch_size, run_config(qa, changed).learning_rate) == (9, 3e-5)
     router = qa.__class__(**{**vars(qa), "kind": "router", "source": None, "version": None})
     assert run_config(router, config) == config
