@@ -1,11 +1,12 @@
 """Everyday words for a document's own: what the offline generator's plain-words questions say
 instead of the chunk's terms, so a retriever learns the meaning and not only the spelling.
 
-Three sources: plain words for common business and finance terms (EVERYDAY), the corpus's own abbreviations ("Research and development (R&D)" gives "R&D" for the
-long form and the long form for "R&D"), and WordNet's synonyms, read from the database files of
-Debian's `wordnet-base` (or the folder in $RAGTUNE_WORDNET). Only a word's most frequent sense is
-used, and only synonyms that people use (WordNet's tagged-sense counts), so "revenue" gives
-"receipts" and not a rare sense's synonyms. Without WordNet the abbreviations still work.
+Three sources: plain words for common business and finance terms (EVERYDAY); the corpus's own
+abbreviations ("Research and development (R&D)" gives "R&D" for the long form and the long form for
+"R&D"); and WordNet's synonyms, read from the database files of Debian's `wordnet-base` (or the
+folder in $RAGTUNE_WORDNET), for nouns with one sense in common use only (WordNet's tagged-sense
+counts), so "customers" gives "clients" and "complaint" (a grievance or an illness) nothing.
+Without WordNet the other two still work.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from pathlib import Path
 WORDNET_DIRS = ("/usr/share/wordnet", "/usr/local/share/wordnet", "/usr/share/wordnet/dict")
 POS_FILES = {"n": "noun"}  # adjectives and verbs: their synonyms are mostly another sense's
 # "Full Name (ABBR)" or "Full Name ("ABBR")": the abbreviation's letters start the name's words.
-ABBREVIATION = re.compile(r"((?:[A-Za-z][\w\-]*[ ,]+(?:and |of |& )?){1,6})\(\s*(?:the\s+)?[“\"]?([A-Z][A-Za-z&]{1,7})[”\"]?\s*\)")
+ABBREVIATION = re.compile(r"((?:[A-Za-z][\w\-]*[ ,]+(?:and |of |& )?){1,6})"
+                          r"\(\s*(?:the\s+)?[“\"]?([A-Z][A-Za-z&]{1,7})[”\"]?\s*\)")
 
 
 # Plain words for the terms of business and finance writing, where WordNet has none in common use.

@@ -30,7 +30,8 @@ from ..questions.qa_dataset import TRAIN, QADataset
 from .fit import EVAL_BATCH_SIZE, TrainerRecipe
 
 QUERY, DOCUMENT = "query", "document"
-SCALE = 40.0  # cosine similarities x 40 before the softmax: sharper than in-batch losses (x 20) among hundreds of passages
+# Cosine similarities x 40 before the softmax: sharper than in-batch losses' x 20, among hundreds of passages.
+SCALE = 40.0
 
 
 def asymmetric(model):
@@ -49,10 +50,6 @@ def asymmetric(model):
     return tuned
 
 
-def is_asymmetric(model) -> bool:
-    return hasattr(model[0], "sub_modules") and {QUERY, DOCUMENT} <= set(model[0].sub_modules)
-
-
 def query_route(model):
     return model[0].sub_modules[QUERY]
 
@@ -64,14 +61,9 @@ def document_route(model):
 @contextlib.contextmanager
 def with_base_share(model, base_share: float):
     """The query route's weights averaged with the document route's (the base model's) while inside."""
-    if not base_share:
-        yield model
-        return
-    query, base = query_route(model), document_route(model)
+    query = query_route(model)
     saved = copy.deepcopy(query.state_dict())
-    with torch.no_grad():
-        for tuned, original in zip(query.parameters(), base.parameters()):
-            tuned.mul_(1 - base_share).add_(original, alpha=base_share)
+    merge_base_share(model, base_share)
     try:
         yield model
     finally:
@@ -129,7 +121,7 @@ def evaluator(val_part: QADataset, corpus_embeddings, base_share: float):
 
     class _QuerySideEvaluator(InformationRetrievalEvaluator):
         def __call__(self, model, output_path=None, epoch=-1, steps=-1, *args, **kwargs):
-            with with_base_share(model, base_share if is_asymmetric(model) else 0.0):
+            with with_base_share(model, base_share):
                 return super().__call__(model, output_path, epoch, steps, *args,
                                         corpus_embeddings=corpus_embeddings, **kwargs)
 
