@@ -79,15 +79,14 @@ class EmbeddingTrainConfig(TrainConfig):
     base_share: float = setting(0.5, "QA datasets: share of the base model's weights averaged into the "
                                 "fine-tuned question encoder (0: none)", 0.0, 0.9)
 
-
     QUERY_SIDE: ClassVar[dict[str, str]] = {"batch_size": "query_batch_size", "learning_rate": "query_learning_rate"}
 
     def for_query_side(self) -> EmbeddingTrainConfig:
         """The config a QA training runs with: the question encoder's batch size and learning rate, or the
         general ones where those were changed from their defaults (`--lr 5e-5` means it for any dataset)."""
         defaults = {f.name: f.default for f in fields(self)}
-        return replace(self, **{general: getattr(self, general if getattr(self, general) != defaults[general] else own)
-                                for general, own in self.QUERY_SIDE.items()})
+        unchanged = [general for general in self.QUERY_SIDE if getattr(self, general) == defaults[general]]
+        return replace(self, **{general: getattr(self, self.QUERY_SIDE[general]) for general in unchanged})
 
 
 @dataclass(frozen=True)

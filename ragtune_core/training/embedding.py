@@ -2,11 +2,12 @@
 
 A QA dataset trains the question encoder alone (training.query_side): passages keep the base
 model's embeddings, computed once; a workspace run takes the question encoder's batch size and
-learning rate (training.register.run_config). A router dataset trains the whole model with sentence-transformers'
-own recipe: `SentenceTransformerTrainer` with `MultipleNegativesRankingLoss` (the other passages of a
-batch are each question's negatives, so batches hold no duplicate texts) and an
-`InformationRetrievalEvaluator` on the validation questions against the whole corpus. The model is written into a hidden folder next to its destination and
-renamed into place only when complete, so a failed or cancelled run never leaves half a model.
+learning rate (training.register.run_config). A router dataset trains the whole model with
+sentence-transformers' own recipe: `SentenceTransformerTrainer` with `MultipleNegativesRankingLoss`
+(the other passages of a batch are each question's negatives, so batches hold no duplicate texts).
+Both validate with an `InformationRetrievalEvaluator` on the validation questions against the whole
+corpus. The model is written into a hidden folder next to its destination and renamed into place
+only when complete, so a failed or cancelled run never leaves half a model.
 
 torch and sentence-transformers are imported inside functions: the Streamlit pages import this
 module for the config alone and must stay quick to load.
@@ -46,27 +47,30 @@ def train_embedding(config: EmbeddingTrainConfig, dataset: QADataset, output_dir
     output_dir = Path(output_dir)
     check_free(output_dir)
     check_parts(dataset)
-    train_part, val_part = dataset.subset(TRAIN).pairs(), validation_sample(dataset).subset(VAL)
+    val_part = validation_sample(dataset).subset(VAL)
     model = load_base_model(EMBEDDING, config.base_model, config.max_seq_length, model_card_name, config.seed)
     if dataset.kind == "router":
-        return fit_and_publish(config, model, _make_evaluator(val_part), _recipe(config, model, train_part),
-                               primary_metric(dataset), output_dir, on_event)
+        recipe = _recipe(config, model, dataset.subset(TRAIN).pairs())
+        return fit_and_publish(config, model, _make_evaluator(val_part), recipe, primary_metric(dataset),
+                               output_dir, on_event)
     from . import query_side
 
     model = query_side.asymmetric(model)
     corpus_embeddings = query_side.passage_embeddings(model, dataset)
-    return fit_and_publish(config, model,
-                           query_side.evaluator(val_part, corpus_embeddings, config.base_share),
+    evaluator = _make_evaluator(val_part, query_side.evaluator_class(corpus_embeddings, config.base_share))
+    return fit_and_publish(config, model, evaluator,
                            query_side.recipe(model, dataset, corpus_embeddings, config.base_share),
                            primary_metric(dataset), output_dir, on_event)
 
 
-def _make_evaluator(val_part: QADataset):
+def _make_evaluator(val_part: QADataset, evaluator_class: type | None = None):
+    """The validation questions against the whole corpus; `evaluator_class` is an
+    InformationRetrievalEvaluator subclass (a QA question encoder's, training.query_side) or None."""
     from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
 
     relevant = {qid: set(pids) for qid, pids in val_part.relevant_docs.items()}
-    return InformationRetrievalEvaluator(val_part.queries, val_part.corpus, relevant, name=VAL,
-                                         batch_size=EVAL_BATCH_SIZE, write_csv=False)
+    return (evaluator_class or InformationRetrievalEvaluator)(val_part.queries, val_part.corpus, relevant, name=VAL,
+                                                              batch_size=EVAL_BATCH_SIZE, write_csv=False)
 
 
 def _recipe(config: EmbeddingTrainConfig, model, train_pairs: list[tuple[str, str]]) -> TrainerRecipe:

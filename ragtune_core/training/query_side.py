@@ -114,17 +114,15 @@ class PassageSoftmaxLoss(torch.nn.Module):
         return cross_entropy(SCALE * questions @ self.passages.T, labels)
 
 
-def evaluator(val_part: QADataset, corpus_embeddings, base_share: float):
-    """The InformationRetrievalEvaluator on the validation questions, with the corpus's embeddings
-    given (the document route never changes) and the query route measured as it will be kept."""
+def evaluator_class(corpus_embeddings, base_share: float) -> type:
+    """An InformationRetrievalEvaluator that takes the corpus's embeddings as given (the document
+    route never changes) and measures the query route as it will be kept (base share averaged in)."""
     from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
 
-    class _QuerySideEvaluator(InformationRetrievalEvaluator):
+    class QuerySideEvaluator(InformationRetrievalEvaluator):
         def __call__(self, model, output_path=None, epoch=-1, steps=-1, *args, **kwargs):
             with with_base_share(model, base_share):
                 return super().__call__(model, output_path, epoch, steps, *args,
                                         corpus_embeddings=corpus_embeddings, **kwargs)
 
-    relevant = {qid: set(pids) for qid, pids in val_part.relevant_docs.items()}
-    return _QuerySideEvaluator(val_part.queries, val_part.corpus, relevant, name="val",
-                               batch_size=EVAL_BATCH_SIZE, write_csv=False)
+    return QuerySideEvaluator
