@@ -8,7 +8,6 @@ from dataclasses import fields
 
 from .. import jobs
 from ..jobs import JobKind
-from ..questions.qa_dataset import load_dataset, refuse_evaluation_only
 from ..store import Workspace
 from ..training import EmbeddingTrainConfig, SearchSettings, preflight, train_and_register
 from ..training.config import Config, TrainConfig, TrainingError, limits, show
@@ -92,7 +91,6 @@ def train_or_start(ws: Workspace, args: argparse.Namespace, job_kind: JobKind, c
     """Train in this process (events on stderr), or with --background start the worker job `job_kind`,
     which makes the same train_and_register call, and return its run id."""
     dataset = ws.resolve("datasets", args.dataset)
-    refuse_evaluation_only(load_dataset(ws, dataset.id), dataset.name)  # before preflight's "split it first"
     name, _ = preflight(ws, dataset.id, args.name, config)
     search = search_from_options(args)
     if not args.background:

@@ -34,9 +34,12 @@ def training_inputs(ws: Workspace, dataset_id: str, model_name: str, config: Tra
     model_name = check_model_name(ws, model_name, what, run_id)
     try:
         dataset = load_dataset(ws, dataset_id)
-        refuse_evaluation_only(dataset, ws.get_dataset(dataset_id).name)
     except DatasetError as exc:
         raise TrainingError(f"dataset {dataset_id!r} cannot be used: {exc}") from exc
+    try:
+        refuse_evaluation_only(dataset, ws.get_dataset(dataset_id).name)
+    except DatasetError as exc:  # its message names the dataset and why: said as it is
+        raise TrainingError(str(exc)) from None
     return model_name, dataset
 
 
