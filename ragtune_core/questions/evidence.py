@@ -28,7 +28,7 @@ from typing import Annotated
 from ..corpus.documents import Chunk, load_chunks
 from ..store.files import Rule, Text, conform, parse_json
 from ..store.workspace import DatasetRecord, Workspace
-from .qa_dataset import EVALUATION_ONLY, STYLES, DatasetError, QADataset, save_dataset
+from .qa_dataset import EVALUATION_ONLY, STYLES, DatasetError, QADataset, in_file, save_dataset
 
 EVIDENCE = "evidence"  # extra key: {query id: evidence phrase}
 PAGES = "pages"  # extra key: {query id: page the phrase is on}, where the file says
@@ -69,12 +69,12 @@ def parse_evidence_set(data, file: str | None = None) -> EvidenceSet:
     seen: dict[str, int] = {}
     for index, question in enumerate(evidence.questions):
         if question.id in seen:
-            raise EvidenceError(_at(file, f"questions[{index}].id: {question.id!r} is also the id of "
-                                          f"questions[{seen[question.id]}]; ids must be unique"))
+            raise EvidenceError(in_file(file, f"questions[{index}].id: {question.id!r} is also the id of "
+                                              f"questions[{seen[question.id]}]; ids must be unique"))
         seen[question.id] = index
         if not re.search(r"\w", normalise(question.evidence)):  # "..." would be in every other chunk
-            raise EvidenceError(_at(file, f"questions[{index}].evidence: expected a phrase with letters or "
-                                          f"digits, got {question.evidence!r}"))
+            raise EvidenceError(in_file(file, f"questions[{index}].evidence: expected a phrase with letters or "
+                                              f"digits, got {question.evidence!r}"))
     return evidence
 
 
@@ -135,7 +135,7 @@ def match_evidence(evidence: EvidenceSet, chunks: list[Chunk], file: str | None 
     Questions no chunk holds are left out (EvidenceMatch.left_out); EvidenceError when that is all of them."""
     where = f"corpus {corpus_name!r}" if corpus_name else "the corpus"
     if not chunks:
-        raise EvidenceError(_at(file, f"{where} has no chunks to match the evidence phrases against"))
+        raise EvidenceError(in_file(file, f"{where} has no chunks to match the evidence phrases against"))
     texts = {chunk.chunk_id: normalise(chunk.text) for chunk in chunks}
     relevant: dict[str, list[str]] = {}
     kept, left_out = [], []
@@ -149,8 +149,8 @@ def match_evidence(evidence: EvidenceSet, chunks: list[Chunk], file: str | None 
             left_out.append(question)
     if not kept:
         examples = "; ".join(f"{q.id}: {q.evidence!r}" for q in left_out[:3])
-        raise EvidenceError(_at(file, f"none of the {len(left_out)} evidence phrases is in a chunk of {where} "
-                                      f"(e.g. {examples}); is it the corpus these questions are about?"))
+        raise EvidenceError(in_file(file, f"none of the {len(left_out)} evidence phrases is in a chunk of {where} "
+                                          f"(e.g. {examples}); is it the corpus these questions are about?"))
     extra = {EVALUATION_ONLY: True,
              EVIDENCE: {q.id: q.evidence for q in kept},
              STYLES: {q.id: q.style for q in kept if q.style is not None},
@@ -178,7 +178,3 @@ def import_evidence_set(ws: Workspace, evidence: EvidenceSet, name: str, corpus:
     match = match_evidence(evidence, load_chunks(ws, record.id), file, record.name)
     params = {"imported": file, EVALUATION_ONLY: True, "matched": match.matched, "left_out": len(match.left_out)}
     return save_dataset(ws, name, match.dataset, record.id, params), match
-
-
-def _at(file: str | None, message: str) -> str:
-    return f"{file}: {message}" if file else message

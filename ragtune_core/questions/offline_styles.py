@@ -131,4 +131,3 @@ def _swappable(question: str, facts: Facts, sentence: int) -> list[str]:
     phrases = [p for p in facts.sentences[sentence].phrases if " " in p and p.lower() in lower]
     singles = [w for w in words_of(question) if w in facts.words and w not in STOPWORDS and len(w) > 3]
     return sorted(set(phrases), key=len, reverse=True) + list(dict.fromkeys(singles))
-

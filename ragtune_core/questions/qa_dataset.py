@@ -152,7 +152,7 @@ class QADataset:
         try:
             dataset.validate()
         except DatasetError as exc:
-            raise DatasetError(_at(file, str(exc))) from None
+            raise DatasetError(in_file(file, str(exc))) from None
         return dataset
 
     def save(self, path: Path, llama_index_only: bool = False) -> None:
@@ -211,7 +211,8 @@ class _DatasetFile:
     ragtune: _RagtuneBlock | None = None
 
 
-def _at(file: str | None, message: str) -> str:
+def in_file(file: str | None, message: str) -> str:
+    """The message, after the name of the file it is about when there is one."""
     return f"{file}: {message}" if file else message
 
 
