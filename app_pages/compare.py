@@ -8,8 +8,9 @@ from app_pages.basics import literal, workspace
 from app_pages.components import chart, errors_shown, models_by_name, pick, run_panel, selector_picker
 from app_pages.state import State
 from ragtune_core import jobs
-from ragtune_core.evaluation import (CHART_METRICS, SLICE_METRICS, comparison_table, latest_reports,
+from ragtune_core.evaluation import (CHART_METRICS, RERANK_TOP_K, SLICE_METRICS, comparison_table, latest_reports,
                                      per_query_comparison, style_table, unreadable_reports)
+from ragtune_core.evaluation.duration import estimate_evaluation
 from ragtune_core.questions import EVALUATION_ONLY, load_dataset
 from ragtune_core.routing import (confusion_frame, latest_comparison, llm_routing_estimates, match_rate_table,
                                   mcnemar_table, misrouted_table, unreadable_comparisons)
@@ -45,6 +46,13 @@ def interval_bars(frame, x: str, y: str, color: str, **layout):
     chart(figure)
 
 
+@st.cache_data(show_spinner="Measuring how fast this machine encodes (once, a few seconds)…", max_entries=64)
+def estimated_evaluation(dataset_id: str, part: str, models: list, rerankers: list, held_out: list[str]) -> str:
+    """The evaluation's estimate in words: the dataset's part, then every question of each held-out set."""
+    sets = [(d, load_dataset(ws, d), "all" if d in held_out else part) for d in [dataset_id, *held_out]]
+    return estimate_evaluation(sets, models, rerankers, RERANK_TOP_K).describe()
+
+
 def compare_retrievers() -> None:
     st.caption(("How well each model retrieves a passage holding the question's evidence phrase (hand-written "
                 "questions, never trained on). " if dataset.evaluation_only else
@@ -62,6 +70,11 @@ def compare_retrievers() -> None:
                               "page, such as questions people wrote: generated validation questions follow the "
                               "generator's wording, so these show what users get. Reported apart, per style."
                               ) if evidence_sets else []
+    if chosen:
+        with errors_shown(stop=False):
+            estimate = estimated_evaluation(record.id, part, [embedders[c] for c in chosen],
+                                            [cross_encoders[r] for r in rerankers], held_out)
+            st.caption(f"Estimated time on this machine: {estimate}.")
     if st.button("Evaluate", type="primary", disabled=not chosen, icon=":material/play_arrow:"):
         params = {"dataset_id": record.id, "part": part,
                   "models": [{"label": c, "path": embedders[c]} for c in chosen],

@@ -36,6 +36,7 @@ from ragtune_core.llm import (
 from ragtune_core.questions import GENERATORS
 from ragtune_core.routing import SelectorSpec, availability, untuned_llm_spec
 from ragtune_core.store import DEFAULT_BASE_MODEL
+from ragtune_core.timing import clock
 
 POLL_SECONDS = 1.0
 log = logging.getLogger(__name__)
@@ -51,13 +52,6 @@ def errors_shown(stop: bool = True):
         st.error(literal(exc), icon=":material/error:")
         if stop:
             st.stop()
-
-
-def format_seconds(seconds: float | None) -> str:
-    if seconds is None:
-        return "…"
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
 
 
 def when(timestamp: float | None) -> str:
@@ -123,12 +117,12 @@ def _render_status(status: jobs.JobStatus) -> None:
     if status.is_active:
         detail = f"{status.done}/{status.total}" if status.total else "starting…"
         st.progress(status.fraction, text=f"{label} · {detail} · {literal(status.message)} · "
-                    f"elapsed {format_seconds(status.elapsed)} · ETA {format_seconds(status.eta_seconds)}")
+                    f"elapsed {clock(status.elapsed)} · ETA {clock(status.eta_seconds)}")
         if st.button("Cancel", key=f"cancel-{status.run_id}", icon=":material/stop_circle:"):
             jobs.cancel_job(workspace(), status.run_id)
             st.rerun()
     elif status.state == "succeeded":
-        st.success(f"{label} in {format_seconds(status.elapsed)}. {literal(status.message)}")
+        st.success(f"{label} in {clock(status.elapsed)}. {literal(status.message)}")
     elif status.state == "cancelled":
         st.warning(f"{label}: cancelled by the user.")
     else:

@@ -8,13 +8,15 @@ import plotly.express as px
 import streamlit as st
 
 from app_pages.basics import literal, workspace
-from app_pages.components import chart, errors_shown, format_seconds, line_chart, pick, run_panel, when
+from app_pages.components import chart, errors_shown, line_chart, pick, run_panel, when
 from app_pages.state import State
 from app_pages.training_settings import search_settings, training_settings
 from ragtune_core import jobs
 from ragtune_core.store import DEFAULT_BASE_MODEL, zip_model
+from ragtune_core.timing import clock, duration
 from ragtune_core.questions import EVALUATION_ONLY, load_dataset
 from ragtune_core.training import CrossEncoderTrainConfig, EmbeddingTrainConfig, TrainingError, planned_schedule, preflight
+from ragtune_core.training.duration import estimate_training
 
 ws = workspace()
 st.title("Fine-tune")
@@ -130,9 +132,18 @@ with st.form("train"):
 dataset = None
 with errors_shown(stop=False):  # a damaged dataset file is named; runs and models below still show
     dataset = load_dataset(ws, record.id)
-if dataset is not None and dataset.split and not isinstance(config, TrainingError):
-    st.caption(f"Training length: {planned_schedule(dataset, config).reason}. Each validation run is a candidate: "
-               "the best one is kept, and training stops early once they stop improving.")
+if dataset is not None and dataset.split and not isinstance(config, TrainingError) and "" not in (
+        config.base_model, getattr(config, "embedder", None)):
+    with errors_shown(stop=False):
+        st.caption(f"Training length: {planned_schedule(dataset, config).reason}. Each validation run is a "
+                   "candidate: the best one is kept, and training stops early once they stop improving. "
+                   f"Estimated time on this machine: {estimated_training(dataset, config, search)}.")
+
+
+@st.cache_data(show_spinner="Measuring how fast this machine trains (once, a few seconds)…", max_entries=64)
+def estimated_training(dataset, config, search) -> str:
+    """The training's estimate in words, kept for the same data and settings."""
+    return estimate_training(dataset, config, search).estimate.describe()
 
 
 def start_training(config, name: str, search) -> None:
@@ -172,7 +183,8 @@ def run_history() -> pd.DataFrame:
             "schedule": run.result.get("schedule", ""), "kept step": run.result.get("best_step"),
             "steps run": run.result.get("steps"), "search trials": len(run.result.get("trials", [])) or None,
             "started": when(run.created),
-            "duration": format_seconds(run.finished - run.created) if run.finished else "",
+            "estimated": duration(run.result["estimated_seconds"]) if "estimated_seconds" in run.result else "",
+            "duration": clock(run.finished - run.created) if run.finished else "",
             "ndcg@10": after.get("ndcg@10"), "mrr@10": after.get("mrr@10"), "accuracy@1": after.get("accuracy@1"),
         })
     return pd.DataFrame(history)

@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -47,6 +48,7 @@ from bench.data import DATA, TEN_K, WIKIPEDIA, shown  # noqa: E402
 from bench.results import publish  # noqa: E402
 from ragtune_core.evaluation import (comparison_table, latest_reports, paired_gain, slice_table,  # noqa: E402
                                      style_table)
+from ragtune_core.evaluation.retrieval import list_reports  # noqa: E402
 from ragtune_core.evaluation.slices import GAIN_METRICS, SLICE_METRICS  # noqa: E402
 from ragtune_core.questions import load_dataset  # noqa: E402
 from ragtune_core.routing import latest_comparison  # noqa: E402
@@ -56,23 +58,61 @@ SECTIONS = {"router": "Defaults: router", "qa": "Defaults: QA"}
 HANDWRITTEN = DATA / "router-handwritten.json"
 HANDWRITTEN_QA = DATA / "qa-handwritten-lyft.json"
 BASE_LABEL = "all-MiniLM-L6-v2 (bundled)"  # the report name `--model base` gives
+RERANK_SAMPLE = 500  # validation questions reranked: all 5,000 would take an hour on 2 CPU cores
 SEEDS_RECIPE = ["--epochs", "30", "--batch-size", "10", "--lr", "2e-5", "--patience", "0"]
+
+
+# Every command whose summary holds an estimate: what it said before it started, what it took, and its ETA
+# when a tenth of its work was done.
+TIMED: list[dict] = []
+PROGRESS_LINE = re.compile(r"(\d+)% · (?:(\d+)m )?(\d+)s elapsed · (?:(\d+)m )?(\d+)s left")
 
 
 def ragtune(workspace: Path, *args: str) -> tuple[dict, float]:
     """Run one CLI command: (its JSON summary, wall seconds). Progress goes to workspace/log.txt."""
     started = time.perf_counter()
+    threads = os.environ.get("RAGTUNE_BENCH_THREADS", "1")
+    done = subprocess.run([sys.executable, "-m", "ragtune_core", "--workspace", str(workspace), *args],
+                          capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads})
+    seconds = time.perf_counter() - started
     with (workspace / "log.txt").open("a") as log:
-        log.write(f"\n$ ragtune {' '.join(args)}\n")
-        log.flush()
-        threads = os.environ.get("RAGTUNE_BENCH_THREADS", "1")
-        done = subprocess.run([sys.executable, "-m", "ragtune_core", "--workspace", str(workspace), *args],
-                              stdout=subprocess.PIPE, stderr=log, text=True, cwd=ROOT,
-                              env={**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads})
+        log.write(f"\n$ ragtune {' '.join(args)}\n{done.stderr}")
     if done.returncode:
         raise SystemExit(f"ragtune {' '.join(args)} failed ({done.returncode}); see {workspace / 'log.txt'}")
-    print(f"  ragtune {' '.join(args)}: {time.perf_counter() - started:.0f} s", flush=True)
-    return json.loads(done.stdout), time.perf_counter() - started
+    print(f"  ragtune {' '.join(args)}: {seconds:.0f} s", flush=True)
+    summary = json.loads(done.stdout)
+    if "estimated_seconds" in summary:
+        TIMED.append({"command": " ".join(args[:2]), "estimated": summary["estimated_seconds"],
+                      "seconds": summary["seconds"], "eta": eta_at_a_tenth(done.stderr)})
+    return summary, seconds
+
+
+def eta_at_a_tenth(progress: str) -> tuple[float, float] | None:
+    """(seconds elapsed, seconds left as said) on the first progress line at 10% or more."""
+    for match in PROGRESS_LINE.finditer(progress):
+        percent, *clock = (int(group or 0) for group in match.groups())
+        if percent >= 10:
+            return 60 * clock[0] + clock[1], 60 * clock[2] + clock[3]
+    return None
+
+
+def timing_table() -> str:
+    """Estimates beside what each timed command took, and the ETA at 10% beside the time then left."""
+    lines = ["| command | estimate before start | took | estimate / took | ETA at 10% | then left | ETA / left |",
+             "|---|---|---|---|---|---|---|"]
+    for run in TIMED:
+        eta = "— | — | —"
+        if run["eta"]:
+            elapsed, said = run["eta"]
+            left = run["seconds"] - elapsed
+            eta = f"{said:.0f} s | {left:.0f} s | {said / max(left, 1e-9):.2f}"
+        lines.append(f"| `{run['command']}` | {run['estimated']:.0f} s | {run['seconds']:.0f} s | "
+                     f"{run['estimated'] / run['seconds']:.2f} | {eta} |")
+    TIMED.clear()
+    return "\n".join(["Time: each command's estimate said before it started (targets: within ±30% of what it took) "
+                      "and its ETA when a tenth of its work was done (within ±20% of the time then left), "
+                      "both from the `ragtune` CLI's output.", "", *lines])
 
 
 def interval(value: float, low: float, high: float) -> str:
@@ -117,7 +157,7 @@ def router_section(workspace: Path, seeds_recipe: bool) -> str:
               f"hand-written: {len(handwritten.queries)} queries over {len(handwritten.choices)} tools "
               f"({shown(HANDWRITTEN)}, 14 cities, 6 never seen in training).")
     return "\n".join([header, "", *lines, "", seeds_note(trained) if seeds_recipe else
-                      "The seeds' recipe was not run (`--seeds-recipe` adds it)."])
+                      "The seeds' recipe was not run (`--seeds-recipe` adds it).", "", timing_table()])
 
 
 def seeds_note(trained: dict) -> str:
@@ -141,24 +181,30 @@ def qa_section(workspace: Path, reranker: bool = True) -> str:
     if lyft_is_val:  # two documents, one to each side: which one is the seed's draw; the issue trains on Lyft
         dataset, _ = ragtune(workspace, "split", "qa", "--by", "document", "--seed", "1")
     emb, emb_seconds = ragtune(workspace, "train", "qa", "--name", "emb")
-    ragtune(workspace, "evaluate", "qa", "--model", "base", "--model", "emb")
+    evaluated, _ = ragtune(workspace, "evaluate", "qa", "--model", "base", "--model", "emb")
     imported, _ = ragtune(workspace, "import-dataset", str(HANDWRITTEN_QA), "--name", "handwritten", "--corpus", "10k")
     ragtune(workspace, "evaluate", "handwritten", "--model", "base", "--model", "emb")
     training = {"emb": training_cells(emb, emb_seconds)}
+    groups = [("", evaluated["reports"])]
     if reranker:
         ce, ce_seconds = ragtune(workspace, "train-cross-encoder", "qa", "--name", "ce")  # its embedder: emb
-        ragtune(workspace, "rerank", "qa", "--embedder", "emb", "--cross-encoder", "ce")
+        reranked, _ = ragtune(workspace, "rerank", "qa", "--embedder", "emb", "--cross-encoder", "ce",
+                              "--sample", str(RERANK_SAMPLE))
         ragtune(workspace, "rerank", "handwritten", "--embedder", "emb", "--cross-encoder", "ce")
         training["emb + rerank ce"] = training_cells(ce, ce_seconds)
+        groups.append((f" ({reranked['queries']} of the questions)", reranked["reports"]))
 
-    reports = latest_reports(ws, record.id, "val")
-    table = comparison_table(reports).pivot_table(index="model", columns="metric", values=["value", "ci_low", "ci_high"])
+    saved = {report.report_id: report for report in list_reports(ws, record.id, "val")}
     lines = ["| model | hit@5 [95% CI] | MRR@10 [95% CI] | train time | model kept | schedule |",
              "|---|---|---|---|---|---|"]
-    for model in table.index:
-        cells = [interval(*(table.loc[model, (k, metric)] for k in ("value", "ci_low", "ci_high")))
-                 for metric in ("accuracy@5", "mrr@10")]
-        lines.append(f"| {model} | {' | '.join(cells)} | {training.get(model, '— | — | —')} |")
+    for note, report_ids in groups:
+        table = comparison_table([saved[i] for i in report_ids]).pivot_table(
+            index="model", columns="metric", values=["value", "ci_low", "ci_high"], sort=False)
+        for model in table.index:
+            cells = [interval(*(table.loc[model, (k, metric)] for k in ("value", "ci_low", "ci_high")))
+                     for metric in ("accuracy@5", "mrr@10")]
+            kept = training.get(model, "— | — | —") if not note or "rerank" in model else "— | — | —"
+            lines.append(f"| {model}{note} | {' | '.join(cells)} | {kept} |")
     return "\n".join([
         f"QA: {shown(TEN_K)} Lyft and Uber 2021 10-Ks as one corpus of {corpus['chunks']} chunks "
         f"({corpus['chunk_size']} tokens), `ragtune generate` defaults: {dataset['train']} Lyft questions train, "
@@ -166,7 +212,7 @@ def qa_section(workspace: Path, reranker: bool = True) -> str:
         f"{' (split --seed 1: seed 42 drew Lyft for validation)' if lyft_is_val else ''}. The cross-encoder's "
         "hard negatives and first stage come from the fine-tuned model."
         + ("" if reranker else " The reranker was not run (`--no-reranker`)."), "", *lines, "",
-        handwritten_table(ws, "handwritten", imported)])
+        handwritten_table(ws, "handwritten", imported), "", timing_table()])
 
 
 def handwritten_table(ws: Workspace, dataset: str, imported: dict) -> str:

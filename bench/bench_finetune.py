@@ -171,7 +171,7 @@ def run(benchmark: Benchmark, args: argparse.Namespace, output_dir: Path) -> Row
     started = time.perf_counter()
     result = train_embedding(config, dataset, output_dir, on_event=_printer(name))
     print(f"{name}: {time.perf_counter() - started:.0f}s in all", flush=True)
-    return Row(name, len(dataset.corpus), len(val.queries), result.train_pairs, result.seconds, args.epochs,
+    return Row(name, len(dataset.corpus), len(val.queries), result.train_pairs, result.train_seconds, args.epochs,
                result.metrics_before, result.metrics_after, benchmark.note)
 
 

@@ -403,12 +403,12 @@ def match_runs(task: SplitTask, args: argparse.Namespace, scratch: Path) -> list
         EmbeddingTrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
                              eval_steps=NO_EVALS_DURING_TRAINING, seed=args.seed),
         task.dataset, scratch / f"embedding-{task.by}")
-    print(f"  embedding trained: {embedding.seconds:.0f} s, {embedding.steps} steps", flush=True)
+    print(f"  embedding trained: {embedding.train_seconds:.0f} s, {embedding.steps} steps", flush=True)
     cross = train_cross_encoder(
         CrossEncoderTrainConfig(epochs=args.cross_epochs, batch_size=args.batch_size, learning_rate=args.lr,
                                 hard_negatives=args.hard_negatives, seed=args.seed),
         task.dataset, scratch / f"cross-encoder-{task.by}")
-    print(f"  cross-encoder trained: {cross.seconds:.0f} s, {cross.steps} steps", flush=True)
+    print(f"  cross-encoder trained: {cross.train_seconds:.0f} s, {cross.steps} steps", flush=True)
     contenders = [
         (EmbeddingSelector(None, label="base embedding"), None),
         (EmbeddingSelector(str(embedding.output_dir), label="fine-tuned embedding"), embedding),
@@ -417,7 +417,7 @@ def match_runs(task: SplitTask, args: argparse.Namespace, scratch: Path) -> list
     runs = []
     for selector, trained in contenders:
         report = evaluate_selector(selector, task.queries, task.choices, task.expected)
-        runs.append(MatchRun(task, report, trained.seconds if trained else None, trained.steps if trained else None))
+        runs.append(MatchRun(task, report, trained.train_seconds if trained else None, trained.steps if trained else None))
         print(f"  {report.name}: match rate {report.match_rate:.3f}", flush=True)
     return runs
 

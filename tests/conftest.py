@@ -1,5 +1,6 @@
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ sys.path.insert(0, str(ROOT))  # bench/ and tests/ import as packages
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The machine's measured pace (timing.pace) is kept for the session, not in the user's cache folder.
+os.environ.setdefault("RAGTUNE_CACHE", tempfile.mkdtemp(prefix="ragtune-test-cache-"))
 
 from ragtune_core.store.workspace import Workspace  # noqa: E402
 

@@ -21,6 +21,7 @@ from ..llm.client import report_waits
 from ..store.models import prefer_offline
 from ..store.workspace import CATALOGUE, Workspace
 from .errors import CommandFailed
+from .progress import command_started
 from . import corpus, cross_encoder, datasets, evaluate, llm_tune, questions, route, router, train
 
 COMMAND_GROUPS = (corpus, questions, router, datasets, train, cross_encoder, llm_tune, evaluate, route)
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    command_started()
     args = build_parser().parse_args(argv)
     prefer_offline()
     try:

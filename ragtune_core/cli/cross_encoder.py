@@ -10,8 +10,7 @@ from ..jobs import JobKind
 from ..store import Workspace, WorkspaceError
 from ..training import CrossEncoderTrainConfig
 from ..training.cross_encoder import MODEL_KIND
-from .evaluate import BASE, by_style, default_part, model_spec
-from .progress import ProgressPrinter
+from .evaluate import BASE, add_sample_option, announced_meter, by_style, default_part, model_spec, timed
 from .train import add_config_options, add_search_options, config_from_options, train_or_start
 
 EMBEDDING_KIND = "embedding"
@@ -44,6 +43,7 @@ def register(subparsers) -> None:
                         help="passages reranked per question (default: %(default)s)")
     rerank.add_argument("--part", choices=PARTS,
                         help="which questions (default: val if the dataset is split, else all)")
+    add_sample_option(rerank)
     rerank.add_argument("--batch-size", type=int, default=64)
     rerank.set_defaults(handler=run_rerank)
 
@@ -61,12 +61,13 @@ def run_rerank(args: argparse.Namespace, ws: Workspace) -> dict:
     embedder = model_of_kind(ws, args.embedder, EMBEDDING_KIND, "--embedder")
     cross_encoder = model_of_kind(ws, args.cross_encoder, MODEL_KIND, "--cross-encoder")
     part = default_part(ws, record.id, args.part)
+    meter = announced_meter(ws, record.id, part, [embedder], [cross_encoder], "rerank", args.top_k, args.sample)
     reports = rerank_and_save(ws, record.id, embedder, [cross_encoder], part, args.top_k, args.batch_size,
-                              on_progress=ProgressPrinter("evaluate"))
+                              on_phase=meter, sample=args.sample)
     return {"dataset_id": record.id, "dataset": record.name, "part": part, "top_k": args.top_k,
             "queries": len(reports[0].per_query), "passages": reports[0].n_corpus,
             "models": {r.name: r.metrics for r in reports}, **by_style(ws, record.id, reports),
-            "reports": [r.report_id for r in reports]}
+            "reports": [r.report_id for r in reports], **timed(meter)}
 
 
 def default_embedder(ws: Workspace, dataset: str) -> str:

@@ -6,13 +6,16 @@ metrics per style ("by_style"); `rerank` does the same."""
 from __future__ import annotations
 
 import argparse
+import sys
 
-from ..evaluation.retrieval import ModelSpec, PARTS, RetrievalReport, evaluate_models
+from ..evaluation.retrieval import ModelSpec, PARTS, RetrievalReport, evaluate_models, load_part
 from ..evaluation.slices import metrics_by_slice
 from ..store.models import DEFAULT_BASE_MODEL
 from ..store.workspace import Workspace, WorkspaceError
-from .progress import ProgressPrinter
+from ..evaluation.duration import ENCODING, estimate_evaluation
 from ..questions.qa_dataset import load_dataset
+from ..timing.work import Meter
+from .progress import EtaPrinter, command_seconds
 
 BASE = "base"
 
@@ -25,8 +28,14 @@ def register(subparsers) -> None:
                                "Hub id; repeat to compare models")
     evaluate.add_argument("--part", choices=PARTS,
                           help="which questions (default: val if the dataset is split, else all)")
+    add_sample_option(evaluate)
     evaluate.add_argument("--batch-size", type=int, default=64)
     evaluate.set_defaults(handler=run_evaluate)
+
+
+def add_sample_option(parser) -> None:
+    parser.add_argument("--sample", type=int, metavar="N",
+                        help="at most N questions of the part, spread evenly over it (default: every one)")
 
 
 def run_evaluate(args: argparse.Namespace, ws: Workspace) -> dict:
@@ -35,11 +44,29 @@ def run_evaluate(args: argparse.Namespace, ws: Workspace) -> dict:
         raise ValueError("--batch-size must be at least 1")
     part = default_part(ws, record.id, args.part)
     models = [model_spec(ws, name) for name in args.model]
-    reports = evaluate_models(ws, record.id, models, part, args.batch_size, on_progress=ProgressPrinter("evaluate"))
+    meter = announced_meter(ws, record.id, part, models, [], "evaluate", sample=args.sample)
+    reports = evaluate_models(ws, record.id, models, part, args.batch_size,
+                              on_progress=lambda done, total, message: meter(ENCODING, done, total, message),
+                              sample=args.sample)
     return {"dataset_id": record.id, "dataset": record.name, "part": part,
             "queries": len(reports[0].per_query), "passages": reports[0].n_corpus,
             "models": {r.name: r.metrics for r in reports}, **by_style(ws, record.id, reports),
-            "reports": [r.report_id for r in reports]}
+            "reports": [r.report_id for r in reports], **timed(meter)}
+
+
+def announced_meter(ws: Workspace, dataset_id: str, part: str, models: list[ModelSpec],
+                    cross_encoders: list[ModelSpec], label: str, top_k: int = 0, sample: int | None = None) -> Meter:
+    """The evaluation's estimate, said on stderr before it starts, and a Meter printing its progress."""
+    estimate = estimate_evaluation([(dataset_id, load_part(ws, dataset_id, part, sample), part)],
+                                   [m.path for m in models], [c.path for c in cross_encoders], top_k)
+    print(f"estimated: {estimate.describe()}", file=sys.stderr, flush=True)
+    return Meter(estimate, EtaPrinter(label))
+
+
+def timed(meter: Meter) -> dict:
+    """What a command's summary says of its time: the estimate said before it started, and the time
+    it took (the whole process)."""
+    return {"estimated_seconds": round(meter.estimate.seconds, 1), "seconds": round(command_seconds(), 1)}
 
 
 def by_style(ws: Workspace, dataset_id: str, reports: list[RetrievalReport]) -> dict:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 import time
 
+from ..timing.work import clock, eta_seconds
+
 
 class ProgressPrinter:
     """An `on_progress(done, total, message)` printing "LABEL: message": the first call, then at
@@ -23,3 +25,30 @@ class ProgressPrinter:
     def chunks(self, done: int, total: int, failed: int) -> None:
         """The question generators' on_progress(chunks done, chunks in all, chunks failed)."""
         self(done, total, f"{done}/{total} chunks, {failed} failed")
+
+
+class EtaPrinter:
+    """An `on_progress(done, total, message)` for work measured in estimated seconds (timing.Meter):
+    "LABEL: 41% · 2m 10s elapsed · 3m 05s left · message", at most a line a second, and the last."""
+
+    def __init__(self, label: str):
+        self._lines = ProgressPrinter(label)
+
+    def __call__(self, done: int, total: int, message: str) -> None:
+        elapsed = command_seconds()  # the estimate counts loading the libraries and the model too
+        shown = f"{done / total:.0%} · {clock(elapsed)} elapsed · {clock(eta_seconds(elapsed, done, total))} left"
+        self._lines(done, total, f"{shown} · {message}")
+
+
+_command_started = time.monotonic()
+
+
+def command_started() -> None:
+    """Mark the start of a command (cli.main): what its estimate and its `seconds` count from."""
+    global _command_started
+    _command_started = time.monotonic()
+
+
+def command_seconds() -> float:
+    """Seconds since the command started."""
+    return time.monotonic() - _command_started

@@ -11,8 +11,8 @@ from ..jobs import JobKind
 from ..store import Workspace
 from ..training import EmbeddingTrainConfig, SearchSettings, preflight, train_and_register
 from ..training.config import Config, TrainConfig, TrainingError, limits, show
-from ..training.fit import progress_message
-from .progress import ProgressPrinter
+from ..training.duration import TrainingMeter, estimate_training
+from .progress import EtaPrinter, command_seconds
 
 OPTION_ALIASES = {"learning_rate": "--lr"}
 
@@ -90,14 +90,19 @@ def run_train(args: argparse.Namespace, ws: Workspace) -> dict:
 def train_or_start(ws: Workspace, args: argparse.Namespace, job_kind: JobKind, config: TrainConfig) -> dict:
     """Train in this process (events on stderr), or with --background start the worker job `job_kind`,
     which makes the same train_and_register call, and return its run id."""
-    dataset = ws.resolve("datasets", args.dataset)
-    name, _ = preflight(ws, dataset.id, args.name, config)
+    record = ws.resolve("datasets", args.dataset)
+    name, dataset = preflight(ws, record.id, args.name, config)
     search = search_from_options(args)
+    plan = estimate_training(dataset, config, search)
+    estimated = {"estimated_seconds": round(plan.seconds, 1)}
+    print(f"estimated: {plan.estimate.describe()}", file=sys.stderr, flush=True)
     if not args.background:
-        return train_and_register(ws, dataset.id, name, config, on_event=_StderrReporter(), search=search)
-    params = jobs.training_job_params(dataset.id, name, config, search)
-    status = jobs.start_job(ws, job_kind, params, name=name, dataset_id=dataset.id)
-    return {"run_id": status.run_id, "state": status.state, "model_name": name}
+        reporter = TrainingMeter(plan, EtaPrinter("train"), _StderrReporter())
+        result = train_and_register(ws, record.id, name, config, on_event=reporter, search=search)
+        return {**result, **estimated, "seconds": round(command_seconds(), 1)}
+    params = jobs.training_job_params(record.id, name, config, search)
+    status = jobs.start_job(ws, job_kind, params, name=name, dataset_id=record.id)
+    return {"run_id": status.run_id, "state": status.state, "model_name": name, **estimated}
 
 
 def list_runs(args: argparse.Namespace, ws: Workspace) -> dict:
@@ -129,10 +134,7 @@ def list_models(args: argparse.Namespace, ws: Workspace) -> dict:
 
 class _StderrReporter:
     """Training events on stderr (stdout carries only the JSON summary): the schedule, every eval, the
-    model kept, and progress as ProgressPrinter."""
-
-    def __init__(self):
-        self._progress = ProgressPrinter("train")
+    model kept and each trial of a search; progress is TrainingMeter's."""
 
     def __call__(self, event: str, data: dict) -> None:
         if event == "eval":
@@ -149,6 +151,3 @@ class _StderrReporter:
             settings = ", ".join(f"{k} {v:.3g}" for k, v in data["params"].items())
             print(f"trial {data['number']} {data['state']}{value} ({settings}; {data['seconds']:.0f} s)",
                   file=sys.stderr, flush=True)
-        elif event == "progress":
-            step, max_steps = data["step"], data["max_steps"]
-            self._progress(step, max_steps, f"step {step}/{max_steps} · {progress_message(data)}")

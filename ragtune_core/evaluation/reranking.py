@@ -13,21 +13,25 @@ reranking the validation questions' rankings, which do not change while the cros
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..questions.qa_dataset import QADataset, load_dataset
+from ..questions.qa_dataset import QADataset
 from ..store.models import load_cross_encoder, load_embedder, resolve_model
 from ..store.workspace import Workspace
+from .duration import FIRST_STAGE, RERANKING
 from .metrics import METRIC_NAMES, TOP_K, per_query_metric_values
 from .retrieval import (
-    ModelSpec, Progress, RetrievalReport, encode_in_slices, part_questions, progress_counter, query_result,
+    ModelSpec, Progress, RetrievalReport, encode_in_slices, load_part, part_questions, progress_counter, query_result,
     rank_passages, save_report, sorted_positions,
 )
 
+PhaseProgress = Callable[[str, int, int, str], None]
 RERANK_TOP_K = 20
 BATCH_SIZE = 64
+PAIRS_PER_SLICE = 512  # pairs scored between two progress reports: a few seconds on a CPU
 # A reranker trained on a few thousand questions can know less than its first stage: its score is
 # blended with the first stage's (both standardised per question), the weight picked on validation.
 BLEND_WEIGHTS = tuple(i / 10 for i in range(11))
@@ -70,16 +74,16 @@ def first_stage(embedder, dataset: QADataset, part: str | None = "val", batch_si
 
     part, questions = part_questions(dataset, part)
     corpus_ids = list(dataset.corpus)
-    advance = progress_counter(on_progress, len(questions.queries) + (0 if corpus_embeddings is not None
-                                                                       else len(corpus_ids)))
+    passages, question_texts = list(dataset.corpus.values()), list(questions.queries.values())
+    advance = progress_counter(on_progress, question_texts + (passages if corpus_embeddings is None else []))
     if corpus_embeddings is None:
         encode_document = getattr(embedder, "encode_document", embedder.encode)
-        corpus_embeddings = encode_in_slices(encode_document, list(dataset.corpus.values()), batch_size, advance)
+        corpus_embeddings = encode_in_slices(encode_document, passages, batch_size, advance)
     corpus_embeddings = torch.as_tensor(corpus_embeddings)
     if corpus_embeddings.shape[0] != len(corpus_ids):
         raise ValueError(f"{corpus_embeddings.shape[0]} corpus embeddings for {len(corpus_ids)} passages")
     encode_query = getattr(embedder, "encode_query", embedder.encode)
-    query_embeddings = encode_in_slices(encode_query, list(questions.queries.values()), batch_size, advance)
+    query_embeddings = encode_in_slices(encode_query, question_texts, batch_size, advance)
     scores, indices = rank_passages(query_embeddings, corpus_embeddings, sorted_positions(corpus_ids))
     return FirstStage(part, questions, corpus_ids, indices.tolist(), scores.tolist(), corpus_embeddings)
 
@@ -90,26 +94,33 @@ def retrieval_report(first: FirstStage, name: str) -> RetrievalReport:
 
 
 def rerank(cross_encoder, first: FirstStage, top_k: int, name: str, batch_size: int = BATCH_SIZE,
-           weight: float | None = None) -> RetrievalReport:
+           weight: float | None = None, on_progress: Progress | None = None) -> RetrievalReport:
     """Reorder each question's top_k passages by the cross-encoder's score of (question, passage),
     blended with the first stage's by `weight` (None: the cross-encoder's own, see first_stage_weight).
-
-    All pairs go to the cross-encoder in one `predict` call; equal scores keep the embedder's order.
+    Equal scores keep the embedder's order.
     """
     weight = first_stage_weight(cross_encoder) if weight is None else weight
-    return reranked(first, cross_encoder_scores(cross_encoder, first, top_k, batch_size), name, weight)
+    return reranked(first, cross_encoder_scores(cross_encoder, first, top_k, batch_size, on_progress), name, weight)
 
 
-def cross_encoder_scores(cross_encoder, first: FirstStage, top_k: int,
-                         batch_size: int = BATCH_SIZE) -> list[np.ndarray]:
-    """The cross-encoder's scores of each question's top_k passages, in the first stage's order."""
+def cross_encoder_scores(cross_encoder, first: FirstStage, top_k: int, batch_size: int = BATCH_SIZE,
+                         on_progress: Progress | None = None) -> list[np.ndarray]:
+    """The cross-encoder's scores of each question's top_k passages, in the first stage's order,
+    scored in slices of PAIRS_PER_SLICE so that `on_progress(pairs done, pairs, message)` moves."""
     _check_top_k(top_k)
     questions, corpus_ids = first.questions, first.corpus_ids
     heads = [row[:top_k] for row in first.indices]
     pairs = [(question, questions.corpus[corpus_ids[i]])
              for question, head in zip(questions.queries.values(), heads) for i in head]
-    flat = np.asarray(cross_encoder.predict(pairs, batch_size=batch_size, show_progress_bar=False,
-                                            convert_to_numpy=True), dtype=float).reshape(-1)
+    scores = []
+    for start in range(0, len(pairs), PAIRS_PER_SLICE):
+        part = pairs[start:start + PAIRS_PER_SLICE]
+        scores.append(np.asarray(cross_encoder.predict(part, batch_size=batch_size, show_progress_bar=False,
+                                                       convert_to_numpy=True), dtype=float).reshape(-1))
+        if on_progress:
+            done = start + len(part)
+            on_progress(done, len(pairs), f"reranked {done}/{len(pairs)} (question, passage) pairs")
+    flat = np.concatenate(scores) if scores else np.zeros(0)
     return np.split(flat, np.cumsum([len(head) for head in heads])[:-1])
 
 
@@ -176,22 +187,30 @@ def reranked_name(embedder_name: str, cross_encoder_name: str) -> str:
 
 def rerank_and_save(ws: Workspace, dataset_id: str, embedder: ModelSpec, cross_encoders: list[ModelSpec],
                     part: str = "val", top_k: int = RERANK_TOP_K, batch_size: int = BATCH_SIZE,
-                    on_progress: Progress | None = None) -> list[RetrievalReport]:
+                    on_phase: PhaseProgress | None = None, sample: int | None = None) -> list[RetrievalReport]:
     """The embedder's report on a workspace dataset, then one per cross-encoder reranking its top_k,
     all saved where the Compare page finds them. The embedder ranks the corpus once for all of them.
+    `on_phase(phase, done, total, message)` hears the FIRST_STAGE, then the RERANKING progress (a timing.Meter);
+    with `sample`, at most that many of the part's questions are ranked (retrieval.load_part).
 
     Every model loads before anything is computed or written, so a bad name changes nothing.
     """
+    report = on_phase or (lambda phase, done, total, message: None)
     _check_top_k(top_k)
-    dataset = load_dataset(ws, dataset_id)
+    dataset = load_part(ws, dataset_id, part, sample)
     embedding_model = load_embedder(embedder.path)
     scorers = [load_cross_encoder(spec.path) for spec in cross_encoders]
-    first = first_stage(embedding_model, dataset, part, batch_size, on_progress=on_progress)
+    first = first_stage(embedding_model, dataset, part, batch_size,
+                        on_progress=lambda done, total, message: report(FIRST_STAGE, done, total, message))
     reports = [save_report(ws, retrieval_report(first, embedder.label), dataset_id,
                            model_path=resolve_model(embedder.path))]
-    for spec, scorer in zip(cross_encoders, scorers):
-        report = rerank(scorer, first, top_k, reranked_name(embedder.label, spec.label), batch_size)
-        reports.append(save_report(ws, report, dataset_id, model_path=resolve_model(spec.path)))
+    for index, (spec, scorer) in enumerate(zip(cross_encoders, scorers)):
+        def progress(done: int, total: int, message: str, index=index, label=spec.label) -> None:
+            report(RERANKING, index * total + done, len(scorers) * total, f"{label}: {message}")
+
+        reranking = rerank(scorer, first, top_k, reranked_name(embedder.label, spec.label), batch_size,
+                           on_progress=progress)
+        reports.append(save_report(ws, reranking, dataset_id, model_path=resolve_model(spec.path)))
     return reports
 
 

@@ -26,6 +26,7 @@ CHART_METRICS = ("accuracy@1", "accuracy@5", "accuracy@10", "mrr@10", "ndcg@10",
 PARTS = ("val", "train", "all")
 RANKED_IDS_KEPT = 10
 _QUERIES_PER_BLOCK = 256  # score rows computed at once: bounds memory to block x corpus floats
+TEXT_OVERHEAD = 20  # characters a text's special tokens and batching cost, for progress (text_work)
 
 Progress = Callable[[int, int, str], None]
 
@@ -65,7 +66,7 @@ def evaluate_retrieval(model, dataset: QADataset, name: str, part: str | None = 
 
     `model` is a SentenceTransformer (its encode_query/encode_document are used, as the evaluator
     does); `corpus_embeddings` (rows in `dataset.corpus` order) skip re-encoding the corpus.
-    `on_progress(done, total, message)` counts texts encoded.
+    `on_progress(done, total, message)` counts texts encoded, weighed by their length (text_work).
 
     Example::
 
@@ -76,17 +77,15 @@ def evaluate_retrieval(model, dataset: QADataset, name: str, part: str | None = 
 
     part, queries = part_questions(dataset, part)
     corpus_ids = list(dataset.corpus)
-    report_progress = progress_counter(on_progress, len(corpus_ids) + len(queries.queries))
+    passages, questions = list(dataset.corpus.values()), list(queries.queries.values())
+    report_progress = progress_counter(on_progress, questions + (passages if corpus_embeddings is None else []))
     if corpus_embeddings is None:
-        corpus_embeddings = encode_in_slices(model.encode_document, list(dataset.corpus.values()), batch_size,
-                                             report_progress)
+        corpus_embeddings = encode_in_slices(model.encode_document, passages, batch_size, report_progress)
     else:
         corpus_embeddings = torch.as_tensor(corpus_embeddings)
         if corpus_embeddings.shape[0] != len(corpus_ids):
             raise ValueError(f"{corpus_embeddings.shape[0]} corpus embeddings for {len(corpus_ids)} passages")
-        report_progress(len(corpus_ids))
-    query_embeddings = encode_in_slices(model.encode_query, list(queries.queries.values()), batch_size,
-                                        report_progress)
+    query_embeddings = encode_in_slices(model.encode_query, questions, batch_size, report_progress)
     scores, ranked = rank_passages(query_embeddings, corpus_embeddings, sorted_positions(corpus_ids))
 
     per_query = [query_result(qid, queries, corpus_ids, row_scores, row_ranked)
@@ -100,31 +99,43 @@ def evaluate_retrieval(model, dataset: QADataset, name: str, part: str | None = 
 
 
 def evaluate_models(ws: Workspace, dataset_id: str, models: list[ModelSpec], part: str = "val",
-                    batch_size: int = 64, on_progress: Progress | None = None) -> list[RetrievalReport]:
-    """Evaluate each model on a workspace dataset and save a report per model.
+                    batch_size: int = 64, on_progress: Progress | None = None,
+                    sample: int | None = None) -> list[RetrievalReport]:
+    """Evaluate each model on a workspace dataset and save a report per model; with `sample`, on at
+    most that many of the part's questions, spread evenly over it (load_part).
 
     Every model is loaded before any is evaluated, so a name that does not load fails the whole
     request before anything is written.
     """
-    dataset = load_dataset(ws, dataset_id)
     part = check_part(part)
-    n_queries = len(dataset.subset(None if part == "all" else part).queries)
+    dataset = load_part(ws, dataset_id, part, sample)
+    questions = list(dataset.subset(None if part == "all" else part).queries.values())
     for spec in models:
         load_embedder(spec.path)
-    texts_per_model = len(dataset.corpus) + n_queries
+    work_per_model = text_work(list(dataset.corpus.values()) + questions)
     reports = []
     for index, spec in enumerate(models):
-        offset = index * texts_per_model
+        offset = index * work_per_model
 
         def model_progress(done: int, total: int, message: str, offset=offset, label=spec.label) -> None:
             if on_progress:
-                on_progress(offset + done, texts_per_model * len(models), f"{label}: {message}")
+                on_progress(offset + done, work_per_model * len(models), f"{label}: {message}")
 
         model = load_embedder(spec.path)
         report = evaluate_retrieval(model, dataset, spec.label, part, batch_size, on_progress=model_progress)
         reports.append(save_report(ws, report, dataset_id, model_path=resolve_model(spec.path)))
     return reports
 
+
+
+def load_part(ws: Workspace, dataset_id: str, part: str, sample: int | None = None) -> QADataset:
+    """A workspace dataset, with at most `sample` questions of `part` ("all": of every part) when given."""
+    dataset = load_dataset(ws, dataset_id)
+    if sample is None:
+        return dataset
+    if isinstance(sample, bool) or not isinstance(sample, int) or sample < 1:
+        raise ValueError(f"a sample must be at least 1 question, not {sample!r}")
+    return dataset.sampled(None if part == "all" else part, sample)
 
 
 def check_part(part: str | None) -> str:
@@ -144,20 +155,27 @@ def part_questions(dataset: QADataset, part: str | None) -> tuple[str, QADataset
     return part, questions
 
 
-def progress_counter(on_progress: Progress | None, total: int) -> Callable[[int], None]:
-    """`advance(count)`: adds `count` texts encoded and reports the running total to `on_progress`."""
-    done = 0
+def text_work(texts: list[str]) -> int:
+    """How much encoding `texts` costs, for progress: their characters (a model's time grows with the
+    tokens it reads), plus a little per text for its special tokens."""
+    return sum(len(text) for text in texts) + TEXT_OVERHEAD * len(texts)
 
-    def advance(count: int) -> None:
-        nonlocal done
-        done += count
+
+def progress_counter(on_progress: Progress | None, texts: list[str]) -> Callable[[list[str]], None]:
+    """`advance(batch)`: adds a batch of `texts` encoded and reports the running total, in text_work,
+    to `on_progress`: a batch of passages moves the bar more than a batch of short questions."""
+    total, count, done, encoded = text_work(texts), len(texts), 0, 0
+
+    def advance(batch: list[str]) -> None:
+        nonlocal done, encoded
+        done, encoded = done + text_work(batch), encoded + len(batch)
         if on_progress:
-            on_progress(done, total, f"encoded {done}/{total} texts")
+            on_progress(done, total, f"encoded {encoded}/{count} texts")
 
     return advance
 
 
-def encode_in_slices(encode, texts: list[str], batch_size: int, advance: Callable[[int], None]):
+def encode_in_slices(encode, texts: list[str], batch_size: int, advance: Callable[[list[str]], None]):
     """Embeddings as one tensor, encoded in slices so that progress can be reported between them."""
     import torch
 
@@ -166,7 +184,7 @@ def encode_in_slices(encode, texts: list[str], batch_size: int, advance: Callabl
     for start in range(0, len(texts), slice_size):
         batch = texts[start:start + slice_size]
         parts.append(encode(batch, batch_size=batch_size, convert_to_tensor=True, show_progress_bar=False))
-        advance(len(batch))
+        advance(batch)
     return torch.cat(parts)
 
 

@@ -24,6 +24,7 @@ from ..llm.client import JOB_API_KEY_ENV
 from ..store.files import FileContentError, Rule, atomic_write_text, conform, read_json
 from ..store.models import CROSS_ENCODER, DEFAULT_BASE_MODEL, EMBEDDING, LLM
 from ..store.workspace import ModelRecord, Workspace, new_id
+from ..timing.work import eta_seconds
 
 ACTIVE_STATES = ("queued", "running")
 # The only variables a job's `secret_env` may set: an LLM key its launcher vetted for the job's
@@ -72,9 +73,9 @@ class JobStatus:
     @property
     def eta_seconds(self) -> float | None:
         """Remaining time at the pace so far; None until there is a pace to go on."""
-        if not self.is_active or not self.done or not self.total or not self.started:
+        if not self.is_active or not self.started:
             return None
-        return self.elapsed / self.done * (self.total - self.done)
+        return eta_seconds(self.elapsed, self.done, self.total)
 
 
 # An event line: its name and time, and whatever the task adds (a step's loss, metrics...).

@@ -136,7 +136,7 @@ def run_training_job(ctx, params: dict) -> dict:
 
     result = _train(ctx, params, EmbeddingTrainConfig)
     before, after = result["metrics_before"].get("ndcg@10"), result["metrics_after"].get("ndcg@10")
-    ctx.progress(result["steps"], result["steps"], f"validation ndcg@10 {before:.3f} → {after:.3f}", force=True)
+    ctx.complete(f"validation ndcg@10 {before:.3f} → {after:.3f}")
     return result
 
 
@@ -151,8 +151,7 @@ def run_cross_encoder_job(ctx, params: dict) -> dict:
     embedder = result["metrics_embedder"][metric]
     weight = result["metrics_after"].get(FIRST_STAGE_WEIGHT)
     blend = "" if weight is None else f", its score blended with the embedder's at weight {weight:.1f}"
-    ctx.progress(result["steps"], result["steps"],
-                 f"validation {metric} {before:.3f} → {after:.3f} (embedder alone {embedder:.3f}{blend})", force=True)
+    ctx.complete(f"validation {metric} {before:.3f} → {after:.3f} (embedder alone {embedder:.3f}{blend})")
     return result
 
 
@@ -166,9 +165,11 @@ def training_job_params(dataset_id: str, model_name: str, config, search=None) -
 
 
 def _train(ctx, params: dict, config_class: type) -> dict:
-    """Train and register; "prepare" and "progress" events become the run's progress, the others its events."""
+    """Train and register; progress is TrainingMeter's (in estimated seconds), the other events the run's.
+    The result holds the estimate said before training (estimated_seconds) and the time taken (seconds)."""
+    from ..questions.qa_dataset import load_dataset
     from ..store.models import prefer_offline
-    from ..training.fit import progress_message
+    from ..training.duration import TrainingMeter, estimate_training
     from ..training.register import train_and_register
     from ..training.search import SearchSettings
 
@@ -176,18 +177,13 @@ def _train(ctx, params: dict, config_class: type) -> dict:
     prefer_offline()
     _refuse_evaluation_only(ctx.workspace, params["dataset_id"])
     config = config_class.from_dict(params.get("config") or {})
-
-    def forward(event: str, data: dict) -> None:
-        if event == "prepare":
-            ctx.progress(data["done"], data["total"], data["message"])
-        elif event == "progress":
-            ctx.progress(data["step"], data["max_steps"], progress_message(data))
-        else:
-            ctx.emit(event, **data)
-
     search = SearchSettings(**params["search"]) if params.get("search") else None
-    return train_and_register(ctx.workspace, params["dataset_id"], params["model_name"], config, on_event=forward,
-                              run_id=ctx.run_id, search=search)
+    plan = estimate_training(load_dataset(ctx.workspace, params["dataset_id"]), config, search)
+    ctx.emit("duration", estimated_seconds=plan.seconds, phases=plan.estimate.phases)
+    meter = TrainingMeter(plan, ctx.progress, lambda event, data: ctx.emit(event, **data))
+    result = train_and_register(ctx.workspace, params["dataset_id"], params["model_name"], config, on_event=meter,
+                                run_id=ctx.run_id, search=search)
+    return {**result, "estimated_seconds": round(plan.seconds, 1), "seconds": round(ctx.elapsed(), 1)}
 
 
 def _refuse_evaluation_only(ws, dataset_id: str) -> None:
@@ -294,25 +290,50 @@ def run_evaluation_job(ctx, params: dict) -> dict:
 
     models = [ModelSpec(m["label"], m.get("path")) for m in params["models"]]
     rerankers = [ModelSpec(r["label"], r["path"]) for r in params.get("rerankers", [])]
-    reports = _evaluate_dataset(ctx, params["dataset_id"], params.get("part", "val"), models, rerankers)
+    sets = [(params["dataset_id"], params.get("part", "val")), *((held, "all") for held in params.get("held_out", []))]
+    meter = _evaluation_meter(ctx, sets, models, rerankers)
+    reports = _evaluate_dataset(ctx, sets[0], models, rerankers, meter, len(sets) > 1)
     result = {"reports": [r.report_id for r in reports], "metrics": {r.name: r.metrics for r in reports}}
-    for dataset_id in params.get("held_out", []):
-        held = _evaluate_dataset(ctx, dataset_id, "all", models, rerankers)
-        result["reports"] += [r.report_id for r in held]
-        result.setdefault("held_out", {})[dataset_id] = {r.name: r.metrics for r in held}
-    return result
+    for held in sets[1:]:
+        held_reports = _evaluate_dataset(ctx, held, models, rerankers, meter, True)
+        result["reports"] += [r.report_id for r in held_reports]
+        result.setdefault("held_out", {})[held[0]] = {r.name: r.metrics for r in held_reports}
+    return {**result, "estimated_seconds": round(meter.estimate.seconds, 1), "seconds": round(ctx.elapsed(), 1)}
 
 
-def _evaluate_dataset(ctx, dataset_id: str, part: str, models: list, rerankers: list) -> list:
-    """Evaluate `models` on one dataset part, the first reranked by each of `rerankers`; saved reports."""
+def _evaluation_meter(ctx, sets: list[tuple[str, str]], models: list, rerankers: list):
+    """A timing.Meter over every set's phases (evaluation.duration), reporting to the run's progress."""
+    from ..evaluation.duration import estimate_evaluation
+    from ..evaluation.reranking import RERANK_TOP_K
+    from ..questions.qa_dataset import load_dataset
+    from ..timing.work import Meter
+
+    named = [(dataset_id, load_dataset(ctx.workspace, dataset_id), part) for dataset_id, part in sets]
+    estimate = estimate_evaluation(named, [m.path for m in models], [r.path for r in rerankers],
+                                   RERANK_TOP_K)
+    ctx.emit("duration", estimated_seconds=estimate.seconds, phases=estimate.phases)
+    return Meter(estimate, ctx.progress)
+
+
+def _evaluate_dataset(ctx, dataset_part: tuple[str, str], models: list, rerankers: list, meter,
+                      named_phases: bool) -> list:
+    """Evaluate `models` on one dataset part, the first reranked by each of `rerankers`; saved reports.
+    Progress goes to `meter`, under phases named after the set when there are several (set_phase)."""
+    from ..evaluation.duration import ENCODING, set_phase
     from ..evaluation.reranking import rerank_and_save
     from ..evaluation.retrieval import evaluate_models
 
+    dataset_id, part = dataset_part
+
+    def on_phase(phase: str, done: int, total: int, message: str) -> None:
+        meter(set_phase(dataset_id, phase) if named_phases else phase, done, total, message)
+
     reports = []
     if rerankers:  # the first model is then evaluated as the rerankers' first stage, once
-        reports = rerank_and_save(ctx.workspace, dataset_id, models[0], rerankers, part, on_progress=ctx.progress)
+        reports = rerank_and_save(ctx.workspace, dataset_id, models[0], rerankers, part, on_phase=on_phase)
         models = models[1:]
-    reports += evaluate_models(ctx.workspace, dataset_id, models, part, on_progress=ctx.progress)
+    reports += evaluate_models(ctx.workspace, dataset_id, models, part,
+                               on_progress=lambda done, total, message: on_phase(ENCODING, done, total, message))
     for report in reports:
         ctx.emit("metrics", model=report.name, metrics=report.metrics, dataset_id=dataset_id)
     return reports

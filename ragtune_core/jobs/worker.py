@@ -48,6 +48,15 @@ class JobContext:
             write_status(self.workspace, self._status)
             self._last_write = now
 
+    def complete(self, message: str) -> None:
+        """The bar full, with the run's closing line (what it reached)."""
+        total = self._status.total or 1
+        self.progress(total, total, message, force=True)
+
+    def elapsed(self) -> float:
+        """Seconds since the run started."""
+        return time.time() - (self._status.started or time.time())
+
     def note(self, message: str) -> None:
         """A passing state on the progress line ("waiting for the server, retry 2/5 in 8 s"), shown
         until the next progress."""

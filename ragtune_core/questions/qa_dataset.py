@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -104,6 +104,18 @@ class QADataset:
             kind=self.kind,
             extra=self.extra,
         )
+
+    def sampled(self, part: str | None, limit: int) -> QADataset:
+        """The dataset with at most `limit` of `part`'s questions (None: of all), spread evenly over it;
+        the other questions kept: a quick look at a large part, or a validation run kept cheap."""
+        ids = [q for q in self.queries if part is None or self.split.get(q) == part]
+        if len(ids) <= limit:
+            return self
+        dropped = set(ids) - {ids[i * len(ids) // limit] for i in range(limit)}
+        kept = [q for q in self.queries if q not in dropped]
+        return replace(self, queries={q: self.queries[q] for q in kept},
+                       relevant_docs={q: self.relevant_docs[q] for q in kept},
+                       split={q: self.split[q] for q in kept if q in self.split})
 
     def pairs(self) -> list[tuple[str, str]]:
         """(question, passage text) pairs, one per relevant passage."""

@@ -37,6 +37,7 @@ class TrainConfig:
 
     TARGET_STEPS: ClassVar[int] = 300  # optimizer steps that auto epochs aim at
     MAX_AUTO_EPOCHS: ClassVar[int] = 40
+    EVALS_PER_RUN: ClassVar[int] = 12  # validation runs: candidates for the model kept, and early stopping
 
     base_model: str | None = model_setting("the model to fine-tune: a Hub id or a folder")
     epochs: int | None = setting(None, "passes over the training pairs", 1, 100,
@@ -92,6 +93,10 @@ class EmbeddingTrainConfig(TrainConfig):
 @dataclass(frozen=True)
 class CrossEncoderTrainConfig(TrainConfig):
     SETTINGS_NAME = "cross-encoder training settings"
+    # A step scores batch_size (question, passage) pairs of up to max_length tokens, forward and backward,
+    # and a validation run reranks every sampled question's candidates: fewer of both than an embedding.
+    TARGET_STEPS: ClassVar[int] = 200
+    EVALS_PER_RUN: ClassVar[int] = 6
 
     base_model: str | None = field(default=None, metadata={
         "help": "the model to start from: a Hub id or a folder", "model": True,

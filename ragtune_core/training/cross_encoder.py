@@ -22,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..evaluation.metrics import TOP_K
+from ..evaluation.retrieval import text_work
 from ..evaluation.reranking import (
     FIRST_STAGE_WEIGHT, RERANK_TOP_K, FirstStage, best_blend, cross_encoder_scores, first_stage, reranked,
     retrieval_report, set_first_stage_weight,
@@ -38,8 +39,10 @@ from .name_swap import NameSwapper
 MODEL_KIND = CROSS_ENCODER
 
 Triple = tuple[str, str, float]  # (question, passage, label)
-# Each validation run reranks every question's candidates (a forward pass per pair): a smaller sample.
-VALIDATION_QUESTIONS = 300
+# Each validation run reranks every sampled question's candidates (a forward pass per pair): the sample
+# is sized by the tokens those passes read, about 40 s of scoring on 2 CPU cores.
+VALIDATION_TOKENS = 250_000
+MIN_VALIDATION_QUESTIONS = 40
 
 
 def labelled_pairs(first: FirstStage, k: int, name_swaps: int = 0, seed: int = 0, easy: int = 0) -> list[Triple]:
@@ -107,7 +110,7 @@ def train_cross_encoder(config: CrossEncoderTrainConfig, dataset: QADataset, out
     `on_event(name, data)` receives "prepare" {done, total, message} while the embedder ranks the
     corpus, then the same events as training.train_embedding. The result's metrics_embedder are the
     embedder's own validation metrics, for comparison. Validation runs rerank at most
-    VALIDATION_QUESTIONS questions. `output_dir` must not exist: it appears, complete, only when
+    validation_questions() questions. `output_dir` must not exist: it appears, complete, only when
     everything went well.
     """
     output_dir = Path(output_dir)
@@ -115,25 +118,41 @@ def train_cross_encoder(config: CrossEncoderTrainConfig, dataset: QADataset, out
     check_parts(dataset)
     emit = on_event or (lambda event, data: None)
 
-    def prepare(done: int, total: int, message: str) -> None:
-        emit("prepare", {"done": done, "total": total, "message": f"hard negatives: {message}"})
-
+    primary, router = primary_metric(dataset), dataset.kind == "router"
+    # A router's tools are all reranked; a QA corpus only up to the reranker's usual depth.
+    top_k = min(TOP_K, len(dataset.corpus)) if router else RERANK_TOP_K
     embedder = load_embedder(config.embedder)
-    val_first = first_stage(embedder, validation_sample(dataset, VALIDATION_QUESTIONS), VAL, EVAL_BATCH_SIZE, on_progress=prepare)
-    train_first = first_stage(embedder, dataset, TRAIN, EVAL_BATCH_SIZE, val_first.corpus_embeddings, prepare)
+    val_sample = validation_sample(dataset, validation_questions(dataset, top_k, config.max_length))
+    # One "prepare" progress over both rankings: the corpus and validation questions, then the train questions.
+    val_work = text_work([*dataset.corpus.values(), *val_sample.subset(VAL).queries.values()])
+    all_work = val_work + text_work(list(dataset.subset(TRAIN).queries.values()))
+
+    def prepare(before: int):
+        return lambda done, total, message: emit("prepare", {"done": before + done, "total": all_work,
+                                                             "message": f"hard negatives: {message}"})
+
+    val_first = first_stage(embedder, val_sample, VAL, EVAL_BATCH_SIZE, on_progress=prepare(0))
+    train_first = first_stage(embedder, dataset, TRAIN, EVAL_BATCH_SIZE, val_first.corpus_embeddings,
+                              prepare(val_work))
     triples = labelled_pairs(train_first, config.hard_negatives, config.name_swaps, config.seed,
                              config.easy_negatives)
     require(any(label == 0.0 for _, _, label in triples),
             "no train question has a wrong passage to learn from: every passage answers them all")
-    primary, router = primary_metric(dataset), dataset.kind == "router"
-    # A router's tools are all reranked; a QA corpus only up to the reranker's usual depth.
-    top_k = min(TOP_K, len(dataset.corpus)) if router else RERANK_TOP_K
     metrics_embedder = retrieval_report(val_first, "embedder").metrics
 
     model = load_base_model(CROSS_ENCODER, start_model(config), config.max_length, model_card_name, config.seed)
     evaluator = _make_evaluator(val_first, top_k, primary, blend=not router)
     result = fit_and_publish(config, model, evaluator, _listwise_recipe(model, triples), primary, output_dir, emit)
     return replace(result, metrics_embedder=metrics_embedder)
+
+
+def validation_questions(dataset: QADataset, top_k: int, max_length: int) -> int:
+    """How many validation questions a validation run reranks: VALIDATION_TOKENS of (question, passage)
+    pairs, top_k a question, each as long as the corpus's average passage (about 4 characters a token)
+    and at most max_length; never fewer than MIN_VALIDATION_QUESTIONS."""
+    passage_tokens = sum(len(text) for text in dataset.corpus.values()) / max(1, len(dataset.corpus)) / 4
+    pair_tokens = min(max_length, passage_tokens + 16)
+    return max(MIN_VALIDATION_QUESTIONS, int(VALIDATION_TOKENS / (top_k * pair_tokens)))
 
 
 def start_model(config: CrossEncoderTrainConfig) -> str | None:

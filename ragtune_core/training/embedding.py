@@ -33,7 +33,8 @@ def train_embedding(config: EmbeddingTrainConfig, dataset: QADataset, output_dir
                     on_event: OnEvent | None = None, model_card_name: str | None = None) -> TrainResult:
     """Fine-tune `config.base_model` on the dataset's train questions and save it to `output_dir`.
 
-    `on_event(name, data)` receives "eval" {step, epoch, metrics} for the base model (step 0),
+    `on_event(name, data)` receives "prepare" {done, total, message} while a QA dataset's passages are
+    encoded, "eval" {step, epoch, metrics} for the base model (step 0),
     "schedule" {epochs, steps, eval_steps, reason}, "progress" {step, max_steps, epoch, epochs, loss}
     after every step, "train_step" {step, max_steps, epoch, loss, learning_rate} at logging steps,
     "eval" at eval steps and "best" {step, metric, value, stopped_early} for the model kept.
@@ -56,7 +57,9 @@ def train_embedding(config: EmbeddingTrainConfig, dataset: QADataset, output_dir
     from . import query_side
 
     model = query_side.asymmetric(model)
-    corpus_embeddings = query_side.passage_embeddings(model, dataset)
+    emit = on_event or (lambda event, data: None)
+    corpus_embeddings = query_side.passage_embeddings(model, dataset, lambda done, total, message: emit(
+        "prepare", {"done": done, "total": total, "message": f"passages: {message}"}))
     evaluator = _make_evaluator(val_part, query_side.evaluator_class(corpus_embeddings, config.base_share))
     return fit_and_publish(config, model, evaluator,
                            query_side.recipe(model, dataset, corpus_embeddings, config.base_share),

@@ -10,7 +10,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..evaluation.reranking import FIRST_STAGE_WEIGHT
@@ -20,7 +20,6 @@ from ..store.models import load_model
 from .config import TrainConfig, TrainingError
 
 OnEvent = Callable[[str, dict], None]
-EVALS_PER_RUN = 12  # validation runs in a training: candidates for the model kept, and early stopping
 # No early stop in the first half of the planned steps: a new score head can sit at chance for a while
 # (the 10-K reranker's loss was still flat when 3 evaluations without gain stopped it at step 111 of 434).
 EARLIEST_STOP_SHARE = 0.5
@@ -83,36 +82,44 @@ class TrainResult:
     steps: int  # optimizer steps run: fewer than planned when training stopped early
     schedule: str  # how long training was planned and why, e.g. "auto: 12 epochs = 240 steps for 300 pairs"
     train_pairs: int  # labelled examples trained on
-    seconds: float  # trainer.train() wall time, its periodic evaluations included
+    train_seconds: float  # trainer.train() wall time, its periodic evaluations included
     metrics_embedder: dict[str, float] = field(default_factory=dict)  # a cross-encoder's first stage alone
     trials: list[dict] = field(default_factory=list)  # a hyperparameter search's trainings (training.search)
 
 
 @dataclass
 class Schedule:
-    epochs: int
+    epochs: int  # passes begun: the last one may stop part-way (steps)
     steps_per_epoch: int
     eval_steps: int
     reason: str
+    steps: int  # optimizer steps planned
 
     @property
-    def steps(self) -> int:
-        return self.epochs * self.steps_per_epoch
+    def evaluations(self) -> int:
+        """Validation runs planned, the base model's and the last step's included."""
+        return 1 + math.ceil(self.steps / self.eval_steps)
 
 
 def plan_schedule(config: TrainConfig, n_examples: int) -> Schedule:
-    """Epochs and evaluation interval for `n_examples`: the config's epochs, or (None) enough epochs
-    for about config.TARGET_STEPS optimizer steps, so a small dataset is not trained for a few steps
-    only and a large one not for hours."""
+    """Epochs and evaluation interval for `n_examples`: the config's epochs, or (None) about
+    config.TARGET_STEPS optimizer steps, in whole epochs when an epoch is shorter and in part of one
+    when it is longer, so a small dataset is not trained for a few steps only, and a large one takes
+    as long as a small one rather than hours (a training's time is its steps' time)."""
     steps_per_epoch = max(1, math.ceil(n_examples / config.batch_size))
-    if config.epochs is None:
-        epochs = min(config.MAX_AUTO_EPOCHS, max(1, math.ceil(config.TARGET_STEPS / steps_per_epoch)))
+    if config.epochs is None and steps_per_epoch > config.TARGET_STEPS:
+        epochs, steps = 1, config.TARGET_STEPS
+        reason = (f"auto: {steps} steps, {steps * config.batch_size} of {n_examples} pairs at batch "
+                  f"{config.batch_size} (an epoch is {steps_per_epoch} steps)")
+    elif config.epochs is None:
+        epochs = min(config.MAX_AUTO_EPOCHS, max(1, round(config.TARGET_STEPS / steps_per_epoch)))
+        steps = epochs * steps_per_epoch
         reason = f"auto: {_length(epochs, steps_per_epoch, n_examples, config)} (aiming at {config.TARGET_STEPS} steps)"
     else:
-        epochs = config.epochs
+        epochs, steps = config.epochs, config.epochs * steps_per_epoch
         reason = _length(epochs, steps_per_epoch, n_examples, config)
-    eval_steps = config.eval_steps or max(1, math.ceil(epochs * steps_per_epoch / EVALS_PER_RUN))
-    return Schedule(epochs, steps_per_epoch, eval_steps, reason)
+    eval_steps = config.eval_steps or max(1, math.ceil(steps / config.EVALS_PER_RUN))
+    return Schedule(epochs, steps_per_epoch, eval_steps, reason, steps)
 
 
 def load_base_model(kind: str, name: str | None, max_length: int, model_card_name: str | None, seed: int):
@@ -141,14 +148,7 @@ def primary_metric(dataset: QADataset) -> str:
 
 def validation_sample(dataset: QADataset, limit: int = MAX_VALIDATION_QUESTIONS) -> QADataset:
     """The dataset with at most `limit` validation questions, spread evenly over the validation part."""
-    val_ids = [q for q in dataset.queries if dataset.split.get(q) == VAL]
-    if len(val_ids) <= limit:
-        return dataset
-    keep = {val_ids[i * len(val_ids) // limit] for i in range(limit)}
-    kept = [q for q in dataset.queries if dataset.split.get(q) != VAL or q in keep]
-    return replace(dataset, queries={q: dataset.queries[q] for q in kept},
-                   relevant_docs={q: dataset.relevant_docs[q] for q in kept},
-                   split={q: dataset.split[q] for q in kept if q in dataset.split})
+    return dataset.sampled(VAL, limit)
 
 
 def check_parts(dataset: QADataset) -> None:

@@ -26,6 +26,7 @@ import copy
 import torch
 from torch.nn.functional import cross_entropy, normalize
 
+from ..evaluation.retrieval import Progress, encode_in_slices, progress_counter
 from ..questions.qa_dataset import TRAIN, QADataset
 from .fit import EVAL_BATCH_SIZE, TrainerRecipe
 
@@ -77,10 +78,12 @@ def merge_base_share(model, base_share: float) -> None:
             tuned.mul_(1 - base_share).add_(original, alpha=base_share)
 
 
-def passage_embeddings(model, dataset: QADataset, batch_size: int = EVAL_BATCH_SIZE):
+def passage_embeddings(model, dataset: QADataset, on_progress: Progress | None = None,
+                       batch_size: int = EVAL_BATCH_SIZE):
     """Every passage of the corpus encoded once by the frozen document route, in corpus order."""
-    return model.encode_document(list(dataset.corpus.values()), batch_size=batch_size, convert_to_tensor=True,
-                                 normalize_embeddings=True, show_progress_bar=False)
+    passages = list(dataset.corpus.values())
+    encoded = encode_in_slices(model.encode_document, passages, batch_size, progress_counter(on_progress, passages))
+    return normalize(encoded, dim=-1)
 
 
 def recipe(model, dataset: QADataset, corpus_embeddings, base_share: float) -> TrainerRecipe:

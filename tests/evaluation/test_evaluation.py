@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from tests.fake_job import FakeContext
 from ragtune_core.evaluation import retrieval
 from ragtune_core.evaluation.metrics import METRIC_NAMES, bootstrap_ci, per_query_metric_values
-from ragtune_core.evaluation.retrieval import evaluate_retrieval, latest_reports, list_reports, save_report
+from ragtune_core.evaluation.retrieval import text_work, evaluate_retrieval, latest_reports, list_reports, save_report
 from ragtune_core.evaluation.tables import comparison_table, per_query_comparison
 from ragtune_core.jobs.tasks import run_evaluation_job
 from ragtune_core.questions.qa_dataset import DatasetError, QADataset
@@ -95,12 +96,14 @@ def test_given_corpus_embeddings_are_used_instead_of_encoding():
         evaluate_retrieval(model, dataset, "toy", part=None, corpus_embeddings=embeddings[:4])
 
 
-def test_progress_counts_every_encoded_text():
+def test_progress_counts_every_encoded_text_by_its_length():
     dataset, model = small_case()
     calls = []
     evaluate_retrieval(model, dataset, "toy", part=None, batch_size=1, on_progress=lambda *a: calls.append(a))
-    assert [c[:2] for c in calls][-1] == (8, 8)
+    texts = [*dataset.corpus.values(), *dataset.queries.values()]
+    assert calls[-1] == (text_work(texts), text_work(texts), "encoded 8/8 texts")
     assert [c[0] for c in calls] == sorted(c[0] for c in calls)
+    assert text_work(["a much longer passage than the question"]) > text_work(["a question"])
 
 
 def tie_case() -> tuple[QADataset, VectorModel]:
@@ -245,17 +248,6 @@ def test_reports_are_saved_listed_and_the_latest_per_model_kept(workspace):
     assert [r.report_id for r in latest_reports(workspace, "dataset-1", "all")] == [second.report_id, newer.report_id]
 
 
-class FakeContext:
-    def __init__(self, ws):
-        self.workspace, self.events, self.progress_calls = ws, [], []
-
-    def progress(self, done, total, message=None):
-        self.progress_calls.append((done, total, message))
-
-    def emit(self, event, **data):
-        self.events.append((event, data))
-
-
 def test_evaluation_job_evaluates_each_model_and_saves_reports(workspace, monkeypatch):
     dataset, model = small_case()
     record = save_dataset(workspace, "toy", dataset, None, {})
@@ -267,8 +259,11 @@ def test_evaluation_job_evaluates_each_model_and_saves_reports(workspace, monkey
     assert loaded == [None, "/m"] * 2  # every model loaded before the first is evaluated
     assert set(result["metrics"]) == {"base", "mine"}
     assert result["metrics"]["base"]["accuracy@1"] == pytest.approx(0.5)
-    assert [e[1]["model"] for e in ctx.events] == ["base", "mine"]
-    assert ctx.progress_calls[-1][:2] == (14, 14)  # (5 passages + 2 questions) x 2 models
+    assert [e[1]["model"] for e in ctx.events if e[0] == "metrics"] == ["base", "mine"]
+    assert ctx.events[0][0] == "duration" and ctx.events[0][1]["estimated_seconds"] > 0  # said before it starts
+    assert result["estimated_seconds"] == round(ctx.events[0][1]["estimated_seconds"], 1)
+    done = [call[0] for call in ctx.progress_calls]
+    assert done == sorted(done) and done[-1] == ctx.progress_calls[-1][1]  # forward only, to the end
     reports = latest_reports(workspace, record.id, "val")
     assert [r.name for r in reports] == ["base", "mine"]
     assert sorted(r.report_id for r in reports) == sorted(result["reports"])

@@ -1,5 +1,6 @@
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -205,3 +206,21 @@ def test_cli_rerank_saves_both_reports_with_real_models(workspace, run_cli):
     assert sorted(r.report_id for r in saved) == sorted(summary["reports"])
     # The embedder alone ranks these four distinct topics perfectly.
     assert summary["models"][DEFAULT_BASE_MODEL]["accuracy@1"] == 1.0
+
+
+@pytest.mark.slow
+def test_cli_rerank_says_how_long_before_it_starts_and_reranks_a_sample(workspace, run_cli):
+    save_dataset(workspace, "qa", tiny_qa(), None, {})
+    code, out, err = run_cli("rerank", "qa", "--embedder", "base", "--cross-encoder", resolve_model(None),
+                             "--top-k", "3", "--part", "all", "--sample", "3")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["queries"] == 3  # 3 of the 4 questions, spread over them
+    assert summary["estimated_seconds"] > 0 and summary["seconds"] > 0
+    said = err.index("estimated: about")
+    assert said < err.index("rerank: ") and "first stage" in err[said:err.index("\n", said)]
+    percents = [int(p) for p in re.findall(r"rerank: (\d+)%", err)]
+    assert percents == sorted(percents) and percents[-1] == 100
+    code, _, err = run_cli("rerank", "qa", "--embedder", "base", "--cross-encoder", resolve_model(None),
+                           "--sample", "0")
+    assert code == 2 and "a sample must be at least 1 question, not 0" in err

@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 from tests.evaluation.test_evaluation import small_case, synthetic_dataset
@@ -222,7 +223,7 @@ def test_evaluate_base_and_a_workspace_model(capsys, workspace, fake_models, tmp
     reports = latest_reports(workspace, record.id, "val")
     assert [r.report_id for r in reports] == summary["reports"]
     assert reports[1].model_path == mine.path
-    assert "evaluate: mine: encoded" in err
+    assert re.search(r"evaluate: \d+% · .* · mine: encoded \d+/\d+ texts", err)
 
     code, summary, _ = run(capsys, workspace, "evaluate", record.id, "--model", str(tmp_path / "folder"),
                            "--part", "all")

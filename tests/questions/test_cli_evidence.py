@@ -182,7 +182,7 @@ def test_a_training_job_refuses_an_evaluation_only_set_before_anything_loads(wor
 
 def test_an_evaluation_job_also_evaluates_held_out_sets_each_on_its_own(workspace, imported, word_models):
     from ragtune_core.questions.qa_dataset import QADataset, save_dataset
-    from tests.evaluation.test_evaluation import FakeContext
+    from tests.fake_job import FakeContext
 
     generated = QADataset({"g1": "What did Lanternfish sell?", "g2": "What did the projector maintenance cost?"},
                           {c.chunk_id: c.text for c in CHUNKS}, {"g1": ["cinema#0"], "g2": ["cinema#1"]},
@@ -199,7 +199,10 @@ def test_an_evaluation_job_also_evaluates_held_out_sets_each_on_its_own(workspac
     validation = latest_reports(workspace, record.id, "val")
     held_out = latest_reports(workspace, imported["dataset_id"], "all")
     assert [len(r.per_query) for r in validation] == [1, 1] and [len(r.per_query) for r in held_out] == [3, 3]
-    assert [e[1]["dataset_id"] for e in ctx.events] == [record.id] * 2 + [imported["dataset_id"]] * 2
+    metrics = [data for event, data in ctx.events if event == "metrics"]
+    assert [data["dataset_id"] for data in metrics] == [record.id] * 2 + [imported["dataset_id"]] * 2
+    done = [call[0] for call in ctx.progress_calls]  # one bar over both sets: it never starts again
+    assert done == sorted(done) and done[-1] == ctx.progress_calls[-1][1]
 
 
 def test_the_library_refuses_to_train_on_an_evaluation_only_set(workspace, imported):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.fake_job import FakeContext
 from ragtune_core import cli, jobs
 from ragtune_core.jobs.tasks import TASKS, run_cross_encoder_job
 from ragtune_core.cli import train as train_cli
@@ -69,24 +70,6 @@ def handmade_router() -> tuple[QADataset, AngleEmbedder]:
     relevant = {"near-c1": ["c0"], "near-c3": ["c1"], "two-right": ["c2", "c3"]}
     split = {"near-c1": "train", "near-c3": "train", "two-right": "val"}
     return QADataset(queries, corpus, relevant, split=split, kind="router"), AngleEmbedder(degrees)
-
-
-class FakeContext:
-    """What run_cross_encoder_job uses of the worker's JobContext, recorded."""
-
-    def __init__(self, ws: Workspace, fail_on: str | None = None):
-        self.workspace, self.run_id, self.run_dir = ws, None, ws.root
-        self.events: list[tuple[str, dict]] = []
-        self.progress_calls: list[tuple[int, int, str | None]] = []
-        self.fail_on = fail_on
-
-    def emit(self, event: str, **data) -> None:
-        if event == self.fail_on:
-            raise RuntimeError(f"stopped at the first {event}")
-        self.events.append((event, data))
-
-    def progress(self, done: int, total: int, message: str | None = None, force: bool = False) -> None:
-        self.progress_calls.append((done, total, message))
 
 
 def leftovers(folder) -> list[str]:
@@ -234,7 +217,9 @@ def test_cli_train_passes_the_settings_to_the_library(workspace, run_cli, monkey
                              "--batch-size", "8", "--lr", "3e-5", "--max-length", "128", "--hard-negatives", "4",
                              "--search-trials", "3")
     assert code == 0, err
-    assert json.loads(out) == {"model_name": "tool-picker", "steps": 7}
+    summary = json.loads(out)
+    assert {k: summary[k] for k in ("model_name", "steps")} == {"model_name": "tool-picker", "steps": 7}
+    assert summary["estimated_seconds"] > 0  # three trials of the search at most
     assert calls == [(record.id, "tool-picker", CrossEncoderTrainConfig(
         epochs=2, batch_size=8, learning_rate=3e-5, max_length=128, hard_negatives=4), SearchSettings(max_trials=3))]
 
@@ -268,7 +253,9 @@ def test_cli_train_in_the_background_starts_the_worker_task(workspace, run_cli, 
     monkeypatch.setattr(jobs, "start_job", fake_start)
     code, out, err = run_cli("train-cross-encoder", "router", "--name", "picker", "--background")
     assert code == 0, err
-    assert json.loads(out) == {"run_id": "run-x", "state": "queued", "model_name": "picker"}
+    summary = json.loads(out)
+    assert summary.pop("estimated_seconds") > 0  # said before the job starts
+    assert summary == {"run_id": "run-x", "state": "queued", "model_name": "picker"}
     kind, params, name, dataset_id = started[0]
     assert (kind, name, dataset_id) == ("train_cross_encoder", "picker", record.id)
     assert params["dataset_id"] == record.id and params["model_name"] == "picker"

@@ -34,7 +34,6 @@ from ...store.llm_models import DEFAULT_LLM, FINETUNE_INFO, is_default, load_cau
 from .data import check_example
 
 OnEvent = Callable[[dict], None]
-EVALS_PER_TRAINING = 4  # validation losses beside the one before training: each costs a pass over val
 # Lines each validation loss is measured on (evenly spread over the validation lines): 90 lines of 700 tokens
 # cost a tenth of the whole training per pass on 2 CPU cores, and a curve needs no more than this.
 VALIDATION_LINES = 40
@@ -57,6 +56,7 @@ class LocalLLMSettings:
     # An optimizer step of 8 lines of ~200 tokens takes about 10 s on 2 CPU cores.
     TARGET_STEPS: ClassVar[int] = 60
     MAX_AUTO_EPOCHS: ClassVar[int] = 10
+    EVALS_PER_RUN: ClassVar[int] = 4  # validation losses beside the one before training: each costs a pass over val
 
     base_model: str | None = field(default=None, metadata={
         "help": "the causal LM to fine-tune: a Hub id or a folder", "model": True, "optional": DEFAULT_LLM})
@@ -67,7 +67,7 @@ class LocalLLMSettings:
     learning_rate: float = setting(1e-3, "peak learning rate of the LoRA weights", 1e-8, 0.5)
     warmup_ratio: float = setting(0.1, "share of the steps spent warming the learning rate up", 0.0, 0.9)
     eval_steps: int | None = setting(None, "optimizer steps between validation losses", 1, 1_000_000,
-                                     optional=f"{EVALS_PER_TRAINING} validation losses per training")
+                                     optional=f"{EVALS_PER_RUN} validation losses per training")
     lora_r: int = setting(16, "rank of the LoRA matrices", 1, 256)
     lora_alpha: int = setting(32, "LoRA scaling numerator (the update is scaled by alpha / r)", 1, 4096)
     lora_dropout: float = setting(0.05, "dropout on the LoRA input", 0.0, 0.9)
@@ -164,11 +164,11 @@ def _make_trainer(model, tokenizer, train_lines: list[dict], val_lines: list[dic
     from trl import SFTConfig, SFTTrainer
 
     schedule = plan_schedule(settings, len(train_lines))
-    eval_steps = settings.eval_steps or max(1, math.ceil(schedule.steps / EVALS_PER_TRAINING))
     lines_per_pass = math.gcd(settings.batch_size, LINES_PER_PASS)
     args = SFTConfig(
         output_dir=str(trainer_dir),
         num_train_epochs=schedule.epochs,
+        max_steps=schedule.steps,  # part of an epoch when one epoch is longer than TARGET_STEPS
         per_device_train_batch_size=lines_per_pass,
         gradient_accumulation_steps=settings.batch_size // lines_per_pass,
         per_device_eval_batch_size=LINES_PER_PASS,
@@ -177,7 +177,7 @@ def _make_trainer(model, tokenizer, train_lines: list[dict], val_lines: list[dic
         max_length=settings.max_length,
         assistant_only_loss=True,
         eval_strategy="steps" if val_lines else "no",
-        eval_steps=eval_steps,
+        eval_steps=schedule.eval_steps,
         logging_steps=max(1, schedule.steps // LOSS_POINTS),
         save_strategy="no",
         report_to="none",

@@ -1,0 +1,164 @@
+"""How fast this machine runs a model: measured once, kept, and the ground of every time estimate.
+
+A transformer's time on a CPU (or one GPU) grows with the tokens it reads, forward for encoding and
+scoring, forward and backward for a training step, plus a fixed cost per step (the optimizer's
+update, collating the batch). `measure_pace` times all three on the model itself, in a few seconds,
+and `machine_pace` keeps the result in pace.json in the user's cache folder ($RAGTUNE_CACHE, else
+~/.cache/ragtune), per machine, device, thread count and model architecture: a fine-tuned model runs
+at its base model's pace, so the bundled model's measurement serves every model trained from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..store.files import FileContentError, read_json, write_json
+from ..store.models import load_tokenizer, transformer_folder
+
+PACE_FILE, CACHE_ENV = "pace.json", "RAGTUNE_CACHE"
+PROBE_LENGTH = 128  # tokens a probe sequence holds: the middle of what RAGTune's models read
+PROBE_FORWARD_BATCH, PROBE_TRAIN_BATCH, PROBE_REPEATS = 32, 8, 3
+
+
+@dataclass(frozen=True)
+class Pace:
+    """What one model architecture does on this machine."""
+
+    forward_tokens_per_second: float  # inference: encoding, scoring pairs
+    train_tokens_per_second: float  # forward, backward and the optimizer's update
+    train_step_seconds: float  # fixed cost of an optimizer step, whatever its batch
+    start_seconds: float  # a new process importing torch and sentence-transformers and loading the model
+
+    def forward_seconds(self, tokens: float) -> float:
+        return tokens / self.forward_tokens_per_second
+
+    def train_seconds(self, steps: int, tokens_per_step: float) -> float:
+        return steps * (self.train_step_seconds + tokens_per_step / self.train_tokens_per_second)
+
+
+def local_model(model: str | None) -> str | None:
+    """`model` when its transformer is on this machine (a folder, the bundled model), else None: the
+    bundled model stands in for a Hub model not downloaded yet, an estimate of the usual size."""
+    return model if (Path(transformer_folder(model)) / "config.json").is_file() else None
+
+
+def local_tokenizer(model: str | None):
+    """The tokenizer of local_model(model): what counts a text's tokens for an estimate."""
+    return load_tokenizer(transformer_folder(local_model(model)))
+
+
+def machine_key(model: str | None) -> str:
+    """Machine, device, threads and the model's architecture: what a pace is valid for."""
+    import torch
+
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    return "|".join([platform.node(), platform.machine(), _cpu_name(), device, f"threads={torch.get_num_threads()}",
+                     _architecture(model)])
+
+
+def machine_pace(model: str | None = None) -> Pace:
+    """The pace kept for this machine and model architecture (local_model's), measured now (a few
+    seconds) when there is none yet. A damaged pace.json is measured anew and replaced."""
+    model = local_model(model)
+    path, key = cache_folder() / PACE_FILE, machine_key(model)
+    kept = _kept_paces(path)
+    if key not in kept:
+        kept[key] = measure_pace(model)
+        write_json(path, {k: asdict(pace) for k, pace in kept.items()}, indent=1)
+    return kept[key]
+
+
+def cache_folder() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "ragtune")
+
+
+def _kept_paces(path: Path) -> dict[str, Pace]:
+    if not path.exists():
+        return {}
+    try:
+        return read_json(path, "the machine's measured pace", dict[str, Pace])
+    except FileContentError:
+        return {}
+
+
+def measure_pace(model: str | None = None) -> Pace:
+    """Time the model's transformer on random tokens: forward batches, training steps, and a fresh
+    process's start (imports and loading)."""
+    import torch
+    from transformers import AutoModel
+
+    started = time.perf_counter()
+    transformer = AutoModel.from_pretrained(transformer_folder(model))
+    load_seconds = time.perf_counter() - started
+    forward = _forward_tokens_per_second(transformer, PROBE_FORWARD_BATCH)
+    optimizer = torch.optim.AdamW(transformer.parameters(), lr=1e-6)
+    step = _seconds_per_call(lambda: _train_step(transformer, optimizer, 1, 8))
+    train_seconds = _seconds_per_call(lambda: _train_step(transformer, optimizer, PROBE_TRAIN_BATCH, PROBE_LENGTH))
+    train = PROBE_TRAIN_BATCH * PROBE_LENGTH / max(1e-6, train_seconds - step)
+    return Pace(forward, train, step, _import_seconds() + load_seconds)
+
+
+def _forward_tokens_per_second(transformer, batch: int) -> float:
+    import torch
+
+    ids = torch.randint(1000, 20000, (batch, PROBE_LENGTH))
+    transformer.eval()
+
+    def forward():
+        with torch.inference_mode():
+            transformer(input_ids=ids, attention_mask=torch.ones_like(ids))
+
+    return batch * PROBE_LENGTH / _seconds_per_call(forward)
+
+
+def _train_step(transformer, optimizer, batch: int, length: int) -> None:
+    import torch
+
+    transformer.train()
+    ids = torch.randint(1000, 20000, (batch, length))
+    transformer(input_ids=ids, attention_mask=torch.ones_like(ids)).last_hidden_state.mean().backward()
+    optimizer.step()
+    optimizer.zero_grad()
+
+
+def _seconds_per_call(call) -> float:
+    """The fastest of a few timed calls after a warm-up: the machine's pace, not a passing hiccup."""
+    call()
+    times = []
+    for _ in range(PROBE_REPEATS):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def _import_seconds() -> float:
+    """A fresh interpreter importing what every model-loading process imports."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import sentence_transformers"], check=False, capture_output=True,
+                   env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    return time.perf_counter() - started
+
+
+def _architecture(model: str | None) -> str:
+    shape = json.loads((Path(transformer_folder(model)) / "config.json").read_text(encoding="utf-8"))
+    described = [str(shape.get(k)) for k in ("model_type", "hidden_size", "num_hidden_layers", "intermediate_size")]
+    return "arch=" + hashlib.sha256("/".join(described).encode()).hexdigest()[:12]
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "cpu"

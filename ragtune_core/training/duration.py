@@ -1,0 +1,170 @@
+"""How long a training will take, said before it starts, and its progress in those seconds.
+
+The estimate counts what the training will do, from the dataset and the settings, at the pace this
+machine measurably runs the model (timing.pace): the new process's start, the passages encoded
+before training, every optimizer step (tokens read forward and backward, padded to the batch's
+longest) and every planned validation run, the base model's included. A training that stops early
+takes less than said; one with a hyperparameter search is as many trainings as fit its budget.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..evaluation.reranking import RERANK_TOP_K
+from ..evaluation.metrics import TOP_K
+from ..questions.qa_dataset import TRAIN, VAL, QADataset
+from ..timing.pace import Pace, local_tokenizer, machine_pace
+from ..timing.work import Estimate, Meter, padded_batch_tokens, sorted_batch_tokens, token_lengths
+from .config import CrossEncoderTrainConfig, EmbeddingTrainConfig, TrainConfig
+from .fit import validation_sample
+from .register import planned_schedule, run_config
+from .search import SearchSettings
+
+START, PREPARE, TRAINING = "start", "passages", "training"
+SAMPLED_PAIRS = 2000  # (question, passage) pairs drawn to measure a cross-encoder's pair lengths
+
+
+@dataclass
+class TrainingPlan:
+    """What a training will do and how long each part takes here."""
+
+    estimate: Estimate  # START, PREPARE (passages encoded before training), TRAINING (steps and validation runs)
+    steps: int
+    evaluations: int
+    step_seconds: float
+    evaluation_seconds: float
+    trials: int = 1  # trainings of a hyperparameter search
+
+    @property
+    def seconds(self) -> float:
+        return self.estimate.seconds
+
+
+def estimate_training(dataset: QADataset, config: TrainConfig, search: SearchSettings | None = None) -> TrainingPlan:
+    """plan_training at this machine's kept pace for the model trained (measured now if this machine
+    has not run it yet: a few seconds)."""
+    from .cross_encoder import start_model
+
+    model = start_model(config) if isinstance(config, CrossEncoderTrainConfig) else config.base_model
+    return plan_training(dataset, config, machine_pace(model), search)
+
+
+def plan_training(dataset: QADataset, config: TrainConfig, pace: Pace, search: SearchSettings | None = None,
+                  ) -> TrainingPlan:
+    """The estimate of training `config` on `dataset` at `pace`."""
+    config = run_config(dataset, config)
+    schedule = planned_schedule(dataset, config)
+    if isinstance(config, CrossEncoderTrainConfig):
+        prepare, step, evaluation = _cross_encoder_costs(dataset, config, pace)
+    else:
+        prepare, step, evaluation = _embedding_costs(dataset, config, pace)
+    one = Estimate({START: pace.start_seconds, PREPARE: prepare,
+                    TRAINING: schedule.steps * step + schedule.evaluations * evaluation})
+    trials = _trials(search, one.seconds)
+    estimate = Estimate({START: one.phases[START], PREPARE: prepare * trials,
+                         TRAINING: one.phases[TRAINING] * trials})
+    return TrainingPlan(estimate, schedule.steps, schedule.evaluations, step, evaluation, trials)
+
+
+def _trials(search: SearchSettings | None, seconds: float) -> int:
+    """Trainings a search runs: no trial starts after its budget, and it stops at max_trials."""
+    if search is None:
+        return 1
+    return min(search.max_trials, 1 + math.floor(search.minutes * 60 / max(1.0, seconds)))
+
+
+def _embedding_costs(dataset: QADataset, config: EmbeddingTrainConfig, pace: Pace) -> tuple[float, float, float]:
+    """(passages encoded once, one step, one validation run). A QA question encoder trains on questions
+    alone against passages encoded once; a router embedding reads questions and tools in every step,
+    and each validation run encodes the corpus too."""
+    tokenizer = local_tokenizer(config.base_model)
+    lengths = _lengths(tokenizer, config.max_seq_length)
+    train, val = dataset.subset(TRAIN), validation_sample(dataset).subset(VAL)
+    questions = lengths(train.queries.values())
+    corpus = sorted_batch_tokens(lengths(dataset.corpus.values()))
+    val_questions = sorted_batch_tokens(lengths(val.queries.values()))
+    if dataset.kind != "router":
+        step = padded_batch_tokens(questions, config.batch_size)
+        return pace.forward_seconds(corpus), pace.train_seconds(1, step), pace.forward_seconds(val_questions)
+    passages = lengths(passage for _, passage in train.pairs())
+    step = padded_batch_tokens(questions, config.batch_size) + padded_batch_tokens(passages, config.batch_size)
+    return 0.0, pace.train_seconds(1, step), pace.forward_seconds(corpus + val_questions)
+
+
+def _cross_encoder_costs(dataset: QADataset, config: CrossEncoderTrainConfig, pace: Pace
+                         ) -> tuple[float, float, float]:
+    """(the first stage ranking train and validation questions, one step, one validation run)."""
+    from .cross_encoder import start_model, validation_questions
+
+    router = dataset.kind == "router"
+    top_k = min(TOP_K, len(dataset.corpus)) if router else RERANK_TOP_K
+    embedder_lengths = _lengths(local_tokenizer(config.embedder), 256)
+    val = validation_sample(dataset, validation_questions(dataset, top_k, config.max_length)).subset(VAL)
+    train = dataset.subset(TRAIN)
+    first_stage = sum(map(sorted_batch_tokens, (embedder_lengths(dataset.corpus.values()),
+                                                 embedder_lengths(train.queries.values()),
+                                                 embedder_lengths(val.queries.values()))))
+    lengths = _lengths(local_tokenizer(start_model(config)), config.max_length)
+    pairs = _pair_lengths(lengths(train.queries.values()), lengths(dataset.corpus.values()), config.max_length)
+    evaluation = len(val.queries) * top_k * sum(pairs) / len(pairs)
+    return (pace.forward_seconds(first_stage), pace.train_seconds(1, padded_batch_tokens(pairs, config.batch_size)),
+            pace.forward_seconds(evaluation))
+
+
+def _lengths(tokenizer, max_length: int) -> Callable:
+    return lambda texts: token_lengths(tokenizer, list(texts), max_length)
+
+
+def _pair_lengths(questions: list[int], passages: list[int], max_length: int) -> list[int]:
+    """Lengths of random (question, passage) pairs: both texts in one sequence, sharing one [CLS]."""
+    rng = random.Random(0)
+    return [min(max_length, rng.choice(questions) + rng.choice(passages) - 1) for _ in range(SAMPLED_PAIRS)]
+
+
+class TrainingMeter:
+    """A training's events (on_event) as progress in estimated seconds (timing.work.Meter): "prepare"
+    events fill PREPARE, each optimizer step and each validation run its share of TRAINING. Other
+    events pass to `forward`."""
+
+    def __init__(self, plan: TrainingPlan, report: Callable[[int, int, str], None],
+                 forward: Callable[[str, dict], None] | None = None):
+        self._plan, self._meter, self._forward = plan, Meter(plan.estimate, report), forward
+        self._steps = self._evaluations = self._trials = 0
+
+    def __call__(self, event: str, data: dict) -> None:
+        plan = self._plan
+        if event == "prepare":
+            self._meter(PREPARE, self._trials * data["total"] + data["done"], plan.trials * data["total"],
+                        data["message"])
+        elif event in ("progress", "eval"):
+            if event == "eval":
+                self._evaluations += 1
+            else:
+                self._steps = data["step"]
+            self._meter(TRAINING, self._share_of_training(), 1.0, _message(event, data))
+        elif event == "trial":
+            self._trials, self._evaluations, self._steps = self._trials + 1, 0, 0
+        if self._forward and event != "prepare":
+            self._forward(event, data)
+
+    def _share_of_training(self) -> float:
+        plan = self._plan
+        one = plan.steps * plan.step_seconds + plan.evaluations * plan.evaluation_seconds
+        now = min(plan.steps, self._steps) * plan.step_seconds + min(plan.evaluations, self._evaluations) \
+            * plan.evaluation_seconds
+        return (self._trials * one + now) / (plan.trials * one) if one else 0.0
+
+    def finish(self, message: str) -> None:
+        self._meter.finish(message)
+
+
+def _message(event: str, data: dict) -> str:
+    from .fit import progress_message
+
+    if event == "eval":
+        return f"validation run at step {data['step']}"
+    return f"step {data['step']}/{data['max_steps']} · {progress_message(data)}"

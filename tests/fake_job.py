@@ -1,0 +1,28 @@
+"""What a job task uses of the worker's JobContext (jobs.worker), recorded for tests."""
+
+from __future__ import annotations
+
+from ragtune_core.store import Workspace
+
+
+class FakeContext:
+    def __init__(self, ws: Workspace, fail_on: str | None = None):
+        self.workspace, self.run_id, self.run_dir = ws, None, ws.root
+        self.events: list[tuple[str, dict]] = []
+        self.progress_calls: list[tuple[int, int, str | None]] = []
+        self.fail_on = fail_on  # an event name: raise at its first emit
+
+    def emit(self, event: str, **data) -> None:
+        if event == self.fail_on:
+            raise RuntimeError(f"stopped at the first {event}")
+        self.events.append((event, data))
+
+    def progress(self, done: int, total: int, message: str | None = None, force: bool = False) -> None:
+        self.progress_calls.append((done, total, message))
+
+    def complete(self, message: str) -> None:
+        total = self.progress_calls[-1][1] if self.progress_calls else 1
+        self.progress(total, total, message)
+
+    def elapsed(self) -> float:
+        return 1.0

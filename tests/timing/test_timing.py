@@ -1,0 +1,75 @@
+import json
+
+import pytest
+
+from ragtune_core.timing import Estimate, Meter, eta_seconds, pace
+from ragtune_core.timing.pace import Pace, machine_pace
+from ragtune_core.timing.work import clock, duration, padded_batch_tokens
+
+PACE = Pace(forward_tokens_per_second=1000.0, train_tokens_per_second=250.0, train_step_seconds=0.5,
+            start_seconds=10.0)
+
+
+def test_a_meter_counts_each_phase_in_its_estimated_seconds_and_never_goes_back():
+    reports = []
+    meter = Meter(Estimate({"start": 10.0, "passages": 30.0, "training": 60.0}),
+                  lambda done, total, message: reports.append((done, total, message)))
+    meter("passages", 1, 2, "half the passages")  # 10 s of start and 15 s of passages out of 100 s
+    assert reports[-1] == (250, 1000, "half the passages")
+    meter("training", 30, 60, "step 30/60")
+    assert reports[-1][0] == 700
+    meter("passages", 0, 10, "a phase begun again does not move the bar back")
+    assert reports[-1][0] == 700
+    meter("not estimated", 5, 10, "adds nothing")
+    assert reports[-1][0] == 700
+    meter.finish("done")
+    assert reports[-1] == (1000, 1000, "done")
+
+
+def test_the_eta_is_the_pace_so_far_applied_to_the_work_left():
+    assert eta_seconds(30.0, 0, 100) is None
+    assert eta_seconds(30.0, 25, 100) == pytest.approx(90.0)  # a quarter of the work in 30 s: 90 s to go
+    assert eta_seconds(30.0, 100, 100) == 0.0
+
+
+def test_durations_read_as_people_say_them():
+    assert (duration(0.2), duration(42), duration(179), duration(4830)) == ("1 s", "42 s", "3 min", "1 h 20 min")
+    assert (clock(None), clock(42), clock(185)) == ("…", "42s", "3m 05s")
+    assert Estimate({"start": 12.0, "training": 540.0}).describe() == "about 9 min (start 12 s, training 9 min)"
+
+
+def test_a_training_batch_is_padded_to_its_longest_item():
+    assert padded_batch_tokens([10] * 50, 8) == 80
+    mixed = padded_batch_tokens([10] * 45 + [100] * 5, 8)
+    assert 80 < mixed <= 800  # most batches of 8 hold one of the long items
+    assert padded_batch_tokens([], 8) == 0.0
+
+
+def test_the_pace_is_measured_once_per_machine_and_model_and_kept(tmp_path, monkeypatch):
+    monkeypatch.setenv(pace.CACHE_ENV, str(tmp_path))
+    measured = []
+    monkeypatch.setattr(pace, "measure_pace", lambda model: measured.append(model) or PACE)
+    assert machine_pace() == PACE and machine_pace(None) == PACE
+    assert measured == [None]
+    kept = json.loads((tmp_path / pace.PACE_FILE).read_text())
+    assert list(kept.values()) == [{"forward_tokens_per_second": 1000.0, "train_tokens_per_second": 250.0,
+                                    "train_step_seconds": 0.5, "start_seconds": 10.0}]
+    # A Hub model not on this machine is estimated at the bundled model's pace, without a download.
+    assert machine_pace("someone/not-downloaded") == PACE and measured == [None]
+
+
+def test_a_damaged_pace_file_is_measured_anew(tmp_path, monkeypatch):
+    monkeypatch.setenv(pace.CACHE_ENV, str(tmp_path))
+    (tmp_path / pace.PACE_FILE).write_text('{"key": {"forward_tokens_per_second": "fast"}')
+    monkeypatch.setattr(pace, "measure_pace", lambda model: PACE)
+    assert machine_pace() == PACE
+    assert len(json.loads((tmp_path / pace.PACE_FILE).read_text())) == 1
+
+
+@pytest.mark.slow
+def test_measuring_the_bundled_model_gives_a_plausible_pace():
+    measured = pace.measure_pace(None)
+    # all-MiniLM-L6-v2 on any CPU of the last decade: hundreds to hundreds of thousands of tokens a second
+    assert 100 < measured.forward_tokens_per_second < 1e6
+    assert measured.train_tokens_per_second < measured.forward_tokens_per_second  # backward costs more
+    assert 0 < measured.train_step_seconds < 30 and 0 < measured.start_seconds < 120
