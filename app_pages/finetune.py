@@ -82,6 +82,12 @@ def search_chart(trials: list[dict]) -> None:
         st.caption(f"Hyperparameter search: {len(trials)} trial(s) finished, none complete yet.")
 
 
+@st.cache_data(show_spinner="Measuring how fast this machine trains (once, a few seconds)…", max_entries=64)
+def estimated_training(dataset, config, search) -> str:
+    """The training's estimate in words, kept for the same data and settings."""
+    return estimate_training(dataset, config, search).estimate.describe()
+
+
 def model_choice(label: str, names: list[str], key: str, default: str = DEFAULT_BASE_MODEL,
                  preferred: str | None = None, help: str | None = None) -> str | None:
     """A model picked from the default (shown as `default`), workspace models, or typed; None = the default.
@@ -138,12 +144,6 @@ if dataset is not None and dataset.split and not isinstance(config, TrainingErro
         st.caption(f"Training length: {planned_schedule(dataset, config).reason}. Each validation run is a "
                    "candidate: the best one is kept, and training stops early once they stop improving. "
                    f"Estimated time on this machine: {estimated_training(dataset, config, search)}.")
-
-
-@st.cache_data(show_spinner="Measuring how fast this machine trains (once, a few seconds)…", max_entries=64)
-def estimated_training(dataset, config, search) -> str:
-    """The training's estimate in words, kept for the same data and settings."""
-    return estimate_training(dataset, config, search).estimate.describe()
 
 
 def start_training(config, name: str, search) -> None:

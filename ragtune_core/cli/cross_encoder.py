@@ -67,7 +67,7 @@ def run_rerank(args: argparse.Namespace, ws: Workspace) -> dict:
     return {"dataset_id": record.id, "dataset": record.name, "part": part, "top_k": args.top_k,
             "queries": len(reports[0].per_query), "passages": reports[0].n_corpus,
             "models": {r.name: r.metrics for r in reports}, **by_style(ws, record.id, reports),
-            "reports": [r.report_id for r in reports], **timed(meter)}
+            "reports": [r.report_id for r in reports], **timed(meter, embedder)}
 
 
 def default_embedder(ws: Workspace, dataset: str) -> str:

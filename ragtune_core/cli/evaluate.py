@@ -14,6 +14,7 @@ from ..store.models import DEFAULT_BASE_MODEL
 from ..store.workspace import Workspace, WorkspaceError
 from ..evaluation.duration import ENCODING, estimate_evaluation
 from ..questions.qa_dataset import load_dataset
+from ..timing.pace import learn_pace
 from ..timing.work import Meter
 from .progress import EtaPrinter, command_seconds
 
@@ -51,7 +52,7 @@ def run_evaluate(args: argparse.Namespace, ws: Workspace) -> dict:
     return {"dataset_id": record.id, "dataset": record.name, "part": part,
             "queries": len(reports[0].per_query), "passages": reports[0].n_corpus,
             "models": {r.name: r.metrics for r in reports}, **by_style(ws, record.id, reports),
-            "reports": [r.report_id for r in reports], **timed(meter)}
+            "reports": [r.report_id for r in reports], **timed(meter, models[0])}
 
 
 def announced_meter(ws: Workspace, dataset_id: str, part: str, models: list[ModelSpec],
@@ -63,9 +64,10 @@ def announced_meter(ws: Workspace, dataset_id: str, part: str, models: list[Mode
     return Meter(estimate, EtaPrinter(label))
 
 
-def timed(meter: Meter) -> dict:
-    """What a command's summary says of its time: the estimate said before it started, and the time
-    it took (the whole process)."""
+def timed(meter: Meter, model: ModelSpec) -> dict:
+    """What a command's summary says of its time: the estimate said before it started, and the time it
+    took; what it took also teaches the machine's kept pace for `model` (timing.pace.learn_pace)."""
+    learn_pace(model.path, meter.done_seconds, command_seconds())
     return {"estimated_seconds": round(meter.estimate.seconds, 1), "seconds": round(command_seconds(), 1)}
 
 

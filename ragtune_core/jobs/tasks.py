@@ -183,6 +183,7 @@ def _train(ctx, params: dict, config_class: type) -> dict:
     meter = TrainingMeter(plan, ctx.progress, lambda event, data: ctx.emit(event, **data))
     result = train_and_register(ctx.workspace, params["dataset_id"], params["model_name"], config, on_event=meter,
                                 run_id=ctx.run_id, search=search)
+    meter.learn(ctx.elapsed())
     return {**result, "estimated_seconds": round(plan.seconds, 1), "seconds": round(ctx.elapsed(), 1)}
 
 
@@ -287,6 +288,7 @@ def run_evaluation_job(ctx, params: dict) -> dict:
     (evaluation-only sets, such as hand-written evidence-phrase questions) on which the same models
     and rerankers are evaluated too, every question of each, each set reported on its own."""
     from ..evaluation.retrieval import ModelSpec
+    from ..timing.pace import learn_pace
 
     models = [ModelSpec(m["label"], m.get("path")) for m in params["models"]]
     rerankers = [ModelSpec(r["label"], r["path"]) for r in params.get("rerankers", [])]
@@ -298,6 +300,7 @@ def run_evaluation_job(ctx, params: dict) -> dict:
         held_reports = _evaluate_dataset(ctx, held, models, rerankers, meter, True)
         result["reports"] += [r.report_id for r in held_reports]
         result.setdefault("held_out", {})[held[0]] = {r.name: r.metrics for r in held_reports}
+    learn_pace(models[0].path, meter.done_seconds, ctx.elapsed())
     return {**result, "estimated_seconds": round(meter.estimate.seconds, 1), "seconds": round(ctx.elapsed(), 1)}
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import platform
 import subprocess
@@ -26,6 +27,7 @@ from ..store.models import load_tokenizer, transformer_folder
 PACE_FILE, CACHE_ENV = "pace.json", "RAGTUNE_CACHE"
 PROBE_LENGTH = 128  # tokens a probe sequence holds: the middle of what RAGTune's models read
 PROBE_FORWARD_BATCH, PROBE_TRAIN_BATCH, PROBE_REPEATS = 32, 8, 3
+MIN_LEARNING_SECONDS, MAX_CORRECTION = 30.0, 5.0  # what a finished run may teach the kept pace (learn_pace)
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,24 @@ def machine_pace(model: str | None = None) -> Pace:
 
 def cache_folder() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "ragtune")
+
+
+def learn_pace(model: str | None, estimated_seconds: float, actual_seconds: float) -> None:
+    """Move the kept pace halfway (geometrically) towards what a finished run showed: a pace measured
+    while other work held the machine, or a model that runs faster than its probe, corrects itself
+    over the runs. `estimated_seconds` is the estimate of the work the run did (timing.Meter.done_seconds);
+    short runs and wild ratios teach nothing."""
+    ratio = estimated_seconds / actual_seconds if actual_seconds > 0 else 0.0
+    if actual_seconds < MIN_LEARNING_SECONDS or not 1 / MAX_CORRECTION < ratio < MAX_CORRECTION:
+        return
+    model = local_model(model)
+    path, key = cache_folder() / PACE_FILE, machine_key(model)
+    kept = _kept_paces(path)
+    if key in kept:
+        old, step = kept[key], math.sqrt(ratio)
+        kept[key] = Pace(old.forward_tokens_per_second * step, old.train_tokens_per_second * step,
+                         old.train_step_seconds / step, old.start_seconds / step)
+        write_json(path, {k: asdict(pace) for k, pace in kept.items()}, indent=1)
 
 
 def _kept_paces(path: Path) -> dict[str, Pace]:

@@ -77,6 +77,11 @@ class Meter:
         self._done = max(self._done, min(self._total, round((self._starts.get(phase, 0.0) + within) * SCALE)))
         self._report(self._done, self._total, message)
 
+    @property
+    def done_seconds(self) -> float:
+        """The estimated seconds of the work done so far: a run that stopped early did less than all."""
+        return self._done / SCALE
+
     def finish(self, message: str) -> None:
         self._done = self._total
         self._report(self._done, self._total, message)

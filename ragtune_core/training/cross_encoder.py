@@ -142,7 +142,8 @@ def train_cross_encoder(config: CrossEncoderTrainConfig, dataset: QADataset, out
 
     model = load_base_model(CROSS_ENCODER, start_model(config), config.max_length, model_card_name, config.seed)
     evaluator = _make_evaluator(val_first, top_k, primary, blend=not router)
-    result = fit_and_publish(config, model, evaluator, _listwise_recipe(model, triples), primary, output_dir, emit)
+    recipe = _listwise_recipe(model, triples, config.target_steps(dataset.kind))
+    result = fit_and_publish(config, model, evaluator, recipe, primary, output_dir, emit)
     return replace(result, metrics_embedder=metrics_embedder)
 
 
@@ -192,7 +193,7 @@ def _keep_blend_weight(model, kept_metrics: dict[str, float]) -> None:
     set_first_stage_weight(model, kept_metrics.get(FIRST_STAGE_WEIGHT, 0.0))
 
 
-def _listwise_recipe(model, triples: list[Triple]) -> TrainerRecipe:
+def _listwise_recipe(model, triples: list[Triple], target_steps: int) -> TrainerRecipe:
     """Each question's candidates as one row: on the cities' router data the listwise softmax reached
     0.956 validation match rate by step 136 (kept at 272, stopped early), where pairwise binary
     cross-entropy (positives weighted up to the negatives) kept 0.922 at step 340 of 399, from the same
@@ -207,7 +208,8 @@ def _listwise_recipe(model, triples: list[Triple]) -> TrainerRecipe:
                               "docs": [passages for _, passages, _ in rows],
                               "labels": [labels for _, _, labels in rows]})
     return TrainerRecipe(CrossEncoderTrainer, CrossEncoderTrainingArguments, data, ListNetLoss(model),
-                         pairs_per_row=max(1, round(len(triples) / len(rows))), on_kept=_keep_blend_weight)
+                         pairs_per_row=max(1, round(len(triples) / len(rows))), on_kept=_keep_blend_weight,
+                         target_steps=target_steps)
 
 
 def candidate_lists(triples: list[Triple]) -> list[tuple[str, list[str], list[float]]]:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..evaluation.reranking import RERANK_TOP_K
 from ..evaluation.metrics import TOP_K
 from ..questions.qa_dataset import TRAIN, VAL, QADataset
-from ..timing.pace import Pace, local_tokenizer, machine_pace
+from ..timing.pace import Pace, learn_pace, local_tokenizer, machine_pace
 from ..timing.work import Estimate, Meter, padded_batch_tokens, sorted_batch_tokens, token_lengths
 from .config import CrossEncoderTrainConfig, EmbeddingTrainConfig, TrainConfig
 from .fit import validation_sample
@@ -38,6 +38,7 @@ class TrainingPlan:
     step_seconds: float
     evaluation_seconds: float
     trials: int = 1  # trainings of a hyperparameter search
+    model: str | None = None  # whose pace it was estimated at
 
     @property
     def seconds(self) -> float:
@@ -50,7 +51,7 @@ def estimate_training(dataset: QADataset, config: TrainConfig, search: SearchSet
     from .cross_encoder import start_model
 
     model = start_model(config) if isinstance(config, CrossEncoderTrainConfig) else config.base_model
-    return plan_training(dataset, config, machine_pace(model), search)
+    return replace(plan_training(dataset, config, machine_pace(model), search), model=model)
 
 
 def plan_training(dataset: QADataset, config: TrainConfig, pace: Pace, search: SearchSettings | None = None,
@@ -132,20 +133,20 @@ class TrainingMeter:
 
     def __init__(self, plan: TrainingPlan, report: Callable[[int, int, str], None],
                  forward: Callable[[str, dict], None] | None = None):
-        self._plan, self._meter, self._forward = plan, Meter(plan.estimate, report), forward
+        self._plan, self.meter, self._forward = plan, Meter(plan.estimate, report), forward
         self._steps = self._evaluations = self._trials = 0
 
     def __call__(self, event: str, data: dict) -> None:
         plan = self._plan
         if event == "prepare":
-            self._meter(PREPARE, self._trials * data["total"] + data["done"], plan.trials * data["total"],
+            self.meter(PREPARE, self._trials * data["total"] + data["done"], plan.trials * data["total"],
                         data["message"])
         elif event in ("progress", "eval"):
             if event == "eval":
                 self._evaluations += 1
             else:
                 self._steps = data["step"]
-            self._meter(TRAINING, self._share_of_training(), 1.0, _message(event, data))
+            self.meter(TRAINING, self._share_of_training(), 1.0, _message(event, data))
         elif event == "trial":
             self._trials, self._evaluations, self._steps = self._trials + 1, 0, 0
         if self._forward and event != "prepare":
@@ -158,8 +159,9 @@ class TrainingMeter:
             * plan.evaluation_seconds
         return (self._trials * one + now) / (plan.trials * one) if one else 0.0
 
-    def finish(self, message: str) -> None:
-        self._meter.finish(message)
+    def learn(self, seconds: float) -> None:
+        """Teach the machine's kept pace what this training took (timing.pace.learn_pace)."""
+        learn_pace(self._plan.model, self.meter.done_seconds, seconds)
 
 
 def _message(event: str, data: dict) -> str:

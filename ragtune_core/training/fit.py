@@ -20,9 +20,6 @@ from ..store.models import load_model
 from .config import TrainConfig, TrainingError
 
 OnEvent = Callable[[str, dict], None]
-# No early stop in the first half of the planned steps: a new score head can sit at chance for a while
-# (the 10-K reranker's loss was still flat when 3 evaluations without gain stopped it at step 111 of 434).
-EARLIEST_STOP_SHARE = 0.5
 LOSS_POINTS_PER_RUN = 100  # at most about this many train_step events, whatever the run's length
 EVAL_BATCH_SIZE = 64
 # A validation run every few steps must stay cheap beside training: an even sample of a large part.
@@ -66,6 +63,7 @@ class TrainerRecipe:
     pairs_per_row: int = 1
     # Called with the model kept and its metrics before it is saved: records what its weights alone do not.
     on_kept: Callable[[object, dict[str, float]], None] | None = None
+    target_steps: int | None = None  # what an auto schedule aims at, when not the config's TARGET_STEPS
 
     @property
     def pairs(self) -> int:
@@ -101,20 +99,21 @@ class Schedule:
         return 1 + math.ceil(self.steps / self.eval_steps)
 
 
-def plan_schedule(config: TrainConfig, n_examples: int) -> Schedule:
+def plan_schedule(config: TrainConfig, n_examples: int, target_steps: int | None = None) -> Schedule:
     """Epochs and evaluation interval for `n_examples`: the config's epochs, or (None) about
-    config.TARGET_STEPS optimizer steps, in whole epochs when an epoch is shorter and in part of one
-    when it is longer, so a small dataset is not trained for a few steps only, and a large one takes
-    as long as a small one rather than hours (a training's time is its steps' time)."""
+    `target_steps` optimizer steps (default config.TARGET_STEPS), in whole epochs when an epoch is
+    shorter and in part of one when it is longer, so a small dataset is not trained for a few steps
+    only, and a large one takes as long as a small one rather than hours."""
+    target = target_steps or config.TARGET_STEPS
     steps_per_epoch = max(1, math.ceil(n_examples / config.batch_size))
-    if config.epochs is None and steps_per_epoch > config.TARGET_STEPS:
-        epochs, steps = 1, config.TARGET_STEPS
+    if config.epochs is None and steps_per_epoch > target:
+        epochs, steps = 1, target
         reason = (f"auto: {steps} steps, {steps * config.batch_size} of {n_examples} pairs at batch "
                   f"{config.batch_size} (an epoch is {steps_per_epoch} steps)")
     elif config.epochs is None:
-        epochs = min(config.MAX_AUTO_EPOCHS, max(1, round(config.TARGET_STEPS / steps_per_epoch)))
+        epochs = min(config.MAX_AUTO_EPOCHS, max(1, round(target / steps_per_epoch)))
         steps = epochs * steps_per_epoch
-        reason = f"auto: {_length(epochs, steps_per_epoch, n_examples, config)} (aiming at {config.TARGET_STEPS} steps)"
+        reason = f"auto: {_length(epochs, steps_per_epoch, n_examples, config)} (aiming at {target} steps)"
     else:
         epochs, steps = config.epochs, config.epochs * steps_per_epoch
         reason = _length(epochs, steps_per_epoch, n_examples, config)
@@ -183,11 +182,11 @@ def fit_and_publish(config: TrainConfig, model, evaluator, recipe: TrainerRecipe
     emit = on_event or (lambda event, data: None)
     metrics_before = short_metric_names(evaluator(model))
     emit("eval", {"step": 0, "epoch": 0.0, "metrics": metrics_before})
-    schedule = plan_schedule(config, recipe.pairs)
+    schedule = plan_schedule(config, recipe.pairs, recipe.target_steps)
     emit("schedule", {"epochs": schedule.epochs, "steps": schedule.steps, "eval_steps": schedule.eval_steps,
                       "reason": schedule.reason})
     best = _BestModel(model, primary_metric, metrics_before, config.patience,
-                      earliest_stop=math.ceil(schedule.steps * EARLIEST_STOP_SHARE))
+                      earliest_stop=math.ceil(schedule.steps * config.EARLIEST_STOP_SHARE))
 
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", suffix=".partial", dir=output_dir.parent))

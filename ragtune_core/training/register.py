@@ -79,7 +79,7 @@ def planned_schedule(dataset: QADataset, config: TrainConfig) -> Schedule:
         examples = sum(pairs_of(qid) for qid in train.relevant_docs)
     else:
         examples = len(train.pairs())
-    return plan_schedule(config, examples)
+    return plan_schedule(config, examples, config.target_steps(dataset.kind))
 
 
 def train_and_register(ws: Workspace, dataset_id: str, model_name: str, config: TrainConfig,

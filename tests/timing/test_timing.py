@@ -73,3 +73,16 @@ def test_measuring_the_bundled_model_gives_a_plausible_pace():
     assert 100 < measured.forward_tokens_per_second < 1e6
     assert measured.train_tokens_per_second < measured.forward_tokens_per_second  # backward costs more
     assert 0 < measured.train_step_seconds < 30 and 0 < measured.start_seconds < 120
+
+
+def test_a_finished_run_moves_the_kept_pace_halfway_towards_what_it_showed(tmp_path, monkeypatch):
+    monkeypatch.setenv(pace.CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(pace, "measure_pace", lambda model: PACE)
+    machine_pace()
+    pace.learn_pace(None, estimated_seconds=400.0, actual_seconds=100.0)  # ran 4x faster than estimated
+    learned = machine_pace()
+    assert learned.forward_tokens_per_second == pytest.approx(2000.0)  # halfway, geometrically: 2x
+    assert learned.train_step_seconds == pytest.approx(0.25) and learned.start_seconds == pytest.approx(5.0)
+    pace.learn_pace(None, estimated_seconds=20.0, actual_seconds=10.0)  # too short to tell
+    pace.learn_pace(None, estimated_seconds=1000.0, actual_seconds=100.0)  # 10x off: a stall, not a pace
+    assert machine_pace() == learned
