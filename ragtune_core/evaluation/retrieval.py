@@ -179,7 +179,7 @@ def encode_in_slices(encode, texts: list[str], batch_size: int, advance: Callabl
     """Embeddings as one tensor, encoded in slices so that progress can be reported between them."""
     import torch
 
-    slice_size = batch_size * 16
+    slice_size = batch_size * 4  # a progress report every few seconds on a CPU
     parts = []
     for start in range(0, len(texts), slice_size):
         batch = texts[start:start + slice_size]

@@ -268,6 +268,16 @@ def run_llm_finetune_job(ctx, params: dict) -> dict:
     return result
 
 
+def _across_sets(ctx, sizes: list[int]):
+    """`progress(index)`: the on_progress of the set `index` (selectors done of all), as one bar over every
+    set, each weighed by its queries: the bar never starts again at the next set."""
+    def progress(index: int):
+        before = sum(sizes[:index])
+        return lambda done, total, message: ctx.progress(before * total + done * sizes[index], sum(sizes) * total,
+                                                         message)
+    return progress
+
+
 def exit_on_sigterm() -> None:
     """Cancel sends SIGTERM: exiting through Python runs the `finally` that removes the partial folder."""
     if threading.current_thread() is threading.main_thread():
@@ -368,7 +378,7 @@ def run_router_comparison_job(ctx, params: dict) -> dict:
     """params {dataset_id, part, selectors: [SelectorSpec dicts], held_out: [router dataset ids]}. An LLM
     selector in batch mode keeps its batch's state in the workspace's cache/llm_routing: the same
     comparison started again after a stop resumes the batch."""
-    from ..routing.compare import compare_selectors
+    from ..routing.compare import compare_selectors, load_router_task
     from ..routing.llm_selector import BATCH_STATES, batch_states_in
     from ..routing.specs import SelectorSpec
 
@@ -377,8 +387,9 @@ def run_router_comparison_job(ctx, params: dict) -> dict:
     configs = [spec.llm_config() for spec in specs]
     with llm_waits_shown(ctx), batches_cancelled_on_stop(ctx, configs), \
             batch_states_in(ctx.workspace.dir(*BATCH_STATES)):
-        comparisons = [compare_selectors(ctx.workspace, dataset_id, specs, part, on_progress=ctx.progress)
-                       for dataset_id, part in sets]
+        progress = _across_sets(ctx, [len(load_router_task(ctx.workspace, *named).queries) for named in sets])
+        comparisons = [compare_selectors(ctx.workspace, dataset_id, specs, part, on_progress=progress(index))
+                       for index, (dataset_id, part) in enumerate(sets)]
     for comparison in comparisons:
         for report in comparison.reports:
             ctx.emit("match_rate", dataset_id=comparison.dataset_id, selector=report.name,

@@ -385,10 +385,23 @@ def test_comparison_job_in_a_worker(workspace, dataset_id):
     comparison = latest_comparison(workspace, dataset_id, "all")
     assert final.result == {"comparison_id": comparison.comparison_id,
                             "match_rates": {"base": comparison.report("base").match_rate}, "skipped": [], "held_out": {}}
-    assert (final.done, final.total) == (1, 1)
+    assert final.done == final.total > 0
     events = jobs.read_events(workspace, status.run_id)
     assert [e["selector"] for e in events if e["event"] == "match_rate"] == ["base"]
     assert workspace.get_run(status.run_id).params["selectors"] == [BASE_SPEC.to_dict()]
+
+
+def test_a_comparison_over_several_sets_moves_one_bar_forward(workspace):
+    from ragtune_core.jobs.tasks import _across_sets
+    from tests.fake_job import FakeContext
+
+    ctx = FakeContext(workspace)
+    progress = _across_sets(ctx, [10, 30])  # the validation part, then a held-out set three times its size
+    for index in (0, 1):
+        for done in range(3):  # two selectors, then "compared"
+            progress(index)(done, 2, "routing")
+    bar = [done / total for done, total, _ in ctx.progress_calls]
+    assert bar == sorted(bar) and bar[-1] == 1.0 and bar[2] == 0.25  # the first set is a quarter of the work
 
 
 def test_a_bad_job_request_fails_before_a_worker_starts(workspace, dataset_id):
