@@ -70,10 +70,11 @@ def machine_pace(model: str | None = None) -> Pace:
     """The pace kept for this machine and model architecture (local_model's), measured now (a few
     seconds) when there is none yet. A damaged pace.json is measured anew and replaced."""
     model = local_model(model)
+    imports = _import_seconds() if "sentence_transformers" not in sys.modules else None  # before the key's torch
     path, key = cache_folder() / PACE_FILE, machine_key(model)
     kept = _kept_paces(path)
     if key not in kept:
-        kept[key] = measure_pace(model)
+        kept[key] = measure_pace(model, imports)
         write_json(path, {k: asdict(pace) for k, pace in kept.items()}, indent=1)
     return kept[key]
 
@@ -109,9 +110,10 @@ def _kept_paces(path: Path) -> dict[str, Pace]:
         return {}
 
 
-def measure_pace(model: str | None = None) -> Pace:
+def measure_pace(model: str | None = None, import_seconds: float | None = None) -> Pace:
     """Time the model's transformer on random tokens: forward batches, training steps, and a fresh
-    process's start (imports and loading)."""
+    process's start (`import_seconds`, timed here when not given, and loading the model)."""
+    import_seconds = _import_seconds() if import_seconds is None else import_seconds
     import torch
     from transformers import AutoModel
 
@@ -123,7 +125,7 @@ def measure_pace(model: str | None = None) -> Pace:
     step = _seconds_per_call(lambda: _train_step(transformer, optimizer, 1, 8))
     train_seconds = _seconds_per_call(lambda: _train_step(transformer, optimizer, PROBE_TRAIN_BATCH, PROBE_LENGTH))
     train = PROBE_TRAIN_BATCH * PROBE_LENGTH / max(1e-6, train_seconds - step)
-    return Pace(forward, train, step, _import_seconds() + load_seconds)
+    return Pace(forward, train, step, import_seconds + load_seconds)
 
 
 def _forward_tokens_per_second(transformer, batch: int) -> float:
@@ -161,10 +163,14 @@ def _seconds_per_call(call) -> float:
 
 
 def _import_seconds() -> float:
-    """A fresh interpreter importing what every model-loading process imports."""
+    """What a new process spends importing the libraries every model-loading process imports: timed
+    here when this process has not imported them yet (it is about to), else in a fresh interpreter."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import sentence_transformers"], check=False, capture_output=True,
-                   env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    if "sentence_transformers" not in sys.modules:
+        import sentence_transformers  # noqa: F401
+    else:
+        subprocess.run([sys.executable, "-c", "import sentence_transformers"], check=False, capture_output=True,
+                       env={**os.environ, "HF_HUB_OFFLINE": "1"})
     return time.perf_counter() - started
 
 

@@ -48,7 +48,7 @@ def test_a_training_batch_is_padded_to_its_longest_item():
 def test_the_pace_is_measured_once_per_machine_and_model_and_kept(tmp_path, monkeypatch):
     monkeypatch.setenv(pace.CACHE_ENV, str(tmp_path))
     measured = []
-    monkeypatch.setattr(pace, "measure_pace", lambda model: measured.append(model) or PACE)
+    monkeypatch.setattr(pace, "measure_pace", lambda model, imports=None: measured.append(model) or PACE)
     assert machine_pace() == PACE and machine_pace(None) == PACE
     assert measured == [None]
     kept = json.loads((tmp_path / pace.PACE_FILE).read_text())
@@ -61,7 +61,7 @@ def test_the_pace_is_measured_once_per_machine_and_model_and_kept(tmp_path, monk
 def test_a_damaged_pace_file_is_measured_anew(tmp_path, monkeypatch):
     monkeypatch.setenv(pace.CACHE_ENV, str(tmp_path))
     (tmp_path / pace.PACE_FILE).write_text('{"key": {"forward_tokens_per_second": "fast"}')
-    monkeypatch.setattr(pace, "measure_pace", lambda model: PACE)
+    monkeypatch.setattr(pace, "measure_pace", lambda model, imports=None: PACE)
     assert machine_pace() == PACE
     assert len(json.loads((tmp_path / pace.PACE_FILE).read_text())) == 1
 
@@ -77,7 +77,7 @@ def test_measuring_the_bundled_model_gives_a_plausible_pace():
 
 def test_a_finished_run_moves_the_kept_pace_halfway_towards_what_it_showed(tmp_path, monkeypatch):
     monkeypatch.setenv(pace.CACHE_ENV, str(tmp_path))
-    monkeypatch.setattr(pace, "measure_pace", lambda model: PACE)
+    monkeypatch.setattr(pace, "measure_pace", lambda model, imports=None: PACE)
     machine_pace()
     pace.learn_pace(None, estimated_seconds=400.0, actual_seconds=100.0)  # ran 4x faster than estimated
     learned = machine_pace()
