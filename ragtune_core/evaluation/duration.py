@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..questions.qa_dataset import QADataset
-from ..timing.pace import Pace, local_tokenizer, machine_pace
-from ..timing.work import Estimate, sorted_batch_tokens, token_lengths
+from ..timing.pace import Pace, machine_pace, token_counter
+from ..timing.work import Estimate, sorted_batch_tokens
 from .retrieval import part_questions
 
 START, FIRST_STAGE, RERANKING, ENCODING = "start", "first stage", "reranking", "encoding"
@@ -46,19 +46,15 @@ def evaluation_phases(dataset: QADataset, part: str | None, models: list[str | N
     _, questions = part_questions(dataset, part)
     phases = {FIRST_STAGE: 0.0, RERANKING: 0.0} if cross_encoders else {}
     for index, model in enumerate(models):
-        lengths = _lengths(model, ENCODER_LENGTH)
+        lengths = token_counter(model, ENCODER_LENGTH)
         tokens = sorted_batch_tokens(lengths(dataset.corpus.values())) + sorted_batch_tokens(lengths(questions.queries.values()))
         phase = FIRST_STAGE if cross_encoders and index == 0 else ENCODING
         phases[phase] = phases.get(phase, 0.0) + pace_of(model).forward_seconds(tokens)
     for model in cross_encoders:
-        lengths = _lengths(model, PAIR_LENGTH)
+        lengths = token_counter(model, PAIR_LENGTH)
         question_tokens = sum(lengths(questions.queries.values())) / max(1, len(questions.queries))
         passage_tokens = sum(lengths(dataset.corpus.values())) / max(1, len(dataset.corpus))
         pairs = len(questions.queries) * min(top_k, len(dataset.corpus))
         phases[RERANKING] += pace_of(model).forward_seconds(pairs * (question_tokens + passage_tokens - 1))
     return phases
 
-
-def _lengths(model: str | None, max_length: int) -> Callable:
-    tokenizer = local_tokenizer(model)
-    return lambda texts: token_lengths(tokenizer, list(texts), max_length)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..store.files import FileContentError, read_json, write_json
 from ..store.models import load_tokenizer, transformer_folder
+from .work import token_lengths
 
 PACE_FILE, CACHE_ENV = "pace.json", "RAGTUNE_CACHE"
 PROBE_LENGTH = 128  # tokens a probe sequence holds: the middle of what RAGTune's models read
@@ -52,9 +53,10 @@ def local_model(model: str | None) -> str | None:
     return model if (Path(transformer_folder(model)) / "config.json").is_file() else None
 
 
-def local_tokenizer(model: str | None):
-    """The tokenizer of local_model(model): what counts a text's tokens for an estimate."""
-    return load_tokenizer(transformer_folder(local_model(model)))
+def token_counter(model: str | None, max_length: int):
+    """`count(texts)`: the tokens each text takes in local_model(model) reading at most `max_length`."""
+    tokenizer = load_tokenizer(transformer_folder(local_model(model)))
+    return lambda texts: token_lengths(tokenizer, list(texts), max_length)
 
 
 def machine_key(model: str | None) -> str:

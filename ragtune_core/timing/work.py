@@ -67,13 +67,13 @@ class Meter:
     before it. Progress never goes back, and a phase the estimate does not know adds nothing."""
 
     def __init__(self, estimate: Estimate, report: Callable[[int, int, str], None]):
-        self.estimate, self._report, self._phases = estimate, report, estimate.phases
+        self.estimate, self._report = estimate, report
         self._starts = dict(zip(estimate.phases, _cumulative(estimate.phases.values())))
         self._total = max(1, round(estimate.seconds * SCALE))
         self._done = 0
 
     def __call__(self, phase: str, done: float, total: float, message: str) -> None:
-        within = self._phases.get(phase, 0.0) * (min(1.0, done / total) if total else 1.0)
+        within = self.estimate.phases.get(phase, 0.0) * (min(1.0, done / total) if total else 1.0)
         self._done = max(self._done, min(self._total, round((self._starts.get(phase, 0.0) + within) * SCALE)))
         self._report(self._done, self._total, message)
 
@@ -101,14 +101,6 @@ def token_lengths(tokenizer, texts: Sequence[str], max_length: int) -> list[int]
     if not texts:
         return []
     encoded = tokenizer(list(texts), truncation=True, max_length=max_length, add_special_tokens=True)
-    return [len(ids) for ids in encoded["input_ids"]]
-
-
-def pair_lengths(tokenizer, pairs: Sequence[tuple[str, str]], max_length: int) -> list[int]:
-    """Tokens each (question, passage) pair takes in a cross-encoder reading at most `max_length`."""
-    if not pairs:
-        return []
-    encoded = tokenizer([q for q, _ in pairs], [p for _, p in pairs], truncation=True, max_length=max_length)
     return [len(ids) for ids in encoded["input_ids"]]
 
 

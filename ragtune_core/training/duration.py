@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 from ..evaluation.reranking import RERANK_TOP_K
 from ..evaluation.metrics import TOP_K
 from ..questions.qa_dataset import TRAIN, VAL, QADataset
-from ..timing.pace import Pace, learn_pace, local_tokenizer, machine_pace
-from ..timing.work import Estimate, Meter, padded_batch_tokens, sorted_batch_tokens, token_lengths
+from ..timing.pace import Pace, learn_pace, machine_pace, token_counter
+from ..timing.work import Estimate, Meter, padded_batch_tokens, sorted_batch_tokens
 from .config import CrossEncoderTrainConfig, EmbeddingTrainConfig, TrainConfig
 from .fit import validation_sample
 from .register import planned_schedule, run_config
@@ -82,8 +82,7 @@ def _embedding_costs(dataset: QADataset, config: EmbeddingTrainConfig, pace: Pac
     """(passages encoded once, one step, one validation run). A QA question encoder trains on questions
     alone against passages encoded once; a router embedding reads questions and tools in every step,
     and each validation run encodes the corpus too."""
-    tokenizer = local_tokenizer(config.base_model)
-    lengths = _lengths(tokenizer, config.max_seq_length)
+    lengths = token_counter(config.base_model, config.max_seq_length)
     train, val = dataset.subset(TRAIN), validation_sample(dataset).subset(VAL)
     questions = lengths(train.queries.values())
     corpus = sorted_batch_tokens(lengths(dataset.corpus.values()))
@@ -103,21 +102,17 @@ def _cross_encoder_costs(dataset: QADataset, config: CrossEncoderTrainConfig, pa
 
     router = dataset.kind == "router"
     top_k = min(TOP_K, len(dataset.corpus)) if router else RERANK_TOP_K
-    embedder_lengths = _lengths(local_tokenizer(config.embedder), 256)
+    embedder_lengths = token_counter(config.embedder, 256)
     val = validation_sample(dataset, validation_questions(dataset, top_k, config.max_length)).subset(VAL)
     train = dataset.subset(TRAIN)
     first_stage = sum(map(sorted_batch_tokens, (embedder_lengths(dataset.corpus.values()),
                                                  embedder_lengths(train.queries.values()),
                                                  embedder_lengths(val.queries.values()))))
-    lengths = _lengths(local_tokenizer(start_model(config)), config.max_length)
+    lengths = token_counter(start_model(config), config.max_length)
     pairs = _pair_lengths(lengths(train.queries.values()), lengths(dataset.corpus.values()), config.max_length)
     evaluation = len(val.queries) * top_k * sum(pairs) / len(pairs)
     return (pace.forward_seconds(first_stage), pace.train_seconds(1, padded_batch_tokens(pairs, config.batch_size)),
             pace.forward_seconds(evaluation))
-
-
-def _lengths(tokenizer, max_length: int) -> Callable:
-    return lambda texts: token_lengths(tokenizer, list(texts), max_length)
 
 
 def _pair_lengths(questions: list[int], passages: list[int], max_length: int) -> list[int]:
