@@ -108,6 +108,25 @@ def publish_folder(finished: Path, target: Path) -> None:
     fsync_dir(target.parent)
 
 
+def own_files(folder: Path, what: str) -> list[Path]:
+    """Every file under `folder`, sorted. A symbolic link in it (`ln -s /etc/passwd notes.txt`) could
+    lead out of the folder, and whatever zips, copies or uploads the folder would carry its target:
+    FileContentError naming the links instead, none of them followed."""
+    folder, files, links = Path(folder), [], []
+    for parent, subfolders, names in os.walk(folder):  # os.walk never descends into a linked folder
+        for name in subfolders + names:
+            path = Path(parent, name)
+            if path.is_symlink():
+                links.append(path.relative_to(folder).as_posix())
+            elif name in names and path.is_file():
+                files.append(path)
+    if links:
+        shown = ", ".join(sorted(links)[:5]) + (f" and {len(links) - 5} more" if len(links) > 5 else "")
+        raise FileContentError(f"{what} holds symbolic links ({shown}): they are not followed out of the folder, "
+                               "so it is refused; replace each link with the file itself, or remove it")
+    return sorted(files)
+
+
 def fsync_tree(path: Path) -> None:
     """Flush every file and folder under `path` (what another library wrote there) to disk."""
     for folder, _, files in os.walk(path):

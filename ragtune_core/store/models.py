@@ -8,6 +8,8 @@ import os
 import zipfile
 from pathlib import Path
 
+from .files import own_files
+
 DEFAULT_BASE_MODEL = "all-MiniLM-L6-v2 (bundled)"
 HUB_ID_OF_DEFAULT = "sentence-transformers/all-MiniLM-L6-v2"
 EMBEDDING, CROSS_ENCODER, LLM = "embedding", "cross_encoder", "llm"  # the kinds of model, as the catalogue stores them
@@ -113,13 +115,14 @@ def load_cross_encoder(name: str | None):
 
 
 def zip_model(model_dir: Path) -> bytes:
-    """The model folder as a zip archive (entries under the folder's name), for a download button."""
+    """The model folder as a zip archive (entries under the folder's name), for a download button;
+    FileContentError for a folder holding symbolic links (files.own_files): none is followed."""
     model_dir = Path(model_dir)
     if not (model_dir / "modules.json").is_file():
         raise ModelNotFound(f"{str(model_dir)!r} is not a saved sentence-transformers model (no modules.json)")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
+        for path in own_files(model_dir, f"the model folder {model_dir.name}"):
             stored = path.suffix in _UNCOMPRESSED_SUFFIXES
             archive.write(path, Path(model_dir.name, path.relative_to(model_dir)),
                           compress_type=zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED)
