@@ -70,17 +70,18 @@ if staged:
     with st.form("chunk"):
         name = st.text_input("Corpus name", value="my corpus")
         model = st.text_input("Tokenizer (model)", value=DEFAULT_BASE_MODEL,
-                              help="Chunk sizes are counted in this model's tokens. A local folder or a Hub id.")
+                              help="Chunk sizes are counted in this model's tokens. A local folder or a Hub id "
+                                   "marked hf:owner/name.")
         left, right = st.columns(2)
         chunk_size = left.number_input("Chunk size (tokens)", 16, 8192, default_chunk_size(), step=32,
                                        help="Default: what the bundled model reads (256 tokens) less room for a "
                                             "question, so no passage is cut off in training or retrieval.")
         overlap = right.number_input("Overlap (tokens)", 0, 4096, 20, step=10)
-        limit = max_seq_length(None if model == DEFAULT_BASE_MODEL else model)
         save, clear = st.columns([1, 5])
         if save.form_submit_button("Chunk and save", type="primary"):
             try:
                 tokenizer = load_tokenizer(None if model == DEFAULT_BASE_MODEL else model)
+                limit = max_seq_length(None if model == DEFAULT_BASE_MODEL else model)
                 chunks = chunk_documents(list(staged.values()), tokenizer, int(chunk_size), int(overlap))
                 record = save_corpus(ws, name, list(staged.values()), chunks,
                                         {"chunk_size": int(chunk_size), "overlap": int(overlap), "tokenizer": model})

@@ -97,7 +97,7 @@ def model_choice(label: str, names: list[str], key: str, default: str = DEFAULT_
     choice = st.selectbox(label, options, index=options.index(preferred) if preferred in names else 0, key=key,
                           help=help)
     if choice == OTHER:
-        return st.text_input(f"{label}: Hub id or local folder", placeholder="BAAI/bge-small-en-v1.5", key=f"{key}-other",
+        return st.text_input(f"{label}: Hub id (hf:owner/name) or local folder", placeholder="hf:BAAI/bge-small-en-v1.5", key=f"{key}-other",
                              help="Hub models need internet access.").strip() or ""
     if choice == default:
         return None
