@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import hashlib
+import json
 import os
 import random
 import time
@@ -402,6 +404,13 @@ async def _complete_one(run: _Run, index: int, messages: list[dict]) -> Outcome:
         else:
             retries += 1
         await asyncio.sleep(delay)
+
+
+def request_key(config: LLMConfig, messages: list[dict], request_options: dict | None = None) -> str:
+    """A cache key holding everything that changes an answer: the endpoint and the request as sent
+    (model, messages, sampling, options): the same model name at another base URL is another answer."""
+    parts = [config.base_url or OPENAI_BASE_URL, chat_request(config, messages, request_options or {})]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def chat_request(config: LLMConfig, messages: list[dict], request_options: dict) -> dict:

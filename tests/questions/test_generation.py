@@ -271,6 +271,29 @@ def test_llm_generator_asks_parses_and_caches(tmp_path):
         assert server.chat_requests == 3  # another prompt is another question
 
 
+@pytest.mark.fault(
+    "The same model name at another base URL, or asked with other sampling (temperature), after a cached run",
+    sees="the other endpoint (or sampling) is asked: its own questions, never the first server's cached answers",
+    kept="each endpoint's cached answers, for its own repeated runs")
+def test_the_cache_key_holds_the_endpoint_and_the_sampling(tmp_path):
+    chunks = _chunks(BERLIN, "berlin")
+
+    def other_responder(request: dict) -> str:
+        return "1. What does the other server ask?\n2. And what else does it ask?"
+
+    with FakeOpenAIServer() as first, FakeOpenAIServer(responder=other_responder) as second:
+        asked_first = LLMQuestionGenerator(_llm(first), cache_dir=tmp_path).generate(chunks, 2)
+        asked_second = LLMQuestionGenerator(_llm(second), cache_dir=tmp_path).generate(chunks, 2)
+        assert second.chat_requests == 3 and asked_second.cached == 0
+        assert {q.question for q in asked_second.questions} == {"What does the other server ask?",
+                                                               "And what else does it ask?"}
+        assert not {q.question for q in asked_second.questions} & {q.question for q in asked_first.questions}
+        colder = LLMQuestionGenerator(_llm(first, temperature=0.0), cache_dir=tmp_path).generate(chunks, 2)
+        assert first.chat_requests == 6 and colder.cached == 0
+        again = LLMQuestionGenerator(_llm(second), cache_dir=tmp_path).generate(chunks, 2)
+        assert again.cached == 3 and second.chat_requests == 3
+
+
 def test_llm_generator_counts_malformed_answers_as_failures_and_retries_them_later(tmp_path):
     chunks = _chunks(BERLIN, "berlin")
     progress = []
