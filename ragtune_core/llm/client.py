@@ -354,7 +354,7 @@ async def _complete_one(run: _Run, index: int, messages: list[dict]) -> Outcome:
             run.limiter.release(ticket, answered=False)
             return Failure(index, run.fatal[0], attempts)
         attempts += 1
-        status, headers, timed_out = None, None, False
+        status, headers, timed_out, error = None, None, False, None
         sent = time.perf_counter()
         try:  # the slot is held for the request only, never during a backoff
             raw = await run.client.chat.completions.with_raw_response.create(
@@ -366,9 +366,10 @@ async def _complete_one(run: _Run, index: int, messages: list[dict]) -> Outcome:
             timed_out, error = is_timeout(exc), exc
         finally:
             run.limiter.release(ticket, status, timed_out, headers)
-        if status is not None and status < 400:
+        if error is None:
             try:
-                completion = parse_completion(index, raw.parse(), attempts, time.perf_counter() - sent)
+                completion = parse_completion(index, raw.parse(), attempts, time.perf_counter() - sent,
+                                              f"{config.base_url or OPENAI_BASE_URL}/chat/completions")
             except (MalformedResponse, *MALFORMED_ERRORS) as exc:  # this answer failed, not the run
                 run.mark_answered()
                 return Failure(index, describe_error(exc), attempts)

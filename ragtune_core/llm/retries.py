@@ -45,8 +45,14 @@ def is_retryable(exc: Exception) -> bool:
 
 
 def is_fatal(exc: openai.APIStatusError) -> bool:
-    """An answer after which every other request would fail the same way (bad key, wrong URL, no quota)."""
-    return exc.status_code in FATAL_STATUS or (exc.status_code == 429 and error_code(exc) in FATAL_RATE_LIMIT_CODES)
+    """An answer after which every other request would fail the same way (bad key, wrong URL, no quota, a
+    redirect: with a host allow-list, redirects are not followed)."""
+    return (exc.status_code in FATAL_STATUS or is_redirect(exc)
+            or (exc.status_code == 429 and error_code(exc) in FATAL_RATE_LIMIT_CODES))
+
+
+def is_redirect(exc: Exception) -> bool:
+    return isinstance(exc, openai.APIStatusError) and 300 <= exc.status_code < 400
 
 
 def error_code(exc: openai.APIStatusError) -> str | None:
@@ -94,6 +100,10 @@ def describe_error(exc: Exception) -> str:
         return f"could not connect: {exc}"
     if isinstance(exc, _http.TransportError):
         return f"the connection failed ({type(exc).__name__}: {exc})"
+    if is_redirect(exc):
+        return (f"HTTP {exc.status_code}: the endpoint redirects to {exc.response.headers.get('location') or 'nowhere'}, "
+                "which is not followed (the server's host allow-list is on): give the address it redirects to as "
+                "the base URL, if its host is allowed")
     if isinstance(exc, openai.APIStatusError):
         return f"HTTP {exc.status_code}: {exc.message}"
     if isinstance(exc, MalformedResponse):

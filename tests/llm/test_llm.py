@@ -252,12 +252,14 @@ def test_malformed_answers_are_failures_or_empty_not_crashes():
 
 @pytest.mark.parametrize("fault, message", [
     ("truncated_json", "malformed response (JSONDecodeError"),
-    ("html", "malformed response (not a chat completion: '<html>"),
-    ("empty_choices", "malformed response (the completion has no choices)"),
+    ("html", "malformed response ({url}/chat/completions answered in another shape: not a JSON object but '<html>"),
+    ("empty_choices", "malformed response ({url}/chat/completions answered in another shape: choices: List should "
+                      "have at least 1 item"),
 ])
 def test_a_broken_body_fails_its_prompt_once(fault, message):
     with FakeOpenAIServer(fault=fault) as server:
         outcomes = complete_many(_config(server, max_concurrency=2), _prompts(3))
+        message = message.format(url=server.base_url)
     assert all(isinstance(o, Failure) and o.message.startswith(message) and o.attempts == 1 for o in outcomes), outcomes
     assert server.chat_requests == 3
 
