@@ -68,3 +68,42 @@ def test_a_batch_that_never_ends_is_waited_for_until_the_deadline_naming_what_it
             complete_in_batch(config, PROMPTS, tmp_path / "state.json", poll_seconds=0.01, max_wait_seconds=0.2,
                               on_wait=waits.append)
     assert waits and set(waits) == {"waiting for batch batch_9 to end: in_progress"}
+
+
+def _openai_shaped(base_url):
+    from ragtune_core.training.llm.providers import OpenAIShapedProvider
+    return OpenAIShapedProvider(LLMConfig(base_url, "m"))
+
+
+def _together(base_url):
+    from ragtune_core.training.llm.together import TogetherProvider
+    return TogetherProvider(LLMConfig(base_url, "m"))
+
+
+def _fireworks(base_url):
+    from ragtune_core.training.llm.fireworks import FireworksProvider
+    return FireworksProvider(LLMConfig(f"{base_url}/accounts/acme", "m"))
+
+
+@pytest.mark.parametrize("provider, body, missing", [
+    (_openai_shaped, {"id": "ftjob-1", "status": "running"}, "/fine_tuning/jobs/job-1 answered in another shape: "
+                                                             "no model; no created_at"),
+    (_openai_shaped, {"id": "ftjob-1", "status": "asleep", "model": "m", "created_at": 1}, "status: Input should be"),
+    (_together, {"object": "fine-tune"}, "/fine-tunes/job-1) answered in another shape: no id; no status"),
+    (_together, {"id": "ft-1", "status": "running", "token_count": "many"}, "token_count: Input should be"),
+    (_fireworks, {"state": "JOB_STATE_RUNNING"}, "/supervisedFineTuningJobs/job-1) answered in another shape: no name"),
+    (_fireworks, "<html>busy</html>", "answered in another shape: not a JSON object but '<html>busy</html>'"),
+])
+@pytest.mark.fault(
+    "A fine-tuning endpoint (OpenAI-shaped, Together, Fireworks) answering 200 with JSON of another shape",
+    sees="one error naming the endpoint's path and the field missing or wrong (no id, no created_at...), never "
+         "a TypeError or KeyError",
+    kept="the run and its data; the endpoint's job, to be followed again")
+def test_a_fine_tuning_endpoint_of_another_shape_is_one_error_naming_the_field(plain_llm_environment, provider,
+                                                                               body, missing):
+    from ragtune_core.training.llm.providers import ProviderError
+
+    with WrongShapeServer(body=body) as server:
+        with pytest.raises(ProviderError, match="answered in another shape") as refused:
+            provider(server.base_url).status("job-1")
+    assert missing in str(refused.value) and server.base_url in str(refused.value)
