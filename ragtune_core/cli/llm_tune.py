@@ -20,6 +20,7 @@ from ..training.llm.fireworks import FIREWORKS_NOTICE
 from ..training.llm.preflight import DEFAULT_MAX_LENGTH, local_token_counter, run_preflight
 from ..training.llm.providers import OPENAI_NOTICE, PROVIDERS, ProviderJob
 from ..training.llm.together import TOGETHER_BASE_URL, TOGETHER_NOTICE
+from .errors import CommandFailed
 from .llm_flags import add_llm_flags, llm_config_from
 from .progress import ProgressPrinter
 
@@ -115,7 +116,10 @@ def run_llm_check(args: argparse.Namespace, ws: Workspace) -> dict:
     data = load_chat_data(ws, args.data)
     count_tokens = local_token_counter(args.base_model) if args.provider == "local" else None
     report = run_preflight(data.train, data.val, args.base_model, args.epochs, args.max_length, count_tokens)
-    return {"data": args.data, **report.summary()}
+    summary = {"data": args.data, **report.summary()}
+    if not report.ok:  # the check's own verdict is the exit status: a script must not train on this data
+        raise CommandFailed(f"llm-check: {args.data!r} is not ready to train on: {'; '.join(report.errors)}", summary)
+    return summary
 
 
 def run_train_llm(args: argparse.Namespace, ws: Workspace) -> dict:

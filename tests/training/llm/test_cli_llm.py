@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from ragtune_core.questions.qa_dataset import save_dataset
 from ragtune_core.routing.llm_selector import FinetunedLLM
 from ragtune_core.training.llm.data import list_chat_data, load_chat_data, to_jsonl, build_chat_data
@@ -62,3 +64,17 @@ def test_bad_input_exits_2_with_a_message(workspace, run_cli, tmp_path):
         code, _, err = run_cli("train-llm", "tools-chat", "--name", "m", "--provider", "openai", "--base-model",
                                "fake-base", "--base-url", plain.base_url)
     assert code == 2 and "no fine-tuning API" in err and workspace.list_models("llm") == []
+
+
+@pytest.mark.fault(
+    "ragtune llm-check of chat data its own check finds not ready (too few good lines, line problems)",
+    sees="exit 2 with the check's summary (ok: false) on stdout and its errors on stderr",
+    kept="the chat data")
+def test_llm_check_exits_2_when_its_own_verdict_is_not_ok(workspace, run_cli, tmp_path):
+    few = tmp_path / "few.jsonl"
+    few.write_text(to_jsonl(build_chat_data(router_dataset()).train[:3]))
+    assert run_cli("llm-data", "--import", str(few), "--name", "few")[0] == 0
+    code, out, err = run_cli("llm-check", "few", "--provider", "openai", "--base-model", "gpt-4o-mini-2024-07-18")
+    assert code == 2 and json.loads(out)["ok"] is False
+    assert "llm-check: 'few' is not ready to train on: 3 good training lines: at least" in err
+    assert list_chat_data(workspace) == ["few"]
