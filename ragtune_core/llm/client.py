@@ -42,7 +42,7 @@ from .outcomes import Completion, Failure, Outcome, parse_completion
 from .pricing import estimate_tokens
 from .retries import (
     CONNECTION_ERRORS, MALFORMED_ERRORS, MalformedResponse, describe_error, is_fatal, is_retryable, is_timeout,
-    retry_after_seconds, retry_delay, short_reason,
+    retry_after_seconds, retry_delay, wait_line,
 )
 
 API_KEY_ENV_VARS = ("RAGTUNE_LLM_API_KEY", "OPENAI_API_KEY")  # the server's key: the app's own variable wins
@@ -398,8 +398,7 @@ async def _complete_one(run: _Run, index: int, messages: list[dict]) -> Outcome:
             return Failure(index, message, attempts)
         delay = retry_delay(used, retry_after_seconds(error), rng)
         if run.on_wait:
-            seconds = f"{delay:.0f}" if delay >= 10 else f"{delay:.1f}"
-            run.on_wait(f"waiting for the server ({short_reason(error)}), retry {used + 1}/{limit} in {seconds} s")
+            run.on_wait(wait_line(error, used + 1, limit, delay))
         if timed_out:
             timeouts += 1
         else:

@@ -134,7 +134,7 @@ class FireworksProvider(JobsAPIProvider):
         if suffix:  # the fine-tuned model is named after it (by default Fireworks names it after the job)
             body.update(displayName=suffix, outputModel=f"accounts/{self.account}/models/{_resource_id(suffix)}")
         return self._keep(self._request("create the job", "post", "/supervisedFineTuningJobs", body=body,
-                                        shape=schemas.FireworksJob))
+                                        shape=schemas.FireworksJob, retrying=False))
 
     def status(self, job_id: str) -> ProviderJob:
         return self._keep(self._request(f"report job {job_id}", "get", _job_path(job_id), shape=schemas.FireworksJob))

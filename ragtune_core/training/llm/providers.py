@@ -28,7 +28,8 @@ from typing import Protocol
 import openai
 
 from ...llm import schemas
-from ...llm.client import OPENAI_BASE_URL, LLMConfig, describe_error, make_client
+from ...llm.client import OPENAI_BASE_URL, LLMConfig, describe_error, make_client, wait_callback
+from ...llm.retries import call_retrying
 from ...network import Answer, read_answer
 
 VALIDATING, QUEUED, RUNNING = "validating_files", "queued", "running"
@@ -118,6 +119,14 @@ class HostedProvider:
         says otherwise."""
         return self.config.base_url
 
+    def _send(self, request, *args, retrying: bool = True, **kwargs):
+        """`request(*args, **kwargs)`, retried through 429s, 5xx and dropped connections up to the endpoint's
+        `max_retries` (each wait told to the `report_waits` callback in effect). `retrying=False` sends it
+        once: a job's creation, which a 5xx may answer after the job was made, so that a retry would train
+        (and bill) twice."""
+        retries = self.config.max_retries if retrying else 0
+        return call_retrying(lambda: request(*args, **kwargs), retries, wait_callback(None))
+
 
 class JobsAPIProvider(HostedProvider):
     """A provider with a fine-tuning API of its own (Together, Fireworks), asked in JSON through the SDK's
@@ -152,14 +161,15 @@ class JobsAPIProvider(HostedProvider):
         """Why this endpoint's settings cannot reach the API at all (asked before any request), or None."""
         return None
 
-    def _request(self, what: str, method: str, path: str, shape: type[Answer] = Answer, **kwargs) -> dict:
+    def _request(self, what: str, method: str, path: str, shape: type[Answer] = Answer, retrying: bool = True,
+                 **kwargs) -> dict:
         """The JSON object `method` ("get", "post"...) at `path` answers, checked as `shape` (llm/schemas.py)
         and given back as a dict of its fields; ProviderError saying what was refused or missing."""
         refused = self._refusal()
         if refused:
             raise ProviderError(f"{self.label} cannot be asked to {what}: {refused}")
         try:
-            answer = getattr(self.client, method)(path, cast_to=object, **kwargs)
+            answer = self._send(getattr(self.client, method), path, cast_to=object, retrying=retrying, **kwargs)
         except (openai.APIError, ValueError) as exc:
             raise ProviderError(f"{self.label} refused to {what}: {describe_error(exc)}") from exc
         return read_answer(shape, answer, f"{self.label} ({self.config.base_url}{path})", ProviderError).model_dump()
@@ -234,7 +244,7 @@ class OpenAIShapedProvider(HostedProvider):
     def _call(self, what: str, shape: type[Answer], path: str, request, *args, **kwargs):
         """What `request` answers, checked as `shape`; ProviderError naming the endpoint and what was refused or missing."""
         try:
-            answer = request(*args, **kwargs)
+            answer = self._send(request, *args, **kwargs)
         except (openai.APIError, ValueError) as exc:
             raise ProviderError(f"{self._where()} refused to {what}: {describe_error(exc)}") from exc
         return read_answer(shape, answer, f"{self.config.base_url or OPENAI_BASE_URL}{path}", ProviderError)
@@ -251,7 +261,7 @@ class OpenAIShapedProvider(HostedProvider):
             options["suffix"] = suffix
         method = {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": epochs or "auto"}}}
         return _job(self._call("create the job", schemas.FineTuningJob, _JOBS, self.client.fine_tuning.jobs.create,
-                               model=base_model, training_file=train_file, method=method, **options))
+                               model=base_model, training_file=train_file, method=method, retrying=False, **options))
 
     def status(self, job_id: str) -> ProviderJob:
         return _job(self._call(f"report job {job_id}", schemas.FineTuningJob, f"{_JOBS}/{job_id}",

@@ -55,7 +55,8 @@ class TogetherProvider(JobsAPIProvider):
             body["n_epochs"] = epochs
         if suffix:
             body["suffix"] = suffix
-        return _job(self._request("create the job", "post", "/fine-tunes", body=body, shape=schemas.TogetherJob))
+        return _job(self._request("create the job", "post", "/fine-tunes", body=body, shape=schemas.TogetherJob,
+                                  retrying=False))
 
     def status(self, job_id: str) -> ProviderJob:
         return _job(self._request(f"report job {job_id}", "get", f"/fine-tunes/{job_id}", shape=schemas.TogetherJob))

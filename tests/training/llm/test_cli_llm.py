@@ -78,3 +78,21 @@ def test_llm_check_exits_2_when_its_own_verdict_is_not_ok(workspace, run_cli, tm
     assert code == 2 and json.loads(out)["ok"] is False
     assert "llm-check: 'few' is not ready to train on: 3 good training lines: at least" in err
     assert list_chat_data(workspace) == ["few"]
+
+
+@pytest.mark.fault(
+    "A hosted fine-tuning endpoint answering 500 to the training file's upload (train-llm --retries N)",
+    sees="each retry told on stderr ('waiting for the server (HTTP 500), retry 1/2 in ...'), then exit 2 naming "
+         "the refusal after N+1 calls",
+    kept="the chat data; no model registered, its name free again")
+def test_a_hosted_upload_is_retried_as_often_as_retries_says(workspace, run_cli):
+    save_dataset(workspace, "tools", router_dataset(), None, {})
+    assert run_cli("llm-data", "tools", "--name", "tools-chat")[0] == 0
+    with FakeOpenAIServer(fine_tuning=True, models=("fake-base",)) as server:
+        server.ft.upload_errors = 99
+        code, _, err = run_cli("train-llm", "tools-chat", "--name", "router-ft", "--provider", "openai",
+                               "--base-model", "fake-base", "--base-url", server.base_url, "--retries", "2")
+    assert [r.status for r in server.requests if r.path == "/v1/files"] == [500, 500, 500]
+    assert code == 2 and "refused to take train.jsonl: HTTP 500" in err
+    assert "waiting for the server (HTTP 500), retry 2/2 in" in err
+    assert workspace.list_models("llm") == []
