@@ -96,3 +96,22 @@ def test_a_hosted_upload_is_retried_as_often_as_retries_says(workspace, run_cli)
     assert code == 2 and "refused to take train.jsonl: HTTP 500" in err
     assert "waiting for the server (HTTP 500), retry 2/2 in" in err
     assert workspace.list_models("llm") == []
+
+
+@pytest.mark.fault(
+    "A hosted fine-tuning job that never ends (the endpoint reports it running forever)",
+    sees="'waiting for <endpoint> job ftjob-1 to end: running' while it is followed, then exit 2 past --max-wait-hours: "
+         "'still running after ... h of waiting for it to end: it is cancelled'",
+    kept="the chat data; the provider's job cancelled so that it bills no further; the model name free again")
+def test_a_hosted_job_that_never_ends_is_followed_until_its_deadline_then_cancelled(workspace, run_cli):
+    save_dataset(workspace, "tools", router_dataset(), None, {})
+    assert run_cli("llm-data", "tools", "--name", "tools-chat")[0] == 0
+    with FakeOpenAIServer(fine_tuning=True, models=("fake-base",)) as server:
+        server.ft.steps = 10 ** 9  # one step a status check: running for good
+        code, _, err = run_cli("train-llm", "tools-chat", "--name", "router-ft", "--provider", "openai",
+                               "--base-model", "fake-base", "--base-url", server.base_url, "--poll-seconds", "0.01",
+                               "--max-wait-hours", "0.0002")
+    assert code == 2, err
+    assert f"waiting for OpenAI-compatible {server.base_url} job ftjob-1 to end: running" in err
+    assert "the openai fine-tuning job ftjob-1 is still running after 0.0002 h of waiting for it to end" in err
+    assert server.ft.jobs["ftjob-1"]["status"] == "cancelled" and workspace.list_models("llm") == []
