@@ -287,11 +287,14 @@ def llm_settings(key: str, base_url: str | None = None, model: str | None = None
                    "endpoint's key (a local server may need none).")
     defaults = LLMConfig.__dataclass_fields__
     with st.expander("Timeout and retries", icon=":material/timer:"):
-        left, right = st.columns(2)
+        left, middle, right = st.columns(3)
         timeout = left.number_input("Timeout per request (s)", 1.0, 600.0, float(defaults["timeout"].default), 5.0,
                                     key=f"{key}-timeout", help="A request that takes longer is given up and tried "
-                                    f"{defaults['timeout_retries'].default} more time: a hung server costs about twice "
-                                    "this, not minutes.")
+                                    f"{defaults['timeout_retries'].default} more time.")
+        first = middle.number_input("First answer within (s)", 1.0, 600.0,
+                                    float(defaults["first_answer_timeout"].default), 5.0, key=f"{key}-first-timeout",
+                                    help="The timeout while the endpoint has answered nothing yet: a hung server "
+                                         "is given up in about twice this. Raise it for a server slow to start.")
         retries = right.number_input("Retries", 0, 10, int(defaults["max_retries"].default), key=f"{key}-retries",
                                      help="How often a request refused for now (429 rate limit, 5xx, a dropped "
                                           "connection) is tried again, with growing waits.")
@@ -299,7 +302,7 @@ def llm_settings(key: str, base_url: str | None = None, model: str | None = None
         return None
     try:
         config = LLMConfig(base_url=base_url.strip() or None, model=model.strip(), api_key=typed or usable_key,
-                           timeout=float(timeout), max_retries=int(retries))
+                           timeout=float(timeout), first_answer_timeout=float(first), max_retries=int(retries))
     except LLMConfigError as exc:
         st.error(literal(exc))
         return None
