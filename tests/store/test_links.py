@@ -1,5 +1,6 @@
 """Symbolic links in folders the app zips: never followed out of the folder (store.files.own_files)."""
 
+import json
 import os
 
 import pytest
@@ -55,3 +56,69 @@ def test_the_fine_tune_page_offers_no_download_of_a_folder_with_links(tmp_path, 
     at = open_page("finetune")
     assert "symbolic links (notes.txt)" in shown(at.error)
     assert not at.get("download_button")
+
+
+def _relink(path, target):
+    """Replace the workspace's `path` (a file or folder) with a symbolic link to `target`."""
+    import shutil
+
+    shutil.rmtree(path) if path.is_dir() else path.unlink()
+    os.symlink(target, path)
+
+
+def _corpus(ws, outside):
+    from ragtune_core.corpus.documents import Chunk, Document, load_chunks, save_corpus
+
+    record = save_corpus(ws, "c", [Document("d", "D", "text:d", "Text.")], [Chunk("d#0", "d", "Text.")], {})
+    (outside / "chunks.jsonl").write_text(json.dumps({"chunk_id": "x", "doc_id": "d", "text": SECRET}) + "\n")
+    return ws.corpus_dir(record.id) / "chunks.jsonl", lambda: load_chunks(ws, record.id)
+
+
+def _corpus_folder(ws, outside):
+    path, load = _corpus(ws, outside)
+    (outside / "documents.jsonl").write_text("")
+    return path.parent, load
+
+
+def _dataset(ws, outside):
+    from ragtune_core.questions.qa_dataset import load_dataset
+
+    record = save_dataset(ws, "qa", QADataset({"q": "Which?"}, {"p": "This."}, {"q": ["p"]}), None, {})
+    (outside / "dataset.json").write_text(json.dumps({"queries": {"q": SECRET}, "corpus": {}, "relevant_docs": {}}))
+    return ws.dataset_path(record.id), lambda: load_dataset(ws, record.id)
+
+
+def _chat_data(ws, outside):
+    from ragtune_core.training.llm.data import build_chat_data, load_chat_data, save_chat_data
+    from tests.training.llm.helpers import router_dataset
+
+    folder = save_chat_data(ws, "chat", build_chat_data(router_dataset()))
+    (outside / "train.jsonl").write_text((folder / "train.jsonl").read_text().replace("Which", SECRET))
+    return folder / "train.jsonl", lambda: load_chat_data(ws, "chat")
+
+
+@pytest.mark.parametrize("make, target", [(_corpus, "chunks.jsonl"), (_corpus_folder, "."), (_dataset, "dataset.json"),
+                                          (_chat_data, "train.jsonl")])
+@pytest.mark.fault(
+    "A workspace file or record folder replaced by a symbolic link out of the workspace (a corpus's chunks.jsonl, "
+    "a corpus folder, a dataset.json, chat data's train.jsonl)",
+    sees="the corpus, dataset or chat data refused as read through a symbolic link, naming the link; its target "
+         "never shown, trained on or uploaded",
+    kept="the link and its target as they are")
+def test_workspace_records_read_through_a_link_are_refused(tmp_path, make, target):
+    ws, outside = Workspace(tmp_path / "ws"), tmp_path / "outside"
+    outside.mkdir()
+    path, load = make(ws, outside)
+    _relink(path, outside / target)
+    with pytest.raises(ValueError, match=rf"read through a symbolic link \({path.name}\)|symbolic links \({path.name}\)") \
+            as refused:
+        load()
+    assert SECRET not in str(refused.value)
+
+
+def test_a_model_folder_that_is_itself_a_link_is_not_zipped(tmp_path):
+    model = model_with_links(tmp_path)
+    linked = tmp_path / "ws" / "models" / "linked"
+    os.symlink(model, linked)
+    with pytest.raises(FileContentError, match=r"symbolic links \(linked\)"):
+        zip_model(linked)
