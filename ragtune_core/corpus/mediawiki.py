@@ -95,26 +95,35 @@ class MediaWikiClient:
         self.session = session or requests.Session()
         self.timeout = timeout
 
-    def fetch(self, titles: list[str], on_progress: Callable[[int, int, str], None] | None = None) -> IngestResult:
-        """The pages named by `titles` (titles or /wiki/ URLs); on_progress(done, total, title) after each."""
+    def fetch(self, titles: list[str], on_progress: Callable[[int, int, str], None] | None = None,
+              on_error: Callable[[IngestError], None] | None = None) -> IngestResult:
+        """The pages named by `titles` (titles or /wiki/ URLs); on_progress(done, total, title) after each,
+        on_error(error) as a title fails."""
         wanted = [t.strip() for t in titles if t.strip()]
         result = IngestResult()
         loaded: dict[str, str] = {}  # final title -> the title the user typed for it
         for done, typed in enumerate(wanted, start=1):
-            try:
-                page = self.page(typed)
-            except _PageError as exc:
-                result.errors.append(IngestError(typed, str(exc)))
+            outcome = self._document_for(typed, loaded)
+            if isinstance(outcome, IngestError):
+                result.errors.append(outcome)
+                if on_error:
+                    on_error(outcome)
             else:
-                if page.title in loaded:
-                    duplicate = f"the same page as {loaded[page.title]!r} ({page.title}); loaded once"
-                    result.errors.append(IngestError(typed, duplicate))
-                else:
-                    loaded[page.title] = typed
-                    result.documents.append(self.document(page))
+                result.documents.append(outcome)
             if on_progress:
                 on_progress(done, len(wanted), typed)
         return result
+
+    def _document_for(self, typed: str, loaded: dict[str, str]) -> Document | IngestError:
+        """The page `typed` names as a Document, or why not; a page already in `loaded` is not loaded twice."""
+        try:
+            page = self.page(typed)
+        except _PageError as exc:
+            return IngestError(typed, str(exc))
+        if page.title in loaded:
+            return IngestError(typed, f"the same page as {loaded[page.title]!r} ({page.title}); loaded once")
+        loaded[page.title] = typed
+        return self.document(page)
 
     def page(self, typed: str) -> WikiPage:
         title = _title_from_input(typed)

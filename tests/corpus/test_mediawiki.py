@@ -78,13 +78,6 @@ class FakeWiki:
         self.server.server_close()
 
 
-@pytest.fixture
-def wiki():
-    server = FakeWiki()
-    yield server
-    server.close()
-
-
 def client(wiki, tmp_path, **options) -> MediaWikiClient:
     session = requests.Session()
     session.trust_env = False  # no proxy from the environment between us and 127.0.0.1
