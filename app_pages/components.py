@@ -65,14 +65,16 @@ def job_indicator() -> None:
         st.caption(f":material/progress_activity: {literal(status.kind.replace('_', ' '))} · {status.fraction:.0%}")
 
 
-def run_panel(kinds: Iterable[str], started: State, chart: Callable[[list[dict]], None] | None = None) -> None:
+def run_panel(kinds: Iterable[str], started: State, chart: Callable[[list[dict]], None] | None = None) -> str | None:
     """The job panel of the run this session started (its id under `started`), or else of the
     newest queued or running run of these kinds: a reload or another tab re-attaches to it. A
-    damaged status or catalogue is named in an st.error; the page goes on."""
+    damaged status or catalogue is named in an st.error; the page goes on. Returns the run shown."""
+    run_id = None
     with errors_shown(stop=False):
         run_id = st.session_state.get(started) or _newest_active_run(kinds)
         if run_id:
             _job_panel(run_id, chart)
+    return run_id
 
 
 def _newest_active_run(kinds: Iterable[str]) -> str | None:
