@@ -65,14 +65,16 @@ def job_indicator() -> None:
         st.caption(f":material/progress_activity: {literal(status.kind.replace('_', ' '))} · {status.fraction:.0%}")
 
 
-def run_panel(kinds: Iterable[str], started: State, chart: Callable[[list[dict]], None] | None = None) -> None:
+def run_panel(kinds: Iterable[str], started: State, chart: Callable[[list[dict]], None] | None = None) -> str | None:
     """The job panel of the run this session started (its id under `started`), or else of the
     newest queued or running run of these kinds: a reload or another tab re-attaches to it. A
-    damaged status or catalogue is named in an st.error; the page goes on."""
+    damaged status or catalogue is named in an st.error; the page goes on. Returns the run shown."""
+    run_id = None
     with errors_shown(stop=False):
         run_id = st.session_state.get(started) or _newest_active_run(kinds)
         if run_id:
             _job_panel(run_id, chart)
+    return run_id
 
 
 def _newest_active_run(kinds: Iterable[str]) -> str | None:
@@ -287,11 +289,14 @@ def llm_settings(key: str, base_url: str | None = None, model: str | None = None
                    "endpoint's key (a local server may need none).")
     defaults = LLMConfig.__dataclass_fields__
     with st.expander("Timeout and retries", icon=":material/timer:"):
-        left, right = st.columns(2)
+        left, middle, right = st.columns(3)
         timeout = left.number_input("Timeout per request (s)", 1.0, 600.0, float(defaults["timeout"].default), 5.0,
                                     key=f"{key}-timeout", help="A request that takes longer is given up and tried "
-                                    f"{defaults['timeout_retries'].default} more time: a hung server costs about twice "
-                                    "this, not minutes.")
+                                    f"{defaults['timeout_retries'].default} more time.")
+        first = middle.number_input("First answer within (s)", 1.0, 600.0,
+                                    float(defaults["first_answer_timeout"].default), 5.0, key=f"{key}-first-timeout",
+                                    help="The timeout while the endpoint has answered nothing yet: a hung server "
+                                         "is given up in about twice this. Raise it for a server slow to start.")
         retries = right.number_input("Retries", 0, 10, int(defaults["max_retries"].default), key=f"{key}-retries",
                                      help="How often a request refused for now (429 rate limit, 5xx, a dropped "
                                           "connection) is tried again, with growing waits.")
@@ -299,7 +304,7 @@ def llm_settings(key: str, base_url: str | None = None, model: str | None = None
         return None
     try:
         config = LLMConfig(base_url=base_url.strip() or None, model=model.strip(), api_key=typed or usable_key,
-                           timeout=float(timeout), max_retries=int(retries))
+                           timeout=float(timeout), first_answer_timeout=float(first), max_retries=int(retries))
     except LLMConfigError as exc:
         st.error(literal(exc))
         return None

@@ -4,11 +4,13 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.basics import literal, workspace
-from app_pages.components import errors_shown, pick, when
+from app_pages.components import errors_shown, pick, run_panel, when
 from app_pages.state import State
-from ragtune_core.corpus import (WIKIPEDIA_API, IngestResult, MediaWikiClient, chunk_documents, default_chunk_size,
-                                 share_beyond, load_chunks,
-                                 load_documents, load_files, load_text, save_corpus)
+from ragtune_core import jobs
+from ragtune_core.corpus import (WIKIPEDIA_API, IngestResult, chunk_documents, default_chunk_size, share_beyond,
+                                 load_chunks, load_documents, load_fetched, load_files, load_text, save_corpus,
+                                 wiki_fetch_params)
+from ragtune_core.jobs import JobKind
 from ragtune_core.store import DEFAULT_BASE_MODEL, WorkspaceError, load_tokenizer, max_seq_length
 
 ws = workspace()
@@ -27,6 +29,29 @@ def stage(result: IngestResult) -> None:
         st.success(f"Added {len(result.documents)} document(s): " + literal(", ".join(d.title for d in result.documents)))
 
 
+def start_fetch(titles: list[str], endpoint: str) -> None:
+    """Starts fetching `titles` in a background job (a slow wiki takes seconds a title); the job panel
+    below follows it."""
+    if not titles:
+        st.warning("Type at least one page title.")
+        return
+    with errors_shown(stop=False):  # an endpoint that is no URL, or that the allow-list refuses, is said here
+        status = jobs.start_job(ws, JobKind.FETCH_WIKI_PAGES, wiki_fetch_params(endpoint, titles),
+                                name=f"fetch {len(titles)} wiki page(s)")
+        st.session_state[State.FETCH_RUN] = status.run_id
+
+
+def stage_when_fetched(run_id: str | None) -> None:
+    """Stages the documents of the fetch run shown, once, when it has succeeded."""
+    if run_id is None or st.session_state.get(State.FETCH_STAGED) == run_id:
+        return
+    st.session_state[State.FETCH_RUN] = run_id  # a run re-attached after a reload is followed to its end
+    with errors_shown(stop=False):
+        if jobs.read_status(ws, run_id).state == "succeeded":
+            stage(load_fetched(ws.run_dir(run_id)))
+            st.session_state[State.FETCH_STAGED] = run_id
+
+
 pdf_tab, wiki_tab, text_tab = st.tabs(["PDF / text files", "Wikipedia / MediaWiki", "Paste text"])
 with pdf_tab:
     with st.form("upload", clear_on_submit=True):
@@ -41,18 +66,8 @@ with wiki_tab:
         endpoint = st.text_input("MediaWiki API endpoint", value=WIKIPEDIA_API,
                                  help="Any MediaWiki site works: its api.php address.")
         if st.form_submit_button("Fetch pages", icon=":material/travel_explore:"):
-            wanted = [t.strip() for t in titles.splitlines() if t.strip()]
-            if not wanted:
-                st.warning("Type at least one page title.")
-            else:
-                try:
-                    client = MediaWikiClient(endpoint.strip(), cache_dir=ws.dir("cache", "mediawiki"))
-                except ValueError as exc:
-                    st.error(literal(exc))
-                else:
-                    bar = st.progress(0.0, text="Fetching…")
-                    stage(client.fetch(wanted, on_progress=lambda done, total, title: bar.progress(
-                        done / total, text=f"Fetched {literal(title)} ({done}/{total})")))
+            start_fetch([t.strip() for t in titles.splitlines() if t.strip()], endpoint.strip())
+    stage_when_fetched(run_panel([JobKind.FETCH_WIKI_PAGES], State.FETCH_RUN))
 with text_tab:
     with st.form("paste", clear_on_submit=True):
         title = st.text_input("Title")
@@ -70,17 +85,18 @@ if staged:
     with st.form("chunk"):
         name = st.text_input("Corpus name", value="my corpus")
         model = st.text_input("Tokenizer (model)", value=DEFAULT_BASE_MODEL,
-                              help="Chunk sizes are counted in this model's tokens. A local folder or a Hub id.")
+                              help="Chunk sizes are counted in this model's tokens. A local folder or a Hub id "
+                                   "marked hf:owner/name.")
         left, right = st.columns(2)
         chunk_size = left.number_input("Chunk size (tokens)", 16, 8192, default_chunk_size(), step=32,
                                        help="Default: what the bundled model reads (256 tokens) less room for a "
                                             "question, so no passage is cut off in training or retrieval.")
         overlap = right.number_input("Overlap (tokens)", 0, 4096, 20, step=10)
-        limit = max_seq_length(None if model == DEFAULT_BASE_MODEL else model)
         save, clear = st.columns([1, 5])
         if save.form_submit_button("Chunk and save", type="primary"):
             try:
                 tokenizer = load_tokenizer(None if model == DEFAULT_BASE_MODEL else model)
+                limit = max_seq_length(None if model == DEFAULT_BASE_MODEL else model)
                 chunks = chunk_documents(list(staged.values()), tokenizer, int(chunk_size), int(overlap))
                 record = save_corpus(ws, name, list(staged.values()), chunks,
                                         {"chunk_size": int(chunk_size), "overlap": int(overlap), "tokenizer": model})

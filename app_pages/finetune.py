@@ -13,6 +13,7 @@ from app_pages.state import State
 from app_pages.training_settings import search_settings, training_settings
 from ragtune_core import jobs
 from ragtune_core.store import DEFAULT_BASE_MODEL, zip_model
+from ragtune_core.store.files import own_files
 from ragtune_core.timing import clock, duration
 from ragtune_core.questions import EVALUATION_ONLY, load_dataset
 from ragtune_core.training import CrossEncoderTrainConfig, EmbeddingTrainConfig, TrainingError, planned_schedule, preflight
@@ -96,7 +97,7 @@ def model_choice(label: str, names: list[str], key: str, default: str = DEFAULT_
     choice = st.selectbox(label, options, index=options.index(preferred) if preferred in names else 0, key=key,
                           help=help)
     if choice == OTHER:
-        return st.text_input(f"{label}: Hub id or local folder", placeholder="BAAI/bge-small-en-v1.5", key=f"{key}-other",
+        return st.text_input(f"{label}: Hub id (hf:owner/name) or local folder", placeholder="hf:BAAI/bge-small-en-v1.5", key=f"{key}-other",
                              help="Hub models need internet access.").strip() or ""
     if choice == default:
         return None
@@ -203,6 +204,9 @@ with errors_shown(stop=False):
 models = ws.list_models()
 if models:
     model = pick("Download a model", models, key="download_model")
-    # A callable: the zip is built from disk when clicked, not on every run, and never kept in the session.
-    st.download_button(f"Download {literal(model.name)}.zip", partial(zip_model, Path(model.path)),
-                       file_name=f"{Path(model.path).name}.zip", mime="application/zip", icon=":material/download:")
+    with errors_shown(stop=False):  # a folder holding links is refused here, before its button is offered
+        own_files(Path(model.path), f"the model folder of {model.name}")
+        # A callable: the zip is built from disk when clicked, not on every run, and never kept in the session.
+        st.download_button(f"Download {literal(model.name)}.zip", partial(zip_model, Path(model.path)),
+                           file_name=f"{Path(model.path).name}.zip", mime="application/zip",
+                           icon=":material/download:")

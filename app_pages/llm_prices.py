@@ -16,15 +16,18 @@ from ragtune_core.llm import (
 _BATCH_PROBES = "llm_batch_probes"  # session cache: endpoint -> why it has no Batch API (None: it has one)
 
 
-def price_settings(config: LLMConfig, key: str) -> LLMConfig:
-    """The config priced from the workspace's table, with an expander to set this model's prices."""
+def price_settings(config: LLMConfig, key: str) -> LLMConfig | None:
+    """The config priced from the workspace's table, with an expander to set this model's prices; None
+    (the settings unusable) while the table is damaged: the CLI refuses to run on it too, and a run
+    started unpriced would show no cost."""
     ws = workspace()
     try:
         own = price_overrides(ws).get(config.model)
         price = price_for(config.model, price_table(ws))
     except PriceError as exc:
-        st.error(literal(exc))
-        return config
+        st.error(f"{literal(exc)}. Nothing that calls an LLM starts until it is fixed (or deleted: the default "
+                 "prices apply again).")
+        return None
     source = "your price" if own else ("default price" if price else "unknown price")
     with st.expander(f"Prices · {source}", icon=":material/payments:"):
         st.caption("USD per 1,000 tokens. Saved for this model in the workspace (llm_prices.json, editable by "

@@ -18,3 +18,5 @@ class State(StrEnum):
     TRAINING_RUN = "training_run"
     EVALUATION_RUN = "evaluation_run"
     SELECTOR_RUN = "selector_run"
+    FETCH_RUN = "fetch_run"
+    FETCH_STAGED = "fetch_staged"  # the fetch run whose documents this session has staged: staged once

@@ -45,3 +45,16 @@ def plain_llm_environment(monkeypatch):
     for name in (*llm.API_KEY_ENV_VARS, *llm.BASE_URL_ENV_VARS, ALLOWED_HOSTS_ENV, JOB_API_KEY_ENV):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(llm_client, "_job_key", None)
+
+
+@pytest.fixture
+def wiki(monkeypatch):
+    """A stand-in MediaWiki API on 127.0.0.1 (tests/corpus/test_mediawiki.py), reached without the
+    machine's proxies: a worker process builds its own session, which would use them."""
+    from tests.corpus.test_mediawiki import FakeWiki
+
+    for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(proxy, raising=False)
+    server = FakeWiki()
+    yield server
+    server.close()

@@ -401,7 +401,7 @@ class _Handler(BaseHTTPRequestHandler):
 # training step, with a metrics event, per retrieve; a checkpoint each `checkpoint_every` steps) ->
 # succeeded (model "ft:<base>:fake::<job>"). `fail_at_step` makes it fail there; a training file
 # whose lines are not chat lines fails it at validation; cancel stops it. Only `fine_tunable` base
-# models are accepted. Nothing here runs unless the server is made with fine_tuning=True.
+# models are accepted. `upload_errors` uploads are answered 500 before any is taken. Nothing here runs unless the server is made with fine_tuning=True.
 _FT_ROUTE = re.compile(r"^/v1/fine_tuning/jobs(?:/([^/]+)(?:/(cancel|events|checkpoints))?)?$")
 
 
@@ -412,6 +412,7 @@ class FakeFineTuning:
         self.steps = steps
         self.checkpoint_every = checkpoint_every
         self.fail_at_step = fail_at_step
+        self.upload_errors = 0
         self.files: dict[str, dict] = {}
         self.jobs: dict[str, dict] = {}
         self.events: dict[str, list[dict]] = {}
@@ -423,6 +424,9 @@ class FakeFineTuning:
         if "file" not in fields or not purpose:
             return 400, {"error": {"message": "file and purpose are required", "type": "invalid_request_error"}}
         with self.lock:
+            if self.upload_errors:
+                self.upload_errors -= 1
+                return 500, {"error": {"message": "The server had an error", "type": "server_error"}}
             file_id = f"file-{len(self.files) + 1}"
             self.files[file_id] = {"content": fields["file"], "purpose": purpose, "filename": filename}
         return 200, {"id": file_id, "object": "file", "bytes": len(fields["file"]), "created_at": int(time.time()),

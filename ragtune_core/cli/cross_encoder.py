@@ -21,11 +21,11 @@ def register(subparsers) -> None:
                                   help="fine-tune a cross-encoder: a tool selector (router dataset) or a reranker (QA)")
     train.add_argument("dataset", metavar="DATASET", help="dataset id or name (it must have a train/validation split)")
     train.add_argument("--name", required=True, help="name of the new model")
-    train.add_argument("--base-model", help="Hub id or folder to start from (default: the embedder's weights with a "
+    train.add_argument("--base-model", help="Hub id (hf:owner/name) or folder to start from (default: the embedder's weights with a "
                                              "new score head)")
     train.add_argument("--embedder", metavar="M",
                        help=f"embedding model that picks the hard negatives and, without --base-model, gives the "
-                            f"starting weights: '{BASE}', a workspace model, a folder or a Hub id (default: the "
+                            f"starting weights: '{BASE}', a workspace model, a folder or a Hub id (hf:owner/name) (default: the "
                             f"newest embedding model fine-tuned on DATASET, else '{BASE}')")
     add_config_options(train, CrossEncoderTrainConfig)
     add_search_options(train)
@@ -36,9 +36,9 @@ def register(subparsers) -> None:
                                                   "reranking its top passages")
     rerank.add_argument("dataset", metavar="DATASET", help="dataset id or name")
     rerank.add_argument("--embedder", required=True, metavar="M",
-                        help=f"'{BASE}', a workspace embedding model's name or id, a folder or a Hub id")
+                        help=f"'{BASE}', a workspace embedding model's name or id, a folder or a Hub id (hf:owner/name)")
     rerank.add_argument("--cross-encoder", required=True, metavar="M",
-                        help="a workspace cross-encoder's name or id, a folder or a Hub id")
+                        help="a workspace cross-encoder's name or id, a folder or a Hub id (hf:owner/name)")
     rerank.add_argument("--top-k", type=int, default=RERANK_TOP_K,
                         help="passages reranked per question (default: %(default)s)")
     rerank.add_argument("--part", choices=PARTS,

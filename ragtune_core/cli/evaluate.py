@@ -10,7 +10,7 @@ import sys
 
 from ..evaluation.retrieval import ModelSpec, PARTS, RetrievalReport, evaluate_models, load_part
 from ..evaluation.slices import metrics_by_slice
-from ..store.models import DEFAULT_BASE_MODEL
+from ..store.models import DEFAULT_BASE_MODEL, ModelNotFound, resolve_model, unknown_model
 from ..store.workspace import Workspace, WorkspaceError
 from ..evaluation.duration import ENCODING, estimate_evaluation
 from ..questions.qa_dataset import load_dataset
@@ -26,7 +26,7 @@ def register(subparsers) -> None:
     evaluate.add_argument("dataset", metavar="DATASET", help="dataset id or name")
     evaluate.add_argument("--model", action="append", required=True, metavar="M",
                           help=f"'{BASE}' (the bundled default), a workspace model's name or id, a folder or a "
-                               "Hub id; repeat to compare models")
+                               "Hub id marked hf:owner/name; repeat to compare models")
     evaluate.add_argument("--part", choices=PARTS,
                           help="which questions (default: val if the dataset is split, else all)")
     add_sample_option(evaluate)
@@ -86,11 +86,16 @@ def default_part(ws: Workspace, dataset_id: str, part: str | None) -> str:
 
 
 def model_spec(ws: Workspace, name: str) -> ModelSpec:
-    """'base', else a workspace model (by name, then id), else a folder or Hub id as given."""
+    """'base', else a workspace model (by name, then id), else a folder or a marked Hub id (hf:owner/name)
+    as given; ModelNotFound for any other name, listing the workspace's models."""
     if name == BASE:
         return ModelSpec(DEFAULT_BASE_MODEL, None)
     try:
         record = ws.resolve("models", name)
     except WorkspaceError:
+        try:
+            resolve_model(name)
+        except ModelNotFound:
+            raise unknown_model(name, [BASE, *(m.name for m in ws.list_models())]) from None
         return ModelSpec(name, name)
     return ModelSpec(record.name, record.path)

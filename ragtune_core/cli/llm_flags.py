@@ -18,8 +18,8 @@ DEFAULTS = {f.name: f.default for f in fields(LLMConfig)}
 
 
 def add_llm_flags(parser: argparse.ArgumentParser, prefix: str = "", what: str = "the LLM") -> None:
-    """--{prefix}base-url, --{prefix}api-key-env, --{prefix}concurrency (a cap), --{prefix}timeout and
-    --{prefix}retries (the model flag is the command's own)."""
+    """--{prefix}base-url, --{prefix}api-key-env, --{prefix}concurrency (a cap), --{prefix}timeout,
+    --{prefix}first-answer-timeout and --{prefix}retries (the model flag is the command's own)."""
     flag = f"--{prefix}"
     parser.add_argument(f"{flag}base-url", help=f"OpenAI-compatible endpoint of {what} (default: "
                         "$RAGTUNE_LLM_BASE_URL or $OPENAI_BASE_URL, else OpenAI's API)")
@@ -31,6 +31,9 @@ def add_llm_flags(parser: argparse.ArgumentParser, prefix: str = "", what: str =
     parser.add_argument(f"{flag}timeout", type=float, default=DEFAULTS['timeout'], metavar="SECONDS",
                         help=f"seconds one request may take (default {DEFAULTS['timeout']:g}); a request that times "
                              f"out is retried {DEFAULTS['timeout_retries']} time(s)")
+    parser.add_argument(f"{flag}first-answer-timeout", type=float, default=DEFAULTS['first_answer_timeout'],
+                        metavar="SECONDS", help=f"seconds a request may take while the endpoint has answered nothing "
+                        f"yet (default {DEFAULTS['first_answer_timeout']:g}): a hung server is given up in seconds")
     parser.add_argument(f"{flag}retries", type=int, default=DEFAULTS['max_retries'],
                         help=f"retries of a request refused for now (429, 5xx, dropped connection), with backoff "
                              f"(default {DEFAULTS['max_retries']})")
@@ -62,4 +65,5 @@ def llm_config_from(args: argparse.Namespace, model: str, prefix: str = "") -> L
             raise ValueError(f"--{prefix}api-key-env: ${variable} is not set")
     return LLMConfig(base_url=base_url, model=model, api_key=key, max_concurrency=value("concurrency"),
                      max_retries=value("retries"), timeout=value("timeout"),
+                     first_answer_timeout=value("first-answer-timeout"),
                      batch=getattr(args, f"{prefix}batch".replace("-", "_"), False))

@@ -14,12 +14,13 @@ from ..store import Workspace
 from ..training.llm.data import (LABEL_SOURCES, NAME_SWAPS, build_chat_data, import_jsonl, load_chat_data, save_chat_data,
                                  to_jsonl)
 from ..llm.client import LLMConfig
-from ..training.llm.finetune import (DEFAULT_POLL_SECONDS, LLMFinetuneRequest, check_request, default_base_url,
-                                     fine_tune_llm, hosted_provider)
+from ..training.llm.finetune import (DEFAULT_MAX_WAIT_HOURS, DEFAULT_POLL_SECONDS, LLMFinetuneRequest, check_request,
+                                     default_base_url, fine_tune_llm, hosted_provider)
 from ..training.llm.fireworks import FIREWORKS_NOTICE
 from ..training.llm.preflight import DEFAULT_MAX_LENGTH, local_token_counter, run_preflight
 from ..training.llm.providers import OPENAI_NOTICE, PROVIDERS, ProviderJob
 from ..training.llm.together import TOGETHER_BASE_URL, TOGETHER_NOTICE
+from .errors import CommandFailed
 from .llm_flags import add_llm_flags, llm_config_from
 from .progress import ProgressPrinter
 
@@ -69,6 +70,8 @@ def register(subparsers) -> None:
     train.add_argument("--suffix", help="hosted: added to the fine-tuned model's name")
     train.add_argument("--poll-seconds", type=float, default=DEFAULT_POLL_SECONDS,
                        help="hosted: seconds between status checks (default %(default)s)")
+    train.add_argument("--max-wait-hours", type=float, default=DEFAULT_MAX_WAIT_HOURS,
+                       help="how long the job is followed before it is cancelled (default %(default)s)")
     add_llm_flags(train, "", "the fine-tuning endpoint (--provider openai, together or fireworks)")
     train.add_argument("--background", action="store_true", help="start a background job and print its run id")
     train.set_defaults(handler=run_train_llm)
@@ -115,14 +118,18 @@ def run_llm_check(args: argparse.Namespace, ws: Workspace) -> dict:
     data = load_chat_data(ws, args.data)
     count_tokens = local_token_counter(args.base_model) if args.provider == "local" else None
     report = run_preflight(data.train, data.val, args.base_model, args.epochs, args.max_length, count_tokens)
-    return {"data": args.data, **report.summary()}
+    summary = {"data": args.data, **report.summary()}
+    if not report.ok:  # the check's own verdict is the exit status: a script must not train on this data
+        raise CommandFailed(f"llm-check: {args.data!r} is not ready to train on: {'; '.join(report.errors)}", summary)
+    return summary
 
 
 def run_train_llm(args: argparse.Namespace, ws: Workspace) -> dict:
     config = _endpoint(args, args.base_model or "-")
     request = LLMFinetuneRequest(args.data, args.name, args.provider, args.base_model, args.epochs,
                                  llm=config.to_public_dict() if config else None, suffix=args.suffix,
-                                 poll_seconds=args.poll_seconds, api_key=config.api_key if config else None)
+                                 poll_seconds=args.poll_seconds, max_wait_hours=args.max_wait_hours,
+                                 api_key=config.api_key if config else None)
     if args.background:
         status = jobs.start_llm_finetune_job(ws, request)
         return {"run_id": status.run_id, "state": status.state}

@@ -49,16 +49,16 @@ def register(subparsers) -> None:
 def _add_selector_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--embedding", action="append", default=[], metavar="M",
                         help=f"embedding selector: '{BASE}' (the bundled default), a workspace model's name or id, "
-                             "a folder or a Hub id; repeatable")
+                             "a folder or a Hub id (hf:owner/name); repeatable")
     parser.add_argument("--cross-encoder", action="append", default=[], metavar="M",
-                        help="cross-encoder selector: a workspace cross-encoder's name or id, a folder or a Hub id; "
+                        help="cross-encoder selector: a workspace cross-encoder's name or id, a folder or a Hub id (hf:owner/name); "
                              "repeatable")
     parser.add_argument("--finetuned-llm", action="append", default=[], metavar="NAME",
                         help="fine-tuned LLM selector: a workspace LLM's name or id (from train-llm), trained on "
                              "this dataset's tools; repeatable")
     parser.add_argument("--untuned-llm", action="append", default=[], metavar="M",
                         help=f"a causal LM on this machine as it comes, the baseline of its fine-tunes: '{BASE}' "
-                             "(SmolLM2-135M-Instruct, offline), a folder or a Hub id; repeatable")
+                             "(SmolLM2-135M-Instruct, offline), a folder or a Hub id (hf:owner/name); repeatable")
     parser.add_argument("--llm-model", help="model of the LLM selector")
     add_llm_flags(parser, prefix="llm-", what="the LLM selector")
 

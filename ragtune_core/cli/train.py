@@ -21,7 +21,7 @@ def register(subparsers) -> None:
     train = subparsers.add_parser("train", help="fine-tune an embedding model on a dataset's train questions")
     train.add_argument("dataset", metavar="DATASET", help="dataset id or name (it must have a train/validation split)")
     train.add_argument("--name", required=True, help="name of the new model")
-    train.add_argument("--base-model", help="Hub id or folder (default: the bundled all-MiniLM-L6-v2)")
+    train.add_argument("--base-model", help="Hub id (hf:owner/name) or folder (default: the bundled all-MiniLM-L6-v2)")
     add_config_options(train, EmbeddingTrainConfig)
     add_search_options(train)
     train.add_argument("--background", action="store_true", help="start a background job and print its run id")

@@ -3,7 +3,8 @@
 One title per request: the extracts API returns the full text of only one page per request
 anyway. Pages are cached on disk, so building several corpora from the same pages asks the
 server once. Every failure (missing page, disambiguation page, HTTP or network error, an answer
-that is not the API's JSON) becomes an IngestError under the title the user typed. On a server
+that is not the API's JSON, or JSON of another shape: `WikiAnswer`) becomes an IngestError under
+the title the user typed, naming the endpoint and what its answer lacked. On a server
 with a host allow-list (`ragtune_core.network`), an endpoint elsewhere than Wikipedia and the
 listed hosts is refused, and so is a redirect that leads there.
 """
@@ -16,12 +17,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
+from pydantic import Field
 
 from .. import __version__
-from ..network import HostNotAllowedError, check_allowed
+from ..network import Answer, HostNotAllowedError, check_allowed, read_answer
 from .documents import Document, IngestError, IngestResult, make_doc_id
 from .ingest import split_sections
 from ..store.files import write_json
@@ -42,6 +45,33 @@ _QUERY = {
 
 class _PageError(Exception):
     """Why one title could not be fetched; becomes that title's IngestError."""
+
+
+# what the API answers (formatversion 2), the fields read here ----------------------------------------
+class WikiFailure(Answer):
+    code: str | None = None
+    info: str | None = None
+
+
+class WikiRefusal(Answer):
+    error: WikiFailure
+
+
+class WikiPageAnswer(Answer):
+    title: str | None = None
+    extract: str | None = None
+    missing: bool = False
+    invalid: bool = False
+    invalidreason: str | None = None
+    pageprops: dict[str, Any] | None = None
+
+
+class WikiQuery(Answer):
+    pages: list[WikiPageAnswer] = Field(min_length=1)
+
+
+class WikiAnswer(Answer):
+    query: WikiQuery
 
 
 @dataclass
@@ -65,26 +95,35 @@ class MediaWikiClient:
         self.session = session or requests.Session()
         self.timeout = timeout
 
-    def fetch(self, titles: list[str], on_progress: Callable[[int, int, str], None] | None = None) -> IngestResult:
-        """The pages named by `titles` (titles or /wiki/ URLs); on_progress(done, total, title) after each."""
+    def fetch(self, titles: list[str], on_progress: Callable[[int, int, str], None] | None = None,
+              on_error: Callable[[IngestError], None] | None = None) -> IngestResult:
+        """The pages named by `titles` (titles or /wiki/ URLs); on_progress(done, total, title) after each,
+        on_error(error) as a title fails."""
         wanted = [t.strip() for t in titles if t.strip()]
         result = IngestResult()
         loaded: dict[str, str] = {}  # final title -> the title the user typed for it
         for done, typed in enumerate(wanted, start=1):
-            try:
-                page = self.page(typed)
-            except _PageError as exc:
-                result.errors.append(IngestError(typed, str(exc)))
+            outcome = self._document_for(typed, loaded)
+            if isinstance(outcome, IngestError):
+                result.errors.append(outcome)
+                if on_error:
+                    on_error(outcome)
             else:
-                if page.title in loaded:
-                    duplicate = f"the same page as {loaded[page.title]!r} ({page.title}); loaded once"
-                    result.errors.append(IngestError(typed, duplicate))
-                else:
-                    loaded[page.title] = typed
-                    result.documents.append(self.document(page))
+                result.documents.append(outcome)
             if on_progress:
                 on_progress(done, len(wanted), typed)
         return result
+
+    def _document_for(self, typed: str, loaded: dict[str, str]) -> Document | IngestError:
+        """The page `typed` names as a Document, or why not; a page already in `loaded` is not loaded twice."""
+        try:
+            page = self.page(typed)
+        except _PageError as exc:
+            return IngestError(typed, str(exc))
+        if page.title in loaded:
+            return IngestError(typed, f"the same page as {loaded[page.title]!r} ({page.title}); loaded once")
+        loaded[page.title] = typed
+        return self.document(page)
 
     def page(self, typed: str) -> WikiPage:
         title = _title_from_input(typed)
@@ -110,7 +149,7 @@ class MediaWikiClient:
             answer = response.json()
         except ValueError as exc:
             raise _PageError(f"the answer from {self.host} is not JSON; is {self.endpoint} a MediaWiki API?") from exc
-        return _page_from_answer(answer, title)
+        return _page_from_answer(answer, title, self.endpoint)
 
     def _get(self, title: str) -> requests.Response:
         """The API's answer; redirects are followed here, each checked against the host allow-list."""
@@ -167,24 +206,19 @@ def _title_from_input(typed: str) -> str:
     return typed
 
 
-def _page_from_answer(answer, title: str) -> WikiPage:
-    if not isinstance(answer, dict):
-        raise _PageError("unexpected answer from the API (not a JSON object)")
-    if "error" in answer:
-        error = answer["error"]
-        raise _PageError(f"API error: {error.get('info') or error.get('code') or error}")
-    pages = (answer.get("query") or {}).get("pages") or []
-    if not pages or not isinstance(pages[0], dict):
-        raise _PageError("unexpected answer from the API (no page in it)")
-    page = pages[0]
-    if page.get("invalid"):
-        raise _PageError(f"invalid title: {page.get('invalidreason') or 'rejected by the wiki'}")
-    if page.get("missing"):
+def _page_from_answer(answer, title: str, endpoint: str) -> WikiPage:
+    """The page an API answer holds; _PageError saying why there is none, or naming what an answer of
+    another shape lacks."""
+    if isinstance(answer, dict) and "error" in answer:
+        error = read_answer(WikiRefusal, answer, endpoint, _PageError).error
+        raise _PageError(f"API error: {error.info or error.code or 'no reason given'}")
+    page = read_answer(WikiAnswer, answer, endpoint, _PageError).query.pages[0]
+    if page.invalid:
+        raise _PageError(f"invalid title: {page.invalidreason or 'rejected by the wiki'}")
+    if page.missing:
         raise _PageError("no such page")
-    if "disambiguation" in (page.get("pageprops") or {}):
-        raise _PageError(f"{page.get('title')!r} is a disambiguation page; give the title of one of the articles "
-                         "it lists")
-    extract = page.get("extract") or ""
-    if not extract.strip():
+    if "disambiguation" in (page.pageprops or {}):
+        raise _PageError(f"{page.title!r} is a disambiguation page; give the title of one of the articles it lists")
+    if not (page.extract or "").strip():
         raise _PageError("the page has no text")
-    return WikiPage(page.get("title") or title, extract)
+    return WikiPage(page.title or title, page.extract)

@@ -29,6 +29,7 @@ class JobKind(StrEnum):
     TRAIN_LLM = "train_llm"
     EVALUATE = "evaluate"
     COMPARE_SELECTORS = "compare_selectors"
+    FETCH_WIKI_PAGES = "fetch_wiki_pages"
     SLEEP = "sleep"  # counts only: tests the job machinery without a model
 
 
@@ -407,6 +408,24 @@ def run_router_comparison_job(ctx, params: dict) -> dict:
     return result
 
 
+# --- corpus -----------------------------------------------------------------------------------
+def run_wiki_fetch_job(ctx, params: dict) -> dict:
+    """params {endpoint, titles}: the pages as the run's fetched.json (corpus.wiki_fetch); a "title" event
+    as each title is done, a "title_failed" event as one fails. The run fails only when no title loaded."""
+    from ..corpus.wiki_fetch import fetch_into
+
+    def fetched(done: int, total: int, title: str) -> None:
+        ctx.emit("title", done=done, total=total, title=title)
+        ctx.progress(done, total, f"fetched {done}/{total} titles · {title}")
+
+    exit_on_sigterm()  # a cancel while the file is written removes its temporary copy
+    summary = fetch_into(ctx.run_dir, params["endpoint"], params["titles"], ctx.workspace.dir("cache", "mediawiki"),
+                         on_progress=fetched,
+                         on_error=lambda error: ctx.emit("title_failed", title=error.name, message=error.message))
+    ctx.complete(f"{summary['documents']} page(s) fetched, {len(summary['failed'])} title(s) failed")
+    return summary
+
+
 def run_sleep_job(ctx, params: dict) -> dict:
     """Counts steps; optionally starts a grandchild (as dataloader or tokenizer pools do) or fails."""
     steps = int(params.get("steps", 10))
@@ -430,5 +449,6 @@ TASKS = {
     JobKind.TRAIN_LLM: run_llm_finetune_job,
     JobKind.EVALUATE: run_evaluation_job,
     JobKind.COMPARE_SELECTORS: run_router_comparison_job,
+    JobKind.FETCH_WIKI_PAGES: run_wiki_fetch_job,
     JobKind.SLEEP: run_sleep_job,
 }

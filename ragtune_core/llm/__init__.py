@@ -17,6 +17,7 @@ from .client import (
     report_waits,
     make_client,
     complete_many,
+    request_key,
 )
 from .limits import AdaptiveLimiter, read_rate_limits, parse_duration
 from .outcomes import Usage, Completion, Failure, Outcome
@@ -81,6 +82,7 @@ __all__ = [
     "retry_delay",
     "describe_error",
     "complete_many",
+    "request_key",
     "AdaptiveLimiter",
     "read_rate_limits",
     "parse_duration",

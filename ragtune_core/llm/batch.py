@@ -26,18 +26,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import openai
-from openai.types.chat import ChatCompletion
 
+from ..network import Answer, read_answer
 from ..store.files import atomic_write_text
-from .client import LLMConfig, WaitCallback, chat_request, make_client, wait_callback
+from .client import OPENAI_BASE_URL, LLMConfig, WaitCallback, chat_request, make_client, wait_callback
 from .outcomes import Completion, Failure, Outcome, parse_completion
 from .retries import CONNECTION_ERRORS, MALFORMED_ERRORS, MalformedResponse, describe_error, retry_delay
+from .schemas import BatchAnswer, BatchFailure, BatchLine, BatchList, FileAnswer, LineResponse
 
 ENDPOINT = "/v1/chat/completions"
 TERMINAL = ("completed", "failed", "expired", "cancelled")
 # Polls come quickly at first (a small batch may be done in a minute), then every minute at most.
 FIRST_POLL_SECONDS = 2.0
 MAX_POLL_SECONDS = 60.0
+# A batch ends within its 24 h completion window (expired, at worst); past this margin, polling stops.
+MAX_WAIT_SECONDS = 25 * 3600.0
 MAX_BATCHES_PER_LINE = 3
 MAX_POLL_FAILURES = 8  # consecutive failed polls before giving up for now (the state keeps the batch)
 UNRUN_CODES = {"batch_expired": True, "batch_cancelled": False}  # lines a batch never ran: retry them?
@@ -99,14 +102,16 @@ def batch_unavailable_reason(config: LLMConfig, timeout: float = 10.0) -> str | 
 def complete_in_batch(config: LLMConfig, prompts: list[list[dict]], state_path: Path,
                       on_done: Callable[[Outcome], None] | None = None, on_wait: WaitCallback | None = None,
                       poll_seconds: float | None = None, max_batches: int = MAX_BATCHES_PER_LINE,
-                      sleep: Callable[[float], None] | None = None, **request_options) -> list[Outcome]:
+                      sleep: Callable[[float], None] | None = None, max_wait_seconds: float = MAX_WAIT_SECONDS,
+                      **request_options) -> list[Outcome]:
     """Send every prompt through the Batch API; one Completion or Failure per prompt, in prompt order.
 
     `on_done` is called for each prompt as its answer (or final failure) arrives; `on_wait` (default:
     the `report_waits` callback in effect) with a line for each poll ("batch batch_abc in_progress:
     120/300 requests done"); polls come every `poll_seconds`, by default after 2 s, then half as long
-    again each time up to a minute. Raises BatchError when the endpoint cannot be used right now: the
-    state file at `state_path` keeps the batch, so the same call later resumes it.
+    again each time up to a minute, for at most `max_wait_seconds` per batch. Raises BatchError when the
+    endpoint cannot be used right now, answers in another shape (schemas.py) or the batch outlasts its
+    wait: the state file at `state_path` keeps the batch, so the same call later resumes it.
 
     Example::
 
@@ -118,8 +123,8 @@ def complete_in_batch(config: LLMConfig, prompts: list[list[dict]], state_path: 
     by_id = {cid: body for cid, body in zip(ids, bodies)}
     first = {cid: index for index, cid in reversed(list(enumerate(ids)))}  # a repeated prompt's usage counts once
     state = _State.load(state_path)
-    run = _BatchRun(make_client(config), state, state_path, wait_callback(on_wait), poll_seconds,
-                    sleep or time.sleep)
+    run = _BatchRun(make_client(config), config.base_url or OPENAI_BASE_URL, state, state_path,
+                    wait_callback(on_wait), poll_seconds, sleep or time.sleep, max_wait_seconds)
     reported: set[int] = set()
 
     def report_new() -> None:
@@ -201,18 +206,20 @@ def _outcome(state: _State, cid: str, index: int, first: bool) -> Outcome:
 @dataclass
 class _BatchRun:
     client: openai.OpenAI
+    endpoint: str  # the base URL, for messages
     state: _State
     path: Path
     on_wait: WaitCallback | None
     poll_seconds: float | None  # None: FIRST_POLL_SECONDS, growing to MAX_POLL_SECONDS
     sleep: Callable[[float], None]
+    max_wait_seconds: float
 
     def submit(self, bodies: dict[str, dict]) -> None:
         """Upload the lines and create their batch, saving the state after each step."""
         lines = "".join(json.dumps({"custom_id": cid, "method": "POST", "url": ENDPOINT, "body": body}) + "\n"
                         for cid, body in bodies.items())
-        upload = self._call(lambda: self.client.files.create(
-            file=("ragtune-batch.jsonl", io.BytesIO(lines.encode("utf-8")), "application/jsonl"), purpose="batch"))
+        upload = self._read(FileAnswer, "/files", self._call(lambda: self.client.files.create(
+            file=("ragtune-batch.jsonl", io.BytesIO(lines.encode("utf-8")), "application/jsonl"), purpose="batch")))
         self.state.batch = {"input_file_id": upload.id, "id": None, "custom_ids": list(bodies)}
         for cid in bodies:
             self.state.sent[cid] = self.state.sent.get(cid, 0) + 1
@@ -220,9 +227,9 @@ class _BatchRun:
         self._create()
 
     def _create(self) -> None:
-        batch = self._call(lambda: self.client.batches.create(
+        batch = self._read(BatchAnswer, "/batches", self._call(lambda: self.client.batches.create(
             input_file_id=self.state.batch["input_file_id"], endpoint=ENDPOINT, completion_window="24h",
-            metadata={"created_by": "ragtune"}))
+            metadata={"created_by": "ragtune"})))
         self.state.batch["id"] = batch.id
         self.state.save(self.path)
 
@@ -233,7 +240,7 @@ class _BatchRun:
             self._create()
             batch_id = self.state.batch["id"]
         batch = self._poll(batch_id)
-        counts = batch.request_counts.to_dict() if batch.request_counts else {}
+        counts = batch.request_counts.model_dump() if batch.request_counts else {}
         self.state.history.append({"id": batch.id, "status": batch.status, **counts})
         unseen = set(self.state.batch["custom_ids"])
         if batch.status == "failed":
@@ -245,7 +252,7 @@ class _BatchRun:
                 if file_id:
                     for line in self._call(lambda: self.client.files.content(file_id)).text.splitlines():
                         if line.strip():
-                            unseen.discard(self._read_line(json.loads(line), batch))
+                            unseen.discard(self._read_line(self._line(line, file_id), batch))
             for cid in unseen:
                 self._unrun(cid, batch, retry=batch.status == "expired")
         self.state.batch = None
@@ -254,36 +261,57 @@ class _BatchRun:
     def _created_before(self) -> str | None:
         """The batch made from our uploaded file, if the run stopped after creating it but before saving its id."""
         file_id = self.state.batch["input_file_id"]
-        for batch in self._call(lambda: self.client.batches.list(limit=100)).data:
+        listed = self._read(BatchList, "/batches", self._call(lambda: self.client.batches.list(limit=100)))
+        for batch in listed.data:
             if batch.input_file_id == file_id:
                 self.state.batch["id"] = batch.id
                 self.state.save(self.path)
                 return batch.id
         return None
 
-    def _poll(self, batch_id: str):
-        wait = FIRST_POLL_SECONDS
+    def _poll(self, batch_id: str) -> BatchAnswer:
+        """The batch once it ends; BatchError if it has not after `max_wait_seconds` (the state keeps it)."""
+        wait, deadline = FIRST_POLL_SECONDS, time.monotonic() + self.max_wait_seconds
         while True:
-            batch = self._call(lambda: self.client.batches.retrieve(batch_id))
-            if self.on_wait:
-                counts = batch.request_counts
-                done = f": {counts.completed + counts.failed}/{counts.total} requests done" if counts else ""
-                self.on_wait(f"batch {batch.id} {batch.status}{done}")
+            batch = self._read(BatchAnswer, f"/batches/{batch_id}",
+                               self._call(lambda: self.client.batches.retrieve(batch_id)))
+            counts = batch.request_counts
+            done = f", {counts.completed + counts.failed}/{counts.total} requests done" if counts else ""
             if batch.status in TERMINAL:
+                if self.on_wait:
+                    self.on_wait(f"batch {batch.id} {batch.status}{done}")
                 return batch
-            self.sleep(wait if self.poll_seconds is None else self.poll_seconds)
+            pause = wait if self.poll_seconds is None else self.poll_seconds
+            if time.monotonic() + pause > deadline:
+                raise BatchError(f"batch {batch.id} is still {batch.status} after {self.max_wait_seconds / 3600:.3g} h "
+                                 f"of waiting for it to end; the batch is kept in {self.path}: run again to resume it")
+            if self.on_wait:
+                self.on_wait(f"waiting for batch {batch.id} to end: {batch.status}{done}")
+            self.sleep(pause)
             wait = min(MAX_POLL_SECONDS, wait * 1.5)
 
-    def _read_line(self, line: dict, batch) -> str | None:
+    def _read(self, shape: type[Answer], path: str, answer):
+        return read_answer(shape, answer, f"{self.endpoint}{path}", BatchError)
+
+    def _line(self, line: str, file_id: str) -> BatchLine:
+        """One line of a batch's output or error file; BatchError naming the file for a line of another shape."""
+        try:
+            data = json.loads(line)
+        except ValueError:
+            data = line
+        return self._read(BatchLine, f"/files/{file_id}/content", data)
+
+    def _read_line(self, line: BatchLine, batch: BatchAnswer) -> str | None:
         """Keep one output or error line's answer or failure; its custom_id."""
-        cid = line.get("custom_id")
+        cid = line.custom_id
         if cid not in self.state.batch["custom_ids"]:
             return None
-        response, error = line.get("response") or {}, line.get("error") or {}
-        status = response.get("status_code")
+        response, error = line.response or LineResponse(), line.error or BatchFailure()
+        status = response.status_code
         if status == 200:
             try:
-                completion = parse_completion(0, _chat_completion(response.get("body")), self.state.sent.get(cid, 1))
+                completion = parse_completion(0, response.body, self.state.sent.get(cid, 1),
+                                              endpoint=f"the batch {batch.id}'s line {cid}")
             except (MalformedResponse, *MALFORMED_ERRORS) as exc:
                 self.state.failures[cid] = describe_error(exc)
             else:
@@ -292,11 +320,11 @@ class _BatchRun:
                                            "tool_calls": completion.tool_calls}
                 self.state.errors.pop(cid, None)
             return cid
-        if error.get("code") in UNRUN_CODES:
-            self._unrun(cid, batch, retry=UNRUN_CODES[error["code"]])
+        if error.code in UNRUN_CODES:
+            self._unrun(cid, batch, retry=UNRUN_CODES[error.code])
             return cid
-        message = ((response.get("body") or {}).get("error") or {}).get("message") or error.get("message") or "no reason"
-        why = f"HTTP {status}: {message}" if status else f"{error.get('code') or 'error'}: {message}"
+        message = _error_message(response.body) or error.message or "no reason"
+        why = f"HTTP {status}: {message}" if status else f"{error.code or 'error'}: {message}"
         if status in (408, 409, 429) or (status or 0) >= 500:
             self.state.errors[cid] = why
         else:
@@ -330,7 +358,9 @@ class _BatchRun:
                          f"{self.path}: run again to resume it")
 
 
-def _chat_completion(body) -> ChatCompletion:
-    if not isinstance(body, dict):
-        raise MalformedResponse(f"not a chat completion: {str(body)[:80]!r}")
-    return ChatCompletion.model_validate(body)
+
+def _error_message(body) -> str | None:
+    """The message of an error body ({"error": {"message": ...}}), whatever else the body holds."""
+    error = body.get("error") if isinstance(body, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    return message if isinstance(message, str) else None

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import hashlib
+import json
 import os
 import random
 import time
@@ -40,7 +42,7 @@ from .outcomes import Completion, Failure, Outcome, parse_completion
 from .pricing import estimate_tokens
 from .retries import (
     CONNECTION_ERRORS, MALFORMED_ERRORS, MalformedResponse, describe_error, is_fatal, is_retryable, is_timeout,
-    retry_after_seconds, retry_delay, short_reason,
+    retry_after_seconds, retry_delay, wait_line,
 )
 
 API_KEY_ENV_VARS = ("RAGTUNE_LLM_API_KEY", "OPENAI_API_KEY")  # the server's key: the app's own variable wins
@@ -113,6 +115,8 @@ class LLMConfig:
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY  # the most requests in flight (the provider's pace decides below it)
     max_retries: int = 5  # retries of a 429, a 5xx or a dropped connection
     timeout: float = 60.0  # seconds one request may take
+    # ... while the endpoint has answered nothing yet: a hung server is given up in seconds, not minutes
+    first_answer_timeout: float = 15.0
     timeout_retries: int = 1  # retries of a request that timed out (never more than max_retries)
     temperature: float | None = 0.7  # None: not sent (reasoning models accept only their default)
     batch: bool = False  # send through the provider's Batch API (batch.complete_in_batch): cheaper, slower
@@ -137,8 +141,8 @@ class LLMConfig:
             raise LLMConfigError("max_retries: cannot be negative")
         if self.timeout_retries < 0:
             raise LLMConfigError("timeout_retries: cannot be negative")
-        if self.timeout <= 0:
-            raise LLMConfigError("timeout: must be more than 0 seconds")
+        if self.timeout <= 0 or self.first_answer_timeout <= 0:
+            raise LLMConfigError("timeout, first_answer_timeout: must be more than 0 seconds")
         for name in ("price_per_1k_input", "price_per_1k_output", "price_per_1k_batch_input", "price_per_1k_batch_output"):
             if getattr(self, name) is not None and getattr(self, name) < 0:
                 raise LLMConfigError(f"{name}: a price cannot be negative")
@@ -295,6 +299,11 @@ class _Run:
         self.completion_tokens += completion.completion_tokens
 
     @property
+    def timeout(self) -> float:
+        """Seconds a request may take: shorter until the endpoint has answered anything."""
+        return self.config.timeout if self.answered else min(self.config.timeout, self.config.first_answer_timeout)
+
+    @property
     def is_stalled(self) -> bool:
         return self.stalled and not self.answered and not self.fatal
 
@@ -331,6 +340,9 @@ async def _complete_all(config: LLMConfig, client_kwargs: dict, prompts: list[li
             on_done(outcome)
         return outcome
 
+    if on_wait and prompts:  # until the first answer, nothing else tells what the run is waiting for
+        on_wait(f"waiting for the first answer from {config.base_url or OPENAI_BASE_URL} ({config.model}; given "
+                f"up after {run.timeout:g} s without one)")
     try:
         return list(await asyncio.gather(*(one(i, p) for i, p in enumerate(prompts))))
     finally:
@@ -352,11 +364,11 @@ async def _complete_one(run: _Run, index: int, messages: list[dict]) -> Outcome:
             run.limiter.release(ticket, answered=False)
             return Failure(index, run.fatal[0], attempts)
         attempts += 1
-        status, headers, timed_out = None, None, False
-        sent = time.perf_counter()
+        status, headers, timed_out, error = None, None, False, None
+        sent, timeout = time.perf_counter(), run.timeout
         try:  # the slot is held for the request only, never during a backoff
             raw = await run.client.chat.completions.with_raw_response.create(
-                **chat_request(config, messages, run.request_options))
+                **chat_request(config, messages, run.request_options), timeout=timeout)
             status, headers = raw.status_code, raw.headers
         except openai.APIStatusError as exc:
             status, headers, error = exc.status_code, exc.response.headers, exc
@@ -364,9 +376,10 @@ async def _complete_one(run: _Run, index: int, messages: list[dict]) -> Outcome:
             timed_out, error = is_timeout(exc), exc
         finally:
             run.limiter.release(ticket, status, timed_out, headers)
-        if status is not None and status < 400:
+        if error is None:
             try:
-                completion = parse_completion(index, raw.parse(), attempts, time.perf_counter() - sent)
+                completion = parse_completion(index, raw.parse(), attempts, time.perf_counter() - sent,
+                                              f"{config.base_url or OPENAI_BASE_URL}/chat/completions")
             except (MalformedResponse, *MALFORMED_ERRORS) as exc:  # this answer failed, not the run
                 run.mark_answered()
                 return Failure(index, describe_error(exc), attempts)
@@ -391,17 +404,24 @@ async def _complete_one(run: _Run, index: int, messages: list[dict]) -> Outcome:
             message = f"gave up after {attempts} attempts: {describe_error(error)}"
             if timed_out and not run.answered:
                 return Failure(index, run.doom(
-                    f"{message} (the server has not answered any request within {config.timeout:g} s)"), attempts)
+                    f"{message} (the server has not answered any request within {timeout:g} s; one that is only "
+                    "slow to start needs a longer first-answer timeout)"), attempts)
             return Failure(index, message, attempts)
         delay = retry_delay(used, retry_after_seconds(error), rng)
         if run.on_wait:
-            seconds = f"{delay:.0f}" if delay >= 10 else f"{delay:.1f}"
-            run.on_wait(f"waiting for the server ({short_reason(error)}), retry {used + 1}/{limit} in {seconds} s")
+            run.on_wait(wait_line(error, used + 1, limit, delay))
         if timed_out:
             timeouts += 1
         else:
             retries += 1
         await asyncio.sleep(delay)
+
+
+def request_key(config: LLMConfig, messages: list[dict], request_options: dict | None = None) -> str:
+    """A cache key holding everything that changes an answer: the endpoint and the request as sent
+    (model, messages, sampling, options): the same model name at another base URL is another answer."""
+    parts = [config.base_url or OPENAI_BASE_URL, chat_request(config, messages, request_options or {})]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def chat_request(config: LLMConfig, messages: list[dict], request_options: dict) -> dict:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from openai.types.chat import ChatCompletion
-
+from ..network import read_answer
 from .retries import MalformedResponse
+from .schemas import ChatAnswer, TokenUsage, ToolFunction
 
 
 @dataclass
@@ -44,37 +44,13 @@ class Failure:
 Outcome = Completion | Failure
 
 
-def parse_completion(index: int, response, attempts: int, seconds: float = 0.0) -> Completion:
-    """The answer's text and usage; MalformedResponse for a 200 that is not a chat completion (the SDK
-    hands back a non-JSON body as text, and builds its models from JSON without validating them)."""
-    if not isinstance(response, ChatCompletion):
-        raise MalformedResponse(f"not a chat completion: {_excerpt(response)}")
-    choices = response.choices
-    if not isinstance(choices, list) or not choices:
-        raise MalformedResponse("the completion has no choices")
-    message = getattr(choices[0], "message", None)
-    content = getattr(message, "content", None)
-    if message is None or not isinstance(content, (str, type(None))):
-        raise MalformedResponse("the completion's first choice has no message text")
-    usage = response.usage
-    return Completion(index=index, content=content or "",
-                      prompt_tokens=_token_count(usage, "prompt_tokens"),
-                      completion_tokens=_token_count(usage, "completion_tokens"),
-                      attempts=attempts, tool_calls=_tool_calls(message), seconds=seconds)
-
-
-def _tool_calls(message) -> list[dict]:
-    """The message's function calls as {"name", "arguments"}; a call without a function is kept nameless."""
-    calls = getattr(message, "tool_calls", None) or []
-    functions = [getattr(call, "function", None) for call in calls]
-    return [{"name": getattr(f, "name", None), "arguments": getattr(f, "arguments", None)} for f in functions]
-
-
-def _token_count(usage, name: str) -> int:
-    value = getattr(usage, name, 0) if usage is not None else 0
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
-
-
-def _excerpt(value, limit: int = 80) -> str:
-    text = " ".join(str(value).split())
-    return repr(text if len(text) <= limit else text[:limit] + "...")
+def parse_completion(index: int, response, attempts: int, seconds: float = 0.0,
+                     endpoint: str = "the endpoint") -> Completion:
+    """The answer's text and usage; MalformedResponse naming `endpoint` and what is missing for a 200
+    that is not a chat completion (a proxy's HTML page, no choices...: schemas.ChatAnswer)."""
+    answer = read_answer(ChatAnswer, response, endpoint, MalformedResponse)
+    message, usage = answer.choices[0].message, answer.usage or TokenUsage()
+    return Completion(index=index, content=message.content or "", prompt_tokens=usage.prompt_tokens or 0,
+                      completion_tokens=usage.completion_tokens or 0, attempts=attempts, seconds=seconds,
+                      tool_calls=[{"name": f.name, "arguments": f.arguments}
+                                  for f in (call.function or ToolFunction() for call in message.tool_calls or [])])

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import Callable
 from email.utils import parsedate_to_datetime
+from typing import TypeVar
 
 import openai
 import pydantic
@@ -32,6 +34,7 @@ FATAL_RATE_LIMIT_CODES = {"insufficient_quota", "billing_hard_limit_reached"}
 MALFORMED_ERRORS = (json.JSONDecodeError, UnicodeDecodeError, pydantic.ValidationError,
                     openai.APIResponseValidationError, _http.HTTPError)
 CONNECTION_ERRORS = (openai.APIConnectionError, _http.TransportError)  # timeouts included
+T = TypeVar("T")
 
 
 class MalformedResponse(ValueError):
@@ -45,8 +48,14 @@ def is_retryable(exc: Exception) -> bool:
 
 
 def is_fatal(exc: openai.APIStatusError) -> bool:
-    """An answer after which every other request would fail the same way (bad key, wrong URL, no quota)."""
-    return exc.status_code in FATAL_STATUS or (exc.status_code == 429 and error_code(exc) in FATAL_RATE_LIMIT_CODES)
+    """An answer after which every other request would fail the same way (bad key, wrong URL, no quota, a
+    redirect: with a host allow-list, redirects are not followed)."""
+    return (exc.status_code in FATAL_STATUS or is_redirect(exc)
+            or (exc.status_code == 429 and error_code(exc) in FATAL_RATE_LIMIT_CODES))
+
+
+def is_redirect(exc: Exception) -> bool:
+    return isinstance(exc, openai.APIStatusError) and 300 <= exc.status_code < 400
 
 
 def error_code(exc: openai.APIStatusError) -> str | None:
@@ -87,6 +96,30 @@ def retry_delay(attempt: int, retry_after: float | None = None, rng: random.Rand
     return min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** attempt) * rng.uniform(0.5, 1.0)
 
 
+def wait_line(exc: Exception, retry: int, limit: int, delay: float) -> str:
+    """What a caller waiting out a backoff is told: "waiting for the server (HTTP 503), retry 2/5 in 8 s"."""
+    seconds = f"{delay:.0f}" if delay >= 10 else f"{delay:.1f}"
+    return f"waiting for the server ({short_reason(exc)}), retry {retry}/{limit} in {seconds} s"
+
+
+def call_retrying(request: Callable[[], T], retries: int, on_wait: Callable[[str], None] | None = None,
+                  sleep: Callable[[float], None] = time.sleep) -> T:
+    """What `request` (one synchronous SDK call) returns, sent again after a 429, a 5xx or a dropped
+    connection up to `retries` times with backoff, each wait told to `on_wait`; the last error raised."""
+    attempt = 0
+    while True:
+        try:
+            return request()
+        except Exception as exc:
+            if attempt >= retries or not is_retryable(exc):
+                raise
+            delay = retry_delay(attempt, retry_after_seconds(exc))
+            attempt += 1
+            if on_wait:
+                on_wait(wait_line(exc, attempt, retries, delay))
+            sleep(delay)
+
+
 def describe_error(exc: Exception) -> str:
     if is_timeout(exc):
         return "the request timed out"
@@ -94,6 +127,10 @@ def describe_error(exc: Exception) -> str:
         return f"could not connect: {exc}"
     if isinstance(exc, _http.TransportError):
         return f"the connection failed ({type(exc).__name__}: {exc})"
+    if is_redirect(exc):
+        return (f"HTTP {exc.status_code}: the endpoint redirects to {exc.response.headers.get('location') or 'nowhere'}, "
+                "which is not followed (the server's host allow-list is on): give the address it redirects to as "
+                "the base URL, if its host is allowed")
     if isinstance(exc, openai.APIStatusError):
         return f"HTTP {exc.status_code}: {exc.message}"
     if isinstance(exc, MalformedResponse):

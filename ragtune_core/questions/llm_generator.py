@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 from ..corpus.documents import Chunk
 from ..llm.batch import complete_in_batch
-from ..llm.client import LLMConfig, complete_many
+from ..llm.client import LLMConfig, complete_many, request_key
 from ..llm.outcomes import Completion, Outcome, Usage
 from ..llm.pricing import estimate_tokens
 from ..store.files import atomic_write_text
@@ -22,8 +21,8 @@ ESTIMATED_TOKENS_PER_QUESTION = 30
 class LLMQuestionGenerator:
     """Questions from an OpenAI-compatible model, each chunk's answer cached on disk.
 
-    The cache key covers what decides the answer (model, endpoint, prompt template, chunk text,
-    questions asked for), so a changed prompt asks again while a repeated run costs nothing.
+    The cache key covers what decides the answer (endpoint, model, sampling, and the prompt: template,
+    chunk text, questions asked for), so a changed prompt asks again while a repeated run costs nothing.
     Failed chunks are not cached: the next run retries them. With `config.batch` the chunks go
     through the Batch API, its state in the cache folder, so a run stopped while its batch is
     out finds the batch again when started over with the same chunks.
@@ -67,8 +66,7 @@ class LLMQuestionGenerator:
             if on_progress:
                 on_progress(done, len(chunks), len(result.failures))
 
-        prompts = [[{"role": "user", "content": render_prompt(self.prompt_template, c.text, n_per_chunk)}]
-                   for c in to_ask]
+        prompts = [self._prompt(c.text, n_per_chunk) for c in to_ask]
         if not prompts:
             outcomes = []
         elif self.config.batch:
@@ -99,12 +97,15 @@ class LLMQuestionGenerator:
         """Where a batch run over these chunks keeps its state: the same run started again finds it."""
         if self.cache_dir is None:
             raise GenerationError("the batch mode needs a cache folder for its state (cache_dir)")
-        parts = [self.config.model, self.config.base_url or "", self.prompt_template, n, [c.text for c in chunks]]
-        return self.cache_dir / "batches" / f"{hashlib.sha256(json.dumps(parts).encode('utf-8')).hexdigest()}.json"
+        key = request_key(self.config, [m for c in chunks for m in self._prompt(c.text, n)])
+        return self.cache_dir / "batches" / f"{key}.json"
 
     def cache_key(self, chunk: Chunk, n: int) -> str:
-        parts = [self.config.model, self.config.base_url or "", self.prompt_template, chunk.text, n]
-        return hashlib.sha256(json.dumps(parts).encode("utf-8")).hexdigest()
+        """Everything that changes the chunk's answer (client.request_key): endpoint, model, prompt, sampling."""
+        return request_key(self.config, self._prompt(chunk.text, n))
+
+    def _prompt(self, text: str, n: int) -> list[dict]:
+        return [{"role": "user", "content": render_prompt(self.prompt_template, text, n)}]
 
     def _cache_path(self, chunk: Chunk, n: int) -> Path | None:
         if self.cache_dir is None:

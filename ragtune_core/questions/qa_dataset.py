@@ -23,7 +23,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Literal
 
-from ..store.files import Rule, Text, atomic_write_text, conform, parse_json, unchanged_since, version_of
+from ..store.files import (Rule, Text, atomic_write_text, conform, parse_json, refuse_links, unchanged_since,
+                           version_of)
 from ..store.workspace import DatasetRecord, Workspace, check_name, new_id
 
 TRAIN, VAL = "train", "val"
@@ -294,5 +295,6 @@ def update_dataset(ws: Workspace, dataset_id: str, dataset: QADataset, params: d
 
 
 def load_dataset(ws: Workspace, dataset_id: str) -> QADataset:
-    ws.get_dataset(dataset_id)  # an unknown id is named as such
+    record = ws.get_dataset(dataset_id)  # an unknown id is named as such
+    refuse_links(ws.dataset_path(dataset_id), f"dataset {record.name!r}", DatasetError)
     return QADataset.load(ws.dataset_path(dataset_id))

@@ -17,7 +17,6 @@ its batch is out finds the batch again when started over, and pays for no query 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import time
@@ -135,8 +134,7 @@ class LLMSelector:
         folder = _batch_folder.get()
         if folder is None:
             raise ValueError(f"{self.name}: the batch mode needs a folder for its state (routing.batch_states_in)")
-        parts = [self.config.model, self.config.base_url or "", prompts, options]
-        return folder / f"{hashlib.sha256(json.dumps(parts, sort_keys=True).encode('utf-8')).hexdigest()}.json"
+        return folder / f"{llm.request_key(self.config, [m for p in prompts for m in p], options)}.json"
 
     def _select_by_tool_call(self, queries: list[str], choices: list[Choice]) -> list[Selection]:
         system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []

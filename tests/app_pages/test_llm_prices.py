@@ -102,3 +102,17 @@ def test_a_batch_run_from_the_page_is_estimated_then_priced_as_a_batch(ws):
     result = ws.get_run(run.run_id).result
     usage = result["usage"]
     assert result["cost_usd"] == pytest.approx(usage["prompt_tokens"] * 0.005 / 1000 + usage["completion_tokens"] * 0.01 / 1000)
+
+
+@pytest.mark.fault(
+    "A damaged llm_prices.json (a negative price) when an LLM question generation is started from the Questions page",
+    sees="an error naming llm_prices.json, the model and the field; no Generate button, as the CLI refuses too",
+    kept="the price file as it is, to fix or delete; no job started")
+def test_a_damaged_price_table_keeps_the_questions_page_from_starting_a_job(ws):
+    (ws.root / "llm_prices.json").write_text('{"fake-model": {"input": -1, "output": 0}}')
+    with FakeOpenAIServer() as server:
+        at = _llm_form(ws, server)
+    assert not at.exception
+    assert "llm_prices.json: 'fake-model': input: a price is a number" in shown(at.error)
+    assert "Generate" not in [button.label for button in at.button]
+    assert ws.list_runs() == []

@@ -2,20 +2,10 @@ import json
 
 import pytest
 from tests.corpus.test_ingest import image_only_pdf, make_pdf
-from tests.corpus.test_mediawiki import FakeWiki
 
 from ragtune_core.cli import main
 from ragtune_core.corpus.documents import load_chunks
 from ragtune_core.corpus.documents import load_documents
-
-
-@pytest.fixture
-def wiki(monkeypatch):
-    for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(proxy, raising=False)
-    server = FakeWiki()
-    yield server
-    server.close()
 
 
 def run(capsys, workspace, *argv) -> tuple[int, dict | None, str]:

@@ -78,13 +78,6 @@ class FakeWiki:
         self.server.server_close()
 
 
-@pytest.fixture
-def wiki():
-    server = FakeWiki()
-    yield server
-    server.close()
-
-
 def client(wiki, tmp_path, **options) -> MediaWikiClient:
     session = requests.Session()
     session.trust_env = False  # no proxy from the environment between us and 127.0.0.1
@@ -254,3 +247,32 @@ def test_a_redirect_off_the_allow_list_is_not_followed(wiki, tmp_path, monkeypat
         assert [d.title for d in followed.documents] == ["Toronto"] and wiki.titles_asked() == ["Toronto"]
     finally:
         redirector.close()
+
+
+@pytest.mark.parametrize("body, missing", [
+    ({"batchcomplete": True}, "answered in another shape: no query"),
+    ({"query": {"pages": {"64646": {"title": "Toronto"}}}}, "query.pages: Input should be a valid list"),
+    ({"query": {"pages": []}}, "query.pages: List should have at least 1 item"),
+    ({"query": {"pages": [{"title": "Toronto", "extract": ["a", "list"]}]}}, "query.pages[0].extract: Input should"),
+    ({"query": {"pages": [{"title": "Toronto", "pageprops": "none"}]}}, "query.pages[0].pageprops: Input should"),
+    ({"error": "down for maintenance"}, "answered in another shape: error: Input should be"),
+    (["Toronto"], "answered in another shape: not a JSON object but"),
+])
+@pytest.mark.fault(
+    "A MediaWiki endpoint answering 200 with JSON of another shape (no query, pages as an object, a list for the "
+    "text, an error that is a string)",
+    sees="each title listed as not loaded, with the endpoint and the field missing or wrong; never an "
+         "AttributeError or KeyError",
+    kept="the corpus being built from the titles that loaded; nothing cached for the others")
+def test_a_mediawiki_answer_of_another_shape_is_an_error_naming_the_endpoint_and_field(tmp_path, body, missing):
+    from tests.fake_shapes import WrongShapeServer
+
+    with WrongShapeServer(body=body) as server:
+        endpoint = f"{server.base_url}/api.php"
+        session = requests.Session()
+        session.trust_env = False
+        result = MediaWikiClient(endpoint, cache_dir=tmp_path / "cache", session=session, timeout=5.0).fetch(
+            ["Toronto", "Ottawa"])
+    assert result.documents == [] and [e.name for e in result.errors] == ["Toronto", "Ottawa"]
+    assert all(e.message.startswith(endpoint) and missing in e.message for e in result.errors)
+    assert not list((tmp_path / "cache").glob("*.json"))

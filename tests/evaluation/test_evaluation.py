@@ -248,15 +248,16 @@ def test_reports_are_saved_listed_and_the_latest_per_model_kept(workspace):
     assert [r.report_id for r in latest_reports(workspace, "dataset-1", "all")] == [second.report_id, newer.report_id]
 
 
-def test_evaluation_job_evaluates_each_model_and_saves_reports(workspace, monkeypatch):
+def test_evaluation_job_evaluates_each_model_and_saves_reports(workspace, monkeypatch, tmp_path):
     dataset, model = small_case()
+    mine = str(tmp_path)  # a model's folder (its loading is faked)
     record = save_dataset(workspace, "toy", dataset, None, {})
     loaded = []
     monkeypatch.setattr(retrieval, "load_embedder", lambda path: loaded.append(path) or model)
     ctx = FakeContext(workspace)
     result = run_evaluation_job(ctx, {"dataset_id": record.id, "part": "val",
-                                      "models": [{"label": "base", "path": None}, {"label": "mine", "path": "/m"}]})
-    assert loaded == [None, "/m"] * 2  # every model loaded before the first is evaluated
+                                      "models": [{"label": "base", "path": None}, {"label": "mine", "path": mine}]})
+    assert loaded == [None, mine] * 2  # every model loaded before the first is evaluated
     assert set(result["metrics"]) == {"base", "mine"}
     assert result["metrics"]["base"]["accuracy@1"] == pytest.approx(0.5)
     assert [e[1]["model"] for e in ctx.events if e[0] == "metrics"] == ["base", "mine"]
@@ -267,7 +268,7 @@ def test_evaluation_job_evaluates_each_model_and_saves_reports(workspace, monkey
     reports = latest_reports(workspace, record.id, "val")
     assert [r.name for r in reports] == ["base", "mine"]
     assert sorted(r.report_id for r in reports) == sorted(result["reports"])
-    assert reports[1].model_path == "/m"
+    assert reports[1].model_path == mine
 
 
 CITIES = ["Avalon", "Brimford", "Coldwater", "Dunmore", "Eastwick", "Fairhaven", "Glenrock", "Harrowgate",

@@ -47,7 +47,7 @@ def test_a_completed_batch_answers_every_prompt_in_order_with_usage(tmp_path):
     assert upload["purpose"] == "batch"
     line = json.loads(upload["content"].decode().splitlines()[0])
     assert line["method"] == "POST" and line["url"] == "/v1/chat/completions" and line["body"]["model"] == "fake-model"
-    assert waits[0] == "batch batch_1 in_progress: 0/6 requests done" and waits[-1].startswith("batch batch_1 completed")
+    assert waits[0] == "waiting for batch batch_1 to end: in_progress, 0/6 requests done" and waits[-1].startswith("batch batch_1 completed")
 
 
 def test_a_partly_failed_batch_sends_only_its_failed_lines_again(tmp_path):
@@ -174,7 +174,7 @@ def test_generate_with_batch_goes_through_the_batch_api_and_prices_it_as_a_batch
     assert summary["cost_usd"] == pytest.approx(usage["prompt_tokens"] / 1000 * 0.005 + usage["completion_tokens"] / 1000 * 0.01)
     assert summary["estimate"]["cost_usd"] > 0 and summary["estimate"]["cached_chunks"] == 0
     assert "generate: about" in err and "(fake-model, batch prices)" in err and "generate: used" in err
-    assert "generate: batch batch_1 in_progress" in err  # the progress of the batch, on stderr
+    assert "generate: waiting for batch batch_1 to end: in_progress" in err  # the progress of the batch, on stderr
 
 
 def test_generate_with_batch_where_the_endpoint_has_none_says_so(workspace, run_cli):

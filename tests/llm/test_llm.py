@@ -252,12 +252,14 @@ def test_malformed_answers_are_failures_or_empty_not_crashes():
 
 @pytest.mark.parametrize("fault, message", [
     ("truncated_json", "malformed response (JSONDecodeError"),
-    ("html", "malformed response (not a chat completion: '<html>"),
-    ("empty_choices", "malformed response (the completion has no choices)"),
+    ("html", "malformed response ({url}/chat/completions answered in another shape: not a JSON object but '<html>"),
+    ("empty_choices", "malformed response ({url}/chat/completions answered in another shape: choices: List should "
+                      "have at least 1 item"),
 ])
 def test_a_broken_body_fails_its_prompt_once(fault, message):
     with FakeOpenAIServer(fault=fault) as server:
         outcomes = complete_many(_config(server, max_concurrency=2), _prompts(3))
+        message = message.format(url=server.base_url)
     assert all(isinstance(o, Failure) and o.message.startswith(message) and o.attempts == 1 for o in outcomes), outcomes
     assert server.chat_requests == 3
 
@@ -284,7 +286,8 @@ def test_a_hung_server_costs_few_timeouts_and_says_it_is_waiting():
     assert all(isinstance(o, Failure) for o in outcomes)
     assert "gave up after 2 attempts: the request timed out" in outcomes[0].message
     assert all("has not answered any request within 0.3 s" in o.message for o in outcomes)
-    assert waits and all(w.startswith("waiting for the server (no answer in time), retry 1/1 in ") for w in waits)
+    assert waits[0] == f"waiting for the first answer from {server.base_url} (fake-model; given up after 0.3 s without one)"
+    assert waits[1:] and all(w.startswith("waiting for the server (no answer in time), retry 1/1 in ") for w in waits[1:])
 
 
 def test_a_timeout_after_the_server_answered_fails_only_its_prompt():
@@ -304,11 +307,11 @@ def test_waits_reach_the_reporter_in_effect():
     with FakeOpenAIServer(rate_limit_every=1, retry_after=0.01) as server, report_waits(waits.append):
         [outcome] = complete_many(_config(server, max_retries=2), _prompts(1))
     assert isinstance(outcome, Failure)
-    assert [w.split(" in ")[0] for w in waits] == ["waiting for the server (rate limited), retry 1/2",
-                                                   "waiting for the server (rate limited), retry 2/2"]
+    assert [w.split(" in ")[0] for w in waits[1:]] == ["waiting for the server (rate limited), retry 1/2",
+                                                       "waiting for the server (rate limited), retry 2/2"]
     with FakeOpenAIServer(rate_limit_every=1, retry_after=0.01) as server:
         complete_many(_config(server, max_retries=1), _prompts(1))
-    assert len(waits) == 2  # outside the block, nobody is told
+    assert len(waits) == 3  # outside the block, nobody is told
 
 
 def test_our_own_bugs_surface_instead_of_passing_for_a_malformed_response(monkeypatch):

@@ -213,6 +213,8 @@ def fake_models(monkeypatch):
 def test_evaluate_base_and_a_workspace_model(capsys, workspace, fake_models, tmp_path):
     dataset, _ = small_case()
     record = save_dataset(workspace, "toy", dataset, None, {})
+    (tmp_path / "mine").mkdir()  # model folders exist: a missing one is named as missing
+    (tmp_path / "folder").mkdir()
     mine = workspace.register_model("mine", "embedding", tmp_path / "mine", "base")
     code, summary, err = run(capsys, workspace, "evaluate", "toy", "--model", "base", "--model", "mine")
     assert code == 0, err
@@ -245,7 +247,7 @@ def test_evaluate_bad_input_saves_no_report(capsys, workspace, fake_models):
     dataset, _ = small_case()
     save_dataset(workspace, "toy", dataset, None, {})
     code, _, err = run(capsys, workspace, "evaluate", "toy", "--model", "base", "--model", "missing")
-    assert code == 2 and "could not load model 'missing'" in err
+    assert code == 2 and "unknown model 'missing'" in err
     code, _, err = run(capsys, workspace, "evaluate", "nothing", "--model", "base")
     assert code == 2 and "no dataset with id 'nothing'" in err
     code, _, err = run(capsys, workspace, "evaluate", "toy", "--model", "base", "--batch-size", "0")

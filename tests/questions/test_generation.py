@@ -271,6 +271,55 @@ def test_llm_generator_asks_parses_and_caches(tmp_path):
         assert server.chat_requests == 3  # another prompt is another question
 
 
+@pytest.mark.fault(
+    "The same model name at another base URL, or asked with other sampling (temperature), after a cached run",
+    sees="the other endpoint (or sampling) is asked: its own questions, never the first server's cached answers",
+    kept="each endpoint's cached answers, for its own repeated runs")
+def test_the_cache_key_holds_the_endpoint_and_the_sampling(tmp_path):
+    chunks = _chunks(BERLIN, "berlin")
+
+    def other_responder(request: dict) -> str:
+        return "1. What does the other server ask?\n2. And what else does it ask?"
+
+    with FakeOpenAIServer() as first, FakeOpenAIServer(responder=other_responder) as second:
+        asked_first = LLMQuestionGenerator(_llm(first), cache_dir=tmp_path).generate(chunks, 2)
+        asked_second = LLMQuestionGenerator(_llm(second), cache_dir=tmp_path).generate(chunks, 2)
+        assert second.chat_requests == 3 and asked_second.cached == 0
+        assert {q.question for q in asked_second.questions} == {"What does the other server ask?",
+                                                               "And what else does it ask?"}
+        assert not {q.question for q in asked_second.questions} & {q.question for q in asked_first.questions}
+        colder = LLMQuestionGenerator(_llm(first, temperature=0.0), cache_dir=tmp_path).generate(chunks, 2)
+        assert first.chat_requests == 6 and colder.cached == 0
+        again = LLMQuestionGenerator(_llm(second), cache_dir=tmp_path).generate(chunks, 2)
+        assert again.cached == 3 and second.chat_requests == 3
+
+
+@pytest.mark.fault(
+    "An LLM server that accepts connections and never answers (hung), with the default 60 s request timeout",
+    sees="'waiting for the first answer from <endpoint> (model; given up after N s without one)' from the start, "
+         "then each chunk failed: 'the server has not answered any request within N s' after about twice the "
+         "first-answer timeout, not two minutes",
+    kept="the chunks already answered (cache); nothing cached for the failed ones, asked again next run")
+def test_a_hung_server_is_given_up_after_the_first_answer_timeout_saying_what_it_waits_for(tmp_path):
+    import time
+
+    from ragtune_core.llm.client import report_waits
+
+    waits = []
+    with FakeOpenAIServer(fault="hang", hang_seconds=30) as server:
+        start = time.monotonic()
+        with report_waits(lambda line: waits.append((time.monotonic() - start, line))):
+            result = LLMQuestionGenerator(_llm(server, first_answer_timeout=0.5), cache_dir=tmp_path).generate(
+                _chunks(BERLIN[:2], "berlin"), 2)
+        elapsed = time.monotonic() - start
+    assert elapsed < 5, elapsed  # two 0.5 s timeouts and a backoff, not two 60 s ones
+    first_said, first_line = waits[0]
+    assert first_said < 0.5 and first_line == (f"waiting for the first answer from {server.base_url} (fake-model; "
+                                               "given up after 0.5 s without one)")
+    assert result.questions == [] and len(result.failures) == 2
+    assert all("the server has not answered any request within 0.5 s" in why for _, why in result.failures)
+
+
 def test_llm_generator_counts_malformed_answers_as_failures_and_retries_them_later(tmp_path):
     chunks = _chunks(BERLIN, "berlin")
     progress = []

@@ -54,7 +54,7 @@ def test_the_pace_is_measured_once_per_machine_and_model_and_kept(tmp_path, monk
     kept = json.loads((tmp_path / pace.PACE_FILE).read_text())
     assert list(kept.values()) == [{"forward_tokens_per_second": 1000.0, "train_tokens_per_second": 250.0,
                                     "train_step_seconds": 0.5, "start_seconds": 10.0}]
-    # A Hub model not on this machine is estimated at the bundled model's pace, without a download.
+    # A Hub model not on this machine (or a name loading will refuse) is estimated at the bundled model's pace.
     assert machine_pace("someone/not-downloaded") == PACE and measured == [None]
 
 

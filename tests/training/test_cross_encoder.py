@@ -235,6 +235,7 @@ def test_cli_train_takes_the_newest_embedder_fine_tuned_on_the_dataset_unless_on
     assert code == 0 and configs.pop().embedder is None, err  # none fine-tuned yet: the bundled model
     for name, dataset_id in [("old-emb", record.id), ("new-emb", record.id), ("other-emb", other.id)]:
         workspace.commit_model(workspace.reserve_model(name, "embedding", "base").id, dataset_id=dataset_id)
+        workspace.model_dir(name).mkdir(parents=True)  # a committed model has its folder
     code, out, err = run_cli("train-cross-encoder", "router", "--name", "picker")
     assert code == 0 and configs.pop().embedder == workspace.resolve("models", "new-emb").path, err
     assert "embedder: 'new-emb', the newest embedding model fine-tuned on 'router'" in err

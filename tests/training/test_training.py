@@ -233,11 +233,11 @@ def test_cli_trains_in_process_with_progress_on_stderr_and_one_json_line_on_stdo
 
     monkeypatch.setattr(train_cli, "train_and_register", fake_train_and_register)
     assert cli_main(["--workspace", str(workspace.root), "train", "tiny", "--name", " mine ", "--epochs", "1",
-                     "--batch-size", "4", "--lr", "1e-4", "--max-seq-length", "64", "--base-model", "some/model"]) == 0
+                     "--batch-size", "4", "--lr", "1e-4", "--max-seq-length", "64", "--base-model", "hf:some/model"]) == 0
     out, err = capsys.readouterr()
     summary = json.loads(out)
     assert summary.pop("model_name") == "mine" and summary["estimated_seconds"] > 0 and summary["seconds"] >= 0
-    assert calls == [(record.id, "mine", EmbeddingTrainConfig(base_model="some/model", epochs=1, batch_size=4,
+    assert calls == [(record.id, "mine", EmbeddingTrainConfig(base_model="hf:some/model", epochs=1, batch_size=4,
                                                                learning_rate=1e-4, max_seq_length=64), None)]
     assert re.search(r"estimated: about \d+ (s|min) \(start", err)  # said before training starts
     assert "eval at step 0: ndcg@10 0.5000, mrr@10 0.2500, accuracy@5 0.7500" in err

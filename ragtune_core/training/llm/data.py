@@ -29,7 +29,7 @@ from ...routing.compare import router_task
 from ...routing.selectors import Choice
 from ...routing.llm_selector import LLMSelector
 from ...routing.tool_calls import SYSTEM_PROMPT, function_tools, tools_hash
-from ...store.files import publish_folder, read_json, staging_folder, write_json, write_jsonl
+from ...store.files import own_files, publish_folder, read_json, staging_folder, write_json, write_jsonl
 from ...store.workspace import Workspace
 from ..name_swap import NameSwapper, rename_identifier
 
@@ -303,6 +303,7 @@ def load_chat_data(ws: Workspace, name: str) -> ChatData:
     if not (folder / "data.json").exists():
         known = ", ".join(list_chat_data(ws)) or "none yet"
         raise ChatDataError(f"no chat data named {name!r} (saved: {known})")
+    own_files(folder, f"chat data {name!r}")  # its lines go to a provider: never a linked file's
     data = import_jsonl((folder / "train.jsonl").read_text(encoding="utf-8"),
                         (folder / "val.jsonl").read_text(encoding="utf-8"))
     meta = read_json(folder / "data.json", f"chat data {name!r}'s")

@@ -34,6 +34,9 @@ OnEvent = Callable[[str, dict], None]
 # Hosted providers with a jobs API of their own, by name; any other hosted name is OpenAI-shaped.
 _OWN_APIS = {provider.name: provider for provider in (TogetherProvider, FireworksProvider)}
 DEFAULT_POLL_SECONDS = 10.0  # hosted jobs take minutes to hours: no need to ask more often
+# Jobs end within hours (queues included); past this, following stops and the job is cancelled, so that
+# no job left behind trains, and bills, unseen.
+DEFAULT_MAX_WAIT_HOURS = 72.0
 # What a run's "metrics" events carry, read from either provider's metrics events.
 METRIC_FIELDS = ("train_loss", "train_mean_token_accuracy", "valid_loss", "valid_mean_token_accuracy")
 
@@ -49,6 +52,7 @@ class LLMFinetuneRequest:
     settings: dict = field(default_factory=dict)  # local: LocalLLMSettings fields
     suffix: str | None = None  # hosted: added to the fine-tuned model's name
     poll_seconds: float = DEFAULT_POLL_SECONDS
+    max_wait_hours: float = DEFAULT_MAX_WAIT_HOURS  # how long the job is followed before it is given up
     # Hosted: follow this job of the provider instead of uploading and creating one (jobs.follow_again).
     provider_job_id: str | None = None
     api_key: str | None = field(default=None, repr=False, compare=False)  # never stored
@@ -64,6 +68,8 @@ class LLMFinetuneRequest:
             raise TrainingError("epochs must be between 1 and 50")
         if self.poll_seconds <= 0:
             raise TrainingError("poll_seconds must be more than 0")
+        if self.max_wait_hours <= 0:
+            raise TrainingError("max_wait_hours must be more than 0")
         if self.provider_job_id is not None and self.provider == "local":
             raise TrainingError("a local fine-tuning stops with its worker: there is no job to follow again")
         default_url = default_base_url(self.provider)
@@ -172,13 +178,19 @@ def _run_job(provider: FineTuneProvider, request: LLMFinetuneRequest, data: Chat
     on_event("provider_job", {"job_id": job.id, "provider": provider.name, "state": job.state})
     seen: set[str] = set()
     last: dict = {}
+    pause = request.poll_seconds if request.provider != "local" else min(request.poll_seconds, 1.0)
+    deadline = time.monotonic() + request.max_wait_hours * 3600
     try:
         while True:
             job = provider.status(job.id)
             _forward_events(provider, job, seen, last, on_event)
             if job.state not in ACTIVE_STATES:
                 break
-            time.sleep(request.poll_seconds if request.provider != "local" else min(request.poll_seconds, 1.0))
+            if time.monotonic() + pause > deadline:
+                raise TrainingError(f"the {request.provider} fine-tuning job {job.id} is still {job.state} after "
+                                    f"{request.max_wait_hours:g} h of waiting for it to end: it is cancelled, so that "
+                                    "it trains and bills no further (train-llm --max-wait-hours waits longer)")
+            time.sleep(pause)
     except BaseException:
         provider.cancel(job.id)
         if isinstance(provider, LocalProvider):
@@ -203,7 +215,9 @@ def _forward_events(provider: FineTuneProvider, job: ProviderJob, seen: set[str]
             on_event("metrics", metrics)
         else:
             on_event("provider_event", {"message": event.message, "level": event.level, "state": job.state})
-    on_event("state", {"state": job.state, "message": f"{provider.name} job {job.id}: {job.state}"})
+    waiting = "waiting for " if job.state in ACTIVE_STATES else ""
+    on_event("state", {"state": job.state, "message": f"{waiting}{provider.name} job {job.id}"
+                                                      f"{' to end' if waiting else ''}: {job.state}"})
 
 
 def _final_metrics(job: ProviderJob, last: dict) -> dict:

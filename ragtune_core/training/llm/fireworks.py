@@ -24,6 +24,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ...llm import schemas
 from .providers import (CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, VALIDATING, Checkpoint, JobEvent,
                         JobsAPIProvider, ProviderError, ProviderJob, epoch_seconds, newest_first)
 
@@ -110,7 +111,8 @@ class FireworksProvider(JobsAPIProvider):
         """Back once the dataset is READY; ProviderError if it fails, or takes too long."""
         deadline, pause = time.monotonic() + _DATASET_WAIT_SECONDS, 0.25
         while True:
-            state = self._request(f"report dataset {dataset_id}", "get", f"/datasets/{dataset_id}").get("state")
+            state = self._request(f"report dataset {dataset_id}", "get", f"/datasets/{dataset_id}",
+                                  shape=schemas.FireworksDataset)["state"]
             if state == "READY":
                 return
             if state not in ("UPLOADING", "STATE_UNSPECIFIED", "DATASET_STATE_UNSPECIFIED", None):
@@ -131,10 +133,11 @@ class FireworksProvider(JobsAPIProvider):
             body["epochs"] = epochs
         if suffix:  # the fine-tuned model is named after it (by default Fireworks names it after the job)
             body.update(displayName=suffix, outputModel=f"accounts/{self.account}/models/{_resource_id(suffix)}")
-        return self._keep(self._request("create the job", "post", "/supervisedFineTuningJobs", body=body))
+        return self._keep(self._request("create the job", "post", "/supervisedFineTuningJobs", body=body,
+                                        shape=schemas.FireworksJob, retrying=False))
 
     def status(self, job_id: str) -> ProviderJob:
-        return self._keep(self._request(f"report job {job_id}", "get", _job_path(job_id)))
+        return self._keep(self._request(f"report job {job_id}", "get", _job_path(job_id), shape=schemas.FireworksJob))
 
     def _keep(self, job: dict) -> ProviderJob:
         found = _job(job)
@@ -159,7 +162,7 @@ class FireworksProvider(JobsAPIProvider):
 
     def list(self, limit: int = 20) -> list[ProviderJob]:
         listed = self._request("list its jobs", "get", "/supervisedFineTuningJobs",
-                               options={"params": {"pageSize": limit}})
+                               options={"params": {"pageSize": limit}}, shape=schemas.FireworksJobs)
         return newest_first((_job(j) for j in listed.get("supervisedFineTuningJobs") or []), limit)
 
 

