@@ -122,3 +122,19 @@ def test_a_training_stopped_by_the_user_registers_its_best_model_so_far_and_says
     closing = ctx.progress_calls[-1][2]
     assert closing.startswith(f"stopped by the user at step 3 of 20, kept step {result['best_step']} · "
                               "validation ndcg@10 ")
+
+
+@pytest.mark.slow
+def test_ragtune_stop_on_a_background_training_ends_it_succeeded_with_its_model_registered(workspace, run_cli):
+    save_dataset(workspace, "tiny", tiny_dataset(), None, {})
+    code, out, _ = run_cli("train", "tiny", "--name", "kept", "--background", "--epochs", "4", "--batch-size", "4",
+                           "--max-seq-length", "64")
+    run_id = json.loads(out)["run_id"]
+    # Asked before its first step: deterministic, it stops after that step whatever the machine's pace.
+    assert run_cli("stop", run_id)[0] == 0
+    status = jobs.wait(workspace, run_id, timeout=300)
+    assert status.state == "succeeded", (workspace.run_dir(run_id) / "worker.log").read_text()[-3000:]
+    assert status.message.startswith(f"stopped by the user at step 1 of {status.result['planned_steps']}, kept step ")
+    [model] = workspace.list_models("embedding")
+    assert (model.name, model.run_id, model.metrics) == ("kept", run_id, status.result["metrics_after"])
+    assert "stopped by the user at step 1 of" in (Path(model.path) / "README.md").read_text()
