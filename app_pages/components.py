@@ -83,7 +83,8 @@ def _newest_active_run(kinds: Iterable[str]) -> str | None:
 
 
 def _job_panel(run_id: str, chart: Callable[[list[dict]], None] | None) -> None:
-    """Progress, ETA, cancel and an optional live chart of the run's events.
+    """Progress, ETA, cancel (and stop keeping the best model, for a training) and an optional live
+    chart of the run's events.
 
     Polls (st.fragment with run_every) only while the job is active; when it ends, the whole page
     reruns once so it can show the results.
@@ -120,15 +121,31 @@ def _render_status(status: jobs.JobStatus) -> None:
         detail = f"{status.done}/{status.total}" if status.total else "starting…"
         st.progress(status.fraction, text=f"{label} · {detail} · {literal(status.message)} · "
                     f"elapsed {clock(status.elapsed)} · ETA {clock(status.eta_seconds)}")
-        if st.button("Cancel", key=f"cancel-{status.run_id}", icon=":material/stop_circle:"):
-            jobs.cancel_job(workspace(), status.run_id)
-            st.rerun()
+        _job_buttons(status)
     elif status.state == "succeeded":
         st.success(f"{label} in {clock(status.elapsed)}. {literal(status.message)}")
     elif status.state == "cancelled":
         st.warning(f"{label}: cancelled by the user.")
     else:
         st.error(f"{label}: {literal(status.error or status.message)}")
+
+
+def _job_buttons(status: jobs.JobStatus) -> None:
+    """Cancel stops any job at once and keeps nothing; a training can also stop after its current
+    step and keep its best model so far, registered (jobs.request_stop)."""
+    cancel, stop = st.columns(2)
+    if cancel.button("Cancel", key=f"cancel-{status.run_id}", icon=":material/stop_circle:",
+                     help="Stop now; nothing is kept."):
+        jobs.cancel_job(workspace(), status.run_id)
+        st.rerun()
+    if status.kind not in jobs.STOPPABLE_KINDS:
+        return
+    if jobs.stop_pending(workspace(), status):
+        stop.caption("Stopping after the current step; the best model so far will be kept.")
+    elif stop.button("Stop and keep best", key=f"stop-{status.run_id}", icon=":material/save:",
+                     help="Stop after the current step and register the best model evaluated so far."):
+        jobs.request_stop(workspace(), status.run_id)
+        st.rerun()
 
 
 def line_chart(events: list[dict], event: str, fields: list[str], title: str, x: str = "step") -> None:

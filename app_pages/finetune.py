@@ -18,6 +18,7 @@ from ragtune_core.timing import clock, duration
 from ragtune_core.questions import EVALUATION_ONLY, load_dataset
 from ragtune_core.training import CrossEncoderTrainConfig, EmbeddingTrainConfig, TrainingError, planned_schedule, preflight
 from ragtune_core.training.duration import estimate_training
+from ragtune_core.training.fit import how_it_stopped
 
 ws = workspace()
 st.title("Fine-tune")
@@ -54,8 +55,9 @@ def training_charts(events: list[dict]) -> None:
             st.caption(f"Schedule: {event['reason']}; validation every {event['eval_steps']} steps.")
         elif event.get("event") == "best":
             kept = "the base model (no step beat it)" if event["step"] == 0 else f"step {event['step']}"
+            stopped = how_it_stopped(event)
             st.caption(f"Kept {kept}: validation {event['metric']} {event['value']:.3f}"
-                       f"{' · stopped early' if event['stopped_early'] else ''}.")
+                       f"{' · ' + stopped if stopped else ''}.")
     loss, metrics = st.columns(2)
     with loss:
         line_chart(events, "train_step", ["loss"], "Train loss")

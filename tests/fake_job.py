@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+
+import psutil
+
+from ragtune_core.jobs.runner import JobStatus, write_status
 from ragtune_core.store import Workspace
 
 
@@ -26,3 +32,14 @@ class FakeContext:
 
     def elapsed(self) -> float:
         return 1.0
+
+
+def running_job(ws: Workspace, kind: str = "train_embedding", name: str = "qa-minilm",
+                dataset_id: str | None = None) -> str:
+    """A run of `kind` that looks alive (its worker is this test process); its id."""
+    run = ws.create_run(kind, name, {}, dataset_id)
+    ws.update_run(run.id, state="running")
+    write_status(ws, JobStatus(run_id=run.id, kind=kind, state="running", started=1.0, done=2, total=10))
+    me = psutil.Process(os.getpid())
+    (ws.run_dir(run.id) / "worker.json").write_text(json.dumps({"pid": me.pid, "create_time": me.create_time()}))
+    return run.id

@@ -14,7 +14,7 @@ from ragtune_core.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 # The commands the README's "Command line" section walks through.
-README_COMMANDS = ("ingest", "generate", "train", "evaluate", "router-dataset", "train-cross-encoder",
+README_COMMANDS = ("ingest", "generate", "train", "stop", "evaluate", "router-dataset", "train-cross-encoder",
                    "compare-selectors", "route")
 
 

@@ -1,4 +1,4 @@
-"""`train` (fine-tune an embedding model), `runs`, `cancel` and `models`."""
+"""`train` (fine-tune an embedding model), `runs`, `cancel`, `stop` and `models`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from ..store import Workspace
 from ..training import EmbeddingTrainConfig, SearchSettings, preflight, train_and_register
 from ..training.config import Config, TrainConfig, TrainingError, limits, show
 from ..training.duration import TrainingMeter, estimate_training
+from ..training.fit import how_it_stopped
+from ..training.stopping import stop_on_first_interrupt
 from .progress import EtaPrinter, command_seconds
 
 OPTION_ALIASES = {"learning_rate": "--lr"}
@@ -34,6 +36,11 @@ def register(subparsers) -> None:
     cancel = subparsers.add_parser("cancel", help="stop a running job")
     cancel.add_argument("run_id", metavar="RUN_ID")
     cancel.set_defaults(handler=cancel_run)
+
+    stop = subparsers.add_parser("stop", help="stop a running training after its current step and keep its best "
+                                              "model so far, registered (cancel keeps nothing)")
+    stop.add_argument("run_id", metavar="RUN_ID")
+    stop.set_defaults(handler=stop_run)
 
     models = subparsers.add_parser("models", help="list the fine-tuned models")
     models.set_defaults(handler=list_models)
@@ -88,8 +95,9 @@ def run_train(args: argparse.Namespace, ws: Workspace) -> dict:
 
 
 def train_or_start(ws: Workspace, args: argparse.Namespace, job_kind: JobKind, config: TrainConfig) -> dict:
-    """Train in this process (events on stderr), or with --background start the worker job `job_kind`,
-    which makes the same train_and_register call, and return its run id."""
+    """Train in this process (events on stderr; a first Ctrl-C stops it and keeps the best model so far,
+    a second aborts), or with --background start the worker job `job_kind`, which makes the same
+    train_and_register call, and return its run id."""
     record = ws.resolve("datasets", args.dataset)
     name, dataset = preflight(ws, record.id, args.name, config)
     search = search_from_options(args)
@@ -98,7 +106,8 @@ def train_or_start(ws: Workspace, args: argparse.Namespace, job_kind: JobKind, c
     print(f"estimated: {plan.estimate.describe()}", file=sys.stderr, flush=True)
     if not args.background:
         meter = TrainingMeter(plan, EtaPrinter("train"), _StderrReporter())
-        result = train_and_register(ws, record.id, name, config, on_event=meter, search=search)
+        with stop_on_first_interrupt(args.command):
+            result = train_and_register(ws, record.id, name, config, on_event=meter, search=search)
         meter.learn(command_seconds())
         return {**result, **estimated, "seconds": round(command_seconds(), 1)}
     params = jobs.training_job_params(record.id, name, config, search)
@@ -128,6 +137,11 @@ def cancel_run(args: argparse.Namespace, ws: Workspace) -> dict:
     return {"run_id": status.run_id, "state": status.state}
 
 
+def stop_run(args: argparse.Namespace, ws: Workspace) -> dict:
+    status = jobs.request_stop(ws, args.run_id)
+    return {"run_id": status.run_id, "state": status.state, "stop_requested": True}
+
+
 def list_models(args: argparse.Namespace, ws: Workspace) -> dict:
     return {"models": [{"id": m.id, "name": m.name, "kind": m.kind, "path": m.path, "base_model": m.base_model,
                         "run_id": m.run_id, "created": m.created, "metrics": m.metrics} for m in ws.list_models()]}
@@ -145,8 +159,9 @@ class _StderrReporter:
         elif event == "schedule":
             print(f"schedule: {data['reason']}, validation every {data['eval_steps']} steps", file=sys.stderr, flush=True)
         elif event == "best":
-            stopped = " (stopped early)" if data["stopped_early"] else ""
-            print(f"kept step {data['step']}: {data['metric']} {data['value']:.4f}{stopped}", file=sys.stderr, flush=True)
+            stopped = how_it_stopped(data)
+            print(f"kept step {data['step']}: {data['metric']} {data['value']:.4f}{f' ({stopped})' if stopped else ''}",
+                  file=sys.stderr, flush=True)
         elif event == "trial":
             value = "" if data["value"] is None else f": {data['value']:.4f}"
             settings = ", ".join(f"{k} {v:.3g}" for k, v in data["params"].items())

@@ -36,6 +36,10 @@ START_GRACE_SECONDS = 20.0
 # Job kinds (jobs.tasks.JobKind values) that train a model named params["model_name"]: the name is
 # reserved when the job starts and given up when it fails, is cancelled or interrupted.
 MODEL_JOB_KINDS = {"train_embedding": EMBEDDING, "train_cross_encoder": CROSS_ENCODER, "train_llm": LLM}
+# Job kinds that can stop keeping their best model so far (request_stop); cancel stops any job, keeping nothing.
+STOPPABLE_KINDS = ("train_embedding", "train_cross_encoder")
+# The file in a run's folder whose appearance asks its training to stop and keep its best model.
+STOP_REQUEST = "stop_requested"
 # What a reservation records as the base model when the job names none.
 DEFAULT_BASE = {EMBEDDING: DEFAULT_BASE_MODEL, CROSS_ENCODER: DEFAULT_BASE_MODEL, LLM: "local default"}
 
@@ -204,6 +208,26 @@ def cancel_job(ws: Workspace, run_id: str, timeout: float = 5.0) -> JobStatus:
     if status.is_active:
         finish_status(ws, status, "cancelled", message="cancelled by the user")
     return status
+
+
+def request_stop(ws: Workspace, run_id: str) -> JobStatus:
+    """Ask a running training to stop after its current step and keep its best model so far: its
+    worker sees the request file (training.stopping) and the run then succeeds with the model
+    registered. ValueError when the run is unknown, not a training, or already ended."""
+    kind = ws.get_run(run_id).kind  # an unknown id is an error naming it
+    if kind not in STOPPABLE_KINDS:
+        raise ValueError(f"run {run_id} is a {kind} job: only an embedding or cross-encoder training can stop "
+                         "and keep its best model (cancel stops any job)")
+    status = read_status(ws, run_id)
+    if not status.is_active:
+        raise ValueError(f"run {run_id} has ended ({status.state}): there is nothing to stop")
+    atomic_write_text(ws.run_dir(run_id) / STOP_REQUEST, json.dumps({"time": time.time()}))
+    return status
+
+
+def stop_pending(ws: Workspace, status: JobStatus) -> bool:
+    """Whether the user asked this active job to stop and keep its best model, and it has not ended yet."""
+    return status.is_active and (ws.run_dir(status.run_id) / STOP_REQUEST).exists()
 
 
 def list_jobs(ws: Workspace, kind: str | None = None) -> list[JobStatus]:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 
-from .runner import JobStatus, read_events, read_status, start_job, status_path
+from .runner import STOP_REQUEST, JobStatus, read_events, read_status, start_job, status_path
 
 
 class JobKind(StrEnum):
@@ -137,7 +137,7 @@ def run_training_job(ctx, params: dict) -> dict:
 
     result = _train(ctx, params, EmbeddingTrainConfig)
     before, after = result["metrics_before"].get("ndcg@10"), result["metrics_after"].get("ndcg@10")
-    ctx.complete(f"validation ndcg@10 {before:.3f} → {after:.3f}")
+    ctx.complete(f"{_stop_note(result)}validation ndcg@10 {before:.3f} → {after:.3f}")
     return result
 
 
@@ -152,8 +152,18 @@ def run_cross_encoder_job(ctx, params: dict) -> dict:
     embedder = result["metrics_embedder"][metric]
     weight = result["metrics_after"].get(FIRST_STAGE_WEIGHT)
     blend = "" if weight is None else f", its score blended with the embedder's at weight {weight:.1f}"
-    ctx.complete(f"validation {metric} {before:.3f} → {after:.3f} (embedder alone {embedder:.3f}{blend})")
+    ctx.complete(f"{_stop_note(result)}validation {metric} {before:.3f} → {after:.3f} "
+                 f"(embedder alone {embedder:.3f}{blend})")
     return result
+
+
+def _stop_note(result: dict) -> str:
+    """The start of a training's closing line when the user stopped it (jobs.request_stop): where, and the step kept."""
+    if not result.get("stopped_by_user"):
+        return ""
+    where = (f"after {len(result['trials'])} trial(s)" if result["trials"]
+             else f"at step {result['steps']} of {result['planned_steps']}")
+    return f"stopped by the user {where}, kept step {result['best_step']} · "
 
 
 def training_job_params(dataset_id: str, model_name: str, config, search=None) -> dict:
@@ -167,12 +177,14 @@ def training_job_params(dataset_id: str, model_name: str, config, search=None) -
 
 def _train(ctx, params: dict, config_class: type) -> dict:
     """Train and register; progress is TrainingMeter's (in estimated seconds), the other events the run's.
-    The result holds the estimate said before training (estimated_seconds) and the time taken (seconds)."""
+    The result holds the estimate said before training (estimated_seconds) and the time taken (seconds).
+    A stop request file in the run's folder (runner.request_stop) ends training, its best model kept."""
     from ..questions.qa_dataset import load_dataset
     from ..store.models import prefer_offline
     from ..training.duration import TrainingMeter, estimate_training
     from ..training.register import train_and_register
     from ..training.search import SearchSettings
+    from ..training.stopping import stop_when
 
     exit_on_sigterm()
     prefer_offline()
@@ -182,8 +194,9 @@ def _train(ctx, params: dict, config_class: type) -> dict:
     plan = estimate_training(load_dataset(ctx.workspace, params["dataset_id"]), config, search)
     ctx.emit("duration", estimated_seconds=plan.seconds, phases=plan.estimate.phases)
     meter = TrainingMeter(plan, ctx.progress, lambda event, data: ctx.emit(event, **data))
-    result = train_and_register(ctx.workspace, params["dataset_id"], params["model_name"], config, on_event=meter,
-                                run_id=ctx.run_id, search=search)
+    with stop_when((ctx.run_dir / STOP_REQUEST).exists):  # a stat call after each step
+        result = train_and_register(ctx.workspace, params["dataset_id"], params["model_name"], config,
+                                    on_event=meter, run_id=ctx.run_id, search=search)
     meter.learn(ctx.elapsed())
     return {**result, "estimated_seconds": round(plan.seconds, 1), "seconds": round(ctx.elapsed(), 1)}
 

@@ -37,7 +37,8 @@ def train_embedding(config: EmbeddingTrainConfig, dataset: QADataset, output_dir
     encoded, "eval" {step, epoch, metrics} for the base model (step 0),
     "schedule" {epochs, steps, eval_steps, reason}, "progress" {step, max_steps, epoch, epochs, loss}
     after every step, "train_step" {step, max_steps, epoch, loss, learning_rate} at logging steps,
-    "eval" at eval steps and "best" {step, metric, value, stopped_early} for the model kept.
+    "eval" at eval steps and "best" {step, metric, value, stopped_early, stopped_by_user, steps, planned_steps}
+    for the model kept.
     `output_dir` must not exist: it appears, complete, only when everything went well.
 
     Example::

@@ -18,6 +18,7 @@ from ..questions.qa_dataset import TRAIN, VAL, QADataset
 from ..store.files import publish_folder
 from ..store.models import load_model
 from .config import TrainConfig, TrainingError
+from .stopping import stop_requested
 
 OnEvent = Callable[[str, dict], None]
 LOSS_POINTS_PER_RUN = 100  # at most about this many train_step events, whatever the run's length
@@ -83,6 +84,8 @@ class TrainResult:
     train_seconds: float  # trainer.train() wall time, its periodic evaluations included
     metrics_embedder: dict[str, float] = field(default_factory=dict)  # a cross-encoder's first stage alone
     trials: list[dict] = field(default_factory=list)  # a hyperparameter search's trainings (training.search)
+    planned_steps: int = 0  # optimizer steps the schedule planned
+    stopped_by_user: bool = False  # the user asked it to stop (training.stopping): the best model so far was kept
 
 
 @dataclass
@@ -174,7 +177,8 @@ def fit_and_publish(config: TrainConfig, model, evaluator, recipe: TrainerRecipe
                     output_dir: Path, on_event: OnEvent | None = None) -> TrainResult:
     """Evaluate the base model, train it with an evaluation every few steps, keep the best evaluated
     weights (by `primary_metric`, the base model's included), stop early once `config.patience`
-    evaluations in a row bring no improvement, and save the kept model as `output_dir`.
+    evaluations in a row bring no improvement or the user asks to (training.stopping), and save the
+    kept model as `output_dir`.
 
     Everything is written into a hidden folder next to `output_dir`, renamed into place only when
     complete and removed whatever happens, so a failed or cancelled run leaves nothing behind.
@@ -203,15 +207,19 @@ def fit_and_publish(config: TrainConfig, model, evaluator, recipe: TrainerRecipe
         best.restore()
         if recipe.on_kept:
             recipe.on_kept(model, best.metrics)
-        emit("best", {"step": best.step, "metric": primary_metric, "value": best.metrics.get(primary_metric),
-                      "stopped_early": steps < schedule.steps})
+        # A request that came once every planned step had run stopped nothing.
+        stopped_by_user = steps < schedule.steps and stop_requested()
+        kept = {"step": best.step, "metric": primary_metric, "value": best.metrics.get(primary_metric),
+                "stopped_early": steps < schedule.steps, "stopped_by_user": stopped_by_user,
+                "steps": steps, "planned_steps": schedule.steps}
+        emit("best", kept)
         model.save(str(work / "model"))
-        _note_on_model_card(work / "model", primary_metric, metrics_before, best, steps, schedule)
+        _note_on_model_card(work / "model", metrics_before, kept, schedule)
         publish_model(work / "model", output_dir)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return TrainResult(output_dir, primary_metric, metrics_before, best.metrics, best.step, steps, schedule.reason,
-                       recipe.pairs, seconds)
+                       recipe.pairs, seconds, planned_steps=schedule.steps, stopped_by_user=stopped_by_user)
 
 
 class _BestModel:
@@ -240,14 +248,23 @@ class _BestModel:
         return {name: tensor.detach().to("cpu", copy=True) for name, tensor in self.model.state_dict().items()}
 
 
-def _note_on_model_card(model_dir: Path, metric: str, before: dict, best: _BestModel, steps: int,
-                        schedule: Schedule) -> None:
-    """Say in the model card which step was kept and why, beside what sentence-transformers wrote."""
-    kept = "the base model (no step beat it)" if best.step == 0 else f"step {best.step}"
-    note = (f"\n\n## RAGTune training\n\n- Kept: {kept} of {steps} steps run, by validation {metric}: "
-            f"{best.metrics.get(metric, float('nan')):.4f} (base model: {before.get(metric, float('nan')):.4f}).\n"
+def how_it_stopped(best: dict) -> str:
+    """What ended a training, from its "best" event: "stopped by the user at step 4 of 10", "stopped
+    early" (patience), or "" when every planned step ran. Events of older runs lack the user's stop."""
+    if best.get("stopped_by_user"):
+        return f"stopped by the user at step {best['steps']} of {best['planned_steps']}"
+    return "stopped early" if best["stopped_early"] else ""
+
+
+def _note_on_model_card(model_dir: Path, before: dict, best: dict, schedule: Schedule) -> None:
+    """Say in the model card which step was kept and why (`best`: the "best" event), beside what
+    sentence-transformers wrote."""
+    kept = "the base model (no step beat it)" if best["step"] == 0 else f"step {best['step']}"
+    metric, value, stopped = best["metric"], best["value"], how_it_stopped(best)
+    note = (f"\n\n## RAGTune training\n\n- Kept: {kept} of {best['steps']} steps run, by validation {metric}: "
+            f"{math.nan if value is None else value:.4f} (base model: {before.get(metric, math.nan):.4f}).\n"
             f"- Schedule: {schedule.reason}; evaluated every {schedule.eval_steps} steps"
-            f"{'; stopped early' if steps < schedule.steps else ''}.\n")
+            f"{'; ' + stopped if stopped else ''}.\n")
     append_to_model_card(model_dir, note)
 
 
@@ -292,7 +309,8 @@ def _make_trainer(config: TrainConfig, schedule: Schedule, model, evaluator, rec
 
 def _event_callback(emit: OnEvent, best: _BestModel):
     """A TrainerCallback turning the trainer's step, log and evaluate hooks into RAGTune events, and
-    each evaluation into a candidate for the model kept (stopping when they stop improving)."""
+    each evaluation into a candidate for the model kept (stopping when they stop improving, or when
+    the user asks to)."""
     from transformers import TrainerCallback
 
     class EventCallback(TrainerCallback):
@@ -302,6 +320,8 @@ def _event_callback(emit: OnEvent, best: _BestModel):
         def on_step_end(self, args, state, control, **kwargs):
             emit("progress", {"step": state.global_step, "max_steps": state.max_steps, "epoch": state.epoch,
                               "epochs": math.ceil(args.num_train_epochs), "loss": self.loss})
+            if stop_requested():
+                control.should_training_stop = True
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and "loss" in logs:  # not the eval logs nor the end-of-training summary

@@ -26,6 +26,7 @@ from ..questions.qa_dataset import QADataset
 from ..store.files import publish_folder
 from .config import TrainConfig, check_settings, setting
 from .fit import OnEvent, TrainResult, append_to_model_card, primary_metric
+from .stopping import stop_requested
 
 LEARNING_RATE_SPAN = 4.0  # trials try from a quarter to four times the config's learning rate
 PRUNE_AFTER_EVALS = 3  # validation runs a trial always gets before it may be stopped as trailing
@@ -51,6 +52,7 @@ def search_and_train(search: SearchSettings, train: Callable[..., TrainResult], 
 
     Events: each training's own, their data tagged with "trial"; "search" {minutes, max_trials, metric}
     first; "trial" {number, state, value, params, seconds, best_step, steps} after each trial.
+    A stop request (training.stopping) ends the trial in progress, its best model kept, and starts no other.
     """
     import optuna
 
@@ -88,14 +90,20 @@ def search_and_train(search: SearchSettings, train: Callable[..., TrainResult], 
         return value
 
     try:
-        study.optimize(objective, n_trials=search.max_trials, timeout=search.minutes * 60)
+        study.optimize(objective, n_trials=search.max_trials, timeout=search.minutes * 60, callbacks=[_stop_if_asked])
         best = study.best_trial.number  # the first of equals: the plain training when nothing beat it
         folder = work / f"trial-{best}"
         _note_search_on_model_card(folder, study, best, metric)
         publish_folder(folder, output_dir)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return replace(results[best], output_dir=output_dir, trials=_trial_rows(study))
+    return replace(results[best], output_dir=output_dir, trials=_trial_rows(study), stopped_by_user=stop_requested())
+
+
+def _stop_if_asked(study, trial) -> None:
+    """After each trial: no other starts once the user asked to stop."""
+    if stop_requested():
+        study.stop()
 
 
 def _sample(trial, config: TrainConfig, default_epochs: int) -> dict:
@@ -122,6 +130,7 @@ def _note_search_on_model_card(model_dir: Path, study, best: int, metric: str) -
     """Say in the model card which trial won, beside the note on its own training."""
     done = [t for t in study.trials if t.state.name == "COMPLETE"]
     settings = ", ".join(f"{k} {v:.3g}" for k, v in study.trials[best].params.items())
+    stopped = "; the search was stopped by the user" if stop_requested() else ""
     note = (f"- Hyperparameter search: trial {best} of {len(study.trials)} ({len(done)} complete, the rest stopped as "
-            f"trailing), by validation {metric}; its settings: {settings}.\n")
+            f"trailing), by validation {metric}; its settings: {settings}{stopped}.\n")
     append_to_model_card(model_dir, note)

@@ -2,13 +2,12 @@
 the rest of the page still there, never a traceback."""
 
 import json
-import os
 
-import psutil
 import pytest
 
+from tests.fake_job import running_job
 from tests.page_helpers import open_page, shown
-from ragtune_core.jobs.runner import JobStatus, events_path, status_path, write_status
+from ragtune_core.jobs.runner import events_path, status_path
 from ragtune_core.questions.qa_dataset import QADataset, save_dataset
 from ragtune_core.store.workspace import Workspace
 
@@ -26,12 +25,7 @@ def ws(tmp_path, monkeypatch):
 
 def running_training(ws: Workspace) -> str:
     """A training run that looks alive (its worker is this test process)."""
-    run = ws.create_run("train_embedding", "qa-minilm", {}, ws.list_datasets()[0].id)
-    ws.update_run(run.id, state="running")
-    write_status(ws, JobStatus(run_id=run.id, kind="train_embedding", state="running", started=1.0, done=2, total=10))
-    me = psutil.Process(os.getpid())
-    (ws.run_dir(run.id) / "worker.json").write_text(json.dumps({"pid": me.pid, "create_time": me.create_time()}))
-    return run.id
+    return running_job(ws, dataset_id=ws.list_datasets()[0].id)
 
 
 @pytest.mark.fault(

@@ -12,6 +12,7 @@ from ragtune_core.questions.qa_dataset import save_dataset
 from ragtune_core.training import EmbeddingTrainConfig, SearchSettings, TrainingError
 from ragtune_core.training.fit import TrainResult
 from ragtune_core.training.search import LEARNING_RATE_SPAN, PRUNE_AFTER_EVALS, search_and_train
+from ragtune_core.training.stopping import stop_when
 from tests.training.test_training import recorder, tiny_dataset
 
 CONFIG = EmbeddingTrainConfig(learning_rate=2e-5, warmup_ratio=0.1)
@@ -84,6 +85,21 @@ def test_no_trial_starts_after_the_time_budget(tmp_path):
                               tmp_path / "searched")
     # 6 s of budget: the third trial starts at 5 s and ends at 7.5 s, and no fourth starts
     assert len(result.trials) == 3 and time.perf_counter() - started < 10
+
+
+def test_a_stop_request_ends_the_search_with_the_trial_in_progress(tmp_path):
+    asked = []
+    training = FakeTraining(lambda config, n: 0.5)
+
+    def asked_during_the_first_trial(*args, **kwargs):
+        asked.append(True)
+        return training(*args, **kwargs)
+
+    with stop_when(lambda: bool(asked)):
+        result = search_and_train(SearchSettings(max_trials=5), asked_during_the_first_trial, CONFIG, 5,
+                                  tiny_dataset(), tmp_path / "searched")
+    assert len(result.trials) == len(training.configs) == 1 and result.stopped_by_user
+    assert "; the search was stopped by the user." in (tmp_path / "searched" / "README.md").read_text()
 
 
 def test_a_failing_trial_leaves_nothing_behind(tmp_path):

@@ -273,7 +273,7 @@ def test_training_saves_a_loadable_model_atomically_and_reports_events(tmp_path,
     assert result.metrics_after["ndcg@10"] == max(e["metrics"]["ndcg@10"] for e in evals)
     assert [data for name, data in events if name == "best"] == [
         {"step": result.best_step, "metric": "ndcg@10", "value": result.metrics_after["ndcg@10"],
-         "stopped_early": False}]
+         "stopped_early": False, "stopped_by_user": False, "steps": 5, "planned_steps": 5}]
     assert result.schedule == "1 epoch = 5 steps for 18 pairs at batch 4"
     assert "## RAGTune training" in card and f"by validation ndcg@10: {result.metrics_after['ndcg@10']:.4f}" in card
     assert all(0 <= e["metrics"]["ndcg@10"] <= 1 for e in evals)

@@ -1,0 +1,46 @@
+"""The job panel's "Stop and keep best": beside Cancel for a running training only, asking the
+training to stop (jobs.request_stop) and then saying it is stopping."""
+
+import pytest
+
+from ragtune_core import jobs
+from ragtune_core.questions.qa_dataset import QADataset, save_dataset
+from ragtune_core.store.workspace import Workspace
+from tests.fake_job import running_job
+from tests.page_helpers import open_page, texts
+
+
+@pytest.fixture
+def ws(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAGTUNE_WORKSPACE", str(tmp_path / "ws"))
+    ws = Workspace(tmp_path / "ws")
+    dataset = QADataset({f"q{i}": f"Question {i}?" for i in range(4)}, {f"p{i}": f"Passage {i}." for i in range(4)},
+                        {f"q{i}": [f"p{i}"] for i in range(4)}, passage_docs={f"p{i}": f"d{i % 2}" for i in range(4)},
+                        split={f"q{i}": "train" if i % 2 else "val" for i in range(4)})
+    save_dataset(ws, "qa", dataset, None, {})
+    return ws
+
+
+def labels(at) -> list[str]:
+    return [button.label for button in at.button]
+
+
+def test_a_running_training_can_be_stopped_keeping_its_best_model(ws):
+    run_id = running_job(ws, dataset_id=ws.list_datasets()[0].id)
+    at = open_page("finetune")
+    assert not at.exception, at.exception
+    assert {"Cancel", "Stop and keep best"} <= set(labels(at))
+
+    at.button(key=f"stop-{run_id}").click().run()
+    assert not at.exception, at.exception
+    assert jobs.stop_pending(ws, jobs.read_status(ws, run_id))  # the page asked the library
+    assert jobs.read_status(ws, run_id).state == "running"  # unlike Cancel, nothing was killed
+    assert "Stop and keep best" not in labels(at) and "Cancel" in labels(at)
+    assert "Stopping after the current step; the best model so far will be kept." in texts(at.caption)
+
+
+def test_a_job_that_is_not_a_training_has_cancel_only(ws):
+    running_job(ws, kind="evaluate", name="evaluation")
+    at = open_page("compare")
+    assert not at.exception, at.exception
+    assert "Cancel" in labels(at) and "Stop and keep best" not in labels(at)
