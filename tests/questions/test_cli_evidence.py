@@ -82,6 +82,13 @@ def word_models(monkeypatch):
     monkeypatch.setattr(reranking, "load_cross_encoder", lambda path: OverlapScorer())
 
 
+def model_folder(parent, name: str):
+    """A model folder that exists (its weights faked by word_models): a missing folder is named as missing."""
+    folder = parent / name
+    folder.mkdir()
+    return folder
+
+
 def test_import_says_what_matched_what_was_left_out_and_the_styles(workspace, imported, cinema):
     assert (imported["name"], imported["kind"], imported["evaluation_only"]) == ("hw", "qa", True)
     assert (imported["questions"], imported["matched"], imported["left_out"]) == (4, 3, 1)
@@ -114,24 +121,26 @@ def test_import_of_a_bad_evidence_file_names_the_field(run_cli, workspace, cinem
     assert workspace.list_datasets() == []
 
 
-def test_evaluate_takes_every_question_and_reports_each_style(run_cli, workspace, imported, word_models):
-    code, out, err = run_cli("evaluate", "hw", "--model", "base", "--model", "/some/folder")
+def test_evaluate_takes_every_question_and_reports_each_style(run_cli, workspace, imported, word_models, tmp_path):
+    folder = str(model_folder(tmp_path, "folder"))
+    code, out, err = run_cli("evaluate", "hw", "--model", "base", "--model", folder)
     assert code == 0, err
     summary = json.loads(out)
     assert (summary["part"], summary["queries"], summary["passages"]) == ("all", 3, 3)
-    styles = summary["by_style"]["/some/folder"]
+    styles = summary["by_style"][folder]
     # t1 and t2 share words with their passage; s1 shares none with any: a three-way tie, by id cinema#0 first.
     assert styles["terse"] == {"accuracy@1": 1.0, "accuracy@5": 1.0, "accuracy@10": 1.0, "mrr@10": 1.0,
                                "queries": 2}
     assert styles["synonym"] == {"accuracy@1": 0.0, "accuracy@5": 1.0, "accuracy@10": 1.0, "mrr@10": 0.5,
                                  "queries": 1}
     assert list(styles) == ["terse", "synonym"]  # a style whose every question was left out has no row
-    assert summary["models"]["/some/folder"]["mrr@10"] == pytest.approx(2.5 / 3)
+    assert summary["models"][folder]["mrr@10"] == pytest.approx(2.5 / 3)
     assert len(latest_reports(workspace, imported["dataset_id"], "all")) == 2
 
 
-def test_rerank_reports_each_style_of_both_rankings(run_cli, imported, word_models):
-    code, out, err = run_cli("rerank", "hw", "--embedder", "base", "--cross-encoder", "/a/reranker", "--top-k", "3")
+def test_rerank_reports_each_style_of_both_rankings(run_cli, imported, word_models, tmp_path):
+    reranker = str(model_folder(tmp_path, "reranker"))
+    code, out, err = run_cli("rerank", "hw", "--embedder", "base", "--cross-encoder", reranker, "--top-k", "3")
     assert code == 0, err
     summary = json.loads(out)
     assert summary["part"] == "all" and len(summary["by_style"]) == 2
@@ -180,7 +189,7 @@ def test_a_training_job_refuses_an_evaluation_only_set_before_anything_loads(wor
     assert trained == []
 
 
-def test_an_evaluation_job_also_evaluates_held_out_sets_each_on_its_own(workspace, imported, word_models):
+def test_an_evaluation_job_also_evaluates_held_out_sets_each_on_its_own(workspace, imported, word_models, tmp_path):
     from ragtune_core.questions.qa_dataset import QADataset, save_dataset
     from tests.fake_job import FakeContext
 
@@ -192,7 +201,7 @@ def test_an_evaluation_job_also_evaluates_held_out_sets_each_on_its_own(workspac
     result = tasks.run_evaluation_job(ctx, {"dataset_id": record.id, "part": "val",
                                             "held_out": [imported["dataset_id"]],
                                             "models": [{"label": "base", "path": None}],
-                                            "rerankers": [{"label": "ce", "path": "/ce"}]})
+                                            "rerankers": [{"label": "ce", "path": str(model_folder(tmp_path, "ce"))}]})
     assert set(result["metrics"]) == {"base", "base + rerank ce"}
     assert set(result["held_out"][imported["dataset_id"]]) == {"base", "base + rerank ce"}
     assert len(result["reports"]) == 4
