@@ -6,7 +6,7 @@ on each question's candidates as one list with `ListNetLoss` (a softmax over the
 the right one first is what it learns). Each evaluation
 reranks the validation questions' embedder candidates, all tools of a router dataset (so
 accuracy@1 is the router's match rate) or the top RERANK_TOP_K passages of a QA dataset, and
-scores them with evaluation.py's metrics: a QA reranker at the blend with its first stage that scores
+scores them with evaluation.metrics' retrieval metrics: a QA reranker at the blend with its first stage that scores
 best (evaluation.reranking.best_blend), the weight the model kept saves in its config. A QA reranker's
 wrong passages come only from the documents its train questions ask of. The training itself (events,
 atomic save) is fit.py's.
@@ -164,7 +164,7 @@ def start_model(config: CrossEncoderTrainConfig) -> str | None:
 
 
 def _make_evaluator(val_first: FirstStage, top_k: int, primary: str, blend: bool):
-    """Reranks the validation questions' embedder candidates; metrics named as evaluation.py's. With
+    """Reranks the validation questions' embedder candidates; metrics named as evaluation.metrics names them. With
     `blend` (a QA reranker), the metrics are those of the best blend with the first stage (best_blend)
     and FIRST_STAGE_WEIGHT is its weight: a few hundred steps on a CPU can leave the reranker alone
     below its fine-tuned first stage, and the blend keeps what it adds (docs/decisions.md, "QA reranker blend")."""

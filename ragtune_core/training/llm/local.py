@@ -2,9 +2,9 @@
 
 The lines are the chat JSONL of `data.py` (`messages` + `tools`); the loss covers the assistant's tool
 call only (`assistant_only_loss`, through the generation markers of the chat template that
-`base_model.py` gives the tokenizer). The result is a small folder: the LoRA adapter, the tokenizer
+`store/llm_models.py` gives the tokenizer). The result is a small folder: the LoRA adapter, the tokenizer
 with that template, and FINETUNE_INFO naming the base model by the name the user gave, so the
-fine-tune reloads offline on any machine that has the base model (`base_model.load_causal_lm`).
+fine-tune reloads offline on any machine that has the base model (`store.llm_models.load_causal_lm`).
 The folder is written aside and renamed into place when complete: a failed or cancelled training
 leaves nothing.
 
@@ -49,7 +49,7 @@ class TrainingCancelled(Exception):
 
 @dataclass(frozen=True)
 class LocalLLMSettings:
-    """How a local LoRA fine-tune trains; limits and help in each field's metadata (see config.py)."""
+    """How a local LoRA fine-tune trains; limits and help in each field's metadata (see training/config.py)."""
 
     SETTINGS_NAME: ClassVar[str] = "local LLM training settings"
     # Steps of 8 lines: about ten minutes on 2 CPU cores (docs/decisions.md, "local LLM training length").
