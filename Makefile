@@ -4,7 +4,7 @@ VENV := .venv
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: app test bench browser wordnet clean
+.PHONY: app test lint bench browser wordnet clean
 
 # The pinned requirements first, then the project itself (editable: the `ragtune` command, code edits
 # take effect without a reinstall). A change to any of these files sets the venv up again.
@@ -23,6 +23,11 @@ app: $(STAMP) wordnet
 # Set up and run the whole test suite, the headless-browser test included.
 test: $(STAMP) browser wordnet
 	$(VENV)/bin/python -m pytest
+
+# The linter's rules and layout (pyproject.toml's [tool.ruff]): what the code must pass before a commit.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # Debian's Chromium drives the end-to-end test (Playwright's own browser download needs the internet).
 browser:

@@ -10,7 +10,7 @@ prefer_offline()
 st.set_page_config(page_title="RAGTune", page_icon=":material/tune:", layout="wide")
 
 # Not in pages/: Streamlit runs a pages/ folder as a legacy multipage app until st.navigation has
-# run once, which breaks the first deep link after a restart (see the README's layout).
+# run once, which breaks the first deep link after a restart (see docs/architecture.md, "Layout").
 PAGES = [
     st.Page("app_pages/corpus.py", title="1 · Corpus", icon=":material/description:"),
     st.Page("app_pages/questions.py", title="2 · Questions", icon=":material/quiz:"),

@@ -13,9 +13,9 @@ import pytest
 from ragtune_core.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
-# The commands the README's "Command line" section walks through.
-README_COMMANDS = ("ingest", "generate", "train", "stop", "evaluate", "router-dataset", "train-cross-encoder",
-                   "compare-selectors", "route")
+# The commands the walk-through of docs/tour.md ("Command line") goes through.
+TOUR_COMMANDS = ("ingest", "generate", "train", "stop", "evaluate", "router-dataset", "train-cross-encoder",
+                 "compare-selectors", "route")
 
 
 def parser_commands() -> list[str]:
@@ -41,8 +41,13 @@ def assert_lists_every_command(text: str) -> None:
     # "    train-llm (llm-finetune)   help...": a command, then its aliases in brackets
     listed = {name for command, aliases in re.findall(r"^    (\S+)(?: \(([^)]*)\))?", text, re.MULTILINE)
               for name in (command, *filter(None, aliases.split(", ")))}
-    assert set(README_COMMANDS) <= set(parser_commands())
+    assert set(TOUR_COMMANDS) <= set(parser_commands())
     assert set(parser_commands()) <= listed
+
+
+def test_the_tour_walks_through_its_commands():
+    walked = set(re.findall(r"^ragtune (\S+)", (ROOT / "docs" / "tour.md").read_text(), re.MULTILINE))
+    assert set(TOUR_COMMANDS) <= walked
 
 
 def test_python_dash_m_ragtune_core_lists_every_command():

@@ -1,6 +1,6 @@
 """Reranking: an embedder retrieves, a cross-encoder reorders the embedder's top passages.
 
-Both rankings become evaluation.py `RetrievalReport`s, with its metrics, its tie-break and its
+Both rankings become evaluation.retrieval `RetrievalReport`s, with its metrics, its tie-break and its
 top-100 cut, so the Compare page shows an embedder with and without a reranker side by side.
 Reranking reorders the embedder's top_k and keeps the embedder's ranks after them: every metric,
 whatever its cut-off, then compares like with like. A reranker trained here orders by its score
@@ -68,7 +68,7 @@ def first_stage(embedder, dataset: QADataset, part: str | None = "val", batch_si
 
     `embedder` is a SentenceTransformer, or any object with an `encode(texts, batch_size=...,
     convert_to_tensor=True, show_progress_bar=False)` returning a tensor; its encode_query and
-    encode_document are used when it has them, as evaluation.py does.
+    encode_document are used when it has them, as evaluation.retrieval does.
     """
     import torch
 

@@ -5,7 +5,7 @@ A `SelectorSpec` names a selector as plain data (what a job's parameters and the
 (no key, nothing configured) with its reason rather than failing the run, reports a selector whose
 every selection failed (a bad key, an endpoint down) as failed with its first error rather than as
 a match rate of 0, and saves the result
-as one JSON file under the workspace's `router_evaluations/` folder, as evaluation.py saves
+as one JSON file under the workspace's `router_evaluations/` folder, as evaluation.retrieval saves
 retrieval reports, so the Compare page shows past comparisons without routing again. The tables
 at the end shape a comparison (or one query routed live, for the Playground) for display.
 """

@@ -8,10 +8,9 @@ can never answer with a tool that does not exist nor fail to answer.
 A fine-tune also learns its training documents' tools as likely answers to anything: their calls stay
 likely whatever the query, and a query about a document it never trained on goes to one of them. So each
 tool's score is calibrated by its likelihood after content-free queries ("", "N/A", "?": the tool's
-prior), less `calibration` times that prior (contextual calibration, Zhao et al. 2021). Measured on the
-cities' router data (fine-tune of SmolLM2 at the defaults, validation cities never trained on): 0.689
-uncalibrated, 0.933 at 0.5, 0.778 at 1.0 (full pointwise mutual information); on the hand-written queries
-0.795, 0.821, 0.696. Scores are the softmax of the calibrated log-likelihoods over the tools offered.
+prior), less `calibration` times that prior (contextual calibration, Zhao et al. 2021; half of it routes
+best: docs/decisions.md, "local LLM selector calibration"). Scores are the softmax of the calibrated
+log-likelihoods over the tools offered.
 
 Most of a prompt is its stem (system prompt and tools), the same for every query: it runs once per
 choice list. The rest that every tool's rendering shares (the query, the call's opening) runs once

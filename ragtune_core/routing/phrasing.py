@@ -126,7 +126,7 @@ SECTION_TEMPLATES = (
     "Could you walk me through {topic} in {name}? Only that part, please.",
 )
 
-# Summary requests without a list of aspects. SUMMARY_TEMPLATES (datasets.py) are the plain ones.
+# Summary requests without a list of aspects. SUMMARY_TEMPLATES (router_prompts.py) are the plain ones.
 TERSE_SUMMARY_TEMPLATES = (
     "{name} overview",
     "{name} summary",

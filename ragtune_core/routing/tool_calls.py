@@ -9,7 +9,7 @@ import json
 
 from .selectors import Choice
 
-# Short on purpose: every token of it is trained on each line (about 140 tokens/s on 2 CPU cores).
+# Short on purpose: every token of it is trained on each line (docs/decisions.md, "local training pace").
 SYSTEM_PROMPT = "Route the user's query: call the one tool that should answer it."
 
 

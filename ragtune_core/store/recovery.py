@@ -32,7 +32,7 @@ log = logging.getLogger("ragtune_core.store.workspace")
 RESERVED_TABLES = ("corpora", "datasets", "models")
 _ID_FOLDER = re.compile(r"^(corpus|dataset|run)-\d{8}-\d{6}-[0-9a-f]{6}$")
 RECORD_PARTIAL = re.compile(r"^\.(?P<id>[a-z]+-\d{8}-\d{6}-[0-9a-f]{6})\.[a-z0-9_]{8}\.partial$")
-# training.fit_and_publish trains in tempfile.mkdtemp(prefix=".<folder>-", suffix=".partial")
+# training.fit.fit_and_publish trains in tempfile.mkdtemp(prefix=".<folder>-", suffix=".partial")
 MODEL_PARTIAL = re.compile(r"^\.(?P<folder>.+)-[a-z0-9_]{8}\.partial$")
 
 

@@ -49,8 +49,7 @@ class TrainConfig:
     warmup_ratio: float = setting(0.1, "share of the steps spent warming the learning rate up", 0.0, 0.9)
     eval_steps: int | None = setting(None, "optimizer steps between validation runs", 1, 1_000_000,
                                      optional="about 12 validation runs per training")
-    # Three of the ~12 planned runs: the cities' router embedding repeated its best score from step 130
-    # to 234 of 306, so a fourth run in a row only added time.
+    # Three of the ~12 planned runs: a fourth in a row only adds time (docs/decisions.md, "early-stopping patience").
     patience: int = setting(3, "validation runs in a row without improvement before training stops early "
                             "(0: never stop early)", 0, 1000)
     seed: int = setting(42, "random seed of shuffling and initialisation", 0, 2**31 - 1)
@@ -103,10 +102,9 @@ class CrossEncoderTrainConfig(TrainConfig):
     # and a validation run reranks every sampled question's candidates: fewer of both than an embedding.
     TARGET_STEPS: ClassVar[int] = 200
     EVALS_PER_RUN: ClassVar[int] = 6
-    # A QA reranker's new score head stays at chance for a few hundred steps whatever the learning rate (on
-    # the 10-Ks: flat loss to step 180 at 5e-5 to 2e-4, at 128 and 256 tokens, with mean pooling, easy
-    # negatives or a 100x head rate); at 98a5826 it learned by step 370 of 434. So it trains longer and
-    # is never stopped early before three quarters of its steps.
+    # A QA reranker's new score head stays at chance for a few hundred steps whatever the learning rate, so it
+    # trains longer and is never stopped early before three quarters of its steps (docs/decisions.md,
+    # "QA reranker training length").
     QA_TARGET_STEPS: ClassVar[int] = 450
     EARLIEST_STOP_SHARE: ClassVar[float] = 0.75
 
@@ -117,15 +115,14 @@ class CrossEncoderTrainConfig(TrainConfig):
         "help": "the model to start from: a Hub id or a folder", "model": True,
         "optional": "the embedder's weights with a new score head"})
     batch_size: int = setting(16, "pairs per optimizer step", 1, 4096)
-    # A new one-score head learns slowly at 2e-5: on the cities' router data it was still at 0.93
-    # match rate after 270 steps, where 5e-5 passed 0.96 by step 108 and 1e-4 reached 1.0 by step 81.
+    # A new one-score head learns slowly at 2e-5 (docs/decisions.md, "cross-encoder learning rate").
     learning_rate: float = setting(5e-5, "peak learning rate", 1e-8, 0.5)
     max_length: int = setting(256, "tokens of question and passage together", 8, 8192)
     hard_negatives: int = setting(3, "wrong passages per train question", 1, MAX_HARD_NEGATIVES)
     easy_negatives: int = setting(0, "random wrong passages per train question besides the hard ones",
                                   0, MAX_HARD_NEGATIVES)
-    # Two copies: the listwise cities' router cross-encoder went from 0.888 to 0.908 on the hand-written
-    # queries (0.956 validation both), most of the gain on cities it never saw and on misspelt names.
+    # Two copies route documents never trained on (and misspelt names) better than one (docs/decisions.md,
+    # "router name swaps").
     name_swaps: int = setting(2, "router datasets: copies of each train question that names its document, "
                               "the name invented anew in the question and its tools (teaches matching names "
                               "rather than remembering the training documents)", 0, 10)

@@ -6,7 +6,7 @@ on each question's candidates as one list with `ListNetLoss` (a softmax over the
 the right one first is what it learns). Each evaluation
 reranks the validation questions' embedder candidates, all tools of a router dataset (so
 accuracy@1 is the router's match rate) or the top RERANK_TOP_K passages of a QA dataset, and
-scores them with evaluation.py's metrics: a QA reranker at the blend with its first stage that scores
+scores them with evaluation.metrics' retrieval metrics: a QA reranker at the blend with its first stage that scores
 best (evaluation.reranking.best_blend), the weight the model kept saves in its config. A QA reranker's
 wrong passages come only from the documents its train questions ask of. The training itself (events,
 atomic save) is fit.py's.
@@ -78,8 +78,7 @@ def _passages_asked_of(questions: QADataset) -> set[str]:
     """The passages of the documents the questions are asked of (all passages when documents are not
     known). With a split by document, another document's passages are never right in training: as
     wrong passages they teach a QA reranker to tell the documents apart instead of question from
-    passage. On the 10-Ks (Lyft's questions train, Uber's validate) 42% of the hard negatives were
-    Uber's, and the reranker fell below chance on Uber's questions (ndcg@10 0.17 -> 0.11)."""
+    passage (docs/decisions.md, "QA reranker negatives")."""
     asked_of = {questions.passage_docs.get(pid) for right in questions.relevant_docs.values() for pid in right}
     return {pid for pid in questions.corpus if questions.passage_docs.get(pid) in asked_of}
 
@@ -159,18 +158,16 @@ def validation_questions(dataset: QADataset, top_k: int, max_length: int) -> int
 def start_model(config: CrossEncoderTrainConfig) -> str | None:
     """The weights a cross-encoder starts from: its base model, else its embedder's (None: the bundled
     model), with a new score head. An encoder fine-tuned on the same data already tells right from
-    wrong: from the cities' fine-tuned embedder the router cross-encoder passed 0.6 validation match
-    rate by step 68 where the bundled one sat near 0.17 until step 136, and a QA reranker from the
-    bundled one stayed below its first stage for 150 steps. A QA embedder's weights are its question
-    encoder's (store.models.transformer_folder)."""
+    wrong, so the head learns sooner (docs/decisions.md, "cross-encoder starts from its embedder").
+    A QA embedder's weights are its question encoder's (store.models.transformer_folder)."""
     return config.base_model or (transformer_folder(config.embedder) if config.embedder else None)
 
 
 def _make_evaluator(val_first: FirstStage, top_k: int, primary: str, blend: bool):
-    """Reranks the validation questions' embedder candidates; metrics named as evaluation.py's. With
+    """Reranks the validation questions' embedder candidates; metrics named as evaluation.metrics names them. With
     `blend` (a QA reranker), the metrics are those of the best blend with the first stage (best_blend)
-    and FIRST_STAGE_WEIGHT is its weight: on the 10-Ks a few hundred steps on CPU leave the reranker
-    alone below its fine-tuned first stage, and the blend keeps what it adds."""
+    and FIRST_STAGE_WEIGHT is its weight: a few hundred steps on a CPU can leave the reranker alone
+    below its fine-tuned first stage, and the blend keeps what it adds (docs/decisions.md, "QA reranker blend")."""
     from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
 
     class RerankEvaluator(BaseEvaluator):
@@ -194,11 +191,8 @@ def _keep_blend_weight(model, kept_metrics: dict[str, float]) -> None:
 
 
 def _listwise_recipe(model, triples: list[Triple], target_steps: int) -> TrainerRecipe:
-    """Each question's candidates as one row: on the cities' router data the listwise softmax reached
-    0.956 validation match rate by step 136 (kept at 272, stopped early), where pairwise binary
-    cross-entropy (positives weighted up to the negatives) kept 0.922 at step 340 of 399, from the same
-    embedder and pairs. On the 10-Ks from the bundled model, pairwise fell from 0.143 validation ndcg@10
-    to 0.098 by step 50 where listwise rose to 0.176 (0.222 by step 100)."""
+    """Each question's candidates as one row, a softmax over them (ListNet): it learns sooner and further
+    than pairwise binary cross-entropy (docs/decisions.md, "listwise cross-encoder loss")."""
     from datasets import Dataset
     from sentence_transformers.cross_encoder import CrossEncoderTrainer, CrossEncoderTrainingArguments
     from sentence_transformers.cross_encoder.losses import ListNetLoss

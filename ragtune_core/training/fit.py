@@ -127,8 +127,8 @@ def plan_schedule(config: TrainConfig, n_examples: int, target_steps: int | None
 def load_base_model(kind: str, name: str | None, max_length: int, model_card_name: str | None, seed: int):
     """A fresh copy of the base model (never the cached one other code encodes with: training changes
     it), reading `max_length` tokens, which its position embeddings must cover. Seeded: a new head
-    (a cross-encoder's score) starts from the same weights for the same seed; unseeded, two runs of
-    the same settings differed by 0.25 in match rate on the cities' router data."""
+    (a cross-encoder's score) starts from the same weights for the same seed, so two runs of the same
+    settings agree (docs/decisions.md, "seeded base model")."""
     from transformers import set_seed
 
     set_seed(seed)

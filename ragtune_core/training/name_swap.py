@@ -1,7 +1,8 @@
 """Name swaps: router questions whose document is renamed, so a selector learns to match names.
 
-A cross-encoder trained on six cities' questions learns "Berlin goes to vector_tool_berlin" as a fact
-about Berlin, and then sends a question about a city it never saw to one of the six. A copy of each
+A cross-encoder trained on a few cities' questions learns "Berlin goes to vector_tool_berlin" as a fact
+about Berlin, and then sends a question about a city it never saw to one of those (docs/decisions.md,
+"router name swaps"). A copy of each
 question with its document's name replaced by an invented one, in the question and in that document's
 tool descriptions alike, and every other document of its pairs renamed too, can only be answered by
 reading the names: what routing an unseen document needs, with no preference learnt for or against any

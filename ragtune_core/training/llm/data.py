@@ -38,8 +38,8 @@ LABEL_SOURCES = (DATASET_LABELS, TEACHER_LABELS)
 # What a line can get wrong, as the pre-flight check counts it.
 SCHEMA, UNKNOWN_TOOL, MISSING_TOOL_CALL = "schema", "unknown tool", "missing tool_call"
 DATA_FOLDER = "llm_data"
-# Renamed copies per training line that names its document: without them SmolLM2 learnt the six training
-# cities' tools as facts (validation cities of the cities' router data: 0.044 match rate, its untuned self 0.222).
+# Renamed copies per training line that names its document: without them a model learns the training documents'
+# tools as facts (docs/decisions.md, "LLM chat data name swaps").
 NAME_SWAPS = 1
 _DATA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
 

@@ -2,9 +2,9 @@
 
 The lines are the chat JSONL of `data.py` (`messages` + `tools`); the loss covers the assistant's tool
 call only (`assistant_only_loss`, through the generation markers of the chat template that
-`base_model.py` gives the tokenizer). The result is a small folder: the LoRA adapter, the tokenizer
+`store/llm_models.py` gives the tokenizer). The result is a small folder: the LoRA adapter, the tokenizer
 with that template, and FINETUNE_INFO naming the base model by the name the user gave, so the
-fine-tune reloads offline on any machine that has the base model (`base_model.load_causal_lm`).
+fine-tune reloads offline on any machine that has the base model (`store.llm_models.load_causal_lm`).
 The folder is written aside and renamed into place when complete: a failed or cancelled training
 leaves nothing.
 
@@ -34,13 +34,12 @@ from ...store.llm_models import DEFAULT_LLM, FINETUNE_INFO, is_default, load_cau
 from .data import check_example
 
 OnEvent = Callable[[dict], None]
-# Lines each validation loss is measured on (evenly spread over the validation lines): 90 lines of 700 tokens
-# cost a tenth of the whole training per pass on 2 CPU cores, and a curve needs no more than this.
+# Lines each validation loss is measured on (evenly spread over the validation lines): a pass over more costs
+# a large share of the training, and a curve needs no more (docs/decisions.md, "local LLM validation lines").
 VALIDATION_LINES = 40
 LOSS_POINTS = 100  # at most about this many train metrics events, whatever the training's length
-# Lines per forward pass: activations grow with the lines in a pass (about 0.5 GB per line of 250 tokens for
-# SmolLM2-135M, with no recomputation), while a CPU is as fast on 2 lines as on 8; an optimizer step
-# accumulates the gradients of batch_size lines.
+# Lines per forward pass: activations grow with the lines in a pass, while a CPU is no faster on more
+# (docs/decisions.md, "local LLM lines per pass"); an optimizer step accumulates the gradients of batch_size lines.
 LINES_PER_PASS = 2
 
 
@@ -50,10 +49,10 @@ class TrainingCancelled(Exception):
 
 @dataclass(frozen=True)
 class LocalLLMSettings:
-    """How a local LoRA fine-tune trains; limits and help in each field's metadata (see config.py)."""
+    """How a local LoRA fine-tune trains; limits and help in each field's metadata (see training/config.py)."""
 
     SETTINGS_NAME: ClassVar[str] = "local LLM training settings"
-    # An optimizer step of 8 lines of ~200 tokens takes about 10 s on 2 CPU cores.
+    # Steps of 8 lines: about ten minutes on 2 CPU cores (docs/decisions.md, "local LLM training length").
     TARGET_STEPS: ClassVar[int] = 60
     MAX_AUTO_EPOCHS: ClassVar[int] = 10
     EVALS_PER_RUN: ClassVar[int] = 4  # validation losses beside the one before training: each costs a pass over val
@@ -63,7 +62,8 @@ class LocalLLMSettings:
     epochs: int | None = setting(None, "passes over the training lines", 1, 100,
                                  optional="auto, from the number of training lines")
     batch_size: int = setting(8, "lines per optimizer step", 1, 256)
-    # SmolLM2 on 40 hand-written router lines at 1e-3: validation loss 3.05 -> 0.07 in 10 steps.
+    # High for LoRA on a small model: a few steps bring the validation loss down (docs/decisions.md,
+    # "local LLM learning rate").
     learning_rate: float = setting(1e-3, "peak learning rate of the LoRA weights", 1e-8, 0.5)
     warmup_ratio: float = setting(0.1, "share of the steps spent warming the learning rate up", 0.0, 0.9)
     eval_steps: int | None = setting(None, "optimizer steps between validation losses", 1, 1_000_000,

@@ -22,7 +22,8 @@ from .data import SCHEMA, called_tool, check_example, common_tool_set, tool_coun
 from .local import LocalLLMSettings
 
 MIN_EXAMPLES, FEW_EXAMPLES = 10, 50
-# Training on 2 CPU cores (TRL + LoRA on SmolLM2-135M), measured: tokens processed per second.
+# Tokens a second of a local training on 2 CPU cores (TRL + LoRA on SmolLM2-135M; docs/decisions.md,
+# "local training pace").
 LOCAL_TOKENS_PER_SECOND = 140.0
 DEFAULT_MAX_LENGTH = 1024
 # USD per 1M training tokens, from OpenAI's price list (2026); a model is priced by its longest
@@ -96,8 +97,8 @@ def preview(example: dict, tokenizer=None) -> Preview:
 
 
 def local_token_counter(base_model: str | None) -> TokenCounter:
-    """Tokens of a line as a local fine-tuning of `base_model` renders it (its compact tools template:
-    about two thirds of the generic estimate for the cities' 16 tools); ModelNotFound without it."""
+    """Tokens of a line as a local fine-tuning of `base_model` renders it (its compact tools template: fewer
+    than the generic estimate, docs/decisions.md, "local token counting"); ModelNotFound without it."""
     from ...store.llm_models import load_chat_tokenizer
 
     return token_counter(load_chat_tokenizer(base_model or None))
