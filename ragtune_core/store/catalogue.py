@@ -2,10 +2,10 @@
 
 1. reserve: the record's row goes in first, *pending* (its `writer` column names the process
    writing it); the UNIQUE name decides between two savers, and the loser has written nothing;
-2. the saver writes its files in a hidden temporary folder and renames it into place;
+2. the saver writes its files in a staging folder (`store.staging`) and renames it into place;
 3. commit: the row's writer is cleared, the record is complete.
 
-A failure rolls back: the record's folders (and temporary folders), then its row. Listings and look-ups
+A failure rolls back: the record's folder (and staging folders), then its row. Listings and look-ups
 show complete records only. `Catalogue` is used by the workspace, its model catalogue and recovery
 alike; none of them reaches into another.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import sqlite3
 from contextlib import contextmanager
@@ -24,14 +23,12 @@ from pathlib import Path
 import psutil
 
 from .records import JSON_COLUMNS, CorpusRecord, DatasetRecord, ModelRecord, RunRecord, WorkspaceError
+from .staging import staging_folders_of
 
 CATALOGUE = "catalogue.sqlite"
 # Tables whose rows are reserved before their files exist: `writer` is NULL once a record is complete,
 # and otherwise the JSON identity ({"pid", "started"}) of the process writing it.
 RESERVED_TABLES = ("corpora", "datasets", "models")
-RECORD_PARTIAL = re.compile(r"^\.(?P<id>[a-z]+-\d{8}-\d{6}-[0-9a-f]{6})\.[a-z0-9_]{8}\.partial$")
-# training.fit_and_publish trains in tempfile.mkdtemp(prefix=".<folder>-", suffix=".partial")
-MODEL_PARTIAL = re.compile(r"^\.(?P<folder>.+)-[a-z0-9_]{8}\.partial$")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS corpora (
@@ -225,15 +222,10 @@ class Catalogue:
                 conn.execute(f"DELETE FROM {table} WHERE id = ? AND writer = ?", (record_id, row["writer"]))
 
     def _folders_of(self, table: str, row: sqlite3.Row) -> list[Path]:
-        """Where a pending record's files may be: its folder and its temporary folders."""
-        if table == "models":
-            models = self.root / "models"
-            folder = Path(row["path"]).name  # under this workspace's models/, wherever the path says
-            partials = [p for p in entries(models) if (m := MODEL_PARTIAL.match(p.name)) and m["folder"] == folder]
-            return [models / folder, *partials]
-        parent = self.root / table
-        partials = [p for p in entries(parent) if (m := RECORD_PARTIAL.match(p.name)) and m["id"] == row["id"]]
-        return [parent / row["id"], *partials]
+        """Where a pending record's files may be: its folder and the staging folders building it."""
+        # a model's folder is under this workspace's models/, wherever its stored path says
+        folder = self.root / table / (Path(row["path"]).name if table == "models" else row["id"])
+        return [folder, *staging_folders_of(folder)]
 
     def _clear_stale(self, table: str, name: str) -> bool:
         """Roll back the pending record named `name` if its writer is gone; whether one was."""
@@ -265,14 +257,6 @@ class Catalogue:
         with self.connect() as conn:
             run = conn.execute("SELECT name, state FROM runs WHERE id = ?", (run_id,)).fetchone()
         return f" ({run['name']!r}, {run['state']})" if run else ""
-
-
-def entries(folder: Path) -> list[Path]:
-    """What `folder` holds; nothing when it does not exist."""
-    try:
-        return list(folder.iterdir())
-    except (FileNotFoundError, NotADirectoryError):
-        return []
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> set[str]:

@@ -45,8 +45,6 @@ except ImportError:  # Windows: no advisory locks on folders; versions are still
 TEMP_SUFFIX = ".tmp"
 # ".<target name>.<writer pid>.<8 random characters>.tmp"; older versions wrote no pid.
 _TEMP_NAME = re.compile(r"^\..+?(?:\.(?P<pid>\d+))?\.[a-z0-9_]{8}\.tmp$")
-PARTIAL_SUFFIX = ".partial"
-_STAGING_NAME = re.compile(r"^\..+?\.(?P<pid>\d+)\.[a-z0-9_]{8}\.partial$")
 LEGACY_TEMP_AGE_SECONDS = 3600.0  # a temporary file without a pid is stray once this old
 
 
@@ -87,27 +85,6 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def staging_folder(target: Path) -> Path:
-    """A new hidden folder beside `target` to build it in, named with this process's id so that
-    `is_stray_staging_folder` knows it once the process is gone; `publish_folder` moves it into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=PARTIAL_SUFFIX, dir=target.parent))
-
-
-def is_stray_staging_folder(path: Path) -> bool:
-    """Whether `path` is a `staging_folder` whose process is gone."""
-    match = _STAGING_NAME.match(path.name)
-    return bool(match) and path.is_dir() and not pid_running(int(match.group("pid")))
-
-
-def publish_folder(finished: Path, target: Path) -> None:
-    """Move a complete folder into place: its files are flushed first and the rename after, so that
-    even a power loss leaves the whole folder or none. The rename refuses a target with content."""
-    fsync_tree(finished)
-    os.rename(finished, target)
-    fsync_dir(target.parent)
-
-
 def refuse_links(path: Path, what: str, error: type[Exception] = FileContentError) -> None:
     """`error` when `path` or its folder is a symbolic link: a workspace file read through one would
     show, train on or upload whatever it points at, anywhere on the server."""
@@ -136,21 +113,6 @@ def own_files(folder: Path, what: str) -> list[Path]:
         raise FileContentError(f"{what} holds symbolic links ({shown}): they are not followed out of the folder, "
                                "so it is refused; replace each link with the file itself, or remove it")
     return sorted(files)
-
-
-def fsync_tree(path: Path) -> None:
-    """Flush every file and folder under `path` (what another library wrote there) to disk."""
-    for folder, _, files in os.walk(path):
-        for name in files:
-            try:
-                fd = os.open(os.path.join(folder, name), os.O_RDONLY)
-            except OSError:
-                continue
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        fsync_dir(Path(folder))
 
 
 def is_stray_temp_file(path: Path, now: float | None = None) -> bool:

@@ -4,11 +4,11 @@ Files hold the data (corpora as JSONL, datasets as JSON, runs' logs, models); th
 them with names, parameters and metrics so pages, the CLI and workers all see the same state.
 
 Every save is one transaction, whoever else saves at the same time and whenever the process dies:
-its row is reserved in the catalogue (`store.catalogue`), its files are written to a hidden temporary
-folder (`.<id>.xxxxxxxx.partial`), flushed and renamed into place, and the row is committed; a
-failure rolls back. What a killed process leaves is removed by `recover` (`store.recovery`) when a
-Workspace is opened. Model names are reserved the same way for the whole length of a training
-(`store.model_catalogue`: `reserve_model`, then `commit_model` or `release_model`).
+its row is reserved in the catalogue (`store.catalogue`), its files are written to a staging folder
+(`store.staging`), flushed and renamed into place, and the row is committed; a failure rolls back.
+What a killed process leaves is removed by `recover` (`store.recovery`) when a Workspace is opened.
+Model names are reserved the same way for the whole length of a training (`store.model_catalogue`:
+`reserve_model`, then `commit_model` or `release_model`).
 
 The workspace, its model catalogue and recovery each use one `Catalogue`; none calls another's
 private methods.
@@ -19,17 +19,17 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 from .catalogue import CATALOGUE, Catalogue, process_identity
-from .files import PARTIAL_SUFFIX, conform, publish_folder, read_json
+from .files import conform, read_json
 from .model_catalogue import ModelCatalogue
 from .records import CorpusRecord, DatasetRecord, ModelRecord, RunRecord, WorkspaceError, check_name, new_id
 from .recovery import recover
+from .staging import publish_folder, staged
 
 __all__ = ["Workspace", "WorkspaceError", "CorpusRecord", "DatasetRecord", "RunRecord", "ModelRecord", "check_name",
            "new_id", "process_identity", "load_saved_results", "CATALOGUE", "DEFAULT_WORKSPACE"]
@@ -71,16 +71,14 @@ class Workspace:
         leaves neither folder nor row (a kill's leftovers are removed by `recover`)."""
         self.catalogue.reserve(table, record, process_identity())
         final = self.root / table / record.id
-        work = None
         try:
-            work = Path(tempfile.mkdtemp(prefix=f".{record.id}.", suffix=PARTIAL_SUFFIX, dir=self.dir(table)))
-            write_files(work)
-            publish_folder(work, final)
-            work = None
+            with staged(final) as work:
+                write_files(work)
+                publish_folder(work, final)
             self.catalogue.commit(table, record.id)
         except BaseException:
             # `final` is named by this record's unique id: no other save can own it.
-            self.catalogue.roll_back(table, record.id, extra=[p for p in (work, final) if p])
+            self.catalogue.roll_back(table, record.id, extra=[final])
             raise
 
     def recover(self, orphans: bool = True) -> list[str]:

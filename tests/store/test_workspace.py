@@ -81,9 +81,9 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
+from ragtune_core.store.staging import staging_folder
 from ragtune_core.store.workspace import CorpusRecord, DatasetRecord, new_id
 
 REPO = Path(__file__).resolve().parents[2]
@@ -327,7 +327,7 @@ def test_a_reserved_model_name_is_held_until_committed_or_released(workspace):
         workspace.reserve_model("mine", "embedding", "base")
     with pytest.raises(WorkspaceError, match="folder models/mine"):
         workspace.reserve_model("mine!", "embedding", "base")  # another name, the same folder
-    partial = Path(tempfile.mkdtemp(prefix=".mine-", suffix=".partial", dir=workspace.root / "models"))
+    partial = staging_folder(Path(reserved.path))
     assert Workspace(workspace.root).recover() == [] and partial.exists()  # a live training's work is kept
     Path(reserved.path).mkdir()
     (Path(reserved.path) / "modules.json").write_text("[]")
