@@ -21,7 +21,9 @@ from dataclasses import fields
 from pathlib import Path
 
 import psutil
+import pydantic
 
+from .files import schema_problem
 from .records import JSON_COLUMNS, CorpusRecord, DatasetRecord, ModelRecord, RunRecord, WorkspaceError
 from .staging import staging_folders_of
 
@@ -49,6 +51,7 @@ _ADDED_COLUMNS = [*((table, "writer") for table in RESERVED_TABLES), ("models", 
 
 _RECORDS = {"corpora": CorpusRecord, "datasets": DatasetRecord, "runs": RunRecord, "models": ModelRecord}
 _FIELDS = {table: [f.name for f in fields(cls)] for table, cls in _RECORDS.items()}
+_ROW_SCHEMAS = {table: pydantic.TypeAdapter(cls) for table, cls in _RECORDS.items()}  # a row's fields, typed
 SINGULAR = {"corpora": "corpus", "datasets": "dataset", "runs": "run", "models": "model"}
 
 
@@ -176,13 +179,19 @@ class Catalogue:
         return found[0] if found else None
 
     def record(self, table: str, row: sqlite3.Row):
-        """The record a row holds; a row that cannot be read is a WorkspaceError naming it."""
+        """The record a row holds, checked against its record's schema (the JSON columns objects); a
+        row that cannot be read is a WorkspaceError naming it and the field."""
+        data = {}
         try:
-            data = {k: json.loads(row[k]) if k in JSON_COLUMNS else row[k] for k in _FIELDS[table]}
-        except (ValueError, TypeError, IndexError) as exc:
-            raise WorkspaceError(f"the workspace catalogue {CATALOGUE} in {self.root} is damaged: "
-                                 f"{SINGULAR[table]} {row['id']!r} cannot be read ({exc})") from exc
-        return _RECORDS[table](**data)
+            for key in _FIELDS[table]:
+                data[key] = json.loads(row[key]) if key in JSON_COLUMNS else row[key]
+            return _ROW_SCHEMAS[table].validate_python(data)
+        except pydantic.ValidationError as exc:
+            problem = schema_problem(exc)
+        except (ValueError, TypeError, IndexError) as exc:  # a JSON column that is not JSON, a missing column
+            problem = f"{key}: {exc}"
+        raise WorkspaceError(f"the workspace catalogue {CATALOGUE} in {self.root} is damaged: "
+                             f"{SINGULAR[table]} {row['id']!r} cannot be read ({problem})")
 
     # the save transaction ------------------------------------------------------------------------
     def reserve(self, table: str, record, writer: dict | None) -> None:

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import psutil
+import pydantic
 
 try:
     import fcntl
@@ -243,6 +244,26 @@ class Rule:
 # A dataclass field with metadata {"stored": False} (a key kept in memory only) is refused in a file.
 NOT_STORED = {"stored": False}
 Text = Annotated[str, Rule(lambda text: bool(text.strip()), "a non-empty string")]
+
+
+# What pydantic's error types expect, in the words `conform` uses.
+_EXPECTED = {"int_type": "an integer", "int_from_float": "an integer", "int_parsing": "an integer",
+             "float_type": "a number", "float_parsing": "a number",
+             "string_type": "a string", "bool_type": "true or false", "dict_type": "an object",
+             "dataclass_type": "an object", "model_type": "an object", "list_type": "a list"}
+
+
+def schema_problem(exc: pydantic.ValidationError) -> str:
+    """The first problem a pydantic schema found, in `conform`'s words: "<key>: expected ..., got ..."."""
+    problem = exc.errors(include_url=False)[0]
+    key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in problem["loc"]).lstrip(".")
+    if problem["type"] == "missing":
+        return f"missing {key}"
+    if problem["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+        return f"unknown field {key}"
+    expected = _EXPECTED.get(problem["type"])
+    said = f"expected {expected}, got {_shown(problem['input'])}" if expected else problem["msg"]
+    return f"{key}: {said}" if key else said
 
 
 class _Mismatch(Exception):
