@@ -154,8 +154,14 @@ def read_json(path: Path, what: str = "", schema: Any = None, error: type[Except
 
 
 def parse_json(raw: bytes, label: str, schema: Any = None, error: type[Exception] | None = None):
-    """`raw` (the bytes of the file `label`) as JSON, checked against `schema` when given."""
+    """`raw` (the bytes of the file `label`) as JSON, checked against `schema` when given: a pydantic
+    TypeAdapter (which parses the JSON itself), or a type `conform` checks."""
     error = error or FileContentError
+    if isinstance(schema, pydantic.TypeAdapter):
+        try:
+            return schema.validate_json(raw)
+        except pydantic.ValidationError as exc:
+            raise error(f"{label}: {schema_problem(exc)}") from None
     try:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -246,6 +252,9 @@ NOT_STORED = {"stored": False}
 Text = Annotated[str, Rule(lambda text: bool(text.strip()), "a non-empty string")]
 
 
+# The pydantic config of a shape a file holds: strict types (no "3" for 3) and no unknown keys (a
+# typo would be silently ignored). Set as a dataclass's `__pydantic_config__`.
+FILE_SHAPE = pydantic.ConfigDict(strict=True, extra="forbid")
 # What pydantic's error types expect, in the words `conform` uses.
 _EXPECTED = {"int_type": "an integer", "int_from_float": "an integer", "int_parsing": "an integer",
              "float_type": "a number", "float_parsing": "a number",
