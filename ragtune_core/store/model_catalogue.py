@@ -13,25 +13,31 @@ import sqlite3
 import time
 from pathlib import Path
 
-from .records import JSON_COLUMNS, ModelRecord, WorkspaceError, check_name, new_id
-from .recovery import process_identity, writer_alive
+from .catalogue import Catalogue, process_identity, writer_alive
+from .records import ModelRecord, WorkspaceError, check_name, new_id
 
 
 class ModelCatalogue:
-    """The model half of `Workspace` (it uses the workspace's catalogue access)."""
+    """The models listed in `catalogue`, saved under its workspace's models/ folder."""
+
+    def __init__(self, catalogue: Catalogue):
+        self.catalogue = catalogue
+        self.folder = catalogue.root / "models"
 
     def model_dir(self, name: str) -> Path:
         """Where a new model named `name` is saved (the folder itself is made by the atomic save)."""
-        return self.dir("models") / _slug(name)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        return self.folder / _slug(name)
 
     def register_model(self, name: str, kind: str, path: Path, base_model: str,
                        run_id: str | None = None, metrics: dict | None = None) -> ModelRecord:
         """List a model whose folder is complete already (a training reserves, then commits)."""
-        record = ModelRecord(new_id("model"), check_name(name), kind, time.time(), str(path), base_model, run_id, metrics or {})
+        record = ModelRecord(new_id("model"), check_name(name), kind, time.time(), str(path), base_model, run_id,
+                             metrics or {})
         try:
-            self._insert("models", record)
+            self.catalogue.insert("models", record)
         except sqlite3.IntegrityError:
-            raise WorkspaceError(self._taken_message("models", record.name)) from None
+            raise WorkspaceError(self.catalogue.taken_message("models", record.name)) from None
         return record
 
     def reserve_model(self, name: str, kind: str, base_model: str, run_id: str | None = None,
@@ -44,21 +50,22 @@ class ModelCatalogue:
         folder is taken, naming the run that trains it."""
         name = check_name(name)
         path = self.model_dir(name)
-        writer_json = json.dumps(writer or process_identity())
+        writer = writer or process_identity()
         for attempt in range(2):
             stale = []
-            with self._connect() as conn:
+            with self.catalogue.connect() as conn:
                 conn.execute("BEGIN IMMEDIATE")  # one reservation at a time: name and folder checked together
                 for row in conn.execute("SELECT * FROM models").fetchall():
                     if row["name"] != name and not _same_folder(row["path"], path):
                         continue
                     if row["writer"] is not None and run_id and row["run_id"] == run_id and row["name"] == name:
-                        conn.execute("UPDATE models SET writer = ?, kind = ? WHERE id = ?", (writer_json, kind, row["id"]))
-                        return self._record("models", {**dict(row), "kind": kind})
+                        conn.execute("UPDATE models SET writer = ?, kind = ? WHERE id = ?",
+                                     (json.dumps(writer), kind, row["id"]))
+                        return self.catalogue.record("models", {**dict(row), "kind": kind})
                     if row["writer"] is not None and not writer_alive(row["writer"]):
                         stale.append((row["id"], row["writer"]))
                     elif row["name"] == name:
-                        raise WorkspaceError(self._taken_message("models", name))
+                        raise WorkspaceError(self.catalogue.taken_message("models", name))
                     else:
                         raise WorkspaceError(f"the model {row['name']!r} has the folder models/{path.name} that "
                                              f"{name!r} would be saved in; pick another name")
@@ -67,44 +74,41 @@ class ModelCatalogue:
                         raise WorkspaceError(f"a model folder models/{path.name} already exists (no model in the "
                                              f"catalogue owns it); pick another name")
                     record = ModelRecord(new_id("model"), name, kind, time.time(), str(path), base_model, run_id, {})
-                    values = {k: json.dumps(v) if k in JSON_COLUMNS else v for k, v in vars(record).items()}
-                    values["writer"] = writer_json
-                    conn.execute(f"INSERT INTO models ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
-                                 list(values.values()))
+                    self.catalogue.insert("models", record, writer, conn)
                     return record
-            for record_id, writer in stale:  # outside the transaction: removing a model's files takes a while
-                self._roll_back("models", record_id, writer=writer)
-        raise WorkspaceError(self._taken_message("models", name))
+            for record_id, stale_writer in stale:  # outside the transaction: removing a model's files takes a while
+                self.catalogue.roll_back("models", record_id, writer=stale_writer)
+        raise WorkspaceError(self.catalogue.taken_message("models", name))
 
     def hand_over_model(self, record_id: str, pid: int) -> None:
         """Make the process `pid` (a job's worker) the holder of a reserved model name."""
         identity = process_identity(pid)
         if identity is None:
             return  # gone already: the reservation dies with its first holder
-        with self._connect() as conn:
+        with self.catalogue.connect() as conn:
             conn.execute("UPDATE models SET writer = ? WHERE id = ? AND writer IS NOT NULL",
                          (json.dumps(identity), record_id))
 
     def commit_model(self, record_id: str, metrics: dict | None = None, dataset_id: str | None = None) -> ModelRecord:
         """The reserved model, complete now (its folder is in place): listed from here on."""
-        self._commit("models", record_id, metrics=metrics or {}, created=time.time(), dataset_id=dataset_id)
-        return self._get("models", record_id)
+        self.catalogue.commit("models", record_id, metrics=metrics or {}, created=time.time(), dataset_id=dataset_id)
+        return self.catalogue.get("models", record_id)
 
     def release_model(self, record_id: str) -> None:
         """Give a reserved model name up (the training failed): row, folder and partial folders go."""
-        self._roll_back("models", record_id)
+        self.catalogue.roll_back("models", record_id)
 
     def release_run_models(self, run_id: str) -> list[str]:
         """Give up every model name `run_id` still holds (the run failed, was cancelled or
         interrupted); returns the names freed."""
         freed = []
-        for row in self._rows("models", "run_id = ? AND writer IS NOT NULL", (run_id,), pending=True):
-            self._roll_back("models", row["id"])
+        for row in self.catalogue.rows("models", "run_id = ? AND writer IS NOT NULL", (run_id,), pending=True):
+            self.catalogue.roll_back("models", row["id"])
             freed.append(row["name"])
         return freed
 
     def list_models(self, kind: str | None = None) -> list[ModelRecord]:
-        return self._list("models", "kind = ?", (kind,)) if kind else self._list("models")
+        return self.catalogue.list("models", "kind = ?", (kind,)) if kind else self.catalogue.list("models")
 
     def newest_model_trained_on(self, dataset_id: str, kind: str) -> ModelRecord | None:
         """The newest model of `kind` fine-tuned on the dataset, if any."""
@@ -116,14 +120,14 @@ class ModelCatalogue:
         training (other than `run_id`'s) holds it, or the folder exists."""
         path = self.model_dir(name)
         held = False  # the folder belongs to a reservation that is no obstacle
-        for row in self._rows("models", pending=True):
+        for row in self.catalogue.rows("models", pending=True):
             if row["name"] != name and not _same_folder(row["path"], path):
                 continue
             if row["writer"] is not None and (run_id and row["run_id"] == run_id or not writer_alive(row["writer"])):
                 held = True  # its own reservation, or one that a dead process left (freed when reserving)
                 continue
             if row["name"] == name:
-                return self._taken_message("models", name)
+                return self.catalogue.taken_message("models", name)
             return f"the model {row['name']!r} has the folder models/{path.name}; pick another name"
         if path.exists() and not held:
             return f"a model folder models/{path.name} already exists; pick another name"

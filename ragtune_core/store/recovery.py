@@ -1,134 +1,101 @@
 """What killed processes leave in a workspace, and how it is recognised and removed.
 
 A save or a training that was killed (kill -9, power loss) leaves a pending catalogue row whose
-writer is gone, a hidden temporary folder (`.<id>.xxxxxxxx.partial`, a training's
-`.<folder>-xxxxxxxx.partial`, a staging folder `.<name>.<pid>.xxxxxxxx.partial`), temporary files,
-or a folder no row owns. `recover` removes them when a Workspace is opened, never touching what a
-live process is still writing.
+writer is gone, a staging folder (`store.staging`: `.<name>.<pid>.xxxxxxxx.partial`, or an older
+version's name without a pid), temporary files, or a folder no row owns. `recover` removes them
+when a Workspace is opened, never touching what a live process is still writing.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
 import shutil
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import psutil
-
-from .files import PARTIAL_SUFFIX as PARTIAL, is_stray_staging_folder, is_stray_temp_file
-
-if TYPE_CHECKING:
-    from .workspace import Workspace
+from .catalogue import RESERVED_TABLES, Catalogue, writer_alive
+from .files import is_stray_temp_file, pid_running
+from .staging import PARTIAL_SUFFIX, entries, is_stray_staging_folder, staging_name
 
 log = logging.getLogger("ragtune_core.store.workspace")
 
-# Tables whose rows are reserved before their files exist: `writer` is NULL once a record is complete,
-# and otherwise the JSON identity ({"pid", "started"}) of the process writing it.
-RESERVED_TABLES = ("corpora", "datasets", "models")
 _ID_FOLDER = re.compile(r"^(corpus|dataset|run)-\d{8}-\d{6}-[0-9a-f]{6}$")
-RECORD_PARTIAL = re.compile(r"^\.(?P<id>[a-z]+-\d{8}-\d{6}-[0-9a-f]{6})\.[a-z0-9_]{8}\.partial$")
-# training.fit.fit_and_publish trains in tempfile.mkdtemp(prefix=".<folder>-", suffix=".partial")
-MODEL_PARTIAL = re.compile(r"^\.(?P<folder>.+)-[a-z0-9_]{8}\.partial$")
+_TABLES = ("corpora", "datasets", "runs", "models")
 
 
-def process_identity(pid: int | None = None) -> dict | None:
-    """Who a process is: its id and start time (a later process reusing the id has another)."""
-    try:
-        proc = psutil.Process(pid or os.getpid())
-        return {"pid": proc.pid, "started": proc.create_time()}
-    except psutil.NoSuchProcess:
-        return None
-
-
-def process_alive(identity: dict | None) -> bool:
-    """Whether the process `identity` names still runs (a zombie has stopped)."""
-    try:
-        proc = psutil.Process(identity["pid"])
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        return abs(proc.create_time() - identity["started"]) < 0.01
-    except (psutil.NoSuchProcess, psutil.AccessDenied, KeyError, TypeError, ValueError):
-        return False
-
-
-def writer_alive(writer: str | None) -> bool:
-    try:
-        return process_alive(json.loads(writer)) if writer else False
-    except ValueError:
-        return False
-
-
-def recover(ws: Workspace, orphans: bool = True) -> list[str]:
+def recover(catalogue: Catalogue, orphans: bool = True) -> list[str]:
     """Remove what killed processes left: pending records whose writer is gone (row and
-    files), temporary folders of saves and trainings no live process owns, temporary files of
-    dead writers and, with `orphans`, record and model folders that no row owns. Never touches
-    a live writer's work: folders are listed before rows are read, and every save reserves its
-    row before it makes a folder. Returns the workspace-relative paths and rows removed."""
-    removed: list[str] = []
-    listed = {table: entries(ws.root / table) for table in ("corpora", "datasets", "runs", "models")}
+    files), staging folders no live process fills, temporary files of dead writers and, with
+    `orphans`, record and model folders that no row owns. Never touches a live writer's work:
+    folders are listed before rows are read, and every save reserves its row before it makes a
+    folder. Returns the workspace-relative paths and rows removed."""
+    root, removed = catalogue.root, []
+    listed = {table: entries(root / table) for table in _TABLES}
     for table in RESERVED_TABLES:
-        for row in ws._rows(table, "writer IS NOT NULL", pending=True):
+        for row in catalogue.rows(table, "writer IS NOT NULL", pending=True):
             if not writer_alive(row["writer"]):
-                ws._roll_back(table, row["id"], writer=row["writer"])
+                catalogue.roll_back(table, row["id"], writer=row["writer"])
                 removed.append(f"{table}:{row['name']}")
-    for table in ("corpora", "datasets", "runs"):
-        rows = {row["id"]: row["writer"] if table in RESERVED_TABLES else None
-                for row in ws._rows(table, pending=True)}
+    for table in _TABLES:
+        owned, writing = _owned_folders(catalogue, table)
         for entry in listed[table]:
-            partial = RECORD_PARTIAL.match(entry.name)
-            if partial:
-                stale = not writer_alive(rows.get(partial["id"]))
+            staging = staging_name(entry.name)
+            if staging is None:
+                stale = orphans and _is_orphan(table, entry, owned)
+            elif staging.pid is None:  # an older version's: no pid, so the row it was saved for tells
+                stale = staging.target not in writing
             else:
-                stale = orphans and bool(_ID_FOLDER.match(entry.name)) and entry.name not in rows
+                stale = not pid_running(staging.pid)
             if stale:
-                removed.append(_remove(ws, entry))
-    models = ws._rows("models", pending=True)
-    owned = {Path(row["path"]).name for row in models}
-    training = {Path(row["path"]).name for row in models if writer_alive(row["writer"])}
-    for entry in listed["models"]:
-        partial = MODEL_PARTIAL.match(entry.name)
-        if partial:
-            stale = partial["folder"] not in training
-        else:
-            stale = orphans and not entry.name.startswith(".") and entry.is_dir() and entry.name not in owned
-        if stale:
-            removed.append(_remove(ws, entry))
-    removed += _remove_stray_temp_files(ws)
+                removed.append(_remove(root, entry))
+    removed += _remove_stray_temp_files(root)
     if removed:
-        log.warning("workspace %s: removed what interrupted saves left: %s", ws.root, ", ".join(removed))
+        log.warning("workspace %s: removed what interrupted saves left: %s", root, ", ".join(removed))
     return removed
 
-def _remove(ws: Workspace, path: Path) -> str:
+
+def _owned_folders(catalogue: Catalogue, table: str) -> tuple[set[str], set[str]]:
+    """(the folder names `table`'s rows own, those a live process is writing): record ids, or
+    model folders."""
+    owned, writing = set(), set()
+    for row in catalogue.rows(table, pending=True):
+        folder = Path(row["path"]).name if table == "models" else row["id"]
+        owned.add(folder)
+        if table in RESERVED_TABLES and writer_alive(row["writer"]):
+            writing.add(folder)
+    return owned, writing
+
+
+def _is_orphan(table: str, entry: Path, owned: set[str]) -> bool:
+    """Whether `entry` is a record's or a model's folder that no row owns."""
+    if table == "models":
+        return not entry.name.startswith(".") and entry.is_dir() and entry.name not in owned
+    return bool(_ID_FOLDER.match(entry.name)) and entry.name not in owned
+
+
+def _remove(root: Path, path: Path) -> str:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)
-    return str(path.relative_to(ws.root))
+    return str(path.relative_to(root))
 
-def _remove_stray_temp_files(ws: Workspace) -> list[str]:
+
+def _remove_stray_temp_files(root: Path) -> list[str]:
     removed = []
     now = time.time()
-    for folder, subfolders, files in os.walk(ws.root):
-        if Path(folder) == ws.root:
+    for folder, subfolders, files in os.walk(root):
+        if Path(folder) == root:
             subfolders[:] = [s for s in subfolders if s != "models"]  # written by training libraries
         for name in subfolders:
             if is_stray_staging_folder(Path(folder, name)):
-                removed.append(_remove(ws, Path(folder, name)))
-        subfolders[:] = [s for s in subfolders if not s.endswith(PARTIAL)]  # a live save's, or handled above
+                removed.append(_remove(root, Path(folder, name)))
+        subfolders[:] = [s for s in subfolders if not s.endswith(PARTIAL_SUFFIX)]  # a live save's, or handled above
         for name in files:
             path = Path(folder, name)
             if is_stray_temp_file(path, now):
-                removed.append(_remove(ws, path))
+                removed.append(_remove(root, path))
     return removed
 
-
-def entries(folder: Path) -> list[Path]:
-    try:
-        return list(folder.iterdir())
-    except (FileNotFoundError, NotADirectoryError):
-        return []

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import math
 import re
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +13,7 @@ from pathlib import Path
 
 from ..evaluation.reranking import FIRST_STAGE_WEIGHT
 from ..questions.qa_dataset import TRAIN, VAL, QADataset
-from ..store.files import publish_folder
+from ..store.staging import publish_folder, staged
 from ..store.models import load_model
 from .config import TrainConfig, TrainingError
 from .stopping import stop_requested
@@ -192,9 +190,7 @@ def fit_and_publish(config: TrainConfig, model, evaluator, recipe: TrainerRecipe
     best = _BestModel(model, primary_metric, metrics_before, config.patience,
                       earliest_stop=math.ceil(schedule.steps * config.EARLIEST_STOP_SHARE))
 
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", suffix=".partial", dir=output_dir.parent))
-    try:
+    with staged(output_dir) as work:
         trainer = _make_trainer(config, schedule, model, evaluator, recipe, work / "trainer", emit, best)
         started = time.perf_counter()
         trainer.train()
@@ -216,8 +212,6 @@ def fit_and_publish(config: TrainConfig, model, evaluator, recipe: TrainerRecipe
         model.save(str(work / "model"))
         _note_on_model_card(work / "model", metrics_before, kept, schedule)
         publish_model(work / "model", output_dir)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return TrainResult(output_dir, primary_metric, metrics_before, best.metrics, best.step, steps, schedule.reason,
                        recipe.pairs, seconds, planned_steps=schedule.steps, stopped_by_user=stopped_by_user)
 
@@ -345,7 +339,7 @@ def check_free(output_dir: Path) -> None:
 
 
 def publish_model(finished: Path, output_dir: Path) -> None:
-    """Move a complete model folder into place, never over an existing one (store.files.publish_folder).
+    """Move a complete model folder into place, never over an existing one (store.staging.publish_folder).
     In a workspace the folder's name is reserved before training (Workspace.reserve_model), and
     the model is listed only when its training commits the reservation after this rename."""
     check_free(output_dir)

@@ -15,15 +15,13 @@ the atomic publish every training here goes through.
 from __future__ import annotations
 
 import math
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..questions.qa_dataset import QADataset
-from ..store.files import publish_folder
+from ..store.staging import publish_folder, staged
 from .config import TrainConfig, check_settings, setting
 from .fit import OnEvent, TrainResult, append_to_model_card, primary_metric
 from .stopping import stop_requested
@@ -65,7 +63,6 @@ def search_and_train(search: SearchSettings, train: Callable[..., TrainResult], 
                                                                    n_warmup_steps=PRUNE_AFTER_EVALS))
     study.enqueue_trial({"learning_rate": config.learning_rate, "epochs": default_epochs,
                          "warmup_ratio": config.warmup_ratio})
-    work = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", suffix=".search", dir=output_dir.parent))
     results: dict[int, TrainResult] = {}
 
     def objective(trial) -> float:
@@ -89,14 +86,12 @@ def search_and_train(search: SearchSettings, train: Callable[..., TrainResult], 
         _trial_event(emit, trial.number, "complete", value, settings, started, result)
         return value
 
-    try:
+    with staged(output_dir) as work:
         study.optimize(objective, n_trials=search.max_trials, timeout=search.minutes * 60, callbacks=[_stop_if_asked])
         best = study.best_trial.number  # the first of equals: the plain training when nothing beat it
         folder = work / f"trial-{best}"
         _note_search_on_model_card(folder, study, best, metric)
         publish_folder(folder, output_dir)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return replace(results[best], output_dir=output_dir, trials=_trial_rows(study), stopped_by_user=stop_requested())
 
 

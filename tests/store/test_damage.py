@@ -48,10 +48,10 @@ def _garbage(path: Path) -> None:
     path.write_bytes(b"\x00garbage, not what was saved\xff" * 64)
 
 
-def _damage_catalogue_row(root: Path, ids: dict) -> None:
+def _damage_catalogue_row(root: Path, ids: dict, params: str = '{"chunk') -> None:
     conn = sqlite3.connect(root / "catalogue.sqlite")
     with conn:
-        conn.execute("UPDATE corpora SET params = '{\"chunk' WHERE id = ?", (ids["corpus"],))
+        conn.execute("UPDATE corpora SET params = ? WHERE id = ?", (params, ids["corpus"]))
     conn.close()  # the last connection out folds the write-ahead log into the file
 
 
@@ -60,6 +60,8 @@ CASES = {
     "garbage catalogue": (lambda root, ids: _garbage(root / "catalogue.sqlite"), ["corpora"], "catalogue.sqlite"),
     "truncated catalogue": (lambda root, ids: _truncate(root / "catalogue.sqlite", 0.3), ["datasets"], "catalogue.sqlite"),
     "damaged catalogue row": (_damage_catalogue_row, ["corpora"], "catalogue.sqlite"),
+    "catalogue row of another shape": (lambda root, ids: _damage_catalogue_row(root, ids, '["chunk"]'), ["corpora"],
+                                       "cannot be read (params: expected an object, got a list of 1)"),
     "truncated chunks.jsonl": (lambda root, ids: _truncate(root / "corpora" / ids["corpus"] / "chunks.jsonl", 0.7),
                                ["generate", "--corpus", "docs", "--name", "new-qa"], "chunks.jsonl"),
     "garbage documents.jsonl": (lambda root, ids: _garbage(root / "corpora" / ids["corpus"] / "documents.jsonl"),

@@ -81,9 +81,9 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
+from ragtune_core.store.staging import staging_folder
 from ragtune_core.store.workspace import CorpusRecord, DatasetRecord, new_id
 
 REPO = Path(__file__).resolve().parents[2]
@@ -150,12 +150,14 @@ def test_two_processes_saving_the_same_names_one_wins_and_the_loser_writes_nothi
 _KILLER = """
 import os, signal, sys
 from ragtune_core.questions.qa_dataset import QADataset, save_dataset, update_dataset
-from ragtune_core.store import files, workspace as store
+from ragtune_core.store import files
+from ragtune_core.store.catalogue import Catalogue
+from ragtune_core.store.workspace import Workspace
 
 root, how = sys.argv[1], sys.argv[2]
 die = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
 dataset = QADataset(queries={"q1": "Q?"}, corpus={"c1": "P."}, relevant_docs={"q1": ["c1"]})
-ws = store.Workspace(root, recover=False)
+ws = Workspace(root, recover=False)
 if how == "update":  # an edit of a saved dataset killed between its temporary file and the rename
     record = save_dataset(ws, "kept", dataset, None, {})
     files.os.replace = die
@@ -164,7 +166,7 @@ if how == "writing":  # killed with half the files written
     real_save = QADataset.save
     QADataset.save = lambda self, path, **kw: (real_save(self, path, **kw), die())
 elif how == "renamed":  # killed with the folder in place but the row not yet marked complete
-    store.Workspace._commit = die
+    Catalogue.commit = die
 save_dataset(ws, "qa", dataset, None, {})
 """
 
@@ -325,7 +327,7 @@ def test_a_reserved_model_name_is_held_until_committed_or_released(workspace):
         workspace.reserve_model("mine", "embedding", "base")
     with pytest.raises(WorkspaceError, match="folder models/mine"):
         workspace.reserve_model("mine!", "embedding", "base")  # another name, the same folder
-    partial = Path(tempfile.mkdtemp(prefix=".mine-", suffix=".partial", dir=workspace.root / "models"))
+    partial = staging_folder(Path(reserved.path))
     assert Workspace(workspace.root).recover() == [] and partial.exists()  # a live training's work is kept
     Path(reserved.path).mkdir()
     (Path(reserved.path) / "modules.json").write_text("[]")

@@ -341,9 +341,9 @@ def test_background_training_job_registers_the_model_in_the_workspace(workspace,
 
 # --- a model is published and listed in one transaction ----------------------------------------------
 _KILLED_TRAINING = """
-import os, signal, sys, tempfile
-from pathlib import Path
+import os, signal, sys
 from ragtune_core.questions.qa_dataset import QADataset, save_dataset
+from ragtune_core.store.staging import staging_folder
 from ragtune_core.store.workspace import Workspace
 from ragtune_core.training import embedding, register
 from ragtune_core.training.config import EmbeddingTrainConfig
@@ -351,7 +351,7 @@ from ragtune_core.training.config import EmbeddingTrainConfig
 root, how = sys.argv[1], sys.argv[2]
 
 def killed(config, dataset, output_dir, on_event=None, model_card_name=None):
-    partial = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", suffix=".partial", dir=output_dir.parent))
+    partial = staging_folder(output_dir)
     if how == "published":  # the model folder is in place, the catalogue not yet told
         partial.rename(output_dir)
         (output_dir / "modules.json").write_text("[]")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,7 +28,8 @@ from ...routing.compare import router_task
 from ...routing.selectors import Choice
 from ...routing.llm_selector import LLMSelector
 from ...routing.tool_calls import SYSTEM_PROMPT, function_tools, tools_hash
-from ...store.files import own_files, publish_folder, read_json, staging_folder, write_json, write_jsonl
+from ...store.files import own_files, read_json, write_json, write_jsonl
+from ...store.staging import publish_folder, staged
 from ...store.workspace import Workspace
 from ..name_swap import NameSwapper, rename_identifier
 
@@ -279,16 +279,15 @@ def save_chat_data(ws: Workspace, name: str, data: ChatData) -> Path:
     folder = _data_folder(ws, name)
     if folder.exists():
         raise ChatDataError(f"chat data {name!r} already exists: pick another name")
-    partial = staging_folder(folder)
-    write_jsonl(partial / "train.jsonl", data.train)
-    write_jsonl(partial / "val.jsonl", data.val)
-    meta = {key: value for key, value in asdict(data).items() if key not in ("train", "val")}
-    write_json(partial / "data.json", meta)
-    try:
-        publish_folder(partial, folder)
-    except OSError:  # another save of the same name got there first
-        shutil.rmtree(partial, ignore_errors=True)
-        raise ChatDataError(f"chat data {name!r} already exists: pick another name") from None
+    with staged(folder) as partial:
+        write_jsonl(partial / "train.jsonl", data.train)
+        write_jsonl(partial / "val.jsonl", data.val)
+        meta = {key: value for key, value in asdict(data).items() if key not in ("train", "val")}
+        write_json(partial / "data.json", meta)
+        try:
+            publish_folder(partial, folder)
+        except OSError:  # another save of the same name got there first
+            raise ChatDataError(f"chat data {name!r} already exists: pick another name") from None
     return folder
 
 

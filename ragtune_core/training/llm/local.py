@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -31,6 +29,7 @@ from ...store.files import check_keys, read_jsonl, write_json
 from ..config import TrainingError, check_settings, require, setting
 from ..fit import check_free, plan_schedule, publish_model
 from ...store.llm_models import DEFAULT_LLM, FINETUNE_INFO, is_default, load_causal_lm
+from ...store.staging import staged
 from .data import check_example
 
 OnEvent = Callable[[dict], None]
@@ -114,9 +113,7 @@ def train_lora(train_path: Path, val_path: Path | None, output_dir: Path, settin
                             f"{positions} positions")
     if should_stop():
         raise TrainingCancelled("cancelled before training started")
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", suffix=".partial", dir=output_dir.parent))
-    try:
+    with staged(output_dir) as work:
         trainer, schedule, callback = _make_trainer(model, tokenizer, train_lines, val_lines, settings,
                                                     work / "trainer", on_event, should_stop)
         metrics = _train(trainer, schedule, callback, on_event, bool(val_lines))
@@ -124,8 +121,6 @@ def train_lora(train_path: Path, val_path: Path | None, output_dir: Path, settin
         on_event({"type": "state", "state": "saving"})
         _save(trainer, tokenizer, settings, _system_prompt(train_lines), work / "model")
         publish_model(work / "model", output_dir)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return {"model_path": str(output_dir), "base_model": base_model_name(settings), "metrics": metrics}
 
 

@@ -8,6 +8,7 @@ from ragtune_core.routing.llm_selector import (NO_CALL, PLAIN_TEXT as PLAIN, SEV
                                                LLMSelector, function_tools, invalid_output_kind, parse_tool_call,
                                                tools_hash, InvalidOutput)
 from ragtune_core.routing.compare import router_task
+from ragtune_core.store.staging import staging_folder
 from ragtune_core.training.llm.data import (MISSING_TOOL_CALL, SCHEMA, SYSTEM_PROMPT, UNKNOWN_TOOL, ChatDataError,
                                            build_chat_data, called_tool, chat_example, check_example, import_jsonl,
                                            list_chat_data, load_chat_data, parse_jsonl, save_chat_data, to_jsonl)
@@ -163,7 +164,7 @@ def test_chat_data_saves_stage_apart_and_a_dead_ones_folder_is_removed(workspace
     stray = folder.with_name(f".chat.{int(dead.stdout)}.abcdefgh.partial")  # a save killed before its rename
     stray.mkdir(parents=True)
     (stray / "train.jsonl").write_text("{")
-    live = chat_data.staging_folder(folder)  # this process is saving
+    live = staging_folder(folder)  # this process is saving
     Workspace(workspace.root)
     assert not stray.exists() and live.exists()
     # Another save of the name renames first, between this one's check and its rename:
