@@ -20,7 +20,7 @@ from ..training.llm.fireworks import FIREWORKS_NOTICE
 from ..training.llm.preflight import DEFAULT_MAX_LENGTH, local_token_counter, run_preflight
 from ..training.llm.providers import OPENAI_NOTICE, PROVIDERS, ProviderJob
 from ..training.llm.together import TOGETHER_BASE_URL, TOGETHER_NOTICE
-from .errors import CommandFailed
+from .errors import CommandFailed, UsageError
 from .llm_flags import add_llm_flags, llm_config_from
 from .progress import ProgressPrinter
 
@@ -92,17 +92,17 @@ def register(subparsers) -> None:
 def run_llm_data(args: argparse.Namespace, ws: Workspace) -> dict:
     if args.import_train:
         if args.dataset:
-            raise ValueError("give a DATASET or --import, not both")
+            raise UsageError("give a DATASET or --import, not both")
         val = args.import_val.read_text(encoding="utf-8") if args.import_val else ""
         data = import_jsonl(args.import_train.read_text(encoding="utf-8"), val)
     elif not args.dataset:
-        raise ValueError("name a router DATASET, or --import a JSONL file")
+        raise UsageError("name a router DATASET, or --import a JSONL file")
     else:
         record = ws.resolve("datasets", args.dataset)
         teacher = None
         if args.labels == "teacher":
             if not args.teacher_model:
-                raise ValueError("--labels teacher needs --teacher-model")
+                raise UsageError("--labels teacher needs --teacher-model")
             teacher = llm_config_from(args, args.teacher_model, "teacher-")
         data = build_chat_data(load_dataset(ws, record.id), args.labels, teacher, args.split_by, dataset_id=record.id,
                                name_swaps=args.name_swaps)
@@ -182,7 +182,7 @@ def run_llm_jobs(args: argparse.Namespace, ws: Workspace) -> dict:
         if provider:
             return {"cancelled": _job_row(provider.cancel(args.cancel))}
         if ws.get_run(args.cancel).kind != jobs.JobKind.TRAIN_LLM:
-            raise ValueError(f"run {args.cancel!r} is not an LLM fine-tuning (see ragtune runs); an endpoint's job "
+            raise UsageError(f"run {args.cancel!r} is not an LLM fine-tuning (see ragtune runs); an endpoint's job "
                              "is cancelled with --provider openai, together or fireworks")
         status = jobs.cancel_job(ws, args.cancel)
         return {"cancelled": {"id": status.run_id, "state": status.state}}

@@ -22,7 +22,7 @@ from ..questions.qa_dataset import QADataset
 from ..store.models import load_cross_encoder, load_embedder, resolve_model
 from ..store.workspace import Workspace
 from .duration import FIRST_STAGE, RERANKING
-from .metrics import METRIC_NAMES, TOP_K, per_query_metric_values
+from .metrics import METRIC_NAMES, TOP_K, EvaluationError, per_query_metric_values
 from .retrieval import (
     ModelSpec, Progress, RetrievalReport, encode_in_slices, load_part, part_questions, progress_counter, query_result,
     rank_passages, save_report, sorted_positions,
@@ -216,7 +216,7 @@ def rerank_and_save(ws: Workspace, dataset_id: str, embedder: ModelSpec, cross_e
 
 def _check_top_k(top_k: int) -> None:
     if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= TOP_K:
-        raise ValueError(f"top_k must be 1 to {TOP_K} passages to rerank, not {top_k!r}")
+        raise EvaluationError(f"top_k must be 1 to {TOP_K} passages to rerank, not {top_k!r}")
 
 
 def _report(first: FirstStage, name: str, indices: list[list[int]], scores: list[list[float]]) -> RetrievalReport:

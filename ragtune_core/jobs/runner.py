@@ -20,6 +20,7 @@ from typing import Annotated
 
 import psutil
 
+from ..errors import RagtuneError
 from ..llm.client import JOB_API_KEY_ENV
 from ..store.files import FileContentError, Rule, atomic_write_text, conform, read_json
 from ..store.models import CROSS_ENCODER, DEFAULT_BASE_MODEL, EMBEDDING, LLM
@@ -42,6 +43,10 @@ STOPPABLE_KINDS = ("train_embedding", "train_cross_encoder")
 STOP_REQUEST = "stop_requested"
 # What a reservation records as the base model when the job names none.
 DEFAULT_BASE = {EMBEDDING: DEFAULT_BASE_MODEL, CROSS_ENCODER: DEFAULT_BASE_MODEL, LLM: "local default"}
+
+
+class JobError(RagtuneError):
+    """A request about a run that cannot be met (stop an ended run, follow one that cannot be followed)."""
 
 
 @dataclass
@@ -213,14 +218,14 @@ def cancel_job(ws: Workspace, run_id: str, timeout: float = 5.0) -> JobStatus:
 def request_stop(ws: Workspace, run_id: str) -> JobStatus:
     """Ask a running training to stop after its current step and keep its best model so far: its
     worker sees the request file (training.stopping) and the run then succeeds with the model
-    registered. ValueError when the run is unknown, not a training, or already ended."""
+    registered. JobError when the run is unknown, not a training, or already ended."""
     kind = ws.get_run(run_id).kind  # an unknown id is an error naming it
     if kind not in STOPPABLE_KINDS:
-        raise ValueError(f"run {run_id} is a {kind} job: only an embedding or cross-encoder training can stop "
+        raise JobError(f"run {run_id} is a {kind} job: only an embedding or cross-encoder training can stop "
                          "and keep its best model (cancel stops any job)")
     status = read_status(ws, run_id)
     if not status.is_active:
-        raise ValueError(f"run {run_id} has ended ({status.state}): there is nothing to stop")
+        raise JobError(f"run {run_id} has ended ({status.state}): there is nothing to stop")
     atomic_write_text(ws.run_dir(run_id) / STOP_REQUEST, json.dumps({"time": time.time()}))
     return status
 

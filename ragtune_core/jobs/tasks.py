@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 
-from .runner import STOP_REQUEST, JobStatus, read_events, read_status, start_job, status_path
+from .runner import STOP_REQUEST, JobError, JobStatus, read_events, read_status, start_job, status_path
 
 
 class JobKind(StrEnum):
@@ -250,7 +250,7 @@ def follow_again(ws, run_id: str, api_key: str | None = None) -> JobStatus:
 
     job_id = followable_runs(ws).get(run_id)
     if job_id is None:
-        raise ValueError(f"run {run_id!r} is not a hosted fine-tuning interrupted while its provider's job "
+        raise JobError(f"run {run_id!r} is not a hosted fine-tuning interrupted while its provider's job "
                          "ran (see ragtune llm-jobs)")
     request = LLMFinetuneRequest.from_params(ws.get_run(run_id).params)
     return start_llm_finetune_job(ws, dataclasses.replace(request, provider_job_id=job_id, api_key=api_key))

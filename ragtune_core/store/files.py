@@ -37,6 +37,8 @@ from typing import Annotated, Any, Literal, Union
 
 import psutil
 
+from ..errors import RagtuneError
+
 try:
     import fcntl
 except ImportError:  # Windows: no advisory locks on folders; versions are still compared
@@ -50,7 +52,7 @@ _STAGING_NAME = re.compile(r"^\..+?\.(?P<pid>\d+)\.[a-z0-9_]{8}\.partial$")
 LEGACY_TEMP_AGE_SECONDS = 3600.0  # a temporary file without a pid is stray once this old
 
 
-class FileContentError(ValueError):
+class FileContentError(RagtuneError):
     """A file (or typed settings) holding what the app cannot use; the message names the file, the
     key and what was expected."""
 
