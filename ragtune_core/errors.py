@@ -8,3 +8,12 @@ exception is a bug in RAGTune and says so. It is a ValueError too, as each stage
 
 class RagtuneError(ValueError):
     """An error the user can fix; the message names the file, field or setting and what is wrong."""
+
+
+class RagtuneBug(Exception):
+    """Any other exception, as the pages show it: its words say it is a bug, its traceback is the original's."""
+
+
+def bug_message(exc: BaseException) -> str:
+    """How the CLI and the pages name an exception that is not a RagtuneError: a bug, to be reported."""
+    return f"internal error (a bug in RAGTune, please report it): {type(exc).__name__}: {exc}"
