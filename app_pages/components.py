@@ -36,6 +36,7 @@ from ragtune_core.llm import (
 )
 from ragtune_core.questions import GENERATORS
 from ragtune_core.routing import SelectorSpec, availability, untuned_llm_spec
+from ragtune_core.runs import JobState
 from ragtune_core.store import DEFAULT_BASE_MODEL
 from ragtune_core.timing import clock
 
@@ -129,9 +130,9 @@ def _render_status(status: jobs.JobStatus) -> None:
         st.progress(status.fraction, text=f"{label} · {detail} · {literal(status.message)} · "
                     f"elapsed {clock(status.elapsed)} · ETA {clock(status.eta_seconds)}")
         _job_buttons(status)
-    elif status.state == "succeeded":
+    elif status.state == JobState.SUCCEEDED:
         st.success(f"{label} in {clock(status.elapsed)}. {literal(status.message)}")
-    elif status.state == "cancelled":
+    elif status.state == JobState.CANCELLED:
         st.warning(f"{label}: cancelled by the user.")
     else:
         st.error(f"{label}: {literal(status.error or status.message)}")

@@ -8,6 +8,7 @@ from app_pages.components import errors_shown, pick, run_panel, when
 from app_pages.state import State
 from ragtune_core import jobs
 from ragtune_core.errors import RagtuneError
+from ragtune_core.runs import JobState
 from ragtune_core.corpus import (WIKIPEDIA_API, IngestResult, chunk_documents, default_chunk_size, share_beyond,
                                  load_chunks, load_documents, load_fetched, load_files, load_text, save_corpus,
                                  wiki_fetch_params)
@@ -48,7 +49,7 @@ def stage_when_fetched(run_id: str | None) -> None:
         return
     st.session_state[State.FETCH_RUN] = run_id  # a run re-attached after a reload is followed to its end
     with errors_shown(stop=False):
-        if jobs.read_status(ws, run_id).state == "succeeded":
+        if jobs.read_status(ws, run_id).state == JobState.SUCCEEDED:
             stage(load_fetched(ws.run_dir(run_id)))
             st.session_state[State.FETCH_STAGED] = run_id
 

@@ -11,6 +11,7 @@ from app_pages.basics import literal, workspace
 from app_pages.components import chart, errors_shown, line_chart, pick, run_panel, when
 from app_pages.state import State
 from app_pages.training_settings import search_settings, training_settings
+from ragtune_core.runs import EventKind
 from ragtune_core import jobs
 from ragtune_core.store import DEFAULT_BASE_MODEL, zip_model
 from ragtune_core.store.files import own_files
@@ -45,25 +46,26 @@ OTHER = "Other (Hub id or folder)…"
 
 def training_charts(events: list[dict]) -> None:
     """The schedule, the loss and the validation curves; in a search, the trials and the latest trial's curves."""
-    trials = [e for e in events if e.get("event") == "trial"]
-    if trials or any(e.get("event") == "search" for e in events):
+    trials = [e for e in events if e.get("event") == EventKind.TRIAL]
+    if trials or any(e.get("event") == EventKind.SEARCH for e in events):
         search_chart(trials)
         latest = max((e["trial"] for e in events if "trial" in e), default=None)
-        events = [e for e in events if e.get("trial") == latest and e.get("event") != "trial"]
+        events = [e for e in events if e.get("trial") == latest and e.get("event") != EventKind.TRIAL]
     for event in events:
-        if event.get("event") == "schedule":
+        if event.get("event") == EventKind.SCHEDULE:
             st.caption(f"Schedule: {event['reason']}; validation every {event['eval_steps']} steps.")
-        elif event.get("event") == "best":
+        elif event.get("event") == EventKind.BEST:
             kept = "the base model (no step beat it)" if event["step"] == 0 else f"step {event['step']}"
             stopped = how_it_stopped(event)
             st.caption(f"Kept {kept}: validation {event['metric']} {event['value']:.3f}"
                        f"{' · ' + stopped if stopped else ''}.")
     loss, metrics = st.columns(2)
     with loss:
-        line_chart(events, "train_step", ["loss"], "Train loss")
+        line_chart(events, EventKind.TRAIN_STEP, ["loss"], "Train loss")
     with metrics:
-        evals = [{"event": "eval", "step": e["step"], **e["metrics"]} for e in events if e.get("event") == "eval"]
-        line_chart(evals, "eval", ["ndcg@10", "mrr@10", "accuracy@1", "accuracy@5"], "Validation metrics")
+        evals = [{"event": EventKind.EVAL, "step": e["step"], **e["metrics"]}
+                 for e in events if e.get("event") == EventKind.EVAL]
+        line_chart(evals, EventKind.EVAL, ["ndcg@10", "mrr@10", "accuracy@1", "accuracy@5"], "Validation metrics")
 
 
 def search_chart(trials: list[dict]) -> None:

@@ -8,6 +8,7 @@ import streamlit as st
 
 from app_pages.basics import literal, workspace
 from app_pages.components import chart, errors_shown, line_chart, llm_settings, pick, run_panel
+from ragtune_core.runs import EventKind
 from ragtune_core import jobs
 from ragtune_core.errors import RagtuneError
 from ragtune_core.questions import load_dataset
@@ -155,8 +156,8 @@ if st.button("Start fine-tuning", type="primary", icon=":material/play_arrow:",
 
 
 def curves(events: list[dict]) -> None:
-    line_chart(events, "metrics", ["train_loss", "valid_loss"], "Loss")
-    line_chart(events, "metrics", ["train_mean_token_accuracy", "valid_mean_token_accuracy"], "Token accuracy")
+    line_chart(events, EventKind.METRICS, ["train_loss", "valid_loss"], "Loss")
+    line_chart(events, EventKind.METRICS, ["train_mean_token_accuracy", "valid_mean_token_accuracy"], "Token accuracy")
 
 
 run_panel([jobs.JobKind.TRAIN_LLM], RUN_KEY, chart=curves)

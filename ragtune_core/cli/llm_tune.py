@@ -8,6 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..runs import EventKind
 from .. import jobs
 from ..questions.qa_dataset import SPLIT_MODES, load_dataset
 from ..store import Workspace
@@ -154,7 +155,7 @@ def _event_printer():
 
     def on_event(event: str, data: dict) -> None:
         nonlocal last_state
-        if event == "metrics":
+        if event == EventKind.METRICS:
             step, total = data.get("step") or 0, data.get("total_steps") or 0
             shown = [f"{name} {data[name]:.4f}" for name in ("train_loss", "valid_loss") if data.get(name) is not None]
             message = f"step {step}/{total}" + "".join(f" · {text}" for text in shown)
@@ -162,7 +163,7 @@ def _event_printer():
                 print(f"train-llm: {message}", file=sys.stderr, flush=True)
             else:
                 progress(step, total, message)
-        elif event == "state":
+        elif event == EventKind.STATE:
             if data.get("state") != last_state:  # not a poll that found the job as it was
                 last_state = data.get("state")
                 print(f"train-llm: {data['message']}", file=sys.stderr, flush=True)

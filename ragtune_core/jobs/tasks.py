@@ -16,21 +16,9 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import StrEnum
 
-from .runner import STOP_REQUEST, JobError, JobStatus, read_events, read_status, start_job, status_path
-
-
-class JobKind(StrEnum):
-    GENERATE_QUESTIONS = "generate_questions"
-    GENERATE_ROUTER_QUESTIONS = "generate_router_questions"
-    TRAIN_EMBEDDING = "train_embedding"
-    TRAIN_CROSS_ENCODER = "train_cross_encoder"
-    TRAIN_LLM = "train_llm"
-    EVALUATE = "evaluate"
-    COMPARE_SELECTORS = "compare_selectors"
-    FETCH_WIKI_PAGES = "fetch_wiki_pages"
-    SLEEP = "sleep"  # counts only: tests the job machinery without a model
+from ..runs import EventKind, JobState
+from .runner import STOP_REQUEST, JobError, JobKind, JobStatus, read_events, read_status, start_job, status_path
 
 
 # --- questions --------------------------------------------------------------------------------
@@ -68,7 +56,7 @@ def _announce_estimate(ctx, request, estimate_run) -> dict:
         return {}
     usage, cached = estimate_run(ctx.workspace, request)
     estimate = cost_estimate(request.llm, usage, cached)
-    ctx.emit("estimate", **estimate)
+    ctx.emit(EventKind.ESTIMATE, **estimate)
     ctx.note(describe_cost(request.llm, usage.prompt_tokens, usage.completion_tokens).capitalize())
     return {"estimate": estimate}
 
@@ -99,7 +87,7 @@ def batches_cancelled_on_stop(ctx, configs: list) -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         try:
             for batch_id, outcome in cancel_batches_in_flight().items():
-                ctx.emit("batch_cancelled", batch_id=batch_id, outcome=outcome)
+                ctx.emit(EventKind.BATCH_CANCELLED, batch_id=batch_id, outcome=outcome)
         finally:
             _exit_once(signum, frame)
 
@@ -121,7 +109,7 @@ def _save_draft(ctx, dataset, result, llm, **counts) -> dict:
     from ..llm.pricing import estimate_cost
 
     for item_id, why in result.failures:
-        ctx.emit("failure", chunk_id=item_id, message=why)
+        ctx.emit(EventKind.FAILURE, chunk_id=item_id, message=why)
     draft = ctx.run_dir / "draft.json"
     dataset.save(draft)
     summary = {"draft": str(draft), **result.summary(), **counts}
@@ -192,7 +180,7 @@ def _train(ctx, params: dict, config_class: type) -> dict:
     config = config_class.from_dict(params.get("config") or {})
     search = SearchSettings(**params["search"]) if params.get("search") else None
     plan = estimate_training(load_dataset(ctx.workspace, params["dataset_id"]), config, search)
-    ctx.emit("duration", estimated_seconds=plan.seconds, phases=plan.estimate.phases)
+    ctx.emit(EventKind.DURATION, estimated_seconds=plan.seconds, phases=plan.estimate.phases)
     meter = TrainingMeter(plan, ctx.progress, lambda event, data: ctx.emit(event, **data))
     with stop_when((ctx.run_dir / STOP_REQUEST).exists):  # a stat call after each step
         result = train_and_register(ctx.workspace, params["dataset_id"], params["model_name"], config,
@@ -222,7 +210,7 @@ def start_llm_finetune_job(ws, request) -> JobStatus:
 
 def provider_job_of(ws, run_id: str) -> str | None:
     """The provider's job id an LLM fine-tuning run created (its "provider_job" event), if any."""
-    return next((e.get("job_id") for e in read_events(ws, run_id) if e["event"] == "provider_job"), None)
+    return next((e.get("job_id") for e in read_events(ws, run_id) if e["event"] == EventKind.PROVIDER_JOB), None)
 
 
 def followable_runs(ws) -> dict[str, str]:
@@ -234,7 +222,7 @@ def followable_runs(ws) -> dict[str, str]:
     for run in runs:
         followed = (run.params.get("config") or {}).get("provider_job_id")
         followable = {run_id: job for run_id, job in followable.items() if job != followed}
-        if not status_path(ws, run.id).exists() or read_status(ws, run.id).state != "interrupted":
+        if not status_path(ws, run.id).exists() or read_status(ws, run.id).state != JobState.INTERRUPTED:
             continue
         job_id = provider_job_of(ws, run.id)
         if job_id and (run.params.get("config") or {}).get("provider") != "local":
@@ -267,11 +255,11 @@ def run_llm_finetune_job(ctx, params: dict) -> dict:
     request = LLMFinetuneRequest.from_params(params)
 
     def forward(event: str, data: dict) -> None:
-        if event == "state":
+        if event == EventKind.STATE:
             ctx.note(data["message"])
             return
         ctx.emit(event, **data)
-        if event == "metrics" and data.get("step") and data.get("total_steps"):
+        if event == EventKind.METRICS and data.get("step") and data.get("total_steps"):
             loss = data.get("train_loss")
             ctx.progress(int(data["step"]), int(data["total_steps"]),
                          f"step {data['step']}" + (f" · loss {loss:.4f}" if loss is not None else ""))
@@ -338,7 +326,7 @@ def _evaluation_meter(ctx, sets: list[tuple[str, str]], models: list, rerankers:
     named = [(dataset_id, load_dataset(ctx.workspace, dataset_id), part) for dataset_id, part in sets]
     estimate = estimate_evaluation(named, [m.path for m in models], [r.path for r in rerankers],
                                    RERANK_TOP_K)
-    ctx.emit("duration", estimated_seconds=estimate.seconds, phases=estimate.phases)
+    ctx.emit(EventKind.DURATION, estimated_seconds=estimate.seconds, phases=estimate.phases)
     return Meter(estimate, ctx.progress)
 
 
@@ -362,7 +350,7 @@ def _evaluate_dataset(ctx, dataset_part: tuple[str, str], models: list, reranker
     reports += evaluate_models(ctx.workspace, dataset_id, models, part,
                                on_progress=lambda done, total, message: on_phase(ENCODING, done, total, message))
     for report in reports:
-        ctx.emit("metrics", model=report.name, metrics=report.metrics, dataset_id=dataset_id)
+        ctx.emit(EventKind.METRICS, model=report.name, metrics=report.metrics, dataset_id=dataset_id)
     return reports
 
 
@@ -406,12 +394,12 @@ def run_router_comparison_job(ctx, params: dict) -> dict:
                        for index, (dataset_id, part) in enumerate(sets)]
     for comparison in comparisons:
         for report in comparison.reports:
-            ctx.emit("match_rate", dataset_id=comparison.dataset_id, selector=report.name,
+            ctx.emit(EventKind.MATCH_RATE, dataset_id=comparison.dataset_id, selector=report.name,
                      match_rate=report.match_rate, failures=report.failures)
         for label, error in comparison.failed:
-            ctx.emit("selector_failed", dataset_id=comparison.dataset_id, selector=label, error=error)
+            ctx.emit(EventKind.SELECTOR_FAILED, dataset_id=comparison.dataset_id, selector=label, error=error)
     for label, reason in comparisons[0].skipped:
-        ctx.emit("skipped", selector=label, reason=reason)
+        ctx.emit(EventKind.SKIPPED, selector=label, reason=reason)
     first = comparisons[0]
     result = {"comparison_id": first.comparison_id, "match_rates": {r.name: r.match_rate for r in first.reports},
               "skipped": [list(s) for s in first.skipped],
@@ -428,13 +416,14 @@ def run_wiki_fetch_job(ctx, params: dict) -> dict:
     from ..corpus.wiki_fetch import fetch_into
 
     def fetched(done: int, total: int, title: str) -> None:
-        ctx.emit("title", done=done, total=total, title=title)
+        ctx.emit(EventKind.TITLE, done=done, total=total, title=title)
         ctx.progress(done, total, f"fetched {done}/{total} titles · {title}")
 
     exit_on_sigterm()  # a cancel while the file is written removes its temporary copy
     summary = fetch_into(ctx.run_dir, params["endpoint"], params["titles"], ctx.workspace.dir("cache", "mediawiki"),
                          on_progress=fetched,
-                         on_error=lambda error: ctx.emit("title_failed", title=error.name, message=error.message))
+                         on_error=lambda error: ctx.emit(EventKind.TITLE_FAILED, title=error.name,
+                                                         message=error.message))
     ctx.complete(f"{summary['documents']} page(s) fetched, {len(summary['failed'])} title(s) failed")
     return summary
 
@@ -444,10 +433,10 @@ def run_sleep_job(ctx, params: dict) -> dict:
     steps = int(params.get("steps", 10))
     if params.get("child_seconds"):
         child = subprocess.Popen(["sleep", str(params["child_seconds"])])
-        ctx.emit("child", pid=child.pid)
+        ctx.emit(EventKind.CHILD, pid=child.pid)
     for step in range(1, steps + 1):
         time.sleep(float(params.get("seconds_per_step", 0.1)))
-        ctx.emit("step", step=step)
+        ctx.emit(EventKind.STEP, step=step)
         ctx.progress(step, steps, f"step {step}/{steps}")
     if params.get("fail"):
         raise RuntimeError("asked to fail")

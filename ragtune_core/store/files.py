@@ -12,10 +12,10 @@ loaded (`unchanged_since`: a compare-and-swap on the content's hash under the fo
 editors never overwrite each other's changes unnoticed.
 
 Every file the app reads is checked once, at the door, by `conform`: the data against a type (a
-dataclass, `list[...]`, `dict[str, ...]`, `Literal[...]`, `X | None`, `Annotated[X, Rule(...)]`),
-with strict keys (`check_keys`). A mismatch is a `FileContentError` that names the file, the key
-(a path such as `queries["q3"]` or `tools[2].name`) and what was expected, so no later step meets a
-question that is `null` or a tool list that is a string.
+dataclass, `list[...]`, `dict[str, ...]`, `Literal[...]`, an Enum (by its values), `X | None`,
+`Annotated[X, Rule(...)]`), with strict keys (`check_keys`). A mismatch is a `FileContentError` that
+names the file, the key (a path such as `queries["q3"]` or `tools[2].name`) and what was expected, so
+no later step meets a question that is `null` or a tool list that is a string.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import types
 import typing
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -338,6 +339,9 @@ def _conform(value: Any, schema: Any, key: str):
     if origin is Literal:
         if any(value == a and type(value) is type(a) for a in args):
             return value
+    elif _is_enum(schema):  # stored as its value: a str enum's file holds the plain string
+        if any(value == member.value and type(value) is type(member.value) for member in schema):
+            return schema(value)
     elif dataclasses.is_dataclass(schema):
         return _conform_record(value, schema, key)
     elif origin is list:
@@ -377,6 +381,8 @@ def _shape_fits(value: Any, schema: Any) -> bool:
         return _shape_fits(value, args[0])
     if origin is Literal:
         return value in args
+    if _is_enum(schema):
+        return any(value == member.value for member in schema)
     if dataclasses.is_dataclass(schema) or origin is dict:
         return isinstance(value, dict)
     if origin in (list, tuple):
@@ -404,6 +410,10 @@ def _stored_fields(cls: type) -> tuple[dict[str, Any], tuple[str, ...]]:
     return {f.name: hints[f.name] for f in stored}, required
 
 
+def _is_enum(schema: Any) -> bool:
+    return isinstance(schema, type) and issubclass(schema, Enum)
+
+
 def _is_a(value: Any, schema: Any) -> bool:
     if schema is None or schema is type(None):
         return value is None
@@ -425,6 +435,8 @@ def _described(schema: Any) -> str:
         return " or ".join(_described(a) for a in args)
     if origin is Literal:
         return "one of " + ", ".join(json.dumps(a) for a in args)
+    if _is_enum(schema):
+        return "one of " + ", ".join(json.dumps(member.value) for member in schema)
     if dataclasses.is_dataclass(schema):
         required = _stored_fields(schema)[1]
         return f"an object with {', '.join(required)}" if required else "an object"

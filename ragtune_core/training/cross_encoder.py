@@ -21,6 +21,7 @@ import random
 from dataclasses import replace
 from pathlib import Path
 
+from ..runs import EventKind
 from ..evaluation.metrics import TOP_K
 from ..evaluation.retrieval import text_work
 from ..evaluation.reranking import (
@@ -128,8 +129,8 @@ def train_cross_encoder(config: CrossEncoderTrainConfig, dataset: QADataset, out
     all_work = val_work + text_work(list(dataset.subset(TRAIN).queries.values()))
 
     def prepare(before: int):
-        return lambda done, total, message: emit("prepare", {"done": before + done, "total": all_work,
-                                                             "message": f"hard negatives: {message}"})
+        return lambda done, total, message: emit(EventKind.PREPARE, {"done": before + done, "total": all_work,
+                                                                     "message": f"hard negatives: {message}"})
 
     val_first = first_stage(embedder, val_sample, VAL, EVAL_BATCH_SIZE, on_progress=prepare(0))
     train_first = first_stage(embedder, dataset, TRAIN, EVAL_BATCH_SIZE, val_first.corpus_embeddings,

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..runs import EventKind
 from ..evaluation.reranking import FIRST_STAGE_WEIGHT
 from ..questions.qa_dataset import TRAIN, VAL, QADataset
 from ..store.files import publish_folder
@@ -185,10 +186,10 @@ def fit_and_publish(config: TrainConfig, model, evaluator, recipe: TrainerRecipe
     """
     emit = on_event or (lambda event, data: None)
     metrics_before = short_metric_names(evaluator(model))
-    emit("eval", {"step": 0, "epoch": 0.0, "metrics": metrics_before})
+    emit(EventKind.EVAL, {"step": 0, "epoch": 0.0, "metrics": metrics_before})
     schedule = plan_schedule(config, recipe.pairs, recipe.target_steps)
-    emit("schedule", {"epochs": schedule.epochs, "steps": schedule.steps, "eval_steps": schedule.eval_steps,
-                      "reason": schedule.reason})
+    emit(EventKind.SCHEDULE, {"epochs": schedule.epochs, "steps": schedule.steps,
+                              "eval_steps": schedule.eval_steps, "reason": schedule.reason})
     best = _BestModel(model, primary_metric, metrics_before, config.patience,
                       earliest_stop=math.ceil(schedule.steps * config.EARLIEST_STOP_SHARE))
 
@@ -202,7 +203,7 @@ def fit_and_publish(config: TrainConfig, model, evaluator, recipe: TrainerRecipe
         steps = trainer.state.global_step
         if steps not in best.evaluated:  # the last step was not an eval step
             metrics = short_metric_names(evaluator(model))
-            emit("eval", {"step": steps, "epoch": trainer.state.epoch, "metrics": metrics})
+            emit(EventKind.EVAL, {"step": steps, "epoch": trainer.state.epoch, "metrics": metrics})
             best.consider(steps, metrics)
         best.restore()
         if recipe.on_kept:
@@ -212,7 +213,7 @@ def fit_and_publish(config: TrainConfig, model, evaluator, recipe: TrainerRecipe
         kept = {"step": best.step, "metric": primary_metric, "value": best.metrics.get(primary_metric),
                 "stopped_early": steps < schedule.steps, "stopped_by_user": stopped_by_user,
                 "steps": steps, "planned_steps": schedule.steps}
-        emit("best", kept)
+        emit(EventKind.BEST, kept)
         model.save(str(work / "model"))
         _note_on_model_card(work / "model", metrics_before, kept, schedule)
         publish_model(work / "model", output_dir)
@@ -318,20 +319,22 @@ def _event_callback(emit: OnEvent, best: _BestModel):
             self.loss: float | None = None
 
         def on_step_end(self, args, state, control, **kwargs):
-            emit("progress", {"step": state.global_step, "max_steps": state.max_steps, "epoch": state.epoch,
-                              "epochs": math.ceil(args.num_train_epochs), "loss": self.loss})
+            emit(EventKind.PROGRESS, {"step": state.global_step, "max_steps": state.max_steps,
+                                      "epoch": state.epoch, "epochs": math.ceil(args.num_train_epochs),
+                                      "loss": self.loss})
             if stop_requested():
                 control.should_training_stop = True
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and "loss" in logs:  # not the eval logs nor the end-of-training summary
                 self.loss = float(logs["loss"])
-                emit("train_step", {"step": state.global_step, "max_steps": state.max_steps, "epoch": state.epoch,
-                                    "loss": self.loss, "learning_rate": float(logs.get("learning_rate", 0.0))})
+                emit(EventKind.TRAIN_STEP, {"step": state.global_step, "max_steps": state.max_steps,
+                                            "epoch": state.epoch, "loss": self.loss,
+                                            "learning_rate": float(logs.get("learning_rate", 0.0))})
 
         def on_evaluate(self, args, state, control, metrics=None, **kwargs):
             short = short_metric_names(metrics or {})
-            emit("eval", {"step": state.global_step, "epoch": state.epoch, "metrics": short})
+            emit(EventKind.EVAL, {"step": state.global_step, "epoch": state.epoch, "metrics": short})
             if best.consider(state.global_step, short):
                 control.should_training_stop = True
 
