@@ -35,8 +35,7 @@ PAIRS_PER_SLICE = 512  # pairs scored between two progress reports: a few second
 # A reranker trained on a few thousand questions can know less than its first stage: its score is
 # blended with the first stage's (both standardised per question), the weight picked on validation.
 BLEND_WEIGHTS = tuple(i / 10 for i in range(11))
-FIRST_STAGE_WEIGHT = "first_stage_weight"  # the weight's name among a training's metrics
-_CONFIG_KEY = f"ragtune_{FIRST_STAGE_WEIGHT}"  # ... and in a reranker's saved config
+_CONFIG_KEY = "ragtune_first_stage_weight"  # the blend weight's name in a reranker's saved config
 
 
 @dataclass

@@ -131,14 +131,13 @@ def run_training_job(ctx, params: dict) -> dict:
 
 def run_cross_encoder_job(ctx, params: dict) -> dict:
     """params {dataset_id, model_name, config: asdict(CrossEncoderTrainConfig)}."""
-    from ..evaluation.reranking import FIRST_STAGE_WEIGHT
     from ..training.config import CrossEncoderTrainConfig
 
     result = _train(ctx, params, CrossEncoderTrainConfig)
     metric = result["primary_metric"]
     before, after = result["metrics_before"][metric], result["metrics_after"][metric]
     embedder = result["metrics_embedder"][metric]
-    weight = result["metrics_after"].get(FIRST_STAGE_WEIGHT)
+    weight = result["first_stage_weight"]
     blend = "" if weight is None else f", its score blended with the embedder's at weight {weight:.1f}"
     ctx.complete(f"{_stop_note(result)}validation {metric} {before:.3f} → {after:.3f} "
                  f"(embedder alone {embedder:.3f}{blend})")

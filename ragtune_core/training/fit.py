@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..runs import EventKind
-from ..evaluation.reranking import FIRST_STAGE_WEIGHT
 from ..questions.qa_dataset import TRAIN, VAL, QADataset
 from ..store.files import publish_folder
 from ..store.models import load_model
@@ -26,9 +25,8 @@ LOSS_POINTS_PER_RUN = 100  # at most about this many train_step events, whatever
 EVAL_BATCH_SIZE = 64
 # A validation run every few steps must stay cheap beside training: an even sample of a large part.
 MAX_VALIDATION_QUESTIONS = 1000
-# "eval_val_cosine_ndcg@10" (trainer) or "val_cosine_ndcg@10" (evaluator) -> "ndcg@10"; a QA reranker's
-# evaluations also report the blend weight they were measured at (evaluation.reranking.best_blend).
-_METRIC_KEY = re.compile(rf"((accuracy|precision|recall|ndcg|mrr|map)@\d+|{FIRST_STAGE_WEIGHT})$")
+# "eval_val_cosine_ndcg@10" (trainer) or "val_cosine_ndcg@10" (evaluator) -> "ndcg@10"
+_METRIC_KEY = re.compile(r"(accuracy|precision|recall|ndcg|mrr|map)@\d+$")
 
 
 def short_metric_names(metrics: dict) -> dict[str, float]:
@@ -63,8 +61,8 @@ class TrainerRecipe:
     # Pairs in one row of train_dataset: a listwise row holds a question's candidates, and the batch
     # size and schedule still count pairs, so a step costs what it costs pairwise.
     pairs_per_row: int = 1
-    # Called with the model kept and its metrics before it is saved: records what its weights alone do not.
-    on_kept: Callable[[object, dict[str, float]], None] | None = None
+    # Called with the model kept and its step before it is saved: records what its weights alone do not.
+    on_kept: Callable[[object, int], None] | None = None
     target_steps: int | None = None  # what an auto schedule aims at, when not the config's TARGET_STEPS
 
     @property
@@ -84,6 +82,7 @@ class TrainResult:
     train_pairs: int  # labelled examples trained on
     train_seconds: float  # trainer.train() wall time, its periodic evaluations included
     metrics_embedder: dict[str, float] = field(default_factory=dict)  # a cross-encoder's first stage alone
+    first_stage_weight: float | None = None  # a QA reranker's blend with its first stage, as kept
     trials: list[dict] = field(default_factory=list)  # a hyperparameter search's trainings (training.search)
     planned_steps: int = 0  # optimizer steps the schedule planned
     stopped_by_user: bool = False  # the user asked it to stop (training.stopping): the best model so far was kept
@@ -185,7 +184,7 @@ def fit_and_publish(config: TrainConfig, model, evaluator, recipe: TrainerRecipe
     complete and removed whatever happens, so a failed or cancelled run leaves nothing behind.
     """
     emit = on_event or (lambda event, data: None)
-    metrics_before = short_metric_names(evaluator(model))
+    metrics_before = short_metric_names(evaluator(model, steps=0))
     emit(EventKind.EVAL, {"step": 0, "epoch": 0.0, "metrics": metrics_before})
     schedule = plan_schedule(config, recipe.pairs, recipe.target_steps)
     emit(EventKind.SCHEDULE, {"epochs": schedule.epochs, "steps": schedule.steps,
@@ -202,12 +201,12 @@ def fit_and_publish(config: TrainConfig, model, evaluator, recipe: TrainerRecipe
         seconds = time.perf_counter() - started
         steps = trainer.state.global_step
         if steps not in best.evaluated:  # the last step was not an eval step
-            metrics = short_metric_names(evaluator(model))
+            metrics = short_metric_names(evaluator(model, steps=steps))
             emit(EventKind.EVAL, {"step": steps, "epoch": trainer.state.epoch, "metrics": metrics})
             best.consider(steps, metrics)
         best.restore()
         if recipe.on_kept:
-            recipe.on_kept(model, best.metrics)
+            recipe.on_kept(model, best.step)
         # A request that came once every planned step had run stopped nothing.
         stopped_by_user = steps < schedule.steps and stop_requested()
         kept = {"step": best.step, "metric": primary_metric, "value": best.metrics.get(primary_metric),
