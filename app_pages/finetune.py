@@ -13,6 +13,7 @@ from app_pages.state import State
 from app_pages.training_settings import search_settings, training_settings
 from ragtune_core.runs import EventKind
 from ragtune_core import jobs
+from ragtune_core.jobs.results import TrainingRunResult
 from ragtune_core.store import DEFAULT_BASE_MODEL, zip_model
 from ragtune_core.store.files import own_files
 from ragtune_core.timing import clock, duration
@@ -181,14 +182,16 @@ def run_history() -> pd.DataFrame:
     names = {d.id: d.name for d in datasets}
     history = []
     for run in runs:
-        after = run.result.get("metrics_after", {})
+        result = TrainingRunResult.of_run(run)  # None: nothing registered (yet)
+        after = result.metrics_after if result else {}
         history.append({
             "model": run.name, "type": "cross-encoder" if run.kind == JOB_KINDS["cross_encoder"] else "embedding",
             "state": run.state, "dataset": names.get(run.dataset_id, run.dataset_id),
-            "schedule": run.result.get("schedule", ""), "kept step": run.result.get("best_step"),
-            "steps run": run.result.get("steps"), "search trials": len(run.result.get("trials", [])) or None,
+            "schedule": result.schedule if result else "", "kept step": result.best_step if result else None,
+            "steps run": result.steps if result else None,
+            "search trials": (len(result.trials) or None) if result else None,
             "started": when(run.created),
-            "estimated": duration(run.result["estimated_seconds"]) if "estimated_seconds" in run.result else "",
+            "estimated": "" if result is None or result.estimated_seconds is None else duration(result.estimated_seconds),
             "duration": clock(run.finished - run.created) if run.finished else "",
             "ndcg@10": after.get("ndcg@10"), "mrr@10": after.get("mrr@10"), "accuracy@1": after.get("accuracy@1"),
         })

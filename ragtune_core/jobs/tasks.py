@@ -16,9 +16,13 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from ..runs import EventKind, JobState
 from .runner import STOP_REQUEST, JobError, JobKind, JobStatus, read_events, read_status, start_job, status_path
+
+if TYPE_CHECKING:  # the training stage loads in the worker that trains, not with this module
+    from .results import TrainingRunResult
 
 
 # --- questions --------------------------------------------------------------------------------
@@ -124,9 +128,9 @@ def run_training_job(ctx, params: dict) -> dict:
     from ..training.config import EmbeddingTrainConfig
 
     result = _train(ctx, params, EmbeddingTrainConfig)
-    before, after = result["metrics_before"].get("ndcg@10"), result["metrics_after"].get("ndcg@10")
+    before, after = result.metrics_before.get("ndcg@10"), result.metrics_after.get("ndcg@10")
     ctx.complete(f"{_stop_note(result)}validation ndcg@10 {before:.3f} → {after:.3f}")
-    return result
+    return result.to_dict()
 
 
 def run_cross_encoder_job(ctx, params: dict) -> dict:
@@ -134,23 +138,21 @@ def run_cross_encoder_job(ctx, params: dict) -> dict:
     from ..training.config import CrossEncoderTrainConfig
 
     result = _train(ctx, params, CrossEncoderTrainConfig)
-    metric = result["primary_metric"]
-    before, after = result["metrics_before"][metric], result["metrics_after"][metric]
-    embedder = result["metrics_embedder"][metric]
-    weight = result["first_stage_weight"]
+    metric, weight = result.primary_metric, result.first_stage_weight
+    before, after = result.metrics_before[metric], result.metrics_after[metric]
     blend = "" if weight is None else f", its score blended with the embedder's at weight {weight:.1f}"
     ctx.complete(f"{_stop_note(result)}validation {metric} {before:.3f} → {after:.3f} "
-                 f"(embedder alone {embedder:.3f}{blend})")
-    return result
+                 f"(embedder alone {result.metrics_embedder[metric]:.3f}{blend})")
+    return result.to_dict()
 
 
-def _stop_note(result: dict) -> str:
+def _stop_note(result: TrainingRunResult) -> str:
     """The start of a training's closing line when the user stopped it (jobs.request_stop): where, and the step kept."""
-    if not result.get("stopped_by_user"):
+    if not result.stopped_by_user:
         return ""
-    where = (f"after {len(result['trials'])} trial(s)" if result["trials"]
-             else f"at step {result['steps']} of {result['planned_steps']}")
-    return f"stopped by the user {where}, kept step {result['best_step']} · "
+    where = (f"after {len(result.trials)} trial(s)" if result.trials
+             else f"at step {result.steps} of {result.planned_steps}")
+    return f"stopped by the user {where}, kept step {result.best_step} · "
 
 
 def training_job_params(dataset_id: str, model_name: str, config, search=None) -> dict:
@@ -162,7 +164,7 @@ def training_job_params(dataset_id: str, model_name: str, config, search=None) -
             **({"search": asdict(search)} if search else {})}
 
 
-def _train(ctx, params: dict, config_class: type) -> dict:
+def _train(ctx, params: dict, config_class: type) -> TrainingRunResult:
     """Train and register; progress is TrainingMeter's (in estimated seconds), the other events the run's.
     The result holds the estimate said before training (estimated_seconds) and the time taken (seconds).
     A stop request file in the run's folder (runner.request_stop) ends training, its best model kept."""
@@ -172,6 +174,7 @@ def _train(ctx, params: dict, config_class: type) -> dict:
     from ..training.register import train_and_register
     from ..training.search import SearchSettings
     from ..training.stopping import stop_when
+    from .results import TrainingRunResult
 
     exit_on_sigterm()
     prefer_offline()
@@ -185,7 +188,7 @@ def _train(ctx, params: dict, config_class: type) -> dict:
         result = train_and_register(ctx.workspace, params["dataset_id"], params["model_name"], config,
                                     on_event=meter, run_id=ctx.run_id, search=search)
     meter.learn(ctx.elapsed())
-    return {**result, "estimated_seconds": round(plan.seconds, 1), "seconds": round(ctx.elapsed(), 1)}
+    return TrainingRunResult(**result, estimated_seconds=round(plan.seconds, 1), seconds=round(ctx.elapsed(), 1))
 
 
 def _refuse_evaluation_only(ws, dataset_id: str) -> None:
