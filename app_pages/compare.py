@@ -8,6 +8,7 @@ from app_pages.basics import literal, workspace
 from app_pages.components import chart, errors_shown, models_by_name, pick, run_panel, selector_picker
 from app_pages.state import State
 from ragtune_core import jobs
+from ragtune_core.errors import RagtuneError
 from ragtune_core.evaluation import (CHART_METRICS, RERANK_TOP_K, SLICE_METRICS, comparison_table, latest_reports,
                                      per_query_comparison, style_table, unreadable_reports)
 from ragtune_core.evaluation.duration import estimate_evaluation
@@ -180,7 +181,7 @@ def compare_selectors() -> None:
     if st.button("Compare selectors", type="primary", disabled=not chosen, icon=":material/play_arrow:"):
         try:
             status = jobs.start_comparison_job(ws, record.id, chosen, part, secret_env, held_out)
-        except ValueError as exc:
+        except RagtuneError as exc:
             st.error(literal(exc))
         else:
             st.session_state[State.SELECTOR_RUN] = status.run_id

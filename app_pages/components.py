@@ -25,6 +25,7 @@ from app_pages.basics import literal, workspace
 from app_pages.llm_prices import batch_choice, price_settings
 from app_pages.state import State
 from ragtune_core import jobs
+from ragtune_core.errors import RagtuneBug, RagtuneError, bug_message
 from ragtune_core.llm import (
     API_KEY_ENV_VARS,
     BASE_URL_ENV_VARS,
@@ -35,6 +36,7 @@ from ragtune_core.llm import (
 )
 from ragtune_core.questions import GENERATORS
 from ragtune_core.routing import SelectorSpec, availability, untuned_llm_spec
+from ragtune_core.runs import JobState
 from ragtune_core.store import DEFAULT_BASE_MODEL
 from ragtune_core.timing import clock
 
@@ -42,14 +44,20 @@ POLL_SECONDS = 1.0
 log = logging.getLogger(__name__)
 @contextmanager
 def errors_shown(stop: bool = True):
-    """Bad input and damaged workspace files (a ValueError: WorkspaceError, DatasetError, a file's
-    content named by key...; an OSError) become an st.error saying what is wrong, never a traceback;
-    with `stop` the page ends there. The details go to the server's log."""
+    """Bad input and damaged workspace files (a RagtuneError: WorkspaceError, DatasetError, a file's
+    content named by key...; an OSError naming a file) become an st.error saying what is wrong, never a
+    traceback; any other exception is a bug in RAGTune, shown as one with its traceback. With `stop` the
+    page ends there. The details go to the server's log."""
     try:
         yield
-    except (ValueError, OSError) as exc:
+    except (RagtuneError, OSError) as exc:
         log.warning("shown to the user: %s", exc, exc_info=True)
         st.error(literal(exc), icon=":material/error:")
+        if stop:
+            st.stop()
+    except Exception as exc:
+        log.error("a bug, shown to the user: %s", exc, exc_info=True)
+        st.exception(RagtuneBug(bug_message(exc)).with_traceback(exc.__traceback__))
         if stop:
             st.stop()
 
@@ -122,9 +130,9 @@ def _render_status(status: jobs.JobStatus) -> None:
         st.progress(status.fraction, text=f"{label} · {detail} · {literal(status.message)} · "
                     f"elapsed {clock(status.elapsed)} · ETA {clock(status.eta_seconds)}")
         _job_buttons(status)
-    elif status.state == "succeeded":
+    elif status.state == JobState.SUCCEEDED:
         st.success(f"{label} in {clock(status.elapsed)}. {literal(status.message)}")
-    elif status.state == "cancelled":
+    elif status.state == JobState.CANCELLED:
         st.warning(f"{label}: cancelled by the user.")
     else:
         st.error(f"{label}: {literal(status.error or status.message)}")

@@ -7,11 +7,13 @@ from app_pages.basics import literal, workspace
 from app_pages.components import errors_shown, pick, run_panel, when
 from app_pages.state import State
 from ragtune_core import jobs
+from ragtune_core.errors import RagtuneError
+from ragtune_core.runs import JobState
 from ragtune_core.corpus import (WIKIPEDIA_API, IngestResult, chunk_documents, default_chunk_size, share_beyond,
                                  load_chunks, load_documents, load_fetched, load_files, load_text, save_corpus,
                                  wiki_fetch_params)
 from ragtune_core.jobs import JobKind
-from ragtune_core.store import DEFAULT_BASE_MODEL, WorkspaceError, load_tokenizer, max_seq_length
+from ragtune_core.store import DEFAULT_BASE_MODEL, load_tokenizer, max_seq_length
 
 ws = workspace()
 st.title("Corpus")
@@ -47,7 +49,7 @@ def stage_when_fetched(run_id: str | None) -> None:
         return
     st.session_state[State.FETCH_RUN] = run_id  # a run re-attached after a reload is followed to its end
     with errors_shown(stop=False):
-        if jobs.read_status(ws, run_id).state == "succeeded":
+        if jobs.read_status(ws, run_id).state == JobState.SUCCEEDED:
             stage(load_fetched(ws.run_dir(run_id)))
             st.session_state[State.FETCH_STAGED] = run_id
 
@@ -100,7 +102,7 @@ if staged:
                 chunks = chunk_documents(list(staged.values()), tokenizer, int(chunk_size), int(overlap))
                 record = save_corpus(ws, name, list(staged.values()), chunks,
                                         {"chunk_size": int(chunk_size), "overlap": int(overlap), "tokenizer": model})
-            except (ValueError, WorkspaceError) as exc:
+            except RagtuneError as exc:
                 st.error(literal(exc))
             else:
                 staged.clear()

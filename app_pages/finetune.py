@@ -11,7 +11,9 @@ from app_pages.basics import literal, workspace
 from app_pages.components import chart, errors_shown, line_chart, pick, run_panel, when
 from app_pages.state import State
 from app_pages.training_settings import search_settings, training_settings
+from ragtune_core.runs import EventKind
 from ragtune_core import jobs
+from ragtune_core.jobs.results import TrainingRunResult
 from ragtune_core.store import DEFAULT_BASE_MODEL, zip_model
 from ragtune_core.store.files import own_files
 from ragtune_core.timing import clock, duration
@@ -45,25 +47,26 @@ OTHER = "Other (Hub id or folder)…"
 
 def training_charts(events: list[dict]) -> None:
     """The schedule, the loss and the validation curves; in a search, the trials and the latest trial's curves."""
-    trials = [e for e in events if e.get("event") == "trial"]
-    if trials or any(e.get("event") == "search" for e in events):
+    trials = [e for e in events if e.get("event") == EventKind.TRIAL]
+    if trials or any(e.get("event") == EventKind.SEARCH for e in events):
         search_chart(trials)
         latest = max((e["trial"] for e in events if "trial" in e), default=None)
-        events = [e for e in events if e.get("trial") == latest and e.get("event") != "trial"]
+        events = [e for e in events if e.get("trial") == latest and e.get("event") != EventKind.TRIAL]
     for event in events:
-        if event.get("event") == "schedule":
+        if event.get("event") == EventKind.SCHEDULE:
             st.caption(f"Schedule: {event['reason']}; validation every {event['eval_steps']} steps.")
-        elif event.get("event") == "best":
+        elif event.get("event") == EventKind.BEST:
             kept = "the base model (no step beat it)" if event["step"] == 0 else f"step {event['step']}"
             stopped = how_it_stopped(event)
             st.caption(f"Kept {kept}: validation {event['metric']} {event['value']:.3f}"
                        f"{' · ' + stopped if stopped else ''}.")
     loss, metrics = st.columns(2)
     with loss:
-        line_chart(events, "train_step", ["loss"], "Train loss")
+        line_chart(events, EventKind.TRAIN_STEP, ["loss"], "Train loss")
     with metrics:
-        evals = [{"event": "eval", "step": e["step"], **e["metrics"]} for e in events if e.get("event") == "eval"]
-        line_chart(evals, "eval", ["ndcg@10", "mrr@10", "accuracy@1", "accuracy@5"], "Validation metrics")
+        evals = [{"event": EventKind.EVAL, "step": e["step"], **e["metrics"]}
+                 for e in events if e.get("event") == EventKind.EVAL]
+        line_chart(evals, EventKind.EVAL, ["ndcg@10", "mrr@10", "accuracy@1", "accuracy@5"], "Validation metrics")
 
 
 def search_chart(trials: list[dict]) -> None:
@@ -179,14 +182,16 @@ def run_history() -> pd.DataFrame:
     names = {d.id: d.name for d in datasets}
     history = []
     for run in runs:
-        after = run.result.get("metrics_after", {})
+        result = TrainingRunResult.of_run(run)  # None: nothing registered (yet)
+        after = result.metrics_after if result else {}
         history.append({
             "model": run.name, "type": "cross-encoder" if run.kind == JOB_KINDS["cross_encoder"] else "embedding",
             "state": run.state, "dataset": names.get(run.dataset_id, run.dataset_id),
-            "schedule": run.result.get("schedule", ""), "kept step": run.result.get("best_step"),
-            "steps run": run.result.get("steps"), "search trials": len(run.result.get("trials", [])) or None,
+            "schedule": result.schedule if result else "", "kept step": result.best_step if result else None,
+            "steps run": result.steps if result else None,
+            "search trials": (len(result.trials) or None) if result else None,
             "started": when(run.created),
-            "estimated": duration(run.result["estimated_seconds"]) if "estimated_seconds" in run.result else "",
+            "estimated": "" if result is None or result.estimated_seconds is None else duration(result.estimated_seconds),
             "duration": clock(run.finished - run.created) if run.finished else "",
             "ndcg@10": after.get("ndcg@10"), "mrr@10": after.get("mrr@10"), "accuracy@1": after.get("accuracy@1"),
         })

@@ -8,7 +8,9 @@ import streamlit as st
 
 from app_pages.basics import literal, workspace
 from app_pages.components import chart, errors_shown, line_chart, llm_settings, pick, run_panel
+from ragtune_core.runs import EventKind
 from ragtune_core import jobs
+from ragtune_core.errors import RagtuneError
 from ragtune_core.questions import load_dataset
 from ragtune_core.training.llm import (FIREWORKS_NOTICE, OPENAI_NOTICE, PROVIDERS, TOGETHER_NOTICE,
                                        LLMFinetuneRequest, LocalProvider, build_chat_data, default_base_url,
@@ -54,7 +56,7 @@ def local_tokens(base_model: str):
     """Lines counted as a local fine-tuning renders them; None (estimated) without the model."""
     try:
         return local_token_counter(base_model)
-    except ValueError:
+    except RagtuneError:  # no such model here (ModelNotFound)
         return None
 
 
@@ -88,7 +90,7 @@ with st.expander("Build chat data from a router dataset", expanded=not list_chat
                 with st.spinner("Building…"):
                     data = build_chat_data(load_dataset(ws, record.id), labels, teacher, dataset_id=record.id)
                     save_chat_data(ws, name, data)
-            except ValueError as exc:
+            except RagtuneError as exc:
                 st.error(literal(exc))
             else:
                 copies = f" ({data.renamed} of them renamed copies)" if data.renamed else ""
@@ -105,7 +107,7 @@ if not names:
 chosen = st.selectbox("Chat data", names, index=len(names) - 1)
 try:
     data = load_chat_data(ws, chosen)
-except ValueError as exc:
+except RagtuneError as exc:
     st.error(literal(exc))
     st.stop()
 left, right = st.columns(2)
@@ -149,13 +151,13 @@ if st.button("Start fine-tuning", type="primary", icon=":material/play_arrow:",
                                      llm=endpoint.to_public_dict() if endpoint else None,
                                      api_key=endpoint.api_key if endpoint else None)
         st.session_state[RUN_KEY] = jobs.start_llm_finetune_job(ws, request).run_id
-    except ValueError as exc:
+    except RagtuneError as exc:
         st.error(literal(exc))
 
 
 def curves(events: list[dict]) -> None:
-    line_chart(events, "metrics", ["train_loss", "valid_loss"], "Loss")
-    line_chart(events, "metrics", ["train_mean_token_accuracy", "valid_mean_token_accuracy"], "Token accuracy")
+    line_chart(events, EventKind.METRICS, ["train_loss", "valid_loss"], "Loss")
+    line_chart(events, EventKind.METRICS, ["train_mean_token_accuracy", "valid_mean_token_accuracy"], "Token accuracy")
 
 
 run_panel([jobs.JobKind.TRAIN_LLM], RUN_KEY, chart=curves)

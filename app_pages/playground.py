@@ -10,6 +10,7 @@ from app_pages.basics import literal, workspace
 from app_pages.components import chart, pick, selector_picker
 from app_pages.state import State
 from ragtune_core.corpus import load_chunks, load_documents
+from ragtune_core.errors import RagtuneError
 from ragtune_core.questions import load_dataset
 from ragtune_core.routing import (SUMMARY, VECTOR, dataset_tools, extractive_summary, grounded_answer, llm_summary,
                                   load_router_task, make_selector, retrieve, route_query, route_table, scores_frame)
@@ -28,7 +29,7 @@ record = pick("Router dataset", datasets, key="playground_dataset", help="Its to
 try:
     choices = load_router_task(ws, record.id).choices
     tools = {tool.id: tool for tool in dataset_tools(load_dataset(ws, record.id))}
-except ValueError as exc:  # a dataset whose queries or tools cannot be routed
+except RagtuneError as exc:  # a dataset whose queries or tools cannot be routed
     st.error(f"This dataset cannot be routed: {literal(exc)}")
     st.stop()
 specs, _, llm_config = selector_picker("playground")
@@ -43,7 +44,7 @@ if routed:
         with st.spinner("Routing…"):
             try:
                 routes = route_query(query, choices, [make_selector(s) for s in specs])
-            except ValueError as exc:  # a fine-tuned LLM that learned other tools, an unusable selector
+            except RagtuneError as exc:  # a fine-tuned LLM that learned other tools, an unusable selector
                 st.error(literal(exc))
                 st.stop()
             st.session_state[State.ROUTED_QUERY] = (record.id, query, routes)
@@ -90,7 +91,7 @@ embedder = load_embedder(embedder_spec.path if embedder_spec else None)
 if tool.kind == SUMMARY:
     try:
         summary = llm_summary(llm_config, document) if llm_config else extractive_summary(embedder, document)
-    except RuntimeError as exc:
+    except RagtuneError as exc:
         st.error(literal(exc))
         st.stop()
     label = "Summary (LLM)" if summary.method == "llm" else \
@@ -109,7 +110,7 @@ else:
             try:
                 st.markdown("**Answer**")
                 st.markdown(literal(grounded_answer(llm_config, query, sources)))
-            except RuntimeError as exc:
+            except RagtuneError as exc:
                 st.error(literal(exc))
     else:
         st.caption("Configure an LLM (the toggle above) for an answer grounded on these passages.")

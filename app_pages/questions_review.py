@@ -10,6 +10,7 @@ from ragtune_core.questions import (SPLIT_MODES, DatasetError, QADataset, accept
                                     draft_path, drop_duplicates, find_duplicates, load_draft, questions_table,
                                     save_draft)
 from ragtune_core.routing import counts_per_tool
+from ragtune_core.runs import JobState
 from ragtune_core.store import RunRecord, WorkspaceError, version_of
 
 
@@ -17,7 +18,7 @@ def review_drafts(generation_kinds: tuple[str, ...]) -> None:
     """Pick a generated question set not yet accepted, edit it, keep the edits or accept it."""
     ws = workspace()
     runs = sorted((r for kind in generation_kinds for r in ws.list_runs(kind)), key=lambda r: r.created, reverse=True)
-    drafts = [r for r in runs if r.state == "succeeded" and not r.result.get("accepted_dataset_id")]
+    drafts = [r for r in runs if r.state == JobState.SUCCEEDED and not r.result.get("accepted_dataset_id")]
     if not drafts:
         st.info("Generated questions appear here for review before they are saved as a dataset.")
         return

@@ -7,6 +7,7 @@ from app_pages.basics import literal, workspace
 from app_pages.components import generate_button, generator_settings
 from app_pages.llm_prices import batch_choice
 from ragtune_core.corpus import load_documents
+from ragtune_core.errors import RagtuneError
 from ragtune_core.jobs import JobKind
 from ragtune_core.routing import (DEFAULT_QUESTIONS_PER_DOCUMENT, DEFAULT_ROUTER_QA_PROMPT, DEFAULT_SUMMARY_PROMPT,
                                   DEFAULT_SUMMARY_QUESTION, DEFAULT_SUMMARY_VARIATIONS, MAX_QUESTIONS_PER_DOCUMENT, MAX_SUMMARY_VARIATIONS, SUMMARY, VECTOR, RouterPrompts,
@@ -42,7 +43,7 @@ def router_form(corpus) -> None:
     try:
         tools = tools_from_dicts(edited.where(edited.notna(), None).to_dict("records"))
         request = RouterRequest(corpus.id, chosen, tools, int(per_document), int(variations), generator, config, prompts)
-    except ValueError as exc:
+    except RagtuneError as exc:
         st.error(literal(exc))
         return
     if not chosen:

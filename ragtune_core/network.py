@@ -20,10 +20,12 @@ from urllib.parse import urlsplit
 
 import pydantic
 
+from .errors import RagtuneError
+
 ALLOWED_HOSTS_ENV = "RAGTUNE_ALLOWED_HOSTS"
 
 
-class HostNotAllowedError(ValueError):
+class HostNotAllowedError(RagtuneError):
     """A URL whose host the allow-list does not name; the message names the host and the setting."""
 
 

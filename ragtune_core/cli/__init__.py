@@ -6,7 +6,9 @@ result holds a failure (a selector that failed on every query) prints its summar
 stderr, and exits with status 2 too. Waits for an LLM server ("retry 2/5 in 8 s") show on stderr.
 
 A damaged workspace file (the catalogue, a corpus's JSONL, a run's status) is bad input too: a message
-naming the file and status 2, never a traceback (RAGTUNE_DEBUG=1 shows one for an unexpected error).
+naming the file and status 2, never a traceback. Bad input is a RagtuneError (or an OSError naming a
+file); any other exception is a bug in RAGTune: status 3, a line saying so and where it was raised
+(RAGTUNE_DEBUG=1 adds the traceback).
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ import json
 import os
 import sqlite3
 import sys
+import traceback
+from pathlib import Path
 
+from ..errors import RagtuneError, bug_message
 from ..llm.client import report_waits
 from ..store.models import prefer_offline
 from ..store.workspace import CATALOGUE, Workspace
@@ -47,17 +52,24 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(exc.summary, default=str))
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (ValueError, OSError, KeyError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"error: {message}", file=sys.stderr)
+    except (RagtuneError, OSError) as exc:  # an OSError's message names the file the user gave
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     except sqlite3.Error as exc:  # the workspace names its catalogue; this is the last line of defence
         print(f"error: the workspace catalogue {CATALOGUE} cannot be used: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:  # damage that shows as another error (a saved row of the wrong shape...)
-        if os.environ.get("RAGTUNE_DEBUG"):
-            raise
-        print(f"error: {type(exc).__name__}: {exc} (RAGTUNE_DEBUG=1 shows the traceback)", file=sys.stderr)
-        return 2
+    except Exception as exc:
+        return _report_bug(exc)
     print(json.dumps(summary, default=str))
     return 0
+
+
+def _report_bug(exc: Exception) -> int:
+    """Exit status 3 with one line saying it is a bug and where it was raised, which a report needs and
+    a user can copy; the whole traceback only with RAGTUNE_DEBUG=1."""
+    if os.environ.get("RAGTUNE_DEBUG"):
+        traceback.print_exception(exc, file=sys.stderr)
+    frame = traceback.extract_tb(exc.__traceback__)[-1]
+    print(f"error: {bug_message(exc)} (raised in {Path(frame.filename).name}:{frame.lineno}, {frame.name}; "
+          "RAGTUNE_DEBUG=1 shows the traceback)", file=sys.stderr)
+    return 3

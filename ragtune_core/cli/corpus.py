@@ -11,6 +11,7 @@ from pathlib import Path
 from ..corpus import WIKIPEDIA_API, IngestResult, MediaWikiClient, chunk_documents, load_pdfs, load_texts, save_corpus
 from ..corpus.chunking import DEFAULT_OVERLAP, default_chunk_size, share_beyond, validate_chunk_params
 from ..store import DEFAULT_BASE_MODEL, Workspace, load_tokenizer, max_seq_length
+from .errors import UsageError
 
 
 def register(subparsers) -> None:
@@ -41,7 +42,7 @@ def run_ingest(args: argparse.Namespace, ws: Workspace) -> dict:
     chunk_size = args.chunk_size or default_chunk_size(args.model)
     validate_chunk_params(chunk_size, args.overlap)
     if not (args.pdf or args.text or args.wikipedia):
-        raise ValueError("nothing to ingest: give --pdf, --text and/or --wikipedia")
+        raise UsageError("nothing to ingest: give --pdf, --text and/or --wikipedia")
     pdfs, texts = _read_files(args.pdf), _read_files(args.text)
     tokenizer = load_tokenizer(args.model)
 
@@ -53,7 +54,7 @@ def run_ingest(args: argparse.Namespace, ws: Workspace) -> dict:
         result.extend(client.fetch(args.wikipedia))
     if not result.documents:
         reasons = "; ".join(f"{e.name}: {e.message}" for e in result.errors)
-        raise ValueError(f"no document could be loaded, so no corpus was saved ({reasons})")
+        raise UsageError(f"no document could be loaded, so no corpus was saved ({reasons})")
 
     chunks = chunk_documents(result.documents, tokenizer, chunk_size, args.overlap)
     lost = _warn_about_cut_passages(chunks, tokenizer, args.model)
@@ -91,5 +92,5 @@ def _read_files(paths: list[Path]) -> list[tuple[str, bytes]]:
     """Every file's name and bytes; a path that is not a readable file stops the command before any work."""
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
-        raise ValueError(f"no such file: {', '.join(missing)}")
+        raise UsageError(f"no such file: {', '.join(missing)}")
     return [(p.name, p.read_bytes()) for p in paths]

@@ -12,6 +12,7 @@ from ..training import CrossEncoderTrainConfig
 from ..training.cross_encoder import MODEL_KIND
 from .evaluate import BASE, add_sample_option, announced_meter, by_style, default_part, model_spec, timed
 from .train import add_config_options, add_search_options, config_from_options, train_or_start
+from .errors import UsageError
 
 EMBEDDING_KIND = "embedding"
 
@@ -57,7 +58,7 @@ def run_train_cross_encoder(args: argparse.Namespace, ws: Workspace) -> dict:
 def run_rerank(args: argparse.Namespace, ws: Workspace) -> dict:
     record = ws.resolve("datasets", args.dataset)
     if args.batch_size < 1:
-        raise ValueError("--batch-size must be at least 1")
+        raise UsageError("--batch-size must be at least 1")
     embedder = model_of_kind(ws, args.embedder, EMBEDDING_KIND, "--embedder")
     cross_encoder = model_of_kind(ws, args.cross_encoder, MODEL_KIND, "--cross-encoder")
     part = default_part(ws, record.id, args.part)
@@ -90,5 +91,5 @@ def model_of_kind(ws: Workspace, name: str, kind: str, option: str) -> ModelSpec
         except WorkspaceError:
             record = None  # a folder or Hub id: model_spec passes it through
         if record is not None and record.kind != kind:
-            raise ValueError(f"{option} {name!r} is a workspace {record.kind} model, not a {kind} model")
+            raise UsageError(f"{option} {name!r} is a workspace {record.kind} model, not a {kind} model")
     return model_spec(ws, name)

@@ -18,9 +18,10 @@ from ..questions import (
     SPLIT_MODES, TRAIN, VAL, DatasetError, QADataset, load_dataset, save_dataset, split_dataset, update_dataset,
 )
 from ..questions.evidence import import_evidence_set, is_evidence_file, parse_evidence_set
-from ..routing.tools import RouterError, as_router_dataset, dataset_tools, looks_like_router_dataset
+from ..routing.tools import RoutingError, as_router_dataset, dataset_tools, looks_like_router_dataset
 from ..store import Workspace
 from ..store.files import parse_json
+from .errors import UsageError
 
 KINDS = ("qa", "router")
 
@@ -66,7 +67,7 @@ def register(subparsers) -> None:
 
 def import_dataset(args: argparse.Namespace, ws: Workspace) -> dict:
     if not args.file.is_file():
-        raise ValueError(f"no such file: {args.file}")
+        raise UsageError(f"no such file: {args.file}")
     data = parse_json(args.file.read_bytes(), args.file.name, error=DatasetError)
     if is_evidence_file(data):
         return import_evidence(args, ws, data)
@@ -110,9 +111,9 @@ def _with_kind(dataset: QADataset, kind: str | None) -> tuple[QADataset, bool]:
 def export_dataset(args: argparse.Namespace, ws: Workspace) -> dict:
     record = ws.resolve("datasets", args.dataset)
     if args.out.is_dir():
-        raise ValueError(f"{args.out} is a folder; give a file name")
+        raise UsageError(f"{args.out} is a folder; give a file name")
     if args.out.exists() and not args.force:
-        raise ValueError(f"{args.out} already exists; pass --force to overwrite it")
+        raise UsageError(f"{args.out} already exists; pass --force to overwrite it")
     with _naming(f"dataset {record.name!r}"):
         dataset = load_dataset(ws, record.id).subset(args.part)
     dataset.save(args.out, llama_index_only=args.llama_index)
@@ -157,10 +158,10 @@ def _link_corpus(ws: Workspace, dataset: QADataset, corpus: str, file_name: str)
 
 @contextmanager
 def _naming(subject: str):
-    """Make a DatasetError or RouterError say which file or dataset it is about."""
+    """Make a DatasetError or RoutingError say which file or dataset it is about."""
     try:
         yield
-    except (DatasetError, RouterError) as exc:
+    except (DatasetError, RoutingError) as exc:
         if subject in str(exc):
             raise
         raise type(exc)(f"{subject}: {exc}") from exc

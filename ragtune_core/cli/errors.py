@@ -1,4 +1,10 @@
-"""How a command reports a failure after doing its work (see `ragtune_core.cli.main`)."""
+"""How a command reports options it cannot use, or a failure after doing its work (see `ragtune_core.cli.main`)."""
+
+from ..errors import RagtuneError
+
+
+class UsageError(RagtuneError):
+    """Options that cannot go together, or that name nothing there is; the message names the option."""
 
 
 class CommandFailed(Exception):

@@ -17,6 +17,7 @@ from ..questions.qa_dataset import load_dataset
 from ..timing.pace import learn_pace
 from ..timing.work import Meter
 from .progress import EtaPrinter, command_seconds
+from .errors import UsageError
 
 BASE = "base"
 
@@ -42,7 +43,7 @@ def add_sample_option(parser) -> None:
 def run_evaluate(args: argparse.Namespace, ws: Workspace) -> dict:
     record = ws.resolve("datasets", args.dataset)
     if args.batch_size < 1:
-        raise ValueError("--batch-size must be at least 1")
+        raise UsageError("--batch-size must be at least 1")
     part = default_part(ws, record.id, args.part)
     models = [model_spec(ws, name) for name in args.model]
     meter = announced_meter(ws, record.id, part, models, [], "evaluate", sample=args.sample)

@@ -13,6 +13,7 @@ from dataclasses import fields
 
 from ..llm.batch import batch_unavailable_reason
 from ..llm.client import LLMConfig, key_rule, server_base_url
+from .errors import UsageError
 
 DEFAULTS = {f.name: f.default for f in fields(LLMConfig)}
 
@@ -47,14 +48,14 @@ def add_batch_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def refuse_unavailable_batch(config: LLMConfig | None, flag: str = "--batch") -> None:
-    """ValueError (exit status 2) with the reason when `config` asks for a Batch API its endpoint lacks."""
+    """UsageError (exit status 2) with the reason when `config` asks for a Batch API its endpoint lacks."""
     reason = batch_unavailable_reason(config) if config is not None and config.batch else None
     if reason:
-        raise ValueError(f"{flag}: {reason}")
+        raise UsageError(f"{flag}: {reason}")
 
 
 def llm_config_from(args: argparse.Namespace, model: str, prefix: str = "") -> LLMConfig:
-    """The LLMConfig the flags ask for, with `model`; ValueError (exit status 2) for unusable settings."""
+    """The LLMConfig the flags ask for, with `model`; UsageError (exit status 2) for unusable settings."""
     value = lambda name: getattr(args, f"{prefix}{name}".replace("-", "_"))
     base_url = value("base-url") or server_base_url()
     key = None
@@ -62,7 +63,7 @@ def llm_config_from(args: argparse.Namespace, model: str, prefix: str = "") -> L
     if variable:
         key = os.environ.get(variable)
         if not key:
-            raise ValueError(f"--{prefix}api-key-env: ${variable} is not set")
+            raise UsageError(f"--{prefix}api-key-env: ${variable} is not set")
     return LLMConfig(base_url=base_url, model=model, api_key=key, max_concurrency=value("concurrency"),
                      max_retries=value("retries"), timeout=value("timeout"),
                      first_answer_timeout=value("first-answer-timeout"),

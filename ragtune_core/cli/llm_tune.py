@@ -8,6 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..runs import EventKind
 from .. import jobs
 from ..questions.qa_dataset import SPLIT_MODES, load_dataset
 from ..store import Workspace
@@ -20,7 +21,7 @@ from ..training.llm.fireworks import FIREWORKS_NOTICE
 from ..training.llm.preflight import DEFAULT_MAX_LENGTH, local_token_counter, run_preflight
 from ..training.llm.providers import OPENAI_NOTICE, PROVIDERS, ProviderJob
 from ..training.llm.together import TOGETHER_BASE_URL, TOGETHER_NOTICE
-from .errors import CommandFailed
+from .errors import CommandFailed, UsageError
 from .llm_flags import add_llm_flags, llm_config_from
 from .progress import ProgressPrinter
 
@@ -92,17 +93,17 @@ def register(subparsers) -> None:
 def run_llm_data(args: argparse.Namespace, ws: Workspace) -> dict:
     if args.import_train:
         if args.dataset:
-            raise ValueError("give a DATASET or --import, not both")
+            raise UsageError("give a DATASET or --import, not both")
         val = args.import_val.read_text(encoding="utf-8") if args.import_val else ""
         data = import_jsonl(args.import_train.read_text(encoding="utf-8"), val)
     elif not args.dataset:
-        raise ValueError("name a router DATASET, or --import a JSONL file")
+        raise UsageError("name a router DATASET, or --import a JSONL file")
     else:
         record = ws.resolve("datasets", args.dataset)
         teacher = None
         if args.labels == "teacher":
             if not args.teacher_model:
-                raise ValueError("--labels teacher needs --teacher-model")
+                raise UsageError("--labels teacher needs --teacher-model")
             teacher = llm_config_from(args, args.teacher_model, "teacher-")
         data = build_chat_data(load_dataset(ws, record.id), args.labels, teacher, args.split_by, dataset_id=record.id,
                                name_swaps=args.name_swaps)
@@ -154,7 +155,7 @@ def _event_printer():
 
     def on_event(event: str, data: dict) -> None:
         nonlocal last_state
-        if event == "metrics":
+        if event == EventKind.METRICS:
             step, total = data.get("step") or 0, data.get("total_steps") or 0
             shown = [f"{name} {data[name]:.4f}" for name in ("train_loss", "valid_loss") if data.get(name) is not None]
             message = f"step {step}/{total}" + "".join(f" · {text}" for text in shown)
@@ -162,7 +163,7 @@ def _event_printer():
                 print(f"train-llm: {message}", file=sys.stderr, flush=True)
             else:
                 progress(step, total, message)
-        elif event == "state":
+        elif event == EventKind.STATE:
             if data.get("state") != last_state:  # not a poll that found the job as it was
                 last_state = data.get("state")
                 print(f"train-llm: {data['message']}", file=sys.stderr, flush=True)
@@ -182,7 +183,7 @@ def run_llm_jobs(args: argparse.Namespace, ws: Workspace) -> dict:
         if provider:
             return {"cancelled": _job_row(provider.cancel(args.cancel))}
         if ws.get_run(args.cancel).kind != jobs.JobKind.TRAIN_LLM:
-            raise ValueError(f"run {args.cancel!r} is not an LLM fine-tuning (see ragtune runs); an endpoint's job "
+            raise UsageError(f"run {args.cancel!r} is not an LLM fine-tuning (see ragtune runs); an endpoint's job "
                              "is cancelled with --provider openai, together or fireworks")
         status = jobs.cancel_job(ws, args.cancel)
         return {"cancelled": {"id": status.run_id, "state": status.state}}

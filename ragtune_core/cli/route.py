@@ -18,7 +18,7 @@ from ..routing.tables import route_rows
 from ..store.models import LLM
 from ..store.workspace import Workspace, WorkspaceError
 from ..training.llm.serving import finetuned_llms, teacher_agreements
-from .errors import CommandFailed
+from .errors import CommandFailed, UsageError
 from .cross_encoder import EMBEDDING_KIND, model_of_kind
 from .evaluate import BASE, default_part
 from .llm_flags import add_llm_flags, llm_config_from, refuse_unavailable_batch
@@ -76,15 +76,15 @@ def selector_specs(ws: Workspace, args: argparse.Namespace, choices: list[Choice
     specs += [finetuned_llm_spec(ws, name, choices) for name in args.finetuned_llm]
     specs += [untuned_llm_spec(None if name == BASE else name) for name in args.untuned_llm]
     if args.llm_base_url and not args.llm_model:
-        raise ValueError("--llm-model is required with --llm-base-url")
+        raise UsageError("--llm-model is required with --llm-base-url")
     if getattr(args, "llm_batch", False) and not args.llm_model:
-        raise ValueError("--llm-batch needs --llm-model")
+        raise UsageError("--llm-batch needs --llm-model")
     if args.llm_model:
         config = llm_config_from(args, args.llm_model, prefix="llm-")
         refuse_unavailable_batch(config, "--llm-batch")
         specs.append(SelectorSpec(f"LLM {args.llm_model}", "llm", llm=config.to_public_dict(), api_key=config.api_key))
     if not specs:
-        raise ValueError("name at least one selector: --embedding, --cross-encoder, --finetuned-llm, --untuned-llm "
+        raise UsageError("name at least one selector: --embedding, --cross-encoder, --finetuned-llm, --untuned-llm "
                          "or --llm-model")
     return specs
 
@@ -96,14 +96,14 @@ def finetuned_llm_spec(ws: Workspace, name: str, choices: list[Choice]) -> Selec
         record = ws.resolve("models", name)
     except WorkspaceError:
         known = ", ".join(m.name for m in ws.list_models(LLM)) or "none yet (train one with train-llm)"
-        raise ValueError(f"--finetuned-llm {name!r}: no fine-tuned LLM of that name or id (the workspace has: "
+        raise UsageError(f"--finetuned-llm {name!r}: no fine-tuned LLM of that name or id (the workspace has: "
                          f"{known})") from None
     if record.kind != LLM:
-        raise ValueError(f"--finetuned-llm {name!r} is a workspace {record.kind} model, not a fine-tuned LLM")
+        raise UsageError(f"--finetuned-llm {name!r} is a workspace {record.kind} model, not a fine-tuned LLM")
     try:
         FinetunedLLM.load(record.path).check_choices(choices)
     except (OSError, ValueError) as exc:
-        raise ValueError(f"--finetuned-llm {name!r}: {exc}") from None
+        raise UsageError(f"--finetuned-llm {name!r}: {exc}") from None
     return SelectorSpec(f"fine-tuned LLM · {record.name}", "finetuned_llm", record.path)
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 from dataclasses import fields
 
+from ..runs import EventKind
 from .. import jobs
 from ..jobs import JobKind
 from ..store import Workspace
@@ -125,7 +126,7 @@ def list_runs(args: argparse.Namespace, ws: Workspace) -> dict:
                      # what LLM calls were estimated to use before the run, and what they used
                      **{k: run.result[k] for k in ("estimate", "usage", "cost_usd") if k in run.result}})
         if "estimate" not in rows[-1]:  # a run that did not succeed: its estimate event, when it had one
-            estimate = next((e for e in jobs.read_events(ws, run.id) if e.get("event") == "estimate"), None)
+            estimate = next((e for e in jobs.read_events(ws, run.id) if e.get("event") == EventKind.ESTIMATE), None)
             if estimate:
                 rows[-1]["estimate"] = {k: v for k, v in estimate.items() if k not in ("event", "time")}
     return {"runs": rows}
@@ -152,17 +153,17 @@ class _StderrReporter:
     model kept and each trial of a search; progress is TrainingMeter's."""
 
     def __call__(self, event: str, data: dict) -> None:
-        if event == "eval":
+        if event == EventKind.EVAL:
             shown = ", ".join(f"{k} {data['metrics'][k]:.4f}" for k in ("accuracy@1", "ndcg@10", "mrr@10", "accuracy@5")
                               if k in data["metrics"])
             print(f"eval at step {data['step']}: {shown}", file=sys.stderr, flush=True)
-        elif event == "schedule":
+        elif event == EventKind.SCHEDULE:
             print(f"schedule: {data['reason']}, validation every {data['eval_steps']} steps", file=sys.stderr, flush=True)
-        elif event == "best":
+        elif event == EventKind.BEST:
             stopped = how_it_stopped(data)
             print(f"kept step {data['step']}: {data['metric']} {data['value']:.4f}{f' ({stopped})' if stopped else ''}",
                   file=sys.stderr, flush=True)
-        elif event == "trial":
+        elif event == EventKind.TRIAL:
             value = "" if data["value"] is None else f": {data['value']:.4f}"
             settings = ", ".join(f"{k} {v:.3g}" for k, v in data["params"].items())
             print(f"trial {data['number']} {data['state']}{value} ({settings}; {data['seconds']:.0f} s)",

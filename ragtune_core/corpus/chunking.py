@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..store.models import max_seq_length
-from .documents import Chunk, Document
+from .documents import Chunk, CorpusError, Document
 
 DEFAULT_OVERLAP = 20
 MIN_CHUNK_SIZE = 16
@@ -48,9 +48,9 @@ def share_beyond(chunks: list[Chunk], tokenizer, limit: int) -> float:
 
 def validate_chunk_params(chunk_size: int, overlap: int) -> None:
     if chunk_size < MIN_CHUNK_SIZE:
-        raise ValueError(f"chunk size must be at least {MIN_CHUNK_SIZE} tokens, got {chunk_size}")
+        raise CorpusError(f"chunk size must be at least {MIN_CHUNK_SIZE} tokens, got {chunk_size}")
     if not 0 <= overlap < chunk_size:
-        raise ValueError(f"overlap must be from 0 to {chunk_size - 1} tokens (below the chunk size), got {overlap}")
+        raise CorpusError(f"overlap must be from 0 to {chunk_size - 1} tokens (below the chunk size), got {overlap}")
 
 
 def chunk_documents(documents: list[Document], tokenizer, chunk_size: int | None = None,
@@ -89,7 +89,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
 def _check_unique_ids(documents: list[Document]) -> None:
     repeated = [doc_id for doc_id, count in Counter(d.doc_id for d in documents).items() if count > 1]
     if repeated:
-        raise ValueError(f"document id {repeated[0]!r} occurs more than once; the same source was loaded twice")
+        raise CorpusError(f"document id {repeated[0]!r} occurs more than once; the same source was loaded twice")
 
 
 def _measure(text: str, tokenizer, chunk_size: int) -> list[_Sentence]:

@@ -8,6 +8,7 @@ import re
 import time
 from dataclasses import asdict, dataclass, field
 
+from ..errors import RagtuneError
 from ..store.files import read_jsonl, write_jsonl
 from ..store.workspace import CorpusRecord, Workspace, WorkspaceError, check_name, new_id
 
@@ -51,6 +52,10 @@ class Chunk:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+class CorpusError(RagtuneError):
+    """Corpus settings or sources that cannot work (a chunk size, a source loaded twice, an endpoint)."""
 
 
 @dataclass

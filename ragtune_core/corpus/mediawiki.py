@@ -25,7 +25,7 @@ from pydantic import Field
 
 from .. import __version__
 from ..network import Answer, HostNotAllowedError, check_allowed, read_answer
-from .documents import Document, IngestError, IngestResult, make_doc_id
+from .documents import CorpusError, Document, IngestError, IngestResult, make_doc_id
 from .ingest import split_sections
 from ..store.files import write_json
 
@@ -85,7 +85,7 @@ class MediaWikiClient:
                  session: requests.Session | None = None, timeout: float = 20.0):
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"the MediaWiki endpoint must be an http(s) URL, got {endpoint!r}")
+            raise CorpusError(f"the MediaWiki endpoint must be an http(s) URL, got {endpoint!r}")
         check_allowed(endpoint, "MediaWiki endpoint", always=[WIKIPEDIA_API])
         self.endpoint = endpoint
         self.host = parts.netloc

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
+from ..errors import RagtuneError
 from ..store.files import read_json, write_json
 from .documents import IngestError, IngestResult
 from .mediawiki import MediaWikiClient
@@ -18,7 +19,7 @@ from .mediawiki import MediaWikiClient
 FETCHED_FILE = "fetched.json"
 
 
-class FetchError(ValueError):
+class FetchError(RagtuneError):
     """No title could be fetched; the message names each title and why."""
 
 

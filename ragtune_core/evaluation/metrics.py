@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import RagtuneError
+
 ACCURACY_AT = (1, 3, 5, 10)
 PRECISION_RECALL_AT = (1, 3, 5, 10)
 METRIC_NAMES = (
@@ -19,6 +21,10 @@ METRIC_NAMES = (
     "ndcg@10", "mrr@10", "map@100",
 )
 TOP_K = 100  # the evaluator's largest cut-off (map@100): ranks beyond it are "not found"
+
+
+class EvaluationError(RagtuneError):
+    """An evaluation request that cannot work (a metric, a cut-off, a sample); the message names it."""
 
 
 @dataclass
@@ -80,7 +86,7 @@ def metric_matrix(per_query: list[QueryResult]) -> np.ndarray:
 def _parse_metric(metric: str) -> tuple[str, int]:
     match = re.fullmatch(r"([a-z]+)@(\d+)", metric)
     if not match or match[1] not in _METRIC_VALUES or not 1 <= int(match[2]) <= TOP_K:
-        raise ValueError(f"unknown metric {metric!r}: use one of {', '.join(METRIC_NAMES)} (k up to {TOP_K})")
+        raise EvaluationError(f"unknown metric {metric!r}: use one of {', '.join(METRIC_NAMES)} (k up to {TOP_K})")
     return match[1], int(match[2])
 
 

@@ -22,7 +22,7 @@ from ..questions.qa_dataset import QADataset
 from ..store.models import load_cross_encoder, load_embedder, resolve_model
 from ..store.workspace import Workspace
 from .duration import FIRST_STAGE, RERANKING
-from .metrics import METRIC_NAMES, TOP_K, per_query_metric_values
+from .metrics import METRIC_NAMES, TOP_K, EvaluationError, per_query_metric_values
 from .retrieval import (
     ModelSpec, Progress, RetrievalReport, encode_in_slices, load_part, part_questions, progress_counter, query_result,
     rank_passages, save_report, sorted_positions,
@@ -35,8 +35,7 @@ PAIRS_PER_SLICE = 512  # pairs scored between two progress reports: a few second
 # A reranker trained on a few thousand questions can know less than its first stage: its score is
 # blended with the first stage's (both standardised per question), the weight picked on validation.
 BLEND_WEIGHTS = tuple(i / 10 for i in range(11))
-FIRST_STAGE_WEIGHT = "first_stage_weight"  # the weight's name among a training's metrics
-_CONFIG_KEY = f"ragtune_{FIRST_STAGE_WEIGHT}"  # ... and in a reranker's saved config
+_CONFIG_KEY = "ragtune_first_stage_weight"  # the blend weight's name in a reranker's saved config
 
 
 @dataclass
@@ -216,7 +215,7 @@ def rerank_and_save(ws: Workspace, dataset_id: str, embedder: ModelSpec, cross_e
 
 def _check_top_k(top_k: int) -> None:
     if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= TOP_K:
-        raise ValueError(f"top_k must be 1 to {TOP_K} passages to rerank, not {top_k!r}")
+        raise EvaluationError(f"top_k must be 1 to {TOP_K} passages to rerank, not {top_k!r}")
 
 
 def _report(first: FirstStage, name: str, indices: list[list[int]], scores: list[list[float]]) -> RetrievalReport:

@@ -18,7 +18,7 @@ from ..questions.qa_dataset import DatasetError, QADataset, load_dataset
 from ..store.files import write_json
 from ..store.models import load_embedder, resolve_model
 from ..store.workspace import Workspace, load_saved_results, new_id, unreadable_results
-from .metrics import METRIC_NAMES, TOP_K, QueryResult, metric_matrix
+from .metrics import METRIC_NAMES, TOP_K, EvaluationError, QueryResult, metric_matrix
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def load_part(ws: Workspace, dataset_id: str, part: str, sample: int | None = No
     if sample is None:
         return dataset
     if isinstance(sample, bool) or not isinstance(sample, int) or sample < 1:
-        raise ValueError(f"a sample must be at least 1 question, not {sample!r}")
+        raise EvaluationError(f"a sample must be at least 1 question, not {sample!r}")
     return dataset.sampled(None if part == "all" else part, sample)
 
 

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from .metrics import bootstrap_ci, per_query_metric_values
+from .metrics import EvaluationError, bootstrap_ci, per_query_metric_values
 from .retrieval import RetrievalReport
 
 SLICE_METRICS = ("accuracy@1", "accuracy@5", "accuracy@10", "mrr@10")
@@ -65,7 +65,7 @@ def paired_gain(base: RetrievalReport, other: RetrievalReport, metric: str, quer
     other_values = _values_by_query(other, metric)
     paired = [q for q in base_values if q in other_values and (query_ids is None or q in query_ids)]
     if not paired:
-        raise ValueError(f"{base.name!r} and {other.name!r} have no query in common to compare")
+        raise EvaluationError(f"{base.name!r} and {other.name!r} have no query in common to compare")
     before = np.array([base_values[q] for q in paired])
     after = np.array([other_values[q] for q in paired])
     low, high = bootstrap_ci(after - before, n_resamples, confidence, seed)

@@ -1,7 +1,9 @@
 """Background jobs: a worker process per run, its status and events on disk, and every job kind."""
 
+from ..runs import ACTIVE_STATES, EventKind, JobState
 from .runner import (
-    ACTIVE_STATES,
+    JobError,
+    JobKind,
     STOPPABLE_KINDS,
     JobStatus,
     start_job,
@@ -15,11 +17,14 @@ from .runner import (
     wait,
     status_path,
 )
-from .tasks import (JobKind, training_job_params, follow_again, followable_runs, provider_job_of, start_comparison_job,
+from .tasks import (training_job_params, follow_again, followable_runs, provider_job_of, start_comparison_job,
                     start_llm_finetune_job)
 
 __all__ = [
     "ACTIVE_STATES",
+    "EventKind",
+    "JobState",
+    "JobError",
     "STOPPABLE_KINDS",
     "JobStatus",
     "start_job",

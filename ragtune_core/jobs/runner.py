@@ -15,33 +15,57 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 import psutil
 import pydantic
 
+from ..errors import RagtuneError
 from ..llm.client import JOB_API_KEY_ENV
+from ..runs import ACTIVE_STATES, JobState
 from ..store.files import FILE_SHAPE, FileContentError, atomic_write_text, read_json, schema_problem
 from ..store.models import CROSS_ENCODER, DEFAULT_BASE_MODEL, EMBEDDING, LLM
 from ..store.workspace import ModelRecord, Workspace, new_id
 from ..timing.work import eta_seconds
 
-ACTIVE_STATES = ("queued", "running")
 # The only variables a job's `secret_env` may set: an LLM key its launcher vetted for the job's
 # endpoint. Job-only: the worker takes it out of its environment (jobs.worker), and the variable is
 # never passed on from the launcher's own environment.
 SECRET_ENV_VARS = (JOB_API_KEY_ENV,)
 # A worker that has written nothing for this long while its process is gone is interrupted.
 START_GRACE_SECONDS = 20.0
-# Job kinds (jobs.tasks.JobKind values) that train a model named params["model_name"]: the name is
-# reserved when the job starts and given up when it fails, is cancelled or interrupted.
-MODEL_JOB_KINDS = {"train_embedding": EMBEDDING, "train_cross_encoder": CROSS_ENCODER, "train_llm": LLM}
-# Job kinds that can stop keeping their best model so far (request_stop); cancel stops any job, keeping nothing.
-STOPPABLE_KINDS = ("train_embedding", "train_cross_encoder")
 # The file in a run's folder whose appearance asks its training to stop and keep its best model.
 STOP_REQUEST = "stop_requested"
 # What a reservation records as the base model when the job names none.
 DEFAULT_BASE = {EMBEDDING: DEFAULT_BASE_MODEL, CROSS_ENCODER: DEFAULT_BASE_MODEL, LLM: "local default"}
+
+
+class JobKind(StrEnum):
+    """What a run does (jobs.tasks has the adapter of each). Its value is stored in runs' spec.json and
+    in the catalogue: never rename one."""
+
+    GENERATE_QUESTIONS = "generate_questions"
+    GENERATE_ROUTER_QUESTIONS = "generate_router_questions"
+    TRAIN_EMBEDDING = "train_embedding"
+    TRAIN_CROSS_ENCODER = "train_cross_encoder"
+    TRAIN_LLM = "train_llm"
+    EVALUATE = "evaluate"
+    COMPARE_SELECTORS = "compare_selectors"
+    FETCH_WIKI_PAGES = "fetch_wiki_pages"
+    SLEEP = "sleep"  # counts only: tests the job machinery without a model
+
+
+# Job kinds that train a model named params["model_name"]: the name is reserved when the job starts
+# and given up when it fails, is cancelled or interrupted.
+MODEL_JOB_KINDS = {JobKind.TRAIN_EMBEDDING: EMBEDDING, JobKind.TRAIN_CROSS_ENCODER: CROSS_ENCODER,
+                   JobKind.TRAIN_LLM: LLM}
+# Job kinds that can stop keeping their best model so far (request_stop); cancel stops any job, keeping nothing.
+STOPPABLE_KINDS = (JobKind.TRAIN_EMBEDDING, JobKind.TRAIN_CROSS_ENCODER)
+
+
+class JobError(RagtuneError):
+    """A request about a run that cannot be met (stop an ended run, follow one that cannot be followed)."""
 
 
 @dataclass
@@ -49,8 +73,8 @@ class JobStatus:
     __pydantic_config__ = FILE_SHAPE  # how status.json is checked (`_STATUS_FILE`)
 
     run_id: str
-    kind: str
-    state: str = "queued"
+    kind: JobKind
+    state: JobState = JobState.QUEUED
     pid: int | None = None
     created: float = field(default_factory=time.time)
     started: float | None = None
@@ -121,7 +145,7 @@ def load_status(ws: Workspace, run_id: str) -> JobStatus:
     return read_json(status_path(ws, run_id), f"the status of run {run_id},", _STATUS_FILE)
 
 
-def start_job(ws: Workspace, kind: str, params: dict, name: str | None = None,
+def start_job(ws: Workspace, kind: JobKind, params: dict, name: str | None = None,
               dataset_id: str | None = None, secret_env: dict[str, str] | None = None) -> JobStatus:
     """Launch a worker for a new run. `secret_env` (an API key: `LLMConfig.secret_env()`) reaches the
     worker only through its environment: it is never written to the workspace or the logs."""
@@ -143,19 +167,19 @@ def start_job(ws: Workspace, kind: str, params: dict, name: str | None = None,
     return status
 
 
-def _reserve_model_name(ws: Workspace, kind: str, params: dict, run_id: str) -> ModelRecord | None:
-    model_kind = MODEL_JOB_KINDS.get(str(kind))
+def _reserve_model_name(ws: Workspace, kind: JobKind, params: dict, run_id: str) -> ModelRecord | None:
+    model_kind = MODEL_JOB_KINDS.get(kind)
     if model_kind is None or not params.get("model_name"):
         return None
     base_model = (params.get("config") or {}).get("base_model") or DEFAULT_BASE[model_kind]
     return ws.reserve_model(params["model_name"], model_kind, base_model, run_id=run_id)
 
 
-def _launch(ws: Workspace, run_id: str, kind: str, params: dict, name: str | None, dataset_id: str | None,
+def _launch(ws: Workspace, run_id: str, kind: JobKind, params: dict, name: str | None, dataset_id: str | None,
             secret_env: dict[str, str] | None) -> JobStatus:
     run = ws.create_run(kind, name or kind, params, dataset_id, run_id=run_id)
     run_dir = ws.run_dir(run.id)
-    atomic_write_text(run_dir / "spec.json", json.dumps({"kind": str(kind), "params": params}))
+    atomic_write_text(run_dir / "spec.json", json.dumps({"kind": kind, "params": params}))
     status = JobStatus(run_id=run.id, kind=kind)
     write_status(ws, status)
     inherited = {k: v for k, v in os.environ.items() if k not in SECRET_ENV_VARS}
@@ -180,7 +204,7 @@ def read_status(ws: Workspace, run_id: str) -> JobStatus:
         # The worker may have finished between our read and the liveness check.
         status = load_status(ws, run_id)
         if status.is_active:
-            finish_status(ws, status, "interrupted", error="the worker process stopped without finishing")
+            finish_status(ws, status, JobState.INTERRUPTED, error="the worker process stopped without finishing")
     return status
 
 
@@ -218,21 +242,21 @@ def cancel_job(ws: Workspace, run_id: str, timeout: float = 5.0) -> JobStatus:
         _kill_tree(identity["pid"], timeout)
     status = load_status(ws, run_id)
     if status.is_active:
-        finish_status(ws, status, "cancelled", message="cancelled by the user")
+        finish_status(ws, status, JobState.CANCELLED, message="cancelled by the user")
     return status
 
 
 def request_stop(ws: Workspace, run_id: str) -> JobStatus:
     """Ask a running training to stop after its current step and keep its best model so far: its
     worker sees the request file (training.stopping) and the run then succeeds with the model
-    registered. ValueError when the run is unknown, not a training, or already ended."""
+    registered. JobError when the run is unknown, not a training, or already ended."""
     kind = ws.get_run(run_id).kind  # an unknown id is an error naming it
     if kind not in STOPPABLE_KINDS:
-        raise ValueError(f"run {run_id} is a {kind} job: only an embedding or cross-encoder training can stop "
+        raise JobError(f"run {run_id} is a {kind} job: only an embedding or cross-encoder training can stop "
                          "and keep its best model (cancel stops any job)")
     status = read_status(ws, run_id)
     if not status.is_active:
-        raise ValueError(f"run {run_id} has ended ({status.state}): there is nothing to stop")
+        raise JobError(f"run {run_id} has ended ({status.state}): there is nothing to stop")
     atomic_write_text(ws.run_dir(run_id) / STOP_REQUEST, json.dumps({"time": time.time()}))
     return status
 
@@ -267,14 +291,15 @@ def wait(ws: Workspace, run_id: str, timeout: float = 600.0, poll: float = 0.2) 
         time.sleep(poll)
 
 
-def finish_status(ws: Workspace, status: JobStatus, state: str, message: str = "", error: str | None = None) -> None:
+def finish_status(ws: Workspace, status: JobStatus, state: JobState, message: str = "",
+                  error: str | None = None) -> None:
     """Record a job's final state, in the catalogue and in its status.json; a run that did not
     succeed gives up the model name it held (and whatever its training left in models/)."""
     status.state = state
     status.finished = time.time()
     status.message = message or status.message
     status.error = error
-    if state != "succeeded":
+    if state != JobState.SUCCEEDED:
         ws.release_run_models(status.run_id)
     # The catalogue first: whoever sees the final status.json must also see the final run record.
     ws.update_run(status.run_id, state=state, finished=status.finished, result=status.result)

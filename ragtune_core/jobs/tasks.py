@@ -16,21 +16,13 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from .runner import STOP_REQUEST, JobStatus, read_events, read_status, start_job, status_path
+from ..runs import EventKind, JobState
+from .runner import STOP_REQUEST, JobError, JobKind, JobStatus, read_events, read_status, start_job, status_path
 
-
-class JobKind(StrEnum):
-    GENERATE_QUESTIONS = "generate_questions"
-    GENERATE_ROUTER_QUESTIONS = "generate_router_questions"
-    TRAIN_EMBEDDING = "train_embedding"
-    TRAIN_CROSS_ENCODER = "train_cross_encoder"
-    TRAIN_LLM = "train_llm"
-    EVALUATE = "evaluate"
-    COMPARE_SELECTORS = "compare_selectors"
-    FETCH_WIKI_PAGES = "fetch_wiki_pages"
-    SLEEP = "sleep"  # counts only: tests the job machinery without a model
+if TYPE_CHECKING:  # the training stage loads in the worker that trains, not with this module
+    from .results import TrainingRunResult
 
 
 # --- questions --------------------------------------------------------------------------------
@@ -68,7 +60,7 @@ def _announce_estimate(ctx, request, estimate_run) -> dict:
         return {}
     usage, cached = estimate_run(ctx.workspace, request)
     estimate = cost_estimate(request.llm, usage, cached)
-    ctx.emit("estimate", **estimate)
+    ctx.emit(EventKind.ESTIMATE, **estimate)
     ctx.note(describe_cost(request.llm, usage.prompt_tokens, usage.completion_tokens).capitalize())
     return {"estimate": estimate}
 
@@ -99,7 +91,7 @@ def batches_cancelled_on_stop(ctx, configs: list) -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         try:
             for batch_id, outcome in cancel_batches_in_flight().items():
-                ctx.emit("batch_cancelled", batch_id=batch_id, outcome=outcome)
+                ctx.emit(EventKind.BATCH_CANCELLED, batch_id=batch_id, outcome=outcome)
         finally:
             _exit_once(signum, frame)
 
@@ -121,7 +113,7 @@ def _save_draft(ctx, dataset, result, llm, **counts) -> dict:
     from ..llm.pricing import estimate_cost
 
     for item_id, why in result.failures:
-        ctx.emit("failure", chunk_id=item_id, message=why)
+        ctx.emit(EventKind.FAILURE, chunk_id=item_id, message=why)
     draft = ctx.run_dir / "draft.json"
     dataset.save(draft)
     summary = {"draft": str(draft), **result.summary(), **counts}
@@ -136,34 +128,31 @@ def run_training_job(ctx, params: dict) -> dict:
     from ..training.config import EmbeddingTrainConfig
 
     result = _train(ctx, params, EmbeddingTrainConfig)
-    before, after = result["metrics_before"].get("ndcg@10"), result["metrics_after"].get("ndcg@10")
+    before, after = result.metrics_before.get("ndcg@10"), result.metrics_after.get("ndcg@10")
     ctx.complete(f"{_stop_note(result)}validation ndcg@10 {before:.3f} → {after:.3f}")
-    return result
+    return result.to_dict()
 
 
 def run_cross_encoder_job(ctx, params: dict) -> dict:
     """params {dataset_id, model_name, config: asdict(CrossEncoderTrainConfig)}."""
-    from ..evaluation.reranking import FIRST_STAGE_WEIGHT
     from ..training.config import CrossEncoderTrainConfig
 
     result = _train(ctx, params, CrossEncoderTrainConfig)
-    metric = result["primary_metric"]
-    before, after = result["metrics_before"][metric], result["metrics_after"][metric]
-    embedder = result["metrics_embedder"][metric]
-    weight = result["metrics_after"].get(FIRST_STAGE_WEIGHT)
+    metric, weight = result.primary_metric, result.first_stage_weight
+    before, after = result.metrics_before[metric], result.metrics_after[metric]
     blend = "" if weight is None else f", its score blended with the embedder's at weight {weight:.1f}"
     ctx.complete(f"{_stop_note(result)}validation {metric} {before:.3f} → {after:.3f} "
-                 f"(embedder alone {embedder:.3f}{blend})")
-    return result
+                 f"(embedder alone {result.metrics_embedder[metric]:.3f}{blend})")
+    return result.to_dict()
 
 
-def _stop_note(result: dict) -> str:
+def _stop_note(result: TrainingRunResult) -> str:
     """The start of a training's closing line when the user stopped it (jobs.request_stop): where, and the step kept."""
-    if not result.get("stopped_by_user"):
+    if not result.stopped_by_user:
         return ""
-    where = (f"after {len(result['trials'])} trial(s)" if result["trials"]
-             else f"at step {result['steps']} of {result['planned_steps']}")
-    return f"stopped by the user {where}, kept step {result['best_step']} · "
+    where = (f"after {len(result.trials)} trial(s)" if result.trials
+             else f"at step {result.steps} of {result.planned_steps}")
+    return f"stopped by the user {where}, kept step {result.best_step} · "
 
 
 def training_job_params(dataset_id: str, model_name: str, config, search=None) -> dict:
@@ -175,7 +164,7 @@ def training_job_params(dataset_id: str, model_name: str, config, search=None) -
             **({"search": asdict(search)} if search else {})}
 
 
-def _train(ctx, params: dict, config_class: type) -> dict:
+def _train(ctx, params: dict, config_class: type) -> TrainingRunResult:
     """Train and register; progress is TrainingMeter's (in estimated seconds), the other events the run's.
     The result holds the estimate said before training (estimated_seconds) and the time taken (seconds).
     A stop request file in the run's folder (runner.request_stop) ends training, its best model kept."""
@@ -185,6 +174,7 @@ def _train(ctx, params: dict, config_class: type) -> dict:
     from ..training.register import train_and_register
     from ..training.search import SearchSettings
     from ..training.stopping import stop_when
+    from .results import TrainingRunResult
 
     exit_on_sigterm()
     prefer_offline()
@@ -192,13 +182,13 @@ def _train(ctx, params: dict, config_class: type) -> dict:
     config = config_class.from_dict(params.get("config") or {})
     search = SearchSettings(**params["search"]) if params.get("search") else None
     plan = estimate_training(load_dataset(ctx.workspace, params["dataset_id"]), config, search)
-    ctx.emit("duration", estimated_seconds=plan.seconds, phases=plan.estimate.phases)
+    ctx.emit(EventKind.DURATION, estimated_seconds=plan.seconds, phases=plan.estimate.phases)
     meter = TrainingMeter(plan, ctx.progress, lambda event, data: ctx.emit(event, **data))
     with stop_when((ctx.run_dir / STOP_REQUEST).exists):  # a stat call after each step
         result = train_and_register(ctx.workspace, params["dataset_id"], params["model_name"], config,
                                     on_event=meter, run_id=ctx.run_id, search=search)
     meter.learn(ctx.elapsed())
-    return {**result, "estimated_seconds": round(plan.seconds, 1), "seconds": round(ctx.elapsed(), 1)}
+    return TrainingRunResult(**result, estimated_seconds=round(plan.seconds, 1), seconds=round(ctx.elapsed(), 1))
 
 
 def _refuse_evaluation_only(ws, dataset_id: str) -> None:
@@ -222,7 +212,7 @@ def start_llm_finetune_job(ws, request) -> JobStatus:
 
 def provider_job_of(ws, run_id: str) -> str | None:
     """The provider's job id an LLM fine-tuning run created (its "provider_job" event), if any."""
-    return next((e.get("job_id") for e in read_events(ws, run_id) if e["event"] == "provider_job"), None)
+    return next((e.get("job_id") for e in read_events(ws, run_id) if e["event"] == EventKind.PROVIDER_JOB), None)
 
 
 def followable_runs(ws) -> dict[str, str]:
@@ -234,7 +224,7 @@ def followable_runs(ws) -> dict[str, str]:
     for run in runs:
         followed = (run.params.get("config") or {}).get("provider_job_id")
         followable = {run_id: job for run_id, job in followable.items() if job != followed}
-        if not status_path(ws, run.id).exists() or read_status(ws, run.id).state != "interrupted":
+        if not status_path(ws, run.id).exists() or read_status(ws, run.id).state != JobState.INTERRUPTED:
             continue
         job_id = provider_job_of(ws, run.id)
         if job_id and (run.params.get("config") or {}).get("provider") != "local":
@@ -250,7 +240,7 @@ def follow_again(ws, run_id: str, api_key: str | None = None) -> JobStatus:
 
     job_id = followable_runs(ws).get(run_id)
     if job_id is None:
-        raise ValueError(f"run {run_id!r} is not a hosted fine-tuning interrupted while its provider's job "
+        raise JobError(f"run {run_id!r} is not a hosted fine-tuning interrupted while its provider's job "
                          "ran (see ragtune llm-jobs)")
     request = LLMFinetuneRequest.from_params(ws.get_run(run_id).params)
     return start_llm_finetune_job(ws, dataclasses.replace(request, provider_job_id=job_id, api_key=api_key))
@@ -267,11 +257,11 @@ def run_llm_finetune_job(ctx, params: dict) -> dict:
     request = LLMFinetuneRequest.from_params(params)
 
     def forward(event: str, data: dict) -> None:
-        if event == "state":
+        if event == EventKind.STATE:
             ctx.note(data["message"])
             return
         ctx.emit(event, **data)
-        if event == "metrics" and data.get("step") and data.get("total_steps"):
+        if event == EventKind.METRICS and data.get("step") and data.get("total_steps"):
             loss = data.get("train_loss")
             ctx.progress(int(data["step"]), int(data["total_steps"]),
                          f"step {data['step']}" + (f" · loss {loss:.4f}" if loss is not None else ""))
@@ -338,7 +328,7 @@ def _evaluation_meter(ctx, sets: list[tuple[str, str]], models: list, rerankers:
     named = [(dataset_id, load_dataset(ctx.workspace, dataset_id), part) for dataset_id, part in sets]
     estimate = estimate_evaluation(named, [m.path for m in models], [r.path for r in rerankers],
                                    RERANK_TOP_K)
-    ctx.emit("duration", estimated_seconds=estimate.seconds, phases=estimate.phases)
+    ctx.emit(EventKind.DURATION, estimated_seconds=estimate.seconds, phases=estimate.phases)
     return Meter(estimate, ctx.progress)
 
 
@@ -362,7 +352,7 @@ def _evaluate_dataset(ctx, dataset_part: tuple[str, str], models: list, reranker
     reports += evaluate_models(ctx.workspace, dataset_id, models, part,
                                on_progress=lambda done, total, message: on_phase(ENCODING, done, total, message))
     for report in reports:
-        ctx.emit("metrics", model=report.name, metrics=report.metrics, dataset_id=dataset_id)
+        ctx.emit(EventKind.METRICS, model=report.name, metrics=report.metrics, dataset_id=dataset_id)
     return reports
 
 
@@ -406,12 +396,12 @@ def run_router_comparison_job(ctx, params: dict) -> dict:
                        for index, (dataset_id, part) in enumerate(sets)]
     for comparison in comparisons:
         for report in comparison.reports:
-            ctx.emit("match_rate", dataset_id=comparison.dataset_id, selector=report.name,
+            ctx.emit(EventKind.MATCH_RATE, dataset_id=comparison.dataset_id, selector=report.name,
                      match_rate=report.match_rate, failures=report.failures)
         for label, error in comparison.failed:
-            ctx.emit("selector_failed", dataset_id=comparison.dataset_id, selector=label, error=error)
+            ctx.emit(EventKind.SELECTOR_FAILED, dataset_id=comparison.dataset_id, selector=label, error=error)
     for label, reason in comparisons[0].skipped:
-        ctx.emit("skipped", selector=label, reason=reason)
+        ctx.emit(EventKind.SKIPPED, selector=label, reason=reason)
     first = comparisons[0]
     result = {"comparison_id": first.comparison_id, "match_rates": {r.name: r.match_rate for r in first.reports},
               "skipped": [list(s) for s in first.skipped],
@@ -428,13 +418,14 @@ def run_wiki_fetch_job(ctx, params: dict) -> dict:
     from ..corpus.wiki_fetch import fetch_into
 
     def fetched(done: int, total: int, title: str) -> None:
-        ctx.emit("title", done=done, total=total, title=title)
+        ctx.emit(EventKind.TITLE, done=done, total=total, title=title)
         ctx.progress(done, total, f"fetched {done}/{total} titles · {title}")
 
     exit_on_sigterm()  # a cancel while the file is written removes its temporary copy
     summary = fetch_into(ctx.run_dir, params["endpoint"], params["titles"], ctx.workspace.dir("cache", "mediawiki"),
                          on_progress=fetched,
-                         on_error=lambda error: ctx.emit("title_failed", title=error.name, message=error.message))
+                         on_error=lambda error: ctx.emit(EventKind.TITLE_FAILED, title=error.name,
+                                                         message=error.message))
     ctx.complete(f"{summary['documents']} page(s) fetched, {len(summary['failed'])} title(s) failed")
     return summary
 
@@ -444,10 +435,10 @@ def run_sleep_job(ctx, params: dict) -> dict:
     steps = int(params.get("steps", 10))
     if params.get("child_seconds"):
         child = subprocess.Popen(["sleep", str(params["child_seconds"])])
-        ctx.emit("child", pid=child.pid)
+        ctx.emit(EventKind.CHILD, pid=child.pid)
     for step in range(1, steps + 1):
         time.sleep(float(params.get("seconds_per_step", 0.1)))
-        ctx.emit("step", step=step)
+        ctx.emit(EventKind.STEP, step=step)
         ctx.progress(step, steps, f"step {step}/{steps}")
     if params.get("fail"):
         raise RuntimeError("asked to fail")

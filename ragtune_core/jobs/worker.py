@@ -14,6 +14,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Annotated
 
+from ..runs import EventKind, JobState
 from ..store.files import Rule, read_json
 from ..store.workspace import Workspace
 from ..llm.client import JOB_API_KEY_ENV
@@ -31,7 +32,7 @@ class JobContext:
         self._events = events_path(ws, run_id).open("a", encoding="utf-8")
         self._last_write = 0.0
 
-    def emit(self, event: str, **data) -> None:
+    def emit(self, event: EventKind, **data) -> None:
         """Append one event (a training step's loss, an evaluation's metrics...) to the log."""
         record = {"event": event, "time": time.time(), **data}
         self._events.write(json.dumps(record) + "\n")
@@ -63,13 +64,13 @@ class JobContext:
         self.progress(self._status.done, self._status.total, message, force=True)
 
     def start(self) -> None:
-        self._status.state = "running"
+        self._status.state = JobState.RUNNING
         self._status.pid = os.getpid()
         self._status.started = self._status.updated = time.time()
         write_status(self.workspace, self._status)
-        self.workspace.update_run(self.run_id, state="running")
+        self.workspace.update_run(self.run_id, state=JobState.RUNNING)
 
-    def finish(self, state: str, result: dict | None = None, error: str | None = None) -> None:
+    def finish(self, state: JobState, result: dict | None = None, error: str | None = None) -> None:
         self._events.close()
         self._status.result = result or {}
         finish_status(self.workspace, self._status, state, message=self._status.message, error=error)
@@ -86,10 +87,10 @@ def main(argv: list[str]) -> int:
         result = task(ctx, params)
     except Exception as exc:  # the worker's job is to report any failure, whatever it is
         traceback.print_exc()
-        ctx.emit("error", message=str(exc))
-        ctx.finish("failed", error=f"{type(exc).__name__}: {exc}")
+        ctx.emit(EventKind.ERROR, message=str(exc))
+        ctx.finish(JobState.FAILED, error=f"{type(exc).__name__}: {exc}")
         return 1
-    ctx.finish("succeeded", result=result)
+    ctx.finish(JobState.SUCCEEDED, result=result)
     return 0
 
 

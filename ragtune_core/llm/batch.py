@@ -27,6 +27,7 @@ from pathlib import Path
 
 import openai
 
+from ..errors import RagtuneError
 from ..network import Answer, read_answer
 from ..store.files import atomic_write_text
 from .client import OPENAI_BASE_URL, LLMConfig, WaitCallback, chat_request, make_client, wait_callback
@@ -49,7 +50,7 @@ STATE_VERSION = 1
 _in_flight: dict[Path, LLMConfig] = {}
 
 
-class BatchError(ValueError):
+class BatchError(RagtuneError):
     """The Batch API cannot go on now (the endpoint refuses, the network is gone); the state file keeps
     the batch, so calling again resumes it."""
 

@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 
 import openai
 
+from ..errors import RagtuneError
 from ..network import HostNotAllowedError, allowed_hosts, check_allowed
 from ..store.files import check_keys
 from .limits import AdaptiveLimiter, Ticket
@@ -62,7 +63,7 @@ _wait_reporter: contextvars.ContextVar[WaitCallback | None] = contextvars.Contex
 _job_key: str | None = None  # the key a worker was handed (adopt_job_key)
 
 
-class LLMConfigError(ValueError):
+class LLMConfigError(RagtuneError):
     """An LLM setting that cannot work; the message names the field."""
 
 

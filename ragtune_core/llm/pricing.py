@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
+from ..errors import RagtuneError
 from ..store.files import atomic_write_text, check_keys
 
 if TYPE_CHECKING:  # the client counts tokens with estimate_tokens: no import back at run time
@@ -32,7 +33,7 @@ PRICES_FILE = "llm_prices.json"
 BATCH_DISCOUNT = 0.5  # OpenAI's Batch API: half the price of the same requests online
 
 
-class PriceError(ValueError):
+class PriceError(RagtuneError):
     """A price table entry that cannot be used; the message names the model and the file."""
 
 

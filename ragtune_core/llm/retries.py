@@ -17,6 +17,8 @@ from typing import TypeVar
 import openai
 import pydantic
 
+from ..errors import RagtuneError
+
 try:  # the HTTP library under the SDK: httpx2 in openai 3.5x, httpx before
     import httpx2 as _http
 except ImportError:  # pragma: no cover - an older SDK
@@ -37,7 +39,7 @@ CONNECTION_ERRORS = (openai.APIConnectionError, _http.TransportError)  # timeout
 T = TypeVar("T")
 
 
-class MalformedResponse(ValueError):
+class MalformedResponse(RagtuneError):
     """A 200 answer that is not a chat completion (a proxy's HTML page, no choices...)."""
 
 

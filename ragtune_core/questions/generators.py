@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
+from ..errors import RagtuneError
 from ..corpus.documents import Chunk
 from ..llm.outcomes import Usage
 
@@ -20,7 +21,7 @@ DEFAULT_QUESTIONS_PER_CHUNK = 4
 ProgressCallback = Callable[[int, int, int], None]  # (chunks done, chunks in all, chunks failed)
 
 
-class GenerationError(ValueError):
+class GenerationError(RagtuneError):
     """Generation settings or input that cannot work; the message names the field or chunk."""
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Literal
 
+from ..errors import RagtuneError
 from ..store.files import (Rule, Text, atomic_write_text, conform, parse_json, refuse_links, unchanged_since,
                            version_of)
 from ..store.workspace import DatasetRecord, Workspace, check_name, new_id
@@ -34,7 +35,7 @@ EVALUATION_ONLY = "evaluation_only"  # the extra key (and dataset record param) 
 STYLES = "styles"  # the extra key of {query id: style} (an evidence set's "terse", "analyst"...)
 
 
-class DatasetError(ValueError):
+class DatasetError(RagtuneError):
     """A dataset file or edit that cannot be used; the message says what is wrong."""
 
 

@@ -3,7 +3,7 @@
 from .tools import (
     Tool,
     ToolTemplate,
-    RouterError,
+    RoutingError,
     VECTOR,
     SUMMARY,
     make_tools,
@@ -30,7 +30,7 @@ from .datasets import (
 )
 from .selectors import Choice, Selection, Selector, EmbeddingSelector, CrossEncoderSelector
 from .llm_selector import LLMSelector, batch_states_in
-from .specs import SelectorSpec, RoutingError, make_selector, availability, untuned_llm_spec
+from .specs import SelectorSpec, make_selector, availability, untuned_llm_spec
 from .compare import (
     RouterComparison,
     SelectorReport,
@@ -51,7 +51,7 @@ from .playground import retrieve, extractive_summary, llm_summary, grounded_answ
 __all__ = [
     "Tool",
     "ToolTemplate",
-    "RouterError",
+    "RoutingError",
     "VECTOR",
     "SUMMARY",
     "make_tools",
@@ -79,7 +79,6 @@ __all__ = [
     "LLMSelector",
     "batch_states_in",
     "SelectorSpec",
-    "RoutingError",
     "make_selector",
     "untuned_llm_spec",
     "availability",

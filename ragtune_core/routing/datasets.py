@@ -33,7 +33,7 @@ from ..store.workspace import Workspace
 from .phrasing import LANDMARK_SHARE, SECTION_SHARE, landmark_questions, name_question, restyle, section_questions, summary_requests
 from .profiles import DocumentProfile, profile_documents
 from .router_prompts import MAX_SUMMARY_VARIATIONS, SUMMARY_TEMPLATES, RouterPrompts, offline_summary_variations
-from .tools import SUMMARY, VECTOR, RouterError, Tool, check_tools, fill_title, make_tools, tools_from_dicts, tools_to_dicts
+from .tools import SUMMARY, VECTOR, RoutingError, Tool, check_tools, fill_title, make_tools, tools_from_dicts, tools_to_dicts
 
 MAX_QUESTIONS_PER_DOCUMENT = 200
 # The defaults of a run (RouterRequest, generate_router_dataset): enough queries per document, in enough
@@ -118,7 +118,7 @@ def _targets(documents: list[Document], chunks: list[Chunk], tools: list[Tool], 
     titles = {d.doc_id: d.title for d in documents}
     for tool in tools:
         if tool.document_id is not None and tool.document_id not in titles:
-            raise RouterError(f"tool {tool.name!r} is for document {tool.document_id!r}, "
+            raise RoutingError(f"tool {tool.name!r} is for document {tool.document_id!r}, "
                               "which is not among the documents given")
     chunks_of = defaultdict(list)
     for chunk in chunks:
@@ -133,16 +133,16 @@ def _targets(documents: list[Document], chunks: list[Chunk], tools: list[Tool], 
 def _check_settings(questions_per_document: int, summary_variations: int, generator: str,
                     llm_config: LLMConfig | None) -> None:
     if not 0 <= questions_per_document <= MAX_QUESTIONS_PER_DOCUMENT:
-        raise RouterError(f"questions_per_document must be between 0 and {MAX_QUESTIONS_PER_DOCUMENT}, "
+        raise RoutingError(f"questions_per_document must be between 0 and {MAX_QUESTIONS_PER_DOCUMENT}, "
                           f"not {questions_per_document}")
     if not 0 <= summary_variations <= MAX_SUMMARY_VARIATIONS:
-        raise RouterError(f"summary_variations must be between 0 and {MAX_SUMMARY_VARIATIONS}, not {summary_variations}")
+        raise RoutingError(f"summary_variations must be between 0 and {MAX_SUMMARY_VARIATIONS}, not {summary_variations}")
     if not questions_per_document and not summary_variations:
-        raise RouterError("questions_per_document and summary_variations are both 0: nothing to generate")
+        raise RoutingError("questions_per_document and summary_variations are both 0: nothing to generate")
     if generator not in GENERATORS:
-        raise RouterError(f"generator must be one of {', '.join(GENERATORS)}, not {generator!r}")
+        raise RoutingError(f"generator must be one of {', '.join(GENERATORS)}, not {generator!r}")
     if generator == "llm" and llm_config is None:
-        raise RouterError("llm: the LLM generator needs a base URL and model")
+        raise RoutingError("llm: the LLM generator needs a base URL and model")
 
 
 def _unaskable(tools: list[Tool], chunks_of: dict[str, list[Chunk]], titles: dict[str, str]) -> list[tuple[str, str]]:
@@ -376,7 +376,7 @@ class RouterRequest:
 
     @classmethod
     def from_params(cls, params: dict) -> RouterRequest:
-        check_keys(params, (f.name for f in fields(cls)), "router parameters", RouterError, required=["corpus_id"])
+        check_keys(params, (f.name for f in fields(cls)), "router parameters", RoutingError, required=["corpus_id"])
         llm, tools = params.get("llm"), params.get("tools")
         return cls(**{**params, "llm": LLMConfig.from_public_dict(llm) if llm else None,
                       "tools": tools_from_dicts(tools) if tools is not None else None,
@@ -399,9 +399,9 @@ def select_documents(documents: list[Document], wanted: list[str] | None) -> lis
     for key in wanted:
         matches = [d for d in documents if d.doc_id == key] or [d for d in documents if d.title == key]
         if not matches:
-            raise RouterError(f"no document with id or title {key!r} in this corpus")
+            raise RoutingError(f"no document with id or title {key!r} in this corpus")
         if len(matches) > 1:
-            raise RouterError(f"{len(matches)} documents are titled {key!r}: name the one you mean by its id")
+            raise RoutingError(f"{len(matches)} documents are titled {key!r}: name the one you mean by its id")
         if matches[0] not in chosen:
             chosen.append(matches[0])
     return chosen
@@ -422,7 +422,7 @@ def generate_router_for_corpus(ws: Workspace, request: RouterRequest, on_progres
 def estimate_router_run(ws: Workspace, request: RouterRequest) -> tuple[Usage, int]:
     """Before an LLM run: the tokens it would use and how many of its LLM requests the cache answers (for free)."""
     if request.llm is None:
-        raise RouterError("only an LLM run has tokens to estimate")
+        raise RoutingError("only an LLM run has tokens to estimate")
     documents, tools = _request_inputs(ws, request)
     titles, chunks_of, vector_tools, summary_tools, _ = _targets(
         documents, load_chunks(ws, request.corpus_id), tools, request.questions_per_document, request.summary_variations)
@@ -443,5 +443,5 @@ def _request_inputs(ws: Workspace, request: RouterRequest) -> tuple[list[Documen
     ws.get_corpus(request.corpus_id)  # an unknown corpus is named before anything runs
     documents = select_documents(load_documents(ws, request.corpus_id), request.document_ids)
     if not documents:
-        raise RouterError(f"corpus {request.corpus_id!r} has no documents")
+        raise RoutingError(f"corpus {request.corpus_id!r} has no documents")
     return documents, request.tools if request.tools is not None else make_tools(documents)

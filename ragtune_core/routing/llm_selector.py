@@ -26,6 +26,7 @@ from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
+from ..errors import RagtuneError
 from .. import llm
 from ..store.files import check_keys, read_json, write_json
 from .selectors import Choice, Selection, Selector, check_choices
@@ -222,7 +223,7 @@ INVALID_OUTPUT_KINDS = (NO_CALL, PLAIN_TEXT, UNKNOWN_TOOL, SEVERAL_CALLS)
 _INVALID_OUTPUT = re.compile(r"^invalid output \(([a-z ]+)\)")
 
 
-class InvalidOutput(ValueError):
+class InvalidOutput(RagtuneError):
     """A tool-calling answer that names no single known tool; `kind` is one of INVALID_OUTPUT_KINDS."""
 
     def __init__(self, kind: str, detail: str):
@@ -269,7 +270,7 @@ FINETUNED_LLM_FILE = "llm_model.json"
 LOCAL, HOSTED = "local", "hosted"
 
 
-class ToolSetError(ValueError):
+class ToolSetError(RagtuneError):
     """A fine-tuned LLM asked to choose among tools other than those it learned."""
 
 

@@ -33,6 +33,7 @@ import numpy as np
 
 from .selectors import Choice, Selection, selections_from_scores, check_choices
 from .tool_calls import SYSTEM_PROMPT, function_tools
+from .tools import RoutingError
 
 _SENTINEL = "RAGTUNE_TOOL_NAME_SENTINEL"  # stands for the tool's name where the template renders the call
 _QUERY_SENTINEL = "RAGTUNE_QUERY_SENTINEL"  # stands for the query, to find the prompt's part before it
@@ -46,7 +47,7 @@ class LocalLLMSelector:
     def __init__(self, model_path: str | Path | None = None, label: str | None = None,
                  system_prompt: str | None = None, calibration: float = CALIBRATION):
         if not 0.0 <= calibration <= 1.0:
-            raise ValueError(f"calibration must be between 0 and 1 (the share of each tool's prior taken off), "
+            raise RoutingError(f"calibration must be between 0 and 1 (the share of each tool's prior taken off), "
                              f"not {calibration}")
         # torch and transformers load here, with the model
         from ..store.llm_models import DEFAULT_LLM, FINETUNE_INFO, finetune_info, load_causal_lm
@@ -86,7 +87,7 @@ class LocalLLMSelector:
         # Run what every call shares once, keeping at least one token of each call for the batch.
         shared = min(_common_prefix_length(sequences), min(len(s) for s in sequences) - 1)
         if shared < 1:
-            raise ValueError("the chat template renders nothing before the tool call: nothing to score it after")
+            raise RoutingError("the chat template renders nothing before the tool call: nothing to score it after")
         with torch.no_grad():
             cache, last_logits = self._run_shared(sequences[0][:shared], choices)
             cache.batch_repeat_interleave(len(sequences))
@@ -115,7 +116,7 @@ class LocalLLMSelector:
         text = self._render(query, choices)
         at = text.rfind(_SENTINEL)
         if at < 0:
-            raise ValueError("the model's chat template does not render tool calls by name: "
+            raise RoutingError("the model's chat template does not render tool calls by name: "
                              "it cannot route by tool likelihood")
         head, tail = text[:at], text[at + len(_SENTINEL):]
         return [(head + choice.name + tail, at + len(choice.name)) for choice in choices]

@@ -13,6 +13,7 @@ import numpy as np
 from ..corpus.chunking import split_sentences
 from ..corpus.documents import Chunk, Document
 from ..llm.client import Completion, LLMConfig, complete_many
+from .tools import RoutingError
 
 SUMMARY_SENTENCES = 5
 MAX_SUMMARY_INPUT_CHARS = 12_000  # what an LLM summary reads of a long document
@@ -74,5 +75,5 @@ def grounded_answer(config: LLMConfig, query: str, sources: list[Source]) -> str
 def _ask(config: LLMConfig, prompt: str) -> str:
     outcome = complete_many(config, [[{"role": "user", "content": prompt}]])[0]
     if not isinstance(outcome, Completion):
-        raise RuntimeError(f"the LLM did not answer: {outcome.message}")
+        raise RoutingError(f"the LLM did not answer: {outcome.message}")
     return outcome.content.strip()

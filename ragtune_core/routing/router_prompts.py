@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, fields
 from ..questions.generators import MAX_QUESTIONS_PER_CHUNK
 from ..questions.prompts import DEFAULT_QA_PROMPT, render_prompt
 from ..store.files import check_keys
-from .tools import RouterError, check_placeholders
+from .tools import RoutingError, check_placeholders
 
 # Router questions are asked without their passage, among questions about other documents, so each
 # must say which document it is about; the chunk reaches the LLM under a "Document: {title}" line.
@@ -71,10 +71,10 @@ class RouterPrompts:
     def __post_init__(self) -> None:
         for field_name in ("questions", "summary", "summary_question"):
             if not isinstance(getattr(self, field_name), str):
-                raise RouterError(f"prompts.{field_name} must be text")
+                raise RoutingError(f"prompts.{field_name} must be text")
         render_prompt(self.questions, "", 1)  # names a missing {context_str}
         if "{context_str}" not in self.summary:
-            raise RouterError("prompts.summary must contain {context_str}, where the base summary question goes")
+            raise RoutingError("prompts.summary must contain {context_str}, where the base summary question goes")
         check_placeholders(self.summary_question, "prompts.summary_question")
 
     def to_dict(self) -> dict:
@@ -84,14 +84,14 @@ class RouterPrompts:
     def from_dict(cls, data: dict | None) -> RouterPrompts:
         data = data or {}
         if not isinstance(data, dict):
-            raise RouterError("prompts must be an object with questions, summary and summary_question")
-        check_keys(data, (f.name for f in fields(cls)), "prompts", RouterError)
+            raise RoutingError("prompts must be an object with questions, summary and summary_question")
+        check_keys(data, (f.name for f in fields(cls)), "prompts", RoutingError)
         return cls(**{k: v for k, v in data.items() if v})  # an empty prompt means the default
 
 
 def offline_summary_variations(title: str, n: int, seed: int = 0) -> list[str]:
     """`n` distinct summary requests about `title`, drawn from SUMMARY_TEMPLATES (deterministic per seed)."""
     if not 1 <= n <= MAX_SUMMARY_VARIATIONS:
-        raise RouterError(f"summary_variations must be between 1 and {MAX_SUMMARY_VARIATIONS}, not {n}")
+        raise RoutingError(f"summary_variations must be between 1 and {MAX_SUMMARY_VARIATIONS}, not {n}")
     rng = random.Random(f"{seed}:{title}")
     return [template.format(title=title) for template in rng.sample(SUMMARY_TEMPLATES, n)]

@@ -26,6 +26,7 @@ from typing import Protocol
 import numpy as np
 
 from ..store.models import DEFAULT_BASE_MODEL, bundled_model_path, load_cross_encoder, load_embedder, resolve_model
+from .tools import RoutingError
 
 CHOICE_CACHE_SIZE = 16  # distinct choice lists whose embeddings an EmbeddingSelector keeps
 
@@ -126,7 +127,7 @@ def selections_from_scores(scores: np.ndarray, elapsed: float) -> list[Selection
 
 def check_choices(choices: list[Choice]) -> None:
     if not choices:
-        raise ValueError("a selector needs at least one choice")
+        raise RoutingError("a selector needs at least one choice")
     for choice in choices:
         if not isinstance(choice.description, str) or not choice.description.strip():
-            raise ValueError(f"choice {choice.id!r} ({choice.name}) has no description to select it by")
+            raise RoutingError(f"choice {choice.id!r} ({choice.name}) has no description to select it by")

@@ -8,6 +8,7 @@ import string
 import unicodedata
 from dataclasses import asdict, dataclass, replace
 
+from ..errors import RagtuneError
 from ..corpus.documents import Document
 from ..questions.qa_dataset import QADataset
 from ..store.files import conform
@@ -19,23 +20,24 @@ _TOOL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # as the default templates a
 _KIND_AND_DOCUMENT = re.compile(rf"({VECTOR}|{SUMMARY})_tool_(\w+)")
 
 
-class RouterError(ValueError):
-    """Router tools or settings that cannot work; the message names the tool, template or field."""
+class RoutingError(RagtuneError):
+    """Router tools, settings or a comparison request that cannot work; the message names the tool,
+    template, selector, dataset or field."""
 
 
 # tools ---------------------------------------------------------------------------------------------
 def check_placeholders(text: str, where: str, allowed: tuple[str, ...] = TEMPLATE_FIELDS) -> None:
-    """Raise RouterError unless `text` is non-empty and uses only the {allowed} placeholders."""
+    """Raise RoutingError unless `text` is non-empty and uses only the {allowed} placeholders."""
     if not isinstance(text, str) or not text.strip():
-        raise RouterError(f"{where} is empty")
+        raise RoutingError(f"{where} is empty")
     try:
         names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
     except ValueError as exc:
-        raise RouterError(f"{where}: {exc} in {text!r} (write {{{{ and }}}} for literal braces)") from exc
+        raise RoutingError(f"{where}: {exc} in {text!r} (write {{{{ and }}}} for literal braces)") from exc
     known = ", ".join("{" + a + "}" for a in allowed)
     for name in names:
         if name not in allowed:
-            raise RouterError(f"{where}: unknown placeholder {{{name}}} in {text!r}; use {known}")
+            raise RoutingError(f"{where}: unknown placeholder {{{name}}} in {text!r}; use {known}")
 
 
 def fill_title(template: str, title: str) -> str:
@@ -59,7 +61,7 @@ class ToolTemplate:
 
     def __post_init__(self) -> None:
         if not self.kind.strip():
-            raise RouterError("a tool template needs a kind (e.g. 'vector' or 'summary')")
+            raise RoutingError("a tool template needs a kind (e.g. 'vector' or 'summary')")
         for field_name in ("name", "description"):
             check_placeholders(getattr(self, field_name), f"the {self.kind} template's {field_name}")
 
@@ -114,11 +116,11 @@ def check_tools(tools: list[Tool]) -> None:
         for field_name in ("id", "name", "description"):
             value = getattr(tool, field_name)
             if not isinstance(value, str) or not value.strip():
-                raise RouterError(f"tool {tool.name or tool.id!r}: {field_name} must be a non-empty string")
+                raise RoutingError(f"tool {tool.name or tool.id!r}: {field_name} must be a non-empty string")
         if not isinstance(tool.kind, str):
-            raise RouterError(f"tool {tool.name!r}: kind must be a string")
+            raise RoutingError(f"tool {tool.name!r}: kind must be a string")
         if tool.document_id is not None and not isinstance(tool.document_id, str):
-            raise RouterError(f"tool {tool.name!r}: document_id must be a string or null")
+            raise RoutingError(f"tool {tool.name!r}: document_id must be a string or null")
     _check_unique([t.id for t in tools], "tool id")
     _check_unique([t.name for t in tools], "tool name")
     owners: dict[tuple[str, str], str] = {}
@@ -126,7 +128,7 @@ def check_tools(tools: list[Tool]) -> None:
         if tool.kind in (VECTOR, SUMMARY) and tool.document_id is not None:
             other = owners.setdefault((tool.kind, tool.document_id), tool.name)
             if other != tool.name:
-                raise RouterError(f"document {tool.document_id!r} has two {tool.kind} tools, {other!r} and "
+                raise RoutingError(f"document {tool.document_id!r} has two {tool.kind} tools, {other!r} and "
                                   f"{tool.name!r}: its queries could not have one right answer")
 
 
@@ -137,12 +139,12 @@ def tools_to_dicts(tools: list[Tool]) -> list[dict]:
 def tools_from_dicts(data: list[dict]) -> list[Tool]:
     """Tools from plain data (an edited table, a job's parameters, a dataset file): each an object
     with exactly a tool's fields (`store.files.conform`), then checked with `check_tools`."""
-    conform(data, list, "tools", RouterError)
+    conform(data, list, "tools", RoutingError)
     tools = []
     for position, item in enumerate(data, start=1):
         label = (item.get("name") or item.get("id") or position) if isinstance(item, dict) else position
         tools.append(conform({"document_id": None, **item} if isinstance(item, dict) else item, Tool,
-                             f"tool {label!r}", RouterError))
+                             f"tool {label!r}", RoutingError))
     check_tools(tools)
     return tools
 
@@ -180,5 +182,5 @@ def _check_unique(values: list[str], what: str) -> None:
     seen = set()
     for value in values:
         if value in seen:
-            raise RouterError(f"{what} {value!r} is used more than once")
+            raise RoutingError(f"{what} {value!r} is used more than once")
         seen.add(value)

@@ -12,10 +12,10 @@ loaded (`unchanged_since`: a compare-and-swap on the content's hash under the fo
 editors never overwrite each other's changes unnoticed.
 
 Every file the app reads is checked once, at the door, by `conform`: the data against a type (a
-dataclass, `list[...]`, `dict[str, ...]`, `Literal[...]`, `X | None`, `Annotated[X, Rule(...)]`),
-with strict keys (`check_keys`). A mismatch is a `FileContentError` that names the file, the key
-(a path such as `queries["q3"]` or `tools[2].name`) and what was expected, so no later step meets a
-question that is `null` or a tool list that is a string.
+dataclass, `list[...]`, `dict[str, ...]`, `Literal[...]`, an Enum (by its values), `X | None`,
+`Annotated[X, Rule(...)]`), with strict keys (`check_keys`). A mismatch is a `FileContentError` that
+names the file, the key (a path such as `queries["q3"]` or `tools[2].name`) and what was expected, so
+no later step meets a question that is `null` or a tool list that is a string.
 """
 
 from __future__ import annotations
@@ -32,11 +32,14 @@ import types
 import typing
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import psutil
 import pydantic
+
+from ..errors import RagtuneError
 
 try:
     import fcntl
@@ -49,7 +52,7 @@ _TEMP_NAME = re.compile(r"^\..+?(?:\.(?P<pid>\d+))?\.[a-z0-9_]{8}\.tmp$")
 LEGACY_TEMP_AGE_SECONDS = 3600.0  # a temporary file without a pid is stray once this old
 
 
-class FileContentError(ValueError):
+class FileContentError(RagtuneError):
     """A file (or typed settings) holding what the app cannot use; the message names the file, the
     key and what was expected."""
 
@@ -271,8 +274,16 @@ def schema_problem(exc: pydantic.ValidationError) -> str:
     if problem["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
         return f"unknown field {key}"
     expected = _EXPECTED.get(problem["type"])
+    if problem["type"] == "enum":
+        expected = _one_of(problem["ctx"]["expected"])
     said = f"expected {expected}, got {_shown(problem['input'])}" if expected else problem["msg"]
     return f"{key}: {said}" if key else said
+
+
+def _one_of(pydantic_expected: str) -> str:
+    """pydantic's "'a', 'b' or 'c'" in conform's words: 'one of "a", "b", "c"'."""
+    values = pydantic_expected.replace(" or ", ", ").split(", ")
+    return "one of " + ", ".join(f'"{value.strip(chr(39))}"' for value in values)
 
 
 class _Mismatch(Exception):
@@ -328,6 +339,9 @@ def _conform(value: Any, schema: Any, key: str):
     if origin is Literal:
         if any(value == a and type(value) is type(a) for a in args):
             return value
+    elif _is_enum(schema):  # stored as its value: a str enum's file holds the plain string
+        if any(value == member.value and type(value) is type(member.value) for member in schema):
+            return schema(value)
     elif dataclasses.is_dataclass(schema):
         return _conform_record(value, schema, key)
     elif origin is list:
@@ -367,6 +381,8 @@ def _shape_fits(value: Any, schema: Any) -> bool:
         return _shape_fits(value, args[0])
     if origin is Literal:
         return value in args
+    if _is_enum(schema):
+        return any(value == member.value for member in schema)
     if dataclasses.is_dataclass(schema) or origin is dict:
         return isinstance(value, dict)
     if origin in (list, tuple):
@@ -394,6 +410,10 @@ def _stored_fields(cls: type) -> tuple[dict[str, Any], tuple[str, ...]]:
     return {f.name: hints[f.name] for f in stored}, required
 
 
+def _is_enum(schema: Any) -> bool:
+    return isinstance(schema, type) and issubclass(schema, Enum)
+
+
 def _is_a(value: Any, schema: Any) -> bool:
     if schema is None or schema is type(None):
         return value is None
@@ -415,6 +435,8 @@ def _described(schema: Any) -> str:
         return " or ".join(_described(a) for a in args)
     if origin is Literal:
         return "one of " + ", ".join(json.dumps(a) for a in args)
+    if _is_enum(schema):
+        return "one of " + ", ".join(json.dumps(member.value) for member in schema)
     if dataclasses.is_dataclass(schema):
         required = _stored_fields(schema)[1]
         return f"an object with {', '.join(required)}" if required else "an object"

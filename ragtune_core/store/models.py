@@ -14,6 +14,7 @@ import re
 import zipfile
 from pathlib import Path
 
+from ..errors import RagtuneError
 from .files import own_files
 
 DEFAULT_BASE_MODEL = "all-MiniLM-L6-v2 (bundled)"
@@ -25,7 +26,7 @@ HUB_MODELS_ENV = "RAGTUNE_HUB_MODELS"  # "1": a bare owner/name is a Hub id too
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 
-class ModelNotFound(ValueError):
+class ModelNotFound(RagtuneError):
     """A model name that is neither a local folder nor reachable on the Hub."""
 
 

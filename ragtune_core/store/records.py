@@ -6,10 +6,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+from ..errors import RagtuneError
+
 JSON_COLUMNS = {"params", "result", "metrics"}  # catalogue columns holding JSON
 
 
-class WorkspaceError(ValueError):
+class WorkspaceError(RagtuneError):
     """A request the workspace refuses (unknown id, duplicate name, damaged catalogue); nothing was changed."""
 
 

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from ..runs import JobState
 from .catalogue import CATALOGUE, Catalogue, process_identity
 from .files import conform, read_json
 from .model_catalogue import ModelCatalogue
@@ -146,7 +147,7 @@ class Workspace:
             run = self.catalogue.record("runs", row)
             if run.params.get("corpus_id") != corpus_id or run.result.get("accepted_dataset_id"):
                 continue
-            if run.state != "succeeded":
+            if run.state != JobState.SUCCEEDED:
                 found.append(f"{run.state} run {run.name!r} ({run.id})")
             elif run.result.get("draft"):
                 found.append(f"the draft of run {run.name!r} ({run.id}), not accepted yet")
@@ -199,7 +200,8 @@ class Workspace:
     def create_run(self, kind: str, name: str, params: dict, dataset_id: str | None = None,
                    run_id: str | None = None) -> RunRecord:
         """A new queued run (with `run_id` when the caller chose it) and its folder, in that order."""
-        record = RunRecord(run_id or new_id("run"), name, kind, time.time(), None, "queued", dataset_id, params, {})
+        record = RunRecord(run_id or new_id("run"), name, kind, time.time(), None, JobState.QUEUED, dataset_id,
+                           params, {})
         self.catalogue.insert("runs", record)
         self.dir("runs", record.id)
         return record

@@ -11,12 +11,13 @@ import math
 from dataclasses import dataclass, field, fields, replace
 from typing import ClassVar, TypeVar
 
+from ..errors import RagtuneError
 from ..store.files import check_keys
 
 MAX_HARD_NEGATIVES = 50  # well inside the first stage's top 100, whatever a question's positives
 
 
-class TrainingError(ValueError):
+class TrainingError(RagtuneError):
     """Training cannot start with these inputs; the message says which one and why."""
 
 

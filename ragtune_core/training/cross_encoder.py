@@ -18,13 +18,15 @@ config alone and must stay quick to load.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from ..runs import EventKind
 from ..evaluation.metrics import TOP_K
 from ..evaluation.retrieval import text_work
 from ..evaluation.reranking import (
-    FIRST_STAGE_WEIGHT, RERANK_TOP_K, FirstStage, best_blend, cross_encoder_scores, first_stage, reranked,
+    RERANK_TOP_K, FirstStage, best_blend, cross_encoder_scores, first_stage, reranked,
     retrieval_report, set_first_stage_weight,
 )
 from ..questions.qa_dataset import TRAIN, VAL, QADataset
@@ -127,8 +129,8 @@ def train_cross_encoder(config: CrossEncoderTrainConfig, dataset: QADataset, out
     all_work = val_work + text_work(list(dataset.subset(TRAIN).queries.values()))
 
     def prepare(before: int):
-        return lambda done, total, message: emit("prepare", {"done": before + done, "total": all_work,
-                                                             "message": f"hard negatives: {message}"})
+        return lambda done, total, message: emit(EventKind.PREPARE, {"done": before + done, "total": all_work,
+                                                                     "message": f"hard negatives: {message}"})
 
     val_first = first_stage(embedder, val_sample, VAL, EVAL_BATCH_SIZE, on_progress=prepare(0))
     train_first = first_stage(embedder, dataset, TRAIN, EVAL_BATCH_SIZE, val_first.corpus_embeddings,
@@ -141,9 +143,15 @@ def train_cross_encoder(config: CrossEncoderTrainConfig, dataset: QADataset, out
 
     model = load_base_model(CROSS_ENCODER, start_model(config), config.max_length, model_card_name, config.seed)
     evaluator = _make_evaluator(val_first, top_k, primary, blend=not router)
-    recipe = _listwise_recipe(model, triples, config.target_steps(dataset.kind))
+
+    def keep_blend_weight(kept, step: int) -> None:
+        """0 for a router (its evaluations blend nothing), also when it started from a QA reranker."""
+        set_first_stage_weight(kept, evaluator.blend_weights.get(step, 0.0))
+
+    recipe = _listwise_recipe(model, triples, config.target_steps(dataset.kind), keep_blend_weight)
     result = fit_and_publish(config, model, evaluator, recipe, primary, output_dir, emit)
-    return replace(result, metrics_embedder=metrics_embedder)
+    return replace(result, metrics_embedder=metrics_embedder,
+                   first_stage_weight=None if router else evaluator.blend_weights.get(result.best_step))
 
 
 def validation_questions(dataset: QADataset, top_k: int, max_length: int) -> int:
@@ -165,32 +173,30 @@ def start_model(config: CrossEncoderTrainConfig) -> str | None:
 
 def _make_evaluator(val_first: FirstStage, top_k: int, primary: str, blend: bool):
     """Reranks the validation questions' embedder candidates; metrics named as evaluation.metrics names them. With
-    `blend` (a QA reranker), the metrics are those of the best blend with the first stage (best_blend)
-    and FIRST_STAGE_WEIGHT is its weight: a few hundred steps on a CPU can leave the reranker alone
-    below its fine-tuned first stage, and the blend keeps what it adds (docs/decisions.md, "QA reranker blend")."""
+    `blend` (a QA reranker), the metrics are those of the best blend with the first stage (best_blend),
+    whose weight it keeps apart, in `blend_weights` by step: a few hundred steps on a CPU can leave the
+    reranker alone below its fine-tuned first stage, and the blend keeps what it adds (docs/decisions.md,
+    "QA reranker blend")."""
     from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
 
     class RerankEvaluator(BaseEvaluator):
         def __init__(self):
             super().__init__()
             self.primary_metric = primary
+            self.blend_weights: dict[int, float] = {}  # step -> the weight its metrics were measured at
 
         def __call__(self, model, output_path=None, epoch=-1, steps=-1) -> dict[str, float]:
             scores = cross_encoder_scores(model, val_first, top_k, EVAL_BATCH_SIZE)
             if not blend:
                 return self.prefix_name_to_metrics(reranked(val_first, scores, VAL).metrics, VAL)
-            weight, report = best_blend(val_first, scores, VAL, primary)
-            return self.prefix_name_to_metrics({**report.metrics, FIRST_STAGE_WEIGHT: weight}, VAL)
+            self.blend_weights[steps], report = best_blend(val_first, scores, VAL, primary)
+            return self.prefix_name_to_metrics(report.metrics, VAL)
 
     return RerankEvaluator()
 
 
-def _keep_blend_weight(model, kept_metrics: dict[str, float]) -> None:
-    """0 for a router (its evaluations blend nothing), also when it started from a QA reranker."""
-    set_first_stage_weight(model, kept_metrics.get(FIRST_STAGE_WEIGHT, 0.0))
-
-
-def _listwise_recipe(model, triples: list[Triple], target_steps: int) -> TrainerRecipe:
+def _listwise_recipe(model, triples: list[Triple], target_steps: int,
+                     on_kept: Callable[[object, int], None]) -> TrainerRecipe:
     """Each question's candidates as one row, a softmax over them (ListNet): it learns sooner and further
     than pairwise binary cross-entropy (docs/decisions.md, "listwise cross-encoder loss")."""
     from datasets import Dataset
@@ -202,7 +208,7 @@ def _listwise_recipe(model, triples: list[Triple], target_steps: int) -> Trainer
                               "docs": [passages for _, passages, _ in rows],
                               "labels": [labels for _, _, labels in rows]})
     return TrainerRecipe(CrossEncoderTrainer, CrossEncoderTrainingArguments, data, ListNetLoss(model),
-                         pairs_per_row=max(1, round(len(triples) / len(rows))), on_kept=_keep_blend_weight,
+                         pairs_per_row=max(1, round(len(triples) / len(rows))), on_kept=on_kept,
                          target_steps=target_steps)
 
 

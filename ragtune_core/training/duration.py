@@ -14,6 +14,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from ..runs import EventKind
 from ..evaluation.reranking import RERANK_TOP_K
 from ..evaluation.metrics import TOP_K
 from ..questions.qa_dataset import TRAIN, VAL, QADataset
@@ -133,18 +134,18 @@ class TrainingMeter:
 
     def __call__(self, event: str, data: dict) -> None:
         plan = self._plan
-        if event == "prepare":
+        if event == EventKind.PREPARE:
             self.meter(PREPARE, self._trials * data["total"] + data["done"], plan.trials * data["total"],
                         data["message"])
-        elif event in ("progress", "eval"):
-            if event == "eval":
+        elif event in (EventKind.PROGRESS, EventKind.EVAL):
+            if event == EventKind.EVAL:
                 self._evaluations += 1
             else:
                 self._steps = data["step"]
             self.meter(TRAINING, self._share_of_training(), 1.0, _message(event, data))
-        elif event == "trial":
+        elif event == EventKind.TRIAL:
             self._trials, self._evaluations, self._steps = self._trials + 1, 0, 0
-        if self._forward and event != "prepare":
+        if self._forward and event != EventKind.PREPARE:
             self._forward(event, data)
 
     def _share_of_training(self) -> float:
@@ -162,6 +163,6 @@ class TrainingMeter:
 def _message(event: str, data: dict) -> str:
     from .fit import progress_message
 
-    if event == "eval":
+    if event == EventKind.EVAL:
         return f"validation run at step {data['step']}"
     return f"step {data['step']}/{data['max_steps']} · {progress_message(data)}"

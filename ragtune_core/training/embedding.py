@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..runs import EventKind
 from ..questions.qa_dataset import TRAIN, VAL, QADataset
 from ..store.models import EMBEDDING
 from .config import EmbeddingTrainConfig
@@ -60,7 +61,7 @@ def train_embedding(config: EmbeddingTrainConfig, dataset: QADataset, output_dir
     model = query_side.asymmetric(model)
     emit = on_event or (lambda event, data: None)
     corpus_embeddings = query_side.passage_embeddings(model, dataset, lambda done, total, message: emit(
-        "prepare", {"done": done, "total": total, "message": f"passages: {message}"}))
+        EventKind.PREPARE, {"done": done, "total": total, "message": f"passages: {message}"}))
     evaluator = _make_evaluator(val_part, query_side.evaluator_class(corpus_embeddings, config.base_share))
     return fit_and_publish(config, model, evaluator,
                            query_side.recipe(model, dataset, corpus_embeddings, config.base_share),

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..evaluation.reranking import FIRST_STAGE_WEIGHT
+from ..runs import EventKind
 from ..questions.qa_dataset import TRAIN, VAL, QADataset
 from ..store.staging import publish_folder, staged
 from ..store.models import load_model
@@ -23,9 +23,8 @@ LOSS_POINTS_PER_RUN = 100  # at most about this many train_step events, whatever
 EVAL_BATCH_SIZE = 64
 # A validation run every few steps must stay cheap beside training: an even sample of a large part.
 MAX_VALIDATION_QUESTIONS = 1000
-# "eval_val_cosine_ndcg@10" (trainer) or "val_cosine_ndcg@10" (evaluator) -> "ndcg@10"; a QA reranker's
-# evaluations also report the blend weight they were measured at (evaluation.reranking.best_blend).
-_METRIC_KEY = re.compile(rf"((accuracy|precision|recall|ndcg|mrr|map)@\d+|{FIRST_STAGE_WEIGHT})$")
+# "eval_val_cosine_ndcg@10" (trainer) or "val_cosine_ndcg@10" (evaluator) -> "ndcg@10"
+_METRIC_KEY = re.compile(r"(accuracy|precision|recall|ndcg|mrr|map)@\d+$")
 
 
 def short_metric_names(metrics: dict) -> dict[str, float]:
@@ -60,8 +59,8 @@ class TrainerRecipe:
     # Pairs in one row of train_dataset: a listwise row holds a question's candidates, and the batch
     # size and schedule still count pairs, so a step costs what it costs pairwise.
     pairs_per_row: int = 1
-    # Called with the model kept and its metrics before it is saved: records what its weights alone do not.
-    on_kept: Callable[[object, dict[str, float]], None] | None = None
+    # Called with the model kept and its step before it is saved: records what its weights alone do not.
+    on_kept: Callable[[object, int], None] | None = None
     target_steps: int | None = None  # what an auto schedule aims at, when not the config's TARGET_STEPS
 
     @property
@@ -81,6 +80,7 @@ class TrainResult:
     train_pairs: int  # labelled examples trained on
     train_seconds: float  # trainer.train() wall time, its periodic evaluations included
     metrics_embedder: dict[str, float] = field(default_factory=dict)  # a cross-encoder's first stage alone
+    first_stage_weight: float | None = None  # a QA reranker's blend with its first stage, as kept
     trials: list[dict] = field(default_factory=list)  # a hyperparameter search's trainings (training.search)
     planned_steps: int = 0  # optimizer steps the schedule planned
     stopped_by_user: bool = False  # the user asked it to stop (training.stopping): the best model so far was kept
@@ -182,11 +182,11 @@ def fit_and_publish(config: TrainConfig, model, evaluator, recipe: TrainerRecipe
     complete and removed whatever happens, so a failed or cancelled run leaves nothing behind.
     """
     emit = on_event or (lambda event, data: None)
-    metrics_before = short_metric_names(evaluator(model))
-    emit("eval", {"step": 0, "epoch": 0.0, "metrics": metrics_before})
+    metrics_before = short_metric_names(evaluator(model, steps=0))
+    emit(EventKind.EVAL, {"step": 0, "epoch": 0.0, "metrics": metrics_before})
     schedule = plan_schedule(config, recipe.pairs, recipe.target_steps)
-    emit("schedule", {"epochs": schedule.epochs, "steps": schedule.steps, "eval_steps": schedule.eval_steps,
-                      "reason": schedule.reason})
+    emit(EventKind.SCHEDULE, {"epochs": schedule.epochs, "steps": schedule.steps,
+                              "eval_steps": schedule.eval_steps, "reason": schedule.reason})
     best = _BestModel(model, primary_metric, metrics_before, config.patience,
                       earliest_stop=math.ceil(schedule.steps * config.EARLIEST_STOP_SHARE))
 
@@ -197,18 +197,18 @@ def fit_and_publish(config: TrainConfig, model, evaluator, recipe: TrainerRecipe
         seconds = time.perf_counter() - started
         steps = trainer.state.global_step
         if steps not in best.evaluated:  # the last step was not an eval step
-            metrics = short_metric_names(evaluator(model))
-            emit("eval", {"step": steps, "epoch": trainer.state.epoch, "metrics": metrics})
+            metrics = short_metric_names(evaluator(model, steps=steps))
+            emit(EventKind.EVAL, {"step": steps, "epoch": trainer.state.epoch, "metrics": metrics})
             best.consider(steps, metrics)
         best.restore()
         if recipe.on_kept:
-            recipe.on_kept(model, best.metrics)
+            recipe.on_kept(model, best.step)
         # A request that came once every planned step had run stopped nothing.
         stopped_by_user = steps < schedule.steps and stop_requested()
         kept = {"step": best.step, "metric": primary_metric, "value": best.metrics.get(primary_metric),
                 "stopped_early": steps < schedule.steps, "stopped_by_user": stopped_by_user,
                 "steps": steps, "planned_steps": schedule.steps}
-        emit("best", kept)
+        emit(EventKind.BEST, kept)
         model.save(str(work / "model"))
         _note_on_model_card(work / "model", metrics_before, kept, schedule)
         publish_model(work / "model", output_dir)
@@ -312,20 +312,22 @@ def _event_callback(emit: OnEvent, best: _BestModel):
             self.loss: float | None = None
 
         def on_step_end(self, args, state, control, **kwargs):
-            emit("progress", {"step": state.global_step, "max_steps": state.max_steps, "epoch": state.epoch,
-                              "epochs": math.ceil(args.num_train_epochs), "loss": self.loss})
+            emit(EventKind.PROGRESS, {"step": state.global_step, "max_steps": state.max_steps,
+                                      "epoch": state.epoch, "epochs": math.ceil(args.num_train_epochs),
+                                      "loss": self.loss})
             if stop_requested():
                 control.should_training_stop = True
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and "loss" in logs:  # not the eval logs nor the end-of-training summary
                 self.loss = float(logs["loss"])
-                emit("train_step", {"step": state.global_step, "max_steps": state.max_steps, "epoch": state.epoch,
-                                    "loss": self.loss, "learning_rate": float(logs.get("learning_rate", 0.0))})
+                emit(EventKind.TRAIN_STEP, {"step": state.global_step, "max_steps": state.max_steps,
+                                            "epoch": state.epoch, "loss": self.loss,
+                                            "learning_rate": float(logs.get("learning_rate", 0.0))})
 
         def on_evaluate(self, args, state, control, metrics=None, **kwargs):
             short = short_metric_names(metrics or {})
-            emit("eval", {"step": state.global_step, "epoch": state.epoch, "metrics": short})
+            emit(EventKind.EVAL, {"step": state.global_step, "epoch": state.epoch, "metrics": short})
             if best.consider(state.global_step, short):
                 control.should_training_stop = True
 

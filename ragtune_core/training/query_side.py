@@ -101,7 +101,7 @@ def recipe(model, dataset: QADataset, corpus_embeddings, base_share: float) -> T
     passages = corpus_embeddings[torch.tensor(candidates)]
     return TrainerRecipe(SentenceTransformerTrainer, SentenceTransformerTrainingArguments, train_dataset,
                          PassageSoftmaxLoss(model, passages), arguments={"router_mapping": {"anchor": QUERY}},
-                         on_kept=lambda kept, metrics: merge_base_share(kept, base_share))
+                         on_kept=lambda kept, step: merge_base_share(kept, base_share))
 
 
 class PassageSoftmaxLoss(torch.nn.Module):

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ..runs import EventKind
 from ..questions.qa_dataset import QADataset
 from ..store.staging import publish_folder, staged
 from .config import TrainConfig, check_settings, setting
@@ -57,7 +58,7 @@ def search_and_train(search: SearchSettings, train: Callable[..., TrainResult], 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     emit = on_event or (lambda event, data: None)
     metric = primary_metric(dataset)
-    emit("search", {"minutes": search.minutes, "max_trials": search.max_trials, "metric": metric})
+    emit(EventKind.SEARCH, {"minutes": search.minutes, "max_trials": search.max_trials, "metric": metric})
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=config.seed),
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=1,
                                                                    n_warmup_steps=PRUNE_AFTER_EVALS))
@@ -72,7 +73,7 @@ def search_and_train(search: SearchSettings, train: Callable[..., TrainResult], 
         def forward(event: str, data: dict) -> None:
             nonlocal evals
             emit(event, {**data, "trial": trial.number})
-            if event == "eval" and data["step"] > 0:
+            if event == EventKind.EVAL and data["step"] > 0:
                 evals += 1
                 trial.report(data["metrics"].get(metric, -math.inf), evals)
                 if trial.should_prune():
@@ -111,9 +112,10 @@ def _sample(trial, config: TrainConfig, default_epochs: int) -> dict:
 
 def _trial_event(emit: OnEvent, number: int, state: str, value: float | None, settings: dict, started: float,
                  result: TrainResult | None = None) -> None:
-    emit("trial", {"number": number, "state": state, "value": value, "params": settings,
-                   "seconds": round(time.perf_counter() - started, 1),
-                   "best_step": result.best_step if result else None, "steps": result.steps if result else None})
+    emit(EventKind.TRIAL, {"number": number, "state": state, "value": value, "params": settings,
+                           "seconds": round(time.perf_counter() - started, 1),
+                           "best_step": result.best_step if result else None,
+                           "steps": result.steps if result else None})
 
 
 def _trial_rows(study) -> list[dict]:

@@ -4,6 +4,7 @@ from tests.fake_openai import FakeOpenAIServer
 from ragtune_core.corpus.documents import Chunk, Document
 from ragtune_core.llm.client import LLMConfig
 from ragtune_core.store.models import load_embedder
+from ragtune_core.routing import RoutingError
 from ragtune_core.routing.playground import extractive_summary, grounded_answer, llm_summary, retrieve
 
 CHUNKS = [
@@ -53,7 +54,7 @@ def test_llm_summary_and_grounded_answer_go_through_the_endpoint():
 def test_llm_failure_is_an_error_not_an_empty_answer():
     with FakeOpenAIServer(server_error_every=1) as server:
         config = LLMConfig(base_url=server.base_url, model="fake-model", api_key="k", max_retries=1)
-        with pytest.raises(RuntimeError, match="did not answer"):
+        with pytest.raises(RoutingError, match="did not answer"):  # the user's to fix: shown as a message
             grounded_answer(config, "What is Lisbon?", retrieve_stub())
 
 

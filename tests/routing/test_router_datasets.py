@@ -21,7 +21,7 @@ from ragtune_core.routing.phrasing import (ASPECT_SUMMARY_TEMPLATES, SECTION_TEM
                                            name_question, restyle, with_typo)
 from ragtune_core.routing.profiles import find_aliases, one_edit, points_at, profile_documents, section_topics
 from ragtune_core.routing.tables import counts_per_tool
-from ragtune_core.routing.tools import RouterError, Tool, ToolTemplate, make_tools, slugify, tools_from_dicts, tools_to_dicts
+from ragtune_core.routing.tools import RoutingError, Tool, ToolTemplate, make_tools, slugify, tools_from_dicts, tools_to_dicts
 from ragtune_core.questions.qa_dataset import load_dataset
 from ragtune_core.corpus.documents import load_documents
 from ragtune_core.questions.qa_dataset import save_dataset
@@ -90,7 +90,7 @@ def test_repeated_titles_get_unique_names_and_custom_templates_fill_in():
     ("vector_{slug}", "  ", "the vector template's description is empty"),
 ])
 def test_bad_templates_are_refused_naming_the_field(name, description, message):
-    with pytest.raises(RouterError) as error:
+    with pytest.raises(RoutingError) as error:
         ToolTemplate("vector", name, description)
     assert message in str(error.value)
 
@@ -98,7 +98,7 @@ def test_bad_templates_are_refused_naming_the_field(name, description, message):
 def test_bad_tool_lists_are_refused_naming_the_tool():
     documents, _ = corpus()
     template = ToolTemplate("vector", "v_{slug}", "About {title}.")
-    with pytest.raises(RouterError, match="tool template kind 'vector' is used more than once"):
+    with pytest.raises(RoutingError, match="tool template kind 'vector' is used more than once"):
         make_tools(documents, [template, template])
     tools = tools_to_dicts(make_tools(documents))
     for change, message in [
@@ -107,7 +107,7 @@ def test_bad_tool_lists_are_refused_naming_the_tool():
         ({"kind": "vector"}, "document 'berlin' has two vector tools, 'vector_tool_berlin' and 'summary_tool_berlin'"),
         ({"colour": "red"}, "tool 'summary_tool_berlin': unknown field(s) colour"),
     ]:
-        with pytest.raises(RouterError) as error:
+        with pytest.raises(RoutingError) as error:
             tools_from_dicts([tools[0], {**tools[1], **change}])
         assert message in str(error.value)
 
@@ -131,7 +131,7 @@ def test_offline_summary_variations_are_distinct_seeded_and_name_the_title():
     assert len(set(every)) == MAX_SUMMARY_VARIATIONS and all("Toronto" in q for q in every)
     assert offline_summary_variations("Toronto", 4, seed=1) == offline_summary_variations("Toronto", 4, seed=1)
     assert len({tuple(offline_summary_variations("Toronto", 4, seed=s)) for s in range(5)}) > 1
-    with pytest.raises(RouterError, match="summary_variations"):
+    with pytest.raises(RoutingError, match="summary_variations"):
         offline_summary_variations("Toronto", MAX_SUMMARY_VARIATIONS + 1)
 
 
@@ -197,7 +197,7 @@ def test_user_tools_are_choices_and_unaskable_tools_are_reported():
 ])
 def test_bad_settings_are_refused_before_anything_runs(kwargs, message):
     documents, chunks = corpus()
-    with pytest.raises(RouterError) as error:
+    with pytest.raises(RoutingError) as error:
         generate_router_dataset(documents, chunks, make_tools(documents), **kwargs)
     assert message in str(error.value)
 
@@ -216,7 +216,7 @@ def test_bad_prompts_are_refused_naming_the_prompt(prompts, message):
 
 def test_tools_for_documents_not_given_and_empty_results_are_errors():
     documents, chunks = corpus()
-    with pytest.raises(RouterError, match="tool 'vector_tool_toronto' is for document 'toronto', which is not among"):
+    with pytest.raises(RoutingError, match="tool 'vector_tool_toronto' is for document 'toronto', which is not among"):
         generate_router_dataset(documents[:2], chunks, make_tools(documents))
     documents, chunks = corpus((("empty", "Empty", ["  ", "Page 3 of 4."]),))
     with pytest.raises(GenerationError, match="no queries were generated: 2 failed, e.g. 'empty-0'"):
@@ -448,7 +448,7 @@ def test_request_parameters_round_trip_without_the_key():
     assert "sk-hidden" not in json.dumps(params)
     again = RouterRequest.from_params(params)
     assert (again.tools, again.prompts, again.llm.model, again.seed) == (request.tools, request.prompts, "m", 5)
-    with pytest.raises(RouterError, match="router parameters: unknown field"):
+    with pytest.raises(RoutingError, match="router parameters: unknown field"):
         RouterRequest.from_params({"corpus_id": "c", "questions": 3})
 
 

@@ -22,6 +22,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ...errors import RagtuneError
 from ...llm.client import LLMConfig
 from ...questions.qa_dataset import TRAIN, VAL, QADataset, split_dataset
 from ...routing.compare import router_task
@@ -44,7 +45,7 @@ NAME_SWAPS = 1
 _DATA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
 
 
-class ChatDataError(ValueError):
+class ChatDataError(RagtuneError):
     """Chat data that cannot be built, read or trained on; the message names the line or setting."""
 
 

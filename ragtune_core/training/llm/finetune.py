@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from ...runs import EventKind
 from ...llm.client import LLMConfig
 from ...routing.llm_selector import HOSTED, LOCAL, FinetunedLLM
 from ...store.files import check_keys
@@ -171,11 +172,11 @@ def _run_job(provider: FineTuneProvider, request: LLMFinetuneRequest, data: Chat
         job = provider.status(request.provider_job_id)
     else:
         train_path, val_path = paths
-        on_event("state", {"state": "uploading", "message": f"uploading {len(data.train)} training lines"})
+        on_event(EventKind.STATE, {"state": "uploading", "message": f"uploading {len(data.train)} training lines"})
         train_file = provider.upload(train_path)
         val_file = provider.upload(val_path) if data.val else None
         job = provider.create(request.base_model, train_file, val_file, request.epochs, request.suffix)
-    on_event("provider_job", {"job_id": job.id, "provider": provider.name, "state": job.state})
+    on_event(EventKind.PROVIDER_JOB, {"job_id": job.id, "provider": provider.name, "state": job.state})
     seen: set[str] = set()
     last: dict = {}
     pause = request.poll_seconds if request.provider != "local" else min(request.poll_seconds, 1.0)
@@ -212,12 +213,12 @@ def _forward_events(provider: FineTuneProvider, job: ProviderJob, seen: set[str]
         if event.kind == "metrics":
             metrics = {k: v for k, v in event.data.items() if k in ("step", "total_steps", "epoch", *METRIC_FIELDS)}
             last.update({k: v for k, v in metrics.items() if k in METRIC_FIELDS})
-            on_event("metrics", metrics)
+            on_event(EventKind.METRICS, metrics)
         else:
-            on_event("provider_event", {"message": event.message, "level": event.level, "state": job.state})
+            on_event(EventKind.PROVIDER_EVENT, {"message": event.message, "level": event.level, "state": job.state})
     waiting = "waiting for " if job.state in ACTIVE_STATES else ""
-    on_event("state", {"state": job.state, "message": f"{waiting}{provider.name} job {job.id}"
-                                                      f"{' to end' if waiting else ''}: {job.state}"})
+    on_event(EventKind.STATE, {"state": job.state, "message": f"{waiting}{provider.name} job {job.id}"
+                                                          f"{' to end' if waiting else ''}: {job.state}"})
 
 
 def _final_metrics(job: ProviderJob, last: dict) -> dict:

@@ -27,6 +27,7 @@ from typing import Protocol
 
 import openai
 
+from ...errors import RagtuneError
 from ...llm import schemas
 from ...llm.client import OPENAI_BASE_URL, LLMConfig, describe_error, make_client, wait_callback
 from ...llm.retries import call_retrying
@@ -47,7 +48,7 @@ OPENAI_FINE_TUNABLE = ("gpt-4o-mini-2024-07-18", "gpt-4o-2024-08-06", "gpt-4.1-2
 LOCAL_MODULES = ("trl", "peft")
 
 
-class ProviderError(ValueError):
+class ProviderError(RagtuneError):
     """A provider that refused or failed a request; the message says which and why."""
 
 
