@@ -4,6 +4,7 @@ Screenshots of every step land in tests/screenshots/ for a person to look at.
 """
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -60,8 +61,12 @@ def app_url(tmp_path):
             time.sleep(0.5)
         yield url
     finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=20)
+        os.killpg(server.pid, signal.SIGTERM)
+        try:  # Streamlit's graceful shutdown takes about 20 s on 2 busy cores: what these tests check is the pages
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=10)
 
 
 @pytest.fixture
