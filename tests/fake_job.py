@@ -43,3 +43,16 @@ def running_job(ws: Workspace, kind: str = "train_embedding", name: str = "qa-mi
     me = psutil.Process(os.getpid())
     (ws.run_dir(run.id) / "worker.json").write_text(json.dumps({"pid": me.pid, "create_time": me.create_time()}))
     return run.id
+
+
+def tiny_qa_workspace(root) -> Workspace:
+    """A workspace at `root` holding "qa": four questions, each with its passage, two documents, split
+    half and half: what a job panel or Fine-tune page test needs besides its run."""
+    from ragtune_core.questions.qa_dataset import QADataset, save_dataset
+
+    ws = Workspace(root)
+    dataset = QADataset({f"q{i}": f"Question {i}?" for i in range(4)}, {f"p{i}": f"Passage {i}." for i in range(4)},
+                        {f"q{i}": [f"p{i}"] for i in range(4)}, passage_docs={f"p{i}": f"d{i % 2}" for i in range(4)},
+                        split={f"q{i}": "train" if i % 2 else "val" for i in range(4)})
+    save_dataset(ws, "qa", dataset, None, {})
+    return ws

@@ -5,22 +5,16 @@ import json
 
 import pytest
 
-from tests.fake_job import running_job
+from tests.fake_job import running_job, tiny_qa_workspace
 from tests.page_helpers import open_page, shown
 from ragtune_core.jobs.runner import events_path, status_path
-from ragtune_core.questions.qa_dataset import QADataset, save_dataset
 from ragtune_core.store.workspace import Workspace
 
 
 @pytest.fixture
 def ws(tmp_path, monkeypatch):
     monkeypatch.setenv("RAGTUNE_WORKSPACE", str(tmp_path / "ws"))
-    ws = Workspace(tmp_path / "ws")
-    dataset = QADataset({f"q{i}": f"Question {i}?" for i in range(4)}, {f"p{i}": f"Passage {i}." for i in range(4)},
-                        {f"q{i}": [f"p{i}"] for i in range(4)}, passage_docs={f"p{i}": f"d{i % 2}" for i in range(4)},
-                        split={f"q{i}": "train" if i % 2 else "val" for i in range(4)})
-    save_dataset(ws, "qa", dataset, None, {})
-    return ws
+    return tiny_qa_workspace(tmp_path / "ws")
 
 
 def running_training(ws: Workspace) -> str:
