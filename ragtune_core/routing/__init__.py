@@ -1,16 +1,5 @@
 """Routing: tools, router datasets, selectors, their comparison and the Playground's routed query."""
 
-from .tools import (
-    Tool,
-    ToolTemplate,
-    RoutingError,
-    VECTOR,
-    SUMMARY,
-    make_tools,
-    tools_from_dicts,
-    tools_to_dicts,
-    dataset_tools,
-)
 from .router_prompts import (
     DEFAULT_ROUTER_QA_PROMPT,
     DEFAULT_SUMMARY_PROMPT,
@@ -49,15 +38,6 @@ from .tables import (counts_per_tool, match_rate_table, confusion_frame, misrout
 from .playground import retrieve, extractive_summary, llm_summary, grounded_answer
 
 __all__ = [
-    "Tool",
-    "ToolTemplate",
-    "RoutingError",
-    "VECTOR",
-    "SUMMARY",
-    "make_tools",
-    "tools_from_dicts",
-    "tools_to_dicts",
-    "dataset_tools",
     "DEFAULT_ROUTER_QA_PROMPT",
     "DEFAULT_SUMMARY_PROMPT",
     "DEFAULT_SUMMARY_QUESTION",

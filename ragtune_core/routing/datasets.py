@@ -33,7 +33,7 @@ from ..store.workspace import Workspace
 from .phrasing import LANDMARK_SHARE, SECTION_SHARE, landmark_questions, name_question, restyle, section_questions, summary_requests
 from .profiles import DocumentProfile, profile_documents
 from .router_prompts import MAX_SUMMARY_VARIATIONS, SUMMARY_TEMPLATES, RouterPrompts, offline_summary_variations
-from .tools import SUMMARY, VECTOR, RoutingError, Tool, check_tools, fill_title, make_tools, tools_from_dicts, tools_to_dicts
+from ..questions.router.tools import SUMMARY, VECTOR, RoutingError, Tool, check_tools, fill_title, make_tools, tools_from_dicts, tools_to_dicts
 
 MAX_QUESTIONS_PER_DOCUMENT = 200
 # The defaults of a run (RouterRequest, generate_router_dataset): enough queries per document, in enough

@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass, fields
 
 from ..questions.generators import MAX_QUESTIONS_PER_CHUNK
 from ..questions.prompts import DEFAULT_QA_PROMPT, render_prompt
+from ..questions.router.tools import RoutingError, check_placeholders
 from ..store.files import check_keys
-from .tools import RoutingError, check_placeholders
 
 # Router questions are asked without their passage, among questions about other documents, so each
 # must say which document it is about; the chunk reaches the LLM under a "Document: {title}" line.

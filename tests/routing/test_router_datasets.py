@@ -21,7 +21,7 @@ from ragtune_core.routing.phrasing import (ASPECT_SUMMARY_TEMPLATES, SECTION_TEM
                                            name_question, restyle, with_typo)
 from ragtune_core.routing.profiles import find_aliases, one_edit, points_at, profile_documents, section_topics
 from ragtune_core.routing.tables import counts_per_tool
-from ragtune_core.routing.tools import RoutingError, Tool, ToolTemplate, make_tools, slugify, tools_from_dicts, tools_to_dicts
+from ragtune_core.questions.router.tools import RoutingError, Tool, ToolTemplate, make_tools, slugify, tools_from_dicts, tools_to_dicts
 from ragtune_core.questions.qa_dataset import load_dataset
 from ragtune_core.corpus.documents import load_documents
 from ragtune_core.questions.qa_dataset import save_dataset
