@@ -1,5 +1,22 @@
 """Router datasets: the tools a RAG app routes between and the queries that ask for each of them."""
 
+from .datasets import (
+    DEFAULT_QUESTIONS_PER_DOCUMENT,
+    DEFAULT_SUMMARY_VARIATIONS,
+    MAX_QUESTIONS_PER_DOCUMENT,
+    RouterRequest,
+    estimate_router_run,
+    generate_router_dataset,
+    generate_router_for_corpus,
+    select_documents,
+)
+from .prompts import (
+    DEFAULT_ROUTER_QA_PROMPT,
+    DEFAULT_SUMMARY_PROMPT,
+    DEFAULT_SUMMARY_QUESTION,
+    MAX_SUMMARY_VARIATIONS,
+    RouterPrompts,
+)
 from .tools import (
     SUMMARY,
     VECTOR,
@@ -22,4 +39,17 @@ __all__ = [
     "make_tools",
     "tools_from_dicts",
     "tools_to_dicts",
+    "DEFAULT_ROUTER_QA_PROMPT",
+    "DEFAULT_SUMMARY_PROMPT",
+    "DEFAULT_SUMMARY_QUESTION",
+    "MAX_SUMMARY_VARIATIONS",
+    "RouterPrompts",
+    "DEFAULT_QUESTIONS_PER_DOCUMENT",
+    "DEFAULT_SUMMARY_VARIATIONS",
+    "MAX_QUESTIONS_PER_DOCUMENT",
+    "RouterRequest",
+    "estimate_router_run",
+    "generate_router_dataset",
+    "generate_router_for_corpus",
+    "select_documents",
 ]
