@@ -12,8 +12,9 @@ from app_pages.state import State
 from ragtune_core.corpus import load_chunks, load_documents
 from ragtune_core.errors import RagtuneError
 from ragtune_core.questions import load_dataset
-from ragtune_core.routing import (SUMMARY, VECTOR, dataset_tools, extractive_summary, grounded_answer, llm_summary,
-                                  load_router_task, make_selector, retrieve, route_query, route_table, scores_frame)
+from ragtune_core.questions.router import SUMMARY, VECTOR, dataset_tools
+from ragtune_core.routing import (extractive_summary, grounded_answer, llm_summary, load_router_task, make_selector, retrieve,
+                                  route_query, route_table, scores_frame)
 from ragtune_core.store import load_embedder
 
 ws = workspace()

@@ -52,9 +52,9 @@ from ragtune_core.corpus.documents import Document  # noqa: E402
 from ragtune_core.corpus.ingest import load_texts  # noqa: E402
 from ragtune_core.questions.qa_dataset import QADataset, TRAIN, VAL, split_dataset  # noqa: E402
 from ragtune_core.routing.compare import SelectorReport, evaluate_selector, matches, router_task  # noqa: E402
-from ragtune_core.routing.datasets import generate_router_dataset  # noqa: E402
+from ragtune_core.questions.router.datasets import generate_router_dataset  # noqa: E402
 from ragtune_core.routing.selectors import Choice, CrossEncoderSelector, EmbeddingSelector, Selection, Selector  # noqa: E402
-from ragtune_core.routing.tools import SUMMARY, VECTOR, dataset_tools, make_tools, tools_to_dicts  # noqa: E402
+from ragtune_core.questions.router.tools import SUMMARY, VECTOR, dataset_tools, make_tools, tools_to_dicts  # noqa: E402
 from ragtune_core.store.models import DEFAULT_BASE_MODEL, load_embedder, load_tokenizer  # noqa: E402
 from ragtune_core.training.config import CrossEncoderTrainConfig, EmbeddingTrainConfig  # noqa: E402
 from ragtune_core.training.cross_encoder import train_cross_encoder  # noqa: E402

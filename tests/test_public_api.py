@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-STAGES = ("store", "corpus", "llm", "questions", "routing", "training", "evaluation", "jobs", "cli")
+STAGES = ("store", "corpus", "llm", "questions", "questions.router", "routing", "training", "evaluation", "jobs", "cli")
 
 
 @pytest.mark.parametrize("stage", STAGES)

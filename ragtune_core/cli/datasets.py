@@ -18,7 +18,7 @@ from ..questions import (
     SPLIT_MODES, TRAIN, VAL, DatasetError, QADataset, load_dataset, save_dataset, split_dataset, update_dataset,
 )
 from ..questions.evidence import import_evidence_set, is_evidence_file, parse_evidence_set
-from ..routing.tools import RoutingError, as_router_dataset, dataset_tools, looks_like_router_dataset
+from ..questions.router.tools import RoutingError, as_router_dataset, dataset_tools, looks_like_router_dataset
 from ..store import Workspace
 from ..store.files import parse_json
 from .errors import UsageError

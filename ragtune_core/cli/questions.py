@@ -19,7 +19,7 @@ from .progress import ProgressPrinter
 from ..questions.qa_dataset import save_dataset
 
 if TYPE_CHECKING:
-    from ..routing.datasets import RouterRequest
+    from ..questions.router.datasets import RouterRequest
 
 
 def register(subparsers) -> None:

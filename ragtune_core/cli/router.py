@@ -6,9 +6,9 @@ import argparse
 
 from ..llm.client import key_rule
 from ..questions.qa_dataset import SPLIT_MODES
-from ..routing.datasets import (DEFAULT_QUESTIONS_PER_DOCUMENT, DEFAULT_SUMMARY_VARIATIONS, RouterRequest,
+from ..questions.router.datasets import (DEFAULT_QUESTIONS_PER_DOCUMENT, DEFAULT_SUMMARY_VARIATIONS, RouterRequest,
                                 estimate_router_run, generate_router_for_corpus, select_documents)
-from ..routing.router_prompts import MAX_SUMMARY_VARIATIONS
+from ..questions.router.prompts import MAX_SUMMARY_VARIATIONS
 from ..store.workspace import Workspace
 from .progress import ProgressPrinter
 from .llm_flags import add_batch_flag

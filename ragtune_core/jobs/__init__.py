@@ -17,8 +17,8 @@ from .runner import (
     wait,
     status_path,
 )
-from .tasks import (training_job_params, follow_again, followable_runs, provider_job_of, start_comparison_job,
-                    start_llm_finetune_job)
+from .tasks import training_job_params, start_comparison_job
+from .llm_finetune import follow_again, followable_runs, provider_job_of, start_llm_finetune_job
 
 __all__ = [
     "ACTIVE_STATES",

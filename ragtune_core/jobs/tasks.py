@@ -8,7 +8,6 @@ catalogue: rename an adapter freely, never a kind.
 
 from __future__ import annotations
 
-import dataclasses
 import signal
 import subprocess
 import sys
@@ -18,8 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from ..runs import EventKind, JobState
-from .runner import STOP_REQUEST, JobError, JobKind, JobStatus, read_events, read_status, start_job, status_path
+from ..runs import EventKind
+from .runner import STOP_REQUEST, JobKind, JobStatus, start_job
 
 if TYPE_CHECKING:  # the training stage loads in the worker that trains, not with this module
     from .results import TrainingRunResult
@@ -39,7 +38,7 @@ def run_generation_job(ctx, params: dict) -> dict:
 
 def run_router_job(ctx, params: dict) -> dict:
     """Writes the draft router dataset of a RouterRequest to the run's draft.json."""
-    from ..routing.datasets import RouterRequest, estimate_router_run, generate_router_for_corpus
+    from ..questions.router.datasets import RouterRequest, estimate_router_run, generate_router_for_corpus
 
     request = RouterRequest.from_params(params)
     estimate = _announce_estimate(ctx, request, estimate_router_run)
@@ -197,53 +196,6 @@ def _refuse_evaluation_only(ws, dataset_id: str) -> None:
     from ..questions.qa_dataset import load_dataset, refuse_evaluation_only
 
     refuse_evaluation_only(load_dataset(ws, dataset_id), ws.get_dataset(dataset_id).name)
-
-
-def start_llm_finetune_job(ws, request) -> JobStatus:
-    """Start fine-tuning an LLM (an LLMFinetuneRequest) in a worker, after its pre-flight here, so that
-    a bad request fails at once; a hosted provider's key reaches the worker through its environment."""
-    from ..training.llm.finetune import check_request
-
-    check_request(ws, request)
-    secret_env = request.llm_config().secret_env() if request.provider != "local" else None
-    return start_job(ws, JobKind.TRAIN_LLM, request.to_params(), name=f"fine-tune LLM · {request.model_name}",
-                     secret_env=secret_env)
-
-
-def provider_job_of(ws, run_id: str) -> str | None:
-    """The provider's job id an LLM fine-tuning run created (its "provider_job" event), if any."""
-    return next((e.get("job_id") for e in read_events(ws, run_id) if e["event"] == EventKind.PROVIDER_JOB), None)
-
-
-def followable_runs(ws) -> dict[str, str]:
-    """{run id: provider job id} of the hosted fine-tunings whose worker stopped (run "interrupted")
-    after creating their job, which the provider may still be running and billing; a job that a later
-    run follows is left out."""
-    runs = sorted(ws.list_runs(JobKind.TRAIN_LLM), key=lambda run: run.created)
-    followable = {}
-    for run in runs:
-        followed = (run.params.get("config") or {}).get("provider_job_id")
-        followable = {run_id: job for run_id, job in followable.items() if job != followed}
-        if not status_path(ws, run.id).exists() or read_status(ws, run.id).state != JobState.INTERRUPTED:
-            continue
-        job_id = provider_job_of(ws, run.id)
-        if job_id and (run.params.get("config") or {}).get("provider") != "local":
-            followable[run.id] = job_id
-    return followable
-
-
-def follow_again(ws, run_id: str, api_key: str | None = None) -> JobStatus:
-    """Start a run that follows an interrupted hosted run's provider job (see followable_runs) to its
-    end and registers the model under the same name; the endpoint's key as for the first run (typed in,
-    or the environment's)."""
-    from ..training.llm.finetune import LLMFinetuneRequest
-
-    job_id = followable_runs(ws).get(run_id)
-    if job_id is None:
-        raise JobError(f"run {run_id!r} is not a hosted fine-tuning interrupted while its provider's job "
-                         "ran (see ragtune llm-jobs)")
-    request = LLMFinetuneRequest.from_params(ws.get_run(run_id).params)
-    return start_llm_finetune_job(ws, dataclasses.replace(request, provider_job_id=job_id, api_key=api_key))
 
 
 def run_llm_finetune_job(ctx, params: dict) -> dict:

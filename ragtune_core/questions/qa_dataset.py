@@ -199,7 +199,7 @@ class QADataset:
 # The layout of a dataset file, as read: LlamaIndex's four keys and RAGTune's block.
 @dataclass
 class _StoredTool:
-    """A router tool as a dataset file stores it (routing.tools.Tool; a test keeps the two alike)."""
+    """A router tool as a dataset file stores it (questions.router.tools.Tool; a test keeps the two alike)."""
 
     id: Text
     name: Text

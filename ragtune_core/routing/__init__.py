@@ -1,33 +1,6 @@
-"""Routing: tools, router datasets, selectors, their comparison and the Playground's routed query."""
+"""Routing: selectors, their comparison and the Playground's routed query (the tools and router datasets
+are made in questions/router/)."""
 
-from .tools import (
-    Tool,
-    ToolTemplate,
-    RoutingError,
-    VECTOR,
-    SUMMARY,
-    make_tools,
-    tools_from_dicts,
-    tools_to_dicts,
-    dataset_tools,
-)
-from .router_prompts import (
-    DEFAULT_ROUTER_QA_PROMPT,
-    DEFAULT_SUMMARY_PROMPT,
-    DEFAULT_SUMMARY_QUESTION,
-    MAX_SUMMARY_VARIATIONS,
-    RouterPrompts,
-)
-from .datasets import (
-    DEFAULT_QUESTIONS_PER_DOCUMENT,
-    DEFAULT_SUMMARY_VARIATIONS,
-    MAX_QUESTIONS_PER_DOCUMENT,
-    RouterRequest,
-    generate_router_dataset,
-    generate_router_for_corpus,
-    estimate_router_run,
-    select_documents,
-)
 from .selectors import Choice, Selection, Selector, EmbeddingSelector, CrossEncoderSelector
 from .llm_selector import LLMSelector, batch_states_in
 from .specs import SelectorSpec, make_selector, availability, untuned_llm_spec
@@ -49,28 +22,6 @@ from .tables import (counts_per_tool, match_rate_table, confusion_frame, misrout
 from .playground import retrieve, extractive_summary, llm_summary, grounded_answer
 
 __all__ = [
-    "Tool",
-    "ToolTemplate",
-    "RoutingError",
-    "VECTOR",
-    "SUMMARY",
-    "make_tools",
-    "tools_from_dicts",
-    "tools_to_dicts",
-    "dataset_tools",
-    "DEFAULT_ROUTER_QA_PROMPT",
-    "DEFAULT_SUMMARY_PROMPT",
-    "DEFAULT_SUMMARY_QUESTION",
-    "DEFAULT_QUESTIONS_PER_DOCUMENT",
-    "DEFAULT_SUMMARY_VARIATIONS",
-    "MAX_QUESTIONS_PER_DOCUMENT",
-    "MAX_SUMMARY_VARIATIONS",
-    "RouterRequest",
-    "RouterPrompts",
-    "generate_router_dataset",
-    "generate_router_for_corpus",
-    "estimate_router_run",
-    "select_documents",
     "Choice",
     "Selection",
     "Selector",

@@ -33,7 +33,7 @@ import numpy as np
 
 from .selectors import Choice, Selection, selections_from_scores, check_choices
 from .tool_calls import SYSTEM_PROMPT, function_tools
-from .tools import RoutingError
+from ..questions.router.tools import RoutingError
 
 _SENTINEL = "RAGTUNE_TOOL_NAME_SENTINEL"  # stands for the tool's name where the template renders the call
 _QUERY_SENTINEL = "RAGTUNE_QUERY_SENTINEL"  # stands for the query, to find the prompt's part before it

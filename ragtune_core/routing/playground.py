@@ -13,7 +13,7 @@ import numpy as np
 from ..corpus.chunking import split_sentences
 from ..corpus.documents import Chunk, Document
 from ..llm.client import Completion, LLMConfig, complete_many
-from .tools import RoutingError
+from ..questions.router.tools import RoutingError
 
 SUMMARY_SENTENCES = 5
 MAX_SUMMARY_INPUT_CHARS = 12_000  # what an LLM summary reads of a long document

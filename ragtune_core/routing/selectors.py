@@ -25,8 +25,8 @@ from typing import Protocol
 
 import numpy as np
 
+from ..questions.router.tools import RoutingError
 from ..store.models import DEFAULT_BASE_MODEL, bundled_model_path, load_cross_encoder, load_embedder, resolve_model
-from .tools import RoutingError
 
 CHOICE_CACHE_SIZE = 16  # distinct choice lists whose embeddings an EmbeddingSelector keeps
 

@@ -10,7 +10,7 @@ from ..store.llm_models import DEFAULT_LLM
 from .local_llm_selector import LocalLLMSelector
 from .llm_selector import HOSTED, FinetunedLLM, FinetunedLLMSelector, LLMSelector
 from .selectors import CrossEncoderSelector, EmbeddingSelector, Selector
-from .tools import RoutingError
+from ..questions.router.tools import RoutingError
 
 SELECTOR_KINDS = ("embedding", "cross_encoder", "llm", "finetuned_llm", "local_llm")
 

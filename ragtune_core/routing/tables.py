@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 
 from ..questions.qa_dataset import TRAIN, VAL, QADataset
+from ..questions.router.tools import Tool, dataset_tools
 from .compare import RouterComparison, confusion_matrix
 from .selectors import Choice, Selection
 from .stats import pairwise_mcnemar
-from .tools import Tool, dataset_tools
 
 FAILED = "— failed"  # what a table shows for a query a selector could not route
 NONE_COLUMN = "none"  # the confusion frame's column of failed selections

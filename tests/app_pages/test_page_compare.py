@@ -81,7 +81,7 @@ def test_reranked_retrieval_is_reported_beside_the_embedder(ws):
 
 @pytest.fixture
 def router_ws(ws):
-    from ragtune_core.routing.tools import make_tools, tools_to_dicts
+    from ragtune_core.questions.router.tools import make_tools, tools_to_dicts
     from ragtune_core.corpus.documents import Document
 
     docs = [Document("volcano", "Volcanoes", "text:v", "x"), Document("bread", "Bread", "text:b", "y")]
@@ -116,7 +116,7 @@ def test_router_dataset_compares_selectors_with_confusion_and_misrouted(router_w
 
 
 def test_an_imported_router_set_is_routed_too_and_reported_apart(router_ws):
-    from ragtune_core.routing.tools import as_router_dataset
+    from ragtune_core.questions.router.tools import as_router_dataset
 
     handwritten = as_router_dataset(QADataset(
         {"h1": "volcano eruption year??", "h2": "big picture of bread pls"},

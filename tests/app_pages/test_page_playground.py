@@ -2,8 +2,8 @@ import pytest
 
 from tests.page_helpers import open_page, texts, widget
 from ragtune_core.corpus.documents import Chunk, Document
-from ragtune_core.routing.datasets import generate_router_dataset
-from ragtune_core.routing.tools import make_tools
+from ragtune_core.questions.router.datasets import generate_router_dataset
+from ragtune_core.questions.router.tools import make_tools
 from ragtune_core.store.workspace import Workspace
 from ragtune_core.corpus.documents import save_corpus
 from ragtune_core.questions.qa_dataset import save_dataset

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from bench.bench_router import build_router_task, section_topics
 from bench.data import DATA, REPO, WIKIPEDIA, shown
-from ragtune_core.routing.tools import DEFAULT_TOOL_TEMPLATES, fill_title
+from ragtune_core.questions.router.tools import DEFAULT_TOOL_TEMPLATES, fill_title
 
 ARTICLE = """{title} is a city.
 

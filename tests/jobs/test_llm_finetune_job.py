@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from ragtune_core import jobs
-from ragtune_core.jobs.tasks import JobKind, start_llm_finetune_job
+from ragtune_core.jobs.llm_finetune import start_llm_finetune_job
+from ragtune_core.jobs.runner import JobKind
 from ragtune_core.questions.qa_dataset import save_dataset
 from ragtune_core.routing.llm_selector import HOSTED, LOCAL, FinetunedLLM
 from ragtune_core.training.config import TrainingError

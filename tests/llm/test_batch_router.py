@@ -7,7 +7,7 @@ import pytest
 
 from ragtune_core.questions.qa_dataset import load_dataset
 from tests.fake_openai import FakeOpenAIServer
-from tests.routing.test_router_datasets import save_cities, summary_or_question_responder
+from tests.questions.test_router_datasets import save_cities, summary_or_question_responder
 
 
 pytestmark = pytest.mark.usefixtures("plain_llm_environment")

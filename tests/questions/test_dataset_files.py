@@ -9,7 +9,7 @@ from tests.questions.test_qa_dataset import LLAMA_INDEX_FILE
 
 from ragtune_core.cli import main
 from ragtune_core.questions.qa_dataset import DatasetError, QADataset, _StoredTool
-from ragtune_core.routing.tools import Tool, dataset_tools
+from ragtune_core.questions.router.tools import Tool, dataset_tools
 
 Q1, Q2 = "6f0e7c1a-0d1b-4c59-9d44-0c0f5d1e2a11", "b3a2c9f4-57e8-4f0e-a1d2-6e3b8c9d0f22"
 TOOLS = [{"id": "vector_tool_a", "name": "vector_tool_a", "description": "Facts about A.", "kind": "vector",

@@ -4,7 +4,7 @@ from tests.fake_openai import FakeOpenAIServer
 from ragtune_core.corpus.documents import Chunk, Document
 from ragtune_core.llm.client import LLMConfig
 from ragtune_core.store.models import load_embedder
-from ragtune_core.routing import RoutingError
+from ragtune_core.questions.router import RoutingError
 from ragtune_core.routing.playground import extractive_summary, grounded_answer, llm_summary, retrieve
 
 CHUNKS = [

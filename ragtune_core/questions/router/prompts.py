@@ -6,9 +6,9 @@ from __future__ import annotations
 import random
 from dataclasses import asdict, dataclass, fields
 
-from ..questions.generators import MAX_QUESTIONS_PER_CHUNK
-from ..questions.prompts import DEFAULT_QA_PROMPT, render_prompt
-from ..store.files import check_keys
+from ...store.files import check_keys
+from ..generators import MAX_QUESTIONS_PER_CHUNK
+from ..prompts import DEFAULT_QA_PROMPT, render_prompt
 from .tools import RoutingError, check_placeholders
 
 # Router questions are asked without their passage, among questions about other documents, so each

@@ -13,15 +13,15 @@ from ragtune_core.corpus.documents import Chunk, Document, Span
 from ragtune_core.questions.generators import GenerationError
 from ragtune_core.llm.client import LLMConfig
 from ragtune_core.questions.qa_dataset import QADataset, split_dataset
-from ragtune_core.routing.datasets import (DEFAULT_QUESTIONS_PER_DOCUMENT, DEFAULT_SUMMARY_VARIATIONS, RouterRequest,
+from ragtune_core.questions.router.datasets import (DEFAULT_QUESTIONS_PER_DOCUMENT, DEFAULT_SUMMARY_VARIATIONS, RouterRequest,
                                            generate_router_dataset, name_document, names_document)
-from ragtune_core.routing.router_prompts import (MAX_SUMMARY_VARIATIONS, SUMMARY_TEMPLATES, RouterPrompts,
+from ragtune_core.questions.router.prompts import (MAX_SUMMARY_VARIATIONS, SUMMARY_TEMPLATES, RouterPrompts,
                                                  offline_summary_variations)
-from ragtune_core.routing.phrasing import (ASPECT_SUMMARY_TEMPLATES, SECTION_TEMPLATES, landmark_questions,
+from ragtune_core.questions.router.phrasing import (ASPECT_SUMMARY_TEMPLATES, SECTION_TEMPLATES, landmark_questions,
                                            name_question, restyle, with_typo)
-from ragtune_core.routing.profiles import find_aliases, one_edit, points_at, profile_documents, section_topics
+from ragtune_core.questions.router.profiles import find_aliases, one_edit, points_at, profile_documents, section_topics
 from ragtune_core.routing.tables import counts_per_tool
-from ragtune_core.routing.tools import RoutingError, Tool, ToolTemplate, make_tools, slugify, tools_from_dicts, tools_to_dicts
+from ragtune_core.questions.router.tools import RoutingError, Tool, ToolTemplate, make_tools, slugify, tools_from_dicts, tools_to_dicts
 from ragtune_core.questions.qa_dataset import load_dataset
 from ragtune_core.corpus.documents import load_documents
 from ragtune_core.questions.qa_dataset import save_dataset

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from ..corpus.documents import Document
+from ...corpus.documents import Document
 
 # Headings that are no topic of the document: the apparatus around an article.
 _NOT_TOPICS = {"see also", "notes", "references", "external links", "further reading", "bibliography", "citations",

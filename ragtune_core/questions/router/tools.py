@@ -8,10 +8,10 @@ import string
 import unicodedata
 from dataclasses import asdict, dataclass, replace
 
-from ..errors import RagtuneError
-from ..corpus.documents import Document
-from ..questions.qa_dataset import QADataset
-from ..store.files import conform
+from ...corpus.documents import Document
+from ...errors import RagtuneError
+from ...store.files import conform
+from ..qa_dataset import QADataset
 
 VECTOR, SUMMARY = "vector", "summary"
 TEMPLATE_FIELDS = ("title", "slug")

@@ -14,8 +14,7 @@ from __future__ import annotations
 import random
 import re
 
-from .profiles import (QUESTION_WORDS, WORD, DocumentProfile, is_landmark, mentions, points_at,
-                       unique_names_in)
+from .profiles import QUESTION_WORDS, WORD, DocumentProfile, is_landmark, mentions, points_at, unique_names_in
 
 # Probabilities of the optional touches a query gets (each drawn independently).
 P_ALIAS = 0.12  # name the document by an alias of its own, where it has one...
@@ -126,7 +125,7 @@ SECTION_TEMPLATES = (
     "Could you walk me through {topic} in {name}? Only that part, please.",
 )
 
-# Summary requests without a list of aspects. SUMMARY_TEMPLATES (router_prompts.py) are the plain ones.
+# Summary requests without a list of aspects. SUMMARY_TEMPLATES (prompts.py) are the plain ones.
 TERSE_SUMMARY_TEMPLATES = (
     "{name} overview",
     "{name} summary",
