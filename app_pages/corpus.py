@@ -4,16 +4,30 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.basics import literal, workspace
-from app_pages.components import errors_shown, pick, run_panel, when
 from app_pages.state import State
+from app_pages.widgets.errors import errors_shown
+from app_pages.widgets.job_panel import run_panel
+from app_pages.widgets.pickers import pick
 from ragtune_core import jobs
+from ragtune_core.corpus import (
+    WIKIPEDIA_API,
+    IngestResult,
+    chunk_documents,
+    default_chunk_size,
+    load_chunks,
+    load_documents,
+    load_fetched,
+    load_files,
+    load_text,
+    save_corpus,
+    share_beyond,
+    wiki_fetch_params,
+)
 from ragtune_core.errors import RagtuneError
-from ragtune_core.runs import JobState
-from ragtune_core.corpus import (WIKIPEDIA_API, IngestResult, chunk_documents, default_chunk_size, share_beyond,
-                                 load_chunks, load_documents, load_fetched, load_files, load_text, save_corpus,
-                                 wiki_fetch_params)
 from ragtune_core.jobs import JobKind
+from ragtune_core.runs import JobState
 from ragtune_core.store import DEFAULT_BASE_MODEL, load_tokenizer, max_seq_length
+from ragtune_core.timing import when
 
 ws = workspace()
 st.title("Corpus")

@@ -8,17 +8,26 @@ import plotly.express as px
 import streamlit as st
 
 from app_pages.basics import literal, workspace
-from app_pages.components import chart, errors_shown, line_chart, pick, run_panel, when
 from app_pages.state import State
 from app_pages.training_settings import search_settings, training_settings
-from ragtune_core.runs import EventKind
+from app_pages.widgets.charts import chart, line_chart
+from app_pages.widgets.errors import errors_shown
+from app_pages.widgets.job_panel import run_panel
+from app_pages.widgets.pickers import pick
 from ragtune_core import jobs
 from ragtune_core.jobs.results import TrainingRunResult
+from ragtune_core.questions import EVALUATION_ONLY, load_dataset
+from ragtune_core.runs import EventKind
 from ragtune_core.store import DEFAULT_BASE_MODEL, zip_model
 from ragtune_core.store.files import own_files
-from ragtune_core.timing import clock, duration
-from ragtune_core.questions import EVALUATION_ONLY, load_dataset
-from ragtune_core.training import CrossEncoderTrainConfig, EmbeddingTrainConfig, TrainingError, planned_schedule, preflight
+from ragtune_core.timing import clock, duration, when
+from ragtune_core.training import (
+    CrossEncoderTrainConfig,
+    EmbeddingTrainConfig,
+    TrainingError,
+    planned_schedule,
+    preflight,
+)
 from ragtune_core.training.duration import estimate_training
 from ragtune_core.training.fit import how_it_stopped
 

@@ -7,15 +7,33 @@ import plotly.express as px
 import streamlit as st
 
 from app_pages.basics import literal, workspace
-from app_pages.components import chart, errors_shown, line_chart, llm_settings, pick, run_panel
-from ragtune_core.runs import EventKind
+from app_pages.widgets.charts import chart, line_chart
+from app_pages.widgets.errors import errors_shown
+from app_pages.widgets.job_panel import run_panel
+from app_pages.widgets.llm_settings import llm_settings
+from app_pages.widgets.pickers import pick
 from ragtune_core import jobs
 from ragtune_core.errors import RagtuneError
 from ragtune_core.questions import load_dataset
-from ragtune_core.training.llm import (FIREWORKS_NOTICE, OPENAI_NOTICE, PROVIDERS, TOGETHER_NOTICE,
-                                       LLMFinetuneRequest, LocalProvider, build_chat_data, default_base_url,
-                                       hosted_provider, list_chat_data, load_chat_data, local_token_counter, preview,
-                                       run_preflight, save_chat_data, to_jsonl)
+from ragtune_core.runs import EventKind
+from ragtune_core.training.llm import (
+    FIREWORKS_NOTICE,
+    OPENAI_NOTICE,
+    PROVIDERS,
+    TOGETHER_NOTICE,
+    LLMFinetuneRequest,
+    LocalProvider,
+    build_chat_data,
+    default_base_url,
+    hosted_provider,
+    list_chat_data,
+    load_chat_data,
+    local_token_counter,
+    preview,
+    run_preflight,
+    save_chat_data,
+    to_jsonl,
+)
 
 RUN_KEY = "llm_training_run"  # the run this session started
 # Providers with a jobs API of their own: what their users must know first, and a base model to start from.

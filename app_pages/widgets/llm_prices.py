@@ -9,7 +9,14 @@ import streamlit as st
 
 from app_pages.basics import literal, workspace
 from ragtune_core.llm import (
-    LLMConfig, ModelPrice, PriceError, batch_unavailable_reason, price_for, price_overrides, price_table, save_price,
+    LLMConfig,
+    ModelPrice,
+    PriceError,
+    batch_unavailable_reason,
+    price_for,
+    price_overrides,
+    price_table,
+    save_price,
     with_prices,
 )
 
