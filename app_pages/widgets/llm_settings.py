@@ -48,7 +48,8 @@ def llm_settings(key: str, base_url: str | None = None, model: str | None = None
     server_url, server_key = server_llm()
     base_url = st.text_input("Base URL", value=base_url or server_url, key=f"{key}-url",
                              help="Any OpenAI-compatible API: OpenAI, Azure OpenAI, Ollama, vLLM, LM Studio.")
-    model = st.text_input("Model", value=model or os.environ.get("RAGTUNE_LLM_MODEL", "gpt-4o-mini"), key=f"{key}-model")
+    model = st.text_input("Model", value=model or os.environ.get("RAGTUNE_LLM_MODEL", "gpt-4o-mini"),
+                          key=f"{key}-model")
     own_endpoint = same_endpoint(base_url.strip() or None, server_url)
     usable_key = server_key if own_endpoint else None
     typed = st.text_input("API key", type="password", key=f"{key}-api-key",

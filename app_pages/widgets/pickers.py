@@ -10,6 +10,10 @@ from app_pages.widgets.llm_settings import llm_settings
 from ragtune_core.routing import SelectorSpec, availability, untuned_llm_spec
 from ragtune_core.store import DEFAULT_BASE_MODEL
 
+# The workspace's trained models that can select: (model kind, selector kind, how the picker names it).
+_TRAINED = (("embedding", "embedding", "embedding"), ("cross_encoder", "cross_encoder", "cross-encoder"),
+            ("llm", "finetuned_llm", "fine-tuned LLM"))
+
 
 def pick(label: str, records: list, key: str, help: str | None = None):
     """A selectbox over workspace records, shown by name; None when there are none."""
@@ -34,14 +38,13 @@ def selector_picker(key: str, batch: bool = False):
 
     Returns (chosen SelectorSpecs, the API key's env for a worker or None, the LLMConfig or None).
     """
-    specs = [SelectorSpec(f"embedding · {name}", "embedding", path) for name, path in models_by_name("embedding").items()]
-    specs += [SelectorSpec(f"cross-encoder · {name}", "cross_encoder", path)
-              for name, path in models_by_name("cross_encoder").items()]
-    specs += [SelectorSpec(f"fine-tuned LLM · {name}", "finetuned_llm", path) for name, path in models_by_name("llm").items()]
+    specs = [SelectorSpec(f"{shown} · {name}", selector_kind, path) for model_kind, selector_kind, shown in _TRAINED
+             for name, path in models_by_name(model_kind).items()]
     defaults = [spec.label for spec in specs][:4]
     specs.append(untuned_llm_spec())  # the baseline a local LLM fine-tune is measured against: on request
     labels = {spec.label: spec for spec in specs}
-    chosen = [labels[label] for label in st.multiselect("Selectors", list(labels), default=defaults, key=f"{key}-selectors")]
+    chosen = [labels[label]
+              for label in st.multiselect("Selectors", list(labels), default=defaults, key=f"{key}-selectors")]
     config = None
     if st.toggle("Add an LLM selector (OpenAI-compatible)", key=f"{key}-use-llm"):
         config = llm_settings(f"{key}-llm")

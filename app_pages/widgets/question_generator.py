@@ -27,5 +27,6 @@ def generator_settings(n_items: int, per_item: int, key: str) -> tuple[str, LLMC
 def generate_button(kind: str, params: dict, name: str, config: LLMConfig | None) -> None:
     """Starts a question generation job; its panel then follows it (State.GENERATION_RUN)."""
     if st.button("Generate", type="primary", icon=":material/play_arrow:"):
-        status = jobs.start_job(workspace(), kind, params, name=name, secret_env=config.secret_env() if config else None)
+        secret_env = config.secret_env() if config else None
+        status = jobs.start_job(workspace(), kind, params, name=name, secret_env=secret_env)
         st.session_state[State.GENERATION_RUN] = status.run_id
