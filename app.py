@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from app_pages.basics import workspace
-from app_pages.components import errors_shown, job_indicator
+from app_pages.widgets.errors import errors_shown
+from app_pages.widgets.sidebar import workspace_sidebar
 from ragtune_core.store import prefer_offline
 
 prefer_offline()
@@ -31,9 +31,5 @@ START = st.Page(first_step, title="RAGTune", url_path="start", default=True, vis
 
 navigation = st.navigation([START, *PAGES])
 with errors_shown():  # a damaged catalogue, or what a page did not catch itself: a message, never a traceback
-    root = workspace().root
-    with st.sidebar:
-        st.caption(f"Workspace: `{root}`")
-        with errors_shown(stop=False):
-            job_indicator()
+    workspace_sidebar()
     navigation.run()

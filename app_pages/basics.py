@@ -1,7 +1,10 @@
 """What every page needs first: the workspace, and user text shown as written.
 
-Its own module, below components.py and llm_prices.py, so that both can use it without importing
-each other.
+Text a user or a document wrote (names, titles, questions, tool descriptions, an LLM's answer, an
+error quoting any of them) goes into a Markdown element only through `literal`: Markdown in it
+would otherwise load remote images (`![](http://host/beacon)` pings that host from every viewer's
+browser), make links, or render HTML. Charts have their own escape (widgets/charts.py).
+Below every widget module, so that all of them can use it.
 """
 
 from __future__ import annotations

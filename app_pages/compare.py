@@ -5,8 +5,11 @@ import plotly.express as px
 import streamlit as st
 
 from app_pages.basics import literal, workspace
-from app_pages.components import chart, errors_shown, models_by_name, pick, run_panel, selector_picker
 from app_pages.state import State
+from app_pages.widgets.charts import chart
+from app_pages.widgets.errors import errors_shown
+from app_pages.widgets.job_panel import run_panel
+from app_pages.widgets.pickers import models_by_name, pick, selector_picker
 from ragtune_core import jobs
 from ragtune_core.errors import RagtuneError
 from ragtune_core.evaluation import (CHART_METRICS, RERANK_TOP_K, SLICE_METRICS, comparison_table, latest_reports,

@@ -2,20 +2,32 @@
 endpoint, at Together or at Fireworks. Where to train comes first (what is available, and OpenAI's end
 dates), then the chat data, its pre-flight check, and the job."""
 
-import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from app_pages.basics import literal, workspace
-from app_pages.components import chart, errors_shown, line_chart, llm_settings, pick, run_panel
-from ragtune_core.runs import EventKind
+from app_pages.finetune_llm_data import chat_data_builder, show_preflight
+from app_pages.widgets.charts import line_chart
+from app_pages.widgets.errors import errors_shown
+from app_pages.widgets.job_panel import run_panel
+from app_pages.widgets.llm_settings import llm_settings
 from ragtune_core import jobs
 from ragtune_core.errors import RagtuneError
-from ragtune_core.questions import load_dataset
-from ragtune_core.training.llm import (FIREWORKS_NOTICE, OPENAI_NOTICE, PROVIDERS, TOGETHER_NOTICE,
-                                       LLMFinetuneRequest, LocalProvider, build_chat_data, default_base_url,
-                                       hosted_provider, list_chat_data, load_chat_data, local_token_counter, preview,
-                                       run_preflight, save_chat_data, to_jsonl)
+from ragtune_core.runs import EventKind
+from ragtune_core.training.llm import (
+    FIREWORKS_NOTICE,
+    OPENAI_NOTICE,
+    PROVIDERS,
+    TOGETHER_NOTICE,
+    LLMFinetuneRequest,
+    LocalProvider,
+    default_base_url,
+    hosted_provider,
+    list_chat_data,
+    load_chat_data,
+    local_token_counter,
+    run_preflight,
+    to_jsonl,
+)
 
 RUN_KEY = "llm_training_run"  # the run this session started
 # Providers with a jobs API of their own: what their users must know first, and a base model to start from.
@@ -76,30 +88,7 @@ def interrupted_hosted_runs() -> None:
 interrupted_hosted_runs()
 
 st.subheader("2 · Chat data")
-with st.expander("Build chat data from a router dataset", expanded=not list_chat_data(ws)):
-    record = pick("Router dataset", ws.list_datasets("router"), key="ft-llm-dataset")
-    if record is None:
-        st.info("Create a router dataset on the Questions page first.")
-    else:
-        labels = st.radio("Labels", ["dataset", "teacher"], horizontal=True, format_func={
-            "dataset": "the dataset's right tools", "teacher": "a teacher LLM's tool calls (kept where they agree)"}.get)
-        teacher = llm_settings("ft-llm-teacher") if labels == "teacher" else None
-        name = st.text_input("Name", f"{record.name}-chat".replace(" ", "-"))
-        if st.button("Build", icon=":material/construction:", disabled=labels == "teacher" and teacher is None):
-            try:
-                with st.spinner("Building…"):
-                    data = build_chat_data(load_dataset(ws, record.id), labels, teacher, dataset_id=record.id)
-                    save_chat_data(ws, name, data)
-            except RagtuneError as exc:
-                st.error(literal(exc))
-            else:
-                copies = f" ({data.renamed} of them renamed copies)" if data.renamed else ""
-                st.success(f"{len(data.train)} training{copies} and {len(data.val)} validation lines saved as "
-                           f"{literal(name)}.")
-                if data.disagreements:
-                    st.warning(f"The teacher disagreed with the dataset on {len(data.disagreements)} queries, "
-                               "left out:")
-                    st.dataframe(data.disagreements, hide_index=True, width="stretch")
+chat_data_builder(ws)
 
 names = list_chat_data(ws)
 if not names:
@@ -118,29 +107,7 @@ st.subheader("3 · Pre-flight check")
 epochs = st.number_input("Epochs (0: auto)", 0, 50, 0)
 report = run_preflight(data.train, data.val, base_model, epochs or None,
                        count_tokens=local_tokens(base_model) if provider == "local" else None)
-cols = st.columns(5)
-cols[0].metric("Training lines", report.n_train, help=f"{report.n_val} validation lines")
-cols[1].metric("Epochs", report.epochs, help="Hosted: the provider's auto when Epochs is 0 (OpenAI's rule).")
-cols[2].metric("Billed tokens", f"{report.billed_tokens:,}")
-cols[3].metric("Cost", "—" if report.cost_usd is None else f"${report.cost_usd:.2f}",
-               help="Hosted: training tokens × price per 1M (no price known for this model: —).")
-cols[4].metric("Local time", f"{report.local_seconds / 60:.0f} min",
-               help=f"{report.local_epochs} epochs (a local run's own auto when Epochs is 0), at about 140 tokens/s "
-                    "on 2 CPU cores.")
-for error in report.errors:
-    st.error(literal(error))
-for warning in report.warnings:
-    st.warning(literal(warning))
-if report.problems:
-    st.dataframe(report.problems, hide_index=True, width="stretch")
-if report.lengths:
-    figure = px.histogram(pd.DataFrame({"tokens": report.lengths}), x="tokens", nbins=20, title="Tokens per line")
-    figure.update_layout(height=260, margin=dict(t=40, b=10))
-    chart(figure)
-    shown = preview(data.train[0])
-    st.markdown("**One line as the model sees it** (generic chat layout; the highlighted span is what it is trained on)")
-    st.code(shown.prompt, language=None, wrap_lines=True)
-    st.success(literal(shown.trained), icon=":material/school:")
+show_preflight(report, data.train)
 
 st.subheader("4 · Fine-tune")
 model_name = st.text_input("Model name", f"{chosen}-{provider}")

@@ -7,8 +7,9 @@ import plotly.express as px
 import streamlit as st
 
 from app_pages.basics import literal, workspace
-from app_pages.components import chart, pick, selector_picker
 from app_pages.state import State
+from app_pages.widgets.charts import chart
+from app_pages.widgets.pickers import pick, selector_picker
 from ragtune_core.corpus import load_chunks, load_documents
 from ragtune_core.errors import RagtuneError
 from ragtune_core.questions import load_dataset

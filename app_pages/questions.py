@@ -7,17 +7,20 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.basics import literal, workspace
-from app_pages.components import errors_shown, pick, run_panel, when
 from app_pages.questions_qa import qa_form
 from app_pages.questions_review import review_drafts
 from app_pages.questions_router import router_form
 from app_pages.state import State
+from app_pages.widgets.errors import errors_shown
+from app_pages.widgets.job_panel import run_panel
+from app_pages.widgets.pickers import pick
 from ragtune_core.jobs import JobKind
 from ragtune_core.questions import (EVALUATION_ONLY, SPLIT_MODES, DatasetError, QADataset, import_evidence_set,
                                     is_evidence_file, load_dataset, parse_evidence_set, save_dataset, split_dataset,
                                     update_dataset)
 from ragtune_core.store import WorkspaceError
 from ragtune_core.store.files import parse_json
+from ragtune_core.timing import when
 
 ws = workspace()
 st.title("Questions")

@@ -3,8 +3,8 @@
 import streamlit as st
 
 from app_pages.basics import literal, workspace
-from app_pages.components import generate_button, generator_settings
-from app_pages.llm_prices import batch_choice
+from app_pages.widgets.llm_prices import batch_choice
+from app_pages.widgets.question_generator import generate_button, generator_settings
 from ragtune_core.corpus import load_chunks
 from ragtune_core.jobs import JobKind
 from ragtune_core.llm import LLMConfig, describe_cost

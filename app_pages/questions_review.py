@@ -3,8 +3,9 @@
 import streamlit as st
 
 from app_pages.basics import literal, workspace
-from app_pages.components import errors_shown, pick
 from app_pages.state import State
+from app_pages.widgets.errors import errors_shown
+from app_pages.widgets.pickers import pick
 from ragtune_core.corpus import load_chunks
 from ragtune_core.questions import (SPLIT_MODES, DatasetError, QADataset, accept_draft, apply_table, coverage,
                                     draft_path, drop_duplicates, find_duplicates, load_draft, questions_table,

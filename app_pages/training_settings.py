@@ -1,9 +1,28 @@
-"""The Fine-tune page's settings: defaults that need no expert, and an "Advanced settings" override
-whose inputs take their limits and help from the training config's field metadata."""
+"""The Fine-tune page's settings: the models to start from, defaults that need no expert, and an
+"Advanced settings" override whose inputs take their limits and help from the training config's field metadata."""
 
 import streamlit as st
 
+from app_pages.basics import workspace
+from ragtune_core.store import DEFAULT_BASE_MODEL
 from ragtune_core.training import CrossEncoderTrainConfig, EmbeddingTrainConfig, SearchSettings, limits
+
+OTHER = "Other (Hub id or folder)…"
+
+
+def model_choice(label: str, names: list[str], key: str, default: str = DEFAULT_BASE_MODEL,
+                 preferred: str | None = None, help: str | None = None) -> str | None:
+    """A model picked from the default (shown as `default`), workspace models, or typed; None = the default.
+    `preferred` (one of `names`) is chosen until the user picks another."""
+    options = [default, *names, OTHER]
+    choice = st.selectbox(label, options, index=options.index(preferred) if preferred in names else 0, key=key,
+                          help=help)
+    if choice == OTHER:
+        return st.text_input(f"{label}: Hub id (hf:owner/name) or local folder", key=f"{key}-other",
+                             placeholder="hf:BAAI/bge-small-en-v1.5", help="Hub models need internet access.").strip()
+    if choice == default:
+        return None
+    return workspace().resolve("models", choice).path
 
 
 def setting_input(column, config_class: type, name: str, label: str, default, key: str | None = None,
@@ -29,7 +48,8 @@ def training_settings(config_class: type, base: str | None, qa: bool = False, **
         st.caption("The defaults size the training from the data and keep the best validated model: "
                    "change them only to experiment.")
         fixed_epochs = st.checkbox("Choose the number of epochs (default: auto, about "
-                                   f"{config_class.TARGET_STEPS} optimizer steps)", key=f"{config_class.__name__}-fixed")
+                                   f"{config_class.TARGET_STEPS} optimizer steps)",
+                                   key=f"{config_class.__name__}-fixed")
         c1, c2, c3, c4 = st.columns(4)
         settings = {"epochs": setting_input(c1, config_class, "epochs", "Epochs", 10),
                     batch: setting_input(c2, config_class, batch, "Batch size", getattr(defaults, batch)),
@@ -42,8 +62,8 @@ def training_settings(config_class: type, base: str | None, qa: bool = False, **
             settings["base_share"] = setting_input(c2, config_class, "base_share", "Base model's share",
                                                    defaults.base_share, share=True)
         if config_class is CrossEncoderTrainConfig:
-            settings["hard_negatives"] = setting_input(c2, config_class, "hard_negatives", "Hard negatives per question",
-                                                       defaults.hard_negatives)
+            settings["hard_negatives"] = setting_input(c2, config_class, "hard_negatives",
+                                                       "Hard negatives per question", defaults.hard_negatives)
             settings["name_swaps"] = setting_input(c3, config_class, "name_swaps", "Renamed copies (router)",
                                                    defaults.name_swaps)
     if not fixed_epochs:

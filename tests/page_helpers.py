@@ -25,5 +25,5 @@ def texts(elements) -> str:
 
 
 def shown(elements) -> str:
-    """The elements' text as a reader sees it: Markdown escapes (components.literal) resolved."""
+    """The elements' text as a reader sees it: Markdown escapes (basics.literal) resolved."""
     return re.sub(r"\\(.)", r"\1", texts(elements)).replace("\u2060", "")

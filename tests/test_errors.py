@@ -74,7 +74,7 @@ def test_a_bug_shows_its_traceback_with_ragtune_debug(tmp_path, monkeypatch, cap
 def _page_raising(raised_name: str) -> None:
     import streamlit as st
 
-    from app_pages.components import errors_shown
+    from app_pages.widgets.errors import errors_shown
     from ragtune_core.store import WorkspaceError
 
     with errors_shown(stop=False):

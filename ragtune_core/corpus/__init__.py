@@ -5,6 +5,7 @@ from .ingest import load_files, load_pdfs, load_texts, load_text
 from .mediawiki import MediaWikiClient, WIKIPEDIA_API
 from .wiki_fetch import FetchError, wiki_fetch_params, load_fetched
 from .chunking import chunk_documents, default_chunk_size, share_beyond, DEFAULT_OVERLAP
+from .building import BuiltCorpus, build_corpus
 
 __all__ = [
     "Document",
@@ -28,4 +29,6 @@ __all__ = [
     "default_chunk_size",
     "share_beyond",
     "DEFAULT_OVERLAP",
+    "BuiltCorpus",
+    "build_corpus",
 ]

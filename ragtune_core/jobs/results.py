@@ -1,4 +1,5 @@
-"""A training job's result as its run keeps it, typed: built by the job, parsed once where it is read."""
+"""A training job's result as its run keeps it, typed: built by the job, parsed once where it is read;
+and the history of training runs, one row each."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ from pathlib import Path
 from ..runs import JobState
 from ..store.files import NOT_STORED, conform
 from ..store.records import RunRecord
+from ..store.workspace import Workspace
+from ..timing.work import clock, duration, when
 from ..training.fit import TrainResult
+from .runner import JobKind
+
+TRAINING_KINDS = (JobKind.TRAIN_EMBEDDING, JobKind.TRAIN_CROSS_ENCODER)
 
 
 @dataclass(kw_only=True)
@@ -39,3 +45,27 @@ class TrainingRunResult(TrainResult):
     def to_dict(self) -> dict:
         """As the run's status.json and the catalogue keep it."""
         return {key: value for key, value in asdict(self).items() if key != "output_dir"}
+
+
+def training_history(ws: Workspace) -> list[dict]:
+    """One row per embedding or cross-encoder training run, newest first: its settings, the time it was
+    estimated to take and took, and the validation metrics of the model it kept (None where it registered
+    none). A result of another shape is a FileContentError naming the run."""
+    runs = sorted((run for kind in TRAINING_KINDS for run in ws.list_runs(kind)), key=lambda r: r.created, reverse=True)
+    dataset_names = {d.id: d.name for d in ws.list_datasets()}
+    return [_history_row(run, TrainingRunResult.of_run(run), dataset_names) for run in runs]
+
+
+def _history_row(run: RunRecord, result: TrainingRunResult | None, dataset_names: dict[str, str]) -> dict:
+    after = result.metrics_after if result else {}
+    return {
+        "model": run.name, "type": "cross-encoder" if run.kind == JobKind.TRAIN_CROSS_ENCODER else "embedding",
+        "state": run.state, "dataset": dataset_names.get(run.dataset_id, run.dataset_id),
+        "schedule": result.schedule if result else "", "kept step": result.best_step if result else None,
+        "steps run": result.steps if result else None,
+        "search trials": (len(result.trials) or None) if result else None,
+        "started": when(run.created),
+        "estimated": "" if result is None or result.estimated_seconds is None else duration(result.estimated_seconds),
+        "duration": clock(run.finished - run.created) if run.finished else "",
+        "ndcg@10": after.get("ndcg@10"), "mrr@10": after.get("mrr@10"), "accuracy@1": after.get("accuracy@1"),
+    }

@@ -10,6 +10,7 @@ work left) is right from the first phase on, even where phases differ a hundredf
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -59,6 +60,11 @@ def duration(seconds: float) -> str:
         return f"{max(1, round(seconds))} s"
     minutes = round(seconds / 60)
     return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def when(timestamp: float | None) -> str:
+    """A moment in this machine's local time, to the minute: "2025-03-14 09:26" ("" when there is none)."""
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp)) if timestamp else ""
 
 
 class Meter:

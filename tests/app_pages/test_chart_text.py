@@ -1,16 +1,16 @@
 """Charts show names as text: a dataset, model or tool named with HTML cannot make a link, an image
-or restyle the chart, because every chart goes through components.chart, which escapes its text."""
+or restyle the chart, because every chart goes through widgets.charts.chart, which escapes its text."""
 
-import pytest
 import json
 import re
 from pathlib import Path
 
 import pandas as pd
 import plotly.express as px
+import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_pages.components import escape_chart_text
+from app_pages.widgets.charts import escape_chart_text
 
 PAGES = Path(__file__).resolve().parents[2] / "app_pages"
 EVIL = '<a href="http://evil.example/beacon">click</a><img src="http://evil.example/i.png">'
@@ -53,7 +53,7 @@ def test_a_chart_shown_by_a_page_carries_no_tag():
         import pandas as pd
         import plotly.express as px
 
-        from app_pages.components import chart
+        from app_pages.widgets.charts import chart
 
         evil = '<a href="http://evil.example/beacon">click</a>'
         chart(px.bar(pd.DataFrame({"tool": [evil], "score": [1.0]}), x="tool", y="score", title=evil))
@@ -65,5 +65,5 @@ def test_a_chart_shown_by_a_page_carries_no_tag():
 
 
 def test_no_page_shows_a_chart_any_other_way():
-    callers = [path.name for path in PAGES.glob("*.py") if "plotly_chart(" in path.read_text()]
-    assert callers == ["components.py"]
+    callers = [path.relative_to(PAGES).as_posix() for path in PAGES.rglob("*.py") if "plotly_chart(" in path.read_text()]
+    assert callers == ["widgets/charts.py"]

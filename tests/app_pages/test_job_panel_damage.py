@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from tests.fake_job import running_job, tiny_qa_workspace
-from tests.page_helpers import open_page, shown
 from ragtune_core.jobs.runner import events_path, status_path
 from ragtune_core.store.workspace import Workspace
+from tests.fake_job import running_job, tiny_qa_workspace
+from tests.page_helpers import open_page, shown
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ SERVER_ENV = ("OPENAI_API_KEY", "RAGTUNE_LLM_API_KEY", "OPENAI_BASE_URL", "RAGTU
 def settings_app():
     import streamlit as st
 
-    from app_pages.components import llm_settings
+    from app_pages.widgets.llm_settings import llm_settings
 
     config = llm_settings("t")
     st.session_state["prices"] = None if config is None else (config.price_per_1k_input, config.price_per_1k_output,

@@ -1,9 +1,9 @@
 import pytest
 
-from tests.page_helpers import open_page, shown, texts, widget
 from ragtune_core import jobs
 from ragtune_core.jobs import JobKind
 from ragtune_core.store.workspace import Workspace
+from tests.page_helpers import open_page, shown, texts, widget
 
 pytestmark = pytest.mark.slow  # loads a tokenizer
 

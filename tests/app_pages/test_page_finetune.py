@@ -1,10 +1,9 @@
 import pytest
 
-from tests.page_helpers import open_page, texts, widget
 from ragtune_core import jobs
-from ragtune_core.questions.qa_dataset import QADataset, split_dataset
+from ragtune_core.questions.qa_dataset import QADataset, save_dataset, split_dataset
 from ragtune_core.store.workspace import Workspace
-from ragtune_core.questions.qa_dataset import save_dataset
+from tests.page_helpers import open_page, texts, widget
 
 PASSAGES = {f"p{i}": (f"doc{i % 2}", f"Passage {i} tells that city {i} has {i * 3} bridges and a port.") for i in range(8)}
 

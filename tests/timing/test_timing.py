@@ -1,10 +1,11 @@
 import json
+import time
 
 import pytest
 
 from ragtune_core.timing import Estimate, Meter, eta_seconds, pace
 from ragtune_core.timing.pace import Pace, machine_pace
-from ragtune_core.timing.work import clock, duration, padded_batch_tokens
+from ragtune_core.timing.work import clock, duration, padded_batch_tokens, when
 
 PACE = Pace(forward_tokens_per_second=1000.0, train_tokens_per_second=250.0, train_step_seconds=0.5,
             start_seconds=10.0)
@@ -36,6 +37,17 @@ def test_durations_read_as_people_say_them():
     assert (duration(0.2), duration(42), duration(179), duration(4830)) == ("1 s", "42 s", "3 min", "1 h 20 min")
     assert (clock(None), clock(42), clock(185)) == ("…", "42s", "3m 05s")
     assert Estimate({"start": 12.0, "training": 540.0}).describe() == "about 9 min (start 12 s, training 9 min)"
+
+
+def test_a_moment_reads_as_local_date_and_time(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        assert when(1_700_000_000) == "2023-11-14 22:13"
+        assert when(None) == when(0) == ""  # not started, not finished
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_a_training_batch_is_padded_to_its_longest_item():

@@ -9,7 +9,14 @@ import streamlit as st
 
 from app_pages.basics import literal, workspace
 from ragtune_core.llm import (
-    LLMConfig, ModelPrice, PriceError, batch_unavailable_reason, price_for, price_overrides, price_table, save_price,
+    LLMConfig,
+    ModelPrice,
+    PriceError,
+    batch_unavailable_reason,
+    price_for,
+    price_overrides,
+    price_table,
+    save_price,
     with_prices,
 )
 
@@ -35,7 +42,8 @@ def price_settings(config: LLMConfig, key: str) -> LLMConfig | None:
         cols = st.columns(4)
         labels = ("Input", "Output", "Batch input", "Batch output")
         current = (price.input, price.output, price.batch_input, price.batch_output) if price else (None,) * 4
-        values = [col.number_input(label, 0.0, 10.0, value, 0.0001, format="%.6f", key=f"{key}-price-{config.model}-{i}")
+        values = [col.number_input(label, 0.0, 10.0, value, 0.0001, format="%.6f",
+                                   key=f"{key}-price-{config.model}-{i}")
                   for i, (col, label, value) in enumerate(zip(cols, labels, current))]
         save, reset = st.columns(2)
         if save.button(f"Save prices for {config.model}", key=f"{key}-price-save"):
