@@ -33,6 +33,7 @@ _EXPECTED = {"int_type": "an integer", "int_from_float": "an integer", "int_pars
 _BOUNDS = {"greater_than_equal": "at least {ge}", "greater_than": "more than {gt}", "less_than_equal": "at most {le}",
            "less_than": "less than {lt}"}
 _UNKNOWN = ("extra_forbidden", "unexpected_keyword_argument")
+_MISSING = ("missing", "missing_argument")  # a key, a dataclass's argument
 
 
 def expect(holds: Callable[[Any], bool], expected: str) -> pydantic.AfterValidator:
@@ -78,20 +79,19 @@ def schema_problem(exc: pydantic.ValidationError, shape: Any = None) -> str:
     quote dict keys (`scores["p"]`) and the expectation name an object's fields and say "or null"."""
     errors = exc.errors(include_url=False)
     # an object's keys before its values (as a reader checks them), unknown keys before missing ones
-    key_problems = sorted((e for e in errors if e["type"] == "missing" or e["type"] in _UNKNOWN),
-                          key=lambda e: (len(e["loc"]), e["type"] == "missing"))
+    key_problems = sorted((e for e in errors if e["type"] in _MISSING + _UNKNOWN),
+                          key=lambda e: (len(e["loc"]), e["type"] in _MISSING))
     problem = key_problems[0] if key_problems else errors[0]
     kind, loc = problem["type"], problem["loc"]
-    if kind == "missing" or kind in _UNKNOWN:
-        siblings = [str(e["loc"][-1]) for e in errors
-                    if e["loc"][:-1] == loc[:-1] and (e["type"] == kind or {e["type"], kind} <= set(_UNKNOWN))]
+    if kind in _MISSING + _UNKNOWN:
+        group = _MISSING if kind in _MISSING else _UNKNOWN
+        siblings = [str(e["loc"][-1]) for e in errors if e["loc"][:-1] == loc[:-1] and e["type"] in group]
         key, parent = _key_and_shape(loc[:-1], shape)
-        said = f"missing {', '.join(siblings)}" if kind == "missing" else _unknown(siblings, parent)
+        said = f"missing {', '.join(siblings)}" if kind in _MISSING else _unknown(siblings, parent)
         return f"{key}: {said}" if key else said
     key, leaf = _key_and_shape(loc, shape)
-    said = f"expected {_expected(problem, leaf)}, got {_shown(problem['input'])}"
-    if kind not in _EXPECTED and kind not in _BOUNDS and kind not in ("expected", "enum", "literal_error"):
-        said = problem["msg"]
+    expected = _expected(problem, leaf)
+    said = f"expected {expected}, got {_shown(problem['input'])}" if expected else problem["msg"]
     return f"{key}: {said}" if key else said
 
 
@@ -101,7 +101,8 @@ def _unknown(names: list[str], shape: Any) -> str:
     return f"unknown field(s) {', '.join(names)}{known}"
 
 
-def _expected(problem: dict, leaf: Any) -> str:
+def _expected(problem: dict, leaf: Any) -> str | None:
+    """What the value should have been, in words; None for a problem of another kind (its own message says)."""
     kind, ctx = problem["type"], problem.get("ctx") or {}
     if kind == "expected":
         return ctx["expected"]
@@ -110,8 +111,8 @@ def _expected(problem: dict, leaf: Any) -> str:
     if kind in _BOUNDS:
         return _BOUNDS[kind].format(**ctx)
     words = _described(_bare(leaf)) if kind in ("model_type", "dataclass_type") and leaf is not None else None
-    words = words or _EXPECTED[kind]
-    return f"{words} or null" if _nullable(leaf) else words
+    words = words or _EXPECTED.get(kind)
+    return f"{words} or null" if words and _nullable(leaf) else words
 
 
 def _one_of(pydantic_expected: str) -> str:
@@ -186,3 +187,87 @@ def _shown(value: Any) -> str:
         text = repr(value)
     return text if len(text) <= 40 else text[:37] + "…"
 
+
+
+# --- settings: typed by people, limits and help in the schema ------------------------------------------
+# The pydantic config of settings: strict types, no unknown names, no NaN or infinity.
+SETTINGS_SHAPE = pydantic.ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+
+
+def limit(help: str, low: float | None = None, high: float | None = None, none_means: str | None = None):
+    """A setting's limits (inclusive) and help, for `Annotated[type, limit(...)]`: the schema checks them,
+    and the CLI's options and the pages' inputs read them (`limits_of`). `none_means` says what None does
+    for a setting that may be None."""
+    extra = {"none_means": none_means} if none_means else None
+    return pydantic.Field(ge=low, le=high, description=help, json_schema_extra=extra)
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """A setting's limits, help and type, as its schema declares them."""
+
+    low: float | None
+    high: float | None
+    help: str
+    whole: bool  # an int setting
+    none_means: str | None
+
+    @property
+    def range(self) -> str:
+        """"from 2 to 4096", "at least 0", or "" without limits."""
+        if self.low is not None and self.high is not None:
+            return f"from {show(self.low)} to {show(self.high)}"
+        if self.low is not None:
+            return f"at least {show(self.low)}"
+        return f"at most {show(self.high)}" if self.high is not None else ""
+
+
+def limits_of(settings_class: type, name: str) -> Limits:
+    """The limits and help of setting `name` of a settings class (made with `settings`)."""
+    info = settings_class.__pydantic_fields__[name]
+    bounds = {key: getattr(rule, key) for rule in info.metadata for key in ("ge", "le") if hasattr(rule, key)}
+    extra = info.json_schema_extra or {}
+    return Limits(bounds.get("ge"), bounds.get("le"), info.description or "", _bare(info.annotation) is int,
+                  extra.get("none_means"))
+
+
+def show(number: float) -> str:
+    """A limit as people write it: 4096, 1e-08, 0.5."""
+    return f"{number}" if isinstance(number, int) else f"{number:g}"
+
+
+def settings(error: type[Exception], frozen: bool = True):
+    """Make a class of settings a pydantic dataclass, checked when made (an invalid one cannot exist): a
+    value that does not fit is `error` naming the setting, the value and what is allowed; one that its
+    `__post_init__` refuses is its own error. Its `SETTINGS_NAME` names it when a setting is unknown."""
+    def make(cls):
+        cls = pydantic.dataclasses.dataclass(frozen=frozen, config=SETTINGS_SHAPE)(cls)
+        validate = cls.__init__
+
+        @functools.wraps(validate)
+        def __init__(self, *args, **kwargs):
+            try:
+                validate(self, *args, **kwargs)
+            except pydantic.ValidationError as exc:
+                refused = exc.errors()[0].get("ctx", {}).get("error")
+                if isinstance(refused, error):  # raised by __post_init__, worded there
+                    raise refused from None
+                raise error(setting_problem(exc, type(self))) from None
+
+        cls.__init__ = __init__
+        return cls
+    return make
+
+
+def setting_problem(exc: pydantic.ValidationError, settings_class: type) -> str:
+    """A settings class's first problem in words: "batch_size must be a whole number from 2 to 4096, not 1"."""
+    problem = exc.errors(include_url=False)[0]
+    name = problem["loc"][0] if problem["loc"] else None
+    if name not in settings_class.__pydantic_fields__ or problem["type"] in _MISSING:
+        return f"{getattr(settings_class, 'SETTINGS_NAME', 'settings')}: {schema_problem(exc, settings_class)}"
+    limits = limits_of(settings_class, name)
+    if limits.range:
+        expected = f"{'a whole number' if limits.whole else 'a number'} {limits.range}"
+    else:
+        expected = _expected(problem, _fields(settings_class)[name]) or problem["msg"]
+    return f"{name} must be {expected}, not {problem['input']!r}"
