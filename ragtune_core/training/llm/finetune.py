@@ -19,6 +19,7 @@ from typing import Annotated
 
 from ...runs import EventKind
 from ...llm.client import LLMConfig
+from ...llm.pricing import price_table
 from ...routing.llm_selector import HOSTED, LOCAL, FinetunedLLM
 from ...store.shapes import limit, settings
 from ...store.models import LLM
@@ -126,7 +127,8 @@ def check_request(ws: Workspace, request: LLMFinetuneRequest) -> tuple[ChatData,
     if not availability.usable:
         raise TrainingError(f"{request.provider} cannot fine-tune: {availability.reason}")
     count_tokens = local_token_counter(request.base_model) if request.provider == "local" else None
-    report = run_preflight(data.train, data.val, request.base_model, request.epochs, count_tokens=count_tokens)
+    report = run_preflight(data.train, data.val, request.base_model, request.epochs, count_tokens=count_tokens,
+                           prices=price_table(ws))
     if not report.ok:
         raise TrainingError("the chat data fails its pre-flight check: " + "; ".join(report.errors))
     return data, report
