@@ -13,6 +13,7 @@ from app_pages.widgets.llm_settings import llm_settings
 from ragtune_core import jobs
 from ragtune_core.errors import RagtuneError
 from ragtune_core.runs import EventKind
+from ragtune_core.store import limits_of
 from ragtune_core.training.llm import (
     FIREWORKS_NOTICE,
     OPENAI_NOTICE,
@@ -104,7 +105,8 @@ left.download_button("Download train.jsonl", to_jsonl(data.train), f"{chosen}-tr
 right.download_button("Download val.jsonl", to_jsonl(data.val), f"{chosen}-val.jsonl", icon=":material/download:")
 
 st.subheader("3 · Pre-flight check")
-epochs = st.number_input("Epochs (0: auto)", 0, 50, 0)
+epoch_limits = limits_of(LLMFinetuneRequest, "epochs")
+epochs = st.number_input("Epochs (0: auto)", 0, epoch_limits.high, 0, help=epoch_limits.help)
 report = run_preflight(data.train, data.val, base_model, epochs or None,
                        count_tokens=local_tokens(base_model) if provider == "local" else None)
 show_preflight(report, data.train)

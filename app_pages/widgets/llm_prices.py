@@ -1,5 +1,5 @@
-"""LLM settings, prices: the model's price per 1,000 tokens (online and Batch API), editable and kept
-in the workspace's llm_prices.json; and whether an endpoint offers the Batch API."""
+"""LLM settings, prices: the model's row of the price table (online, Batch API, fine-tuned, training), editable
+and kept in the workspace's llm_prices.json; and whether an endpoint offers the Batch API."""
 
 from __future__ import annotations
 
@@ -19,7 +19,12 @@ from ragtune_core.llm import (
     save_price,
     with_prices,
 )
+from ragtune_core.store import limits_of
 
+# The inputs of a model's prices (ModelPrice's fields), in two rows: requests, then fine-tuning.
+PRICE_INPUTS = (("input", "Input"), ("output", "Output"), ("batch_input", "Batch input"),
+                ("batch_output", "Batch output"), ("fine_tuned_input", "Fine-tuned input"),
+                ("fine_tuned_output", "Fine-tuned output"), ("training_per_1m", "Training per 1M"))
 _BATCH_PROBES = "llm_batch_probes"  # session cache: endpoint -> why it has no Batch API (None: it has one)
 
 
@@ -37,20 +42,21 @@ def price_settings(config: LLMConfig, key: str) -> LLMConfig | None:
         return None
     source = "your price" if own else ("default price" if price else "unknown price")
     with st.expander(f"Prices · {source}", icon=":material/payments:"):
-        st.caption("USD per 1,000 tokens. Saved for this model in the workspace (llm_prices.json, editable by "
-                   "hand); without a price, runs show tokens but no cost.")
-        cols = st.columns(4)
-        labels = ("Input", "Output", "Batch input", "Batch output")
-        current = (price.input, price.output, price.batch_input, price.batch_output) if price else (None,) * 4
-        values = [col.number_input(label, 0.0, 10.0, value, 0.0001, format="%.6f",
-                                   key=f"{key}-price-{config.model}-{i}")
-                  for i, (col, label, value) in enumerate(zip(cols, labels, current))]
+        st.caption("USD per 1,000 tokens (training: per 1M). Saved for this model in the workspace (llm_prices.json, "
+                   "editable by hand); without a price, runs show tokens but no cost.")
+        values = {}
+        for row in (PRICE_INPUTS[:4], PRICE_INPUTS[4:]):
+            for col, (name, label) in zip(st.columns(4)[:len(row)], row, strict=True):
+                limits = limits_of(ModelPrice, name)
+                values[name] = col.number_input(label, limits.low, limits.high, getattr(price, name, None),
+                                                0.0001, format="%.6f", help=limits.help,
+                                                key=f"{key}-price-{config.model}-{name}")
         save, reset = st.columns(2)
         if save.button(f"Save prices for {config.model}", key=f"{key}-price-save"):
-            if values[0] is None or values[1] is None:
+            if values["input"] is None or values["output"] is None:
                 st.error("Set the input and the output price (the batch prices may stay empty: unknown).")
             else:
-                save_price(ws, config.model, ModelPrice(*values))
+                save_price(ws, config.model, ModelPrice(**values))
                 st.rerun()
         if own and reset.button("Back to the default price", key=f"{key}-price-reset"):
             save_price(ws, config.model, None)

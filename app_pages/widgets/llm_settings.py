@@ -17,6 +17,7 @@ from ragtune_core.llm import (
     LLMConfigError,
     same_endpoint,
 )
+from ragtune_core.store import limits_of
 
 
 def _secret(names: tuple[str, ...]) -> str | None:
@@ -59,16 +60,19 @@ def llm_settings(key: str, base_url: str | None = None, model: str | None = None
         st.caption("The server's API key is sent only to the endpoint it is configured for: type this "
                    "endpoint's key (a local server may need none).")
     defaults = LLMConfig.__dataclass_fields__
+    bounds = {name: (limits_of(LLMConfig, name).low, limits_of(LLMConfig, name).high)
+              for name in ("timeout", "first_answer_timeout", "max_retries")}
     with st.expander("Timeout and retries", icon=":material/timer:"):
         left, middle, right = st.columns(3)
-        timeout = left.number_input("Timeout per request (s)", 1.0, 600.0, float(defaults["timeout"].default), 5.0,
-                                    key=f"{key}-timeout", help="A request that takes longer is given up and tried "
-                                    f"{defaults['timeout_retries'].default} more time.")
-        first = middle.number_input("First answer within (s)", 1.0, 600.0,
+        timeout = left.number_input("Timeout per request (s)", *bounds["timeout"], float(defaults["timeout"].default),
+                                    5.0, key=f"{key}-timeout", help="A request that takes longer is given up and "
+                                    f"tried {defaults['timeout_retries'].default} more time.")
+        first = middle.number_input("First answer within (s)", *bounds["first_answer_timeout"],
                                     float(defaults["first_answer_timeout"].default), 5.0, key=f"{key}-first-timeout",
                                     help="The timeout while the endpoint has answered nothing yet: a hung server "
                                          "is given up in about twice this. Raise it for a server slow to start.")
-        retries = right.number_input("Retries", 0, 10, int(defaults["max_retries"].default), key=f"{key}-retries",
+        retries = right.number_input("Retries", *bounds["max_retries"], int(defaults["max_retries"].default),
+                                     key=f"{key}-retries",
                                      help="How often a request refused for now (429 rate limit, 5xx, a dropped "
                                           "connection) is tried again, with growing waits.")
     if not model.strip():

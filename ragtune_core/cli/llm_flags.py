@@ -13,9 +13,15 @@ from dataclasses import fields
 
 from ..llm.batch import batch_unavailable_reason
 from ..llm.client import LLMConfig, key_rule, server_base_url
+from ..store.shapes import limits_of
 from .errors import UsageError
 
 DEFAULTS = {f.name: f.default for f in fields(LLMConfig)}
+
+
+def _range(name: str) -> str:
+    """The allowed values of an LLM setting, from its schema: "from 0 to 10"."""
+    return limits_of(LLMConfig, name).range
 
 
 def add_llm_flags(parser: argparse.ArgumentParser, prefix: str = "", what: str = "the LLM") -> None:
@@ -27,17 +33,20 @@ def add_llm_flags(parser: argparse.ArgumentParser, prefix: str = "", what: str =
     parser.add_argument(f"{flag}api-key-env", metavar="VAR",
                         help=f"the environment variable holding the endpoint's API key; without it, {key_rule()}")
     parser.add_argument(f"{flag}concurrency", type=int, default=DEFAULTS['max_concurrency'], metavar="CAP",
-                        help=f"the most LLM requests in flight (default {DEFAULTS['max_concurrency']}); below it the "
+                        help=f"the most LLM requests in flight, {_range('max_concurrency')} (default "
+                             f"{DEFAULTS['max_concurrency']}); below it the "
                              "client follows the provider's rate limits by itself")
     parser.add_argument(f"{flag}timeout", type=float, default=DEFAULTS['timeout'], metavar="SECONDS",
-                        help=f"seconds one request may take (default {DEFAULTS['timeout']:g}); a request that times "
+                        help=f"seconds one request may take, {_range('timeout')} (default {DEFAULTS['timeout']:g}); a "
+                             "request that times "
                              f"out is retried {DEFAULTS['timeout_retries']} time(s)")
     parser.add_argument(f"{flag}first-answer-timeout", type=float, default=DEFAULTS['first_answer_timeout'],
                         metavar="SECONDS", help=f"seconds a request may take while the endpoint has answered nothing "
-                        f"yet (default {DEFAULTS['first_answer_timeout']:g}): a hung server is given up in seconds")
+                        f"yet, {_range('first_answer_timeout')} (default {DEFAULTS['first_answer_timeout']:g}): a "
+                        "hung server is given up in seconds")
     parser.add_argument(f"{flag}retries", type=int, default=DEFAULTS['max_retries'],
-                        help=f"retries of a request refused for now (429, 5xx, dropped connection), with backoff "
-                             f"(default {DEFAULTS['max_retries']})")
+                        help=f"retries of a request refused for now (429, 5xx, dropped connection), with backoff, "
+                             f"{_range('max_retries')} (default {DEFAULTS['max_retries']})")
 
 
 def add_batch_flag(parser: argparse.ArgumentParser) -> None:

@@ -15,6 +15,7 @@ from ..store import Workspace
 from ..training.llm.data import (LABEL_SOURCES, NAME_SWAPS, build_chat_data, import_jsonl, load_chat_data, save_chat_data,
                                  to_jsonl)
 from ..llm.client import LLMConfig
+from ..llm.pricing import price_table
 from ..training.llm.finetune import (DEFAULT_MAX_WAIT_HOURS, DEFAULT_POLL_SECONDS, LLMFinetuneRequest, check_request,
                                      default_base_url, fine_tune_llm, hosted_provider)
 from ..training.llm.fireworks import FIREWORKS_NOTICE
@@ -118,7 +119,8 @@ def run_llm_data(args: argparse.Namespace, ws: Workspace) -> dict:
 def run_llm_check(args: argparse.Namespace, ws: Workspace) -> dict:
     data = load_chat_data(ws, args.data)
     count_tokens = local_token_counter(args.base_model) if args.provider == "local" else None
-    report = run_preflight(data.train, data.val, args.base_model, args.epochs, args.max_length, count_tokens)
+    report = run_preflight(data.train, data.val, args.base_model, args.epochs, args.max_length, count_tokens,
+                           price_table(ws))
     summary = {"data": args.data, **report.summary()}
     if not report.ok:  # the check's own verdict is the exit status: a script must not train on this data
         raise CommandFailed(f"llm-check: {args.data!r} is not ready to train on: {'; '.join(report.errors)}", summary)

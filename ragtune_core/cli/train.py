@@ -11,7 +11,8 @@ from .. import jobs
 from ..jobs import JobKind
 from ..store import Workspace
 from ..training import EmbeddingTrainConfig, SearchSettings, preflight, train_and_register
-from ..training.config import Config, TrainConfig, TrainingError, limits, show
+from ..store.shapes import limits_of
+from ..training.config import Config, TrainConfig, TrainingError
 from ..training.duration import TrainingMeter, estimate_training
 from ..training.fit import how_it_stopped
 from ..training.stopping import stop_on_first_interrupt
@@ -49,25 +50,28 @@ def register(subparsers) -> None:
 
 def add_config_options(parser: argparse.ArgumentParser, config_class: type[TrainConfig]) -> None:
     """An option per numeric setting of `config_class`, its type, limits, help and default read
-    from the field's metadata (see training.config.setting)."""
-    for f in fields(config_class):
-        meta = f.metadata
-        if meta.get("min") is None:
-            continue
-        whole = isinstance(meta["min"], int) and isinstance(meta["max"], int)
-        default = meta["optional"] if f.default is None else f.default
-        names = [f"--{f.name.replace('_', '-')}", *([OPTION_ALIASES[f.name]] if f.name in OPTION_ALIASES else [])]
-        parser.add_argument(*names, dest=f.name, type=int if whole else float, default=None,
-                            help=f"{meta['help']}, {show(meta['min'])} to {show(meta['max'])} (default: {default})")
+    from the setting's schema (see store.shapes.limit)."""
+    for name, limits in numeric_settings(config_class).items():
+        default = getattr(config_class(), name)
+        default = limits.none_means if default is None else default
+        names = [f"--{name.replace('_', '-')}", *([OPTION_ALIASES[name]] if name in OPTION_ALIASES else [])]
+        parser.add_argument(*names, dest=name, type=int if limits.whole else float, default=None,
+                            help=f"{limits.help}, {limits.range} (default: {default})")
+
+
+def numeric_settings(config_class: type) -> dict:
+    """{name: Limits} of the settings of `config_class` that have a range."""
+    return {f.name: limits_of(config_class, f.name) for f in fields(config_class)
+            if limits_of(config_class, f.name).range}
 
 
 def add_search_options(parser: argparse.ArgumentParser) -> None:
     """--search-minutes and --search-trials: a hyperparameter search instead of one training."""
     for f in fields(SearchSettings):
-        low, high, help = limits(SearchSettings, f.name)
+        limits = limits_of(SearchSettings, f.name)
         parser.add_argument(f"--search-{f.name.replace('max_', '').replace('_', '-')}", dest=f"search_{f.name}",
-                            type=type(f.default), default=None, metavar=f.name.upper(),
-                            help=f"hyperparameter search (Optuna), {help}, {show(low)} to {show(high)} "
+                            type=int if limits.whole else float, default=None, metavar=f.name.upper(),
+                            help=f"hyperparameter search (Optuna), {limits.help}, {limits.range} "
                                  f"(default: {f.default} once either search option is given)")
 
 
@@ -85,8 +89,8 @@ def search_from_options(args: argparse.Namespace) -> SearchSettings | None:
 
 def config_from_options(config_class: type[Config], args: argparse.Namespace, **settings) -> Config:
     """The config from the options add_config_options made (those not given keep their defaults) and `settings`."""
-    given = {f.name: getattr(args, f.name) for f in fields(config_class)
-             if f.metadata.get("min") is not None and getattr(args, f.name, None) is not None}
+    given = {name: getattr(args, name) for name in numeric_settings(config_class)
+             if getattr(args, name, None) is not None}
     return config_class(**given, **settings)
 
 

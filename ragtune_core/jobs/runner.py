@@ -119,10 +119,10 @@ class _EventLine(pydantic.BaseModel):
     time: float
 
 
-@dataclass
-class _WorkerIdentity:
+class _WorkerIdentity(pydantic.BaseModel):
     """worker.json: who the worker process is (a later process may reuse its pid, not its start time)."""
 
+    model_config = FILE_SHAPE
     pid: int
     create_time: float | None
 
@@ -316,7 +316,7 @@ def _write_identity(run_dir: Path, pid: int) -> None:
 
 def _read_identity(run_dir: Path) -> dict | None:
     try:
-        return vars(read_json(run_dir / "worker.json", f"the worker of run {run_dir.name},", _WorkerIdentity))
+        return read_json(run_dir / "worker.json", f"the worker of run {run_dir.name},", _WorkerIdentity).model_dump()
     except FileNotFoundError:
         return None
 

@@ -11,11 +11,13 @@ import os
 import sys
 import time
 import traceback
-from dataclasses import dataclass
 from typing import Annotated
 
+import pydantic
+
 from ..runs import EventKind, JobState
-from ..store.files import Rule, read_json
+from ..store.files import read_json
+from ..store.shapes import FILE_SHAPE, expect
 from ..store.workspace import Workspace
 from ..llm.client import JOB_API_KEY_ENV
 from .runner import events_path, finish_status, load_status, write_status
@@ -100,13 +102,13 @@ def read_spec(ctx: JobContext):
     return TASKS[spec.kind], spec.params
 
 
-JobKindName = Annotated[str, Rule(lambda kind: kind in TASKS, "a job kind (" + ", ".join(TASKS) + ")")]
+JobKindName = Annotated[str, expect(lambda kind: kind in TASKS, "a job kind (" + ", ".join(TASKS) + ")")]
 
 
-@dataclass
-class RunSpec:
+class RunSpec(pydantic.BaseModel):
     """spec.json: what a run does (one of the job kinds) and with which parameters."""
 
+    model_config = FILE_SHAPE
     kind: JobKindName
     params: dict
 

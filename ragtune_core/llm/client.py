@@ -29,15 +29,15 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
-from typing import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Annotated, Callable
 from urllib.parse import urlsplit
 
 import openai
 
 from ..errors import RagtuneError
 from ..network import HostNotAllowedError, allowed_hosts, check_allowed
-from ..store.files import check_keys
+from ..store.shapes import expect, limit, settings
 from .limits import AdaptiveLimiter, Ticket
 from .outcomes import Completion, Failure, Outcome, parse_completion
 from .pricing import estimate_tokens
@@ -108,45 +108,43 @@ def key_rule() -> str:
             f"({urls}; unset: OpenAI's API); any other endpoint needs its own key")
 
 
-@dataclass
+# Per request: beyond these a request is better given up (and a page's input need go no further).
+MAX_TIMEOUT_SECONDS, MAX_RETRIES = 600.0, 10
+PRICE = "USD per 1k tokens; None: the price table's (pricing.py)"
+
+
+@settings(LLMConfigError, frozen=False)
 class LLMConfig:
+    SETTINGS_NAME = "LLM settings"
+
     base_url: str | None  # None: OpenAI's own API
-    model: str
+    model: Annotated[str, expect(lambda name: bool(name.strip()), "a model name")]
     api_key: str | None = field(default=None, repr=False)
-    max_concurrency: int = DEFAULT_MAX_CONCURRENCY  # the most requests in flight (the provider's pace decides below it)
-    max_retries: int = 5  # retries of a 429, a 5xx or a dropped connection
-    timeout: float = 60.0  # seconds one request may take
+    max_concurrency: Annotated[int, limit("the most requests in flight (the provider's pace decides below it)", 1,
+                                          1024)] = DEFAULT_MAX_CONCURRENCY
+    max_retries: Annotated[int, limit("retries of a 429, a 5xx or a dropped connection", 0, MAX_RETRIES)] = 5
+    timeout: Annotated[float, limit("seconds one request may take", 0.1, MAX_TIMEOUT_SECONDS)] = 60.0
     # ... while the endpoint has answered nothing yet: a hung server is given up in seconds, not minutes
-    first_answer_timeout: float = 15.0
-    timeout_retries: int = 1  # retries of a request that timed out (never more than max_retries)
-    temperature: float | None = 0.7  # None: not sent (reasoning models accept only their default)
+    first_answer_timeout: Annotated[float, limit("seconds a request may take while the endpoint has answered nothing "
+                                                 "yet", 0.1, MAX_TIMEOUT_SECONDS)] = 15.0
+    timeout_retries: Annotated[int, limit("retries of a request that timed out (never more than max_retries)", 0,
+                                          MAX_RETRIES)] = 1
+    temperature: Annotated[float | None, limit("sampling temperature", 0.0, 2.0,
+                                               none_means="not sent (reasoning models accept only their default)")
+                           ] = 0.7
     batch: bool = False  # send through the provider's Batch API (batch.complete_in_batch): cheaper, slower
-    # USD per 1k tokens; None: the price table's (pricing.py)
-    price_per_1k_input: float | None = None
-    price_per_1k_output: float | None = None
-    price_per_1k_batch_input: float | None = None
-    price_per_1k_batch_output: float | None = None
+    price_per_1k_input: Annotated[float | None, limit(PRICE, 0.0)] = None
+    price_per_1k_output: Annotated[float | None, limit(PRICE, 0.0)] = None
+    price_per_1k_batch_input: Annotated[float | None, limit(PRICE, 0.0)] = None
+    price_per_1k_batch_output: Annotated[float | None, limit(PRICE, 0.0)] = None
 
     def __post_init__(self) -> None:
-        if not (self.model or "").strip():
-            raise LLMConfigError("model: a model name is required")
         if self.base_url:
             self.base_url = self.base_url.strip().rstrip("/")
             if urlsplit(self.base_url).scheme not in ("http", "https") or not urlsplit(self.base_url).netloc:
                 raise LLMConfigError(f"base_url: {self.base_url!r} is not an http(s) URL")
         else:
             self.base_url = None
-        if self.max_concurrency < 1:
-            raise LLMConfigError("max_concurrency: at least 1 request must be allowed in flight")
-        if self.max_retries < 0:
-            raise LLMConfigError("max_retries: cannot be negative")
-        if self.timeout_retries < 0:
-            raise LLMConfigError("timeout_retries: cannot be negative")
-        if self.timeout <= 0 or self.first_answer_timeout <= 0:
-            raise LLMConfigError("timeout, first_answer_timeout: must be more than 0 seconds")
-        for name in ("price_per_1k_input", "price_per_1k_output", "price_per_1k_batch_input", "price_per_1k_batch_output"):
-            if getattr(self, name) is not None and getattr(self, name) < 0:
-                raise LLMConfigError(f"{name}: a price cannot be negative")
         try:  # the server's own endpoint is its administrator's choice: always allowed
             check_allowed(self.base_url or OPENAI_BASE_URL, "base_url", always=[server_base_url() or OPENAI_BASE_URL])
         except HostNotAllowedError as exc:
@@ -182,7 +180,6 @@ class LLMConfig:
             raise LLMConfigError("the LLM settings must be an object")
         if "api_key" in data:
             raise LLMConfigError("api_key must not be stored with the settings: pass it in the environment")
-        check_keys(data, (f.name for f in fields(cls)), "LLM settings", LLMConfigError)
         return cls(**data)
 
     def secret_env(self) -> dict[str, str]:

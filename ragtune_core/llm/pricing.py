@@ -1,12 +1,15 @@
 """What LLM calls cost: a price table, a token estimate before a run, USD after it.
 
-Prices are USD per 1,000 tokens, per model: input, output, and the Batch API's input and output
-(OpenAI bills batches at half price). Defaults for known models are below; the user's own prices
-(a self-hosted model, a negotiated rate, a new model) live in the workspace's `llm_prices.json`,
-which the app's LLM settings edit and anyone may edit by hand:
+One table prices every model, a row (`ModelPrice`) per model: USD per 1,000 tokens of input and
+output, the Batch API's input and output (OpenAI bills batches at half price), a model fine-tuned
+from it (input and output), and USD per 1M tokens of fine-tuning it. Defaults for known models are
+below; the user's own prices (a self-hosted model, a negotiated rate, a new model) live in the
+workspace's `llm_prices.json`, which the app's LLM settings edit and anyone may edit by hand; a
+field it gives replaces the default's, the others stay (files of earlier versions, with only the
+first four fields, load as they are):
 
     {"llama3": {"input": 0.0, "output": 0.0}, "gpt-4o-mini": {"input": 0.00015, "output": 0.0006,
-     "batch_input": 0.000075, "batch_output": 0.0003}}
+     "batch_input": 0.000075, "batch_output": 0.0003, "training_per_1m": 3.0}}
 
 A run's LLMConfig carries the prices it was started with (`with_prices`), so its cost stays what
 it was even if the table changes later. A model without a price has no cost estimate ("unknown
@@ -18,11 +21,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import asdict, replace
+from typing import TYPE_CHECKING, Annotated
 
 from ..errors import RagtuneError
-from ..store.files import atomic_write_text, check_keys
+from ..store.files import atomic_write_text
+from ..store.shapes import limit, settings
 
 if TYPE_CHECKING:  # the client counts tokens with estimate_tokens: no import back at run time
     from ..store.workspace import Workspace
@@ -37,19 +41,25 @@ class PriceError(RagtuneError):
     """A price table entry that cannot be used; the message names the model and the file."""
 
 
-@dataclass(frozen=True)
+PER_1K, PER_1M = "USD per 1,000 tokens", "USD per 1M training tokens"
+MAX_PER_1K, MAX_PER_1M = 10.0, 1000.0  # far above any listed price: a larger one is a typo
+
+
+@settings(PriceError)
 class ModelPrice:
-    """USD per 1,000 tokens; a batch price None: the model's batch price is unknown."""
+    """A model's row of the price table. A price None: unknown (a batch, a fine-tuned model or a fine-tuning
+    of this model has no cost estimate)."""
 
-    input: float
-    output: float
-    batch_input: float | None = None
-    batch_output: float | None = None
+    SETTINGS_NAME = "a model's prices"
 
-    def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
-            if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0):
-                raise PriceError(f"{name}: a price is a number of USD per 1,000 tokens, at least 0, not {value!r}")
+    input: Annotated[float, limit(PER_1K, 0.0, MAX_PER_1K)]
+    output: Annotated[float, limit(PER_1K, 0.0, MAX_PER_1K)]
+    batch_input: Annotated[float | None, limit(f"{PER_1K} sent through the Batch API", 0.0, MAX_PER_1K)] = None
+    batch_output: Annotated[float | None, limit(f"{PER_1K} sent through the Batch API", 0.0, MAX_PER_1K)] = None
+    fine_tuned_input: Annotated[float | None, limit(f"{PER_1K} of a model fine-tuned from it", 0.0, MAX_PER_1K)] = None
+    fine_tuned_output: Annotated[float | None, limit(f"{PER_1K} of a model fine-tuned from it", 0.0, MAX_PER_1K)
+                                 ] = None
+    training_per_1m: Annotated[float | None, limit(f"{PER_1M} of fine-tuning it", 0.0, MAX_PER_1M)] = None
 
     def per_1k(self, batch: bool) -> tuple[float, float] | None:
         """(input, output) for online or batch requests; None when that price is unknown."""
@@ -59,18 +69,27 @@ class ModelPrice:
             return None
         return self.batch_input, self.batch_output
 
+    def fine_tuned_per_1k(self) -> tuple[float, float] | None:
+        """(input, output) of a model fine-tuned from this one; None when unknown."""
+        if self.fine_tuned_input is None or self.fine_tuned_output is None:
+            return None
+        return self.fine_tuned_input, self.fine_tuned_output
 
-def _openai(input_price: float, output_price: float) -> ModelPrice:
-    return ModelPrice(input_price, output_price, input_price * BATCH_DISCOUNT, output_price * BATCH_DISCOUNT)
+
+def _openai(input_price: float, output_price: float, fine_tuned: tuple[float, float] | None = None,
+            training_per_1m: float | None = None) -> ModelPrice:
+    fine_tuned_input, fine_tuned_output = fine_tuned or (None, None)
+    return ModelPrice(input_price, output_price, input_price * BATCH_DISCOUNT, output_price * BATCH_DISCOUNT,
+                      fine_tuned_input, fine_tuned_output, training_per_1m)
 
 
-# Estimates as of 2026 from OpenAI's public price list.
+# Estimates as of 2026 from OpenAI's public price list: online, of a model fine-tuned from it, of training it.
 KNOWN_PRICES_PER_1K: dict[str, ModelPrice] = {
-    "gpt-4o-mini": _openai(0.00015, 0.0006),
-    "gpt-4o": _openai(0.0025, 0.01),
-    "gpt-4.1-nano": _openai(0.0001, 0.0004),
-    "gpt-4.1-mini": _openai(0.0004, 0.0016),
-    "gpt-4.1": _openai(0.002, 0.008),
+    "gpt-4o-mini": _openai(0.00015, 0.0006, (0.0003, 0.0012), 3.0),
+    "gpt-4o": _openai(0.0025, 0.01, (0.00375, 0.015), 25.0),
+    "gpt-4.1-nano": _openai(0.0001, 0.0004, (0.0002, 0.0008), 1.5),
+    "gpt-4.1-mini": _openai(0.0004, 0.0016, (0.0008, 0.0032), 5.0),
+    "gpt-4.1": _openai(0.002, 0.008, (0.003, 0.012), 25.0),
     "gpt-5-mini": _openai(0.00025, 0.002),
     "gpt-5-nano": _openai(0.00005, 0.0004),
 }
@@ -98,8 +117,6 @@ def price_overrides(ws: Workspace) -> dict[str, ModelPrice]:
     for model, entry in data.items():
         if not isinstance(entry, dict):
             raise PriceError(f"{PRICES_FILE}: {model!r} must be an object with input and output prices")
-        check_keys(entry, ("input", "output", "batch_input", "batch_output"), f"{PRICES_FILE}: {model!r}", PriceError,
-                   required=("input", "output"))
         try:
             prices[model] = ModelPrice(**entry)
         except PriceError as exc:
@@ -108,18 +125,26 @@ def price_overrides(ws: Workspace) -> dict[str, ModelPrice]:
 
 
 def save_price(ws: Workspace, model: str, price: ModelPrice | None) -> None:
-    """Set the user's price for `model` in llm_prices.json; None removes it (the default applies again)."""
+    """Set the user's price for `model` in llm_prices.json; None removes it (the default applies again).
+    Unknown prices are left out of the file: the default's apply."""
     prices = price_overrides(ws)
     if price is None:
         prices.pop(model, None)
     else:
         prices[model] = price
-    atomic_write_text(ws.root / PRICES_FILE, json.dumps({m: asdict(p) for m, p in sorted(prices.items())}, indent=2))
+    atomic_write_text(ws.root / PRICES_FILE, json.dumps({m: _given(p) for m, p in sorted(prices.items())}, indent=2))
+
+
+def _given(price: ModelPrice) -> dict:
+    return {name: value for name, value in asdict(price).items() if value is not None}
 
 
 def price_table(ws: Workspace | None = None) -> dict[str, ModelPrice]:
-    """The known prices with the workspace's own on top."""
-    return {**KNOWN_PRICES_PER_1K, **(price_overrides(ws) if ws is not None else {})}
+    """The known prices with the workspace's own on top: a price its file gives replaces the known one."""
+    own = price_overrides(ws) if ws is not None else {}
+    merged = {model: replace(KNOWN_PRICES_PER_1K[model], **_given(price)) if model in KNOWN_PRICES_PER_1K else price
+              for model, price in own.items()}
+    return {**KNOWN_PRICES_PER_1K, **merged}
 
 
 def price_for(model: str, table: dict[str, ModelPrice] | None = None) -> ModelPrice | None:

@@ -4,7 +4,7 @@ The file keeps the four LlamaIndex keys (`queries`, `corpus`, `relevant_docs`, `
 in llama-index as is; RAGTune's own extras (which document a passage is from, the train/validation
 split, a router dataset's tools) live under one extra `ragtune` key that LlamaIndex ignores.
 
-Every dataset file is checked when it is read (`_DatasetFile`, with `store.files.conform`): at least
+Every dataset file is checked when it is read (the schema `dataset_file.DatasetFile`): at least
 one question, questions and passages as non-empty text, known split parts and kinds, RAGTune's block
 and a router dataset's tools of the right shape; the error names the file, the key and what was
 expected, so no page or command meets a dataset it cannot use.
@@ -21,18 +21,16 @@ import random
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Annotated, Literal
 
 from ..errors import RagtuneError
-from ..store.files import (Rule, Text, atomic_write_text, conform, parse_json, refuse_links, unchanged_since,
-                           version_of)
+from ..store.files import atomic_write_text, parse_json, refuse_links, unchanged_since, version_of
+from ..store.shapes import parse
 from ..store.workspace import DatasetRecord, Workspace, check_name, new_id
+from .dataset_file import EVALUATION_ONLY, STYLES, DatasetFile
 
 TRAIN, VAL = "train", "val"
 SPLIT_MODES = ("document", "query")
 KINDS = ("qa", "router")
-EVALUATION_ONLY = "evaluation_only"  # the extra key (and dataset record param) of an evaluation-only dataset
-STYLES = "styles"  # the extra key of {query id: style} (an evidence set's "terse", "analyst"...)
 
 
 class DatasetError(RagtuneError):
@@ -143,25 +141,17 @@ class QADataset:
     def from_json_dict(cls, data, file: str | None = None) -> QADataset:
         """A dataset from parsed JSON, checked; errors name `file` (when given), the key and what
         was expected."""
-        content = conform(data, _DatasetFile, file, DatasetError)
-        meta = content.ragtune or _RagtuneBlock()
-        extra = dict(meta.extra)
-        if "tools" in extra:
-            tools = conform(extra["tools"], list[_StoredTool], file, DatasetError, key="ragtune.extra.tools")
-            extra["tools"] = [vars(tool) for tool in tools]
-        if EVALUATION_ONLY in extra:
-            conform(extra[EVALUATION_ONLY], bool, file, DatasetError, key=f"ragtune.extra.{EVALUATION_ONLY}")
-        if STYLES in extra:
-            conform(extra[STYLES], dict[str, Text], file, DatasetError, key=f"ragtune.extra.{STYLES}")
+        content = parse(DatasetFile, data, file, DatasetError)
+        meta = content.ragtune
         dataset = cls(
             queries=content.queries,
             corpus=content.corpus,
-            relevant_docs={qid: [pids] if isinstance(pids, str) else pids for qid, pids in content.relevant_docs.items()},
+            relevant_docs=content.relevant_docs,
             mode=content.mode,
-            passage_docs=meta.passage_docs,
-            split=meta.split,
-            kind=meta.kind,
-            extra=extra,
+            passage_docs=meta.passage_docs if meta else {},
+            split=meta.split if meta else {},
+            kind=meta.kind if meta else "qa",
+            extra=content.extra(),
         )
         try:
             dataset.validate()
@@ -194,35 +184,6 @@ class QADataset:
         dataset = cls.from_json_dict(parse_json(raw, path.name, error=DatasetError), path.name)
         dataset.source, dataset.version = path, version_of(raw)
         return dataset
-
-
-# The layout of a dataset file, as read: LlamaIndex's four keys and RAGTune's block.
-@dataclass
-class _StoredTool:
-    """A router tool as a dataset file stores it (questions.router.tools.Tool; a test keeps the two alike)."""
-
-    id: Text
-    name: Text
-    description: Text
-    kind: str
-    document_id: str | None = None
-
-
-@dataclass
-class _RagtuneBlock:
-    kind: Literal["qa", "router"] = "qa"
-    passage_docs: dict[str, str] = field(default_factory=dict)
-    split: dict[str, Literal["train", "val"]] = field(default_factory=dict)
-    extra: dict = field(default_factory=dict)
-
-
-@dataclass
-class _DatasetFile:
-    queries: Annotated[dict[str, Text], Rule(bool, "at least one question")]
-    corpus: Annotated[dict[str, Text], Rule(bool, "at least one passage")]
-    relevant_docs: dict[str, list[str] | Text]
-    mode: str = "text"
-    ragtune: _RagtuneBlock | None = None
 
 
 def in_file(file: str | None, message: str) -> str:

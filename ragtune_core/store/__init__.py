@@ -24,6 +24,7 @@ from .files import (
     write_json,
     write_jsonl,
 )
+from .shapes import Limits, limits_of
 from .models import (
     DEFAULT_BASE_MODEL,
     ModelNotFound,
@@ -56,6 +57,8 @@ __all__ = [
     "Rule",
     "Text",
     "unchanged_since",
+    "Limits",
+    "limits_of",
     "version_of",
     "DEFAULT_BASE_MODEL",
     "ModelNotFound",

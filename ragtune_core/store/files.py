@@ -37,9 +37,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import psutil
-import pydantic
 
 from ..errors import RagtuneError
+from . import shapes
+from .shapes import FILE_SHAPE, _shown, schema_problem  # noqa: F401 (FILE_SHAPE: re-exported)
 
 try:
     import fcntl
@@ -158,19 +159,16 @@ def read_json(path: Path, what: str = "", schema: Any = None, error: type[Except
 
 def parse_json(raw: bytes, label: str, schema: Any = None, error: type[Exception] | None = None):
     """`raw` (the bytes of the file `label`) as JSON, checked against `schema` when given: a pydantic
-    TypeAdapter (which parses the JSON itself), or a type `conform` checks."""
+    schema (`shapes.parse`), or a type `conform` checks."""
     error = error or FileContentError
-    if isinstance(schema, pydantic.TypeAdapter):
-        try:
-            return schema.validate_json(raw)
-        except pydantic.ValidationError as exc:
-            raise error(f"{label}: {schema_problem(exc)}") from None
     try:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise error(f"{label} is not UTF-8 text: {exc}") from exc
     except json.JSONDecodeError as exc:
         raise error(f"{label} is not valid JSON: {exc}") from exc
+    if shapes.is_schema(schema):
+        return shapes.parse(schema, raw, label, error)
     return data if schema is None else conform(data, schema, label, error)
 
 
@@ -236,8 +234,14 @@ def read_jsonl(path: Path, schema: Any = None) -> list:
                 raise FileContentError(f"{name}, line {number}, is damaged: {exc}") from exc
             if not isinstance(row, dict):
                 raise FileContentError(f"{name}, line {number}, is damaged: expected a JSON object")
-            rows.append(row if schema is None else conform(row, schema, f"{name}, line {number}"))
+            rows.append(row if schema is None else _checked_row(row, schema, f"{name}, line {number}"))
     return rows
+
+
+def _checked_row(row: dict, schema: Any, where: str):
+    if shapes.is_schema(schema):
+        return shapes.parse(schema, row, where, FileContentError)
+    return conform(row, schema, where)
 
 
 # --- checking what a file holds -----------------------------------------------------------------
@@ -252,38 +256,7 @@ class Rule:
 
 # A dataclass field with metadata {"stored": False} (a key kept in memory only) is refused in a file.
 NOT_STORED = {"stored": False}
-Text = Annotated[str, Rule(lambda text: bool(text.strip()), "a non-empty string")]
-
-
-# The pydantic config of a shape a file holds: strict types (no "3" for 3) and no unknown keys (a
-# typo would be silently ignored). Set as a dataclass's `__pydantic_config__`.
-FILE_SHAPE = pydantic.ConfigDict(strict=True, extra="forbid")
-# What pydantic's error types expect, in the words `conform` uses.
-_EXPECTED = {"int_type": "an integer", "int_from_float": "an integer", "int_parsing": "an integer",
-             "float_type": "a number", "float_parsing": "a number",
-             "string_type": "a string", "bool_type": "true or false", "dict_type": "an object",
-             "dataclass_type": "an object", "model_type": "an object", "list_type": "a list"}
-
-
-def schema_problem(exc: pydantic.ValidationError) -> str:
-    """The first problem a pydantic schema found, in `conform`'s words: "<key>: expected ..., got ..."."""
-    problem = exc.errors(include_url=False)[0]
-    key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in problem["loc"]).lstrip(".")
-    if problem["type"] == "missing":
-        return f"missing {key}"
-    if problem["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
-        return f"unknown field {key}"
-    expected = _EXPECTED.get(problem["type"])
-    if problem["type"] == "enum":
-        expected = _one_of(problem["ctx"]["expected"])
-    said = f"expected {expected}, got {_shown(problem['input'])}" if expected else problem["msg"]
-    return f"{key}: {said}" if key else said
-
-
-def _one_of(pydantic_expected: str) -> str:
-    """pydantic's "'a', 'b' or 'c'" in conform's words: 'one of "a", "b", "c"'."""
-    values = pydantic_expected.replace(" or ", ", ").split(", ")
-    return "one of " + ", ".join(f'"{value.strip(chr(39))}"' for value in values)
+Text = Annotated[shapes.Text, Rule(lambda text: bool(text.strip()), "a non-empty string")]  # conform's and pydantic's
 
 
 class _Mismatch(Exception):
@@ -443,13 +416,3 @@ def _described(schema: Any) -> str:
     words = {str: "a string", int: "an integer", float: "a number", bool: "true or false", type(None): "null",
              None: "null", list: "a list", tuple: "a list", dict: "an object"}
     return words.get(origin or schema, str(schema))
-
-
-def _shown(value: Any) -> str:
-    """A value as a message quotes it: short, its JSON type clear."""
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return f"a list of {len(value)}"
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 40 else text[:37] + "…"

@@ -1,18 +1,17 @@
-"""Training settings: one validated dataclass per trainer, sharing the fields, checks and parsing.
+"""Training settings: one validated settings class per trainer, sharing the fields and parsing.
 
-Every numeric setting carries its limits and help in the field's metadata (`setting`): validation,
+Every setting's type, limits and help are its schema (`store.shapes.settings` and `limit`): validation,
 the CLI's options and the Fine-tune page's inputs all read them there, so they never disagree. A
 config is checked when it is made and cannot change, so an invalid one cannot exist.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field, fields, replace
-from typing import ClassVar, TypeVar
+from dataclasses import fields, replace
+from typing import Annotated, ClassVar, TypeVar
 
 from ..errors import RagtuneError
-from ..store.files import check_keys
+from ..store.shapes import expect, limit, limits_of, settings
 
 MAX_HARD_NEGATIVES = 50  # well inside the first stage's top 100, whatever a question's positives
 
@@ -21,18 +20,12 @@ class TrainingError(RagtuneError):
     """Training cannot start with these inputs; the message says which one and why."""
 
 
-def setting(default, help: str, low: float | None = None, high: float | None = None, optional: str | None = None):
-    """A config field whose limits (inclusive) and help live in its metadata. A number is an int
-    when both limits are ints; `optional` says what None means (None is refused without it)."""
-    return field(default=default, metadata={"help": help, "min": low, "max": high, "optional": optional})
+# A model setting: a Hub id or a folder; None for the default its help names.
+ModelName = Annotated[str | None, expect(lambda name: name is None or bool(name.strip()), "a Hub id or a folder")]
+BUNDLED = "the bundled all-MiniLM-L6-v2"
 
 
-def model_setting(help: str):
-    """A model field: a Hub id or a folder, None for the bundled all-MiniLM-L6-v2."""
-    return field(default=None, metadata={"help": help, "optional": "the bundled all-MiniLM-L6-v2", "model": True})
-
-
-@dataclass(frozen=True)
+@settings(TrainingError)
 class TrainConfig:
     """What every trainer takes; EmbeddingTrainConfig and CrossEncoderTrainConfig add their own."""
 
@@ -42,21 +35,18 @@ class TrainConfig:
     # No early stop before this share of the planned steps: a new score head can sit at chance for a while.
     EARLIEST_STOP_SHARE: ClassVar[float] = 0.5
 
-    base_model: str | None = model_setting("the model to fine-tune: a Hub id or a folder")
-    epochs: int | None = setting(None, "passes over the training pairs", 1, 100,
-                                 optional="auto, from the number of training pairs")
-    batch_size: int = setting(16, "pairs per optimizer step", 2, 4096)
-    learning_rate: float = setting(2e-5, "peak learning rate", 1e-8, 0.5)
-    warmup_ratio: float = setting(0.1, "share of the steps spent warming the learning rate up", 0.0, 0.9)
-    eval_steps: int | None = setting(None, "optimizer steps between validation runs", 1, 1_000_000,
-                                     optional="about 12 validation runs per training")
+    base_model: Annotated[ModelName, limit("the model to fine-tune: a Hub id or a folder", none_means=BUNDLED)] = None
+    epochs: Annotated[int | None, limit("passes over the training pairs", 1, 100,
+                                        none_means="auto, from the number of training pairs")] = None
+    batch_size: Annotated[int, limit("pairs per optimizer step", 2, 4096)] = 16
+    learning_rate: Annotated[float, limit("peak learning rate", 1e-8, 0.5)] = 2e-5
+    warmup_ratio: Annotated[float, limit("share of the steps spent warming the learning rate up", 0.0, 0.9)] = 0.1
+    eval_steps: Annotated[int | None, limit("optimizer steps between validation runs", 1, 1_000_000,
+                                            none_means="about 12 validation runs per training")] = None
     # Three of the ~12 planned runs: a fourth in a row only adds time (docs/decisions.md, "early-stopping patience").
-    patience: int = setting(3, "validation runs in a row without improvement before training stops early "
-                            "(0: never stop early)", 0, 1000)
-    seed: int = setting(42, "random seed of shuffling and initialisation", 0, 2**31 - 1)
-
-    def __post_init__(self) -> None:
-        check_settings(self)
+    patience: Annotated[int, limit("validation runs in a row without improvement before training stops early "
+                                   "(0: never stop early)", 0, 1000)] = 3
+    seed: Annotated[int, limit("random seed of shuffling and initialisation", 0, 2**31 - 1)] = 42
 
     def target_steps(self, kind: str) -> int:
         """The optimizer steps an auto schedule aims at for a dataset of `kind` ("qa", "router")."""
@@ -65,26 +55,25 @@ class TrainConfig:
     @classmethod
     def from_dict(cls: type[Config], data: dict) -> Config:
         """The config saved with a run (`asdict(config)`); unknown keys are refused by name."""
-        check_keys(data, (f.name for f in fields(cls)), cls.SETTINGS_NAME, TrainingError)
         return cls(**data)
 
 
 Config = TypeVar("Config", bound=TrainConfig)
 
 
-@dataclass(frozen=True)
+@settings(TrainingError)
 class EmbeddingTrainConfig(TrainConfig):
     SETTINGS_NAME = "training settings"
 
-    max_seq_length: int = setting(256, "tokens of a question or passage the model reads", 8, 8192)
+    max_seq_length: Annotated[int, limit("tokens of a question or passage the model reads", 8, 8192)] = 256
     # QA datasets train the question encoder alone (training.query_side): a step is a fraction of a full
     # one's cost, so it takes more questions at a higher rate, and half the base model's weights keep what it knew.
-    query_batch_size: int = setting(32, "QA datasets: questions per optimizer step of the question encoder",
-                                    2, 4096)
-    query_learning_rate: float = setting(1e-4, "QA datasets: peak learning rate of the question encoder "
-                                         "(the passages' encoder stays the base model's)", 1e-8, 0.5)
-    base_share: float = setting(0.5, "QA datasets: share of the base model's weights averaged into the "
-                                "fine-tuned question encoder (0: none)", 0.0, 0.9)
+    query_batch_size: Annotated[int, limit("QA datasets: questions per optimizer step of the question encoder",
+                                           2, 4096)] = 32
+    query_learning_rate: Annotated[float, limit("QA datasets: peak learning rate of the question encoder "
+                                                "(the passages' encoder stays the base model's)", 1e-8, 0.5)] = 1e-4
+    base_share: Annotated[float, limit("QA datasets: share of the base model's weights averaged into the "
+                                       "fine-tuned question encoder (0: none)", 0.0, 0.9)] = 0.5
 
     QUERY_SIDE: ClassVar[dict[str, str]] = {"batch_size": "query_batch_size", "learning_rate": "query_learning_rate"}
 
@@ -96,7 +85,7 @@ class EmbeddingTrainConfig(TrainConfig):
         return replace(self, **{general: getattr(self, self.QUERY_SIDE[general]) for general in unchanged})
 
 
-@dataclass(frozen=True)
+@settings(TrainingError)
 class CrossEncoderTrainConfig(TrainConfig):
     SETTINGS_NAME = "cross-encoder training settings"
     # A step scores batch_size (question, passage) pairs of up to max_length tokens, forward and backward,
@@ -112,54 +101,28 @@ class CrossEncoderTrainConfig(TrainConfig):
     def target_steps(self, kind: str) -> int:
         return self.TARGET_STEPS if kind == "router" else self.QA_TARGET_STEPS
 
-    base_model: str | None = field(default=None, metadata={
-        "help": "the model to start from: a Hub id or a folder", "model": True,
-        "optional": "the embedder's weights with a new score head"})
-    batch_size: int = setting(16, "pairs per optimizer step", 1, 4096)
+    base_model: Annotated[ModelName, limit("the model to start from: a Hub id or a folder",
+                                           none_means="the embedder's weights with a new score head")] = None
+    batch_size: Annotated[int, limit("pairs per optimizer step", 1, 4096)] = 16
     # A new one-score head learns slowly at 2e-5 (docs/decisions.md, "cross-encoder learning rate").
-    learning_rate: float = setting(5e-5, "peak learning rate", 1e-8, 0.5)
-    max_length: int = setting(256, "tokens of question and passage together", 8, 8192)
-    hard_negatives: int = setting(3, "wrong passages per train question", 1, MAX_HARD_NEGATIVES)
-    easy_negatives: int = setting(0, "random wrong passages per train question besides the hard ones",
-                                  0, MAX_HARD_NEGATIVES)
+    learning_rate: Annotated[float, limit("peak learning rate", 1e-8, 0.5)] = 5e-5
+    max_length: Annotated[int, limit("tokens of question and passage together", 8, 8192)] = 256
+    hard_negatives: Annotated[int, limit("wrong passages per train question", 1, MAX_HARD_NEGATIVES)] = 3
+    easy_negatives: Annotated[int, limit("random wrong passages per train question besides the hard ones",
+                                         0, MAX_HARD_NEGATIVES)] = 0
     # Two copies route documents never trained on (and misspelt names) better than one (docs/decisions.md,
     # "router name swaps").
-    name_swaps: int = setting(2, "router datasets: copies of each train question that names its document, "
-                              "the name invented anew in the question and its tools (teaches matching names "
-                              "rather than remembering the training documents)", 0, 10)
-    embedder: str | None = model_setting("the embedding model that picks hard negatives and validation candidates")
+    name_swaps: Annotated[int, limit("router datasets: copies of each train question that names its document, "
+                                     "the name invented anew in the question and its tools (teaches matching "
+                                     "names rather than remembering the training documents)", 0, 10)] = 2
+    embedder: Annotated[ModelName, limit("the embedding model that picks hard negatives and validation candidates",
+                                         none_means=BUNDLED)] = None
 
 
-def check_settings(config: TrainConfig) -> None:
-    """TrainingError naming the first setting outside its metadata's limits."""
-    for f in fields(config):
-        value, meta = getattr(config, f.name), f.metadata
-        if value is None and meta.get("optional"):
-            continue
-        if meta.get("model"):
-            require(isinstance(value, str) and value.strip(),
-                    f"{f.name} must be a Hub id or a folder (or None for {meta['optional']})")
-        elif "min" in meta:
-            check_number(f.name, value, meta["min"], meta["max"])
-
-
-def check_number(name: str, value, low, high) -> None:
-    whole = isinstance(low, int) and isinstance(high, int)
-    kind_ok = is_int(value) if whole else is_number(value)
-    require(kind_ok and low <= value <= high,
-            f"{name} must be {'a whole number' if whole else 'a number'} from {show(low)} to {show(high)}, "
-            f"not {value!r}")
-
-
-def show(number: float) -> str:
-    """A limit as people write it: 4096, 1e-08, 0.5."""
-    return f"{number}" if isinstance(number, int) else f"{number:g}"
-
-
-def limits(config_class: type[TrainConfig], name: str) -> tuple[float, float, str]:
-    """(min, max, help) of a numeric setting, for a form's input."""
-    meta = next(f.metadata for f in fields(config_class) if f.name == name)
-    return meta["min"], meta["max"], meta["help"]
+def limits(config_class: type, name: str) -> tuple[float, float, str]:
+    """(min, max, help) of a numeric setting, for a form's input: its schema's."""
+    found = limits_of(config_class, name)
+    return found.low, found.high, found.help
 
 
 def require(condition: bool, message: str) -> None:
@@ -171,6 +134,3 @@ def require(condition: bool, message: str) -> None:
 def is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
-
-def is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

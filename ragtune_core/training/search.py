@@ -17,13 +17,15 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
+from typing import Annotated
 
 from ..runs import EventKind
 from ..questions.qa_dataset import QADataset
 from ..store.staging import publish_folder, staged
-from .config import TrainConfig, check_settings, setting
+from ..store.shapes import limit, settings
+from .config import TrainConfig, TrainingError
 from .fit import OnEvent, TrainResult, append_to_model_card, primary_metric
 from .stopping import stop_requested
 
@@ -31,15 +33,12 @@ LEARNING_RATE_SPAN = 4.0  # trials try from a quarter to four times the config's
 PRUNE_AFTER_EVALS = 3  # validation runs a trial always gets before it may be stopped as trailing
 
 
-@dataclass(frozen=True)
+@settings(TrainingError)
 class SearchSettings:
     SETTINGS_NAME = "search settings"
 
-    minutes: float = setting(10.0, "time budget of the search: no trial starts after it", 0.1, 24 * 60)
-    max_trials: int = setting(8, "trainings at most, the first one with the settings as given", 2, 100)
-
-    def __post_init__(self) -> None:
-        check_settings(self)
+    minutes: Annotated[float, limit("time budget of the search: no trial starts after it", 0.1, 24 * 60)] = 10.0
+    max_trials: Annotated[int, limit("trainings at most, the first one with the settings as given", 2, 100)] = 8
 
 
 def search_and_train(search: SearchSettings, train: Callable[..., TrainResult], config: TrainConfig,

@@ -52,7 +52,7 @@ def test_a_known_model_is_priced_by_default_and_an_unknown_one_can_be_priced(ws)
     widget(at, "number_input", "Output").set_value(0.002)
     widget(at, "button", "Save prices for llama3").click().run()
     saved = json.loads((ws.root / "llm_prices.json").read_text())
-    assert saved == {"llama3": {"input": 0.001, "output": 0.002, "batch_input": None, "batch_output": None}}
+    assert saved == {"llama3": {"input": 0.001, "output": 0.002}}
     assert "Prices · your price" in _expander_labels(at)
     assert at.session_state["prices"] == (0.001, 0.002, None)
 
@@ -65,7 +65,7 @@ def test_a_damaged_price_file_is_named_not_a_traceback(ws):
     (ws.root / "llm_prices.json").write_text('{"llama3": {"input": -1, "output": 0}}')
     at = AppTest.from_function(settings_app, default_timeout=60).run()
     assert not at.exception
-    assert "llm_prices.json: 'llama3': input: a price is a number" in shown(at.error)
+    assert "llm_prices.json: 'llama3': input must be a number from 0 to 10, not -1" in shown(at.error)
 
 
 def _llm_form(ws, server: FakeOpenAIServer) -> AppTest:
@@ -113,6 +113,6 @@ def test_a_damaged_price_table_keeps_the_questions_page_from_starting_a_job(ws):
     with FakeOpenAIServer() as server:
         at = _llm_form(ws, server)
     assert not at.exception
-    assert "llm_prices.json: 'fake-model': input: a price is a number" in shown(at.error)
+    assert "llm_prices.json: 'fake-model': input must be a number from 0 to 10, not -1" in shown(at.error)
     assert "Generate" not in [button.label for button in at.button]
     assert ws.list_runs() == []

@@ -18,8 +18,7 @@ def test_known_models_have_online_and_batch_prices_and_others_none():
 def test_the_workspace_prices_win_and_a_run_keeps_the_prices_it_started_with(workspace):
     llm.save_price(workspace, "llama3", ModelPrice(0.001, 0.002))
     llm.save_price(workspace, "gpt-4o-mini", ModelPrice(0.1, 0.2, 0.05, 0.1))
-    assert json.loads((workspace.root / llm.PRICES_FILE).read_text())["llama3"] == {
-        "input": 0.001, "output": 0.002, "batch_input": None, "batch_output": None}
+    assert json.loads((workspace.root / llm.PRICES_FILE).read_text())["llama3"] == {"input": 0.001, "output": 0.002}
     local = llm.with_prices(LLMConfig("http://localhost:11434/v1", "llama3"), workspace)
     assert llm.estimate_cost(local, 2000, 500) == pytest.approx(0.003)
     assert llm.estimate_cost(LLMConfig(**{**local.to_public_dict(), "batch": True}), 2000, 500) is None  # no batch price
@@ -36,7 +35,10 @@ def test_the_workspace_prices_win_and_a_run_keeps_the_prices_it_started_with(wor
     ("[1, 2]", "expected an object of models"),
     ('{"m": {"input": 0.1}}', "output"),
     ('{"m": {"input": 0.1, "output": 0.1, "batch": 0.05}}', "batch"),
-    ('{"m": {"input": "cheap", "output": 0.1}}', "'m': input: a price is a number"),
+    ('{"m": {"input": "cheap", "output": 0.1}}', "'m': input must be a number from 0 to 10, not 'cheap'"),
+    ('{"m": {"input": -0.5, "output": 0.1}}', "'m': input must be a number from 0 to 10, not -0.5"),
+    ('{"m": {"input": 0.1, "output": 0.1, "training_per_1m": -3}}',
+     "'m': training_per_1m must be a number from 0 to 1000, not -3"),
     ("{not json", "cannot be read"),
 ])
 def test_a_damaged_price_file_is_named_with_its_problem(workspace, content, problem):
@@ -80,3 +82,27 @@ def test_a_generation_run_records_its_usage_and_cost_in_the_run_history(workspac
     usage = run["usage"]
     assert usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
     assert run["cost_usd"] == pytest.approx(usage["prompt_tokens"] * 0.01 / 1000 + usage["completion_tokens"] * 0.02 / 1000)
+
+
+def test_an_llm_prices_file_of_an_earlier_version_loads_and_keeps_the_known_fine_tuning_prices(workspace):
+    (workspace.root / llm.PRICES_FILE).write_text(json.dumps({
+        "llama3": {"input": 0.001, "output": 0.002, "batch_input": None, "batch_output": None},
+        "gpt-4o-mini": {"input": 0.1, "output": 0.2, "batch_input": 0.05, "batch_output": 0.1}}))
+    table = llm.price_table(workspace)
+    assert table["llama3"] == ModelPrice(0.001, 0.002)
+    mini = table["gpt-4o-mini"]
+    assert (mini.input, mini.batch_output) == (0.1, 0.1)  # the file's
+    assert (mini.fine_tuned_per_1k(), mini.training_per_1m) == ((0.0003, 0.0012), 3.0)  # the known row's
+
+
+def test_one_table_prices_online_fine_tuned_and_training_tokens(workspace):
+    from ragtune_core.training.llm.preflight import training_price_per_1m
+    from ragtune_core.training.llm.serving import fine_tuned_price
+
+    assert fine_tuned_price("gpt-4.1-mini-2025-04-14") == (0.0008, 0.0032)
+    assert training_price_per_1m("gpt-4.1-mini-2025-04-14") == 5.0
+    assert fine_tuned_price("gpt-5-mini") is None and training_price_per_1m("llama3") is None
+    llm.save_price(workspace, "gpt-4.1-mini", ModelPrice(0.0004, 0.0016, training_per_1m=4.0))
+    table = llm.price_table(workspace)
+    assert training_price_per_1m("gpt-4.1-mini-2025-04-14", table) == 4.0
+    assert fine_tuned_price("gpt-4.1-mini-2025-04-14", table) == (0.0008, 0.0032)

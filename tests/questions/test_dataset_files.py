@@ -8,7 +8,8 @@ import pytest
 from tests.questions.test_qa_dataset import LLAMA_INDEX_FILE
 
 from ragtune_core.cli import main
-from ragtune_core.questions.qa_dataset import DatasetError, QADataset, _StoredTool
+from ragtune_core.questions.dataset_file import StoredTool
+from ragtune_core.questions.qa_dataset import DatasetError, QADataset
 from ragtune_core.questions.router.tools import Tool, dataset_tools
 
 Q1, Q2 = "6f0e7c1a-0d1b-4c59-9d44-0c0f5d1e2a11", "b3a2c9f4-57e8-4f0e-a1d2-6e3b8c9d0f22"
@@ -106,7 +107,7 @@ def test_a_good_router_file_gives_tools_every_page_can_use():
 
 
 def test_the_stored_tool_layout_is_the_tool_the_app_routes_with():
-    assert {f.name for f in fields(_StoredTool)} == {f.name for f in fields(Tool)}
+    assert set(StoredTool.model_fields) == {f.name for f in fields(Tool)}
 
 
 @pytest.mark.fault(

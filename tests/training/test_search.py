@@ -139,3 +139,16 @@ def test_cli_searches_two_real_trainings_and_registers_the_best(workspace, capsy
     assert "trial 0 complete" in err and "trial 1 " in err
     [model] = workspace.list_models()
     assert model.name == "searched" and "Hyperparameter search: trial" in (Path(model.path) / "README.md").read_text()
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--batch-size", "1"], "batch_size must be a whole number from 2 to 4096, not 1"),
+    (["--lr", "0.9"], "learning_rate must be a number from 1e-08 to 0.5, not 0.9"),
+    (["--warmup-ratio", "nan"], "warmup_ratio must be a number from 0 to 0.9, not nan"),
+])
+def test_cli_refuses_a_setting_out_of_its_schema_range_in_one_line(workspace, capsys, option, message):
+    save_dataset(workspace, "tiny", tiny_dataset(), None, {})
+    assert cli_main(["--workspace", str(workspace.root), "train", "tiny", "--name", "m", *option]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert workspace.list_models() == []

@@ -15,7 +15,6 @@ from .data import (
     list_chat_data,
 )
 from .preflight import (
-    TRAINING_PRICES_PER_1M,
     PreflightReport,
     local_token_counter,
     run_preflight,
@@ -48,7 +47,6 @@ __all__ = [
     "save_chat_data",
     "load_chat_data",
     "list_chat_data",
-    "TRAINING_PRICES_PER_1M",
     "PreflightReport",
     "local_token_counter",
     "run_preflight",

@@ -22,6 +22,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import pydantic
+
 from ...errors import RagtuneError
 from ...llm.client import LLMConfig
 from ...questions.qa_dataset import TRAIN, VAL, QADataset, split_dataset
@@ -30,9 +32,11 @@ from ...routing.selectors import Choice
 from ...routing.llm_selector import LLMSelector
 from ...routing.tool_calls import SYSTEM_PROMPT, function_tools, tools_hash
 from ...store.files import own_files, read_json, write_json, write_jsonl
+from ...store.shapes import schema_problem
 from ...store.staging import publish_folder, staged
 from ...store.workspace import Workspace
 from ..name_swap import NameSwapper, rename_identifier
+from .chat_line import ChatLine
 
 DATASET_LABELS, TEACHER_LABELS = "dataset", "teacher"
 LABEL_SOURCES = (DATASET_LABELS, TEACHER_LABELS)
@@ -168,51 +172,29 @@ def renamed_lines(swapper: NameSwapper, query: str, want: int, choices: list[Cho
 # --- checking lines -----------------------------------------------------------------------------
 def check_example(line: object, tool_names: set[str] | None = None) -> list[tuple[str, str]]:
     """What is wrong with one chat line, as (kind, message) pairs (kind: SCHEMA, UNKNOWN_TOOL or
-    MISSING_TOOL_CALL); [] for a good line. `tool_names`: the tools it must call among."""
-    if not isinstance(line, dict):
-        return [(SCHEMA, f"a line must be a JSON object, not {type(line).__name__}")]
-    unknown = sorted(set(line) - {"messages", "tools", "parallel_tool_calls"})
-    messages, tools = line.get("messages"), line.get("tools")
-    problems = [(SCHEMA, f"unknown field(s) {', '.join(unknown)}")] if unknown else []
-    if not isinstance(tools, list) or not tools or not all(_tool_name(t) for t in tools):
-        problems.append((SCHEMA, "tools must be a non-empty list of {type: function, function: {name, ...}}"))
-        tools = []
-    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
-        return problems + [(SCHEMA, "messages must be a list of objects")]
-    roles = [m.get("role") for m in messages]
-    if "user" not in roles or not all(isinstance(m.get("content"), str) and m["content"].strip()
-                                      for m in messages if m.get("role") in ("system", "user")):
+    MISSING_TOOL_CALL); [] for a good line. `tool_names`: the tools it must call among. A line not of
+    the chat line's shape (chat_line.ChatLine) is one problem naming the key."""
+    try:
+        chat = ChatLine.model_validate(line)
+    except pydantic.ValidationError as exc:
+        where = exc.errors()[0]["loc"]
+        kind = MISSING_TOOL_CALL if "tool_calls" in where and "arguments" not in where else SCHEMA
+        return [(kind, schema_problem(exc, ChatLine))]
+    problems = []
+    if not any(m.role == "user" for m in chat.messages) or not all(
+            m.has_text for m in chat.messages if m.role in ("system", "user")):
         problems.append((SCHEMA, "messages need a user message with text (system messages need text too)"))
-    if not roles or roles[-1] != "assistant":
+    calls = chat.messages[-1].tool_calls if chat.messages and chat.messages[-1].role == "assistant" else None
+    if not chat.messages or chat.messages[-1].role != "assistant":
         return problems + [(MISSING_TOOL_CALL, "the last message must be the assistant's tool call")]
-    calls = messages[-1].get("tool_calls")
-    if not isinstance(calls, list) or not calls:
+    if not calls:
         return problems + [(MISSING_TOOL_CALL, "the assistant message has no tool_calls")]
     if len(calls) > 1:
         problems.append((SCHEMA, f"the assistant calls {len(calls)} tools: a route is one call"))
-    function = calls[0].get("function") if isinstance(calls[0], dict) else None
-    if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-        return problems + [(MISSING_TOOL_CALL, "the tool call has no function name")]
-    if not isinstance(function.get("arguments"), str) or not _is_json(function["arguments"]):
-        problems.append((SCHEMA, "the call's arguments must be a JSON string, such as \"{}\""))
-    known = {_tool_name(t) for t in tools} if tool_names is None else tool_names
-    if function["name"] not in known:
-        problems.append((UNKNOWN_TOOL, f"calls {function['name']!r}, which is not one of the tools"))
+    known = {tool.function.name for tool in chat.tools} if tool_names is None else tool_names
+    if calls[0].function.name not in known:
+        problems.append((UNKNOWN_TOOL, f"calls {calls[0].function.name!r}, which is not one of the tools"))
     return problems
-
-
-def _tool_name(tool: object) -> str | None:
-    function = tool.get("function") if isinstance(tool, dict) else None
-    name = function.get("name") if isinstance(function, dict) else None
-    return name if isinstance(name, str) and name else None
-
-
-def _is_json(text: str) -> bool:
-    try:
-        json.loads(text)
-    except json.JSONDecodeError:
-        return False
-    return True
 
 
 def parse_jsonl(text: str) -> tuple[list[dict], list[dict]]:

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, field
 from pathlib import Path
+from typing import Annotated
 
 from ...runs import EventKind
 from ...llm.client import LLMConfig
+from ...llm.pricing import price_table
 from ...routing.llm_selector import HOSTED, LOCAL, FinetunedLLM
-from ...store.files import check_keys
+from ...store.shapes import limit, settings
 from ...store.models import LLM
 from ...store.workspace import Workspace, WorkspaceError
 from ..config import TrainingError
@@ -38,17 +40,21 @@ DEFAULT_POLL_SECONDS = 10.0  # hosted jobs take minutes to hours: no need to ask
 # Jobs end within hours (queues included); past this, following stops and the job is cancelled, so that
 # no job left behind trains, and bills, unseen.
 DEFAULT_MAX_WAIT_HOURS = 72.0
+MAX_HOSTED_EPOCHS = 50  # OpenAI's most
 # What a run's "metrics" events carry, read from either provider's metrics events.
 METRIC_FIELDS = ("train_loss", "train_mean_token_accuracy", "valid_loss", "valid_mean_token_accuracy")
 
 
-@dataclass
+@settings(TrainingError, frozen=False)
 class LLMFinetuneRequest:
+    SETTINGS_NAME = "LLM fine-tuning request"
+
     data_name: str  # chat data saved under llm_data/
     model_name: str  # the workspace model to register
     provider: str = "local"  # one of PROVIDERS
     base_model: str = ""  # hosted: required; local: "" is the offline SmolLM2
-    epochs: int | None = None  # None: the provider's auto
+    epochs: Annotated[int | None, limit("passes over the training lines", 1, MAX_HOSTED_EPOCHS,
+                                        none_means="the provider's auto")] = None
     llm: dict | None = None  # hosted: public LLMConfig settings of the endpoint (its key comes from the environment)
     settings: dict = field(default_factory=dict)  # local: LocalLLMSettings fields
     suffix: str | None = None  # hosted: added to the fine-tuned model's name
@@ -65,8 +71,6 @@ class LLMFinetuneRequest:
             raise TrainingError("a hosted fine-tuning needs the base model's name (e.g. gpt-4.1-mini-2025-04-14)")
         if self.provider != "local" and self.llm is None:
             raise TrainingError("a hosted fine-tuning needs the endpoint's settings (base URL; key in the environment)")
-        if self.epochs is not None and not 1 <= self.epochs <= 50:
-            raise TrainingError("epochs must be between 1 and 50")
         if self.poll_seconds <= 0:
             raise TrainingError("poll_seconds must be more than 0")
         if self.max_wait_hours <= 0:
@@ -98,8 +102,8 @@ class LLMFinetuneRequest:
         config = params.get("config")
         if not isinstance(config, dict):
             raise TrainingError("the job's parameters have no fine-tuning request")
-        check_keys(config, (f.name for f in fields(cls) if f.name != "api_key"), "LLM fine-tuning request",
-                   TrainingError, required=["data_name", "model_name"])
+        if "api_key" in config:
+            raise TrainingError("api_key must not be stored with the request: pass it in the environment")
         return cls(**config)
 
 
@@ -123,7 +127,8 @@ def check_request(ws: Workspace, request: LLMFinetuneRequest) -> tuple[ChatData,
     if not availability.usable:
         raise TrainingError(f"{request.provider} cannot fine-tune: {availability.reason}")
     count_tokens = local_token_counter(request.base_model) if request.provider == "local" else None
-    report = run_preflight(data.train, data.val, request.base_model, request.epochs, count_tokens=count_tokens)
+    report = run_preflight(data.train, data.val, request.base_model, request.epochs, count_tokens=count_tokens,
+                           prices=price_table(ws))
     if not report.ok:
         raise TrainingError("the chat data fails its pre-flight check: " + "; ".join(report.errors))
     return data, report

@@ -21,12 +21,12 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
-from ...store.files import check_keys, read_jsonl, write_json
-from ..config import TrainingError, check_settings, require, setting
+from ...store.files import read_jsonl, write_json
+from ...store.shapes import Text, limit, settings
+from ..config import ModelName, TrainingError
 from ..fit import check_free, plan_schedule, publish_model
 from ...store.llm_models import DEFAULT_LLM, FINETUNE_INFO, is_default, load_causal_lm
 from ...store.staging import staged
@@ -46,9 +46,9 @@ class TrainingCancelled(Exception):
     """should_stop() asked for a stop: training ended early and nothing was saved."""
 
 
-@dataclass(frozen=True)
+@settings(TrainingError)
 class LocalLLMSettings:
-    """How a local LoRA fine-tune trains; limits and help in each field's metadata (see training/config.py)."""
+    """How a local LoRA fine-tune trains; limits and help in each field's schema (see training/config.py)."""
 
     SETTINGS_NAME: ClassVar[str] = "local LLM training settings"
     # Steps of 8 lines: about ten minutes on 2 CPU cores (docs/decisions.md, "local LLM training length").
@@ -56,34 +56,28 @@ class LocalLLMSettings:
     MAX_AUTO_EPOCHS: ClassVar[int] = 10
     EVALS_PER_RUN: ClassVar[int] = 4  # validation losses beside the one before training: each costs a pass over val
 
-    base_model: str | None = field(default=None, metadata={
-        "help": "the causal LM to fine-tune: a Hub id or a folder", "model": True, "optional": DEFAULT_LLM})
-    epochs: int | None = setting(None, "passes over the training lines", 1, 100,
-                                 optional="auto, from the number of training lines")
-    batch_size: int = setting(8, "lines per optimizer step", 1, 256)
+    base_model: Annotated[ModelName, limit("the causal LM to fine-tune: a Hub id or a folder",
+                                           none_means=DEFAULT_LLM)] = None
+    epochs: Annotated[int | None, limit("passes over the training lines", 1, 100,
+                                        none_means="auto, from the number of training lines")] = None
+    batch_size: Annotated[int, limit("lines per optimizer step", 1, 256)] = 8
     # High for LoRA on a small model: a few steps bring the validation loss down (docs/decisions.md,
     # "local LLM learning rate").
-    learning_rate: float = setting(1e-3, "peak learning rate of the LoRA weights", 1e-8, 0.5)
-    warmup_ratio: float = setting(0.1, "share of the steps spent warming the learning rate up", 0.0, 0.9)
-    eval_steps: int | None = setting(None, "optimizer steps between validation losses", 1, 1_000_000,
-                                     optional=f"{EVALS_PER_RUN} validation losses per training")
-    lora_r: int = setting(16, "rank of the LoRA matrices", 1, 256)
-    lora_alpha: int = setting(32, "LoRA scaling numerator (the update is scaled by alpha / r)", 1, 4096)
-    lora_dropout: float = setting(0.05, "dropout on the LoRA input", 0.0, 0.9)
-    target_modules: str = field(default="all-linear", metadata={
-        "help": "layers that get an adapter: all-linear, or module names separated by commas (q_proj,v_proj)"})
-    max_length: int = setting(1024, "tokens of a line (system, tools, query and call) trained on", 32, 32768)
-    seed: int = setting(42, "random seed of shuffling and initialisation", 0, 2**31 - 1)
-
-    def __post_init__(self) -> None:
-        check_settings(self)
-        require(isinstance(self.target_modules, str) and self.target_modules.strip(),
-                "target_modules must be all-linear or module names separated by commas")
+    learning_rate: Annotated[float, limit("peak learning rate of the LoRA weights", 1e-8, 0.5)] = 1e-3
+    warmup_ratio: Annotated[float, limit("share of the steps spent warming the learning rate up", 0.0, 0.9)] = 0.1
+    eval_steps: Annotated[int | None, limit("optimizer steps between validation losses", 1, 1_000_000,
+                                            none_means=f"{EVALS_PER_RUN} validation losses per training")] = None
+    lora_r: Annotated[int, limit("rank of the LoRA matrices", 1, 256)] = 16
+    lora_alpha: Annotated[int, limit("LoRA scaling numerator (the update is scaled by alpha / r)", 1, 4096)] = 32
+    lora_dropout: Annotated[float, limit("dropout on the LoRA input", 0.0, 0.9)] = 0.05
+    target_modules: Annotated[Text, limit("layers that get an adapter: all-linear, or module names separated by "
+                                          "commas (q_proj,v_proj)")] = "all-linear"
+    max_length: Annotated[int, limit("tokens of a line (system, tools, query and call) trained on", 32, 32768)] = 1024
+    seed: Annotated[int, limit("random seed of shuffling and initialisation", 0, 2**31 - 1)] = 42
 
     @classmethod
     def from_dict(cls, data: dict) -> LocalLLMSettings:
         """The settings saved with a run (`asdict(settings)`); unknown keys are refused by name."""
-        check_keys(data, (f.name for f in fields(cls)), cls.SETTINGS_NAME, TrainingError)
         return cls(**data)
 
     def lora_targets(self) -> str | list[str]:

@@ -4,7 +4,7 @@ Every line is checked (schema, unknown tool, missing tool call); too few lines a
 or warned about (< 50). Lengths are counted in tokens (the local model's tokenizer, else ~4
 characters a token), so the check shows a histogram, how many lines a maximum length would cut
 (a cut line loses its tool call, the only span trained on), the epochs, the billed tokens and cost
-(`TRAINING_PRICES_PER_1M`, editable) and, for a local run, the time at the measured pace.
+(the price table's `training_per_1m`, llm.pricing) and, for a local run, the time at the measured pace.
 `preview` renders one line as the model sees it, the trained span apart.
 """
 
@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ...llm.pricing import estimate_tokens
+from ...llm.pricing import ModelPrice, estimate_tokens, price_for
 from ..fit import plan_schedule
 from .data import SCHEMA, called_tool, check_example, common_tool_set, tool_count_mismatch
 from .local import LocalLLMSettings
@@ -26,15 +26,6 @@ MIN_EXAMPLES, FEW_EXAMPLES = 10, 50
 # "local training pace").
 LOCAL_TOKENS_PER_SECOND = 140.0
 DEFAULT_MAX_LENGTH = 1024
-# USD per 1M training tokens, from OpenAI's price list (2026); a model is priced by its longest
-# listed prefix. Pass `prices=` to change or add one (another provider, a new price).
-TRAINING_PRICES_PER_1M: dict[str, float] = {
-    "gpt-4o-mini": 3.0,
-    "gpt-4o": 25.0,
-    "gpt-4.1-nano": 1.5,
-    "gpt-4.1-mini": 5.0,
-    "gpt-4.1": 25.0,
-}
 # OpenAI's "auto" epochs: 3, raised so that small files still see ~100 examples, lowered for large ones.
 AUTO_EPOCHS, MIN_TARGET_EXAMPLES, MAX_TARGET_EXAMPLES, MAX_AUTO_EPOCHS = 3, 100, 25_000, 25
 
@@ -49,13 +40,11 @@ def auto_epochs(n_examples: int) -> int:
     return AUTO_EPOCHS
 
 
-def training_price_per_1m(model: str, prices: dict[str, float] | None = None) -> float | None:
-    """USD per 1M training tokens of `model` (its longest listed prefix), or None when unknown."""
-    table = {**TRAINING_PRICES_PER_1M, **(prices or {})}
-    for name in sorted(table, key=len, reverse=True):
-        if model.startswith(name):
-            return table[name]
-    return None
+def training_price_per_1m(model: str, prices: dict[str, ModelPrice] | None = None) -> float | None:
+    """USD per 1M training tokens of `model` from the price table (`prices`, default the known one;
+    llm.pricing), or None when unknown."""
+    price = price_for(model, prices)
+    return price.training_per_1m if price else None
 
 
 @dataclass
@@ -159,7 +148,7 @@ def check_lines(train: list, val: list = ()) -> list[dict]:
 
 def run_preflight(train: list, val: list = (), model: str = "", epochs: int | None = None,
                   max_length: int = DEFAULT_MAX_LENGTH, count_tokens: TokenCounter | None = None,
-                  prices: dict[str, float] | None = None,
+                  prices: dict[str, ModelPrice] | None = None,
                   tokens_per_second: float = LOCAL_TOKENS_PER_SECOND) -> PreflightReport:
     """Check chat lines (parsed JSON objects) for a fine-tuning of `model` (priced when listed)."""
     problems = check_lines(train, val)

@@ -12,33 +12,24 @@ import json
 
 import numpy as np
 
-from ...llm.pricing import estimate_tokens
+from ...llm.pricing import ModelPrice, estimate_tokens, price_for
 from ...routing.compare import RouterComparison
 from ...routing.llm_selector import HOSTED, INVALID_OUTPUT_KINDS, FinetunedLLM, invalid_output_kind
 from ...routing.stats import TeacherAgreement, teacher_agreement
 from .data import DATASET_LABELS, load_chat_data, teacher_labels
 
-# USD per 1k tokens (input, output) of models fine-tuned from these bases on OpenAI (2026 list).
-FINE_TUNED_PRICES_PER_1K: dict[str, tuple[float, float]] = {
-    "gpt-4o-mini": (0.0003, 0.0012),
-    "gpt-4o": (0.00375, 0.015),
-    "gpt-4.1-nano": (0.0002, 0.0008),
-    "gpt-4.1-mini": (0.0008, 0.0032),
-    "gpt-4.1": (0.003, 0.012),
-}
 CALL_TOKENS = 12  # one tool call without arguments, as the model writes it
 
 
-def fine_tuned_price(base_model: str, prices: dict[str, tuple[float, float]] | None = None) -> tuple[float, float] | None:
-    table = {**FINE_TUNED_PRICES_PER_1K, **(prices or {})}
-    for name in sorted(table, key=len, reverse=True):
-        if base_model.startswith(name):
-            return table[name]
-    return None
+def fine_tuned_price(base_model: str, prices: dict[str, ModelPrice] | None = None) -> tuple[float, float] | None:
+    """USD per 1k tokens (input, output) of a model fine-tuned from `base_model`, from the price table
+    (`prices`, default the known one; llm.pricing); None when unknown."""
+    price = price_for(base_model, prices)
+    return price.fine_tuned_per_1k() if price else None
 
 
 def hosted_cost_per_1000(queries: list[str], model: FinetunedLLM,
-                         prices: dict[str, tuple[float, float]] | None = None) -> float | None:
+                         prices: dict[str, ModelPrice] | None = None) -> float | None:
     """Estimated USD for 1,000 queries like these; None when the base model has no known price."""
     price = fine_tuned_price(model.base_model, prices)
     if price is None or not queries:
@@ -48,7 +39,8 @@ def hosted_cost_per_1000(queries: list[str], model: FinetunedLLM,
     return 1000 * (prompt / 1000 * price[0] + CALL_TOKENS / 1000 * price[1])
 
 
-def llm_selector_rows(comparison: RouterComparison, models: dict[str, FinetunedLLM]) -> list[dict]:
+def llm_selector_rows(comparison: RouterComparison, models: dict[str, FinetunedLLM],
+                      prices: dict[str, ModelPrice] | None = None) -> list[dict]:
     """Per selector: latency p50/p95 (ms), invalid outputs (all, and by kind) and, for the fine-tuned
     LLMs in `models` (by label), the cost of 1,000 queries."""
     rows = []
@@ -61,7 +53,7 @@ def llm_selector_rows(comparison: RouterComparison, models: dict[str, FinetunedL
                "usd_per_1000": None, "cpu_seconds_per_1000": None}
         model = models.get(report.name)
         if model is not None and model.where == HOSTED:
-            row["usd_per_1000"] = hosted_cost_per_1000(comparison.queries, model)
+            row["usd_per_1000"] = hosted_cost_per_1000(comparison.queries, model, prices)
         elif model is not None:
             row["cpu_seconds_per_1000"] = report.mean_latency * 1000
         rows.append(row)

@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from ragtune_core.llm.pricing import ModelPrice
 from ragtune_core.store.models import load_tokenizer
 from ragtune_core.training.llm.data import MISSING_TOOL_CALL, UNKNOWN_TOOL, build_chat_data, chat_example
 from ragtune_core.training.llm.preflight import (LOCAL_TOKENS_PER_SECOND, auto_epochs, length_histogram, preview,
@@ -51,7 +52,7 @@ def test_tokens_epochs_cost_and_local_time():
     # A local run plans its own epochs: about 60 steps of 8 lines, 8 epochs of 60 lines.
     assert report.local_epochs == 8 and report.local_seconds == pytest.approx(48_000 / LOCAL_TOKENS_PER_SECOND)
     assert run_preflight(lines(60), epochs=2, count_tokens=lambda line: 100).local_epochs == 2
-    priced = run_preflight(lines(60), model="my-model", count_tokens=lambda line: 100, prices={"my-": 10.0}, epochs=2)
+    priced = run_preflight(lines(60), model="my-model", count_tokens=lambda line: 100, prices={"my-": ModelPrice(0.0, 0.0, training_per_1m=10.0)}, epochs=2)
     assert priced.cost_usd == pytest.approx(12_000 / 1e6 * 10.0)
     assert run_preflight(lines(60), model="unknown").cost_usd is None
 
