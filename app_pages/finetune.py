@@ -177,13 +177,14 @@ run_panel(JOB_KINDS.values(), State.TRAINING_RUN, chart=training_charts)
 
 
 def run_history() -> pd.DataFrame:
-    """One row per training run, newest first: its settings and the validation metrics it reached."""
+    """One row per training run, newest first: its settings and the metrics its kept model reached on test
+    (held out, chose nothing), or on validation (which chose it) for a dataset without a test part."""
     runs = sorted((r for kind in JOB_KINDS.values() for r in ws.list_runs(kind)), key=lambda r: r.created, reverse=True)
     names = {d.id: d.name for d in datasets}
     history = []
     for run in runs:
         result = TrainingRunResult.of_run(run)  # None: nothing registered (yet)
-        after = result.metrics_after if result else {}
+        after = (result.test_metrics_after or result.metrics_after) if result else {}
         history.append({
             "model": run.name, "type": "cross-encoder" if run.kind == JOB_KINDS["cross_encoder"] else "embedding",
             "state": run.state, "dataset": names.get(run.dataset_id, run.dataset_id),
@@ -193,6 +194,7 @@ def run_history() -> pd.DataFrame:
             "started": when(run.created),
             "estimated": "" if result is None or result.estimated_seconds is None else duration(result.estimated_seconds),
             "duration": clock(run.finished - run.created) if run.finished else "",
+            "measured on": ("test" if result.test_metrics_after else "validation (chose it)") if result else "",
             "ndcg@10": after.get("ndcg@10"), "mrr@10": after.get("mrr@10"), "accuracy@1": after.get("accuracy@1"),
         })
     return pd.DataFrame(history)

@@ -13,7 +13,7 @@ from ..evaluation.slices import metrics_by_slice
 from ..store.models import DEFAULT_BASE_MODEL, ModelNotFound, resolve_model, unknown_model
 from ..store.workspace import Workspace, WorkspaceError
 from ..evaluation.duration import ENCODING, estimate_evaluation
-from ..questions.qa_dataset import VAL, load_dataset, reported_part
+from ..questions.qa_dataset import load_dataset, part_caveat, reported_part
 from ..timing.pace import learn_pace
 from ..timing.work import Meter
 from .progress import EtaPrinter, command_seconds
@@ -22,8 +22,6 @@ from .errors import UsageError
 BASE = "base"
 PART_HELP = ("which questions (default: test where the dataset has a test part; else val, the part fine-tuned models "
              "were selected on, if it is split; else all)")
-SELECTED_ON = ("the val part chose each fine-tuned model's kept checkpoint (and a reranker's blend), so its figures "
-               "run a little high; the test part chose nothing")
 
 
 def register(subparsers) -> None:
@@ -88,9 +86,10 @@ def by_style(ws: Workspace, dataset_id: str, reports: list[RetrievalReport]) -> 
 def part_to_report(ws: Workspace, dataset_id: str, part: str | None) -> tuple[str, dict]:
     """The --part given, else the dataset's reported part (test where it has one, questions.reported_part);
     with {"note": why} for the summary when that part is the one fine-tuned models were selected on."""
-    reported, caveat = reported_part(load_dataset(ws, dataset_id))
-    part = part or reported
-    return part, ({"note": caveat or SELECTED_ON} if part == VAL else {})
+    dataset = load_dataset(ws, dataset_id)
+    part = part or reported_part(dataset)[0]
+    caveat = part_caveat(dataset, part)
+    return part, ({"note": caveat} if caveat else {})
 
 
 def model_spec(ws: Workspace, name: str) -> ModelSpec:

@@ -292,14 +292,21 @@ def _cut(items: set[str], val_ratio: float, test_ratio: float, rng: random.Rando
 
 
 def reported_part(dataset: QADataset) -> tuple[str, str | None]:
-    """The part whose figures to report, and a caveat when they are not held out: test where there is
-    one; else validation, which chose the checkpoint kept; "all" for an unsplit dataset."""
-    if not dataset.split:
-        return "all", None
+    """The part whose figures to report, and its `part_caveat`: test where there is one; else validation;
+    "all" for an unsplit dataset."""
+    part = "all" if not dataset.split else TEST if TEST in dataset.split.values() else VAL
+    return part, part_caveat(dataset, part)
+
+
+def part_caveat(dataset: QADataset, part: str) -> str | None:
+    """Why figures measured on `part` are not the ones to report, when they are not: validation chose
+    each fine-tuned model's kept checkpoint (and a reranker's blend weight)."""
+    if part != VAL:
+        return None
+    chose = "the validation part chose each fine-tuned model's kept checkpoint, so its figures run a little high"
     if TEST in dataset.split.values():
-        return TEST, None
-    return VAL, ("this dataset has no test part, so its figure is the validation part's: the one the model "
-                 "was selected on, likely a little high; re-split it to hold out a test part")
+        return f"{chose}; report the test part's, which chose nothing"
+    return f"this dataset has no test part: {chose}; re-split it to hold out a test part"
 
 
 def _document_of(dataset: QADataset, qid: str) -> str:

@@ -224,7 +224,8 @@ def test_evaluate_base_and_a_workspace_model(capsys, workspace, fake_models, tmp
     code, summary, err = run(capsys, workspace, "evaluate", "toy", "--model", "base", "--model", "mine")
     assert code == 0, err
     assert fake_models == [None, str(tmp_path / "mine")] * 2  # loaded up front, then for evaluation
-    assert (summary["part"], summary["queries"], summary["passages"]) == ("val", 2, 5)  # split: val by default
+    assert (summary["part"], summary["queries"], summary["passages"]) == ("val", 2, 5)  # no test part: val
+    assert "this dataset has no test part: the validation part chose" in summary["note"]
     assert list(summary["models"]) == [DEFAULT_BASE_MODEL, "mine"]
     assert summary["models"]["mine"]["accuracy@1"] == pytest.approx(0.5)
     reports = latest_reports(workspace, record.id, "val")
@@ -235,6 +236,18 @@ def test_evaluate_base_and_a_workspace_model(capsys, workspace, fake_models, tmp
     code, summary, _ = run(capsys, workspace, "evaluate", record.id, "--model", str(tmp_path / "folder"),
                            "--part", "all")
     assert code == 0 and summary["queries"] == 3 and list(summary["models"]) == [str(tmp_path / "folder")]
+
+
+def test_evaluate_reports_the_test_part_by_default_and_says_when_validation_chose(capsys, workspace, fake_models):
+    dataset, _ = small_case()
+    first, second, third = dataset.queries
+    dataset.split = {first: "train", second: "val", third: "test"}
+    save_dataset(workspace, "three", dataset, None, {})
+    code, summary, err = run(capsys, workspace, "evaluate", "three", "--model", "base")
+    assert code == 0, err
+    assert (summary["part"], summary["queries"]) == ("test", 1) and "note" not in summary
+    code, summary, err = run(capsys, workspace, "evaluate", "three", "--model", "base", "--part", "val")
+    assert code == 0 and summary["part"] == "val" and "report the test part's" in summary["note"]
 
 
 def test_evaluate_defaults_to_all_questions_of_an_unsplit_dataset(capsys, workspace, fake_models):

@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from ragtune_core.questions.qa_dataset import DatasetError, QADataset, plan_split, reported_part, split_dataset
+from ragtune_core.questions.qa_dataset import (DatasetError, QADataset, part_caveat, plan_split, reported_part,
+                                              split_dataset)
 
 # Exactly what llama-index's EmbeddingQAFinetuneDataset.save_json writes (json.dump of its model, indent 4).
 LLAMA_INDEX_FILE = """{
@@ -164,7 +165,8 @@ def test_the_reported_part_is_test_else_validation_with_a_caveat_else_all(tmp_pa
     loaded = QADataset.load(tmp_path / "old.json")
     assert len(loaded.subset("train").queries) == len(loaded.subset("val").queries) == 1
     part, caveat = reported_part(loaded)
-    assert part == "val" and "no test part" in caveat and "selected on" in caveat
+    assert part == "val" and "no test part" in caveat and "chose each fine-tuned model's kept checkpoint" in caveat
+    assert "report the test part" in part_caveat(dataset, "val") and part_caveat(dataset, "test") is None
 
 
 def test_split_by_query_respects_ratio_and_seed():
