@@ -9,6 +9,7 @@ import streamlit as st
 
 from app_pages.basics import literal, workspace
 from app_pages.components import chart, errors_shown, line_chart, pick, run_panel, when
+from app_pages.kept_choices import kept
 from app_pages.state import State
 from app_pages.training_settings import search_settings, training_settings
 from ragtune_core.runs import EventKind
@@ -112,7 +113,7 @@ def model_choice(label: str, names: list[str], key: str, default: str = DEFAULT_
 model_type = st.segmented_control("Model", list(JOB_KINDS), default="embedding", key="model_type",
                                   format_func={"embedding": "Embedding model", "cross_encoder": "Cross-encoder"}.get)
 embedders = [m.name for m in ws.list_models("embedding")]
-record = pick("Dataset", datasets, key=State.DATASET)
+record = pick("Dataset", datasets, key=kept(State.DATASET, [d.id for d in datasets]))
 if held_out:
     st.caption(literal(f"Held out, never trained on: {', '.join(held_out)} (evaluation-only, hand-written questions "
                        "scored by evidence phrases). After training, evaluate the model on them on the Compare page: "
