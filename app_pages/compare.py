@@ -5,6 +5,8 @@ import plotly.express as px
 import streamlit as st
 
 from app_pages.basics import literal, workspace
+from app_pages.kept_choices import kept
+from app_pages.split_parts import part_picker
 from app_pages.state import State
 from app_pages.widgets.charts import chart
 from app_pages.widgets.errors import errors_shown
@@ -29,12 +31,10 @@ if not datasets:
     st.info("Create a dataset on the Questions page first.")
     st.stop()
 
-record = pick("Dataset", datasets, key=State.DATASET, help="A router dataset compares tool selectors; "
+record = pick("Dataset", datasets, key=kept(State.DATASET, [d.id for d in datasets]), help="A router dataset compares tool selectors; "
               "a question/passage dataset compares retrievers.")
 dataset = load_dataset(ws, record.id)
-has_split = bool(dataset.split)
-part = st.radio("Queries", ["val", "train", "all"] if has_split else ["all"], horizontal=True,
-                format_func={"val": "validation split", "train": "training split", "all": "all"}.get)
+part = part_picker(dataset, "compare-part")
 damaged = unreadable_reports(ws) + unreadable_comparisons(ws)
 if damaged:
     st.warning("Saved results that cannot be read are left out: " + "; ".join(literal(d) for d in damaged),

@@ -5,6 +5,7 @@ import streamlit as st
 
 from app_pages.basics import literal, workspace
 from app_pages.finetune_charts import training_charts
+from app_pages.kept_choices import kept
 from app_pages.state import State
 from app_pages.training_settings import model_choice, search_settings, training_settings
 from app_pages.widgets.downloads import model_download
@@ -54,7 +55,7 @@ def estimated_training(dataset, config, search) -> str:
 model_type = st.segmented_control("Model", list(JOB_KINDS), default="embedding", key="model_type",
                                   format_func={"embedding": "Embedding model", "cross_encoder": "Cross-encoder"}.get)
 embedders = [m.name for m in ws.list_models("embedding")]
-record = pick("Dataset", datasets, key=State.DATASET)
+record = pick("Dataset", datasets, key=kept(State.DATASET, [d.id for d in datasets]))
 if held_out:
     st.caption(literal(f"Held out, never trained on: {', '.join(held_out)} (evaluation-only, hand-written questions "
                        "scored by evidence phrases). After training, evaluate the model on them on the Compare page: "

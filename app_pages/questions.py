@@ -10,14 +10,15 @@ from app_pages.basics import literal, workspace
 from app_pages.questions_qa import qa_form
 from app_pages.questions_review import review_drafts
 from app_pages.questions_router import router_form
+from app_pages.kept_choices import kept
 from app_pages.state import State
 from app_pages.widgets.errors import errors_shown
 from app_pages.widgets.job_panel import run_panel
 from app_pages.widgets.pickers import pick
 from ragtune_core.jobs import JobKind
-from ragtune_core.questions import (EVALUATION_ONLY, SPLIT_MODES, DatasetError, QADataset, import_evidence_set,
-                                    is_evidence_file, load_dataset, parse_evidence_set, save_dataset, split_dataset,
-                                    update_dataset)
+from ragtune_core.questions import (EVALUATION_ONLY, SPLIT_MODES, TEST_RATIO, DatasetError, QADataset,
+                                    import_evidence_set, is_evidence_file, load_dataset, parse_evidence_set,
+                                    plan_split, reported_part, save_dataset, update_dataset)
 from ragtune_core.store import WorkspaceError
 from ragtune_core.store.files import parse_json
 from ragtune_core.timing import when
@@ -36,7 +37,7 @@ KINDS = {"qa": "Question → passage pairs", "router": "Router: question → too
 GENERATION_KINDS = (JobKind.GENERATE_QUESTIONS, JobKind.GENERATE_ROUTER_QUESTIONS)
 
 with st.expander("Generate questions", expanded=True):
-    corpus = pick("Corpus", corpora, key=State.CORPUS)
+    corpus = pick("Corpus", corpora, key=kept(State.CORPUS, [c.id for c in corpora]))
     kind = st.segmented_control("Dataset", list(KINDS), format_func=KINDS.get, default="qa", key="dataset_kind")
     (router_form if kind == "router" else qa_form)(corpus)
 run_panel(GENERATION_KINDS, State.GENERATION_RUN)
@@ -91,7 +92,7 @@ if not datasets:
 st.dataframe(pd.DataFrame([{"name": d.name, "kind": d.kind, "questions": d.n_queries, "split by": d.params.get("split_by", ""),
                             "use": "evaluation only" if d.params.get(EVALUATION_ONLY) else "",
                             "created": when(d.created)} for d in datasets]), hide_index=True, width="stretch")
-record = pick("Dataset", datasets, key=State.DATASET)
+record = pick("Dataset", datasets, key=kept(State.DATASET, [d.id for d in datasets]))
 dataset = load_dataset(ws, record.id)
 parts = pd.Series(dataset.split).value_counts().to_dict() if dataset.split else {}
 if dataset.evaluation_only:
@@ -102,21 +103,30 @@ if dataset.evaluation_only:
                        + (f" ({styles})" if styles else "") + (f"; {left_out} left out at import, their phrase in "
                                                                "no chunk" if left_out else "") + "."))
 else:
-    st.caption(f"train {parts.get('train', 0)} · validation {parts.get('val', 0)} questions"
+    caveat = reported_part(dataset)[1]
+    st.caption(f"train {parts.get('train', 0)} · validation {parts.get('val', 0)} · test {parts.get('test', 0)} "
+               f"questions{' · ' + caveat if caveat else ''}"
                if parts else "Not split yet: the Fine-tune page needs a train/validation split.")
 with st.popover("Split again" if dataset.split else "Split", icon=":material/call_split:",
                 disabled=dataset.evaluation_only):
     with st.form("resplit"):
         by = st.selectbox("Split by", SPLIT_MODES, key="resplit-by")
         ratio = st.slider("Validation share", 0.05, 0.5, float(record.params.get("val_ratio", 0.2)), 0.05, key="resplit-ratio")
+        test_ratio = st.slider("Test share", 0.0, 0.4, float(record.params.get("test_ratio", TEST_RATIO)), 0.05,
+                               key="resplit-test-ratio", help="Held out from training and from choosing the model "
+                               "kept: the figures to report. 0: no test part.")
         seed = st.number_input("Seed", 0, 10_000, int(record.params.get("seed", 42)), key="resplit-seed")
         if st.form_submit_button("Split"):
             try:
-                dataset.split = split_dataset(dataset, ratio, by, int(seed))
-                update_dataset(ws, record.id, dataset, {"split_by": by, "val_ratio": ratio, "seed": int(seed)})
+                split = plan_split(dataset, ratio, by, int(seed), test_ratio)
+                dataset.split = split.parts
+                update_dataset(ws, record.id, dataset, {"split_by": split.by, "val_ratio": ratio,
+                                                        "test_ratio": test_ratio, "seed": int(seed)})
             except DatasetError as exc:
                 st.error(literal(exc))
             else:
+                if split.note:
+                    st.toast(split.note[0].upper() + split.note[1:] + ".", icon=":material/info:")
                 st.rerun()
 with st.popover("Delete this dataset", icon=":material/delete:"):
     st.markdown(f"Delete **{literal(record.name)}** and its questions? Models trained on it, saved reports and chat "
@@ -126,9 +136,9 @@ with st.popover("Delete this dataset", icon=":material/delete:"):
             ws.delete_dataset(record.id)
         st.session_state.pop(State.DATASET, None)
         st.rerun()
-download = st.columns(3)
-for column, part in zip(download, [None, "train", "val"]):
-    if part and not dataset.split:
+download = st.columns(4)
+for column, part in zip(download, [None, "train", "val", "test"]):
+    if part and part not in dataset.split.values():
         continue
     data = json.dumps(dataset.subset(part).to_json_dict(llama_index_only=True), ensure_ascii=False)
     column.download_button(f"Download {part or 'all'} (LlamaIndex JSON)", data,

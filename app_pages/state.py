@@ -13,6 +13,7 @@ class State(StrEnum):
     DATASET = "dataset_id"
     STAGED_DOCUMENTS = "staged_documents"  # Corpus page: documents loaded but not yet chunked
     ROUTED_QUERY = "routed"  # Playground: (dataset id, query, each selector's pick)
+    TOOL_OUTPUT = "tool_output"  # Playground: (what the picked tool was run on, its output): shown again at once
     # the run this session started last, per page section: its job panel stays on screen
     GENERATION_RUN = "generation_run"
     TRAINING_RUN = "training_run"

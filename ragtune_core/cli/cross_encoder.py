@@ -10,7 +10,7 @@ from ..jobs import JobKind
 from ..store import Workspace, WorkspaceError
 from ..training import CrossEncoderTrainConfig
 from ..training.cross_encoder import MODEL_KIND
-from .evaluate import BASE, add_sample_option, announced_meter, by_style, default_part, model_spec, timed
+from .evaluate import BASE, PART_HELP, add_sample_option, announced_meter, by_style, model_spec, part_to_report, timed
 from .train import add_config_options, add_search_options, config_from_options, train_or_start
 from .errors import UsageError
 
@@ -42,8 +42,7 @@ def register(subparsers) -> None:
                         help="a workspace cross-encoder's name or id, a folder or a Hub id (hf:owner/name)")
     rerank.add_argument("--top-k", type=int, default=RERANK_TOP_K,
                         help="passages reranked per question (default: %(default)s)")
-    rerank.add_argument("--part", choices=PARTS,
-                        help="which questions (default: val if the dataset is split, else all)")
+    rerank.add_argument("--part", choices=PARTS, help=PART_HELP)
     add_sample_option(rerank)
     rerank.add_argument("--batch-size", type=int, default=64)
     rerank.set_defaults(handler=run_rerank)
@@ -61,14 +60,14 @@ def run_rerank(args: argparse.Namespace, ws: Workspace) -> dict:
         raise UsageError("--batch-size must be at least 1")
     embedder = model_of_kind(ws, args.embedder, EMBEDDING_KIND, "--embedder")
     cross_encoder = model_of_kind(ws, args.cross_encoder, MODEL_KIND, "--cross-encoder")
-    part = default_part(ws, record.id, args.part)
+    part, note = part_to_report(ws, record.id, args.part)
     meter = announced_meter(ws, record.id, part, [embedder], [cross_encoder], "rerank", args.top_k, args.sample)
     reports = rerank_and_save(ws, record.id, embedder, [cross_encoder], part, args.top_k, args.batch_size,
                               on_phase=meter, sample=args.sample)
     return {"dataset_id": record.id, "dataset": record.name, "part": part, "top_k": args.top_k,
             "queries": len(reports[0].per_query), "passages": reports[0].n_corpus,
             "models": {r.name: r.metrics for r in reports}, **by_style(ws, record.id, reports),
-            "reports": [r.report_id for r in reports], **timed(meter, embedder)}
+            "reports": [r.report_id for r in reports], **timed(meter, embedder), **note}
 
 
 def default_embedder(ws: Workspace, dataset: str) -> str:

@@ -15,13 +15,14 @@ from pathlib import Path
 
 from ..corpus import load_chunks
 from ..questions import (
-    SPLIT_MODES, TRAIN, VAL, DatasetError, QADataset, load_dataset, save_dataset, split_dataset, update_dataset,
+    SPLIT_MODES, TEST, TRAIN, VAL, DatasetError, QADataset, load_dataset, plan_split, save_dataset, update_dataset,
 )
 from ..questions.evidence import import_evidence_set, is_evidence_file, parse_evidence_set
 from ..questions.router.tools import RoutingError, as_router_dataset, dataset_tools, looks_like_router_dataset
 from ..store import Workspace
 from ..store.files import parse_json
 from .errors import UsageError
+from .questions import add_test_ratio_flag, split_counts
 
 KINDS = ("qa", "router")
 
@@ -42,18 +43,19 @@ def register(subparsers) -> None:
 
     export = subparsers.add_parser("export-dataset", help="write a dataset as LlamaIndex QA dataset JSON")
     export.add_argument("dataset", metavar="DATASET", help="dataset id or name")
-    export.add_argument("--part", choices=(TRAIN, VAL), help="only this split part's questions (default: all)")
+    export.add_argument("--part", choices=(TRAIN, VAL, TEST), help="only this split part's questions (default: all)")
     export.add_argument("--llama-index", action="store_true",
                         help="only LlamaIndex's four keys, without RAGTune's extras (split, documents)")
     export.add_argument("--out", required=True, type=Path, metavar="FILE")
     export.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     export.set_defaults(handler=export_dataset)
 
-    split = subparsers.add_parser("split", help="(re)split a dataset into train and validation questions")
+    split = subparsers.add_parser("split", help="(re)split a dataset into train, validation and test questions")
     split.add_argument("dataset", metavar="DATASET", help="dataset id or name")
     split.add_argument("--by", choices=SPLIT_MODES, default="document",
                        help="document: validation documents are never trained on (default); query: shuffle questions")
     split.add_argument("--val-ratio", type=float, default=0.2, help="share for validation (default 0.2)")
+    add_test_ratio_flag(split)
     split.add_argument("--seed", type=int, default=42)
     split.set_defaults(handler=split_command)
 
@@ -78,7 +80,7 @@ def import_dataset(args: argparse.Namespace, ws: Workspace) -> dict:
     record = save_dataset(ws, args.name, dataset, corpus_id, {"imported": args.file.name})
     return {"dataset_id": record.id, "name": record.name, "kind": dataset.kind, "kind_guessed": kind_guessed,
             "queries": record.n_queries, "passages": len(dataset.corpus), "corpus_id": corpus_id,
-            **_split_counts(dataset)}
+            **split_counts(dataset)}
 
 
 def import_evidence(args: argparse.Namespace, ws: Workspace, data) -> dict:
@@ -126,10 +128,13 @@ def split_command(args: argparse.Namespace, ws: Workspace) -> dict:
     record = ws.resolve("datasets", args.dataset)
     dataset = load_dataset(ws, record.id)
     with _naming(f"dataset {record.name!r}"):
-        dataset.split = split_dataset(dataset, args.val_ratio, args.by, args.seed)
-    update_dataset(ws, record.id, dataset, {"split_by": args.by, "val_ratio": args.val_ratio, "seed": args.seed})
-    return {"dataset_id": record.id, "name": record.name, "by": args.by, "val_ratio": args.val_ratio,
-            "seed": args.seed, **_split_counts(dataset)}
+        split = plan_split(dataset, args.val_ratio, args.by, args.seed, args.test_ratio)
+    dataset.split = split.parts
+    params = {"split_by": split.by, "val_ratio": args.val_ratio, "test_ratio": args.test_ratio, "seed": args.seed}
+    update_dataset(ws, record.id, dataset, params)
+    return {"dataset_id": record.id, "name": record.name, "by": split.by, "val_ratio": args.val_ratio,
+            "test_ratio": args.test_ratio, "seed": args.seed, **split_counts(dataset),
+            **({"note": split.note} if split.note else {})}
 
 
 def list_datasets(args: argparse.Namespace, ws: Workspace) -> dict:
@@ -166,7 +171,3 @@ def _naming(subject: str):
             raise
         raise type(exc)(f"{subject}: {exc}") from exc
 
-
-def _split_counts(dataset: QADataset) -> dict:
-    parts = list(dataset.split.values())
-    return {"train": parts.count(TRAIN), "val": parts.count(VAL)}

@@ -13,13 +13,15 @@ from ..evaluation.slices import metrics_by_slice
 from ..store.models import DEFAULT_BASE_MODEL, ModelNotFound, resolve_model, unknown_model
 from ..store.workspace import Workspace, WorkspaceError
 from ..evaluation.duration import ENCODING, estimate_evaluation
-from ..questions.qa_dataset import load_dataset
+from ..questions.qa_dataset import load_dataset, part_caveat, reported_part
 from ..timing.pace import learn_pace
 from ..timing.work import Meter
 from .progress import EtaPrinter, command_seconds
 from .errors import UsageError
 
 BASE = "base"
+PART_HELP = ("which questions (default: test where the dataset has a test part; else val, the part fine-tuned models "
+             "were selected on, if it is split; else all)")
 
 
 def register(subparsers) -> None:
@@ -29,7 +31,7 @@ def register(subparsers) -> None:
                           help=f"'{BASE}' (the bundled default), a workspace model's name or id, a folder or a "
                                "Hub id marked hf:owner/name; repeat to compare models")
     evaluate.add_argument("--part", choices=PARTS,
-                          help="which questions (default: val if the dataset is split, else all)")
+                          help=PART_HELP)
     add_sample_option(evaluate)
     evaluate.add_argument("--batch-size", type=int, default=64)
     evaluate.set_defaults(handler=run_evaluate)
@@ -44,7 +46,7 @@ def run_evaluate(args: argparse.Namespace, ws: Workspace) -> dict:
     record = ws.resolve("datasets", args.dataset)
     if args.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
-    part = default_part(ws, record.id, args.part)
+    part, note = part_to_report(ws, record.id, args.part)
     models = [model_spec(ws, name) for name in args.model]
     meter = announced_meter(ws, record.id, part, models, [], "evaluate", sample=args.sample)
     reports = evaluate_models(ws, record.id, models, part, args.batch_size,
@@ -53,7 +55,7 @@ def run_evaluate(args: argparse.Namespace, ws: Workspace) -> dict:
     return {"dataset_id": record.id, "dataset": record.name, "part": part,
             "queries": len(reports[0].per_query), "passages": reports[0].n_corpus,
             "models": {r.name: r.metrics for r in reports}, **by_style(ws, record.id, reports),
-            "reports": [r.report_id for r in reports], **timed(meter, models[0])}
+            "reports": [r.report_id for r in reports], **timed(meter, models[0]), **note}
 
 
 def announced_meter(ws: Workspace, dataset_id: str, part: str, models: list[ModelSpec],
@@ -81,9 +83,13 @@ def by_style(ws: Workspace, dataset_id: str, reports: list[RetrievalReport]) -> 
     return {"by_style": {r.name: metrics_by_slice(r, styles) for r in reports}}
 
 
-def default_part(ws: Workspace, dataset_id: str, part: str | None) -> str:
-    """The --part given, else "val" for a split dataset and "all" for an unsplit one."""
-    return part or ("val" if load_dataset(ws, dataset_id).split else "all")
+def part_to_report(ws: Workspace, dataset_id: str, part: str | None) -> tuple[str, dict]:
+    """The --part given, else the dataset's reported part (test where it has one, questions.reported_part);
+    with {"note": why} for the summary when that part is the one fine-tuned models were selected on."""
+    dataset = load_dataset(ws, dataset_id)
+    part = part or reported_part(dataset)[0]
+    caveat = part_caveat(dataset, part)
+    return part, ({"note": caveat} if caveat else {})
 
 
 def model_spec(ws: Workspace, name: str) -> ModelSpec:

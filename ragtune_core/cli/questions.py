@@ -12,7 +12,7 @@ from ..questions.generators import DEFAULT_QUESTIONS_PER_CHUNK, GENERATORS, Gene
 from ..questions.prompts import DEFAULT_QA_PROMPT
 from ..llm.client import LLMConfig, key_rule
 from ..llm.pricing import cost_estimate, describe_cost, estimate_cost, with_prices
-from ..questions.qa_dataset import QADataset, SPLIT_MODES, split_dataset
+from ..questions.qa_dataset import SPLIT_MODES, TEST, TEST_RATIO, TRAIN, VAL, QADataset, plan_split
 from ..store.workspace import Workspace
 from .llm_flags import add_batch_flag, add_llm_flags, llm_config_from, refuse_unavailable_batch
 from .progress import ProgressPrinter
@@ -34,10 +34,17 @@ def register(subparsers) -> None:
     gen.add_argument("--prompt-file", type=Path, help="prompt template with {context_str} and {num_questions_per_chunk}")
     gen.add_argument("--max-chunks", type=int, help="ask about at most this many chunks, spread over the corpus")
     gen.add_argument("--val-ratio", type=float, default=0.2, help="share of questions for validation (default 0.2)")
+    add_test_ratio_flag(gen)
     gen.add_argument("--split-by", choices=SPLIT_MODES, default="document")
     gen.add_argument("--seed", type=int, default=42)
     add_batch_flag(gen)
     gen.set_defaults(handler=generate)
+
+
+def add_test_ratio_flag(parser: argparse.ArgumentParser) -> None:
+    """--test-ratio: the share held out from training and from choosing the model kept, to report on."""
+    parser.add_argument("--test-ratio", type=float, default=TEST_RATIO,
+                        help=f"share held out for the reported figures (default {TEST_RATIO}; 0: no test part)")
 
 
 def add_generator_flags(parser: argparse.ArgumentParser) -> None:
@@ -69,11 +76,13 @@ def announce_estimate(ws: Workspace, request: GenerationRequest | RouterRequest,
 
 
 def check_new_dataset(ws: Workspace, args: argparse.Namespace) -> None:
-    """Refuse a taken --name or a bad --val-ratio before any question is paid for."""
+    """Refuse a taken --name or a bad --val-ratio or --test-ratio before any question is paid for."""
     if any(d.name == args.name.strip() for d in ws.list_datasets()):
         raise GenerationError(f"a dataset named {args.name.strip()!r} already exists")
     if not 0 < args.val_ratio < 1:
         raise GenerationError("--val-ratio must be between 0 and 1")
+    if not 0 <= args.test_ratio < 1 - args.val_ratio:
+        raise GenerationError("--test-ratio must be at least 0 and leave a train part beside --val-ratio")
 
 
 def split_and_save(ws: Workspace, args: argparse.Namespace, corpus_id: str,
@@ -81,20 +90,25 @@ def split_and_save(ws: Workspace, args: argparse.Namespace, corpus_id: str,
                    **counts) -> dict:
     """Split the generated dataset as the flags ask, save it as --name, and summarise it;
     `counts` are added to (or replace) the generation's own counts."""
-    split_by, split_note = _split(dataset, args)
-    params = {**request.to_params(), "split_by": split_by, "val_ratio": args.val_ratio}
+    split = plan_split(dataset, args.val_ratio, args.split_by, args.seed, args.test_ratio)
+    dataset.split = split.parts
+    params = {**request.to_params(), "split_by": split.by, "val_ratio": args.val_ratio, "test_ratio": args.test_ratio}
     record = save_dataset(ws, args.name, dataset, corpus_id, params)
-    summary = {"dataset_id": record.id, "name": record.name, **result.summary(), **counts,
-               "train": sum(v == "train" for v in dataset.split.values()),
-               "val": sum(v == "val" for v in dataset.split.values())}
+    summary = {"dataset_id": record.id, "name": record.name, **result.summary(), **counts, **split_counts(dataset)}
     if request.llm is not None:
         summary["cost_usd"] = estimate_cost(request.llm, result.usage.prompt_tokens, result.usage.completion_tokens)
         summary["priced_as"] = "batch" if request.llm.batch else "online"
         print(f"{args.command}: {describe_cost(request.llm, result.usage.prompt_tokens, result.usage.completion_tokens, spent=True)}",
               file=sys.stderr, flush=True)
-    if split_note:
-        summary["note"] = split_note
+    if split.note:
+        summary["note"] = split.note
     return summary
+
+
+def split_counts(dataset: QADataset) -> dict[str, int]:
+    """Questions per split part, for a command's summary."""
+    parts = list(dataset.split.values())
+    return {part: parts.count(part) for part in (TRAIN, VAL, TEST)}
 
 
 def llm_config(args: argparse.Namespace, ws: Workspace | None = None) -> LLMConfig | None:
@@ -119,14 +133,3 @@ def _read_prompt(path: Path | None) -> str:
     if "{context_str}" not in template:
         raise GenerationError(f"the prompt file {str(path)!r} has no {{context_str}}, where the chunk's text goes")
     return template
-
-
-def _split(dataset: QADataset, args: argparse.Namespace) -> tuple[str, str | None]:
-    """Split in place; (how, note). A by-document split of one document falls back to by query."""
-    documents = {dataset.passage_docs.get(p, p) for pids in dataset.relevant_docs.values() for p in pids}
-    if args.split_by == "document" and len(documents) < 2:
-        dataset.split = split_dataset(dataset, args.val_ratio, "query", args.seed)
-        return "query", "the questions come from one document, so they were split by query instead of by document"
-    dataset.split = split_dataset(dataset, args.val_ratio, args.split_by, args.seed)
-    return args.split_by, None
-

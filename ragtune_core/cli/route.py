@@ -20,7 +20,7 @@ from ..store.workspace import Workspace, WorkspaceError
 from ..training.llm.serving import finetuned_llms, teacher_agreements
 from .errors import CommandFailed, UsageError
 from .cross_encoder import EMBEDDING_KIND, model_of_kind
-from .evaluate import BASE, default_part
+from .evaluate import BASE, PART_HELP, part_to_report
 from .llm_flags import add_llm_flags, llm_config_from, refuse_unavailable_batch
 
 
@@ -36,7 +36,7 @@ def register(subparsers) -> None:
     compare.add_argument("--llm-batch", action="store_true",
                          help="route through the LLM endpoint's Batch API (cheaper, results within 24 h); run again, "
                               "a stopped comparison resumes its batch")
-    compare.add_argument("--part", choices=PARTS, help="which queries (default: val if the dataset is split, else all)")
+    compare.add_argument("--part", choices=PARTS, help=PART_HELP)
     compare.set_defaults(handler=run_compare_selectors)
 
     route = subparsers.add_parser("route", help="each selector's pick for one query among a router dataset's tools")
@@ -109,7 +109,7 @@ def finetuned_llm_spec(ws: Workspace, name: str, choices: list[Choice]) -> Selec
 
 def run_compare_selectors(args: argparse.Namespace, ws: Workspace) -> dict:
     record = ws.resolve("datasets", args.dataset)
-    part = default_part(ws, record.id, args.part)
+    part, note = part_to_report(ws, record.id, args.part)
     specs = selector_specs(ws, args, load_router_task(ws, record.id).choices)
     for estimate in llm_routing_estimates(ws, [(record.id, part)], specs):
         _print_progress(0, 0, estimate)
@@ -131,7 +131,7 @@ def run_compare_selectors(args: argparse.Namespace, ws: Workspace) -> dict:
                "skipped": dict(comparison.skipped), "failed": dict(comparison.failed),
                "mcnemar": [test.to_dict() for test in tests],
                "teacher_agreement": {row.selector: row.to_dict()
-                                     for row in teacher_agreements(ws, comparison, finetuned_llms(ws))}}
+                                     for row in teacher_agreements(ws, comparison, finetuned_llms(ws))}, **note}
     if comparison.failed:
         raise CommandFailed("; ".join(f"selector {label!r} failed on every query: {error}"
                                       for label, error in comparison.failed), summary)

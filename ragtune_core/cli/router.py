@@ -12,7 +12,8 @@ from ..questions.router.prompts import MAX_SUMMARY_VARIATIONS
 from ..store.workspace import Workspace
 from .progress import ProgressPrinter
 from .llm_flags import add_batch_flag
-from .questions import add_generator_flags, announce_estimate, check_new_dataset, llm_config, split_and_save
+from .questions import (add_generator_flags, add_test_ratio_flag, announce_estimate, check_new_dataset, llm_config,
+                        split_and_save)
 from ..corpus.documents import load_documents
 
 
@@ -34,6 +35,7 @@ def register(subparsers) -> None:
     cmd.add_argument("--split-by", choices=SPLIT_MODES, default="document",
                      help="document: validation documents' tools are never trained on (default); query: shuffle queries")
     cmd.add_argument("--val-ratio", type=float, default=0.2, help="share of queries for validation (default 0.2)")
+    add_test_ratio_flag(cmd)
     cmd.add_argument("--seed", type=int, default=42)
     add_batch_flag(cmd)
     cmd.set_defaults(handler=router_dataset)

@@ -23,7 +23,7 @@ from .metrics import METRIC_NAMES, TOP_K, EvaluationError, QueryResult, metric_m
 log = logging.getLogger(__name__)
 
 CHART_METRICS = ("accuracy@1", "accuracy@5", "accuracy@10", "mrr@10", "ndcg@10", "map@100")
-PARTS = ("val", "train", "all")
+PARTS = ("test", "val", "train", "all")
 RANKED_IDS_KEPT = 10
 _QUERIES_PER_BLOCK = 256  # score rows computed at once: bounds memory to block x corpus floats
 TEXT_OVERHEAD = 20  # characters a text's special tokens and batching cost, for progress (text_work)

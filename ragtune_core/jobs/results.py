@@ -49,15 +49,16 @@ class TrainingRunResult(TrainResult):
 
 def training_history(ws: Workspace) -> list[dict]:
     """One row per embedding or cross-encoder training run, newest first: its settings, the time it was
-    estimated to take and took, and the validation metrics of the model it kept (None where it registered
-    none). A result of another shape is a FileContentError naming the run."""
+    estimated to take and took, and the metrics of the model it kept (None where it registered none): on the
+    test part, held out, which chose nothing; on validation (which chose it) for a dataset without one. A
+    result of another shape is a FileContentError naming the run."""
     runs = sorted((run for kind in TRAINING_KINDS for run in ws.list_runs(kind)), key=lambda r: r.created, reverse=True)
     dataset_names = {d.id: d.name for d in ws.list_datasets()}
     return [_history_row(run, TrainingRunResult.of_run(run), dataset_names) for run in runs]
 
 
 def _history_row(run: RunRecord, result: TrainingRunResult | None, dataset_names: dict[str, str]) -> dict:
-    after = result.metrics_after if result else {}
+    after = (result.test_metrics_after or result.metrics_after) if result else {}
     return {
         "model": run.name, "type": "cross-encoder" if run.kind == JobKind.TRAIN_CROSS_ENCODER else "embedding",
         "state": run.state, "dataset": dataset_names.get(run.dataset_id, run.dataset_id),
@@ -67,5 +68,6 @@ def _history_row(run: RunRecord, result: TrainingRunResult | None, dataset_names
         "started": when(run.created),
         "estimated": "" if result is None or result.estimated_seconds is None else duration(result.estimated_seconds),
         "duration": clock(run.finished - run.created) if run.finished else "",
+        "measured on": ("test" if result.test_metrics_after else "validation (chose it)") if result else "",
         "ndcg@10": after.get("ndcg@10"), "mrr@10": after.get("mrr@10"), "accuracy@1": after.get("accuracy@1"),
     }

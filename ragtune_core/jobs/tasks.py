@@ -127,8 +127,7 @@ def run_training_job(ctx, params: dict) -> dict:
     from ..training.config import EmbeddingTrainConfig
 
     result = _train(ctx, params, EmbeddingTrainConfig)
-    before, after = result.metrics_before.get("ndcg@10"), result.metrics_after.get("ndcg@10")
-    ctx.complete(f"{_stop_note(result)}validation ndcg@10 {before:.3f} → {after:.3f}")
+    ctx.complete(f"{_stop_note(result)}{result.figures('ndcg@10')}")
     return result.to_dict()
 
 
@@ -138,10 +137,9 @@ def run_cross_encoder_job(ctx, params: dict) -> dict:
 
     result = _train(ctx, params, CrossEncoderTrainConfig)
     metric, weight = result.primary_metric, result.first_stage_weight
-    before, after = result.metrics_before[metric], result.metrics_after[metric]
     blend = "" if weight is None else f", its score blended with the embedder's at weight {weight:.1f}"
-    ctx.complete(f"{_stop_note(result)}validation {metric} {before:.3f} → {after:.3f} "
-                 f"(embedder alone {result.metrics_embedder[metric]:.3f}{blend})")
+    ctx.complete(f"{_stop_note(result)}{result.figures(metric)} "
+                 f"(validation embedder alone {result.metrics_embedder[metric]:.3f}{blend})")
     return result.to_dict()
 
 

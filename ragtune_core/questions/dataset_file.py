@@ -39,7 +39,7 @@ class RagtuneBlock(pydantic.BaseModel):
     model_config = FILE_SHAPE
     kind: Literal["qa", "router"] = "qa"
     passage_docs: dict[str, str] = {}
-    split: dict[str, Literal["train", "val"]] = {}
+    split: dict[str, Literal["train", "val", "test"]] = {}
     extra: Extra = Extra()
 
 

@@ -1,7 +1,7 @@
 """Question/passage datasets in LlamaIndex's `EmbeddingQAFinetuneDataset` JSON format.
 
 The file keeps the four LlamaIndex keys (`queries`, `corpus`, `relevant_docs`, `mode`) so it loads
-in llama-index as is; RAGTune's own extras (which document a passage is from, the train/validation
+in llama-index as is; RAGTune's own extras (which document a passage is from, the train/validation/test
 split, a router dataset's tools) live under one extra `ragtune` key that LlamaIndex ignores.
 
 Every dataset file is checked when it is read (the schema `dataset_file.DatasetFile`): at least
@@ -28,7 +28,8 @@ from ..store.shapes import parse
 from ..store.workspace import DatasetRecord, Workspace, check_name, new_id
 from .dataset_file import EVALUATION_ONLY, STYLES, DatasetFile
 
-TRAIN, VAL = "train", "val"
+TRAIN, VAL, TEST = "train", "val", "test"
+TEST_RATIO = 0.2  # the share of documents (or questions) a split holds out for reporting
 SPLIT_MODES = ("document", "query")
 KINDS = ("qa", "router")
 
@@ -44,7 +45,7 @@ class QADataset:
     relevant_docs: dict[str, list[str]]  # query id -> ids of the passages that answer it
     mode: str = "text"
     passage_docs: dict[str, str] = field(default_factory=dict)  # passage id -> document id
-    split: dict[str, str] = field(default_factory=dict)  # query id -> "train" | "val"
+    split: dict[str, str] = field(default_factory=dict)  # query id -> "train" | "val" | "test"
     kind: str = "qa"  # "qa" or "router"
     extra: dict = field(default_factory=dict)  # e.g. router tools; kept verbatim
     # The file this dataset was loaded from and that file's version then: saving back over it is
@@ -88,7 +89,7 @@ class QADataset:
         return dict(self.extra.get(STYLES) or {})
 
     def subset(self, part: str | None) -> QADataset:
-        """The queries of one split part ("train"/"val"), with the whole corpus; None: everything."""
+        """The queries of one split part ("train"/"val"/"test"), with the whole corpus; None: everything."""
         if part is None:
             return self
         if not self.split:
@@ -191,34 +192,82 @@ def in_file(file: str | None, message: str) -> str:
     return f"{file}: {message}" if file else message
 
 
-def split_dataset(dataset: QADataset, val_ratio: float = 0.2, by: str = "document", seed: int = 42) -> dict[str, str]:
-    """Assign each query to train or val.
+@dataclass(frozen=True)
+class Split:
+    """A split of a dataset's questions, how it was made and, when not as asked, why."""
 
-    by="document": whole documents go to validation, so no validation passage is ever trained on.
-    by="query": queries are shuffled and cut, passages may be shared.
+    parts: dict[str, str]  # query id -> "train" | "val" | "test"
+    by: str  # "document" or "query"
+    note: str | None = None
+
+
+def plan_split(dataset: QADataset, val_ratio: float = 0.2, by: str = "document", seed: int = 42,
+               test_ratio: float = TEST_RATIO) -> Split:
+    """Assign each query to train, val or (with `test_ratio` above 0) test.
+
+    Validation picks the checkpoint kept and a reranker's blend; test chooses nothing, so its figure is
+    the one to report. by="document": whole documents go to validation and test, so none of their
+    passages is ever trained on; with fewer documents than parts, it splits by query and says so in the
+    note. by="query": queries are shuffled and cut, passages may be shared. The validation part is the
+    one a two-part split with the same seed makes.
     """
     if dataset.evaluation_only:
         raise DatasetError("an evaluation-only dataset is never split: it is evaluated whole (part 'all') and "
                            "never trained on")
     if not 0 < val_ratio < 1:
         raise DatasetError("the validation ratio must be between 0 and 1")
+    if not 0 <= test_ratio < 1 or val_ratio + test_ratio >= 1:
+        raise DatasetError("the test ratio must be at least 0 and leave a train part beside validation")
     if by not in SPLIT_MODES:
         raise DatasetError(f"split by must be one of {SPLIT_MODES}, not {by!r}")
     rng = random.Random(seed)
-    if by == "query":
-        qids = sorted(dataset.queries)
-        rng.shuffle(qids)
-        n_val = max(1, round(len(qids) * val_ratio))
-        val = set(qids[:n_val])
-        return {q: VAL if q in val else TRAIN for q in dataset.queries}
-    doc_of = {q: _document_of(dataset, q) for q in dataset.queries}
-    docs = sorted(set(doc_of.values()))
-    if len(docs) < 2:
-        raise DatasetError("a split by document needs questions from at least two documents; split by query instead")
-    rng.shuffle(docs)
-    n_val = min(len(docs) - 1, max(1, round(len(docs) * val_ratio)))
-    val_docs = set(docs[:n_val])
-    return {q: VAL if doc_of[q] in val_docs else TRAIN for q in dataset.queries}
+    note = None
+    if by == "document":
+        doc_of = {q: _document_of(dataset, q) for q in dataset.queries}
+        needed = 3 if test_ratio else 2
+        if len(set(doc_of.values())) >= needed:
+            part_of = _cut(set(doc_of.values()), val_ratio, test_ratio, rng)
+            return Split({q: part_of[doc_of[q]] for q in dataset.queries}, by)
+        by = "query"
+        note = (f"the questions come from {len(set(doc_of.values()))} document(s), fewer than the {needed} a split "
+                "by document needs, so they were split by question: held-out questions may ask about the same "
+                "documents as training ones")
+    part_of = _cut(set(dataset.queries), val_ratio, test_ratio, rng)
+    return Split({q: part_of[q] for q in dataset.queries}, by, note)
+
+
+def split_dataset(dataset: QADataset, val_ratio: float = 0.2, by: str = "document", seed: int = 42,
+                  test_ratio: float = TEST_RATIO) -> dict[str, str]:
+    """The parts of `plan_split`: query id -> train, val or test."""
+    return plan_split(dataset, val_ratio, by, seed, test_ratio).parts
+
+
+def _cut(items: set[str], val_ratio: float, test_ratio: float, rng: random.Random) -> dict[str, str]:
+    """Each item's part: shuffled, then the first for validation, the next for test, the rest for train.
+    Each part keeps at least one item where there are enough: train and validation from two, test from three."""
+    order = sorted(items)
+    rng.shuffle(order)
+    n_test = min(max(1, round(len(order) * test_ratio)), max(0, len(order) - 2)) if test_ratio else 0
+    n_val = min(max(1, round(len(order) * val_ratio)), max(1, len(order) - 1 - n_test))
+    return {item: VAL if i < n_val else TEST if i < n_val + n_test else TRAIN for i, item in enumerate(order)}
+
+
+def reported_part(dataset: QADataset) -> tuple[str, str | None]:
+    """The part whose figures to report, and its `part_caveat`: test where there is one; else validation;
+    "all" for an unsplit dataset."""
+    part = "all" if not dataset.split else TEST if TEST in dataset.split.values() else VAL
+    return part, part_caveat(dataset, part)
+
+
+def part_caveat(dataset: QADataset, part: str) -> str | None:
+    """Why figures measured on `part` are not the ones to report, when they are not: validation chose
+    each fine-tuned model's kept checkpoint (and a reranker's blend weight)."""
+    if part != VAL:
+        return None
+    chose = "the validation part chose each fine-tuned model's kept checkpoint, so its figures run a little high"
+    if TEST in dataset.split.values():
+        return f"{chose}; report the test part's, which chose nothing"
+    return f"this dataset has no test part: {chose}; re-split it to hold out a test part"
 
 
 def _document_of(dataset: QADataset, qid: str) -> str:

@@ -8,7 +8,7 @@ from collections import defaultdict
 import numpy as np
 import pandas as pd
 
-from ..questions.qa_dataset import TRAIN, VAL, QADataset
+from ..questions.qa_dataset import TEST, TRAIN, VAL, QADataset
 from ..questions.router.tools import Tool, dataset_tools
 from .compare import RouterComparison, confusion_matrix
 from .selectors import Choice, Selection
@@ -23,19 +23,19 @@ COUNT_COLUMNS = ["tool", "tool_id", "kind", "document", "queries"]
 
 def counts_per_tool(dataset: QADataset, titles: dict[str, str] | None = None) -> pd.DataFrame:
     """Queries per tool, every tool listed (0 for a choice nothing is routed to); with a split,
-    train and val counts too."""
+    the counts of its parts too (train, val and test where it has one)."""
     per_tool: dict[str, list[str]] = defaultdict(list)
     for qid, pids in dataset.relevant_docs.items():
         per_tool[pids[0]].append(qid)
+    parts = ([TRAIN, VAL] + [TEST] * (TEST in dataset.split.values())) if dataset.split else []
     rows = []
     for tool in dataset_tools(dataset):
         qids = per_tool.get(tool.id, [])
         row = {"tool": tool.name, "tool_id": tool.id, "kind": tool.kind, "document": _document_label(tool, titles),
                "queries": len(qids)}
-        if dataset.split:
-            row.update({part: sum(dataset.split.get(q) == part for q in qids) for part in (TRAIN, VAL)})
+        row.update({part: sum(dataset.split.get(q) == part for q in qids) for part in parts})
         rows.append(row)
-    return pd.DataFrame(rows, columns=COUNT_COLUMNS + ([TRAIN, VAL] if dataset.split else []))
+    return pd.DataFrame(rows, columns=COUNT_COLUMNS + parts)
 
 
 def _document_label(tool: Tool | None, titles: dict[str, str] | None) -> str:

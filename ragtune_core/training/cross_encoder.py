@@ -29,12 +29,12 @@ from ..evaluation.reranking import (
     RERANK_TOP_K, FirstStage, best_blend, cross_encoder_scores, first_stage, reranked,
     retrieval_report, set_first_stage_weight,
 )
-from ..questions.qa_dataset import TRAIN, VAL, QADataset
+from ..questions.qa_dataset import TEST, TRAIN, VAL, QADataset
 from ..store.models import CROSS_ENCODER, load_embedder, transformer_folder
 from .config import MAX_HARD_NEGATIVES, CrossEncoderTrainConfig, is_int, require
 from .fit import (
     EVAL_BATCH_SIZE, OnEvent, TrainerRecipe, TrainResult, check_free, check_parts, fit_and_publish, load_base_model,
-    primary_metric, validation_sample,
+    primary_metric, test_sample, validation_sample,
 )
 from .name_swap import NameSwapper
 
@@ -111,7 +111,8 @@ def train_cross_encoder(config: CrossEncoderTrainConfig, dataset: QADataset, out
     `on_event(name, data)` receives "prepare" {done, total, message} while the embedder ranks the
     corpus, then the same events as training.train_embedding. The result's metrics_embedder are the
     embedder's own validation metrics, for comparison. Validation runs rerank at most
-    validation_questions() questions. `output_dir` must not exist: it appears, complete, only when
+    validation_questions() questions, and so do the test part's measures of the base and kept models, at the
+    blend weight validation chose. `output_dir` must not exist: it appears, complete, only when
     everything went well.
     """
     output_dir = Path(output_dir)
@@ -123,10 +124,12 @@ def train_cross_encoder(config: CrossEncoderTrainConfig, dataset: QADataset, out
     # A router's tools are all reranked; a QA corpus only up to the reranker's usual depth.
     top_k = min(TOP_K, len(dataset.corpus)) if router else RERANK_TOP_K
     embedder = load_embedder(config.embedder)
-    val_sample = validation_sample(dataset, validation_questions(dataset, top_k, config.max_length))
-    # One "prepare" progress over both rankings: the corpus and validation questions, then the train questions.
+    sample_size = validation_questions(dataset, top_k, config.max_length)
+    val_sample, test_part = validation_sample(dataset, sample_size), test_sample(dataset, sample_size)
+    # One "prepare" progress over the rankings: the corpus and validation questions, then the train (and test) ones.
     val_work = text_work([*dataset.corpus.values(), *val_sample.subset(VAL).queries.values()])
-    all_work = val_work + text_work(list(dataset.subset(TRAIN).queries.values()))
+    train_work = text_work(list(dataset.subset(TRAIN).queries.values()))
+    all_work = val_work + train_work + text_work(list(test_part.queries.values()) if test_part else [])
 
     def prepare(before: int):
         return lambda done, total, message: emit(EventKind.PREPARE, {"done": before + done, "total": all_work,
@@ -135,6 +138,8 @@ def train_cross_encoder(config: CrossEncoderTrainConfig, dataset: QADataset, out
     val_first = first_stage(embedder, val_sample, VAL, EVAL_BATCH_SIZE, on_progress=prepare(0))
     train_first = first_stage(embedder, dataset, TRAIN, EVAL_BATCH_SIZE, val_first.corpus_embeddings,
                               prepare(val_work))
+    test_first = None if test_part is None else first_stage(
+        embedder, test_part, TEST, EVAL_BATCH_SIZE, val_first.corpus_embeddings, prepare(val_work + train_work))
     triples = labelled_pairs(train_first, config.hard_negatives, config.name_swaps, config.seed,
                              config.easy_negatives)
     require(any(label == 0.0 for _, _, label in triples),
@@ -143,13 +148,14 @@ def train_cross_encoder(config: CrossEncoderTrainConfig, dataset: QADataset, out
 
     model = load_base_model(CROSS_ENCODER, start_model(config), config.max_length, model_card_name, config.seed)
     evaluator = _make_evaluator(val_first, top_k, primary, blend=not router)
+    test_evaluator = None if test_first is None else _make_evaluator(test_first, top_k, primary, not router, evaluator)
 
     def keep_blend_weight(kept, step: int) -> None:
         """0 for a router (its evaluations blend nothing), also when it started from a QA reranker."""
         set_first_stage_weight(kept, evaluator.blend_weights.get(step, 0.0))
 
     recipe = _listwise_recipe(model, triples, config.target_steps(dataset.kind), keep_blend_weight)
-    result = fit_and_publish(config, model, evaluator, recipe, primary, output_dir, emit)
+    result = fit_and_publish(config, model, evaluator, recipe, primary, output_dir, emit, test_evaluator)
     return replace(result, metrics_embedder=metrics_embedder,
                    first_stage_weight=None if router else evaluator.blend_weights.get(result.best_step))
 
@@ -171,12 +177,13 @@ def start_model(config: CrossEncoderTrainConfig) -> str | None:
     return config.base_model or (transformer_folder(config.embedder) if config.embedder else None)
 
 
-def _make_evaluator(val_first: FirstStage, top_k: int, primary: str, blend: bool):
-    """Reranks the validation questions' embedder candidates; metrics named as evaluation.metrics names them. With
+def _make_evaluator(first: FirstStage, top_k: int, primary: str, blend: bool, weights=None):
+    """Reranks one part's embedder candidates; metrics named as evaluation.metrics names them. With
     `blend` (a QA reranker), the metrics are those of the best blend with the first stage (best_blend),
     whose weight it keeps apart, in `blend_weights` by step: a few hundred steps on a CPU can leave the
     reranker alone below its fine-tuned first stage, and the blend keeps what it adds (docs/decisions.md,
-    "QA reranker blend")."""
+    "QA reranker blend"). With `weights` (the validation evaluator: for the test part), it chooses
+    nothing: it blends at the weight `weights` chose for the same step."""
     from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
 
     class RerankEvaluator(BaseEvaluator):
@@ -186,11 +193,12 @@ def _make_evaluator(val_first: FirstStage, top_k: int, primary: str, blend: bool
             self.blend_weights: dict[int, float] = {}  # step -> the weight its metrics were measured at
 
         def __call__(self, model, output_path=None, epoch=-1, steps=-1) -> dict[str, float]:
-            scores = cross_encoder_scores(model, val_first, top_k, EVAL_BATCH_SIZE)
-            if not blend:
-                return self.prefix_name_to_metrics(reranked(val_first, scores, VAL).metrics, VAL)
-            self.blend_weights[steps], report = best_blend(val_first, scores, VAL, primary)
-            return self.prefix_name_to_metrics(report.metrics, VAL)
+            scores = cross_encoder_scores(model, first, top_k, EVAL_BATCH_SIZE)
+            if not blend or weights is not None:
+                weight = weights.blend_weights.get(steps, 0.0) if blend else 0.0
+                return self.prefix_name_to_metrics(reranked(first, scores, first.part, weight).metrics, first.part)
+            self.blend_weights[steps], report = best_blend(first, scores, first.part, primary)
+            return self.prefix_name_to_metrics(report.metrics, first.part)
 
     return RerankEvaluator()
 

@@ -6,7 +6,7 @@ learning rate (training.register.run_config). A router dataset trains the whole 
 sentence-transformers' own recipe: `SentenceTransformerTrainer` with `MultipleNegativesRankingLoss`
 (the other passages of a batch are each question's negatives, so batches hold no duplicate texts).
 Both validate with an `InformationRetrievalEvaluator` on the validation questions against the whole
-corpus. The model is written into a hidden folder next to its destination and renamed into place
+corpus, and measure the base model and the model kept on the test questions, which chose nothing. The model is written into a hidden folder next to its destination and renamed into place
 only when complete, so a failed or cancelled run never leaves half a model.
 
 torch and sentence-transformers are imported inside functions: the Streamlit pages import this
@@ -18,12 +18,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..runs import EventKind
-from ..questions.qa_dataset import TRAIN, VAL, QADataset
+from ..questions.qa_dataset import TEST, TRAIN, VAL, QADataset
 from ..store.models import EMBEDDING
 from .config import EmbeddingTrainConfig
 from .fit import (
     EVAL_BATCH_SIZE, OnEvent, TrainerRecipe, TrainResult, check_free, check_parts, fit_and_publish, load_base_model,
-    primary_metric, validation_sample,
+    primary_metric, test_sample, validation_sample,
 )
 
 MODEL_KIND = EMBEDDING
@@ -50,31 +50,34 @@ def train_embedding(config: EmbeddingTrainConfig, dataset: QADataset, output_dir
     output_dir = Path(output_dir)
     check_free(output_dir)
     check_parts(dataset)
-    val_part = validation_sample(dataset).subset(VAL)
+    val_part, test_part = validation_sample(dataset).subset(VAL), test_sample(dataset)
     model = load_base_model(EMBEDDING, config.base_model, config.max_seq_length, model_card_name, config.seed)
     if dataset.kind == "router":
         recipe = _recipe(config, model, dataset.subset(TRAIN).pairs())
         return fit_and_publish(config, model, _make_evaluator(val_part), recipe, primary_metric(dataset),
-                               output_dir, on_event)
+                               output_dir, on_event, _make_evaluator(test_part, name=TEST))
     from . import query_side
 
     model = query_side.asymmetric(model)
     emit = on_event or (lambda event, data: None)
     corpus_embeddings = query_side.passage_embeddings(model, dataset, lambda done, total, message: emit(
         EventKind.PREPARE, {"done": done, "total": total, "message": f"passages: {message}"}))
-    evaluator = _make_evaluator(val_part, query_side.evaluator_class(corpus_embeddings, config.base_share))
-    return fit_and_publish(config, model, evaluator,
+    evaluator_class = query_side.evaluator_class(corpus_embeddings, config.base_share)
+    return fit_and_publish(config, model, _make_evaluator(val_part, evaluator_class),
                            query_side.recipe(model, dataset, corpus_embeddings, config.base_share),
-                           primary_metric(dataset), output_dir, on_event)
+                           primary_metric(dataset), output_dir, on_event,
+                           _make_evaluator(test_part, evaluator_class, TEST))
 
 
-def _make_evaluator(val_part: QADataset, evaluator_class: type | None = None):
-    """The validation questions against the whole corpus; `evaluator_class` is an
+def _make_evaluator(part: QADataset | None, evaluator_class: type | None = None, name: str = VAL):
+    """One part's questions against the whole corpus (None without that part); `evaluator_class` is an
     InformationRetrievalEvaluator subclass (a QA question encoder's, training.query_side) or None."""
     from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
 
-    relevant = {qid: set(pids) for qid, pids in val_part.relevant_docs.items()}
-    return (evaluator_class or InformationRetrievalEvaluator)(val_part.queries, val_part.corpus, relevant, name=VAL,
+    if part is None:
+        return None
+    relevant = {qid: set(pids) for qid, pids in part.relevant_docs.items()}
+    return (evaluator_class or InformationRetrievalEvaluator)(part.queries, part.corpus, relevant, name=name,
                                                               batch_size=EVAL_BATCH_SIZE, write_csv=False)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..runs import EventKind
-from ..questions.qa_dataset import TRAIN, VAL, QADataset
+from ..questions.qa_dataset import TEST, TRAIN, VAL, QADataset
 from ..store.staging import publish_folder, staged
 from ..store.models import load_model
 from .config import TrainConfig, TrainingError
@@ -84,6 +84,18 @@ class TrainResult:
     trials: list[dict] = field(default_factory=list)  # a hyperparameter search's trainings (training.search)
     planned_steps: int = 0  # optimizer steps the schedule planned
     stopped_by_user: bool = False  # the user asked it to stop (training.stopping): the best model so far was kept
+    # The test part's metrics of the base model and of the model kept (the kept reranker's blend weight applied):
+    # questions that chose nothing, so the figures to report. Empty for a dataset without a test part.
+    test_metrics_before: dict[str, float] = field(default_factory=dict)
+    test_metrics_after: dict[str, float] = field(default_factory=dict)
+
+    def figures(self, metric: str) -> str:
+        """`metric` before → after, on validation (what chose the model kept) and on test (what to report),
+        or why there is no test figure."""
+        line = f"validation {metric} {self.metrics_before[metric]:.3f} → {self.metrics_after[metric]:.3f}"
+        if not self.test_metrics_after:
+            return line + " (no test part: the figure the model was selected on)"
+        return f"{line}; test {metric} {self.test_metrics_before[metric]:.3f} → {self.test_metrics_after[metric]:.3f}"
 
 
 @dataclass
@@ -151,6 +163,14 @@ def validation_sample(dataset: QADataset, limit: int = MAX_VALIDATION_QUESTIONS)
     return dataset.sampled(VAL, limit)
 
 
+def test_sample(dataset: QADataset, limit: int = MAX_VALIDATION_QUESTIONS) -> QADataset | None:
+    """At most `limit` test questions, spread evenly over the test part, with the whole corpus; None
+    for a dataset without a test part (split before RAGTune kept one)."""
+    if TEST not in dataset.split.values():
+        return None
+    return dataset.sampled(TEST, limit).subset(TEST)
+
+
 def check_parts(dataset: QADataset) -> None:
     """Refuse a dataset that cannot be trained on: no split, fewer than 2 train pairs, no validation
     question, or a corpus without wrong passages to learn from."""
@@ -172,11 +192,13 @@ def _length(epochs: int, steps_per_epoch: int, n_examples: int, config: TrainCon
 
 
 def fit_and_publish(config: TrainConfig, model, evaluator, recipe: TrainerRecipe, primary_metric: str,
-                    output_dir: Path, on_event: OnEvent | None = None) -> TrainResult:
+                    output_dir: Path, on_event: OnEvent | None = None, test_evaluator=None) -> TrainResult:
     """Evaluate the base model, train it with an evaluation every few steps, keep the best evaluated
     weights (by `primary_metric`, the base model's included), stop early once `config.patience`
     evaluations in a row bring no improvement or the user asks to (training.stopping), and save the
-    kept model as `output_dir`.
+    kept model as `output_dir`. `test_evaluator` (None: no test part) measures the base model and the
+    model kept on questions that chose nothing: called after `evaluator` for the same step, so it can
+    reuse what that evaluation chose at it (a reranker's blend weight).
 
     Everything is written into a hidden folder next to `output_dir`, renamed into place only when
     complete and removed whatever happens, so a failed or cancelled run leaves nothing behind.
@@ -184,6 +206,7 @@ def fit_and_publish(config: TrainConfig, model, evaluator, recipe: TrainerRecipe
     emit = on_event or (lambda event, data: None)
     metrics_before = short_metric_names(evaluator(model, steps=0))
     emit(EventKind.EVAL, {"step": 0, "epoch": 0.0, "metrics": metrics_before})
+    test_before = _tested(test_evaluator, model, 0)
     schedule = plan_schedule(config, recipe.pairs, recipe.target_steps)
     emit(EventKind.SCHEDULE, {"epochs": schedule.epochs, "steps": schedule.steps,
                               "eval_steps": schedule.eval_steps, "reason": schedule.reason})
@@ -201,6 +224,7 @@ def fit_and_publish(config: TrainConfig, model, evaluator, recipe: TrainerRecipe
             emit(EventKind.EVAL, {"step": steps, "epoch": trainer.state.epoch, "metrics": metrics})
             best.consider(steps, metrics)
         best.restore()
+        test_after = _tested(test_evaluator, model, best.step)
         if recipe.on_kept:
             recipe.on_kept(model, best.step)
         # A request that came once every planned step had run stopped nothing.
@@ -210,10 +234,16 @@ def fit_and_publish(config: TrainConfig, model, evaluator, recipe: TrainerRecipe
                 "steps": steps, "planned_steps": schedule.steps}
         emit(EventKind.BEST, kept)
         model.save(str(work / "model"))
-        _note_on_model_card(work / "model", metrics_before, kept, schedule)
+        _note_on_model_card(work / "model", metrics_before, kept, schedule, (test_before, test_after))
         publish_model(work / "model", output_dir)
     return TrainResult(output_dir, primary_metric, metrics_before, best.metrics, best.step, steps, schedule.reason,
-                       recipe.pairs, seconds, planned_steps=schedule.steps, stopped_by_user=stopped_by_user)
+                       recipe.pairs, seconds, planned_steps=schedule.steps, stopped_by_user=stopped_by_user,
+                       test_metrics_before=test_before, test_metrics_after=test_after)
+
+
+def _tested(test_evaluator, model, step: int) -> dict[str, float]:
+    """The test part's metrics of `model` as it is at `step`; empty without a test part."""
+    return short_metric_names(test_evaluator(model, steps=step)) if test_evaluator else {}
 
 
 class _BestModel:
@@ -250,15 +280,20 @@ def how_it_stopped(best: dict) -> str:
     return "stopped early" if best["stopped_early"] else ""
 
 
-def _note_on_model_card(model_dir: Path, before: dict, best: dict, schedule: Schedule) -> None:
-    """Say in the model card which step was kept and why (`best`: the "best" event), beside what
-    sentence-transformers wrote."""
+def _note_on_model_card(model_dir: Path, before: dict, best: dict, schedule: Schedule,
+                        test: tuple[dict, dict]) -> None:
+    """Say in the model card which step was kept and why (`best`: the "best" event) and, with a test part,
+    the figure to report (`test`: its metrics before and after), beside what sentence-transformers wrote."""
     kept = "the base model (no step beat it)" if best["step"] == 0 else f"step {best['step']}"
     metric, value, stopped = best["metric"], best["value"], how_it_stopped(best)
     note = (f"\n\n## RAGTune training\n\n- Kept: {kept} of {best['steps']} steps run, by validation {metric}: "
             f"{math.nan if value is None else value:.4f} (base model: {before.get(metric, math.nan):.4f}).\n"
             f"- Schedule: {schedule.reason}; evaluated every {schedule.eval_steps} steps"
             f"{'; ' + stopped if stopped else ''}.\n")
+    test_before, test_after = test
+    if test_after:
+        note += (f"- Test (held out, chose nothing): {metric} {test_after.get(metric, math.nan):.4f} "
+                 f"(base model: {test_before.get(metric, math.nan):.4f}).\n")
     append_to_model_card(model_dir, note)
 
 

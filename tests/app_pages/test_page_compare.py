@@ -2,7 +2,7 @@ import pytest
 
 from tests.page_helpers import open_page, texts, widget
 from ragtune_core import jobs
-from ragtune_core.questions.qa_dataset import QADataset, split_dataset
+from ragtune_core.questions.qa_dataset import QADataset, load_dataset, split_dataset, update_dataset
 from ragtune_core.store.models import DEFAULT_BASE_MODEL as DEFAULT
 from ragtune_core.store.workspace import Workspace
 from ragtune_core.questions.qa_dataset import save_dataset
@@ -49,7 +49,8 @@ def test_evaluate_base_model_and_show_chart_and_per_query_table(ws):
     assert not at.exception
     assert at.get("plotly_chart"), "no metric chart"
     per_query = at.dataframe[-1].value
-    assert len(per_query) == 2  # the validation half of the four questions
+    assert len(per_query) == 1  # the test part (one of four documents): the part reported by default
+    assert widget(at, "radio", "Queries").value == "test"
     assert any("rank" in str(c).lower() for c in per_query.columns)
 
 
@@ -66,6 +67,16 @@ def _untrained_cross_encoder(ws):
     path = ws.model_dir("fresh-reranker")
     CrossEncoder(resolve_model(None), num_labels=1).save(str(path))
     return ws.register_model("fresh-reranker", "cross_encoder", path, "all-MiniLM-L6-v2")
+
+
+def test_a_dataset_without_a_test_part_says_its_figures_are_the_ones_models_were_selected_on(ws):
+    record = ws.list_datasets()[0]
+    dataset = load_dataset(ws, record.id)
+    dataset.split = split_dataset(dataset, 0.5, "document", seed=1, test_ratio=0)  # as split before test parts
+    update_dataset(ws, record.id, dataset)
+    at = open_page("compare")
+    assert widget(at, "radio", "Queries").options == ["validation split", "training split", "all"]
+    assert "This dataset has no test part: the validation part chose" in texts(at.caption)
 
 
 def test_reranked_retrieval_is_reported_beside_the_embedder(ws):

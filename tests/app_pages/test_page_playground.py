@@ -1,12 +1,17 @@
-import pytest
+from contextlib import contextmanager
 
-from tests.page_helpers import open_page, texts, widget
+import pytest
+import streamlit
+from streamlit.testing.v1 import AppTest
+
+import ragtune_core.routing
+from tests.page_helpers import APP, open_page, texts, widget
 from ragtune_core.corpus.documents import Chunk, Document
 from ragtune_core.questions.router.datasets import generate_router_dataset
 from ragtune_core.questions.router.tools import make_tools
 from ragtune_core.store.workspace import Workspace
 from ragtune_core.corpus.documents import save_corpus
-from ragtune_core.questions.qa_dataset import save_dataset
+from ragtune_core.questions.qa_dataset import load_dataset, save_dataset
 
 pytestmark = pytest.mark.slow  # loads the bundled model
 
@@ -61,3 +66,55 @@ def test_summary_tool_without_llm_gives_a_labelled_extractive_summary(ws):
 def test_without_router_dataset_the_page_says_how_to_make_one(tmp_path, monkeypatch):
     monkeypatch.setenv("RAGTUNE_WORKSPACE", str(tmp_path / "empty"))
     assert "Create a router dataset" in texts(open_page("playground").info)
+
+
+@pytest.fixture
+def summaries(monkeypatch):
+    """Each summary's computation, as the spinners open while it ran."""
+    spinning, calls = [], []
+    real_spinner, real_summary = streamlit.spinner, ragtune_core.routing.extractive_summary
+
+    @contextmanager
+    def recorded_spinner(text, *args, **kwargs):
+        with real_spinner(text, *args, **kwargs):
+            spinning.append(text)
+            try:
+                yield
+            finally:
+                spinning.pop()
+
+    def recorded_summary(embedder, document):
+        calls.append(list(spinning))
+        return real_summary(embedder, document)
+
+    monkeypatch.setattr(streamlit, "spinner", recorded_spinner)
+    monkeypatch.setattr(ragtune_core.routing, "extractive_summary", recorded_summary)
+    return calls
+
+
+def test_the_summary_is_made_under_a_spinner_in_its_place_and_not_made_again_on_a_rerun(ws, summaries):
+    at = _route("Give me a holistic summary of everything about Bread")
+    assert summaries == [["Summarising the document…"]]
+    assert "Extractive summary" in texts(at.markdown)
+    at.run()  # any widget's change reruns the page: the summary is shown again, not made again
+    assert len(summaries) == 1 and "Extractive summary" in texts(at.markdown)
+
+
+def test_the_playground_keeps_its_dataset_and_last_result_while_the_user_visits_another_page(ws, summaries):
+    corpus = ws.list_corpora()[0]
+    save_dataset(ws, "another router", load_dataset(ws, ws.list_datasets("router")[0].id), corpus.id, {})
+    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    at.switch_page("app_pages/playground.py").run()
+    picker = widget(at, "selectbox", "Router dataset")
+    chosen = next(d.id for d in ws.list_datasets("router") if d.id != picker.value)  # not the one it starts at
+    picker.set_value(chosen).run()
+    widget(at, "text_input", "Query").input("Give me a holistic summary of everything about Bread")
+    widget(at, "button", "Route").click().run()
+    assert not at.exception and "Extractive summary" in texts(at.markdown)
+
+    at.switch_page("app_pages/compare.py").run()
+    assert not at.exception and not [w for w in at.selectbox if w.label == "Router dataset"]
+    at.switch_page("app_pages/playground.py").run()
+    assert widget(at, "selectbox", "Router dataset").value == chosen
+    assert at.dataframe[0].value.loc[0, "pick"] == "summary_tool_bread"
+    assert "Extractive summary" in texts(at.markdown) and len(summaries) == 1  # shown at once, not made again

@@ -56,10 +56,8 @@ def test_generate_review_and_accept(ws):
     dataset = load_dataset(ws, record.id)
     generated = ws.get_run(run_id).result["questions"]
     assert 4 <= generated <= 16 and len(dataset.queries) == generated  # up to 4 per chunk, all kept
-    assert set(dataset.split.values()) == {"train", "val"}
-    # split by document: the two documents land on different sides
-    sides = {dataset.passage_docs[dataset.relevant_docs[q][0]]: part for q, part in dataset.split.items()}
-    assert sorted(sides.values()) == ["train", "val"]
+    # two documents, fewer than a split by document into three parts needs: split by question, each part present
+    assert set(dataset.split.values()) == {"train", "val", "test"}
     assert ws.get_run(run_id).result["accepted_dataset_id"] == record.id
     # an accepted draft leaves the review list
     assert "Generated questions appear here" in texts(at.run().info)
@@ -84,7 +82,7 @@ def test_download_is_llama_index_json(ws):
     widget(at, "button", "Accept and save dataset").click().run()
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["Download all (LlamaIndex JSON)", "Download train (LlamaIndex JSON)",
-                      "Download val (LlamaIndex JSON)"]
+                      "Download val (LlamaIndex JSON)", "Download test (LlamaIndex JSON)"]
 
 
 def test_router_dataset_from_default_tools(ws):
@@ -120,9 +118,9 @@ def test_an_imported_unsplit_dataset_can_be_split_on_the_page(ws):
     widget(at, "selectbox", "Split by").set_value("query")  # one unknown document: split by query
     widget(at, "button", "Split").click().run()
     assert not at.exception and not at.error
-    assert set(load_dataset(ws, record.id).split.values()) == {"train", "val"}
+    assert set(load_dataset(ws, record.id).split.values()) == {"train", "val", "test"}
     assert ws.get_dataset(record.id).params["split_by"] == "query"
-    assert "train 3 · validation 1 questions" in texts(at.caption)
+    assert "train 2 · validation 1 · test 1 questions" in texts(at.caption)
 
 
 def test_a_dataset_is_deleted_from_the_page_unless_a_job_uses_it(ws):

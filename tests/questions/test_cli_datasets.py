@@ -64,8 +64,11 @@ def test_a_plain_file_whose_passages_are_tools_is_imported_as_a_router_dataset(c
     dataset = load_dataset(workspace, summary["dataset_id"])
     tools = {t["name"]: (t["kind"], t["document_id"]) for t in dataset.extra["tools"]}
     assert tools["vector_tool_oslo"] == ("vector", "oslo") and tools["summary_tool_lima"] == ("summary", "lima")
-    code, summary, _ = run(capsys, workspace, "split", "guessed", "--by", "document", "--val-ratio", "0.5")
+    code, summary, _ = run(capsys, workspace, "split", "guessed", "--by", "document", "--val-ratio", "0.5",
+                           "--test-ratio", "0")
     assert code == 0 and (summary["train"], summary["val"]) == (2, 2)  # one city each: its tools stay together
+    code, summary, _ = run(capsys, workspace, "split", "guessed", "--by", "document")  # two cities, three parts
+    assert code == 0 and summary["by"] == "query" and "fewer than the 3 a split by document needs" in summary["note"]
     code, _, _ = run(capsys, workspace, "compare-selectors", "guessed", "--embedding", "base")
     assert code == 0
 
@@ -175,22 +178,24 @@ def test_split_by_document_is_stored(capsys, workspace, split_dataset_record):
     code, summary, err = run(capsys, workspace, "split", "docs-qa", "--by", "document", "--val-ratio", "0.4",
                              "--seed", "3")
     assert code == 0, err
-    assert (summary["train"], summary["val"], summary["by"]) == (6, 4, "document")
+    assert (summary["train"], summary["val"], summary["test"], summary["by"]) == (4, 4, 2, "document")
+    assert "note" not in summary
     dataset = load_dataset(workspace, split_dataset_record.id)
-    val_docs = {dataset.passage_docs[dataset.relevant_docs[q][0]] for q, p in dataset.split.items() if p == "val"}
-    train_docs = {dataset.passage_docs[dataset.relevant_docs[q][0]] for q, p in dataset.split.items() if p == "train"}
-    assert len(val_docs) == 2 and not val_docs & train_docs
+    docs = {part: {dataset.passage_docs[dataset.relevant_docs[q][0]] for q, p in dataset.split.items() if p == part}
+            for part in ("train", "val", "test")}
+    assert len(docs["val"]) == 2 and len(docs["test"]) == 1 and not (docs["val"] | docs["test"]) & docs["train"]
     code, again, _ = run(capsys, workspace, "split", split_dataset_record.id, "--by", "query", "--val-ratio", "0.3")
-    assert code == 0 and (again["train"], again["val"]) == (7, 3)
+    assert code == 0 and (again["train"], again["val"], again["test"]) == (5, 3, 2)
+    code, two, _ = run(capsys, workspace, "split", "docs-qa", "--val-ratio", "0.3", "--test-ratio", "0")
+    assert code == 0 and (two["train"], two["val"], two["test"]) == (6, 4, 0)
 
 
 def test_a_bad_split_leaves_the_stored_split_alone(capsys, workspace, split_dataset_record):
     before = load_dataset(workspace, split_dataset_record.id).split
     code, _, err = run(capsys, workspace, "split", "docs-qa", "--val-ratio", "1.5")
     assert code == 2 and "dataset 'docs-qa': the validation ratio must be between 0 and 1" in err
-    save_dataset(workspace, "one-doc", many_documents(1, 3), None, {})
-    code, _, err = run(capsys, workspace, "split", "one-doc")
-    assert code == 2 and "at least two documents" in err
+    code, _, err = run(capsys, workspace, "split", "docs-qa", "--val-ratio", "0.5", "--test-ratio", "0.5")
+    assert code == 2 and "dataset 'docs-qa': the test ratio must be at least 0 and leave a train part" in err
     assert load_dataset(workspace, split_dataset_record.id).split == before
 
 
@@ -219,7 +224,8 @@ def test_evaluate_base_and_a_workspace_model(capsys, workspace, fake_models, tmp
     code, summary, err = run(capsys, workspace, "evaluate", "toy", "--model", "base", "--model", "mine")
     assert code == 0, err
     assert fake_models == [None, str(tmp_path / "mine")] * 2  # loaded up front, then for evaluation
-    assert (summary["part"], summary["queries"], summary["passages"]) == ("val", 2, 5)  # split: val by default
+    assert (summary["part"], summary["queries"], summary["passages"]) == ("val", 2, 5)  # no test part: val
+    assert "this dataset has no test part: the validation part chose" in summary["note"]
     assert list(summary["models"]) == [DEFAULT_BASE_MODEL, "mine"]
     assert summary["models"]["mine"]["accuracy@1"] == pytest.approx(0.5)
     reports = latest_reports(workspace, record.id, "val")
@@ -230,6 +236,18 @@ def test_evaluate_base_and_a_workspace_model(capsys, workspace, fake_models, tmp
     code, summary, _ = run(capsys, workspace, "evaluate", record.id, "--model", str(tmp_path / "folder"),
                            "--part", "all")
     assert code == 0 and summary["queries"] == 3 and list(summary["models"]) == [str(tmp_path / "folder")]
+
+
+def test_evaluate_reports_the_test_part_by_default_and_says_when_validation_chose(capsys, workspace, fake_models):
+    dataset, _ = small_case()
+    first, second, third = dataset.queries
+    dataset.split = {first: "train", second: "val", third: "test"}
+    save_dataset(workspace, "three", dataset, None, {})
+    code, summary, err = run(capsys, workspace, "evaluate", "three", "--model", "base")
+    assert code == 0, err
+    assert (summary["part"], summary["queries"]) == ("test", 1) and "note" not in summary
+    code, summary, err = run(capsys, workspace, "evaluate", "three", "--model", "base", "--part", "val")
+    assert code == 0 and summary["part"] == "val" and "report the test part's" in summary["note"]
 
 
 def test_evaluate_defaults_to_all_questions_of_an_unsplit_dataset(capsys, workspace, fake_models):

@@ -432,7 +432,8 @@ def _cli(workspace, *args) -> int:
 
 def test_cli_generates_splits_and_saves_a_dataset(workspace, capsys):
     _save_tiny_corpus(workspace)
-    assert _cli(workspace, "--corpus", "tiny", "--name", "tiny-qs", "--per-chunk", "2", "--val-ratio", "0.5") == 0
+    assert _cli(workspace, "--corpus", "tiny", "--name", "tiny-qs", "--per-chunk", "2", "--val-ratio", "0.5",
+                "--test-ratio", "0") == 0  # two documents: enough for two parts by document
     summary = json.loads(capsys.readouterr().out)
     assert summary["questions"] == 12 and summary["failures"] == 0 and "note" not in summary
     dataset = load_dataset(workspace, summary["dataset_id"])
@@ -446,7 +447,7 @@ def test_cli_falls_back_to_a_query_split_for_one_document(workspace, capsys):
     _save_tiny_corpus(workspace, "one-doc", documents=(("berlin", BERLIN),))
     assert _cli(workspace, "--corpus", "one-doc", "--name", "qs", "--per-chunk", "2") == 0
     summary = json.loads(capsys.readouterr().out)
-    assert "split by query" in summary["note"] and summary["val"] >= 1
+    assert "split by question" in summary["note"] and summary["val"] >= 1 and summary["test"] >= 1
 
 
 def test_cli_uses_an_llm_endpoint(workspace, capsys, tmp_path, monkeypatch):

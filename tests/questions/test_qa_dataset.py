@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from ragtune_core.questions.qa_dataset import DatasetError, QADataset, split_dataset
+from ragtune_core.questions.qa_dataset import (DatasetError, QADataset, part_caveat, plan_split, reported_part,
+                                              split_dataset)
 
 # Exactly what llama-index's EmbeddingQAFinetuneDataset.save_json writes (json.dump of its model, indent 4).
 LLAMA_INDEX_FILE = """{
@@ -105,22 +106,67 @@ def test_bad_files_are_named(tmp_path):
         QADataset.load(listing)
 
 
-def test_split_by_document_never_puts_a_validation_document_in_train():
+def test_split_by_document_holds_out_whole_documents_for_validation_and_test():
     dataset = many_documents(10, 3)
     split = split_dataset(dataset, val_ratio=0.3, by="document", seed=1)
     assert set(split) == set(dataset.queries)
     doc_of = {q: dataset.passage_docs[dataset.relevant_docs[q][0]] for q in dataset.queries}
-    val_docs = {doc_of[q] for q, part in split.items() if part == "val"}
-    train_docs = {doc_of[q] for q, part in split.items() if part == "train"}
-    assert not val_docs & train_docs
-    assert len(val_docs) == 3  # 30% of 10 documents, with all of their questions
-    assert sum(part == "val" for part in split.values()) == 9
+    docs = {part: {doc_of[q] for q, p in split.items() if p == part} for part in ("train", "val", "test")}
+    assert not docs["val"] & docs["train"] and not docs["test"] & docs["train"] and not docs["val"] & docs["test"]
+    assert (len(docs["val"]), len(docs["test"]), len(docs["train"])) == (3, 2, 5)  # 30% and 20% of 10 documents
+    assert sum(part == "test" for part in split.values()) == 6  # with all of their questions
 
 
-def test_split_by_document_keeps_a_document_for_training_and_needs_two():
-    assert list(split_dataset(many_documents(2, 2), val_ratio=0.9, by="document").values()).count("train") == 2
-    with pytest.raises(DatasetError, match="at least two documents"):
-        split_dataset(many_documents(1, 4), by="document")
+def test_a_test_part_leaves_the_validation_part_of_a_two_part_split_as_it_was():
+    dataset = many_documents(10, 3)
+    for by in ("document", "query"):
+        two = split_dataset(dataset, 0.2, by, seed=5, test_ratio=0)
+        three = split_dataset(dataset, 0.2, by, seed=5)
+        assert set(two.values()) == {"train", "val"} and "test" in three.values()
+        assert {q for q, p in two.items() if p == "val"} == {q for q, p in three.items() if p == "val"}
+
+
+def test_split_by_document_keeps_a_document_for_training():
+    split = split_dataset(many_documents(3, 2), val_ratio=0.6, test_ratio=0.3, by="document")
+    assert sorted(split.values()) == ["test", "test", "train", "train", "val", "val"]
+
+
+@pytest.mark.parametrize("n_docs", [1, 2])
+def test_fewer_than_three_documents_are_split_by_question_and_the_split_says_so(n_docs):
+    dataset = many_documents(n_docs, 6)
+    split = plan_split(dataset, 0.2, "document", seed=3)
+    assert split.by == "query" and f"come from {n_docs} document(s), fewer than the 3" in split.note
+    assert split.parts == plan_split(dataset, 0.2, "query", seed=3).parts
+    assert sorted(set(split.parts.values())) == ["test", "train", "val"]
+    # two parts need two documents only
+    assert plan_split(many_documents(2, 2), 0.5, "document", test_ratio=0).note is None
+
+
+def test_a_split_as_asked_has_no_note():
+    split = plan_split(many_documents(4, 2), 0.2, "document")
+    assert split.by == "document" and split.note is None
+
+
+@pytest.mark.parametrize("test_ratio", [-0.1, 0.8, 1])
+def test_split_rejects_a_test_ratio_that_leaves_no_train_part(test_ratio):
+    with pytest.raises(DatasetError, match="test ratio"):
+        split_dataset(many_documents(), val_ratio=0.2, test_ratio=test_ratio)
+
+
+def test_the_reported_part_is_test_else_validation_with_a_caveat_else_all(tmp_path):
+    dataset = many_documents(4, 2)
+    assert reported_part(dataset) == ("all", None)
+    dataset.split = split_dataset(dataset, 0.25, "document", seed=0)
+    assert reported_part(dataset) == ("test", None)
+    # a dataset saved before test parts existed: train and validation only
+    old = json.loads(LLAMA_INDEX_FILE)
+    old["ragtune"] = {"split": dict(zip(old["queries"], ["train", "val"]))}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    loaded = QADataset.load(tmp_path / "old.json")
+    assert len(loaded.subset("train").queries) == len(loaded.subset("val").queries) == 1
+    part, caveat = reported_part(loaded)
+    assert part == "val" and "no test part" in caveat and "chose each fine-tuned model's kept checkpoint" in caveat
+    assert "report the test part" in part_caveat(dataset, "val") and part_caveat(dataset, "test") is None
 
 
 def test_split_by_query_respects_ratio_and_seed():

@@ -238,10 +238,11 @@ def test_router_dataset_round_trips_and_splits_by_document_or_query(tmp_path):
     for qid, part in split.items():
         document = tool_of(loaded, qid)["document_id"]
         assert part_of_document.setdefault(document, part) == part  # every tool of a document on one side
-    assert sorted(part_of_document.values()) == ["train", "train", "val"]
+    assert sorted(part_of_document.values()) == ["test", "train", "val"]
 
     by_query = split_dataset(loaded, val_ratio=0.25, by="query", seed=3)
-    assert Counter(by_query.values()) == {"train": 16, "val": 5}
+    assert Counter(by_query.values()) == {"train": 12, "val": 5, "test": 4}
+    assert Counter(split_dataset(loaded, 0.34, "document", seed=3, test_ratio=0).values())["test"] == 0
 
 
 def test_counts_per_tool():
@@ -250,9 +251,11 @@ def test_counts_per_tool():
     titles = {d.doc_id: d.title for d in documents}
     dataset.split = split_dataset(dataset, 0.34, "document", seed=3)
     counts = counts_per_tool(dataset, titles)
-    assert list(counts.columns) == ["tool", "tool_id", "kind", "document", "queries", "train", "val"]
+    assert list(counts.columns) == ["tool", "tool_id", "kind", "document", "queries", "train", "val", "test"]
     assert counts["queries"].tolist() == [2, 1, 2, 1, 2, 1]
-    assert (counts["train"] + counts["val"]).tolist() == counts["queries"].tolist()
+    assert (counts["train"] + counts["val"] + counts["test"]).tolist() == counts["queries"].tolist()
+    dataset.split = split_dataset(dataset, 0.34, "document", seed=3, test_ratio=0)  # an older, two-part split
+    assert list(counts_per_tool(dataset, titles).columns)[-2:] == ["train", "val"]
     assert counts_per_tool(QADataset({}, {"a": "tool a"}, {}))["queries"].tolist() == [0]  # no stored tools
 
 

@@ -221,7 +221,9 @@ def test_bad_requests_are_refused_and_nothing_is_saved(workspace, dataset_id, ll
     unsplit_id = save_dataset(workspace, "unsplit", unsplit, None, {}).id
     with pytest.raises(DatasetError, match="no train/validation split"):
         compare_selectors(workspace, unsplit_id, [llm_spec(llm_server)], "val")
-    with pytest.raises(DatasetError, match="part must be one of val, train, all, not 'test'"):
+    with pytest.raises(DatasetError, match="part must be one of test, val, train, all, not 'chunk'"):
+        compare_selectors(workspace, dataset_id, [llm_spec(llm_server)], "chunk")
+    with pytest.raises(DatasetError, match="the test part of dataset 'tools' has no queries"):  # split before test parts
         compare_selectors(workspace, dataset_id, [llm_spec(llm_server)], "test")
     with pytest.raises(RoutingError, match="'twice' is used more than once"):
         compare_selectors(workspace, dataset_id, [llm_spec(llm_server, "twice"), llm_spec(llm_server, "twice")], "all")

@@ -288,6 +288,36 @@ def test_training_saves_a_loadable_model_atomically_and_reports_events(tmp_path,
 
 
 @pytest.mark.slow
+def test_the_kept_step_is_chosen_on_validation_and_the_reported_figures_are_the_test_parts(tmp_path):
+    from ragtune_core.evaluation.retrieval import evaluate_retrieval
+    from ragtune_core.store.models import load_embedder
+
+    # Two more topics as the test part, each question labelled with the other's passage: no model gets them
+    # right, so a figure measured on test is unmistakable beside validation's.
+    dataset = tiny_dataset()
+    for topic, other in (("rust", "glacier"), ("glacier", "rust")):
+        for qid in (f"{topic}-q0", f"{topic}-q1"):
+            dataset.relevant_docs[qid], dataset.split[qid] = [f"{other}-0"], "test"
+    events, on_event = recorder()
+    output = tmp_path / "kept"
+    result = train_embedding(TINY, dataset, output, on_event)
+
+    evals = {data["step"]: data["metrics"] for name, data in events if name == "eval"}
+    best = max(metrics["ndcg@10"] for metrics in evals.values())
+    assert result.best_step == max(step for step, metrics in evals.items() if metrics["ndcg@10"] == best)
+    assert result.metrics_after == evals[result.best_step] and result.metrics_after["accuracy@1"] > 0.5
+    kept = evaluate_retrieval(load_embedder(str(output)), dataset, "kept", part="test")
+    base = evaluate_retrieval(load_embedder(None), dataset, "base", part="test")
+    assert len(kept.per_query) == 4 and kept.metrics["accuracy@1"] == 0
+    for name in ("ndcg@10", "mrr@10", "accuracy@5"):
+        assert result.test_metrics_after[name] == pytest.approx(kept.metrics[name], abs=1e-3)
+        assert result.test_metrics_before[name] == pytest.approx(base.metrics[name], abs=1e-3)
+    assert result.figures("ndcg@10").endswith(f"test ndcg@10 {result.test_metrics_before['ndcg@10']:.3f} → "
+                                              f"{result.test_metrics_after['ndcg@10']:.3f}")
+    assert "- Test (held out, chose nothing): ndcg@10" in (output / "README.md").read_text()
+
+
+@pytest.mark.slow
 def test_a_failed_or_cancelled_run_leaves_neither_model_nor_temp_folder(tmp_path, monkeypatch):
     import sentence_transformers
 

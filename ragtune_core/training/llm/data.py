@@ -26,7 +26,7 @@ import pydantic
 
 from ...errors import RagtuneError
 from ...llm.client import LLMConfig
-from ...questions.qa_dataset import TRAIN, VAL, QADataset, split_dataset
+from ...questions.qa_dataset import TEST, TRAIN, VAL, QADataset, split_dataset
 from ...routing.compare import router_task
 from ...routing.selectors import Choice
 from ...routing.llm_selector import LLMSelector
@@ -129,6 +129,8 @@ def build_chat_data(dataset: QADataset, labels: str = DATASET_LABELS, teacher: L
     swapper = NameSwapper({c.id: c.description for c in choices}, dataset.passage_docs, name_swaps, seed)
     for qid, query, want, pick in zip(dataset.queries, queries, expected, picks):
         if pick != want:
+            continue
+        if split.get(qid) == TEST:  # held out from training and from choosing: for the reported figures
             continue
         if split.get(qid) == VAL:
             data.val.append(chat_example(query, names[want], tools))
