@@ -32,12 +32,12 @@ from .retries import (
     retry_delay,
     describe_error,
 )
+from .tokens import estimate_tokens
 from .pricing import (
     PRICES_FILE,
     KNOWN_PRICES_PER_1K,
     PriceError,
     ModelPrice,
-    estimate_tokens,
     price_overrides,
     save_price,
     price_table,

@@ -40,7 +40,7 @@ from ..network import HostNotAllowedError, allowed_hosts, check_allowed
 from ..store.shapes import expect, limit, settings
 from .limits import AdaptiveLimiter, Ticket
 from .outcomes import Completion, Failure, Outcome, parse_completion
-from .pricing import estimate_tokens
+from .tokens import estimate_tokens
 from .retries import (
     CONNECTION_ERRORS, MALFORMED_ERRORS, MalformedResponse, describe_error, is_fatal, is_retryable, is_timeout,
     retry_after_seconds, retry_delay, wait_line,

@@ -1,4 +1,4 @@
-"""What LLM calls cost: a price table, a token estimate before a run, USD after it.
+"""What LLM calls cost: a price table, an estimate before a run, USD after it.
 
 One table prices every model, a row (`ModelPrice`) per model: USD per 1,000 tokens of input and
 output, the Batch API's input and output (OpenAI bills batches at half price), a model fine-tuned
@@ -19,8 +19,6 @@ price"), never a guess.
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Iterable
 from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Annotated
 
@@ -28,7 +26,7 @@ from ..errors import RagtuneError
 from ..store.files import atomic_write_text
 from ..store.shapes import limit, settings
 
-if TYPE_CHECKING:  # the client counts tokens with estimate_tokens: no import back at run time
+if TYPE_CHECKING:
     from ..store.workspace import Workspace
     from .client import LLMConfig
     from .outcomes import Usage
@@ -93,12 +91,6 @@ KNOWN_PRICES_PER_1K: dict[str, ModelPrice] = {
     "gpt-5-mini": _openai(0.00025, 0.002),
     "gpt-5-nano": _openai(0.00005, 0.0004),
 }
-
-
-def estimate_tokens(texts: Iterable[str]) -> int:
-    """A tokenizer-free estimate (about 4 characters a token for English), for cost previews and
-    the token budget of a provider's rate limit."""
-    return sum(math.ceil(len(text) / 4) for text in texts)
 
 
 # the table ---------------------------------------------------------------------------------------

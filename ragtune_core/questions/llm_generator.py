@@ -9,7 +9,7 @@ from ..corpus.documents import Chunk
 from ..llm.batch import complete_in_batch
 from ..llm.client import LLMConfig, complete_many, request_key
 from ..llm.outcomes import Completion, Outcome, Usage
-from ..llm.pricing import estimate_tokens
+from ..llm.tokens import estimate_tokens
 from ..store.files import atomic_write_text
 from .generators import GeneratedQuestion, GenerationError, GenerationResult, ProgressCallback, check_n
 from .prompts import DEFAULT_QA_PROMPT, parse_questions, render_prompt

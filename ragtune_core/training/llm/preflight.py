@@ -16,7 +16,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ...llm.pricing import ModelPrice, estimate_tokens, price_for
+from ...llm.pricing import ModelPrice, price_for
+from ...llm.tokens import estimate_tokens
 from ..fit import plan_schedule
 from .data import SCHEMA, called_tool, check_example, common_tool_set, tool_count_mismatch
 from .local import LocalLLMSettings

@@ -12,7 +12,8 @@ import json
 
 import numpy as np
 
-from ...llm.pricing import ModelPrice, estimate_tokens, price_for
+from ...llm.pricing import ModelPrice, price_for
+from ...llm.tokens import estimate_tokens
 from ...routing.compare import RouterComparison
 from ...routing.llm_selector import HOSTED, INVALID_OUTPUT_KINDS, FinetunedLLM, invalid_output_kind
 from ...routing.stats import TeacherAgreement, teacher_agreement
