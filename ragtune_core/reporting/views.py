@@ -1,0 +1,69 @@
+"""One kept comparison, loaded with all that is shown of it (the Compare page and the report read
+the same): its scores against the base, the queries' text, its slices; and a dataset's scores
+across its comparisons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pandas as pd
+
+from ..evaluation.retrieval import RetrievalReport
+from ..questions.qa_dataset import QADataset, load_dataset
+from ..routing.compare import RouterComparison
+from ..store.workspace import Workspace
+from .history import ROUTER, ComparisonEntry, history, retrieval_reports, router_comparison
+from .scores import Scores, retrieval_scores, router_scores
+from .tables import retrieval_slices, router_slices
+
+
+@dataclass
+class ComparisonView:
+    entry: ComparisonEntry
+    dataset_name: str
+    scores: Scores | None = None  # None: the comparison saved no result (cancelled or failed first)
+    router: RouterComparison | None = None
+    reports: list[RetrievalReport] = field(default_factory=list)
+    texts: dict[str, str] = field(default_factory=dict)  # query id -> the query
+    slices: dict[str, dict[str, str]] = field(default_factory=dict)  # slice kind -> {query id: slice}
+
+
+def load_view(ws: Workspace, entry: ComparisonEntry, dataset: QADataset | None = None) -> ComparisonView:
+    """The comparison `entry` with its results; `dataset` when the caller has it loaded already."""
+    dataset = dataset or load_dataset(ws, entry.dataset_id)
+    view = ComparisonView(entry, ws.get_dataset(entry.dataset_id).name)
+    if entry.kind == ROUTER:
+        view.router = router_comparison(ws, entry)
+        if view.router is not None and view.router.reports:
+            view.scores = router_scores(view.router, selector_costs(ws, view.router))
+            view.texts = dict(zip(view.router.query_ids, view.router.queries))
+            view.slices = router_slices(view.router, dataset)
+    else:
+        view.reports = retrieval_reports(ws, entry)
+        if view.reports:
+            view.scores = retrieval_scores(view.reports)
+            view.texts = {q.query_id: q.question for r in view.reports for q in r.per_query}
+            view.slices = retrieval_slices(dataset, list(view.texts))
+    return view
+
+
+def selector_costs(ws: Workspace, comparison: RouterComparison) -> dict[str, float | None]:
+    """USD per 1,000 queries of each hosted fine-tuned LLM selector (the others' cost is not known)."""
+    from ..training.llm.serving import finetuned_llms, llm_selector_rows
+
+    return {row["selector"]: row["usd_per_1000"] for row in llm_selector_rows(comparison, finetuned_llms(ws))}
+
+
+def score_trend(ws: Workspace, dataset_id: str, part: str, kind: str) -> pd.DataFrame:
+    """Each model's score in every complete comparison of the dataset part, oldest first: columns
+    date, model, value, ci_low, ci_high."""
+    rows, dataset = [], load_dataset(ws, dataset_id)
+    for entry in reversed(history(ws, dataset_id, part, kind)):
+        if not entry.complete:
+            continue  # a cancelled comparison's numbers are not a point of the trend
+        view = load_view(ws, entry, dataset)
+        for model in view.scores.models if view.scores else []:
+            rows.append({"date": datetime.fromtimestamp(entry.created), "model": model.name, "value": model.value,
+                         "ci_low": model.ci_low, "ci_high": model.ci_high})
+    return pd.DataFrame(rows, columns=["date", "model", "value", "ci_low", "ci_high"])
