@@ -41,7 +41,8 @@ def metric_bars(table: pd.DataFrame, metrics: tuple[str, ...]) -> go.Figure:
     its interval and the value above the whisker."""
     figure = go.Figure()
     shown = table[table["metric"].isin(metrics)]
-    for color, (model, rows) in zip(_colors(shown["model"].nunique()), shown.groupby("model", sort=False)):
+    groups = shown.groupby("model", sort=False)
+    for color, (model, rows) in zip(_colors(groups.ngroups), groups, strict=True):
         rows = rows.set_index("metric").reindex([m for m in metrics if m in set(rows["metric"])])
         words = [METRIC_WORDS.get(m, m) for m in rows.index]
         figure.add_bar(x=words, y=rows["value"], name=model, offsetgroup=model, marker_color=color,
@@ -85,7 +86,8 @@ def tradeoff_chart(scores: Scores) -> go.Figure:
 def trend_chart(points: pd.DataFrame, metric: str) -> go.Figure:
     """A model's score across comparisons: `points` has columns date, model, value, ci_low, ci_high."""
     figure = go.Figure()
-    for color, (model, rows) in zip(_colors(points["model"].nunique()), points.groupby("model", sort=False)):
+    groups = points.groupby("model", sort=False)
+    for color, (model, rows) in zip(_colors(groups.ngroups), groups, strict=True):
         figure.add_scatter(x=rows["date"], y=rows["value"], name=model, mode="lines+markers", marker_color=color,
                            error_y=dict(type="data", array=rows["ci_high"] - rows["value"],
                                         arrayminus=rows["value"] - rows["ci_low"]),

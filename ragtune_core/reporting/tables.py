@@ -60,7 +60,7 @@ def slice_scores(scores: Scores, slice_of: dict[str, str], slice_name: str) -> p
 def router_slices(comparison: RouterComparison, dataset: QADataset) -> dict[str, dict[str, str]]:
     """{slice kind: {query id: slice}}: the right tool, and the right tool's kind when there are several."""
     names = [choice.name for choice in comparison.choices]
-    tool_of = {q: names[want] for q, want in zip(comparison.query_ids, comparison.expected)}
+    tool_of = {q: names[want] for q, want in zip(comparison.query_ids, comparison.expected, strict=True)}
     kinds = {tool.name: tool.kind for tool in dataset_tools(dataset)}
     slices = {"Right tool": tool_of}
     if len({kinds.get(t) for t in tool_of.values()}) > 1:

@@ -37,7 +37,7 @@ def load_view(ws: Workspace, entry: ComparisonEntry, dataset: QADataset | None =
         view.router = router_comparison(ws, entry)
         if view.router is not None and view.router.reports:
             view.scores = router_scores(view.router, selector_costs(ws, view.router))
-            view.texts = dict(zip(view.router.query_ids, view.router.queries))
+            view.texts = dict(zip(view.router.query_ids, view.router.queries, strict=True))
             view.slices = router_slices(view.router, dataset)
     else:
         view.reports = retrieval_reports(ws, entry)

@@ -1,20 +1,19 @@
 """Router comparisons and retrieval reports made by hand, for the reporting tests (no model runs)."""
 
-from ragtune_core.evaluation.metrics import QueryResult
+from ragtune_core.evaluation.metrics import METRIC_NAMES, QueryResult, bootstrap_ci, metric_matrix
 from ragtune_core.evaluation.retrieval import RetrievalReport
 from ragtune_core.routing.compare import RouterComparison, SelectorReport, matches
 from ragtune_core.routing.selectors import Choice
-from ragtune_core.evaluation.metrics import bootstrap_ci
 
 CHOICES = [Choice("a", "vector_a", "A"), Choice("b", "summary_b", "B")]
 
 
 def selector(name: str, picks: list, expected: list[int], latency: float, kind: str = "embedding",
-             model: str = "") -> SelectorReport:
+             model: str = "", choices: int = 2) -> SelectorReport:
     hits = matches(picks, expected)
     return SelectorReport(name, float(hits.mean()), bootstrap_ci(hits), latency, sum(p is None for p in picks),
-                          picks, [[0.9, 0.1] if p == 0 else [0.1, 0.9] for p in picks], latencies=[latency] * len(picks),
-                          kind=kind, model=model)
+                          picks, [[float(i == p) for i in range(choices)] for p in picks],
+                          latencies=[latency] * len(picks), kind=kind, model=model)
 
 
 def router_comparison(right: dict[str, int], latency: dict[str, float], n: int = 100, created: float = 1.0,
@@ -33,5 +32,5 @@ def retrieval_report(name: str, ranks: list[int | None], created: float = 1.0, r
                      dataset_id: str = "d", part: str = "val") -> RetrievalReport:
     per_query = [QueryResult(f"q{i}", f"question {i}", [f"p{i}"], rank, f"p{i}" if rank == 1 else "other", 0.5,
                              [f"p{i}"], [] if rank is None else [rank]) for i, rank in enumerate(ranks)]
-    hit5 = sum(r is not None and r <= 5 for r in ranks) / len(ranks)
-    return RetrievalReport(name, part, {"accuracy@5": hit5}, per_query, {}, 10, None, dataset_id, created, report_id)
+    metrics = dict(zip(METRIC_NAMES, metric_matrix(per_query).mean(axis=0).tolist(), strict=True))
+    return RetrievalReport(name, part, metrics, per_query, {}, 10, None, dataset_id, created, report_id)

@@ -21,7 +21,8 @@ def test_points_and_speed_in_words():
 
 
 def test_router_headline_measures_each_selector_against_the_bundled_embedder():
-    comparison = router_comparison({"base": 50, "tuned": 90, "worse": 45}, {"base": 0.010, "tuned": 0.021, "worse": 0.2})
+    comparison = router_comparison({"base": 50, "tuned": 90, "worse": 45},
+                                   {"base": 0.010, "tuned": 0.021, "worse": 0.2})
     scores = router_scores(comparison)
     assert scores.base == "base" and scores.metric == MATCH_RATE
     tuned, worse = headline(scores)

@@ -6,13 +6,23 @@ import json
 import pytest
 
 from ragtune_core.evaluation.retrieval import save_report
-from ragtune_core.reporting.history import (ENTRY_SCHEMA, RETRIEVAL, ROUTER, EntryState, find_entry, history, recording,
-                                            retrieval_reports, router_comparison)
+from ragtune_core.reporting.history import (
+    ENTRY_SCHEMA,
+    RETRIEVAL,
+    ROUTER,
+    EntryState,
+    find_entry,
+    history,
+    recording,
+    retrieval_reports,
+    router_comparison,
+)
 from ragtune_core.routing.compare import save_comparison
 from ragtune_core.runs import JobState
 from ragtune_core.store.files import FileContentError, read_json
 from ragtune_core.store.workspace import WorkspaceError
-from tests.reporting.fixtures import retrieval_report, router_comparison as made_comparison
+from tests.reporting.fixtures import retrieval_report
+from tests.reporting.fixtures import router_comparison as made_comparison
 
 
 def test_two_runs_are_kept_newest_first_and_a_cancelled_one_holds_only_its_own_reports(workspace):
@@ -51,7 +61,8 @@ def test_an_entry_left_running_by_a_killed_job_takes_the_jobs_state(workspace):
 
 def test_entries_are_stored_atomically_with_their_schema_checked(workspace):
     with recording(workspace, ROUTER, "d", "all", ["base"], settings={"seed": 0}) as kept:
-        kept.add(save_comparison(workspace, made_comparison({"base": 5}, {"base": 0.01}, n=10, part="all")).comparison_id)
+        saved = save_comparison(workspace, made_comparison({"base": 5}, {"base": 0.01}, n=10, part="all"))
+        kept.add(saved.comparison_id)
     (path,) = workspace.dir("comparisons").glob("*.json")
     stored = json.loads(path.read_text())
     assert stored["kind"] == "router" and stored["part"] == "all" and stored["settings"] == {"seed": 0}
@@ -70,7 +81,8 @@ def test_results_saved_before_history_was_kept_load_as_legacy_entries(workspace)
     save_comparison(workspace, made_comparison({"base": 5}, {"base": 0.01}, n=10, created=30.0))
     router, retrieval = history(workspace, "d")
     assert (router.kind, router.legacy, router.results) == ("router", True, ["route-1"])
-    assert retrieval.legacy and retrieval.created == 20.0 and "saved before comparisons were kept" in retrieval.describe()
+    assert retrieval.legacy and retrieval.created == 20.0
+    assert "saved before comparisons were kept" in retrieval.describe()
     assert sorted((r.name, r.per_query[0].rank) for r in retrieval_reports(workspace, retrieval)) == [("base", 2),
                                                                                                    ("tuned", 1)]
     assert find_entry(workspace, retrieval.id) == retrieval
