@@ -1,13 +1,12 @@
 """Compare: retrievers (base vs fine-tuned, with or without a reranker) and tool selectors, with
 bootstrap 95% confidence intervals, and the queries behind the numbers."""
 
-import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from app_pages.basics import literal, workspace
-from app_pages.compare_results import pick_comparison, show_comparison, show_mcnemar, show_trend
-from app_pages.components import chart, errors_shown, models_by_name, pick, run_panel, selector_picker
+from app_pages.compare_results import (pick_comparison, selector_details, selector_problems, show_comparison,
+                                      show_confusion, show_mcnemar, show_trend)
+from app_pages.components import errors_shown, models_by_name, pick, run_panel, selector_picker
 from app_pages.state import State
 from ragtune_core import jobs
 from ragtune_core.errors import RagtuneError
@@ -15,9 +14,8 @@ from ragtune_core.evaluation import RERANK_TOP_K, SLICE_METRICS, per_query_compa
 from ragtune_core.evaluation.duration import estimate_evaluation
 from ragtune_core.questions import EVALUATION_ONLY, load_dataset
 from ragtune_core.reporting import RETRIEVAL, ROUTER, history
-from ragtune_core.routing import confusion_frame, llm_routing_estimates, misrouted_table, unreadable_comparisons
+from ragtune_core.routing import llm_routing_estimates, unreadable_comparisons
 from ragtune_core.store import DEFAULT_BASE_MODEL
-from ragtune_core.training.llm.serving import finetuned_llms, llm_selector_rows, teacher_agreements
 
 ws = workspace()
 st.title("Compare")
@@ -112,32 +110,6 @@ def style_gains(reports, styles: dict[str, str]) -> None:
                      column_config={m: st.column_config.NumberColumn(format="%.3f") for m in SLICE_METRICS})
 
 
-def selector_problems(comparison) -> None:
-    """Selectors that did not run, that failed on every query (no match rate: it would measure the
-    endpoint, not the routing), and the queries that failed for the others (counted as misses)."""
-    for label, reason in comparison.skipped:
-        st.warning(literal(f"{label} was skipped: {reason}"))
-    for label, error in comparison.failed:
-        st.error(literal(f"{label} failed on every query, so it has no match rate. First error: {error}"))
-    for report in comparison.reports:
-        if report.failures:
-            st.warning(literal(f"{report.name}: {report.failures} of {len(report.picks)} queries failed and count "
-                               f"as misses. First error: {report.first_error}"))
-
-
-def selector_details(comparison) -> None:
-    """Latency percentiles, invalid outputs, cost and agreement with the teacher, per selector."""
-    with st.expander("Latency percentiles, invalid outputs, cost per 1,000 queries and agreement with the teacher"):
-        st.caption("Invalid outputs (no tool call, plain text, unknown tool, several calls) count as misses. Cost: "
-                   "USD for a hosted fine-tuned LLM (estimated tokens at its price), CPU-seconds for a local one.")
-        models = finetuned_llms(ws)
-        st.dataframe(pd.DataFrame(llm_selector_rows(comparison, models)).round(1), hide_index=True, width="stretch")
-        if agreements := teacher_agreements(ws, comparison, models):
-            st.caption("Agreement: how often a fine-tuned LLM picks its teacher's tool (the teacher LLM selector "
-                       "when it ran too, else the teacher's calls saved with the model's data).")
-            st.dataframe([row.to_dict() for row in agreements], hide_index=True, width="stretch")
-
-
 def compare_selectors() -> None:
     st.caption("Which tool each selector routes a query to. Match rate with bootstrap 95% intervals; "
                "latency is per query.")
@@ -179,20 +151,7 @@ def compare_selectors() -> None:
             show_comparison(ws, held_entry, held)
     show_trend(ws, record.id, part, ROUTER)
 
-    st.subheader("Confusion")
-    label = st.selectbox("Selector", [r.name for r in comparison.reports])
-    confusion = confusion_frame(comparison, label)
-    heatmap = px.imshow(confusion, text_auto=True, aspect="auto", color_continuous_scale="Blues",
-                        labels={"x": "picked tool", "y": "right tool", "color": "queries"})
-    heatmap.update_layout(height=max(320, 28 * len(confusion)), margin=dict(t=10))
-    chart(heatmap)
-
-    st.subheader("Misrouted queries")
-    misrouted = misrouted_table(comparison)
-    if misrouted.empty:
-        st.success("Every selector routed every query to the right tool.")
-    else:
-        st.dataframe(misrouted, hide_index=True, width="stretch")
+    show_confusion(comparison)
 
 
 (compare_selectors if record.kind == "router" else compare_retrievers)()
