@@ -91,7 +91,7 @@ def show_mcnemar(view: ComparisonView) -> None:
 def show_trend(ws, dataset_id: str, part: str, kind: str) -> None:
     """Each model's score across the complete comparisons of the dataset part, when there are two or more."""
     points = score_trend(ws, dataset_id, part, kind)
-    if points["date"].nunique() < 2:
+    if points["comparison"].nunique() < 2:
         return
     st.subheader("Across comparisons")
     st.caption("Each model's score in every complete comparison of this dataset and split (cancelled ones left "
@@ -99,8 +99,7 @@ def show_trend(ws, dataset_id: str, part: str, kind: str) -> None:
     metric = "match rate" if kind == "router" else "hit rate@5"
     chart(trend_chart(points, metric))
     with st.expander("The numbers"):
-        st.dataframe(points.assign(date=pd.to_datetime(points["date"]).dt.strftime("%Y-%m-%d %H:%M")).round(3),
-                     hide_index=True, width="stretch")
+        st.dataframe(points.round(3), hide_index=True, width="stretch")
 
 
 def selector_problems(comparison) -> None:

@@ -15,8 +15,7 @@ from .scores import MATCH_RATE, Scores
 
 HEIGHT = 400
 MARGIN = dict(l=10, r=10, t=20, b=10)
-SCORE_AXIS = {MATCH_RATE: "Match rate (share of queries routed to the right tool)",
-              "hit rate@5": "Hit rate@5 (share of questions with their passage in the top 5)"}
+SCORE_AXIS = {MATCH_RATE: "Match rate (share routed right)", "hit rate@5": "Hit rate@5 (passage in top 5)"}
 MODEL_AXIS = {MATCH_RATE: "Selector", "hit rate@5": "Model"}
 METRIC_WORDS = {"accuracy@1": "hit rate@1", "accuracy@5": "hit rate@5", "accuracy@10": "hit rate@10",
                 "mrr@10": "MRR@10", "ndcg@10": "nDCG@10", "map@100": "MAP@100"}
@@ -84,16 +83,18 @@ def tradeoff_chart(scores: Scores) -> go.Figure:
 
 
 def trend_chart(points: pd.DataFrame, metric: str) -> go.Figure:
-    """A model's score across comparisons: `points` has columns date, model, value, ci_low, ci_high."""
+    """A model's score across comparisons: `points` has columns comparison (its label, in order), model,
+    value, ci_low, ci_high."""
     figure = go.Figure()
     groups = points.groupby("model", sort=False)
     for color, (model, rows) in zip(_colors(groups.ngroups), groups, strict=True):
-        figure.add_scatter(x=rows["date"], y=rows["value"], name=model, mode="lines+markers", marker_color=color,
+        figure.add_scatter(x=rows["comparison"], y=rows["value"], name=model, mode="lines+markers", marker_color=color,
                            error_y=dict(type="data", array=rows["ci_high"] - rows["value"],
                                         arrayminus=rows["value"] - rows["ci_low"]),
                            hovertemplate=f"{model}<br>%{{x}}: %{{y:.3f}}<extra></extra>")
     figure.update_layout(legend=dict(orientation="h", y=-0.25, title_text=""))
-    return _laid_out(figure, "Comparison (date it was run)", SCORE_AXIS.get(metric, metric), y_range=[0, 1.05])
+    figure.update_xaxes(type="category", categoryorder="array", categoryarray=points["comparison"].unique().tolist())
+    return _laid_out(figure, "Comparison (when it was run)", SCORE_AXIS.get(metric, metric), y_range=[0, 1.05])
 
 
 def _laid_out(figure: go.Figure, x_title: str, y_title: str, y_range: list[float],

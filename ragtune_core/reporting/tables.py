@@ -36,12 +36,12 @@ def score_table(scores: Scores) -> pd.DataFrame:
 
 
 def mcnemar_words(comparison: RouterComparison) -> pd.DataFrame:
-    """McNemar's test between every two selectors, in words."""
-    rows = [{"Selector A": t.a, "Selector B": t.b, "Right only by A": t.a_only, "Right only by B": t.b_only,
-             "p-value": format_p(t.p_value), "Test": t.method, "Verdict": t.verdict()}
+    """McNemar's test between every two selectors, in words, the verdict first (a narrow table keeps it in view)."""
+    rows = [{"Selector A": t.a, "Selector B": t.b, "Verdict": t.verdict(), "p-value": format_p(t.p_value),
+             "Right only by A": t.a_only, "Right only by B": t.b_only, "Test": t.method}
             for t in pairwise_mcnemar(comparison)]
-    return pd.DataFrame(rows, columns=["Selector A", "Selector B", "Right only by A", "Right only by B", "p-value",
-                                       "Test", "Verdict"])
+    return pd.DataFrame(rows, columns=["Selector A", "Selector B", "Verdict", "p-value", "Right only by A",
+                                       "Right only by B", "Test"])
 
 
 def slice_scores(scores: Scores, slice_of: dict[str, str], slice_name: str) -> pd.DataFrame:

@@ -57,13 +57,13 @@ def selector_costs(ws: Workspace, comparison: RouterComparison) -> dict[str, flo
 
 def score_trend(ws: Workspace, dataset_id: str, part: str, kind: str) -> pd.DataFrame:
     """Each model's score in every complete comparison of the dataset part, oldest first: columns
-    date, model, value, ci_low, ci_high."""
+    comparison ("#2 · 2025-05-02 14:03"), model, value, ci_low, ci_high."""
     rows, dataset = [], load_dataset(ws, dataset_id)
-    for entry in reversed(history(ws, dataset_id, part, kind)):
-        if not entry.complete:
-            continue  # a cancelled comparison's numbers are not a point of the trend
+    complete = [e for e in reversed(history(ws, dataset_id, part, kind)) if e.complete]  # cancelled ones are no point
+    for number, entry in enumerate(complete, start=1):
         view = load_view(ws, entry, dataset)
+        label = f"#{number} · {datetime.fromtimestamp(entry.created):%Y-%m-%d %H:%M}"
         for model in view.scores.models if view.scores else []:
-            rows.append({"date": datetime.fromtimestamp(entry.created), "model": model.name, "value": model.value,
-                         "ci_low": model.ci_low, "ci_high": model.ci_high})
-    return pd.DataFrame(rows, columns=["date", "model", "value", "ci_low", "ci_high"])
+            rows.append({"comparison": label, "model": model.name, "value": model.value, "ci_low": model.ci_low,
+                         "ci_high": model.ci_high})
+    return pd.DataFrame(rows, columns=["comparison", "model", "value", "ci_low", "ci_high"])

@@ -73,7 +73,7 @@ def test_a_router_comparison_opens_with_its_headline_and_readable_charts(ws):
     assert "about the same latency" in sentences
     assert shown(at.success).startswith("Keep tuned: the best match rate, 1.000")
 
-    bars = titled(at, "Match rate (share of queries routed to the right tool)")
+    bars = titled(at, "Match rate (share routed right)")
     assert bars["layout"]["xaxis"]["title"]["text"] == "Selector"
     bar, labels = bars["data"]
     assert labels["mode"] == "text" and labels["textposition"] == "top center"
@@ -142,6 +142,7 @@ def test_a_selectors_match_rate_is_charted_across_comparisons(ws):
     at = open_page("compare")
     assert not at.exception
     assert "Across comparisons" in [h.value for h in at.subheader]
-    trend = next(f for f in figures(at) if f["layout"]["xaxis"]["title"]["text"] == "Comparison (date it was run)")
+    trend = next(f for f in figures(at) if f["layout"]["xaxis"]["title"]["text"] == "Comparison (when it was run)")
     tuned = next(trace for trace in trend["data"] if trace["name"] == "tuned")
     assert numbers(tuned["y"]) == pytest.approx([(n - 1) / n, 1.0])
+    assert [label.split(" · ")[0] for label in tuned["x"]] == ["#1", "#2"]
