@@ -129,8 +129,7 @@ def run_training_job(ctx, params: dict) -> dict:
 
     result = _train(ctx, params, EmbeddingTrainConfig)
     before, after = result.metrics_before.get("ndcg@10"), result.metrics_after.get("ndcg@10")
-    ctx.complete(f"{_stop_note(result)}validation ndcg@10 {before:.3f} → {after:.3f}")
-    return result.to_dict()
+    return _with_verdict(ctx, result, f"{_stop_note(result)}validation ndcg@10 {before:.3f} → {after:.3f}")
 
 
 def run_cross_encoder_job(ctx, params: dict) -> dict:
@@ -141,9 +140,18 @@ def run_cross_encoder_job(ctx, params: dict) -> dict:
     metric, weight = result.primary_metric, result.first_stage_weight
     before, after = result.metrics_before[metric], result.metrics_after[metric]
     blend = "" if weight is None else f", its score blended with the embedder's at weight {weight:.1f}"
-    ctx.complete(f"{_stop_note(result)}validation {metric} {before:.3f} → {after:.3f} "
-                 f"(embedder alone {result.metrics_embedder[metric]:.3f}{blend})")
-    return result.to_dict()
+    return _with_verdict(ctx, result, f"{_stop_note(result)}validation {metric} {before:.3f} → {after:.3f} "
+                                      f"(embedder alone {result.metrics_embedder[metric]:.3f}{blend})")
+
+
+def _with_verdict(ctx, result: TrainingRunResult, summary: str) -> dict:
+    """The training's closing line, then, when the model does not beat what it started from, the
+    sentence saying so (kept in the result, where the job panel reads it: training.verdict)."""
+    from ..training.verdict import VERDICT, worse_than_start
+
+    verdict = worse_than_start(result)
+    ctx.complete(f"{summary}. {verdict}" if verdict else summary)
+    return {**result.to_dict(), **({VERDICT: verdict} if verdict else {})}
 
 
 def _stop_note(result: TrainingRunResult) -> str:
