@@ -68,17 +68,17 @@ def _router_charts(view: ComparisonView) -> None:
     left, right = st.columns([3, 2])
     with left:
         st.markdown("**Match rate with 95% intervals**")
-        chart(score_bars(view.scores))
+        chart(score_bars(view.scores), key=f"scores-{view.entry.id}")
     with right:
         st.markdown("**Latency per query**")
-        chart(latency_bars(view.scores))
+        chart(latency_bars(view.scores), key=f"latency-{view.entry.id}")
     st.markdown("**Quality, latency and cost on one plane**")
-    chart(tradeoff_chart(view.scores))
+    chart(tradeoff_chart(view.scores), key=f"plane-{view.entry.id}")
 
 
 def _retrieval_charts(view: ComparisonView) -> None:
     st.markdown("**Retrieval metrics with 95% intervals**")
-    chart(metric_bars(comparison_table(view.reports), CHART_METRICS))
+    chart(metric_bars(comparison_table(view.reports), CHART_METRICS), key=f"metrics-{view.entry.id}")
 
 
 def show_mcnemar(view: ComparisonView) -> None:

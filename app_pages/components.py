@@ -168,9 +168,10 @@ def line_chart(events: list[dict], event: str, fields: list[str], title: str, x:
 
 
 # --- charts ---------------------------------------------------------------------------------
-def chart(figure) -> None:
-    """Show a Plotly figure, every page's only way to: its text is escaped first (`escape_chart_text`)."""
-    st.plotly_chart(escape_chart_text(figure), width="stretch")
+def chart(figure, key: str | None = None) -> None:
+    """Show a Plotly figure, every page's only way to: its text is escaped first (`escape_chart_text`).
+    `key` tells apart two charts of the same figure on one page."""
+    st.plotly_chart(escape_chart_text(figure), width="stretch", key=key)
 
 
 # --- pickers --------------------------------------------------------------------------------
