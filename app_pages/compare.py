@@ -14,6 +14,7 @@ from ragtune_core.evaluation import RERANK_TOP_K, SLICE_METRICS, per_query_compa
 from ragtune_core.evaluation.duration import estimate_evaluation
 from ragtune_core.questions import EVALUATION_ONLY, load_dataset
 from ragtune_core.reporting import RETRIEVAL, ROUTER, history
+from ragtune_core.reporting.history import unreadable_entries
 from ragtune_core.routing import llm_routing_estimates, unreadable_comparisons
 from ragtune_core.store import DEFAULT_BASE_MODEL
 
@@ -31,7 +32,7 @@ dataset = load_dataset(ws, record.id)
 has_split = bool(dataset.split)
 part = st.radio("Queries", ["val", "train", "all"] if has_split else ["all"], horizontal=True,
                 format_func={"val": "validation split", "train": "training split", "all": "all"}.get)
-damaged = unreadable_reports(ws) + unreadable_comparisons(ws)
+damaged = unreadable_reports(ws) + unreadable_comparisons(ws) + unreadable_entries(ws)
 if damaged:
     st.warning("Saved results that cannot be read are left out: " + "; ".join(literal(d) for d in damaged),
                icon=":material/broken_image:")

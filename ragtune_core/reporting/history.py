@@ -158,14 +158,26 @@ def router_comparison(ws: Workspace, entry: ComparisonEntry) -> RouterComparison
                 None)
 
 
+def unreadable_entries(ws: Workspace) -> list[str]:
+    """The kept comparisons that cannot be read (history leaves them out), each named with why."""
+    return _read_entries(ws)[1]
+
+
 def _saved_entries(ws: Workspace) -> list[ComparisonEntry]:
-    entries = []
+    entries, problems = _read_entries(ws)
+    for problem in problems:
+        log.warning("skipping unreadable %s", problem)
+    return entries
+
+
+def _read_entries(ws: Workspace) -> tuple[list[ComparisonEntry], list[str]]:
+    entries, problems = [], []
     for path in sorted(ws.dir(FOLDER).glob("*.json")):
         try:
             entries.append(read_json(path, "comparison", ENTRY_SCHEMA))
         except (OSError, ValueError) as exc:
-            log.warning("skipping unreadable comparison: %s", exc)
-    return entries
+            problems.append(str(exc))
+    return entries, problems
 
 
 def _with_run_state(ws: Workspace, entry: ComparisonEntry) -> ComparisonEntry:
