@@ -54,6 +54,6 @@ def _escaped(value):
     """Strings escaped, in lists and tuples (and arrays of objects) too; anything else as it is."""
     if isinstance(value, str):
         return html.escape(value, quote=False)
-    if isinstance(value, (list, tuple)) or getattr(value, "dtype", None) == object:  # noqa: E721 (a dtype equals object)
+    if isinstance(value, (list, tuple)) or getattr(value, "dtype", None) == object:  # noqa: E721
         return [_escaped(item) for item in value]
     return value
