@@ -13,7 +13,7 @@ import streamlit as st
 from app_pages.basics import literal, workspace
 from app_pages.components import chart
 from ragtune_core.evaluation import CHART_METRICS, comparison_table
-from ragtune_core.reporting import ComparisonEntry, headline, history, recommendation
+from ragtune_core.reporting import ComparisonEntry, headline, history
 from ragtune_core.reporting.figures import latency_bars, metric_bars, score_bars, tradeoff_chart, trend_chart
 from ragtune_core.reporting.report import render_report, report_file_name
 from ragtune_core.reporting.tables import mcnemar_words, score_table, slice_scores
@@ -48,7 +48,8 @@ def show_comparison(ws, entry: ComparisonEntry, dataset) -> ComparisonView:
         return view
     for sentence in headline(view.scores):
         st.markdown(f"- {literal(sentence)}")
-    st.success(literal(recommendation(view.scores)), icon=":material/thumb_up:")
+    if view.recommendation:
+        st.success(literal(view.recommendation), icon=":material/thumb_up:")
     st.download_button("Download the report (HTML)", partial(render_report, ws, entry), mime="text/html",
                        file_name=report_file_name(entry, view.dataset_name), icon=":material/download:",
                        key=f"report-{entry.id}", help="One file with the charts inlined: it opens offline.")

@@ -62,16 +62,18 @@ def fastest_within(scores: Scores, top: ModelScore) -> ModelScore | None:
     return min(close, key=lambda m: m.latency_ms) if close else None
 
 
-def recommendation(scores: Scores) -> str:
-    """Which model to keep: the best on quality, and the fastest within its interval when that is another."""
+def recommendation(scores: Scores) -> str | None:
+    """Which model to keep: the best on quality, and the fastest within its interval when that is
+    another; None with a single model (nothing to choose between)."""
+    if len(scores.models) < 2:
+        return None
     top = best(scores)
     text = (f"Keep {top.name}: the best {scores.metric}, {top.value:.3f} "
             f"[95% CI {top.ci_low:.3f}–{top.ci_high:.3f}].")
-    if top.name == scores.base and len(scores.models) > 1:
+    if top.name == scores.base:
         text += " No model beats the base model."
     quick = fastest_within(scores, top)
     if quick is None or quick is top:
-        return text + (" It is also the fastest of those within its interval." if quick is top
-                       and len(scores.models) > 1 else "")
+        return text + (" It is also the fastest of those within its interval." if quick is top else "")
     return (text + f" Where speed matters, keep {quick.name}: {quick.value:.3f}, within that interval, "
             f"{speed(quick.latency_ms / top.latency_ms)}.")

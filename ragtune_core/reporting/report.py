@@ -23,7 +23,7 @@ from ..evaluation.tables import comparison_table
 from ..store.workspace import Workspace
 from .chart_text import escape_chart_text
 from .figures import latency_bars, metric_bars, score_bars, tradeoff_chart
-from .headline import best, headline, recommendation
+from .headline import best, headline
 from .history import PART_NAMES, ComparisonEntry
 from .tables import mcnemar_words, score_table, slice_scores, wins_and_regressions
 from .views import ComparisonView, load_view
@@ -75,7 +75,7 @@ def _findings(view: ComparisonView) -> list[str]:
     if scores is None:
         return ["<p class='warn'>It saved no result.</p>"]
     sections = ["<h2>Headline</h2><ul class='headline'>" + "".join(f"<li>{_text(s)}</li>" for s in headline(scores))
-                + f"</ul><p class='keep'>{_text(recommendation(scores))}</p>",
+                + "</ul>" + (f"<p class='keep'>{_text(view.recommendation)}</p>" if view.recommendation else ""),
                 _chart(f"{scores.metric.capitalize()} with 95% intervals", score_bars(scores))]
     if view.router is not None:
         sections += [_chart("Latency per query", latency_bars(scores)),

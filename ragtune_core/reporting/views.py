@@ -13,6 +13,7 @@ from ..evaluation.retrieval import RetrievalReport
 from ..questions.qa_dataset import QADataset, load_dataset
 from ..routing.compare import RouterComparison
 from ..store.workspace import Workspace
+from .headline import recommendation
 from .history import ROUTER, ComparisonEntry, history, retrieval_reports, router_comparison
 from .scores import Scores, retrieval_scores, router_scores
 from .tables import retrieval_slices, router_slices
@@ -27,6 +28,11 @@ class ComparisonView:
     reports: list[RetrievalReport] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)  # query id -> the query
     slices: dict[str, dict[str, str]] = field(default_factory=dict)  # slice kind -> {query id: slice}
+
+    @property
+    def recommendation(self) -> str | None:
+        """Which model to keep; None for a comparison that did not complete (it may lack the best one)."""
+        return recommendation(self.scores) if self.scores and self.entry.complete else None
 
 
 def load_view(ws: Workspace, entry: ComparisonEntry, dataset: QADataset | None = None) -> ComparisonView:

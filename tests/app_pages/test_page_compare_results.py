@@ -126,12 +126,14 @@ def test_the_latest_comparison_is_shown_a_cancelled_one_marked_and_never_mixed(w
         at.warning)
     assert list(at.dataframe[0].value["Model"]) == [DEFAULT_BASE_MODEL]  # the older run's "tuned" is not mixed in
     assert at.dataframe[0].value.loc[0, "Hit rate@5"] == "1.000"
+    assert not at.success  # no model to keep from a comparison that did not complete
 
     picker.set_value(picker.options[1]).run()
     assert not at.exception and "cancelled" not in shown(at.warning)
     table = at.dataframe[0].value
     assert list(table["Model"]) == [DEFAULT_BASE_MODEL, "tuned"] and list(table["Hit rate@5"]) == ["0.000", "1.000"]
     assert "tuned: +100.0 points hit rate@5" in shown(at.markdown)
+    assert shown(at.success).startswith("Keep tuned: the best hit rate@5, 1.000")
 
 
 def test_a_selectors_match_rate_is_charted_across_comparisons(ws):

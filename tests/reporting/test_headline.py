@@ -60,7 +60,8 @@ def test_retrieval_headline_uses_hit_rate_at_5_against_the_bundled_model_without
     assert recommendation(scores).startswith("Keep tuned: the best hit rate@5, 0.875")
 
 
-def test_a_single_model_is_stated_alone():
+def test_a_single_model_is_stated_alone_with_nothing_to_recommend():
     scores = router_scores(router_comparison({"base": 70}, {"base": 0.01}))
+    assert recommendation(scores) is None
     assert headline(scores) == [f"base: match rate 0.700 [95% CI {scores.models[0].ci_low:.3f}–"
                                 f"{scores.models[0].ci_high:.3f}]."]
