@@ -93,6 +93,9 @@ class Recorder:
     def add_report(self, report: RetrievalReport) -> None:
         self.add(report.report_id)
 
+    def discard(self) -> None:
+        (self.ws.dir(FOLDER) / f"{self.entry.id}.json").unlink(missing_ok=True)
+
     def close(self, state: EntryState) -> None:
         self.entry = self.entry.model_copy(update={"state": state, "finished": time.time()})
         save_entry(self.ws, self.entry)
@@ -101,15 +104,19 @@ class Recorder:
 @contextmanager
 def recording(ws: Workspace, kind: str, dataset_id: str, part: str, models: list[str], run_id: str | None = None,
               settings: dict | None = None) -> Iterator[Recorder]:
-    """Keep the comparison made inside the block: complete when it ends, failed on an error, cancelled
-    when the process is told to stop (a job's cancel exits through SystemExit, Ctrl-C is KeyboardInterrupt)."""
+    """Keep the comparison made inside the block: complete when it ends, failed on an error after a
+    result was saved (before any, it is not kept), cancelled when the process is told to stop (a job's
+    cancel exits through SystemExit, Ctrl-C is KeyboardInterrupt)."""
     recorder = Recorder(ws, ComparisonEntry(id=new_id("cmp"), kind=kind, dataset_id=dataset_id, part=part,
                                             created=time.time(), models=list(models), run_id=run_id,
                                             settings=settings or {}))
     try:
         yield recorder
     except Exception:
-        recorder.close(EntryState.FAILED)
+        if recorder.entry.results:
+            recorder.close(EntryState.FAILED)
+        else:  # refused or failed before any result: nothing was made, the history stays as it was
+            recorder.discard()
         raise
     except BaseException:
         recorder.close(EntryState.CANCELLED)

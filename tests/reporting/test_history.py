@@ -42,11 +42,15 @@ def test_two_runs_are_kept_newest_first_and_a_cancelled_one_holds_only_its_own_r
     assert all(r.per_query[0].rank == 1 for r in retrieval_reports(workspace, earlier) if r.name == "base")
 
 
-def test_an_error_marks_the_comparison_failed(workspace):
-    with pytest.raises(ValueError), recording(workspace, ROUTER, "d", "val", ["base"]):
-        raise ValueError("endpoint down")
+def test_an_error_marks_the_comparison_failed_and_one_before_any_result_is_not_kept(workspace):
+    with pytest.raises(ValueError), recording(workspace, RETRIEVAL, "d", "val", ["base", "tuned"]) as kept:
+        kept.add_report(save_report(workspace, retrieval_report("base", [1]), "d"))
+        raise ValueError("tuned does not load")
     (entry,) = history(workspace, "d")
     assert entry.state == EntryState.FAILED and entry.finished is not None
+    with pytest.raises(ValueError), recording(workspace, ROUTER, "d", "val", ["base"]):
+        raise ValueError("top_k must be 1 to 100")  # refused before anything was made
+    assert history(workspace, "d") == [entry]
 
 
 def test_an_entry_left_running_by_a_killed_job_takes_the_jobs_state(workspace):
