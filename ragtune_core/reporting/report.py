@@ -100,9 +100,11 @@ def _examples(view: ComparisonView) -> str:
     shown = next((d for d in scores.deltas if d.model is top), scores.deltas[0] if scores.deltas else None)
     if shown is None:
         return ""
+    ranks = {r.name: {q.query_id: q.rank for q in r.per_query} for r in view.reports} or None
     return (f"<h2>Wins and regressions: {_text(shown.model.name)} against {_text(shown.base.name)}</h2>"
             f"<p>{shown.wins} queries it gets right and the base wrong, {shown.losses} the other way round; "
-            "at most ten of each.</p>" + _table(wins_and_regressions(shown, view.texts)))
+            "at most ten of each, the biggest moves first.</p>"
+            + _table(wins_and_regressions(shown, view.texts, ranks)))
 
 
 def _models(ws: Workspace, view: ComparisonView) -> str:

@@ -81,15 +81,33 @@ def retrieval_slices(dataset: QADataset, query_ids: list[str]) -> dict[str, dict
     return slices
 
 
-def wins_and_regressions(delta: Delta, texts: dict[str, str], limit: int = EXAMPLES) -> pd.DataFrame:
+def wins_and_regressions(delta: Delta, texts: dict[str, str], ranks: dict[str, dict[str, int | None]] | None = None,
+                         limit: int = EXAMPLES) -> pd.DataFrame:
     """The queries `delta.model` gets right and the base wrong (wins), then the other way round
-    (regressions), at most `limit` of each."""
+    (regressions), at most `limit` of each. With `ranks` ({model: {query id: rank of the right
+    passage, None beyond the top 100}}), the biggest moves in rank first, each shown as "9 → 1"."""
     model, base = delta.model, delta.base
-    wins = [q for q in base.hits if q in model.hits and model.hits[q] > base.hits[q]][:limit]
-    losses = [q for q in base.hits if q in model.hits and model.hits[q] < base.hits[q]][:limit]
-    rows = [{"": "win", "Query": texts.get(q, q), "Query id": q} for q in wins]
-    rows += [{"": "regression", "Query": texts.get(q, q), "Query id": q} for q in losses]
-    return pd.DataFrame(rows, columns=["", "Query", "Query id"])
+    common = [q for q in base.hits if q in model.hits]
+    wins = [q for q in common if model.hits[q] > base.hits[q]]
+    losses = [q for q in common if model.hits[q] < base.hits[q]]
+    moved = {}
+    if ranks:
+        before, after = ranks.get(base.name, {}), ranks.get(model.name, {})
+        moved = {q: f"{_rank(before.get(q))} → {_rank(after.get(q))}" for q in wins + losses}
+        wins.sort(key=lambda q: _depth(after.get(q)) - _depth(before.get(q)))
+        losses.sort(key=lambda q: _depth(before.get(q)) - _depth(after.get(q)))
+    rows = [{"": kind, "Query": texts.get(q, q), "Rank, base → model": moved.get(q, ""), "Query id": q}
+            for kind, chosen in (("win", wins[:limit]), ("regression", losses[:limit])) for q in chosen]
+    table = pd.DataFrame(rows, columns=["", "Query", "Rank, base → model", "Query id"])
+    return table if ranks else table.drop(columns="Rank, base → model")
+
+
+def _rank(rank: int | None) -> str:
+    return "not in top 100" if rank is None else str(rank)
+
+
+def _depth(rank: int | None) -> int:
+    return 101 if rank is None else rank
 
 
 def _gain(delta: Delta) -> str:

@@ -36,6 +36,17 @@ def test_slices_and_examples():
     assert list(examples[""]) == ["win"] * 10 and examples["Query"].iloc[0] == "query 50"
 
 
+def test_retrieval_examples_put_the_biggest_rank_moves_first():
+    base = retrieval_report("base", [9, 3, None, 1, 1], report_id="e1")
+    tuned = retrieval_report("tuned", [2, 1, 1, 7, None], report_id="e2")
+    scores = retrieval_scores([base, tuned])
+    ranks = {r.name: {q.query_id: q.rank for q in r.per_query} for r in (base, tuned)}
+    table = wins_and_regressions(scores.deltas[0], {}, ranks)
+    assert table[["", "Query id", "Rank, base → model"]].values.tolist() == [
+        ["win", "q2", "not in top 100 → 1"], ["win", "q0", "9 → 2"],
+        ["regression", "q4", "1 → not in top 100"], ["regression", "q3", "1 → 7"]]
+
+
 def test_grouped_metric_bars_label_each_value_above_its_whisker_in_its_group():
     reports = [retrieval_report("base", [9, 1, None, 2]), retrieval_report("tuned", [1, 1, 2, 1], report_id="e2")]
     figure = metric_bars(comparison_table(reports), ("accuracy@1", "mrr@10"))
