@@ -15,7 +15,7 @@ from ragtune_core.cli import build_parser
 ROOT = Path(__file__).resolve().parents[1]
 # The commands the walk-through of docs/tour.md ("Command line") goes through.
 TOUR_COMMANDS = ("ingest", "generate", "train", "stop", "evaluate", "router-dataset", "train-cross-encoder",
-                 "compare-selectors", "route")
+                 "compare-selectors", "route", "report")
 
 
 def parser_commands() -> list[str]:

@@ -14,6 +14,7 @@ from app_pages.widgets.errors import errors_shown
 from ragtune_core import jobs
 from ragtune_core.runs import JobState
 from ragtune_core.timing import clock
+from ragtune_core.training.verdict import VERDICT
 
 POLL_SECONDS = 1.0
 log = logging.getLogger(__name__)
@@ -76,8 +77,9 @@ def _render_status(status: jobs.JobStatus) -> None:
         st.progress(status.fraction, text=f"{label} · {detail} · {literal(status.message)} · "
                     f"elapsed {clock(status.elapsed)} · ETA {clock(status.eta_seconds)}")
         _job_buttons(status)
-    elif status.state == JobState.SUCCEEDED:
-        st.success(f"{label} in {clock(status.elapsed)}. {literal(status.message)}")
+    elif status.state == JobState.SUCCEEDED:  # a model no better than its start is said in a warning (VERDICT)
+        (st.warning if status.result.get(VERDICT) else st.success)(f"{label} in {clock(status.elapsed)}. "
+                                                                   f"{literal(status.message)}")
     elif status.state == JobState.CANCELLED:
         st.warning(f"{label}: cancelled by the user.")
     else:

@@ -6,11 +6,14 @@ import argparse
 import sys
 
 from ..evaluation import PARTS, RERANK_TOP_K, ModelSpec, rerank_and_save
+from ..evaluation.reranking import reranked_name
 from ..jobs import JobKind
+from ..reporting.history import RETRIEVAL, recording
 from ..store import Workspace, WorkspaceError
 from ..training import CrossEncoderTrainConfig
 from ..training.cross_encoder import MODEL_KIND
-from .evaluate import BASE, PART_HELP, add_sample_option, announced_meter, by_style, model_spec, part_to_report, timed
+from .evaluate import (BASE, PART_HELP, add_sample_option, announced_meter, by_style, model_spec, part_to_report,
+                       sampled, timed)
 from .train import add_config_options, add_search_options, config_from_options, train_or_start
 from .errors import UsageError
 
@@ -62,8 +65,11 @@ def run_rerank(args: argparse.Namespace, ws: Workspace) -> dict:
     cross_encoder = model_of_kind(ws, args.cross_encoder, MODEL_KIND, "--cross-encoder")
     part, note = part_to_report(ws, record.id, args.part)
     meter = announced_meter(ws, record.id, part, [embedder], [cross_encoder], "rerank", args.top_k, args.sample)
-    reports = rerank_and_save(ws, record.id, embedder, [cross_encoder], part, args.top_k, args.batch_size,
-                              on_phase=meter, sample=args.sample)
+    labels = [embedder.label, reranked_name(embedder.label, cross_encoder.label)]
+    with recording(ws, RETRIEVAL, record.id, part, labels, settings={"rerank_top_k": args.top_k, **sampled(args)}) \
+            as kept:
+        reports = rerank_and_save(ws, record.id, embedder, [cross_encoder], part, args.top_k, args.batch_size,
+                                  on_phase=meter, sample=args.sample, on_saved=kept.add_report)
     return {"dataset_id": record.id, "dataset": record.name, "part": part, "top_k": args.top_k,
             "queries": len(reports[0].per_query), "passages": reports[0].n_corpus,
             "models": {r.name: r.metrics for r in reports}, **by_style(ws, record.id, reports),

@@ -14,6 +14,7 @@ from ..store.models import DEFAULT_BASE_MODEL, ModelNotFound, resolve_model, unk
 from ..store.workspace import Workspace, WorkspaceError
 from ..evaluation.duration import ENCODING, estimate_evaluation
 from ..questions.qa_dataset import load_dataset, part_caveat, reported_part
+from ..reporting.history import RETRIEVAL, recording
 from ..timing.pace import learn_pace
 from ..timing.work import Meter
 from .progress import EtaPrinter, command_seconds
@@ -49,13 +50,19 @@ def run_evaluate(args: argparse.Namespace, ws: Workspace) -> dict:
     part, note = part_to_report(ws, record.id, args.part)
     models = [model_spec(ws, name) for name in args.model]
     meter = announced_meter(ws, record.id, part, models, [], "evaluate", sample=args.sample)
-    reports = evaluate_models(ws, record.id, models, part, args.batch_size,
-                              on_progress=lambda done, total, message: meter(ENCODING, done, total, message),
-                              sample=args.sample)
+    with recording(ws, RETRIEVAL, record.id, part, [m.label for m in models], settings=sampled(args)) as kept:
+        reports = evaluate_models(ws, record.id, models, part, args.batch_size,
+                                  on_progress=lambda done, total, message: meter(ENCODING, done, total, message),
+                                  sample=args.sample, on_saved=kept.add_report)
     return {"dataset_id": record.id, "dataset": record.name, "part": part,
             "queries": len(reports[0].per_query), "passages": reports[0].n_corpus,
             "models": {r.name: r.metrics for r in reports}, **by_style(ws, record.id, reports),
             "reports": [r.report_id for r in reports], **timed(meter, models[0]), **note}
+
+
+def sampled(args: argparse.Namespace) -> dict:
+    """A comparison's settings that change its numbers: the sample of questions, when one was asked for."""
+    return {"sample": args.sample} if args.sample else {}
 
 
 def announced_meter(ws: Workspace, dataset_id: str, part: str, models: list[ModelSpec],

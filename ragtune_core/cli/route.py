@@ -9,7 +9,8 @@ import sys
 from ..training.cross_encoder import MODEL_KIND
 from ..evaluation.retrieval import PARTS
 from ..llm.client import key_rule
-from ..routing.compare import compare_selectors, llm_routing_estimates, load_router_task, route_query
+from ..reporting.history import recorded_comparison
+from ..routing.compare import llm_routing_estimates, load_router_task, route_query
 from ..routing.llm_selector import BATCH_STATES, FinetunedLLM, batch_states_in
 from ..routing.selectors import Choice
 from ..routing.specs import SelectorSpec, load_selectors, untuned_llm_spec
@@ -114,7 +115,7 @@ def run_compare_selectors(args: argparse.Namespace, ws: Workspace) -> dict:
     for estimate in llm_routing_estimates(ws, [(record.id, part)], specs):
         _print_progress(0, 0, estimate)
     with batch_states_in(ws.dir(*BATCH_STATES)):
-        comparison = compare_selectors(ws, record.id, specs, part, on_progress=_print_progress)
+        comparison = recorded_comparison(ws, record.id, specs, part, _print_progress)
     total = len(comparison.queries)
     for report in comparison.reports:
         if report.failures:

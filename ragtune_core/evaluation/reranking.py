@@ -24,7 +24,7 @@ from ..store.workspace import Workspace
 from .duration import FIRST_STAGE, RERANKING
 from .metrics import METRIC_NAMES, TOP_K, EvaluationError, per_query_metric_values
 from .retrieval import (
-    ModelSpec, Progress, RetrievalReport, encode_in_slices, load_part, part_questions, progress_counter, query_result,
+    ModelSpec, Progress, RetrievalReport, Saved, encode_in_slices, load_part, part_questions, progress_counter, query_result,
     rank_passages, save_report, sorted_positions,
 )
 
@@ -186,11 +186,13 @@ def reranked_name(embedder_name: str, cross_encoder_name: str) -> str:
 
 def rerank_and_save(ws: Workspace, dataset_id: str, embedder: ModelSpec, cross_encoders: list[ModelSpec],
                     part: str = "val", top_k: int = RERANK_TOP_K, batch_size: int = BATCH_SIZE,
-                    on_phase: PhaseProgress | None = None, sample: int | None = None) -> list[RetrievalReport]:
+                    on_phase: PhaseProgress | None = None, sample: int | None = None,
+                    on_saved: Saved | None = None) -> list[RetrievalReport]:
     """The embedder's report on a workspace dataset, then one per cross-encoder reranking its top_k,
     all saved where the Compare page finds them. The embedder ranks the corpus once for all of them.
     `on_phase(phase, done, total, message)` hears the FIRST_STAGE, then the RERANKING progress (a timing.Meter);
-    with `sample`, at most that many of the part's questions are ranked (retrieval.load_part).
+    with `sample`, at most that many of the part's questions are ranked (retrieval.load_part);
+    `on_saved(report)` hears each report as it is saved.
 
     Every model loads before anything is computed or written, so a bad name changes nothing.
     """
@@ -201,8 +203,10 @@ def rerank_and_save(ws: Workspace, dataset_id: str, embedder: ModelSpec, cross_e
     scorers = [load_cross_encoder(spec.path) for spec in cross_encoders]
     first = first_stage(embedding_model, dataset, part, batch_size,
                         on_progress=lambda done, total, message: report(FIRST_STAGE, done, total, message))
+    saved = on_saved or (lambda report: None)
     reports = [save_report(ws, retrieval_report(first, embedder.label), dataset_id,
                            model_path=resolve_model(embedder.path))]
+    saved(reports[0])
     for index, (spec, scorer) in enumerate(zip(cross_encoders, scorers)):
         def progress(done: int, total: int, message: str, index=index, label=spec.label) -> None:
             report(RERANKING, index * total + done, len(scorers) * total, f"{label}: {message}")
@@ -210,6 +214,7 @@ def rerank_and_save(ws: Workspace, dataset_id: str, embedder: ModelSpec, cross_e
         reranking = rerank(scorer, first, top_k, reranked_name(embedder.label, spec.label), batch_size,
                            on_progress=progress)
         reports.append(save_report(ws, reranking, dataset_id, model_path=resolve_model(spec.path)))
+        saved(reports[-1])
     return reports
 
 

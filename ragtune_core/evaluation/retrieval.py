@@ -29,6 +29,7 @@ _QUERIES_PER_BLOCK = 256  # score rows computed at once: bounds memory to block 
 TEXT_OVERHEAD = 20  # characters a text's special tokens and batching cost, for progress (text_work)
 
 Progress = Callable[[int, int, str], None]
+Saved = Callable[["RetrievalReport"], None]
 
 
 @dataclass
@@ -100,9 +101,10 @@ def evaluate_retrieval(model, dataset: QADataset, name: str, part: str | None = 
 
 def evaluate_models(ws: Workspace, dataset_id: str, models: list[ModelSpec], part: str = "val",
                     batch_size: int = 64, on_progress: Progress | None = None,
-                    sample: int | None = None) -> list[RetrievalReport]:
+                    sample: int | None = None, on_saved: Saved | None = None) -> list[RetrievalReport]:
     """Evaluate each model on a workspace dataset and save a report per model; with `sample`, on at
-    most that many of the part's questions, spread evenly over it (load_part).
+    most that many of the part's questions, spread evenly over it (load_part). `on_saved(report)` hears
+    each report as it is saved (a comparison's history keeps what a cancelled one saved).
 
     Every model is loaded before any is evaluated, so a name that does not load fails the whole
     request before anything is written.
@@ -124,6 +126,8 @@ def evaluate_models(ws: Workspace, dataset_id: str, models: list[ModelSpec], par
         model = load_embedder(spec.path)
         report = evaluate_retrieval(model, dataset, spec.label, part, batch_size, on_progress=model_progress)
         reports.append(save_report(ws, report, dataset_id, model_path=resolve_model(spec.path)))
+        if on_saved:
+            on_saved(reports[-1])
     return reports
 
 

@@ -127,8 +127,7 @@ def run_training_job(ctx, params: dict) -> dict:
     from ..training.config import EmbeddingTrainConfig
 
     result = _train(ctx, params, EmbeddingTrainConfig)
-    ctx.complete(f"{_stop_note(result)}{result.figures('ndcg@10')}")
-    return result.to_dict()
+    return _with_verdict(ctx, result, f"{_stop_note(result)}{result.figures('ndcg@10')}")
 
 
 def run_cross_encoder_job(ctx, params: dict) -> dict:
@@ -138,9 +137,18 @@ def run_cross_encoder_job(ctx, params: dict) -> dict:
     result = _train(ctx, params, CrossEncoderTrainConfig)
     metric, weight = result.primary_metric, result.first_stage_weight
     blend = "" if weight is None else f", its score blended with the embedder's at weight {weight:.1f}"
-    ctx.complete(f"{_stop_note(result)}{result.figures(metric)} "
-                 f"(validation embedder alone {result.metrics_embedder[metric]:.3f}{blend})")
-    return result.to_dict()
+    return _with_verdict(ctx, result, f"{_stop_note(result)}{result.figures(metric)} "
+                                      f"(validation embedder alone {result.metrics_embedder[metric]:.3f}{blend})")
+
+
+def _with_verdict(ctx, result: TrainingRunResult, summary: str) -> dict:
+    """The training's closing line, then, when the model does not beat what it started from, the
+    sentence saying so (kept in the result, where the job panel reads it: training.verdict)."""
+    from ..training.verdict import VERDICT, worse_than_start
+
+    verdict = worse_than_start(result)
+    ctx.complete(f"{summary}. {verdict}" if verdict else summary)
+    return {**result.to_dict(), **({VERDICT: verdict} if verdict else {})}
 
 
 def _stop_note(result: TrainingRunResult) -> str:
@@ -287,20 +295,25 @@ def _evaluate_dataset(ctx, dataset_part: tuple[str, str], models: list, reranker
     """Evaluate `models` on one dataset part, the first reranked by each of `rerankers`; saved reports.
     Progress goes to `meter`, under phases named after the set when there are several (set_phase)."""
     from ..evaluation.duration import ENCODING, set_phase
-    from ..evaluation.reranking import rerank_and_save
+    from ..evaluation.reranking import RERANK_TOP_K, rerank_and_save, reranked_name
     from ..evaluation.retrieval import evaluate_models
+    from ..reporting.history import RETRIEVAL, recording
 
     dataset_id, part = dataset_part
 
     def on_phase(phase: str, done: int, total: int, message: str) -> None:
         meter(set_phase(dataset_id, phase) if named_phases else phase, done, total, message)
 
-    reports = []
-    if rerankers:  # the first model is then evaluated as the rerankers' first stage, once
-        reports = rerank_and_save(ctx.workspace, dataset_id, models[0], rerankers, part, on_phase=on_phase)
-        models = models[1:]
-    reports += evaluate_models(ctx.workspace, dataset_id, models, part,
-                               on_progress=lambda done, total, message: on_phase(ENCODING, done, total, message))
+    labels = [m.label for m in models] + [reranked_name(models[0].label, r.label) for r in rerankers]
+    settings = {"rerank_top_k": RERANK_TOP_K} if rerankers else {}
+    with recording(ctx.workspace, RETRIEVAL, dataset_id, part, labels, ctx.run_id, settings) as record:
+        kept, reports = record.add_report, []
+        if rerankers:  # the first model is then evaluated as the rerankers' first stage, once
+            reports = rerank_and_save(ctx.workspace, dataset_id, models[0], rerankers, part, on_phase=on_phase,
+                                      on_saved=kept)
+            models = models[1:]
+        reports += evaluate_models(ctx.workspace, dataset_id, models, part, on_saved=kept,
+                                   on_progress=lambda done, total, message: on_phase(ENCODING, done, total, message))
     for report in reports:
         ctx.emit(EventKind.METRICS, model=report.name, metrics=report.metrics, dataset_id=dataset_id)
     return reports
@@ -332,7 +345,8 @@ def run_router_comparison_job(ctx, params: dict) -> dict:
     """params {dataset_id, part, selectors: [SelectorSpec dicts], held_out: [router dataset ids]}. An LLM
     selector in batch mode keeps its batch's state in the workspace's cache/llm_routing: the same
     comparison started again after a stop resumes the batch."""
-    from ..routing.compare import compare_selectors, load_router_task
+    from ..reporting.history import recorded_comparison
+    from ..routing.compare import load_router_task
     from ..routing.llm_selector import BATCH_STATES, batch_states_in
     from ..routing.specs import SelectorSpec
 
@@ -342,7 +356,7 @@ def run_router_comparison_job(ctx, params: dict) -> dict:
     with llm_waits_shown(ctx), batches_cancelled_on_stop(ctx, configs), \
             batch_states_in(ctx.workspace.dir(*BATCH_STATES)):
         progress = _across_sets(ctx, [len(load_router_task(ctx.workspace, *named).queries) for named in sets])
-        comparisons = [compare_selectors(ctx.workspace, dataset_id, specs, part, on_progress=progress(index))
+        comparisons = [recorded_comparison(ctx.workspace, dataset_id, specs, part, progress(index), ctx.run_id)
                        for index, (dataset_id, part) in enumerate(sets)]
     for comparison in comparisons:
         for report in comparison.reports:

@@ -10,7 +10,7 @@ import plotly.express as px
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_pages.widgets.charts import escape_chart_text
+from ragtune_core.reporting.chart_text import escape_chart_text
 
 PAGES = Path(__file__).resolve().parents[2] / "app_pages"
 EVIL = '<a href="http://evil.example/beacon">click</a><img src="http://evil.example/i.png">'

@@ -83,7 +83,9 @@ def test_the_compare_page_names_saved_results_it_cannot_read(ws):
     save_dataset(ws, "qa", dataset, None, {})
     (ws.dir("evaluations") / "half.json").write_text('{"report_id": ')
     (ws.dir("router_evaluations") / "odd.json").write_text('{"comparison_id": 3}')
+    (ws.dir("comparisons") / "cut.json").write_text('{"id": "cmp-1", "kind": "router"}')
     at = open_page("compare")
     assert not at.exception
     [warning] = [w.value.replace("\\", "") for w in at.warning if "cannot be read" in w.value]
     assert "evaluation report half.json" in warning and "router comparison odd.json" in warning
+    assert "comparison cut.json" in warning and "dataset_id" in warning

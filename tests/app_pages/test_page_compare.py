@@ -86,7 +86,7 @@ def test_reranked_retrieval_is_reported_beside_the_embedder(ws):
     widget(at, "button", "Evaluate").click().run()
     assert jobs.wait(ws, at.session_state["evaluation_run"], timeout=180).state == "succeeded"
     at.run()
-    models = set(at.dataframe[0].value.columns)  # the "all metrics" pivot: one column per model
+    models = set(next(d.value for d in at.dataframe if "Model" in d.value.columns)["Model"])
     assert len(models) == 2 and any("fresh-reranker" in m for m in models)
 
 
@@ -120,10 +120,10 @@ def test_router_dataset_compares_selectors_with_confusion_and_misrouted(router_w
     assert jobs.wait(router_ws, at.session_state["selector_run"], timeout=180).state == "succeeded"
     at.run()
     assert not at.exception
-    assert len(at.get("plotly_chart")) == 3  # match rate, latency, confusion heatmap
+    assert len(at.get("plotly_chart")) == 4  # match rate, latency, quality-latency plane, confusion heatmap
     rates = at.dataframe[0].value
-    assert list(rates["selector"]) == [f"embedding · {DEFAULT}"]
-    assert 0 <= rates.loc[0, "match_rate"] <= 1
+    assert list(rates["Model"]) == [f"embedding · {DEFAULT}"]
+    assert 0 <= float(rates.loc[0, "Match rate"]) <= 1
 
 
 def test_an_imported_router_set_is_routed_too_and_reported_apart(router_ws):
@@ -142,8 +142,9 @@ def test_an_imported_router_set_is_routed_too_and_reported_apart(router_ws):
     at.run()
     assert not at.exception
     assert "Held out: handwritten" in [h.value for h in at.subheader]
-    held_out = at.dataframe[1].value  # the second match-rate table: the imported set's own
-    assert list(held_out["selector"]) == [f"embedding · {DEFAULT}"]
+    rate_tables = [d.value for d in at.dataframe if "Match rate" in d.value.columns]
+    assert len(rate_tables) == 2  # the imported set's own, apart
+    assert list(rate_tables[1]["Model"]) == [f"embedding · {DEFAULT}"]
 
 
 def test_llm_selector_without_a_model_name_is_not_offered(router_ws):

@@ -141,7 +141,7 @@ def test_compare_page_shows_failed_selectors_apart_and_every_name_literally(ws):
     errors, warnings = seen(at.error), seen(at.warning)
     assert "failed on every query, so it has no match rate" in errors and "HTTP 401" in errors
     assert "1 of 2 queries failed and count as misses" in warnings and "was skipped" in warnings
-    assert list(at.dataframe[0].value["selector"]) == ["fine", f"partial {BEACON}"]  # no 0.0 for the failed one
+    assert list(at.dataframe[0].value["Model"]) == ["fine", f"partial {BEACON}"]  # no 0.0 for the failed one
     assert_inert(markdown_sources(at))
 
 

@@ -12,6 +12,7 @@ from ragtune_core.evaluation.metrics import METRIC_NAMES, bootstrap_ci, per_quer
 from ragtune_core.evaluation.retrieval import text_work, evaluate_retrieval, latest_reports, list_reports, save_report
 from ragtune_core.evaluation.tables import comparison_table, per_query_comparison
 from ragtune_core.jobs.tasks import run_evaluation_job
+from ragtune_core.reporting.history import history
 from ragtune_core.questions.qa_dataset import DatasetError, QADataset
 from ragtune_core.questions.qa_dataset import save_dataset
 
@@ -269,6 +270,8 @@ def test_evaluation_job_evaluates_each_model_and_saves_reports(workspace, monkey
     assert [r.name for r in reports] == ["base", "mine"]
     assert sorted(r.report_id for r in reports) == sorted(result["reports"])
     assert reports[1].model_path == mine
+    [kept] = history(workspace, record.id, "val")  # the comparison is kept with its reports, in order
+    assert kept.complete and kept.models == ["base", "mine"] and kept.results == result["reports"]
 
 
 CITIES = ["Avalon", "Brimford", "Coldwater", "Dunmore", "Eastwick", "Fairhaven", "Glenrock", "Harrowgate",

@@ -187,6 +187,7 @@ def test_cli_rerank_refuses_models_of_the_wrong_kind_and_bad_top_k(workspace, ru
     code, _, err = run_cli("rerank", "no-such-dataset", "--embedder", "base", "--cross-encoder", "my-reranker")
     assert code == 2 and "no-such-dataset" in err
     assert not (workspace.root / "evaluations").exists() or not list((workspace.root / "evaluations").iterdir())
+    assert not list(workspace.dir("comparisons").iterdir())  # no comparison kept either
 
 
 # --- real models ---------------------------------------------------------------------------------

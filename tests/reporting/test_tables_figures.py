@@ -1,0 +1,65 @@
+"""Tables and charts for people: worded headers, rounded values, p-values with a floor, slices and
+examples; value labels above the whiskers of grouped bars too; latency and the plane from zero."""
+
+from ragtune_core.evaluation.tables import comparison_table
+from ragtune_core.reporting.figures import metric_bars, tradeoff_chart
+from ragtune_core.reporting.scores import retrieval_scores, router_scores
+from ragtune_core.reporting.tables import mcnemar_words, score_table, slice_scores, wins_and_regressions
+from tests.reporting.fixtures import retrieval_report, router_comparison
+
+RIGHT, LATENCY = {"base": 50, "tuned": 90}, {"base": 0.010, "tuned": 0.021}
+
+
+def test_score_table_reads_in_words_with_rounded_values_and_a_p_value_floor():
+    table = score_table(router_scores(router_comparison(RIGHT, LATENCY)))
+    assert list(table.columns) == ["Model", "Match rate", "95% interval", "Gain over base, points [95% CI]",
+                                   "p (McNemar)", "ms per query"]  # no cost column where no cost is known
+    base, tuned = table.to_dict("records")
+    assert base["Match rate"] == "0.500" and base["Gain over base, points [95% CI]"] == "base"
+    assert tuned["p (McNemar)"] == "< 0.001" and tuned["ms per query"] == "21.0"
+    assert tuned["Gain over base, points [95% CI]"].startswith("+40.0 [+")
+
+
+def test_mcnemar_words_puts_the_verdict_first_and_floors_p():
+    (row,) = mcnemar_words(router_comparison(RIGHT, LATENCY)).to_dict("records")
+    assert list(row)[:4] == ["Selector A", "Selector B", "Verdict", "p-value"]
+    assert row["Verdict"] == "tuned (p < 0.05)" and row["p-value"] == "< 0.001"
+
+
+def test_slices_and_examples():
+    scores = router_scores(router_comparison(RIGHT, LATENCY, n=100))
+    halves = {f"q{i}": "first half" if i < 50 else "second half" for i in range(100)}
+    table = slice_scores(scores, halves, "Half")
+    assert table.to_dict("records") == [{"Half": "first half", "Queries": 50, "base": "1.000", "tuned": "1.000"},
+                                        {"Half": "second half", "Queries": 50, "base": "0.000", "tuned": "0.800"}]
+    examples = wins_and_regressions(scores.deltas[0], {f"q{i}": f"query {i}" for i in range(100)})
+    assert list(examples[""]) == ["win"] * 10 and examples["Query"].iloc[0] == "query 50"
+
+
+def test_retrieval_examples_put_the_biggest_rank_moves_first():
+    base = retrieval_report("base", [9, 3, None, 1, 1], report_id="e1")
+    tuned = retrieval_report("tuned", [2, 1, 1, 7, None], report_id="e2")
+    scores = retrieval_scores([base, tuned])
+    ranks = {r.name: {q.query_id: q.rank for q in r.per_query} for r in (base, tuned)}
+    table = wins_and_regressions(scores.deltas[0], {}, ranks)
+    assert table[["", "Query id", "Rank, base → model"]].values.tolist() == [
+        ["win", "q2", "not in top 100 → 1"], ["win", "q0", "9 → 2"],
+        ["regression", "q4", "1 → not in top 100"], ["regression", "q3", "1 → 7"]]
+
+
+def test_grouped_metric_bars_label_each_value_above_its_whisker_in_its_group():
+    reports = [retrieval_report("base", [9, 1, None, 2]), retrieval_report("tuned", [1, 1, 2, 1], report_id="e2")]
+    figure = metric_bars(comparison_table(reports), ("accuracy@1", "mrr@10"))
+    assert figure.layout.scattermode == "group" and figure.layout.barmode == "group"
+    for bar, labels in zip(figure.data[::2], figure.data[1::2], strict=True):
+        assert labels.offsetgroup == bar.offsetgroup and labels.textposition == "top center"
+        assert list(labels.y) == [v + e for v, e in zip(bar.y, bar.error_y.array, strict=True)]
+    assert list(figure.data[0].x) == ["hit rate@1", "MRR@10"] and figure.layout.xaxis.title.text.startswith("Metric")
+
+
+def test_the_plane_starts_latency_at_zero_and_names_the_cost_where_known():
+    scores = router_scores(router_comparison(RIGHT, LATENCY), usd_per_1000={"tuned": 0.42})
+    figure = tradeoff_chart(scores)
+    assert figure.layout.xaxis.range[0] == 0 and figure.layout.xaxis.type == "linear"
+    assert list(figure.data[0].text) == ["base", "tuned · $0.42 per 1,000"]
+    assert retrieval_scores([retrieval_report("base", [1, 2])]).models[0].latency_ms is None
