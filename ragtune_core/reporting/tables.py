@@ -9,9 +9,9 @@ from __future__ import annotations
 import pandas as pd
 
 from ..questions.qa_dataset import QADataset
+from ..questions.router.tools import dataset_tools
 from ..routing.compare import RouterComparison
 from ..routing.stats import pairwise_mcnemar
-from ..routing.tools import dataset_tools
 from .headline import format_p, points
 from .scores import Delta, Scores
 
