@@ -76,8 +76,10 @@ def test_part_selects_split_queries_and_bad_parts_are_refused():
     assert [q.query_id for q in val.per_query] == ["first", "third"]
     assert val.metrics["accuracy@1"] == pytest.approx(0.5)
     assert [q.query_id for q in evaluate_retrieval(model, dataset, "toy", part="train").per_query] == ["pair"]
+    with pytest.raises(DatasetError, match="the test part of this dataset has no questions"):
+        evaluate_retrieval(model, dataset, "toy", part="test")  # a split of before the test part
     with pytest.raises(DatasetError, match="part must be one of"):
-        evaluate_retrieval(model, dataset, "toy", part="test")
+        evaluate_retrieval(model, dataset, "toy", part="holdout")
     dataset.split = {}
     with pytest.raises(DatasetError, match="no train/validation split"):
         evaluate_retrieval(model, dataset, "toy", part="val")
