@@ -14,8 +14,9 @@ from app_pages.questions_router import router_form
 from app_pages.state import State
 from ragtune_core.jobs import JobKind
 from ragtune_core.questions import (EVALUATION_ONLY, SPLIT_MODES, DatasetError, QADataset, import_evidence_set,
-                                    is_evidence_file, load_dataset, parse_evidence_set, save_dataset, split_dataset,
-                                    update_dataset)
+                                    is_evidence_file, load_dataset, parse_evidence_set, save_dataset, update_dataset)
+from ragtune_core.questions.splitting import split_adapting
+from ragtune_core.routing.import_kind import GUESS, IMPORT_KINDS, refuse_router_evidence, resolve_kind
 from ragtune_core.store import WorkspaceError
 from ragtune_core.store.files import parse_json
 
@@ -30,6 +31,7 @@ if not corpora:
 
 # --- generate -------------------------------------------------------------------------------
 KINDS = {"qa": "Question → passage pairs", "router": "Router: question → tool"}
+IMPORT_KIND_LABELS = {GUESS: "As the file says, else guess", "qa": "Question → passage", "router": "Router"}
 GENERATION_KINDS = (JobKind.GENERATE_QUESTIONS, JobKind.GENERATE_ROUTER_QUESTIONS)
 
 with st.expander("Generate questions", expanded=True):
@@ -60,16 +62,22 @@ with st.popover("Import a dataset", icon=":material/upload:"):
                                        format_func={c.id: c.name for c in corpora}.get,
                                        help="Whose chunks hold the evidence phrases. A LlamaIndex file brings its "
                                             "own passages and ignores it.")
+        import_kind = st.segmented_control("Kind", IMPORT_KINDS, default=GUESS, format_func=IMPORT_KIND_LABELS.get,
+                                           help="What the file holds. A kind the file names (ragtune.kind) always "
+                                                "wins; choosing another is refused. Guess: from the passage ids.")
         if st.form_submit_button("Import") and upload is not None:
             name = import_name or Path(upload.name).stem
             try:
                 data = parse_json(upload.getvalue(), upload.name, error=DatasetError)
                 if is_evidence_file(data):
+                    refuse_router_evidence(import_kind, upload.name)
                     record, match = import_evidence_set(ws, parse_evidence_set(data, upload.name), name,
                                                         evidence_corpus, upload.name)
                 else:
-                    record, match = save_dataset(ws, name, QADataset.from_json_dict(data, upload.name), None,
-                                                 {"imported": upload.name}), None
+                    imported = resolve_kind(data, QADataset.from_json_dict(data, upload.name), import_kind,
+                                            upload.name)
+                    record, match = save_dataset(ws, name, imported.dataset, None, {"imported": upload.name}), None
+                    st.caption(f"Kind {imported.note}.")
             except (DatasetError, WorkspaceError) as exc:
                 st.error(literal(exc))
             else:
@@ -100,6 +108,7 @@ if dataset.evaluation_only:
                                                                "no chunk" if left_out else "") + "."))
 else:
     st.caption(f"train {parts.get('train', 0)} · validation {parts.get('val', 0)} questions"
+               + (f" ({record.params['split_note']})" if record.params.get("split_note") else "")
                if parts else "Not split yet: the Fine-tune page needs a train/validation split.")
 with st.popover("Split again" if dataset.split else "Split", icon=":material/call_split:",
                 disabled=dataset.evaluation_only):
@@ -109,8 +118,10 @@ with st.popover("Split again" if dataset.split else "Split", icon=":material/cal
         seed = st.number_input("Seed", 0, 10_000, int(record.params.get("seed", 42)), key="resplit-seed")
         if st.form_submit_button("Split"):
             try:
-                dataset.split = split_dataset(dataset, ratio, by, int(seed))
-                update_dataset(ws, record.id, dataset, {"split_by": by, "val_ratio": ratio, "seed": int(seed)})
+                split = split_adapting(dataset, ratio, by, int(seed))
+                dataset.split = split.parts
+                update_dataset(ws, record.id, dataset, {"split_by": split.by, "val_ratio": ratio, "seed": int(seed),
+                                                        "split_note": split.note})
             except DatasetError as exc:
                 st.error(literal(exc))
             else:

@@ -13,12 +13,16 @@ from ragtune_core.routing import counts_per_tool
 from ragtune_core.runs import JobState
 from ragtune_core.store import RunRecord, WorkspaceError, version_of
 
+ACCEPTED = "accepted-draft-message"  # what the last accept saved, shown once after its rerun
+
 
 def review_drafts(generation_kinds: tuple[str, ...]) -> None:
     """Pick a generated question set not yet accepted, edit it, keep the edits or accept it."""
     ws = workspace()
     runs = sorted((r for kind in generation_kinds for r in ws.list_runs(kind)), key=lambda r: r.created, reverse=True)
     drafts = [r for r in runs if r.state == JobState.SUCCEEDED and not r.result.get("accepted_dataset_id")]
+    if ACCEPTED in st.session_state:
+        st.success(st.session_state.pop(ACCEPTED))
     if not drafts:
         st.info("Generated questions appear here for review before they are saved as a dataset.")
         return
@@ -127,6 +131,9 @@ def _accept_form(run: RunRecord, curated: QADataset | None, kind: str) -> None:
                 record = accept_draft(workspace(), run.id, name, curated, split_by, val_ratio, int(split_seed))
             except (DatasetError, WorkspaceError) as exc:
                 st.error(literal(exc))
-            else:
+            else:  # the accepted draft leaves the review at once; the message outlives the rerun
                 st.session_state[State.DATASET] = record.id
-                st.success(f"Saved dataset **{literal(record.name)}** ({record.n_queries} questions).")
+                note = record.params.get("split_note")
+                st.session_state[ACCEPTED] = (f"Saved dataset **{literal(record.name)}** ({record.n_queries} "
+                                              "questions)." + (f" {literal(note.capitalize())}." if note else ""))
+                st.rerun()

@@ -12,7 +12,8 @@ from ..questions.generators import DEFAULT_QUESTIONS_PER_CHUNK, GENERATORS, Gene
 from ..questions.prompts import DEFAULT_QA_PROMPT
 from ..llm.client import LLMConfig, key_rule
 from ..llm.pricing import cost_estimate, describe_cost, estimate_cost, with_prices
-from ..questions.qa_dataset import QADataset, SPLIT_MODES, split_dataset
+from ..questions.qa_dataset import QADataset, SPLIT_MODES
+from ..questions.splitting import split_adapting
 from ..store.workspace import Workspace
 from .llm_flags import add_batch_flag, add_llm_flags, llm_config_from, refuse_unavailable_batch
 from .progress import ProgressPrinter
@@ -123,10 +124,6 @@ def _read_prompt(path: Path | None) -> str:
 
 def _split(dataset: QADataset, args: argparse.Namespace) -> tuple[str, str | None]:
     """Split in place; (how, note). A by-document split of one document falls back to by query."""
-    documents = {dataset.passage_docs.get(p, p) for pids in dataset.relevant_docs.values() for p in pids}
-    if args.split_by == "document" and len(documents) < 2:
-        dataset.split = split_dataset(dataset, args.val_ratio, "query", args.seed)
-        return "query", "the questions come from one document, so they were split by query instead of by document"
-    dataset.split = split_dataset(dataset, args.val_ratio, args.split_by, args.seed)
-    return args.split_by, None
-
+    split = split_adapting(dataset, args.val_ratio, args.split_by, args.seed)
+    dataset.split = split.parts
+    return split.by, split.note
