@@ -27,9 +27,9 @@ from ..store.models import prefer_offline
 from ..store.workspace import CATALOGUE, Workspace
 from .errors import CommandFailed
 from .progress import command_started
-from . import corpus, cross_encoder, datasets, evaluate, llm_tune, questions, route, router, train
+from . import corpus, cross_encoder, curation, datasets, evaluate, llm_tune, questions, route, router, train
 
-COMMAND_GROUPS = (corpus, questions, router, datasets, train, cross_encoder, llm_tune, evaluate, route)
+COMMAND_GROUPS = (corpus, questions, router, datasets, curation, train, cross_encoder, llm_tune, evaluate, route)
 
 
 def build_parser() -> argparse.ArgumentParser:

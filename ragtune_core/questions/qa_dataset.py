@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from ..errors import RagtuneError
+from ..runs import JobState
 from ..store.files import (Rule, Text, atomic_write_text, conform, parse_json, refuse_links, unchanged_since,
                            version_of)
 from ..store.workspace import DatasetRecord, Workspace, check_name, new_id
@@ -288,11 +289,21 @@ def update_dataset(ws: Workspace, dataset_id: str, dataset: QADataset, params: d
     it meanwhile, DatasetError says so and nothing is written (file and catalogue row change together)."""
     dataset.validate()
     record = ws.get_dataset(dataset_id)
+    _refuse_changing_under_users(ws, record)
     path = ws.dataset_path(dataset_id)
     version = dataset.version if dataset.source is not None and dataset.source.resolve() == path.resolve() else None
     with unchanged_since(path, version, f"dataset {record.name!r}", DatasetError):
         dataset._write(path)
         return ws.update_dataset_record(dataset_id, len(dataset.queries), params)
+
+
+def _refuse_changing_under_users(ws: Workspace, record: DatasetRecord) -> None:
+    """A dataset a model was trained on (or a job is using) is never changed: its edit is a new version."""
+    users = [f"model {m.name!r}" for m in ws.list_models() if m.dataset_id == record.id]
+    users += [f"job {r.name!r}" for r in ws.list_runs() if r.dataset_id == record.id and r.state in (JobState.QUEUED, JobState.RUNNING)]
+    if users:
+        raise DatasetError(f"dataset {record.name!r} is used by {', '.join(users)}: it is never changed under them; "
+                           "save the change as a new version instead")
 
 
 def load_dataset(ws: Workspace, dataset_id: str) -> QADataset:
