@@ -9,6 +9,7 @@ import streamlit as st
 from app_pages.basics import literal, workspace
 from app_pages.components import errors_shown, pick, run_panel, when
 from app_pages.questions_qa import qa_form
+from app_pages.questions_queue import curation_panel
 from app_pages.questions_review import review_drafts
 from app_pages.questions_router import router_form
 from app_pages.state import State
@@ -141,3 +142,5 @@ for column, part in zip(download, [None, "train", "val"]):
     data = json.dumps(dataset.subset(part).to_json_dict(llama_index_only=True), ensure_ascii=False)
     column.download_button(f"Download {part or 'all'} (LlamaIndex JSON)", data,
                            file_name=f"{record.name}-{part or 'all'}.json", mime="application/json")
+
+curation_panel(record, dataset)

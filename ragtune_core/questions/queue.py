@@ -16,10 +16,10 @@ Each question in the queue carries its reasons and its candidates with every sco
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from .curation import find_duplicates
-from .qa_dataset import QADataset
+from .qa_dataset import DatasetError, QADataset
 from .wording import wording_problems
 
 Scores = dict[str, dict[str, dict[str, float]]]  # scorer -> query id -> passage id -> score
@@ -142,3 +142,35 @@ def _ranked(passage_scores: dict[str, float]) -> list[str]:
 
 def _words(text: str) -> list[str]:
     return _WORD.findall(text.casefold())
+
+
+@dataclass
+class Curation:
+    """What a person decided about questions of the queue: a new answer, new wording, or dropping it."""
+
+    relabel: dict[str, str] = field(default_factory=dict)  # query id -> its right passage or tool id
+    reword: dict[str, str] = field(default_factory=dict)  # query id -> the question as it should read
+    drop: set[str] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.relabel or self.reword or self.drop)
+
+
+def curated(dataset: QADataset, curation: Curation) -> QADataset:
+    """The dataset with the decisions applied (dropped questions leave their split too); DatasetError,
+    naming the question, for an answer that is no passage of the dataset or an empty question."""
+    queries = {q: curation.reword.get(q, text).strip() for q, text in dataset.queries.items() if q not in curation.drop}
+    if not queries:
+        raise DatasetError("every question would be dropped: keep at least one")
+    for qid, text in queries.items():
+        if not text:
+            raise DatasetError(f"question {qid!r}: the new wording is empty; type one or drop the question")
+    for qid, pid in curation.relabel.items():
+        if pid not in dataset.corpus:
+            raise DatasetError(f"question {qid!r}: {pid!r} is no passage or tool of this dataset")
+    relevant = {q: [curation.relabel[q]] if curation.relabel.get(q, pids[0]) != pids[0] else pids
+                for q, pids in dataset.relevant_docs.items() if q in queries}
+    edited = replace(dataset, queries=queries, relevant_docs=relevant,
+                     split={q: part for q, part in dataset.split.items() if q in queries})
+    edited.validate()
+    return edited

@@ -1,7 +1,11 @@
 """The curation queue ranks the questions worth a look, each with its reasons and candidates."""
 
-from ragtune_core.questions.qa_dataset import QADataset
-from ragtune_core.questions.queue import build_queue
+import re
+
+import pytest
+
+from ragtune_core.questions.qa_dataset import DatasetError, QADataset
+from ragtune_core.questions.queue import Curation, build_queue, curated
 from ragtune_core.questions.wording import wording_problems
 
 PASSAGES = {
@@ -101,3 +105,24 @@ def test_wording_problems():
     assert wording_problems("When did Vesuvius erupt?", PASSAGES["etna"]) == ["its passage never mentions 'Vesuvius'"]
     assert wording_problems("What is {title} about?") == ["a placeholder is left in ({title})"]
     assert wording_problems("Where is the the bakery?") == ["'the' is written twice"]
+
+
+def test_curation_relabels_rewords_and_drops():
+    decided = Curation(relabel={"mislabelled": "vesuvius", "clean": "etna"},
+                       reword={"offline": "How many global employees does Acme have?"}, drop={"duplicate"})
+    edited = curated(dataset(), decided)
+    assert edited.relevant_docs["mislabelled"] == ["vesuvius"] and edited.relevant_docs["clean"] == ["etna"]
+    assert edited.queries["offline"] == "How many global employees does Acme have?"
+    assert "duplicate" not in edited.queries and "duplicate" not in edited.split
+    assert dataset().relevant_docs["mislabelled"] == ["etna"]  # the original untouched
+    assert not Curation() and decided
+
+
+@pytest.mark.parametrize("curation, problem", [
+    (Curation(relabel={"clean": "nowhere"}), "question 'clean': 'nowhere' is no passage or tool of this dataset"),
+    (Curation(reword={"clean": "  "}), "question 'clean': the new wording is empty"),
+    (Curation(drop=set(QUESTIONS)), "at least one"),
+])
+def test_a_curation_that_cannot_apply_says_why(curation, problem):
+    with pytest.raises(DatasetError, match=re.escape(problem)):
+        curated(dataset(), curation)

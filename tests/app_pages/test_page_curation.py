@@ -1,0 +1,56 @@
+"""The Questions page's curation queue: flagged questions, one click to fix each, saved as a new version."""
+
+import pytest
+from tests.page_helpers import open_page, shown, texts, widget
+from tests.questions.test_queue import PASSAGES, dataset as flagged_dataset
+
+from ragtune_core.corpus.documents import Chunk, Document, save_corpus
+from ragtune_core.questions.qa_dataset import load_dataset, save_dataset
+from ragtune_core.questions.versions import changes_of, versions_of
+from ragtune_core.store.workspace import Workspace
+
+
+@pytest.fixture
+def ws(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAGTUNE_WORKSPACE", str(tmp_path / "ws"))
+    ws = Workspace(tmp_path / "ws")
+    chunks = [Chunk(pid, "notes", text) for pid, text in PASSAGES.items()]
+    corpus = save_corpus(ws, "notes", [Document("notes", "Notes", "text:notes", " ".join(PASSAGES.values()))],
+                         chunks, {})
+    save_dataset(ws, "volcanoes", flagged_dataset(), corpus.id, {"split_by": "query"})
+    return ws
+
+
+def test_flagged_questions_are_relabelled_reworded_dropped_and_saved_as_a_new_version(ws):
+    first = ws.resolve("datasets", "volcanoes")
+    at = open_page("questions")
+    widget(at, "button", "Build the queue").click().run()
+    assert not at.exception
+    assert "How many global employees does United States have?" in shown(at.markdown)
+    assert "wording: 'United States' without 'the'" in shown(at.caption)
+    assert "every scorer picks vesuvius, not the labelled etna" in shown(at.caption)
+
+    at.button(key=f"relabel-{first.id}-mislabelled-vesuvius").click().run()
+    at.text_input(key=f"reword-{first.id}-offline").input("How many global employees does Acme have?").run()
+    at.button(key=f"drop-{first.id}-duplicate").click().run()
+    assert "answer: vesuvius" in shown(at.info) and "To be dropped." in shown(at.info)
+    widget(at, "button", "Save as a new version (3 decisions)").click().run()
+    assert not at.exception and not at.error
+
+    assert "Saved **volcanoes v2**: 1 relabelled, 1 reworded, 1 dropped" in texts(at.success)
+    first_again, second = versions_of(ws, first.id)
+    assert first_again.id == first.id and load_dataset(ws, first.id) == flagged_dataset()  # the old one kept
+    assert at.session_state["dataset_id"] == second.id  # the new version is selected
+    new = load_dataset(ws, second.id)
+    assert new.relevant_docs["mislabelled"] == ["vesuvius"] and "duplicate" not in new.queries
+    assert new.queries["offline"] == "How many global employees does Acme have?"
+    assert changes_of(second).counts() == {"relabelled": 1, "reworded": 1, "dropped": 1, "added": 0}
+    assert "v2 volcanoes v2: 1 relabelled, 1 reworded, 1 dropped" in shown(at.caption)
+
+
+def test_the_queue_filters_by_reason(ws):
+    at = open_page("questions")
+    widget(at, "button", "Build the queue").click().run()
+    widget(at, "multiselect", "Reasons").set_value(["duplicate"]).run()
+    questions = shown(at.markdown)
+    assert "When did Mount Etna erupt ?" in questions and "United States" not in questions
