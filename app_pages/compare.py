@@ -7,6 +7,7 @@ import streamlit as st
 from app_pages.basics import literal, workspace
 from app_pages.components import chart, errors_shown, models_by_name, pick, run_panel, selector_picker
 from app_pages.state import State
+from ragtune_core.questions.pickers import models_for_dataset
 from ragtune_core import jobs
 from ragtune_core.errors import RagtuneError
 from ragtune_core.evaluation import (CHART_METRICS, RERANK_TOP_K, SLICE_METRICS, comparison_table, latest_reports,
@@ -59,7 +60,8 @@ def compare_retrievers() -> None:
                 "questions, never trained on). " if dataset.evaluation_only else
                 "How well each model retrieves the passage a question was written from. ")
                + "Bars show bootstrap 95% intervals.")
-    chosen = st.multiselect("Embedding models", list(embedders), default=list(embedders)[:4])
+    suited = [m.name for m in models_for_dataset(record, ws.list_models("embedding"), datasets)]
+    chosen = st.multiselect("Embedding models", list(embedders), default=[DEFAULT_BASE_MODEL, *suited][:4])
     rerankers = st.multiselect("Rerank the first model's top 20 with", list(cross_encoders),
                                help="Cross-encoders trained on the Fine-tune page. A reranker trained on a QA "
                                     "dataset blends its score with the embedder's at the weight its training "

@@ -11,6 +11,7 @@ from app_pages.basics import literal, workspace
 from app_pages.components import chart, errors_shown, line_chart, pick, run_panel, when
 from app_pages.state import State
 from app_pages.training_settings import search_settings, training_settings
+from ragtune_core.questions.pickers import training_first
 from ragtune_core.runs import EventKind
 from ragtune_core import jobs
 from ragtune_core.jobs.results import TrainingRunResult
@@ -112,7 +113,7 @@ def model_choice(label: str, names: list[str], key: str, default: str = DEFAULT_
 model_type = st.segmented_control("Model", list(JOB_KINDS), default="embedding", key="model_type",
                                   format_func={"embedding": "Embedding model", "cross_encoder": "Cross-encoder"}.get)
 embedders = [m.name for m in ws.list_models("embedding")]
-record = pick("Dataset", datasets, key=State.DATASET)
+record = pick("Dataset", training_first(datasets), key=State.DATASET)
 if held_out:
     st.caption(literal(f"Held out, never trained on: {', '.join(held_out)} (evaluation-only, hand-written questions "
                        "scored by evidence phrases). After training, evaluate the model on them on the Compare page: "

@@ -8,6 +8,7 @@ import streamlit as st
 
 from app_pages.basics import literal, workspace
 from app_pages.components import chart, errors_shown, line_chart, llm_settings, pick, run_panel
+from ragtune_core.questions.pickers import training_first
 from ragtune_core.runs import EventKind
 from ragtune_core import jobs
 from ragtune_core.errors import RagtuneError
@@ -77,7 +78,7 @@ interrupted_hosted_runs()
 
 st.subheader("2 · Chat data")
 with st.expander("Build chat data from a router dataset", expanded=not list_chat_data(ws)):
-    record = pick("Router dataset", ws.list_datasets("router"), key="ft-llm-dataset")
+    record = pick("Router dataset", training_first(ws.list_datasets("router")), key="ft-llm-dataset")
     if record is None:
         st.info("Create a router dataset on the Questions page first.")
     else:

@@ -9,6 +9,7 @@ import streamlit as st
 from app_pages.basics import literal, workspace
 from app_pages.components import chart, pick, selector_picker
 from app_pages.state import State
+from ragtune_core.questions.pickers import training_first
 from ragtune_core.corpus import load_chunks, load_documents
 from ragtune_core.errors import RagtuneError
 from ragtune_core.questions import load_dataset
@@ -25,7 +26,7 @@ if not datasets:
     st.info("Create a router dataset on the Questions page first (Dataset: Router).")
     st.stop()
 
-record = pick("Router dataset", datasets, key="playground_dataset", help="Its tools are the choices.")
+record = pick("Router dataset", training_first(datasets), key="playground_dataset", help="Its tools are the choices.")
 try:
     choices = load_router_task(ws, record.id).choices
     tools = {tool.id: tool for tool in dataset_tools(load_dataset(ws, record.id))}

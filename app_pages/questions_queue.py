@@ -65,7 +65,7 @@ def _card(dataset_id: str, item: QueueItem, curation: Curation) -> None:
                                "text": c.text} for c in item.candidates])
         st.dataframe(table, hide_index=True, width="stretch")
         buttons = st.columns(len(item.candidates) + 1)
-        for column, candidate in zip(buttons, (c for c in item.candidates if not c.labelled)):
+        for column, candidate in zip(buttons, (c for c in item.candidates if not c.labelled), strict=False):
             column.button(f"Answer: {candidate.name}", key=f"relabel-{dataset_id}-{qid}-{candidate.id}",
                           on_click=_decide, args=(curation, "relabel", qid, candidate.id))
         buttons[-1].button("Drop", key=f"drop-{dataset_id}-{qid}", icon=":material/delete:",

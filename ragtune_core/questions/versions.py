@@ -65,7 +65,7 @@ def save_version(ws: Workspace, parent_id: str, dataset: QADataset, name: str | 
     dataset.validate()
     lineage = versions_of(ws, parent_id)
     number = max(d.params.get("version", 1) for d in lineage) + 1
-    params = {key: value for key, value in parent.params.items() if key not in ("imported", "split_note")}
+    params = {key: value for key, value in parent.params.items() if key != "split_note"}
     params.update(version_of=root_of(parent), version=number, parent=parent.id,
                   changes={kind: getattr(changes, kind) for kind in CHANGE_KINDS})
     record = DatasetRecord(new_id("dataset"), check_name(name or f"{lineage[0].name} v{number}"), time.time(),

@@ -55,7 +55,7 @@ def score_dataset(dataset: QADataset, selectors: list[Selector]) -> Scores:
     for selector in selectors:
         selections = selector.select([dataset.queries[q] for q in qids], choices)
         scores[selector.name] = {}
-        for qid, selection in zip(qids, selections):
+        for qid, selection in zip(qids, selections, strict=True):
             if not selection.scores:
                 continue
             row = np.asarray(selection.scores)

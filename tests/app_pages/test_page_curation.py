@@ -1,13 +1,14 @@
 """The Questions page's curation queue: flagged questions, one click to fix each, saved as a new version."""
 
 import pytest
-from tests.page_helpers import open_page, shown, texts, widget
-from tests.questions.test_queue import PASSAGES, dataset as flagged_dataset
 
 from ragtune_core.corpus.documents import Chunk, Document, save_corpus
 from ragtune_core.questions.qa_dataset import load_dataset, save_dataset
 from ragtune_core.questions.versions import changes_of, versions_of
 from ragtune_core.store.workspace import Workspace
+from tests.page_helpers import open_page, shown, texts, widget
+from tests.questions.test_queue import PASSAGES
+from tests.questions.test_queue import dataset as flagged_dataset
 
 
 @pytest.fixture

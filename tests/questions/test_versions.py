@@ -4,11 +4,11 @@ import dataclasses
 import json
 
 import pytest
-from tests.questions.test_queue import dataset as flagged_dataset
 
 from ragtune_core.cli import main
 from ragtune_core.questions.qa_dataset import DatasetError, load_dataset, save_dataset, split_dataset, update_dataset
 from ragtune_core.questions.versions import changes_of, diff, save_version, versions_of
+from tests.questions.test_queue import dataset as flagged_dataset
 
 
 def run(capsys, workspace, *argv):
@@ -35,7 +35,7 @@ def test_saving_an_edit_makes_a_new_version_and_keeps_the_old(workspace, first):
     original = load_dataset(workspace, first.id)
     second = save_version(workspace, first.id, edited(original))
     assert (second.name, second.params["version"], second.params["parent"]) == ("volcanoes v2", 2, first.id)
-    assert second.params["split_by"] == "query" and "imported" not in second.params
+    assert (second.params["split_by"], second.params["imported"]) == ("query", "x.json")  # still an import
     assert load_dataset(workspace, first.id) == original  # the old version as it was
     new = load_dataset(workspace, second.id)
     assert new.relevant_docs["mislabelled"] == ["vesuvius"] and "duplicate" not in new.queries
