@@ -4,6 +4,7 @@ import pytest
 
 from ragtune_core.corpus.documents import Chunk, Document, save_corpus
 from ragtune_core.questions.qa_dataset import load_dataset, save_dataset
+from ragtune_core.questions.curation import load_draft
 from ragtune_core.questions.versions import changes_of, versions_of
 from ragtune_core.store.workspace import Workspace
 from tests.page_helpers import open_page, shown, texts, widget
@@ -55,3 +56,34 @@ def test_the_queue_filters_by_reason(ws):
     widget(at, "multiselect", "Reasons").set_value(["duplicate"]).run()
     questions = shown(at.markdown)
     assert "When did Mount Etna erupt ?" in questions and "United States" not in questions
+
+
+def flagged_draft(ws) -> str:
+    """A finished generation run whose draft is the flagged dataset."""
+    corpus_id = ws.resolve("corpora", "notes").id
+    run = ws.create_run("generate_questions", "questions · notes", {"corpus_id": corpus_id})
+    path = ws.run_dir(run.id) / "draft.json"
+    draft = flagged_dataset()
+    draft.split = {}
+    draft.save(path)
+    ws.update_run(run.id, state="succeeded", result={"draft": str(path), "questions": len(draft.queries)})
+    return run.id
+
+
+def test_the_review_grid_filters_by_flag_and_acts_on_every_shown_row(ws):
+    run_id = flagged_draft(ws)
+    at = open_page("questions")
+    assert not at.exception
+    assert "7 questions over 3 chunks · 4 flagged" in texts(at.caption)
+    widget(at, "multiselect", "Show the questions flagged").set_value(["duplicate"]).run()
+    widget(at, "button", "Drop the 1 shown").click().run()
+    assert not at.exception
+    draft = load_draft(ws, run_id)
+    assert "duplicate" not in draft.queries and len(draft.queries) == 6
+
+    widget(at, "multiselect", "Show the questions flagged").set_value(["wording"]).run()
+    widget(at, "selectbox", "Answer for the 2 shown").set_value("vesuvius").run()
+    widget(at, "button", "Set the answer").click().run()
+    draft = load_draft(ws, run_id)
+    assert draft.relevant_docs["mislabelled"] == draft.relevant_docs["offline"] == ["vesuvius"]
+    assert draft.relevant_docs["clean"] == ["etna"]  # not shown: untouched
