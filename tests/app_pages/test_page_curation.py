@@ -15,7 +15,11 @@ from tests.questions.test_queue import dataset as flagged_dataset
 @pytest.fixture
 def ws(tmp_path, monkeypatch):
     monkeypatch.setenv("RAGTUNE_WORKSPACE", str(tmp_path / "ws"))
-    ws = Workspace(tmp_path / "ws")
+    return notes_workspace(Workspace(tmp_path / "ws"))
+
+
+def notes_workspace(ws: Workspace) -> Workspace:
+    """A corpus of PASSAGES and the flagged dataset "volcanoes" over it."""
     chunks = [Chunk(pid, "notes", text) for pid, text in PASSAGES.items()]
     corpus = save_corpus(ws, "notes", [Document("notes", "Notes", "text:notes", " ".join(PASSAGES.values()))],
                          chunks, {})
