@@ -10,6 +10,7 @@ from app_pages.basics import literal, workspace
 from app_pages.components import errors_shown, pick, run_panel, when
 from app_pages.questions_qa import qa_form
 from app_pages.questions_queue import curation_panel
+from app_pages.questions_round import round_panel
 from app_pages.questions_review import review_drafts
 from app_pages.questions_router import router_form
 from app_pages.state import State
@@ -144,3 +145,4 @@ for column, part in zip(download, [None, "train", "val"]):
                            file_name=f"{record.name}-{part or 'all'}.json", mime="application/json")
 
 curation_panel(record, dataset)
+round_panel(record)

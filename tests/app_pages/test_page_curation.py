@@ -1,13 +1,18 @@
 """The Questions page's curation queue: flagged questions, one click to fix each, saved as a new version."""
 
+import dataclasses
+
 import pytest
 
 from ragtune_core.corpus.documents import Chunk, Document, save_corpus
-from ragtune_core.questions.qa_dataset import load_dataset, save_dataset
+from ragtune_core.evaluation.retrieval import evaluate_retrieval, save_report
+from ragtune_core.jobs import JobKind
+from ragtune_core.questions.qa_dataset import load_dataset, save_dataset, split_dataset, update_dataset
 from ragtune_core.questions.curation import load_draft
-from ragtune_core.questions.versions import changes_of, versions_of
+from ragtune_core.questions.versions import changes_of, save_version, versions_of
 from ragtune_core.store.workspace import Workspace
 from tests.page_helpers import open_page, shown, texts, widget
+from tests.jobs.test_rounds import BagOfWords
 from tests.questions.test_queue import PASSAGES
 from tests.questions.test_queue import dataset as flagged_dataset
 
@@ -91,3 +96,33 @@ def test_the_review_grid_filters_by_flag_and_acts_on_every_shown_row(ws):
     draft = load_draft(ws, run_id)
     assert draft.relevant_docs["mislabelled"] == draft.relevant_docs["offline"] == ["vesuvius"]
     assert draft.relevant_docs["clean"] == ["etna"]  # not shown: untouched
+
+
+def test_retrain_and_compare_shows_the_rounds_gains_with_intervals(ws):
+    first = ws.resolve("datasets", "volcanoes")
+    dataset = load_dataset(ws, first.id)
+    dataset.split = split_dataset(dataset, 0.5, "query", seed=0)
+    update_dataset(ws, first.id, dataset)
+    run = ws.create_run(JobKind.TRAIN_EMBEDDING, "tuned", {"dataset_id": first.id, "model_name": "tuned"})
+    ws.commit_model(ws.reserve_model("tuned", "embedding", "base", run_id=run.id).id, dataset_id=first.id)
+    second = save_version(ws, first.id, dataclasses.replace(
+        dataset, relevant_docs={**dataset.relevant_docs, "mislabelled": ["vesuvius"]}))
+
+    at = open_page("questions")
+    widget(at, "selectbox", "Dataset").set_value(second.id).run()
+    assert widget(at, "text_input", "New model").value == "tuned · volcanoes v2"
+    assert widget(at, "button", "Retrain on this version")  # no new model yet
+
+    ws.commit_model(ws.reserve_model("tuned · volcanoes v2", "embedding", "base").id, dataset_id=second.id)
+    assert widget(at.run(), "button", "Compare the round")  # trained: evaluate both
+    new = load_dataset(ws, second.id)
+    texts = [*new.queries.values(), *new.corpus.values()]
+    save_report(ws, evaluate_retrieval(BagOfWords(texts, min_length=8), new, "tuned", "val"), second.id)
+    save_report(ws, evaluate_retrieval(BagOfWords(texts), new, "tuned · volcanoes v2", "val"), second.id)
+    at.run()
+    assert not at.exception
+    assert "What the round changed: tuned · volcanoes v2 over tuned, on 4 validation questions" in shown(at.markdown)
+    gains = at.dataframe[-1].value
+    assert list(gains["metric"]) == ["ndcg@10", "accuracy@5", "mrr@10"]
+    assert set(gains["verdict"]) <= {"better", "worse", "within noise"}
+    assert gains["95% interval"].str.contains("…").all()
