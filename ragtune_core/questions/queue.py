@@ -76,8 +76,9 @@ def build_queue(dataset: QADataset, scores: Scores | None = None, finetuned: tup
     items = []
     for qid, question in dataset.queries.items():
         label = dataset.relevant_docs[qid][0]
-        picks = {s: _ranked(by_query[qid])[0] for s, by_query in scores.items() if by_query.get(qid)}
-        reasons = [*_score_reasons(qid, label, picks, scores, finetuned, dataset, names, close_margin),
+        informative = {s: by_query[qid] for s, by_query in scores.items() if _tells_apart(by_query.get(qid))}
+        picks = {s: _ranked(row)[0] for s, row in informative.items()}
+        reasons = [*_score_reasons(qid, label, picks, informative, finetuned, dataset, names, close_margin),
                    *_text_reasons(qid, question, label, dataset, duplicates, words_in)]
         if reasons:
             items.append(QueueItem(qid, question, dataset.split.get(qid, ""), reasons,
@@ -102,10 +103,10 @@ def _score_reasons(qid, label, picks, scores, finetuned, dataset, names, close_m
         if dataset.split.get(qid) == "val" and picks.get(scorer, label) != label:
             yield Reason("misrouted", f"{scorer}, fine-tuned on this dataset, picks {names[picks[scorer]]} on this "
                                       "validation question")
-    for scorer, by_query in scores.items():
-        top = _ranked(by_query.get(qid) or {})
-        if len(top) >= 2 and by_query[qid][top[0]] - by_query[qid][top[1]] < close_margin:
-            gap = by_query[qid][top[0]] - by_query[qid][top[1]]
+    for scorer, row in scores.items():
+        top = _ranked(row)
+        if len(top) >= 2 and row[top[0]] - row[top[1]] < close_margin:
+            gap = row[top[0]] - row[top[1]]
             yield Reason("close", f"{scorer}: {names[top[0]]} and {names[top[1]]} within {gap:.3f}")
             break
 
@@ -134,6 +135,12 @@ def _candidates(qid, dataset, scores, names) -> list[Candidate]:
     return [Candidate(pid, names[pid], dataset.corpus[pid],
                       {s: round(q[qid][pid], 4) for s, q in scores.items() if pid in (q.get(qid) or {})},
                       pid in dataset.relevant_docs[qid]) for pid in ids]
+
+
+def _tells_apart(passage_scores: dict[str, float] | None) -> bool:
+    """Whether a scorer's scores of a question rank anything: all equal (no word shared with any
+    passage, say) is no pick and no close call."""
+    return bool(passage_scores) and max(passage_scores.values()) > min(passage_scores.values())
 
 
 def _ranked(passage_scores: dict[str, float]) -> list[str]:

@@ -17,6 +17,7 @@ from ..store.workspace import Workspace
 from .selectors import Choice, CrossEncoderSelector, EmbeddingSelector, Selector
 
 KEPT_PER_QUESTION = 5  # a scorer's top passages kept per question (with the labelled one)
+QUESTIONS_AT_ONCE = 256  # questions scored together: bounds the score rows held to 256 x passages
 WORDS = "words (TF-IDF)"
 
 
@@ -36,9 +37,11 @@ class WordSelector:
 
 
 def queue_scorers(ws: Workspace, dataset_id: str, base: bool = True) -> tuple[list[Selector], tuple[str, ...]]:
-    """The scorers for a dataset's queue and the names of those fine-tuned on a version of it."""
+    """The scorers for a dataset's queue and the names of those fine-tuned on a version of it. A
+    cross-encoder scores every (question, passage) pair: only a router dataset's few tools are worth it."""
     lineage = {d.id for d in versions_of(ws, dataset_id)}
-    tuned = [m for m in ws.list_models() if m.dataset_id in lineage and m.kind in ("embedding", "cross_encoder")]
+    kinds = ("embedding", "cross_encoder") if ws.get_dataset(dataset_id).kind == "router" else ("embedding",)
+    tuned = [m for m in ws.list_models() if m.dataset_id in lineage and m.kind in kinds]
     selectors: list[Selector] = [WordSelector(), *([EmbeddingSelector()] if base else [])]
     selectors += [EmbeddingSelector(m.path, label=m.name) if m.kind == "embedding"
                   else CrossEncoderSelector(m.path, label=m.name) for m in tuned]
@@ -51,16 +54,17 @@ def score_dataset(dataset: QADataset, selectors: list[Selector]) -> Scores:
     choices = [Choice(pid, names[pid], text) for pid, text in dataset.corpus.items()]
     position = {c.id: i for i, c in enumerate(choices)}
     qids = list(dataset.queries)
-    scores: Scores = {}
+    scores: Scores = {selector.name: {} for selector in selectors}
     for selector in selectors:
-        selections = selector.select([dataset.queries[q] for q in qids], choices)
-        scores[selector.name] = {}
-        for qid, selection in zip(qids, selections, strict=True):
-            if not selection.scores:
-                continue
-            row = np.asarray(selection.scores)
-            kept = {choices[i].id for i in np.argsort(-row)[:KEPT_PER_QUESTION]} | {dataset.relevant_docs[qid][0]}
-            scores[selector.name][qid] = {pid: float(row[position[pid]]) for pid in kept}
+        for start in range(0, len(qids), QUESTIONS_AT_ONCE):
+            batch = qids[start:start + QUESTIONS_AT_ONCE]
+            for qid, selection in zip(batch, selector.select([dataset.queries[q] for q in batch], choices),
+                                      strict=True):
+                if selection.scores:
+                    row = np.asarray(selection.scores)
+                    kept = {choices[i].id for i in np.argsort(-row)[:KEPT_PER_QUESTION]}
+                    kept.add(dataset.relevant_docs[qid][0])
+                    scores[selector.name][qid] = {pid: float(row[position[pid]]) for pid in kept}
     return scores
 
 

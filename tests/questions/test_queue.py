@@ -126,3 +126,11 @@ def test_curation_relabels_rewords_and_drops():
 def test_a_curation_that_cannot_apply_says_why(curation, problem):
     with pytest.raises(DatasetError, match=re.escape(problem)):
         curated(dataset(), curation)
+
+
+def test_a_scorer_that_tells_nothing_apart_picks_nothing_and_makes_no_close_call():
+    flat = {q: {p: 0.0 for p in PASSAGES} for q in QUESTIONS}  # no word in common with any passage
+    def reasons(scores):
+        return {item.query_id: {r.code for r in item.reasons} for item in build_queue(dataset(), scores, ("tuned",))}
+
+    assert reasons({"words": flat, **SCORES}) == reasons(SCORES)
