@@ -24,6 +24,7 @@ from ragtune_core.errors import RagtuneError
 from ragtune_core.evaluation import RERANK_TOP_K, SLICE_METRICS, per_query_comparison, style_table, unreadable_reports
 from ragtune_core.evaluation.duration import estimate_evaluation
 from ragtune_core.questions import EVALUATION_ONLY, load_dataset
+from ragtune_core.questions.pickers import models_for_dataset
 from ragtune_core.reporting import RETRIEVAL, ROUTER, history
 from ragtune_core.reporting.history import unreadable_entries
 from ragtune_core.routing import llm_routing_estimates, unreadable_comparisons
@@ -61,7 +62,8 @@ def compare_retrievers() -> None:
                 "questions, never trained on). " if dataset.evaluation_only else
                 "How well each model retrieves the passage a question was written from. ")
                + "Bars show bootstrap 95% intervals.")
-    chosen = st.multiselect("Embedding models", list(embedders), default=list(embedders)[:4])
+    suited = [m.name for m in models_for_dataset(record, ws.list_models("embedding"), datasets)]
+    chosen = st.multiselect("Embedding models", list(embedders), default=[DEFAULT_BASE_MODEL, *suited][:4])
     rerankers = st.multiselect("Rerank the first model's top 20 with", list(cross_encoders),
                                help="Cross-encoders trained on the Fine-tune page. A reranker trained on a QA "
                                     "dataset blends its score with the embedder's at the weight its training "

@@ -15,6 +15,7 @@ from app_pages.widgets.pickers import pick
 from ragtune_core import jobs
 from ragtune_core.jobs.results import training_history
 from ragtune_core.questions import EVALUATION_ONLY, load_dataset
+from ragtune_core.questions.pickers import training_first
 from ragtune_core.training import (
     CrossEncoderTrainConfig,
     EmbeddingTrainConfig,
@@ -55,7 +56,7 @@ def estimated_training(dataset, config, search) -> str:
 model_type = st.segmented_control("Model", list(JOB_KINDS), default="embedding", key="model_type",
                                   format_func={"embedding": "Embedding model", "cross_encoder": "Cross-encoder"}.get)
 embedders = [m.name for m in ws.list_models("embedding")]
-record = pick("Dataset", datasets, key=kept(State.DATASET, [d.id for d in datasets]))
+record = pick("Dataset", training_first(datasets), key=kept(State.DATASET, [d.id for d in datasets]))
 if held_out:
     st.caption(literal(f"Held out, never trained on: {', '.join(held_out)} (evaluation-only, hand-written questions "
                        "scored by evidence phrases). After training, evaluate the model on them on the Compare page: "

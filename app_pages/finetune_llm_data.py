@@ -12,6 +12,7 @@ from app_pages.widgets.pickers import pick
 from ragtune_core.errors import RagtuneError
 from ragtune_core.llm import LLMConfig
 from ragtune_core.questions import load_dataset
+from ragtune_core.questions.pickers import training_first
 from ragtune_core.store import Workspace
 from ragtune_core.training.llm import PreflightReport, build_chat_data, list_chat_data, preview, save_chat_data
 
@@ -19,7 +20,7 @@ from ragtune_core.training.llm import PreflightReport, build_chat_data, list_cha
 def chat_data_builder(ws: Workspace) -> None:
     """An expander (open while there is no chat data) that builds and saves chat data from a router dataset."""
     with st.expander("Build chat data from a router dataset", expanded=not list_chat_data(ws)):
-        record = pick("Router dataset", ws.list_datasets("router"), key="ft-llm-dataset")
+        record = pick("Router dataset", training_first(ws.list_datasets("router")), key="ft-llm-dataset")
         if record is None:
             st.info("Create a router dataset on the Questions page first.")
             return

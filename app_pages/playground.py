@@ -14,9 +14,19 @@ from app_pages.widgets.pickers import pick, selector_picker
 from ragtune_core.corpus import load_chunks, load_documents
 from ragtune_core.errors import RagtuneError
 from ragtune_core.questions import load_dataset
+from ragtune_core.questions.pickers import training_first
 from ragtune_core.questions.router import SUMMARY, VECTOR, dataset_tools
-from ragtune_core.routing import (extractive_summary, grounded_answer, llm_summary, load_router_task, make_selector, retrieve,
-                                  route_query, route_table, scores_frame)
+from ragtune_core.routing import (
+    extractive_summary,
+    grounded_answer,
+    llm_summary,
+    load_router_task,
+    make_selector,
+    retrieve,
+    route_query,
+    route_table,
+    scores_frame,
+)
 from ragtune_core.store import load_embedder
 
 ws = workspace()
@@ -28,7 +38,7 @@ if not datasets:
     st.info("Create a router dataset on the Questions page first (Dataset: Router).")
     st.stop()
 
-record = pick("Router dataset", datasets, key=kept("playground_dataset", [d.id for d in datasets]),
+record = pick("Router dataset", training_first(datasets), key=kept("playground_dataset", [d.id for d in datasets]),
               help="Its tools are the choices.")
 try:
     choices = load_router_task(ws, record.id).choices

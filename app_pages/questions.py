@@ -7,18 +7,33 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.basics import literal, workspace
-from app_pages.questions_qa import qa_form
-from app_pages.questions_review import review_drafts
-from app_pages.questions_router import router_form
 from app_pages.kept_choices import kept
+from app_pages.questions_qa import qa_form
+from app_pages.questions_queue import curation_panel
+from app_pages.questions_review import review_drafts
+from app_pages.questions_round import round_panel
+from app_pages.questions_router import router_form
 from app_pages.state import State
 from app_pages.widgets.errors import errors_shown
 from app_pages.widgets.job_panel import run_panel
 from app_pages.widgets.pickers import pick
 from ragtune_core.jobs import JobKind
-from ragtune_core.questions import (EVALUATION_ONLY, SPLIT_MODES, TEST_RATIO, DatasetError, QADataset,
-                                    import_evidence_set, is_evidence_file, load_dataset, parse_evidence_set,
-                                    plan_split, reported_part, save_dataset, update_dataset)
+from ragtune_core.questions import (
+    EVALUATION_ONLY,
+    SPLIT_MODES,
+    TEST_RATIO,
+    DatasetError,
+    QADataset,
+    import_evidence_set,
+    is_evidence_file,
+    load_dataset,
+    parse_evidence_set,
+    plan_split,
+    reported_part,
+    save_dataset,
+    update_dataset,
+)
+from ragtune_core.questions.import_kind import GUESS, IMPORT_KINDS, refuse_router_evidence, resolve_kind
 from ragtune_core.store import WorkspaceError
 from ragtune_core.store.files import parse_json
 from ragtune_core.timing import when
@@ -34,6 +49,7 @@ if not corpora:
 
 # --- generate -------------------------------------------------------------------------------
 KINDS = {"qa": "Question → passage pairs", "router": "Router: question → tool"}
+IMPORT_KIND_LABELS = {GUESS: "As the file says, else guess", "qa": "Question → passage", "router": "Router"}
 GENERATION_KINDS = (JobKind.GENERATE_QUESTIONS, JobKind.GENERATE_ROUTER_QUESTIONS)
 
 with st.expander("Generate questions", expanded=True):
@@ -64,16 +80,22 @@ with st.popover("Import a dataset", icon=":material/upload:"):
                                        format_func={c.id: c.name for c in corpora}.get,
                                        help="Whose chunks hold the evidence phrases. A LlamaIndex file brings its "
                                             "own passages and ignores it.")
+        import_kind = st.segmented_control("Kind", IMPORT_KINDS, default=GUESS, format_func=IMPORT_KIND_LABELS.get,
+                                           help="What the file holds. A kind the file names (ragtune.kind) always "
+                                                "wins; choosing another is refused. Guess: from the passage ids.")
         if st.form_submit_button("Import") and upload is not None:
             name = import_name or Path(upload.name).stem
             try:
                 data = parse_json(upload.getvalue(), upload.name, error=DatasetError)
                 if is_evidence_file(data):
+                    refuse_router_evidence(import_kind, upload.name)
                     record, match = import_evidence_set(ws, parse_evidence_set(data, upload.name), name,
                                                         evidence_corpus, upload.name)
                 else:
-                    record, match = save_dataset(ws, name, QADataset.from_json_dict(data, upload.name), None,
-                                                 {"imported": upload.name}), None
+                    imported = resolve_kind(data, QADataset.from_json_dict(data, upload.name), import_kind,
+                                            upload.name)
+                    record, match = save_dataset(ws, name, imported.dataset, None, {"imported": upload.name}), None
+                    st.caption(f"Kind {imported.note}.")
             except (DatasetError, WorkspaceError) as exc:
                 st.error(literal(exc))
             else:
@@ -104,8 +126,9 @@ if dataset.evaluation_only:
                                                                "no chunk" if left_out else "") + "."))
 else:
     caveat = reported_part(dataset)[1]
+    split_note = record.params.get("split_note")
     st.caption(f"train {parts.get('train', 0)} · validation {parts.get('val', 0)} · test {parts.get('test', 0)} "
-               f"questions{' · ' + caveat if caveat else ''}"
+               f"questions{' (' + split_note + ')' if split_note else ''}{' · ' + caveat if caveat else ''}"
                if parts else "Not split yet: the Fine-tune page needs a train/validation split.")
 with st.popover("Split again" if dataset.split else "Split", icon=":material/call_split:",
                 disabled=dataset.evaluation_only):
@@ -121,7 +144,8 @@ with st.popover("Split again" if dataset.split else "Split", icon=":material/cal
                 split = plan_split(dataset, ratio, by, int(seed), test_ratio)
                 dataset.split = split.parts
                 update_dataset(ws, record.id, dataset, {"split_by": split.by, "val_ratio": ratio,
-                                                        "test_ratio": test_ratio, "seed": int(seed)})
+                                                        "test_ratio": test_ratio, "seed": int(seed),
+                                                        "split_note": split.note})
             except DatasetError as exc:
                 st.error(literal(exc))
             else:
@@ -143,3 +167,6 @@ for column, part in zip(download, [None, "train", "val", "test"]):
     data = json.dumps(dataset.subset(part).to_json_dict(llama_index_only=True), ensure_ascii=False)
     column.download_button(f"Download {part or 'all'} (LlamaIndex JSON)", data,
                            file_name=f"{record.name}-{part or 'all'}.json", mime="application/json")
+
+curation_panel(record, dataset)
+round_panel(record)

@@ -8,8 +8,15 @@ from app_pages.widgets.question_generator import generate_button, generator_sett
 from ragtune_core.corpus import load_chunks
 from ragtune_core.jobs import JobKind
 from ragtune_core.llm import LLMConfig, describe_cost
-from ragtune_core.questions import (DEFAULT_QA_PROMPT, DEFAULT_QUESTIONS_PER_CHUNK, MAX_QUESTIONS_PER_CHUNK,
-                                    GenerationError, GenerationRequest, estimate_llm_run, select_chunks)
+from ragtune_core.questions import (
+    DEFAULT_QA_PROMPT,
+    DEFAULT_QUESTIONS_PER_CHUNK,
+    MAX_QUESTIONS_PER_CHUNK,
+    GenerationError,
+    GenerationRequest,
+    estimate_llm_run,
+    select_chunks,
+)
 
 
 def qa_form(corpus) -> None:

@@ -3,16 +3,31 @@
 import streamlit as st
 
 from app_pages.basics import literal, workspace
+from app_pages.questions_grid import Grid, draft_grid
 from app_pages.state import State
 from app_pages.widgets.errors import errors_shown
 from app_pages.widgets.pickers import pick
 from ragtune_core.corpus import load_chunks
-from ragtune_core.questions import (SPLIT_MODES, DatasetError, QADataset, accept_draft, apply_table, coverage,
-                                    draft_path, drop_duplicates, find_duplicates, load_draft, questions_table,
-                                    save_draft)
+from ragtune_core.questions import (
+    SPLIT_MODES,
+    DatasetError,
+    QADataset,
+    accept_draft,
+    apply_table,
+    coverage,
+    draft_path,
+    drop_duplicates,
+    find_duplicates,
+    load_draft,
+    save_draft,
+)
+from ragtune_core.questions.grid import SELECT, drop_rows, selected_ids, set_answer
+from ragtune_core.questions.queue import passage_names
 from ragtune_core.routing import counts_per_tool
 from ragtune_core.runs import JobState
 from ragtune_core.store import RunRecord, WorkspaceError, version_of
+
+ACCEPTED = "accepted-draft-message"  # what the last accept saved, shown once after its rerun
 
 
 def review_drafts(generation_kinds: tuple[str, ...]) -> None:
@@ -20,20 +35,23 @@ def review_drafts(generation_kinds: tuple[str, ...]) -> None:
     ws = workspace()
     runs = sorted((r for kind in generation_kinds for r in ws.list_runs(kind)), key=lambda r: r.created, reverse=True)
     drafts = [r for r in runs if r.state == JobState.SUCCEEDED and not r.result.get("accepted_dataset_id")]
+    if ACCEPTED in st.session_state:
+        st.success(st.session_state.pop(ACCEPTED))
     if not drafts:
         st.info("Generated questions appear here for review before they are saved as a dataset.")
         return
     run = pick("Draft", drafts, key="draft_run", help="Generated question sets not yet accepted.")
     with errors_shown():
         draft = _opened_draft(run)
-    duplicates = find_duplicates(draft.queries)
-    edited = _draft_editor(run, draft, duplicates)
+    grid = _draft_editor(run, draft)
     try:
-        curated = apply_table(draft, edited)
+        curated = apply_table(draft, grid.table)
     except DatasetError as exc:
         st.error(literal(exc))
         curated = None
-    _save_buttons(run, curated, has_duplicates=bool(duplicates))
+    _save_buttons(run, curated, has_duplicates=bool(find_duplicates(draft.queries)))
+    if curated is not None:
+        _bulk_actions(run, draft, grid)
     _accept_form(run, curated, draft.kind)
 
 
@@ -64,28 +82,17 @@ def _chunks_of(run: RunRecord) -> dict | None:
         return None
 
 
-def _draft_editor(run: RunRecord, draft: QADataset, duplicates: dict):
-    """The draft as an editable grid (one row per question) with its counts and coverage; the edited grid."""
+def _draft_editor(run: RunRecord, draft: QADataset) -> Grid:
+    """The draft as an editable grid (one row per question) with its counts and coverage."""
     is_router = draft.kind == "router"
-    chunks_by_id = None if is_router else _chunks_of(run)
-    table = questions_table(draft, chunks_by_id, duplicates)
-    passage_label = "tool" if is_router else "chunk"
-    st.caption(f"{len(draft.queries)} questions over {len(set(table['chunk_id']))} {passage_label}s · "
-               f"{len(duplicates)} flagged as duplicates · failures: {run.result.get('failures', 0)}{_spent(run)}")
-    # A saved or reloaded draft gets a new grid: the old one's edits are in the file now, or dropped.
-    editor_key = f"editor-{run.id}-{draft.version}"
-    edited = st.data_editor(
-        table, key=editor_key, num_rows="dynamic", hide_index=True, width="stretch",
-        disabled=["query_id", "document", "passage", "duplicate", "page", "section"],
-        column_config={
-            "question": st.column_config.TextColumn(width="large", required=True),
-            "chunk_id": st.column_config.SelectboxColumn(passage_label, options=sorted(draft.corpus), required=True),
-            "passage": st.column_config.TextColumn(width="large"),
-        },
-    )
+    grid = draft_grid(run.id, draft, None if is_router else _chunks_of(run))
+    flagged = (grid.table["flags"] != "").sum()
+    st.caption(f"{len(draft.queries)} questions over {len(set(grid.table['chunk_id']))} "
+               f"{'tool' if is_router else 'chunk'}s · {flagged} flagged · failures: {run.result.get('failures', 0)}"
+               f"{_spent(run)}")
     with st.expander("Questions per tool" if is_router else "Coverage per document"):
         st.dataframe(counts_per_tool(draft) if is_router else coverage(draft), hide_index=True, width="stretch")
-    return edited
+    return grid
 
 
 def _spent(run: RunRecord) -> str:
@@ -103,6 +110,19 @@ def _save_buttons(run: RunRecord, curated: QADataset | None, has_duplicates: boo
         _save(run, curated)
     if dedupe_col.button("Drop flagged duplicates", disabled=curated is None or not has_duplicates):
         _save(run, drop_duplicates(curated, find_duplicates(curated.queries)))
+
+
+def _bulk_actions(run: RunRecord, draft: QADataset, grid: Grid) -> None:
+    """Drop, or give one answer to, the ticked questions (none ticked: every question the filter shows)."""
+    ids = selected_ids(grid.page, grid.shown)
+    which = f"{len(ids)} {'ticked' if grid.page[SELECT].any() else 'shown'}"
+    names = passage_names(draft)
+    drop, answer, give = st.columns([1, 2, 1], vertical_alignment="bottom")
+    if drop.button(f"Drop the {which}", icon=":material/delete:", disabled=not ids or len(ids) == len(grid.table)):
+        _save(run, apply_table(draft, drop_rows(grid.table, ids)))
+    passage = answer.selectbox(f"Answer for the {which}", sorted(draft.corpus, key=names.get), format_func=names.get)
+    if give.button("Set the answer", disabled=not ids):
+        _save(run, apply_table(draft, set_answer(grid.table, ids, passage)))
 
 
 def _save(run: RunRecord, draft: QADataset) -> None:
@@ -128,6 +148,9 @@ def _accept_form(run: RunRecord, curated: QADataset | None, kind: str) -> None:
                 record = accept_draft(workspace(), run.id, name, curated, split_by, val_ratio, int(split_seed))
             except (DatasetError, WorkspaceError) as exc:
                 st.error(literal(exc))
-            else:
+            else:  # the accepted draft leaves the review at once; the message outlives the rerun
                 st.session_state[State.DATASET] = record.id
-                st.success(f"Saved dataset **{literal(record.name)}** ({record.n_queries} questions).")
+                note = record.params.get("split_note")
+                st.session_state[ACCEPTED] = (f"Saved dataset **{literal(record.name)}** ({record.n_queries} "
+                                              "questions)." + (f" {literal(note.capitalize())}." if note else ""))
+                st.rerun()

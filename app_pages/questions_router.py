@@ -9,10 +9,22 @@ from app_pages.widgets.question_generator import generate_button, generator_sett
 from ragtune_core.corpus import load_documents
 from ragtune_core.errors import RagtuneError
 from ragtune_core.jobs import JobKind
-from ragtune_core.questions.router import (DEFAULT_QUESTIONS_PER_DOCUMENT, DEFAULT_ROUTER_QA_PROMPT,
-                                           DEFAULT_SUMMARY_PROMPT, DEFAULT_SUMMARY_QUESTION, DEFAULT_SUMMARY_VARIATIONS,
-                                           MAX_QUESTIONS_PER_DOCUMENT, MAX_SUMMARY_VARIATIONS, SUMMARY, VECTOR,
-                                           RouterPrompts, RouterRequest, make_tools, tools_from_dicts, tools_to_dicts)
+from ragtune_core.questions.router import (
+    DEFAULT_QUESTIONS_PER_DOCUMENT,
+    DEFAULT_ROUTER_QA_PROMPT,
+    DEFAULT_SUMMARY_PROMPT,
+    DEFAULT_SUMMARY_QUESTION,
+    DEFAULT_SUMMARY_VARIATIONS,
+    MAX_QUESTIONS_PER_DOCUMENT,
+    MAX_SUMMARY_VARIATIONS,
+    SUMMARY,
+    VECTOR,
+    RouterPrompts,
+    RouterRequest,
+    make_tools,
+    tools_from_dicts,
+    tools_to_dicts,
+)
 
 
 def router_form(corpus) -> None:

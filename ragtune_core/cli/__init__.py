@@ -25,11 +25,11 @@ from ..errors import RagtuneError, bug_message
 from ..llm.client import report_waits
 from ..store.models import prefer_offline
 from ..store.workspace import CATALOGUE, Workspace
+from . import corpus, cross_encoder, curation, datasets, evaluate, llm_tune, questions, report, route, router, train
 from .errors import CommandFailed
 from .progress import command_started
-from . import corpus, cross_encoder, datasets, evaluate, llm_tune, questions, report, route, router, train
 
-COMMAND_GROUPS = (corpus, questions, router, datasets, train, cross_encoder, llm_tune, evaluate, route, report)
+COMMAND_GROUPS = (corpus, questions, router, datasets, curation, train, cross_encoder, llm_tune, evaluate, route, report)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,21 +10,28 @@ from __future__ import annotations
 
 import argparse
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
 from ..corpus import load_chunks
 from ..questions import (
-    SPLIT_MODES, TEST, TRAIN, VAL, DatasetError, QADataset, load_dataset, plan_split, save_dataset, update_dataset,
+    SPLIT_MODES,
+    TEST,
+    TRAIN,
+    VAL,
+    DatasetError,
+    QADataset,
+    load_dataset,
+    plan_split,
+    save_dataset,
+    update_dataset,
 )
 from ..questions.evidence import import_evidence_set, is_evidence_file, parse_evidence_set
-from ..questions.router.tools import RoutingError, as_router_dataset, dataset_tools, looks_like_router_dataset
+from ..questions.import_kind import GUESS, IMPORT_KINDS, refuse_router_evidence, resolve_kind
+from ..questions.router.tools import RoutingError
 from ..store import Workspace
 from ..store.files import parse_json
 from .errors import UsageError
 from .questions import add_test_ratio_flag, split_counts
-
-KINDS = ("qa", "router")
 
 
 def register(subparsers) -> None:
@@ -36,9 +43,10 @@ def register(subparsers) -> None:
                                           "Required for an evidence-phrase set ({\"questions\": [{\"id\", "
                                           "\"question\", \"evidence\", ...}]}): its chunks holding a question's "
                                           "phrase are its right passages")
-    imports.add_argument("--kind", choices=KINDS, help="qa: passages are chunks; router: passages are tools, queries "
-                                                       "labelled with the right one (default: as the file says, else "
-                                                       "guessed from the passage ids)")
+    imports.add_argument("--kind", choices=IMPORT_KINDS, default=GUESS,
+                         help="qa: passages are chunks; router: passages are tools, queries labelled with the right "
+                              "one; guess (default): as the file says (ragtune.kind), else guessed from the passage "
+                              "ids. A kind that contradicts the file's is refused")
     imports.set_defaults(handler=import_dataset)
 
     export = subparsers.add_parser("export-dataset", help="write a dataset as LlamaIndex QA dataset JSON")
@@ -74,11 +82,12 @@ def import_dataset(args: argparse.Namespace, ws: Workspace) -> dict:
     if is_evidence_file(data):
         return import_evidence(args, ws, data)
     dataset = QADataset.from_json_dict(data, args.file.name)  # checked at the door: errors name the file, the key
-    with _naming(args.file.name):
-        dataset, kind_guessed = _with_kind(dataset, args.kind)
+    imported = resolve_kind(data, dataset, args.kind, args.file.name)
+    dataset = imported.dataset
     corpus_id = _link_corpus(ws, dataset, args.corpus, args.file.name) if args.corpus else None
     record = save_dataset(ws, args.name, dataset, corpus_id, {"imported": args.file.name})
-    return {"dataset_id": record.id, "name": record.name, "kind": dataset.kind, "kind_guessed": kind_guessed,
+    return {"dataset_id": record.id, "name": record.name, "kind": dataset.kind, "kind_guessed": imported.guessed,
+            "kind_note": imported.note,
             "queries": record.n_queries, "passages": len(dataset.corpus), "corpus_id": corpus_id,
             **split_counts(dataset)}
 
@@ -86,28 +95,12 @@ def import_dataset(args: argparse.Namespace, ws: Workspace) -> dict:
 def import_evidence(args: argparse.Namespace, ws: Workspace, data) -> dict:
     """An evidence-phrase set as an evaluation-only QA dataset over --corpus: how many questions a
     chunk holds the phrase of, how many were left out (with examples) and the styles."""
-    if args.kind == "router":
-        raise DatasetError(f"{args.file.name} is an evidence-phrase set, a question/passage (qa) evaluation set: "
-                           "--kind router does not apply")
+    refuse_router_evidence(args.kind, args.file.name)
     evidence = parse_evidence_set(data, args.file.name)
     record, match = import_evidence_set(ws, evidence, args.name, args.corpus, args.file.name)
     return {"dataset_id": record.id, "name": record.name, "kind": "qa", "evaluation_only": True,
             "queries": record.n_queries, "passages": len(match.dataset.corpus), "corpus_id": record.corpus_id,
             **match.summary()}
-
-
-def _with_kind(dataset: QADataset, kind: str | None) -> tuple[QADataset, bool]:
-    """The dataset as the kind asked for; with none, a plain QA file whose passages are tools is
-    taken as a router dataset. Returns (dataset, whether its kind was guessed)."""
-    guessed = kind is None and dataset.kind == "qa" and looks_like_router_dataset(dataset)
-    if (kind == "router" or guessed) and not dataset.extra.get("tools"):
-        return as_router_dataset(dataset), guessed
-    if kind == "router" or dataset.kind == "router":
-        dataset_tools(dataset)  # the stored tools can be routed between (unique, one right answer each)
-        return replace(dataset, kind="router"), guessed
-    if kind == "qa":
-        dataset.kind = "qa"
-    return dataset, False
 
 
 def export_dataset(args: argparse.Namespace, ws: Workspace) -> dict:

@@ -1,40 +1,55 @@
 """Stage 2, questions: synthetic question/passage datasets (offline or LLM), curation and splits."""
 
-from .qa_dataset import (
-    QADataset,
-    DatasetError,
-    TRAIN,
-    VAL,
-    TEST,
-    TEST_RATIO,
-    SPLIT_MODES,
-    EVALUATION_ONLY,
-    split_dataset,
-    plan_split,
-    reported_part,
-    part_caveat,
-    save_dataset,
-    update_dataset,
-    load_dataset,
-    refuse_evaluation_only,
-)
-from .evidence import (EvidenceError, EvidenceMatch, EvidenceSet, import_evidence_set, is_evidence_file,
-                       match_evidence, parse_evidence_set, read_evidence_file)
-from .generators import DEFAULT_QUESTIONS_PER_CHUNK, GENERATORS, MAX_QUESTIONS_PER_CHUNK, GenerationError, GenerationResult, QuestionGenerator
-from .offline import OfflineQuestionGenerator
-from .llm_generator import LLMQuestionGenerator, estimate_llm_usage
-from .prompts import DEFAULT_QA_PROMPT
-from .generation import GenerationRequest, generate_questions, estimate_llm_run, select_chunks, build_dataset
 from .curation import (
+    accept_draft,
     apply_table,
     coverage,
+    draft_path,
     drop_duplicates,
     find_duplicates,
-    questions_table,
-    draft_path,
     load_draft,
+    questions_table,
     save_draft,
-    accept_draft,
+)
+from .evidence import (
+    EvidenceError,
+    EvidenceMatch,
+    EvidenceSet,
+    import_evidence_set,
+    is_evidence_file,
+    match_evidence,
+    parse_evidence_set,
+    read_evidence_file,
+)
+from .generation import GenerationRequest, build_dataset, estimate_llm_run, generate_questions, select_chunks
+from .generators import (
+    DEFAULT_QUESTIONS_PER_CHUNK,
+    GENERATORS,
+    MAX_QUESTIONS_PER_CHUNK,
+    GenerationError,
+    GenerationResult,
+    QuestionGenerator,
+)
+from .llm_generator import LLMQuestionGenerator, estimate_llm_usage
+from .offline import OfflineQuestionGenerator
+from .prompts import DEFAULT_QA_PROMPT
+from .qa_dataset import (
+    EVALUATION_ONLY,
+    SPLIT_MODES,
+    TEST,
+    TEST_RATIO,
+    TRAIN,
+    VAL,
+    DatasetError,
+    QADataset,
+    load_dataset,
+    part_caveat,
+    plan_split,
+    refuse_evaluation_only,
+    reported_part,
+    save_dataset,
+    split_dataset,
+    update_dataset,
 )
 
 __all__ = [

@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..corpus.documents import Chunk
 from ..store.workspace import DatasetRecord, Workspace
-from .qa_dataset import DatasetError, QADataset, save_dataset, split_dataset
+from .qa_dataset import TEST_RATIO, DatasetError, QADataset, plan_split, save_dataset
 
 TABLE_COLUMNS = ["query_id", "question", "chunk_id", "document", "passage", "duplicate"]
 # Character 3-gram Jaccard runs lower than embedding cosine for equally close questions (a typo
@@ -139,7 +139,8 @@ def save_draft(ws: Workspace, run_id: str, dataset: QADataset) -> None:
 
 
 def accept_draft(ws: Workspace, run_id: str, name: str, dataset: QADataset | None = None,
-                 split_by: str = "document", val_ratio: float = 0.2, seed: int = 42) -> DatasetRecord:
+                 split_by: str = "document", val_ratio: float = 0.2, seed: int = 42,
+                 test_ratio: float = TEST_RATIO) -> DatasetRecord:
     """Split a generation run's draft (or `dataset`, its curated version), save it as the dataset
     `name` and mark the run accepted. Raises DatasetError or WorkspaceError, writing nothing, when
     the run was already accepted, the split is impossible or the name is taken."""
@@ -147,9 +148,11 @@ def accept_draft(ws: Workspace, run_id: str, name: str, dataset: QADataset | Non
     if run.result.get("accepted_dataset_id"):
         raise DatasetError(f"run {run_id!r} was already accepted as dataset {run.result['accepted_dataset_id']!r}")
     draft = dataset if dataset is not None else load_draft(ws, run_id)
-    accepted = dataclasses.replace(draft, split=split_dataset(draft, val_ratio, split_by, seed))
+    split = plan_split(draft, val_ratio, split_by, seed, test_ratio)
+    accepted = dataclasses.replace(draft, split=split.parts)
     record = save_dataset(ws, name, accepted, run.params.get("corpus_id"),
-                          {"split_by": split_by, "val_ratio": val_ratio, "seed": seed,
+                          {"split_by": split.by, "val_ratio": val_ratio, "test_ratio": test_ratio, "seed": seed,
+                           **({"split_note": split.note} if split.note else {}),
                            "generator": run.params.get("generator"), "run_id": run_id})
     ws.update_run(run_id, result={**run.result, "accepted_dataset_id": record.id})
     return record

@@ -15,7 +15,14 @@ from ..llm.outcomes import Usage
 from ..store.files import check_keys
 from ..store.workspace import Workspace
 from .generators import (
-    DEFAULT_QUESTIONS_PER_CHUNK, GENERATORS, GeneratedQuestion, GenerationError, GenerationResult, ProgressCallback, QuestionGenerator, check_n,
+    DEFAULT_QUESTIONS_PER_CHUNK,
+    GENERATORS,
+    GeneratedQuestion,
+    GenerationError,
+    GenerationResult,
+    ProgressCallback,
+    QuestionGenerator,
+    check_n,
 )
 from .llm_generator import LLMQuestionGenerator, estimate_llm_usage
 from .offline import OfflineQuestionGenerator

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
-from ..errors import RagtuneError
 from ..corpus.documents import Chunk
+from ..errors import RagtuneError
 from ..llm.outcomes import Usage
 
 GENERATORS = ("offline", "llm")

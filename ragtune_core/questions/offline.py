@@ -18,7 +18,7 @@ from collections import Counter
 from ..corpus.documents import Chunk
 from .generators import GeneratedQuestion, GenerationError, GenerationResult, ProgressCallback, check_n
 from .lexicon import ENOUGH, KIND_WEIGHTS, LATE_WEIGHT, RARE_WORDS_COUNTED, SAME_KIND_WEIGHT, SAME_SENTENCE_WEIGHT
-from .offline_facts import Vocabulary, Candidate, Facts, chunk_facts, ngrams, words_of
+from .offline_facts import Candidate, Facts, Vocabulary, chunk_facts, ngrams, words_of
 from .offline_styles import PLAIN, STYLES, document_names, style_candidates
 from .thesaurus import Thesaurus
 

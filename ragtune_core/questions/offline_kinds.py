@@ -6,7 +6,34 @@ from __future__ import annotations
 import random
 import re
 
-from .lexicon import ADVERBS, AS_OF, CAUSES, CAUSE_SUBJECT, CHANGE_WORDS, CONNECTORS, FINANCE_METRICS, ING_WORDS, IRREGULAR_PARTICIPLES, IRREGULAR_PAST, LINKS, MEANS, MONEY, NAMED, NOT_COUNTED, NO_ARTICLE_ENDINGS, PERIOD, PREPOSITIONS, RATE_HEADS, SCALES, STOPWORDS, TEMPLATES, TOKEN, VERB_TAILS, WORD_NUMBERS, YEAR
+from .lexicon import (
+    ADVERBS,
+    AS_OF,
+    CAUSE_SUBJECT,
+    CAUSES,
+    CHANGE_WORDS,
+    CONNECTORS,
+    FINANCE_METRICS,
+    ING_WORDS,
+    IRREGULAR_PARTICIPLES,
+    IRREGULAR_PAST,
+    LINKS,
+    MEANS,
+    MONEY,
+    NAMED,
+    NO_ARTICLE_ENDINGS,
+    NOT_COUNTED,
+    PERIOD,
+    PREPOSITIONS,
+    RATE_HEADS,
+    SCALES,
+    STOPWORDS,
+    TEMPLATES,
+    TOKEN,
+    VERB_TAILS,
+    WORD_NUMBERS,
+    YEAR,
+)
 from .offline_facts import Candidate, Facts, Sentence, is_content_word, is_modifier, possessive, words_of
 
 

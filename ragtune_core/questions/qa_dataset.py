@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import RagtuneError
+from ..runs import JobState
 from ..store.files import atomic_write_text, parse_json, refuse_links, unchanged_since, version_of
 from ..store.shapes import parse
 from ..store.workspace import DatasetRecord, Workspace, check_name, new_id
@@ -230,8 +231,8 @@ def plan_split(dataset: QADataset, val_ratio: float = 0.2, by: str = "document",
             return Split({q: part_of[doc_of[q]] for q in dataset.queries}, by)
         by = "query"
         note = (f"the questions come from {len(set(doc_of.values()))} document(s), fewer than the {needed} a split "
-                "by document needs, so they were split by question: held-out questions may ask about the same "
-                "documents as training ones")
+                "by document needs, so they were split by question instead of by document: held-out questions may "
+                "ask about the same documents as training ones")
     part_of = _cut(set(dataset.queries), val_ratio, test_ratio, rng)
     return Split({q: part_of[q] for q in dataset.queries}, by, note)
 
@@ -298,11 +299,21 @@ def update_dataset(ws: Workspace, dataset_id: str, dataset: QADataset, params: d
     it meanwhile, DatasetError says so and nothing is written (file and catalogue row change together)."""
     dataset.validate()
     record = ws.get_dataset(dataset_id)
+    _refuse_changing_under_users(ws, record)
     path = ws.dataset_path(dataset_id)
     version = dataset.version if dataset.source is not None and dataset.source.resolve() == path.resolve() else None
     with unchanged_since(path, version, f"dataset {record.name!r}", DatasetError):
         dataset._write(path)
         return ws.update_dataset_record(dataset_id, len(dataset.queries), params)
+
+
+def _refuse_changing_under_users(ws: Workspace, record: DatasetRecord) -> None:
+    """A dataset a model was trained on (or a job is using) is never changed: its edit is a new version."""
+    users = [f"model {m.name!r}" for m in ws.list_models() if m.dataset_id == record.id]
+    users += [f"job {r.name!r}" for r in ws.list_runs() if r.dataset_id == record.id and r.state in (JobState.QUEUED, JobState.RUNNING)]
+    if users:
+        raise DatasetError(f"dataset {record.name!r} is used by {', '.join(users)}: it is never changed under them; "
+                           "save the change as a new version instead")
 
 
 def load_dataset(ws: Workspace, dataset_id: str) -> QADataset:

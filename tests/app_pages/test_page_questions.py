@@ -59,8 +59,23 @@ def test_generate_review_and_accept(ws):
     # two documents, fewer than a split by document into three parts needs: split by question, each part present
     assert set(dataset.split.values()) == {"train", "val", "test"}
     assert ws.get_run(run_id).result["accepted_dataset_id"] == record.id
-    # an accepted draft leaves the review list
-    assert "Generated questions appear here" in texts(at.run().info)
+    # an accepted draft leaves the review at once, and the message says what was saved
+    assert "Generated questions appear here" in texts(at.info)
+
+
+def test_accepting_a_one_document_draft_splits_by_question_and_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAGTUNE_WORKSPACE", str(tmp_path / "ws"))
+    ws = Workspace(tmp_path / "ws")
+    sentences = SENTENCES["Volcanoes"] + SENTENCES["Bakeries"]
+    chunks = [Chunk(f"notes#{i}", "notes", s) for i, s in enumerate(sentences)]
+    save_corpus(ws, "notes", [Document("notes", "Notes", "text:notes", " ".join(sentences))], chunks, {})
+    at, _ = _generate_and_review(ws)
+    widget(at, "button", "Accept and save dataset").click().run()  # split by document, the default
+    assert not at.exception and not at.error
+    assert "split by question instead of by document" in texts(at.success)
+    record = ws.list_datasets()[0]
+    assert record.params["split_by"] == "query"
+    assert set(load_dataset(ws, record.id).split.values()) == {"train", "val"}
 
 
 def test_accepting_under_a_taken_name_keeps_the_draft_and_the_old_dataset(ws):

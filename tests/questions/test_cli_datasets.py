@@ -80,7 +80,8 @@ def test_a_plain_file_whose_passages_are_tools_is_imported_as_a_router_dataset(c
 
 def test_chunk_ids_and_uuids_are_not_taken_for_tools(capsys, workspace, llama_file):
     code, summary, _ = run(capsys, workspace, "import-dataset", str(llama_file), "--name", "qa")
-    assert code == 0 and (summary["kind"], summary["kind_guessed"]) == ("qa", False)
+    assert code == 0 and (summary["kind"], summary["kind_guessed"]) == ("qa", True)  # the file names no kind
+    assert summary["kind_note"] == "qa: guessed, the file names no kind and its answers are not tool names"
 
 
 def test_import_with_a_corpus_links_passages_to_their_documents(capsys, workspace, tmp_path):
@@ -199,6 +200,15 @@ def test_a_bad_split_leaves_the_stored_split_alone(capsys, workspace, split_data
     assert load_dataset(workspace, split_dataset_record.id).split == before
 
 
+def test_a_split_by_document_of_one_document_adapts_and_says_so(capsys, workspace):
+    record = save_dataset(workspace, "one-doc", many_documents(1, 5), None, {})
+    code, summary, err = run(capsys, workspace, "split", "one-doc")  # by document, the default
+    assert code == 0, err
+    assert summary["by"] == "query" and "split by question instead of by document" in summary["note"]
+    assert (summary["train"], summary["val"]) == (4, 1)
+    assert workspace.get_dataset(record.id).params["split_by"] == "query"
+
+
 @pytest.fixture
 def fake_models(monkeypatch):
     """Any model name loads the vector-table model of the small evaluation case; "missing" fails."""
@@ -285,3 +295,28 @@ def test_evaluate_the_bundled_model_from_the_command_line(capsys, workspace):
     assert base == pytest.approx(copy)  # the same weights give the same numbers
     assert 0.5 < base["mrr@10"] < 1
     assert len(latest_reports(workspace, record.id, "all")) == 2
+
+
+def test_an_explicit_kind_in_the_file_wins_over_the_guess(capsys, workspace, tmp_path):
+    path = tmp_path / "says-qa.json"  # answers shaped like tool names, but the file says it is QA
+    path.write_text(json.dumps({**ROUTER_FILE, "ragtune": {"kind": "qa"}}))
+    code, summary, err = run(capsys, workspace, "import-dataset", str(path), "--name", "said")
+    assert code == 0, err
+    assert (summary["kind"], summary["kind_guessed"]) == ("qa", False)
+    assert summary["kind_note"] == "qa: as the file says (ragtune.kind)"
+
+
+def test_a_guess_says_it_was_a_guess(capsys, workspace, tmp_path):
+    path = tmp_path / "router.json"
+    path.write_text(json.dumps(ROUTER_FILE))
+    code, summary, _ = run(capsys, workspace, "import-dataset", str(path), "--name", "guessed", "--kind", "guess")
+    assert code == 0 and summary["kind_guessed"] and "guessed" in summary["kind_note"]
+
+
+def test_a_kind_that_contradicts_the_file_is_refused_and_nothing_is_saved(capsys, workspace, tmp_path):
+    path = tmp_path / "says-qa.json"
+    path.write_text(json.dumps({**ROUTER_FILE, "ragtune": {"kind": "qa"}}))
+    code, summary, err = run(capsys, workspace, "import-dataset", str(path), "--name", "x", "--kind", "router")
+    assert (code, summary) == (2, None)
+    assert "says-qa.json says it is a qa dataset (ragtune.kind), but router was chosen" in err
+    assert len(err.strip().splitlines()) == 1 and workspace.list_datasets() == []

@@ -106,7 +106,7 @@ def test_import_without_a_corpus_says_it_needs_one(run_cli, workspace, cinema, e
     assert "lanternfish-hw.json is an evidence-phrase set: it needs the corpus" in err and "--corpus" in err
     code, _, err = run_cli("import-dataset", str(evidence_path), "--name", "hw", "--corpus", "cinema",
                            "--kind", "router")
-    assert code == 2 and "--kind router does not apply" in err
+    assert code == 2 and "a question/passage (qa) evaluation set: the router kind does not apply" in err
     assert workspace.list_datasets() == []
 
 

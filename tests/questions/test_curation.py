@@ -194,9 +194,8 @@ def test_a_refused_accept_writes_nothing_and_an_accepted_draft_cannot_be_accepte
     save_dataset(workspace, "taken", draft(), None, {})
     with pytest.raises(WorkspaceError, match="already exists"):
         accept_draft(workspace, run_id, "taken")
-    one_document = QADataset({"q": "Why?"}, {"c": "Because."}, {"q": ["c"]}, passage_docs={"c": "doc"})
-    with pytest.raises(DatasetError, match="at least two documents"):
-        accept_draft(workspace, run_id, "fresh", one_document)
+    with pytest.raises(DatasetError, match="the validation ratio must be between 0 and 1"):
+        accept_draft(workspace, run_id, "fresh", val_ratio=1.5)
     assert "accepted_dataset_id" not in workspace.get_run(run_id).result
     assert [d.name for d in workspace.list_datasets()] == ["taken"]
 

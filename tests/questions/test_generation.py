@@ -447,7 +447,7 @@ def test_cli_falls_back_to_a_query_split_for_one_document(workspace, capsys):
     _save_tiny_corpus(workspace, "one-doc", documents=(("berlin", BERLIN),))
     assert _cli(workspace, "--corpus", "one-doc", "--name", "qs", "--per-chunk", "2") == 0
     summary = json.loads(capsys.readouterr().out)
-    assert "split by question" in summary["note"] and summary["val"] >= 1 and summary["test"] >= 1
+    assert "split by question instead of by document" in summary["note"] and summary["val"] >= 1 and summary["test"] >= 1
 
 
 def test_cli_uses_an_llm_endpoint(workspace, capsys, tmp_path, monkeypatch):

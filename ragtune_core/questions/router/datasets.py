@@ -22,18 +22,41 @@ from ...llm.client import LLMConfig
 from ...llm.outcomes import Usage
 from ...store.files import check_keys
 from ...store.workspace import Workspace
-from ..generators import (GENERATORS, MAX_QUESTIONS_PER_CHUNK, GeneratedQuestion, GenerationError, GenerationResult,
-                          ProgressCallback, QuestionGenerator)
+from ..generators import (
+    GENERATORS,
+    MAX_QUESTIONS_PER_CHUNK,
+    GeneratedQuestion,
+    GenerationError,
+    GenerationResult,
+    ProgressCallback,
+    QuestionGenerator,
+)
 from ..llm_generator import LLMQuestionGenerator, estimate_llm_usage
 from ..offline import OfflineQuestionGenerator
 from ..offline_styles import FACT
 from ..qa_dataset import QADataset
-from .phrasing import (LANDMARK_SHARE, SECTION_SHARE, landmark_questions, name_question, restyle, section_questions,
-                       summary_requests)
+from .phrasing import (
+    LANDMARK_SHARE,
+    SECTION_SHARE,
+    landmark_questions,
+    name_question,
+    restyle,
+    section_questions,
+    summary_requests,
+)
 from .profiles import DocumentProfile, profile_documents
 from .prompts import MAX_SUMMARY_VARIATIONS, SUMMARY_TEMPLATES, RouterPrompts, offline_summary_variations
-from .tools import (SUMMARY, VECTOR, RoutingError, Tool, check_tools, fill_title, make_tools, tools_from_dicts,
-                    tools_to_dicts)
+from .tools import (
+    SUMMARY,
+    VECTOR,
+    RoutingError,
+    Tool,
+    check_tools,
+    fill_title,
+    make_tools,
+    tools_from_dicts,
+    tools_to_dicts,
+)
 
 MAX_QUESTIONS_PER_DOCUMENT = 200
 # The defaults of a run (RouterRequest, generate_router_dataset): enough queries per document, in enough

@@ -1,0 +1,125 @@
+"""Questions page, curation queue: the questions of a dataset worth a look, each a click from its fix,
+and the decisions saved as the dataset's next version (the one shown stays as it is)."""
+
+import pandas as pd
+import streamlit as st
+
+from app_pages.basics import literal, workspace
+from app_pages.components import errors_shown
+from app_pages.state import State
+from ragtune_core.questions import DatasetError, QADataset
+from ragtune_core.questions.queue import WEIGHTS, Curation, QueueItem, curated
+from ragtune_core.questions.versions import changes_of, save_version, versions_of
+from ragtune_core.routing.queue_scores import curation_queue
+from ragtune_core.store import DatasetRecord, WorkspaceError
+
+QUEUES = "curation-queues"  # {dataset id: (queue items, scorer names)} built this session
+CURATIONS = "curations"  # {dataset id: Curation}: the decisions not saved yet
+SAVED = "curation-saved"  # ("success" | "error", message) of the last save, shown once after its rerun
+PAGE_SIZE = 10
+
+
+def curation_panel(record: DatasetRecord, dataset: QADataset) -> None:
+    st.subheader("Curation queue")
+    _versions_caption(record)
+    if SAVED in st.session_state:
+        shown, message = st.session_state.pop(SAVED)
+        getattr(st, shown)(message)
+    queues = st.session_state.setdefault(QUEUES, {})
+    if st.button("Rebuild the queue" if record.id in queues else "Build the queue", icon=":material/checklist:",
+                 help="Scores every question with a word-overlap scorer, the base model and the models fine-tuned "
+                      "on this dataset: a few seconds per thousand questions."):
+        with st.spinner("Scoring every question…"), errors_shown(stop=False):
+            queues[record.id] = curation_queue(workspace(), record.id)
+    if record.id not in queues:
+        st.caption("The questions worth a look, most telling first: scorers that disagree or all pick another "
+                   "answer, close scores, a fine-tuned model's misroute, several passages that could answer, "
+                   "duplicates, ill-formed wording.")
+        return
+    items, scorers = queues[record.id]
+    curation = st.session_state.setdefault(CURATIONS, {}).setdefault(record.id, Curation())
+    st.caption(literal(f"{len(items)} of {len(dataset.queries)} questions flagged · scored by {', '.join(scorers)}"))
+    wanted = st.multiselect("Reasons", list(WEIGHTS), placeholder="Every reason", key=f"queue-reasons-{record.id}")
+    shown = [item for item in items if not wanted or {r.code for r in item.reasons} & set(wanted)]
+    pages = max(1, -(-len(shown) // PAGE_SIZE))
+    page = st.number_input(f"Page (of {pages})", 1, pages, 1, key=f"queue-page-{record.id}") if pages > 1 else 1
+    for item in shown[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]:
+        _card(record.id, item, curation)
+    _save_button(record, dataset, curation)
+
+
+def _versions_caption(record: DatasetRecord) -> None:
+    lineage = versions_of(workspace(), record.id)
+    if len(lineage) > 1:
+        said = [f"v{d.params.get('version', 1)} {d.name}: " + (c.describe() if (c := changes_of(d)) else "first")
+                for d in lineage]
+        st.caption(literal("Versions · " + " · ".join(said)))
+
+
+def _card(dataset_id: str, item: QueueItem, curation: Curation) -> None:
+    qid = item.query_id
+    with st.container(border=True):
+        st.markdown(f"**{literal(item.question)}**" + (f" · {item.part}" if item.part else ""))
+        st.caption(literal(" · ".join(f"{r.code}: {r.detail}" for r in item.reasons)))
+        table = pd.DataFrame([{"answer": "✓ labelled" if c.labelled else "", "candidate": c.name, **c.scores,
+                               "text": c.text} for c in item.candidates])
+        st.dataframe(table, hide_index=True, width="stretch")
+        buttons = st.columns(len(item.candidates) + 1)
+        for column, candidate in zip(buttons, (c for c in item.candidates if not c.labelled), strict=False):
+            column.button(f"Answer: {candidate.name}", key=f"relabel-{dataset_id}-{qid}-{candidate.id}",
+                          on_click=_decide, args=(curation, "relabel", qid, candidate.id))
+        buttons[-1].button("Drop", key=f"drop-{dataset_id}-{qid}", icon=":material/delete:",
+                           on_click=_decide, args=(curation, "drop", qid, None))
+        st.text_input("Wording", item.question, key=f"reword-{dataset_id}-{qid}", on_change=_reword,
+                      args=(curation, dataset_id, item), help="Fix the question as it should read; Enter keeps it.")
+        decided = _decision(curation, item)
+        if decided:
+            st.info(literal(decided), icon=":material/edit_note:")
+
+
+def _decide(curation: Curation, action: str, qid: str, value: str | None) -> None:
+    if action == "drop":
+        curation.drop.add(qid)
+    else:
+        curation.relabel[qid] = value
+
+
+def _reword(curation: Curation, dataset_id: str, item: QueueItem) -> None:
+    text = st.session_state[f"reword-{dataset_id}-{item.query_id}"].strip()
+    if text and text != item.question:
+        curation.reword[item.query_id] = text
+    else:
+        curation.reword.pop(item.query_id, None)
+
+
+def _decision(curation: Curation, item: QueueItem) -> str:
+    names = {c.id: c.name for c in item.candidates}
+    if item.query_id in curation.drop:
+        return "To be dropped."
+    said = [f"answer: {names[curation.relabel[item.query_id]]}" if item.query_id in curation.relabel else "",
+            f"worded: {curation.reword[item.query_id]}" if item.query_id in curation.reword else ""]
+    return "; ".join(s for s in said if s)
+
+
+def _save_button(record: DatasetRecord, dataset: QADataset, curation: Curation) -> None:
+    decisions = len(curation.relabel) + len(curation.reword) + len(curation.drop)
+    left, right = st.columns(2)
+    left.button(f"Save as a new version ({decisions} decisions)", type="primary", disabled=not curation,
+                on_click=_save, args=(record, dataset, curation), key=f"save-version-{record.id}",
+                help=f"{literal(record.name)} stays as it is (models trained on it keep it); the new version is "
+                     "selected.")
+    right.button("Forget the decisions", disabled=not curation, key=f"forget-{record.id}",
+                 on_click=lambda: st.session_state[CURATIONS].pop(record.id, None))
+
+
+def _save(record: DatasetRecord, dataset: QADataset, curation: Curation) -> None:
+    """Save the decisions as the next version and select it (a callback: it runs before the picker)."""
+    try:
+        saved = save_version(workspace(), record.id, curated(dataset, curation))
+    except (DatasetError, WorkspaceError) as exc:
+        st.session_state[SAVED] = ("error", literal(exc))
+        return
+    st.session_state[CURATIONS].pop(record.id, None)
+    st.session_state[State.DATASET] = saved.id
+    st.session_state[SAVED] = ("success", f"Saved **{literal(saved.name)}**: {changes_of(saved).describe()}; "
+                                          f"{literal(record.name)} is kept as it was.")
