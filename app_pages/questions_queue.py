@@ -5,8 +5,8 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.basics import literal, workspace
-from app_pages.components import errors_shown
 from app_pages.state import State
+from app_pages.widgets.errors import errors_shown
 from ragtune_core.questions import DatasetError, QADataset
 from ragtune_core.questions.queue import WEIGHTS, Curation, QueueItem, curated
 from ragtune_core.questions.versions import changes_of, save_version, versions_of

@@ -5,8 +5,9 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.basics import literal, workspace
-from app_pages.components import errors_shown, run_panel
 from app_pages.state import State
+from app_pages.widgets.errors import errors_shown
+from app_pages.widgets.job_panel import run_panel
 from ragtune_core.jobs import JobKind
 from ragtune_core.jobs.rounds import earlier_models, round_gains, start_retrain, start_round_evaluation
 from ragtune_core.store import DatasetRecord

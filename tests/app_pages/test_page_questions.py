@@ -75,7 +75,7 @@ def test_accepting_a_one_document_draft_splits_by_question_and_says_so(tmp_path,
     assert "split by question instead of by document" in texts(at.success)
     record = ws.list_datasets()[0]
     assert record.params["split_by"] == "query"
-    assert set(load_dataset(ws, record.id).split.values()) == {"train", "val"}
+    assert set(load_dataset(ws, record.id).split.values()) == {"train", "val", "test"}
 
 
 def test_accepting_under_a_taken_name_keeps_the_draft_and_the_old_dataset(ws):

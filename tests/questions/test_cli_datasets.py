@@ -205,7 +205,7 @@ def test_a_split_by_document_of_one_document_adapts_and_says_so(capsys, workspac
     code, summary, err = run(capsys, workspace, "split", "one-doc")  # by document, the default
     assert code == 0, err
     assert summary["by"] == "query" and "split by question instead of by document" in summary["note"]
-    assert (summary["train"], summary["val"]) == (4, 1)
+    assert (summary["train"], summary["val"], summary["test"]) == (3, 1, 1)
     assert workspace.get_dataset(record.id).params["split_by"] == "query"
 
 
