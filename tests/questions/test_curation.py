@@ -170,12 +170,13 @@ def _without_duplicates(dataset: QADataset) -> QADataset:
 
 def test_accept_draft_splits_saves_and_marks_the_run_accepted(workspace):
     run_id = _generation_run(workspace, draft())
-    record = accept_draft(workspace, run_id, "topics qa", split_by="document", val_ratio=0.5, seed=1)
+    record = accept_draft(workspace, run_id, "topics qa", split_by="document", val_ratio=0.5, seed=1, test_ratio=0)
     saved = load_dataset(workspace, record.id)
     assert saved.queries == draft().queries
     sides = {saved.passage_docs[saved.relevant_docs[q][0]]: part for q, part in saved.split.items()}
     assert sorted(sides.values()) == ["train", "val"]  # one document on each side
-    assert record.params == {"split_by": "document", "val_ratio": 0.5, "seed": 1, "generator": "offline", "run_id": run_id}
+    assert record.params == {"split_by": "document", "val_ratio": 0.5, "test_ratio": 0, "seed": 1, "generator": "offline",
+                             "run_id": run_id}
     assert workspace.get_run(run_id).result == {"draft": str(workspace.run_dir(run_id) / "draft.json"),
                                                 "questions": 4, "accepted_dataset_id": record.id}
 

@@ -524,10 +524,10 @@ def test_cli_generates_splits_and_saves_a_router_dataset(workspace, capsys):
     save_cities(workspace)
     code, summary, err = cli(workspace, capsys, "--corpus", "cities", "--name", "routes", "--documents", "Berlin",
                              "toronto", "--questions-per-document", "3", "--summary-variations", "2",
-                             "--val-ratio", "0.5")
+                             "--val-ratio", "0.5", "--test-ratio", "0")  # two documents: one each side
     assert code == 0, err
-    assert (summary["tools"], summary["questions"], summary["failures"], summary["train"], summary["val"]) == (
-        4, 10, 0, 5, 5)
+    assert (summary["tools"], summary["questions"], summary["failures"]) == (4, 10, 0)
+    assert (summary["train"], summary["val"], summary["test"]) == (5, 5, 0)
     dataset = load_dataset(workspace, summary["dataset_id"])
     assert dataset.kind == "router" and workspace.get_dataset(summary["dataset_id"]).kind == "router"
     val_docs = {tool_of(dataset, q)["document_id"] for q, part in dataset.split.items() if part == "val"}
