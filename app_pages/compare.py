@@ -17,6 +17,7 @@ from ragtune_core.errors import RagtuneError
 from ragtune_core.evaluation import (CHART_METRICS, RERANK_TOP_K, SLICE_METRICS, comparison_table, latest_reports,
                                      per_query_comparison, style_table, unreadable_reports)
 from ragtune_core.evaluation.duration import estimate_evaluation
+from ragtune_core.llm.pricing import price_table
 from ragtune_core.questions import EVALUATION_ONLY, load_dataset
 from ragtune_core.routing import (confusion_frame, latest_comparison, llm_routing_estimates, match_rate_table,
                                   mcnemar_table, misrouted_table, unreadable_comparisons)
@@ -156,7 +157,8 @@ def match_rates(comparison, title: str) -> None:
         st.caption("Invalid outputs (no tool call, plain text, unknown tool, several calls) count as misses. Cost: "
                    "USD for a hosted fine-tuned LLM (estimated tokens at its price), CPU-seconds for a local one.")
         models = finetuned_llms(ws)
-        st.dataframe(llm_selector_rows(comparison, models), hide_index=True, width="stretch")
+        with errors_shown(stop=False):  # a damaged llm_prices.json is named, the rest of the page stays
+            st.dataframe(llm_selector_rows(comparison, models, price_table(ws)), hide_index=True, width="stretch")
         if agreements := teacher_agreements(ws, comparison, models):
             st.caption("Agreement: how often a fine-tuned LLM picks its teacher's tool (the teacher LLM selector "
                        "when it ran too, else the teacher's calls saved with the model's data).")
