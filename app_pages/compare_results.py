@@ -1,6 +1,7 @@
 """The Compare page's results: one kept comparison (the latest, or any earlier one picked) opening
 with its headline and recommendation, then its charts and tables, a report to download, and the
-scores across comparisons. The wording, charts and tables come from ragtune_core.reporting."""
+scores across comparisons. The wording, charts and tables come from
+ragtune_core.reporting."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import streamlit as st
 
 from app_pages.basics import literal, workspace
 from app_pages.widgets.charts import chart
+from app_pages.widgets.errors import errors_shown
 from ragtune_core.evaluation import CHART_METRICS, comparison_table
+from ragtune_core.llm.pricing import price_table
 from ragtune_core.reporting import ComparisonEntry, headline, history
 from ragtune_core.reporting.figures import latency_bars, metric_bars, score_bars, tradeoff_chart, trend_chart
 from ragtune_core.reporting.report import render_report, report_file_name
@@ -122,7 +125,9 @@ def selector_details(comparison) -> None:
         st.caption("Invalid outputs (no tool call, plain text, unknown tool, several calls) count as misses. Cost: "
                    "USD for a hosted fine-tuned LLM (estimated tokens at its price), CPU-seconds for a local one.")
         models = finetuned_llms(workspace())
-        st.dataframe(pd.DataFrame(llm_selector_rows(comparison, models)).round(1), hide_index=True, width="stretch")
+        with errors_shown(stop=False):  # a damaged llm_prices.json is named, the rest of the page stays
+            rows = llm_selector_rows(comparison, models, price_table(workspace()))
+            st.dataframe(pd.DataFrame(rows).round(1), hide_index=True, width="stretch")
         if agreements := teacher_agreements(workspace(), comparison, models):
             st.caption("Agreement: how often a fine-tuned LLM picks its teacher's tool (the teacher LLM selector "
                        "when it ran too, else the teacher's calls saved with the model's data).")

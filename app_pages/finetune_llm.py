@@ -12,6 +12,7 @@ from app_pages.widgets.job_panel import run_panel
 from app_pages.widgets.llm_settings import llm_settings
 from ragtune_core import jobs
 from ragtune_core.errors import RagtuneError
+from ragtune_core.llm.pricing import price_table
 from ragtune_core.runs import EventKind
 from ragtune_core.store import limits_of
 from ragtune_core.training.llm import (
@@ -107,7 +108,9 @@ right.download_button("Download val.jsonl", to_jsonl(data.val), f"{chosen}-val.j
 st.subheader("3 · Pre-flight check")
 epoch_limits = limits_of(LLMFinetuneRequest, "epochs")
 epochs = st.number_input("Epochs (0: auto)", 0, epoch_limits.high, 0, help=epoch_limits.help)
-report = run_preflight(data.train, data.val, base_model, epochs or None,
+with errors_shown():  # a damaged llm_prices.json is named; nothing is priced from a guess
+    prices = price_table(ws)
+report = run_preflight(data.train, data.val, base_model, epochs or None, prices=prices,
                        count_tokens=local_tokens(base_model) if provider == "local" else None)
 show_preflight(report, data.train)
 

@@ -10,12 +10,15 @@ from dataclasses import asdict, dataclass, field
 
 from ..errors import RagtuneError
 from ..store.files import read_jsonl, write_jsonl
+from ..store.shapes import FILE_SHAPE
 from ..store.workspace import CorpusRecord, Workspace, WorkspaceError, check_name, new_id
 
 
 @dataclass
 class Span:
     """A character range of a document's text with where it came from (a PDF page, a wiki section)."""
+
+    __pydantic_config__ = FILE_SHAPE  # as documents.jsonl holds it
 
     start: int
     end: int
@@ -25,6 +28,8 @@ class Span:
 
 @dataclass
 class Document:
+    __pydantic_config__ = FILE_SHAPE  # how a line of documents.jsonl is checked
+
     doc_id: str
     title: str
     source: str  # e.g. "pdf:lyft_2021.pdf", "wikipedia:Toronto", "text:notes.md"
@@ -44,6 +49,8 @@ class Document:
 
 @dataclass
 class Chunk:
+    __pydantic_config__ = FILE_SHAPE  # how a line of chunks.jsonl is checked
+
     chunk_id: str
     doc_id: str
     text: str

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import RagtuneError
+from ..store.shapes import FILE_SHAPE
 
 ACCURACY_AT = (1, 3, 5, 10)
 PRECISION_RECALL_AT = (1, 3, 5, 10)
@@ -29,6 +30,8 @@ class EvaluationError(RagtuneError):
 
 @dataclass
 class QueryResult:
+    __pydantic_config__ = FILE_SHAPE  # as a saved report holds it
+
     query_id: str
     question: str
     expected_ids: list[str]

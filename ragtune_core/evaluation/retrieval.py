@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 from ..questions.qa_dataset import DatasetError, QADataset, load_dataset
 from ..store.files import write_json
 from ..store.models import load_embedder, resolve_model
+from ..store.shapes import FILE_SHAPE
 from ..store.workspace import Workspace, load_saved_results, new_id, unreadable_results
 from .metrics import METRIC_NAMES, TOP_K, EvaluationError, QueryResult, metric_matrix
 
@@ -34,6 +35,8 @@ Saved = Callable[["RetrievalReport"], None]
 
 @dataclass
 class RetrievalReport:
+    __pydantic_config__ = FILE_SHAPE  # how a saved report is checked
+
     name: str  # the model's label, e.g. "all-MiniLM-L6-v2 (bundled)" or a workspace model's name
     part: str  # "val" | "train" | "all"
     metrics: dict[str, float]

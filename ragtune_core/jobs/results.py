@@ -3,12 +3,14 @@ and the history of training runs, one row each."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Annotated
 
 from ..runs import JobState
-from ..store.files import NOT_STORED, conform
+from ..store.files import FileContentError
 from ..store.records import RunRecord
+from ..store.shapes import FILE_SHAPE, NOT_STORED, parse, stored_fields
 from ..store.workspace import Workspace
 from ..timing.work import clock, duration, when
 from ..training.fit import TrainResult
@@ -22,7 +24,9 @@ class TrainingRunResult(TrainResult):
     """What a training run (train_embedding, train_cross_encoder) keeps: its training's result, the model
     it registered, and the time it was estimated to take and took."""
 
-    output_dir: Path | None = field(default=None, metadata=NOT_STORED)  # kept as model_path
+    __pydantic_config__ = FILE_SHAPE  # how of_run checks a stored result
+
+    output_dir: Annotated[Path | None, NOT_STORED] = None  # kept as model_path
     model_id: str
     model_name: str
     model_path: str
@@ -38,9 +42,9 @@ class TrainingRunResult(TrainResult):
         type is a FileContentError naming the run and the key."""
         if run.state != JobState.SUCCEEDED:
             return None
-        kept = {f.name for f in fields(cls) if f.metadata.get("stored", True)}
+        kept = stored_fields(cls)
         result = {key: value for key, value in run.result.items() if key in kept}
-        return conform(result, cls, f"the result of run {run.id} in the catalogue")
+        return parse(cls, result, f"the result of run {run.id} in the catalogue", FileContentError)
 
     def to_dict(self) -> dict:
         """As the run's status.json and the catalogue keep it."""

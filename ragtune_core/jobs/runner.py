@@ -24,8 +24,9 @@ import pydantic
 from ..errors import RagtuneError
 from ..llm.client import JOB_API_KEY_ENV
 from ..runs import ACTIVE_STATES, JobState
-from ..store.files import FILE_SHAPE, FileContentError, atomic_write_text, read_json, schema_problem
+from ..store.files import FileContentError, atomic_write_text, read_json
 from ..store.models import CROSS_ENCODER, DEFAULT_BASE_MODEL, EMBEDDING, LLM
+from ..store.shapes import FILE_SHAPE, schema_problem
 from ..store.workspace import ModelRecord, Workspace, new_id
 from ..timing.work import eta_seconds
 

@@ -34,6 +34,7 @@ from typing import Annotated, Callable
 from urllib.parse import urlsplit
 
 import openai
+import pydantic
 
 from ..errors import RagtuneError
 from ..network import HostNotAllowedError, allowed_hosts, check_allowed
@@ -193,6 +194,15 @@ class LLMConfig:
         return min(self.timeout_retries, self.max_retries)
 
 
+
+
+def _public_config(data) -> LLMConfig | None:
+    return LLMConfig.from_public_dict(data) if data else None
+
+
+# The LLM settings of a run's parameters, for a request's schema: every setting but the key (`to_public_dict`)
+# made into an LLMConfig; none (null, an empty object): no LLM.
+PublicLLMConfig = Annotated[LLMConfig | None, pydantic.BeforeValidator(_public_config)]
 
 
 # clients --------------------------------------------------------------------------------------

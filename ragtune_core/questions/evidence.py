@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 from ..corpus.documents import Chunk, load_chunks
-from ..store.files import Rule, Text, conform, parse_json
+from ..store.files import parse_json
+from ..store.shapes import FILE_SHAPE, Text, expect, parse
 from ..store.workspace import DatasetRecord, Workspace
 from .qa_dataset import EVALUATION_ONLY, STYLES, DatasetError, QADataset, in_file, save_dataset
 
@@ -42,6 +43,8 @@ class EvidenceError(DatasetError):
 
 @dataclass
 class EvidenceQuestion:
+    __pydantic_config__ = FILE_SHAPE
+
     id: Text
     question: Text
     evidence: Text  # a verbatim phrase of the passage that answers the question
@@ -51,7 +54,9 @@ class EvidenceQuestion:
 
 @dataclass
 class EvidenceSet:
-    questions: Annotated[list[EvidenceQuestion], Rule(bool, "at least one question")]
+    __pydantic_config__ = FILE_SHAPE  # how parse_evidence_set checks a file
+
+    questions: Annotated[list[EvidenceQuestion], expect(bool, "at least one question")]
     source: str | None = None  # the document the questions are about
     about: str | None = None  # a note on the set
 
@@ -65,7 +70,7 @@ def is_evidence_file(data) -> bool:
 def parse_evidence_set(data, file: str | None = None) -> EvidenceSet:
     """The evidence set in parsed JSON, checked: EvidenceError names `file`, the field (such as
     `questions[3].evidence`) and what was expected."""
-    evidence = conform(data, EvidenceSet, file, EvidenceError)
+    evidence = parse(EvidenceSet, data, file, EvidenceError)
     seen: dict[str, int] = {}
     for index, question in enumerate(evidence.questions):
         if question.id in seen:

@@ -10,9 +10,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from ..corpus.documents import Chunk, load_chunks, load_documents
-from ..llm.client import LLMConfig
+from ..llm.client import PublicLLMConfig
 from ..llm.outcomes import Usage
-from ..store.files import check_keys
+from ..store.shapes import FILE_SHAPE, parse
 from ..store.workspace import Workspace
 from .generators import (
     DEFAULT_QUESTIONS_PER_CHUNK,
@@ -37,10 +37,12 @@ _QUESTION_ID_NAMESPACE = uuid.UUID("6f1c2a52-5d0e-4c36-9a57-2b7f0e1d9c11")
 class GenerationRequest:
     """The parameters of a generation run, as the job receives them (no API key, ever)."""
 
+    __pydantic_config__ = FILE_SHAPE  # how from_params checks them
+
     corpus_id: str
     n_per_chunk: int = DEFAULT_QUESTIONS_PER_CHUNK
     generator: str = "offline"
-    llm: LLMConfig | None = None
+    llm: PublicLLMConfig = None
     prompt_template: str = DEFAULT_QA_PROMPT
     max_chunks: int | None = None
     chunk_ids: list[str] | None = None
@@ -58,11 +60,8 @@ class GenerationRequest:
 
     @classmethod
     def from_params(cls, params: dict) -> GenerationRequest:
-        check_keys(params, (f.name for f in fields(cls)), "generation parameters", GenerationError,
-                   required=["corpus_id"])
-        llm = params.get("llm")
-        return cls(**{**params, "llm": LLMConfig.from_public_dict(llm) if llm else None,
-                      "prompt_template": params.get("prompt_template") or DEFAULT_QA_PROMPT})
+        params = {**params, "prompt_template": params.get("prompt_template") or DEFAULT_QA_PROMPT}
+        return parse(cls, params, "generation parameters", GenerationError)
 
     def to_params(self) -> dict:
         """JSON-ready parameters for jobs.start_job; the key travels in `self.llm.secret_env()`."""

@@ -55,10 +55,13 @@ def load_view(ws: Workspace, entry: ComparisonEntry, dataset: QADataset | None =
 
 
 def selector_costs(ws: Workspace, comparison: RouterComparison) -> dict[str, float | None]:
-    """USD per 1,000 queries of each hosted fine-tuned LLM selector (the others' cost is not known)."""
+    """USD per 1,000 queries of each hosted fine-tuned LLM selector (the others' cost is not known), at the
+    workspace's prices. PriceError when its llm_prices.json is damaged."""
+    from ..llm.pricing import price_table
     from ..training.llm.serving import finetuned_llms, llm_selector_rows
 
-    return {row["selector"]: row["usd_per_1000"] for row in llm_selector_rows(comparison, finetuned_llms(ws))}
+    rows = llm_selector_rows(comparison, finetuned_llms(ws), price_table(ws))
+    return {row["selector"]: row["usd_per_1000"] for row in rows}
 
 
 def score_trend(ws: Workspace, dataset_id: str, part: str, kind: str) -> pd.DataFrame:

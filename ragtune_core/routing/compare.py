@@ -23,6 +23,7 @@ from ..evaluation.metrics import bootstrap_ci
 from ..evaluation.retrieval import check_part
 from ..questions.qa_dataset import DatasetError, QADataset, load_dataset
 from ..store.files import write_json
+from ..store.shapes import FILE_SHAPE
 from ..store.workspace import Workspace, load_saved_results, new_id, unreadable_results
 from .. import llm
 from .llm_selector import LLMSelector
@@ -37,6 +38,8 @@ Progress = Callable[[int, int, str], None]
 # --- evaluation -------------------------------------------------------------------------------
 @dataclass
 class SelectorReport:
+    __pydantic_config__ = FILE_SHAPE  # as a saved comparison holds it
+
     name: str
     match_rate: float  # share of queries routed to the expected choice; failures count as misses
     match_rate_ci: tuple[float, float]  # bootstrap 95% interval
@@ -130,6 +133,8 @@ def confusion_matrix(expected: list[int], picks: list[int | None], n_choices: in
 # --- comparisons ------------------------------------------------------------------------------
 @dataclass
 class RouterComparison:
+    __pydantic_config__ = FILE_SHAPE  # how a saved comparison is checked
+
     comparison_id: str
     dataset_id: str
     part: str  # "val" | "train" | "all"

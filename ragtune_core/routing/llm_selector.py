@@ -23,12 +23,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from ..errors import RagtuneError
 from .. import llm
-from ..store.files import check_keys, read_json, write_json
+from ..store.files import read_json, write_json
+from ..store.shapes import FILE_SHAPE, parse
 from .selectors import Choice, Selection, Selector, check_choices
 from .tool_calls import function_tools, tools_hash
 
@@ -278,6 +279,8 @@ class ToolSetError(RagtuneError):
 class FinetunedLLM:
     """What a fine-tuned LLM's folder records: how to call it and what it learned."""
 
+    __pydantic_config__ = FILE_SHAPE  # how load checks llm_model.json
+
     where: str  # LOCAL (weights in the folder) or HOSTED (a model id at an OpenAI-compatible endpoint)
     base_model: str
     tools: list[dict]  # the function tools of its training data, in order
@@ -305,12 +308,8 @@ class FinetunedLLM:
         path = Path(folder) / FINETUNED_LLM_FILE
         data = read_json(path, "the fine-tuned LLM's description")
         where = f"{path.name} of {Path(folder).name}"
-        if not isinstance(data, dict):
-            raise ToolSetError(f"{where} must be an object")
-        check_keys(data, (f.name for f in fields(cls)), where, ToolSetError,
-                   required=["where", "base_model", "tools", "system_prompt"])
-        stored = data.pop("tools_hash", "")
-        model = cls(**data)
+        model = parse(cls, data, where, ToolSetError)  # its tools_hash is the hash of its tools, made anew
+        stored = data.get("tools_hash", "")
         if stored and stored != model.tools_hash:
             raise ToolSetError(f"{where} is damaged: its tools do not match their hash")
         return model

@@ -27,12 +27,15 @@ import numpy as np
 
 from ..questions.router.tools import RoutingError
 from ..store.models import DEFAULT_BASE_MODEL, bundled_model_path, load_cross_encoder, load_embedder, resolve_model
+from ..store.shapes import FILE_SHAPE
 
 CHOICE_CACHE_SIZE = 16  # distinct choice lists whose embeddings an EmbeddingSelector keeps
 
 
 @dataclass
 class Choice:
+    __pydantic_config__ = FILE_SHAPE  # as a saved comparison holds it
+
     id: str
     name: str
     description: str

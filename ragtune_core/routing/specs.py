@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Annotated
 
 from ..llm.client import LLMConfig
-from ..store.files import NOT_STORED, conform
+from ..store.shapes import FILE_SHAPE, NOT_STORED, parse
 from ..store.llm_models import DEFAULT_LLM
 from .local_llm_selector import LocalLLMSelector
 from .llm_selector import HOSTED, FinetunedLLM, FinetunedLLMSelector, LLMSelector
@@ -18,6 +19,8 @@ SELECTOR_KINDS = ("embedding", "cross_encoder", "llm", "finetuned_llm", "local_l
 # --- selector specs ---------------------------------------------------------------------------
 @dataclass
 class SelectorSpec:
+    __pydantic_config__ = FILE_SHAPE  # how from_dict checks plain data
+
     label: str  # the name the selector's results are shown and stored under
     kind: str  # one of SELECTOR_KINDS
     # A model folder or Hub id; None for an embedding or a local LLM: the bundled or offline default.
@@ -25,7 +28,7 @@ class SelectorSpec:
     llm: dict | None = None  # public LLMConfig settings; the key comes from the environment
     # A key given with the settings (typed in the app, named by the CLI's --llm-api-key-env): kept in
     # memory only, never in to_dict; a worker gets its key through its environment instead.
-    api_key: str | None = field(default=None, repr=False, compare=False, metadata=NOT_STORED)
+    api_key: Annotated[str | None, NOT_STORED] = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.label, str) or not self.label.strip():
@@ -64,7 +67,7 @@ class SelectorSpec:
     def from_dict(cls, data: dict) -> SelectorSpec:
         """A spec from plain data (a job's parameters, a saved comparison): its fields only, never a key."""
         label = data.get("label", "?") if isinstance(data, dict) else "?"
-        return conform(data, cls, f"selector {label!r}", RoutingError)
+        return parse(cls, data, f"selector {label!r}", RoutingError)
 
 
 def untuned_llm_spec(model: str | None = None) -> SelectorSpec:

@@ -12,11 +12,7 @@ from .workspace import (
 )
 from .files import (
     FileContentError,
-    Rule,
-    Text,
     atomic_write_text,
-    check_keys,
-    conform,
     read_json,
     read_jsonl,
     unchanged_since,
@@ -24,7 +20,7 @@ from .files import (
     write_json,
     write_jsonl,
 )
-from .shapes import Limits, limits_of
+from .shapes import NOT_STORED, Limits, Text, limits_of
 from .models import (
     DEFAULT_BASE_MODEL,
     ModelNotFound,
@@ -51,10 +47,8 @@ __all__ = [
     "read_json",
     "write_jsonl",
     "read_jsonl",
-    "check_keys",
-    "conform",
     "FileContentError",
-    "Rule",
+    "NOT_STORED",
     "Text",
     "unchanged_since",
     "Limits",

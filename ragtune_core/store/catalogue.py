@@ -23,7 +23,7 @@ from pathlib import Path
 import psutil
 import pydantic
 
-from .files import schema_problem
+from .shapes import schema_problem
 from .records import JSON_COLUMNS, CorpusRecord, DatasetRecord, ModelRecord, RunRecord, WorkspaceError
 from .staging import staging_folders_of
 

@@ -11,36 +11,29 @@ A file that people edit (a dataset, a draft) is replaced only if it is still the
 loaded (`unchanged_since`: a compare-and-swap on the content's hash under the folder's lock), so two
 editors never overwrite each other's changes unnoticed.
 
-Every file the app reads is checked once, at the door, by `conform`: the data against a type (a
-dataclass, `list[...]`, `dict[str, ...]`, `Literal[...]`, an Enum (by its values), `X | None`,
-`Annotated[X, Rule(...)]`), with strict keys (`check_keys`). A mismatch is a `FileContentError` that
-names the file, the key (a path such as `queries["q3"]` or `tools[2].name`) and what was expected, so
-no later step meets a question that is `null` or a tool list that is a string.
+Every file the app reads is checked once, at the door, against its schema (`store/shapes.py`: a
+pydantic model, or a dataclass configured with `FILE_SHAPE`): strict types, no unknown keys. A mismatch
+is a `FileContentError` that names the file, the key (a path such as `queries["q3"]` or `tools[2].name`)
+and what was expected, so no later step meets a question that is `null` or a tool list that is a string.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import hashlib
 import json
 import os
 import re
 import tempfile
 import time
-import types
-import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from contextlib import contextmanager
-from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Any
 
 import psutil
 
 from ..errors import RagtuneError
 from . import shapes
-from .shapes import FILE_SHAPE, _shown, schema_problem  # noqa: F401 (FILE_SHAPE: re-exported)
 
 try:
     import fcntl
@@ -150,7 +143,7 @@ def write_json(path: Path, data, indent: int | None = None) -> None:
 
 
 def read_json(path: Path, what: str = "", schema: Any = None, error: type[Exception] | None = None):
-    """The JSON in `path`, checked against `schema` (see `conform`) when given. A file that is not
+    """The JSON in `path`, checked against `schema` (see `shapes.parse`) when given. A file that is not
     UTF-8 JSON or holds the wrong thing raises `error` (default FileContentError) naming it, after
     `what` ("the status of run X,")."""
     path = Path(path)
@@ -158,8 +151,7 @@ def read_json(path: Path, what: str = "", schema: Any = None, error: type[Except
 
 
 def parse_json(raw: bytes, label: str, schema: Any = None, error: type[Exception] | None = None):
-    """`raw` (the bytes of the file `label`) as JSON, checked against `schema` when given: a pydantic
-    schema (`shapes.parse`), or a type `conform` checks."""
+    """`raw` (the bytes of the file `label`) as JSON, checked against `schema` (`shapes.parse`) when given."""
     error = error or FileContentError
     try:
         data = json.loads(raw.decode("utf-8"))
@@ -167,9 +159,7 @@ def parse_json(raw: bytes, label: str, schema: Any = None, error: type[Exception
         raise error(f"{label} is not UTF-8 text: {exc}") from exc
     except json.JSONDecodeError as exc:
         raise error(f"{label} is not valid JSON: {exc}") from exc
-    if shapes.is_schema(schema):
-        return shapes.parse(schema, raw, label, error)
-    return data if schema is None else conform(data, schema, label, error)
+    return data if schema is None else shapes.parse(schema, raw, label, error)
 
 
 # --- versions: replacing only what the editor loaded ----------------------------------------------
@@ -234,185 +224,8 @@ def read_jsonl(path: Path, schema: Any = None) -> list:
                 raise FileContentError(f"{name}, line {number}, is damaged: {exc}") from exc
             if not isinstance(row, dict):
                 raise FileContentError(f"{name}, line {number}, is damaged: expected a JSON object")
-            rows.append(row if schema is None else _checked_row(row, schema, f"{name}, line {number}"))
+            where = f"{name}, line {number}"
+            rows.append(row if schema is None else shapes.parse(schema, line, where, FileContentError))
     return rows
 
 
-def _checked_row(row: dict, schema: Any, where: str):
-    if shapes.is_schema(schema):
-        return shapes.parse(schema, row, where, FileContentError)
-    return conform(row, schema, where)
-
-
-# --- checking what a file holds -----------------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class Rule:
-    """A check beyond the type, for `Annotated[type, Rule(...)]`: `holds(value)` or else the value
-    is refused as not `expected` ("a non-empty string")."""
-
-    holds: Callable[[Any], bool]
-    expected: str
-
-
-# A dataclass field with metadata {"stored": False} (a key kept in memory only) is refused in a file.
-NOT_STORED = {"stored": False}
-Text = Annotated[shapes.Text, Rule(lambda text: bool(text.strip()), "a non-empty string")]  # conform's and pydantic's
-
-
-class _Mismatch(Exception):
-    def __init__(self, key: str, problem: str):
-        super().__init__(problem)
-        self.key, self.problem = key, problem
-
-
-def conform(data: Any, schema: Any, where: str | None = None, error: type[Exception] = FileContentError,
-            key: str = ""):
-    """`data` (parsed JSON; found at `key` of its file) as `schema` says: dataclasses are built from
-    objects with exactly their fields (strict keys), lists and tuples checked item by item,
-    `dict[str, X]` value by value. Raises `error("<where>: <key>: expected ..., got ...")` at the
-    first mismatch."""
-    try:
-        return _conform(data, schema, key)
-    except _Mismatch as exc:
-        raise error(": ".join(part for part in (where, exc.key, exc.problem) if part)) from None
-
-
-def key_problem(data: dict, known: Iterable[str], required: Iterable[str] = ()) -> str | None:
-    """What is wrong with an object's keys: some nobody reads (a typo would be silently ignored),
-    or a required one missing; None when nothing is."""
-    known = list(known)
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        return f"unknown field(s) {', '.join(map(str, unknown))} (known: {', '.join(known)})"
-    missing = [k for k in required if k not in data]
-    return f"missing {', '.join(missing)}" if missing else None
-
-
-def check_keys(data: dict, known: Iterable[str], what: str, error: type[Exception] = ValueError,
-               required: Iterable[str] = ()) -> None:
-    """Refuse saved or typed settings with keys nobody reads or without a required one: `error`
-    names `what` and the keys."""
-    problem = key_problem(data, known, required)
-    if problem:
-        raise error(f"{what}: {problem}")
-
-
-def _conform(value: Any, schema: Any, key: str):
-    origin, args = typing.get_origin(schema), typing.get_args(schema)
-    if origin is Annotated:
-        value = _conform(value, args[0], key)
-        for rule in args[1:]:
-            if isinstance(rule, Rule) and not rule.holds(value):
-                raise _Mismatch(key, f"expected {rule.expected}, got {_shown(value)}")
-        return value
-    if origin in (Union, types.UnionType):
-        return _conform_union(value, args, key)
-    if schema is Any:
-        return value
-    if origin is Literal:
-        if any(value == a and type(value) is type(a) for a in args):
-            return value
-    elif _is_enum(schema):  # stored as its value: a str enum's file holds the plain string
-        if any(value == member.value and type(value) is type(member.value) for member in schema):
-            return schema(value)
-    elif dataclasses.is_dataclass(schema):
-        return _conform_record(value, schema, key)
-    elif origin is list:
-        if isinstance(value, list):
-            return [_conform(item, args[0], f"{key}[{i}]") for i, item in enumerate(value)]
-    elif origin is tuple:
-        if isinstance(value, (list, tuple)) and args[-1:] == (...,):
-            return tuple(_conform(item, args[0], f"{key}[{i}]") for i, item in enumerate(value))
-        if isinstance(value, (list, tuple)) and len(value) == len(args):
-            return tuple(_conform(item, arg, f"{key}[{i}]") for i, (item, arg) in enumerate(zip(value, args)))
-    elif origin is dict:
-        if isinstance(value, dict):
-            return {k: _conform(v, args[1], f"{key}[{json.dumps(k, ensure_ascii=False)}]") for k, v in value.items()}
-    elif _is_a(value, schema):
-        return value
-    raise _Mismatch(key, f"expected {_described(schema)}, got {_shown(value)}")
-
-
-def _conform_union(value: Any, options: tuple, key: str):
-    if value is None and type(None) in options:
-        return None
-    fitting = [option for option in options if _shape_fits(value, option)]
-    if len(fitting) == 1:  # the one option of this shape says what is wrong inside it
-        return _conform(value, fitting[0], key)
-    for option in fitting:
-        try:
-            return _conform(value, option, key)
-        except _Mismatch:
-            continue
-    raise _Mismatch(key, f"expected {_described(Union[options])}, got {_shown(value)}")
-
-
-def _shape_fits(value: Any, schema: Any) -> bool:
-    """Whether `value` is the JSON type `schema` wants, whatever is inside it."""
-    origin, args = typing.get_origin(schema), typing.get_args(schema)
-    if origin is Annotated:
-        return _shape_fits(value, args[0])
-    if origin is Literal:
-        return value in args
-    if _is_enum(schema):
-        return any(value == member.value for member in schema)
-    if dataclasses.is_dataclass(schema) or origin is dict:
-        return isinstance(value, dict)
-    if origin in (list, tuple):
-        return isinstance(value, (list, tuple))
-    return schema is Any or _is_a(value, schema)
-
-
-def _conform_record(value: Any, cls: type, key: str):
-    if not isinstance(value, dict):
-        raise _Mismatch(key, f"expected {_described(cls)}, got {_shown(value)}")
-    hints, required = _stored_fields(cls)
-    problem = key_problem(value, hints, required)
-    if problem:
-        raise _Mismatch(key, problem)
-    return cls(**{name: _conform(item, hints[name], f"{key}.{name}" if key else name) for name, item in value.items()})
-
-
-@functools.cache
-def _stored_fields(cls: type) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """({field: type} of what a file may hold for `cls`, the required fields)."""
-    hints = typing.get_type_hints(cls, include_extras=True)
-    stored = [f for f in dataclasses.fields(cls) if f.init and f.metadata.get("stored", True)]
-    required = tuple(f.name for f in stored
-                     if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
-    return {f.name: hints[f.name] for f in stored}, required
-
-
-def _is_enum(schema: Any) -> bool:
-    return isinstance(schema, type) and issubclass(schema, Enum)
-
-
-def _is_a(value: Any, schema: Any) -> bool:
-    if schema is None or schema is type(None):
-        return value is None
-    if schema is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if schema is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if isinstance(schema, type) and schema in (str, bool, dict, list):
-        return isinstance(value, schema)
-    raise TypeError(f"conform cannot check {schema!r}")  # a schema's mistake, not the data's
-
-
-def _described(schema: Any) -> str:
-    """What a schema expects, in words."""
-    origin, args = typing.get_origin(schema), typing.get_args(schema)
-    if origin is Annotated:
-        return next((r.expected for r in args[1:] if isinstance(r, Rule)), _described(args[0]))
-    if origin in (Union, types.UnionType):
-        return " or ".join(_described(a) for a in args)
-    if origin is Literal:
-        return "one of " + ", ".join(json.dumps(a) for a in args)
-    if _is_enum(schema):
-        return "one of " + ", ".join(json.dumps(member.value) for member in schema)
-    if dataclasses.is_dataclass(schema):
-        required = _stored_fields(schema)[1]
-        return f"an object with {', '.join(required)}" if required else "an object"
-    words = {str: "a string", int: "an integer", float: "a number", bool: "true or false", type(None): "null",
-             None: "null", list: "a list", tuple: "a list", dict: "an object"}
-    return words.get(origin or schema, str(schema))

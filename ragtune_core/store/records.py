@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from ..errors import RagtuneError
+from ..runs import JobState
 
 JSON_COLUMNS = {"params", "result", "metrics"}  # catalogue columns holding JSON
 
@@ -43,7 +44,7 @@ class RunRecord:
     kind: str
     created: float
     finished: float | None
-    state: str
+    state: JobState
     dataset_id: str | None
     params: dict
     result: dict

@@ -21,6 +21,8 @@ from typing import Annotated, Any, Union
 import pydantic
 from pydantic_core import PydanticCustomError
 
+from ..errors import RagtuneError
+
 # The pydantic config of a shape a file holds. Set as a model's `model_config`, or a dataclass's
 # `__pydantic_config__`.
 FILE_SHAPE = pydantic.ConfigDict(strict=True, extra="forbid")
@@ -49,21 +51,27 @@ def expect(holds: Callable[[Any], bool], expected: str) -> pydantic.AfterValidat
 Text = Annotated[str, expect(lambda text: bool(text.strip()), "a non-empty string")]
 
 
-def is_schema(shape: Any) -> bool:
-    """Whether `shape` is a pydantic schema: a model, or a TypeAdapter (of a dataclass, a list...)."""
-    model = isinstance(shape, type) and issubclass(shape, pydantic.BaseModel)
-    return model or isinstance(shape, pydantic.TypeAdapter)
+def _never_stored(value):
+    raise PydanticCustomError("extra_forbidden", "Extra inputs are not permitted")
+
+
+# A dataclass field kept in memory only (an API key, a folder), for `Annotated[type, NOT_STORED]`: the object
+# takes it when made, a file holding it is refused as holding an unknown field.
+NOT_STORED = pydantic.BeforeValidator(_never_stored)
 
 
 def parse(shape: Any, data: Any, where: str | None, error: type[Exception]) -> Any:
-    """`data` as `shape` (a model or a TypeAdapter): JSON text or bytes are parsed as JSON (a stored enum
-    from its value), anything else as parsed JSON. Else `error("<where>: <problem>")`."""
+    """`data` as `shape` (a model, a dataclass configured with FILE_SHAPE, `list[...]`..., or a TypeAdapter):
+    JSON text or bytes, or what JSON parses to (read as JSON too, so a strict dataclass takes an object and a
+    stored enum its value). Else `error("<where>: <problem>")`; a user error raised while making an object
+    (its `__post_init__`) is raised as it is, worded there."""
     adapter = shape if isinstance(shape, pydantic.TypeAdapter) else _adapter(shape)
     try:
-        if isinstance(data, (str, bytes)):
-            return adapter.validate_json(data)
-        return adapter.validate_python(data)
+        return adapter.validate_json(data if isinstance(data, (str, bytes)) else json.dumps(data))
     except pydantic.ValidationError as exc:
+        refused = exc.errors()[0].get("ctx", {}).get("error")
+        if isinstance(refused, RagtuneError):
+            raise refused from None
         problem = schema_problem(exc, getattr(adapter, "_type", shape))
         raise error(f"{where}: {problem}" if where else problem) from None
 
@@ -87,7 +95,10 @@ def schema_problem(exc: pydantic.ValidationError, shape: Any = None) -> str:
         group = _MISSING if kind in _MISSING else _UNKNOWN
         siblings = [str(e["loc"][-1]) for e in errors if e["loc"][:-1] == loc[:-1] and e["type"] in group]
         key, parent = _key_and_shape(loc[:-1], shape)
-        said = f"missing {', '.join(siblings)}" if kind in _MISSING else _unknown(siblings, parent)
+        if kind in _MISSING and isinstance(loc[-1], int):  # a fixed-length list (a tuple) too short
+            said = f"expected a list of {len(typing.get_args(_bare(parent)))}, got {_shown(problem['input'])}"
+        else:
+            said = f"missing {', '.join(siblings)}" if kind in _MISSING else _unknown(siblings, parent)
         return f"{key}: {said}" if key else said
     key, leaf = _key_and_shape(loc, shape)
     expected = _expected(problem, leaf)
@@ -96,7 +107,7 @@ def schema_problem(exc: pydantic.ValidationError, shape: Any = None) -> str:
 
 
 def _unknown(names: list[str], shape: Any) -> str:
-    fields = _fields(_bare(shape))
+    fields = stored_fields(_bare(shape))
     known = f" (known: {', '.join(fields)})" if fields else ""
     return f"unknown field(s) {', '.join(names)}{known}"
 
@@ -133,7 +144,7 @@ def _key_and_shape(loc: tuple, shape: Any) -> tuple[str, Any]:
         elif origin is dict:
             key, shape = f"{key}[{json.dumps(part, ensure_ascii=False)}]", args[1] if args else None
         else:
-            key, shape = f"{key}.{part}", _fields(bare).get(part)
+            key, shape = f"{key}.{part}", stored_fields(bare).get(part)
     return key.lstrip("."), shape
 
 
@@ -153,14 +164,20 @@ def _nullable(shape: Any) -> bool:
     return typing.get_origin(shape) in (Union, types.UnionType) and type(None) in typing.get_args(shape)
 
 
-def _fields(shape: Any) -> dict[str, Any]:
-    """{field: type} of a model or dataclass; empty for anything else."""
+def stored_fields(shape: Any) -> dict[str, Any]:
+    """{field: type} of what a file may hold for a model or dataclass (not its NOT_STORED fields); empty for
+    anything else."""
     if isinstance(shape, type) and issubclass(shape, pydantic.BaseModel):
         return {name: info.annotation for name, info in shape.model_fields.items()}
     if dataclasses.is_dataclass(shape):
         hints = typing.get_type_hints(shape, include_extras=True)
-        return {f.name: hints[f.name] for f in dataclasses.fields(shape) if f.init}
+        return {f.name: hints[f.name] for f in dataclasses.fields(shape)
+                if f.init and not _in_memory_only(hints[f.name])}
     return {}
+
+
+def _in_memory_only(hint: Any) -> bool:
+    return typing.get_origin(hint) is Annotated and NOT_STORED in typing.get_args(hint)[1:]
 
 
 def _described(shape: Any) -> str | None:
@@ -269,5 +286,5 @@ def setting_problem(exc: pydantic.ValidationError, settings_class: type) -> str:
     if limits.range:
         expected = f"{'a whole number' if limits.whole else 'a number'} {limits.range}"
     else:
-        expected = _expected(problem, _fields(settings_class)[name]) or problem["msg"]
+        expected = _expected(problem, stored_fields(settings_class)[name]) or problem["msg"]
     return f"{name} must be {expected}, not {problem['input']!r}"

@@ -24,9 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from ..runs import JobState
+from ..runs import ACTIVE_STATES, JobState
+from . import shapes
 from .catalogue import CATALOGUE, Catalogue, process_identity
-from .files import conform, read_json
+from .files import FileContentError, read_json
 from .model_catalogue import ModelCatalogue
 from .records import CorpusRecord, DatasetRecord, ModelRecord, RunRecord, WorkspaceError, check_name, new_id
 from .recovery import recover
@@ -143,7 +144,8 @@ class Workspace:
         found = [f"router dataset {row['name']!r} (its tools run on the corpus's documents)" for row in
                  conn.execute("SELECT name FROM datasets WHERE corpus_id = ? AND kind = 'router' ORDER BY created",
                               (corpus_id,))]
-        for row in conn.execute("SELECT * FROM runs WHERE state IN ('queued', 'running', 'succeeded') ORDER BY created"):
+        needing = (*ACTIVE_STATES, JobState.SUCCEEDED)  # a succeeded generation run may hold a draft
+        for row in conn.execute(f"SELECT * FROM runs WHERE state IN ({_marks(needing)}) ORDER BY created", needing):
             run = self.catalogue.record("runs", row)
             if run.params.get("corpus_id") != corpus_id or run.result.get("accepted_dataset_id"):
                 continue
@@ -188,8 +190,8 @@ class Workspace:
         record = self.catalogue.get("datasets", dataset_id)
         with self.catalogue.connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
-            busy = conn.execute("SELECT name FROM runs WHERE dataset_id = ? AND state IN ('queued', 'running')",
-                                (dataset_id,)).fetchall()
+            busy = conn.execute(f"SELECT name FROM runs WHERE dataset_id = ? AND state IN ({_marks(ACTIVE_STATES)})",
+                                (dataset_id, *ACTIVE_STATES)).fetchall()
             if busy:
                 raise WorkspaceError(f"dataset {record.name!r} is in use by the job {busy[0]['name']!r}; "
                                      "wait for it or cancel it first")
@@ -219,11 +221,17 @@ class Workspace:
         return self.catalogue.get("runs", run_id)
 
 
+def _marks(values: tuple) -> str:
+    """The SQL placeholders of `values` in an IN list: "?, ?"."""
+    return ", ".join("?" * len(values))
+
+
 def load_saved_results(folder: Path, parse: Callable[[dict], T], log: logging.Logger, what: str,
                        dataset_id: str | None = None, part: str | None = None, schema: object = None) -> list[T]:
     """The saved results (objects with dataset_id, part and created) in `folder`'s *.json files, of
     `dataset_id` and `part` when given, newest first. Each file is checked against `schema` (its
-    dataclass) before `parse` reads it; one that does not fit is skipped with a warning on `log`
+    dataclass, configured with FILE_SHAPE) before `parse` reads it; one that does not fit is skipped with a
+    warning on `log`
     naming the file, the key and what was expected (`unreadable_results` lists them for a page)."""
     loaded, problems = _read_results(folder, parse, what, schema)
     for problem in problems:
@@ -243,7 +251,7 @@ def _read_results(folder: Path, parse: Callable[[dict], T], what: str, schema: o
         try:
             data = read_json(path, what)
             if schema is not None:
-                conform(data, schema, f"{what} {path.name}")
+                shapes.parse(schema, data, f"{what} {path.name}", FileContentError)
             loaded.append(parse(data))
         except (OSError, ValueError, TypeError, KeyError) as exc:
             problems.append(str(exc) if path.name in str(exc) else f"{what} {path.name}: {exc}")

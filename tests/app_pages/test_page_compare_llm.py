@@ -53,3 +53,11 @@ def test_the_paired_test_and_the_teacher_agreement_are_shown(ws):
     assert agreement[["selector", "teacher", "queries"]].values.tolist() == [
         ["fine-tuned LLM · router-ft", "LLM · t", 6]]
     assert agreement["agreement"].tolist() == pytest.approx([5 / 6])
+
+
+def test_a_damaged_price_file_is_named_and_the_rest_is_shown(ws):
+    (ws.root / "llm_prices.json").write_text("[]")
+    at = open_page("compare")
+    assert not at.exception
+    assert any("llm_prices.json" in error.value.replace("\\", "") for error in at.error)
+    assert any(list(frame.value.columns) == MCNEMAR_COLUMNS for frame in at.dataframe)

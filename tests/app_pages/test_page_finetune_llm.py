@@ -96,3 +96,11 @@ def test_an_interrupted_hosted_run_is_offered_to_be_followed_again(ws):
         at.run()
     assert not [b.label for b in at.button if b.label.startswith("Follow job")]
     assert [m.name for m in ws.list_models("llm")] == ["ft"]
+
+
+def test_a_damaged_price_file_is_named_not_a_crash(ws):
+    (ws.root / "llm_prices.json").write_text('{"gpt-4o-mini": "cheap"}')
+    at = open_page("finetune_llm")
+    widget(at, "button", "Build").click().run()
+    assert not at.exception
+    assert "llm_prices.json" in texts(at.error).replace("\\", "")

@@ -55,7 +55,7 @@ def test_a_good_file_parses_with_optional_fields():
     (lambda d: d["questions"][3].update(evidense="x"), "ferries.json: questions[3]: unknown field(s) evidense"),
     (lambda d: d["questions"][4].update(id="f2"), "ferries.json: questions[4].id: 'f2' is also the id of questions[1]"),
     (lambda d: d["questions"][0].update(evidence="..."), "ferries.json: questions[0].evidence: expected a phrase"),
-    (lambda d: d["questions"][1].update(style=7), "ferries.json: questions[1].style: expected a non-empty string"),
+    (lambda d: d["questions"][1].update(style=7), "ferries.json: questions[1].style: expected a string or null, got 7"),
     (lambda d: d.update(questions=[]), "ferries.json: questions: expected at least one question"),
     (lambda d: d.update(notes="?"), "ferries.json: unknown field(s) notes"),
 ])

@@ -16,11 +16,14 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Annotated
+
+import pydantic
 
 from ...corpus.documents import Chunk, Document, load_chunks, load_documents
-from ...llm.client import LLMConfig
+from ...llm.client import LLMConfig, PublicLLMConfig
 from ...llm.outcomes import Usage
-from ...store.files import check_keys
+from ...store.shapes import FILE_SHAPE, parse
 from ...store.workspace import Workspace
 from ..generators import (
     GENERATORS,
@@ -376,20 +379,27 @@ def _normalised(question: str) -> str:
 
 
 # workspace runs: the job and the CLI -------------------------------------------------------------------
+def _tools_or_none(data: list[dict] | None) -> list[Tool] | None:
+    return None if data is None else tools_from_dicts(data)
+
+
 @dataclass
 class RouterRequest:
     """The parameters of a router dataset run, as the job receives them (no API key, ever).
 
     `tools` None: the default vector and summary tool for each selected document."""
 
+    __pydantic_config__ = FILE_SHAPE  # how from_params checks them
+
     corpus_id: str
     document_ids: list[str] | None = None  # None: every document of the corpus
-    tools: list[Tool] | None = None
+    tools: Annotated[list[Tool] | None, pydantic.BeforeValidator(_tools_or_none)] = None
     questions_per_document: int = DEFAULT_QUESTIONS_PER_DOCUMENT
     summary_variations: int = DEFAULT_SUMMARY_VARIATIONS
     generator: str = "offline"
-    llm: LLMConfig | None = None
-    prompts: RouterPrompts = field(default_factory=RouterPrompts)
+    llm: PublicLLMConfig = None
+    prompts: Annotated[RouterPrompts, pydantic.BeforeValidator(RouterPrompts.from_dict)] = field(
+        default_factory=RouterPrompts)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -399,11 +409,7 @@ class RouterRequest:
 
     @classmethod
     def from_params(cls, params: dict) -> RouterRequest:
-        check_keys(params, (f.name for f in fields(cls)), "router parameters", RoutingError, required=["corpus_id"])
-        llm, tools = params.get("llm"), params.get("tools")
-        return cls(**{**params, "llm": LLMConfig.from_public_dict(llm) if llm else None,
-                      "tools": tools_from_dicts(tools) if tools is not None else None,
-                      "prompts": RouterPrompts.from_dict(params.get("prompts"))})
+        return parse(cls, params, "router parameters", RoutingError)
 
     def to_params(self) -> dict:
         """JSON-ready parameters for jobs.start_job; the key travels in `self.llm.secret_env()`."""

@@ -4,9 +4,9 @@ variations of a summary request) and the offline generator's plain summary reque
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
-from ...store.files import check_keys
+from ...store.shapes import FILE_SHAPE, parse
 from ..generators import MAX_QUESTIONS_PER_CHUNK
 from ..prompts import DEFAULT_QA_PROMPT, render_prompt
 from .tools import RoutingError, check_placeholders
@@ -64,6 +64,8 @@ class RouterPrompts:
     """The editable prompts: `questions` for specific questions about a chunk (generation.py's
     format), `summary` for variations of `summary_question` (filled with the document's {title})."""
 
+    __pydantic_config__ = FILE_SHAPE  # how from_dict checks them
+
     questions: str = DEFAULT_ROUTER_QA_PROMPT
     summary: str = DEFAULT_SUMMARY_PROMPT
     summary_question: str = DEFAULT_SUMMARY_QUESTION
@@ -82,11 +84,11 @@ class RouterPrompts:
 
     @classmethod
     def from_dict(cls, data: dict | None) -> RouterPrompts:
+        """The prompts in plain data (a run's parameters); none, or an empty one, means the default."""
         data = data or {}
-        if not isinstance(data, dict):
-            raise RoutingError("prompts must be an object with questions, summary and summary_question")
-        check_keys(data, (f.name for f in fields(cls)), "prompts", RoutingError)
-        return cls(**{k: v for k, v in data.items() if v})  # an empty prompt means the default
+        if isinstance(data, dict):
+            data = {key: value for key, value in data.items() if value}
+        return parse(cls, data, "prompts", RoutingError)
 
 
 def offline_summary_variations(title: str, n: int, seed: int = 0) -> list[str]:

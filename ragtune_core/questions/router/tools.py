@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, replace
 
 from ...corpus.documents import Document
 from ...errors import RagtuneError
-from ...store.files import conform
+from ...store.shapes import FILE_SHAPE, parse
 from ..qa_dataset import QADataset
 
 VECTOR, SUMMARY = "vector", "summary"
@@ -82,6 +82,8 @@ DEFAULT_TOOL_TEMPLATES = (
 
 @dataclass
 class Tool:
+    __pydantic_config__ = FILE_SHAPE  # how tools_from_dicts checks plain data
+
     id: str
     name: str
     description: str
@@ -138,13 +140,12 @@ def tools_to_dicts(tools: list[Tool]) -> list[dict]:
 
 def tools_from_dicts(data: list[dict]) -> list[Tool]:
     """Tools from plain data (an edited table, a job's parameters, a dataset file): each an object
-    with exactly a tool's fields (`store.files.conform`), then checked with `check_tools`."""
-    conform(data, list, "tools", RoutingError)
+    with exactly a tool's fields (its schema; document_id may be left out), then checked with `check_tools`."""
     tools = []
-    for position, item in enumerate(data, start=1):
+    for position, item in enumerate(parse(list, data, "tools", RoutingError), start=1):
         label = (item.get("name") or item.get("id") or position) if isinstance(item, dict) else position
-        tools.append(conform({"document_id": None, **item} if isinstance(item, dict) else item, Tool,
-                             f"tool {label!r}", RoutingError))
+        tools.append(parse(Tool, {"document_id": None, **item} if isinstance(item, dict) else item,
+                           f"tool {label!r}", RoutingError))
     check_tools(tools)
     return tools
 
