@@ -56,11 +56,15 @@ def load_view(ws: Workspace, entry: ComparisonEntry, dataset: QADataset | None =
 
 def selector_costs(ws: Workspace, comparison: RouterComparison) -> dict[str, float | None]:
     """USD per 1,000 queries of each hosted fine-tuned LLM selector (the others' cost is not known), at the
-    workspace's prices. PriceError when its llm_prices.json is damaged."""
-    from ..llm.pricing import price_table
+    workspace's prices; none known while its llm_prices.json is damaged (the page's cost table names it)."""
+    from ..llm.pricing import PriceError, price_table
     from ..training.llm.serving import finetuned_llms, llm_selector_rows
 
-    rows = llm_selector_rows(comparison, finetuned_llms(ws), price_table(ws))
+    try:
+        prices = price_table(ws)
+    except PriceError:
+        return {}
+    rows = llm_selector_rows(comparison, finetuned_llms(ws), prices)
     return {row["selector"]: row["usd_per_1000"] for row in rows}
 
 

@@ -60,4 +60,4 @@ def test_a_damaged_price_file_is_named_and_the_rest_is_shown(ws):
     at = open_page("compare")
     assert not at.exception
     assert any("llm_prices.json" in error.value.replace("\\", "") for error in at.error)
-    assert any(list(frame.value.columns) == MCNEMAR_COLUMNS for frame in at.dataframe)
+    assert any("Verdict" in frame.value.columns for frame in at.dataframe)  # the paired test is still shown
