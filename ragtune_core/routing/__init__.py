@@ -17,7 +17,7 @@ from .compare import (
     unreadable_comparisons,
 )
 from .stats import McNemar, TeacherAgreement, mcnemar, mcnemar_p, pairwise_mcnemar, agreement, teacher_agreement
-from .tables import (counts_per_tool, match_rate_table, confusion_frame, misrouted_table, mcnemar_table, route_table,
+from .tables import (counts_per_tool, confusion_frame, misrouted_table, route_table,
                      scores_frame)
 from .playground import retrieve, extractive_summary, llm_summary, grounded_answer
 
@@ -51,10 +51,8 @@ __all__ = [
     "agreement",
     "teacher_agreement",
     "counts_per_tool",
-    "match_rate_table",
     "confusion_frame",
     "misrouted_table",
-    "mcnemar_table",
     "route_table",
     "scores_frame",
     "retrieve",

@@ -271,7 +271,6 @@ def latest_comparison(ws: Workspace, dataset_id: str, part: str) -> RouterCompar
     return comparisons[0] if comparisons else None
 
 
-
 # --- one query, for the Playground ------------------------------------------------------------
 def route_query(query: str, choices: list[Choice], selectors: list[Selector]) -> list[tuple[str, Selection]]:
     """(selector name, its selection) for one query, in the selectors' order."""

@@ -12,7 +12,6 @@ from ..questions.qa_dataset import TEST, TRAIN, VAL, QADataset
 from ..questions.router.tools import Tool, dataset_tools
 from .compare import RouterComparison, confusion_matrix
 from .selectors import Choice, Selection
-from .stats import pairwise_mcnemar
 
 FAILED = "— failed"  # what a table shows for a query a selector could not route
 NONE_COLUMN = "none"  # the confusion frame's column of failed selections
@@ -45,14 +44,6 @@ def _document_label(tool: Tool | None, titles: dict[str, str] | None) -> str:
 
 
 # --- tables for the Compare page --------------------------------------------------------------
-def match_rate_table(comparison: RouterComparison) -> pd.DataFrame:
-    """One row per selector that ran: match rate with its bootstrap interval, latency and failures."""
-    rows = [{"selector": r.name, "match_rate": r.match_rate, "ci_low": r.match_rate_ci[0],
-             "ci_high": r.match_rate_ci[1], "mean_latency_ms": r.mean_latency * 1000, "failures": r.failures}
-            for r in comparison.reports]
-    return pd.DataFrame(rows, columns=["selector", "match_rate", "ci_low", "ci_high", "mean_latency_ms", "failures"])
-
-
 def confusion_frame(comparison: RouterComparison, label: str) -> pd.DataFrame:
     """Counts of one selector's picks: rows = right tool, columns = picked tool, then "none" (failed)."""
     names = [choice.name for choice in comparison.choices]
@@ -74,16 +65,6 @@ def misrouted_table(comparison: RouterComparison) -> pd.DataFrame:
     table["misrouted by"] = misrouted
     table = table[table["misrouted by"] > 0]
     return table.sort_values("misrouted by", ascending=False, kind="stable").reset_index(drop=True)
-
-
-MCNEMAR_COLUMNS = ["A", "B", "right only by A", "right only by B", "p_value", "test", "better"]
-
-
-def mcnemar_table(comparison: RouterComparison) -> pd.DataFrame:
-    """McNemar's test for every two selectors: the queries only one of them routed right, the p-value
-    and which one is better (when the difference is significant)."""
-    rows = [[t.a, t.b, t.a_only, t.b_only, t.p_value, t.method, t.verdict()] for t in pairwise_mcnemar(comparison)]
-    return pd.DataFrame(rows, columns=MCNEMAR_COLUMNS)
 
 
 def _pick_score(pick: int | None, scores: list[float]) -> float | None:

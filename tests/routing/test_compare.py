@@ -9,9 +9,9 @@ from ragtune_core import jobs
 from ragtune_core.jobs.tasks import TASKS, run_router_comparison_job
 from ragtune_core.questions.qa_dataset import DatasetError, QADataset
 from ragtune_core.jobs.tasks import start_comparison_job
-from ragtune_core.routing.compare import RouterComparison, compare_selectors, latest_comparison, list_comparisons, load_router_task, route_query, save_comparison
+from ragtune_core.routing.compare import RouterComparison, compare_selectors, list_comparisons, load_router_task, route_query, save_comparison
 from ragtune_core.routing.specs import RoutingError, SelectorSpec, make_selector
-from ragtune_core.routing.tables import FAILED, NONE_COLUMN, confusion_frame, match_rate_table, misrouted_table, route_table, scores_frame
+from ragtune_core.routing.tables import FAILED, NONE_COLUMN, confusion_frame, misrouted_table, route_table, scores_frame
 from ragtune_core.routing.compare import evaluate_selector
 from ragtune_core.routing.selectors import Choice, Selection
 from ragtune_core.questions.qa_dataset import save_dataset
@@ -164,7 +164,7 @@ def test_llm_comparison_is_scored_saved_and_listed(workspace, dataset_id, llm_se
     assert saved_files(workspace) == [f"{comparison.comparison_id}.json"]
     [listed] = list_comparisons(workspace, dataset_id, "all")
     assert listed == comparison  # every field survives the JSON round trip, tuples included
-    assert latest_comparison(workspace, dataset_id, "all") == comparison
+    assert list_comparisons(workspace, dataset_id, "all")[0] == comparison
     assert list_comparisons(workspace, dataset_id, "val") == [] and list_comparisons(workspace, "other") == []
 
     confusion = confusion_frame(comparison, "LLM fake-model")
@@ -202,7 +202,7 @@ def test_an_unavailable_llm_is_skipped_with_its_reason(workspace, dataset_id, ll
     assert openai_label == "OpenAI" and "api_key" in openai_reason
     assert unset_label == "no LLM" and "no LLM is configured" in unset_reason
     assert list_comparisons(workspace)[0].skipped == comparison.skipped
-    assert match_rate_table(comparison)["selector"].tolist() == ["LLM fake-model"]
+    assert [r.name for r in comparison.reports] == ["LLM fake-model"]
 
     with pytest.raises(RoutingError, match="no selector can run: OpenAI: api_key"):
         compare_selectors(workspace, dataset_id, [openai_spec], "all")
@@ -240,8 +240,8 @@ def test_unreadable_comparisons_are_skipped_newest_first(workspace, dataset_id, 
         listed = list_comparisons(workspace)
     assert [c.comparison_id for c in listed] == [second.comparison_id, first.comparison_id]
     assert "broken.json" in caplog.text
-    assert latest_comparison(workspace, dataset_id, "all").comparison_id == second.comparison_id
-    assert latest_comparison(workspace, dataset_id, "train") is None
+    assert list_comparisons(workspace, dataset_id, "all")[0].comparison_id == second.comparison_id
+    assert list_comparisons(workspace, dataset_id, "train") == []
 
 
 # --- tables on a handmade comparison ----------------------------------------------------------
@@ -268,10 +268,9 @@ def handmade_comparison() -> RouterComparison:
 
 def test_tables_of_a_handmade_comparison():
     comparison = handmade_comparison()
-    rates = match_rate_table(comparison)
-    assert rates[["selector", "match_rate", "failures"]].values.tolist() == [["first", 0.5, 1], ["second", 0.5, 0]]
-    assert rates["mean_latency_ms"].tolist() == pytest.approx([2.0, 2.0])
-    assert all(rates["ci_low"] <= rates["match_rate"]) and all(rates["match_rate"] <= rates["ci_high"])
+    assert [(r.name, r.match_rate, r.failures) for r in comparison.reports] == [("first", 0.5, 1), ("second", 0.5, 0)]
+    assert [r.mean_latency for r in comparison.reports] == pytest.approx([0.002, 0.002])
+    assert all(r.match_rate_ci[0] <= r.match_rate <= r.match_rate_ci[1] for r in comparison.reports)
 
     assert confusion_frame(comparison, "first").values.tolist() == [[1, 1, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1]]
     assert confusion_frame(comparison, "second").values.tolist() == [[1, 0, 1, 0], [1, 0, 0, 0], [0, 0, 1, 0]]
@@ -367,7 +366,7 @@ def test_base_embedding_and_llm_side_by_side(workspace, dataset_id, llm_server):
     assert embedding.failures == 0 and 0.6 <= embedding.match_rate <= 1.0  # chance is 1/6
     summaries = [i for i, (_, tool_id) in enumerate(QUERIES) if tool_id.startswith("summary")]
     assert all(embedding.picks[i] == EXPECTED[i] for i in summaries)  # they repeat their tool's words
-    assert match_rate_table(comparison)["selector"].tolist() == ["base", "LLM fake-model"]
+    assert [r.name for r in comparison.reports] == ["base", "LLM fake-model"]
     assert confusion_frame(comparison, "base").to_numpy().sum() == len(QUERIES)
 
     misrouted = misrouted_table(comparison)
@@ -384,7 +383,7 @@ def test_comparison_job_in_a_worker(workspace, dataset_id):
     status = start_comparison_job(workspace, dataset_id, [BASE_SPEC], part="all")
     final = jobs.wait(workspace, status.run_id, timeout=120)
     assert final.state == "succeeded", (final.error, (workspace.run_dir(status.run_id) / "worker.log").read_text())
-    comparison = latest_comparison(workspace, dataset_id, "all")
+    comparison = list_comparisons(workspace, dataset_id, "all")[0]
     assert final.result == {"comparison_id": comparison.comparison_id,
                             "match_rates": {"base": comparison.report("base").match_rate}, "skipped": [], "held_out": {}}
     assert final.done == final.total > 0
@@ -439,7 +438,7 @@ def test_a_selector_failing_on_every_query_is_reported_failed_not_scored(workspa
     assert label == "LLM broken" and error.startswith("gave up after 2 attempts: HTTP 500")
     assert key_label == "LLM bad key" and key_error.startswith("HTTP 401") and "Incorrect API key" in key_error
     assert refusing.chat_requests <= 8  # a 401 stops the other requests (at most one per slot in flight)
-    assert match_rate_table(comparison)["selector"].tolist() == ["LLM fake-model"]
+    assert [r.name for r in comparison.reports] == ["LLM fake-model"]
     [saved] = list_comparisons(workspace)
     assert saved == comparison and saved.failed == comparison.failed
     # A partial failure keeps counting as a miss, with its first error at hand.

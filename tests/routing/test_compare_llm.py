@@ -8,10 +8,10 @@ import pytest
 from scipy.stats import binomtest
 
 from ragtune_core.questions.qa_dataset import QADataset, save_dataset
-from ragtune_core.routing.compare import latest_comparison
+from ragtune_core.routing.compare import list_comparisons
 from ragtune_core.routing.llm_selector import FinetunedLLM
 from ragtune_core.routing.stats import EXACT
-from ragtune_core.routing.tables import mcnemar_table
+from ragtune_core.routing.stats import pairwise_mcnemar
 from tests.fake_openai import FakeOpenAIServer
 from tests.routing.test_compare import router_llm
 from tests.training.llm.helpers import router_dataset, teacher
@@ -62,9 +62,10 @@ def test_a_fine_tuned_llm_beside_its_teacher(workspace, run_cli, server, trained
     # plain-text, two-call (the teacher chose the summary tool) and made-up-tool queries.
     assert summary["teacher_agreement"] == {FT: {"selector": FT, "teacher": "LLM t", "agreement": 16 / 20,
                                                  "queries": 20}}
-    comparison = latest_comparison(workspace, summary["dataset_id"], "all")
+    comparison = list_comparisons(workspace, summary["dataset_id"], "all")[0]
     assert [(r.kind, r.model) for r in comparison.reports] == [("finetuned_llm", trained), ("llm", "t")]
-    assert mcnemar_table(comparison).values.tolist()[0][:4] == [FT, "LLM t", 1, 3]
+    [test] = pairwise_mcnemar(comparison)
+    assert (test.a, test.b, test.a_only, test.b_only) == (FT, "LLM t", 1, 3)
 
 
 def test_without_the_teacher_its_stored_labels_are_the_reference(run_cli, trained):
