@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..training.cross_encoder import MODEL_KIND
 from ..evaluation.retrieval import PARTS
 from ..llm.client import key_rule
+from ..reporting.headline import p_phrase
 from ..reporting.history import recorded_comparison
 from ..routing.compare import llm_routing_estimates, load_router_task, route_query
 from ..routing.llm_selector import BATCH_STATES, FinetunedLLM, batch_states_in
@@ -18,9 +18,10 @@ from ..routing.stats import pairwise_mcnemar
 from ..routing.tables import route_rows
 from ..store.models import LLM
 from ..store.workspace import Workspace, WorkspaceError
+from ..training.cross_encoder import MODEL_KIND
 from ..training.llm.serving import finetuned_llms, teacher_agreements
-from .errors import CommandFailed, UsageError
 from .cross_encoder import EMBEDDING_KIND, model_of_kind
+from .errors import CommandFailed, UsageError
 from .evaluate import BASE, PART_HELP, part_to_report
 from .llm_flags import add_llm_flags, llm_config_from, refuse_unavailable_batch
 
@@ -124,7 +125,7 @@ def run_compare_selectors(args: argparse.Namespace, ws: Workspace) -> dict:
     tests = pairwise_mcnemar(comparison)
     for test in tests:
         _print_progress(0, 0, f"{test.a} vs {test.b}: right only by one {test.a_only} vs {test.b_only} queries, "
-                              f"p = {test.p_value:.3g} ({test.method}): {test.verdict()}")
+                              f"{p_phrase(test.p_value)} ({test.method}): {test.verdict()}")
     summary = {"comparison_id": comparison.comparison_id, "dataset_id": record.id, "dataset": record.name,
                "part": comparison.part, "queries": total, "tools": len(comparison.choices),
                "match_rates": {r.name: r.match_rate for r in comparison.reports},
