@@ -80,6 +80,11 @@ def _router_charts(view: ComparisonView) -> None:
 def _retrieval_charts(view: ComparisonView) -> None:
     st.markdown("**Retrieval metrics with 95% intervals**")
     chart(metric_bars(comparison_table(view.reports), CHART_METRICS), key=f"metrics-{view.entry.id}")
+    if view.scores.timed:
+        st.markdown("**Quality and latency on one plane**")
+        st.caption("Latency: encoding a query and searching the corpus (and reranking its top passages), the "
+                   "evaluation's time spread over its questions.")
+        chart(tradeoff_chart(view.scores), key=f"plane-{view.entry.id}")
 
 
 def show_mcnemar(view: ComparisonView) -> None:
