@@ -2,11 +2,18 @@
 examples; value labels above the whiskers of grouped bars too; latency and the plane from zero."""
 
 from ragtune_core.evaluation.tables import comparison_table
+from ragtune_core.questions.qa_dataset import QADataset
 from ragtune_core.reporting.figures import metric_bars, tradeoff_chart
 from ragtune_core.reporting.scores import retrieval_scores, router_scores
-from ragtune_core.questions.qa_dataset import QADataset
 from ragtune_core.reporting.tables import (
-    SEEN, SEEN_SLICE, UNSEEN, mcnemar_words, retrieval_slices, router_slices, score_table, slice_scores,
+    SEEN,
+    SEEN_SLICE,
+    UNSEEN,
+    mcnemar_words,
+    retrieval_slices,
+    router_slices,
+    score_table,
+    slice_scores,
     wins_and_regressions,
 )
 from tests.reporting.fixtures import retrieval_report, router_comparison
