@@ -6,7 +6,7 @@ import streamlit as st
 from app_pages.basics import literal, workspace
 from app_pages.compare_results import pick_comparison, show_comparison, show_held_out, show_trend, style_gains
 from app_pages.compare_router import selector_details, selector_problems, show_confusion, show_mcnemar
-from app_pages.kept_choices import kept
+from app_pages.kept_choices import kept, kept_selection
 from app_pages.split_parts import part_picker
 from app_pages.state import State
 from app_pages.widgets.errors import errors_shown
@@ -53,7 +53,8 @@ def compare_retrievers() -> None:
                 "questions, never trained on). " if dataset.evaluation_only else
                 "How well each model retrieves the passage a question was written from. ")
                + "Bars show bootstrap 95% intervals.")
-    chosen = st.multiselect("Embedding models", list(embedders), default=list(embedders)[:4])
+    chosen = st.multiselect("Embedding models", list(embedders),
+                            key=kept_selection("compare-embedders", embedders, list(embedders)[:4]))
     rerankers = st.multiselect("Rerank the first model's top 20 with", list(cross_encoders),
                                help="Cross-encoders trained on the Fine-tune page. A reranker trained on a QA "
                                     "dataset blends its score with the embedder's at the weight its training "
