@@ -10,6 +10,7 @@ import streamlit as st
 
 from app_pages.basics import literal
 from app_pages.widgets.charts import chart
+from app_pages.widgets.waits import waited
 from ragtune_core.evaluation import CHART_METRICS, SLICE_METRICS, comparison_table, style_table
 from ragtune_core.questions import load_dataset
 from ragtune_core.reporting import ComparisonEntry, headline, history
@@ -33,7 +34,7 @@ def pick_comparison(ws, dataset_id: str, part: str, kind: str, key: str) -> Comp
 
 def show_comparison(ws, entry: ComparisonEntry, dataset) -> ComparisonView:
     """Headline, recommendation, charts and tables of `entry`, with its report to download."""
-    view = load_view(ws, entry, dataset)
+    view = waited("Loading the comparison…", lambda: load_view(ws, entry, dataset))
     if not entry.complete:
         st.warning(f"This comparison is **{entry.state.value}**: it shows only what it saved before it ended "
                    f"({len(entry.results)} of {len(entry.models)} models), never mixed with another comparison's.",
@@ -106,7 +107,7 @@ def show_held_out(ws, names: dict[str, str], kind: str, caption: str) -> None:
 
 def show_trend(ws, dataset_id: str, part: str, kind: str) -> None:
     """Each model's score across the complete comparisons of the dataset part, when there are two or more."""
-    points = score_trend(ws, dataset_id, part, kind)
+    points = waited("Gathering the scores of every comparison…", lambda: score_trend(ws, dataset_id, part, kind))
     if points["comparison"].nunique() < 2:
         return
     st.subheader("Across comparisons")
