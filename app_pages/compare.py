@@ -4,16 +4,9 @@ bootstrap 95% confidence intervals, and the queries behind the numbers."""
 import streamlit as st
 
 from app_pages.basics import literal, workspace
-from app_pages.compare_results import (
-    pick_comparison,
-    selector_details,
-    selector_problems,
-    show_comparison,
-    show_confusion,
-    show_mcnemar,
-    show_trend,
-)
-from app_pages.kept_choices import kept
+from app_pages.compare_results import pick_comparison, show_comparison, show_held_out, show_trend, style_gains
+from app_pages.compare_router import selector_details, selector_problems, show_confusion, show_mcnemar
+from app_pages.kept_choices import kept, kept_selection
 from app_pages.split_parts import part_picker
 from app_pages.state import State
 from app_pages.widgets.errors import errors_shown
@@ -21,11 +14,11 @@ from app_pages.widgets.job_panel import run_panel
 from app_pages.widgets.pickers import models_by_name, pick, selector_picker
 from ragtune_core import jobs
 from ragtune_core.errors import RagtuneError
-from ragtune_core.evaluation import RERANK_TOP_K, SLICE_METRICS, per_query_comparison, style_table, unreadable_reports
+from ragtune_core.evaluation import RERANK_TOP_K, per_query_comparison, unreadable_reports
 from ragtune_core.evaluation.duration import estimate_evaluation
 from ragtune_core.questions import EVALUATION_ONLY, load_dataset
 from ragtune_core.questions.pickers import models_for_dataset
-from ragtune_core.reporting import RETRIEVAL, ROUTER, history
+from ragtune_core.reporting import RETRIEVAL, ROUTER
 from ragtune_core.reporting.history import unreadable_entries
 from ragtune_core.routing import llm_routing_estimates, unreadable_comparisons
 from ragtune_core.store import DEFAULT_BASE_MODEL
@@ -63,7 +56,8 @@ def compare_retrievers() -> None:
                 "How well each model retrieves the passage a question was written from. ")
                + "Bars show bootstrap 95% intervals.")
     suited = [m.name for m in models_for_dataset(record, ws.list_models("embedding"), datasets)]
-    chosen = st.multiselect("Embedding models", list(embedders), default=[DEFAULT_BASE_MODEL, *suited][:4])
+    chosen = st.multiselect("Embedding models", list(embedders),
+                            key=kept_selection("compare-embedders", embedders, [DEFAULT_BASE_MODEL, *suited][:4]))
     rerankers = st.multiselect("Rerank the first model's top 20 with", list(cross_encoders),
                                help="Cross-encoders trained on the Fine-tune page. A reranker trained on a QA "
                                     "dataset blends its score with the embedder's at the weight its training "
@@ -101,25 +95,9 @@ def compare_retrievers() -> None:
     st.caption("Rank of the expected passage per model (empty: not in the top 100). "
                "Sort a column to find where fine-tuning helped or hurt.")
     st.dataframe(per_query_comparison(view.reports), hide_index=True, width="stretch")
-    for dataset_id in held_out:
-        for held_entry in history(ws, dataset_id, "all", RETRIEVAL)[:1]:
-            held = load_dataset(ws, dataset_id)
-            st.subheader(f"Held out: {literal(evidence_sets[dataset_id])}")
-            st.caption(f"All {len(held.queries)} questions of this evidence-phrase set, never trained on: a passage "
-                       "is right when it holds the question's evidence phrase.")
-            held_view = show_comparison(ws, held_entry, held)
-            style_gains(held_view.reports, held.styles)
+    show_held_out(ws, {d: evidence_sets[d] for d in held_out}, RETRIEVAL, "All {n} questions of this evidence-phrase "
+                  "set, never trained on: a passage is right when it holds the question's evidence phrase.")
     show_trend(ws, record.id, part, RETRIEVAL)
-
-
-def style_gains(reports, styles: dict[str, str]) -> None:
-    """With styles (an evidence set), each model's hit rate and MRR per style and its gain over the base."""
-    if styles and reports:
-        st.markdown("**Per style**")
-        st.caption("Hit rate (accuracy@k) and MRR@10 per question style; each model's gain over the base model "
-                   "with a paired bootstrap 95% interval (the same questions resampled for both).")
-        st.dataframe(style_table(reports, styles, base=DEFAULT_BASE_MODEL), hide_index=True, width="stretch",
-                     column_config={m: st.column_config.NumberColumn(format="%.3f") for m in SLICE_METRICS})
 
 
 def compare_selectors() -> None:
@@ -155,12 +133,8 @@ def compare_selectors() -> None:
     selector_problems(comparison)
     selector_details(comparison)
     show_mcnemar(view)
-    for dataset_id in held_out:
-        for held_entry in history(ws, dataset_id, "all", ROUTER)[:1]:
-            held = load_dataset(ws, dataset_id)
-            st.subheader(f"Held out: {literal(imported[dataset_id])}")
-            st.caption(f"All {len(held.queries)} queries of this imported set, never trained on.")
-            show_comparison(ws, held_entry, held)
+    show_held_out(ws, {d: imported[d] for d in held_out}, ROUTER, "All {n} queries of this imported set, never "
+                  "trained on.")
     show_trend(ws, record.id, part, ROUTER)
 
     show_confusion(comparison)

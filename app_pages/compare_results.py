@@ -7,25 +7,19 @@ from __future__ import annotations
 
 from functools import partial
 
-import pandas as pd
-import plotly.express as px
 import streamlit as st
 
-from app_pages.basics import literal, workspace
+from app_pages.basics import literal
 from app_pages.widgets.charts import chart
-from app_pages.widgets.errors import errors_shown
-from ragtune_core.evaluation import CHART_METRICS, comparison_table
-from ragtune_core.llm.pricing import price_table
+from app_pages.widgets.waits import waited
+from ragtune_core.evaluation import CHART_METRICS, SLICE_METRICS, comparison_table, style_table
+from ragtune_core.questions import load_dataset
 from ragtune_core.reporting import ComparisonEntry, headline, history
 from ragtune_core.reporting.figures import latency_bars, metric_bars, score_bars, tradeoff_chart, trend_chart
 from ragtune_core.reporting.report import render_report, report_file_name
-from ragtune_core.reporting.tables import mcnemar_words, score_table, slice_scores
+from ragtune_core.reporting.tables import score_table, slice_scores
 from ragtune_core.reporting.views import ComparisonView, load_view, score_trend
-from ragtune_core.routing import confusion_frame, misrouted_table
-from ragtune_core.training.llm.serving import finetuned_llms, llm_selector_rows, teacher_agreements
-
-TEXT_COLUMNS = {"Verdict": st.column_config.TextColumn(width="large"),
-                "Test": st.column_config.TextColumn(width="medium")}
+from ragtune_core.store import DEFAULT_BASE_MODEL
 
 
 def pick_comparison(ws, dataset_id: str, part: str, kind: str, key: str) -> ComparisonEntry | None:
@@ -41,7 +35,7 @@ def pick_comparison(ws, dataset_id: str, part: str, kind: str, key: str) -> Comp
 
 def show_comparison(ws, entry: ComparisonEntry, dataset) -> ComparisonView:
     """Headline, recommendation, charts and tables of `entry`, with its report to download."""
-    view = load_view(ws, entry, dataset)
+    view = waited("Loading the comparison…", lambda: load_view(ws, entry, dataset))
     if not entry.complete:
         st.warning(f"This comparison is **{entry.state.value}**: it shows only what it saved before it ended "
                    f"({len(entry.results)} of {len(entry.models)} models), never mixed with another comparison's.",
@@ -83,18 +77,38 @@ def _router_charts(view: ComparisonView) -> None:
 def _retrieval_charts(view: ComparisonView) -> None:
     st.markdown("**Retrieval metrics with 95% intervals**")
     chart(metric_bars(comparison_table(view.reports), CHART_METRICS), key=f"metrics-{view.entry.id}")
+    if view.scores.timed:
+        st.markdown("**Quality and latency on one plane**")
+        st.caption("Latency: encoding a query and searching the corpus (and reranking its top passages), the "
+                   "evaluation's time spread over its questions.")
+        chart(tradeoff_chart(view.scores), key=f"plane-{view.entry.id}")
 
 
-def show_mcnemar(view: ComparisonView) -> None:
-    if view.router is not None and len(view.router.reports) > 1:
-        st.caption("**Paired test (McNemar)**: only the queries one selector routes right and the other wrong tell "
-                   "them apart (exact binomial test under 25 of them, chi-square with continuity correction above).")
-        st.dataframe(mcnemar_words(view.router), hide_index=True, width="stretch", column_config=TEXT_COLUMNS)
+def style_gains(reports, styles: dict[str, str]) -> None:
+    """With styles (an evidence set), each model's hit rate and MRR per style and its gain over the base."""
+    if styles and reports:
+        st.markdown("**Per style**")
+        st.caption("Hit rate (accuracy@k) and MRR@10 per question style; each model's gain over the base model "
+                   "with a paired bootstrap 95% interval (the same questions resampled for both).")
+        st.dataframe(style_table(reports, styles, base=DEFAULT_BASE_MODEL), hide_index=True, width="stretch",
+                     column_config={m: st.column_config.NumberColumn(format="%.3f") for m in SLICE_METRICS})
+
+
+def show_held_out(ws, names: dict[str, str], kind: str, caption: str) -> None:
+    """The latest comparison on every query of each held-out dataset ({id: name}), under its name;
+    `caption` says what the set holds, "{n}" standing for its number of queries."""
+    for dataset_id, name in names.items():
+        for entry in history(ws, dataset_id, "all", kind)[:1]:
+            held = load_dataset(ws, dataset_id)
+            st.subheader(f"Held out: {literal(name)}")
+            st.caption(caption.format(n=len(held.queries)))
+            view = show_comparison(ws, entry, held)
+            style_gains(view.reports, held.styles)
 
 
 def show_trend(ws, dataset_id: str, part: str, kind: str) -> None:
     """Each model's score across the complete comparisons of the dataset part, when there are two or more."""
-    points = score_trend(ws, dataset_id, part, kind)
+    points = waited("Gathering the scores of every comparison…", lambda: score_trend(ws, dataset_id, part, kind))
     if points["comparison"].nunique() < 2:
         return
     st.subheader("Across comparisons")
@@ -104,49 +118,3 @@ def show_trend(ws, dataset_id: str, part: str, kind: str) -> None:
     chart(trend_chart(points, metric))
     with st.expander("The numbers"):
         st.dataframe(points.round(3), hide_index=True, width="stretch")
-
-
-def selector_problems(comparison) -> None:
-    """Selectors that did not run, that failed on every query (no match rate: it would measure the
-    endpoint, not the routing), and the queries that failed for the others (counted as misses)."""
-    for label, reason in comparison.skipped:
-        st.warning(literal(f"{label} was skipped: {reason}"))
-    for label, error in comparison.failed:
-        st.error(literal(f"{label} failed on every query, so it has no match rate. First error: {error}"))
-    for report in comparison.reports:
-        if report.failures:
-            st.warning(literal(f"{report.name}: {report.failures} of {len(report.picks)} queries failed and count "
-                               f"as misses. First error: {report.first_error}"))
-
-
-def selector_details(comparison) -> None:
-    """Latency percentiles, invalid outputs, cost and agreement with the teacher, per selector."""
-    with st.expander("Latency percentiles, invalid outputs, cost per 1,000 queries and agreement with the teacher"):
-        st.caption("Invalid outputs (no tool call, plain text, unknown tool, several calls) count as misses. Cost: "
-                   "USD for a hosted fine-tuned LLM (estimated tokens at its price), CPU-seconds for a local one.")
-        models = finetuned_llms(workspace())
-        with errors_shown(stop=False):  # a damaged llm_prices.json is named, the rest of the page stays
-            rows = llm_selector_rows(comparison, models, price_table(workspace()))
-            st.dataframe(pd.DataFrame(rows).round(1), hide_index=True, width="stretch")
-        if agreements := teacher_agreements(workspace(), comparison, models):
-            st.caption("Agreement: how often a fine-tuned LLM picks its teacher's tool (the teacher LLM selector "
-                       "when it ran too, else the teacher's calls saved with the model's data).")
-            st.dataframe([row.to_dict() for row in agreements], hide_index=True, width="stretch")
-
-
-def show_confusion(comparison) -> None:
-    """One selector's picks against the right tools, and the queries any selector misrouted."""
-    st.subheader("Confusion")
-    label = st.selectbox("Selector", [r.name for r in comparison.reports])
-    confusion = confusion_frame(comparison, label)
-    heatmap = px.imshow(confusion, text_auto=True, aspect="auto", color_continuous_scale="Blues",
-                        labels={"x": "picked tool", "y": "right tool", "color": "queries"})
-    heatmap.update_layout(height=max(320, 28 * len(confusion)), margin=dict(t=10))
-    chart(heatmap)
-
-    st.subheader("Misrouted queries")
-    misrouted = misrouted_table(comparison)
-    if misrouted.empty:
-        st.success("Every selector routed every query to the right tool.")
-    else:
-        st.dataframe(misrouted, hide_index=True, width="stretch")

@@ -8,6 +8,7 @@ from app_pages.corpus_sources import add_documents
 from app_pages.state import State
 from app_pages.widgets.errors import errors_shown
 from app_pages.widgets.pickers import pick
+from app_pages.widgets.waits import waited
 from ragtune_core.corpus import build_corpus, default_chunk_size, load_chunks, load_documents
 from ragtune_core.errors import RagtuneError
 from ragtune_core.store import DEFAULT_BASE_MODEL
@@ -38,8 +39,9 @@ if staged:
         save, clear = st.columns([1, 5])
         if save.form_submit_button("Chunk and save", type="primary"):
             try:
-                built = build_corpus(ws, name, list(staged.values()), None if model == DEFAULT_BASE_MODEL else model,
-                                     int(chunk_size), int(overlap))
+                built = waited("Loading the tokenizer, chunking and saving…", lambda: build_corpus(
+                    ws, name, list(staged.values()), None if model == DEFAULT_BASE_MODEL else model, int(chunk_size),
+                    int(overlap)))
             except RagtuneError as exc:
                 st.error(literal(exc))
             else:

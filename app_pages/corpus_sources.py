@@ -7,6 +7,7 @@ from app_pages.basics import literal, workspace
 from app_pages.state import State
 from app_pages.widgets.errors import errors_shown
 from app_pages.widgets.job_panel import run_panel
+from app_pages.widgets.waits import waited
 from ragtune_core import jobs
 from ragtune_core.corpus import WIKIPEDIA_API, IngestResult, load_fetched, load_files, load_text, wiki_fetch_params
 from ragtune_core.jobs import JobKind
@@ -72,5 +73,5 @@ def _stage_when_fetched(staged: dict, run_id: str | None) -> None:
     st.session_state[State.FETCH_RUN] = run_id  # a run re-attached after a reload is followed to its end
     with errors_shown(stop=False):
         if jobs.read_status(workspace(), run_id).state == JobState.SUCCEEDED:
-            _stage(staged, load_fetched(workspace().run_dir(run_id)))
+            _stage(staged, waited("Reading the fetched pages…", lambda: load_fetched(workspace().run_dir(run_id))))
             st.session_state[State.FETCH_STAGED] = run_id

@@ -10,6 +10,7 @@ from app_pages.widgets.charts import line_chart
 from app_pages.widgets.errors import errors_shown
 from app_pages.widgets.job_panel import run_panel
 from app_pages.widgets.llm_settings import llm_settings
+from app_pages.widgets.waits import waited
 from ragtune_core import jobs
 from ragtune_core.errors import RagtuneError
 from ragtune_core.llm.pricing import price_table
@@ -110,8 +111,10 @@ epoch_limits = limits_of(LLMFinetuneRequest, "epochs")
 epochs = st.number_input("Epochs (0: auto)", 0, epoch_limits.high, 0, help=epoch_limits.help)
 with errors_shown():  # a damaged llm_prices.json is named; nothing is priced from a guess
     prices = price_table(ws)
-report = run_preflight(data.train, data.val, base_model, epochs or None, prices=prices,
-                       count_tokens=local_tokens(base_model) if provider == "local" else None)
+counter = local_tokens(base_model) if provider == "local" else None
+report = waited("Counting the chat data's tokens…",
+                lambda: run_preflight(data.train, data.val, base_model, epochs or None, prices=prices,
+                                      count_tokens=counter))
 show_preflight(report, data.train)
 
 st.subheader("4 · Fine-tune")

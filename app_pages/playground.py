@@ -11,6 +11,7 @@ from app_pages.kept_choices import kept
 from app_pages.state import State
 from app_pages.widgets.charts import chart
 from app_pages.widgets.pickers import pick, selector_picker
+from app_pages.widgets.waits import waited
 from ragtune_core.corpus import load_chunks, load_documents
 from ragtune_core.errors import RagtuneError
 from ragtune_core.questions import load_dataset
@@ -75,13 +76,6 @@ def remembered(run: tuple, compute):
     result = compute()
     st.session_state[State.TOOL_OUTPUT] = (run, result)
     return result
-
-
-def waited(message: str, compute):
-    """compute()'s output, with a spinner in its place while it runs."""
-    slot = st.empty()
-    with slot, st.spinner(message):
-        return compute()
 
 
 result = st.session_state.get(State.ROUTED_QUERY)

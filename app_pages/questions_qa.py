@@ -5,6 +5,7 @@ import streamlit as st
 from app_pages.basics import literal, workspace
 from app_pages.widgets.llm_prices import batch_choice
 from app_pages.widgets.question_generator import generate_button, generator_settings
+from app_pages.widgets.waits import waited
 from ragtune_core.corpus import load_chunks
 from ragtune_core.jobs import JobKind
 from ragtune_core.llm import LLMConfig, describe_cost
@@ -45,7 +46,7 @@ def cost_caption(config: LLMConfig, params: dict) -> bool:
     """What the run will use and cost (chunks already in the cache are free); False if the settings cannot run."""
     try:
         request = GenerationRequest.from_params(params)
-        usage, cached = estimate_llm_run(workspace(), request)
+        usage, cached = waited("Estimating the tokens and cost…", lambda: estimate_llm_run(workspace(), request))
     except GenerationError as exc:
         st.error(literal(exc))
         return False

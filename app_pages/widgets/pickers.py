@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages.basics import literal, workspace
+from app_pages.kept_choices import kept_selection
 from app_pages.widgets.llm_prices import batch_choice
 from app_pages.widgets.llm_settings import llm_settings
 from ragtune_core.routing import SelectorSpec, availability, untuned_llm_spec
@@ -34,7 +35,7 @@ def selector_picker(key: str, batch: bool = False):
     """Selectors to run: embedding models, cross-encoders and, when configured, an LLM (`batch`: with a
     Batch API toggle, for routing a whole dataset).
 
-    Also offers the untuned local LLM, the baseline of its fine-tunes.
+    Also offers the untuned local LLM, the baseline of its fine-tunes. The choice is kept across pages.
 
     Returns (chosen SelectorSpecs, the API key's env for a worker or None, the LLMConfig or None).
     """
@@ -43,8 +44,8 @@ def selector_picker(key: str, batch: bool = False):
     defaults = [spec.label for spec in specs][:4]
     specs.append(untuned_llm_spec())  # the baseline a local LLM fine-tune is measured against: on request
     labels = {spec.label: spec for spec in specs}
-    chosen = [labels[label]
-              for label in st.multiselect("Selectors", list(labels), default=defaults, key=f"{key}-selectors")]
+    selected = st.multiselect("Selectors", list(labels), key=kept_selection(f"{key}-selectors", labels, defaults))
+    chosen = [labels[label] for label in selected]
     config = None
     if st.toggle("Add an LLM selector (OpenAI-compatible)", key=f"{key}-use-llm"):
         config = llm_settings(f"{key}-llm")

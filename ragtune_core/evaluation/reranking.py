@@ -13,8 +13,9 @@ reranking the validation questions' rankings, which do not change while the cros
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -48,6 +49,7 @@ class FirstStage:
     indices: list[list[int]]  # per question (in questions.queries order): corpus positions, best first
     scores: list[list[float]]  # the cosine similarities, in the same order
     corpus_embeddings: object  # a tensor, rows in corpus order: another part's first stage reuses it
+    latency_ms: float | None = None  # mean per question: encoding it and searching the corpus
 
 
 @dataclass
@@ -82,24 +84,30 @@ def first_stage(embedder, dataset: QADataset, part: str | None = "val", batch_si
     if corpus_embeddings.shape[0] != len(corpus_ids):
         raise ValueError(f"{corpus_embeddings.shape[0]} corpus embeddings for {len(corpus_ids)} passages")
     encode_query = getattr(embedder, "encode_query", embedder.encode)
+    started = time.perf_counter()
     query_embeddings = encode_in_slices(encode_query, question_texts, batch_size, advance)
     scores, indices = rank_passages(query_embeddings, corpus_embeddings, sorted_positions(corpus_ids))
-    return FirstStage(part, questions, corpus_ids, indices.tolist(), scores.tolist(), corpus_embeddings)
+    latency_ms = (time.perf_counter() - started) * 1000 / len(question_texts)
+    return FirstStage(part, questions, corpus_ids, indices.tolist(), scores.tolist(), corpus_embeddings, latency_ms)
 
 
 def retrieval_report(first: FirstStage, name: str) -> RetrievalReport:
     """The first stage's ranking as a report: the same as evaluation.evaluate_retrieval gives."""
-    return _report(first, name, first.indices, first.scores)
+    return replace(_report(first, name, first.indices, first.scores), latency_ms=first.latency_ms)
 
 
 def rerank(cross_encoder, first: FirstStage, top_k: int, name: str, batch_size: int = BATCH_SIZE,
            weight: float | None = None, on_progress: Progress | None = None) -> RetrievalReport:
     """Reorder each question's top_k passages by the cross-encoder's score of (question, passage),
     blended with the first stage's by `weight` (None: the cross-encoder's own, see first_stage_weight).
-    Equal scores keep the embedder's order.
+    Equal scores keep the embedder's order. Its latency is the first stage's and the rescoring's, per question.
     """
     weight = first_stage_weight(cross_encoder) if weight is None else weight
-    return reranked(first, cross_encoder_scores(cross_encoder, first, top_k, batch_size, on_progress), name, weight)
+    started = time.perf_counter()
+    head_scores = cross_encoder_scores(cross_encoder, first, top_k, batch_size, on_progress)
+    rescoring_ms = (time.perf_counter() - started) * 1000 / len(first.indices)
+    latency_ms = None if first.latency_ms is None else first.latency_ms + rescoring_ms
+    return replace(reranked(first, head_scores, name, weight), latency_ms=latency_ms)
 
 
 def cross_encoder_scores(cross_encoder, first: FirstStage, top_k: int, batch_size: int = BATCH_SIZE,

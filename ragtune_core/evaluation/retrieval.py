@@ -3,7 +3,9 @@
 The metrics are those of sentence-transformers' `InformationRetrievalEvaluator` with cosine
 similarity, with the same names and the same values (same top-100 cut, same tie-break: equal
 scores rank by ascending passage id). Every metric is the mean of a per-query value, so each comes
-with a bootstrap confidence interval. Reports are saved as one JSON file per evaluation under the
+with a bootstrap confidence interval. A report also keeps the mean latency of a query: encoding it and
+searching the corpus, the wall time spread over the part's questions (as a router's embedding selector is
+timed; the corpus is encoded beforehand, as an index is). Reports are saved as one JSON file per evaluation under the
 workspace's `evaluations/` folder, so the Compare page shows past results without recomputing.
 """
 
@@ -47,6 +49,7 @@ class RetrievalReport:
     dataset_id: str | None = None
     created: float = field(default_factory=time.time)
     report_id: str | None = None
+    latency_ms: float | None = None  # mean per query (a reranker's: with its rescoring); None: saved before timing
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -89,15 +92,17 @@ def evaluate_retrieval(model, dataset: QADataset, name: str, part: str | None = 
         corpus_embeddings = torch.as_tensor(corpus_embeddings)
         if corpus_embeddings.shape[0] != len(corpus_ids):
             raise ValueError(f"{corpus_embeddings.shape[0]} corpus embeddings for {len(corpus_ids)} passages")
+    started = time.perf_counter()
     query_embeddings = encode_in_slices(model.encode_query, questions, batch_size, report_progress)
     scores, ranked = rank_passages(query_embeddings, corpus_embeddings, sorted_positions(corpus_ids))
+    latency_ms = (time.perf_counter() - started) * 1000 / len(questions)
 
     per_query = [query_result(qid, queries, corpus_ids, row_scores, row_ranked)
                  for qid, row_scores, row_ranked in zip(queries.queries, scores.tolist(), ranked.tolist())]
     shown = {pid for q in per_query for pid in (*q.expected_ids, q.top_id)}
     report = RetrievalReport(name=name, part=part, metrics={}, per_query=per_query,
                              passages={pid: dataset.corpus[pid] for pid in corpus_ids if pid in shown},
-                             n_corpus=len(corpus_ids))
+                             n_corpus=len(corpus_ids), latency_ms=latency_ms)
     report.metrics = dict(zip(METRIC_NAMES, metric_matrix(per_query).mean(axis=0).tolist()))
     return report
 

@@ -224,7 +224,7 @@ def plan_split(dataset: QADataset, val_ratio: float = 0.2, by: str = "document",
     rng = random.Random(seed)
     note = None
     if by == "document":
-        doc_of = {q: _document_of(dataset, q) for q in dataset.queries}
+        doc_of = {q: document_of(dataset, q) for q in dataset.queries}
         needed = 3 if test_ratio else 2
         if len(set(doc_of.values())) >= needed:
             part_of = _cut(set(doc_of.values()), val_ratio, test_ratio, rng)
@@ -271,7 +271,8 @@ def part_caveat(dataset: QADataset, part: str) -> str | None:
     return f"this dataset has no test part: {chose}; re-split it to hold out a test part"
 
 
-def _document_of(dataset: QADataset, qid: str) -> str:
+def document_of(dataset: QADataset, qid: str) -> str:
+    """The document of the query's first expected passage; the passage itself when it has none (an app's own tool)."""
     passage = dataset.relevant_docs[qid][0]
     return dataset.passage_docs.get(passage, passage)
 

@@ -58,6 +58,8 @@ def best(scores: Scores) -> ModelScore:
 def fastest_within(scores: Scores, top: ModelScore) -> ModelScore | None:
     """The fastest model whose score lies within `top`'s interval (not told apart from it), when
     latencies were measured."""
+    if top.latency_ms is None:
+        return None
     close = [m for m in scores.models if m.value >= top.ci_low and m.latency_ms is not None]
     return min(close, key=lambda m: m.latency_ms) if close else None
 

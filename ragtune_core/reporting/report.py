@@ -82,6 +82,8 @@ def _findings(view: ComparisonView) -> list[str]:
                      _chart("Quality, latency and cost on one plane", tradeoff_chart(scores))]
     else:
         sections.append(_chart("Every charted metric", metric_bars(comparison_table(view.reports), CHART_METRICS)))
+        if scores.timed:
+            sections.append(_chart("Quality and latency on one plane", tradeoff_chart(scores)))
     sections.append("<h2>Scores, latency and cost</h2>" + _table(score_table(scores))
                     + f"<p>Intervals: {BOOTSTRAP}; gains are paired (the same queries resampled for both).</p>")
     if view.router is not None and len(view.router.reports) > 1:

@@ -67,6 +67,11 @@ class Scores:
     def model(self, name: str) -> ModelScore:
         return next(m for m in self.models if m.name == name)
 
+    @property
+    def timed(self) -> bool:
+        """Whether any model's latency was measured (retrieval reports saved before it was have none)."""
+        return any(m.latency_ms is not None for m in self.models)
+
 
 def router_scores(comparison: RouterComparison, usd_per_1000: dict[str, float | None] | None = None) -> Scores:
     """A router comparison's selectors, the base being the bundled embedding model when it ran, else the first."""
@@ -80,12 +85,14 @@ def router_scores(comparison: RouterComparison, usd_per_1000: dict[str, float | 
 
 
 def retrieval_scores(reports: list[RetrievalReport]) -> Scores:
-    """Retrieval reports' hit rate at 5, the base being the bundled model when it was evaluated, else the first."""
+    """Retrieval reports' hit rate at 5 and latency (None in reports saved before it was measured), the base
+    being the bundled model when it was evaluated, else the first."""
     models = []
     for report in reports:
         values = per_query_metric_values(report.per_query, RETRIEVAL_METRIC)
         models.append(ModelScore(report.name, float(values.mean()), *bootstrap_ci(values),
-                                 {q.query_id: float(v) for q, v in zip(report.per_query, values, strict=True)}))
+                                 {q.query_id: float(v) for q, v in zip(report.per_query, values, strict=True)},
+                                 report.latency_ms))
     names = [m.name for m in models]
     return with_deltas(Scores(HIT_RATE, models, DEFAULT_BASE_MODEL if DEFAULT_BASE_MODEL in names else names[0]))
 

@@ -2,13 +2,15 @@
 as "0.840–0.910", gains in points, p-values as "< 0.001"; the queries that tell the models apart.
 
 Slices are what the comparison's data already names: a router query's right tool and that tool's
-kind (vector or summary), a retrieval question's document and its style (an evidence set's)."""
+kind (vector or summary), a retrieval question's document and its style (an evidence set's), and for
+both whether the query's document had questions in the training part (seen) or not (unseen): a split
+by document holds whole documents out, so its validation and test queries are all unseen."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from ..questions.qa_dataset import QADataset
+from ..questions.qa_dataset import TRAIN, QADataset, document_of
 from ..questions.router.tools import dataset_tools
 from ..routing.compare import RouterComparison
 from ..routing.stats import pairwise_mcnemar
@@ -16,6 +18,7 @@ from .headline import format_p, points
 from .scores import Delta, Scores
 
 EXAMPLES = 10  # wins and regressions shown
+SEEN_SLICE, SEEN, UNSEEN = "Document seen in training", "seen", "unseen"
 
 
 def score_table(scores: Scores) -> pd.DataFrame:
@@ -65,7 +68,7 @@ def router_slices(comparison: RouterComparison, dataset: QADataset) -> dict[str,
     slices = {"Right tool": tool_of}
     if len({kinds.get(t) for t in tool_of.values()}) > 1:
         slices["Tool kind"] = {q: kinds.get(tool) or "other" for q, tool in tool_of.items()}
-    return slices
+    return slices | seen_slice(dataset, comparison.query_ids)
 
 
 def retrieval_slices(dataset: QADataset, query_ids: list[str]) -> dict[str, dict[str, str]]:
@@ -78,7 +81,17 @@ def retrieval_slices(dataset: QADataset, query_ids: list[str]) -> dict[str, dict
     styles = {q: s for q, s in dataset.styles.items() if q in set(query_ids)}
     if styles:
         slices["Question style"] = styles
-    return slices
+    return slices | seen_slice(dataset, query_ids)
+
+
+def seen_slice(dataset: QADataset, query_ids: list[str]) -> dict[str, dict[str, str]]:
+    """{SEEN_SLICE: {query id: SEEN or UNSEEN}}: whether the document of the query's first expected passage
+    (a router query's right tool's) had questions in the training part; {} for a dataset without one."""
+    documents = {q: document_of(dataset, q) for q, passages in dataset.relevant_docs.items() if passages}
+    trained = {documents[q] for q, part in dataset.split.items() if part == TRAIN and q in documents}
+    if not trained:
+        return {}
+    return {SEEN_SLICE: {q: SEEN if documents[q] in trained else UNSEEN for q in query_ids if q in documents}}
 
 
 def wins_and_regressions(delta: Delta, texts: dict[str, str], ranks: dict[str, dict[str, int | None]] | None = None,

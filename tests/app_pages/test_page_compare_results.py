@@ -6,6 +6,7 @@ the scores across comparisons are charted. Comparisons are saved by hand: no mod
 import base64
 import json
 import re
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -148,3 +149,32 @@ def test_a_selectors_match_rate_is_charted_across_comparisons(ws):
     tuned = next(trace for trace in trend["data"] if trace["name"] == "tuned")
     assert numbers(tuned["y"]) == pytest.approx([(n - 1) / n, 1.0])
     assert [label.split(" · ")[0] for label in tuned["x"]] == ["#1", "#2"]
+
+
+def test_a_comparison_and_the_scores_across_comparisons_load_under_a_spinner_in_their_place(ws, monkeypatch):
+    import streamlit
+
+    import app_pages.compare_results as results
+
+    spinning, loaded_under = [], []
+    real_spinner, real_load_view, real_score_trend = streamlit.spinner, results.load_view, results.score_trend
+
+    @contextmanager
+    def recorded_spinner(text, *args, **kwargs):
+        with real_spinner(text, *args, **kwargs):
+            spinning.append(text)
+            try:
+                yield
+            finally:
+                spinning.pop()
+
+    def recorded(real):
+        return lambda *args: loaded_under.append(list(spinning)) or real(*args)
+
+    monkeypatch.setattr(streamlit, "spinner", recorded_spinner)
+    monkeypatch.setattr(results, "load_view", recorded(real_load_view))
+    monkeypatch.setattr(results, "score_trend", recorded(real_score_trend))
+    dataset = save_dataset(ws, "tools", router_dataset(), None, {})
+    compared(ws, dataset.id, {BASE: 1, "tuned": 2}, {BASE: 0.01, "tuned": 0.02}, created=1.0)
+    assert not open_page("compare").exception
+    assert loaded_under == [["Loading the comparison…"], ["Gathering the scores of every comparison…"]]

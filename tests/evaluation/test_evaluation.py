@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.fake_clock import StoppedClock
 from tests.fake_job import FakeContext
 from ragtune_core.evaluation import retrieval
 from ragtune_core.evaluation.metrics import METRIC_NAMES, bootstrap_ci, per_query_metric_values
@@ -197,6 +198,32 @@ def two_reports():
     tuned_vectors = dict(model.vectors) | {"near p0 too": at_angle(80), "near p1": at_angle(0)}
     tuned = evaluate_retrieval(VectorModel(tuned_vectors), dataset, "tuned", part=None)
     return dataset, base, tuned
+
+
+def test_latency_is_a_questions_encoding_and_search_not_the_corpus_encoding(monkeypatch):
+    dataset, model = small_case()
+    clock = StoppedClock()
+    monkeypatch.setattr("time.perf_counter", clock)
+
+    def timed(seconds):
+        def encode(texts, **kwargs):
+            clock.spend(seconds)
+            return model.encode(texts)
+        return encode
+
+    model.encode_query, model.encode_document = timed(0.3), timed(60.0)  # one call each: 3 questions, 5 passages
+    assert evaluate_retrieval(model, dataset, "m", part=None).latency_ms == pytest.approx(100.0)
+
+
+def test_a_report_saved_before_latency_was_measured_still_loads(workspace):
+    _, base, _ = two_reports()
+    saved = save_report(workspace, base, "dataset-1")
+    path = workspace.dir("evaluations") / f"{saved.report_id}.json"
+    stored = json.loads(path.read_text())
+    del stored["latency_ms"]
+    path.write_text(json.dumps(stored))
+    (loaded,) = list_reports(workspace, "dataset-1")
+    assert loaded.latency_ms is None and loaded.metrics == base.metrics and base.latency_ms is not None
 
 
 def test_comparison_table_is_long_form_with_intervals():

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from ragtune_core.evaluation.metrics import METRIC_NAMES
+from tests.fake_clock import StoppedClock
 from ragtune_core.evaluation.retrieval import evaluate_retrieval, latest_reports
 from ragtune_core.store.models import DEFAULT_BASE_MODEL, resolve_model
 from ragtune_core.questions.qa_dataset import DatasetError, QADataset
@@ -84,6 +85,19 @@ def test_rerank_reorders_the_top_k_and_keeps_the_embedders_tail():
     assert by_id["q-tail"].rank == 5
     assert report.metrics["accuracy@1"] == 0.5 and report.metrics["mrr@10"] == pytest.approx((1 + 1 / 5) / 2)
     assert len(scorer.calls) == 1 and len(scorer.calls[0]) == 6  # one predict call, top_k pairs per question
+
+
+def test_a_rerankers_latency_is_the_first_stages_plus_its_rescoring_per_question(monkeypatch):
+    dataset, embedder = fan_case()
+    clock = StoppedClock()
+    monkeypatch.setattr("time.perf_counter", clock)
+    encode, predict = embedder.encode, TableScorer({}).predict
+    embedder.encode = lambda texts, **kwargs: clock.spend(0.1) or encode(texts)  # corpus, then the 2 questions
+    scorer = TableScorer({})
+    scorer.predict = lambda pairs, **kwargs: clock.spend(0.4) or predict(pairs)  # one call for both questions
+    first = first_stage(embedder, dataset, "val")
+    assert retrieval_report(first, "emb").latency_ms == pytest.approx(50.0)
+    assert rerank(scorer, first, top_k=3, name="reranked").latency_ms == pytest.approx(50.0 + 200.0)
 
 
 def test_rerank_report_gives_both_variants_named_for_the_compare_page():

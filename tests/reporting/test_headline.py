@@ -1,7 +1,10 @@
 """The headline and the recommendation: each model against the base in one sentence, which to keep."""
 
+from dataclasses import replace
+
 import pytest
 
+from ragtune_core.reporting.figures import tradeoff_chart
 from ragtune_core.reporting.headline import format_p, headline, p_phrase, points, recommendation, speed
 from ragtune_core.reporting.scores import HIT_RATE, MATCH_RATE, retrieval_scores, router_scores
 from ragtune_core.store.models import DEFAULT_BASE_MODEL
@@ -58,6 +61,22 @@ def test_retrieval_headline_uses_hit_rate_at_5_against_the_bundled_model_without
     assert sentence.startswith(f"tuned: +37.5 points hit rate@5 over {DEFAULT_BASE_MODEL} [95% CI")
     assert "latency" not in sentence and "faster" not in sentence
     assert recommendation(scores).startswith("Keep tuned: the best hit rate@5, 0.875")
+
+
+def test_a_retrieval_headline_and_plane_use_latency_once_it_is_measured():
+    base = replace(retrieval_report(DEFAULT_BASE_MODEL, [1, 9, None, 2]), latency_ms=4.0)
+    reranked = replace(retrieval_report("reranked", [1, 1, 1, 1], report_id="eval-2"), latency_ms=40.0)
+    scores = retrieval_scores([base, reranked])
+    (sentence,) = headline(scores)
+    assert sentence.endswith(", 10.0× the latency.")
+    assert list(tradeoff_chart(scores).data[0].x) == [4.0, 40.0]
+    older = retrieval_scores([replace(base, latency_ms=None), replace(reranked, latency_ms=None)])
+    assert not older.timed and "latency" not in headline(older)[0]
+    # The best has no latency (saved before it was measured), one as good has: speed is not compared.
+    untimed_best = replace(reranked, latency_ms=None)
+    timed_equal = replace(retrieval_report(DEFAULT_BASE_MODEL, [1, 2, 3, 1]), latency_ms=4.0)
+    assert recommendation(retrieval_scores([untimed_best, timed_equal])) == (
+        "Keep reranked: the best hit rate@5, 1.000 [95% CI 1.000–1.000].")
 
 
 def test_a_single_model_is_stated_alone_with_nothing_to_recommend():

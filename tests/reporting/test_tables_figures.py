@@ -2,9 +2,20 @@
 examples; value labels above the whiskers of grouped bars too; latency and the plane from zero."""
 
 from ragtune_core.evaluation.tables import comparison_table
+from ragtune_core.questions.qa_dataset import QADataset
 from ragtune_core.reporting.figures import metric_bars, tradeoff_chart
 from ragtune_core.reporting.scores import retrieval_scores, router_scores
-from ragtune_core.reporting.tables import mcnemar_words, score_table, slice_scores, wins_and_regressions
+from ragtune_core.reporting.tables import (
+    SEEN,
+    SEEN_SLICE,
+    UNSEEN,
+    mcnemar_words,
+    retrieval_slices,
+    router_slices,
+    score_table,
+    slice_scores,
+    wins_and_regressions,
+)
 from tests.reporting.fixtures import retrieval_report, router_comparison
 
 RIGHT, LATENCY = {"base": 50, "tuned": 90}, {"base": 0.010, "tuned": 0.021}
@@ -63,3 +74,33 @@ def test_the_plane_starts_latency_at_zero_and_names_the_cost_where_known():
     assert figure.layout.xaxis.range[0] == 0 and figure.layout.xaxis.type == "linear"
     assert list(figure.data[0].text) == ["base", "tuned · $0.42 per 1,000"]
     assert retrieval_scores([retrieval_report("base", [1, 2])]).models[0].latency_ms is None
+
+
+def _split_dataset(documents: dict[str, str], split: dict[str, str], kind: str = "qa") -> QADataset:
+    """Query q<i> answered by passage p<i> (a router's tool), which is from documents[q<i>]; split as given."""
+    return QADataset({q: f"question {q}" for q in documents}, {f"p{q[1:]}": "text" for q in documents},
+                     {q: [f"p{q[1:]}"] for q in documents}, passage_docs={f"p{q[1:]}": d for q, d in documents.items()},
+                     split=split, kind=kind)
+
+
+def test_scores_split_by_whether_the_questions_document_had_training_questions():
+    # Split by question: q0 trains on doc A, so q1 (validation, doc A) is seen and q2 (validation, doc B) unseen.
+    dataset = _split_dataset({"q0": "A", "q1": "A", "q2": "B", "q3": "B"},
+                             {"q0": "train", "q1": "val", "q2": "val", "q3": "test"})
+    reports = [retrieval_report("base", [None, 1, 1]), retrieval_report("tuned", [1, 1, None])]
+    slices = retrieval_slices(dataset, ["q1", "q2"])
+    assert slices[SEEN_SLICE] == {"q1": SEEN, "q2": UNSEEN}
+    table = slice_scores(retrieval_scores(reports), slices[SEEN_SLICE], SEEN_SLICE).to_dict("records")
+    assert table == [{SEEN_SLICE: SEEN, "Queries": 1, "base": "1.000", "tuned": "1.000"},
+                     {SEEN_SLICE: UNSEEN, "Queries": 1, "base": "1.000", "tuned": "0.000"}]
+
+
+def test_a_router_query_is_seen_by_its_right_tools_document_and_an_unsplit_dataset_has_no_such_slice():
+    comparison = router_comparison({"base": 2, "tuned": 3}, {"base": 0.01, "tuned": 0.02}, n=3)  # every query: tool a
+    comparison.expected = [0, 1, 1]  # q0 wants tool a (doc A), q1 and q2 tool b (doc B)
+    router = QADataset({"q0": "x", "q1": "y", "q2": "z", "t": "w"}, {"a": "tool a", "b": "tool b"},
+                       {"q0": ["a"], "q1": ["b"], "q2": ["b"], "t": ["a"]}, passage_docs={"a": "A", "b": "B"},
+                       split={"t": "train", "q0": "val", "q1": "val", "q2": "val"}, kind="router")
+    assert router_slices(comparison, router)[SEEN_SLICE] == {"q0": SEEN, "q1": UNSEEN, "q2": UNSEEN}
+    unsplit = _split_dataset({"q0": "A", "q1": "B"}, {})
+    assert SEEN_SLICE not in retrieval_slices(unsplit, ["q0", "q1"])
