@@ -20,11 +20,13 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 app: $(STAMP) wordnet
 	HF_HUB_OFFLINE=1 $(VENV)/bin/streamlit run app.py
 
-# Set up and run the whole test suite, the headless-browser test included.
-test: $(STAMP) browser wordnet
+# Set up, check the code against the linter (pyproject.toml's [tool.ruff]), and run the whole test suite, the
+# headless-browser tests included.
+test: $(STAMP) browser wordnet lint
 	$(VENV)/bin/python -m pytest
 
 # The linter's rules and layout (pyproject.toml's [tool.ruff]): what the code must pass before a commit.
+# `ruff check --fix .` and `ruff format .` make most of it so.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -28,8 +28,13 @@ def pick_comparison(ws, dataset_id: str, part: str, kind: str, key: str) -> Comp
     if not entries:
         return None
     by_id = {entry.id: entry for entry in entries}
-    chosen = st.selectbox("Comparison", list(by_id), format_func=lambda i: by_id[i].describe(), key=key,
-                          help="Every comparison is kept: the latest is shown, pick an earlier one to see it.")
+    chosen = st.selectbox(
+        "Comparison",
+        list(by_id),
+        format_func=lambda i: by_id[i].describe(),
+        key=key,
+        help="Every comparison is kept: the latest is shown, pick an earlier one to see it.",
+    )
     return by_id[chosen]
 
 
@@ -37,9 +42,11 @@ def show_comparison(ws, entry: ComparisonEntry, dataset) -> ComparisonView:
     """Headline, recommendation, charts and tables of `entry`, with its report to download."""
     view = waited("Loading the comparison…", lambda: load_view(ws, entry, dataset))
     if not entry.complete:
-        st.warning(f"This comparison is **{entry.state.value}**: it shows only what it saved before it ended "
-                   f"({len(entry.results)} of {len(entry.models)} models), never mixed with another comparison's.",
-                   icon=":material/warning:")
+        st.warning(
+            f"This comparison is **{entry.state.value}**: it shows only what it saved before it ended "
+            f"({len(entry.results)} of {len(entry.models)} models), never mixed with another comparison's.",
+            icon=":material/warning:",
+        )
     if view.scores is None:
         st.info("It saved no result.")
         return view
@@ -47,9 +54,15 @@ def show_comparison(ws, entry: ComparisonEntry, dataset) -> ComparisonView:
         st.markdown(f"- {literal(sentence)}")
     if view.recommendation:
         st.success(literal(view.recommendation), icon=":material/thumb_up:")
-    st.download_button("Download the report (HTML)", partial(render_report, ws, entry), mime="text/html",
-                       file_name=report_file_name(entry, view.dataset_name), icon=":material/download:",
-                       key=f"report-{entry.id}", help="One file with the charts inlined: it opens offline.")
+    st.download_button(
+        "Download the report (HTML)",
+        partial(render_report, ws, entry),
+        mime="text/html",
+        file_name=report_file_name(entry, view.dataset_name),
+        icon=":material/download:",
+        key=f"report-{entry.id}",
+        help="One file with the charts inlined: it opens offline.",
+    )
     (_router_charts if view.router is not None else _retrieval_charts)(view)
     st.dataframe(score_table(view.scores), hide_index=True, width="stretch")
     if view.reports:
@@ -79,8 +92,10 @@ def _retrieval_charts(view: ComparisonView) -> None:
     chart(metric_bars(comparison_table(view.reports), CHART_METRICS), key=f"metrics-{view.entry.id}")
     if view.scores.timed:
         st.markdown("**Quality and latency on one plane**")
-        st.caption("Latency: encoding a query and searching the corpus (and reranking its top passages), the "
-                   "evaluation's time spread over its questions.")
+        st.caption(
+            "Latency: encoding a query and searching the corpus (and reranking its top passages), the "
+            "evaluation's time spread over its questions."
+        )
         chart(tradeoff_chart(view.scores), key=f"plane-{view.entry.id}")
 
 
@@ -88,10 +103,16 @@ def style_gains(reports, styles: dict[str, str]) -> None:
     """With styles (an evidence set), each model's hit rate and MRR per style and its gain over the base."""
     if styles and reports:
         st.markdown("**Per style**")
-        st.caption("Hit rate (accuracy@k) and MRR@10 per question style; each model's gain over the base model "
-                   "with a paired bootstrap 95% interval (the same questions resampled for both).")
-        st.dataframe(style_table(reports, styles, base=DEFAULT_BASE_MODEL), hide_index=True, width="stretch",
-                     column_config={m: st.column_config.NumberColumn(format="%.3f") for m in SLICE_METRICS})
+        st.caption(
+            "Hit rate (accuracy@k) and MRR@10 per question style; each model's gain over the base model "
+            "with a paired bootstrap 95% interval (the same questions resampled for both)."
+        )
+        st.dataframe(
+            style_table(reports, styles, base=DEFAULT_BASE_MODEL),
+            hide_index=True,
+            width="stretch",
+            column_config={m: st.column_config.NumberColumn(format="%.3f") for m in SLICE_METRICS},
+        )
 
 
 def show_held_out(ws, names: dict[str, str], kind: str, caption: str) -> None:
@@ -112,8 +133,10 @@ def show_trend(ws, dataset_id: str, part: str, kind: str) -> None:
     if points["comparison"].nunique() < 2:
         return
     st.subheader("Across comparisons")
-    st.caption("Each model's score in every complete comparison of this dataset and split (cancelled ones left "
-               "out), with its 95% interval.")
+    st.caption(
+        "Each model's score in every complete comparison of this dataset and split (cancelled ones left "
+        "out), with its 95% interval."
+    )
     metric = "match rate" if kind == "router" else "hit rate@5"
     chart(trend_chart(points, metric))
     with st.expander("The numbers"):

@@ -17,14 +17,18 @@ from ragtune_core.reporting.views import ComparisonView
 from ragtune_core.routing import confusion_frame, misrouted_table
 from ragtune_core.training.llm.serving import finetuned_llms, llm_selector_rows, teacher_agreements
 
-TEXT_COLUMNS = {"Verdict": st.column_config.TextColumn(width="large"),
-                "Test": st.column_config.TextColumn(width="medium")}
+TEXT_COLUMNS = {
+    "Verdict": st.column_config.TextColumn(width="large"),
+    "Test": st.column_config.TextColumn(width="medium"),
+}
 
 
 def show_mcnemar(view: ComparisonView) -> None:
     if view.router is not None and len(view.router.reports) > 1:
-        st.caption("**Paired test (McNemar)**: only the queries one selector routes right and the other wrong tell "
-                   "them apart (exact binomial test under 25 of them, chi-square with continuity correction above).")
+        st.caption(
+            "**Paired test (McNemar)**: only the queries one selector routes right and the other wrong tell "
+            "them apart (exact binomial test under 25 of them, chi-square with continuity correction above)."
+        )
         st.dataframe(mcnemar_words(view.router), hide_index=True, width="stretch", column_config=TEXT_COLUMNS)
 
 
@@ -37,22 +41,30 @@ def selector_problems(comparison) -> None:
         st.error(literal(f"{label} failed on every query, so it has no match rate. First error: {error}"))
     for report in comparison.reports:
         if report.failures:
-            st.warning(literal(f"{report.name}: {report.failures} of {len(report.picks)} queries failed and count "
-                               f"as misses. First error: {report.first_error}"))
+            st.warning(
+                literal(
+                    f"{report.name}: {report.failures} of {len(report.picks)} queries failed and count "
+                    f"as misses. First error: {report.first_error}"
+                )
+            )
 
 
 def selector_details(comparison) -> None:
     """Latency percentiles, invalid outputs, cost and agreement with the teacher, per selector."""
     with st.expander("Latency percentiles, invalid outputs, cost per 1,000 queries and agreement with the teacher"):
-        st.caption("Invalid outputs (no tool call, plain text, unknown tool, several calls) count as misses. Cost: "
-                   "USD for a hosted fine-tuned LLM (estimated tokens at its price), CPU-seconds for a local one.")
+        st.caption(
+            "Invalid outputs (no tool call, plain text, unknown tool, several calls) count as misses. Cost: "
+            "USD for a hosted fine-tuned LLM (estimated tokens at its price), CPU-seconds for a local one."
+        )
         models = finetuned_llms(workspace())
         with errors_shown(stop=False):  # a damaged llm_prices.json is named, the rest of the page stays
             rows = llm_selector_rows(comparison, models, price_table(workspace()))
             st.dataframe(pd.DataFrame(rows).round(1), hide_index=True, width="stretch")
         if agreements := teacher_agreements(workspace(), comparison, models):
-            st.caption("Agreement: how often a fine-tuned LLM picks its teacher's tool (the teacher LLM selector "
-                       "when it ran too, else the teacher's calls saved with the model's data).")
+            st.caption(
+                "Agreement: how often a fine-tuned LLM picks its teacher's tool (the teacher LLM selector "
+                "when it ran too, else the teacher's calls saved with the model's data)."
+            )
             st.dataframe([row.to_dict() for row in agreements], hide_index=True, width="stretch")
 
 
@@ -61,8 +73,13 @@ def show_confusion(comparison) -> None:
     st.subheader("Confusion")
     label = st.selectbox("Selector", [r.name for r in comparison.reports])
     confusion = confusion_frame(comparison, label)
-    heatmap = px.imshow(confusion, text_auto=True, aspect="auto", color_continuous_scale="Blues",
-                        labels={"x": "picked tool", "y": "right tool", "color": "queries"})
+    heatmap = px.imshow(
+        confusion,
+        text_auto=True,
+        aspect="auto",
+        color_continuous_scale="Blues",
+        labels={"x": "picked tool", "y": "right tool", "color": "queries"},
+    )
     heatmap.update_layout(height=max(320, 28 * len(confusion)), margin=dict(t=10))
     chart(heatmap)
 

@@ -23,36 +23,55 @@ add_documents(staged)
 
 if staged:
     st.subheader(f"Staged documents ({len(staged)})")
-    table = pd.DataFrame([{"title": d.title, "source": d.source, "characters": len(d.text)}
-                          for d in staged.values()])
+    table = pd.DataFrame([{"title": d.title, "source": d.source, "characters": len(d.text)} for d in staged.values()])
     st.dataframe(table, hide_index=True, width="stretch")
     with st.form("chunk"):
         name = st.text_input("Corpus name", value="my corpus")
-        model = st.text_input("Tokenizer (model)", value=DEFAULT_BASE_MODEL,
-                              help="Chunk sizes are counted in this model's tokens. A local folder or a Hub id "
-                                   "marked hf:owner/name.")
+        model = st.text_input(
+            "Tokenizer (model)",
+            value=DEFAULT_BASE_MODEL,
+            help="Chunk sizes are counted in this model's tokens. A local folder or a Hub id marked hf:owner/name.",
+        )
         left, right = st.columns(2)
-        chunk_size = left.number_input("Chunk size (tokens)", 16, 8192, default_chunk_size(), step=32,
-                                       help="Default: what the bundled model reads (256 tokens) less room for a "
-                                            "question, so no passage is cut off in training or retrieval.")
+        chunk_size = left.number_input(
+            "Chunk size (tokens)",
+            16,
+            8192,
+            default_chunk_size(),
+            step=32,
+            help="Default: what the bundled model reads (256 tokens) less room for a "
+            "question, so no passage is cut off in training or retrieval.",
+        )
         overlap = right.number_input("Overlap (tokens)", 0, 4096, 20, step=10)
         save, clear = st.columns([1, 5])
         if save.form_submit_button("Chunk and save", type="primary"):
             try:
-                built = waited("Loading the tokenizer, chunking and saving…", lambda: build_corpus(
-                    ws, name, list(staged.values()), None if model == DEFAULT_BASE_MODEL else model, int(chunk_size),
-                    int(overlap)))
+                built = waited(
+                    "Loading the tokenizer, chunking and saving…",
+                    lambda: build_corpus(
+                        ws,
+                        name,
+                        list(staged.values()),
+                        None if model == DEFAULT_BASE_MODEL else model,
+                        int(chunk_size),
+                        int(overlap),
+                    ),
+                )
             except RagtuneError as exc:
                 st.error(literal(exc))
             else:
                 staged.clear()
                 st.session_state[State.CORPUS] = built.record.id
-                st.success(f"Saved corpus **{literal(built.record.name)}**: {built.record.n_documents} documents, "
-                           f"{built.record.n_chunks} chunks.")
+                st.success(
+                    f"Saved corpus **{literal(built.record.name)}**: {built.record.n_documents} documents, "
+                    f"{built.record.n_chunks} chunks."
+                )
                 if built.share_cut_off:
-                    st.warning(f"This model reads {built.model_limit} tokens of a passage: {built.share_cut_off:.0%} "
-                               "of the corpus's tokens lie beyond and are never seen in training or retrieval. "
-                               "Smaller chunks keep them.")
+                    st.warning(
+                        f"This model reads {built.model_limit} tokens of a passage: {built.share_cut_off:.0%} "
+                        "of the corpus's tokens lie beyond and are never seen in training or retrieval. "
+                        "Smaller chunks keep them."
+                    )
         if clear.form_submit_button("Clear staged documents"):
             staged.clear()
             st.rerun()
@@ -64,9 +83,22 @@ if not corpora:
     st.info("No corpus yet: add documents above.")
     st.stop()
 
-st.dataframe(pd.DataFrame([{"name": c.name, "documents": c.n_documents, "chunks": c.n_chunks,
-                            "chunk size": c.params.get("chunk_size"), "created": when(c.created)} for c in corpora]),
-             hide_index=True, width="stretch")
+st.dataframe(
+    pd.DataFrame(
+        [
+            {
+                "name": c.name,
+                "documents": c.n_documents,
+                "chunks": c.n_chunks,
+                "chunk size": c.params.get("chunk_size"),
+                "created": when(c.created),
+            }
+            for c in corpora
+        ]
+    ),
+    hide_index=True,
+    width="stretch",
+)
 corpus = pick("Read a corpus", corpora, key=State.CORPUS)
 
 
@@ -77,9 +109,18 @@ def show_chunks(corpus) -> None:
     counts = pd.Series([c.doc_id for c in chunks]).value_counts()
     titles = {d.doc_id: d.title for d in documents}
     doc_id = st.selectbox("Document", list(titles), format_func=lambda d: f"{titles[d]} ({counts.get(d, 0)} chunks)")
-    st.dataframe(pd.DataFrame([{"chunk": c.chunk_id, "page": c.page, "section": c.section, "text": c.text}
-                               for c in chunks if c.doc_id == doc_id]),
-                 hide_index=True, width="stretch", column_config={"text": st.column_config.TextColumn(width="large")})
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {"chunk": c.chunk_id, "page": c.page, "section": c.section, "text": c.text}
+                for c in chunks
+                if c.doc_id == doc_id
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+        column_config={"text": st.column_config.TextColumn(width="large")},
+    )
 
 
 with errors_shown(stop=False):  # a damaged file is named, and the corpus can still be deleted
@@ -87,11 +128,15 @@ with errors_shown(stop=False):  # a damaged file is named, and the corpus can st
 with st.popover("Delete this corpus", icon=":material/delete:"):
     needed_by = ws.corpus_dependants(corpus.id)
     if needed_by:
-        st.warning(f"**{literal(corpus.name)}** cannot be deleted while it is needed by: "
-                   + "; ".join(literal(d) for d in needed_by) + ".")
+        st.warning(
+            f"**{literal(corpus.name)}** cannot be deleted while it is needed by: "
+            + "; ".join(literal(d) for d in needed_by)
+            + "."
+        )
     else:
-        st.markdown(f"Delete **{literal(corpus.name)}** and its chunks? Question datasets made from it keep their "
-                    "passages.")
+        st.markdown(
+            f"Delete **{literal(corpus.name)}** and its chunks? Question datasets made from it keep their passages."
+        )
     if st.button("Delete", type="primary", disabled=bool(needed_by)):
         with errors_shown():  # something started using it since: the refusal names it
             ws.delete_corpus(corpus.id)

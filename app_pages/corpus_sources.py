@@ -19,16 +19,18 @@ def add_documents(staged: dict) -> None:
     pdf_tab, wiki_tab, text_tab = st.tabs(["PDF / text files", "Wikipedia / MediaWiki", "Paste text"])
     with pdf_tab:
         with st.form("upload", clear_on_submit=True):
-            files = st.file_uploader("PDF, .txt or .md files", type=["pdf", "txt", "md", "markdown"],
-                                     accept_multiple_files=True)
+            files = st.file_uploader(
+                "PDF, .txt or .md files", type=["pdf", "txt", "md", "markdown"], accept_multiple_files=True
+            )
             if st.form_submit_button("Add files", icon=":material/upload_file:") and files:
                 with st.spinner("Reading files…"):
                     _stage(staged, load_files([(f.name, f.getvalue()) for f in files]))
     with wiki_tab:
         with st.form("wiki"):
             titles = st.text_area("Page titles, one per line", placeholder="Toronto\nSeattle")
-            endpoint = st.text_input("MediaWiki API endpoint", value=WIKIPEDIA_API,
-                                     help="Any MediaWiki site works: its api.php address.")
+            endpoint = st.text_input(
+                "MediaWiki API endpoint", value=WIKIPEDIA_API, help="Any MediaWiki site works: its api.php address."
+            )
             if st.form_submit_button("Fetch pages", icon=":material/travel_explore:"):
                 _start_fetch([t.strip() for t in titles.splitlines() if t.strip()], endpoint.strip())
         _stage_when_fetched(staged, run_panel([JobKind.FETCH_WIKI_PAGES], State.FETCH_RUN))
@@ -61,8 +63,12 @@ def _start_fetch(titles: list[str], endpoint: str) -> None:
         st.warning("Type at least one page title.")
         return
     with errors_shown(stop=False):  # an endpoint that is no URL, or that the allow-list refuses, is said here
-        status = jobs.start_job(workspace(), JobKind.FETCH_WIKI_PAGES, wiki_fetch_params(endpoint, titles),
-                                name=f"fetch {len(titles)} wiki page(s)")
+        status = jobs.start_job(
+            workspace(),
+            JobKind.FETCH_WIKI_PAGES,
+            wiki_fetch_params(endpoint, titles),
+            name=f"fetch {len(titles)} wiki page(s)",
+        )
         st.session_state[State.FETCH_RUN] = status.run_id
 
 

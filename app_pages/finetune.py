@@ -27,12 +27,14 @@ from ragtune_core.training.duration import estimate_training
 
 ws = workspace()
 st.title("Fine-tune")
-st.caption("An embedding model learns to put each question next to its passage or tool: on a QA dataset "
-           "its question encoder alone learns, against every passage of the documents it trains on, so "
-           "passages keep the base model's embeddings and a built index stays valid; on a router dataset the "
-           "whole model learns (MultipleNegativesRankingLoss). A cross-encoder learns to score (question, passage) "
-           "pairs against hard negatives: a softmax over each question's candidates (ListNet). A QA reranker's "
-           "score is then blended with the embedder's at the weight that validates best.")
+st.caption(
+    "An embedding model learns to put each question next to its passage or tool: on a QA dataset "
+    "its question encoder alone learns, against every passage of the documents it trains on, so "
+    "passages keep the base model's embeddings and a built index stays valid; on a router dataset the "
+    "whole model learns (MultipleNegativesRankingLoss). A cross-encoder learns to score (question, passage) "
+    "pairs against hard negatives: a softmax over each question's candidates (ListNet). A QA reranker's "
+    "score is then blended with the embedder's at the weight that validates best."
+)
 
 with errors_shown():  # a damaged catalogue is named, not a traceback
     datasets = ws.list_datasets()
@@ -40,8 +42,10 @@ with errors_shown():  # a damaged catalogue is named, not a traceback
 held_out = [d.name for d in datasets if d.params.get(EVALUATION_ONLY)]
 datasets = [d for d in datasets if not d.params.get(EVALUATION_ONLY)]
 if not datasets:
-    st.info("Create a dataset on the Questions page first."
-            + (" Evaluation-only sets are never trained on." if held_out else ""))
+    st.info(
+        "Create a dataset on the Questions page first."
+        + (" Evaluation-only sets are never trained on." if held_out else "")
+    )
     st.stop()
 
 JOB_KINDS = {"embedding": jobs.JobKind.TRAIN_EMBEDDING, "cross_encoder": jobs.JobKind.TRAIN_CROSS_ENCODER}
@@ -53,32 +57,53 @@ def estimated_training(dataset, config, search) -> str:
     return estimate_training(dataset, config, search).estimate.describe()
 
 
-model_type = st.segmented_control("Model", list(JOB_KINDS), default="embedding", key="model_type",
-                                  format_func={"embedding": "Embedding model", "cross_encoder": "Cross-encoder"}.get)
+model_type = st.segmented_control(
+    "Model",
+    list(JOB_KINDS),
+    default="embedding",
+    key="model_type",
+    format_func={"embedding": "Embedding model", "cross_encoder": "Cross-encoder"}.get,
+)
 embedders = [m.name for m in ws.list_models("embedding")]
 record = pick("Dataset", training_first(datasets), key=kept(State.DATASET, [d.id for d in datasets]))
 if held_out:
-    st.caption(literal(f"Held out, never trained on: {', '.join(held_out)} (evaluation-only, hand-written questions "
-                       "scored by evidence phrases). After training, evaluate the model on them on the Compare page: "
-                       "they show what users' own questions get, apart from the generated validation."))
+    st.caption(
+        literal(
+            f"Held out, never trained on: {', '.join(held_out)} (evaluation-only, hand-written questions "
+            "scored by evidence phrases). After training, evaluate the model on them on the Compare page: "
+            "they show what users' own questions get, apart from the generated validation."
+        )
+    )
 with st.form("train"):
     if model_type == "cross_encoder":
         # The newest embedder fine-tuned on this dataset ranks its hard negatives best and gives the start.
         tuned = ws.newest_model_trained_on(record.id, "embedding")
-        models = {"embedder": model_choice("Embedder for hard negatives", embedders, f"ce-embedder-{record.id}",
-                                           preferred=tuned.name if tuned else None,
-                                           help="Ranks each question's hard negatives. Chosen for you: the newest "
-                                                "embedding model fine-tuned on this dataset, if there is one.")}
-        base = model_choice("Start from", [m.name for m in ws.list_models("cross_encoder")], "ce-base",
-                            default="the embedder's weights, new score head",
-                            help="An encoder fine-tuned on the same data already tells right from wrong, so the "
-                                 "cross-encoder starts from the embedder's and learns a new score head; or pick a "
-                                 "trained reranker to go on from.")
+        models = {
+            "embedder": model_choice(
+                "Embedder for hard negatives",
+                embedders,
+                f"ce-embedder-{record.id}",
+                preferred=tuned.name if tuned else None,
+                help="Ranks each question's hard negatives. Chosen for you: the newest "
+                "embedding model fine-tuned on this dataset, if there is one.",
+            )
+        }
+        base = model_choice(
+            "Start from",
+            [m.name for m in ws.list_models("cross_encoder")],
+            "ce-base",
+            default="the embedder's weights, new score head",
+            help="An encoder fine-tuned on the same data already tells right from wrong, so the "
+            "cross-encoder starts from the embedder's and learns a new score head; or pick a "
+            "trained reranker to go on from.",
+        )
         config_class = CrossEncoderTrainConfig
     else:
         base, models, config_class = model_choice("Base model", embedders, "emb-base"), {}, EmbeddingTrainConfig
-    name = st.text_input("Name of the fine-tuned model",
-                         value=f"{record.name}-{'reranker' if model_type == 'cross_encoder' else 'minilm'}")
+    name = st.text_input(
+        "Name of the fine-tuned model",
+        value=f"{record.name}-{'reranker' if model_type == 'cross_encoder' else 'minilm'}",
+    )
     try:
         config = training_settings(config_class, base, qa=record.kind == "qa", **models)
         search = search_settings(model_type)
@@ -88,12 +113,18 @@ with st.form("train"):
 dataset = None
 with errors_shown(stop=False):  # a damaged dataset file is named; runs and models below still show
     dataset = load_dataset(ws, record.id)
-if dataset is not None and dataset.split and not isinstance(config, TrainingError) and "" not in (
-        config.base_model, getattr(config, "embedder", None)):
+if (
+    dataset is not None
+    and dataset.split
+    and not isinstance(config, TrainingError)
+    and "" not in (config.base_model, getattr(config, "embedder", None))
+):
     with errors_shown(stop=False):
-        st.caption(f"Training length: {planned_schedule(dataset, config).reason}. Each validation run is a "
-                   "candidate: the best one is kept, and training stops early once they stop improving. "
-                   f"Estimated time on this machine: {estimated_training(dataset, config, search)}.")
+        st.caption(
+            f"Training length: {planned_schedule(dataset, config).reason}. Each validation run is a "
+            "candidate: the best one is kept, and training stops early once they stop improving. "
+            f"Estimated time on this machine: {estimated_training(dataset, config, search)}."
+        )
 
 
 def start_training(config, name: str, search) -> None:

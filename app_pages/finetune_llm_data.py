@@ -24,9 +24,15 @@ def chat_data_builder(ws: Workspace) -> None:
         if record is None:
             st.info("Create a router dataset on the Questions page first.")
             return
-        labels = st.radio("Labels", ["dataset", "teacher"], horizontal=True, format_func={
-            "dataset": "the dataset's right tools",
-            "teacher": "a teacher LLM's tool calls (kept where they agree)"}.get)
+        labels = st.radio(
+            "Labels",
+            ["dataset", "teacher"],
+            horizontal=True,
+            format_func={
+                "dataset": "the dataset's right tools",
+                "teacher": "a teacher LLM's tool calls (kept where they agree)",
+            }.get,
+        )
         teacher = llm_settings("ft-llm-teacher") if labels == "teacher" else None
         name = st.text_input("Name", f"{record.name}-chat".replace(" ", "-"))
         if st.button("Build", icon=":material/construction:", disabled=labels == "teacher" and teacher is None):
@@ -56,11 +62,17 @@ def show_preflight(report: PreflightReport, train: list[dict]) -> None:
     cols[0].metric("Training lines", report.n_train, help=f"{report.n_val} validation lines")
     cols[1].metric("Epochs", report.epochs, help="Hosted: the provider's auto when Epochs is 0 (OpenAI's rule).")
     cols[2].metric("Billed tokens", f"{report.billed_tokens:,}")
-    cols[3].metric("Cost", "—" if report.cost_usd is None else f"${report.cost_usd:.2f}",
-                   help="Hosted: training tokens × price per 1M (no price known for this model: —).")
-    cols[4].metric("Local time", f"{report.local_seconds / 60:.0f} min",
-                   help=f"{report.local_epochs} epochs (a local run's own auto when Epochs is 0), at about "
-                        "140 tokens/s on 2 CPU cores.")
+    cols[3].metric(
+        "Cost",
+        "—" if report.cost_usd is None else f"${report.cost_usd:.2f}",
+        help="Hosted: training tokens × price per 1M (no price known for this model: —).",
+    )
+    cols[4].metric(
+        "Local time",
+        f"{report.local_seconds / 60:.0f} min",
+        help=f"{report.local_epochs} epochs (a local run's own auto when Epochs is 0), at about "
+        "140 tokens/s on 2 CPU cores.",
+    )
     for error in report.errors:
         st.error(literal(error))
     for warning in report.warnings:
@@ -68,12 +80,12 @@ def show_preflight(report: PreflightReport, train: list[dict]) -> None:
     if report.problems:
         st.dataframe(report.problems, hide_index=True, width="stretch")
     if report.lengths:
-        figure = px.histogram(pd.DataFrame({"tokens": report.lengths}), x="tokens", nbins=20,
-                              title="Tokens per line")
+        figure = px.histogram(pd.DataFrame({"tokens": report.lengths}), x="tokens", nbins=20, title="Tokens per line")
         figure.update_layout(height=260, margin=dict(t=40, b=10))
         chart(figure)
         shown = preview(train[0])
-        st.markdown("**One line as the model sees it** (generic chat layout; the highlighted span is what it is "
-                    "trained on)")
+        st.markdown(
+            "**One line as the model sees it** (generic chat layout; the highlighted span is what it is trained on)"
+        )
         st.code(shown.prompt, language=None, wrap_lines=True)
         st.success(literal(shown.trained), icon=":material/school:")

@@ -39,8 +39,12 @@ if not datasets:
     st.info("Create a router dataset on the Questions page first (Dataset: Router).")
     st.stop()
 
-record = pick("Router dataset", training_first(datasets), key=kept("playground_dataset", [d.id for d in datasets]),
-              help="Its tools are the choices.")
+record = pick(
+    "Router dataset",
+    training_first(datasets),
+    key=kept("playground_dataset", [d.id for d in datasets]),
+    help="Its tools are the choices.",
+)
 try:
     choices = load_router_task(ws, record.id).choices
     tools = {tool.id: tool for tool in dataset_tools(load_dataset(ws, record.id))}
@@ -83,9 +87,15 @@ if not result or result[0] != record.id:
     st.stop()
 _, query, routes = result
 output = output.container()
-output.dataframe(route_table(routes, choices), hide_index=True, width="stretch",
-                 column_config={"score": st.column_config.NumberColumn(format="%.3f"),
-                                "latency_ms": st.column_config.NumberColumn("latency (ms)", format="%.1f")})
+output.dataframe(
+    route_table(routes, choices),
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "score": st.column_config.NumberColumn(format="%.3f"),
+        "latency_ms": st.column_config.NumberColumn("latency (ms)", format="%.1f"),
+    },
+)
 scores = scores_frame(routes, choices).reset_index().melt(id_vars="tool", var_name="selector", value_name="score")
 figure = px.bar(scores, x="tool", y="score", color="selector", barmode="group", title="Score per tool")
 figure.update_layout(height=360, margin=dict(t=40), legend_title_text="")
@@ -97,16 +107,24 @@ if not picked:
     output.error("No selector could route this query.")
     st.stop()
 output.subheader("Run the tool")
-by = output.selectbox("Use the pick of", list(picked), format_func=lambda n: f"{n} → {choices[picked[n]].name}",
-                      key=kept("playground_pick", picked))
+by = output.selectbox(
+    "Use the pick of",
+    list(picked),
+    format_func=lambda n: f"{n} → {choices[picked[n]].name}",
+    key=kept("playground_pick", picked),
+)
 tool = tools.get(choices[picked[by]].id)
 if tool is None:
     output.warning(f"{literal(choices[picked[by]].name)} is not among the dataset's tools: nothing to run.")
     st.stop()
 output.markdown(f"**{literal(tool.name)}** · {literal(tool.description)}")
 if tool.kind not in (VECTOR, SUMMARY):
-    why = ("the dataset names no kind for it (imported without RAGTune's tools), so RAGTune cannot tell whether "
-           "it retrieves passages or summarises" if not tool.kind else "it is a user-defined tool")
+    why = (
+        "the dataset names no kind for it (imported without RAGTune's tools), so RAGTune cannot tell whether "
+        "it retrieves passages or summarises"
+        if not tool.kind
+        else "it is a user-defined tool"
+    )
     output.info(f"{literal(tool.name)} cannot be run here: {why}. The routing above is the result.")
     st.stop()
 if record.corpus_id is None or tool.document_id is None:
@@ -124,27 +142,41 @@ with output:
     embedder = waited("Loading the embedding model…", lambda: load_embedder(embedder_path))
     if tool.kind == SUMMARY:
         try:
-            summary = waited("Summarising the document…" + (" (an LLM can take a minute)" if llm_config else ""),
-                             lambda: remembered(run, lambda: llm_summary(llm_config, document) if llm_config
-                                                else extractive_summary(embedder, document)))
+            summary = waited(
+                "Summarising the document…" + (" (an LLM can take a minute)" if llm_config else ""),
+                lambda: remembered(
+                    run,
+                    lambda: llm_summary(llm_config, document) if llm_config else extractive_summary(embedder, document),
+                ),
+            )
         except RagtuneError as exc:
             st.error(literal(exc))
             st.stop()
-        label = "Summary (LLM)" if summary.method == "llm" else \
-            "Extractive summary (no LLM configured: the sentences closest to the document's gist)"
+        label = (
+            "Summary (LLM)"
+            if summary.method == "llm"
+            else "Extractive summary (no LLM configured: the sentences closest to the document's gist)"
+        )
         st.markdown(f"**{label}**")
         st.markdown(literal(summary.text))
     else:
         chunks = [c for c in load_chunks(ws, record.corpus_id) if c.doc_id == document.doc_id]
         sources = retrieve(embedder, chunks, query, top_k=5)
         st.markdown(f"**Top passages of {literal(document.title)}**")
-        st.dataframe([{"score": round(s.score, 3), "page": s.chunk.page, "section": s.chunk.section,
-                       "text": s.chunk.text} for s in sources], hide_index=True, width="stretch",
-                     column_config={"text": st.column_config.TextColumn(width="large")})
+        st.dataframe(
+            [
+                {"score": round(s.score, 3), "page": s.chunk.page, "section": s.chunk.section, "text": s.chunk.text}
+                for s in sources
+            ],
+            hide_index=True,
+            width="stretch",
+            column_config={"text": st.column_config.TextColumn(width="large")},
+        )
         if llm_config:
             try:
-                answer = waited("Answering…",
-                                lambda: remembered(run, lambda: grounded_answer(llm_config, query, sources)))
+                answer = waited(
+                    "Answering…", lambda: remembered(run, lambda: grounded_answer(llm_config, query, sources))
+                )
                 st.markdown("**Answer**")
                 st.markdown(literal(answer))
             except RagtuneError as exc:

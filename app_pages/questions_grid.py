@@ -43,20 +43,31 @@ def draft_grid(run_id: str, draft: QADataset, chunks_by_id: dict | None) -> Grid
     page = page_of(shown, st.session_state[page_key])
     # A saved draft, another filter or page gets a new grid: the old one's edits are in the file, or dropped.
     editor_key = f"editor-{run_id}-{draft.version}-{'+'.join(st.session_state[flags_key])}-{st.session_state[page_key]}"
-    edited = st.data_editor(page, key=editor_key, num_rows="dynamic", hide_index=True, width="stretch",
-                            height=ROW_HEIGHT * (min(len(page), ROWS_ON_SCREEN) + 2),
-                            column_order=[c for c in SHOWN_COLUMNS if c in page.columns],
-                            disabled=[c for c in SHOWN_COLUMNS if c not in (SELECT, "question", "chunk_id")],
-                            column_config=_columns(draft))
+    edited = st.data_editor(
+        page,
+        key=editor_key,
+        num_rows="dynamic",
+        hide_index=True,
+        width="stretch",
+        height=ROW_HEIGHT * (min(len(page), ROWS_ON_SCREEN) + 2),
+        column_order=[c for c in SHOWN_COLUMNS if c in page.columns],
+        disabled=[c for c in SHOWN_COLUMNS if c not in (SELECT, "question", "chunk_id")],
+        column_config=_columns(draft),
+    )
     changes = st.session_state.get(editor_key) or {}
     dirty = not _only_ticks(changes)
     with controls:
         left, right = st.columns([3, 1])
-        left.multiselect("Show the questions flagged", codes, key=flags_key, disabled=dirty,
-                         placeholder="Every question",
-                         help="duplicate: repeats an earlier question; wording: ill-formed (a name without its "
-                              "article, one its passage never mentions...); ambiguous: other passages hold all its "
-                              "words.")
+        left.multiselect(
+            "Show the questions flagged",
+            codes,
+            key=flags_key,
+            disabled=dirty,
+            placeholder="Every question",
+            help="duplicate: repeats an earlier question; wording: ill-formed (a name without its "
+            "article, one its passage never mentions...); ambiguous: other passages hold all its "
+            "words.",
+        )
         right.number_input(f"Page (of {pages})", 1, pages, key=page_key, disabled=dirty or pages == 1)
         if dirty:
             st.caption("Save the draft to change the filter or the page.")
@@ -67,11 +78,13 @@ def _columns(draft: QADataset) -> dict:
     names = passage_names(draft)
     label = "tool" if draft.kind == "router" else "chunk"
     return {
-        SELECT: st.column_config.CheckboxColumn("✓", help="Bulk actions act on the ticked rows (none: every row "
-                                                          "the filter shows)."),
+        SELECT: st.column_config.CheckboxColumn(
+            "✓", help="Bulk actions act on the ticked rows (none: every row the filter shows)."
+        ),
         "question": st.column_config.TextColumn(width="large", required=True),
-        "chunk_id": st.column_config.SelectboxColumn(label, options=sorted(draft.corpus, key=names.get),
-                                                     format_func=names.get, required=True),
+        "chunk_id": st.column_config.SelectboxColumn(
+            label, options=sorted(draft.corpus, key=names.get), format_func=names.get, required=True
+        ),
         "passage": st.column_config.TextColumn(width="large"),
     }
 
@@ -79,5 +92,8 @@ def _columns(draft: QADataset) -> dict:
 def _only_ticks(changes: dict) -> bool:
     """Whether the grid's only edits are ticks in the selection column (no edit of the draft)."""
     edited = changes.get("edited_rows") or {}
-    return (not changes.get("added_rows") and not changes.get("deleted_rows")
-            and all(set(row) <= {SELECT} for row in edited.values()))
+    return (
+        not changes.get("added_rows")
+        and not changes.get("deleted_rows")
+        and all(set(row) <= {SELECT} for row in edited.values())
+    )

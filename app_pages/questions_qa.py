@@ -24,15 +24,27 @@ def qa_form(corpus) -> None:
     left, right = st.columns(2)
     # The default asks one question in each style people search in (questions.offline_styles).
     n_per_chunk = left.number_input("Questions per chunk", 1, MAX_QUESTIONS_PER_CHUNK, DEFAULT_QUESTIONS_PER_CHUNK)
-    max_chunks = right.number_input("Chunks to use (0 = all)", 0, corpus.n_chunks, 0,
-                                    help="Try a few chunks first to check the prompt and the cost.")
+    max_chunks = right.number_input(
+        "Chunks to use (0 = all)",
+        0,
+        corpus.n_chunks,
+        0,
+        help="Try a few chunks first to check the prompt and the cost.",
+    )
     chunks = select_chunks(load_chunks(workspace(), corpus.id), int(max_chunks) or None)
     generator, config = generator_settings(len(chunks), int(n_per_chunk), "qgen")
-    params = {"corpus_id": corpus.id, "n_per_chunk": int(n_per_chunk), "generator": generator,
-              "max_chunks": int(max_chunks) or None}
+    params = {
+        "corpus_id": corpus.id,
+        "n_per_chunk": int(n_per_chunk),
+        "generator": generator,
+        "max_chunks": int(max_chunks) or None,
+    }
     if generator == "llm":
-        prompt = st.text_area("Prompt ({context_str} is the chunk, {num_questions_per_chunk} the count)",
-                              value=DEFAULT_QA_PROMPT, height=220)
+        prompt = st.text_area(
+            "Prompt ({context_str} is the chunk, {num_questions_per_chunk} the count)",
+            value=DEFAULT_QA_PROMPT,
+            height=220,
+        )
         if config is None:
             return
         config = batch_choice(config, "qgen")

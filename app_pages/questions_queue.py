@@ -26,15 +26,20 @@ def curation_panel(record: DatasetRecord, dataset: QADataset) -> None:
         shown, message = st.session_state.pop(SAVED)
         getattr(st, shown)(message)
     queues = st.session_state.setdefault(QUEUES, {})
-    if st.button("Rebuild the queue" if record.id in queues else "Build the queue", icon=":material/checklist:",
-                 help="Scores every question with a word-overlap scorer, the base model and the models fine-tuned "
-                      "on this dataset: a few seconds per thousand questions."):
+    if st.button(
+        "Rebuild the queue" if record.id in queues else "Build the queue",
+        icon=":material/checklist:",
+        help="Scores every question with a word-overlap scorer, the base model and the models fine-tuned "
+        "on this dataset: a few seconds per thousand questions.",
+    ):
         with st.spinner("Scoring every question…"), errors_shown(stop=False):
             queues[record.id] = curation_queue(workspace(), record.id)
     if record.id not in queues:
-        st.caption("The questions worth a look, most telling first: scorers that disagree or all pick another "
-                   "answer, close scores, a fine-tuned model's misroute, several passages that could answer, "
-                   "duplicates, ill-formed wording.")
+        st.caption(
+            "The questions worth a look, most telling first: scorers that disagree or all pick another "
+            "answer, close scores, a fine-tuned model's misroute, several passages that could answer, "
+            "duplicates, ill-formed wording."
+        )
         return
     items, scorers = queues[record.id]
     curation = st.session_state.setdefault(CURATIONS, {}).setdefault(record.id, Curation())
@@ -43,7 +48,7 @@ def curation_panel(record: DatasetRecord, dataset: QADataset) -> None:
     shown = [item for item in items if not wanted or {r.code for r in item.reasons} & set(wanted)]
     pages = max(1, -(-len(shown) // PAGE_SIZE))
     page = st.number_input(f"Page (of {pages})", 1, pages, 1, key=f"queue-page-{record.id}") if pages > 1 else 1
-    for item in shown[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]:
+    for item in shown[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]:
         _card(record.id, item, curation)
     _save_button(record, dataset, curation)
 
@@ -51,8 +56,10 @@ def curation_panel(record: DatasetRecord, dataset: QADataset) -> None:
 def _versions_caption(record: DatasetRecord) -> None:
     lineage = versions_of(workspace(), record.id)
     if len(lineage) > 1:
-        said = [f"v{d.params.get('version', 1)} {d.name}: " + (c.describe() if (c := changes_of(d)) else "first")
-                for d in lineage]
+        said = [
+            f"v{d.params.get('version', 1)} {d.name}: " + (c.describe() if (c := changes_of(d)) else "first")
+            for d in lineage
+        ]
         st.caption(literal("Versions · " + " · ".join(said)))
 
 
@@ -61,17 +68,36 @@ def _card(dataset_id: str, item: QueueItem, curation: Curation) -> None:
     with st.container(border=True):
         st.markdown(f"**{literal(item.question)}**" + (f" · {item.part}" if item.part else ""))
         st.caption(literal(" · ".join(f"{r.code}: {r.detail}" for r in item.reasons)))
-        table = pd.DataFrame([{"answer": "✓ labelled" if c.labelled else "", "candidate": c.name, **c.scores,
-                               "text": c.text} for c in item.candidates])
+        table = pd.DataFrame(
+            [
+                {"answer": "✓ labelled" if c.labelled else "", "candidate": c.name, **c.scores, "text": c.text}
+                for c in item.candidates
+            ]
+        )
         st.dataframe(table, hide_index=True, width="stretch")
         buttons = st.columns(len(item.candidates) + 1)
-        for column, candidate in zip(buttons, (c for c in item.candidates if not c.labelled), strict=False):
-            column.button(f"Answer: {candidate.name}", key=f"relabel-{dataset_id}-{qid}-{candidate.id}",
-                          on_click=_decide, args=(curation, "relabel", qid, candidate.id))
-        buttons[-1].button("Drop", key=f"drop-{dataset_id}-{qid}", icon=":material/delete:",
-                           on_click=_decide, args=(curation, "drop", qid, None))
-        st.text_input("Wording", item.question, key=f"reword-{dataset_id}-{qid}", on_change=_reword,
-                      args=(curation, dataset_id, item), help="Fix the question as it should read; Enter keeps it.")
+        for column, candidate in zip(buttons, (c for c in item.candidates if not c.labelled), strict=True):
+            column.button(
+                f"Answer: {candidate.name}",
+                key=f"relabel-{dataset_id}-{qid}-{candidate.id}",
+                on_click=_decide,
+                args=(curation, "relabel", qid, candidate.id),
+            )
+        buttons[-1].button(
+            "Drop",
+            key=f"drop-{dataset_id}-{qid}",
+            icon=":material/delete:",
+            on_click=_decide,
+            args=(curation, "drop", qid, None),
+        )
+        st.text_input(
+            "Wording",
+            item.question,
+            key=f"reword-{dataset_id}-{qid}",
+            on_change=_reword,
+            args=(curation, dataset_id, item),
+            help="Fix the question as it should read; Enter keeps it.",
+        )
         decided = _decision(curation, item)
         if decided:
             st.info(literal(decided), icon=":material/edit_note:")
@@ -96,20 +122,31 @@ def _decision(curation: Curation, item: QueueItem) -> str:
     names = {c.id: c.name for c in item.candidates}
     if item.query_id in curation.drop:
         return "To be dropped."
-    said = [f"answer: {names[curation.relabel[item.query_id]]}" if item.query_id in curation.relabel else "",
-            f"worded: {curation.reword[item.query_id]}" if item.query_id in curation.reword else ""]
+    said = [
+        f"answer: {names[curation.relabel[item.query_id]]}" if item.query_id in curation.relabel else "",
+        f"worded: {curation.reword[item.query_id]}" if item.query_id in curation.reword else "",
+    ]
     return "; ".join(s for s in said if s)
 
 
 def _save_button(record: DatasetRecord, dataset: QADataset, curation: Curation) -> None:
     decisions = len(curation.relabel) + len(curation.reword) + len(curation.drop)
     left, right = st.columns(2)
-    left.button(f"Save as a new version ({decisions} decisions)", type="primary", disabled=not curation,
-                on_click=_save, args=(record, dataset, curation), key=f"save-version-{record.id}",
-                help=f"{literal(record.name)} stays as it is (models trained on it keep it); the new version is "
-                     "selected.")
-    right.button("Forget the decisions", disabled=not curation, key=f"forget-{record.id}",
-                 on_click=lambda: st.session_state[CURATIONS].pop(record.id, None))
+    left.button(
+        f"Save as a new version ({decisions} decisions)",
+        type="primary",
+        disabled=not curation,
+        on_click=_save,
+        args=(record, dataset, curation),
+        key=f"save-version-{record.id}",
+        help=f"{literal(record.name)} stays as it is (models trained on it keep it); the new version is selected.",
+    )
+    right.button(
+        "Forget the decisions",
+        disabled=not curation,
+        key=f"forget-{record.id}",
+        on_click=lambda: st.session_state[CURATIONS].pop(record.id, None),
+    )
 
 
 def _save(record: DatasetRecord, dataset: QADataset, curation: Curation) -> None:
@@ -121,5 +158,7 @@ def _save(record: DatasetRecord, dataset: QADataset, curation: Curation) -> None
         return
     st.session_state[CURATIONS].pop(record.id, None)
     st.session_state[State.DATASET] = saved.id
-    st.session_state[SAVED] = ("success", f"Saved **{literal(saved.name)}**: {changes_of(saved).describe()}; "
-                                          f"{literal(record.name)} is kept as it was.")
+    st.session_state[SAVED] = (
+        "success",
+        f"Saved **{literal(saved.name)}**: {changes_of(saved).describe()}; {literal(record.name)} is kept as it was.",
+    )

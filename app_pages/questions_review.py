@@ -63,9 +63,11 @@ def _opened_draft(run: RunRecord) -> QADataset:
     if opened is None:
         opened = st.session_state[key] = load_draft(workspace(), run.id)
     elif opened.version != version_of(draft_path(workspace(), run.id).read_bytes()):
-        st.warning("This draft was changed elsewhere (another tab or a command) since you opened it: your edits "
-                   "here cannot be saved over that version. Reload shows it (edits not saved here are dropped).",
-                   icon=":material/sync_problem:")
+        st.warning(
+            "This draft was changed elsewhere (another tab or a command) since you opened it: your edits "
+            "here cannot be saved over that version. Reload shows it (edits not saved here are dropped).",
+            icon=":material/sync_problem:",
+        )
         if st.button("Reload the draft", icon=":material/refresh:"):
             st.session_state[key] = load_draft(workspace(), run.id)
             st.rerun()
@@ -87,9 +89,11 @@ def _draft_editor(run: RunRecord, draft: QADataset) -> Grid:
     is_router = draft.kind == "router"
     grid = draft_grid(run.id, draft, None if is_router else _chunks_of(run))
     flagged = (grid.table["flags"] != "").sum()
-    st.caption(f"{len(draft.queries)} questions over {len(set(grid.table['chunk_id']))} "
-               f"{'tool' if is_router else 'chunk'}s · {flagged} flagged · failures: {run.result.get('failures', 0)}"
-               f"{_spent(run)}")
+    st.caption(
+        f"{len(draft.queries)} questions over {len(set(grid.table['chunk_id']))} "
+        f"{'tool' if is_router else 'chunk'}s · {flagged} flagged · failures: {run.result.get('failures', 0)}"
+        f"{_spent(run)}"
+    )
     with st.expander("Questions per tool" if is_router else "Coverage per document"):
         st.dataframe(counts_per_tool(draft) if is_router else coverage(draft), hide_index=True, width="stretch")
     return grid
@@ -98,8 +102,11 @@ def _draft_editor(run: RunRecord, draft: QADataset) -> Grid:
 def _spent(run: RunRecord) -> str:
     """What an LLM generation used and cost; empty for the offline generator."""
     usage = run.result.get("usage") or {}
-    spent = (f" · used {usage.get('prompt_tokens', 0):,} prompt + {usage.get('completion_tokens', 0):,} completion tokens"
-             if usage.get("prompt_tokens") else "")
+    spent = (
+        f" · used {usage.get('prompt_tokens', 0):,} prompt + {usage.get('completion_tokens', 0):,} completion tokens"
+        if usage.get("prompt_tokens")
+        else ""
+    )
     cost = f" (≈ ${run.result['cost_usd']:.4f})" if run.result.get("cost_usd") is not None else ""
     return spent + cost
 
@@ -135,10 +142,13 @@ def _save(run: RunRecord, draft: QADataset) -> None:
 
 def _accept_form(run: RunRecord, curated: QADataset | None, kind: str) -> None:
     with st.form("accept"):
-        name = st.text_input("Dataset name", value=f"{run.name.split(' · ')[-1]} {'router' if kind == 'router' else 'questions'}")
+        name = st.text_input(
+            "Dataset name", value=f"{run.name.split(' · ')[-1]} {'router' if kind == 'router' else 'questions'}"
+        )
         by, ratio, seed = st.columns(3)
-        split_by = by.selectbox("Split by", SPLIT_MODES,
-                                help="By document: validation documents are never trained on (the honest test).")
+        split_by = by.selectbox(
+            "Split by", SPLIT_MODES, help="By document: validation documents are never trained on (the honest test)."
+        )
         val_ratio = ratio.slider("Validation share", 0.05, 0.5, 0.2, 0.05)
         split_seed = seed.number_input("Seed", 0, 10_000, 42)
         if st.form_submit_button("Accept and save dataset", type="primary", disabled=curated is None):
@@ -151,6 +161,8 @@ def _accept_form(run: RunRecord, curated: QADataset | None, kind: str) -> None:
             else:  # the accepted draft leaves the review at once; the message outlives the rerun
                 st.session_state[State.DATASET] = record.id
                 note = record.params.get("split_note")
-                st.session_state[ACCEPTED] = (f"Saved dataset **{literal(record.name)}** ({record.n_queries} "
-                                              "questions)." + (f" {literal(note.capitalize())}." if note else ""))
+                st.session_state[ACCEPTED] = (
+                    f"Saved dataset **{literal(record.name)}** ({record.n_queries} "
+                    "questions)." + (f" {literal(note.capitalize())}." if note else "")
+                )
                 st.rerun()

@@ -19,8 +19,10 @@ def round_panel(record: DatasetRecord) -> None:
     if not models:
         return
     st.subheader("Retrain and compare")
-    st.caption("The same training as a model of an earlier version, on this version; then both models on this "
-               "version's validation questions, each gain with its 95% bootstrap interval.")
+    st.caption(
+        "The same training as a model of an earlier version, on this version; then both models on this "
+        "version's validation questions, each gain with its 95% bootstrap interval."
+    )
     old = models[st.selectbox("Model of an earlier version", list(models), key=f"round-model-{record.id}")]
     name = st.text_input("New model", f"{old.name} · {record.name}", key=f"round-name-{record.id}-{old.id}")
     new = next((m for m in ws.list_models("embedding") if m.name == name and m.dataset_id == record.id), None)
@@ -37,12 +39,29 @@ def round_panel(record: DatasetRecord) -> None:
                 st.session_state[State.EVALUATION_RUN] = start_round_evaluation(ws, record.id, old, new).run_id
         run_panel([JobKind.EVALUATE], State.EVALUATION_RUN)
         return
-    st.markdown(literal(f"What the round changed: {new.name} over {old.name}, on {gains[0].queries} validation "
-                        "questions of this version."))
-    st.dataframe(pd.DataFrame([{"metric": g.metric, old.name: g.base, new.name: g.other, "gain": g.gain,
-                                "95% interval": f"{g.ci_low:+.3f} … {g.ci_high:+.3f}",
-                                "verdict": _verdict(g.ci_low, g.ci_high)} for g in gains]),
-                 hide_index=True, width="stretch")
+    st.markdown(
+        literal(
+            f"What the round changed: {new.name} over {old.name}, on {gains[0].queries} validation "
+            "questions of this version."
+        )
+    )
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "metric": g.metric,
+                    old.name: g.base,
+                    new.name: g.other,
+                    "gain": g.gain,
+                    "95% interval": f"{g.ci_low:+.3f} … {g.ci_high:+.3f}",
+                    "verdict": _verdict(g.ci_low, g.ci_high),
+                }
+                for g in gains
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
 
 
 def _verdict(low: float, high: float) -> str:

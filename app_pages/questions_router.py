@@ -31,31 +31,46 @@ def router_form(corpus) -> None:
     documents = load_documents(workspace(), corpus.id)
     titles = {d.doc_id: d.title for d in documents}
     chosen = st.multiselect("Documents", list(titles), default=list(titles), format_func=titles.get)
-    st.caption("Tools: each document gets a vector tool (specific facts) and a summary tool. Edit names and "
-               "descriptions, add your own tools, or delete rows: the selectors choose among exactly these.")
+    st.caption(
+        "Tools: each document gets a vector tool (specific facts) and a summary tool. Edit names and "
+        "descriptions, add your own tools, or delete rows: the selectors choose among exactly these."
+    )
     defaults = pd.DataFrame(tools_to_dicts(make_tools([d for d in documents if d.doc_id in chosen])))
-    edited = st.data_editor(defaults, num_rows="dynamic", hide_index=True, width="stretch",
-                            key=f"tools-{corpus.id}-{'-'.join(chosen)}",
-                            column_config={"description": st.column_config.TextColumn(width="large"),
-                                           "document_id": st.column_config.SelectboxColumn("document", options=chosen),
-                                           "kind": st.column_config.SelectboxColumn(options=[VECTOR, SUMMARY, "custom"])})
+    edited = st.data_editor(
+        defaults,
+        num_rows="dynamic",
+        hide_index=True,
+        width="stretch",
+        key=f"tools-{corpus.id}-{'-'.join(chosen)}",
+        column_config={
+            "description": st.column_config.TextColumn(width="large"),
+            "document_id": st.column_config.SelectboxColumn("document", options=chosen),
+            "kind": st.column_config.SelectboxColumn(options=[VECTOR, SUMMARY, "custom"]),
+        },
+    )
     left, right = st.columns(2)
-    per_document = left.number_input("Specific questions per document", 1, MAX_QUESTIONS_PER_DOCUMENT,
-                                  DEFAULT_QUESTIONS_PER_DOCUMENT)
-    variations = right.number_input("Summary requests per document", 0, MAX_SUMMARY_VARIATIONS, DEFAULT_SUMMARY_VARIATIONS)
+    per_document = left.number_input(
+        "Specific questions per document", 1, MAX_QUESTIONS_PER_DOCUMENT, DEFAULT_QUESTIONS_PER_DOCUMENT
+    )
+    variations = right.number_input(
+        "Summary requests per document", 0, MAX_SUMMARY_VARIATIONS, DEFAULT_SUMMARY_VARIATIONS
+    )
     generator, config = generator_settings(len(chosen), int(per_document) + int(variations), "rgen")
     prompts = RouterPrompts()
     if generator == "llm":
         prompts = RouterPrompts(
             questions=st.text_area("Prompt for specific questions", value=DEFAULT_ROUTER_QA_PROMPT, height=160),
             summary=st.text_area("Prompt for summary requests", value=DEFAULT_SUMMARY_PROMPT, height=160),
-            summary_question=st.text_input("Base summary request", value=DEFAULT_SUMMARY_QUESTION))
+            summary_question=st.text_input("Base summary request", value=DEFAULT_SUMMARY_QUESTION),
+        )
         if config is None:
             return
         config = batch_choice(config, "rgen")
     try:
         tools = tools_from_dicts(edited.where(edited.notna(), None).to_dict("records"))
-        request = RouterRequest(corpus.id, chosen, tools, int(per_document), int(variations), generator, config, prompts)
+        request = RouterRequest(
+            corpus.id, chosen, tools, int(per_document), int(variations), generator, config, prompts
+        )
     except RagtuneError as exc:
         st.error(literal(exc))
         return

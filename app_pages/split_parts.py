@@ -13,8 +13,9 @@ def part_picker(dataset: QADataset, key: str) -> str:
     """A radio over the dataset's parts, the reported one first; a caption when the pick is validation."""
     reported, _ = reported_part(dataset)
     present = set(dataset.split.values())
-    parts = [reported] + [part for part in (TEST, VAL, TRAIN, "all") if part != reported and
-                          (part in present or part == "all")]
+    parts = [reported] + [
+        part for part in (TEST, VAL, TRAIN, "all") if part != reported and (part in present or part == "all")
+    ]
     part = st.radio("Queries", parts, horizontal=True, format_func=PART_LABELS.get, key=kept(key, parts))
     caveat = part_caveat(dataset, part)
     if caveat:

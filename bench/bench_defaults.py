@@ -15,7 +15,8 @@ hand-written questions about Lyft's 10-K (../shared/data/qa-handwritten-lyft.jso
 imported for evaluation only, never trained on): hit@1/5/10 and MRR@10 of each model overall and per
 style, and each model's gain over the base model with a paired bootstrap 95% interval.
 
-Writes the sections "## Defaults: router" and "## Defaults: QA" into bench/RESULTS.md. Targets (issue "good models by default"):
+Writes the sections "## Defaults: router" and "## Defaults: QA" into bench/RESULTS.md. Targets (issue
+"good models by default"):
 router ≥ 0.95 on validation and ≥ 0.90 hand-written for the fine-tuned embedding model and the
 cross-encoder; QA hit@5 +0.10 over the base with non-overlapping 95% intervals and the reranker
 above its first stage in MRR@10; defaults at least as good as the seeds' recipe in a third of its time;
@@ -46,8 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.data import DATA, TEN_K, WIKIPEDIA, shown  # noqa: E402
 from bench.results import publish  # noqa: E402
-from ragtune_core.evaluation import (comparison_table, latest_reports, paired_gain, slice_table,  # noqa: E402
-                                     style_table)
+from ragtune_core.evaluation import comparison_table, latest_reports, paired_gain, slice_table, style_table  # noqa: E402
 from ragtune_core.evaluation.retrieval import list_reports  # noqa: E402
 from ragtune_core.evaluation.slices import GAIN_METRICS, SLICE_METRICS  # noqa: E402
 from ragtune_core.questions import load_dataset  # noqa: E402
@@ -72,9 +72,13 @@ def ragtune(workspace: Path, *args: str) -> tuple[dict, float]:
     """Run one CLI command: (its JSON summary, wall seconds). Progress goes to workspace/log.txt."""
     started = time.perf_counter()
     threads = os.environ.get("RAGTUNE_BENCH_THREADS", "1")
-    done = subprocess.run([sys.executable, "-m", "ragtune_core", "--workspace", str(workspace), *args],
-                          capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads})
+    done = subprocess.run(
+        [sys.executable, "-m", "ragtune_core", "--workspace", str(workspace), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads},
+    )
     seconds = time.perf_counter() - started
     with (workspace / "log.txt").open("a") as log:
         log.write(f"\n$ ragtune {' '.join(args)}\n{done.stderr}")
@@ -83,8 +87,14 @@ def ragtune(workspace: Path, *args: str) -> tuple[dict, float]:
     print(f"  ragtune {' '.join(args)}: {seconds:.0f} s", flush=True)
     summary = json.loads(done.stdout)
     if "estimated_seconds" in summary:
-        TIMED.append({"command": " ".join(args[:2]), "estimated": summary["estimated_seconds"],
-                      "seconds": summary["seconds"], "eta": eta_at_a_tenth(done.stderr)})
+        TIMED.append(
+            {
+                "command": " ".join(args[:2]),
+                "estimated": summary["estimated_seconds"],
+                "seconds": summary["seconds"],
+                "eta": eta_at_a_tenth(done.stderr),
+            }
+        )
     return summary, seconds
 
 
@@ -99,20 +109,30 @@ def eta_at_a_tenth(progress: str) -> tuple[float, float] | None:
 
 def timing_table() -> str:
     """Estimates beside what each timed command took, and the ETA at 10% beside the time then left."""
-    lines = ["| command | estimate before start | took | estimate / took | ETA at 10% | then left | ETA / left |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| command | estimate before start | took | estimate / took | ETA at 10% | then left | ETA / left |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for run in TIMED:
         eta = "— | — | —"
         if run["eta"]:
             elapsed, said = run["eta"]
             left = run["seconds"] - elapsed
             eta = f"{said:.0f} s | {left:.0f} s | {said / max(left, 1e-9):.2f}"
-        lines.append(f"| `{run['command']}` | {run['estimated']:.0f} s | {run['seconds']:.0f} s | "
-                     f"{run['estimated'] / run['seconds']:.2f} | {eta} |")
+        lines.append(
+            f"| `{run['command']}` | {run['estimated']:.0f} s | {run['seconds']:.0f} s | "
+            f"{run['estimated'] / run['seconds']:.2f} | {eta} |"
+        )
     TIMED.clear()
-    return "\n".join(["Time: each command's estimate said before it started (targets: within ±30% of what it took) "
-                      "and its ETA when a tenth of its work was done (within ±20% of the time then left), "
-                      "both from the `ragtune` CLI's output.", "", *lines])
+    return "\n".join(
+        [
+            "Time: each command's estimate said before it started (targets: within ±30% of what it took) "
+            "and its ETA when a tenth of its work was done (within ±20% of the time then left), "
+            "both from the `ragtune` CLI's output.",
+            "",
+            *lines,
+        ]
+    )
 
 
 def interval(value: float, low: float, high: float) -> str:
@@ -121,8 +141,7 @@ def interval(value: float, low: float, high: float) -> str:
 
 def training_cells(summary: dict, seconds: float) -> str:
     """Train time, steps kept of steps run, and the schedule, as table cells."""
-    return (f"{seconds / 60:.1f} min | step {summary['best_step']} of {summary['steps']} | "
-            f"{summary['schedule']}")
+    return f"{seconds / 60:.1f} min | step {summary['best_step']} of {summary['steps']} | {summary['schedule']}"
 
 
 # --- router ----------------------------------------------------------------------------------
@@ -130,8 +149,10 @@ def router_section(workspace: Path, seeds_recipe: bool) -> str:
     ragtune(workspace, "ingest", "--name", "cities", "--text", *sorted(str(p) for p in WIKIPEDIA.glob("*.txt")))
     ragtune(workspace, "import-dataset", str(HANDWRITTEN), "--name", "handwritten")
     dataset, _ = ragtune(workspace, "router-dataset", "--corpus", "cities", "--name", "router")
-    trained = {"emb": ragtune(workspace, "train", "router", "--name", "emb"),
-               "ce": ragtune(workspace, "train-cross-encoder", "router", "--name", "ce")}
+    trained = {
+        "emb": ragtune(workspace, "train", "router", "--name", "emb"),
+        "ce": ragtune(workspace, "train-cross-encoder", "router", "--name", "ce"),
+    }
     selectors = ["--embedding", "base", "--embedding", "emb", "--cross-encoder", "ce"]
     if seeds_recipe:
         trained["seeds"] = ragtune(workspace, "train", "router", "--name", "seeds", *SEEDS_RECIPE)
@@ -142,31 +163,53 @@ def router_section(workspace: Path, seeds_recipe: bool) -> str:
     ws = Workspace(workspace)
     val = latest_comparison(ws, ws.resolve("datasets", "router").id, "val")
     handwritten = latest_comparison(ws, ws.resolve("datasets", "handwritten").id, "all")
-    rows = {"all-MiniLM-L6-v2 (bundled)": ("base model", None), "emb": ("fine-tuned embedding, defaults", "emb"),
-            "cross-encoder ce": ("cross-encoder, defaults", "ce"), "seeds": ("embedding, seeds' recipe", "seeds")}
+    rows = {
+        "all-MiniLM-L6-v2 (bundled)": ("base model", None),
+        "emb": ("fine-tuned embedding, defaults", "emb"),
+        "cross-encoder ce": ("cross-encoder, defaults", "ce"),
+        "seeds": ("embedding, seeds' recipe", "seeds"),
+    }
     rows = {label: row for label, row in rows.items() if row[1] is None or row[1] in trained}
-    lines = ["| selector | validation match rate [95% CI] | hand-written match rate [95% CI] | train time | "
-             "model kept | schedule |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| selector | validation match rate [95% CI] | hand-written match rate [95% CI] | train time | "
+        "model kept | schedule |",
+        "|---|---|---|---|---|---|",
+    ]
     for label, (shown_as, run) in rows.items():
         v, h = val.report(label), handwritten.report(label)
         training = training_cells(*trained[run]) if run else "— | — | —"
-        lines.append(f"| {shown_as} | {interval(v.match_rate, *v.match_rate_ci)} | "
-                     f"{interval(h.match_rate, *h.match_rate_ci)} | {training} |")
-    header = (f"Router: {shown(WIKIPEDIA)} (8 cities), `ragtune router-dataset` defaults: {dataset['questions']} queries "
-              f"({dataset['train']} train, {dataset['val']} validation, split by document), {dataset['tools']} tools; "
-              f"hand-written: {len(handwritten.queries)} queries over {len(handwritten.choices)} tools "
-              f"({shown(HANDWRITTEN)}, 14 cities, 6 never seen in training).")
-    return "\n".join([header, "", *lines, "", seeds_note(trained) if seeds_recipe else
-                      "The seeds' recipe was not run (`--seeds-recipe` adds it).", "", timing_table()])
+        lines.append(
+            f"| {shown_as} | {interval(v.match_rate, *v.match_rate_ci)} | "
+            f"{interval(h.match_rate, *h.match_rate_ci)} | {training} |"
+        )
+    header = (
+        f"Router: {shown(WIKIPEDIA)} (8 cities), `ragtune router-dataset` defaults: {dataset['questions']} queries "
+        f"({dataset['train']} train, {dataset['val']} validation, split by document), {dataset['tools']} tools; "
+        f"hand-written: {len(handwritten.queries)} queries over {len(handwritten.choices)} tools "
+        f"({shown(HANDWRITTEN)}, 14 cities, 6 never seen in training)."
+    )
+    return "\n".join(
+        [
+            header,
+            "",
+            *lines,
+            "",
+            seeds_note(trained) if seeds_recipe else "The seeds' recipe was not run (`--seeds-recipe` adds it).",
+            "",
+            timing_table(),
+        ]
+    )
 
 
 def seeds_note(trained: dict) -> str:
     (seeds, seeds_seconds), defaults_seconds = trained["seeds"], trained["emb"][1]
     to_best = seeds_seconds * seeds["best_step"] / seeds["steps"]
-    return (f"Seeds' recipe (`{' '.join(SEEDS_RECIPE)}`): {seeds_seconds / 60:.1f} min in all, its best model at step "
-            f"{seeds['best_step']} of {seeds['steps']}, about {to_best / 60:.1f} min in. The default embedding "
-            f"training took {defaults_seconds / 60:.1f} min: {defaults_seconds / max(to_best, 1e-9):.2f}x the time to "
-            "the recipe's best model (target: at most 0.33x, at least as good).")
+    return (
+        f"Seeds' recipe (`{' '.join(SEEDS_RECIPE)}`): {seeds_seconds / 60:.1f} min in all, its best model at step "
+        f"{seeds['best_step']} of {seeds['steps']}, about {to_best / 60:.1f} min in. The default embedding "
+        f"training took {defaults_seconds / 60:.1f} min: {defaults_seconds / max(to_best, 1e-9):.2f}x the time to "
+        "the recipe's best model (target: at most 0.33x, at least as good)."
+    )
 
 
 # --- QA --------------------------------------------------------------------------------------
@@ -188,31 +231,45 @@ def qa_section(workspace: Path, reranker: bool = True) -> str:
     groups = [("", evaluated["reports"])]
     if reranker:
         ce, ce_seconds = ragtune(workspace, "train-cross-encoder", "qa", "--name", "ce")  # its embedder: emb
-        reranked, _ = ragtune(workspace, "rerank", "qa", "--embedder", "emb", "--cross-encoder", "ce",
-                              "--sample", str(RERANK_SAMPLE))
+        reranked, _ = ragtune(
+            workspace, "rerank", "qa", "--embedder", "emb", "--cross-encoder", "ce", "--sample", str(RERANK_SAMPLE)
+        )
         ragtune(workspace, "rerank", "handwritten", "--embedder", "emb", "--cross-encoder", "ce")
         training["emb + rerank ce"] = training_cells(ce, ce_seconds)
         groups.append((f" ({reranked['queries']} of the questions)", reranked["reports"]))
 
     saved = {report.report_id: report for report in list_reports(ws, record.id, "val")}
-    lines = ["| model | hit@5 [95% CI] | MRR@10 [95% CI] | train time | model kept | schedule |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| model | hit@5 [95% CI] | MRR@10 [95% CI] | train time | model kept | schedule |",
+        "|---|---|---|---|---|---|",
+    ]
     for note, report_ids in groups:
         table = comparison_table([saved[i] for i in report_ids]).pivot_table(
-            index="model", columns="metric", values=["value", "ci_low", "ci_high"], sort=False)
+            index="model", columns="metric", values=["value", "ci_low", "ci_high"], sort=False
+        )
         for model in table.index:
-            cells = [interval(*(table.loc[model, (k, metric)] for k in ("value", "ci_low", "ci_high")))
-                     for metric in ("accuracy@5", "mrr@10")]
+            cells = [
+                interval(*(table.loc[model, (k, metric)] for k in ("value", "ci_low", "ci_high")))
+                for metric in ("accuracy@5", "mrr@10")
+            ]
             kept = training.get(model, "— | — | —") if not note or "rerank" in model else "— | — | —"
             lines.append(f"| {model}{note} | {' | '.join(cells)} | {kept} |")
-    return "\n".join([
-        f"QA: {shown(TEN_K)} Lyft and Uber 2021 10-Ks as one corpus of {corpus['chunks']} chunks "
-        f"({corpus['chunk_size']} tokens), `ragtune generate` defaults: {dataset['train']} Lyft questions train, "
-        f"{dataset['val']} Uber questions validate"
-        f"{' (split --seed 1: seed 42 drew Lyft for validation)' if lyft_is_val else ''}. The cross-encoder's "
-        "hard negatives and first stage come from the fine-tuned model."
-        + ("" if reranker else " The reranker was not run (`--no-reranker`)."), "", *lines, "",
-        handwritten_table(ws, "handwritten", imported), "", timing_table()])
+    return "\n".join(
+        [
+            f"QA: {shown(TEN_K)} Lyft and Uber 2021 10-Ks as one corpus of {corpus['chunks']} chunks "
+            f"({corpus['chunk_size']} tokens), `ragtune generate` defaults: {dataset['train']} Lyft questions train, "
+            f"{dataset['val']} Uber questions validate"
+            f"{' (split --seed 1: seed 42 drew Lyft for validation)' if lyft_is_val else ''}. The cross-encoder's "
+            "hard negatives and first stage come from the fine-tuned model."
+            + ("" if reranker else " The reranker was not run (`--no-reranker`)."),
+            "",
+            *lines,
+            "",
+            handwritten_table(ws, "handwritten", imported),
+            "",
+            timing_table(),
+        ]
+    )
 
 
 def handwritten_table(ws: Workspace, dataset: str, imported: dict) -> str:
@@ -221,19 +278,31 @@ def handwritten_table(ws: Workspace, dataset: str, imported: dict) -> str:
     record = ws.resolve("datasets", dataset)
     reports = latest_reports(ws, record.id, "all")
     styles = load_dataset(ws, record.id).styles
-    lines = ["| model | style | queries | hit@1 | hit@5 | hit@10 | MRR@10 | hit@5 gain over base [95% CI] | "
-             "MRR@10 gain over base [95% CI] |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| model | style | queries | hit@1 | hit@5 | hit@10 | MRR@10 | hit@5 gain over base [95% CI] | "
+        "MRR@10 gain over base [95% CI] |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for row in style_table(reports, styles, base=BASE_LABEL).to_dict("records"):
         cells = [f"{row[metric]:.3f}" for metric in SLICE_METRICS]
         gains = [row[f"{metric} gain [95% CI]"] or "—" for metric in GAIN_METRICS]
-        lines.append(f"| {row['model']} | {row['style']} | {row['queries']} | {' | '.join(cells)} | "
-                     f"{' | '.join(gains)} |")
+        lines.append(
+            f"| {row['model']} | {row['style']} | {row['queries']} | {' | '.join(cells)} | {' | '.join(gains)} |"
+        )
     left_out = f", {imported['left_out']} left out (their phrase in no chunk)" if imported["left_out"] else ""
-    return "\n".join([
-        f"Hand-written questions about Lyft's 10-K ({shown(HANDWRITTEN_QA)}, evaluation only, never trained on): "
-        f"{imported['matched']} of {imported['questions']} questions have their evidence phrase in a chunk{left_out}; "
-        "a passage is right when it holds the phrase. Gains are paired: the same questions resampled for both "
-        "models (1000 bootstrap resamples).", "", *lines, "", handwritten_targets(reports, styles)])
+    return "\n".join(
+        [
+            f"Hand-written questions about Lyft's 10-K ({shown(HANDWRITTEN_QA)}, evaluation only, never trained on): "
+            f"{imported['matched']} of {imported['questions']} questions have their evidence phrase in a "
+            f"chunk{left_out}; "
+            "a passage is right when it holds the phrase. Gains are paired: the same questions resampled for both "
+            "models (1000 bootstrap resamples).",
+            "",
+            *lines,
+            "",
+            handwritten_targets(reports, styles),
+        ]
+    )
 
 
 def handwritten_targets(reports: list, styles: dict[str, str]) -> str:
@@ -246,19 +315,36 @@ def handwritten_targets(reports: list, styles: dict[str, str]) -> str:
     for metric, target in (("accuracy@5", 0.10), ("mrr@10", 0.05)):
         gain = paired_gain(base, emb, metric)
         interval = f"[{gain.ci_low:+.3f}, {gain.ci_high:+.3f}]"
-        checks.append((f"emb {metric} gain {gain.gain:+.3f} {interval} ≥ {target:+.2f} with its interval above 0",
-                       gain.gain >= target and gain.above_zero))
+        checks.append(
+            (
+                f"emb {metric} gain {gain.gain:+.3f} {interval} ≥ {target:+.2f} with its interval above 0",
+                gain.gain >= target and gain.above_zero,
+            )
+        )
     per_style = slice_table([base, emb], styles, metrics=GAIN_METRICS, gains=GAIN_METRICS)
     per_style = per_style[(per_style["model"] == "emb") & (per_style["slice"] != "all")]
-    losing = sorted({row["slice"] for row in per_style.to_dict("records")
-                     if any(row[f"{metric} gain"] < 0 for metric in GAIN_METRICS)})
+    losing = sorted(
+        {
+            row["slice"]
+            for row in per_style.to_dict("records")
+            if any(row[f"{metric} gain"] < 0 for metric in GAIN_METRICS)
+        }
+    )
     checks.append((f"no style loses hit@5 or MRR@10 ({', '.join(losing) or 'none'} below the base)", not losing))
     if reranked is not None:
         rerank = paired_gain(emb, reranked, "mrr@10")
-        checks.append((f"reranker MRR@10 over its first stage {rerank.gain:+.3f} [{rerank.ci_low:+.3f}, "
-                       f"{rerank.ci_high:+.3f}] > 0", rerank.gain > 0))
-    return "Targets on the hand-written set: " + "; ".join(f"{text}: {'met' if ok else 'NOT met'}"
-                                                         for text, ok in checks) + "."
+        checks.append(
+            (
+                f"reranker MRR@10 over its first stage {rerank.gain:+.3f} [{rerank.ci_low:+.3f}, "
+                f"{rerank.ci_high:+.3f}] > 0",
+                rerank.gain > 0,
+            )
+        )
+    return (
+        "Targets on the hand-written set: "
+        + "; ".join(f"{text}: {'met' if ok else 'NOT met'}" for text, ok in checks)
+        + "."
+    )
 
 
 def _val_document_title(ws: Workspace, dataset_id: str) -> str:
@@ -276,21 +362,30 @@ def main() -> None:
     parser.add_argument("--only", choices=tuple(SECTIONS), help="one half only (each half has its own section)")
     parser.add_argument("--no-write", action="store_true", help="print the section without writing RESULTS.md")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary one)")
-    parser.add_argument("--seeds-recipe", action="store_true", help="also train the seeds' recipe as an anchor (router)")
-    parser.add_argument("--no-reranker", action="store_true", help="QA: the embedding only, no cross-encoder (minutes, "
-                        "not an hour)")
+    parser.add_argument(
+        "--seeds-recipe", action="store_true", help="also train the seeds' recipe as an anchor (router)"
+    )
+    parser.add_argument(
+        "--no-reranker", action="store_true", help="QA: the embedding only, no cross-encoder (minutes, not an hour)"
+    )
     args = parser.parse_args()
     workspace = args.keep or Path(tempfile.mkdtemp(prefix="ragtune-defaults-"))
-    sections = {"router": lambda ws: router_section(ws, args.seeds_recipe),
-                "qa": lambda ws: qa_section(ws, reranker=not args.no_reranker)}
+    sections = {
+        "router": lambda ws: router_section(ws, args.seeds_recipe),
+        "qa": lambda ws: qa_section(ws, reranker=not args.no_reranker),
+    }
     for name, section in sections.items():
         if args.only in (None, name):
             (workspace / name).mkdir(parents=True, exist_ok=True)
             started = time.perf_counter()
             body = section(workspace / name)
             minutes = (time.perf_counter() - started) / 60
-            publish(SECTIONS[name], f"Every setting at its default (`ragtune` CLI); {minutes:.0f} min on "
-                    f"{os.cpu_count()} CPU cores, no GPU.\n\n{body}", write=not args.no_write)
+            publish(
+                SECTIONS[name],
+                f"Every setting at its default (`ragtune` CLI); {minutes:.0f} min on "
+                f"{os.cpu_count()} CPU cores, no GPU.\n\n{body}",
+                write=not args.no_write,
+            )
 
 
 if __name__ == "__main__":

@@ -36,11 +36,11 @@ from bench.data import TEN_K, WIKIPEDIA  # noqa: E402
 from bench.results import publish  # noqa: E402
 from ragtune_core.corpus.chunking import chunk_documents  # noqa: E402
 from ragtune_core.corpus.documents import Chunk, IngestResult  # noqa: E402
+from ragtune_core.corpus.ingest import load_pdfs, load_texts  # noqa: E402
 from ragtune_core.questions.generation import build_dataset, select_chunks  # noqa: E402
 from ragtune_core.questions.offline import OfflineQuestionGenerator  # noqa: E402
-from ragtune_core.corpus.ingest import load_pdfs, load_texts  # noqa: E402
+from ragtune_core.questions.qa_dataset import TRAIN, VAL, QADataset, split_dataset  # noqa: E402
 from ragtune_core.store.models import load_tokenizer  # noqa: E402
-from ragtune_core.questions.qa_dataset import QADataset, TRAIN, VAL, split_dataset  # noqa: E402
 from ragtune_core.training.config import EmbeddingTrainConfig  # noqa: E402
 from ragtune_core.training.embedding import train_embedding  # noqa: E402
 
@@ -71,12 +71,24 @@ def parse_args() -> argparse.Namespace:
     # 120-token chunks plus [CLS] and [SEP] fit in 128: the model reads every chunk whole.
     parser.add_argument("--chunk-size", type=int, default=120, help="tokens per chunk (default: %(default)s)")
     parser.add_argument("--max-seq-length", type=int, default=128, help="tokens the model reads (default: %(default)s)")
-    parser.add_argument("--chunks-per-report", type=int, default=100,
-                        help="10-K chunks kept per report, spread over it (default: %(default)s; 0: all)")
-    parser.add_argument("--chunks-per-city", type=int, default=25,
-                        help="Wikipedia chunks kept per city, spread over it (default: %(default)s; 0: all)")
-    parser.add_argument("--max-train-pairs", type=int, default=0,
-                        help="cap on training pairs, an even sample (default: %(default)s; 0: all)")
+    parser.add_argument(
+        "--chunks-per-report",
+        type=int,
+        default=100,
+        help="10-K chunks kept per report, spread over it (default: %(default)s; 0: all)",
+    )
+    parser.add_argument(
+        "--chunks-per-city",
+        type=int,
+        default=25,
+        help="Wikipedia chunks kept per city, spread over it (default: %(default)s; 0: all)",
+    )
+    parser.add_argument(
+        "--max-train-pairs",
+        type=int,
+        default=0,
+        help="cap on training pairs, an even sample (default: %(default)s; 0: all)",
+    )
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-4, help="learning rate (default: %(default)s)")
@@ -102,8 +114,10 @@ def ten_k_benchmark(args: argparse.Namespace) -> Benchmark:
     dataset = _questions(kept, args.seed)
     lyft = documents[0].doc_id
     dataset.split = {q: TRAIN if _document(dataset, q) == lyft else VAL for q in dataset.queries}
-    note = (f"10-K: trained on questions about Lyft's chunks, validated on questions about Uber's; corpus: the "
-            f"kept chunks of both reports ({len(kept)} of {len(chunks)}{_per_document_cap(args.chunks_per_report)})")
+    note = (
+        f"10-K: trained on questions about Lyft's chunks, validated on questions about Uber's; corpus: the "
+        f"kept chunks of both reports ({len(kept)} of {len(chunks)}{_per_document_cap(args.chunks_per_report)})"
+    )
     return Benchmark("10-K (train Lyft, validate Uber)", *_cap_train(dataset, args.max_train_pairs, note))
 
 
@@ -113,12 +127,20 @@ def wikipedia_benchmark(args: argparse.Namespace) -> Benchmark:
     chunks, kept = _chunks(documents, args, args.chunks_per_city)
     dataset = _questions(kept, args.seed)
     dataset.split = split_dataset(dataset, val_ratio=0.25, by="document", seed=args.seed)
-    held_out = sorted({d.title for d in documents if any(
-        _document(dataset, q) == d.doc_id for q, part in dataset.split.items() if part == VAL)})
-    note = (f"Wikipedia: {len(documents)} city articles, {' and '.join(held_out)} held out for validation (split by "
-            f"document); corpus: {len(kept)} of {len(chunks)} chunks{_per_document_cap(args.chunks_per_city)}")
-    return Benchmark(f"Wikipedia, {len(documents)} cities (split by city)",
-                     *_cap_train(dataset, args.max_train_pairs, note))
+    held_out = sorted(
+        {
+            d.title
+            for d in documents
+            if any(_document(dataset, q) == d.doc_id for q, part in dataset.split.items() if part == VAL)
+        }
+    )
+    note = (
+        f"Wikipedia: {len(documents)} city articles, {' and '.join(held_out)} held out for validation (split by "
+        f"document); corpus: {len(kept)} of {len(chunks)} chunks{_per_document_cap(args.chunks_per_city)}"
+    )
+    return Benchmark(
+        f"Wikipedia, {len(documents)} cities (split by city)", *_cap_train(dataset, args.max_train_pairs, note)
+    )
 
 
 def _loaded(result: IngestResult):
@@ -162,17 +184,35 @@ def _cap_train(dataset: QADataset, max_pairs: int, note: str) -> tuple[QADataset
 # --- running -----------------------------------------------------------------------------------
 def run(benchmark: Benchmark, args: argparse.Namespace, output_dir: Path) -> Row:
     # Evaluations only before and after: the timed training is training alone.
-    config = EmbeddingTrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
-                                  max_seq_length=args.max_seq_length, eval_steps=10**9, seed=args.seed)
+    config = EmbeddingTrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        max_seq_length=args.max_seq_length,
+        eval_steps=10**9,
+        seed=args.seed,
+    )
     dataset, name = benchmark.dataset, benchmark.name
     val = dataset.subset(VAL)
-    print(f"{name}: {len(dataset.corpus)} passages, {len(dataset.subset(TRAIN).queries)} train pairs, "
-          f"{len(val.queries)} validation questions", flush=True)
+    print(
+        f"{name}: {len(dataset.corpus)} passages, {len(dataset.subset(TRAIN).queries)} train pairs, "
+        f"{len(val.queries)} validation questions",
+        flush=True,
+    )
     started = time.perf_counter()
     result = train_embedding(config, dataset, output_dir, on_event=_printer(name))
     print(f"{name}: {time.perf_counter() - started:.0f}s in all", flush=True)
-    return Row(name, len(dataset.corpus), len(val.queries), result.train_pairs, result.train_seconds, args.epochs,
-               result.metrics_before, result.metrics_after, benchmark.note)
+    return Row(
+        name,
+        len(dataset.corpus),
+        len(val.queries),
+        result.train_pairs,
+        result.train_seconds,
+        args.epochs,
+        result.metrics_before,
+        result.metrics_after,
+        benchmark.note,
+    )
 
 
 def _printer(name: str):
@@ -207,14 +247,23 @@ def section(rows: list[Row], args: argparse.Namespace, load: tuple[float, float]
         "|---|---:|---:|---:|---:|---:|---|---|---|",
     ]
     for row in rows:
-        deltas = [f"{row.before[m]:.3f} → {row.after[m]:.3f} ({row.after[m] - row.before[m]:+.3f})"
-                  for m in SHOWN_METRICS]
-        lines.append(f"| {row.name} | {row.corpus} | {row.val_queries} | {row.train_pairs} | "
-                     f"{row.pairs_per_second:.2f} | {row.seconds:.0f} | {' | '.join(deltas)} |")
-    lines += ["", "Caps keep the run to about 10 minutes on 2 shared CPU cores, where one training step of 16 "
-              "pairs takes several seconds:", "", *(f"- {row.note}" for row in rows), "",
-              "The questions are the offline generator's template questions (no LLM), so part of the gain is the "
-              "model learning their style; validation questions are always about documents it was not trained on."]
+        deltas = [
+            f"{row.before[m]:.3f} → {row.after[m]:.3f} ({row.after[m] - row.before[m]:+.3f})" for m in SHOWN_METRICS
+        ]
+        lines.append(
+            f"| {row.name} | {row.corpus} | {row.val_queries} | {row.train_pairs} | "
+            f"{row.pairs_per_second:.2f} | {row.seconds:.0f} | {' | '.join(deltas)} |"
+        )
+    lines += [
+        "",
+        "Caps keep the run to about 10 minutes on 2 shared CPU cores, where one training step of 16 "
+        "pairs takes several seconds:",
+        "",
+        *(f"- {row.note}" for row in rows),
+        "",
+        "The questions are the offline generator's template questions (no LLM), so part of the gain is the "
+        "model learning their style; validation questions are always about documents it was not trained on.",
+    ]
     return "\n".join(lines)
 
 

@@ -62,15 +62,22 @@ def load_chunks(n: int) -> tuple[list[Chunk], str]:
 
 
 def _generated_chunks(n: int) -> list[Chunk]:
-    return [Chunk(f"gen-{i}", f"doc-{i % 6}", f"Paragraph {i} of the generated corpus describes the Riverton "
-                  f"harbour, where {i * 37 % 900 + 100} ships docked in {1900 + i}. The harbour authority built "
-                  f"new quays and the city council funded a ferry line to the Northfield district.")
-            for i in range(n)]
+    return [
+        Chunk(
+            f"gen-{i}",
+            f"doc-{i % 6}",
+            f"Paragraph {i} of the generated corpus describes the Riverton "
+            f"harbour, where {i * 37 % 900 + 100} ships docked in {1900 + i}. The harbour authority built "
+            f"new quays and the city council funded a ferry line to the Northfield district.",
+        )
+        for i in range(n)
+    ]
 
 
 def _server(args) -> FakeOpenAIServer:
-    return FakeOpenAIServer(latency=args.latency, rate_limit_fraction=args.rate_limit, retry_after=args.retry_after,
-                            seed=args.seed)
+    return FakeOpenAIServer(
+        latency=args.latency, rate_limit_fraction=args.rate_limit, retry_after=args.retry_after, seed=args.seed
+    )
 
 
 def run_sequential(chunks: list[Chunk], args) -> Measurement:
@@ -84,8 +91,9 @@ def run_sequential(chunks: list[Chunk], args) -> Measurement:
             messages = [{"role": "user", "content": render_prompt(DEFAULT_QA_PROMPT, chunk.text, QUESTIONS_PER_CHUNK)}]
             for attempt in range(config.max_retries + 1):
                 try:
-                    response = client.chat.completions.create(model=config.model, messages=messages,
-                                                              temperature=config.temperature)
+                    response = client.chat.completions.create(
+                        model=config.model, messages=messages, temperature=config.temperature
+                    )
                     lost += not parse_questions(response.choices[0].message.content or "", QUESTIONS_PER_CHUNK)
                     break
                 except openai.RateLimitError as exc:
@@ -106,8 +114,9 @@ def run_ragtune(chunks: list[Chunk], args, concurrency: int) -> Measurement:
         lost = sum(c.chunk_id not in asked for c in chunks)
         if server.max_in_flight > concurrency:
             raise AssertionError(f"{server.max_in_flight} requests in flight with a bound of {concurrency}")
-        return Measurement("RAGTune LLMQuestionGenerator", concurrency, wall, lost, server.rate_limited,
-                           server.chat_requests)
+        return Measurement(
+            "RAGTune LLMQuestionGenerator", concurrency, wall, lost, server.rate_limited, server.chat_requests
+        )
 
 
 def median_run(chunks: list[Chunk], args, run) -> Measurement:
@@ -138,8 +147,10 @@ def render(chunks: list[Chunk], source: str, args, baseline: Measurement, runs: 
     ]
     for m in [baseline, *runs]:
         speedup = baseline.wall_s / m.wall_s
-        lines.append(f"| {m.label} | {m.concurrency} | {n} | {m.wall_s:.2f} | {m.wall_s / n:.3f} | {speedup:.1f}x | "
-                     f"{m.wall_range[0]:.2f}-{m.wall_range[1]:.2f} | {m.lost} | {m.rate_limited} |")
+        lines.append(
+            f"| {m.label} | {m.concurrency} | {n} | {m.wall_s:.2f} | {m.wall_s / n:.3f} | {speedup:.1f}x | "
+            f"{m.wall_range[0]:.2f}-{m.wall_range[1]:.2f} | {m.lost} | {m.rate_limited} |"
+        )
     ideal = n * args.latency / args.concurrency
     default = next(m for m in runs if m.concurrency == args.concurrency)
     lines += ["", _verdict(baseline, default, ideal, runs, args), ""]
@@ -149,18 +160,25 @@ def render(chunks: list[Chunk], source: str, args, baseline: Measurement, runs: 
 def _verdict(baseline: Measurement, default: Measurement, ideal: float, runs: list[Measurement], args) -> str:
     speedup = baseline.wall_s / default.wall_s
     reaching = [m.concurrency for m in runs if baseline.wall_s / m.wall_s >= 8]
-    text = (f"At the default {args.concurrency} in flight: {speedup:.1f}x faster than the sequential loop "
-            f"(median; {baseline.wall_s / default.wall_range[1]:.1f}x-{baseline.wall_s / default.wall_range[0]:.1f}x "
-            f"over the seeds), no chunk lost. Target >= 8x: {'met' if speedup >= 8 else 'not met'}. ")
+    text = (
+        f"At the default {args.concurrency} in flight: {speedup:.1f}x faster than the sequential loop "
+        f"(median; {baseline.wall_s / default.wall_range[1]:.1f}x-{baseline.wall_s / default.wall_range[0]:.1f}x "
+        f"over the seeds), no chunk lost. Target >= 8x: {'met' if speedup >= 8 else 'not met'}. "
+    )
     if speedup < 8:
-        text += (f"Why: with {args.concurrency} in flight the requests alone take 1/{args.concurrency} of the loop's "
-                 f"time ({ideal:.1f} s here), so 8x needs the 429 waits hidden as well. They are, while other prompts "
-                 f"are still queued (a request waiting out its Retry-After gives its slot away), but a 429 that hits "
-                 f"a prompt in the last wave can only be retried after its wait, when everything else is done: it "
-                 f"adds up to Retry-After + one latency ({args.retry_after + args.latency:.1f} s) to a run of about "
-                 f"{ideal:.0f} s, and the client's start (connections) adds ~0.1 s. ")
-        text += (f"8x or more is reached with {min(reaching)} in flight (`LLMConfig(max_concurrency={min(reaching)})`)."
-                 if reaching else "No concurrency tried reached 8x.")
+        text += (
+            f"Why: with {args.concurrency} in flight the requests alone take 1/{args.concurrency} of the loop's "
+            f"time ({ideal:.1f} s here), so 8x needs the 429 waits hidden as well. They are, while other prompts "
+            f"are still queued (a request waiting out its Retry-After gives its slot away), but a 429 that hits "
+            f"a prompt in the last wave can only be retried after its wait, when everything else is done: it "
+            f"adds up to Retry-After + one latency ({args.retry_after + args.latency:.1f} s) to a run of about "
+            f"{ideal:.0f} s, and the client's start (connections) adds ~0.1 s. "
+        )
+        text += (
+            f"8x or more is reached with {min(reaching)} in flight (`LLMConfig(max_concurrency={min(reaching)})`)."
+            if reaching
+            else "No concurrency tried reached 8x."
+        )
     return text
 
 
@@ -170,9 +188,13 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.5)
     parser.add_argument("--rate-limit", type=float, default=0.05, help="share of calls answered 429")
     parser.add_argument("--retry-after", type=float, default=1.0, help="seconds the 429s ask to wait")
-    parser.add_argument("--concurrency", type=int, default=8,
-                        help="the cap judged (the fixed default before issue 12; bench_llm_limits.py measures "
-                             "the adaptive default at a provider's limits)")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=8,
+        help="the cap judged (the fixed default before issue 12; bench_llm_limits.py measures "
+        "the adaptive default at a provider's limits)",
+    )
     parser.add_argument("--sweep", default="4,8,12,16", help="other concurrencies to measure")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
@@ -185,10 +207,13 @@ def main() -> None:
     concurrencies = sorted({args.concurrency, *(int(c) for c in args.sweep.split(",") if c)})
     runs = []
     for concurrency in concurrencies:
-        runs.append(median_run(chunks, args, lambda c, a: run_ragtune(c, a, concurrency)))
+        runs.append(median_run(chunks, args, lambda c, a, concurrency=concurrency: run_ragtune(c, a, concurrency)))
         m = runs[-1]
-        print(f"ragtune x{concurrency}: {m.wall_s:.2f} s ({baseline.wall_s / m.wall_s:.1f}x), "
-              f"{m.rate_limited} 429s, {m.lost} lost", flush=True)
+        print(
+            f"ragtune x{concurrency}: {m.wall_s:.2f} s ({baseline.wall_s / m.wall_s:.1f}x), "
+            f"{m.rate_limited} 429s, {m.lost} lost",
+            flush=True,
+        )
     publish(SECTION, render(chunks, source, args, baseline, runs), write=not args.no_write)
 
 

@@ -47,9 +47,16 @@ def handwritten_on_training_tools(ws: Workspace, router: str, target: Path) -> i
     handwritten = json.loads(HANDWRITTEN.read_text())
     names = {choice.name for choice in choices}
     kept = {q: text for q, text in handwritten["queries"].items() if handwritten["relevant_docs"][q][0] in names}
-    target.write_text(json.dumps({
-        "queries": kept, "corpus": {choice.name: choice.description for choice in choices},
-        "relevant_docs": {q: handwritten["relevant_docs"][q] for q in kept}, "mode": "text"}))
+    target.write_text(
+        json.dumps(
+            {
+                "queries": kept,
+                "corpus": {choice.name: choice.description for choice in choices},
+                "relevant_docs": {q: handwritten["relevant_docs"][q] for q in kept},
+                "mode": "text",
+            }
+        )
+    )
     return len(kept)
 
 
@@ -70,25 +77,38 @@ def run(workspace: Path) -> str:
     val = latest_comparison(ws, ws.resolve("datasets", "router").id, "val")
     handwritten = latest_comparison(ws, ws.resolve("datasets", "handwritten").id, "all")
     metrics = llm["metrics"]
-    training = {"emb": f"{emb_seconds / 60:.1f} min, step {emb['best_step']} of {emb['steps']}",
-                "fine-tuned LLM · smol": f"{llm_seconds / 60:.1f} min, {metrics['steps']} steps, "
-                                         f"{metrics['tokens']:,} tokens ({metrics['schedule']})"}
-    lines = ["| selector | validation match rate [95% CI] | hand-written, training cities [95% CI] | "
-             "latency p50 (ms/query) | training |", "|---|---|---|---|---|"]
+    training = {
+        "emb": f"{emb_seconds / 60:.1f} min, step {emb['best_step']} of {emb['steps']}",
+        "fine-tuned LLM · smol": f"{llm_seconds / 60:.1f} min, {metrics['steps']} steps, "
+        f"{metrics['tokens']:,} tokens ({metrics['schedule']})",
+    }
+    lines = [
+        "| selector | validation match rate [95% CI] | hand-written, training cities [95% CI] | "
+        "latency p50 (ms/query) | training |",
+        "|---|---|---|---|---|",
+    ]
     for report in val.reports:
         h = handwritten.report(report.name)
         latency = statistics.median(report.latencies) * 1000 if report.latencies else float("nan")
-        lines.append(f"| {report.name} | {interval(report.match_rate, *report.match_rate_ci)} | "
-                     f"{interval(h.match_rate, *h.match_rate_ci)} | {latency:.0f} | "
-                     f"{training.get(report.name, '—')} |")
-    return "\n".join([
-        f"Router: {shown(WIKIPEDIA)} (8 cities), `ragtune router-dataset` defaults: {dataset['questions']} queries "
-        f"({dataset['train']} train, {dataset['val']} validation, split by document), {dataset['tools']} tools. "
-        f"Chat data: {chat['train']} training lines, {chat['val']} validation lines (the dataset's labels). "
-        f"Hand-written: the {kept} queries of {shown(HANDWRITTEN)} about the eight training cities, routed among "
-        "the dataset's 16 tools (a fine-tuned LLM answers only with the tools it learned). "
-        f"LLM training: validation loss {metrics['eval_loss_before']:.3f} before, {metrics['eval_loss']:.3f} after; "
-        f"{metrics['tokens_per_second']:.0f} tokens/s.", "", *lines])
+        lines.append(
+            f"| {report.name} | {interval(report.match_rate, *report.match_rate_ci)} | "
+            f"{interval(h.match_rate, *h.match_rate_ci)} | {latency:.0f} | "
+            f"{training.get(report.name, '—')} |"
+        )
+    return "\n".join(
+        [
+            f"Router: {shown(WIKIPEDIA)} (8 cities), `ragtune router-dataset` defaults: {dataset['questions']} queries "
+            f"({dataset['train']} train, {dataset['val']} validation, split by document), {dataset['tools']} tools. "
+            f"Chat data: {chat['train']} training lines, {chat['val']} validation lines (the dataset's labels). "
+            f"Hand-written: the {kept} queries of {shown(HANDWRITTEN)} about the eight training cities, routed among "
+            "the dataset's 16 tools (a fine-tuned LLM answers only with the tools it learned). "
+            f"LLM training: validation loss {metrics['eval_loss_before']:.3f} before, {metrics['eval_loss']:.3f} "
+            "after; "
+            f"{metrics['tokens_per_second']:.0f} tokens/s.",
+            "",
+            *lines,
+        ]
+    )
 
 
 def main() -> None:
@@ -102,8 +122,12 @@ def main() -> None:
     body = run(workspace)
     minutes = (time.perf_counter() - started) / 60
     threads = os.environ.get("RAGTUNE_BENCH_THREADS", "1")
-    publish(SECTION, f"Every setting at its default (`ragtune` CLI); {minutes:.0f} min on {os.cpu_count()} CPU "
-            f"cores ({threads} torch thread), no GPU.\n\n{body}", write=not args.no_write)
+    publish(
+        SECTION,
+        f"Every setting at its default (`ragtune` CLI); {minutes:.0f} min on {os.cpu_count()} CPU "
+        f"cores ({threads} torch thread), no GPU.\n\n{body}",
+        write=not args.no_write,
+    )
 
 
 if __name__ == "__main__":

@@ -66,8 +66,15 @@ class Row:
 
 
 def _server(args, headers: bool = True) -> FakeOpenAIServer:
-    return FakeOpenAIServer(latency=args.latency_min, latency_max=args.latency_max, rpm=args.rpm, tpm=args.tpm,
-                            bucket_seconds=args.bucket_seconds, rate_limit_headers=headers, seed=args.seed)
+    return FakeOpenAIServer(
+        latency=args.latency_min,
+        latency_max=args.latency_max,
+        rpm=args.rpm,
+        tpm=args.tpm,
+        bucket_seconds=args.bucket_seconds,
+        rate_limit_headers=headers,
+        seed=args.seed,
+    )
 
 
 def _prompt(chunk: Chunk) -> list[dict]:
@@ -79,8 +86,17 @@ def _row(label: str, chunks: list[Chunk], server: FakeOpenAIServer, wall: float,
     first, last = int(len(admissions) * STEADY[0]), int(len(admissions) * STEADY[1]) - 1
     span = admissions[last][0] - admissions[first][0]
     tokens = sum(t for _, t in admissions[first:last])
-    return Row(label, len(chunks), wall, sum(c.chunk_id not in answered for c in chunks), server.rate_limited,
-               server.chat_requests, server.max_in_flight, (last - first) / span, tokens / span)
+    return Row(
+        label,
+        len(chunks),
+        wall,
+        sum(c.chunk_id not in answered for c in chunks),
+        server.rate_limited,
+        server.chat_requests,
+        server.max_in_flight,
+        (last - first) / span,
+        tokens / span,
+    )
 
 
 def run_adaptive(chunks: list[Chunk], args, headers: bool) -> Row:
@@ -95,8 +111,13 @@ def run_adaptive(chunks: list[Chunk], args, headers: bool) -> Row:
 
 def client_before():
     """ragtune_core/llm/client.py as of CLIENT_BEFORE, imported as a module of its own."""
-    source = subprocess.run(["git", "show", f"{CLIENT_BEFORE}:ragtune_core/llm/client.py"], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout
+    source = subprocess.run(
+        ["git", "show", f"{CLIENT_BEFORE}:ragtune_core/llm/client.py"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     name = "ragtune_core.llm._client_before_issue_12"
     module = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, loader=None))
     module.__package__ = "ragtune_core.llm"
@@ -112,8 +133,11 @@ def run_fixed(chunks: list[Chunk], args, concurrency: int = 8) -> Row:
         start = time.perf_counter()
         outcomes = before.complete_many(config, [_prompt(c) for c in chunks])
         wall = time.perf_counter() - start
-        answered = {chunks[o.index].chunk_id for o in outcomes
-                    if isinstance(o, before.Completion) and parse_questions(o.content, QUESTIONS_PER_CHUNK)}
+        answered = {
+            chunks[o.index].chunk_id
+            for o in outcomes
+            if isinstance(o, before.Completion) and parse_questions(o.content, QUESTIONS_PER_CHUNK)
+        }
         return _row(f"before issue 12: fixed {concurrency} in flight ({CLIENT_BEFORE})", chunks, server, wall, answered)
 
 
@@ -127,8 +151,9 @@ def run_sequential(chunks: list[Chunk], args) -> Row:
         for chunk in chunks:
             for attempt in range(config.max_retries + 1):
                 try:
-                    response = client.chat.completions.create(model=config.model, messages=_prompt(chunk),
-                                                              temperature=config.temperature)
+                    response = client.chat.completions.create(
+                        model=config.model, messages=_prompt(chunk), temperature=config.temperature
+                    )
                 except openai.RateLimitError as exc:
                     time.sleep(llm.retry_delay(attempt, llm.retry_after_seconds(exc)))
                     continue
@@ -157,23 +182,31 @@ def render(rows: list[Row], source: str, args) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
-        lines.append(f"| {row.label} | {row.chunks} | {row.wall_s:.1f} | {row.requests_per_s:.1f} | "
-                     f"{row.tokens_per_s:,.0f} | {row.share(args):.0%} | "
-                     f"{row.chunks / row.wall_s / base_rate:.1f}x | {row.max_in_flight} | {row.rate_limited} | "
-                     f"{row.requests} | {row.lost} |")
+        lines.append(
+            f"| {row.label} | {row.chunks} | {row.wall_s:.1f} | {row.requests_per_s:.1f} | "
+            f"{row.tokens_per_s:,.0f} | {row.share(args):.0%} | "
+            f"{row.chunks / row.wall_s / base_rate:.1f}x | {row.max_in_flight} | {row.rate_limited} | "
+            f"{row.requests} | {row.lost} |"
+        )
     headers, pure, fixed = rows[0], rows[1], rows[2]
     lost = sum(r.lost for r in rows[:2])
     met = headers.share(args) >= 0.9 and pure.share(args) >= 0.8 and lost == 0
-    lines += ["", (
-        f"Limit: {args.rpm / 60:.0f} requests/s or {args.tpm / 60:,.0f} tokens/s, whichever binds first. With the "
-        f"headers, the adaptive client holds {headers.share(args):.0%} of it in steady state, without them "
-        f"{pure.share(args):.0%} (above 100%: the buckets hold {args.bucket_seconds:g} s of the limit, which a "
-        f"window of a few tens of seconds sees as a few percent more); {lost} chunks lost. Targets (>= 90% with headers, >= 80% without, 0 lost): "
-        f"{'met' if met else 'not met'}. The fixed 8 in flight reach {fixed.share(args):.0%}: 8 requests of "
-        f"{(args.latency_min + args.latency_max) / 2:.2f} s on average cannot fill the limit, and a user had to "
-        f"guess the number. Adaptive with headers over fixed 8: "
-        f"{(headers.chunks / headers.wall_s) / (fixed.chunks / fixed.wall_s):.1f}x the chunks per second; over the "
-        f"sequential loop: {(headers.chunks / headers.wall_s) / base_rate:.1f}x."), ""]
+    lines += [
+        "",
+        (
+            f"Limit: {args.rpm / 60:.0f} requests/s or {args.tpm / 60:,.0f} tokens/s, whichever binds first. With the "
+            f"headers, the adaptive client holds {headers.share(args):.0%} of it in steady state, without them "
+            f"{pure.share(args):.0%} (above 100%: the buckets hold {args.bucket_seconds:g} s of the limit, which a "
+            f"window of a few tens of seconds sees as a few percent more); {lost} chunks lost. Targets (>= 90% with "
+            "headers, >= 80% without, 0 lost): "
+            f"{'met' if met else 'not met'}. The fixed 8 in flight reach {fixed.share(args):.0%}: 8 requests of "
+            f"{(args.latency_min + args.latency_max) / 2:.2f} s on average cannot fill the limit, and a user had to "
+            f"guess the number. Adaptive with headers over fixed 8: "
+            f"{(headers.chunks / headers.wall_s) / (fixed.chunks / fixed.wall_s):.1f}x the chunks per second; over the "
+            f"sequential loop: {(headers.chunks / headers.wall_s) / base_rate:.1f}x."
+        ),
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -183,9 +216,12 @@ def main() -> None:
     parser.add_argument("--sequential-chunks", type=int, default=100, help="chunks for the sequential loop")
     parser.add_argument("--rpm", type=float, default=1200, help="the server's requests per minute")
     parser.add_argument("--tpm", type=float, default=300_000, help="the server's tokens per minute")
-    parser.add_argument("--bucket-seconds", type=float, default=1.0,
-                        help="how many seconds of its limit a bucket holds (providers enforce a minute's limit "
-                             "over shorter windows)")
+    parser.add_argument(
+        "--bucket-seconds",
+        type=float,
+        default=1.0,
+        help="how many seconds of its limit a bucket holds (providers enforce a minute's limit over shorter windows)",
+    )
     parser.add_argument("--latency-min", type=float, default=0.3)
     parser.add_argument("--latency-max", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
@@ -194,12 +230,19 @@ def main() -> None:
 
     chunks, source = load_chunks(args.chunks)
     rows = []
-    for run in (lambda: run_adaptive(chunks, args, headers=True), lambda: run_adaptive(chunks, args, headers=False),
-                lambda: run_fixed(chunks, args), lambda: run_sequential(chunks[:args.sequential_chunks], args)):
+    for run in (
+        lambda: run_adaptive(chunks, args, headers=True),
+        lambda: run_adaptive(chunks, args, headers=False),
+        lambda: run_fixed(chunks, args),
+        lambda: run_sequential(chunks[: args.sequential_chunks], args),
+    ):
         rows.append(run())
         row = rows[-1]
-        print(f"{row.label}: {row.wall_s:.1f} s, {row.share(args):.0%} of the limit, {row.lost} lost, "
-              f"{row.rate_limited} 429s", flush=True)
+        print(
+            f"{row.label}: {row.wall_s:.1f} s, {row.share(args):.0%} of the limit, {row.lost} lost, "
+            f"{row.rate_limited} 429s",
+            flush=True,
+        )
     publish(SECTION, render(rows, source, args), write=not args.no_write)
 
 

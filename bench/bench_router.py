@@ -50,11 +50,11 @@ from bench.results import publish, read_section  # noqa: E402
 from ragtune_core.corpus.chunking import chunk_documents  # noqa: E402
 from ragtune_core.corpus.documents import Document  # noqa: E402
 from ragtune_core.corpus.ingest import load_texts  # noqa: E402
-from ragtune_core.questions.qa_dataset import QADataset, TRAIN, VAL, split_dataset  # noqa: E402
-from ragtune_core.routing.compare import SelectorReport, evaluate_selector, matches, router_task  # noqa: E402
+from ragtune_core.questions.qa_dataset import TRAIN, VAL, QADataset, split_dataset  # noqa: E402
 from ragtune_core.questions.router.datasets import generate_router_dataset  # noqa: E402
-from ragtune_core.routing.selectors import Choice, CrossEncoderSelector, EmbeddingSelector, Selection, Selector  # noqa: E402
 from ragtune_core.questions.router.tools import SUMMARY, VECTOR, dataset_tools, make_tools, tools_to_dicts  # noqa: E402
+from ragtune_core.routing.compare import SelectorReport, evaluate_selector, matches, router_task  # noqa: E402
+from ragtune_core.routing.selectors import Choice, CrossEncoderSelector, EmbeddingSelector, Selection, Selector  # noqa: E402
 from ragtune_core.store.models import DEFAULT_BASE_MODEL, load_embedder, load_tokenizer  # noqa: E402
 from ragtune_core.training.config import CrossEncoderTrainConfig, EmbeddingTrainConfig  # noqa: E402
 from ragtune_core.training.cross_encoder import train_cross_encoder  # noqa: E402
@@ -81,8 +81,17 @@ SUMMARY_QUESTIONS = (
     "Write an overview covering all aspects of {title}.",
     "Tell me everything about {title} in a short summary.",
 )
-BACK_MATTER = {"see also", "notes", "references", "citations", "sources", "further reading", "external links",
-               "bibliography", "footnotes"}
+BACK_MATTER = {
+    "see also",
+    "notes",
+    "references",
+    "citations",
+    "sources",
+    "further reading",
+    "external links",
+    "bibliography",
+    "footnotes",
+}
 _HEADING = re.compile(r"^=+\s*(.+?)\s*=+\s*$")
 
 
@@ -119,12 +128,15 @@ class Throughput:
 
     def speedups_over(self, baseline: Throughput) -> list[float]:
         """Per round, the baseline's time per question over this one's: both timed under the same load."""
-        return [(b / len(baseline.queries)) / (s / len(self.queries)) for b, s in zip(baseline.seconds, self.seconds)]
+        return [
+            (b / len(baseline.queries)) / (s / len(self.queries))
+            for b, s in zip(baseline.seconds, self.seconds, strict=True)
+        ]
 
     def same_picks(self, other: Throughput) -> tuple[int, int]:
         """(agreeing, compared) over the questions both runs routed."""
-        theirs = dict(zip(other.queries, other.picks))
-        shared = [(pick, theirs[q]) for q, pick in zip(self.queries, self.picks) if q in theirs]
+        theirs = dict(zip(other.queries, other.picks, strict=True))
+        shared = [(pick, theirs[q]) for q, pick in zip(self.queries, self.picks, strict=True) if q in theirs]
         return sum(a == b for a, b in shared), len(shared)
 
 
@@ -169,20 +181,29 @@ def build_router_task(wiki_dir: Path, vector_per_title: int = 20, summary_per_ti
     tool_of = {(tool.document_id, tool.kind): tool.id for tool in tools}
     queries: dict[str, str] = {}
     relevant: dict[str, list[str]] = {}
-    for path, document in zip(files, documents):
+    for path, document in zip(files, documents, strict=True):
         title = document.title
         topics = section_topics(path.read_text(encoding="utf-8"))[:vector_per_title]
-        asked = [(VECTOR_QUESTIONS[i % len(VECTOR_QUESTIONS)].format(topic=topic.lower(), title=title), VECTOR)
-                 for i, topic in enumerate(topics)]
-        asked += [(SUMMARY_QUESTIONS[i % len(SUMMARY_QUESTIONS)].format(title=title), SUMMARY)
-                  for i in range(summary_per_title)]
+        asked = [
+            (VECTOR_QUESTIONS[i % len(VECTOR_QUESTIONS)].format(topic=topic.lower(), title=title), VECTOR)
+            for i, topic in enumerate(topics)
+        ]
+        asked += [
+            (SUMMARY_QUESTIONS[i % len(SUMMARY_QUESTIONS)].format(title=title), SUMMARY)
+            for i in range(summary_per_title)
+        ]
         for question, kind in asked:
             qid = f"q{len(queries):04d}"
             queries[qid] = question
             relevant[qid] = [tool_of[(document.doc_id, kind)]]
-    dataset = QADataset(queries, {tool.id: tool.description for tool in tools}, relevant,
-                        passage_docs={tool.id: tool.document_id for tool in tools}, kind="router",
-                        extra={"tools": tools_to_dicts(tools)})
+    dataset = QADataset(
+        queries,
+        {tool.id: tool.description for tool in tools},
+        relevant,
+        passage_docs={tool.id: tool.document_id for tool in tools},
+        kind="router",
+        extra={"tools": tools_to_dicts(tools)},
+    )
     return TemplatedTask(*router_task(dataset), f"{shown(wiki_dir)} ({len(files)} articles)")
 
 
@@ -234,18 +255,23 @@ class Contender:
             selector.select(self.task.queries[:1], self.task.choices)
         size = self.batch or len(self.task.queries)
         start = time.perf_counter()
-        selections = [s for i in range(0, len(self.task.queries), size)
-                      for s in selector.select(self.task.queries[i:i + size], self.task.choices)]
+        selections = [
+            s
+            for i in range(0, len(self.task.queries), size)
+            for s in selector.select(self.task.queries[i : i + size], self.task.choices)
+        ]
         return time.perf_counter() - start, [s.index for s in selections]
 
 
 def measure(contenders: list[Contender], rounds: int) -> list[Throughput]:
     """One pass of every contender in turn, round after round, so that load from other work on the
     machine falls on all of them alike rather than on whichever ran while it lasted."""
-    runs = [Throughput(c.label, c.task.queries, -(-len(c.task.queries) // (c.batch or len(c.task.queries))), [], [])
-            for c in contenders]
+    runs = [
+        Throughput(c.label, c.task.queries, -(-len(c.task.queries) // (c.batch or len(c.task.queries))), [], [])
+        for c in contenders
+    ]
     for round_ in range(rounds):
-        for contender, run in zip(contenders, runs):
+        for contender, run in zip(contenders, runs, strict=True):
             seconds, run.picks = contender.timed_pass()
             run.seconds.append(seconds)
         print(f"round {round_ + 1}: " + ", ".join(f"{r.seconds[-1]:.2f}" for r in runs) + " s", flush=True)
@@ -256,15 +282,23 @@ def throughput_runs(task: TemplatedTask, baseline_task: TemplatedTask, rounds: i
     """The baselines first (on the fewer questions of `baseline_task`), then RAGTune's EmbeddingSelector
     called three ways."""
     cached = EmbeddingSelector()  # shared by the warm runs: its choice cache persists between passes
-    return measure([
-        Contender("llama-index EmbeddingSingleSelector pattern (baseline)", ReembeddingSelector, baseline_task, 1),
-        Contender("re-embed choices per query, choices batched", lambda: ReembeddingSelector(per_text=False),
-                  baseline_task, 1),
-        Contender("EmbeddingSelector, one query per call", lambda: cached, task, 1),
-        Contender("EmbeddingSelector, all queries in one call, cold cache", EmbeddingSelector, task, None,
-                  warm_up=False),
-        Contender("EmbeddingSelector, all queries in one call", lambda: cached, task, None),
-    ], rounds)
+    return measure(
+        [
+            Contender("llama-index EmbeddingSingleSelector pattern (baseline)", ReembeddingSelector, baseline_task, 1),
+            Contender(
+                "re-embed choices per query, choices batched",
+                lambda: ReembeddingSelector(per_text=False),
+                baseline_task,
+                1,
+            ),
+            Contender("EmbeddingSelector, one query per call", lambda: cached, task, 1),
+            Contender(
+                "EmbeddingSelector, all queries in one call, cold cache", EmbeddingSelector, task, None, warm_up=False
+            ),
+            Contender("EmbeddingSelector, all queries in one call", lambda: cached, task, None),
+        ],
+        rounds,
+    )
 
 
 # --- reporting --------------------------------------------------------------------------------
@@ -275,42 +309,47 @@ def throughput_part(task: TemplatedTask, runs: list[Throughput], rounds: int, th
     for run in runs:
         agree, compared = run.same_picks(baseline)
         speedups = run.speedups_over(baseline)
-        rows.append(f"| {run.label} | {len(run.queries)} | {run.calls} | {run.median_s:.3f} | "
-                    f"{1000 * run.per_query_s:.2f} | {1 / run.per_query_s:,.1f} | "
-                    f"{statistics.median(speedups):.1f}x | {min(speedups):.1f}x-{max(speedups):.1f}x | "
-                    f"{agree}/{compared} |")
+        rows.append(
+            f"| {run.label} | {len(run.queries)} | {run.calls} | {run.median_s:.3f} | "
+            f"{1000 * run.per_query_s:.2f} | {1 / run.per_query_s:,.1f} | "
+            f"{statistics.median(speedups):.1f}x | {min(speedups):.1f}x-{max(speedups):.1f}x | "
+            f"{agree}/{compared} |"
+        )
     speedups = best.speedups_over(baseline)
     speedup = statistics.median(speedups)
     verdict = "met" if speedup >= TARGET_SPEEDUP else "NOT met"
-    return "\n".join([
-        THROUGHPUT,
-        "",
-        f"`bench/bench_router.py`: {len(task.queries)} templated questions routed among {len(task.choices)} tools "
-        f"(a vector and a summary tool per article of {task.source}), every selector with {DEFAULT_BASE_MODEL} on "
-        f"the CPU. Each row: median wall time of {rounds} passes; the two slow re-embedding baselines route "
-        f"every {len(task.queries) // len(baseline.queries)}th question ({len(baseline.queries)}, from every "
-        "document and both tool kinds). The rows take turns, one pass each per round, so load from other work "
-        "falls on every row alike. Each pass starts with one untimed warm-up call (model warm-up and, for the "
-        "cached selector, its choice embeddings), except in the cold-cache row, where a fresh selector embeds "
-        "the choices inside the timed call. Speedup: the baseline's time per question over the row's, taken "
-        "round by round (median and range over the rounds). Same picks: questions routed as the baseline routes "
-        "them (same model, same cosine). "
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs shared with other work, {threads} torch thread(s), "
-        f"Python {platform.python_version()}.",
-        "",
-        "| selector | questions | select() calls | wall time (s) | per question (ms) | questions/s | speedup "
-        "| speedup over rounds | same picks |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-        *rows,
-        "",
-        f"EmbeddingSelector with all questions in one call: {speedup:.0f}x the questions per second of the "
-        f"llama-index pattern (median of {rounds} rounds, "
-        f"{min(speedups):.0f}x-{max(speedups):.0f}x; target >= {TARGET_SPEEDUP:.0f}x: {verdict}) and "
-        f"{statistics.median(best.speedups_over(stricter)):.0f}x the stricter baseline that batches the choices per "
-        f"question. Routing accuracy of the base model on these templated questions: "
-        f"{matches(best.picks, task.expected).mean():.1%} (throughput only; match rates on generated router "
-        "datasets belong to their own part of this section).",
-    ])
+    return "\n".join(
+        [
+            THROUGHPUT,
+            "",
+            f"`bench/bench_router.py`: {len(task.queries)} templated questions routed among {len(task.choices)} tools "
+            f"(a vector and a summary tool per article of {task.source}), every selector with {DEFAULT_BASE_MODEL} on "
+            f"the CPU. Each row: median wall time of {rounds} passes; the two slow re-embedding baselines route "
+            f"every {len(task.queries) // len(baseline.queries)}th question ({len(baseline.queries)}, from every "
+            "document and both tool kinds). The rows take turns, one pass each per round, so load from other work "
+            "falls on every row alike. Each pass starts with one untimed warm-up call (model warm-up and, for the "
+            "cached selector, its choice embeddings), except in the cold-cache row, where a fresh selector embeds "
+            "the choices inside the timed call. Speedup: the baseline's time per question over the row's, taken "
+            "round by round (median and range over the rounds). Same picks: questions routed as the baseline routes "
+            "them (same model, same cosine). "
+            f"Machine: {platform.machine()}, {os.cpu_count()} CPUs shared with other work, {threads} torch thread(s), "
+            f"Python {platform.python_version()}.",
+            "",
+            "| selector | questions | select() calls | wall time (s) | per question (ms) | questions/s | speedup "
+            "| speedup over rounds | same picks |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            *rows,
+            "",
+            f"EmbeddingSelector with all questions in one call: {speedup:.0f}x the questions per second of the "
+            f"llama-index pattern (median of {rounds} rounds, "
+            f"{min(speedups):.0f}x-{max(speedups):.0f}x; target >= {TARGET_SPEEDUP:.0f}x: {verdict}) and "
+            f"{statistics.median(best.speedups_over(stricter)):.0f}x the stricter baseline that batches the choices "
+            "per "
+            f"question. Routing accuracy of the base model on these templated questions: "
+            f"{matches(best.picks, task.expected).mean():.1%} (throughput only; match rates on generated router "
+            "datasets belong to their own part of this section).",
+        ]
+    )
 
 
 # --- match rate: selectors tuned on a generated router dataset ----------------------------------
@@ -330,12 +369,14 @@ def generate_router_data(wiki_dir: Path, args: argparse.Namespace) -> GeneratedR
     files = articles(wiki_dir)
     documents = load_articles(files)
     chunks = chunk_documents(documents, load_tokenizer(None))
-    dataset, result = generate_router_dataset(documents, chunks, make_tools(documents), args.questions,
-                                              args.summaries, seed=args.seed)
+    dataset, result = generate_router_dataset(
+        documents, chunks, make_tools(documents), args.questions, args.summaries, seed=args.seed
+    )
     for item, why in result.failures:
         print(f"no queries for {item}: {why}", flush=True)
-    return GeneratedRouter(dataset, {d.doc_id: d.title for d in documents}, len(chunks),
-                           f"{shown(wiki_dir)} ({len(files)} articles)")
+    return GeneratedRouter(
+        dataset, {d.doc_id: d.title for d in documents}, len(chunks), f"{shown(wiki_dir)} ({len(files)} articles)"
+    )
 
 
 @dataclass
@@ -387,7 +428,7 @@ class MatchRun:
     def misses(self) -> dict[str, int]:
         """The missed queries by where they went: another document's tool, or the right document's other tool."""
         why = {"other document": 0, "other tool": 0}
-        for pick, want in zip(self.report.picks, self.task.expected):
+        for pick, want in zip(self.report.picks, self.task.expected, strict=True):
             if pick == want:
                 continue
             same_document = pick is not None and self.task.choice_docs[pick] == self.task.choice_docs[want]
@@ -400,14 +441,28 @@ def match_runs(task: SplitTask, args: argparse.Namespace, scratch: Path) -> list
     with the base embedding and both."""
     print(f"split by {task.by}: {task.train_queries} train, {len(task.queries)} validation queries", flush=True)
     embedding = train_embedding(
-        EmbeddingTrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
-                             eval_steps=NO_EVALS_DURING_TRAINING, seed=args.seed),
-        task.dataset, scratch / f"embedding-{task.by}")
+        EmbeddingTrainConfig(
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.lr,
+            eval_steps=NO_EVALS_DURING_TRAINING,
+            seed=args.seed,
+        ),
+        task.dataset,
+        scratch / f"embedding-{task.by}",
+    )
     print(f"  embedding trained: {embedding.train_seconds:.0f} s, {embedding.steps} steps", flush=True)
     cross = train_cross_encoder(
-        CrossEncoderTrainConfig(epochs=args.cross_epochs, batch_size=args.batch_size, learning_rate=args.lr,
-                                hard_negatives=args.hard_negatives, seed=args.seed),
-        task.dataset, scratch / f"cross-encoder-{task.by}")
+        CrossEncoderTrainConfig(
+            epochs=args.cross_epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.lr,
+            hard_negatives=args.hard_negatives,
+            seed=args.seed,
+        ),
+        task.dataset,
+        scratch / f"cross-encoder-{task.by}",
+    )
     print(f"  cross-encoder trained: {cross.train_seconds:.0f} s, {cross.steps} steps", flush=True)
     contenders = [
         (EmbeddingSelector(None, label="base embedding"), None),
@@ -417,7 +472,9 @@ def match_runs(task: SplitTask, args: argparse.Namespace, scratch: Path) -> list
     runs = []
     for selector, trained in contenders:
         report = evaluate_selector(selector, task.queries, task.choices, task.expected)
-        runs.append(MatchRun(task, report, trained.train_seconds if trained else None, trained.steps if trained else None))
+        runs.append(
+            MatchRun(task, report, trained.train_seconds if trained else None, trained.steps if trained else None)
+        )
         print(f"  {report.name}: match rate {report.match_rate:.3f}", flush=True)
     return runs
 
@@ -436,48 +493,57 @@ def match_part(data: GeneratedRouter, runs: list[MatchRun], args: argparse.Names
     tool_of = {qid: ids[0] for qid, ids in data.dataset.relevant_docs.items()}
     tools = {tool.id: tool for tool in dataset_tools(data.dataset)}
     by_kind = {kind: sum(tools[t].kind == kind for t in tool_of.values()) for kind in (VECTOR, SUMMARY)}
-    reworded = sum(data.dataset.queries[q].startswith("Regarding ") for q, t in tool_of.items()
-                   if tools[t].kind == VECTOR)
+    reworded = sum(
+        data.dataset.queries[q].startswith("Regarding ") for q, t in tool_of.items() if tools[t].kind == VECTOR
+    )
     document_split = next(run.task for run in runs if run.task.by == "document")
     rows = []
     for run in runs:
         kinds = [run.task.choice_kinds[e] for e in run.task.expected]
         train = f"{run.train_seconds:.0f} ({run.train_steps})" if run.train_seconds is not None else "—"
         misses = run.misses()
-        rows.append(f"| {run.task.by} | {run.report.name} | "
-                    f"{rate_cell(int(run.matches().sum()), len(run.task.queries), run.report.match_rate_ci)} | "
-                    f"{rate_cell(*run.on([k == VECTOR for k in kinds]))} | "
-                    f"{rate_cell(*run.on([k == SUMMARY for k in kinds]))} | "
-                    f"{misses['other document']} / {misses['other tool']} | {train} |")
-    return "\n".join([
-        MATCH,
-        "",
-        f"`bench/bench_router.py --only match`: RAGTune's pipeline end to end on {data.source}: `load_texts`, "
-        f"`chunk_documents` (bundled tokenizer, default {data.chunks} chunks), `make_tools` (a vector and a summary "
-        f"tool per article, {len(data.dataset.corpus)} in all), `generate_router_dataset` with the offline generator "
-        f"({args.questions} specific questions per article about chunks spread over it, each made to name its "
-        f"article, {reworded} of the {by_kind[VECTOR]} by a \"Regarding {{title}}, ...\" opening; {args.summaries} "
-        f"summary requests per article; seed {args.seed}): {len(data.dataset.queries)} "
-        f"queries ({by_kind[VECTOR]} for vector tools, {by_kind[SUMMARY]} for summary tools). `split_dataset` "
-        f"by query and by document, validation share {VAL_RATIO}, seed {args.seed} (by document: "
-        f"{' and '.join(document_split.held_out_titles())} held out, never trained on). Fine-tuned embedding: "
-        f"`train_embedding` from the bundled {DEFAULT_BASE_MODEL}, {args.epochs} epochs, learning rate {args.lr:g}, "
-        f"batch {args.batch_size}. Cross-encoder: `train_cross_encoder` from the same model with a new one-score "
-        f"head, {args.hard_negatives} hard negatives per query, {args.cross_epochs} epoch(s), learning rate "
-        f"{args.lr:g}, batch {args.batch_size}. Every selector routes each validation query among all "
-        f"{len(data.dataset.corpus)} tools (`router_task(dataset, \"val\")`, `evaluate_selector`); 95% bootstrap "
-        f"interval over the queries (`evaluate_selector`'s `match_rate_ci`). Misses: sent to another article's tool / to the right article's other tool. "
-        f"Train s: `trainer.train()` wall time (the cross-encoder's includes its validation reranking, 4 per "
-        f"epoch), steps in brackets. Machine: {platform.machine()}, {os.cpu_count()} CPUs shared with other work, "
-        f"{threads} torch thread(s), no GPU, Python {platform.python_version()}.",
-        "",
-        "| split | selector | match rate (95% CI) | vector-tool queries | summary-tool queries | misses (other "
-        "article / other tool) | train s (steps) |",
-        "|---|---|---|---|---|---|---:|",
-        *rows,
-        "",
-        match_verdict(runs),
-    ])
+        rows.append(
+            f"| {run.task.by} | {run.report.name} | "
+            f"{rate_cell(int(run.matches().sum()), len(run.task.queries), run.report.match_rate_ci)} | "
+            f"{rate_cell(*run.on([k == VECTOR for k in kinds]))} | "
+            f"{rate_cell(*run.on([k == SUMMARY for k in kinds]))} | "
+            f"{misses['other document']} / {misses['other tool']} | {train} |"
+        )
+    return "\n".join(
+        [
+            MATCH,
+            "",
+            f"`bench/bench_router.py --only match`: RAGTune's pipeline end to end on {data.source}: `load_texts`, "
+            f"`chunk_documents` (bundled tokenizer, default {data.chunks} chunks), `make_tools` (a vector and a "
+            "summary "
+            f"tool per article, {len(data.dataset.corpus)} in all), `generate_router_dataset` with the offline "
+            "generator "
+            f"({args.questions} specific questions per article about chunks spread over it, each made to name its "
+            f'article, {reworded} of the {by_kind[VECTOR]} by a "Regarding {{title}}, ..." opening; {args.summaries} '
+            f"summary requests per article; seed {args.seed}): {len(data.dataset.queries)} "
+            f"queries ({by_kind[VECTOR]} for vector tools, {by_kind[SUMMARY]} for summary tools). `split_dataset` "
+            f"by query and by document, validation share {VAL_RATIO}, seed {args.seed} (by document: "
+            f"{' and '.join(document_split.held_out_titles())} held out, never trained on). Fine-tuned embedding: "
+            f"`train_embedding` from the bundled {DEFAULT_BASE_MODEL}, {args.epochs} epochs, learning rate "
+            f"{args.lr:g}, "
+            f"batch {args.batch_size}. Cross-encoder: `train_cross_encoder` from the same model with a new one-score "
+            f"head, {args.hard_negatives} hard negatives per query, {args.cross_epochs} epoch(s), learning rate "
+            f"{args.lr:g}, batch {args.batch_size}. Every selector routes each validation query among all "
+            f'{len(data.dataset.corpus)} tools (`router_task(dataset, "val")`, `evaluate_selector`); 95% bootstrap '
+            "interval over the queries (`evaluate_selector`'s `match_rate_ci`). Misses: sent to another article's "
+            "tool / to the right article's other tool. "
+            f"Train s: `trainer.train()` wall time (the cross-encoder's includes its validation reranking, 4 per "
+            f"epoch), steps in brackets. Machine: {platform.machine()}, {os.cpu_count()} CPUs shared with other work, "
+            f"{threads} torch thread(s), no GPU, Python {platform.python_version()}.",
+            "",
+            "| split | selector | match rate (95% CI) | vector-tool queries | summary-tool queries | misses (other "
+            "article / other tool) | train s (steps) |",
+            "|---|---|---|---|---|---|---:|",
+            *rows,
+            "",
+            match_verdict(runs),
+        ]
+    )
 
 
 def match_verdict(runs: list[MatchRun]) -> str:
@@ -485,13 +551,14 @@ def match_verdict(runs: list[MatchRun]) -> str:
     tuned = next(run for run in runs if run.task.by == "document" and run.report.name == "fine-tuned embedding")
     base = next(run for run in runs if run.task.by == "document" and run.report.name == "base embedding")
     rate = tuned.report.match_rate
-    verdict = ("met" if rate >= TARGET_MATCH_RATE else
-               f"NOT met, {100 * (TARGET_MATCH_RATE - rate):.1f} points short")
-    return (f"Target: fine-tuned embedding >= {TARGET_MATCH_RATE} on queries of articles never trained on (split by "
-            f"document): {rate:.3f} (base embedding {base.report.match_rate:.3f}), {verdict}. These are the offline "
-            "generator's queries: summary requests come from fixed templates and specific questions follow "
-            "templates too, so part of what fine-tuning learns is their wording; LLM-written queries are the harder "
-            "test (run `router-dataset --generator llm` and `compare-selectors` on them).")
+    verdict = "met" if rate >= TARGET_MATCH_RATE else f"NOT met, {100 * (TARGET_MATCH_RATE - rate):.1f} points short"
+    return (
+        f"Target: fine-tuned embedding >= {TARGET_MATCH_RATE} on queries of articles never trained on (split by "
+        f"document): {rate:.3f} (base embedding {base.report.match_rate:.3f}), {verdict}. These are the offline "
+        "generator's queries: summary requests come from fixed templates and specific questions follow "
+        "templates too, so part of what fine-tuning learns is their wording; LLM-written queries are the harder "
+        "test (run `router-dataset --generator llm` and `compare-selectors` on them)."
+    )
 
 
 # --- the section ---------------------------------------------------------------------------------
@@ -526,8 +593,9 @@ def run_throughput(args: argparse.Namespace) -> str:
 def run_match(args: argparse.Namespace) -> str:
     started = time.perf_counter()
     data = generate_router_data(args.wikipedia, args)
-    print(f"{len(data.dataset.queries)} router queries, {len(data.dataset.corpus)} tools from {data.source}",
-          flush=True)
+    print(
+        f"{len(data.dataset.queries)} router queries, {len(data.dataset.corpus)} tools from {data.source}", flush=True
+    )
     scratch = Path(tempfile.mkdtemp(prefix="bench-router-"))
     try:
         runs = [run for by in SPLITS for run in match_runs(split_task(data, by, args.seed), args, scratch)]
@@ -539,22 +607,35 @@ def run_match(args: argparse.Namespace) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--wikipedia", type=Path, default=WIKIPEDIA,
-                        help=f"folder of the city articles (*.txt) (default: {shown(WIKIPEDIA)})")
+    parser.add_argument(
+        "--wikipedia",
+        type=Path,
+        default=WIKIPEDIA,
+        help=f"folder of the city articles (*.txt) (default: {shown(WIKIPEDIA)})",
+    )
     parser.add_argument("--only", choices=("throughput", "match"), help="run one part; the other stays as stored")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads; on a small machine shared with other work, two threads spin-wait on "
-                             "each other and timings swing several-fold, one keeps every row alike")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads; on a small machine shared with other work, two threads spin-wait on "
+        "each other and timings swing several-fold, one keeps every row alike",
+    )
     group = parser.add_argument_group("throughput")
     group.add_argument("--rounds", type=int, default=5, help="timed passes of every selector")
-    group.add_argument("--baseline-queries", type=int, default=32,
-                       help="questions the slow re-embedding baselines route (every k-th)")
+    group.add_argument(
+        "--baseline-queries", type=int, default=32, help="questions the slow re-embedding baselines route (every k-th)"
+    )
     group = parser.add_argument_group("match rate")
     group.add_argument("--questions", type=int, default=20, help="specific questions per article (vector tools)")
     group.add_argument("--summaries", type=int, default=10, help="summary requests per article (summary tools)")
     group.add_argument("--epochs", type=int, default=3, help="embedding fine-tuning epochs")
-    group.add_argument("--cross-epochs", type=int, default=4,
-                       help="cross-encoder epochs (with 2, the summary requests are still mostly sent to the vector tool)")
+    group.add_argument(
+        "--cross-epochs",
+        type=int,
+        default=4,
+        help="cross-encoder epochs (with 2, the summary requests are still mostly sent to the vector tool)",
+    )
     group.add_argument("--hard-negatives", type=int, default=3, help="wrong tools per cross-encoder train query")
     group.add_argument("--batch-size", type=int, default=16)
     group.add_argument("--lr", type=float, default=5e-5, help="learning rate of both models")

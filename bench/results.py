@@ -1,7 +1,7 @@
 """bench/RESULTS.md, one "## heading" section per benchmark: each script rewrites its own section only.
 
-    from bench.results import publish
-    publish("Router selectors", body, write=not args.no_write)   # body: the text under the heading, "###" parts allowed
+from bench.results import publish
+publish("Router selectors", body, write=not args.no_write)   # body: the text under the heading, "###" parts allowed
 """
 
 from __future__ import annotations
@@ -27,8 +27,10 @@ def write_section(heading: str, body: str, path: Path = RESULTS) -> None:
     body_lines = body.strip("\n").splitlines()
     nested = next((line for line in body_lines if line.startswith("## ")), None)
     if nested is not None:
-        raise ValueError(f"the body of section {heading!r} holds the heading {nested!r}, which would start a "
-                         "section of its own; use '###' for its parts")
+        raise ValueError(
+            f"the body of section {heading!r} holds the heading {nested!r}, which would start a "
+            "section of its own; use '###' for its parts"
+        )
     lines = _read_lines(path)
     new = [marker, "", *body_lines]
     bounds = _bounds(lines, marker)
@@ -49,7 +51,7 @@ def read_section(heading: str, path: Path = RESULTS) -> str | None:
     if bounds is None:
         return None
     start, end = bounds
-    return "\n".join(lines[start + 1:end]).strip("\n")
+    return "\n".join(lines[start + 1 : end]).strip("\n")
 
 
 def _marker(heading: str) -> str:

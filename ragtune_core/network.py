@@ -63,7 +63,8 @@ def check_allowed(url: str, what: str, always: Iterable[str] = ()) -> None:
         host = host_of(url) or url
         raise HostNotAllowedError(
             f"{what}: this server may not contact {host}: it is not among the hosts allowed by the "
-            f"server's {ALLOWED_HOSTS_ENV} setting (ask its administrator to add it)")
+            f"server's {ALLOWED_HOSTS_ENV} setting (ask its administrator to add it)"
+        )
 
 
 def _matches(host: str, entry: str) -> bool:

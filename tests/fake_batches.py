@@ -45,17 +45,30 @@ class FakeBatches:
         if file_id not in self.files or self.files[file_id]["purpose"] != "batch":
             return 400, {"error": {"message": f"no batch input file {file_id}", "type": "invalid_request_error"}}
         if body.get("endpoint") != "/v1/chat/completions" or body.get("completion_window") != "24h":
-            return 400, {"error": {"message": "endpoint or completion_window not supported", "type": "invalid_request_error"}}
+            return 400, {
+                "error": {"message": "endpoint or completion_window not supported", "type": "invalid_request_error"}
+            }
         with self.lock:
             self.created += 1
             batch_id = f"batch_{self.created}"
             lines = [json.loads(line) for line in self.files[file_id]["content"].decode().splitlines() if line.strip()]
             self.batches[batch_id] = {
-                "id": batch_id, "object": "batch", "endpoint": body["endpoint"], "input_file_id": file_id,
-                "completion_window": "24h", "status": "validating", "created_at": int(time.time()),
-                "output_file_id": None, "error_file_id": None, "errors": None, "metadata": body.get("metadata"),
+                "id": batch_id,
+                "object": "batch",
+                "endpoint": body["endpoint"],
+                "input_file_id": file_id,
+                "completion_window": "24h",
+                "status": "validating",
+                "created_at": int(time.time()),
+                "output_file_id": None,
+                "error_file_id": None,
+                "errors": None,
+                "metadata": body.get("metadata"),
                 "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
-                "_lines": lines, "_outcome": self.outcomes.pop(0) if self.outcomes else "completed", "_cancel": False}
+                "_lines": lines,
+                "_outcome": self.outcomes.pop(0) if self.outcomes else "completed",
+                "_cancel": False,
+            }
         return 200, self._public(batch_id)
 
     def retrieve(self, batch_id: str) -> dict:
@@ -65,7 +78,10 @@ class FakeBatches:
             if status == "validating":
                 batch["status"] = "failed" if batch["_outcome"] == "failed" else "in_progress"
                 if batch["status"] == "failed":
-                    batch["errors"] = {"object": "list", "data": [{"code": "invalid_file", "message": "the input is invalid"}]}
+                    batch["errors"] = {
+                        "object": "list",
+                        "data": [{"code": "invalid_file", "message": "the input is invalid"}],
+                    }
             elif status == "in_progress" and batch["_cancel"]:
                 self._finish(batch, "cancelled")
             elif status == "in_progress":
@@ -93,16 +109,37 @@ class FakeBatches:
             self.lines_seen[custom_id] = seen + 1
             if position >= answered:
                 code = "batch_expired" if status == "expired" else "batch_cancelled"
-                errors.append({"id": f"req-{custom_id}", "custom_id": custom_id, "response": None,
-                               "error": {"code": code, "message": f"the batch was {status} before this request ran"}})
+                errors.append(
+                    {
+                        "id": f"req-{custom_id}",
+                        "custom_id": custom_id,
+                        "response": None,
+                        "error": {"code": code, "message": f"the batch was {status} before this request ran"},
+                    }
+                )
             elif batch["_outcome"] == "partial" and not seen and position % 2 == 0:
-                errors.append({"id": f"req-{custom_id}", "custom_id": custom_id, "error": None, "response": {
-                    "status_code": 500, "request_id": f"r-{custom_id}",
-                    "body": {"error": {"message": "The server had an error", "type": "server_error"}}}})
+                errors.append(
+                    {
+                        "id": f"req-{custom_id}",
+                        "custom_id": custom_id,
+                        "error": None,
+                        "response": {
+                            "status_code": 500,
+                            "request_id": f"r-{custom_id}",
+                            "body": {"error": {"message": "The server had an error", "type": "server_error"}},
+                        },
+                    }
+                )
             else:
                 body = _completion(line["body"], self.server.responder(line["body"]))
-                output.append({"id": f"req-{custom_id}", "custom_id": custom_id, "error": None,
-                               "response": {"status_code": 200, "request_id": f"r-{custom_id}", "body": body}})
+                output.append(
+                    {
+                        "id": f"req-{custom_id}",
+                        "custom_id": custom_id,
+                        "error": None,
+                        "response": {"status_code": 200, "request_id": f"r-{custom_id}", "body": body},
+                    }
+                )
         batch["status"] = status
         batch["request_counts"].update(completed=len(output), failed=len(errors) if status == "completed" else 0)
         batch["output_file_id"] = self._store(batch["id"], "output", output)
@@ -152,6 +189,7 @@ class FakeBatches:
             return False
         status, body = answer
         payload = body if isinstance(body, bytes) else json.dumps(body).encode()
-        handler._send(path, None, status, {} if isinstance(body, dict) else {"Content-Type": "application/octet-stream"},
-                      payload)
+        handler._send(
+            path, None, status, {} if isinstance(body, dict) else {"Content-Type": "application/octet-stream"}, payload
+        )
         return True

@@ -25,8 +25,14 @@ _ACCOUNT_ROUTE = re.compile(r"^/v1/accounts/([^/]+)(/.*)$")
 _DATASET_ROUTE = re.compile(r"^/datasets/([^/:]+)(:upload)?$")
 _JOB_ROUTE = re.compile(r"^/supervisedFineTuningJobs(?:/([^/:]+)(:cancel)?)?$")
 _RESOURCE_ID = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
-_STATES = {"validating_files": "JOB_STATE_VALIDATING", "queued": "JOB_STATE_CREATING", "running": "JOB_STATE_RUNNING",
-           "succeeded": "JOB_STATE_COMPLETED", "failed": "JOB_STATE_FAILED", "cancelled": "JOB_STATE_CANCELLED"}
+_STATES = {
+    "validating_files": "JOB_STATE_VALIDATING",
+    "queued": "JOB_STATE_CREATING",
+    "running": "JOB_STATE_RUNNING",
+    "succeeded": "JOB_STATE_COMPLETED",
+    "failed": "JOB_STATE_FAILED",
+    "cancelled": "JOB_STATE_CANCELLED",
+}
 _CODES = {400: 3, 404: 5, 409: 6}  # gRPC's INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS
 # What Fireworks knows beside each FakeFineTuning's files and jobs: {"datasets": {id: ...}, "jobs": {id: body}}.
 _ACCOUNTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -111,8 +117,11 @@ def _dataset(ft, account: str, dataset_id: str) -> tuple[int, dict]:
         return _error(404, f"dataset {dataset_id} not found")
     if dataset.get("uploaded"):
         dataset["reads"] += 1
-    return 200, {"name": f"accounts/{account}/datasets/{dataset_id}", "exampleCount": dataset["exampleCount"],
-                 "state": _dataset_state(dataset)}
+    return 200, {
+        "name": f"accounts/{account}/datasets/{dataset_id}",
+        "exampleCount": dataset["exampleCount"],
+        "state": _dataset_state(dataset),
+    }
 
 
 def _dataset_state(dataset: dict) -> str:
@@ -122,7 +131,7 @@ def _dataset_state(dataset: dict) -> str:
 def _dataset_of(ft, account: str, name: str | None) -> str | None:
     """The id of the READY dataset of `account` that `name` ("accounts/A/datasets/ID") names, or None."""
     prefix = f"accounts/{account}/datasets/"
-    dataset_id = name[len(prefix):] if name and name.startswith(prefix) else None
+    dataset_id = name[len(prefix) :] if name and name.startswith(prefix) else None
     dataset = _known(ft)["datasets"].get(dataset_id)
     return dataset_id if dataset and dataset.get("uploaded") and _dataset_state(dataset) == "READY" else None
 
@@ -137,7 +146,7 @@ def _new_job(ft, account: str, body: dict) -> tuple[int, dict]:
     base = body.get("baseModel") or ""
     if not base.startswith(BASE_MODELS):
         return _error(400, f"baseModel {base!r} is not a Fireworks model ({BASE_MODELS}NAME)")
-    status, job = ft.create({"model": base[len(BASE_MODELS):], "training_file": train, "validation_file": validation})
+    status, job = ft.create({"model": base[len(BASE_MODELS) :], "training_file": train, "validation_file": validation})
     if status != 200:
         return _error(status, job["error"]["message"])
     created(ft)[job["id"]] = {**body, "account": account}
@@ -147,12 +156,20 @@ def _new_job(ft, account: str, body: dict) -> tuple[int, dict]:
 def _job(ft, job_id: str, job: dict) -> dict:
     body = created(ft)[job_id]
     account = body["account"]
-    shown = {"name": f"accounts/{account}/supervisedFineTuningJobs/{job_id}", "state": _STATES[job["status"]],
-             "displayName": body.get("displayName", ""), "createTime": iso_time(job["created_at"]),
-             "updateTime": iso_time(job["finished_at"] or job["created_at"]), "status": {"code": "OK", "message": ""},
-             "dataset": body["dataset"], "evaluationDataset": body.get("evaluationDataset", ""),
-             "baseModel": body["baseModel"], "loraRank": body.get("loraRank"), "epochs": body.get("epochs"),
-             "outputModel": body.get("outputModel") or f"accounts/{account}/models/{job_id}"}
+    shown = {
+        "name": f"accounts/{account}/supervisedFineTuningJobs/{job_id}",
+        "state": _STATES[job["status"]],
+        "displayName": body.get("displayName", ""),
+        "createTime": iso_time(job["created_at"]),
+        "updateTime": iso_time(job["finished_at"] or job["created_at"]),
+        "status": {"code": "OK", "message": ""},
+        "dataset": body["dataset"],
+        "evaluationDataset": body.get("evaluationDataset", ""),
+        "baseModel": body["baseModel"],
+        "loraRank": body.get("loraRank"),
+        "epochs": body.get("epochs"),
+        "outputModel": body.get("outputModel") or f"accounts/{account}/models/{job_id}",
+    }
     if job["finished_at"]:
         shown["completedTime"] = iso_time(job["finished_at"])
     if job["error"]:

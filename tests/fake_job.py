@@ -34,8 +34,9 @@ class FakeContext:
         return 1.0
 
 
-def running_job(ws: Workspace, kind: str = "train_embedding", name: str = "qa-minilm",
-                dataset_id: str | None = None) -> str:
+def running_job(
+    ws: Workspace, kind: str = "train_embedding", name: str = "qa-minilm", dataset_id: str | None = None
+) -> str:
     """A run of `kind` that looks alive (its worker is this test process); its id."""
     run = ws.create_run(kind, name, {}, dataset_id)
     ws.update_run(run.id, state="running")
@@ -51,8 +52,12 @@ def tiny_qa_workspace(root) -> Workspace:
     from ragtune_core.questions.qa_dataset import QADataset, save_dataset
 
     ws = Workspace(root)
-    dataset = QADataset({f"q{i}": f"Question {i}?" for i in range(4)}, {f"p{i}": f"Passage {i}." for i in range(4)},
-                        {f"q{i}": [f"p{i}"] for i in range(4)}, passage_docs={f"p{i}": f"d{i % 2}" for i in range(4)},
-                        split={f"q{i}": "train" if i % 2 else "val" for i in range(4)})
+    dataset = QADataset(
+        {f"q{i}": f"Question {i}?" for i in range(4)},
+        {f"p{i}": f"Passage {i}." for i in range(4)},
+        {f"q{i}": [f"p{i}"] for i in range(4)},
+        passage_docs={f"p{i}": f"d{i % 2}" for i in range(4)},
+        split={f"q{i}": "train" if i % 2 else "val" for i in range(4)},
+    )
     save_dataset(ws, "qa", dataset, None, {})
     return ws

@@ -46,9 +46,9 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
 
 Responder = Callable[[dict], "str | dict"]
 
@@ -88,15 +88,29 @@ class RecordedRequest:
 
 
 class FakeOpenAIServer:
-    def __init__(self, responder: Responder = question_responder, latency: float = 0.0,
-                 rate_limit_every: int | None = None, rate_limit_fraction: float = 0.0,
-                 retry_after: float | None = 0.2, server_error_every: int | None = None,
-                 malformed_fraction: float = 0.0, fine_tuning: bool = False,
-                 models: tuple[str, ...] = ("fake-model",), seed: int = 0,
-                 fault: str | None = None, fault_count: int | None = None, hang_seconds: float = 5.0,
-                 rpm: float | None = None, tpm: float | None = None, bucket_seconds: float = 60.0,
-                 rate_limit_headers: bool = True, latency_max: float | None = None,
-                 batches: bool = False, batch_outcomes: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        responder: Responder = question_responder,
+        latency: float = 0.0,
+        rate_limit_every: int | None = None,
+        rate_limit_fraction: float = 0.0,
+        retry_after: float | None = 0.2,
+        server_error_every: int | None = None,
+        malformed_fraction: float = 0.0,
+        fine_tuning: bool = False,
+        models: tuple[str, ...] = ("fake-model",),
+        seed: int = 0,
+        fault: str | None = None,
+        fault_count: int | None = None,
+        hang_seconds: float = 5.0,
+        rpm: float | None = None,
+        tpm: float | None = None,
+        bucket_seconds: float = 60.0,
+        rate_limit_headers: bool = True,
+        latency_max: float | None = None,
+        batches: bool = False,
+        batch_outcomes: tuple[str, ...] = (),
+    ):
         if fault is not None and fault not in FAULTS:
             raise ValueError(f"fault must be one of {', '.join(FAULTS)}, not {fault!r}")
         self.responder = responder
@@ -113,8 +127,9 @@ class FakeOpenAIServer:
         self.fault_count = fault_count
         self.hang_seconds = min(hang_seconds, MAX_HANG_SECONDS)
         self.latency_max = latency_max
-        self.buckets = {kind: _Bucket(limit, bucket_seconds) for kind, limit in (("requests", rpm), ("tokens", tpm))
-                        if limit}
+        self.buckets = {
+            kind: _Bucket(limit, bucket_seconds) for kind, limit in (("requests", rpm), ("tokens", tpm)) if limit
+        }
         self.rate_limit_headers = rate_limit_headers
         self.admissions: list[tuple[float, float]] = []  # (time, tokens charged) of each request let through
         self.faults = 0  # chat requests answered with `fault`
@@ -177,7 +192,8 @@ class FakeOpenAIServer:
             self._sent_before[key] = attempt + 1
             draws = random.Random(f"{self.seed}:{key}:{attempt}")
             rate_limit = bool(self.rate_limit_every and n % self.rate_limit_every == 0) or (
-                draws.random() < self.rate_limit_fraction)
+                draws.random() < self.rate_limit_fraction
+            )
             server_error = bool(self.server_error_every and n % self.server_error_every == 0)
             malformed = draws.random() < self.malformed_fraction
             fault = self.fault if self.fault and (self.fault_count is None or self.faults < self.fault_count) else None
@@ -193,8 +209,11 @@ class FakeOpenAIServer:
             if rate_limit or not limits["admitted"]:  # a real limiter answers at once, before any model work
                 with self._lock:
                     self.rate_limited += 1
-                return 429, {**limits["headers"], **self._retry_after_headers(limits.get("wait"))}, _error_body(
-                    "Rate limit reached", "rate_limit_exceeded")
+                return (
+                    429,
+                    {**limits["headers"], **self._retry_after_headers(limits.get("wait"))},
+                    _error_body("Rate limit reached", "rate_limit_exceeded"),
+                )
             time.sleep(latency)
             if server_error:
                 with self._lock:
@@ -285,9 +304,11 @@ class _Bucket:
 
     def headers(self, kind: str, now: float) -> dict:
         self._refill(now)
-        return {f"x-ratelimit-limit-{kind}": str(int(self.per_minute)),
-                f"x-ratelimit-remaining-{kind}": str(max(0, int(self.level))),
-                f"x-ratelimit-reset-{kind}": _duration((self.capacity - self.level) / self.rate)}
+        return {
+            f"x-ratelimit-limit-{kind}": str(int(self.per_minute)),
+            f"x-ratelimit-remaining-{kind}": str(max(0, int(self.level))),
+            f"x-ratelimit-reset-{kind}": _duration((self.capacity - self.level) / self.rate),
+        }
 
 
 def _duration(seconds: float) -> str:
@@ -310,8 +331,11 @@ def _completion(request: dict, answer: str | dict) -> dict:
         "created": int(time.time()),
         "model": request.get("model", "fake-model"),
         "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                  "total_tokens": prompt_tokens + completion_tokens},
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
     }
 
 
@@ -401,13 +425,19 @@ class _Handler(BaseHTTPRequestHandler):
 # training step, with a metrics event, per retrieve; a checkpoint each `checkpoint_every` steps) ->
 # succeeded (model "ft:<base>:fake::<job>"). `fail_at_step` makes it fail there; a training file
 # whose lines are not chat lines fails it at validation; cancel stops it. Only `fine_tunable` base
-# models are accepted. `upload_errors` uploads are answered 500 before any is taken. Nothing here runs unless the server is made with fine_tuning=True.
+# models are accepted. `upload_errors` uploads are answered 500 before any is taken. Nothing here runs
+# unless the server is made with fine_tuning=True.
 _FT_ROUTE = re.compile(r"^/v1/fine_tuning/jobs(?:/([^/]+)(?:/(cancel|events|checkpoints))?)?$")
 
 
 class FakeFineTuning:
-    def __init__(self, fine_tunable: tuple[str, ...] = ("fake-base",), steps: int = 4, checkpoint_every: int = 2,
-                 fail_at_step: int | None = None):
+    def __init__(
+        self,
+        fine_tunable: tuple[str, ...] = ("fake-base",),
+        steps: int = 4,
+        checkpoint_every: int = 2,
+        fail_at_step: int | None = None,
+    ):
         self.fine_tunable = fine_tunable
         self.steps = steps
         self.checkpoint_every = checkpoint_every
@@ -429,26 +459,52 @@ class FakeFineTuning:
                 return 500, {"error": {"message": "The server had an error", "type": "server_error"}}
             file_id = f"file-{len(self.files) + 1}"
             self.files[file_id] = {"content": fields["file"], "purpose": purpose, "filename": filename}
-        return 200, {"id": file_id, "object": "file", "bytes": len(fields["file"]), "created_at": int(time.time()),
-                     "filename": filename, "purpose": purpose, "status": "processed"}
+        return 200, {
+            "id": file_id,
+            "object": "file",
+            "bytes": len(fields["file"]),
+            "created_at": int(time.time()),
+            "filename": filename,
+            "purpose": purpose,
+            "status": "processed",
+        }
 
     def create(self, body: dict) -> tuple[int, dict]:
         model, training_file = body.get("model"), body.get("training_file")
         if model not in self.fine_tunable:
-            return 400, {"error": {"message": f"Model {model} is not available for fine-tuning", "type":
-                                   "invalid_request_error", "param": "model", "code": "model_not_available"}}
+            return 400, {
+                "error": {
+                    "message": f"Model {model} is not available for fine-tuning",
+                    "type": "invalid_request_error",
+                    "param": "model",
+                    "code": "model_not_available",
+                }
+            }
         for key in ("training_file", "validation_file"):
             if body.get(key) is not None and body[key] not in self.files:
                 return 400, {"error": {"message": f"{key} {body[key]} not found", "type": "invalid_request_error"}}
         with self.lock:
             job_id = f"ftjob-{len(self.jobs) + 1}"
             self.jobs[job_id] = {
-                "id": job_id, "object": "fine_tuning.job", "created_at": int(time.time()), "error": None,
-                "fine_tuned_model": None, "finished_at": None, "model": model, "organization_id": "org-fake",
-                "result_files": [], "seed": 0, "status": "validating_files", "trained_tokens": None,
-                "training_file": training_file, "validation_file": body.get("validation_file"),
+                "id": job_id,
+                "object": "fine_tuning.job",
+                "created_at": int(time.time()),
+                "error": None,
+                "fine_tuned_model": None,
+                "finished_at": None,
+                "model": model,
+                "organization_id": "org-fake",
+                "result_files": [],
+                "seed": 0,
+                "status": "validating_files",
+                "trained_tokens": None,
+                "training_file": training_file,
+                "validation_file": body.get("validation_file"),
                 "hyperparameters": {"n_epochs": "auto", "batch_size": "auto", "learning_rate_multiplier": "auto"},
-                "method": body.get("method"), "suffix": body.get("suffix"), "step": 0}
+                "method": body.get("method"),
+                "suffix": body.get("suffix"),
+                "step": 0,
+            }
             self.events[job_id], self.checkpoints[job_id] = [], []
             self._event(job_id, f"Created fine-tuning job: {job_id}")
             return 200, self._public(job_id)
@@ -471,8 +527,9 @@ class FakeFineTuning:
         if status == "validating_files":
             problem = self._bad_training_file(job["training_file"])
             if problem:
-                self._finish(job, "failed", error={"code": "invalid_training_file", "message": problem, "param":
-                                                   "training_file"})
+                self._finish(
+                    job, "failed", error={"code": "invalid_training_file", "message": problem, "param": "training_file"}
+                )
             else:
                 job["status"] = "queued"
                 self._event(job_id, "Files validated, moving job to queued state")
@@ -483,19 +540,35 @@ class FakeFineTuning:
             job["step"] += 1
             step = job["step"]
             if step == self.fail_at_step:
-                self._finish(job, "failed", error={"code": "server_error", "message": "The job failed due to an "
-                                                   "internal error", "param": None})
+                self._finish(
+                    job,
+                    "failed",
+                    error={"code": "server_error", "message": "The job failed due to an internal error", "param": None},
+                )
                 return
-            metrics = {"step": step, "train_loss": round(2.0 / step, 4), "train_mean_token_accuracy":
-                       round(min(1.0, 0.5 + 0.1 * step), 4), "total_steps": self.steps}
+            metrics = {
+                "step": step,
+                "train_loss": round(2.0 / step, 4),
+                "train_mean_token_accuracy": round(min(1.0, 0.5 + 0.1 * step), 4),
+                "total_steps": self.steps,
+            }
             self._event(job_id, f"Step {step}/{self.steps}: training loss={metrics['train_loss']}", "metrics", metrics)
             if step % self.checkpoint_every == 0 or step == self.steps:
-                self.checkpoints[job_id].append({
-                    "id": f"ftckpt-{job_id}-{step}", "object": "fine_tuning.job.checkpoint",
-                    "created_at": int(time.time()), "fine_tuned_model_checkpoint":
-                    f"ft:{job['model']}:fake::{job_id}:ckpt-step-{step}", "fine_tuning_job_id": job_id,
-                    "step_number": step, "metrics": {"step": step, "train_loss": metrics["train_loss"],
-                                                     "train_mean_token_accuracy": metrics["train_mean_token_accuracy"]}})
+                self.checkpoints[job_id].append(
+                    {
+                        "id": f"ftckpt-{job_id}-{step}",
+                        "object": "fine_tuning.job.checkpoint",
+                        "created_at": int(time.time()),
+                        "fine_tuned_model_checkpoint": f"ft:{job['model']}:fake::{job_id}:ckpt-step-{step}",
+                        "fine_tuning_job_id": job_id,
+                        "step_number": step,
+                        "metrics": {
+                            "step": step,
+                            "train_loss": metrics["train_loss"],
+                            "train_mean_token_accuracy": metrics["train_mean_token_accuracy"],
+                        },
+                    }
+                )
             if step >= self.steps:
                 job["fine_tuned_model"] = f"ft:{job['model']}:fake::{job_id}"
                 job["trained_tokens"] = 1000 * self.steps
@@ -517,12 +590,21 @@ class FakeFineTuning:
         if error:
             self._event(job["id"], error["message"], level="error")
 
-    def _event(self, job_id: str, message: str, kind: str = "message", data: dict | None = None,
-               level: str = "info") -> None:
+    def _event(
+        self, job_id: str, message: str, kind: str = "message", data: dict | None = None, level: str = "info"
+    ) -> None:
         events = self.events[job_id]
-        events.append({"id": f"ftevent-{job_id}-{len(events) + 1}", "object": "fine_tuning.job.event",
-                       "created_at": int(time.time()), "level": level, "message": message, "type": kind,
-                       "data": data or {}})
+        events.append(
+            {
+                "id": f"ftevent-{job_id}-{len(events) + 1}",
+                "object": "fine_tuning.job.event",
+                "created_at": int(time.time()),
+                "level": level,
+                "message": message,
+                "type": kind,
+                "data": data or {},
+            }
+        )
 
     def _public(self, job_id: str) -> dict:
         return {k: v for k, v in self.jobs[job_id].items() if k not in ("step", "suffix")}
@@ -572,12 +654,13 @@ def _fine_tuning_route(handler: _Handler, method: str, path: str, raw: bytes) ->
     from tests import fake_fireworks, fake_together
 
     content_type = handler.headers.get("Content-Type", "")
-    answer = (handler.fake.ft.answer(method, path, raw, content_type)
-              or fake_together.answer(handler.fake.ft, method, path, raw, content_type, _multipart)
-              or fake_fireworks.answer(handler.fake.ft, method, path, raw, content_type, _multipart))
+    answer = (
+        handler.fake.ft.answer(method, path, raw, content_type)
+        or fake_together.answer(handler.fake.ft, method, path, raw, content_type, _multipart)
+        or fake_fireworks.answer(handler.fake.ft, method, path, raw, content_type, _multipart)
+    )
     if answer is None:
         return False
     status, body = answer
     handler._send(path, None, status, {}, json.dumps(body).encode())
     return True
-

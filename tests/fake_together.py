@@ -13,8 +13,14 @@ import json
 import re
 
 _ROUTE = re.compile(r"^/v1/fine-tunes(?:/([^/]+)(?:/(cancel|events|checkpoints))?)?$")
-_STATES = {"validating_files": "pending", "queued": "queued", "running": "running", "succeeded": "completed",
-           "failed": "error", "cancelled": "cancelled"}
+_STATES = {
+    "validating_files": "pending",
+    "queued": "queued",
+    "running": "running",
+    "succeeded": "completed",
+    "failed": "error",
+    "cancelled": "cancelled",
+}
 
 
 def answer(ft, method: str, path: str, raw: bytes, content_type: str, parse_multipart) -> tuple[int, dict] | None:
@@ -39,34 +45,58 @@ def answer(ft, method: str, path: str, raw: bytes, content_type: str, parse_mult
     if action == "events":  # oldest first
         return 200, {"object": "list", "data": [_event(e) for e in ft.events[job_id]]}
     if action == "checkpoints":
-        return 200, {"data": [{"type": "Intermediate", "timestamp": iso_time(c["created_at"]),
-                               "name": f"{ft.jobs[job_id]['fine_tuned_model'] or job_id}-step-{c['step_number']}"}
-                              for c in ft.checkpoints[job_id]]}
+        return 200, {
+            "data": [
+                {
+                    "type": "Intermediate",
+                    "timestamp": iso_time(c["created_at"]),
+                    "name": f"{ft.jobs[job_id]['fine_tuned_model'] or job_id}-step-{c['step_number']}",
+                }
+                for c in ft.checkpoints[job_id]
+            ]
+        }
     return 200, _job(ft, job_id, ft.retrieve(job_id))
 
 
 def _created(ft, body: dict) -> tuple[int, dict]:
     if body.get("lora") is not True:
         return 400, {"error": {"message": "only LoRA fine-tunes are served here"}}
-    status, job = ft.create({"model": body.get("model"), "training_file": body.get("training_file"),
-                             "validation_file": body.get("validation_file"), "suffix": body.get("suffix")})
+    status, job = ft.create(
+        {
+            "model": body.get("model"),
+            "training_file": body.get("training_file"),
+            "validation_file": body.get("validation_file"),
+            "suffix": body.get("suffix"),
+        }
+    )
     return (status, job) if status != 200 else (200, _job(ft, job["id"], job))
 
 
 def _job(ft, job_id: str, job: dict) -> dict:
     model = job["fine_tuned_model"]
-    return {"id": job_id, "status": _STATES[job["status"]], "model": job["model"],
-            "created_at": iso_time(job["created_at"]), "output_name": model and model.replace("ft:", "fake-org/"),
-            "token_count": job["trained_tokens"], "training_file": job["training_file"], "lora": True,
-            "events": [_event(e) for e in ft.events[job_id]]}
+    return {
+        "id": job_id,
+        "status": _STATES[job["status"]],
+        "model": job["model"],
+        "created_at": iso_time(job["created_at"]),
+        "output_name": model and model.replace("ft:", "fake-org/"),
+        "token_count": job["trained_tokens"],
+        "training_file": job["training_file"],
+        "lora": True,
+        "events": [_event(e) for e in ft.events[job_id]],
+    }
 
 
 def _event(event: dict) -> dict:
-    return {"object": "fine-tune-event", "created_at": iso_time(event["created_at"]), "message": event["message"],
-            "level": {"error": "Error"}.get(event["level"], "Info"), "type": "JOB_ERROR" if event["level"] == "error"
-            else "JOB_PENDING"}
+    return {
+        "object": "fine-tune-event",
+        "created_at": iso_time(event["created_at"]),
+        "message": event["message"],
+        "level": {"error": "Error"}.get(event["level"], "Info"),
+        "type": "JOB_ERROR" if event["level"] == "error" else "JOB_PENDING",
+    }
 
 
 def iso_time(seconds: int) -> str:
     """Epoch seconds as the ISO date (UTC, "Z") Together and Fireworks give."""
-    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).isoformat().replace("+00:00", "Z")

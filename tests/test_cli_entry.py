@@ -14,8 +14,18 @@ from ragtune_core.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 # The commands the walk-through of docs/tour.md ("Command line") goes through.
-TOUR_COMMANDS = ("ingest", "generate", "train", "stop", "evaluate", "router-dataset", "train-cross-encoder",
-                 "compare-selectors", "route", "report")
+TOUR_COMMANDS = (
+    "ingest",
+    "generate",
+    "train",
+    "stop",
+    "evaluate",
+    "router-dataset",
+    "train-cross-encoder",
+    "compare-selectors",
+    "route",
+    "report",
+)
 
 
 def parser_commands() -> list[str]:
@@ -30,8 +40,14 @@ def console_script() -> Path | None:
 
 
 def help_output(command: list[str]) -> str:
-    result = subprocess.run([*command, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "COLUMNS": "200"})
+    result = subprocess.run(
+        [*command, "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -39,8 +55,11 @@ def help_output(command: list[str]) -> str:
 def assert_lists_every_command(text: str) -> None:
     assert text.startswith("usage: ")
     # "    train-llm (llm-finetune)   help...": a command, then its aliases in brackets
-    listed = {name for command, aliases in re.findall(r"^    (\S+)(?: \(([^)]*)\))?", text, re.MULTILINE)
-              for name in (command, *filter(None, aliases.split(", ")))}
+    listed = {
+        name
+        for command, aliases in re.findall(r"^    (\S+)(?: \(([^)]*)\))?", text, re.MULTILINE)
+        for name in (command, *filter(None, aliases.split(", ")))
+    }
     assert set(TOUR_COMMANDS) <= set(parser_commands())
     assert set(parser_commands()) <= listed
 
@@ -65,7 +84,19 @@ def test_the_console_script_exits_with_main_s_status(tmp_path):
     script = console_script()
     if script is None:
         pytest.skip("the project is not installed in this interpreter's environment")
-    result = subprocess.run([str(script), "--workspace", str(tmp_path), "export-dataset", "no-such-dataset",
-                             "--out", str(tmp_path / "out.json")], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            str(script),
+            "--workspace",
+            str(tmp_path),
+            "export-dataset",
+            "no-such-dataset",
+            "--out",
+            str(tmp_path / "out.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2, (result.stdout, result.stderr)  # main() returned 2: the handler refused
     assert result.stderr.startswith("error: ") and "no-such-dataset" in result.stderr

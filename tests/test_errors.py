@@ -30,8 +30,11 @@ def _exception_classes():
 def test_every_public_error_class_is_a_ragtune_error():
     classes = dict(_exception_classes())
     assert {"WorkspaceError", "FileContentError", "RoutingError", "UsageError", "JobError"} <= set(classes)
-    strays = [name for name, cls in classes.items()
-              if not name.startswith("_") and name not in NOT_USER_ERRORS and not issubclass(cls, RagtuneError)]
+    strays = [
+        name
+        for name, cls in classes.items()
+        if not name.startswith("_") and name not in NOT_USER_ERRORS and not issubclass(cls, RagtuneError)
+    ]
     assert strays == []
     assert "RouterError" not in classes  # one routing error, not twins
     assert issubclass(RagtuneError, ValueError) and not issubclass(RagtuneBug, ValueError)
@@ -55,8 +58,9 @@ def test_a_user_error_exits_2_with_its_message(tmp_path, monkeypatch, capsys):
 @pytest.mark.fault(
     "A bug in RAGTune under a CLI command (an exception that is not a RagtuneError, e.g. a KeyError)",
     sees="exit 3 with one line: 'internal error (a bug in RAGTune, please report it)', the exception and where "
-         "it was raised; RAGTUNE_DEBUG=1 adds the traceback",
-    kept="whatever the command had not changed yet")
+    "it was raised; RAGTUNE_DEBUG=1 adds the traceback",
+    kept="whatever the command had not changed yet",
+)
 def test_a_bug_exits_3_saying_it_is_a_bug(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("RAGTUNE_DEBUG", raising=False)
     code, out, err = _models_command(tmp_path, monkeypatch, capsys, KeyError("model_name"))
@@ -85,8 +89,9 @@ def _page_raising(raised_name: str) -> None:
 @pytest.mark.fault(
     "A bug in RAGTune on a page (an exception that is not a RagtuneError)",
     sees="the exception under 'internal error (a bug in RAGTune, please report it)', with its traceback; the "
-         "rest of the page still shows",
-    kept="whatever the page had not changed yet")
+    "rest of the page still shows",
+    kept="whatever the page had not changed yet",
+)
 def test_a_page_shows_a_user_error_as_its_message_and_a_bug_as_a_bug():
     user_error = AppTest.from_function(_page_raising, args=("user error",)).run()
     assert [e.value for e in user_error.error] == ["no corpus 'x'"] and not user_error.exception

@@ -19,7 +19,9 @@ def test_every_public_name_imports(stage):
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_importing_a_stage_loads_neither_torch_nor_streamlit(stage):
-    code = (f"import sys, ragtune_core.{stage}; "
-            "print(sorted(m for m in ('torch', 'streamlit', 'sentence_transformers') if m in sys.modules))")
+    code = (
+        f"import sys, ragtune_core.{stage}; "
+        "print(sorted(m for m in ('torch', 'streamlit', 'sentence_transformers') if m in sys.modules))"
+    )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == "[]"

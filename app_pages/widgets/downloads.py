@@ -21,6 +21,10 @@ def model_download(models: list[ModelRecord]) -> None:
     with errors_shown(stop=False):  # a folder holding links is refused here, before its button is offered
         own_files(Path(model.path), f"the model folder of {model.name}")
         # A callable: the zip is built from disk when clicked, not on every run, and never kept in the session.
-        st.download_button(f"Download {literal(model.name)}.zip", partial(zip_model, Path(model.path)),
-                           file_name=f"{Path(model.path).name}.zip", mime="application/zip",
-                           icon=":material/download:")
+        st.download_button(
+            f"Download {literal(model.name)}.zip",
+            partial(zip_model, Path(model.path)),
+            file_name=f"{Path(model.path).name}.zip",
+            mime="application/zip",
+            icon=":material/download:",
+        )

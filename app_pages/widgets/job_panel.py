@@ -66,20 +66,26 @@ def _chart_events(chart: Callable[[list[dict]], None], events: list[dict]) -> No
         chart(events)
     except (KeyError, TypeError, ValueError) as exc:
         log.warning("events not charted: %r", exc, exc_info=True)
-        st.warning(f"The run's events (events.jsonl) hold something this chart cannot read "
-                   f"({literal(type(exc).__name__)}: {literal(exc)}); the chart is left out.")
+        st.warning(
+            f"The run's events (events.jsonl) hold something this chart cannot read "
+            f"({literal(type(exc).__name__)}: {literal(exc)}); the chart is left out."
+        )
 
 
 def _render_status(status: jobs.JobStatus) -> None:
     label = f"{status.kind.replace('_', ' ')} · {status.state}"
     if status.is_active:
         detail = f"{status.done}/{status.total}" if status.total else "starting…"
-        st.progress(status.fraction, text=f"{label} · {detail} · {literal(status.message)} · "
-                    f"elapsed {clock(status.elapsed)} · ETA {clock(status.eta_seconds)}")
+        st.progress(
+            status.fraction,
+            text=f"{label} · {detail} · {literal(status.message)} · "
+            f"elapsed {clock(status.elapsed)} · ETA {clock(status.eta_seconds)}",
+        )
         _job_buttons(status)
     elif status.state == JobState.SUCCEEDED:  # a model no better than its start is said in a warning (VERDICT)
-        (st.warning if status.result.get(VERDICT) else st.success)(f"{label} in {clock(status.elapsed)}. "
-                                                                   f"{literal(status.message)}")
+        (st.warning if status.result.get(VERDICT) else st.success)(
+            f"{label} in {clock(status.elapsed)}. {literal(status.message)}"
+        )
     elif status.state == JobState.CANCELLED:
         st.warning(f"{label}: cancelled by the user.")
     else:
@@ -90,15 +96,20 @@ def _job_buttons(status: jobs.JobStatus) -> None:
     """Cancel stops any job at once and keeps nothing; a training can also stop after its current
     step and keep its best model so far, registered (jobs.request_stop)."""
     cancel, stop = st.columns(2)
-    if cancel.button("Cancel", key=f"cancel-{status.run_id}", icon=":material/stop_circle:",
-                     help="Stop now; nothing is kept."):
+    if cancel.button(
+        "Cancel", key=f"cancel-{status.run_id}", icon=":material/stop_circle:", help="Stop now; nothing is kept."
+    ):
         jobs.cancel_job(workspace(), status.run_id)
         st.rerun()
     if status.kind not in jobs.STOPPABLE_KINDS:
         return
     if jobs.stop_pending(workspace(), status):
         stop.caption("Stopping after the current step; the best model so far will be kept.")
-    elif stop.button("Stop and keep best", key=f"stop-{status.run_id}", icon=":material/save:",
-                     help="Stop after the current step and register the best model evaluated so far."):
+    elif stop.button(
+        "Stop and keep best",
+        key=f"stop-{status.run_id}",
+        icon=":material/save:",
+        help="Stop after the current step and register the best model evaluated so far.",
+    ):
         jobs.request_stop(workspace(), status.run_id)
         st.rerun()

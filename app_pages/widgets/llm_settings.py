@@ -47,39 +47,72 @@ def llm_settings(key: str, base_url: str | None = None, model: str | None = None
     lives only in this browser session and is never written to the workspace or a log.
     """
     server_url, server_key = server_llm()
-    base_url = st.text_input("Base URL", value=base_url or server_url, key=f"{key}-url",
-                             help="Any OpenAI-compatible API: OpenAI, Azure OpenAI, Ollama, vLLM, LM Studio.")
-    model = st.text_input("Model", value=model or os.environ.get("RAGTUNE_LLM_MODEL", "gpt-4o-mini"),
-                          key=f"{key}-model")
+    base_url = st.text_input(
+        "Base URL",
+        value=base_url or server_url,
+        key=f"{key}-url",
+        help="Any OpenAI-compatible API: OpenAI, Azure OpenAI, Ollama, vLLM, LM Studio.",
+    )
+    model = st.text_input(
+        "Model", value=model or os.environ.get("RAGTUNE_LLM_MODEL", "gpt-4o-mini"), key=f"{key}-model"
+    )
     own_endpoint = same_endpoint(base_url.strip() or None, server_url)
     usable_key = server_key if own_endpoint else None
-    typed = st.text_input("API key", type="password", key=f"{key}-api-key",
-                          placeholder="the server's key" if usable_key else "sk-… (none for a local server)",
-                          help="Kept in this browser session only; never saved.")
+    typed = st.text_input(
+        "API key",
+        type="password",
+        key=f"{key}-api-key",
+        placeholder="the server's key" if usable_key else "sk-… (none for a local server)",
+        help="Kept in this browser session only; never saved.",
+    )
     if server_key and not own_endpoint and not typed:
-        st.caption("The server's API key is sent only to the endpoint it is configured for: type this "
-                   "endpoint's key (a local server may need none).")
+        st.caption(
+            "The server's API key is sent only to the endpoint it is configured for: type this "
+            "endpoint's key (a local server may need none)."
+        )
     defaults = LLMConfig.__dataclass_fields__
-    bounds = {name: (limits_of(LLMConfig, name).low, limits_of(LLMConfig, name).high)
-              for name in ("timeout", "first_answer_timeout", "max_retries")}
+    bounds = {
+        name: (limits_of(LLMConfig, name).low, limits_of(LLMConfig, name).high)
+        for name in ("timeout", "first_answer_timeout", "max_retries")
+    }
     with st.expander("Timeout and retries", icon=":material/timer:"):
         left, middle, right = st.columns(3)
-        timeout = left.number_input("Timeout per request (s)", *bounds["timeout"], float(defaults["timeout"].default),
-                                    5.0, key=f"{key}-timeout", help="A request that takes longer is given up and "
-                                    f"tried {defaults['timeout_retries'].default} more time.")
-        first = middle.number_input("First answer within (s)", *bounds["first_answer_timeout"],
-                                    float(defaults["first_answer_timeout"].default), 5.0, key=f"{key}-first-timeout",
-                                    help="The timeout while the endpoint has answered nothing yet: a hung server "
-                                         "is given up in about twice this. Raise it for a server slow to start.")
-        retries = right.number_input("Retries", *bounds["max_retries"], int(defaults["max_retries"].default),
-                                     key=f"{key}-retries",
-                                     help="How often a request refused for now (429 rate limit, 5xx, a dropped "
-                                          "connection) is tried again, with growing waits.")
+        timeout = left.number_input(
+            "Timeout per request (s)",
+            *bounds["timeout"],
+            float(defaults["timeout"].default),
+            5.0,
+            key=f"{key}-timeout",
+            help=f"A request that takes longer is given up and tried {defaults['timeout_retries'].default} more time.",
+        )
+        first = middle.number_input(
+            "First answer within (s)",
+            *bounds["first_answer_timeout"],
+            float(defaults["first_answer_timeout"].default),
+            5.0,
+            key=f"{key}-first-timeout",
+            help="The timeout while the endpoint has answered nothing yet: a hung server "
+            "is given up in about twice this. Raise it for a server slow to start.",
+        )
+        retries = right.number_input(
+            "Retries",
+            *bounds["max_retries"],
+            int(defaults["max_retries"].default),
+            key=f"{key}-retries",
+            help="How often a request refused for now (429 rate limit, 5xx, a dropped "
+            "connection) is tried again, with growing waits.",
+        )
     if not model.strip():
         return None
     try:
-        config = LLMConfig(base_url=base_url.strip() or None, model=model.strip(), api_key=typed or usable_key,
-                           timeout=float(timeout), first_answer_timeout=float(first), max_retries=int(retries))
+        config = LLMConfig(
+            base_url=base_url.strip() or None,
+            model=model.strip(),
+            api_key=typed or usable_key,
+            timeout=float(timeout),
+            first_answer_timeout=float(first),
+            max_retries=int(retries),
+        )
     except LLMConfigError as exc:
         st.error(literal(exc))
         return None

@@ -12,8 +12,11 @@ from ragtune_core.routing import SelectorSpec, availability, untuned_llm_spec
 from ragtune_core.store import DEFAULT_BASE_MODEL
 
 # The workspace's trained models that can select: (model kind, selector kind, how the picker names it).
-_TRAINED = (("embedding", "embedding", "embedding"), ("cross_encoder", "cross_encoder", "cross-encoder"),
-            ("llm", "finetuned_llm", "fine-tuned LLM"))
+_TRAINED = (
+    ("embedding", "embedding", "embedding"),
+    ("cross_encoder", "cross_encoder", "cross-encoder"),
+    ("llm", "finetuned_llm", "fine-tuned LLM"),
+)
 
 
 def pick(label: str, records: list, key: str, help: str | None = None):
@@ -39,8 +42,11 @@ def selector_picker(key: str, batch: bool = False):
 
     Returns (chosen SelectorSpecs, the API key's env for a worker or None, the LLMConfig or None).
     """
-    specs = [SelectorSpec(f"{shown} · {name}", selector_kind, path) for model_kind, selector_kind, shown in _TRAINED
-             for name, path in models_by_name(model_kind).items()]
+    specs = [
+        SelectorSpec(f"{shown} · {name}", selector_kind, path)
+        for model_kind, selector_kind, shown in _TRAINED
+        for name, path in models_by_name(model_kind).items()
+    ]
     defaults = [spec.label for spec in specs][:4]
     specs.append(untuned_llm_spec())  # the baseline a local LLM fine-tune is measured against: on request
     labels = {spec.label: spec for spec in specs}

@@ -14,10 +14,15 @@ from ragtune_core.questions import GENERATORS
 
 def generator_settings(n_items: int, per_item: int, key: str) -> tuple[str, LLMConfig | None]:
     """The offline/LLM question generator choice with the LLM's settings; says what a run will ask for."""
-    generator = st.radio("Generator", GENERATORS, horizontal=True, key=f"{key}-generator",
-                         format_func={"offline": "Offline (no LLM, no key)", "llm": "LLM (OpenAI-compatible)"}.get,
-                         help="The offline generator phrases questions from each chunk's key terms with templates. "
-                              "An LLM writes more natural questions.")
+    generator = st.radio(
+        "Generator",
+        GENERATORS,
+        horizontal=True,
+        key=f"{key}-generator",
+        format_func={"offline": "Offline (no LLM, no key)", "llm": "LLM (OpenAI-compatible)"}.get,
+        help="The offline generator phrases questions from each chunk's key terms with templates. "
+        "An LLM writes more natural questions.",
+    )
     if generator == "offline":
         st.caption(f"Offline generator · about {n_items * per_item} questions.")
         return generator, None

@@ -29,7 +29,19 @@ from . import corpus, cross_encoder, curation, datasets, evaluate, llm_tune, que
 from .errors import CommandFailed
 from .progress import command_started
 
-COMMAND_GROUPS = (corpus, questions, router, datasets, curation, train, cross_encoder, llm_tune, evaluate, route, report)
+COMMAND_GROUPS = (
+    corpus,
+    questions,
+    router,
+    datasets,
+    curation,
+    train,
+    cross_encoder,
+    llm_tune,
+    evaluate,
+    route,
+    report,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,6 +82,9 @@ def _report_bug(exc: Exception) -> int:
     if os.environ.get("RAGTUNE_DEBUG"):
         traceback.print_exception(exc, file=sys.stderr)
     frame = traceback.extract_tb(exc.__traceback__)[-1]
-    print(f"error: {bug_message(exc)} (raised in {Path(frame.filename).name}:{frame.lineno}, {frame.name}; "
-          "RAGTUNE_DEBUG=1 shows the traceback)", file=sys.stderr)
+    print(
+        f"error: {bug_message(exc)} (raised in {Path(frame.filename).name}:{frame.lineno}, {frame.name}; "
+        "RAGTUNE_DEBUG=1 shows the traceback)",
+        file=sys.stderr,
+    )
     return 3

@@ -18,13 +18,23 @@ def register(subparsers) -> None:
     ingest = subparsers.add_parser("ingest", help="load PDFs, text files and wiki pages into a new chunked corpus")
     ingest.add_argument("--name", required=True, help="name of the new corpus")
     ingest.add_argument("--pdf", nargs="+", action="extend", default=[], type=Path, metavar="FILE")
-    ingest.add_argument("--text", nargs="+", action="extend", default=[], type=Path, metavar="FILE",
-                        help="UTF-8 text or markdown files")
-    ingest.add_argument("--wikipedia", nargs="+", action="extend", default=[], metavar="TITLE",
-                        help="page titles (or article URLs) fetched from --endpoint")
+    ingest.add_argument(
+        "--text", nargs="+", action="extend", default=[], type=Path, metavar="FILE", help="UTF-8 text or markdown files"
+    )
+    ingest.add_argument(
+        "--wikipedia",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="TITLE",
+        help="page titles (or article URLs) fetched from --endpoint",
+    )
     ingest.add_argument("--endpoint", default=WIKIPEDIA_API, help="MediaWiki API URL (default: %(default)s)")
-    ingest.add_argument("--chunk-size", type=int, help="tokens (default: what --model reads less room for a question, "
-                                                       "224 for the bundled model)")
+    ingest.add_argument(
+        "--chunk-size",
+        type=int,
+        help="tokens (default: what --model reads less room for a question, 224 for the bundled model)",
+    )
     ingest.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP, help="tokens (default: %(default)s)")
     ingest.add_argument("--model", help="model whose tokenizer measures chunks (default: the bundled base model)")
     ingest.set_defaults(handler=run_ingest)
@@ -32,8 +42,10 @@ def register(subparsers) -> None:
     corpora = subparsers.add_parser("corpora", help="list the corpora")
     corpora.set_defaults(handler=list_corpora)
 
-    delete = subparsers.add_parser("delete-corpus", help="delete a corpus (refused, naming them, while router "
-                                                         "datasets, drafts or runs still need it)")
+    delete = subparsers.add_parser(
+        "delete-corpus",
+        help="delete a corpus (refused, naming them, while router datasets, drafts or runs still need it)",
+    )
     delete.add_argument("corpus", metavar="CORPUS", help="corpus id or name")
     delete.set_defaults(handler=delete_corpus)
 
@@ -62,9 +74,15 @@ def run_ingest(args: argparse.Namespace, ws: Workspace) -> dict:
     if args.wikipedia:
         params["endpoint"] = args.endpoint
     record = save_corpus(ws, args.name, result.documents, chunks, params)
-    return {"corpus_id": record.id, "name": record.name, "documents": record.n_documents,
-            "chunks": record.n_chunks, "chunk_size": chunk_size, "share_of_tokens_cut_off": lost,
-            "errors": [asdict(e) for e in result.errors]}
+    return {
+        "corpus_id": record.id,
+        "name": record.name,
+        "documents": record.n_documents,
+        "chunks": record.n_chunks,
+        "chunk_size": chunk_size,
+        "share_of_tokens_cut_off": lost,
+        "errors": [asdict(e) for e in result.errors],
+    }
 
 
 def _warn_about_cut_passages(chunks, tokenizer, model: str | None) -> float:
@@ -72,14 +90,28 @@ def _warn_about_cut_passages(chunks, tokenizer, model: str | None) -> float:
     limit = max_seq_length(model)
     lost = share_beyond(chunks, tokenizer, limit) if limit else 0.0
     if lost:
-        print(f"warning: the model reads {limit} tokens of a passage: {lost:.0%} of the corpus's tokens lie beyond "
-              "and are never seen in training or retrieval; a smaller --chunk-size keeps them", file=sys.stderr)
+        print(
+            f"warning: the model reads {limit} tokens of a passage: {lost:.0%} of the corpus's tokens lie beyond "
+            "and are never seen in training or retrieval; a smaller --chunk-size keeps them",
+            file=sys.stderr,
+        )
     return round(lost, 4)
 
 
 def list_corpora(args: argparse.Namespace, ws: Workspace) -> dict:
-    return {"corpora": [{"id": c.id, "name": c.name, "documents": c.n_documents, "chunks": c.n_chunks,
-                         "created": c.created, "params": c.params} for c in ws.list_corpora()]}
+    return {
+        "corpora": [
+            {
+                "id": c.id,
+                "name": c.name,
+                "documents": c.n_documents,
+                "chunks": c.n_chunks,
+                "created": c.created,
+                "params": c.params,
+            }
+            for c in ws.list_corpora()
+        ]
+    }
 
 
 def delete_corpus(args: argparse.Namespace, ws: Workspace) -> dict:

@@ -15,12 +15,19 @@ from ..store import Workspace
 
 
 def register(subparsers) -> None:
-    queue = subparsers.add_parser("queue", help="the questions of a dataset worth a person's look, ranked, each "
-                                                "with its reasons and its candidates' scores")
+    queue = subparsers.add_parser(
+        "queue",
+        help="the questions of a dataset worth a person's look, ranked, each "
+        "with its reasons and its candidates' scores",
+    )
     queue.add_argument("dataset", metavar="DATASET", help="dataset id or name")
     queue.add_argument("--limit", type=int, help="at most this many questions (default: every flagged one)")
-    queue.add_argument("--no-base", dest="base", action="store_false",
-                       help="leave the bundled base embedding model out of the scorers (quicker)")
+    queue.add_argument(
+        "--no-base",
+        dest="base",
+        action="store_false",
+        help="leave the bundled base embedding model out of the scorers (quicker)",
+    )
     queue.set_defaults(handler=queue_command)
 
     versions = subparsers.add_parser("versions", help="the versions of a dataset and what each changed")
@@ -31,8 +38,13 @@ def register(subparsers) -> None:
 def queue_command(args: argparse.Namespace, ws: Workspace) -> dict:
     record = ws.resolve("datasets", args.dataset)
     items, scorers = curation_queue(ws, record.id, base=args.base, limit=args.limit)
-    return {"dataset_id": record.id, "name": record.name, "scorers": scorers, "flagged": len(items),
-            "queue": [item.to_dict() for item in items]}
+    return {
+        "dataset_id": record.id,
+        "name": record.name,
+        "scorers": scorers,
+        "flagged": len(items),
+        "queue": [item.to_dict() for item in items],
+    }
 
 
 def versions_command(args: argparse.Namespace, ws: Workspace) -> dict:
@@ -40,9 +52,19 @@ def versions_command(args: argparse.Namespace, ws: Workspace) -> dict:
     trained = {}
     for model in ws.list_models():
         trained.setdefault(model.dataset_id, []).append(model.name)
-    return {"versions": [{"dataset_id": d.id, "name": d.name, "version": d.params.get("version", 1),
-                          "parent": d.params.get("parent"), "queries": d.n_queries, "created": d.created,
-                          "changes": changes.counts() if (changes := changes_of(d)) else None,
-                          "changed": changes.describe() if changes else "first version",
-                          "trained_models": trained.get(d.id, [])}
-                         for d in versions_of(ws, record.id)]}
+    return {
+        "versions": [
+            {
+                "dataset_id": d.id,
+                "name": d.name,
+                "version": d.params.get("version", 1),
+                "parent": d.params.get("parent"),
+                "queries": d.n_queries,
+                "created": d.created,
+                "changes": changes.counts() if (changes := changes_of(d)) else None,
+                "changed": changes.describe() if changes else "first version",
+                "trained_models": trained.get(d.id, []),
+            }
+            for d in versions_of(ws, record.id)
+        ]
+    }

@@ -35,33 +35,49 @@ from .questions import add_test_ratio_flag, split_counts
 
 
 def register(subparsers) -> None:
-    imports = subparsers.add_parser("import-dataset", help="add a LlamaIndex QA dataset JSON file, or an "
-                                                           "evidence-phrase evaluation set, to the workspace")
+    imports = subparsers.add_parser(
+        "import-dataset",
+        help="add a LlamaIndex QA dataset JSON file, or an evidence-phrase evaluation set, to the workspace",
+    )
     imports.add_argument("file", type=Path, metavar="FILE")
     imports.add_argument("--name", required=True, help="name of the new dataset")
-    imports.add_argument("--corpus", help="corpus (id or name) whose chunks the passages are; checked and linked. "
-                                          "Required for an evidence-phrase set ({\"questions\": [{\"id\", "
-                                          "\"question\", \"evidence\", ...}]}): its chunks holding a question's "
-                                          "phrase are its right passages")
-    imports.add_argument("--kind", choices=IMPORT_KINDS, default=GUESS,
-                         help="qa: passages are chunks; router: passages are tools, queries labelled with the right "
-                              "one; guess (default): as the file says (ragtune.kind), else guessed from the passage "
-                              "ids. A kind that contradicts the file's is refused")
+    imports.add_argument(
+        "--corpus",
+        help="corpus (id or name) whose chunks the passages are; checked and linked. "
+        'Required for an evidence-phrase set ({"questions": [{"id", '
+        '"question", "evidence", ...}]}): its chunks holding a question\'s '
+        "phrase are its right passages",
+    )
+    imports.add_argument(
+        "--kind",
+        choices=IMPORT_KINDS,
+        default=GUESS,
+        help="qa: passages are chunks; router: passages are tools, queries labelled with the right "
+        "one; guess (default): as the file says (ragtune.kind), else guessed from the passage "
+        "ids. A kind that contradicts the file's is refused",
+    )
     imports.set_defaults(handler=import_dataset)
 
     export = subparsers.add_parser("export-dataset", help="write a dataset as LlamaIndex QA dataset JSON")
     export.add_argument("dataset", metavar="DATASET", help="dataset id or name")
     export.add_argument("--part", choices=(TRAIN, VAL, TEST), help="only this split part's questions (default: all)")
-    export.add_argument("--llama-index", action="store_true",
-                        help="only LlamaIndex's four keys, without RAGTune's extras (split, documents)")
+    export.add_argument(
+        "--llama-index",
+        action="store_true",
+        help="only LlamaIndex's four keys, without RAGTune's extras (split, documents)",
+    )
     export.add_argument("--out", required=True, type=Path, metavar="FILE")
     export.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     export.set_defaults(handler=export_dataset)
 
     split = subparsers.add_parser("split", help="(re)split a dataset into train, validation and test questions")
     split.add_argument("dataset", metavar="DATASET", help="dataset id or name")
-    split.add_argument("--by", choices=SPLIT_MODES, default="document",
-                       help="document: validation documents are never trained on (default); query: shuffle questions")
+    split.add_argument(
+        "--by",
+        choices=SPLIT_MODES,
+        default="document",
+        help="document: validation documents are never trained on (default); query: shuffle questions",
+    )
     split.add_argument("--val-ratio", type=float, default=0.2, help="share for validation (default 0.2)")
     add_test_ratio_flag(split)
     split.add_argument("--seed", type=int, default=42)
@@ -86,10 +102,17 @@ def import_dataset(args: argparse.Namespace, ws: Workspace) -> dict:
     dataset = imported.dataset
     corpus_id = _link_corpus(ws, dataset, args.corpus, args.file.name) if args.corpus else None
     record = save_dataset(ws, args.name, dataset, corpus_id, {"imported": args.file.name})
-    return {"dataset_id": record.id, "name": record.name, "kind": dataset.kind, "kind_guessed": imported.guessed,
-            "kind_note": imported.note,
-            "queries": record.n_queries, "passages": len(dataset.corpus), "corpus_id": corpus_id,
-            **split_counts(dataset)}
+    return {
+        "dataset_id": record.id,
+        "name": record.name,
+        "kind": dataset.kind,
+        "kind_guessed": imported.guessed,
+        "kind_note": imported.note,
+        "queries": record.n_queries,
+        "passages": len(dataset.corpus),
+        "corpus_id": corpus_id,
+        **split_counts(dataset),
+    }
 
 
 def import_evidence(args: argparse.Namespace, ws: Workspace, data) -> dict:
@@ -98,9 +121,16 @@ def import_evidence(args: argparse.Namespace, ws: Workspace, data) -> dict:
     refuse_router_evidence(args.kind, args.file.name)
     evidence = parse_evidence_set(data, args.file.name)
     record, match = import_evidence_set(ws, evidence, args.name, args.corpus, args.file.name)
-    return {"dataset_id": record.id, "name": record.name, "kind": "qa", "evaluation_only": True,
-            "queries": record.n_queries, "passages": len(match.dataset.corpus), "corpus_id": record.corpus_id,
-            **match.summary()}
+    return {
+        "dataset_id": record.id,
+        "name": record.name,
+        "kind": "qa",
+        "evaluation_only": True,
+        "queries": record.n_queries,
+        "passages": len(match.dataset.corpus),
+        "corpus_id": record.corpus_id,
+        **match.summary(),
+    }
 
 
 def export_dataset(args: argparse.Namespace, ws: Workspace) -> dict:
@@ -112,9 +142,15 @@ def export_dataset(args: argparse.Namespace, ws: Workspace) -> dict:
     with _naming(f"dataset {record.name!r}"):
         dataset = load_dataset(ws, record.id).subset(args.part)
     dataset.save(args.out, llama_index_only=args.llama_index)
-    return {"dataset_id": record.id, "name": record.name, "out": str(args.out), "part": args.part or "all",
-            "queries": len(dataset.queries), "passages": len(dataset.corpus),
-            "format": "llama-index" if args.llama_index else "llama-index+ragtune"}
+    return {
+        "dataset_id": record.id,
+        "name": record.name,
+        "out": str(args.out),
+        "part": args.part or "all",
+        "queries": len(dataset.queries),
+        "passages": len(dataset.corpus),
+        "format": "llama-index" if args.llama_index else "llama-index+ragtune",
+    }
 
 
 def split_command(args: argparse.Namespace, ws: Workspace) -> dict:
@@ -125,15 +161,33 @@ def split_command(args: argparse.Namespace, ws: Workspace) -> dict:
     dataset.split = split.parts
     params = {"split_by": split.by, "val_ratio": args.val_ratio, "test_ratio": args.test_ratio, "seed": args.seed}
     update_dataset(ws, record.id, dataset, params)
-    return {"dataset_id": record.id, "name": record.name, "by": split.by, "val_ratio": args.val_ratio,
-            "test_ratio": args.test_ratio, "seed": args.seed, **split_counts(dataset),
-            **({"note": split.note} if split.note else {})}
+    return {
+        "dataset_id": record.id,
+        "name": record.name,
+        "by": split.by,
+        "val_ratio": args.val_ratio,
+        "test_ratio": args.test_ratio,
+        "seed": args.seed,
+        **split_counts(dataset),
+        **({"note": split.note} if split.note else {}),
+    }
 
 
 def list_datasets(args: argparse.Namespace, ws: Workspace) -> dict:
-    return {"datasets": [{"id": d.id, "name": d.name, "kind": d.kind, "queries": d.n_queries,
-                          "corpus_id": d.corpus_id, "created": d.created, "params": d.params}
-                         for d in ws.list_datasets()]}
+    return {
+        "datasets": [
+            {
+                "id": d.id,
+                "name": d.name,
+                "kind": d.kind,
+                "queries": d.n_queries,
+                "corpus_id": d.corpus_id,
+                "created": d.created,
+                "params": d.params,
+            }
+            for d in ws.list_datasets()
+        ]
+    }
 
 
 def delete_dataset(args: argparse.Namespace, ws: Workspace) -> dict:
@@ -148,8 +202,10 @@ def _link_corpus(ws: Workspace, dataset: QADataset, corpus: str, file_name: str)
     doc_of_chunk = {c.chunk_id: c.doc_id for c in load_chunks(ws, record.id)}
     strangers = [pid for pid in dataset.corpus if pid not in doc_of_chunk]
     if strangers:
-        raise DatasetError(f"{file_name}: {len(strangers)} passages are not chunks of corpus {record.name!r}, "
-                           f"e.g. {strangers[:3]}; import without --corpus")
+        raise DatasetError(
+            f"{file_name}: {len(strangers)} passages are not chunks of corpus {record.name!r}, "
+            f"e.g. {strangers[:3]}; import without --corpus"
+        )
     dataset.passage_docs = {pid: dataset.passage_docs.get(pid) or doc_of_chunk[pid] for pid in dataset.corpus}
     return record.id
 
@@ -163,4 +219,3 @@ def _naming(subject: str):
         if subject in str(exc):
             raise
         raise type(exc)(f"{subject}: {exc}") from exc
-

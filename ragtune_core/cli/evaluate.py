@@ -8,39 +8,49 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..evaluation.retrieval import ModelSpec, PARTS, RetrievalReport, evaluate_models, load_part
-from ..evaluation.slices import metrics_by_slice
-from ..store.models import DEFAULT_BASE_MODEL, ModelNotFound, resolve_model, unknown_model
-from ..store.workspace import Workspace, WorkspaceError
 from ..evaluation.duration import ENCODING, estimate_evaluation
+from ..evaluation.retrieval import PARTS, ModelSpec, RetrievalReport, evaluate_models, load_part
+from ..evaluation.slices import metrics_by_slice
 from ..questions.qa_dataset import load_dataset, part_caveat, reported_part
 from ..reporting.history import RETRIEVAL, recording
+from ..store.models import DEFAULT_BASE_MODEL, ModelNotFound, resolve_model, unknown_model
+from ..store.workspace import Workspace, WorkspaceError
 from ..timing.pace import learn_pace
 from ..timing.work import Meter
-from .progress import EtaPrinter, command_seconds
 from .errors import UsageError
+from .progress import EtaPrinter, command_seconds
 
 BASE = "base"
-PART_HELP = ("which questions (default: test where the dataset has a test part; else val, the part fine-tuned models "
-             "were selected on, if it is split; else all)")
+PART_HELP = (
+    "which questions (default: test where the dataset has a test part; else val, the part fine-tuned models "
+    "were selected on, if it is split; else all)"
+)
 
 
 def register(subparsers) -> None:
     evaluate = subparsers.add_parser("evaluate", help="retrieval metrics of embedding models on a dataset")
     evaluate.add_argument("dataset", metavar="DATASET", help="dataset id or name")
-    evaluate.add_argument("--model", action="append", required=True, metavar="M",
-                          help=f"'{BASE}' (the bundled default), a workspace model's name or id, a folder or a "
-                               "Hub id marked hf:owner/name; repeat to compare models")
-    evaluate.add_argument("--part", choices=PARTS,
-                          help=PART_HELP)
+    evaluate.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        metavar="M",
+        help=f"'{BASE}' (the bundled default), a workspace model's name or id, a folder or a "
+        "Hub id marked hf:owner/name; repeat to compare models",
+    )
+    evaluate.add_argument("--part", choices=PARTS, help=PART_HELP)
     add_sample_option(evaluate)
     evaluate.add_argument("--batch-size", type=int, default=64)
     evaluate.set_defaults(handler=run_evaluate)
 
 
 def add_sample_option(parser) -> None:
-    parser.add_argument("--sample", type=int, metavar="N",
-                        help="at most N questions of the part, spread evenly over it (default: every one)")
+    parser.add_argument(
+        "--sample",
+        type=int,
+        metavar="N",
+        help="at most N questions of the part, spread evenly over it (default: every one)",
+    )
 
 
 def run_evaluate(args: argparse.Namespace, ws: Workspace) -> dict:
@@ -51,13 +61,28 @@ def run_evaluate(args: argparse.Namespace, ws: Workspace) -> dict:
     models = [model_spec(ws, name) for name in args.model]
     meter = announced_meter(ws, record.id, part, models, [], "evaluate", sample=args.sample)
     with recording(ws, RETRIEVAL, record.id, part, [m.label for m in models], settings=sampled(args)) as kept:
-        reports = evaluate_models(ws, record.id, models, part, args.batch_size,
-                                  on_progress=lambda done, total, message: meter(ENCODING, done, total, message),
-                                  sample=args.sample, on_saved=kept.add_report)
-    return {"dataset_id": record.id, "dataset": record.name, "part": part,
-            "queries": len(reports[0].per_query), "passages": reports[0].n_corpus,
-            "models": {r.name: r.metrics for r in reports}, **by_style(ws, record.id, reports),
-            "reports": [r.report_id for r in reports], **timed(meter, models[0]), **note}
+        reports = evaluate_models(
+            ws,
+            record.id,
+            models,
+            part,
+            args.batch_size,
+            on_progress=lambda done, total, message: meter(ENCODING, done, total, message),
+            sample=args.sample,
+            on_saved=kept.add_report,
+        )
+    return {
+        "dataset_id": record.id,
+        "dataset": record.name,
+        "part": part,
+        "queries": len(reports[0].per_query),
+        "passages": reports[0].n_corpus,
+        "models": {r.name: r.metrics for r in reports},
+        **by_style(ws, record.id, reports),
+        "reports": [r.report_id for r in reports],
+        **timed(meter, models[0]),
+        **note,
+    }
 
 
 def sampled(args: argparse.Namespace) -> dict:
@@ -65,11 +90,23 @@ def sampled(args: argparse.Namespace) -> dict:
     return {"sample": args.sample} if args.sample else {}
 
 
-def announced_meter(ws: Workspace, dataset_id: str, part: str, models: list[ModelSpec],
-                    cross_encoders: list[ModelSpec], label: str, top_k: int = 0, sample: int | None = None) -> Meter:
+def announced_meter(
+    ws: Workspace,
+    dataset_id: str,
+    part: str,
+    models: list[ModelSpec],
+    cross_encoders: list[ModelSpec],
+    label: str,
+    top_k: int = 0,
+    sample: int | None = None,
+) -> Meter:
     """The evaluation's estimate, said on stderr before it starts, and a Meter printing its progress."""
-    estimate = estimate_evaluation([(dataset_id, load_part(ws, dataset_id, part, sample), part)],
-                                   [m.path for m in models], [c.path for c in cross_encoders], top_k)
+    estimate = estimate_evaluation(
+        [(dataset_id, load_part(ws, dataset_id, part, sample), part)],
+        [m.path for m in models],
+        [c.path for c in cross_encoders],
+        top_k,
+    )
     print(f"estimated: {estimate.describe()}", file=sys.stderr, flush=True)
     return Meter(estimate, EtaPrinter(label))
 

@@ -28,16 +28,21 @@ from .llm_flags import add_llm_flags, llm_config_from, refuse_unavailable_batch
 
 def register(subparsers) -> None:
     compare = subparsers.add_parser(
-        "compare-selectors", help="match rates of router selectors (embedding, cross-encoder, LLM) on a router dataset",
+        "compare-selectors",
+        help="match rates of router selectors (embedding, cross-encoder, LLM) on a router dataset",
         description=f"An LLM selector's API key comes from the environment: {key_rule()} (--llm-api-key-env). "
-                    "Without a key OpenAI's API cannot be used and the LLM selector is skipped. A selector whose "
-                    "every selection failed is reported under 'failed' with its first error, and the command "
-                    "then exits with status 2.")
+        "Without a key OpenAI's API cannot be used and the LLM selector is skipped. A selector whose "
+        "every selection failed is reported under 'failed' with its first error, and the command "
+        "then exits with status 2.",
+    )
     compare.add_argument("dataset", metavar="DATASET", help="router dataset id or name")
     _add_selector_flags(compare)
-    compare.add_argument("--llm-batch", action="store_true",
-                         help="route through the LLM endpoint's Batch API (cheaper, results within 24 h); run again, "
-                              "a stopped comparison resumes its batch")
+    compare.add_argument(
+        "--llm-batch",
+        action="store_true",
+        help="route through the LLM endpoint's Batch API (cheaper, results within 24 h); run again, "
+        "a stopped comparison resumes its batch",
+    )
     compare.add_argument("--part", choices=PARTS, help=PART_HELP)
     compare.set_defaults(handler=run_compare_selectors)
 
@@ -49,18 +54,38 @@ def register(subparsers) -> None:
 
 
 def _add_selector_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--embedding", action="append", default=[], metavar="M",
-                        help=f"embedding selector: '{BASE}' (the bundled default), a workspace model's name or id, "
-                             "a folder or a Hub id (hf:owner/name); repeatable")
-    parser.add_argument("--cross-encoder", action="append", default=[], metavar="M",
-                        help="cross-encoder selector: a workspace cross-encoder's name or id, a folder or a Hub id (hf:owner/name); "
-                             "repeatable")
-    parser.add_argument("--finetuned-llm", action="append", default=[], metavar="NAME",
-                        help="fine-tuned LLM selector: a workspace LLM's name or id (from train-llm), trained on "
-                             "this dataset's tools; repeatable")
-    parser.add_argument("--untuned-llm", action="append", default=[], metavar="M",
-                        help=f"a causal LM on this machine as it comes, the baseline of its fine-tunes: '{BASE}' "
-                             "(SmolLM2-135M-Instruct, offline), a folder or a Hub id (hf:owner/name); repeatable")
+    parser.add_argument(
+        "--embedding",
+        action="append",
+        default=[],
+        metavar="M",
+        help=f"embedding selector: '{BASE}' (the bundled default), a workspace model's name or id, "
+        "a folder or a Hub id (hf:owner/name); repeatable",
+    )
+    parser.add_argument(
+        "--cross-encoder",
+        action="append",
+        default=[],
+        metavar="M",
+        help="cross-encoder selector: a workspace cross-encoder's name or id, a folder or a Hub id (hf:owner/name); "
+        "repeatable",
+    )
+    parser.add_argument(
+        "--finetuned-llm",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="fine-tuned LLM selector: a workspace LLM's name or id (from train-llm), trained on "
+        "this dataset's tools; repeatable",
+    )
+    parser.add_argument(
+        "--untuned-llm",
+        action="append",
+        default=[],
+        metavar="M",
+        help=f"a causal LM on this machine as it comes, the baseline of its fine-tunes: '{BASE}' "
+        "(SmolLM2-135M-Instruct, offline), a folder or a Hub id (hf:owner/name); repeatable",
+    )
     parser.add_argument("--llm-model", help="model of the LLM selector")
     add_llm_flags(parser, prefix="llm-", what="the LLM selector")
 
@@ -86,8 +111,9 @@ def selector_specs(ws: Workspace, args: argparse.Namespace, choices: list[Choice
         refuse_unavailable_batch(config, "--llm-batch")
         specs.append(SelectorSpec(f"LLM {args.llm_model}", "llm", llm=config.to_public_dict(), api_key=config.api_key))
     if not specs:
-        raise UsageError("name at least one selector: --embedding, --cross-encoder, --finetuned-llm, --untuned-llm "
-                         "or --llm-model")
+        raise UsageError(
+            "name at least one selector: --embedding, --cross-encoder, --finetuned-llm, --untuned-llm or --llm-model"
+        )
     return specs
 
 
@@ -98,8 +124,9 @@ def finetuned_llm_spec(ws: Workspace, name: str, choices: list[Choice]) -> Selec
         record = ws.resolve("models", name)
     except WorkspaceError:
         known = ", ".join(m.name for m in ws.list_models(LLM)) or "none yet (train one with train-llm)"
-        raise UsageError(f"--finetuned-llm {name!r}: no fine-tuned LLM of that name or id (the workspace has: "
-                         f"{known})") from None
+        raise UsageError(
+            f"--finetuned-llm {name!r}: no fine-tuned LLM of that name or id (the workspace has: {known})"
+        ) from None
     if record.kind != LLM:
         raise UsageError(f"--finetuned-llm {name!r} is a workspace {record.kind} model, not a fine-tuned LLM")
     try:
@@ -120,23 +147,42 @@ def run_compare_selectors(args: argparse.Namespace, ws: Workspace) -> dict:
     total = len(comparison.queries)
     for report in comparison.reports:
         if report.failures:
-            _print_progress(0, 0, f"{report.name}: {report.failures} of {total} queries failed (counted as misses); "
-                                  f"first error: {report.first_error}")
+            _print_progress(
+                0,
+                0,
+                f"{report.name}: {report.failures} of {total} queries failed (counted as misses); "
+                f"first error: {report.first_error}",
+            )
     tests = pairwise_mcnemar(comparison)
     for test in tests:
-        _print_progress(0, 0, f"{test.a} vs {test.b}: right only by one {test.a_only} vs {test.b_only} queries, "
-                              f"{p_phrase(test.p_value)} ({test.method}): {test.verdict()}")
-    summary = {"comparison_id": comparison.comparison_id, "dataset_id": record.id, "dataset": record.name,
-               "part": comparison.part, "queries": total, "tools": len(comparison.choices),
-               "match_rates": {r.name: r.match_rate for r in comparison.reports},
-               "failures": {r.name: r.failures for r in comparison.reports},
-               "skipped": dict(comparison.skipped), "failed": dict(comparison.failed),
-               "mcnemar": [test.to_dict() for test in tests],
-               "teacher_agreement": {row.selector: row.to_dict()
-                                     for row in teacher_agreements(ws, comparison, finetuned_llms(ws))}, **note}
+        _print_progress(
+            0,
+            0,
+            f"{test.a} vs {test.b}: right only by one {test.a_only} vs {test.b_only} queries, "
+            f"{p_phrase(test.p_value)} ({test.method}): {test.verdict()}",
+        )
+    summary = {
+        "comparison_id": comparison.comparison_id,
+        "dataset_id": record.id,
+        "dataset": record.name,
+        "part": comparison.part,
+        "queries": total,
+        "tools": len(comparison.choices),
+        "match_rates": {r.name: r.match_rate for r in comparison.reports},
+        "failures": {r.name: r.failures for r in comparison.reports},
+        "skipped": dict(comparison.skipped),
+        "failed": dict(comparison.failed),
+        "mcnemar": [test.to_dict() for test in tests],
+        "teacher_agreement": {
+            row.selector: row.to_dict() for row in teacher_agreements(ws, comparison, finetuned_llms(ws))
+        },
+        **note,
+    }
     if comparison.failed:
-        raise CommandFailed("; ".join(f"selector {label!r} failed on every query: {error}"
-                                      for label, error in comparison.failed), summary)
+        raise CommandFailed(
+            "; ".join(f"selector {label!r} failed on every query: {error}" for label, error in comparison.failed),
+            summary,
+        )
     return summary
 
 
@@ -145,8 +191,13 @@ def run_route(args: argparse.Namespace, ws: Workspace) -> dict:
     choices = load_router_task(ws, record.id).choices
     selectors, skipped = load_selectors(selector_specs(ws, args, choices))
     routed = route_query(args.query, choices, selectors)
-    return {"dataset_id": record.id, "dataset": record.name, "query": args.query,
-            "picks": route_rows(routed, choices), "skipped": dict(skipped)}
+    return {
+        "dataset_id": record.id,
+        "dataset": record.name,
+        "query": args.query,
+        "picks": route_rows(routed, choices),
+        "skipped": dict(skipped),
+    }
 
 
 def _print_progress(done: int, total: int, message: str) -> None:

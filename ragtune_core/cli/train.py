@@ -6,12 +6,12 @@ import argparse
 import sys
 from dataclasses import fields
 
-from ..runs import EventKind
 from .. import jobs
 from ..jobs import JobKind
+from ..runs import EventKind
 from ..store import Workspace
-from ..training import EmbeddingTrainConfig, SearchSettings, preflight, train_and_register
 from ..store.shapes import limits_of
+from ..training import EmbeddingTrainConfig, SearchSettings, preflight, train_and_register
 from ..training.config import Config, TrainConfig, TrainingError
 from ..training.duration import TrainingMeter, estimate_training
 from ..training.fit import how_it_stopped
@@ -39,8 +39,11 @@ def register(subparsers) -> None:
     cancel.add_argument("run_id", metavar="RUN_ID")
     cancel.set_defaults(handler=cancel_run)
 
-    stop = subparsers.add_parser("stop", help="stop a running training after its current step and keep its best "
-                                              "model so far, registered (cancel keeps nothing)")
+    stop = subparsers.add_parser(
+        "stop",
+        help="stop a running training after its current step and keep its best "
+        "model so far, registered (cancel keeps nothing)",
+    )
     stop.add_argument("run_id", metavar="RUN_ID")
     stop.set_defaults(handler=stop_run)
 
@@ -55,30 +58,44 @@ def add_config_options(parser: argparse.ArgumentParser, config_class: type[Train
         default = getattr(config_class(), name)
         default = limits.none_means if default is None else default
         names = [f"--{name.replace('_', '-')}", *([OPTION_ALIASES[name]] if name in OPTION_ALIASES else [])]
-        parser.add_argument(*names, dest=name, type=int if limits.whole else float, default=None,
-                            help=f"{limits.help}, {limits.range} (default: {default})")
+        parser.add_argument(
+            *names,
+            dest=name,
+            type=int if limits.whole else float,
+            default=None,
+            help=f"{limits.help}, {limits.range} (default: {default})",
+        )
 
 
 def numeric_settings(config_class: type) -> dict:
     """{name: Limits} of the settings of `config_class` that have a range."""
-    return {f.name: limits_of(config_class, f.name) for f in fields(config_class)
-            if limits_of(config_class, f.name).range}
+    return {
+        f.name: limits_of(config_class, f.name) for f in fields(config_class) if limits_of(config_class, f.name).range
+    }
 
 
 def add_search_options(parser: argparse.ArgumentParser) -> None:
     """--search-minutes and --search-trials: a hyperparameter search instead of one training."""
     for f in fields(SearchSettings):
         limits = limits_of(SearchSettings, f.name)
-        parser.add_argument(f"--search-{f.name.replace('max_', '').replace('_', '-')}", dest=f"search_{f.name}",
-                            type=int if limits.whole else float, default=None, metavar=f.name.upper(),
-                            help=f"hyperparameter search (Optuna), {limits.help}, {limits.range} "
-                                 f"(default: {f.default} once either search option is given)")
+        parser.add_argument(
+            f"--search-{f.name.replace('max_', '').replace('_', '-')}",
+            dest=f"search_{f.name}",
+            type=int if limits.whole else float,
+            default=None,
+            metavar=f.name.upper(),
+            help=f"hyperparameter search (Optuna), {limits.help}, {limits.range} "
+            f"(default: {f.default} once either search option is given)",
+        )
 
 
 def search_from_options(args: argparse.Namespace) -> SearchSettings | None:
     """The search the options ask for, or None when neither was given."""
-    given = {f.name: getattr(args, f"search_{f.name}") for f in fields(SearchSettings)
-             if getattr(args, f"search_{f.name}", None) is not None}
+    given = {
+        f.name: getattr(args, f"search_{f.name}")
+        for f in fields(SearchSettings)
+        if getattr(args, f"search_{f.name}", None) is not None
+    }
     if not given:
         return None
     try:
@@ -89,8 +106,9 @@ def search_from_options(args: argparse.Namespace) -> SearchSettings | None:
 
 def config_from_options(config_class: type[Config], args: argparse.Namespace, **settings) -> Config:
     """The config from the options add_config_options made (those not given keep their defaults) and `settings`."""
-    given = {name: getattr(args, name) for name in numeric_settings(config_class)
-             if getattr(args, name, None) is not None}
+    given = {
+        name: getattr(args, name) for name in numeric_settings(config_class) if getattr(args, name, None) is not None
+    }
     return config_class(**given, **settings)
 
 
@@ -125,10 +143,19 @@ def list_runs(args: argparse.Namespace, ws: Workspace) -> dict:
     for run in ws.list_runs(args.kind):
         # The job's status file knows better than the catalogue whether its worker is still alive.
         state = jobs.read_status(ws, run.id).state if jobs.status_path(ws, run.id).exists() else run.state
-        rows.append({"id": run.id, "name": run.name, "kind": run.kind, "state": state,
-                     "created": run.created, "finished": run.finished, "dataset_id": run.dataset_id,
-                     # what LLM calls were estimated to use before the run, and what they used
-                     **{k: run.result[k] for k in ("estimate", "usage", "cost_usd") if k in run.result}})
+        rows.append(
+            {
+                "id": run.id,
+                "name": run.name,
+                "kind": run.kind,
+                "state": state,
+                "created": run.created,
+                "finished": run.finished,
+                "dataset_id": run.dataset_id,
+                # what LLM calls were estimated to use before the run, and what they used
+                **{k: run.result[k] for k in ("estimate", "usage", "cost_usd") if k in run.result},
+            }
+        )
         if "estimate" not in rows[-1]:  # a run that did not succeed: its estimate event, when it had one
             estimate = next((e for e in jobs.read_events(ws, run.id) if e.get("event") == EventKind.ESTIMATE), None)
             if estimate:
@@ -148,8 +175,21 @@ def stop_run(args: argparse.Namespace, ws: Workspace) -> dict:
 
 
 def list_models(args: argparse.Namespace, ws: Workspace) -> dict:
-    return {"models": [{"id": m.id, "name": m.name, "kind": m.kind, "path": m.path, "base_model": m.base_model,
-                        "run_id": m.run_id, "created": m.created, "metrics": m.metrics} for m in ws.list_models()]}
+    return {
+        "models": [
+            {
+                "id": m.id,
+                "name": m.name,
+                "kind": m.kind,
+                "path": m.path,
+                "base_model": m.base_model,
+                "run_id": m.run_id,
+                "created": m.created,
+                "metrics": m.metrics,
+            }
+            for m in ws.list_models()
+        ]
+    }
 
 
 class _StderrReporter:
@@ -158,17 +198,28 @@ class _StderrReporter:
 
     def __call__(self, event: str, data: dict) -> None:
         if event == EventKind.EVAL:
-            shown = ", ".join(f"{k} {data['metrics'][k]:.4f}" for k in ("accuracy@1", "ndcg@10", "mrr@10", "accuracy@5")
-                              if k in data["metrics"])
+            shown = ", ".join(
+                f"{k} {data['metrics'][k]:.4f}"
+                for k in ("accuracy@1", "ndcg@10", "mrr@10", "accuracy@5")
+                if k in data["metrics"]
+            )
             print(f"eval at step {data['step']}: {shown}", file=sys.stderr, flush=True)
         elif event == EventKind.SCHEDULE:
-            print(f"schedule: {data['reason']}, validation every {data['eval_steps']} steps", file=sys.stderr, flush=True)
+            print(
+                f"schedule: {data['reason']}, validation every {data['eval_steps']} steps", file=sys.stderr, flush=True
+            )
         elif event == EventKind.BEST:
             stopped = how_it_stopped(data)
-            print(f"kept step {data['step']}: {data['metric']} {data['value']:.4f}{f' ({stopped})' if stopped else ''}",
-                  file=sys.stderr, flush=True)
+            print(
+                f"kept step {data['step']}: {data['metric']} {data['value']:.4f}{f' ({stopped})' if stopped else ''}",
+                file=sys.stderr,
+                flush=True,
+            )
         elif event == EventKind.TRIAL:
             value = "" if data["value"] is None else f": {data['value']:.4f}"
             settings = ", ".join(f"{k} {v:.3g}" for k, v in data["params"].items())
-            print(f"trial {data['number']} {data['state']}{value} ({settings}; {data['seconds']:.0f} s)",
-                  file=sys.stderr, flush=True)
+            print(
+                f"trial {data['number']} {data['state']}{value} ({settings}; {data['seconds']:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )

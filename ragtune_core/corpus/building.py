@@ -18,8 +18,9 @@ class BuiltCorpus:
     share_cut_off: float  # of the corpus's tokens, those past model_limit: never seen in training or retrieval
 
 
-def build_corpus(ws: Workspace, name: str, documents: list[Document], model: str | None, chunk_size: int,
-                 overlap: int) -> BuiltCorpus:
+def build_corpus(
+    ws: Workspace, name: str, documents: list[Document], model: str | None, chunk_size: int, overlap: int
+) -> BuiltCorpus:
     """Chunk `documents` in `model`'s tokens (None: the bundled model) and save them as the corpus `name`.
 
     Example::

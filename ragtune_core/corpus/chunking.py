@@ -53,8 +53,9 @@ def validate_chunk_params(chunk_size: int, overlap: int) -> None:
         raise CorpusError(f"overlap must be from 0 to {chunk_size - 1} tokens (below the chunk size), got {overlap}")
 
 
-def chunk_documents(documents: list[Document], tokenizer, chunk_size: int | None = None,
-                    overlap: int = DEFAULT_OVERLAP) -> list[Chunk]:
+def chunk_documents(
+    documents: list[Document], tokenizer, chunk_size: int | None = None, overlap: int = DEFAULT_OVERLAP
+) -> list[Chunk]:
     """Pack each document's sentences into chunks of at most `chunk_size` tokens.
 
     Each chunk after the first of a document starts with the last whole sentences of the one
@@ -76,8 +77,15 @@ def chunk_documents(documents: list[Document], tokenizer, chunk_size: int | None
         sentences = _measure(doc.text, tokenizer, chunk_size)
         for i, (start, end) in enumerate(_pack(sentences, chunk_size, overlap)):
             span = doc.span_at(start)
-            chunks.append(Chunk(f"{doc.doc_id}#{i}", doc.doc_id, doc.text[start:end],
-                                page=span.page if span else None, section=span.section if span else None))
+            chunks.append(
+                Chunk(
+                    f"{doc.doc_id}#{i}",
+                    doc.doc_id,
+                    doc.text[start:end],
+                    page=span.page if span else None,
+                    section=span.section if span else None,
+                )
+            )
     return chunks
 
 
@@ -97,10 +105,16 @@ def _measure(text: str, tokenizer, chunk_size: int) -> list[_Sentence]:
     offsets = split_sentences(text)
     if not offsets:
         return []
-    encoded = tokenizer([text[s:e] for s, e in offsets], add_special_tokens=False, return_offsets_mapping=True,
-                        return_attention_mask=False, return_token_type_ids=False, verbose=False)
+    encoded = tokenizer(
+        [text[s:e] for s, e in offsets],
+        add_special_tokens=False,
+        return_offsets_mapping=True,
+        return_attention_mask=False,
+        return_token_type_ids=False,
+        verbose=False,
+    )
     sentences = []
-    for (start, end), token_offsets in zip(offsets, encoded["offset_mapping"]):
+    for (start, end), token_offsets in zip(offsets, encoded["offset_mapping"], strict=True):
         if len(token_offsets) <= chunk_size:
             sentences.append(_Sentence(start, end, len(token_offsets)))
             continue

@@ -117,6 +117,8 @@ def _corpus_file(ws: Workspace, corpus_id: str, name: str):
     record = ws.get_corpus(corpus_id)
     path = ws.corpus_dir(corpus_id) / name
     if not path.is_file():
-        raise WorkspaceError(f"corpus {record.name!r} has lost its {name} (the workspace's "
-                             f"corpora/{corpus_id} folder was changed by hand?)")
+        raise WorkspaceError(
+            f"corpus {record.name!r} has lost its {name} (the workspace's "
+            f"corpora/{corpus_id} folder was changed by hand?)"
+        )
     return path

@@ -235,7 +235,7 @@ def _drop_empty(sections: list[_Section]) -> list[_Section]:
     """Keep a section with text, or a heading whose subsections have text."""
     kept = []
     for i, section in enumerate(sections):
-        subtree = itertools.takewhile(lambda s: s.level > section.level, sections[i + 1 :])
+        subtree = itertools.takewhile(lambda s, level=section.level: s.level > level, sections[i + 1 :])
         if section.body or (section.title is not None and any(s.body for s in subtree)):
             kept.append(section)
     return kept

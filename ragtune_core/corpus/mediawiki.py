@@ -25,9 +25,9 @@ from pydantic import Field
 
 from .. import __version__
 from ..network import Answer, HostNotAllowedError, check_allowed, read_answer
+from ..store.files import write_json
 from .documents import CorpusError, Document, IngestError, IngestResult, make_doc_id
 from .ingest import split_sections
-from ..store.files import write_json
 
 WIKIPEDIA_API = "https://en.wikipedia.org/w/api.php"
 MAX_REDIRECTS = 5
@@ -81,8 +81,13 @@ class WikiPage:
 
 
 class MediaWikiClient:
-    def __init__(self, endpoint: str = WIKIPEDIA_API, cache_dir: Path | None = None,
-                 session: requests.Session | None = None, timeout: float = 20.0):
+    def __init__(
+        self,
+        endpoint: str = WIKIPEDIA_API,
+        cache_dir: Path | None = None,
+        session: requests.Session | None = None,
+        timeout: float = 20.0,
+    ):
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise CorpusError(f"the MediaWiki endpoint must be an http(s) URL, got {endpoint!r}")
@@ -95,8 +100,12 @@ class MediaWikiClient:
         self.session = session or requests.Session()
         self.timeout = timeout
 
-    def fetch(self, titles: list[str], on_progress: Callable[[int, int, str], None] | None = None,
-              on_error: Callable[[IngestError], None] | None = None) -> IngestResult:
+    def fetch(
+        self,
+        titles: list[str],
+        on_progress: Callable[[int, int, str], None] | None = None,
+        on_error: Callable[[IngestError], None] | None = None,
+    ) -> IngestResult:
         """The pages named by `titles` (titles or /wiki/ URLs); on_progress(done, total, title) after each,
         on_error(error) as a title fails."""
         wanted = [t.strip() for t in titles if t.strip()]
@@ -156,8 +165,9 @@ class MediaWikiClient:
         url, params = self.endpoint, {**_QUERY, "titles": title}
         for _ in range(MAX_REDIRECTS + 1):
             try:
-                response = self.session.get(url, params=params, headers={"User-Agent": USER_AGENT},
-                                            timeout=self.timeout, allow_redirects=False)
+                response = self.session.get(
+                    url, params=params, headers={"User-Agent": USER_AGENT}, timeout=self.timeout, allow_redirects=False
+                )
             except requests.Timeout as exc:
                 raise _PageError(f"no answer from {self.host} within {self.timeout:g} s") from exc
             except requests.RequestException as exc:
@@ -192,8 +202,13 @@ class MediaWikiClient:
         path = self._cache_path(title)
         if not path:
             return
-        entry = {"endpoint": self.endpoint, "requested": title, "title": page.title,
-                 "extract": page.extract, "fetched": time.time()}
+        entry = {
+            "endpoint": self.endpoint,
+            "requested": title,
+            "title": page.title,
+            "extract": page.extract,
+            "fetched": time.time(),
+        }
         write_json(path, entry)
 
 

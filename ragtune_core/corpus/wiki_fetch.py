@@ -30,8 +30,14 @@ def wiki_fetch_params(endpoint: str, titles: list[str]) -> dict:
     return {"endpoint": endpoint, "titles": list(titles)}
 
 
-def fetch_into(folder: Path, endpoint: str, titles: list[str], cache_dir: Path,
-               on_progress: Callable[[int, int, str], None], on_error: Callable[[IngestError], None]) -> dict:
+def fetch_into(
+    folder: Path,
+    endpoint: str,
+    titles: list[str],
+    cache_dir: Path,
+    on_progress: Callable[[int, int, str], None],
+    on_error: Callable[[IngestError], None],
+) -> dict:
     """Fetch `titles` (MediaWikiClient.fetch, same callbacks) and save what loaded as `folder`/fetched.json;
     the summary: how many documents, and each failed title with why. FetchError when none loaded."""
     result = MediaWikiClient(endpoint, cache_dir=cache_dir).fetch(titles, on_progress=on_progress, on_error=on_error)

@@ -18,15 +18,18 @@ START, FIRST_STAGE, RERANKING, ENCODING = "start", "first stage", "reranking", "
 ENCODER_LENGTH, PAIR_LENGTH = 256, 512  # what an embedder and a cross-encoder read at most
 
 
-def estimate_evaluation(sets: list[tuple[str, QADataset, str | None]], models: list[str | None],
-                        cross_encoders: list[str | None] = (), top_k: int = 0) -> Estimate:
+def estimate_evaluation(
+    sets: list[tuple[str, QADataset, str | None]],
+    models: list[str | None],
+    cross_encoders: list[str | None] = (),
+    top_k: int = 0,
+) -> Estimate:
     """Seconds to evaluate `models` on each (name, dataset, part) of `sets`, at this machine's kept
     pace (timing.machine_pace). With several sets, each phase is named after its set
     ("handwritten · encoding"), in the order they run."""
     estimate = Estimate({START: machine_pace(models[0]).start_seconds if models else 0.0})
     for name, dataset, part in sets:
-        phases = evaluation_phases(dataset, part, models, machine_pace, cross_encoders,
-                                   top_k)
+        phases = evaluation_phases(dataset, part, models, machine_pace, cross_encoders, top_k)
         for phase, seconds in phases.items():
             estimate.add(set_phase(name, phase) if len(sets) > 1 else phase, seconds)
     return estimate
@@ -36,9 +39,14 @@ def set_phase(name: str, phase: str) -> str:
     return f"{name} · {phase}"
 
 
-def evaluation_phases(dataset: QADataset, part: str | None, models: list[str | None],
-                      pace_of: Callable[[str | None], Pace], cross_encoders: list[str | None] = (),
-                      top_k: int = 0) -> dict[str, float]:
+def evaluation_phases(
+    dataset: QADataset,
+    part: str | None,
+    models: list[str | None],
+    pace_of: Callable[[str | None], Pace],
+    cross_encoders: list[str | None] = (),
+    top_k: int = 0,
+) -> dict[str, float]:
     """Seconds of each phase of evaluating `models` on `part`, in the order they run: with
     `cross_encoders`, the first model ranks the corpus (FIRST_STAGE) and each cross-encoder reranks
     its top_k (RERANKING); every other model encodes the corpus and the questions (ENCODING).
@@ -47,7 +55,9 @@ def evaluation_phases(dataset: QADataset, part: str | None, models: list[str | N
     phases = {FIRST_STAGE: 0.0, RERANKING: 0.0} if cross_encoders else {}
     for index, model in enumerate(models):
         lengths = token_counter(model, ENCODER_LENGTH)
-        tokens = sorted_batch_tokens(lengths(dataset.corpus.values())) + sorted_batch_tokens(lengths(questions.queries.values()))
+        tokens = sorted_batch_tokens(lengths(dataset.corpus.values())) + sorted_batch_tokens(
+            lengths(questions.queries.values())
+        )
         phase = FIRST_STAGE if cross_encoders and index == 0 else ENCODING
         phases[phase] = phases.get(phase, 0.0) + pace_of(model).forward_seconds(tokens)
     for model in cross_encoders:
@@ -57,4 +67,3 @@ def evaluation_phases(dataset: QADataset, part: str | None, models: list[str | N
         pairs = len(questions.queries) * min(top_k, len(dataset.corpus))
         phases[RERANKING] += pace_of(model).forward_seconds(pairs * (question_tokens + passage_tokens - 1))
     return phases
-

@@ -19,7 +19,9 @@ METRIC_NAMES = (
     *(f"accuracy@{k}" for k in ACCURACY_AT),
     *(f"precision@{k}" for k in PRECISION_RECALL_AT),
     *(f"recall@{k}" for k in PRECISION_RECALL_AT),
-    "ndcg@10", "mrr@10", "map@100",
+    "ndcg@10",
+    "mrr@10",
+    "map@100",
 )
 TOP_K = 100  # the evaluator's largest cut-off (map@100): ranks beyond it are "not found"
 
@@ -49,15 +51,17 @@ def per_query_metric_values(per_query: list[QueryResult], metric: str) -> np.nda
     return _METRIC_VALUES[kind](ranks, n_relevant, k)
 
 
-def bootstrap_ci(per_query_values: np.ndarray, n_resamples: int = 1000, confidence: float = 0.95,
-                 seed: int = 0) -> tuple[float, float]:
+def bootstrap_ci(
+    per_query_values: np.ndarray, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean, resampling queries with replacement."""
     lows, highs = bootstrap_bounds(np.asarray(per_query_values, dtype=float)[:, None], n_resamples, confidence, seed)
     return float(lows[0]), float(highs[0])
 
 
-def bootstrap_bounds(values: np.ndarray, n_resamples: int, confidence: float,
-                      seed: int) -> tuple[np.ndarray, np.ndarray]:
+def bootstrap_bounds(
+    values: np.ndarray, n_resamples: int, confidence: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Interval bounds for each column of a queries x metrics matrix, all from the same resamples.
 
     A resample is a vector of how often each query was drawn, so a block of resample means is
@@ -75,7 +79,7 @@ def bootstrap_bounds(values: np.ndarray, n_resamples: int, confidence: float,
         size = min(n_resamples, start + per_block) - start
         draws = rng.integers(0, n, size=(size, n)) + n * np.arange(size)[:, None]
         counts = np.bincount(draws.ravel(), minlength=size * n).reshape(size, n)
-        means[start:start + size] = counts @ values / n
+        means[start : start + size] = counts @ values / n
     tail = (1 - confidence) / 2
     return np.quantile(means, tail, axis=0), np.quantile(means, 1 - tail, axis=0)
 
@@ -98,7 +102,7 @@ def _rank_matrix(per_query: list[QueryResult]) -> tuple[np.ndarray, np.ndarray]:
     width = max([1, *(len(q.relevant_ranks) for q in per_query)])
     ranks = np.full((len(per_query), width), np.inf)
     for row, result in enumerate(per_query):
-        ranks[row, :len(result.relevant_ranks)] = result.relevant_ranks
+        ranks[row, : len(result.relevant_ranks)] = result.relevant_ranks
     n_relevant = np.array([len(set(q.expected_ids)) for q in per_query], dtype=float)
     return ranks, n_relevant
 

@@ -25,8 +25,18 @@ from ..store.workspace import Workspace
 from .duration import FIRST_STAGE, RERANKING
 from .metrics import METRIC_NAMES, TOP_K, EvaluationError, per_query_metric_values
 from .retrieval import (
-    ModelSpec, Progress, RetrievalReport, Saved, encode_in_slices, load_part, part_questions, progress_counter, query_result,
-    rank_passages, save_report, sorted_positions,
+    ModelSpec,
+    Progress,
+    RetrievalReport,
+    Saved,
+    encode_in_slices,
+    load_part,
+    part_questions,
+    progress_counter,
+    query_result,
+    rank_passages,
+    save_report,
+    sorted_positions,
 )
 
 PhaseProgress = Callable[[str, int, int, str], None]
@@ -63,8 +73,14 @@ class RerankReports:
         return [self.retrieval, self.reranked]
 
 
-def first_stage(embedder, dataset: QADataset, part: str | None = "val", batch_size: int = BATCH_SIZE,
-                corpus_embeddings=None, on_progress: Progress | None = None) -> FirstStage:
+def first_stage(
+    embedder,
+    dataset: QADataset,
+    part: str | None = "val",
+    batch_size: int = BATCH_SIZE,
+    corpus_embeddings=None,
+    on_progress: Progress | None = None,
+) -> FirstStage:
     """Rank the corpus for each question of `part` ("val", "train"; None or "all": every one).
 
     `embedder` is a SentenceTransformer, or any object with an `encode(texts, batch_size=...,
@@ -96,8 +112,15 @@ def retrieval_report(first: FirstStage, name: str) -> RetrievalReport:
     return replace(_report(first, name, first.indices, first.scores), latency_ms=first.latency_ms)
 
 
-def rerank(cross_encoder, first: FirstStage, top_k: int, name: str, batch_size: int = BATCH_SIZE,
-           weight: float | None = None, on_progress: Progress | None = None) -> RetrievalReport:
+def rerank(
+    cross_encoder,
+    first: FirstStage,
+    top_k: int,
+    name: str,
+    batch_size: int = BATCH_SIZE,
+    weight: float | None = None,
+    on_progress: Progress | None = None,
+) -> RetrievalReport:
     """Reorder each question's top_k passages by the cross-encoder's score of (question, passage),
     blended with the first stage's by `weight` (None: the cross-encoder's own, see first_stage_weight).
     Equal scores keep the embedder's order. Its latency is the first stage's and the rescoring's, per question.
@@ -110,20 +133,28 @@ def rerank(cross_encoder, first: FirstStage, top_k: int, name: str, batch_size: 
     return replace(reranked(first, head_scores, name, weight), latency_ms=latency_ms)
 
 
-def cross_encoder_scores(cross_encoder, first: FirstStage, top_k: int, batch_size: int = BATCH_SIZE,
-                         on_progress: Progress | None = None) -> list[np.ndarray]:
+def cross_encoder_scores(
+    cross_encoder, first: FirstStage, top_k: int, batch_size: int = BATCH_SIZE, on_progress: Progress | None = None
+) -> list[np.ndarray]:
     """The cross-encoder's scores of each question's top_k passages, in the first stage's order,
     scored in slices of PAIRS_PER_SLICE so that `on_progress(pairs done, pairs, message)` moves."""
     _check_top_k(top_k)
     questions, corpus_ids = first.questions, first.corpus_ids
     heads = [row[:top_k] for row in first.indices]
-    pairs = [(question, questions.corpus[corpus_ids[i]])
-             for question, head in zip(questions.queries.values(), heads) for i in head]
+    pairs = [
+        (question, questions.corpus[corpus_ids[i]])
+        for question, head in zip(questions.queries.values(), heads, strict=True)
+        for i in head
+    ]
     scores = []
     for start in range(0, len(pairs), PAIRS_PER_SLICE):
-        part = pairs[start:start + PAIRS_PER_SLICE]
-        scores.append(np.asarray(cross_encoder.predict(part, batch_size=batch_size, show_progress_bar=False,
-                                                       convert_to_numpy=True), dtype=float).reshape(-1))
+        part = pairs[start : start + PAIRS_PER_SLICE]
+        scores.append(
+            np.asarray(
+                cross_encoder.predict(part, batch_size=batch_size, show_progress_bar=False, convert_to_numpy=True),
+                dtype=float,
+            ).reshape(-1)
+        )
         if on_progress:
             done = start + len(part)
             on_progress(done, len(pairs), f"reranked {done}/{len(pairs)} (question, passage) pairs")
@@ -135,7 +166,7 @@ def reranked(first: FirstStage, head_scores: list[np.ndarray], name: str, weight
     """The first stage with each question's head (as many passages as it has scores) reordered by
     those scores, blended with the first stage's by `weight` (0: the scores alone, 1: the first stage)."""
     indices, scores = [], []
-    for scored, row_indices, row_scores in zip(head_scores, first.indices, first.scores):
+    for scored, row_indices, row_scores in zip(head_scores, first.indices, first.scores, strict=True):
         head = len(scored)
         scored = _blend(scored, np.asarray(row_scores[:head], dtype=float), weight)
         order = np.argsort(-scored, kind="stable")
@@ -156,8 +187,9 @@ def _standardised(values: np.ndarray) -> np.ndarray:
     return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
 
 
-def best_blend(first: FirstStage, head_scores: list[np.ndarray], name: str,
-               metric: str) -> tuple[float, RetrievalReport]:
+def best_blend(
+    first: FirstStage, head_scores: list[np.ndarray], name: str, metric: str
+) -> tuple[float, RetrievalReport]:
     """The BLEND_WEIGHTS weight whose reranking scores best by `metric`, and that reranking; ties go
     to the smaller weight (the cross-encoder's say): max keeps the first of equals."""
     blends = [(weight, reranked(first, head_scores, name, weight)) for weight in BLEND_WEIGHTS]
@@ -176,26 +208,43 @@ def set_first_stage_weight(cross_encoder, weight: float) -> None:
     setattr(cross_encoder.config, _CONFIG_KEY, float(weight))
 
 
-def rerank_report(embedder, cross_encoder, dataset: QADataset, part: str | None = "val", top_k: int = RERANK_TOP_K,
-                  embedder_name: str = "embedder", cross_encoder_name: str = "cross-encoder",
-                  batch_size: int = BATCH_SIZE, on_progress: Progress | None = None) -> RerankReports:
+def rerank_report(
+    embedder,
+    cross_encoder,
+    dataset: QADataset,
+    part: str | None = "val",
+    top_k: int = RERANK_TOP_K,
+    embedder_name: str = "embedder",
+    cross_encoder_name: str = "cross-encoder",
+    batch_size: int = BATCH_SIZE,
+    on_progress: Progress | None = None,
+) -> RerankReports:
     """The embedder's retrieval report on `part`, and the same after reranking its top_k."""
     _check_top_k(top_k)
     first = first_stage(embedder, dataset, part, batch_size, on_progress=on_progress)
-    return RerankReports(retrieval=retrieval_report(first, embedder_name),
-                         reranked=rerank(cross_encoder, first, top_k, reranked_name(embedder_name, cross_encoder_name),
-                                         batch_size),
-                         top_k=top_k)
+    return RerankReports(
+        retrieval=retrieval_report(first, embedder_name),
+        reranked=rerank(cross_encoder, first, top_k, reranked_name(embedder_name, cross_encoder_name), batch_size),
+        top_k=top_k,
+    )
 
 
 def reranked_name(embedder_name: str, cross_encoder_name: str) -> str:
     return f"{embedder_name} + rerank {cross_encoder_name}"
 
 
-def rerank_and_save(ws: Workspace, dataset_id: str, embedder: ModelSpec, cross_encoders: list[ModelSpec],
-                    part: str = "val", top_k: int = RERANK_TOP_K, batch_size: int = BATCH_SIZE,
-                    on_phase: PhaseProgress | None = None, sample: int | None = None,
-                    on_saved: Saved | None = None) -> list[RetrievalReport]:
+def rerank_and_save(
+    ws: Workspace,
+    dataset_id: str,
+    embedder: ModelSpec,
+    cross_encoders: list[ModelSpec],
+    part: str = "val",
+    top_k: int = RERANK_TOP_K,
+    batch_size: int = BATCH_SIZE,
+    on_phase: PhaseProgress | None = None,
+    sample: int | None = None,
+    on_saved: Saved | None = None,
+) -> list[RetrievalReport]:
     """The embedder's report on a workspace dataset, then one per cross-encoder reranking its top_k,
     all saved where the Compare page finds them. The embedder ranks the corpus once for all of them.
     `on_phase(phase, done, total, message)` hears the FIRST_STAGE, then the RERANKING progress (a timing.Meter);
@@ -209,18 +258,26 @@ def rerank_and_save(ws: Workspace, dataset_id: str, embedder: ModelSpec, cross_e
     dataset = load_part(ws, dataset_id, part, sample)
     embedding_model = load_embedder(embedder.path)
     scorers = [load_cross_encoder(spec.path) for spec in cross_encoders]
-    first = first_stage(embedding_model, dataset, part, batch_size,
-                        on_progress=lambda done, total, message: report(FIRST_STAGE, done, total, message))
+    first = first_stage(
+        embedding_model,
+        dataset,
+        part,
+        batch_size,
+        on_progress=lambda done, total, message: report(FIRST_STAGE, done, total, message),
+    )
     saved = on_saved or (lambda report: None)
-    reports = [save_report(ws, retrieval_report(first, embedder.label), dataset_id,
-                           model_path=resolve_model(embedder.path))]
+    reports = [
+        save_report(ws, retrieval_report(first, embedder.label), dataset_id, model_path=resolve_model(embedder.path))
+    ]
     saved(reports[0])
-    for index, (spec, scorer) in enumerate(zip(cross_encoders, scorers)):
+    for index, (spec, scorer) in enumerate(zip(cross_encoders, scorers, strict=True)):
+
         def progress(done: int, total: int, message: str, index=index, label=spec.label) -> None:
             report(RERANKING, index * total + done, len(scorers) * total, f"{label}: {message}")
 
-        reranking = rerank(scorer, first, top_k, reranked_name(embedder.label, spec.label), batch_size,
-                           on_progress=progress)
+        reranking = rerank(
+            scorer, first, top_k, reranked_name(embedder.label, spec.label), batch_size, on_progress=progress
+        )
         reports.append(save_report(ws, reranking, dataset_id, model_path=resolve_model(spec.path)))
         saved(reports[-1])
     return reports
@@ -233,11 +290,20 @@ def _check_top_k(top_k: int) -> None:
 
 def _report(first: FirstStage, name: str, indices: list[list[int]], scores: list[list[float]]) -> RetrievalReport:
     questions, corpus_ids = first.questions, first.corpus_ids
-    per_query = [query_result(qid, questions, corpus_ids, row_scores, row_indices)
-                 for qid, row_scores, row_indices in zip(questions.queries, scores, indices)]
+    per_query = [
+        query_result(qid, questions, corpus_ids, row_scores, row_indices)
+        for qid, row_scores, row_indices in zip(questions.queries, scores, indices, strict=True)
+    ]
     shown = {pid for q in per_query for pid in (*q.expected_ids, q.top_id)}
-    report = RetrievalReport(name=name, part=first.part, metrics={}, per_query=per_query,
-                             passages={pid: questions.corpus[pid] for pid in corpus_ids if pid in shown},
-                             n_corpus=len(corpus_ids))
-    report.metrics = {metric: float(per_query_metric_values(report.per_query, metric).mean()) for metric in METRIC_NAMES}
+    report = RetrievalReport(
+        name=name,
+        part=first.part,
+        metrics={},
+        per_query=per_query,
+        passages={pid: questions.corpus[pid] for pid in corpus_ids if pid in shown},
+        n_corpus=len(corpus_ids),
+    )
+    report.metrics = {
+        metric: float(per_query_metric_values(report.per_query, metric).mean()) for metric in METRIC_NAMES
+    }
     return report

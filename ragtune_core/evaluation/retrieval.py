@@ -67,8 +67,15 @@ class ModelSpec:
 
 
 # --- evaluating -------------------------------------------------------------------------------
-def evaluate_retrieval(model, dataset: QADataset, name: str, part: str | None = "val", batch_size: int = 64,
-                       corpus_embeddings=None, on_progress: Progress | None = None) -> RetrievalReport:
+def evaluate_retrieval(
+    model,
+    dataset: QADataset,
+    name: str,
+    part: str | None = "val",
+    batch_size: int = 64,
+    corpus_embeddings=None,
+    on_progress: Progress | None = None,
+) -> RetrievalReport:
     """Rank the whole corpus for each question of `part` ("val", "train"; None or "all": every one).
 
     `model` is a SentenceTransformer (its encode_query/encode_document are used, as the evaluator
@@ -97,19 +104,34 @@ def evaluate_retrieval(model, dataset: QADataset, name: str, part: str | None = 
     scores, ranked = rank_passages(query_embeddings, corpus_embeddings, sorted_positions(corpus_ids))
     latency_ms = (time.perf_counter() - started) * 1000 / len(questions)
 
-    per_query = [query_result(qid, queries, corpus_ids, row_scores, row_ranked)
-                 for qid, row_scores, row_ranked in zip(queries.queries, scores.tolist(), ranked.tolist())]
+    per_query = [
+        query_result(qid, queries, corpus_ids, row_scores, row_ranked)
+        for qid, row_scores, row_ranked in zip(queries.queries, scores.tolist(), ranked.tolist(), strict=True)
+    ]
     shown = {pid for q in per_query for pid in (*q.expected_ids, q.top_id)}
-    report = RetrievalReport(name=name, part=part, metrics={}, per_query=per_query,
-                             passages={pid: dataset.corpus[pid] for pid in corpus_ids if pid in shown},
-                             n_corpus=len(corpus_ids), latency_ms=latency_ms)
-    report.metrics = dict(zip(METRIC_NAMES, metric_matrix(per_query).mean(axis=0).tolist()))
+    report = RetrievalReport(
+        name=name,
+        part=part,
+        metrics={},
+        per_query=per_query,
+        passages={pid: dataset.corpus[pid] for pid in corpus_ids if pid in shown},
+        n_corpus=len(corpus_ids),
+        latency_ms=latency_ms,
+    )
+    report.metrics = dict(zip(METRIC_NAMES, metric_matrix(per_query).mean(axis=0).tolist(), strict=True))
     return report
 
 
-def evaluate_models(ws: Workspace, dataset_id: str, models: list[ModelSpec], part: str = "val",
-                    batch_size: int = 64, on_progress: Progress | None = None,
-                    sample: int | None = None, on_saved: Saved | None = None) -> list[RetrievalReport]:
+def evaluate_models(
+    ws: Workspace,
+    dataset_id: str,
+    models: list[ModelSpec],
+    part: str = "val",
+    batch_size: int = 64,
+    on_progress: Progress | None = None,
+    sample: int | None = None,
+    on_saved: Saved | None = None,
+) -> list[RetrievalReport]:
     """Evaluate each model on a workspace dataset and save a report per model; with `sample`, on at
     most that many of the part's questions, spread evenly over it (load_part). `on_saved(report)` hears
     each report as it is saved (a comparison's history keeps what a cancelled one saved).
@@ -137,7 +159,6 @@ def evaluate_models(ws: Workspace, dataset_id: str, models: list[ModelSpec], par
         if on_saved:
             on_saved(reports[-1])
     return reports
-
 
 
 def load_part(ws: Workspace, dataset_id: str, part: str, sample: int | None = None) -> QADataset:
@@ -194,7 +215,7 @@ def encode_in_slices(encode, texts: list[str], batch_size: int, advance: Callabl
     slice_size = batch_size * 4  # a progress report every few seconds on a CPU
     parts = []
     for start in range(0, len(texts), slice_size):
-        batch = texts[start:start + slice_size]
+        batch = texts[start : start + slice_size]
         parts.append(encode(batch, batch_size=batch_size, convert_to_tensor=True, show_progress_bar=False))
         advance(batch)
     return torch.cat(parts)
@@ -221,7 +242,7 @@ def rank_passages(query_embeddings, corpus_embeddings, id_positions):
     k = min(TOP_K, corpus.shape[0])
     all_scores, all_ranked = [], []
     for start in range(0, queries.shape[0], _QUERIES_PER_BLOCK):
-        scores = queries[start:start + _QUERIES_PER_BLOCK] @ corpus.T
+        scores = queries[start : start + _QUERIES_PER_BLOCK] @ corpus.T
         top_scores, top_idx = _top_k_with_id_ties(scores, k, id_positions)
         all_scores.append(top_scores.cpu())
         all_ranked.append(top_idx.cpu())
@@ -248,33 +269,57 @@ def _top_k_with_id_ties(scores, k: int, id_positions):
     return top_scores.gather(1, by_score), top_idx.gather(1, by_score)
 
 
-def query_result(qid: str, dataset: QADataset, corpus_ids: list[str], scores: list[float],
-                 ranked: list[int]) -> QueryResult:
+def query_result(
+    qid: str, dataset: QADataset, corpus_ids: list[str], scores: list[float], ranked: list[int]
+) -> QueryResult:
     """One question's result from its ranked corpus positions (best first) and their scores."""
     expected = dataset.relevant_docs[qid]
     wanted = set(expected)
     ranked_ids = [corpus_ids[i] for i in ranked]
     relevant_ranks = [rank for rank, pid in enumerate(ranked_ids, start=1) if pid in wanted]
-    return QueryResult(query_id=qid, question=dataset.queries[qid], expected_ids=list(expected),
-                       rank=relevant_ranks[0] if relevant_ranks else None, top_id=ranked_ids[0],
-                       top_score=float(scores[0]), ranked_ids=ranked_ids[:RANKED_IDS_KEPT],
-                       relevant_ranks=relevant_ranks)
+    return QueryResult(
+        query_id=qid,
+        question=dataset.queries[qid],
+        expected_ids=list(expected),
+        rank=relevant_ranks[0] if relevant_ranks else None,
+        top_id=ranked_ids[0],
+        top_score=float(scores[0]),
+        ranked_ids=ranked_ids[:RANKED_IDS_KEPT],
+        relevant_ranks=relevant_ranks,
+    )
 
 
 # --- saved reports ----------------------------------------------------------------------------
-def save_report(ws: Workspace, report: RetrievalReport, dataset_id: str, model_label: str | None = None,
-                model_path: str | None = None) -> RetrievalReport:
+def save_report(
+    ws: Workspace,
+    report: RetrievalReport,
+    dataset_id: str,
+    model_label: str | None = None,
+    model_path: str | None = None,
+) -> RetrievalReport:
     """Write the report as evaluations/<report id>.json (atomically) and return it as saved."""
-    saved = replace(report, dataset_id=dataset_id, name=model_label or report.name,
-                    model_path=model_path or report.model_path, report_id=new_id("eval"))
+    saved = replace(
+        report,
+        dataset_id=dataset_id,
+        name=model_label or report.name,
+        model_path=model_path or report.model_path,
+        report_id=new_id("eval"),
+    )
     write_json(ws.dir("evaluations") / f"{saved.report_id}.json", saved.to_dict())
     return saved
 
 
 def list_reports(ws: Workspace, dataset_id: str | None = None, part: str | None = None) -> list[RetrievalReport]:
     """Saved reports, newest first; a file that cannot be read is skipped with a warning."""
-    return load_saved_results(ws.dir("evaluations"), RetrievalReport.from_dict, log, "evaluation report",
-                              dataset_id, part, schema=RetrievalReport)
+    return load_saved_results(
+        ws.dir("evaluations"),
+        RetrievalReport.from_dict,
+        log,
+        "evaluation report",
+        dataset_id,
+        part,
+        schema=RetrievalReport,
+    )
 
 
 def unreadable_reports(ws: Workspace) -> list[str]:

@@ -43,8 +43,9 @@ class PairedGain:
         return asdict(self)
 
 
-def metrics_by_slice(report: RetrievalReport, slice_of: dict[str, str],
-                     metrics: tuple[str, ...] = SLICE_METRICS) -> dict[str, dict[str, float]]:
+def metrics_by_slice(
+    report: RetrievalReport, slice_of: dict[str, str], metrics: tuple[str, ...] = SLICE_METRICS
+) -> dict[str, dict[str, float]]:
     """{slice: {metric: value, ..., "queries": n}} for the report's queries that `slice_of` ({query
     id: slice}) names, slices in their order of first appearance in `slice_of`; a query it does not
     name is in no slice, a slice without a query of the report is left out."""
@@ -53,12 +54,22 @@ def metrics_by_slice(report: RetrievalReport, slice_of: dict[str, str],
         if result.query_id in slice_of:
             rows_of[slice_of[result.query_id]].append(row)
     values = {metric: per_query_metric_values(report.per_query, metric) for metric in metrics}
-    return {name: {**{metric: float(values[metric][rows].mean()) for metric in metrics}, "queries": len(rows)}
-            for name, rows in rows_of.items() if rows}
+    return {
+        name: {**{metric: float(values[metric][rows].mean()) for metric in metrics}, "queries": len(rows)}
+        for name, rows in rows_of.items()
+        if rows
+    }
 
 
-def paired_gain(base: RetrievalReport, other: RetrievalReport, metric: str, query_ids: set[str] | None = None,
-                n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> PairedGain:
+def paired_gain(
+    base: RetrievalReport,
+    other: RetrievalReport,
+    metric: str,
+    query_ids: set[str] | None = None,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> PairedGain:
     """`other`'s gain over `base` in `metric` on the queries both answered (only those in
     `query_ids` when given), with a percentile bootstrap interval of the mean per-query difference."""
     base_values = _values_by_query(base, metric)
@@ -69,13 +80,18 @@ def paired_gain(base: RetrievalReport, other: RetrievalReport, metric: str, quer
     before = np.array([base_values[q] for q in paired])
     after = np.array([other_values[q] for q in paired])
     low, high = bootstrap_ci(after - before, n_resamples, confidence, seed)
-    return PairedGain(metric, float(before.mean()), float(after.mean()), float((after - before).mean()), low, high,
-                      len(paired))
+    return PairedGain(
+        metric, float(before.mean()), float(after.mean()), float((after - before).mean()), low, high, len(paired)
+    )
 
 
-def slice_table(reports: list[RetrievalReport], slice_of: dict[str, str] | None = None,
-                metrics: tuple[str, ...] = SLICE_METRICS, gains: tuple[str, ...] = GAIN_METRICS,
-                n_resamples: int = 1000) -> pd.DataFrame:
+def slice_table(
+    reports: list[RetrievalReport],
+    slice_of: dict[str, str] | None = None,
+    metrics: tuple[str, ...] = SLICE_METRICS,
+    gains: tuple[str, ...] = GAIN_METRICS,
+    n_resamples: int = 1000,
+) -> pd.DataFrame:
     """One row per model and slice ("all" first, then each slice of `slice_of`): the queries, each
     of `metrics`, and for every model after the first (the base) its paired gain over the first in
     each of `gains` with the interval (columns "<metric> gain", "<metric> gain low", "... high")."""
@@ -85,20 +101,29 @@ def slice_table(reports: list[RetrievalReport], slice_of: dict[str, str] | None 
         slices = {ALL: {**{m: report.metrics[m] for m in metrics}, "queries": len(report.per_query)}}
         slices.update(metrics_by_slice(report, slice_of or {}, metrics))
         for name, values in slices.items():
-            row = {"model": report.name, "slice": name, "queries": values["queries"],
-                   **{m: values[m] for m in metrics}}
+            row = {"model": report.name, "slice": name, "queries": values["queries"], **{m: values[m] for m in metrics}}
             if report is not base:
                 members = None if name == ALL else {q for q, s in (slice_of or {}).items() if s == name}
                 for metric in gains:
                     gain = paired_gain(base, report, metric, members, n_resamples)
-                    row.update({f"{metric} gain": gain.gain, f"{metric} gain low": gain.ci_low,
-                                f"{metric} gain high": gain.ci_high})
+                    row.update(
+                        {
+                            f"{metric} gain": gain.gain,
+                            f"{metric} gain low": gain.ci_low,
+                            f"{metric} gain high": gain.ci_high,
+                        }
+                    )
             rows.append(row)
-    columns = ["model", "slice", "queries", *metrics,
-               *(f"{m} gain{end}" for m in gains for end in ("", " low", " high"))]
+    columns = [
+        "model",
+        "slice",
+        "queries",
+        *metrics,
+        *(f"{m} gain{end}" for m in gains for end in ("", " low", " high")),
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
 def _values_by_query(report: RetrievalReport, metric: str) -> dict[str, float]:
     values = per_query_metric_values(report.per_query, metric)
-    return {result.query_id: float(value) for result, value in zip(report.per_query, values)}
+    return {result.query_id: float(value) for result, value in zip(report.per_query, values, strict=True)}

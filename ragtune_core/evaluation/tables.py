@@ -10,14 +10,15 @@ from .retrieval import RetrievalReport
 from .slices import GAIN_METRICS, slice_table
 
 
-def comparison_table(reports: list[RetrievalReport], n_resamples: int = 1000,
-                     confidence: float = 0.95) -> pd.DataFrame:
+def comparison_table(reports: list[RetrievalReport], n_resamples: int = 1000, confidence: float = 0.95) -> pd.DataFrame:
     """Long form: one row per model and metric, with the metric's bootstrap interval."""
     rows = []
-    for report, label in zip(reports, _unique_labels(reports)):
+    for report, label in zip(reports, _unique_labels(reports), strict=True):
         lows, highs = bootstrap_bounds(metric_matrix(report.per_query), n_resamples, confidence, seed=0)
-        rows += [{"model": label, "metric": metric, "value": report.metrics[metric], "ci_low": low, "ci_high": high}
-                 for metric, low, high in zip(METRIC_NAMES, lows.tolist(), highs.tolist())]
+        rows += [
+            {"model": label, "metric": metric, "value": report.metrics[metric], "ci_low": low, "ci_high": high}
+            for metric, low, high in zip(METRIC_NAMES, lows.tolist(), highs.tolist(), strict=True)
+        ]
     return pd.DataFrame(rows, columns=["model", "metric", "value", "ci_low", "ci_high"])
 
 
@@ -37,12 +38,14 @@ def per_query_comparison(reports: list[RetrievalReport]) -> pd.DataFrame:
     passages = {pid: text for report in reports for pid, text in report.passages.items()}
     table["query"] = [any_result[qid].question for qid in query_ids]
     table["expected passage"] = [passages.get(any_result[qid].expected_ids[0], "") for qid in query_ids]
-    for label, results in zip(labels, by_model):
-        table[f"rank · {label}"] = pd.array([results[q].rank if q in results else None for q in query_ids],
-                                            dtype="Int64")
-    for label, results in zip(labels, by_model):
-        table[f"top passage · {label}"] = [passages.get(results[q].top_id, results[q].top_id) if q in results
-                                           else None for q in query_ids]
+    for label, results in zip(labels, by_model, strict=True):
+        table[f"rank · {label}"] = pd.array(
+            [results[q].rank if q in results else None for q in query_ids], dtype="Int64"
+        )
+    for label, results in zip(labels, by_model, strict=True):
+        table[f"top passage · {label}"] = [
+            passages.get(results[q].top_id, results[q].top_id) if q in results else None for q in query_ids
+        ]
     if len(reports) >= 2:
         first, second = (table[f"rank · {label}"].fillna(TOP_K + 1) for label in labels[:2])
         table[f"rank gain · {labels[1]} vs {labels[0]}"] = first - second
@@ -58,8 +61,9 @@ def _unique_labels(reports: list[RetrievalReport]) -> list[str]:
     return labels
 
 
-def style_table(reports: list[RetrievalReport], styles: dict[str, str], base: str | None = None,
-                n_resamples: int = 1000) -> pd.DataFrame:
+def style_table(
+    reports: list[RetrievalReport], styles: dict[str, str], base: str | None = None, n_resamples: int = 1000
+) -> pd.DataFrame:
     """Every model overall and per style (evaluation.slices.slice_table), the `base` model (its report
     name; absent or None: the first report) first, and each other model's paired gain over it in
     hit@5 and MRR@10 as "+0.030 [-0.060, +0.120]" (the bootstrap 95% interval)."""
@@ -71,6 +75,7 @@ def style_table(reports: list[RetrievalReport], styles: dict[str, str], base: st
         columns = [f"{metric} gain{end}" for end in ("", " low", " high")]
         table[f"{metric} gain [95% CI]"] = [
             "" if pd.isna(gain) else f"{gain:+.3f} [{low:+.3f}, {high:+.3f}]"
-            for gain, low, high in table[columns].itertuples(index=False)]
+            for gain, low, high in table[columns].itertuples(index=False)
+        ]
         table = table.drop(columns=columns)
     return table.rename(columns={"slice": "style"})

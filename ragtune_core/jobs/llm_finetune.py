@@ -18,8 +18,9 @@ def start_llm_finetune_job(ws, request) -> JobStatus:
 
     check_request(ws, request)
     secret_env = request.llm_config().secret_env() if request.provider != "local" else None
-    return start_job(ws, JobKind.TRAIN_LLM, request.to_params(), name=f"fine-tune LLM · {request.model_name}",
-                     secret_env=secret_env)
+    return start_job(
+        ws, JobKind.TRAIN_LLM, request.to_params(), name=f"fine-tune LLM · {request.model_name}", secret_env=secret_env
+    )
 
 
 def provider_job_of(ws, run_id: str) -> str | None:
@@ -52,7 +53,9 @@ def follow_again(ws, run_id: str, api_key: str | None = None) -> JobStatus:
 
     job_id = followable_runs(ws).get(run_id)
     if job_id is None:
-        raise JobError(f"run {run_id!r} is not a hosted fine-tuning interrupted while its provider's job "
-                         "ran (see ragtune llm-jobs)")
+        raise JobError(
+            f"run {run_id!r} is not a hosted fine-tuning interrupted while its provider's job "
+            "ran (see ragtune llm-jobs)"
+        )
     request = LLMFinetuneRequest.from_params(ws.get_run(run_id).params)
     return start_llm_finetune_job(ws, dataclasses.replace(request, provider_job_id=job_id, api_key=api_key))

@@ -64,14 +64,19 @@ def training_history(ws: Workspace) -> list[dict]:
 def _history_row(run: RunRecord, result: TrainingRunResult | None, dataset_names: dict[str, str]) -> dict:
     after = (result.test_metrics_after or result.metrics_after) if result else {}
     return {
-        "model": run.name, "type": "cross-encoder" if run.kind == JobKind.TRAIN_CROSS_ENCODER else "embedding",
-        "state": run.state, "dataset": dataset_names.get(run.dataset_id, run.dataset_id),
-        "schedule": result.schedule if result else "", "kept step": result.best_step if result else None,
+        "model": run.name,
+        "type": "cross-encoder" if run.kind == JobKind.TRAIN_CROSS_ENCODER else "embedding",
+        "state": run.state,
+        "dataset": dataset_names.get(run.dataset_id, run.dataset_id),
+        "schedule": result.schedule if result else "",
+        "kept step": result.best_step if result else None,
         "steps run": result.steps if result else None,
         "search trials": (len(result.trials) or None) if result else None,
         "started": when(run.created),
         "estimated": "" if result is None or result.estimated_seconds is None else duration(result.estimated_seconds),
         "duration": clock(run.finished - run.created) if run.finished else "",
         "measured on": ("test" if result.test_metrics_after else "validation (chose it)") if result else "",
-        "ndcg@10": after.get("ndcg@10"), "mrr@10": after.get("mrr@10"), "accuracy@1": after.get("accuracy@1"),
+        "ndcg@10": after.get("ndcg@10"),
+        "mrr@10": after.get("mrr@10"),
+        "accuracy@1": after.get("accuracy@1"),
     }

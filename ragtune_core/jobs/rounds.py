@@ -23,15 +23,17 @@ ROUND_METRICS = ("ndcg@10", *GAIN_METRICS)
 def earlier_models(ws: Workspace, dataset_id: str) -> list[ModelRecord]:
     """Models fine-tuned here (by a run) on an earlier version of the dataset, newest first."""
     earlier = [d.id for d in versions_of(ws, dataset_id)]
-    earlier = set(earlier[:earlier.index(dataset_id)])
+    earlier = set(earlier[: earlier.index(dataset_id)])
     return [m for m in ws.list_models() if m.dataset_id in earlier and m.run_id and m.kind in RETRAINABLE]
 
 
 def retrain_params(ws: Workspace, model: ModelRecord, dataset_id: str, name: str) -> tuple[JobKind, dict]:
     """The job kind and parameters of `model`'s training, on the dataset `dataset_id` under `name`."""
     if not model.run_id or model.kind not in RETRAINABLE:
-        raise DatasetError(f"model {model.name!r} was not fine-tuned here as an embedding model: there are no "
-                           "settings to train again and compare")
+        raise DatasetError(
+            f"model {model.name!r} was not fine-tuned here as an embedding model: there are no "
+            "settings to train again and compare"
+        )
     params = ws.get_run(model.run_id).params
     return RETRAINABLE[model.kind], {**params, "dataset_id": dataset_id, "model_name": name}
 
@@ -45,8 +47,11 @@ def start_round_evaluation(ws: Workspace, dataset_id: str, old: ModelRecord, new
     """Evaluate the two embedding models on the version's validation questions (one report each)."""
     if not load_dataset(ws, dataset_id).split:
         raise DatasetError("this version has no train/validation split: split it first")
-    params = {"dataset_id": dataset_id, "part": "val",
-              "models": [{"label": m.name, "path": m.path} for m in (old, new)]}
+    params = {
+        "dataset_id": dataset_id,
+        "part": "val",
+        "models": [{"label": m.name, "path": m.path} for m in (old, new)],
+    }
     return start_job(ws, JobKind.EVALUATE, params, name=f"round · {new.name}", dataset_id=dataset_id)
 
 

@@ -59,8 +59,11 @@ class JobKind(StrEnum):
 
 # Job kinds that train a model named params["model_name"]: the name is reserved when the job starts
 # and given up when it fails, is cancelled or interrupted.
-MODEL_JOB_KINDS = {JobKind.TRAIN_EMBEDDING: EMBEDDING, JobKind.TRAIN_CROSS_ENCODER: CROSS_ENCODER,
-                   JobKind.TRAIN_LLM: LLM}
+MODEL_JOB_KINDS = {
+    JobKind.TRAIN_EMBEDDING: EMBEDDING,
+    JobKind.TRAIN_CROSS_ENCODER: CROSS_ENCODER,
+    JobKind.TRAIN_LLM: LLM,
+}
 # Job kinds that can stop keeping their best model so far (request_stop); cancel stops any job, keeping nothing.
 STOPPABLE_KINDS = (JobKind.TRAIN_EMBEDDING, JobKind.TRAIN_CROSS_ENCODER)
 
@@ -146,8 +149,14 @@ def load_status(ws: Workspace, run_id: str) -> JobStatus:
     return read_json(status_path(ws, run_id), f"the status of run {run_id},", _STATUS_FILE)
 
 
-def start_job(ws: Workspace, kind: JobKind, params: dict, name: str | None = None,
-              dataset_id: str | None = None, secret_env: dict[str, str] | None = None) -> JobStatus:
+def start_job(
+    ws: Workspace,
+    kind: JobKind,
+    params: dict,
+    name: str | None = None,
+    dataset_id: str | None = None,
+    secret_env: dict[str, str] | None = None,
+) -> JobStatus:
     """Launch a worker for a new run. `secret_env` (an API key: `LLMConfig.secret_env()`) reaches the
     worker only through its environment: it is never written to the workspace or the logs."""
     unknown = sorted(set(secret_env or {}) - set(SECRET_ENV_VARS))
@@ -176,8 +185,15 @@ def _reserve_model_name(ws: Workspace, kind: JobKind, params: dict, run_id: str)
     return ws.reserve_model(params["model_name"], model_kind, base_model, run_id=run_id)
 
 
-def _launch(ws: Workspace, run_id: str, kind: JobKind, params: dict, name: str | None, dataset_id: str | None,
-            secret_env: dict[str, str] | None) -> JobStatus:
+def _launch(
+    ws: Workspace,
+    run_id: str,
+    kind: JobKind,
+    params: dict,
+    name: str | None,
+    dataset_id: str | None,
+    secret_env: dict[str, str] | None,
+) -> JobStatus:
     run = ws.create_run(kind, name or kind, params, dataset_id, run_id=run_id)
     run_dir = ws.run_dir(run.id)
     atomic_write_text(run_dir / "spec.json", json.dumps({"kind": kind, "params": params}))
@@ -188,8 +204,12 @@ def _launch(ws: Workspace, run_id: str, kind: JobKind, params: dict, name: str |
     with (run_dir / "worker.log").open("ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "ragtune_core.jobs.worker", str(ws.root), run.id],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, start_new_session=True, cwd=Path(__file__).resolve().parents[2],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+            cwd=Path(__file__).resolve().parents[2],
         )
     # The launcher records who the worker is in a file of its own: rewriting status.json here
     # could overwrite what a fast worker has already written there.
@@ -253,8 +273,10 @@ def request_stop(ws: Workspace, run_id: str) -> JobStatus:
     registered. JobError when the run is unknown, not a training, or already ended."""
     kind = ws.get_run(run_id).kind  # an unknown id is an error naming it
     if kind not in STOPPABLE_KINDS:
-        raise JobError(f"run {run_id} is a {kind} job: only an embedding or cross-encoder training can stop "
-                         "and keep its best model (cancel stops any job)")
+        raise JobError(
+            f"run {run_id} is a {kind} job: only an embedding or cross-encoder training can stop "
+            "and keep its best model (cancel stops any job)"
+        )
     status = read_status(ws, run_id)
     if not status.is_active:
         raise JobError(f"run {run_id} has ended ({status.state}): there is nothing to stop")
@@ -292,8 +314,9 @@ def wait(ws: Workspace, run_id: str, timeout: float = 600.0, poll: float = 0.2) 
         time.sleep(poll)
 
 
-def finish_status(ws: Workspace, status: JobStatus, state: JobState, message: str = "",
-                  error: str | None = None) -> None:
+def finish_status(
+    ws: Workspace, status: JobStatus, state: JobState, message: str = "", error: str | None = None
+) -> None:
     """Record a job's final state, in the catalogue and in its status.json; a run that did not
     succeed gives up the model name it held (and whatever its training left in models/)."""
     status.state = state

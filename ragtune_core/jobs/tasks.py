@@ -45,8 +45,9 @@ def run_router_job(ctx, params: dict) -> dict:
     with llm_waits_shown(ctx), batches_cancelled_on_stop(ctx, [request.llm]):
         dataset, result = generate_router_for_corpus(ctx.workspace, request, on_progress=_generator_progress(ctx))
     # "questions" counts those kept after dropping the ones that fit two documents.
-    return _save_draft(ctx, dataset, result, request.llm, tools=len(dataset.corpus), questions=len(dataset.queries),
-                       **estimate)
+    return _save_draft(
+        ctx, dataset, result, request.llm, tools=len(dataset.corpus), questions=len(dataset.queries), **estimate
+    )
 
 
 def _announce_estimate(ctx, request, estimate_run) -> dict:
@@ -79,8 +80,10 @@ def batches_cancelled_on_stop(ctx, configs: list) -> Iterator[None]:
     """A job whose LLM calls go through the Batch API (any of `configs` with batch set) cancels its
     batches at the provider when it is cancelled: the provider would otherwise run, and bill, them
     to the end. Each is a "batch_cancelled" event; the job started again sends what they left undone."""
-    if not any(config is not None and config.batch for config in configs) \
-            or threading.current_thread() is not threading.main_thread():
+    if (
+        not any(config is not None and config.batch for config in configs)
+        or threading.current_thread() is not threading.main_thread()
+    ):
         yield
         return
     from ..llm.batch import cancel_batches_in_flight
@@ -137,8 +140,12 @@ def run_cross_encoder_job(ctx, params: dict) -> dict:
     result = _train(ctx, params, CrossEncoderTrainConfig)
     metric, weight = result.primary_metric, result.first_stage_weight
     blend = "" if weight is None else f", its score blended with the embedder's at weight {weight:.1f}"
-    return _with_verdict(ctx, result, f"{_stop_note(result)}{result.figures(metric)} "
-                                      f"(validation embedder alone {result.metrics_embedder[metric]:.3f}{blend})")
+    return _with_verdict(
+        ctx,
+        result,
+        f"{_stop_note(result)}{result.figures(metric)} "
+        f"(validation embedder alone {result.metrics_embedder[metric]:.3f}{blend})",
+    )
 
 
 def _with_verdict(ctx, result: TrainingRunResult, summary: str) -> dict:
@@ -155,8 +162,9 @@ def _stop_note(result: TrainingRunResult) -> str:
     """The start of a training's closing line when the user stopped it (jobs.request_stop): where, and the step kept."""
     if not result.stopped_by_user:
         return ""
-    where = (f"after {len(result.trials)} trial(s)" if result.trials
-             else f"at step {result.steps} of {result.planned_steps}")
+    where = (
+        f"after {len(result.trials)} trial(s)" if result.trials else f"at step {result.steps} of {result.planned_steps}"
+    )
     return f"stopped by the user {where}, kept step {result.best_step} · "
 
 
@@ -165,8 +173,12 @@ def training_job_params(dataset_id: str, model_name: str, config, search=None) -
     and any hyperparameter search as plain data."""
     from dataclasses import asdict
 
-    return {"dataset_id": dataset_id, "model_name": model_name, "config": asdict(config),
-            **({"search": asdict(search)} if search else {})}
+    return {
+        "dataset_id": dataset_id,
+        "model_name": model_name,
+        "config": asdict(config),
+        **({"search": asdict(search)} if search else {}),
+    }
 
 
 def _train(ctx, params: dict, config_class: type) -> TrainingRunResult:
@@ -190,8 +202,15 @@ def _train(ctx, params: dict, config_class: type) -> TrainingRunResult:
     ctx.emit(EventKind.DURATION, estimated_seconds=plan.seconds, phases=plan.estimate.phases)
     meter = TrainingMeter(plan, ctx.progress, lambda event, data: ctx.emit(event, **data))
     with stop_when((ctx.run_dir / STOP_REQUEST).exists):  # a stat call after each step
-        result = train_and_register(ctx.workspace, params["dataset_id"], params["model_name"], config,
-                                    on_event=meter, run_id=ctx.run_id, search=search)
+        result = train_and_register(
+            ctx.workspace,
+            params["dataset_id"],
+            params["model_name"],
+            config,
+            on_event=meter,
+            run_id=ctx.run_id,
+            search=search,
+        )
     meter.learn(ctx.elapsed())
     return TrainingRunResult(**result, estimated_seconds=round(plan.seconds, 1), seconds=round(ctx.elapsed(), 1))
 
@@ -221,8 +240,11 @@ def run_llm_finetune_job(ctx, params: dict) -> dict:
         ctx.emit(event, **data)
         if event == EventKind.METRICS and data.get("step") and data.get("total_steps"):
             loss = data.get("train_loss")
-            ctx.progress(int(data["step"]), int(data["total_steps"]),
-                         f"step {data['step']}" + (f" · loss {loss:.4f}" if loss is not None else ""))
+            ctx.progress(
+                int(data["step"]),
+                int(data["total_steps"]),
+                f"step {data['step']}" + (f" · loss {loss:.4f}" if loss is not None else ""),
+            )
 
     with llm_waits_shown(ctx):
         result = fine_tune_llm(ctx.workspace, request, on_event=forward, run_id=ctx.run_id)
@@ -233,10 +255,13 @@ def run_llm_finetune_job(ctx, params: dict) -> dict:
 def _across_sets(ctx, sizes: list[int]):
     """`progress(index)`: the on_progress of the set `index` (selectors done of all), as one bar over every
     set, each weighed by its queries: the bar never starts again at the next set."""
+
     def progress(index: int):
         before = sum(sizes[:index])
-        return lambda done, total, message: ctx.progress(before * total + done * sizes[index], sum(sizes) * total,
-                                                         message)
+        return lambda done, total, message: ctx.progress(
+            before * total + done * sizes[index], sum(sizes) * total, message
+        )
+
     return progress
 
 
@@ -284,14 +309,14 @@ def _evaluation_meter(ctx, sets: list[tuple[str, str]], models: list, rerankers:
     from ..timing.work import Meter
 
     named = [(dataset_id, load_dataset(ctx.workspace, dataset_id), part) for dataset_id, part in sets]
-    estimate = estimate_evaluation(named, [m.path for m in models], [r.path for r in rerankers],
-                                   RERANK_TOP_K)
+    estimate = estimate_evaluation(named, [m.path for m in models], [r.path for r in rerankers], RERANK_TOP_K)
     ctx.emit(EventKind.DURATION, estimated_seconds=estimate.seconds, phases=estimate.phases)
     return Meter(estimate, ctx.progress)
 
 
-def _evaluate_dataset(ctx, dataset_part: tuple[str, str], models: list, rerankers: list, meter,
-                      named_phases: bool) -> list:
+def _evaluate_dataset(
+    ctx, dataset_part: tuple[str, str], models: list, rerankers: list, meter, named_phases: bool
+) -> list:
     """Evaluate `models` on one dataset part, the first reranked by each of `rerankers`; saved reports.
     Progress goes to `meter`, under phases named after the set when there are several (set_phase)."""
     from ..evaluation.duration import ENCODING, set_phase
@@ -309,18 +334,31 @@ def _evaluate_dataset(ctx, dataset_part: tuple[str, str], models: list, reranker
     with recording(ctx.workspace, RETRIEVAL, dataset_id, part, labels, ctx.run_id, settings) as record:
         kept, reports = record.add_report, []
         if rerankers:  # the first model is then evaluated as the rerankers' first stage, once
-            reports = rerank_and_save(ctx.workspace, dataset_id, models[0], rerankers, part, on_phase=on_phase,
-                                      on_saved=kept)
+            reports = rerank_and_save(
+                ctx.workspace, dataset_id, models[0], rerankers, part, on_phase=on_phase, on_saved=kept
+            )
             models = models[1:]
-        reports += evaluate_models(ctx.workspace, dataset_id, models, part, on_saved=kept,
-                                   on_progress=lambda done, total, message: on_phase(ENCODING, done, total, message))
+        reports += evaluate_models(
+            ctx.workspace,
+            dataset_id,
+            models,
+            part,
+            on_saved=kept,
+            on_progress=lambda done, total, message: on_phase(ENCODING, done, total, message),
+        )
     for report in reports:
         ctx.emit(EventKind.METRICS, model=report.name, metrics=report.metrics, dataset_id=dataset_id)
     return reports
 
 
-def start_comparison_job(ws, dataset_id: str, specs: list, part: str = "val",
-                         secret_env: dict[str, str] | None = None, held_out: list[str] = ()) -> JobStatus:
+def start_comparison_job(
+    ws,
+    dataset_id: str,
+    specs: list,
+    part: str = "val",
+    secret_env: dict[str, str] | None = None,
+    held_out: list[str] = (),
+) -> JobStatus:
     """Start comparing `specs` (SelectorSpecs) in a worker, after checking the request here, so that a
     bad one fails at once. Every query of each `held_out` router dataset (hand-written queries,
     say) is routed too, each compared on its own. `secret_env` hands an API key to the worker."""
@@ -335,10 +373,20 @@ def start_comparison_job(ws, dataset_id: str, specs: list, part: str = "val",
     for spec in specs:  # a fine-tuned LLM routes only the tools it learned: refused now, not in the worker
         if spec.kind == "finetuned_llm":
             FinetunedLLM.load(spec.path).check_choices(task.choices)
-    params = {"dataset_id": dataset_id, "part": task.part, "selectors": [spec.to_dict() for spec in specs],
-              "held_out": list(held_out)}
-    return start_job(ws, JobKind.COMPARE_SELECTORS, params, name=f"compare {len(specs)} selector(s)",
-                     dataset_id=dataset_id, secret_env=secret_env)
+    params = {
+        "dataset_id": dataset_id,
+        "part": task.part,
+        "selectors": [spec.to_dict() for spec in specs],
+        "held_out": list(held_out),
+    }
+    return start_job(
+        ws,
+        JobKind.COMPARE_SELECTORS,
+        params,
+        name=f"compare {len(specs)} selector(s)",
+        dataset_id=dataset_id,
+        secret_env=secret_env,
+    )
 
 
 def run_router_comparison_job(ctx, params: dict) -> dict:
@@ -353,23 +401,36 @@ def run_router_comparison_job(ctx, params: dict) -> dict:
     specs = [SelectorSpec.from_dict(data) for data in params["selectors"]]
     sets = [(params["dataset_id"], params.get("part", "val"))] + [(d, "all") for d in params.get("held_out", [])]
     configs = [spec.llm_config() for spec in specs]
-    with llm_waits_shown(ctx), batches_cancelled_on_stop(ctx, configs), \
-            batch_states_in(ctx.workspace.dir(*BATCH_STATES)):
+    with (
+        llm_waits_shown(ctx),
+        batches_cancelled_on_stop(ctx, configs),
+        batch_states_in(ctx.workspace.dir(*BATCH_STATES)),
+    ):
         progress = _across_sets(ctx, [len(load_router_task(ctx.workspace, *named).queries) for named in sets])
-        comparisons = [recorded_comparison(ctx.workspace, dataset_id, specs, part, progress(index), ctx.run_id)
-                       for index, (dataset_id, part) in enumerate(sets)]
+        comparisons = [
+            recorded_comparison(ctx.workspace, dataset_id, specs, part, progress(index), ctx.run_id)
+            for index, (dataset_id, part) in enumerate(sets)
+        ]
     for comparison in comparisons:
         for report in comparison.reports:
-            ctx.emit(EventKind.MATCH_RATE, dataset_id=comparison.dataset_id, selector=report.name,
-                     match_rate=report.match_rate, failures=report.failures)
+            ctx.emit(
+                EventKind.MATCH_RATE,
+                dataset_id=comparison.dataset_id,
+                selector=report.name,
+                match_rate=report.match_rate,
+                failures=report.failures,
+            )
         for label, error in comparison.failed:
             ctx.emit(EventKind.SELECTOR_FAILED, dataset_id=comparison.dataset_id, selector=label, error=error)
     for label, reason in comparisons[0].skipped:
         ctx.emit(EventKind.SKIPPED, selector=label, reason=reason)
     first = comparisons[0]
-    result = {"comparison_id": first.comparison_id, "match_rates": {r.name: r.match_rate for r in first.reports},
-              "skipped": [list(s) for s in first.skipped],
-              "held_out": {c.dataset_id: {r.name: r.match_rate for r in c.reports} for c in comparisons[1:]}}
+    result = {
+        "comparison_id": first.comparison_id,
+        "match_rates": {r.name: r.match_rate for r in first.reports},
+        "skipped": [list(s) for s in first.skipped],
+        "held_out": {c.dataset_id: {r.name: r.match_rate for r in c.reports} for c in comparisons[1:]},
+    }
     if first.failed:
         result["failed"] = [list(f) for f in first.failed]
     return result
@@ -386,10 +447,14 @@ def run_wiki_fetch_job(ctx, params: dict) -> dict:
         ctx.progress(done, total, f"fetched {done}/{total} titles · {title}")
 
     exit_on_sigterm()  # a cancel while the file is written removes its temporary copy
-    summary = fetch_into(ctx.run_dir, params["endpoint"], params["titles"], ctx.workspace.dir("cache", "mediawiki"),
-                         on_progress=fetched,
-                         on_error=lambda error: ctx.emit(EventKind.TITLE_FAILED, title=error.name,
-                                                         message=error.message))
+    summary = fetch_into(
+        ctx.run_dir,
+        params["endpoint"],
+        params["titles"],
+        ctx.workspace.dir("cache", "mediawiki"),
+        on_progress=fetched,
+        on_error=lambda error: ctx.emit(EventKind.TITLE_FAILED, title=error.name, message=error.message),
+    )
     ctx.complete(f"{summary['documents']} page(s) fetched, {len(summary['failed'])} title(s) failed")
     return summary
 

@@ -15,13 +15,14 @@ from typing import Annotated
 
 import pydantic
 
+from ..llm.client import JOB_API_KEY_ENV
 from ..runs import EventKind, JobState
 from ..store.files import read_json
 from ..store.shapes import FILE_SHAPE, expect
 from ..store.workspace import Workspace
-from ..llm.client import JOB_API_KEY_ENV
 from .runner import events_path, finish_status, load_status, write_status
 from .tasks import TASKS
+
 
 class JobContext:
     """What a task sees of its run: parameters, a folder, and ways to report progress."""

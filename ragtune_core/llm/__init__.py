@@ -1,56 +1,56 @@
 """An OpenAI-compatible chat client (the provider's pace, retries, usage, the Batch API) and what its calls cost."""
 
+from .batch import BatchError, batch_unavailable_reason, cancel_batch, cancel_batches_in_flight, complete_in_batch
 from .client import (
     API_KEY_ENV_VARS,
     BASE_URL_ENV_VARS,
-    OPENAI_HOST,
-    OPENAI_BASE_URL,
-    NO_KEY_PLACEHOLDER,
     DEFAULT_MAX_CONCURRENCY,
-    LLMConfigError,
+    NO_KEY_PLACEHOLDER,
+    OPENAI_BASE_URL,
+    OPENAI_HOST,
     LLMConfig,
-    server_base_url,
-    server_api_key,
-    same_endpoint,
+    LLMConfigError,
     adopt_job_key,
-    key_rule,
-    report_waits,
-    make_client,
     complete_many,
+    key_rule,
+    make_client,
+    report_waits,
     request_key,
+    same_endpoint,
+    server_api_key,
+    server_base_url,
 )
-from .limits import AdaptiveLimiter, read_rate_limits, parse_duration
-from .outcomes import Usage, Completion, Failure, Outcome
-from .retries import (
-    BACKOFF_BASE_S,
-    BACKOFF_CAP_S,
-    RETRYABLE_STATUS,
-    FATAL_STATUS,
-    MalformedResponse,
-    is_retryable,
-    retry_after_seconds,
-    retry_delay,
-    describe_error,
-)
-from .tokens import estimate_tokens
+from .limits import AdaptiveLimiter, parse_duration, read_rate_limits
+from .outcomes import Completion, Failure, Outcome, Usage
 from .pricing import (
-    PRICES_FILE,
     KNOWN_PRICES_PER_1K,
-    PriceError,
+    PRICES_FILE,
     ModelPrice,
-    price_overrides,
-    save_price,
-    price_table,
-    price_for,
-    with_prices,
+    PriceError,
     config_price,
-    prices_per_1k,
-    estimate_cost,
     cost_estimate,
     cost_per_1k_queries,
     describe_cost,
+    estimate_cost,
+    price_for,
+    price_overrides,
+    price_table,
+    prices_per_1k,
+    save_price,
+    with_prices,
 )
-from .batch import BatchError, batch_unavailable_reason, complete_in_batch, cancel_batch, cancel_batches_in_flight
+from .retries import (
+    BACKOFF_BASE_S,
+    BACKOFF_CAP_S,
+    FATAL_STATUS,
+    RETRYABLE_STATUS,
+    MalformedResponse,
+    describe_error,
+    is_retryable,
+    retry_after_seconds,
+    retry_delay,
+)
+from .tokens import estimate_tokens
 
 __all__ = [
     "API_KEY_ENV_VARS",

@@ -100,11 +100,18 @@ def batch_unavailable_reason(config: LLMConfig, timeout: float = 10.0) -> str | 
 
 
 # one batch run ------------------------------------------------------------------------------------
-def complete_in_batch(config: LLMConfig, prompts: list[list[dict]], state_path: Path,
-                      on_done: Callable[[Outcome], None] | None = None, on_wait: WaitCallback | None = None,
-                      poll_seconds: float | None = None, max_batches: int = MAX_BATCHES_PER_LINE,
-                      sleep: Callable[[float], None] | None = None, max_wait_seconds: float = MAX_WAIT_SECONDS,
-                      **request_options) -> list[Outcome]:
+def complete_in_batch(
+    config: LLMConfig,
+    prompts: list[list[dict]],
+    state_path: Path,
+    on_done: Callable[[Outcome], None] | None = None,
+    on_wait: WaitCallback | None = None,
+    poll_seconds: float | None = None,
+    max_batches: int = MAX_BATCHES_PER_LINE,
+    sleep: Callable[[float], None] | None = None,
+    max_wait_seconds: float = MAX_WAIT_SECONDS,
+    **request_options,
+) -> list[Outcome]:
     """Send every prompt through the Batch API; one Completion or Failure per prompt, in prompt order.
 
     `on_done` is called for each prompt as its answer (or final failure) arrives; `on_wait` (default:
@@ -121,11 +128,19 @@ def complete_in_batch(config: LLMConfig, prompts: list[list[dict]], state_path: 
     state_path = Path(state_path)
     bodies = [chat_request(config, p, request_options) for p in prompts]
     ids = [_custom_id(body) for body in bodies]
-    by_id = {cid: body for cid, body in zip(ids, bodies)}
+    by_id = {cid: body for cid, body in zip(ids, bodies, strict=True)}
     first = {cid: index for index, cid in reversed(list(enumerate(ids)))}  # a repeated prompt's usage counts once
     state = _State.load(state_path)
-    run = _BatchRun(make_client(config), config.base_url or OPENAI_BASE_URL, state, state_path,
-                    wait_callback(on_wait), poll_seconds, sleep or time.sleep, max_wait_seconds)
+    run = _BatchRun(
+        make_client(config),
+        config.base_url or OPENAI_BASE_URL,
+        state,
+        state_path,
+        wait_callback(on_wait),
+        poll_seconds,
+        sleep or time.sleep,
+        max_wait_seconds,
+    )
     reported: set[int] = set()
 
     def report_new() -> None:
@@ -217,10 +232,20 @@ class _BatchRun:
 
     def submit(self, bodies: dict[str, dict]) -> None:
         """Upload the lines and create their batch, saving the state after each step."""
-        lines = "".join(json.dumps({"custom_id": cid, "method": "POST", "url": ENDPOINT, "body": body}) + "\n"
-                        for cid, body in bodies.items())
-        upload = self._read(FileAnswer, "/files", self._call(lambda: self.client.files.create(
-            file=("ragtune-batch.jsonl", io.BytesIO(lines.encode("utf-8")), "application/jsonl"), purpose="batch")))
+        lines = "".join(
+            json.dumps({"custom_id": cid, "method": "POST", "url": ENDPOINT, "body": body}) + "\n"
+            for cid, body in bodies.items()
+        )
+        upload = self._read(
+            FileAnswer,
+            "/files",
+            self._call(
+                lambda: self.client.files.create(
+                    file=("ragtune-batch.jsonl", io.BytesIO(lines.encode("utf-8")), "application/jsonl"),
+                    purpose="batch",
+                )
+            ),
+        )
         self.state.batch = {"input_file_id": upload.id, "id": None, "custom_ids": list(bodies)}
         for cid in bodies:
             self.state.sent[cid] = self.state.sent.get(cid, 0) + 1
@@ -228,9 +253,18 @@ class _BatchRun:
         self._create()
 
     def _create(self) -> None:
-        batch = self._read(BatchAnswer, "/batches", self._call(lambda: self.client.batches.create(
-            input_file_id=self.state.batch["input_file_id"], endpoint=ENDPOINT, completion_window="24h",
-            metadata={"created_by": "ragtune"})))
+        batch = self._read(
+            BatchAnswer,
+            "/batches",
+            self._call(
+                lambda: self.client.batches.create(
+                    input_file_id=self.state.batch["input_file_id"],
+                    endpoint=ENDPOINT,
+                    completion_window="24h",
+                    metadata={"created_by": "ragtune"},
+                )
+            ),
+        )
         self.state.batch["id"] = batch.id
         self.state.save(self.path)
 
@@ -245,13 +279,18 @@ class _BatchRun:
         self.state.history.append({"id": batch.id, "status": batch.status, **counts})
         unseen = set(self.state.batch["custom_ids"])
         if batch.status == "failed":
-            why = "; ".join(e.message or e.code or "" for e in (batch.errors.data if batch.errors else [])) or "no reason given"
+            why = (
+                "; ".join(e.message or e.code or "" for e in (batch.errors.data if batch.errors else []))
+                or "no reason given"
+            )
             for cid in unseen:
                 self.state.failures[cid] = f"the batch {batch.id} failed: {why}"
         else:
             for file_id in (batch.output_file_id, batch.error_file_id):
                 if file_id:
-                    for line in self._call(lambda: self.client.files.content(file_id)).text.splitlines():
+                    for line in self._call(
+                        lambda file_id=file_id: self.client.files.content(file_id)
+                    ).text.splitlines():
                         if line.strip():
                             unseen.discard(self._read_line(self._line(line, file_id), batch))
             for cid in unseen:
@@ -274,8 +313,9 @@ class _BatchRun:
         """The batch once it ends; BatchError if it has not after `max_wait_seconds` (the state keeps it)."""
         wait, deadline = FIRST_POLL_SECONDS, time.monotonic() + self.max_wait_seconds
         while True:
-            batch = self._read(BatchAnswer, f"/batches/{batch_id}",
-                               self._call(lambda: self.client.batches.retrieve(batch_id)))
+            batch = self._read(
+                BatchAnswer, f"/batches/{batch_id}", self._call(lambda: self.client.batches.retrieve(batch_id))
+            )
             counts = batch.request_counts
             done = f", {counts.completed + counts.failed}/{counts.total} requests done" if counts else ""
             if batch.status in TERMINAL:
@@ -284,8 +324,10 @@ class _BatchRun:
                 return batch
             pause = wait if self.poll_seconds is None else self.poll_seconds
             if time.monotonic() + pause > deadline:
-                raise BatchError(f"batch {batch.id} is still {batch.status} after {self.max_wait_seconds / 3600:.3g} h "
-                                 f"of waiting for it to end; the batch is kept in {self.path}: run again to resume it")
+                raise BatchError(
+                    f"batch {batch.id} is still {batch.status} after {self.max_wait_seconds / 3600:.3g} h "
+                    f"of waiting for it to end; the batch is kept in {self.path}: run again to resume it"
+                )
             if self.on_wait:
                 self.on_wait(f"waiting for batch {batch.id} to end: {batch.status}{done}")
             self.sleep(pause)
@@ -311,14 +353,18 @@ class _BatchRun:
         status = response.status_code
         if status == 200:
             try:
-                completion = parse_completion(0, response.body, self.state.sent.get(cid, 1),
-                                              endpoint=f"the batch {batch.id}'s line {cid}")
+                completion = parse_completion(
+                    0, response.body, self.state.sent.get(cid, 1), endpoint=f"the batch {batch.id}'s line {cid}"
+                )
             except (MalformedResponse, *MALFORMED_ERRORS) as exc:
                 self.state.failures[cid] = describe_error(exc)
             else:
-                self.state.results[cid] = {"content": completion.content, "prompt_tokens": completion.prompt_tokens,
-                                           "completion_tokens": completion.completion_tokens,
-                                           "tool_calls": completion.tool_calls}
+                self.state.results[cid] = {
+                    "content": completion.content,
+                    "prompt_tokens": completion.prompt_tokens,
+                    "completion_tokens": completion.completion_tokens,
+                    "tool_calls": completion.tool_calls,
+                }
                 self.state.errors.pop(cid, None)
             return cid
         if error.code in UNRUN_CODES:
@@ -355,9 +401,10 @@ class _BatchRun:
             if self.on_wait:
                 self.on_wait(f"waiting for the Batch API ({describe_error(error)})")
             self.sleep(retry_delay(attempt))
-        raise BatchError(f"the Batch API did not answer ({describe_error(error)}); the batch is kept in "
-                         f"{self.path}: run again to resume it")
-
+        raise BatchError(
+            f"the Batch API did not answer ({describe_error(error)}); the batch is kept in "
+            f"{self.path}: run again to resume it"
+        )
 
 
 def _error_message(body) -> str | None:

@@ -26,11 +26,11 @@ import json
 import os
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Annotated, Callable
+from typing import Annotated
 from urllib.parse import urlsplit
 
 import openai
@@ -41,11 +41,19 @@ from ..network import HostNotAllowedError, allowed_hosts, check_allowed
 from ..store.shapes import expect, limit, settings
 from .limits import AdaptiveLimiter, Ticket
 from .outcomes import Completion, Failure, Outcome, parse_completion
-from .tokens import estimate_tokens
 from .retries import (
-    CONNECTION_ERRORS, MALFORMED_ERRORS, MalformedResponse, describe_error, is_fatal, is_retryable, is_timeout,
-    retry_after_seconds, retry_delay, wait_line,
+    CONNECTION_ERRORS,
+    MALFORMED_ERRORS,
+    MalformedResponse,
+    describe_error,
+    is_fatal,
+    is_retryable,
+    is_timeout,
+    retry_after_seconds,
+    retry_delay,
+    wait_line,
 )
+from .tokens import estimate_tokens
 
 API_KEY_ENV_VARS = ("RAGTUNE_LLM_API_KEY", "OPENAI_API_KEY")  # the server's key: the app's own variable wins
 BASE_URL_ENV_VARS = ("RAGTUNE_LLM_BASE_URL", "OPENAI_BASE_URL")  # the endpoint the server's key is for
@@ -105,8 +113,10 @@ def key_rule() -> str:
     """The key rule in one sentence, for help texts and error messages."""
     keys = " or ".join("$" + v for v in API_KEY_ENV_VARS)
     urls = " or ".join("$" + v for v in BASE_URL_ENV_VARS)
-    return (f"the server's key ({keys}) is sent only to the endpoint it is configured for "
-            f"({urls}; unset: OpenAI's API); any other endpoint needs its own key")
+    return (
+        f"the server's key ({keys}) is sent only to the endpoint it is configured for "
+        f"({urls}; unset: OpenAI's API); any other endpoint needs its own key"
+    )
 
 
 # Per request: beyond these a request is better given up (and a page's input need go no further).
@@ -121,18 +131,22 @@ class LLMConfig:
     base_url: str | None  # None: OpenAI's own API
     model: Annotated[str, expect(lambda name: bool(name.strip()), "a model name")]
     api_key: str | None = field(default=None, repr=False)
-    max_concurrency: Annotated[int, limit("the most requests in flight (the provider's pace decides below it)", 1,
-                                          1024)] = DEFAULT_MAX_CONCURRENCY
+    max_concurrency: Annotated[
+        int, limit("the most requests in flight (the provider's pace decides below it)", 1, 1024)
+    ] = DEFAULT_MAX_CONCURRENCY
     max_retries: Annotated[int, limit("retries of a 429, a 5xx or a dropped connection", 0, MAX_RETRIES)] = 5
     timeout: Annotated[float, limit("seconds one request may take", 0.1, MAX_TIMEOUT_SECONDS)] = 60.0
     # ... while the endpoint has answered nothing yet: a hung server is given up in seconds, not minutes
-    first_answer_timeout: Annotated[float, limit("seconds a request may take while the endpoint has answered nothing "
-                                                 "yet", 0.1, MAX_TIMEOUT_SECONDS)] = 15.0
-    timeout_retries: Annotated[int, limit("retries of a request that timed out (never more than max_retries)", 0,
-                                          MAX_RETRIES)] = 1
-    temperature: Annotated[float | None, limit("sampling temperature", 0.0, 2.0,
-                                               none_means="not sent (reasoning models accept only their default)")
-                           ] = 0.7
+    first_answer_timeout: Annotated[
+        float, limit("seconds a request may take while the endpoint has answered nothing yet", 0.1, MAX_TIMEOUT_SECONDS)
+    ] = 15.0
+    timeout_retries: Annotated[
+        int, limit("retries of a request that timed out (never more than max_retries)", 0, MAX_RETRIES)
+    ] = 1
+    temperature: Annotated[
+        float | None,
+        limit("sampling temperature", 0.0, 2.0, none_means="not sent (reasoning models accept only their default)"),
+    ] = 0.7
     batch: bool = False  # send through the provider's Batch API (batch.complete_in_batch): cheaper, slower
     price_per_1k_input: Annotated[float | None, limit(PRICE, 0.0)] = None
     price_per_1k_output: Annotated[float | None, limit(PRICE, 0.0)] = None
@@ -194,8 +208,6 @@ class LLMConfig:
         return min(self.timeout_retries, self.max_retries)
 
 
-
-
 def _public_config(data) -> LLMConfig | None:
     return LLMConfig.from_public_dict(data) if data else None
 
@@ -246,9 +258,14 @@ def report_waits(callback: WaitCallback) -> Iterator[None]:
 
 
 # many completions at once -------------------------------------------------------------------------
-def complete_many(config: LLMConfig, prompts: list[list[dict]], on_done: Callable[[Outcome], None] | None = None,
-                  on_wait: WaitCallback | None = None, expected_completion_tokens: int | None = None,
-                  **request_options) -> list[Outcome]:
+def complete_many(
+    config: LLMConfig,
+    prompts: list[list[dict]],
+    on_done: Callable[[Outcome], None] | None = None,
+    on_wait: WaitCallback | None = None,
+    expected_completion_tokens: int | None = None,
+    **request_options,
+) -> list[Outcome]:
     """Send every prompt (a list of chat messages) at the provider's pace, at most
     `config.max_concurrency` in flight (see limits.py).
 
@@ -264,8 +281,9 @@ def complete_many(config: LLMConfig, prompts: list[list[dict]], on_done: Callabl
     if config.batch:
         raise LLMConfigError("batch: this config sends through the Batch API; call llm.complete_in_batch")
     kwargs = _client_kwargs(config, config.timeout)  # fail on a missing key before any thread starts
-    coroutine = _complete_all(config, kwargs, prompts, on_done, wait_callback(on_wait), request_options,
-                              expected_completion_tokens)
+    coroutine = _complete_all(
+        config, kwargs, prompts, on_done, wait_callback(on_wait), request_options, expected_completion_tokens
+    )
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -336,11 +354,23 @@ class _Run:
             self.limiter.release(ticket, answered=False)
 
 
-async def _complete_all(config: LLMConfig, client_kwargs: dict, prompts: list[list[dict]],
-                        on_done: Callable[[Outcome], None] | None, on_wait: WaitCallback | None,
-                        request_options: dict, expected_completion_tokens: int | None) -> list[Outcome]:
-    run = _Run(config, _async_client(client_kwargs), AdaptiveLimiter(config.max_concurrency), on_wait,
-               request_options, expected_completion_tokens)
+async def _complete_all(
+    config: LLMConfig,
+    client_kwargs: dict,
+    prompts: list[list[dict]],
+    on_done: Callable[[Outcome], None] | None,
+    on_wait: WaitCallback | None,
+    request_options: dict,
+    expected_completion_tokens: int | None,
+) -> list[Outcome]:
+    run = _Run(
+        config,
+        _async_client(client_kwargs),
+        AdaptiveLimiter(config.max_concurrency),
+        on_wait,
+        request_options,
+        expected_completion_tokens,
+    )
 
     async def one(index: int, messages: list[dict]) -> Outcome:
         outcome = await _complete_one(run, index, messages)
@@ -349,8 +379,10 @@ async def _complete_all(config: LLMConfig, client_kwargs: dict, prompts: list[li
         return outcome
 
     if on_wait and prompts:  # until the first answer, nothing else tells what the run is waiting for
-        on_wait(f"waiting for the first answer from {config.base_url or OPENAI_BASE_URL} ({config.model}; given "
-                f"up after {run.timeout:g} s without one)")
+        on_wait(
+            f"waiting for the first answer from {config.base_url or OPENAI_BASE_URL} ({config.model}; given "
+            f"up after {run.timeout:g} s without one)"
+        )
     try:
         return list(await asyncio.gather(*(one(i, p) for i, p in enumerate(prompts))))
     finally:
@@ -376,7 +408,8 @@ async def _complete_one(run: _Run, index: int, messages: list[dict]) -> Outcome:
         sent, timeout = time.perf_counter(), run.timeout
         try:  # the slot is held for the request only, never during a backoff
             raw = await run.client.chat.completions.with_raw_response.create(
-                **chat_request(config, messages, run.request_options), timeout=timeout)
+                **chat_request(config, messages, run.request_options), timeout=timeout
+            )
             status, headers = raw.status_code, raw.headers
         except openai.APIStatusError as exc:
             status, headers, error = exc.status_code, exc.response.headers, exc
@@ -386,8 +419,13 @@ async def _complete_one(run: _Run, index: int, messages: list[dict]) -> Outcome:
             run.limiter.release(ticket, status, timed_out, headers)
         if error is None:
             try:
-                completion = parse_completion(index, raw.parse(), attempts, time.perf_counter() - sent,
-                                              f"{config.base_url or OPENAI_BASE_URL}/chat/completions")
+                completion = parse_completion(
+                    index,
+                    raw.parse(),
+                    attempts,
+                    time.perf_counter() - sent,
+                    f"{config.base_url or OPENAI_BASE_URL}/chat/completions",
+                )
             except (MalformedResponse, *MALFORMED_ERRORS) as exc:  # this answer failed, not the run
                 run.mark_answered()
                 return Failure(index, describe_error(exc), attempts)
@@ -411,9 +449,14 @@ async def _complete_one(run: _Run, index: int, messages: list[dict]) -> Outcome:
         if used >= limit:
             message = f"gave up after {attempts} attempts: {describe_error(error)}"
             if timed_out and not run.answered:
-                return Failure(index, run.doom(
-                    f"{message} (the server has not answered any request within {timeout:g} s; one that is only "
-                    "slow to start needs a longer first-answer timeout)"), attempts)
+                return Failure(
+                    index,
+                    run.doom(
+                        f"{message} (the server has not answered any request within {timeout:g} s; one that is only "
+                        "slow to start needs a longer first-answer timeout)"
+                    ),
+                    attempts,
+                )
             return Failure(index, message, attempts)
         delay = retry_delay(used, retry_after_seconds(error), rng)
         if run.on_wait:

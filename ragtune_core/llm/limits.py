@@ -78,7 +78,9 @@ def read_rate_limits(headers: Mapping[str, str] | None) -> dict[str, BucketReadi
         except (KeyError, TypeError, ValueError):
             continue
         if limit > 0:
-            readings[kind] = BucketReading(limit, max(0.0, remaining), parse_duration(headers.get(f"x-ratelimit-reset-{kind}")))
+            readings[kind] = BucketReading(
+                limit, max(0.0, remaining), parse_duration(headers.get(f"x-ratelimit-reset-{kind}"))
+            )
     return readings
 
 
@@ -192,8 +194,14 @@ class AdaptiveLimiter:
             self._charged["tokens"] += tokens
             return Ticket(self._seq, now, tokens, self._charged["requests"], self._charged["tokens"])
 
-    def release(self, ticket: Ticket, status: int | None = None, timed_out: bool = False,
-                headers: Mapping[str, str] | None = None, answered: bool = True) -> None:
+    def release(
+        self,
+        ticket: Ticket,
+        status: int | None = None,
+        timed_out: bool = False,
+        headers: Mapping[str, str] | None = None,
+        answered: bool = True,
+    ) -> None:
         """The attempt is over: `status` is the HTTP status (None: no answer), `headers` its headers.
         `answered=False` gives the slot back without any signal (the attempt never went out)."""
         self.in_flight -= 1
@@ -227,7 +235,7 @@ class AdaptiveLimiter:
         that round trip's answers hold enough congestion signals."""
         if ticket.seq <= self._last_decrease_seq:
             return
-        recent = list(self._recent)[-self.allowed:]
+        recent = list(self._recent)[-self.allowed :]
         if sum(recent) < max(MIN_CONGESTED, math.ceil(CONGESTED_SHARE * len(recent))):
             return
         self.window = max(1.0, self.window * DECREASE_FACTOR)

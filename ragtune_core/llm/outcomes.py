@@ -44,13 +44,22 @@ class Failure:
 Outcome = Completion | Failure
 
 
-def parse_completion(index: int, response, attempts: int, seconds: float = 0.0,
-                     endpoint: str = "the endpoint") -> Completion:
+def parse_completion(
+    index: int, response, attempts: int, seconds: float = 0.0, endpoint: str = "the endpoint"
+) -> Completion:
     """The answer's text and usage; MalformedResponse naming `endpoint` and what is missing for a 200
     that is not a chat completion (a proxy's HTML page, no choices...: schemas.ChatAnswer)."""
     answer = read_answer(ChatAnswer, response, endpoint, MalformedResponse)
     message, usage = answer.choices[0].message, answer.usage or TokenUsage()
-    return Completion(index=index, content=message.content or "", prompt_tokens=usage.prompt_tokens or 0,
-                      completion_tokens=usage.completion_tokens or 0, attempts=attempts, seconds=seconds,
-                      tool_calls=[{"name": f.name, "arguments": f.arguments}
-                                  for f in (call.function or ToolFunction() for call in message.tool_calls or [])])
+    return Completion(
+        index=index,
+        content=message.content or "",
+        prompt_tokens=usage.prompt_tokens or 0,
+        completion_tokens=usage.completion_tokens or 0,
+        attempts=attempts,
+        seconds=seconds,
+        tool_calls=[
+            {"name": f.name, "arguments": f.arguments}
+            for f in (call.function or ToolFunction() for call in message.tool_calls or [])
+        ],
+    )

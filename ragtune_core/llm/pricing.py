@@ -55,8 +55,7 @@ class ModelPrice:
     batch_input: Annotated[float | None, limit(f"{PER_1K} sent through the Batch API", 0.0, MAX_PER_1K)] = None
     batch_output: Annotated[float | None, limit(f"{PER_1K} sent through the Batch API", 0.0, MAX_PER_1K)] = None
     fine_tuned_input: Annotated[float | None, limit(f"{PER_1K} of a model fine-tuned from it", 0.0, MAX_PER_1K)] = None
-    fine_tuned_output: Annotated[float | None, limit(f"{PER_1K} of a model fine-tuned from it", 0.0, MAX_PER_1K)
-                                 ] = None
+    fine_tuned_output: Annotated[float | None, limit(f"{PER_1K} of a model fine-tuned from it", 0.0, MAX_PER_1K)] = None
     training_per_1m: Annotated[float | None, limit(f"{PER_1M} of fine-tuning it", 0.0, MAX_PER_1M)] = None
 
     def per_1k(self, batch: bool) -> tuple[float, float] | None:
@@ -74,11 +73,22 @@ class ModelPrice:
         return self.fine_tuned_input, self.fine_tuned_output
 
 
-def _openai(input_price: float, output_price: float, fine_tuned: tuple[float, float] | None = None,
-            training_per_1m: float | None = None) -> ModelPrice:
+def _openai(
+    input_price: float,
+    output_price: float,
+    fine_tuned: tuple[float, float] | None = None,
+    training_per_1m: float | None = None,
+) -> ModelPrice:
     fine_tuned_input, fine_tuned_output = fine_tuned or (None, None)
-    return ModelPrice(input_price, output_price, input_price * BATCH_DISCOUNT, output_price * BATCH_DISCOUNT,
-                      fine_tuned_input, fine_tuned_output, training_per_1m)
+    return ModelPrice(
+        input_price,
+        output_price,
+        input_price * BATCH_DISCOUNT,
+        output_price * BATCH_DISCOUNT,
+        fine_tuned_input,
+        fine_tuned_output,
+        training_per_1m,
+    )
 
 
 # Estimates as of 2026 from OpenAI's public price list: online, of a model fine-tuned from it, of training it.
@@ -134,8 +144,10 @@ def _given(price: ModelPrice) -> dict:
 def price_table(ws: Workspace | None = None) -> dict[str, ModelPrice]:
     """The known prices with the workspace's own on top: a price its file gives replaces the known one."""
     own = price_overrides(ws) if ws is not None else {}
-    merged = {model: replace(KNOWN_PRICES_PER_1K[model], **_given(price)) if model in KNOWN_PRICES_PER_1K else price
-              for model, price in own.items()}
+    merged = {
+        model: replace(KNOWN_PRICES_PER_1K[model], **_given(price)) if model in KNOWN_PRICES_PER_1K else price
+        for model, price in own.items()
+    }
     return {**KNOWN_PRICES_PER_1K, **merged}
 
 
@@ -154,8 +166,12 @@ def with_prices(config: LLMConfig, ws: Workspace | None = None) -> LLMConfig:
     price = price_for(config.model, price_table(ws))
     if price is None:
         return config
-    own = {"price_per_1k_input": price.input, "price_per_1k_output": price.output,
-           "price_per_1k_batch_input": price.batch_input, "price_per_1k_batch_output": price.batch_output}
+    own = {
+        "price_per_1k_input": price.input,
+        "price_per_1k_output": price.output,
+        "price_per_1k_batch_input": price.batch_input,
+        "price_per_1k_batch_output": price.batch_output,
+    }
     return replace(config, **{k: v for k, v in own.items() if getattr(config, k) is None})
 
 
@@ -164,8 +180,12 @@ def config_price(config: LLMConfig) -> ModelPrice | None:
     """The prices a config carries, else the known table's for its model."""
     if config.price_per_1k_input is None and config.price_per_1k_output is None:
         return price_for(config.model)
-    return ModelPrice(config.price_per_1k_input or 0.0, config.price_per_1k_output or 0.0,
-                      config.price_per_1k_batch_input, config.price_per_1k_batch_output)
+    return ModelPrice(
+        config.price_per_1k_input or 0.0,
+        config.price_per_1k_output or 0.0,
+        config.price_per_1k_batch_input,
+        config.price_per_1k_batch_output,
+    )
 
 
 def prices_per_1k(config: LLMConfig) -> tuple[float, float] | None:
@@ -185,8 +205,11 @@ def estimate_cost(config: LLMConfig, n_prompt_tokens: int, n_completion_tokens: 
 def cost_estimate(config: LLMConfig, usage: Usage, cached: int = 0) -> dict:
     """A run's estimate before it runs, as its summary and its run record keep it: the tokens of
     `usage`, their cost_usd (None: unknown price) and `cached`, the requests the cache answers for free."""
-    return {**usage.to_dict(), "cost_usd": estimate_cost(config, usage.prompt_tokens, usage.completion_tokens),
-            "cached_chunks": cached}
+    return {
+        **usage.to_dict(),
+        "cost_usd": estimate_cost(config, usage.prompt_tokens, usage.completion_tokens),
+        "cached_chunks": cached,
+    }
 
 
 def cost_per_1k_queries(config: LLMConfig, usage: Usage, n_queries: int) -> float | None:

@@ -33,8 +33,13 @@ FATAL_STATUS = {401, 403, 404}
 FATAL_RATE_LIMIT_CODES = {"insufficient_quota", "billing_hard_limit_reached"}
 # What the network and the SDK raise for an answer that is not a chat completion; anything else is a bug
 # of ours and surfaces.
-MALFORMED_ERRORS = (json.JSONDecodeError, UnicodeDecodeError, pydantic.ValidationError,
-                    openai.APIResponseValidationError, _http.HTTPError)
+MALFORMED_ERRORS = (
+    json.JSONDecodeError,
+    UnicodeDecodeError,
+    pydantic.ValidationError,
+    openai.APIResponseValidationError,
+    _http.HTTPError,
+)
 CONNECTION_ERRORS = (openai.APIConnectionError, _http.TransportError)  # timeouts included
 T = TypeVar("T")
 
@@ -52,8 +57,11 @@ def is_retryable(exc: Exception) -> bool:
 def is_fatal(exc: openai.APIStatusError) -> bool:
     """An answer after which every other request would fail the same way (bad key, wrong URL, no quota, a
     redirect: with a host allow-list, redirects are not followed)."""
-    return (exc.status_code in FATAL_STATUS or is_redirect(exc)
-            or (exc.status_code == 429 and error_code(exc) in FATAL_RATE_LIMIT_CODES))
+    return (
+        exc.status_code in FATAL_STATUS
+        or is_redirect(exc)
+        or (exc.status_code == 429 and error_code(exc) in FATAL_RATE_LIMIT_CODES)
+    )
 
 
 def is_redirect(exc: Exception) -> bool:
@@ -95,7 +103,7 @@ def retry_delay(attempt: int, retry_after: float | None = None, rng: random.Rand
     rng = rng or random
     if retry_after is not None:
         return min(retry_after, BACKOFF_CAP_S) * rng.uniform(1.0, 1.1)
-    return min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** attempt) * rng.uniform(0.5, 1.0)
+    return min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt) * rng.uniform(0.5, 1.0)
 
 
 def wait_line(exc: Exception, retry: int, limit: int, delay: float) -> str:
@@ -104,8 +112,12 @@ def wait_line(exc: Exception, retry: int, limit: int, delay: float) -> str:
     return f"waiting for the server ({short_reason(exc)}), retry {retry}/{limit} in {seconds} s"
 
 
-def call_retrying(request: Callable[[], T], retries: int, on_wait: Callable[[str], None] | None = None,
-                  sleep: Callable[[float], None] = time.sleep) -> T:
+def call_retrying(
+    request: Callable[[], T],
+    retries: int,
+    on_wait: Callable[[str], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
     """What `request` (one synchronous SDK call) returns, sent again after a 429, a 5xx or a dropped
     connection up to `retries` times with backoff, each wait told to `on_wait`; the last error raised."""
     attempt = 0
@@ -130,9 +142,11 @@ def describe_error(exc: Exception) -> str:
     if isinstance(exc, _http.TransportError):
         return f"the connection failed ({type(exc).__name__}: {exc})"
     if is_redirect(exc):
-        return (f"HTTP {exc.status_code}: the endpoint redirects to {exc.response.headers.get('location') or 'nowhere'}, "
-                "which is not followed (the server's host allow-list is on): give the address it redirects to as "
-                "the base URL, if its host is allowed")
+        return (
+            f"HTTP {exc.status_code}: the endpoint redirects to {exc.response.headers.get('location') or 'nowhere'}, "
+            "which is not followed (the server's host allow-list is on): give the address it redirects to as "
+            "the base URL, if its host is allowed"
+        )
     if isinstance(exc, openai.APIStatusError):
         return f"HTTP {exc.status_code}: {exc.message}"
     if isinstance(exc, MalformedResponse):

@@ -42,8 +42,16 @@ class ChatAnswer(Answer):
 
 
 # files and batches (OpenAI's Batch API) --------------------------------------------------------------
-BATCH_STATUSES = ("validating", "failed", "in_progress", "finalizing", "completed", "expired", "cancelling",
-                  "cancelled")
+BATCH_STATUSES = (
+    "validating",
+    "failed",
+    "in_progress",
+    "finalizing",
+    "completed",
+    "expired",
+    "cancelling",
+    "cancelled",
+)
 
 
 class FileAnswer(Answer):

@@ -40,8 +40,9 @@ class Duplicate:
 
 
 # --- the review table -------------------------------------------------------------------------
-def questions_table(dataset: QADataset, chunks_by_id: dict[str, Chunk] | None = None,
-                    duplicates: dict[str, Duplicate] | None = None) -> pd.DataFrame:
+def questions_table(
+    dataset: QADataset, chunks_by_id: dict[str, Chunk] | None = None, duplicates: dict[str, Duplicate] | None = None
+) -> pd.DataFrame:
     """One row per question with its (first) relevant passage; duplicates found here unless given.
 
     With `chunks_by_id`, page and section columns say where in the document the passage is.
@@ -52,10 +53,14 @@ def questions_table(dataset: QADataset, chunks_by_id: dict[str, Chunk] | None = 
     for qid, question in dataset.queries.items():
         pid = dataset.relevant_docs[qid][0]
         chunk = (chunks_by_id or {}).get(pid)
-        row = {"query_id": qid, "question": question, "chunk_id": pid,
-               "document": dataset.passage_docs.get(pid) or (chunk.doc_id if chunk else ""),
-               "passage": dataset.corpus[pid],
-               "duplicate": duplicates[qid].label() if qid in duplicates else ""}
+        row = {
+            "query_id": qid,
+            "question": question,
+            "chunk_id": pid,
+            "document": dataset.passage_docs.get(pid) or (chunk.doc_id if chunk else ""),
+            "passage": dataset.corpus[pid],
+            "duplicate": duplicates[qid].label() if qid in duplicates else "",
+        }
         if chunks_by_id is not None:
             row["page"] = chunk.page if chunk else None
             row["section"] = chunk.section if chunk else None
@@ -80,7 +85,8 @@ def apply_table(dataset: QADataset, edited: pd.DataFrame) -> QADataset:
     queries: dict[str, str] = {}
     relevant_docs: dict[str, list[str]] = {}
     for row_number, (qid, question, pid) in enumerate(
-            edited[["query_id", "question", "chunk_id"]].itertuples(index=False, name=None), start=1):
+        edited[["query_id", "question", "chunk_id"]].itertuples(index=False, name=None), start=1
+    ):
         qid, question, pid = _cell_text(qid), _cell_text(question), _cell_text(pid)
         if not question:
             raise DatasetError(f"row {row_number}: the question is empty; type one or delete the row")
@@ -138,9 +144,16 @@ def save_draft(ws: Workspace, run_id: str, dataset: QADataset) -> None:
     dataset.save(draft_path(ws, run_id))
 
 
-def accept_draft(ws: Workspace, run_id: str, name: str, dataset: QADataset | None = None,
-                 split_by: str = "document", val_ratio: float = 0.2, seed: int = 42,
-                 test_ratio: float = TEST_RATIO) -> DatasetRecord:
+def accept_draft(
+    ws: Workspace,
+    run_id: str,
+    name: str,
+    dataset: QADataset | None = None,
+    split_by: str = "document",
+    val_ratio: float = 0.2,
+    seed: int = 42,
+    test_ratio: float = TEST_RATIO,
+) -> DatasetRecord:
     """Split a generation run's draft (or `dataset`, its curated version), save it as the dataset
     `name` and mark the run accepted. Raises DatasetError or WorkspaceError, writing nothing, when
     the run was already accepted, the split is impossible or the name is taken."""
@@ -150,10 +163,21 @@ def accept_draft(ws: Workspace, run_id: str, name: str, dataset: QADataset | Non
     draft = dataset if dataset is not None else load_draft(ws, run_id)
     split = plan_split(draft, val_ratio, split_by, seed, test_ratio)
     accepted = dataclasses.replace(draft, split=split.parts)
-    record = save_dataset(ws, name, accepted, run.params.get("corpus_id"),
-                          {"split_by": split.by, "val_ratio": val_ratio, "test_ratio": test_ratio, "seed": seed,
-                           **({"split_note": split.note} if split.note else {}),
-                           "generator": run.params.get("generator"), "run_id": run_id})
+    record = save_dataset(
+        ws,
+        name,
+        accepted,
+        run.params.get("corpus_id"),
+        {
+            "split_by": split.by,
+            "val_ratio": val_ratio,
+            "test_ratio": test_ratio,
+            "seed": seed,
+            **({"split_note": split.note} if split.note else {}),
+            "generator": run.params.get("generator"),
+            "run_id": run_id,
+        },
+    )
     ws.update_run(run_id, result={**run.result, "accepted_dataset_id": record.id})
     return record
 
@@ -164,8 +188,9 @@ def normalise_question(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", "", text.casefold()).split())
 
 
-def find_duplicates(questions: dict[str, str], threshold: float = 0.9,
-                    embeddings: np.ndarray | None = None) -> dict[str, Duplicate]:
+def find_duplicates(
+    questions: dict[str, str], threshold: float = 0.9, embeddings: np.ndarray | None = None
+) -> dict[str, Duplicate]:
     """Questions that repeat an earlier one; the first of each group is kept unflagged.
 
     Exact: equal after `normalise_question`. Near: with `embeddings` (rows aligned with the
@@ -181,7 +206,7 @@ def find_duplicates(questions: dict[str, str], threshold: float = 0.9,
     duplicates: dict[str, Duplicate] = {}
     first_of: dict[str, int] = {}
     representatives = []  # positions of the first question of each exact group
-    for position, (qid, text) in enumerate(zip(qids, normalised)):
+    for position, (qid, text) in enumerate(zip(qids, normalised, strict=True)):
         if text in first_of:
             duplicates[qid] = Duplicate(qids[first_of[text]], "exact", 1.0)
         else:
@@ -227,11 +252,12 @@ def _jaccard_rows(texts: list[str]) -> Callable[[int, int], np.ndarray]:
     vocabulary: dict[str, int] = {}
     rows, cols = [], []
     for row, text in enumerate(texts):
-        grams = {vocabulary.setdefault(text[i:i + 3], len(vocabulary)) for i in range(len(text) - 2)}
+        grams = {vocabulary.setdefault(text[i : i + 3], len(vocabulary)) for i in range(len(text) - 2)}
         rows.extend([row] * len(grams))
         cols.extend(grams)
-    incidence = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),
-                                  shape=(len(texts), max(1, len(vocabulary))))
+    incidence = sparse.csr_matrix(
+        (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(texts), max(1, len(vocabulary)))
+    )
     sizes = np.asarray(incidence.sum(axis=1), dtype=np.float32).ravel()
 
     def block(start: int, stop: int) -> np.ndarray:
@@ -247,9 +273,15 @@ def _jaccard_rows(texts: list[str]) -> Callable[[int, int], np.ndarray]:
 def _with_queries(dataset: QADataset, queries: dict[str, str], relevant_docs: dict[str, list[str]]) -> QADataset:
     """A copy of `dataset` holding just these queries; corpus, documents, kind and extras kept, and
     the file version it was loaded at (saving it back is refused if someone else saved meanwhile)."""
-    curated = dataclasses.replace(dataset, queries=queries, corpus=dict(dataset.corpus), relevant_docs=relevant_docs,
-                                  passage_docs=dict(dataset.passage_docs),
-                                  split={q: p for q, p in dataset.split.items() if q in queries}, extra=dict(dataset.extra))
+    curated = dataclasses.replace(
+        dataset,
+        queries=queries,
+        corpus=dict(dataset.corpus),
+        relevant_docs=relevant_docs,
+        passage_docs=dict(dataset.passage_docs),
+        split={q: p for q, p in dataset.split.items() if q in queries},
+        extra=dict(dataset.extra),
+    )
     curated.validate()
     return curated
 
@@ -269,4 +301,4 @@ def _new_query_id(*taken: dict) -> str:
 
 
 def _clip(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"

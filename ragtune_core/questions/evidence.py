@@ -74,12 +74,21 @@ def parse_evidence_set(data, file: str | None = None) -> EvidenceSet:
     seen: dict[str, int] = {}
     for index, question in enumerate(evidence.questions):
         if question.id in seen:
-            raise EvidenceError(in_file(file, f"questions[{index}].id: {question.id!r} is also the id of "
-                                              f"questions[{seen[question.id]}]; ids must be unique"))
+            raise EvidenceError(
+                in_file(
+                    file,
+                    f"questions[{index}].id: {question.id!r} is also the id of "
+                    f"questions[{seen[question.id]}]; ids must be unique",
+                )
+            )
         seen[question.id] = index
         if not re.search(r"\w", normalise(question.evidence)):  # "..." would be in every other chunk
-            raise EvidenceError(in_file(file, f"questions[{index}].evidence: expected a phrase with letters or "
-                                              f"digits, got {question.evidence!r}"))
+            raise EvidenceError(
+                in_file(
+                    file,
+                    f"questions[{index}].evidence: expected a phrase with letters or digits, got {question.evidence!r}",
+                )
+            )
     return evidence
 
 
@@ -91,9 +100,25 @@ def read_evidence_file(raw: bytes, file: str) -> EvidenceSet:
 # --- matching ------------------------------------------------------------------------------------
 # Typographic characters a PDF gives and a person rarely types, as typed; NFKC already turns
 # ligatures (fi) and no-break spaces into plain letters and spaces.
-_TYPED = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
-                        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"',
-                        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-"})
+_TYPED = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u2032": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u2033": '"',
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u2012": "-",
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2212": "-",
+    }
+)
 # A soft hyphen marks where a word was broken at a line end: the word is whole without it.
 _SOFT_HYPHEN = re.compile(r"\u00ad\s*")
 # A line break right after a hyphen between two words: the 10-Ks' text has "third- party",
@@ -127,14 +152,19 @@ class EvidenceMatch:
         """What a user needs to trust the set: how many questions are scored, how many were left
         out (with examples), the styles, and how many passages hold a phrase at most."""
         styles = Counter(self.dataset.styles.values())
-        return {"questions": self.total, "matched": self.matched, "left_out": len(self.left_out),
-                "left_out_examples": [{"id": q.id, "evidence": q.evidence} for q in self.left_out[:EXAMPLES_SHOWN]],
-                "styles": dict(styles),
-                "max_passages_per_question": max(len(p) for p in self.dataset.relevant_docs.values())}
+        return {
+            "questions": self.total,
+            "matched": self.matched,
+            "left_out": len(self.left_out),
+            "left_out_examples": [{"id": q.id, "evidence": q.evidence} for q in self.left_out[:EXAMPLES_SHOWN]],
+            "styles": dict(styles),
+            "max_passages_per_question": max(len(p) for p in self.dataset.relevant_docs.values()),
+        }
 
 
-def match_evidence(evidence: EvidenceSet, chunks: list[Chunk], file: str | None = None,
-                   corpus_name: str | None = None) -> EvidenceMatch:
+def match_evidence(
+    evidence: EvidenceSet, chunks: list[Chunk], file: str | None = None, corpus_name: str | None = None
+) -> EvidenceMatch:
     """The evaluation-only QA dataset of `evidence` against `chunks`: every chunk a passage, each
     question's relevant passages the chunks whose normalised text holds its normalised phrase.
     Questions no chunk holds are left out (EvidenceMatch.left_out); EvidenceError when that is all of them."""
@@ -154,31 +184,43 @@ def match_evidence(evidence: EvidenceSet, chunks: list[Chunk], file: str | None 
             left_out.append(question)
     if not kept:
         examples = "; ".join(f"{q.id}: {q.evidence!r}" for q in left_out[:3])
-        raise EvidenceError(in_file(file, f"none of the {len(left_out)} evidence phrases is in a chunk of {where} "
-                                          f"(e.g. {examples}); is it the corpus these questions are about?"))
-    extra = {EVALUATION_ONLY: True,
-             EVIDENCE: {q.id: q.evidence for q in kept},
-             STYLES: {q.id: q.style for q in kept if q.style is not None},
-             PAGES: {q.id: q.page for q in kept if q.page is not None},
-             LEFT_OUT: {q.id: q.evidence for q in left_out}}
+        raise EvidenceError(
+            in_file(
+                file,
+                f"none of the {len(left_out)} evidence phrases is in a chunk of {where} "
+                f"(e.g. {examples}); is it the corpus these questions are about?",
+            )
+        )
+    extra = {
+        EVALUATION_ONLY: True,
+        EVIDENCE: {q.id: q.evidence for q in kept},
+        STYLES: {q.id: q.style for q in kept if q.style is not None},
+        PAGES: {q.id: q.page for q in kept if q.page is not None},
+        LEFT_OUT: {q.id: q.evidence for q in left_out},
+    }
     if evidence.source:
         extra["source"] = evidence.source
-    dataset = QADataset(queries={q.id: q.question for q in kept},
-                        corpus={chunk.chunk_id: chunk.text for chunk in chunks},
-                        relevant_docs=relevant,
-                        passage_docs={chunk.chunk_id: chunk.doc_id for chunk in chunks},
-                        extra={key: value for key, value in extra.items() if value or key == EVALUATION_ONLY})
+    dataset = QADataset(
+        queries={q.id: q.question for q in kept},
+        corpus={chunk.chunk_id: chunk.text for chunk in chunks},
+        relevant_docs=relevant,
+        passage_docs={chunk.chunk_id: chunk.doc_id for chunk in chunks},
+        extra={key: value for key, value in extra.items() if value or key == EVALUATION_ONLY},
+    )
     dataset.validate()
     return EvidenceMatch(dataset, len(evidence.questions), left_out)
 
 
-def import_evidence_set(ws: Workspace, evidence: EvidenceSet, name: str, corpus: str | None,
-                        file: str) -> tuple[DatasetRecord, EvidenceMatch]:
+def import_evidence_set(
+    ws: Workspace, evidence: EvidenceSet, name: str, corpus: str | None, file: str
+) -> tuple[DatasetRecord, EvidenceMatch]:
     """Match `evidence` (read from `file`) against the chunks of `corpus` (id or name) and save the
     evaluation-only dataset as `name`. Nothing is saved when no question matches or the name is taken."""
     if not corpus:
-        raise EvidenceError(f"{file} is an evidence-phrase set: it needs the corpus whose chunks hold its "
-                            "phrases (--corpus on the command line, the corpus picker in the app)")
+        raise EvidenceError(
+            f"{file} is an evidence-phrase set: it needs the corpus whose chunks hold its "
+            "phrases (--corpus on the command line, the corpus picker in the app)"
+        )
     record = ws.resolve("corpora", corpus)
     match = match_evidence(evidence, load_chunks(ws, record.id), file, record.name)
     params = {"imported": file, EVALUATION_ONLY: True, "matched": match.matched, "left_out": len(match.left_out)}

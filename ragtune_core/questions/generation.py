@@ -76,7 +76,9 @@ class GenerationRequest:
         return LLMQuestionGenerator(self.llm, self.prompt_template, cache_dir)
 
 
-def select_chunks(chunks: list[Chunk], max_chunks: int | None = None, chunk_ids: list[str] | None = None) -> list[Chunk]:
+def select_chunks(
+    chunks: list[Chunk], max_chunks: int | None = None, chunk_ids: list[str] | None = None
+) -> list[Chunk]:
     """The chunks to ask about: those named, else all; with max_chunks, an even spread over the
     corpus (the first N would all come from its first documents)."""
     if chunk_ids:
@@ -97,12 +99,18 @@ def build_dataset(chunks: list[Chunk], generated: list[GeneratedQuestion]) -> QA
     queries, relevant = {}, {}
     for item in generated:
         if item.chunk_id not in by_id:
-            raise GenerationError(f"question {item.question!r} names chunk {item.chunk_id!r}, which is not in the corpus")
+            raise GenerationError(
+                f"question {item.question!r} names chunk {item.chunk_id!r}, which is not in the corpus"
+            )
         qid = str(uuid.uuid5(_QUESTION_ID_NAMESPACE, f"{item.chunk_id}\n{item.question}"))
         queries[qid] = item.question
         relevant[qid] = [item.chunk_id]
-    dataset = QADataset(queries=queries, corpus={c.chunk_id: c.text for c in chunks}, relevant_docs=relevant,
-                        passage_docs={c.chunk_id: c.doc_id for c in chunks})
+    dataset = QADataset(
+        queries=queries,
+        corpus={c.chunk_id: c.text for c in chunks},
+        relevant_docs=relevant,
+        passage_docs={c.chunk_id: c.doc_id for c in chunks},
+    )
     dataset.validate()
     return dataset
 
@@ -116,8 +124,9 @@ def estimate_llm_run(ws: Workspace, request: GenerationRequest) -> tuple[Usage, 
     return estimate_llm_usage(to_pay, request.n_per_chunk, request.prompt_template), len(chunks) - len(to_pay)
 
 
-def generate_questions(ws: Workspace, request: GenerationRequest,
-                       on_progress: ProgressCallback | None = None) -> tuple[QADataset, GenerationResult]:
+def generate_questions(
+    ws: Workspace, request: GenerationRequest, on_progress: ProgressCallback | None = None
+) -> tuple[QADataset, GenerationResult]:
     """Run a request over its corpus; raises GenerationError when no chunk got a question.
 
     Example::
@@ -136,6 +145,7 @@ def generate_questions(ws: Workspace, request: GenerationRequest,
     result = generator.generate(selected, request.n_per_chunk, on_progress)
     if not result.questions:
         chunk_id, why = result.failures[0]
-        raise GenerationError(f"no questions were generated: {len(result.failures)} chunks failed, "
-                              f"e.g. chunk {chunk_id!r}: {why}")
+        raise GenerationError(
+            f"no questions were generated: {len(result.failures)} chunks failed, e.g. chunk {chunk_id!r}: {why}"
+        )
     return build_dataset(chunks, result.questions), result

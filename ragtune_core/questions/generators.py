@@ -6,8 +6,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 from ..corpus.documents import Chunk
 from ..errors import RagtuneError
@@ -39,14 +40,18 @@ class GenerationResult:
     cached: int = 0  # chunks answered from the cache, at no cost
 
     def summary(self) -> dict:
-        return {"questions": len(self.questions), "failures": len(self.failures),
-                "usage": self.usage.to_dict(), "cached": self.cached}
+        return {
+            "questions": len(self.questions),
+            "failures": len(self.failures),
+            "usage": self.usage.to_dict(),
+            "cached": self.cached,
+        }
 
 
 class QuestionGenerator(Protocol):
-    def generate(self, chunks: list[Chunk], n_per_chunk: int,
-                 on_progress: ProgressCallback | None = None) -> GenerationResult: ...
-
+    def generate(
+        self, chunks: list[Chunk], n_per_chunk: int, on_progress: ProgressCallback | None = None
+    ) -> GenerationResult: ...
 
 
 def check_n(n_per_chunk: int) -> None:

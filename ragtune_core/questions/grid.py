@@ -45,7 +45,7 @@ def matching(table: pd.DataFrame, flags: list[str]) -> pd.DataFrame:
 
 def page_of(table: pd.DataFrame, page: int, size: int = PAGE_SIZE) -> pd.DataFrame:
     """Rows of the 1-based `page`."""
-    return table.iloc[(page - 1) * size:page * size]
+    return table.iloc[(page - 1) * size : page * size]
 
 
 def merge_page(table: pd.DataFrame, page_ids: list[str], edited: pd.DataFrame) -> pd.DataFrame:
@@ -53,9 +53,11 @@ def merge_page(table: pd.DataFrame, page_ids: list[str], edited: pd.DataFrame) -
     those deleted on the page gone, those added on it (no query id) at the end."""
     edited_by_id = {row["query_id"]: row for _, row in edited.iterrows() if _known(row["query_id"])}
     on_page = set(page_ids)
-    rows = [edited_by_id[qid] if qid in on_page else row for qid, (_, row) in zip(table["query_id"], table.iterrows(),
-                                                                                   strict=True)
-            if qid not in on_page or qid in edited_by_id]
+    rows = [
+        edited_by_id[qid] if qid in on_page else row
+        for qid, (_, row) in zip(table["query_id"], table.iterrows(), strict=True)
+        if qid not in on_page or qid in edited_by_id
+    ]
     rows += [row for _, row in edited.iterrows() if not _known(row["query_id"])]
     return pd.DataFrame(rows, columns=table.columns).reset_index(drop=True)
 

@@ -39,23 +39,27 @@ def resolve_kind(data, dataset: QADataset, chosen: str | None, file: str) -> Imp
         raise DatasetError(f"the kind must be one of {', '.join(IMPORT_KINDS)}, not {chosen!r}")
     declared = declared_kind(data)
     if chosen and declared and chosen != declared:
-        raise DatasetError(f"{file} says it is a {declared} dataset (ragtune.kind), but {chosen} was chosen: "
-                           f"choose {declared} or guess, or change the file")
+        raise DatasetError(
+            f"{file} says it is a {declared} dataset (ragtune.kind), but {chosen} was chosen: "
+            f"choose {declared} or guess, or change the file"
+        )
     if chosen or declared:
         kind, guessed = chosen or declared, False
         note = f"{kind}: as chosen" if chosen else f"{kind}: as the file says (ragtune.kind)"
     else:
         kind, guessed = ("router" if looks_like_router_dataset(dataset) else "qa"), True
-        note = (f"{kind}: guessed, the file names no kind and its answers "
-                + ("are tool names" if kind == "router" else "are not tool names"))
+        note = f"{kind}: guessed, the file names no kind and its answers " + (
+            "are tool names" if kind == "router" else "are not tool names"
+        )
     return ImportedKind(_as_kind(dataset, kind, file), kind, guessed, note)
 
 
 def refuse_router_evidence(chosen: str | None, file: str) -> None:
     """An evidence-phrase set is a question/passage evaluation set: DatasetError if router was chosen."""
     if chosen == "router":
-        raise DatasetError(f"{file} is an evidence-phrase set, a question/passage (qa) evaluation set: "
-                           "the router kind does not apply")
+        raise DatasetError(
+            f"{file} is an evidence-phrase set, a question/passage (qa) evaluation set: the router kind does not apply"
+        )
 
 
 def _as_kind(dataset: QADataset, kind: str, file: str) -> QADataset:

@@ -34,8 +34,9 @@ class LLMQuestionGenerator:
         self.prompt_template = prompt_template
         self.cache_dir = Path(cache_dir) if cache_dir else None
 
-    def generate(self, chunks: list[Chunk], n_per_chunk: int,
-                 on_progress: ProgressCallback | None = None) -> GenerationResult:
+    def generate(
+        self, chunks: list[Chunk], n_per_chunk: int, on_progress: ProgressCallback | None = None
+    ) -> GenerationResult:
         check_n(n_per_chunk)
         result = GenerationResult()
         answers: dict[str, list[str]] = {}
@@ -72,8 +73,12 @@ class LLMQuestionGenerator:
         elif self.config.batch:
             outcomes = complete_in_batch(self.config, prompts, self._batch_state(chunks, n_per_chunk), on_done=on_done)
         else:
-            outcomes = complete_many(self.config, prompts, on_done=on_done,
-                                     expected_completion_tokens=n_per_chunk * ESTIMATED_TOKENS_PER_QUESTION)
+            outcomes = complete_many(
+                self.config,
+                prompts,
+                on_done=on_done,
+                expected_completion_tokens=n_per_chunk * ESTIMATED_TOKENS_PER_QUESTION,
+            )
         for outcome in outcomes:
             if isinstance(outcome, Completion):
                 result.usage.add(outcome.prompt_tokens, outcome.completion_tokens)

@@ -40,16 +40,19 @@ class OfflineQuestionGenerator:
         self.styles = tuple(styles)
         self.titles = titles or {}  # document id -> title: what a document is called ("lyft_2021.pdf")
 
-    def generate(self, chunks: list[Chunk], n_per_chunk: int,
-                 on_progress: ProgressCallback | None = None) -> GenerationResult:
+    def generate(
+        self, chunks: list[Chunk], n_per_chunk: int, on_progress: ProgressCallback | None = None
+    ) -> GenerationResult:
         check_n(n_per_chunk)
         vocabulary = Vocabulary.of(chunks)  # what is rare is judged against every chunk asked about
         facts = [chunk_facts(chunk, vocabulary) for chunk in chunks]
-        names = document_names([(c.doc_id, f) for c, f in zip(chunks, facts) if f is not None], self.titles)
+        names = document_names(
+            [(c.doc_id, f) for c, f in zip(chunks, facts, strict=True) if f is not None], self.titles
+        )
         thesaurus = Thesaurus.of(c.text for c in chunks) if PLAIN in self.styles else Thesaurus()
         result = GenerationResult()
         asked: set[str] = set()  # across chunks, so overlapping chunks do not share questions
-        for done, (chunk, chunk_facts_) in enumerate(zip(chunks, facts), start=1):
+        for done, (chunk, chunk_facts_) in enumerate(zip(chunks, facts, strict=True), start=1):
             questions = self._ask(chunk, chunk_facts_, n_per_chunk, asked, names.get(chunk.doc_id), thesaurus)
             if questions:
                 asked.update(q.lower() for q in questions)
@@ -60,8 +63,9 @@ class OfflineQuestionGenerator:
                 on_progress(done, len(chunks), len(result.failures))
         return result
 
-    def questions_for(self, chunk: Chunk, n: int, exclude: set[str] = frozenset(),
-                      vocabulary: Vocabulary | None = None) -> list[str]:
+    def questions_for(
+        self, chunk: Chunk, n: int, exclude: set[str] = frozenset(), vocabulary: Vocabulary | None = None
+    ) -> list[str]:
         """Up to n questions about the chunk, most specific first. Without a vocabulary (the
         corpus's word counts) a word is judged against the chunk alone, so only stopwords and
         template words count as common."""
@@ -70,15 +74,17 @@ class OfflineQuestionGenerator:
         name = document_names([(chunk.doc_id, facts)], self.titles).get(chunk.doc_id) if facts else None
         return self._ask(chunk, facts, n, exclude, name, thesaurus)
 
-    def _ask(self, chunk: Chunk, facts: Facts | None, n: int, exclude: set[str], name: str | None,
-             thesaurus: Thesaurus) -> list[str]:
+    def _ask(
+        self, chunk: Chunk, facts: Facts | None, n: int, exclude: set[str], name: str | None, thesaurus: Thesaurus
+    ) -> list[str]:
         if facts is None:
             return []
         rng = random.Random(f"{self.seed}:{chunk.chunk_id}:{chunk.text[:200]}")
         forbidden = ngrams(words_of(chunk.text), self.copy_run_limit)
         by_style = style_candidates(facts, rng, self.styles, name, thesaurus)
-        scored = {style: self._scored(candidates, facts, exclude, forbidden, rng)
-                  for style, candidates in by_style.items()}
+        scored = {
+            style: self._scored(candidates, facts, exclude, forbidden, rng) for style, candidates in by_style.items()
+        }
         first = rng.randrange(len(self.styles))
         turns = [self.styles[(first + i) % len(self.styles)] for i in range(len(self.styles))]
         chosen: list[Candidate] = []
@@ -91,16 +97,21 @@ class OfflineQuestionGenerator:
                     chosen.extend(_pick(remaining, 1, chosen))
         return [c.text for c in chosen]
 
-    def _scored(self, candidates: list[Candidate], facts: Facts, exclude: set[str], forbidden: set,
-                rng: random.Random) -> list[tuple[float, Candidate]]:
+    def _scored(
+        self, candidates: list[Candidate], facts: Facts, exclude: set[str], forbidden: set, rng: random.Random
+    ) -> list[tuple[float, Candidate]]:
         scored = []
         for candidate in candidates:
             key = candidate.text.lower()
             if key in exclude or ngrams(words_of(candidate.text), self.copy_run_limit) & forbidden:
                 continue
             late = facts.sentences[candidate.sentence].offset >= self.opening_words
-            score = (min(ENOUGH, _specificity(candidate.text, facts))
-                     * KIND_WEIGHTS[candidate.kind] * (LATE_WEIGHT if late else 1.0) * rng.uniform(0.85, 1.0))
+            score = (
+                min(ENOUGH, _specificity(candidate.text, facts))
+                * KIND_WEIGHTS[candidate.kind]
+                * (LATE_WEIGHT if late else 1.0)
+                * rng.uniform(0.85, 1.0)
+            )
             scored.append((score, candidate))
         return scored
 
@@ -112,9 +123,13 @@ def _pick(scored: list[tuple[float, Candidate]], n: int, asked: list[Candidate] 
     sentences: Counter = Counter(c.sentence for c in asked)
     kinds: Counter = Counter(c.kind for c in asked)
     while remaining and len(chosen) < n:
-        _, best = max(remaining, key=lambda item: (
-            item[0] * SAME_KIND_WEIGHT ** kinds[item[1].kind] * SAME_SENTENCE_WEIGHT ** sentences[item[1].sentence],
-            item[1].text))
+        _, best = max(
+            remaining,
+            key=lambda item: (
+                item[0] * SAME_KIND_WEIGHT ** kinds[item[1].kind] * SAME_SENTENCE_WEIGHT ** sentences[item[1].sentence],
+                item[1].text,
+            ),
+        )
         remaining = [item for item in remaining if item[1].text.lower() != best.text.lower()]
         chosen.append(best)
         sentences[best.sentence] += 1

@@ -47,9 +47,12 @@ class Vocabulary:
         texts = [c.text for c in chunks]
         after_modals = {w for t in texts for w in AFTER_MODAL.findall(t)}
         after_determiners = {w for t in texts for w in AFTER_DETERMINER.findall(t)}
-        return cls(len(chunks), Counter(w for t in texts for w in set(words_of(t))),
-                   Counter(w for t in texts for w in set(re.findall(r"\b[a-z]\w*", t))),
-                   after_modals - after_determiners)
+        return cls(
+            len(chunks),
+            Counter(w for t in texts for w in set(words_of(t))),
+            Counter(w for t in texts for w in set(re.findall(r"\b[a-z]\w*", t))),
+            after_modals - after_determiners,
+        )
 
     def is_verb(self, word: str) -> bool:
         """ "involve", "terminates", "evolves": a verb this corpus never uses as a noun."""
@@ -124,15 +127,24 @@ def chunk_facts(chunk: Chunk, vocabulary: Vocabulary) -> Facts | None:
         sentence.names = _entities(sentence.tokens, chunk.text, lowercase_words)
         sentence.phrases = _phrases(sentence, vocabulary)
     # Mentions are counted in the raw text, so "Berlin's" and "Berlin-Brandenburg" count for Berlin.
-    entity_counts = Counter({e: len(re.findall(rf"\b{re.escape(e)}\b", chunk.text)) for s in sentences for e in s.names})
+    entity_counts = Counter(
+        {e: len(re.findall(rf"\b{re.escape(e)}\b", chunk.text)) for s in sentences for e in s.names}
+    )
     first = next((s.names[0] for s in sentences if s.names), None)
     # The chunk is about a name it mentions more than once; on a tie, the one it opens with.
-    recurring = [e for e, count in entity_counts.most_common()
-                 if count >= 2 and vocabulary.is_proper(e) and not e.isupper()]
+    recurring = [
+        e for e, count in entity_counts.most_common() if count >= 2 and vocabulary.is_proper(e) and not e.isupper()
+    ]
     main = max(recurring, key=lambda e: (entity_counts[e], e == first)) if recurring else None
     source = "report" if MONEY.search(chunk.text) or any(m in chunk.text.lower() for m in FINANCE_METRICS) else "text"
-    return Facts(sentences=sentences, main=main, source=source, headings=_headings(chunk, sentences),
-                  words=set(words_of(chunk.text)), vocabulary=vocabulary)
+    return Facts(
+        sentences=sentences,
+        main=main,
+        source=source,
+        headings=_headings(chunk, sentences),
+        words=set(words_of(chunk.text)),
+        vocabulary=vocabulary,
+    )
 
 
 def _entities(tokens: list[str], chunk_text: str, lowercase_words: set[str]) -> list[str]:
@@ -141,7 +153,9 @@ def _entities(tokens: list[str], chunk_text: str, lowercase_words: set[str]) -> 
     of words the chunk also uses in lower case ("Net Cash"), and nationality adjectives ("American city")."""
     found, i = [], 0
     while i < len(tokens):
-        if not _is_name_word(tokens[i]) or (i == 0 and not _name_at_sentence_start(tokens[0], chunk_text, lowercase_words)):
+        if not _is_name_word(tokens[i]) or (
+            i == 0 and not _name_at_sentence_start(tokens[0], chunk_text, lowercase_words)
+        ):
             i += 1
             continue
         run = [tokens[i]]
@@ -150,7 +164,7 @@ def _entities(tokens: list[str], chunk_text: str, lowercase_words: set[str]) -> 
             if _is_name_word(tokens[j]) or tokens[j] in ROMAN_NUMERALS:
                 run.append(tokens[j])
             elif tokens[j] in CONNECTORS and j + 1 < len(tokens) and _is_name_word(tokens[j + 1]):
-                run.extend(tokens[j:j + 2])
+                run.extend(tokens[j : j + 2])
                 j += 1
             else:
                 break
@@ -158,8 +172,13 @@ def _entities(tokens: list[str], chunk_text: str, lowercase_words: set[str]) -> 
         name = re.sub(r"['’]s$", "", " ".join(run))
         words = [w.lower() for w in name.split() if w not in CONNECTORS]
         is_heading = all(w in lowercase_words for w in words)
-        is_adjective = (len(run) == 1 and name.endswith(("an", "ese", "ish")) and j < len(tokens)
-                        and tokens[j].islower() and is_content_word(tokens[j]))
+        is_adjective = (
+            len(run) == 1
+            and name.endswith(("an", "ese", "ish"))
+            and j < len(tokens)
+            and tokens[j].islower()
+            and is_content_word(tokens[j])
+        )
         if len(name) > 2 and not is_heading and not is_adjective:
             found.append(name)
         i = j
@@ -175,7 +194,9 @@ def _name_at_sentence_start(token: str, chunk_text: str, lowercase_words: set[st
 
 
 def _is_name_word(token: str) -> bool:
-    return len(token) > 1 and token[0].isupper() and token.lower() not in STOPWORDS and token.lower() not in NOT_ENTITIES
+    return (
+        len(token) > 1 and token[0].isupper() and token.lower() not in STOPWORDS and token.lower() not in NOT_ENTITIES
+    )
 
 
 def _phrases(sentence: Sentence, vocabulary: Vocabulary) -> list[str]:
@@ -188,9 +209,14 @@ def _phrases(sentence: Sentence, vocabulary: Vocabulary) -> list[str]:
     for token in [*sentence.tokens, "."]:
         # A word right after a name or "to" is most likely a verb ("Lyft expects", "to remain"),
         # and so is a word in -ing that is not a known noun or modifier ("resulting", "selecting").
-        usable = (is_content_word(token) and token.islower() and not _precedes_verb(previous)
-                  and (not token.endswith("ing") or token in ING_WORDS) and not is_adverb(token)
-                  and not vocabulary.is_verb(token))
+        usable = (
+            is_content_word(token)
+            and token.islower()
+            and not _precedes_verb(previous)
+            and (not token.endswith("ing") or token in ING_WORDS)
+            and not is_adverb(token)
+            and not vocabulary.is_verb(token)
+        )
         previous = token
         if usable and len(run) < 4:
             run.append(token)
@@ -215,8 +241,15 @@ def _precedes_verb(token: str) -> bool:
 
 def is_content_word(token: str) -> bool:
     lower = token.lower()
-    return (token[0].isalpha() and len(token) > 2 and lower not in STOPWORDS and lower not in SCALES
-            and lower not in IRREGULAR_PAST and lower.split("-")[0] not in WORD_NUMBERS and "'" not in token)
+    return (
+        token[0].isalpha()
+        and len(token) > 2
+        and lower not in STOPWORDS
+        and lower not in SCALES
+        and lower not in IRREGULAR_PAST
+        and lower.split("-")[0] not in WORD_NUMBERS
+        and "'" not in token
+    )
 
 
 def _headings(chunk: Chunk, sentences: list[Sentence]) -> list[tuple[str, int]]:
@@ -230,8 +263,13 @@ def _headings(chunk: Chunk, sentences: list[Sentence]) -> list[tuple[str, int]]:
     for match in re.finditer(r"(?m)^[ \t]*([A-Z][^\n]{2,80}?)[ \t]*$", chunk.text):
         line, words = match.group(1), match.group(1).split()
         long_words = [w for w in words if len(w) > 3]
-        if (2 <= len(words) <= 10 and not line.endswith((".", ",", ";")) and not re.search(r"[\d:]", line)
-                and long_words and sum(w[0].isupper() for w in long_words) >= 0.75 * len(long_words)):
+        if (
+            2 <= len(words) <= 10
+            and not line.endswith((".", ",", ";"))
+            and not re.search(r"[\d:]", line)
+            and long_words
+            and sum(w[0].isupper() for w in long_words) >= 0.75 * len(long_words)
+        ):
             positions.append((line, match.end()))
     for heading, end in positions:
         offset = len(chunk.text[:end].split())
@@ -247,8 +285,9 @@ def is_adverb(word: str) -> bool:
 
 def is_modifier(word: str) -> bool:
     """An adjective or adverb by its ending: no phrase ends with one."""
-    return (word.endswith(("ly", "ed", "ous", "est", "ful", "able", "ible", "ern"))
-            or (word.endswith("ive") and word not in IVE_NOUNS))
+    return word.endswith(("ly", "ed", "ous", "est", "ful", "able", "ible", "ern")) or (
+        word.endswith("ive") and word not in IVE_NOUNS
+    )
 
 
 def possessive(name: str) -> str:
@@ -260,4 +299,4 @@ def words_of(text: str) -> list[str]:
 
 
 def ngrams(words: list[str], n: int) -> set[tuple[str, ...]]:
-    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}

@@ -39,7 +39,7 @@ from .offline_facts import Candidate, Facts, Sentence, is_content_word, is_modif
 
 # Question kinds: each turns a chunk's facts into candidates -------------------------------------
 def _definition_questions(facts: Facts, rng: random.Random) -> list[Candidate]:
-    """ '"Immaterial Subsidiary" means ...' -> 'What does "Immaterial Subsidiary" mean?';
+    """'"Immaterial Subsidiary" means ...' -> 'What does "Immaterial Subsidiary" mean?';
     '(the "2025 Notes")' -> 'What is referred to as "2025 Notes"?'."""
     questions = []
     for i, sentence in enumerate(facts.sentences):
@@ -62,7 +62,7 @@ def _amount_questions(facts: Facts, rng: random.Random) -> list[Candidate]:
         tokens, when = sentence.tokens, _when(sentence.text)
         for k, token in enumerate(tokens):
             is_money = token.startswith("$") and len(token) > 1
-            is_percent = token[0].isdigit() and (token.endswith("%") or tokens[k + 1:k + 2] == ["percent"])
+            is_percent = token[0].isdigit() and (token.endswith("%") or tokens[k + 1 : k + 2] == ["percent"])
             if not (is_money or is_percent):
                 continue
             end = k + 1 + (k + 1 < len(tokens) and tokens[k + 1].lower() in (*SCALES, "percent"))
@@ -78,8 +78,10 @@ def _amount_question(facts: Facts, sentence: Sentence, k: int, end: int, is_mone
     if not is_money and change_at is not None and _is_past_change(tokens[change_at]):
         metric = _phrase_before(tokens, change_at, sentence, linked=False)
         if metric:
-            yield "change", {"metric": _owned(facts, metric, sentence), "change": CHANGE_WORDS[tokens[change_at]],
-                             "when": when}
+            yield (
+                "change",
+                {"metric": _owned(facts, metric, sentence), "change": CHANGE_WORDS[tokens[change_at]], "when": when},
+            )
         return
     if left:
         detail = _prep_phrase(tokens, end)
@@ -91,7 +93,7 @@ def _amount_question(facts: Facts, sentence: Sentence, k: int, end: int, is_mone
             yield kind, {"metric": _owned(facts, left, sentence), "detail": detail, "when": when}
         return
     if not is_money:
-        if tokens[end:end + 1] == ["of"]:
+        if tokens[end : end + 1] == ["of"]:
             whole, after = _phrase_after(tokens, end + 1)
             tail = _verb_tail(tokens, after)
             if whole and tail:
@@ -101,7 +103,7 @@ def _amount_question(facts: Facts, sentence: Sentence, k: int, end: int, is_mone
     if right:
         detail = _prep_phrase(tokens, after)
         yield "amount", {"metric": f"the {right}", "detail": detail, "when": "" if YEAR.search(detail) else when}
-    elif tokens[end:end + 1] == ["in"] and facts.subject:
+    elif tokens[end : end + 1] == ["in"] and facts.subject:
         held, _ = _phrase_after(tokens, end + 1)
         if held:
             yield "holding", {"metric": held, "subject": facts.subject, "when": when}
@@ -138,8 +140,14 @@ def _phrase_after(tokens: list[str], start: int, articles: bool = True) -> tuple
         token = tokens[j]
         if is_content_word(token) and not _is_verb_like(token):
             words.append(token)
-        elif (token in ("of", "and") and words and "and" not in words
-              and "of" not in words and j + 1 < len(tokens) and is_content_word(tokens[j + 1])):
+        elif (
+            token in ("of", "and")
+            and words
+            and "and" not in words
+            and "of" not in words
+            and j + 1 < len(tokens)
+            and is_content_word(tokens[j + 1])
+        ):
             words.append(token)
         else:
             break
@@ -154,7 +162,7 @@ def _prep_phrase(tokens: list[str], start: int) -> str:
     """ " from the change in fair value" after an amount, or ""."""
     for prep in PREPOSITIONS:
         words = prep.split()
-        if tokens[start:start + len(words)] == words:
+        if tokens[start : start + len(words)] == words:
             phrase, _ = _phrase_after(tokens, start + len(words))
             return f" {prep} {_article(phrase)}" if phrase else ""
     return ""
@@ -165,7 +173,7 @@ def _verb_tail(tokens: list[str], start: int) -> str | None:
     if start >= len(tokens) or not (tokens[start] in VERB_TAILS or _is_verb_like(tokens[start])):
         return None
     words = []
-    for token in tokens[start:start + 4]:
+    for token in tokens[start : start + 4]:
         if not re.match(r"[^\W\d_]", token) or token in CONNECTORS - {"of", "the"}:
             break
         words.append(token)
@@ -223,7 +231,7 @@ def _cause_questions(facts: Facts, rng: random.Random) -> list[Candidate]:
         match = CAUSES.search(sentence.text)
         if not match:
             continue
-        before = re.split(r"[,;:(]", sentence.text[:match.start()])[0].strip()
+        before = re.split(r"[,;:(]", sentence.text[: match.start()])[0].strip()
         tokens = TOKEN.findall(before)
         change_at = next((j for j, t in enumerate(tokens) if _is_past_change(t)), None)
         subject = None
@@ -231,8 +239,11 @@ def _cause_questions(facts: Facts, rng: random.Random) -> list[Candidate]:
             metric = _phrase_before(tokens, change_at, sentence, linked=False)
             if metric:
                 subject = f"the {CHANGE_WORDS[tokens[change_at]]} in {_owned(facts, metric, sentence)}"
-        elif (found := CAUSE_SUBJECT.match(before)) and len(found.group(1).split()) <= 7 \
-                and not re.search(r"\d|\b(?:we|it|they|this|that|which)\b", found.group(1), re.I):
+        elif (
+            (found := CAUSE_SUBJECT.match(before))
+            and len(found.group(1).split()) <= 7
+            and not re.search(r"\d|\b(?:we|it|they|this|that|which)\b", found.group(1), re.I)
+        ):
             subject = f"the {found.group(1)}"
         if subject:
             template = rng.choice(TEMPLATES["cause"])
@@ -289,7 +300,7 @@ def _event_question(sentence: Sentence) -> str | None:
 
 def _find(tokens: list[str], words: list[str]) -> int | None:
     for i in range(len(tokens) - len(words) + 1):
-        if tokens[i:i + len(words)] == words:
+        if tokens[i : i + len(words)] == words:
             return i
     return None
 
@@ -313,7 +324,7 @@ def _object_words(tokens: list[str], start: int) -> list[str]:
     """A short object after a verb: an optional article, then up to three words, stopping at a
     preposition, a number or the end of the clause."""
     words = []
-    for token in tokens[start:start + 4]:
+    for token in tokens[start : start + 4]:
         lower = token.lower()
         is_article = lower in ("the", "a", "an") and not words
         if not is_article and (not is_content_word(token) or (words and lower.endswith(("ing", "ed")))):
@@ -351,7 +362,7 @@ def _counted_noun(tokens: list[str], start: int) -> str | None:
         if not (token.islower() and is_content_word(token)):
             return None
         if token.endswith("s") and not token.endswith(("ss", "us", "is")) and token not in NOT_COUNTED:
-            return " ".join(tokens[i:end + 1])
+            return " ".join(tokens[i : end + 1])
     return None
 
 
@@ -376,7 +387,7 @@ def _finance_questions(facts: Facts, rng: random.Random) -> list[Candidate]:
 
 
 def _heading_questions(facts: Facts, rng: random.Random) -> list[Candidate]:
-    """ 'Under "Source of Payments", what is said about the general funds?': a heading and a key
+    """'Under "Source of Payments", what is said about the general funds?': a heading and a key
     phrase of the sentences under it."""
     questions = []
     for heading, first in facts.headings:
@@ -405,13 +416,21 @@ def _relation_questions(facts: Facts, rng: random.Random) -> list[Candidate]:
 
 def _topic_questions(facts: Facts, rng: random.Random) -> list[Candidate]:
     """The loosest kind, for chunks that offer little else: "What does the text say about X?"."""
-    return [Candidate(rng.choice(TEMPLATES["topic"]).format(a=_article(s.phrases[0]), source=facts.source),
-                       "topic", i)
-            for i, s in enumerate(facts.sentences) if s.phrases]
+    return [
+        Candidate(rng.choice(TEMPLATES["topic"]).format(a=_article(s.phrases[0]), source=facts.source), "topic", i)
+        for i, s in enumerate(facts.sentences)
+        if s.phrases
+    ]
 
 
-FACT_KINDS = (_definition_questions, _amount_questions, _finance_questions, _quantity_questions, _cause_questions,
-               _year_questions)
+FACT_KINDS = (
+    _definition_questions,
+    _amount_questions,
+    _finance_questions,
+    _quantity_questions,
+    _cause_questions,
+    _year_questions,
+)
 # Loose kinds, for a chunk that offers no fact: the keyword and topic styles ask such chunks better.
 LOOSE_KINDS = (_heading_questions, _relation_questions, _topic_questions)
 KINDS = FACT_KINDS + LOOSE_KINDS

@@ -42,21 +42,28 @@ def document_names(facts_of_chunks: list[tuple[str, Facts]], titles: dict[str, s
 
 def title_name(title: str) -> str | None:
     """The name a document's title gives: its words but file extensions, numbers and form codes."""
-    words = [w for w in re.split(r"[\s_\-]+", re.sub(r"\.\w{2,4}$", "", title))
-             if w and not re.search(r"\d", w) and w.lower() not in STOPWORDS]
+    words = [
+        w
+        for w in re.split(r"[\s_\-]+", re.sub(r"\.\w{2,4}$", "", title))
+        if w and not re.search(r"\d", w) and w.lower() not in STOPWORDS
+    ]
     return " ".join(words[:3]) or None
 
 
-def style_candidates(facts: Facts, rng: random.Random, styles: tuple[str, ...], name: str | None,
-                     thesaurus: Thesaurus) -> dict[str, list[Candidate]]:
+def style_candidates(
+    facts: Facts, rng: random.Random, styles: tuple[str, ...], name: str | None, thesaurus: Thesaurus
+) -> dict[str, list[Candidate]]:
     """Candidates of each style asked for. Fact questions alone include the loose kinds (a heading,
     two related phrases), so that a chunk without a fact still gets a question."""
     if styles == (FACT,):
         return {FACT: [c for kind in KINDS for c in kind(facts, rng)]}
     facts_asked = [c for kind in FACT_KINDS for c in kind(facts, rng)]
-    makers = {FACT: lambda: facts_asked, KEYWORD: lambda: keyword_queries(facts, rng, name),
-              TOPIC: lambda: topic_queries(facts, rng, name),
-              PLAIN: lambda: plain_queries(facts_asked, facts, rng, name, thesaurus)}
+    makers = {
+        FACT: lambda: facts_asked,
+        KEYWORD: lambda: keyword_queries(facts, rng, name),
+        TOPIC: lambda: topic_queries(facts, rng, name),
+        PLAIN: lambda: plain_queries(facts_asked, facts, rng, name, thesaurus),
+    }
     return {style: makers[style]() for style in styles}
 
 
@@ -68,7 +75,7 @@ def keyword_queries(facts: Facts, rng: random.Random, name: str | None) -> list[
         phrases = [p for p in sentence.phrases if not name or p.lower() != name.lower()]
         if not phrases:
             continue
-        words = phrases[:1 + (len(phrases) > 1 and rng.random() < 0.5)]
+        words = phrases[: 1 + (len(phrases) > 1 and rng.random() < 0.5)]
         years = YEAR.findall(sentence.text)
         if years and rng.random() < 0.6:
             words.append(years[0])
@@ -97,13 +104,17 @@ def topic_queries(facts: Facts, rng: random.Random, name: str | None) -> list[Ca
     for candidate in FACT_KINDS[0](facts, rng):  # defined terms
         term = re.search(r'"([^"]+)"', candidate.text)
         if term:
-            found.append(Candidate(rng.choice(TEMPLATES["define"]).format(term=term.group(1).lower()), "about",
-                                   candidate.sentence))
+            found.append(
+                Candidate(
+                    rng.choice(TEMPLATES["define"]).format(term=term.group(1).lower()), "about", candidate.sentence
+                )
+            )
     return found
 
 
-def plain_queries(facts_asked: list[Candidate], facts: Facts, rng: random.Random, name: str | None,
-                  thesaurus: Thesaurus) -> list[Candidate]:
+def plain_queries(
+    facts_asked: list[Candidate], facts: Facts, rng: random.Random, name: str | None, thesaurus: Thesaurus
+) -> list[Candidate]:
     """A fact question in everyday words: the chunk's terms swapped for synonyms or their long form
     or abbreviation, the document's name for "they", in lower case as people type. A question
     with nothing to swap is no plain-words question."""
@@ -118,8 +129,7 @@ def plain_queries(facts_asked: list[Candidate], facts: Facts, rng: random.Random
         if not swapped:
             continue
         if name and rng.random() < 0.5:
-            text = re.sub(rf"\b{re.escape(name)}(?:'s|’s)?", lambda m: "their" if m.group(0) != name else "they",
-                          text)
+            text = re.sub(rf"\b{re.escape(name)}(?:'s|’s)?", lambda m: "their" if m.group(0) != name else "they", text)
         text = text.replace('"', "").lower().rstrip("?") + ("?" if rng.random() < 0.5 else "")
         found.append(Candidate(text, PLAIN, candidate.sentence))
     return found

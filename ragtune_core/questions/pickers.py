@@ -23,13 +23,17 @@ def training_first(datasets: list[DatasetRecord]) -> list[DatasetRecord]:
     return sorted(datasets, key=for_evaluation_only)
 
 
-def models_for_dataset(record: DatasetRecord, models: list[ModelRecord],
-                       datasets: list[DatasetRecord]) -> list[ModelRecord]:
+def models_for_dataset(
+    record: DatasetRecord, models: list[ModelRecord], datasets: list[DatasetRecord]
+) -> list[ModelRecord]:
     """The models fit to use on `record`: those fine-tuned on a version of it first, then those of no known
     dataset or one of the same kind; models trained on a dataset of the other kind (router vs. QA) left out."""
     by_id = {d.id: d for d in datasets}
     lineage = {d.id for d in datasets if root_of(d) == root_of(record)}
     own = [m for m in models if m.dataset_id in lineage]
-    others = [m for m in models if m.dataset_id not in lineage
-              and (m.dataset_id not in by_id or by_id[m.dataset_id].kind == record.kind)]
+    others = [
+        m
+        for m in models
+        if m.dataset_id not in lineage and (m.dataset_id not in by_id or by_id[m.dataset_id].kind == record.kind)
+    ]
     return own + others

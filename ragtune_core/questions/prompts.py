@@ -28,16 +28,46 @@ def render_prompt(template: str, context_str: str, num_questions_per_chunk: int)
     if "{context_str}" not in template:
         raise GenerationError("the prompt template must contain {context_str}, where the chunk's text goes")
     return template.replace("{context_str}", context_str).replace(
-        "{num_questions_per_chunk}", str(num_questions_per_chunk))
+        "{num_questions_per_chunk}", str(num_questions_per_chunk)
+    )
 
 
 _FENCE = re.compile(r"^\s*```[\w-]*\s*$", re.M)
 _LIST_MARKER = re.compile(
-    r"^\s*(?:\*\*)?(?:(?:Q(?:uestion)?\s*\d+\s*[:.)\-]?)|\(?\d+\s*[.):\-]|\(\d+\)|[-*•·–])(?:\*\*)?\s+", re.I)
+    r"^\s*(?:\*\*)?(?:(?:Q(?:uestion)?\s*\d+\s*[:.)\-]?)|\(?\d+\s*[.):\-]|\(\d+\)|[-*•·–])(?:\*\*)?\s+", re.I
+)
 _INTERROGATIVES = {
-    "what", "when", "where", "who", "whom", "whose", "which", "why", "how", "is", "are", "was", "were", "do",
-    "does", "did", "can", "could", "should", "would", "will", "has", "have", "had",
-    "explain", "describe", "name", "list", "identify", "compare", "discuss",
+    "what",
+    "when",
+    "where",
+    "who",
+    "whom",
+    "whose",
+    "which",
+    "why",
+    "how",
+    "is",
+    "are",
+    "was",
+    "were",
+    "do",
+    "does",
+    "did",
+    "can",
+    "could",
+    "should",
+    "would",
+    "will",
+    "has",
+    "have",
+    "had",
+    "explain",
+    "describe",
+    "name",
+    "list",
+    "identify",
+    "compare",
+    "discuss",
 }
 _QUOTES = "\"'“”‘’`*"
 

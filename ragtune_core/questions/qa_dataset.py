@@ -76,8 +76,9 @@ class QADataset:
         if tool_ids:
             answers = sorted({pids[0] for pids in self.relevant_docs.values()} - tool_ids)
             if answers:
-                raise DatasetError(f"ragtune.extra.tools: {answers[0]!r}, an answer of this router dataset, "
-                                   "is no tool's id")
+                raise DatasetError(
+                    f"ragtune.extra.tools: {answers[0]!r}, an answer of this router dataset, is no tool's id"
+                )
 
     @property
     def evaluation_only(self) -> bool:
@@ -115,9 +116,12 @@ class QADataset:
             return self
         dropped = set(ids) - {ids[i * len(ids) // limit] for i in range(limit)}
         kept = [q for q in self.queries if q not in dropped]
-        return replace(self, queries={q: self.queries[q] for q in kept},
-                       relevant_docs={q: self.relevant_docs[q] for q in kept},
-                       split={q: self.split[q] for q in kept if q in self.split})
+        return replace(
+            self,
+            queries={q: self.queries[q] for q in kept},
+            relevant_docs={q: self.relevant_docs[q] for q in kept},
+            split={q: self.split[q] for q in kept if q in self.split},
+        )
 
     def pairs(self) -> list[tuple[str, str]]:
         """(question, passage text) pairs, one per relevant passage."""
@@ -202,8 +206,9 @@ class Split:
     note: str | None = None
 
 
-def plan_split(dataset: QADataset, val_ratio: float = 0.2, by: str = "document", seed: int = 42,
-               test_ratio: float = TEST_RATIO) -> Split:
+def plan_split(
+    dataset: QADataset, val_ratio: float = 0.2, by: str = "document", seed: int = 42, test_ratio: float = TEST_RATIO
+) -> Split:
     """Assign each query to train, val or (with `test_ratio` above 0) test.
 
     Validation picks the checkpoint kept and a reranker's blend; test chooses nothing, so its figure is
@@ -213,8 +218,9 @@ def plan_split(dataset: QADataset, val_ratio: float = 0.2, by: str = "document",
     one a two-part split with the same seed makes.
     """
     if dataset.evaluation_only:
-        raise DatasetError("an evaluation-only dataset is never split: it is evaluated whole (part 'all') and "
-                           "never trained on")
+        raise DatasetError(
+            "an evaluation-only dataset is never split: it is evaluated whole (part 'all') and never trained on"
+        )
     if not 0 < val_ratio < 1:
         raise DatasetError("the validation ratio must be between 0 and 1")
     if not 0 <= test_ratio < 1 or val_ratio + test_ratio >= 1:
@@ -230,15 +236,18 @@ def plan_split(dataset: QADataset, val_ratio: float = 0.2, by: str = "document",
             part_of = _cut(set(doc_of.values()), val_ratio, test_ratio, rng)
             return Split({q: part_of[doc_of[q]] for q in dataset.queries}, by)
         by = "query"
-        note = (f"the questions come from {len(set(doc_of.values()))} document(s), fewer than the {needed} a split "
-                "by document needs, so they were split by question instead of by document: held-out questions may "
-                "ask about the same documents as training ones")
+        note = (
+            f"the questions come from {len(set(doc_of.values()))} document(s), fewer than the {needed} a split "
+            "by document needs, so they were split by question instead of by document: held-out questions may "
+            "ask about the same documents as training ones"
+        )
     part_of = _cut(set(dataset.queries), val_ratio, test_ratio, rng)
     return Split({q: part_of[q] for q in dataset.queries}, by, note)
 
 
-def split_dataset(dataset: QADataset, val_ratio: float = 0.2, by: str = "document", seed: int = 42,
-                  test_ratio: float = TEST_RATIO) -> dict[str, str]:
+def split_dataset(
+    dataset: QADataset, val_ratio: float = 0.2, by: str = "document", seed: int = 42, test_ratio: float = TEST_RATIO
+) -> dict[str, str]:
     """The parts of `plan_split`: query id -> train, val or test."""
     return plan_split(dataset, val_ratio, by, seed, test_ratio).parts
 
@@ -280,15 +289,18 @@ def document_of(dataset: QADataset, qid: str) -> str:
 def refuse_evaluation_only(dataset: QADataset, name: str) -> None:
     """DatasetError when `dataset` (called `name`) is evaluation-only: training must never see it."""
     if dataset.evaluation_only:
-        raise DatasetError(f"dataset {name!r} is an evaluation-only set (hand-written questions scored by evidence "
-                           "phrases): it is never trained on; train on a generated dataset and evaluate on this one")
+        raise DatasetError(
+            f"dataset {name!r} is an evaluation-only set (hand-written questions scored by evidence "
+            "phrases): it is never trained on; train on a generated dataset and evaluate on this one"
+        )
 
 
 def save_dataset(ws: Workspace, name: str, dataset: QADataset, corpus_id: str | None, params: dict) -> DatasetRecord:
     """Save a validated dataset under a new name (refused when the name is taken)."""
     dataset.validate()
-    record = DatasetRecord(new_id("dataset"), check_name(name), time.time(), dataset.kind, corpus_id, params,
-                           len(dataset.queries))
+    record = DatasetRecord(
+        new_id("dataset"), check_name(name), time.time(), dataset.kind, corpus_id, params, len(dataset.queries)
+    )
     ws.add("datasets", record, lambda folder: dataset.save(folder / "dataset.json"))
     return record
 
@@ -311,10 +323,16 @@ def update_dataset(ws: Workspace, dataset_id: str, dataset: QADataset, params: d
 def _refuse_changing_under_users(ws: Workspace, record: DatasetRecord) -> None:
     """A dataset a model was trained on (or a job is using) is never changed: its edit is a new version."""
     users = [f"model {m.name!r}" for m in ws.list_models() if m.dataset_id == record.id]
-    users += [f"job {r.name!r}" for r in ws.list_runs() if r.dataset_id == record.id and r.state in (JobState.QUEUED, JobState.RUNNING)]
+    users += [
+        f"job {r.name!r}"
+        for r in ws.list_runs()
+        if r.dataset_id == record.id and r.state in (JobState.QUEUED, JobState.RUNNING)
+    ]
     if users:
-        raise DatasetError(f"dataset {record.name!r} is used by {', '.join(users)}: it is never changed under them; "
-                           "save the change as a new version instead")
+        raise DatasetError(
+            f"dataset {record.name!r} is used by {', '.join(users)}: it is never changed under them; "
+            "save the change as a new version instead"
+        )
 
 
 def load_dataset(ws: Workspace, dataset_id: str) -> QADataset:

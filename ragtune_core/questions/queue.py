@@ -24,13 +24,22 @@ from .wording import wording_problems
 
 Scores = dict[str, dict[str, dict[str, float]]]  # scorer -> query id -> passage id -> score
 # How much each reason weighs in the ranking: what most likely needs a fix first.
-WEIGHTS = {"mislabelled": 4.0, "misrouted": 3.0, "wording": 2.5, "disagree": 2.0, "duplicate": 1.5, "close": 1.0,
-           "ambiguous": 1.0}
+WEIGHTS = {
+    "mislabelled": 4.0,
+    "misrouted": 3.0,
+    "wording": 2.5,
+    "disagree": 2.0,
+    "duplicate": 1.5,
+    "close": 1.0,
+    "ambiguous": 1.0,
+}
 CLOSE_MARGIN = 0.03  # on cosine similarity
 CANDIDATES_PER_SCORER = 3
 _WORD = re.compile(r"\w+")
-_STOP = set("a an and are as at be by can de did do does for from had has have how i in is it its of on or than "
-            "that the their there this to was were what when where which who whom whose why will with".split())
+_STOP = set(
+    "a an and are as at be by can de did do does for from had has have how i in is it its of on or than "
+    "that the their there this to was were what when where which who whom whose why will with".split()
+)
 
 
 @dataclass(frozen=True)
@@ -61,12 +70,22 @@ class QueueItem:
         return sum(WEIGHTS[r.code] for r in self.reasons)
 
     def to_dict(self) -> dict:
-        return {"query_id": self.query_id, "question": self.question, "part": self.part,
-                "priority": self.priority, **asdict(self)}
+        return {
+            "query_id": self.query_id,
+            "question": self.question,
+            "part": self.part,
+            "priority": self.priority,
+            **asdict(self),
+        }
 
 
-def build_queue(dataset: QADataset, scores: Scores | None = None, finetuned: tuple[str, ...] = (),
-                close_margin: float = CLOSE_MARGIN, limit: int | None = None) -> list[QueueItem]:
+def build_queue(
+    dataset: QADataset,
+    scores: Scores | None = None,
+    finetuned: tuple[str, ...] = (),
+    close_margin: float = CLOSE_MARGIN,
+    limit: int | None = None,
+) -> list[QueueItem]:
     """The questions with at least one reason, highest priority first (ties: dataset order).
     `finetuned` names the scorers that are models fine-tuned on this dataset."""
     scores = scores or {}
@@ -78,11 +97,14 @@ def build_queue(dataset: QADataset, scores: Scores | None = None, finetuned: tup
         label = dataset.relevant_docs[qid][0]
         informative = {s: by_query[qid] for s, by_query in scores.items() if _tells_apart(by_query.get(qid))}
         picks = {s: _ranked(row)[0] for s, row in informative.items()}
-        reasons = [*_score_reasons(qid, label, picks, informative, finetuned, dataset, names, close_margin),
-                   *_text_reasons(qid, question, label, dataset, duplicates, words_in)]
+        reasons = [
+            *_score_reasons(qid, label, picks, informative, finetuned, dataset, names, close_margin),
+            *_text_reasons(qid, question, label, dataset, duplicates, words_in),
+        ]
         if reasons:
-            items.append(QueueItem(qid, question, dataset.split.get(qid, ""), reasons,
-                                   _candidates(qid, dataset, scores, names)))
+            items.append(
+                QueueItem(qid, question, dataset.split.get(qid, ""), reasons, _candidates(qid, dataset, scores, names))
+            )
     ranked = sorted(items, key=lambda item: -item.priority)
     return ranked[:limit] if limit else ranked
 
@@ -95,14 +117,17 @@ def passage_names(dataset: QADataset) -> dict[str, str]:
 
 def _score_reasons(qid, label, picks, scores, finetuned, dataset, names, close_margin):
     if len(set(picks.values())) == 1 and len(picks) >= 2 and label not in picks.values():
-        yield Reason("mislabelled", f"every scorer picks {names[next(iter(picks.values()))]}, not the labelled "
-                                    f"{names[label]}")
+        yield Reason(
+            "mislabelled", f"every scorer picks {names[next(iter(picks.values()))]}, not the labelled {names[label]}"
+        )
     elif len(set(picks.values())) > 1:
         yield Reason("disagree", "; ".join(f"{s} picks {names[p]}" for s, p in picks.items()))
     for scorer in finetuned:
         if dataset.split.get(qid) == "val" and picks.get(scorer, label) != label:
-            yield Reason("misrouted", f"{scorer}, fine-tuned on this dataset, picks {names[picks[scorer]]} on this "
-                                      "validation question")
+            yield Reason(
+                "misrouted",
+                f"{scorer}, fine-tuned on this dataset, picks {names[picks[scorer]]} on this validation question",
+            )
     for scorer, row in scores.items():
         top = _ranked(row)
         if len(top) >= 2 and row[top[0]] - row[top[1]] < close_margin:
@@ -114,8 +139,11 @@ def _score_reasons(qid, label, picks, scores, finetuned, dataset, names, close_m
 def _text_reasons(qid, question, label, dataset, duplicates, words_in):
     if qid in duplicates:
         duplicate = duplicates[qid]
-        yield Reason("duplicate", f"{duplicate.kind} duplicate of {dataset.queries[duplicate.of]!r}"
-                                  + (f" ({duplicate.score:.2f})" if duplicate.kind == "near" else ""))
+        yield Reason(
+            "duplicate",
+            f"{duplicate.kind} duplicate of {dataset.queries[duplicate.of]!r}"
+            + (f" ({duplicate.score:.2f})" if duplicate.kind == "near" else ""),
+        )
     passage = dataset.corpus[label] if dataset.kind == "qa" else None
     problems = wording_problems(question, passage)
     if problems:
@@ -132,9 +160,16 @@ def _candidates(qid, dataset, scores, names) -> list[Candidate]:
     ids = list(dataset.relevant_docs[qid][:1])
     for by_query in scores.values():
         ids += [p for p in _ranked(by_query.get(qid) or {})[:CANDIDATES_PER_SCORER] if p not in ids]
-    return [Candidate(pid, names[pid], dataset.corpus[pid],
-                      {s: round(q[qid][pid], 4) for s, q in scores.items() if pid in (q.get(qid) or {})},
-                      pid in dataset.relevant_docs[qid]) for pid in ids]
+    return [
+        Candidate(
+            pid,
+            names[pid],
+            dataset.corpus[pid],
+            {s: round(q[qid][pid], 4) for s, q in scores.items() if pid in (q.get(qid) or {})},
+            pid in dataset.relevant_docs[qid],
+        )
+        for pid in ids
+    ]
 
 
 def _tells_apart(passage_scores: dict[str, float] | None) -> bool:
@@ -175,9 +210,16 @@ def curated(dataset: QADataset, curation: Curation) -> QADataset:
     for qid, pid in curation.relabel.items():
         if pid not in dataset.corpus:
             raise DatasetError(f"question {qid!r}: {pid!r} is no passage or tool of this dataset")
-    relevant = {q: [curation.relabel[q]] if curation.relabel.get(q, pids[0]) != pids[0] else pids
-                for q, pids in dataset.relevant_docs.items() if q in queries}
-    edited = replace(dataset, queries=queries, relevant_docs=relevant,
-                     split={q: part for q, part in dataset.split.items() if q in queries})
+    relevant = {
+        q: [curation.relabel[q]] if curation.relabel.get(q, pids[0]) != pids[0] else pids
+        for q, pids in dataset.relevant_docs.items()
+        if q in queries
+    }
+    edited = replace(
+        dataset,
+        queries=queries,
+        relevant_docs=relevant,
+        split={q: part for q, part in dataset.split.items() if q in queries},
+    )
     edited.validate()
     return edited

@@ -14,38 +14,76 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 WORDNET_DIRS = ("/usr/share/wordnet", "/usr/local/share/wordnet", "/usr/share/wordnet/dict")
 POS_FILES = {"n": "noun"}  # adjectives and verbs: their synonyms are mostly another sense's
 # "Full Name (ABBR)" or "Full Name ("ABBR")": the abbreviation's letters start the name's words.
-ABBREVIATION = re.compile(r"((?:[A-Za-z][\w\-]*[ ,]+(?:and |of |& )?){1,6})"
-                          r"\(\s*(?:the\s+)?[“\"]?([A-Z][A-Za-z&]{1,7})[”\"]?\s*\)")
+ABBREVIATION = re.compile(
+    r"((?:[A-Za-z][\w\-]*[ ,]+(?:and |of |& )?){1,6})"
+    r"\(\s*(?:the\s+)?[“\"]?([A-Z][A-Za-z&]{1,7})[”\"]?\s*\)"
+)
 
 
 # Plain words for the terms of business and finance writing, where WordNet has none in common use.
 EVERYDAY = {
-    "revenue": ("sales", "income"), "revenues": ("sales", "income"), "net loss": ("losses", "money lost"),
-    "net income": ("profit", "earnings"), "expenses": ("costs", "spending"), "expense": ("cost", "spending"),
-    "operating expenses": ("running costs",), "cost of revenue": ("direct costs",),
-    "general and administrative": ("overhead",), "sales and marketing": ("marketing spending", "advertising"),
-    "stock-based compensation": ("equity pay", "stock awards"), "cash and cash equivalents": ("cash on hand",),
-    "liabilities": ("debts", "obligations"), "indebtedness": ("debt", "borrowing"), "borrowings": ("loans",),
-    "litigation": ("lawsuits", "court cases"), "legal proceedings": ("lawsuits", "court cases"),
-    "employees": ("staff", "workers"), "headcount": ("staff numbers",), "personnel": ("staff",),
-    "acquisition": ("purchase", "takeover"), "acquisitions": ("purchases", "takeovers"),
-    "divestiture": ("sale of a business",), "regulations": ("rules", "laws"), "regulatory": ("legal",),
-    "compliance": ("following the rules",), "competitors": ("rivals",), "competition": ("rivals",),
-    "impairment": ("write-down",), "repurchase": ("buyback",), "dividends": ("payouts",),
-    "restructuring": ("reorganization", "layoffs"), "fiscal year": ("year",), "intellectual property": ("patents",),
-    "cybersecurity": ("hacking",), "security breaches": ("hacks",), "data privacy": ("personal data",),
-    "headquarters": ("main office",), "subsidiaries": ("units",), "shareholders": ("investors",),
-    "stockholders": ("investors",), "interest rate": ("borrowing cost",), "inflation": ("rising prices",),
-    "liquidity": ("cash available",), "capital expenditures": ("investment spending",), "consumers": ("people",),
-    "incentives": ("bonuses", "rewards"), "fees": ("charges",), "pricing": ("prices",), "growth": ("increase",),
-    "decreased": ("went down", "fell"), "increased": ("went up", "rose"), "terminate": ("end",),
-    "termination": ("ending",), "commence": ("start",), "approximately": ("about",),
+    "revenue": ("sales", "income"),
+    "revenues": ("sales", "income"),
+    "net loss": ("losses", "money lost"),
+    "net income": ("profit", "earnings"),
+    "expenses": ("costs", "spending"),
+    "expense": ("cost", "spending"),
+    "operating expenses": ("running costs",),
+    "cost of revenue": ("direct costs",),
+    "general and administrative": ("overhead",),
+    "sales and marketing": ("marketing spending", "advertising"),
+    "stock-based compensation": ("equity pay", "stock awards"),
+    "cash and cash equivalents": ("cash on hand",),
+    "liabilities": ("debts", "obligations"),
+    "indebtedness": ("debt", "borrowing"),
+    "borrowings": ("loans",),
+    "litigation": ("lawsuits", "court cases"),
+    "legal proceedings": ("lawsuits", "court cases"),
+    "employees": ("staff", "workers"),
+    "headcount": ("staff numbers",),
+    "personnel": ("staff",),
+    "acquisition": ("purchase", "takeover"),
+    "acquisitions": ("purchases", "takeovers"),
+    "divestiture": ("sale of a business",),
+    "regulations": ("rules", "laws"),
+    "regulatory": ("legal",),
+    "compliance": ("following the rules",),
+    "competitors": ("rivals",),
+    "competition": ("rivals",),
+    "impairment": ("write-down",),
+    "repurchase": ("buyback",),
+    "dividends": ("payouts",),
+    "restructuring": ("reorganization", "layoffs"),
+    "fiscal year": ("year",),
+    "intellectual property": ("patents",),
+    "cybersecurity": ("hacking",),
+    "security breaches": ("hacks",),
+    "data privacy": ("personal data",),
+    "headquarters": ("main office",),
+    "subsidiaries": ("units",),
+    "shareholders": ("investors",),
+    "stockholders": ("investors",),
+    "interest rate": ("borrowing cost",),
+    "inflation": ("rising prices",),
+    "liquidity": ("cash available",),
+    "capital expenditures": ("investment spending",),
+    "consumers": ("people",),
+    "incentives": ("bonuses", "rewards"),
+    "fees": ("charges",),
+    "pricing": ("prices",),
+    "growth": ("increase",),
+    "decreased": ("went down", "fell"),
+    "increased": ("went up", "rose"),
+    "terminate": ("end",),
+    "termination": ("ending",),
+    "commence": ("start",),
+    "approximately": ("about",),
 }
 
 
@@ -106,7 +144,7 @@ def _long_form(words_before: str, short: str) -> str | None:
     return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _index(folder: Path, pos: str) -> dict[str, tuple[int, list[int]]]:
     """lemma -> (senses tagged in WordNet's corpus, synset offsets by frequency) for one part of speech."""
     index = {}
@@ -117,7 +155,7 @@ def _index(folder: Path, pos: str) -> dict[str, tuple[int, list[int]]]:
             fields = line.split()
             pointers = int(fields[3])
             tagged = int(fields[5 + pointers])
-            index[fields[0]] = (tagged, [int(o) for o in fields[6 + pointers:]])
+            index[fields[0]] = (tagged, [int(o) for o in fields[6 + pointers :]])
     return index
 
 
@@ -132,8 +170,11 @@ def _synonyms(folder: Path, word: str) -> tuple[str, ...]:
             if entry is None or entry[0] != 1:
                 continue  # untagged (rare), or several senses in use: which one the document means is a guess
             words = _synset_words(folder, pos, entry[1][0])
-            common = [w for w in dict.fromkeys(words) if w != lemma and not w[0].isupper()
-                      and _index(folder, pos).get(w, (0, []))[0] > 0]
+            common = [
+                w
+                for w in dict.fromkeys(words)
+                if w != lemma and not w[0].isupper() and _index(folder, pos).get(w, (0, []))[0] > 0
+            ]
             if common:
                 return tuple(w.replace("_", " ") + ("s" if plural and pos == "n" else "") for w in common[:3])
     return ()

@@ -36,10 +36,12 @@ class Changes:
 def diff(old: QADataset, new: QADataset) -> Changes:
     """What changed from `old` to `new`, question by question (in each dataset's order)."""
     kept = [q for q in new.queries if q in old.queries]
-    return Changes(relabelled=[q for q in kept if new.relevant_docs[q] != old.relevant_docs[q]],
-                   reworded=[q for q in kept if new.queries[q] != old.queries[q]],
-                   dropped=[q for q in old.queries if q not in new.queries],
-                   added=[q for q in new.queries if q not in old.queries])
+    return Changes(
+        relabelled=[q for q in kept if new.relevant_docs[q] != old.relevant_docs[q]],
+        reworded=[q for q in kept if new.queries[q] != old.queries[q]],
+        dropped=[q for q in old.queries if q not in new.queries],
+        added=[q for q in new.queries if q not in old.queries],
+    )
 
 
 def root_of(record: DatasetRecord) -> str:
@@ -66,10 +68,21 @@ def save_version(ws: Workspace, parent_id: str, dataset: QADataset, name: str | 
     lineage = versions_of(ws, parent_id)
     number = max(d.params.get("version", 1) for d in lineage) + 1
     params = {key: value for key, value in parent.params.items() if key != "split_note"}
-    params.update(version_of=root_of(parent), version=number, parent=parent.id,
-                  changes={kind: getattr(changes, kind) for kind in CHANGE_KINDS})
-    record = DatasetRecord(new_id("dataset"), check_name(name or f"{lineage[0].name} v{number}"), time.time(),
-                           dataset.kind, parent.corpus_id, params, len(dataset.queries))
+    params.update(
+        version_of=root_of(parent),
+        version=number,
+        parent=parent.id,
+        changes={kind: getattr(changes, kind) for kind in CHANGE_KINDS},
+    )
+    record = DatasetRecord(
+        new_id("dataset"),
+        check_name(name or f"{lineage[0].name} v{number}"),
+        time.time(),
+        dataset.kind,
+        parent.corpus_id,
+        params,
+        len(dataset.queries),
+    )
     ws.add("datasets", record, lambda folder: replace(dataset, source=None, version=None).save(folder / "dataset.json"))
     return record
 
@@ -78,4 +91,3 @@ def changes_of(record: DatasetRecord) -> Changes | None:
     """What a version changed from its parent; None for a first version."""
     stored = record.params.get("changes")
     return Changes(**{kind: list(stored.get(kind, [])) for kind in CHANGE_KINDS}) if stored else None
-

@@ -11,8 +11,18 @@ import re
 # label on a bar, a hover line). Templates hold both: Plotly Express writes a trace's name into its
 # hovertemplate beside the template's own line breaks, which are all that is kept of their tags.
 # Group keys are never shown, but escaped alike so that no tag at all reaches the browser.
-_TRACE_TEXT = ("name", "legendgroup", "offsetgroup", "alignmentgroup", "x", "y", "text", "hovertext", "labels",
-               "customdata")
+_TRACE_TEXT = (
+    "name",
+    "legendgroup",
+    "offsetgroup",
+    "alignmentgroup",
+    "x",
+    "y",
+    "text",
+    "hovertext",
+    "labels",
+    "customdata",
+)
 _TEMPLATES = ("hovertemplate", "texttemplate")
 _TEMPLATE_TAGS = {"&lt;br&gt;": "<br>", "&lt;extra&gt;": "<extra>", "&lt;/extra&gt;": "</extra>"}
 

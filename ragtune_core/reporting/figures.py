@@ -17,8 +17,14 @@ HEIGHT = 400
 MARGIN = dict(l=10, r=10, t=20, b=10)
 SCORE_AXIS = {MATCH_RATE: "Match rate (share routed right)", "hit rate@5": "Hit rate@5 (passage in top 5)"}
 MODEL_AXIS = {MATCH_RATE: "Selector", "hit rate@5": "Model"}
-METRIC_WORDS = {"accuracy@1": "hit rate@1", "accuracy@5": "hit rate@5", "accuracy@10": "hit rate@10",
-                "mrr@10": "MRR@10", "ndcg@10": "nDCG@10", "map@100": "MAP@100"}
+METRIC_WORDS = {
+    "accuracy@1": "hit rate@1",
+    "accuracy@5": "hit rate@5",
+    "accuracy@10": "hit rate@10",
+    "mrr@10": "MRR@10",
+    "ndcg@10": "nDCG@10",
+    "map@100": "MAP@100",
+}
 LATENCY_AXIS = "Milliseconds per query (mean)"
 
 
@@ -26,12 +32,27 @@ def score_bars(scores: Scores) -> go.Figure:
     """Each model's score with its 95% interval, the value written above the whisker."""
     names = [m.name for m in scores.models]
     figure = go.Figure()
-    figure.add_bar(x=names, y=[m.value for m in scores.models], marker_color=_colors(len(names)), showlegend=False,
-                   error_y=dict(type="data", array=[m.ci_high - m.value for m in scores.models],
-                                arrayminus=[m.value - m.ci_low for m in scores.models]),
-                   hovertemplate="%{x}: %{y:.3f}<extra></extra>")
-    figure.add_scatter(x=names, y=[m.ci_high for m in scores.models], mode="text", showlegend=False,
-                       text=[f"{m.value:.3f}" for m in scores.models], textposition="top center", hoverinfo="skip")
+    figure.add_bar(
+        x=names,
+        y=[m.value for m in scores.models],
+        marker_color=_colors(len(names)),
+        showlegend=False,
+        error_y=dict(
+            type="data",
+            array=[m.ci_high - m.value for m in scores.models],
+            arrayminus=[m.value - m.ci_low for m in scores.models],
+        ),
+        hovertemplate="%{x}: %{y:.3f}<extra></extra>",
+    )
+    figure.add_scatter(
+        x=names,
+        y=[m.ci_high for m in scores.models],
+        mode="text",
+        showlegend=False,
+        text=[f"{m.value:.3f}" for m in scores.models],
+        textposition="top center",
+        hoverinfo="skip",
+    )
     return _laid_out(figure, MODEL_AXIS[scores.metric], SCORE_AXIS[scores.metric], y_range=[0, 1.12])
 
 
@@ -44,12 +65,25 @@ def metric_bars(table: pd.DataFrame, metrics: tuple[str, ...]) -> go.Figure:
     for color, (model, rows) in zip(_colors(groups.ngroups), groups, strict=True):
         rows = rows.set_index("metric").reindex([m for m in metrics if m in set(rows["metric"])])
         words = [METRIC_WORDS.get(m, m) for m in rows.index]
-        figure.add_bar(x=words, y=rows["value"], name=model, offsetgroup=model, marker_color=color,
-                       error_y=dict(type="data", array=rows["ci_high"] - rows["value"],
-                                    arrayminus=rows["value"] - rows["ci_low"]),
-                       hovertemplate=f"{model}<br>%{{x}}: %{{y:.3f}}<extra></extra>")
-        figure.add_scatter(x=words, y=rows["ci_high"], mode="text", text=[f"{v:.2f}" for v in rows["value"]],
-                           textposition="top center", offsetgroup=model, showlegend=False, hoverinfo="skip")
+        figure.add_bar(
+            x=words,
+            y=rows["value"],
+            name=model,
+            offsetgroup=model,
+            marker_color=color,
+            error_y=dict(type="data", array=rows["ci_high"] - rows["value"], arrayminus=rows["value"] - rows["ci_low"]),
+            hovertemplate=f"{model}<br>%{{x}}: %{{y:.3f}}<extra></extra>",
+        )
+        figure.add_scatter(
+            x=words,
+            y=rows["ci_high"],
+            mode="text",
+            text=[f"{v:.2f}" for v in rows["value"]],
+            textposition="top center",
+            offsetgroup=model,
+            showlegend=False,
+            hoverinfo="skip",
+        )
     figure.update_layout(barmode="group", scattermode="group", legend=dict(orientation="h", y=-0.2, title_text=""))
     return _laid_out(figure, "Metric (each the mean over the questions, 0 to 1)", "Score", y_range=[0, 1.12])
 
@@ -58,9 +92,16 @@ def latency_bars(scores: Scores) -> go.Figure:
     """Mean latency per query on a linear axis from zero, the value above each bar."""
     timed = [m for m in scores.models if m.latency_ms is not None]
     figure = go.Figure()
-    figure.add_bar(x=[m.name for m in timed], y=[m.latency_ms for m in timed], marker_color=_colors(len(timed)),
-                   text=[f"{m.latency_ms:,.1f} ms" for m in timed], textposition="outside", cliponaxis=False,
-                   hovertemplate="%{x}: %{y:,.1f} ms<extra></extra>", showlegend=False)
+    figure.add_bar(
+        x=[m.name for m in timed],
+        y=[m.latency_ms for m in timed],
+        marker_color=_colors(len(timed)),
+        text=[f"{m.latency_ms:,.1f} ms" for m in timed],
+        textposition="outside",
+        cliponaxis=False,
+        hovertemplate="%{x}: %{y:,.1f} ms<extra></extra>",
+        showlegend=False,
+    )
     top = max((m.latency_ms for m in timed), default=1.0)
     return _laid_out(figure, MODEL_AXIS[scores.metric], LATENCY_AXIS, y_range=[0, top * 1.15 or 1.0])
 
@@ -71,15 +112,28 @@ def tradeoff_chart(scores: Scores) -> go.Figure:
     timed = [m for m in scores.models if m.latency_ms is not None]
     labels = [m.name if m.usd_per_1000 is None else f"{m.name} · ${m.usd_per_1000:,.2f} per 1,000" for m in timed]
     figure = go.Figure()
-    figure.add_scatter(x=[m.latency_ms for m in timed], y=[m.value for m in timed], mode="markers+text",
-                       text=labels, textposition="middle right", showlegend=False, cliponaxis=False,
-                       marker=dict(size=14, color=_colors(len(timed))),
-                       error_y=dict(type="data", array=[m.ci_high - m.value for m in timed],
-                                    arrayminus=[m.value - m.ci_low for m in timed]),
-                       hovertemplate="%{text}<br>%{x:,.1f} ms, %{y:.3f}<extra></extra>")
+    figure.add_scatter(
+        x=[m.latency_ms for m in timed],
+        y=[m.value for m in timed],
+        mode="markers+text",
+        text=labels,
+        textposition="middle right",
+        showlegend=False,
+        cliponaxis=False,
+        marker=dict(size=14, color=_colors(len(timed))),
+        error_y=dict(
+            type="data", array=[m.ci_high - m.value for m in timed], arrayminus=[m.value - m.ci_low for m in timed]
+        ),
+        hovertemplate="%{text}<br>%{x:,.1f} ms, %{y:.3f}<extra></extra>",
+    )
     top = max((m.latency_ms for m in timed), default=1.0)
-    return _laid_out(figure, LATENCY_AXIS + " · up and to the left is better", SCORE_AXIS[scores.metric],
-                     y_range=[0, 1.12], x_range=[0, top * 1.25 or 1.0])
+    return _laid_out(
+        figure,
+        LATENCY_AXIS + " · up and to the left is better",
+        SCORE_AXIS[scores.metric],
+        y_range=[0, 1.12],
+        x_range=[0, top * 1.25 or 1.0],
+    )
 
 
 def trend_chart(points: pd.DataFrame, metric: str) -> go.Figure:
@@ -88,17 +142,23 @@ def trend_chart(points: pd.DataFrame, metric: str) -> go.Figure:
     figure = go.Figure()
     groups = points.groupby("model", sort=False)
     for color, (model, rows) in zip(_colors(groups.ngroups), groups, strict=True):
-        figure.add_scatter(x=rows["comparison"], y=rows["value"], name=model, mode="lines+markers", marker_color=color,
-                           error_y=dict(type="data", array=rows["ci_high"] - rows["value"],
-                                        arrayminus=rows["value"] - rows["ci_low"]),
-                           hovertemplate=f"{model}<br>%{{x}}: %{{y:.3f}}<extra></extra>")
+        figure.add_scatter(
+            x=rows["comparison"],
+            y=rows["value"],
+            name=model,
+            mode="lines+markers",
+            marker_color=color,
+            error_y=dict(type="data", array=rows["ci_high"] - rows["value"], arrayminus=rows["value"] - rows["ci_low"]),
+            hovertemplate=f"{model}<br>%{{x}}: %{{y:.3f}}<extra></extra>",
+        )
     figure.update_layout(legend=dict(orientation="h", y=-0.25, title_text=""))
     figure.update_xaxes(type="category", categoryorder="array", categoryarray=points["comparison"].unique().tolist())
     return _laid_out(figure, "Comparison (when it was run)", SCORE_AXIS.get(metric, metric), y_range=[0, 1.05])
 
 
-def _laid_out(figure: go.Figure, x_title: str, y_title: str, y_range: list[float],
-              x_range: list[float] | None = None) -> go.Figure:
+def _laid_out(
+    figure: go.Figure, x_title: str, y_title: str, y_range: list[float], x_range: list[float] | None = None
+) -> go.Figure:
     figure.update_layout(height=HEIGHT, margin=MARGIN, xaxis_title=x_title, yaxis_title=y_title)
     figure.update_yaxes(range=y_range, type="linear", rangemode="tozero")
     if x_range is not None:

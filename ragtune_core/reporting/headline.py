@@ -36,8 +36,11 @@ def speed(ratio: float | None) -> str:
 
 def delta_sentence(delta: Delta, metric: str) -> str:
     """One model against the base, in one sentence."""
-    parts = [f"{delta.model.name}: {points(delta.gain)} points {metric} over {delta.base.name} "
-             f"[95% CI {points(delta.ci_low)} to {points(delta.ci_high)}]", p_phrase(delta.p_value)]
+    parts = [
+        f"{delta.model.name}: {points(delta.gain)} points {metric} over {delta.base.name} "
+        f"[95% CI {points(delta.ci_low)} to {points(delta.ci_high)}]",
+        p_phrase(delta.p_value),
+    ]
     if pace := speed(delta.latency_ratio):
         parts.append(pace)
     return ", ".join(parts) + "."
@@ -70,12 +73,13 @@ def recommendation(scores: Scores) -> str | None:
     if len(scores.models) < 2:
         return None
     top = best(scores)
-    text = (f"Keep {top.name}: the best {scores.metric}, {top.value:.3f} "
-            f"[95% CI {top.ci_low:.3f}–{top.ci_high:.3f}].")
+    text = f"Keep {top.name}: the best {scores.metric}, {top.value:.3f} [95% CI {top.ci_low:.3f}–{top.ci_high:.3f}]."
     if top.name == scores.base:
         text += " No model beats the base model."
     quick = fastest_within(scores, top)
     if quick is None or quick is top:
         return text + (" It is also the fastest of those within its interval." if quick is top else "")
-    return (text + f" Where speed matters, keep {quick.name}: {quick.value:.3f}, within that interval, "
-            f"{speed(quick.latency_ms / top.latency_ms)}.")
+    return (
+        text + f" Where speed matters, keep {quick.name}: {quick.value:.3f}, within that interval, "
+        f"{speed(quick.latency_ms / top.latency_ms)}."
+    )

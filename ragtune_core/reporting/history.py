@@ -66,9 +66,12 @@ class ComparisonEntry(pydantic.BaseModel):
         return self.state == EntryState.COMPLETE
 
     def describe(self) -> str:
-        """"2025-05-02 14:03 · validation split · 3 models", with its state when not complete."""
-        words = [datetime.fromtimestamp(self.created).strftime("%Y-%m-%d %H:%M"), PART_NAMES.get(self.part, self.part),
-                 f"{len(self.models)} model{'s' * (len(self.models) != 1)}"]
+        """ "2025-05-02 14:03 · validation split · 3 models", with its state when not complete."""
+        words = [
+            datetime.fromtimestamp(self.created).strftime("%Y-%m-%d %H:%M"),
+            PART_NAMES.get(self.part, self.part),
+            f"{len(self.models)} model{'s' * (len(self.models) != 1)}",
+        ]
         if not self.complete:
             words.append(self.state.value.upper())
         if self.legacy:
@@ -102,14 +105,31 @@ class Recorder:
 
 
 @contextmanager
-def recording(ws: Workspace, kind: str, dataset_id: str, part: str, models: list[str], run_id: str | None = None,
-              settings: dict | None = None) -> Iterator[Recorder]:
+def recording(
+    ws: Workspace,
+    kind: str,
+    dataset_id: str,
+    part: str,
+    models: list[str],
+    run_id: str | None = None,
+    settings: dict | None = None,
+) -> Iterator[Recorder]:
     """Keep the comparison made inside the block: complete when it ends, failed on an error after a
     result was saved (before any, it is not kept), cancelled when the process is told to stop (a job's
     cancel exits through SystemExit, Ctrl-C is KeyboardInterrupt)."""
-    recorder = Recorder(ws, ComparisonEntry(id=new_id("cmp"), kind=kind, dataset_id=dataset_id, part=part,
-                                            created=time.time(), models=list(models), run_id=run_id,
-                                            settings=settings or {}))
+    recorder = Recorder(
+        ws,
+        ComparisonEntry(
+            id=new_id("cmp"),
+            kind=kind,
+            dataset_id=dataset_id,
+            part=part,
+            created=time.time(),
+            models=list(models),
+            run_id=run_id,
+            settings=settings or {},
+        ),
+    )
     try:
         yield recorder
     except Exception:
@@ -155,14 +175,17 @@ def find_entry(ws: Workspace, entry_id: str) -> ComparisonEntry:
 def retrieval_reports(ws: Workspace, entry: ComparisonEntry) -> list[RetrievalReport]:
     """The reports of a retrieval comparison, in the order they were saved."""
     order = {report_id: index for index, report_id in enumerate(entry.results)}
-    return sorted((r for r in list_reports(ws, entry.dataset_id, entry.part) if r.report_id in order),
-                  key=lambda r: order[r.report_id])
+    return sorted(
+        (r for r in list_reports(ws, entry.dataset_id, entry.part) if r.report_id in order),
+        key=lambda r: order[r.report_id],
+    )
 
 
 def router_comparison(ws: Workspace, entry: ComparisonEntry) -> RouterComparison | None:
     """The saved router comparison of an entry; None when it saved none (it was cancelled or failed)."""
-    return next((c for c in list_comparisons(ws, entry.dataset_id, entry.part) if c.comparison_id in entry.results),
-                None)
+    return next(
+        (c for c in list_comparisons(ws, entry.dataset_id, entry.part) if c.comparison_id in entry.results), None
+    )
 
 
 def unreadable_entries(ws: Workspace) -> list[str]:
@@ -197,8 +220,11 @@ def _with_run_state(ws: Workspace, entry: ComparisonEntry) -> ComparisonEntry:
         return entry
     if run.state in ACTIVE_STATES:
         return entry
-    state = {JobState.SUCCEEDED: EntryState.COMPLETE, JobState.CANCELLED: EntryState.CANCELLED,
-             JobState.FAILED: EntryState.FAILED}.get(run.state, EntryState.INTERRUPTED)
+    state = {
+        JobState.SUCCEEDED: EntryState.COMPLETE,
+        JobState.CANCELLED: EntryState.CANCELLED,
+        JobState.FAILED: EntryState.FAILED,
+    }.get(run.state, EntryState.INTERRUPTED)
     return entry.model_copy(update={"state": state, "finished": run.finished})
 
 
@@ -207,24 +233,46 @@ def _legacy_entries(ws: Workspace, dataset_id: str, entries: list[ComparisonEntr
     and per part the newest retrieval report of each model that no entry holds, from before the first entry."""
     kept = {result for entry in entries for result in entry.results}
     first = min((e.created for e in _saved_entries(ws)), default=float("inf"))
-    legacy = [ComparisonEntry(id=c.comparison_id, kind=ROUTER, dataset_id=dataset_id, part=c.part, created=c.created,
-                              models=[r.name for r in c.reports], state=EntryState.COMPLETE,
-                              results=[c.comparison_id], legacy=True)
-              for c in list_comparisons(ws, dataset_id) if c.comparison_id not in kept]
+    legacy = [
+        ComparisonEntry(
+            id=c.comparison_id,
+            kind=ROUTER,
+            dataset_id=dataset_id,
+            part=c.part,
+            created=c.created,
+            models=[r.name for r in c.reports],
+            state=EntryState.COMPLETE,
+            results=[c.comparison_id],
+            legacy=True,
+        )
+        for c in list_comparisons(ws, dataset_id)
+        if c.comparison_id not in kept
+    ]
     newest: dict[str, dict[str, RetrievalReport]] = {}
     for report in list_reports(ws, dataset_id):
         if report.report_id not in kept and report.created < first:
             newest.setdefault(report.part, {}).setdefault(report.name, report)
     for part, reports in newest.items():
         ordered = sorted(reports.values(), key=lambda r: r.created)
-        legacy.append(ComparisonEntry(id=f"{LEGACY_PREFIX}{dataset_id}-{part}", kind=RETRIEVAL, dataset_id=dataset_id,
-                                      part=part, created=ordered[-1].created, models=[r.name for r in ordered],
-                                      state=EntryState.COMPLETE, results=[r.report_id for r in ordered], legacy=True))
+        legacy.append(
+            ComparisonEntry(
+                id=f"{LEGACY_PREFIX}{dataset_id}-{part}",
+                kind=RETRIEVAL,
+                dataset_id=dataset_id,
+                part=part,
+                created=ordered[-1].created,
+                models=[r.name for r in ordered],
+                state=EntryState.COMPLETE,
+                results=[r.report_id for r in ordered],
+                legacy=True,
+            )
+        )
     return legacy
 
 
-def recorded_comparison(ws: Workspace, dataset_id: str, specs: list, part: str, on_progress=None,
-                        run_id: str | None = None) -> RouterComparison:
+def recorded_comparison(
+    ws: Workspace, dataset_id: str, specs: list, part: str, on_progress=None, run_id: str | None = None
+) -> RouterComparison:
     """routing.compare_selectors, kept in the history (the job's and the CLI's way to compare)."""
     with recording(ws, ROUTER, dataset_id, part, [spec.label for spec in specs], run_id) as record:
         comparison = compare_selectors(ws, dataset_id, specs, part, on_progress=on_progress)

@@ -49,9 +49,12 @@ def render_report(ws: Workspace, entry: ComparisonEntry) -> str:
 
     view = load_view(ws, entry)
     sections = [_heading(view), *_findings(view), _models(ws, view), _footer(ws, view)]
-    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_text(_title(view))}</title>"
-            f"<style>{STYLE}</style><script>{plotly.offline.get_plotlyjs()}</script></head><body>"
-            + "\n".join(sections) + "</body></html>")
+    return (
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_text(_title(view))}</title>"
+        f"<style>{STYLE}</style><script>{plotly.offline.get_plotlyjs()}</script></head><body>"
+        + "\n".join(sections)
+        + "</body></html>"
+    )
 
 
 def _title(view: ComparisonView) -> str:
@@ -62,11 +65,15 @@ def _title(view: ComparisonView) -> str:
 def _heading(view: ComparisonView) -> str:
     entry = view.entry
     when = datetime.fromtimestamp(entry.created).strftime("%Y-%m-%d %H:%M")
-    text = (f"<h1>{_text(_title(view))}</h1><p>{_text(PART_NAMES.get(entry.part, entry.part))}, compared {when}, "
-            f"models: {_text(', '.join(entry.models))}.</p>")
+    text = (
+        f"<h1>{_text(_title(view))}</h1><p>{_text(PART_NAMES.get(entry.part, entry.part))}, compared {when}, "
+        f"models: {_text(', '.join(entry.models))}.</p>"
+    )
     if not entry.complete:
-        text += (f"<p class='warn'>This comparison is {entry.state.value}: it holds only the results saved before "
-                 "it ended, and is never mixed with another comparison's.</p>")
+        text += (
+            f"<p class='warn'>This comparison is {entry.state.value}: it holds only the results saved before "
+            "it ended, and is never mixed with another comparison's.</p>"
+        )
     return text
 
 
@@ -74,25 +81,36 @@ def _findings(view: ComparisonView) -> list[str]:
     scores = view.scores
     if scores is None:
         return ["<p class='warn'>It saved no result.</p>"]
-    sections = ["<h2>Headline</h2><ul class='headline'>" + "".join(f"<li>{_text(s)}</li>" for s in headline(scores))
-                + "</ul>" + (f"<p class='keep'>{_text(view.recommendation)}</p>" if view.recommendation else ""),
-                _chart(f"{scores.metric.capitalize()} with 95% intervals", score_bars(scores))]
+    sections = [
+        "<h2>Headline</h2><ul class='headline'>"
+        + "".join(f"<li>{_text(s)}</li>" for s in headline(scores))
+        + "</ul>"
+        + (f"<p class='keep'>{_text(view.recommendation)}</p>" if view.recommendation else ""),
+        _chart(f"{scores.metric.capitalize()} with 95% intervals", score_bars(scores)),
+    ]
     if view.router is not None:
-        sections += [_chart("Latency per query", latency_bars(scores)),
-                     _chart("Quality, latency and cost on one plane", tradeoff_chart(scores))]
+        sections += [
+            _chart("Latency per query", latency_bars(scores)),
+            _chart("Quality, latency and cost on one plane", tradeoff_chart(scores)),
+        ]
     else:
         sections.append(_chart("Every charted metric", metric_bars(comparison_table(view.reports), CHART_METRICS)))
         if scores.timed:
             sections.append(_chart("Quality and latency on one plane", tradeoff_chart(scores)))
-    sections.append("<h2>Scores, latency and cost</h2>" + _table(score_table(scores))
-                    + f"<p>Intervals: {BOOTSTRAP}; gains are paired (the same queries resampled for both).</p>")
+    sections.append(
+        "<h2>Scores, latency and cost</h2>"
+        + _table(score_table(scores))
+        + f"<p>Intervals: {BOOTSTRAP}; gains are paired (the same queries resampled for both).</p>"
+    )
     if view.router is not None and len(view.router.reports) > 1:
         sections.append("<h2>Paired tests (McNemar)</h2>" + _table(mcnemar_words(view.router)))
     if view.reports:
         metrics = pd.DataFrame({r.name: {m: round(r.metrics[m], 3) for m in METRIC_NAMES} for r in view.reports})
         sections.append("<h2>Every metric</h2>" + _table(metrics.rename_axis("metric").reset_index()))
-    sections += [f"<h2>By {_text(kind.lower())}</h2>" + _table(slice_scores(scores, slice_of, kind))
-                 for kind, slice_of in view.slices.items()]
+    sections += [
+        f"<h2>By {_text(kind.lower())}</h2>" + _table(slice_scores(scores, slice_of, kind))
+        for kind, slice_of in view.slices.items()
+    ]
     return sections + [_examples(view)]
 
 
@@ -103,27 +121,36 @@ def _examples(view: ComparisonView) -> str:
     if shown is None:
         return ""
     ranks = {r.name: {q.query_id: q.rank for q in r.per_query} for r in view.reports} or None
-    return (f"<h2>Wins and regressions: {_text(shown.model.name)} against {_text(shown.base.name)}</h2>"
-            f"<p>{shown.wins} queries it gets right and the base wrong, {shown.losses} the other way round; "
-            "at most ten of each, the biggest moves first.</p>"
-            + _table(wins_and_regressions(shown, view.texts, ranks)))
+    return (
+        f"<h2>Wins and regressions: {_text(shown.model.name)} against {_text(shown.base.name)}</h2>"
+        f"<p>{shown.wins} queries it gets right and the base wrong, {shown.losses} the other way round; "
+        "at most ten of each, the biggest moves first.</p>" + _table(wins_and_regressions(shown, view.texts, ranks))
+    )
 
 
 def _models(ws: Workspace, view: ComparisonView) -> str:
     """A card per model: what it is, and for a workspace model what it started from and was trained on."""
     by_path = {m.path: m for m in ws.list_models()}
-    sources = ({r.name: (r.kind, r.model) for r in view.router.reports} if view.router is not None
-               else {r.name: ("embedding or reranker", r.model_path or "") for r in view.reports})
+    sources = (
+        {r.name: (r.kind, r.model) for r in view.router.reports}
+        if view.router is not None
+        else {r.name: ("embedding or reranker", r.model_path or "") for r in view.reports}
+    )
     rows = []
     for name in view.entry.models:
         kind, source = sources.get(name, ("", ""))
         record = by_path.get(source)
-        rows.append({"Model": name, "Kind": record.kind if record else kind.replace("_", " "),
-                     "Id": record.id if record else (Path(source).name if source else "bundled"),
-                     "Started from": record.base_model if record else "",
-                     "Trained on": _dataset_name(ws, record.dataset_id) if record else "",
-                     "Validation metrics when trained": _metrics(record.metrics) if record else "",
-                     "Registered": datetime.fromtimestamp(record.created).strftime("%Y-%m-%d") if record else ""})
+        rows.append(
+            {
+                "Model": name,
+                "Kind": record.kind if record else kind.replace("_", " "),
+                "Id": record.id if record else (Path(source).name if source else "bundled"),
+                "Started from": record.base_model if record else "",
+                "Trained on": _dataset_name(ws, record.dataset_id) if record else "",
+                "Validation metrics when trained": _metrics(record.metrics) if record else "",
+                "Registered": datetime.fromtimestamp(record.created).strftime("%Y-%m-%d") if record else "",
+            }
+        )
     return "<h2>Model cards</h2>" + _table(pd.DataFrame(rows))
 
 
@@ -137,11 +164,14 @@ def _footer(ws: Workspace, view: ComparisonView) -> str:
     digest = hashlib.sha256(dataset_file.read_bytes()).hexdigest()[:16] if dataset_file.exists() else "not found"
     versions = ", ".join(f"{name} {_version(name)}" for name in PACKAGES)
     settings = ", ".join(f"{k} = {v}" for k, v in entry.settings.items()) or "the defaults"
-    lines = [f"Comparison {entry.id}" + (f", run {entry.run_id}" if entry.run_id else ""),
-             f"Dataset {view.dataset_name} ({entry.dataset_id}), sha256 {digest}, {entry.part} part",
-             f"Models: {', '.join(entry.models)}", f"Settings: {settings}; intervals: {BOOTSTRAP}",
-             f"RAGTune {__version__}, Python {platform.python_version()}, {versions}",
-             f"Again: ragtune report {entry.dataset_id} --run {entry.id} --out report.html"]
+    lines = [
+        f"Comparison {entry.id}" + (f", run {entry.run_id}" if entry.run_id else ""),
+        f"Dataset {view.dataset_name} ({entry.dataset_id}), sha256 {digest}, {entry.part} part",
+        f"Models: {', '.join(entry.models)}",
+        f"Settings: {settings}; intervals: {BOOTSTRAP}",
+        f"RAGTune {__version__}, Python {platform.python_version()}, {versions}",
+        f"Again: ragtune report {entry.dataset_id} --run {entry.id} --out report.html",
+    ]
     return "<footer><h2>Reproduce</h2><ul>" + "".join(f"<li>{_text(line)}</li>" for line in lines) + "</ul></footer>"
 
 
@@ -158,8 +188,9 @@ def _version(package: str) -> str:
 
 
 def _chart(title: str, figure) -> str:
-    body = escape_chart_text(figure).to_html(full_html=False, include_plotlyjs=False,
-                                             config={"displaylogo": False, "responsive": True})
+    body = escape_chart_text(figure).to_html(
+        full_html=False, include_plotlyjs=False, config={"displaylogo": False, "responsive": True}
+    )
     return f"<h2>{_text(title)}</h2>{body}"
 
 

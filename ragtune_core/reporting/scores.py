@@ -78,8 +78,17 @@ def router_scores(comparison: RouterComparison, usd_per_1000: dict[str, float | 
     models = []
     for report in comparison.reports:
         hits = dict(zip(comparison.query_ids, matches(report.picks, comparison.expected).tolist(), strict=True))
-        models.append(ModelScore(report.name, report.match_rate, *report.match_rate_ci, hits,
-                                 report.mean_latency * 1000, (usd_per_1000 or {}).get(report.name), report.kind))
+        models.append(
+            ModelScore(
+                report.name,
+                report.match_rate,
+                *report.match_rate_ci,
+                hits,
+                report.mean_latency * 1000,
+                (usd_per_1000 or {}).get(report.name),
+                report.kind,
+            )
+        )
     bundled = [r.name for r in comparison.reports if r.kind == "embedding" and not r.model]
     return with_deltas(Scores(MATCH_RATE, models, bundled[0] if bundled else models[0].name))
 
@@ -90,9 +99,15 @@ def retrieval_scores(reports: list[RetrievalReport]) -> Scores:
     models = []
     for report in reports:
         values = per_query_metric_values(report.per_query, RETRIEVAL_METRIC)
-        models.append(ModelScore(report.name, float(values.mean()), *bootstrap_ci(values),
-                                 {q.query_id: float(v) for q, v in zip(report.per_query, values, strict=True)},
-                                 report.latency_ms))
+        models.append(
+            ModelScore(
+                report.name,
+                float(values.mean()),
+                *bootstrap_ci(values),
+                {q.query_id: float(v) for q, v in zip(report.per_query, values, strict=True)},
+                report.latency_ms,
+            )
+        )
     names = [m.name for m in models]
     return with_deltas(Scores(HIT_RATE, models, DEFAULT_BASE_MODEL if DEFAULT_BASE_MODEL in names else names[0]))
 

@@ -28,23 +28,38 @@ def score_table(scores: Scores) -> pd.DataFrame:
     rows = []
     for model in scores.models:
         gain = gains.get(model.name)
-        rows.append({"Model": model.name, scores.metric.capitalize(): f"{model.value:.3f}",
-                     "95% interval": f"{model.ci_low:.3f}–{model.ci_high:.3f}",
-                     "Gain over base, points [95% CI]": _gain(gain) if gain else "base",
-                     "p (McNemar)": format_p(gain.p_value) if gain else "",
-                     "ms per query": None if model.latency_ms is None else f"{model.latency_ms:,.1f}",
-                     "USD per 1,000 queries": None if model.usd_per_1000 is None else f"{model.usd_per_1000:,.4f}"})
+        rows.append(
+            {
+                "Model": model.name,
+                scores.metric.capitalize(): f"{model.value:.3f}",
+                "95% interval": f"{model.ci_low:.3f}–{model.ci_high:.3f}",
+                "Gain over base, points [95% CI]": _gain(gain) if gain else "base",
+                "p (McNemar)": format_p(gain.p_value) if gain else "",
+                "ms per query": None if model.latency_ms is None else f"{model.latency_ms:,.1f}",
+                "USD per 1,000 queries": None if model.usd_per_1000 is None else f"{model.usd_per_1000:,.4f}",
+            }
+        )
     table = pd.DataFrame(rows)
     return table.dropna(axis="columns", how="all")
 
 
 def mcnemar_words(comparison: RouterComparison) -> pd.DataFrame:
     """McNemar's test between every two selectors, in words, the verdict first (a narrow table keeps it in view)."""
-    rows = [{"Selector A": t.a, "Selector B": t.b, "Verdict": t.verdict(), "p-value": format_p(t.p_value),
-             "Right only by A": t.a_only, "Right only by B": t.b_only, "Test": t.method}
-            for t in pairwise_mcnemar(comparison)]
-    return pd.DataFrame(rows, columns=["Selector A", "Selector B", "Verdict", "p-value", "Right only by A",
-                                       "Right only by B", "Test"])
+    rows = [
+        {
+            "Selector A": t.a,
+            "Selector B": t.b,
+            "Verdict": t.verdict(),
+            "p-value": format_p(t.p_value),
+            "Right only by A": t.a_only,
+            "Right only by B": t.b_only,
+            "Test": t.method,
+        }
+        for t in pairwise_mcnemar(comparison)
+    ]
+    return pd.DataFrame(
+        rows, columns=["Selector A", "Selector B", "Verdict", "p-value", "Right only by A", "Right only by B", "Test"]
+    )
 
 
 def slice_scores(scores: Scores, slice_of: dict[str, str], slice_name: str) -> pd.DataFrame:
@@ -74,8 +89,9 @@ def router_slices(comparison: RouterComparison, dataset: QADataset) -> dict[str,
 def retrieval_slices(dataset: QADataset, query_ids: list[str]) -> dict[str, dict[str, str]]:
     """{slice kind: {query id: slice}}: the document of the expected passage, and the question's style."""
     slices = {}
-    documents = {q: dataset.passage_docs.get(dataset.relevant_docs[q][0], "") for q in query_ids
-                 if dataset.relevant_docs.get(q)}
+    documents = {
+        q: dataset.passage_docs.get(dataset.relevant_docs[q][0], "") for q in query_ids if dataset.relevant_docs.get(q)
+    }
     if len(set(documents.values())) > 1:
         slices["Document"] = documents
     styles = {q: s for q, s in dataset.styles.items() if q in set(query_ids)}
@@ -94,8 +110,9 @@ def seen_slice(dataset: QADataset, query_ids: list[str]) -> dict[str, dict[str, 
     return {SEEN_SLICE: {q: SEEN if documents[q] in trained else UNSEEN for q in query_ids if q in documents}}
 
 
-def wins_and_regressions(delta: Delta, texts: dict[str, str], ranks: dict[str, dict[str, int | None]] | None = None,
-                         limit: int = EXAMPLES) -> pd.DataFrame:
+def wins_and_regressions(
+    delta: Delta, texts: dict[str, str], ranks: dict[str, dict[str, int | None]] | None = None, limit: int = EXAMPLES
+) -> pd.DataFrame:
     """The queries `delta.model` gets right and the base wrong (wins), then the other way round
     (regressions), at most `limit` of each. With `ranks` ({model: {query id: rank of the right
     passage, None beyond the top 100}}), the biggest moves in rank first, each shown as "9 → 1"."""
@@ -109,8 +126,11 @@ def wins_and_regressions(delta: Delta, texts: dict[str, str], ranks: dict[str, d
         moved = {q: f"{_rank(before.get(q))} → {_rank(after.get(q))}" for q in wins + losses}
         wins.sort(key=lambda q: _depth(after.get(q)) - _depth(before.get(q)))
         losses.sort(key=lambda q: _depth(before.get(q)) - _depth(after.get(q)))
-    rows = [{"": kind, "Query": texts.get(q, q), "Rank, base → model": moved.get(q, ""), "Query id": q}
-            for kind, chosen in (("win", wins[:limit]), ("regression", losses[:limit])) for q in chosen]
+    rows = [
+        {"": kind, "Query": texts.get(q, q), "Rank, base → model": moved.get(q, ""), "Query id": q}
+        for kind, chosen in (("win", wins[:limit]), ("regression", losses[:limit]))
+        for q in chosen
+    ]
     table = pd.DataFrame(rows, columns=["", "Query", "Rank, base → model", "Query id"])
     return table if ranks else table.drop(columns="Rank, base → model")
 

@@ -77,6 +77,13 @@ def score_trend(ws: Workspace, dataset_id: str, part: str, kind: str) -> pd.Data
         view = load_view(ws, entry, dataset)
         label = f"#{number} · {datetime.fromtimestamp(entry.created):%Y-%m-%d %H:%M}"
         for model in view.scores.models if view.scores else []:
-            rows.append({"comparison": label, "model": model.name, "value": model.value, "ci_low": model.ci_low,
-                         "ci_high": model.ci_high})
+            rows.append(
+                {
+                    "comparison": label,
+                    "model": model.name,
+                    "value": model.value,
+                    "ci_low": model.ci_low,
+                    "ci_high": model.ci_high,
+                }
+            )
     return pd.DataFrame(rows, columns=["comparison", "model", "value", "ci_low", "ci_high"])

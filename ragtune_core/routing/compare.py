@@ -19,13 +19,13 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .. import llm
 from ..evaluation.metrics import bootstrap_ci
 from ..evaluation.retrieval import check_part
 from ..questions.qa_dataset import DatasetError, QADataset, load_dataset
 from ..store.files import write_json
 from ..store.shapes import FILE_SHAPE
 from ..store.workspace import Workspace, load_saved_results, new_id, unreadable_results
-from .. import llm
 from .llm_selector import LLMSelector
 from .selectors import Choice, Selection, Selector
 from .specs import RoutingError, SelectorSpec, load_selectors
@@ -71,8 +71,9 @@ def router_task(dataset: QADataset, part: str | None = None) -> tuple[list[str],
     The choices come from `extra["tools"]` when present (with their names), else from the corpus.
     """
     subset = dataset.subset(part)
-    tools = dataset.extra.get("tools") or [{"id": cid, "name": cid, "description": text}
-                                           for cid, text in dataset.corpus.items()]
+    tools = dataset.extra.get("tools") or [
+        {"id": cid, "name": cid, "description": text} for cid, text in dataset.corpus.items()
+    ]
     choices = [Choice(str(t["id"]), str(t.get("name") or t["id"]), str(t["description"])) for t in tools]
     position = {choice.id: i for i, choice in enumerate(choices)}
     queries, expected = [], []
@@ -85,17 +86,19 @@ def router_task(dataset: QADataset, part: str | None = None) -> tuple[list[str],
     return queries, choices, expected
 
 
-
 def matches(picks: list[int | None], expected: list[int]) -> np.ndarray:
     if len(picks) != len(expected):
         raise ValueError(f"{len(picks)} selections for {len(expected)} expected choices")
     if not picks:
         raise ValueError("no selections to score")
-    return np.array([pick is not None and pick == want for pick, want in zip(picks, expected)], dtype=float)
+    return np.array(
+        [pick is not None and pick == want for pick, want in zip(picks, expected, strict=True)], dtype=float
+    )
 
 
-def evaluate_selector(selector: Selector, queries: list[str], choices: list[Choice], expected: list[int],
-                      n_resamples: int = 1000) -> SelectorReport:
+def evaluate_selector(
+    selector: Selector, queries: list[str], choices: list[Choice], expected: list[int], n_resamples: int = 1000
+) -> SelectorReport:
     """Run `selector` on every query and score its picks against the expected choice indices."""
     if len(queries) != len(expected):
         raise ValueError(f"{len(queries)} queries but {len(expected)} expected choices")
@@ -123,7 +126,7 @@ def confusion_matrix(expected: list[int], picks: list[int | None], n_choices: in
     if len(expected) != len(picks):
         raise ValueError(f"{len(picks)} picks for {len(expected)} expected choices")
     matrix = np.zeros((n_choices, n_choices + 1), dtype=int)
-    for want, pick in zip(expected, picks):
+    for want, pick in zip(expected, picks, strict=True):
         if not 0 <= want < n_choices or (pick is not None and not 0 <= pick < n_choices):
             raise ValueError(f"choice index out of range 0..{n_choices - 1}: expected {want}, picked {pick}")
         matrix[want, n_choices if pick is None else pick] += 1
@@ -164,9 +167,15 @@ class RouterComparison:
         reports = [SelectorReport(**{**r, "match_rate_ci": tuple(r["match_rate_ci"])}) for r in data["reports"]]
         failed = [tuple(f) for f in data.get("failed", [])]
         failed += [(r.name, r.first_error or "no selection was made") for r in reports if r.all_failed]
-        return cls(**{**data, "choices": [Choice(**c) for c in data["choices"]],
-                      "reports": [r for r in reports if not r.all_failed],
-                      "skipped": [tuple(s) for s in data["skipped"]], "failed": failed})
+        return cls(
+            **{
+                **data,
+                "choices": [Choice(**c) for c in data["choices"]],
+                "reports": [r for r in reports if not r.all_failed],
+                "skipped": [tuple(s) for s in data["skipped"]],
+                "failed": failed,
+            }
+        )
 
 
 @dataclass
@@ -184,8 +193,10 @@ def load_router_task(ws: Workspace, dataset_id: str, part: str = "all") -> Route
     record = ws.get_dataset(dataset_id)
     dataset = load_dataset(ws, dataset_id)
     if dataset.kind != "router":
-        raise RoutingError(f"dataset {record.name!r} is a {dataset.kind} dataset, not a router dataset: "
-                           "selectors are compared on router queries")
+        raise RoutingError(
+            f"dataset {record.name!r} is a {dataset.kind} dataset, not a router dataset: "
+            "selectors are compared on router queries"
+        )
     part = check_part(part)
     subset = None if part == "all" else part
     queries, choices, expected = router_task(dataset, subset)
@@ -194,8 +205,9 @@ def load_router_task(ws: Workspace, dataset_id: str, part: str = "all") -> Route
     return RouterTask(dataset_id, part, list(dataset.subset(subset).queries), queries, choices, expected)
 
 
-def compare_selectors(ws: Workspace, dataset_id: str, specs: list[SelectorSpec], part: str = "val",
-                      on_progress: Progress | None = None) -> RouterComparison:
+def compare_selectors(
+    ws: Workspace, dataset_id: str, specs: list[SelectorSpec], part: str = "val", on_progress: Progress | None = None
+) -> RouterComparison:
     """Route the dataset part's queries with every selector, save the comparison and return it.
 
     A selector whose every selection failed goes to `failed` with its first error, not into
@@ -220,10 +232,24 @@ def compare_selectors(ws: Workspace, dataset_id: str, specs: list[SelectorSpec],
         reasons += [f"{label} failed on every query: {error}" for label, error in failed]
         raise RoutingError("no selector routed any query: " + "; ".join(reasons))
     if on_progress:
-        on_progress(len(selectors), len(selectors), f"compared {len(selectors)} selector(s)"
-                    + (f", {len(failed)} failed" if failed else ""))
-    comparison = RouterComparison(new_id("route"), task.dataset_id, task.part, time.time(), task.queries,
-                                  task.query_ids, task.choices, task.expected, reports, skipped, failed)
+        on_progress(
+            len(selectors),
+            len(selectors),
+            f"compared {len(selectors)} selector(s)" + (f", {len(failed)} failed" if failed else ""),
+        )
+    comparison = RouterComparison(
+        new_id("route"),
+        task.dataset_id,
+        task.part,
+        time.time(),
+        task.queries,
+        task.query_ids,
+        task.choices,
+        task.expected,
+        reports,
+        skipped,
+        failed,
+    )
     return save_comparison(ws, comparison)
 
 
@@ -256,14 +282,22 @@ def save_comparison(ws: Workspace, comparison: RouterComparison) -> RouterCompar
 
 def list_comparisons(ws: Workspace, dataset_id: str | None = None, part: str | None = None) -> list[RouterComparison]:
     """Saved comparisons, newest first; a file that cannot be read is skipped with a warning."""
-    return load_saved_results(ws.dir("router_evaluations"), RouterComparison.from_dict, log, "router comparison",
-                              dataset_id, part, schema=RouterComparison)
+    return load_saved_results(
+        ws.dir("router_evaluations"),
+        RouterComparison.from_dict,
+        log,
+        "router comparison",
+        dataset_id,
+        part,
+        schema=RouterComparison,
+    )
 
 
 def unreadable_comparisons(ws: Workspace) -> list[str]:
     """The saved comparisons list_comparisons skips, each named with why."""
-    return unreadable_results(ws.dir("router_evaluations"), RouterComparison.from_dict, "router comparison",
-                              RouterComparison)
+    return unreadable_results(
+        ws.dir("router_evaluations"), RouterComparison.from_dict, "router comparison", RouterComparison
+    )
 
 
 def latest_comparison(ws: Workspace, dataset_id: str, part: str) -> RouterComparison | None:

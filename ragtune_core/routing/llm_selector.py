@@ -26,8 +26,8 @@ from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from ..errors import RagtuneError
 from .. import llm
+from ..errors import RagtuneError
 from ..store.files import read_json, write_json
 from ..store.shapes import FILE_SHAPE, parse
 from .selectors import Choice, Selection, Selector, check_choices
@@ -71,13 +71,18 @@ class LLMSelector:
     """Ask a chat model to pick one numbered choice per query, at most `config.max_concurrency` at once.
 
     Requests go through `llm.complete_many` (429/5xx/timeout retries with backoff, honouring
-    Retry-After), with the config's retries unless `max_retries` is given. The answer is requested as a JSON object; when
-    the endpoint refuses JSON mode (HTTP 400), the selector asks again without it and parses the
+    Retry-After), with the config's retries unless `max_retries` is given. The answer is requested as a
+    JSON object; when the endpoint refuses JSON mode (HTTP 400), the selector asks again without it and parses the
     choice out of the text from then on.
     """
 
-    def __init__(self, config: llm.LLMConfig, max_retries: int | None = None, tool_calling: bool = False,
-                 system_prompt: str | None = None):
+    def __init__(
+        self,
+        config: llm.LLMConfig,
+        max_retries: int | None = None,
+        tool_calling: bool = False,
+        system_prompt: str | None = None,
+    ):
         self.config = config if max_retries is None else replace(config, max_retries=max_retries)
         self.name = f"LLM {config.model}"
         self.json_mode = not tool_calling
@@ -142,8 +147,9 @@ class LLMSelector:
         system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
         prompts = [[*system, {"role": "user", "content": query}] for query in queries]
         start = time.perf_counter()
-        outcomes = self._complete(prompts, tools=function_tools(choices), tool_choice="required",
-                                  parallel_tool_calls=False)
+        outcomes = self._complete(
+            prompts, tools=function_tools(choices), tool_choice="required", parallel_tool_calls=False
+        )
         spread = (time.perf_counter() - start) / len(queries)
         return [_selection_from_tool_call(outcome, choices, spread) for outcome in outcomes]
 
@@ -322,19 +328,22 @@ class FinetunedLLM:
         given = [choice.name for choice in choices]
         missing, extra = [n for n in learned if n not in given], [n for n in given if n not in learned]
         if missing or extra:
-            detail = (f"missing {', '.join(missing[:5]) or 'none'}; not learned {', '.join(extra[:5]) or 'none'}")
+            detail = f"missing {', '.join(missing[:5]) or 'none'}; not learned {', '.join(extra[:5]) or 'none'}"
         else:
             detail = "same names, but other descriptions or another order"
-        raise ToolSetError(f"this fine-tuned LLM learned another tool set ({len(learned)} tools, hash "
-                           f"{self.tools_hash}) than the dataset's ({len(given)} tools): {detail}. Route the "
-                           "dataset it was trained for, or fine-tune on this one")
+        raise ToolSetError(
+            f"this fine-tuned LLM learned another tool set ({len(learned)} tools, hash "
+            f"{self.tools_hash}) than the dataset's ({len(given)} tools): {detail}. Route the "
+            "dataset it was trained for, or fine-tune on this one"
+        )
 
     def selector(self, folder: str | Path, api_key: str | None = None, batch: bool = False) -> Selector:
         """The selector that asks this model (stored in `folder`): by tool calling when hosted (`batch`:
         through the Batch API), by likelihood when local."""
         if self.where == HOSTED:
-            config = llm.LLMConfig(base_url=self.base_url, model=self.model_id, api_key=api_key, temperature=0.0,
-                                   batch=batch)
+            config = llm.LLMConfig(
+                base_url=self.base_url, model=self.model_id, api_key=api_key, temperature=0.0, batch=batch
+            )
             return LLMSelector(config, tool_calling=True, system_prompt=self.system_prompt)
         from .local_llm_selector import LocalLLMSelector  # torch and transformers load only here
 

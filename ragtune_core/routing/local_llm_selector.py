@@ -31,9 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .selectors import Choice, Selection, selections_from_scores, check_choices
-from .tool_calls import SYSTEM_PROMPT, function_tools
 from ..questions.router.tools import RoutingError
+from .selectors import Choice, Selection, check_choices, selections_from_scores
+from .tool_calls import SYSTEM_PROMPT, function_tools
 
 _SENTINEL = "RAGTUNE_TOOL_NAME_SENTINEL"  # stands for the tool's name where the template renders the call
 _QUERY_SENTINEL = "RAGTUNE_QUERY_SENTINEL"  # stands for the query, to find the prompt's part before it
@@ -44,11 +44,17 @@ CALIBRATION = 0.5  # share of that prior taken off each tool's log-likelihood (s
 class LocalLLMSelector:
     """Pick the tool whose call a local causal LM finds most likely after the query."""
 
-    def __init__(self, model_path: str | Path | None = None, label: str | None = None,
-                 system_prompt: str | None = None, calibration: float = CALIBRATION):
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        label: str | None = None,
+        system_prompt: str | None = None,
+        calibration: float = CALIBRATION,
+    ):
         if not 0.0 <= calibration <= 1.0:
-            raise RoutingError(f"calibration must be between 0 and 1 (the share of each tool's prior taken off), "
-                             f"not {calibration}")
+            raise RoutingError(
+                f"calibration must be between 0 and 1 (the share of each tool's prior taken off), not {calibration}"
+            )
         # torch and transformers load here, with the model
         from ..store.llm_models import DEFAULT_LLM, FINETUNE_INFO, finetune_info, load_causal_lm
 
@@ -107,8 +113,11 @@ class LocalLLMSelector:
     def prior(self, choices: list[Choice]) -> np.ndarray:
         """Each choice's mean log-likelihood after the content-free queries (as log_likelihoods gives
         them), once per choice list."""
-        return self._once_per_choice_list(choices, "prior", lambda: np.mean(
-            [self.log_likelihoods(query, choices) for query in CONTENT_FREE_QUERIES], axis=0))
+        return self._once_per_choice_list(
+            choices,
+            "prior",
+            lambda: np.mean([self.log_likelihoods(query, choices) for query in CONTENT_FREE_QUERIES], axis=0),
+        )
 
     def calls(self, query: str, choices: list[Choice]) -> list[tuple[str, int]]:
         """The conversation rendered once per choice, each ending with that choice's call, and where
@@ -116,9 +125,10 @@ class LocalLLMSelector:
         text = self._render(query, choices)
         at = text.rfind(_SENTINEL)
         if at < 0:
-            raise RoutingError("the model's chat template does not render tool calls by name: "
-                             "it cannot route by tool likelihood")
-        head, tail = text[:at], text[at + len(_SENTINEL):]
+            raise RoutingError(
+                "the model's chat template does not render tool calls by name: it cannot route by tool likelihood"
+            )
+        head, tail = text[:at], text[at + len(_SENTINEL) :]
         return [(head + choice.name + tail, at + len(choice.name)) for choice in choices]
 
     def call_tokens(self, query: str, choices: list[Choice]) -> list[list[int]]:
@@ -128,14 +138,19 @@ class LocalLLMSelector:
         for text, name_end in self.calls(query, choices):
             encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
             last = next(i for i, (_, end) in enumerate(encoded["offset_mapping"]) if end > name_end)
-            sequences.append(encoded["input_ids"][:last + 1])
+            sequences.append(encoded["input_ids"][: last + 1])
         return sequences
 
     def _render(self, query: str, choices: list[Choice]) -> str:
         messages = ([{"role": "system", "content": self.system_prompt}] if self.system_prompt else []) + [
             {"role": "user", "content": query},
-            {"role": "assistant", "tool_calls": [{"type": "function", "id": "call_0",
-                                                  "function": {"name": _SENTINEL, "arguments": "{}"}}]}]
+            {
+                "role": "assistant",
+                "tool_calls": [
+                    {"type": "function", "id": "call_0", "function": {"name": _SENTINEL, "arguments": "{}"}}
+                ],
+            },
+        ]
         return self.tokenizer.apply_chat_template(messages, tools=function_tools(choices), tokenize=False)
 
     def _run_shared(self, ids: list[int], choices: list[Choice]):
@@ -146,12 +161,13 @@ class LocalLLMSelector:
         from transformers import DynamicCache
 
         stem_ids, stem_cache = self._stem(choices)
-        if len(ids) > len(stem_ids) and ids[:len(stem_ids)] == stem_ids:
-            cache, rest = copy.deepcopy(stem_cache), ids[len(stem_ids):]
+        if len(ids) > len(stem_ids) and ids[: len(stem_ids)] == stem_ids:
+            cache, rest = copy.deepcopy(stem_cache), ids[len(stem_ids) :]
         else:  # the query's first tokens merged with the stem's last ones
             cache, rest = DynamicCache(config=self.model.config), ids
-        logits = self.model(torch.tensor([rest]), use_cache=True, logits_to_keep=1,
-                            **{self._cache_argument: cache}).logits
+        logits = self.model(
+            torch.tensor([rest]), use_cache=True, logits_to_keep=1, **{self._cache_argument: cache}
+        ).logits
         return cache, logits[0, -1]
 
     def _stem(self, choices: list[Choice]):
@@ -164,7 +180,7 @@ class LocalLLMSelector:
 
         text = self._render(_QUERY_SENTINEL, choices)
         # Its last token is left to the query's run: it may merge with the query's first characters.
-        ids = self.tokenizer(text[:text.find(_QUERY_SENTINEL)], add_special_tokens=False)["input_ids"][:-1]
+        ids = self.tokenizer(text[: text.find(_QUERY_SENTINEL)], add_special_tokens=False)["input_ids"][:-1]
         cache = DynamicCache(config=self.model.config)
         if ids:
             with torch.no_grad():

@@ -40,10 +40,12 @@ def retrieve(embedder, chunks: list[Chunk], query: str, top_k: int = 5) -> list[
     """The `top_k` chunks most similar (cosine) to the query, best first."""
     if not chunks:
         return []
-    passages = embedder.encode_document([c.text for c in chunks], convert_to_numpy=True,
-                                       normalize_embeddings=True, show_progress_bar=False)
-    question = embedder.encode_query([query], convert_to_numpy=True, normalize_embeddings=True,
-                                     show_progress_bar=False)[0]
+    passages = embedder.encode_document(
+        [c.text for c in chunks], convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
+    )
+    question = embedder.encode_query(
+        [query], convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
+    )[0]
     scores = passages @ question
     best = np.argsort(-scores)[:top_k]
     return [Source(chunks[i], float(scores[i])) for i in best]

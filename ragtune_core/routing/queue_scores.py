@@ -43,8 +43,10 @@ def queue_scorers(ws: Workspace, dataset_id: str, base: bool = True) -> tuple[li
     kinds = ("embedding", "cross_encoder") if ws.get_dataset(dataset_id).kind == "router" else ("embedding",)
     tuned = [m for m in ws.list_models() if m.dataset_id in lineage and m.kind in kinds]
     selectors: list[Selector] = [WordSelector(), *([EmbeddingSelector()] if base else [])]
-    selectors += [EmbeddingSelector(m.path, label=m.name) if m.kind == "embedding"
-                  else CrossEncoderSelector(m.path, label=m.name) for m in tuned]
+    selectors += [
+        EmbeddingSelector(m.path, label=m.name) if m.kind == "embedding" else CrossEncoderSelector(m.path, label=m.name)
+        for m in tuned
+    ]
     return selectors, tuple(m.name for m in tuned)
 
 
@@ -57,9 +59,10 @@ def score_dataset(dataset: QADataset, selectors: list[Selector]) -> Scores:
     scores: Scores = {selector.name: {} for selector in selectors}
     for selector in selectors:
         for start in range(0, len(qids), QUESTIONS_AT_ONCE):
-            batch = qids[start:start + QUESTIONS_AT_ONCE]
-            for qid, selection in zip(batch, selector.select([dataset.queries[q] for q in batch], choices),
-                                      strict=True):
+            batch = qids[start : start + QUESTIONS_AT_ONCE]
+            for qid, selection in zip(
+                batch, selector.select([dataset.queries[q] for q in batch], choices), strict=True
+            ):
                 if selection.scores:
                     row = np.asarray(selection.scores)
                     kept = {choices[i].id for i in np.argsort(-row)[:KEPT_PER_QUESTION]}
@@ -68,8 +71,9 @@ def score_dataset(dataset: QADataset, selectors: list[Selector]) -> Scores:
     return scores
 
 
-def curation_queue(ws: Workspace, dataset_id: str, base: bool = True, limit: int | None = None
-                   ) -> tuple[list[QueueItem], list[str]]:
+def curation_queue(
+    ws: Workspace, dataset_id: str, base: bool = True, limit: int | None = None
+) -> tuple[list[QueueItem], list[str]]:
     """The dataset's curation queue and the names of the scorers it was ranked by."""
     dataset = load_dataset(ws, dataset_id)
     selectors, tuned = queue_scorers(ws, dataset_id, base)

@@ -72,8 +72,13 @@ class EmbeddingSelector:
             return []
         start = time.perf_counter()
         choice_vectors = self.choice_embeddings(choices)
-        query_vectors = self.model.encode_query(queries, batch_size=self.batch_size, convert_to_tensor=True,
-                                                normalize_embeddings=True, show_progress_bar=False)
+        query_vectors = self.model.encode_query(
+            queries,
+            batch_size=self.batch_size,
+            convert_to_tensor=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
         scores = (query_vectors @ choice_vectors.T).cpu().numpy()
         return selections_from_scores(scores, time.perf_counter() - start)
 
@@ -85,8 +90,12 @@ class EmbeddingSelector:
             if len(self._choice_embeddings) >= CHOICE_CACHE_SIZE:
                 del self._choice_embeddings[next(iter(self._choice_embeddings))]  # the oldest
             self._choice_embeddings[key] = self.model.encode_document(
-                descriptions, batch_size=self.batch_size, convert_to_tensor=True, normalize_embeddings=True,
-                show_progress_bar=False)
+                descriptions,
+                batch_size=self.batch_size,
+                convert_to_tensor=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
         return self._choice_embeddings[key]
 
 
@@ -112,7 +121,6 @@ class CrossEncoderSelector:
         flat = self.model.predict(pairs, batch_size=self.batch_size, show_progress_bar=False, convert_to_numpy=True)
         scores = np.asarray(flat, dtype=float).reshape(len(queries), len(choices))
         return selections_from_scores(scores, time.perf_counter() - start)
-
 
 
 def _model_label(model_name_or_path: str | None) -> str:

@@ -6,12 +6,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Annotated
 
 from ..llm.client import LLMConfig
-from ..store.shapes import FILE_SHAPE, NOT_STORED, parse
-from ..store.llm_models import DEFAULT_LLM
-from .local_llm_selector import LocalLLMSelector
-from .llm_selector import HOSTED, FinetunedLLM, FinetunedLLMSelector, LLMSelector
-from .selectors import CrossEncoderSelector, EmbeddingSelector, Selector
 from ..questions.router.tools import RoutingError
+from ..store.llm_models import DEFAULT_LLM
+from ..store.shapes import FILE_SHAPE, NOT_STORED, parse
+from .llm_selector import HOSTED, FinetunedLLM, FinetunedLLMSelector, LLMSelector
+from .local_llm_selector import LocalLLMSelector
+from .selectors import CrossEncoderSelector, EmbeddingSelector, Selector
 
 SELECTOR_KINDS = ("embedding", "cross_encoder", "llm", "finetuned_llm", "local_llm")
 
@@ -39,8 +39,10 @@ class SelectorSpec:
         if self.path is not None and (not isinstance(self.path, str) or not self.path.strip()):
             raise RoutingError(f"{where}: path must be a model folder or Hub id")
         if self.kind == "cross_encoder" and self.path is None:
-            raise RoutingError(f"{where}: a cross-encoder selector needs a trained cross-encoder "
-                               "(a workspace model's folder or a Hub id)")
+            raise RoutingError(
+                f"{where}: a cross-encoder selector needs a trained cross-encoder "
+                "(a workspace model's folder or a Hub id)"
+            )
         if self.kind == "finetuned_llm" and self.path is None:
             raise RoutingError(f"{where}: a fine-tuned LLM selector needs the model's folder")
         if self.llm is not None and self.kind != "llm":

@@ -38,7 +38,7 @@ class McNemar:
         return self.a if self.a_only > self.b_only else self.b
 
     def verdict(self) -> str:
-        return (f"{self.better} (p < {ALPHA:g})" if self.better else f"no significant difference (p ≥ {ALPHA:g})")
+        return f"{self.better} (p < {ALPHA:g})" if self.better else f"no significant difference (p ≥ {ALPHA:g})"
 
     def to_dict(self) -> dict:
         return {**asdict(self), "better": self.better}
@@ -89,14 +89,18 @@ def agreement(picks: list[int | None], reference: list[int | None]) -> tuple[flo
     None when the reference picked nothing."""
     if len(picks) != len(reference):
         raise ValueError(f"{len(picks)} picks for {len(reference)} reference picks")
-    pairs = [(pick, want) for pick, want in zip(picks, reference) if want is not None]
+    pairs = [(pick, want) for pick, want in zip(picks, reference, strict=True) if want is not None]
     if not pairs:
         return None, 0
     return sum(pick == want for pick, want in pairs) / len(pairs), len(pairs)
 
 
-def teacher_agreement(comparison: RouterComparison, label: str, teacher_model: str | None = None,
-                      teacher_labels: dict[str, str] | None = None) -> TeacherAgreement | None:
+def teacher_agreement(
+    comparison: RouterComparison,
+    label: str,
+    teacher_model: str | None = None,
+    teacher_labels: dict[str, str] | None = None,
+) -> TeacherAgreement | None:
     """How often the fine-tuned LLM `label` picks its teacher's tool: the teacher LLM selector's
     picks when the comparison has it (the LLM selector running `teacher_model`, or the only LLM
     selector when the teacher is not known), else `teacher_labels` ({query: tool name}, the

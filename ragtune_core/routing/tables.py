@@ -30,8 +30,13 @@ def counts_per_tool(dataset: QADataset, titles: dict[str, str] | None = None) ->
     rows = []
     for tool in dataset_tools(dataset):
         qids = per_tool.get(tool.id, [])
-        row = {"tool": tool.name, "tool_id": tool.id, "kind": tool.kind, "document": _document_label(tool, titles),
-               "queries": len(qids)}
+        row = {
+            "tool": tool.name,
+            "tool_id": tool.id,
+            "kind": tool.kind,
+            "document": _document_label(tool, titles),
+            "queries": len(qids),
+        }
         row.update({part: sum(dataset.split.get(q) == part for q in qids) for part in parts})
         rows.append(row)
     return pd.DataFrame(rows, columns=COUNT_COLUMNS + parts)
@@ -48,8 +53,9 @@ def confusion_frame(comparison: RouterComparison, label: str) -> pd.DataFrame:
     """Counts of one selector's picks: rows = right tool, columns = picked tool, then "none" (failed)."""
     names = [choice.name for choice in comparison.choices]
     matrix = confusion_matrix(comparison.expected, comparison.report(label).picks, len(names))
-    return pd.DataFrame(matrix, index=pd.Index(names, name="expected"),
-                        columns=pd.Index([*names, NONE_COLUMN], name="picked"))
+    return pd.DataFrame(
+        matrix, index=pd.Index(names, name="expected"), columns=pd.Index([*names, NONE_COLUMN], name="picked")
+    )
 
 
 def misrouted_table(comparison: RouterComparison) -> pd.DataFrame:
@@ -60,8 +66,8 @@ def misrouted_table(comparison: RouterComparison) -> pd.DataFrame:
     misrouted = np.zeros(len(comparison.queries), dtype=int)
     for report in comparison.reports:
         table[f"pick · {report.name}"] = [FAILED if p is None else names[p] for p in report.picks]
-        table[f"score · {report.name}"] = [_pick_score(p, s) for p, s in zip(report.picks, report.scores)]
-        misrouted += [pick != want for pick, want in zip(report.picks, comparison.expected)]
+        table[f"score · {report.name}"] = [_pick_score(p, s) for p, s in zip(report.picks, report.scores, strict=True)]
+        misrouted += [pick != want for pick, want in zip(report.picks, comparison.expected, strict=True)]
     table["misrouted by"] = misrouted
     table = table[table["misrouted by"] > 0]
     return table.sort_values("misrouted by", ascending=False, kind="stable").reset_index(drop=True)
@@ -71,12 +77,18 @@ def _pick_score(pick: int | None, scores: list[float]) -> float | None:
     return None if pick is None else scores[pick]
 
 
-
 def route_rows(routed: list[tuple[str, Selection]], choices: list[Choice]) -> list[dict]:
     """Per selector: its pick's name (FAILED when none), the pick's score, latency and reason or error."""
-    return [{"selector": name, "pick": FAILED if s.index is None else choices[s.index].name,
-             "score": _pick_score(s.index, s.scores), "latency_ms": s.latency * 1000,
-             "reason": s.error or s.reason} for name, s in routed]
+    return [
+        {
+            "selector": name,
+            "pick": FAILED if s.index is None else choices[s.index].name,
+            "score": _pick_score(s.index, s.scores),
+            "latency_ms": s.latency * 1000,
+            "reason": s.error or s.reason,
+        }
+        for name, s in routed
+    ]
 
 
 def route_table(routed: list[tuple[str, Selection]], choices: list[Choice]) -> pd.DataFrame:

@@ -15,9 +15,17 @@ SYSTEM_PROMPT = "Route the user's query: call the one tool that should answer it
 
 def function_tools(choices: list[Choice]) -> list[dict]:
     """The choices as OpenAI function tools without arguments, in their order."""
-    return [{"type": "function", "function": {"name": c.name, "description": c.description,
-                                              "parameters": {"type": "object", "properties": {}}}}
-            for c in choices]
+    return [
+        {
+            "type": "function",
+            "function": {
+                "name": c.name,
+                "description": c.description,
+                "parameters": {"type": "object", "properties": {}},
+            },
+        }
+        for c in choices
+    ]
 
 
 def tools_hash(tools: list[dict]) -> str:

@@ -1,15 +1,5 @@
 """The workspace: its SQLite catalogue, files written atomically, and where models come from."""
 
-from .workspace import (
-    Workspace,
-    WorkspaceError,
-    CorpusRecord,
-    DatasetRecord,
-    RunRecord,
-    ModelRecord,
-    check_name,
-    new_id,
-)
 from .files import (
     FileContentError,
     atomic_write_text,
@@ -20,17 +10,27 @@ from .files import (
     write_json,
     write_jsonl,
 )
-from .shapes import NOT_STORED, Limits, Text, limits_of
 from .models import (
     DEFAULT_BASE_MODEL,
     ModelNotFound,
-    resolve_model,
-    load_embedder,
     load_cross_encoder,
+    load_embedder,
     load_tokenizer,
     max_seq_length,
     prefer_offline,
+    resolve_model,
     zip_model,
+)
+from .shapes import NOT_STORED, Limits, Text, limits_of
+from .workspace import (
+    CorpusRecord,
+    DatasetRecord,
+    ModelRecord,
+    RunRecord,
+    Workspace,
+    WorkspaceError,
+    check_name,
+    new_id,
 )
 
 __all__ = [

@@ -23,8 +23,8 @@ from pathlib import Path
 import psutil
 import pydantic
 
-from .shapes import schema_problem
 from .records import JSON_COLUMNS, CorpusRecord, DatasetRecord, ModelRecord, RunRecord, WorkspaceError
+from .shapes import schema_problem
 from .staging import staging_folders_of
 
 CATALOGUE = "catalogue.sqlite"
@@ -120,8 +120,10 @@ class Catalogue:
     def _error(self, exc: sqlite3.Error) -> WorkspaceError:
         if isinstance(exc, sqlite3.OperationalError):
             return WorkspaceError(f"the workspace catalogue {CATALOGUE} in {self.root} could not be used: {exc}")
-        return WorkspaceError(f"the workspace catalogue {CATALOGUE} in {self.root} is damaged ({exc}); "
-                              "restore it from a backup or start a new workspace")
+        return WorkspaceError(
+            f"the workspace catalogue {CATALOGUE} in {self.root} is damaged ({exc}); "
+            "restore it from a backup or start a new workspace"
+        )
 
     def _create_schema(self) -> None:
         with self.connect() as conn:
@@ -153,8 +155,9 @@ class Catalogue:
         assignments = ", ".join(f"{k} = ?" for k in values)
         complete = " AND writer IS NULL" if table in RESERVED_TABLES else ""
         with self.connect() as conn:
-            cur = conn.execute(f"UPDATE {table} SET {assignments} WHERE id = ?{complete}",
-                               [*values.values(), record_id])
+            cur = conn.execute(
+                f"UPDATE {table} SET {assignments} WHERE id = ?{complete}", [*values.values(), record_id]
+            )
         if cur.rowcount == 0:
             raise WorkspaceError(f"no {SINGULAR[table]} with id {record_id!r}")
 
@@ -190,8 +193,10 @@ class Catalogue:
             problem = schema_problem(exc)
         except (ValueError, TypeError, IndexError) as exc:  # a JSON column that is not JSON, a missing column
             problem = f"{key}: {exc}"
-        raise WorkspaceError(f"the workspace catalogue {CATALOGUE} in {self.root} is damaged: "
-                             f"{SINGULAR[table]} {row['id']!r} cannot be read ({problem})")
+        raise WorkspaceError(
+            f"the workspace catalogue {CATALOGUE} in {self.root} is damaged: "
+            f"{SINGULAR[table]} {row['id']!r} cannot be read ({problem})"
+        )
 
     # the save transaction ------------------------------------------------------------------------
     def reserve(self, table: str, record, writer: dict | None) -> None:
@@ -211,11 +216,15 @@ class Catalogue:
         values = to_columns(fields)
         assignments = "".join(f", {k} = ?" for k in values)
         with self.connect() as conn:
-            cur = conn.execute(f"UPDATE {table} SET writer = NULL{assignments} WHERE id = ? AND writer IS NOT NULL",
-                               [*values.values(), record_id])
+            cur = conn.execute(
+                f"UPDATE {table} SET writer = NULL{assignments} WHERE id = ? AND writer IS NOT NULL",
+                [*values.values(), record_id],
+            )
         if cur.rowcount == 0:
-            raise WorkspaceError(f"the {SINGULAR[table]} {record_id!r} was no longer reserved when it was "
-                                 "complete (another process took its writer for dead); save it again")
+            raise WorkspaceError(
+                f"the {SINGULAR[table]} {record_id!r} was no longer reserved when it was "
+                "complete (another process took its writer for dead); save it again"
+            )
 
     def roll_back(self, table: str, record_id: str, extra: list[Path] = (), writer: str | None = None) -> None:
         """Remove a pending record: its folders (and `extra`) first, then its row. A complete
@@ -253,8 +262,10 @@ class Catalogue:
         if row is None or row["writer"] is None:
             return f"a {what} named {name!r} already exists"
         if table == "models" and row["run_id"]:
-            return (f"a {what} named {name!r} already exists: run {row['run_id']}{self._run_label(row['run_id'])} "
-                    "is training it; pick another name, or cancel that run")
+            return (
+                f"a {what} named {name!r} already exists: run {row['run_id']}{self._run_label(row['run_id'])} "
+                "is training it; pick another name, or cancel that run"
+            )
         try:
             pid = json.loads(row["writer"])["pid"]
         except (ValueError, KeyError, TypeError):

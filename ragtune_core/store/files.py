@@ -89,8 +89,10 @@ def refuse_links(path: Path, what: str, error: type[Exception] = FileContentErro
     path = Path(path)
     linked = next((p for p in (path, path.parent) if p.is_symlink()), None)
     if linked is not None:
-        raise error(f"{what} is read through a symbolic link ({linked.name}), which is not followed out of the "
-                    "workspace; replace the link with the file or folder itself, or remove it")
+        raise error(
+            f"{what} is read through a symbolic link ({linked.name}), which is not followed out of the "
+            "workspace; replace the link with the file or folder itself, or remove it"
+        )
 
 
 def own_files(folder: Path, what: str) -> list[Path]:
@@ -108,8 +110,10 @@ def own_files(folder: Path, what: str) -> list[Path]:
                 files.append(path)
     if links:
         shown = ", ".join(sorted(links)[:5]) + (f" and {len(links) - 5} more" if len(links) > 5 else "")
-        raise FileContentError(f"{what} holds symbolic links ({shown}): they are not followed out of the folder, "
-                               "so it is refused; replace each link with the file itself, or remove it")
+        raise FileContentError(
+            f"{what} holds symbolic links ({shown}): they are not followed out of the folder, "
+            "so it is refused; replace each link with the file itself, or remove it"
+        )
     return sorted(files)
 
 
@@ -180,8 +184,10 @@ def unchanged_since(path: Path, version: str | None, what: str, error: type[Exce
             except FileNotFoundError:
                 current = None
             if current != version:
-                raise error(f"{what} was changed by someone else (another tab or a command) since it was loaded; "
-                            "nothing was saved: reload it and make your change again")
+                raise error(
+                    f"{what} was changed by someone else (another tab or a command) since it was loaded; "
+                    "nothing was saved: reload it and make your change again"
+                )
         yield
 
 
@@ -227,5 +233,3 @@ def read_jsonl(path: Path, schema: Any = None) -> list:
             where = f"{name}, line {number}"
             rows.append(row if schema is None else shapes.parse(schema, line, where, FileContentError))
     return rows
-
-

@@ -50,7 +50,7 @@ TOOLS_CHAT_TEMPLATE = (
     "{%- for call in message.tool_calls or [] -%}"
     "{%- set function = call.function if call.function is defined else call -%}"
     "{%- set arguments = function.arguments if function.arguments is defined else {} -%}"
-    "{{ '<tool_call>{\"name\": \"' + function.name + '\", \"arguments\": ' }}"
+    '{{ \'<tool_call>{"name": "\' + function.name + \'", "arguments": \' }}'
     "{{ arguments if arguments is string else arguments | tojson }}"
     "{{ '}</tool_call>' }}"
     "{%- endfor -%}"

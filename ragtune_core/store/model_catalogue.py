@@ -29,19 +29,22 @@ class ModelCatalogue:
         self.folder.mkdir(parents=True, exist_ok=True)
         return self.folder / _slug(name)
 
-    def register_model(self, name: str, kind: str, path: Path, base_model: str,
-                       run_id: str | None = None, metrics: dict | None = None) -> ModelRecord:
+    def register_model(
+        self, name: str, kind: str, path: Path, base_model: str, run_id: str | None = None, metrics: dict | None = None
+    ) -> ModelRecord:
         """List a model whose folder is complete already (a training reserves, then commits)."""
-        record = ModelRecord(new_id("model"), check_name(name), kind, time.time(), str(path), base_model, run_id,
-                             metrics or {})
+        record = ModelRecord(
+            new_id("model"), check_name(name), kind, time.time(), str(path), base_model, run_id, metrics or {}
+        )
         try:
             self.catalogue.insert("models", record)
         except sqlite3.IntegrityError:
             raise WorkspaceError(self.catalogue.taken_message("models", record.name)) from None
         return record
 
-    def reserve_model(self, name: str, kind: str, base_model: str, run_id: str | None = None,
-                      writer: dict | None = None) -> ModelRecord:
+    def reserve_model(
+        self, name: str, kind: str, base_model: str, run_id: str | None = None, writer: dict | None = None
+    ) -> ModelRecord:
         """Hold `name` (and its folder, `model_dir(name)`) for a training about to start, as a
         pending model that listings do not show; the training publishes into `path` and then calls
         `commit_model`, or `release_model` when it fails. A reservation made for `run_id` (by
@@ -51,7 +54,7 @@ class ModelCatalogue:
         name = check_name(name)
         path = self.model_dir(name)
         writer = writer or process_identity()
-        for attempt in range(2):
+        for _attempt in range(2):
             stale = []
             with self.catalogue.connect() as conn:
                 conn.execute("BEGIN IMMEDIATE")  # one reservation at a time: name and folder checked together
@@ -59,20 +62,25 @@ class ModelCatalogue:
                     if row["name"] != name and not _same_folder(row["path"], path):
                         continue
                     if row["writer"] is not None and run_id and row["run_id"] == run_id and row["name"] == name:
-                        conn.execute("UPDATE models SET writer = ?, kind = ? WHERE id = ?",
-                                     (json.dumps(writer), kind, row["id"]))
+                        conn.execute(
+                            "UPDATE models SET writer = ?, kind = ? WHERE id = ?", (json.dumps(writer), kind, row["id"])
+                        )
                         return self.catalogue.record("models", {**dict(row), "kind": kind})
                     if row["writer"] is not None and not writer_alive(row["writer"]):
                         stale.append((row["id"], row["writer"]))
                     elif row["name"] == name:
                         raise WorkspaceError(self.catalogue.taken_message("models", name))
                     else:
-                        raise WorkspaceError(f"the model {row['name']!r} has the folder models/{path.name} that "
-                                             f"{name!r} would be saved in; pick another name")
+                        raise WorkspaceError(
+                            f"the model {row['name']!r} has the folder models/{path.name} that "
+                            f"{name!r} would be saved in; pick another name"
+                        )
                 if not stale:
                     if path.exists():
-                        raise WorkspaceError(f"a model folder models/{path.name} already exists (no model in the "
-                                             f"catalogue owns it); pick another name")
+                        raise WorkspaceError(
+                            f"a model folder models/{path.name} already exists (no model in the "
+                            f"catalogue owns it); pick another name"
+                        )
                     record = ModelRecord(new_id("model"), name, kind, time.time(), str(path), base_model, run_id, {})
                     self.catalogue.insert("models", record, writer, conn)
                     return record
@@ -86,8 +94,9 @@ class ModelCatalogue:
         if identity is None:
             return  # gone already: the reservation dies with its first holder
         with self.catalogue.connect() as conn:
-            conn.execute("UPDATE models SET writer = ? WHERE id = ? AND writer IS NOT NULL",
-                         (json.dumps(identity), record_id))
+            conn.execute(
+                "UPDATE models SET writer = ? WHERE id = ? AND writer IS NOT NULL", (json.dumps(identity), record_id)
+            )
 
     def commit_model(self, record_id: str, metrics: dict | None = None, dataset_id: str | None = None) -> ModelRecord:
         """The reserved model, complete now (its folder is in place): listed from here on."""

@@ -33,16 +33,18 @@ class ModelNotFound(RagtuneError):
 def hub_id(name: str) -> str | None:
     """The Hub id `name` is marked as: "hf:owner/name", or a bare "owner/name" with $RAGTUNE_HUB_MODELS=1."""
     if name.startswith(HUB_PREFIX):
-        return name[len(HUB_PREFIX):].strip() or None
+        return name[len(HUB_PREFIX) :].strip() or None
     return name if os.environ.get(HUB_MODELS_ENV) == "1" and _HUB_ID.match(name) else None
 
 
 def unknown_model(name: str, known: list[str] = ()) -> ModelNotFound:
     """The error for a name that is no model here, listing the workspace's models (`known`) when given."""
     listed = f"; the workspace's models: {', '.join(known)}" if known else ""
-    return ModelNotFound(f"unknown model {name!r}: not a workspace model, a folder or the bundled model{listed}. "
-                         f"A Hugging Face Hub model is fetched only when marked as one: {HUB_PREFIX}owner/name "
-                         f"(or set {HUB_MODELS_ENV}=1 for bare owner/name ids)")
+    return ModelNotFound(
+        f"unknown model {name!r}: not a workspace model, a folder or the bundled model{listed}. "
+        f"A Hugging Face Hub model is fetched only when marked as one: {HUB_PREFIX}owner/name "
+        f"(or set {HUB_MODELS_ENV}=1 for bare owner/name ids)"
+    )
 
 
 def bundled_model_path() -> Path | None:
@@ -156,7 +158,9 @@ def zip_model(model_dir: Path) -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         for path in own_files(model_dir, f"the model folder {model_dir.name}"):
             stored = path.suffix in _UNCOMPRESSED_SUFFIXES
-            archive.write(path, Path(model_dir.name, path.relative_to(model_dir)),
-                          compress_type=zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED)
+            archive.write(
+                path,
+                Path(model_dir.name, path.relative_to(model_dir)),
+                compress_type=zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED,
+            )
     return buffer.getvalue()
-

@@ -98,4 +98,3 @@ def _remove_stray_temp_files(root: Path) -> list[str]:
             if is_stray_temp_file(path, now):
                 removed.append(_remove(root, path))
     return removed
-

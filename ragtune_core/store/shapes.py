@@ -27,13 +27,28 @@ from ..errors import RagtuneError
 # `__pydantic_config__`.
 FILE_SHAPE = pydantic.ConfigDict(strict=True, extra="forbid")
 # What pydantic's error types expect, in words.
-_EXPECTED = {"int_type": "an integer", "int_from_float": "an integer", "int_parsing": "an integer",
-             "float_type": "a number", "float_parsing": "a number", "finite_number": "a finite number",
-             "string_type": "a string", "bool_type": "true or false", "dict_type": "an object",
-             "dataclass_type": "an object", "model_type": "an object", "model_attributes_type": "an object",
-             "list_type": "a list", "tuple_type": "a list"}
-_BOUNDS = {"greater_than_equal": "at least {ge}", "greater_than": "more than {gt}", "less_than_equal": "at most {le}",
-           "less_than": "less than {lt}"}
+_EXPECTED = {
+    "int_type": "an integer",
+    "int_from_float": "an integer",
+    "int_parsing": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "finite_number": "a finite number",
+    "string_type": "a string",
+    "bool_type": "true or false",
+    "dict_type": "an object",
+    "dataclass_type": "an object",
+    "model_type": "an object",
+    "model_attributes_type": "an object",
+    "list_type": "a list",
+    "tuple_type": "a list",
+}
+_BOUNDS = {
+    "greater_than_equal": "at least {ge}",
+    "greater_than": "more than {gt}",
+    "less_than_equal": "at most {le}",
+    "less_than": "less than {lt}",
+}
 _UNKNOWN = ("extra_forbidden", "unexpected_keyword_argument")
 _MISSING = ("missing", "missing_argument")  # a key, a dataclass's argument
 
@@ -41,10 +56,12 @@ _MISSING = ("missing", "missing_argument")  # a key, a dataclass's argument
 def expect(holds: Callable[[Any], bool], expected: str) -> pydantic.AfterValidator:
     """A check beyond the type, for `Annotated[type, expect(...)]`: a value for which `holds` is false is
     refused as not `expected` ("a non-empty string")."""
+
     def check(value):
         if not holds(value):
             raise PydanticCustomError("expected", "expected {expected}", {"expected": expected})
         return value
+
     return pydantic.AfterValidator(check)
 
 
@@ -87,8 +104,9 @@ def schema_problem(exc: pydantic.ValidationError, shape: Any = None) -> str:
     quote dict keys (`scores["p"]`) and the expectation name an object's fields and say "or null"."""
     errors = exc.errors(include_url=False)
     # an object's keys before its values (as a reader checks them), unknown keys before missing ones
-    key_problems = sorted((e for e in errors if e["type"] in _MISSING + _UNKNOWN),
-                          key=lambda e: (len(e["loc"]), e["type"] in _MISSING))
+    key_problems = sorted(
+        (e for e in errors if e["type"] in _MISSING + _UNKNOWN), key=lambda e: (len(e["loc"]), e["type"] in _MISSING)
+    )
     problem = key_problems[0] if key_problems else errors[0]
     kind, loc = problem["type"], problem["loc"]
     if kind in _MISSING + _UNKNOWN:
@@ -171,8 +189,9 @@ def stored_fields(shape: Any) -> dict[str, Any]:
         return {name: info.annotation for name, info in shape.model_fields.items()}
     if dataclasses.is_dataclass(shape):
         hints = typing.get_type_hints(shape, include_extras=True)
-        return {f.name: hints[f.name] for f in dataclasses.fields(shape)
-                if f.init and not _in_memory_only(hints[f.name])}
+        return {
+            f.name: hints[f.name] for f in dataclasses.fields(shape) if f.init and not _in_memory_only(hints[f.name])
+        }
     return {}
 
 
@@ -185,8 +204,11 @@ def _described(shape: Any) -> str | None:
     if isinstance(shape, type) and issubclass(shape, pydantic.BaseModel):
         required = [name for name, info in shape.model_fields.items() if info.is_required()]
     elif dataclasses.is_dataclass(shape):
-        required = [f.name for f in dataclasses.fields(shape) if f.init and f.default is dataclasses.MISSING
-                    and f.default_factory is dataclasses.MISSING]
+        required = [
+            f.name
+            for f in dataclasses.fields(shape)
+            if f.init and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        ]
     else:
         return None
     return f"an object with {', '.join(required)}" if required else "an object"
@@ -203,7 +225,6 @@ def _shown(value: Any) -> str:
     except TypeError:
         text = repr(value)
     return text if len(text) <= 40 else text[:37] + "…"
-
 
 
 # --- settings: typed by people, limits and help in the schema ------------------------------------------
@@ -231,7 +252,7 @@ class Limits:
 
     @property
     def range(self) -> str:
-        """"from 2 to 4096", "at least 0", or "" without limits."""
+        """ "from 2 to 4096", "at least 0", or "" without limits."""
         if self.low is not None and self.high is not None:
             return f"from {show(self.low)} to {show(self.high)}"
         if self.low is not None:
@@ -244,8 +265,13 @@ def limits_of(settings_class: type, name: str) -> Limits:
     info = settings_class.__pydantic_fields__[name]
     bounds = {key: getattr(rule, key) for rule in info.metadata for key in ("ge", "le") if hasattr(rule, key)}
     extra = info.json_schema_extra or {}
-    return Limits(bounds.get("ge"), bounds.get("le"), info.description or "", _bare(info.annotation) is int,
-                  extra.get("none_means"))
+    return Limits(
+        bounds.get("ge"),
+        bounds.get("le"),
+        info.description or "",
+        _bare(info.annotation) is int,
+        extra.get("none_means"),
+    )
 
 
 def show(number: float) -> str:
@@ -257,6 +283,7 @@ def settings(error: type[Exception], frozen: bool = True):
     """Make a class of settings a pydantic dataclass, checked when made (an invalid one cannot exist): a
     value that does not fit is `error` naming the setting, the value and what is allowed; one that its
     `__post_init__` refuses is its own error. Its `SETTINGS_NAME` names it when a setting is unknown."""
+
     def make(cls):
         cls = pydantic.dataclasses.dataclass(frozen=frozen, config=SETTINGS_SHAPE)(cls)
         validate = cls.__init__
@@ -273,6 +300,7 @@ def settings(error: type[Exception], frozen: bool = True):
 
         cls.__init__ = __init__
         return cls
+
     return make
 
 

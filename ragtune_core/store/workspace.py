@@ -33,8 +33,20 @@ from .records import CorpusRecord, DatasetRecord, ModelRecord, RunRecord, Worksp
 from .recovery import recover
 from .staging import publish_folder, staged
 
-__all__ = ["Workspace", "WorkspaceError", "CorpusRecord", "DatasetRecord", "RunRecord", "ModelRecord", "check_name",
-           "new_id", "process_identity", "load_saved_results", "CATALOGUE", "DEFAULT_WORKSPACE"]
+__all__ = [
+    "Workspace",
+    "WorkspaceError",
+    "CorpusRecord",
+    "DatasetRecord",
+    "RunRecord",
+    "ModelRecord",
+    "check_name",
+    "new_id",
+    "process_identity",
+    "load_saved_results",
+    "CATALOGUE",
+    "DEFAULT_WORKSPACE",
+]
 
 DEFAULT_WORKSPACE = "workspace"
 T = TypeVar("T")
@@ -91,12 +103,14 @@ class Workspace:
     def model_dir(self, name: str) -> Path:
         return self.models.model_dir(name)
 
-    def register_model(self, name: str, kind: str, path: Path, base_model: str,
-                       run_id: str | None = None, metrics: dict | None = None) -> ModelRecord:
+    def register_model(
+        self, name: str, kind: str, path: Path, base_model: str, run_id: str | None = None, metrics: dict | None = None
+    ) -> ModelRecord:
         return self.models.register_model(name, kind, path, base_model, run_id, metrics)
 
-    def reserve_model(self, name: str, kind: str, base_model: str, run_id: str | None = None,
-                      writer: dict | None = None) -> ModelRecord:
+    def reserve_model(
+        self, name: str, kind: str, base_model: str, run_id: str | None = None, writer: dict | None = None
+    ) -> ModelRecord:
         return self.models.reserve_model(name, kind, base_model, run_id, writer)
 
     def hand_over_model(self, record_id: str, pid: int) -> None:
@@ -141,9 +155,12 @@ class Workspace:
             return self._dependants(conn, corpus_id)
 
     def _dependants(self, conn, corpus_id: str) -> list[str]:
-        found = [f"router dataset {row['name']!r} (its tools run on the corpus's documents)" for row in
-                 conn.execute("SELECT name FROM datasets WHERE corpus_id = ? AND kind = 'router' ORDER BY created",
-                              (corpus_id,))]
+        found = [
+            f"router dataset {row['name']!r} (its tools run on the corpus's documents)"
+            for row in conn.execute(
+                "SELECT name FROM datasets WHERE corpus_id = ? AND kind = 'router' ORDER BY created", (corpus_id,)
+            )
+        ]
         needing = (*ACTIVE_STATES, JobState.SUCCEEDED)  # a succeeded generation run may hold a draft
         for row in conn.execute(f"SELECT * FROM runs WHERE state IN ({_marks(needing)}) ORDER BY created", needing):
             run = self.catalogue.record("runs", row)
@@ -163,8 +180,10 @@ class Workspace:
             conn.execute("BEGIN IMMEDIATE")  # no dataset or run can start using it meanwhile
             dependants = self._dependants(conn, corpus_id)
             if dependants:
-                raise WorkspaceError(f"corpus {record.name!r} is still needed by {'; '.join(dependants)}. Delete or "
-                                     "accept those first (a dataset: `ragtune delete-dataset`), or keep the corpus")
+                raise WorkspaceError(
+                    f"corpus {record.name!r} is still needed by {'; '.join(dependants)}. Delete or "
+                    "accept those first (a dataset: `ragtune delete-dataset`), or keep the corpus"
+                )
             conn.execute("DELETE FROM corpora WHERE id = ?", (corpus_id,))
         shutil.rmtree(self.corpus_dir(corpus_id), ignore_errors=True)
 
@@ -190,20 +209,25 @@ class Workspace:
         record = self.catalogue.get("datasets", dataset_id)
         with self.catalogue.connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
-            busy = conn.execute(f"SELECT name FROM runs WHERE dataset_id = ? AND state IN ({_marks(ACTIVE_STATES)})",
-                                (dataset_id, *ACTIVE_STATES)).fetchall()
+            busy = conn.execute(
+                f"SELECT name FROM runs WHERE dataset_id = ? AND state IN ({_marks(ACTIVE_STATES)})",
+                (dataset_id, *ACTIVE_STATES),
+            ).fetchall()
             if busy:
-                raise WorkspaceError(f"dataset {record.name!r} is in use by the job {busy[0]['name']!r}; "
-                                     "wait for it or cancel it first")
+                raise WorkspaceError(
+                    f"dataset {record.name!r} is in use by the job {busy[0]['name']!r}; wait for it or cancel it first"
+                )
             conn.execute("DELETE FROM datasets WHERE id = ?", (dataset_id,))
         shutil.rmtree(self.root / "datasets" / dataset_id, ignore_errors=True)
 
     # runs ----------------------------------------------------------------------------------
-    def create_run(self, kind: str, name: str, params: dict, dataset_id: str | None = None,
-                   run_id: str | None = None) -> RunRecord:
+    def create_run(
+        self, kind: str, name: str, params: dict, dataset_id: str | None = None, run_id: str | None = None
+    ) -> RunRecord:
         """A new queued run (with `run_id` when the caller chose it) and its folder, in that order."""
-        record = RunRecord(run_id or new_id("run"), name, kind, time.time(), None, JobState.QUEUED, dataset_id,
-                           params, {})
+        record = RunRecord(
+            run_id or new_id("run"), name, kind, time.time(), None, JobState.QUEUED, dataset_id, params, {}
+        )
         self.catalogue.insert("runs", record)
         self.dir("runs", record.id)
         return record
@@ -226,8 +250,15 @@ def _marks(values: tuple) -> str:
     return ", ".join("?" * len(values))
 
 
-def load_saved_results(folder: Path, parse: Callable[[dict], T], log: logging.Logger, what: str,
-                       dataset_id: str | None = None, part: str | None = None, schema: object = None) -> list[T]:
+def load_saved_results(
+    folder: Path,
+    parse: Callable[[dict], T],
+    log: logging.Logger,
+    what: str,
+    dataset_id: str | None = None,
+    part: str | None = None,
+    schema: object = None,
+) -> list[T]:
     """The saved results (objects with dataset_id, part and created) in `folder`'s *.json files, of
     `dataset_id` and `part` when given, newest first. Each file is checked against `schema` (its
     dataclass, configured with FILE_SHAPE) before `parse` reads it; one that does not fit is skipped with a
@@ -236,7 +267,9 @@ def load_saved_results(folder: Path, parse: Callable[[dict], T], log: logging.Lo
     loaded, problems = _read_results(folder, parse, what, schema)
     for problem in problems:
         log.warning("skipping unreadable %s", problem)
-    found = [r for r in loaded if (dataset_id is None or r.dataset_id == dataset_id) and (part is None or r.part == part)]
+    found = [
+        r for r in loaded if (dataset_id is None or r.dataset_id == dataset_id) and (part is None or r.part == part)
+    ]
     return sorted(found, key=lambda r: r.created, reverse=True)
 
 

@@ -68,8 +68,16 @@ def machine_key(model: str | None) -> str:
     import torch
 
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
-    return "|".join([platform.node(), platform.machine(), _cpu_name(), device, f"threads={torch.get_num_threads()}",
-                     _architecture(model)])
+    return "|".join(
+        [
+            platform.node(),
+            platform.machine(),
+            _cpu_name(),
+            device,
+            f"threads={torch.get_num_threads()}",
+            _architecture(model),
+        ]
+    )
 
 
 def machine_pace(model: str | None = None) -> Pace:
@@ -102,8 +110,12 @@ def learn_pace(model: str | None, estimated_seconds: float, actual_seconds: floa
     kept = _kept_paces(path)
     if key in kept:
         old, step = kept[key], math.sqrt(ratio)
-        kept[key] = Pace(old.forward_tokens_per_second * step, old.train_tokens_per_second * step,
-                         old.train_step_seconds / step, old.start_seconds / step)
+        kept[key] = Pace(
+            old.forward_tokens_per_second * step,
+            old.train_tokens_per_second * step,
+            old.train_step_seconds / step,
+            old.start_seconds / step,
+        )
         write_json(path, {k: asdict(pace) for k, pace in kept.items()}, indent=1)
 
 
@@ -175,8 +187,12 @@ def _import_seconds() -> float:
     if "sentence_transformers" not in sys.modules:
         import sentence_transformers  # noqa: F401
     else:
-        subprocess.run([sys.executable, "-c", "import sentence_transformers"], check=False, capture_output=True,
-                       env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        subprocess.run(
+            [sys.executable, "-c", "import sentence_transformers"],
+            check=False,
+            capture_output=True,
+            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        )
     return time.perf_counter() - started
 
 

@@ -33,7 +33,7 @@ class Estimate:
         return self
 
     def describe(self) -> str:
-        """"about 14 min (start 12 s, training 9 min, ...)"."""
+        """ "about 14 min (start 12 s, training 9 min, ...)"."""
         parts = ", ".join(f"{phase} {duration(seconds)}" for phase, seconds in self.phases.items() if seconds >= 0.5)
         return f"about {duration(self.seconds)}" + (f" ({parts})" if parts else "")
 
@@ -74,7 +74,7 @@ class Meter:
 
     def __init__(self, estimate: Estimate, report: Callable[[int, int, str], None]):
         self.estimate, self._report = estimate, report
-        self._starts = dict(zip(estimate.phases, _cumulative(estimate.phases.values())))
+        self._starts = dict(zip(estimate.phases, _cumulative(estimate.phases.values()), strict=True))
         self._total = max(1, round(estimate.seconds * SCALE))
         self._done = 0
 

@@ -1,9 +1,9 @@
 """Stage 3, fine-tuning: embedding models and cross-encoders, trained and published atomically."""
 
-from .config import EmbeddingTrainConfig, CrossEncoderTrainConfig, TrainingError, limits
-from .embedding import train_embedding
+from .config import CrossEncoderTrainConfig, EmbeddingTrainConfig, TrainingError, limits
 from .cross_encoder import train_cross_encoder
-from .register import train_and_register, check_model_name, planned_schedule, preflight
+from .embedding import train_embedding
+from .register import check_model_name, planned_schedule, preflight, train_and_register
 from .search import SearchSettings
 
 __all__ = [

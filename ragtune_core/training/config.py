@@ -36,16 +36,26 @@ class TrainConfig:
     EARLIEST_STOP_SHARE: ClassVar[float] = 0.5
 
     base_model: Annotated[ModelName, limit("the model to fine-tune: a Hub id or a folder", none_means=BUNDLED)] = None
-    epochs: Annotated[int | None, limit("passes over the training pairs", 1, 100,
-                                        none_means="auto, from the number of training pairs")] = None
+    epochs: Annotated[
+        int | None,
+        limit("passes over the training pairs", 1, 100, none_means="auto, from the number of training pairs"),
+    ] = None
     batch_size: Annotated[int, limit("pairs per optimizer step", 2, 4096)] = 16
     learning_rate: Annotated[float, limit("peak learning rate", 1e-8, 0.5)] = 2e-5
     warmup_ratio: Annotated[float, limit("share of the steps spent warming the learning rate up", 0.0, 0.9)] = 0.1
-    eval_steps: Annotated[int | None, limit("optimizer steps between validation runs", 1, 1_000_000,
-                                            none_means="about 12 validation runs per training")] = None
+    eval_steps: Annotated[
+        int | None,
+        limit(
+            "optimizer steps between validation runs", 1, 1_000_000, none_means="about 12 validation runs per training"
+        ),
+    ] = None
     # Three of the ~12 planned runs: a fourth in a row only adds time (docs/decisions.md, "early-stopping patience").
-    patience: Annotated[int, limit("validation runs in a row without improvement before training stops early "
-                                   "(0: never stop early)", 0, 1000)] = 3
+    patience: Annotated[
+        int,
+        limit(
+            "validation runs in a row without improvement before training stops early (0: never stop early)", 0, 1000
+        ),
+    ] = 3
     seed: Annotated[int, limit("random seed of shuffling and initialisation", 0, 2**31 - 1)] = 42
 
     def target_steps(self, kind: str) -> int:
@@ -68,12 +78,25 @@ class EmbeddingTrainConfig(TrainConfig):
     max_seq_length: Annotated[int, limit("tokens of a question or passage the model reads", 8, 8192)] = 256
     # QA datasets train the question encoder alone (training.query_side): a step is a fraction of a full
     # one's cost, so it takes more questions at a higher rate, and half the base model's weights keep what it knew.
-    query_batch_size: Annotated[int, limit("QA datasets: questions per optimizer step of the question encoder",
-                                           2, 4096)] = 32
-    query_learning_rate: Annotated[float, limit("QA datasets: peak learning rate of the question encoder "
-                                                "(the passages' encoder stays the base model's)", 1e-8, 0.5)] = 1e-4
-    base_share: Annotated[float, limit("QA datasets: share of the base model's weights averaged into the "
-                                       "fine-tuned question encoder (0: none)", 0.0, 0.9)] = 0.5
+    query_batch_size: Annotated[
+        int, limit("QA datasets: questions per optimizer step of the question encoder", 2, 4096)
+    ] = 32
+    query_learning_rate: Annotated[
+        float,
+        limit(
+            "QA datasets: peak learning rate of the question encoder (the passages' encoder stays the base model's)",
+            1e-8,
+            0.5,
+        ),
+    ] = 1e-4
+    base_share: Annotated[
+        float,
+        limit(
+            "QA datasets: share of the base model's weights averaged into the fine-tuned question encoder (0: none)",
+            0.0,
+            0.9,
+        ),
+    ] = 0.5
 
     QUERY_SIDE: ClassVar[dict[str, str]] = {"batch_size": "query_batch_size", "learning_rate": "query_learning_rate"}
 
@@ -101,22 +124,35 @@ class CrossEncoderTrainConfig(TrainConfig):
     def target_steps(self, kind: str) -> int:
         return self.TARGET_STEPS if kind == "router" else self.QA_TARGET_STEPS
 
-    base_model: Annotated[ModelName, limit("the model to start from: a Hub id or a folder",
-                                           none_means="the embedder's weights with a new score head")] = None
+    base_model: Annotated[
+        ModelName,
+        limit(
+            "the model to start from: a Hub id or a folder", none_means="the embedder's weights with a new score head"
+        ),
+    ] = None
     batch_size: Annotated[int, limit("pairs per optimizer step", 1, 4096)] = 16
     # A new one-score head learns slowly at 2e-5 (docs/decisions.md, "cross-encoder learning rate").
     learning_rate: Annotated[float, limit("peak learning rate", 1e-8, 0.5)] = 5e-5
     max_length: Annotated[int, limit("tokens of question and passage together", 8, 8192)] = 256
     hard_negatives: Annotated[int, limit("wrong passages per train question", 1, MAX_HARD_NEGATIVES)] = 3
-    easy_negatives: Annotated[int, limit("random wrong passages per train question besides the hard ones",
-                                         0, MAX_HARD_NEGATIVES)] = 0
+    easy_negatives: Annotated[
+        int, limit("random wrong passages per train question besides the hard ones", 0, MAX_HARD_NEGATIVES)
+    ] = 0
     # Two copies route documents never trained on (and misspelt names) better than one (docs/decisions.md,
     # "router name swaps").
-    name_swaps: Annotated[int, limit("router datasets: copies of each train question that names its document, "
-                                     "the name invented anew in the question and its tools (teaches matching "
-                                     "names rather than remembering the training documents)", 0, 10)] = 2
-    embedder: Annotated[ModelName, limit("the embedding model that picks hard negatives and validation candidates",
-                                         none_means=BUNDLED)] = None
+    name_swaps: Annotated[
+        int,
+        limit(
+            "router datasets: copies of each train question that names its document, "
+            "the name invented anew in the question and its tools (teaches matching "
+            "names rather than remembering the training documents)",
+            0,
+            10,
+        ),
+    ] = 2
+    embedder: Annotated[
+        ModelName, limit("the embedding model that picks hard negatives and validation candidates", none_means=BUNDLED)
+    ] = None
 
 
 def limits(config_class: type, name: str) -> tuple[float, float, str]:
@@ -133,4 +169,3 @@ def require(condition: bool, message: str) -> None:
 
 def is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-

@@ -22,19 +22,34 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from ..runs import EventKind
 from ..evaluation.metrics import TOP_K
-from ..evaluation.retrieval import text_work
 from ..evaluation.reranking import (
-    RERANK_TOP_K, FirstStage, best_blend, cross_encoder_scores, first_stage, reranked,
-    retrieval_report, set_first_stage_weight,
+    RERANK_TOP_K,
+    FirstStage,
+    best_blend,
+    cross_encoder_scores,
+    first_stage,
+    reranked,
+    retrieval_report,
+    set_first_stage_weight,
 )
+from ..evaluation.retrieval import text_work
 from ..questions.qa_dataset import TEST, TRAIN, VAL, QADataset
+from ..runs import EventKind
 from ..store.models import CROSS_ENCODER, load_embedder, transformer_folder
 from .config import MAX_HARD_NEGATIVES, CrossEncoderTrainConfig, is_int, require
 from .fit import (
-    EVAL_BATCH_SIZE, OnEvent, TrainerRecipe, TrainResult, check_free, check_parts, fit_and_publish, load_base_model,
-    primary_metric, test_sample, validation_sample,
+    EVAL_BATCH_SIZE,
+    OnEvent,
+    TrainerRecipe,
+    TrainResult,
+    check_free,
+    check_parts,
+    fit_and_publish,
+    load_base_model,
+    primary_metric,
+    test_sample,
+    validation_sample,
 )
 from .name_swap import NameSwapper
 
@@ -62,12 +77,12 @@ def labelled_pairs(first: FirstStage, k: int, name_swaps: int = 0, seed: int = 0
     candidates = set(corpus) if router else _passages_asked_of(questions)
     rng = random.Random(seed)
     triples = []
-    for qid, ranked in zip(questions.queries, first.indices):
+    for qid, ranked in zip(questions.queries, first.indices, strict=True):
         question, right = questions.queries[qid], questions.relevant_docs[qid]
         siblings = [pid for pid in right for pid in tools_of.get(questions.passage_docs.get(pid), [])]
         ranked_ids = (first.corpus_ids[i] for i in ranked)
         wrong = [pid for pid in dict.fromkeys([*siblings, *ranked_ids]) if pid not in right and pid in candidates]
-        hard = wrong[:max(k, len(set(siblings) - set(right)))]
+        hard = wrong[: max(k, len(set(siblings) - set(right)))]
         pairs = [(pid, 1.0) for pid in dict.fromkeys(right)]
         pairs += [(pid, 0.0) for pid in hard + _drawn(candidates, {*right, *hard}, easy, rng)]
         triples += [(question, corpus[pid], label) for pid, label in pairs]
@@ -104,8 +119,13 @@ def _passages_by_document(dataset: QADataset) -> dict[str, list[str]]:
 
 
 # --- training ----------------------------------------------------------------------------------
-def train_cross_encoder(config: CrossEncoderTrainConfig, dataset: QADataset, output_dir: Path,
-                        on_event: OnEvent | None = None, model_card_name: str | None = None) -> TrainResult:
+def train_cross_encoder(
+    config: CrossEncoderTrainConfig,
+    dataset: QADataset,
+    output_dir: Path,
+    on_event: OnEvent | None = None,
+    model_card_name: str | None = None,
+) -> TrainResult:
     """Fine-tune `start_model(config)` as a cross-encoder on the dataset's train questions.
 
     `on_event(name, data)` receives "prepare" {done, total, message} while the embedder ranks the
@@ -132,18 +152,24 @@ def train_cross_encoder(config: CrossEncoderTrainConfig, dataset: QADataset, out
     all_work = val_work + train_work + text_work(list(test_part.queries.values()) if test_part else [])
 
     def prepare(before: int):
-        return lambda done, total, message: emit(EventKind.PREPARE, {"done": before + done, "total": all_work,
-                                                                     "message": f"hard negatives: {message}"})
+        return lambda done, total, message: emit(
+            EventKind.PREPARE, {"done": before + done, "total": all_work, "message": f"hard negatives: {message}"}
+        )
 
     val_first = first_stage(embedder, val_sample, VAL, EVAL_BATCH_SIZE, on_progress=prepare(0))
-    train_first = first_stage(embedder, dataset, TRAIN, EVAL_BATCH_SIZE, val_first.corpus_embeddings,
-                              prepare(val_work))
-    test_first = None if test_part is None else first_stage(
-        embedder, test_part, TEST, EVAL_BATCH_SIZE, val_first.corpus_embeddings, prepare(val_work + train_work))
-    triples = labelled_pairs(train_first, config.hard_negatives, config.name_swaps, config.seed,
-                             config.easy_negatives)
-    require(any(label == 0.0 for _, _, label in triples),
-            "no train question has a wrong passage to learn from: every passage answers them all")
+    train_first = first_stage(embedder, dataset, TRAIN, EVAL_BATCH_SIZE, val_first.corpus_embeddings, prepare(val_work))
+    test_first = (
+        None
+        if test_part is None
+        else first_stage(
+            embedder, test_part, TEST, EVAL_BATCH_SIZE, val_first.corpus_embeddings, prepare(val_work + train_work)
+        )
+    )
+    triples = labelled_pairs(train_first, config.hard_negatives, config.name_swaps, config.seed, config.easy_negatives)
+    require(
+        any(label == 0.0 for _, _, label in triples),
+        "no train question has a wrong passage to learn from: every passage answers them all",
+    )
     metrics_embedder = retrieval_report(val_first, "embedder").metrics
 
     model = load_base_model(CROSS_ENCODER, start_model(config), config.max_length, model_card_name, config.seed)
@@ -156,8 +182,11 @@ def train_cross_encoder(config: CrossEncoderTrainConfig, dataset: QADataset, out
 
     recipe = _listwise_recipe(model, triples, config.target_steps(dataset.kind), keep_blend_weight)
     result = fit_and_publish(config, model, evaluator, recipe, primary, output_dir, emit, test_evaluator)
-    return replace(result, metrics_embedder=metrics_embedder,
-                   first_stage_weight=None if router else evaluator.blend_weights.get(result.best_step))
+    return replace(
+        result,
+        metrics_embedder=metrics_embedder,
+        first_stage_weight=None if router else evaluator.blend_weights.get(result.best_step),
+    )
 
 
 def validation_questions(dataset: QADataset, top_k: int, max_length: int) -> int:
@@ -203,8 +232,9 @@ def _make_evaluator(first: FirstStage, top_k: int, primary: str, blend: bool, we
     return RerankEvaluator()
 
 
-def _listwise_recipe(model, triples: list[Triple], target_steps: int,
-                     on_kept: Callable[[object, int], None]) -> TrainerRecipe:
+def _listwise_recipe(
+    model, triples: list[Triple], target_steps: int, on_kept: Callable[[object, int], None]
+) -> TrainerRecipe:
     """Each question's candidates as one row, a softmax over them (ListNet): it learns sooner and further
     than pairwise binary cross-entropy (docs/decisions.md, "listwise cross-encoder loss")."""
     from datasets import Dataset
@@ -212,12 +242,22 @@ def _listwise_recipe(model, triples: list[Triple], target_steps: int,
     from sentence_transformers.cross_encoder.losses import ListNetLoss
 
     rows = candidate_lists(triples)
-    data = Dataset.from_dict({"query": [question for question, _, _ in rows],
-                              "docs": [passages for _, passages, _ in rows],
-                              "labels": [labels for _, _, labels in rows]})
-    return TrainerRecipe(CrossEncoderTrainer, CrossEncoderTrainingArguments, data, ListNetLoss(model),
-                         pairs_per_row=max(1, round(len(triples) / len(rows))), on_kept=on_kept,
-                         target_steps=target_steps)
+    data = Dataset.from_dict(
+        {
+            "query": [question for question, _, _ in rows],
+            "docs": [passages for _, passages, _ in rows],
+            "labels": [labels for _, _, labels in rows],
+        }
+    )
+    return TrainerRecipe(
+        CrossEncoderTrainer,
+        CrossEncoderTrainingArguments,
+        data,
+        ListNetLoss(model),
+        pairs_per_row=max(1, round(len(triples) / len(rows))),
+        on_kept=on_kept,
+        target_steps=target_steps,
+    )
 
 
 def candidate_lists(triples: list[Triple]) -> list[tuple[str, list[str], list[float]]]:

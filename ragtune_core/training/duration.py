@@ -14,10 +14,10 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from ..runs import EventKind
-from ..evaluation.reranking import RERANK_TOP_K
 from ..evaluation.metrics import TOP_K
+from ..evaluation.reranking import RERANK_TOP_K
 from ..questions.qa_dataset import TRAIN, VAL, QADataset
+from ..runs import EventKind
 from ..timing.pace import Pace, learn_pace, machine_pace, token_counter
 from ..timing.work import Estimate, Meter, padded_batch_tokens, sorted_batch_tokens
 from .config import CrossEncoderTrainConfig, EmbeddingTrainConfig, TrainConfig
@@ -55,8 +55,12 @@ def estimate_training(dataset: QADataset, config: TrainConfig, search: SearchSet
     return replace(plan_training(dataset, config, machine_pace(model), search), model=model)
 
 
-def plan_training(dataset: QADataset, config: TrainConfig, pace: Pace, search: SearchSettings | None = None,
-                  ) -> TrainingPlan:
+def plan_training(
+    dataset: QADataset,
+    config: TrainConfig,
+    pace: Pace,
+    search: SearchSettings | None = None,
+) -> TrainingPlan:
     """The estimate of training `config` on `dataset` at `pace`."""
     config = run_config(dataset, config)
     schedule = planned_schedule(dataset, config)
@@ -64,11 +68,15 @@ def plan_training(dataset: QADataset, config: TrainConfig, pace: Pace, search: S
         prepare, step, evaluation = _cross_encoder_costs(dataset, config, pace)
     else:
         prepare, step, evaluation = _embedding_costs(dataset, config, pace)
-    one = Estimate({START: pace.start_seconds, PREPARE: prepare,
-                    TRAINING: schedule.steps * step + schedule.evaluations * evaluation})
+    one = Estimate(
+        {
+            START: pace.start_seconds,
+            PREPARE: prepare,
+            TRAINING: schedule.steps * step + schedule.evaluations * evaluation,
+        }
+    )
     trials = _trials(search, one.seconds)
-    estimate = Estimate({START: one.phases[START], PREPARE: prepare * trials,
-                         TRAINING: one.phases[TRAINING] * trials})
+    estimate = Estimate({START: one.phases[START], PREPARE: prepare * trials, TRAINING: one.phases[TRAINING] * trials})
     return TrainingPlan(estimate, schedule.steps, schedule.evaluations, step, evaluation, trials)
 
 
@@ -96,8 +104,7 @@ def _embedding_costs(dataset: QADataset, config: EmbeddingTrainConfig, pace: Pac
     return 0.0, pace.train_seconds(1, step), pace.forward_seconds(corpus + val_questions)
 
 
-def _cross_encoder_costs(dataset: QADataset, config: CrossEncoderTrainConfig, pace: Pace
-                         ) -> tuple[float, float, float]:
+def _cross_encoder_costs(dataset: QADataset, config: CrossEncoderTrainConfig, pace: Pace) -> tuple[float, float, float]:
     """(the first stage ranking train and validation questions, one step, one validation run)."""
     from .cross_encoder import start_model, validation_questions
 
@@ -106,14 +113,24 @@ def _cross_encoder_costs(dataset: QADataset, config: CrossEncoderTrainConfig, pa
     embedder_lengths = token_counter(config.embedder, 256)
     val = validation_sample(dataset, validation_questions(dataset, top_k, config.max_length)).subset(VAL)
     train = dataset.subset(TRAIN)
-    first_stage = sum(map(sorted_batch_tokens, (embedder_lengths(dataset.corpus.values()),
-                                                 embedder_lengths(train.queries.values()),
-                                                 embedder_lengths(val.queries.values()))))
+    first_stage = sum(
+        map(
+            sorted_batch_tokens,
+            (
+                embedder_lengths(dataset.corpus.values()),
+                embedder_lengths(train.queries.values()),
+                embedder_lengths(val.queries.values()),
+            ),
+        )
+    )
     lengths = token_counter(start_model(config), config.max_length)
     pairs = _pair_lengths(lengths(train.queries.values()), lengths(dataset.corpus.values()), config.max_length)
     evaluation = len(val.queries) * top_k * sum(pairs) / len(pairs)
-    return (pace.forward_seconds(first_stage), pace.train_seconds(1, padded_batch_tokens(pairs, config.batch_size)),
-            pace.forward_seconds(evaluation))
+    return (
+        pace.forward_seconds(first_stage),
+        pace.train_seconds(1, padded_batch_tokens(pairs, config.batch_size)),
+        pace.forward_seconds(evaluation),
+    )
 
 
 def _pair_lengths(questions: list[int], passages: list[int], max_length: int) -> list[int]:
@@ -127,16 +144,21 @@ class TrainingMeter:
     events fill PREPARE, each optimizer step and each validation run its share of TRAINING. Other
     events pass to `forward`."""
 
-    def __init__(self, plan: TrainingPlan, report: Callable[[int, int, str], None],
-                 forward: Callable[[str, dict], None] | None = None):
+    def __init__(
+        self,
+        plan: TrainingPlan,
+        report: Callable[[int, int, str], None],
+        forward: Callable[[str, dict], None] | None = None,
+    ):
         self._plan, self.meter, self._forward = plan, Meter(plan.estimate, report), forward
         self._steps = self._evaluations = self._trials = 0
 
     def __call__(self, event: str, data: dict) -> None:
         plan = self._plan
         if event == EventKind.PREPARE:
-            self.meter(PREPARE, self._trials * data["total"] + data["done"], plan.trials * data["total"],
-                        data["message"])
+            self.meter(
+                PREPARE, self._trials * data["total"] + data["done"], plan.trials * data["total"], data["message"]
+            )
         elif event in (EventKind.PROGRESS, EventKind.EVAL):
             if event == EventKind.EVAL:
                 self._evaluations += 1
@@ -151,8 +173,10 @@ class TrainingMeter:
     def _share_of_training(self) -> float:
         plan = self._plan
         one = plan.steps * plan.step_seconds + plan.evaluations * plan.evaluation_seconds
-        now = min(plan.steps, self._steps) * plan.step_seconds + min(plan.evaluations, self._evaluations) \
-            * plan.evaluation_seconds
+        now = (
+            min(plan.steps, self._steps) * plan.step_seconds
+            + min(plan.evaluations, self._evaluations) * plan.evaluation_seconds
+        )
         return (self._trials * one + now) / (plan.trials * one) if one else 0.0
 
     def learn(self, seconds: float) -> None:

@@ -6,7 +6,8 @@ learning rate (training.register.run_config). A router dataset trains the whole 
 sentence-transformers' own recipe: `SentenceTransformerTrainer` with `MultipleNegativesRankingLoss`
 (the other passages of a batch are each question's negatives, so batches hold no duplicate texts).
 Both validate with an `InformationRetrievalEvaluator` on the validation questions against the whole
-corpus, and measure the base model and the model kept on the test questions, which chose nothing. The model is written into a hidden folder next to its destination and renamed into place
+corpus, and measure the base model and the model kept on the test questions, which chose nothing.
+The model is written into a hidden folder next to its destination and renamed into place
 only when complete, so a failed or cancelled run never leaves half a model.
 
 torch and sentence-transformers are imported inside functions: the Streamlit pages import this
@@ -17,21 +18,35 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..runs import EventKind
 from ..questions.qa_dataset import TEST, TRAIN, VAL, QADataset
+from ..runs import EventKind
 from ..store.models import EMBEDDING
 from .config import EmbeddingTrainConfig
 from .fit import (
-    EVAL_BATCH_SIZE, OnEvent, TrainerRecipe, TrainResult, check_free, check_parts, fit_and_publish, load_base_model,
-    primary_metric, test_sample, validation_sample,
+    EVAL_BATCH_SIZE,
+    OnEvent,
+    TrainerRecipe,
+    TrainResult,
+    check_free,
+    check_parts,
+    fit_and_publish,
+    load_base_model,
+    primary_metric,
+    test_sample,
+    validation_sample,
 )
 
 MODEL_KIND = EMBEDDING
 
 
 # --- training ----------------------------------------------------------------------------------
-def train_embedding(config: EmbeddingTrainConfig, dataset: QADataset, output_dir: Path,
-                    on_event: OnEvent | None = None, model_card_name: str | None = None) -> TrainResult:
+def train_embedding(
+    config: EmbeddingTrainConfig,
+    dataset: QADataset,
+    output_dir: Path,
+    on_event: OnEvent | None = None,
+    model_card_name: str | None = None,
+) -> TrainResult:
     """Fine-tune `config.base_model` on the dataset's train questions and save it to `output_dir`.
 
     `on_event(name, data)` receives "prepare" {done, total, message} while a QA dataset's passages are
@@ -54,19 +69,38 @@ def train_embedding(config: EmbeddingTrainConfig, dataset: QADataset, output_dir
     model = load_base_model(EMBEDDING, config.base_model, config.max_seq_length, model_card_name, config.seed)
     if dataset.kind == "router":
         recipe = _recipe(config, model, dataset.subset(TRAIN).pairs())
-        return fit_and_publish(config, model, _make_evaluator(val_part), recipe, primary_metric(dataset),
-                               output_dir, on_event, _make_evaluator(test_part, name=TEST))
+        return fit_and_publish(
+            config,
+            model,
+            _make_evaluator(val_part),
+            recipe,
+            primary_metric(dataset),
+            output_dir,
+            on_event,
+            _make_evaluator(test_part, name=TEST),
+        )
     from . import query_side
 
     model = query_side.asymmetric(model)
     emit = on_event or (lambda event, data: None)
-    corpus_embeddings = query_side.passage_embeddings(model, dataset, lambda done, total, message: emit(
-        EventKind.PREPARE, {"done": done, "total": total, "message": f"passages: {message}"}))
+    corpus_embeddings = query_side.passage_embeddings(
+        model,
+        dataset,
+        lambda done, total, message: emit(
+            EventKind.PREPARE, {"done": done, "total": total, "message": f"passages: {message}"}
+        ),
+    )
     evaluator_class = query_side.evaluator_class(corpus_embeddings, config.base_share)
-    return fit_and_publish(config, model, _make_evaluator(val_part, evaluator_class),
-                           query_side.recipe(model, dataset, corpus_embeddings, config.base_share),
-                           primary_metric(dataset), output_dir, on_event,
-                           _make_evaluator(test_part, evaluator_class, TEST))
+    return fit_and_publish(
+        config,
+        model,
+        _make_evaluator(val_part, evaluator_class),
+        query_side.recipe(model, dataset, corpus_embeddings, config.base_share),
+        primary_metric(dataset),
+        output_dir,
+        on_event,
+        _make_evaluator(test_part, evaluator_class, TEST),
+    )
 
 
 def _make_evaluator(part: QADataset | None, evaluator_class: type | None = None, name: str = VAL):
@@ -77,8 +111,9 @@ def _make_evaluator(part: QADataset | None, evaluator_class: type | None = None,
     if part is None:
         return None
     relevant = {qid: set(pids) for qid, pids in part.relevant_docs.items()}
-    return (evaluator_class or InformationRetrievalEvaluator)(part.queries, part.corpus, relevant, name=name,
-                                                              batch_size=EVAL_BATCH_SIZE, write_csv=False)
+    return (evaluator_class or InformationRetrievalEvaluator)(
+        part.queries, part.corpus, relevant, name=name, batch_size=EVAL_BATCH_SIZE, write_csv=False
+    )
 
 
 def _recipe(config: EmbeddingTrainConfig, model, train_pairs: list[tuple[str, str]]) -> TrainerRecipe:
@@ -88,6 +123,10 @@ def _recipe(config: EmbeddingTrainConfig, model, train_pairs: list[tuple[str, st
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
     train_dataset = Dataset.from_dict({"anchor": [q for q, _ in train_pairs], "positive": [p for _, p in train_pairs]})
-    return TrainerRecipe(SentenceTransformerTrainer, SentenceTransformerTrainingArguments, train_dataset,
-                         MultipleNegativesRankingLoss(model),
-                         arguments={"batch_sampler": BatchSamplers.NO_DUPLICATES})
+    return TrainerRecipe(
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+        train_dataset,
+        MultipleNegativesRankingLoss(model),
+        arguments={"batch_sampler": BatchSamplers.NO_DUPLICATES},
+    )

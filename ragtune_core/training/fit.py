@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..runs import EventKind
 from ..questions.qa_dataset import TEST, TRAIN, VAL, QADataset
-from ..store.staging import publish_folder, staged
+from ..runs import EventKind
 from ..store.models import load_model
+from ..store.staging import publish_folder, staged
 from .config import TrainConfig, TrainingError
 from .stopping import stop_requested
 
@@ -121,8 +121,10 @@ def plan_schedule(config: TrainConfig, n_examples: int, target_steps: int | None
     steps_per_epoch = max(1, math.ceil(n_examples / config.batch_size))
     if config.epochs is None and steps_per_epoch > target:
         epochs, steps = 1, target
-        reason = (f"auto: {steps} steps, {steps * config.batch_size} of {n_examples} pairs at batch "
-                  f"{config.batch_size} (an epoch is {steps_per_epoch} steps)")
+        reason = (
+            f"auto: {steps} steps, {steps * config.batch_size} of {n_examples} pairs at batch "
+            f"{config.batch_size} (an epoch is {steps_per_epoch} steps)"
+        )
     elif config.epochs is None:
         epochs = min(config.MAX_AUTO_EPOCHS, max(1, round(target / steps_per_epoch)))
         steps = epochs * steps_per_epoch
@@ -178,8 +180,9 @@ def check_parts(dataset: QADataset) -> None:
         raise TrainingError("this dataset has no train/validation split yet: split it before training")
     train_pairs = len(dataset.subset(TRAIN).pairs())
     if train_pairs < 2:
-        raise TrainingError(f"the dataset's train part has {train_pairs} (question, passage) pairs; "
-                            "training needs at least 2")
+        raise TrainingError(
+            f"the dataset's train part has {train_pairs} (question, passage) pairs; training needs at least 2"
+        )
     if not dataset.subset(VAL).queries:
         raise TrainingError("the dataset's validation part has no questions: split it with a validation share above 0")
     if len(dataset.corpus) < 2:
@@ -187,12 +190,22 @@ def check_parts(dataset: QADataset) -> None:
 
 
 def _length(epochs: int, steps_per_epoch: int, n_examples: int, config: TrainConfig) -> str:
-    return (f"{epochs} epoch{'s' * (epochs != 1)} = {epochs * steps_per_epoch} steps for {n_examples} pairs "
-            f"at batch {config.batch_size}")
+    return (
+        f"{epochs} epoch{'s' * (epochs != 1)} = {epochs * steps_per_epoch} steps for {n_examples} pairs "
+        f"at batch {config.batch_size}"
+    )
 
 
-def fit_and_publish(config: TrainConfig, model, evaluator, recipe: TrainerRecipe, primary_metric: str,
-                    output_dir: Path, on_event: OnEvent | None = None, test_evaluator=None) -> TrainResult:
+def fit_and_publish(
+    config: TrainConfig,
+    model,
+    evaluator,
+    recipe: TrainerRecipe,
+    primary_metric: str,
+    output_dir: Path,
+    on_event: OnEvent | None = None,
+    test_evaluator=None,
+) -> TrainResult:
     """Evaluate the base model, train it with an evaluation every few steps, keep the best evaluated
     weights (by `primary_metric`, the base model's included), stop early once `config.patience`
     evaluations in a row bring no improvement or the user asks to (training.stopping), and save the
@@ -208,10 +221,22 @@ def fit_and_publish(config: TrainConfig, model, evaluator, recipe: TrainerRecipe
     emit(EventKind.EVAL, {"step": 0, "epoch": 0.0, "metrics": metrics_before})
     test_before = _tested(test_evaluator, model, 0)
     schedule = plan_schedule(config, recipe.pairs, recipe.target_steps)
-    emit(EventKind.SCHEDULE, {"epochs": schedule.epochs, "steps": schedule.steps,
-                              "eval_steps": schedule.eval_steps, "reason": schedule.reason})
-    best = _BestModel(model, primary_metric, metrics_before, config.patience,
-                      earliest_stop=math.ceil(schedule.steps * config.EARLIEST_STOP_SHARE))
+    emit(
+        EventKind.SCHEDULE,
+        {
+            "epochs": schedule.epochs,
+            "steps": schedule.steps,
+            "eval_steps": schedule.eval_steps,
+            "reason": schedule.reason,
+        },
+    )
+    best = _BestModel(
+        model,
+        primary_metric,
+        metrics_before,
+        config.patience,
+        earliest_stop=math.ceil(schedule.steps * config.EARLIEST_STOP_SHARE),
+    )
 
     with staged(output_dir) as work:
         trainer = _make_trainer(config, schedule, model, evaluator, recipe, work / "trainer", emit, best)
@@ -229,16 +254,34 @@ def fit_and_publish(config: TrainConfig, model, evaluator, recipe: TrainerRecipe
             recipe.on_kept(model, best.step)
         # A request that came once every planned step had run stopped nothing.
         stopped_by_user = steps < schedule.steps and stop_requested()
-        kept = {"step": best.step, "metric": primary_metric, "value": best.metrics.get(primary_metric),
-                "stopped_early": steps < schedule.steps, "stopped_by_user": stopped_by_user,
-                "steps": steps, "planned_steps": schedule.steps}
+        kept = {
+            "step": best.step,
+            "metric": primary_metric,
+            "value": best.metrics.get(primary_metric),
+            "stopped_early": steps < schedule.steps,
+            "stopped_by_user": stopped_by_user,
+            "steps": steps,
+            "planned_steps": schedule.steps,
+        }
         emit(EventKind.BEST, kept)
         model.save(str(work / "model"))
         _note_on_model_card(work / "model", metrics_before, kept, schedule, (test_before, test_after))
         publish_model(work / "model", output_dir)
-    return TrainResult(output_dir, primary_metric, metrics_before, best.metrics, best.step, steps, schedule.reason,
-                       recipe.pairs, seconds, planned_steps=schedule.steps, stopped_by_user=stopped_by_user,
-                       test_metrics_before=test_before, test_metrics_after=test_after)
+    return TrainResult(
+        output_dir,
+        primary_metric,
+        metrics_before,
+        best.metrics,
+        best.step,
+        steps,
+        schedule.reason,
+        recipe.pairs,
+        seconds,
+        planned_steps=schedule.steps,
+        stopped_by_user=stopped_by_user,
+        test_metrics_before=test_before,
+        test_metrics_after=test_after,
+    )
 
 
 def _tested(test_evaluator, model, step: int) -> dict[str, float]:
@@ -280,20 +323,23 @@ def how_it_stopped(best: dict) -> str:
     return "stopped early" if best["stopped_early"] else ""
 
 
-def _note_on_model_card(model_dir: Path, before: dict, best: dict, schedule: Schedule,
-                        test: tuple[dict, dict]) -> None:
+def _note_on_model_card(model_dir: Path, before: dict, best: dict, schedule: Schedule, test: tuple[dict, dict]) -> None:
     """Say in the model card which step was kept and why (`best`: the "best" event) and, with a test part,
     the figure to report (`test`: its metrics before and after), beside what sentence-transformers wrote."""
     kept = "the base model (no step beat it)" if best["step"] == 0 else f"step {best['step']}"
     metric, value, stopped = best["metric"], best["value"], how_it_stopped(best)
-    note = (f"\n\n## RAGTune training\n\n- Kept: {kept} of {best['steps']} steps run, by validation {metric}: "
-            f"{math.nan if value is None else value:.4f} (base model: {before.get(metric, math.nan):.4f}).\n"
-            f"- Schedule: {schedule.reason}; evaluated every {schedule.eval_steps} steps"
-            f"{'; ' + stopped if stopped else ''}.\n")
+    note = (
+        f"\n\n## RAGTune training\n\n- Kept: {kept} of {best['steps']} steps run, by validation {metric}: "
+        f"{math.nan if value is None else value:.4f} (base model: {before.get(metric, math.nan):.4f}).\n"
+        f"- Schedule: {schedule.reason}; evaluated every {schedule.eval_steps} steps"
+        f"{'; ' + stopped if stopped else ''}.\n"
+    )
     test_before, test_after = test
     if test_after:
-        note += (f"- Test (held out, chose nothing): {metric} {test_after.get(metric, math.nan):.4f} "
-                 f"(base model: {test_before.get(metric, math.nan):.4f}).\n")
+        note += (
+            f"- Test (held out, chose nothing): {metric} {test_after.get(metric, math.nan):.4f} "
+            f"(base model: {test_before.get(metric, math.nan):.4f}).\n"
+        )
     append_to_model_card(model_dir, note)
 
 
@@ -303,8 +349,16 @@ def append_to_model_card(model_dir: Path, note: str) -> None:
     card.write_text((card.read_text(encoding="utf-8") if card.exists() else "") + note, encoding="utf-8")
 
 
-def _make_trainer(config: TrainConfig, schedule: Schedule, model, evaluator, recipe: TrainerRecipe, trainer_dir: Path,
-                  emit: OnEvent, best: _BestModel):
+def _make_trainer(
+    config: TrainConfig,
+    schedule: Schedule,
+    model,
+    evaluator,
+    recipe: TrainerRecipe,
+    trainer_dir: Path,
+    emit: OnEvent,
+    best: _BestModel,
+):
     import torch
     from transformers.trainer_callback import PrinterCallback
 
@@ -329,8 +383,14 @@ def _make_trainer(config: TrainConfig, schedule: Schedule, model, evaluator, rec
         disable_tqdm=True,
         **recipe.arguments,
     )
-    trainer = recipe.trainer_class(model=model, args=args, train_dataset=recipe.train_dataset, loss=recipe.loss,
-                                   evaluator=evaluator, callbacks=[_event_callback(emit, best)])
+    trainer = recipe.trainer_class(
+        model=model,
+        args=args,
+        train_dataset=recipe.train_dataset,
+        loss=recipe.loss,
+        evaluator=evaluator,
+        callbacks=[_event_callback(emit, best)],
+    )
     # With tqdm off the trainer prints every log dict to stdout, which the CLI keeps for its JSON summary.
     trainer.remove_callback(PrinterCallback)
     return trainer
@@ -347,18 +407,32 @@ def _event_callback(emit: OnEvent, best: _BestModel):
             self.loss: float | None = None
 
         def on_step_end(self, args, state, control, **kwargs):
-            emit(EventKind.PROGRESS, {"step": state.global_step, "max_steps": state.max_steps,
-                                      "epoch": state.epoch, "epochs": math.ceil(args.num_train_epochs),
-                                      "loss": self.loss})
+            emit(
+                EventKind.PROGRESS,
+                {
+                    "step": state.global_step,
+                    "max_steps": state.max_steps,
+                    "epoch": state.epoch,
+                    "epochs": math.ceil(args.num_train_epochs),
+                    "loss": self.loss,
+                },
+            )
             if stop_requested():
                 control.should_training_stop = True
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and "loss" in logs:  # not the eval logs nor the end-of-training summary
                 self.loss = float(logs["loss"])
-                emit(EventKind.TRAIN_STEP, {"step": state.global_step, "max_steps": state.max_steps,
-                                            "epoch": state.epoch, "loss": self.loss,
-                                            "learning_rate": float(logs.get("learning_rate", 0.0))})
+                emit(
+                    EventKind.TRAIN_STEP,
+                    {
+                        "step": state.global_step,
+                        "max_steps": state.max_steps,
+                        "epoch": state.epoch,
+                        "loss": self.loss,
+                        "learning_rate": float(logs.get("learning_rate", 0.0)),
+                    },
+                )
 
         def on_evaluate(self, args, state, control, metrics=None, **kwargs):
             short = short_metric_names(metrics or {})

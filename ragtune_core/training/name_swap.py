@@ -25,8 +25,29 @@ MISSPELT_SHARE = 0.25  # copies whose question misspells the invented name
 
 # Capitalised words, with digits or capitals continuing them: "Berlin", "New York City", "Lyft 10-K".
 _PHRASE = re.compile(r"[A-Z][\w'’.-]*(?:[ -][A-Z0-9][\w'’.-]*)*")
-_ONSETS = ("b", "br", "d", "dr", "f", "g", "gr", "k", "kr", "l", "m", "n", "p", "pr", "r", "s", "st", "t", "tr",
-           "v", "z")
+_ONSETS = (
+    "b",
+    "br",
+    "d",
+    "dr",
+    "f",
+    "g",
+    "gr",
+    "k",
+    "kr",
+    "l",
+    "m",
+    "n",
+    "p",
+    "pr",
+    "r",
+    "s",
+    "st",
+    "t",
+    "tr",
+    "v",
+    "z",
+)
 _VOWELS = ("a", "e", "i", "o", "u", "ai", "ou", "ei")
 _CODAS = ("", "", "n", "r", "l", "s", "m", "th")
 
@@ -58,8 +79,9 @@ def _phrases(text: str) -> set[str]:
 def invented_name(rng: random.Random, avoid: set[str]) -> str:
     """A pronounceable name of two or three syllables that is none of `avoid` (lower-cased)."""
     while True:
-        name = "".join(rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS)
-                       for _ in range(rng.choice((2, 2, 3)))).capitalize()
+        name = "".join(
+            rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS) for _ in range(rng.choice((2, 2, 3)))
+        ).capitalize()
         if name.lower() not in avoid:
             return name
 
@@ -67,8 +89,12 @@ def invented_name(rng: random.Random, avoid: set[str]) -> str:
 def swap_name(text: str, name: str, new_name: str) -> str:
     """`text` with every whole-word `name` (any case) replaced by `new_name`, lower-cased where the
     text wrote the name in lower case ("chicago weather" stays lower case)."""
-    return re.sub(rf"(?<!\w){re.escape(name)}(?!\w)",
-                  lambda found: new_name.lower() if found.group().islower() else new_name, text, flags=re.IGNORECASE)
+    return re.sub(
+        rf"(?<!\w){re.escape(name)}(?!\w)",
+        lambda found: new_name.lower() if found.group().islower() else new_name,
+        text,
+        flags=re.IGNORECASE,
+    )
 
 
 def misspelt(name: str, rng: random.Random) -> str:
@@ -77,15 +103,18 @@ def misspelt(name: str, rng: random.Random) -> str:
     at = rng.randrange(1, len(name) - 1)
     slip = rng.choice(("swap", "drop", "double"))
     if slip == "swap":
-        return name[:at] + name[at + 1] + name[at] + name[at + 2:]
-    return name[:at] + ("" if slip == "drop" else name[at] * 2) + name[at + 1:]
+        return name[:at] + name[at + 1] + name[at] + name[at + 2 :]
+    return name[:at] + ("" if slip == "drop" else name[at] * 2) + name[at + 1 :]
 
 
 def rename_identifier(identifier: str, name: str, new_name: str) -> str:
     """A tool name with the name in it, as an identifier writes it, replaced: "vector_tool_new_york" with
     ("New York", "Drailo") gives "vector_tool_drailo"; unchanged when it does not hold the name."""
-    slug = lambda text: re.sub(r"\W+", "_", text.lower()).strip("_")
-    return re.sub(re.escape(slug(name)), slug(new_name), identifier, flags=re.IGNORECASE)
+    return re.sub(re.escape(_slug(name)), _slug(new_name), identifier, flags=re.IGNORECASE)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"\W+", "_", text.lower()).strip("_")
 
 
 def named_in(text: str, name: str) -> bool:
@@ -115,8 +144,11 @@ class NameSwapper:
         document = self.document_of[right[0]]
         renamings = []
         for _ in range(self.copies):
-            new_names = {d: invented_name(self.rng, self.avoid)
-                         for d in dict.fromkeys(self.document_of.get(tool) for tool in tools) if d in self.names}
+            new_names = {
+                d: invented_name(self.rng, self.avoid)
+                for d in dict.fromkeys(self.document_of.get(tool) for tool in tools)
+                if d in self.names
+            }
             typed = new_names[document]
             typed = misspelt(typed, self.rng) if self.rng.random() < MISSPELT_SHARE else typed
             renamings.append((swap_name(question, self.names[document], typed), new_names))
@@ -126,11 +158,15 @@ class NameSwapper:
         """The tool's description with its document's name replaced as `new_names` says."""
         document = self.document_of.get(tool)
         description = self.descriptions[tool]
-        return swap_name(description, self.names[document], new_names[document]) if document in new_names else description
+        return (
+            swap_name(description, self.names[document], new_names[document]) if document in new_names else description
+        )
 
     def copies_of(self, question: str, right: list[str], pairs: list[tuple[str, float]]) -> list[Triple]:
         """`renamings` of (question, [(tool id, label)]) as labelled triples: every document the pairs'
         tools belong to renamed in their descriptions, the right one in the question too."""
-        return [(renamed, self.described(tool, new_names), label)
-                for renamed, new_names in self.renamings(question, right, [tool for tool, _ in pairs])
-                for tool, label in pairs]
+        return [
+            (renamed, self.described(tool, new_names), label)
+            for renamed, new_names in self.renamings(question, right, [tool for tool, _ in pairs])
+            for tool, label in pairs
+        ]

@@ -74,12 +74,13 @@ def with_base_share(model, base_share: float):
 def merge_base_share(model, base_share: float) -> None:
     """Average the query route's weights with the base model's for good (the model kept)."""
     with torch.no_grad():
-        for tuned, original in zip(query_route(model).parameters(), document_route(model).parameters()):
+        for tuned, original in zip(query_route(model).parameters(), document_route(model).parameters(), strict=True):
             tuned.mul_(1 - base_share).add_(original, alpha=base_share)
 
 
-def passage_embeddings(model, dataset: QADataset, on_progress: Progress | None = None,
-                       batch_size: int = EVAL_BATCH_SIZE):
+def passage_embeddings(
+    model, dataset: QADataset, on_progress: Progress | None = None, batch_size: int = EVAL_BATCH_SIZE
+):
     """Every passage of the corpus encoded once by the frozen document route, in corpus order."""
     passages = list(dataset.corpus.values())
     encoded = encode_in_slices(model.encode_document, passages, batch_size, progress_counter(on_progress, passages))
@@ -99,9 +100,14 @@ def recipe(model, dataset: QADataset, corpus_embeddings, base_share: float) -> T
     rows = [(train.queries[q], at[position[p]]) for q in train.queries for p in train.relevant_docs[q]]
     train_dataset = Dataset.from_dict({"anchor": [q for q, _ in rows], "label": [p for _, p in rows]})
     passages = corpus_embeddings[torch.tensor(candidates)]
-    return TrainerRecipe(SentenceTransformerTrainer, SentenceTransformerTrainingArguments, train_dataset,
-                         PassageSoftmaxLoss(model, passages), arguments={"router_mapping": {"anchor": QUERY}},
-                         on_kept=lambda kept, step: merge_base_share(kept, base_share))
+    return TrainerRecipe(
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+        train_dataset,
+        PassageSoftmaxLoss(model, passages),
+        arguments={"router_mapping": {"anchor": QUERY}},
+        on_kept=lambda kept, step: merge_base_share(kept, base_share),
+    )
 
 
 class PassageSoftmaxLoss(torch.nn.Module):
@@ -125,7 +131,8 @@ def evaluator_class(corpus_embeddings, base_share: float) -> type:
     class QuerySideEvaluator(InformationRetrievalEvaluator):
         def __call__(self, model, output_path=None, epoch=-1, steps=-1, *args, **kwargs):
             with with_base_share(model, base_share):
-                return super().__call__(model, output_path, epoch, steps, *args,
-                                        corpus_embeddings=corpus_embeddings, **kwargs)
+                return super().__call__(
+                    model, output_path, epoch, steps, *args, corpus_embeddings=corpus_embeddings, **kwargs
+                )
 
     return QuerySideEvaluator

@@ -28,8 +28,9 @@ def check_model_name(ws: Workspace, model_name: str, what: str = "model", run_id
     return model_name
 
 
-def training_inputs(ws: Workspace, dataset_id: str, model_name: str, config: TrainConfig,
-                    what: str = "model", run_id: str | None = None) -> tuple[str, QADataset]:
+def training_inputs(
+    ws: Workspace, dataset_id: str, model_name: str, config: TrainConfig, what: str = "model", run_id: str | None = None
+) -> tuple[str, QADataset]:
     """The checked model name and the dataset to train on, or TrainingError before anything loads."""
     model_name = check_model_name(ws, model_name, what, run_id)
     try:
@@ -43,8 +44,9 @@ def training_inputs(ws: Workspace, dataset_id: str, model_name: str, config: Tra
     return model_name, dataset
 
 
-def preflight(ws: Workspace, dataset_id: str, model_name: str, config: TrainConfig,
-              what: str = "model") -> tuple[str, QADataset]:
+def preflight(
+    ws: Workspace, dataset_id: str, model_name: str, config: TrainConfig, what: str = "model"
+) -> tuple[str, QADataset]:
     """Everything checkable before a training starts (name, dataset, split): the page and the CLI
     call it, so a job is never started to fail on its inputs. Raises TrainingError."""
     model_name, dataset = training_inputs(ws, dataset_id, model_name, config, what)
@@ -82,9 +84,15 @@ def planned_schedule(dataset: QADataset, config: TrainConfig) -> Schedule:
     return plan_schedule(config, examples, config.target_steps(dataset.kind))
 
 
-def train_and_register(ws: Workspace, dataset_id: str, model_name: str, config: TrainConfig,
-                       on_event: OnEvent | None = None, run_id: str | None = None,
-                       search: SearchSettings | None = None) -> dict:
+def train_and_register(
+    ws: Workspace,
+    dataset_id: str,
+    model_name: str,
+    config: TrainConfig,
+    on_event: OnEvent | None = None,
+    run_id: str | None = None,
+    search: SearchSettings | None = None,
+) -> dict:
     """Train the model `config` is for (an embedding model or a cross-encoder) on a workspace dataset
     and register it as `model_name`; returns the training result as JSON-ready data. With `search`,
     the best of several trainings with sampled settings (training.search).
@@ -107,8 +115,16 @@ def train_and_register(ws: Workspace, dataset_id: str, model_name: str, config: 
         raise TrainingError(str(exc)) from exc
     try:
         if search:
-            result = search_and_train(search, train, config, planned_schedule(dataset, config).epochs, dataset,
-                                      Path(reserved.path), on_event, model_card_name=model_name)
+            result = search_and_train(
+                search,
+                train,
+                config,
+                planned_schedule(dataset, config).epochs,
+                dataset,
+                Path(reserved.path),
+                on_event,
+                model_card_name=model_name,
+            )
         else:
             result = train(config, dataset, Path(reserved.path), on_event, model_card_name=model_name)
         record = ws.commit_model(reserved.id, metrics=result.metrics_after, dataset_id=dataset_id)
@@ -116,5 +132,10 @@ def train_and_register(ws: Workspace, dataset_id: str, model_name: str, config: 
         ws.release_model(reserved.id)
         raise
     summary = {key: value for key, value in asdict(result).items() if key != "output_dir"}
-    return {"model_id": record.id, "model_name": record.name, "model_path": str(result.output_dir),
-            "dataset_kind": dataset.kind, **summary}
+    return {
+        "model_id": record.id,
+        "model_name": record.name,
+        "model_path": str(result.output_dir),
+        "dataset_kind": dataset.kind,
+        **summary,
+    }

@@ -21,10 +21,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
-from ..runs import EventKind
 from ..questions.qa_dataset import QADataset
-from ..store.staging import publish_folder, staged
+from ..runs import EventKind
 from ..store.shapes import limit, settings
+from ..store.staging import publish_folder, staged
 from .config import TrainConfig, TrainingError
 from .fit import OnEvent, TrainResult, append_to_model_card, primary_metric
 from .stopping import stop_requested
@@ -41,9 +41,16 @@ class SearchSettings:
     max_trials: Annotated[int, limit("trainings at most, the first one with the settings as given", 2, 100)] = 8
 
 
-def search_and_train(search: SearchSettings, train: Callable[..., TrainResult], config: TrainConfig,
-                     default_epochs: int, dataset: QADataset, output_dir: Path, on_event: OnEvent | None = None,
-                     model_card_name: str | None = None) -> TrainResult:
+def search_and_train(
+    search: SearchSettings,
+    train: Callable[..., TrainResult],
+    config: TrainConfig,
+    default_epochs: int,
+    dataset: QADataset,
+    output_dir: Path,
+    on_event: OnEvent | None = None,
+    model_card_name: str | None = None,
+) -> TrainResult:
     """Run `train(config, dataset, folder, on_event, model_card_name=...)` with sampled settings until
     `search.minutes` have passed or `search.max_trials` trainings ran; publish the best trial's model as
     `output_dir` and return its result, with every trial in `trials`.
@@ -58,11 +65,14 @@ def search_and_train(search: SearchSettings, train: Callable[..., TrainResult], 
     emit = on_event or (lambda event, data: None)
     metric = primary_metric(dataset)
     emit(EventKind.SEARCH, {"minutes": search.minutes, "max_trials": search.max_trials, "metric": metric})
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=config.seed),
-                                pruner=optuna.pruners.MedianPruner(n_startup_trials=1,
-                                                                   n_warmup_steps=PRUNE_AFTER_EVALS))
-    study.enqueue_trial({"learning_rate": config.learning_rate, "epochs": default_epochs,
-                         "warmup_ratio": config.warmup_ratio})
+    study = optuna.create_study(
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=config.seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=PRUNE_AFTER_EVALS),
+    )
+    study.enqueue_trial(
+        {"learning_rate": config.learning_rate, "epochs": default_epochs, "warmup_ratio": config.warmup_ratio}
+    )
     results: dict[int, TrainResult] = {}
 
     def objective(trial) -> float:
@@ -79,8 +89,13 @@ def search_and_train(search: SearchSettings, train: Callable[..., TrainResult], 
                     _trial_event(emit, trial.number, "pruned", None, settings, started)
                     raise optuna.TrialPruned()
 
-        result = train(replace(config, **settings), dataset, work / f"trial-{trial.number}", forward,
-                       model_card_name=model_card_name)
+        result = train(
+            replace(config, **settings),
+            dataset,
+            work / f"trial-{trial.number}",
+            forward,
+            model_card_name=model_card_name,
+        )
         results[trial.number] = result
         value = result.metrics_after.get(metric, -math.inf)
         _trial_event(emit, trial.number, "complete", value, settings, started, result)
@@ -103,23 +118,49 @@ def _stop_if_asked(study, trial) -> None:
 
 def _sample(trial, config: TrainConfig, default_epochs: int) -> dict:
     rate = config.learning_rate
-    return {"learning_rate": trial.suggest_float("learning_rate", rate / LEARNING_RATE_SPAN, rate * LEARNING_RATE_SPAN,
-                                                 log=True),
-            "epochs": trial.suggest_int("epochs", max(1, math.ceil(default_epochs / 2)), min(100, default_epochs * 2)),
-            "warmup_ratio": trial.suggest_float("warmup_ratio", 0.0, 0.2)}
+    return {
+        "learning_rate": trial.suggest_float(
+            "learning_rate", rate / LEARNING_RATE_SPAN, rate * LEARNING_RATE_SPAN, log=True
+        ),
+        "epochs": trial.suggest_int("epochs", max(1, math.ceil(default_epochs / 2)), min(100, default_epochs * 2)),
+        "warmup_ratio": trial.suggest_float("warmup_ratio", 0.0, 0.2),
+    }
 
 
-def _trial_event(emit: OnEvent, number: int, state: str, value: float | None, settings: dict, started: float,
-                 result: TrainResult | None = None) -> None:
-    emit(EventKind.TRIAL, {"number": number, "state": state, "value": value, "params": settings,
-                           "seconds": round(time.perf_counter() - started, 1),
-                           "best_step": result.best_step if result else None,
-                           "steps": result.steps if result else None})
+def _trial_event(
+    emit: OnEvent,
+    number: int,
+    state: str,
+    value: float | None,
+    settings: dict,
+    started: float,
+    result: TrainResult | None = None,
+) -> None:
+    emit(
+        EventKind.TRIAL,
+        {
+            "number": number,
+            "state": state,
+            "value": value,
+            "params": settings,
+            "seconds": round(time.perf_counter() - started, 1),
+            "best_step": result.best_step if result else None,
+            "steps": result.steps if result else None,
+        },
+    )
 
 
 def _trial_rows(study) -> list[dict]:
-    return [{"number": t.number, "state": t.state.name.lower(), "value": t.value, "params": t.params,
-             "seconds": t.duration.total_seconds() if t.duration else None} for t in study.trials]
+    return [
+        {
+            "number": t.number,
+            "state": t.state.name.lower(),
+            "value": t.value,
+            "params": t.params,
+            "seconds": t.duration.total_seconds() if t.duration else None,
+        }
+        for t in study.trials
+    ]
 
 
 def _note_search_on_model_card(model_dir: Path, study, best: int, metric: str) -> None:
@@ -127,6 +168,8 @@ def _note_search_on_model_card(model_dir: Path, study, best: int, metric: str) -
     done = [t for t in study.trials if t.state.name == "COMPLETE"]
     settings = ", ".join(f"{k} {v:.3g}" for k, v in study.trials[best].params.items())
     stopped = "; the search was stopped by the user" if stop_requested() else ""
-    note = (f"- Hyperparameter search: trial {best} of {len(study.trials)} ({len(done)} complete, the rest stopped as "
-            f"trailing), by validation {metric}; its settings: {settings}{stopped}.\n")
+    note = (
+        f"- Hyperparameter search: trial {best} of {len(study.trials)} ({len(done)} complete, the rest stopped as "
+        f"trailing), by validation {metric}; its settings: {settings}{stopped}.\n"
+    )
     append_to_model_card(model_dir, note)

@@ -49,8 +49,11 @@ def stop_on_first_interrupt(label: str) -> Iterator[None]:
         if requested.is_set():
             raise KeyboardInterrupt
         requested.set()
-        print(f"{label}: stopping after this step and keeping the best model so far (Ctrl-C again aborts)",
-              file=sys.stderr, flush=True)
+        print(
+            f"{label}: stopping after this step and keeping the best model so far (Ctrl-C again aborts)",
+            file=sys.stderr,
+            flush=True,
+        )
 
     before = signal.signal(signal.SIGINT, on_interrupt)
     try:

@@ -17,10 +17,14 @@ def worse_than_start(result: TrainResult) -> str | None:
     if after is None:
         return None
     if embedder is not None and after < embedder:
-        return (f"Worse than the embedder it reranks: validation {metric} {after:.3f} against {embedder:.3f} for the "
-                "embedder alone, which is also faster. Keep the embedder, or train longer on more data.")
+        return (
+            f"Worse than the embedder it reranks: validation {metric} {after:.3f} against {embedder:.3f} for the "
+            "embedder alone, which is also faster. Keep the embedder, or train longer on more data."
+        )
     before = result.metrics_before.get(metric)
     if before is not None and (after <= before or result.best_step == 0):
-        return (f"No better than the model it started from: validation {metric} {after:.3f} against {before:.3f}. "
-                "Keep the starting model, or train on more data.")
+        return (
+            f"No better than the model it started from: validation {metric} {after:.3f} against {before:.3f}. "
+            "Keep the starting model, or train on more data."
+        )
     return None

@@ -23,8 +23,9 @@ def spec_text(figure) -> str:
 
 def test_names_in_bars_legends_titles_and_hover_are_escaped():
     frame = pd.DataFrame({"tool": [EVIL, "vector_tool_a"], "score": [0.4, 0.9], "selector": [f"<b>{EVIL}</b>", "base"]})
-    figure = px.bar(frame, x="tool", y="score", color="selector", barmode="group", text_auto=".3f",
-                    title=f"Scores on {EVIL}")
+    figure = px.bar(
+        frame, x="tool", y="score", color="selector", barmode="group", text_auto=".3f", title=f"Scores on {EVIL}"
+    )
     figure.add_annotation(text=EVIL, x=0, y=0)
     figure.update_xaxes(title_text=EVIL)
     before = spec_text(figure)
@@ -38,8 +39,14 @@ def test_names_in_bars_legends_titles_and_hover_are_escaped():
 
 def test_heatmap_labels_and_line_series_are_escaped():
     heatmap = escape_chart_text(px.imshow([[1, 0], [0, 1]], x=[EVIL, "b"], y=["<i>c</i>", "d"], text_auto=True))
-    lines = escape_chart_text(px.line(pd.DataFrame({"step": [1, 2], "value": [1.0, 0.5], "series": [EVIL, EVIL]}),
-                                      x="step", y="value", color="series"))
+    lines = escape_chart_text(
+        px.line(
+            pd.DataFrame({"step": [1, 2], "value": [1.0, 0.5], "series": [EVIL, EVIL]}),
+            x="step",
+            y="value",
+            color="series",
+        )
+    )
     for figure in (heatmap, lines):
         assert not TAGS.search(spec_text(figure))
 
@@ -47,7 +54,8 @@ def test_heatmap_labels_and_line_series_are_escaped():
 @pytest.mark.fault(
     "A dataset, model or tool named with HTML (<a href>, <img>) shown in a chart",
     sees="the name as text: no link, no image request",
-    kept="the name as typed")
+    kept="the name as typed",
+)
 def test_a_chart_shown_by_a_page_carries_no_tag():
     def page():
         import pandas as pd
@@ -65,5 +73,7 @@ def test_a_chart_shown_by_a_page_carries_no_tag():
 
 
 def test_no_page_shows_a_chart_any_other_way():
-    callers = [path.relative_to(PAGES).as_posix() for path in PAGES.rglob("*.py") if "plotly_chart(" in path.read_text()]
+    callers = [
+        path.relative_to(PAGES).as_posix() for path in PAGES.rglob("*.py") if "plotly_chart(" in path.read_text()
+    ]
     assert callers == ["widgets/charts.py"]

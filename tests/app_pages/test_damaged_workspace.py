@@ -7,10 +7,10 @@ import sqlite3
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.page_helpers import APP, open_page, shown, widget
 from ragtune_core.corpus.documents import Chunk, Document, save_corpus
 from ragtune_core.questions.qa_dataset import QADataset, save_dataset
 from ragtune_core.store.workspace import Workspace
+from tests.page_helpers import APP, open_page, shown, widget
 
 
 @pytest.fixture
@@ -27,7 +27,8 @@ def corpus(ws):
 @pytest.mark.fault(
     "A corpus whose chunks.jsonl is damaged, opened on the Corpus page",
     sees="an error naming the file, line and key; Delete still works",
-    kept="the other corpora")
+    kept="the other corpora",
+)
 def test_a_damaged_chunk_is_named_on_the_corpus_page_which_can_still_delete_it(ws):
     record = corpus(ws)
     path = ws.corpus_dir(record.id) / "chunks.jsonl"
@@ -53,7 +54,8 @@ def test_the_corpus_page_lists_what_needs_a_corpus_and_does_not_offer_to_delete_
 @pytest.mark.fault(
     "The app is opened on a damaged catalogue.sqlite",
     sees="an error naming catalogue.sqlite, no traceback",
-    kept="the catalogue file as it is (restore it from a backup)")
+    kept="the catalogue file as it is (restore it from a backup)",
+)
 def test_the_app_names_a_damaged_catalogue_instead_of_a_traceback(ws):
     corpus(ws)
     (ws.root / "catalogue.sqlite").write_bytes(b"\x00not a database\xff" * 64)
@@ -77,7 +79,8 @@ def test_a_damaged_catalogue_row_is_named_on_the_questions_page(ws):
 @pytest.mark.fault(
     "A saved report or comparison file damaged, opened on the Compare page",
     sees="a warning naming each unreadable file and what is wrong in it",
-    kept="every other saved result, shown as before")
+    kept="every other saved result, shown as before",
+)
 def test_the_compare_page_names_saved_results_it_cannot_read(ws):
     dataset = QADataset({"q1": "a?"}, {"p1": "x"}, {"q1": ["p1"]})
     save_dataset(ws, "qa", dataset, None, {})

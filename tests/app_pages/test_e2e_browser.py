@@ -18,18 +18,21 @@ CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "tests" / "screenshots"
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow,
-              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (make browser)")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (make browser)"),
+]
 
 DOCUMENTS = {
     "Volcanoes": "A volcano is a rupture in the crust of a planet. Magma rises through vents and erupts as lava. "
-                 "Mount Etna in Sicily is one of the most active volcanoes in Europe. Pyroclastic flows move at "
-                 "hundreds of kilometres per hour. Volcanic ash can ground aircraft across a continent. "
-                 "The 1815 eruption of Mount Tambora caused the Year Without a Summer.",
+    "Mount Etna in Sicily is one of the most active volcanoes in Europe. Pyroclastic flows move at "
+    "hundreds of kilometres per hour. Volcanic ash can ground aircraft across a continent. "
+    "The 1815 eruption of Mount Tambora caused the Year Without a Summer.",
     "Bakeries": "Sourdough bread rises with wild yeast and lactic acid bacteria. A baker feeds the starter with "
-                "flour and water every day. Croissants are laminated with butter folded into the dough many times. "
-                "Rye bread is dense and keeps for a week. Ovens with steam injection give baguettes a crisp crust. "
-                "Paris holds a yearly contest for the best baguette.",
+    "flour and water every day. Croissants are laminated with butter folded into the dough many times. "
+    "Rye bread is dense and keeps for a week. Ovens with steam injection give baguettes a crisp crust. "
+    "Paris holds a yearly contest for the best baguette.",
 }
 
 
@@ -44,9 +47,24 @@ def app_url(tmp_path):
     port = _free_port()
     env = {**os.environ, "RAGTUNE_WORKSPACE": str(tmp_path / "workspace"), "HF_HUB_OFFLINE": "1"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -74,8 +92,10 @@ def browser_page():
     """A Chromium tab, not yet on any address."""
     playwright = pytest.importorskip("playwright.sync_api")
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         tab = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
         tab.set_default_timeout(60_000)
         yield tab

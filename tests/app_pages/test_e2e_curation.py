@@ -13,8 +13,11 @@ from tests.app_pages.test_e2e_browser import CHROMIUM, SHOTS, _shot, _wait_idle,
 from tests.app_pages.test_page_curation import flagged_draft, notes_workspace
 from tests.questions.test_cli_datasets import ROUTER_FILE
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow,
-              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (make browser)")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (make browser)"),
+]
 
 
 def test_flagged_relabelled_saved_as_a_new_version(tmp_path, app_url, browser_page):  # noqa: F811

@@ -5,14 +5,21 @@ import pytest
 
 from tests.app_pages.test_e2e_browser import app_url, browser_page, pytestmark  # noqa: F401  (fixtures, marks)
 
-PAGES = {"corpus": "Corpus", "questions": "Questions", "finetune": "Fine-tune", "finetune_llm": "Fine-tune an LLM",
-         "compare": "Compare", "playground": "Playground"}
+PAGES = {
+    "corpus": "Corpus",
+    "questions": "Questions",
+    "finetune": "Fine-tune",
+    "finetune_llm": "Fine-tune an LLM",
+    "compare": "Compare",
+    "playground": "Playground",
+}
 
 
 @pytest.mark.fault(
     "A bookmark of a page's address (/corpus, /compare...) opened on a fresh server",
     sees="that page, with the app's navigation; / opens /corpus",
-    kept="nothing is changed")
+    kept="nothing is changed",
+)
 def test_every_page_answers_at_its_own_address(app_url, browser_page):  # noqa: F811
     for path in ["", *PAGES]:
         browser_page.goto(f"{app_url}/{path}")

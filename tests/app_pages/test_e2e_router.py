@@ -5,7 +5,15 @@ Screenshots land in tests/screenshots/ (router-*.png) for a person to look at.
 """
 
 from tests.app_pages.test_e2e_browser import (  # noqa: F401  (fixtures and marks)
-    _go, _shot, _wait_idle, app_url, browser_page, page, paste_corpus, pytestmark)
+    _go,
+    _shot,
+    _wait_idle,
+    app_url,
+    browser_page,
+    page,
+    paste_corpus,
+    pytestmark,
+)
 
 SELECTOR = "embedding · all-MiniLM-L6-v2 (bundled)"
 

@@ -25,7 +25,8 @@ def running_training(ws: Workspace) -> str:
 @pytest.mark.fault(
     "A running job's status.json is damaged",
     sees="the job panel names the file and key; the run history still shows",
-    kept="the run and its files")
+    kept="the run and its files",
+)
 def test_a_damaged_status_is_named_and_the_history_still_shows(ws):
     run_id = running_training(ws)
     status_path(ws, run_id).write_text('{"run_id": "x", "kind": "train_embedding", "state": "running", "done": "2"}')
@@ -39,7 +40,8 @@ def test_a_damaged_status_is_named_and_the_history_still_shows(ws):
 @pytest.mark.fault(
     "A job's events.jsonl has a damaged line",
     sees="the progress still shows, with an error naming the file and line",
-    kept="the run and its files")
+    kept="the run and its files",
+)
 def test_a_damaged_event_line_is_named_with_the_progress_still_shown(ws):
     run_id = running_training(ws)
     events_path(ws, run_id).write_text('{"event": "train_step", "time": 1, "step": 1, "loss": 0.5}\n{"event": \n')
@@ -60,7 +62,8 @@ def test_events_a_chart_cannot_read_are_said_instead_of_the_chart(ws):
 @pytest.mark.fault(
     "A dataset.json damaged on disk, opened on the Fine-tune page",
     sees="an error naming dataset.json and the key; runs and models still show",
-    kept="the dataset file as it is")
+    kept="the dataset file as it is",
+)
 def test_a_damaged_dataset_is_named_on_the_fine_tune_page(ws):
     path = ws.dataset_path(ws.list_datasets()[0].id)
     data = json.loads(path.read_text())

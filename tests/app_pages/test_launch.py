@@ -13,8 +13,11 @@ def app_pages() -> list[tuple[str, str]]:
     """(file, title) of each page file in app.py's st.Page calls, read without running Streamlit (the
     hidden start page that forwards "/" to the first page is a function, not a file)."""
     calls = [node for node in ast.walk(ast.parse(APP.read_text())) if isinstance(node, ast.Call)]
-    return [(call.args[0].value, next(k.value.value for k in call.keywords if k.arg == "title"))
-            for call in calls if getattr(call.func, "attr", None) == "Page" and isinstance(call.args[0], ast.Constant)]
+    return [
+        (call.args[0].value, next(k.value.value for k in call.keywords if k.arg == "title"))
+        for call in calls
+        if getattr(call.func, "attr", None) == "Page" and isinstance(call.args[0], ast.Constant)
+    ]
 
 
 def test_app_lists_its_six_pages():

@@ -12,8 +12,14 @@ from ragtune_core.store.workspace import Workspace
 from tests.fake_openai import FakeOpenAIServer
 from tests.page_helpers import open_page, shown, widget
 
-SERVER_ENV = ("OPENAI_API_KEY", "RAGTUNE_LLM_API_KEY", "OPENAI_BASE_URL", "RAGTUNE_LLM_BASE_URL",
-              "RAGTUNE_ALLOWED_HOSTS", "RAGTUNE_JOB_LLM_API_KEY")
+SERVER_ENV = (
+    "OPENAI_API_KEY",
+    "RAGTUNE_LLM_API_KEY",
+    "OPENAI_BASE_URL",
+    "RAGTUNE_LLM_BASE_URL",
+    "RAGTUNE_ALLOWED_HOSTS",
+    "RAGTUNE_JOB_LLM_API_KEY",
+)
 
 
 def settings_app():
@@ -22,8 +28,11 @@ def settings_app():
     from app_pages.widgets.llm_settings import llm_settings
 
     config = llm_settings("t")
-    st.session_state["prices"] = None if config is None else (config.price_per_1k_input, config.price_per_1k_output,
-                                                               config.price_per_1k_batch_input)
+    st.session_state["prices"] = (
+        None
+        if config is None
+        else (config.price_per_1k_input, config.price_per_1k_output, config.price_per_1k_batch_input)
+    )
 
 
 @pytest.fixture
@@ -70,8 +79,13 @@ def test_a_damaged_price_file_is_named_not_a_traceback(ws):
 
 def _llm_form(ws, server: FakeOpenAIServer) -> AppTest:
     text = "Riverton built its harbour in 1820. The Northfield ferry has carried people since 1901."
-    save_corpus(ws, "harbour", [Document("riverton", "Riverton", "text:riverton", text)],
-                [Chunk("riverton#0", "riverton", text)], {})
+    save_corpus(
+        ws,
+        "harbour",
+        [Document("riverton", "Riverton", "text:riverton", text)],
+        [Chunk("riverton#0", "riverton", text)],
+        {},
+    )
     at = open_page("questions")
     widget(at, "radio", "Generator").set_value("llm").run()
     widget(at, "text_input", "Base URL").input(server.base_url)
@@ -89,8 +103,9 @@ def test_the_batch_choice_is_disabled_with_the_reason_where_the_endpoint_has_non
 
 
 def test_a_batch_run_from_the_page_is_estimated_then_priced_as_a_batch(ws):
-    (ws.root / "llm_prices.json").write_text(json.dumps(
-        {"fake-model": {"input": 0.01, "output": 0.02, "batch_input": 0.005, "batch_output": 0.01}}))
+    (ws.root / "llm_prices.json").write_text(
+        json.dumps({"fake-model": {"input": 0.01, "output": 0.02, "batch_input": 0.005, "batch_output": 0.01}})
+    )
     with FakeOpenAIServer(batches=True) as server:
         at = _llm_form(ws, server)
         widget(at, "toggle", "Batch API").set_value(True).run()
@@ -101,13 +116,16 @@ def test_a_batch_run_from_the_page_is_estimated_then_priced_as_a_batch(ws):
         assert server.batches.created == 1 and server.chat_requests == 0
     result = ws.get_run(run.run_id).result
     usage = result["usage"]
-    assert result["cost_usd"] == pytest.approx(usage["prompt_tokens"] * 0.005 / 1000 + usage["completion_tokens"] * 0.01 / 1000)
+    assert result["cost_usd"] == pytest.approx(
+        usage["prompt_tokens"] * 0.005 / 1000 + usage["completion_tokens"] * 0.01 / 1000
+    )
 
 
 @pytest.mark.fault(
     "A damaged llm_prices.json (a negative price) when an LLM question generation is started from the Questions page",
     sees="an error naming llm_prices.json, the model and the field; no Generate button, as the CLI refuses too",
-    kept="the price file as it is, to fix or delete; no job started")
+    kept="the price file as it is, to fix or delete; no job started",
+)
 def test_a_damaged_price_table_keeps_the_questions_page_from_starting_a_job(ws):
     (ws.root / "llm_prices.json").write_text('{"fake-model": {"input": -1, "output": 0}}')
     with FakeOpenAIServer() as server:

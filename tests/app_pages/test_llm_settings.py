@@ -5,8 +5,14 @@ from streamlit.testing.v1 import AppTest
 
 from tests.page_helpers import texts, widget
 
-SERVER_ENV = ("OPENAI_API_KEY", "RAGTUNE_LLM_API_KEY", "OPENAI_BASE_URL", "RAGTUNE_LLM_BASE_URL",
-              "RAGTUNE_ALLOWED_HOSTS", "RAGTUNE_JOB_LLM_API_KEY")
+SERVER_ENV = (
+    "OPENAI_API_KEY",
+    "RAGTUNE_LLM_API_KEY",
+    "OPENAI_BASE_URL",
+    "RAGTUNE_LLM_BASE_URL",
+    "RAGTUNE_ALLOWED_HOSTS",
+    "RAGTUNE_JOB_LLM_API_KEY",
+)
 
 
 def settings_app():
@@ -15,9 +21,18 @@ def settings_app():
     from app_pages.widgets.llm_settings import llm_settings
 
     config = llm_settings("t")
-    st.session_state["config"] = None if config is None else {"base_url": config.base_url, "api_key": config.api_key,
-                                      "resolved": config.resolved_api_key(), "secret_env": config.secret_env(),
-                                      "timeout": config.timeout, "max_retries": config.max_retries}
+    st.session_state["config"] = (
+        None
+        if config is None
+        else {
+            "base_url": config.base_url,
+            "api_key": config.api_key,
+            "resolved": config.resolved_api_key(),
+            "secret_env": config.secret_env(),
+            "timeout": config.timeout,
+            "max_retries": config.max_retries,
+        }
+    )
 
 
 @pytest.fixture

@@ -1,11 +1,10 @@
 import pytest
 
-from tests.page_helpers import open_page, texts, widget
 from ragtune_core import jobs
-from ragtune_core.questions.qa_dataset import QADataset, load_dataset, split_dataset, update_dataset
+from ragtune_core.questions.qa_dataset import QADataset, load_dataset, save_dataset, split_dataset, update_dataset
 from ragtune_core.store.models import DEFAULT_BASE_MODEL as DEFAULT
 from ragtune_core.store.workspace import Workspace
-from ragtune_core.questions.qa_dataset import save_dataset
+from tests.page_helpers import open_page, texts, widget
 
 pytestmark = pytest.mark.slow  # evaluates the bundled model
 
@@ -92,19 +91,35 @@ def test_reranked_retrieval_is_reported_beside_the_embedder(ws):
 
 @pytest.fixture
 def router_ws(ws):
-    from ragtune_core.questions.router.tools import make_tools, tools_to_dicts
     from ragtune_core.corpus.documents import Document
+    from ragtune_core.questions.router.tools import make_tools, tools_to_dicts
 
     docs = [Document("volcano", "Volcanoes", "text:v", "x"), Document("bread", "Bread", "text:b", "y")]
     tools = make_tools(docs)
-    queries = {"q1": "Which volcano erupted in 1815?", "q2": "Summarize everything about Volcanoes.",
-               "q3": "How does sourdough bread rise?", "q4": "Give me a holistic overview of Bread.",
-               "q5": "What is magma made of in volcanoes?", "q6": "What flour makes the best bread?"}
-    labels = {"q1": "vector:volcano", "q2": "summary:volcano", "q3": "vector:bread", "q4": "summary:bread",
-              "q5": "vector:volcano", "q6": "vector:bread"}
-    dataset = QADataset(queries, {t.id: t.description for t in tools}, {q: [t] for q, t in labels.items()},
-                        passage_docs={t.id: t.document_id for t in tools}, kind="router",
-                        extra={"tools": tools_to_dicts(tools)})
+    queries = {
+        "q1": "Which volcano erupted in 1815?",
+        "q2": "Summarize everything about Volcanoes.",
+        "q3": "How does sourdough bread rise?",
+        "q4": "Give me a holistic overview of Bread.",
+        "q5": "What is magma made of in volcanoes?",
+        "q6": "What flour makes the best bread?",
+    }
+    labels = {
+        "q1": "vector:volcano",
+        "q2": "summary:volcano",
+        "q3": "vector:bread",
+        "q4": "summary:bread",
+        "q5": "vector:volcano",
+        "q6": "vector:bread",
+    }
+    dataset = QADataset(
+        queries,
+        {t.id: t.description for t in tools},
+        {q: [t] for q, t in labels.items()},
+        passage_docs={t.id: t.document_id for t in tools},
+        kind="router",
+        extra={"tools": tools_to_dicts(tools)},
+    )
     save_dataset(ws, "router", dataset, None, {})
     return ws
 
@@ -129,14 +144,19 @@ def test_router_dataset_compares_selectors_with_confusion_and_misrouted(router_w
 def test_an_imported_router_set_is_routed_too_and_reported_apart(router_ws):
     from ragtune_core.questions.router.tools import as_router_dataset
 
-    handwritten = as_router_dataset(QADataset(
-        {"h1": "volcano eruption year??", "h2": "big picture of bread pls"},
-        {"vector_tool_volcano": "Facts about volcanoes.", "summary_tool_bread": "A summary of bread."},
-        {"h1": ["vector_tool_volcano"], "h2": ["summary_tool_bread"]}))
+    handwritten = as_router_dataset(
+        QADataset(
+            {"h1": "volcano eruption year??", "h2": "big picture of bread pls"},
+            {"vector_tool_volcano": "Facts about volcanoes.", "summary_tool_bread": "A summary of bread."},
+            {"h1": ["vector_tool_volcano"], "h2": ["summary_tool_bread"]},
+        )
+    )
     save_dataset(router_ws, "handwritten", handwritten, None, {"imported": "handwritten.json"})
     at = open_page("compare")
     widget(at, "selectbox", "Dataset").set_value(router_ws.resolve("datasets", "router").id).run()
-    assert widget(at, "multiselect", "Also route every query of").value == [router_ws.resolve("datasets", "handwritten").id]
+    assert widget(at, "multiselect", "Also route every query of").value == [
+        router_ws.resolve("datasets", "handwritten").id
+    ]
     widget(at, "button", "Compare selectors").click().run()
     assert jobs.wait(router_ws, at.session_state["selector_run"], timeout=180).state == "succeeded"
     at.run()

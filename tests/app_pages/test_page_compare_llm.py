@@ -21,12 +21,19 @@ def fine_tuned_beside_its_teacher(ws: Workspace) -> None:
     comparison of the two on the validation part."""
     with FakeOpenAIServer(responder=answers, fine_tuning=True, models=("fake-base", "t")) as server:
         dataset = save_dataset(ws, "tools", router_dataset(), None, {})
-        save_chat_data(ws, "taught", build_chat_data(router_dataset(), "teacher",
-                                                     LLMConfig(base_url=server.base_url, model="t")))
-        fine_tune_llm(ws, LLMFinetuneRequest("taught", "router-ft", "openai", "fake-base",
-                                             llm={"base_url": server.base_url}, poll_seconds=0.01))
-        specs = [SelectorSpec("fine-tuned LLM · router-ft", "finetuned_llm", ws.list_models("llm")[0].path),
-                 SelectorSpec("LLM · t", "llm", llm={"base_url": server.base_url, "model": "t"})]
+        save_chat_data(
+            ws, "taught", build_chat_data(router_dataset(), "teacher", LLMConfig(base_url=server.base_url, model="t"))
+        )
+        fine_tune_llm(
+            ws,
+            LLMFinetuneRequest(
+                "taught", "router-ft", "openai", "fake-base", llm={"base_url": server.base_url}, poll_seconds=0.01
+            ),
+        )
+        specs = [
+            SelectorSpec("fine-tuned LLM · router-ft", "finetuned_llm", ws.list_models("llm")[0].path),
+            SelectorSpec("LLM · t", "llm", llm={"base_url": server.base_url, "model": "t"}),
+        ]
         compare_selectors(ws, dataset.id, specs, "val")
 
 
@@ -46,12 +53,14 @@ def test_the_paired_test_and_the_teacher_agreement_are_shown(ws):
     # Validation: the 7 tax queries. Only "LLM · t" (numbered list) fails the garbled one; only the
     # fine-tuned model fails the plain-text answer its teacher taught it.
     assert mcnemar[["Selector A", "Selector B", "Right only by A", "Right only by B"]].values.tolist() == [
-        ["fine-tuned LLM · router-ft", "LLM · t", 1, 1]]
+        ["fine-tuned LLM · router-ft", "LLM · t", 1, 1]
+    ]
     assert mcnemar["Verdict"].tolist() == ["no significant difference (p ≥ 0.05)"]
     assert mcnemar["p-value"].tolist() == ["1.000"]
     [agreement] = [f for f in frames if "agreement" in f.columns]
     assert agreement[["selector", "teacher", "queries"]].values.tolist() == [
-        ["fine-tuned LLM · router-ft", "LLM · t", 6]]
+        ["fine-tuned LLM · router-ft", "LLM · t", 6]
+    ]
     assert agreement["agreement"].tolist() == pytest.approx([5 / 6])
 
 

@@ -38,13 +38,30 @@ def compared(ws, dataset_id: str, right: dict[str, int], latency: dict[str, floa
     """A kept comparison of the dataset's validation queries: selector `name` routes the first right[name] right."""
     task = load_router_task(ws, dataset_id, "val")
     wrong = [(want + 1) % len(task.choices) for want in task.expected]
-    reports = [selector(name, task.expected[:count] + wrong[count:], task.expected, latency[name],
-                        "embedding" if i == 0 else "cross_encoder", "" if i == 0 else f"models/{name}",
-                        len(task.choices))
-               for i, (name, count) in enumerate(right.items())]
+    reports = [
+        selector(
+            name,
+            task.expected[:count] + wrong[count:],
+            task.expected,
+            latency[name],
+            "embedding" if i == 0 else "cross_encoder",
+            "" if i == 0 else f"models/{name}",
+            len(task.choices),
+        )
+        for i, (name, count) in enumerate(right.items())
+    ]
     with recording(ws, ROUTER, dataset_id, "val", list(right)) as kept:
-        comparison = RouterComparison(f"route-{created}", dataset_id, "val", created, task.queries, task.query_ids,
-                                      task.choices, task.expected, reports)
+        comparison = RouterComparison(
+            f"route-{created}",
+            dataset_id,
+            "val",
+            created,
+            task.queries,
+            task.query_ids,
+            task.choices,
+            task.expected,
+            reports,
+        )
         kept.add(save_comparison(ws, comparison).comparison_id)
 
 
@@ -88,8 +105,13 @@ def test_a_router_comparison_opens_with_its_headline_and_readable_charts(ws):
     assert plane["layout"]["xaxis"]["range"][0] == 0 and plane["data"][0]["text"] == [BASE, "tuned"]
 
     table = at.dataframe[0].value
-    assert list(table.columns[:5]) == ["Model", "Match rate", "95% interval", "Gain over base, points [95% CI]",
-                                       "p (McNemar)"]
+    assert list(table.columns[:5]) == [
+        "Model",
+        "Match rate",
+        "95% interval",
+        "Gain over base, points [95% CI]",
+        "p (McNemar)",
+    ]
     assert table.loc[1, "Match rate"] == "1.000" and table.loc[0, "Gain over base, points [95% CI]"] == "base"
     mcnemar = next(d.value for d in at.dataframe if "Verdict" in d.value.columns)
     assert re.fullmatch(r"< 0\.001|[01]\.\d{3}", mcnemar.loc[0, "p-value"])  # never 3.6e-14
@@ -98,8 +120,12 @@ def test_a_router_comparison_opens_with_its_headline_and_readable_charts(ws):
 
 def qa_workspace(ws) -> str:
     queries = {f"q{i}": f"question {i}" for i in range(8)}
-    dataset = QADataset(queries, {f"p{i}": f"passage {i}" for i in range(8)}, {f"q{i}": [f"p{i}"] for i in range(8)},
-                        split={q: "val" for q in queries})
+    dataset = QADataset(
+        queries,
+        {f"p{i}": f"passage {i}" for i in range(8)},
+        {f"q{i}": [f"p{i}"] for i in range(8)},
+        split={q: "val" for q in queries},
+    )
     return save_dataset(ws, "qa", dataset, None, {}).id
 
 
@@ -124,7 +150,8 @@ def test_the_latest_comparison_is_shown_a_cancelled_one_marked_and_never_mixed(w
     picker = widget(at, "selectbox", "Comparison")
     assert len(picker.options) == 2 and "CANCELLED" in picker.options[0]
     assert "This comparison is **cancelled**: it shows only what it saved before it ended (1 of 2 models)" in shown(
-        at.warning)
+        at.warning
+    )
     assert list(at.dataframe[0].value["Model"]) == [DEFAULT_BASE_MODEL]  # the older run's "tuned" is not mixed in
     assert at.dataframe[0].value.loc[0, "Hit rate@5"] == "1.000"
     assert not at.success  # no model to keep from a comparison that did not complete

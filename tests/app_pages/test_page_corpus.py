@@ -63,7 +63,6 @@ def test_duplicate_corpus_name_is_refused_and_keeps_the_first(app, tmp_path):
     assert [c.name for c in Workspace(tmp_path / "ws").list_corpora()] == ["dup"]
 
 
-
 def _fetch(at, ws, wiki, titles: list[str]) -> str:
     """Fetch `titles` from the stand-in wiki on the page; the id of the run it started."""
     widget(at, "text_area", "Page titles, one per line").input("\n".join(titles))

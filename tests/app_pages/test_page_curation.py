@@ -7,12 +7,12 @@ import pytest
 from ragtune_core.corpus.documents import Chunk, Document, save_corpus
 from ragtune_core.evaluation.retrieval import evaluate_retrieval, save_report
 from ragtune_core.jobs import JobKind
-from ragtune_core.questions.qa_dataset import load_dataset, save_dataset, split_dataset, update_dataset
 from ragtune_core.questions.curation import load_draft
+from ragtune_core.questions.qa_dataset import load_dataset, save_dataset, split_dataset, update_dataset
 from ragtune_core.questions.versions import changes_of, save_version, versions_of
 from ragtune_core.store.workspace import Workspace
-from tests.page_helpers import open_page, shown, texts, widget
 from tests.jobs.test_rounds import BagOfWords
+from tests.page_helpers import open_page, shown, texts, widget
 from tests.questions.test_queue import PASSAGES
 from tests.questions.test_queue import dataset as flagged_dataset
 
@@ -26,8 +26,9 @@ def ws(tmp_path, monkeypatch):
 def notes_workspace(ws: Workspace) -> Workspace:
     """A corpus of PASSAGES and the flagged dataset "volcanoes" over it."""
     chunks = [Chunk(pid, "notes", text) for pid, text in PASSAGES.items()]
-    corpus = save_corpus(ws, "notes", [Document("notes", "Notes", "text:notes", " ".join(PASSAGES.values()))],
-                         chunks, {})
+    corpus = save_corpus(
+        ws, "notes", [Document("notes", "Notes", "text:notes", " ".join(PASSAGES.values()))], chunks, {}
+    )
     save_dataset(ws, "volcanoes", flagged_dataset(), corpus.id, {"split_by": "query"})
     return ws
 
@@ -105,8 +106,9 @@ def test_retrain_and_compare_shows_the_rounds_gains_with_intervals(ws):
     update_dataset(ws, first.id, dataset)
     run = ws.create_run(JobKind.TRAIN_EMBEDDING, "tuned", {"dataset_id": first.id, "model_name": "tuned"})
     ws.commit_model(ws.reserve_model("tuned", "embedding", "base", run_id=run.id).id, dataset_id=first.id)
-    second = save_version(ws, first.id, dataclasses.replace(
-        dataset, relevant_docs={**dataset.relevant_docs, "mislabelled": ["vesuvius"]}))
+    second = save_version(
+        ws, first.id, dataclasses.replace(dataset, relevant_docs={**dataset.relevant_docs, "mislabelled": ["vesuvius"]})
+    )
 
     at = open_page("questions")
     widget(at, "selectbox", "Dataset").set_value(second.id).run()

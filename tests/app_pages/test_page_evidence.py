@@ -5,8 +5,6 @@ word-counting stand-in model and saved, so no page loads a model."""
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.page_helpers import PAGES, open_page, shown, texts, widget
-from tests.questions.test_cli_evidence import CHUNKS, EVIDENCE, WordModel
 from ragtune_core import jobs
 from ragtune_core.corpus.documents import Document, save_corpus
 from ragtune_core.evaluation.retrieval import evaluate_retrieval, save_report
@@ -14,6 +12,8 @@ from ragtune_core.questions.evidence import import_evidence_set, parse_evidence_
 from ragtune_core.questions.qa_dataset import QADataset, load_dataset, save_dataset
 from ragtune_core.store.models import DEFAULT_BASE_MODEL
 from ragtune_core.store.workspace import Workspace
+from tests.page_helpers import PAGES, open_page, shown, texts, widget
+from tests.questions.test_cli_evidence import CHUNKS, EVIDENCE, WordModel
 
 
 class ShortWordModel(WordModel):
@@ -31,9 +31,13 @@ def ws(tmp_path, monkeypatch):
     ws = Workspace(tmp_path / "ws")
     document = Document("cinema", "Lanternfish annual report", "text:lanternfish.txt", " ".join(c.text for c in CHUNKS))
     corpus = save_corpus(ws, "cinema", [document], CHUNKS, {})
-    generated = QADataset({"g1": "What did Lanternfish sell?", "g2": "What did projector maintenance cost?"},
-                          {c.chunk_id: c.text for c in CHUNKS}, {"g1": ["cinema#0"], "g2": ["cinema#1"]},
-                          passage_docs={c.chunk_id: c.doc_id for c in CHUNKS}, split={"g1": "train", "g2": "val"})
+    generated = QADataset(
+        {"g1": "What did Lanternfish sell?", "g2": "What did projector maintenance cost?"},
+        {c.chunk_id: c.text for c in CHUNKS},
+        {"g1": ["cinema#0"], "g2": ["cinema#1"]},
+        passage_docs={c.chunk_id: c.doc_id for c in CHUNKS},
+        split={"g1": "train", "g2": "val"},
+    )
     save_dataset(ws, "generated", generated, corpus.id, {})
     import_evidence_set(ws, parse_evidence_set(EVIDENCE), "hand-written", "cinema", "lanternfish-hw.json")
     return ws
@@ -60,7 +64,10 @@ def test_questions_page_says_an_evidence_set_is_for_evaluation_only(ws):
     assert "Evaluation only: hand-written questions scored by evidence phrases" in caption
     assert "3 questions (terse 2 · synonym 1); 1 left out at import" in caption
     listing = at.dataframe[0].value
-    assert dict(zip(listing["name"], listing["use"])) == {"generated": "", "hand-written": "evaluation only"}
+    assert dict(zip(listing["name"], listing["use"], strict=True)) == {
+        "generated": "",
+        "hand-written": "evaluation only",
+    }
 
 
 def test_finetune_page_never_offers_an_evidence_set(ws):
@@ -83,9 +90,14 @@ def test_compare_page_reports_an_evidence_set_per_style(ws):
     assert not [w for w in at.multiselect if w.label == "Also evaluate every question of"]  # it is the held-out set
     assert "**Per style**" in texts(at.markdown)
     styles = next(d.value for d in at.dataframe if "style" in d.value.columns)
-    assert list(zip(styles["model"], styles["style"])) == [
-        (DEFAULT_BASE_MODEL, "all"), (DEFAULT_BASE_MODEL, "terse"), (DEFAULT_BASE_MODEL, "synonym"),
-        ("tuned", "all"), ("tuned", "terse"), ("tuned", "synonym")]
+    assert list(zip(styles["model"], styles["style"], strict=True)) == [
+        (DEFAULT_BASE_MODEL, "all"),
+        (DEFAULT_BASE_MODEL, "terse"),
+        (DEFAULT_BASE_MODEL, "synonym"),
+        ("tuned", "all"),
+        ("tuned", "terse"),
+        ("tuned", "synonym"),
+    ]
     assert list(styles["queries"]) == [3, 2, 1] * 2
     gains = list(styles["mrr@10 gain [95% CI]"])
     assert gains[:3] == ["", "", ""] and all(g.startswith(("+", "-")) and "[" in g for g in gains[3:])
@@ -95,8 +107,11 @@ def test_compare_page_evaluates_a_generated_set_and_its_held_out_sets_apart(ws, 
     evaluated(ws, "generated", "val")
     evaluated(ws, "hand-written", "all")
     started = []
-    monkeypatch.setattr(jobs, "start_job", lambda ws, kind, params, **kw: started.append(params) or
-                        type("Status", (), {"run_id": None})())
+    monkeypatch.setattr(
+        jobs,
+        "start_job",
+        lambda ws, kind, params, **kw: started.append(params) or type("Status", (), {"run_id": None})(),
+    )
     at = unopened("compare")
     at.session_state["dataset_id"] = ws.resolve("datasets", "generated").id
     at.run()

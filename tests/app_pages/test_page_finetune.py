@@ -5,7 +5,9 @@ from ragtune_core.questions.qa_dataset import QADataset, save_dataset, split_dat
 from ragtune_core.store.workspace import Workspace
 from tests.page_helpers import open_page, texts, widget
 
-PASSAGES = {f"p{i}": (f"doc{i % 2}", f"Passage {i} tells that city {i} has {i * 3} bridges and a port.") for i in range(8)}
+PASSAGES = {
+    f"p{i}": (f"doc{i % 2}", f"Passage {i} tells that city {i} has {i * 3} bridges and a port.") for i in range(8)
+}
 
 
 @pytest.fixture

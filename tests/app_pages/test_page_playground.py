@@ -5,23 +5,26 @@ import streamlit
 from streamlit.testing.v1 import AppTest
 
 import ragtune_core.routing
-from tests.page_helpers import APP, open_page, texts, widget
-from ragtune_core.corpus.documents import Chunk, Document
+from ragtune_core.corpus.documents import Chunk, Document, save_corpus
+from ragtune_core.questions.qa_dataset import load_dataset, save_dataset
 from ragtune_core.questions.router.datasets import generate_router_dataset
 from ragtune_core.questions.router.tools import make_tools
 from ragtune_core.store.workspace import Workspace
-from ragtune_core.corpus.documents import save_corpus
-from ragtune_core.questions.qa_dataset import load_dataset, save_dataset
+from tests.page_helpers import APP, open_page, texts, widget
 
 pytestmark = pytest.mark.slow  # loads the bundled model
 
 TEXTS = {
-    "Volcanoes": ["Mount Etna in Sicily erupts often and its lava flows reach the villages below the crater.",
-                  "Pyroclastic flows race down the slopes of a volcano at hundreds of kilometres per hour.",
-                  "The eruption of Mount Tambora in 1815 caused the Year Without a Summer in Europe."],
-    "Bread": ["Sourdough bread rises slowly with wild yeast and lactic acid bacteria from the starter.",
-              "Bakers in Paris compete every year for the prize of the best baguette in the city.",
-              "Rye bread is dense and dark and keeps fresh for a whole week in a cool pantry."],
+    "Volcanoes": [
+        "Mount Etna in Sicily erupts often and its lava flows reach the villages below the crater.",
+        "Pyroclastic flows race down the slopes of a volcano at hundreds of kilometres per hour.",
+        "The eruption of Mount Tambora in 1815 caused the Year Without a Summer in Europe.",
+    ],
+    "Bread": [
+        "Sourdough bread rises slowly with wild yeast and lactic acid bacteria from the starter.",
+        "Bakers in Paris compete every year for the prize of the best baguette in the city.",
+        "Rye bread is dense and dark and keeps fresh for a whole week in a cool pantry.",
+    ],
 }
 
 
@@ -32,8 +35,9 @@ def ws(tmp_path, monkeypatch):
     documents = [Document(t.lower(), t, f"text:{t}", " ".join(s)) for t, s in TEXTS.items()]
     chunks = [Chunk(f"{t.lower()}#{i}", t.lower(), s, page=i + 1) for t, ss in TEXTS.items() for i, s in enumerate(ss)]
     corpus = save_corpus(ws, "topics", documents, chunks, {})
-    dataset, _ = generate_router_dataset(documents, chunks, make_tools(documents), questions_per_document=2,
-                                         summary_variations=2)
+    dataset, _ = generate_router_dataset(
+        documents, chunks, make_tools(documents), questions_per_document=2, summary_variations=2
+    )
     save_dataset(ws, "topics router", dataset, corpus.id, {})
     return ws
 

@@ -1,18 +1,20 @@
 import pytest
 
-from tests.page_helpers import open_page, texts, widget
 from ragtune_core import jobs
-from ragtune_core.corpus.documents import Chunk, Document
+from ragtune_core.corpus.documents import Chunk, Document, save_corpus
+from ragtune_core.questions.qa_dataset import load_dataset, save_dataset
 from ragtune_core.store.workspace import Workspace
-from ragtune_core.questions.qa_dataset import load_dataset
-from ragtune_core.corpus.documents import save_corpus
-from ragtune_core.questions.qa_dataset import save_dataset
+from tests.page_helpers import open_page, texts, widget
 
 SENTENCES = {
-    "Volcanoes": ["Mount Etna in Sicily erupted in 2021 and covered Catania with ash.",
-                  "Magma chambers feed the eruptions of stratovolcanoes such as Vesuvius."],
-    "Bakeries": ["Sourdough bread rises with wild yeast kept alive by the baker since 1998.",
-                 "Paris holds a yearly contest for the best baguette of the city."],
+    "Volcanoes": [
+        "Mount Etna in Sicily erupted in 2021 and covered Catania with ash.",
+        "Magma chambers feed the eruptions of stratovolcanoes such as Vesuvius.",
+    ],
+    "Bakeries": [
+        "Sourdough bread rises with wild yeast kept alive by the baker since 1998.",
+        "Paris holds a yearly contest for the best baguette of the city.",
+    ],
 }
 
 
@@ -96,8 +98,12 @@ def test_download_is_llama_index_json(ws):
     widget(at, "text_input", "Dataset name").input("export me")
     widget(at, "button", "Accept and save dataset").click().run()
     labels = [b.label for b in at.get("download_button")]
-    assert labels == ["Download all (LlamaIndex JSON)", "Download train (LlamaIndex JSON)",
-                      "Download val (LlamaIndex JSON)", "Download test (LlamaIndex JSON)"]
+    assert labels == [
+        "Download all (LlamaIndex JSON)",
+        "Download train (LlamaIndex JSON)",
+        "Download val (LlamaIndex JSON)",
+        "Download test (LlamaIndex JSON)",
+    ]
 
 
 def test_router_dataset_from_default_tools(ws):
@@ -125,8 +131,11 @@ def test_router_dataset_from_default_tools(ws):
 def test_an_imported_unsplit_dataset_can_be_split_on_the_page(ws):
     from ragtune_core.questions.qa_dataset import QADataset
 
-    dataset = QADataset({"q1": "a?", "q2": "b?", "q3": "c?", "q4": "d?"}, {"p1": "x", "p2": "y"},
-                        {"q1": ["p1"], "q2": ["p1"], "q3": ["p2"], "q4": ["p2"]})
+    dataset = QADataset(
+        {"q1": "a?", "q2": "b?", "q3": "c?", "q4": "d?"},
+        {"p1": "x", "p2": "y"},
+        {"q1": ["p1"], "q2": ["p1"], "q3": ["p2"], "q4": ["p2"]},
+    )
     record = save_dataset(ws, "imported", dataset, None, {"imported": "file.json"})
     at = open_page("questions")
     assert "Not split yet" in texts(at.caption)

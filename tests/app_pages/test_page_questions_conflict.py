@@ -4,11 +4,11 @@ opens, with a warning instead of its pages."""
 
 import pytest
 
-from tests.page_helpers import open_page, shown, widget
-from tests.questions.test_qa_dataset import many_documents
 from ragtune_core.corpus.documents import Chunk, Document, save_corpus
 from ragtune_core.questions.curation import load_draft, save_draft
 from ragtune_core.store.workspace import Workspace
+from tests.page_helpers import open_page, shown, widget
+from tests.questions.test_qa_dataset import many_documents
 
 
 @pytest.fixture
@@ -34,7 +34,8 @@ def corpus(ws: Workspace) -> str:
 @pytest.mark.fault(
     "A draft saved in another tab while it is being reviewed",
     sees="a warning that it changed; Save is refused; Reload shows the other version",
-    kept="the other tab's save")
+    kept="the other tab's save",
+)
 def test_a_draft_saved_elsewhere_is_said_and_not_overwritten(ws):
     run_id = draft_run(ws, corpus(ws))
     at = open_page("questions")
@@ -61,11 +62,12 @@ def test_a_draft_saved_elsewhere_is_said_and_not_overwritten(ws):
 @pytest.mark.fault(
     "A draft whose corpus lost its chunks",
     sees="the review opens with a warning instead of pages and sections",
-    kept="the draft")
+    kept="the draft",
+)
 def test_a_draft_whose_corpus_is_gone_opens_with_a_warning(ws):
     corpus_id = corpus(ws)
     save_corpus(ws, "other", [Document("o", "Other", "text:o", "Other text.")], [Chunk("o#0", "o", "Other text.")], {})
-    run_id = draft_run(ws, corpus_id)
+    draft_run(ws, corpus_id)
     (ws.corpus_dir(corpus_id) / "chunks.jsonl").unlink()  # an older version deleted corpora in use
     at = open_page("questions")
     assert not at.exception

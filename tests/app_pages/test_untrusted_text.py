@@ -74,10 +74,17 @@ def seen(elements) -> str:
     return "\n".join(shown(str(e.value)) for e in elements).replace(WORD_JOINER, "")
 
 
-@pytest.mark.parametrize("text", [BEACON, LINK, "**bold** _it_ `code` # heading\n- item\n1. one",
-                                  ":red[x] :material/home: $x^2$ ~~s~~ | a | b |",
-                                  "a@b.example <!-- c --> &amp; \\* \\ www.x.org https://y.org",
-                                  "line one\nline two\r\nthree"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        BEACON,
+        LINK,
+        "**bold** _it_ `code` # heading\n- item\n1. one",
+        ":red[x] :material/home: $x^2$ ~~s~~ | a | b |",
+        "a@b.example <!-- c --> &amp; \\* \\ www.x.org https://y.org",
+        "line one\nline two\r\nthree",
+    ],
+)
 def test_literal_markdown_shows_the_text_as_typed(text):
     source = literal(text)
     html = COMMONMARK.render(source)
@@ -90,8 +97,13 @@ def test_literal_markdown_shows_the_text_as_typed(text):
 @pytest.fixture
 def ws(tmp_path, monkeypatch):
     monkeypatch.setenv("RAGTUNE_WORKSPACE", str(tmp_path / "ws"))
-    for name in ("OPENAI_API_KEY", "RAGTUNE_LLM_API_KEY", "OPENAI_BASE_URL", "RAGTUNE_LLM_BASE_URL",
-                 "RAGTUNE_ALLOWED_HOSTS"):
+    for name in (
+        "OPENAI_API_KEY",
+        "RAGTUNE_LLM_API_KEY",
+        "OPENAI_BASE_URL",
+        "RAGTUNE_LLM_BASE_URL",
+        "RAGTUNE_ALLOWED_HOSTS",
+    ):
         monkeypatch.delenv(name, raising=False)
     return Workspace(tmp_path / "ws")
 
@@ -113,27 +125,52 @@ def test_corpus_page_shows_titles_and_names_literally(ws):
     assert_inert(markdown_sources(at))
 
 
-TOOLS = [Choice("vector_tool_a", "vector_tool_a", "Facts about A."), Choice("summary_tool_a", "summary_tool_a",
-                                                                            "A summary of A.")]
+TOOLS = [
+    Choice("vector_tool_a", "vector_tool_a", "Facts about A."),
+    Choice("summary_tool_a", "summary_tool_a", "A summary of A."),
+]
 
 
 def _report(name: str, picks: list, errors: list) -> SelectorReport:
     scores = [[] if p is None else [float(i == p) for i in range(len(TOOLS))] for p in picks]
-    return SelectorReport(name, sum(p == e for p, e in zip(picks, [0, 1])) / 2, (0.0, 1.0), 0.01,
-                          sum(p is None for p in picks), picks, scores, errors)
+    return SelectorReport(
+        name,
+        sum(p == e for p, e in zip(picks, [0, 1], strict=True)) / 2,
+        (0.0, 1.0),
+        0.01,
+        sum(p is None for p in picks),
+        picks,
+        scores,
+        errors,
+    )
 
 
 def test_compare_page_shows_failed_selectors_apart_and_every_name_literally(ws):
-    dataset = QADataset({"q1": "facts about a?", "q2": BEACON}, {c.id: c.description for c in TOOLS},
-                        {"q1": ["vector_tool_a"], "q2": ["summary_tool_a"]}, kind="router")
+    dataset = QADataset(
+        {"q1": "facts about a?", "q2": BEACON},
+        {c.id: c.description for c in TOOLS},
+        {"q1": ["vector_tool_a"], "q2": ["summary_tool_a"]},
+        kind="router",
+    )
     record = save_dataset(ws, LINK, dataset, None, {})
     save_dataset(ws, BEACON, dataset, None, {"imported": "handwritten.json"})
-    reports = [_report("fine", [0, 1], [None, None]),
-               _report(f"partial {BEACON}", [0, None], [None, f"HTTP 500: {LINK}"])]
-    comparison = RouterComparison("route-1", record.id, "all", time.time(), list(dataset.queries.values()),
-                                  list(dataset.queries), TOOLS, [0, 1], reports,
-                                  skipped=[(f"skipped {BEACON}", f"no key for {LINK}")],
-                                  failed=[(f"LLM {BEACON}", f"HTTP 401: {LINK}")])
+    reports = [
+        _report("fine", [0, 1], [None, None]),
+        _report(f"partial {BEACON}", [0, None], [None, f"HTTP 500: {LINK}"]),
+    ]
+    comparison = RouterComparison(
+        "route-1",
+        record.id,
+        "all",
+        time.time(),
+        list(dataset.queries.values()),
+        list(dataset.queries),
+        TOOLS,
+        [0, 1],
+        reports,
+        skipped=[(f"skipped {BEACON}", f"no key for {LINK}")],
+        failed=[(f"LLM {BEACON}", f"HTTP 401: {LINK}")],
+    )
     save_comparison(ws, comparison)
     at = open_page("compare")
     widget(at, "selectbox", "Dataset").set_value(record.id).run()
@@ -147,11 +184,18 @@ def test_compare_page_shows_failed_selectors_apart_and_every_name_literally(ws):
 
 def test_a_job_error_is_shown_literally(ws):
     run = ws.create_run(jobs.JobKind.COMPARE_SELECTORS, "compare", {})
-    status = jobs.JobStatus(run_id=run.id, kind=jobs.JobKind.COMPARE_SELECTORS, state="failed", started=time.time(),
-                            finished=time.time(), error=f"RoutingError: selector {BEACON} failed: {LINK}")
+    status = jobs.JobStatus(
+        run_id=run.id,
+        kind=jobs.JobKind.COMPARE_SELECTORS,
+        state="failed",
+        started=time.time(),
+        finished=time.time(),
+        error=f"RoutingError: selector {BEACON} failed: {LINK}",
+    )
     jobs.runner.write_status(ws, status)
-    dataset = QADataset({"q1": "facts about a?"}, {c.id: c.description for c in TOOLS}, {"q1": ["vector_tool_a"]},
-                        kind="router")
+    dataset = QADataset(
+        {"q1": "facts about a?"}, {c.id: c.description for c in TOOLS}, {"q1": ["vector_tool_a"]}, kind="router"
+    )
     record = save_dataset(ws, "router", dataset, None, {})
     at = open_page("compare")
     at.session_state["dataset_id"] = record.id
@@ -163,9 +207,12 @@ def test_a_job_error_is_shown_literally(ws):
 
 def test_playground_explains_tools_of_a_dataset_imported_without_them(ws):
     """An import without RAGTune's tools: a tool per passage, no kind, no document; the page must not crash."""
-    dataset = QADataset({"q1": "Tell me about volcanoes", "q2": "Summarise bread"},
-                        {"volcano_facts": f"Volcano facts. {BEACON}", "bread_overview": "All about bread."},
-                        {"q1": ["volcano_facts"], "q2": ["bread_overview"]}, kind="router")
+    dataset = QADataset(
+        {"q1": "Tell me about volcanoes", "q2": "Summarise bread"},
+        {"volcano_facts": f"Volcano facts. {BEACON}", "bread_overview": "All about bread."},
+        {"q1": ["volcano_facts"], "q2": ["bread_overview"]},
+        kind="router",
+    )
     save_dataset(ws, "imported", dataset, None, {"imported": "plain.json"})
 
     def pick_first(request):

@@ -46,7 +46,9 @@ def test_the_templated_task_routes_among_the_core_default_tools(tmp_path):
     titles = ["Oslo", "São Paulo"]  # sorted file order
     assert [(c.name, c.description) for c in task.choices] == [
         (fill_title(t.name, title), fill_title(t.description, title))
-        for title in titles for t in DEFAULT_TOOL_TEMPLATES]
+        for title in titles
+        for t in DEFAULT_TOOL_TEMPLATES
+    ]
     assert task.source.endswith("(2 articles)")
     # per article: two section questions for its vector tool, two summary requests for its summary tool
     assert task.expected == [0, 0, 1, 1, 2, 2, 3, 3]

@@ -1,12 +1,12 @@
 """bench_defaults' hand-written QA table, on an invented corpus and evidence set with stand-in models."""
 
 from bench.bench_defaults import BASE_LABEL, handwritten_table
-from tests.app_pages.test_page_evidence import ShortWordModel
-from tests.questions.test_cli_evidence import CHUNKS, EVIDENCE, WordModel
 from ragtune_core.corpus.documents import Document, save_corpus
 from ragtune_core.evaluation.retrieval import evaluate_retrieval, save_report
 from ragtune_core.questions.evidence import import_evidence_set, parse_evidence_set
 from ragtune_core.questions.qa_dataset import load_dataset
+from tests.app_pages.test_page_evidence import ShortWordModel
+from tests.questions.test_cli_evidence import CHUNKS, EVIDENCE, WordModel
 
 
 def test_the_hand_written_table_has_each_model_per_style_with_paired_gains_and_the_targets(workspace):

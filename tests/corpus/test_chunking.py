@@ -24,8 +24,10 @@ def prose(n_sentences: int, seed: int = 0) -> str:
     """Two paragraphs of distinct sentences ("Item 7 river market tower.") of varied length."""
     words = "river city harbour council bridge market railway museum winter summer population tower".split()
     rng = random.Random(seed)
-    sentences = [f"Item {i} " + " ".join(rng.choices(words, k=rng.randint(3, 14))) + rng.choice(".!?")
-                 for i in range(n_sentences)]
+    sentences = [
+        f"Item {i} " + " ".join(rng.choices(words, k=rng.randint(3, 14))) + rng.choice(".!?")
+        for i in range(n_sentences)
+    ]
     half = n_sentences // 2
     return " ".join(sentences[:half]) + "\n\n" + " ".join(sentences[half:])
 
@@ -33,11 +35,19 @@ def prose(n_sentences: int, seed: int = 0) -> str:
 def test_split_sentences_on_punctuation_and_newlines():
     text = 'It grew. "Was it big?" she asked. It cost 3.5 million!\nHeading line\n\n  Last one  '
     assert [text[s:e] for s, e in split_sentences(text)] == [
-        "It grew.", '"Was it big?"', "she asked.", "It cost 3.5 million!", "Heading line", "Last one"]
+        "It grew.",
+        '"Was it big?"',
+        "she asked.",
+        "It cost 3.5 million!",
+        "Heading line",
+        "Last one",
+    ]
 
 
-@pytest.mark.parametrize("chunk_size, overlap, message", [
-    (15, 0, "at least 16"), (64, -1, "overlap"), (64, 64, "overlap"), (64, 100, "overlap")])
+@pytest.mark.parametrize(
+    "chunk_size, overlap, message",
+    [(15, 0, "at least 16"), (64, -1, "overlap"), (64, 64, "overlap"), (64, 100, "overlap")],
+)
 def test_bad_parameters_are_refused(tokenizer, chunk_size, overlap, message):
     with pytest.raises(ValueError, match=message):
         chunk_documents([make_doc("Some text.")], tokenizer, chunk_size, overlap)
@@ -62,7 +72,7 @@ def test_overlap_repeats_whole_sentences_within_budget(tokenizer):
     sentences = [doc.text[s:e] for s, e in split_sentences(doc.text)]
     chunks = chunk_documents([doc], tokenizer, chunk_size=48, overlap=12)
     n_shared = 0
-    for before, after in zip(chunks, chunks[1:]):
+    for before, after in zip(chunks, chunks[1:], strict=True):
         assert any(after.text.startswith(s) for s in sentences), "a chunk starts at a sentence start"
         shared = [s for s in sentences if s in before.text and s in after.text]
         assert sum(n_tokens(tokenizer, s) for s in shared) <= 12
@@ -73,7 +83,7 @@ def test_overlap_repeats_whole_sentences_within_budget(tokenizer):
     assert n_shared >= len(chunks) // 2
 
     separate = chunk_documents([doc], tokenizer, chunk_size=48, overlap=0)
-    assert not any(s in a.text and s in b.text for a, b in zip(separate, separate[1:]) for s in sentences)
+    assert not any(s in a.text and s in b.text for a, b in zip(separate, separate[1:], strict=True) for s in sentences)
     assert "".join("".join(c.text.split()) for c in separate) == "".join(doc.text.split())
 
 
@@ -93,7 +103,9 @@ def test_chunks_never_cross_documents_and_are_deterministic(tokenizer):
     second = make_doc("Beta one. Beta two.", "text:b.txt")
     chunks = chunk_documents([first, second], tokenizer, chunk_size=512, overlap=20)
     assert [(c.chunk_id, c.text) for c in chunks] == [
-        (f"{first.doc_id}#0", "Alpha one. Alpha two."), (f"{second.doc_id}#0", "Beta one. Beta two.")]
+        (f"{first.doc_id}#0", "Alpha one. Alpha two."),
+        (f"{second.doc_id}#0", "Beta one. Beta two."),
+    ]
     assert chunk_documents([first, second], tokenizer, 512, 20) == chunks
 
 
@@ -102,8 +114,11 @@ def test_page_and_section_come_from_where_the_chunk_starts(tokenizer):
     page2 = " ".join(f"Page two sentence {i}." for i in range(12))
     text = page1 + "\n\n" + page2
     start2 = len(page1) + 2
-    doc = make_doc(text, "pdf:r.pdf", [Span(0, len(page1), page=1, section="Intro"),
-                                       Span(start2, len(text), page=2, section="Results")])
+    doc = make_doc(
+        text,
+        "pdf:r.pdf",
+        [Span(0, len(page1), page=1, section="Intro"), Span(start2, len(text), page=2, section="Results")],
+    )
     chunks = chunk_documents([doc], tokenizer, chunk_size=32, overlap=0)
     for chunk in chunks:
         expected = 1 if chunk.text.startswith("Page one") else 2
@@ -117,5 +132,3 @@ def test_duplicate_documents_are_refused(tokenizer):
     doc = make_doc("Same text.")
     with pytest.raises(ValueError, match="more than once"):
         chunk_documents([doc, doc], tokenizer)
-
-

@@ -1,11 +1,10 @@
 import json
 
 import pytest
-from tests.corpus.test_ingest import image_only_pdf, make_pdf
 
 from ragtune_core.cli import main
-from ragtune_core.corpus.documents import load_chunks
-from ragtune_core.corpus.documents import load_documents
+from ragtune_core.corpus.documents import load_chunks, load_documents
+from tests.corpus.test_ingest import image_only_pdf, make_pdf
 
 
 def run(capsys, workspace, *argv) -> tuple[int, dict | None, str]:
@@ -20,7 +19,9 @@ def write(path, data: bytes):
 
 
 def test_chunks_default_to_what_the_model_reads_and_longer_ones_are_warned_about(capsys, workspace, tmp_path):
-    text = write(tmp_path / "long.txt", " ".join(f"Sentence {i} tells a fact about item {i}." for i in range(300)).encode())
+    text = write(
+        tmp_path / "long.txt", " ".join(f"Sentence {i} tells a fact about item {i}." for i in range(300)).encode()
+    )
     code, summary, err = run(capsys, workspace, "ingest", "--name", "default", "--text", text)
     assert code == 0 and summary["chunk_size"] == 224 and summary["share_of_tokens_cut_off"] == 0.0
     assert "warning" not in err
@@ -34,17 +35,39 @@ def test_ingest_pdf_text_and_wiki_into_one_corpus(capsys, workspace, tmp_path, w
     report = write(tmp_path / "report.pdf", make_pdf(pages))
     scan = write(tmp_path / "scan.pdf", image_only_pdf())
     notes = write(tmp_path / "notes.md", b"# Notes\nRemember the harbour.\n")
-    code, summary, err = run(capsys, workspace, "ingest", "--name", "mixed", "--pdf", report, scan,
-                             "--text", notes, "--wikipedia", "Toronto", "Nowhere Land",
-                             "--endpoint", wiki.endpoint, "--chunk-size", "16", "--overlap", "0")
+    code, summary, err = run(
+        capsys,
+        workspace,
+        "ingest",
+        "--name",
+        "mixed",
+        "--pdf",
+        report,
+        scan,
+        "--text",
+        notes,
+        "--wikipedia",
+        "Toronto",
+        "Nowhere Land",
+        "--endpoint",
+        wiki.endpoint,
+        "--chunk-size",
+        "16",
+        "--overlap",
+        "0",
+    )
     assert code == 0, err
     assert summary["name"] == "mixed"
     assert summary["documents"] == 3
     assert {e["name"] for e in summary["errors"]} == {"scan.pdf", "Nowhere Land"}
 
     record = workspace.get_corpus(summary["corpus_id"])
-    assert record.params == {"chunk_size": 16, "overlap": 0, "tokenizer": "all-MiniLM-L6-v2 (bundled)",
-                             "endpoint": wiki.endpoint}
+    assert record.params == {
+        "chunk_size": 16,
+        "overlap": 0,
+        "tokenizer": "all-MiniLM-L6-v2 (bundled)",
+        "endpoint": wiki.endpoint,
+    }
     chunks = load_chunks(workspace, record.id)
     assert len(chunks) == summary["chunks"] == record.n_chunks
     assert {d.title for d in load_documents(workspace, record.id)} == {"report", "notes", "Toronto"}
@@ -69,12 +92,15 @@ def test_nothing_loadable_saves_nothing(capsys, workspace, tmp_path):
     assert workspace.list_corpora() == []
 
 
-@pytest.mark.parametrize("extra, message", [
-    ([], "nothing to ingest"),
-    (["--text", "does-not-exist.txt"], "no such file"),
-    (["--text", "{notes}", "--chunk-size", "8"], "at least 16"),
-    (["--text", "{notes}", "--overlap", "600"], "overlap"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ([], "nothing to ingest"),
+        (["--text", "does-not-exist.txt"], "no such file"),
+        (["--text", "{notes}", "--chunk-size", "8"], "at least 16"),
+        (["--text", "{notes}", "--overlap", "600"], "overlap"),
+    ],
+)
 def test_bad_arguments_exit_2_with_a_message(capsys, workspace, tmp_path, extra, message):
     notes = write(tmp_path / "notes.txt", b"Plain notes.")
     argv = [arg.replace("{notes}", notes) for arg in extra]

@@ -39,7 +39,8 @@ def test_a_corpus_only_question_datasets_came_from_is_deleted(workspace):
 @pytest.mark.fault(
     "Deleting a corpus that a router dataset, an unaccepted draft or a running generation needs",
     sees="the deletion is refused, listing what needs the corpus",
-    kept="the corpus and everything using it")
+    kept="the corpus and everything using it",
+)
 def test_a_corpus_a_router_dataset_uses_is_kept_and_the_refusal_names_it(workspace):
     record = corpus(workspace)
     save_dataset(workspace, "cities-router", dataset("router"), record.id, {})
@@ -57,7 +58,9 @@ def test_drafts_not_yet_accepted_and_running_generations_hold_the_corpus(workspa
     other = workspace.create_run("generate_questions", "other", {"corpus_id": "corpus-else"})
     workspace.update_run(other.id, state="running")
     assert workspace.corpus_dependants(record.id) == [
-        f"the draft of run 'gen · docs' ({draft.id}), not accepted yet", f"running run 'router · docs' ({running.id})"]
+        f"the draft of run 'gen · docs' ({draft.id}), not accepted yet",
+        f"running run 'router · docs' ({running.id})",
+    ]
     workspace.update_run(draft.id, result={"draft": "somewhere/draft.json", "accepted_dataset_id": "dataset-x"})
     workspace.update_run(running.id, state="failed")
     workspace.delete_corpus(record.id)
@@ -67,7 +70,8 @@ def test_drafts_not_yet_accepted_and_running_generations_hold_the_corpus(workspa
 @pytest.mark.fault(
     "ragtune delete-corpus of a corpus still needed",
     sees="exit 2 listing the router datasets, drafts or runs that need it",
-    kept="the corpus")
+    kept="the corpus",
+)
 def test_the_cli_refuses_with_exit_2_listing_dependants_then_deletes(capsys, workspace):
     record = corpus(workspace)
     save_dataset(workspace, "r", dataset("router"), record.id, {})

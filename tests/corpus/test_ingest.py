@@ -24,8 +24,10 @@ def image_only_pdf() -> bytes:
     return doc.tobytes()
 
 
-ZERO_PAGE_PDF = (b"%PDF-1.4\n1 0 obj <</Type /Catalog /Pages 2 0 R>> endobj\n"
-                 b"2 0 obj <</Type /Pages /Kids [] /Count 0>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n")
+ZERO_PAGE_PDF = (
+    b"%PDF-1.4\n1 0 obj <</Type /Catalog /Pages 2 0 R>> endobj\n"
+    b"2 0 obj <</Type /Pages /Kids [] /Count 0>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n"
+)
 
 
 def only_error(result):
@@ -58,16 +60,22 @@ def test_pdf_title_from_metadata_only_when_sensible():
     assert word_export.title == "report"
 
 
-@pytest.mark.parametrize("name, data, expected", [
-    ("scan.pdf", image_only_pdf(), "no text layer (image-only PDF"),
-    ("blank.pdf", make_pdf([""]), "blank"),
-    ("secret.pdf", make_pdf(["Top secret."], encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw="pw", owner_pw="own"),
-     "password-protected"),
-    ("broken.pdf", b"%PDF-1.7\n" + b"\x00garbage" * 50, "damaged PDF"),
-    ("empty.pdf", b"", "empty"),
-    ("zero.pdf", ZERO_PAGE_PDF, "no pages"),
-    ("notes.pdf", b"just some words, not a PDF", "not a PDF"),
-])
+@pytest.mark.parametrize(
+    "name, data, expected",
+    [
+        ("scan.pdf", image_only_pdf(), "no text layer (image-only PDF"),
+        ("blank.pdf", make_pdf([""]), "blank"),
+        (
+            "secret.pdf",
+            make_pdf(["Top secret."], encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw="pw", owner_pw="own"),
+            "password-protected",
+        ),
+        ("broken.pdf", b"%PDF-1.7\n" + b"\x00garbage" * 50, "damaged PDF"),
+        ("empty.pdf", b"", "empty"),
+        ("zero.pdf", ZERO_PAGE_PDF, "no pages"),
+        ("notes.pdf", b"just some words, not a PDF", "not a PDF"),
+    ],
+)
 def test_unusable_pdfs_are_named_errors(name, data, expected):
     error = only_error(load_pdf(name, data))
     assert error.name == name
@@ -82,8 +90,9 @@ def test_pdf_encrypted_without_user_password_still_loads():
 
 
 def test_one_bad_pdf_does_not_stop_the_others():
-    result = load_pdfs([("a.pdf", make_pdf(["Alpha text."])), ("scan.pdf", image_only_pdf()),
-                        ("b.pdf", make_pdf(["Beta text."]))])
+    result = load_pdfs(
+        [("a.pdf", make_pdf(["Alpha text."])), ("scan.pdf", image_only_pdf()), ("b.pdf", make_pdf(["Beta text."]))]
+    )
     assert [d.title for d in result.documents] == ["a", "b"]
     assert [e.name for e in result.errors] == ["scan.pdf"]
 
@@ -137,7 +146,7 @@ def test_wiki_headings_become_sections_and_empty_ones_are_dropped():
 def test_markdown_headings_outside_code_fences_become_sections():
     markdown = "# Guide\nIntro.\n\n## Install\nRun it.\n```sh\n# not a heading\n```\n## Use ##\nCall it.\n"
     text, spans = split_sections(markdown)
-    by_section = {s.section: text[s.start:s.end] for s in spans}
+    by_section = {s.section: text[s.start : s.end] for s in spans}
     assert by_section["Guide"] == "Guide\nIntro."
     assert "# not a heading" in by_section["Guide > Install"]
     assert by_section["Guide > Use"] == "Use\nCall it."
@@ -154,11 +163,14 @@ def test_load_text_from_bytes_and_pasted_str():
     assert pasted.documents[0].text == "Just a line."
 
 
-@pytest.mark.parametrize("name, data, expected", [
-    ("empty.txt", b"  \n\n ", "no text"),
-    ("latin1.txt", "caf\u00e9".encode("latin-1"), "not UTF-8"),
-    ("image.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00", "binary"),
-])
+@pytest.mark.parametrize(
+    "name, data, expected",
+    [
+        ("empty.txt", b"  \n\n ", "no text"),
+        ("latin1.txt", "caf\u00e9".encode("latin-1"), "not UTF-8"),
+        ("image.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00", "binary"),
+    ],
+)
 def test_unusable_text_is_a_named_error(name, data, expected):
     error = only_error(load_text(name, data))
     assert error.name == name
@@ -178,16 +190,22 @@ def test_load_texts_keeps_going_after_a_bad_file():
 
 # dispatch ------------------------------------------------------------------------------------
 def test_load_files_dispatches_by_magic_and_extension():
-    result = load_files([
-        ("report.pdf", make_pdf(["From a PDF."])),
-        ("renamed.bin", make_pdf(["PDF without its extension."])),
-        ("readme.markdown", b"# Readme\nHello."),
-        ("notes.TXT", b"Plain notes."),
-        ("sheet.docx", b"PK\x03\x04 zipped"),
-        ("fake.pdf", b"hello"),
-    ])
+    result = load_files(
+        [
+            ("report.pdf", make_pdf(["From a PDF."])),
+            ("renamed.bin", make_pdf(["PDF without its extension."])),
+            ("readme.markdown", b"# Readme\nHello."),
+            ("notes.TXT", b"Plain notes."),
+            ("sheet.docx", b"PK\x03\x04 zipped"),
+            ("fake.pdf", b"hello"),
+        ]
+    )
     assert sorted(d.source for d in result.documents) == [
-        "pdf:renamed.bin", "pdf:report.pdf", "text:notes.TXT", "text:readme.markdown"]
+        "pdf:renamed.bin",
+        "pdf:report.pdf",
+        "text:notes.TXT",
+        "text:readme.markdown",
+    ]
     errors = {e.name: e.message for e in result.errors}
     assert set(errors) == {"sheet.docx", "fake.pdf"}
     assert "unsupported file type .docx" in errors["sheet.docx"]

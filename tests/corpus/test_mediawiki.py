@@ -9,11 +9,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from ragtune_core.corpus.mediawiki import MediaWikiClient, USER_AGENT
+from ragtune_core.corpus.mediawiki import USER_AGENT, MediaWikiClient
 
-TORONTO = ("Toronto is the most populous city in Canada.\n\n\n"
-           "== History ==\n\n\n=== Early history ===\nThe area was inhabited for 10,000 years.\n\n\n"
-           "== Geography ==\nThe city lies on Lake Ontario.\n\n\n== References ==\n")
+TORONTO = (
+    "Toronto is the most populous city in Canada.\n\n\n"
+    "== History ==\n\n\n=== Early history ===\nThe area was inhabited for 10,000 years.\n\n\n"
+    "== Geography ==\nThe city lies on Lake Ontario.\n\n\n== References ==\n"
+)
 REDIRECTS = {"TO": "Toronto"}
 NORMALIZED = {"toronto": "Toronto"}
 
@@ -34,8 +36,13 @@ def api_answer(title: str) -> tuple[int, str]:
     if title == "Toronto":
         page = {"pageid": 64646, "ns": 0, "title": "Toronto", "extract": TORONTO}
     elif title == "Mercury":
-        page = {"pageid": 19, "ns": 0, "title": "Mercury", "pageprops": {"disambiguation": ""},
-                "extract": "Mercury may refer to:\nMercury (planet)\nMercury (element)"}
+        page = {
+            "pageid": 19,
+            "ns": 0,
+            "title": "Mercury",
+            "pageprops": {"disambiguation": ""},
+            "extract": "Mercury may refer to:\nMercury (planet)\nMercury (element)",
+        }
     else:
         page = {"ns": 0, "title": title, "missing": True}
     return 200, json.dumps({"batchcomplete": True, "query": {**query, "pages": [page]}})
@@ -91,7 +98,7 @@ def test_fetches_a_page_with_sections_and_a_descriptive_user_agent(wiki, tmp_pat
     assert doc.title == "Toronto"
     assert doc.source == f"mediawiki:127.0.0.1:{wiki.server.server_port}:Toronto"
     assert "References" not in doc.text  # empty section dropped
-    sections = {doc.text[s.start:s.end].split("\n")[-1]: s.section for s in doc.spans}
+    sections = {doc.text[s.start : s.end].split("\n")[-1]: s.section for s in doc.spans}
     assert sections == {
         "Toronto is the most populous city in Canada.": None,
         "History": "History",
@@ -249,21 +256,28 @@ def test_a_redirect_off_the_allow_list_is_not_followed(wiki, tmp_path, monkeypat
         redirector.close()
 
 
-@pytest.mark.parametrize("body, missing", [
-    ({"batchcomplete": True}, "answered in another shape: no query"),
-    ({"query": {"pages": {"64646": {"title": "Toronto"}}}}, "query.pages: Input should be a valid list"),
-    ({"query": {"pages": []}}, "query.pages: List should have at least 1 item"),
-    ({"query": {"pages": [{"title": "Toronto", "extract": ["a", "list"]}]}}, "query.pages[0].extract: Input should"),
-    ({"query": {"pages": [{"title": "Toronto", "pageprops": "none"}]}}, "query.pages[0].pageprops: Input should"),
-    ({"error": "down for maintenance"}, "answered in another shape: error: Input should be"),
-    (["Toronto"], "answered in another shape: not a JSON object but"),
-])
+@pytest.mark.parametrize(
+    "body, missing",
+    [
+        ({"batchcomplete": True}, "answered in another shape: no query"),
+        ({"query": {"pages": {"64646": {"title": "Toronto"}}}}, "query.pages: Input should be a valid list"),
+        ({"query": {"pages": []}}, "query.pages: List should have at least 1 item"),
+        (
+            {"query": {"pages": [{"title": "Toronto", "extract": ["a", "list"]}]}},
+            "query.pages[0].extract: Input should",
+        ),
+        ({"query": {"pages": [{"title": "Toronto", "pageprops": "none"}]}}, "query.pages[0].pageprops: Input should"),
+        ({"error": "down for maintenance"}, "answered in another shape: error: Input should be"),
+        (["Toronto"], "answered in another shape: not a JSON object but"),
+    ],
+)
 @pytest.mark.fault(
     "A MediaWiki endpoint answering 200 with JSON of another shape (no query, pages as an object, a list for the "
     "text, an error that is a string)",
     sees="each title listed as not loaded, with the endpoint and the field missing or wrong; never an "
-         "AttributeError or KeyError",
-    kept="the corpus being built from the titles that loaded; nothing cached for the others")
+    "AttributeError or KeyError",
+    kept="the corpus being built from the titles that loaded; nothing cached for the others",
+)
 def test_a_mediawiki_answer_of_another_shape_is_an_error_naming_the_endpoint_and_field(tmp_path, body, missing):
     from tests.fake_shapes import WrongShapeServer
 
@@ -272,7 +286,8 @@ def test_a_mediawiki_answer_of_another_shape_is_an_error_naming_the_endpoint_and
         session = requests.Session()
         session.trust_env = False
         result = MediaWikiClient(endpoint, cache_dir=tmp_path / "cache", session=session, timeout=5.0).fetch(
-            ["Toronto", "Ottawa"])
+            ["Toronto", "Ottawa"]
+        )
     assert result.documents == [] and [e.name for e in result.errors] == ["Toronto", "Ottawa"]
     assert all(e.message.startswith(endpoint) and missing in e.message for e in result.errors)
     assert not list((tmp_path / "cache").glob("*.json"))

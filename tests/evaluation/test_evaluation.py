@@ -6,16 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from tests.fake_clock import StoppedClock
-from tests.fake_job import FakeContext
 from ragtune_core.evaluation import retrieval
 from ragtune_core.evaluation.metrics import METRIC_NAMES, bootstrap_ci, per_query_metric_values
-from ragtune_core.evaluation.retrieval import text_work, evaluate_retrieval, latest_reports, list_reports, save_report
+from ragtune_core.evaluation.retrieval import evaluate_retrieval, latest_reports, list_reports, save_report, text_work
 from ragtune_core.evaluation.tables import comparison_table, per_query_comparison
 from ragtune_core.jobs.tasks import run_evaluation_job
+from ragtune_core.questions.qa_dataset import DatasetError, QADataset, save_dataset
 from ragtune_core.reporting.history import history
-from ragtune_core.questions.qa_dataset import DatasetError, QADataset
-from ragtune_core.questions.qa_dataset import save_dataset
+from tests.fake_clock import StoppedClock
+from tests.fake_job import FakeContext
 
 
 class VectorModel:
@@ -43,8 +42,13 @@ def small_case() -> tuple[QADataset, VectorModel]:
     queries = {"first": "near p0", "third": "near p0 too", "pair": "near p1"}
     vectors.update({"near p0": at_angle(0), "near p0 too": at_angle(-1), "near p1": at_angle(41)})
     relevant = {"first": ["p0"], "third": ["p2"], "pair": ["p0", "p3"]}
-    dataset = QADataset(queries, corpus, relevant, passage_docs={p: "doc" for p in corpus},
-                        split={"first": "val", "third": "val", "pair": "train"})
+    dataset = QADataset(
+        queries,
+        corpus,
+        relevant,
+        passage_docs={p: "doc" for p in corpus},
+        split={"first": "val", "third": "val", "pair": "train"},
+    )
     return dataset, VectorModel(vectors)
 
 
@@ -119,15 +123,29 @@ def tie_case() -> tuple[QADataset, VectorModel]:
     for i in range(30):  # identical text: exactly tied scores; ids not in insertion order
         corpus[f"t{(i * 7) % 30:02d}"] = "boilerplate"
     vectors["boilerplate"] = at_angle(153.5)
-    queries = {"cut": "at zero", "early-tie": "at zero again", "reverse": "at 180", "multi": "at 90",
-               "edge": "at zero, edge"}
-    vectors.update({"at zero": at_angle(0), "at zero again": at_angle(0.01), "at 180": at_angle(180),
-                    "at 90": at_angle(90), "at zero, edge": at_angle(0.02)})
-    relevant = {"cut": ["t20"],  # tied at ranks 86-115: id order puts t20 at rank 106, past the cut
-                "early-tie": ["t03"],  # rank 89 among the ties, by id
-                "reverse": ["t29", "u000"],
-                "multi": ["u050", "u049", "t00", "u099"],
-                "edge": ["t14"]}  # the last tie inside the cut: rank 100
+    queries = {
+        "cut": "at zero",
+        "early-tie": "at zero again",
+        "reverse": "at 180",
+        "multi": "at 90",
+        "edge": "at zero, edge",
+    }
+    vectors.update(
+        {
+            "at zero": at_angle(0),
+            "at zero again": at_angle(0.01),
+            "at 180": at_angle(180),
+            "at 90": at_angle(90),
+            "at zero, edge": at_angle(0.02),
+        }
+    )
+    relevant = {
+        "cut": ["t20"],  # tied at ranks 86-115: id order puts t20 at rank 106, past the cut
+        "early-tie": ["t03"],  # rank 89 among the ties, by id
+        "reverse": ["t29", "u000"],
+        "multi": ["u050", "u049", "t00", "u099"],
+        "edge": ["t14"],
+    }  # the last tie inside the cut: rank 100
     return QADataset(queries, corpus, relevant), VectorModel(vectors)
 
 
@@ -137,11 +155,18 @@ def evaluator_metrics(model, dataset: QADataset, batch_size: int = 64, call: boo
 
     relevant = {q: set(p) for q, p in dataset.relevant_docs.items()}
     if call:  # the evaluator exactly as training uses it, scoring with the model's own similarity
-        evaluator = InformationRetrievalEvaluator(dataset.queries, dataset.corpus, relevant,
-                                                  batch_size=batch_size, write_csv=False)
+        evaluator = InformationRetrievalEvaluator(
+            dataset.queries, dataset.corpus, relevant, batch_size=batch_size, write_csv=False
+        )
         return {k.removeprefix("cosine_"): v for k, v in evaluator(model).items()}
-    evaluator = InformationRetrievalEvaluator(dataset.queries, dataset.corpus, relevant, batch_size=batch_size,
-                                              score_functions={"cosine": cos_sim}, write_csv=False)
+    evaluator = InformationRetrievalEvaluator(
+        dataset.queries,
+        dataset.corpus,
+        relevant,
+        batch_size=batch_size,
+        score_functions={"cosine": cos_sim},
+        write_csv=False,
+    )
     scores = evaluator.compute_all_metrics(model)["cosine"]
     return {name.replace("@k", f"@{k}"): value for name, values in scores.items() for k, value in values.items()}
 
@@ -209,6 +234,7 @@ def test_latency_is_a_questions_encoding_and_search_not_the_corpus_encoding(monk
         def encode(texts, **kwargs):
             clock.spend(seconds)
             return model.encode(texts)
+
         return encode
 
     model.encode_query, model.encode_document = timed(0.3), timed(60.0)  # one call each: 3 questions, 5 passages
@@ -234,15 +260,24 @@ def test_comparison_table_is_long_form_with_intervals():
     assert table.set_index(["model", "metric"]).loc[("tuned", "accuracy@1"), "value"] == tuned.metrics["accuracy@1"]
     assert ((table["ci_low"] <= table["value"] + 1e-12) & (table["value"] <= table["ci_high"] + 1e-12)).all()
     row = table.set_index(["model", "metric"]).loc[("base", "ndcg@10")]
-    assert (row["ci_low"], row["ci_high"]) == bootstrap_ci(per_query_metric_values(base.per_query, "ndcg@10"), n_resamples=200)
+    assert (row["ci_low"], row["ci_high"]) == bootstrap_ci(
+        per_query_metric_values(base.per_query, "ndcg@10"), n_resamples=200
+    )
     assert row["ci_low"] < row["ci_high"]
 
 
 def test_per_query_comparison_lines_up_ranks_and_top_passages():
     dataset, base, tuned = two_reports()
     table = per_query_comparison([base, tuned])
-    assert list(table.columns) == ["query", "expected passage", "rank · base", "rank · tuned",
-                                   "top passage · base", "top passage · tuned", "rank gain · tuned vs base"]
+    assert list(table.columns) == [
+        "query",
+        "expected passage",
+        "rank · base",
+        "rank · tuned",
+        "top passage · base",
+        "top passage · tuned",
+        "rank gain · tuned vs base",
+    ]
     row = table.set_index("query").loc["near p0 too"]  # p2 expected: base rank 3, tuned (at 80 degrees) rank 1
     assert (row["rank · base"], row["rank · tuned"], row["rank gain · tuned vs base"]) == (3, 1, 2)
     assert row["expected passage"] == "passage 2"
@@ -285,8 +320,14 @@ def test_evaluation_job_evaluates_each_model_and_saves_reports(workspace, monkey
     loaded = []
     monkeypatch.setattr(retrieval, "load_embedder", lambda path: loaded.append(path) or model)
     ctx = FakeContext(workspace)
-    result = run_evaluation_job(ctx, {"dataset_id": record.id, "part": "val",
-                                      "models": [{"label": "base", "path": None}, {"label": "mine", "path": mine}]})
+    result = run_evaluation_job(
+        ctx,
+        {
+            "dataset_id": record.id,
+            "part": "val",
+            "models": [{"label": "base", "path": None}, {"label": "mine", "path": mine}],
+        },
+    )
     assert loaded == [None, mine] * 2  # every model loaded before the first is evaluated
     assert set(result["metrics"]) == {"base", "mine"}
     assert result["metrics"]["base"]["accuracy@1"] == pytest.approx(0.5)
@@ -303,14 +344,35 @@ def test_evaluation_job_evaluates_each_model_and_saves_reports(workspace, monkey
     assert kept.complete and kept.models == ["base", "mine"] and kept.results == result["reports"]
 
 
-CITIES = ["Avalon", "Brimford", "Coldwater", "Dunmore", "Eastwick", "Fairhaven", "Glenrock", "Harrowgate",
-          "Ironbridge", "Juniper Bay", "Kestrel", "Lowmoor", "Millbrook", "Northcliff", "Oakhurst"]
-FACTS = {"harbour": "Its harbour shelters fishing boats and a ferry to the islands.",
-         "festival": "Every summer a music festival fills the old market square.",
-         "industry": "The town grew around a steel mill that closed in the nineties.",
-         "climate": "Winters are mild and wet, summers short and windy."}
-QUESTIONS = {"harbour": "Where can I catch a boat in {city}?", "festival": "Is there anything to do in {city} in July?",
-             "industry": "What did people in {city} work at?", "climate": "Should I pack a raincoat for {city}?"}
+CITIES = [
+    "Avalon",
+    "Brimford",
+    "Coldwater",
+    "Dunmore",
+    "Eastwick",
+    "Fairhaven",
+    "Glenrock",
+    "Harrowgate",
+    "Ironbridge",
+    "Juniper Bay",
+    "Kestrel",
+    "Lowmoor",
+    "Millbrook",
+    "Northcliff",
+    "Oakhurst",
+]
+FACTS = {
+    "harbour": "Its harbour shelters fishing boats and a ferry to the islands.",
+    "festival": "Every summer a music festival fills the old market square.",
+    "industry": "The town grew around a steel mill that closed in the nineties.",
+    "climate": "Winters are mild and wet, summers short and windy.",
+}
+QUESTIONS = {
+    "harbour": "Where can I catch a boat in {city}?",
+    "festival": "Is there anything to do in {city} in July?",
+    "industry": "What did people in {city} work at?",
+    "climate": "Should I pack a raincoat for {city}?",
+}
 
 
 def synthetic_dataset() -> QADataset:

@@ -7,15 +7,22 @@ import pytest
 import torch
 
 from ragtune_core.evaluation.metrics import METRIC_NAMES
-from tests.fake_clock import StoppedClock
-from ragtune_core.evaluation.retrieval import evaluate_retrieval, latest_reports
-from ragtune_core.store.models import DEFAULT_BASE_MODEL, resolve_model
-from ragtune_core.questions.qa_dataset import DatasetError, QADataset
 from ragtune_core.evaluation.reranking import (
-    best_blend, cross_encoder_scores, first_stage, first_stage_weight, rerank, rerank_report, reranked, reranked_name,
-    retrieval_report, set_first_stage_weight,
+    best_blend,
+    cross_encoder_scores,
+    first_stage,
+    first_stage_weight,
+    rerank,
+    rerank_report,
+    reranked,
+    reranked_name,
+    retrieval_report,
+    set_first_stage_weight,
 )
-from ragtune_core.questions.qa_dataset import save_dataset
+from ragtune_core.evaluation.retrieval import evaluate_retrieval, latest_reports
+from ragtune_core.questions.qa_dataset import DatasetError, QADataset, save_dataset
+from ragtune_core.store.models import DEFAULT_BASE_MODEL, resolve_model
+from tests.fake_clock import StoppedClock
 
 
 class VectorEmbedder:
@@ -66,8 +73,9 @@ def test_retrieval_report_is_what_evaluate_retrieval_gives():
     ours = retrieval_report(first_stage(embedder, dataset, "val"), "emb")
     theirs = evaluate_retrieval(embedder, dataset, "emb", "val")
     assert ours.metrics == theirs.metrics
-    assert [(q.query_id, q.ranked_ids, q.rank) for q in ours.per_query] == \
-           [(q.query_id, q.ranked_ids, q.rank) for q in theirs.per_query]
+    assert [(q.query_id, q.ranked_ids, q.rank) for q in ours.per_query] == [
+        (q.query_id, q.ranked_ids, q.rank) for q in theirs.per_query
+    ]
     assert ours.metrics["accuracy@1"] == 0.0 and ours.metrics["mrr@10"] == pytest.approx((1 / 3 + 1 / 5) / 2)
 
 
@@ -75,8 +83,14 @@ def test_rerank_reorders_the_top_k_and_keeps_the_embedders_tail():
     dataset, embedder = fan_case()
     first = first_stage(embedder, dataset, "val")
     # p4 scores highest of all, but it is outside q-tail's top 3, so the cross-encoder never sees it.
-    scorer = TableScorer({("about p2", "passage 2"): 5.0, ("about p2", "passage 0"): 1.0,
-                          ("about p4", "passage 4"): 9.0, ("about p4", "passage 1"): 2.0})
+    scorer = TableScorer(
+        {
+            ("about p2", "passage 2"): 5.0,
+            ("about p2", "passage 0"): 1.0,
+            ("about p4", "passage 4"): 9.0,
+            ("about p4", "passage 1"): 2.0,
+        }
+    )
     report = rerank(scorer, first, top_k=3, name="reranked")
     assert ranks(report)["q-head"] == ["p2", "p0", "p1", "p3", "p4", "p5"]
     assert ranks(report)["q-tail"] == ["p1", "p0", "p2", "p3", "p4", "p5"]  # p0/p2 tie at 0: embedder order
@@ -114,8 +128,9 @@ def test_rerank_report_gives_both_variants_named_for_the_compare_page():
 def test_a_blend_weight_mixes_the_first_stages_order_back_in():
     dataset, embedder = fan_case()
     first = first_stage(embedder, dataset, "val")
-    scorer = TableScorer({("about p2", "passage 1"): 3.0, ("about p2", "passage 2"): 2.9,
-                          ("about p4", "passage 4"): 1.0})
+    scorer = TableScorer(
+        {("about p2", "passage 1"): 3.0, ("about p2", "passage 2"): 2.9, ("about p4", "passage 4"): 1.0}
+    )
     scores = cross_encoder_scores(scorer, first, top_k=3)
     assert [s.tolist() for s in scores] == [[0.0, 3.0, 2.9], [0.0, 0.0, 0.0]]
     assert ranks(reranked(first, scores, "ce", 0.0))["q-head"] == ["p1", "p2", "p0", "p3", "p4", "p5"]
@@ -132,15 +147,20 @@ def test_the_best_blend_is_the_weight_that_scores_best_and_the_smallest_of_equal
     dataset, embedder = fan_case()
     first = first_stage(embedder, dataset, "val")
     # Every passage but the right one scores high: alone, the scorer puts the right ones last.
-    high = {(question, f"passage {i}"): 5.0 for question in ("about p2", "about p4")
-            for i in range(6) if f"p{i}" not in question}
+    high = {
+        (question, f"passage {i}"): 5.0
+        for question in ("about p2", "about p4")
+        for i in range(6)
+        if f"p{i}" not in question
+    }
     misleading = cross_encoder_scores(TableScorer(high), first, top_k=6)
     assert reranked(first, misleading, "alone").metrics["mrr@10"] == pytest.approx(1 / 6)
     weight, report = best_blend(first, misleading, "blend", "mrr@10")
     assert weight > 0.0 and report.metrics == reranked(first, misleading, "x", weight).metrics
     assert report.metrics["mrr@10"] >= retrieval_report(first, "embedder").metrics["mrr@10"]
-    helpful = cross_encoder_scores(TableScorer({("about p2", "passage 2"): 5.0, ("about p4", "passage 4"): 5.0}),
-                                   first, top_k=6)
+    helpful = cross_encoder_scores(
+        TableScorer({("about p2", "passage 2"): 5.0, ("about p4", "passage 4"): 5.0}), first, top_k=6
+    )
     weight, report = best_blend(first, helpful, "blend", "mrr@10")
     assert weight == 0.0 and report.metrics["mrr@10"] == 1.0
 
@@ -182,10 +202,12 @@ def tiny_qa() -> QADataset:
         "tides": ("Ocean tides are caused by the gravitational pull of the Moon.", "What causes ocean tides?"),
         "piano": ("A piano sounds when felt hammers strike tuned steel strings.", "How does a piano make sound?"),
     }
-    return QADataset(queries={f"{t}-q": q for t, (_, q) in topics.items()},
-                     corpus={f"{t}-0": p for t, (p, _) in topics.items()},
-                     relevant_docs={f"{t}-q": [f"{t}-0"] for t in topics},
-                     split={f"{t}-q": "val" if t in ("tides", "piano") else "train" for t in topics})
+    return QADataset(
+        queries={f"{t}-q": q for t, (_, q) in topics.items()},
+        corpus={f"{t}-0": p for t, (p, _) in topics.items()},
+        relevant_docs={f"{t}-q": [f"{t}-0"] for t in topics},
+        split={f"{t}-q": "val" if t in ("tides", "piano") else "train" for t in topics},
+    )
 
 
 def test_cli_rerank_refuses_models_of_the_wrong_kind_and_bad_top_k(workspace, run_cli):
@@ -209,8 +231,9 @@ def test_cli_rerank_refuses_models_of_the_wrong_kind_and_bad_top_k(workspace, ru
 def test_cli_rerank_saves_both_reports_with_real_models(workspace, run_cli):
     record = save_dataset(workspace, "qa", tiny_qa(), None, {})
     # The bundled embedding folder loads as a cross-encoder with an untrained head: fine for the plumbing.
-    code, out, err = run_cli("rerank", "qa", "--embedder", "base", "--cross-encoder", resolve_model(None),
-                             "--top-k", "3")
+    code, out, err = run_cli(
+        "rerank", "qa", "--embedder", "base", "--cross-encoder", resolve_model(None), "--top-k", "3"
+    )
     assert code == 0, err
     summary = json.loads(out)
     assert summary["part"] == "val" and summary["queries"] == 2 and summary["top_k"] == 3
@@ -226,8 +249,20 @@ def test_cli_rerank_saves_both_reports_with_real_models(workspace, run_cli):
 @pytest.mark.slow
 def test_cli_rerank_says_how_long_before_it_starts_and_reranks_a_sample(workspace, run_cli):
     save_dataset(workspace, "qa", tiny_qa(), None, {})
-    code, out, err = run_cli("rerank", "qa", "--embedder", "base", "--cross-encoder", resolve_model(None),
-                             "--top-k", "3", "--part", "all", "--sample", "3")
+    code, out, err = run_cli(
+        "rerank",
+        "qa",
+        "--embedder",
+        "base",
+        "--cross-encoder",
+        resolve_model(None),
+        "--top-k",
+        "3",
+        "--part",
+        "all",
+        "--sample",
+        "3",
+    )
     assert code == 0, err
     summary = json.loads(out)
     assert summary["queries"] == 3  # 3 of the 4 questions, spread over them
@@ -235,6 +270,7 @@ def test_cli_rerank_says_how_long_before_it_starts_and_reranks_a_sample(workspac
     assert err.index("estimated: about") < err.index("rerank: ")  # said before anything runs
     percents = [int(p) for p in re.findall(r"rerank: (\d+)%", err)]
     assert percents == sorted(percents) and percents[-1] == 100
-    code, _, err = run_cli("rerank", "qa", "--embedder", "base", "--cross-encoder", resolve_model(None),
-                           "--sample", "0")
+    code, _, err = run_cli(
+        "rerank", "qa", "--embedder", "base", "--cross-encoder", resolve_model(None), "--sample", "0"
+    )
     assert code == 2 and "a sample must be at least 1 question, not 0" in err

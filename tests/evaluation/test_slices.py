@@ -9,10 +9,20 @@ from ragtune_core.evaluation.slices import metrics_by_slice, paired_gain, slice_
 
 def report(name: str, ranks: dict[str, int | None]) -> RetrievalReport:
     """A report whose query `qid` found its one right passage at `ranks[qid]` (None: not in the top 100)."""
-    per_query = [QueryResult(qid, f"question {qid}", ["right"], rank, "right" if rank == 1 else "wrong", 0.5,
-                             ["right" if rank == 1 else "wrong"], [] if rank is None else [rank])
-                 for qid, rank in ranks.items()]
-    metrics = dict(zip(METRIC_NAMES, metric_matrix(per_query).mean(axis=0).tolist()))
+    per_query = [
+        QueryResult(
+            qid,
+            f"question {qid}",
+            ["right"],
+            rank,
+            "right" if rank == 1 else "wrong",
+            0.5,
+            ["right" if rank == 1 else "wrong"],
+            [] if rank is None else [rank],
+        )
+        for qid, rank in ranks.items()
+    ]
+    metrics = dict(zip(METRIC_NAMES, metric_matrix(per_query).mean(axis=0).tolist(), strict=True))
     return RetrievalReport(name, "all", metrics, per_query, {}, 100)
 
 
@@ -23,19 +33,22 @@ def test_metrics_by_slice_computed_by_hand():
     base = report("base", {"a": 1, "b": 4, "c": None, "d": 2, "e": 12})
     by_style = metrics_by_slice(base, STYLES)
     assert list(by_style) == ["terse", "synonym", "topic"]  # in the order the styles first appear
-    assert by_style["terse"] == pytest.approx({"accuracy@1": 0.5, "accuracy@5": 1.0, "accuracy@10": 1.0,
-                                               "mrr@10": (1 + 1 / 4) / 2, "queries": 2})
-    assert by_style["synonym"] == pytest.approx({"accuracy@1": 0.0, "accuracy@5": 0.5, "accuracy@10": 0.5,
-                                                 "mrr@10": 0.25, "queries": 2})
-    assert by_style["topic"] == pytest.approx({"accuracy@1": 0.0, "accuracy@5": 0.0, "accuracy@10": 0.0,
-                                               "mrr@10": 0.0, "queries": 1})
+    assert by_style["terse"] == pytest.approx(
+        {"accuracy@1": 0.5, "accuracy@5": 1.0, "accuracy@10": 1.0, "mrr@10": (1 + 1 / 4) / 2, "queries": 2}
+    )
+    assert by_style["synonym"] == pytest.approx(
+        {"accuracy@1": 0.0, "accuracy@5": 0.5, "accuracy@10": 0.5, "mrr@10": 0.25, "queries": 2}
+    )
+    assert by_style["topic"] == pytest.approx(
+        {"accuracy@1": 0.0, "accuracy@5": 0.0, "accuracy@10": 0.0, "mrr@10": 0.0, "queries": 1}
+    )
 
 
 def test_queries_without_a_slice_and_slices_without_queries_are_left_out():
     partial = report("base", {"a": 1, "x": 1})
-    assert metrics_by_slice(partial, STYLES) == {"terse": pytest.approx({"accuracy@1": 1.0, "accuracy@5": 1.0,
-                                                                         "accuracy@10": 1.0, "mrr@10": 1.0,
-                                                                         "queries": 1})}
+    assert metrics_by_slice(partial, STYLES) == {
+        "terse": pytest.approx({"accuracy@1": 1.0, "accuracy@5": 1.0, "accuracy@10": 1.0, "mrr@10": 1.0, "queries": 1})
+    }
     assert metrics_by_slice(partial, {}) == {}
 
 
@@ -70,9 +83,16 @@ def test_slice_table_has_every_model_overall_and_per_slice_with_gains_over_the_f
     base = report("base", {"a": 1, "b": 4, "c": None, "d": 2, "e": 12})
     tuned = report("tuned", {"a": 1, "b": 1, "c": 3, "d": 1, "e": 12})
     table = slice_table([base, tuned], STYLES, n_resamples=200)
-    assert list(zip(table["model"], table["slice"], table["queries"])) == [
-        ("base", "all", 5), ("base", "terse", 2), ("base", "synonym", 2), ("base", "topic", 1),
-        ("tuned", "all", 5), ("tuned", "terse", 2), ("tuned", "synonym", 2), ("tuned", "topic", 1)]
+    assert list(zip(table["model"], table["slice"], table["queries"], strict=True)) == [
+        ("base", "all", 5),
+        ("base", "terse", 2),
+        ("base", "synonym", 2),
+        ("base", "topic", 1),
+        ("tuned", "all", 5),
+        ("tuned", "terse", 2),
+        ("tuned", "synonym", 2),
+        ("tuned", "topic", 1),
+    ]
     rows = table.set_index(["model", "slice"])
     assert rows.loc[("tuned", "all"), "accuracy@5"] == pytest.approx(0.8)
     assert rows.loc[("tuned", "synonym"), "accuracy@5 gain"] == pytest.approx(0.5)

@@ -12,15 +12,20 @@ from ragtune_core.jobs import JobKind
 from ragtune_core.llm.client import LLMConfig, make_client
 from tests.fake_openai import FakeOpenAIServer
 
-
 pytestmark = pytest.mark.usefixtures("plain_llm_environment")
 
 
 def _corpus(workspace):
-    texts = [f"Riverton built its harbour in {1800 + i}; the Northfield ferry has carried {i * 10} people."
-             for i in range(6)]
-    return save_corpus(workspace, "harbour", [Document("riverton", "Riverton", "text:riverton", " ".join(texts))],
-                       [Chunk(f"riverton#{i}", "riverton", text) for i, text in enumerate(texts)], {})
+    texts = [
+        f"Riverton built its harbour in {1800 + i}; the Northfield ferry has carried {i * 10} people." for i in range(6)
+    ]
+    return save_corpus(
+        workspace,
+        "harbour",
+        [Document("riverton", "Riverton", "text:riverton", " ".join(texts))],
+        [Chunk(f"riverton#{i}", "riverton", text) for i, text in enumerate(texts)],
+        {},
+    )
 
 
 def _batch_created(workspace, timeout: float = 60.0) -> str:

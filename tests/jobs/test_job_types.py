@@ -42,10 +42,22 @@ def _training_run(workspace, state: JobState, result: dict):
     return workspace.get_run(run.id)
 
 
-TRAINING_RESULT = {"model_id": "model-1", "model_name": "m", "model_path": "/models/m", "dataset_kind": "qa",
-                   "primary_metric": "ndcg@10", "metrics_before": {"ndcg@10": 0.1}, "metrics_after": {"ndcg@10": 0.2},
-                   "best_step": 4, "steps": 5, "schedule": "auto", "train_pairs": 10, "train_seconds": 1.5,
-                   "estimated_seconds": 3.0, "seconds": 2.0}
+TRAINING_RESULT = {
+    "model_id": "model-1",
+    "model_name": "m",
+    "model_path": "/models/m",
+    "dataset_kind": "qa",
+    "primary_metric": "ndcg@10",
+    "metrics_before": {"ndcg@10": 0.1},
+    "metrics_after": {"ndcg@10": 0.2},
+    "best_step": 4,
+    "steps": 5,
+    "schedule": "auto",
+    "train_pairs": 10,
+    "train_seconds": 1.5,
+    "estimated_seconds": 3.0,
+    "seconds": 2.0,
+}
 
 
 def test_a_training_result_is_read_typed_once_naming_the_run_and_key(workspace):
@@ -54,11 +66,13 @@ def test_a_training_result_is_read_typed_once_naming_the_run_and_key(workspace):
     result = TrainingRunResult.of_run(_training_run(workspace, JobState.SUCCEEDED, TRAINING_RESULT))
     assert (result.best_step, result.metrics_after, result.first_stage_weight) == (4, {"ndcg@10": 0.2}, None)
     assert {key: result.to_dict()[key] for key in TRAINING_RESULT} == TRAINING_RESULT  # as it was kept
-    older = TrainingRunResult.of_run(_training_run(workspace, JobState.SUCCEEDED,
-                                                   {**TRAINING_RESULT, "epochs": 2, "seconds": None}))
+    older = TrainingRunResult.of_run(
+        _training_run(workspace, JobState.SUCCEEDED, {**TRAINING_RESULT, "epochs": 2, "seconds": None})
+    )
     assert older.seconds is None  # a key this version no longer keeps (epochs) is left out
     assert TrainingRunResult.of_run(_training_run(workspace, JobState.FAILED, {})) is None
     damaged = _training_run(workspace, JobState.SUCCEEDED, {**TRAINING_RESULT, "best_step": "four"})
-    with pytest.raises(FileContentError, match=f"the result of run {damaged.id} in the catalogue: best_step: "
-                                               "expected an integer"):
+    with pytest.raises(
+        FileContentError, match=f"the result of run {damaged.id} in the catalogue: best_step: expected an integer"
+    ):
         TrainingRunResult.of_run(damaged)

@@ -75,8 +75,12 @@ def test_dead_worker_shows_as_interrupted_never_running(workspace):
 
 
 def test_secret_env_reaches_the_worker_but_no_file(workspace, monkeypatch):
-    status = jobs.start_job(workspace, "sleep", {"steps": 1, "seconds_per_step": 0.01},
-                            secret_env={jobs.runner.JOB_API_KEY_ENV: "sk-test-secret-123"})
+    status = jobs.start_job(
+        workspace,
+        "sleep",
+        {"steps": 1, "seconds_per_step": 0.01},
+        secret_env={jobs.runner.JOB_API_KEY_ENV: "sk-test-secret-123"},
+    )
     jobs.wait(workspace, status.run_id, timeout=60)
     for path in workspace.root.rglob("*"):
         if path.is_file():
@@ -107,8 +111,9 @@ from ragtune_core.training.register import check_model_name  # noqa: E402
 
 def _start_training(workspace, name="shared"):
     """A training job that would fail on its unknown dataset, stopped before it can: it holds `name`."""
-    status = jobs.start_job(workspace, "train_embedding", {"dataset_id": "dataset-nope", "model_name": name,
-                                                           "config": {}}, name=name)
+    status = jobs.start_job(
+        workspace, "train_embedding", {"dataset_id": "dataset-nope", "model_name": name, "config": {}}, name=name
+    )
     os.kill(status.pid, signal.SIGSTOP)
     return status
 
@@ -141,8 +146,9 @@ def test_a_second_training_with_a_running_ones_model_name_is_refused_at_once_nam
     assert final.state == "cancelled"
     assert _pending_models(workspace) == [] and not workspace.model_name_taken("shared")
 
-    second = jobs.start_job(workspace, "train_embedding", {"dataset_id": "dataset-nope", "model_name": "shared",
-                                                           "config": {}})
+    second = jobs.start_job(
+        workspace, "train_embedding", {"dataset_id": "dataset-nope", "model_name": "shared", "config": {}}
+    )
     final = jobs.wait(workspace, second.run_id, timeout=60)
     assert final.state == "failed" and "dataset-nope" in final.error
     assert _pending_models(workspace) == [] and check_model_name(workspace, "shared") == "shared"
@@ -166,8 +172,13 @@ def test_a_damaged_spec_fails_the_run_naming_the_file(workspace):
     run = workspace.create_run("sleep", "damaged", {})
     write_status(workspace, jobs.JobStatus(run_id=run.id, kind="sleep"))
     (workspace.run_dir(run.id) / "spec.json").write_text('{"kind": "sle')
-    done = subprocess.run([sys.executable, "-m", "ragtune_core.jobs.worker", str(workspace.root), run.id],
-                          cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "ragtune_core.jobs.worker", str(workspace.root), run.id],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1
     status = jobs.read_status(workspace, run.id)
     assert status.state == "failed" and "spec.json" in status.error and run.id in status.error

@@ -35,8 +35,15 @@ def server():
 
 
 def hosted_request(server, name: str = "router-ft", **options) -> LLMFinetuneRequest:
-    return LLMFinetuneRequest("tools-chat", name, "openai", "fake-base", llm={"base_url": server.base_url,
-                              "model": "fake-base", "max_retries": 0}, poll_seconds=0.05, **options)
+    return LLMFinetuneRequest(
+        "tools-chat",
+        name,
+        "openai",
+        "fake-base",
+        llm={"base_url": server.base_url, "model": "fake-base", "max_retries": 0},
+        poll_seconds=0.05,
+        **options,
+    )
 
 
 def test_hosted_job_registers_the_model_with_its_tools(workspace, chat_data, server):
@@ -88,8 +95,10 @@ def test_refusals_before_a_job_starts(workspace, chat_data, server):
     small.train = small.train[:5]
     save_chat_data(workspace, "small", small)
     with pytest.raises(TrainingError, match="at least 10 are needed"):
-        start_llm_finetune_job(workspace, LLMFinetuneRequest("small", "m2", "openai", "fake-base",
-                                                             llm={"base_url": server.base_url, "model": "x"}))
+        start_llm_finetune_job(
+            workspace,
+            LLMFinetuneRequest("small", "m2", "openai", "fake-base", llm={"base_url": server.base_url, "model": "x"}),
+        )
     with pytest.raises(TrainingError, match="base model"):
         LLMFinetuneRequest("tools-chat", "m", "openai", llm={"base_url": server.base_url, "model": "x"})
     assert workspace.list_runs(JobKind.TRAIN_LLM) == []
@@ -108,8 +117,11 @@ def test_request_round_trips_through_job_parameters(server):
 def test_local_fine_tune_registers_the_trained_folder(workspace, chat_data, monkeypatch):
     monkeypatch.setattr(local, "train_lora", fake_train_lora())
     events = []
-    result = fine_tune_llm(workspace, LLMFinetuneRequest("tools-chat", "router-local", poll_seconds=0.01),
-                           on_event=lambda event, data: events.append((event, data)))
+    result = fine_tune_llm(
+        workspace,
+        LLMFinetuneRequest("tools-chat", "router-local", poll_seconds=0.01),
+        on_event=lambda event, data: events.append((event, data)),
+    )
     [model] = workspace.list_models("llm")
     assert Path(model.path) == Path(result["model_path"]) == workspace.model_dir("router-local")
     described = FinetunedLLM.load(model.path)

@@ -32,10 +32,13 @@ def versions(workspace):
     half_held_out = flagged_dataset()
     half_held_out.split = split_dataset(half_held_out, 0.5, "query", seed=0)
     first = save_dataset(workspace, "volcanoes", half_held_out, None, {})
-    run = workspace.create_run(JobKind.TRAIN_EMBEDDING, "tuned", {"dataset_id": first.id, "model_name": "tuned",
-                                                                   "config": {"epochs": 3}}, dataset_id=first.id)
-    workspace.commit_model(workspace.reserve_model("tuned", "embedding", "base", run_id=run.id).id,
-                           dataset_id=first.id)
+    run = workspace.create_run(
+        JobKind.TRAIN_EMBEDDING,
+        "tuned",
+        {"dataset_id": first.id, "model_name": "tuned", "config": {"epochs": 3}},
+        dataset_id=first.id,
+    )
+    workspace.commit_model(workspace.reserve_model("tuned", "embedding", "base", run_id=run.id).id, dataset_id=first.id)
     workspace.commit_model(workspace.reserve_model("from-cli", "embedding", "base").id, dataset_id=first.id)
     edited = load_dataset(workspace, first.id)
     edited = dataclasses.replace(edited, relevant_docs={**edited.relevant_docs, "mislabelled": ["vesuvius"]})

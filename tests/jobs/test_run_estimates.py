@@ -12,7 +12,6 @@ from ragtune_core.questions.router.datasets import RouterRequest
 from tests.fake_openai import FakeOpenAIServer
 from tests.questions.test_router_datasets import save_cities, summary_or_question_responder
 
-
 pytestmark = pytest.mark.usefixtures("plain_llm_environment")
 
 
@@ -28,12 +27,16 @@ def test_generation_runs_keep_their_estimate_beside_what_they_used(workspace, ru
     llm.save_price(workspace, "fake-model", ModelPrice(0.01, 0.02))
     with FakeOpenAIServer(responder=summary_or_question_responder) as server:
         config = llm.with_prices(LLMConfig(server.base_url, "fake-model"), workspace)
-        router = RouterRequest(corpus.id, ["berlin"], questions_per_document=2, summary_variations=2,
-                               generator="llm", llm=config)
+        router = RouterRequest(
+            corpus.id, ["berlin"], questions_per_document=2, summary_variations=2, generator="llm", llm=config
+        )
         first = _run(workspace, JobKind.GENERATE_ROUTER_QUESTIONS, router.to_params())
         again = _run(workspace, JobKind.GENERATE_ROUTER_QUESTIONS, router.to_params())  # answered by the cache
-        questions = _run(workspace, JobKind.GENERATE_QUESTIONS, {
-            "corpus_id": corpus.id, "generator": "llm", "llm": config.to_public_dict(), "max_chunks": 2})
+        questions = _run(
+            workspace,
+            JobKind.GENERATE_QUESTIONS,
+            {"corpus_id": corpus.id, "generator": "llm", "llm": config.to_public_dict(), "max_chunks": 2},
+        )
     code, out, err = run_cli("runs")
     assert code == 0, err
     runs = {run["id"]: run for run in json.loads(out)["runs"]}
@@ -41,10 +44,13 @@ def test_generation_runs_keep_their_estimate_beside_what_they_used(workspace, ru
         estimate, usage = runs[run_id]["estimate"], runs[run_id]["usage"]
         assert estimate["prompt_tokens"] > 0 and estimate["completion_tokens"] > 0 and estimate["cached_chunks"] == 0
         assert estimate["cost_usd"] == pytest.approx(
-            estimate["prompt_tokens"] * 0.01 / 1000 + estimate["completion_tokens"] * 0.02 / 1000)
+            estimate["prompt_tokens"] * 0.01 / 1000 + estimate["completion_tokens"] * 0.02 / 1000
+        )
         assert usage["prompt_tokens"] > 0 and runs[run_id]["cost_usd"] > 0
     cached = runs[again]["estimate"]
-    assert cached["prompt_tokens"] == 0 and cached["cost_usd"] == 0 and cached["cached_chunks"] == 3  # 2 chunks, 1 summary
+    assert (
+        cached["prompt_tokens"] == 0 and cached["cost_usd"] == 0 and cached["cached_chunks"] == 3
+    )  # 2 chunks, 1 summary
     assert runs[again]["usage"]["prompt_tokens"] == 0
     [event] = [e for e in jobs.read_events(workspace, first) if e["event"] == "estimate"]
     assert event["prompt_tokens"] == runs[first]["estimate"]["prompt_tokens"]
@@ -64,8 +70,11 @@ def test_a_run_that_fails_still_shows_the_estimate_made_before_it(workspace, run
     corpus = save_cities(workspace)
     with RefusingServer() as refusing:  # every request turned down: the run fails
         config = LLMConfig(refusing.base_url, "fake-model", max_retries=0)
-        status = jobs.start_job(workspace, JobKind.GENERATE_QUESTIONS, {
-            "corpus_id": corpus.id, "generator": "llm", "llm": config.to_public_dict(), "max_chunks": 2})
+        status = jobs.start_job(
+            workspace,
+            JobKind.GENERATE_QUESTIONS,
+            {"corpus_id": corpus.id, "generator": "llm", "llm": config.to_public_dict(), "max_chunks": 2},
+        )
         assert jobs.wait(workspace, status.run_id, timeout=60).state == "failed"
     [run] = json.loads(run_cli("runs")[1])["runs"]
     assert run["state"] == "failed" and run["estimate"]["prompt_tokens"] > 0 and run["estimate"]["cached_chunks"] == 0

@@ -10,8 +10,12 @@ def test_each_training_run_is_a_row_newest_first_with_what_it_kept(workspace):
     dataset = QADataset({"q": "Question?"}, {"p": "Passage."}, {"q": ["p"]})
     dataset_id = save_dataset(workspace, "bridges", dataset, None, {}).id
     done = workspace.create_run(JobKind.TRAIN_EMBEDDING, "bridges-minilm", {}, dataset_id=dataset_id)
-    workspace.update_run(done.id, state=JobState.SUCCEEDED, finished=done.created + 185,
-                         result={**TRAINING_RESULT, "trials": [{"number": 0}, {"number": 1}]})
+    workspace.update_run(
+        done.id,
+        state=JobState.SUCCEEDED,
+        finished=done.created + 185,
+        result={**TRAINING_RESULT, "trials": [{"number": 0}, {"number": 1}]},
+    )
     failed = workspace.create_run(JobKind.TRAIN_CROSS_ENCODER, "bridges-reranker", {}, dataset_id="dataset-gone")
     workspace.update_run(failed.id, state=JobState.FAILED, created=done.created + 1, finished=done.created + 4)
     workspace.create_run(JobKind.SLEEP, "not a training", {})

@@ -27,7 +27,9 @@ def test_the_job_fetches_each_title_with_progress_and_saves_the_documents(worksp
     assert final.state == "succeeded"
     assert (final.done, final.total) == (2, 2)
     assert [(e["done"], e["total"], e["title"]) for e in _events(workspace, status.run_id, "title")] == [
-        (1, 2, "Toronto"), (2, 2, "TO")]
+        (1, 2, "Toronto"),
+        (2, 2, "TO"),
+    ]
     fetched = load_fetched(workspace.run_dir(status.run_id))
     assert [d.title for d in fetched.documents] == ["Toronto"]
     assert "Lake Ontario" in fetched.documents[0].text
@@ -41,8 +43,9 @@ def test_a_title_that_fails_is_named_and_the_others_are_kept(workspace, wiki):
     assert final.state == "succeeded"
     failed = dict(final.result["failed"])
     assert failed["Nowhere Land"] == "no such page" and "HTTP 500" in failed["Boom"]
-    assert [[e["title"], e["message"]] for e in _events(workspace, status.run_id, "title_failed")] == \
-        list(final.result["failed"])
+    assert [[e["title"], e["message"]] for e in _events(workspace, status.run_id, "title_failed")] == list(
+        final.result["failed"]
+    )
     fetched = load_fetched(workspace.run_dir(status.run_id))
     assert [d.title for d in fetched.documents] == ["Toronto"]
     assert [e.name for e in fetched.errors] == ["Nowhere Land", "Boom"]
@@ -67,7 +70,8 @@ def test_an_endpoint_that_is_no_url_is_refused_before_any_job_starts(workspace):
 @pytest.mark.fault(
     "Cancel pressed while a slow wiki's pages are being fetched",
     sees="the run cancelled within seconds, its worker stopped mid-request (no SIGKILL needed)",
-    kept="no fetched.json and no temporary file in the run's folder; the pages fetched before, in the cache")
+    kept="no fetched.json and no temporary file in the run's folder; the pages fetched before, in the cache",
+)
 def test_cancelling_a_slow_fetch_ends_cancelled_with_nothing_half_written(workspace, wiki):
     status = _fetch(workspace, wiki, ["Toronto"] + ["Slow"] * 20)  # each "Slow" answers after 1.5 s
     deadline = time.monotonic() + 30

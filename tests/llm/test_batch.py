@@ -8,7 +8,6 @@ from ragtune_core.llm.batch import BatchError, batch_unavailable_reason, cancel_
 from ragtune_core.llm.client import Completion, Failure, LLMConfig
 from tests.fake_openai import FakeOpenAIServer
 
-
 pytestmark = pytest.mark.usefixtures("plain_llm_environment")
 
 
@@ -47,7 +46,9 @@ def test_a_completed_batch_answers_every_prompt_in_order_with_usage(tmp_path):
     assert upload["purpose"] == "batch"
     line = json.loads(upload["content"].decode().splitlines()[0])
     assert line["method"] == "POST" and line["url"] == "/v1/chat/completions" and line["body"]["model"] == "fake-model"
-    assert waits[0] == "waiting for batch batch_1 to end: in_progress, 0/6 requests done" and waits[-1].startswith("batch batch_1 completed")
+    assert waits[0] == "waiting for batch batch_1 to end: in_progress, 0/6 requests done" and waits[-1].startswith(
+        "batch batch_1 completed"
+    )
 
 
 def test_a_partly_failed_batch_sends_only_its_failed_lines_again(tmp_path):
@@ -86,7 +87,9 @@ def test_a_cancelled_batch_keeps_what_ran_and_fails_the_rest_without_sending_it_
 def test_a_failed_batch_fails_its_lines_with_the_reason(tmp_path):
     with FakeOpenAIServer(responder=_echo, batches=True, batch_outcomes=("failed",)) as server:
         outcomes = _run(server, tmp_path / "state.json", n=2)
-    assert all(isinstance(o, Failure) and o.message == "the batch batch_1 failed: the input is invalid" for o in outcomes)
+    assert all(
+        isinstance(o, Failure) and o.message == "the batch batch_1 failed: the input is invalid" for o in outcomes
+    )
 
 
 def test_a_stopped_run_resumes_its_batch_and_never_pays_twice(tmp_path):
@@ -117,8 +120,14 @@ def test_a_run_stopped_between_upload_and_create_finds_or_creates_its_batch(tmp_
         _run(server, state, n=2)
         saved = json.loads(state.read_text())
         # As if the run had stopped right after creating batch_1, before saving its id:
-        saved.update(batch={"input_file_id": server.batches.batches["batch_1"]["input_file_id"], "id": None,
-                            "custom_ids": list(saved["results"])}, results={})
+        saved.update(
+            batch={
+                "input_file_id": server.batches.batches["batch_1"]["input_file_id"],
+                "id": None,
+                "custom_ids": list(saved["results"]),
+            },
+            results={},
+        )
         state.write_text(json.dumps(saved))
         outcomes = _run(server, state, n=2)
         assert all(isinstance(o, Completion) for o in outcomes) and server.batches.created == 1
@@ -151,27 +160,48 @@ def test_no_batch_api_is_a_reason_not_a_crash(tmp_path):
 def _corpus(workspace):
     from ragtune_core.corpus.documents import Chunk, Document, save_corpus
 
-    texts = [f"Riverton built its harbour in {1800 + i}; the Northfield ferry has carried {i * 10} people."
-             for i in range(5)]
-    return save_corpus(workspace, "harbour", [Document("riverton", "Riverton", "text:riverton", " ".join(texts))],
-                       [Chunk(f"riverton#{i}", "riverton", text) for i, text in enumerate(texts)], {})
+    texts = [
+        f"Riverton built its harbour in {1800 + i}; the Northfield ferry has carried {i * 10} people." for i in range(5)
+    ]
+    return save_corpus(
+        workspace,
+        "harbour",
+        [Document("riverton", "Riverton", "text:riverton", " ".join(texts))],
+        [Chunk(f"riverton#{i}", "riverton", text) for i, text in enumerate(texts)],
+        {},
+    )
 
 
 def test_generate_with_batch_goes_through_the_batch_api_and_prices_it_as_a_batch(workspace, run_cli, monkeypatch):
     monkeypatch.setattr("ragtune_core.llm.batch.FIRST_POLL_SECONDS", 0.01)
     _corpus(workspace)
-    (workspace.root / "llm_prices.json").write_text(json.dumps(
-        {"fake-model": {"input": 0.01, "output": 0.02, "batch_input": 0.005, "batch_output": 0.01}}))
+    (workspace.root / "llm_prices.json").write_text(
+        json.dumps({"fake-model": {"input": 0.01, "output": 0.02, "batch_input": 0.005, "batch_output": 0.01}})
+    )
     with FakeOpenAIServer(batches=True, batch_outcomes=("partial",)) as server:
-        code, out, err = run_cli("generate", "--corpus", "harbour", "--name", "qs", "--generator", "llm",
-                                 "--base-url", server.base_url, "--model", "fake-model", "--batch")
+        code, out, err = run_cli(
+            "generate",
+            "--corpus",
+            "harbour",
+            "--name",
+            "qs",
+            "--generator",
+            "llm",
+            "--base-url",
+            server.base_url,
+            "--model",
+            "fake-model",
+            "--batch",
+        )
         chat_requests, batches = server.chat_requests, server.batches.created
     assert code == 0, err
     summary = json.loads(out)
     assert summary["questions"] == 20 and summary["failures"] == 0 and summary["priced_as"] == "batch"
     assert chat_requests == 0 and batches == 2  # the lines that failed went again, in a second batch
     usage = summary["usage"]
-    assert summary["cost_usd"] == pytest.approx(usage["prompt_tokens"] / 1000 * 0.005 + usage["completion_tokens"] / 1000 * 0.01)
+    assert summary["cost_usd"] == pytest.approx(
+        usage["prompt_tokens"] / 1000 * 0.005 + usage["completion_tokens"] / 1000 * 0.01
+    )
     assert summary["estimate"]["cost_usd"] > 0 and summary["estimate"]["cached_chunks"] == 0
     assert "generate: about" in err and "(fake-model, batch prices)" in err and "generate: used" in err
     assert "generate: waiting for batch batch_1 to end: in_progress" in err  # the progress of the batch, on stderr
@@ -180,8 +210,20 @@ def test_generate_with_batch_goes_through_the_batch_api_and_prices_it_as_a_batch
 def test_generate_with_batch_where_the_endpoint_has_none_says_so(workspace, run_cli):
     _corpus(workspace)
     with FakeOpenAIServer() as server:
-        code, out, err = run_cli("generate", "--corpus", "harbour", "--name", "qs", "--generator", "llm",
-                                 "--base-url", server.base_url, "--model", "fake-model", "--batch")
+        code, out, err = run_cli(
+            "generate",
+            "--corpus",
+            "harbour",
+            "--name",
+            "qs",
+            "--generator",
+            "llm",
+            "--base-url",
+            server.base_url,
+            "--model",
+            "fake-model",
+            "--batch",
+        )
         assert server.chat_requests == 0
     assert code == 2 and f"--batch: {server.base_url} has no Batch API (/v1/batches answered HTTP 404)" in err
 
@@ -195,6 +237,7 @@ def test_a_generation_stopped_while_its_batch_is_out_resumes_it(workspace, tmp_p
     with FakeOpenAIServer(batches=True) as server:
         generator = LLMQuestionGenerator(LLMConfig(server.base_url, "fake-model", batch=True), cache_dir=tmp_path)
         with pytest.MonkeyPatch.context() as patch:
+
             def stop(seconds):
                 raise KeyboardInterrupt  # as a kill would, at the first wait for the batch
 

@@ -9,7 +9,6 @@ from ragtune_core.llm.batch import cancel_batches_in_flight, complete_in_batch
 from ragtune_core.llm.client import Completion, LLMConfig
 from tests.fake_openai import FakeOpenAIServer
 
-
 pytestmark = pytest.mark.usefixtures("plain_llm_environment")
 
 
@@ -42,7 +41,11 @@ def test_a_stopped_run_cancels_its_batch_and_resumed_sends_only_what_it_did_not_
     assert first["status"] == "cancelled"
     assert all(isinstance(o, Completion) for o in outcomes)
     # batch_1 ran the first half before it was cancelled: only the other half is paid for again
-    assert [json.loads(line)["body"]["messages"][0]["content"] for line in resent] == ["prompt 3", "prompt 4", "prompt 5"]
+    assert [json.loads(line)["body"]["messages"][0]["content"] for line in resent] == [
+        "prompt 3",
+        "prompt 4",
+        "prompt 5",
+    ]
     assert [o.attempts for o in outcomes] == [1, 1, 1, 2, 2, 2]
 
 

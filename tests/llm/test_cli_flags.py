@@ -24,8 +24,19 @@ def tools(workspace):
 def test_route_gives_up_on_a_hung_server_as_the_flags_say(tools, run_cli):
     with FakeOpenAIServer(fault="hang", hang_seconds=5) as server:
         start = time.monotonic()
-        code, out, err = run_cli("route", "tools", QUERY, "--llm-base-url", server.base_url, "--llm-model", "m",
-                                 "--llm-timeout", "0.3", "--llm-retries", "3")
+        code, out, err = run_cli(
+            "route",
+            "tools",
+            QUERY,
+            "--llm-base-url",
+            server.base_url,
+            "--llm-model",
+            "m",
+            "--llm-timeout",
+            "0.3",
+            "--llm-retries",
+            "3",
+        )
         elapsed = time.monotonic() - start
         requests = server.chat_requests
     assert code == 0, err
@@ -40,24 +51,55 @@ def test_the_server_key_is_not_sent_to_a_flagged_url_but_a_named_variable_is(too
     monkeypatch.setenv("MY_ENDPOINT_KEY", "sk-for-this-endpoint")
     with FakeOpenAIServer() as server:
         assert run_cli("route", "tools", QUERY, "--llm-base-url", server.base_url, "--llm-model", "m")[0] == 0
-        assert run_cli("route", "tools", QUERY, "--llm-base-url", server.base_url, "--llm-model", "m",
-                       "--llm-api-key-env", "MY_ENDPOINT_KEY")[0] == 0
+        assert (
+            run_cli(
+                "route",
+                "tools",
+                QUERY,
+                "--llm-base-url",
+                server.base_url,
+                "--llm-model",
+                "m",
+                "--llm-api-key-env",
+                "MY_ENDPOINT_KEY",
+            )[0]
+            == 0
+        )
         monkeypatch.setenv("RAGTUNE_LLM_BASE_URL", server.base_url)
         assert run_cli("route", "tools", QUERY, "--llm-model", "m")[0] == 0  # the default: the server's endpoint
     assert [r.authorization for r in server.requests] == [
-        "Bearer no-key", "Bearer sk-for-this-endpoint", "Bearer sk-server-secret"]
+        "Bearer no-key",
+        "Bearer sk-for-this-endpoint",
+        "Bearer sk-server-secret",
+    ]
     code, out, err = run_cli("route", "tools", QUERY, "--llm-model", "m", "--llm-api-key-env", "UNSET_VARIABLE")
     assert code == 2 and "--llm-api-key-env: $UNSET_VARIABLE is not set" in err
 
 
 def test_generate_takes_timeout_and_retries(workspace, run_cli):
     text = "Berlin is the capital of Germany. It has many museums and a famous television tower."
-    save_corpus(workspace, "tiny", [Document("berlin", "Berlin", "text:berlin", text)],
-                [Chunk("berlin#0", "berlin", text)], {})
+    save_corpus(
+        workspace, "tiny", [Document("berlin", "Berlin", "text:berlin", text)], [Chunk("berlin#0", "berlin", text)], {}
+    )
     with FakeOpenAIServer(fault="hang", hang_seconds=5) as server:
         start = time.monotonic()
-        code, out, err = run_cli("generate", "--corpus", "tiny", "--name", "qs", "--generator", "llm",
-                                 "--base-url", server.base_url, "--model", "m", "--timeout", "0.3", "--retries", "0")
+        code, out, err = run_cli(
+            "generate",
+            "--corpus",
+            "tiny",
+            "--name",
+            "qs",
+            "--generator",
+            "llm",
+            "--base-url",
+            server.base_url,
+            "--model",
+            "m",
+            "--timeout",
+            "0.3",
+            "--retries",
+            "0",
+        )
         elapsed = time.monotonic() - start
     assert server.chat_requests == 1 and elapsed < 3.0, (code, out, err)
     assert "timed out" in err + out

@@ -45,9 +45,15 @@ def test_reset_durations_read_as_openai_writes_them():
 
 
 def test_rate_limit_headers_give_each_bucket_and_its_capacity():
-    readings = read_rate_limits({"x-ratelimit-limit-requests": "600", "x-ratelimit-remaining-requests": "4",
-                                 "x-ratelimit-reset-requests": "600ms", "x-ratelimit-limit-tokens": "90000",
-                                 "x-ratelimit-remaining-tokens": "not a number"})
+    readings = read_rate_limits(
+        {
+            "x-ratelimit-limit-requests": "600",
+            "x-ratelimit-remaining-requests": "4",
+            "x-ratelimit-reset-requests": "600ms",
+            "x-ratelimit-limit-tokens": "90000",
+            "x-ratelimit-remaining-tokens": "not a number",
+        }
+    )
     assert set(readings) == {"requests"}  # a bucket without a readable remaining is left out
     requests = readings["requests"]
     assert requests.per_minute == 600 and requests.remaining == 4
@@ -70,9 +76,10 @@ def test_the_bucket_mirror_refills_and_takes_the_later_requests_into_account():
 # AIMD ----------------------------------------------------------------------------------------------
 def _answer_round(limiter: AdaptiveLimiter, statuses: list[int]) -> None:
     """One round trip: a request per status sent at once, then answered in that order."""
+
     async def run():
         tickets = [await limiter.acquire() for _ in statuses]
-        for ticket, status in zip(tickets, statuses):
+        for ticket, status in zip(tickets, statuses, strict=True):
             limiter.release(ticket, status)
 
     asyncio.run(run())
@@ -80,6 +87,7 @@ def _answer_round(limiter: AdaptiveLimiter, statuses: list[int]) -> None:
 
 def _run_requests(limiter: AdaptiveLimiter, n: int) -> None:
     """n requests queued at once, each answered 200 after 10 ms."""
+
     async def one():
         ticket = await limiter.acquire()
         await asyncio.sleep(0.01)
@@ -124,8 +132,9 @@ def test_the_window_grows_past_eight_when_the_server_keeps_up():
 def test_a_limited_server_is_kept_to_its_limit_and_no_prompt_is_lost(headers):
     # How near the limit a run gets is the benchmark's to measure (bench/bench_llm_limits.py), not a test's.
     # 900 requests a minute (15 a second, 1 s window) and 3,000 tokens a second (about 50 tokens a prompt).
-    with FakeOpenAIServer(latency=0.1, latency_max=0.3, rpm=900, tpm=180_000, bucket_seconds=1.0,
-                          rate_limit_headers=headers) as server:
+    with FakeOpenAIServer(
+        latency=0.1, latency_max=0.3, rpm=900, tpm=180_000, bucket_seconds=1.0, rate_limit_headers=headers
+    ) as server:
         outcomes = complete_many(LLMConfig(server.base_url, "fake-model", max_retries=1), _prompts(120))
     assert all(isinstance(o, Completion) for o in outcomes), [o for o in outcomes if not isinstance(o, Completion)][:3]
     requests_per_s, tokens_per_s = _rate(server.admissions, 0.25, 1.0)
@@ -162,16 +171,22 @@ from ragtune_core.corpus.documents import Chunk
 from ragtune_core.llm.client import LLMConfig
 from ragtune_core.questions.llm_generator import LLMQuestionGenerator
 chunks = [Chunk(f"c{i}", "doc", f"Chunk {i} tells how Riverton built its harbour in {1800 + i}.") for i in range(40)]
-LLMQuestionGenerator(LLMConfig(sys.argv[1], "fake-model", max_concurrency=2), cache_dir=Path(sys.argv[2])).generate(chunks, 2)
+config = LLMConfig(sys.argv[1], "fake-model", max_concurrency=2)
+LLMQuestionGenerator(config, cache_dir=Path(sys.argv[2])).generate(chunks, 2)
 """
 
 
 def test_a_run_killed_mid_way_resumes_from_the_cache_without_paying_twice(tmp_path):
     cache = tmp_path / "cache"
-    chunks = [Chunk(f"c{i}", "doc", f"Chunk {i} tells how Riverton built its harbour in {1800 + i}.") for i in range(40)]
+    chunks = [
+        Chunk(f"c{i}", "doc", f"Chunk {i} tells how Riverton built its harbour in {1800 + i}.") for i in range(40)
+    ]
     with FakeOpenAIServer(latency=0.1) as server:
-        child = subprocess.Popen([sys.executable, "-c", CHILD, server.base_url, str(cache)], cwd=ROOT,
-                                 env={**os.environ, "PYTHONPATH": str(ROOT)})
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, server.base_url, str(cache)],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         deadline = time.monotonic() + 20
         while len(list(cache.rglob("*.json"))) < 8 and time.monotonic() < deadline and child.poll() is None:
             time.sleep(0.05)

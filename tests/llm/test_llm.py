@@ -7,9 +7,9 @@ import pytest
 
 from ragtune_core import jobs, llm
 from ragtune_core.corpus.documents import Chunk, Document, save_corpus
-from ragtune_core.llm.client import JOB_API_KEY_ENV
 from ragtune_core.llm import client as llm_client
 from ragtune_core.llm.client import (
+    JOB_API_KEY_ENV,
     Completion,
     Failure,
     LLMConfig,
@@ -20,8 +20,6 @@ from ragtune_core.llm.client import (
 from ragtune_core.network import ALLOWED_HOSTS_ENV
 from ragtune_core.questions.generation import GenerationRequest
 from tests.fake_openai import FakeOpenAIServer
-
-
 
 pytestmark = pytest.mark.usefixtures("plain_llm_environment")
 
@@ -58,12 +56,15 @@ def test_public_dict_refuses_a_key_and_unknown_fields():
         LLMConfig.from_public_dict({"base_url": None, "model": "m", "temprature": 0.2})
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    ({"base_url": "ftp://example.org", "model": "m"}, "base_url"),
-    ({"base_url": None, "model": " "}, "model"),
-    ({"base_url": None, "model": "m", "max_concurrency": 0}, "max_concurrency"),
-    ({"base_url": None, "model": "m", "timeout": 0}, "timeout"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"base_url": "ftp://example.org", "model": "m"}, "base_url"),
+        ({"base_url": None, "model": " "}, "model"),
+        ({"base_url": None, "model": "m", "max_concurrency": 0}, "max_concurrency"),
+        ({"base_url": None, "model": "m", "timeout": 0}, "timeout"),
+    ],
+)
 def test_bad_settings_name_their_field(kwargs, field):
     with pytest.raises(LLMConfigError, match=field):
         LLMConfig(**kwargs)
@@ -145,7 +146,10 @@ def test_a_job_gets_the_key_its_launcher_vetted_and_no_other(workspace, monkeypa
             monkeypatch.setenv("RAGTUNE_LLM_BASE_URL", configured.base_url)
             final = _run_generation_job(workspace, _config(configured), corpus.id)  # the server's own endpoint
             assert final.state == "succeeded", final.error
-    assert [r.authorization for r in typed_url.requests] == ["Bearer sk-typed-for-this-url", f"Bearer {llm.NO_KEY_PLACEHOLDER}"]
+    assert [r.authorization for r in typed_url.requests] == [
+        "Bearer sk-typed-for-this-url",
+        f"Bearer {llm.NO_KEY_PLACEHOLDER}",
+    ]
     assert [r.authorization for r in configured.requests] == ["Bearer sk-server-secret"]
     for path in workspace.root.rglob("*"):
         if path.is_file():
@@ -165,8 +169,10 @@ def test_base_urls_are_checked_against_the_allow_list(monkeypatch):
     assert LLMConfig("http://localhost:11434/v1", "llama3").base_url == "http://localhost:11434/v1"
     assert LLMConfig("https://llm.example.org/v1", "m").base_url
     assert LLMConfig(None, "gpt-4o-mini").base_url is None  # the server's endpoint (OpenAI's API) is always allowed
-    for url, host in [("http://169.254.169.254/v1", "169.254.169.254"), ("http://example.org.evil.test/v1",
-                                                                          "example.org.evil.test")]:
+    for url, host in [
+        ("http://169.254.169.254/v1", "169.254.169.254"),
+        ("http://example.org.evil.test/v1", "example.org.evil.test"),
+    ]:
         with pytest.raises(LLMConfigError) as refused:
             LLMConfig(url, "m")
         assert f"may not contact {host}" in str(refused.value) and ALLOWED_HOSTS_ENV in str(refused.value)
@@ -250,12 +256,18 @@ def test_malformed_answers_are_failures_or_empty_not_crashes():
     assert isinstance(outcomes[2], Failure) and "malformed response" in outcomes[2].message
 
 
-@pytest.mark.parametrize("fault, message", [
-    ("truncated_json", "malformed response (JSONDecodeError"),
-    ("html", "malformed response ({url}/chat/completions answered in another shape: not a JSON object but '<html>"),
-    ("empty_choices", "malformed response ({url}/chat/completions answered in another shape: choices: List should "
-                      "have at least 1 item"),
-])
+@pytest.mark.parametrize(
+    "fault, message",
+    [
+        ("truncated_json", "malformed response (JSONDecodeError"),
+        ("html", "malformed response ({url}/chat/completions answered in another shape: not a JSON object but '<html>"),
+        (
+            "empty_choices",
+            "malformed response ({url}/chat/completions answered in another shape: choices: List should "
+            "have at least 1 item",
+        ),
+    ],
+)
 def test_a_broken_body_fails_its_prompt_once(fault, message):
     with FakeOpenAIServer(fault=fault) as server:
         outcomes = complete_many(_config(server, max_concurrency=2), _prompts(3))
@@ -286,8 +298,13 @@ def test_a_hung_server_costs_few_timeouts_and_says_it_is_waiting():
     assert all(isinstance(o, Failure) for o in outcomes)
     assert "gave up after 2 attempts: the request timed out" in outcomes[0].message
     assert all("has not answered any request within 0.3 s" in o.message for o in outcomes)
-    assert waits[0] == f"waiting for the first answer from {server.base_url} (fake-model; given up after 0.3 s without one)"
-    assert waits[1:] and all(w.startswith("waiting for the server (no answer in time), retry 1/1 in ") for w in waits[1:])
+    assert (
+        waits[0]
+        == f"waiting for the first answer from {server.base_url} (fake-model; given up after 0.3 s without one)"
+    )
+    assert waits[1:] and all(
+        w.startswith("waiting for the server (no answer in time), retry 1/1 in ") for w in waits[1:]
+    )
 
 
 def test_a_timeout_after_the_server_answered_fails_only_its_prompt():
@@ -307,8 +324,10 @@ def test_waits_reach_the_reporter_in_effect():
     with FakeOpenAIServer(rate_limit_every=1, retry_after=0.01) as server, report_waits(waits.append):
         [outcome] = complete_many(_config(server, max_retries=2), _prompts(1))
     assert isinstance(outcome, Failure)
-    assert [w.split(" in ")[0] for w in waits[1:]] == ["waiting for the server (rate limited), retry 1/2",
-                                                       "waiting for the server (rate limited), retry 2/2"]
+    assert [w.split(" in ")[0] for w in waits[1:]] == [
+        "waiting for the server (rate limited), retry 1/2",
+        "waiting for the server (rate limited), retry 2/2",
+    ]
     with FakeOpenAIServer(rate_limit_every=1, retry_after=0.01) as server:
         complete_many(_config(server, max_retries=1), _prompts(1))
     assert len(waits) == 3  # outside the block, nobody is told
@@ -367,5 +386,3 @@ def test_token_and_cost_estimates():
     assert llm.estimate_cost(LLMConfig("http://localhost:11434/v1", "llama3"), 1000, 1000) is None
     priced = LLMConfig("http://localhost:8000/v1", "llama3", price_per_1k_input=0.001, price_per_1k_output=0.002)
     assert llm.estimate_cost(priced, 2000, 500) == pytest.approx(0.003)
-
-

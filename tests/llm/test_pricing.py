@@ -21,7 +21,9 @@ def test_the_workspace_prices_win_and_a_run_keeps_the_prices_it_started_with(wor
     assert json.loads((workspace.root / llm.PRICES_FILE).read_text())["llama3"] == {"input": 0.001, "output": 0.002}
     local = llm.with_prices(LLMConfig("http://localhost:11434/v1", "llama3"), workspace)
     assert llm.estimate_cost(local, 2000, 500) == pytest.approx(0.003)
-    assert llm.estimate_cost(LLMConfig(**{**local.to_public_dict(), "batch": True}), 2000, 500) is None  # no batch price
+    assert (
+        llm.estimate_cost(LLMConfig(**{**local.to_public_dict(), "batch": True}), 2000, 500) is None
+    )  # no batch price
     assert llm.with_prices(LLMConfig(None, "gpt-4o-mini"), workspace).price_per_1k_input == 0.1
     own = LLMConfig(None, "gpt-4o-mini", price_per_1k_input=0.5, price_per_1k_output=0.5)
     assert llm.with_prices(own, workspace).price_per_1k_input == 0.5  # a config's own price is kept
@@ -31,16 +33,21 @@ def test_the_workspace_prices_win_and_a_run_keeps_the_prices_it_started_with(wor
     assert llm.price_for("llama3", llm.price_table(workspace)) is None
 
 
-@pytest.mark.parametrize("content, problem", [
-    ("[1, 2]", "expected an object of models"),
-    ('{"m": {"input": 0.1}}', "output"),
-    ('{"m": {"input": 0.1, "output": 0.1, "batch": 0.05}}', "batch"),
-    ('{"m": {"input": "cheap", "output": 0.1}}', "'m': input must be a number from 0 to 10, not 'cheap'"),
-    ('{"m": {"input": -0.5, "output": 0.1}}', "'m': input must be a number from 0 to 10, not -0.5"),
-    ('{"m": {"input": 0.1, "output": 0.1, "training_per_1m": -3}}',
-     "'m': training_per_1m must be a number from 0 to 1000, not -3"),
-    ("{not json", "cannot be read"),
-])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        ("[1, 2]", "expected an object of models"),
+        ('{"m": {"input": 0.1}}', "output"),
+        ('{"m": {"input": 0.1, "output": 0.1, "batch": 0.05}}', "batch"),
+        ('{"m": {"input": "cheap", "output": 0.1}}', "'m': input must be a number from 0 to 10, not 'cheap'"),
+        ('{"m": {"input": -0.5, "output": 0.1}}', "'m': input must be a number from 0 to 10, not -0.5"),
+        (
+            '{"m": {"input": 0.1, "output": 0.1, "training_per_1m": -3}}',
+            "'m': training_per_1m must be a number from 0 to 1000, not -3",
+        ),
+        ("{not json", "cannot be read"),
+    ],
+)
 def test_a_damaged_price_file_is_named_with_its_problem(workspace, content, problem):
     (workspace.root / llm.PRICES_FILE).write_text(content)
     with pytest.raises(PriceError, match=llm.PRICES_FILE) as info:
@@ -55,9 +62,11 @@ def test_cost_per_thousand_routed_queries_and_descriptions():
     assert llm.cost_per_1k_queries(config, usage, 0) is None
     assert llm.cost_per_1k_queries(LLMConfig("http://127.0.0.1:9/v1", "llama3"), usage, 200) is None
     assert llm.describe_cost(config, 1000, 100) == (
-        "about 1,000 prompt + 100 completion tokens · estimated $0.0002 (gpt-4o-mini, online prices)")
+        "about 1,000 prompt + 100 completion tokens · estimated $0.0002 (gpt-4o-mini, online prices)"
+    )
     assert llm.describe_cost(LLMConfig("http://127.0.0.1:9/v1", "llama3", batch=True), 10, 1, spent=True) == (
-        "used 10 prompt + 1 completion tokens · unknown batch price for llama3")
+        "used 10 prompt + 1 completion tokens · unknown batch price for llama3"
+    )
     with pytest.raises(llm.LLMConfigError, match="price_per_1k_input"):
         LLMConfig(None, "m", price_per_1k_input=-1)
 
@@ -69,25 +78,40 @@ def test_a_generation_run_records_its_usage_and_cost_in_the_run_history(workspac
     from tests.fake_openai import FakeOpenAIServer
 
     text = "Riverton built its harbour in 1820. The Northfield ferry has carried people since 1901."
-    corpus = save_corpus(workspace, "harbour", [Document("riverton", "Riverton", "text:riverton", text)],
-                         [Chunk("riverton#0", "riverton", text)], {})
+    corpus = save_corpus(
+        workspace,
+        "harbour",
+        [Document("riverton", "Riverton", "text:riverton", text)],
+        [Chunk("riverton#0", "riverton", text)],
+        {},
+    )
     llm.save_price(workspace, "fake-model", ModelPrice(0.01, 0.02))
     with FakeOpenAIServer() as server:
         config = llm.with_prices(LLMConfig(server.base_url, "fake-model"), workspace)
-        status = jobs.start_job(workspace, JobKind.GENERATE_QUESTIONS, {
-            "corpus_id": corpus.id, "generator": "llm", "llm": config.to_public_dict()})
+        status = jobs.start_job(
+            workspace,
+            JobKind.GENERATE_QUESTIONS,
+            {"corpus_id": corpus.id, "generator": "llm", "llm": config.to_public_dict()},
+        )
         assert jobs.wait(workspace, status.run_id, timeout=60).state == "succeeded"
     code, out, err = run_cli("runs")
     [run] = json.loads(out)["runs"]
     usage = run["usage"]
     assert usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
-    assert run["cost_usd"] == pytest.approx(usage["prompt_tokens"] * 0.01 / 1000 + usage["completion_tokens"] * 0.02 / 1000)
+    assert run["cost_usd"] == pytest.approx(
+        usage["prompt_tokens"] * 0.01 / 1000 + usage["completion_tokens"] * 0.02 / 1000
+    )
 
 
 def test_an_llm_prices_file_of_an_earlier_version_loads_and_keeps_the_known_fine_tuning_prices(workspace):
-    (workspace.root / llm.PRICES_FILE).write_text(json.dumps({
-        "llama3": {"input": 0.001, "output": 0.002, "batch_input": None, "batch_output": None},
-        "gpt-4o-mini": {"input": 0.1, "output": 0.2, "batch_input": 0.05, "batch_output": 0.1}}))
+    (workspace.root / llm.PRICES_FILE).write_text(
+        json.dumps(
+            {
+                "llama3": {"input": 0.001, "output": 0.002, "batch_input": None, "batch_output": None},
+                "gpt-4o-mini": {"input": 0.1, "output": 0.2, "batch_input": 0.05, "batch_output": 0.1},
+            }
+        )
+    )
     table = llm.price_table(workspace)
     assert table["llama3"] == ModelPrice(0.001, 0.002)
     mini = table["gpt-4o-mini"]

@@ -2,17 +2,15 @@ import json
 import re
 
 import pytest
+
+from ragtune_core.cli import main
+from ragtune_core.corpus.documents import Chunk, Document, save_corpus
+from ragtune_core.evaluation import retrieval
+from ragtune_core.evaluation.retrieval import latest_reports
+from ragtune_core.questions.qa_dataset import load_dataset, save_dataset
+from ragtune_core.store.models import DEFAULT_BASE_MODEL, ModelNotFound, bundled_model_path
 from tests.evaluation.test_evaluation import small_case, synthetic_dataset
 from tests.questions.test_qa_dataset import LLAMA_INDEX_FILE, many_documents
-
-from ragtune_core.evaluation import retrieval
-from ragtune_core.cli import main
-from ragtune_core.corpus.documents import Chunk, Document
-from ragtune_core.evaluation.retrieval import latest_reports
-from ragtune_core.store.models import DEFAULT_BASE_MODEL, ModelNotFound, bundled_model_path
-from ragtune_core.questions.qa_dataset import load_dataset
-from ragtune_core.corpus.documents import save_corpus
-from ragtune_core.questions.qa_dataset import save_dataset
 
 
 def run(capsys, workspace, *argv) -> tuple[int, dict | None, str]:
@@ -36,7 +34,8 @@ def test_import_a_llama_index_file_and_list_it(capsys, workspace, llama_file):
     code, listing, _ = run(capsys, workspace, "datasets")
     assert code == 0
     assert [(d["name"], d["queries"], d["params"]) for d in listing["datasets"]] == [
-        ("lyft", 2, {"imported": "lyft_train.json"})]
+        ("lyft", 2, {"imported": "lyft_train.json"})
+    ]
 
 
 def corpus_of(workspace, dataset) -> str:
@@ -46,12 +45,24 @@ def corpus_of(workspace, dataset) -> str:
 
 
 ROUTER_FILE = {  # as the seeds ship router datasets: plain LlamaIndex JSON, tools as the corpus
-    "queries": {"q1": "When was Oslo founded?", "q2": "Sum up Oslo.", "q3": "How tall is Lima's tallest tower?",
-                "q4": "Give me an overview of Lima."},
-    "corpus": {"vector_tool_oslo": "Specific facts about Oslo.", "summary_tool_oslo": "A summary of Oslo.",
-               "vector_tool_lima": "Specific facts about Lima.", "summary_tool_lima": "A summary of Lima."},
-    "relevant_docs": {"q1": ["vector_tool_oslo"], "q2": ["summary_tool_oslo"], "q3": ["vector_tool_lima"],
-                      "q4": ["summary_tool_lima"]},
+    "queries": {
+        "q1": "When was Oslo founded?",
+        "q2": "Sum up Oslo.",
+        "q3": "How tall is Lima's tallest tower?",
+        "q4": "Give me an overview of Lima.",
+    },
+    "corpus": {
+        "vector_tool_oslo": "Specific facts about Oslo.",
+        "summary_tool_oslo": "A summary of Oslo.",
+        "vector_tool_lima": "Specific facts about Lima.",
+        "summary_tool_lima": "A summary of Lima.",
+    },
+    "relevant_docs": {
+        "q1": ["vector_tool_oslo"],
+        "q2": ["summary_tool_oslo"],
+        "q3": ["vector_tool_lima"],
+        "q4": ["summary_tool_lima"],
+    },
     "mode": "text",
 }
 
@@ -64,8 +75,9 @@ def test_a_plain_file_whose_passages_are_tools_is_imported_as_a_router_dataset(c
     dataset = load_dataset(workspace, summary["dataset_id"])
     tools = {t["name"]: (t["kind"], t["document_id"]) for t in dataset.extra["tools"]}
     assert tools["vector_tool_oslo"] == ("vector", "oslo") and tools["summary_tool_lima"] == ("summary", "lima")
-    code, summary, _ = run(capsys, workspace, "split", "guessed", "--by", "document", "--val-ratio", "0.5",
-                           "--test-ratio", "0")
+    code, summary, _ = run(
+        capsys, workspace, "split", "guessed", "--by", "document", "--val-ratio", "0.5", "--test-ratio", "0"
+    )
     assert code == 0 and (summary["train"], summary["val"]) == (2, 2)  # one city each: its tools stay together
     code, summary, _ = run(capsys, workspace, "split", "guessed", "--by", "document")  # two cities, three parts
     assert code == 0 and summary["by"] == "query" and "fewer than the 3 a split by document needs" in summary["note"]
@@ -104,13 +116,22 @@ def test_import_refuses_passages_that_are_not_chunks_of_the_corpus(capsys, works
     assert workspace.list_datasets() == []
 
 
-@pytest.mark.parametrize("content, message", [
-    ('{"queries": {', "broken.json is not valid JSON"),
-    ('{"queries": {}, "corpus": {}}', "broken.json: missing relevant_docs"),
-    ('{"queries": {"q": "?"}, "corpus": {}, "relevant_docs": {"q": ["p"]}}', "broken.json: corpus: expected at least one"),
-    ('{"queries": {"q": "?"}, "corpus": {"x": "."}, "relevant_docs": {"q": ["p"]}}', "broken.json: query 'q' points at"),
-    (b"\xff\xfe{}", "broken.json is not UTF-8 text"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('{"queries": {', "broken.json is not valid JSON"),
+        ('{"queries": {}, "corpus": {}}', "broken.json: missing relevant_docs"),
+        (
+            '{"queries": {"q": "?"}, "corpus": {}, "relevant_docs": {"q": ["p"]}}',
+            "broken.json: corpus: expected at least one",
+        ),
+        (
+            '{"queries": {"q": "?"}, "corpus": {"x": "."}, "relevant_docs": {"q": ["p"]}}',
+            "broken.json: query 'q' points at",
+        ),
+        (b"\xff\xfe{}", "broken.json is not UTF-8 text"),
+    ],
+)
 def test_import_of_a_bad_file_names_it_and_saves_nothing(capsys, workspace, tmp_path, content, message):
     path = tmp_path / "broken.json"
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
@@ -145,8 +166,17 @@ def test_export_whole_dataset_one_part_or_llama_index_only(capsys, workspace, sp
     assert (summary["queries"], summary["part"], summary["format"]) == (10, "all", "llama-index+ragtune")
     assert json.loads(full.read_text())["ragtune"]["split"] == load_dataset(workspace, split_dataset_record.id).split
 
-    code, summary, err = run(capsys, workspace, "export-dataset", split_dataset_record.id, "--part", "val",
-                             "--llama-index", "--out", str(val))
+    code, summary, err = run(
+        capsys,
+        workspace,
+        "export-dataset",
+        split_dataset_record.id,
+        "--part",
+        "val",
+        "--llama-index",
+        "--out",
+        str(val),
+    )
     assert code == 0, err
     data = json.loads(val.read_text())
     assert set(data) == {"queries", "corpus", "relevant_docs", "mode"}
@@ -176,14 +206,17 @@ def test_export_errors_name_the_dataset(capsys, workspace, tmp_path):
 
 
 def test_split_by_document_is_stored(capsys, workspace, split_dataset_record):
-    code, summary, err = run(capsys, workspace, "split", "docs-qa", "--by", "document", "--val-ratio", "0.4",
-                             "--seed", "3")
+    code, summary, err = run(
+        capsys, workspace, "split", "docs-qa", "--by", "document", "--val-ratio", "0.4", "--seed", "3"
+    )
     assert code == 0, err
     assert (summary["train"], summary["val"], summary["test"], summary["by"]) == (4, 4, 2, "document")
     assert "note" not in summary
     dataset = load_dataset(workspace, split_dataset_record.id)
-    docs = {part: {dataset.passage_docs[dataset.relevant_docs[q][0]] for q, p in dataset.split.items() if p == part}
-            for part in ("train", "val", "test")}
+    docs = {
+        part: {dataset.passage_docs[dataset.relevant_docs[q][0]] for q, p in dataset.split.items() if p == part}
+        for part in ("train", "val", "test")
+    }
     assert len(docs["val"]) == 2 and len(docs["test"]) == 1 and not (docs["val"] | docs["test"]) & docs["train"]
     code, again, _ = run(capsys, workspace, "split", split_dataset_record.id, "--by", "query", "--val-ratio", "0.3")
     assert code == 0 and (again["train"], again["val"], again["test"]) == (5, 3, 2)
@@ -243,8 +276,9 @@ def test_evaluate_base_and_a_workspace_model(capsys, workspace, fake_models, tmp
     assert reports[1].model_path == mine.path
     assert re.search(r"evaluate: \d+% · .* · mine: encoded \d+/\d+ texts", err)
 
-    code, summary, _ = run(capsys, workspace, "evaluate", record.id, "--model", str(tmp_path / "folder"),
-                           "--part", "all")
+    code, summary, _ = run(
+        capsys, workspace, "evaluate", record.id, "--model", str(tmp_path / "folder"), "--part", "all"
+    )
     assert code == 0 and summary["queries"] == 3 and list(summary["models"]) == [str(tmp_path / "folder")]
 
 
@@ -287,8 +321,9 @@ def test_evaluate_bad_input_saves_no_report(capsys, workspace, fake_models):
 def test_evaluate_the_bundled_model_from_the_command_line(capsys, workspace):
     record = save_dataset(workspace, "towns", synthetic_dataset(), None, {})
     tuned = workspace.register_model("copy-of-base", "embedding", bundled_model_path(), "base")
-    code, summary, err = run(capsys, workspace, "evaluate", "towns", "--model", "base", "--model", tuned.id,
-                             "--part", "all")
+    code, summary, err = run(
+        capsys, workspace, "evaluate", "towns", "--model", "base", "--model", tuned.id, "--part", "all"
+    )
     assert code == 0, err
     assert summary["queries"] == 30 and summary["passages"] == 61
     base, copy = summary["models"][DEFAULT_BASE_MODEL], summary["models"]["copy-of-base"]

@@ -19,13 +19,25 @@ CHUNKS = [
     Chunk("cinema#1", "cinema", "Projector maintenance cost rose to $2.1\nmillion."),
     Chunk("cinema#2", "cinema", "Popcorn and snacks brought in more revenue than tickets at some screens."),
 ]
-EVIDENCE = {"source": "lanternfish.pdf", "questions": [
-    {"id": "t1", "question": "lanternfish tickets 2031", "evidence": "sold 900,000 tickets in 2031", "style": "terse"},
-    {"id": "t2", "question": "snacks revenue", "evidence": "popcorn and snacks brought in", "style": "terse"},
-    {"id": "s1", "question": "upkeep spend on beamers", "evidence": "Projector maintenance cost rose to $2.1 million",
-     "style": "synonym"},
-    {"id": "x1", "question": "screen count", "evidence": "operates 48 screens", "style": "topic"},
-]}
+EVIDENCE = {
+    "source": "lanternfish.pdf",
+    "questions": [
+        {
+            "id": "t1",
+            "question": "lanternfish tickets 2031",
+            "evidence": "sold 900,000 tickets in 2031",
+            "style": "terse",
+        },
+        {"id": "t2", "question": "snacks revenue", "evidence": "popcorn and snacks brought in", "style": "terse"},
+        {
+            "id": "s1",
+            "question": "upkeep spend on beamers",
+            "evidence": "Projector maintenance cost rose to $2.1 million",
+            "style": "synonym",
+        },
+        {"id": "x1", "question": "screen count", "evidence": "operates 48 screens", "style": "topic"},
+    ],
+}
 
 
 def words(text: str) -> list[str]:
@@ -104,8 +116,9 @@ def test_import_without_a_corpus_says_it_needs_one(run_cli, workspace, cinema, e
     code, out, err = run_cli("import-dataset", str(evidence_path), "--name", "hw")
     assert (code, out) == (2, "")
     assert "lanternfish-hw.json is an evidence-phrase set: it needs the corpus" in err and "--corpus" in err
-    code, _, err = run_cli("import-dataset", str(evidence_path), "--name", "hw", "--corpus", "cinema",
-                           "--kind", "router")
+    code, _, err = run_cli(
+        "import-dataset", str(evidence_path), "--name", "hw", "--corpus", "cinema", "--kind", "router"
+    )
     assert code == 2 and "a question/passage (qa) evaluation set: the router kind does not apply" in err
     assert workspace.list_datasets() == []
 
@@ -129,10 +142,8 @@ def test_evaluate_takes_every_question_and_reports_each_style(run_cli, workspace
     assert (summary["part"], summary["queries"], summary["passages"]) == ("all", 3, 3)
     styles = summary["by_style"][folder]
     # t1 and t2 share words with their passage; s1 shares none with any: a three-way tie, by id cinema#0 first.
-    assert styles["terse"] == {"accuracy@1": 1.0, "accuracy@5": 1.0, "accuracy@10": 1.0, "mrr@10": 1.0,
-                               "queries": 2}
-    assert styles["synonym"] == {"accuracy@1": 0.0, "accuracy@5": 1.0, "accuracy@10": 1.0, "mrr@10": 0.5,
-                                 "queries": 1}
+    assert styles["terse"] == {"accuracy@1": 1.0, "accuracy@5": 1.0, "accuracy@10": 1.0, "mrr@10": 1.0, "queries": 2}
+    assert styles["synonym"] == {"accuracy@1": 0.0, "accuracy@5": 1.0, "accuracy@10": 1.0, "mrr@10": 0.5, "queries": 1}
     assert list(styles) == ["terse", "synonym"]  # a style whose every question was left out has no row
     assert summary["models"][folder]["mrr@10"] == pytest.approx(2.5 / 3)
     assert len(latest_reports(workspace, imported["dataset_id"], "all")) == 2
@@ -151,16 +162,29 @@ def test_rerank_reports_each_style_of_both_rankings(run_cli, imported, word_mode
 
 def test_evaluate_a_dataset_without_styles_adds_no_breakdown(run_cli, workspace, cinema, tmp_path, word_models):
     path = tmp_path / "plain.json"
-    path.write_text(json.dumps({"queries": {"q": "lanternfish tickets"}, "corpus": {c.chunk_id: c.text for c in CHUNKS},
-                                "relevant_docs": {"q": ["cinema#0"]}}))
+    path.write_text(
+        json.dumps(
+            {
+                "queries": {"q": "lanternfish tickets"},
+                "corpus": {c.chunk_id: c.text for c in CHUNKS},
+                "relevant_docs": {"q": ["cinema#0"]},
+            }
+        )
+    )
     assert run_cli("import-dataset", str(path), "--name", "plain")[0] == 0
     code, out, err = run_cli("evaluate", "plain", "--model", "base")
     assert code == 0, err
     assert "by_style" not in json.loads(out)
 
 
-@pytest.mark.parametrize("command", [["train", "hw", "--name", "m"], ["train", "hw", "--name", "m", "--background"],
-                                     ["train-cross-encoder", "hw", "--name", "m", "--embedder", "base"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["train", "hw", "--name", "m"],
+        ["train", "hw", "--name", "m", "--background"],
+        ["train-cross-encoder", "hw", "--name", "m", "--embedder", "base"],
+    ],
+)
 def test_training_refuses_an_evaluation_only_set(run_cli, workspace, imported, command):
     code, out, err = run_cli(*command)
     assert (code, out) == (2, "")
@@ -193,15 +217,25 @@ def test_an_evaluation_job_also_evaluates_held_out_sets_each_on_its_own(workspac
     from ragtune_core.questions.qa_dataset import QADataset, save_dataset
     from tests.fake_job import FakeContext
 
-    generated = QADataset({"g1": "What did Lanternfish sell?", "g2": "What did the projector maintenance cost?"},
-                          {c.chunk_id: c.text for c in CHUNKS}, {"g1": ["cinema#0"], "g2": ["cinema#1"]},
-                          passage_docs={c.chunk_id: c.doc_id for c in CHUNKS}, split={"g1": "train", "g2": "val"})
+    generated = QADataset(
+        {"g1": "What did Lanternfish sell?", "g2": "What did the projector maintenance cost?"},
+        {c.chunk_id: c.text for c in CHUNKS},
+        {"g1": ["cinema#0"], "g2": ["cinema#1"]},
+        passage_docs={c.chunk_id: c.doc_id for c in CHUNKS},
+        split={"g1": "train", "g2": "val"},
+    )
     record = save_dataset(workspace, "generated", generated, None, {})
     ctx = FakeContext(workspace)
-    result = tasks.run_evaluation_job(ctx, {"dataset_id": record.id, "part": "val",
-                                            "held_out": [imported["dataset_id"]],
-                                            "models": [{"label": "base", "path": None}],
-                                            "rerankers": [{"label": "ce", "path": str(model_folder(tmp_path, "ce"))}]})
+    result = tasks.run_evaluation_job(
+        ctx,
+        {
+            "dataset_id": record.id,
+            "part": "val",
+            "held_out": [imported["dataset_id"]],
+            "models": [{"label": "base", "path": None}],
+            "rerankers": [{"label": "ce", "path": str(model_folder(tmp_path, "ce"))}],
+        },
+    )
     assert set(result["metrics"]) == {"base", "base + rerank ce"}
     assert set(result["held_out"][imported["dataset_id"]]) == {"base", "base + rerank ce"}
     assert len(result["reports"]) == 4

@@ -8,10 +8,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from tests.questions.test_qa_dataset import many_documents
 
 from ragtune_core.questions.curation import apply_table, load_draft, questions_table, save_draft
 from ragtune_core.questions.qa_dataset import DatasetError, load_dataset, save_dataset, update_dataset
+from tests.questions.test_qa_dataset import many_documents
 
 REPO = Path(__file__).resolve().parents[2]
 CHANGED = "changed by someone else"
@@ -31,7 +31,8 @@ def edited(ws, dataset_id, question: str):
 @pytest.mark.fault(
     "Two people edit the same dataset (two tabs, a tab and the CLI)",
     sees="the later save of the older copy is refused: changed by someone else, reload",
-    kept="the first save; after a reload both edits")
+    kept="the first save; after a reload both edits",
+)
 def test_a_stale_copy_is_refused_and_a_reload_keeps_both_edits(workspace, record):
     mine, theirs = edited(workspace, record.id, "Mine?"), edited(workspace, record.id, "Theirs?")
     update_dataset(workspace, record.id, theirs, {"by": "them"})
@@ -94,12 +95,28 @@ except DatasetError as exc:
 @pytest.mark.fault(
     "Two processes save edits of the same dataset version at the same moment",
     sees="one is saved; the other is told it was changed by someone else",
-    kept="the winner's edit, file and catalogue row together")
+    kept="the winner's edit, file and catalogue row together",
+)
 def test_two_processes_saving_the_same_version_one_wins(workspace, record, tmp_path):
     go = tmp_path / "go"
-    editors = [subprocess.Popen([sys.executable, "-c", EDITOR, str(workspace.root), record.id, f"Process {i}?",
-                                 str(tmp_path / f"ready{i}"), str(go)], cwd=REPO, stdout=subprocess.PIPE, text=True)
-               for i in range(2)]
+    editors = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                EDITOR,
+                str(workspace.root),
+                record.id,
+                f"Process {i}?",
+                str(tmp_path / f"ready{i}"),
+                str(go),
+            ],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
     for i in range(2):
         for _ in range(600):
             if (tmp_path / f"ready{i}").exists():
@@ -112,9 +129,8 @@ def test_two_processes_saving_the_same_version_one_wins(workspace, record, tmp_p
 
 
 @pytest.mark.fault(
-    "A draft question set edited in two tabs",
-    sees="the stale tab's save is refused",
-    kept="the other tab's edits")
+    "A draft question set edited in two tabs", sees="the stale tab's save is refused", kept="the other tab's edits"
+)
 def test_a_draft_edited_in_two_tabs_refuses_the_stale_save(workspace, tmp_path):
     run = workspace.create_run("generate_questions", "gen", {})
     draft = tmp_path / "draft.json"

@@ -4,18 +4,37 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ragtune_core.questions.curation import Duplicate, accept_draft, apply_table, coverage, drop_duplicates, find_duplicates, load_draft, normalise_question, questions_table, save_draft
 from ragtune_core.corpus.documents import Chunk
+from ragtune_core.questions.curation import (
+    Duplicate,
+    accept_draft,
+    apply_table,
+    coverage,
+    drop_duplicates,
+    find_duplicates,
+    load_draft,
+    normalise_question,
+    questions_table,
+    save_draft,
+)
 from ragtune_core.questions.qa_dataset import DatasetError, QADataset, load_dataset, save_dataset
 from ragtune_core.store.workspace import WorkspaceError
 
 
 def draft() -> QADataset:
     return QADataset(
-        queries={"q1": "What is the population of Toronto?", "q2": "what is the population of toronto",
-                 "q3": "When was the harbour built?", "q4": "Who designed the bridge?"},
-        corpus={"c1": "Toronto has 2.8 million people.", "c2": "The harbour dates from 1850.",
-                "c3": "An engineer designed the bridge.", "c4": "Nobody asked about this one."},
+        queries={
+            "q1": "What is the population of Toronto?",
+            "q2": "what is the population of toronto",
+            "q3": "When was the harbour built?",
+            "q4": "Who designed the bridge?",
+        },
+        corpus={
+            "c1": "Toronto has 2.8 million people.",
+            "c2": "The harbour dates from 1850.",
+            "c3": "An engineer designed the bridge.",
+            "c4": "Nobody asked about this one.",
+        },
         relevant_docs={"q1": ["c1"], "q2": ["c1"], "q3": ["c2", "c3"], "q4": ["c3"]},
         passage_docs={"c1": "doc-a", "c2": "doc-a", "c3": "doc-b", "c4": "doc-b"},
         split={"q1": "train", "q2": "train", "q3": "val", "q4": "val"},
@@ -33,8 +52,12 @@ def test_exact_duplicates_flag_later_copies_of_the_first():
 
 
 def test_near_duplicates_by_character_trigrams_without_embeddings():
-    questions = {"a": "What is the population of Toronto?", "b": "What is the populaton of Toronto?",
-                 "c": "What is the population of Montreal?", "d": "How many people live in Toronto?"}
+    questions = {
+        "a": "What is the population of Toronto?",
+        "b": "What is the populaton of Toronto?",
+        "c": "What is the population of Montreal?",
+        "d": "How many people live in Toronto?",
+    }
     found = find_duplicates(questions)
     assert set(found) == {"b"}  # a typo is near; another city or a paraphrase is not
     assert (found["b"].of, found["b"].kind) == ("a", "near")
@@ -56,8 +79,11 @@ def test_near_duplicates_by_embedding_cosine_compare_with_kept_questions_only():
 def test_duplicate_search_over_5000_questions_is_fast():
     rng = np.random.default_rng(0)
     topics = ["harbour", "bridge", "museum", "climate", "economy", "history", "schools", "parks"]
-    questions = {f"q{i}": f"What does the report say about the {topics[i % 8]} of town {rng.integers(10**6)} "
-                          f"in year {1800 + i % 200}?" for i in range(5000)}
+    questions = {
+        f"q{i}": f"What does the report say about the {topics[i % 8]} of town {rng.integers(10**6)} "
+        f"in year {1800 + i % 200}?"
+        for i in range(5000)
+    }
     questions["copy"] = questions["q17"].upper()
     start = time.perf_counter()
     found = find_duplicates(questions)
@@ -73,8 +99,16 @@ def test_questions_table_shows_passages_duplicates_and_locations():
     dataset = draft()
     chunks = {"c1": Chunk("c1", "doc-a", "...", page=3), "c2": Chunk("c2", "doc-a", "...", section="Port")}
     table = questions_table(dataset, chunks)
-    assert list(table.columns) == ["query_id", "question", "chunk_id", "document", "passage", "duplicate",
-                                   "page", "section"]
+    assert list(table.columns) == [
+        "query_id",
+        "question",
+        "chunk_id",
+        "document",
+        "passage",
+        "duplicate",
+        "page",
+        "section",
+    ]
     assert table["query_id"].tolist() == ["q1", "q2", "q3", "q4"]
     assert table["chunk_id"].tolist() == ["c1", "c1", "c2", "c3"]  # a question's first relevant passage
     assert table.loc[0, "passage"] == "Toronto has 2.8 million people."
@@ -101,8 +135,11 @@ def test_apply_table_applies_edits_deletions_and_additions():
     assert curated.queries["q1"] == "How many people live in Toronto?"
     assert curated.relevant_docs == {"q1": ["c1"], "q3": ["c2", "c3"], "q4": ["c4"], new_ids[0]: ["c4"]}
     assert curated.split == {"q1": "train", "q3": "val", "q4": "val"}  # new questions are split on accept
-    assert (curated.corpus, curated.passage_docs, curated.extra) == (dataset.corpus, dataset.passage_docs,
-                                                                       dataset.extra)
+    assert (curated.corpus, curated.passage_docs, curated.extra) == (
+        dataset.corpus,
+        dataset.passage_docs,
+        dataset.extra,
+    )
     assert list(dataset.queries) == ["q1", "q2", "q3", "q4"]  # the original is untouched
 
 
@@ -151,7 +188,8 @@ def test_coverage_per_document():
     assert rows == {"doc-a": (2, 2, 3), "doc-b": (2, 1, 2)}  # q3 points into both documents
     dataset.passage_docs = {}
     assert coverage(dataset).to_dict("records") == [
-        {"document": "(unknown document)", "passages": 4, "passages_with_questions": 3, "questions": 4}]
+        {"document": "(unknown document)", "passages": 4, "passages_with_questions": 3, "questions": 4}
+    ]
 
 
 # --- accepting a draft --------------------------------------------------------------------------
@@ -175,10 +213,19 @@ def test_accept_draft_splits_saves_and_marks_the_run_accepted(workspace):
     assert saved.queries == draft().queries
     sides = {saved.passage_docs[saved.relevant_docs[q][0]]: part for q, part in saved.split.items()}
     assert sorted(sides.values()) == ["train", "val"]  # one document on each side
-    assert record.params == {"split_by": "document", "val_ratio": 0.5, "test_ratio": 0, "seed": 1, "generator": "offline",
-                             "run_id": run_id}
-    assert workspace.get_run(run_id).result == {"draft": str(workspace.run_dir(run_id) / "draft.json"),
-                                                "questions": 4, "accepted_dataset_id": record.id}
+    assert record.params == {
+        "split_by": "document",
+        "val_ratio": 0.5,
+        "test_ratio": 0,
+        "seed": 1,
+        "generator": "offline",
+        "run_id": run_id,
+    }
+    assert workspace.get_run(run_id).result == {
+        "draft": str(workspace.run_dir(run_id) / "draft.json"),
+        "questions": 4,
+        "accepted_dataset_id": record.id,
+    }
 
 
 def test_accept_draft_saves_the_curated_version_without_changing_it(workspace):

@@ -8,11 +8,21 @@ import pytest
 
 from ragtune_core.corpus.documents import Chunk, Document, save_corpus
 from ragtune_core.questions.evidence import (
-    EvidenceError, import_evidence_set, is_evidence_file, match_evidence, normalise, parse_evidence_set,
+    EvidenceError,
+    import_evidence_set,
+    is_evidence_file,
+    match_evidence,
+    normalise,
+    parse_evidence_set,
     read_evidence_file,
 )
 from ragtune_core.questions.qa_dataset import (
-    DatasetError, QADataset, load_dataset, refuse_evaluation_only, split_dataset, update_dataset,
+    DatasetError,
+    QADataset,
+    load_dataset,
+    refuse_evaluation_only,
+    split_dataset,
+    update_dataset,
 )
 
 CHUNKS = [
@@ -24,10 +34,19 @@ CHUNKS = [
 ]
 
 QUESTIONS = [
-    {"id": "f1", "question": "quillfeather passengers 2030", "evidence": "carried 4.2 million passengers in 2030",
-     "style": "terse", "page": 3},
-    {"id": "f2", "question": "what did they pay for diesel", "evidence": "Fuel costs rose to $18.5 million",
-     "style": "synonym"},
+    {
+        "id": "f1",
+        "question": "quillfeather passengers 2030",
+        "evidence": "carried 4.2 million passengers in 2030",
+        "style": "terse",
+        "page": 3,
+    },
+    {
+        "id": "f2",
+        "question": "what did they pay for diesel",
+        "evidence": "Fuel costs rose to $18.5 million",
+        "style": "synonym",
+    },
     {"id": "f3", "question": "Who keeps the hulls in shape?", "evidence": "third-party shipyards", "style": "analyst"},
     {"id": "f4", "question": "port fees", "evidence": "harbour authority's  LEVY was renewed", "style": "topic"},
     {"id": "f5", "question": "ferry dividend", "evidence": "a dividend of 40 cents per share", "style": "terse"},
@@ -48,17 +67,32 @@ def test_a_good_file_parses_with_optional_fields():
     assert minimal.questions[0].style is None and minimal.source is None
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda d: d["questions"][1].pop("evidence"), "ferries.json: questions[1]: missing evidence"),
-    (lambda d: d["questions"][2].update(question="  "), "ferries.json: questions[2].question: expected a non-empty"),
-    (lambda d: d["questions"][0].update(page="three"), "ferries.json: questions[0].page: expected an integer or null"),
-    (lambda d: d["questions"][3].update(evidense="x"), "ferries.json: questions[3]: unknown field(s) evidense"),
-    (lambda d: d["questions"][4].update(id="f2"), "ferries.json: questions[4].id: 'f2' is also the id of questions[1]"),
-    (lambda d: d["questions"][0].update(evidence="..."), "ferries.json: questions[0].evidence: expected a phrase"),
-    (lambda d: d["questions"][1].update(style=7), "ferries.json: questions[1].style: expected a string or null, got 7"),
-    (lambda d: d.update(questions=[]), "ferries.json: questions: expected at least one question"),
-    (lambda d: d.update(notes="?"), "ferries.json: unknown field(s) notes"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d["questions"][1].pop("evidence"), "ferries.json: questions[1]: missing evidence"),
+        (
+            lambda d: d["questions"][2].update(question="  "),
+            "ferries.json: questions[2].question: expected a non-empty",
+        ),
+        (
+            lambda d: d["questions"][0].update(page="three"),
+            "ferries.json: questions[0].page: expected an integer or null",
+        ),
+        (lambda d: d["questions"][3].update(evidense="x"), "ferries.json: questions[3]: unknown field(s) evidense"),
+        (
+            lambda d: d["questions"][4].update(id="f2"),
+            "ferries.json: questions[4].id: 'f2' is also the id of questions[1]",
+        ),
+        (lambda d: d["questions"][0].update(evidence="..."), "ferries.json: questions[0].evidence: expected a phrase"),
+        (
+            lambda d: d["questions"][1].update(style=7),
+            "ferries.json: questions[1].style: expected a string or null, got 7",
+        ),
+        (lambda d: d.update(questions=[]), "ferries.json: questions: expected at least one question"),
+        (lambda d: d.update(notes="?"), "ferries.json: unknown field(s) notes"),
+    ],
+)
 def test_errors_name_the_file_and_the_field(change, message):
     data = json.loads(json.dumps(evidence_file()))
     change(data)
@@ -81,16 +115,19 @@ def test_the_evidence_shape_is_told_from_a_llama_index_file():
 
 
 # --- matching --------------------------------------------------------------------------------
-@pytest.mark.parametrize("raw, typed", [
-    ("Fuel  COSTS\nrose", "fuel costs rose"),
-    ("the Authority\u2019s \u201clevy\u201d", "the authority's \"levy\""),
-    ("third- party", "third-party"),
-    ("Weighted-\nAverage", "weighted-average"),
-    ("main\u00adtenance", "maintenance"),
-    ("\ufb01nancial\u00a0year", "financial year"),
-    ("2029\u20132030 \u2014 restated", "2029-2030 - restated"),
-    ("costs - including fuel", "costs - including fuel"),  # a dash between spaces is not a broken word
-])
+@pytest.mark.parametrize(
+    "raw, typed",
+    [
+        ("Fuel  COSTS\nrose", "fuel costs rose"),
+        ("the Authority\u2019s \u201clevy\u201d", 'the authority\'s "levy"'),
+        ("third- party", "third-party"),
+        ("Weighted-\nAverage", "weighted-average"),
+        ("main\u00adtenance", "maintenance"),
+        ("\ufb01nancial\u00a0year", "financial year"),
+        ("2029\u20132030 \u2014 restated", "2029-2030 - restated"),
+        ("costs - including fuel", "costs - including fuel"),  # a dash between spaces is not a broken word
+    ],
+)
 def test_normalise_makes_pdf_text_read_as_typed(raw, typed):
     assert normalise(raw) == typed
 
@@ -98,10 +135,12 @@ def test_normalise_makes_pdf_text_read_as_typed(raw, typed):
 def test_relevant_passages_are_the_chunks_holding_the_phrase():
     match = match_evidence(parse_evidence_set(evidence_file()), CHUNKS, "ferries.json", "fleet")
     dataset = match.dataset
-    assert dataset.relevant_docs == {"f1": ["ferry#0", "ferry#4"],  # the phrase is in two chunks: both are right
-                                     "f2": ["ferry#1"],  # across a line break
-                                     "f3": ["ferry#2"],  # a compound word broken over a line
-                                     "f4": ["ferry#3"]}  # a typographic apostrophe, case and spaces
+    assert dataset.relevant_docs == {
+        "f1": ["ferry#0", "ferry#4"],  # the phrase is in two chunks: both are right
+        "f2": ["ferry#1"],  # across a line break
+        "f3": ["ferry#2"],  # a compound word broken over a line
+        "f4": ["ferry#3"],
+    }  # a typographic apostrophe, case and spaces
     assert dataset.corpus == {c.chunk_id: c.text for c in CHUNKS}  # every chunk, matched or not
     assert dataset.passage_docs == {c.chunk_id: "ferry" for c in CHUNKS}
     assert dataset.queries["f3"] == "Who keeps the hulls in shape?"
@@ -139,8 +178,9 @@ def fleet(workspace):
 
 
 def test_import_saves_an_evaluation_only_dataset_that_round_trips(workspace, fleet):
-    record, match = import_evidence_set(workspace, parse_evidence_set(evidence_file()), "ferry-hw", "fleet",
-                                        "ferries.json")
+    record, match = import_evidence_set(
+        workspace, parse_evidence_set(evidence_file()), "ferry-hw", "fleet", "ferries.json"
+    )
     assert (record.corpus_id, record.n_queries, record.kind) == (fleet.id, 4, "qa")
     assert record.params == {"imported": "ferries.json", "evaluation_only": True, "matched": 4, "left_out": 1}
     loaded = load_dataset(workspace, record.id)

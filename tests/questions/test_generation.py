@@ -3,20 +3,17 @@ import re
 
 import pytest
 
-from tests.fake_openai import FakeOpenAIServer
 from ragtune_core import jobs
 from ragtune_core.cli import main as cli_main
-from ragtune_core.corpus.documents import Chunk, Document
+from ragtune_core.corpus.documents import Chunk, Document, save_corpus
+from ragtune_core.llm.client import LLMConfig
 from ragtune_core.questions.generation import GenerationRequest, build_dataset, select_chunks
 from ragtune_core.questions.generators import GeneratedQuestion, GenerationError
 from ragtune_core.questions.llm_generator import LLMQuestionGenerator, estimate_llm_usage
 from ragtune_core.questions.offline import OfflineQuestionGenerator
 from ragtune_core.questions.prompts import DEFAULT_QA_PROMPT, parse_questions, render_prompt
-from ragtune_core.llm.client import LLMConfig
-from ragtune_core.questions.qa_dataset import QADataset
-from ragtune_core.questions.qa_dataset import load_dataset
-from ragtune_core.corpus.documents import save_corpus
-from ragtune_core.questions.qa_dataset import save_dataset
+from ragtune_core.questions.qa_dataset import QADataset, load_dataset, save_dataset
+from tests.fake_openai import FakeOpenAIServer
 
 BERLIN = [
     "Berlin is the capital and largest city of Germany. Its more than 3.85 million inhabitants make Berlin the "
@@ -37,9 +34,11 @@ LYFT = [
     "The rideshare marketplace of Lyft connects riders and drivers in the United States and Canada. Lyft also "
     "operates bike-share systems and scooters in several cities, and Lyft Autonomous partners with Motional.",
 ]
-TEMPLATE_WORDS = set("""what does the text report say about said connection with role play significant for how
+TEMPLATE_WORDS = set(
+    """what does the text report say about said connection with role play significant for how
 described details are given known significance tell connected happened many have year when was did percentage
-were part in of is it by the and from""".split())
+were part in of is it by the and from""".split()
+)
 
 
 def _chunks(texts: list[str], doc_id: str) -> list[Chunk]:
@@ -67,35 +66,46 @@ def test_a_json_answer_keeps_keyword_queries_where_free_text_keeps_questions_onl
 
 
 def test_render_prompt_fills_the_fields_and_keeps_other_braces():
-    prompt = render_prompt('Text: {context_str}\nAsk {num_questions_per_chunk}. Answer as {"questions": []}', "Spree", 3)
+    prompt = render_prompt(
+        'Text: {context_str}\nAsk {num_questions_per_chunk}. Answer as {"questions": []}', "Spree", 3
+    )
     assert prompt == 'Text: Spree\nAsk 3. Answer as {"questions": []}'
     with pytest.raises(GenerationError, match=re.escape("{context_str}")):
         render_prompt("Ask {num_questions_per_chunk} questions.", "Spree", 3)
 
 
-@pytest.mark.parametrize("answer", [
-    "1. What is the capital of Germany?\n2. Which river flows through Berlin?",
-    "1) What is the capital of Germany?\n2) Which river flows through Berlin?",
-    "Q1: What is the capital of Germany?\nQ2: Which river flows through Berlin?",
-    "Question 1: What is the capital of Germany?\n\nQuestion 2: Which river flows through Berlin?",
-    "- What is the capital of Germany?\n* Which river flows through Berlin?",
-    "• What is the capital of Germany?\n• Which river flows through Berlin?",
-    "Here are 2 questions:\n\n1. What is the capital of Germany?\n2. Which river flows through Berlin?",
-    "```\n1. What is the capital of Germany?\n2. Which river flows through Berlin?\n```",
-    '```json\n["What is the capital of Germany?", "Which river flows through Berlin?"]\n```',
-    '{"questions": [{"question": "What is the capital of Germany?"}, {"question": "Which river flows through Berlin?"}]}',
-    '1. "What is the capital of Germany?"\n2. **Which river flows through Berlin?**',
-    "1. What is the capital of Germany?\nAnswer: Berlin.\n2. Which river flows through Berlin?\nAnswer: The Spree.",
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "1. What is the capital of Germany?\n2. Which river flows through Berlin?",
+        "1) What is the capital of Germany?\n2) Which river flows through Berlin?",
+        "Q1: What is the capital of Germany?\nQ2: Which river flows through Berlin?",
+        "Question 1: What is the capital of Germany?\n\nQuestion 2: Which river flows through Berlin?",
+        "- What is the capital of Germany?\n* Which river flows through Berlin?",
+        "• What is the capital of Germany?\n• Which river flows through Berlin?",
+        "Here are 2 questions:\n\n1. What is the capital of Germany?\n2. Which river flows through Berlin?",
+        "```\n1. What is the capital of Germany?\n2. Which river flows through Berlin?\n```",
+        '```json\n["What is the capital of Germany?", "Which river flows through Berlin?"]\n```',
+        '{"questions": [{"question": "What is the capital of Germany?"}, '
+        '{"question": "Which river flows through Berlin?"}]}',
+        '1. "What is the capital of Germany?"\n2. **Which river flows through Berlin?**',
+        "1. What is the capital of Germany?\nAnswer: Berlin.\n2. Which river flows through Berlin?\nAnswer: The Spree.",
+    ],
+)
 def test_parse_questions_handles_common_answer_shapes(answer):
     assert parse_questions(answer, limit=5) == ["What is the capital of Germany?", "Which river flows through Berlin?"]
 
 
 def test_parse_questions_dedups_limits_and_keeps_question_like_lines_only():
-    answer = ("Sure! Questions:\n1. What is the Spree?\n2. what is the  spree?\n3. Berlin is big.\n"
-              "4. Describe the Berlin Wall's history\n5. When did Berlin become the capital?")
+    answer = (
+        "Sure! Questions:\n1. What is the Spree?\n2. what is the  spree?\n3. Berlin is big.\n"
+        "4. Describe the Berlin Wall's history\n5. When did Berlin become the capital?"
+    )
     assert parse_questions(answer, limit=5) == [
-        "What is the Spree?", "Describe the Berlin Wall's history", "When did Berlin become the capital?"]
+        "What is the Spree?",
+        "Describe the Berlin Wall's history",
+        "When did Berlin become the capital?",
+    ]
     assert parse_questions(answer, limit=2) == ["What is the Spree?", "Describe the Berlin Wall's history"]
     assert parse_questions("", limit=3) == [] and parse_questions("I cannot help with that.", limit=3) == []
 
@@ -103,8 +113,8 @@ def test_parse_questions_dedups_limits_and_keeps_question_like_lines_only():
 # the offline generator -----------------------------------------------------------------------------
 def _copied_run(question: str, chunk: str, n: int = 8) -> bool:
     words, source = re.findall(r"\w+", question.lower()), re.findall(r"\w+", chunk.lower())
-    runs = {tuple(source[i:i + n]) for i in range(len(source) - n + 1)}
-    return any(tuple(words[i:i + n]) in runs for i in range(len(words) - n + 1))
+    runs = {tuple(source[i : i + n]) for i in range(len(source) - n + 1)}
+    return any(tuple(words[i : i + n]) in runs for i in range(len(words) - n + 1))
 
 
 FACTS = ("fact",)  # the fact questions alone, as a router dataset asks them
@@ -130,7 +140,8 @@ def test_offline_questions_are_plausible_and_never_copy_the_chunk():
 
 def test_offline_questions_use_the_chunks_facts():
     result = OfflineQuestionGenerator(seed=0, styles=FACTS).generate(
-        _chunks(BERLIN[:1], "berlin") + _chunks(LYFT[:1], "lyft"), 6)
+        _chunks(BERLIN[:1], "berlin") + _chunks(LYFT[:1], "lyft"), 6
+    )
     questions = [q.question for q in result.questions]
     assert "How many inhabitants does Berlin have?" in questions
     assert "What was Lyft's revenue in 2021?" in questions
@@ -141,14 +152,24 @@ def test_offline_generator_asks_each_chunk_in_the_styles_people_search_in():
     chunks = _chunks(LYFT, "lyft")
     result = OfflineQuestionGenerator(seed=0, titles={"lyft": "lyft_2021.pdf"}).generate(chunks, 4)
     by_chunk = {c.chunk_id: [q.question for q in result.questions if q.chunk_id == c.chunk_id] for c in chunks}
-    keywords = [q for asked in by_chunk.values() for q in asked if not q.endswith("?") and q == q.lower()
-                and not q.startswith(("what", "how", "explain"))]
+    keywords = [
+        q
+        for asked in by_chunk.values()
+        for q in asked
+        if not q.endswith("?") and q == q.lower() and not q.startswith(("what", "how", "explain"))
+    ]
     assert keywords and all(len(q.split()) <= 7 for q in keywords), by_chunk
     # The title names the document: keyword queries carry it where the chunk's words alone would not.
     assert any(q.startswith("lyft ") for q in keywords), keywords
     asked = [q for qs in by_chunk.values() for q in qs]
-    assert any(re.match(r"(what does lyft say about|how does lyft handle|what is lyft's approach to|explain)|"
-                        r".* overview$", q) for q in asked), asked
+    assert any(
+        re.match(
+            r"(what does lyft say about|how does lyft handle|what is lyft's approach to|explain)|"
+            r".* overview$",
+            q,
+        )
+        for q in asked
+    ), asked
     # Plain words: a term of the chunk said in everyday words ("revenue" -> "sales" or "income").
     assert any(re.search(r"\b(sales|income|costs|spending|money lost|losses)\b", q) for q in asked), asked
     for chunk in chunks:
@@ -165,7 +186,9 @@ def test_offline_generator_is_deterministic_per_seed():
     chunks = _chunks(BERLIN, "berlin")
     first = OfflineQuestionGenerator(seed=7).generate(chunks, 2).questions
     assert OfflineQuestionGenerator(seed=7).generate(chunks, 2).questions == first
-    seeds = {tuple(q.question for q in OfflineQuestionGenerator(seed=s).generate(chunks, 2).questions) for s in range(5)}
+    seeds = {
+        tuple(q.question for q in OfflineQuestionGenerator(seed=s).generate(chunks, 2).questions) for s in range(5)
+    }
     assert len(seeds) > 1
 
 
@@ -182,8 +205,7 @@ def test_offline_generator_reports_chunks_it_cannot_ask_about():
 BOILERPLATE = "Our revenue and our operating results depend on the continued growth of our platform."
 REPORT = [
     "We had an accumulated deficit of $23.6 billion as of December 31, 2021. " + BOILERPLATE,
-    "The increase in insurance reserves was primarily due to higher claims from autonomous vehicles. "
-    + BOILERPLATE,
+    "The increase in insurance reserves was primarily due to higher claims from autonomous vehicles. " + BOILERPLATE,
     "\u201cImmaterial Subsidiary\u201d means any subsidiary whose total assets do not exceed 5% of the Total Assets. "
     + BOILERPLATE,
     BOILERPLATE + " Riders in Toronto can rent electric scooters through the Lyft app.",
@@ -217,11 +239,15 @@ def test_offline_questions_carry_words_only_their_chunk_uses():
 def test_offline_questions_pin_a_fact_rather_than_a_generic_topic():
     questions = _report_questions(n=1)
     first, cause, definition = questions["report-0"][0], questions["report-1"][0], questions["report-2"][0]
-    assert re.fullmatch(r"(How much was|What was the amount of) the accumulated deficit as of December 31, 2021\?",
-                        first), first
+    assert re.fullmatch(
+        r"(How much was|What was the amount of) the accumulated deficit as of December 31, 2021\?", first
+    ), first
     assert re.fullmatch(r"What (drove|explains|caused) the increase in (the )?insurance reserves\?", cause), cause
-    assert re.fullmatch(r'(What does "Immaterial Subsidiary" mean|How is "Immaterial Subsidiary" defined|'
-                        r'What is the definition of "Immaterial Subsidiary")\?', definition), definition
+    assert re.fullmatch(
+        r'(What does "Immaterial Subsidiary" mean|How is "Immaterial Subsidiary" defined|'
+        r'What is the definition of "Immaterial Subsidiary")\?',
+        definition,
+    ), definition
     for seed in range(3):  # chunks with facts get no "what does the report say about" question
         for chunk_id, asked in list(_report_questions(n=2, seed=seed).items())[:3]:
             assert not any(GENERIC.match(q) for q in asked), (chunk_id, asked)
@@ -229,8 +255,11 @@ def test_offline_questions_pin_a_fact_rather_than_a_generic_topic():
 
 def test_offline_questions_prefer_the_chunks_opening():
     # Two facts alike but for where they stand: with a short opening, the first one is asked.
-    text = ("Lyft launched bike sharing in Denver in 2018. " + "Filler words follow here. " * 6
-            + "Lyft launched scooter rentals in Oakland in 2019.")
+    text = (
+        "Lyft launched bike sharing in Denver in 2018. "
+        + "Filler words follow here. " * 6
+        + "Lyft launched scooter rentals in Oakland in 2019."
+    )
     generator = OfflineQuestionGenerator(seed=0, styles=FACTS)
     generator.opening_words = 10
     question = generator.questions_for(Chunk("c", "d", text), 1)[0]
@@ -265,8 +294,9 @@ def test_llm_generator_asks_parses_and_caches(tmp_path):
         assert server.chat_requests == 0  # an interrupted or repeated run never pays twice
         assert second.questions == first.questions and second.cached == 3 and second.usage.prompt_tokens == 0
 
-        changed = LLMQuestionGenerator(_llm(server), prompt_template="Ask {num_questions_per_chunk}: {context_str}",
-                                       cache_dir=tmp_path / "cache")
+        changed = LLMQuestionGenerator(
+            _llm(server), prompt_template="Ask {num_questions_per_chunk}: {context_str}", cache_dir=tmp_path / "cache"
+        )
         changed.generate(chunks, 2)
         assert server.chat_requests == 3  # another prompt is another question
 
@@ -274,7 +304,8 @@ def test_llm_generator_asks_parses_and_caches(tmp_path):
 @pytest.mark.fault(
     "The same model name at another base URL, or asked with other sampling (temperature), after a cached run",
     sees="the other endpoint (or sampling) is asked: its own questions, never the first server's cached answers",
-    kept="each endpoint's cached answers, for its own repeated runs")
+    kept="each endpoint's cached answers, for its own repeated runs",
+)
 def test_the_cache_key_holds_the_endpoint_and_the_sampling(tmp_path):
     chunks = _chunks(BERLIN, "berlin")
 
@@ -285,8 +316,10 @@ def test_the_cache_key_holds_the_endpoint_and_the_sampling(tmp_path):
         asked_first = LLMQuestionGenerator(_llm(first), cache_dir=tmp_path).generate(chunks, 2)
         asked_second = LLMQuestionGenerator(_llm(second), cache_dir=tmp_path).generate(chunks, 2)
         assert second.chat_requests == 3 and asked_second.cached == 0
-        assert {q.question for q in asked_second.questions} == {"What does the other server ask?",
-                                                               "And what else does it ask?"}
+        assert {q.question for q in asked_second.questions} == {
+            "What does the other server ask?",
+            "And what else does it ask?",
+        }
         assert not {q.question for q in asked_second.questions} & {q.question for q in asked_first.questions}
         colder = LLMQuestionGenerator(_llm(first, temperature=0.0), cache_dir=tmp_path).generate(chunks, 2)
         assert first.chat_requests == 6 and colder.cached == 0
@@ -297,9 +330,10 @@ def test_the_cache_key_holds_the_endpoint_and_the_sampling(tmp_path):
 @pytest.mark.fault(
     "An LLM server that accepts connections and never answers (hung), with the default 60 s request timeout",
     sees="'waiting for the first answer from <endpoint> (model; given up after N s without one)' from the start, "
-         "then each chunk failed: 'the server has not answered any request within N s' after about twice the "
-         "first-answer timeout, not two minutes",
-    kept="the chunks already answered (cache); nothing cached for the failed ones, asked again next run")
+    "then each chunk failed: 'the server has not answered any request within N s' after about twice the "
+    "first-answer timeout, not two minutes",
+    kept="the chunks already answered (cache); nothing cached for the failed ones, asked again next run",
+)
 def test_a_hung_server_is_given_up_after_the_first_answer_timeout_saying_what_it_waits_for(tmp_path):
     import time
 
@@ -310,12 +344,14 @@ def test_a_hung_server_is_given_up_after_the_first_answer_timeout_saying_what_it
         start = time.monotonic()
         with report_waits(lambda line: waits.append((time.monotonic() - start, line))):
             result = LLMQuestionGenerator(_llm(server, first_answer_timeout=0.5), cache_dir=tmp_path).generate(
-                _chunks(BERLIN[:2], "berlin"), 2)
+                _chunks(BERLIN[:2], "berlin"), 2
+            )
         elapsed = time.monotonic() - start
     assert elapsed < 5, elapsed  # two 0.5 s timeouts and a backoff, not two 60 s ones
     first_said, first_line = waits[0]
-    assert first_said < 0.5 and first_line == (f"waiting for the first answer from {server.base_url} (fake-model; "
-                                               "given up after 0.5 s without one)")
+    assert first_said < 0.5 and first_line == (
+        f"waiting for the first answer from {server.base_url} (fake-model; given up after 0.5 s without one)"
+    )
     assert result.questions == [] and len(result.failures) == 2
     assert all("the server has not answered any request within 0.5 s" in why for _, why in result.failures)
 
@@ -325,7 +361,8 @@ def test_llm_generator_counts_malformed_answers_as_failures_and_retries_them_lat
     progress = []
     with FakeOpenAIServer(malformed_fraction=1.0) as server:
         result = LLMQuestionGenerator(_llm(server, max_concurrency=1), cache_dir=tmp_path).generate(
-            chunks, 2, on_progress=lambda *a: progress.append(a))
+            chunks, 2, on_progress=lambda *a: progress.append(a)
+        )
     assert result.questions == [] and len(result.failures) == 3
     assert any("held no questions" in why for _, why in result.failures)
     assert any("malformed response" in why for _, why in result.failures)
@@ -349,8 +386,11 @@ def test_usage_estimate_scales_with_chunks():
 # datasets, requests and selection ----------------------------------------------------------------------
 def test_build_dataset_links_questions_to_chunks_and_documents():
     chunks = _chunks(BERLIN, "berlin") + _chunks(LYFT, "lyft")
-    generated = [GeneratedQuestion("berlin-0", "Q one?"), GeneratedQuestion("lyft-2", "Q two?"),
-                 GeneratedQuestion("lyft-2", "Q three?")]
+    generated = [
+        GeneratedQuestion("berlin-0", "Q one?"),
+        GeneratedQuestion("lyft-2", "Q two?"),
+        GeneratedQuestion("lyft-2", "Q three?"),
+    ]
     dataset = build_dataset(chunks, generated)
     assert len(dataset.corpus) == 6  # unasked chunks stay as retrieval distractors
     assert sorted(dataset.queries.values()) == ["Q one?", "Q three?", "Q two?"]
@@ -405,7 +445,9 @@ def test_llm_generation_job_keeps_the_key_out_of_the_workspace_and_uses_the_cach
         request = GenerationRequest(corpus.id, n_per_chunk=2, generator="llm", llm=config)
         for expected_requests in (None, 0):
             server.reset_counts()
-            status = jobs.start_job(workspace, "generate_questions", request.to_params(), secret_env=config.secret_env())
+            status = jobs.start_job(
+                workspace, "generate_questions", request.to_params(), secret_env=config.secret_env()
+            )
             final = jobs.wait(workspace, status.run_id, timeout=120)
             assert final.state == "succeeded", final.error
             assert final.result["questions"] == 12 and final.result["failures"] == 0
@@ -432,8 +474,22 @@ def _cli(workspace, *args) -> int:
 
 def test_cli_generates_splits_and_saves_a_dataset(workspace, capsys):
     _save_tiny_corpus(workspace)
-    assert _cli(workspace, "--corpus", "tiny", "--name", "tiny-qs", "--per-chunk", "2", "--val-ratio", "0.5",
-                "--test-ratio", "0") == 0  # two documents: enough for two parts by document
+    assert (
+        _cli(
+            workspace,
+            "--corpus",
+            "tiny",
+            "--name",
+            "tiny-qs",
+            "--per-chunk",
+            "2",
+            "--val-ratio",
+            "0.5",
+            "--test-ratio",
+            "0",
+        )
+        == 0
+    )  # two documents: enough for two parts by document
     summary = json.loads(capsys.readouterr().out)
     assert summary["questions"] == 12 and summary["failures"] == 0 and "note" not in summary
     dataset = load_dataset(workspace, summary["dataset_id"])
@@ -447,29 +503,52 @@ def test_cli_falls_back_to_a_query_split_for_one_document(workspace, capsys):
     _save_tiny_corpus(workspace, "one-doc", documents=(("berlin", BERLIN),))
     assert _cli(workspace, "--corpus", "one-doc", "--name", "qs", "--per-chunk", "2") == 0
     summary = json.loads(capsys.readouterr().out)
-    assert "split by question instead of by document" in summary["note"] and summary["val"] >= 1 and summary["test"] >= 1
+    assert (
+        "split by question instead of by document" in summary["note"] and summary["val"] >= 1 and summary["test"] >= 1
+    )
 
 
 def test_cli_uses_an_llm_endpoint(workspace, capsys, tmp_path, monkeypatch):
     _save_tiny_corpus(workspace)
     monkeypatch.setenv("RAGTUNE_LLM_API_KEY", "sk-cli")
     prompt = tmp_path / "prompt.txt"
-    prompt.write_text("Context:\n---------------------\n{context_str}\n---------------------\nsetup {num_questions_per_chunk} questions")
+    prompt.write_text(
+        "Context:\n---------------------\n{context_str}\n---------------------\nsetup {num_questions_per_chunk} "
+        "questions"
+    )
     with FakeOpenAIServer() as server:
-        code = _cli(workspace, "--corpus", "tiny", "--name", "llm-qs", "--generator", "llm", "--base-url",
-                    server.base_url, "--model", "fake-model", "--prompt-file", str(prompt), "--max-chunks", "4")
+        code = _cli(
+            workspace,
+            "--corpus",
+            "tiny",
+            "--name",
+            "llm-qs",
+            "--generator",
+            "llm",
+            "--base-url",
+            server.base_url,
+            "--model",
+            "fake-model",
+            "--prompt-file",
+            str(prompt),
+            "--max-chunks",
+            "4",
+        )
         assert code == 0 and server.chat_requests == 4
         assert server.requests[0].body["messages"][0]["content"].startswith("Context:")
     summary = json.loads(capsys.readouterr().out)
     assert summary["questions"] == 16 and summary["usage"]["completion_tokens"] > 0  # 4 chunks, 4 questions each
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--corpus", "nope", "--name", "x"], "nope"),
-    (["--corpus", "tiny", "--name", "x", "--generator", "llm"], "--model"),
-    (["--corpus", "tiny", "--name", "x", "--prompt-file", "missing.txt"], "missing.txt"),
-    (["--corpus", "tiny", "--name", "taken"], "taken"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--corpus", "nope", "--name", "x"], "nope"),
+        (["--corpus", "tiny", "--name", "x", "--generator", "llm"], "--model"),
+        (["--corpus", "tiny", "--name", "x", "--prompt-file", "missing.txt"], "missing.txt"),
+        (["--corpus", "tiny", "--name", "taken"], "taken"),
+    ],
+)
 def test_cli_bad_input_exits_2_and_changes_nothing(workspace, capsys, args, message):
     _, chunks = _save_tiny_corpus(workspace)
     save_dataset(workspace, "taken", build_dataset(chunks, [GeneratedQuestion(chunks[0].chunk_id, "Q?")]), None, {})

@@ -3,8 +3,17 @@
 import pandas as pd
 
 from ragtune_core.questions.curation import apply_table
-from ragtune_core.questions.grid import (SELECT, drop_rows, flag_codes, matching, merge_page, page_of, review_table,
-                                         selected_ids, set_answer)
+from ragtune_core.questions.grid import (
+    SELECT,
+    drop_rows,
+    flag_codes,
+    matching,
+    merge_page,
+    page_of,
+    review_table,
+    selected_ids,
+    set_answer,
+)
 from tests.questions.test_queue import dataset
 
 

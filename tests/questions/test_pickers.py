@@ -21,8 +21,13 @@ GENERATED_V2 = dataset("generated v2", version_of="generated", version=2)
 
 
 def test_evaluation_sets_are_the_evidence_sets_and_imported_router_sets():
-    assert [for_evaluation_only(d) for d in (GENERATED, HAND_WRITTEN, ROUTER, IMPORTED_ROUTER, IMPORTED_QA)] == \
-        [False, True, False, True, False]
+    assert [for_evaluation_only(d) for d in (GENERATED, HAND_WRITTEN, ROUTER, IMPORTED_ROUTER, IMPORTED_QA)] == [
+        False,
+        True,
+        False,
+        True,
+        False,
+    ]
 
 
 def test_a_newer_evaluation_set_is_never_the_default_for_training():
@@ -32,8 +37,12 @@ def test_a_newer_evaluation_set_is_never_the_default_for_training():
 
 def test_a_dataset_gets_its_own_models_first_and_never_the_other_kinds():
     datasets = [GENERATED, GENERATED_V2, ROUTER]
-    models = [model("router-minilm", "router"), model("from-cli"), model("qa-v2", "generated v2"),
-              model("qa-v1", "generated")]
+    models = [
+        model("router-minilm", "router"),
+        model("from-cli"),
+        model("qa-v2", "generated v2"),
+        model("qa-v1", "generated"),
+    ]
     assert [m.id for m in models_for_dataset(GENERATED, models, datasets)] == ["qa-v2", "qa-v1", "from-cli"]
     assert [m.id for m in models_for_dataset(GENERATED_V2, models, datasets)] == ["qa-v2", "qa-v1", "from-cli"]
     assert [m.id for m in models_for_dataset(ROUTER, models, datasets)] == ["router-minilm", "from-cli"]

@@ -2,8 +2,14 @@ import json
 
 import pytest
 
-from ragtune_core.questions.qa_dataset import (DatasetError, QADataset, part_caveat, plan_split, reported_part,
-                                              split_dataset)
+from ragtune_core.questions.qa_dataset import (
+    DatasetError,
+    QADataset,
+    part_caveat,
+    plan_split,
+    reported_part,
+    split_dataset,
+)
 
 # Exactly what llama-index's EmbeddingQAFinetuneDataset.save_json writes (json.dump of its model, indent 4).
 LLAMA_INDEX_FILE = """{
@@ -38,8 +44,10 @@ def many_documents(n_docs: int = 10, per_doc: int = 3) -> QADataset:
 def test_save_and_load_round_trip_keeps_ragtune_extras(tmp_path):
     dataset = many_documents(2, 2)
     dataset.split = {q: "val" if i % 2 else "train" for i, q in enumerate(dataset.queries)}
-    tools = [{"id": pid, "name": f"tool_{pid}", "description": text, "kind": "", "document_id": None}
-             for pid, text in dataset.corpus.items()]
+    tools = [
+        {"id": pid, "name": f"tool_{pid}", "description": text, "kind": "", "document_id": None}
+        for pid, text in dataset.corpus.items()
+    ]
     dataset.kind, dataset.extra = "router", {"tools": tools}
     path = tmp_path / "nested" / "dataset.json"
     dataset.save(path)
@@ -67,8 +75,10 @@ def test_a_file_in_llama_index_layout_loads(tmp_path):
     assert dataset.queries["6f0e7c1a-0d1b-4c59-9d44-0c0f5d1e2a11"] == "What was Lyft's revenue in 2021?"
     assert dataset.relevant_docs["b3a2c9f4-57e8-4f0e-a1d2-6e3b8c9d0f22"] == ["node-2"]
     assert dataset.mode == "text" and dataset.split == {} and dataset.kind == "qa"
-    assert dataset.pairs() == [("What was Lyft's revenue in 2021?", "Revenue was $3.2 billion in 2021."),
-                               ("How many riders did Lyft have?", "Active riders reached 18.7 million.")]
+    assert dataset.pairs() == [
+        ("What was Lyft's revenue in 2021?", "Revenue was $3.2 billion in 2021."),
+        ("How many riders did Lyft have?", "Active riders reached 18.7 million."),
+    ]
 
 
 def test_a_single_relevant_id_given_as_a_string_is_accepted():
@@ -77,17 +87,26 @@ def test_a_single_relevant_id_given_as_a_string_is_accepted():
     assert list(QADataset.from_json_dict(data).relevant_docs.values()) == [["node-1"], ["node-2"]]
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda d: d.pop("corpus"), "missing corpus"),
-    (lambda d: d.update(queries=["a question"]), "queries: expected an object, got a list of 1"),
-    (lambda d: d["relevant_docs"].update({"ghost": ["node-1"]}), "names query 'ghost', which is not in queries"),
-    (lambda d: d["relevant_docs"].update({"b3a2c9f4-57e8-4f0e-a1d2-6e3b8c9d0f22": ["node-9"]}),
-     r"points at passages not in corpus: \['node-9'\]"),
-    (lambda d: d["relevant_docs"].update({"b3a2c9f4-57e8-4f0e-a1d2-6e3b8c9d0f22": []}),
-     "1 queries have no relevant passage, e.g. 'b3a2c9f4"),
-    (lambda d: d["relevant_docs"].update({"b3a2c9f4-57e8-4f0e-a1d2-6e3b8c9d0f22": 7}),
-     r'relevant_docs\["b3a2c9f4-57e8-4f0e-a1d2-6e3b8c9d0f22"\]: expected a list or a non-empty string, got 7'),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d.pop("corpus"), "missing corpus"),
+        (lambda d: d.update(queries=["a question"]), "queries: expected an object, got a list of 1"),
+        (lambda d: d["relevant_docs"].update({"ghost": ["node-1"]}), "names query 'ghost', which is not in queries"),
+        (
+            lambda d: d["relevant_docs"].update({"b3a2c9f4-57e8-4f0e-a1d2-6e3b8c9d0f22": ["node-9"]}),
+            r"points at passages not in corpus: \['node-9'\]",
+        ),
+        (
+            lambda d: d["relevant_docs"].update({"b3a2c9f4-57e8-4f0e-a1d2-6e3b8c9d0f22": []}),
+            "1 queries have no relevant passage, e.g. 'b3a2c9f4",
+        ),
+        (
+            lambda d: d["relevant_docs"].update({"b3a2c9f4-57e8-4f0e-a1d2-6e3b8c9d0f22": 7}),
+            r'relevant_docs\["b3a2c9f4-57e8-4f0e-a1d2-6e3b8c9d0f22"\]: expected a list or a non-empty string, got 7',
+        ),
+    ],
+)
 def test_bad_content_gives_a_dataset_error_saying_what_is_wrong(change, message):
     data = json.loads(LLAMA_INDEX_FILE)
     change(data)
@@ -102,7 +121,9 @@ def test_bad_files_are_named(tmp_path):
         QADataset.load(broken)
     listing = tmp_path / "list.json"
     listing.write_text("[1, 2]")
-    with pytest.raises(DatasetError, match="list.json: expected an object with queries, corpus, relevant_docs, got a list"):
+    with pytest.raises(
+        DatasetError, match="list.json: expected an object with queries, corpus, relevant_docs, got a list"
+    ):
         QADataset.load(listing)
 
 
@@ -160,7 +181,7 @@ def test_the_reported_part_is_test_else_validation_with_a_caveat_else_all(tmp_pa
     assert reported_part(dataset) == ("test", None)
     # a dataset saved before test parts existed: train and validation only
     old = json.loads(LLAMA_INDEX_FILE)
-    old["ragtune"] = {"split": dict(zip(old["queries"], ["train", "val"]))}
+    old["ragtune"] = {"split": dict(zip(old["queries"], ["train", "val"], strict=True))}
     (tmp_path / "old.json").write_text(json.dumps(old))
     loaded = QADataset.load(tmp_path / "old.json")
     assert len(loaded.subset("train").queries) == len(loaded.subset("val").queries) == 1

@@ -4,28 +4,48 @@ import re
 from collections import Counter
 
 import pytest
-from tests.fake_openai import FakeOpenAIServer
-from tests.questions.test_generation import BERLIN, LYFT, TEMPLATE_WORDS
 
 from ragtune_core import jobs
 from ragtune_core.cli import main as cli_main
-from ragtune_core.corpus.documents import Chunk, Document, Span
-from ragtune_core.questions.generators import GenerationError
+from ragtune_core.corpus.documents import Chunk, Document, Span, load_documents, save_corpus
 from ragtune_core.llm.client import LLMConfig
-from ragtune_core.questions.qa_dataset import QADataset, split_dataset
-from ragtune_core.questions.router.datasets import (DEFAULT_QUESTIONS_PER_DOCUMENT, DEFAULT_SUMMARY_VARIATIONS, RouterRequest,
-                                           generate_router_dataset, name_document, names_document)
-from ragtune_core.questions.router.prompts import (MAX_SUMMARY_VARIATIONS, SUMMARY_TEMPLATES, RouterPrompts,
-                                                 offline_summary_variations)
-from ragtune_core.questions.router.phrasing import (ASPECT_SUMMARY_TEMPLATES, SECTION_TEMPLATES, landmark_questions,
-                                           name_question, restyle, with_typo)
+from ragtune_core.questions.generators import GenerationError
+from ragtune_core.questions.qa_dataset import QADataset, load_dataset, save_dataset, split_dataset
+from ragtune_core.questions.router.datasets import (
+    DEFAULT_QUESTIONS_PER_DOCUMENT,
+    DEFAULT_SUMMARY_VARIATIONS,
+    RouterRequest,
+    generate_router_dataset,
+    name_document,
+    names_document,
+)
+from ragtune_core.questions.router.phrasing import (
+    ASPECT_SUMMARY_TEMPLATES,
+    SECTION_TEMPLATES,
+    landmark_questions,
+    name_question,
+    restyle,
+    with_typo,
+)
 from ragtune_core.questions.router.profiles import find_aliases, one_edit, points_at, profile_documents, section_topics
+from ragtune_core.questions.router.prompts import (
+    MAX_SUMMARY_VARIATIONS,
+    SUMMARY_TEMPLATES,
+    RouterPrompts,
+    offline_summary_variations,
+)
+from ragtune_core.questions.router.tools import (
+    RoutingError,
+    Tool,
+    ToolTemplate,
+    make_tools,
+    slugify,
+    tools_from_dicts,
+    tools_to_dicts,
+)
 from ragtune_core.routing.tables import counts_per_tool
-from ragtune_core.questions.router.tools import RoutingError, Tool, ToolTemplate, make_tools, slugify, tools_from_dicts, tools_to_dicts
-from ragtune_core.questions.qa_dataset import load_dataset
-from ragtune_core.corpus.documents import load_documents
-from ragtune_core.questions.qa_dataset import save_dataset
-from ragtune_core.corpus.documents import save_corpus
+from tests.fake_openai import FakeOpenAIServer
+from tests.questions.test_generation import BERLIN, LYFT, TEMPLATE_WORDS
 
 TORONTO = [
     "Toronto is the capital city of the Canadian province of Ontario. With a population of 2,794,356 in 2021, "
@@ -61,14 +81,21 @@ def test_tools_from_the_default_templates_are_named_described_and_deterministic(
     documents, _ = corpus()
     tools = make_tools(documents)
     assert [(t.name, t.kind, t.document_id) for t in tools] == [
-        ("vector_tool_berlin", "vector", "berlin"), ("summary_tool_berlin", "summary", "berlin"),
+        ("vector_tool_berlin", "vector", "berlin"),
+        ("summary_tool_berlin", "summary", "berlin"),
         ("vector_tool_lyft_2021_annual_report", "vector", "lyft"),
         ("summary_tool_lyft_2021_annual_report", "summary", "lyft"),
-        ("vector_tool_toronto", "vector", "toronto"), ("summary_tool_toronto", "summary", "toronto")]
-    assert tools[0].description == ("Useful for questions related to specific aspects of Berlin (e.g. the history, "
-                                    "arts and culture, sports, demographics, or more).")
-    assert tools[3].description.startswith("Useful for any requests that require a holistic summary of EVERYTHING "
-                                           "about Lyft 2021 annual report. For questions about more specific")
+        ("vector_tool_toronto", "vector", "toronto"),
+        ("summary_tool_toronto", "summary", "toronto"),
+    ]
+    assert tools[0].description == (
+        "Useful for questions related to specific aspects of Berlin (e.g. the history, "
+        "arts and culture, sports, demographics, or more)."
+    )
+    assert tools[3].description.startswith(
+        "Useful for any requests that require a holistic summary of EVERYTHING "
+        "about Lyft 2021 annual report. For questions about more specific"
+    )
     assert len({t.id for t in tools}) == 6 and make_tools(documents) == tools
     assert tools_from_dicts(json.loads(json.dumps(tools_to_dicts(tools)))) == tools
 
@@ -79,16 +106,20 @@ def test_repeated_titles_get_unique_names_and_custom_templates_fill_in():
     tools = make_tools(documents, [faq])
     assert [(t.id, t.name, t.description) for t in tools] == [
         ("faq:p1", "sao_paulo_faq", "Frequently asked questions about São Paulo."),
-        ("faq:p2", "sao_paulo_faq_2", "Frequently asked questions about São Paulo.")]
+        ("faq:p2", "sao_paulo_faq_2", "Frequently asked questions about São Paulo."),
+    ]
     assert slugify("!!!") == "document"
 
 
-@pytest.mark.parametrize("name, description, message", [
-    ("vector_{city}", "About {title}.", "the vector template's name: unknown placeholder {city}"),
-    ("vector_{slug}", "About {}.", "the vector template's description: unknown placeholder {}"),
-    ("vector_{slug}", "About {title", "the vector template's description: expected '}'"),
-    ("vector_{slug}", "  ", "the vector template's description is empty"),
-])
+@pytest.mark.parametrize(
+    "name, description, message",
+    [
+        ("vector_{city}", "About {title}.", "the vector template's name: unknown placeholder {city}"),
+        ("vector_{slug}", "About {}.", "the vector template's description: unknown placeholder {}"),
+        ("vector_{slug}", "About {title", "the vector template's description: expected '}'"),
+        ("vector_{slug}", "  ", "the vector template's description is empty"),
+    ],
+)
 def test_bad_templates_are_refused_naming_the_field(name, description, message):
     with pytest.raises(RoutingError) as error:
         ToolTemplate("vector", name, description)
@@ -112,14 +143,17 @@ def test_bad_tool_lists_are_refused_naming_the_tool():
         assert message in str(error.value)
 
 
-@pytest.mark.parametrize("question, title, expected", [
-    ("What is Official known for?", "Houston", "Regarding Houston, what is Official known for?"),
-    ("Rice University was founded when?", "Houston", "Regarding Houston, Rice University was founded when?"),
-    ("What is HOUSTON's largest park?", "Houston", "What is HOUSTON's largest park?"),
-    ("Who governs Berlin-Brandenburg?", "Berlin", "Who governs Berlin-Brandenburg?"),
-    ("How large is São Paulo?", "São Paulo", "How large is São Paulo?"),
-    ("Is Parisian food famous?", "Paris", "Regarding Paris, is Parisian food famous?"),
-])
+@pytest.mark.parametrize(
+    "question, title, expected",
+    [
+        ("What is Official known for?", "Houston", "Regarding Houston, what is Official known for?"),
+        ("Rice University was founded when?", "Houston", "Regarding Houston, Rice University was founded when?"),
+        ("What is HOUSTON's largest park?", "Houston", "What is HOUSTON's largest park?"),
+        ("Who governs Berlin-Brandenburg?", "Berlin", "Who governs Berlin-Brandenburg?"),
+        ("How large is São Paulo?", "São Paulo", "How large is São Paulo?"),
+        ("Is Parisian food famous?", "Paris", "Regarding Paris, is Parisian food famous?"),
+    ],
+)
 def test_router_questions_are_made_to_name_their_document(question, title, expected):
     assert name_document(question, title) == expected
     assert names_document(expected, title)
@@ -140,8 +174,14 @@ def test_offline_router_dataset_labels_each_query_with_its_documents_tool():
     documents, chunks = corpus()
     tools = make_tools(documents)
     progress = []
-    dataset, result = generate_router_dataset(documents, chunks, tools, questions_per_document=4,
-                                              summary_variations=3, on_progress=lambda *a: progress.append(a))
+    dataset, result = generate_router_dataset(
+        documents,
+        chunks,
+        tools,
+        questions_per_document=4,
+        summary_variations=3,
+        on_progress=lambda *a: progress.append(a),
+    )
     assert dataset.kind == "router" and not result.failures
     assert dataset.corpus == {t.id: t.description for t in tools}
     assert dataset.passage_docs == {t.id: t.document_id for t in tools}
@@ -157,7 +197,9 @@ def test_offline_router_dataset_labels_each_query_with_its_documents_tool():
         if tool["kind"] == "vector":
             assert source[question].startswith(tool["document_id"] + "-"), question
             salient = {w.lower() for w in re.findall(r"\w+", question) if len(w) >= 3} - TEMPLATE_WORDS
-            assert {w for w in salient if w in texts[tool["document_id"]]}, f"{question!r} names nothing of its document"
+            assert {w for w in salient if w in texts[tool["document_id"]]}, (
+                f"{question!r} names nothing of its document"
+            )
         assert points_at(question, profiles[tool["document_id"]]), f"{question!r} does not point at its document"
     assert set(per_tool.values()) == {3, 4} and len(per_tool) == 6
     assert len({q.lower() for q in dataset.queries.values()}) == len(dataset.queries)
@@ -168,8 +210,9 @@ def test_questions_are_spread_over_the_whole_document():
     tools = make_tools(documents)
     _, result = generate_router_dataset(documents, chunks, tools, questions_per_document=3, summary_variations=0)
     assert Counter(q.chunk_id for q in result.questions) == {"cities-0": 1, "cities-2": 1, "cities-4": 1}
-    _, result = generate_router_dataset(documents[:1], chunks[:3], tools, questions_per_document=7,
-                                        summary_variations=0)
+    _, result = generate_router_dataset(
+        documents[:1], chunks[:3], tools, questions_per_document=7, summary_variations=0
+    )
     assert Counter(q.chunk_id for q in result.questions) == {"cities-0": 2, "cities-1": 2, "cities-2": 3}
 
 
@@ -180,21 +223,32 @@ def test_user_tools_are_choices_and_unaskable_tools_are_reported():
     tools = make_tools(documents[:2]) + [web, orphan]
     chunks = [c for c in chunks if c.doc_id != "lyft"]  # lyft's vector tool has nothing to ask about
     dataset, result = generate_router_dataset(documents, chunks, tools, 3, 2)
-    assert result.failures == [("vector:lyft", "document 'Lyft 2021 annual report' has no chunks to ask about"),
-                               ("summary:none", "summary tool 'summary_of_nothing' has no document to ask about")]
+    assert result.failures == [
+        ("vector:lyft", "document 'Lyft 2021 annual report' has no chunks to ask about"),
+        ("summary:none", "summary tool 'summary_of_nothing' has no document to ask about"),
+    ]
     assert "web" in dataset.corpus and "web" not in dataset.passage_docs
     counts = counts_per_tool(dataset, {d.doc_id: d.title for d in documents}).set_index("tool")["queries"].to_dict()
-    assert counts == {"vector_tool_berlin": 3, "summary_tool_berlin": 2, "vector_tool_lyft_2021_annual_report": 0,
-                      "summary_tool_lyft_2021_annual_report": 2, "web_search": 0, "summary_of_nothing": 0}
+    assert counts == {
+        "vector_tool_berlin": 3,
+        "summary_tool_berlin": 2,
+        "vector_tool_lyft_2021_annual_report": 0,
+        "summary_tool_lyft_2021_annual_report": 2,
+        "web_search": 0,
+        "summary_of_nothing": 0,
+    }
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"questions_per_document": 0, "summary_variations": 0}, "nothing to generate"),
-    ({"summary_variations": MAX_SUMMARY_VARIATIONS + 1}, "summary_variations must be between 0 and"),
-    ({"questions_per_document": -1}, "questions_per_document must be between 0 and"),
-    ({"generator": "gpt"}, "generator must be one of offline, llm, not 'gpt'"),
-    ({"generator": "llm"}, "the LLM generator needs a base URL and model"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"questions_per_document": 0, "summary_variations": 0}, "nothing to generate"),
+        ({"summary_variations": MAX_SUMMARY_VARIATIONS + 1}, "summary_variations must be between 0 and"),
+        ({"questions_per_document": -1}, "questions_per_document must be between 0 and"),
+        ({"generator": "gpt"}, "generator must be one of offline, llm, not 'gpt'"),
+        ({"generator": "llm"}, "the LLM generator needs a base URL and model"),
+    ],
+)
 def test_bad_settings_are_refused_before_anything_runs(kwargs, message):
     documents, chunks = corpus()
     with pytest.raises(RoutingError) as error:
@@ -202,12 +256,15 @@ def test_bad_settings_are_refused_before_anything_runs(kwargs, message):
     assert message in str(error.value)
 
 
-@pytest.mark.parametrize("prompts, message", [
-    ({"summary": "Vary this."}, "prompts.summary must contain {context_str}"),
-    ({"summary_question": "Summary of {name}?"}, "prompts.summary_question: unknown placeholder {name}"),
-    ({"questions": "Ask {num_questions_per_chunk} questions."}, "{context_str}"),
-    ({"system": "Be brief."}, "prompts: unknown field(s) system"),
-])
+@pytest.mark.parametrize(
+    "prompts, message",
+    [
+        ({"summary": "Vary this."}, "prompts.summary must contain {context_str}"),
+        ({"summary_question": "Summary of {name}?"}, "prompts.summary_question: unknown placeholder {name}"),
+        ({"questions": "Ask {num_questions_per_chunk} questions."}, "{context_str}"),
+        ({"system": "Be brief."}, "prompts: unknown field(s) system"),
+    ],
+)
 def test_bad_prompts_are_refused_naming_the_prompt(prompts, message):
     with pytest.raises(ValueError) as error:
         RouterPrompts.from_dict(prompts)
@@ -220,8 +277,9 @@ def test_tools_for_documents_not_given_and_empty_results_are_errors():
         generate_router_dataset(documents[:2], chunks, make_tools(documents))
     documents, chunks = corpus((("empty", "Empty", ["  ", "Page 3 of 4."]),))
     with pytest.raises(GenerationError, match="no queries were generated: 2 failed, e.g. 'empty-0'"):
-        generate_router_dataset(documents, chunks, make_tools(documents), questions_per_document=2,
-                                summary_variations=0)
+        generate_router_dataset(
+            documents, chunks, make_tools(documents), questions_per_document=2, summary_variations=0
+        )
 
 
 def test_router_dataset_round_trips_and_splits_by_document_or_query(tmp_path):
@@ -231,7 +289,13 @@ def test_router_dataset_round_trips_and_splits_by_document_or_query(tmp_path):
     dataset.save(path)
     loaded = QADataset.load(path)
     assert (loaded.queries, loaded.corpus, loaded.relevant_docs, loaded.passage_docs, loaded.extra, loaded.kind) == (
-        dataset.queries, dataset.corpus, dataset.relevant_docs, dataset.passage_docs, dataset.extra, "router")
+        dataset.queries,
+        dataset.corpus,
+        dataset.relevant_docs,
+        dataset.passage_docs,
+        dataset.extra,
+        "router",
+    )
 
     split = split_dataset(loaded, val_ratio=0.34, by="document", seed=3)
     part_of_document = {}
@@ -273,37 +337,77 @@ def sectioned(doc_id: str, title: str, lead: str, sections: list[tuple[str, str]
     return Document(doc_id, title, f"text:{doc_id}", text, spans), chunks
 
 
-HOUSTON = sectioned("houston", "Houston", (
-    'Houston is the most populous city in Texas. Nicknamed the "Bayou City", "Space City", and "the 713", Houston '
-    "has become a global city. The Johnson Space Center lies southeast of downtown."), [
-    ("Economy", "Houston's economy rests on energy. The Johnson Space Center and the Texas Medical Center employ "
-                "thousands of people, and the Port of Houston handled 247 million tons of cargo in 2022."),
-    ("Economy > Companies", "Phillips 66 and ConocoPhillips have their headquarters in Houston. The Galleria opened "
-                            "in 1970 as the largest shopping mall in Texas."),
-    ("Sports", 'The Astrodome, nicknamed the "Eighth Wonder of the World", opened in 1965. The Houston Astros won '
-               "the World Series in 2017 and 2022."),
-    ("Climate", "Houston has a humid subtropical climate. Hurricane Harvey flooded the city in 2017."),
-    ("See also", "List of people from Houston."),
-])
-CHICAGO = sectioned("chicago", "Chicago", (
-    "Chicago is the most populous city in Illinois. The city has had several nicknames throughout its history, such "
-    "as the Windy City, Chi-Town, and Second City. Unlike Space City, Chicago sits on Lake Michigan."), [
-    ("History", "Chicago was incorporated in 1837. The Great Chicago Fire destroyed several square miles in 1871."),
-    ("Economy", "The Chicago Board of Trade, founded in 1848, lists futures contracts. Chicago's economy is diverse."),
-    ("Transportation", "The Chicago Transit Authority runs the elevated trains. O'Hare International Airport is "
-                       "among the busiest airports in the world, and O'Hare has six runways."),
-])
-LISBON = sectioned("lisbon", "Lisbon", (
-    "Lisbon ( LIZ-bən; Portuguese: Lisboa [liʒˈβoɐ] ) is the capital and largest city of Portugal. The Tagus "
-    "flows past the city, and the Tagus estuary is one of the largest in Europe."), [
-    ("History", "Lisbon is one of the oldest cities in the world. An earthquake destroyed much of Lisbon in 1755."),
-    ("Culture", "Fado music was born in the Alfama district. The Belém Tower was built in 1519."),
-])
-TOKYO = sectioned("tokyo", "Tokyo", (
-    "Tokyo, officially the Tokyo Metropolis, is the capital of Japan. Tokyo was originally known as Edo, a fishing "
-    "village. Under the Romans, Tokyo was then called Fakename."), [
-    ("Economy > Finance", "The Tokyo Stock Exchange is one of the largest stock exchanges in the world."),
-])
+HOUSTON = sectioned(
+    "houston",
+    "Houston",
+    (
+        'Houston is the most populous city in Texas. Nicknamed the "Bayou City", "Space City", and "the 713", Houston '
+        "has become a global city. The Johnson Space Center lies southeast of downtown."
+    ),
+    [
+        (
+            "Economy",
+            "Houston's economy rests on energy. The Johnson Space Center and the Texas Medical Center employ "
+            "thousands of people, and the Port of Houston handled 247 million tons of cargo in 2022.",
+        ),
+        (
+            "Economy > Companies",
+            "Phillips 66 and ConocoPhillips have their headquarters in Houston. The Galleria opened "
+            "in 1970 as the largest shopping mall in Texas.",
+        ),
+        (
+            "Sports",
+            'The Astrodome, nicknamed the "Eighth Wonder of the World", opened in 1965. The Houston Astros won '
+            "the World Series in 2017 and 2022.",
+        ),
+        ("Climate", "Houston has a humid subtropical climate. Hurricane Harvey flooded the city in 2017."),
+        ("See also", "List of people from Houston."),
+    ],
+)
+CHICAGO = sectioned(
+    "chicago",
+    "Chicago",
+    (
+        "Chicago is the most populous city in Illinois. The city has had several nicknames throughout its history, "
+        "such "
+        "as the Windy City, Chi-Town, and Second City. Unlike Space City, Chicago sits on Lake Michigan."
+    ),
+    [
+        ("History", "Chicago was incorporated in 1837. The Great Chicago Fire destroyed several square miles in 1871."),
+        (
+            "Economy",
+            "The Chicago Board of Trade, founded in 1848, lists futures contracts. Chicago's economy is diverse.",
+        ),
+        (
+            "Transportation",
+            "The Chicago Transit Authority runs the elevated trains. O'Hare International Airport is "
+            "among the busiest airports in the world, and O'Hare has six runways.",
+        ),
+    ],
+)
+LISBON = sectioned(
+    "lisbon",
+    "Lisbon",
+    (
+        "Lisbon ( LIZ-bən; Portuguese: Lisboa [liʒˈβoɐ] ) is the capital and largest city of Portugal. The Tagus "
+        "flows past the city, and the Tagus estuary is one of the largest in Europe."
+    ),
+    [
+        ("History", "Lisbon is one of the oldest cities in the world. An earthquake destroyed much of Lisbon in 1755."),
+        ("Culture", "Fado music was born in the Alfama district. The Belém Tower was built in 1519."),
+    ],
+)
+TOKYO = sectioned(
+    "tokyo",
+    "Tokyo",
+    (
+        "Tokyo, officially the Tokyo Metropolis, is the capital of Japan. Tokyo was originally known as Edo, a fishing "
+        "village. Under the Romans, Tokyo was then called Fakename."
+    ),
+    [
+        ("Economy > Finance", "The Tokyo Stock Exchange is one of the largest stock exchanges in the world."),
+    ],
+)
 SECTIONED = [HOUSTON, CHICAGO, LISBON, TOKYO]
 
 
@@ -333,8 +437,9 @@ def test_landmarks_are_places_only_their_document_names():
     assert profiles["lisbon"].landmarks == ()  # "Belém Tower" is said once
     questions = landmark_questions(profiles["houston"], 6, seed=3)
     assert len(questions) == 6 and all("Johnson Space Center" in q for q in questions)
-    assert any(not points_at(q.replace("Johnson Space Center", "Rice Stadium"), profiles["houston"])
-               for q in questions)  # some name the landmark alone
+    assert any(
+        not points_at(q.replace("Johnson Space Center", "Rice Stadium"), profiles["houston"]) for q in questions
+    )  # some name the landmark alone
     assert all(points_at(q, profiles["houston"]) for q in questions)
 
 
@@ -350,8 +455,9 @@ def test_topics_and_aspects_come_from_the_section_headings():
 def test_offline_router_dataset_varies_wording_and_every_query_points_at_one_document():
     documents, chunks = sectioned_corpus()
     tools = make_tools(documents)
-    dataset, result = generate_router_dataset(documents, chunks, tools, questions_per_document=10,
-                                              summary_variations=12, seed=4)
+    dataset, result = generate_router_dataset(
+        documents, chunks, tools, questions_per_document=10, summary_variations=12, seed=4
+    )
     assert not result.failures
     profiles = profile_documents(documents)
     per_kind = {"vector": [], "summary": []}
@@ -368,13 +474,19 @@ def test_offline_router_dataset_varies_wording_and_every_query_points_at_one_doc
     assert len(listing) >= 9
     assert all(len(p.aspects) >= 2 for q, p in summaries if q in listing)
     # Specific questions about one section that sound broad, naming one topic of the document.
-    topical = [q for q, p in per_kind["vector"] if any(t in q.lower() for t in p.topics[:1] + p.topics[1:])
-               and "?" not in q[:-1]]
+    topical = [
+        q
+        for q, p in per_kind["vector"]
+        if any(t in q.lower() for t in p.topics[:1] + p.topics[1:]) and "?" not in q[:-1]
+    ]
     assert len(topical) >= 6
     lowered = [q for q, _ in per_kind["vector"] + summaries if q == q.lower()]
     unmarked = [q for q, _ in per_kind["vector"] + summaries if q[-1:] not in "?.!)"]
-    aliased = [q for q, p in per_kind["vector"] + summaries if any(a.lower().removeprefix("the ") in q.lower()
-                                                                    for a in p.aliases)]
+    aliased = [
+        q
+        for q, p in per_kind["vector"] + summaries
+        if any(a.lower().removeprefix("the ") in q.lower() for a in p.aliases)
+    ]
     assert lowered and unmarked and aliased
     lengths = [len(q.split()) for q in dataset.queries.values()]
     assert min(lengths) <= 3 and max(lengths) >= 18  # terse keyword queries and long ones
@@ -401,8 +513,7 @@ def test_questions_are_named_by_title_alias_or_a_name_only_their_document_says()
     assert any("Bayou City" in q for q in named) and any("Houston" in q for q in named)
     # "Texas" is said by Houston's text alone but once: the question must name Houston.
     for seed in range(30):
-        assert points_at(name_question("What is Texas known for?", houston, random.Random(seed)),
-                         houston)
+        assert points_at(name_question("What is Texas known for?", houston, random.Random(seed)), houston)
     assert not points_at("What is Texas known for?", houston)
     # A question naming another document has no single right tool.
     assert name_question("How is Chicago connected to the port?", houston, random.Random(0)) is None
@@ -417,13 +528,15 @@ def test_typos_are_one_edit_in_one_word_and_few():
     text = "What is the economy of Houston like nowadays?"
     for seed in range(200):
         typo = with_typo(text, random.Random(seed), houston)
-        changed = [(a, b) for a, b in zip(text.split(), typo.split()) if a != b]
+        changed = [(a, b) for a, b in zip(text.split(), typo.split(), strict=True) if a != b]
         assert len(typo.split()) == len(text.split()) and len(changed) == 1
-        (before, after), = changed
+        ((before, after),) = changed
         assert one_edit(after.lower(), before.lower()) and after[0] == before[0] and before != "Houston"
     restyled = [restyle(text, random.Random(seed), houston) for seed in range(1000)]
     words = re.findall(r"\w+", text.lower())
-    with_typos = [q for q in restyled if any(one_edit(w, v) for w, v in zip(re.findall(r"\w+", q.lower()), words))]
+    with_typos = [
+        q for q in restyled if any(one_edit(w, v) for w, v in zip(re.findall(r"\w+", q.lower()), words, strict=True))
+    ]
     assert 0 < len(with_typos) <= 100
     assert all(points_at(q, houston) for q in restyled)
 
@@ -431,7 +544,9 @@ def test_typos_are_one_edit_in_one_word_and_few():
 def test_default_runs_ask_enough_queries_per_document():
     request = RouterRequest("corpus-1")
     assert (request.questions_per_document, request.summary_variations) == (
-        DEFAULT_QUESTIONS_PER_DOCUMENT, DEFAULT_SUMMARY_VARIATIONS)
+        DEFAULT_QUESTIONS_PER_DOCUMENT,
+        DEFAULT_SUMMARY_VARIATIONS,
+    )
     assert DEFAULT_QUESTIONS_PER_DOCUMENT >= 20 and 10 <= DEFAULT_SUMMARY_VARIATIONS <= MAX_SUMMARY_VARIATIONS
     documents, chunks = sectioned_corpus()
     dataset, _ = generate_router_dataset(documents, chunks, make_tools(documents))
@@ -445,8 +560,17 @@ def test_default_runs_ask_enough_queries_per_document():
 def test_request_parameters_round_trip_without_the_key():
     documents, _ = corpus()
     config = LLMConfig("http://127.0.0.1:8000/v1", "m", api_key="sk-hidden")
-    request = RouterRequest("corpus-1", ["berlin"], make_tools(documents[:1]), 3, 2, "llm", config,
-                            RouterPrompts(summary_question="Sum up {title}?"), seed=5)
+    request = RouterRequest(
+        "corpus-1",
+        ["berlin"],
+        make_tools(documents[:1]),
+        3,
+        2,
+        "llm",
+        config,
+        RouterPrompts(summary_question="Sum up {title}?"),
+        seed=5,
+    )
     params = json.loads(json.dumps(request.to_params()))
     assert "sk-hidden" not in json.dumps(params)
     again = RouterRequest.from_params(params)
@@ -468,8 +592,9 @@ def test_offline_router_job_end_to_end(workspace):
     assert final.result["questions"] == len(draft.queries) == 10 and final.result["tools"] == 5
     assert {tool_of(draft, q)["name"] for q in draft.queries} == {t.name for t in tools[:4]}
 
-    status = jobs.start_job(workspace, "generate_router_questions", {"corpus_id": corpus_record.id,
-                                                                     "document_ids": ["paris"]})
+    status = jobs.start_job(
+        workspace, "generate_router_questions", {"corpus_id": corpus_record.id, "document_ids": ["paris"]}
+    )
     final = jobs.wait(workspace, status.run_id, timeout=120)
     assert final.state == "failed" and "no document with id or title 'paris'" in final.error
 
@@ -491,15 +616,21 @@ def test_llm_router_dataset_asks_per_chunk_and_per_summary_tool_and_caches(tmp_p
     tools = make_tools(documents)
     with FakeOpenAIServer(responder=summary_or_question_responder) as server:
         config = LLMConfig(base_url=server.base_url, model="fake-model", api_key="sk-test")
-        kwargs = dict(questions_per_document=2, summary_variations=3, generator="llm", llm_config=config,
-                      cache_dir=tmp_path / "cache")
+        kwargs = dict(
+            questions_per_document=2,
+            summary_variations=3,
+            generator="llm",
+            llm_config=config,
+            cache_dir=tmp_path / "cache",
+        )
         dataset, result = generate_router_dataset(documents, chunks, tools, **kwargs)
         assert server.chat_requests == 2 * 3 + 3  # two chunks per document, one summary request per document
         prompts = [r.body["messages"][0]["content"] for r in server.requests]
         assert sum("Can you give me a summary of Toronto?" in p for p in prompts) == 1
         chunk_prompts = [p for p in prompts if re.search(r"Write \d+ search queries", p)]
-        assert len(chunk_prompts) == 6 and all("name the document given in the context's first line" in p
-                                               for p in chunk_prompts)
+        assert len(chunk_prompts) == 6 and all(
+            "name the document given in the context's first line" in p for p in chunk_prompts
+        )
         assert sum("-\nDocument: Toronto\n\n" in p for p in chunk_prompts) == 2
         assert not result.failures and result.usage.prompt_tokens > 0
         server.reset_counts()
@@ -522,9 +653,25 @@ def cli(workspace, capsys, *args) -> tuple[int, dict | None, str]:
 
 def test_cli_generates_splits_and_saves_a_router_dataset(workspace, capsys):
     save_cities(workspace)
-    code, summary, err = cli(workspace, capsys, "--corpus", "cities", "--name", "routes", "--documents", "Berlin",
-                             "toronto", "--questions-per-document", "3", "--summary-variations", "2",
-                             "--val-ratio", "0.5", "--test-ratio", "0")  # two documents: one each side
+    code, summary, err = cli(
+        workspace,
+        capsys,
+        "--corpus",
+        "cities",
+        "--name",
+        "routes",
+        "--documents",
+        "Berlin",
+        "toronto",
+        "--questions-per-document",
+        "3",
+        "--summary-variations",
+        "2",
+        "--val-ratio",
+        "0.5",
+        "--test-ratio",
+        "0",
+    )  # two documents: one each side
     assert code == 0, err
     assert (summary["tools"], summary["questions"], summary["failures"]) == (4, 10, 0)
     assert (summary["train"], summary["val"], summary["test"]) == (5, 5, 0)
@@ -534,14 +681,19 @@ def test_cli_generates_splits_and_saves_a_router_dataset(workspace, capsys):
     assert len(val_docs) == 1
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--corpus", "nope", "--name", "x"], "nope"),
-    (["--corpus", "cities", "--name", "taken"], "a dataset named 'taken' already exists"),
-    (["--corpus", "cities", "--name", "x", "--documents", "Paris"], "no document with id or title 'Paris'"),
-    (["--corpus", "cities", "--name", "x", "--questions-per-document", "0", "--summary-variations", "0"],
-     "nothing to generate"),
-    (["--corpus", "cities", "--name", "x", "--generator", "llm"], "--model"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--corpus", "nope", "--name", "x"], "nope"),
+        (["--corpus", "cities", "--name", "taken"], "a dataset named 'taken' already exists"),
+        (["--corpus", "cities", "--name", "x", "--documents", "Paris"], "no document with id or title 'Paris'"),
+        (
+            ["--corpus", "cities", "--name", "x", "--questions-per-document", "0", "--summary-variations", "0"],
+            "nothing to generate",
+        ),
+        (["--corpus", "cities", "--name", "x", "--generator", "llm"], "--model"),
+    ],
+)
 def test_cli_bad_input_exits_2_and_changes_nothing(workspace, capsys, args, message):
     save_cities(workspace)
     documents, chunks = corpus()

@@ -4,9 +4,14 @@ from ragtune_core.questions.thesaurus import Thesaurus, find_abbreviations, word
 
 
 def test_abbreviations_pair_a_long_form_with_its_initials_both_ways():
-    pairs = find_abbreviations(["Our research and development (R&D) spending grew.",
-                                "filed with the Securities and Exchange Commission (the \u201cSEC\u201d) in May",
-                                "Adjusted EBITDA (AX) is a measure", "Total Vehicle Units (XYZ)"])
+    pairs = find_abbreviations(
+        [
+            "Our research and development (R&D) spending grew.",
+            "filed with the Securities and Exchange Commission (the \u201cSEC\u201d) in May",
+            "Adjusted EBITDA (AX) is a measure",
+            "Total Vehicle Units (XYZ)",
+        ]
+    )
     assert pairs["research and development"] == "R&D" and pairs["r&d"] == "research and development"
     assert pairs["sec"] == "securities and exchange commission"
     assert "xyz" not in pairs and "ax" not in pairs  # the letters are not the words' initials

@@ -22,8 +22,9 @@ def edited(dataset):
     queries = {q: t for q, t in dataset.queries.items() if q != "duplicate"}
     queries["offline"] = "How many global employees does Acme have?"
     relevant = {q: dataset.relevant_docs[q] for q in queries} | {"mislabelled": ["vesuvius"]}
-    return dataclasses.replace(dataset, queries=queries, relevant_docs=relevant,
-                               split={q: p for q, p in dataset.split.items() if q in queries})
+    return dataclasses.replace(
+        dataset, queries=queries, relevant_docs=relevant, split={q: p for q, p in dataset.split.items() if q in queries}
+    )
 
 
 @pytest.fixture
@@ -40,11 +41,16 @@ def test_saving_an_edit_makes_a_new_version_and_keeps_the_old(workspace, first):
     new = load_dataset(workspace, second.id)
     assert new.relevant_docs["mislabelled"] == ["vesuvius"] and "duplicate" not in new.queries
     changes = changes_of(workspace.get_dataset(second.id))
-    assert (changes.relabelled, changes.reworded, changes.dropped, changes.added) == \
-        (["mislabelled"], ["offline"], ["duplicate"], [])
+    assert (changes.relabelled, changes.reworded, changes.dropped, changes.added) == (
+        ["mislabelled"],
+        ["offline"],
+        ["duplicate"],
+        [],
+    )
     assert changes.describe() == "1 relabelled, 1 reworded, 1 dropped"
-    third = save_version(workspace, second.id,
-                         dataclasses.replace(new, queries={**new.queries, "clean": "When did Etna last erupt?"}))
+    third = save_version(
+        workspace, second.id, dataclasses.replace(new, queries={**new.queries, "clean": "When did Etna last erupt?"})
+    )
     assert [d.id for d in versions_of(workspace, first.id)] == [first.id, second.id, third.id]
     assert third.name == "volcanoes v3" and changes_of(workspace.get_dataset(third.id)).reworded == ["clean"]
 
@@ -57,8 +63,11 @@ def test_an_unchanged_edit_is_no_version(workspace, first):
 
 def test_diff_sees_added_questions():
     old = flagged_dataset()
-    new = dataclasses.replace(old, queries={**old.queries, "new": "Where is Pompeii?"},
-                              relevant_docs={**old.relevant_docs, "new": ["vesuvius"]})
+    new = dataclasses.replace(
+        old,
+        queries={**old.queries, "new": "Where is Pompeii?"},
+        relevant_docs={**old.relevant_docs, "new": ["vesuvius"]},
+    )
     assert diff(old, new).added == ["new"] and diff(new, old).dropped == ["new"]
 
 
@@ -66,8 +75,9 @@ def test_a_version_a_model_was_trained_on_is_never_changed_under_it(workspace, f
     dataset = load_dataset(workspace, first.id)
     workspace.commit_model(workspace.reserve_model("tuned", "embedding", "base").id, dataset_id=first.id)
     dataset.split = split_dataset(dataset, 0.5, "query", seed=1)
-    with pytest.raises(DatasetError, match="used by model 'tuned': it is never changed under them; save the change "
-                                           "as a new version"):
+    with pytest.raises(
+        DatasetError, match="used by model 'tuned': it is never changed under them; save the change as a new version"
+    ):
         update_dataset(workspace, first.id, dataset)
     assert load_dataset(workspace, first.id).split == flagged_dataset().split
 
@@ -79,7 +89,8 @@ def test_cli_versions_lists_each_version_with_its_changes_and_models(capsys, wor
     assert code == 0, err
     assert [(v["name"], v["version"], v["changed"], v["trained_models"]) for v in summary["versions"]] == [
         ("volcanoes", 1, "first version", ["tuned"]),
-        ("volcanoes v2", 2, "1 relabelled, 1 reworded, 1 dropped", [])]
+        ("volcanoes v2", 2, "1 relabelled, 1 reworded, 1 dropped", []),
+    ]
     assert summary["versions"][1]["parent"] == first.id and summary["versions"][1]["dataset_id"] == second.id
     code, _, err = run(capsys, workspace, "split", "volcanoes")
     assert code == 2 and "never changed under them" in err and len(err.strip().splitlines()) == 1

@@ -11,8 +11,10 @@ from ragtune_core.store.models import DEFAULT_BASE_MODEL
 from tests.reporting.fixtures import retrieval_report, router_comparison
 
 
-@pytest.mark.parametrize("p, table, sentence", [(3.6e-14, "< 0.001", "p < 0.001"), (0.0421, "0.042", "p = 0.042"),
-                                                 (1.0, "1.000", "p = 1.000")])
+@pytest.mark.parametrize(
+    "p, table, sentence",
+    [(3.6e-14, "< 0.001", "p < 0.001"), (0.0421, "0.042", "p = 0.042"), (1.0, "1.000", "p = 1.000")],
+)
 def test_p_values_read_as_a_floor_or_three_decimals(p, table, sentence):
     assert (format_p(p), p_phrase(p)) == (table, sentence)
 
@@ -24,8 +26,9 @@ def test_points_and_speed_in_words():
 
 
 def test_router_headline_measures_each_selector_against_the_bundled_embedder():
-    comparison = router_comparison({"base": 50, "tuned": 90, "worse": 45},
-                                   {"base": 0.010, "tuned": 0.021, "worse": 0.2})
+    comparison = router_comparison(
+        {"base": 50, "tuned": 90, "worse": 45}, {"base": 0.010, "tuned": 0.021, "worse": 0.2}
+    )
     scores = router_scores(comparison)
     assert scores.base == "base" and scores.metric == MATCH_RATE
     tuned, worse = headline(scores)
@@ -38,8 +41,9 @@ def test_router_headline_measures_each_selector_against_the_bundled_embedder():
 
 
 def test_recommendation_keeps_the_best_and_names_a_faster_one_within_its_interval():
-    comparison = router_comparison({"base": 50, "slow-best": 90, "quick": 88}, {"base": 0.01, "slow-best": 0.4,
-                                                                                "quick": 0.02})
+    comparison = router_comparison(
+        {"base": 50, "slow-best": 90, "quick": 88}, {"base": 0.01, "slow-best": 0.4, "quick": 0.02}
+    )
     text = recommendation(router_scores(comparison))
     assert text.startswith("Keep slow-best: the best match rate, 0.900 [95% CI 0.")
     assert "Where speed matters, keep quick: 0.880, within that interval, 20.0× faster." in text
@@ -76,11 +80,13 @@ def test_a_retrieval_headline_and_plane_use_latency_once_it_is_measured():
     untimed_best = replace(reranked, latency_ms=None)
     timed_equal = replace(retrieval_report(DEFAULT_BASE_MODEL, [1, 2, 3, 1]), latency_ms=4.0)
     assert recommendation(retrieval_scores([untimed_best, timed_equal])) == (
-        "Keep reranked: the best hit rate@5, 1.000 [95% CI 1.000–1.000].")
+        "Keep reranked: the best hit rate@5, 1.000 [95% CI 1.000–1.000]."
+    )
 
 
 def test_a_single_model_is_stated_alone_with_nothing_to_recommend():
     scores = router_scores(router_comparison({"base": 70}, {"base": 0.01}))
     assert recommendation(scores) is None
-    assert headline(scores) == [f"base: match rate 0.700 [95% CI {scores.models[0].ci_low:.3f}–"
-                                f"{scores.models[0].ci_high:.3f}]."]
+    assert headline(scores) == [
+        f"base: match rate 0.700 [95% CI {scores.models[0].ci_low:.3f}–{scores.models[0].ci_high:.3f}]."
+    ]

@@ -87,8 +87,10 @@ def test_results_saved_before_history_was_kept_load_as_legacy_entries(workspace)
     assert (router.kind, router.legacy, router.results) == ("router", True, ["route-1"])
     assert retrieval.legacy and retrieval.created == 20.0
     assert "saved before comparisons were kept" in retrieval.describe()
-    assert sorted((r.name, r.per_query[0].rank) for r in retrieval_reports(workspace, retrieval)) == [("base", 2),
-                                                                                                   ("tuned", 1)]
+    assert sorted((r.name, r.per_query[0].rank) for r in retrieval_reports(workspace, retrieval)) == [
+        ("base", 2),
+        ("tuned", 1),
+    ]
     assert find_entry(workspace, retrieval.id) == retrieval
 
 

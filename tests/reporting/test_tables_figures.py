@@ -23,8 +23,14 @@ RIGHT, LATENCY = {"base": 50, "tuned": 90}, {"base": 0.010, "tuned": 0.021}
 
 def test_score_table_reads_in_words_with_rounded_values_and_a_p_value_floor():
     table = score_table(router_scores(router_comparison(RIGHT, LATENCY)))
-    assert list(table.columns) == ["Model", "Match rate", "95% interval", "Gain over base, points [95% CI]",
-                                   "p (McNemar)", "ms per query"]  # no cost column where no cost is known
+    assert list(table.columns) == [
+        "Model",
+        "Match rate",
+        "95% interval",
+        "Gain over base, points [95% CI]",
+        "p (McNemar)",
+        "ms per query",
+    ]  # no cost column where no cost is known
     base, tuned = table.to_dict("records")
     assert base["Match rate"] == "0.500" and base["Gain over base, points [95% CI]"] == "base"
     assert tuned["p (McNemar)"] == "< 0.001" and tuned["ms per query"] == "21.0"
@@ -41,8 +47,10 @@ def test_slices_and_examples():
     scores = router_scores(router_comparison(RIGHT, LATENCY, n=100))
     halves = {f"q{i}": "first half" if i < 50 else "second half" for i in range(100)}
     table = slice_scores(scores, halves, "Half")
-    assert table.to_dict("records") == [{"Half": "first half", "Queries": 50, "base": "1.000", "tuned": "1.000"},
-                                        {"Half": "second half", "Queries": 50, "base": "0.000", "tuned": "0.800"}]
+    assert table.to_dict("records") == [
+        {"Half": "first half", "Queries": 50, "base": "1.000", "tuned": "1.000"},
+        {"Half": "second half", "Queries": 50, "base": "0.000", "tuned": "0.800"},
+    ]
     examples = wins_and_regressions(scores.deltas[0], {f"q{i}": f"query {i}" for i in range(100)})
     assert list(examples[""]) == ["win"] * 10 and examples["Query"].iloc[0] == "query 50"
 
@@ -54,8 +62,11 @@ def test_retrieval_examples_put_the_biggest_rank_moves_first():
     ranks = {r.name: {q.query_id: q.rank for q in r.per_query} for r in (base, tuned)}
     table = wins_and_regressions(scores.deltas[0], {}, ranks)
     assert table[["", "Query id", "Rank, base → model"]].values.tolist() == [
-        ["win", "q2", "not in top 100 → 1"], ["win", "q0", "9 → 2"],
-        ["regression", "q4", "1 → not in top 100"], ["regression", "q3", "1 → 7"]]
+        ["win", "q2", "not in top 100 → 1"],
+        ["win", "q0", "9 → 2"],
+        ["regression", "q4", "1 → not in top 100"],
+        ["regression", "q3", "1 → 7"],
+    ]
 
 
 def test_grouped_metric_bars_label_each_value_above_its_whisker_in_its_group():
@@ -78,29 +89,42 @@ def test_the_plane_starts_latency_at_zero_and_names_the_cost_where_known():
 
 def _split_dataset(documents: dict[str, str], split: dict[str, str], kind: str = "qa") -> QADataset:
     """Query q<i> answered by passage p<i> (a router's tool), which is from documents[q<i>]; split as given."""
-    return QADataset({q: f"question {q}" for q in documents}, {f"p{q[1:]}": "text" for q in documents},
-                     {q: [f"p{q[1:]}"] for q in documents}, passage_docs={f"p{q[1:]}": d for q, d in documents.items()},
-                     split=split, kind=kind)
+    return QADataset(
+        {q: f"question {q}" for q in documents},
+        {f"p{q[1:]}": "text" for q in documents},
+        {q: [f"p{q[1:]}"] for q in documents},
+        passage_docs={f"p{q[1:]}": d for q, d in documents.items()},
+        split=split,
+        kind=kind,
+    )
 
 
 def test_scores_split_by_whether_the_questions_document_had_training_questions():
     # Split by question: q0 trains on doc A, so q1 (validation, doc A) is seen and q2 (validation, doc B) unseen.
-    dataset = _split_dataset({"q0": "A", "q1": "A", "q2": "B", "q3": "B"},
-                             {"q0": "train", "q1": "val", "q2": "val", "q3": "test"})
+    dataset = _split_dataset(
+        {"q0": "A", "q1": "A", "q2": "B", "q3": "B"}, {"q0": "train", "q1": "val", "q2": "val", "q3": "test"}
+    )
     reports = [retrieval_report("base", [None, 1, 1]), retrieval_report("tuned", [1, 1, None])]
     slices = retrieval_slices(dataset, ["q1", "q2"])
     assert slices[SEEN_SLICE] == {"q1": SEEN, "q2": UNSEEN}
     table = slice_scores(retrieval_scores(reports), slices[SEEN_SLICE], SEEN_SLICE).to_dict("records")
-    assert table == [{SEEN_SLICE: SEEN, "Queries": 1, "base": "1.000", "tuned": "1.000"},
-                     {SEEN_SLICE: UNSEEN, "Queries": 1, "base": "1.000", "tuned": "0.000"}]
+    assert table == [
+        {SEEN_SLICE: SEEN, "Queries": 1, "base": "1.000", "tuned": "1.000"},
+        {SEEN_SLICE: UNSEEN, "Queries": 1, "base": "1.000", "tuned": "0.000"},
+    ]
 
 
 def test_a_router_query_is_seen_by_its_right_tools_document_and_an_unsplit_dataset_has_no_such_slice():
     comparison = router_comparison({"base": 2, "tuned": 3}, {"base": 0.01, "tuned": 0.02}, n=3)  # every query: tool a
     comparison.expected = [0, 1, 1]  # q0 wants tool a (doc A), q1 and q2 tool b (doc B)
-    router = QADataset({"q0": "x", "q1": "y", "q2": "z", "t": "w"}, {"a": "tool a", "b": "tool b"},
-                       {"q0": ["a"], "q1": ["b"], "q2": ["b"], "t": ["a"]}, passage_docs={"a": "A", "b": "B"},
-                       split={"t": "train", "q0": "val", "q1": "val", "q2": "val"}, kind="router")
+    router = QADataset(
+        {"q0": "x", "q1": "y", "q2": "z", "t": "w"},
+        {"a": "tool a", "b": "tool b"},
+        {"q0": ["a"], "q1": ["b"], "q2": ["b"], "t": ["a"]},
+        passage_docs={"a": "A", "b": "B"},
+        split={"t": "train", "q0": "val", "q1": "val", "q2": "val"},
+        kind="router",
+    )
     assert router_slices(comparison, router)[SEEN_SLICE] == {"q0": SEEN, "q1": UNSEEN, "q2": UNSEEN}
     unsplit = _split_dataset({"q0": "A", "q1": "B"}, {})
     assert SEEN_SLICE not in retrieval_slices(unsplit, ["q0", "q1"])

@@ -4,34 +4,63 @@ import re
 
 import pytest
 
-from tests.fake_openai import FakeOpenAIServer
 from ragtune_core import jobs
-from ragtune_core.jobs.tasks import TASKS, run_router_comparison_job
-from ragtune_core.questions.qa_dataset import DatasetError, QADataset
-from ragtune_core.jobs.tasks import start_comparison_job
-from ragtune_core.routing.compare import RouterComparison, compare_selectors, list_comparisons, load_router_task, route_query, save_comparison
+from ragtune_core.jobs.tasks import TASKS, run_router_comparison_job, start_comparison_job
+from ragtune_core.questions.qa_dataset import DatasetError, QADataset, save_dataset
+from ragtune_core.routing.compare import (
+    RouterComparison,
+    compare_selectors,
+    evaluate_selector,
+    list_comparisons,
+    load_router_task,
+    route_query,
+    save_comparison,
+)
+from ragtune_core.routing.selectors import Choice, Selection
 from ragtune_core.routing.specs import RoutingError, SelectorSpec, make_selector
 from ragtune_core.routing.tables import FAILED, NONE_COLUMN, confusion_frame, misrouted_table, route_table, scores_frame
-from ragtune_core.routing.compare import evaluate_selector
-from ragtune_core.routing.selectors import Choice, Selection
-from ragtune_core.questions.qa_dataset import save_dataset
+from tests.fake_openai import FakeOpenAIServer
 
 # Three documents, each with a tool for specific questions and one for a holistic summary.
 TOOLS = [
-    ("vector:cooking", "vector_tool_cooking", "cooking",
-     "Useful for specific questions about cooking: recipes, baking bread, kneading dough, ingredients, oven "
-     "temperatures."),
-    ("summary:cooking", "summary_tool_cooking", "cooking",
-     "Useful for requests for a holistic summary or overview of EVERYTHING about the cooking handbook."),
-    ("vector:astronomy", "vector_tool_astronomy", "astronomy",
-     "Useful for specific questions about astronomy: planets, stars, galaxies, telescopes, orbits and moons."),
-    ("summary:astronomy", "summary_tool_astronomy", "astronomy",
-     "Useful for requests for a holistic summary or overview of EVERYTHING about the astronomy guide."),
-    ("vector:tax", "vector_tool_tax", "tax",
-     "Useful for specific questions about taxes: income tax returns, deductions, VAT rates and IRS filing "
-     "deadlines."),
-    ("summary:tax", "summary_tool_tax", "tax",
-     "Useful for requests for a holistic summary or overview of EVERYTHING about the tax manual."),
+    (
+        "vector:cooking",
+        "vector_tool_cooking",
+        "cooking",
+        "Useful for specific questions about cooking: recipes, baking bread, kneading dough, ingredients, oven "
+        "temperatures.",
+    ),
+    (
+        "summary:cooking",
+        "summary_tool_cooking",
+        "cooking",
+        "Useful for requests for a holistic summary or overview of EVERYTHING about the cooking handbook.",
+    ),
+    (
+        "vector:astronomy",
+        "vector_tool_astronomy",
+        "astronomy",
+        "Useful for specific questions about astronomy: planets, stars, galaxies, telescopes, orbits and moons.",
+    ),
+    (
+        "summary:astronomy",
+        "summary_tool_astronomy",
+        "astronomy",
+        "Useful for requests for a holistic summary or overview of EVERYTHING about the astronomy guide.",
+    ),
+    (
+        "vector:tax",
+        "vector_tool_tax",
+        "tax",
+        "Useful for specific questions about taxes: income tax returns, deductions, VAT rates and IRS filing "
+        "deadlines.",
+    ),
+    (
+        "summary:tax",
+        "summary_tool_tax",
+        "tax",
+        "Useful for requests for a holistic summary or overview of EVERYTHING about the tax manual.",
+    ),
 ]
 QUERIES = [
     ("How long should I knead bread dough?", "vector:cooking"),
@@ -66,15 +95,18 @@ VAL_DOCUMENT = "tax"
 
 
 def router_dataset() -> QADataset:
-    tools = [{"id": i, "name": n, "description": d, "document_id": doc, "kind": i.split(":")[0]}
-             for i, n, doc, d in TOOLS]
+    tools = [
+        {"id": i, "name": n, "description": d, "document_id": doc, "kind": i.split(":")[0]} for i, n, doc, d in TOOLS
+    ]
     return QADataset(
         queries={f"q{i}": q for i, (q, _) in enumerate(QUERIES)},
         corpus={i: d for i, _, _, d in TOOLS},
         relevant_docs={f"q{i}": [tool_id] for i, (_, tool_id) in enumerate(QUERIES)},
         passage_docs={i: doc for i, _, doc, _ in TOOLS},
         split={f"q{i}": "val" if tool_id.endswith(VAL_DOCUMENT) else "train" for i, (_, tool_id) in enumerate(QUERIES)},
-        kind="router", extra={"tools": tools})
+        kind="router",
+        extra={"tools": tools},
+    )
 
 
 def router_llm(request: dict) -> str:
@@ -139,10 +171,14 @@ def test_selector_specs_round_trip_and_refuse_bad_settings():
         ({"label": " ", "kind": "embedding"}, "a selector needs a label"),
         ({"label": "ce", "kind": "cross_encoder"}, "selector 'ce': a cross-encoder selector needs a trained"),
         ({"label": "x", "kind": "embedding", "llm": {"model": "m"}}, "LLM settings are only for an llm selector"),
-        ({"label": "gpt", "kind": "llm", "llm": {"model": "m", "api_key": "sk-secret"}},
-         "selector 'gpt': api_key must not be stored"),
-        ({"label": "gpt", "kind": "llm", "llm": {"model": "m", "base_url": "ftp://host"}},
-         "selector 'gpt': base_url: 'ftp://host' is not an http(s) URL"),
+        (
+            {"label": "gpt", "kind": "llm", "llm": {"model": "m", "api_key": "sk-secret"}},
+            "selector 'gpt': api_key must not be stored",
+        ),
+        (
+            {"label": "gpt", "kind": "llm", "llm": {"model": "m", "base_url": "ftp://host"}},
+            "selector 'gpt': base_url: 'ftp://host' is not an http(s) URL",
+        ),
     ]:
         with pytest.raises(RoutingError) as error:
             SelectorSpec.from_dict(data)
@@ -152,8 +188,13 @@ def test_selector_specs_round_trip_and_refuse_bad_settings():
 # --- comparisons (LLM only: no model to load) -------------------------------------------------
 def test_llm_comparison_is_scored_saved_and_listed(workspace, dataset_id, llm_server):
     progress = []
-    comparison = compare_selectors(workspace, dataset_id, [llm_spec(llm_server)], part="all",
-                                   on_progress=lambda done, total, message: progress.append((done, total)))
+    comparison = compare_selectors(
+        workspace,
+        dataset_id,
+        [llm_spec(llm_server)],
+        part="all",
+        on_progress=lambda done, total, message: progress.append((done, total)),
+    )
     assert comparison.queries == [q for q, _ in QUERIES] and comparison.expected == EXPECTED
     assert comparison.query_ids == [f"q{i}" for i in range(len(QUERIES))]
     assert [c.name for c in comparison.choices] == NAMES and comparison.skipped == []
@@ -175,11 +216,17 @@ def test_llm_comparison_is_scored_saved_and_listed(workspace, dataset_id, llm_se
     assert confusion.loc["vector_tool_cooking", "vector_tool_cooking"] == 4
 
     misrouted = misrouted_table(comparison)
-    assert list(misrouted.columns) == ["query", "right tool", "pick · LLM fake-model", "score · LLM fake-model",
-                                       "misrouted by"]
+    assert list(misrouted.columns) == [
+        "query",
+        "right tool",
+        "pick · LLM fake-model",
+        "score · LLM fake-model",
+        "misrouted by",
+    ]
     assert misrouted[["query", "right tool", "pick · LLM fake-model"]].values.tolist() == [
         [MISLED[0], "vector_tool_astronomy", "summary_tool_astronomy"],
-        [GARBLED, "summary_tool_tax", FAILED]]
+        [GARBLED, "summary_tool_tax", FAILED],
+    ]
     assert misrouted["score · LLM fake-model"].tolist()[0] == 1.0
     assert misrouted["misrouted by"].tolist() == [1, 1]
 
@@ -223,7 +270,9 @@ def test_bad_requests_are_refused_and_nothing_is_saved(workspace, dataset_id, ll
         compare_selectors(workspace, unsplit_id, [llm_spec(llm_server)], "val")
     with pytest.raises(DatasetError, match="part must be one of test, val, train, all, not 'chunk'"):
         compare_selectors(workspace, dataset_id, [llm_spec(llm_server)], "chunk")
-    with pytest.raises(DatasetError, match="the test part of dataset 'tools' has no queries"):  # split before test parts
+    with pytest.raises(
+        DatasetError, match="the test part of dataset 'tools' has no queries"
+    ):  # split before test parts
         compare_selectors(workspace, dataset_id, [llm_spec(llm_server)], "test")
     with pytest.raises(RoutingError, match="'twice' is used more than once"):
         compare_selectors(workspace, dataset_id, [llm_spec(llm_server, "twice"), llm_spec(llm_server, "twice")], "all")
@@ -250,9 +299,15 @@ class ScriptedSelector:
         self.name, self.picks = name, picks
 
     def select(self, queries, choices):
-        return [Selection(index=p, scores=[] if p is None else [0.9 if i == p else 0.1 for i in range(len(choices))],
-                          latency=0.002, error="unparseable answer: ?" if p is None else None)
-                for p in self.picks[:len(queries)]]
+        return [
+            Selection(
+                index=p,
+                scores=[] if p is None else [0.9 if i == p else 0.1 for i in range(len(choices))],
+                latency=0.002,
+                error="unparseable answer: ?" if p is None else None,
+            )
+            for p in self.picks[: len(queries)]
+        ]
 
 
 CHOICES = [Choice("a", "tool_a", "About A."), Choice("b", "tool_b", "About B."), Choice("c", "tool_c", "About C.")]
@@ -260,10 +315,22 @@ CHOICES = [Choice("a", "tool_a", "About A."), Choice("b", "tool_b", "About B."),
 
 def handmade_comparison() -> RouterComparison:
     queries, expected = ["qa1", "qa2", "qb1", "qc1"], [0, 0, 1, 2]
-    reports = [evaluate_selector(ScriptedSelector("first", [0, 1, 1, None]), queries, CHOICES, expected),
-               evaluate_selector(ScriptedSelector("second", [0, 2, 0, 2]), queries, CHOICES, expected)]
-    return RouterComparison("route-1", "dataset-1", "val", 1.0, queries, ["1", "2", "3", "4"], CHOICES, expected,
-                            reports, [("LLM", "no key")])
+    reports = [
+        evaluate_selector(ScriptedSelector("first", [0, 1, 1, None]), queries, CHOICES, expected),
+        evaluate_selector(ScriptedSelector("second", [0, 2, 0, 2]), queries, CHOICES, expected),
+    ]
+    return RouterComparison(
+        "route-1",
+        "dataset-1",
+        "val",
+        1.0,
+        queries,
+        ["1", "2", "3", "4"],
+        CHOICES,
+        expected,
+        reports,
+        [("LLM", "no key")],
+    )
 
 
 def test_tables_of_a_handmade_comparison():
@@ -280,12 +347,33 @@ def test_tables_of_a_handmade_comparison():
     misrouted = misrouted_table(comparison)
     # qa1 was routed right by both: left out; qa2, misrouted by both, comes first.
     assert misrouted.astype(object).where(misrouted.notna(), None).to_dict("records") == [
-        {"query": "qa2", "right tool": "tool_a", "pick · first": "tool_b", "score · first": 0.9,
-         "pick · second": "tool_c", "score · second": 0.9, "misrouted by": 2},
-        {"query": "qb1", "right tool": "tool_b", "pick · first": "tool_b", "score · first": 0.9,
-         "pick · second": "tool_a", "score · second": 0.9, "misrouted by": 1},
-        {"query": "qc1", "right tool": "tool_c", "pick · first": FAILED, "score · first": None,
-         "pick · second": "tool_c", "score · second": 0.9, "misrouted by": 1},
+        {
+            "query": "qa2",
+            "right tool": "tool_a",
+            "pick · first": "tool_b",
+            "score · first": 0.9,
+            "pick · second": "tool_c",
+            "score · second": 0.9,
+            "misrouted by": 2,
+        },
+        {
+            "query": "qb1",
+            "right tool": "tool_b",
+            "pick · first": "tool_b",
+            "score · first": 0.9,
+            "pick · second": "tool_a",
+            "score · second": 0.9,
+            "misrouted by": 1,
+        },
+        {
+            "query": "qc1",
+            "right tool": "tool_c",
+            "pick · first": FAILED,
+            "score · first": None,
+            "pick · second": "tool_c",
+            "score · second": 0.9,
+            "misrouted by": 1,
+        },
     ]
 
 
@@ -299,12 +387,15 @@ def test_a_saved_comparison_reads_back_whole(workspace):
 def test_route_query_rows_and_scores(llm_server):
     choices = [Choice(i, n, d) for i, n, _, d in TOOLS]
     llm = SelectorSpec("LLM", "llm", llm={"base_url": llm_server.base_url, "model": "fake-model"})
-    routed = route_query("Are charitable donations tax deductible?", choices,
-                         [ScriptedSelector("scripted", [1]), make_selector(llm)])
+    routed = route_query(
+        "Are charitable donations tax deductible?", choices, [ScriptedSelector("scripted", [1]), make_selector(llm)]
+    )
     assert [name for name, _ in routed] == ["scripted", "LLM"]
     rows = route_table(routed, choices)
-    assert rows[["selector", "pick", "score"]].values.tolist() == [["scripted", "summary_tool_cooking", 0.9],
-                                                                    ["LLM", "vector_tool_tax", 1.0]]
+    assert rows[["selector", "pick", "score"]].values.tolist() == [
+        ["scripted", "summary_tool_cooking", 0.9],
+        ["LLM", "vector_tool_tax", 1.0],
+    ]
     assert rows["reason"].tolist() == ["", "it is about vector:tax"]
     assert (rows["latency_ms"] > 0).all()
     scores = scores_frame(routed, choices)
@@ -321,8 +412,16 @@ def test_route_query_rows_and_scores(llm_server):
 
 # --- CLI --------------------------------------------------------------------------------------
 def test_cli_compare_selectors_and_route_with_an_llm(workspace, dataset_id, llm_server, run_cli):
-    code, out, err = run_cli("compare-selectors", "tools", "--llm-base-url", llm_server.base_url,
-                             "--llm-model", "fake-model", "--part", "all")
+    code, out, err = run_cli(
+        "compare-selectors",
+        "tools",
+        "--llm-base-url",
+        llm_server.base_url,
+        "--llm-model",
+        "fake-model",
+        "--part",
+        "all",
+    )
     assert code == 0, err
     summary = json.loads(out)
     assert summary["match_rates"] == {"LLM fake-model": pytest.approx(19 / 21)}
@@ -331,13 +430,21 @@ def test_cli_compare_selectors_and_route_with_an_llm(workspace, dataset_id, llm_
     assert list_comparisons(workspace)[0].comparison_id == summary["comparison_id"]
     assert "compare-selectors: LLM fake-model: routing 21 queries" in err
 
-    code, out, err = run_cli("compare-selectors", dataset_id, "--llm-base-url", llm_server.base_url,
-                             "--llm-model", "fake-model")
+    code, out, err = run_cli(
+        "compare-selectors", dataset_id, "--llm-base-url", llm_server.base_url, "--llm-model", "fake-model"
+    )
     assert code == 0, err
     assert json.loads(out)["part"] == "val"  # a split dataset: its validation part
 
-    code, out, err = run_cli("route", "tools", "When is the IRS deadline for filing taxes?",
-                             "--llm-base-url", llm_server.base_url, "--llm-model", "fake-model")
+    code, out, err = run_cli(
+        "route",
+        "tools",
+        "When is the IRS deadline for filing taxes?",
+        "--llm-base-url",
+        llm_server.base_url,
+        "--llm-model",
+        "fake-model",
+    )
     assert code == 0, err
     [pick] = json.loads(out)["picks"]
     assert pick["selector"] == "LLM fake-model" and pick["pick"] == "vector_tool_tax" and pick["score"] == 1.0
@@ -372,7 +479,9 @@ def test_base_embedding_and_llm_side_by_side(workspace, dataset_id, llm_server):
     misrouted = misrouted_table(comparison)
     wrong_by = {q: sum(r.picks[i] != EXPECTED[i] for r in comparison.reports) for i, q in enumerate(comparison.queries)}
     assert sorted(misrouted["query"]) == sorted(q for q, n in wrong_by.items() if n)
-    assert dict(zip(misrouted["query"], misrouted["misrouted by"])) == {q: n for q, n in wrong_by.items() if n}
+    assert dict(zip(misrouted["query"], misrouted["misrouted by"], strict=True)) == {
+        q: n for q, n in wrong_by.items() if n
+    }
     row = misrouted.set_index("query").loc[GARBLED]
     assert row["pick · LLM fake-model"] == FAILED and row["pick · base"] == "summary_tool_tax"
 
@@ -384,8 +493,12 @@ def test_comparison_job_in_a_worker(workspace, dataset_id):
     final = jobs.wait(workspace, status.run_id, timeout=120)
     assert final.state == "succeeded", (final.error, (workspace.run_dir(status.run_id) / "worker.log").read_text())
     comparison = list_comparisons(workspace, dataset_id, "all")[0]
-    assert final.result == {"comparison_id": comparison.comparison_id,
-                            "match_rates": {"base": comparison.report("base").match_rate}, "skipped": [], "held_out": {}}
+    assert final.result == {
+        "comparison_id": comparison.comparison_id,
+        "match_rates": {"base": comparison.report("base").match_rate},
+        "skipped": [],
+        "held_out": {},
+    }
     assert final.done == final.total > 0
     events = jobs.read_events(workspace, status.run_id)
     assert [e["selector"] for e in events if e["event"] == "match_rate"] == ["base"]
@@ -431,8 +544,12 @@ def failing_spec(server: FakeOpenAIServer, label: str = "LLM broken") -> Selecto
 
 def test_a_selector_failing_on_every_query_is_reported_failed_not_scored(workspace, dataset_id, llm_server):
     with FakeOpenAIServer(server_error_every=1, retry_after=0.01) as erroring, RefusingServer() as refusing:
-        comparison = compare_selectors(workspace, dataset_id, [llm_spec(llm_server), failing_spec(erroring),
-                                                               failing_spec(refusing, "LLM bad key")], "all")
+        comparison = compare_selectors(
+            workspace,
+            dataset_id,
+            [llm_spec(llm_server), failing_spec(erroring), failing_spec(refusing, "LLM bad key")],
+            "all",
+        )
     assert [r.name for r in comparison.reports] == ["LLM fake-model"]
     (label, error), (key_label, key_error) = comparison.failed
     assert label == "LLM broken" and error.startswith("gave up after 2 attempts: HTTP 500")
@@ -448,9 +565,15 @@ def test_a_selector_failing_on_every_query_is_reported_failed_not_scored(workspa
 def test_when_every_selector_failed_nothing_is_saved(workspace, dataset_id, no_api_key):
     with RefusingServer() as refusing:
         with pytest.raises(RoutingError) as error:
-            compare_selectors(workspace, dataset_id, [failing_spec(refusing, "LLM bad key"),
-                                                      SelectorSpec("OpenAI", "llm", llm={"base_url": None, "model": "gpt-4o-mini"})],
-                              "all")
+            compare_selectors(
+                workspace,
+                dataset_id,
+                [
+                    failing_spec(refusing, "LLM bad key"),
+                    SelectorSpec("OpenAI", "llm", llm={"base_url": None, "model": "gpt-4o-mini"}),
+                ],
+                "all",
+            )
     assert "LLM bad key failed on every query: HTTP 401" in str(error.value)
     assert "OpenAI was skipped: api_key" in str(error.value)
     assert saved_files(workspace) == []
@@ -458,8 +581,9 @@ def test_when_every_selector_failed_nothing_is_saved(workspace, dataset_id, no_a
 
 def test_a_comparison_saved_with_an_all_failed_report_reads_back_as_failed(workspace):
     comparison = handmade_comparison()
-    comparison.reports.append(evaluate_selector(ScriptedSelector("dead", [None] * 4), comparison.queries, CHOICES,
-                                                comparison.expected))
+    comparison.reports.append(
+        evaluate_selector(ScriptedSelector("dead", [None] * 4), comparison.queries, CHOICES, comparison.expected)
+    )
     save_comparison(workspace, comparison)  # as files were written before failed selectors were set apart
     [read] = list_comparisons(workspace)
     assert [r.name for r in read.reports] == ["first", "second"]
@@ -468,8 +592,16 @@ def test_a_comparison_saved_with_an_all_failed_report_reads_back_as_failed(works
 
 def test_cli_exits_2_when_an_asked_for_selector_failed(workspace, dataset_id, run_cli):
     with RefusingServer() as refusing:
-        code, out, err = run_cli("compare-selectors", "tools", "--llm-base-url", refusing.base_url,
-                                 "--llm-model", "fake-model", "--part", "all")
+        code, out, err = run_cli(
+            "compare-selectors",
+            "tools",
+            "--llm-base-url",
+            refusing.base_url,
+            "--llm-model",
+            "fake-model",
+            "--part",
+            "all",
+        )
     assert code == 2 and out == ""
     assert "error: no selector routed any query: LLM fake-model failed on every query: HTTP 401" in err
     assert saved_files(workspace) == []
@@ -478,8 +610,20 @@ def test_cli_exits_2_when_an_asked_for_selector_failed(workspace, dataset_id, ru
 @pytest.mark.slow
 def test_cli_prints_the_rest_and_exits_2_when_one_selector_failed(workspace, dataset_id, run_cli):
     with FakeOpenAIServer(server_error_every=1, retry_after=0.01) as erroring:
-        code, out, err = run_cli("compare-selectors", "tools", "--embedding", "base", "--llm-base-url",
-                                 erroring.base_url, "--llm-model", "fake-model", "--llm-retries", "1", "--part", "all")
+        code, out, err = run_cli(
+            "compare-selectors",
+            "tools",
+            "--embedding",
+            "base",
+            "--llm-base-url",
+            erroring.base_url,
+            "--llm-model",
+            "fake-model",
+            "--llm-retries",
+            "1",
+            "--part",
+            "all",
+        )
     assert code == 2
     summary = json.loads(out)
     assert list(summary["match_rates"]) == ["all-MiniLM-L6-v2 (bundled)"]
@@ -489,16 +633,23 @@ def test_cli_prints_the_rest_and_exits_2_when_one_selector_failed(workspace, dat
 
 
 def test_cli_shows_partial_failures(workspace, dataset_id, llm_server, run_cli):
-    code, out, err = run_cli("compare-selectors", "tools", "--llm-base-url", llm_server.base_url,
-                             "--llm-model", "fake-model", "--part", "all")
+    code, out, err = run_cli(
+        "compare-selectors",
+        "tools",
+        "--llm-base-url",
+        llm_server.base_url,
+        "--llm-model",
+        "fake-model",
+        "--part",
+        "all",
+    )
     assert code == 0 and json.loads(out)["failed"] == {}
     assert "LLM fake-model: 1 of 21 queries failed (counted as misses); first error: unparseable answer" in err
 
 
 def test_comparison_job_reports_a_failed_selector(workspace, dataset_id, llm_server):
     with RefusingServer() as refusing:
-        status = start_comparison_job(workspace, dataset_id, [llm_spec(llm_server), failing_spec(refusing)],
-                                      part="all")
+        status = start_comparison_job(workspace, dataset_id, [llm_spec(llm_server), failing_spec(refusing)], part="all")
         final = jobs.wait(workspace, status.run_id, timeout=120)
     assert final.state == "succeeded", final.error
     [[label, error]] = final.result["failed"]
@@ -511,7 +662,8 @@ def test_comparison_job_reports_a_failed_selector(workspace, dataset_id, llm_ser
 @pytest.mark.fault(
     "The worker of a selector comparison killed (kill -9) half-way",
     sees="the run interrupted on the Compare page and in `ragtune runs`",
-    kept="every earlier comparison; nothing half-written is saved or left behind")
+    kept="every earlier comparison; nothing half-written is saved or left behind",
+)
 def test_a_killed_comparison_saves_nothing_and_keeps_the_earlier_ones(workspace, dataset_id):
     import os
     import signal
@@ -522,8 +674,9 @@ def test_a_killed_comparison_saves_nothing_and_keeps_the_earlier_ones(workspace,
     with FakeOpenAIServer(responder=router_llm) as fast:
         earlier = compare_selectors(workspace, dataset_id, [llm_spec(fast)], "all")
     with FakeOpenAIServer(responder=router_llm, latency=0.5) as slow:
-        spec = SelectorSpec("LLM slow", "llm", llm={"base_url": slow.base_url, "model": "fake-model",
-                                                     "max_concurrency": 1})
+        spec = SelectorSpec(
+            "LLM slow", "llm", llm={"base_url": slow.base_url, "model": "fake-model", "max_concurrency": 1}
+        )
         status = start_comparison_job(workspace, dataset_id, [spec], part="all")
         deadline = time.monotonic() + 60
         while slow.chat_requests < 2:  # routing has begun

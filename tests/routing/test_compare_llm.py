@@ -10,8 +10,7 @@ from scipy.stats import binomtest
 from ragtune_core.questions.qa_dataset import QADataset, save_dataset
 from ragtune_core.routing.compare import list_comparisons
 from ragtune_core.routing.llm_selector import FinetunedLLM
-from ragtune_core.routing.stats import EXACT
-from ragtune_core.routing.stats import pairwise_mcnemar
+from ragtune_core.routing.stats import EXACT, pairwise_mcnemar
 from tests.fake_openai import FakeOpenAIServer
 from tests.routing.test_compare import router_llm
 from tests.training.llm.helpers import router_dataset, teacher
@@ -35,19 +34,51 @@ def server():
 def trained(workspace, run_cli, server) -> str:
     """A hosted model fine-tuned (at the fake) on teacher-labelled chat data of the router dataset."""
     save_dataset(workspace, "tools", router_dataset(), None, {})
-    code, _, err = run_cli("llm-dataset", "tools", "--name", "taught", "--labels", "teacher", "--teacher-model", "t",
-                           "--teacher-base-url", server.base_url)
+    code, _, err = run_cli(
+        "llm-dataset",
+        "tools",
+        "--name",
+        "taught",
+        "--labels",
+        "teacher",
+        "--teacher-model",
+        "t",
+        "--teacher-base-url",
+        server.base_url,
+    )
     assert code == 0, err
-    code, out, err = run_cli("llm-finetune", "taught", "--name", "router-ft", "--provider", "openai", "--base-model",
-                             "fake-base", "--base-url", server.base_url, "--poll-seconds", "0.01")
+    code, out, err = run_cli(
+        "llm-finetune",
+        "taught",
+        "--name",
+        "router-ft",
+        "--provider",
+        "openai",
+        "--base-model",
+        "fake-base",
+        "--base-url",
+        server.base_url,
+        "--poll-seconds",
+        "0.01",
+    )
     assert code == 0, err
     return json.loads(out)["model_path"]
 
 
 def test_a_fine_tuned_llm_beside_its_teacher(workspace, run_cli, server, trained):
     assert FinetunedLLM.load(trained).data_name == "taught"
-    code, out, err = run_cli("compare-selectors", "tools", "--finetuned-llm", "router-ft", "--llm-model", "t",
-                             "--llm-base-url", server.base_url, "--part", "all")
+    code, out, err = run_cli(
+        "compare-selectors",
+        "tools",
+        "--finetuned-llm",
+        "router-ft",
+        "--llm-model",
+        "t",
+        "--llm-base-url",
+        server.base_url,
+        "--part",
+        "all",
+    )
     assert code == 0, err
     summary = json.loads(out)
     # The fine-tuned model misses the teacher's 4 mistakes; the teacher asked by a numbered list misses 2.
@@ -60,8 +91,9 @@ def test_a_fine_tuned_llm_beside_its_teacher(workspace, run_cli, server, trained
     assert f"{FT} vs LLM t: right only by one 1 vs 3 queries, p = 0.625" in err
     # "LLM t" picked a tool for 20 queries (not the garbled one); the two pick differently on knead, the
     # plain-text, two-call (the teacher chose the summary tool) and made-up-tool queries.
-    assert summary["teacher_agreement"] == {FT: {"selector": FT, "teacher": "LLM t", "agreement": 16 / 20,
-                                                 "queries": 20}}
+    assert summary["teacher_agreement"] == {
+        FT: {"selector": FT, "teacher": "LLM t", "agreement": 16 / 20, "queries": 20}
+    }
     comparison = list_comparisons(workspace, summary["dataset_id"], "all")[0]
     assert [(r.kind, r.model) for r in comparison.reports] == [("finetuned_llm", trained), ("llm", "t")]
     [test] = pairwise_mcnemar(comparison)
@@ -74,8 +106,12 @@ def test_without_the_teacher_its_stored_labels_are_the_reference(run_cli, traine
     summary = json.loads(out)
     # The teacher's labels: the 17 lines kept (it agreed with the dataset) and the one disagreement where it
     # called a tool (knead); the model calls as the teacher did on all 18.
-    assert summary["teacher_agreement"][FT] == {"selector": FT, "teacher": "stored labels of t", "agreement": 1.0,
-                                                "queries": 18}
+    assert summary["teacher_agreement"][FT] == {
+        "selector": FT,
+        "teacher": "stored labels of t",
+        "agreement": 1.0,
+        "queries": 18,
+    }
     assert summary["mcnemar"] == []
 
 
@@ -89,22 +125,31 @@ def test_unknown_names_and_other_tool_sets_exit_2(workspace, run_cli, trained, t
     fewer = router_dataset()
     tools = fewer.extra["tools"][:-1]
     kept = {q for q, pids in fewer.relevant_docs.items() if pids[0] != "summary:tax"}
-    save_dataset(workspace, "fewer", QADataset(
-        queries={q: t for q, t in fewer.queries.items() if q in kept},
-        corpus={t["id"]: t["description"] for t in tools},
-        relevant_docs={q: p for q, p in fewer.relevant_docs.items() if q in kept},
-        passage_docs={t["id"]: t["document_id"] for t in tools}, kind="router", extra={"tools": tools}), None, {})
+    save_dataset(
+        workspace,
+        "fewer",
+        QADataset(
+            queries={q: t for q, t in fewer.queries.items() if q in kept},
+            corpus={t["id"]: t["description"] for t in tools},
+            relevant_docs={q: p for q, p in fewer.relevant_docs.items() if q in kept},
+            passage_docs={t["id"]: t["document_id"] for t in tools},
+            kind="router",
+            extra={"tools": tools},
+        ),
+        None,
+        {},
+    )
     for command in (("compare-selectors", "fewer"), ("route", "fewer", "What VAT rate applies?")):
         code, out, err = run_cli(*command, "--finetuned-llm", "router-ft")
         assert code == 2 and out == "" and "'router-ft': this fine-tuned LLM learned another tool set" in err, err
 
 
 def test_an_llm_comparison_says_what_it_will_use_and_cost_before_it_runs(workspace, run_cli, server):
+    from ragtune_core.llm import LLMConfig, estimate_tokens
     from ragtune_core.llm.pricing import ModelPrice, save_price
     from ragtune_core.routing.compare import llm_routing_estimates, load_router_task
     from ragtune_core.routing.llm_selector import JSON_ANSWER_TOKENS, TOOL_CALL_TOKENS, LLMSelector, function_tools
     from ragtune_core.routing.specs import SelectorSpec
-    from ragtune_core.llm import LLMConfig, estimate_tokens
 
     dataset_id = save_dataset(workspace, "tools", router_dataset(), None, {}).id
     task = load_router_task(workspace, dataset_id, "all")
@@ -120,6 +165,7 @@ def test_an_llm_comparison_says_what_it_will_use_and_cost_before_it_runs(workspa
     [estimate] = llm_routing_estimates(workspace, [(dataset_id, "all")], [spec, SelectorSpec("base", "embedding")])
     cost = plain.prompt_tokens / 1000 * 1.0 + plain.completion_tokens / 1000 * 2.0
     assert estimate.startswith(f"LLM t: about {plain.prompt_tokens:,} prompt") and f"${cost:.4f}" in estimate
-    code, _, err = run_cli("compare-selectors", "tools", "--part", "all", "--llm-model", "t", "--llm-base-url",
-                           server.base_url)
+    code, _, err = run_cli(
+        "compare-selectors", "tools", "--part", "all", "--llm-model", "t", "--llm-base-url", server.base_url
+    )
     assert code == 0 and estimate in err

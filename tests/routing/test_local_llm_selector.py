@@ -42,19 +42,25 @@ def test_scores_are_the_likelihood_of_each_call(selector, query):
     each score must equal the full pass's log-likelihood of that tool's call, up to one constant."""
     calls = selector.calls(query, CHOICES)
     start = calls[0][0].rfind('{"name": "') + len('{"name": "')  # where the tool's name begins
-    assert all(text[start:name_end] == choice.name and text[name_end] == '"'
-               for (text, name_end), choice in zip(calls, CHOICES))
+    assert all(
+        text[start:name_end] == choice.name and text[name_end] == '"'
+        for (text, name_end), choice in zip(calls, CHOICES, strict=True)
+    )
     expected = [full_log_likelihood(selector, text, start, name_end) for text, name_end in calls]
     scored = selector.log_likelihoods(query, CHOICES)
-    offsets = [e - s for e, s in zip(expected, scored)]
+    offsets = [e - s for e, s in zip(expected, scored, strict=True)]
     assert max(offsets) - min(offsets) < 1e-3
     assert len({round(s, 3) for s in scored}) > 1  # the tools do differ
 
 
 def test_the_tools_are_encoded_once_per_choice_list(selector):
     lengths: list[int] = []
-    hook = selector.model.register_forward_pre_hook(lambda module, args, kwargs: lengths.append(
-        kwargs["input_ids"].shape[1] if "input_ids" in kwargs else args[0].shape[1]), with_kwargs=True)
+    hook = selector.model.register_forward_pre_hook(
+        lambda module, args, kwargs: lengths.append(
+            kwargs["input_ids"].shape[1] if "input_ids" in kwargs else args[0].shape[1]
+        ),
+        with_kwargs=True,
+    )
     try:
         selector.select(QUERIES, CHOICES[::-1])  # a new choice list: its stem runs first
         first = len(lengths)
@@ -70,7 +76,7 @@ def test_the_tools_are_encoded_once_per_choice_list(selector):
 def test_each_query_gets_one_offered_tool_and_probabilities(selector):
     selections = selector.select(QUERIES, CHOICES)
     assert len(selections) == len(QUERIES)
-    for selection, query in zip(selections, QUERIES):
+    for selection, query in zip(selections, QUERIES, strict=True):
         assert selection.error is None and 0 <= selection.index < len(CHOICES)
         assert len(selection.scores) == len(CHOICES) and math.isclose(sum(selection.scores), 1.0, rel_tol=1e-6)
         assert selection.scores[selection.index] == max(selection.scores)
@@ -88,7 +94,7 @@ def test_the_prior_is_each_tools_likelihood_after_content_free_queries(selector)
     assert np.allclose(prior, expected, atol=1e-4) and np.ptp(prior) > 0
     selector.calibration = 0.0  # uncalibrated: the raw likelihoods rank the tools
     try:
-        for query, selection in zip(QUERIES, selector.select(QUERIES, CHOICES)):
+        for query, selection in zip(QUERIES, selector.select(QUERIES, CHOICES), strict=True):
             likelihoods = selector.log_likelihoods(query, CHOICES)
             assert selection.index == likelihoods.index(max(likelihoods))
     finally:
@@ -136,8 +142,9 @@ def test_an_untuned_llm_is_compared_by_the_cli(workspace, run_cli, selector, tmp
     folder = tmp_path / "untuned"
     selector.model.save_pretrained(folder)
     selector.tokenizer.save_pretrained(folder)
-    code, out, err = run_cli("compare-selectors", "tools", "--untuned-llm", str(folder), "--embedding", "base",
-                             "--part", "all")
+    code, out, err = run_cli(
+        "compare-selectors", "tools", "--untuned-llm", str(folder), "--embedding", "base", "--part", "all"
+    )
     assert code == 0, err
     summary = json.loads(out)
     label = f"untuned LLM · {folder}"

@@ -1,11 +1,11 @@
 import pytest
 
-from tests.fake_openai import FakeOpenAIServer
 from ragtune_core.corpus.documents import Chunk, Document
 from ragtune_core.llm.client import LLMConfig
-from ragtune_core.store.models import load_embedder
 from ragtune_core.questions.router import RoutingError
 from ragtune_core.routing.playground import extractive_summary, grounded_answer, llm_summary, retrieve
+from ragtune_core.store.models import load_embedder
+from tests.fake_openai import FakeOpenAIServer
 
 CHUNKS = [
     Chunk("d#0", "d", "The harbour of Lisbon handles container ships and cruise liners.", page=3),

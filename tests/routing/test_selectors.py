@@ -4,13 +4,13 @@ import re
 import numpy as np
 import pytest
 
-from tests.fake_openai import FakeOpenAIServer
 from ragtune_core.llm.client import LLMConfig
-from ragtune_core.store.models import resolve_model
 from ragtune_core.questions.qa_dataset import DatasetError, QADataset
 from ragtune_core.routing.compare import confusion_matrix, evaluate_selector, matches, router_task
 from ragtune_core.routing.llm_selector import LLMSelector, parse_choice, render_select_prompt
 from ragtune_core.routing.selectors import Choice, CrossEncoderSelector, EmbeddingSelector, Selection
+from ragtune_core.store.models import resolve_model
+from tests.fake_openai import FakeOpenAIServer
 
 CHOICES = [
     Choice("cooking", "cooking_tool", "Recipes, cooking techniques, baking bread, kitchen ingredients and meals."),
@@ -139,13 +139,16 @@ def test_llm_selector_reads_json_answers_within_the_concurrency_bound():
     assert "numbered list (1 to 3)" in prompt and "(2) Astronomy: planets" in prompt and '"choice"' in prompt
 
 
-@pytest.mark.parametrize("answer", [
-    "I am sorry, I cannot decide.",
-    "",
-    '{"reason": "no choice given"}',
-    '{"choice": "the second one"}',
-    '{"choice": true}',
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "I am sorry, I cannot decide.",
+        "",
+        '{"reason": "no choice given"}',
+        '{"choice": "the second one"}',
+        '{"choice": true}',
+    ],
+)
 def test_unparseable_llm_answers_are_failures_never_the_first_choice(answer):
     with FakeOpenAIServer(responder=lambda request: answer) as server:
         selections = LLMSelector(_config(server)).select([QUERIES[0][0]], CHOICES)
@@ -218,14 +221,17 @@ def test_llm_availability(monkeypatch):
     assert usable is True and "llama3" in reason
 
 
-@pytest.mark.parametrize("text, index, reason", [
-    ('{"choice": 2, "reason": "about stars"}', 1, "about stars"),
-    ('Sure! {"choice": "3", "reason": "taxes"} Hope that helps.', 2, "taxes"),
-    ('[{"choice": 1, "reason": "llama-index style"}]', 0, "llama-index style"),
-    ('{"choice": 2.0}', 1, ""),
-    ("3", 2, ""),
-    ("Choice (2): the astronomy tool.", 1, "Choice (2): the astronomy tool."),
-])
+@pytest.mark.parametrize(
+    "text, index, reason",
+    [
+        ('{"choice": 2, "reason": "about stars"}', 1, "about stars"),
+        ('Sure! {"choice": "3", "reason": "taxes"} Hope that helps.', 2, "taxes"),
+        ('[{"choice": 1, "reason": "llama-index style"}]', 0, "llama-index style"),
+        ('{"choice": 2.0}', 1, ""),
+        ("3", 2, ""),
+        ("Choice (2): the astronomy tool.", 1, "Choice (2): the astronomy tool."),
+    ],
+)
 def test_parse_choice_formats(text, index, reason):
     assert parse_choice(text, 3) == (index, reason)
 
@@ -244,9 +250,15 @@ class ScriptedSelector:
         self.picks = picks
 
     def select(self, queries, choices):
-        return [Selection(index=p, scores=[] if p is None else [float(i == p) for i in range(len(choices))],
-                          latency=0.01 * (i + 1), error="unparseable answer: x" if p is None else None)
-                for i, p in enumerate(self.picks)]
+        return [
+            Selection(
+                index=p,
+                scores=[] if p is None else [float(i == p) for i in range(len(choices))],
+                latency=0.01 * (i + 1),
+                error="unparseable answer: x" if p is None else None,
+            )
+            for i, p in enumerate(self.picks)
+        ]
 
 
 def test_match_rate_and_confusion_matrix_on_handmade_picks():
@@ -291,7 +303,8 @@ def test_router_task_from_a_router_dataset():
         corpus={c.id: c.description for c in CHOICES},
         relevant_docs={f"q{i}": [CHOICES[want].id] for i, (_, want) in enumerate(QUERIES)},
         split={f"q{i}": "val" if i % 2 else "train" for i in range(len(QUERIES))},
-        kind="router", extra={"tools": tools},
+        kind="router",
+        extra={"tools": tools},
     )
     queries, choices, expected = router_task(dataset)
     assert queries == [q for q, _ in QUERIES] and expected == [want for _, want in QUERIES]

@@ -8,15 +8,23 @@ from scipy.stats import binomtest
 
 from ragtune_core.routing.compare import RouterComparison, SelectorReport
 from ragtune_core.routing.selectors import Choice
-from ragtune_core.routing.stats import (CHI_SQUARE, EXACT, agreement, mcnemar, mcnemar_p, pairwise_mcnemar,
-                                        teacher_agreement)
+from ragtune_core.routing.stats import (
+    CHI_SQUARE,
+    EXACT,
+    agreement,
+    mcnemar,
+    mcnemar_p,
+    pairwise_mcnemar,
+    teacher_agreement,
+)
 
 CHOICES = [Choice("a", "tool_a", "A"), Choice("b", "tool_b", "B"), Choice("c", "tool_c", "C")]
 
 
 def report(name: str, picks: list, kind: str = "", model: str = "") -> SelectorReport:
-    return SelectorReport(name, 0.0, (0.0, 0.0), 0.001, sum(p is None for p in picks), picks,
-                          [[] for _ in picks], kind=kind, model=model)
+    return SelectorReport(
+        name, 0.0, (0.0, 0.0), 0.001, sum(p is None for p in picks), picks, [[] for _ in picks], kind=kind, model=model
+    )
 
 
 def comparison(expected: list[int], *reports: SelectorReport, queries: list[str] | None = None) -> RouterComparison:
@@ -41,8 +49,8 @@ def test_few_discordant_pairs_use_the_exact_binomial_test(a_only, b_only):
 
 
 def test_exact_values_by_hand():
-    assert mcnemar_p(0, 5)[0] == pytest.approx(2 / 2 ** 5)  # both tails of 5 coin flips all one way
-    assert mcnemar_p(1, 5)[0] == pytest.approx(2 * (1 + 6) / 2 ** 6)
+    assert mcnemar_p(0, 5)[0] == pytest.approx(2 / 2**5)  # both tails of 5 coin flips all one way
+    assert mcnemar_p(1, 5)[0] == pytest.approx(2 * (1 + 6) / 2**6)
     assert mcnemar_p(4, 4)[0] == 1.0
     assert mcnemar_p(0, 0) == (1.0, EXACT, None)
 
@@ -52,12 +60,15 @@ def chi2_1_sf(x: float) -> float:
     return math.erfc(math.sqrt(x / 2))
 
 
-@pytest.mark.parametrize("a_only, b_only, statistic", [
-    (10, 30, 9.025),  # (|10 - 30| - 1)^2 / 40
-    (20, 20, 0.025),  # (0 - 1)^2 / 40
-    (5, 20, 7.84),  # 14^2 / 25: exactly 25 discordant pairs is chi-square
-    (60, 40, 3.61),
-])
+@pytest.mark.parametrize(
+    "a_only, b_only, statistic",
+    [
+        (10, 30, 9.025),  # (|10 - 30| - 1)^2 / 40
+        (20, 20, 0.025),  # (0 - 1)^2 / 40
+        (5, 20, 7.84),  # 14^2 / 25: exactly 25 discordant pairs is chi-square
+        (60, 40, 3.61),
+    ],
+)
 def test_many_discordant_pairs_use_chi_square_with_continuity_correction(a_only, b_only, statistic):
     p, method, chi2 = mcnemar_p(a_only, b_only)
     assert method == CHI_SQUARE and chi2 == pytest.approx(statistic) and p == pytest.approx(chi2_1_sf(statistic))
@@ -89,8 +100,8 @@ def test_every_pair_of_a_comparison_and_its_table():
     assert [(t.a, t.b) for t in tests] == [("A", "B"), ("A", "C"), ("B", "C")]
     assert [(t.a_only, t.b_only) for t in tests] == [(30, 5), (0, 7), (0, 32)]
     assert tests[0].method == CHI_SQUARE and tests[0].better == "A"
-    assert tests[0].p_value == pytest.approx(chi2_1_sf(24 ** 2 / 35))
-    assert tests[1].method == EXACT and tests[1].p_value == pytest.approx(2 / 2 ** 7)
+    assert tests[0].p_value == pytest.approx(chi2_1_sf(24**2 / 35))
+    assert tests[1].method == EXACT and tests[1].p_value == pytest.approx(2 / 2**7)
     assert [t.verdict() for t in tests] == ["A (p < 0.05)", "C (p < 0.05)", "C (p < 0.05)"]
     assert pairwise_mcnemar(comparison(expected, report("A", a))) == []
 

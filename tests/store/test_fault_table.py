@@ -21,14 +21,18 @@ def test_each_row_names_a_marked_test_and_its_cells(tmp_path):
         "import pytest\n\n\n"
         "@pytest.mark.fault('A <b>thing</b> | breaks', sees='a message', kept='everything')\n"
         "def test_one():\n    pass\n\n\n"
-        "def test_unmarked():\n    pass\n")
+        "def test_unmarked():\n    pass\n"
+    )
     rows = faults.faults(tmp_path)
     assert [(r.fault, r.sees, r.kept, r.test.split("::")[1]) for r in rows] == [
-        ("A <b>thing</b> | breaks", "a message", "everything", "test_one")]
+        ("A <b>thing</b> | breaks", "a message", "everything", "test_one")
+    ]
     assert "| A &lt;b&gt;thing&lt;/b&gt; \\| breaks | a message | everything |" in faults.render(rows)
 
 
 def test_a_marker_without_what_the_user_sees_is_refused(tmp_path):
-    (tmp_path / "test_y.py").write_text("import pytest\n\n\n@pytest.mark.fault('x', kept='y')\ndef test_y():\n    pass\n")
+    (tmp_path / "test_y.py").write_text(
+        "import pytest\n\n\n@pytest.mark.fault('x', kept='y')\ndef test_y():\n    pass\n"
+    )
     with pytest.raises(ValueError, match="needs its fault, sees= and kept="):
         faults.faults(tmp_path)

@@ -38,8 +38,13 @@ class Thing:
     created: float = 0.0
 
 
-GOOD = {"name": "x", "kind": "a", "parts": [{"start": 1}, {"start": 2, "label": "two"}], "scores": {"p": 0.5},
-        "span": [0.1, 0.9]}
+GOOD = {
+    "name": "x",
+    "kind": "a",
+    "parts": [{"start": 1}, {"start": 2, "label": "two"}],
+    "scores": {"p": 0.5},
+    "span": [0.1, 0.9],
+}
 
 
 def test_what_fits_comes_back_as_objects():
@@ -48,21 +53,26 @@ def test_what_fits_comes_back_as_objects():
     assert Thing("x", "a", secret="sk-1").secret == "sk-1"  # kept in memory, never read from a file
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"name": None}, "f.json: name: expected a string, got null"),
-    ({"name": " "}, 'f.json: name: expected a non-empty string, got " "'),
-    ({"kind": "c"}, 'f.json: kind: expected one of "a", "b", got "c"'),
-    ({"parts": "p"}, 'f.json: parts: expected a list, got "p"'),
-    ({"parts": [{"start": 1}, {"start": "2"}]}, 'f.json: parts[1].start: expected an integer, got "2"'),
-    ({"parts": [{"start": True}]}, "f.json: parts[0].start: expected an integer, got true"),
-    ({"parts": [{"start": 1, "label": 3}]}, "f.json: parts[0].label: expected a string or null, got 3"),
-    ({"parts": [7]}, "f.json: parts[0]: expected an object with start, got 7"),
-    ({"scores": {"p": "high"}}, 'f.json: scores["p"]: expected a number, got "high"'),
-    ({"span": [1]}, "f.json: span: expected a list of 2, got a list of 1"),
-    ({"colour": "red"}, "f.json: unknown field(s) colour (known: name, kind, parts, scores, span, dataset_id"),
-    ({"secret": "sk-1"}, "f.json: unknown field(s) secret (known: name, kind, parts, scores, span, dataset_id, "
-                         "part, created)"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"name": None}, "f.json: name: expected a string, got null"),
+        ({"name": " "}, 'f.json: name: expected a non-empty string, got " "'),
+        ({"kind": "c"}, 'f.json: kind: expected one of "a", "b", got "c"'),
+        ({"parts": "p"}, 'f.json: parts: expected a list, got "p"'),
+        ({"parts": [{"start": 1}, {"start": "2"}]}, 'f.json: parts[1].start: expected an integer, got "2"'),
+        ({"parts": [{"start": True}]}, "f.json: parts[0].start: expected an integer, got true"),
+        ({"parts": [{"start": 1, "label": 3}]}, "f.json: parts[0].label: expected a string or null, got 3"),
+        ({"parts": [7]}, "f.json: parts[0]: expected an object with start, got 7"),
+        ({"scores": {"p": "high"}}, 'f.json: scores["p"]: expected a number, got "high"'),
+        ({"span": [1]}, "f.json: span: expected a list of 2, got a list of 1"),
+        ({"colour": "red"}, "f.json: unknown field(s) colour (known: name, kind, parts, scores, span, dataset_id"),
+        (
+            {"secret": "sk-1"},
+            "f.json: unknown field(s) secret (known: name, kind, parts, scores, span, dataset_id, part, created)",
+        ),
+    ],
+)
 def test_a_mismatch_names_file_key_and_expectation(change, message):
     with pytest.raises(FileContentError) as error:
         parse(Thing, {**GOOD, **change}, "f.json", FileContentError)
@@ -117,7 +127,8 @@ def test_a_saved_result_that_does_not_fit_is_skipped_naming_file_and_key(tmp_pat
     (tmp_path / "good.json").write_text(json.dumps({**GOOD, "dataset_id": "d", "created": 2.0}))
     (tmp_path / "bad.json").write_text(json.dumps({**GOOD, "dataset_id": "d", "scores": {"p": None}}))
     with caplog.at_level(logging.WARNING):
-        found = load_saved_results(tmp_path, lambda data: Thing(**data), logging.getLogger("t"), "report",
-                                   dataset_id="d", schema=Thing)
+        found = load_saved_results(
+            tmp_path, lambda data: Thing(**data), logging.getLogger("t"), "report", dataset_id="d", schema=Thing
+        )
     assert [t.created for t in found] == [2.0]
     assert 'report bad.json: scores["p"]: expected a number, got null' in caplog.text

@@ -32,7 +32,8 @@ def model_with_links(tmp_path, *links: str):
 @pytest.mark.fault(
     "A model folder holding a symbolic link to a file or folder outside it (ln -s /etc/passwd notes.txt), downloaded",
     sees="the download refused, naming each link; no byte of the link's target is read",
-    kept="the model folder as it is")
+    kept="the model folder as it is",
+)
 def test_a_model_zip_refuses_links_and_never_carries_their_targets(tmp_path):
     model = model_with_links(tmp_path, "notes.txt", "linked_dir")
     with pytest.raises(FileContentError, match=r"symbolic links \(linked_dir, notes.txt\).*not followed") as refused:
@@ -97,21 +98,25 @@ def _chat_data(ws, outside):
     return folder / "train.jsonl", lambda: load_chat_data(ws, "chat")
 
 
-@pytest.mark.parametrize("make, target", [(_corpus, "chunks.jsonl"), (_corpus_folder, "."), (_dataset, "dataset.json"),
-                                          (_chat_data, "train.jsonl")])
+@pytest.mark.parametrize(
+    "make, target",
+    [(_corpus, "chunks.jsonl"), (_corpus_folder, "."), (_dataset, "dataset.json"), (_chat_data, "train.jsonl")],
+)
 @pytest.mark.fault(
     "A workspace file or record folder replaced by a symbolic link out of the workspace (a corpus's chunks.jsonl, "
     "a corpus folder, a dataset.json, chat data's train.jsonl)",
     sees="the corpus, dataset or chat data refused as read through a symbolic link, naming the link; its target "
-         "never shown, trained on or uploaded",
-    kept="the link and its target as they are")
+    "never shown, trained on or uploaded",
+    kept="the link and its target as they are",
+)
 def test_workspace_records_read_through_a_link_are_refused(tmp_path, make, target):
     ws, outside = Workspace(tmp_path / "ws"), tmp_path / "outside"
     outside.mkdir()
     path, load = make(ws, outside)
     _relink(path, outside / target)
-    with pytest.raises(ValueError, match=rf"read through a symbolic link \({path.name}\)|symbolic links \({path.name}\)") \
-            as refused:
+    with pytest.raises(
+        ValueError, match=rf"read through a symbolic link \({path.name}\)|symbolic links \({path.name}\)"
+    ) as refused:
         load()
     assert SECRET not in str(refused.value)
 

@@ -16,8 +16,9 @@ def hub_names_off(monkeypatch):
 @pytest.mark.fault(
     "ragtune evaluate --model with a name that is no model (a typo, does-not-exist)",
     sees="exit 2: unknown model, with the workspace's models and how to name a Hub model (hf:owner/name); "
-         "the Hub is not asked",
-    kept="the workspace; no report is saved")
+    "the Hub is not asked",
+    kept="the workspace; no report is saved",
+)
 def test_an_unknown_model_name_is_named_with_the_models_that_exist(workspace, run_cli, monkeypatch):
     import huggingface_hub
 
@@ -50,8 +51,10 @@ def test_only_a_marked_name_or_the_switch_makes_a_hub_id(monkeypatch, tmp_path):
 @pytest.mark.skipif(bundled_model_path() is None, reason="needs the bundled model")
 def test_the_bundled_model_answers_to_its_names_marked_or_not():
     bundled = str(bundled_model_path())
-    assert {resolve_model(n) for n in (None, "sentence-transformers/all-MiniLM-L6-v2",
-                                       "hf:sentence-transformers/all-MiniLM-L6-v2")} == {bundled}
+    assert {
+        resolve_model(n)
+        for n in (None, "sentence-transformers/all-MiniLM-L6-v2", "hf:sentence-transformers/all-MiniLM-L6-v2")
+    } == {bundled}
 
 
 def test_an_unknown_base_llm_is_named_not_sent_to_the_hub():

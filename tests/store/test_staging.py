@@ -14,8 +14,9 @@ from ragtune_core.training.llm import data as chat_data
 
 
 def _dead_pid() -> int:
-    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     return int(done.stdout)
 
 
@@ -49,8 +50,9 @@ def _failing_chat_data_save(ws: Workspace, monkeypatch) -> None:
     chat_data.save_chat_data(ws, "chat", chat_data.ChatData(train=[], val=[], tools=[]))
 
 
-@pytest.mark.parametrize("save, folder", [(_failing_dataset_save, "datasets"),
-                                          (_failing_chat_data_save, chat_data.DATA_FOLDER)])
+@pytest.mark.parametrize(
+    "save, folder", [(_failing_dataset_save, "datasets"), (_failing_chat_data_save, chat_data.DATA_FOLDER)]
+)
 def test_a_publisher_that_fails_while_writing_leaves_no_folder(workspace, monkeypatch, save, folder):
     with pytest.raises(OSError, match="disk full"):
         save(workspace, monkeypatch)
@@ -60,8 +62,10 @@ def test_a_publisher_that_fails_while_writing_leaves_no_folder(workspace, monkey
 
 def test_recovery_removes_staging_folders_of_dead_writers_and_keeps_live_ones(workspace):
     dead = _dead_pid()
-    strays = [workspace.dir(table) / f".{name}.{dead}.abcdefgh.partial"
-              for table, name in (("datasets", new_id("dataset")), ("models", "mine"), ("llm_data", "chat"))]
+    strays = [
+        workspace.dir(table) / f".{name}.{dead}.abcdefgh.partial"
+        for table, name in (("datasets", new_id("dataset")), ("models", "mine"), ("llm_data", "chat"))
+    ]
     for stray in strays:
         stray.mkdir()
     live = staging.staging_folder(workspace.dir("models") / "yours")
@@ -75,8 +79,11 @@ def test_recovery_removes_an_older_versions_staging_folders_unless_their_writer_
     models = workspace.dir("models")
     kept = workspace.reserve_model("mine", "embedding", "base")  # this process trains it
     training = models / ".mine-abcdefgh.partial"
-    left = [models / ".gone-abcdefgh.partial", models / ".gone-ijklmnop.search",
-            workspace.dir("datasets") / f".{new_id('dataset')}.abcdefgh.partial"]
+    left = [
+        models / ".gone-abcdefgh.partial",
+        models / ".gone-ijklmnop.search",
+        workspace.dir("datasets") / f".{new_id('dataset')}.abcdefgh.partial",
+    ]
     for folder in (training, *left):
         folder.mkdir()
     removed = Workspace(workspace.root, recover=False).recover()
@@ -84,4 +91,3 @@ def test_recovery_removes_an_older_versions_staging_folders_unless_their_writer_
     assert training.exists()
     workspace.release_model(kept.id)
     assert not training.exists()  # the reservation's staging folders go with it
-

@@ -1,14 +1,17 @@
+import multiprocessing
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from ragtune_core.corpus.documents import Chunk, Document, Span
-from ragtune_core.questions.qa_dataset import QADataset
-from ragtune_core.store.workspace import Workspace, WorkspaceError
-from ragtune_core.corpus.documents import load_chunks
-from ragtune_core.questions.qa_dataset import load_dataset
-from ragtune_core.corpus.documents import load_documents
-from ragtune_core.corpus.documents import save_corpus
-from ragtune_core.questions.qa_dataset import save_dataset
-from ragtune_core.questions.qa_dataset import update_dataset
+from ragtune_core.corpus.documents import Chunk, Document, Span, load_chunks, load_documents, save_corpus
+from ragtune_core.questions.qa_dataset import QADataset, load_dataset, save_dataset, update_dataset
+from ragtune_core.store.staging import staging_folder
+from ragtune_core.store.workspace import CorpusRecord, DatasetRecord, Workspace, WorkspaceError, new_id
 
 
 def _dataset() -> QADataset:
@@ -23,7 +26,9 @@ def _dataset() -> QADataset:
 def test_corpus_round_trip_survives_a_new_workspace_object(tmp_path):
     ws = Workspace(tmp_path)
     doc = Document("d1", "Berlin", "text:berlin.txt", "Berlin is big.", [Span(0, 14, None, "Intro")])
-    record = save_corpus(ws, "cities", [doc], [Chunk("d1#0", "d1", "Berlin is big.", None, "Intro")], {"chunk_size": 64})
+    record = save_corpus(
+        ws, "cities", [doc], [Chunk("d1#0", "d1", "Berlin is big.", None, "Intro")], {"chunk_size": 64}
+    )
 
     reopened = Workspace(tmp_path)  # what an app restart sees
     assert [c.name for c in reopened.list_corpora()] == ["cities"]
@@ -74,18 +79,6 @@ def test_runs_and_models_are_listed_newest_first(workspace):
 
 
 # --- every save is one transaction: races, kills and what they leave --------------------------------
-import json
-import multiprocessing
-import os
-import signal
-import sqlite3
-import subprocess
-import sys
-from pathlib import Path
-
-from ragtune_core.store.staging import staging_folder
-from ragtune_core.store.workspace import CorpusRecord, DatasetRecord, new_id
-
 REPO = Path(__file__).resolve().parents[2]
 SAVES_PER_PROCESS = 8
 
@@ -97,7 +90,7 @@ def _save_many(root: str, table: str, barrier, results) -> None:
     for i in range(SAVES_PER_PROCESS):
         written = []
 
-        def write(folder, i=i):
+        def write(folder, i=i, written=written):
             written.append(i)
             if table == "datasets":
                 _dataset().save(folder / "dataset.json")
@@ -120,7 +113,8 @@ def _save_many(root: str, table: str, barrier, results) -> None:
 @pytest.mark.fault(
     "Two processes save a dataset or corpus under the same name at once",
     sees="one is saved; the other is told the name already exists",
-    kept="the winner's record; no orphan folder, no half file")
+    kept="the winner's record; no orphan folder, no half file",
+)
 @pytest.mark.parametrize("table", ["datasets", "corpora"])
 def test_two_processes_saving_the_same_names_one_wins_and_the_loser_writes_nothing(workspace, table):
     context = multiprocessing.get_context("fork")
@@ -174,7 +168,8 @@ save_dataset(ws, "qa", dataset, None, {})
 @pytest.mark.fault(
     "A save killed (kill -9) while writing its files or just after renaming them",
     sees="nothing half-saved is listed, and the name can be used again",
-    kept="every complete record; the leftovers are removed when the workspace is next opened")
+    kept="every complete record; the leftovers are removed when the workspace is next opened",
+)
 @pytest.mark.parametrize("how", ["writing", "renamed"])
 def test_a_save_killed_midway_leaves_nothing_once_reopened_and_the_name_is_usable(workspace, how):
     done = subprocess.run([sys.executable, "-c", _KILLER, str(workspace.root), how], cwd=REPO, timeout=120)
@@ -203,7 +198,8 @@ def test_a_name_left_pending_by_a_killed_save_is_usable_even_before_any_recovery
 @pytest.mark.fault(
     "A writer killed in the middle of replacing a file",
     sees="nothing",
-    kept="the previous version of the file; the temporary file is removed on the next open")
+    kept="the previous version of the file; the temporary file is removed on the next open",
+)
 def test_a_stray_temporary_file_of_a_killed_writer_is_removed_on_open(workspace):
     done = subprocess.run([sys.executable, "-c", _KILLER, str(workspace.root), "update"], cwd=REPO, timeout=120)
     assert done.returncode == -signal.SIGKILL
@@ -220,7 +216,8 @@ def test_a_stray_temporary_file_of_a_killed_writer_is_removed_on_open(workspace)
 @pytest.mark.fault(
     "The app or the CLI opens the workspace while another process is saving",
     sees="nothing",
-    kept="the save in progress, untouched by the clean-up")
+    kept="the save in progress, untouched by the clean-up",
+)
 def test_recovery_never_touches_a_save_in_progress(workspace):
     context = multiprocessing.get_context("fork")
     writing, finish, results = context.Event(), context.Event(), context.Queue()
@@ -287,7 +284,8 @@ def test_a_catalogue_of_an_older_version_is_migrated_with_its_records_complete(t
             CREATE TABLE datasets (id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL, created REAL NOT NULL,
                 kind TEXT NOT NULL, corpus_id TEXT, params TEXT NOT NULL, n_queries INTEGER NOT NULL);
             CREATE TABLE models (id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL, kind TEXT NOT NULL,
-                created REAL NOT NULL, path TEXT NOT NULL, base_model TEXT NOT NULL, run_id TEXT, metrics TEXT NOT NULL);
+                created REAL NOT NULL, path TEXT NOT NULL, base_model TEXT NOT NULL, run_id TEXT,
+                metrics TEXT NOT NULL);
             INSERT INTO datasets VALUES ('dataset-20240101-000000-abcdef', 'old qa', 1.0, 'qa', NULL, '{}', 1);
             INSERT INTO models VALUES ('model-20240101-000000-abcdef', 'old model', 'embedding', 1.0, 'nowhere',
                 'base', NULL, '{}');
@@ -319,7 +317,8 @@ def test_the_newest_model_fine_tuned_on_a_dataset_is_found_by_kind(workspace):
 @pytest.mark.fault(
     "Two trainings of models with the same name",
     sees="the second is refused at once, naming the training that holds the name",
-    kept="the first training and its name")
+    kept="the first training and its name",
+)
 def test_a_reserved_model_name_is_held_until_committed_or_released(workspace):
     reserved = workspace.reserve_model("mine", "embedding", "base")
     assert workspace.list_models() == [] and workspace.model_name_taken("mine")

@@ -7,14 +7,15 @@ from ragtune_core.timing import Estimate, Meter, eta_seconds, pace
 from ragtune_core.timing.pace import Pace, machine_pace
 from ragtune_core.timing.work import clock, duration, padded_batch_tokens, when
 
-PACE = Pace(forward_tokens_per_second=1000.0, train_tokens_per_second=250.0, train_step_seconds=0.5,
-            start_seconds=10.0)
+PACE = Pace(forward_tokens_per_second=1000.0, train_tokens_per_second=250.0, train_step_seconds=0.5, start_seconds=10.0)
 
 
 def test_a_meter_counts_each_phase_in_its_estimated_seconds_and_never_goes_back():
     reports = []
-    meter = Meter(Estimate({"start": 10.0, "passages": 30.0, "training": 60.0}),
-                  lambda done, total, message: reports.append((done, total, message)))
+    meter = Meter(
+        Estimate({"start": 10.0, "passages": 30.0, "training": 60.0}),
+        lambda done, total, message: reports.append((done, total, message)),
+    )
     meter("passages", 1, 2, "half the passages")  # 10 s of start and 15 s of passages out of 100 s
     assert reports[-1] == (250, 1000, "half the passages")
     meter("training", 30, 60, "step 30/60")
@@ -64,8 +65,14 @@ def test_the_pace_is_measured_once_per_machine_and_model_and_kept(tmp_path, monk
     assert machine_pace() == PACE and machine_pace(None) == PACE
     assert measured == [None]
     kept = json.loads((tmp_path / pace.PACE_FILE).read_text())
-    assert list(kept.values()) == [{"forward_tokens_per_second": 1000.0, "train_tokens_per_second": 250.0,
-                                    "train_step_seconds": 0.5, "start_seconds": 10.0}]
+    assert list(kept.values()) == [
+        {
+            "forward_tokens_per_second": 1000.0,
+            "train_tokens_per_second": 250.0,
+            "train_step_seconds": 0.5,
+            "start_seconds": 10.0,
+        }
+    ]
     # A Hub model not on this machine (or a name loading will refuse) is estimated at the bundled model's pace.
     assert machine_pace("someone/not-downloaded") == PACE and measured == [None]
 

@@ -6,28 +6,33 @@ import numpy as np
 import pytest
 import torch
 
-from tests.fake_job import FakeContext
 from ragtune_core import cli, jobs
-from ragtune_core.jobs.tasks import TASKS, run_cross_encoder_job
 from ragtune_core.cli import train as train_cli
-from ragtune_core.training.config import CrossEncoderTrainConfig
-from ragtune_core.store.models import CROSS_ENCODER
+from ragtune_core.evaluation.metrics import METRIC_NAMES
+from ragtune_core.evaluation.reranking import first_stage, first_stage_weight
+from ragtune_core.jobs.tasks import TASKS, run_cross_encoder_job
+from ragtune_core.questions.qa_dataset import DatasetError, QADataset, save_dataset
+from ragtune_core.store.models import CROSS_ENCODER, DEFAULT_BASE_MODEL
+from ragtune_core.store.workspace import Workspace
 from ragtune_core.training import SearchSettings, planned_schedule
+from ragtune_core.training.config import CrossEncoderTrainConfig, TrainingError
 from ragtune_core.training.cross_encoder import candidate_lists, labelled_pairs, train_cross_encoder
 from ragtune_core.training.fit import load_base_model
-from ragtune_core.evaluation.metrics import METRIC_NAMES
-from ragtune_core.store.models import DEFAULT_BASE_MODEL
-from ragtune_core.questions.qa_dataset import DatasetError, QADataset
-from ragtune_core.training.config import TrainingError
-from ragtune_core.evaluation.reranking import first_stage, first_stage_weight
-from ragtune_core.store.workspace import Workspace
-from ragtune_core.questions.qa_dataset import save_dataset
+from tests.fake_job import FakeContext
 
 CITIES = ("Paris", "Tokyo", "Cairo")
-FACT_QUESTIONS = ("What is the population of {}?", "When was {} founded?", "Which river runs through {}?",
-                  "How tall is the highest tower in {}?")
-SUMMARY_QUESTIONS = ("Summarize the article about {}.", "Give me an overview of {}.",
-                     "What is {} about in general?", "Write a short summary of {}.")
+FACT_QUESTIONS = (
+    "What is the population of {}?",
+    "When was {} founded?",
+    "Which river runs through {}?",
+    "How tall is the highest tower in {}?",
+)
+SUMMARY_QUESTIONS = (
+    "Summarize the article about {}.",
+    "Give me an overview of {}.",
+    "What is {} about in general?",
+    "Write a short summary of {}.",
+)
 TINY = CrossEncoderTrainConfig(epochs=1, batch_size=12, max_length=48, hard_negatives=1, learning_rate=5e-5)
 
 
@@ -41,8 +46,15 @@ def router_dataset() -> QADataset:
         ):
             choice = f"{city.lower()}-{tool}"
             corpus[choice] = description
-            tools.append({"id": choice, "name": f"{city} {tool}", "description": description,
-                          "document_id": city.lower(), "kind": kind})
+            tools.append(
+                {
+                    "id": choice,
+                    "name": f"{city} {tool}",
+                    "description": description,
+                    "document_id": city.lower(),
+                    "kind": kind,
+                }
+            )
             for i, question in enumerate(questions):
                 qid = f"{choice}-q{i}"
                 queries[qid], relevant[qid] = question.format(city), [choice]
@@ -77,13 +89,23 @@ def leftovers(folder) -> list[str]:
 
 
 # --- config and hard negatives (no model) -------------------------------------------------------
-@pytest.mark.parametrize("changes, field", [
-    ({"epochs": 0}, "epochs"), ({"batch_size": 0}, "batch_size"), ({"learning_rate": 0.0}, "learning_rate"),
-    ({"learning_rate": float("inf")}, "learning_rate"), ({"max_length": 4}, "max_length"),
-    ({"hard_negatives": 0}, "hard_negatives"), ({"hard_negatives": 51}, "hard_negatives"),
-    ({"warmup_ratio": 1.0}, "warmup_ratio"), ({"seed": -1}, "seed"), ({"epochs": True}, "epochs"),
-    ({"base_model": " "}, "base_model"), ({"embedder": ""}, "embedder"),
-])
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"learning_rate": 0.0}, "learning_rate"),
+        ({"learning_rate": float("inf")}, "learning_rate"),
+        ({"max_length": 4}, "max_length"),
+        ({"hard_negatives": 0}, "hard_negatives"),
+        ({"hard_negatives": 51}, "hard_negatives"),
+        ({"warmup_ratio": 1.0}, "warmup_ratio"),
+        ({"seed": -1}, "seed"),
+        ({"epochs": True}, "epochs"),
+        ({"base_model": " "}, "base_model"),
+        ({"embedder": ""}, "embedder"),
+    ],
+)
 def test_config_validation_names_the_bad_field(changes, field):
     with pytest.raises(TrainingError, match=field):
         CrossEncoderTrainConfig(**changes)
@@ -101,8 +123,12 @@ def test_hard_negatives_are_the_highest_ranked_wrong_choices():
     # at 25 degrees: tool 1 (5 away), tool 0 (right), tool 2 (35), tool 3 (65).
     # at 80 degrees: tool 3 (10), tool 2 (20), tool 1 (right), tool 0 (80).
     assert labelled_pairs(first_stage(embedder, dataset, "train"), 2) == [
-        ("at 25", "tool 0", 1.0), ("at 25", "tool 1", 0.0), ("at 25", "tool 2", 0.0),
-        ("at 80", "tool 1", 1.0), ("at 80", "tool 3", 0.0), ("at 80", "tool 2", 0.0),
+        ("at 25", "tool 0", 1.0),
+        ("at 25", "tool 1", 0.0),
+        ("at 25", "tool 2", 0.0),
+        ("at 80", "tool 1", 1.0),
+        ("at 80", "tool 3", 0.0),
+        ("at 80", "tool 2", 0.0),
     ]
 
 
@@ -138,9 +164,12 @@ def test_a_router_trains_on_each_questions_candidates_as_one_list():
     triples = labelled_pairs(first_stage(embedder, dataset, None), 2)
     rows = candidate_lists(triples + triples[:3])
     assert [(q, passages, labels) for q, passages, labels in rows if q == "at 70"] == [
-        ("at 70", ["tool 2", "tool 3", "tool 1", "tool 0"], [1.0, 1.0, 0.0, 0.0])]
+        ("at 70", ["tool 2", "tool 3", "tool 1", "tool 0"], [1.0, 1.0, 0.0, 0.0])
+    ]
     assert len(rows) == len(dataset.queries) + 1 and rows[-1] == rows[0]
-    assert [(q, p, label) for q, passages, labels in rows[:-1] for p, label in zip(passages, labels)] == triples
+    assert [
+        (q, p, label) for q, passages, labels in rows[:-1] for p, label in zip(passages, labels, strict=True)
+    ] == triples
 
 
 def test_a_router_questions_other_tool_of_its_document_is_always_a_negative():
@@ -151,8 +180,9 @@ def test_a_router_questions_other_tool_of_its_document_is_always_a_negative():
     assert [(p, label) for q, p, label in triples if q == "at 25"] == [("tool 0", 1.0), ("tool 3", 0.0)]
     assert [(p, label) for q, p, label in triples if q == "at 80"] == [("tool 1", 1.0), ("tool 2", 0.0)]
     dataset.kind = "qa"  # a QA corpus has many passages per document: only the ranking counts
-    assert [(p, label) for q, p, label in labelled_pairs(first_stage(embedder, dataset, "train"), 1)
-            if q == "at 25"] == [("tool 0", 1.0), ("tool 1", 0.0)]
+    assert [
+        (p, label) for q, p, label in labelled_pairs(first_stage(embedder, dataset, "train"), 1) if q == "at 25"
+    ] == [("tool 0", 1.0), ("tool 1", 0.0)]
 
 
 def test_a_qa_reranker_learns_only_from_the_documents_its_train_questions_ask_of():
@@ -164,23 +194,31 @@ def test_a_qa_reranker_learns_only_from_the_documents_its_train_questions_ask_of
     first = first_stage(embedder, dataset, "train")
     # at 80 the embedder ranks c3 and c2 (the other document) above c1 (right), then c0.
     assert [(p, label) for q, p, label in labelled_pairs(first, 1) if q == "at 80"] == [
-        ("tool 1", 1.0), ("tool 0", 0.0)]
+        ("tool 1", 1.0),
+        ("tool 0", 0.0),
+    ]
     assert {p for _, p, _ in labelled_pairs(first, 1, easy=5)} == {"tool 0", "tool 1"}
     dataset.passage_docs = {}  # documents unknown: every passage may be a negative
-    assert [(p, label) for q, p, label in labelled_pairs(first_stage(embedder, dataset, "train"), 1)
-            if q == "at 80"] == [("tool 1", 1.0), ("tool 3", 0.0)]
+    assert [
+        (p, label) for q, p, label in labelled_pairs(first_stage(embedder, dataset, "train"), 1) if q == "at 80"
+    ] == [("tool 1", 1.0), ("tool 3", 0.0)]
     dataset.kind = "router"
     dataset.passage_docs = {"c0": "train-doc", "c1": "train-doc", "c2": "val-doc", "c3": "val-doc"}
-    assert [(p, label) for q, p, label in labelled_pairs(first_stage(embedder, dataset, "train"), 2)
-            if q == "at 80"] == [("tool 1", 1.0), ("tool 0", 0.0), ("tool 3", 0.0)]  # its sibling, then the ranking
+    assert [
+        (p, label) for q, p, label in labelled_pairs(first_stage(embedder, dataset, "train"), 2) if q == "at 80"
+    ] == [("tool 1", 1.0), ("tool 0", 0.0), ("tool 3", 0.0)]  # its sibling, then the ranking
 
 
 def test_validation_runs_rerank_an_even_sample_of_a_large_validation_part():
     from ragtune_core.training.fit import validation_sample
 
     queries = {f"q{i}": f"question {i}" for i in range(10)}
-    dataset = QADataset(queries, {"p": "passage"}, {q: ["p"] for q in queries},
-                        split={q: "val" if i >= 2 else "train" for i, q in enumerate(queries)})
+    dataset = QADataset(
+        queries,
+        {"p": "passage"},
+        {q: ["p"] for q in queries},
+        split={q: "val" if i >= 2 else "train" for i, q in enumerate(queries)},
+    )
     sample = validation_sample(dataset, limit=4)
     assert [q for q in sample.queries if sample.split[q] == "val"] == ["q2", "q4", "q6", "q8"]
     assert [q for q in sample.queries if sample.split[q] == "train"] == ["q0", "q1"]  # training is untouched
@@ -196,8 +234,13 @@ def test_training_refuses_bad_inputs_before_loading_anything(tmp_path):
     unsplit = QADataset(dataset.queries, dataset.corpus, dataset.relevant_docs, kind="router")
     with pytest.raises(TrainingError, match="no train/validation split"):
         train_cross_encoder(TINY, unsplit, tmp_path / "new")
-    all_train = QADataset(dataset.queries, dataset.corpus, dataset.relevant_docs,
-                          split={q: "train" for q in dataset.queries}, kind="router")
+    all_train = QADataset(
+        dataset.queries,
+        dataset.corpus,
+        dataset.relevant_docs,
+        split={q: "train" for q in dataset.queries},
+        kind="router",
+    )
     with pytest.raises(TrainingError, match="validation part"):
         train_cross_encoder(TINY, all_train, tmp_path / "new")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
@@ -213,24 +256,49 @@ def test_cli_train_passes_the_settings_to_the_library(workspace, run_cli, monkey
         return {"model_name": name, "steps": 7}
 
     monkeypatch.setattr(train_cli, "train_and_register", fake_train)
-    code, out, err = run_cli("train-cross-encoder", "router", "--name", " tool-picker ", "--epochs", "2",
-                             "--batch-size", "8", "--lr", "3e-5", "--max-length", "128", "--hard-negatives", "4",
-                             "--search-trials", "3")
+    code, out, err = run_cli(
+        "train-cross-encoder",
+        "router",
+        "--name",
+        " tool-picker ",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--lr",
+        "3e-5",
+        "--max-length",
+        "128",
+        "--hard-negatives",
+        "4",
+        "--search-trials",
+        "3",
+    )
     assert code == 0, err
     summary = json.loads(out)
     assert {k: summary[k] for k in ("model_name", "steps")} == {"model_name": "tool-picker", "steps": 7}
     assert summary["estimated_seconds"] > 0  # three trials of the search at most
-    assert calls == [(record.id, "tool-picker", CrossEncoderTrainConfig(
-        epochs=2, batch_size=8, learning_rate=3e-5, max_length=128, hard_negatives=4), SearchSettings(max_trials=3))]
+    assert calls == [
+        (
+            record.id,
+            "tool-picker",
+            CrossEncoderTrainConfig(epochs=2, batch_size=8, learning_rate=3e-5, max_length=128, hard_negatives=4),
+            SearchSettings(max_trials=3),
+        )
+    ]
 
 
-def test_cli_train_takes_the_newest_embedder_fine_tuned_on_the_dataset_unless_one_is_named(workspace, run_cli,
-                                                                                            monkeypatch):
+def test_cli_train_takes_the_newest_embedder_fine_tuned_on_the_dataset_unless_one_is_named(
+    workspace, run_cli, monkeypatch
+):
     record = save_dataset(workspace, "router", router_dataset(), None, {})
     other = save_dataset(workspace, "other", router_dataset(), None, {})
     configs = []
-    monkeypatch.setattr(train_cli, "train_and_register",
-                        lambda ws, dataset_id, name, config, on_event=None, search=None: configs.append(config) or {})
+    monkeypatch.setattr(
+        train_cli,
+        "train_and_register",
+        lambda ws, dataset_id, name, config, on_event=None, search=None: configs.append(config) or {},
+    )
     code, out, err = run_cli("train-cross-encoder", "router", "--name", "picker")
     assert code == 0 and configs.pop().embedder is None, err  # none fine-tuned yet: the bundled model
     for name, dataset_id in [("old-emb", record.id), ("new-emb", record.id), ("other-emb", other.id)]:
@@ -335,8 +403,9 @@ def test_training_reports_finite_losses_and_router_match_rates(trained):
 @pytest.mark.slow
 def test_cli_rerank_with_the_trained_cross_encoder_matches_its_validation(trained, capsys):
     ws, record, _, result = trained
-    code = cli.main(["--workspace", str(ws.root), "rerank", "router", "--embedder", "base",
-                     "--cross-encoder", "picker"])
+    code = cli.main(
+        ["--workspace", str(ws.root), "rerank", "router", "--embedder", "base", "--cross-encoder", "picker"]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     summary = json.loads(captured.out)
@@ -350,14 +419,27 @@ def test_cli_rerank_with_the_trained_cross_encoder_matches_its_validation(traine
 def qa_dataset() -> QADataset:
     """Six passages on distinct topics, two questions each; the last two topics are validation."""
     topics = {
-        "volcano": ("Volcanoes erupt when magma rises through the crust.", "How does a volcano erupt?",
-                    "What comes out of a volcano?"),
-        "bread": ("Bread dough rises because yeast releases carbon dioxide.", "Why does dough rise?",
-                  "What does yeast do in bread?"),
+        "volcano": (
+            "Volcanoes erupt when magma rises through the crust.",
+            "How does a volcano erupt?",
+            "What comes out of a volcano?",
+        ),
+        "bread": (
+            "Bread dough rises because yeast releases carbon dioxide.",
+            "Why does dough rise?",
+            "What does yeast do in bread?",
+        ),
         "tides": ("Ocean tides are caused by the pull of the Moon.", "What causes tides?", "Why does the sea rise?"),
-        "chess": ("In chess the king may castle once per game.", "When can a king castle?", "How often can you castle?"),
-        "piano": ("A piano sounds when hammers strike steel strings.", "How does a piano make sound?",
-                  "What hits a piano's strings?"),
+        "chess": (
+            "In chess the king may castle once per game.",
+            "When can a king castle?",
+            "How often can you castle?",
+        ),
+        "piano": (
+            "A piano sounds when hammers strike steel strings.",
+            "How does a piano make sound?",
+            "What hits a piano's strings?",
+        ),
         "rust": ("Iron rusts when it reacts with oxygen and water.", "Why does iron rust?", "What makes iron rust?"),
     }
     queries, relevant, split = {}, {}, {}
@@ -400,8 +482,9 @@ def test_a_qa_reranker_keeps_the_blend_with_its_first_stage_it_was_measured_at(w
     assert first_stage_weight(load_cross_encoder(result["model_path"])) == weight
     # The closing line names the weight (a verdict may follow it: a tiny run need not beat its start).
     assert f"blended with the embedder's at weight {weight:.1f})" in ctx.progress_calls[-1][2]
-    code = cli.main(["--workspace", str(workspace.root), "rerank", "qa", "--embedder", "base",
-                     "--cross-encoder", "reranker"])
+    code = cli.main(
+        ["--workspace", str(workspace.root), "rerank", "qa", "--embedder", "base", "--cross-encoder", "reranker"]
+    )
     summary = json.loads(capsys.readouterr().out)
     assert code == 0
     reranked = summary["models"][f"{DEFAULT_BASE_MODEL} + rerank reranker"]
@@ -433,8 +516,9 @@ def test_a_qa_rerankers_test_part_is_measured_at_the_blend_weight_validation_cho
     dataset = qa_dataset()
     dataset.split.update({"rust-q0": "test", "rust-q1": "test"})  # the last topic held out for reporting
     record = save_dataset(workspace, "qa with test", dataset, None, {})
-    result = run_cross_encoder_job(FakeContext(workspace), {"dataset_id": record.id, "model_name": "reranker",
-                                                            "config": asdict(TINY)})
+    result = run_cross_encoder_job(
+        FakeContext(workspace), {"dataset_id": record.id, "model_name": "reranker", "config": asdict(TINY)}
+    )
 
     assert set(chosen_on) == {"val"}  # the test part never chose a weight
     assert len(test_weights) == 2 and test_weights[-1] == result["first_stage_weight"]  # base, then the kept model
@@ -448,6 +532,7 @@ def test_a_qa_rerankers_test_part_is_measured_at_the_blend_weight_validation_cho
 
 def test_the_new_score_head_starts_from_the_seed():
     """A cross-encoder's score head is new: the same seed gives the same start, another seed another."""
+
     def weights(seed: int) -> dict:
         return load_base_model(CROSS_ENCODER, None, 128, None, seed).state_dict()
 
@@ -470,8 +555,7 @@ def test_a_cross_encoder_starts_from_its_embedders_weights_unless_a_base_model_i
     assert start_model(CrossEncoderTrainConfig(embedder=str(embedder))) == str(embedder)
     assert start_model(CrossEncoderTrainConfig(embedder=str(embedder), base_model="my/reranker")) == "my/reranker"
     assert start_model(CrossEncoderTrainConfig()) is None  # the bundled model, the default embedder
-    started = load_base_model(CROSS_ENCODER, start_model(CrossEncoderTrainConfig(embedder=str(embedder))),
-                              128, None, 0)
+    started = load_base_model(CROSS_ENCODER, start_model(CrossEncoderTrainConfig(embedder=str(embedder))), 128, None, 0)
     encoder = dict(started.model.base_model.named_parameters())
     first_name, first_tuned = next(iter(tuned[0].auto_model.named_parameters()))
     assert torch.equal(encoder[first_name], first_tuned)  # the embedder's weights, not the bundled ones

@@ -2,16 +2,15 @@ import math
 
 import pytest
 
+from ragtune_core.timing.pace import Pace
 from ragtune_core.training.config import CrossEncoderTrainConfig, EmbeddingTrainConfig
 from ragtune_core.training.duration import PREPARE, START, TRAINING, TrainingMeter, plan_training
 from ragtune_core.training.embedding import train_embedding
 from ragtune_core.training.register import planned_schedule
 from ragtune_core.training.search import SearchSettings
-from ragtune_core.timing.pace import Pace
 from tests.training.test_training import TINY, tiny_dataset
 
-PACE = Pace(forward_tokens_per_second=1000.0, train_tokens_per_second=250.0, train_step_seconds=0.5,
-            start_seconds=10.0)
+PACE = Pace(forward_tokens_per_second=1000.0, train_tokens_per_second=250.0, train_step_seconds=0.5, start_seconds=10.0)
 
 
 def test_a_training_estimate_counts_every_step_and_every_validation_run():
@@ -22,14 +21,17 @@ def test_a_training_estimate_counts_every_step_and_every_validation_run():
     assert plan.estimate.phases[START] == 10.0
     assert plan.estimate.phases[PREPARE] > 0  # a QA question encoder: the passages are encoded once, first
     assert plan.step_seconds > PACE.train_step_seconds and plan.evaluation_seconds > 0
-    assert plan.estimate.phases[TRAINING] == pytest.approx(plan.steps * plan.step_seconds
-                                                           + plan.evaluations * plan.evaluation_seconds)
-    longer = plan_training(dataset, EmbeddingTrainConfig(epochs=4, batch_size=4, max_seq_length=64, eval_steps=2,
-                                                          learning_rate=5e-5), PACE)
+    assert plan.estimate.phases[TRAINING] == pytest.approx(
+        plan.steps * plan.step_seconds + plan.evaluations * plan.evaluation_seconds
+    )
+    longer = plan_training(
+        dataset, EmbeddingTrainConfig(epochs=4, batch_size=4, max_seq_length=64, eval_steps=2, learning_rate=5e-5), PACE
+    )
     assert longer.estimate.phases[TRAINING] > 3 * plan.estimate.phases[TRAINING]
     slower = Pace(500.0, 125.0, 1.0, 10.0)
     assert plan_training(dataset, TINY, slower).estimate.phases[TRAINING] == pytest.approx(
-        2 * plan.estimate.phases[TRAINING])
+        2 * plan.estimate.phases[TRAINING]
+    )
 
 
 def test_a_cross_encoder_estimate_counts_the_first_stage_and_reranking_validation():
@@ -52,8 +54,11 @@ def test_a_search_is_estimated_as_the_trainings_that_fit_its_budget():
 def test_a_training_meter_moves_forward_from_the_passages_to_the_model_kept(tmp_path):
     reports, forwarded = [], []
     plan = plan_training(tiny_dataset(), TINY, PACE)
-    meter = TrainingMeter(plan, lambda done, total, message: reports.append((done, total, message)),
-                          lambda event, data: forwarded.append(event))
+    meter = TrainingMeter(
+        plan,
+        lambda done, total, message: reports.append((done, total, message)),
+        lambda event, data: forwarded.append(event),
+    )
     train_embedding(TINY, tiny_dataset(), tmp_path / "model", meter)
     done = [d for d, _, _ in reports]
     assert done == sorted(done) and reports[-1][1] == round(plan.seconds * 10)

@@ -22,13 +22,18 @@ DOCUMENTS = {"v-ny": "ny", "s-ny": "ny", "v-sp": "sp", "s-sp": "sp", "v-lyft": "
 
 
 def test_a_documents_name_is_the_longest_phrase_only_its_tools_share():
-    assert document_names(DESCRIPTIONS, DOCUMENTS) == {"ny": "New York City", "sp": "São Paulo",
-                                                       "lyft": "Lyft 10-K"}  # "odd" names nothing of its own
+    assert document_names(DESCRIPTIONS, DOCUMENTS) == {
+        "ny": "New York City",
+        "sp": "São Paulo",
+        "lyft": "Lyft 10-K",
+    }  # "odd" names nothing of its own
 
 
 def test_names_are_swapped_as_whole_words_in_any_case():
-    assert swap_name("Is new york city big? New Yorkers say so.", "New York", "Brastor") == \
-        "Is brastor city big? New Yorkers say so."
+    assert (
+        swap_name("Is new york city big? New Yorkers say so.", "New York", "Brastor")
+        == "Is brastor city big? New Yorkers say so."
+    )
     rng = random.Random(1)
     names = {invented_name(rng, {"berlin"}) for _ in range(200)}
     assert len(names) > 150 and all(name[0].isupper() and name.isalpha() for name in names)
@@ -71,8 +76,9 @@ def test_cross_encoder_pairs_gain_renamed_copies_and_the_schedule_counts_them():
     without = planned_schedule(dataset, CrossEncoderTrainConfig(batch_size=4, epochs=1, name_swaps=0))
     assert with_copies.steps_per_epoch == 2 * without.steps_per_epoch
     dataset.kind = "qa"  # passages of a QA corpus are not tools: no copies
-    assert labelled_pairs(first_stage(embedder, dataset, "train"), 1, name_swaps=2) == \
-        labelled_pairs(first_stage(embedder, dataset, "train"), 1)
+    assert labelled_pairs(first_stage(embedder, dataset, "train"), 1, name_swaps=2) == labelled_pairs(
+        first_stage(embedder, dataset, "train"), 1
+    )
 
 
 def test_lower_case_and_misspelt_names_as_people_type_them():
@@ -87,5 +93,5 @@ def test_lower_case_and_misspelt_names_as_people_type_them():
     copies = swapper.copies_of("Summarize São Paulo", ["s-sp"], [("s-sp", 1.0)])
     typed = [question.removeprefix("Summarize ") for question, _, _ in copies]
     named = [description.split("about ")[1].rstrip(".") for _, description, _ in copies]
-    wrong = sum(t != n for t, n in zip(typed, named))
+    wrong = sum(t != n for t, n in zip(typed, named, strict=True))
     assert 30 <= wrong <= 70  # about a quarter misspelt in the question, never in the tool

@@ -3,8 +3,7 @@
 import pytest
 import torch
 
-from ragtune_core.store.models import load_embedder, load_model
-from ragtune_core.store.models import EMBEDDING
+from ragtune_core.store.models import EMBEDDING, load_embedder, load_model
 from ragtune_core.training import query_side
 from ragtune_core.training.config import EmbeddingTrainConfig
 from ragtune_core.training.embedding import train_embedding
@@ -35,13 +34,14 @@ def test_questions_train_against_the_passages_of_the_documents_they_ask_of_only(
     model = query_side.asymmetric(load_model(EMBEDDING))
     corpus = query_side.passage_embeddings(model, dataset)
     recipe = query_side.recipe(model, dataset, corpus, 0.5)
-    val_docs = {dataset.passage_docs[p] for q, part in dataset.split.items() if part == "val"
-                for p in dataset.relevant_docs[q]}
+    val_docs = {
+        dataset.passage_docs[p] for q, part in dataset.split.items() if part == "val" for p in dataset.relevant_docs[q]
+    }
     trained = [p for p in dataset.corpus if dataset.passage_docs[p] not in val_docs]
     assert recipe.loss.passages.shape[0] == len(trained) == 9
     rows = recipe.train_dataset
     assert len(rows) == 18
-    for question, label in zip(rows["anchor"], rows["label"]):  # each label is its own passage's row
+    for question, label in zip(rows["anchor"], rows["label"], strict=True):  # each label is its own passage's row
         qid = next(q for q, text in dataset.queries.items() if text == question)
         assert trained[label] == dataset.relevant_docs[qid][0]
 
@@ -52,11 +52,17 @@ def test_a_qa_model_tunes_its_questions_and_keeps_the_base_models_passage_embedd
     result = train_embedding(config, dataset, tmp_path / "qa-model")
     tuned, base = load_embedder(str(tmp_path / "qa-model")), load_embedder(None)
     passages = list(dataset.corpus.values())
-    assert torch.allclose(tuned.encode_document(passages, convert_to_tensor=True),
-                          base.encode_document(passages, convert_to_tensor=True), atol=1e-5)
+    assert torch.allclose(
+        tuned.encode_document(passages, convert_to_tensor=True),
+        base.encode_document(passages, convert_to_tensor=True),
+        atol=1e-5,
+    )
     questions = list(dataset.queries.values())
-    assert not torch.allclose(tuned.encode_query(questions, convert_to_tensor=True),
-                              base.encode_query(questions, convert_to_tensor=True), atol=1e-3)
+    assert not torch.allclose(
+        tuned.encode_query(questions, convert_to_tensor=True),
+        base.encode_query(questions, convert_to_tensor=True),
+        atol=1e-3,
+    )
     assert result.best_step > 0 and result.metrics_after["ndcg@10"] >= result.metrics_before["ndcg@10"]
 
 

@@ -33,8 +33,17 @@ class FakeTraining:
         output_dir.mkdir()
         (output_dir / "README.md").write_text(f"lr {config.learning_rate}\n")
         best = max(values)
-        return TrainResult(output_dir, "ndcg@10", {"ndcg@10": 0.1}, {"ndcg@10": best},
-                           10 * (values.index(best) + 1), 10 * self.evals, "fake", 18, self.seconds)
+        return TrainResult(
+            output_dir,
+            "ndcg@10",
+            {"ndcg@10": 0.1},
+            {"ndcg@10": best},
+            10 * (values.index(best) + 1),
+            10 * self.evals,
+            "fake",
+            18,
+            self.seconds,
+        )
 
 
 def test_the_first_trial_is_the_given_settings_and_the_best_trial_is_published_alone(tmp_path):
@@ -67,8 +76,9 @@ def test_a_trial_trailing_the_finished_ones_is_stopped_after_its_first_validatio
     # the given settings score 0.9; every other trial 0.1
     training = FakeTraining(lambda config, n: 0.9 if config.learning_rate == 2e-5 else 0.1)
     events, on_event = recorder()
-    result = search_and_train(SearchSettings(max_trials=3), training, CONFIG, 5, tiny_dataset(),
-                              tmp_path / "searched", on_event)
+    result = search_and_train(
+        SearchSettings(max_trials=3), training, CONFIG, 5, tiny_dataset(), tmp_path / "searched", on_event
+    )
 
     trials = [data for name, data in events if name == "trial"]
     assert [t["state"] for t in trials] == ["complete", "pruned", "pruned"]
@@ -81,8 +91,9 @@ def test_a_trial_trailing_the_finished_ones_is_stopped_after_its_first_validatio
 def test_no_trial_starts_after_the_time_budget(tmp_path):
     training = FakeTraining(lambda config, n: 0.5, seconds=2.5)
     started = time.perf_counter()
-    result = search_and_train(SearchSettings(minutes=0.1, max_trials=100), training, CONFIG, 5, tiny_dataset(),
-                              tmp_path / "searched")
+    result = search_and_train(
+        SearchSettings(minutes=0.1, max_trials=100), training, CONFIG, 5, tiny_dataset(), tmp_path / "searched"
+    )
     # 6 s of budget: the third trial starts at 5 s and ends at 7.5 s, and no fourth starts
     assert len(result.trials) == 3 and time.perf_counter() - started < 10
 
@@ -96,8 +107,9 @@ def test_a_stop_request_ends_the_search_with_the_trial_in_progress(tmp_path):
         return training(*args, **kwargs)
 
     with stop_when(lambda: bool(asked)):
-        result = search_and_train(SearchSettings(max_trials=5), asked_during_the_first_trial, CONFIG, 5,
-                                  tiny_dataset(), tmp_path / "searched")
+        result = search_and_train(
+            SearchSettings(max_trials=5), asked_during_the_first_trial, CONFIG, 5, tiny_dataset(), tmp_path / "searched"
+        )
     assert len(result.trials) == len(training.configs) == 1 and result.stopped_by_user
     assert "; the search was stopped by the user." in (tmp_path / "searched" / "README.md").read_text()
 
@@ -112,8 +124,10 @@ def test_a_failing_trial_leaves_nothing_behind(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("changes, field", [({"minutes": 0}, "minutes"), ({"max_trials": 1}, "max_trials"),
-                                            ({"max_trials": 2.5}, "max_trials")])
+@pytest.mark.parametrize(
+    "changes, field",
+    [({"minutes": 0}, "minutes"), ({"max_trials": 1}, "max_trials"), ({"max_trials": 2.5}, "max_trials")],
+)
 def test_search_settings_name_the_bad_one(changes, field):
     with pytest.raises(TrainingError, match=field):
         SearchSettings(**changes)
@@ -129,8 +143,29 @@ def test_cli_refuses_bad_search_options_before_training(workspace, capsys):
 @pytest.mark.slow
 def test_cli_searches_two_real_trainings_and_registers_the_best(workspace, capsys):
     save_dataset(workspace, "tiny", tiny_dataset(), None, {})
-    assert cli_main(["--workspace", str(workspace.root), "train", "tiny", "--name", "searched", "--search-trials", "2",
-                     "--epochs", "1", "--batch-size", "4", "--max-seq-length", "64", "--lr", "5e-5"]) == 0
+    assert (
+        cli_main(
+            [
+                "--workspace",
+                str(workspace.root),
+                "train",
+                "tiny",
+                "--name",
+                "searched",
+                "--search-trials",
+                "2",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "4",
+                "--max-seq-length",
+                "64",
+                "--lr",
+                "5e-5",
+            ]
+        )
+        == 0
+    )
     out, err = capsys.readouterr()
     summary = json.loads(out)
     values = [t["value"] for t in summary["trials"] if t["state"] == "complete"]
@@ -141,11 +176,14 @@ def test_cli_searches_two_real_trainings_and_registers_the_best(workspace, capsy
     assert model.name == "searched" and "Hyperparameter search: trial" in (Path(model.path) / "README.md").read_text()
 
 
-@pytest.mark.parametrize("option, message", [
-    (["--batch-size", "1"], "batch_size must be a whole number from 2 to 4096, not 1"),
-    (["--lr", "0.9"], "learning_rate must be a number from 1e-08 to 0.5, not 0.9"),
-    (["--warmup-ratio", "nan"], "warmup_ratio must be a number from 0 to 0.9, not nan"),
-])
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--batch-size", "1"], "batch_size must be a whole number from 2 to 4096, not 1"),
+        (["--lr", "0.9"], "learning_rate must be a number from 1e-08 to 0.5, not 0.9"),
+        (["--warmup-ratio", "nan"], "warmup_ratio must be a number from 0 to 0.9, not nan"),
+    ],
+)
 def test_cli_refuses_a_setting_out_of_its_schema_range_in_one_line(workspace, capsys, option, message):
     save_dataset(workspace, "tiny", tiny_dataset(), None, {})
     assert cli_main(["--workspace", str(workspace.root), "train", "tiny", "--name", "m", *option]) == 2

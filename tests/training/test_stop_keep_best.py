@@ -31,8 +31,10 @@ def test_a_stop_request_is_refused_for_a_job_that_is_not_a_training_or_has_ended
     with pytest.raises(ValueError, match="no run with id 'run-nope'"):
         jobs.request_stop(workspace, "run-nope")
     generation = running_job(workspace, kind="generate_questions")
-    with pytest.raises(ValueError, match=f"run {generation} is a generate_questions job: only an embedding or "
-                                         "cross-encoder training can stop"):
+    with pytest.raises(
+        ValueError,
+        match=f"run {generation} is a generate_questions job: only an embedding or cross-encoder training can stop",
+    ):
         jobs.request_stop(workspace, generation)
     finished = running_job(workspace, kind="train_cross_encoder")
     finish_status(workspace, load_status(workspace, finished), "succeeded")
@@ -120,15 +122,27 @@ def test_a_training_stopped_by_the_user_registers_its_best_model_so_far_and_says
     [kept] = [data for event, data in ctx.events if event == "best"]
     assert kept["stopped_by_user"] and kept["step"] == result["best_step"]
     closing = ctx.progress_calls[-1][2]
-    assert closing.startswith(f"stopped by the user at step 3 of 20, kept step {result['best_step']} · "
-                              "validation ndcg@10 ")
+    assert closing.startswith(
+        f"stopped by the user at step 3 of 20, kept step {result['best_step']} · validation ndcg@10 "
+    )
 
 
 @pytest.mark.slow
 def test_ragtune_stop_on_a_background_training_ends_it_succeeded_with_its_model_registered(workspace, run_cli):
     save_dataset(workspace, "tiny", tiny_dataset(), None, {})
-    code, out, _ = run_cli("train", "tiny", "--name", "kept", "--background", "--epochs", "4", "--batch-size", "4",
-                           "--max-seq-length", "64")
+    code, out, _ = run_cli(
+        "train",
+        "tiny",
+        "--name",
+        "kept",
+        "--background",
+        "--epochs",
+        "4",
+        "--batch-size",
+        "4",
+        "--max-seq-length",
+        "64",
+    )
     run_id = json.loads(out)["run_id"]
     # Asked before its first step: deterministic, it stops after that step whatever the machine's pace.
     assert run_cli("stop", run_id)[0] == 0

@@ -13,44 +13,63 @@ import pytest
 
 from ragtune_core import jobs
 from ragtune_core.cli import main as cli_main
-from ragtune_core.questions.qa_dataset import QADataset
 from ragtune_core.jobs.tasks import exit_on_sigterm
-from ragtune_core.store.models import zip_model
-from ragtune_core.training.config import EmbeddingTrainConfig, TrainingError
+from ragtune_core.questions.qa_dataset import QADataset, save_dataset
+from ragtune_core.store.models import ModelNotFound, zip_model
+from ragtune_core.training.config import CrossEncoderTrainConfig, EmbeddingTrainConfig, TrainingError, limits
 from ragtune_core.training.embedding import train_embedding
-from ragtune_core.training.fit import progress_message, short_metric_names
-from ragtune_core.store.models import ModelNotFound
-from ragtune_core.questions.qa_dataset import save_dataset
-from ragtune_core.training.config import CrossEncoderTrainConfig
-from ragtune_core.training.config import limits
-from ragtune_core.training.fit import plan_schedule
+from ragtune_core.training.fit import plan_schedule, progress_message, short_metric_names
 
 # 12 passages on distinct topics, 2 questions each: 24 (question, passage) pairs.
 TOPICS = {
-    "volcano": ("Volcanoes erupt when magma rises through the crust and escapes as lava and ash.",
-                ["How does a volcano erupt?", "What comes out of an erupting volcano?"]),
-    "bread": ("Bread dough rises because yeast ferments sugar and releases carbon dioxide gas.",
-              ["Why does bread dough rise?", "What does yeast do in bread?"]),
-    "chess": ("In chess the king may castle once, moving two squares toward a rook.",
-              ["When can a chess king castle?", "How far does the king move when castling?"]),
-    "tides": ("Ocean tides are caused mainly by the gravitational pull of the Moon.",
-              ["What causes ocean tides?", "Which body pulls the sea into tides?"]),
-    "bees": ("Honey bees communicate the location of flowers with a waggle dance.",
-             ["How do bees tell each other where flowers are?", "What is the waggle dance of bees?"]),
-    "tax": ("Lyft reported income tax benefits from deferred tax assets in 2021.",
-            ["What tax benefit did Lyft report?", "Did Lyft have deferred tax assets?"]),
-    "piano": ("A piano makes sound when felt hammers strike tuned steel strings.",
-              ["How does a piano produce sound?", "What strikes the strings inside a piano?"]),
-    "rust": ("Iron rusts when it reacts with oxygen and water to form iron oxide.",
-             ["Why does iron rust?", "What is rust made of?"]),
-    "glacier": ("Glaciers carve U-shaped valleys as the moving ice grinds the rock below.",
-                ["How do glaciers shape valleys?", "What valley shape do glaciers leave?"]),
-    "vaccine": ("Vaccines train the immune system by exposing it to a harmless antigen.",
-                ["How do vaccines work?", "What does a vaccine expose the immune system to?"]),
-    "coffee": ("Coffee beans are roasted to develop aroma compounds through the Maillard reaction.",
-               ["Why are coffee beans roasted?", "Which reaction gives roasted coffee its aroma?"]),
-    "satellite": ("Geostationary satellites orbit at the speed of Earth's rotation above the equator.",
-                  ["Why do geostationary satellites stay above one spot?", "Where do geostationary satellites orbit?"]),
+    "volcano": (
+        "Volcanoes erupt when magma rises through the crust and escapes as lava and ash.",
+        ["How does a volcano erupt?", "What comes out of an erupting volcano?"],
+    ),
+    "bread": (
+        "Bread dough rises because yeast ferments sugar and releases carbon dioxide gas.",
+        ["Why does bread dough rise?", "What does yeast do in bread?"],
+    ),
+    "chess": (
+        "In chess the king may castle once, moving two squares toward a rook.",
+        ["When can a chess king castle?", "How far does the king move when castling?"],
+    ),
+    "tides": (
+        "Ocean tides are caused mainly by the gravitational pull of the Moon.",
+        ["What causes ocean tides?", "Which body pulls the sea into tides?"],
+    ),
+    "bees": (
+        "Honey bees communicate the location of flowers with a waggle dance.",
+        ["How do bees tell each other where flowers are?", "What is the waggle dance of bees?"],
+    ),
+    "tax": (
+        "Lyft reported income tax benefits from deferred tax assets in 2021.",
+        ["What tax benefit did Lyft report?", "Did Lyft have deferred tax assets?"],
+    ),
+    "piano": (
+        "A piano makes sound when felt hammers strike tuned steel strings.",
+        ["How does a piano produce sound?", "What strikes the strings inside a piano?"],
+    ),
+    "rust": (
+        "Iron rusts when it reacts with oxygen and water to form iron oxide.",
+        ["Why does iron rust?", "What is rust made of?"],
+    ),
+    "glacier": (
+        "Glaciers carve U-shaped valleys as the moving ice grinds the rock below.",
+        ["How do glaciers shape valleys?", "What valley shape do glaciers leave?"],
+    ),
+    "vaccine": (
+        "Vaccines train the immune system by exposing it to a harmless antigen.",
+        ["How do vaccines work?", "What does a vaccine expose the immune system to?"],
+    ),
+    "coffee": (
+        "Coffee beans are roasted to develop aroma compounds through the Maillard reaction.",
+        ["Why are coffee beans roasted?", "Which reaction gives roasted coffee its aroma?"],
+    ),
+    "satellite": (
+        "Geostationary satellites orbit at the speed of Earth's rotation above the equator.",
+        ["Why do geostationary satellites stay above one spot?", "Where do geostationary satellites orbit?"],
+    ),
 }
 VAL_TOPICS = {"piano", "coffee", "satellite"}
 TINY = EmbeddingTrainConfig(epochs=1, batch_size=4, max_seq_length=64, eval_steps=2, learning_rate=5e-5)
@@ -75,13 +94,22 @@ def recorder():
 
 
 # --- no model needed ---------------------------------------------------------------------------
-@pytest.mark.parametrize("changes, field", [
-    ({"epochs": 0}, "epochs"), ({"batch_size": 1}, "batch_size"), ({"learning_rate": 0.0}, "learning_rate"),
-    ({"learning_rate": 1.5}, "learning_rate"), ({"learning_rate": float("nan")}, "learning_rate"),
-    ({"max_seq_length": 4}, "max_seq_length"), ({"warmup_ratio": 1.0}, "warmup_ratio"),
-    ({"eval_steps": 0}, "eval_steps"), ({"seed": -1}, "seed"), ({"epochs": 1.5}, "epochs"),
-    ({"base_model": "  "}, "base_model"),
-])
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"batch_size": 1}, "batch_size"),
+        ({"learning_rate": 0.0}, "learning_rate"),
+        ({"learning_rate": 1.5}, "learning_rate"),
+        ({"learning_rate": float("nan")}, "learning_rate"),
+        ({"max_seq_length": 4}, "max_seq_length"),
+        ({"warmup_ratio": 1.0}, "warmup_ratio"),
+        ({"eval_steps": 0}, "eval_steps"),
+        ({"seed": -1}, "seed"),
+        ({"epochs": 1.5}, "epochs"),
+        ({"base_model": "  "}, "base_model"),
+    ],
+)
 def test_config_validation_names_the_bad_field(changes, field):
     with pytest.raises(TrainingError, match=field):
         EmbeddingTrainConfig(**changes)
@@ -103,7 +131,8 @@ def test_config_is_parsed_from_command_line_strings_with_the_metadata_limits():
     add_config_options(parser, EmbeddingTrainConfig)
     args = parser.parse_args(["--epochs", "3", "--lr", "1e-4", "--max-seq-length", "128", "--eval-steps", "5"])
     assert config_from_options(EmbeddingTrainConfig, args) == EmbeddingTrainConfig(
-        epochs=3, learning_rate=1e-4, max_seq_length=128, eval_steps=5)
+        epochs=3, learning_rate=1e-4, max_seq_length=128, eval_steps=5
+    )
     assert config_from_options(EmbeddingTrainConfig, parser.parse_args([])) == EmbeddingTrainConfig()
     with pytest.raises(SystemExit):  # not a whole number: argparse refuses it
         parser.parse_args(["--epochs", "2.5"])
@@ -120,7 +149,10 @@ def test_auto_epochs_aim_at_a_number_of_steps_whatever_the_data_size():
     assert plan_schedule(EmbeddingTrainConfig(), 40_000).epochs == 1  # 2,500 steps in one epoch already
     assert plan_schedule(EmbeddingTrainConfig(), 3).epochs == EmbeddingTrainConfig.MAX_AUTO_EPOCHS
     fixed = plan_schedule(EmbeddingTrainConfig(epochs=3, eval_steps=7), 240)
-    assert (fixed.epochs, fixed.eval_steps) == (3, 7) and fixed.reason == "3 epochs = 45 steps for 240 pairs at batch 16"
+    assert (fixed.epochs, fixed.eval_steps) == (
+        3,
+        7,
+    ) and fixed.reason == "3 epochs = 45 steps for 240 pairs at batch 16"
 
 
 def test_the_planned_schedule_counts_the_examples_each_trainer_makes():
@@ -128,10 +160,12 @@ def test_the_planned_schedule_counts_the_examples_each_trainer_makes():
 
     dataset = tiny_dataset()  # 18 train pairs
     assert planned_schedule(dataset, EmbeddingTrainConfig(epochs=2, query_batch_size=4)).reason.startswith(
-        "2 epochs = 10 steps for 18 pairs")  # a QA embedding: its question encoder's batch size
+        "2 epochs = 10 steps for 18 pairs"
+    )  # a QA embedding: its question encoder's batch size
     # a cross-encoder trains on each question's right passage and 3 hard negatives
     assert planned_schedule(dataset, CrossEncoderTrainConfig(epochs=1, batch_size=8)).reason.startswith(
-        "1 epoch = 9 steps for 72 pairs")
+        "1 epoch = 9 steps for 72 pairs"
+    )
 
 
 def test_the_best_evaluation_is_kept_ties_go_to_the_later_step_and_patience_stops_training():
@@ -168,8 +202,13 @@ def test_the_best_evaluation_is_kept_ties_go_to_the_later_step_and_patience_stop
 
 
 def test_metric_keys_of_trainer_and_evaluator_get_short_names():
-    metrics = {"eval_val_cosine_ndcg@10": 0.5, "val_cosine_accuracy@5": 0.75, "eval_runtime": 3.0,
-               "eval_val_cosine_map@100": 0.25, "epoch": 1.0}
+    metrics = {
+        "eval_val_cosine_ndcg@10": 0.5,
+        "val_cosine_accuracy@5": 0.75,
+        "eval_runtime": 3.0,
+        "eval_val_cosine_map@100": 0.25,
+        "epoch": 1.0,
+    }
     assert short_metric_names(metrics) == {"ndcg@10": 0.5, "accuracy@5": 0.75, "map@100": 0.25}
 
 
@@ -232,13 +271,42 @@ def test_cli_trains_in_process_with_progress_on_stderr_and_one_json_line_on_stdo
         return {"model_name": model_name}
 
     monkeypatch.setattr(train_cli, "train_and_register", fake_train_and_register)
-    assert cli_main(["--workspace", str(workspace.root), "train", "tiny", "--name", " mine ", "--epochs", "1",
-                     "--batch-size", "4", "--lr", "1e-4", "--max-seq-length", "64", "--base-model", "hf:some/model"]) == 0
+    assert (
+        cli_main(
+            [
+                "--workspace",
+                str(workspace.root),
+                "train",
+                "tiny",
+                "--name",
+                " mine ",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "4",
+                "--lr",
+                "1e-4",
+                "--max-seq-length",
+                "64",
+                "--base-model",
+                "hf:some/model",
+            ]
+        )
+        == 0
+    )
     out, err = capsys.readouterr()
     summary = json.loads(out)
     assert summary.pop("model_name") == "mine" and summary["estimated_seconds"] > 0 and summary["seconds"] >= 0
-    assert calls == [(record.id, "mine", EmbeddingTrainConfig(base_model="hf:some/model", epochs=1, batch_size=4,
-                                                               learning_rate=1e-4, max_seq_length=64), None)]
+    assert calls == [
+        (
+            record.id,
+            "mine",
+            EmbeddingTrainConfig(
+                base_model="hf:some/model", epochs=1, batch_size=4, learning_rate=1e-4, max_seq_length=64
+            ),
+            None,
+        )
+    ]
     assert re.search(r"estimated: about \d+ (s|min) \(start", err)  # said before training starts
     assert "eval at step 0: ndcg@10 0.5000, mrr@10 0.2500, accuracy@5 0.7500" in err
     assert re.search(r"train: \d+% · (\d+m )?\d+s elapsed · ((\d+m )?\d+s|…) left · validation run at step 0", err)
@@ -272,8 +340,16 @@ def test_training_saves_a_loadable_model_atomically_and_reports_events(tmp_path,
     assert kept["metrics"] == result.metrics_after  # the best evaluation's model, not the last one's
     assert result.metrics_after["ndcg@10"] == max(e["metrics"]["ndcg@10"] for e in evals)
     assert [data for name, data in events if name == "best"] == [
-        {"step": result.best_step, "metric": "ndcg@10", "value": result.metrics_after["ndcg@10"],
-         "stopped_early": False, "stopped_by_user": False, "steps": 5, "planned_steps": 5}]
+        {
+            "step": result.best_step,
+            "metric": "ndcg@10",
+            "value": result.metrics_after["ndcg@10"],
+            "stopped_early": False,
+            "stopped_by_user": False,
+            "steps": 5,
+            "planned_steps": 5,
+        }
+    ]
     assert result.schedule == "1 epoch = 5 steps for 18 pairs at batch 4"
     assert "## RAGTune training" in card and f"by validation ndcg@10: {result.metrics_after['ndcg@10']:.4f}" in card
     assert all(0 <= e["metrics"]["ndcg@10"] <= 1 for e in evals)
@@ -283,8 +359,12 @@ def test_training_saves_a_loadable_model_atomically_and_reports_events(tmp_path,
 
     archive = zipfile.ZipFile(io.BytesIO(zip_model(output)))
     # A QA model has a question route (trained) and a document route (the base model's): training.query_side.
-    assert {"tiny-minilm/modules.json", "tiny-minilm/query_0_Transformer/model.safetensors",
-            "tiny-minilm/document_0_Transformer/model.safetensors", "tiny-minilm/README.md"} <= set(archive.namelist())
+    assert {
+        "tiny-minilm/modules.json",
+        "tiny-minilm/query_0_Transformer/model.safetensors",
+        "tiny-minilm/document_0_Transformer/model.safetensors",
+        "tiny-minilm/README.md",
+    } <= set(archive.namelist())
 
 
 @pytest.mark.slow
@@ -312,8 +392,9 @@ def test_the_kept_step_is_chosen_on_validation_and_the_reported_figures_are_the_
     for name in ("ndcg@10", "mrr@10", "accuracy@5"):
         assert result.test_metrics_after[name] == pytest.approx(kept.metrics[name], abs=1e-3)
         assert result.test_metrics_before[name] == pytest.approx(base.metrics[name], abs=1e-3)
-    assert result.figures("ndcg@10").endswith(f"test ndcg@10 {result.test_metrics_before['ndcg@10']:.3f} → "
-                                              f"{result.test_metrics_after['ndcg@10']:.3f}")
+    assert result.figures("ndcg@10").endswith(
+        f"test ndcg@10 {result.test_metrics_before['ndcg@10']:.3f} → {result.test_metrics_after['ndcg@10']:.3f}"
+    )
     assert "- Test (held out, chose nothing): ndcg@10" in (output / "README.md").read_text()
 
 
@@ -344,8 +425,25 @@ def test_a_failed_or_cancelled_run_leaves_neither_model_nor_temp_folder(tmp_path
 def test_background_training_job_registers_the_model_in_the_workspace(workspace, capsys):
     record = save_dataset(workspace, "tiny", tiny_dataset(), None, {})
     root = ["--workspace", str(workspace.root)]
-    assert cli_main([*root, "train", "tiny", "--name", "tiny job", "--background", "--epochs", "1",
-                     "--batch-size", "4", "--max-seq-length", "64"]) == 0
+    assert (
+        cli_main(
+            [
+                *root,
+                "train",
+                "tiny",
+                "--name",
+                "tiny job",
+                "--background",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "4",
+                "--max-seq-length",
+                "64",
+            ]
+        )
+        == 0
+    )
     run_id = json.loads(capsys.readouterr().out)["run_id"]
     status = jobs.wait(workspace, run_id, timeout=300)
     log = (workspace.run_dir(run_id) / "worker.log").read_text()
@@ -405,8 +503,11 @@ def test_a_training_killed_before_its_model_is_listed_leaves_no_invisible_model(
     from ragtune_core.store.workspace import Workspace
     from ragtune_core.training.register import check_model_name
 
-    done = subprocess.run([sys.executable, "-c", _KILLED_TRAINING, str(workspace.root), how],
-                          cwd=Path(__file__).resolve().parents[2], timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", _KILLED_TRAINING, str(workspace.root), how],
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=120,
+    )
     assert done.returncode == -signal.SIGKILL
     assert workspace.list_models() == []
     assert len(list((workspace.root / "models").iterdir())) == 1  # the partial or the published folder
@@ -419,7 +520,9 @@ def test_a_training_killed_before_its_model_is_listed_leaves_no_invisible_model(
     assert reserved.path == str(reopened.model_dir("crashed model"))
 
 
-def test_train_and_register_lists_the_model_only_once_published_and_gives_the_name_up_on_failure(workspace, monkeypatch):
+def test_train_and_register_lists_the_model_only_once_published_and_gives_the_name_up_on_failure(
+    workspace, monkeypatch
+):
     from pathlib import Path
 
     from ragtune_core.training import embedding

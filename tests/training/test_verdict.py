@@ -12,8 +12,18 @@ from tests.page_helpers import open_page, shown
 
 
 def result(before: float, after: float, embedder: float | None = None, best_step: int = 40) -> TrainResult:
-    return TrainResult(Path("m"), "accuracy@1", {"accuracy@1": before}, {"accuracy@1": after}, best_step, 40,
-                       "auto", 100, 1.0, metrics_embedder={} if embedder is None else {"accuracy@1": embedder})
+    return TrainResult(
+        Path("m"),
+        "accuracy@1",
+        {"accuracy@1": before},
+        {"accuracy@1": after},
+        best_step,
+        40,
+        "auto",
+        100,
+        1.0,
+        metrics_embedder={} if embedder is None else {"accuracy@1": embedder},
+    )
 
 
 def test_a_better_model_has_no_verdict():
@@ -29,7 +39,8 @@ def test_a_reranker_worse_than_its_embedder_says_so_with_both_numbers():
 
 def test_a_model_that_never_beat_its_start_says_so():
     assert "No better than the model it started from: validation accuracy@1 0.700 against 0.700" in worse_than_start(
-        result(0.70, 0.70, best_step=0))
+        result(0.70, 0.70, best_step=0)
+    )
 
 
 def test_the_fine_tune_page_warns_instead_of_announcing_success(workspace, monkeypatch):
@@ -37,9 +48,18 @@ def test_the_fine_tune_page_warns_instead_of_announcing_success(workspace, monke
     save_dataset(workspace, "qa", QADataset({"q": "x"}, {"p": "y"}, {"q": ["p"]}), None, {})
     verdict = worse_than_start(result(0.60, 0.844, embedder=0.956))
     run = workspace.create_run(jobs.JobKind.TRAIN_CROSS_ENCODER, "reranker", {})
-    jobs.runner.write_status(workspace, jobs.JobStatus(
-        run_id=run.id, kind=jobs.JobKind.TRAIN_CROSS_ENCODER, state="succeeded", started=time.time(),
-        finished=time.time(), message=f"validation accuracy@1 0.600 → 0.844. {verdict}", result={VERDICT: verdict}))
+    jobs.runner.write_status(
+        workspace,
+        jobs.JobStatus(
+            run_id=run.id,
+            kind=jobs.JobKind.TRAIN_CROSS_ENCODER,
+            state="succeeded",
+            started=time.time(),
+            finished=time.time(),
+            message=f"validation accuracy@1 0.600 → 0.844. {verdict}",
+            result={VERDICT: verdict},
+        ),
+    )
     at = open_page("finetune")
     at.session_state["training_run"] = run.id
     at.run()

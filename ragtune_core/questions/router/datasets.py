@@ -75,18 +75,54 @@ _QUERY_ID_NAMESPACE = uuid.UUID("0b7e5f0c-3c1d-4b8e-a6a4-7d2f1c9e5b30")
 
 DOCUMENT_LINE = "Document: {title}\n\n"
 # Question words lowered when a question is put after "Regarding {title}, ".
-_QUESTION_OPENERS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "is", "are", "was",
-                     "were", "does", "do", "did", "can", "could", "should", "would", "will", "has", "have", "had",
-                     "name", "describe", "explain", "list", "in", "according"}
+_QUESTION_OPENERS = {
+    "what",
+    "which",
+    "who",
+    "whom",
+    "whose",
+    "when",
+    "where",
+    "why",
+    "how",
+    "is",
+    "are",
+    "was",
+    "were",
+    "does",
+    "do",
+    "did",
+    "can",
+    "could",
+    "should",
+    "would",
+    "will",
+    "has",
+    "have",
+    "had",
+    "name",
+    "describe",
+    "explain",
+    "list",
+    "in",
+    "according",
+}
 
 
 # router datasets -------------------------------------------------------------------------------------
-def generate_router_dataset(documents: list[Document], chunks: list[Chunk], tools: list[Tool],
-                            questions_per_document: int = DEFAULT_QUESTIONS_PER_DOCUMENT,
-                            summary_variations: int = DEFAULT_SUMMARY_VARIATIONS,
-                            generator: str = "offline", llm_config: LLMConfig | None = None,
-                            prompts: RouterPrompts | None = None, seed: int = 0, cache_dir: Path | None = None,
-                            on_progress: ProgressCallback | None = None) -> tuple[QADataset, GenerationResult]:
+def generate_router_dataset(
+    documents: list[Document],
+    chunks: list[Chunk],
+    tools: list[Tool],
+    questions_per_document: int = DEFAULT_QUESTIONS_PER_DOCUMENT,
+    summary_variations: int = DEFAULT_SUMMARY_VARIATIONS,
+    generator: str = "offline",
+    llm_config: LLMConfig | None = None,
+    prompts: RouterPrompts | None = None,
+    seed: int = 0,
+    cache_dir: Path | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> tuple[QADataset, GenerationResult]:
     """Labelled queries for `tools`: (dataset, result), where result.failures lists (chunk or tool
     id, why) and result.usage the LLM tokens spent.
 
@@ -105,19 +141,26 @@ def generate_router_dataset(documents: list[Document], chunks: list[Chunk], tool
     prompts = prompts or RouterPrompts()
     _check_settings(questions_per_document, summary_variations, generator, llm_config)
     titles, chunks_of, vector_tools, summary_tools, unaskable = _targets(
-        documents, chunks, tools, questions_per_document, summary_variations)
+        documents, chunks, tools, questions_per_document, summary_variations
+    )
     skipped = GenerationResult(failures=unaskable)
 
     profiles = profile_documents(documents) if generator == "offline" else {}
-    sections = {t.id: _section_questions(profiles.get(t.document_id), questions_per_document, seed)
-                for t in vector_tools}
-    plan = [(c, n) for t in vector_tools
-            for c, n in _spread(chunks_of[t.document_id], questions_per_document - len(sections[t.id]))]
+    sections = {
+        t.id: _section_questions(profiles.get(t.document_id), questions_per_document, seed) for t in vector_tools
+    }
+    plan = [
+        (c, n)
+        for t in vector_tools
+        for c, n in _spread(chunks_of[t.document_id], questions_per_document - len(sections[t.id]))
+    ]
     progress = _Progress(len(plan) + len(summary_tools), len(skipped.failures), on_progress)
-    specific = _ask_about_chunks(plan, titles, generator, llm_config, prompts.questions, seed, cache_dir, progress,
-                                 profiles)
-    summaries = _ask_for_summaries(summary_tools, titles, summary_variations, generator, llm_config, prompts, seed,
-                                   cache_dir, progress, profiles)
+    specific = _ask_about_chunks(
+        plan, titles, generator, llm_config, prompts.questions, seed, cache_dir, progress, profiles
+    )
+    summaries = _ask_for_summaries(
+        summary_tools, titles, summary_variations, generator, llm_config, prompts, seed, cache_dir, progress, profiles
+    )
     about_sections = GenerationResult([GeneratedQuestion(tool_id, q) for tool_id, qs in sections.items() for q in qs])
 
     vector_of = {t.document_id: t.id for t in vector_tools}
@@ -136,33 +179,48 @@ def generate_router_dataset(documents: list[Document], chunks: list[Chunk], tool
     return dataset, result
 
 
-def _targets(documents: list[Document], chunks: list[Chunk], tools: list[Tool], questions_per_document: int,
-             summary_variations: int) -> tuple[dict, dict, list[Tool], list[Tool], list[tuple[str, str]]]:
+def _targets(
+    documents: list[Document],
+    chunks: list[Chunk],
+    tools: list[Tool],
+    questions_per_document: int,
+    summary_variations: int,
+) -> tuple[dict, dict, list[Tool], list[Tool], list[tuple[str, str]]]:
     """(titles, chunks of each document, vector tools to ask about, summary tools to ask for, (tool id,
     why) of those that should get queries but have nothing to ask about)."""
     check_tools(tools)
     titles = {d.doc_id: d.title for d in documents}
     for tool in tools:
         if tool.document_id is not None and tool.document_id not in titles:
-            raise RoutingError(f"tool {tool.name!r} is for document {tool.document_id!r}, "
-                              "which is not among the documents given")
+            raise RoutingError(
+                f"tool {tool.name!r} is for document {tool.document_id!r}, which is not among the documents given"
+            )
     chunks_of = defaultdict(list)
     for chunk in chunks:
         chunks_of[chunk.doc_id].append(chunk)
     vector_tools = [t for t in tools if t.kind == VECTOR and questions_per_document]
     summary_tools = [t for t in tools if t.kind == SUMMARY and summary_variations]
     unaskable = _unaskable(vector_tools + summary_tools, chunks_of, titles)
-    return (titles, chunks_of, [t for t in vector_tools if chunks_of.get(t.document_id)],
-            [t for t in summary_tools if t.document_id is not None], unaskable)
+    return (
+        titles,
+        chunks_of,
+        [t for t in vector_tools if chunks_of.get(t.document_id)],
+        [t for t in summary_tools if t.document_id is not None],
+        unaskable,
+    )
 
 
-def _check_settings(questions_per_document: int, summary_variations: int, generator: str,
-                    llm_config: LLMConfig | None) -> None:
+def _check_settings(
+    questions_per_document: int, summary_variations: int, generator: str, llm_config: LLMConfig | None
+) -> None:
     if not 0 <= questions_per_document <= MAX_QUESTIONS_PER_DOCUMENT:
-        raise RoutingError(f"questions_per_document must be between 0 and {MAX_QUESTIONS_PER_DOCUMENT}, "
-                          f"not {questions_per_document}")
+        raise RoutingError(
+            f"questions_per_document must be between 0 and {MAX_QUESTIONS_PER_DOCUMENT}, not {questions_per_document}"
+        )
     if not 0 <= summary_variations <= MAX_SUMMARY_VARIATIONS:
-        raise RoutingError(f"summary_variations must be between 0 and {MAX_SUMMARY_VARIATIONS}, not {summary_variations}")
+        raise RoutingError(
+            f"summary_variations must be between 0 and {MAX_SUMMARY_VARIATIONS}, not {summary_variations}"
+        )
     if not questions_per_document and not summary_variations:
         raise RoutingError("questions_per_document and summary_variations are both 0: nothing to generate")
     if generator not in GENERATORS:
@@ -187,8 +245,9 @@ def _section_questions(profile: DocumentProfile | None, questions_per_document: 
     about one landmark each (LANDMARK_SHARE), restyled; the rest are asked of its chunks."""
     if profile is None:
         return []
-    questions = (section_questions(profile, round(questions_per_document * SECTION_SHARE), seed)
-                 + landmark_questions(profile, round(questions_per_document * LANDMARK_SHARE), seed))
+    questions = section_questions(profile, round(questions_per_document * SECTION_SHARE), seed) + landmark_questions(
+        profile, round(questions_per_document * LANDMARK_SHARE), seed
+    )
     return _restyled(questions, profile, seed, "section")
 
 
@@ -235,9 +294,17 @@ class _Progress:
         return report
 
 
-def _ask_about_chunks(plan: list[tuple[Chunk, int]], titles: dict[str, str], generator: str,
-                      llm_config: LLMConfig | None, template: str, seed: int, cache_dir: Path | None,
-                      progress: _Progress, profiles: dict[str, DocumentProfile] | None = None) -> GenerationResult:
+def _ask_about_chunks(
+    plan: list[tuple[Chunk, int]],
+    titles: dict[str, str],
+    generator: str,
+    llm_config: LLMConfig | None,
+    template: str,
+    seed: int,
+    cache_dir: Path | None,
+    progress: _Progress,
+    profiles: dict[str, DocumentProfile] | None = None,
+) -> GenerationResult:
     """Ask each planned chunk its number of questions (one generator call per distinct number), each
     question naming its document. The LLM reads each chunk under its document's title to that end;
     the offline generator's questions are named and restyled with the documents' `profiles`
@@ -245,10 +312,14 @@ def _ask_about_chunks(plan: list[tuple[Chunk, int]], titles: dict[str, str], gen
     if generator == "offline" and profiles:
         return _named_offline(plan, seed, progress, profiles)
     question_generator: QuestionGenerator = (
-        LLMQuestionGenerator(llm_config, template, cache_dir) if generator == "llm"
-        else OfflineQuestionGenerator(seed, styles=FACT_ONLY))
+        LLMQuestionGenerator(llm_config, template, cache_dir)
+        if generator == "llm"
+        else OfflineQuestionGenerator(seed, styles=FACT_ONLY)
+    )
     by_count = _by_count(plan, titles if generator == "llm" else None)
-    result = _merged([question_generator.generate(group, n, progress.phase(len(group))) for n, group in by_count.items()])
+    result = _merged(
+        [question_generator.generate(group, n, progress.phase(len(group))) for n, group in by_count.items()]
+    )
     title_of = {chunk.chunk_id: titles[chunk.doc_id] for chunk, _ in plan}
     result.questions = [replace(q, question=name_document(q.question, title_of[q.chunk_id])) for q in result.questions]
     return result
@@ -271,8 +342,9 @@ def _summary_bases(tools: list[Tool], titles: dict[str, str], prompts: RouterPro
     return [Chunk(t.id, t.document_id, fill_title(prompts.summary_question, titles[t.document_id])) for t in tools]
 
 
-def _named_offline(plan: list[tuple[Chunk, int]], seed: int, progress: _Progress,
-                   profiles: dict[str, DocumentProfile]) -> GenerationResult:
+def _named_offline(
+    plan: list[tuple[Chunk, int]], seed: int, progress: _Progress, profiles: dict[str, DocumentProfile]
+) -> GenerationResult:
     """The offline generator's questions for `plan`, each made to point at its document
     (phrasing.name_question) and restyled, `n` a chunk where it offers that many."""
     wanted = dict((c.chunk_id, n) for c, n in plan)
@@ -302,29 +374,54 @@ def _named_offline(plan: list[tuple[Chunk, int]], seed: int, progress: _Progress
         taken[q.chunk_id] += 1
         kept.append(replace(q, question=styled))
     result.questions = kept
-    short = [c.chunk_id for c, n in plan if taken[c.chunk_id] == 0 and c.chunk_id not in {f for f, _ in result.failures}]
+    short = [
+        c.chunk_id for c, n in plan if taken[c.chunk_id] == 0 and c.chunk_id not in {f for f, _ in result.failures}
+    ]
     result.failures += [(chunk_id, "every question asked of the chunk named another document") for chunk_id in short]
     return result
 
 
-def _ask_for_summaries(tools: list[Tool], titles: dict[str, str], n: int, generator: str,
-                       llm_config: LLMConfig | None, prompts: RouterPrompts, seed: int, cache_dir: Path | None,
-                       progress: _Progress, profiles: dict[str, DocumentProfile] | None = None) -> GenerationResult:
+def _ask_for_summaries(
+    tools: list[Tool],
+    titles: dict[str, str],
+    n: int,
+    generator: str,
+    llm_config: LLMConfig | None,
+    prompts: RouterPrompts,
+    seed: int,
+    cache_dir: Path | None,
+    progress: _Progress,
+    profiles: dict[str, DocumentProfile] | None = None,
+) -> GenerationResult:
     """`n` summary requests per summary tool, each GeneratedQuestion's chunk_id being the tool's id."""
     if not tools:
         return GenerationResult()
     report = progress.phase(len(tools))
     if generator == "llm":
         return LLMQuestionGenerator(llm_config, prompts.summary, cache_dir).generate(
-            _summary_bases(tools, titles, prompts), n, report)
+            _summary_bases(tools, titles, prompts), n, report
+        )
     if profiles:
-        result = GenerationResult([
-            GeneratedQuestion(t.id, q) for t in tools
-            for q in _restyled(summary_requests(profiles[t.document_id], n, SUMMARY_TEMPLATES, seed),
-                               profiles[t.document_id], seed, "summary")])
+        result = GenerationResult(
+            [
+                GeneratedQuestion(t.id, q)
+                for t in tools
+                for q in _restyled(
+                    summary_requests(profiles[t.document_id], n, SUMMARY_TEMPLATES, seed),
+                    profiles[t.document_id],
+                    seed,
+                    "summary",
+                )
+            ]
+        )
     else:
-        result = GenerationResult([GeneratedQuestion(t.id, q) for t in tools
-                                   for q in offline_summary_variations(titles[t.document_id], n, seed)])
+        result = GenerationResult(
+            [
+                GeneratedQuestion(t.id, q)
+                for t in tools
+                for q in offline_summary_variations(titles[t.document_id], n, seed)
+            ]
+        )
     report(len(tools), len(tools), 0)
     return result
 
@@ -367,9 +464,13 @@ def _router_dataset(tools: list[Tool], labelled: list[tuple[str, str]]) -> QADat
         queries.setdefault(qid, question)
         relevant[qid] = [tool_id]
     dataset = QADataset(
-        queries=queries, corpus={t.id: t.description for t in tools}, relevant_docs=relevant, kind="router",
+        queries=queries,
+        corpus={t.id: t.description for t in tools},
+        relevant_docs=relevant,
+        kind="router",
         passage_docs={t.id: t.document_id for t in tools if t.document_id is not None},
-        extra={"tools": tools_to_dicts(tools)})
+        extra={"tools": tools_to_dicts(tools)},
+    )
     dataset.validate()
     return dataset
 
@@ -399,7 +500,8 @@ class RouterRequest:
     generator: str = "offline"
     llm: PublicLLMConfig = None
     prompts: Annotated[RouterPrompts, pydantic.BeforeValidator(RouterPrompts.from_dict)] = field(
-        default_factory=RouterPrompts)
+        default_factory=RouterPrompts
+    )
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -436,16 +538,26 @@ def select_documents(documents: list[Document], wanted: list[str] | None) -> lis
     return chosen
 
 
-def generate_router_for_corpus(ws: Workspace, request: RouterRequest, on_progress: ProgressCallback | None = None
-                               ) -> tuple[QADataset, GenerationResult]:
+def generate_router_for_corpus(
+    ws: Workspace, request: RouterRequest, on_progress: ProgressCallback | None = None
+) -> tuple[QADataset, GenerationResult]:
     """Run a request over its corpus (LLM answers cached with generate_questions' cache; with
     `request.llm.batch` sent through the Batch API, one batch per questions-per-chunk count and one for
     the summary requests)."""
     documents, tools = _request_inputs(ws, request)
     return generate_router_dataset(
-        documents, load_chunks(ws, request.corpus_id), tools, request.questions_per_document,
-        request.summary_variations, request.generator, request.llm, request.prompts, request.seed,
-        ws.dir("cache", "questions"), on_progress)
+        documents,
+        load_chunks(ws, request.corpus_id),
+        tools,
+        request.questions_per_document,
+        request.summary_variations,
+        request.generator,
+        request.llm,
+        request.prompts,
+        request.seed,
+        ws.dir("cache", "questions"),
+        on_progress,
+    )
 
 
 def estimate_router_run(ws: Workspace, request: RouterRequest) -> tuple[Usage, int]:
@@ -454,10 +566,13 @@ def estimate_router_run(ws: Workspace, request: RouterRequest) -> tuple[Usage, i
         raise RoutingError("only an LLM run has tokens to estimate")
     documents, tools = _request_inputs(ws, request)
     titles, chunks_of, vector_tools, summary_tools, _ = _targets(
-        documents, load_chunks(ws, request.corpus_id), tools, request.questions_per_document, request.summary_variations)
+        documents, load_chunks(ws, request.corpus_id), tools, request.questions_per_document, request.summary_variations
+    )
     plan = [(c, n) for t in vector_tools for c, n in _spread(chunks_of[t.document_id], request.questions_per_document)]
     calls = [(request.prompts.questions, n, group) for n, group in _by_count(plan, titles).items()]
-    calls.append((request.prompts.summary, request.summary_variations, _summary_bases(summary_tools, titles, request.prompts)))
+    calls.append(
+        (request.prompts.summary, request.summary_variations, _summary_bases(summary_tools, titles, request.prompts))
+    )
     usage, cached = Usage(), 0
     for template, n, group in calls:
         to_pay = LLMQuestionGenerator(request.llm, template, ws.dir("cache", "questions")).uncached(group, n)

@@ -53,8 +53,10 @@ _NAMING_FORMS = (
     "{body}, in the case of {name}?",
     "Speaking of {name}, {question}",
 )
-_OPENERS_KEPT_CAPITALISED = re.compile(r"^(?:I\b|[A-Z]{2,}|(?!(?:%s)\b)[A-Z][\w'’\-]*\s+[A-Z])" % "|".join(
-    w.capitalize() for w in sorted(QUESTION_WORDS)))
+_CAPITALISED_QUESTION_WORDS = "|".join(w.capitalize() for w in sorted(QUESTION_WORDS))
+_OPENERS_KEPT_CAPITALISED = re.compile(
+    rf"^(?:I\b|[A-Z]{{2,}}|(?!(?:{_CAPITALISED_QUESTION_WORDS})\b)[A-Z][\w'’\-]*\s+[A-Z])"
+)
 
 
 def name_question(question: str, profile: DocumentProfile, rng: random.Random, nameless: bool = True) -> str | None:
@@ -289,16 +291,21 @@ def summary_requests(profile: DocumentProfile, n: int, plain_templates: tuple[st
     in_contexts = round(n * P_CONTEXT)
     plain = max(0, n - with_aspects - terse - long - in_contexts)
     plain_pool = [t.replace("{title}", "{name}") for t in plain_templates]
-    chosen = (rng.sample(plain_pool, min(plain, len(plain_pool)))
-              + rng.sample(TERSE_SUMMARY_TEMPLATES, min(terse, len(TERSE_SUMMARY_TEMPLATES)))
-              + rng.sample(LONG_SUMMARY_TEMPLATES, min(long, len(LONG_SUMMARY_TEMPLATES))))
+    chosen = (
+        rng.sample(plain_pool, min(plain, len(plain_pool)))
+        + rng.sample(TERSE_SUMMARY_TEMPLATES, min(terse, len(TERSE_SUMMARY_TEMPLATES)))
+        + rng.sample(LONG_SUMMARY_TEMPLATES, min(long, len(LONG_SUMMARY_TEMPLATES)))
+    )
     requests = [_upper_first_unless_terse(t, t.format(name=_pick_name(profile, rng))) for t in chosen]
     for template in rng.sample(ASPECT_SUMMARY_TEMPLATES, min(with_aspects, len(ASPECT_SUMMARY_TEMPLATES))):
         aspects = rng.sample(profile.aspects, rng.randint(2, min(5, len(profile.aspects))))
-        text = template.format(name=_pick_name(profile, rng), aspects=_listed(aspects, rng), first=aspects[0],
-                               last=aspects[-1])
+        text = template.format(
+            name=_pick_name(profile, rng), aspects=_listed(aspects, rng), first=aspects[0], last=aspects[-1]
+        )
         requests.append(_upper_first_unless_terse(template, text))
-    requests += [in_context(profile, ask, rng) for ask in rng.sample(_HOLISTIC_ASKS, min(in_contexts, len(_HOLISTIC_ASKS)))]
+    requests += [
+        in_context(profile, ask, rng) for ask in rng.sample(_HOLISTIC_ASKS, min(in_contexts, len(_HOLISTIC_ASKS)))
+    ]
     requests = _distinct(requests)
     # Short of `n` (few plain templates): fill from the unused plain, terse and long ones.
     spare = [t for t in plain_pool + list(TERSE_SUMMARY_TEMPLATES) + list(LONG_SUMMARY_TEMPLATES) if t not in chosen]
@@ -337,23 +344,39 @@ def _distinct(questions: list[str]) -> list[str]:
 
 
 # styles ------------------------------------------------------------------------------------------------
-_PREFIXES = ("Quick question: ", "Hey, ", "I was wondering: ", "For a school project, ", "Out of curiosity, ",
-             "Hi! ", "Please help: ", "Can you help? ", "Question - ", "So, ")
+_PREFIXES = (
+    "Quick question: ",
+    "Hey, ",
+    "I was wondering: ",
+    "For a school project, ",
+    "Out of curiosity, ",
+    "Hi! ",
+    "Please help: ",
+    "Can you help? ",
+    "Question - ",
+    "So, ",
+)
 _SUFFIXES = (" Thanks!", " Thank you.", " Any idea?", " Cheers", " (for a report)", " Just curious.")
-_TERSE_DROPPED = set("""
+_TERSE_DROPPED = set(
+    """
 what which who whom whose is are was were does do did the a an of for about to in regarding say said tell us text
 details given known described connection with connected role play significant significance there that this
 speaking case can could would you me please give some information on have has had be been
-""".split())
+""".split()
+)
 
 
 def terse(question: str) -> str:
     """A question cut to its keywords: "How many inhabitants does Berlin have?" -> "How many inhabitants Berlin"
     ("how" and "when" stay where they ask for a number or a date)."""
     words = re.findall(r"[\w'’\-]+", question)
-    kept = [w for i, w in enumerate(words) if w.lower() not in _TERSE_DROPPED
-            and not (w.lower() == "how" and (i + 1 == len(words) or words[i + 1].lower() not in ("many", "much")))
-            and not (w.lower() in ("year", "it") and "when" in (x.lower() for x in words))]
+    kept = [
+        w
+        for i, w in enumerate(words)
+        if w.lower() not in _TERSE_DROPPED
+        and not (w.lower() == "how" and (i + 1 == len(words) or words[i + 1].lower() not in ("many", "much")))
+        and not (w.lower() in ("year", "it") and "when" in (x.lower() for x in words))
+    ]
     return " ".join(kept) if len(kept) >= 2 else question
 
 
@@ -394,11 +417,11 @@ def with_typo(text: str, rng: random.Random, profile: DocumentProfile | None = N
     i = rng.randrange(1, len(word) - 1)
     kind = rng.choice(("drop", "double", "swap"))
     if kind == "drop":
-        typo = word[:i] + word[i + 1:]
+        typo = word[:i] + word[i + 1 :]
     elif kind == "double":
         typo = word[:i] + word[i] + word[i:]
     else:
-        typo = word[:i] + word[i + 1] + word[i] + word[i + 2:]
+        typo = word[:i] + word[i + 1] + word[i] + word[i + 2 :]
     if typo == word:
-        typo = word[:i] + word[i + 1:]
-    return text[:match.start()] + typo + text[match.end():]
+        typo = word[:i] + word[i + 1 :]
+    return text[: match.start()] + typo + text[match.end() :]

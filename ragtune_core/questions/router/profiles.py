@@ -15,9 +15,25 @@ from dataclasses import dataclass, field, replace
 from ...corpus.documents import Document
 
 # Headings that are no topic of the document: the apparatus around an article.
-_NOT_TOPICS = {"see also", "notes", "references", "external links", "further reading", "bibliography", "citations",
-               "sources", "explanatory notes", "cited references", "guides", "footnotes", "works cited", "contents",
-               "gallery", "primary sources", "secondary sources"}
+_NOT_TOPICS = {
+    "see also",
+    "notes",
+    "references",
+    "external links",
+    "further reading",
+    "bibliography",
+    "citations",
+    "sources",
+    "explanatory notes",
+    "cited references",
+    "guides",
+    "footnotes",
+    "works cited",
+    "contents",
+    "gallery",
+    "primary sources",
+    "secondary sources",
+}
 # Sections about the name itself, too narrow to list as an aspect of the whole in a summary request.
 _NOT_ASPECTS = re.compile(r"\b(?:etymology|toponymy|nicknames?|name)\b", re.IGNORECASE)
 # Endings of single words that name a people or read as adjectives ("Whites", "Turkish", "Dutch").
@@ -33,11 +49,55 @@ def _place(opening: str) -> str | None:
         return None
     word = match.group(1).lower()
     return "city" if word in ("capital", "metropolis", "municipality", "seaport") else word
+
+
 # Words after which a capitalised word still starts the question rather than a name.
-QUESTION_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "is", "are", "was",
-                   "were", "does", "do", "did", "can", "could", "should", "would", "will", "has", "have", "had",
-                   "name", "describe", "explain", "list", "in", "according", "tell", "give", "regarding", "about",
-                   "the", "a", "an", "i", "summarize", "summarise", "provide", "write", "outline", "briefly"}
+QUESTION_WORDS = {
+    "what",
+    "which",
+    "who",
+    "whom",
+    "whose",
+    "when",
+    "where",
+    "why",
+    "how",
+    "is",
+    "are",
+    "was",
+    "were",
+    "does",
+    "do",
+    "did",
+    "can",
+    "could",
+    "should",
+    "would",
+    "will",
+    "has",
+    "have",
+    "had",
+    "name",
+    "describe",
+    "explain",
+    "list",
+    "in",
+    "according",
+    "tell",
+    "give",
+    "regarding",
+    "about",
+    "the",
+    "a",
+    "an",
+    "i",
+    "summarize",
+    "summarise",
+    "provide",
+    "write",
+    "outline",
+    "briefly",
+}
 _NAME = r"[A-ZÀ-Ý][\w'’\-]*(?:\s+(?:of|the|de|da|do|del|am|an|von)?\s*[A-ZÀ-Ý][\w'’\-]*){0,4}"
 _CAPITALISED = re.compile(r"(?<![\w'’])[A-ZÀ-Ý][\w'’\-]*(?:\s+(?:(?:of|the|de|da|am|von)\s+)?[A-ZÀ-Ý][\w'’\-]*)*")
 WORD = re.compile(r"[^\W\d_][\w'’\-]*")
@@ -46,15 +106,42 @@ MAX_LANDMARKS = 8
 _LANDMARK_CANDIDATES = 200  # the most mentioned place names checked for being this document's alone
 # A name is a landmark (a built place of one city; not a lake or a river that others share, a people, an
 # event or an institution anywhere) when it ends with one of these words or starts with one of _LANDMARK_FIRST.
-_LANDMARK_LAST = set("""
+_LANDMARK_LAST = set(
+    """
 tower gate platz park field airport bridge square market museum palace castle stadium centre center hall station
 hill hills monastery cathedral church street avenue expressway zoo garden gardens pier wharf library forum arena
 theatre theater building plaza quarter district
-""".split())
+""".split()
+)
 _LANDMARK_FIRST = {"Castle", "Museum", "Avenida", "Rua", "Praça", "Fort"}
-_NOT_LANDMARK_FIRST = {"Battle", "War", "Siege", "Treaty", "Episcopal", "Catholic", "Anglican", "Methodist", "Baptist",
-                       "Orthodox", "Lutheran", "Presbyterian", "Lake", "Mount", "River", "Port", "Greater", "Great",
-                       "Government", "International", "Central", "Imperial", "National", "Federal", "State", "City"}
+_NOT_LANDMARK_FIRST = {
+    "Battle",
+    "War",
+    "Siege",
+    "Treaty",
+    "Episcopal",
+    "Catholic",
+    "Anglican",
+    "Methodist",
+    "Baptist",
+    "Orthodox",
+    "Lutheran",
+    "Presbyterian",
+    "Lake",
+    "Mount",
+    "River",
+    "Port",
+    "Greater",
+    "Great",
+    "Government",
+    "International",
+    "Central",
+    "Imperial",
+    "National",
+    "Federal",
+    "State",
+    "City",
+}
 
 
 @dataclass(frozen=True)
@@ -87,8 +174,9 @@ class DocumentProfile:
         if single and name.lower().endswith(_NOT_A_PLACE_ENDINGS):
             return False
         own, *others = self.texts
-        return (_count_phrase(own, name, 3 if single else 2) >= (3 if single else 2)
-                and not any(_count_phrase(text, name, 1) for text in others))
+        return _count_phrase(own, name, 3 if single else 2) >= (3 if single else 2) and not any(
+            _count_phrase(text, name, 1) for text in others
+        )
 
 
 def _count_phrase(text: str, phrase: str, enough: int) -> int:
@@ -98,7 +186,8 @@ def _count_phrase(text: str, phrase: str, enough: int) -> int:
     while start >= 0 and count < enough:
         end = start + len(phrase)
         if (start == 0 or not text[start - 1].isalnum() and text[start - 1] != "_") and (
-                end == len(text) or not text[end].isalnum() and text[end] != "_"):
+            end == len(text) or not text[end].isalnum() and text[end] != "_"
+        ):
             count += 1
         start = text.find(phrase, start + 1)
     return count
@@ -114,8 +203,16 @@ def profile_documents(documents: list[Document]) -> dict[str, DocumentProfile]:
         topics, aspects = section_topics(document, titles)
         other_names = tuple(t for o in others for t in (o.title.strip(), *aliases[o.doc_id]))
         profile = DocumentProfile(
-            document.doc_id, document.title.strip(), tuple(aliases[document.doc_id]), (), tuple(topics), tuple(aspects),
-            _place(document.text[:400]), other_names, (document.text, *(o.text for o in others)))
+            document.doc_id,
+            document.title.strip(),
+            tuple(aliases[document.doc_id]),
+            (),
+            tuple(topics),
+            tuple(aspects),
+            _place(document.text[:400]),
+            other_names,
+            (document.text, *(o.text for o in others)),
+        )
         profiles[document.doc_id] = replace(profile, landmarks=tuple(find_landmarks(profile)))
     return profiles
 
@@ -123,8 +220,11 @@ def profile_documents(documents: list[Document]) -> dict[str, DocumentProfile]:
 def is_landmark(name: str) -> bool:
     """Does the name read as a built place of one city, of two words or more (see _LANDMARK_LAST)?"""
     words = re.sub(r"^the\s+", "", name, flags=re.IGNORECASE).split()
-    return (len(words) >= 2 and words[0] not in _NOT_LANDMARK_FIRST
-            and (words[-1].lower() in _LANDMARK_LAST or words[0] in _LANDMARK_FIRST))
+    return (
+        len(words) >= 2
+        and words[0] not in _NOT_LANDMARK_FIRST
+        and (words[-1].lower() in _LANDMARK_LAST or words[0] in _LANDMARK_FIRST)
+    )
 
 
 def find_landmarks(profile: DocumentProfile, limit: int = MAX_LANDMARKS) -> list[str]:
@@ -163,29 +263,47 @@ def find_aliases(document: Document, others: list[Document] = ()) -> list[str]:
     text = document.text
     found: list[str] = []
     # Nicknamed the "Bayou City", "Space City" and "H-Town", Houston has ...
-    for match in re.finditer(rf"[Nn]icknamed\s+(?:the\s+)?((?:\"[^\"\n]{{2,40}}\"[,\s]*(?:and\s+|or\s+)?)+){t}\b", text):
+    for match in re.finditer(
+        rf"[Nn]icknamed\s+(?:the\s+)?((?:\"[^\"\n]{{2,40}}\"[,\s]*(?:and\s+|or\s+)?)+){t}\b", text
+    ):
         found += re.findall(r"\"([^\"\n]+)\"", match.group(1))
     # The city has had several nicknames ..., such as the Windy City, Chi-Town, Second City, and ...
-    for match in re.finditer(rf"(?:^|(?<=[.!?]\s))(?:{t}|The city|It)\b[^.!?\n]{{0,80}}?\bnicknames\b[^.!?\n]{{0,60}}?"
-                             r"\b(?:such as|including)\s+([^.;:!?\n]+)", text, re.MULTILINE):
-        found += [re.sub(r"^(?:and|or)\s+", "", item.strip()) for item in re.split(r",|\s+and\s+|\s+or\s+", match.group(1))]
+    for match in re.finditer(
+        rf"(?:^|(?<=[.!?]\s))(?:{t}|The city|It)\b[^.!?\n]{{0,80}}?\bnicknames\b[^.!?\n]{{0,60}}?"
+        r"\b(?:such as|including)\s+([^.;:!?\n]+)",
+        text,
+        re.MULTILINE,
+    ):
+        found += [
+            re.sub(r"^(?:and|or)\s+", "", item.strip()) for item in re.split(r",|\s+and\s+|\s+or\s+", match.group(1))
+        ]
     # Houston received the official nickname of "Space City" / Boston has been called the "Athens of America"
-    for match in re.finditer(rf"\b{t}(?:\s+(?:has|had|have|also|been|was|is|often|sometimes|received|earned|got|"
-                             r"the|an?|its|official|unofficial))+\s+(?:nickname|called|dubbed)\s+(?:of\s+)?(?:the\s+)?"
-                             r"\"([^\"\n]{2,40})\"(?!\s*\((?:also|not))", text):
+    for match in re.finditer(
+        rf"\b{t}(?:\s+(?:has|had|have|also|been|was|is|often|sometimes|received|earned|got|"
+        r"the|an?|its|official|unofficial))+\s+(?:nickname|called|dubbed)\s+(?:of\s+)?(?:the\s+)?"
+        r"\"([^\"\n]{2,40})\"(?!\s*\((?:also|not))",
+        text,
+    ):
         found.append(match.group(1))
     # Tokyo, then known as Edo / Tokyo was originally known as Edo / Lisbon, officially ... / (Portuguese: Lisboa)
-    for match in re.finditer(rf"\b{t}(?:,|\s+was|\s+is)?(?:\s+(?:formerly|originally|once|also|often|"
-                             rf"sometimes|popularly))*\s+(?:known|called|nicknamed|referred\s+to)(?:\s+as)?\s+(?:the\s+)?"
-                             rf"\"?({_NAME})\"?", text):
+    for match in re.finditer(
+        rf"\b{t}(?:,|\s+was|\s+is)?(?:\s+(?:formerly|originally|once|also|often|"
+        rf"sometimes|popularly))*\s+(?:known|called|nicknamed|referred\s+to)(?:\s+as)?\s+(?:the\s+)?"
+        rf"\"?({_NAME})\"?",
+        text,
+    ):
         found.append(match.group(1))
     for match in re.finditer(rf"\b{t}\b(?:\s*\([^)\n]*\))?,\s+officially\s+(?:the\s+)?({_NAME})", text):
         found.append(match.group(1))
     lead = text[:600]
-    for match in re.finditer(rf"\b{t}\s*\([^)\n]*?\b[A-Z][a-z]+:\s+([A-ZÀ-Ý][a-zà-ÿ\-]+(?:\s+[A-ZÀ-Ý][a-zà-ÿ\-]+)?)", lead):
+    for match in re.finditer(
+        rf"\b{t}\s*\([^)\n]*?\b[A-Z][a-z]+:\s+([A-ZÀ-Ý][a-zà-ÿ\-]+(?:\s+[A-ZÀ-Ý][a-zà-ÿ\-]+)?)", lead
+    ):
         found.append(match.group(1))
     # Chicago metropolitan area, often colloquially called "Chicagoland"
-    for match in re.finditer(rf"\b{t}\b[\w\s]{{0,25}},\s+(?:often\s+|also\s+)?(?:colloquially\s+)?called\s+\"([^\"\n]{{2,40}})\"", text):
+    for match in re.finditer(
+        rf"\b{t}\b[\w\s]{{0,25}},\s+(?:often\s+|also\s+)?(?:colloquially\s+)?called\s+\"([^\"\n]{{2,40}})\"", text
+    ):
         found.append(match.group(1))
     titles = [title] + [o.title.strip() for o in others if o.title.strip()]
     aliases: list[str] = []
@@ -254,8 +372,11 @@ def _topic(heading: str, text: str) -> str | None:
     # names and keep their capitals.
     if not all(w.islower() or not w[0].isalpha() for w in words[1:]):
         return heading
-    if (len(words) == 1 and re.search(rf"[a-z,;]\s+{re.escape(heading)}\b", text)
-            and not re.search(rf"\b{re.escape(heading.lower())}\b", text)):
+    if (
+        len(words) == 1
+        and re.search(rf"[a-z,;]\s+{re.escape(heading)}\b", text)
+        and not re.search(rf"\b{re.escape(heading.lower())}\b", text)
+    ):
         return heading
     return heading[0].lower() + heading[1:]
 
@@ -278,8 +399,12 @@ def points_at(question: str, profile: DocumentProfile) -> bool:
     mentions, and no other document of the corpus by title or alias?"""
     if any(mentions(question, other) for other in profile.others):
         return False
-    return (mentions(question, profile.title) or any(mentions(question, a) for a in profile.aliases)
-            or _names_title_with_typo(question, profile.title) or bool(unique_names_in(question, profile)))
+    return (
+        mentions(question, profile.title)
+        or any(mentions(question, a) for a in profile.aliases)
+        or _names_title_with_typo(question, profile.title)
+        or bool(unique_names_in(question, profile))
+    )
 
 
 def unique_names_in(question: str, profile: DocumentProfile) -> list[str]:
@@ -295,8 +420,6 @@ def unique_names_in(question: str, profile: DocumentProfile) -> list[str]:
     return names
 
 
-
-
 def one_edit(a: str, b: str) -> bool:
     """Is `a` exactly one drop, insertion or neighbour swap away from `b`?"""
     if a == b or abs(len(a) - len(b)) > 1:
@@ -305,4 +428,4 @@ def one_edit(a: str, b: str) -> bool:
         diff = [i for i in range(len(a)) if a[i] != b[i]]
         return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
     short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))

@@ -71,12 +71,18 @@ class ToolTemplate:
 
 
 DEFAULT_TOOL_TEMPLATES = (
-    ToolTemplate(VECTOR, "vector_tool_{slug}",
-                 "Useful for questions related to specific aspects of {title} (e.g. the history, arts and culture, "
-                 "sports, demographics, or more)."),
-    ToolTemplate(SUMMARY, "summary_tool_{slug}",
-                 "Useful for any requests that require a holistic summary of EVERYTHING about {title}. For "
-                 "questions about more specific sections, please use the vector tool."),
+    ToolTemplate(
+        VECTOR,
+        "vector_tool_{slug}",
+        "Useful for questions related to specific aspects of {title} (e.g. the history, arts and culture, "
+        "sports, demographics, or more).",
+    ),
+    ToolTemplate(
+        SUMMARY,
+        "summary_tool_{slug}",
+        "Useful for any requests that require a holistic summary of EVERYTHING about {title}. For "
+        "questions about more specific sections, please use the vector tool.",
+    ),
 )
 
 
@@ -91,8 +97,9 @@ class Tool:
     kind: str  # "vector" and "summary" get generated queries; other kinds are choices only
 
 
-def make_tools(documents: list[Document], templates: tuple[ToolTemplate, ...] | list[ToolTemplate]
-               = DEFAULT_TOOL_TEMPLATES) -> list[Tool]:
+def make_tools(
+    documents: list[Document], templates: tuple[ToolTemplate, ...] | list[ToolTemplate] = DEFAULT_TOOL_TEMPLATES
+) -> list[Tool]:
     """One tool per document and template, with ids "<kind>:<doc_id>"; repeated names get _2, _3..."""
     _check_unique([t.kind for t in templates], "tool template kind")
     _check_unique([d.doc_id for d in documents], "document id")
@@ -105,8 +112,9 @@ def make_tools(documents: list[Document], templates: tuple[ToolTemplate, ...] | 
                 n += 1
                 unique_name = f"{name}_{n}"
             taken.add(unique_name)
-            tools.append(Tool(f"{template.kind}:{document.doc_id}", unique_name, description, document.doc_id,
-                              template.kind))
+            tools.append(
+                Tool(f"{template.kind}:{document.doc_id}", unique_name, description, document.doc_id, template.kind)
+            )
     return tools
 
 
@@ -130,8 +138,10 @@ def check_tools(tools: list[Tool]) -> None:
         if tool.kind in (VECTOR, SUMMARY) and tool.document_id is not None:
             other = owners.setdefault((tool.kind, tool.document_id), tool.name)
             if other != tool.name:
-                raise RoutingError(f"document {tool.document_id!r} has two {tool.kind} tools, {other!r} and "
-                                  f"{tool.name!r}: its queries could not have one right answer")
+                raise RoutingError(
+                    f"document {tool.document_id!r} has two {tool.kind} tools, {other!r} and "
+                    f"{tool.name!r}: its queries could not have one right answer"
+                )
 
 
 def tools_to_dicts(tools: list[Tool]) -> list[dict]:
@@ -144,8 +154,11 @@ def tools_from_dicts(data: list[dict]) -> list[Tool]:
     tools = []
     for position, item in enumerate(parse(list, data, "tools", RoutingError), start=1):
         label = (item.get("name") or item.get("id") or position) if isinstance(item, dict) else position
-        tools.append(parse(Tool, {"document_id": None, **item} if isinstance(item, dict) else item,
-                           f"tool {label!r}", RoutingError))
+        tools.append(
+            parse(
+                Tool, {"document_id": None, **item} if isinstance(item, dict) else item, f"tool {label!r}", RoutingError
+            )
+        )
     check_tools(tools)
     return tools
 
@@ -175,8 +188,12 @@ def as_router_dataset(dataset: QADataset) -> QADataset:
         kind, document = named.groups() if named else ("", dataset.passage_docs.get(pid))
         tools.append(Tool(pid, pid, text, document, kind))
     check_tools(tools)
-    return replace(dataset, kind="router", passage_docs={t.id: t.document_id for t in tools if t.document_id},
-                   extra={**dataset.extra, "tools": tools_to_dicts(tools)})
+    return replace(
+        dataset,
+        kind="router",
+        passage_docs={t.id: t.document_id for t in tools if t.document_id},
+        extra={**dataset.extra, "tools": tools_to_dicts(tools)},
+    )
 
 
 def _check_unique(values: list[str], what: str) -> None:

@@ -7,33 +7,33 @@ from .data import (
     ChatDataError,
     build_chat_data,
     check_example,
-    parse_jsonl,
     import_jsonl,
-    to_jsonl,
-    save_chat_data,
-    load_chat_data,
     list_chat_data,
+    load_chat_data,
+    parse_jsonl,
+    save_chat_data,
+    to_jsonl,
 )
+from .finetune import LLMFinetuneRequest, check_request, default_base_url, fine_tune_llm, hosted_provider
+from .fireworks import FIREWORKS_NOTICE, FireworksProvider, fireworks_base_url
 from .preflight import (
     PreflightReport,
-    local_token_counter,
-    run_preflight,
-    preview,
     length_histogram,
+    local_token_counter,
+    preview,
+    run_preflight,
     training_price_per_1m,
 )
 from .providers import (
     OPENAI_NOTICE,
     PROVIDERS,
     Availability,
-    ProviderJob,
-    ProviderError,
-    OpenAIShapedProvider,
     LocalProvider,
+    OpenAIShapedProvider,
+    ProviderError,
+    ProviderJob,
 )
 from .together import TOGETHER_BASE_URL, TOGETHER_NOTICE, TogetherProvider
-from .fireworks import FIREWORKS_NOTICE, FireworksProvider, fireworks_base_url
-from .finetune import LLMFinetuneRequest, check_request, default_base_url, fine_tune_llm, hosted_provider
 
 __all__ = [
     "SYSTEM_PROMPT",

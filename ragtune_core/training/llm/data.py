@@ -28,8 +28,8 @@ from ...errors import RagtuneError
 from ...llm.client import LLMConfig
 from ...questions.qa_dataset import TEST, TRAIN, VAL, QADataset, split_dataset
 from ...routing.compare import router_task
-from ...routing.selectors import Choice
 from ...routing.llm_selector import LLMSelector
+from ...routing.selectors import Choice
 from ...routing.tool_calls import SYSTEM_PROMPT, function_tools, tools_hash
 from ...store.files import own_files, read_json, write_json, write_jsonl
 from ...store.shapes import schema_problem
@@ -56,8 +56,11 @@ class ChatDataError(RagtuneError):
 def chat_example(query: str, tool_name: str, tools: list[dict], system_prompt: str = SYSTEM_PROMPT) -> dict:
     """One training line: the query answered by a call of `tool_name` without arguments."""
     call = {"type": "function", "id": "call_0", "function": {"name": tool_name, "arguments": "{}"}}
-    messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": query},
-                {"role": "assistant", "tool_calls": [call]}]
+    messages = [
+        {"role": "system", "content": system_prompt},
+        {"role": "user", "content": query},
+        {"role": "assistant", "tool_calls": [call]},
+    ]
     return {"messages": messages, "tools": tools, "parallel_tool_calls": False}
 
 
@@ -88,13 +91,27 @@ class ChatData:
         return sum(1 for line in self.train if line["tools"] != self.tools)
 
     def summary(self) -> dict:
-        return {"train": len(self.train), "renamed": self.renamed, "val": len(self.val), "tools": len(self.tools),
-                "tools_hash": self.tools_hash, "labels": self.labels, "disagreements": len(self.disagreements)}
+        return {
+            "train": len(self.train),
+            "renamed": self.renamed,
+            "val": len(self.val),
+            "tools": len(self.tools),
+            "tools_hash": self.tools_hash,
+            "labels": self.labels,
+            "disagreements": len(self.disagreements),
+        }
 
 
-def build_chat_data(dataset: QADataset, labels: str = DATASET_LABELS, teacher: LLMConfig | None = None,
-                    split_by: str = "document", val_ratio: float = 0.2, seed: int = 42,
-                    dataset_id: str | None = None, name_swaps: int = NAME_SWAPS) -> ChatData:
+def build_chat_data(
+    dataset: QADataset,
+    labels: str = DATASET_LABELS,
+    teacher: LLMConfig | None = None,
+    split_by: str = "document",
+    val_ratio: float = 0.2,
+    seed: int = 42,
+    dataset_id: str | None = None,
+    name_swaps: int = NAME_SWAPS,
+) -> ChatData:
     """Chat lines for every query of a router dataset, labelled by the dataset or by `teacher`.
 
     A teacher is asked by function calling (tool_choice="required") with the same system prompt and
@@ -123,11 +140,13 @@ def build_chat_data(dataset: QADataset, labels: str = DATASET_LABELS, teacher: L
         selections = selector.select(queries, choices)
         picks = [s.index for s in selections]
         data.teacher = teacher.model
-        data.disagreements = [{"query": q, "label": names[want], "teacher": names[s.index] if s.index is not None
-                               else f"— {s.error}"} for q, want, s in zip(queries, expected, selections)
-                              if s.index != want]
+        data.disagreements = [
+            {"query": q, "label": names[want], "teacher": names[s.index] if s.index is not None else f"— {s.error}"}
+            for q, want, s in zip(queries, expected, selections, strict=True)
+            if s.index != want
+        ]
     swapper = NameSwapper({c.id: c.description for c in choices}, dataset.passage_docs, name_swaps, seed)
-    for qid, query, want, pick in zip(dataset.queries, queries, expected, picks):
+    for qid, query, want, pick in zip(dataset.queries, queries, expected, picks, strict=True):
         if pick != want:
             continue
         if split.get(qid) == TEST:  # held out from training and from choosing: for the reported figures
@@ -137,8 +156,14 @@ def build_chat_data(dataset: QADataset, labels: str = DATASET_LABELS, teacher: L
         else:
             data.train += [chat_example(query, names[want], tools), *renamed_lines(swapper, query, want, choices)]
     if not data.train:
-        raise ChatDataError("no training line: " + ("the teacher agreed with no label of the training part"
-                                                    if data.disagreements else "the training part is empty"))
+        raise ChatDataError(
+            "no training line: "
+            + (
+                "the teacher agreed with no label of the training part"
+                if data.disagreements
+                else "the training part is empty"
+            )
+        )
     return data
 
 
@@ -149,8 +174,10 @@ def teacher_labels(data: ChatData) -> dict[str, str]:
     if data.labels != TEACHER_LABELS:
         return {}
     names = {tool["function"]["name"] for tool in data.tools}
-    labels = {next(m["content"] for m in line["messages"] if m["role"] == "user"): called_tool(line)
-              for line in data.train + data.val}
+    labels = {
+        next(m["content"] for m in line["messages"] if m["role"] == "user"): called_tool(line)
+        for line in data.train + data.val
+    }
     labels.update({d["query"]: d["teacher"] for d in data.disagreements if d.get("teacher") in names})
     return labels
 
@@ -160,15 +187,19 @@ def renamed_lines(swapper: NameSwapper, query: str, want: int, choices: list[Cho
     names and descriptions, and the call, so the line can only be answered by reading the names."""
     lines = []
     for renamed, new_names in swapper.renamings(query, [choices[want].id], [c.id for c in choices]):
-        def tool_name(choice: Choice) -> str:
-            document = swapper.document_of.get(choice.id)
-            if document not in new_names:
-                return choice.name
-            return rename_identifier(choice.name, swapper.names[document], new_names[document])
-
-        tools = function_tools([Choice(c.id, tool_name(c), swapper.described(c.id, new_names)) for c in choices])
-        lines.append(chat_example(renamed, tool_name(choices[want]), tools))
+        tools = function_tools(
+            [Choice(c.id, _renamed_tool(swapper, c, new_names), swapper.described(c.id, new_names)) for c in choices]
+        )
+        lines.append(chat_example(renamed, _renamed_tool(swapper, choices[want], new_names), tools))
     return lines
+
+
+def _renamed_tool(swapper: NameSwapper, choice: Choice, new_names: dict[str, str]) -> str:
+    """The tool's name with its document's name swapped for the new one (unchanged for other documents)."""
+    document = swapper.document_of.get(choice.id)
+    if document not in new_names:
+        return choice.name
+    return rename_identifier(choice.name, swapper.names[document], new_names[document])
 
 
 # --- checking lines -----------------------------------------------------------------------------
@@ -184,7 +215,8 @@ def check_example(line: object, tool_names: set[str] | None = None) -> list[tupl
         return [(kind, schema_problem(exc, ChatLine))]
     problems = []
     if not any(m.role == "user" for m in chat.messages) or not all(
-            m.has_text for m in chat.messages if m.role in ("system", "user")):
+        m.has_text for m in chat.messages if m.role in ("system", "user")
+    ):
         problems.append((SCHEMA, "messages need a user message with text (system messages need text too)"))
     calls = chat.messages[-1].tool_calls if chat.messages and chat.messages[-1].role == "assistant" else None
     if not chat.messages or chat.messages[-1].role != "assistant":
@@ -232,7 +264,7 @@ def import_jsonl(train_text: str, val_text: str = "") -> ChatData:
     if not parts[0]:
         raise ChatDataError("the training file has no lines")
     tools = common_tool_set(parts[0] + parts[1])
-    for part, examples in zip((TRAIN, VAL), parts):
+    for part, examples in zip((TRAIN, VAL), parts, strict=True):
         for number, example in enumerate(examples, start=1):
             if mismatch := tool_count_mismatch(example, tools):
                 raise ChatDataError(f"{part} line {number} {mismatch}")
@@ -288,8 +320,9 @@ def load_chat_data(ws: Workspace, name: str) -> ChatData:
         known = ", ".join(list_chat_data(ws)) or "none yet"
         raise ChatDataError(f"no chat data named {name!r} (saved: {known})")
     own_files(folder, f"chat data {name!r}")  # its lines go to a provider: never a linked file's
-    data = import_jsonl((folder / "train.jsonl").read_text(encoding="utf-8"),
-                        (folder / "val.jsonl").read_text(encoding="utf-8"))
+    data = import_jsonl(
+        (folder / "train.jsonl").read_text(encoding="utf-8"), (folder / "val.jsonl").read_text(encoding="utf-8")
+    )
     meta = read_json(folder / "data.json", f"chat data {name!r}'s")
     if tools_hash(meta.get("tools") or []) != data.tools_hash:
         raise ChatDataError(f"chat data {name!r} is damaged: its lines offer other tools than data.json")
@@ -304,5 +337,3 @@ def list_chat_data(ws: Workspace) -> list[str]:
 def chat_data_paths(ws: Workspace, name: str) -> tuple[Path, Path]:
     folder = _data_folder(ws, name)
     return folder / "train.jsonl", folder / "val.jsonl"
-
-

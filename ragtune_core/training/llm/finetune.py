@@ -17,20 +17,27 @@ from dataclasses import asdict, field
 from pathlib import Path
 from typing import Annotated
 
-from ...runs import EventKind
 from ...llm.client import LLMConfig
 from ...llm.pricing import price_table
 from ...routing.llm_selector import HOSTED, LOCAL, FinetunedLLM
-from ...store.shapes import limit, settings
+from ...runs import EventKind
 from ...store.models import LLM
+from ...store.shapes import limit, settings
 from ...store.workspace import Workspace, WorkspaceError
 from ..config import TrainingError
 from ..register import check_model_name
 from .data import SYSTEM_PROMPT, ChatData, chat_data_paths, load_chat_data
-from .preflight import PreflightReport, local_token_counter, run_preflight
-from .providers import (ACTIVE_STATES, PROVIDERS, SUCCEEDED, FineTuneProvider, LocalProvider, OpenAIShapedProvider,
-                        ProviderJob)
 from .fireworks import FireworksProvider
+from .preflight import PreflightReport, local_token_counter, run_preflight
+from .providers import (
+    ACTIVE_STATES,
+    PROVIDERS,
+    SUCCEEDED,
+    FineTuneProvider,
+    LocalProvider,
+    OpenAIShapedProvider,
+    ProviderJob,
+)
 from .together import TogetherProvider
 
 OnEvent = Callable[[str, dict], None]
@@ -53,8 +60,9 @@ class LLMFinetuneRequest:
     model_name: str  # the workspace model to register
     provider: str = "local"  # one of PROVIDERS
     base_model: str = ""  # hosted: required; local: "" is the offline SmolLM2
-    epochs: Annotated[int | None, limit("passes over the training lines", 1, MAX_HOSTED_EPOCHS,
-                                        none_means="the provider's auto")] = None
+    epochs: Annotated[
+        int | None, limit("passes over the training lines", 1, MAX_HOSTED_EPOCHS, none_means="the provider's auto")
+    ] = None
     llm: dict | None = None  # hosted: public LLMConfig settings of the endpoint (its key comes from the environment)
     settings: dict = field(default_factory=dict)  # local: LocalLLMSettings fields
     suffix: str | None = None  # hosted: added to the fine-tuned model's name
@@ -127,15 +135,17 @@ def check_request(ws: Workspace, request: LLMFinetuneRequest) -> tuple[ChatData,
     if not availability.usable:
         raise TrainingError(f"{request.provider} cannot fine-tune: {availability.reason}")
     count_tokens = local_token_counter(request.base_model) if request.provider == "local" else None
-    report = run_preflight(data.train, data.val, request.base_model, request.epochs, count_tokens=count_tokens,
-                           prices=price_table(ws))
+    report = run_preflight(
+        data.train, data.val, request.base_model, request.epochs, count_tokens=count_tokens, prices=price_table(ws)
+    )
     if not report.ok:
         raise TrainingError("the chat data fails its pre-flight check: " + "; ".join(report.errors))
     return data, report
 
 
-def fine_tune_llm(ws: Workspace, request: LLMFinetuneRequest, on_event: OnEvent | None = None,
-                  run_id: str | None = None) -> dict:
+def fine_tune_llm(
+    ws: Workspace, request: LLMFinetuneRequest, on_event: OnEvent | None = None, run_id: str | None = None
+) -> dict:
     """Fine-tune on the request's chat data and register the model; returns the run's summary.
 
     Example:
@@ -155,22 +165,41 @@ def fine_tune_llm(ws: Workspace, request: LLMFinetuneRequest, on_event: OnEvent 
         metrics = _final_metrics(job, last)
         if request.provider != "local":
             folder.mkdir(parents=True)
-        FinetunedLLM(LOCAL if request.provider == "local" else HOSTED, job.base_model, data.tools, SYSTEM_PROMPT,
-                     model_id=None if request.provider == "local" else job.fine_tuned_model,
-                     base_url=provider.inference_base_url, provider=request.provider,
-                     dataset_id=data.dataset_id, metrics=metrics, data_name=request.data_name).save(folder)
-        record = ws.commit_model(reserved.id, metrics={**metrics, "tools_hash": data.tools_hash},
-                                 dataset_id=data.dataset_id)
+        FinetunedLLM(
+            LOCAL if request.provider == "local" else HOSTED,
+            job.base_model,
+            data.tools,
+            SYSTEM_PROMPT,
+            model_id=None if request.provider == "local" else job.fine_tuned_model,
+            base_url=provider.inference_base_url,
+            provider=request.provider,
+            dataset_id=data.dataset_id,
+            metrics=metrics,
+            data_name=request.data_name,
+        ).save(folder)
+        record = ws.commit_model(
+            reserved.id, metrics={**metrics, "tools_hash": data.tools_hash}, dataset_id=data.dataset_id
+        )
     except BaseException:
         ws.release_model(reserved.id)
         raise
-    return {"model_id": record.id, "model_name": record.name, "model_path": str(folder), "provider": request.provider,
-            "provider_job": job.id, "fine_tuned_model": job.fine_tuned_model, "base_model": job.base_model,
-            "tools_hash": data.tools_hash, "trained_tokens": job.trained_tokens, "metrics": metrics}
+    return {
+        "model_id": record.id,
+        "model_name": record.name,
+        "model_path": str(folder),
+        "provider": request.provider,
+        "provider_job": job.id,
+        "fine_tuned_model": job.fine_tuned_model,
+        "base_model": job.base_model,
+        "tools_hash": data.tools_hash,
+        "trained_tokens": job.trained_tokens,
+        "metrics": metrics,
+    }
 
 
-def _run_job(provider: FineTuneProvider, request: LLMFinetuneRequest, data: ChatData, paths: tuple[Path, Path],
-             on_event: OnEvent) -> tuple[ProviderJob, dict]:
+def _run_job(
+    provider: FineTuneProvider, request: LLMFinetuneRequest, data: ChatData, paths: tuple[Path, Path], on_event: OnEvent
+) -> tuple[ProviderJob, dict]:
     """Upload, create and follow the provider's job to its end: (the job, its last metrics). A stop
     (SIGTERM, Ctrl-C) cancels the provider's job."""
     if request.provider_job_id:
@@ -193,9 +222,11 @@ def _run_job(provider: FineTuneProvider, request: LLMFinetuneRequest, data: Chat
             if job.state not in ACTIVE_STATES:
                 break
             if time.monotonic() + pause > deadline:
-                raise TrainingError(f"the {request.provider} fine-tuning job {job.id} is still {job.state} after "
-                                    f"{request.max_wait_hours:g} h of waiting for it to end: it is cancelled, so that "
-                                    "it trains and bills no further (train-llm --max-wait-hours waits longer)")
+                raise TrainingError(
+                    f"the {request.provider} fine-tuning job {job.id} is still {job.state} after "
+                    f"{request.max_wait_hours:g} h of waiting for it to end: it is cancelled, so that "
+                    "it trains and bills no further (train-llm --max-wait-hours waits longer)"
+                )
             time.sleep(pause)
     except BaseException:
         provider.cancel(job.id)
@@ -203,13 +234,15 @@ def _run_job(provider: FineTuneProvider, request: LLMFinetuneRequest, data: Chat
             provider.wait(job.id, timeout=3.0)  # let the trainer stop and clean up, briefly
         raise
     if job.state != SUCCEEDED:
-        raise TrainingError(f"the {request.provider} fine-tuning job {job.id} {job.state}"
-                            + (f": {job.error}" if job.error else ""))
+        raise TrainingError(
+            f"the {request.provider} fine-tuning job {job.id} {job.state}" + (f": {job.error}" if job.error else "")
+        )
     return job, last
 
 
-def _forward_events(provider: FineTuneProvider, job: ProviderJob, seen: set[str], last: dict,
-                    on_event: OnEvent) -> None:
+def _forward_events(
+    provider: FineTuneProvider, job: ProviderJob, seen: set[str], last: dict, on_event: OnEvent
+) -> None:
     """New provider events as run events; `last` keeps the latest value of each metric."""
     for event in provider.events(job.id):
         if event.id in seen:
@@ -222,8 +255,13 @@ def _forward_events(provider: FineTuneProvider, job: ProviderJob, seen: set[str]
         else:
             on_event(EventKind.PROVIDER_EVENT, {"message": event.message, "level": event.level, "state": job.state})
     waiting = "waiting for " if job.state in ACTIVE_STATES else ""
-    on_event(EventKind.STATE, {"state": job.state, "message": f"{waiting}{provider.name} job {job.id}"
-                                                          f"{' to end' if waiting else ''}: {job.state}"})
+    on_event(
+        EventKind.STATE,
+        {
+            "state": job.state,
+            "message": f"{waiting}{provider.name} job {job.id}{' to end' if waiting else ''}: {job.state}",
+        },
+    )
 
 
 def _final_metrics(job: ProviderJob, last: dict) -> dict:

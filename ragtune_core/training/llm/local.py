@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Annotated, ClassVar
 
 from ...store.files import read_jsonl, write_json
+from ...store.llm_models import DEFAULT_LLM, FINETUNE_INFO, is_default, load_causal_lm
 from ...store.shapes import Text, limit, settings
+from ...store.staging import staged
 from ..config import ModelName, TrainingError
 from ..fit import check_free, plan_schedule, publish_model
-from ...store.llm_models import DEFAULT_LLM, FINETUNE_INFO, is_default, load_causal_lm
-from ...store.staging import staged
 from .data import check_example
 
 OnEvent = Callable[[dict], None]
@@ -56,22 +56,33 @@ class LocalLLMSettings:
     MAX_AUTO_EPOCHS: ClassVar[int] = 10
     EVALS_PER_RUN: ClassVar[int] = 4  # validation losses beside the one before training: each costs a pass over val
 
-    base_model: Annotated[ModelName, limit("the causal LM to fine-tune: a Hub id or a folder",
-                                           none_means=DEFAULT_LLM)] = None
-    epochs: Annotated[int | None, limit("passes over the training lines", 1, 100,
-                                        none_means="auto, from the number of training lines")] = None
+    base_model: Annotated[
+        ModelName, limit("the causal LM to fine-tune: a Hub id or a folder", none_means=DEFAULT_LLM)
+    ] = None
+    epochs: Annotated[
+        int | None,
+        limit("passes over the training lines", 1, 100, none_means="auto, from the number of training lines"),
+    ] = None
     batch_size: Annotated[int, limit("lines per optimizer step", 1, 256)] = 8
     # High for LoRA on a small model: a few steps bring the validation loss down (docs/decisions.md,
     # "local LLM learning rate").
     learning_rate: Annotated[float, limit("peak learning rate of the LoRA weights", 1e-8, 0.5)] = 1e-3
     warmup_ratio: Annotated[float, limit("share of the steps spent warming the learning rate up", 0.0, 0.9)] = 0.1
-    eval_steps: Annotated[int | None, limit("optimizer steps between validation losses", 1, 1_000_000,
-                                            none_means=f"{EVALS_PER_RUN} validation losses per training")] = None
+    eval_steps: Annotated[
+        int | None,
+        limit(
+            "optimizer steps between validation losses",
+            1,
+            1_000_000,
+            none_means=f"{EVALS_PER_RUN} validation losses per training",
+        ),
+    ] = None
     lora_r: Annotated[int, limit("rank of the LoRA matrices", 1, 256)] = 16
     lora_alpha: Annotated[int, limit("LoRA scaling numerator (the update is scaled by alpha / r)", 1, 4096)] = 32
     lora_dropout: Annotated[float, limit("dropout on the LoRA input", 0.0, 0.9)] = 0.05
-    target_modules: Annotated[Text, limit("layers that get an adapter: all-linear, or module names separated by "
-                                          "commas (q_proj,v_proj)")] = "all-linear"
+    target_modules: Annotated[
+        Text, limit("layers that get an adapter: all-linear, or module names separated by commas (q_proj,v_proj)")
+    ] = "all-linear"
     max_length: Annotated[int, limit("tokens of a line (system, tools, query and call) trained on", 32, 32768)] = 1024
     seed: Annotated[int, limit("random seed of shuffling and initialisation", 0, 2**31 - 1)] = 42
 
@@ -85,8 +96,14 @@ class LocalLLMSettings:
         return "all-linear" if names == ["all-linear"] else names
 
 
-def train_lora(train_path: Path, val_path: Path | None, output_dir: Path, settings: LocalLLMSettings,
-               on_event: OnEvent, should_stop: Callable[[], bool]) -> dict:
+def train_lora(
+    train_path: Path,
+    val_path: Path | None,
+    output_dir: Path,
+    settings: LocalLLMSettings,
+    on_event: OnEvent,
+    should_stop: Callable[[], bool],
+) -> dict:
     """Fine-tune `settings.base_model` with LoRA on the chat lines of `train_path`, save the adapter
     as `output_dir` and return {"model_path", "base_model", "metrics"}.
 
@@ -103,13 +120,15 @@ def train_lora(train_path: Path, val_path: Path | None, output_dir: Path, settin
     model, tokenizer = load_causal_lm(settings.base_model, for_training=True)
     positions = getattr(model.config, "max_position_embeddings", None)
     if positions is not None and settings.max_length > positions:
-        raise TrainingError(f"a max length of {settings.max_length} tokens is more than the base model's "
-                            f"{positions} positions")
+        raise TrainingError(
+            f"a max length of {settings.max_length} tokens is more than the base model's {positions} positions"
+        )
     if should_stop():
         raise TrainingCancelled("cancelled before training started")
     with staged(output_dir) as work:
-        trainer, schedule, callback = _make_trainer(model, tokenizer, train_lines, val_lines, settings,
-                                                    work / "trainer", on_event, should_stop)
+        trainer, schedule, callback = _make_trainer(
+            model, tokenizer, train_lines, val_lines, settings, work / "trainer", on_event, should_stop
+        )
         metrics = _train(trainer, schedule, callback, on_event, bool(val_lines))
         metrics.update(train_examples=len(trainer.train_dataset), val_examples=len(val_lines))
         on_event({"type": "state", "state": "saving"})
@@ -144,8 +163,16 @@ def even_sample(lines: list, limit: int) -> list:
     return [lines[i * len(lines) // limit] for i in range(limit)]
 
 
-def _make_trainer(model, tokenizer, train_lines: list[dict], val_lines: list[dict], settings: LocalLLMSettings,
-                  trainer_dir: Path, on_event: OnEvent, should_stop: Callable[[], bool]):
+def _make_trainer(
+    model,
+    tokenizer,
+    train_lines: list[dict],
+    val_lines: list[dict],
+    settings: LocalLLMSettings,
+    trainer_dir: Path,
+    on_event: OnEvent,
+    should_stop: Callable[[], bool],
+):
     import torch
     from datasets import Dataset
     from peft import LoraConfig
@@ -178,17 +205,30 @@ def _make_trainer(model, tokenizer, train_lines: list[dict], val_lines: list[dic
         dataloader_pin_memory=torch.cuda.is_available(),
         disable_tqdm=True,
     )
-    lora = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
-                      target_modules=settings.lora_targets(), task_type="CAUSAL_LM")
+    lora = LoraConfig(
+        r=settings.lora_r,
+        lora_alpha=settings.lora_alpha,
+        lora_dropout=settings.lora_dropout,
+        target_modules=settings.lora_targets(),
+        task_type="CAUSAL_LM",
+    )
     callback = _EventCallback(on_event, should_stop, schedule.steps)
-    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(train_lines),
-                         eval_dataset=Dataset.from_list(val_lines) if val_lines else None,
-                         processing_class=tokenizer, peft_config=lora, callbacks=[callback.hooks()])
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(train_lines),
+        eval_dataset=Dataset.from_list(val_lines) if val_lines else None,
+        processing_class=tokenizer,
+        peft_config=lora,
+        callbacks=[callback.hooks()],
+    )
     # With tqdm off the trainer prints every log dict to stdout, which the CLI keeps for its JSON summary.
     trainer.remove_callback(PrinterCallback)
     if len(trainer.train_dataset) == 0:
-        raise TrainingError(f"no training line keeps its tool call within max_length={settings.max_length} tokens: "
-                            "raise max_length or shorten the system prompt and tool descriptions")
+        raise TrainingError(
+            f"no training line keeps its tool call within max_length={settings.max_length} tokens: "
+            "raise max_length or shorten the system prompt and tool descriptions"
+        )
     return trainer, schedule, callback
 
 
@@ -227,9 +267,16 @@ def _metrics_event(step: int, epoch: float, max_steps: int, logs: dict) -> dict:
     def value(key):
         return float(logs[key]) if key in logs else None
 
-    return {"type": "metrics", "step": step, "max_steps": max_steps, "epoch": float(epoch or 0.0),
-            "loss": value("loss"), "token_accuracy": value("mean_token_accuracy"), "eval_loss": value("eval_loss"),
-            "eval_token_accuracy": value("eval_mean_token_accuracy")}
+    return {
+        "type": "metrics",
+        "step": step,
+        "max_steps": max_steps,
+        "epoch": float(epoch or 0.0),
+        "loss": value("loss"),
+        "token_accuracy": value("mean_token_accuracy"),
+        "eval_loss": value("eval_loss"),
+        "eval_token_accuracy": value("eval_mean_token_accuracy"),
+    }
 
 
 class _EventCallback:
@@ -285,5 +332,6 @@ def _save(trainer, tokenizer, settings: LocalLLMSettings, system_prompt: str | N
         config.base_model_name_or_path = base_model_name(settings)
     model.save_pretrained(folder, save_embedding_layers=False)  # LoRA leaves the embeddings as they were
     tokenizer.save_pretrained(folder)
-    write_json(folder / FINETUNE_INFO, {"base_model": base_model_name(settings), "system_prompt": system_prompt},
-               indent=2)
+    write_json(
+        folder / FINETUNE_INFO, {"base_model": base_model_name(settings), "system_prompt": system_prompt}, indent=2
+    )

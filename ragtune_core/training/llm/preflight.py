@@ -66,7 +66,10 @@ def render_text(example: dict) -> tuple[str, str]:
         if message["role"] == "system" and tools:
             content += "\n\n# Tools\n" + "\n".join(json.dumps(t["function"], ensure_ascii=False) for t in tools)
         turns.append(f"<|im_start|>{message['role']}\n{content}<|im_end|>\n")
-    call = {"name": called_tool(example), "arguments": json.loads(messages[-1]["tool_calls"][0]["function"]["arguments"])}
+    call = {
+        "name": called_tool(example),
+        "arguments": json.loads(messages[-1]["tool_calls"][0]["function"]["arguments"]),
+    }
     trained = f"<tool_call>\n{json.dumps(call, ensure_ascii=False)}\n</tool_call><|im_end|>"
     return "".join(turns) + "<|im_start|>assistant\n", trained
 
@@ -75,8 +78,13 @@ def preview(example: dict, tokenizer=None) -> Preview:
     """One line as the model sees it. With a tokenizer whose chat template marks the assistant's
     tokens ({% generation %}), the text is the template's own and the trained span its mask."""
     if tokenizer is not None:
-        rendered = tokenizer.apply_chat_template(example["messages"], tools=example.get("tools"), tokenize=True,
-                                                 return_dict=True, return_assistant_tokens_mask=True)
+        rendered = tokenizer.apply_chat_template(
+            example["messages"],
+            tools=example.get("tools"),
+            tokenize=True,
+            return_dict=True,
+            return_assistant_tokens_mask=True,
+        )
         ids, mask = list(rendered["input_ids"]), list(rendered["assistant_masks"])
         if any(mask):
             first = mask.index(1)
@@ -97,8 +105,11 @@ def local_token_counter(base_model: str | None) -> TokenCounter:
 def token_counter(tokenizer=None) -> TokenCounter:
     """Tokens of a line: by the tokenizer's chat template, else estimated from its generic layout."""
     if tokenizer is not None:
-        return lambda example: len(tokenizer.apply_chat_template(
-            example["messages"], tools=example.get("tools"), tokenize=True, return_dict=True)["input_ids"])
+        return lambda example: len(
+            tokenizer.apply_chat_template(
+                example["messages"], tools=example.get("tools"), tokenize=True, return_dict=True
+            )["input_ids"]
+        )
     return lambda example: estimate_tokens(["".join(render_text(example))])
 
 
@@ -125,18 +136,31 @@ class PreflightReport:
         return not self.errors
 
     def summary(self) -> dict:
-        return {"ok": self.ok, "train": self.n_train, "val": self.n_val, "problems": self.problem_counts,
-                "errors": self.errors, "warnings": self.warnings, "max_tokens": max(self.lengths, default=0),
-                "truncated": self.truncated, "epochs": self.epochs, "billed_tokens": self.billed_tokens,
-                "cost_usd": self.cost_usd, "local_epochs": self.local_epochs,
-                "local_minutes": round(self.local_seconds / 60, 1)}
+        return {
+            "ok": self.ok,
+            "train": self.n_train,
+            "val": self.n_val,
+            "problems": self.problem_counts,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "max_tokens": max(self.lengths, default=0),
+            "truncated": self.truncated,
+            "epochs": self.epochs,
+            "billed_tokens": self.billed_tokens,
+            "cost_usd": self.cost_usd,
+            "local_epochs": self.local_epochs,
+            "local_minutes": round(self.local_seconds / 60, 1),
+        }
 
 
 def check_lines(train: list, val: list = ()) -> list[dict]:
     """Every problem of every line, and good lines offering another number of tools than the set most
     good lines offer (as `data.import_jsonl` judges them)."""
-    checked = [(part, number, line, check_example(line))
-               for part, lines in (("train", train), ("val", val)) for number, line in enumerate(lines, start=1)]
+    checked = [
+        (part, number, line, check_example(line))
+        for part, lines in (("train", train), ("val", val))
+        for number, line in enumerate(lines, start=1)
+    ]
     good = [line for _, _, line, found in checked if not found]
     tools = common_tool_set(good) if good else []
     problems = []
@@ -147,10 +171,16 @@ def check_lines(train: list, val: list = ()) -> list[dict]:
     return problems
 
 
-def run_preflight(train: list, val: list = (), model: str = "", epochs: int | None = None,
-                  max_length: int = DEFAULT_MAX_LENGTH, count_tokens: TokenCounter | None = None,
-                  prices: dict[str, ModelPrice] | None = None,
-                  tokens_per_second: float = LOCAL_TOKENS_PER_SECOND) -> PreflightReport:
+def run_preflight(
+    train: list,
+    val: list = (),
+    model: str = "",
+    epochs: int | None = None,
+    max_length: int = DEFAULT_MAX_LENGTH,
+    count_tokens: TokenCounter | None = None,
+    prices: dict[str, ModelPrice] | None = None,
+    tokens_per_second: float = LOCAL_TOKENS_PER_SECOND,
+) -> PreflightReport:
     """Check chat lines (parsed JSON objects) for a fine-tuning of `model` (priced when listed)."""
     problems = check_lines(train, val)
     bad = {(p["part"], p["line"]) for p in problems}
@@ -171,13 +201,29 @@ def run_preflight(train: list, val: list = (), model: str = "", epochs: int | No
     elif len(good_train) < FEW_EXAMPLES:
         warnings.append(f"only {len(good_train)} training lines: {FEW_EXAMPLES} or more usually train much better")
     if truncated:
-        warnings.append(f"{truncated} line(s) are longer than {max_length} tokens and would be cut, losing the "
-                        "tool call they teach: raise the maximum length or shorten the tool descriptions")
+        warnings.append(
+            f"{truncated} line(s) are longer than {max_length} tokens and would be cut, losing the "
+            "tool call they teach: raise the maximum length or shorten the tool descriptions"
+        )
     if not val:
         warnings.append("no validation lines: the run reports training loss only")
-    return PreflightReport(len(train), len(val), problems, errors, warnings, lengths, max_length, truncated, epochs,
-                           billed, price, None if price is None else billed / 1e6 * price,
-                           trained_per_epoch * local_epochs / tokens_per_second, local_epochs, dict(Counter(p["kind"] for p in problems)))
+    return PreflightReport(
+        len(train),
+        len(val),
+        problems,
+        errors,
+        warnings,
+        lengths,
+        max_length,
+        truncated,
+        epochs,
+        billed,
+        price,
+        None if price is None else billed / 1e6 * price,
+        trained_per_epoch * local_epochs / tokens_per_second,
+        local_epochs,
+        dict(Counter(p["kind"] for p in problems)),
+    )
 
 
 def length_histogram(lengths: list[int], bins: int = 10) -> list[tuple[int, int, int]]:

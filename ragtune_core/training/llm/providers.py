@@ -39,12 +39,19 @@ ACTIVE_STATES, FINAL_STATES = (VALIDATING, QUEUED, RUNNING), (SUCCEEDED, FAILED,
 
 OPENAI_LAST_JOB_DAY = datetime.date(2027, 1, 6)
 OPENAI_SHUTDOWN_DAY = datetime.date(2027, 1, 14)
-OPENAI_NOTICE = ("OpenAI takes no new fine-tuning jobs after 6 January 2027 (many organisations are closed "
-                 "already), and shuts the fine-tunable models down on 14 January 2027, their fine-tunes with "
-                 "them: a model fine-tuned there stops answering that day. The local provider has no end date.")
+OPENAI_NOTICE = (
+    "OpenAI takes no new fine-tuning jobs after 6 January 2027 (many organisations are closed "
+    "already), and shuts the fine-tunable models down on 14 January 2027, their fine-tunes with "
+    "them: a model fine-tuned there stops answering that day. The local provider has no end date."
+)
 # OpenAI's fine-tunable chat models (supervised), by snapshot.
-OPENAI_FINE_TUNABLE = ("gpt-4o-mini-2024-07-18", "gpt-4o-2024-08-06", "gpt-4.1-2025-04-14",
-                       "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano-2025-04-14")
+OPENAI_FINE_TUNABLE = (
+    "gpt-4o-mini-2024-07-18",
+    "gpt-4o-2024-08-06",
+    "gpt-4.1-2025-04-14",
+    "gpt-4.1-mini-2025-04-14",
+    "gpt-4.1-nano-2025-04-14",
+)
 LOCAL_MODULES = ("trl", "peft")
 
 
@@ -95,8 +102,14 @@ class FineTuneProvider(Protocol):
 
     def availability(self, base_model: str) -> Availability: ...
     def upload(self, path: Path) -> str: ...
-    def create(self, base_model: str, train_file: str, val_file: str | None = None, epochs: int | None = None,
-               suffix: str | None = None) -> ProviderJob: ...
+    def create(
+        self,
+        base_model: str,
+        train_file: str,
+        val_file: str | None = None,
+        epochs: int | None = None,
+        suffix: str | None = None,
+    ) -> ProviderJob: ...
     def status(self, job_id: str) -> ProviderJob: ...
     def events(self, job_id: str) -> list[JobEvent]: ...  # oldest first
     def checkpoints(self, job_id: str) -> list[Checkpoint]: ...
@@ -152,8 +165,12 @@ class JobsAPIProvider(HostedProvider):
         try:
             self.client.get(self.probe_path, cast_to=object)
         except openai.NotFoundError:
-            return Availability(False, f"{self.config.base_url} has no {self.label} fine-tuning API "
-                                       f"({self.probe_path} answered 404){self.not_found_hint}", self.notice)
+            return Availability(
+                False,
+                f"{self.config.base_url} has no {self.label} fine-tuning API "
+                f"({self.probe_path} answered 404){self.not_found_hint}",
+                self.notice,
+            )
         except (openai.APIError, ValueError) as exc:
             return Availability(False, f"{self.config.base_url} cannot be asked: {describe_error(exc)}", self.notice)
         return Availability(True, f"fine-tune {base_model} (LoRA) at {self.label}", self.notice)
@@ -162,8 +179,9 @@ class JobsAPIProvider(HostedProvider):
         """Why this endpoint's settings cannot reach the API at all (asked before any request), or None."""
         return None
 
-    def _request(self, what: str, method: str, path: str, shape: type[Answer] = Answer, retrying: bool = True,
-                 **kwargs) -> dict:
+    def _request(
+        self, what: str, method: str, path: str, shape: type[Answer] = Answer, retrying: bool = True, **kwargs
+    ) -> dict:
         """The JSON object `method` ("get", "post"...) at `path` answers, checked as `shape` (llm/schemas.py)
         and given back as a dict of its fields; ProviderError saying what was refused or missing."""
         refused = self._refusal()
@@ -208,8 +226,12 @@ class OpenAIShapedProvider(HostedProvider):
         try:
             self.client.fine_tuning.jobs.list(limit=1)
         except openai.NotFoundError:
-            return Availability(False, f"{self._where()} has no fine-tuning API (/v1/fine_tuning/jobs answered "
-                                       "404): it serves models but cannot fine-tune them", notice)
+            return Availability(
+                False,
+                f"{self._where()} has no fine-tuning API (/v1/fine_tuning/jobs answered "
+                "404): it serves models but cannot fine-tune them",
+                notice,
+            )
         except (openai.APIError, ValueError) as exc:
             return Availability(False, f"{self._where()} cannot be asked: {describe_error(exc)}", notice)
         served = self._served_models()
@@ -243,7 +265,8 @@ class OpenAIShapedProvider(HostedProvider):
         return "OpenAI" if self.config.is_openai else self.config.base_url
 
     def _call(self, what: str, shape: type[Answer], path: str, request, *args, **kwargs):
-        """What `request` answers, checked as `shape`; ProviderError naming the endpoint and what was refused or missing."""
+        """What `request` answers, checked as `shape`; ProviderError naming the endpoint and what was refused
+        or missing."""
         try:
             answer = self._send(request, *args, **kwargs)
         except (openai.APIError, ValueError) as exc:
@@ -252,41 +275,104 @@ class OpenAIShapedProvider(HostedProvider):
 
     def upload(self, path: Path) -> str:
         path = Path(path)
-        return self._call(f"take {path.name}", schemas.FileAnswer, "/files", self.client.files.create,
-                          file=(path.name, path.read_bytes()), purpose="fine-tune").id
+        return self._call(
+            f"take {path.name}",
+            schemas.FileAnswer,
+            "/files",
+            self.client.files.create,
+            file=(path.name, path.read_bytes()),
+            purpose="fine-tune",
+        ).id
 
-    def create(self, base_model: str, train_file: str, val_file: str | None = None, epochs: int | None = None,
-               suffix: str | None = None) -> ProviderJob:
+    def create(
+        self,
+        base_model: str,
+        train_file: str,
+        val_file: str | None = None,
+        epochs: int | None = None,
+        suffix: str | None = None,
+    ) -> ProviderJob:
         options = {"validation_file": val_file} if val_file else {}
         if suffix:
             options["suffix"] = suffix
         method = {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": epochs or "auto"}}}
-        return _job(self._call("create the job", schemas.FineTuningJob, _JOBS, self.client.fine_tuning.jobs.create,
-                               model=base_model, training_file=train_file, method=method, retrying=False, **options))
+        return _job(
+            self._call(
+                "create the job",
+                schemas.FineTuningJob,
+                _JOBS,
+                self.client.fine_tuning.jobs.create,
+                model=base_model,
+                training_file=train_file,
+                method=method,
+                retrying=False,
+                **options,
+            )
+        )
 
     def status(self, job_id: str) -> ProviderJob:
-        return _job(self._call(f"report job {job_id}", schemas.FineTuningJob, f"{_JOBS}/{job_id}",
-                               self.client.fine_tuning.jobs.retrieve, job_id))
+        return _job(
+            self._call(
+                f"report job {job_id}",
+                schemas.FineTuningJob,
+                f"{_JOBS}/{job_id}",
+                self.client.fine_tuning.jobs.retrieve,
+                job_id,
+            )
+        )
 
     def events(self, job_id: str) -> list[JobEvent]:
-        page = self._call(f"list the events of {job_id}", schemas.FineTuningEvents, f"{_JOBS}/{job_id}/events",
-                          self.client.fine_tuning.jobs.list_events, job_id, limit=100)
-        return [JobEvent(e.id, e.created_at, e.message, e.type or "message", e.level,
-                         e.data if isinstance(e.data, dict) else {}) for e in reversed(page.data)]
+        page = self._call(
+            f"list the events of {job_id}",
+            schemas.FineTuningEvents,
+            f"{_JOBS}/{job_id}/events",
+            self.client.fine_tuning.jobs.list_events,
+            job_id,
+            limit=100,
+        )
+        return [
+            JobEvent(
+                e.id, e.created_at, e.message, e.type or "message", e.level, e.data if isinstance(e.data, dict) else {}
+            )
+            for e in reversed(page.data)
+        ]
 
     def checkpoints(self, job_id: str) -> list[Checkpoint]:
-        page = self._call(f"list the checkpoints of {job_id}", schemas.FineTuningCheckpoints,
-                          f"{_JOBS}/{job_id}/checkpoints", self.client.fine_tuning.jobs.checkpoints.list, job_id)
-        return sorted((Checkpoint(c.id, c.step_number, c.fine_tuned_model_checkpoint,
-                                  {k: v for k, v in c.metrics.items() if v is not None}) for c in page.data),
-                      key=lambda c: c.step)
+        page = self._call(
+            f"list the checkpoints of {job_id}",
+            schemas.FineTuningCheckpoints,
+            f"{_JOBS}/{job_id}/checkpoints",
+            self.client.fine_tuning.jobs.checkpoints.list,
+            job_id,
+        )
+        return sorted(
+            (
+                Checkpoint(
+                    c.id,
+                    c.step_number,
+                    c.fine_tuned_model_checkpoint,
+                    {k: v for k, v in c.metrics.items() if v is not None},
+                )
+                for c in page.data
+            ),
+            key=lambda c: c.step,
+        )
 
     def cancel(self, job_id: str) -> ProviderJob:
-        return _job(self._call(f"cancel {job_id}", schemas.FineTuningJob, f"{_JOBS}/{job_id}/cancel",
-                               self.client.fine_tuning.jobs.cancel, job_id))
+        return _job(
+            self._call(
+                f"cancel {job_id}",
+                schemas.FineTuningJob,
+                f"{_JOBS}/{job_id}/cancel",
+                self.client.fine_tuning.jobs.cancel,
+                job_id,
+            )
+        )
 
     def list(self, limit: int = 20) -> list[ProviderJob]:
-        page = self._call("list its jobs", schemas.FineTuningJobs, _JOBS, self.client.fine_tuning.jobs.list, limit=limit)
+        page = self._call(
+            "list its jobs", schemas.FineTuningJobs, _JOBS, self.client.fine_tuning.jobs.list, limit=limit
+        )
         return [_job(job) for job in page.data]
 
 
@@ -300,9 +386,17 @@ def _job(job: schemas.FineTuningJob) -> ProviderJob:
 
 # --- local ---------------------------------------------------------------------------------------
 # The local trainer's metrics event keys, by the names hosted events use.
-_LOCAL_METRICS = {"step": "step", "epoch": "epoch", "max_steps": "total_steps", "loss": "train_loss",
-                  "token_accuracy": "train_mean_token_accuracy", "eval_loss": "valid_loss",
-                  "eval_token_accuracy": "valid_mean_token_accuracy"}
+_LOCAL_METRICS = {
+    "step": "step",
+    "epoch": "epoch",
+    "max_steps": "total_steps",
+    "loss": "train_loss",
+    "token_accuracy": "train_mean_token_accuracy",
+    "eval_loss": "valid_loss",
+    "eval_token_accuracy": "valid_mean_token_accuracy",
+}
+
+
 class LocalProvider:
     """TRL + LoRA fine-tuning on a thread of this process: `create` starts it, the other calls watch it.
 
@@ -333,12 +427,23 @@ class LocalProvider:
             raise ProviderError(f"no training file {str(path)!r}")
         return str(path)
 
-    def create(self, base_model: str, train_file: str, val_file: str | None = None, epochs: int | None = None,
-               suffix: str | None = None) -> ProviderJob:
+    def create(
+        self,
+        base_model: str,
+        train_file: str,
+        val_file: str | None = None,
+        epochs: int | None = None,
+        suffix: str | None = None,
+    ) -> ProviderJob:
         from .local import LocalLLMSettings, train_lora  # torch, transformers and TRL load only here
 
-        settings = LocalLLMSettings.from_dict({**self.settings, **({"base_model": base_model} if base_model else {}),
-                                               **({"epochs": epochs} if epochs else {})})
+        settings = LocalLLMSettings.from_dict(
+            {
+                **self.settings,
+                **({"base_model": base_model} if base_model else {}),
+                **({"epochs": epochs} if epochs else {}),
+            }
+        )
         job_id = f"local-{next(self._ids)}"
         job = _LocalJob(ProviderJob(job_id, QUEUED, base_model, created=time.time()))
         output = self.output_dir if self.single_job else self.output_dir / job_id
@@ -394,15 +499,15 @@ class _LocalJob:
             message, data, kind = f"state: {event.get('state')}", {}, "message"
         elif kind == "metrics":
             data = {name: event.get(key) for key, name in _LOCAL_METRICS.items() if event.get(key) is not None}
-            message = f"step {event.get('step')}" + "".join(f", {k}={v:.4g}" for k, v in data.items()
-                                                            if k not in ("step", "epoch", "total_steps"))
+            message = f"step {event.get('step')}" + "".join(
+                f", {k}={v:.4g}" for k, v in data.items() if k not in ("step", "epoch", "total_steps")
+            )
         else:
             message, data, kind = str(event.get("message") or event), {}, "message"
         with self.lock:
             if self.job.state == QUEUED:
                 self.job.state = RUNNING
-            self.events.append(JobEvent(f"{self.job.id}-{len(self.events) + 1}", time.time(), message, kind,
-                                        data=data))
+            self.events.append(JobEvent(f"{self.job.id}-{len(self.events) + 1}", time.time(), message, kind, data=data))
 
     def run(self, train_lora, *args) -> None:
         self.record({"type": "state", "state": RUNNING})
@@ -415,18 +520,35 @@ class _LocalJob:
                 self._finish(FAILED, error=f"{type(exc).__name__}: {exc}")
             return
         metrics = result.get("metrics") or {}
-        self._finish(SUCCEEDED, model=result["model_path"], base_model=result.get("base_model"),
-                     tokens=metrics.get("tokens"), metrics=metrics)
+        self._finish(
+            SUCCEEDED,
+            model=result["model_path"],
+            base_model=result.get("base_model"),
+            tokens=metrics.get("tokens"),
+            metrics=metrics,
+        )
 
-    def _finish(self, state: str, error: str | None = None, model: str | None = None, base_model: str | None = None,
-                tokens: int | None = None, metrics: dict | None = None) -> None:
+    def _finish(
+        self,
+        state: str,
+        error: str | None = None,
+        model: str | None = None,
+        base_model: str | None = None,
+        tokens: int | None = None,
+        metrics: dict | None = None,
+    ) -> None:
         with self.lock:
             self.job.state, self.job.error, self.job.fine_tuned_model = state, error, model
             self.job.base_model = base_model or self.job.base_model
             self.job.trained_tokens, self.job.metrics = tokens, metrics or {}
-            self.events.append(JobEvent(f"{self.job.id}-{len(self.events) + 1}", time.time(),
-                                        f"state: {state}" + (f" ({error})" if error else ""),
-                                        level="error" if error else "info"))
+            self.events.append(
+                JobEvent(
+                    f"{self.job.id}-{len(self.events) + 1}",
+                    time.time(),
+                    f"state: {state}" + (f" ({error})" if error else ""),
+                    level="error" if error else "info",
+                )
+            )
 
 
 PROVIDERS = ("local", "openai", "together", "fireworks")

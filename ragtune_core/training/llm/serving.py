@@ -29,8 +29,9 @@ def fine_tuned_price(base_model: str, prices: dict[str, ModelPrice] | None = Non
     return price.fine_tuned_per_1k() if price else None
 
 
-def hosted_cost_per_1000(queries: list[str], model: FinetunedLLM,
-                         prices: dict[str, ModelPrice] | None = None) -> float | None:
+def hosted_cost_per_1000(
+    queries: list[str], model: FinetunedLLM, prices: dict[str, ModelPrice] | None = None
+) -> float | None:
     """Estimated USD for 1,000 queries like these; None when the base model has no known price."""
     price = fine_tuned_price(model.base_model, prices)
     if price is None or not queries:
@@ -40,18 +41,24 @@ def hosted_cost_per_1000(queries: list[str], model: FinetunedLLM,
     return 1000 * (prompt / 1000 * price[0] + CALL_TOKENS / 1000 * price[1])
 
 
-def llm_selector_rows(comparison: RouterComparison, models: dict[str, FinetunedLLM],
-                      prices: dict[str, ModelPrice] | None = None) -> list[dict]:
+def llm_selector_rows(
+    comparison: RouterComparison, models: dict[str, FinetunedLLM], prices: dict[str, ModelPrice] | None = None
+) -> list[dict]:
     """Per selector: latency p50/p95 (ms), invalid outputs (all, and by kind) and, for the fine-tuned
     LLMs in `models` (by label), the cost of 1,000 queries."""
     rows = []
     for report in comparison.reports:
         latencies = np.array(report.latencies or [report.mean_latency], dtype=float) * 1000
         kinds = [invalid_output_kind(error) for error in report.errors]
-        row = {"selector": report.name, "p50_ms": float(np.percentile(latencies, 50)),
-               "p95_ms": float(np.percentile(latencies, 95)), "invalid_outputs": sum(k is not None for k in kinds),
-               **{kind: kinds.count(kind) for kind in INVALID_OUTPUT_KINDS},
-               "usd_per_1000": None, "cpu_seconds_per_1000": None}
+        row = {
+            "selector": report.name,
+            "p50_ms": float(np.percentile(latencies, 50)),
+            "p95_ms": float(np.percentile(latencies, 95)),
+            "invalid_outputs": sum(k is not None for k in kinds),
+            **{kind: kinds.count(kind) for kind in INVALID_OUTPUT_KINDS},
+            "usd_per_1000": None,
+            "cpu_seconds_per_1000": None,
+        }
         model = models.get(report.name)
         if model is not None and model.where == HOSTED:
             row["usd_per_1000"] = hosted_cost_per_1000(comparison.queries, model, prices)
@@ -85,8 +92,9 @@ def teacher_agreements(ws, comparison: RouterComparison, models: dict[str, Finet
         data = _chat_data_of(ws, model)
         if data is not None and data.labels == DATASET_LABELS:
             continue
-        found = teacher_agreement(comparison, report.name, data.teacher if data else None,
-                                  teacher_labels(data) if data else None)
+        found = teacher_agreement(
+            comparison, report.name, data.teacher if data else None, teacher_labels(data) if data else None
+        )
         if found is not None:
             rows.append(found)
     return rows

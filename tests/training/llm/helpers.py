@@ -12,8 +12,9 @@ MADE_UP = "Summarize the whole astronomy guide for me."
 
 
 def tool_call(*names: str) -> dict:
-    calls = [{"id": f"call_{i}", "type": "function", "function": {"name": n, "arguments": "{}"}}
-             for i, n in enumerate(names)]
+    calls = [
+        {"id": f"call_{i}", "type": "function", "function": {"name": n, "arguments": "{}"}} for i, n in enumerate(names)
+    ]
     return {"role": "assistant", "content": None, "tool_calls": calls}
 
 
@@ -42,8 +43,9 @@ def interrupted_hosted_run(workspace, server) -> str:
     from ragtune_core.training.llm.finetune import LLMFinetuneRequest
 
     endpoint = LLMConfig(base_url=server.base_url, model="fake-base").to_public_dict()
-    run_id = jobs.start_llm_finetune_job(workspace, LLMFinetuneRequest(
-        "chat", "ft", "openai", "fake-base", llm=endpoint, poll_seconds=1.0)).run_id
+    run_id = jobs.start_llm_finetune_job(
+        workspace, LLMFinetuneRequest("chat", "ft", "openai", "fake-base", llm=endpoint, poll_seconds=1.0)
+    ).run_id
     deadline = time.monotonic() + 60
     while not any(e["event"] == "provider_job" for e in jobs.read_events(workspace, run_id)):
         assert time.monotonic() < deadline, "the fine-tuning job was never created"

@@ -4,7 +4,7 @@ import pytest
 
 from ragtune_core.questions.qa_dataset import save_dataset
 from ragtune_core.routing.llm_selector import FinetunedLLM
-from ragtune_core.training.llm.data import list_chat_data, load_chat_data, to_jsonl, build_chat_data
+from ragtune_core.training.llm.data import build_chat_data, list_chat_data, load_chat_data, to_jsonl
 from ragtune_core.training.llm.preflight import local_token_counter, token_counter
 from tests.fake_openai import FakeOpenAIServer
 from tests.training.llm.helpers import QUERIES, router_dataset, teacher
@@ -28,8 +28,20 @@ def test_llm_data_check_and_hosted_training(workspace, run_cli, tmp_path):
     counted = max(map(local_token_counter(str(tiny)), lines))
     assert json.loads(out)["max_tokens"] == counted != max(map(token_counter(), lines))
     with FakeOpenAIServer(fine_tuning=True, models=("fake-base",)) as server:
-        code, out, err = run_cli("train-llm", "tools-chat", "--name", "router-ft", "--provider", "openai",
-                                 "--base-model", "fake-base", "--base-url", server.base_url, "--poll-seconds", "0.01")
+        code, out, err = run_cli(
+            "train-llm",
+            "tools-chat",
+            "--name",
+            "router-ft",
+            "--provider",
+            "openai",
+            "--base-model",
+            "fake-base",
+            "--base-url",
+            server.base_url,
+            "--poll-seconds",
+            "0.01",
+        )
     assert code == 0, err
     assert "job ftjob-1: succeeded\n" in err and "train-llm: step 4/4" in err  # its progress, on stderr
     result = json.loads(out)
@@ -42,8 +54,18 @@ def test_llm_data_check_and_hosted_training(workspace, run_cli, tmp_path):
 def test_llm_data_with_a_teacher(workspace, run_cli):
     save_dataset(workspace, "tools", router_dataset(), None, {})
     with FakeOpenAIServer(responder=teacher) as server:
-        code, out, err = run_cli("llm-data", "tools", "--name", "taught", "--labels", "teacher", "--teacher-model",
-                                 "t", "--teacher-base-url", server.base_url)
+        code, out, err = run_cli(
+            "llm-data",
+            "tools",
+            "--name",
+            "taught",
+            "--labels",
+            "teacher",
+            "--teacher-model",
+            "t",
+            "--teacher-base-url",
+            server.base_url,
+        )
     assert code == 0, err
     summary = json.loads(out)
     assert summary["disagreements"] == 4 and summary["train"] + summary["val"] == len(QUERIES) - 4
@@ -61,15 +83,26 @@ def test_bad_input_exits_2_with_a_message(workspace, run_cli, tmp_path):
     save_dataset(workspace, "tools", router_dataset(), None, {})
     run_cli("llm-data", "tools", "--name", "tools-chat")
     with FakeOpenAIServer(models=("fake-base",)) as plain:
-        code, _, err = run_cli("train-llm", "tools-chat", "--name", "m", "--provider", "openai", "--base-model",
-                               "fake-base", "--base-url", plain.base_url)
+        code, _, err = run_cli(
+            "train-llm",
+            "tools-chat",
+            "--name",
+            "m",
+            "--provider",
+            "openai",
+            "--base-model",
+            "fake-base",
+            "--base-url",
+            plain.base_url,
+        )
     assert code == 2 and "no fine-tuning API" in err and workspace.list_models("llm") == []
 
 
 @pytest.mark.fault(
     "ragtune llm-check of chat data its own check finds not ready (too few good lines, line problems)",
     sees="exit 2 with the check's summary (ok: false) on stdout and its errors on stderr",
-    kept="the chat data")
+    kept="the chat data",
+)
 def test_llm_check_exits_2_when_its_own_verdict_is_not_ok(workspace, run_cli, tmp_path):
     few = tmp_path / "few.jsonl"
     few.write_text(to_jsonl(build_chat_data(router_dataset()).train[:3]))
@@ -83,15 +116,28 @@ def test_llm_check_exits_2_when_its_own_verdict_is_not_ok(workspace, run_cli, tm
 @pytest.mark.fault(
     "A hosted fine-tuning endpoint answering 500 to the training file's upload (train-llm --retries N)",
     sees="each retry told on stderr ('waiting for the server (HTTP 500), retry 1/2 in ...'), then exit 2 naming "
-         "the refusal after N+1 calls",
-    kept="the chat data; no model registered, its name free again")
+    "the refusal after N+1 calls",
+    kept="the chat data; no model registered, its name free again",
+)
 def test_a_hosted_upload_is_retried_as_often_as_retries_says(workspace, run_cli):
     save_dataset(workspace, "tools", router_dataset(), None, {})
     assert run_cli("llm-data", "tools", "--name", "tools-chat")[0] == 0
     with FakeOpenAIServer(fine_tuning=True, models=("fake-base",)) as server:
         server.ft.upload_errors = 99
-        code, _, err = run_cli("train-llm", "tools-chat", "--name", "router-ft", "--provider", "openai",
-                               "--base-model", "fake-base", "--base-url", server.base_url, "--retries", "2")
+        code, _, err = run_cli(
+            "train-llm",
+            "tools-chat",
+            "--name",
+            "router-ft",
+            "--provider",
+            "openai",
+            "--base-model",
+            "fake-base",
+            "--base-url",
+            server.base_url,
+            "--retries",
+            "2",
+        )
     assert [r.status for r in server.requests if r.path == "/v1/files"] == [500, 500, 500]
     assert code == 2 and "refused to take train.jsonl: HTTP 500" in err
     assert "waiting for the server (HTTP 500), retry 2/2 in" in err
@@ -100,17 +146,32 @@ def test_a_hosted_upload_is_retried_as_often_as_retries_says(workspace, run_cli)
 
 @pytest.mark.fault(
     "A hosted fine-tuning job that never ends (the endpoint reports it running forever)",
-    sees="'waiting for <endpoint> job ftjob-1 to end: running' while it is followed, then exit 2 past --max-wait-hours: "
-         "'still running after ... h of waiting for it to end: it is cancelled'",
-    kept="the chat data; the provider's job cancelled so that it bills no further; the model name free again")
+    sees="'waiting for <endpoint> job ftjob-1 to end: running' while it is followed, then exit 2 past "
+    "--max-wait-hours: "
+    "'still running after ... h of waiting for it to end: it is cancelled'",
+    kept="the chat data; the provider's job cancelled so that it bills no further; the model name free again",
+)
 def test_a_hosted_job_that_never_ends_is_followed_until_its_deadline_then_cancelled(workspace, run_cli):
     save_dataset(workspace, "tools", router_dataset(), None, {})
     assert run_cli("llm-data", "tools", "--name", "tools-chat")[0] == 0
     with FakeOpenAIServer(fine_tuning=True, models=("fake-base",)) as server:
-        server.ft.steps = 10 ** 9  # one step a status check: running for good
-        code, _, err = run_cli("train-llm", "tools-chat", "--name", "router-ft", "--provider", "openai",
-                               "--base-model", "fake-base", "--base-url", server.base_url, "--poll-seconds", "0.01",
-                               "--max-wait-hours", "0.0002")
+        server.ft.steps = 10**9  # one step a status check: running for good
+        code, _, err = run_cli(
+            "train-llm",
+            "tools-chat",
+            "--name",
+            "router-ft",
+            "--provider",
+            "openai",
+            "--base-model",
+            "fake-base",
+            "--base-url",
+            server.base_url,
+            "--poll-seconds",
+            "0.01",
+            "--max-wait-hours",
+            "0.0002",
+        )
     assert code == 2, err
     assert f"waiting for OpenAI-compatible {server.base_url} job ftjob-1 to end: running" in err
     assert "the openai fine-tuning job ftjob-1 is still running after 0.0002 h of waiting for it to end" in err

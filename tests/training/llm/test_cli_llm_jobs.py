@@ -21,8 +21,21 @@ def test_runs_endpoint_jobs_and_cancels(workspace, run_cli):
     code, out, err = run_cli("llm-jobs")
     assert (code, json.loads(out)) == (0, {"runs": []}), err
     with FakeOpenAIServer(fine_tuning=True, models=("fake-base",)) as server:
-        code, out, err = run_cli("train-llm", "chat", "--name", "ft", "--provider", "openai", "--base-model",
-                                 "fake-base", "--base-url", server.base_url, "--poll-seconds", "0.01", "--background")
+        code, out, err = run_cli(
+            "train-llm",
+            "chat",
+            "--name",
+            "ft",
+            "--provider",
+            "openai",
+            "--base-model",
+            "fake-base",
+            "--base-url",
+            server.base_url,
+            "--poll-seconds",
+            "0.01",
+            "--background",
+        )
         assert code == 0, err
         run_id = json.loads(out)["run_id"]
         assert jobs.wait(workspace, run_id, timeout=60).state == "succeeded"
@@ -34,15 +47,23 @@ def test_runs_endpoint_jobs_and_cancels(workspace, run_cli):
         listed = json.loads(out)
         [run] = listed["runs"]
         assert {k: run[k] for k in ("id", "state", "model", "provider", "base_model", "provider_job")} == {
-            "id": run_id, "state": "succeeded", "model": "ft", "provider": "openai", "base_model": "fake-base",
-            "provider_job": "ftjob-1"}
+            "id": run_id,
+            "state": "succeeded",
+            "model": "ft",
+            "provider": "openai",
+            "base_model": "fake-base",
+            "provider_job": "ftjob-1",
+        }
         assert [(j["id"], j["state"], j["model"]) for j in listed["provider_jobs"]] == [
-            ("ftjob-2", "validating_files", "fake-base"), ("ftjob-1", "succeeded", "fake-base")]
+            ("ftjob-2", "validating_files", "fake-base"),
+            ("ftjob-1", "succeeded", "fake-base"),
+        ]
         assert listed["provider_jobs"][1]["fine_tuned_model"] == "ft:fake-base:fake::ftjob-1"
         assert all(j["created"] > 0 for j in listed["provider_jobs"])
 
-        code, out, err = run_cli("llm-jobs", "--provider", "openai", "--base-url", server.base_url,
-                                 "--cancel", waiting.id)
+        code, out, err = run_cli(
+            "llm-jobs", "--provider", "openai", "--base-url", server.base_url, "--cancel", waiting.id
+        )
         assert code == 0, err
         assert json.loads(out)["cancelled"]["state"] == "cancelled" == server.ft.jobs[waiting.id]["status"]
         code, _, err = run_cli("llm-jobs", "--provider", "openai", "--base-url", server.base_url, "--cancel", "nope")
@@ -68,7 +89,8 @@ def test_the_issues_command_names_are_aliases():
 @pytest.mark.fault(
     "The worker of a hosted LLM fine-tuning killed (kill -9) while the endpoint trains",
     sees="the run interrupted, and its endpoint job offered to be followed again (page button, llm-jobs --follow)",
-    kept="the endpoint's job, followed to its end by a new run that registers the model under the same name")
+    kept="the endpoint's job, followed to its end by a new run that registers the model under the same name",
+)
 def test_a_hosted_job_is_followed_again_after_its_worker_is_killed(workspace, run_cli):
     save_dataset(workspace, "tools", router_dataset(), None, {})
     assert run_cli("llm-data", "tools", "--name", "chat")[0] == 0

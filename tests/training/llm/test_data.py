@@ -4,16 +4,48 @@ import pytest
 
 from ragtune_core.llm import LLMConfig
 from ragtune_core.questions.qa_dataset import QADataset, save_dataset
-from ragtune_core.routing.llm_selector import (NO_CALL, PLAIN_TEXT as PLAIN, SEVERAL_CALLS, UNKNOWN_TOOL as UNKNOWN,
-                                               LLMSelector, function_tools, invalid_output_kind, parse_tool_call,
-                                               tools_hash, InvalidOutput)
 from ragtune_core.routing.compare import router_task
+from ragtune_core.routing.llm_selector import (
+    NO_CALL,
+    SEVERAL_CALLS,
+    InvalidOutput,
+    LLMSelector,
+    function_tools,
+    invalid_output_kind,
+    parse_tool_call,
+    tools_hash,
+)
+from ragtune_core.routing.llm_selector import PLAIN_TEXT as PLAIN
+from ragtune_core.routing.llm_selector import UNKNOWN_TOOL as UNKNOWN
 from ragtune_core.store.staging import staging_folder
-from ragtune_core.training.llm.data import (MISSING_TOOL_CALL, SCHEMA, SYSTEM_PROMPT, UNKNOWN_TOOL, ChatDataError,
-                                           build_chat_data, called_tool, chat_example, check_example, import_jsonl,
-                                           list_chat_data, load_chat_data, parse_jsonl, save_chat_data, to_jsonl)
+from ragtune_core.training.llm.data import (
+    MISSING_TOOL_CALL,
+    SCHEMA,
+    SYSTEM_PROMPT,
+    UNKNOWN_TOOL,
+    ChatDataError,
+    build_chat_data,
+    called_tool,
+    chat_example,
+    check_example,
+    import_jsonl,
+    list_chat_data,
+    load_chat_data,
+    parse_jsonl,
+    save_chat_data,
+    to_jsonl,
+)
 from tests.fake_openai import FakeOpenAIServer
-from tests.training.llm.helpers import MADE_UP, PLAIN_TEXT, QUERIES, RIGHT_TOOL, TWO_CALLS, WRONG, router_dataset, teacher
+from tests.training.llm.helpers import (
+    MADE_UP,
+    PLAIN_TEXT,
+    QUERIES,
+    RIGHT_TOOL,
+    TWO_CALLS,
+    WRONG,
+    router_dataset,
+    teacher,
+)
 
 
 def test_lines_follow_the_contract_and_the_dataset_split():
@@ -26,8 +58,11 @@ def test_lines_follow_the_contract_and_the_dataset_split():
     assert [m["role"] for m in line["messages"]] == ["system", "user", "assistant"]
     assert line["messages"][0]["content"] == SYSTEM_PROMPT
     call = line["messages"][2]["tool_calls"][0]
-    assert call == {"type": "function", "id": "call_0", "function": {"name": RIGHT_TOOL[line["messages"][1]["content"]],
-                                                                      "arguments": "{}"}}
+    assert call == {
+        "type": "function",
+        "id": "call_0",
+        "function": {"name": RIGHT_TOOL[line["messages"][1]["content"]], "arguments": "{}"},
+    }
     assert line["parallel_tool_calls"] is False
     assert [t["function"]["name"] for t in line["tools"]] == [c.name for c in router_task(dataset)[1]]
     assert line["tools"][0]["function"]["parameters"] == {"type": "object", "properties": {}}
@@ -38,7 +73,7 @@ def test_a_dataset_without_split_is_split_by_document():
     dataset = router_dataset()
     dataset.split = {}
     data = build_chat_data(dataset, seed=3)
-    documents = lambda lines: {called_tool(l).rsplit("_", 1)[-1] for l in lines}  # noqa: E731
+    documents = lambda lines: {called_tool(line).rsplit("_", 1)[-1] for line in lines}  # noqa: E731
     assert data.val and not documents(data.train) & documents(data.val)
 
 
@@ -67,22 +102,29 @@ def test_tool_calling_selector_sends_tools_and_the_system_prompt():
     dataset = router_dataset()
     queries, choices, expected = router_task(dataset)
     with FakeOpenAIServer(responder=teacher) as server:
-        selector = LLMSelector(LLMConfig(base_url=server.base_url, model="m", max_retries=0), tool_calling=True,
-                               system_prompt="route it")
+        selector = LLMSelector(
+            LLMConfig(base_url=server.base_url, model="m", max_retries=0), tool_calling=True, system_prompt="route it"
+        )
         selections = selector.select(queries, choices)
         body = next(r.body for r in server.requests if r.path.endswith("/chat/completions"))
     assert body["tools"] == function_tools(choices) and body["tool_choice"] == "required"
     assert body["messages"][0] == {"role": "system", "content": "route it"} and "response_format" not in body
     kinds = [invalid_output_kind(s.error) for s in selections]
     assert kinds.count(PLAIN) == kinds.count(SEVERAL_CALLS) == kinds.count(UNKNOWN) == 1
-    right = [s.index == e for s, e in zip(selections, expected)]
+    right = [s.index == e for s, e in zip(selections, expected, strict=True)]
     assert sum(right) == len(QUERIES) - 4
     assert all(s.latency > 0 for s in selections)
 
 
-@pytest.mark.parametrize("calls, content, kind", [
-    ([], "", NO_CALL), ([], "the tax one", PLAIN),
-    ([{"name": "a"}, {"name": "b"}], "", SEVERAL_CALLS), ([{"name": "zzz"}], "", UNKNOWN)])
+@pytest.mark.parametrize(
+    "calls, content, kind",
+    [
+        ([], "", NO_CALL),
+        ([], "the tax one", PLAIN),
+        ([{"name": "a"}, {"name": "b"}], "", SEVERAL_CALLS),
+        ([{"name": "zzz"}], "", UNKNOWN),
+    ],
+)
 def test_invalid_outputs_are_named(calls, content, kind):
     with pytest.raises(InvalidOutput) as caught:
         parse_tool_call(calls, content, ["a", "b"])
@@ -150,7 +192,8 @@ def test_chat_data_saved_in_the_workspace(workspace):
 @pytest.mark.fault(
     "A chat data save killed half-way, or two saves of one name at once",
     sees="the second save: 'already exists: pick another name'",
-    kept="the first save whole; a killed save's staging folder is removed on the next open")
+    kept="the first save whole; a killed save's staging folder is removed on the next open",
+)
 def test_chat_data_saves_stage_apart_and_a_dead_ones_folder_is_removed(workspace, monkeypatch):
     import subprocess
     import sys
@@ -169,8 +212,9 @@ def test_chat_data_saves_stage_apart_and_a_dead_ones_folder_is_removed(workspace
     assert not stray.exists() and live.exists()
     # Another save of the name renames first, between this one's check and its rename:
     real_publish = chat_data.publish_folder
-    monkeypatch.setattr(chat_data, "publish_folder",
-                        lambda staged, target: real_publish(live, target) or real_publish(staged, target))
+    monkeypatch.setattr(
+        chat_data, "publish_folder", lambda staged, target: real_publish(live, target) or real_publish(staged, target)
+    )
     for name in ("train.jsonl", "val.jsonl", "data.json"):  # the other save's whole folder
         (live / name).write_text("x")
     with pytest.raises(ChatDataError, match="'chat' already exists"):
@@ -181,26 +225,48 @@ def test_chat_data_saves_stage_apart_and_a_dead_ones_folder_is_removed(workspace
 def city_router() -> QADataset:
     """Three cities with a tool of each kind; Oslo's questions are the validation part."""
     cities = ("Berlin", "Lisbon", "Oslo")
-    tools = [{"id": f"{kind}:{city}", "name": f"{kind}_tool_{city.lower()}", "document_id": city, "kind": kind,
-              "description": f"Useful for {'specific questions' if kind == 'vector' else 'a holistic summary'} "
-                             f"about {city}."} for city in cities for kind in ("vector", "summary")]
-    asked = {"q1": ("How old is Berlin's zoo?", "vector:Berlin"), "q2": ("berlin in a nutshell", "summary:Berlin"),
-             "q3": ("What is the tallest tower?", "vector:Lisbon"), "q4": ("When was Oslo founded?", "vector:Oslo")}
-    return QADataset(queries={q: text for q, (text, _) in asked.items()}, corpus={t["id"]: t["description"] for t in tools},
-                     relevant_docs={q: [tool] for q, (_, tool) in asked.items()},
-                     passage_docs={t["id"]: t["document_id"] for t in tools},
-                     split={q: "val" if tool.endswith("Oslo") else "train" for q, (_, tool) in asked.items()},
-                     kind="router", extra={"tools": tools})
+    tools = [
+        {
+            "id": f"{kind}:{city}",
+            "name": f"{kind}_tool_{city.lower()}",
+            "document_id": city,
+            "kind": kind,
+            "description": f"Useful for {'specific questions' if kind == 'vector' else 'a holistic summary'} "
+            f"about {city}.",
+        }
+        for city in cities
+        for kind in ("vector", "summary")
+    ]
+    asked = {
+        "q1": ("How old is Berlin's zoo?", "vector:Berlin"),
+        "q2": ("berlin in a nutshell", "summary:Berlin"),
+        "q3": ("What is the tallest tower?", "vector:Lisbon"),
+        "q4": ("When was Oslo founded?", "vector:Oslo"),
+    }
+    return QADataset(
+        queries={q: text for q, (text, _) in asked.items()},
+        corpus={t["id"]: t["description"] for t in tools},
+        relevant_docs={q: [tool] for q, (_, tool) in asked.items()},
+        passage_docs={t["id"]: t["document_id"] for t in tools},
+        split={q: "val" if tool.endswith("Oslo") else "train" for q, (_, tool) in asked.items()},
+        kind="router",
+        extra={"tools": tools},
+    )
 
 
 def test_training_lines_that_name_their_city_get_a_copy_with_every_city_renamed():
     data = build_chat_data(city_router(), seed=1)
     originals, copies = data.train[0::2], data.train[1::2]  # each line, then its copy
-    assert [l["messages"][1]["content"] for l in originals] == ["How old is Berlin's zoo?", "berlin in a nutshell",
-                                                               "What is the tallest tower?"]  # names no city: no copy
-    assert len(copies) == 2 and all(l["tools"] == data.tools for l in originals)
-    assert [l["messages"][1]["content"] for l in data.val] == ["When was Oslo founded?"] and data.val[0]["tools"] == data.tools
-    for copy, kind in zip(copies, ("vector", "summary")):
+    assert [line["messages"][1]["content"] for line in originals] == [
+        "How old is Berlin's zoo?",
+        "berlin in a nutshell",
+        "What is the tallest tower?",
+    ]  # names no city: no copy
+    assert len(copies) == 2 and all(line["tools"] == data.tools for line in originals)
+    assert [line["messages"][1]["content"] for line in data.val] == ["When was Oslo founded?"] and data.val[0][
+        "tools"
+    ] == data.tools
+    for copy, kind in zip(copies, ("vector", "summary"), strict=True):
         query, called = copy["messages"][1]["content"], called_tool(copy)
         names = [t["function"]["name"] for t in copy["tools"]]
         assert "berlin" not in (query + json.dumps(copy["tools"])).lower()  # every city renamed, everywhere

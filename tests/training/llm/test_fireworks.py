@@ -6,10 +6,14 @@ import pytest
 
 from ragtune_core.llm import LLMConfig
 from ragtune_core.training.llm.finetune import LLMFinetuneRequest, default_base_url
-from ragtune_core.training.llm.fireworks import (FIREWORKS_ACCOUNT_ENV, FIREWORKS_NOTICE, FireworksProvider, _job,
-                                                 fireworks_base_url)
-from ragtune_core.training.llm.providers import (CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, VALIDATING,
-                                                ProviderError)
+from ragtune_core.training.llm.fireworks import (
+    FIREWORKS_ACCOUNT_ENV,
+    FIREWORKS_NOTICE,
+    FireworksProvider,
+    _job,
+    fireworks_base_url,
+)
+from ragtune_core.training.llm.providers import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, VALIDATING, ProviderError
 from tests import fake_fireworks
 from tests.fake_openai import FakeOpenAIServer
 from tests.training.llm.test_providers import chat_files, run_to_the_end  # noqa: F401 (a fixture)
@@ -55,14 +59,32 @@ def test_a_fireworks_job_runs_through_its_states_to_a_model_answering_at_the_inf
     assert provider.inference_base_url == server.base_url.removesuffix("/v1") + "/inference/v1"
 
 
-@pytest.mark.parametrize("state, expected", [
-    ("JOB_STATE_UNSPECIFIED", QUEUED), ("JOB_STATE_CREATING", QUEUED), ("JOB_STATE_VALIDATING", VALIDATING),
-    ("JOB_STATE_RUNNING", RUNNING), ("JOB_STATE_WRITING_RESULTS", RUNNING), ("JOB_STATE_EVALUATION", RUNNING),
-    ("JOB_STATE_ROLLOUT", RUNNING), ("JOB_STATE_COMPLETED", SUCCEEDED), ("JOB_STATE_FAILED", FAILED),
-    ("JOB_STATE_CANCELLED", CANCELLED), ("JOB_STATE_DELETING", CANCELLED), ("A_STATE_NOT_KNOWN_YET", RUNNING)])
+@pytest.mark.parametrize(
+    "state, expected",
+    [
+        ("JOB_STATE_UNSPECIFIED", QUEUED),
+        ("JOB_STATE_CREATING", QUEUED),
+        ("JOB_STATE_VALIDATING", VALIDATING),
+        ("JOB_STATE_RUNNING", RUNNING),
+        ("JOB_STATE_WRITING_RESULTS", RUNNING),
+        ("JOB_STATE_EVALUATION", RUNNING),
+        ("JOB_STATE_ROLLOUT", RUNNING),
+        ("JOB_STATE_COMPLETED", SUCCEEDED),
+        ("JOB_STATE_FAILED", FAILED),
+        ("JOB_STATE_CANCELLED", CANCELLED),
+        ("JOB_STATE_DELETING", CANCELLED),
+        ("A_STATE_NOT_KNOWN_YET", RUNNING),
+    ],
+)
 def test_each_fireworks_state_maps_onto_a_shared_state(state, expected):
-    job = _job({"name": "accounts/acme/supervisedFineTuningJobs/abc", "state": state,
-                "outputModel": "accounts/acme/models/m", "createTime": "2026-01-02T03:04:05.123456789Z"})
+    job = _job(
+        {
+            "name": "accounts/acme/supervisedFineTuningJobs/abc",
+            "state": state,
+            "outputModel": "accounts/acme/models/m",
+            "createTime": "2026-01-02T03:04:05.123456789Z",
+        }
+    )
     assert (job.id, job.state) == ("abc", expected) and job.created == pytest.approx(1767323045.123456)
     assert job.fine_tuned_model == ("accounts/acme/models/m" if expected == SUCCEEDED else None)
     assert (job.error is not None) == (expected == FAILED)  # a failure without a message still says it failed
@@ -87,14 +109,16 @@ def test_fireworks_refusals_are_named(server, chat_files):
     train = provider.upload(chat_files[0])
     with pytest.raises(ProviderError, match="Fireworks refused to create the job: .*not available for fine-tuning"):
         provider.create("other-model", train)
-    with pytest.raises(ProviderError, match="Fireworks refused to create the job: .*not a READY dataset of account "
-                                            "other"):
+    with pytest.raises(
+        ProviderError, match="Fireworks refused to create the job: .*not a READY dataset of account other"
+    ):
         fireworks(server, "other").create("fake-base", train)  # another account's dataset
     with pytest.raises(ProviderError, match="Fireworks refused to report job ftjob-404: .*not found"):
         provider.status("ftjob-404")
     asked = len(server.requests)
-    with pytest.raises(ProviderError, match="Fireworks cannot be asked to list its jobs: the base URL names no "
-                                            "Fireworks account"):
+    with pytest.raises(
+        ProviderError, match="Fireworks cannot be asked to list its jobs: the base URL names no Fireworks account"
+    ):
         fireworks(server, account=None).list()
     assert len(server.requests) == asked  # refused before any request
 
@@ -127,7 +151,8 @@ def test_the_account_comes_from_the_base_url_or_the_environment(monkeypatch):
 
 
 def test_the_cli_trains_at_fireworks_and_registers_the_model_answering_at_its_inference_endpoint(
-        workspace, run_cli, monkeypatch):
+    workspace, run_cli, monkeypatch
+):
     from ragtune_core.questions.qa_dataset import save_dataset
     from ragtune_core.routing.compare import load_router_task
     from ragtune_core.routing.llm_selector import FinetunedLLM, FinetunedLLMSelector
@@ -136,13 +161,26 @@ def test_the_cli_trains_at_fireworks_and_registers_the_model_answering_at_its_in
     monkeypatch.delenv(FIREWORKS_ACCOUNT_ENV, raising=False)
     dataset_id = save_dataset(workspace, "tools", router_dataset(), None, {}).id
     assert run_cli("llm-data", "tools", "--name", "tools-chat")[0] == 0
-    code, _, err = run_cli("train-llm", "tools-chat", "--name", "nowhere", "--provider", "fireworks",
-                           "--base-model", "fake-base")
+    code, _, err = run_cli(
+        "train-llm", "tools-chat", "--name", "nowhere", "--provider", "fireworks", "--base-model", "fake-base"
+    )
     assert code == 2 and "names no Fireworks account" in err and not workspace.list_models("llm")
     with FakeOpenAIServer(fine_tuning=True, models=("fake-base",)) as server:
         base_url = f"{server.base_url}/accounts/acme"
-        code, out, err = run_cli("train-llm", "tools-chat", "--name", "router-ft", "--provider", "fireworks",
-                                 "--base-model", "fake-base", "--base-url", base_url, "--poll-seconds", "0.01")
+        code, out, err = run_cli(
+            "train-llm",
+            "tools-chat",
+            "--name",
+            "router-ft",
+            "--provider",
+            "fireworks",
+            "--base-model",
+            "fake-base",
+            "--base-url",
+            base_url,
+            "--poll-seconds",
+            "0.01",
+        )
         assert code == 0, err
         assert "/v1/accounts/acme/supervisedFineTuningJobs" in paths(server)  # Fireworks' paths, not OpenAI's
         code, listed, err = run_cli("llm-jobs", "--provider", "fireworks", "--base-url", base_url)

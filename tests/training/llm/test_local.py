@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from ragtune_core.routing.selectors import Choice
+from ragtune_core.store.llm_models import FINETUNE_INFO
 from ragtune_core.training.config import TrainingError
 from ragtune_core.training.fit import plan_schedule
-from ragtune_core.store.llm_models import FINETUNE_INFO
 from ragtune_core.training.llm.local import LocalLLMSettings, TrainingCancelled, train_lora
 
 from .helpers import TOOLS
@@ -22,8 +22,15 @@ QUERIES = [line["messages"][1]["content"] for line in right_lines()]
 
 
 def settings(base: Path, **overrides) -> LocalLLMSettings:
-    values = {"base_model": str(base), "epochs": 6, "batch_size": 4, "learning_rate": 2e-2, "lora_r": 8,
-              "lora_alpha": 16, "max_length": 512}
+    values = {
+        "base_model": str(base),
+        "epochs": 6,
+        "batch_size": 4,
+        "learning_rate": 2e-2,
+        "lora_r": 8,
+        "lora_alpha": 16,
+        "max_length": 512,
+    }
     return LocalLLMSettings(**{**values, **overrides})
 
 
@@ -61,8 +68,10 @@ def test_the_fine_tune_is_a_small_adapter_that_names_its_base_model(trained):
     out = Path(result["model_path"])
     assert out == folder / "out" and result["base_model"] == str(folder / "base")
     assert (out / "adapter_model.safetensors").exists() and not (out / "model.safetensors").exists()
-    assert json.loads((out / FINETUNE_INFO).read_text()) == {"base_model": str(folder / "base"),
-                                                             "system_prompt": SYSTEM_PROMPT}
+    assert json.loads((out / FINETUNE_INFO).read_text()) == {
+        "base_model": str(folder / "base"),
+        "system_prompt": SYSTEM_PROMPT,
+    }
     assert json.loads((out / "adapter_config.json").read_text())["base_model_name_or_path"] == str(folder / "base")
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no work folder left behind
 

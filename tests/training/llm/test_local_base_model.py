@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ragtune_core.store.files import FileContentError
-from ragtune_core.store.models import ModelNotFound
 from ragtune_core.store import llm_models as base_model
+from ragtune_core.store.files import FileContentError
 from ragtune_core.store.llm_models import (
     DEFAULT_LLM,
     TOOLS_CHAT_TEMPLATE,
@@ -18,6 +17,7 @@ from ragtune_core.store.llm_models import (
     resolve_base_model,
     use_tools_template,
 )
+from ragtune_core.store.models import ModelNotFound
 
 from .tiny_llm import chat_line, function_tools, tiny_llm
 
@@ -33,31 +33,39 @@ def test_the_template_lists_tools_compactly_and_trains_on_the_call_alone(tiny):
     _, tokenizer = load_causal_lm(str(tiny))
     line = chat_line("When is the IRS deadline?", "vector_tool_tax")
     text = tokenizer.apply_chat_template(line["messages"], tools=line["tools"], tokenize=False)
-    assert text == ("<|im_start|>system\nRoute the user's query: call the one tool that should answer it.\n\nTools:\n"
-                    + "".join(f"- {t['function']['name']}: {t['function']['description']}\n"
-                              for t in function_tools()).rstrip("\n")
-                    + "<|im_end|>\n<|im_start|>user\nWhen is the IRS deadline?<|im_end|>\n"
-                    + f"<|im_start|>assistant\n{CALL}\n")
-    out = tokenizer.apply_chat_template(line["messages"], tools=line["tools"], tokenize=True, return_dict=True,
-                                        return_assistant_tokens_mask=True)
-    trained = [token for token, bit in zip(out["input_ids"], out["assistant_masks"]) if bit]
+    assert text == (
+        "<|im_start|>system\nRoute the user's query: call the one tool that should answer it.\n\nTools:\n"
+        + "".join(f"- {t['function']['name']}: {t['function']['description']}\n" for t in function_tools()).rstrip("\n")
+        + "<|im_end|>\n<|im_start|>user\nWhen is the IRS deadline?<|im_end|>\n"
+        + f"<|im_start|>assistant\n{CALL}\n"
+    )
+    out = tokenizer.apply_chat_template(
+        line["messages"], tools=line["tools"], tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+    )
+    trained = [token for token, bit in zip(out["input_ids"], out["assistant_masks"], strict=True) if bit]
     assert tokenizer.decode(trained) == CALL
-    prompt = tokenizer.apply_chat_template(line["messages"][:2], tools=line["tools"], tokenize=False,
-                                           add_generation_prompt=True)
-    assert text.startswith(prompt) and text[len(prompt):] == CALL + "\n"
+    prompt = tokenizer.apply_chat_template(
+        line["messages"][:2], tools=line["tools"], tokenize=False, add_generation_prompt=True
+    )
+    assert text.startswith(prompt) and text[len(prompt) :] == CALL + "\n"
 
 
 def test_the_template_renders_plain_answers_tool_results_and_object_arguments(tiny):
     _, tokenizer = load_causal_lm(str(tiny))
     call = {"type": "function", "function": {"name": "convert", "arguments": {"amount": 3}}}
-    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello."},
-                {"role": "user", "content": "3 EUR?"}, {"role": "assistant", "tool_calls": [call]},
-                {"role": "tool", "content": "3.3 USD"}]
+    messages = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "Hello."},
+        {"role": "user", "content": "3 EUR?"},
+        {"role": "assistant", "tool_calls": [call]},
+        {"role": "tool", "content": "3.3 USD"},
+    ]
     assert tokenizer.apply_chat_template(messages, tokenize=False) == (
         "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\nHello.<|im_end|>\n"
         "<|im_start|>user\n3 EUR?<|im_end|>\n"
         '<|im_start|>assistant\n<tool_call>{"name": "convert", "arguments": {"amount": 3}}</tool_call><|im_end|>\n'
-        "<|im_start|>tool\n3.3 USD<|im_end|>\n")
+        "<|im_start|>tool\n3.3 USD<|im_end|>\n"
+    )
 
 
 def test_a_tokenizer_keeps_a_template_with_generation_markers_and_gets_ours_otherwise(tiny):

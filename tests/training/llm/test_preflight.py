@@ -6,12 +6,28 @@ import pytest
 from ragtune_core.llm.pricing import ModelPrice
 from ragtune_core.store.models import load_tokenizer
 from ragtune_core.training.llm.data import MISSING_TOOL_CALL, UNKNOWN_TOOL, build_chat_data, chat_example
-from ragtune_core.training.llm.preflight import (LOCAL_TOKENS_PER_SECOND, auto_epochs, length_histogram, preview,
-                                                run_preflight, token_counter, training_price_per_1m)
+from ragtune_core.training.llm.preflight import (
+    LOCAL_TOKENS_PER_SECOND,
+    auto_epochs,
+    length_histogram,
+    preview,
+    run_preflight,
+    token_counter,
+    training_price_per_1m,
+)
 from tests.training.llm.helpers import router_dataset
 
-TOOLS = [{"type": "function", "function": {"name": f"tool_{i}", "description": f"Tool number {i}.",
-                                           "parameters": {"type": "object", "properties": {}}}} for i in range(3)]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": f"tool_{i}",
+            "description": f"Tool number {i}.",
+            "parameters": {"type": "object", "properties": {}},
+        },
+    }
+    for i in range(3)
+]
 
 
 def lines(n: int) -> list[dict]:
@@ -34,7 +50,11 @@ def test_each_bad_line_is_named_with_its_kind():
     train[7] = "text"
     report = run_preflight(train)
     assert not report.ok
-    assert {(p["line"], p["kind"]) for p in report.problems} == {(4, UNKNOWN_TOOL), (6, MISSING_TOOL_CALL), (8, "schema")}
+    assert {(p["line"], p["kind"]) for p in report.problems} == {
+        (4, UNKNOWN_TOOL),
+        (6, MISSING_TOOL_CALL),
+        (8, "schema"),
+    }
     assert report.problem_counts == {UNKNOWN_TOOL: 1, MISSING_TOOL_CALL: 1, "schema": 1}
     assert len(report.lengths) == 9  # only good lines are measured
 
@@ -52,7 +72,13 @@ def test_tokens_epochs_cost_and_local_time():
     # A local run plans its own epochs: about 60 steps of 8 lines, 8 epochs of 60 lines.
     assert report.local_epochs == 8 and report.local_seconds == pytest.approx(48_000 / LOCAL_TOKENS_PER_SECOND)
     assert run_preflight(lines(60), epochs=2, count_tokens=lambda line: 100).local_epochs == 2
-    priced = run_preflight(lines(60), model="my-model", count_tokens=lambda line: 100, prices={"my-": ModelPrice(0.0, 0.0, training_per_1m=10.0)}, epochs=2)
+    priced = run_preflight(
+        lines(60),
+        model="my-model",
+        count_tokens=lambda line: 100,
+        prices={"my-": ModelPrice(0.0, 0.0, training_per_1m=10.0)},
+        epochs=2,
+    )
     assert priced.cost_usd == pytest.approx(12_000 / 1e6 * 10.0)
     assert run_preflight(lines(60), model="unknown").cost_usd is None
 
@@ -91,7 +117,8 @@ def test_preview_with_a_template_uses_its_generation_mask():
     tokenizer.chat_template = (
         "{% for m in messages %}{% if m.role == 'assistant' %}[route] {% generation %}"
         "{{ m.tool_calls[0].function.name }}{% endgeneration %}{% else %}[{{ m.role }}] {{ m.content }} "
-        "{% endif %}{% endfor %}")
+        "{% endif %}{% endfor %}"
+    )
     example = chat_example("Where is the tax office?", "tool_2", TOOLS)
     shown = preview(example, tokenizer)
     assert shown.exact and "tax office" in shown.prompt and "tax office" not in shown.trained
@@ -105,8 +132,11 @@ def test_renamed_copies_pass_the_check_and_a_line_with_other_tools_does_not():
 
     data = build_chat_data(city_router(), seed=1)
     assert len({json.dumps(line["tools"]) for line in data.train}) == 3 and check_lines(data.train, data.val) == []
-    stray = chat_example("q?", "a", [{"type": "function", "function": {"name": "a", "description": "",
-                                                                        "parameters": {"type": "object"}}}])
+    stray = chat_example(
+        "q?",
+        "a",
+        [{"type": "function", "function": {"name": "a", "description": "", "parameters": {"type": "object"}}}],
+    )
     [problem] = check_lines(data.train + [stray])
     assert problem["line"] == len(data.train) + 1 and "offers 1 tools, not the 6 most lines offer" in problem["message"]
     [first] = check_lines([stray] + data.train)  # judged against the common set, not the first line's

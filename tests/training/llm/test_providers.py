@@ -7,8 +7,15 @@ import pytest
 from ragtune_core.llm import LLMConfig
 from ragtune_core.training.llm import local
 from ragtune_core.training.llm.data import build_chat_data, to_jsonl
-from ragtune_core.training.llm.providers import (CANCELLED, FAILED, OPENAI_NOTICE, SUCCEEDED, LocalProvider,
-                                                OpenAIShapedProvider, ProviderError)
+from ragtune_core.training.llm.providers import (
+    CANCELLED,
+    FAILED,
+    OPENAI_NOTICE,
+    SUCCEEDED,
+    LocalProvider,
+    OpenAIShapedProvider,
+    ProviderError,
+)
 from tests.fake_openai import FakeOpenAIServer
 from tests.training.llm.helpers import router_dataset
 
@@ -47,7 +54,10 @@ def test_hosted_job_runs_through_its_states_with_events_and_checkpoints(server, 
     assert server.ft.files[train_id]["content"] == chat_files[0].read_bytes()
     job = hosted.create("fake-base", train_id, val_id, epochs=2, suffix="router")
     assert job.state == "validating_files" and job.base_model == "fake-base"
-    assert server.ft.jobs[job.id]["method"] == {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 2}}}
+    assert server.ft.jobs[job.id]["method"] == {
+        "type": "supervised",
+        "supervised": {"hyperparameters": {"n_epochs": 2}},
+    }
     assert server.ft.jobs[job.id]["validation_file"] == val_id and server.ft.jobs[job.id]["suffix"] == "router"
     done = run_to_the_end(hosted, job.id)
     assert done.state == SUCCEEDED and done.fine_tuned_model == f"ft:fake-base:fake::{job.id}"
@@ -97,11 +107,14 @@ def test_availability_checks_the_model_is_served(server):
     assert not missing.usable and "'other-model' is not among the models" in missing.reason
 
 
-@pytest.mark.parametrize("today, model, why", [
-    (datetime.date(2026, 11, 30), "gpt-3.5-turbo", "cannot be fine-tuned on OpenAI"),
-    (datetime.date(2027, 1, 7), "gpt-4o-mini-2024-07-18", "no new fine-tuning jobs since 6 January 2027"),
-    (datetime.date(2027, 1, 15), "gpt-4o-mini-2024-07-18", "shut its fine-tunable models down on 14 January 2027"),
-])
+@pytest.mark.parametrize(
+    "today, model, why",
+    [
+        (datetime.date(2026, 11, 30), "gpt-3.5-turbo", "cannot be fine-tuned on OpenAI"),
+        (datetime.date(2027, 1, 7), "gpt-4o-mini-2024-07-18", "no new fine-tuning jobs since 6 January 2027"),
+        (datetime.date(2027, 1, 15), "gpt-4o-mini-2024-07-18", "shut its fine-tunable models down on 14 January 2027"),
+    ],
+)
 def test_openai_dates_and_models(today, model, why):
     openai_provider = OpenAIShapedProvider(LLMConfig(base_url=None, model=model, api_key="sk-test"), today=today)
     found = openai_provider.availability(model)
@@ -119,13 +132,27 @@ def fake_train_lora(steps: int = 3, fail: bool = False, gate: threading.Event | 
                 gate.wait(5)
             if should_stop():
                 raise local.TrainingCancelled(f"cancelled at step {step}")
-            on_event({"type": "metrics", "step": step, "max_steps": steps, "epoch": step / steps, "loss": 1.0 / step,
-                      "token_accuracy": 0.5 + step / 10, "eval_loss": None, "eval_token_accuracy": None})
+            on_event(
+                {
+                    "type": "metrics",
+                    "step": step,
+                    "max_steps": steps,
+                    "epoch": step / steps,
+                    "loss": 1.0 / step,
+                    "token_accuracy": 0.5 + step / 10,
+                    "eval_loss": None,
+                    "eval_token_accuracy": None,
+                }
+            )
         if fail:
             raise RuntimeError("out of memory")
         output_dir.mkdir(parents=True)
-        return {"model_path": str(output_dir), "base_model": settings.base_model or "default",
-                "metrics": {"tokens": 1234, "eval_token_accuracy": 0.9}}
+        return {
+            "model_path": str(output_dir),
+            "base_model": settings.base_model or "default",
+            "metrics": {"tokens": 1234, "eval_token_accuracy": 0.9},
+        }
+
     return train
 
 
@@ -136,7 +163,9 @@ def test_local_job_reports_states_metrics_and_the_model(monkeypatch, tmp_path, c
     job = provider.create("tiny-llama", str(chat_files[0]), str(chat_files[1]), epochs=2)
     done = provider.wait(job.id, timeout=10)
     assert done.state == SUCCEEDED and done.fine_tuned_model == str(tmp_path / "out" / job.id)
-    assert done.base_model == "tiny-llama" and done.trained_tokens == 1234 and done.metrics["eval_token_accuracy"] == 0.9
+    assert (
+        done.base_model == "tiny-llama" and done.trained_tokens == 1234 and done.metrics["eval_token_accuracy"] == 0.9
+    )
     metrics = [e.data for e in provider.events(job.id) if e.kind == "metrics"]
     assert [m["train_loss"] for m in metrics] == [1.0, 0.5, pytest.approx(1 / 3)]
     assert metrics[0]["total_steps"] == 3 and "valid_loss" not in metrics[0]

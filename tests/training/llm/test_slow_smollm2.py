@@ -56,11 +56,14 @@ def test_smollm2_from_the_wheel_to_a_compared_local_selector(workspace, run_cli,
     assert report.name == label and report.failures == 0 and len(report.picks) == len(QUERIES)
     assert all(sum(scores) == pytest.approx(1.0, abs=1e-4) for scores in report.scores)
     assert summary["teacher_agreement"] == {}  # trained on the dataset's labels: no teacher
-    code, out, err = run_cli("route", "tools", "When is the IRS deadline for filing taxes?", "--finetuned-llm",
-                             "smol-router")
+    code, out, err = run_cli(
+        "route", "tools", "When is the IRS deadline for filing taxes?", "--finetuned-llm", "smol-router"
+    )
     assert code == 0, err
     [pick] = json.loads(out)["picks"]
     assert pick["selector"] == label and pick["pick"] in {tool["name"] for tool in router_dataset().extra["tools"]}
     with capsys.disabled():  # run_cli reads what is captured
-        print(f"\nSmolLM2 LoRA: prepared and trained in {trained_in:.0f} s ({result['metrics']}); routed "
-              f"{len(QUERIES)} queries in {routed_in:.1f} s with loading; match rate {summary['match_rates'][label]:.2f}")
+        print(
+            f"\nSmolLM2 LoRA: prepared and trained in {trained_in:.0f} s ({result['metrics']}); routed "
+            f"{len(QUERIES)} queries in {routed_in:.1f} s with loading; match rate {summary['match_rates'][label]:.2f}"
+        )

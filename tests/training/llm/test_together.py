@@ -75,8 +75,20 @@ def test_the_cli_trains_at_together_and_registers_the_model_answering_there(work
     save_dataset(workspace, "tools", router_dataset(), None, {})
     assert run_cli("llm-data", "tools", "--name", "tools-chat")[0] == 0
     with FakeOpenAIServer(fine_tuning=True, models=("fake-base",)) as server:
-        code, out, err = run_cli("train-llm", "tools-chat", "--name", "router-ft", "--provider", "together",
-                                 "--base-model", "fake-base", "--base-url", server.base_url, "--poll-seconds", "0.01")
+        code, out, err = run_cli(
+            "train-llm",
+            "tools-chat",
+            "--name",
+            "router-ft",
+            "--provider",
+            "together",
+            "--base-model",
+            "fake-base",
+            "--base-url",
+            server.base_url,
+            "--poll-seconds",
+            "0.01",
+        )
         assert code == 0, err
         assert "/v1/fine-tunes" in {r.path for r in server.requests}  # Together's paths, not OpenAI's
         code, listed, err = run_cli("llm-jobs", "--provider", "together", "--base-url", server.base_url)
