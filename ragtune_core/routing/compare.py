@@ -31,6 +31,8 @@ from .selectors import Choice, Selection, Selector
 from .specs import RoutingError, SelectorSpec, load_selectors
 
 log = logging.getLogger(__name__)
+# How a comparison times the selectors that run on this machine (_time_in_steady_state).
+TIMING_ROUNDS, TIMING_QUERIES = 3, 64
 
 Progress = Callable[[int, int, str], None]
 
@@ -227,6 +229,7 @@ def compare_selectors(
             failed.append((report.name, report.first_error or "no selection was made"))
         else:
             reports.append(report)
+    _time_in_steady_state(selectors, reports, task.queries, task.choices)
     if not reports:
         reasons = [f"{label} was skipped: {why}" for label, why in skipped]
         reasons += [f"{label} failed on every query: {error}" for label, error in failed]
@@ -251,6 +254,31 @@ def compare_selectors(
         failed,
     )
     return save_comparison(ws, comparison)
+
+
+def _time_in_steady_state(
+    selectors: list[Selector], reports: list[SelectorReport], queries: list[str], choices: list[Choice]
+) -> None:
+    """The latency of each selector that runs on this machine, measured again: after a warm-up, the
+    fastest of TIMING_ROUNDS passes over up to TIMING_QUERIES queries, the selectors taking turns. The
+    routing pass times each selector once, at its own moment: a load spike then, or its first call,
+    made one model look twice as slow as another of the same size."""
+    report_of = {report.name: report for report in reports}
+    local = [s for s in selectors if getattr(s, "local", False) and s.name in report_of]
+    sample = queries[:TIMING_QUERIES]
+    if not local or not sample:
+        return
+    for selector in local:
+        selector.select(sample[:2], choices)  # warm-up: first calls set up threads and caches
+    best = {selector.name: float("inf") for selector in local}
+    for _ in range(TIMING_ROUNDS):
+        for selector in local:
+            start = time.perf_counter()
+            selector.select(sample, choices)
+            best[selector.name] = min(best[selector.name], (time.perf_counter() - start) / len(sample))
+    for name, seconds in best.items():
+        report = report_of[name]
+        report.mean_latency, report.latencies = seconds, [seconds] * len(report.picks)
 
 
 def llm_routing_estimates(ws: Workspace, sets: list[tuple[str, str]], specs: list[SelectorSpec]) -> list[str]:

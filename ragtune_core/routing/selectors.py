@@ -60,6 +60,8 @@ class Selector(Protocol):
 class EmbeddingSelector:
     """Pick the choice whose description embedding is closest (cosine) to the query's."""
 
+    local = True  # runs on this machine: a comparison times it again in steady state (routing.compare)
+
     def __init__(self, model_name_or_path: str | None = None, batch_size: int = 64, label: str | None = None):
         self.model = load_embedder(model_name_or_path)
         self.batch_size = batch_size
@@ -106,6 +108,8 @@ class CrossEncoderSelector:
     folder (the bundled default) loads too, with a new untrained head: right for testing the
     plumbing, meaningless for routing.
     """
+
+    local = True  # runs on this machine: a comparison times it again in steady state (routing.compare)
 
     def __init__(self, model_name_or_path: str, batch_size: int = 64, label: str | None = None):
         self.model = load_cross_encoder(model_name_or_path)

@@ -1,6 +1,7 @@
 import json
 import logging
 import re
+import time
 
 import pytest
 
@@ -687,3 +688,30 @@ def test_a_killed_comparison_saves_nothing_and_keeps_the_earlier_ones(workspace,
     reopened = Workspace(workspace.root)
     assert [c.comparison_id for c in list_comparisons(reopened)] == [earlier.comparison_id]
     assert not [p for p in reopened.root.rglob("*") if p.name.endswith((".tmp", ".partial"))]
+
+
+class _SpikyLocalSelector:
+    """Routes every query to choice 0; its first call stalls (a load spike, a first call's set-up)."""
+
+    local = True
+
+    def __init__(self, name: str, seconds_per_query: float, first_stall: float):
+        self.name, self.seconds_per_query, self.stall = name, seconds_per_query, first_stall
+
+    def select(self, queries, choices):
+        time.sleep(self.stall + self.seconds_per_query * len(queries))
+        self.stall = 0.0
+        return [Selection(0, [1.0] + [0.0] * (len(choices) - 1), self.seconds_per_query) for _ in queries]
+
+
+def test_a_comparison_times_local_selectors_again_in_steady_state_and_taking_turns(workspace, dataset_id, monkeypatch):
+    from ragtune_core.routing import compare as compare_module
+
+    spiky = _SpikyLocalSelector("spiky", 0.001, first_stall=0.5)  # as fast as the other, but its turn stalled
+    steady = _SpikyLocalSelector("steady", 0.001, first_stall=0.0)
+    monkeypatch.setattr(compare_module, "load_selectors", lambda specs: ([spiky, steady], []))
+    specs = [SelectorSpec("spiky", "embedding"), SelectorSpec("steady", "embedding")]
+    comparison = compare_selectors(workspace, dataset_id, specs, part="all")
+    latency = {r.name: r.mean_latency for r in comparison.reports}
+    assert latency["spiky"] < 2 * latency["steady"], latency  # without the steady timing: hundreds of times
+    assert all(r.latencies == [r.mean_latency] * len(r.picks) for r in comparison.reports)
