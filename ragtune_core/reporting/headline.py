@@ -77,8 +77,10 @@ def recommendation(scores: Scores) -> str | None:
     if top.name == scores.base:
         text += " No model beats the base model."
     quick = fastest_within(scores, top)
+    rivals = [m for m in scores.models if m is not top and m.value >= top.ci_low]
     if quick is None or quick is top:
-        return text + (" It is also the fastest of those within its interval." if quick is top else "")
+        # "the fastest" only says something when another model comes within its interval
+        return text + (" It is also the fastest of those within its interval." if quick is top and rivals else "")
     return (
         text + f" Where speed matters, keep {quick.name}: {quick.value:.3f}, within that interval, "
         f"{speed(quick.latency_ms / top.latency_ms)}."

@@ -50,8 +50,12 @@ def test_recommendation_keeps_the_best_and_names_a_faster_one_within_its_interva
 
 
 def test_recommendation_when_the_best_is_also_the_fastest_and_when_nothing_beats_the_base():
-    fast_best = router_scores(router_comparison({"base": 50, "tuned": 90}, {"base": 0.05, "tuned": 0.01}))
+    fast_best = router_scores(
+        router_comparison({"base": 50, "tuned": 90, "close": 89}, {"base": 0.05, "tuned": 0.01, "close": 0.03})
+    )
     assert recommendation(fast_best).endswith("It is also the fastest of those within its interval.")
+    alone = router_scores(router_comparison({"base": 50, "tuned": 90}, {"base": 0.05, "tuned": 0.01}))
+    assert recommendation(alone).endswith("]."), "no rival within its interval: nothing to be the fastest of"
     base_best = router_scores(router_comparison({"base": 95, "tuned": 60}, {"base": 0.01, "tuned": 0.1}))
     assert "Keep base" in recommendation(base_best) and "No model beats the base model." in recommendation(base_best)
 
