@@ -75,8 +75,8 @@ def _card(dataset_id: str, item: QueueItem, curation: Curation) -> None:
             ]
         )
         st.dataframe(table, hide_index=True, width="stretch")
-        buttons = st.columns(len(item.candidates) + 1)
-        for column, candidate in zip(buttons, (c for c in item.candidates if not c.labelled), strict=True):
+        buttons = st.columns(len(item.candidates) + 1)  # the unlabelled candidates, then Drop in the last column
+        for column, candidate in zip(buttons, (c for c in item.candidates if not c.labelled), strict=False):
             column.button(
                 f"Answer: {candidate.name}",
                 key=f"relabel-{dataset_id}-{qid}-{candidate.id}",
