@@ -18,7 +18,7 @@ from .llm_flags import add_batch_flag, add_llm_flags, llm_config_from, refuse_un
 from .progress import ProgressPrinter
 
 if TYPE_CHECKING:
-    from ..questions.router.datasets import RouterRequest
+    from ..questions.router.request import RouterRequest
 
 
 def register(subparsers) -> None:

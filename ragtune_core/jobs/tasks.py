@@ -38,7 +38,7 @@ def run_generation_job(ctx, params: dict) -> dict:
 
 def run_router_job(ctx, params: dict) -> dict:
     """Writes the draft router dataset of a RouterRequest to the run's draft.json."""
-    from ..questions.router.datasets import RouterRequest, estimate_router_run, generate_router_for_corpus
+    from ..questions.router.request import RouterRequest, estimate_router_run, generate_router_for_corpus
 
     request = RouterRequest.from_params(params)
     estimate = _announce_estimate(ctx, request, estimate_router_run)
