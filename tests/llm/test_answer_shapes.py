@@ -82,7 +82,7 @@ def test_a_batch_that_never_ends_is_waited_for_until_the_deadline_naming_what_it
 
 
 def _openai_shaped(base_url):
-    from ragtune_core.training.llm.providers import OpenAIShapedProvider
+    from ragtune_core.training.llm.openai_shaped import OpenAIShapedProvider
 
     return OpenAIShapedProvider(LLMConfig(base_url, "m"))
 
