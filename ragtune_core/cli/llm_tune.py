@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .. import jobs
-from ..llm.client import LLMConfig
+from ..llm.config import LLMConfig
 from ..llm.pricing import price_table
 from ..questions.qa_dataset import SPLIT_MODES, load_dataset
 from ..runs import EventKind

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..corpus.documents import load_documents
-from ..llm.client import key_rule
+from ..llm.config import key_rule
 from ..questions.qa_dataset import SPLIT_MODES
 from ..questions.router.datasets import DEFAULT_QUESTIONS_PER_DOCUMENT, DEFAULT_SUMMARY_VARIATIONS
 from ..questions.router.prompts import MAX_SUMMARY_VARIATIONS

@@ -6,7 +6,7 @@ import pytest
 
 from ragtune_core import jobs, llm
 from ragtune_core.jobs import JobKind
-from ragtune_core.llm.client import LLMConfig
+from ragtune_core.llm.config import LLMConfig
 from ragtune_core.llm.pricing import ModelPrice
 from ragtune_core.questions.router.request import RouterRequest
 from tests.fake_openai import FakeOpenAIServer

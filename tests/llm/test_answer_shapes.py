@@ -5,7 +5,8 @@ missing; never a Python exception, never an endless poll."""
 import pytest
 
 from ragtune_core.llm.batch import BatchError, complete_in_batch
-from ragtune_core.llm.client import Failure, LLMConfig, complete_many
+from ragtune_core.llm.client import Failure, complete_many
+from ragtune_core.llm.config import LLMConfig
 from ragtune_core.network import ALLOWED_HOSTS_ENV
 from tests.fake_shapes import WrongShapeServer
 

@@ -8,7 +8,7 @@ import pytest
 from ragtune_core import jobs
 from ragtune_core.cli import main as cli_main
 from ragtune_core.corpus.documents import Chunk, Document, Span, load_documents, save_corpus
-from ragtune_core.llm.client import LLMConfig
+from ragtune_core.llm.config import LLMConfig
 from ragtune_core.questions.generators import GenerationError
 from ragtune_core.questions.qa_dataset import QADataset, load_dataset, save_dataset, split_dataset
 from ragtune_core.questions.router.asking import name_document, names_document

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ...corpus.documents import Chunk
-from ...llm.client import LLMConfig
+from ...llm.config import LLMConfig
 from ..generators import (
     MAX_QUESTIONS_PER_CHUNK,
     GeneratedQuestion,

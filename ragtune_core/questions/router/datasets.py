@@ -15,7 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from ...corpus.documents import Chunk, Document
-from ...llm.client import LLMConfig
+from ...llm.config import LLMConfig
 from ..generators import (
     GENERATORS,
     MAX_QUESTIONS_PER_CHUNK,

@@ -9,7 +9,7 @@ from typing import Annotated
 import pydantic
 
 from ...corpus.documents import Document, load_chunks, load_documents
-from ...llm.client import PublicLLMConfig
+from ...llm.config import PublicLLMConfig
 from ...llm.outcomes import Usage
 from ...store.shapes import FILE_SHAPE, parse
 from ...store.workspace import Workspace

@@ -17,7 +17,7 @@ from dataclasses import asdict, field
 from pathlib import Path
 from typing import Annotated
 
-from ...llm.client import LLMConfig
+from ...llm.config import LLMConfig
 from ...llm.pricing import price_table
 from ...routing.llm_selector import HOSTED, LOCAL, FinetunedLLM
 from ...runs import EventKind

@@ -9,7 +9,8 @@ import functools
 
 import openai
 
-from ...llm.client import LLMConfig, describe_error, make_client, wait_callback
+from ...llm.client import describe_error, make_client, wait_callback
+from ...llm.config import LLMConfig
 from ...llm.retries import call_retrying
 from ...network import Answer, read_answer
 from .providers import Availability, ProviderError, ProviderJob

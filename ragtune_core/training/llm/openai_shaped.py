@@ -14,7 +14,8 @@ from pathlib import Path
 import openai
 
 from ...llm import schemas
-from ...llm.client import OPENAI_BASE_URL, LLMConfig, describe_error
+from ...llm.client import describe_error
+from ...llm.config import OPENAI_BASE_URL, LLMConfig
 from ...network import Answer, read_answer
 from .hosted import HostedProvider
 from .providers import Availability, Checkpoint, JobEvent, ProviderError, ProviderJob
