@@ -38,13 +38,13 @@ def run_cli(workspace, capsys):
 def plain_llm_environment(monkeypatch):
     """No server key, endpoint or allow-list from the machine running the tests; no job key adopted."""
     from ragtune_core import llm
-    from ragtune_core.llm import client as llm_client
-    from ragtune_core.llm.client import JOB_API_KEY_ENV
+    from ragtune_core.llm import config as llm_config
+    from ragtune_core.llm.config import JOB_API_KEY_ENV
     from ragtune_core.network import ALLOWED_HOSTS_ENV
 
     for name in (*llm.API_KEY_ENV_VARS, *llm.BASE_URL_ENV_VARS, ALLOWED_HOSTS_ENV, JOB_API_KEY_ENV):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(llm_client, "_job_key", None)
+    monkeypatch.setattr(llm_config, "_job_key", None)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import os
 from dataclasses import fields
 
 from ..llm.batch import batch_unavailable_reason
-from ..llm.client import LLMConfig, key_rule, server_base_url
+from ..llm.config import LLMConfig, key_rule, server_base_url
 from ..store.shapes import limits_of
 from .errors import UsageError
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .. import jobs
-from ..llm.client import LLMConfig
+from ..llm.config import LLMConfig
 from ..llm.pricing import price_table
 from ..questions.qa_dataset import SPLIT_MODES, load_dataset
 from ..runs import EventKind
@@ -33,8 +33,9 @@ from ..training.llm.finetune import (
     hosted_provider,
 )
 from ..training.llm.fireworks import FIREWORKS_NOTICE
+from ..training.llm.openai_shaped import OPENAI_NOTICE
 from ..training.llm.preflight import DEFAULT_MAX_LENGTH, local_token_counter, run_preflight
-from ..training.llm.providers import OPENAI_NOTICE, PROVIDERS, ProviderJob
+from ..training.llm.providers import PROVIDERS, ProviderJob
 from ..training.llm.together import TOGETHER_BASE_URL, TOGETHER_NOTICE
 from .errors import CommandFailed, UsageError
 from .llm_flags import add_llm_flags, llm_config_from

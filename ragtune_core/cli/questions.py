@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..llm.client import LLMConfig, key_rule
+from ..llm.config import LLMConfig, key_rule
 from ..llm.pricing import cost_estimate, describe_cost, estimate_cost, with_prices
 from ..questions.generation import GenerationRequest, estimate_llm_run, generate_questions
 from ..questions.generators import DEFAULT_QUESTIONS_PER_CHUNK, GENERATORS, GenerationError, GenerationResult
@@ -18,7 +18,7 @@ from .llm_flags import add_batch_flag, add_llm_flags, llm_config_from, refuse_un
 from .progress import ProgressPrinter
 
 if TYPE_CHECKING:
-    from ..questions.router.datasets import RouterRequest
+    from ..questions.router.request import RouterRequest
 
 
 def register(subparsers) -> None:

@@ -7,7 +7,7 @@ import argparse
 import sys
 
 from ..evaluation.retrieval import PARTS
-from ..llm.client import key_rule
+from ..llm.config import key_rule
 from ..reporting.headline import p_phrase
 from ..reporting.history import recorded_comparison
 from ..routing.compare import llm_routing_estimates, load_router_task, route_query

@@ -5,17 +5,11 @@ from __future__ import annotations
 import argparse
 
 from ..corpus.documents import load_documents
-from ..llm.client import key_rule
+from ..llm.config import key_rule
 from ..questions.qa_dataset import SPLIT_MODES
-from ..questions.router.datasets import (
-    DEFAULT_QUESTIONS_PER_DOCUMENT,
-    DEFAULT_SUMMARY_VARIATIONS,
-    RouterRequest,
-    estimate_router_run,
-    generate_router_for_corpus,
-    select_documents,
-)
+from ..questions.router.datasets import DEFAULT_QUESTIONS_PER_DOCUMENT, DEFAULT_SUMMARY_VARIATIONS
 from ..questions.router.prompts import MAX_SUMMARY_VARIATIONS
+from ..questions.router.request import RouterRequest, estimate_router_run, generate_router_for_corpus, select_documents
 from ..store.workspace import Workspace
 from .llm_flags import add_batch_flag
 from .progress import ProgressPrinter

@@ -1,4 +1,4 @@
-"""Wiki pages fetched by a background job (jobs.tasks.run_wiki_fetch_job), for the Corpus page to stage.
+"""Wiki pages fetched by a background job (jobs.corpus_tasks.run_wiki_fetch_job), for the Corpus page to stage.
 
 A slow wiki takes many seconds a title, so the fetch runs in a worker, not in the page. Its
 documents and failed titles are written to the run's folder in one atomic step once every title

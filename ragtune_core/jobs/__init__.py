@@ -1,6 +1,7 @@
 """Background jobs: a worker process per run, its status and events on disk, and every job kind."""
 
 from ..runs import ACTIVE_STATES, EventKind, JobState
+from .comparison_tasks import start_comparison_job
 from .llm_finetune import follow_again, followable_runs, provider_job_of, start_llm_finetune_job
 from .runner import (
     STOPPABLE_KINDS,
@@ -18,7 +19,7 @@ from .runner import (
     stop_pending,
     wait,
 )
-from .tasks import start_comparison_job, training_job_params
+from .training_tasks import training_job_params
 
 __all__ = [
     "ACTIVE_STATES",

@@ -1,7 +1,7 @@
 """Starting an LLM fine-tuning run, and following again a hosted one whose worker stopped while the
 provider's job ran on (and billed): its run keeps the provider's job id in a "provider_job" event, and
 a new run follows that job to its end instead of creating another. The worker's adapter of these runs
-is `tasks.run_llm_finetune_job`."""
+is `training_tasks.run_llm_finetune_job`."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ import psutil
 import pydantic
 
 from ..errors import RagtuneError
-from ..llm.client import JOB_API_KEY_ENV
+from ..llm.config import JOB_API_KEY_ENV
 from ..runs import ACTIVE_STATES, JobState
 from ..store.files import FileContentError, atomic_write_text, read_json
 from ..store.models import CROSS_ENCODER, DEFAULT_BASE_MODEL, EMBEDDING, LLM

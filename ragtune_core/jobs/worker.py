@@ -15,7 +15,7 @@ from typing import Annotated
 
 import pydantic
 
-from ..llm.client import JOB_API_KEY_ENV
+from ..llm.config import JOB_API_KEY_ENV
 from ..runs import EventKind, JobState
 from ..store.files import read_json
 from ..store.shapes import FILE_SHAPE, expect
@@ -119,7 +119,7 @@ def _adopt_secrets() -> None:
     environment, so that no process the task starts inherits it."""
     key = os.environ.pop(JOB_API_KEY_ENV, None)
     if key:
-        from ..llm.client import adopt_job_key
+        from ..llm.config import adopt_job_key
 
         adopt_job_key(key)
 

@@ -1,21 +1,17 @@
 """An OpenAI-compatible chat client (the provider's pace, retries, usage, the Batch API) and what its calls cost."""
 
 from .batch import BatchError, batch_unavailable_reason, cancel_batch, cancel_batches_in_flight, complete_in_batch
-from .client import (
+from .client import NO_KEY_PLACEHOLDER, complete_many, make_client, report_waits, request_key
+from .config import (
     API_KEY_ENV_VARS,
     BASE_URL_ENV_VARS,
     DEFAULT_MAX_CONCURRENCY,
-    NO_KEY_PLACEHOLDER,
     OPENAI_BASE_URL,
     OPENAI_HOST,
     LLMConfig,
     LLMConfigError,
     adopt_job_key,
-    complete_many,
     key_rule,
-    make_client,
-    report_waits,
-    request_key,
     same_endpoint,
     server_api_key,
     server_base_url,

@@ -30,7 +30,8 @@ import openai
 from ..errors import RagtuneError
 from ..network import Answer, read_answer
 from ..store.files import atomic_write_text
-from .client import OPENAI_BASE_URL, LLMConfig, WaitCallback, chat_request, make_client, wait_callback
+from .client import WaitCallback, chat_request, make_client, wait_callback
+from .config import OPENAI_BASE_URL, LLMConfig
 from .outcomes import Completion, Failure, Outcome, parse_completion
 from .retries import CONNECTION_ERRORS, MALFORMED_ERRORS, MalformedResponse, describe_error, retry_delay
 from .schemas import BatchAnswer, BatchFailure, BatchLine, BatchList, FileAnswer, LineResponse

@@ -28,7 +28,7 @@ from ..store.shapes import limit, settings
 
 if TYPE_CHECKING:
     from ..store.workspace import Workspace
-    from .client import LLMConfig
+    from .config import LLMConfig
     from .outcomes import Usage
 
 PRICES_FILE = "llm_prices.json"

@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from ..corpus.documents import Chunk, load_chunks, load_documents
-from ..llm.client import PublicLLMConfig
+from ..llm.config import PublicLLMConfig
 from ..llm.outcomes import Usage
 from ..store.shapes import FILE_SHAPE, parse
 from ..store.workspace import Workspace

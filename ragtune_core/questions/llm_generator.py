@@ -7,7 +7,8 @@ from pathlib import Path
 
 from ..corpus.documents import Chunk
 from ..llm.batch import complete_in_batch
-from ..llm.client import LLMConfig, complete_many, request_key
+from ..llm.client import complete_many, request_key
+from ..llm.config import LLMConfig
 from ..llm.outcomes import Completion, Outcome, Usage
 from ..llm.tokens import estimate_tokens
 from ..store.files import atomic_write_text

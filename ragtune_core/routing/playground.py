@@ -12,7 +12,8 @@ import numpy as np
 
 from ..corpus.chunking import split_sentences
 from ..corpus.documents import Chunk, Document
-from ..llm.client import Completion, LLMConfig, complete_many
+from ..llm.client import Completion, complete_many
+from ..llm.config import LLMConfig
 from ..questions.router.tools import RoutingError
 
 SUMMARY_SENTENCES = 5

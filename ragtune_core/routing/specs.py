@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Annotated
 
-from ..llm.client import LLMConfig
+from ..llm.config import LLMConfig
 from ..questions.router.tools import RoutingError
 from ..store.llm_models import DEFAULT_LLM
 from ..store.shapes import FILE_SHAPE, NOT_STORED, parse

@@ -3,7 +3,7 @@
 import pytest
 
 from ragtune_core import jobs
-from ragtune_core.llm import client as llm_client
+from ragtune_core.llm import config as llm_config
 from ragtune_core.questions.qa_dataset import save_dataset
 from ragtune_core.store.workspace import Workspace
 from tests.fake_openai import FakeOpenAIServer
@@ -15,7 +15,7 @@ from tests.routing.test_compare import router_dataset, router_llm
 def ws(tmp_path, monkeypatch):
     for name in ("OPENAI_API_KEY", "RAGTUNE_LLM_API_KEY", "OPENAI_BASE_URL", "RAGTUNE_LLM_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(llm_client, "_job_key", None)
+    monkeypatch.setattr(llm_config, "_job_key", None)
     monkeypatch.setenv("RAGTUNE_WORKSPACE", str(tmp_path / "ws"))
     ws = Workspace(tmp_path / "ws")
     save_dataset(ws, "tools", router_dataset(), None, {})

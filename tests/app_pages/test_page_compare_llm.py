@@ -3,7 +3,7 @@ agreement with the teacher, from a saved comparison (no model is loaded)."""
 
 import pytest
 
-from ragtune_core.llm.client import LLMConfig
+from ragtune_core.llm.config import LLMConfig
 from ragtune_core.questions.qa_dataset import save_dataset
 from ragtune_core.routing.compare import compare_selectors
 from ragtune_core.routing.specs import SelectorSpec

@@ -10,7 +10,7 @@ from ragtune_core.evaluation import retrieval
 from ragtune_core.evaluation.metrics import METRIC_NAMES, bootstrap_ci, per_query_metric_values
 from ragtune_core.evaluation.retrieval import evaluate_retrieval, latest_reports, list_reports, save_report, text_work
 from ragtune_core.evaluation.tables import comparison_table, per_query_comparison
-from ragtune_core.jobs.tasks import run_evaluation_job
+from ragtune_core.jobs.comparison_tasks import run_evaluation_job
 from ragtune_core.questions.qa_dataset import DatasetError, QADataset, save_dataset
 from ragtune_core.reporting.history import history
 from tests.fake_clock import StoppedClock

@@ -9,7 +9,8 @@ import pytest
 from ragtune_core import jobs
 from ragtune_core.corpus.documents import Chunk, Document, save_corpus
 from ragtune_core.jobs import JobKind
-from ragtune_core.llm.client import LLMConfig, make_client
+from ragtune_core.llm.client import make_client
+from ragtune_core.llm.config import LLMConfig
 from tests.fake_openai import FakeOpenAIServer
 
 pytestmark = pytest.mark.usefixtures("plain_llm_environment")

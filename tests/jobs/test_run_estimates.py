@@ -6,9 +6,9 @@ import pytest
 
 from ragtune_core import jobs, llm
 from ragtune_core.jobs import JobKind
-from ragtune_core.llm.client import LLMConfig
+from ragtune_core.llm.config import LLMConfig
 from ragtune_core.llm.pricing import ModelPrice
-from ragtune_core.questions.router.datasets import RouterRequest
+from ragtune_core.questions.router.request import RouterRequest
 from tests.fake_openai import FakeOpenAIServer
 from tests.questions.test_router_datasets import save_cities, summary_or_question_responder
 

@@ -1,4 +1,4 @@
-"""The wiki fetch job (jobs.tasks.run_wiki_fetch_job) in a real worker, against the stand-in MediaWiki
+"""The wiki fetch job (jobs.corpus_tasks.run_wiki_fetch_job) in a real worker, against the stand-in MediaWiki
 API on 127.0.0.1 (the `wiki` fixture)."""
 
 import time

@@ -5,7 +5,8 @@ missing; never a Python exception, never an endless poll."""
 import pytest
 
 from ragtune_core.llm.batch import BatchError, complete_in_batch
-from ragtune_core.llm.client import Failure, LLMConfig, complete_many
+from ragtune_core.llm.client import Failure, complete_many
+from ragtune_core.llm.config import LLMConfig
 from ragtune_core.network import ALLOWED_HOSTS_ENV
 from tests.fake_shapes import WrongShapeServer
 
@@ -82,7 +83,7 @@ def test_a_batch_that_never_ends_is_waited_for_until_the_deadline_naming_what_it
 
 
 def _openai_shaped(base_url):
-    from ragtune_core.training.llm.providers import OpenAIShapedProvider
+    from ragtune_core.training.llm.openai_shaped import OpenAIShapedProvider
 
     return OpenAIShapedProvider(LLMConfig(base_url, "m"))
 

@@ -5,7 +5,8 @@ import json
 import pytest
 
 from ragtune_core.llm.batch import BatchError, batch_unavailable_reason, cancel_batch, complete_in_batch
-from ragtune_core.llm.client import Completion, Failure, LLMConfig
+from ragtune_core.llm.client import Completion, Failure
+from ragtune_core.llm.config import LLMConfig
 from tests.fake_openai import FakeOpenAIServer
 
 pytestmark = pytest.mark.usefixtures("plain_llm_environment")

@@ -6,7 +6,8 @@ import json
 import pytest
 
 from ragtune_core.llm.batch import cancel_batches_in_flight, complete_in_batch
-from ragtune_core.llm.client import Completion, LLMConfig
+from ragtune_core.llm.client import Completion
+from ragtune_core.llm.config import LLMConfig
 from tests.fake_openai import FakeOpenAIServer
 
 pytestmark = pytest.mark.usefixtures("plain_llm_environment")

@@ -13,7 +13,8 @@ import openai
 import pytest
 
 from ragtune_core.corpus.documents import Chunk
-from ragtune_core.llm.client import Completion, LLMConfig, complete_many
+from ragtune_core.llm.client import Completion, complete_many
+from ragtune_core.llm.config import LLMConfig
 from ragtune_core.llm.limits import AdaptiveLimiter, Bucket, BucketReading, parse_duration, read_rate_limits
 from ragtune_core.llm.retries import is_fatal
 from ragtune_core.questions.llm_generator import LLMQuestionGenerator
@@ -168,7 +169,7 @@ CHILD = """
 import sys
 from pathlib import Path
 from ragtune_core.corpus.documents import Chunk
-from ragtune_core.llm.client import LLMConfig
+from ragtune_core.llm.config import LLMConfig
 from ragtune_core.questions.llm_generator import LLMQuestionGenerator
 chunks = [Chunk(f"c{i}", "doc", f"Chunk {i} tells how Riverton built its harbour in {1800 + i}.") for i in range(40)]
 config = LLMConfig(sys.argv[1], "fake-model", max_concurrency=2)

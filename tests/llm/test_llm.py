@@ -8,15 +8,8 @@ import pytest
 from ragtune_core import jobs, llm
 from ragtune_core.corpus.documents import Chunk, Document, save_corpus
 from ragtune_core.llm import client as llm_client
-from ragtune_core.llm.client import (
-    JOB_API_KEY_ENV,
-    Completion,
-    Failure,
-    LLMConfig,
-    LLMConfigError,
-    complete_many,
-    report_waits,
-)
+from ragtune_core.llm.client import Completion, Failure, complete_many, report_waits
+from ragtune_core.llm.config import JOB_API_KEY_ENV, LLMConfig, LLMConfigError
 from ragtune_core.network import ALLOWED_HOSTS_ENV
 from ragtune_core.questions.generation import GenerationRequest
 from tests.fake_openai import FakeOpenAIServer

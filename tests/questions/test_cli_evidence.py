@@ -11,7 +11,7 @@ import torch
 from ragtune_core.corpus.documents import Chunk, Document, save_corpus
 from ragtune_core.evaluation import reranking, retrieval
 from ragtune_core.evaluation.retrieval import latest_reports
-from ragtune_core.jobs import tasks
+from ragtune_core.jobs import comparison_tasks, training_tasks
 from ragtune_core.questions.qa_dataset import DatasetError, load_dataset
 
 CHUNKS = [
@@ -199,7 +199,7 @@ def test_split_refuses_an_evaluation_only_set(run_cli, workspace, imported):
 
 
 def test_a_training_job_refuses_an_evaluation_only_set_before_anything_loads(workspace, imported, monkeypatch):
-    monkeypatch.setattr(tasks, "exit_on_sigterm", lambda: None)
+    monkeypatch.setattr(training_tasks, "exit_on_sigterm", lambda: None)
     trained = []
     monkeypatch.setattr("ragtune_core.training.register.train_and_register", lambda *a, **k: trained.append(a))
 
@@ -209,7 +209,7 @@ def test_a_training_job_refuses_an_evaluation_only_set_before_anything_loads(wor
     ctx = Context()
     ctx.workspace = workspace
     with pytest.raises(DatasetError, match="dataset 'hw' is an evaluation-only set"):
-        tasks.run_training_job(ctx, {"dataset_id": imported["dataset_id"], "model_name": "m", "config": {}})
+        training_tasks.run_training_job(ctx, {"dataset_id": imported["dataset_id"], "model_name": "m", "config": {}})
     assert trained == []
 
 
@@ -226,7 +226,7 @@ def test_an_evaluation_job_also_evaluates_held_out_sets_each_on_its_own(workspac
     )
     record = save_dataset(workspace, "generated", generated, None, {})
     ctx = FakeContext(workspace)
-    result = tasks.run_evaluation_job(
+    result = comparison_tasks.run_evaluation_job(
         ctx,
         {
             "dataset_id": record.id,

@@ -6,7 +6,7 @@ import pytest
 from ragtune_core import jobs
 from ragtune_core.cli import main as cli_main
 from ragtune_core.corpus.documents import Chunk, Document, save_corpus
-from ragtune_core.llm.client import LLMConfig
+from ragtune_core.llm.config import LLMConfig
 from ragtune_core.questions.generation import GenerationRequest, build_dataset, select_chunks
 from ragtune_core.questions.generators import GeneratedQuestion, GenerationError
 from ragtune_core.questions.llm_generator import LLMQuestionGenerator, estimate_llm_usage

@@ -8,16 +8,14 @@ import pytest
 from ragtune_core import jobs
 from ragtune_core.cli import main as cli_main
 from ragtune_core.corpus.documents import Chunk, Document, Span, load_documents, save_corpus
-from ragtune_core.llm.client import LLMConfig
+from ragtune_core.llm.config import LLMConfig
 from ragtune_core.questions.generators import GenerationError
 from ragtune_core.questions.qa_dataset import QADataset, load_dataset, save_dataset, split_dataset
+from ragtune_core.questions.router.asking import name_document, names_document
 from ragtune_core.questions.router.datasets import (
     DEFAULT_QUESTIONS_PER_DOCUMENT,
     DEFAULT_SUMMARY_VARIATIONS,
-    RouterRequest,
     generate_router_dataset,
-    name_document,
-    names_document,
 )
 from ragtune_core.questions.router.phrasing import (
     ASPECT_SUMMARY_TEMPLATES,
@@ -34,6 +32,7 @@ from ragtune_core.questions.router.prompts import (
     RouterPrompts,
     offline_summary_variations,
 )
+from ragtune_core.questions.router.request import RouterRequest
 from ragtune_core.questions.router.tools import (
     RoutingError,
     Tool,

@@ -6,7 +6,8 @@ import time
 import pytest
 
 from ragtune_core import jobs
-from ragtune_core.jobs.tasks import TASKS, run_router_comparison_job, start_comparison_job
+from ragtune_core.jobs.comparison_tasks import run_router_comparison_job, start_comparison_job
+from ragtune_core.jobs.tasks import TASKS
 from ragtune_core.questions.qa_dataset import DatasetError, QADataset, save_dataset
 from ragtune_core.routing.compare import (
     RouterComparison,
@@ -507,7 +508,7 @@ def test_comparison_job_in_a_worker(workspace, dataset_id):
 
 
 def test_a_comparison_over_several_sets_moves_one_bar_forward(workspace):
-    from ragtune_core.jobs.tasks import _across_sets
+    from ragtune_core.jobs.comparison_tasks import _across_sets
     from tests.fake_job import FakeContext
 
     ctx = FakeContext(workspace)

@@ -6,8 +6,8 @@ import json
 import pytest
 
 from ragtune_core import jobs
-from ragtune_core.jobs.tasks import start_comparison_job
-from ragtune_core.llm.client import LLMConfig
+from ragtune_core.jobs.comparison_tasks import start_comparison_job
+from ragtune_core.llm.config import LLMConfig
 from ragtune_core.routing.compare import load_router_task
 from ragtune_core.routing.llm_selector import BATCH_STATES, FinetunedLLMSelector, LLMSelector, batch_states_in
 from ragtune_core.routing.specs import SelectorSpec

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from ragtune_core.jobs.tasks import start_comparison_job
+from ragtune_core.jobs.comparison_tasks import start_comparison_job
 from ragtune_core.llm.tokens import estimate_tokens
 from ragtune_core.questions.qa_dataset import save_dataset
 from ragtune_core.routing.compare import compare_selectors, load_router_task, route_query

@@ -1,7 +1,7 @@
 import pytest
 
 from ragtune_core.corpus.documents import Chunk, Document
-from ragtune_core.llm.client import LLMConfig
+from ragtune_core.llm.config import LLMConfig
 from ragtune_core.questions.router import RoutingError
 from ragtune_core.routing.playground import extractive_summary, grounded_answer, llm_summary, retrieve
 from ragtune_core.store.models import load_embedder

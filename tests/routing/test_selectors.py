@@ -4,7 +4,7 @@ import re
 import numpy as np
 import pytest
 
-from ragtune_core.llm.client import LLMConfig
+from ragtune_core.llm.config import LLMConfig
 from ragtune_core.questions.qa_dataset import DatasetError, QADataset
 from ragtune_core.routing.compare import confusion_matrix, evaluate_selector, matches, router_task
 from ragtune_core.routing.llm_selector import LLMSelector, parse_choice, render_select_prompt

@@ -10,7 +10,8 @@ from ragtune_core import cli, jobs
 from ragtune_core.cli import train as train_cli
 from ragtune_core.evaluation.metrics import METRIC_NAMES
 from ragtune_core.evaluation.reranking import first_stage, first_stage_weight
-from ragtune_core.jobs.tasks import TASKS, run_cross_encoder_job
+from ragtune_core.jobs.tasks import TASKS
+from ragtune_core.jobs.training_tasks import run_cross_encoder_job
 from ragtune_core.questions.qa_dataset import DatasetError, QADataset, save_dataset
 from ragtune_core.store.models import CROSS_ENCODER, DEFAULT_BASE_MODEL
 from ragtune_core.store.workspace import Workspace

@@ -11,7 +11,7 @@ import pytest
 
 from ragtune_core import jobs
 from ragtune_core.jobs.runner import STOP_REQUEST, finish_status, load_status
-from ragtune_core.jobs.tasks import run_training_job
+from ragtune_core.jobs.training_tasks import run_training_job
 from ragtune_core.questions.qa_dataset import save_dataset
 from ragtune_core.training.stopping import stop_on_first_interrupt, stop_requested
 from tests.fake_job import FakeContext, running_job

@@ -13,7 +13,7 @@ import pytest
 
 from ragtune_core import jobs
 from ragtune_core.cli import main as cli_main
-from ragtune_core.jobs.tasks import exit_on_sigterm
+from ragtune_core.jobs.cancellation import exit_on_sigterm
 from ragtune_core.questions.qa_dataset import QADataset, save_dataset
 from ragtune_core.store.models import ModelNotFound, zip_model
 from ragtune_core.training.config import CrossEncoderTrainConfig, EmbeddingTrainConfig, TrainingError, limits

@@ -4,11 +4,7 @@ from .datasets import (
     DEFAULT_QUESTIONS_PER_DOCUMENT,
     DEFAULT_SUMMARY_VARIATIONS,
     MAX_QUESTIONS_PER_DOCUMENT,
-    RouterRequest,
-    estimate_router_run,
     generate_router_dataset,
-    generate_router_for_corpus,
-    select_documents,
 )
 from .prompts import (
     DEFAULT_ROUTER_QA_PROMPT,
@@ -17,6 +13,7 @@ from .prompts import (
     MAX_SUMMARY_VARIATIONS,
     RouterPrompts,
 )
+from .request import RouterRequest, estimate_router_run, generate_router_for_corpus, select_documents
 from .tools import (
     SUMMARY,
     VECTOR,

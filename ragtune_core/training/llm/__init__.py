@@ -16,6 +16,8 @@ from .data import (
 )
 from .finetune import LLMFinetuneRequest, check_request, default_base_url, fine_tune_llm, hosted_provider
 from .fireworks import FIREWORKS_NOTICE, FireworksProvider, fireworks_base_url
+from .local_provider import LocalProvider
+from .openai_shaped import OPENAI_NOTICE, OpenAIShapedProvider
 from .preflight import (
     PreflightReport,
     length_histogram,
@@ -24,15 +26,7 @@ from .preflight import (
     run_preflight,
     training_price_per_1m,
 )
-from .providers import (
-    OPENAI_NOTICE,
-    PROVIDERS,
-    Availability,
-    LocalProvider,
-    OpenAIShapedProvider,
-    ProviderError,
-    ProviderJob,
-)
+from .providers import PROVIDERS, Availability, ProviderError, ProviderJob
 from .together import TOGETHER_BASE_URL, TOGETHER_NOTICE, TogetherProvider
 
 __all__ = [

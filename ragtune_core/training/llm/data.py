@@ -25,7 +25,7 @@ from pathlib import Path
 import pydantic
 
 from ...errors import RagtuneError
-from ...llm.client import LLMConfig
+from ...llm.config import LLMConfig
 from ...questions.qa_dataset import TEST, TRAIN, VAL, QADataset, split_dataset
 from ...routing.compare import router_task
 from ...routing.llm_selector import LLMSelector

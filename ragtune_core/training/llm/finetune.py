@@ -17,7 +17,7 @@ from dataclasses import asdict, field
 from pathlib import Path
 from typing import Annotated
 
-from ...llm.client import LLMConfig
+from ...llm.config import LLMConfig
 from ...llm.pricing import price_table
 from ...routing.llm_selector import HOSTED, LOCAL, FinetunedLLM
 from ...runs import EventKind
@@ -28,16 +28,10 @@ from ..config import TrainingError
 from ..register import check_model_name
 from .data import SYSTEM_PROMPT, ChatData, chat_data_paths, load_chat_data
 from .fireworks import FireworksProvider
+from .local_provider import LocalProvider
+from .openai_shaped import OpenAIShapedProvider
 from .preflight import PreflightReport, local_token_counter, run_preflight
-from .providers import (
-    ACTIVE_STATES,
-    PROVIDERS,
-    SUCCEEDED,
-    FineTuneProvider,
-    LocalProvider,
-    OpenAIShapedProvider,
-    ProviderJob,
-)
+from .providers import ACTIVE_STATES, PROVIDERS, SUCCEEDED, FineTuneProvider, ProviderJob
 from .together import TogetherProvider
 
 OnEvent = Callable[[str, dict], None]

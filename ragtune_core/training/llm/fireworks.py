@@ -25,6 +25,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ...llm import schemas
+from .hosted import JobsAPIProvider, epoch_seconds, newest_first
 from .providers import (
     CANCELLED,
     FAILED,
@@ -34,11 +35,8 @@ from .providers import (
     VALIDATING,
     Checkpoint,
     JobEvent,
-    JobsAPIProvider,
     ProviderError,
     ProviderJob,
-    epoch_seconds,
-    newest_first,
 )
 
 FIREWORKS_API = "https://api.fireworks.ai/v1"

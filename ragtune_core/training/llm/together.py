@@ -14,19 +14,8 @@ import re
 from pathlib import Path
 
 from ...llm import schemas
-from .providers import (
-    CANCELLED,
-    FAILED,
-    QUEUED,
-    RUNNING,
-    SUCCEEDED,
-    Checkpoint,
-    JobEvent,
-    JobsAPIProvider,
-    ProviderJob,
-    epoch_seconds,
-    newest_first,
-)
+from .hosted import JobsAPIProvider, epoch_seconds, newest_first
+from .providers import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, Checkpoint, JobEvent, ProviderJob
 
 TOGETHER_BASE_URL = "https://api.together.xyz/v1"
 TOGETHER_NOTICE = (

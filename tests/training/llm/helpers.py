@@ -39,7 +39,7 @@ def interrupted_hosted_run(workspace, server) -> str:
     import time
 
     from ragtune_core import jobs
-    from ragtune_core.llm.client import LLMConfig
+    from ragtune_core.llm.config import LLMConfig
     from ragtune_core.training.llm.finetune import LLMFinetuneRequest
 
     endpoint = LLMConfig(base_url=server.base_url, model="fake-base").to_public_dict()

@@ -7,10 +7,10 @@ import pytest
 
 from ragtune_core import jobs
 from ragtune_core.cli import build_parser
-from ragtune_core.llm.client import LLMConfig
+from ragtune_core.llm.config import LLMConfig
 from ragtune_core.questions.qa_dataset import save_dataset
 from ragtune_core.training.llm.data import chat_data_paths
-from ragtune_core.training.llm.providers import OpenAIShapedProvider
+from ragtune_core.training.llm.openai_shaped import OpenAIShapedProvider
 from tests.fake_openai import FakeOpenAIServer
 from tests.training.llm.helpers import interrupted_hosted_run, router_dataset
 

@@ -7,15 +7,9 @@ import pytest
 from ragtune_core.llm import LLMConfig
 from ragtune_core.training.llm import local
 from ragtune_core.training.llm.data import build_chat_data, to_jsonl
-from ragtune_core.training.llm.providers import (
-    CANCELLED,
-    FAILED,
-    OPENAI_NOTICE,
-    SUCCEEDED,
-    LocalProvider,
-    OpenAIShapedProvider,
-    ProviderError,
-)
+from ragtune_core.training.llm.local_provider import LocalProvider
+from ragtune_core.training.llm.openai_shaped import OPENAI_NOTICE, OpenAIShapedProvider
+from ragtune_core.training.llm.providers import CANCELLED, FAILED, SUCCEEDED, ProviderError
 from tests.fake_openai import FakeOpenAIServer
 from tests.training.llm.helpers import router_dataset
 
