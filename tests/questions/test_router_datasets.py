@@ -534,7 +534,10 @@ def test_typos_are_one_edit_in_one_word_and_few():
     restyled = [restyle(text, random.Random(seed), houston) for seed in range(1000)]
     words = re.findall(r"\w+", text.lower())
     with_typos = [
-        q for q in restyled if any(one_edit(w, v) for w, v in zip(re.findall(r"\w+", q.lower()), words, strict=True))
+        # a restyled query may add or drop words: compare as far as both go
+        q
+        for q in restyled
+        if any(one_edit(w, v) for w, v in zip(re.findall(r"\w+", q.lower()), words, strict=False))
     ]
     assert 0 < len(with_typos) <= 100
     assert all(points_at(q, houston) for q in restyled)
