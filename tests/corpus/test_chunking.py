@@ -1,4 +1,5 @@
 import random
+from itertools import pairwise
 
 import pytest
 
@@ -72,7 +73,7 @@ def test_overlap_repeats_whole_sentences_within_budget(tokenizer):
     sentences = [doc.text[s:e] for s, e in split_sentences(doc.text)]
     chunks = chunk_documents([doc], tokenizer, chunk_size=48, overlap=12)
     n_shared = 0
-    for before, after in zip(chunks, chunks[1:], strict=True):
+    for before, after in pairwise(chunks):
         assert any(after.text.startswith(s) for s in sentences), "a chunk starts at a sentence start"
         shared = [s for s in sentences if s in before.text and s in after.text]
         assert sum(n_tokens(tokenizer, s) for s in shared) <= 12
@@ -83,7 +84,7 @@ def test_overlap_repeats_whole_sentences_within_budget(tokenizer):
     assert n_shared >= len(chunks) // 2
 
     separate = chunk_documents([doc], tokenizer, chunk_size=48, overlap=0)
-    assert not any(s in a.text and s in b.text for a, b in zip(separate, separate[1:], strict=True) for s in sentences)
+    assert not any(s in a.text and s in b.text for a, b in pairwise(separate) for s in sentences)
     assert "".join("".join(c.text.split()) for c in separate) == "".join(doc.text.split())
 
 
