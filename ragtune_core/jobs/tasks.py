@@ -249,8 +249,8 @@ def run_llm_finetune_job(ctx, params: dict) -> dict:
 
     with llm_waits_shown(ctx):
         result = fine_tune_llm(ctx.workspace, request, on_event=forward, run_id=ctx.run_id)
-    ctx.note(f"registered {result['model_name']} ({result['fine_tuned_model'] or 'local'})")
-    return result
+    ctx.note(f"registered {result.model_name} ({result.fine_tuned_model or 'local'})")
+    return result.to_dict()
 
 
 def _across_sets(ctx, sizes: list[int]):
@@ -286,6 +286,7 @@ def run_evaluation_job(ctx, params: dict) -> dict:
     (evaluation-only sets, such as hand-written evidence-phrase questions) on which the same models
     and rerankers are evaluated too, every question of each, each set reported on its own."""
     from ..evaluation.retrieval import ModelSpec
+    from ..evaluation.run_result import EvaluationRunResult
     from ..timing.pace import learn_pace
 
     models = [ModelSpec(m["label"], m.get("path")) for m in params["models"]]
@@ -299,7 +300,9 @@ def run_evaluation_job(ctx, params: dict) -> dict:
         result["reports"] += [r.report_id for r in held_reports]
         result.setdefault("held_out", {})[held[0]] = {r.name: r.metrics for r in held_reports}
     learn_pace(models[0].path, meter.done_seconds, ctx.elapsed())
-    return {**result, "estimated_seconds": round(meter.estimate.seconds, 1), "seconds": round(ctx.elapsed(), 1)}
+    return EvaluationRunResult(
+        **result, estimated_seconds=round(meter.estimate.seconds, 1), seconds=round(ctx.elapsed(), 1)
+    ).to_dict()
 
 
 def _evaluation_meter(ctx, sets: list[tuple[str, str]], models: list, rerankers: list):
@@ -397,6 +400,7 @@ def run_router_comparison_job(ctx, params: dict) -> dict:
     from ..reporting.history import recorded_comparison
     from ..routing.compare import load_router_task
     from ..routing.llm_selector import BATCH_STATES, batch_states_in
+    from ..routing.run_result import ComparisonRunResult
     from ..routing.specs import SelectorSpec
 
     specs = [SelectorSpec.from_dict(data) for data in params["selectors"]]
@@ -434,7 +438,7 @@ def run_router_comparison_job(ctx, params: dict) -> dict:
     }
     if first.failed:
         result["failed"] = [list(f) for f in first.failed]
-    return result
+    return ComparisonRunResult(**result).to_dict()
 
 
 # --- corpus -----------------------------------------------------------------------------------
@@ -456,8 +460,8 @@ def run_wiki_fetch_job(ctx, params: dict) -> dict:
         on_progress=fetched,
         on_error=lambda error: ctx.emit(EventKind.TITLE_FAILED, title=error.name, message=error.message),
     )
-    ctx.complete(f"{summary['documents']} page(s) fetched, {len(summary['failed'])} title(s) failed")
-    return summary
+    ctx.complete(f"{summary.documents} page(s) fetched, {len(summary.failed)} title(s) failed")
+    return summary.to_dict()
 
 
 def run_sleep_job(ctx, params: dict) -> dict:
