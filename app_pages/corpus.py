@@ -11,6 +11,7 @@ from app_pages.widgets.pickers import pick
 from app_pages.widgets.waits import waited
 from ragtune_core.corpus import build_corpus, default_chunk_size, load_chunks, load_documents
 from ragtune_core.errors import RagtuneError
+from ragtune_core.questions import pending_draft
 from ragtune_core.store import DEFAULT_BASE_MODEL
 from ragtune_core.timing import when
 
@@ -126,7 +127,7 @@ def show_chunks(corpus) -> None:
 with errors_shown(stop=False):  # a damaged file is named, and the corpus can still be deleted
     show_chunks(corpus)
 with st.popover("Delete this corpus", icon=":material/delete:"):
-    needed_by = ws.corpus_dependants(corpus.id)
+    needed_by = ws.corpus_dependants(corpus.id, pending_draft)
     if needed_by:
         st.warning(
             f"**{literal(corpus.name)}** cannot be deleted while it is needed by: "
@@ -139,6 +140,6 @@ with st.popover("Delete this corpus", icon=":material/delete:"):
         )
     if st.button("Delete", type="primary", disabled=bool(needed_by)):
         with errors_shown():  # something started using it since: the refusal names it
-            ws.delete_corpus(corpus.id)
+            ws.delete_corpus(corpus.id, pending_draft)
         st.session_state.pop(State.CORPUS, None)
         st.rerun()

@@ -11,6 +11,7 @@ from ragtune_core.corpus import load_chunks
 from ragtune_core.questions import (
     SPLIT_MODES,
     DatasetError,
+    DraftResult,
     QADataset,
     accept_draft,
     apply_table,
@@ -19,12 +20,12 @@ from ragtune_core.questions import (
     drop_duplicates,
     find_duplicates,
     load_draft,
+    pending_draft,
     save_draft,
 )
 from ragtune_core.questions.grid import SELECT, drop_rows, selected_ids, set_answer
 from ragtune_core.questions.queue import passage_names
 from ragtune_core.routing import counts_per_tool
-from ragtune_core.runs import JobState
 from ragtune_core.store import RunRecord, WorkspaceError, version_of
 
 ACCEPTED = "accepted-draft-message"  # what the last accept saved, shown once after its rerun
@@ -34,7 +35,8 @@ def review_drafts(generation_kinds: tuple[str, ...]) -> None:
     """Pick a generated question set not yet accepted, edit it, keep the edits or accept it."""
     ws = workspace()
     runs = sorted((r for kind in generation_kinds for r in ws.list_runs(kind)), key=lambda r: r.created, reverse=True)
-    drafts = [r for r in runs if r.state == JobState.SUCCEEDED and not r.result.get("accepted_dataset_id")]
+    with errors_shown():  # a run's result of another shape is named
+        drafts = [r for r in runs if pending_draft(r)]
     if ACCEPTED in st.session_state:
         st.success(st.session_state.pop(ACCEPTED))
     if not drafts:
@@ -89,25 +91,25 @@ def _draft_editor(run: RunRecord, draft: QADataset) -> Grid:
     is_router = draft.kind == "router"
     grid = draft_grid(run.id, draft, None if is_router else _chunks_of(run))
     flagged = (grid.table["flags"] != "").sum()
+    result = DraftResult.of_run(run)
     st.caption(
         f"{len(draft.queries)} questions over {len(set(grid.table['chunk_id']))} "
-        f"{'tool' if is_router else 'chunk'}s · {flagged} flagged · failures: {run.result.get('failures', 0)}"
-        f"{_spent(run)}"
+        f"{'tool' if is_router else 'chunk'}s · {flagged} flagged · failures: {result.failures}{_spent(result)}"
     )
     with st.expander("Questions per tool" if is_router else "Coverage per document"):
         st.dataframe(counts_per_tool(draft) if is_router else coverage(draft), hide_index=True, width="stretch")
     return grid
 
 
-def _spent(run: RunRecord) -> str:
+def _spent(result: DraftResult) -> str:
     """What an LLM generation used and cost; empty for the offline generator."""
-    usage = run.result.get("usage") or {}
+    usage = result.usage
     spent = (
-        f" · used {usage.get('prompt_tokens', 0):,} prompt + {usage.get('completion_tokens', 0):,} completion tokens"
-        if usage.get("prompt_tokens")
+        f" · used {usage.prompt_tokens:,} prompt + {usage.completion_tokens:,} completion tokens"
+        if usage.prompt_tokens
         else ""
     )
-    cost = f" (≈ ${run.result['cost_usd']:.4f})" if run.result.get("cost_usd") is not None else ""
+    cost = f" (≈ ${result.cost_usd:.4f})" if result.cost_usd is not None else ""
     return spent + cost
 
 

@@ -12,9 +12,9 @@ from app_pages.basics import literal, workspace
 from app_pages.state import State
 from app_pages.widgets.errors import errors_shown
 from ragtune_core import jobs
+from ragtune_core.jobs.results import TRAINING_KINDS, TrainingRunResult
 from ragtune_core.runs import JobState
 from ragtune_core.timing import clock
-from ragtune_core.training.verdict import VERDICT
 
 POLL_SECONDS = 1.0
 log = logging.getLogger(__name__)
@@ -82,14 +82,22 @@ def _render_status(status: jobs.JobStatus) -> None:
             f"elapsed {clock(status.elapsed)} · ETA {clock(status.eta_seconds)}",
         )
         _job_buttons(status)
-    elif status.state == JobState.SUCCEEDED:  # a model no better than its start is said in a warning (VERDICT)
-        (st.warning if status.result.get(VERDICT) else st.success)(
+    elif status.state == JobState.SUCCEEDED:  # a model no better than its start is said in a warning
+        (st.warning if _verdict(status) else st.success)(
             f"{label} in {clock(status.elapsed)}. {literal(status.message)}"
         )
     elif status.state == JobState.CANCELLED:
         st.warning(f"{label}: cancelled by the user.")
     else:
         st.error(f"{label}: {literal(status.error or status.message)}")
+
+
+def _verdict(status: jobs.JobStatus) -> str | None:
+    """A training's verdict (training.verdict): the sentence saying its model does not beat what it started
+    from; None when it does, and for the other job kinds."""
+    if status.kind not in TRAINING_KINDS:
+        return None
+    return TrainingRunResult.read(status.result, status.run_id).verdict
 
 
 def _job_buttons(status: jobs.JobStatus) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..corpus import WIKIPEDIA_API, IngestResult, MediaWikiClient, chunk_documents, load_pdfs, load_texts, save_corpus
 from ..corpus.chunking import DEFAULT_OVERLAP, default_chunk_size, share_beyond, validate_chunk_params
+from ..questions.drafts import pending_draft
 from ..store import DEFAULT_BASE_MODEL, Workspace, load_tokenizer, max_seq_length
 from .errors import UsageError
 
@@ -116,7 +117,7 @@ def list_corpora(args: argparse.Namespace, ws: Workspace) -> dict:
 
 def delete_corpus(args: argparse.Namespace, ws: Workspace) -> dict:
     record = ws.resolve("corpora", args.corpus)
-    ws.delete_corpus(record.id)
+    ws.delete_corpus(record.id, pending_draft)
     return {"deleted_corpus_id": record.id, "name": record.name}
 
 

@@ -225,7 +225,7 @@ def run_train_llm(args: argparse.Namespace, ws: Workspace) -> dict:
         status = jobs.start_llm_finetune_job(ws, request)
         return {"run_id": status.run_id, "state": status.state}
     check_request(ws, request)
-    return fine_tune_llm(ws, request, on_event=_event_printer())
+    return fine_tune_llm(ws, request, on_event=_event_printer()).to_dict()
 
 
 def _endpoint(args: argparse.Namespace, model: str) -> LLMConfig | None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import fields
+from dataclasses import asdict, fields
 
 from .. import jobs
 from ..jobs import JobKind
+from ..questions.drafts import DraftResult
 from ..runs import EventKind
 from ..store import Workspace
 from ..store.shapes import limits_of
@@ -17,6 +18,8 @@ from ..training.duration import TrainingMeter, estimate_training
 from ..training.fit import how_it_stopped
 from ..training.stopping import stop_on_first_interrupt
 from .progress import EtaPrinter, command_seconds
+
+GENERATION_KINDS = (JobKind.GENERATE_QUESTIONS, JobKind.GENERATE_ROUTER_QUESTIONS)
 
 OPTION_ALIASES = {"learning_rate": "--lr"}
 
@@ -152,8 +155,7 @@ def list_runs(args: argparse.Namespace, ws: Workspace) -> dict:
                 "created": run.created,
                 "finished": run.finished,
                 "dataset_id": run.dataset_id,
-                # what LLM calls were estimated to use before the run, and what they used
-                **{k: run.result[k] for k in ("estimate", "usage", "cost_usd") if k in run.result},
+                **_llm_use(run),
             }
         )
         if "estimate" not in rows[-1]:  # a run that did not succeed: its estimate event, when it had one
@@ -161,6 +163,18 @@ def list_runs(args: argparse.Namespace, ws: Workspace) -> dict:
             if estimate:
                 rows[-1]["estimate"] = {k: v for k, v in estimate.items() if k not in ("event", "time")}
     return {"runs": rows}
+
+
+def _llm_use(run) -> dict:
+    """What a generation run's LLM calls were estimated to use before it ran, and what they used."""
+    result = DraftResult.of_run(run) if run.kind in GENERATION_KINDS else None
+    if result is None:
+        return {}
+    return {
+        "usage": asdict(result.usage),
+        **({"estimate": asdict(result.estimate)} if result.estimate is not None else {}),
+        **({"cost_usd": result.cost_usd} if result.cost_usd is not None else {}),
+    }
 
 
 def cancel_run(args: argparse.Namespace, ws: Workspace) -> dict:

@@ -27,6 +27,7 @@ def run_evaluation_job(ctx, params: dict) -> dict:
     (evaluation-only sets, such as hand-written evidence-phrase questions) on which the same models
     and rerankers are evaluated too, every question of each, each set reported on its own."""
     from ..evaluation.retrieval import ModelSpec
+    from ..evaluation.run_result import EvaluationRunResult
     from ..timing.pace import learn_pace
 
     models = [ModelSpec(m["label"], m.get("path")) for m in params["models"]]
@@ -40,7 +41,9 @@ def run_evaluation_job(ctx, params: dict) -> dict:
         result["reports"] += [r.report_id for r in held_reports]
         result.setdefault("held_out", {})[held[0]] = {r.name: r.metrics for r in held_reports}
     learn_pace(models[0].path, meter.done_seconds, ctx.elapsed())
-    return {**result, "estimated_seconds": round(meter.estimate.seconds, 1), "seconds": round(ctx.elapsed(), 1)}
+    return EvaluationRunResult(
+        **result, estimated_seconds=round(meter.estimate.seconds, 1), seconds=round(ctx.elapsed(), 1)
+    ).to_dict()
 
 
 def _evaluation_meter(ctx, sets: list[tuple[str, str]], models: list, rerankers: list):
@@ -138,6 +141,7 @@ def run_router_comparison_job(ctx, params: dict) -> dict:
     from ..reporting.history import recorded_comparison
     from ..routing.compare import load_router_task
     from ..routing.llm_selector import BATCH_STATES, batch_states_in
+    from ..routing.run_result import ComparisonRunResult
     from ..routing.specs import SelectorSpec
 
     specs = [SelectorSpec.from_dict(data) for data in params["selectors"]]
@@ -175,4 +179,4 @@ def run_router_comparison_job(ctx, params: dict) -> dict:
     }
     if first.failed:
         result["failed"] = [list(f) for f in first.failed]
-    return result
+    return ComparisonRunResult(**result).to_dict()

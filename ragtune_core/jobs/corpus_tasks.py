@@ -24,5 +24,5 @@ def run_wiki_fetch_job(ctx, params: dict) -> dict:
         on_progress=fetched,
         on_error=lambda error: ctx.emit(EventKind.TITLE_FAILED, title=error.name, message=error.message),
     )
-    ctx.complete(f"{summary['documents']} page(s) fetched, {len(summary['failed'])} title(s) failed")
-    return summary
+    ctx.complete(f"{summary.documents} page(s) fetched, {len(summary.failed)} title(s) failed")
+    return summary.to_dict()

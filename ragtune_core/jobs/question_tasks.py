@@ -56,12 +56,11 @@ def _save_draft(ctx, dataset, result, llm, **counts) -> dict:
     """Each failure as an event, the dataset as the run's draft.json, and the summary (with `counts`
     added to the generation's own, and the LLM's cost)."""
     from ..llm.pricing import estimate_cost
+    from ..questions.drafts import DraftResult
 
     for item_id, why in result.failures:
         ctx.emit(EventKind.FAILURE, chunk_id=item_id, message=why)
     draft = ctx.run_dir / "draft.json"
     dataset.save(draft)
-    summary = {"draft": str(draft), **result.summary(), **counts}
-    if llm is not None:
-        summary["cost_usd"] = estimate_cost(llm, result.usage.prompt_tokens, result.usage.completion_tokens)
-    return summary
+    cost = None if llm is None else estimate_cost(llm, result.usage.prompt_tokens, result.usage.completion_tokens)
+    return DraftResult.of_generation(draft, result, cost, **counts).to_dict()

@@ -3,14 +3,13 @@ and the history of training runs, one row each."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Self
 
-from ..runs import JobState
-from ..store.files import FileContentError
 from ..store.records import RunRecord
-from ..store.shapes import FILE_SHAPE, NOT_STORED, parse, stored_fields
+from ..store.run_results import RunResult
+from ..store.shapes import NOT_STORED, stored_fields
 from ..store.workspace import Workspace
 from ..timing.work import clock, duration, when
 from ..training.fit import TrainResult
@@ -20,11 +19,9 @@ TRAINING_KINDS = (JobKind.TRAIN_EMBEDDING, JobKind.TRAIN_CROSS_ENCODER)
 
 
 @dataclass(kw_only=True)
-class TrainingRunResult(TrainResult):
+class TrainingRunResult(TrainResult, RunResult):
     """What a training run (train_embedding, train_cross_encoder) keeps: its training's result, the model
-    it registered, and the time it was estimated to take and took."""
-
-    __pydantic_config__ = FILE_SHAPE  # how of_run checks a stored result
+    it registered, the time it was estimated to take and took, and its verdict (training.verdict)."""
 
     output_dir: Annotated[Path | None, NOT_STORED] = None  # kept as model_path
     model_id: str
@@ -34,21 +31,15 @@ class TrainingRunResult(TrainResult):
     dataset_kind: str | None = None
     estimated_seconds: float | None = None
     seconds: float | None = None
+    # the sentence saying the kept model does not beat what it started from (training.verdict); None when it does
+    verdict: str | None = None
 
     @classmethod
-    def of_run(cls, run: RunRecord) -> TrainingRunResult | None:
-        """The result of a run that registered its model; None while it runs, or when it did not. Keys an
-        older RAGTune kept that this one does not (its results' `epochs`) are left out; a field of another
-        type is a FileContentError naming the run and the key."""
-        if run.state != JobState.SUCCEEDED:
-            return None
+    def read(cls, result: dict, run_id: str) -> Self:
+        """As RunResult.read; keys an older RAGTune kept that this one does not (its results' `epochs`) are
+        left out; a field of another type is a FileContentError naming the run and the key."""
         kept = stored_fields(cls)
-        result = {key: value for key, value in run.result.items() if key in kept}
-        return parse(cls, result, f"the result of run {run.id} in the catalogue", FileContentError)
-
-    def to_dict(self) -> dict:
-        """As the run's status.json and the catalogue keep it."""
-        return {key: value for key, value in asdict(self).items() if key != "output_dir"}
+        return super().read({key: value for key, value in result.items() if key in kept}, run_id)
 
 
 def training_history(ws: Workspace) -> list[dict]:

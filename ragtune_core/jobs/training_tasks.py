@@ -40,11 +40,13 @@ def run_cross_encoder_job(ctx, params: dict) -> dict:
 def _with_verdict(ctx, result: TrainingRunResult, summary: str) -> dict:
     """The training's closing line, then, when the model does not beat what it started from, the
     sentence saying so (kept in the result, where the job panel reads it: training.verdict)."""
-    from ..training.verdict import VERDICT, worse_than_start
+    from dataclasses import replace
+
+    from ..training.verdict import worse_than_start
 
     verdict = worse_than_start(result)
     ctx.complete(f"{summary}. {verdict}" if verdict else summary)
-    return {**result.to_dict(), **({VERDICT: verdict} if verdict else {})}
+    return replace(result, verdict=verdict).to_dict()
 
 
 def _stop_note(result: TrainingRunResult) -> str:
@@ -137,5 +139,5 @@ def run_llm_finetune_job(ctx, params: dict) -> dict:
 
     with llm_waits_shown(ctx):
         result = fine_tune_llm(ctx.workspace, request, on_event=forward, run_id=ctx.run_id)
-    ctx.note(f"registered {result['model_name']} ({result['fine_tuned_model'] or 'local'})")
-    return result
+    ctx.note(f"registered {result.model_name} ({result.fine_tuned_model or 'local'})")
+    return result.to_dict()

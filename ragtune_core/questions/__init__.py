@@ -11,6 +11,7 @@ from .curation import (
     questions_table,
     save_draft,
 )
+from .drafts import CostEstimate, DraftResult, pending_draft
 from .evidence import (
     EvidenceError,
     EvidenceMatch,
@@ -54,6 +55,9 @@ from .qa_dataset import (
 
 __all__ = [
     "QADataset",
+    "CostEstimate",
+    "DraftResult",
+    "pending_draft",
     "DatasetError",
     "TRAIN",
     "VAL",

@@ -19,6 +19,7 @@ import pandas as pd
 
 from ..corpus.documents import Chunk
 from ..store.workspace import DatasetRecord, Workspace
+from .drafts import DraftResult
 from .qa_dataset import TEST_RATIO, DatasetError, QADataset, plan_split, save_dataset
 
 TABLE_COLUMNS = ["query_id", "question", "chunk_id", "document", "passage", "duplicate"]
@@ -129,10 +130,10 @@ def coverage(dataset: QADataset) -> pd.DataFrame:
 # --- accepting a draft -------------------------------------------------------------------------
 def draft_path(ws: Workspace, run_id: str) -> Path:
     """Where a generation run left its draft question set."""
-    draft = ws.get_run(run_id).result.get("draft")
-    if not draft:
+    result = DraftResult.of_run(ws.get_run(run_id))
+    if result is None or not result.draft:
         raise DatasetError(f"run {run_id!r} has no draft: it has not finished generating")
-    return Path(draft)
+    return Path(result.draft)
 
 
 def load_draft(ws: Workspace, run_id: str) -> QADataset:
@@ -158,8 +159,11 @@ def accept_draft(
     `name` and mark the run accepted. Raises DatasetError or WorkspaceError, writing nothing, when
     the run was already accepted, the split is impossible or the name is taken."""
     run = ws.get_run(run_id)
-    if run.result.get("accepted_dataset_id"):
-        raise DatasetError(f"run {run_id!r} was already accepted as dataset {run.result['accepted_dataset_id']!r}")
+    result = DraftResult.of_run(run)
+    if result is None:
+        raise DatasetError(f"run {run_id!r} has no draft: it has not finished generating")
+    if result.accepted_dataset_id:
+        raise DatasetError(f"run {run_id!r} was already accepted as dataset {result.accepted_dataset_id!r}")
     draft = dataset if dataset is not None else load_draft(ws, run_id)
     split = plan_split(draft, val_ratio, split_by, seed, test_ratio)
     accepted = dataclasses.replace(draft, split=split.parts)
@@ -178,7 +182,7 @@ def accept_draft(
             "run_id": run_id,
         },
     )
-    ws.update_run(run_id, result={**run.result, "accepted_dataset_id": record.id})
+    ws.update_run(run_id, result=dataclasses.replace(result, accepted_dataset_id=record.id).to_dict())
     return record
 
 

@@ -147,14 +147,15 @@ class Workspace:
     def corpus_dir(self, corpus_id: str) -> Path:
         return self.root / "corpora" / corpus_id
 
-    def corpus_dependants(self, corpus_id: str) -> list[str]:
+    def corpus_dependants(self, corpus_id: str, pending_draft: Callable[[RunRecord], bool]) -> list[str]:
         """What still needs the corpus's documents and chunks, each with why: router datasets made
         from it (their tools run on its documents), generation runs still running, and drafts not yet
-        accepted (their review shows its passages). Question datasets carry their passages: not listed."""
+        accepted (their review shows its passages): the succeeded runs for which `pending_draft` (the
+        questions stage's, which reads their result) is true. Question datasets carry their passages: not listed."""
         with self.catalogue.connect() as conn:
-            return self._dependants(conn, corpus_id)
+            return self._dependants(conn, corpus_id, pending_draft)
 
-    def _dependants(self, conn, corpus_id: str) -> list[str]:
+    def _dependants(self, conn, corpus_id: str, pending_draft: Callable[[RunRecord], bool]) -> list[str]:
         found = [
             f"router dataset {row['name']!r} (its tools run on the corpus's documents)"
             for row in conn.execute(
@@ -164,21 +165,21 @@ class Workspace:
         needing = (*ACTIVE_STATES, JobState.SUCCEEDED)  # a succeeded generation run may hold a draft
         for row in conn.execute(f"SELECT * FROM runs WHERE state IN ({_marks(needing)}) ORDER BY created", needing):
             run = self.catalogue.record("runs", row)
-            if run.params.get("corpus_id") != corpus_id or run.result.get("accepted_dataset_id"):
+            if run.params.get("corpus_id") != corpus_id:
                 continue
             if run.state != JobState.SUCCEEDED:
                 found.append(f"{run.state} run {run.name!r} ({run.id})")
-            elif run.result.get("draft"):
+            elif pending_draft(run):
                 found.append(f"the draft of run {run.name!r} ({run.id}), not accepted yet")
         return found
 
-    def delete_corpus(self, corpus_id: str) -> None:
+    def delete_corpus(self, corpus_id: str, pending_draft: Callable[[RunRecord], bool]) -> None:
         """Delete a corpus and its files; refused (WorkspaceError listing them) while anything
-        needs it (`corpus_dependants`): those would be left unable to run or show."""
+        needs it (`corpus_dependants`, with `pending_draft`): those would be left unable to run or show."""
         record = self.catalogue.get("corpora", corpus_id)
         with self.catalogue.connect() as conn:
             conn.execute("BEGIN IMMEDIATE")  # no dataset or run can start using it meanwhile
-            dependants = self._dependants(conn, corpus_id)
+            dependants = self._dependants(conn, corpus_id, pending_draft)
             if dependants:
                 raise WorkspaceError(
                     f"corpus {record.name!r} is still needed by {'; '.join(dependants)}. Delete or "

@@ -1,12 +1,11 @@
 """Whether a trained model is worth keeping, said where its training ends: a model no better than
 what it started from, or a reranker worse than its embedder alone (which is also faster), is not
-a success to announce in green."""
+a success to announce in green. The sentence is kept as a training run's `verdict`
+(jobs.results.TrainingRunResult), where the job panel reads it."""
 
 from __future__ import annotations
 
 from .fit import TrainResult
-
-VERDICT = "verdict"  # the key of a training run's result holding the sentence, when there is one
 
 
 def worse_than_start(result: TrainResult) -> str | None:

@@ -8,6 +8,7 @@ import pytest
 
 from ragtune_core.cli import main
 from ragtune_core.corpus.documents import Chunk, Document, load_chunks, save_corpus
+from ragtune_core.questions.drafts import pending_draft
 from ragtune_core.questions.qa_dataset import QADataset, save_dataset
 from ragtune_core.store.workspace import WorkspaceError
 
@@ -30,8 +31,8 @@ def cli(capsys, ws, *argv):
 def test_a_corpus_only_question_datasets_came_from_is_deleted(workspace):
     record = corpus(workspace)
     save_dataset(workspace, "qa", dataset(), record.id, {})
-    assert workspace.corpus_dependants(record.id) == []
-    workspace.delete_corpus(record.id)
+    assert workspace.corpus_dependants(record.id, pending_draft) == []
+    workspace.delete_corpus(record.id, pending_draft)
     assert workspace.list_corpora() == [] and not workspace.corpus_dir(record.id).exists()
     assert [d.name for d in workspace.list_datasets()] == ["qa"]
 
@@ -45,7 +46,7 @@ def test_a_corpus_a_router_dataset_uses_is_kept_and_the_refusal_names_it(workspa
     record = corpus(workspace)
     save_dataset(workspace, "cities-router", dataset("router"), record.id, {})
     with pytest.raises(WorkspaceError, match="corpus 'docs' is still needed by router dataset 'cities-router'"):
-        workspace.delete_corpus(record.id)
+        workspace.delete_corpus(record.id, pending_draft)
     assert [c.name for c in workspace.list_corpora()] == ["docs"] and load_chunks(workspace, record.id)
 
 
@@ -57,13 +58,13 @@ def test_drafts_not_yet_accepted_and_running_generations_hold_the_corpus(workspa
     workspace.update_run(running.id, state="running")
     other = workspace.create_run("generate_questions", "other", {"corpus_id": "corpus-else"})
     workspace.update_run(other.id, state="running")
-    assert workspace.corpus_dependants(record.id) == [
+    assert workspace.corpus_dependants(record.id, pending_draft) == [
         f"the draft of run 'gen · docs' ({draft.id}), not accepted yet",
         f"running run 'router · docs' ({running.id})",
     ]
     workspace.update_run(draft.id, result={"draft": "somewhere/draft.json", "accepted_dataset_id": "dataset-x"})
     workspace.update_run(running.id, state="failed")
-    workspace.delete_corpus(record.id)
+    workspace.delete_corpus(record.id, pending_draft)
     assert workspace.list_corpora() == []
 
 
@@ -98,6 +99,6 @@ def test_a_dataset_a_job_uses_is_not_deleted(workspace):
 
 def test_chunks_of_a_corpus_that_is_gone_are_named_not_a_missing_file(workspace):
     record = corpus(workspace)
-    workspace.delete_corpus(record.id)
+    workspace.delete_corpus(record.id, pending_draft)
     with pytest.raises(WorkspaceError, match=f"no corpus with id '{record.id}'"):
         load_chunks(workspace, record.id)

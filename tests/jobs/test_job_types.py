@@ -76,3 +76,17 @@ def test_a_training_result_is_read_typed_once_naming_the_run_and_key(workspace):
         FileContentError, match=f"the result of run {damaged.id} in the catalogue: best_step: expected an integer"
     ):
         TrainingRunResult.of_run(damaged)
+
+
+def test_a_training_verdict_is_a_typed_field_and_older_results_have_none(workspace):
+    from ragtune_core.jobs.results import TrainingRunResult
+
+    said = {**TRAINING_RESULT, "verdict": "No better than the model it started from"}
+    result = TrainingRunResult.of_run(_training_run(workspace, JobState.SUCCEEDED, said))
+    assert result.verdict == said["verdict"] and result.to_dict()["verdict"] == said["verdict"]
+    assert TrainingRunResult.of_run(_training_run(workspace, JobState.SUCCEEDED, TRAINING_RESULT)).verdict is None
+    damaged = _training_run(workspace, JobState.SUCCEEDED, {**TRAINING_RESULT, "verdict": 3})
+    with pytest.raises(
+        FileContentError, match=f"run {damaged.id} in the catalogue: verdict: expected a string or null"
+    ):
+        TrainingRunResult.of_run(damaged)

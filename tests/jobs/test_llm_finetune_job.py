@@ -123,7 +123,7 @@ def test_local_fine_tune_registers_the_trained_folder(workspace, chat_data, monk
         on_event=lambda event, data: events.append((event, data)),
     )
     [model] = workspace.list_models("llm")
-    assert Path(model.path) == Path(result["model_path"]) == workspace.model_dir("router-local")
+    assert Path(model.path) == Path(result.model_path) == workspace.model_dir("router-local")
     described = FinetunedLLM.load(model.path)
     assert described.where == LOCAL and described.model_id is None and described.metrics["eval_token_accuracy"] == 0.9
     assert [d["train_loss"] for e, d in events if e == "metrics"][0] == 1.0

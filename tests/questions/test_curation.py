@@ -17,6 +17,7 @@ from ragtune_core.questions.curation import (
     questions_table,
     save_draft,
 )
+from ragtune_core.questions.drafts import DraftResult
 from ragtune_core.questions.qa_dataset import DatasetError, QADataset, load_dataset, save_dataset
 from ragtune_core.store.workspace import WorkspaceError
 
@@ -221,11 +222,12 @@ def test_accept_draft_splits_saves_and_marks_the_run_accepted(workspace):
         "generator": "offline",
         "run_id": run_id,
     }
-    assert workspace.get_run(run_id).result == {
-        "draft": str(workspace.run_dir(run_id) / "draft.json"),
-        "questions": 4,
-        "accepted_dataset_id": record.id,
-    }
+    accepted = DraftResult.of_run(workspace.get_run(run_id))
+    assert (accepted.draft, accepted.questions, accepted.accepted_dataset_id) == (
+        str(workspace.run_dir(run_id) / "draft.json"),
+        4,
+        record.id,
+    )
 
 
 def test_accept_draft_saves_the_curated_version_without_changing_it(workspace):

@@ -500,6 +500,7 @@ def test_comparison_job_in_a_worker(workspace, dataset_id):
         "match_rates": {"base": comparison.report("base").match_rate},
         "skipped": [],
         "held_out": {},
+        "failed": [],
     }
     assert final.done == final.total > 0
     events = jobs.read_events(workspace, status.run_id)

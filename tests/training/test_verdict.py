@@ -2,12 +2,14 @@
 line and result (training.verdict), and as a warning, not a green success, on the Fine-tune page."""
 
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from ragtune_core import jobs
+from ragtune_core.jobs.results import TrainingRunResult
 from ragtune_core.questions.qa_dataset import QADataset, save_dataset
 from ragtune_core.training.fit import TrainResult
-from ragtune_core.training.verdict import VERDICT, worse_than_start
+from ragtune_core.training.verdict import worse_than_start
 from tests.page_helpers import open_page, shown
 
 
@@ -46,7 +48,9 @@ def test_a_model_that_never_beat_its_start_says_so():
 def test_the_fine_tune_page_warns_instead_of_announcing_success(workspace, monkeypatch):
     monkeypatch.setenv("RAGTUNE_WORKSPACE", str(workspace.root))
     save_dataset(workspace, "qa", QADataset({"q": "x"}, {"p": "y"}, {"q": ["p"]}), None, {})
-    verdict = worse_than_start(result(0.60, 0.844, embedder=0.956))
+    trained = result(0.60, 0.844, embedder=0.956)
+    verdict = worse_than_start(trained)
+    kept = TrainingRunResult(**asdict(trained), model_id="m1", model_name="reranker", model_path="m", verdict=verdict)
     run = workspace.create_run(jobs.JobKind.TRAIN_CROSS_ENCODER, "reranker", {})
     jobs.runner.write_status(
         workspace,
@@ -57,7 +61,7 @@ def test_the_fine_tune_page_warns_instead_of_announcing_success(workspace, monke
             started=time.time(),
             finished=time.time(),
             message=f"validation accuracy@1 0.600 → 0.844. {verdict}",
-            result={VERDICT: verdict},
+            result=kept.to_dict(),
         ),
     )
     at = open_page("finetune")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +22,7 @@ from ...llm.pricing import price_table
 from ...routing.llm_selector import HOSTED, LOCAL, FinetunedLLM
 from ...runs import EventKind
 from ...store.models import LLM
+from ...store.run_results import RunResult
 from ...store.shapes import limit, settings
 from ...store.workspace import Workspace, WorkspaceError
 from ..config import TrainingError
@@ -137,10 +138,27 @@ def check_request(ws: Workspace, request: LLMFinetuneRequest) -> tuple[ChatData,
     return data, report
 
 
+@dataclass(kw_only=True)
+class LLMFinetuneResult(RunResult):
+    """What an LLM fine-tuning run (jobs' train_llm) keeps, typed: the model it registered and the provider's
+    job that trained it. Built by fine_tune_llm, parsed once where it is read (store.run_results)."""
+
+    model_id: str
+    model_name: str
+    model_path: str
+    provider: str  # "local", "openai", "together", "fireworks"
+    provider_job: str  # the provider's job id
+    fine_tuned_model: str | None  # a hosted model id; None for a local LoRA (its folder is model_path)
+    base_model: str
+    tools_hash: str  # the tools it learned to route (training.llm.data)
+    trained_tokens: int | None = None
+    metrics: dict[str, float | int | str] = field(default_factory=dict)  # the provider's final metrics
+
+
 def fine_tune_llm(
     ws: Workspace, request: LLMFinetuneRequest, on_event: OnEvent | None = None, run_id: str | None = None
-) -> dict:
-    """Fine-tune on the request's chat data and register the model; returns the run's summary.
+) -> LLMFinetuneResult:
+    """Fine-tune on the request's chat data and register the model; returns the run's result.
 
     Example:
         >>> fine_tune_llm(ws, LLMFinetuneRequest("cities-chat", "cities-smollm2"), print)
@@ -177,18 +195,18 @@ def fine_tune_llm(
     except BaseException:
         ws.release_model(reserved.id)
         raise
-    return {
-        "model_id": record.id,
-        "model_name": record.name,
-        "model_path": str(folder),
-        "provider": request.provider,
-        "provider_job": job.id,
-        "fine_tuned_model": job.fine_tuned_model,
-        "base_model": job.base_model,
-        "tools_hash": data.tools_hash,
-        "trained_tokens": job.trained_tokens,
-        "metrics": metrics,
-    }
+    return LLMFinetuneResult(
+        model_id=record.id,
+        model_name=record.name,
+        model_path=str(folder),
+        provider=request.provider,
+        provider_job=job.id,
+        fine_tuned_model=job.fine_tuned_model,
+        base_model=job.base_model,
+        tools_hash=data.tools_hash,
+        trained_tokens=job.trained_tokens,
+        metrics=metrics,
+    )
 
 
 def _run_job(
