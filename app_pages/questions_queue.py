@@ -76,7 +76,8 @@ def _card(dataset_id: str, item: QueueItem, curation: Curation) -> None:
         )
         st.dataframe(table, hide_index=True, width="stretch")
         buttons = st.columns(len(item.candidates) + 1)
-        for column, candidate in zip(buttons, (c for c in item.candidates if not c.labelled), strict=True):
+        # More columns than other answers: the labelled candidate has none, and the last column holds Drop.
+        for column, candidate in zip(buttons, (c for c in item.candidates if not c.labelled), strict=False):
             column.button(
                 f"Answer: {candidate.name}",
                 key=f"relabel-{dataset_id}-{qid}-{candidate.id}",
