@@ -5,9 +5,9 @@ import streamlit as st
 
 from app_pages.basics import literal, workspace
 from app_pages.finetune_charts import training_charts
+from app_pages.finetune_form import start_training, training_form
 from app_pages.kept_choices import kept
 from app_pages.state import State
-from app_pages.training_settings import model_choice, search_settings, training_settings
 from app_pages.widgets.downloads import model_download
 from app_pages.widgets.errors import errors_shown
 from app_pages.widgets.job_panel import run_panel
@@ -16,13 +16,7 @@ from ragtune_core import jobs
 from ragtune_core.jobs.results import training_history
 from ragtune_core.questions import EVALUATION_ONLY, load_dataset
 from ragtune_core.questions.pickers import training_first
-from ragtune_core.training import (
-    CrossEncoderTrainConfig,
-    EmbeddingTrainConfig,
-    TrainingError,
-    planned_schedule,
-    preflight,
-)
+from ragtune_core.training import TrainingError, planned_schedule
 from ragtune_core.training.duration import estimate_training
 
 ws = workspace()
@@ -64,7 +58,6 @@ model_type = st.segmented_control(
     key="model_type",
     format_func={"embedding": "Embedding model", "cross_encoder": "Cross-encoder"}.get,
 )
-embedders = [m.name for m in ws.list_models("embedding")]
 record = pick("Dataset", training_first(datasets), key=kept(State.DATASET, [d.id for d in datasets]))
 if held_out:
     st.caption(
@@ -74,42 +67,7 @@ if held_out:
             "they show what users' own questions get, apart from the generated validation."
         )
     )
-with st.form("train"):
-    if model_type == "cross_encoder":
-        # The newest embedder fine-tuned on this dataset ranks its hard negatives best and gives the start.
-        tuned = ws.newest_model_trained_on(record.id, "embedding")
-        models = {
-            "embedder": model_choice(
-                "Embedder for hard negatives",
-                embedders,
-                f"ce-embedder-{record.id}",
-                preferred=tuned.name if tuned else None,
-                help="Ranks each question's hard negatives. Chosen for you: the newest "
-                "embedding model fine-tuned on this dataset, if there is one.",
-            )
-        }
-        base = model_choice(
-            "Start from",
-            [m.name for m in ws.list_models("cross_encoder")],
-            "ce-base",
-            default="the embedder's weights, new score head",
-            help="An encoder fine-tuned on the same data already tells right from wrong, so the "
-            "cross-encoder starts from the embedder's and learns a new score head; or pick a "
-            "trained reranker to go on from.",
-        )
-        config_class = CrossEncoderTrainConfig
-    else:
-        base, models, config_class = model_choice("Base model", embedders, "emb-base"), {}, EmbeddingTrainConfig
-    name = st.text_input(
-        "Name of the fine-tuned model",
-        value=f"{record.name}-{'reranker' if model_type == 'cross_encoder' else 'minilm'}",
-    )
-    try:
-        config = training_settings(config_class, base, qa=record.kind == "qa", **models)
-        search = search_settings(model_type)
-    except TrainingError as exc:
-        config, search = exc, None
-    submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
+config, name, search, submitted = training_form(record, model_type)
 dataset = None
 with errors_shown(stop=False):  # a damaged dataset file is named; runs and models below still show
     dataset = load_dataset(ws, record.id)
@@ -126,27 +84,8 @@ if (
             f"Estimated time on this machine: {estimated_training(dataset, config, search)}."
         )
 
-
-def start_training(config, name: str, search) -> None:
-    """Check everything a training needs, then start it in a worker; problems are shown, not raised."""
-    if isinstance(config, TrainingError):
-        st.error(literal(config))
-    elif "" in (config.base_model, getattr(config, "embedder", None)):
-        st.error("Type a Hub id or a folder for the model marked 'Other'.")
-    else:
-        try:
-            name, dataset = preflight(ws, record.id, name, config)
-        except TrainingError as exc:
-            st.error(f"{literal(exc)}. Fix it on the Questions page or pick another name.")
-            return
-        with errors_shown(stop=False):  # e.g. a training started meanwhile holds the name
-            params = jobs.training_job_params(record.id, name, config, search)
-            status = jobs.start_job(ws, JOB_KINDS[model_type], params, name=name, dataset_id=record.id)
-            st.session_state[State.TRAINING_RUN] = status.run_id
-
-
 if submitted:
-    start_training(config, name, search)
+    start_training(record, JOB_KINDS[model_type], config, name, search)
 
 run_panel(JOB_KINDS.values(), State.TRAINING_RUN, chart=training_charts)
 

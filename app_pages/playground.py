@@ -8,27 +8,15 @@ import streamlit as st
 
 from app_pages.basics import literal, workspace
 from app_pages.kept_choices import kept
+from app_pages.playground_tool import run_tool
 from app_pages.state import State
 from app_pages.widgets.charts import chart
 from app_pages.widgets.pickers import pick, selector_picker
-from app_pages.widgets.waits import waited
-from ragtune_core.corpus import load_chunks, load_documents
 from ragtune_core.errors import RagtuneError
 from ragtune_core.questions import load_dataset
 from ragtune_core.questions.pickers import training_first
-from ragtune_core.questions.router import SUMMARY, VECTOR, dataset_tools
-from ragtune_core.routing import (
-    extractive_summary,
-    grounded_answer,
-    llm_summary,
-    load_router_task,
-    make_selector,
-    retrieve,
-    route_query,
-    route_table,
-    scores_frame,
-)
-from ragtune_core.store import load_embedder
+from ragtune_core.questions.router import dataset_tools
+from ragtune_core.routing import load_router_task, make_selector, route_query, route_table, scores_frame
 
 ws = workspace()
 st.title("Playground")
@@ -70,18 +58,6 @@ if routed:
                 st.stop()
             st.session_state[State.ROUTED_QUERY] = (record.id, query, routes)
 
-
-def remembered(run: tuple, compute):
-    """compute()'s output, kept for `run` (what it was computed from): a rerun or a return to the page
-    shows it at once rather than waiting for it again."""
-    last = st.session_state.get(State.TOOL_OUTPUT)
-    if last and last[0] == run:
-        return last[1]
-    result = compute()
-    st.session_state[State.TOOL_OUTPUT] = (run, result)
-    return result
-
-
 result = st.session_state.get(State.ROUTED_QUERY)
 if not result or result[0] != record.id:
     st.stop()
@@ -117,69 +93,4 @@ tool = tools.get(choices[picked[by]].id)
 if tool is None:
     output.warning(f"{literal(choices[picked[by]].name)} is not among the dataset's tools: nothing to run.")
     st.stop()
-output.markdown(f"**{literal(tool.name)}** · {literal(tool.description)}")
-if tool.kind not in (VECTOR, SUMMARY):
-    why = (
-        "the dataset names no kind for it (imported without RAGTune's tools), so RAGTune cannot tell whether "
-        "it retrieves passages or summarises"
-        if not tool.kind
-        else "it is a user-defined tool"
-    )
-    output.info(f"{literal(tool.name)} cannot be run here: {why}. The routing above is the result.")
-    st.stop()
-if record.corpus_id is None or tool.document_id is None:
-    output.info("This tool has no document in a workspace corpus, so there is nothing here to run it on.")
-    st.stop()
-documents = {d.doc_id: d for d in load_documents(ws, record.corpus_id)}
-document = documents.get(tool.document_id)
-if document is None:
-    output.warning("The tool's document is no longer in its corpus.")
-    st.stop()
-embedder_spec = next((s for s in specs if s.kind == "embedding"), None)
-run = (record.id, query, tool.id, embedder_spec, llm_config and llm_config.model)
-with output:
-    embedder_path = embedder_spec.path if embedder_spec else None
-    embedder = waited("Loading the embedding model…", lambda: load_embedder(embedder_path))
-    if tool.kind == SUMMARY:
-        try:
-            summary = waited(
-                "Summarising the document…" + (" (an LLM can take a minute)" if llm_config else ""),
-                lambda: remembered(
-                    run,
-                    lambda: llm_summary(llm_config, document) if llm_config else extractive_summary(embedder, document),
-                ),
-            )
-        except RagtuneError as exc:
-            st.error(literal(exc))
-            st.stop()
-        label = (
-            "Summary (LLM)"
-            if summary.method == "llm"
-            else "Extractive summary (no LLM configured: the sentences closest to the document's gist)"
-        )
-        st.markdown(f"**{label}**")
-        st.markdown(literal(summary.text))
-    else:
-        chunks = [c for c in load_chunks(ws, record.corpus_id) if c.doc_id == document.doc_id]
-        sources = retrieve(embedder, chunks, query, top_k=5)
-        st.markdown(f"**Top passages of {literal(document.title)}**")
-        st.dataframe(
-            [
-                {"score": round(s.score, 3), "page": s.chunk.page, "section": s.chunk.section, "text": s.chunk.text}
-                for s in sources
-            ],
-            hide_index=True,
-            width="stretch",
-            column_config={"text": st.column_config.TextColumn(width="large")},
-        )
-        if llm_config:
-            try:
-                answer = waited(
-                    "Answering…", lambda: remembered(run, lambda: grounded_answer(llm_config, query, sources))
-                )
-                st.markdown("**Answer**")
-                st.markdown(literal(answer))
-            except RagtuneError as exc:
-                st.error(literal(exc))
-        else:
-            st.caption("Configure an LLM (the toggle above) for an answer grounded on these passages.")
+run_tool(output, record, tool, query, specs, llm_config)

@@ -1,14 +1,14 @@
 """Questions page, curation queue: the questions of a dataset worth a look, each a click from its fix,
 and the decisions saved as the dataset's next version (the one shown stays as it is)."""
 
-import pandas as pd
 import streamlit as st
 
 from app_pages.basics import literal, workspace
+from app_pages.questions_queue_card import question_card
 from app_pages.state import State
 from app_pages.widgets.errors import errors_shown
 from ragtune_core.questions import DatasetError, QADataset
-from ragtune_core.questions.queue import WEIGHTS, Curation, QueueItem, curated
+from ragtune_core.questions.queue import WEIGHTS, Curation, curated
 from ragtune_core.questions.versions import changes_of, save_version, versions_of
 from ragtune_core.routing.queue_scores import curation_queue
 from ragtune_core.store import DatasetRecord, WorkspaceError
@@ -49,7 +49,7 @@ def curation_panel(record: DatasetRecord, dataset: QADataset) -> None:
     pages = max(1, -(-len(shown) // PAGE_SIZE))
     page = st.number_input(f"Page (of {pages})", 1, pages, 1, key=f"queue-page-{record.id}") if pages > 1 else 1
     for item in shown[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]:
-        _card(record.id, item, curation)
+        question_card(record.id, item, curation)
     _save_button(record, dataset, curation)
 
 
@@ -61,72 +61,6 @@ def _versions_caption(record: DatasetRecord) -> None:
             for d in lineage
         ]
         st.caption(literal("Versions · " + " · ".join(said)))
-
-
-def _card(dataset_id: str, item: QueueItem, curation: Curation) -> None:
-    qid = item.query_id
-    with st.container(border=True):
-        st.markdown(f"**{literal(item.question)}**" + (f" · {item.part}" if item.part else ""))
-        st.caption(literal(" · ".join(f"{r.code}: {r.detail}" for r in item.reasons)))
-        table = pd.DataFrame(
-            [
-                {"answer": "✓ labelled" if c.labelled else "", "candidate": c.name, **c.scores, "text": c.text}
-                for c in item.candidates
-            ]
-        )
-        st.dataframe(table, hide_index=True, width="stretch")
-        buttons = st.columns(len(item.candidates) + 1)  # the unlabelled candidates, then Drop in the last column
-        for column, candidate in zip(buttons, (c for c in item.candidates if not c.labelled), strict=False):
-            column.button(
-                f"Answer: {candidate.name}",
-                key=f"relabel-{dataset_id}-{qid}-{candidate.id}",
-                on_click=_decide,
-                args=(curation, "relabel", qid, candidate.id),
-            )
-        buttons[-1].button(
-            "Drop",
-            key=f"drop-{dataset_id}-{qid}",
-            icon=":material/delete:",
-            on_click=_decide,
-            args=(curation, "drop", qid, None),
-        )
-        st.text_input(
-            "Wording",
-            item.question,
-            key=f"reword-{dataset_id}-{qid}",
-            on_change=_reword,
-            args=(curation, dataset_id, item),
-            help="Fix the question as it should read; Enter keeps it.",
-        )
-        decided = _decision(curation, item)
-        if decided:
-            st.info(literal(decided), icon=":material/edit_note:")
-
-
-def _decide(curation: Curation, action: str, qid: str, value: str | None) -> None:
-    if action == "drop":
-        curation.drop.add(qid)
-    else:
-        curation.relabel[qid] = value
-
-
-def _reword(curation: Curation, dataset_id: str, item: QueueItem) -> None:
-    text = st.session_state[f"reword-{dataset_id}-{item.query_id}"].strip()
-    if text and text != item.question:
-        curation.reword[item.query_id] = text
-    else:
-        curation.reword.pop(item.query_id, None)
-
-
-def _decision(curation: Curation, item: QueueItem) -> str:
-    names = {c.id: c.name for c in item.candidates}
-    if item.query_id in curation.drop:
-        return "To be dropped."
-    said = [
-        f"answer: {names[curation.relabel[item.query_id]]}" if item.query_id in curation.relabel else "",
-        f"worded: {curation.reword[item.query_id]}" if item.query_id in curation.reword else "",
-    ]
-    return "; ".join(s for s in said if s)
 
 
 def _save_button(record: DatasetRecord, dataset: QADataset, curation: Curation) -> None:

@@ -3,17 +3,15 @@
 import streamlit as st
 
 from app_pages.basics import literal, workspace
+from app_pages.questions_accept import accept_form, show_last_accepted
 from app_pages.questions_grid import Grid, draft_grid
-from app_pages.state import State
 from app_pages.widgets.errors import errors_shown
 from app_pages.widgets.pickers import pick
 from ragtune_core.corpus import load_chunks
 from ragtune_core.questions import (
-    SPLIT_MODES,
     DatasetError,
     DraftResult,
     QADataset,
-    accept_draft,
     apply_table,
     coverage,
     draft_path,
@@ -28,8 +26,6 @@ from ragtune_core.questions.queue import passage_names
 from ragtune_core.routing import counts_per_tool
 from ragtune_core.store import RunRecord, WorkspaceError, version_of
 
-ACCEPTED = "accepted-draft-message"  # what the last accept saved, shown once after its rerun
-
 
 def review_drafts(generation_kinds: tuple[str, ...]) -> None:
     """Pick a generated question set not yet accepted, edit it, keep the edits or accept it."""
@@ -37,8 +33,7 @@ def review_drafts(generation_kinds: tuple[str, ...]) -> None:
     runs = sorted((r for kind in generation_kinds for r in ws.list_runs(kind)), key=lambda r: r.created, reverse=True)
     with errors_shown():  # a run's result of another shape is named
         drafts = [r for r in runs if pending_draft(r)]
-    if ACCEPTED in st.session_state:
-        st.success(st.session_state.pop(ACCEPTED))
+    show_last_accepted()
     if not drafts:
         st.info("Generated questions appear here for review before they are saved as a dataset.")
         return
@@ -54,7 +49,7 @@ def review_drafts(generation_kinds: tuple[str, ...]) -> None:
     _save_buttons(run, curated, has_duplicates=bool(find_duplicates(draft.queries)))
     if curated is not None:
         _bulk_actions(run, draft, grid)
-    _accept_form(run, curated, draft.kind)
+    accept_form(run, curated, draft.kind)
 
 
 def _opened_draft(run: RunRecord) -> QADataset:
@@ -140,31 +135,3 @@ def _save(run: RunRecord, draft: QADataset) -> None:
         save_draft(workspace(), run.id, draft)
         st.session_state[f"opened-draft-{run.id}"] = draft
         st.rerun()
-
-
-def _accept_form(run: RunRecord, curated: QADataset | None, kind: str) -> None:
-    with st.form("accept"):
-        name = st.text_input(
-            "Dataset name", value=f"{run.name.split(' · ')[-1]} {'router' if kind == 'router' else 'questions'}"
-        )
-        by, ratio, seed = st.columns(3)
-        split_by = by.selectbox(
-            "Split by", SPLIT_MODES, help="By document: validation documents are never trained on (the honest test)."
-        )
-        val_ratio = ratio.slider("Validation share", 0.05, 0.5, 0.2, 0.05)
-        split_seed = seed.number_input("Seed", 0, 10_000, 42)
-        if st.form_submit_button("Accept and save dataset", type="primary", disabled=curated is None):
-            try:
-                if curated.version != version_of(draft_path(workspace(), run.id).read_bytes()):
-                    raise DatasetError("the draft was changed by someone else since you opened it; reload it first")
-                record = accept_draft(workspace(), run.id, name, curated, split_by, val_ratio, int(split_seed))
-            except (DatasetError, WorkspaceError) as exc:
-                st.error(literal(exc))
-            else:  # the accepted draft leaves the review at once; the message outlives the rerun
-                st.session_state[State.DATASET] = record.id
-                note = record.params.get("split_note")
-                st.session_state[ACCEPTED] = (
-                    f"Saved dataset **{literal(record.name)}** ({record.n_queries} "
-                    "questions)." + (f" {literal(note.capitalize())}." if note else "")
-                )
-                st.rerun()

@@ -67,9 +67,9 @@ def test_events_a_chart_cannot_read_are_said_instead_of_the_chart(ws):
 def test_a_damaged_dataset_is_named_on_the_fine_tune_page(ws):
     path = ws.dataset_path(ws.list_datasets()[0].id)
     data = json.loads(path.read_text())
-    data["ragtune"]["split"]["q0"] = "test"
+    data["ragtune"]["split"]["q0"] = "holdout"
     path.write_text(json.dumps(data))
     at = open_page("finetune")
     assert not at.exception, at.exception
-    assert 'dataset.json: ragtune.split["q0"]: expected one of "train", "val", got "test"' in shown(at.error)
+    assert 'dataset.json: ragtune.split["q0"]: expected one of "train", "val", "test", got "holdout"' in shown(at.error)
     assert "Run history" in [h.value for h in at.subheader]

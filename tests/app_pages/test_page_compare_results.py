@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 
-from ragtune_core.evaluation import duration
+import app_pages.compare_retrievers as retrievers
 from ragtune_core.evaluation.retrieval import save_report
 from ragtune_core.questions.qa_dataset import QADataset, save_dataset
 from ragtune_core.reporting.history import RETRIEVAL, ROUTER, recording
@@ -30,7 +30,7 @@ BASE = f"embedding · {DEFAULT_BASE_MODEL}"
 def ws(tmp_path, monkeypatch):
     monkeypatch.setenv("RAGTUNE_WORKSPACE", str(tmp_path / "ws"))
     # The estimate before Evaluate measures this machine with the bundled model: not what these tests read.
-    monkeypatch.setattr(duration, "estimate_evaluation", lambda *args: Estimate({"encoding": 1.0}))
+    monkeypatch.setattr(retrievers, "estimate_evaluation", lambda *args: Estimate({"encoding": 1.0}))
     return Workspace(tmp_path / "ws")
 
 

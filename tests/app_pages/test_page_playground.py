@@ -4,7 +4,7 @@ import pytest
 import streamlit
 from streamlit.testing.v1 import AppTest
 
-import ragtune_core.routing
+import app_pages.playground_tool as playground_tool
 from ragtune_core.corpus.documents import Chunk, Document, save_corpus
 from ragtune_core.questions.qa_dataset import load_dataset, save_dataset
 from ragtune_core.questions.router.datasets import generate_router_dataset
@@ -76,7 +76,7 @@ def test_without_router_dataset_the_page_says_how_to_make_one(tmp_path, monkeypa
 def summaries(monkeypatch):
     """Each summary's computation, as the spinners open while it ran."""
     spinning, calls = [], []
-    real_spinner, real_summary = streamlit.spinner, ragtune_core.routing.extractive_summary
+    real_spinner, real_summary = streamlit.spinner, playground_tool.extractive_summary
 
     @contextmanager
     def recorded_spinner(text, *args, **kwargs):
@@ -92,7 +92,7 @@ def summaries(monkeypatch):
         return real_summary(embedder, document)
 
     monkeypatch.setattr(streamlit, "spinner", recorded_spinner)
-    monkeypatch.setattr(ragtune_core.routing, "extractive_summary", recorded_summary)
+    monkeypatch.setattr(playground_tool, "extractive_summary", recorded_summary)
     return calls
 
 
