@@ -6,6 +6,7 @@ import streamlit as st
 
 from app_pages.basics import literal, workspace
 from app_pages.state import State
+from app_pages.widgets.waits import waited
 from ragtune_core.questions import (
     DatasetError,
     QADataset,
@@ -61,8 +62,10 @@ def _import(upload, name: str, evidence_corpus: str, import_kind: str) -> None:
         data = parse_json(upload.getvalue(), upload.name, error=DatasetError)
         if is_evidence_file(data):
             refuse_router_evidence(import_kind, upload.name)
-            record, match = import_evidence_set(
-                ws, parse_evidence_set(data, upload.name), name, evidence_corpus, upload.name
+            evidence = parse_evidence_set(data, upload.name)
+            record, match = waited(
+                "Matching each evidence phrase against the corpus's chunks…",
+                lambda: import_evidence_set(ws, evidence, name, evidence_corpus, upload.name),
             )
         else:
             imported = resolve_kind(data, QADataset.from_json_dict(data, upload.name), import_kind, upload.name)
