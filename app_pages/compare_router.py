@@ -12,10 +12,10 @@ from app_pages.basics import literal, workspace
 from app_pages.widgets.charts import chart
 from app_pages.widgets.errors import errors_shown
 from ragtune_core.llm.pricing import price_table
+from ragtune_core.reporting.serving import finetuned_llms, llm_selector_rows, teacher_agreements
 from ragtune_core.reporting.tables import mcnemar_words
 from ragtune_core.reporting.views import ComparisonView
 from ragtune_core.routing import confusion_frame, misrouted_table
-from ragtune_core.training.llm.serving import finetuned_llms, llm_selector_rows, teacher_agreements
 
 TEXT_COLUMNS = {
     "Verdict": st.column_config.TextColumn(width="large"),

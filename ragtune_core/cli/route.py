@@ -10,6 +10,7 @@ from ..evaluation.retrieval import PARTS
 from ..llm.config import key_rule
 from ..reporting.headline import p_phrase
 from ..reporting.history import recorded_comparison
+from ..reporting.serving import finetuned_llms, teacher_agreements
 from ..routing.compare import llm_routing_estimates, load_router_task, route_query
 from ..routing.llm_selector import BATCH_STATES, FinetunedLLM, batch_states_in
 from ..routing.selectors import Choice
@@ -19,7 +20,6 @@ from ..routing.tables import route_rows
 from ..store.models import LLM
 from ..store.workspace import Workspace, WorkspaceError
 from ..training.cross_encoder import MODEL_KIND
-from ..training.llm.serving import finetuned_llms, teacher_agreements
 from .cross_encoder import EMBEDDING_KIND, model_of_kind
 from .errors import CommandFailed, UsageError
 from .evaluate import BASE, PART_HELP, part_to_report

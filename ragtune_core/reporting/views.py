@@ -58,7 +58,7 @@ def selector_costs(ws: Workspace, comparison: RouterComparison) -> dict[str, flo
     """USD per 1,000 queries of each hosted fine-tuned LLM selector (the others' cost is not known), at the
     workspace's prices; none known while its llm_prices.json is damaged (the page's cost table names it)."""
     from ..llm.pricing import PriceError, price_table
-    from ..training.llm.serving import finetuned_llms, llm_selector_rows
+    from .serving import finetuned_llms, llm_selector_rows
 
     try:
         prices = price_table(ws)

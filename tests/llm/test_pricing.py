@@ -120,8 +120,8 @@ def test_an_llm_prices_file_of_an_earlier_version_loads_and_keeps_the_known_fine
 
 
 def test_one_table_prices_online_fine_tuned_and_training_tokens(workspace):
+    from ragtune_core.reporting.serving import fine_tuned_price
     from ragtune_core.training.llm.preflight import training_price_per_1m
-    from ragtune_core.training.llm.serving import fine_tuned_price
 
     assert fine_tuned_price("gpt-4.1-mini-2025-04-14") == (0.0008, 0.0032)
     assert training_price_per_1m("gpt-4.1-mini-2025-04-14") == 5.0

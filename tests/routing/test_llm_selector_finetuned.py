@@ -8,6 +8,7 @@ import pytest
 from ragtune_core.jobs.comparison_tasks import start_comparison_job
 from ragtune_core.llm.tokens import estimate_tokens
 from ragtune_core.questions.qa_dataset import save_dataset
+from ragtune_core.reporting.serving import hosted_cost_per_1000, llm_selector_rows
 from ragtune_core.routing.compare import compare_selectors, load_router_task, route_query
 from ragtune_core.routing.llm_selector import (
     HOSTED,
@@ -23,7 +24,6 @@ from ragtune_core.routing.llm_selector import (
 from ragtune_core.routing.selectors import Choice
 from ragtune_core.routing.specs import SelectorSpec, availability, make_selector
 from ragtune_core.training.llm.data import SYSTEM_PROMPT
-from ragtune_core.training.llm.serving import hosted_cost_per_1000, llm_selector_rows
 from tests.fake_openai import FakeOpenAIServer
 from tests.training.llm.helpers import MADE_UP, QUERIES, TWO_CALLS, router_dataset, teacher
 from tests.training.llm.helpers import PLAIN_TEXT as PLAIN_QUERY

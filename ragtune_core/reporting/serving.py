@@ -12,12 +12,12 @@ import json
 
 import numpy as np
 
-from ...llm.pricing import ModelPrice, price_for
-from ...llm.tokens import estimate_tokens
-from ...routing.compare import RouterComparison
-from ...routing.llm_selector import HOSTED, INVALID_OUTPUT_KINDS, FinetunedLLM, invalid_output_kind
-from ...routing.stats import TeacherAgreement, teacher_agreement
-from .data import DATASET_LABELS, load_chat_data, teacher_labels
+from ..llm.pricing import ModelPrice, price_for
+from ..llm.tokens import estimate_tokens
+from ..routing.compare import RouterComparison
+from ..routing.llm_selector import HOSTED, INVALID_OUTPUT_KINDS, FinetunedLLM, invalid_output_kind
+from ..routing.stats import TeacherAgreement, teacher_agreement
+from ..training.llm.data import DATASET_LABELS, load_chat_data, teacher_labels
 
 CALL_TOKENS = 12  # one tool call without arguments, as the model writes it
 
