@@ -4,6 +4,8 @@ compared (charts shown) and a query routed in the Playground (the picked tool sh
 Screenshots land in tests/screenshots/ (router-*.png) for a person to look at.
 """
 
+import re
+
 from tests.app_pages.test_e2e_browser import (  # noqa: F401  (fixtures and marks)
     _go,
     _shot,
@@ -42,10 +44,10 @@ def test_router_dataset_to_compare_charts_and_a_playground_answer(page):  # noqa
     page.get_by_text(SELECTOR).first.wait_for()  # the bundled embedder is a chosen selector
     page.get_by_role("button", name="Compare selectors").click()
     page.get_by_text("compare selectors · succeeded").wait_for(timeout=300_000)
+    page.get_by_text(re.compile(r": match rate \d\.\d{3} \[95% CI")).first.wait_for()  # one model's headline
     page.get_by_role("heading", name="Confusion").wait_for()
-    page.locator(".js-plotly-plot").nth(2).wait_for()  # match rate, latency, confusion
     page.locator(".js-plotly-plot").first.get_by_text("Match rate").first.wait_for()
-    page.locator(".js-plotly-plot").nth(2).get_by_text("picked tool").wait_for()
+    page.locator(".js-plotly-plot", has_text="picked tool").first.wait_for()  # the confusion heatmap
     _shot(page, "router-2-compare")
 
     _go(page, "5 · Playground")
