@@ -7,6 +7,7 @@ from app_pages.basics import literal, workspace
 from app_pages.corpus_sources import add_documents
 from app_pages.state import State
 from app_pages.widgets.errors import errors_shown
+from app_pages.widgets.flash import flash, show_flashed
 from app_pages.widgets.pickers import pick
 from app_pages.widgets.waits import waited
 from ragtune_core.corpus import build_corpus, default_chunk_size, load_chunks, load_documents
@@ -21,6 +22,7 @@ st.caption("Bring the documents your RAG app answers from. They are chunked as y
 
 staged: dict = st.session_state.setdefault(State.STAGED_DOCUMENTS, {})
 add_documents(staged)
+show_flashed()  # what "Chunk and save" saved, once its staged documents are gone
 
 if staged:
     st.subheader(f"Staged documents ({len(staged)})")
@@ -63,16 +65,18 @@ if staged:
             else:
                 staged.clear()
                 st.session_state[State.CORPUS] = built.record.id
-                st.success(
+                flash(
                     f"Saved corpus **{literal(built.record.name)}**: {built.record.n_documents} documents, "
                     f"{built.record.n_chunks} chunks."
                 )
                 if built.share_cut_off:
-                    st.warning(
+                    flash(
                         f"This model reads {built.model_limit} tokens of a passage: {built.share_cut_off:.0%} "
                         "of the corpus's tokens lie beyond and are never seen in training or retrieval. "
-                        "Smaller chunks keep them."
+                        "Smaller chunks keep them.",
+                        warning=True,
                     )
+                st.rerun()
         if clear.form_submit_button("Clear staged documents"):
             staged.clear()
             st.rerun()

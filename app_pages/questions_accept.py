@@ -4,15 +4,9 @@ import streamlit as st
 
 from app_pages.basics import literal, workspace
 from app_pages.state import State
+from app_pages.widgets.flash import flash
 from ragtune_core.questions import SPLIT_MODES, DatasetError, QADataset, accept_draft, draft_path
 from ragtune_core.store import RunRecord, WorkspaceError, version_of
-
-ACCEPTED = "accepted-draft-message"  # what the last accept saved, shown once after its rerun
-
-
-def show_last_accepted() -> None:
-    if ACCEPTED in st.session_state:
-        st.success(st.session_state.pop(ACCEPTED))
 
 
 def accept_form(run: RunRecord, curated: QADataset | None, kind: str) -> None:
@@ -37,7 +31,7 @@ def accept_form(run: RunRecord, curated: QADataset | None, kind: str) -> None:
             else:  # the accepted draft leaves the review at once; the message outlives the rerun
                 st.session_state[State.DATASET] = record.id
                 note = record.params.get("split_note")
-                st.session_state[ACCEPTED] = (
+                flash(
                     f"Saved dataset **{literal(record.name)}** ({record.n_queries} "
                     "questions)." + (f" {literal(note.capitalize())}." if note else "")
                 )

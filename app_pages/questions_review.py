@@ -3,9 +3,10 @@
 import streamlit as st
 
 from app_pages.basics import literal, workspace
-from app_pages.questions_accept import accept_form, show_last_accepted
+from app_pages.questions_accept import accept_form
 from app_pages.questions_grid import Grid, draft_grid
 from app_pages.widgets.errors import errors_shown
+from app_pages.widgets.flash import show_flashed
 from app_pages.widgets.pickers import pick
 from ragtune_core.corpus import load_chunks
 from ragtune_core.questions import (
@@ -33,7 +34,7 @@ def review_drafts(generation_kinds: tuple[str, ...]) -> None:
     runs = sorted((r for kind in generation_kinds for r in ws.list_runs(kind)), key=lambda r: r.created, reverse=True)
     with errors_shown():  # a run's result of another shape is named
         drafts = [r for r in runs if pending_draft(r)]
-    show_last_accepted()
+    show_flashed()  # what the last accept saved, once its draft has left the review
     if not drafts:
         st.info("Generated questions appear here for review before they are saved as a dataset.")
         return

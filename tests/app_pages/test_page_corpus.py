@@ -35,6 +35,9 @@ def test_paste_chunk_and_save_a_corpus(app, tmp_path):
 
     assert not app.exception
     assert "Saved corpus **cities**" in texts(app.success)
+    # the saved documents leave the staging area at once: no table or form offers them again
+    assert not [h for h in app.subheader if h.value.startswith("Staged documents")]
+    assert not [b for b in app.button if b.label == "Chunk and save"]
     corpora = Workspace(tmp_path / "ws").list_corpora()
     assert [(c.name, c.n_documents) for c in corpora] == [("cities", 1)]
     assert corpora[0].n_chunks >= 2  # three sentences do not fit one 16-token chunk
