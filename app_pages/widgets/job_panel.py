@@ -45,6 +45,7 @@ def _job_panel(run_id: str, chart: Callable[[list[dict]], None] | None) -> None:
     reruns once so it can show the results.
     """
     status = jobs.read_status(workspace(), run_id)
+    _run_caption(run_id)
 
     @st.fragment(run_every=POLL_SECONDS if status.is_active else None)
     def panel():
@@ -57,6 +58,17 @@ def _job_panel(run_id: str, chart: Callable[[list[dict]], None] | None) -> None:
                 st.rerun()  # the job just ended: let the page show its results
 
     panel()
+
+
+def _run_caption(run_id: str) -> None:
+    """Which run the panel follows, and on which dataset: the page's pickers may have moved on to another."""
+    ws = workspace()
+    run = ws.get_run(run_id)
+    dataset = {d.id: d.name for d in ws.list_datasets()}.get(run.dataset_id) if run.dataset_id else None
+    on = (
+        f" · on dataset **{literal(dataset)}**" if dataset else (" · its dataset was deleted" if run.dataset_id else "")
+    )
+    st.caption(f"Run **{literal(run.name)}**{on}")
 
 
 def _chart_events(chart: Callable[[list[dict]], None], events: list[dict]) -> None:

@@ -3,7 +3,7 @@ import pytest
 from ragtune_core import jobs
 from ragtune_core.questions.qa_dataset import QADataset, save_dataset, split_dataset
 from ragtune_core.store.workspace import Workspace
-from tests.page_helpers import open_page, texts, widget
+from tests.page_helpers import open_page, shown, texts, widget
 
 PASSAGES = {
     f"p{i}": (f"doc{i % 2}", f"Passage {i} tells that city {i} has {i * 3} bridges and a port.") for i in range(8)
@@ -61,6 +61,9 @@ def test_training_from_the_page_registers_a_model_and_fills_the_history(ws):
     assert 0 <= history.loc[0, "ndcg@10"] <= 1
     assert history.loc[0, "schedule"].startswith("1 epoch = ") and history.loc[0, "kept step"] >= 0
     assert at.get("plotly_chart"), "no live/final training chart"
+    # with another dataset picked, the run's panel still says which dataset it trained on
+    widget(at, "selectbox", "Dataset").set_value(ws.resolve("datasets", "unsplit").id).run()
+    assert "Run **bridges-model** · on dataset **bridges**" in shown(at.caption)
 
     # the same name again is refused, the first model untouched
     widget(at, "text_input", "Name of the fine-tuned model").input("bridges-model")
