@@ -35,7 +35,7 @@ from .phrasing import (
     section_questions,
     summary_requests,
 )
-from .profiles import DocumentProfile
+from .profiles import QUESTION_OPENERS, DocumentProfile
 from .prompts import SUMMARY_TEMPLATES, RouterPrompts, offline_summary_variations
 from .tools import Tool, fill_title
 
@@ -45,39 +45,6 @@ _SPARE_QUESTIONS = 2
 FACT_ONLY = (FACT,)
 
 DOCUMENT_LINE = "Document: {title}\n\n"
-# Question words lowered when a question is put after "Regarding {title}, ".
-_QUESTION_OPENERS = {
-    "what",
-    "which",
-    "who",
-    "whom",
-    "whose",
-    "when",
-    "where",
-    "why",
-    "how",
-    "is",
-    "are",
-    "was",
-    "were",
-    "does",
-    "do",
-    "did",
-    "can",
-    "could",
-    "should",
-    "would",
-    "will",
-    "has",
-    "have",
-    "had",
-    "name",
-    "describe",
-    "explain",
-    "list",
-    "in",
-    "according",
-}
 
 
 def offline_section_questions(profile: DocumentProfile | None, questions_per_document: int, seed: int) -> list[str]:
@@ -267,7 +234,7 @@ def name_document(question: str, title: str) -> str:
     if names_document(question, title):
         return question
     first, _, rest = question.partition(" ")
-    if first.lower() in _QUESTION_OPENERS:
+    if first.lower() in QUESTION_OPENERS:
         first = first.lower()
     return f"Regarding {title.strip()}, {first} {rest}".rstrip()
 

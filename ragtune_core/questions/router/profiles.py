@@ -51,8 +51,8 @@ def _place(opening: str) -> str | None:
     return "city" if word in ("capital", "metropolis", "municipality", "seaport") else word
 
 
-# Words after which a capitalised word still starts the question rather than a name.
-QUESTION_WORDS = {
+# Words that open a question ("What ...", "Name ..."): lowered when a question is put after "Regarding {title}, ".
+QUESTION_OPENERS = {
     "what",
     "which",
     "who",
@@ -83,6 +83,9 @@ QUESTION_WORDS = {
     "list",
     "in",
     "according",
+}
+# Words after which a capitalised word still starts the question rather than a name.
+QUESTION_WORDS = QUESTION_OPENERS | {
     "tell",
     "give",
     "regarding",
