@@ -13,6 +13,7 @@ from ragtune_core.errors import RagtuneError
 from ragtune_core.store.files import FileContentError, read_json, read_jsonl
 from ragtune_core.store.shapes import FILE_SHAPE, NOT_STORED, Text, parse
 from ragtune_core.store.workspace import load_saved_results
+from tests.store.test_shapes import COMMON_MISMATCHES
 
 
 @dataclass
@@ -55,16 +56,8 @@ def test_what_fits_comes_back_as_objects():
 
 @pytest.mark.parametrize(
     "change, message",
-    [
-        ({"name": None}, "f.json: name: expected a string, got null"),
-        ({"name": " "}, 'f.json: name: expected a non-empty string, got " "'),
-        ({"kind": "c"}, 'f.json: kind: expected one of "a", "b", got "c"'),
-        ({"parts": "p"}, 'f.json: parts: expected a list, got "p"'),
-        ({"parts": [{"start": 1}, {"start": "2"}]}, 'f.json: parts[1].start: expected an integer, got "2"'),
-        ({"parts": [{"start": True}]}, "f.json: parts[0].start: expected an integer, got true"),
-        ({"parts": [{"start": 1, "label": 3}]}, "f.json: parts[0].label: expected a string or null, got 3"),
-        ({"parts": [7]}, "f.json: parts[0]: expected an object with start, got 7"),
-        ({"scores": {"p": "high"}}, 'f.json: scores["p"]: expected a number, got "high"'),
+    COMMON_MISMATCHES
+    + [
         ({"span": [1]}, "f.json: span: expected a list of 2, got a list of 1"),
         ({"colour": "red"}, "f.json: unknown field(s) colour (known: name, kind, parts, scores, span, dataset_id"),
         (

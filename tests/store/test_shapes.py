@@ -34,19 +34,25 @@ def test_what_fits_comes_back_as_the_model():
     assert thing.parts == [Part(start=1), Part(start=2, label="two")] and thing.scores == {"p": 0.5}
 
 
+# What every stored shape says of these mismatches, a pydantic model or a dataclass (tests/store/test_files.py).
+COMMON_MISMATCHES = [
+    ({"name": None}, "f.json: name: expected a string, got null"),
+    ({"name": " "}, 'f.json: name: expected a non-empty string, got " "'),
+    ({"kind": "c"}, 'f.json: kind: expected one of "a", "b", got "c"'),
+    ({"parts": "p"}, 'f.json: parts: expected a list, got "p"'),
+    ({"parts": [{"start": 1}, {"start": "2"}]}, 'f.json: parts[1].start: expected an integer, got "2"'),
+    ({"parts": [{"start": True}]}, "f.json: parts[0].start: expected an integer, got true"),
+    ({"parts": [{"start": 1, "label": 3}]}, "f.json: parts[0].label: expected a string or null, got 3"),
+    ({"parts": [7]}, "f.json: parts[0]: expected an object with start, got 7"),
+    ({"scores": {"p": "high"}}, 'f.json: scores["p"]: expected a number, got "high"'),
+]
+
+
 @pytest.mark.parametrize(
     "change, message",
-    [
-        ({"name": None}, "f.json: name: expected a string, got null"),
-        ({"name": " "}, 'f.json: name: expected a non-empty string, got " "'),
-        ({"kind": "c"}, 'f.json: kind: expected one of "a", "b", got "c"'),
-        ({"parts": "p"}, 'f.json: parts: expected a list, got "p"'),
-        ({"parts": [{"start": 1}, {"start": "2"}]}, 'f.json: parts[1].start: expected an integer, got "2"'),
-        ({"parts": [{"start": True}]}, "f.json: parts[0].start: expected an integer, got true"),
-        ({"parts": [{"start": 1, "label": 3}]}, "f.json: parts[0].label: expected a string or null, got 3"),
-        ({"parts": [7]}, "f.json: parts[0]: expected an object with start, got 7"),
+    COMMON_MISMATCHES
+    + [
         ({"parts": [{}]}, "f.json: parts[0]: missing start"),
-        ({"scores": {"p": "high"}}, 'f.json: scores["p"]: expected a number, got "high"'),
         ({"size": 0}, "f.json: size: expected at least 1, got 0"),
         ({"size": 10}, "f.json: size: expected at most 9, got 10"),
         ({"tags": []}, "f.json: tags: expected at least one tag, got a list of 0"),
