@@ -71,10 +71,10 @@ def run(workspace: Path) -> str:
     chat, _ = ragtune(workspace, "llm-data", "router", "--name", "chat")
     llm, llm_seconds = ragtune(workspace, "train-llm", "chat", "--name", "smol")
     selectors = ["--embedding", "base", "--embedding", "emb", "--untuned-llm", "base", "--finetuned-llm", "smol"]
-    ragtune(workspace, "compare-selectors", "router", *selectors)
+    compared, _ = ragtune(workspace, "compare-selectors", "router", *selectors)  # its reported part: test
     ragtune(workspace, "compare-selectors", "handwritten", "--part", "all", *selectors)
 
-    val = latest_comparison(ws, ws.resolve("datasets", "router").id, "val")
+    held_out = latest_comparison(ws, ws.resolve("datasets", "router").id, compared["part"])
     handwritten = latest_comparison(ws, ws.resolve("datasets", "handwritten").id, "all")
     metrics = llm["metrics"]
     training = {
@@ -83,11 +83,11 @@ def run(workspace: Path) -> str:
         f"{metrics['tokens']:,} tokens ({metrics['schedule']})",
     }
     lines = [
-        "| selector | validation match rate [95% CI] | hand-written, training cities [95% CI] | "
+        f"| selector | {compared['part']} match rate [95% CI] | hand-written, training cities [95% CI] | "
         "latency p50 (ms/query) | training |",
         "|---|---|---|---|---|",
     ]
-    for report in val.reports:
+    for report in held_out.reports:
         h = handwritten.report(report.name)
         latency = statistics.median(report.latencies) * 1000 if report.latencies else float("nan")
         lines.append(
@@ -98,9 +98,10 @@ def run(workspace: Path) -> str:
     return "\n".join(
         [
             f"Router: {shown(WIKIPEDIA)} (8 cities), `ragtune router-dataset` defaults: {dataset['questions']} queries "
-            f"({dataset['train']} train, {dataset['val']} validation, split by document), {dataset['tools']} tools. "
+            f"({dataset['train']} train, {dataset['val']} validation, {dataset['test']} test, split by document), "
+            f"{dataset['tools']} tools. "
             f"Chat data: {chat['train']} training lines, {chat['val']} validation lines (the dataset's labels). "
-            f"Hand-written: the {kept} queries of {shown(HANDWRITTEN)} about the eight training cities, routed among "
+            f"Hand-written: the {kept} queries of {shown(HANDWRITTEN)} about the corpus's eight cities, routed among "
             "the dataset's 16 tools (a fine-tuned LLM answers only with the tools it learned). "
             f"LLM training: validation loss {metrics['eval_loss_before']:.3f} before, {metrics['eval_loss']:.3f} "
             "after; "

@@ -4,6 +4,7 @@ Screenshots of every step land in tests/screenshots/ for a person to look at.
 """
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -127,12 +128,30 @@ def _shot(page, name: str) -> None:
 def _go(page, title: str) -> None:
     page.get_by_role("link", name=title).click()
     page.get_by_role("heading", name=title.split(" · ")[1]).wait_for()
+    _wait_idle(page)  # an input changed while the page's first run goes on may be reset (streamlit#9100)
 
 
 def _wait_idle(page) -> None:
     """Wait until Streamlit has finished the current script run."""
     page.wait_for_timeout(300)
     page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=120_000)
+
+
+def wait_for_run(page, label: str, timeout_ms: int = 300_000) -> None:
+    """Wait until the job panel shows the run `label` ended; a run that failed, was cancelled or
+    outlasts the timeout fails the test with what the page showed, not a bare timeout."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    ended = page.get_by_text(re.compile(rf"{re.escape(label)} · (succeeded|failed|cancelled)")).first
+    try:
+        ended.wait_for(timeout=timeout_ms)
+    except PlaywrightTimeout:
+        pytest.fail(f"{label} did not end in {timeout_ms / 1000:.0f} s; the page showed:\n{_main_text(page)}")
+    assert f"{label} · succeeded" in ended.inner_text(), _main_text(page)
+
+
+def _main_text(page) -> str:
+    return page.locator("[data-testid='stMain']").inner_text()
 
 
 def paste_corpus(page) -> None:
@@ -174,12 +193,12 @@ def test_corpus_to_comparison_in_the_browser(page):
     page.get_by_label("Batch size", exact=True).fill("4")
     page.get_by_label("Max length (tokens)", exact=True).fill("64")
     page.get_by_role("button", name="Start training").click()
-    page.get_by_text("train embedding · succeeded").wait_for(timeout=300_000)
+    wait_for_run(page, "train embedding")
     _shot(page, "4-finetune")
 
     _go(page, "4 · Compare")
     page.get_by_role("button", name="Evaluate").click()
-    page.get_by_text("evaluate · succeeded").wait_for(timeout=300_000)
+    wait_for_run(page, "evaluate")
     page.locator(".js-plotly-plot").first.wait_for()
     page.get_by_role("heading", name="Per query").wait_for()
     _shot(page, "5-compare")

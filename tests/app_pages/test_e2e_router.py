@@ -15,6 +15,7 @@ from tests.app_pages.test_e2e_browser import (  # noqa: F401  (fixtures and mark
     page,
     paste_corpus,
     pytestmark,
+    wait_for_run,
 )
 
 SELECTOR = "embedding · all-MiniLM-L6-v2 (bundled)"
@@ -43,7 +44,7 @@ def test_router_dataset_to_compare_charts_and_a_playground_answer(page):  # noqa
     _go(page, "4 · Compare")
     page.get_by_text(SELECTOR).first.wait_for()  # the bundled embedder is a chosen selector
     page.get_by_role("button", name="Compare selectors").click()
-    page.get_by_text("compare selectors · succeeded").wait_for(timeout=300_000)
+    wait_for_run(page, "compare selectors")
     page.get_by_text(re.compile(r": match rate \d\.\d{3} \[95% CI")).first.wait_for()  # one model's headline
     page.get_by_role("heading", name="Confusion").wait_for()
     page.locator(".js-plotly-plot").first.get_by_text("Match rate").first.wait_for()
