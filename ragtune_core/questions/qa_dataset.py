@@ -32,6 +32,7 @@ from .dataset_file import EVALUATION_ONLY, STYLES, DatasetFile
 TRAIN, VAL, TEST = "train", "val", "test"
 TEST_RATIO = 0.2  # the share of documents (or questions) a split holds out for reporting
 SPLIT_MODES = ("document", "query")
+SEPARATE_TEST_DOCUMENTS = 10  # below this, validation and test share the held-out documents (plan_split)
 KINDS = ("qa", "router")
 
 
@@ -212,11 +213,37 @@ def plan_split(
     """Assign each query to train, val or (with `test_ratio` above 0) test.
 
     Validation picks the checkpoint kept and a reranker's blend; test chooses nothing, so its figure is
-    the one to report. by="document": whole documents go to validation and test, so none of their
-    passages is ever trained on; with fewer documents than parts, it splits by query and says so in the
-    note. by="query": queries are shuffled and cut, passages may be shared. The validation part is the
-    one a two-part split with the same seed makes.
+    the one to report. by="document": whole documents are held out, so none of their passages is ever
+    trained on. From SEPARATE_TEST_DOCUMENTS documents on, validation and test get documents of their own;
+    with fewer, they share the documents a two-part split holds out, their questions divided between them,
+    so a test part takes no document away from training (a small corpus has few to spare). With one
+    document, it splits by query and says so in the note. by="query": queries are shuffled and cut,
+    passages may be shared. Either way a two-part split with the same seed trains on the same documents.
     """
+    _check_split_settings(dataset, val_ratio, by, test_ratio)
+    rng = random.Random(seed)
+    if by == "document":
+        doc_of = {q: document_of(dataset, q) for q in dataset.queries}
+        documents = set(doc_of.values())
+        if len(documents) >= SEPARATE_TEST_DOCUMENTS or (len(documents) >= 2 and not test_ratio):
+            part_of = _cut(documents, val_ratio, test_ratio, rng)
+            return Split({q: part_of[doc_of[q]] for q in dataset.queries}, by)
+        if len(documents) >= 2:
+            return _shared_held_out_documents(dataset, doc_of, val_ratio, test_ratio, rng)
+        note = (
+            "the questions come from one document, and a split by document needs two, so they were split by "
+            "question instead of by document: held-out questions ask about the same document as training ones"
+        )
+        return Split(_by_query(dataset, val_ratio, test_ratio, rng), "query", note)
+    return Split(_by_query(dataset, val_ratio, test_ratio, rng), by)
+
+
+def _by_query(dataset: QADataset, val_ratio: float, test_ratio: float, rng: random.Random) -> dict[str, str]:
+    part_of = _cut(set(dataset.queries), val_ratio, test_ratio, rng)
+    return {q: part_of[q] for q in dataset.queries}
+
+
+def _check_split_settings(dataset: QADataset, val_ratio: float, by: str, test_ratio: float) -> None:
     if dataset.evaluation_only:
         raise DatasetError(
             "an evaluation-only dataset is never split: it is evaluated whole (part 'all') and never trained on"
@@ -227,22 +254,23 @@ def plan_split(
         raise DatasetError("the test ratio must be at least 0 and leave a train part beside validation")
     if by not in SPLIT_MODES:
         raise DatasetError(f"split by must be one of {SPLIT_MODES}, not {by!r}")
-    rng = random.Random(seed)
-    note = None
-    if by == "document":
-        doc_of = {q: document_of(dataset, q) for q in dataset.queries}
-        needed = 3 if test_ratio else 2
-        if len(set(doc_of.values())) >= needed:
-            part_of = _cut(set(doc_of.values()), val_ratio, test_ratio, rng)
-            return Split({q: part_of[doc_of[q]] for q in dataset.queries}, by)
-        by = "query"
-        note = (
-            f"the questions come from {len(set(doc_of.values()))} document(s), fewer than the {needed} a split "
-            "by document needs, so they were split by question instead of by document: held-out questions may "
-            "ask about the same documents as training ones"
-        )
-    part_of = _cut(set(dataset.queries), val_ratio, test_ratio, rng)
-    return Split({q: part_of[q] for q in dataset.queries}, by, note)
+
+
+def _shared_held_out_documents(
+    dataset: QADataset, doc_of: dict[str, str], val_ratio: float, test_ratio: float, rng: random.Random
+) -> Split:
+    """The documents a two-part split holds out, their questions divided between validation and test."""
+    documents = set(doc_of.values())
+    held_out = {d for d, part in _cut(documents, val_ratio, 0, rng).items() if part == VAL}
+    order = sorted(q for q in dataset.queries if doc_of[q] in held_out)
+    rng.shuffle(order)
+    n_test = min(max(1, round(len(order) * test_ratio / (val_ratio + test_ratio))), len(order) - 1)
+    parts = dict.fromkeys(dataset.queries, TRAIN) | dict.fromkeys(order, VAL) | dict.fromkeys(order[:n_test], TEST)
+    note = (
+        f"with {len(documents)} documents (fewer than {SEPARATE_TEST_DOCUMENTS}), validation and test share the "
+        f"{len(held_out)} held out from training, their questions divided between them"
+    )
+    return Split(parts, "document", note)
 
 
 def split_dataset(

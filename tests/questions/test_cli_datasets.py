@@ -80,7 +80,10 @@ def test_a_plain_file_whose_passages_are_tools_is_imported_as_a_router_dataset(c
     )
     assert code == 0 and (summary["train"], summary["val"]) == (2, 2)  # one city each: its tools stay together
     code, summary, _ = run(capsys, workspace, "split", "guessed", "--by", "document")  # two cities, three parts
-    assert code == 0 and summary["by"] == "query" and "fewer than the 3 a split by document needs" in summary["note"]
+    assert (
+        code == 0 and summary["by"] == "document" and (summary["train"], summary["val"], summary["test"]) == (2, 1, 1)
+    )
+    assert "validation and test share the 1 held out from training" in summary["note"]
     code, _, _ = run(capsys, workspace, "compare-selectors", "guessed", "--embedding", "base")
     assert code == 0
 
@@ -210,14 +213,16 @@ def test_split_by_document_is_stored(capsys, workspace, split_dataset_record):
         capsys, workspace, "split", "docs-qa", "--by", "document", "--val-ratio", "0.4", "--seed", "3"
     )
     assert code == 0, err
-    assert (summary["train"], summary["val"], summary["test"], summary["by"]) == (4, 4, 2, "document")
-    assert "note" not in summary
+    # five documents: validation and test share the two held out (40% of five); test gets a third of their
+    # four questions, 0.2 / (0.4 + 0.2), rounded
+    assert (summary["train"], summary["val"], summary["test"], summary["by"]) == (6, 3, 1, "document")
+    assert "validation and test share the 2 held out" in summary["note"]
     dataset = load_dataset(workspace, split_dataset_record.id)
     docs = {
         part: {dataset.passage_docs[dataset.relevant_docs[q][0]] for q, p in dataset.split.items() if p == part}
         for part in ("train", "val", "test")
     }
-    assert len(docs["val"]) == 2 and len(docs["test"]) == 1 and not (docs["val"] | docs["test"]) & docs["train"]
+    assert len(docs["val"] | docs["test"]) == 2 and not (docs["val"] | docs["test"]) & docs["train"]
     code, again, _ = run(capsys, workspace, "split", split_dataset_record.id, "--by", "query", "--val-ratio", "0.3")
     assert code == 0 and (again["train"], again["val"], again["test"]) == (5, 3, 2)
     code, two, _ = run(capsys, workspace, "split", "docs-qa", "--val-ratio", "0.3", "--test-ratio", "0")

@@ -1,4 +1,5 @@
 import json
+from collections import Counter
 
 import pytest
 
@@ -149,23 +150,37 @@ def test_a_test_part_leaves_the_validation_part_of_a_two_part_split_as_it_was():
 
 def test_split_by_document_keeps_a_document_for_training():
     split = split_dataset(many_documents(3, 2), val_ratio=0.6, test_ratio=0.3, by="document")
-    assert sorted(split.values()) == ["test", "test", "train", "train", "val", "val"]
+    assert sorted(split.values()) == ["test", "train", "train", "val", "val", "val"]
 
 
-@pytest.mark.parametrize("n_docs", [1, 2])
-def test_fewer_than_three_documents_are_split_by_question_and_the_split_says_so(n_docs):
-    dataset = many_documents(n_docs, 6)
+@pytest.mark.parametrize("n_docs", [2, 5, 9])
+def test_few_documents_share_the_held_out_ones_between_validation_and_test(n_docs):
+    """A test part takes no document from training: it trains on what a two-part split trains on."""
+    dataset = many_documents(n_docs, 10)
     split = plan_split(dataset, 0.2, "document", seed=3)
-    assert split.by == "query" and f"come from {n_docs} document(s), fewer than the 3" in split.note
+    two_part = plan_split(dataset, 0.2, "document", seed=3, test_ratio=0)
+    assert split.by == "document" and f"with {n_docs} documents" in split.note
+    train = {q for q, part in split.parts.items() if part == "train"}
+    assert train == {q for q, part in two_part.parts.items() if part == "train"}
+    doc_of = {q: dataset.passage_docs[dataset.relevant_docs[q][0]] for q in dataset.queries}
+    held_out = {doc_of[q] for q in dataset.queries if q not in train}
+    assert not held_out & {doc_of[q] for q in train}
+    counts = Counter(part for q, part in split.parts.items() if q not in train)
+    assert counts["test"] == counts["val"] == len(held_out) * 10 // 2  # test 0.2 of val 0.2 + test 0.2
+
+
+def test_one_document_is_split_by_question_and_the_split_says_so():
+    dataset = many_documents(1, 12)
+    split = plan_split(dataset, 0.2, "document", seed=3)
+    assert split.by == "query" and "come from one document" in split.note
     assert split.parts == plan_split(dataset, 0.2, "query", seed=3).parts
     assert sorted(set(split.parts.values())) == ["test", "train", "val"]
-    # two parts need two documents only
-    assert plan_split(many_documents(2, 2), 0.5, "document", test_ratio=0).note is None
 
 
 def test_a_split_as_asked_has_no_note():
-    split = plan_split(many_documents(4, 2), 0.2, "document")
+    split = plan_split(many_documents(10, 2), 0.2, "document")
     assert split.by == "document" and split.note is None
+    assert plan_split(many_documents(2, 2), 0.5, "document", test_ratio=0).note is None
 
 
 @pytest.mark.parametrize("test_ratio", [-0.1, 0.8, 1])

@@ -296,16 +296,21 @@ def test_router_dataset_round_trips_and_splits_by_document_or_query(tmp_path):
         "router",
     )
 
-    split = split_dataset(loaded, val_ratio=0.34, by="document", seed=3)
+    split = split_dataset(loaded, val_ratio=0.34, by="document", seed=3, test_ratio=0)
     part_of_document = {}
     for qid, part in split.items():
         document = tool_of(loaded, qid)["document_id"]
         assert part_of_document.setdefault(document, part) == part  # every tool of a document on one side
-    assert sorted(part_of_document.values()) == ["test", "train", "val"]
+    assert sorted(part_of_document.values()) == ["train", "train", "val"]
+    # three documents: a test part shares the held-out one with validation and takes none from training
+    with_test = split_dataset(loaded, val_ratio=0.34, by="document", seed=3)
+    assert {q for q, p in with_test.items() if p == "train"} == {q for q, p in split.items() if p == "train"}
+    assert {tool_of(loaded, q)["document_id"] for q, p in with_test.items() if p == "test"} <= {
+        document for document, part in part_of_document.items() if part == "val"
+    }
 
     by_query = split_dataset(loaded, val_ratio=0.25, by="query", seed=3)
     assert Counter(by_query.values()) == {"train": 12, "val": 5, "test": 4}
-    assert Counter(split_dataset(loaded, 0.34, "document", seed=3, test_ratio=0).values())["test"] == 0
 
 
 def test_counts_per_tool():
