@@ -15,7 +15,7 @@ from ..questions.qa_dataset import load_dataset, part_caveat, reported_part
 from ..reporting.history import RETRIEVAL, recording
 from ..store.models import DEFAULT_BASE_MODEL, ModelNotFound, resolve_model, unknown_model
 from ..store.workspace import Workspace, WorkspaceError
-from ..timing.pace import learn_pace
+from ..timing.pace import Work, learn_pace
 from ..timing.work import Meter
 from .errors import UsageError
 from .progress import EtaPrinter, command_seconds
@@ -114,7 +114,7 @@ def announced_meter(
 def timed(meter: Meter, model: ModelSpec) -> dict:
     """What a command's summary says of its time: the estimate said before it started, and the time it
     took; what it took also teaches the machine's kept pace for `model` (timing.pace.learn_pace)."""
-    learn_pace(model.path, meter.done_seconds, command_seconds())
+    learn_pace(model.path, Work.EVALUATION, meter.done_seconds, command_seconds())
     return {"estimated_seconds": round(meter.estimate.seconds, 1), "seconds": round(command_seconds(), 1)}
 
 

@@ -28,7 +28,7 @@ def run_evaluation_job(ctx, params: dict) -> dict:
     and rerankers are evaluated too, every question of each, each set reported on its own."""
     from ..evaluation.retrieval import ModelSpec
     from ..evaluation.run_result import EvaluationRunResult
-    from ..timing.pace import learn_pace
+    from ..timing.pace import Work, learn_pace
 
     models = [ModelSpec(m["label"], m.get("path")) for m in params["models"]]
     rerankers = [ModelSpec(r["label"], r["path"]) for r in params.get("rerankers", [])]
@@ -40,7 +40,7 @@ def run_evaluation_job(ctx, params: dict) -> dict:
         held_reports = _evaluate_dataset(ctx, held, models, rerankers, meter, True)
         result["reports"] += [r.report_id for r in held_reports]
         result.setdefault("held_out", {})[held[0]] = {r.name: r.metrics for r in held_reports}
-    learn_pace(models[0].path, meter.done_seconds, ctx.elapsed())
+    learn_pace(models[0].path, Work.EVALUATION, meter.done_seconds, ctx.elapsed())
     return EvaluationRunResult(
         **result, estimated_seconds=round(meter.estimate.seconds, 1), seconds=round(ctx.elapsed(), 1)
     ).to_dict()

@@ -1,6 +1,17 @@
 """How long work takes here: the machine's measured pace (pace.py), estimates and progress in seconds (work.py)."""
 
-from .pace import Pace, machine_pace, measure_pace
+from .pace import Pace, Work, machine_pace, measure_pace
 from .work import Estimate, Meter, clock, duration, eta_seconds, when
 
-__all__ = ["Estimate", "Meter", "Pace", "clock", "duration", "eta_seconds", "measure_pace", "machine_pace", "when"]
+__all__ = [
+    "Estimate",
+    "Meter",
+    "Pace",
+    "Work",
+    "clock",
+    "duration",
+    "eta_seconds",
+    "measure_pace",
+    "machine_pace",
+    "when",
+]

@@ -5,7 +5,10 @@ scoring, forward and backward for a training step, plus a fixed cost per step (t
 update, collating the batch). `measure_pace` times all three on the model itself, in a few seconds,
 and `machine_pace` keeps the result in pace.json in the user's cache folder ($RAGTUNE_CACHE, else
 ~/.cache/ragtune), per machine, device, thread count and model architecture: a fine-tuned model runs
-at its base model's pace, so the bundled model's measurement serves every model trained from it.
+at its base model's pace, so the bundled model's measurement serves every model trained from it. What
+finished runs teach (`learn_pace`) is kept per kind of work beside that measurement: an embedding
+training, a cross-encoder's and an evaluation each stray from the probe in their own way, and one
+kind's correction would mislead the others.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from ..store.files import FileContentError, read_json, write_json
@@ -29,6 +33,14 @@ PACE_FILE, CACHE_ENV = "pace.json", "RAGTUNE_CACHE"
 PROBE_LENGTH = 128  # tokens a probe sequence holds: the middle of what RAGTune's models read
 PROBE_FORWARD_BATCH, PROBE_TRAIN_BATCH, PROBE_REPEATS = 32, 8, 3
 MIN_LEARNING_SECONDS, MAX_CORRECTION = 30.0, 5.0  # what a finished run may teach the kept pace (learn_pace)
+
+
+class Work(StrEnum):
+    """A kind of work whose pace finished runs correct on their own (learn_pace)."""
+
+    EVALUATION = "evaluation"  # encoding and scoring: forward passes
+    EMBEDDING_TRAINING = "embedding training"
+    CROSS_ENCODER_TRAINING = "cross-encoder training"
 
 
 @dataclass(frozen=True)
@@ -80,9 +92,10 @@ def machine_key(model: str | None) -> str:
     )
 
 
-def machine_pace(model: str | None = None) -> Pace:
-    """The pace kept for this machine and model architecture (local_model's), measured now (a few
-    seconds) when there is none yet. A damaged pace.json is measured anew and replaced."""
+def machine_pace(model: str | None = None, work: Work = Work.EVALUATION) -> Pace:
+    """The pace kept for this machine and model architecture (local_model's) doing `work`: what runs of
+    that work taught it, else the measurement, taken now (a few seconds) when there is none yet. A damaged
+    pace.json is measured anew and replaced."""
     model = local_model(model)
     imports = _import_seconds() if "sentence_transformers" not in sys.modules else None  # before the key's torch
     path, key = cache_folder() / PACE_FILE, machine_key(model)
@@ -90,18 +103,22 @@ def machine_pace(model: str | None = None) -> Pace:
     if key not in kept:
         kept[key] = measure_pace(model, imports)
         write_json(path, {k: asdict(pace) for k, pace in kept.items()}, indent=1)
-    return kept[key]
+    return kept.get(_learned_key(key, work), kept[key])
+
+
+def _learned_key(key: str, work: Work) -> str:
+    return f"{key}|{work}"
 
 
 def cache_folder() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "ragtune")
 
 
-def learn_pace(model: str | None, estimated_seconds: float, actual_seconds: float) -> None:
-    """Move the kept pace halfway (geometrically) towards what a finished run showed: a pace measured
-    while other work held the machine, or a model that runs faster than its probe, corrects itself
-    over the runs. `estimated_seconds` is the estimate of the work the run did (timing.Meter.done_seconds);
-    short runs and wild ratios teach nothing."""
+def learn_pace(model: str | None, work: Work, estimated_seconds: float, actual_seconds: float) -> None:
+    """Move the pace kept for `work` halfway (geometrically) towards what a finished run showed: a pace
+    measured while other work held the machine, or a model that runs faster than its probe, corrects
+    itself over the runs. `estimated_seconds` is the estimate of the work the run did
+    (timing.Meter.done_seconds); short runs and wild ratios teach nothing."""
     ratio = estimated_seconds / actual_seconds if actual_seconds > 0 else 0.0
     if actual_seconds < MIN_LEARNING_SECONDS or not 1 / MAX_CORRECTION < ratio < MAX_CORRECTION:
         return
@@ -109,8 +126,8 @@ def learn_pace(model: str | None, estimated_seconds: float, actual_seconds: floa
     path, key = cache_folder() / PACE_FILE, machine_key(model)
     kept = _kept_paces(path)
     if key in kept:
-        old, step = kept[key], math.sqrt(ratio)
-        kept[key] = Pace(
+        old, step = kept.get(_learned_key(key, work), kept[key]), math.sqrt(ratio)
+        kept[_learned_key(key, work)] = Pace(
             old.forward_tokens_per_second * step,
             old.train_tokens_per_second * step,
             old.train_step_seconds / step,

@@ -18,7 +18,7 @@ from ..evaluation.metrics import TOP_K
 from ..evaluation.reranking import RERANK_TOP_K
 from ..questions.qa_dataset import TRAIN, VAL, QADataset
 from ..runs import EventKind
-from ..timing.pace import Pace, learn_pace, machine_pace, token_counter
+from ..timing.pace import Pace, Work, learn_pace, machine_pace, token_counter
 from ..timing.work import Estimate, Meter, padded_batch_tokens, sorted_batch_tokens
 from .config import CrossEncoderTrainConfig, EmbeddingTrainConfig, TrainConfig
 from .fit import validation_sample
@@ -40,6 +40,7 @@ class TrainingPlan:
     evaluation_seconds: float
     trials: int = 1  # trainings of a hyperparameter search
     model: str | None = None  # whose pace it was estimated at
+    work: Work = Work.EMBEDDING_TRAINING  # the kind of work whose pace it was estimated at
 
     @property
     def seconds(self) -> float:
@@ -51,8 +52,11 @@ def estimate_training(dataset: QADataset, config: TrainConfig, search: SearchSet
     has not run it yet: a few seconds)."""
     from .cross_encoder import start_model
 
-    model = start_model(config) if isinstance(config, CrossEncoderTrainConfig) else config.base_model
-    return replace(plan_training(dataset, config, machine_pace(model), search), model=model)
+    if isinstance(config, CrossEncoderTrainConfig):
+        model, work = start_model(config), Work.CROSS_ENCODER_TRAINING
+    else:
+        model, work = config.base_model, Work.EMBEDDING_TRAINING
+    return replace(plan_training(dataset, config, machine_pace(model, work), search), model=model, work=work)
 
 
 def plan_training(
@@ -181,7 +185,7 @@ class TrainingMeter:
 
     def learn(self, seconds: float) -> None:
         """Teach the machine's kept pace what this training took (timing.pace.learn_pace)."""
-        learn_pace(self._plan.model, self.meter.done_seconds, seconds)
+        learn_pace(self._plan.model, self._plan.work, self.meter.done_seconds, seconds)
 
 
 def _message(event: str, data: dict) -> str:

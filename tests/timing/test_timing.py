@@ -4,7 +4,7 @@ import time
 import pytest
 
 from ragtune_core.timing import Estimate, Meter, eta_seconds, pace
-from ragtune_core.timing.pace import Pace, machine_pace
+from ragtune_core.timing.pace import Pace, Work, machine_pace
 from ragtune_core.timing.work import clock, duration, padded_batch_tokens, when
 
 PACE = Pace(forward_tokens_per_second=1000.0, train_tokens_per_second=250.0, train_step_seconds=0.5, start_seconds=10.0)
@@ -98,10 +98,26 @@ def test_a_finished_run_moves_the_kept_pace_halfway_towards_what_it_showed(tmp_p
     monkeypatch.setenv(pace.CACHE_ENV, str(tmp_path))
     monkeypatch.setattr(pace, "measure_pace", lambda model, imports=None: PACE)
     machine_pace()
-    pace.learn_pace(None, estimated_seconds=400.0, actual_seconds=100.0)  # ran 4x faster than estimated
-    learned = machine_pace()
+    training = Work.EMBEDDING_TRAINING
+    pace.learn_pace(None, training, estimated_seconds=400.0, actual_seconds=100.0)  # ran 4x faster than estimated
+    learned = machine_pace(None, training)
     assert learned.forward_tokens_per_second == pytest.approx(2000.0)  # halfway, geometrically: 2x
     assert learned.train_step_seconds == pytest.approx(0.25) and learned.start_seconds == pytest.approx(5.0)
-    pace.learn_pace(None, estimated_seconds=20.0, actual_seconds=10.0)  # too short to tell
-    pace.learn_pace(None, estimated_seconds=1000.0, actual_seconds=100.0)  # 10x off: a stall, not a pace
-    assert machine_pace() == learned
+    pace.learn_pace(None, training, estimated_seconds=20.0, actual_seconds=10.0)  # too short to tell
+    pace.learn_pace(None, training, estimated_seconds=1000.0, actual_seconds=100.0)  # 10x off: a stall, not a pace
+    assert machine_pace(None, training) == learned
+
+
+def test_what_one_kind_of_work_teaches_leaves_the_others_at_their_own_pace(tmp_path, monkeypatch):
+    """A cross-encoder training slower than its estimate must not slow down an embedding's estimate."""
+    monkeypatch.setenv(pace.CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(pace, "measure_pace", lambda model, imports=None: PACE)
+    pace.learn_pace(None, Work.CROSS_ENCODER_TRAINING, estimated_seconds=100.0, actual_seconds=400.0)
+    pace.learn_pace(None, Work.EMBEDDING_TRAINING, estimated_seconds=400.0, actual_seconds=100.0)
+    machine_pace()  # measured only now: nothing was learned before there was a measurement to correct
+    assert machine_pace(None, Work.CROSS_ENCODER_TRAINING) == PACE
+    pace.learn_pace(None, Work.CROSS_ENCODER_TRAINING, estimated_seconds=100.0, actual_seconds=400.0)
+    assert machine_pace(None, Work.CROSS_ENCODER_TRAINING).train_tokens_per_second == pytest.approx(
+        125.0
+    )  # halfway: 2x slower
+    assert machine_pace(None, Work.EMBEDDING_TRAINING) == machine_pace(None, Work.EVALUATION) == PACE
