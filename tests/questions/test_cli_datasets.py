@@ -83,7 +83,7 @@ def test_a_plain_file_whose_passages_are_tools_is_imported_as_a_router_dataset(c
     assert (
         code == 0 and summary["by"] == "document" and (summary["train"], summary["val"], summary["test"]) == (2, 1, 1)
     )
-    assert "validation and test share the 1 held out from training" in summary["note"]
+    assert "validation and test share the 1 document(s) held out from training" in summary["note"]
     code, _, _ = run(capsys, workspace, "compare-selectors", "guessed", "--embedding", "base")
     assert code == 0
 
@@ -216,7 +216,7 @@ def test_split_by_document_is_stored(capsys, workspace, split_dataset_record):
     # five documents: validation and test share the two held out (40% of five); test gets a third of their
     # four questions, 0.2 / (0.4 + 0.2), rounded
     assert (summary["train"], summary["val"], summary["test"], summary["by"]) == (6, 3, 1, "document")
-    assert "validation and test share the 2 held out" in summary["note"]
+    assert "validation and test share the 2 document(s) held out" in summary["note"]
     dataset = load_dataset(workspace, split_dataset_record.id)
     docs = {
         part: {dataset.passage_docs[dataset.relevant_docs[q][0]] for q, p in dataset.split.items() if p == part}
