@@ -267,7 +267,7 @@ def _shared_held_out_documents(
     n_test = min(max(1, round(len(order) * test_ratio / (val_ratio + test_ratio))), len(order) - 1)
     parts = dict.fromkeys(dataset.queries, TRAIN) | dict.fromkeys(order, VAL) | dict.fromkeys(order[:n_test], TEST)
     note = (
-        f"with {len(documents)} documents (fewer than {SEPARATE_TEST_DOCUMENTS}), validation and test share the "
+        f"with {len(documents)} documents, fewer than {SEPARATE_TEST_DOCUMENTS}, validation and test share the "
         f"{len(held_out)} document(s) held out from training, their questions divided between them"
     )
     return Split(parts, "document", note)
