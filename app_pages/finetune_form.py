@@ -9,7 +9,13 @@ from app_pages.training_settings import model_choice, search_settings, training_
 from app_pages.widgets.errors import errors_shown
 from ragtune_core import jobs
 from ragtune_core.store import DatasetRecord
-from ragtune_core.training import CrossEncoderTrainConfig, EmbeddingTrainConfig, TrainingError, preflight
+from ragtune_core.training import (
+    CrossEncoderTrainConfig,
+    EmbeddingTrainConfig,
+    TrainingError,
+    check_model_name,
+    preflight,
+)
 
 
 def training_form(record: DatasetRecord, model_type: str):
@@ -72,9 +78,14 @@ def start_training(record: DatasetRecord, job_kind: str, config, name: str, sear
     else:
         ws = workspace()
         try:
+            check_model_name(ws, name)
+        except TrainingError as exc:
+            st.error(f"{literal(exc)}. Pick another name.")
+            return
+        try:  # the dataset: its split, its parts
             name, _ = preflight(ws, record.id, name, config)
         except TrainingError as exc:
-            st.error(f"{literal(exc)}. Fix it on the Questions page or pick another name.")
+            st.error(f"{literal(exc)}. Fix the dataset on the Questions page.")
             return
         with errors_shown(stop=False):  # e.g. a training started meanwhile holds the name
             params = jobs.training_job_params(record.id, name, config, search)

@@ -40,7 +40,9 @@ def test_unsplit_dataset_and_taken_name_are_refused_before_any_job(ws):
     at = open_page("finetune")
     widget(at, "selectbox", "Dataset").set_value(ws.resolve("datasets", "unsplit").id)
     widget(at, "button", "Start training").click().run()
-    assert "has no train/validation split" in texts(at.error)
+    assert "has no train/validation split" in texts(at.error) and "Fix the dataset on the Questions page" in texts(
+        at.error
+    )
     assert ws.list_runs() == []
 
 
@@ -68,7 +70,8 @@ def test_training_from_the_page_registers_a_model_and_fills_the_history(ws):
     # the same name again is refused, the first model untouched
     widget(at, "text_input", "Name of the fine-tuned model").input("bridges-model")
     widget(at, "button", "Start training").click().run()
-    assert "already exists" in texts(at.error)
+    assert "already exists" in texts(at.error) and "Pick another name" in texts(at.error)
+    assert "Questions page" not in texts(at.error)  # the dataset is fine: only the name needs changing
     assert len(ws.list_models()) == 1
 
 
