@@ -40,9 +40,8 @@ def test_unsplit_dataset_and_taken_name_are_refused_before_any_job(ws):
     at = open_page("finetune")
     widget(at, "selectbox", "Dataset").set_value(ws.resolve("datasets", "unsplit").id)
     widget(at, "button", "Start training").click().run()
-    assert "has no train/validation split" in texts(at.error) and "Fix the dataset on the Questions page" in texts(
-        at.error
-    )
+    refused = texts(at.error)
+    assert "has no train/validation split" in refused and "Fix the dataset on the Questions page" in refused
     assert ws.list_runs() == []
 
 
