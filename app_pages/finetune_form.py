@@ -12,8 +12,8 @@ from ragtune_core.store import DatasetRecord
 from ragtune_core.training import (
     CrossEncoderTrainConfig,
     EmbeddingTrainConfig,
+    ModelNameError,
     TrainingError,
-    check_model_name,
     preflight,
 )
 
@@ -78,13 +78,11 @@ def start_training(record: DatasetRecord, job_kind: str, config, name: str, sear
     else:
         ws = workspace()
         try:
-            check_model_name(ws, name)
-        except TrainingError as exc:
+            name, _ = preflight(ws, record.id, name, config)
+        except ModelNameError as exc:
             st.error(f"{literal(exc)}. Pick another name.")
             return
-        try:  # the dataset: its split, its parts
-            name, _ = preflight(ws, record.id, name, config)
-        except TrainingError as exc:
+        except TrainingError as exc:  # the dataset: its split, its parts
             st.error(f"{literal(exc)}. Fix the dataset on the Questions page.")
             return
         with errors_shown(stop=False):  # e.g. a training started meanwhile holds the name

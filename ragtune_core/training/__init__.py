@@ -3,7 +3,7 @@
 from .config import CrossEncoderTrainConfig, EmbeddingTrainConfig, TrainingError, limits
 from .cross_encoder import train_cross_encoder
 from .embedding import train_embedding
-from .register import check_model_name, planned_schedule, preflight, train_and_register
+from .register import ModelNameError, check_model_name, planned_schedule, preflight, train_and_register
 from .search import SearchSettings
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "train_cross_encoder",
     "train_and_register",
     "check_model_name",
+    "ModelNameError",
     "planned_schedule",
     "preflight",
     "SearchSettings",

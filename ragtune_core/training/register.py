@@ -15,16 +15,23 @@ from .name_swap import NameSwapper
 from .search import SearchSettings, search_and_train
 
 
+class ModelNameError(TrainingError):
+    """The new model's name cannot be used (empty, too long or taken): another name fixes it."""
+
+
 def check_model_name(ws: Workspace, model_name: str, what: str = "model", run_id: str | None = None) -> str:
-    """The new model's name, stripped; refused (before any training) when empty, too long or taken:
-    by a model, or by a training still running (named in the message). The reservation of `run_id`
-    (the job about to train it) is no obstacle."""
+    """The new model's name, stripped; ModelNameError (before any training) when empty, too long or
+    taken: by a model, or by a training still running (named in the message). The reservation of
+    `run_id` (the job about to train it) is no obstacle."""
     if not (model_name or "").strip():
-        raise TrainingError(f"a name for the fine-tuned {what} is required")
-    model_name = check_name(model_name)
+        raise ModelNameError(f"a name for the fine-tuned {what} is required")
+    try:
+        model_name = check_name(model_name)
+    except WorkspaceError as exc:
+        raise ModelNameError(str(exc)) from None
     conflict = ws.model_name_conflict(model_name, run_id)
     if conflict:
-        raise TrainingError(conflict)
+        raise ModelNameError(conflict)
     return model_name
 
 

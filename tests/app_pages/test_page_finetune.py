@@ -45,6 +45,16 @@ def test_unsplit_dataset_and_taken_name_are_refused_before_any_job(ws):
     assert ws.list_runs() == []
 
 
+def test_a_name_too_long_is_refused_with_the_limit_and_no_job(ws):
+    at = open_page("finetune")
+    _small_training(at, ws, "x" * 121)
+    widget(at, "button", "Start training").click().run()
+    assert not at.exception
+    refused = texts(at.error)
+    assert "names are at most 120 characters" in refused and "Pick another name" in refused
+    assert ws.list_runs() == [] and ws.list_models() == []
+
+
 @pytest.mark.slow
 def test_training_from_the_page_registers_a_model_and_fills_the_history(ws):
     at = open_page("finetune")
