@@ -102,11 +102,12 @@ def machine_pace(model: str | None = None, work: Work = Work.EVALUATION) -> Pace
     kept = _kept_paces(path)
     if key not in kept:
         kept[key] = measure_pace(model, imports)
-        write_json(path, {k: asdict(pace) for k, pace in kept.items()}, indent=1)
+        _keep_paces(path, kept)
     return kept.get(_learned_key(key, work), kept[key])
 
 
 def _learned_key(key: str, work: Work) -> str:
+    """Where what runs of `work` taught is kept, beside the measurement kept under `key`."""
     return f"{key}|{work}"
 
 
@@ -126,14 +127,19 @@ def learn_pace(model: str | None, work: Work, estimated_seconds: float, actual_s
     path, key = cache_folder() / PACE_FILE, machine_key(model)
     kept = _kept_paces(path)
     if key in kept:
-        old, step = kept.get(_learned_key(key, work), kept[key]), math.sqrt(ratio)
-        kept[_learned_key(key, work)] = Pace(
+        learned = _learned_key(key, work)
+        old, step = kept.get(learned, kept[key]), math.sqrt(ratio)
+        kept[learned] = Pace(
             old.forward_tokens_per_second * step,
             old.train_tokens_per_second * step,
             old.train_step_seconds / step,
             old.start_seconds / step,
         )
-        write_json(path, {k: asdict(pace) for k, pace in kept.items()}, indent=1)
+        _keep_paces(path, kept)
+
+
+def _keep_paces(path: Path, kept: dict[str, Pace]) -> None:
+    write_json(path, {k: asdict(pace) for k, pace in kept.items()}, indent=1)
 
 
 def _kept_paces(path: Path) -> dict[str, Pace]:
