@@ -13,7 +13,7 @@ from ragtune_core.routing.llm_selector import FinetunedLLM
 from ragtune_core.routing.stats import EXACT, pairwise_mcnemar
 from tests.fake_openai import FakeOpenAIServer
 from tests.routing.test_compare import router_llm
-from tests.training.llm.helpers import router_dataset, teacher
+from tests.training.llm.helpers import hosted_flags, router_dataset, teacher
 
 FT = "fine-tuned LLM · router-ft"
 
@@ -52,14 +52,7 @@ def trained(workspace, run_cli, server) -> str:
         "taught",
         "--name",
         "router-ft",
-        "--provider",
-        "openai",
-        "--base-model",
-        "fake-base",
-        "--base-url",
-        server.base_url,
-        "--poll-seconds",
-        "0.01",
+        *hosted_flags(server.base_url),
     )
     assert code == 0, err
     return json.loads(out)["model_path"]

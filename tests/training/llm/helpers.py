@@ -53,3 +53,8 @@ def interrupted_hosted_run(workspace, server) -> str:
     os.kill(jobs.read_status(workspace, run_id).pid, signal.SIGKILL)
     assert jobs.wait(workspace, run_id, timeout=30).state == "interrupted"
     return run_id
+
+
+def hosted_flags(base_url: str, provider: str = "openai") -> list[str]:
+    """The CLI flags of a hosted fine-tune of "fake-base" on a fake provider at `base_url`, polled fast."""
+    return ["--provider", provider, "--base-model", "fake-base", "--base-url", base_url, "--poll-seconds", "0.01"]

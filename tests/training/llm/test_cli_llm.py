@@ -7,7 +7,7 @@ from ragtune_core.routing.llm_selector import FinetunedLLM
 from ragtune_core.training.llm.data import build_chat_data, list_chat_data, load_chat_data, to_jsonl
 from ragtune_core.training.llm.preflight import local_token_counter, token_counter
 from tests.fake_openai import FakeOpenAIServer
-from tests.training.llm.helpers import QUERIES, router_dataset, teacher
+from tests.training.llm.helpers import QUERIES, hosted_flags, router_dataset, teacher
 from tests.training.llm.tiny_llm import tiny_llm
 
 
@@ -33,14 +33,7 @@ def test_llm_data_check_and_hosted_training(workspace, run_cli, tmp_path):
             "tools-chat",
             "--name",
             "router-ft",
-            "--provider",
-            "openai",
-            "--base-model",
-            "fake-base",
-            "--base-url",
-            server.base_url,
-            "--poll-seconds",
-            "0.01",
+            *hosted_flags(server.base_url),
         )
     assert code == 0, err
     assert "job ftjob-1: succeeded\n" in err and "train-llm: step 4/4" in err  # its progress, on stderr
@@ -161,14 +154,7 @@ def test_a_hosted_job_that_never_ends_is_followed_until_its_deadline_then_cancel
             "tools-chat",
             "--name",
             "router-ft",
-            "--provider",
-            "openai",
-            "--base-model",
-            "fake-base",
-            "--base-url",
-            server.base_url,
-            "--poll-seconds",
-            "0.01",
+            *hosted_flags(server.base_url),
             "--max-wait-hours",
             "0.0002",
         )

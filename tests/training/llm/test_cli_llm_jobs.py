@@ -12,7 +12,7 @@ from ragtune_core.questions.qa_dataset import save_dataset
 from ragtune_core.training.llm.data import chat_data_paths
 from ragtune_core.training.llm.openai_shaped import OpenAIShapedProvider
 from tests.fake_openai import FakeOpenAIServer
-from tests.training.llm.helpers import interrupted_hosted_run, router_dataset
+from tests.training.llm.helpers import hosted_flags, interrupted_hosted_run, router_dataset
 
 
 def test_runs_endpoint_jobs_and_cancels(workspace, run_cli):
@@ -26,14 +26,7 @@ def test_runs_endpoint_jobs_and_cancels(workspace, run_cli):
             "chat",
             "--name",
             "ft",
-            "--provider",
-            "openai",
-            "--base-model",
-            "fake-base",
-            "--base-url",
-            server.base_url,
-            "--poll-seconds",
-            "0.01",
+            *hosted_flags(server.base_url),
             "--background",
         )
         assert code == 0, err

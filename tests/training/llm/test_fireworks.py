@@ -16,6 +16,7 @@ from ragtune_core.training.llm.fireworks import (
 from ragtune_core.training.llm.providers import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, VALIDATING, ProviderError
 from tests import fake_fireworks
 from tests.fake_openai import FakeOpenAIServer
+from tests.training.llm.helpers import hosted_flags
 from tests.training.llm.test_providers import chat_files, run_to_the_end  # noqa: F401 (a fixture)
 
 
@@ -172,14 +173,7 @@ def test_the_cli_trains_at_fireworks_and_registers_the_model_answering_at_its_in
             "tools-chat",
             "--name",
             "router-ft",
-            "--provider",
-            "fireworks",
-            "--base-model",
-            "fake-base",
-            "--base-url",
-            base_url,
-            "--poll-seconds",
-            "0.01",
+            *hosted_flags(base_url, "fireworks"),
         )
         assert code == 0, err
         assert "/v1/accounts/acme/supervisedFineTuningJobs" in paths(server)  # Fireworks' paths, not OpenAI's

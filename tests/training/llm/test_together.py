@@ -8,6 +8,7 @@ from ragtune_core.llm import LLMConfig
 from ragtune_core.training.llm.providers import CANCELLED, FAILED, QUEUED, SUCCEEDED, ProviderError
 from ragtune_core.training.llm.together import TOGETHER_NOTICE, TogetherProvider
 from tests.fake_openai import FakeOpenAIServer
+from tests.training.llm.helpers import hosted_flags
 from tests.training.llm.test_providers import chat_files, run_to_the_end  # noqa: F401 (a fixture)
 
 
@@ -80,14 +81,7 @@ def test_the_cli_trains_at_together_and_registers_the_model_answering_there(work
             "tools-chat",
             "--name",
             "router-ft",
-            "--provider",
-            "together",
-            "--base-model",
-            "fake-base",
-            "--base-url",
-            server.base_url,
-            "--poll-seconds",
-            "0.01",
+            *hosted_flags(server.base_url, "together"),
         )
         assert code == 0, err
         assert "/v1/fine-tunes" in {r.path for r in server.requests}  # Together's paths, not OpenAI's
