@@ -158,6 +158,15 @@ def test_no_batch_api_is_a_reason_not_a_crash(tmp_path):
 
 
 # question generation in batch ------------------------------------------------------------------------
+def _generate_in_batch(run_cli, server):
+    """`ragtune generate --batch` of dataset "qs" on the "harbour" corpus, asking fake-model at `server`."""
+    return run_cli(
+        "generate",
+        *("--corpus", "harbour", "--name", "qs", "--generator", "llm"),
+        *("--base-url", server.base_url, "--model", "fake-model", "--batch"),
+    )
+
+
 def _corpus(workspace):
     from ragtune_core.corpus.documents import Chunk, Document, save_corpus
 
@@ -180,20 +189,7 @@ def test_generate_with_batch_goes_through_the_batch_api_and_prices_it_as_a_batch
         json.dumps({"fake-model": {"input": 0.01, "output": 0.02, "batch_input": 0.005, "batch_output": 0.01}})
     )
     with FakeOpenAIServer(batches=True, batch_outcomes=("partial",)) as server:
-        code, out, err = run_cli(
-            "generate",
-            "--corpus",
-            "harbour",
-            "--name",
-            "qs",
-            "--generator",
-            "llm",
-            "--base-url",
-            server.base_url,
-            "--model",
-            "fake-model",
-            "--batch",
-        )
+        code, out, err = _generate_in_batch(run_cli, server)
         chat_requests, batches = server.chat_requests, server.batches.created
     assert code == 0, err
     summary = json.loads(out)
@@ -211,20 +207,7 @@ def test_generate_with_batch_goes_through_the_batch_api_and_prices_it_as_a_batch
 def test_generate_with_batch_where_the_endpoint_has_none_says_so(workspace, run_cli):
     _corpus(workspace)
     with FakeOpenAIServer() as server:
-        code, out, err = run_cli(
-            "generate",
-            "--corpus",
-            "harbour",
-            "--name",
-            "qs",
-            "--generator",
-            "llm",
-            "--base-url",
-            server.base_url,
-            "--model",
-            "fake-model",
-            "--batch",
-        )
+        code, out, err = _generate_in_batch(run_cli, server)
         assert server.chat_requests == 0
     assert code == 2 and f"--batch: {server.base_url} has no Batch API (/v1/batches answered HTTP 404)" in err
 
