@@ -6,6 +6,7 @@ One place for both, used by `ragtune evaluate`/`rerank`, the Compare page and th
 - `paired_gain(base, other, metric)`: how much `other` beats `base` on the same queries, with a
   paired bootstrap interval (the queries are resampled once for both models, so what one query
   finds hard for both cancels out: a tighter and honest interval of the difference);
+  `gain_of_values(metric, before, after)` the same from two models' per-query values (a router's hits);
 - `slice_table(reports, slice_of)`: the two for several models, overall and per slice, as a table.
 """
 
@@ -79,9 +80,23 @@ def paired_gain(
         raise EvaluationError(f"{base.name!r} and {other.name!r} have no query in common to compare")
     before = np.array([base_values[q] for q in paired])
     after = np.array([other_values[q] for q in paired])
+    return gain_of_values(metric, before, after, n_resamples, confidence, seed)
+
+
+def gain_of_values(
+    metric: str,
+    before: np.ndarray,
+    after: np.ndarray,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> PairedGain:
+    """The gain of `after` over `before`, two models' per-query values of the same queries in the same
+    order (a router's hits, say), with a percentile bootstrap interval of the mean difference."""
+    before, after = np.asarray(before, dtype=float), np.asarray(after, dtype=float)
     low, high = bootstrap_ci(after - before, n_resamples, confidence, seed)
     return PairedGain(
-        metric, float(before.mean()), float(after.mean()), float((after - before).mean()), low, high, len(paired)
+        metric, float(before.mean()), float(after.mean()), float((after - before).mean()), low, high, len(before)
     )
 
 

@@ -1,5 +1,6 @@
-"""Paired statistics of a router comparison: McNemar's test between two selectors, and how often a
-fine-tuned LLM picks what its teacher picks.
+"""Paired statistics of a router comparison: McNemar's test between two selectors, one selector's gain in
+match rate over another with its paired bootstrap interval, and how often a fine-tuned LLM picks what its
+teacher picks.
 
 Two selectors route the same queries, so their match rates are paired: what tells them apart is
 only the queries one routes right and the other wrong (the discordant pairs b and c). McNemar's
@@ -13,11 +14,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from itertools import combinations
 
+from ..evaluation.slices import PairedGain, gain_of_values
 from .compare import RouterComparison, SelectorReport, matches
 
 EXACT_BELOW = 25  # discordant pairs under which the exact binomial test is used
 ALPHA = 0.05  # the level at which one selector is called better
 EXACT, CHI_SQUARE = "exact binomial", "chi-square (continuity corrected)"
+MATCH_RATE = "match rate"  # the metric a router's gain is in
 
 
 @dataclass
@@ -70,6 +73,13 @@ def mcnemar(a: SelectorReport, b: SelectorReport, expected: list[int]) -> McNema
 def pairwise_mcnemar(comparison: RouterComparison) -> list[McNemar]:
     """McNemar's test for every pair of selectors that ran, in the comparison's order."""
     return [mcnemar(a, b, comparison.expected) for a, b in combinations(comparison.reports, 2)]
+
+
+def match_rate_gain(comparison: RouterComparison, base: str, other: str) -> PairedGain:
+    """The selector `other`'s gain in match rate over `base` on the comparison's queries (a failure is a
+    miss), with the paired bootstrap 95% interval: a retrieval metric's gain (evaluation.slices) for routing."""
+    hits = [matches(comparison.report(label).picks, comparison.expected) for label in (base, other)]
+    return gain_of_values(MATCH_RATE, *hits)
 
 
 # --- agreement with a teacher -----------------------------------------------------------------

@@ -12,6 +12,7 @@ from ragtune_core.routing.stats import (
     CHI_SQUARE,
     EXACT,
     agreement,
+    match_rate_gain,
     mcnemar,
     mcnemar_p,
     pairwise_mcnemar,
@@ -137,3 +138,11 @@ def test_stored_teacher_labels_stand_in_when_the_teacher_did_not_run():
     found = teacher_agreement(shown, ft.name, "big", labels)
     assert (found.teacher, found.agreement, found.queries) == ("stored labels of big", pytest.approx(2 / 3), 3)
     assert teacher_agreement(shown, ft.name, "big", {}) is None
+
+
+def test_a_match_rate_gain_is_paired_and_counts_a_failure_as_a_miss():
+    routed = comparison([0, 0, 1, 2], report("old", [0, None, 0, 2]), report("new", [0, 0, 1, 1]))
+    gain = match_rate_gain(routed, "old", "new")
+    assert (gain.metric, gain.base, gain.other, gain.queries) == ("match rate", 0.5, 0.75, 4)
+    assert gain.gain == pytest.approx(0.25) and gain.ci_low < 0.25 < gain.ci_high  # 4 queries: a wide interval
+    assert match_rate_gain(routed, "new", "old").gain == pytest.approx(-0.25)
