@@ -8,41 +8,67 @@ from app_pages.basics import literal, workspace
 from app_pages.state import State
 from app_pages.widgets.errors import errors_shown
 from app_pages.widgets.job_panel import run_panel
-from ragtune_core.jobs import JobKind
-from ragtune_core.jobs.rounds import earlier_models, round_gains, start_retrain, start_round_evaluation
+from ragtune_core.jobs.rounds import (
+    RETRAINABLE,
+    earlier_models,
+    round_gains,
+    round_of,
+    start_retrain,
+    start_round_evaluation,
+)
+from ragtune_core.questions.versions import versions_of
 from ragtune_core.store import DatasetRecord
+
+KIND_NAMES = {"embedding": "embedding model", "cross_encoder": "cross-encoder"}
 
 
 def round_panel(record: DatasetRecord) -> None:
     ws = workspace()
+    if versions_of(ws, record.id)[0].id == record.id:
+        return  # a first version: no earlier model to train again
+    st.subheader("Retrain and compare")
     models = {m.name: m for m in earlier_models(ws, record.id)}
     if not models:
+        st.info(f"No model to retrain: a round retrains {RETRAINABLE} on an earlier version of this dataset.")
         return
-    st.subheader("Retrain and compare")
+    old = models[
+        st.selectbox(
+            "Model of an earlier version",
+            list(models),
+            format_func=lambda name: f"{name} ({KIND_NAMES[models[name].kind]})",
+            key=f"round-model-{record.id}",
+        )
+    ]
+    this_round = round_of(ws, old, record.id)
     st.caption(
-        "The same training as a model of an earlier version, on this version; then both models on this "
-        "version's validation questions, each gain with its 95% bootstrap interval."
+        literal(
+            f"The same training as {old.name}, on this version; then both models on this version's validation "
+            f"questions, {this_round.comparison.measures}, each gain with its 95% bootstrap interval. "
+            f"A round retrains {RETRAINABLE}."
+        )
     )
-    old = models[st.selectbox("Model of an earlier version", list(models), key=f"round-model-{record.id}")]
     name = st.text_input("New model", f"{old.name} · {record.name}", key=f"round-name-{record.id}-{old.id}")
-    new = next((m for m in ws.list_models("embedding") if m.name == name and m.dataset_id == record.id), None)
+    new = next((m for m in ws.list_models(old.kind) if m.name == name and m.dataset_id == record.id), None)
     if new is None:
         if st.button("Retrain on this version", type="primary", icon=":material/replay:"):
             with errors_shown(stop=False):  # e.g. the name is taken
                 st.session_state[State.TRAINING_RUN] = start_retrain(ws, old, record.id, name).run_id
-        run_panel([JobKind.TRAIN_EMBEDDING], State.TRAINING_RUN)
+        run_panel([this_round.training], State.TRAINING_RUN)
         return
-    gains = round_gains(ws, record.id, old.name, new.name)
+    gains = round_gains(ws, record.id, old, new)
     if gains is None:
         if st.button("Compare the round", type="primary", icon=":material/compare_arrows:"):
             with errors_shown(stop=False):
                 st.session_state[State.EVALUATION_RUN] = start_round_evaluation(ws, record.id, old, new).run_id
-        run_panel([JobKind.EVALUATE], State.EVALUATION_RUN)
+        run_panel([this_round.comparison.job], State.EVALUATION_RUN)
         return
+    _gains_table(old.name, new.name, gains)
+
+
+def _gains_table(old: str, new: str, gains: list) -> None:
     st.markdown(
         literal(
-            f"What the round changed: {new.name} over {old.name}, on {gains[0].queries} validation "
-            "questions of this version."
+            f"What the round changed: {new} over {old}, on {gains[0].queries} validation questions of this version."
         )
     )
     st.dataframe(
@@ -50,8 +76,8 @@ def round_panel(record: DatasetRecord) -> None:
             [
                 {
                     "metric": g.metric,
-                    old.name: g.base,
-                    new.name: g.other,
+                    old: g.base,
+                    new: g.other,
                     "gain": g.gain,
                     "95% interval": f"{g.ci_low:+.3f} … {g.ci_high:+.3f}",
                     "verdict": _verdict(g.ci_low, g.ci_high),

@@ -26,6 +26,10 @@ class FakeContext:
     def progress(self, done: int, total: int, message: str | None = None, force: bool = False) -> None:
         self.progress_calls.append((done, total, message))
 
+    def note(self, message: str) -> None:
+        """A passing state on the progress line, as JobContext.note shows it."""
+        self.progress(*(self.progress_calls[-1][:2] if self.progress_calls else (0, 0)), message)
+
     def complete(self, message: str) -> None:
         total = self.progress_calls[-1][1] if self.progress_calls else 1
         self.progress(total, total, message)

@@ -5,11 +5,13 @@ import dataclasses
 import pytest
 
 from ragtune_core.corpus.documents import Chunk, Document, save_corpus
+from ragtune_core.evaluation.reranking import reranked_name
 from ragtune_core.evaluation.retrieval import evaluate_retrieval, save_report
 from ragtune_core.jobs import JobKind
 from ragtune_core.questions.curation import load_draft
 from ragtune_core.questions.qa_dataset import load_dataset, save_dataset, split_dataset, update_dataset
 from ragtune_core.questions.versions import changes_of, save_version, versions_of
+from ragtune_core.store.models import DEFAULT_BASE_MODEL
 from ragtune_core.store.workspace import Workspace
 from tests.jobs.test_rounds import BagOfWords
 from tests.page_helpers import open_page, shown, texts, widget
@@ -128,3 +130,53 @@ def test_retrain_and_compare_shows_the_rounds_gains_with_intervals(ws):
     assert list(gains["metric"]) == ["ndcg@10", "accuracy@5", "mrr@10"]
     assert set(gains["verdict"]) <= {"better", "worse", "within noise"}
     assert gains["95% interval"].str.contains("…").all()
+
+
+def test_a_reranker_round_retrains_the_cross_encoder_and_shows_its_reranking_gains(ws):
+    first = ws.resolve("datasets", "volcanoes")
+    dataset = load_dataset(ws, first.id)
+    run = ws.create_run(
+        JobKind.TRAIN_CROSS_ENCODER, "reranker", {"dataset_id": first.id, "model_name": "reranker", "config": {}}
+    )
+    ws.commit_model(ws.reserve_model("reranker", "cross_encoder", "base", run_id=run.id).id, dataset_id=first.id)
+    second = save_version(
+        ws, first.id, dataclasses.replace(dataset, relevant_docs={**dataset.relevant_docs, "mislabelled": ["vesuvius"]})
+    )
+
+    at = open_page("questions")
+    widget(at, "selectbox", "Dataset").set_value(second.id).run()
+    assert widget(at, "selectbox", "Model of an earlier version").options == ["reranker (cross-encoder)"]
+    assert "reranking the top 20 passages their embedder finds for each" in shown(at.caption)
+    assert widget(at, "text_input", "New model").value == "reranker · volcanoes v2"
+    assert widget(at, "button", "Retrain on this version")
+
+    ws.commit_model(ws.reserve_model("reranker · volcanoes v2", "cross_encoder", "base").id, dataset_id=second.id)
+    assert widget(at.run(), "button", "Compare the round")
+    new = load_dataset(ws, second.id)
+    texts = [*new.queries.values(), *new.corpus.values()]
+    for name, words in (("reranker", BagOfWords(texts, min_length=8)), ("reranker · volcanoes v2", BagOfWords(texts))):
+        report = evaluate_retrieval(words, new, reranked_name(DEFAULT_BASE_MODEL, name), "val")
+        save_report(ws, report, second.id)  # as the round's evaluation job names a reranking of the bundled model
+    at.run()
+    assert not at.exception
+    assert "What the round changed: reranker · volcanoes v2 over reranker, on 1 validation questions" in shown(
+        at.markdown
+    )
+    gains = at.dataframe[-1].value
+    assert list(gains.columns[:3]) == ["metric", "reranker", "reranker · volcanoes v2"]
+    assert gains["95% interval"].str.contains("…").all()
+
+
+def test_a_version_without_a_model_to_retrain_says_which_models_a_round_retrains(ws):
+    first = ws.resolve("datasets", "volcanoes")
+    dataset = load_dataset(ws, first.id)
+    ws.commit_model(ws.reserve_model("from-cli", "embedding", "base").id, dataset_id=first.id)
+    second = save_version(ws, first.id, dataclasses.replace(dataset, queries={**dataset.queries, "clean": "When?"}))
+    at = open_page("questions")
+    widget(at, "selectbox", "Dataset").set_value(first.id).run()
+    assert "Retrain and compare" not in texts(at.subheader)  # the first version: no round
+    widget(at, "selectbox", "Dataset").set_value(second.id).run()
+    assert (
+        "No model to retrain: a round retrains models fine-tuned here (by a training run) as an embedding model "
+        "or a cross-encoder on an earlier version of this dataset." in shown(at.info)
+    )

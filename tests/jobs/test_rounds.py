@@ -1,16 +1,23 @@
-"""A curation round: the same training on the new version, both models compared with intervals."""
+"""A curation round: the same training on the new version, both models compared with intervals, by the job
+the Compare page would run for their kind (retrieval, reranking, routing)."""
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from ragtune_core.evaluation import reranking, retrieval
 from ragtune_core.evaluation.retrieval import evaluate_retrieval, save_report
-from ragtune_core.jobs import JobKind
-from ragtune_core.jobs.rounds import earlier_models, retrain_params, round_gains
-from ragtune_core.questions.qa_dataset import DatasetError, load_dataset, save_dataset, split_dataset
+from ragtune_core.jobs import JobKind, JobStatus, comparison_tasks, rounds
+from ragtune_core.jobs.comparison_tasks import run_evaluation_job, run_router_comparison_job
+from ragtune_core.jobs.rounds import earlier_models, retrain_params, round_gains, start_round_evaluation
+from ragtune_core.questions.qa_dataset import DatasetError, QADataset, load_dataset, save_dataset, split_dataset
 from ragtune_core.questions.versions import save_version
+from ragtune_core.routing import specs
+from ragtune_core.routing.selectors import selections_from_scores
+from tests.fake_job import FakeContext
 from tests.questions.test_queue import dataset as flagged_dataset
 
 
@@ -27,45 +34,210 @@ class BagOfWords:
     encode_query = encode_document = encode
 
 
+class SharedWords:
+    """Stands in for a CrossEncoder, or a router's selector: a question and a passage (or a tool's
+    description) score the words of `min_length` letters or more they share."""
+
+    def __init__(self, min_length=1, name="shared words"):
+        self.min_length, self.name = min_length, name
+
+    def shared(self, question: str, passage: str) -> int:
+        def words(text):
+            return {w for w in text.lower().replace("?", "").split() if len(w) >= self.min_length}
+
+        return len(words(question) & words(passage))
+
+    def predict(self, pairs, **kwargs):
+        return np.array([self.shared(q, p) for q, p in pairs], dtype=float)
+
+    def select(self, queries, choices):
+        scores = np.array([[self.shared(q, c.description) for c in choices] for q in queries], dtype=float)
+        return selections_from_scores(scores + 1e-6, 0.001)
+
+
+def trained_here(ws, name: str, kind: str, dataset_id: str, params: dict | None = None):
+    """A model registered by a training run on `dataset_id` whose parameters were `params` (its folder
+    empty: loading it is faked)."""
+    job = {"embedding": JobKind.TRAIN_EMBEDDING, "cross_encoder": JobKind.TRAIN_CROSS_ENCODER}.get(kind, kind)
+    run = ws.create_run(job, name, {"dataset_id": dataset_id, "model_name": name, **(params or {})}, dataset_id)
+    record = ws.commit_model(ws.reserve_model(name, kind, "base", run_id=run.id).id, dataset_id=dataset_id)
+    Path(record.path).mkdir(parents=True, exist_ok=True)
+    return record
+
+
 @pytest.fixture
 def versions(workspace):
     half_held_out = flagged_dataset()
     half_held_out.split = split_dataset(half_held_out, 0.5, "query", seed=0)
     first = save_dataset(workspace, "volcanoes", half_held_out, None, {})
-    run = workspace.create_run(
-        JobKind.TRAIN_EMBEDDING,
-        "tuned",
-        {"dataset_id": first.id, "model_name": "tuned", "config": {"epochs": 3}},
-        dataset_id=first.id,
-    )
-    workspace.commit_model(workspace.reserve_model("tuned", "embedding", "base", run_id=run.id).id, dataset_id=first.id)
+    tuned = trained_here(workspace, "tuned", "embedding", first.id, {"config": {"epochs": 3}})
+    trained_here(workspace, "reranker", "cross_encoder", first.id, {"config": {"epochs": 2, "embedder": tuned.path}})
+    trained_here(workspace, "distilled", "llm", first.id, {"config": {"data_name": "calls"}})
     workspace.commit_model(workspace.reserve_model("from-cli", "embedding", "base").id, dataset_id=first.id)
     edited = load_dataset(workspace, first.id)
     edited = dataclasses.replace(edited, relevant_docs={**edited.relevant_docs, "mislabelled": ["vesuvius"]})
     return first, save_version(workspace, first.id, edited)
 
 
+@pytest.fixture
+def started(monkeypatch):
+    """The jobs a round starts, recorded instead of run: [(kind, params)]."""
+    jobs = []
+
+    def start_job(ws, kind, params, **kwargs):
+        jobs.append((kind, params))
+        return JobStatus(run_id=f"run-{len(jobs)}", kind=kind)
+
+    monkeypatch.setattr(rounds, "start_job", start_job)
+    monkeypatch.setattr(comparison_tasks, "start_job", start_job)
+    return jobs
+
+
 def test_a_round_retrains_a_model_of_an_earlier_version_with_its_own_settings(workspace, versions):
     first, second = versions
-    assert [m.name for m in earlier_models(workspace, second.id)] == ["tuned"]  # the CLI's has no run to repeat
+    # the CLI's has no run to repeat; a distilled LLM learns from its teacher's calls, not from the dataset
+    assert [m.name for m in earlier_models(workspace, second.id)] == ["reranker", "tuned"]  # newest first
     assert earlier_models(workspace, first.id) == []
-    kind, params = retrain_params(workspace, earlier_models(workspace, second.id)[0], second.id, "tuned v2")
+    kind, params = retrain_params(workspace, workspace.resolve("models", "tuned"), second.id, "tuned v2")
     assert kind == JobKind.TRAIN_EMBEDDING
     assert params == {"dataset_id": second.id, "model_name": "tuned v2", "config": {"epochs": 3}}
-    with pytest.raises(DatasetError, match="'from-cli' was not fine-tuned here"):
-        retrain_params(workspace, workspace.resolve("models", "from-cli"), second.id, "again")
+    for unretrainable in ("from-cli", "distilled"):
+        with pytest.raises(DatasetError, match=f"'{unretrainable}' was not fine-tuned here as an embedding model or"):
+            retrain_params(workspace, workspace.resolve("models", unretrainable), second.id, "again")
+
+
+def test_a_cross_encoder_is_retrained_with_its_settings_its_embedder_included(workspace, versions):
+    _, second = versions
+    reranker = workspace.resolve("models", "reranker")
+    kind, params = retrain_params(workspace, reranker, second.id, "reranker v2")
+    assert kind == JobKind.TRAIN_CROSS_ENCODER
+    tuned = workspace.resolve("models", "tuned")
+    assert params == {
+        "dataset_id": second.id,
+        "model_name": "reranker v2",
+        "config": {"epochs": 2, "embedder": tuned.path},
+    }
 
 
 def test_the_rounds_gains_come_with_intervals_once_both_models_are_evaluated(workspace, versions):
     _, second = versions
-    assert round_gains(workspace, second.id, "tuned", "tuned v2") is None
+    tuned = workspace.resolve("models", "tuned")
+    new = trained_here(workspace, "tuned v2", "embedding", second.id)
+    assert round_gains(workspace, second.id, tuned, new) is None
     dataset = load_dataset(workspace, second.id)
     texts = [*dataset.queries.values(), *dataset.corpus.values()]
     save_report(workspace, evaluate_retrieval(BagOfWords(texts, min_length=8), dataset, "tuned", "val"), second.id)
-    assert round_gains(workspace, second.id, "tuned", "tuned v2") is None
+    assert round_gains(workspace, second.id, tuned, new) is None
     save_report(workspace, evaluate_retrieval(BagOfWords(texts), dataset, "tuned v2", "val"), second.id)
-    gains = round_gains(workspace, second.id, "tuned", "tuned v2")
+    gains = round_gains(workspace, second.id, tuned, new)
     assert [g.metric for g in gains] == ["ndcg@10", "accuracy@5", "mrr@10"]
     for gain in gains:
         assert gain.ci_low <= gain.gain <= gain.ci_high and gain.queries == 4  # the version's validation half
         assert gain.gain == pytest.approx(gain.other - gain.base)
+
+
+def test_an_embedding_round_evaluates_both_models_and_reads_the_evaluations_reports(
+    workspace, versions, started, monkeypatch
+):
+    _, second = versions
+    tuned, new = workspace.resolve("models", "tuned"), trained_here(workspace, "tuned v2", "embedding", second.id)
+    dataset = load_dataset(workspace, second.id)
+    texts = [*dataset.queries.values(), *dataset.corpus.values()]
+    embedders = {tuned.path: BagOfWords(texts, min_length=8), new.path: BagOfWords(texts)}
+    monkeypatch.setattr(retrieval, "load_embedder", embedders.get)
+
+    start_round_evaluation(workspace, second.id, tuned, new)
+    [(kind, params)] = started
+    assert kind == JobKind.EVALUATE
+    assert params == {
+        "dataset_id": second.id,
+        "part": "val",
+        "models": [{"label": "tuned", "path": tuned.path}, {"label": "tuned v2", "path": new.path}],
+    }
+    run_evaluation_job(FakeContext(workspace), params)
+    gains = round_gains(workspace, second.id, tuned, new)
+    reports = {r.name: r for r in retrieval.latest_reports(workspace, second.id, "val")}
+    assert [(g.base, g.other) for g in gains] == [
+        (reports["tuned"].metrics[m], reports["tuned v2"].metrics[m]) for m in ("ndcg@10", "accuracy@5", "mrr@10")
+    ]
+
+
+def test_a_reranker_round_reranks_its_embedders_top_passages_with_the_old_and_the_new(
+    workspace, versions, started, monkeypatch
+):
+    _, second = versions
+    tuned, old = workspace.resolve("models", "tuned"), workspace.resolve("models", "reranker")
+    new = trained_here(workspace, "reranker v2", "cross_encoder", second.id)
+    dataset = load_dataset(workspace, second.id)
+    monkeypatch.setattr(reranking, "load_embedder", lambda path: BagOfWords([*dataset.corpus.values()], 8))
+    scorers = {old.path: SharedWords(), new.path: SharedWords(min_length=8)}
+    monkeypatch.setattr(reranking, "load_cross_encoder", scorers.get)
+
+    start_round_evaluation(workspace, second.id, old, new)
+    [(kind, params)] = started
+    assert kind == JobKind.EVALUATE
+    assert params["models"] == [{"label": "tuned", "path": tuned.path}]  # the embedder both were trained with
+    assert params["rerankers"] == [{"label": "reranker", "path": old.path}, {"label": "reranker v2", "path": new.path}]
+    assert round_gains(workspace, second.id, old, new) is None
+    run_evaluation_job(FakeContext(workspace), params)
+
+    gains = round_gains(workspace, second.id, old, new)
+    reports = {r.name: r for r in retrieval.latest_reports(workspace, second.id, "val")}
+    assert set(reports) == {"tuned", "tuned + rerank reranker", "tuned + rerank reranker v2"}
+    before, after = reports["tuned + rerank reranker"], reports["tuned + rerank reranker v2"]
+    assert [g.metric for g in gains] == ["ndcg@10", "accuracy@5", "mrr@10"]
+    assert [(g.base, g.other) for g in gains] == [(before.metrics[g.metric], after.metrics[g.metric]) for g in gains]
+    assert gains[0].gain > 0  # here the long words alone pick every answer, the relabelled one included
+    for gain in gains:
+        assert gain.ci_low <= gain.gain <= gain.ci_high and gain.queries == 4
+
+
+ROUTER = QADataset(
+    {
+        "r1": "When did Etna erupt?",
+        "r2": "Summarize the eruption of Etna",
+        "r3": "How does sourdough bread rise?",
+        "r4": "Summarize sourdough baking",
+        "r5": "What did Etna cover with ash?",
+        "r6": "Which yeast makes bread rise?",
+    },
+    {
+        "facts_etna": "specific facts about Etna eruption ash",
+        "summary_etna": "summarize everything about Etna",
+        "facts_bread": "specific facts about sourdough bread yeast rise",
+        "summary_bread": "summarize everything about sourdough baking",
+    },
+    {"r1": ["facts_etna"], "r2": ["summary_etna"], "r3": ["facts_bread"]}
+    | {"r4": ["summary_bread"], "r5": ["facts_etna"], "r6": ["summary_etna"]},  # r6 mislabelled
+    split={"r1": "train", "r2": "train", "r3": "train", "r4": "val", "r5": "val", "r6": "val"},
+    kind="router",
+)
+
+
+def test_a_tool_selector_round_routes_the_validation_queries_with_both_and_gains_in_match_rate(
+    workspace, started, monkeypatch
+):
+    first = save_dataset(workspace, "tools", ROUTER, None, {})
+    old = trained_here(workspace, "selector", "cross_encoder", first.id, {"config": {"name_swaps": 2}})
+    relabelled = dataclasses.replace(ROUTER, relevant_docs={**ROUTER.relevant_docs, "r6": ["facts_bread"]})
+    second = save_version(workspace, first.id, relabelled)
+    assert [m.name for m in earlier_models(workspace, second.id)] == ["selector"]
+    assert retrain_params(workspace, old, second.id, "selector v2")[0] == JobKind.TRAIN_CROSS_ENCODER
+    new = trained_here(workspace, "selector v2", "cross_encoder", second.id)
+    min_length = {old.path: 6, new.path: 1}
+    monkeypatch.setattr(specs, "make_selector", lambda spec: SharedWords(min_length[spec.path], spec.label))
+
+    start_round_evaluation(workspace, second.id, old, new)
+    [(kind, params)] = started
+    assert kind == JobKind.COMPARE_SELECTORS and params["part"] == "val"
+    assert [(s["label"], s["kind"], s["path"]) for s in params["selectors"]] == [
+        ("selector", "cross_encoder", old.path),
+        ("selector v2", "cross_encoder", new.path),
+    ]
+    assert round_gains(workspace, second.id, old, new) is None
+    result = run_router_comparison_job(FakeContext(workspace), params)
+
+    [gain] = round_gains(workspace, second.id, old, new)
+    assert gain.metric == "match rate" and gain.queries == 3
+    assert (gain.base, gain.other) == (result["match_rates"]["selector"], result["match_rates"]["selector v2"])
+    assert gain.gain == pytest.approx(gain.other - gain.base) and gain.ci_low <= gain.gain <= gain.ci_high
