@@ -43,26 +43,25 @@ def round_panel(record: DatasetRecord) -> None:
     st.caption(
         literal(
             f"The same training as {old.name}, on this version; then both models on this version's validation "
-            f"questions, {this_round.comparison.measures}, each gain with its 95% bootstrap interval. "
+            f"questions ({this_round.comparison.measures}): each gain with its 95% bootstrap interval. "
             f"A round retrains {RETRAINABLE}."
         )
     )
     name = st.text_input("New model", f"{old.name} · {record.name}", key=f"round-name-{record.id}-{old.id}")
     new = next((m for m in ws.list_models(old.kind) if m.name == name and m.dataset_id == record.id), None)
+    if new is None and st.button("Retrain on this version", type="primary", icon=":material/replay:"):
+        with errors_shown(stop=False):  # e.g. the name is taken
+            st.session_state[State.TRAINING_RUN] = start_retrain(ws, old, record.id, name).run_id
+    run_panel([this_round.training], State.TRAINING_RUN)  # stays once trained: its closing line, its verdict
     if new is None:
-        if st.button("Retrain on this version", type="primary", icon=":material/replay:"):
-            with errors_shown(stop=False):  # e.g. the name is taken
-                st.session_state[State.TRAINING_RUN] = start_retrain(ws, old, record.id, name).run_id
-        run_panel([this_round.training], State.TRAINING_RUN)
         return
     gains = round_gains(ws, record.id, old, new)
-    if gains is None:
-        if st.button("Compare the round", type="primary", icon=":material/compare_arrows:"):
-            with errors_shown(stop=False):
-                st.session_state[State.EVALUATION_RUN] = start_round_evaluation(ws, record.id, old, new).run_id
-        run_panel([this_round.comparison.job], State.EVALUATION_RUN)
-        return
-    _gains_table(old.name, new.name, gains)
+    if gains is None and st.button("Compare the round", type="primary", icon=":material/compare_arrows:"):
+        with errors_shown(stop=False):
+            st.session_state[State.EVALUATION_RUN] = start_round_evaluation(ws, record.id, old, new).run_id
+    run_panel([this_round.comparison.job], State.EVALUATION_RUN)
+    if gains is not None:
+        _gains_table(old.name, new.name, gains)
 
 
 def _gains_table(old: str, new: str, gains: list) -> None:
@@ -87,6 +86,11 @@ def _gains_table(old: str, new: str, gains: list) -> None:
         ),
         hide_index=True,
         width="stretch",
+        column_config={
+            old: st.column_config.NumberColumn(format="%.3f"),
+            new: st.column_config.NumberColumn(format="%.3f"),
+            "gain": st.column_config.NumberColumn(format="%+.3f"),
+        },
     )
 
 
