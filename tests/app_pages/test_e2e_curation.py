@@ -1,15 +1,28 @@
 """The curation round trip in headless Chromium: a flagged question relabelled in the queue and saved as the
-dataset's next version; the review grid and the queue photographed for a person to look at."""
+dataset's next version, a reranker of the first version retrained on it and the two compared; the review
+grid, the queue and the round's gains photographed for a person to look at."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from ragtune_core.questions.qa_dataset import load_dataset
+from ragtune_core import jobs
+from ragtune_core.questions.qa_dataset import load_dataset, split_dataset, update_dataset
 from ragtune_core.questions.versions import versions_of
+from ragtune_core.runs import JobState
 from ragtune_core.store.workspace import Workspace
-from tests.app_pages.test_e2e_browser import CHROMIUM, SHOTS, _shot, _wait_idle, app_url, browser_page  # noqa: F401
+from ragtune_core.training import CrossEncoderTrainConfig
+from tests.app_pages.test_e2e_browser import (  # noqa: F401
+    CHROMIUM,
+    SHOTS,
+    _shot,
+    _wait_idle,
+    app_url,
+    browser_page,
+    wait_for_run,
+)
 from tests.app_pages.test_page_curation import flagged_draft, notes_workspace
 from tests.questions.test_cli_datasets import ROUTER_FILE
 
@@ -20,10 +33,24 @@ pytestmark = [
 ]
 
 
-def test_flagged_relabelled_saved_as_a_new_version(tmp_path, app_url, browser_page):  # noqa: F811
+def trained_reranker(ws: Workspace, dataset_id: str) -> None:
+    """ "reranker": a QA reranker fine-tuned on the dataset, half of it held out, by a training job (its
+    run keeps the settings a round repeats), with the smallest settings that train: about 20 s."""
+    dataset = load_dataset(ws, dataset_id)
+    dataset.split = split_dataset(dataset, 0.5, "query", seed=0)  # 4 validation questions to compare on
+    update_dataset(ws, dataset_id, dataset)
+    config = CrossEncoderTrainConfig(epochs=1, batch_size=4, max_length=32, hard_negatives=1)
+    params = jobs.training_job_params(dataset_id, "reranker", config)
+    started = jobs.start_job(ws, jobs.JobKind.TRAIN_CROSS_ENCODER, params, name="reranker", dataset_id=dataset_id)
+    ended = jobs.wait(ws, started.run_id, timeout=300)
+    assert ended.state == JobState.SUCCEEDED, ended.error
+
+
+def test_flagged_relabelled_saved_retrained_and_compared(tmp_path, app_url, browser_page):  # noqa: F811
     ws = notes_workspace(Workspace(tmp_path / "workspace"))  # the server's workspace
     flagged_draft(ws)
     first = ws.resolve("datasets", "volcanoes")
+    trained_reranker(ws, first.id)
     page = browser_page
     page.set_viewport_size({"width": 1400, "height": 1600})
     page.goto(f"{app_url}/questions")
@@ -46,6 +73,20 @@ def test_flagged_relabelled_saved_as_a_new_version(tmp_path, app_url, browser_pa
     _, second = versions_of(ws, first.id)
     assert load_dataset(ws, first.id).relevant_docs["mislabelled"] == ["etna"]  # the old version kept
     assert load_dataset(ws, second.id).relevant_docs["mislabelled"] == ["vesuvius"]
+
+    page.get_by_role("heading", name="Retrain and compare").scroll_into_view_if_needed()
+    page.get_by_role("button", name="Retrain on this version").click()
+    wait_for_run(page, "train cross encoder")
+    page.get_by_role("button", name="Compare the round").click()
+    wait_for_run(page, "evaluate")
+    page.get_by_text("What the round changed: reranker · volcanoes v2 over reranker, on 4 validation").wait_for()
+    _wait_idle(page)
+    gains = page.locator("[data-testid='stDataFrame']").last
+    gains.scroll_into_view_if_needed()
+    _shot(page, "curation-4-round")
+    table = gains.text_content()  # the grid's cells, as its accessible table holds them
+    assert "reranker · volcanoes v2" in table and "ndcg@10" in table and "mrr@10" in table
+    assert len(re.findall(r"[+-]\d\.\d{3} … [+-]\d\.\d{3}", table)) == 3  # each gain's 95% interval
 
 
 def test_the_import_offers_the_kind_and_an_explicit_kind_wins(tmp_path, app_url, browser_page):  # noqa: F811
