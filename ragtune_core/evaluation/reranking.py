@@ -4,7 +4,8 @@ Both rankings become evaluation.retrieval `RetrievalReport`s, with its metrics, 
 top-100 cut, so the Compare page shows an embedder with and without a reranker side by side.
 Reranking reorders the embedder's top_k and keeps the embedder's ranks after them: every metric,
 whatever its cut-off, then compares like with like. A reranker trained here orders by its score
-blended with the embedder's, with the weight its training picked on validation (BLEND_WEIGHTS).
+blended with the embedder's and with word match (lexical.py), at the shares its training picked on
+validation (BLENDS).
 
 The first stage (`first_stage`) is kept apart from reranking because cross-encoder training reuses
 it: it mines hard negatives from the train questions' rankings and evaluates each checkpoint by
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from ..questions.qa_dataset import QADataset
 from ..store.models import load_cross_encoder, load_embedder, resolve_model
 from ..store.workspace import Workspace
 from .duration import FIRST_STAGE, RERANKING
+from .lexical import lexical_index
 from .metrics import METRIC_NAMES, TOP_K, EvaluationError, per_query_metric_values
 from .retrieval import (
     ModelSpec,
@@ -43,10 +45,28 @@ PhaseProgress = Callable[[str, int, int, str], None]
 RERANK_TOP_K = 20
 BATCH_SIZE = 64
 PAIRS_PER_SLICE = 512  # pairs scored between two progress reports: a few seconds on a CPU
-# A reranker trained on a few thousand questions can know less than its first stage: its score is
-# blended with the first stage's (both standardised per question), the weight picked on validation.
-BLEND_WEIGHTS = tuple(i / 10 for i in range(11))
-_CONFIG_KEY = "ragtune_first_stage_weight"  # the blend weight's name in a reranker's saved config
+
+
+@dataclass(frozen=True)
+class Blend:
+    """A reranker's order: its score mixed with the first stage's and with word match (BM25), each
+    standardised per question; these are the two shares, the reranker's own is what is left."""
+
+    first_stage: float = 0.0
+    lexical: float = 0.0
+
+
+# A reranker trained on a few thousand questions can know less than its first stage, and neither model
+# counts the report's own words as people type them: its score is blended with both, the shares picked on
+# validation. Smallest shares first: best_blend keeps the first of equals, the reranker's say.
+BLENDS = tuple(
+    sorted(
+        (Blend(first / 10, words / 10) for first in range(11) for words in range(6) if first + words <= 10),
+        key=lambda blend: (blend.first_stage + blend.lexical, blend.lexical),
+    )
+)
+# The shares' names in a reranker's saved config
+_CONFIG_KEYS = {"first_stage": "ragtune_first_stage_weight", "lexical": "ragtune_lexical_weight"}
 
 
 @dataclass
@@ -60,6 +80,17 @@ class FirstStage:
     scores: list[list[float]]  # the cosine similarities, in the same order
     corpus_embeddings: object  # a tensor, rows in corpus order: another part's first stage reuses it
     latency_ms: float | None = None  # mean per question: encoding it and searching the corpus
+    _word_scores: dict[int, list[np.ndarray]] = field(default_factory=dict, repr=False)
+
+    def word_scores(self, top_k: int) -> list[np.ndarray]:
+        """BM25 of each question against its top_k passages, in the first stage's order (computed once)."""
+        if top_k not in self._word_scores:
+            index = lexical_index(tuple(self.questions.corpus[pid] for pid in self.corpus_ids))
+            self._word_scores[top_k] = [
+                index.scores(question, row[:top_k])
+                for question, row in zip(self.questions.queries.values(), self.indices, strict=True)
+            ]
+        return self._word_scores[top_k]
 
 
 @dataclass
@@ -118,19 +149,19 @@ def rerank(
     top_k: int,
     name: str,
     batch_size: int = BATCH_SIZE,
-    weight: float | None = None,
+    blend: Blend | None = None,
     on_progress: Progress | None = None,
 ) -> RetrievalReport:
     """Reorder each question's top_k passages by the cross-encoder's score of (question, passage),
-    blended with the first stage's by `weight` (None: the cross-encoder's own, see first_stage_weight).
+    blended by `blend` (None: the cross-encoder's own, see kept_blend).
     Equal scores keep the embedder's order. Its latency is the first stage's and the rescoring's, per question.
     """
-    weight = first_stage_weight(cross_encoder) if weight is None else weight
+    blend = kept_blend(cross_encoder) if blend is None else blend
     started = time.perf_counter()
     head_scores = cross_encoder_scores(cross_encoder, first, top_k, batch_size, on_progress)
     rescoring_ms = (time.perf_counter() - started) * 1000 / len(first.indices)
     latency_ms = None if first.latency_ms is None else first.latency_ms + rescoring_ms
-    return replace(reranked(first, head_scores, name, weight), latency_ms=latency_ms)
+    return replace(reranked(first, head_scores, name, blend), latency_ms=latency_ms)
 
 
 def cross_encoder_scores(
@@ -162,24 +193,29 @@ def cross_encoder_scores(
     return np.split(flat, np.cumsum([len(head) for head in heads])[:-1])
 
 
-def reranked(first: FirstStage, head_scores: list[np.ndarray], name: str, weight: float = 0.0) -> RetrievalReport:
+def reranked(first: FirstStage, head_scores: list[np.ndarray], name: str, blend: Blend = Blend()) -> RetrievalReport:
     """The first stage with each question's head (as many passages as it has scores) reordered by
-    those scores, blended with the first stage's by `weight` (0: the scores alone, 1: the first stage)."""
+    those scores, blended by `blend` (Blend(): the scores alone, Blend(1.0): the first stage)."""
+    heads = max((len(scored) for scored in head_scores), default=0)
+    words = first.word_scores(heads) if blend.lexical else [None] * len(head_scores)
     indices, scores = [], []
-    for scored, row_indices, row_scores in zip(head_scores, first.indices, first.scores, strict=True):
+    for scored, row_indices, row_scores, row_words in zip(head_scores, first.indices, first.scores, words, strict=True):
         head = len(scored)
-        scored = _blend(scored, np.asarray(row_scores[:head], dtype=float), weight)
+        scored = _blend(scored, np.asarray(row_scores[:head], dtype=float), row_words, blend)
         order = np.argsort(-scored, kind="stable")
         indices.append([row_indices[i] for i in order] + row_indices[head:])
         scores.append(scored[order].tolist() + row_scores[head:])
     return _report(first, name, indices, scores)
 
 
-def _blend(scores: np.ndarray, first_scores: np.ndarray, weight: float) -> np.ndarray:
-    """Each side standardised over the question's head, so the weight, not the scales, sets the mix."""
-    if not weight:
+def _blend(scores: np.ndarray, first_scores: np.ndarray, words: np.ndarray | None, blend: Blend) -> np.ndarray:
+    """Each score standardised over the question's head, so the shares, not the scales, set the mix."""
+    if blend == Blend():
         return scores
-    return (1 - weight) * _standardised(scores) + weight * _standardised(first_scores)
+    mixed = (1 - blend.first_stage - blend.lexical) * _standardised(scores) + blend.first_stage * _standardised(
+        first_scores
+    )
+    return mixed + blend.lexical * _standardised(words[: len(scores)]) if blend.lexical else mixed
 
 
 def _standardised(values: np.ndarray) -> np.ndarray:
@@ -189,23 +225,24 @@ def _standardised(values: np.ndarray) -> np.ndarray:
 
 def best_blend(
     first: FirstStage, head_scores: list[np.ndarray], name: str, metric: str
-) -> tuple[float, RetrievalReport]:
-    """The BLEND_WEIGHTS weight whose reranking scores best by `metric`, and that reranking; ties go
-    to the smaller weight (the cross-encoder's say): max keeps the first of equals."""
-    blends = [(weight, reranked(first, head_scores, name, weight)) for weight in BLEND_WEIGHTS]
-    return max(blends, key=lambda blend: blend[1].metrics[metric])
+) -> tuple[Blend, RetrievalReport]:
+    """The BLENDS blend whose reranking scores best by `metric`, and that reranking; ties go to the
+    smaller shares (the cross-encoder's say): max keeps the first of equals."""
+    blends = [(blend, reranked(first, head_scores, name, blend)) for blend in BLENDS]
+    return max(blends, key=lambda tried: tried[1].metrics[metric])
 
 
-def first_stage_weight(cross_encoder) -> float:
-    """The blend weight a reranker was kept with (set_first_stage_weight), saved in its config; 0 for
-    any other cross-encoder (a Hub reranker, a router's tool selector): its scores alone."""
+def kept_blend(cross_encoder) -> Blend:
+    """The blend a reranker was kept with (keep_blend), saved in its config; Blend() for any other
+    cross-encoder (a Hub reranker, a router's tool selector): its scores alone."""
     config = getattr(cross_encoder, "config", None)
-    return float(getattr(config, _CONFIG_KEY, 0.0) or 0.0)
+    return Blend(**{share: float(getattr(config, key, 0.0) or 0.0) for share, key in _CONFIG_KEYS.items()})
 
 
-def set_first_stage_weight(cross_encoder, weight: float) -> None:
-    """Record the blend weight in the model's config, which saves with its weights (config.json)."""
-    setattr(cross_encoder.config, _CONFIG_KEY, float(weight))
+def keep_blend(cross_encoder, blend: Blend) -> None:
+    """Record the blend in the model's config, which saves with its weights (config.json)."""
+    for share, key in _CONFIG_KEYS.items():
+        setattr(cross_encoder.config, key, float(getattr(blend, share)))
 
 
 def rerank_report(

@@ -27,8 +27,9 @@ def run_cross_encoder_job(ctx, params: dict) -> dict:
     from ..training.config import CrossEncoderTrainConfig
 
     result = _train(ctx, params, CrossEncoderTrainConfig)
-    metric, weight = result.primary_metric, result.first_stage_weight
-    blend = "" if weight is None else f", its score blended with the embedder's at weight {weight:.1f}"
+    metric, kept = result.primary_metric, result.blend
+    blend = "" if kept is None else f", its score blended with the embedder's at {kept.first_stage:.1f}"
+    blend += f" and word match at {kept.lexical:.1f}" if kept and kept.lexical else ""
     return _with_verdict(
         ctx,
         result,
@@ -103,7 +104,8 @@ def _train(ctx, params: dict, config_class: type) -> TrainingRunResult:
             search=search,
         )
     meter.learn(ctx.elapsed())
-    return TrainingRunResult(**result, estimated_seconds=round(plan.seconds, 1), seconds=round(ctx.elapsed(), 1))
+    timed = {"estimated_seconds": round(plan.seconds, 1), "seconds": round(ctx.elapsed(), 1)}
+    return TrainingRunResult.read({**result, **timed}, ctx.run_id)  # parsed: a reranker's blend is a Blend again
 
 
 def _refuse_evaluation_only(ws, dataset_id: str) -> None:

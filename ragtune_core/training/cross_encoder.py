@@ -6,10 +6,10 @@ on each question's candidates as one list with `ListNetLoss` (a softmax over the
 the right one first is what it learns). Each evaluation
 reranks the validation questions' embedder candidates, all tools of a router dataset (so
 accuracy@1 is the router's match rate) or the top RERANK_TOP_K passages of a QA dataset, and
-scores them with evaluation.metrics' retrieval metrics: a QA reranker at the blend with its first stage that scores
-best (evaluation.reranking.best_blend), the weight the model kept saves in its config. A QA reranker's
-wrong passages come only from the documents its train questions ask of. The training itself (events,
-atomic save) is fit.py's.
+scores them with evaluation.metrics' retrieval metrics: a QA reranker at the blend with its first stage and
+word match that scores best (evaluation.reranking.best_blend), the shares the model kept saves in its
+config. A QA reranker's wrong passages come only from the documents its train questions ask of. The
+training itself (events, atomic save) is fit.py's.
 
 torch and sentence-transformers are imported inside functions: pages import this module for the
 config alone and must stay quick to load.
@@ -25,13 +25,14 @@ from pathlib import Path
 from ..evaluation.metrics import TOP_K
 from ..evaluation.reranking import (
     RERANK_TOP_K,
+    Blend,
     FirstStage,
     best_blend,
     cross_encoder_scores,
     first_stage,
+    keep_blend,
     reranked,
     retrieval_report,
-    set_first_stage_weight,
 )
 from ..evaluation.retrieval import text_work
 from ..questions.qa_dataset import TEST, TRAIN, VAL, QADataset
@@ -176,16 +177,14 @@ def train_cross_encoder(
     evaluator = _make_evaluator(val_first, top_k, primary, blend=not router)
     test_evaluator = None if test_first is None else _make_evaluator(test_first, top_k, primary, not router, evaluator)
 
-    def keep_blend_weight(kept, step: int) -> None:
-        """0 for a router (its evaluations blend nothing), also when it started from a QA reranker."""
-        set_first_stage_weight(kept, evaluator.blend_weights.get(step, 0.0))
+    def keep_step_blend(kept, step: int) -> None:
+        """Blend() for a router (its evaluations blend nothing), also when it started from a QA reranker."""
+        keep_blend(kept, evaluator.blends.get(step, Blend()))
 
-    recipe = _listwise_recipe(model, triples, config.target_steps(dataset.kind), keep_blend_weight)
+    recipe = _listwise_recipe(model, triples, config.target_steps(dataset.kind), keep_step_blend)
     result = fit_and_publish(config, model, evaluator, recipe, primary, output_dir, emit, test_evaluator)
     return replace(
-        result,
-        metrics_embedder=metrics_embedder,
-        first_stage_weight=None if router else evaluator.blend_weights.get(result.best_step),
+        result, metrics_embedder=metrics_embedder, blend=None if router else evaluator.blends.get(result.best_step)
     )
 
 
@@ -208,25 +207,25 @@ def start_model(config: CrossEncoderTrainConfig) -> str | None:
 
 def _make_evaluator(first: FirstStage, top_k: int, primary: str, blend: bool, weights=None):
     """Reranks one part's embedder candidates; metrics named as evaluation.metrics names them. With
-    `blend` (a QA reranker), the metrics are those of the best blend with the first stage (best_blend),
-    whose weight it keeps apart, in `blend_weights` by step: a few hundred steps on a CPU can leave the
+    `blend` (a QA reranker), the metrics are those of the best blend with the first stage and word match
+    (best_blend), which it keeps apart, in `blends` by step: a few hundred steps on a CPU can leave the
     reranker alone below its fine-tuned first stage, and the blend keeps what it adds (docs/decisions.md,
     "QA reranker blend"). With `weights` (the validation evaluator: for the test part), it chooses
-    nothing: it blends at the weight `weights` chose for the same step."""
+    nothing: it blends as `weights` chose for the same step."""
     from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
 
     class RerankEvaluator(BaseEvaluator):
         def __init__(self):
             super().__init__()
             self.primary_metric = primary
-            self.blend_weights: dict[int, float] = {}  # step -> the weight its metrics were measured at
+            self.blends: dict[int, Blend] = {}  # step -> the blend its metrics were measured at
 
         def __call__(self, model, output_path=None, epoch=-1, steps=-1) -> dict[str, float]:
             scores = cross_encoder_scores(model, first, top_k, EVAL_BATCH_SIZE)
             if not blend or weights is not None:
-                weight = weights.blend_weights.get(steps, 0.0) if blend else 0.0
-                return self.prefix_name_to_metrics(reranked(first, scores, first.part, weight).metrics, first.part)
-            self.blend_weights[steps], report = best_blend(first, scores, first.part, primary)
+                chosen = weights.blends.get(steps, Blend()) if blend else Blend()
+                return self.prefix_name_to_metrics(reranked(first, scores, first.part, chosen).metrics, first.part)
+            self.blends[steps], report = best_blend(first, scores, first.part, primary)
             return self.prefix_name_to_metrics(report.metrics, first.part)
 
     return RerankEvaluator()

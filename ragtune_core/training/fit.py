@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..evaluation.reranking import Blend
 from ..questions.qa_dataset import TEST, TRAIN, VAL, QADataset
 from ..runs import EventKind
 from ..store.models import load_model
@@ -80,11 +81,11 @@ class TrainResult:
     train_pairs: int  # labelled examples trained on
     train_seconds: float  # trainer.train() wall time, its periodic evaluations included
     metrics_embedder: dict[str, float] = field(default_factory=dict)  # a cross-encoder's first stage alone
-    first_stage_weight: float | None = None  # a QA reranker's blend with its first stage, as kept
+    blend: Blend | None = None  # a QA reranker's blend with its first stage and word match, as kept
     trials: list[dict] = field(default_factory=list)  # a hyperparameter search's trainings (training.search)
     planned_steps: int = 0  # optimizer steps the schedule planned
     stopped_by_user: bool = False  # the user asked it to stop (training.stopping): the best model so far was kept
-    # The test part's metrics of the base model and of the model kept (the kept reranker's blend weight applied):
+    # The test part's metrics of the base model and of the model kept (the kept reranker's blend applied):
     # questions that chose nothing, so the figures to report. Empty for a dataset without a test part.
     test_metrics_before: dict[str, float] = field(default_factory=dict)
     test_metrics_after: dict[str, float] = field(default_factory=dict)
@@ -211,7 +212,7 @@ def fit_and_publish(
     evaluations in a row bring no improvement or the user asks to (training.stopping), and save the
     kept model as `output_dir`. `test_evaluator` (None: no test part) measures the base model and the
     model kept on questions that chose nothing: called after `evaluator` for the same step, so it can
-    reuse what that evaluation chose at it (a reranker's blend weight).
+    reuse what that evaluation chose at it (a reranker's blend).
 
     Everything is written into a hidden folder next to `output_dir`, renamed into place only when
     complete and removed whatever happens, so a failed or cancelled run leaves nothing behind.

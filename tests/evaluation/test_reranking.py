@@ -8,16 +8,17 @@ import torch
 
 from ragtune_core.evaluation.metrics import METRIC_NAMES
 from ragtune_core.evaluation.reranking import (
+    Blend,
     best_blend,
     cross_encoder_scores,
     first_stage,
-    first_stage_weight,
+    keep_blend,
+    kept_blend,
     rerank,
     rerank_report,
     reranked,
     reranked_name,
     retrieval_report,
-    set_first_stage_weight,
 )
 from ragtune_core.evaluation.retrieval import evaluate_retrieval, latest_reports
 from ragtune_core.questions.qa_dataset import DatasetError, QADataset, save_dataset
@@ -133,10 +134,10 @@ def test_a_blend_weight_mixes_the_first_stages_order_back_in():
     )
     scores = cross_encoder_scores(scorer, first, top_k=3)
     assert [s.tolist() for s in scores] == [[0.0, 3.0, 2.9], [0.0, 0.0, 0.0]]
-    assert ranks(reranked(first, scores, "ce", 0.0))["q-head"] == ["p1", "p2", "p0", "p3", "p4", "p5"]
-    assert ranks(reranked(first, scores, "fs", 1.0)) == ranks(retrieval_report(first, "embedder"))
+    assert ranks(reranked(first, scores, "ce", Blend()))["q-head"] == ["p1", "p2", "p0", "p3", "p4", "p5"]
+    assert ranks(reranked(first, scores, "fs", Blend(1.0))) == ranks(retrieval_report(first, "embedder"))
     # Half and half of the standardised scores: scorer (-1.41, 0.74, 0.67), embedder (1.00, 0.36, -1.37).
-    blended = reranked(first, scores, "half", 0.5)
+    blended = reranked(first, scores, "half", Blend(0.5))
     assert ranks(blended)["q-head"] == ["p1", "p0", "p2", "p3", "p4", "p5"]
     assert blended.per_query[0].top_score == pytest.approx(0.5526, abs=1e-3)
     # A question whose scores are all equal keeps the embedder's order at every weight.
@@ -155,30 +156,62 @@ def test_the_best_blend_is_the_weight_that_scores_best_and_the_smallest_of_equal
     }
     misleading = cross_encoder_scores(TableScorer(high), first, top_k=6)
     assert reranked(first, misleading, "alone").metrics["mrr@10"] == pytest.approx(1 / 6)
-    weight, report = best_blend(first, misleading, "blend", "mrr@10")
-    assert weight > 0.0 and report.metrics == reranked(first, misleading, "x", weight).metrics
+    blend, report = best_blend(first, misleading, "blend", "mrr@10")
+    assert blend.first_stage > 0.0 and report.metrics == reranked(first, misleading, "x", blend).metrics
     assert report.metrics["mrr@10"] >= retrieval_report(first, "embedder").metrics["mrr@10"]
     helpful = cross_encoder_scores(
         TableScorer({("about p2", "passage 2"): 5.0, ("about p4", "passage 4"): 5.0}), first, top_k=6
     )
-    weight, report = best_blend(first, helpful, "blend", "mrr@10")
-    assert weight == 0.0 and report.metrics["mrr@10"] == 1.0
+    blend, report = best_blend(first, helpful, "blend", "mrr@10")
+    assert blend == Blend() and report.metrics["mrr@10"] == 1.0
 
 
-def test_a_rerankers_blend_weight_travels_in_its_saved_config(tmp_path):
+def test_a_rerankers_blend_travels_in_its_saved_config(tmp_path):
     from ragtune_core.store.models import CROSS_ENCODER, load_model
 
     model = load_model(CROSS_ENCODER, None)
-    assert first_stage_weight(model) == 0.0 and first_stage_weight(TableScorer({})) == 0.0
-    set_first_stage_weight(model, 0.7)
+    assert kept_blend(model) == Blend() and kept_blend(TableScorer({})) == Blend()
+    keep_blend(model, Blend(0.5, 0.2))
     model.save(str(tmp_path / "reranker"))
-    assert first_stage_weight(load_model(CROSS_ENCODER, str(tmp_path / "reranker"))) == 0.7
+    assert kept_blend(load_model(CROSS_ENCODER, str(tmp_path / "reranker"))) == Blend(0.5, 0.2)
     dataset, embedder = fan_case()
     first = first_stage(embedder, dataset, "val")
     scorer = TableScorer({("about p2", "passage 0"): 5.0})
-    scorer.config = model.config  # rerank reads the weight from the model it is given
-    expected = reranked(first, cross_encoder_scores(scorer, first, 3), "r", 0.7)
+    scorer.config = model.config  # rerank reads the blend from the model it is given
+    expected = reranked(first, cross_encoder_scores(scorer, first, 3), "r", Blend(0.5, 0.2))
     assert rerank(scorer, first, 3, "r").metrics == expected.metrics
+
+
+def word_case() -> tuple[QADataset, VectorEmbedder]:
+    """Three passages the embedder cannot tell apart; only one holds the question's rare words."""
+    corpus = {
+        "p0": "Revenue grew in every market.",
+        "p1": "Express Drive rentals grew; revenue from rentals grew.",
+        "p2": "Revenue fell in one market.",
+    }
+    vectors = {text: at_angle(0) for text in corpus.values()}
+    vectors["express drive revenue"] = at_angle(0)
+    dataset = QADataset({"q": "express drive revenue"}, corpus, {"q": ["p1"]}, split={"q": "val"})
+    return dataset, VectorEmbedder(vectors)
+
+
+def test_word_match_blended_in_puts_the_passage_with_the_questions_rare_words_first():
+    dataset, embedder = word_case()
+    first = first_stage(embedder, dataset, "val")
+    flat = cross_encoder_scores(TableScorer({}), first, top_k=3)  # a scorer that knows nothing
+    assert ranks(reranked(first, flat, "alone"))["q"][0] == "p0"  # ties keep the embedder's (id) order
+    assert ranks(reranked(first, flat, "words", Blend(lexical=0.3)))["q"][0] == "p1"
+    blend, report = best_blend(first, flat, "blend", "mrr@10")
+    assert blend.lexical > 0.0 and report.metrics["mrr@10"] == 1.0
+
+
+def test_word_match_is_left_out_where_it_misleads():
+    dataset, embedder = word_case()
+    dataset.relevant_docs["q"] = ["p2"]  # the passage without the question's words is the right one
+    first = first_stage(embedder, dataset, "val")
+    knows = cross_encoder_scores(TableScorer({("express drive revenue", dataset.corpus["p2"]): 5.0}), first, 3)
+    blend, report = best_blend(first, knows, "blend", "mrr@10")
+    assert blend.lexical == 0.0 and report.metrics["mrr@10"] == 1.0
 
 
 @pytest.mark.parametrize("top_k", [0, 101, True, 2.5])

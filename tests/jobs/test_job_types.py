@@ -64,7 +64,7 @@ def test_a_training_result_is_read_typed_once_naming_the_run_and_key(workspace):
     from ragtune_core.jobs.results import TrainingRunResult
 
     result = TrainingRunResult.of_run(_training_run(workspace, JobState.SUCCEEDED, TRAINING_RESULT))
-    assert (result.best_step, result.metrics_after, result.first_stage_weight) == (4, {"ndcg@10": 0.2}, None)
+    assert (result.best_step, result.metrics_after, result.blend) == (4, {"ndcg@10": 0.2}, None)
     assert {key: result.to_dict()[key] for key in TRAINING_RESULT} == TRAINING_RESULT  # as it was kept
     older = TrainingRunResult.of_run(
         _training_run(workspace, JobState.SUCCEEDED, {**TRAINING_RESULT, "epochs": 2, "seconds": None})

@@ -9,7 +9,7 @@ import torch
 from ragtune_core import cli, jobs
 from ragtune_core.cli import train as train_cli
 from ragtune_core.evaluation.metrics import METRIC_NAMES
-from ragtune_core.evaluation.reranking import first_stage, first_stage_weight
+from ragtune_core.evaluation.reranking import Blend, first_stage, kept_blend
 from ragtune_core.jobs.tasks import TASKS
 from ragtune_core.jobs.training_tasks import run_cross_encoder_job
 from ragtune_core.questions.qa_dataset import DatasetError, QADataset, save_dataset
@@ -374,7 +374,7 @@ def test_training_saves_and_registers_a_loadable_cross_encoder(trained):
     assert model.metrics == result["metrics_after"] and leftovers(ws.root / "models") == []
     loaded = CrossEncoder(model.path)
     assert loaded.num_labels == 1
-    assert first_stage_weight(loaded) == 0.0  # a tool selector's scores alone
+    assert kept_blend(loaded) == Blend()  # a tool selector's scores alone
     scores = loaded.predict([("What is the population of Paris?", "Useful for specific facts about Paris.")] * 2)
     assert scores.shape == (2,) and np.isfinite(scores).all()
     # 18 train questions, each with its tool and one hard negative, in batches of 12.
@@ -466,9 +466,9 @@ def test_a_failed_qa_run_leaves_no_model_behind(workspace):
 
 @pytest.mark.slow
 def test_a_qa_reranker_keeps_the_blend_with_its_first_stage_it_was_measured_at(workspace, capsys):
-    """Each evaluation scores the reranker at its best blend with the first stage; the model kept saves
-    that weight, and reranking with it later gives the validation metrics its training reported."""
-    from ragtune_core.evaluation.reranking import BLEND_WEIGHTS
+    """Each evaluation scores the reranker at its best blend with the first stage and word match; the model
+    kept saves that blend, and reranking with it later gives the validation metrics its training reported."""
+    from ragtune_core.evaluation.reranking import BLENDS
     from ragtune_core.store.models import load_cross_encoder
 
     record = save_dataset(workspace, "qa", qa_dataset(), None, {})
@@ -476,13 +476,13 @@ def test_a_qa_reranker_keeps_the_blend_with_its_first_stage_it_was_measured_at(w
     result = run_cross_encoder_job(ctx, {"dataset_id": record.id, "model_name": "reranker", "config": asdict(TINY)})
     evals = [data["metrics"] for event, data in ctx.events if event == "eval"]
     assert evals and all(set(e) <= set(METRIC_NAMES) for e in evals)  # metrics only: the weight goes its own way
-    kept, weight = result["metrics_after"], result["first_stage_weight"]
-    assert weight in BLEND_WEIGHTS
+    kept, blend = result["metrics_after"], Blend(**result["blend"])
+    assert blend in BLENDS
     # The first stage alone is one of the blends: the kept reranker never ranks below it.
     assert kept["ndcg@10"] >= result["metrics_embedder"]["ndcg@10"]
-    assert first_stage_weight(load_cross_encoder(result["model_path"])) == weight
-    # The closing line names the weight (a verdict may follow it: a tiny run need not beat its start).
-    assert f"blended with the embedder's at weight {weight:.1f})" in ctx.progress_calls[-1][2]
+    assert kept_blend(load_cross_encoder(result["model_path"])) == blend
+    # The closing line names the blend (a verdict may follow it: a tiny run need not beat its start).
+    assert f"blended with the embedder's at {blend.first_stage:.1f}" in ctx.progress_calls[-1][2]
     code = cli.main(
         ["--workspace", str(workspace.root), "rerank", "qa", "--embedder", "base", "--cross-encoder", "reranker"]
     )
@@ -522,11 +522,11 @@ def test_a_qa_rerankers_test_part_is_measured_at_the_blend_weight_validation_cho
     )
 
     assert set(chosen_on) == {"val"}  # the test part never chose a weight
-    assert len(test_weights) == 2 and test_weights[-1] == result["first_stage_weight"]  # base, then the kept model
+    assert len(test_weights) == 2 and test_weights[-1] == Blend(**result["blend"])  # base, then the kept model
     after = result["test_metrics_after"]
     assert set(after) == set(result["test_metrics_before"]) == set(METRIC_NAMES)
     reranker = load_cross_encoder(result["model_path"])
-    assert first_stage_weight(reranker) == result["first_stage_weight"]
+    assert kept_blend(reranker) == Blend(**result["blend"])
     test_first = first_stage(load_embedder(None), dataset, "test")
     assert rerank(reranker, test_first, RERANK_TOP_K, "reranker").metrics == pytest.approx(after)
 
