@@ -1,6 +1,7 @@
 """`ragtune` (or `python -m ragtune_core`): the app's pipeline without the browser, on the same workspace.
 
-Every subcommand prints a one-line JSON summary on stdout; bad input gets a message on stderr
+Every subcommand prints a one-line JSON summary on stdout (under torchrun or accelerate launch, rank 0
+alone: training.devices); bad input gets a message on stderr
 and exit status 2, and leaves the workspace as it was. A command that did its work but whose
 result holds a failure (a selector that failed on every query) prints its summary, the failure on
 stderr, and exits with status 2 too. Waits for an LLM server ("retry 2/5 in 8 s") show on stderr.
@@ -25,6 +26,7 @@ from ..errors import RagtuneError, bug_message
 from ..llm.client import report_waits
 from ..store.models import prefer_offline
 from ..store.workspace import CATALOGUE, Workspace
+from ..training import devices
 from . import corpus, cross_encoder, curation, datasets, evaluate, llm_tune, questions, report, route, router, train
 from .errors import CommandFailed
 from .progress import command_started
@@ -59,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     prefer_offline()
     try:
         with report_waits(lambda message: print(f"{args.command}: {message}", file=sys.stderr, flush=True)):
-            summary = args.handler(args, Workspace(args.workspace))
+            # Under a distributed launcher rank 0 alone writes the workspace, the clean-up of killed processes too.
+            summary = args.handler(args, Workspace(args.workspace, recover=devices.is_main_process()))
     except CommandFailed as exc:
         print(json.dumps(exc.summary, default=str))
         print(f"error: {exc}", file=sys.stderr)
@@ -72,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as exc:
         return _report_bug(exc)
-    print(json.dumps(summary, default=str))
+    if summary is not None:  # None: a rank beside rank 0, whose summary is the one printed
+        print(json.dumps(summary, default=str))
     return 0
 
 

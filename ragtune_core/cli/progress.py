@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from ..timing.work import clock, eta_seconds
+from ..timing.work import Eta, clock
 
 
 class ProgressPrinter:
@@ -33,10 +33,13 @@ class EtaPrinter:
 
     def __init__(self, label: str):
         self._lines = ProgressPrinter(label)
+        self._eta = Eta()
 
     def __call__(self, done: int, total: int, message: str) -> None:
         elapsed = command_seconds()  # the estimate counts loading the libraries and the model too
-        shown = f"{done / total:.0%} · {clock(elapsed)} elapsed · {clock(eta_seconds(elapsed, done, total))} left"
+        self._eta.report(elapsed, done)
+        left = self._eta.seconds_left(elapsed, done, total)
+        shown = f"{done / total:.0%} · {clock(elapsed)} elapsed · {clock(left)} left"
         self._lines(done, total, f"{shown} · {message}")
 
 

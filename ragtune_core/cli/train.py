@@ -12,10 +12,11 @@ from ..questions.drafts import DraftResult
 from ..runs import EventKind
 from ..store import Workspace
 from ..store.shapes import limits_of
-from ..training import EmbeddingTrainConfig, SearchSettings, preflight, train_and_register
+from ..training import EmbeddingTrainConfig, SearchSettings, devices, preflight, train_and_register
 from ..training.config import Config, TrainConfig, TrainingError
 from ..training.duration import TrainingMeter, estimate_training
 from ..training.fit import how_it_stopped
+from ..training.register import check_devices
 from ..training.stopping import stop_on_first_interrupt
 from .progress import EtaPrinter, command_seconds
 
@@ -120,13 +121,22 @@ def run_train(args: argparse.Namespace, ws: Workspace) -> dict:
     return train_or_start(ws, args, JobKind.TRAIN_EMBEDDING, config)
 
 
-def train_or_start(ws: Workspace, args: argparse.Namespace, job_kind: JobKind, config: TrainConfig) -> dict:
+def train_or_start(ws: Workspace, args: argparse.Namespace, job_kind: JobKind, config: TrainConfig) -> dict | None:
     """Train in this process (events on stderr; a first Ctrl-C stops it and keeps the best model so far,
     a second aborts), or with --background start the worker job `job_kind`, which makes the same
-    train_and_register call, and return its run id."""
+    train_and_register call, and return its run id. Under torchrun or accelerate launch, a rank other
+    than 0 trains beside rank 0 and says nothing (None): rank 0 checks, reports and registers."""
     record = ws.resolve("datasets", args.dataset)
-    name, dataset = preflight(ws, record.id, args.name, config)
     search = search_from_options(args)
+    check_devices(search)
+    if args.background and devices.world_size() > 1:
+        raise TrainingError(
+            "--background starts a worker process of its own: run torchrun or accelerate launch without it"
+        )
+    if not devices.is_main_process():
+        train_and_register(ws, record.id, args.name, config, search=search)
+        return None
+    name, dataset = preflight(ws, record.id, args.name, config)
     plan = estimate_training(dataset, config, search)
     estimated = {"estimated_seconds": round(plan.seconds, 1)}
     print(f"estimated: {plan.estimate.describe()}", file=sys.stderr, flush=True)

@@ -28,7 +28,7 @@ from ..store.files import FileContentError, atomic_write_text, read_json
 from ..store.models import CROSS_ENCODER, DEFAULT_BASE_MODEL, EMBEDDING, LLM
 from ..store.shapes import FILE_SHAPE, schema_problem
 from ..store.workspace import ModelRecord, Workspace, new_id
-from ..timing.work import eta_seconds
+from ..timing.work import Eta
 
 # The only variables a job's `secret_env` may set: an LLM key its launcher vetted for the job's
 # endpoint. Job-only: the worker takes it out of its environment (jobs.worker), and the variable is
@@ -89,6 +89,7 @@ class JobStatus:
     message: str = ""
     error: str | None = None
     result: dict = field(default_factory=dict)
+    eta: Eta = field(default_factory=Eta)  # where the pace behind eta_seconds is measured from
 
     @property
     def is_active(self) -> bool:
@@ -106,10 +107,15 @@ class JobStatus:
 
     @property
     def eta_seconds(self) -> float | None:
-        """Remaining time at the pace so far; None until there is a pace to go on."""
+        """Remaining time at the pace of the work so far (timing.Eta); None until there is a pace to go on."""
         if not self.is_active or not self.started:
             return None
-        return eta_seconds(self.elapsed, self.done, self.total)
+        return self.eta.seconds_left(self.elapsed, self.done, self.total)
+
+    def advance(self, done: int, total: int) -> None:
+        """Record progress: `done` of `total` units of work (estimated seconds, chunks...) now."""
+        self.done, self.total = done, total
+        self.eta.report(self.elapsed, done)
 
 
 _STATUS_FILE = pydantic.TypeAdapter(JobStatus)

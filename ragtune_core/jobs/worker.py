@@ -42,7 +42,7 @@ class JobContext:
         self._events.flush()
 
     def progress(self, done: int, total: int, message: str | None = None, force: bool = False) -> None:
-        self._status.done, self._status.total = done, total
+        self._status.advance(done, total)
         if message is not None:
             self._status.message = message
         now = time.time()

@@ -253,6 +253,8 @@ def _listwise_recipe(
         CrossEncoderTrainingArguments,
         data,
         ListNetLoss(model),
+        # Every weight takes part in every step: under a launcher, DDP's search for unused ones fails on this model.
+        arguments={"ddp_find_unused_parameters": False},
         pairs_per_row=max(1, round(len(triples) / len(rows))),
         on_kept=on_kept,
         target_steps=target_steps,

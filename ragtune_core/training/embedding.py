@@ -4,7 +4,8 @@ A QA dataset trains the question encoder alone (training.query_side): passages k
 model's embeddings, computed once; a workspace run takes the question encoder's batch size and
 learning rate (training.register.run_config). A router dataset trains the whole model with
 sentence-transformers' own recipe: `SentenceTransformerTrainer` with `MultipleNegativesRankingLoss`
-(the other passages of a batch are each question's negatives, so batches hold no duplicate texts).
+(the other passages of a batch are each question's negatives, so batches hold no duplicate texts;
+on several devices, gathered from all of them: training.devices).
 Both validate with an `InformationRetrievalEvaluator` on the validation questions against the whole
 corpus, and measure the base model and the model kept on the test questions, which chose nothing.
 The model is written into a hidden folder next to its destination and renamed into place
@@ -21,6 +22,7 @@ from pathlib import Path
 from ..questions.qa_dataset import TEST, TRAIN, VAL, QADataset
 from ..runs import EventKind
 from ..store.models import EMBEDDING
+from . import devices
 from .config import EmbeddingTrainConfig
 from .fit import (
     EVAL_BATCH_SIZE,
@@ -127,6 +129,7 @@ def _recipe(config: EmbeddingTrainConfig, model, train_pairs: list[tuple[str, st
         SentenceTransformerTrainer,
         SentenceTransformerTrainingArguments,
         train_dataset,
-        MultipleNegativesRankingLoss(model),
+        # Under a launcher each device's questions are scored against every device's passages, as on one device.
+        MultipleNegativesRankingLoss(model, gather_across_devices=devices.world_size() > 1),
         arguments={"batch_sampler": BatchSamplers.NO_DUPLICATES},
     )

@@ -16,6 +16,7 @@ from ..questions.qa_dataset import TEST, TRAIN, VAL, QADataset
 from ..runs import EventKind
 from ..store.models import load_model
 from ..store.staging import publish_folder, staged
+from . import devices
 from .config import TrainConfig, TrainingError
 from .stopping import stop_requested
 
@@ -83,6 +84,7 @@ class TrainResult:
     metrics_embedder: dict[str, float] = field(default_factory=dict)  # a cross-encoder's first stage alone
     blend: Blend | None = None  # a QA reranker's blend with its first stage and word match, as kept
     trials: list[dict] = field(default_factory=list)  # a hyperparameter search's trainings (training.search)
+    processes: int = 1  # processes that trained it together, one per device (training.devices)
     planned_steps: int = 0  # optimizer steps the schedule planned
     stopped_by_user: bool = False  # the user asked it to stop (training.stopping): the best model so far was kept
     # The test part's metrics of the base model and of the model kept (the kept reranker's blend applied):
@@ -145,7 +147,7 @@ def load_base_model(kind: str, name: str | None, max_length: int, model_card_nam
     from transformers import set_seed
 
     set_seed(seed)
-    model = load_model(kind, name)
+    model = load_model(kind, name, device=devices.model_device())
     transformer_config = getattr(getattr(model[0], "auto_model", None), "config", None)
     limit = getattr(transformer_config, "max_position_embeddings", None)
     if limit is not None and max_length > limit:
@@ -244,7 +246,7 @@ def fit_and_publish(
         started = time.perf_counter()
         trainer.train()
         seconds = time.perf_counter() - started
-        steps = trainer.state.global_step
+        steps, processes = trainer.state.global_step, trainer.args.world_size
         if steps not in best.evaluated:  # the last step was not an eval step
             metrics = short_metric_names(evaluator(model, steps=steps))
             emit(EventKind.EVAL, {"step": steps, "epoch": trainer.state.epoch, "metrics": metrics})
@@ -282,6 +284,7 @@ def fit_and_publish(
         stopped_by_user=stopped_by_user,
         test_metrics_before=test_before,
         test_metrics_after=test_after,
+        processes=processes,
     )
 
 
@@ -360,18 +363,17 @@ def _make_trainer(
     emit: OnEvent,
     best: _BestModel,
 ):
-    import torch
     from transformers.trainer_callback import PrinterCallback
 
     args = recipe.arguments_class(
         output_dir=str(trainer_dir),
         num_train_epochs=schedule.epochs,
         max_steps=schedule.steps,  # as planned in pairs, also when a row holds several (pairs_per_row)
-        per_device_train_batch_size=max(1, round(config.batch_size / recipe.pairs_per_row)),
+        # A batch is shared by the devices training together: the schedule and the model are one device's.
+        per_device_train_batch_size=max(1, round(config.batch_size / recipe.pairs_per_row / devices.world_size())),
         per_device_eval_batch_size=config.batch_size,
         learning_rate=config.learning_rate,
         warmup_steps=config.warmup_ratio,  # below 1: a share of all steps (transformers 5 has no warmup_ratio)
-        fp16=torch.cuda.is_available(),
         eval_strategy="steps",
         eval_steps=schedule.eval_steps,
         logging_steps=max(1, schedule.steps // LOSS_POINTS_PER_RUN),
@@ -380,8 +382,8 @@ def _make_trainer(
         seed=config.seed,
         data_seed=config.seed,
         dataloader_num_workers=0,
-        dataloader_pin_memory=torch.cuda.is_available(),
         disable_tqdm=True,
+        **devices.device_arguments(),
         **recipe.arguments,
     )
     trainer = recipe.trainer_class(
@@ -418,7 +420,7 @@ def _event_callback(emit: OnEvent, best: _BestModel):
                     "loss": self.loss,
                 },
             )
-            if stop_requested():
+            if devices.any_rank(stop_requested()):  # a request seen by one rank stops them all at this step
                 control.should_training_stop = True
 
         def on_log(self, args, state, control, logs=None, **kwargs):

@@ -130,9 +130,21 @@ def evaluator_class(corpus_embeddings, base_share: float) -> type:
 
     class QuerySideEvaluator(InformationRetrievalEvaluator):
         def __call__(self, model, output_path=None, epoch=-1, steps=-1, *args, **kwargs):
-            with with_base_share(model, base_share):
+            with with_base_share(model, base_share), encoding_here(model):
                 return super().__call__(
                     model, output_path, epoch, steps, *args, corpus_embeddings=corpus_embeddings, **kwargs
                 )
 
     return QuerySideEvaluator
+
+
+@contextlib.contextmanager
+def encoding_here(model):
+    """`model` encodes in this process while inside. During a distributed training (training.devices) the
+    trainer has rank 0 evaluate and share its encoding out to the other ranks, whose question encoders
+    lack the base share averaged into rank 0's: the questions, few and short, are encoded here."""
+    shared, model._distributed_inference = model._distributed_inference, None
+    try:
+        yield model
+    finally:
+        model._distributed_inference = shared

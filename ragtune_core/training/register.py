@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
 from ..questions.qa_dataset import TRAIN, DatasetError, QADataset, load_dataset, refuse_evaluation_only
 from ..store.models import DEFAULT_BASE_MODEL
 from ..store.workspace import Workspace, WorkspaceError, check_name
-from . import cross_encoder, embedding
+from . import cross_encoder, devices, embedding
 from .config import CrossEncoderTrainConfig, EmbeddingTrainConfig, TrainConfig, TrainingError
 from .fit import OnEvent, Schedule, check_parts, plan_schedule
 from .name_swap import NameSwapper
@@ -61,6 +62,15 @@ def preflight(
     return model_name, dataset
 
 
+def check_devices(search: SearchSettings | None) -> None:
+    """Refuse what cannot train on several devices (training.devices): a hyperparameter search, whose
+    trials end on a clock each rank reads apart, so that the ranks would part ways and wait for each other."""
+    if search and devices.world_size() > 1:
+        raise TrainingError(
+            "a hyperparameter search trains on one device: run it without torchrun or accelerate launch"
+        )
+
+
 def run_config(dataset: QADataset, config: TrainConfig) -> TrainConfig:
     """The settings a training of `dataset` runs with: a QA embedding trains its question encoder alone,
     at that encoder's batch size and learning rate (EmbeddingTrainConfig.for_query_side)."""
@@ -108,11 +118,17 @@ def train_and_register(
     taken over), the model is published into the reserved folder, and the reservation is then
     committed: a failure or cancel gives the name up, and a kill leaves a reservation whose holder
     is gone, freed by the next save of that name or by Workspace.recover. Nothing is ever listed
-    half-made, and no name stays blocked by an invisible model."""
+    half-made, and no name stays blocked by an invisible model.
+
+    Under torchrun or accelerate launch (training.devices) every rank calls it and trains; rank 0 alone
+    reserves, reports to `on_event`, publishes and registers: the others return {"rank", "processes", "steps"}."""
     if isinstance(config, CrossEncoderTrainConfig):
         kind, what, train = cross_encoder.MODEL_KIND, "cross-encoder", cross_encoder.train_cross_encoder
     else:
         kind, what, train = embedding.MODEL_KIND, "model", embedding.train_embedding
+    check_devices(search)
+    if not devices.is_main_process():
+        return _train_beside_rank_0(ws, dataset_id, config, train)
     model_name, dataset = training_inputs(ws, dataset_id, model_name, config, what, run_id)
     config = run_config(dataset, config)
     try:
@@ -146,3 +162,13 @@ def train_and_register(
         "dataset_kind": dataset.kind,
         **summary,
     }
+
+
+def _train_beside_rank_0(ws: Workspace, dataset_id: str, config: TrainConfig, train) -> dict:
+    """A distributed training's rank other than 0: the same training on its share of every batch, its copy
+    of the model saved in a throwaway folder. It reads the workspace and writes nothing there: rank 0 checks
+    the name, reports, publishes and registers."""
+    dataset = load_dataset(ws, dataset_id)
+    with tempfile.TemporaryDirectory(prefix="ragtune-rank-") as scratch:
+        result = train(run_config(dataset, config), dataset, Path(scratch) / "model")
+    return {"rank": devices.rank(), "processes": result.processes, "steps": result.steps}

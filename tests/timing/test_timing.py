@@ -1,11 +1,18 @@
 import json
+import re
 import time
+from types import SimpleNamespace
 
 import pytest
 
-from ragtune_core.timing import Estimate, Meter, eta_seconds, pace
+from ragtune_core.cli import progress
+from ragtune_core.jobs import JobKind, runner
+from ragtune_core.jobs.runner import JobStatus, load_status, write_status
+from ragtune_core.runs import JobState
+from ragtune_core.timing import Estimate, Eta, Meter, eta_seconds, pace
 from ragtune_core.timing.pace import Pace, Work, machine_pace
 from ragtune_core.timing.work import clock, duration, padded_batch_tokens, when
+from tests.fake_clock import StoppedClock
 
 PACE = Pace(forward_tokens_per_second=1000.0, train_tokens_per_second=250.0, train_step_seconds=0.5, start_seconds=10.0)
 
@@ -32,6 +39,50 @@ def test_the_eta_is_the_pace_so_far_applied_to_the_work_left():
     assert eta_seconds(30.0, 0, 100) is None
     assert eta_seconds(30.0, 25, 100) == pytest.approx(90.0)  # a quarter of the work in 30 s: 90 s to go
     assert eta_seconds(30.0, 100, 100) == 0.0
+
+
+def test_the_eta_leaves_out_a_slow_start_alike_in_the_cli_and_in_a_jobs_status(workspace, monkeypatch, capsys):
+    """A start estimated at 5 s takes 11 s, then the training goes at its estimated pace: at 10% of the
+    work (the start's 5 s and 5 of the training's 95 s) 90 s are really left, which both ETAs say."""
+    fake = StoppedClock()
+    fake.now = 1000.0
+    monkeypatch.setattr(progress, "time", SimpleNamespace(monotonic=fake))
+    monkeypatch.setattr(runner, "time", SimpleNamespace(time=fake))
+    progress.command_started()
+    status = JobStatus(run_id="run-eta", kind=JobKind.SLEEP, state=JobState.RUNNING, started=fake())
+    printer, said = progress.EtaPrinter("train"), {}
+
+    def report(done: int, total: int, message: str) -> None:
+        printer(done, total, message)
+        status.advance(done, total)
+        said[done] = status.eta_seconds
+
+    meter = Meter(Estimate({"start": 5.0, "training": 95.0}), report)
+    fake.spend(11.0)
+    for second in range(96):
+        meter("training", second, 95, f"second {second}")
+        fake.spend(1.0)
+
+    assert eta_seconds(16.0, 100, 1000) == pytest.approx(144.0)  # the whole run's pace: 1.6 times too long
+    assert said[100] == pytest.approx(90.0)
+    assert all(said[50 + 10 * second] == pytest.approx(95 - second) for second in range(1, 96))
+    assert said[50] == pytest.approx(11 / 50 * 950)  # the first report has no pace of its own yet: not None
+    assert re.search(r"^train: 10% · 16s elapsed · 1m 30s left · second 5$", capsys.readouterr().err, re.M)
+    fake.now = 1016.0
+    status.done = 100
+    write_status(workspace, status)  # the worker writes it, a page reads it: the mark goes with it
+    assert load_status(workspace, status.run_id).eta_seconds == pytest.approx(90.0)
+
+
+def test_no_eta_before_any_work_and_the_whole_runs_pace_until_work_follows_the_first_report():
+    eta = Eta()
+    eta.report(5.0, 0)  # the start: no work done, no mark
+    assert eta.seconds_left(5.0, 0, 100) is None and eta.mark_seconds is None
+    eta.report(10.0, 20)
+    eta.report(20.0, 60)
+    assert eta.seconds_left(20.0, 60, 100) == pytest.approx(10.0)  # 40 in 10 s since the mark: 40 left
+    assert eta.seconds_left(20.0, 20, 100) == pytest.approx(80.0)  # nothing since the mark: 20 in 20 s
+    assert eta.seconds_left(30.0, 100, 100) == 0.0
 
 
 def test_durations_read_as_people_say_them():
