@@ -63,8 +63,8 @@ def _evaluate_form(record: DatasetRecord, dataset: QADataset, datasets: list[Dat
             "Rerank the first model's top 20 with",
             list(cross_encoders),
             help="Cross-encoders trained on the Fine-tune page. A reranker trained on a QA "
-            "dataset blends its score with the embedder's at the weight its training "
-            "picked.",
+            "dataset blends its score with the embedder's and with word match (BM25) at "
+            "the shares its training picked.",
         )
         if cross_encoders
         else []
