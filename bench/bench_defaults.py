@@ -42,17 +42,28 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.data import DATA, TEN_K, WIKIPEDIA, shown  # noqa: E402
 from bench.results import publish  # noqa: E402
 from ragtune_core.evaluation import comparison_table, latest_reports, paired_gain, slice_table, style_table  # noqa: E402
+from ragtune_core.evaluation.reranking import (  # noqa: E402
+    RERANK_TOP_K,
+    Blend,
+    first_stage,
+    kept_blend,
+    reranked,
+    retrieval_report,
+)
 from ragtune_core.evaluation.retrieval import list_reports  # noqa: E402
 from ragtune_core.evaluation.slices import GAIN_METRICS, SLICE_METRICS  # noqa: E402
 from ragtune_core.questions import load_dataset  # noqa: E402
 from ragtune_core.routing import latest_comparison  # noqa: E402
 from ragtune_core.store import Workspace  # noqa: E402
+from ragtune_core.store.models import load_cross_encoder, load_embedder  # noqa: E402
 
 SECTIONS = {"router": "Defaults: router", "qa": "Defaults: QA"}
 HANDWRITTEN = DATA / "router-handwritten.json"
@@ -239,6 +250,9 @@ def qa_section(workspace: Path, reranker: bool = True) -> str:
             workspace, "rerank", "qa", "--embedder", "emb", "--cross-encoder", "ce", "--sample", str(RERANK_SAMPLE)
         )
         ragtune(workspace, "rerank", "handwritten", "--embedder", "emb", "--cross-encoder", "ce")
+        embedder, reranker_model = (ws.resolve("models", name).path for name in ("emb", "ce"))
+        blend = kept_blend(load_cross_encoder(reranker_model))
+        blend_note = blend_without_the_cross_encoder(ws, "handwritten", load_embedder(embedder), blend)
         training["emb + rerank ce"] = training_cells(ce, ce_seconds)
         groups.append((f" ({reranked['queries']} of the questions)", reranked["reports"]))
 
@@ -270,9 +284,32 @@ def qa_section(workspace: Path, reranker: bool = True) -> str:
             *lines,
             "",
             handwritten_table(ws, "handwritten", imported),
+            *(["", blend_note] if reranker else []),
             "",
             timing_table(),
         ]
+    )
+
+
+def blend_without_the_cross_encoder(ws: Workspace, dataset: str, embedder, blend: Blend) -> str:
+    """What the reranker's blend (ce's, `blend`) gives on `dataset` without its own score (the first stage,
+    `embedder`'s, and word match at the shares ce kept), and what ce's score adds to that: where the
+    reranker's gain over emb comes from."""
+    record = ws.resolve("datasets", dataset)
+    first = first_stage(embedder, load_dataset(ws, record.id), None)
+    silent = [np.zeros(min(RERANK_TOP_K, len(row))) for row in first.indices]  # a score that says nothing
+    words = reranked(first, silent, "emb + word match", blend)
+    by_name = {report.name: report for report in latest_reports(ws, record.id, "all")}
+    steps = [
+        ("the blend without ce's score over emb", retrieval_report(first, "emb"), words),
+        ("ce's score over that", words, by_name["emb + rerank ce"]),
+    ]
+    gains = [(text, paired_gain(before, after, "mrr@10")) for text, before, after in steps]
+    return (
+        f"Where the reranker's MRR@10 gain on the hand-written set comes from (ce kept the blend: first stage "
+        f"{blend.first_stage:.1f}, word match {blend.lexical:.1f}, its own score the rest): "
+        + "; ".join(f"{text} {g.gain:+.3f} [{g.ci_low:+.3f}, {g.ci_high:+.3f}]" for text, g in gains)
+        + "."
     )
 
 

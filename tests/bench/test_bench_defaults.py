@@ -1,5 +1,7 @@
 """bench_defaults' hand-written QA table, on an invented corpus and evidence set with stand-in models."""
 
+import re
+
 from bench.bench_defaults import BASE_LABEL, handwritten_table
 from ragtune_core.corpus.documents import Document, save_corpus
 from ragtune_core.evaluation.retrieval import evaluate_retrieval, save_report
@@ -25,3 +27,23 @@ def test_the_hand_written_table_has_each_model_per_style_with_paired_gains_and_t
     assert "Targets on the hand-written set: emb accuracy@5 gain" in text
     assert "NOT met" in text  # two stand-ins that rank alike gain nothing
     assert "reranker" not in text  # no reranked report: that target is not claimed
+
+
+def test_the_rerankers_gain_is_split_into_its_blend_without_its_score_and_what_its_score_adds(workspace):
+    from bench.bench_defaults import blend_without_the_cross_encoder
+    from ragtune_core.evaluation.reranking import Blend, cross_encoder_scores, first_stage, reranked
+    from tests.questions.test_cli_evidence import OverlapScorer
+
+    document = Document("cinema", "Lanternfish annual report", "text:l.txt", " ".join(c.text for c in CHUNKS))
+    save_corpus(workspace, "10k", [document], CHUNKS, {})
+    record, _ = import_evidence_set(workspace, parse_evidence_set(EVIDENCE), "handwritten", "10k", "hw.json")
+    first = first_stage(ShortWordModel(), load_dataset(workspace, record.id), None)
+    blend = Blend(0.5, 0.2)
+    save_report(
+        workspace, reranked(first, cross_encoder_scores(OverlapScorer(), first, 3), "emb + rerank ce", blend), record.id
+    )
+
+    text = blend_without_the_cross_encoder(workspace, "handwritten", ShortWordModel(), blend)
+    assert "(ce kept the blend: first stage 0.5, word match 0.2, its own score the rest)" in text
+    parts = re.findall(r"(the blend without ce's score over emb|ce's score over that) ([+-]\d\.\d{3}) \[", text)
+    assert [name for name, _ in parts] == ["the blend without ce's score over emb", "ce's score over that"]
