@@ -79,7 +79,7 @@ def _endpoint_key(old) -> str | None:
         return None
     return (
         st.text_input(
-            f"API key of {endpoint}",
+            f"API key of {literal(endpoint)}",
             type="password",
             key=f"round-api-key-{old.id}",
             placeholder="empty: the server's key, if this is its endpoint",

@@ -4,6 +4,7 @@ import dataclasses
 
 import pytest
 
+from app_pages.basics import literal
 from ragtune_core import jobs
 from ragtune_core.corpus.documents import Chunk, Document, save_corpus
 from ragtune_core.evaluation.reranking import reranked_name
@@ -190,10 +191,11 @@ def test_an_llm_round_retrains_the_fine_tuned_llm_at_its_endpoint_and_shows_its_
         second = relabelled_version(ws, first)
         at = open_page("questions")
         widget(at, "selectbox", "Dataset").set_value(second.id).run()
+        assert not at.error
         assert widget(at, "selectbox", "Model of an earlier version").options == ["distilled (fine-tuned LLM)"]
         assert "routing each to a tool" in shown(at.caption)
         key = at.text_input(key=f"round-api-key-{old.id}")
-        assert key.label == f"API key of {server.base_url}"
+        assert key.label == f"API key of {literal(server.base_url)}"  # as written, not a link
         key.input("sk-typed").run()
 
         widget(at, "button", "Retrain on this version").click().run()

@@ -26,6 +26,7 @@ from ragtune_core.questions.versions import save_version
 from ragtune_core.routing import specs
 from ragtune_core.routing.llm_selector import FinetunedLLM
 from ragtune_core.routing.selectors import selections_from_scores
+from ragtune_core.runs import JobState
 from ragtune_core.training.llm.data import build_chat_data, called_tool, load_chat_data, save_chat_data
 from ragtune_core.training.llm.finetune import LLMFinetuneRequest, fine_tune_llm
 from tests.fake_job import FakeContext
@@ -266,6 +267,7 @@ def fine_tuned(ws, params: dict, answers: dict):
     the model it registers taught to the fake endpoint (`learnt`)."""
     run = ws.create_run(JobKind.TRAIN_LLM, params["model_name"], params)
     model = ws.resolve("models", fine_tune_llm(ws, LLMFinetuneRequest.from_params(params), run_id=run.id).model_name)
+    ws.update_run(run.id, state=JobState.SUCCEEDED)
     learnt(ws, model, answers)
     return model
 
