@@ -7,14 +7,13 @@ import streamlit as st
 from app_pages.basics import literal, workspace
 from app_pages.finetune_llm_data import chat_data_builder, show_preflight
 from app_pages.finetune_llm_provider import training_place
-from app_pages.widgets.charts import line_chart
+from app_pages.widgets.charts import llm_curves
 from app_pages.widgets.errors import errors_shown
 from app_pages.widgets.job_panel import run_panel
 from app_pages.widgets.waits import waited
 from ragtune_core import jobs
 from ragtune_core.errors import RagtuneError
 from ragtune_core.llm.pricing import price_table
-from ragtune_core.runs import EventKind
 from ragtune_core.store import limits_of
 from ragtune_core.training.llm import (
     LLMFinetuneRequest,
@@ -114,9 +113,4 @@ if st.button(
         st.error(literal(exc))
 
 
-def curves(events: list[dict]) -> None:
-    line_chart(events, EventKind.METRICS, ["train_loss", "valid_loss"], "Loss")
-    line_chart(events, EventKind.METRICS, ["train_mean_token_accuracy", "valid_mean_token_accuracy"], "Token accuracy")
-
-
-run_panel([jobs.JobKind.TRAIN_LLM], RUN_KEY, chart=curves)
+run_panel([jobs.JobKind.TRAIN_LLM], RUN_KEY, chart=llm_curves)

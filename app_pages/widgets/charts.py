@@ -8,6 +8,7 @@ import plotly.express as px
 import streamlit as st
 
 from ragtune_core.reporting.chart_text import escape_chart_text
+from ragtune_core.runs import EventKind
 
 
 def chart(figure, key: str | None = None) -> None:
@@ -24,3 +25,9 @@ def line_chart(events: list[dict], event: str, fields: list[str], title: str, x:
     figure = px.line(frame, x=x, y="value", color="series", title=title, markers=len(rows) < 30)
     figure.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10))
     chart(figure)
+
+
+def llm_curves(events: list[dict]) -> None:
+    """An LLM fine-tuning's loss and token accuracy, training and validation, as its run's events give them."""
+    line_chart(events, EventKind.METRICS, ["train_loss", "valid_loss"], "Loss")
+    line_chart(events, EventKind.METRICS, ["train_mean_token_accuracy", "valid_mean_token_accuracy"], "Token accuracy")

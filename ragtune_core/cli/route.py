@@ -14,7 +14,7 @@ from ..reporting.serving import finetuned_llms, teacher_agreements
 from ..routing.compare import llm_routing_estimates, load_router_task, route_query
 from ..routing.llm_selector import BATCH_STATES, FinetunedLLM, batch_states_in
 from ..routing.selectors import Choice
-from ..routing.specs import SelectorSpec, load_selectors, untuned_llm_spec
+from ..routing.specs import SelectorSpec, llm_model_spec, load_selectors, untuned_llm_spec
 from ..routing.stats import pairwise_mcnemar
 from ..routing.tables import route_rows
 from ..store.models import LLM
@@ -133,7 +133,7 @@ def finetuned_llm_spec(ws: Workspace, name: str, choices: list[Choice]) -> Selec
         FinetunedLLM.load(record.path).check_choices(choices)
     except (OSError, ValueError) as exc:
         raise UsageError(f"--finetuned-llm {name!r}: {exc}") from None
-    return SelectorSpec(f"fine-tuned LLM · {record.name}", "finetuned_llm", record.path)
+    return llm_model_spec(record.name, record.path)
 
 
 def run_compare_selectors(args: argparse.Namespace, ws: Workspace) -> dict:

@@ -16,6 +16,7 @@ from ..llm.pricing import ModelPrice, price_for
 from ..llm.tokens import estimate_tokens
 from ..routing.compare import RouterComparison
 from ..routing.llm_selector import HOSTED, INVALID_OUTPUT_KINDS, FinetunedLLM, invalid_output_kind
+from ..routing.specs import llm_model_spec
 from ..routing.stats import TeacherAgreement, teacher_agreement
 from ..training.llm.data import DATASET_LABELS, load_chat_data, teacher_labels
 
@@ -74,7 +75,7 @@ def finetuned_llms(ws) -> dict[str, FinetunedLLM]:
     models = {}
     for record in ws.list_models("llm"):
         try:
-            models[f"fine-tuned LLM · {record.name}"] = FinetunedLLM.load(record.path)
+            models[llm_model_spec(record.name, record.path).label] = FinetunedLLM.load(record.path)
         except (OSError, ValueError):
             continue
     return models

@@ -77,6 +77,12 @@ def untuned_llm_spec(model: str | None = None) -> SelectorSpec:
     return SelectorSpec(f"untuned LLM · {model or DEFAULT_LLM}", "local_llm", model)
 
 
+def llm_model_spec(name: str, path: str) -> SelectorSpec:
+    """A workspace's fine-tuned LLM (its name and folder) as a selector, under the label the selector picker,
+    the CLI and the Compare page's cost and teacher rows (reporting.serving) know it by."""
+    return SelectorSpec(f"fine-tuned LLM · {name}", "finetuned_llm", path)
+
+
 def make_selector(spec: SelectorSpec) -> Selector:
     """The selector a spec names, named by its label; raises RoutingError for an unavailable LLM."""
     if spec.kind == "embedding":

@@ -4,6 +4,8 @@ import dataclasses
 
 import pytest
 
+from app_pages.basics import literal
+from ragtune_core import jobs
 from ragtune_core.corpus.documents import Chunk, Document, save_corpus
 from ragtune_core.evaluation.reranking import reranked_name
 from ragtune_core.evaluation.retrieval import evaluate_retrieval, save_report
@@ -13,7 +15,7 @@ from ragtune_core.questions.qa_dataset import load_dataset, save_dataset, split_
 from ragtune_core.questions.versions import changes_of, save_version, versions_of
 from ragtune_core.store.models import DEFAULT_BASE_MODEL
 from ragtune_core.store.workspace import Workspace
-from tests.jobs.test_rounds import BagOfWords
+from tests.jobs.test_rounds import BagOfWords, distilled, learnt, llm_server, relabelled_version
 from tests.page_helpers import open_page, shown, texts, widget
 from tests.questions.test_queue import PASSAGES
 from tests.questions.test_queue import dataset as flagged_dataset
@@ -177,6 +179,41 @@ def test_a_version_without_a_model_to_retrain_says_which_models_a_round_retrains
     assert "Retrain and compare" not in texts(at.subheader)  # the first version: no round
     widget(at, "selectbox", "Dataset").set_value(second.id).run()
     assert (
-        "No model to retrain: a round retrains models fine-tuned here (by a training run) as an embedding model "
-        "or a cross-encoder on an earlier version of this dataset." in shown(at.info)
+        "No model to retrain: a round retrains embedding models, cross-encoders and (on a router dataset) LLMs "
+        "fine-tuned here by a training run on an earlier version of this dataset." in shown(at.info)
     )
+
+
+def test_an_llm_round_retrains_the_fine_tuned_llm_at_its_endpoint_and_shows_its_routing_gain(ws, plain_llm_environment):
+    answers = {}
+    with llm_server(answers) as server:
+        first, old = distilled(ws, server, answers)
+        second = relabelled_version(ws, first)
+        at = open_page("questions")
+        widget(at, "selectbox", "Dataset").set_value(second.id).run()
+        assert not at.error
+        assert widget(at, "selectbox", "Model of an earlier version").options == ["distilled (fine-tuned LLM)"]
+        assert "routing each to a tool" in shown(at.caption)
+        key = at.text_input(key=f"round-api-key-{old.id}")
+        assert key.label == f"API key of {literal(server.base_url)}"  # as written, not a link
+        key.input("sk-typed").run()
+
+        widget(at, "button", "Retrain on this version").click().run()
+        assert not at.exception and not at.error
+        retrain = jobs.wait(ws, at.session_state["training_run"], timeout=60)
+        assert retrain.state == "succeeded", retrain.error
+        new = ws.resolve("models", "distilled · tools v2")
+        assert new.dataset_id == second.id
+        learnt(ws, new, answers)
+
+        widget(at.run(), "button", "Compare the round").click().run()
+        assert not at.exception and not at.error
+        comparison = jobs.wait(ws, at.session_state["evaluation_run"], timeout=60)
+        assert comparison.state == "succeeded", comparison.error
+        at.run()
+    assert not at.exception
+    assert "What the round changed: distilled · tools v2 over distilled, on 7 validation questions" in shown(
+        at.markdown
+    )
+    [gain] = at.dataframe[-1].value.to_dict("records")
+    assert gain["metric"] == "match rate" and gain["gain"] == pytest.approx(1 / 7)

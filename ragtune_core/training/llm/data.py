@@ -80,6 +80,9 @@ class ChatData:
     dataset_id: str | None = None
     disagreements: list[dict] = field(default_factory=list)  # {query, label, teacher}: teacher lines dropped
     teacher: str | None = None  # the teacher model, when labelled by one
+    # Renamed copies of each training line naming its document, as built from a dataset (a round builds a
+    # new version's alike); None: not recorded (imported lines, data saved before it was).
+    name_swaps: int | None = None
 
     @property
     def tools_hash(self) -> str:
@@ -134,7 +137,7 @@ def build_chat_data(
     tools = function_tools(choices)
     names = [choice.name for choice in choices]
     picks: list[int | None] = list(expected)
-    data = ChatData([], [], tools, labels, dataset_id)
+    data = ChatData([], [], tools, labels, dataset_id, name_swaps=name_swaps)
     if labels == TEACHER_LABELS:
         selector = LLMSelector(teacher, tool_calling=True, system_prompt=SYSTEM_PROMPT)
         selections = selector.select(queries, choices)
