@@ -377,8 +377,8 @@ def handwritten_targets(reports: list, styles: dict[str, str]) -> str:
         checks.append(
             (
                 f"reranker MRR@10 over its first stage {rerank.gain:+.3f} [{rerank.ci_low:+.3f}, "
-                f"{rerank.ci_high:+.3f}] > 0",
-                rerank.gain > 0,
+                f"{rerank.ci_high:+.3f}] > 0 with its interval above 0",
+                rerank.above_zero,
             )
         )
     return (
