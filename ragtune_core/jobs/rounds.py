@@ -129,24 +129,25 @@ class _Distillation:
     job = JobKind.TRAIN_LLM
 
     def params(self, ws: Workspace, model: ModelRecord, dataset_id: str, name: str) -> dict:
-        return self.request(ws, model, name).to_params()
+        return self.renamed(self.own_request(ws, model), name).to_params()
 
     def start(
         self, ws: Workspace, model: ModelRecord, dataset_id: str, name: str, api_key: str | None = None
     ) -> JobStatus:
-        request = dataclasses.replace(self.request(ws, model, name), api_key=api_key)
+        own = self.own_request(ws, model)
+        request = dataclasses.replace(self.renamed(own, name), api_key=api_key)
         check_model_name(ws, name, "LLM")  # a taken name is refused before chat data is saved under it
-        _save_version_chat_data(ws, self.own_request(ws, model).data_name, request.data_name, dataset_id)
+        _save_version_chat_data(ws, own.data_name, request.data_name, dataset_id)
         return start_llm_finetune_job(ws, request)
 
     @staticmethod
     def own_request(ws: Workspace, model: ModelRecord) -> LLMFinetuneRequest:
         return LLMFinetuneRequest.from_params(ws.get_run(model.run_id).params)
 
-    def request(self, ws: Workspace, model: ModelRecord, name: str) -> LLMFinetuneRequest:
+    @staticmethod
+    def renamed(own: LLMFinetuneRequest, name: str) -> LLMFinetuneRequest:
         """The model's own request on the new chat data, under `name`: a new job, even where the model's run
         followed one that an interrupted run had created (jobs.llm_finetune.follow_again)."""
-        own = self.own_request(ws, model)
         return dataclasses.replace(own, data_name=chat_data_name(name), model_name=name, provider_job_id=None)
 
 
