@@ -55,16 +55,15 @@ class Blend:
     first_stage: float = 0.0
     lexical: float = 0.0
 
+    @property
+    def reranker_share(self) -> float:
+        return round(1 - self.first_stage - self.lexical, 6)
+
 
 # A reranker trained on a few thousand questions can know less than its first stage, and neither model
 # counts the report's own words as people type them: its score is blended with both, the shares picked on
-# validation. Smallest shares first: best_blend keeps the first of equals, the reranker's say.
-BLENDS = tuple(
-    sorted(
-        (Blend(first / 10, words / 10) for first in range(11) for words in range(6) if first + words <= 10),
-        key=lambda blend: (blend.first_stage + blend.lexical, blend.lexical),
-    )
-)
+# validation (best_blend).
+BLENDS = tuple(Blend(first / 10, words / 10) for first in range(11) for words in range(6) if first + words <= 10)
 # The shares' names in a reranker's saved config
 _CONFIG_KEYS = {"first_stage": "ragtune_first_stage_weight", "lexical": "ragtune_lexical_weight"}
 
@@ -226,10 +225,23 @@ def _standardised(values: np.ndarray) -> np.ndarray:
 def best_blend(
     first: FirstStage, head_scores: list[np.ndarray], name: str, metric: str
 ) -> tuple[Blend, RetrievalReport]:
-    """The BLENDS blend whose reranking scores best by `metric`, and that reranking; ties go to the
-    smaller shares (the cross-encoder's say): max keeps the first of equals."""
-    blends = [(blend, reranked(first, head_scores, name, blend)) for blend in BLENDS]
-    return max(blends, key=lambda tried: tried[1].metrics[metric])
+    """The BLENDS blend that reranks best by `metric` with the smallest reranker's share it earns, and that
+    reranking. The reranker's score gets a share only as large as validation shows it worth: among the
+    blends within one standard error (of the per-question difference) of the best, the one with the
+    smallest reranker's share, then the best of those (docs/decisions.md, "QA reranker's share")."""
+    tried = [(blend, reranked(first, head_scores, name, blend)) for blend in BLENDS]
+    values = [per_query_metric_values(report.per_query, metric) for _, report in tried]
+    best = values[max(range(len(tried)), key=lambda i: values[i].mean())]
+    earned = [i for i in range(len(tried)) if _within_noise(best - values[i])]
+    chosen = min(earned, key=lambda i: (tried[i][0].reranker_share, -values[i].mean(), tried[i][0].lexical))
+    return tried[chosen]
+
+
+def _within_noise(differences: np.ndarray) -> bool:
+    """Whether per-question metric differences average no more than their standard error."""
+    count = len(differences)
+    error = differences.std(ddof=1) / np.sqrt(count) if count > 1 else 0.0
+    return float(differences.mean()) <= error + 1e-12
 
 
 def kept_blend(cross_encoder) -> Blend:

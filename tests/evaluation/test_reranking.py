@@ -52,14 +52,17 @@ def at_angle(degrees: float) -> list[float]:
     return [math.cos(math.radians(degrees)), math.sin(math.radians(degrees))]
 
 
-def fan_case() -> tuple[QADataset, VectorEmbedder]:
-    """Six passages fanned out 20 degrees apart: for a question at 0 degrees the embedder ranks p0..p5."""
+def fan_case(copies: int = 1) -> tuple[QADataset, VectorEmbedder]:
+    """Six passages fanned out 20 degrees apart: for a question at 0 degrees the embedder ranks p0..p5.
+    Two questions, each asked `copies` times (as q-head, q-head-2, ...)."""
     corpus = {f"p{i}": f"passage {i}" for i in range(6)}
     vectors = {f"passage {i}": at_angle(20 * i) for i in range(6)}
-    queries = {"q-head": "about p2", "q-tail": "about p4"}
+    asked = {"q-head": ("about p2", "p2"), "q-tail": ("about p4", "p4")}
+    ids = {name + (f"-{copy}" if copy > 1 else ""): name for copy in range(1, copies + 1) for name in asked}
+    queries = {qid: asked[name][0] for qid, name in ids.items()}
     vectors.update({"about p2": at_angle(-1), "about p4": at_angle(-2)})
-    relevant = {"q-head": ["p2"], "q-tail": ["p4"]}
-    dataset = QADataset(queries, corpus, relevant, split={"q-head": "val", "q-tail": "val"})
+    relevant = {qid: [asked[name][1]] for qid, name in ids.items()}
+    dataset = QADataset(queries, corpus, relevant, split=dict.fromkeys(ids, "val"))
     return dataset, VectorEmbedder(vectors)
 
 
@@ -144,8 +147,8 @@ def test_a_blend_weight_mixes_the_first_stages_order_back_in():
     assert ranks(blended)["q-tail"] == ranks(retrieval_report(first, "embedder"))["q-tail"]
 
 
-def test_the_best_blend_is_the_weight_that_scores_best_and_the_smallest_of_equals():
-    dataset, embedder = fan_case()
+def test_the_best_blend_scores_best_and_gives_the_reranker_the_share_it_earns():
+    dataset, embedder = fan_case(copies=5)
     first = first_stage(embedder, dataset, "val")
     # Every passage but the right one scores high: alone, the scorer puts the right ones last.
     high = {
@@ -163,7 +166,25 @@ def test_the_best_blend_is_the_weight_that_scores_best_and_the_smallest_of_equal
         TableScorer({("about p2", "passage 2"): 5.0, ("about p4", "passage 4"): 5.0}), first, top_k=6
     )
     blend, report = best_blend(first, helpful, "blend", "mrr@10")
-    assert blend == Blend() and report.metrics["mrr@10"] == 1.0
+    assert blend.first_stage + blend.lexical < 1.0 and report.metrics["mrr@10"] == 1.0
+    # Of the blends that score as well, the one with the reranker's smallest share.
+    assert reranked(first, helpful, "x", Blend(blend.first_stage + 0.1, blend.lexical)).metrics["mrr@10"] < 1.0
+
+
+def test_a_reranker_that_helps_one_question_and_hurts_another_gets_no_share():
+    dataset, embedder = fan_case()
+    first = first_stage(embedder, dataset, "val")
+    # Right first for one question, a wrong passage first and the right one last for the other.
+    mixed = cross_encoder_scores(
+        TableScorer({("about p2", "passage 2"): 5.0, ("about p4", "passage 5"): 5.0}), first, top_k=6
+    )
+    embedder_alone = retrieval_report(first, "embedder").metrics["mrr@10"]
+    assert reranked(first, mixed, "alone").metrics["mrr@10"] > embedder_alone  # better on average...
+    blend, report = best_blend(first, mixed, "blend", "mrr@10")
+    assert blend.first_stage + blend.lexical == pytest.approx(1.0)  # ...but within noise
+    assert report.metrics["mrr@10"] == max(
+        reranked(first, mixed, "x", Blend(1 - words / 10, words / 10)).metrics["mrr@10"] for words in range(6)
+    )
 
 
 def test_a_rerankers_blend_travels_in_its_saved_config(tmp_path):
