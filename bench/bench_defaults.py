@@ -50,11 +50,10 @@ sys.path.insert(0, str(ROOT))
 from bench.data import DATA, TEN_K, WIKIPEDIA, shown  # noqa: E402
 from bench.results import publish  # noqa: E402
 from ragtune_core.evaluation import comparison_table, latest_reports, paired_gain, slice_table, style_table  # noqa: E402
+from ragtune_core.evaluation.blend import Blend, kept_blend  # noqa: E402
 from ragtune_core.evaluation.reranking import (  # noqa: E402
     RERANK_TOP_K,
-    Blend,
     first_stage,
-    kept_blend,
     reranked,
     retrieval_report,
 )

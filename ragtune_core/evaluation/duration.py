@@ -12,6 +12,7 @@ from collections.abc import Callable
 from ..questions.qa_dataset import QADataset
 from ..timing.pace import Pace, machine_pace, token_counter
 from ..timing.work import Estimate, sorted_batch_tokens
+from .blend import saved_blend
 from .retrieval import part_questions
 
 START, FIRST_STAGE, RERANKING, ENCODING = "start", "first stage", "reranking", "encoding"
@@ -49,7 +50,8 @@ def evaluation_phases(
 ) -> dict[str, float]:
     """Seconds of each phase of evaluating `models` on `part`, in the order they run: with
     `cross_encoders`, the first model ranks the corpus (FIRST_STAGE) and each cross-encoder reranks
-    its top_k (RERANKING); every other model encodes the corpus and the questions (ENCODING).
+    its top_k (RERANKING), unless its blend gives its score no share; every other model encodes the
+    corpus and the questions (ENCODING).
     `pace_of(model)` is the machine's pace for a model."""
     _, questions = part_questions(dataset, part)
     phases = {FIRST_STAGE: 0.0, RERANKING: 0.0} if cross_encoders else {}
@@ -60,7 +62,7 @@ def evaluation_phases(
         )
         phase = FIRST_STAGE if cross_encoders and index == 0 else ENCODING
         phases[phase] = phases.get(phase, 0.0) + pace_of(model).forward_seconds(tokens)
-    for model in cross_encoders:
+    for model in (model for model in cross_encoders if saved_blend(model).reranker_share):
         lengths = token_counter(model, PAIR_LENGTH)
         question_tokens = sum(lengths(questions.queries.values())) / max(1, len(questions.queries))
         passage_tokens = sum(lengths(dataset.corpus.values())) / max(1, len(dataset.corpus))

@@ -23,6 +23,7 @@ import numpy as np
 from ..questions.qa_dataset import QADataset
 from ..store.models import load_cross_encoder, load_embedder, resolve_model
 from ..store.workspace import Workspace
+from .blend import BLENDS, SCORES_ALONE, Blend, kept_blend
 from .duration import FIRST_STAGE, RERANKING
 from .lexical import lexical_index
 from .metrics import METRIC_NAMES, TOP_K, EvaluationError, per_query_metric_values
@@ -45,27 +46,6 @@ PhaseProgress = Callable[[str, int, int, str], None]
 RERANK_TOP_K = 20
 BATCH_SIZE = 64
 PAIRS_PER_SLICE = 512  # pairs scored between two progress reports: a few seconds on a CPU
-
-
-@dataclass(frozen=True)
-class Blend:
-    """A reranker's order: its score mixed with the first stage's and with word match (BM25), each
-    standardised per question; these are the two shares, the reranker's own is what is left."""
-
-    first_stage: float = 0.0
-    lexical: float = 0.0
-
-    @property
-    def reranker_share(self) -> float:
-        return round(1 - self.first_stage - self.lexical, 6)
-
-
-# A reranker trained on a few thousand questions can know less than its first stage, and neither model
-# counts the report's own words as people type them: its score is blended with both, the shares picked on
-# validation (best_blend).
-BLENDS = tuple(Blend(first / 10, words / 10) for first in range(11) for words in range(6) if first + words <= 10)
-# The shares' names in a reranker's saved config
-_CONFIG_KEYS = {"first_stage": "ragtune_first_stage_weight", "lexical": "ragtune_lexical_weight"}
 
 
 @dataclass
@@ -157,7 +137,10 @@ def rerank(
     """
     blend = kept_blend(cross_encoder) if blend is None else blend
     started = time.perf_counter()
-    head_scores = cross_encoder_scores(cross_encoder, first, top_k, batch_size, on_progress)
+    if blend.reranker_share:
+        head_scores = cross_encoder_scores(cross_encoder, first, top_k, batch_size, on_progress)
+    else:  # its score has no share in the order: nothing to score
+        head_scores = [np.zeros(len(row[:top_k])) for row in first.indices]
     rescoring_ms = (time.perf_counter() - started) * 1000 / len(first.indices)
     latency_ms = None if first.latency_ms is None else first.latency_ms + rescoring_ms
     return replace(reranked(first, head_scores, name, blend), latency_ms=latency_ms)
@@ -192,7 +175,9 @@ def cross_encoder_scores(
     return np.split(flat, np.cumsum([len(head) for head in heads])[:-1])
 
 
-def reranked(first: FirstStage, head_scores: list[np.ndarray], name: str, blend: Blend = Blend()) -> RetrievalReport:
+def reranked(
+    first: FirstStage, head_scores: list[np.ndarray], name: str, blend: Blend = SCORES_ALONE
+) -> RetrievalReport:
     """The first stage with each question's head (as many passages as it has scores) reordered by
     those scores, blended by `blend` (Blend(): the scores alone, Blend(1.0): the first stage)."""
     heads = max((len(scored) for scored in head_scores), default=0)
@@ -209,7 +194,7 @@ def reranked(first: FirstStage, head_scores: list[np.ndarray], name: str, blend:
 
 def _blend(scores: np.ndarray, first_scores: np.ndarray, words: np.ndarray | None, blend: Blend) -> np.ndarray:
     """Each score standardised over the question's head, so the shares, not the scales, set the mix."""
-    if blend == Blend():
+    if blend == SCORES_ALONE:
         return scores
     mixed = (1 - blend.first_stage - blend.lexical) * _standardised(scores) + blend.first_stage * _standardised(
         first_scores
@@ -242,19 +227,6 @@ def _within_noise(differences: np.ndarray) -> bool:
     count = len(differences)
     error = differences.std(ddof=1) / np.sqrt(count) if count > 1 else 0.0
     return float(differences.mean()) <= error + 1e-12
-
-
-def kept_blend(cross_encoder) -> Blend:
-    """The blend a reranker was kept with (keep_blend), saved in its config; Blend() for any other
-    cross-encoder (a Hub reranker, a router's tool selector): its scores alone."""
-    config = getattr(cross_encoder, "config", None)
-    return Blend(**{share: float(getattr(config, key, 0.0) or 0.0) for share, key in _CONFIG_KEYS.items()})
-
-
-def keep_blend(cross_encoder, blend: Blend) -> None:
-    """Record the blend in the model's config, which saves with its weights (config.json)."""
-    for share, key in _CONFIG_KEYS.items():
-        setattr(cross_encoder.config, key, float(getattr(blend, share)))
 
 
 def rerank_report(

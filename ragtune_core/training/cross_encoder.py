@@ -22,15 +22,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from ..evaluation.blend import Blend, keep_blend
 from ..evaluation.metrics import TOP_K
 from ..evaluation.reranking import (
     RERANK_TOP_K,
-    Blend,
     FirstStage,
     best_blend,
     cross_encoder_scores,
     first_stage,
-    keep_blend,
     reranked,
     retrieval_report,
 )

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..evaluation.reranking import Blend
+from ..evaluation.blend import Blend
 from ..questions.qa_dataset import TEST, TRAIN, VAL, QADataset
 from ..runs import EventKind
 from ..store.models import load_model

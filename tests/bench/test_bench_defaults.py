@@ -31,7 +31,8 @@ def test_the_hand_written_table_has_each_model_per_style_with_paired_gains_and_t
 
 def test_the_rerankers_gain_is_split_into_its_blend_without_its_score_and_what_its_score_adds(workspace):
     from bench.bench_defaults import blend_without_the_cross_encoder
-    from ragtune_core.evaluation.reranking import Blend, cross_encoder_scores, first_stage, reranked
+    from ragtune_core.evaluation.blend import Blend
+    from ragtune_core.evaluation.reranking import cross_encoder_scores, first_stage, reranked
     from tests.questions.test_cli_evidence import OverlapScorer
 
     document = Document("cinema", "Lanternfish annual report", "text:l.txt", " ".join(c.text for c in CHUNKS))

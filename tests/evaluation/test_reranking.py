@@ -6,14 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from ragtune_core.evaluation.blend import Blend, keep_blend, kept_blend, saved_blend
 from ragtune_core.evaluation.metrics import METRIC_NAMES
 from ragtune_core.evaluation.reranking import (
-    Blend,
     best_blend,
     cross_encoder_scores,
     first_stage,
-    keep_blend,
-    kept_blend,
     rerank,
     rerank_report,
     reranked,
@@ -201,6 +199,31 @@ def test_a_rerankers_blend_travels_in_its_saved_config(tmp_path):
     scorer.config = model.config  # rerank reads the blend from the model it is given
     expected = reranked(first, cross_encoder_scores(scorer, first, 3), "r", Blend(0.5, 0.2))
     assert rerank(scorer, first, 3, "r").metrics == expected.metrics
+
+
+def test_a_reranker_whose_score_has_no_share_is_neither_run_nor_counted_in_estimates(tmp_path):
+    from ragtune_core.evaluation.duration import RERANKING, evaluation_phases
+    from ragtune_core.store.models import CROSS_ENCODER, load_model
+    from ragtune_core.timing.pace import Pace
+
+    model = load_model(CROSS_ENCODER, None)
+    keep_blend(model, Blend(0.5, 0.5))
+    model.save(str(tmp_path / "words"))
+    assert saved_blend(str(tmp_path / "words")) == Blend(0.5, 0.5) and saved_blend(None) == Blend()
+    dataset, embedder = fan_case()
+    first = first_stage(embedder, dataset, "val")
+    scorer = TableScorer({("about p2", "passage 0"): 5.0})
+    scorer.config = model.config
+    report = rerank(scorer, first, 3, "r")
+    assert scorer.calls == []  # nothing scored...
+    scored = cross_encoder_scores(TableScorer({("about p2", "passage 0"): 5.0}), first, 3)
+    assert report.metrics == reranked(first, scored, "r", Blend(0.5, 0.5)).metrics  # ...and nothing lost
+    pace = Pace(1000.0, 100.0, 0.1, 1.0)
+
+    def reranking_seconds(reranker: str | None) -> float:
+        return evaluation_phases(dataset, "val", [None], lambda model: pace, [reranker], 3)[RERANKING]
+
+    assert reranking_seconds(str(tmp_path / "words")) == 0.0 < reranking_seconds(None)
 
 
 def word_case() -> tuple[QADataset, VectorEmbedder]:

@@ -8,8 +8,9 @@ import torch
 
 from ragtune_core import cli, jobs
 from ragtune_core.cli import train as train_cli
+from ragtune_core.evaluation.blend import Blend, kept_blend
 from ragtune_core.evaluation.metrics import METRIC_NAMES
-from ragtune_core.evaluation.reranking import Blend, first_stage, kept_blend
+from ragtune_core.evaluation.reranking import first_stage
 from ragtune_core.jobs.tasks import TASKS
 from ragtune_core.jobs.training_tasks import run_cross_encoder_job
 from ragtune_core.questions.qa_dataset import DatasetError, QADataset, save_dataset
@@ -468,7 +469,7 @@ def test_a_failed_qa_run_leaves_no_model_behind(workspace):
 def test_a_qa_reranker_keeps_the_blend_with_its_first_stage_it_was_measured_at(workspace, capsys):
     """Each evaluation scores the reranker at its best blend with the first stage and word match; the model
     kept saves that blend, and reranking with it later gives the validation metrics its training reported."""
-    from ragtune_core.evaluation.reranking import BLENDS
+    from ragtune_core.evaluation.blend import BLENDS
     from ragtune_core.store.models import load_cross_encoder
 
     record = save_dataset(workspace, "qa", qa_dataset(), None, {})
