@@ -62,11 +62,11 @@ class Component(StrEnum):
 class Pace:
     """What one model architecture does on this machine."""
 
-    forward_tokens_per_second: float  # inference: encoding texts (and scoring pairs until runs taught that)
+    forward_tokens_per_second: float  # inference: encoding texts (scoring pairs too, until a run corrects either)
     train_tokens_per_second: float  # forward, backward and the optimizer's update
     train_step_seconds: float  # fixed cost of an optimizer step, whatever its batch
     start_seconds: float  # a new process importing torch and sentence-transformers and loading the model
-    pair_tokens_per_second: float | None = None  # scoring pairs, once runs taught it (the probe does not measure it)
+    pair_tokens_per_second: float | None = None  # scoring pairs; None: the forward pace measured, nothing learnt yet
 
     def forward_seconds(self, tokens: float) -> float:
         return tokens / self.forward_tokens_per_second
@@ -86,8 +86,12 @@ class Pace:
         match component:
             case Component.START:
                 return replace(self, start_seconds=self.start_seconds / factor)
-            case Component.ENCODING:
-                return replace(self, forward_tokens_per_second=self.forward_tokens_per_second * factor)
+            case Component.ENCODING:  # scoring keeps the pace it had: an evaluation's correction is not a reranking's
+                return replace(
+                    self,
+                    forward_tokens_per_second=self.forward_tokens_per_second * factor,
+                    pair_tokens_per_second=self.scoring_tokens_per_second,
+                )
             case Component.SCORING:
                 return replace(self, pair_tokens_per_second=self.scoring_tokens_per_second * factor)
             case Component.TRAINING:
