@@ -24,12 +24,13 @@ from ..runs import EventKind
 from ..timing.pace import Component, Pace, Work, learn_pace, machine_pace, token_counter
 from ..timing.work import Estimate, Meter, padded_batch_tokens, sorted_batch_tokens
 from .config import CrossEncoderTrainConfig, EmbeddingTrainConfig, TrainConfig
-from .fit import validation_sample
+from .fit import test_sample, validation_sample
 from .register import planned_schedule, run_config
 from .search import SearchSettings
 
 START, PREPARE, VALIDATION, TRAINING = "start", "passages", "validation", "training"
 SAMPLED_PAIRS = 2000  # (question, passage) pairs drawn to measure a cross-encoder's pair lengths
+TEST_RUNS = 2  # the base model's and the kept model's measures on the test part, where the dataset has one
 
 
 @dataclass
@@ -42,12 +43,18 @@ class TrainingPlan:
     step_seconds: float
     evaluation_seconds: float
     trials: int = 1  # trainings of a hyperparameter search
+    test_seconds: float = 0.0  # one of the TEST_RUNS (0: no test part), counted in VALIDATION
     model: str | None = None  # whose pace it was estimated at
     work: Work = Work.EMBEDDING_TRAINING  # the kind of work whose pace it was estimated at
 
     @property
     def seconds(self) -> float:
         return self.estimate.seconds
+
+    @property
+    def validation_seconds(self) -> float:
+        """One training's validation and test runs."""
+        return self.evaluations * self.evaluation_seconds + TEST_RUNS * self.test_seconds
 
 
 def estimate_training(dataset: QADataset, config: TrainConfig, search: SearchSettings | None = None) -> TrainingPlan:
@@ -80,11 +87,13 @@ def plan_training(
 
 @dataclass(frozen=True)
 class TrainingWork:
-    """What one training reads, in tokens: before it trains, in an optimizer step, in a validation run."""
+    """What one training reads, in tokens: before it trains, in an optimizer step, in a validation run
+    and in a test run."""
 
     prepare_tokens: float  # texts encoded first (PREPARE): a QA corpus, a cross-encoder's first stage
     step_tokens: float  # forward and backward, padded to the batch's longest
     validation_tokens: float
+    test_tokens: float = 0.0  # one of the TEST_RUNS (0: no test part)
     validation: Component = Component.ENCODING  # texts encoded, or pairs a cross-encoder scores (SCORING)
 
 
@@ -95,19 +104,16 @@ def plan_work(
     each phase with the component of the pace that governs it."""
     prepare = pace.forward_seconds(work.prepare_tokens)
     step = pace.train_seconds(1, work.step_tokens)
-    if work.validation == Component.SCORING:
-        evaluation = pace.scoring_seconds(work.validation_tokens)
-    else:
-        evaluation = pace.forward_seconds(work.validation_tokens)
-    trials = _trials(search, pace.start_seconds + prepare + evaluations * evaluation + steps * step)
-    estimate = (
-        Estimate()
-        .add(START, pace.start_seconds, Component.START)
-        .add(PREPARE, prepare * trials, Component.ENCODING)
-        .add(VALIDATION, evaluations * evaluation * trials, work.validation)
-        .add(TRAINING, steps * step * trials, Component.TRAINING)
+    reading = pace.scoring_seconds if work.validation == Component.SCORING else pace.forward_seconds
+    plan = TrainingPlan(
+        Estimate(), steps, evaluations, step, reading(work.validation_tokens), test_seconds=reading(work.test_tokens)
     )
-    return TrainingPlan(estimate, steps, evaluations, step, evaluation, trials)
+    plan.trials = trials = _trials(search, pace.start_seconds + prepare + plan.validation_seconds + steps * step)
+    plan.estimate.add(START, pace.start_seconds, Component.START)
+    plan.estimate.add(PREPARE, prepare * trials, Component.ENCODING)
+    plan.estimate.add(VALIDATION, plan.validation_seconds * trials, work.validation)
+    plan.estimate.add(TRAINING, steps * step * trials, Component.TRAINING)
+    return plan
 
 
 def _trials(search: SearchSettings | None, seconds: float) -> int:
@@ -121,27 +127,30 @@ def _embedding_work(dataset: QADataset, config: EmbeddingTrainConfig) -> Trainin
     """A QA question encoder trains on questions alone against passages encoded once; a router
     embedding reads questions and tools in every step, and each validation run encodes the corpus too."""
     lengths = token_counter(config.base_model, config.max_seq_length)
-    train, val = dataset.subset(TRAIN), validation_sample(dataset).subset(VAL)
+    train, val, test = dataset.subset(TRAIN), validation_sample(dataset).subset(VAL), test_sample(dataset)
     questions = lengths(train.queries.values())
     corpus = sorted_batch_tokens(lengths(dataset.corpus.values()))
     val_questions = sorted_batch_tokens(lengths(val.queries.values()))
+    test_questions = sorted_batch_tokens(lengths(test.queries.values())) if test else 0.0
     if dataset.kind != "router":
-        return TrainingWork(corpus, padded_batch_tokens(questions, config.batch_size), val_questions)
+        step = padded_batch_tokens(questions, config.batch_size)
+        return TrainingWork(corpus, step, val_questions, test_questions)
     passages = lengths(passage for _, passage in train.pairs())
     step = padded_batch_tokens(questions, config.batch_size) + padded_batch_tokens(passages, config.batch_size)
-    return TrainingWork(0.0, step, corpus + val_questions)
+    return TrainingWork(0.0, step, corpus + val_questions, corpus + test_questions if test else 0.0)
 
 
 def _cross_encoder_work(dataset: QADataset, config: CrossEncoderTrainConfig) -> TrainingWork:
-    """The first stage ranking train and validation questions first; steps and validation runs read
-    (question, passage) pairs."""
+    """The first stage ranking the train, validation and test questions first; steps, validation and
+    test runs read (question, passage) pairs."""
     from .cross_encoder import start_model, validation_questions
 
     router = dataset.kind == "router"
     top_k = min(TOP_K, len(dataset.corpus)) if router else RERANK_TOP_K
     embedder_lengths = token_counter(config.embedder, 256)
-    val = validation_sample(dataset, validation_questions(dataset, top_k, config.max_length)).subset(VAL)
-    train = dataset.subset(TRAIN)
+    sample = validation_questions(dataset, top_k, config.max_length)
+    val, test = validation_sample(dataset, sample).subset(VAL), test_sample(dataset, sample)
+    train, tested = dataset.subset(TRAIN), list(test.queries.values()) if test else []
     first_stage = sum(
         map(
             sorted_batch_tokens,
@@ -149,13 +158,17 @@ def _cross_encoder_work(dataset: QADataset, config: CrossEncoderTrainConfig) -> 
                 embedder_lengths(dataset.corpus.values()),
                 embedder_lengths(train.queries.values()),
                 embedder_lengths(val.queries.values()),
+                embedder_lengths(tested),
             ),
         )
     )
     lengths = token_counter(start_model(config), config.max_length)
     pairs = _pair_lengths(lengths(train.queries.values()), lengths(dataset.corpus.values()), config.max_length)
-    validation = len(val.queries) * top_k * sum(pairs) / len(pairs)
-    return TrainingWork(first_stage, padded_batch_tokens(pairs, config.batch_size), validation, Component.SCORING)
+    question_pairs = top_k * sum(pairs) / len(pairs)  # the tokens of a question's pairs
+    step = padded_batch_tokens(pairs, config.batch_size)
+    return TrainingWork(
+        first_stage, step, len(val.queries) * question_pairs, len(tested) * question_pairs, Component.SCORING
+    )
 
 
 def _pair_lengths(questions: list[int], passages: list[int], max_length: int) -> list[int]:
@@ -167,7 +180,8 @@ def _pair_lengths(questions: list[int], passages: list[int], max_length: int) ->
 class TrainingMeter:
     """A training's events (on_event) as progress in estimated seconds (timing.work.Meter, timing the
     phases on `clock`, the run's seconds so far): "prepare" events fill PREPARE, each validation run
-    its share of VALIDATION and each optimizer step its share of TRAINING. Other events pass to `forward`."""
+    ("eval") and test run (the one before "schedule", the one before "best") its share of VALIDATION, each
+    optimizer step its share of TRAINING. Other events pass to `forward`."""
 
     def __init__(
         self,
@@ -177,7 +191,7 @@ class TrainingMeter:
         clock: Callable[[], float] | None = None,
     ):
         self._plan, self.meter, self._forward = plan, Meter(plan.estimate, report, clock), forward
-        self._steps = self._evaluations = self._trials = 0
+        self._steps = self._evaluations = self._tests = self._trials = 0
 
     def __call__(self, event: str, data: dict) -> None:
         plan = self._plan
@@ -187,19 +201,27 @@ class TrainingMeter:
             )
         elif event == EventKind.EVAL:
             self._evaluations += 1
-            self._report(VALIDATION, self._evaluations, plan.evaluations, _message(event, data))
+            self._validated(_message(event, data))
+        elif event in (EventKind.SCHEDULE, EventKind.BEST) and plan.test_seconds:
+            self._tests += 1
+            self._validated("measured on the test part")
         elif event == EventKind.PROGRESS:
             self._steps = data["step"]
-            self._report(TRAINING, self._steps, plan.steps, _message(event, data))
+            self._report(TRAINING, min(plan.steps, self._steps), plan.steps, _message(event, data))
         elif event == EventKind.TRIAL:
-            self._trials, self._evaluations, self._steps = self._trials + 1, 0, 0
+            self._trials, self._evaluations, self._tests, self._steps = self._trials + 1, 0, 0, 0
         if self._forward and event != EventKind.PREPARE:
             self._forward(event, data)
 
-    def _report(self, phase: str, done: int, planned: int, message: str) -> None:
-        """`done` of the `planned` runs or steps of this trial: the trials before it did all theirs."""
-        trials = self._plan.trials
-        self.meter(phase, self._trials * planned + min(planned, done), trials * planned, message)
+    def _validated(self, message: str) -> None:
+        plan = self._plan
+        done = min(plan.evaluations, self._evaluations) * plan.evaluation_seconds
+        done += min(TEST_RUNS, self._tests) * plan.test_seconds
+        self._report(VALIDATION, done, plan.validation_seconds, message)
+
+    def _report(self, phase: str, done: float, planned: float, message: str) -> None:
+        """`done` of the `planned` work (steps, seconds) of this trial: the trials before it did all theirs."""
+        self.meter(phase, self._trials * planned + done, self._plan.trials * planned, message)
 
     def learn(self) -> None:
         """Teach the machine's kept pace what each phase of this training took (timing.pace.learn_pace)."""

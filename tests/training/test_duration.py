@@ -31,6 +31,12 @@ def test_a_training_estimate_counts_every_step_and_every_validation_run():
         VALIDATION: Component.ENCODING,  # the validation questions encoded
         TRAINING: Component.TRAINING,
     }
+    val_question = next(question for question, part in dataset.split.items() if part == "val")
+    tested = plan_training(replace(dataset, split={**dataset.split, val_question: "test"}), TINY, PACE)
+    assert tested.test_seconds > 0  # the base model's and the kept model's measures on the test part
+    assert tested.estimate.phases[VALIDATION] == pytest.approx(
+        tested.evaluations * tested.evaluation_seconds + 2 * tested.test_seconds
+    )
     longer = plan_training(
         dataset, EmbeddingTrainConfig(epochs=4, batch_size=4, max_seq_length=64, eval_steps=2, learning_rate=5e-5), PACE
     )
