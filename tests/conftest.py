@@ -14,11 +14,24 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("RAGTUNE_CACHE", tempfile.mkdtemp(prefix="ragtune-test-cache-"))
 
 from ragtune_core.store.workspace import Workspace  # noqa: E402
+from tests.fake_pace import MEASURED_PACE  # noqa: E402
 
 
 @pytest.fixture
 def workspace(tmp_path) -> Workspace:
     return Workspace(tmp_path / "workspace")
+
+
+@pytest.fixture
+def kept_pace(tmp_path, monkeypatch) -> Path:
+    """MEASURED_PACE kept as this machine's measurement in a pace.json of its own (its path), under a
+    machine key that needs no torch."""
+    from ragtune_core.timing import pace
+
+    monkeypatch.setenv(pace.CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(pace, "machine_key", lambda model: "this machine")
+    monkeypatch.setattr(pace, "measure_pace", lambda model, imports=None: MEASURED_PACE)
+    return tmp_path / pace.PACE_FILE
 
 
 @pytest.fixture

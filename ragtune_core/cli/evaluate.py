@@ -108,13 +108,13 @@ def announced_meter(
         top_k,
     )
     print(f"estimated: {estimate.describe()}", file=sys.stderr, flush=True)
-    return Meter(estimate, EtaPrinter(label))
+    return Meter(estimate, EtaPrinter(label), command_seconds)
 
 
 def timed(meter: Meter, model: ModelSpec) -> dict:
     """What a command's summary says of its time: the estimate said before it started, and the time it
     took; what it took also teaches the machine's kept pace for `model` (timing.pace.learn_pace)."""
-    learn_pace(model.path, Work.EVALUATION, meter.done_seconds, command_seconds())
+    learn_pace(model.path, Work.EVALUATION, meter.timed())
     return {"estimated_seconds": round(meter.estimate.seconds, 1), "seconds": round(command_seconds(), 1)}
 
 

@@ -141,10 +141,10 @@ def train_or_start(ws: Workspace, args: argparse.Namespace, job_kind: JobKind, c
     estimated = {"estimated_seconds": round(plan.seconds, 1)}
     print(f"estimated: {plan.estimate.describe()}", file=sys.stderr, flush=True)
     if not args.background:
-        meter = TrainingMeter(plan, EtaPrinter("train"), _StderrReporter())
+        meter = TrainingMeter(plan, EtaPrinter("train"), _StderrReporter(), command_seconds)
         with stop_on_first_interrupt(args.command):
             result = train_and_register(ws, record.id, name, config, on_event=meter, search=search)
-        meter.learn(command_seconds())
+        meter.learn()
         return {**result, **estimated, "seconds": round(command_seconds(), 1)}
     params = jobs.training_job_params(record.id, name, config, search)
     status = jobs.start_job(ws, job_kind, params, name=name, dataset_id=record.id)

@@ -2,7 +2,10 @@
 
 Evaluating a model encodes the corpus and the questions once; reranking then scores each
 question's top passages with a cross-encoder, one forward pass per (question, passage) pair, the
-longer part by far on a CPU. Both are counted in tokens, at the pace this machine runs the model.
+longer part by far on a CPU. Both are counted in tokens, at the pace this machine runs the model:
+encoding at its encoding pace, scoring pairs at its scoring pace, two components of the pace that
+each run corrects apart (timing.pace.Component), so an evaluation's correction never misleads a
+reranking's estimate.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..questions.qa_dataset import QADataset
-from ..timing.pace import Pace, machine_pace, token_counter
+from ..timing.pace import Component, Pace, machine_pace, token_counter
 from ..timing.work import Estimate, sorted_batch_tokens
 from .blend import saved_blend
 from .retrieval import part_questions
@@ -28,11 +31,11 @@ def estimate_evaluation(
     """Seconds to evaluate `models` on each (name, dataset, part) of `sets`, at this machine's kept
     pace (timing.machine_pace). With several sets, each phase is named after its set
     ("handwritten · encoding"), in the order they run."""
-    estimate = Estimate({START: machine_pace(models[0]).start_seconds if models else 0.0})
+    estimate = Estimate().add(START, machine_pace(models[0]).start_seconds if models else 0.0, Component.START)
     for name, dataset, part in sets:
         phases = evaluation_phases(dataset, part, models, machine_pace, cross_encoders, top_k)
-        for phase, seconds in phases.items():
-            estimate.add(set_phase(name, phase) if len(sets) > 1 else phase, seconds)
+        for phase, seconds in phases.phases.items():
+            estimate.add(set_phase(name, phase) if len(sets) > 1 else phase, seconds, phases.components[phase])
     return estimate
 
 
@@ -47,25 +50,27 @@ def evaluation_phases(
     pace_of: Callable[[str | None], Pace],
     cross_encoders: list[str | None] = (),
     top_k: int = 0,
-) -> dict[str, float]:
+) -> Estimate:
     """Seconds of each phase of evaluating `models` on `part`, in the order they run: with
     `cross_encoders`, the first model ranks the corpus (FIRST_STAGE) and each cross-encoder reranks
-    its top_k (RERANKING), unless its blend gives its score no share; every other model encodes the
-    corpus and the questions (ENCODING).
-    `pace_of(model)` is the machine's pace for a model."""
+    its top_k (RERANKING: pairs scored), unless its blend gives its score no share; every other model
+    encodes the corpus and the questions (ENCODING). `pace_of(model)` is the machine's pace for a model."""
     _, questions = part_questions(dataset, part)
-    phases = {FIRST_STAGE: 0.0, RERANKING: 0.0} if cross_encoders else {}
+    phases = Estimate()
+    if cross_encoders:  # in the order they run, before the other models' ENCODING
+        phases.add(FIRST_STAGE, 0.0, Component.ENCODING).add(RERANKING, 0.0, Component.SCORING)
     for index, model in enumerate(models):
         lengths = token_counter(model, ENCODER_LENGTH)
         tokens = sorted_batch_tokens(lengths(dataset.corpus.values())) + sorted_batch_tokens(
             lengths(questions.queries.values())
         )
         phase = FIRST_STAGE if cross_encoders and index == 0 else ENCODING
-        phases[phase] = phases.get(phase, 0.0) + pace_of(model).forward_seconds(tokens)
+        phases.add(phase, pace_of(model).forward_seconds(tokens), Component.ENCODING)
     for model in (model for model in cross_encoders if saved_blend(model).reranker_share):
         lengths = token_counter(model, PAIR_LENGTH)
         question_tokens = sum(lengths(questions.queries.values())) / max(1, len(questions.queries))
         passage_tokens = sum(lengths(dataset.corpus.values())) / max(1, len(dataset.corpus))
         pairs = len(questions.queries) * min(top_k, len(dataset.corpus))
-        phases[RERANKING] += pace_of(model).forward_seconds(pairs * (question_tokens + passage_tokens - 1))
+        tokens = pairs * (question_tokens + passage_tokens - 1)
+        phases.add(RERANKING, pace_of(model).scoring_seconds(tokens), Component.SCORING)
     return phases

@@ -40,7 +40,7 @@ def run_evaluation_job(ctx, params: dict) -> dict:
         held_reports = _evaluate_dataset(ctx, held, models, rerankers, meter, True)
         result["reports"] += [r.report_id for r in held_reports]
         result.setdefault("held_out", {})[held[0]] = {r.name: r.metrics for r in held_reports}
-    learn_pace(models[0].path, Work.EVALUATION, meter.done_seconds, ctx.elapsed())
+    learn_pace(models[0].path, Work.EVALUATION, meter.timed())
     return EvaluationRunResult(
         **result, estimated_seconds=round(meter.estimate.seconds, 1), seconds=round(ctx.elapsed(), 1)
     ).to_dict()
@@ -56,7 +56,7 @@ def _evaluation_meter(ctx, sets: list[tuple[str, str]], models: list, rerankers:
     named = [(dataset_id, load_dataset(ctx.workspace, dataset_id), part) for dataset_id, part in sets]
     estimate = estimate_evaluation(named, [m.path for m in models], [r.path for r in rerankers], RERANK_TOP_K)
     ctx.emit(EventKind.DURATION, estimated_seconds=estimate.seconds, phases=estimate.phases)
-    return Meter(estimate, ctx.progress)
+    return Meter(estimate, ctx.progress, ctx.elapsed)
 
 
 def _evaluate_dataset(

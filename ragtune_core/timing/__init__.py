@@ -1,17 +1,20 @@
 """How long work takes here: the machine's measured pace (pace.py), estimates and progress in seconds (work.py)."""
 
-from .pace import Pace, Work, machine_pace, measure_pace
-from .work import Estimate, Eta, Meter, clock, duration, eta_seconds, when
+from .pace import Component, Pace, Work, learn_pace, machine_pace, measure_pace
+from .work import Estimate, Eta, Meter, Timed, clock, duration, eta_seconds, when
 
 __all__ = [
+    "Component",
     "Estimate",
     "Eta",
     "Meter",
     "Pace",
+    "Timed",
     "Work",
     "clock",
     "duration",
     "eta_seconds",
+    "learn_pace",
     "measure_pace",
     "machine_pace",
     "when",

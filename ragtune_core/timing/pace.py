@@ -8,7 +8,10 @@ and `machine_pace` keeps the result in pace.json in the user's cache folder ($RA
 at its base model's pace, so the bundled model's measurement serves every model trained from it. What
 finished runs teach (`learn_pace`) is kept per kind of work beside that measurement: an embedding
 training, a cross-encoder's and an evaluation each stray from the probe in their own way, and one
-kind's correction would mislead the others.
+kind's correction would mislead the others. Within a kind, each component of the pace (a `Component`:
+the start, encoding texts, scoring pairs, training steps) learns from the phases it governs alone: a
+training whose steps ran fast and whose encoding ran slow, the errors cancelling in its total, teaches
+both, where one ratio for the whole run would have taught neither.
 """
 
 from __future__ import annotations
@@ -21,18 +24,20 @@ import platform
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
 from ..store.files import FileContentError, read_json, write_json
 from ..store.models import ModelNotFound, load_tokenizer, transformer_folder
-from .work import token_lengths
+from .work import Timed, token_lengths
 
 PACE_FILE, CACHE_ENV = "pace.json", "RAGTUNE_CACHE"
 PROBE_LENGTH = 128  # tokens a probe sequence holds: the middle of what RAGTune's models read
 PROBE_FORWARD_BATCH, PROBE_TRAIN_BATCH, PROBE_REPEATS = 32, 8, 3
-MIN_LEARNING_SECONDS, MAX_CORRECTION = 30.0, 5.0  # what a finished run may teach the kept pace (learn_pace)
+MAX_CORRECTION = 5.0  # a component's phases this many times off their estimate stalled: they teach nothing
+MIN_LEARNING_SECONDS = 30.0  # the least time a component's phases take in a run to teach it (learn_pace)
 
 
 class Work(StrEnum):
@@ -43,20 +48,58 @@ class Work(StrEnum):
     CROSS_ENCODER_TRAINING = "cross-encoder training"
 
 
+class Component(StrEnum):
+    """The part of a Pace that governs a phase of an estimate (timing.work.Estimate.components), learnt
+    from those phases alone (learn_pace)."""
+
+    START = "start"  # start_seconds
+    ENCODING = "encoding"  # forward_tokens_per_second: texts encoded one by one
+    SCORING = "scoring"  # pair_tokens_per_second: (question, passage) pairs scored by a cross-encoder
+    TRAINING = "training"  # train_tokens_per_second and train_step_seconds: optimizer steps
+
+
 @dataclass(frozen=True)
 class Pace:
     """What one model architecture does on this machine."""
 
-    forward_tokens_per_second: float  # inference: encoding, scoring pairs
+    forward_tokens_per_second: float  # inference: encoding texts (scoring pairs too, until a run corrects either)
     train_tokens_per_second: float  # forward, backward and the optimizer's update
     train_step_seconds: float  # fixed cost of an optimizer step, whatever its batch
     start_seconds: float  # a new process importing torch and sentence-transformers and loading the model
+    pair_tokens_per_second: float | None = None  # scoring pairs; None: the forward pace measured, nothing learnt yet
 
     def forward_seconds(self, tokens: float) -> float:
         return tokens / self.forward_tokens_per_second
 
+    def scoring_seconds(self, tokens: float) -> float:
+        return tokens / self.scoring_tokens_per_second
+
+    @property
+    def scoring_tokens_per_second(self) -> float:
+        return self.pair_tokens_per_second or self.forward_tokens_per_second
+
     def train_seconds(self, steps: int, tokens_per_step: float) -> float:
         return steps * (self.train_step_seconds + tokens_per_step / self.train_tokens_per_second)
+
+    def faster(self, component: Component, factor: float) -> Pace:
+        """This pace with the work `component` governs taking 1/`factor` of its time."""
+        match component:
+            case Component.START:
+                return replace(self, start_seconds=self.start_seconds / factor)
+            case Component.ENCODING:  # scoring keeps the pace it had: an evaluation's correction is not a reranking's
+                return replace(
+                    self,
+                    forward_tokens_per_second=self.forward_tokens_per_second * factor,
+                    pair_tokens_per_second=self.scoring_tokens_per_second,
+                )
+            case Component.SCORING:
+                return replace(self, pair_tokens_per_second=self.scoring_tokens_per_second * factor)
+            case Component.TRAINING:
+                return replace(
+                    self,
+                    train_tokens_per_second=self.train_tokens_per_second * factor,
+                    train_step_seconds=self.train_step_seconds / factor,
+                )
 
 
 def local_model(model: str | None) -> str | None:
@@ -115,26 +158,28 @@ def cache_folder() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "ragtune")
 
 
-def learn_pace(model: str | None, work: Work, estimated_seconds: float, actual_seconds: float) -> None:
-    """Move the pace kept for `work` halfway (geometrically) towards what a finished run showed: a pace
+def learn_pace(model: str | None, work: Work, timed: Mapping[Component, Timed]) -> None:
+    """Move each component of the pace kept for `work` halfway (geometrically) towards what its phases
+    showed in a finished run (`timed`: timing.Meter.timed, their estimated and actual seconds): a pace
     measured while other work held the machine, or a model that runs faster than its probe, corrects
-    itself over the runs. `estimated_seconds` is the estimate of the work the run did
-    (timing.Meter.done_seconds); short runs and wild ratios teach nothing."""
-    ratio = estimated_seconds / actual_seconds if actual_seconds > 0 else 0.0
-    if actual_seconds < MIN_LEARNING_SECONDS or not 1 / MAX_CORRECTION < ratio < MAX_CORRECTION:
+    itself over the runs. A component whose phases took under MIN_LEARNING_SECONDS, or ran more than
+    MAX_CORRECTION times off their estimate (a stall, not a pace), teaches nothing; the others stay."""
+    factors = {
+        component: math.sqrt(seconds.ratio)
+        for component, seconds in timed.items()
+        if seconds.actual >= MIN_LEARNING_SECONDS and 1 / MAX_CORRECTION < seconds.ratio < MAX_CORRECTION
+    }
+    if not factors:
         return
     model = local_model(model)
     path, key = cache_folder() / PACE_FILE, machine_key(model)
     kept = _kept_paces(path)
     if key in kept:
         learned = _learned_key(key, work)
-        old, step = kept.get(learned, kept[key]), math.sqrt(ratio)
-        kept[learned] = Pace(
-            old.forward_tokens_per_second * step,
-            old.train_tokens_per_second * step,
-            old.train_step_seconds / step,
-            old.start_seconds / step,
-        )
+        pace = kept.get(learned, kept[key])
+        for component, factor in factors.items():
+            pace = pace.faster(component, factor)
+        kept[learned] = pace
         _keep_paces(path, kept)
 
 

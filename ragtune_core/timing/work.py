@@ -1,19 +1,24 @@
 """Estimates in seconds, and progress measured in them.
 
 An `Estimate` is the seconds each phase of a run should take on this machine (pace.py), in the
-order they run. A `Meter` reports a run's progress in those seconds: a phase half done has done
-half its estimated seconds, whatever its own unit (texts encoded, optimizer steps). So the bar
-moves at the pace of time, never backwards, and the ETA (time over work done, times the work left;
-`Eta` leaves out the run's start) is right from the first phase on, even where phases differ a
-hundredfold in cost.
+order they run, and the component of the pace that governs each. A `Meter` reports a run's progress
+in those seconds: a phase half done has done half its estimated seconds, whatever its own unit (texts
+encoded, optimizer steps). So the bar moves at the pace of time, never backwards, and the ETA (time
+over work done, times the work left; `Eta` leaves out the run's start) is right from the first phase
+on, even where phases differ a hundredfold in cost. The Meter also times each phase (`PhaseTimes`),
+so that each component of the pace learns from its own phases (pace.learn_pace).
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .pace import Component
 
 SCALE = 10  # progress units a second of estimated work: tenths, so short phases still move the bar
 PADDING_SAMPLES = 64  # random batches drawn to measure a training batch's padding
@@ -24,13 +29,16 @@ class Estimate:
     """Seconds a run's phases should take, in the order they run."""
 
     phases: dict[str, float] = field(default_factory=dict)
+    components: dict[str, Component] = field(default_factory=dict)  # what governs each phase; none: it teaches nothing
 
     @property
     def seconds(self) -> float:
         return sum(self.phases.values())
 
-    def add(self, phase: str, seconds: float) -> Estimate:
+    def add(self, phase: str, seconds: float, component: Component | None = None) -> Estimate:
         self.phases[phase] = self.phases.get(phase, 0.0) + max(0.0, seconds)
+        if component is not None:
+            self.components[phase] = component
         return self
 
     def describe(self) -> str:
@@ -93,36 +101,114 @@ def when(timestamp: float | None) -> str:
 
 class Meter:
     """Reports a run's progress as `report(done, total, message)` in estimated work (SCALE units a
-    second): `meter(phase, done, total, message)` places the phase's own progress after the phases
-    before it. Progress never goes back, and a phase the estimate does not know adds nothing."""
+    second): `meter(phase, done, total, message)` says how much of the phase is done. Each phase counts
+    its own share of its estimated seconds, so phases may interleave (a training's validation runs
+    between its steps); a phase never reported counts as done once a later one is (the run's start, a
+    phase the run skipped). Progress never goes back, and a phase the estimate does not know adds nothing.
+    `clock` (the run's seconds so far; default: since the Meter was made) times each phase (PhaseTimes)."""
 
-    def __init__(self, estimate: Estimate, report: Callable[[int, int, str], None]):
+    def __init__(
+        self,
+        estimate: Estimate,
+        report: Callable[[int, int, str], None],
+        clock: Callable[[], float] | None = None,
+    ):
         self.estimate, self._report = estimate, report
-        self._starts = dict(zip(estimate.phases, _cumulative(estimate.phases.values()), strict=True))
+        self._times = PhaseTimes(estimate, clock or _seconds_since(time.monotonic()))
         self._total = max(1, round(estimate.seconds * SCALE))
+        self._shares: dict[str, float] = {}  # of each phase reported or counted done
         self._done = 0
 
     def __call__(self, phase: str, done: float, total: float, message: str) -> None:
-        within = self.estimate.phases.get(phase, 0.0) * (min(1.0, done / total) if total else 1.0)
-        self._done = max(self._done, min(self._total, round((self._starts.get(phase, 0.0) + within) * SCALE)))
+        if phase in self.estimate.phases:
+            skipped = [before for before in self._phases_before(phase) if before not in self._shares]
+            self._shares.update(dict.fromkeys(skipped, 1.0))
+            previous, share = self._shares.get(phase, 0.0), min(1.0, done / total) if total else 1.0
+            self._shares[phase] = max(previous, share)
+            self._times.report(phase, self.estimate.phases[phase] * (self._shares[phase] - previous), skipped)
+        else:
+            self._times.report(None, 0.0, [])
+        work = sum(self.estimate.phases[phase] * share for phase, share in self._shares.items())
+        self._done = max(self._done, min(self._total, round(work * SCALE)))
         self._report(self._done, self._total, message)
 
-    @property
-    def done_seconds(self) -> float:
-        """The estimated seconds of the work done so far: a run that stopped early did less than all."""
-        return self._done / SCALE
+    def _phases_before(self, phase: str) -> list[str]:
+        phases = list(self.estimate.phases)
+        return phases[: phases.index(phase)]
+
+    def timed(self) -> dict[Component, Timed]:
+        """The estimated and actual seconds of the work each component of the pace governed so far."""
+        return self._times.by_component()
 
     def finish(self, message: str) -> None:
         self._done = self._total
         self._report(self._done, self._total, message)
 
 
-def _cumulative(values: Iterable[float]) -> list[float]:
-    starts, total = [], 0.0
-    for value in values:
-        starts.append(total)
-        total += value
-    return starts
+@dataclass
+class Timed:
+    """Seconds of work as estimated, and as it really took."""
+
+    estimated: float = 0.0
+    actual: float = 0.0
+
+    @property
+    def ratio(self) -> float:
+        """Estimated over actual: above 1, the work ran faster than estimated (0 when nothing was timed)."""
+        return self.estimated / self.actual if self.actual > 0 else 0.0
+
+    def add(self, estimated: float, actual: float) -> None:
+        self.estimated, self.actual = self.estimated + estimated, self.actual + actual
+
+
+class PhaseTimes:
+    """The actual seconds of each phase of an estimate, from its Meter's reports on `clock`: the time
+    since the previous report (the run's start, at 0, for the first) went to the phase reported, with
+    the work that report added. Where the report counted earlier phases done without a report of their
+    own (the start), that time holds theirs and a first slice of the phase reported: the slice is
+    taken at the phase's own measured pace, the rest is theirs. What ran after the last report (saving
+    a model) and phases the estimate does not know are timed for nothing."""
+
+    def __init__(self, estimate: Estimate, clock: Callable[[], float]):
+        self.estimate, self._clock, self._last = estimate, clock, 0.0
+        self._phases: dict[str, Timed] = {}
+        self._shared: list[tuple[list[str], str, float, float]] = []  # (skipped phases, phase, its work, seconds)
+
+    def report(self, phase: str | None, work: float, skipped: list[str]) -> None:
+        """`phase` (None: one not estimated) did `work` estimated seconds since the previous report,
+        after `skipped`, counted done now without a report of their own."""
+        now = self._clock()
+        seconds, self._last = max(0.0, now - self._last), now
+        if phase is None:
+            return
+        if skipped:
+            self._shared.append((skipped, phase, work, seconds))
+        else:
+            self._phases.setdefault(phase, Timed()).add(work, seconds)
+
+    def by_phase(self) -> dict[str, Timed]:
+        timed = {phase: Timed(t.estimated, t.actual) for phase, t in self._phases.items()}
+        for skipped, phase, work, seconds in self._shared:
+            pace = self._phases.get(phase, Timed()).ratio or 1.0  # the phase's own, else as estimated
+            own = min(seconds, work / pace)
+            timed.setdefault(phase, Timed()).add(work, own)
+            weights = [self.estimate.phases[before] for before in skipped]
+            for before, weight in zip(skipped, weights, strict=True):
+                share = weight / sum(weights) if sum(weights) else 1 / len(skipped)
+                timed.setdefault(before, Timed()).add(weight, (seconds - own) * share)
+        return timed
+
+    def by_component(self) -> dict[Component, Timed]:
+        """by_phase summed over the phases each component governs (Estimate.components)."""
+        timed: dict[Component, Timed] = {}
+        for phase, seconds in self.by_phase().items():
+            if phase in self.estimate.components:
+                timed.setdefault(self.estimate.components[phase], Timed()).add(seconds.estimated, seconds.actual)
+        return timed
+
+
+def _seconds_since(start: float) -> Callable[[], float]:
+    return lambda: time.monotonic() - start
 
 
 # --- tokens ------------------------------------------------------------------------------------

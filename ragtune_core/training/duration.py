@@ -2,9 +2,12 @@
 
 The estimate counts what the training will do, from the dataset and the settings, at the pace this
 machine measurably runs the model (timing.pace): the new process's start, the passages encoded
-before training, every optimizer step (tokens read forward and backward, padded to the batch's
-longest) and every planned validation run, the base model's included. A training that stops early
-takes less than said; one with a hyperparameter search is as many trainings as fit its budget.
+before training, every planned validation run, the base model's included, and every optimizer step
+(tokens read forward and backward, padded to the batch's longest). A training that stops early
+takes less than said; one with a hyperparameter search is as many trainings as fit its budget. Each
+phase names the component of the pace that governs it (plan_work), which its time, measured by
+the TrainingMeter, corrects at the training's end: validation runs are forward passes (texts encoded,
+or pairs a cross-encoder scores) however fast the steps between them ran.
 """
 
 from __future__ import annotations
@@ -18,33 +21,40 @@ from ..evaluation.metrics import TOP_K
 from ..evaluation.reranking import RERANK_TOP_K
 from ..questions.qa_dataset import TRAIN, VAL, QADataset
 from ..runs import EventKind
-from ..timing.pace import Pace, Work, learn_pace, machine_pace, token_counter
+from ..timing.pace import Component, Pace, Work, learn_pace, machine_pace, token_counter
 from ..timing.work import Estimate, Meter, padded_batch_tokens, sorted_batch_tokens
 from .config import CrossEncoderTrainConfig, EmbeddingTrainConfig, TrainConfig
-from .fit import validation_sample
+from .fit import test_sample, validation_sample
 from .register import planned_schedule, run_config
 from .search import SearchSettings
 
-START, PREPARE, TRAINING = "start", "passages", "training"
+START, PREPARE, VALIDATION, TRAINING = "start", "passages", "validation", "training"
 SAMPLED_PAIRS = 2000  # (question, passage) pairs drawn to measure a cross-encoder's pair lengths
+TEST_RUNS = 2  # the base model's and the kept model's measures on the test part, where the dataset has one
 
 
 @dataclass
 class TrainingPlan:
     """What a training will do and how long each part takes here."""
 
-    estimate: Estimate  # START, PREPARE (passages encoded before training), TRAINING (steps and validation runs)
+    estimate: Estimate  # START, PREPARE (passages encoded before training), VALIDATION (its runs), TRAINING (steps)
     steps: int
     evaluations: int
     step_seconds: float
     evaluation_seconds: float
     trials: int = 1  # trainings of a hyperparameter search
+    test_seconds: float = 0.0  # one of the TEST_RUNS (0: no test part), counted in VALIDATION
     model: str | None = None  # whose pace it was estimated at
     work: Work = Work.EMBEDDING_TRAINING  # the kind of work whose pace it was estimated at
 
     @property
     def seconds(self) -> float:
         return self.estimate.seconds
+
+    @property
+    def validation_seconds(self) -> float:
+        """One training's validation and test runs."""
+        return self.evaluations * self.evaluation_seconds + TEST_RUNS * self.test_seconds
 
 
 def estimate_training(dataset: QADataset, config: TrainConfig, search: SearchSettings | None = None) -> TrainingPlan:
@@ -69,19 +79,41 @@ def plan_training(
     config = run_config(dataset, config)
     schedule = planned_schedule(dataset, config)
     if isinstance(config, CrossEncoderTrainConfig):
-        prepare, step, evaluation = _cross_encoder_costs(dataset, config, pace)
+        work = _cross_encoder_work(dataset, config)
     else:
-        prepare, step, evaluation = _embedding_costs(dataset, config, pace)
-    one = Estimate(
-        {
-            START: pace.start_seconds,
-            PREPARE: prepare,
-            TRAINING: schedule.steps * step + schedule.evaluations * evaluation,
-        }
+        work = _embedding_work(dataset, config)
+    return plan_work(work, schedule.steps, schedule.evaluations, pace, search)
+
+
+@dataclass(frozen=True)
+class TrainingWork:
+    """What one training reads, in tokens: before it trains, in an optimizer step, in a validation run
+    and in a test run."""
+
+    prepare_tokens: float  # texts encoded first (PREPARE): a QA corpus, a cross-encoder's first stage
+    step_tokens: float  # forward and backward, padded to the batch's longest
+    validation_tokens: float
+    test_tokens: float = 0.0  # one of the TEST_RUNS (0: no test part)
+    validation: Component = Component.ENCODING  # texts encoded, or pairs a cross-encoder scores (SCORING)
+
+
+def plan_work(
+    work: TrainingWork, steps: int, evaluations: int, pace: Pace, search: SearchSettings | None = None
+) -> TrainingPlan:
+    """The estimate of a training doing `work` in `steps` and `evaluations` validation runs at `pace`:
+    each phase with the component of the pace that governs it."""
+    prepare = pace.forward_seconds(work.prepare_tokens)
+    step = pace.train_seconds(1, work.step_tokens)
+    reading = pace.scoring_seconds if work.validation == Component.SCORING else pace.forward_seconds
+    plan = TrainingPlan(
+        Estimate(), steps, evaluations, step, reading(work.validation_tokens), test_seconds=reading(work.test_tokens)
     )
-    trials = _trials(search, one.seconds)
-    estimate = Estimate({START: one.phases[START], PREPARE: prepare * trials, TRAINING: one.phases[TRAINING] * trials})
-    return TrainingPlan(estimate, schedule.steps, schedule.evaluations, step, evaluation, trials)
+    plan.trials = trials = _trials(search, pace.start_seconds + prepare + plan.validation_seconds + steps * step)
+    plan.estimate.add(START, pace.start_seconds, Component.START)
+    plan.estimate.add(PREPARE, prepare * trials, Component.ENCODING)
+    plan.estimate.add(VALIDATION, plan.validation_seconds * trials, work.validation)
+    plan.estimate.add(TRAINING, steps * step * trials, Component.TRAINING)
+    return plan
 
 
 def _trials(search: SearchSettings | None, seconds: float) -> int:
@@ -91,32 +123,34 @@ def _trials(search: SearchSettings | None, seconds: float) -> int:
     return min(search.max_trials, 1 + math.floor(search.minutes * 60 / max(1.0, seconds)))
 
 
-def _embedding_costs(dataset: QADataset, config: EmbeddingTrainConfig, pace: Pace) -> tuple[float, float, float]:
-    """(passages encoded once, one step, one validation run). A QA question encoder trains on questions
-    alone against passages encoded once; a router embedding reads questions and tools in every step,
-    and each validation run encodes the corpus too."""
+def _embedding_work(dataset: QADataset, config: EmbeddingTrainConfig) -> TrainingWork:
+    """A QA question encoder trains on questions alone against passages encoded once; a router
+    embedding reads questions and tools in every step, and each validation run encodes the corpus too."""
     lengths = token_counter(config.base_model, config.max_seq_length)
-    train, val = dataset.subset(TRAIN), validation_sample(dataset).subset(VAL)
+    train, val, test = dataset.subset(TRAIN), validation_sample(dataset).subset(VAL), test_sample(dataset)
     questions = lengths(train.queries.values())
     corpus = sorted_batch_tokens(lengths(dataset.corpus.values()))
     val_questions = sorted_batch_tokens(lengths(val.queries.values()))
+    test_questions = sorted_batch_tokens(lengths(test.queries.values())) if test else 0.0
     if dataset.kind != "router":
         step = padded_batch_tokens(questions, config.batch_size)
-        return pace.forward_seconds(corpus), pace.train_seconds(1, step), pace.forward_seconds(val_questions)
+        return TrainingWork(corpus, step, val_questions, test_questions)
     passages = lengths(passage for _, passage in train.pairs())
     step = padded_batch_tokens(questions, config.batch_size) + padded_batch_tokens(passages, config.batch_size)
-    return 0.0, pace.train_seconds(1, step), pace.forward_seconds(corpus + val_questions)
+    return TrainingWork(0.0, step, corpus + val_questions, corpus + test_questions if test else 0.0)
 
 
-def _cross_encoder_costs(dataset: QADataset, config: CrossEncoderTrainConfig, pace: Pace) -> tuple[float, float, float]:
-    """(the first stage ranking train and validation questions, one step, one validation run)."""
+def _cross_encoder_work(dataset: QADataset, config: CrossEncoderTrainConfig) -> TrainingWork:
+    """The first stage ranking the train, validation and test questions first; steps, validation and
+    test runs read (question, passage) pairs."""
     from .cross_encoder import start_model, validation_questions
 
     router = dataset.kind == "router"
     top_k = min(TOP_K, len(dataset.corpus)) if router else RERANK_TOP_K
     embedder_lengths = token_counter(config.embedder, 256)
-    val = validation_sample(dataset, validation_questions(dataset, top_k, config.max_length)).subset(VAL)
-    train = dataset.subset(TRAIN)
+    sample = validation_questions(dataset, top_k, config.max_length)
+    val, test = validation_sample(dataset, sample).subset(VAL), test_sample(dataset, sample)
+    train, tested = dataset.subset(TRAIN), list(test.queries.values()) if test else []
     first_stage = sum(
         map(
             sorted_batch_tokens,
@@ -124,16 +158,16 @@ def _cross_encoder_costs(dataset: QADataset, config: CrossEncoderTrainConfig, pa
                 embedder_lengths(dataset.corpus.values()),
                 embedder_lengths(train.queries.values()),
                 embedder_lengths(val.queries.values()),
+                embedder_lengths(tested),
             ),
         )
     )
     lengths = token_counter(start_model(config), config.max_length)
     pairs = _pair_lengths(lengths(train.queries.values()), lengths(dataset.corpus.values()), config.max_length)
-    evaluation = len(val.queries) * top_k * sum(pairs) / len(pairs)
-    return (
-        pace.forward_seconds(first_stage),
-        pace.train_seconds(1, padded_batch_tokens(pairs, config.batch_size)),
-        pace.forward_seconds(evaluation),
+    question_pairs = top_k * sum(pairs) / len(pairs)  # the tokens of a question's pairs
+    step = padded_batch_tokens(pairs, config.batch_size)
+    return TrainingWork(
+        first_stage, step, len(val.queries) * question_pairs, len(tested) * question_pairs, Component.SCORING
     )
 
 
@@ -144,18 +178,20 @@ def _pair_lengths(questions: list[int], passages: list[int], max_length: int) ->
 
 
 class TrainingMeter:
-    """A training's events (on_event) as progress in estimated seconds (timing.work.Meter): "prepare"
-    events fill PREPARE, each optimizer step and each validation run its share of TRAINING. Other
-    events pass to `forward`."""
+    """A training's events (on_event) as progress in estimated seconds (timing.work.Meter, timing the
+    phases on `clock`, the run's seconds so far): "prepare" events fill PREPARE, each validation run
+    ("eval") and test run (the one before "schedule", the one before "best") its share of VALIDATION, each
+    optimizer step its share of TRAINING. Other events pass to `forward`."""
 
     def __init__(
         self,
         plan: TrainingPlan,
         report: Callable[[int, int, str], None],
         forward: Callable[[str, dict], None] | None = None,
+        clock: Callable[[], float] | None = None,
     ):
-        self._plan, self.meter, self._forward = plan, Meter(plan.estimate, report), forward
-        self._steps = self._evaluations = self._trials = 0
+        self._plan, self.meter, self._forward = plan, Meter(plan.estimate, report, clock), forward
+        self._steps = self._evaluations = self._tests = self._trials = 0
 
     def __call__(self, event: str, data: dict) -> None:
         plan = self._plan
@@ -163,29 +199,33 @@ class TrainingMeter:
             self.meter(
                 PREPARE, self._trials * data["total"] + data["done"], plan.trials * data["total"], data["message"]
             )
-        elif event in (EventKind.PROGRESS, EventKind.EVAL):
-            if event == EventKind.EVAL:
-                self._evaluations += 1
-            else:
-                self._steps = data["step"]
-            self.meter(TRAINING, self._share_of_training(), 1.0, _message(event, data))
+        elif event == EventKind.EVAL:
+            self._evaluations += 1
+            self._validated(_message(event, data))
+        elif event in (EventKind.SCHEDULE, EventKind.BEST) and plan.test_seconds:
+            self._tests += 1
+            self._validated("measured on the test part")
+        elif event == EventKind.PROGRESS:
+            self._steps = data["step"]
+            self._report(TRAINING, min(plan.steps, self._steps), plan.steps, _message(event, data))
         elif event == EventKind.TRIAL:
-            self._trials, self._evaluations, self._steps = self._trials + 1, 0, 0
+            self._trials, self._evaluations, self._tests, self._steps = self._trials + 1, 0, 0, 0
         if self._forward and event != EventKind.PREPARE:
             self._forward(event, data)
 
-    def _share_of_training(self) -> float:
+    def _validated(self, message: str) -> None:
         plan = self._plan
-        one = plan.steps * plan.step_seconds + plan.evaluations * plan.evaluation_seconds
-        now = (
-            min(plan.steps, self._steps) * plan.step_seconds
-            + min(plan.evaluations, self._evaluations) * plan.evaluation_seconds
-        )
-        return (self._trials * one + now) / (plan.trials * one) if one else 0.0
+        done = min(plan.evaluations, self._evaluations) * plan.evaluation_seconds
+        done += min(TEST_RUNS, self._tests) * plan.test_seconds
+        self._report(VALIDATION, done, plan.validation_seconds, message)
 
-    def learn(self, seconds: float) -> None:
-        """Teach the machine's kept pace what this training took (timing.pace.learn_pace)."""
-        learn_pace(self._plan.model, self._plan.work, self.meter.done_seconds, seconds)
+    def _report(self, phase: str, done: float, planned: float, message: str) -> None:
+        """`done` of the `planned` work (steps, seconds) of this trial: the trials before it did all theirs."""
+        self.meter(phase, self._trials * planned + done, self._plan.trials * planned, message)
+
+    def learn(self) -> None:
+        """Teach the machine's kept pace what each phase of this training took (timing.pace.learn_pace)."""
+        learn_pace(self._plan.model, self._plan.work, self.meter.timed())
 
 
 def _message(event: str, data: dict) -> str:

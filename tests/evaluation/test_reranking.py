@@ -221,7 +221,7 @@ def test_a_reranker_whose_score_has_no_share_is_neither_run_nor_counted_in_estim
     pace = Pace(1000.0, 100.0, 0.1, 1.0)
 
     def reranking_seconds(reranker: str | None) -> float:
-        return evaluation_phases(dataset, "val", [None], lambda model: pace, [reranker], 3)[RERANKING]
+        return evaluation_phases(dataset, "val", [None], lambda model: pace, [reranker], 3).phases[RERANKING]
 
     assert reranking_seconds(str(tmp_path / "words")) == 0.0 < reranking_seconds(None)
 

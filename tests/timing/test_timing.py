@@ -9,7 +9,7 @@ from ragtune_core.cli import progress
 from ragtune_core.jobs import JobKind, runner
 from ragtune_core.jobs.runner import JobStatus, load_status, write_status
 from ragtune_core.runs import JobState
-from ragtune_core.timing import Estimate, Eta, Meter, eta_seconds, pace
+from ragtune_core.timing import Component, Estimate, Eta, Meter, Timed, eta_seconds, pace
 from ragtune_core.timing.pace import Pace, Work, machine_pace
 from ragtune_core.timing.work import clock, duration, padded_batch_tokens, when
 from tests.fake_clock import StoppedClock
@@ -20,17 +20,21 @@ PACE = Pace(forward_tokens_per_second=1000.0, train_tokens_per_second=250.0, tra
 def test_a_meter_counts_each_phase_in_its_estimated_seconds_and_never_goes_back():
     reports = []
     meter = Meter(
-        Estimate({"start": 10.0, "passages": 30.0, "training": 60.0}),
+        Estimate({"start": 10.0, "passages": 30.0, "validation": 20.0, "training": 40.0}),
         lambda done, total, message: reports.append((done, total, message)),
     )
-    meter("passages", 1, 2, "half the passages")  # 10 s of start and 15 s of passages out of 100 s
+    meter("passages", 1, 2, "half the passages")  # 10 s of start (never reported) and 15 s of passages of 100 s
     assert reports[-1] == (250, 1000, "half the passages")
-    meter("training", 30, 60, "step 30/60")
-    assert reports[-1][0] == 700
+    meter("passages", 2, 2, "the passages")
+    meter("validation", 1, 4, "validation run at step 0")
+    assert reports[-1][0] == 450
+    meter("training", 10, 40, "step 10/40")  # validation runs and steps interleave: each counts its own share
+    meter("validation", 2, 4, "validation run at step 10")
+    assert reports[-1][0] == 600
     meter("passages", 0, 10, "a phase begun again does not move the bar back")
-    assert reports[-1][0] == 700
+    assert reports[-1][0] == 600
     meter("not estimated", 5, 10, "adds nothing")
-    assert reports[-1][0] == 700
+    assert reports[-1][0] == 600
     meter.finish("done")
     assert reports[-1] == (1000, 1000, "done")
 
@@ -122,6 +126,7 @@ def test_the_pace_is_measured_once_per_machine_and_model_and_kept(tmp_path, monk
             "train_tokens_per_second": 250.0,
             "train_step_seconds": 0.5,
             "start_seconds": 10.0,
+            "pair_tokens_per_second": None,  # until runs teach it, pairs are scored at the forward pace
         }
     ]
     # A Hub model not on this machine (or a name loading will refuse) is estimated at the bundled model's pace.
@@ -150,12 +155,13 @@ def test_a_finished_run_moves_the_kept_pace_halfway_towards_what_it_showed(tmp_p
     monkeypatch.setattr(pace, "measure_pace", lambda model, imports=None: PACE)
     machine_pace()
     training = Work.EMBEDDING_TRAINING
-    pace.learn_pace(None, training, estimated_seconds=400.0, actual_seconds=100.0)  # ran 4x faster than estimated
+    pace.learn_pace(None, training, {Component.TRAINING: Timed(400.0, 100.0)})  # ran 4x faster than estimated
     learned = machine_pace(None, training)
-    assert learned.forward_tokens_per_second == pytest.approx(2000.0)  # halfway, geometrically: 2x
-    assert learned.train_step_seconds == pytest.approx(0.25) and learned.start_seconds == pytest.approx(5.0)
-    pace.learn_pace(None, training, estimated_seconds=20.0, actual_seconds=10.0)  # too short to tell
-    pace.learn_pace(None, training, estimated_seconds=1000.0, actual_seconds=100.0)  # 10x off: a stall, not a pace
+    assert learned.train_tokens_per_second == pytest.approx(500.0)  # halfway, geometrically: 2x
+    assert learned.train_step_seconds == pytest.approx(0.25)
+    assert (learned.forward_tokens_per_second, learned.start_seconds) == (1000.0, 10.0)  # not what it showed
+    pace.learn_pace(None, training, {Component.TRAINING: Timed(20.0, 10.0)})  # too short to tell
+    pace.learn_pace(None, training, {Component.TRAINING: Timed(1000.0, 100.0)})  # 10x off: a stall, not a pace
     assert machine_pace(None, training) == learned
 
 
@@ -163,11 +169,12 @@ def test_what_one_kind_of_work_teaches_leaves_the_others_at_their_own_pace(tmp_p
     """A cross-encoder training slower than its estimate must not slow down an embedding's estimate."""
     monkeypatch.setenv(pace.CACHE_ENV, str(tmp_path))
     monkeypatch.setattr(pace, "measure_pace", lambda model, imports=None: PACE)
-    pace.learn_pace(None, Work.CROSS_ENCODER_TRAINING, estimated_seconds=100.0, actual_seconds=400.0)
-    pace.learn_pace(None, Work.EMBEDDING_TRAINING, estimated_seconds=400.0, actual_seconds=100.0)
+    slower, faster = {Component.TRAINING: Timed(100.0, 400.0)}, {Component.TRAINING: Timed(400.0, 100.0)}
+    pace.learn_pace(None, Work.CROSS_ENCODER_TRAINING, slower)
+    pace.learn_pace(None, Work.EMBEDDING_TRAINING, faster)
     machine_pace()  # measured only now: nothing was learned before there was a measurement to correct
     assert machine_pace(None, Work.CROSS_ENCODER_TRAINING) == PACE
-    pace.learn_pace(None, Work.CROSS_ENCODER_TRAINING, estimated_seconds=100.0, actual_seconds=400.0)
+    pace.learn_pace(None, Work.CROSS_ENCODER_TRAINING, slower)
     assert machine_pace(None, Work.CROSS_ENCODER_TRAINING).train_tokens_per_second == pytest.approx(
         125.0
     )  # halfway: 2x slower

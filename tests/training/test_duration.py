@@ -1,10 +1,11 @@
 import math
+from dataclasses import replace
 
 import pytest
 
-from ragtune_core.timing.pace import Pace
+from ragtune_core.timing.pace import Component, Pace
 from ragtune_core.training.config import CrossEncoderTrainConfig, EmbeddingTrainConfig
-from ragtune_core.training.duration import PREPARE, START, TRAINING, TrainingMeter, plan_training
+from ragtune_core.training.duration import PREPARE, START, TRAINING, VALIDATION, TrainingMeter, plan_training
 from ragtune_core.training.embedding import train_embedding
 from ragtune_core.training.register import planned_schedule
 from ragtune_core.training.search import SearchSettings
@@ -21,8 +22,20 @@ def test_a_training_estimate_counts_every_step_and_every_validation_run():
     assert plan.estimate.phases[START] == 10.0
     assert plan.estimate.phases[PREPARE] > 0  # a QA question encoder: the passages are encoded once, first
     assert plan.step_seconds > PACE.train_step_seconds and plan.evaluation_seconds > 0
-    assert plan.estimate.phases[TRAINING] == pytest.approx(
-        plan.steps * plan.step_seconds + plan.evaluations * plan.evaluation_seconds
+    assert plan.estimate.phases[TRAINING] == pytest.approx(plan.steps * plan.step_seconds)
+    assert plan.estimate.phases[VALIDATION] == pytest.approx(plan.evaluations * plan.evaluation_seconds)
+    assert list(plan.estimate.phases) == [START, PREPARE, VALIDATION, TRAINING]  # validation runs from step 0
+    assert plan.estimate.components == {
+        START: Component.START,
+        PREPARE: Component.ENCODING,
+        VALIDATION: Component.ENCODING,  # the validation questions encoded
+        TRAINING: Component.TRAINING,
+    }
+    val_question = next(question for question, part in dataset.split.items() if part == "val")
+    tested = plan_training(replace(dataset, split={**dataset.split, val_question: "test"}), TINY, PACE)
+    assert tested.test_seconds > 0  # the base model's and the kept model's measures on the test part
+    assert tested.estimate.phases[VALIDATION] == pytest.approx(
+        tested.evaluations * tested.evaluation_seconds + 2 * tested.test_seconds
     )
     longer = plan_training(
         dataset, EmbeddingTrainConfig(epochs=4, batch_size=4, max_seq_length=64, eval_steps=2, learning_rate=5e-5), PACE
@@ -35,10 +48,16 @@ def test_a_training_estimate_counts_every_step_and_every_validation_run():
 
 
 def test_a_cross_encoder_estimate_counts_the_first_stage_and_reranking_validation():
-    plan = plan_training(tiny_dataset(), CrossEncoderTrainConfig(epochs=1, batch_size=4, max_length=64), PACE)
+    config = CrossEncoderTrainConfig(epochs=1, batch_size=4, max_length=64)
+    plan = plan_training(tiny_dataset(), config, PACE)
     assert plan.estimate.phases[PREPARE] > 0 and plan.evaluation_seconds > 0
     # a step reads (question, passage) pairs: more tokens than a question encoder's step of 4 questions
     assert plan.step_seconds > plan_training(tiny_dataset(), TINY, PACE).step_seconds
+    assert plan.estimate.components[PREPARE] == Component.ENCODING  # the embedder ranks the corpus
+    assert plan.estimate.components[VALIDATION] == Component.SCORING  # validation runs score pairs
+    scoring_faster = plan_training(tiny_dataset(), config, replace(PACE, pair_tokens_per_second=2000.0))
+    assert scoring_faster.estimate.phases[VALIDATION] == pytest.approx(plan.estimate.phases[VALIDATION] / 2)
+    assert scoring_faster.estimate.phases[PREPARE] == plan.estimate.phases[PREPARE]
 
 
 def test_a_search_is_estimated_as_the_trainings_that_fit_its_budget():
