@@ -25,6 +25,7 @@ class EventKind(StrEnum):
 
     # a training's (training.fit, training.search, training.embedding/cross_encoder, TrainingMeter)
     PREPARE = "prepare"  # passages embedded or ranked before the first step
+    VALIDATING = "validating"  # pairs scored so far in a validation or test run that takes seconds
     SCHEDULE = "schedule"
     PROGRESS = "progress"
     TRAIN_STEP = "train_step"

@@ -45,7 +45,7 @@ from .retrieval import (
 PhaseProgress = Callable[[str, int, int, str], None]
 RERANK_TOP_K = 20
 BATCH_SIZE = 64
-PAIRS_PER_SLICE = 512  # pairs scored between two progress reports: a few seconds on a CPU
+PAIRS_PER_SLICE = BATCH_SIZE  # pairs scored between two progress reports: a few seconds on a CPU
 
 
 @dataclass

@@ -173,8 +173,10 @@ def train_cross_encoder(
     metrics_embedder = retrieval_report(val_first, "embedder").metrics
 
     model = load_base_model(CROSS_ENCODER, start_model(config), config.max_length, model_card_name, config.seed)
-    evaluator = _make_evaluator(val_first, top_k, primary, blend=not router)
-    test_evaluator = None if test_first is None else _make_evaluator(test_first, top_k, primary, not router, evaluator)
+    evaluator = _make_evaluator(val_first, top_k, primary, not router, emit)
+    test_evaluator = (
+        None if test_first is None else _make_evaluator(test_first, top_k, primary, not router, emit, evaluator)
+    )
 
     def keep_step_blend(kept, step: int) -> None:
         """Blend() for a router (its evaluations blend nothing), also when it started from a QA reranker."""
@@ -204,13 +206,14 @@ def start_model(config: CrossEncoderTrainConfig) -> str | None:
     return config.base_model or (transformer_folder(config.embedder) if config.embedder else None)
 
 
-def _make_evaluator(first: FirstStage, top_k: int, primary: str, blend: bool, weights=None):
+def _make_evaluator(first: FirstStage, top_k: int, primary: str, blend: bool, emit: OnEvent, weights=None):
     """Reranks one part's embedder candidates; metrics named as evaluation.metrics names them. With
     `blend` (a QA reranker), the metrics are those of the best blend with the first stage and word match
     (best_blend), which it keeps apart, in `blends` by step: a few hundred steps on a CPU can leave the
     reranker alone below its fine-tuned first stage, and the blend keeps what it adds (docs/decisions.md,
     "QA reranker blend"). With `weights` (the validation evaluator: for the test part), it chooses
-    nothing: it blends as `weights` chose for the same step."""
+    nothing: it blends as `weights` chose for the same step. Scoring, which takes seconds, is reported to `emit`
+    as VALIDATING progress."""
     from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
 
     class RerankEvaluator(BaseEvaluator):
@@ -219,8 +222,12 @@ def _make_evaluator(first: FirstStage, top_k: int, primary: str, blend: bool, we
             self.primary_metric = primary
             self.blends: dict[int, Blend] = {}  # step -> the blend its metrics were measured at
 
+        def scored(self, done: int, total: int, message: str) -> None:
+            run = "test run" if first.part == TEST else "validation run"
+            emit(EventKind.VALIDATING, {"done": done, "total": total, "message": f"{run}: {message}"})
+
         def __call__(self, model, output_path=None, epoch=-1, steps=-1) -> dict[str, float]:
-            scores = cross_encoder_scores(model, first, top_k, EVAL_BATCH_SIZE)
+            scores = cross_encoder_scores(model, first, top_k, EVAL_BATCH_SIZE, self.scored)
             if not blend or weights is not None:
                 chosen = weights.blends.get(steps, Blend()) if blend else Blend()
                 return self.prefix_name_to_metrics(reranked(first, scores, first.part, chosen).metrics, first.part)

@@ -180,7 +180,8 @@ def _pair_lengths(questions: list[int], passages: list[int], max_length: int) ->
 class TrainingMeter:
     """A training's events (on_event) as progress in estimated seconds (timing.work.Meter, timing the
     phases on `clock`, the run's seconds so far): "prepare" events fill PREPARE, each validation run
-    ("eval") and test run (the one before "schedule", the one before "best") its share of VALIDATION, each
+    ("eval", and "validating" while it scores) and test run (the one before "schedule", the one before
+    "best") its share of VALIDATION, each
     optimizer step its share of TRAINING. Other events pass to `forward`."""
 
     def __init__(
@@ -199,6 +200,8 @@ class TrainingMeter:
             self.meter(
                 PREPARE, self._trials * data["total"] + data["done"], plan.trials * data["total"], data["message"]
             )
+        elif event == EventKind.VALIDATING:
+            self._validated(data["message"], data["done"] / data["total"] if data["total"] else 1.0)
         elif event == EventKind.EVAL:
             self._evaluations += 1
             self._validated(_message(event, data))
@@ -210,13 +213,15 @@ class TrainingMeter:
             self._report(TRAINING, min(plan.steps, self._steps), plan.steps, _message(event, data))
         elif event == EventKind.TRIAL:
             self._trials, self._evaluations, self._tests, self._steps = self._trials + 1, 0, 0, 0
-        if self._forward and event != EventKind.PREPARE:
+        if self._forward and event not in (EventKind.PREPARE, EventKind.VALIDATING):
             self._forward(event, data)
 
-    def _validated(self, message: str) -> None:
+    def _validated(self, message: str, running: float = 0.0) -> None:
+        """The validation and test runs done, and `running`, the share scored of the one under way."""
         plan = self._plan
         done = min(plan.evaluations, self._evaluations) * plan.evaluation_seconds
         done += min(TEST_RUNS, self._tests) * plan.test_seconds
+        done = min(plan.validation_seconds, done + running * plan.evaluation_seconds)
         self._report(VALIDATION, done, plan.validation_seconds, message)
 
     def _report(self, phase: str, done: float, planned: float, message: str) -> None:

@@ -484,6 +484,7 @@ def test_a_qa_reranker_keeps_the_blend_with_its_first_stage_it_was_measured_at(w
     assert kept_blend(load_cross_encoder(result["model_path"])) == blend
     # The closing line names the blend (a verdict may follow it: a tiny run need not beat its start).
     line = ctx.progress_calls[-1][2]
+    assert any("validation run: reranked" in message for *_, message in ctx.progress_calls)  # runs show progress
     assert f"blended with the embedder's at {blend.first_stage:.1f}" in line
     assert ("so it has no share" in line) == (blend.reranker_share == 0)
     code = cli.main(

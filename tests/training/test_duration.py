@@ -3,6 +3,7 @@ from dataclasses import replace
 
 import pytest
 
+from ragtune_core.runs import EventKind
 from ragtune_core.timing.pace import Component, Pace
 from ragtune_core.training.config import CrossEncoderTrainConfig, EmbeddingTrainConfig
 from ragtune_core.training.duration import PREPARE, START, TRAINING, VALIDATION, TrainingMeter, plan_training
@@ -84,3 +85,20 @@ def test_a_training_meter_moves_forward_from_the_passages_to_the_model_kept(tmp_
     assert any("passages" in message for _, _, message in reports)  # the passages' encoding shows too
     assert done[-1] >= 0.95 * reports[-1][1]  # every planned step and validation run counted
     assert "prepare" not in forwarded and {"eval", "progress", "best"} <= set(forwarded)
+
+
+def test_a_validation_run_under_way_moves_the_meter_and_is_not_logged():
+    reports, forwarded = [], []
+    plan = plan_training(tiny_dataset(), TINY, replace(PACE, forward_tokens_per_second=1.0))  # runs of seconds
+    meter = TrainingMeter(
+        plan, lambda done, total, message: reports.append((done, message)), lambda event, data: forwarded.append(event)
+    )
+    meter(EventKind.EVAL, {"step": 0, "metrics": {}})
+    scoring = "validation run: reranked 64/128 (question, passage) pairs"
+    meter(EventKind.VALIDATING, {"done": 64, "total": 128, "message": scoring})
+    meter(EventKind.EVAL, {"step": 5, "metrics": {}})
+    (first, _), (half, message), (second, _) = reports
+    assert message == scoring
+    assert half - first == pytest.approx(plan.evaluation_seconds * 10 / 2, abs=1)  # progress in tenths of a second
+    assert second - first == pytest.approx(plan.evaluation_seconds * 10, abs=1)
+    assert forwarded == [EventKind.EVAL, EventKind.EVAL]
