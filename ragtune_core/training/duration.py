@@ -65,7 +65,8 @@ def estimate_training(dataset: QADataset, config: TrainConfig, search: SearchSet
     if isinstance(config, CrossEncoderTrainConfig):
         model, work = start_model(config), Work.CROSS_ENCODER_TRAINING
     else:
-        model, work = config.base_model, Work.EMBEDDING_TRAINING
+        router = dataset.kind == "router"
+        model, work = config.base_model, Work.EMBEDDING_TRAINING if router else Work.QUESTION_ENCODER_TRAINING
     return replace(plan_training(dataset, config, machine_pace(model, work), search), model=model, work=work)
 
 

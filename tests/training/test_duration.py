@@ -4,9 +4,17 @@ from dataclasses import replace
 import pytest
 
 from ragtune_core.runs import EventKind
-from ragtune_core.timing.pace import Component, Pace
+from ragtune_core.timing.pace import Component, Pace, Work
 from ragtune_core.training.config import CrossEncoderTrainConfig, EmbeddingTrainConfig
-from ragtune_core.training.duration import PREPARE, START, TRAINING, VALIDATION, TrainingMeter, plan_training
+from ragtune_core.training.duration import (
+    PREPARE,
+    START,
+    TRAINING,
+    VALIDATION,
+    TrainingMeter,
+    estimate_training,
+    plan_training,
+)
 from ragtune_core.training.embedding import train_embedding
 from ragtune_core.training.register import planned_schedule
 from ragtune_core.training.search import SearchSettings
@@ -102,3 +110,10 @@ def test_a_validation_run_under_way_moves_the_meter_and_is_not_logged():
     assert half - first == pytest.approx(plan.evaluation_seconds * 10 / 2, abs=1)  # progress in tenths of a second
     assert second - first == pytest.approx(plan.evaluation_seconds * 10, abs=1)
     assert forwarded == [EventKind.EVAL, EventKind.EVAL]
+
+
+def test_a_qa_question_encoder_and_a_router_embedding_learn_their_paces_apart(kept_pace):
+    qa, router = tiny_dataset(), tiny_dataset()
+    router.kind = "router"
+    assert estimate_training(qa, TINY).work == Work.QUESTION_ENCODER_TRAINING
+    assert estimate_training(router, TINY).work == Work.EMBEDDING_TRAINING
