@@ -49,7 +49,7 @@ JOB_KINDS = {"embedding": jobs.JobKind.TRAIN_EMBEDDING, "cross_encoder": jobs.Jo
 @st.cache_data(show_spinner="Measuring how fast this machine trains (once, a few seconds)…", max_entries=64)
 def estimated_training(dataset, config, search) -> str:
     """The training's estimate in words, kept for the same data and settings."""
-    return estimate_training(dataset, config, search).estimate.describe()
+    return estimate_training(dataset, config, search).describe()
 
 
 model_type = st.segmented_control(

@@ -138,8 +138,8 @@ def train_or_start(ws: Workspace, args: argparse.Namespace, job_kind: JobKind, c
         return None
     name, dataset = preflight(ws, record.id, args.name, config)
     plan = estimate_training(dataset, config, search)
-    estimated = {"estimated_seconds": round(plan.seconds, 1)}
-    print(f"estimated: {plan.estimate.describe()}", file=sys.stderr, flush=True)
+    estimated = {"estimated_seconds": round(plan.expected_seconds, 1)}
+    print(f"estimated: {plan.describe()}", file=sys.stderr, flush=True)
     if not args.background:
         meter = TrainingMeter(plan, EtaPrinter("train"), _StderrReporter(), command_seconds)
         with stop_on_first_interrupt(args.command):

@@ -93,7 +93,7 @@ def _train(ctx, params: dict, config_class: type) -> TrainingRunResult:
     config = config_class.from_dict(params.get("config") or {})
     search = SearchSettings(**params["search"]) if params.get("search") else None
     plan = estimate_training(load_dataset(ctx.workspace, params["dataset_id"]), config, search)
-    ctx.emit(EventKind.DURATION, estimated_seconds=plan.seconds, phases=plan.estimate.phases)
+    ctx.emit(EventKind.DURATION, estimated_seconds=plan.expected_seconds, phases=plan.estimate.phases)
     meter = TrainingMeter(plan, ctx.progress, lambda event, data: ctx.emit(event, **data), ctx.elapsed)
     with stop_when((ctx.run_dir / STOP_REQUEST).exists):  # a stat call after each step
         result = train_and_register(
@@ -106,7 +106,7 @@ def _train(ctx, params: dict, config_class: type) -> TrainingRunResult:
             search=search,
         )
     meter.learn()
-    timed = {"estimated_seconds": round(plan.seconds, 1), "seconds": round(ctx.elapsed(), 1)}
+    timed = {"estimated_seconds": round(plan.expected_seconds, 1), "seconds": round(ctx.elapsed(), 1)}
     return TrainingRunResult.read({**result, **timed}, ctx.run_id)  # parsed: a reranker's blend is a Blend again
 
 

@@ -41,10 +41,14 @@ class Estimate:
             self.components[phase] = component
         return self
 
-    def describe(self) -> str:
-        """ "about 14 min (start 12 s, training 9 min, ...)"."""
+    def describe(self, expected: float | None = None) -> str:
+        """ "about 14 min (start 12 s, training 9 min, ...)"; with `expected`, the seconds a run that may end
+        early should take, "about 10 min, at most 14 min (...)"."""
         parts = ", ".join(f"{phase} {duration(seconds)}" for phase, seconds in self.phases.items() if seconds >= 0.5)
-        return f"about {duration(self.seconds)}" + (f" ({parts})" if parts else "")
+        said = f"about {duration(self.seconds)}"
+        if expected is not None and duration(expected) != duration(self.seconds):
+            said = f"about {duration(expected)}, at most {duration(self.seconds)}"
+        return said + (f" ({parts})" if parts else "")
 
 
 def eta_seconds(elapsed: float, done: float, total: float) -> float | None:
