@@ -39,7 +39,7 @@ def kept_blend(cross_encoder) -> Blend:
     """The blend a reranker was kept with (keep_blend), saved in its config; Blend() for any other
     cross-encoder (a Hub reranker, a router's tool selector): its scores alone."""
     config = getattr(cross_encoder, "config", None)
-    return Blend(**{share: float(getattr(config, key, 0.0) or 0.0) for share, key in _CONFIG_KEYS.items()})
+    return _read(lambda key: getattr(config, key, None))
 
 
 def saved_blend(model: str | None) -> Blend:
@@ -48,8 +48,12 @@ def saved_blend(model: str | None) -> Blend:
     config = Path(model) / "config.json" if model else None
     if config is None or not config.is_file():
         return SCORES_ALONE
-    saved = read_json(config, "the model's config", dict)
-    return Blend(**{share: float(saved.get(key) or 0.0) for share, key in _CONFIG_KEYS.items()})
+    return _read(read_json(config, "the model's config", dict).get)
+
+
+def _read(value_of) -> Blend:
+    """The blend from `value_of(config key)`: a share not there is 0."""
+    return Blend(**{share: float(value_of(key) or 0.0) for share, key in _CONFIG_KEYS.items()})
 
 
 def keep_blend(cross_encoder, blend: Blend) -> None:

@@ -196,9 +196,7 @@ def _blend(scores: np.ndarray, first_scores: np.ndarray, words: np.ndarray | Non
     """Each score standardised over the question's head, so the shares, not the scales, set the mix."""
     if blend == SCORES_ALONE:
         return scores
-    mixed = (1 - blend.first_stage - blend.lexical) * _standardised(scores) + blend.first_stage * _standardised(
-        first_scores
-    )
+    mixed = blend.reranker_share * _standardised(scores) + blend.first_stage * _standardised(first_scores)
     return mixed + blend.lexical * _standardised(words[: len(scores)]) if blend.lexical else mixed
 
 

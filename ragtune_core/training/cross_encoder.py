@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from ..evaluation.blend import Blend, keep_blend
+from ..evaluation.blend import SCORES_ALONE, Blend, keep_blend
 from ..evaluation.metrics import TOP_K
 from ..evaluation.reranking import (
     RERANK_TOP_K,
@@ -179,8 +179,8 @@ def train_cross_encoder(
     )
 
     def keep_step_blend(kept, step: int) -> None:
-        """Blend() for a router (its evaluations blend nothing), also when it started from a QA reranker."""
-        keep_blend(kept, evaluator.blends.get(step, Blend()))
+        """SCORES_ALONE for a router (its evaluations blend nothing), also when it started from a QA reranker."""
+        keep_blend(kept, evaluator.blends.get(step, SCORES_ALONE))
 
     recipe = _listwise_recipe(model, triples, config.target_steps(dataset.kind), keep_step_blend)
     result = fit_and_publish(config, model, evaluator, recipe, primary, output_dir, emit, test_evaluator)
@@ -229,7 +229,7 @@ def _make_evaluator(first: FirstStage, top_k: int, primary: str, blend: bool, em
         def __call__(self, model, output_path=None, epoch=-1, steps=-1) -> dict[str, float]:
             scores = cross_encoder_scores(model, first, top_k, EVAL_BATCH_SIZE, self.scored)
             if not blend or weights is not None:
-                chosen = weights.blends.get(steps, Blend()) if blend else Blend()
+                chosen = weights.blends.get(steps, SCORES_ALONE) if blend else SCORES_ALONE
                 return self.prefix_name_to_metrics(reranked(first, scores, first.part, chosen).metrics, first.part)
             self.blends[steps], report = best_blend(first, scores, first.part, primary)
             return self.prefix_name_to_metrics(report.metrics, first.part)

@@ -35,9 +35,9 @@ TEST_RUNS = 2  # the base model's and the kept model's measures on the test part
 
 def expected_share(config: TrainConfig) -> float:
     """The share of its planned steps (and validation runs) a training is expected to run: one that may stop
-    early stops between its earliest stop and its last step; the middle, said before it starts, is within
-    30% of both ends. On 2 cores at 2293843 the default trainings ran 1.0 (QA embedding), 0.67 (QA reranker),
-    0.68 (router embedding) and 1.0 (router cross-encoder) of their steps (bench/RESULTS.md)."""
+    early stops between its earliest stop and its last step, and the middle is said before it starts. On 2
+    cores at 3cf170b and 2293843 the default trainings ran 1.0 (QA embedding), 0.67 (QA reranker), 0.68 (router
+    embedding) and 1.0 (router cross-encoder) of their steps (bench/RESULTS.md): 0.75 is within 30% of each."""
     return (1 + config.EARLIEST_STOP_SHARE) / 2 if config.patience else 1.0
 
 
@@ -201,8 +201,8 @@ class TrainingMeter:
     """A training's events (on_event) as progress in estimated seconds (timing.work.Meter, timing the
     phases on `clock`, the run's seconds so far): "prepare" events fill PREPARE, each validation run
     ("eval", and "validating" while it scores) and test run (the one before "schedule", the one before
-    "best") its share of VALIDATION, each
-    optimizer step its share of TRAINING. Other events pass to `forward`."""
+    "best") its share of VALIDATION, each optimizer step its share of TRAINING. Other events pass to
+    `forward`."""
 
     def __init__(
         self,
