@@ -17,6 +17,7 @@ class FakeContext:
         self.events: list[tuple[str, dict]] = []
         self.progress_calls: list[tuple[int, int, str | None]] = []
         self.fail_on = fail_on  # an event name: raise at its first emit
+        self.expected_share = 1.0  # of the work, what the run said it is expected to do
 
     def emit(self, event: str, **data) -> None:
         if event == self.fail_on:
@@ -25,6 +26,9 @@ class FakeContext:
 
     def progress(self, done: int, total: int, message: str | None = None, force: bool = False) -> None:
         self.progress_calls.append((done, total, message))
+
+    def expect_share(self, share: float) -> None:
+        self.expected_share = share
 
     def note(self, message: str) -> None:
         """A passing state on the progress line, as JobContext.note shows it."""

@@ -29,11 +29,12 @@ class ProgressPrinter:
 
 class EtaPrinter:
     """An `on_progress(done, total, message)` for work measured in estimated seconds (timing.Meter):
-    "LABEL: 41% · 2m 10s elapsed · 3m 05s left · message", at most a line a second, and the last."""
+    "LABEL: 41% · 2m 10s elapsed · 3m 05s left · message", at most a line a second, and the last.
+    `expected_share`: of the work, what the run is expected to do (Eta)."""
 
-    def __init__(self, label: str):
+    def __init__(self, label: str, expected_share: float = 1.0):
         self._lines = ProgressPrinter(label)
-        self._eta = Eta()
+        self._eta = Eta(expected_share=expected_share)
 
     def __call__(self, done: int, total: int, message: str) -> None:
         elapsed = command_seconds()  # the estimate counts loading the libraries and the model too

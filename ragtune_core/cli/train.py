@@ -141,7 +141,7 @@ def train_or_start(ws: Workspace, args: argparse.Namespace, job_kind: JobKind, c
     estimated = {"estimated_seconds": round(plan.expected_seconds, 1)}
     print(f"estimated: {plan.describe()}", file=sys.stderr, flush=True)
     if not args.background:
-        meter = TrainingMeter(plan, EtaPrinter("train"), _StderrReporter(), command_seconds)
+        meter = TrainingMeter(plan, EtaPrinter("train", plan.expected_part), _StderrReporter(), command_seconds)
         with stop_on_first_interrupt(args.command):
             result = train_and_register(ws, record.id, name, config, on_event=meter, search=search)
         meter.learn()

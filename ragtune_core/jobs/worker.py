@@ -52,6 +52,10 @@ class JobContext:
             write_status(self.workspace, self._status)
             self._last_write = now
 
+    def expect_share(self, share: float) -> None:
+        """Of its total work, what the run is expected to do (timing.Eta.expected_share): its ETA aims there."""
+        self._status.eta.expected_share = share
+
     def complete(self, message: str) -> None:
         """The bar full, with the run's closing line (what it reached)."""
         total = self._status.total or 1

@@ -69,6 +69,10 @@ class Eta:
 
     mark_seconds: float | None = None  # the run's elapsed seconds at its first report with work done
     mark_done: int = 0  # ... and its work done then
+    # Of its total work, what the run is expected to do: a training that may stop early is expected to stop
+    # between its earliest stop and its last step (training.duration.expected_share). The ETA aims there
+    # until the run passes it, then at the whole.
+    expected_share: float = 1.0
 
     def report(self, elapsed: float, done: int) -> None:
         """Note a progress report: the run's first with work done marks where its pace is measured from."""
@@ -77,9 +81,11 @@ class Eta:
 
     def seconds_left(self, elapsed: float, done: int, total: int) -> float | None:
         """None before any work is done, 0 once all of it is."""
+        expected = total * self.expected_share
+        aim = expected if done < expected else total
         if self.mark_seconds is not None and done > self.mark_done and elapsed > self.mark_seconds:
-            return eta_seconds(elapsed - self.mark_seconds, done - self.mark_done, total - self.mark_done)
-        return eta_seconds(elapsed, done, total)
+            return eta_seconds(elapsed - self.mark_seconds, done - self.mark_done, aim - self.mark_done)
+        return eta_seconds(elapsed, done, aim)
 
 
 def clock(seconds: float | None) -> str:

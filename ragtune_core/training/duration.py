@@ -67,6 +67,11 @@ class TrainingPlan:
         phases = self.estimate.phases
         return self.seconds - (1 - self.share) * (phases.get(VALIDATION, 0.0) + phases.get(TRAINING, 0.0))
 
+    @property
+    def expected_part(self) -> float:
+        """Of all the work its progress counts, the part it is expected to do: its ETA aims there (timing.Eta)."""
+        return self.expected_seconds / self.seconds if self.seconds else 1.0
+
     def describe(self) -> str:
         return self.estimate.describe(self.expected_seconds if self.share < 1 else None)
 

@@ -89,6 +89,15 @@ def test_no_eta_before_any_work_and_the_whole_runs_pace_until_work_follows_the_f
     assert eta.seconds_left(30.0, 100, 100) == 0.0
 
 
+def test_an_eta_aims_at_the_expected_part_of_the_work_until_the_run_passes_it():
+    """A training that may stop early is expected to do 0.75 of its work: at 10 of 100 units in 10 s, 65 s are
+    expected left, not 90; once it passes 75 units, what is left of the whole."""
+    eta = Eta(expected_share=0.75)
+    assert eta.seconds_left(10.0, 10, 100) == pytest.approx(65.0)
+    assert eta.seconds_left(80.0, 80, 100) == pytest.approx(20.0)
+    assert Eta().seconds_left(10.0, 10, 100) == pytest.approx(90.0)
+
+
 def test_durations_read_as_people_say_them():
     assert (duration(0.2), duration(42), duration(179), duration(4830)) == ("1 s", "42 s", "3 min", "1 h 20 min")
     assert (clock(None), clock(42), clock(185)) == ("…", "42s", "3m 05s")

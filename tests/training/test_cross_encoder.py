@@ -393,6 +393,7 @@ def test_training_reports_finite_losses_and_router_match_rates(trained):
         assert set(data["metrics"]) == set(METRIC_NAMES)
         assert all(0.0 <= value <= 1.0 for value in data["metrics"].values())
     assert result["primary_metric"] == "accuracy@1" and result["dataset_kind"] == "router"
+    assert 0.5 < ctx.expected_share < 1  # it may stop early: its ETA aims short of its last planned step
     kept = [data["metrics"] for data in evals if data["step"] == result["best_step"]]
     assert kept[-1] == result["metrics_after"] and evals[0]["metrics"] == result["metrics_before"]
     assert all(data["metrics"]["accuracy@1"] <= result["metrics_after"]["accuracy@1"] for data in evals)
