@@ -59,7 +59,7 @@ def setting_input(
 def training_settings(config_class: type, base: str | None, qa: bool = False, **models):
     """The config: every setting at its default unless changed under "Advanced settings". A QA
     embedding trains its question encoder alone, at its own learning rate (training.query_side)."""
-    defaults = config_class()
+    defaults, kind = config_class(), "qa" if qa else "router"
     query_side = qa and config_class is EmbeddingTrainConfig
     own = EmbeddingTrainConfig.QUERY_SIDE if query_side else {}
     batch, rate = own.get("batch_size", "batch_size"), own.get("learning_rate", "learning_rate")
@@ -69,7 +69,7 @@ def training_settings(config_class: type, base: str | None, qa: bool = False, **
             "change them only to experiment."
         )
         fixed_epochs = st.checkbox(
-            f"Choose the number of epochs (default: auto, about {config_class.TARGET_STEPS} optimizer steps)",
+            f"Choose the number of epochs (default: auto, about {defaults.target_steps(kind)} optimizer steps)",
             key=f"{config_class.__name__}-fixed",
         )
         c1, c2, c3, c4 = st.columns(4)

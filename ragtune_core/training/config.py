@@ -29,7 +29,8 @@ BUNDLED = "the bundled all-MiniLM-L6-v2"
 class TrainConfig:
     """What every trainer takes; EmbeddingTrainConfig and CrossEncoderTrainConfig add their own."""
 
-    TARGET_STEPS: ClassVar[int] = 300  # optimizer steps that auto epochs aim at
+    TARGET_STEPS: ClassVar[int] = 300  # optimizer steps that auto epochs aim at on a QA dataset
+    ROUTER_TARGET_STEPS: ClassVar[int] = 300  # ... and on a router dataset
     MAX_AUTO_EPOCHS: ClassVar[int] = 40
     EVALS_PER_RUN: ClassVar[int] = 12  # validation runs: candidates for the model kept, and early stopping
     # No early stop before this share of the planned steps: a new score head can sit at chance for a while.
@@ -60,7 +61,7 @@ class TrainConfig:
 
     def target_steps(self, kind: str) -> int:
         """The optimizer steps an auto schedule aims at for a dataset of `kind` ("qa", "router")."""
-        return self.TARGET_STEPS
+        return self.ROUTER_TARGET_STEPS if kind == "router" else self.TARGET_STEPS
 
     @classmethod
     def from_dict(cls: type[Config], data: dict) -> Config:
@@ -113,15 +114,12 @@ class CrossEncoderTrainConfig(TrainConfig):
     SETTINGS_NAME = "cross-encoder training settings"
     # A step scores batch_size (question, passage) pairs of up to max_length tokens, forward and backward,
     # and a validation run reranks every sampled question's candidates: fewer of both than an embedding.
-    TARGET_STEPS: ClassVar[int] = 200
     EVALS_PER_RUN: ClassVar[int] = 6
     # A QA reranker's new score head stays at chance for a few hundred steps whatever the learning rate, so it
     # aims at more steps; its blend gives an unlearned score no share, so it stops early as soon as an embedding
     # may (docs/decisions.md, "QA reranker training length").
-    QA_TARGET_STEPS: ClassVar[int] = 450
-
-    def target_steps(self, kind: str) -> int:
-        return self.TARGET_STEPS if kind == "router" else self.QA_TARGET_STEPS
+    TARGET_STEPS: ClassVar[int] = 450
+    ROUTER_TARGET_STEPS: ClassVar[int] = 200
 
     base_model: Annotated[
         ModelName,

@@ -168,6 +168,17 @@ def test_the_planned_schedule_counts_the_examples_each_trainer_makes():
     )
 
 
+def test_auto_epochs_aim_at_the_steps_of_the_datasets_kind():
+    from ragtune_core.training import planned_schedule
+
+    qa, router = tiny_dataset(), tiny_dataset()  # 18 train pairs
+    router.kind = "router"
+    for config in (EmbeddingTrainConfig(batch_size=2, query_batch_size=2), CrossEncoderTrainConfig(batch_size=8)):
+        aims = {dataset.kind: planned_schedule(dataset, config).reason for dataset in (qa, router)}
+        assert f"(aiming at {config.TARGET_STEPS} steps)" in aims["qa"], aims
+        assert f"(aiming at {config.ROUTER_TARGET_STEPS} steps)" in aims["router"], aims
+
+
 def test_the_best_evaluation_is_kept_ties_go_to_the_later_step_and_patience_stops_training():
     import torch
 
