@@ -48,7 +48,14 @@ class Work(StrEnum):
     # A QA question encoder (training.query_side): short questions, scored against passages encoded once; its
     # steps cost per token what a router's do not (0.56 s estimated at the QA-taught pace, 0.35 s taken).
     QUESTION_ENCODER_TRAINING = "question-encoder training"
-    CROSS_ENCODER_TRAINING = "cross-encoder training"
+    CROSS_ENCODER_TRAINING = "cross-encoder training"  # a router's tool selector
+    # A QA reranker: the same steps as a router's cross-encoder, but it stops early where that one runs its steps
+    # out (the share of its steps each is expected to run is learnt with its pace: Pace.steps_share).
+    RERANKER_TRAINING = "reranker training"
+
+
+# A kind of work that starts from what another kind, alike in its steps, has learnt (its pace, not its share).
+STARTS_LIKE = {Work.RERANKER_TRAINING: Work.CROSS_ENCODER_TRAINING}
 
 
 class Component(StrEnum):
@@ -70,6 +77,9 @@ class Pace:
     train_step_seconds: float  # fixed cost of an optimizer step, whatever its batch
     start_seconds: float  # a new process importing torch and sentence-transformers and loading the model
     pair_tokens_per_second: float | None = None  # scoring pairs; None: the forward pace measured, nothing learnt yet
+    # Of its planned steps, what a training of this work that may stop early is expected to run, as its runs
+    # taught (training.duration.expected_share); None: none has finished yet.
+    steps_share: float | None = None
 
     def forward_seconds(self, tokens: float) -> float:
         return tokens / self.forward_tokens_per_second
@@ -149,7 +159,16 @@ def machine_pace(model: str | None = None, work: Work = Work.EVALUATION) -> Pace
     if key not in kept:
         kept[key] = measure_pace(model, imports)
         _keep_paces(path, kept)
-    return kept.get(_learned_key(key, work), kept[key])
+    return _learned(kept, key, work)
+
+
+def _learned(kept: dict[str, Pace], key: str, work: Work) -> Pace:
+    """What runs of `work` taught the measurement kept under `key`; before any has, what runs of the work it
+    starts like taught of the pace (STARTS_LIKE), else the measurement."""
+    if _learned_key(key, work) in kept:
+        return kept[_learned_key(key, work)]
+    alike = kept.get(_learned_key(key, STARTS_LIKE[work])) if work in STARTS_LIKE else None
+    return replace(alike, steps_share=None) if alike else kept[key]
 
 
 def _learned_key(key: str, work: Work) -> str:
@@ -161,28 +180,30 @@ def cache_folder() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "ragtune")
 
 
-def learn_pace(model: str | None, work: Work, timed: Mapping[Component, Timed]) -> None:
+def learn_pace(
+    model: str | None, work: Work, timed: Mapping[Component, Timed], steps_share: float | None = None
+) -> None:
     """Move each component of the pace kept for `work` halfway (geometrically) towards what its phases
     showed in a finished run (`timed`: timing.Meter.timed, their estimated and actual seconds): a pace
     measured while other work held the machine, or a model that runs faster than its probe, corrects
     itself over the runs. A component whose phases took under MIN_LEARNING_SECONDS, or ran more than
-    MAX_CORRECTION times off their estimate (a stall, not a pace), teaches nothing; the others stay."""
+    MAX_CORRECTION times off their estimate (a stall, not a pace), teaches nothing; the others stay.
+    `steps_share`, where given, is kept as the share of its steps the next such training is expected to run."""
     factors = {
         component: math.sqrt(seconds.ratio)
         for component, seconds in timed.items()
         if seconds.actual >= MIN_LEARNING_SECONDS and 1 / MAX_CORRECTION < seconds.ratio < MAX_CORRECTION
     }
-    if not factors:
+    if not factors and steps_share is None:
         return
     model = local_model(model)
     path, key = cache_folder() / PACE_FILE, machine_key(model)
     kept = _kept_paces(path)
     if key in kept:
-        learned = _learned_key(key, work)
-        pace = kept.get(learned, kept[key])
+        pace = _learned(kept, key, work)
         for component, factor in factors.items():
             pace = pace.faster(component, factor)
-        kept[learned] = pace
+        kept[_learned_key(key, work)] = pace if steps_share is None else replace(pace, steps_share=steps_share)
         _keep_paces(path, kept)
 
 

@@ -33,12 +33,17 @@ SAMPLED_PAIRS = 2000  # (question, passage) pairs drawn to measure a cross-encod
 TEST_RUNS = 2  # the base model's and the kept model's measures on the test part, where the dataset has one
 
 
-def expected_share(config: TrainConfig) -> float:
+def expected_share(config: TrainConfig, pace: Pace | None = None) -> float:
     """The share of its planned steps (and validation runs) a training is expected to run: one that may stop
-    early stops between its earliest stop and its last step, and the middle is said before it starts. On 2
-    cores at 3cf170b and 2293843 the default trainings ran 1.0 (QA embedding), 0.67 (QA reranker), 0.68 (router
-    embedding) and 1.0 (router cross-encoder) of their steps (bench/RESULTS.md): 0.75 is within 30% of each."""
-    return (1 + config.EARLIEST_STOP_SHARE) / 2 if config.patience else 1.0
+    early stops between its earliest stop and its last step. Until this machine has finished such a training
+    of the same kind (`pace.steps_share`, kept by TrainingMeter.learn) the middle is said before it starts. On
+    2 cores at 3cf170b and 2293843 the default trainings ran 1.0 (QA embedding), 0.67 (QA reranker), 0.68
+    (router embedding) and 1.0 (router cross-encoder) of their steps (bench/RESULTS.md): 0.75 is within 30% of
+    each, but an ETA at 10% aiming there is not within 20% of both 0.67 and 1.0."""
+    if not config.patience:
+        return 1.0
+    learned = pace.steps_share if pace is not None else None
+    return learned if learned is not None else (1 + config.EARLIEST_STOP_SHARE) / 2
 
 
 @dataclass
@@ -55,6 +60,7 @@ class TrainingPlan:
     model: str | None = None  # whose pace it was estimated at
     work: Work = Work.EMBEDDING_TRAINING  # the kind of work whose pace it was estimated at
     share: float = 1.0  # of the steps and validation runs it is expected to run (expected_share)
+    may_stop_early: bool = False  # what it ran then teaches the share expected of the next (TrainingMeter.learn)
 
     @property
     def seconds(self) -> float:
@@ -86,10 +92,10 @@ def estimate_training(dataset: QADataset, config: TrainConfig, search: SearchSet
     has not run it yet: a few seconds)."""
     from .cross_encoder import start_model
 
+    router = dataset.kind == "router"
     if isinstance(config, CrossEncoderTrainConfig):
-        model, work = start_model(config), Work.CROSS_ENCODER_TRAINING
+        model, work = start_model(config), Work.CROSS_ENCODER_TRAINING if router else Work.RERANKER_TRAINING
     else:
-        router = dataset.kind == "router"
         model, work = config.base_model, Work.EMBEDDING_TRAINING if router else Work.QUESTION_ENCODER_TRAINING
     return replace(plan_training(dataset, config, machine_pace(model, work), search), model=model, work=work)
 
@@ -107,7 +113,8 @@ def plan_training(
         work = _cross_encoder_work(dataset, config)
     else:
         work = _embedding_work(dataset, config)
-    return replace(plan_work(work, schedule.steps, schedule.evaluations, pace, search), share=expected_share(config))
+    plan = plan_work(work, schedule.steps, schedule.evaluations, pace, search)
+    return replace(plan, share=expected_share(config, pace), may_stop_early=bool(config.patience))
 
 
 @dataclass(frozen=True)
@@ -218,6 +225,7 @@ class TrainingMeter:
     ):
         self._plan, self.meter, self._forward = plan, Meter(plan.estimate, report, clock), forward
         self._steps = self._evaluations = self._tests = self._trials = 0
+        self._kept: dict | None = None  # the last "best" event: the steps run of those planned, a stop by the user
 
     def __call__(self, event: str, data: dict) -> None:
         plan = self._plan
@@ -233,6 +241,8 @@ class TrainingMeter:
         elif event in (EventKind.SCHEDULE, EventKind.BEST) and plan.test_seconds:
             self._tests += 1
             self._validated("measured on the test part")
+        if event == EventKind.BEST:
+            self._kept = data
         elif event == EventKind.PROGRESS:
             self._steps = data["step"]
             self._report(TRAINING, min(plan.steps, self._steps), plan.steps, _message(event, data))
@@ -254,8 +264,14 @@ class TrainingMeter:
         self.meter(phase, self._trials * planned + done, self._plan.trials * planned, message)
 
     def learn(self) -> None:
-        """Teach the machine's kept pace what each phase of this training took (timing.pace.learn_pace)."""
-        learn_pace(self._plan.model, self._plan.work, self.meter.timed())
+        """Teach the machine's kept pace what each phase of this training took (timing.pace.learn_pace) and,
+        where it could stop early and the user did not stop it, the share of its steps to expect of the next:
+        halfway from the share this one expected towards what it ran."""
+        plan, kept = self._plan, self._kept
+        share = None
+        if plan.may_stop_early and kept and not kept.get("stopped_by_user") and kept["planned_steps"]:
+            share = (plan.share + min(1.0, kept["steps"] / kept["planned_steps"])) / 2
+        learn_pace(plan.model, plan.work, self.meter.timed(), share)
 
 
 def _message(event: str, data: dict) -> str:

@@ -136,6 +136,7 @@ def test_the_pace_is_measured_once_per_machine_and_model_and_kept(tmp_path, monk
             "train_step_seconds": 0.5,
             "start_seconds": 10.0,
             "pair_tokens_per_second": None,  # until runs teach it, pairs are scored at the forward pace
+            "steps_share": None,  # ... and trainings that may stop early expected to run the middle of their range
         }
     ]
     # A Hub model not on this machine (or a name loading will refuse) is estimated at the bundled model's pace.
@@ -188,3 +189,17 @@ def test_what_one_kind_of_work_teaches_leaves_the_others_at_their_own_pace(tmp_p
         125.0
     )  # halfway: 2x slower
     assert machine_pace(None, Work.EMBEDDING_TRAINING) == machine_pace(None, Work.EVALUATION) == PACE
+
+
+def test_a_reranker_starts_from_the_pace_a_router_cross_encoder_learnt_not_from_its_share(tmp_path, monkeypatch):
+    """Their steps are alike; where each stops is not (a QA reranker stops early, a router's runs its steps out)."""
+    monkeypatch.setenv(pace.CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(pace, "measure_pace", lambda model, imports=None: PACE)
+    machine_pace()
+    pace.learn_pace(None, Work.CROSS_ENCODER_TRAINING, {Component.TRAINING: Timed(100.0, 400.0)}, steps_share=1.0)
+    reranker = machine_pace(None, Work.RERANKER_TRAINING)
+    assert reranker.train_tokens_per_second == pytest.approx(125.0) and reranker.steps_share is None
+    pace.learn_pace(None, Work.RERANKER_TRAINING, {}, steps_share=0.7)
+    assert machine_pace(None, Work.RERANKER_TRAINING).steps_share == 0.7
+    assert machine_pace(None, Work.RERANKER_TRAINING).train_tokens_per_second == pytest.approx(125.0)
+    assert machine_pace(None, Work.CROSS_ENCODER_TRAINING).steps_share == 1.0

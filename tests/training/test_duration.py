@@ -113,11 +113,14 @@ def test_a_validation_run_under_way_moves_the_meter_and_is_not_logged():
     assert forwarded == [EventKind.EVAL, EventKind.EVAL]
 
 
-def test_a_qa_question_encoder_and_a_router_embedding_learn_their_paces_apart(kept_pace):
+def test_qa_and_router_trainings_learn_their_paces_apart(kept_pace):
     qa, router = tiny_dataset(), tiny_dataset()
     router.kind = "router"
     assert estimate_training(qa, TINY).work == Work.QUESTION_ENCODER_TRAINING
     assert estimate_training(router, TINY).work == Work.EMBEDDING_TRAINING
+    reranker = CrossEncoderTrainConfig()  # from the bundled model
+    assert estimate_training(qa, reranker).work == Work.RERANKER_TRAINING
+    assert estimate_training(router, reranker).work == Work.CROSS_ENCODER_TRAINING
 
 
 def test_a_training_that_may_stop_early_is_said_to_take_the_middle_of_its_range():

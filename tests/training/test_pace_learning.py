@@ -7,7 +7,8 @@ import pytest
 
 from ragtune_core.runs import EventKind
 from ragtune_core.timing import Eta, Pace, Work, machine_pace
-from ragtune_core.training.duration import VALIDATION, TrainingMeter, TrainingWork, plan_work
+from ragtune_core.training.config import EmbeddingTrainConfig
+from ragtune_core.training.duration import VALIDATION, TrainingMeter, TrainingWork, expected_share, plan_work
 from tests.fake_clock import StoppedClock
 from tests.fake_pace import MEASURED_PACE
 
@@ -108,3 +109,30 @@ def validate(meter: TrainingMeter, clock: StoppedClock, tokens: float, step: int
 def actual_phases() -> dict[str, float]:
     """What each phase really takes on MACHINE."""
     return plan_work(WORK, STEPS, EVALUATIONS, MACHINE).estimate.phases
+
+
+@pytest.mark.parametrize("ran, stopped_by_user, taught", [(300, False, 0.875), (150, False, 0.625), (150, True, None)])
+def test_a_training_that_may_stop_early_teaches_the_share_of_its_steps_to_expect_next(
+    kept_pace, ran, stopped_by_user, taught
+):
+    """The first expects the middle, 0.75; what it ran moves the next one's expectation halfway there.
+    A stop by the user says nothing of where training would have stopped."""
+    machine_pace(None, Work.EMBEDDING_TRAINING)
+    plan = replace(plan_work(WORK, STEPS, EVALUATIONS, MEASURED_PACE), share=0.75, may_stop_early=True)
+    meter = TrainingMeter(plan, lambda done, total, message: None, clock=StoppedClock())
+    kept = {"step": ran, "steps": ran, "planned_steps": STEPS, "stopped_by_user": stopped_by_user}
+    meter(EventKind.BEST, kept)
+    meter.learn()
+    assert machine_pace(None, Work.EMBEDDING_TRAINING).steps_share == (pytest.approx(taught) if taught else None)
+    config = EmbeddingTrainConfig()
+    assert expected_share(config, machine_pace(None, Work.EMBEDDING_TRAINING)) == pytest.approx(taught or 0.75)
+    assert expected_share(replace(config, patience=0), machine_pace(None, Work.EMBEDDING_TRAINING)) == 1.0
+
+
+def test_a_training_that_cannot_stop_early_teaches_no_share(kept_pace):
+    machine_pace(None, Work.EMBEDDING_TRAINING)
+    plan = plan_work(WORK, STEPS, EVALUATIONS, MEASURED_PACE)  # may_stop_early is False
+    meter = TrainingMeter(plan, lambda *report: None, clock=StoppedClock())
+    meter(EventKind.BEST, {"step": STEPS, "steps": STEPS, "planned_steps": STEPS, "stopped_by_user": False})
+    meter.learn()
+    assert machine_pace(None, Work.EMBEDDING_TRAINING).steps_share is None
