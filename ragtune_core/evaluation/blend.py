@@ -36,7 +36,7 @@ _CONFIG_KEYS = {"first_stage": "ragtune_first_stage_weight", "lexical": "ragtune
 
 
 def kept_blend(cross_encoder) -> Blend:
-    """The blend a reranker was kept with (keep_blend), saved in its config; Blend() for any other
+    """The blend a reranker was kept with (keep_blend), saved in its config; SCORES_ALONE for any other
     cross-encoder (a Hub reranker, a router's tool selector): its scores alone."""
     config = getattr(cross_encoder, "config", None)
     return _read(lambda key: getattr(config, key, None))

@@ -241,13 +241,13 @@ class TrainingMeter:
         elif event in (EventKind.SCHEDULE, EventKind.BEST) and plan.test_seconds:
             self._tests += 1
             self._validated("measured on the test part")
-        if event == EventKind.BEST:
-            self._kept = data
         elif event == EventKind.PROGRESS:
             self._steps = data["step"]
             self._report(TRAINING, min(plan.steps, self._steps), plan.steps, _message(event, data))
         elif event == EventKind.TRIAL:
             self._trials, self._evaluations, self._tests, self._steps = self._trials + 1, 0, 0, 0
+        if event == EventKind.BEST:
+            self._kept = data
         if self._forward and event not in (EventKind.PREPARE, EventKind.VALIDATING):
             self._forward(event, data)
 
