@@ -125,6 +125,18 @@ def load_model(kind: str, name: str | None = None, **options):
     return model
 
 
+def freeze_word_embeddings(model) -> None:
+    """Keep the word-embedding matrix of every transformer in `model` (a torch module) as it is in training.
+    Its gradient and optimizer update are dense over the whole vocabulary whatever few tokens a batch holds:
+    a quarter of a CPU training step, for rows a few hundred steps barely move (docs/decisions.md, "word
+    embeddings frozen")."""
+    from transformers import PreTrainedModel
+
+    for module in model.modules():
+        if isinstance(module, PreTrainedModel):
+            module.get_input_embeddings().requires_grad_(False)
+
+
 @functools.lru_cache(maxsize=4)
 def load_embedder(name: str | None = None, device: str | None = None):
     """A SentenceTransformer, cached per process: loading is the slow part of every page and job."""

@@ -30,7 +30,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from ..store.files import FileContentError, read_json, write_json
-from ..store.models import ModelNotFound, load_tokenizer, transformer_folder
+from ..store.models import ModelNotFound, freeze_word_embeddings, load_tokenizer, transformer_folder
 from .work import Timed, token_lengths
 
 PACE_FILE, CACHE_ENV = "pace.json", "RAGTUNE_CACHE"
@@ -231,7 +231,8 @@ def measure_pace(model: str | None = None, import_seconds: float | None = None) 
     transformer = AutoModel.from_pretrained(transformer_folder(model))
     load_seconds = time.perf_counter() - started
     forward = _forward_tokens_per_second(transformer, PROBE_FORWARD_BATCH)
-    optimizer = torch.optim.AdamW(transformer.parameters(), lr=1e-6)
+    freeze_word_embeddings(transformer)  # as every training does
+    optimizer = torch.optim.AdamW([weight for weight in transformer.parameters() if weight.requires_grad], lr=1e-6)
     step = _seconds_per_call(lambda: _train_step(transformer, optimizer, 1, 8))
     train_seconds = _seconds_per_call(lambda: _train_step(transformer, optimizer, PROBE_TRAIN_BATCH, PROBE_LENGTH))
     train = PROBE_TRAIN_BATCH * PROBE_LENGTH / max(1e-6, train_seconds - step)

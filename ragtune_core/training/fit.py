@@ -14,7 +14,7 @@ from pathlib import Path
 from ..evaluation.blend import Blend
 from ..questions.qa_dataset import TEST, TRAIN, VAL, QADataset
 from ..runs import EventKind
-from ..store.models import load_model
+from ..store.models import freeze_word_embeddings, load_model
 from ..store.staging import publish_folder, staged
 from . import devices
 from .config import TrainConfig, TrainingError
@@ -386,6 +386,7 @@ def _make_trainer(
         **devices.device_arguments(),
         **recipe.arguments,
     )
+    freeze_word_embeddings(model)  # before the trainer builds its optimizer over the weights that learn
     trainer = recipe.trainer_class(
         model=model,
         args=args,
