@@ -33,17 +33,34 @@ SAMPLED_PAIRS = 2000  # (question, passage) pairs drawn to measure a cross-encod
 TEST_RUNS = 2  # the base model's and the kept model's measures on the test part, where the dataset has one
 
 
-def expected_share(config: TrainConfig, pace: Pace | None = None) -> float:
-    """The share of its planned steps (and validation runs) a training is expected to run: one that may stop
-    early stops between its earliest stop and its last step. Until this machine has finished such a training
-    of the same kind (`pace.steps_share`, kept by TrainingMeter.learn) the middle is said before it starts. On
-    2 cores at 3cf170b and 2293843 the default trainings ran 1.0 (QA embedding), 0.67 (QA reranker), 0.68
-    (router embedding) and 1.0 (router cross-encoder) of their steps (bench/RESULTS.md): 0.75 is within 30% of
-    each, but an ETA at 10% aiming there is not within 20% of both 0.67 and 1.0."""
+# What each kind of training ran of its planned steps with every default on 2 cores (bench/RESULTS.md at
+# 2028473 and 88ac717): the share expected until this machine has finished one of that kind.
+FIRST_SHARES = {
+    Work.EMBEDDING_TRAINING: 0.7,  # the router's embedding: 208 of 306 steps
+    Work.QUESTION_ENCODER_TRAINING: 1.0,  # the QA question encoder ran all its steps
+    Work.CROSS_ENCODER_TRAINING: 1.0,  # the router's cross-encoder too
+    Work.RERANKER_TRAINING: 0.67,  # the QA reranker: 300 of 450
+}
+
+
+def expected_share(config: TrainConfig, work: Work, pace: Pace | None = None) -> float:
+    """The share of its planned steps (and validation runs) a training of `work` is expected to run: one that
+    may stop early stops between its earliest stop and its last step. Until this machine has finished such a
+    training of the same kind (`pace.steps_share`, kept by TrainingMeter.learn) it is what trainings of that
+    kind ran with every default (FIRST_SHARES): no one share puts the ETA at 10% within 20% of both 0.67 and
+    1.0 (docs/decisions.md, "A training's estimate expects it to stop early")."""
     if not config.patience:
         return 1.0
     learned = pace.steps_share if pace is not None else None
-    return learned if learned is not None else (1 + config.EARLIEST_STOP_SHARE) / 2
+    return learned if learned is not None else FIRST_SHARES[work]
+
+
+def work_of(dataset: QADataset, config: TrainConfig) -> Work:
+    """The kind of work training `config` on `dataset` is, whose pace it runs at."""
+    router = dataset.kind == "router"
+    if isinstance(config, CrossEncoderTrainConfig):
+        return Work.CROSS_ENCODER_TRAINING if router else Work.RERANKER_TRAINING
+    return Work.EMBEDDING_TRAINING if router else Work.QUESTION_ENCODER_TRAINING
 
 
 @dataclass
@@ -92,11 +109,8 @@ def estimate_training(dataset: QADataset, config: TrainConfig, search: SearchSet
     has not run it yet: a few seconds)."""
     from .cross_encoder import start_model
 
-    router = dataset.kind == "router"
-    if isinstance(config, CrossEncoderTrainConfig):
-        model, work = start_model(config), Work.CROSS_ENCODER_TRAINING if router else Work.RERANKER_TRAINING
-    else:
-        model, work = config.base_model, Work.EMBEDDING_TRAINING if router else Work.QUESTION_ENCODER_TRAINING
+    model = start_model(config) if isinstance(config, CrossEncoderTrainConfig) else config.base_model
+    work = work_of(dataset, config)
     return replace(plan_training(dataset, config, machine_pace(model, work), search), model=model, work=work)
 
 
@@ -114,7 +128,8 @@ def plan_training(
     else:
         work = _embedding_work(dataset, config)
     plan = plan_work(work, schedule.steps, schedule.evaluations, pace, search)
-    return replace(plan, share=expected_share(config, pace), may_stop_early=bool(config.patience))
+    share = expected_share(config, work_of(dataset, config), pace)
+    return replace(plan, share=share, may_stop_early=bool(config.patience))
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from ragtune_core.timing.pace import Component, Pace, Work
 from ragtune_core.timing.work import duration
 from ragtune_core.training.config import CrossEncoderTrainConfig, EmbeddingTrainConfig
 from ragtune_core.training.duration import (
+    FIRST_SHARES,
     PREPARE,
     START,
     TRAINING,
@@ -123,14 +124,16 @@ def test_qa_and_router_trainings_learn_their_paces_apart(kept_pace):
     assert estimate_training(router, reranker).work == Work.CROSS_ENCODER_TRAINING
 
 
-def test_a_training_that_may_stop_early_is_said_to_take_the_middle_of_its_range():
-    stopping = plan_training(tiny_dataset(), replace(TINY, patience=3), PACE)
-    phases, share = stopping.estimate.phases, (1 + TINY.EARLIEST_STOP_SHARE) / 2
+def test_a_training_that_may_stop_early_is_said_to_take_the_share_of_its_steps_such_trainings_ran():
+    router = tiny_dataset()
+    router.kind = "router"
+    stopping = plan_training(router, replace(TINY, patience=3), PACE)
+    phases, share = stopping.estimate.phases, FIRST_SHARES[Work.EMBEDDING_TRAINING]
     assert stopping.seconds == pytest.approx(sum(phases.values()))  # progress still counts every planned step
     assert stopping.expected_seconds == pytest.approx(
         phases[START] + phases[PREPARE] + share * (phases[VALIDATION] + phases[TRAINING])
     )
     assert stopping.describe().startswith(f"about {duration(stopping.expected_seconds)}, at most ")
-    running_out = plan_training(tiny_dataset(), replace(TINY, patience=0), PACE)  # never stops early
+    running_out = plan_training(router, replace(TINY, patience=0), PACE)  # never stops early
     assert running_out.expected_seconds == running_out.seconds
     assert running_out.describe() == running_out.estimate.describe() and "at most" not in running_out.describe()

@@ -7,8 +7,15 @@ import pytest
 
 from ragtune_core.runs import EventKind
 from ragtune_core.timing import Eta, Pace, Work, machine_pace
-from ragtune_core.training.config import EmbeddingTrainConfig
-from ragtune_core.training.duration import VALIDATION, TrainingMeter, TrainingWork, expected_share, plan_work
+from ragtune_core.training.config import CrossEncoderTrainConfig, EmbeddingTrainConfig
+from ragtune_core.training.duration import (
+    FIRST_SHARES,
+    VALIDATION,
+    TrainingMeter,
+    TrainingWork,
+    expected_share,
+    plan_work,
+)
 from tests.fake_clock import StoppedClock
 from tests.fake_pace import MEASURED_PACE
 
@@ -115,8 +122,8 @@ def actual_phases() -> dict[str, float]:
 def test_a_training_that_may_stop_early_teaches_the_share_of_its_steps_to_expect_next(
     kept_pace, ran, stopped_by_user, taught
 ):
-    """The first expects the middle, 0.75; what it ran moves the next one's expectation halfway there.
-    A stop by the user says nothing of where training would have stopped."""
+    """The first expects 0.75 here; what it ran moves the next one's expectation
+    halfway there. A stop by the user says nothing of where training would have stopped."""
     machine_pace(None, Work.EMBEDDING_TRAINING)
     plan = replace(plan_work(WORK, STEPS, EVALUATIONS, MEASURED_PACE), share=0.75, may_stop_early=True)
     meter = TrainingMeter(plan, lambda done, total, message: None, clock=StoppedClock())
@@ -125,8 +132,19 @@ def test_a_training_that_may_stop_early_teaches_the_share_of_its_steps_to_expect
     meter.learn()
     assert machine_pace(None, Work.EMBEDDING_TRAINING).steps_share == (pytest.approx(taught) if taught else None)
     config = EmbeddingTrainConfig()
-    assert expected_share(config, machine_pace(None, Work.EMBEDDING_TRAINING)) == pytest.approx(taught or 0.75)
-    assert expected_share(replace(config, patience=0), machine_pace(None, Work.EMBEDDING_TRAINING)) == 1.0
+    learnt = machine_pace(None, Work.EMBEDDING_TRAINING)
+    first = FIRST_SHARES[Work.EMBEDDING_TRAINING]
+    assert expected_share(config, Work.EMBEDDING_TRAINING, learnt) == pytest.approx(taught or first)
+    assert expected_share(replace(config, patience=0), Work.EMBEDDING_TRAINING, learnt) == 1.0
+
+
+def test_before_any_is_learnt_a_kind_of_training_expects_the_share_such_trainings_ran():
+    embedding, cross_encoder = EmbeddingTrainConfig(), CrossEncoderTrainConfig()
+    assert expected_share(embedding, Work.QUESTION_ENCODER_TRAINING) == 1.0
+    assert expected_share(embedding, Work.EMBEDDING_TRAINING) == FIRST_SHARES[Work.EMBEDDING_TRAINING] < 1
+    assert expected_share(cross_encoder, Work.RERANKER_TRAINING) < expected_share(
+        cross_encoder, Work.CROSS_ENCODER_TRAINING
+    )
 
 
 def test_a_training_that_cannot_stop_early_teaches_no_share(kept_pace):

@@ -64,6 +64,8 @@ def test_a_qa_model_tunes_its_questions_and_keeps_the_base_models_passage_embedd
         atol=1e-3,
     )
     assert result.best_step > 0 and result.metrics_after["ndcg@10"] >= result.metrics_before["ndcg@10"]
+    questions_encoder, base_encoder = query_side.query_route(tuned)[0].auto_model, base[0].auto_model
+    assert torch.equal(questions_encoder.get_input_embeddings().weight, base_encoder.get_input_embeddings().weight)
 
 
 def test_a_qa_run_takes_the_question_encoders_batch_size_and_learning_rate_and_a_router_run_its_own():
