@@ -128,8 +128,8 @@ def load_model(kind: str, name: str | None = None, **options):
 def freeze_word_embeddings(model) -> None:
     """Keep the word-embedding matrix of every transformer in `model` (a torch module) as it is in training.
     Its gradient and optimizer update are dense over the whole vocabulary whatever few tokens a batch holds:
-    a quarter of a CPU training step, for rows a few hundred steps barely move (docs/decisions.md, "word
-    embeddings frozen")."""
+    a fifth of a cross-encoder's CPU step on short pairs, for rows a few hundred steps barely move
+    (docs/decisions.md, "Word embeddings frozen")."""
     from transformers import PreTrainedModel
 
     for module in model.modules():

@@ -14,7 +14,7 @@ from ragtune_core.evaluation.reranking import first_stage
 from ragtune_core.jobs.tasks import TASKS
 from ragtune_core.jobs.training_tasks import run_cross_encoder_job
 from ragtune_core.questions.qa_dataset import DatasetError, QADataset, save_dataset
-from ragtune_core.store.models import CROSS_ENCODER, DEFAULT_BASE_MODEL, load_model
+from ragtune_core.store.models import CROSS_ENCODER, DEFAULT_BASE_MODEL
 from ragtune_core.store.workspace import Workspace
 from ragtune_core.training import SearchSettings, planned_schedule
 from ragtune_core.training.config import CrossEncoderTrainConfig, TrainingError
@@ -380,18 +380,6 @@ def test_training_saves_and_registers_a_loadable_cross_encoder(trained):
     assert scores.shape == (2,) and np.isfinite(scores).all()
     # 18 train questions, each with its tool and one hard negative, in batches of 12.
     assert result["train_pairs"] == 36 and result["steps"] == 3
-    # It learnt everywhere but in the word embeddings, which stay the base model's.
-    start = load_model(CROSS_ENCODER)
-    assert torch.equal(word_embeddings(loaded), word_embeddings(start))
-    assert not torch.equal(encoder_weights(loaded), encoder_weights(start))
-
-
-def word_embeddings(model):
-    return model[0].auto_model.get_input_embeddings().weight
-
-
-def encoder_weights(model):
-    return next(model[0].auto_model.base_model.encoder.parameters())
 
 
 @pytest.mark.slow
