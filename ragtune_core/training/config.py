@@ -25,6 +25,11 @@ ModelName = Annotated[str | None, expect(lambda name: name is None or bool(name.
 BUNDLED = "the bundled all-MiniLM-L6-v2"
 
 
+PATIENCE = limit(
+    "validation runs in a row without improvement before training stops early (0: never stop early)", 0, 1000
+)
+
+
 @settings(TrainingError)
 class TrainConfig:
     """What every trainer takes; EmbeddingTrainConfig and CrossEncoderTrainConfig add their own."""
@@ -51,12 +56,7 @@ class TrainConfig:
         ),
     ] = None
     # Three of the ~12 planned runs: a fourth in a row only adds time (docs/decisions.md, "early-stopping patience").
-    patience: Annotated[
-        int,
-        limit(
-            "validation runs in a row without improvement before training stops early (0: never stop early)", 0, 1000
-        ),
-    ] = 3
+    patience: Annotated[int, PATIENCE] = 3
     seed: Annotated[int, limit("random seed of shuffling and initialisation", 0, 2**31 - 1)] = 42
 
     def target_steps(self, kind: str) -> int:
@@ -130,6 +130,8 @@ class CrossEncoderTrainConfig(TrainConfig):
     batch_size: Annotated[int, limit("pairs per optimizer step", 1, 4096)] = 16
     # A new one-score head learns slowly at 2e-5 (docs/decisions.md, "cross-encoder learning rate").
     learning_rate: Annotated[float, limit("peak learning rate", 1e-8, 0.5)] = 5e-5
+    # A quarter of its planned runs, as an embedding's 3 of 12 (docs/decisions.md, "early-stopping patience").
+    patience: Annotated[int, PATIENCE] = 2
     max_length: Annotated[int, limit("tokens of question and passage together", 8, 8192)] = 256
     hard_negatives: Annotated[int, limit("wrong passages per train question", 1, MAX_HARD_NEGATIVES)] = 3
     easy_negatives: Annotated[

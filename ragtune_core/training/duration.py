@@ -33,13 +33,13 @@ SAMPLED_PAIRS = 2000  # (question, passage) pairs drawn to measure a cross-encod
 TEST_RUNS = 2  # the base model's and the kept model's measures on the test part, where the dataset has one
 
 
-# What each kind of training ran of its planned steps with every default on 2 cores (bench/RESULTS.md at
-# 2028473 and 88ac717): the share expected until this machine has finished one of that kind.
+# What each kind of training ran of its planned steps with every default on 2 cores (bench/RESULTS.md,
+# "Defaults"): the share expected until this machine has finished one of that kind.
 FIRST_SHARES = {
     Work.EMBEDDING_TRAINING: 0.7,  # the router's embedding: 208 of 306 steps
     Work.QUESTION_ENCODER_TRAINING: 1.0,  # the QA question encoder ran all its steps
-    Work.CROSS_ENCODER_TRAINING: 1.0,  # the router's cross-encoder too
-    Work.RERANKER_TRAINING: 0.67,  # the QA reranker: 300 of 450
+    Work.CROSS_ENCODER_TRAINING: 0.83,  # the router's cross-encoder: 165 of 198
+    Work.RERANKER_TRAINING: 0.6,  # the QA reranker: 225 or 300 of 450
 }
 
 

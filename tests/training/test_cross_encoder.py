@@ -35,7 +35,9 @@ SUMMARY_QUESTIONS = (
     "What is {} about in general?",
     "Write a short summary of {}.",
 )
-TINY = CrossEncoderTrainConfig(epochs=1, batch_size=12, max_length=48, hard_negatives=1, learning_rate=5e-5)
+TINY = CrossEncoderTrainConfig(
+    epochs=1, batch_size=12, max_length=48, hard_negatives=1, learning_rate=5e-5, patience=3
+)  # patience: it runs its 3 steps
 
 
 def router_dataset() -> QADataset:
