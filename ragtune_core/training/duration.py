@@ -110,8 +110,8 @@ def estimate_training(dataset: QADataset, config: TrainConfig, search: SearchSet
     from .cross_encoder import start_model
 
     model = start_model(config) if isinstance(config, CrossEncoderTrainConfig) else config.base_model
-    work = work_of(dataset, config)
-    return replace(plan_training(dataset, config, machine_pace(model, work), search), model=model, work=work)
+    pace = machine_pace(model, work_of(dataset, config))
+    return replace(plan_training(dataset, config, pace, search), model=model)
 
 
 def plan_training(
@@ -128,8 +128,8 @@ def plan_training(
     else:
         work = _embedding_work(dataset, config)
     plan = plan_work(work, schedule.steps, schedule.evaluations, pace, search)
-    share = expected_share(config, work_of(dataset, config), pace)
-    return replace(plan, share=share, may_stop_early=bool(config.patience))
+    kind = work_of(dataset, config)
+    return replace(plan, share=expected_share(config, kind, pace), may_stop_early=bool(config.patience), work=kind)
 
 
 @dataclass(frozen=True)

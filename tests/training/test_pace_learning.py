@@ -122,8 +122,8 @@ def actual_phases() -> dict[str, float]:
 def test_a_training_that_may_stop_early_teaches_the_share_of_its_steps_to_expect_next(
     kept_pace, ran, stopped_by_user, taught
 ):
-    """The first expects 0.75 here; what it ran moves the next one's expectation
-    halfway there. A stop by the user says nothing of where training would have stopped."""
+    """The first expects 0.75 here; what it ran moves the next one's expectation halfway there.
+    A stop by the user says nothing of where training would have stopped."""
     machine_pace(None, Work.EMBEDDING_TRAINING)
     plan = replace(plan_work(WORK, STEPS, EVALUATIONS, MEASURED_PACE), share=0.75, may_stop_early=True)
     meter = TrainingMeter(plan, lambda done, total, message: None, clock=StoppedClock())
