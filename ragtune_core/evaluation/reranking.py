@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..questions.qa_dataset import QADataset
-from ..store.models import load_cross_encoder, load_embedder, resolve_model
+from ..store.models import load_cross_encoder, load_embedder, resolve_model, score_pairs
 from ..store.workspace import Workspace
 from .blend import BLENDS, SCORES_ALONE, Blend, kept_blend
 from .duration import FIRST_STAGE, RERANKING
@@ -162,12 +162,7 @@ def cross_encoder_scores(
     scores = []
     for start in range(0, len(pairs), PAIRS_PER_SLICE):
         part = pairs[start : start + PAIRS_PER_SLICE]
-        scores.append(
-            np.asarray(
-                cross_encoder.predict(part, batch_size=batch_size, show_progress_bar=False, convert_to_numpy=True),
-                dtype=float,
-            ).reshape(-1)
-        )
+        scores.append(score_pairs(cross_encoder, part, batch_size))
         if on_progress:
             done = start + len(part)
             on_progress(done, len(pairs), f"reranked {done}/{len(pairs)} (question, passage) pairs")

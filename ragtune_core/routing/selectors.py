@@ -26,7 +26,14 @@ from typing import Protocol
 import numpy as np
 
 from ..questions.router.tools import RoutingError
-from ..store.models import DEFAULT_BASE_MODEL, bundled_model_path, load_cross_encoder, load_embedder, resolve_model
+from ..store.models import (
+    DEFAULT_BASE_MODEL,
+    bundled_model_path,
+    load_cross_encoder,
+    load_embedder,
+    resolve_model,
+    score_pairs,
+)
 from ..store.shapes import FILE_SHAPE
 
 CHOICE_CACHE_SIZE = 16  # distinct choice lists whose embeddings an EmbeddingSelector keeps
@@ -122,8 +129,7 @@ class CrossEncoderSelector:
             return []
         start = time.perf_counter()
         pairs = [(query, choice.description) for query in queries for choice in choices]
-        flat = self.model.predict(pairs, batch_size=self.batch_size, show_progress_bar=False, convert_to_numpy=True)
-        scores = np.asarray(flat, dtype=float).reshape(len(queries), len(choices))
+        scores = score_pairs(self.model, pairs, self.batch_size).reshape(len(queries), len(choices))
         return selections_from_scores(scores, time.perf_counter() - start)
 
 

@@ -30,7 +30,14 @@ from enum import StrEnum
 from pathlib import Path
 
 from ..store.files import FileContentError, read_json, write_json
-from ..store.models import ModelNotFound, freeze_word_embeddings, load_tokenizer, transformer_folder
+from ..store.models import (
+    ModelNotFound,
+    cpu_bf16,
+    freeze_word_embeddings,
+    load_tokenizer,
+    mixed_precision,
+    transformer_folder,
+)
 from .work import Timed, token_lengths
 
 PACE_FILE, CACHE_ENV = "pace.json", "RAGTUNE_CACHE"
@@ -72,11 +79,12 @@ class Component(StrEnum):
 class Pace:
     """What one model architecture does on this machine."""
 
-    forward_tokens_per_second: float  # inference: encoding texts (scoring pairs too, until a run corrects either)
+    forward_tokens_per_second: float  # inference: encoding texts
     train_tokens_per_second: float  # forward, backward and the optimizer's update
     train_step_seconds: float  # fixed cost of an optimizer step, whatever its batch
     start_seconds: float  # a new process importing torch and sentence-transformers and loading the model
-    pair_tokens_per_second: float | None = None  # scoring pairs; None: the forward pace measured, nothing learnt yet
+    # Scoring pairs, in mixed precision where the CPU has it; None (kept before it was measured): the forward pace.
+    pair_tokens_per_second: float | None = None
     # Of its planned steps, what a training of this work that may stop early is expected to run, as its runs
     # taught (training.duration.expected_share); None: none has finished yet.
     steps_share: float | None = None
@@ -132,16 +140,18 @@ def token_counter(model: str | None, max_length: int):
 
 
 def machine_key(model: str | None) -> str:
-    """Machine, device, threads and the model's architecture: what a pace is valid for."""
+    """Machine, device, threads, precision and the model's architecture: what a pace is valid for."""
     import torch
 
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    precision = ["bf16"] if cpu_bf16() else []  # a float32 CPU's key is what it was before bf16 came
     return "|".join(
         [
             platform.node(),
             platform.machine(),
             _cpu_name(),
             device,
+            *precision,
             f"threads={torch.get_num_threads()}",
             _architecture(model),
         ]
@@ -221,8 +231,10 @@ def _kept_paces(path: Path) -> dict[str, Pace]:
 
 
 def measure_pace(model: str | None = None, import_seconds: float | None = None) -> Pace:
-    """Time the model's transformer on random tokens: forward batches, training steps, and a fresh
-    process's start (`import_seconds`, timed here when not given, and loading the model)."""
+    """Time the model's transformer on random tokens: forward batches (encoding in float32; scoring pairs
+    and training steps in the precision cross-encoders and trainings compute in: store.models.mixed_precision),
+    training steps, and a fresh process's start (`import_seconds`, timed here when not given, and loading
+    the model)."""
     import_seconds = _import_seconds() if import_seconds is None else import_seconds
     import torch
     from transformers import AutoModel
@@ -231,12 +243,15 @@ def measure_pace(model: str | None = None, import_seconds: float | None = None) 
     transformer = AutoModel.from_pretrained(transformer_folder(model))
     load_seconds = time.perf_counter() - started
     forward = _forward_tokens_per_second(transformer, PROBE_FORWARD_BATCH)
+    with mixed_precision():
+        pairs = _forward_tokens_per_second(transformer, PROBE_FORWARD_BATCH)
     freeze_word_embeddings(transformer)  # as every training does
     optimizer = torch.optim.AdamW([weight for weight in transformer.parameters() if weight.requires_grad], lr=1e-6)
-    step = _seconds_per_call(lambda: _train_step(transformer, optimizer, 1, 8))
-    train_seconds = _seconds_per_call(lambda: _train_step(transformer, optimizer, PROBE_TRAIN_BATCH, PROBE_LENGTH))
+    with mixed_precision():
+        step = _seconds_per_call(lambda: _train_step(transformer, optimizer, 1, 8))
+        train_seconds = _seconds_per_call(lambda: _train_step(transformer, optimizer, PROBE_TRAIN_BATCH, PROBE_LENGTH))
     train = PROBE_TRAIN_BATCH * PROBE_LENGTH / max(1e-6, train_seconds - step)
-    return Pace(forward, train, step, import_seconds + load_seconds)
+    return Pace(forward, train, step, import_seconds + load_seconds, pair_tokens_per_second=pairs)
 
 
 def _forward_tokens_per_second(transformer, batch: int) -> float:

@@ -1,7 +1,8 @@
 """The devices a training runs on: a GPU when there is one, and several under a distributed launcher.
 
 With CUDA the model trains on the GPU in mixed precision: bf16 where the GPU has it (Ampere and later;
-fp16's narrow range needs loss scaling), else fp16; on a CPU in full precision. `torchrun` or
+fp16's narrow range needs loss scaling), else fp16; on a CPU in bf16 mixed precision where the CPU computes
+bf16 natively (store.models.cpu_bf16), else in full precision. `torchrun` or
 `accelerate launch` starts one process (a rank) per device, each running the same command (DDP): every
 rank trains on its share of each batch and the gradients are averaged, so the batch size, the schedule
 and the model are what one device would have. Rank 0 alone writes the workspace and reports
@@ -13,6 +14,8 @@ torch is imported inside functions: the pages import training for its config alo
 from __future__ import annotations
 
 import os
+
+from ..store.models import cpu_bf16
 
 
 def world_size() -> int:
@@ -42,14 +45,17 @@ def model_device() -> str | None:
 
 def device_arguments() -> dict[str, bool]:
     """The trainer's arguments for this machine's devices. On a GPU, mixed precision: bf16 where the GPU
-    has it, else fp16, and pinned memory for the copies to it. On CPUs, full precision (half precision is
-    slower there, not faster), and under a launcher `use_cpu`, without which the trainer leaves the ranks
-    apart (each training alone) rather than joining them over gloo."""
+    has it, else fp16, and pinned memory for the copies to it. On CPUs, bf16 mixed precision where they
+    compute it natively (cpu_bf16; elsewhere it is emulated, slower than full precision), and `use_cpu`
+    with it (the trainer's bf16 needs it on a CPU) or under a launcher, without which the trainer leaves
+    the ranks apart (each training alone) rather than joining them over gloo."""
     import torch
 
     if torch.cuda.is_available():
         precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
         return {precision: True, "dataloader_pin_memory": True}
+    if cpu_bf16():
+        return {"bf16": True, "use_cpu": True, "dataloader_pin_memory": False}
     return {"dataloader_pin_memory": False, **({"use_cpu": True} if world_size() > 1 else {})}
 
 

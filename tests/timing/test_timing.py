@@ -158,6 +158,14 @@ def test_measuring_the_bundled_model_gives_a_plausible_pace():
     assert 100 < measured.forward_tokens_per_second < 1e6
     assert measured.train_tokens_per_second < measured.forward_tokens_per_second  # backward costs more
     assert 0 < measured.train_step_seconds < 30 and 0 < measured.start_seconds < 120
+    assert 100 < measured.pair_tokens_per_second < 1e6  # scoring pairs, in the precision cross-encoders score in
+
+
+def test_a_pace_is_kept_apart_for_the_precision_this_machine_computes_in(monkeypatch):
+    monkeypatch.setattr(pace, "cpu_bf16", lambda: False)
+    full = pace.machine_key(None)
+    monkeypatch.setattr(pace, "cpu_bf16", lambda: True)
+    assert pace.machine_key(None) == full.replace("|cpu|", "|cpu|bf16|")
 
 
 def test_a_finished_run_moves_the_kept_pace_halfway_towards_what_it_showed(tmp_path, monkeypatch):

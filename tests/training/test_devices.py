@@ -30,18 +30,24 @@ def rank_1_of_2(monkeypatch):
 
 # --- no model needed ---------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    "cuda, bf16, world_size, expected",
+    "cuda, bf16, cpu_bf16, world_size, expected",
     [
-        (True, True, "1", {"bf16": True, "dataloader_pin_memory": True}),
-        (True, False, "1", {"fp16": True, "dataloader_pin_memory": True}),  # a GPU before Ampere
-        (True, True, "2", {"bf16": True, "dataloader_pin_memory": True}),
-        (False, False, "1", {"dataloader_pin_memory": False}),  # full precision on a CPU
-        (False, False, "2", {"dataloader_pin_memory": False, "use_cpu": True}),  # ranks joined over gloo
+        (True, True, False, "1", {"bf16": True, "dataloader_pin_memory": True}),
+        (True, False, False, "1", {"fp16": True, "dataloader_pin_memory": True}),  # a GPU before Ampere
+        (True, True, False, "2", {"bf16": True, "dataloader_pin_memory": True}),
+        (False, False, False, "1", {"dataloader_pin_memory": False}),  # full precision on a CPU without bf16
+        (False, False, False, "2", {"dataloader_pin_memory": False, "use_cpu": True}),  # ranks joined over gloo
+        # A CPU that computes bf16 natively: mixed precision, which the trainer allows on a CPU with use_cpu.
+        (False, False, True, "1", {"bf16": True, "use_cpu": True, "dataloader_pin_memory": False}),
+        (False, False, True, "2", {"bf16": True, "use_cpu": True, "dataloader_pin_memory": False}),
     ],
 )
-def test_a_gpu_trains_in_mixed_precision_and_a_cpu_in_full(monkeypatch, cuda, bf16, world_size, expected):
+def test_a_gpu_trains_in_mixed_precision_and_a_cpu_as_it_computes_fastest(
+    monkeypatch, cuda, bf16, cpu_bf16, world_size, expected
+):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: bf16)
+    monkeypatch.setattr(devices, "cpu_bf16", lambda: cpu_bf16)
     monkeypatch.setenv("WORLD_SIZE", world_size)
     monkeypatch.setenv("LOCAL_RANK", "1")
     assert devices.device_arguments() == expected
