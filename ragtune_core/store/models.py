@@ -126,11 +126,6 @@ def load_model(kind: str, name: str | None = None, **options):
     return model
 
 
-# A cross-encoder reads long pairs, and attention dropout keeps PyTorch's attention off its fused kernel: on a CPU
-# that is two fifths of a QA reranker's step (docs/decisions.md, "Cross-encoders train without attention dropout").
-NO_ATTENTION_DROPOUT = {"attention_probs_dropout_prob": 0.0}
-
-
 def freeze_word_embeddings(model) -> None:
     """Keep the word-embedding matrix of every transformer in `model` (a torch module) as it is in training.
     Its gradient and optimizer update are dense over the whole vocabulary whatever few tokens a batch holds:

@@ -31,7 +31,6 @@ from pathlib import Path
 
 from ..store.files import FileContentError, read_json, write_json
 from ..store.models import (
-    NO_ATTENTION_DROPOUT,
     ModelNotFound,
     cpu_bf16,
     freeze_word_embeddings,
@@ -241,8 +240,7 @@ def measure_pace(model: str | None = None, import_seconds: float | None = None) 
     from transformers import AutoModel
 
     started = time.perf_counter()
-    # Training steps as a cross-encoder's, whose long pairs it matters for (an embedding's short texts barely).
-    transformer = AutoModel.from_pretrained(transformer_folder(model), **NO_ATTENTION_DROPOUT)
+    transformer = AutoModel.from_pretrained(transformer_folder(model))
     load_seconds = time.perf_counter() - started
     forward = _forward_tokens_per_second(transformer, PROBE_FORWARD_BATCH)
     with mixed_precision():

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..evaluation.blend import Blend
 from ..questions.qa_dataset import TEST, TRAIN, VAL, QADataset
 from ..runs import EventKind
-from ..store.models import CROSS_ENCODER, NO_ATTENTION_DROPOUT, freeze_word_embeddings, load_model
+from ..store.models import CROSS_ENCODER, freeze_word_embeddings, load_model
 from ..store.staging import publish_folder, staged
 from . import devices
 from .config import TrainConfig, TrainingError
@@ -137,6 +137,11 @@ def plan_schedule(config: TrainConfig, n_examples: int, target_steps: int | None
         reason = _length(epochs, steps_per_epoch, n_examples, config)
     eval_steps = config.eval_steps or max(1, math.ceil(steps / config.EVALS_PER_RUN))
     return Schedule(epochs, steps_per_epoch, eval_steps, reason, steps)
+
+
+# A cross-encoder reads long pairs, and attention dropout keeps PyTorch's attention off its fused kernel: on a CPU
+# that is two fifths of a QA reranker's step (docs/decisions.md, "Cross-encoders train without attention dropout").
+NO_ATTENTION_DROPOUT = {"attention_probs_dropout_prob": 0.0}
 
 
 def load_base_model(kind: str, name: str | None, max_length: int, model_card_name: str | None, seed: int):
