@@ -14,7 +14,7 @@ from pathlib import Path
 from ..evaluation.blend import Blend
 from ..questions.qa_dataset import TEST, TRAIN, VAL, QADataset
 from ..runs import EventKind
-from ..store.models import CROSS_ENCODER, freeze_word_embeddings, load_model
+from ..store.models import freeze_word_embeddings, load_model
 from ..store.staging import publish_folder, staged
 from . import devices
 from .config import TrainConfig, TrainingError
@@ -139,22 +139,15 @@ def plan_schedule(config: TrainConfig, n_examples: int, target_steps: int | None
     return Schedule(epochs, steps_per_epoch, eval_steps, reason, steps)
 
 
-# A cross-encoder reads long pairs, and attention dropout keeps PyTorch's attention off its fused kernel: on a CPU
-# that is two fifths of a QA reranker's step (docs/decisions.md, "Cross-encoders train without attention dropout").
-NO_ATTENTION_DROPOUT = {"attention_probs_dropout_prob": 0.0}
-
-
 def load_base_model(kind: str, name: str | None, max_length: int, model_card_name: str | None, seed: int):
     """A fresh copy of the base model (never the cached one other code encodes with: training changes
     it), reading `max_length` tokens, which its position embeddings must cover. Seeded: a new head
     (a cross-encoder's score) starts from the same weights for the same seed, so two runs of the same
-    settings agree (docs/decisions.md, "seeded base model"). A cross-encoder trains without attention dropout
-    (NO_ATTENTION_DROPOUT)."""
+    settings agree (docs/decisions.md, "seeded base model")."""
     from transformers import set_seed
 
     set_seed(seed)
-    options = {"config_kwargs": NO_ATTENTION_DROPOUT} if kind == CROSS_ENCODER else {}
-    model = load_model(kind, name, device=devices.model_device(), **options)
+    model = load_model(kind, name, device=devices.model_device())
     transformer_config = getattr(getattr(model[0], "auto_model", None), "config", None)
     limit = getattr(transformer_config, "max_position_embeddings", None)
     if limit is not None and max_length > limit:

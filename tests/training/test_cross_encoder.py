@@ -14,7 +14,7 @@ from ragtune_core.evaluation.reranking import first_stage
 from ragtune_core.jobs.tasks import TASKS
 from ragtune_core.jobs.training_tasks import run_cross_encoder_job
 from ragtune_core.questions.qa_dataset import DatasetError, QADataset, save_dataset
-from ragtune_core.store.models import CROSS_ENCODER, DEFAULT_BASE_MODEL, EMBEDDING
+from ragtune_core.store.models import CROSS_ENCODER, DEFAULT_BASE_MODEL
 from ragtune_core.store.workspace import Workspace
 from ragtune_core.training import SearchSettings, planned_schedule
 from ragtune_core.training.config import CrossEncoderTrainConfig, TrainingError
@@ -567,13 +567,3 @@ def test_a_cross_encoder_starts_from_its_embedders_weights_unless_a_base_model_i
     encoder = dict(started.model.base_model.named_parameters())
     first_name, first_tuned = next(iter(tuned[0].auto_model.named_parameters()))
     assert torch.equal(encoder[first_name], first_tuned)  # the embedder's weights, not the bundled ones
-
-
-def test_a_cross_encoder_trains_without_attention_dropout_and_an_embedding_with_it():
-    """Attention dropout keeps a CPU's attention off its fused kernel: two fifths of a long pair's step."""
-
-    def attention_dropout(model) -> set[float]:
-        return {module.dropout.p for module in model.modules() if type(module).__name__.endswith("SelfAttention")}
-
-    assert attention_dropout(load_base_model(CROSS_ENCODER, None, 256, None, 42)) == {0.0}
-    assert attention_dropout(load_base_model(EMBEDDING, None, 256, None, 42)) == {0.1}  # the base model's
