@@ -243,8 +243,11 @@ def measure_pace(model: str | None = None, import_seconds: float | None = None) 
     transformer = AutoModel.from_pretrained(transformer_folder(model))
     load_seconds = time.perf_counter() - started
     forward = _forward_tokens_per_second(transformer, PROBE_FORWARD_BATCH)
-    with mixed_precision():
-        pairs = _forward_tokens_per_second(transformer, PROBE_FORWARD_BATCH)
+    if cpu_bf16():  # pairs are scored in another precision than texts are encoded in
+        with mixed_precision():
+            pairs = _forward_tokens_per_second(transformer, PROBE_FORWARD_BATCH)
+    else:
+        pairs = forward
     freeze_word_embeddings(transformer)  # as every training does
     optimizer = torch.optim.AdamW([weight for weight in transformer.parameters() if weight.requires_grad], lr=1e-6)
     with mixed_precision():
