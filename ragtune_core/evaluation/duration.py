@@ -5,7 +5,7 @@ question's top passages with a cross-encoder, one forward pass per (question, pa
 longer part by far on a CPU. Both are counted in tokens, at the pace this machine runs the model:
 encoding at its encoding pace, scoring pairs at its scoring pace, two components of the pace that
 each run corrects apart (timing.pace.Component), so an evaluation's correction never misleads a
-reranking's estimate.
+reranking's estimate. A corpus whose vectors an encoder has kept (corpus_vectors) costs it nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from ..questions.qa_dataset import QADataset
 from ..timing.pace import Component, Pace, machine_pace, token_counter
 from ..timing.work import Estimate, sorted_batch_tokens
 from .blend import saved_blend
+from .corpus_vectors import encodes_corpus
 from .retrieval import part_questions
 
 START, FIRST_STAGE, RERANKING, ENCODING = "start", "first stage", "reranking", "encoding"
@@ -59,11 +60,12 @@ def evaluation_phases(
     phases = Estimate()
     if cross_encoders:  # in the order they run, before the other models' ENCODING
         phases.add(FIRST_STAGE, 0.0, Component.ENCODING).add(RERANKING, 0.0, Component.SCORING)
+    passages, encoded = list(dataset.corpus.values()), set()
     for index, model in enumerate(models):
         lengths = token_counter(model, ENCODER_LENGTH)
-        tokens = sorted_batch_tokens(lengths(dataset.corpus.values())) + sorted_batch_tokens(
-            lengths(questions.queries.values())
-        )
+        tokens = sorted_batch_tokens(lengths(questions.queries.values()))
+        if encodes_corpus(model, passages, encoded):
+            tokens += sorted_batch_tokens(lengths(passages))
         phase = FIRST_STAGE if cross_encoders and index == 0 else ENCODING
         phases.add(phase, pace_of(model).forward_seconds(tokens), Component.ENCODING)
     for model in (model for model in cross_encoders if saved_blend(model).reranker_share):

@@ -32,6 +32,7 @@ from .retrieval import (
     Progress,
     RetrievalReport,
     Saved,
+    encode_corpus,
     encode_in_slices,
     load_part,
     part_questions,
@@ -104,8 +105,7 @@ def first_stage(
     passages, question_texts = list(dataset.corpus.values()), list(questions.queries.values())
     advance = progress_counter(on_progress, question_texts + (passages if corpus_embeddings is None else []))
     if corpus_embeddings is None:
-        encode_document = getattr(embedder, "encode_document", embedder.encode)
-        corpus_embeddings = encode_in_slices(encode_document, passages, batch_size, advance)
+        corpus_embeddings = encode_corpus(embedder, passages, batch_size, advance)
     corpus_embeddings = torch.as_tensor(corpus_embeddings)
     if corpus_embeddings.shape[0] != len(corpus_ids):
         raise ValueError(f"{corpus_embeddings.shape[0]} corpus embeddings for {len(corpus_ids)} passages")

@@ -94,7 +94,7 @@ def evaluate_retrieval(
     passages, questions = list(dataset.corpus.values()), list(queries.queries.values())
     report_progress = progress_counter(on_progress, questions + (passages if corpus_embeddings is None else []))
     if corpus_embeddings is None:
-        corpus_embeddings = encode_in_slices(model.encode_document, passages, batch_size, report_progress)
+        corpus_embeddings = encode_corpus(model, passages, batch_size, report_progress)
     else:
         corpus_embeddings = torch.as_tensor(corpus_embeddings)
         if corpus_embeddings.shape[0] != len(corpus_ids):
@@ -206,6 +206,18 @@ def progress_counter(on_progress: Progress | None, texts: list[str]) -> Callable
             on_progress(done, total, f"encoded {encoded}/{count} texts")
 
     return advance
+
+
+def encode_corpus(model, passages: list[str], batch_size: int, advance: Callable[[list[str]], None]):
+    """The passages encoded by the model's document encoder (`encode_document`, else `encode`): the
+    vectors kept from an earlier run of the same encoder on the same passages, where there are some
+    (corpus_vectors)."""
+    from .corpus_vectors import encoded_corpus
+
+    encode_document = getattr(model, "encode_document", model.encode)
+    return encoded_corpus(
+        model, passages, lambda: encode_in_slices(encode_document, passages, batch_size, advance), advance
+    )
 
 
 def encode_in_slices(encode, texts: list[str], batch_size: int, advance: Callable[[list[str]], None]):

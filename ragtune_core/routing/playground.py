@@ -12,11 +12,13 @@ import numpy as np
 
 from ..corpus.chunking import split_sentences
 from ..corpus.documents import Chunk, Document
+from ..evaluation.retrieval import encode_corpus
 from ..llm.client import Completion, complete_many
 from ..llm.config import LLMConfig
 from ..questions.router.tools import RoutingError
 
 SUMMARY_SENTENCES = 5
+ENCODE_BATCH = 64
 MAX_SUMMARY_INPUT_CHARS = 12_000  # what an LLM summary reads of a long document
 ANSWER_PROMPT = (
     "Answer the question using only the sources below. Cite sources as [1], [2]... "
@@ -39,11 +41,12 @@ class Summary:
 
 def retrieve(embedder, chunks: list[Chunk], query: str, top_k: int = 5) -> list[Source]:
     """The `top_k` chunks most similar (cosine) to the query, best first."""
+    from torch.nn.functional import normalize
+
     if not chunks:
         return []
-    passages = embedder.encode_document(
-        [c.text for c in chunks], convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
-    )
+    texts = [c.text for c in chunks]  # a document's vectors are kept: the next query encodes only itself
+    passages = normalize(encode_corpus(embedder, texts, ENCODE_BATCH, lambda batch: None), dim=-1).numpy()
     question = embedder.encode_query(
         [query], convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
     )[0]

@@ -17,6 +17,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from ..evaluation.corpus_vectors import encodes_corpus
 from ..evaluation.metrics import TOP_K
 from ..evaluation.reranking import RERANK_TOP_K
 from ..questions.qa_dataset import TRAIN, VAL, QADataset
@@ -179,9 +180,9 @@ def _embedding_work(dataset: QADataset, config: EmbeddingTrainConfig) -> Trainin
     corpus = sorted_batch_tokens(lengths(dataset.corpus.values()))
     val_questions = sorted_batch_tokens(lengths(val.queries.values()))
     test_questions = sorted_batch_tokens(lengths(test.queries.values())) if test else 0.0
-    if dataset.kind != "router":
-        step = padded_batch_tokens(questions, config.batch_size)
-        return TrainingWork(corpus, step, val_questions, test_questions)
+    if dataset.kind != "router":  # the base model's passage vectors may be kept (evaluation.corpus_vectors)
+        prepare = corpus if encodes_corpus(config.base_model, list(dataset.corpus.values())) else 0.0
+        return TrainingWork(prepare, padded_batch_tokens(questions, config.batch_size), val_questions, test_questions)
     passages = lengths(passage for _, passage in train.pairs())
     step = padded_batch_tokens(questions, config.batch_size) + padded_batch_tokens(passages, config.batch_size)
     return TrainingWork(0.0, step, corpus + val_questions, corpus + test_questions if test else 0.0)
@@ -198,11 +199,12 @@ def _cross_encoder_work(dataset: QADataset, config: CrossEncoderTrainConfig) -> 
     sample = validation_questions(dataset, top_k, config.max_length)
     val, test = validation_sample(dataset, sample).subset(VAL), test_sample(dataset, sample)
     train, tested = dataset.subset(TRAIN), list(test.queries.values()) if test else []
+    passages = list(dataset.corpus.values()) if encodes_corpus(config.embedder, list(dataset.corpus.values())) else []
     first_stage = sum(
         map(
             sorted_batch_tokens,
             (
-                embedder_lengths(dataset.corpus.values()),
+                embedder_lengths(passages),
                 embedder_lengths(train.queries.values()),
                 embedder_lengths(val.queries.values()),
                 embedder_lengths(tested),

@@ -1,0 +1,157 @@
+"""A corpus's passage embeddings, encoded once per document encoder and kept on disk.
+
+The bundled model, every QA question encoder fine-tuned from it (training.query_side keeps the base
+model's document route) and the first stage of every reranker they rank for encode a corpus into the
+same vectors. On a laptop CPU that is about two minutes for two 10-Ks, which every evaluation,
+reranking and cross-encoder training would otherwise pay again. The vectors are kept in the cache
+folder (timing.pace.cache_folder), under a key of everything that decides them: the document encoder's
+modules, their settings and float weights, its document prompt, and the passages' texts in order. The
+oldest files go once the folder holds more than MAX_BYTES.
+
+Only SentenceTransformers are keyed; any other encoder (a test's stand-in) is encoded every time.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from ..store.files import atomic_write_bytes
+from ..store.models import load_embedder
+from ..timing.pace import cache_folder
+
+log = logging.getLogger(__name__)
+
+FOLDER = "corpus-vectors"
+MAX_BYTES = 512 * 2**20  # about 150 corpora of two 10-Ks at 384 dimensions
+
+
+def encoder_key(model) -> str | None:
+    """A digest of what decides `model.encode_document`'s vectors; None for an encoder not keyed."""
+    modules = _document_modules(model)
+    if modules is None:
+        return None
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(json.dumps(model.prompts.get("document", ""), sort_keys=True).encode())
+    for module in modules:
+        settings = module.get_config_dict() if hasattr(module, "get_config_dict") else {}
+        settings = {**settings, "max_seq_length": getattr(module, "max_seq_length", None)}
+        digest.update(type(module).__qualname__.encode())
+        digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
+        for name, tensor in sorted(module.state_dict().items()):
+            if tensor.is_floating_point():  # integer buffers (position ids) are saved by some versions only
+                digest.update(f"{name}{tuple(tensor.shape)}{tensor.dtype}".encode())
+                digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _document_modules(model) -> list | None:
+    """The modules that encode a document: a Router's document route, or the whole model."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.base.modules import Router
+
+    if not isinstance(model, SentenceTransformer):
+        return None
+    modules = list(model.children())
+    if len(modules) == 1 and isinstance(modules[0], Router):
+        routes = modules[0].sub_modules
+        return list(routes["document"]) if "document" in routes else None
+    return modules
+
+
+def passages_key(passages: list[str]) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for text in passages:
+        digest.update(len(text).to_bytes(8, "little"))
+        digest.update(text.encode())
+    return digest.hexdigest()
+
+
+def vectors_path(encoder: str, passages: list[str]) -> Path:
+    return cache_folder() / FOLDER / f"{encoder}-{passages_key(passages)}.npy"
+
+
+def encoded_corpus(model, passages: list[str], encode: Callable[[], object], advance: Callable[[list[str]], None]):
+    """The passages' vectors (a float tensor, one row a passage): kept ones when this encoder has
+    encoded these passages before (`advance(passages)` then reports them done at once), else
+    `encode()`'s, kept for next time."""
+    import numpy as np
+    import torch
+
+    encoder = encoder_key(model)
+    path = None if encoder is None else vectors_path(encoder, passages)
+    kept = _load(path, len(passages))
+    if kept is not None:
+        advance(passages)
+        return torch.from_numpy(kept)
+    vectors = encode()
+    if path is not None:
+        buffer = _npy_bytes(np.ascontiguousarray(vectors.detach().cpu().float().numpy()))
+        atomic_write_bytes(path, buffer)
+        _evict(path.parent, MAX_BYTES)
+    return vectors
+
+
+def _load(path: Path | None, rows: int):
+    import numpy as np
+
+    if path is None or not path.is_file():
+        return None
+    try:
+        vectors = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:  # unreadable: encode again, and the new file replaces it
+        log.warning("kept corpus vectors %s unreadable (%s): encoding again", path.name, exc)
+        return None
+    if vectors.ndim != 2 or vectors.shape[0] != rows:
+        return None
+    os.utime(path)  # recently used: evicted last
+    return vectors
+
+
+def _npy_bytes(array) -> bytes:
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _evict(folder: Path, max_bytes: int) -> None:
+    """Remove the least recently used files until the folder holds at most max_bytes."""
+    files = sorted(folder.glob("*.npy"), key=lambda path: path.stat().st_mtime, reverse=True)
+    total = 0
+    for path in files:
+        total += path.stat().st_size
+        if total > max_bytes:
+            path.unlink(missing_ok=True)
+
+
+@functools.lru_cache(maxsize=8)
+def model_encoder_key(model: str | None) -> str | None:
+    """encoder_key of a model by name (None: the bundled one); None when it does not load (the work
+    itself then says why)."""
+    try:
+        return encoder_key(load_embedder(model))
+    except (OSError, ValueError):  # RagtuneError is a ValueError, as are transformers' config errors
+        return None
+
+
+def encodes_corpus(model: str | None, passages: list[str], encoded: set[str] | None = None) -> bool:
+    """Whether running `model` on these passages encodes them, for an estimate: not when its encoder
+    has kept their vectors, nor when a model run before it in the same work has the same encoder
+    (`encoded`: the encoders of those models, to which this one's is added)."""
+    encoder = model_encoder_key(model)
+    if encoder is None:
+        return True
+    if encoder in (encoded if encoded is not None else ()) or vectors_path(encoder, passages).is_file():
+        return False
+    if encoded is not None:
+        encoded.add(encoder)
+    return True
