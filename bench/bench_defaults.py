@@ -72,7 +72,6 @@ from ragtune_core.questions import load_dataset  # noqa: E402
 from ragtune_core.routing import latest_comparison  # noqa: E402
 from ragtune_core.store import Workspace  # noqa: E402
 from ragtune_core.store.models import load_cross_encoder, load_embedder  # noqa: E402
-from ragtune_core.timing.pace import cache_folder  # noqa: E402
 
 SECTIONS = {"router": "Defaults: router", "qa": "Defaults: QA"}
 HANDWRITTEN = DATA / "router-handwritten.json"
@@ -421,7 +420,7 @@ def main() -> None:
     args = parser.parse_args()
     workspace = args.keep or Path(tempfile.mkdtemp(prefix="ragtune-defaults-"))
     # A user's first run on these documents: their passages encoded anew, not read from an earlier run.
-    shutil.rmtree(cache_folder() / corpus_vectors.FOLDER, ignore_errors=True)
+    shutil.rmtree(corpus_vectors.vectors_folder(), ignore_errors=True)
     sections = {
         "router": lambda ws: router_section(ws, args.seeds_recipe),
         "qa": lambda ws: qa_section(ws, reranker=not args.no_reranker),

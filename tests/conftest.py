@@ -17,6 +17,15 @@ from ragtune_core.store.workspace import Workspace  # noqa: E402
 from tests.fake_pace import MEASURED_PACE  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def own_corpus_vectors(tmp_path, monkeypatch):
+    """Each test encodes its corpora anew: vectors an earlier test kept (evaluation.corpus_vectors) would
+    change what it sees, its progress and its encoder's calls."""
+    from ragtune_core.evaluation import corpus_vectors
+
+    monkeypatch.setattr(corpus_vectors, "vectors_folder", lambda: tmp_path / "corpus-vectors")
+
+
 @pytest.fixture
 def workspace(tmp_path) -> Workspace:
     return Workspace(tmp_path / "workspace")

@@ -18,7 +18,6 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 from ..store.files import atomic_write_bytes
@@ -68,33 +67,41 @@ def passages_key(passages: list[str]) -> str:
     digest = hashlib.blake2b(digest_size=16)
     for text in passages:
         digest.update(len(text).to_bytes(8, "little"))
-        digest.update(text.encode())
+        digest.update(text.encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
 
 
+def vectors_folder() -> Path:
+    return cache_folder() / FOLDER
+
+
 def vectors_path(encoder: str, passages: list[str]) -> Path:
-    return cache_folder() / FOLDER / f"{encoder}-{passages_key(passages)}.npy"
+    return vectors_folder() / f"{encoder}-{passages_key(passages)}.npy"
 
 
-def encoded_corpus(model, passages: list[str], encode: Callable[[], object], advance: Callable[[list[str]], None]):
-    """The passages' vectors (a float tensor, one row a passage): kept ones when this encoder has
-    encoded these passages before (`advance(passages)` then reports them done at once), else
-    `encode()`'s, kept for next time."""
-    import numpy as np
+def kept_vectors(model, passages: list[str]):
+    """The passages' vectors as `model`'s document encoder encoded them in an earlier run (a float
+    tensor on the model's device, one row a passage), or None."""
     import torch
 
     encoder = encoder_key(model)
-    path = None if encoder is None else vectors_path(encoder, passages)
-    kept = _load(path, len(passages))
-    if kept is not None:
-        advance(passages)
-        return torch.from_numpy(kept)
-    vectors = encode()
-    if path is not None:
-        buffer = _npy_bytes(np.ascontiguousarray(vectors.detach().cpu().float().numpy()))
-        atomic_write_bytes(path, buffer)
+    kept = None if encoder is None else _load(vectors_path(encoder, passages), len(passages))
+    return None if kept is None else torch.from_numpy(kept).to(model.device)
+
+
+def keep_vectors(model, passages: list[str], vectors) -> None:
+    """Keep the passages' vectors as `model`'s document encoder encoded them, for the next run."""
+    import numpy as np
+
+    encoder = encoder_key(model)
+    if encoder is None:
+        return
+    path = vectors_path(encoder, passages)
+    try:
+        atomic_write_bytes(path, _npy_bytes(np.ascontiguousarray(vectors.detach().cpu().float().numpy())))
         _evict(path.parent, MAX_BYTES)
-    return vectors
+    except OSError as exc:  # a full or read-only cache costs the next run an encoding, not this run its result
+        log.warning("could not keep corpus vectors in %s: %s", path.parent, exc)
 
 
 def _load(path: Path | None, rows: int):
@@ -143,11 +150,10 @@ def model_encoder_key(model: str | None) -> str | None:
         return None
 
 
-def encodes_corpus(model: str | None, passages: list[str], encoded: set[str] | None = None) -> bool:
-    """Whether running `model` on these passages encodes them, for an estimate: not when its encoder
-    has kept their vectors, nor when a model run before it in the same work has the same encoder
-    (`encoded`: the encoders of those models, to which this one's is added)."""
-    encoder = model_encoder_key(model)
+def encodes_corpus(encoder: str | None, passages: list[str], encoded: set[str] | None = None) -> bool:
+    """Whether a run of the document encoder `encoder` (encoder_key; None: one not keyed) encodes these
+    passages: not when their vectors are kept, nor when a model run before it in the same work has the
+    same encoder (`encoded`: the encoders of those models, to which this one is added)."""
     if encoder is None:
         return True
     if encoder in (encoded if encoded is not None else ()) or vectors_path(encoder, passages).is_file():

@@ -16,7 +16,7 @@ from ..questions.qa_dataset import QADataset
 from ..timing.pace import Component, Pace, machine_pace, token_counter
 from ..timing.work import Estimate, sorted_batch_tokens
 from .blend import saved_blend
-from .corpus_vectors import encodes_corpus
+from .corpus_vectors import encodes_corpus, model_encoder_key
 from .retrieval import part_questions
 
 START, FIRST_STAGE, RERANKING, ENCODING = "start", "first stage", "reranking", "encoding"
@@ -64,7 +64,7 @@ def evaluation_phases(
     for index, model in enumerate(models):
         lengths = token_counter(model, ENCODER_LENGTH)
         tokens = sorted_batch_tokens(lengths(questions.queries.values()))
-        if encodes_corpus(model, passages, encoded):
+        if encodes_corpus(model_encoder_key(model), passages, encoded):
             tokens += sorted_batch_tokens(lengths(passages))
         phase = FIRST_STAGE if cross_encoders and index == 0 else ENCODING
         phases.add(phase, pace_of(model).forward_seconds(tokens), Component.ENCODING)

@@ -32,11 +32,10 @@ from .retrieval import (
     Progress,
     RetrievalReport,
     Saved,
-    encode_corpus,
+    corpus_and_progress,
     encode_in_slices,
     load_part,
     part_questions,
-    progress_counter,
     query_result,
     rank_passages,
     save_report,
@@ -98,17 +97,13 @@ def first_stage(
     convert_to_tensor=True, show_progress_bar=False)` returning a tensor; its encode_query and
     encode_document are used when it has them, as evaluation.retrieval does.
     """
-    import torch
 
     part, questions = part_questions(dataset, part)
     corpus_ids = list(dataset.corpus)
     passages, question_texts = list(dataset.corpus.values()), list(questions.queries.values())
-    advance = progress_counter(on_progress, question_texts + (passages if corpus_embeddings is None else []))
-    if corpus_embeddings is None:
-        corpus_embeddings = encode_corpus(embedder, passages, batch_size, advance)
-    corpus_embeddings = torch.as_tensor(corpus_embeddings)
-    if corpus_embeddings.shape[0] != len(corpus_ids):
-        raise ValueError(f"{corpus_embeddings.shape[0]} corpus embeddings for {len(corpus_ids)} passages")
+    corpus_embeddings, advance = corpus_and_progress(
+        embedder, passages, question_texts, batch_size, on_progress, corpus_embeddings
+    )
     encode_query = getattr(embedder, "encode_query", embedder.encode)
     started = time.perf_counter()
     query_embeddings = encode_in_slices(encode_query, question_texts, batch_size, advance)

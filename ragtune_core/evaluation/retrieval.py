@@ -21,6 +21,7 @@ from ..store.files import write_json
 from ..store.models import load_embedder, resolve_model
 from ..store.shapes import FILE_SHAPE
 from ..store.workspace import Workspace, load_saved_results, new_id, unreadable_results
+from .corpus_vectors import encoder_key, encodes_corpus, keep_vectors, kept_vectors
 from .metrics import METRIC_NAMES, TOP_K, EvaluationError, QueryResult, metric_matrix
 
 log = logging.getLogger(__name__)
@@ -87,18 +88,13 @@ def evaluate_retrieval(
         report = evaluate_retrieval(load_embedder("models/cities-minilm"), dataset, "cities-minilm", part="val")
         print(report.metrics["accuracy@5"], report.metrics["mrr@10"])
     """
-    import torch
 
     part, queries = part_questions(dataset, part)
     corpus_ids = list(dataset.corpus)
     passages, questions = list(dataset.corpus.values()), list(queries.queries.values())
-    report_progress = progress_counter(on_progress, questions + (passages if corpus_embeddings is None else []))
-    if corpus_embeddings is None:
-        corpus_embeddings = encode_corpus(model, passages, batch_size, report_progress)
-    else:
-        corpus_embeddings = torch.as_tensor(corpus_embeddings)
-        if corpus_embeddings.shape[0] != len(corpus_ids):
-            raise ValueError(f"{corpus_embeddings.shape[0]} corpus embeddings for {len(corpus_ids)} passages")
+    corpus_embeddings, report_progress = corpus_and_progress(
+        model, passages, questions, batch_size, on_progress, corpus_embeddings
+    )
     started = time.perf_counter()
     query_embeddings = encode_in_slices(model.encode_query, questions, batch_size, report_progress)
     scores, ranked = rank_passages(query_embeddings, corpus_embeddings, sorted_positions(corpus_ids))
@@ -142,16 +138,14 @@ def evaluate_models(
     part = check_part(part)
     dataset = load_part(ws, dataset_id, part, sample)
     questions = list(dataset.subset(None if part == "all" else part).queries.values())
-    for spec in models:
-        load_embedder(spec.path)
-    work_per_model = text_work(list(dataset.corpus.values()) + questions)
+    works = encoding_works([load_embedder(spec.path) for spec in models], list(dataset.corpus.values()), questions)
     reports = []
     for index, spec in enumerate(models):
-        offset = index * work_per_model
+        offset = sum(works[:index])
 
         def model_progress(done: int, total: int, message: str, offset=offset, label=spec.label) -> None:
             if on_progress:
-                on_progress(offset + done, work_per_model * len(models), f"{label}: {message}")
+                on_progress(offset + done, sum(works), f"{label}: {message}")
 
         model = load_embedder(spec.path)
         report = evaluate_retrieval(model, dataset, spec.label, part, batch_size, on_progress=model_progress)
@@ -159,6 +153,16 @@ def evaluate_models(
         if on_saved:
             on_saved(reports[-1])
     return reports
+
+
+def encoding_works(models: list, passages: list[str], questions: list[str]) -> list[int]:
+    """What evaluating each model encodes, in text_work: the questions, and the passages unless their
+    vectors are kept or a model before it has the same document encoder (corpus_vectors)."""
+    encoded: set[str] = set()
+    return [
+        text_work(questions + (passages if encodes_corpus(encoder_key(model), passages, encoded) else []))
+        for model in models
+    ]
 
 
 def load_part(ws: Workspace, dataset_id: str, part: str, sample: int | None = None) -> QADataset:
@@ -208,16 +212,34 @@ def progress_counter(on_progress: Progress | None, texts: list[str]) -> Callable
     return advance
 
 
-def encode_corpus(model, passages: list[str], batch_size: int, advance: Callable[[list[str]], None]):
-    """The passages encoded by the model's document encoder (`encode_document`, else `encode`): the
-    vectors kept from an earlier run of the same encoder on the same passages, where there are some
-    (corpus_vectors)."""
-    from .corpus_vectors import encoded_corpus
+def corpus_and_progress(
+    model,
+    passages: list[str],
+    questions: list[str],
+    batch_size: int,
+    on_progress: Progress | None,
+    corpus_embeddings=None,
+):
+    """The passages' vectors, and the progress counter (progress_counter) of the questions left to encode.
 
-    encode_document = getattr(model, "encode_document", model.encode)
-    return encoded_corpus(
-        model, passages, lambda: encode_in_slices(encode_document, passages, batch_size, advance), advance
-    )
+    The vectors are `corpus_embeddings` where given, else those kept from an earlier run of the same
+    document encoder (corpus_vectors), else encoded now by `encode_document` (`encode` for an encoder
+    without it) and kept. The progress counts only what this call and its caller encode: kept passages
+    take no time, and counting them would make the time left of what does take time look slow.
+    """
+    import torch
+
+    if corpus_embeddings is None:
+        corpus_embeddings = kept_vectors(model, passages)
+    if corpus_embeddings is not None:
+        corpus_embeddings = torch.as_tensor(corpus_embeddings)
+        if corpus_embeddings.shape[0] != len(passages):
+            raise ValueError(f"{corpus_embeddings.shape[0]} corpus embeddings for {len(passages)} passages")
+        return corpus_embeddings, progress_counter(on_progress, questions)
+    advance = progress_counter(on_progress, passages + questions)
+    encoded = encode_in_slices(getattr(model, "encode_document", model.encode), passages, batch_size, advance)
+    keep_vectors(model, passages, encoded)
+    return encoded, advance
 
 
 def encode_in_slices(encode, texts: list[str], batch_size: int, advance: Callable[[list[str]], None]):

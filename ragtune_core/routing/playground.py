@@ -12,7 +12,7 @@ import numpy as np
 
 from ..corpus.chunking import split_sentences
 from ..corpus.documents import Chunk, Document
-from ..evaluation.retrieval import encode_corpus
+from ..evaluation.retrieval import corpus_and_progress
 from ..llm.client import Completion, complete_many
 from ..llm.config import LLMConfig
 from ..questions.router.tools import RoutingError
@@ -46,7 +46,7 @@ def retrieve(embedder, chunks: list[Chunk], query: str, top_k: int = 5) -> list[
     if not chunks:
         return []
     texts = [c.text for c in chunks]  # a document's vectors are kept: the next query encodes only itself
-    passages = normalize(encode_corpus(embedder, texts, ENCODE_BATCH, lambda batch: None), dim=-1).numpy()
+    passages = normalize(corpus_and_progress(embedder, texts, [], ENCODE_BATCH, None)[0], dim=-1).numpy()
     question = embedder.encode_query(
         [query], convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
     )[0]

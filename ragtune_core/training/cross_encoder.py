@@ -23,6 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..evaluation.blend import SCORES_ALONE, Blend, keep_blend
+from ..evaluation.corpus_vectors import encoder_key, encodes_corpus
 from ..evaluation.metrics import TOP_K
 from ..evaluation.reranking import (
     RERANK_TOP_K,
@@ -147,7 +148,9 @@ def train_cross_encoder(
     sample_size = validation_questions(dataset, top_k, config.max_length)
     val_sample, test_part = validation_sample(dataset, sample_size), test_sample(dataset, sample_size)
     # One "prepare" progress over the rankings: the corpus and validation questions, then the train (and test) ones.
-    val_work = text_work([*dataset.corpus.values(), *val_sample.subset(VAL).queries.values()])
+    passages = list(dataset.corpus.values())
+    corpus_work = text_work(passages) if encodes_corpus(encoder_key(embedder), passages) else 0
+    val_work = corpus_work + text_work(list(val_sample.subset(VAL).queries.values()))
     train_work = text_work(list(dataset.subset(TRAIN).queries.values()))
     all_work = val_work + train_work + text_work(list(test_part.queries.values()) if test_part else [])
 

@@ -17,7 +17,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from ..evaluation.corpus_vectors import encodes_corpus
+from ..evaluation.corpus_vectors import encodes_corpus, model_encoder_key
 from ..evaluation.metrics import TOP_K
 from ..evaluation.reranking import RERANK_TOP_K
 from ..questions.qa_dataset import TRAIN, VAL, QADataset
@@ -181,7 +181,7 @@ def _embedding_work(dataset: QADataset, config: EmbeddingTrainConfig) -> Trainin
     val_questions = sorted_batch_tokens(lengths(val.queries.values()))
     test_questions = sorted_batch_tokens(lengths(test.queries.values())) if test else 0.0
     if dataset.kind != "router":  # the base model's passage vectors may be kept (evaluation.corpus_vectors)
-        prepare = corpus if encodes_corpus(config.base_model, list(dataset.corpus.values())) else 0.0
+        prepare = corpus if encodes_corpus(model_encoder_key(config.base_model), list(dataset.corpus.values())) else 0.0
         return TrainingWork(prepare, padded_batch_tokens(questions, config.batch_size), val_questions, test_questions)
     passages = lengths(passage for _, passage in train.pairs())
     step = padded_batch_tokens(questions, config.batch_size) + padded_batch_tokens(passages, config.batch_size)
@@ -199,7 +199,9 @@ def _cross_encoder_work(dataset: QADataset, config: CrossEncoderTrainConfig) -> 
     sample = validation_questions(dataset, top_k, config.max_length)
     val, test = validation_sample(dataset, sample).subset(VAL), test_sample(dataset, sample)
     train, tested = dataset.subset(TRAIN), list(test.queries.values()) if test else []
-    passages = list(dataset.corpus.values()) if encodes_corpus(config.embedder, list(dataset.corpus.values())) else []
+    passages = list(dataset.corpus.values())
+    if not encodes_corpus(model_encoder_key(config.embedder), passages):
+        passages = []  # kept (evaluation.corpus_vectors): the first stage encodes its questions only
     first_stage = sum(
         map(
             sorted_batch_tokens,

@@ -26,7 +26,7 @@ import copy
 import torch
 from torch.nn.functional import cross_entropy, normalize
 
-from ..evaluation.retrieval import Progress, encode_corpus, progress_counter
+from ..evaluation.retrieval import Progress, corpus_and_progress
 from ..questions.qa_dataset import TRAIN, QADataset
 from .fit import EVAL_BATCH_SIZE, TrainerRecipe
 
@@ -83,7 +83,7 @@ def passage_embeddings(
 ):
     """Every passage of the corpus encoded once by the frozen document route, in corpus order."""
     passages = list(dataset.corpus.values())
-    encoded = encode_corpus(model, passages, batch_size, progress_counter(on_progress, passages))
+    encoded, _ = corpus_and_progress(model, passages, [], batch_size, on_progress)
     return normalize(encoded, dim=-1)
 
 

@@ -1,4 +1,5 @@
-"""Corpus vectors kept per document encoder: the same encoder never encodes the same passages twice."""
+"""Corpus vectors kept per document encoder: the same encoder never encodes the same passages twice.
+Each test keeps them in a folder of its own (conftest.own_corpus_vectors)."""
 
 import copy
 import os
@@ -7,23 +8,15 @@ import pytest
 import torch
 
 from ragtune_core.evaluation import corpus_vectors
-from ragtune_core.evaluation.corpus_vectors import encoder_key, encodes_corpus, vectors_path
+from ragtune_core.evaluation.corpus_vectors import encoder_key, encodes_corpus, model_encoder_key, vectors_path
 from ragtune_core.evaluation.duration import ENCODING, evaluation_phases
-from ragtune_core.evaluation.retrieval import encode_corpus
+from ragtune_core.evaluation.retrieval import corpus_and_progress, encoding_works, text_work
 from ragtune_core.questions.qa_dataset import QADataset
 from ragtune_core.store.models import load_embedder
 from ragtune_core.training.query_side import asymmetric
 from tests.fake_pace import MEASURED_PACE
 
 PASSAGES = [f"The {word} section of the report, paragraph {i}." for i, word in enumerate(["first", "second", "third"])]
-
-
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("RAGTUNE_CACHE", str(tmp_path))
-    corpus_vectors.model_encoder_key.cache_clear()
-    yield tmp_path / corpus_vectors.FOLDER
-    corpus_vectors.model_encoder_key.cache_clear()
 
 
 def counting(model, monkeypatch) -> list[int]:
@@ -46,28 +39,43 @@ def test_a_question_encoder_shares_its_base_models_document_encoder_and_other_we
     assert encoder_key(object()) is None  # a stand-in encoder is not keyed
 
 
-def test_the_same_encoder_reads_kept_vectors_and_reports_them_done(cache, monkeypatch):
+def vectors(model, passages=PASSAGES, questions=(), on_progress=None):
+    return corpus_and_progress(model, passages, list(questions), 2, on_progress)[0]
+
+
+def test_the_same_encoder_reads_kept_vectors_and_its_progress_counts_only_what_it_encodes(monkeypatch):
     first, second = load_embedder(None), asymmetric(copy.deepcopy(load_embedder(None)))
     first_calls, second_calls = counting(first, monkeypatch), counting(second, monkeypatch)
-    encoded = encode_corpus(first, PASSAGES, 2, lambda batch: None)
-    assert sum(first_calls) == len(PASSAGES) and vectors_path(encoder_key(first), PASSAGES).is_file()
     reported = []
-    kept = encode_corpus(second, PASSAGES, 2, reported.append)
-    assert second_calls == [] and reported == [PASSAGES]
-    assert torch.equal(kept, encoded.float())
-    encode_corpus(second, PASSAGES[:2], 2, lambda batch: None)  # other passages: encoded
+    encoded = vectors(first, questions=["a question"], on_progress=lambda *report: reported.append(report))
+    assert sum(first_calls) == len(PASSAGES) and vectors_path(encoder_key(first), PASSAGES).is_file()
+    assert reported[-1][1] == text_work([*PASSAGES, "a question"])  # still to encode: the question
+    reported.clear()
+    kept, advance = corpus_and_progress(second, PASSAGES, ["a question"], 2, lambda *report: reported.append(report))
+    advance(["a question"])
+    assert second_calls == [] and torch.equal(kept, encoded.float())
+    assert reported == [(text_work(["a question"]), text_work(["a question"]), "encoded 1/1 texts")]
+    vectors(second, PASSAGES[:2])  # other passages: encoded
     assert sum(second_calls) == 2
 
 
-def test_an_unreadable_file_is_encoded_again_and_replaced(cache, monkeypatch):
+def test_an_evaluation_counts_the_corpus_for_the_first_model_of_an_encoder_only():
+    base, tuned = load_embedder(None), asymmetric(copy.deepcopy(load_embedder(None)))
+    question = ["what does it say"]
+    assert encoding_works([base, tuned], PASSAGES, question) == [text_work(PASSAGES + question), text_work(question)]
+    vectors(base)
+    assert encoding_works([base, tuned], PASSAGES, question) == [text_work(question)] * 2
+
+
+def test_an_unreadable_file_is_encoded_again_and_replaced(monkeypatch):
     model = load_embedder(None)
     calls = counting(model, monkeypatch)
     path = vectors_path(encoder_key(model), PASSAGES)
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not an array")
-    vectors = encode_corpus(model, PASSAGES, 8, lambda batch: None)
-    assert calls == [3] and vectors.shape == (3, 384)
-    assert torch.equal(encode_corpus(model, PASSAGES, 8, lambda batch: None), vectors)
+    encoded = vectors(model)
+    assert calls == [3] and encoded.shape == (3, 384)
+    assert torch.equal(vectors(model), encoded)
     assert calls == [3]
 
 
@@ -80,7 +88,7 @@ def test_the_least_recently_used_files_go_over_the_size_bound(tmp_path):
     assert sorted(path.stem for path in tmp_path.glob("*.npy")) == ["middle", "new"]
 
 
-def test_an_estimate_counts_a_corpus_once_per_encoder_and_not_when_kept(cache):
+def test_an_estimate_counts_a_corpus_once_per_encoder_and_not_when_kept():
     dataset = QADataset(
         {"q": "what does the second section say"},
         dict(zip(["a", "b", "c"], PASSAGES, strict=True)),
@@ -94,7 +102,7 @@ def test_an_estimate_counts_a_corpus_once_per_encoder_and_not_when_kept(cache):
     one, twice = encoding_seconds([None]), encoding_seconds([None, None])
     question_only = twice - one
     assert 0 < question_only < one  # the second model of the same encoder encodes only the question
-    assert encodes_corpus(None, PASSAGES)
-    encode_corpus(load_embedder(None), PASSAGES, 8, lambda batch: None)
-    assert not encodes_corpus(None, PASSAGES)
+    assert encodes_corpus(model_encoder_key(None), PASSAGES)
+    vectors(load_embedder(None))
+    assert not encodes_corpus(model_encoder_key(None), PASSAGES)
     assert encoding_seconds([None]) == pytest.approx(question_only)
