@@ -12,6 +12,7 @@ from app_pages.widgets.job_panel import run_panel
 from app_pages.widgets.pickers import models_by_name
 from ragtune_core import jobs
 from ragtune_core.evaluation import RERANK_TOP_K, per_query_comparison
+from ragtune_core.evaluation.corpus_vectors import kept_files
 from ragtune_core.evaluation.duration import estimate_evaluation
 from ragtune_core.questions import EVALUATION_ONLY, QADataset, load_dataset
 from ragtune_core.questions.pickers import models_for_dataset
@@ -20,8 +21,11 @@ from ragtune_core.store import DEFAULT_BASE_MODEL, DatasetRecord
 
 
 @st.cache_data(show_spinner="Measuring how fast this machine encodes (once, a few seconds)…", max_entries=64)
-def estimated_evaluation(dataset_id: str, part: str, models: list, rerankers: list, held_out: list[str]) -> str:
-    """The evaluation's estimate in words: the dataset's part, then every question of each held-out set."""
+def estimated_evaluation(
+    dataset_id: str, part: str, models: list, rerankers: list, held_out: list[str], kept: frozenset[str]
+) -> str:
+    """The evaluation's estimate in words: the dataset's part, then every question of each held-out set;
+    estimated again once corpus vectors are kept (`kept`: corpus_vectors.kept_files)."""
     sets = [(d, load_dataset(workspace(), d), "all" if d in held_out else part) for d in [dataset_id, *held_out]]
     return estimate_evaluation(sets, models, rerankers, RERANK_TOP_K).describe()
 
@@ -86,7 +90,12 @@ def _evaluate_form(record: DatasetRecord, dataset: QADataset, datasets: list[Dat
     if chosen:
         with errors_shown(stop=False):
             estimate = estimated_evaluation(
-                record.id, part, [embedders[c] for c in chosen], [cross_encoders[r] for r in rerankers], held_out
+                record.id,
+                part,
+                [embedders[c] for c in chosen],
+                [cross_encoders[r] for r in rerankers],
+                held_out,
+                kept_files(),
             )
             st.caption(f"Estimated time on this machine: {estimate}.")
     if st.button("Evaluate", type="primary", disabled=not chosen, icon=":material/play_arrow:"):

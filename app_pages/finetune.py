@@ -13,6 +13,7 @@ from app_pages.widgets.errors import errors_shown
 from app_pages.widgets.job_panel import run_panel
 from app_pages.widgets.pickers import pick
 from ragtune_core import jobs
+from ragtune_core.evaluation.corpus_vectors import kept_files
 from ragtune_core.jobs.results import training_history
 from ragtune_core.questions import EVALUATION_ONLY, load_dataset
 from ragtune_core.questions.pickers import training_first
@@ -47,8 +48,9 @@ JOB_KINDS = {"embedding": jobs.JobKind.TRAIN_EMBEDDING, "cross_encoder": jobs.Jo
 
 
 @st.cache_data(show_spinner="Measuring how fast this machine trains (once, a few seconds)…", max_entries=64)
-def estimated_training(dataset, config, search) -> str:
-    """The training's estimate in words, kept for the same data and settings."""
+def estimated_training(dataset, config, search, kept: frozenset[str]) -> str:
+    """The training's estimate in words, kept for the same data, settings and kept corpus vectors
+    (corpus_vectors.kept_files)."""
     return estimate_training(dataset, config, search).describe()
 
 
@@ -82,7 +84,7 @@ if (
         st.caption(
             f"Training length: {planned_schedule(dataset, config).reason}. Each validation run is a "
             "candidate: the best one is kept, and training stops early once they stop improving. "
-            f"Estimated time on this machine: {estimated_training(dataset, config, search)}."
+            f"Estimated time on this machine: {estimated_training(dataset, config, search, kept_files())}."
         )
 
 if submitted:

@@ -79,6 +79,12 @@ def vectors_path(encoder: str, passages: list[str]) -> Path:
     return vectors_folder() / f"{encoder}-{passages_key(passages)}.npy"
 
 
+def kept_files() -> frozenset[str]:
+    """The names of the kept vectors' files: what an estimate kept for the same settings also depends on."""
+    folder = vectors_folder()
+    return frozenset(path.name for path in folder.glob("*.npy")) if folder.is_dir() else frozenset()
+
+
 def kept_vectors(model, passages: list[str]):
     """The passages' vectors as `model`'s document encoder encoded them in an earlier run (a float
     tensor on the model's device, one row a passage), or None."""

@@ -88,7 +88,6 @@ def evaluate_retrieval(
         report = evaluate_retrieval(load_embedder("models/cities-minilm"), dataset, "cities-minilm", part="val")
         print(report.metrics["accuracy@5"], report.metrics["mrr@10"])
     """
-
     part, queries = part_questions(dataset, part)
     corpus_ids = list(dataset.corpus)
     passages, questions = list(dataset.corpus.values()), list(queries.queries.values())
