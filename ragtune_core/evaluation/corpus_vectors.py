@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import os
+import weakref
 from pathlib import Path
 
 from ..store.files import atomic_write_bytes
@@ -28,25 +29,34 @@ log = logging.getLogger(__name__)
 
 FOLDER = "corpus-vectors"
 MAX_BYTES = 512 * 2**20  # about 150 corpora of two 10-Ks at 384 dimensions
+_KEYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> (its weights' versions, encoder_key)
 
 
 def encoder_key(model) -> str | None:
-    """A digest of what decides `model.encode_document`'s vectors; None for an encoder not keyed."""
+    """A digest of what decides `model.encode_document`'s vectors; None for an encoder not keyed.
+    Hashing the weights takes a tenth of a second: the digest is kept per model until a weight changes
+    (a tensor's version counts its in-place changes), so a run or a Playground query pays it once."""
     modules = _document_modules(model)
     if modules is None:
         return None
+    weights = [(module, sorted(module.state_dict().items())) for module in modules]
+    versions = tuple((tensor.data_ptr(), tensor._version) for _, state in weights for _, tensor in state)
+    kept = _KEYS.get(model)
+    if kept is not None and kept[0] == versions:
+        return kept[1]
     digest = hashlib.blake2b(digest_size=16)
     digest.update(json.dumps(model.prompts.get("document", ""), sort_keys=True).encode())
-    for module in modules:
+    for module, state in weights:
         settings = module.get_config_dict() if hasattr(module, "get_config_dict") else {}
         settings = {**settings, "max_seq_length": getattr(module, "max_seq_length", None)}
         digest.update(type(module).__qualname__.encode())
         digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
-        for name, tensor in sorted(module.state_dict().items()):
+        for name, tensor in state:
             if tensor.is_floating_point():  # integer buffers (position ids) are saved by some versions only
                 digest.update(f"{name}{tuple(tensor.shape)}{tensor.dtype}".encode())
                 digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
+    _KEYS[model] = (versions, digest.hexdigest())
+    return _KEYS[model][1]
 
 
 def _document_modules(model) -> list | None:
@@ -110,10 +120,10 @@ def keep_vectors(model, passages: list[str], vectors) -> None:
         log.warning("could not keep corpus vectors in %s: %s", path.parent, exc)
 
 
-def _load(path: Path | None, rows: int):
+def _load(path: Path, rows: int):
     import numpy as np
 
-    if path is None or not path.is_file():
+    if not path.is_file():
         return None
     try:
         vectors = np.load(path, allow_pickle=False)
@@ -160,10 +170,10 @@ def encodes_corpus(encoder: str | None, passages: list[str], encoded: set[str] |
     """Whether a run of the document encoder `encoder` (encoder_key; None: one not keyed) encodes these
     passages: not when their vectors are kept, nor when a model run before it in the same work has the
     same encoder (`encoded`: the encoders of those models, to which this one is added)."""
+    encoded = set() if encoded is None else encoded
     if encoder is None:
         return True
-    if encoder in (encoded if encoded is not None else ()) or vectors_path(encoder, passages).is_file():
+    if encoder in encoded or vectors_path(encoder, passages).is_file():
         return False
-    if encoded is not None:
-        encoded.add(encoder)
+    encoded.add(encoder)
     return True
