@@ -24,8 +24,8 @@ on the hand-written QA set (issue "questions people ask") the fine-tuned embeddi
 MRR@10 over the base, paired intervals above 0, no style losing, and the reranker above its first stage
 in MRR@10.
 Each run starts with no corpus vectors kept (evaluation.corpus_vectors), as a user's first run on these
-documents does. Each half runs torch on one thread (RAGTUNE_BENCH_THREADS, default 1), so the two halves can run side by
-side on two cores without fighting over them.
+documents does. Each half runs torch on one thread (RAGTUNE_BENCH_THREADS, default 1), so the two halves
+can run side by side on two cores without fighting over them.
 
     .venv/bin/python bench/bench_defaults.py                 # router and QA, about an hour on 2 CPU cores
     .venv/bin/python bench/bench_defaults.py --only router   # about 15 minutes
