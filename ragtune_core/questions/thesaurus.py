@@ -7,17 +7,23 @@ abbreviations ("Research and development (R&D)" gives "R&D" for the long form an
 folder in $RAGTUNE_WORDNET), for nouns with one sense in common use only (WordNet's tagged-sense
 counts), so "customers" gives "clients" and "complaint" (a grievance or an illness) nothing.
 Without WordNet the other two still work.
+
+WordNet's synonyms are kept only where the bundled embedding model finds them close to the word
+(`model_closeness`, cosine at least MIN_CLOSENESS): on two 10-Ks, one sense in use still gave
+"facility" -> "installation", "borrowings" -> "adoptions", "fair" -> "carnival" (0.16 to 0.24),
+where "customers" -> "clients" and "attorney" -> "lawyer" score 0.72 and 0.89.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache, lru_cache
 from pathlib import Path
 
 WORDNET_DIRS = ("/usr/share/wordnet", "/usr/local/share/wordnet", "/usr/share/wordnet/dict")
+MIN_CLOSENESS = 0.5  # the least cosine between a word and a WordNet synonym kept for it
 POS_FILES = {"n": "noun"}  # adjectives and verbs: their synonyms are mostly another sense's
 # "Full Name (ABBR)" or "Full Name ("ABBR")": the abbreviation's letters start the name's words.
 ABBREVIATION = re.compile(
@@ -95,12 +101,24 @@ def wordnet_dir() -> Path | None:
     return None
 
 
-class Thesaurus:
-    """Common synonyms of a word (WordNet, most frequent sense) and the corpus's abbreviations."""
+# closeness(word, candidates): the cosine of each candidate to the word
+Closeness = Callable[[str, tuple[str, ...]], list[float]]
 
-    def __init__(self, abbreviations: dict[str, str] | None = None, wordnet: Path | None = None):
+
+class Thesaurus:
+    """Common synonyms of a word (WordNet, most frequent sense, kept where `closeness` finds them close)
+    and the corpus's abbreviations."""
+
+    def __init__(
+        self,
+        abbreviations: dict[str, str] | None = None,
+        wordnet: Path | None = None,
+        closeness: Closeness | None = None,
+    ):
         self.abbreviations = dict(abbreviations or {})
         self.wordnet = wordnet
+        self.closeness = closeness or model_closeness
+        self._close: dict[str, tuple[str, ...]] = {}
 
     @classmethod
     def of(cls, texts: Iterable[str]) -> Thesaurus:
@@ -114,8 +132,25 @@ class Thesaurus:
         found = [self.abbreviations[lower]] if lower in self.abbreviations else []
         found += EVERYDAY.get(lower, ())
         if self.wordnet is not None:
-            found += _synonyms(self.wordnet, lower.replace(" ", "_"))
+            found += self._close_synonyms(lower)
         return [f for f in dict.fromkeys(found) if f != lower]
+
+    def _close_synonyms(self, word: str) -> tuple[str, ...]:
+        if word not in self._close:
+            synonyms = _synonyms(self.wordnet, word.replace(" ", "_"))
+            scores = self.closeness(word, synonyms) if synonyms else []
+            self._close[word] = tuple(s for s, score in zip(synonyms, scores, strict=True) if score >= MIN_CLOSENESS)
+        return self._close[word]
+
+
+def model_closeness(word: str, candidates: tuple[str, ...]) -> list[float]:
+    """The bundled embedding model's cosine between `word` and each candidate."""
+    from ..store.models import load_embedder
+
+    vectors = load_embedder(None).encode(
+        [word, *candidates], normalize_embeddings=True, convert_to_tensor=True, show_progress_bar=False
+    )
+    return (vectors[1:] @ vectors[0]).tolist()
 
 
 def find_abbreviations(texts: Iterable[str]) -> dict[str, str]:
@@ -176,8 +211,14 @@ def _synonyms(folder: Path, word: str) -> tuple[str, ...]:
                 if w != lemma and not w[0].isupper() and _index(folder, pos).get(w, (0, []))[0] > 0
             ]
             if common:
-                return tuple(w.replace("_", " ") + ("s" if plural and pos == "n" else "") for w in common[:3])
+                words = [w.replace("_", " ") for w in common[:3]]
+                return tuple(dict.fromkeys(_plural(w) for w in words)) if plural and pos == "n" else tuple(words)
     return ()
+
+
+def _plural(word: str) -> str:
+    """ "clients" for "client"; a word already plural as WordNet lists it ("dealings") stays."""
+    return word if word.endswith("s") else word + "s"
 
 
 def _lemmas(word: str) -> list[tuple[str, bool]]:

@@ -31,3 +31,22 @@ def test_wordnet_gives_synonyms_of_a_word_with_one_sense_in_use_only():
     assert "clients" in thesaurus.alternatives("customers")  # a plural gets plurals
     assert thesaurus.alternatives("complaint") == []  # a grievance or an illness: which one is a guess
     assert thesaurus.alternatives("current") == []
+
+
+@pytest.mark.skipif(wordnet_dir() is None, reason="WordNet (Debian's wordnet-base) is not installed")
+def test_a_wordnet_synonym_is_kept_only_where_the_closeness_finds_it_close():
+    def far(word, candidates):
+        return [0.0] * len(candidates)
+
+    thesaurus = Thesaurus(wordnet=wordnet_dir(), closeness=far)
+    assert thesaurus.alternatives("customers") == []
+    assert "sales" in thesaurus.alternatives("revenue")  # plain words of the trade are not WordNet's to judge
+
+
+@pytest.mark.skipif(wordnet_dir() is None, reason="WordNet (Debian's wordnet-base) is not installed")
+def test_the_bundled_model_refuses_another_senses_synonyms():
+    thesaurus = Thesaurus(wordnet=wordnet_dir())
+    assert thesaurus.alternatives("facility") == []  # not "installation"
+    assert thesaurus.alternatives("borrowings") == ["loans"]  # not "adoptions"
+    assert "lawyers" in thesaurus.alternatives("attorneys")
+    assert thesaurus.alternatives("transactions").count("dealings") == 1  # plural already, not "dealingss"
