@@ -91,16 +91,20 @@ def topic_queries(facts: Facts, rng: random.Random, name: str | None) -> list[Ca
     it defines ("what is express drive"), in the words of a search box."""
     owner = (name or ("the company" if facts.source == "report" else "it")).lower()
     fill = {"owner": owner, "owner_s": possessive(owner) if name else "the company's"}
-    templates = TEMPLATES["risk" if RISK.search(" ".join(s.text for s in facts.sentences)) else "about"]
+    risky = bool(RISK.search(" ".join(s.text for s in facts.sentences)))
+
+    def about(topic: str) -> str:  # a topic that names its risk already is asked about plainly ("credit risk")
+        templates = TEMPLATES["risk" if risky and "risk" not in topic else "about"]
+        return rng.choice(templates).format(topic=topic, **fill)
+
     found = []
     for heading, first in facts.headings:
         if len(heading.split()) <= 6:
-            topic = heading.lower()
-            found.append(Candidate(rng.choice(templates).format(topic=topic, **fill), "about", first))
+            found.append(Candidate(about(heading.lower()), "about", first))
     for i, sentence in enumerate(facts.sentences[:OPENING_SENTENCES]):
         phrases = [p for p in sentence.phrases if not name or p.lower() != name.lower()]
         if phrases:
-            found.append(Candidate(rng.choice(templates).format(topic=phrases[0].lower(), **fill), "about", i))
+            found.append(Candidate(about(phrases[0].lower()), "about", i))
     for candidate in FACT_KINDS[0](facts, rng):  # defined terms
         term = re.search(r'"([^"]+)"', candidate.text)
         if term:

@@ -1,4 +1,5 @@
 import json
+import random
 import re
 
 import pytest
@@ -11,6 +12,8 @@ from ragtune_core.questions.generation import GenerationRequest, build_dataset, 
 from ragtune_core.questions.generators import GeneratedQuestion, GenerationError
 from ragtune_core.questions.llm_generator import LLMQuestionGenerator, estimate_llm_usage
 from ragtune_core.questions.offline import OfflineQuestionGenerator
+from ragtune_core.questions.offline_facts import Vocabulary, chunk_facts
+from ragtune_core.questions.offline_styles import topic_queries
 from ragtune_core.questions.prompts import DEFAULT_QA_PROMPT, parse_questions, render_prompt
 from ragtune_core.questions.qa_dataset import QADataset, load_dataset, save_dataset
 from tests.fake_openai import FakeOpenAIServer
@@ -175,6 +178,18 @@ def test_offline_generator_asks_each_chunk_in_the_styles_people_search_in():
     for chunk in chunks:
         assert len(by_chunk[chunk.chunk_id]) == 4
         assert not any(_copied_run(q, chunk.text) for q in by_chunk[chunk.chunk_id])
+
+
+def test_a_topic_that_names_its_risk_is_not_asked_about_its_risks():
+    text = (
+        "Counterparty credit risk could adversely affect our reinsurance recoveries. Our reinsurers may not "
+        "be able to pay claims, and we may not be able to recover amounts owed to us."
+    )
+    chunk = Chunk("lyft-risk", "lyft", text, section="Counterparty Credit Risk")
+    facts = chunk_facts(chunk, Vocabulary.of([chunk]))
+    asked = [c.text for seed in range(20) for c in topic_queries(facts, random.Random(seed), "Lyft")]
+    assert any("counterparty credit risk" in q for q in asked), asked
+    assert not [q for q in asked if q.count("risk") > 1], asked  # not "counterparty credit risk risk"
 
 
 def test_offline_styles_are_checked():
