@@ -19,6 +19,7 @@ from .files import own_files
 
 DEFAULT_BASE_MODEL = "all-MiniLM-L6-v2 (bundled)"
 HUB_ID_OF_DEFAULT = "sentence-transformers/all-MiniLM-L6-v2"
+QUIET_BARS = ("Loading weights", "Writing model shards")  # transformers' bars over a model's weights
 EMBEDDING, CROSS_ENCODER, LLM = "embedding", "cross_encoder", "llm"  # the kinds of model, as the catalogue stores them
 _UNCOMPRESSED_SUFFIXES = {".safetensors", ".bin", ".pt", ".onnx"}  # weights barely compress
 HUB_PREFIX = "hf:"  # marks a name as a Hugging Face Hub id
@@ -113,6 +114,7 @@ def load_model(kind: str, name: str | None = None, **options):
     folder is loaded without asking the Hub; ModelNotFound when it does not load."""
     from sentence_transformers import CrossEncoder, SentenceTransformer
 
+    quiet_model_bars()
     path = resolve_model(name)
     model_class, what = (CrossEncoder, "cross-encoder") if kind == CROSS_ENCODER else (SentenceTransformer, "model")
     if kind == CROSS_ENCODER:
@@ -124,6 +126,18 @@ def load_model(kind: str, name: str | None = None, **options):
     if path == str(bundled_model_path()):
         model.model_card_data.base_model = HUB_ID_OF_DEFAULT  # so a card says what it was fine-tuned from
     return model
+
+
+def quiet_model_bars() -> None:
+    """Leave out transformers' bars over reading a model's weights and writing them (QUIET_BARS): three
+    lines of every CLI command and job log that say nothing the command's own progress does not. Downloads
+    keep theirs."""
+    from transformers.utils import logging
+
+    def hook(factory, args, kwargs):
+        return factory(*args, **({**kwargs, "disable": True} if kwargs.get("desc") in QUIET_BARS else kwargs))
+
+    logging.set_tqdm_hook(hook)
 
 
 def freeze_word_embeddings(model) -> None:
