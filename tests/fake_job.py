@@ -27,8 +27,8 @@ class FakeContext:
     def progress(self, done: int, total: int, message: str | None = None, force: bool = False) -> None:
         self.progress_calls.append((done, total, message))
 
-    def expect_share(self, share: float) -> None:
-        self.expected_share = share
+    def count_in_estimated_seconds(self, expected_share: float = 1.0) -> None:
+        self.expected_share = expected_share
 
     def note(self, message: str) -> None:
         """A passing state on the progress line, as JobContext.note shows it."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from ..timing.work import Eta, clock
+from ..timing.work import UNIT_SECONDS, Eta, clock
 
 
 class ProgressPrinter:
@@ -34,7 +34,7 @@ class EtaPrinter:
 
     def __init__(self, label: str, expected_share: float = 1.0):
         self._lines = ProgressPrinter(label)
-        self._eta = Eta(expected_share=expected_share)
+        self._eta = Eta(expected_share=expected_share, unit_seconds=UNIT_SECONDS)
 
     def __call__(self, done: int, total: int, message: str) -> None:
         elapsed = command_seconds()  # the estimate counts loading the libraries and the model too

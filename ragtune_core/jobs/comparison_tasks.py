@@ -56,6 +56,7 @@ def _evaluation_meter(ctx, sets: list[tuple[str, str]], models: list, rerankers:
     named = [(dataset_id, load_dataset(ctx.workspace, dataset_id), part) for dataset_id, part in sets]
     estimate = estimate_evaluation(named, [m.path for m in models], [r.path for r in rerankers], RERANK_TOP_K)
     ctx.emit(EventKind.DURATION, estimated_seconds=estimate.seconds, phases=estimate.phases)
+    ctx.count_in_estimated_seconds()
     return Meter(estimate, ctx.progress, ctx.elapsed)
 
 

@@ -94,7 +94,7 @@ def _train(ctx, params: dict, config_class: type) -> TrainingRunResult:
     search = SearchSettings(**params["search"]) if params.get("search") else None
     plan = estimate_training(load_dataset(ctx.workspace, params["dataset_id"]), config, search)
     ctx.emit(EventKind.DURATION, estimated_seconds=plan.expected_seconds, phases=plan.estimate.phases)
-    ctx.expect_share(plan.expected_part)
+    ctx.count_in_estimated_seconds(plan.expected_part)
     meter = TrainingMeter(plan, ctx.progress, lambda event, data: ctx.emit(event, **data), ctx.elapsed)
     with stop_when((ctx.run_dir / STOP_REQUEST).exists):  # a stat call after each step
         result = train_and_register(

@@ -20,6 +20,7 @@ from ..runs import EventKind, JobState
 from ..store.files import read_json
 from ..store.shapes import FILE_SHAPE, expect
 from ..store.workspace import Workspace
+from ..timing.work import UNIT_SECONDS
 from .runner import events_path, finish_status, load_status, write_status
 from .tasks import TASKS
 
@@ -52,9 +53,11 @@ class JobContext:
             write_status(self.workspace, self._status)
             self._last_write = now
 
-    def expect_share(self, share: float) -> None:
-        """Of its total work, what the run is expected to do (timing.Eta.expected_share): its ETA aims there."""
-        self._status.eta.expected_share = share
+    def count_in_estimated_seconds(self, expected_share: float = 1.0) -> None:
+        """The run reports its progress in a timing.Meter's units, estimated seconds (Eta.unit_seconds), and
+        of its total work is expected to do `expected_share` (Eta.expected_share): its ETA aims there."""
+        self._status.eta.expected_share = expected_share
+        self._status.eta.unit_seconds = UNIT_SECONDS
 
     def complete(self, message: str) -> None:
         """The bar full, with the run's closing line (what it reached)."""

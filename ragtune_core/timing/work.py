@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .pace import Component
 
 SCALE = 10  # progress units a second of estimated work: tenths, so short phases still move the bar
+UNIT_SECONDS = 1 / SCALE  # estimated seconds a unit of a Meter's progress stands for (Eta.unit_seconds)
 PADDING_SAMPLES = 64  # random batches drawn to measure a training batch's padding
 
 
@@ -65,7 +66,10 @@ class Eta:
     the CLI and a job's status both show. Before that report the run started: it loaded libraries and a
     model, a cost paid once and the least sure part of an estimate (11 s against 5 s estimated in one
     run), which timed with the work made a router training's ETA at 10% 2.6 times the time really left.
-    Until work has been done since that report, the pace of the whole run."""
+    Until work has been done since that report: where progress counts estimated seconds (`unit_seconds`,
+    a Meter's), the estimate's own time left, since the start's error says nothing of the work's pace (a
+    first QA training's start took 22 s against 17 s estimated, and the whole run's pace then said 208 s
+    left for 113); else the pace of the whole run."""
 
     mark_seconds: float | None = None  # the run's elapsed seconds at its first report with work done
     mark_done: int = 0  # ... and its work done then
@@ -73,6 +77,7 @@ class Eta:
     # between its earliest stop and its last step (training.duration.expected_share). The ETA aims there
     # until the run passes it, then at the whole.
     expected_share: float = 1.0
+    unit_seconds: float | None = None  # estimated seconds a unit of progress stands for (Meter: 1 / SCALE)
 
     def report(self, elapsed: float, done: int) -> None:
         """Note a progress report: the run's first with work done marks where its pace is measured from."""
@@ -85,6 +90,8 @@ class Eta:
         aim = expected if done < expected else total
         if self.mark_seconds is not None and done > self.mark_done and elapsed > self.mark_seconds:
             return eta_seconds(elapsed - self.mark_seconds, done - self.mark_done, aim - self.mark_done)
+        if self.unit_seconds is not None and done > 0:
+            return max(0.0, aim - done) * self.unit_seconds
         return eta_seconds(elapsed, done, aim)
 
 

@@ -11,7 +11,7 @@ from ragtune_core.jobs.runner import JobStatus, load_status, write_status
 from ragtune_core.runs import JobState
 from ragtune_core.timing import Component, Estimate, Eta, Meter, Timed, eta_seconds, pace
 from ragtune_core.timing.pace import Pace, Work, machine_pace
-from ragtune_core.timing.work import clock, duration, padded_batch_tokens, when
+from ragtune_core.timing.work import UNIT_SECONDS, clock, duration, padded_batch_tokens, when
 from tests.fake_clock import StoppedClock
 
 PACE = Pace(forward_tokens_per_second=1000.0, train_tokens_per_second=250.0, train_step_seconds=0.5, start_seconds=10.0)
@@ -54,6 +54,7 @@ def test_the_eta_leaves_out_a_slow_start_alike_in_the_cli_and_in_a_jobs_status(w
     monkeypatch.setattr(runner, "time", SimpleNamespace(time=fake))
     progress.command_started()
     status = JobStatus(run_id="run-eta", kind=JobKind.SLEEP, state=JobState.RUNNING, started=fake())
+    status.eta.unit_seconds = UNIT_SECONDS  # as JobContext.count_in_estimated_seconds sets it
     printer, said = progress.EtaPrinter("train"), {}
 
     def report(done: int, total: int, message: str) -> None:
@@ -70,7 +71,9 @@ def test_the_eta_leaves_out_a_slow_start_alike_in_the_cli_and_in_a_jobs_status(w
     assert eta_seconds(16.0, 100, 1000) == pytest.approx(144.0)  # the whole run's pace: 1.6 times too long
     assert said[100] == pytest.approx(90.0)
     assert all(said[50 + 10 * second] == pytest.approx(95 - second) for second in range(1, 96))
-    assert said[50] == pytest.approx(11 / 50 * 950)  # the first report has no pace of its own yet: not None
+    # The first report has no pace of its own yet: the estimate's own time left, not the whole run's pace
+    # (11 / 50 * 950 = 209 s, the start's 6 s late taken for the work's pace).
+    assert said[50] == pytest.approx(95.0)
     assert re.search(r"^train: 10% · 16s elapsed · 1m 30s left · second 5$", capsys.readouterr().err, re.M)
     fake.now = 1016.0
     status.done = 100
@@ -87,6 +90,16 @@ def test_no_eta_before_any_work_and_the_whole_runs_pace_until_work_follows_the_f
     assert eta.seconds_left(20.0, 60, 100) == pytest.approx(10.0)  # 40 in 10 s since the mark: 40 left
     assert eta.seconds_left(20.0, 20, 100) == pytest.approx(80.0)  # nothing since the mark: 20 in 20 s
     assert eta.seconds_left(30.0, 100, 100) == 0.0
+
+
+def test_where_progress_counts_estimated_seconds_the_first_report_says_the_estimates_time_left():
+    """A first QA training: at its first report, 17 s of its 174 s estimated done in 22 s, the start late."""
+    eta = Eta(unit_seconds=UNIT_SECONDS)
+    eta.report(22.0, 170)
+    assert eta.seconds_left(22.0, 170, 1740) == pytest.approx(157.0)
+    assert Eta().seconds_left(22.0, 170, 1740) == pytest.approx(22 / 170 * 1570)  # counted in other units
+    eta.report(31.0, 270)
+    assert eta.seconds_left(31.0, 270, 1740) == pytest.approx(9 / 100 * 1470)  # the work's pace since then
 
 
 def test_an_eta_aims_at_the_expected_part_of_the_work_until_the_run_passes_it():
@@ -178,7 +191,7 @@ def test_a_finished_run_moves_the_kept_pace_halfway_towards_what_it_showed(tmp_p
     assert learned.train_tokens_per_second == pytest.approx(500.0)  # halfway, geometrically: 2x
     assert learned.train_step_seconds == pytest.approx(0.25)
     assert (learned.forward_tokens_per_second, learned.start_seconds) == (1000.0, 10.0)  # not what it showed
-    pace.learn_pace(None, training, {Component.TRAINING: Timed(20.0, 10.0)})  # too short to tell
+    pace.learn_pace(None, training, {Component.TRAINING: Timed(10.0, 5.0)})  # too short to tell
     pace.learn_pace(None, training, {Component.TRAINING: Timed(1000.0, 100.0)})  # 10x off: a stall, not a pace
     assert machine_pace(None, training) == learned
 

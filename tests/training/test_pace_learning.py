@@ -7,6 +7,7 @@ import pytest
 
 from ragtune_core.runs import EventKind
 from ragtune_core.timing import Eta, Pace, Work, machine_pace
+from ragtune_core.timing.work import UNIT_SECONDS
 from ragtune_core.training.config import CrossEncoderTrainConfig, EmbeddingTrainConfig
 from ragtune_core.training.duration import (
     FIRST_SHARES,
@@ -82,7 +83,7 @@ def run_training(pace: Pace, work: TrainingWork = WORK) -> Run:
     TrainingMeter, its events as fit_and_publish emits them: the passages encoded, the base model's
     validation run (and test run), the schedule, steps with a validation run every EVAL_STEPS, (the kept
     model's test run,) the model kept."""
-    clock, eta, tenth = StoppedClock(), Eta(), []
+    clock, eta, tenth = StoppedClock(), Eta(unit_seconds=UNIT_SECONDS), []  # as the CLI's EtaPrinter
 
     def report(done: int, total: int, message: str) -> None:
         eta.report(clock(), done)
