@@ -55,7 +55,7 @@ def test_each_component_moves_halfway_towards_its_own_phases_and_the_others_stay
     timed = {
         Component.ENCODING: Timed(100.0, 150.0),  # 1.5 times slower than estimated
         Component.TRAINING: Timed(360.0, 300.0),  # 1.2 times faster
-        Component.START: Timed(10.0, 12.0),  # too short to tell
+        Component.START: Timed(4.0, 5.0),  # too short to tell
     }
     learn_pace(None, Work.EMBEDDING_TRAINING, timed)
     learned = machine_pace(None, Work.EMBEDDING_TRAINING)
