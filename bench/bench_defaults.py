@@ -85,6 +85,7 @@ SEEDS_RECIPE = ["--epochs", "30", "--batch-size", "10", "--lr", "2e-5", "--patie
 # Every command whose summary holds an estimate: what it said before it started, what it took, and its ETA
 # when a tenth of its work was done.
 TIMED: list[dict] = []
+MIN_LEFT_JUDGED = 2  # seconds: an ETA with less left is a whole-second clock's rounding, not a pace
 PROGRESS_LINE = re.compile(r"(\d+)% · (?:(\d+)m )?(\d+)s elapsed · (?:(\d+)m )?(\d+)s left")
 
 
@@ -138,7 +139,8 @@ def timing_table() -> str:
         if run["eta"]:
             elapsed, said = run["eta"]
             left = run["seconds"] - elapsed
-            eta = f"{said:.0f} s | {left:.0f} s | {said / max(left, 1e-9):.2f}"
+            judged = f"{said / left:.2f}" if left >= MIN_LEFT_JUDGED else f"— (under {MIN_LEFT_JUDGED} s left)"
+            eta = f"{said:.0f} s | {left:.0f} s | {judged}"
         lines.append(
             f"| `{run['command']}` | {run['estimated']:.0f} s | {run['seconds']:.0f} s | "
             f"{run['estimated'] / run['seconds']:.2f} | {eta} |"
@@ -148,7 +150,8 @@ def timing_table() -> str:
         [
             "Time: each command's estimate said before it started (targets: within ±30% of what it took) "
             "and its ETA when a tenth of its work was done (within ±20% of the time then left), "
-            "both from the `ragtune` CLI's output.",
+            "both from the `ragtune` CLI's output. The CLI's clock counts whole seconds: an ETA with less "
+            f"than {MIN_LEFT_JUDGED} s then left is not judged (a second off is half of it).",
             "",
             *lines,
         ]

@@ -48,3 +48,15 @@ def test_the_rerankers_gain_is_split_into_its_blend_without_its_score_and_what_i
     assert "(ce kept the blend: first stage 0.5, word match 0.2, its own score the rest)" in text
     parts = re.findall(r"(the blend without ce's score over emb|ce's score over that) ([+-]\d\.\d{3}) \[", text)
     assert [name for name, _ in parts] == ["the blend without ce's score over emb", "ce's score over that"]
+
+
+def test_the_timing_table_judges_an_eta_only_with_seconds_enough_left_to_read_it():
+    from bench.bench_defaults import TIMED, eta_at_a_tenth, timing_table
+
+    progress = "evaluate: 20% · 6s elapsed · 24s left · encoded 256/5015 texts\n"
+    TIMED.append({"command": "evaluate qa", "estimated": 24.0, "seconds": 25.0, "eta": eta_at_a_tenth(progress)})
+    TIMED.append({"command": "evaluate handwritten", "estimated": 5.0, "seconds": 6.0, "eta": (5.0, 0.0)})
+    rows = timing_table().splitlines()[-2:]
+    assert rows[0] == "| `evaluate qa` | 24 s | 25 s | 0.96 | 24 s | 19 s | 1.26 |"
+    assert rows[1] == "| `evaluate handwritten` | 5 s | 6 s | 0.83 | 0 s | 1 s | — (under 2 s left) |"
+    assert not TIMED  # a section's table takes its commands' times with it
