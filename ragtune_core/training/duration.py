@@ -2,8 +2,8 @@
 
 The estimate counts what the training will do, from the dataset and the settings, at the pace this
 machine measurably runs the model (timing.pace): the new process's start, the passages encoded
-before training, every planned validation run, the base model's included, and every optimizer step
-(tokens read forward and backward, padded to the batch's longest). A training that stops early
+before training, every planned validation run, the base model's included, the trainer's setup and
+every optimizer step (tokens read forward and backward, padded to the batch's longest). A training that stops early
 takes less than said; one with a hyperparameter search is as many trainings as fit its budget. Each
 phase names the component of the pace that governs it (plan_work), which its time, measured by
 the TrainingMeter, corrects at the training's end: validation runs are forward passes (texts encoded,
@@ -29,7 +29,10 @@ from .fit import test_sample, validation_sample
 from .register import planned_schedule, run_config
 from .search import SearchSettings
 
-START, PREPARE, VALIDATION, TRAINING = "start", "passages", "validation", "training"
+START, PREPARE, VALIDATION, SETUP, TRAINING = "start", "passages", "validation", "setup", "training"
+# The trainer's setup before its first step (its data loader and optimizer built, the first batch's warm-up),
+# in optimizer steps: 0.45 s for the router's embedding (0.15-s steps), about 2 s for the QA reranker (1-s steps).
+SETUP_STEPS = 3
 SAMPLED_PAIRS = 2000  # (question, passage) pairs drawn to measure a cross-encoder's pair lengths
 TEST_RUNS = 2  # the base model's and the kept model's measures on the test part, where the dataset has one
 
@@ -68,7 +71,8 @@ def work_of(dataset: QADataset, config: TrainConfig) -> Work:
 class TrainingPlan:
     """What a training will do and how long each part takes here."""
 
-    estimate: Estimate  # START, PREPARE (passages encoded before training), VALIDATION (its runs), TRAINING (steps)
+    # START, PREPARE (passages encoded before training), VALIDATION (its runs), SETUP (the trainer's), TRAINING (steps)
+    estimate: Estimate
     steps: int
     evaluations: int
     step_seconds: float
@@ -160,6 +164,7 @@ def plan_work(
     plan.estimate.add(START, pace.start_seconds, Component.START)
     plan.estimate.add(PREPARE, prepare * trials, Component.ENCODING)
     plan.estimate.add(VALIDATION, plan.validation_seconds * trials, work.validation)
+    plan.estimate.add(SETUP, SETUP_STEPS * step * trials, Component.TRAINING)
     plan.estimate.add(TRAINING, steps * step * trials, Component.TRAINING)
     return plan
 
@@ -232,8 +237,9 @@ class TrainingMeter:
     """A training's events (on_event) as progress in estimated seconds (timing.work.Meter, timing the
     phases on `clock`, the run's seconds so far): "prepare" events fill PREPARE, each validation run
     ("eval", and "validating" while it scores) and test run (the one before "schedule", the one before
-    "best") its share of VALIDATION, each optimizer step its share of TRAINING. Other events pass to
-    `forward`."""
+    "best") its share of VALIDATION, each optimizer step its share of TRAINING; SETUP counts done at the
+    first step (Meter: a phase never reported is done once a later one is), and the time before that step,
+    less the step's own, is its. Other events pass to `forward`."""
 
     def __init__(
         self,

@@ -10,6 +10,7 @@ from ragtune_core.training.config import CrossEncoderTrainConfig, EmbeddingTrain
 from ragtune_core.training.duration import (
     FIRST_SHARES,
     PREPARE,
+    SETUP,
     START,
     TRAINING,
     VALIDATION,
@@ -35,11 +36,13 @@ def test_a_training_estimate_counts_every_step_and_every_validation_run():
     assert plan.step_seconds > PACE.train_step_seconds and plan.evaluation_seconds > 0
     assert plan.estimate.phases[TRAINING] == pytest.approx(plan.steps * plan.step_seconds)
     assert plan.estimate.phases[VALIDATION] == pytest.approx(plan.evaluations * plan.evaluation_seconds)
-    assert list(plan.estimate.phases) == [START, PREPARE, VALIDATION, TRAINING]  # validation runs from step 0
+    assert plan.estimate.phases[SETUP] == pytest.approx(3 * plan.step_seconds)
+    assert list(plan.estimate.phases) == [START, PREPARE, VALIDATION, SETUP, TRAINING]  # validation from step 0
     assert plan.estimate.components == {
         START: Component.START,
         PREPARE: Component.ENCODING,
         VALIDATION: Component.ENCODING,  # the validation questions encoded
+        SETUP: Component.TRAINING,
         TRAINING: Component.TRAINING,
     }
     val_question = next(question for question, part in dataset.split.items() if part == "val")
@@ -114,6 +117,18 @@ def test_a_validation_run_under_way_moves_the_meter_and_is_not_logged():
     assert forwarded == [EventKind.EVAL, EventKind.EVAL]
 
 
+def test_the_time_before_the_first_step_is_the_trainers_setup_not_the_steps_pace():
+    now = [0.0]
+    plan = plan_training(tiny_dataset(), TINY, PACE)
+    reports = []
+    meter = TrainingMeter(plan, lambda done, total, message: reports.append(done), clock=lambda: now[0])
+    meter(EventKind.EVAL, {"step": 0, "metrics": {}})
+    now[0] += 4 * plan.step_seconds  # the trainer set up in three steps' time (the router's: 0.45 s), one step run
+    meter(EventKind.PROGRESS, {"step": 1, "max_steps": plan.steps, "epoch": 0.1, "epochs": 1, "loss": None})
+    assert meter.meter.timed()[Component.TRAINING].ratio == pytest.approx(1.0)  # not a first step 4 times slow
+    assert reports[1] - reports[0] == pytest.approx(4 * plan.step_seconds * 10, abs=1)
+
+
 def test_qa_and_router_trainings_learn_their_paces_apart(kept_pace):
     qa, router = tiny_dataset(), tiny_dataset()
     router.kind = "router"
@@ -131,7 +146,7 @@ def test_a_training_that_may_stop_early_is_said_to_take_the_share_of_its_steps_s
     phases, share = stopping.estimate.phases, FIRST_SHARES[Work.EMBEDDING_TRAINING]
     assert stopping.seconds == pytest.approx(sum(phases.values()))  # progress still counts every planned step
     assert stopping.expected_seconds == pytest.approx(
-        phases[START] + phases[PREPARE] + share * (phases[VALIDATION] + phases[TRAINING])
+        phases[START] + phases[PREPARE] + phases[SETUP] + share * (phases[VALIDATION] + phases[TRAINING])
     )
     assert stopping.describe().startswith(f"about {duration(stopping.expected_seconds)}, at most ")
     running_out = plan_training(router, replace(TINY, patience=0), PACE)  # never stops early

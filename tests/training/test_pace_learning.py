@@ -11,6 +11,7 @@ from ragtune_core.timing.work import UNIT_SECONDS
 from ragtune_core.training.config import CrossEncoderTrainConfig, EmbeddingTrainConfig
 from ragtune_core.training.duration import (
     FIRST_SHARES,
+    SETUP_STEPS,
     VALIDATION,
     TrainingMeter,
     TrainingWork,
@@ -81,8 +82,8 @@ def test_the_test_parts_runs_are_timed_as_validation_not_as_steps(kept_pace):
 def run_training(pace: Pace, work: TrainingWork = WORK) -> Run:
     """The training of `work` planned at `pace`, run on MACHINE and a stopped clock through its
     TrainingMeter, its events as fit_and_publish emits them: the passages encoded, the base model's
-    validation run (and test run), the schedule, steps with a validation run every EVAL_STEPS, (the kept
-    model's test run,) the model kept."""
+    validation run (and test run), the schedule, the trainer's setup, steps with a validation run every
+    EVAL_STEPS, (the kept model's test run,) the model kept."""
     clock, eta, tenth = StoppedClock(), Eta(unit_seconds=UNIT_SECONDS), []  # as the CLI's EtaPrinter
 
     def report(done: int, total: int, message: str) -> None:
@@ -98,6 +99,7 @@ def run_training(pace: Pace, work: TrainingWork = WORK) -> Run:
     validate(meter, clock, work.validation_tokens, 0)
     clock.spend(MACHINE.forward_seconds(work.test_tokens))
     meter(EventKind.SCHEDULE, {"epochs": 1, "steps": STEPS, "eval_steps": EVAL_STEPS, "reason": "planned"})
+    clock.spend(MACHINE.train_seconds(SETUP_STEPS, work.step_tokens))  # the trainer's setup
     for step in range(1, STEPS + 1):
         clock.spend(MACHINE.train_seconds(1, work.step_tokens))
         meter(EventKind.PROGRESS, {"step": step, "max_steps": STEPS, "epoch": step / STEPS, "epochs": 1, "loss": 0.1})
