@@ -27,6 +27,8 @@ wednesday thursday friday saturday sunday spring summer autumn winter i we our u
 she they his her their
 """.split()
 )
+# A document's own parts and its defined "the Company": capitalised, but names only within a longer one.
+NOT_NAMES_ALONE = {"company", "item", "part", "note", "exhibit", "section", "schedule", "table"}
 CONNECTORS = {"of", "de", "the", "for", "am", "upon", "von", "van", "del", "la"}
 ROMAN_NUMERALS = {"I", "II", "III", "IV", "V", "VI"}
 VERB_CUES = {

@@ -21,6 +21,7 @@ from .lexicon import (
     MONEY,
     NOT_COUNTED,
     NOT_ENTITIES,
+    NOT_NAMES_ALONE,
     NUMBERED_HEADING,
     ROMAN_NUMERALS,
     SCALES,
@@ -31,6 +32,7 @@ from .lexicon import (
     VERB_CUES,
     WORD_NUMBERS,
 )
+from .thesaurus import not_a_noun, noun_in_use
 
 
 @dataclass
@@ -150,7 +152,8 @@ def chunk_facts(chunk: Chunk, vocabulary: Vocabulary) -> Facts | None:
 def _entities(tokens: list[str], chunk_text: str, lowercase_words: set[str]) -> list[str]:
     """Names: runs of capitalised words ("Humboldt University of Berlin"). Left out: a sentence's
     first word unless the chunk capitalises it mid-sentence too ("Members of ..."), headings made
-    of words the chunk also uses in lower case ("Net Cash"), and nationality adjectives ("American city")."""
+    of words the chunk also uses in lower case ("Net Cash"), nationality adjectives ("American city"), and a
+    document's parts alone ("Item", "the Company")."""
     found, i = [], 0
     while i < len(tokens):
         if not _is_name_word(tokens[i]) or (
@@ -179,7 +182,7 @@ def _entities(tokens: list[str], chunk_text: str, lowercase_words: set[str]) -> 
             and tokens[j].islower()
             and is_content_word(tokens[j])
         )
-        if len(name) > 2 and not is_heading and not is_adjective:
+        if len(name) > 2 and not is_heading and not is_adjective and name.lower() not in NOT_NAMES_ALONE:
             found.append(name)
         i = j
     return found
@@ -201,9 +204,11 @@ def _is_name_word(token: str) -> bool:
 
 def _phrases(sentence: Sentence, vocabulary: Vocabulary) -> list[str]:
     """The sentence's names and key phrases (runs of up to three lower-case content words ending in
-    a noun-like word), the most distinctive first: a phrase counts its rarest word whole and the
+    a noun-like word: not a modifier by its ending unless WordNet has it as a noun in use, nor a word it
+    knows only as another part of speech), the most distinctive first: a phrase counts its rarest word whole and the
     others half."""
-    found = list(sentence.names)
+    # A capitalised word the corpus mostly writes in lower case is a table row's or heading's ("Balance"), no name.
+    found = [name for name in sentence.names if " " in name or vocabulary.is_proper(name)]
     run: list[str] = []
     previous = ""
     for token in [*sentence.tokens, "."]:
@@ -221,7 +226,7 @@ def _phrases(sentence: Sentence, vocabulary: Vocabulary) -> list[str]:
         if usable and len(run) < 4:
             run.append(token)
             continue
-        while run and is_modifier(run[-1]):
+        while run and ((is_modifier(run[-1]) and not noun_in_use(run[-1])) or not_a_noun(run[-1])):
             run.pop()
         if run and len(" ".join(run)) > 4 and not (len(run) == 1 and run[0] in NOT_COUNTED):
             found.append(" ".join(run))
