@@ -32,7 +32,6 @@ from .lexicon import (
     VERB_CUES,
     WORD_NUMBERS,
 )
-from .thesaurus import not_a_noun, noun_in_use
 
 
 @dataclass
@@ -204,11 +203,9 @@ def _is_name_word(token: str) -> bool:
 
 def _phrases(sentence: Sentence, vocabulary: Vocabulary) -> list[str]:
     """The sentence's names and key phrases (runs of up to three lower-case content words ending in
-    a noun-like word: not a modifier by its ending unless WordNet has it as a noun in use, nor a word it
-    knows only as another part of speech), the most distinctive first: a phrase counts its rarest word whole and the
+    a noun-like word), the most distinctive first: a phrase counts its rarest word whole and the
     others half."""
-    # A capitalised word the corpus mostly writes in lower case is a table row's or heading's ("Balance"), no name.
-    found = [name for name in sentence.names if " " in name or vocabulary.is_proper(name)]
+    found = list(sentence.names)
     run: list[str] = []
     previous = ""
     for token in [*sentence.tokens, "."]:
@@ -226,7 +223,7 @@ def _phrases(sentence: Sentence, vocabulary: Vocabulary) -> list[str]:
         if usable and len(run) < 4:
             run.append(token)
             continue
-        while run and ((is_modifier(run[-1]) and not noun_in_use(run[-1])) or not_a_noun(run[-1])):
+        while run and is_modifier(run[-1]):
             run.pop()
         if run and len(" ".join(run)) > 4 and not (len(run) == 1 and run[0] in NOT_COUNTED):
             found.append(" ".join(run))

@@ -6,9 +6,7 @@ abbreviations ("Research and development (R&D)" gives "R&D" for the long form an
 "R&D"); and WordNet's synonyms, read from the database files of Debian's `wordnet-base` (or the
 folder in $RAGTUNE_WORDNET), for nouns with one sense in common use only (WordNet's tagged-sense
 counts), so "customers" gives "clients" and "complaint" (a grievance or an illness) nothing.
-Without WordNet the other two still work. WordNet also tells the generator which words are never
-nouns (`not_a_noun`) and which are nouns in use whatever their ending (`noun_in_use`: "interest" is no
-superlative): a key phrase ends with a noun ("unpaid interest", not "interest thereon" nor "risks of uncertain").
+Without WordNet the other two still work.
 
 WordNet's synonyms are kept only where the bundled embedding model finds them close to the word
 (`model_closeness`, cosine at least MIN_CLOSENESS): on two 10-Ks, one sense in use still gave
@@ -216,42 +214,6 @@ def _synonyms(folder: Path, word: str) -> tuple[str, ...]:
                 words = [w.replace("_", " ") for w in common[:3]]
                 return tuple(dict.fromkeys(_plural(w) for w in words)) if plural and pos == "n" else tuple(words)
     return ()
-
-
-def not_a_noun(word: str) -> bool:
-    """ "react", "thereon", "uncertain": a word WordNet knows, in none of its forms as a noun. False where
-    WordNet is not installed or does not know the word ("erisa", "standalone")."""
-    folder = wordnet_dir()
-    if folder is None:
-        return False
-    forms = [lemma for lemma, _ in _lemmas(word)]
-    if any(form in _lemma_set(folder, "noun") or form in _noun_exceptions(folder) for form in forms):
-        return False
-    return any(form in _lemma_set(folder, pos) for form in forms for pos in ("verb", "adj", "adv"))
-
-
-def noun_in_use(word: str) -> bool:
-    """ "interest", "needs": a noun in common use (a sense tagged in WordNet's corpus) whatever its ending
-    says. False where WordNet is not installed."""
-    folder = wordnet_dir()
-    return folder is not None and any(_index(folder, "n").get(form, (0, []))[0] > 0 for form, _ in _lemmas(word))
-
-
-@cache
-def _lemma_set(folder: Path, pos_file: str) -> frozenset[str]:
-    """Every lemma of index.<pos_file> ("noun", "verb", "adj", "adv")."""
-    with (folder / f"index.{pos_file}").open(encoding="utf-8", errors="replace") as lines:
-        return frozenset(line.split(" ", 1)[0] for line in lines if not line.startswith(" "))
-
-
-@cache
-def _noun_exceptions(folder: Path) -> frozenset[str]:
-    """Irregular noun forms ("lives", "criteria"), from noun.exc."""
-    path = folder / "noun.exc"
-    if not path.is_file():
-        return frozenset()
-    with path.open(encoding="utf-8", errors="replace") as lines:
-        return frozenset(line.split(" ", 1)[0] for line in lines)
 
 
 def _plural(word: str) -> str:

@@ -1,7 +1,6 @@
 import pytest
 
-from ragtune_core.questions import thesaurus
-from ragtune_core.questions.thesaurus import Thesaurus, find_abbreviations, not_a_noun, wordnet_dir
+from ragtune_core.questions.thesaurus import Thesaurus, find_abbreviations, wordnet_dir
 
 
 def test_abbreviations_pair_a_long_form_with_its_initials_both_ways():
@@ -51,16 +50,3 @@ def test_the_bundled_model_refuses_another_senses_synonyms():
     assert thesaurus.alternatives("borrowings") == ["loans"]  # not "adoptions"
     assert "lawyers" in thesaurus.alternatives("attorneys")
     assert thesaurus.alternatives("transactions").count("dealings") == 1  # plural already, not "dealingss"
-
-
-@pytest.mark.skipif(wordnet_dir() is None, reason="WordNet (Debian's wordnet-base) is not installed")
-def test_wordnet_tells_words_that_are_never_nouns():
-    assert all(map(not_a_noun, ("react", "thereon", "uncertain", "nondeductible")))
-    # nouns in some form, irregular plurals included, and words WordNet does not know
-    assert not any(map(not_a_noun, ("person", "interest", "lives", "criteria", "accounts", "erisa")))
-
-
-def test_without_wordnet_no_word_is_judged(monkeypatch):
-    monkeypatch.delenv("RAGTUNE_WORDNET", raising=False)
-    monkeypatch.setattr(thesaurus, "WORDNET_DIRS", ())
-    assert not thesaurus.not_a_noun("react")
