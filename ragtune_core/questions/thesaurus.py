@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache, lru_cache
 from pathlib import Path
 
@@ -102,7 +102,7 @@ def wordnet_dir() -> Path | None:
 
 
 # closeness(word, candidates): the cosine of each candidate to the word
-Closeness = Callable[[str, tuple[str, ...]], list[float]]
+Closeness = Callable[[str, tuple[str, ...]], Sequence[float]]
 
 
 class Thesaurus:
@@ -118,7 +118,6 @@ class Thesaurus:
         self.abbreviations = dict(abbreviations or {})
         self.wordnet = wordnet
         self.closeness = closeness or model_closeness
-        self._close: dict[str, tuple[str, ...]] = {}
 
     @classmethod
     def of(cls, texts: Iterable[str]) -> Thesaurus:
@@ -136,21 +135,21 @@ class Thesaurus:
         return [f for f in dict.fromkeys(found) if f != lower]
 
     def _close_synonyms(self, word: str) -> tuple[str, ...]:
-        if word not in self._close:
-            synonyms = _synonyms(self.wordnet, word.replace(" ", "_"))
-            scores = self.closeness(word, synonyms) if synonyms else []
-            self._close[word] = tuple(s for s, score in zip(synonyms, scores, strict=True) if score >= MIN_CLOSENESS)
-        return self._close[word]
+        synonyms = _synonyms(self.wordnet, word.replace(" ", "_"))
+        scores = self.closeness(word, synonyms) if synonyms else []
+        return tuple(s for s, score in zip(synonyms, scores, strict=True) if score >= MIN_CLOSENESS)
 
 
-def model_closeness(word: str, candidates: tuple[str, ...]) -> list[float]:
-    """The bundled embedding model's cosine between `word` and each candidate."""
+@lru_cache(maxsize=50_000)
+def model_closeness(word: str, candidates: tuple[str, ...]) -> tuple[float, ...]:
+    """The bundled embedding model's cosine between `word` and each candidate, kept for every Thesaurus (the
+    Questions page makes one for each chunk it asks about again)."""
     from ..store.models import load_embedder
 
     vectors = load_embedder(None).encode(
         [word, *candidates], normalize_embeddings=True, convert_to_tensor=True, show_progress_bar=False
     )
-    return (vectors[1:] @ vectors[0]).tolist()
+    return tuple((vectors[1:] @ vectors[0]).tolist())
 
 
 def find_abbreviations(texts: Iterable[str]) -> dict[str, str]:

@@ -1,6 +1,6 @@
 import pytest
 
-from ragtune_core.questions.thesaurus import Thesaurus, find_abbreviations, wordnet_dir
+from ragtune_core.questions.thesaurus import Thesaurus, find_abbreviations, model_closeness, wordnet_dir
 
 
 def test_abbreviations_pair_a_long_form_with_its_initials_both_ways():
@@ -50,3 +50,11 @@ def test_the_bundled_model_refuses_another_senses_synonyms():
     assert thesaurus.alternatives("borrowings") == ["loans"]  # not "adoptions"
     assert "lawyers" in thesaurus.alternatives("attorneys")
     assert thesaurus.alternatives("transactions").count("dealings") == 1  # plural already, not "dealingss"
+
+
+@pytest.mark.skipif(wordnet_dir() is None, reason="WordNet (Debian's wordnet-base) is not installed")
+def test_a_thesaurus_for_each_chunk_shares_the_models_closeness():
+    model_closeness.cache_clear()
+    for _ in range(2):  # as the Questions page does, asking one chunk again
+        Thesaurus(wordnet=wordnet_dir()).alternatives("customers")
+    assert model_closeness.cache_info().hits == 1
