@@ -145,9 +145,15 @@ def test_before_any_is_learnt_a_kind_of_training_expects_the_share_such_training
     embedding, cross_encoder = EmbeddingTrainConfig(), CrossEncoderTrainConfig()
     assert expected_share(embedding, Work.QUESTION_ENCODER_TRAINING) == 1.0
     assert expected_share(embedding, Work.EMBEDDING_TRAINING) == FIRST_SHARES[Work.EMBEDDING_TRAINING] < 1
-    assert expected_share(cross_encoder, Work.RERANKER_TRAINING) < expected_share(
-        cross_encoder, Work.CROSS_ENCODER_TRAINING
-    )
+    assert expected_share(cross_encoder, Work.RERANKER_TRAINING) == FIRST_SHARES[Work.RERANKER_TRAINING]
+
+
+def test_a_share_learnt_below_the_earliest_stop_is_not_expected():
+    """A share a reranker learnt when it could stop from half its steps on: it now runs three quarters at least."""
+    learnt = replace(MEASURED_PACE, steps_share=0.5)
+    cross_encoder = CrossEncoderTrainConfig()
+    assert expected_share(cross_encoder, Work.RERANKER_TRAINING, learnt) == 0.75 == cross_encoder.EARLIEST_STOP_SHARE
+    assert expected_share(EmbeddingTrainConfig(), Work.EMBEDDING_TRAINING, learnt) == 0.5
 
 
 def test_a_training_that_cannot_stop_early_teaches_no_share(kept_pace):
