@@ -188,6 +188,7 @@ TEMPLATES = {
         "explain {topic}",
     ),
     "risk": ("what are the risks of {topic}", "how could {topic} hurt {owner}", "{topic} risk"),
+    "name": ("what does {owner} say about {topic}", "what is said about {topic}"),
     "define": ("what is {term}", "what does {term} mean", "{term} definition"),
 }
 # Fixed phrasings built in code, listed so that their words do not count as the chunk's either.

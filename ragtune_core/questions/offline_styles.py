@@ -81,7 +81,7 @@ def keyword_queries(facts: Facts, rng: random.Random, name: str | None) -> list[
             words.append(years[0])
         if name and rng.random() < 0.6:
             words.insert(0, name)
-        text = " ".join(" ".join(words).lower().split()[:MAX_KEYWORDS])
+        text = joined_hyphens(" ".join(" ".join(words).lower().split()[:MAX_KEYWORDS]))
         found.append(Candidate(text, KEYWORD, i))
     return found
 
@@ -91,20 +91,24 @@ def topic_queries(facts: Facts, rng: random.Random, name: str | None) -> list[Ca
     it defines ("what is express drive"), in the words of a search box."""
     owner = (name or ("the company" if facts.source == "report" else "it")).lower()
     fill = {"owner": owner, "owner_s": possessive(owner) if name else "the company's"}
-    risky = bool(RISK.search(" ".join(s.text for s in facts.sentences)))
 
-    def about(topic: str) -> str:  # a topic that names its risk already is asked about plainly ("credit risk")
-        templates = TEMPLATES["risk" if risky and "risk" not in topic else "about"]
+    def about(topic: str, sentence: int, is_name: bool = False) -> str:
+        # A name is asked about, not what it handles or how it could hurt ("how could black-scholes hurt
+        # uber"); risks only where the topic's own sentence speaks of them, and not of a topic that names
+        # its risk already ("credit risk").
+        risky = RISK.search(facts.sentences[sentence].text) and "risk" not in topic
+        templates = TEMPLATES["name" if is_name else "risk" if risky else "about"]
         return rng.choice(templates).format(topic=topic, **fill)
 
     found = []
     for heading, first in facts.headings:
         if len(heading.split()) <= 6:
-            found.append(Candidate(about(heading.lower()), "about", first))
+            found.append(Candidate(about(heading.lower(), first), "about", first))
     for i, sentence in enumerate(facts.sentences[:OPENING_SENTENCES]):
         phrases = [p for p in sentence.phrases if not name or p.lower() != name.lower()]
         if phrases:
-            found.append(Candidate(about(phrases[0].lower()), "about", i))
+            topic = joined_hyphens(phrases[0].lower())
+            found.append(Candidate(about(topic, i, phrases[0] in sentence.names), "about", i))
     for candidate in FACT_KINDS[0](facts, rng):  # defined terms
         term = re.search(r'"([^"]+)"', candidate.text)
         if term:
@@ -114,6 +118,11 @@ def topic_queries(facts: Facts, rng: random.Random, name: str | None) -> list[Ca
                 )
             )
     return found
+
+
+def joined_hyphens(text: str) -> str:
+    """A word a PDF broke at its hyphen joined again: "up- front" -> "up-front" ("pre- and post-tax" stays)."""
+    return re.sub(r"(?<=\w)- (?!(?:and|or|to)\b)(?=\w)", "-", text)
 
 
 def plain_queries(

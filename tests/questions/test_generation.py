@@ -13,7 +13,7 @@ from ragtune_core.questions.generators import GeneratedQuestion, GenerationError
 from ragtune_core.questions.llm_generator import LLMQuestionGenerator, estimate_llm_usage
 from ragtune_core.questions.offline import OfflineQuestionGenerator
 from ragtune_core.questions.offline_facts import Vocabulary, chunk_facts
-from ragtune_core.questions.offline_styles import topic_queries
+from ragtune_core.questions.offline_styles import joined_hyphens, topic_queries
 from ragtune_core.questions.prompts import DEFAULT_QA_PROMPT, parse_questions, render_prompt
 from ragtune_core.questions.qa_dataset import QADataset, load_dataset, save_dataset
 from tests.fake_openai import FakeOpenAIServer
@@ -190,6 +190,33 @@ def test_a_topic_that_names_its_risk_is_not_asked_about_its_risks():
     asked = [c.text for seed in range(20) for c in topic_queries(facts, random.Random(seed), "Lyft")]
     assert any("counterparty credit risk" in q for q in asked), asked
     assert not [q for q in asked if q.count("risk") > 1], asked  # not "counterparty credit risk risk"
+
+
+def test_a_topic_is_asked_about_its_risks_only_where_its_sentence_speaks_of_them():
+    text = (
+        "Ride volume fell as riders stayed home. Drivers switched to delivery work in many cities. "
+        "Regulatory changes could adversely affect our business."
+    )
+    chunk = Chunk("lyft-volume", "lyft", text)
+    facts = chunk_facts(chunk, Vocabulary.of([chunk]))
+    asked = [c for seed in range(20) for c in topic_queries(facts, random.Random(seed), "Lyft")]
+    about_volume = [c.text for c in asked if c.sentence == 0]
+    assert about_volume and not [q for q in about_volume if "risk" in q or "hurt" in q], about_volume
+    assert any("risk" in c.text or "hurt" in c.text for c in asked if c.sentence == 2), asked
+
+
+def test_a_name_is_asked_about_not_what_it_handles_or_how_it_hurts():
+    text = "Dara Khosrowshahi leads the company. Dara Khosrowshahi could adversely affect our culture if he left."
+    chunk = Chunk("uber-ceo", "uber", text)
+    facts = chunk_facts(chunk, Vocabulary.of([chunk]))
+    asked = {c.text for seed in range(20) for c in topic_queries(facts, random.Random(seed), "Uber")}
+    about_him = {q for q in asked if "dara khosrowshahi" in q}
+    assert about_him == {"what does uber say about dara khosrowshahi", "what is said about dara khosrowshahi"}, asked
+
+
+def test_a_word_a_pdf_broke_at_its_hyphen_is_joined_again():
+    assert joined_hyphens("uber up- front pricing") == "uber up-front pricing"
+    assert joined_hyphens("pre- and post-tax income") == "pre- and post-tax income"
 
 
 def test_the_company_and_a_documents_parts_alone_name_nothing():
