@@ -85,6 +85,9 @@ def training_settings(config_class: type, base: str | None, qa: bool = False, **
             settings["base_share"] = setting_input(
                 c2, config_class, "base_share", "Base model's share", defaults.base_share, share=True
             )
+            settings["name_swaps"] = setting_input(
+                c3, config_class, "name_swaps", "Renamed copies", defaults.name_swaps
+            )
         if config_class is CrossEncoderTrainConfig:
             settings["hard_negatives"] = setting_input(
                 c2, config_class, "hard_negatives", "Hard negatives per question", defaults.hard_negatives

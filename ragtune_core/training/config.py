@@ -98,6 +98,17 @@ class EmbeddingTrainConfig(TrainConfig):
             0.9,
         ),
     ] = 0.5
+    # Questions name their document ("uber 2021 net loss") where its passages seldom do: renamed copies teach
+    # the question encoder to pass over a name it never trained on (training.name_swap).
+    name_swaps: Annotated[
+        int,
+        limit(
+            "QA datasets: copies of each train question that names its document, naming an invented one "
+            "instead (teaches the question encoder to pass over names that passages seldom spell)",
+            0,
+            4,
+        ),
+    ] = 1
 
     QUERY_SIDE: ClassVar[dict[str, str]] = {"batch_size": "query_batch_size", "learning_rate": "query_learning_rate"}
 

@@ -97,7 +97,7 @@ def train_embedding(
         config,
         model,
         _make_evaluator(val_part, evaluator_class),
-        query_side.recipe(model, dataset, corpus_embeddings, config.base_share),
+        query_side.recipe(model, dataset, corpus_embeddings, config),
         primary_metric(dataset),
         output_dir,
         on_event,

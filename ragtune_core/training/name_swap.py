@@ -13,15 +13,31 @@ A document's name is read from its tools' descriptions: the longest capitalised 
 of its descriptions contains and no other document's does ("Berlin" in "... specific aspects of
 Berlin (e.g. ...)"). Questions that do not contain it (a nickname, no name at all) get no copy. A
 quarter of the copies misspell the invented name in the question, as people do.
+
+QA questions name their document too ("uber 2021 net loss"), where its passages seldom do: a 10-K says
+"we". A question encoder trained on one document learns to pass over that document's name alone, and
+then follows another document's name to the few passages that spell it ("Uber Eats"). Copies naming an
+invented document teach it to pass over any name (`renamed_pairs`). There a name is read from the
+questions: the word most of a document's questions use, if its passages use it far less (`names_asked`).
 """
 
 from __future__ import annotations
 
 import random
 import re
+from collections import Counter
+
+from ..questions.lexicon import STOPWORDS
+from ..questions.qa_dataset import QADataset
 
 Triple = tuple[str, str, float]  # (question, passage, label)
 MISSPELT_SHARE = 0.25  # copies whose question misspells the invented name
+# A QA document's name: a word in this share of its questions at least (and this many), in at most half
+# that share of its passages but in one at least ("lyft": 0.43 of Lyft's generated questions, 0.19 of its
+# 10-K's chunks). Fewer questions say nothing: in two, any word is in half of them.
+NAME_QUESTION_SHARE = 0.2
+NAME_QUESTIONS = 10
+_WORD = re.compile(r"[a-z][a-z0-9]*(?:[-.][a-z0-9]+)*")
 
 # Capitalised words, with digits or capitals continuing them: "Berlin", "New York City", "Lyft 10-K".
 _PHRASE = re.compile(r"[A-Z][\w'’.-]*(?:[ -][A-Z0-9][\w'’.-]*)*")
@@ -170,3 +186,45 @@ class NameSwapper:
             for renamed, new_names in self.renamings(question, right, [tool for tool, _ in pairs])
             for tool, label in pairs
         ]
+
+
+def names_asked(questions_of: dict[str, list[str]], passages_of: dict[str, list[str]]) -> dict[str, str]:
+    """{document id: the name its questions call it by} for each document whose questions share a word
+    that its passages spell, far less often (see the module); question words ("what", "how") are no names."""
+    names = {}
+    for document, questions in questions_of.items():
+        asked = Counter(word for question in questions for word in set(_WORD.findall(question.lower())))
+        passages = passages_of.get(document, [])
+        for word, count in asked.most_common():
+            share = count / len(questions)
+            if share < NAME_QUESTION_SHARE or count < NAME_QUESTIONS:
+                break
+            written = sum(bool(re.search(rf"(?<!\w){re.escape(word)}(?!\w)", p, re.I)) for p in passages)
+            if word not in STOPWORDS and 0 < written <= share / 2 * len(passages):
+                names[document] = word
+                break
+    return names
+
+
+def renamed_pairs(train: QADataset, copies: int, seed: int) -> list[tuple[str, str]]:
+    """The train part's (question, passage id) pairs, then `copies` of each pair whose question names its
+    document (`names_asked`, from this part), naming an invented document instead. A QA dataset's."""
+    pairs = [(train.queries[q], p) for q in train.queries for p in train.relevant_docs[q]]
+    document_of = train.passage_docs
+    questions_of: dict[str, list[str]] = {}
+    for question, passage in pairs:
+        questions_of.setdefault(document_of.get(passage, passage), []).append(question)
+    passages_of: dict[str, list[str]] = {}
+    for passage, text in train.corpus.items():
+        if document_of.get(passage, passage) in questions_of:
+            passages_of.setdefault(document_of.get(passage, passage), []).append(text)
+    names = names_asked(questions_of, passages_of) if copies else {}
+    rng, avoid = random.Random(seed), set(names.values())
+    renamed = []
+    for question, passage in pairs:
+        name = names.get(document_of.get(passage, passage))
+        for _ in range(copies if name and named_in(question, name) else 0):
+            typed = invented_name(rng, avoid)
+            typed = misspelt(typed, rng) if rng.random() < MISSPELT_SHARE else typed
+            renamed.append((swap_name(question, name, typed), passage))
+    return pairs + renamed

@@ -28,7 +28,9 @@ from torch.nn.functional import cross_entropy, normalize
 
 from ..evaluation.retrieval import Progress, corpus_and_progress
 from ..questions.qa_dataset import TRAIN, QADataset
+from .config import EmbeddingTrainConfig
 from .fit import EVAL_BATCH_SIZE, TrainerRecipe
+from .name_swap import renamed_pairs
 
 QUERY, DOCUMENT = "query", "document"
 # Cosine similarities x 40 before the softmax: sharper than in-batch losses' x 20, among hundreds of passages.
@@ -87,8 +89,9 @@ def passage_embeddings(
     return normalize(encoded, dim=-1)
 
 
-def recipe(model, dataset: QADataset, corpus_embeddings, base_share: float) -> TrainerRecipe:
-    """Train questions against the passages of the documents they were asked of."""
+def recipe(model, dataset: QADataset, corpus_embeddings, config: EmbeddingTrainConfig) -> TrainerRecipe:
+    """Train questions, and copies of those naming their document renamed (training.name_swap), against the
+    passages of the documents they were asked of."""
     from datasets import Dataset
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 
@@ -97,7 +100,7 @@ def recipe(model, dataset: QADataset, corpus_embeddings, base_share: float) -> T
     candidates = [i for i, pid in enumerate(dataset.corpus) if dataset.passage_docs.get(pid, pid) in trained_docs]
     position = {pid: i for i, pid in enumerate(dataset.corpus)}
     at = {corpus_index: row for row, corpus_index in enumerate(candidates)}
-    rows = [(train.queries[q], at[position[p]]) for q in train.queries for p in train.relevant_docs[q]]
+    rows = [(question, at[position[p]]) for question, p in renamed_pairs(train, config.name_swaps, config.seed)]
     train_dataset = Dataset.from_dict({"anchor": [q for q, _ in rows], "label": [p for _, p in rows]})
     passages = corpus_embeddings[torch.tensor(candidates)]
     return TrainerRecipe(
@@ -106,7 +109,7 @@ def recipe(model, dataset: QADataset, corpus_embeddings, base_share: float) -> T
         train_dataset,
         PassageSoftmaxLoss(model, passages),
         arguments={"router_mapping": {"anchor": QUERY}},
-        on_kept=lambda kept, step: merge_base_share(kept, base_share),
+        on_kept=lambda kept, step: merge_base_share(kept, config.base_share),
     )
 
 

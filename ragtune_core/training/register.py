@@ -12,7 +12,7 @@ from ..store.workspace import Workspace, WorkspaceError, check_name
 from . import cross_encoder, devices, embedding
 from .config import CrossEncoderTrainConfig, EmbeddingTrainConfig, TrainConfig, TrainingError
 from .fit import OnEvent, Schedule, check_parts, plan_schedule
-from .name_swap import NameSwapper
+from .name_swap import NameSwapper, renamed_pairs
 from .search import SearchSettings, search_and_train
 
 
@@ -96,8 +96,10 @@ def planned_schedule(dataset: QADataset, config: TrainConfig) -> Schedule:
             return pairs * (1 + copies)
 
         examples = sum(pairs_of(qid) for qid in train.relevant_docs)
-    else:
+    elif dataset.kind == "router":
         examples = len(train.pairs())
+    else:
+        examples = len(renamed_pairs(train, config.name_swaps, config.seed))
     return plan_schedule(config, examples, config.target_steps(dataset.kind))
 
 

@@ -4,9 +4,17 @@ cross-encoder learns to match names rather than remember its training documents.
 import random
 
 from ragtune_core.evaluation.reranking import first_stage
-from ragtune_core.training.config import CrossEncoderTrainConfig
+from ragtune_core.questions.qa_dataset import QADataset
+from ragtune_core.training.config import CrossEncoderTrainConfig, EmbeddingTrainConfig
 from ragtune_core.training.cross_encoder import labelled_pairs
-from ragtune_core.training.name_swap import NameSwapper, document_names, invented_name, swap_name
+from ragtune_core.training.name_swap import (
+    NameSwapper,
+    document_names,
+    invented_name,
+    names_asked,
+    renamed_pairs,
+    swap_name,
+)
 from ragtune_core.training.register import planned_schedule
 from tests.training.test_cross_encoder import CITIES, router_dataset
 
@@ -95,3 +103,53 @@ def test_lower_case_and_misspelt_names_as_people_type_them():
     named = [description.split("about ")[1].rstrip(".") for _, description, _ in copies]
     wrong = sum(t != n for t, n in zip(typed, named, strict=True))
     assert 30 <= wrong <= 70  # about a quarter misspelt in the question, never in the tool
+
+
+def _report_dataset() -> QADataset:
+    """Two 10-K-like documents whose passages say "we" and whose questions name the company."""
+    topics = ["net loss", "insurance reserves", "rider growth", "driver pay", "bike share", "ad revenue"]
+    passages = {f"lyft-{i}": f"We report our {topic} for 2021." for i, topic in enumerate(topics)}
+    passages["lyft-6"] = "Lyft Rentals lets riders rent a car for a trip."
+    passages["uber-0"] = "We recorded revenue of $17.5 billion in 2021."
+    questions = {}
+    for i, topic in enumerate(topics):
+        questions[f"named-{i}"] = (f"lyft {topic} 2021", f"lyft-{i}")
+        questions[f"owned-{i}"] = (f"What were Lyft's {topic}?", f"lyft-{i}")
+        questions[f"plain-{i}"] = (f"{topic} in 2021", f"lyft-{i}")
+    questions["uber"] = ("uber revenue 2021", "uber-0")
+    return QADataset(
+        queries={q: text for q, (text, _) in questions.items()},
+        corpus=passages,
+        relevant_docs={q: [p] for q, (_, p) in questions.items()},
+        passage_docs={p: p.split("-")[0] for p in passages},
+        split={q: "val" if q == "uber" else "train" for q in questions},
+    )
+
+
+def test_a_qa_documents_name_is_the_word_its_questions_use_far_more_than_its_passages():
+    train = _report_dataset().subset("train")
+    lyft = {"lyft": list(train.queries.values())}
+    passages = {"lyft": [text for p, text in train.corpus.items() if p.startswith("lyft")]}
+    assert names_asked(lyft, passages) == {"lyft": "lyft"}  # in 12 of 18 questions and 1 of 7 passages
+    assert names_asked(lyft, {"lyft": passages["lyft"][:6]}) == {}  # a word no passage spells is no name
+    few = {"lyft": list(train.queries.values())[:9]}  # 6 questions name Lyft: too few to tell
+    assert names_asked(few, passages) == {}
+    # As common in its passages as in its questions: a word of the subject, not a name.
+    asked = {"lyft": [f"net {w}" for w in ("loss", "income", "sales", "margin")] * 5}
+    assert names_asked(asked, {"lyft": ["Net loss fell.", "Net income rose."]}) == {}
+
+
+def test_qa_train_pairs_gain_a_copy_naming_an_invented_document_and_the_schedule_counts_it():
+    dataset = _report_dataset()
+    train = dataset.subset("train")
+    pairs = renamed_pairs(train, copies=1, seed=0)
+    assert pairs[:18] == [(train.queries[q], train.relevant_docs[q][0]) for q in train.queries]
+    copies = pairs[18:]
+    assert len(copies) == 12  # the questions naming Lyft, not "net loss in 2021"
+    assert not any("lyft" in question.lower() for question, _ in copies)
+    assert copies[0][0].endswith(" net loss 2021") and copies[0][1] == "lyft-0"
+    assert copies[1][0].startswith("What were ") and copies[1][0].endswith(" net loss?")
+    assert renamed_pairs(train, copies=0, seed=0) == pairs[:18]
+    assert planned_schedule(dataset, EmbeddingTrainConfig(epochs=1, query_batch_size=30)).steps == 1  # 30 pairs
+    assert planned_schedule(dataset, EmbeddingTrainConfig(epochs=1, query_batch_size=20)).steps == 2
+    assert planned_schedule(dataset, EmbeddingTrainConfig(epochs=1, query_batch_size=20, name_swaps=0)).steps == 1

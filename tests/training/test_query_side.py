@@ -33,7 +33,7 @@ def test_questions_train_against_the_passages_of_the_documents_they_ask_of_only(
     dataset = tiny_dataset()
     model = query_side.asymmetric(load_model(EMBEDDING))
     corpus = query_side.passage_embeddings(model, dataset)
-    recipe = query_side.recipe(model, dataset, corpus, 0.5)
+    recipe = query_side.recipe(model, dataset, corpus, EmbeddingTrainConfig(name_swaps=0))
     val_docs = {
         dataset.passage_docs[p] for q, part in dataset.split.items() if part == "val" for p in dataset.relevant_docs[q]
     }
