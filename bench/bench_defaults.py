@@ -110,13 +110,19 @@ def ragtune(workspace: Path, *args: str) -> tuple[dict, float]:
     if "estimated_seconds" in summary:
         TIMED.append(
             {
-                "command": " ".join(args[:2]),
+                "command": command_label(args),
                 "estimated": summary["estimated_seconds"],
                 "seconds": summary["seconds"],
                 "eta": eta_at_a_tenth(done.stderr),
             }
         )
     return summary, seconds
+
+
+def command_label(args: tuple[str, ...]) -> str:
+    """A timed command as the tables name it: its first two words, and the model it trains ("--name seeds")."""
+    named = args[args.index("--name") : args.index("--name") + 2] if "--name" in args else ()
+    return " ".join(args[:2] + named)
 
 
 def eta_at_a_tenth(progress: str) -> tuple[float, float] | None:

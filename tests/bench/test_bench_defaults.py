@@ -2,7 +2,7 @@
 
 import re
 
-from bench.bench_defaults import BASE_LABEL, handwritten_table
+from bench.bench_defaults import BASE_LABEL, command_label, handwritten_table
 from ragtune_core.corpus.documents import Document, save_corpus
 from ragtune_core.evaluation.retrieval import evaluate_retrieval, save_report
 from ragtune_core.questions.evidence import import_evidence_set, parse_evidence_set
@@ -60,3 +60,9 @@ def test_the_timing_table_judges_an_eta_only_with_seconds_enough_left_to_read_it
     assert rows[0] == "| `evaluate qa` | 24 s | 25 s | 0.96 | 24 s | 19 s | 1.26 |"
     assert rows[1] == "| `evaluate handwritten` | 5 s | 6 s | 0.83 | 0 s | 1 s | — (under 2 s left) |"
     assert not TIMED  # a section's table takes its commands' times with it
+
+
+def test_a_timed_training_is_named_by_the_model_it_trains():
+    # Two trainings of one dataset (the defaults and the seeds' recipe) are two rows of the table.
+    assert command_label(("train", "router", "--name", "seeds", "--epochs", "30")) == "train router --name seeds"
+    assert command_label(("rerank", "qa", "--embedder", "emb")) == "rerank qa"
