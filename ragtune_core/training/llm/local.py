@@ -200,7 +200,7 @@ def _make_trainer(
         seed=settings.seed,
         data_seed=settings.seed,
         bf16=False,  # float32: bf16 autocast is slower than float32 on most CPUs
-        gradient_checkpointing=False,  # a 135M model's activations fit; recomputing them costs a third more time
+        activation_checkpointing=False,  # a 135M model's activations fit; recomputing them costs a third more time
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),
         disable_tqdm=True,
