@@ -113,6 +113,11 @@ def swap_name(text: str, name: str, new_name: str) -> str:
     )
 
 
+def as_typed(name: str, rng: random.Random) -> str:
+    """`name` as a question types it: misspelt in MISSPELT_SHARE of the draws."""
+    return misspelt(name, rng) if rng.random() < MISSPELT_SHARE else name
+
+
 def misspelt(name: str, rng: random.Random) -> str:
     """`name` with one slip of the keyboard after its first letter: two letters swapped, one left out
     or one doubled, as people type a name they half know ("Seatle", "Vancover", "chicgo")."""
@@ -165,8 +170,7 @@ class NameSwapper:
                 for d in dict.fromkeys(self.document_of.get(tool) for tool in tools)
                 if d in self.names
             }
-            typed = new_names[document]
-            typed = misspelt(typed, self.rng) if self.rng.random() < MISSPELT_SHARE else typed
+            typed = as_typed(new_names[document], self.rng)
             renamings.append((swap_name(question, self.names[document], typed), new_names))
         return renamings
 
@@ -199,8 +203,10 @@ def names_asked(questions_of: dict[str, list[str]], passages_of: dict[str, list[
             share = count / len(questions)
             if share < NAME_QUESTION_SHARE or count < NAME_QUESTIONS:
                 break
+            if word in STOPWORDS:
+                continue
             written = sum(bool(re.search(rf"(?<!\w){re.escape(word)}(?!\w)", p, re.I)) for p in passages)
-            if word not in STOPWORDS and 0 < written <= share / 2 * len(passages):
+            if 0 < written <= share / 2 * len(passages):
                 names[document] = word
                 break
     return names
@@ -210,21 +216,19 @@ def renamed_pairs(train: QADataset, copies: int, seed: int) -> list[tuple[str, s
     """The train part's (question, passage id) pairs, then `copies` of each pair whose question names its
     document (`names_asked`, from this part), naming an invented document instead. A QA dataset's."""
     pairs = [(train.queries[q], p) for q in train.queries for p in train.relevant_docs[q]]
-    document_of = train.passage_docs
+    document = {passage: train.passage_docs.get(passage, passage) for passage in train.corpus}
     questions_of: dict[str, list[str]] = {}
     for question, passage in pairs:
-        questions_of.setdefault(document_of.get(passage, passage), []).append(question)
+        questions_of.setdefault(document[passage], []).append(question)
     passages_of: dict[str, list[str]] = {}
     for passage, text in train.corpus.items():
-        if document_of.get(passage, passage) in questions_of:
-            passages_of.setdefault(document_of.get(passage, passage), []).append(text)
+        if document[passage] in questions_of:
+            passages_of.setdefault(document[passage], []).append(text)
     names = names_asked(questions_of, passages_of) if copies else {}
     rng, avoid = random.Random(seed), set(names.values())
     renamed = []
     for question, passage in pairs:
-        name = names.get(document_of.get(passage, passage))
+        name = names.get(document[passage])
         for _ in range(copies if name and named_in(question, name) else 0):
-            typed = invented_name(rng, avoid)
-            typed = misspelt(typed, rng) if rng.random() < MISSPELT_SHARE else typed
-            renamed.append((swap_name(question, name, typed), passage))
+            renamed.append((swap_name(question, name, as_typed(invented_name(rng, avoid), rng)), passage))
     return pairs + renamed
