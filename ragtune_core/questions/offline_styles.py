@@ -103,16 +103,12 @@ def topic_queries(facts: Facts, rng: random.Random, name: str | None) -> list[Ca
     found = []
     for heading, first in facts.headings:
         if len(heading.split()) <= 6:
-            found.append(Candidate(about(searched(heading), first), "about", first))
+            found.append(Candidate(about(heading.lower(), first), "about", first))
     for i, sentence in enumerate(facts.sentences[:OPENING_SENTENCES]):
-        # One word is a topic only as a name: "explain unclear", "how does uber handle important" no one types.
-        phrases = [
-            p
-            for p in sentence.phrases
-            if (not name or p.lower() != name.lower()) and (len(p.split()) > 1 or p in sentence.names)
-        ]
+        phrases = [p for p in sentence.phrases if not name or p.lower() != name.lower()]
         if phrases:
-            found.append(Candidate(about(searched(phrases[0]), i, phrases[0] in sentence.names), "about", i))
+            topic = joined_hyphens(phrases[0].lower())
+            found.append(Candidate(about(topic, i, phrases[0] in sentence.names), "about", i))
     for candidate in FACT_KINDS[0](facts, rng):  # defined terms
         term = re.search(r'"([^"]+)"', candidate.text)
         if term:
@@ -122,12 +118,6 @@ def topic_queries(facts: Facts, rng: random.Random, name: str | None) -> list[Ca
                 )
             )
     return found
-
-
-def searched(topic: str) -> str:
-    """A heading or key phrase as a search box takes it: lower case, without the report's "our" ("Our Growth
-    Strategy" -> "growth strategy"), a word its PDF broke at the hyphen joined again."""
-    return joined_hyphens(re.sub(r"^(?:our|its|their)\s+", "", topic.lower()))
 
 
 def joined_hyphens(text: str) -> str:

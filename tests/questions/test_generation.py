@@ -195,7 +195,7 @@ def test_a_topic_that_names_its_risk_is_not_asked_about_its_risks():
 def test_a_topic_is_asked_about_its_risks_only_where_its_sentence_speaks_of_them():
     text = (
         "Ride volume fell as riders stayed home. Drivers switched to delivery work in many cities. "
-        "Changes in driver pay rules could adversely affect our business."
+        "Regulatory changes could adversely affect our business."
     )
     chunk = Chunk("lyft-volume", "lyft", text)
     facts = chunk_facts(chunk, Vocabulary.of([chunk]))
@@ -212,16 +212,6 @@ def test_a_name_is_asked_about_not_what_it_handles_or_how_it_hurts():
     asked = {c.text for seed in range(20) for c in topic_queries(facts, random.Random(seed), "Uber")}
     about_him = {q for q in asked if "dara khosrowshahi" in q}
     assert about_him == {"what does uber say about dara khosrowshahi", "what is said about dara khosrowshahi"}, asked
-
-
-def test_a_topic_is_a_key_phrase_or_a_name_as_typed_not_one_plain_word():
-    text = "Riders value choice. We compete with Zimride for drivers in many markets."
-    chunk = Chunk("lyft-choice", "lyft", text, section="Our Growth Strategy")
-    facts = chunk_facts(chunk, Vocabulary.of([chunk]))
-    asked = {c.text for seed in range(30) for c in topic_queries(facts, random.Random(seed), "Lyft")}
-    assert not [q for q in asked if re.search(r"\bchoice\b|\bour\b", q)], asked  # not "explain choice"
-    assert "growth strategy overview" in asked or "explain growth strategy" in asked, asked
-    assert any(q.endswith("about zimride") for q in asked), asked  # one word, but a name
 
 
 def test_a_word_a_pdf_broke_at_its_hyphen_is_joined_again():
