@@ -27,6 +27,11 @@ def test_the_hand_written_table_has_each_model_per_style_with_paired_gains_and_t
     assert "Targets on the hand-written set: emb accuracy@5 gain" in text
     assert "NOT met" in text  # two stand-ins that rank alike gain nothing
     assert "reranker" not in text  # no reranked report: that target is not claimed
+    assert "a document they never trained on" not in text
+    unseen = handwritten_table(
+        workspace, "handwritten", {"dataset_id": record.id, **match.summary()}, never_trained_on=True
+    )
+    assert "Lyft's 10-K is a document they never trained on" in unseen
 
 
 def test_the_rerankers_gain_is_split_into_its_blend_without_its_score_and_what_its_score_adds(workspace):
