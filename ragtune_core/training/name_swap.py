@@ -205,7 +205,7 @@ def names_asked(questions_of: dict[str, list[str]], passages_of: dict[str, list[
                 break
             if word in STOPWORDS:
                 continue
-            written = sum(bool(re.search(rf"(?<!\w){re.escape(word)}(?!\w)", p, re.I)) for p in passages)
+            written = sum(named_in(passage, word) for passage in passages)
             if 0 < written <= share / 2 * len(passages):
                 names[document] = word
                 break
