@@ -361,8 +361,10 @@ def handwritten_table(ws: Workspace, dataset: str, imported: dict, never_trained
             f"| {row['model']} | {row['style']} | {row['queries']} | {' | '.join(cells)} | {' | '.join(gains)} |"
         )
     left_out = f", {imported['left_out']} left out (their phrase in no chunk)" if imported["left_out"] else ""
-    unseen = " The models trained on Uber's questions alone: Lyft's 10-K is a document they never trained on." * (
-        never_trained_on
+    unseen = (
+        " The models trained on Uber's questions alone: Lyft's 10-K is a document they never trained on."
+        if never_trained_on
+        else ""
     )
     return "\n".join(
         [
