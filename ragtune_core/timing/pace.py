@@ -44,9 +44,12 @@ PACE_FILE, CACHE_ENV = "pace.json", "RAGTUNE_CACHE"
 PROBE_LENGTH = 128  # tokens a probe sequence holds: the middle of what RAGTune's models read
 PROBE_FORWARD_BATCH, PROBE_TRAIN_BATCH, PROBE_REPEATS = 32, 8, 3
 MAX_CORRECTION = 5.0  # a component's phases this many times off their estimate stalled: they teach nothing
-# The least time a component's phases take in a run to teach it (learn_pace): a 5-s start is timed by its own
-# disk cache, not the machine's pace; but a question encoder's 250 steps take 30 s on 2 cores, and its
-# validation runs 10, so a higher bar left them at the probe's pace for good (1.9 times their time).
+# The least time a component's phases take, or were estimated to take, in a run to teach it (learn_pace): a
+# 5-s start said to take 5 s is timed by its own disk cache, not the machine's pace; but a question encoder's
+# 250 steps take 30 s on 2 cores, and its validation runs 10, so a higher bar left them at the probe's pace for
+# good (1.9 times their time). The estimate counts too: a bar on the time taken alone lets a phase that ran
+# slow under load teach, and the same phase run fast afterwards never teach it back (a start said to take
+# 23 s for the 7 s it took, every run).
 MIN_LEARNING_SECONDS = 10.0
 
 
@@ -199,13 +202,15 @@ def learn_pace(
     """Move each component of the pace kept for `work` halfway (geometrically) towards what its phases
     showed in a finished run (`timed`: timing.Meter.timed, their estimated and actual seconds): a pace
     measured while other work held the machine, or a model that runs faster than its probe, corrects
-    itself over the runs. A component whose phases took under MIN_LEARNING_SECONDS, or ran more than
-    MAX_CORRECTION times off their estimate (a stall, not a pace), teaches nothing; the others stay.
+    itself over the runs. A component whose phases took, and were estimated to take, under
+    MIN_LEARNING_SECONDS, or ran more than MAX_CORRECTION times off their estimate (a stall, not a pace),
+    teaches nothing; the others stay.
     `steps_share`, where given, is kept as the share of its steps the next such training is expected to run."""
     factors = {
         component: math.sqrt(seconds.ratio)
         for component, seconds in timed.items()
-        if seconds.actual >= MIN_LEARNING_SECONDS and 1 / MAX_CORRECTION < seconds.ratio < MAX_CORRECTION
+        if max(seconds.actual, seconds.estimated) >= MIN_LEARNING_SECONDS
+        and 1 / MAX_CORRECTION < seconds.ratio < MAX_CORRECTION
     }
     if not factors and steps_share is None:
         return

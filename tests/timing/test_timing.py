@@ -191,9 +191,22 @@ def test_a_finished_run_moves_the_kept_pace_halfway_towards_what_it_showed(tmp_p
     assert learned.train_tokens_per_second == pytest.approx(500.0)  # halfway, geometrically: 2x
     assert learned.train_step_seconds == pytest.approx(0.25)
     assert (learned.forward_tokens_per_second, learned.start_seconds) == (1000.0, 10.0)  # not what it showed
-    pace.learn_pace(None, training, {Component.TRAINING: Timed(10.0, 5.0)})  # too short to tell
+    pace.learn_pace(None, training, {Component.TRAINING: Timed(8.0, 4.0)})  # too short to tell
     pace.learn_pace(None, training, {Component.TRAINING: Timed(1000.0, 100.0)})  # 10x off: a stall, not a pace
     assert machine_pace(None, training) == learned
+
+
+def test_a_phase_said_to_be_long_that_ran_short_teaches_its_pace_back(tmp_path, monkeypatch):
+    """A start that ran slow under load taught its pace; the same start run fast afterwards, below the bar
+    of the time taken, must teach it back, or the estimate keeps the loaded run's start for good."""
+    monkeypatch.setenv(pace.CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(pace, "measure_pace", lambda model, imports=None: PACE)  # a 10-s start
+    machine_pace()
+    training = Work.QUESTION_ENCODER_TRAINING
+    pace.learn_pace(None, training, {Component.START: Timed(10.0, 40.0)})  # under load: 4x slower
+    assert machine_pace(None, training).start_seconds == pytest.approx(20.0)
+    pace.learn_pace(None, training, {Component.START: Timed(20.0, 5.0)})  # alone again: 5 s, under the bar
+    assert machine_pace(None, training).start_seconds == pytest.approx(10.0)
 
 
 def test_what_one_kind_of_work_teaches_leaves_the_others_at_their_own_pace(tmp_path, monkeypatch):
