@@ -75,7 +75,8 @@ def recommendation(scores: Scores) -> str | None:
     top = best(scores)
     text = f"Keep {top.name}: the best {scores.metric}, {top.value:.3f} [95% CI {top.ci_low:.3f}–{top.ci_high:.3f}]."
     if top.name == scores.base:
-        text += " No model beats the base model."
+        # The model the others are measured against, not always the bundled one ("emb" against "emb + rerank").
+        text += " None of the others beats it."
     quick = fastest_within(scores, top)
     rivals = [m for m in scores.models if m is not top and m.value >= top.ci_low]
     if quick is None or quick is top:

@@ -57,7 +57,12 @@ def test_recommendation_when_the_best_is_also_the_fastest_and_when_nothing_beats
     alone = router_scores(router_comparison({"base": 50, "tuned": 90}, {"base": 0.05, "tuned": 0.01}))
     assert recommendation(alone).endswith("]."), "no rival within its interval: nothing to be the fastest of"
     base_best = router_scores(router_comparison({"base": 95, "tuned": 60}, {"base": 0.01, "tuned": 0.1}))
-    assert "Keep base" in recommendation(base_best) and "No model beats the base model." in recommendation(base_best)
+    assert "Keep base" in recommendation(base_best) and "None of the others beats it." in recommendation(base_best)
+    tuned_first = retrieval_scores(
+        [retrieval_report("emb", [1, 1, 2, 1]), retrieval_report("emb + rerank ce", [1, 9, 2, 1], report_id="r-2")]
+    )
+    assert tuned_first.base == "emb", "no bundled model compared: the first is what the others are measured against"
+    assert "Keep emb" in recommendation(tuned_first) and "base model" not in recommendation(tuned_first)
 
 
 def test_retrieval_headline_uses_hit_rate_at_5_against_the_bundled_model_without_latency():
