@@ -44,12 +44,13 @@ PACE_FILE, CACHE_ENV = "pace.json", "RAGTUNE_CACHE"
 PROBE_LENGTH = 128  # tokens a probe sequence holds: the middle of what RAGTune's models read
 PROBE_FORWARD_BATCH, PROBE_TRAIN_BATCH, PROBE_REPEATS = 32, 8, 3
 MAX_CORRECTION = 5.0  # a component's phases this many times off their estimate stalled: they teach nothing
-# The least time a component's phases take, or were estimated to take, in a run to teach it (learn_pace): a
-# 5-s start said to take 5 s is timed by its own disk cache, not the machine's pace; but a question encoder's
-# 250 steps take 30 s on 2 cores, and its validation runs 10, so a higher bar left them at the probe's pace for
-# good (1.9 times their time). The estimate counts too: a bar on the time taken alone lets a phase that ran
-# slow under load teach, and the same phase run fast afterwards never teach it back (a start said to take
-# 23 s for the 7 s it took, every run).
+# The least time a component's phases take in a run to teach it (learn_pace): a 5-s start is timed by its own
+# disk cache, not the machine's pace; but a question encoder's 250 steps take 30 s on 2 cores, and its
+# validation runs 10, so a higher bar left them at the probe's pace for good (1.9 times their time). A start,
+# one fixed cost, teaches also where it was said to take that long: else a start that ran slow under load
+# teaches, and the same start run fast afterwards never teaches it back (said to take 23 s for the 7 s it
+# took, every run). Shorter phases of the other components are timed by their batches' fixed costs more than
+# by their tokens (a validation run's short questions) and would mislead the long ones (a corpus's passages).
 MIN_LEARNING_SECONDS = 10.0
 
 
@@ -202,15 +203,14 @@ def learn_pace(
     """Move each component of the pace kept for `work` halfway (geometrically) towards what its phases
     showed in a finished run (`timed`: timing.Meter.timed, their estimated and actual seconds): a pace
     measured while other work held the machine, or a model that runs faster than its probe, corrects
-    itself over the runs. A component whose phases took, and were estimated to take, under
-    MIN_LEARNING_SECONDS, or ran more than MAX_CORRECTION times off their estimate (a stall, not a pace),
+    itself over the runs. A component whose phases took under MIN_LEARNING_SECONDS (a start: and were
+    estimated to take), or ran more than MAX_CORRECTION times off their estimate (a stall, not a pace),
     teaches nothing; the others stay.
     `steps_share`, where given, is kept as the share of its steps the next such training is expected to run."""
     factors = {
         component: math.sqrt(seconds.ratio)
         for component, seconds in timed.items()
-        if max(seconds.actual, seconds.estimated) >= MIN_LEARNING_SECONDS
-        and 1 / MAX_CORRECTION < seconds.ratio < MAX_CORRECTION
+        if _timed_enough(component, seconds) and 1 / MAX_CORRECTION < seconds.ratio < MAX_CORRECTION
     }
     if not factors and steps_share is None:
         return
@@ -223,6 +223,12 @@ def learn_pace(
             pace = pace.faster(component, factor)
         kept[_learned_key(key, work)] = pace if steps_share is None else replace(pace, steps_share=steps_share)
         _keep_paces(path, kept)
+
+
+def _timed_enough(component: Component, seconds: Timed) -> bool:
+    """Whether a run's phases of `component` were long enough to teach its pace (MIN_LEARNING_SECONDS)."""
+    said = seconds.estimated if component is Component.START else 0.0
+    return max(seconds.actual, said) >= MIN_LEARNING_SECONDS
 
 
 def _keep_paces(path: Path, kept: dict[str, Pace]) -> None:

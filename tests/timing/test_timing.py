@@ -207,6 +207,9 @@ def test_a_phase_said_to_be_long_that_ran_short_teaches_its_pace_back(tmp_path, 
     assert machine_pace(None, training).start_seconds == pytest.approx(20.0)
     pace.learn_pace(None, training, {Component.START: Timed(20.0, 5.0)})  # alone again: 5 s, under the bar
     assert machine_pace(None, training).start_seconds == pytest.approx(10.0)
+    steps = machine_pace(None, training).train_tokens_per_second
+    pace.learn_pace(None, training, {Component.TRAINING: Timed(20.0, 5.0)})  # short steps: their batches' costs
+    assert machine_pace(None, training).train_tokens_per_second == steps
 
 
 def test_what_one_kind_of_work_teaches_leaves_the_others_at_their_own_pace(tmp_path, monkeypatch):
