@@ -104,9 +104,13 @@ def clock(seconds: float | None) -> str:
 
 
 def duration(seconds: float) -> str:
-    """Seconds as people say them: "40 s", "3 min", "1 h 20 min"."""
+    """Seconds as people say them: "40 s", "1 min 30 s", "3 min", "1 h 20 min". Under 10 min to the 10 s:
+    whole minutes there read 89 s as "1 min" and 93 s as "2 min", and phases that do not add up to their total."""
     if seconds < 60:
         return f"{max(1, round(seconds))} s"
+    if seconds < 600:
+        minutes, rest = divmod(round(seconds / 10) * 10, 60)
+        return f"{minutes} min" + (f" {rest} s" if rest else "")
     minutes = round(seconds / 60)
     return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 

@@ -113,8 +113,14 @@ def test_an_eta_aims_at_the_expected_part_of_the_work_until_the_run_passes_it():
 
 def test_durations_read_as_people_say_them():
     assert (duration(0.2), duration(42), duration(179), duration(4830)) == ("1 s", "42 s", "3 min", "1 h 20 min")
+    assert (duration(89), duration(93), duration(594), duration(640)) == (
+        "1 min 30 s",
+        "1 min 30 s",
+        "9 min 50 s",
+        "11 min",
+    )
     assert (clock(None), clock(42), clock(185)) == ("…", "42s", "3m 05s")
-    assert Estimate({"start": 12.0, "training": 540.0}).describe() == "about 9 min (start 12 s, training 9 min)"
+    assert Estimate({"start": 12.0, "training": 540.0}).describe() == "about 9 min 10 s (start 12 s, training 9 min)"
 
 
 def test_a_moment_reads_as_local_date_and_time(monkeypatch):
