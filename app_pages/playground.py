@@ -3,7 +3,6 @@
 Works for every router dataset the import accepts: one without stored tools gets a tool per passage
 (no kind, no document), and a tool the Playground cannot run is named with the reason."""
 
-import plotly.express as px
 import streamlit as st
 
 from app_pages.basics import literal, workspace
@@ -16,6 +15,7 @@ from ragtune_core.errors import RagtuneError
 from ragtune_core.questions import load_dataset
 from ragtune_core.questions.pickers import training_first
 from ragtune_core.questions.router import dataset_tools
+from ragtune_core.reporting.figures import tool_scores_chart
 from ragtune_core.routing import load_router_task, make_selector, route_query, route_table, scores_frame
 
 ws = workspace()
@@ -72,11 +72,9 @@ output.dataframe(
         "latency_ms": st.column_config.NumberColumn("latency (ms)", format="%.1f"),
     },
 )
-scores = scores_frame(routes, choices).reset_index().melt(id_vars="tool", var_name="selector", value_name="score")
-figure = px.bar(scores, x="tool", y="score", color="selector", barmode="group", title="Score per tool")
-figure.update_layout(height=360, margin=dict(t=40), legend_title_text="")
+output.markdown("**Score per tool**, each selector on its own scale")
 with output:
-    chart(figure)
+    chart(tool_scores_chart(scores_frame(routes, choices)))
 
 picked = {name: selection.index for name, selection in routes if selection.index is not None}
 if not picked:

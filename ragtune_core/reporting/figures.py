@@ -1,4 +1,5 @@
-"""The charts of a comparison, the same on the Compare page and in the report.
+"""The charts of a comparison, the same on the Compare page and in the report, and the Playground's
+scores of one query.
 
 Each reads at a glance: a value label sits above its interval's whisker (never under it), every
 axis has a title in words, latency is on a linear axis from zero (a log axis made 46.7 and 46.2 ms
@@ -154,6 +155,35 @@ def trend_chart(points: pd.DataFrame, metric: str) -> go.Figure:
     figure.update_layout(legend=dict(orientation="h", y=-0.25, title_text=""))
     figure.update_xaxes(type="category", categoryorder="array", categoryarray=points["comparison"].unique().tolist())
     return _laid_out(figure, "Comparison (when it was run)", SCORE_AXIS.get(metric, metric), y_range=[0, 1.05])
+
+
+def tool_scores_chart(scores: pd.DataFrame) -> go.Figure:
+    """One query's score of each tool (rows, routing.scores_frame) by each selector (columns): a panel per
+    selector on its own scale, since a cosine and a cross-encoder's score are no comparable heights (in one
+    group of bars the cross-encoder's read as "sure of every tool"). Its pick, the highest, is in its colour,
+    the other tools grey; a selector that made no selection has an empty panel."""
+    from plotly.subplots import make_subplots
+
+    selectors = list(scores.columns)
+    figure = make_subplots(
+        rows=len(selectors), cols=1, shared_xaxes=True, vertical_spacing=0.3 / len(selectors), subplot_titles=selectors
+    )
+    for row, (name, color) in enumerate(zip(selectors, _colors(len(selectors)), strict=True), start=1):
+        values = scores[name]
+        pick = values.idxmax() if values.notna().any() else None
+        figure.add_bar(
+            x=list(scores.index),
+            y=values.tolist(),
+            marker_color=[color if tool == pick else "lightgrey" for tool in scores.index],
+            showlegend=False,
+            hovertemplate=f"{name}<br>%{{x}}: %{{y:.3f}}<extra></extra>",
+            row=row,
+            col=1,
+        )
+        figure.update_yaxes(title_text="score", row=row, col=1)
+    figure.update_xaxes(title_text="Tool (each selector's pick in colour)", row=len(selectors), col=1)
+    figure.update_layout(height=120 + 130 * len(selectors), margin=MARGIN)
+    return figure
 
 
 def _laid_out(

@@ -1,9 +1,12 @@
 """Tables and charts for people: worded headers, rounded values, p-values with a floor, slices and
-examples; value labels above the whiskers of grouped bars too; latency and the plane from zero."""
+examples; value labels above the whiskers of grouped bars too; latency and the plane from zero; one
+query's tool scores with each selector on its own scale."""
+
+import pandas as pd
 
 from ragtune_core.evaluation.tables import comparison_table
 from ragtune_core.questions.qa_dataset import QADataset
-from ragtune_core.reporting.figures import metric_bars, tradeoff_chart
+from ragtune_core.reporting.figures import metric_bars, tool_scores_chart, tradeoff_chart
 from ragtune_core.reporting.scores import retrieval_scores, router_scores
 from ragtune_core.reporting.tables import (
     SEEN,
@@ -128,3 +131,20 @@ def test_a_router_query_is_seen_by_its_right_tools_document_and_an_unsplit_datas
     assert router_slices(comparison, router)[SEEN_SLICE] == {"q0": SEEN, "q1": UNSEEN, "q2": UNSEEN}
     unsplit = _split_dataset({"q0": "A", "q1": "B"}, {})
     assert SEEN_SLICE not in retrieval_slices(unsplit, ["q0", "q1"])
+
+
+def test_one_querys_tool_scores_put_each_selector_on_its_own_scale_with_its_pick_in_colour():
+    tools = ["vector_tool_berlin", "summary_tool_berlin", "vector_tool_boston"]
+    scores = pd.DataFrame(
+        {"embedding": [0.31, 0.12, -0.2], "cross-encoder": [2.5, 7.9, -4.0], "LLM": [float("nan")] * 3},
+        index=pd.Index(tools, name="tool"),
+    )
+    figure = tool_scores_chart(scores)
+    embedding, cross_encoder, llm = figure.data
+    assert [bar.yaxis for bar in figure.data] == ["y", "y2", "y3"], "a panel and a scale per selector"
+    assert not figure.layout.yaxis2.matches, "the cross-encoder's scale is its own, not the cosines'"
+    assert [a.text for a in figure.layout.annotations] == ["embedding", "cross-encoder", "LLM"]
+    grey = "lightgrey"
+    assert list(embedding.marker.color)[1:] == [grey, grey] and embedding.marker.color[0] != grey
+    assert list(cross_encoder.marker.color) == [grey, cross_encoder.marker.color[1], grey]
+    assert cross_encoder.marker.color[1] != grey and set(llm.marker.color) == {grey}, "no selection: no pick"
