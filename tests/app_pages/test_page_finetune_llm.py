@@ -7,7 +7,7 @@ import pytest
 from ragtune_core.questions.qa_dataset import save_dataset
 from ragtune_core.store.workspace import Workspace
 from ragtune_core.training.llm.data import list_chat_data
-from tests.page_helpers import open_page, texts, widget
+from tests.page_helpers import open_page, shown, texts, widget
 from tests.training.llm.helpers import router_dataset
 
 
@@ -22,6 +22,7 @@ def ws(tmp_path, monkeypatch):
 def test_build_check_and_preview(ws):
     at = open_page("finetune_llm")
     assert not at.exception
+    assert "Ready: TRL + LoRA on this machine's CPU." in shown(at.caption) and not at.success, "said once, quietly"
     widget(at, "button", "Build").click().run()
     assert list_chat_data(ws) == ["tools-chat"]
     assert "training and" in texts(at.success)
