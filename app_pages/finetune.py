@@ -94,12 +94,15 @@ run_panel(JOB_KINDS.values(), State.TRAINING_RUN, chart=training_charts)
 
 st.divider()
 st.subheader("Run history")
+models = ws.list_models()
 with errors_shown(stop=False):
     history = pd.DataFrame(training_history(ws))
-    if history.empty:
+    if history.empty and models:  # trained with the CLI, which keeps no run here
+        st.info("No training run started on this page yet; the models trained with the CLI are listed below.")
+    elif history.empty:
         st.info("No training run yet.")
     else:
         st.dataframe(history, hide_index=True, width="stretch")
 
 # Models trained from the CLI have no run here, so the download does not depend on the history.
-model_download(ws.list_models())
+model_download(models)

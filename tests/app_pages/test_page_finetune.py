@@ -84,6 +84,18 @@ def test_training_from_the_page_registers_a_model_and_fills_the_history(ws):
     assert len(ws.list_models()) == 1
 
 
+def test_run_history_says_where_models_trained_with_the_cli_are(ws):
+    at = open_page("finetune")
+    assert "No training run yet." in texts(at.info)
+    path = ws.model_dir("cli-model")
+    path.mkdir(parents=True)
+    ws.register_model("cli-model", "embedding", path, "all-MiniLM-L6-v2")  # as `ragtune train` leaves it: no run
+    at = open_page("finetune")
+    assert not at.exception
+    assert "the models trained with the CLI are listed below" in texts(at.info)
+    assert "No training run yet." not in texts(at.info), "a workspace with models has been trained in"
+
+
 def test_setting_inputs_take_their_limits_from_the_training_config(ws):
     at = open_page("finetune")
     learning_rate = widget(at, "number_input", "Learning rate")
