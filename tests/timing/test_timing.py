@@ -197,7 +197,7 @@ def test_a_finished_run_moves_the_kept_pace_halfway_towards_what_it_showed(tmp_p
     assert learned.train_tokens_per_second == pytest.approx(500.0)  # halfway, geometrically: 2x
     assert learned.train_step_seconds == pytest.approx(0.25)
     assert (learned.forward_tokens_per_second, learned.start_seconds) == (1000.0, 10.0)  # not what it showed
-    pace.learn_pace(None, training, {Component.TRAINING: Timed(8.0, 4.0)})  # too short to tell
+    pace.learn_pace(None, training, {Component.TRAINING: Timed(10.0, 5.0)})  # too short to tell
     pace.learn_pace(None, training, {Component.TRAINING: Timed(1000.0, 100.0)})  # 10x off: a stall, not a pace
     assert machine_pace(None, training) == learned
 
