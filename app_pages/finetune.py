@@ -27,9 +27,9 @@ st.caption(
     "its question encoder alone learns, against every passage of the documents it trains on, so "
     "passages keep the base model's embeddings and a built index stays valid; on a router dataset the "
     "whole model learns (MultipleNegativesRankingLoss). A cross-encoder learns to score (question, passage) "
-    "pairs against hard negatives: a softmax over each question's candidates (ListNet). A QA reranker's "
-    "score is then blended with the embedder's and with word match (BM25) at the shares that validate best; "
-    "its own score keeps a share only as large as validation shows it beats noise."
+    "pairs against hard negatives: a softmax over each question's candidates (ListNet). Its score is then "
+    "blended with its embedder's and with word match (BM25) at the shares that validate best; its own score "
+    "keeps a share only as large as validation shows it beats noise."
 )
 
 with errors_shown():  # a damaged catalogue is named, not a traceback

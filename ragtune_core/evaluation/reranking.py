@@ -23,7 +23,7 @@ import numpy as np
 from ..questions.qa_dataset import QADataset
 from ..store.models import load_cross_encoder, load_embedder, resolve_model, score_pairs
 from ..store.workspace import Workspace
-from .blend import BLENDS, SCORES_ALONE, Blend, kept_blend
+from .blend import BLENDS, SCORES_ALONE, Blend, blended, kept_blend
 from .duration import FIRST_STAGE, RERANKING
 from .lexical import lexical_index
 from .metrics import METRIC_NAMES, TOP_K, EvaluationError, per_query_metric_values
@@ -175,24 +175,11 @@ def reranked(
     indices, scores = [], []
     for scored, row_indices, row_scores, row_words in zip(head_scores, first.indices, first.scores, words, strict=True):
         head = len(scored)
-        scored = _blend(scored, np.asarray(row_scores[:head], dtype=float), row_words, blend)
+        scored = blended(scored, np.asarray(row_scores[:head], dtype=float), row_words, blend)
         order = np.argsort(-scored, kind="stable")
         indices.append([row_indices[i] for i in order] + row_indices[head:])
         scores.append(scored[order].tolist() + row_scores[head:])
     return _report(first, name, indices, scores)
-
-
-def _blend(scores: np.ndarray, first_scores: np.ndarray, words: np.ndarray | None, blend: Blend) -> np.ndarray:
-    """Each score standardised over the question's head, so the shares, not the scales, set the mix."""
-    if blend == SCORES_ALONE:
-        return scores
-    mixed = blend.reranker_share * _standardised(scores) + blend.first_stage * _standardised(first_scores)
-    return mixed + blend.lexical * _standardised(words[: len(scores)]) if blend.lexical else mixed
-
-
-def _standardised(values: np.ndarray) -> np.ndarray:
-    spread = values.std()
-    return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
 
 
 def best_blend(

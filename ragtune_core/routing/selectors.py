@@ -6,7 +6,8 @@ Three selectors share one interface (`Selector.select(queries, choices) -> list[
   embeddings are computed once per distinct choice list and reused, and queries are embedded in
   batches, unlike llama-index's `EmbeddingSingleSelector`, which re-embeds every choice per query.
   It takes a fine-tuned workspace model folder as it is.
-- `CrossEncoderSelector`: a cross-encoder scores every (query, choice description) pair.
+- `CrossEncoderSelector`: a cross-encoder scores every (query, choice description) pair; one trained
+  here blends its score with the embedder it trained with, at the shares its validation picked.
 - `LLMSelector` (llm_selector.py): an OpenAI-compatible chat model picks from a numbered list
   (llama-index's `LLMSingleSelector` prompt) and answers in JSON.
 
@@ -25,6 +26,8 @@ from typing import Protocol
 
 import numpy as np
 
+from ..evaluation.blend import SCORES_ALONE, blended, kept_blend, kept_first_stage
+from ..evaluation.lexical import lexical_index
 from ..questions.router.tools import RoutingError
 from ..store.models import (
     DEFAULT_BASE_MODEL,
@@ -111,9 +114,12 @@ class EmbeddingSelector:
 class CrossEncoderSelector:
     """Score every (query, choice description) pair with a cross-encoder; pick the highest.
 
-    The model is loaded with a single output (`num_labels=1`). A sentence-transformers embedding
-    folder (the bundled default) loads too, with a new untrained head: right for testing the
-    plumbing, meaningless for routing.
+    A cross-encoder trained here orders by its score blended with its embedder's cosine and with word
+    match, at the shares its validation picked (evaluation.blend): a few hundred steps on a few hundred
+    queries can leave it alone below the embedder it started from (docs/decisions.md, "Router
+    cross-encoder blend"). Any other is scored alone. The model is loaded with a single output
+    (`num_labels=1`). A sentence-transformers embedding folder (the bundled default) loads too, with a
+    new untrained head: right for testing the plumbing, meaningless for routing.
     """
 
     local = True  # runs on this machine: a comparison times it again in steady state (routing.compare)
@@ -122,6 +128,11 @@ class CrossEncoderSelector:
         self.model = load_cross_encoder(model_name_or_path)
         self.batch_size = batch_size
         self.name = label or f"cross-encoder {_model_label(model_name_or_path)}"
+        self.blend = kept_blend(self.model)
+        embedder = kept_first_stage(self.model, model_name_or_path) if self.blend != SCORES_ALONE else None
+        self.first_stage = EmbeddingSelector(embedder, batch_size) if embedder else None
+        if self.first_stage is None:
+            self.blend = SCORES_ALONE
 
     def select(self, queries: list[str], choices: list[Choice]) -> list[Selection]:
         check_choices(choices)
@@ -130,7 +141,17 @@ class CrossEncoderSelector:
         start = time.perf_counter()
         pairs = [(query, choice.description) for query in queries for choice in choices]
         scores = score_pairs(self.model, pairs, self.batch_size).reshape(len(queries), len(choices))
+        if self.first_stage is not None:
+            scores = self._blended(queries, choices, scores)
         return selections_from_scores(scores, time.perf_counter() - start)
+
+    def _blended(self, queries: list[str], choices: list[Choice], scores: np.ndarray) -> np.ndarray:
+        first = [selection.scores for selection in self.first_stage.select(queries, choices)]
+        every_choice = list(range(len(choices)))
+        index = lexical_index(tuple(choice.description for choice in choices)) if self.blend.lexical else None
+        words = [index.scores(query, every_choice) if index else None for query in queries]
+        rows = zip(scores, first, words, strict=True)
+        return np.array([blended(row, np.asarray(cosines), row_words, self.blend) for row, cosines, row_words in rows])
 
 
 def _model_label(model_name_or_path: str | None) -> str:

@@ -6,9 +6,9 @@ on each question's candidates as one list with `ListNetLoss` (a softmax over the
 the right one first is what it learns). Each evaluation
 reranks the validation questions' embedder candidates, all tools of a router dataset (so
 accuracy@1 is the router's match rate) or the top RERANK_TOP_K passages of a QA dataset, and
-scores them with evaluation.metrics' retrieval metrics: a QA reranker at the blend with its first stage and
-word match that scores best (evaluation.reranking.best_blend), the shares the model kept saves in its
-config. A QA reranker's wrong passages come only from the documents its train questions ask of. The
+scores them with evaluation.metrics' retrieval metrics, at the blend with its first stage and word match
+that scores best (evaluation.reranking.best_blend): the shares the model kept, and the embedder it blends
+with, save in its config. A QA reranker's wrong passages come only from the documents its train questions ask of. The
 training itself (events, atomic save) is fit.py's.
 
 torch and sentence-transformers are imported inside functions: pages import this module for the
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from ..evaluation.blend import SCORES_ALONE, Blend, keep_blend
+from ..evaluation.blend import SCORES_ALONE, Blend, keep_blend, keep_first_stage
 from ..evaluation.corpus_vectors import encoder_key, encodes_corpus
 from ..evaluation.metrics import TOP_K
 from ..evaluation.reranking import (
@@ -176,20 +176,16 @@ def train_cross_encoder(
     metrics_embedder = retrieval_report(val_first, "embedder").metrics
 
     model = load_base_model(CROSS_ENCODER, start_model(config), config.max_length, model_card_name, config.seed)
-    evaluator = _make_evaluator(val_first, top_k, primary, not router, emit)
-    test_evaluator = (
-        None if test_first is None else _make_evaluator(test_first, top_k, primary, not router, emit, evaluator)
-    )
+    evaluator = _make_evaluator(val_first, top_k, primary, emit)
+    test_evaluator = None if test_first is None else _make_evaluator(test_first, top_k, primary, emit, evaluator)
 
     def keep_step_blend(kept, step: int) -> None:
-        """SCORES_ALONE for a router (its evaluations blend nothing), also when it started from a QA reranker."""
         keep_blend(kept, evaluator.blends.get(step, SCORES_ALONE))
+        keep_first_stage(kept, config.embedder)
 
     recipe = _listwise_recipe(model, triples, config.target_steps(dataset.kind), keep_step_blend)
     result = fit_and_publish(config, model, evaluator, recipe, primary, output_dir, emit, test_evaluator)
-    return replace(
-        result, metrics_embedder=metrics_embedder, blend=None if router else evaluator.blends.get(result.best_step)
-    )
+    return replace(result, metrics_embedder=metrics_embedder, blend=evaluator.blends.get(result.best_step))
 
 
 def validation_questions(dataset: QADataset, top_k: int, max_length: int) -> int:
@@ -209,13 +205,13 @@ def start_model(config: CrossEncoderTrainConfig) -> str | None:
     return config.base_model or (transformer_folder(config.embedder) if config.embedder else None)
 
 
-def _make_evaluator(first: FirstStage, top_k: int, primary: str, blend: bool, emit: OnEvent, weights=None):
-    """Reranks one part's embedder candidates; metrics named as evaluation.metrics names them. With
-    `blend` (a QA reranker), the metrics are those of the best blend with the first stage and word match
-    (best_blend), which it keeps apart, in `blends` by step: a few hundred steps on a CPU can leave the
-    reranker alone below its fine-tuned first stage, and the blend keeps what it adds (docs/decisions.md,
-    "QA reranker blend"). With `weights` (the validation evaluator: for the test part), it chooses
-    nothing: it blends as `weights` chose for the same step. Scoring, which takes seconds, is reported to `emit`
+def _make_evaluator(first: FirstStage, top_k: int, primary: str, emit: OnEvent, weights=None):
+    """Reranks one part's embedder candidates; metrics named as evaluation.metrics names them: those of
+    the best blend with the first stage and word match (best_blend), which it keeps apart, in `blends` by
+    step. A few hundred steps on a CPU can leave the cross-encoder alone below its fine-tuned first stage,
+    and the blend keeps only what it adds (docs/decisions.md, "QA reranker blend", "Router cross-encoder
+    blend"). With `weights` (the validation evaluator: for the test part), it chooses nothing: it blends
+    as `weights` chose for the same step. Scoring, which takes seconds, is reported to `emit`
     as VALIDATING progress."""
     from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
 
@@ -231,8 +227,8 @@ def _make_evaluator(first: FirstStage, top_k: int, primary: str, blend: bool, em
 
         def __call__(self, model, output_path=None, epoch=-1, steps=-1) -> dict[str, float]:
             scores = cross_encoder_scores(model, first, top_k, EVAL_BATCH_SIZE, self.scored)
-            if not blend or weights is not None:
-                chosen = weights.blends.get(steps, SCORES_ALONE) if blend else SCORES_ALONE
+            if weights is not None:
+                chosen = weights.blends.get(steps, SCORES_ALONE)
                 return self.prefix_name_to_metrics(reranked(first, scores, first.part, chosen).metrics, first.part)
             self.blends[steps], report = best_blend(first, scores, first.part, primary)
             return self.prefix_name_to_metrics(report.metrics, first.part)

@@ -82,7 +82,7 @@ class TrainResult:
     train_pairs: int  # labelled examples trained on
     train_seconds: float  # trainer.train() wall time, its periodic evaluations included
     metrics_embedder: dict[str, float] = field(default_factory=dict)  # a cross-encoder's first stage alone
-    blend: Blend | None = None  # a QA reranker's blend with its first stage and word match, as kept
+    blend: Blend | None = None  # a cross-encoder's blend with its first stage and word match, as kept
     trials: list[dict] = field(default_factory=list)  # a hyperparameter search's trainings (training.search)
     processes: int = 1  # processes that trained it together, one per device (training.devices)
     planned_steps: int = 0  # optimizer steps the schedule planned

@@ -125,6 +125,44 @@ def test_cross_encoder_plumbing(monkeypatch):
     assert alone.scores == pytest.approx(selections[4].scores, abs=1e-5)
 
 
+@pytest.fixture(scope="module")
+def blended_selector_models(tmp_path_factory):
+    """A workspace's models folder: an embedder and a cross-encoder (a fresh head on the bundled model)
+    that keeps a blend with it, as a router cross-encoder trained here does."""
+    from ragtune_core.evaluation.blend import Blend, keep_blend, keep_first_stage
+    from ragtune_core.store.models import CROSS_ENCODER, load_embedder, load_model
+
+    models = tmp_path_factory.mktemp("workspace") / "models"
+    load_embedder(None).save(str(models / "emb"))
+    cross_encoder = load_model(CROSS_ENCODER, None)
+    keep_blend(cross_encoder, Blend(first_stage=1.0))  # validation gave its own score no share
+    keep_first_stage(cross_encoder, str(models / "emb"))
+    cross_encoder.save(str(models / "ce"))
+    return models
+
+
+@pytest.mark.slow
+def test_a_cross_encoder_that_kept_a_blend_routes_with_its_embedders_scores(blended_selector_models, tmp_path):
+    import shutil
+
+    from ragtune_core.store.models import ModelNotFound
+
+    queries = [q for q, _ in QUERIES]
+    by_embedder = EmbeddingSelector(str(blended_selector_models / "emb")).select(queries, CHOICES)
+    moved = tmp_path / "copied-workspace" / "models"  # a workspace copied elsewhere finds its own embedder
+    shutil.copytree(blended_selector_models, moved)
+    selections = CrossEncoderSelector(str(moved / "ce")).select(queries, CHOICES)
+    # All of the share on the embedder: its picks, and its cosines standardised over the choices.
+    assert [s.index for s in selections] == [s.index for s in by_embedder] == [want for _, want in QUERIES]
+    for blended, cosines in zip(selections, by_embedder, strict=True):
+        standardised = (np.array(cosines.scores) - np.mean(cosines.scores)) / np.std(cosines.scores)
+        assert blended.scores == pytest.approx(standardised.tolist(), abs=1e-4)
+    shutil.rmtree(moved / "emb")
+    shutil.rmtree(blended_selector_models / "emb")
+    with pytest.raises(ModelNotFound, match="the embedder this cross-encoder blends with, 'emb', is gone"):
+        CrossEncoderSelector(str(moved / "ce"))
+
+
 # --- LLM selector -----------------------------------------------------------------------------
 def test_llm_selector_reads_json_answers_within_the_concurrency_bound():
     queries = [q for q, _ in QUERIES] * 2

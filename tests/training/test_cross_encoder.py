@@ -8,7 +8,7 @@ import torch
 
 from ragtune_core import cli, jobs
 from ragtune_core.cli import train as train_cli
-from ragtune_core.evaluation.blend import Blend, kept_blend
+from ragtune_core.evaluation.blend import Blend, kept_blend, kept_first_stage
 from ragtune_core.evaluation.metrics import METRIC_NAMES
 from ragtune_core.evaluation.reranking import first_stage
 from ragtune_core.jobs.tasks import TASKS
@@ -377,7 +377,9 @@ def test_training_saves_and_registers_a_loadable_cross_encoder(trained):
     assert model.metrics == result["metrics_after"] and leftovers(ws.root / "models") == []
     loaded = CrossEncoder(model.path)
     assert loaded.num_labels == 1
-    assert kept_blend(loaded) == Blend()  # a tool selector's scores alone
+    # The blend validation picked at the step kept, and the embedder it blends with (the bundled one here).
+    assert kept_blend(loaded) == Blend(**result["blend"]) and sum(result["blend"].values()) <= 1
+    assert kept_first_stage(loaded, model.path) == DEFAULT_BASE_MODEL
     scores = loaded.predict([("What is the population of Paris?", "Useful for specific facts about Paris.")] * 2)
     assert scores.shape == (2,) and np.isfinite(scores).all()
     # 18 train questions, each with its tool and one hard negative, in batches of 12.
