@@ -113,6 +113,10 @@ def config_from_options(config_class: type[Config], args: argparse.Namespace, **
     given = {
         name: getattr(args, name) for name in numeric_settings(config_class) if getattr(args, name, None) is not None
     }
+    # `--lr 5e-5` means it for any dataset: a QA question encoder's own rate too, even where it equals a default.
+    for general, own in getattr(config_class, "QUERY_SIDE", {}).items():
+        if general in given:
+            given.setdefault(own, given[general])
     return config_class(**given, **settings)
 
 

@@ -79,3 +79,15 @@ def test_a_qa_run_takes_the_question_encoders_batch_size_and_learning_rate_and_a
     assert (run_config(qa, changed).batch_size, run_config(qa, changed).learning_rate) == (9, 3e-5)
     router = qa.__class__(**{**vars(qa), "kind": "router", "source": None, "version": None})
     assert run_config(router, config) == config
+
+
+def test_a_learning_rate_given_on_the_command_line_is_the_question_encoders_too_even_at_a_default():
+    import argparse
+
+    from ragtune_core.cli.train import config_from_options
+    from ragtune_core.training.register import run_config
+
+    qa, default_rate = tiny_dataset(), EmbeddingTrainConfig().learning_rate
+    given = config_from_options(EmbeddingTrainConfig, argparse.Namespace(learning_rate=default_rate))
+    assert run_config(qa, given).learning_rate == default_rate
+    assert run_config(qa, EmbeddingTrainConfig()).learning_rate == EmbeddingTrainConfig().query_learning_rate

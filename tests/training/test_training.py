@@ -312,8 +312,14 @@ def test_cli_trains_in_process_with_progress_on_stderr_and_one_json_line_on_stdo
         (
             record.id,
             "mine",
-            EmbeddingTrainConfig(
-                base_model="hf:some/model", epochs=1, batch_size=4, learning_rate=1e-4, max_seq_length=64
+            EmbeddingTrainConfig(  # --batch-size and --lr given: a QA question encoder's too
+                base_model="hf:some/model",
+                epochs=1,
+                batch_size=4,
+                learning_rate=1e-4,
+                max_seq_length=64,
+                query_batch_size=4,
+                query_learning_rate=1e-4,
             ),
             None,
         )
