@@ -50,7 +50,14 @@ def selector_picker(key: str, batch: bool = False):
     defaults = [spec.label for spec in specs][:4]
     specs.append(untuned_llm_spec())  # the baseline a local LLM fine-tune is measured against: on request
     labels = {spec.label: spec for spec in specs}
-    selected = st.multiselect("Selectors", list(labels), key=kept_selection(f"{key}-selectors", labels, defaults))
+    selected = st.multiselect(
+        "Selectors",
+        list(labels),
+        key=kept_selection(f"{key}-selectors", labels, defaults),
+        help="A cross-encoder trained on the Fine-tune page blends its score with its embedder's and with word "
+        "match (BM25) at the shares its training picked: where validation gave its own score no share, it "
+        "routes as its embedder does.",
+    )
     chosen = [labels[label] for label in selected]
     config = None
     if st.toggle("Add an LLM selector (OpenAI-compatible)", key=f"{key}-use-llm"):

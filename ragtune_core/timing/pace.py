@@ -95,6 +95,8 @@ class Pace:
     # Of its planned steps, what a training of this work that may stop early is expected to run, as its runs
     # taught (training.duration.expected_share); None: none has finished yet.
     steps_share: float | None = None
+    # The settings it was learnt under (training.duration.share_settings): under others it is not expected.
+    share_settings: str | None = None
 
     def forward_seconds(self, tokens: float) -> float:
         return tokens / self.forward_tokens_per_second
@@ -185,7 +187,7 @@ def _learned(kept: dict[str, Pace], key: str, work: Work) -> Pace:
     if _learned_key(key, work) in kept:
         return kept[_learned_key(key, work)]
     alike = kept.get(_learned_key(key, STARTS_LIKE[work])) if work in STARTS_LIKE else None
-    return replace(alike, steps_share=None) if alike else kept[key]
+    return replace(alike, steps_share=None, share_settings=None) if alike else kept[key]
 
 
 def _learned_key(key: str, work: Work) -> str:
@@ -198,7 +200,11 @@ def cache_folder() -> Path:
 
 
 def learn_pace(
-    model: str | None, work: Work, timed: Mapping[Component, Timed], steps_share: float | None = None
+    model: str | None,
+    work: Work,
+    timed: Mapping[Component, Timed],
+    steps_share: float | None = None,
+    share_settings: str | None = None,
 ) -> None:
     """Move each component of the pace kept for `work` halfway (geometrically) towards what its phases
     showed in a finished run (`timed`: timing.Meter.timed, their estimated and actual seconds): a pace
@@ -206,7 +212,8 @@ def learn_pace(
     itself over the runs. A component whose phases took under MIN_LEARNING_SECONDS (a start: and were
     estimated to take), or ran more than MAX_CORRECTION times off their estimate (a stall, not a pace),
     teaches nothing; the others stay.
-    `steps_share`, where given, is kept as the share of its steps the next such training is expected to run."""
+    `steps_share`, where given, is kept as the share of its steps the next such training with the same
+    `share_settings` is expected to run."""
     factors = {
         component: math.sqrt(seconds.ratio)
         for component, seconds in timed.items()
@@ -221,7 +228,9 @@ def learn_pace(
         pace = _learned(kept, key, work)
         for component, factor in factors.items():
             pace = pace.faster(component, factor)
-        kept[_learned_key(key, work)] = pace if steps_share is None else replace(pace, steps_share=steps_share)
+        if steps_share is not None:
+            pace = replace(pace, steps_share=steps_share, share_settings=share_settings)
+        kept[_learned_key(key, work)] = pace
         _keep_paces(path, kept)
 
 

@@ -40,7 +40,7 @@ TEST_RUNS = 2  # the base model's and the kept model's measures on the test part
 # What each kind of training ran of its planned steps with every default on 2 cores (bench/RESULTS.md,
 # "Defaults"): the share expected until this machine has finished one of that kind.
 FIRST_SHARES = {
-    Work.EMBEDDING_TRAINING: 0.7,  # the router's embedding: 208 of 306 steps
+    Work.EMBEDDING_TRAINING: 0.57,  # the router's embedding: 156, 156 and 208 of 306 steps with seeds 42, 1, 2
     Work.QUESTION_ENCODER_TRAINING: 1.0,  # the QA question encoder ran all its steps
     Work.CROSS_ENCODER_TRAINING: 0.83,  # the router's cross-encoder: 165 of 198
     # The QA reranker stops at 375 or 450 of 450 (its earliest stop, CrossEncoderTrainConfig): 0.9 puts the ETA
@@ -52,14 +52,24 @@ FIRST_SHARES = {
 def expected_share(config: TrainConfig, work: Work, pace: Pace | None = None) -> float:
     """The share of its planned steps (and validation runs) a training of `work` is expected to run: one that
     may stop early stops between its earliest stop and its last step. Until this machine has finished such a
-    training of the same kind (`pace.steps_share`, kept by TrainingMeter.learn) it is what trainings of that
-    kind ran with every default (FIRST_SHARES): no one share puts the ETA at 10% within 20% of both 0.67 and
-    1.0 (docs/decisions.md, "A training's estimate expects it to stop early"). Never less than its earliest
-    stop: a share learnt under an earlier one may be."""
+    training of the same kind and settings (`pace.steps_share`, kept by TrainingMeter.learn) it is what
+    trainings of that kind ran with every default (FIRST_SHARES): no one share puts the ETA at 10% within 20%
+    of both 0.67 and 1.0 (docs/decisions.md, "A training's estimate expects it to stop early"). Never less
+    than its earliest stop: a share learnt under an earlier one may be."""
     if not config.patience:
         return 1.0
-    learned = pace.steps_share if pace is not None else None
+    learned = pace.steps_share if pace is not None and pace.share_settings == share_settings(config) else None
     return max(config.EARLIEST_STOP_SHARE, learned if learned is not None else FIRST_SHARES[work])
+
+
+def share_settings(config: TrainConfig) -> str:
+    """The settings that move where a training stops early: a share learnt under others (a default changed
+    since, an advanced setting) is not expected. The router's embedding stopped at 208 of 306 steps at a
+    learning rate of 2e-5, at 156 at 5e-5."""
+    return (
+        f"lr={config.learning_rate:g} batch={config.batch_size} warmup={config.warmup_ratio:g} "
+        f"epochs={config.epochs} eval_steps={config.eval_steps} patience={config.patience}"
+    )
 
 
 def work_of(dataset: QADataset, config: TrainConfig) -> Work:
@@ -86,6 +96,7 @@ class TrainingPlan:
     work: Work = Work.EMBEDDING_TRAINING  # the kind of work whose pace it was estimated at
     share: float = 1.0  # of the steps and validation runs it is expected to run (expected_share)
     may_stop_early: bool = False  # what it ran then teaches the share expected of the next (TrainingMeter.learn)
+    settings: str = ""  # share_settings of its config: the next with the same expect what it ran
 
     @property
     def seconds(self) -> float:
@@ -137,7 +148,8 @@ def plan_training(
         work = _embedding_work(dataset, config)
     plan = plan_work(work, schedule.steps, schedule.evaluations, pace, search)
     kind = work_of(dataset, config)
-    return replace(plan, share=expected_share(config, kind, pace), may_stop_early=bool(config.patience), work=kind)
+    share, settings = expected_share(config, kind, pace), share_settings(config)
+    return replace(plan, share=share, may_stop_early=bool(config.patience), work=kind, settings=settings)
 
 
 @dataclass(frozen=True)
@@ -299,7 +311,7 @@ class TrainingMeter:
         share = None
         if plan.may_stop_early and kept and not kept.get("stopped_by_user") and kept["planned_steps"]:
             share = (plan.share + min(1.0, kept["steps"] / kept["planned_steps"])) / 2
-        learn_pace(plan.model, plan.work, self.meter.timed(), share)
+        learn_pace(plan.model, plan.work, self.meter.timed(), share, plan.settings)
 
 
 def _message(event: str, data: dict) -> str:

@@ -156,6 +156,7 @@ def test_the_pace_is_measured_once_per_machine_and_model_and_kept(tmp_path, monk
             "start_seconds": 10.0,
             "pair_tokens_per_second": None,  # until runs teach it, pairs are scored at the forward pace
             "steps_share": None,  # ... and trainings that may stop early expected to run the middle of their range
+            "share_settings": None,
         }
     ]
     # A Hub model not on this machine (or a name loading will refuse) is estimated at the bundled model's pace.
