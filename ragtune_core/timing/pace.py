@@ -95,8 +95,6 @@ class Pace:
     # Of its planned steps, what a training of this work that may stop early is expected to run, as its runs
     # taught (training.duration.expected_share); None: none has finished yet.
     steps_share: float | None = None
-    # The settings it was learnt under (training.duration.share_settings): under others it is not expected.
-    share_settings: str | None = None
 
     def forward_seconds(self, tokens: float) -> float:
         return tokens / self.forward_tokens_per_second
@@ -167,10 +165,10 @@ def machine_key(model: str | None) -> str:
     )
 
 
-def machine_pace(model: str | None = None, work: Work = Work.EVALUATION) -> Pace:
-    """The pace kept for this machine and model architecture (local_model's) doing `work`: what runs of
-    that work taught it, else the measurement, taken now (a few seconds) when there is none yet. A damaged
-    pace.json is measured anew and replaced."""
+def machine_pace(model: str | None = None, work: Work = Work.EVALUATION, settings: str = "") -> Pace:
+    """The pace kept for this machine and model architecture (local_model's) doing `work` with `settings` (a
+    training's: training.duration.training_settings): what runs of that work taught it, else the measurement,
+    taken now (a few seconds) when there is none yet. A damaged pace.json is measured anew and replaced."""
     model = local_model(model)
     imports = _import_seconds() if "sentence_transformers" not in sys.modules else None  # before the key's torch
     path, key = cache_folder() / PACE_FILE, machine_key(model)
@@ -178,21 +176,24 @@ def machine_pace(model: str | None = None, work: Work = Work.EVALUATION) -> Pace
     if key not in kept:
         kept[key] = measure_pace(model, imports)
         _keep_paces(path, kept)
-    return _learned(kept, key, work)
+    return _learned(kept, key, work, settings)
 
 
-def _learned(kept: dict[str, Pace], key: str, work: Work) -> Pace:
-    """What runs of `work` taught the measurement kept under `key`; before any has, what runs of the work it
-    starts like taught of the pace (STARTS_LIKE), else the measurement."""
-    if _learned_key(key, work) in kept:
-        return kept[_learned_key(key, work)]
+def _learned(kept: dict[str, Pace], key: str, work: Work, settings: str = "") -> Pace:
+    """What runs of `work` with `settings` taught the measurement kept under `key`. Before any has, what runs
+    of `work` with any settings taught of the pace (not its share: where a training stops moves with its
+    settings); else what runs of the work it starts like taught (STARTS_LIKE), else the measurement."""
+    if _learned_key(key, work, settings) in kept:
+        return kept[_learned_key(key, work, settings)]
+    if settings and _learned_key(key, work) in kept:
+        return replace(kept[_learned_key(key, work)], steps_share=None)
     alike = kept.get(_learned_key(key, STARTS_LIKE[work])) if work in STARTS_LIKE else None
-    return replace(alike, steps_share=None, share_settings=None) if alike else kept[key]
+    return replace(alike, steps_share=None) if alike else kept[key]
 
 
-def _learned_key(key: str, work: Work) -> str:
-    """Where what runs of `work` taught is kept, beside the measurement kept under `key`."""
-    return f"{key}|{work}"
+def _learned_key(key: str, work: Work, settings: str = "") -> str:
+    """Where what runs of `work` (with `settings`) taught is kept, beside the measurement kept under `key`."""
+    return f"{key}|{work}|{settings}" if settings else f"{key}|{work}"
 
 
 def cache_folder() -> Path:
@@ -204,7 +205,7 @@ def learn_pace(
     work: Work,
     timed: Mapping[Component, Timed],
     steps_share: float | None = None,
-    share_settings: str | None = None,
+    settings: str = "",
 ) -> None:
     """Move each component of the pace kept for `work` halfway (geometrically) towards what its phases
     showed in a finished run (`timed`: timing.Meter.timed, their estimated and actual seconds): a pace
@@ -212,8 +213,10 @@ def learn_pace(
     itself over the runs. A component whose phases took under MIN_LEARNING_SECONDS (a start: and were
     estimated to take), or ran more than MAX_CORRECTION times off their estimate (a stall, not a pace),
     teaches nothing; the others stay.
-    `steps_share`, where given, is kept as the share of its steps the next such training with the same
-    `share_settings` is expected to run."""
+    `steps_share`, where given, is kept as the share of its steps the next such training is expected to run.
+    A training's `settings` keep a pace of their own: the router's embedding at batch 16 and the seeds' recipe
+    at batch 10 pulled one pace each their way (estimates 1.39 and 0.92 of what they took). What they teach
+    of the pace is also taught to the work's pace for any settings, which a training with new ones starts from."""
     factors = {
         component: math.sqrt(seconds.ratio)
         for component, seconds in timed.items()
@@ -225,12 +228,13 @@ def learn_pace(
     path, key = cache_folder() / PACE_FILE, machine_key(model)
     kept = _kept_paces(path)
     if key in kept:
-        pace = _learned(kept, key, work)
-        for component, factor in factors.items():
-            pace = pace.faster(component, factor)
-        if steps_share is not None:
-            pace = replace(pace, steps_share=steps_share, share_settings=share_settings)
-        kept[_learned_key(key, work)] = pace
+        before = {learnt: _learned(kept, key, work, learnt) for learnt in {settings, ""}}  # before either learns
+        for learnt_settings, pace in before.items():
+            for component, factor in factors.items():
+                pace = pace.faster(component, factor)
+            if learnt_settings == settings and steps_share is not None:
+                pace = replace(pace, steps_share=steps_share)
+            kept[_learned_key(key, work, learnt_settings)] = pace
         _keep_paces(path, kept)
 
 

@@ -156,7 +156,6 @@ def test_the_pace_is_measured_once_per_machine_and_model_and_kept(tmp_path, monk
             "start_seconds": 10.0,
             "pair_tokens_per_second": None,  # until runs teach it, pairs are scored at the forward pace
             "steps_share": None,  # ... and trainings that may stop early expected to run the middle of their range
-            "share_settings": None,
         }
     ]
     # A Hub model not on this machine (or a name loading will refuse) is estimated at the bundled model's pace.
@@ -247,3 +246,21 @@ def test_a_reranker_starts_from_the_pace_a_router_cross_encoder_learnt_not_from_
     assert machine_pace(None, Work.RERANKER_TRAINING).steps_share == 0.7
     assert machine_pace(None, Work.RERANKER_TRAINING).train_tokens_per_second == pytest.approx(125.0)
     assert machine_pace(None, Work.CROSS_ENCODER_TRAINING).steps_share == 1.0
+
+
+def test_each_trainings_settings_keep_a_pace_and_share_of_their_own(tmp_path, monkeypatch):
+    """The router's embedding (batch 16) and the seeds' recipe (batch 10) pulled one pace each their way;
+    a training with settings not run yet starts from what every setting taught, not from their share."""
+    monkeypatch.setenv(pace.CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(pace, "measure_pace", lambda model, imports=None: PACE)
+    machine_pace()
+    faster, slower = {Component.TRAINING: Timed(400.0, 100.0)}, {Component.TRAINING: Timed(100.0, 400.0)}
+    pace.learn_pace(None, Work.EMBEDDING_TRAINING, faster, steps_share=0.5, settings="batch=16")
+    pace.learn_pace(None, Work.EMBEDDING_TRAINING, slower, steps_share=1.0, settings="batch=10")
+    by_16, by_10 = (machine_pace(None, Work.EMBEDDING_TRAINING, f"batch={batch}") for batch in (16, 10))
+    # Halfway 2x faster, and not moved by the batch-10 run after it.
+    assert by_16.train_tokens_per_second == pytest.approx(500.0) and by_16.steps_share == 0.5
+    # Batch 10 started from what every setting had taught (500), then halfway 2x slower.
+    assert by_10.train_tokens_per_second == pytest.approx(250.0) and by_10.steps_share == 1.0
+    new = machine_pace(None, Work.EMBEDDING_TRAINING, "batch=32")
+    assert new.train_tokens_per_second == pytest.approx(250.0) and new.steps_share is None

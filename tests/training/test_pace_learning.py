@@ -17,7 +17,7 @@ from ragtune_core.training.duration import (
     TrainingWork,
     expected_share,
     plan_work,
-    share_settings,
+    training_settings,
 )
 from tests.fake_clock import StoppedClock
 from tests.fake_pace import MEASURED_PACE
@@ -134,19 +134,20 @@ def test_a_training_that_may_stop_early_teaches_the_share_of_its_steps_to_expect
         plan_work(WORK, STEPS, EVALUATIONS, MEASURED_PACE),
         share=0.75,
         may_stop_early=True,
-        settings=share_settings(config),
+        settings=training_settings(config),
     )
     meter = TrainingMeter(plan, lambda done, total, message: None, clock=StoppedClock())
     kept = {"step": ran, "steps": ran, "planned_steps": STEPS, "stopped_by_user": stopped_by_user}
     meter(EventKind.BEST, kept)
     meter.learn()
-    assert machine_pace(None, Work.EMBEDDING_TRAINING).steps_share == (pytest.approx(taught) if taught else None)
-    learnt = machine_pace(None, Work.EMBEDDING_TRAINING)
+    learnt = machine_pace(None, Work.EMBEDDING_TRAINING, training_settings(config))
+    assert learnt.steps_share == (pytest.approx(taught) if taught else None)
     first = FIRST_SHARES[Work.EMBEDDING_TRAINING]
     assert expected_share(config, Work.EMBEDDING_TRAINING, learnt) == pytest.approx(taught or first)
     assert expected_share(replace(config, patience=0), Work.EMBEDDING_TRAINING, learnt) == 1.0
-    # Learnt at another learning rate (a default changed since, an advanced setting), it is not expected.
-    assert expected_share(replace(config, learning_rate=1e-5), Work.EMBEDDING_TRAINING, learnt) == first
+    # Not what a training at another learning rate expects (a default changed since, an advanced setting).
+    other = machine_pace(None, Work.EMBEDDING_TRAINING, training_settings(replace(config, learning_rate=1e-5)))
+    assert other.steps_share is None and expected_share(config, Work.EMBEDDING_TRAINING, other) == first
 
 
 def test_before_any_is_learnt_a_kind_of_training_expects_the_share_such_trainings_ran():
@@ -158,11 +159,10 @@ def test_before_any_is_learnt_a_kind_of_training_expects_the_share_such_training
 
 def test_a_share_learnt_below_the_earliest_stop_is_not_expected():
     """A share a reranker learnt when it could stop from half its steps on: it now runs three quarters at least."""
-    cross_encoder, embedding = CrossEncoderTrainConfig(), EmbeddingTrainConfig()
-    learnt = replace(MEASURED_PACE, steps_share=0.5, share_settings=share_settings(cross_encoder))
+    learnt = replace(MEASURED_PACE, steps_share=0.5)
+    cross_encoder = CrossEncoderTrainConfig()
     assert expected_share(cross_encoder, Work.RERANKER_TRAINING, learnt) == 0.75 == cross_encoder.EARLIEST_STOP_SHARE
-    learnt = replace(learnt, share_settings=share_settings(embedding))
-    assert expected_share(embedding, Work.EMBEDDING_TRAINING, learnt) == 0.5
+    assert expected_share(EmbeddingTrainConfig(), Work.EMBEDDING_TRAINING, learnt) == 0.5
 
 
 def test_a_training_that_cannot_stop_early_teaches_no_share(kept_pace):
