@@ -7,6 +7,7 @@ import sys
 from dataclasses import asdict, fields
 
 from .. import jobs
+from ..evaluation.blend import Blend
 from ..jobs import JobKind
 from ..questions.drafts import DraftResult
 from ..runs import EventKind
@@ -149,6 +150,8 @@ def train_or_start(ws: Workspace, args: argparse.Namespace, job_kind: JobKind, c
         with stop_on_first_interrupt(args.command):
             result = train_and_register(ws, record.id, name, config, on_event=meter, search=search)
         meter.learn()
+        if result.get("blend"):  # a cross-encoder's: how it orders, as the Fine-tune page says
+            print(f"kept blend: {Blend(**result['blend']).describe()}", file=sys.stderr, flush=True)
         return {**result, **estimated, "seconds": round(command_seconds(), 1)}
     params = jobs.training_job_params(record.id, name, config, search)
     status = jobs.start_job(ws, job_kind, params, name=name, dataset_id=record.id)

@@ -29,6 +29,14 @@ class Blend:
     def reranker_share(self) -> float:
         return round(1 - self.first_stage - self.lexical, 6)
 
+    def describe(self) -> str:
+        """How a cross-encoder kept with this blend orders, in words (a training's closing line)."""
+        said = f"its score blended with the embedder's at {self.first_stage:.1f}"
+        said += f" and word match at {self.lexical:.1f}" if self.lexical else ""
+        if not self.reranker_share:
+            said += "; its own score did not rank better than noise on validation, so it has no share"
+        return said
+
 
 SCORES_ALONE = Blend()  # the reranker's scores, unmixed: any cross-encoder not trained here
 

@@ -28,10 +28,7 @@ def run_cross_encoder_job(ctx, params: dict) -> dict:
 
     result = _train(ctx, params, CrossEncoderTrainConfig)
     metric, kept = result.primary_metric, result.blend
-    blend = "" if kept is None else f", its score blended with the embedder's at {kept.first_stage:.1f}"
-    blend += f" and word match at {kept.lexical:.1f}" if kept and kept.lexical else ""
-    if kept and not kept.reranker_share:
-        blend += "; its own score did not rank better than noise on validation, so it has no share"
+    blend = "" if kept is None else f", {kept.describe()}"
     return _with_verdict(
         ctx,
         result,

@@ -301,10 +301,14 @@ def test_cli_train_takes_the_newest_embedder_fine_tuned_on_the_dataset_unless_on
     monkeypatch.setattr(
         train_cli,
         "train_and_register",
-        lambda ws, dataset_id, name, config, on_event=None, search=None: configs.append(config) or {},
+        lambda ws, dataset_id, name, config, on_event=None, search=None: (
+            configs.append(config) or {"blend": {"first_stage": 1.0, "lexical": 0.0}}
+        ),
     )
     code, out, err = run_cli("train-cross-encoder", "router", "--name", "picker")
     assert code == 0 and configs.pop().embedder is None, err  # none fine-tuned yet: the bundled model
+    said = "its score blended with the embedder's at 1.0; its own score did not rank better than noise"
+    assert f"kept blend: {said}" in err
     for name, dataset_id in [("old-emb", record.id), ("new-emb", record.id), ("other-emb", other.id)]:
         workspace.commit_model(workspace.reserve_model(name, "embedding", "base").id, dataset_id=dataset_id)
         workspace.model_dir(name).mkdir(parents=True)  # a committed model has its folder
