@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -141,9 +141,10 @@ class CrossEncoderSelector:
         start = time.perf_counter()
         pairs = [(query, choice.description) for query in queries for choice in choices]
         scores = score_pairs(self.model, pairs, self.batch_size).reshape(len(queries), len(choices))
-        if self.first_stage is not None:
-            scores = self._blended(queries, choices, scores)
-        return selections_from_scores(scores, time.perf_counter() - start)
+        if self.first_stage is None:
+            return selections_from_scores(scores, time.perf_counter() - start)
+        selections = selections_from_scores(self._blended(queries, choices, scores), time.perf_counter() - start)
+        return [replace(selection, reason=self.blend.describe()) for selection in selections]
 
     def _blended(self, queries: list[str], choices: list[Choice], scores: np.ndarray) -> np.ndarray:
         first = [selection.scores for selection in self.first_stage.select(queries, choices)]

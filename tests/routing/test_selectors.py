@@ -154,6 +154,7 @@ def test_a_cross_encoder_that_kept_a_blend_routes_with_its_embedders_scores(blen
     selections = CrossEncoderSelector(str(moved / "ce")).select(queries, CHOICES)
     # All of the share on the embedder: its picks, and its cosines standardised over the choices.
     assert [s.index for s in selections] == [s.index for s in by_embedder] == [want for _, want in QUERIES]
+    assert selections[0].reason.startswith("its score blended with the embedder's at 1.0; its own score did not")
     for blended, cosines in zip(selections, by_embedder, strict=True):
         standardised = (np.array(cosines.scores) - np.mean(cosines.scores)) / np.std(cosines.scores)
         assert blended.scores == pytest.approx(standardised.tolist(), abs=1e-4)
