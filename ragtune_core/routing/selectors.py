@@ -139,8 +139,10 @@ class CrossEncoderSelector:
         if not queries:
             return []
         start = time.perf_counter()
-        pairs = [(query, choice.description) for query in queries for choice in choices]
-        scores = score_pairs(self.model, pairs, self.batch_size).reshape(len(queries), len(choices))
+        scores = np.zeros((len(queries), len(choices)))  # a blend that gives its score no share needs none
+        if self.blend.reranker_share:
+            pairs = [(query, choice.description) for query in queries for choice in choices]
+            scores = score_pairs(self.model, pairs, self.batch_size).reshape(len(queries), len(choices))
         if self.first_stage is None:
             return selections_from_scores(scores, time.perf_counter() - start)
         selections = selections_from_scores(self._blended(queries, choices, scores), time.perf_counter() - start)

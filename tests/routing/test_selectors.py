@@ -142,22 +142,39 @@ def blended_selector_models(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_a_cross_encoder_that_kept_a_blend_routes_with_its_embedders_scores(blended_selector_models, tmp_path):
+def test_a_cross_encoder_that_kept_a_blend_routes_with_its_embedders_scores(
+    blended_selector_models, tmp_path, monkeypatch
+):
     import shutil
 
+    from ragtune_core.routing import selectors
     from ragtune_core.store.models import ModelNotFound
 
     queries = [q for q, _ in QUERIES]
     by_embedder = EmbeddingSelector(str(blended_selector_models / "emb")).select(queries, CHOICES)
     moved = tmp_path / "copied-workspace" / "models"  # a workspace copied elsewhere finds its own embedder
     shutil.copytree(blended_selector_models, moved)
-    selections = CrossEncoderSelector(str(moved / "ce")).select(queries, CHOICES)
+    selector = CrossEncoderSelector(str(moved / "ce"))
+    scored = []
+    monkeypatch.setattr(selectors, "score_pairs", lambda model, pairs, batch: scored.append(pairs))
+    selections = selector.select(queries, CHOICES)
+    assert scored == []  # its own score has no share: no pair is scored
     # All of the share on the embedder: its picks, and its cosines standardised over the choices.
     assert [s.index for s in selections] == [s.index for s in by_embedder] == [want for _, want in QUERIES]
     assert selections[0].reason.startswith("its score blended with the embedder's at 1.0; its own score did not")
     for blended, cosines in zip(selections, by_embedder, strict=True):
         standardised = (np.array(cosines.scores) - np.mean(cosines.scores)) / np.std(cosines.scores)
         assert blended.scores == pytest.approx(standardised.tolist(), abs=1e-4)
+    monkeypatch.undo()
+    # Half of the share on its own score: both standardised, then mixed.
+    shutil.copytree(moved / "ce", moved / "ce-half")
+    config = json.loads((moved / "ce-half" / "config.json").read_text())
+    (moved / "ce-half" / "config.json").write_text(json.dumps({**config, "ragtune_first_stage_weight": 0.5}))
+    half = CrossEncoderSelector(str(moved / "ce-half"))
+    own = selectors.score_pairs(half.model, [(queries[0], choice.description) for choice in CHOICES], 4)
+    cosines = np.array(by_embedder[0].scores)
+    expected = [0.5 * (v - v.mean()) / v.std() for v in (own, cosines)]
+    assert half.select(queries[:1], CHOICES)[0].scores == pytest.approx((expected[0] + expected[1]).tolist(), abs=1e-3)
     shutil.rmtree(moved / "emb")
     shutil.rmtree(blended_selector_models / "emb")
     with pytest.raises(ModelNotFound, match="the embedder this cross-encoder blends with, 'emb', is gone"):
