@@ -25,11 +25,16 @@ def points(share: float) -> str:
     return f"{share * 100:+.1f}".replace("-", "−")
 
 
+def about_the_same(latency_ratio: float) -> bool:
+    """Latencies within 5% of each other: timing noise, not a model being faster."""
+    return 0.95 <= latency_ratio <= 1.05
+
+
 def speed(ratio: float | None) -> str:
     """A latency ratio in words: "2.1× the latency", "3.0× faster", "the same latency"."""
     if ratio is None:
         return ""
-    if 0.95 <= ratio <= 1.05:
+    if about_the_same(ratio):
         return "about the same latency"
     return f"{ratio:.1f}× the latency" if ratio > 1 else f"{1 / ratio:.1f}× faster"
 
@@ -82,6 +87,8 @@ def recommendation(scores: Scores) -> str | None:
     if quick is None or quick is top:
         # "the fastest" only says something when another model comes within its interval
         return text + (" It is also the fastest of those within its interval." if quick is top and rivals else "")
+    if about_the_same(quick.latency_ms / top.latency_ms):  # no faster one to keep where speed matters
+        return text + " None of those within its interval is faster."
     return (
         text + f" Where speed matters, keep {quick.name}: {quick.value:.3f}, within that interval, "
         f"{speed(quick.latency_ms / top.latency_ms)}."

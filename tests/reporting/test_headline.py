@@ -47,6 +47,12 @@ def test_recommendation_keeps_the_best_and_names_a_faster_one_within_its_interva
     text = recommendation(router_scores(comparison))
     assert text.startswith("Keep slow-best: the best match rate, 0.900 [95% CI 0.")
     assert "Where speed matters, keep quick: 0.880, within that interval, 20.0× faster." in text
+    # A rival within 5% of its latency is no faster one to keep (the router's "emb" and "seeds", 4.1 and 4.0 ms).
+    same_speed = router_comparison(
+        {"base": 50, "best": 90, "rival": 88}, {"base": 0.01, "best": 0.0041, "rival": 0.004}
+    )
+    text = recommendation(router_scores(same_speed))
+    assert text.endswith("None of those within its interval is faster.") and "Where speed matters" not in text
 
 
 def test_recommendation_when_the_best_is_also_the_fastest_and_when_nothing_beats_the_base():
