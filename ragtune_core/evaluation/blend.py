@@ -3,7 +3,7 @@
 Validation picks the shares (reranking.best_blend); the model keeps them in its config, so every place
 that reranks with it, and every estimate of how long that takes, reads the same blend. A QA reranker's
 first stage is the retriever it reranks for; a router's tool selector keeps the embedder it trained
-with (kept_first_stage), since it routes alone.
+with (saved_first_stage), since it routes alone.
 """
 
 from __future__ import annotations
@@ -59,10 +59,13 @@ def kept_blend(cross_encoder) -> Blend:
 def saved_blend(model: str | None) -> Blend:
     """kept_blend of a saved model, read from its config.json without loading its weights (Blend() for a
     Hub id or a folder without one)."""
+    return _read(_saved_config(model).get)
+
+
+def _saved_config(model: str | None) -> dict:
+    """A model folder's config.json; {} for a Hub id or a folder without one."""
     config = Path(model) / "config.json" if model else None
-    if config is None or not config.is_file():
-        return SCORES_ALONE
-    return _read(read_json(config, "the model's config", dict).get)
+    return read_json(config, "the model's config", dict) if config is not None and config.is_file() else {}
 
 
 def _read(value_of) -> Blend:
@@ -84,12 +87,12 @@ def keep_first_stage(cross_encoder, embedder: str | None) -> None:
     setattr(cross_encoder.config, _FIRST_STAGE_KEY, recorded)
 
 
-def kept_first_stage(cross_encoder, model_dir: str | Path) -> str | None:
-    """The embedder a cross-encoder loaded from `model_dir` trained with (keep_first_stage), ready to load;
-    None where it records none (a Hub model, one trained before this was kept). A workspace model's folder
-    is found beside the cross-encoder's, so a workspace copied or moved finds its own; ModelNotFound where
-    it is gone."""
-    recorded = getattr(getattr(cross_encoder, "config", None), _FIRST_STAGE_KEY, None)
+def saved_first_stage(model_dir: str) -> str | None:
+    """The embedder the cross-encoder saved in `model_dir` trained with (keep_first_stage), read from its
+    config.json and ready to load; None where it records none (a Hub model, one trained before this was
+    kept). A workspace model's folder is found beside the cross-encoder's, so a workspace copied or moved
+    finds its own; ModelNotFound where it is gone."""
+    recorded = _saved_config(model_dir).get(_FIRST_STAGE_KEY)
     if recorded is None:
         return None
     recorded_path = Path(recorded)

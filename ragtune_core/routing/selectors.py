@@ -26,7 +26,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..evaluation.blend import SCORES_ALONE, blended, kept_blend, kept_first_stage
+from ..evaluation.blend import SCORES_ALONE, blended, saved_blend, saved_first_stage
 from ..evaluation.lexical import lexical_index
 from ..questions.router.tools import RoutingError
 from ..store.models import (
@@ -125,14 +125,15 @@ class CrossEncoderSelector:
     local = True  # runs on this machine: a comparison times it again in steady state (routing.compare)
 
     def __init__(self, model_name_or_path: str, batch_size: int = 64, label: str | None = None):
-        self.model = load_cross_encoder(model_name_or_path)
         self.batch_size = batch_size
         self.name = label or f"cross-encoder {_model_label(model_name_or_path)}"
-        self.blend = kept_blend(self.model)
-        embedder = kept_first_stage(self.model, model_name_or_path) if self.blend != SCORES_ALONE else None
+        self.blend = saved_blend(model_name_or_path)
+        embedder = saved_first_stage(model_name_or_path) if self.blend != SCORES_ALONE else None
         self.first_stage = EmbeddingSelector(embedder, batch_size) if embedder else None
         if self.first_stage is None:
             self.blend = SCORES_ALONE
+        # A blend that gives its own score no share routes at its embedder's cost: its weights stay unread.
+        self.model = load_cross_encoder(model_name_or_path) if self.blend.reranker_share else None
 
     def select(self, queries: list[str], choices: list[Choice]) -> list[Selection]:
         check_choices(choices)

@@ -155,6 +155,7 @@ def test_a_cross_encoder_that_kept_a_blend_routes_with_its_embedders_scores(
     moved = tmp_path / "copied-workspace" / "models"  # a workspace copied elsewhere finds its own embedder
     shutil.copytree(blended_selector_models, moved)
     selector = CrossEncoderSelector(str(moved / "ce"))
+    assert selector.model is None  # its own score has no share: its weights are never read
     scored = []
     monkeypatch.setattr(selectors, "score_pairs", lambda model, pairs, batch: scored.append(pairs))
     selections = selector.select(queries, CHOICES)

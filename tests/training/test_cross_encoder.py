@@ -8,7 +8,7 @@ import torch
 
 from ragtune_core import cli, jobs
 from ragtune_core.cli import train as train_cli
-from ragtune_core.evaluation.blend import Blend, kept_blend, kept_first_stage
+from ragtune_core.evaluation.blend import Blend, kept_blend, saved_first_stage
 from ragtune_core.evaluation.metrics import METRIC_NAMES
 from ragtune_core.evaluation.reranking import first_stage
 from ragtune_core.jobs.tasks import TASKS
@@ -383,7 +383,7 @@ def test_training_saves_and_registers_a_loadable_cross_encoder(trained):
     assert loaded.num_labels == 1
     # The blend validation picked at the step kept, and the embedder it blends with (the bundled one here).
     assert kept_blend(loaded) == Blend(**result["blend"]) and sum(result["blend"].values()) <= 1
-    assert kept_first_stage(loaded, model.path) == DEFAULT_BASE_MODEL
+    assert saved_first_stage(model.path) == DEFAULT_BASE_MODEL
     scores = loaded.predict([("What is the population of Paris?", "Useful for specific facts about Paris.")] * 2)
     assert scores.shape == (2,) and np.isfinite(scores).all()
     # 18 train questions, each with its tool and one hard negative, in batches of 12.
