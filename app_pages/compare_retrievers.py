@@ -68,7 +68,9 @@ def _evaluate_form(record: DatasetRecord, dataset: QADataset, datasets: list[Dat
             list(cross_encoders),
             help="Cross-encoders trained on the Fine-tune page. A reranker trained on a QA "
             "dataset blends its score with the embedder's and with word match (BM25) at "
-            "the shares its training picked.",
+            "the shares its training picked. Where word match has a share, the same blend "
+            "without the reranker's score is shown too (\"+ word match\"): the reranker's "
+            "own gain is what it adds to that.",
         )
         if cross_encoders
         else []

@@ -46,8 +46,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -61,19 +59,13 @@ from ragtune_core.evaluation import (  # noqa: E402
     slice_table,
     style_table,
 )
-from ragtune_core.evaluation.blend import Blend, kept_blend  # noqa: E402
-from ragtune_core.evaluation.reranking import (  # noqa: E402
-    RERANK_TOP_K,
-    first_stage,
-    reranked,
-    retrieval_report,
-)
+from ragtune_core.evaluation.blend import Blend, saved_blend  # noqa: E402
+from ragtune_core.evaluation.reranking import shows_words_alone, words_alone_name  # noqa: E402
 from ragtune_core.evaluation.retrieval import list_reports  # noqa: E402
 from ragtune_core.evaluation.slices import GAIN_METRICS, SLICE_METRICS  # noqa: E402
 from ragtune_core.questions import load_dataset  # noqa: E402
 from ragtune_core.routing import latest_comparison  # noqa: E402
 from ragtune_core.store import Workspace  # noqa: E402
-from ragtune_core.store.models import load_cross_encoder, load_embedder  # noqa: E402
 
 SECTIONS = {"router": "Defaults: router", "qa": "Defaults: QA"}
 # --qa-validate lyft: the hand-written Lyft set then asks about a document the model never trained on
@@ -278,9 +270,8 @@ def qa_section(workspace: Path, reranker: bool = True, validated: str = "uber") 
             workspace, "rerank", "qa", "--embedder", "emb", "--cross-encoder", "ce", "--sample", str(RERANK_SAMPLE)
         )
         ragtune(workspace, "rerank", "handwritten", "--embedder", "emb", "--cross-encoder", "ce")
-        embedder, reranker_model = (ws.resolve("models", name).path for name in ("emb", "ce"))
-        blend = kept_blend(load_cross_encoder(reranker_model))
-        blend_note = blend_without_the_cross_encoder(ws, "handwritten", load_embedder(embedder), blend)
+        blend = saved_blend(ws.resolve("models", "ce").path)
+        blend_note = blend_without_the_cross_encoder(ws, "handwritten", blend)
         training["emb + rerank ce"] = training_cells(ce, ce_seconds)
         groups.append((f" ({reranked['queries']} of the questions)", reranked["reports"]))
 
@@ -320,23 +311,27 @@ def qa_section(workspace: Path, reranker: bool = True, validated: str = "uber") 
     )
 
 
-def blend_without_the_cross_encoder(ws: Workspace, dataset: str, embedder, blend: Blend) -> str:
-    """What the reranker's blend (ce's, `blend`) gives on `dataset` without its own score (the first stage,
-    `embedder`'s, and word match at the shares ce kept), and what ce's score adds to that: where the
-    reranker's gain over emb comes from."""
+def blend_without_the_cross_encoder(ws: Workspace, dataset: str, blend: Blend) -> str:
+    """What the reranker's blend (ce's, `blend`) gives on `dataset` without its own score (the first stage
+    and word match at the shares ce kept: `rerank` reports it, words_alone), and what ce's score adds to
+    that: where the reranker's gain over emb comes from."""
     record = ws.resolve("datasets", dataset)
-    first = first_stage(embedder, load_dataset(ws, record.id), None)
-    silent = [np.zeros(min(RERANK_TOP_K, len(row))) for row in first.indices]  # a score that says nothing
-    words = reranked(first, silent, "emb + word match", blend)
     by_name = {report.name: report for report in latest_reports(ws, record.id, "all")}
+    kept = (
+        f"ce kept the blend: first stage {blend.first_stage:.1f}, word match {blend.lexical:.1f}, its own score "
+        f"{blend.reranker_share:.1f}"
+    )
+    if not shows_words_alone(blend):  # one of the two has no share: the gain is the other's alone
+        owner = "ce's own score" if blend.reranker_share else "the first stage and word match"
+        return f"Where the reranker's MRR@10 gain on the hand-written set comes from ({kept}): {owner} alone."
+    words = by_name[words_alone_name("emb", "ce")]
     steps = [
-        ("the blend without ce's score over emb", retrieval_report(first, "emb"), words),
+        ("the blend without ce's score over emb", by_name["emb"], words),
         ("ce's score over that", words, by_name["emb + rerank ce"]),
     ]
     gains = [(text, paired_gain(before, after, "mrr@10")) for text, before, after in steps]
     return (
-        f"Where the reranker's MRR@10 gain on the hand-written set comes from (ce kept the blend: first stage "
-        f"{blend.first_stage:.1f}, word match {blend.lexical:.1f}, its own score the rest): "
+        f"Where the reranker's MRR@10 gain on the hand-written set comes from ({kept}): "
         + "; ".join(f"{text} {g.gain:+.3f} [{g.ci_low:+.3f}, {g.ci_high:+.3f}]" for text, g in gains)
         + "."
     )

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..evaluation import PARTS, RERANK_TOP_K, ModelSpec, rerank_and_save
-from ..evaluation.reranking import reranked_name
+from ..evaluation.reranking import rerank_names
 from ..jobs import JobKind
 from ..reporting.history import RETRIEVAL, recording
 from ..store import Workspace, WorkspaceError
@@ -90,7 +90,7 @@ def run_rerank(args: argparse.Namespace, ws: Workspace) -> dict:
     cross_encoder = model_of_kind(ws, args.cross_encoder, MODEL_KIND, "--cross-encoder")
     part, note = part_to_report(ws, record.id, args.part)
     meter = announced_meter(ws, record.id, part, [embedder], [cross_encoder], "rerank", args.top_k, args.sample)
-    labels = [embedder.label, reranked_name(embedder.label, cross_encoder.label)]
+    labels = [embedder.label, *rerank_names(embedder.label, [cross_encoder])]
     with recording(
         ws, RETRIEVAL, record.id, part, labels, settings={"rerank_top_k": args.top_k, **sampled(args)}
     ) as kept:

@@ -23,7 +23,7 @@ import numpy as np
 from ..questions.qa_dataset import QADataset
 from ..store.models import load_cross_encoder, load_embedder, resolve_model, score_pairs
 from ..store.workspace import Workspace
-from .blend import BLENDS, SCORES_ALONE, Blend, blended, kept_blend
+from .blend import BLENDS, SCORES_ALONE, Blend, blended, kept_blend, saved_blend
 from .duration import FIRST_STAGE, RERANKING
 from .lexical import lexical_index
 from .metrics import METRIC_NAMES, TOP_K, EvaluationError, per_query_metric_values
@@ -229,6 +229,38 @@ def reranked_name(embedder_name: str, cross_encoder_name: str) -> str:
     return f"{embedder_name} + rerank {cross_encoder_name}"
 
 
+def words_alone_name(embedder_name: str, cross_encoder_name: str) -> str:
+    return f"{embedder_name} + word match ({cross_encoder_name}'s shares)"
+
+
+def shows_words_alone(blend: Blend) -> bool:
+    """Whether reranking with `blend` is also reported with its score left out (words_alone): where word
+    match and the reranker's own score both have a share, a gain over the embedder could come from either."""
+    return bool(blend.lexical and blend.reranker_share)
+
+
+def rerank_names(embedder_name: str, cross_encoders: list[ModelSpec]) -> list[str]:
+    """The reports rerank_and_save adds for `cross_encoders`, in order: each one's reranking, and its
+    words_alone where shows_words_alone."""
+    names = []
+    for spec in cross_encoders:
+        names.append(reranked_name(embedder_name, spec.label))
+        if shows_words_alone(saved_blend(spec.path)):
+            names.append(words_alone_name(embedder_name, spec.label))
+    return names
+
+
+def words_alone(first: FirstStage, blend: Blend, top_k: int, name: str) -> RetrievalReport:
+    """The first stage's top_k reordered by `blend` with the reranker's own score left out: the embedder and
+    word match at the shares the reranker kept. Its gain over the first stage is what the reranker owes
+    to them; the reranker's over it, to what its training taught."""
+    started = time.perf_counter()
+    silent = [np.zeros(len(row[:top_k])) for row in first.indices]  # a score that tells no passage apart
+    report = reranked(first, silent, name, blend)
+    words_ms = (time.perf_counter() - started) * 1000 / len(first.indices)
+    return replace(report, latency_ms=None if first.latency_ms is None else first.latency_ms + words_ms)
+
+
 def rerank_and_save(
     ws: Workspace,
     dataset_id: str,
@@ -241,8 +273,9 @@ def rerank_and_save(
     sample: int | None = None,
     on_saved: Saved | None = None,
 ) -> list[RetrievalReport]:
-    """The embedder's report on a workspace dataset, then one per cross-encoder reranking its top_k,
-    all saved where the Compare page finds them. The embedder ranks the corpus once for all of them.
+    """The embedder's report on a workspace dataset, then one per cross-encoder reranking its top_k (and
+    its words_alone, where shows_words_alone), all saved where the Compare page finds them. The embedder
+    ranks the corpus once for all of them.
     `on_phase(phase, done, total, message)` hears the FIRST_STAGE, then the RERANKING progress (a timing.Meter);
     with `sample`, at most that many of the part's questions are ranked (retrieval.load_part);
     `on_saved(report)` hears each report as it is saved.
@@ -274,8 +307,12 @@ def rerank_and_save(
         reranking = rerank(
             scorer, first, top_k, reranked_name(embedder.label, spec.label), batch_size, on_progress=progress
         )
-        reports.append(save_report(ws, reranking, dataset_id, model_path=resolve_model(spec.path)))
-        saved(reports[-1])
+        made = [reranking]
+        if shows_words_alone(kept_blend(scorer)):
+            made.append(words_alone(first, kept_blend(scorer), top_k, words_alone_name(embedder.label, spec.label)))
+        for made_report in made:
+            reports.append(save_report(ws, made_report, dataset_id, model_path=resolve_model(spec.path)))
+            saved(reports[-1])
     return reports
 
 

@@ -66,7 +66,7 @@ def _evaluate_dataset(
     """Evaluate `models` on one dataset part, the first reranked by each of `rerankers`; saved reports.
     Progress goes to `meter`, under phases named after the set when there are several (set_phase)."""
     from ..evaluation.duration import ENCODING, set_phase
-    from ..evaluation.reranking import RERANK_TOP_K, rerank_and_save, reranked_name
+    from ..evaluation.reranking import RERANK_TOP_K, rerank_and_save, rerank_names
     from ..evaluation.retrieval import evaluate_models
     from ..reporting.history import RETRIEVAL, recording
 
@@ -75,7 +75,7 @@ def _evaluate_dataset(
     def on_phase(phase: str, done: int, total: int, message: str) -> None:
         meter(set_phase(dataset_id, phase) if named_phases else phase, done, total, message)
 
-    labels = [m.label for m in models] + [reranked_name(models[0].label, r.label) for r in rerankers]
+    labels = [m.label for m in models] + rerank_names(models[0].label, rerankers)
     settings = {"rerank_top_k": RERANK_TOP_K} if rerankers else {}
     with recording(ctx.workspace, RETRIEVAL, dataset_id, part, labels, ctx.run_id, settings) as record:
         kept, reports = record.add_report, []

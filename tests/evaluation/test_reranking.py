@@ -1,6 +1,7 @@
 import json
 import math
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,12 +14,16 @@ from ragtune_core.evaluation.reranking import (
     cross_encoder_scores,
     first_stage,
     rerank,
+    rerank_names,
     rerank_report,
     reranked,
     reranked_name,
     retrieval_report,
+    shows_words_alone,
+    words_alone,
+    words_alone_name,
 )
-from ragtune_core.evaluation.retrieval import evaluate_retrieval, latest_reports
+from ragtune_core.evaluation.retrieval import ModelSpec, evaluate_retrieval, latest_reports
 from ragtune_core.questions.qa_dataset import DatasetError, QADataset, save_dataset
 from ragtune_core.store.models import DEFAULT_BASE_MODEL, resolve_model
 from tests.fake_clock import StoppedClock
@@ -249,6 +254,33 @@ def test_word_match_blended_in_puts_the_passage_with_the_questions_rare_words_fi
     assert blend.lexical > 0.0 and report.metrics["mrr@10"] == 1.0
 
 
+def test_a_blend_with_word_match_is_also_reported_without_the_rerankers_score(tmp_path):
+    from ragtune_core.store.models import CROSS_ENCODER, load_model
+
+    dataset, embedder = word_case()
+    first = replace(first_stage(embedder, dataset, "val"), latency_ms=2.0)
+    words = words_alone(first, Blend(0.2, 0.5), 3, "emb + word match (ce's shares)")
+    # The embedder cannot tell the passages apart; word match at ce's shares finds the one with the words.
+    assert ranks(words)["q"][0] == "p1" and ranks(retrieval_report(first, "emb"))["q"][0] == "p0"
+    assert words.name == "emb + word match (ce's shares)" and words.latency_ms >= 2.0
+    # Reported only where both word match and the reranker's score have a share: otherwise there is
+    # nothing to tell apart (no word match: the blend without its score is the embedder; no score: it is
+    # the reranking itself).
+    assert shows_words_alone(Blend(0.2, 0.5))
+    assert not any(shows_words_alone(blend) for blend in (Blend(0.5, 0.5), Blend(0.5), Blend()))
+    names = []
+    for folder, blend in (("mixed", Blend(0.2, 0.5)), ("silent", Blend(0.5, 0.5))):
+        model = load_model(CROSS_ENCODER, None)
+        keep_blend(model, blend)
+        model.save(str(tmp_path / folder))
+        names.append(ModelSpec(folder, str(tmp_path / folder)))
+    assert rerank_names("emb", names) == [
+        reranked_name("emb", "mixed"),
+        words_alone_name("emb", "mixed"),
+        reranked_name("emb", "silent"),
+    ]
+
+
 def test_word_match_is_left_out_where_it_misleads():
     dataset, embedder = word_case()
     dataset.relevant_docs["q"] = ["p2"]  # the passage without the question's words is the right one
@@ -321,6 +353,26 @@ def test_cli_rerank_saves_both_reports_with_real_models(workspace, run_cli):
     assert sorted(r.report_id for r in saved) == sorted(summary["reports"])
     # The embedder alone ranks these four distinct topics perfectly.
     assert summary["models"][DEFAULT_BASE_MODEL]["accuracy@1"] == 1.0
+
+
+@pytest.mark.slow
+def test_cli_rerank_reports_a_rerankers_word_match_without_its_score(workspace, run_cli, tmp_path):
+    from ragtune_core.reporting import history
+    from ragtune_core.reporting.history import RETRIEVAL
+    from ragtune_core.store.models import CROSS_ENCODER, load_model
+
+    record = save_dataset(workspace, "qa", tiny_qa(), None, {})
+    model = load_model(CROSS_ENCODER, None)
+    keep_blend(model, Blend(0.4, 0.3))  # a share each for the embedder, word match and its own score
+    model.save(str(tmp_path / "ce"))
+    code, out, err = run_cli("rerank", "qa", "--embedder", "base", "--cross-encoder", str(tmp_path / "ce"))
+    assert code == 0, err
+    summary = json.loads(out)
+    (reranking, words) = [name for name in summary["models"] if name != DEFAULT_BASE_MODEL]
+    assert words == words_alone_name(DEFAULT_BASE_MODEL, reranking.split(" + rerank ")[1])
+    (entry,) = history(workspace, record.id, "val", RETRIEVAL)
+    assert entry.complete and entry.models == list(summary["models"])
+    assert sorted(r.report_id for r in latest_reports(workspace, record.id, "val")) == sorted(summary["reports"])
 
 
 @pytest.mark.slow
