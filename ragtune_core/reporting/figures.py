@@ -118,7 +118,7 @@ def tradeoff_chart(scores: Scores) -> go.Figure:
         y=[m.value for m in timed],
         mode="markers+text",
         text=labels,
-        textposition="middle right",
+        textposition=_label_positions([m.latency_ms for m in timed], [m.value for m in timed]),
         showlegend=False,
         cliponaxis=False,
         marker=dict(size=14, color=_colors(len(timed))),
@@ -135,6 +135,23 @@ def tradeoff_chart(scores: Scores) -> go.Figure:
         y_range=[0, 1.12],
         x_range=[0, top * 1.25 or 1.0],
     )
+
+
+def _label_positions(xs: list[float], ys: list[float]) -> list[str]:
+    """Each point's label right of it; where points lie close together (a twentieth of the latency axis,
+    0.06 of the score), the highest's above and the lowest's below, so that no label covers another."""
+    span = max(xs, default=0.0) or 1.0
+    positions = []
+    for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
+        close = [j for j in range(len(xs)) if j != i and abs(xs[j] - x) <= span / 20 and abs(ys[j] - y) <= 0.06]
+        higher = [(y, -i) > (ys[j], -j) for j in close]  # equal scores: the first listed counts as the higher
+        if close and all(higher):
+            positions.append("top right")
+        elif close and not any(higher):
+            positions.append("bottom right")
+        else:
+            positions.append("middle right")
+    return positions
 
 
 def trend_chart(points: pd.DataFrame, metric: str) -> go.Figure:

@@ -2,6 +2,8 @@
 examples; value labels above the whiskers of grouped bars too; latency and the plane from zero; one
 query's tool scores with each selector on its own scale."""
 
+from dataclasses import replace
+
 import pandas as pd
 
 from ragtune_core.evaluation.tables import comparison_table
@@ -88,6 +90,17 @@ def test_the_plane_starts_latency_at_zero_and_names_the_cost_where_known():
     assert figure.layout.xaxis.range[0] == 0 and figure.layout.xaxis.type == "linear"
     assert list(figure.data[0].text) == ["base", "tuned · $0.42 per 1,000"]
     assert retrieval_scores([retrieval_report("base", [1, 2])]).models[0].latency_ms is None
+
+
+def test_labels_of_points_close_together_on_the_plane_go_above_and_below():
+    # emb and emb + word match at the same latency and score, a reranker far right: no label covers another.
+    reports = [
+        replace(retrieval_report("emb", [1, 2, 9]), latency_ms=6.0),
+        replace(retrieval_report("reranked", [1, 1, 9], report_id="e2"), latency_ms=390.0),
+        replace(retrieval_report("emb + word match", [1, 2, 9], report_id="e3"), latency_ms=6.1),
+    ]
+    figure = tradeoff_chart(retrieval_scores(reports))
+    assert list(figure.data[0].textposition) == ["top right", "middle right", "bottom right"]
 
 
 def _split_dataset(documents: dict[str, str], split: dict[str, str], kind: str = "qa") -> QADataset:
