@@ -307,9 +307,9 @@ def rerank_and_save(
         reranking = rerank(
             scorer, first, top_k, reranked_name(embedder.label, spec.label), batch_size, on_progress=progress
         )
-        made = [reranking]
-        if shows_words_alone(kept_blend(scorer)):
-            made.append(words_alone(first, kept_blend(scorer), top_k, words_alone_name(embedder.label, spec.label)))
+        made, blend = [reranking], kept_blend(scorer)
+        if shows_words_alone(blend):
+            made.append(words_alone(first, blend, top_k, words_alone_name(embedder.label, spec.label)))
         for made_report in made:
             reports.append(save_report(ws, made_report, dataset_id, model_path=resolve_model(spec.path)))
             saved(reports[-1])
