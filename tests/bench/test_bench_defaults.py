@@ -37,7 +37,14 @@ def test_the_hand_written_table_has_each_model_per_style_with_paired_gains_and_t
 def test_the_rerankers_gain_is_split_into_its_blend_without_its_score_and_what_its_score_adds(workspace):
     from bench.bench_defaults import blend_without_the_cross_encoder
     from ragtune_core.evaluation.blend import Blend
-    from ragtune_core.evaluation.reranking import cross_encoder_scores, first_stage, reranked
+    from ragtune_core.evaluation.reranking import (
+        cross_encoder_scores,
+        first_stage,
+        reranked,
+        retrieval_report,
+        words_alone,
+        words_alone_name,
+    )
     from tests.questions.test_cli_evidence import OverlapScorer
 
     document = Document("cinema", "Lanternfish annual report", "text:l.txt", " ".join(c.text for c in CHUNKS))
@@ -45,14 +52,22 @@ def test_the_rerankers_gain_is_split_into_its_blend_without_its_score_and_what_i
     record, _ = import_evidence_set(workspace, parse_evidence_set(EVIDENCE), "handwritten", "10k", "hw.json")
     first = first_stage(ShortWordModel(), load_dataset(workspace, record.id), None)
     blend = Blend(0.5, 0.2)
-    save_report(
-        workspace, reranked(first, cross_encoder_scores(OverlapScorer(), first, 3), "emb + rerank ce", blend), record.id
-    )
+    # What `rerank handwritten` saves: the first stage, the reranking, and the blend without its score.
+    for report in (
+        retrieval_report(first, "emb"),
+        reranked(first, cross_encoder_scores(OverlapScorer(), first, 3), "emb + rerank ce", blend),
+        words_alone(first, blend, 3, words_alone_name("emb", "ce")),
+    ):
+        save_report(workspace, report, record.id)
 
-    text = blend_without_the_cross_encoder(workspace, "handwritten", ShortWordModel(), blend)
-    assert "(ce kept the blend: first stage 0.5, word match 0.2, its own score the rest)" in text
+    text = blend_without_the_cross_encoder(workspace, "handwritten", blend)
+    assert "(ce kept the blend: first stage 0.5, word match 0.2, its own score 0.3)" in text
     parts = re.findall(r"(the blend without ce's score over emb|ce's score over that) ([+-]\d\.\d{3}) \[", text)
     assert [name for name, _ in parts] == ["the blend without ce's score over emb", "ce's score over that"]
+    # A blend that gives its score no share: the whole gain is the first stage's and word match's.
+    assert blend_without_the_cross_encoder(workspace, "handwritten", Blend(0.5, 0.5)).endswith(
+        "its own score 0.0): the first stage and word match alone."
+    )
 
 
 def test_the_timing_table_judges_an_eta_only_with_seconds_enough_left_to_read_it():
