@@ -127,14 +127,15 @@ def rerank(
     on_progress: Progress | None = None,
 ) -> RetrievalReport:
     """Reorder each question's top_k passages by the cross-encoder's score of (question, passage),
-    blended by `blend` (None: the cross-encoder's own, see kept_blend).
-    Equal scores keep the embedder's order. Its latency is the first stage's and the rescoring's, per question.
+    blended by `blend` (None: the cross-encoder's own, see kept_blend); no cross-encoder (words_alone):
+    the blend with its score left out. Equal scores keep the embedder's order. Its latency is the first
+    stage's and the rescoring's, per question.
     """
     blend = kept_blend(cross_encoder) if blend is None else blend
     started = time.perf_counter()
-    if blend.reranker_share:
+    if blend.reranker_share and cross_encoder is not None:
         head_scores = cross_encoder_scores(cross_encoder, first, top_k, batch_size, on_progress)
-    else:  # its score has no share in the order: nothing to score
+    else:  # its score has no share in the order, or is left out: nothing to score
         head_scores = [np.zeros(len(row[:top_k])) for row in first.indices]
     rescoring_ms = (time.perf_counter() - started) * 1000 / len(first.indices)
     latency_ms = None if first.latency_ms is None else first.latency_ms + rescoring_ms
@@ -254,11 +255,7 @@ def words_alone(first: FirstStage, blend: Blend, top_k: int, name: str) -> Retri
     """The first stage's top_k reordered by `blend` with the reranker's own score left out: the embedder and
     word match at the shares the reranker kept. Its gain over the first stage is what the reranker owes
     to them; the reranker's over it, to what its training taught."""
-    started = time.perf_counter()
-    silent = [np.zeros(len(row[:top_k])) for row in first.indices]  # a score that tells no passage apart
-    report = reranked(first, silent, name, blend)
-    words_ms = (time.perf_counter() - started) * 1000 / len(first.indices)
-    return replace(report, latency_ms=None if first.latency_ms is None else first.latency_ms + words_ms)
+    return rerank(None, first, top_k, name, blend=blend)
 
 
 def rerank_and_save(
