@@ -23,3 +23,21 @@ def shown(path: Path) -> str:
         if absolute.is_relative_to(base):
             return (prefix / absolute.relative_to(base)).as_posix()
     return str(path)
+
+
+def articles(wiki_dir: Path) -> list[Path]:
+    """The city articles (*.txt) of `wiki_dir`, sorted; exits naming the folder when it holds none."""
+    files = sorted(wiki_dir.glob("*.txt")) if wiki_dir.is_dir() else []
+    if not files:
+        raise SystemExit(f"no Wikipedia articles (*.txt) in {shown(wiki_dir)}: the router benchmarks need them")
+    return files
+
+
+def load_articles(files: list[Path]):
+    """The articles through RAGTune's ingest, in the order of `files` (a list of corpus Documents)."""
+    from ragtune_core.corpus.ingest import load_texts  # here: the path helpers above stay quick to import
+
+    loaded = load_texts([(path.name, path.read_bytes()) for path in files])
+    if loaded.errors:
+        raise SystemExit("could not load: " + "; ".join(f"{e.name}: {e.message}" for e in loaded.errors))
+    return loaded.documents

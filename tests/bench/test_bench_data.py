@@ -3,8 +3,8 @@ benchmarks name their data folder relative to the repository, never by this mach
 
 from pathlib import Path
 
-from bench.bench_router import build_router_task, section_topics
 from bench.data import DATA, REPO, WIKIPEDIA, shown
+from bench.router_throughput import build_router_task, section_topics
 from ragtune_core.questions.router.tools import DEFAULT_TOOL_TEMPLATES, fill_title
 
 ARTICLE = """{title} is a city.
