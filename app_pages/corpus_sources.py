@@ -76,7 +76,6 @@ def _stage_when_fetched(staged: dict, run_id: str | None) -> None:
     """Stages the documents of the fetch run shown, once, when it has succeeded."""
     if run_id is None or st.session_state.get(State.FETCH_STAGED) == run_id:
         return
-    st.session_state[State.FETCH_RUN] = run_id  # a run re-attached after a reload is followed to its end
     with errors_shown(stop=False):
         if jobs.read_status(workspace(), run_id).state == JobState.SUCCEEDED:
             _stage(staged, waited("Reading the fetched pages…", lambda: load_fetched(workspace().run_dir(run_id))))

@@ -22,12 +22,14 @@ log = logging.getLogger(__name__)
 
 def run_panel(kinds: Iterable[str], started: State, chart: Callable[[list[dict]], None] | None = None) -> str | None:
     """The job panel of the run this session started (its id under `started`), or else of the
-    newest queued or running run of these kinds: a reload or another tab re-attaches to it. A
-    damaged status or catalogue is named in an st.error; the page goes on. Returns the run shown."""
+    newest queued or running run of these kinds: a reload or another tab re-attaches to it, and then
+    follows it as its own, so its result stays on screen when it ends. A damaged status or catalogue
+    is named in an st.error; the page goes on. Returns the run shown."""
     run_id = None
     with errors_shown(stop=False):
         run_id = st.session_state.get(started) or _newest_active_run(kinds)
         if run_id:
+            st.session_state[started] = run_id
             _job_panel(run_id, chart)
     return run_id
 
