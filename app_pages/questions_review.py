@@ -122,11 +122,14 @@ def _bulk_actions(run: RunRecord, draft: QADataset, grid: Grid) -> None:
     ids = selected_ids(grid.page, grid.shown)
     which = f"{len(ids)} {'ticked' if grid.page[SELECT].any() else 'shown'}"
     names = passage_names(draft)
+    # Dropping every question, or giving them all one answer, is never curation: a click away, it would undo the draft.
+    every = len(ids) == len(grid.table)
+    why = "Tick the questions, or filter them, first: this would change every question of the draft." if every else None
     drop, answer, give = st.columns([1, 2, 1], vertical_alignment="bottom")
-    if drop.button(f"Drop the {which}", icon=":material/delete:", disabled=not ids or len(ids) == len(grid.table)):
+    if drop.button(f"Drop the {which}", icon=":material/delete:", disabled=not ids or every, help=why):
         _save(run, apply_table(draft, drop_rows(grid.table, ids)))
     passage = answer.selectbox(f"Answer for the {which}", sorted(draft.corpus, key=names.get), format_func=names.get)
-    if give.button("Set the answer", disabled=not ids):
+    if give.button("Set the answer", disabled=not ids or every, help=why):
         _save(run, apply_table(draft, set_answer(grid.table, ids, passage)))
 
 

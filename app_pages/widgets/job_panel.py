@@ -43,8 +43,8 @@ def _job_panel(run_id: str, chart: Callable[[list[dict]], None] | None) -> None:
     """Progress, ETA, cancel (and stop keeping the best model, for a training) and an optional live
     chart of the run's events.
 
-    Polls (st.fragment with run_every) only while the job is active; when it ends, the whole page
-    reruns once so it can show the results.
+    Polls (st.fragment with run_every) only while the job is active; when it starts or ends, the whole
+    page reruns once so it can show the new state and the results.
     """
     status = jobs.read_status(workspace(), run_id)
     _run_caption(run_id)
@@ -56,8 +56,8 @@ def _job_panel(run_id: str, chart: Callable[[list[dict]], None] | None) -> None:
             _render_status(current)
             if chart is not None:
                 _chart_events(chart, jobs.read_events(workspace(), run_id))
-            if status.is_active and not current.is_active:
-                st.rerun()  # the job just ended: let the page show its results
+            if current.state != status.state:
+                st.rerun()  # started or ended: the rest of the page (its run history, results) shows it too
 
     panel()
 

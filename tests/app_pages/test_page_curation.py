@@ -89,7 +89,10 @@ def test_the_review_grid_filters_by_flag_and_acts_on_every_shown_row(ws):
     at = open_page("questions")
     assert not at.exception
     assert "7 questions over 3 chunks · 4 flagged" in texts(at.caption)
+    # unfiltered, nothing ticked: one click would drop or relabel the whole draft
+    assert widget(at, "button", "Drop the 7 shown").disabled and widget(at, "button", "Set the answer").disabled
     widget(at, "multiselect", "Show the questions flagged").set_value(["duplicate"]).run()
+    assert not widget(at, "button", "Set the answer").disabled
     widget(at, "button", "Drop the 1 shown").click().run()
     assert not at.exception
     draft = load_draft(ws, run_id)
