@@ -20,14 +20,18 @@ def p_phrase(p_value: float) -> str:
     return f"p {shown}" if shown.startswith("<") else f"p = {shown}"
 
 
+SAME_LATENCY = 1.2  # latency ratios closer to 1 than this are the same speed
+
+
 def points(share: float) -> str:
     """A difference of shares in percentage points, signed: +35.6, −2.0 (a true minus sign)."""
     return f"{share * 100:+.1f}".replace("-", "−")
 
 
 def about_the_same(latency_ratio: float) -> bool:
-    """Latencies within 5% of each other: timing noise, not a model being faster."""
-    return 0.95 <= latency_ratio <= 1.05
+    """Latencies within a fifth of each other: timing noise on a shared laptop (two models of one size
+    differ by that much from run to run), not a model being faster."""
+    return 1 / SAME_LATENCY <= latency_ratio <= SAME_LATENCY
 
 
 def speed(ratio: float | None) -> str:
@@ -85,8 +89,9 @@ def recommendation(scores: Scores) -> str | None:
     quick = fastest_within(scores, top)
     rivals = [m for m in scores.models if m is not top and m.value >= top.ci_low]
     if quick is None or quick is top:
-        # "the fastest" only says something when another model comes within its interval
-        return text + (" It is also the fastest of those within its interval." if quick is top and rivals else "")
+        # "the fastest" only says something when another model comes within its interval, and is slower
+        faster = quick is top and rivals and not any(about_the_same(m.latency_ms / top.latency_ms) for m in rivals)
+        return text + (" It is also the fastest of those within its interval." if faster else "")
     if about_the_same(quick.latency_ms / top.latency_ms):  # no faster one to keep where speed matters
         return text + " None of those within its interval is faster."
     return (

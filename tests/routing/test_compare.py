@@ -716,4 +716,27 @@ def test_a_comparison_times_local_selectors_again_in_steady_state_and_taking_tur
     comparison = compare_selectors(workspace, dataset_id, specs, part="all")
     latency = {r.name: r.mean_latency for r in comparison.reports}
     assert latency["spiky"] < 2 * latency["steady"], latency  # without the steady timing: hundreds of times
-    assert all(r.latencies == [r.mean_latency] * len(r.picks) for r in comparison.reports)
+    assert all(len(r.latencies) == min(len(r.picks), compare_module.TIMING_QUERIES) for r in comparison.reports)
+
+
+class _OneSlowQuerySelector(_SpikyLocalSelector):
+    """Routes every query to choice 0; one query of them takes 30 ms more, as a long one would."""
+
+    def __init__(self, slow_query: str):
+        super().__init__("one slow query", 0.001, first_stall=0.0)
+        self.slow_query = slow_query
+
+    def select(self, queries, choices):
+        time.sleep(0.03 * queries.count(self.slow_query))
+        return super().select(queries, choices)
+
+
+def test_local_selectors_are_timed_one_query_a_call_so_their_percentiles_differ(workspace, dataset_id, monkeypatch):
+    from ragtune_core.routing import compare as compare_module
+
+    selector = _OneSlowQuerySelector(QUERIES[0][0])
+    monkeypatch.setattr(compare_module, "load_selectors", lambda specs: ([selector], []))
+    comparison = compare_selectors(workspace, dataset_id, [SelectorSpec("one slow query", "embedding")], part="all")
+    [report] = comparison.reports
+    assert max(report.latencies) >= 0.03 > sorted(report.latencies)[len(report.latencies) // 2]  # p95 is not p50
+    assert report.mean_latency == pytest.approx(sum(report.latencies) / len(report.latencies))
