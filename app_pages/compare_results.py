@@ -50,6 +50,7 @@ def show_comparison(ws, entry: ComparisonEntry, dataset) -> ComparisonView:
     if view.scores is None:
         st.info("It saved no result.")
         return view
+    st.caption(literal(view.measured_on))
     for sentence in headline(view.scores):
         st.markdown(f"- {literal(sentence)}")
     if view.recommendation:
@@ -83,7 +84,12 @@ def _router_charts(view: ComparisonView) -> None:
     with right:
         st.markdown("**Latency per query**")
         chart(latency_bars(view.scores), key=f"latency-{view.entry.id}")
-    st.markdown("**Quality, latency and cost on one plane**")
+    costed = any(m.usd_per_1000 is not None for m in view.scores.models)
+    st.markdown(f"**Quality, latency{' and cost' if costed else ''} on one plane**")
+    st.caption(
+        "Latency: one query a call, as an application routes, after a warm-up (each timed query's fastest of "
+        "three rounds); an LLM's, its calls' times."
+    )
     chart(tradeoff_chart(view.scores), key=f"plane-{view.entry.id}")
 
 

@@ -27,6 +27,7 @@ METRIC_WORDS = {
     "map@100": "MAP@100",
 }
 LATENCY_AXIS = "Milliseconds per query (mean)"
+LABEL_SPAN = 0.4  # of the plane's width, what a model's label takes beside its point
 
 
 def score_bars(scores: Scores) -> go.Figure:
@@ -111,6 +112,7 @@ def tradeoff_chart(scores: Scores) -> go.Figure:
     """Every model on one plane: latency across (linear, from zero), score up with its interval, the
     cost of 1,000 queries in its label where known."""
     timed = [m for m in scores.models if m.latency_ms is not None]
+    x_max = max((m.latency_ms for m in timed), default=1.0) * 1.25 or 1.0
     labels = [m.name if m.usd_per_1000 is None else f"{m.name} · ${m.usd_per_1000:,.2f} per 1,000" for m in timed]
     figure = go.Figure()
     figure.add_scatter(
@@ -118,7 +120,7 @@ def tradeoff_chart(scores: Scores) -> go.Figure:
         y=[m.value for m in timed],
         mode="markers+text",
         text=labels,
-        textposition=_label_positions([m.latency_ms for m in timed], [m.value for m in timed]),
+        textposition=_label_positions([m.latency_ms for m in timed], [m.value for m in timed], x_max),
         showlegend=False,
         cliponaxis=False,
         marker=dict(size=14, color=_colors(len(timed))),
@@ -127,30 +129,28 @@ def tradeoff_chart(scores: Scores) -> go.Figure:
         ),
         hovertemplate="%{text}<br>%{x:,.1f} ms, %{y:.3f}<extra></extra>",
     )
-    top = max((m.latency_ms for m in timed), default=1.0)
     return _laid_out(
         figure,
         LATENCY_AXIS + " · up and to the left is better",
         SCORE_AXIS[scores.metric],
         y_range=[0, 1.12],
-        x_range=[0, top * 1.25 or 1.0],
+        x_range=[0, x_max],
     )
 
 
-def _label_positions(xs: list[float], ys: list[float]) -> list[str]:
-    """Each point's label right of it; where points lie close together (a twentieth of the latency axis,
-    0.06 of the score), the highest's above and the lowest's below, so that no label covers another."""
-    span = max(xs, default=0.0) or 1.0
+def _label_positions(xs: list[float], ys: list[float], x_max: float) -> list[str]:
+    """Each point's label beside it, on the side of the plane with more room (left of a point in the right
+    half, so the plot's edge cuts no label); where points lie close enough for their labels to meet (a
+    label spans about LABEL_SPAN of the latency axis, 0.06 of the score), the highest's above and the
+    lowest's below, so that no label covers another."""
     positions = []
     for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
-        close = [j for j in range(len(xs)) if j != i and abs(xs[j] - x) <= span / 20 and abs(ys[j] - y) <= 0.06]
+        close = [
+            j for j in range(len(xs)) if j != i and abs(xs[j] - x) <= LABEL_SPAN * x_max and abs(ys[j] - y) <= 0.06
+        ]
         higher = [(y, -i) > (ys[j], -j) for j in close]  # equal scores: the first listed counts as the higher
-        if close and all(higher):
-            positions.append("top right")
-        elif close and not any(higher):
-            positions.append("bottom right")
-        else:
-            positions.append("middle right")
+        row = "top" if close and all(higher) else "bottom" if close and not any(higher) else "middle"
+        positions.append(f"{row} {'left' if x > x_max / 2 else 'right'}")
     return positions
 
 

@@ -34,7 +34,12 @@ log = logging.getLogger(__name__)
 RETRIEVAL, ROUTER = "retrieval", "router"
 FOLDER = "comparisons"
 LEGACY_PREFIX = "legacy-"  # the id of a part's retrieval reports from before history: legacy-<dataset id>-<part>
-PART_NAMES = {"val": "validation split", "train": "training split", "all": "all queries"}
+PART_NAMES = {
+    "test": "test split (held out)",
+    "val": "validation split",
+    "train": "training split",
+    "all": "all queries",
+}
 
 
 class EntryState(StrEnum):

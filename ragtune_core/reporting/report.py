@@ -82,7 +82,7 @@ def _findings(view: ComparisonView) -> list[str]:
     if scores is None:
         return ["<p class='warn'>It saved no result.</p>"]
     sections = [
-        "<h2>Headline</h2><ul class='headline'>"
+        f"<h2>Headline</h2><p>{_text(view.measured_on)}</p><ul class='headline'>"
         + "".join(f"<li>{_text(s)}</li>" for s in headline(scores))
         + "</ul>"
         + (f"<p class='keep'>{_text(view.recommendation)}</p>" if view.recommendation else ""),

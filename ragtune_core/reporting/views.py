@@ -14,7 +14,7 @@ from ..questions.qa_dataset import QADataset, load_dataset
 from ..routing.compare import RouterComparison
 from ..store.workspace import Workspace
 from .headline import recommendation
-from .history import ROUTER, ComparisonEntry, history, retrieval_reports, router_comparison
+from .history import PART_NAMES, ROUTER, ComparisonEntry, history, retrieval_reports, router_comparison
 from .scores import Scores, retrieval_scores, router_scores
 from .tables import retrieval_slices, router_slices
 
@@ -28,6 +28,18 @@ class ComparisonView:
     reports: list[RetrievalReport] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)  # query id -> the query
     slices: dict[str, dict[str, str]] = field(default_factory=dict)  # slice kind -> {query id: slice}
+    documents: tuple[int, int] = (0, 0)  # documents the queries ask about, of the dataset's
+
+    @property
+    def measured_on(self) -> str:
+        """What the scores rest on, said before them: "On 45 queries of the test split (held out), about 2
+        of the dataset's 8 documents." A few queries, or a few documents, make a wide interval."""
+        asked, documents = self.documents
+        about = f", about {asked} of the dataset's {documents} documents" if 0 < asked < documents else ""
+        n, part = len(self.texts), self.entry.part
+        return (f"On all {n} queries" if part == "all" else f"On {n} queries of the {PART_NAMES.get(part, part)}") + (
+            f"{about}."
+        )
 
     @property
     def recommendation(self) -> str | None:
@@ -51,7 +63,13 @@ def load_view(ws: Workspace, entry: ComparisonEntry, dataset: QADataset | None =
             view.scores = retrieval_scores(view.reports)
             view.texts = {q.query_id: q.question for r in view.reports for q in r.per_query}
             view.slices = retrieval_slices(dataset, list(view.texts))
+    view.documents = (len(_documents_of(dataset, view.texts)), len(_documents_of(dataset, dataset.queries)))
     return view
+
+
+def _documents_of(dataset: QADataset, query_ids) -> set[str]:
+    """The documents whose passages (or tools) are right for these queries."""
+    return {dataset.passage_docs.get(p, p) for q in query_ids for p in dataset.relevant_docs.get(q, [])}
 
 
 def selector_costs(ws: Workspace, comparison: RouterComparison) -> dict[str, float | None]:

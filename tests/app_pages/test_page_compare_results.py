@@ -86,6 +86,10 @@ def test_a_router_comparison_opens_with_its_headline_and_readable_charts(ws):
     compared(ws, dataset.id, {BASE: 1, "tuned": n}, {BASE: 0.0467, "tuned": 0.0462}, created=1.0)
     at = open_page("compare")
     assert not at.exception
+    documents = len(set(router_dataset().passage_docs.values()))
+    assert f"On {n} queries of the validation split, about 1 of the dataset's {documents} documents." in shown(
+        at.caption
+    )
     sentences = shown(at.markdown)
     assert f"tuned: +{100 * (n - 1) / n:.1f} points match rate over {BASE} [95% CI" in sentences
     assert "about the same latency" in sentences

@@ -59,6 +59,7 @@ def test_report_writes_the_latest_comparison_with_headline_slices_examples_and_r
     summary = json.loads(stdout)
     assert summary["kind"] == "router" and summary["state"] == "complete" and summary["report"] == str(out)
     page = out.read_text()
+    assert "On all 100 queries." in page  # what the scores rest on, before them
     assert "+40.0 points match rate over base [95% CI" in page and "p &lt; 0.001" in page
     assert "Keep tuned &lt;img" in page and EVIL not in page  # every name escaped
     for section in (

@@ -93,14 +93,22 @@ def test_the_plane_starts_latency_at_zero_and_names_the_cost_where_known():
 
 
 def test_labels_of_points_close_together_on_the_plane_go_above_and_below():
-    # emb and emb + word match at the same latency and score, a reranker far right: no label covers another.
+    # emb and emb + word match at the same latency and score, a reranker far right (its label on its left,
+    # inside the plot): no label covers another.
     reports = [
         replace(retrieval_report("emb", [1, 2, 9]), latency_ms=6.0),
         replace(retrieval_report("reranked", [1, 1, 9], report_id="e2"), latency_ms=390.0),
         replace(retrieval_report("emb + word match", [1, 2, 9], report_id="e3"), latency_ms=6.1),
     ]
     figure = tradeoff_chart(retrieval_scores(reports))
-    assert list(figure.data[0].textposition) == ["top right", "middle right", "bottom right"]
+    assert list(figure.data[0].textposition) == ["top right", "middle left", "bottom right"]
+    # three MiniLMs of about one latency, two at one score (4.2 and 3.6 ms apart by a seventh of the plane)
+    routed = router_comparison({"base": 27, "tuned": 42, "reranker": 42}, {"base": 3.9, "tuned": 3.6, "reranker": 4.2})
+    assert list(tradeoff_chart(router_scores(routed)).data[0].textposition) == [
+        "middle left",
+        "top left",
+        "bottom left",
+    ]
 
 
 def _split_dataset(documents: dict[str, str], split: dict[str, str], kind: str = "qa") -> QADataset:
