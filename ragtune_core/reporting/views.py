@@ -37,9 +37,8 @@ class ComparisonView:
         asked, documents = self.documents
         about = f", about {asked} of the dataset's {documents} documents" if 0 < asked < documents else ""
         n, part = len(self.texts), self.entry.part
-        return (f"On all {n} queries" if part == "all" else f"On {n} queries of the {PART_NAMES.get(part, part)}") + (
-            f"{about}."
-        )
+        where = f"all {n} queries" if part == "all" else f"{n} queries of the {PART_NAMES.get(part, part)}"
+        return f"On {where}{about}."
 
     @property
     def recommendation(self) -> str | None:
