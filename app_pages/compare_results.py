@@ -55,6 +55,12 @@ def show_comparison(ws, entry: ComparisonEntry, dataset) -> ComparisonView:
         st.markdown(f"- {literal(sentence)}")
     if view.recommendation:
         st.success(literal(view.recommendation), icon=":material/thumb_up:")
+    for name in view.routes_as_embedder:
+        st.info(
+            f"**{literal(name)}** routes as its embedder does: on validation its own score ranked no better than "
+            "noise, so its blend gives that score no share (its training said so). Its gain is its embedder's.",
+            icon=":material/info:",
+        )
     st.download_button(
         "Download the report (HTML)",
         partial(render_report, ws, entry),

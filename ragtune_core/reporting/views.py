@@ -9,9 +9,11 @@ from datetime import datetime
 
 import pandas as pd
 
+from ..evaluation.blend import saved_blend
 from ..evaluation.retrieval import RetrievalReport
 from ..questions.qa_dataset import QADataset, load_dataset
 from ..routing.compare import RouterComparison
+from ..store.models import CROSS_ENCODER
 from ..store.workspace import Workspace
 from .headline import recommendation
 from .history import PART_NAMES, ROUTER, ComparisonEntry, history, retrieval_reports, router_comparison
@@ -29,6 +31,7 @@ class ComparisonView:
     texts: dict[str, str] = field(default_factory=dict)  # query id -> the query
     slices: dict[str, dict[str, str]] = field(default_factory=dict)  # slice kind -> {query id: slice}
     documents: tuple[int, int] = (0, 0)  # documents the queries ask about, of the dataset's
+    routes_as_embedder: list[str] = field(default_factory=list)  # cross-encoders whose own score has no share
 
     @property
     def measured_on(self) -> str:
@@ -56,6 +59,11 @@ def load_view(ws: Workspace, entry: ComparisonEntry, dataset: QADataset | None =
             view.scores = router_scores(view.router, selector_costs(ws, view.router))
             view.texts = dict(zip(view.router.query_ids, view.router.queries, strict=True))
             view.slices = router_slices(view.router, dataset)
+            view.routes_as_embedder = [
+                report.name
+                for report in view.router.reports
+                if report.kind == CROSS_ENCODER and report.model and not saved_blend(report.model).reranker_share
+            ]
     else:
         view.reports = retrieval_reports(ws, entry)
         if view.reports:

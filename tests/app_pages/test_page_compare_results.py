@@ -34,8 +34,11 @@ def ws(tmp_path, monkeypatch):
     return Workspace(tmp_path / "ws")
 
 
-def compared(ws, dataset_id: str, right: dict[str, int], latency: dict[str, float], created: float) -> None:
-    """A kept comparison of the dataset's validation queries: selector `name` routes the first right[name] right."""
+def compared(
+    ws, dataset_id: str, right: dict[str, int], latency: dict[str, float], created: float, models: str = "models"
+) -> None:
+    """A kept comparison of the dataset's validation queries: selector `name` routes the first right[name] right;
+    all but the first are cross-encoders, saved in `models`/name."""
     task = load_router_task(ws, dataset_id, "val")
     wrong = [(want + 1) % len(task.choices) for want in task.expected]
     reports = [
@@ -45,7 +48,7 @@ def compared(ws, dataset_id: str, right: dict[str, int], latency: dict[str, floa
             task.expected,
             latency[name],
             "embedding" if i == 0 else "cross_encoder",
-            "" if i == 0 else f"models/{name}",
+            "" if i == 0 else f"{models}/{name}",
             len(task.choices),
         )
         for i, (name, count) in enumerate(right.items())
@@ -120,6 +123,22 @@ def test_a_router_comparison_opens_with_its_headline_and_readable_charts(ws):
     mcnemar = next(d.value for d in at.dataframe if "Verdict" in d.value.columns)
     assert re.fullmatch(r"< 0\.001|[01]\.\d{3}", mcnemar.loc[0, "p-value"])  # never 3.6e-14
     assert [b.label for b in at.get("download_button")] == ["Download the report (HTML)"]
+
+
+def test_a_cross_encoder_whose_own_score_has_no_share_is_said_to_route_as_its_embedder(ws, tmp_path):
+    dataset = save_dataset(ws, "tools", router_dataset(), None, {})
+    n = len(load_router_task(ws, dataset.id, "val").queries)
+    for name, shares in (("silent", (0.6, 0.4)), ("heard", (0.5, 0.0))):  # first stage, word match
+        folder = tmp_path / "models" / name
+        folder.mkdir(parents=True)
+        keys = {"ragtune_first_stage_weight": shares[0], "ragtune_lexical_weight": shares[1]}
+        (folder / "config.json").write_text(json.dumps(keys))
+    latency = {BASE: 0.01, "silent": 0.01, "heard": 0.01}
+    compared(ws, dataset.id, {BASE: 1, "silent": n, "heard": n}, latency, 1.0, models=str(tmp_path / "models"))
+    at = open_page("compare")
+    assert not at.exception
+    notes = [info.value for info in at.info if "routes as its embedder does" in info.value]
+    assert len(notes) == 1 and notes[0].startswith("**silent** routes as its embedder does")
 
 
 def qa_workspace(ws) -> str:
