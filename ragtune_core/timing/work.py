@@ -44,11 +44,12 @@ class Estimate:
 
     def describe(self, expected: float | None = None) -> str:
         """ "about 14 min (start 12 s, training 9 min, ...)"; with `expected`, the seconds a run that may end
-        early should take, "about 10 min, at most 14 min (...)"."""
+        early should take, "about 10 min, at most 14 min if it runs to the end (...)": the parts add up to
+        the most."""
         parts = ", ".join(f"{phase} {duration(seconds)}" for phase, seconds in self.phases.items() if seconds >= 0.5)
         said = f"about {duration(self.seconds)}"
         if expected is not None and duration(expected) != duration(self.seconds):
-            said = f"about {duration(expected)}, at most {duration(self.seconds)}"
+            said = f"about {duration(expected)}, at most {duration(self.seconds)} if it runs to the end"
         return said + (f" ({parts})" if parts else "")
 
 

@@ -148,7 +148,10 @@ def test_a_training_that_may_stop_early_is_said_to_take_the_share_of_its_steps_s
     assert stopping.expected_seconds == pytest.approx(
         phases[START] + phases[PREPARE] + phases[SETUP] + share * (phases[VALIDATION] + phases[TRAINING])
     )
-    assert stopping.describe().startswith(f"about {duration(stopping.expected_seconds)}, at most ")
+    said = stopping.describe()
+    assert said.startswith(
+        f"about {duration(stopping.expected_seconds)}, at most {duration(stopping.seconds)} if it runs"
+    )
     running_out = plan_training(router, replace(TINY, patience=0), PACE)  # never stops early
     assert running_out.expected_seconds == running_out.seconds
     assert running_out.describe() == running_out.estimate.describe() and "at most" not in running_out.describe()

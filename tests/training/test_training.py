@@ -324,7 +324,9 @@ def test_cli_trains_in_process_with_progress_on_stderr_and_one_json_line_on_stdo
             None,
         )
     ]
-    assert re.search(r"estimated: about \d+ (s|min)(, at most \d+ (s|min))? \(start", err)  # said before it starts
+    assert re.search(
+        r"estimated: about \d+ (s|min)(, at most \d+ (s|min) if it runs to the end)? \(start", err
+    )  # said before it starts
     assert "eval at step 0: ndcg@10 0.5000, mrr@10 0.2500, accuracy@5 0.7500" in err
     assert re.search(r"train: \d+% · (\d+m )?\d+s elapsed · ((\d+m )?\d+s|…) left · validation run at step 0", err)
 
