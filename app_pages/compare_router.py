@@ -17,6 +17,14 @@ from ragtune_core.reporting.tables import mcnemar_words
 from ragtune_core.reporting.views import ComparisonView
 from ragtune_core.routing import confusion_frame, misrouted_table
 
+SERVING_COLUMNS = {
+    "selector": "Selector",
+    "p50_ms": "p50 (ms)",
+    "p95_ms": "p95 (ms)",
+    "invalid_outputs": "Invalid outputs",
+    "usd_per_1000": "USD per 1,000 queries",
+    "cpu_seconds_per_1000": "CPU seconds per 1,000 queries",
+}
 TEXT_COLUMNS = {
     "Verdict": st.column_config.TextColumn(width="large"),
     "Test": st.column_config.TextColumn(width="medium"),
@@ -59,7 +67,7 @@ def selector_details(comparison) -> None:
         models = finetuned_llms(workspace())
         with errors_shown(stop=False):  # a damaged llm_prices.json is named, the rest of the page stays
             rows = llm_selector_rows(comparison, models, price_table(workspace()))
-            st.dataframe(pd.DataFrame(rows).round(1), hide_index=True, width="stretch")
+            st.dataframe(pd.DataFrame(rows).round(1), hide_index=True, width="stretch", column_config=SERVING_COLUMNS)
         if agreements := teacher_agreements(workspace(), comparison, models):
             st.caption(
                 "Agreement: how often a fine-tuned LLM picks its teacher's tool (the teacher LLM selector "

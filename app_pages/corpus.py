@@ -121,7 +121,7 @@ def show_chunks(corpus) -> None:
                 for c in chunks
                 if c.doc_id == doc_id
             ]
-        ),
+        ).dropna(axis=1, how="all"),  # a text file has no pages or sections
         hide_index=True,
         width="stretch",
         column_config={"text": st.column_config.TextColumn(width="large")},

@@ -1,6 +1,7 @@
 """Playground page, run the tool: the picked tool on its document, a summary or its top passages (and an
 answer grounded on them when an LLM is configured)."""
 
+import pandas as pd
 import streamlit as st
 
 from app_pages.basics import literal, workspace
@@ -81,10 +82,12 @@ def _passages(run: tuple, embedder, record: DatasetRecord, document: Document, q
     sources = retrieve(embedder, chunks, query, top_k=5)
     st.markdown(f"**Top passages of {literal(document.title)}**")
     st.dataframe(
-        [
-            {"score": round(s.score, 3), "page": s.chunk.page, "section": s.chunk.section, "text": s.chunk.text}
-            for s in sources
-        ],
+        pd.DataFrame(
+            [
+                {"score": round(s.score, 3), "page": s.chunk.page, "section": s.chunk.section, "text": s.chunk.text}
+                for s in sources
+            ]
+        ).dropna(axis=1, how="all"),  # a text file has no pages or sections
         hide_index=True,
         width="stretch",
         column_config={"text": st.column_config.TextColumn(width="large")},

@@ -41,7 +41,8 @@ def test_paste_chunk_and_save_a_corpus(app, tmp_path):
     corpora = Workspace(tmp_path / "ws").list_corpora()
     assert [(c.name, c.n_documents) for c in corpora] == [("cities", 1)]
     assert corpora[0].n_chunks >= 2  # three sentences do not fit one 16-token chunk
-    assert any(df.value.shape[0] == corpora[0].n_chunks for df in app.dataframe)  # the chunk reader
+    [reader] = [df.value for df in app.dataframe if df.value.shape[0] == corpora[0].n_chunks]  # the chunk reader
+    assert list(reader.columns) == ["chunk", "text"]  # pasted text has no pages or sections: no empty columns
 
 
 def test_chunk_size_defaults_to_what_the_model_reads_and_larger_chunks_are_warned_about(app):
