@@ -76,7 +76,9 @@ output.markdown("**Score per tool**, each selector on its own scale")
 with output:
     chart(tool_scores_chart(scores_frame(routes, choices)))
 
-picked = {name: selection.index for name, selection in routes if selection.index is not None}
+# The models trained here first: the bundled embedding is what they are measured against, not the pick to run.
+base = {spec.label for spec in specs if spec.kind == "embedding" and spec.path is None}
+picked = {name: pick.index for name, pick in sorted(routes, key=lambda r: r[0] in base) if pick.index is not None}
 if not picked:
     output.error("No selector could route this query.")
     st.stop()

@@ -1,4 +1,5 @@
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import streamlit
@@ -9,6 +10,7 @@ from ragtune_core.corpus.documents import Chunk, Document, save_corpus
 from ragtune_core.questions.qa_dataset import load_dataset, save_dataset
 from ragtune_core.questions.router.datasets import generate_router_dataset
 from ragtune_core.questions.router.tools import make_tools
+from ragtune_core.store.models import bundled_model_path
 from ragtune_core.store.workspace import Workspace
 from tests.page_helpers import APP, open_page, texts, widget
 
@@ -58,6 +60,15 @@ def test_routes_a_specific_query_and_runs_the_vector_tool(ws):
     passages = at.dataframe[1].value
     assert "Tambora" in passages.loc[0, "text"] and passages.loc[0, "page"] == 3
     assert "grounded on these passages" in texts(at.caption)  # no LLM: says how to get an answer
+
+
+def test_the_tool_run_is_a_trained_models_pick_not_the_bundled_ones_by_default(ws):
+    record = ws.reserve_model("tuned", "embedding", "base")
+    Path(record.path).symlink_to(bundled_model_path(), target_is_directory=True)  # the bundled weights, as a model here
+    ws.commit_model(record.id)
+    at = _route("Which volcano erupted in 1815 and caused a year without a summer?")
+    assert len(at.dataframe[0].value) == 2  # both routed it
+    assert widget(at, "selectbox", "Use the pick of").value == "embedding · tuned"
 
 
 def test_summary_tool_without_llm_gives_a_labelled_extractive_summary(ws):
