@@ -21,7 +21,10 @@ from ragtune_core.timing import when
 
 ws = workspace()
 st.title("Questions")
-st.caption("Synthetic questions, one set per chunk: the training and test data of your retriever.")
+st.caption(
+    "Synthetic questions about your corpus, each with its answer (a passage, or for a router the tool that should "
+    "take it): the training and test data of your retriever or router. Review, edit and split them here."
+)
 
 corpora = ws.list_corpora()
 if not corpora:

@@ -22,7 +22,10 @@ def line_chart(events: list[dict], event: str, fields: list[str], title: str, x:
     if not rows:
         return
     frame = pd.DataFrame(rows).melt(id_vars=x, var_name="series", value_name="value").dropna()
-    figure = px.line(frame, x=x, y="value", color="series", title=title, markers=len(rows) < 30)
+    # a dash and a marker of its own per series: two series of equal values stay both in sight
+    figure = px.line(
+        frame, x=x, y="value", color="series", line_dash="series", symbol="series", title=title, markers=len(rows) < 30
+    )
     figure.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10))
     chart(figure)
 
