@@ -91,7 +91,7 @@ def _router_charts(view: ComparisonView) -> None:
         st.markdown("**Latency per query**")
         chart(latency_bars(view.scores), key=f"latency-{view.entry.id}")
     costed = any(m.usd_per_1000 is not None for m in view.scores.models)
-    st.markdown(f"**Quality, latency{' and cost' if costed else ''} on one plane**")
+    st.markdown("**Quality, latency and cost on one plane**" if costed else "**Quality and latency on one plane**")
     st.caption(
         "Latency: one query a call, as an application routes, after a warm-up (each timed query's fastest of "
         "three rounds); an LLM's, its calls' times."
