@@ -32,7 +32,7 @@ def pick_comparison(ws, dataset_id: str, part: str, kind: str, key: str) -> Comp
         "Comparison",
         list(by_id),
         format_func=lambda i: by_id[i].describe(),
-        key=key,
+        key=f"{key}-{entries[0].id}",  # a new comparison is shown when it lands, not the one picked before it
         help="Every comparison is kept: the latest is shown, pick an earlier one to see it.",
     )
     return by_id[chosen]

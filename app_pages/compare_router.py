@@ -67,7 +67,9 @@ def selector_details(comparison) -> None:
         models = finetuned_llms(workspace())
         with errors_shown(stop=False):  # a damaged llm_prices.json is named, the rest of the page stays
             rows = llm_selector_rows(comparison, models, price_table(workspace()))
-            st.dataframe(pd.DataFrame(rows).round(1), hide_index=True, width="stretch", column_config=SERVING_COLUMNS)
+            costs = {"usd_per_1000": float, "cpu_seconds_per_1000": float}  # not known: blank, not "None"
+            table = pd.DataFrame(rows).astype(costs).round(1)
+            st.dataframe(table, hide_index=True, width="stretch", column_config=SERVING_COLUMNS)
         if agreements := teacher_agreements(workspace(), comparison, models):
             st.caption(
                 "Agreement: how often a fine-tuned LLM picks its teacher's tool (the teacher LLM selector "

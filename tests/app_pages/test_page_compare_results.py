@@ -186,6 +186,11 @@ def test_the_latest_comparison_is_shown_a_cancelled_one_marked_and_never_mixed(w
     assert "tuned: +100.0 points hit rate@5" in shown(at.markdown)
     assert shown(at.success).startswith("Keep tuned: the best hit rate@5, 1.000")
 
+    evaluated(ws, dataset_id, {DEFAULT_BASE_MODEL: [3] * 8, "tuned": [2] * 8})  # a new comparison lands
+    at.run()
+    picker = widget(at, "selectbox", "Comparison")
+    assert len(picker.options) == 3 and picker.index == 0, "the earlier one picked before it is still shown"
+
 
 def test_a_selectors_match_rate_is_charted_across_comparisons(ws):
     dataset = save_dataset(ws, "tools", router_dataset(), None, {})
