@@ -83,6 +83,9 @@ def show_confusion(comparison) -> None:
     st.subheader("Confusion")
     label = st.selectbox("Selector", [r.name for r in comparison.reports])
     confusion = confusion_frame(comparison, label)
+    # Only the tools these queries ask for or this selector picks: a split by document asks of a few.
+    confusion = confusion.loc[confusion.sum(axis=1) > 0, confusion.sum(axis=0) > 0]
+    st.caption("Rows: the tools these queries should go to; columns: the tools the selector sent them to.")
     heatmap = px.imshow(
         confusion,
         text_auto=True,

@@ -27,6 +27,7 @@ METRIC_WORDS = {
     "map@100": "MAP@100",
 }
 LATENCY_AXIS = "Milliseconds per query (mean)"
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash")
 LABEL_SPAN = 0.4  # of the plane's width, what a model's label takes beside its point
 
 
@@ -159,13 +160,14 @@ def trend_chart(points: pd.DataFrame, metric: str) -> go.Figure:
     value, ci_low, ci_high."""
     figure = go.Figure()
     groups = points.groupby("model", sort=False)
-    for color, (model, rows) in zip(_colors(groups.ngroups), groups, strict=True):
+    for i, (color, (model, rows)) in enumerate(zip(_colors(groups.ngroups), groups, strict=True)):
         figure.add_scatter(
             x=rows["comparison"],
             y=rows["value"],
             name=model,
             mode="lines+markers",
             marker_color=color,
+            line_dash=DASHES[i % len(DASHES)],  # models of equal scores stay both in sight
             error_y=dict(type="data", array=rows["ci_high"] - rows["value"], arrayminus=rows["value"] - rows["ci_low"]),
             hovertemplate=f"{model}<br>%{{x}}: %{{y:.3f}}<extra></extra>",
         )

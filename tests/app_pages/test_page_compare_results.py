@@ -123,6 +123,9 @@ def test_a_router_comparison_opens_with_its_headline_and_readable_charts(ws):
     mcnemar = next(d.value for d in at.dataframe if "Verdict" in d.value.columns)
     assert re.fullmatch(r"< 0\.001|[01]\.\d{3}", mcnemar.loc[0, "p-value"])  # never 3.6e-14
     assert [b.label for b in at.get("download_button")] == ["Download the report (HTML)"]
+    heatmap = next(f for f in figures(at) if f["layout"]["yaxis"]["title"]["text"] == "right tool")
+    asked = {choice.name for choice in load_router_task(ws, dataset.id, "val").choices if "tax" in choice.id}
+    assert set(heatmap["data"][0]["y"]) <= asked  # only the tools these queries ask for, not a wall of zeros
 
 
 def test_a_cross_encoder_whose_own_score_has_no_share_is_said_to_route_as_its_embedder(ws, tmp_path):
