@@ -10,6 +10,8 @@ from app_pages.basics import literal, workspace
 from app_pages.widgets.errors import errors_shown
 from ragtune_core import jobs
 
+POLL_SECONDS = 2.0  # the sidebar's lines follow the jobs less closely than a job's own panel
+
 
 def workspace_sidebar() -> None:
     """The workspace's folder as the user would type it, then the running jobs: work in progress is
@@ -37,5 +39,15 @@ def _within(path: Path, folder: Path) -> bool:
 
 
 def _running_jobs() -> None:
-    for status in jobs.active_jobs(workspace()):
-        st.caption(f":material/progress_activity: {literal(status.kind.replace('_', ' '))} · {status.fraction:.0%}")
+    """A line per running job, polled while there is one (as the job panel polls its own run)."""
+    if not jobs.active_jobs(workspace()):
+        return
+
+    @st.fragment(run_every=POLL_SECONDS)
+    def lines():
+        with errors_shown(stop=False):
+            for status in jobs.active_jobs(workspace()):
+                kind = literal(status.kind.replace("_", " "))
+                st.caption(f":material/progress_activity: {kind} · {status.fraction:.0%}")
+
+    lines()

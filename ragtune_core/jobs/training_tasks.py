@@ -19,7 +19,7 @@ def run_training_job(ctx, params: dict) -> dict:
     from ..training.config import EmbeddingTrainConfig
 
     result = _train(ctx, params, EmbeddingTrainConfig)
-    return _with_verdict(ctx, result, f"{_stop_note(result)}{result.figures('ndcg@10')}")
+    return _with_verdict(ctx, result, f"{_stop_note(result)}{result.figures(result.primary_metric)}")
 
 
 def run_cross_encoder_job(ctx, params: dict) -> dict:
