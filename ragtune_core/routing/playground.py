@@ -6,6 +6,7 @@ extractive (sentences nearest the document's centroid) and there is no generated
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,8 @@ from ..llm.config import LLMConfig
 from ..questions.router.tools import RoutingError
 
 SUMMARY_SENTENCES = 5
+_SENTENCE_END = re.compile(r"[.!?][\"')\]”’]*$")
+_BACK_REFERENCES = {"it", "its", "this", "these", "those", "they", "their", "he", "she", "his", "her", "such"}
 ENCODE_BATCH = 64
 MAX_SUMMARY_INPUT_CHARS = 12_000  # what an LLM summary reads of a long document
 ANSWER_PROMPT = (
@@ -56,16 +59,22 @@ def retrieve(embedder, chunks: list[Chunk], query: str, top_k: int = 5) -> list[
 
 
 def extractive_summary(embedder, document: Document, n_sentences: int = SUMMARY_SENTENCES) -> Summary:
-    """The sentences closest to the mean of all the document's sentence embeddings, in document order."""
+    """The sentences closest to the mean of all the document's sentence embeddings, in document order.
+    Only whole sentences that stand alone are candidates: a heading or a list line ("List of people from
+    Lisbon") is no sentence, and one opening on "It" or "They" means nothing out of its place."""
     spans = split_sentences(document.text)
     sentences = [document.text[start:end].strip() for start, end in spans]
-    sentences = [s for s in sentences if len(s.split()) >= 5] or sentences
+    sentences = [s for s in sentences if len(s.split()) >= 5 and _stands_alone(s)] or sentences
     if len(sentences) <= n_sentences:
         return Summary(" ".join(sentences), "extractive")
     vectors = embedder.encode(sentences, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)
     centroid = vectors.mean(axis=0)
     chosen = sorted(np.argsort(-(vectors @ centroid))[:n_sentences])
     return Summary(" ".join(sentences[i] for i in chosen), "extractive")
+
+
+def _stands_alone(sentence: str) -> bool:
+    return bool(_SENTENCE_END.search(sentence)) and sentence.split()[0].lower() not in _BACK_REFERENCES
 
 
 def llm_summary(config: LLMConfig, document: Document) -> Summary:

@@ -34,6 +34,17 @@ def test_extractive_summary_keeps_document_order_and_is_labelled():
     assert len(picked) == 3 and picked == sorted(picked)
 
 
+@pytest.mark.slow
+def test_extractive_summary_leaves_out_headings_and_sentences_that_lean_on_the_one_before():
+    sentences = [f"Lisbon fact number {i} is about the city and its long history by the river." for i in range(6)]
+    leaning = "It is also about the city of Lisbon and its long history by the river."
+    heading = "List of people from Lisbon and its long history by the river"
+    document = Document("d", "Lisbon", "text:lisbon", "\n".join([*sentences, leaning, heading]))
+    summary = extractive_summary(load_embedder(), document, n_sentences=5)
+    assert leaning not in summary.text and heading not in summary.text
+    assert summary.text.count("fact number") == 5
+
+
 def test_llm_summary_and_grounded_answer_go_through_the_endpoint():
     seen = []
 
