@@ -40,9 +40,9 @@ def test_extractive_summary_leaves_out_headings_and_sentences_that_lean_on_the_o
     leaning = "It is also about the city of Lisbon and its long history by the river."
     heading = "List of people from Lisbon and its long history by the river"
     document = Document("d", "Lisbon", "text:lisbon", "\n".join([*sentences, leaning, heading]))
-    summary = extractive_summary(load_embedder(), document, n_sentences=5)
+    summary = extractive_summary(load_embedder(), document, n_sentences=8)  # room for every line
     assert leaning not in summary.text and heading not in summary.text
-    assert summary.text.count("fact number") == 5
+    assert summary.text.count("fact number") == 6
 
 
 def test_llm_summary_and_grounded_answer_go_through_the_endpoint():
