@@ -1,6 +1,7 @@
 """Questions page, the dataset picked: what it holds, split it (again), delete it, download its parts."""
 
 import json
+from collections import Counter
 
 import pandas as pd
 import streamlit as st
@@ -70,7 +71,8 @@ def split_popover(record: DatasetRecord, dataset: QADataset) -> None:
 
 
 def _split(record: DatasetRecord, dataset: QADataset, ratio: float, by: str, seed: int, test_ratio: float) -> None:
-    """Split the dataset again and save it in place; a note on how it was split is toasted."""
+    """Split the dataset again and save it in place; the parts' sizes are toasted, with a note on how it was
+    split where there is one: the same seed gives the same parts, and without it nothing would seem to happen."""
     try:
         split = plan_split(dataset, ratio, by, seed, test_ratio)
         dataset.split = split.parts
@@ -79,8 +81,9 @@ def _split(record: DatasetRecord, dataset: QADataset, ratio: float, by: str, see
     except DatasetError as exc:
         st.error(literal(exc))
         return
-    if split.note:
-        st.toast(split.note[0].upper() + split.note[1:] + ".", icon=":material/info:")
+    counts = Counter(split.parts.values())
+    said = f"Split (seed {seed}): train {counts['train']} · validation {counts['val']} · test {counts['test']}"
+    st.toast(said + (f"; {split.note}" if split.note else "") + ".", icon=":material/call_split:")
     st.rerun()
 
 

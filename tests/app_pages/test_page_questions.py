@@ -145,6 +145,7 @@ def test_an_imported_unsplit_dataset_can_be_split_on_the_page(ws):
     assert set(load_dataset(ws, record.id).split.values()) == {"train", "val", "test"}
     assert ws.get_dataset(record.id).params["split_by"] == "query"
     assert "train 2 · validation 1 · test 1 questions" in texts(at.caption)
+    assert "Split (seed 42): train 2 · validation 1 · test 1" in texts(at.toast)  # said even when nothing changes
 
 
 def test_a_dataset_is_deleted_from_the_page_unless_a_job_uses_it(ws):
