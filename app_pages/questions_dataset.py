@@ -100,15 +100,20 @@ def delete_popover(record: DatasetRecord) -> None:
             st.rerun()
 
 
+PART_WORDS = {None: "All questions", "train": "Train part", "val": "Validation part", "test": "Test part"}
+
+
 def download_buttons(record: DatasetRecord, dataset: QADataset) -> None:
     """The whole dataset and each of its split parts as LlamaIndex JSON, side by side."""
+    st.caption("Download as LlamaIndex JSON (`EmbeddingQAFinetuneDataset`):")
     for column, part in zip(st.columns(4), [None, "train", "val", "test"], strict=True):
         if part and part not in dataset.split.values():
             continue
         data = json.dumps(dataset.subset(part).to_json_dict(llama_index_only=True), ensure_ascii=False)
         column.download_button(
-            f"Download {part or 'all'} (LlamaIndex JSON)",
+            f"{PART_WORDS[part]} (.json)",
             data,
             file_name=f"{record.name}-{part or 'all'}.json",
             mime="application/json",
+            icon=":material/download:",
         )

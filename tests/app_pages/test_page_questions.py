@@ -99,10 +99,10 @@ def test_download_is_llama_index_json(ws):
     widget(at, "button", "Accept and save dataset").click().run()
     labels = [b.label for b in at.get("download_button")]
     assert labels == [
-        "Download all (LlamaIndex JSON)",
-        "Download train (LlamaIndex JSON)",
-        "Download val (LlamaIndex JSON)",
-        "Download test (LlamaIndex JSON)",
+        "All questions (.json)",
+        "Train part (.json)",
+        "Validation part (.json)",
+        "Test part (.json)",
     ]
 
 
