@@ -69,7 +69,12 @@ output.dataframe(
     width="stretch",
     column_config={
         "score": st.column_config.NumberColumn(format="%.3f"),
-        "latency_ms": st.column_config.NumberColumn("latency (ms)", format="%.1f"),
+        "latency_ms": st.column_config.NumberColumn(
+            "latency (ms)",
+            format="%.1f",
+            help="This query's routing, the tools' descriptions embedded too (a selector's first call): Compare "
+            "times selectors whose tools are embedded already.",
+        ),
     },
 )
 output.markdown("**Score per tool**, each selector on its own scale")
