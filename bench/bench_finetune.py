@@ -32,11 +32,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.data import TEN_K, WIKIPEDIA  # noqa: E402
+from bench.data import TEN_K, WIKIPEDIA, articles, load_articles  # noqa: E402
 from bench.results import publish  # noqa: E402
 from ragtune_core.corpus.chunking import chunk_documents  # noqa: E402
 from ragtune_core.corpus.documents import Chunk, IngestResult  # noqa: E402
-from ragtune_core.corpus.ingest import load_pdfs, load_texts  # noqa: E402
+from ragtune_core.corpus.ingest import load_pdfs  # noqa: E402
 from ragtune_core.questions.generation import build_dataset, select_chunks  # noqa: E402
 from ragtune_core.questions.offline import OfflineQuestionGenerator  # noqa: E402
 from ragtune_core.questions.qa_dataset import TRAIN, VAL, QADataset, split_dataset  # noqa: E402
@@ -122,8 +122,7 @@ def ten_k_benchmark(args: argparse.Namespace) -> Benchmark:
 
 
 def wikipedia_benchmark(args: argparse.Namespace) -> Benchmark:
-    files = sorted(WIKIPEDIA.glob("*.txt"))
-    documents = _loaded(load_texts([(p.name, p.read_bytes()) for p in files]))
+    documents = load_articles(articles(WIKIPEDIA))
     chunks, kept = _chunks(documents, args, args.chunks_per_city)
     dataset = _questions(kept, args.seed)
     dataset.split = split_dataset(dataset, val_ratio=0.25, by="document", seed=args.seed)
