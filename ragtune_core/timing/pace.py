@@ -43,6 +43,7 @@ from .work import Timed, token_lengths
 PACE_FILE, CACHE_ENV = "pace.json", "RAGTUNE_CACHE"
 PROBE_LENGTH = 128  # tokens a probe sequence holds: the middle of what RAGTune's models read
 PROBE_FORWARD_BATCH, PROBE_TRAIN_BATCH, PROBE_REPEATS = 32, 8, 3
+CALL_LENGTH = 8  # tokens of the forward pass that times a call's fixed cost (Pace.call_seconds)
 MAX_CORRECTION = 5.0  # a component's phases this many times off their estimate stalled: they teach nothing
 # The least time a component's phases take in a run to teach it (learn_pace): a 5-s start is timed by its own
 # disk cache, not the machine's pace; but a question encoder's 250 steps take 30 s on 2 cores, and its
@@ -66,6 +67,8 @@ class Work(StrEnum):
     # A QA reranker: the same steps as a router's cross-encoder, but it stops early where that one runs its steps
     # out (the share of its steps each is expected to run is learnt with its pace: Pace.steps_share).
     RERANKER_TRAINING = "reranker training"
+    # Router selectors compared: short queries a call, and the latency timed one query a call (routing.duration)
+    SELECTOR_COMPARISON = "selector comparison"
 
 
 # A kind of work that starts from what another kind, alike in its steps, has learnt (its pace, not its share).
@@ -95,6 +98,10 @@ class Pace:
     # Of its planned steps, what a training of this work that may stop early is expected to run, as its runs
     # taught (training.duration.expected_share); None: none has finished yet.
     steps_share: float | None = None
+    # A forward pass of a few tokens, what every call costs besides its tokens (a query routed alone), and
+    # loading the model in a process that has the libraries already; 0 where kept before they were measured.
+    call_seconds: float = 0.0
+    load_seconds: float = 0.0
 
     def forward_seconds(self, tokens: float) -> float:
         return tokens / self.forward_tokens_per_second
@@ -173,7 +180,7 @@ def machine_pace(model: str | None = None, work: Work = Work.EVALUATION, setting
     imports = _import_seconds() if "sentence_transformers" not in sys.modules else None  # before the key's torch
     path, key = cache_folder() / PACE_FILE, machine_key(model)
     kept = _kept_paces(path)
-    if key not in kept:
+    if key not in kept or not kept[key].call_seconds:  # none, or kept before a call's cost was measured
         kept[key] = measure_pace(model, imports)
         _keep_paces(path, kept)
     return _learned(kept, key, work, settings)
@@ -182,13 +189,18 @@ def machine_pace(model: str | None = None, work: Work = Work.EVALUATION, setting
 def _learned(kept: dict[str, Pace], key: str, work: Work, settings: str = "") -> Pace:
     """What runs of `work` with `settings` taught the measurement kept under `key`. Before any has, what runs
     of `work` with any settings taught of the pace (not its share: where a training stops moves with its
-    settings); else what runs of the work it starts like taught (STARTS_LIKE), else the measurement."""
+    settings); else what runs of the work it starts like taught (STARTS_LIKE), else the measurement. What runs
+    do not teach (a call's and a load's cost) is the measurement's."""
+    measured = kept[key]
     if _learned_key(key, work, settings) in kept:
-        return kept[_learned_key(key, work, settings)]
-    if settings and _learned_key(key, work) in kept:
-        return replace(kept[_learned_key(key, work)], steps_share=None)
-    alike = kept.get(_learned_key(key, STARTS_LIKE[work])) if work in STARTS_LIKE else None
-    return replace(alike, steps_share=None) if alike else kept[key]
+        learned = kept[_learned_key(key, work, settings)]
+    elif settings and _learned_key(key, work) in kept:
+        learned = replace(kept[_learned_key(key, work)], steps_share=None)
+    elif work in STARTS_LIKE and _learned_key(key, STARTS_LIKE[work]) in kept:
+        learned = replace(kept[_learned_key(key, STARTS_LIKE[work])], steps_share=None)
+    else:
+        return measured
+    return replace(learned, call_seconds=measured.call_seconds, load_seconds=measured.load_seconds)
 
 
 def _learned_key(key: str, work: Work, settings: str = "") -> str:
@@ -260,8 +272,8 @@ def _kept_paces(path: Path) -> dict[str, Pace]:
 def measure_pace(model: str | None = None, import_seconds: float | None = None) -> Pace:
     """Time the model's transformer on random tokens: forward batches (encoding in float32; scoring pairs
     and training steps in the precision cross-encoders and trainings compute in: store.models.mixed_precision),
-    training steps, and a fresh process's start (`import_seconds`, timed here when not given, and loading
-    the model)."""
+    a forward pass of a few tokens, training steps, and a fresh process's start (`import_seconds`, timed here
+    when not given, and loading the model)."""
     import_seconds = _import_seconds() if import_seconds is None else import_seconds
     import torch
     from transformers import AutoModel
@@ -270,6 +282,7 @@ def measure_pace(model: str | None = None, import_seconds: float | None = None) 
     transformer = AutoModel.from_pretrained(transformer_folder(model))
     load_seconds = time.perf_counter() - started
     forward = _forward_tokens_per_second(transformer, PROBE_FORWARD_BATCH)
+    call = _forward_seconds(transformer, 1, CALL_LENGTH)
     if cpu_bf16():  # pairs are scored in another precision than texts are encoded in
         with mixed_precision():
             pairs = _forward_tokens_per_second(transformer, PROBE_FORWARD_BATCH)
@@ -281,30 +294,50 @@ def measure_pace(model: str | None = None, import_seconds: float | None = None) 
         step = _seconds_per_call(lambda: _train_step(transformer, optimizer, 1, 8))
         train_seconds = _seconds_per_call(lambda: _train_step(transformer, optimizer, PROBE_TRAIN_BATCH, PROBE_LENGTH))
     train = PROBE_TRAIN_BATCH * PROBE_LENGTH / max(1e-6, train_seconds - step)
-    return Pace(forward, train, step, import_seconds + load_seconds, pair_tokens_per_second=pairs)
+    return Pace(
+        forward,
+        train,
+        step,
+        import_seconds + load_seconds,
+        pair_tokens_per_second=pairs,
+        call_seconds=call,
+        load_seconds=load_seconds,
+    )
 
 
 def _forward_tokens_per_second(transformer, batch: int) -> float:
+    return batch * PROBE_LENGTH / _forward_seconds(transformer, batch, PROBE_LENGTH)
+
+
+def _forward_seconds(transformer, batch: int, length: int) -> float:
     import torch
 
-    ids = torch.randint(1000, 20000, (batch, PROBE_LENGTH))
+    ids = _random_ids(transformer, batch, length)
     transformer.eval()
 
     def forward():
         with torch.inference_mode():
             transformer(input_ids=ids, attention_mask=torch.ones_like(ids))
 
-    return batch * PROBE_LENGTH / _seconds_per_call(forward)
+    return _seconds_per_call(forward)
 
 
 def _train_step(transformer, optimizer, batch: int, length: int) -> None:
     import torch
 
     transformer.train()
-    ids = torch.randint(1000, 20000, (batch, length))
+    ids = _random_ids(transformer, batch, length)
     transformer(input_ids=ids, attention_mask=torch.ones_like(ids)).last_hidden_state.mean().backward()
     optimizer.step()
     optimizer.zero_grad()
+
+
+def _random_ids(transformer, batch: int, length: int):
+    """Token ids of ordinary words (past the special tokens), within the model's vocabulary."""
+    import torch
+
+    vocabulary = transformer.config.vocab_size
+    return torch.randint(min(1000, vocabulary // 2), min(20000, vocabulary), (batch, length))
 
 
 def _seconds_per_call(call) -> float:
@@ -319,18 +352,26 @@ def _seconds_per_call(call) -> float:
 
 
 def _import_seconds() -> float:
-    """What a new process spends importing the libraries every model-loading process imports: timed
-    here when this process has not imported them yet (it is about to), else in a fresh interpreter."""
+    """What a new process spends importing the libraries every model-loading process imports, and
+    RAGTune's own command modules (the LLM client, PDF reading...: 4 s of a 2-core laptop's start, which
+    runs taught every kind of work anew): the libraries timed here when this process has not imported
+    them yet (it is about to), else in a fresh interpreter; RAGTune's always there, as this process has."""
     started = time.perf_counter()
     if "sentence_transformers" not in sys.modules:
         import sentence_transformers  # noqa: F401
     else:
-        subprocess.run(
-            [sys.executable, "-c", "import sentence_transformers"],
-            check=False,
-            capture_output=True,
-            env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        )
+        _import_in_a_new_process("sentence_transformers")
+    return time.perf_counter() - started + _import_in_a_new_process("ragtune_core.cli")
+
+
+def _import_in_a_new_process(module: str) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", f"import {module}"],
+        check=False,
+        capture_output=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     return time.perf_counter() - started
 
 

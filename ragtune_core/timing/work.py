@@ -152,6 +152,8 @@ class Meter:
             self._times.report(None, 0.0, [])
         work = sum(self.estimate.phases[phase] * share for phase, share in self._shares.items())
         self._done = max(self._done, min(self._total, round(work * SCALE)))
+        if all(self._shares.get(phase) == 1.0 for phase in self.estimate.phases):  # even an estimate of 0 s
+            self._done = self._total
         self._report(self._done, self._total, message)
 
     def _phases_before(self, phase: str) -> list[str]:
@@ -161,6 +163,10 @@ class Meter:
     def timed(self) -> dict[Component, Timed]:
         """The estimated and actual seconds of the work each component of the pace governed so far."""
         return self._times.by_component()
+
+    def timed_phases(self) -> dict[str, Timed]:
+        """The estimated and actual seconds of each phase so far."""
+        return self._times.by_phase()
 
     def finish(self, message: str) -> None:
         self._done = self._total

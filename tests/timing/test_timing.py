@@ -1,6 +1,7 @@
 import json
 import re
 import time
+from dataclasses import asdict
 from types import SimpleNamespace
 
 import pytest
@@ -10,11 +11,12 @@ from ragtune_core.jobs import JobKind, runner
 from ragtune_core.jobs.runner import JobStatus, load_status, write_status
 from ragtune_core.runs import JobState
 from ragtune_core.timing import Component, Estimate, Eta, Meter, Timed, eta_seconds, pace
-from ragtune_core.timing.pace import Pace, Work, machine_pace
+from ragtune_core.timing.pace import Work, machine_pace
 from ragtune_core.timing.work import UNIT_SECONDS, clock, duration, padded_batch_tokens, when
 from tests.fake_clock import StoppedClock
+from tests.fake_pace import MEASURED_PACE
 
-PACE = Pace(forward_tokens_per_second=1000.0, train_tokens_per_second=250.0, train_step_seconds=0.5, start_seconds=10.0)
+PACE = MEASURED_PACE
 
 
 def test_a_meter_counts_each_phase_in_its_estimated_seconds_and_never_goes_back():
@@ -156,10 +158,27 @@ def test_the_pace_is_measured_once_per_machine_and_model_and_kept(tmp_path, monk
             "start_seconds": 10.0,
             "pair_tokens_per_second": None,  # until runs teach it, pairs are scored at the forward pace
             "steps_share": None,  # ... and trainings that may stop early expected to run the middle of their range
+            "call_seconds": 0.01,
+            "load_seconds": 1.0,
         }
     ]
     # A Hub model not on this machine (or a name loading will refuse) is estimated at the bundled model's pace.
     assert machine_pace("someone/not-downloaded") == PACE and measured == [None]
+
+
+def test_a_pace_kept_before_a_calls_cost_was_measured_is_measured_anew_and_keeps_what_runs_taught(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv(pace.CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(pace, "machine_key", lambda model: "this machine")
+    older = {k: v for k, v in asdict(PACE).items() if k not in ("call_seconds", "load_seconds")}
+    taught = {**older, "forward_tokens_per_second": 2000.0}
+    (tmp_path / pace.PACE_FILE).write_text(json.dumps({"this machine": older, "this machine|evaluation": taught}))
+    monkeypatch.setattr(pace, "measure_pace", lambda model, imports=None: PACE)
+    learned = machine_pace()
+    assert learned.forward_tokens_per_second == 2000.0  # what an evaluation taught stays
+    assert (learned.call_seconds, learned.load_seconds) == (PACE.call_seconds, PACE.load_seconds)  # measured now
+    assert machine_pace(work=Work.EMBEDDING_TRAINING) == PACE
 
 
 def test_a_damaged_pace_file_is_measured_anew(tmp_path, monkeypatch):

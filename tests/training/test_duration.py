@@ -21,9 +21,10 @@ from ragtune_core.training.duration import (
 from ragtune_core.training.embedding import train_embedding
 from ragtune_core.training.register import planned_schedule
 from ragtune_core.training.search import SearchSettings
+from tests.fake_pace import MEASURED_PACE
 from tests.training.test_training import TINY, tiny_dataset
 
-PACE = Pace(forward_tokens_per_second=1000.0, train_tokens_per_second=250.0, train_step_seconds=0.5, start_seconds=10.0)
+PACE = MEASURED_PACE
 
 
 def test_a_training_estimate_counts_every_step_and_every_validation_run():
