@@ -6,7 +6,13 @@ import streamlit as st
 from app_pages.basics import literal, workspace
 from app_pages.compare_results import pick_comparison, show_comparison, show_held_out, show_trend
 from app_pages.compare_retrievers import compare_retrievers
-from app_pages.compare_router import selector_details, selector_problems, show_confusion, show_mcnemar
+from app_pages.compare_router import (
+    estimated_comparison,
+    selector_details,
+    selector_problems,
+    show_confusion,
+    show_mcnemar,
+)
 from app_pages.kept_choices import kept
 from app_pages.split_parts import part_picker
 from app_pages.state import State
@@ -60,10 +66,14 @@ def compare_selectors() -> None:
         "hand-written queries: generated validation queries follow the generator's wording, "
         "so these show how the selectors do on free wording. Reported apart.",
     )
+    sets = [(record.id, part)] + [(d, "all") for d in held_out]
     with errors_shown(stop=False):
-        for estimate in llm_routing_estimates(ws, [(record.id, part)] + [(d, "all") for d in held_out], chosen):
+        if chosen:
+            estimate = estimated_comparison(sets, [spec.to_dict() for spec in chosen])
+            st.caption(f"Estimated time on this machine: {literal(estimate)}.")
+        for cost in llm_routing_estimates(ws, sets, chosen):
             st.caption(
-                literal(estimate),
+                literal(cost),
                 help="Estimated from the prompts' text before anything is sent; the comparison records what was used.",
             )
     if st.button("Compare selectors", type="primary", disabled=not chosen, icon=":material/play_arrow:"):

@@ -16,6 +16,8 @@ from ragtune_core.reporting.serving import finetuned_llms, llm_selector_rows, te
 from ragtune_core.reporting.tables import mcnemar_words
 from ragtune_core.reporting.views import ComparisonView
 from ragtune_core.routing import confusion_frame, misrouted_table
+from ragtune_core.routing.duration import comparison_sets, describe_comparison, estimate_comparison
+from ragtune_core.routing.specs import SelectorSpec
 
 SERVING_COLUMNS = {
     "selector": "Selector",
@@ -29,6 +31,13 @@ TEXT_COLUMNS = {
     "Verdict": st.column_config.TextColumn(width="large"),
     "Test": st.column_config.TextColumn(width="medium"),
 }
+
+
+@st.cache_data(show_spinner="Measuring how fast this machine runs the models (once, a few seconds)…", max_entries=64)
+def estimated_comparison(sets: list[tuple[str, str]], specs: list[dict]) -> str:
+    """The comparison's estimate in words, for (dataset id, part) `sets` and selectors (SelectorSpec dicts)."""
+    selectors = [SelectorSpec.from_dict(spec) for spec in specs]
+    return describe_comparison(estimate_comparison(comparison_sets(workspace(), sets), selectors), selectors)
 
 
 def show_mcnemar(view: ComparisonView) -> None:

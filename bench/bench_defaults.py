@@ -120,9 +120,10 @@ def ragtune(workspace: Path, *args: str) -> tuple[dict, float]:
 
 
 def command_label(args: tuple[str, ...]) -> str:
-    """A timed command as the tables name it: its first two words, and the model it trains ("--name seeds")."""
-    named = args[args.index("--name") : args.index("--name") + 2] if "--name" in args else ()
-    return " ".join(args[:2] + named)
+    """A timed command as the tables name it: its first two words, and the model it trains ("--name seeds") or
+    the local LLM it compares ("--untuned-llm base")."""
+    named = [args[at : at + 2] for at, arg in enumerate(args) if arg in ("--name", "--untuned-llm")]
+    return " ".join(args[:2] + tuple(word for flag in named for word in flag))
 
 
 def eta_at_a_tenth(progress: str) -> tuple[float, float] | None:
@@ -174,7 +175,7 @@ def training_cells(summary: dict, seconds: float) -> str:
 
 
 # --- router ----------------------------------------------------------------------------------
-def router_section(workspace: Path, seeds_recipe: bool) -> str:
+def router_section(workspace: Path, seeds_recipe: bool, local_llm: bool = False) -> str:
     ragtune(workspace, "ingest", "--name", "cities", "--text", *sorted(str(p) for p in WIKIPEDIA.glob("*.txt")))
     ragtune(workspace, "import-dataset", str(HANDWRITTEN), "--name", "handwritten")
     dataset, _ = ragtune(workspace, "router-dataset", "--corpus", "cities", "--name", "router")
@@ -188,6 +189,8 @@ def router_section(workspace: Path, seeds_recipe: bool) -> str:
         selectors += ["--embedding", "seeds"]
     compared, _ = ragtune(workspace, "compare-selectors", "router", *selectors)  # its reported part: test
     ragtune(workspace, "compare-selectors", "handwritten", "--part", "all", *selectors)
+    if local_llm:  # its estimate against its time: its match rate is not among the table's
+        ragtune(workspace, "compare-selectors", "router", "--untuned-llm", "base", "--embedding", "base")
 
     ws = Workspace(workspace)
     held_out = latest_comparison(ws, ws.resolve("datasets", "router").id, compared["part"])
@@ -437,6 +440,11 @@ def main() -> None:
         "--seeds-recipe", action="store_true", help="also train the seeds' recipe as an anchor (router)"
     )
     parser.add_argument(
+        "--local-llm",
+        action="store_true",
+        help="router: also time a comparison of the untuned local LLM (SmolLM2) on the test part",
+    )
+    parser.add_argument(
         "--no-reranker", action="store_true", help="QA: the embedding only, no cross-encoder (minutes, not an hour)"
     )
     parser.add_argument(
@@ -451,7 +459,7 @@ def main() -> None:
     # A user's first run on these documents: their passages encoded anew, not read from an earlier run.
     shutil.rmtree(corpus_vectors.vectors_folder(), ignore_errors=True)
     sections = {
-        "router": lambda ws: router_section(ws, args.seeds_recipe),
+        "router": lambda ws: router_section(ws, args.seeds_recipe, args.local_llm),
         "qa": lambda ws: qa_section(ws, reranker=not args.no_reranker, validated=args.qa_validate),
     }
     for name, section in sections.items():

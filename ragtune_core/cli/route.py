@@ -12,6 +12,7 @@ from ..reporting.headline import p_phrase
 from ..reporting.history import recorded_comparison
 from ..reporting.serving import finetuned_llms, teacher_agreements
 from ..routing.compare import llm_routing_estimates, load_router_task, route_query
+from ..routing.duration import describe_comparison, estimate_comparison, learn_from_comparison
 from ..routing.llm_selector import BATCH_STATES, FinetunedLLM, batch_states_in
 from ..routing.selectors import Choice
 from ..routing.specs import SelectorSpec, llm_model_spec, load_selectors, untuned_llm_spec
@@ -19,11 +20,13 @@ from ..routing.stats import pairwise_mcnemar
 from ..routing.tables import route_rows
 from ..store.models import LLM
 from ..store.workspace import Workspace, WorkspaceError
+from ..timing.work import Meter
 from ..training.cross_encoder import MODEL_KIND
 from .cross_encoder import EMBEDDING_KIND, model_of_kind
 from .errors import CommandFailed, UsageError
 from .evaluate import BASE, PART_HELP, part_to_report
 from .llm_flags import add_llm_flags, llm_config_from, refuse_unavailable_batch
+from .progress import EtaPrinter, command_seconds
 
 
 def register(subparsers) -> None:
@@ -140,10 +143,15 @@ def run_compare_selectors(args: argparse.Namespace, ws: Workspace) -> dict:
     record = ws.resolve("datasets", args.dataset)
     part, note = part_to_report(ws, record.id, args.part)
     specs = selector_specs(ws, args, load_router_task(ws, record.id).choices)
-    for estimate in llm_routing_estimates(ws, [(record.id, part)], specs):
-        _print_progress(0, 0, estimate)
+    sets = [(record.name, load_router_task(ws, record.id, part))]
+    estimate = estimate_comparison(sets, specs)
+    _print_progress(0, 0, f"estimated: {describe_comparison(estimate, specs)}")
+    for cost in llm_routing_estimates(ws, [(record.id, part)], specs):
+        _print_progress(0, 0, cost)
+    meter = Meter(estimate, EtaPrinter("compare-selectors"), command_seconds)
     with batch_states_in(ws.dir(*BATCH_STATES)):
-        comparison = recorded_comparison(ws, record.id, specs, part, _print_progress)
+        comparison = recorded_comparison(ws, record.id, specs, part, meter)
+    learn_from_comparison(sets, specs, meter.timed_phases())
     total = len(comparison.queries)
     for report in comparison.reports:
         if report.failures:
@@ -176,6 +184,8 @@ def run_compare_selectors(args: argparse.Namespace, ws: Workspace) -> dict:
         "teacher_agreement": {
             row.selector: row.to_dict() for row in teacher_agreements(ws, comparison, finetuned_llms(ws))
         },
+        "estimated_seconds": round(estimate.seconds, 1),
+        "seconds": round(command_seconds(), 1),
         **note,
     }
     if comparison.failed:

@@ -8,19 +8,6 @@ from .llm_calls import batches_cancelled_on_stop, llm_waits_shown
 from .runner import JobKind, JobStatus, start_job
 
 
-def _across_sets(ctx, sizes: list[int]):
-    """`progress(index)`: the on_progress of the set `index` (selectors done of all), as one bar over every
-    set, each weighed by its queries: the bar never starts again at the next set."""
-
-    def progress(index: int):
-        before = sum(sizes[:index])
-        return lambda done, total, message: ctx.progress(
-            before * total + done * sizes[index], sum(sizes) * total, message
-        )
-
-    return progress
-
-
 def run_evaluation_job(ctx, params: dict) -> dict:
     """params {dataset_id, part, models: [{label, path}]} (path None: the base model), and optionally
     rerankers: [{label, path}] that rerank the first model's top passages, and held_out: [dataset id]
@@ -140,23 +127,32 @@ def run_router_comparison_job(ctx, params: dict) -> dict:
     selector in batch mode keeps its batch's state in the workspace's cache/llm_routing: the same
     comparison started again after a stop resumes the batch."""
     from ..reporting.history import recorded_comparison
-    from ..routing.compare import load_router_task
+    from ..routing.duration import comparison_phase, comparison_sets, estimate_comparison, learn_from_comparison
     from ..routing.llm_selector import BATCH_STATES, batch_states_in
     from ..routing.run_result import ComparisonRunResult
     from ..routing.specs import SelectorSpec
+    from ..timing.work import Meter
 
     specs = [SelectorSpec.from_dict(data) for data in params["selectors"]]
     sets = [(params["dataset_id"], params.get("part", "val"))] + [(d, "all") for d in params.get("held_out", [])]
+    tasks = comparison_sets(ctx.workspace, sets)
+    estimate = estimate_comparison(tasks, specs)
+    ctx.emit(EventKind.DURATION, estimated_seconds=estimate.seconds, phases=estimate.phases)
+    ctx.count_in_estimated_seconds()
+    meter = Meter(estimate, ctx.progress, ctx.elapsed)
+
+    def on_phase(name: str):  # one bar over every set, in the estimate's seconds
+        return lambda phase, done, total, message: meter(comparison_phase(tasks, name, phase), done, total, message)
+
     configs = [spec.llm_config() for spec in specs]
     with (
         llm_waits_shown(ctx),
         batches_cancelled_on_stop(ctx, configs),
         batch_states_in(ctx.workspace.dir(*BATCH_STATES)),
     ):
-        progress = _across_sets(ctx, [len(load_router_task(ctx.workspace, *named).queries) for named in sets])
         comparisons = [
-            recorded_comparison(ctx.workspace, dataset_id, specs, part, progress(index), ctx.run_id)
-            for index, (dataset_id, part) in enumerate(sets)
+            recorded_comparison(ctx.workspace, dataset_id, specs, part, on_phase(name), ctx.run_id)
+            for (dataset_id, part), (name, _) in zip(sets, tasks, strict=True)
         ]
     for comparison in comparisons:
         for report in comparison.reports:
@@ -180,4 +176,6 @@ def run_router_comparison_job(ctx, params: dict) -> dict:
     }
     if first.failed:
         result["failed"] = [list(f) for f in first.failed]
-    return ComparisonRunResult(**result).to_dict()
+    learn_from_comparison(tasks, specs, meter.timed_phases())
+    timed = {"estimated_seconds": round(estimate.seconds, 1), "seconds": round(ctx.elapsed(), 1)}
+    return ComparisonRunResult(**result, **timed).to_dict()

@@ -276,10 +276,10 @@ def _legacy_entries(ws: Workspace, dataset_id: str, entries: list[ComparisonEntr
 
 
 def recorded_comparison(
-    ws: Workspace, dataset_id: str, specs: list, part: str, on_progress=None, run_id: str | None = None
+    ws: Workspace, dataset_id: str, specs: list, part: str, on_phase=None, run_id: str | None = None
 ) -> RouterComparison:
     """routing.compare_selectors, kept in the history (the job's and the CLI's way to compare)."""
     with recording(ws, ROUTER, dataset_id, part, [spec.label for spec in specs], run_id) as record:
-        comparison = compare_selectors(ws, dataset_id, specs, part, on_progress=on_progress)
+        comparison = compare_selectors(ws, dataset_id, specs, part, on_phase=on_phase)
         record.add(comparison.comparison_id)
     return comparison

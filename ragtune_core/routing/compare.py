@@ -32,9 +32,18 @@ from .specs import RoutingError, SelectorSpec, load_selectors
 
 log = logging.getLogger(__name__)
 # How a comparison times the selectors that run on this machine (_time_in_steady_state).
-TIMING_ROUNDS, TIMING_QUERIES = 3, 32
+TIMING_ROUNDS, TIMING_QUERIES, TIMING_WARM_UP = 3, 32, 2
+ROUTING_CHUNK = 64  # queries a selector on this machine routes a call: its encoding batch, one progress report
+# A comparison's phases, as it reports them and routing.duration estimates them: each selector routes, then
+# the local ones are timed again.
+START, LATENCY_TIMING = "start", "latency timing"
 
-Progress = Callable[[int, int, str], None]
+# on_phase(phase, done, total, message): how much of a phase is done (a timing.Meter takes it)
+PhaseProgress = Callable[[str, float, float, str], None]
+
+
+def routing_phase(label: str) -> str:
+    return f"routing with {label}"
 
 
 # --- evaluation -------------------------------------------------------------------------------
@@ -99,15 +108,21 @@ def matches(picks: list[int | None], expected: list[int]) -> np.ndarray:
 
 
 def evaluate_selector(
-    selector: Selector, queries: list[str], choices: list[Choice], expected: list[int], n_resamples: int = 1000
+    selector: Selector,
+    queries: list[str],
+    choices: list[Choice],
+    expected: list[int],
+    n_resamples: int = 1000,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> SelectorReport:
-    """Run `selector` on every query and score its picks against the expected choice indices."""
+    """Run `selector` on every query and score its picks against the expected choice indices;
+    `on_progress(queries routed, queries)` after each call."""
     if len(queries) != len(expected):
         raise ValueError(f"{len(queries)} queries but {len(expected)} expected choices")
     out_of_range = [e for e in expected if not 0 <= e < len(choices)]
     if out_of_range:
         raise ValueError(f"expected choice {out_of_range[0]} is not among the {len(choices)} choices")
-    selections = selector.select(queries, choices)
+    selections = _select_in_chunks(selector, queries, choices, on_progress or (lambda done, total: None))
     picks = [s.index for s in selections]
     hits = matches(picks, expected)
     return SelectorReport(
@@ -121,6 +136,19 @@ def evaluate_selector(
         errors=[s.error for s in selections],
         latencies=[s.latency for s in selections],
     )
+
+
+def _select_in_chunks(
+    selector: Selector, queries: list[str], choices: list[Choice], on_progress: Callable[[int, int], None]
+) -> list[Selection]:
+    """The selections of every query, ROUTING_CHUNK a call for a selector on this machine, so that its
+    progress shows; an LLM endpoint's selector gets them all at once (sent concurrently, or as one batch)."""
+    size = len(queries) if getattr(selector, "remote", False) else ROUTING_CHUNK
+    selections: list[Selection] = []
+    for start in range(0, len(queries), size):
+        selections += selector.select(queries[start : start + size], choices)
+        on_progress(len(selections), len(queries))
+    return selections
 
 
 def confusion_matrix(expected: list[int], picks: list[int | None], n_choices: int) -> np.ndarray:
@@ -208,38 +236,47 @@ def load_router_task(ws: Workspace, dataset_id: str, part: str = "all") -> Route
 
 
 def compare_selectors(
-    ws: Workspace, dataset_id: str, specs: list[SelectorSpec], part: str = "val", on_progress: Progress | None = None
+    ws: Workspace, dataset_id: str, specs: list[SelectorSpec], part: str = "val", on_phase: PhaseProgress | None = None
 ) -> RouterComparison:
-    """Route the dataset part's queries with every selector, save the comparison and return it.
+    """Route the dataset part's queries with every selector, save the comparison and return it; the
+    progress of each phase (START, routing_phase, LATENCY_TIMING) goes to `on_phase`.
 
     A selector whose every selection failed goes to `failed` with its first error, not into
     `reports`: its 0.0 measures the endpoint, not the routing. When no selector ran, nothing is
     saved and RoutingError names each one's error.
     """
+    on_phase = on_phase or (lambda phase, done, total, message: None)
     task = load_router_task(ws, dataset_id, part)
     selectors, skipped = load_selectors(specs)
+    on_phase(START, 1, 1, f"loaded {len(selectors)} selector(s)")
     spec_of = {spec.label: spec for spec in specs}
     reports, failed = [], []
-    for done, selector in enumerate(selectors):
-        if on_progress:
-            on_progress(done, len(selectors), f"{selector.name}: routing {len(task.queries)} queries")
-        report = evaluate_selector(selector, task.queries, task.choices, task.expected)
+    for selector in selectors:
+        report = evaluate_selector(
+            selector, task.queries, task.choices, task.expected, on_progress=_routing_progress(on_phase, selector.name)
+        )
         report.kind, report.model = spec_of[selector.name].kind, _model_of(spec_of[selector.name])
         if report.all_failed:
             failed.append((report.name, report.first_error or "no selection was made"))
         else:
             reports.append(report)
-    _time_in_steady_state(selectors, reports, task.queries, task.choices)
+    _time_in_steady_state(
+        selectors,
+        reports,
+        task.queries,
+        task.choices,
+        lambda done, total: on_phase(LATENCY_TIMING, done, total, "timing each selector on this machine"),
+    )
     if not reports:
         reasons = [f"{label} was skipped: {why}" for label, why in skipped]
         reasons += [f"{label} failed on every query: {error}" for label, error in failed]
         raise RoutingError("no selector routed any query: " + "; ".join(reasons))
-    if on_progress:
-        on_progress(
-            len(selectors),
-            len(selectors),
-            f"compared {len(selectors)} selector(s)" + (f", {len(failed)} failed" if failed else ""),
-        )
+    on_phase(
+        LATENCY_TIMING,
+        1,
+        1,
+        f"compared {len(selectors)} selector(s)" + (f", {len(failed)} failed" if failed else ""),
+    )
     comparison = RouterComparison(
         new_id("route"),
         task.dataset_id,
@@ -256,8 +293,16 @@ def compare_selectors(
     return save_comparison(ws, comparison)
 
 
+def _routing_progress(on_phase: PhaseProgress, label: str) -> Callable[[int, int], None]:
+    return lambda done, total: on_phase(routing_phase(label), done, total, f"{label}: {done}/{total} queries routed")
+
+
 def _time_in_steady_state(
-    selectors: list[Selector], reports: list[SelectorReport], queries: list[str], choices: list[Choice]
+    selectors: list[Selector],
+    reports: list[SelectorReport],
+    queries: list[str],
+    choices: list[Choice],
+    on_progress: Callable[[int, int], None],
 ) -> None:
     """The latency of each selector that runs on this machine, measured again as an application meets it:
     one query per call, up to TIMING_QUERIES of them after a warm-up, each query's fastest of TIMING_ROUNDS
@@ -270,14 +315,15 @@ def _time_in_steady_state(
     if not local or not sample:
         return
     for selector in local:
-        selector.select(sample[:2], choices)  # warm-up: first calls set up threads and caches
+        selector.select(sample[:TIMING_WARM_UP], choices)  # warm-up: first calls set up threads and caches
     best = {selector.name: [float("inf")] * len(sample) for selector in local}
-    for _ in range(TIMING_ROUNDS):
-        for selector in local:
+    for round_done in range(TIMING_ROUNDS):
+        for turn, selector in enumerate(local):
             for i, query in enumerate(sample):
                 start = time.perf_counter()
                 selector.select([query], choices)
                 best[selector.name][i] = min(best[selector.name][i], time.perf_counter() - start)
+            on_progress(round_done * len(local) + turn + 1, TIMING_ROUNDS * len(local))
     for name, seconds in best.items():
         report_of[name].mean_latency, report_of[name].latencies = float(np.mean(seconds)), seconds
 

@@ -76,6 +76,8 @@ class LLMSelector:
     choice out of the text from then on.
     """
 
+    remote = True  # its queries go to an endpoint all at once (routing.compare routes local ones in chunks)
+
     def __init__(
         self,
         config: llm.LLMConfig,
@@ -357,6 +359,7 @@ class FinetunedLLMSelector:
         self.model = FinetunedLLM.load(folder)
         self.inner = self.model.selector(folder, api_key, batch)
         self.name = label or f"fine-tuned LLM {Path(folder).name}"
+        self.remote = getattr(self.inner, "remote", False)
 
     def select(self, queries: list[str], choices: list[Choice]) -> list[Selection]:
         check_choices(choices)

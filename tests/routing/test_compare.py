@@ -195,13 +195,14 @@ def test_llm_comparison_is_scored_saved_and_listed(workspace, dataset_id, llm_se
         dataset_id,
         [llm_spec(llm_server)],
         part="all",
-        on_progress=lambda done, total, message: progress.append((done, total)),
+        on_phase=lambda phase, done, total, message: progress.append((phase, done, total)),
     )
     assert comparison.queries == [q for q, _ in QUERIES] and comparison.expected == EXPECTED
     assert comparison.query_ids == [f"q{i}" for i in range(len(QUERIES))]
     assert [c.name for c in comparison.choices] == NAMES and comparison.skipped == []
     check_llm_results(comparison, "LLM fake-model")
-    assert progress == [(0, 1), (1, 1)]
+    # its requests go at once: loaded, routed, and no latency timing (not a model on this machine)
+    assert progress == [("start", 1, 1), ("routing with LLM fake-model", 21, 21), ("latency timing", 1, 1)]
     assert llm_server.chat_requests == len(QUERIES)
 
     assert saved_files(workspace) == [f"{comparison.comparison_id}.json"]
@@ -430,7 +431,9 @@ def test_cli_compare_selectors_and_route_with_an_llm(workspace, dataset_id, llm_
     assert summary["failures"] == {"LLM fake-model": 1} and summary["skipped"] == {}
     assert summary["queries"] == len(QUERIES) and summary["tools"] == len(TOOLS) and summary["part"] == "all"
     assert list_comparisons(workspace)[0].comparison_id == summary["comparison_id"]
-    assert "compare-selectors: LLM fake-model: routing 21 queries" in err
+    assert "compare-selectors: 100% · 0s elapsed · 0s left · compared 1 selector(s)" in err
+    assert "compare-selectors: estimated: the requests of LLM fake-model" in err
+    assert summary["estimated_seconds"] == 0 and summary["seconds"] > 0  # nothing here to estimate
 
     code, out, err = run_cli(
         "compare-selectors", dataset_id, "--llm-base-url", llm_server.base_url, "--llm-model", "fake-model"
@@ -501,24 +504,16 @@ def test_comparison_job_in_a_worker(workspace, dataset_id):
         "skipped": [],
         "held_out": {},
         "failed": [],
+        "estimated_seconds": pytest.approx(final.result["estimated_seconds"]),
+        "seconds": pytest.approx(final.result["seconds"]),
     }
+    assert final.result["estimated_seconds"] > 0 and final.result["seconds"] > 0
+    [said] = [e for e in jobs.read_events(workspace, status.run_id) if e["event"] == "duration"]
+    assert said["estimated_seconds"] == pytest.approx(final.result["estimated_seconds"], abs=0.05)
     assert final.done == final.total > 0
     events = jobs.read_events(workspace, status.run_id)
     assert [e["selector"] for e in events if e["event"] == "match_rate"] == ["base"]
     assert workspace.get_run(status.run_id).params["selectors"] == [BASE_SPEC.to_dict()]
-
-
-def test_a_comparison_over_several_sets_moves_one_bar_forward(workspace):
-    from ragtune_core.jobs.comparison_tasks import _across_sets
-    from tests.fake_job import FakeContext
-
-    ctx = FakeContext(workspace)
-    progress = _across_sets(ctx, [10, 30])  # the validation part, then a held-out set three times its size
-    for index in (0, 1):
-        for done in range(3):  # two selectors, then "compared"
-            progress(index)(done, 2, "routing")
-    bar = [done / total for done, total, _ in ctx.progress_calls]
-    assert bar == sorted(bar) and bar[-1] == 1.0 and bar[2] == 0.25  # the first set is a quarter of the work
 
 
 def test_a_bad_job_request_fails_before_a_worker_starts(workspace, dataset_id):

@@ -1,0 +1,234 @@
+"""How long a router comparison will take, said before it starts (see timing.work).
+
+A comparison loads its selectors (START), routes every query with each (routing_phase), then times
+the selectors that run on this machine again, one query a call (LATENCY_TIMING), set after set. Each
+is counted at the pace this machine runs its model (timing.pace): an embedder encodes the queries and
+the tools' descriptions; a cross-encoder scores every (query, tool) pair, and the embedder its blend
+mixes in encodes as well; a local LLM reads each query and every tool's call after the prompt's stem,
+run once. A selector's call costs the time of a forward pass of a few tokens besides its tokens
+(Pace.call_seconds): the latency timing is all such calls. An LLM behind an endpoint takes the
+endpoint's time, which nothing here measures: the estimate leaves it out and says so (unmeasured).
+What a finished comparison took teaches each model's kept pace from that model's own phases
+(learn_from_comparison), apart from every other kind of work's (Work.SELECTOR_COMPARISON).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import astuple
+from pathlib import Path
+
+from ..evaluation.blend import SCORES_ALONE, saved_blend, saved_first_stage
+from ..evaluation.duration import ENCODER_LENGTH, PAIR_LENGTH, set_phase
+from ..store.workspace import Workspace
+from ..timing.pace import Component, Pace, Work, learn_pace, machine_pace, token_counter
+from ..timing.work import Estimate, Timed
+from .compare import (
+    LATENCY_TIMING,
+    ROUTING_CHUNK,
+    START,
+    TIMING_QUERIES,
+    TIMING_ROUNDS,
+    TIMING_WARM_UP,
+    RouterTask,
+    load_router_task,
+    routing_phase,
+)
+from .llm_selector import HOSTED, FinetunedLLM
+from .local_llm_selector import CONTENT_FREE_QUERIES
+from .selectors import Choice
+from .specs import SelectorSpec
+from .tool_calls import SYSTEM_PROMPT, function_tools
+
+LLM_LENGTH = 4096  # what a local LLM selector reads at most, its stem included
+CALL_TEMPLATE_TOKENS = 12  # a chat template's tokens around the query and before the tool's name
+
+
+def estimate_comparison(sets: list[tuple[str, RouterTask]], specs: list[SelectorSpec]) -> Estimate:
+    """Seconds to compare `specs` on each (name, task) of `sets`, in the order the phases run; with several
+    sets, each phase is named after its set ("handwritten · routing with base")."""
+    here = [spec for spec in specs if _runs_here(spec)]
+    estimate = Estimate().add(START, _start_seconds(here), Component.START)
+    for name, task in sets:
+        for spec in here:
+            seconds, component = _routing_seconds(spec, task)
+            estimate.add(comparison_phase(sets, name, routing_phase(spec.label)), seconds, component)
+        estimate.add(comparison_phase(sets, name, LATENCY_TIMING), _timing_seconds(here, task), Component.ENCODING)
+    return estimate
+
+
+def comparison_sets(ws: Workspace, sets: list[tuple[str, str]]) -> list[tuple[str, RouterTask]]:
+    """(dataset name, its part's RouterTask) of each (dataset id, part): the sets estimate_comparison takes."""
+    return [(ws.get_dataset(dataset_id).name, load_router_task(ws, dataset_id, part)) for dataset_id, part in sets]
+
+
+def comparison_phase(sets: list, name: str, phase: str) -> str:
+    """A phase as an estimate over `sets` names it: after its set when there are several."""
+    return set_phase(name, phase) if len(sets) > 1 else phase
+
+
+def unmeasured(specs: list[SelectorSpec]) -> list[str]:
+    """The selectors whose time the estimate leaves out: LLMs behind an endpoint."""
+    return [spec.label for spec in specs if not _runs_here(spec)]
+
+
+def describe_comparison(estimate: Estimate, specs: list[SelectorSpec]) -> str:
+    """The estimate in words, naming what it leaves out: "about 20 s (start 9 s, ...), plus the requests of
+    LLM x (its endpoint's time, not measured here)"."""
+    left_out = ", ".join(unmeasured(specs))
+    if not left_out:
+        return estimate.describe()
+    requests = f"the requests of {left_out} (the endpoint's time, not measured here)"
+    return f"{estimate.describe()}, plus {requests}" if estimate.seconds else requests
+
+
+def _runs_here(spec: SelectorSpec) -> bool:
+    if spec.kind == "llm":
+        return False
+    return spec.kind != "finetuned_llm" or FinetunedLLM.load(spec.path).where != HOSTED
+
+
+def _models(spec: SelectorSpec) -> list[str | None]:
+    """The models a selector loads, the one it routes by first."""
+    if spec.kind == "cross_encoder":
+        first_stage = saved_first_stage(spec.path) if saved_blend(spec.path) != SCORES_ALONE else None
+        own = [spec.path] if saved_blend(spec.path).reranker_share else []
+        return own + ([first_stage] if first_stage else [])
+    if spec.kind in ("local_llm", "finetuned_llm"):
+        return [_llm_base(spec)]
+    return [spec.path]
+
+
+def _start_seconds(here: list[SelectorSpec]) -> float:
+    """A fresh process's start with the first model, and loading each other model (its pace's start less
+    the libraries' import, which the first paid)."""
+    models = list(dict.fromkeys(model for spec in here for model in _models(spec)))
+    if not models:  # nothing to load: an LLM endpoint's selectors only
+        return 0.0
+    paces = [_pace(model) for model in models]
+    first = paces[0].start_seconds
+    return first + sum(pace.load_seconds for pace in paces[1:])
+
+
+def _routing_seconds(spec: SelectorSpec, task: RouterTask) -> tuple[float, Component]:
+    if spec.kind in ("embedding", "cross_encoder"):
+        component = Component.SCORING if spec.kind == "cross_encoder" else Component.ENCODING
+        return _model_seconds(spec, task.queries, task.choices, ROUTING_CHUNK), component
+    return _llm_seconds(spec, task), Component.ENCODING
+
+
+def _timing_seconds(here: list[SelectorSpec], task: RouterTask) -> float:
+    """The latency timing: a warm-up call, then TIMING_ROUNDS single-query calls on each of the first
+    TIMING_QUERIES queries, for every selector that routes by embedding or cross-encoder (routing.compare)."""
+    sample = task.queries[:TIMING_QUERIES]
+    seconds = 0.0
+    for spec in (spec for spec in here if spec.kind in ("embedding", "cross_encoder")):
+        seconds += _model_seconds(spec, sample[:TIMING_WARM_UP], task.choices, TIMING_WARM_UP, cached=True)
+        seconds += TIMING_ROUNDS * _model_seconds(spec, sample, task.choices, 1, cached=True)
+    return seconds
+
+
+def _model_seconds(
+    spec: SelectorSpec, queries: list[str], choices: list[Choice], per_call: int, cached: bool = False
+) -> float:
+    """An embedding or cross-encoder selector routing `queries`, `per_call` a call, the tools' embeddings kept
+    from an earlier call where `cached`."""
+    if spec.kind == "embedding":
+        return _encoding_seconds(spec.path, queries, choices, per_call, cached)
+    return _cross_encoder_seconds(spec, queries, choices, per_call, cached)
+
+
+def _encoding_seconds(
+    model: str | None, queries: list[str], choices: list[Choice], per_call: int, cached: bool = False
+) -> float:
+    """An embedder encoding `queries`, `per_call` a call and each call's padded to its longest, and the tools'
+    descriptions in a call of their own unless kept (`cached`)."""
+    pace, count = _pace(model), token_counter(model, ENCODER_LENGTH)
+    calls = _calls(count(queries), per_call) + ([] if cached else [count(c.description for c in choices)])
+    return sum(pace.forward_seconds(len(call) * max(call)) + pace.call_seconds for call in calls)
+
+
+def _calls(lengths: list[int], per_call: int) -> list[list[int]]:
+    return [lengths[start : start + per_call] for start in range(0, len(lengths), per_call)]
+
+
+def _cross_encoder_seconds(
+    spec: SelectorSpec, queries: list[str], choices: list[Choice], per_call: int, cached: bool = False
+) -> float:
+    """Every (query, tool) pair scored, `per_call` queries' pairs a call, unless the blend gives the score
+    no share; and the embedder the blend mixes in."""
+    seconds = 0.0
+    if saved_blend(spec.path).reranker_share:
+        pace, count = _pace(spec.path), token_counter(spec.path, PAIR_LENGTH)
+        tool_tokens = sum(count(c.description for c in choices))
+        for call in _calls(count(queries), per_call):  # pairs sorted by length: little padding
+            pair_tokens = sum(call) * len(choices) + tool_tokens * len(call) - len(call) * len(choices)
+            seconds += pace.scoring_seconds(pair_tokens) + pace.call_seconds
+    first_stage = saved_first_stage(spec.path) if saved_blend(spec.path) != SCORES_ALONE else None
+    if first_stage:
+        seconds += _encoding_seconds(first_stage, queries, choices, per_call, cached)
+    return seconds
+
+
+def _llm_seconds(spec: SelectorSpec, task: RouterTask) -> float:
+    """A local LLM reading the prompt's stem (its system prompt and the tools) once, then for each query and
+    each content-free one (its calibration) the query, and every tool's call with its next-token scores: a
+    pass for the query, one for the calls side by side (routing.local_llm_selector)."""
+    model = _llm_base(spec)
+    pace, count = _pace(model), token_counter(model, LLM_LENGTH)
+    stem = sum(count([SYSTEM_PROMPT + json.dumps(function_tools(task.choices))]))
+    calls = sum(count(c.name for c in task.choices)) + len(task.choices) * CALL_TEMPLATE_TOKENS
+    queries = [tokens + CALL_TEMPLATE_TOKENS for tokens in count(task.queries)]
+    tails = (len(task.queries) + len(CONTENT_FREE_QUERIES)) * calls * (1 + _head_share(model))
+    passes = 2 * (len(task.queries) + len(CONTENT_FREE_QUERIES))
+    return pace.forward_seconds(stem + sum(queries) + tails) + passes * pace.call_seconds
+
+
+def _head_share(model: str) -> float:
+    """What a causal LM's output layer adds to each token's forward pass whose next-token scores it gives (the
+    pace's probe runs the model without it): its weights over those of the layers, from the model's config."""
+    config = Path(model) / "config.json"
+    if not config.is_file():
+        return 0.0
+    shape = json.loads(config.read_text(encoding="utf-8"))
+    hidden, inner = shape.get("hidden_size", 0), shape.get("intermediate_size", 0)
+    layers = shape.get("num_hidden_layers", 0) * (4 * hidden * hidden + 3 * hidden * inner)
+    return shape.get("vocab_size", 0) * hidden / layers if layers else 0.0
+
+
+def _llm_base(spec: SelectorSpec) -> str:
+    """The causal LM a local LLM selector runs: its base model's folder (a fine-tune's, with its adapter merged)."""
+    from ..store.llm_models import resolve_base_model
+
+    base = FinetunedLLM.load(spec.path).base_model if spec.kind == "finetuned_llm" else spec.path
+    return resolve_base_model(base)
+
+
+def learn_from_comparison(
+    sets: list[tuple[str, RouterTask]], specs: list[SelectorSpec], phases: dict[str, Timed]
+) -> None:
+    """What each phase of a finished comparison on `sets` took (timing.Meter.timed_phases) teaches the kept
+    pace of the model it ran (timing.pace.learn_pace): each selector's routing its own model's, the start and
+    the latency timing the first model's (a local LLM's pace is not an embedder's)."""
+    here = [spec for spec in specs if _runs_here(spec)]
+    if not here:
+        return
+    lessons: dict[str | None, dict[Component, Timed]] = {}
+
+    def teach(model: str | None, component: Component, phase: str) -> None:
+        if phase in phases:
+            lessons.setdefault(model, {}).setdefault(component, Timed()).add(*astuple(phases[phase]))
+
+    first = _models(here[0])[0]
+    teach(first, Component.START, START)
+    for name, _ in sets:
+        for spec in here:
+            component = Component.SCORING if spec.kind == "cross_encoder" else Component.ENCODING
+            teach(_models(spec)[0], component, comparison_phase(sets, name, routing_phase(spec.label)))
+        teach(first, Component.ENCODING, comparison_phase(sets, name, LATENCY_TIMING))
+    for model, timed in lessons.items():
+        learn_pace(model, Work.SELECTOR_COMPARISON, timed)
+
+
+def _pace(model: str | None) -> Pace:
+    return machine_pace(model, Work.SELECTOR_COMPARISON)
