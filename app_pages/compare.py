@@ -69,7 +69,8 @@ def compare_selectors() -> None:
     sets = [(record.id, part)] + [(d, "all") for d in held_out]
     with errors_shown(stop=False):
         if chosen:
-            estimate = estimated_comparison(sets, [spec.to_dict() for spec in chosen])
+            saved = len(list(ws.dir("router_evaluations").glob("*.json")))
+            estimate = estimated_comparison(sets, [spec.to_dict() for spec in chosen], saved)
             st.caption(f"Estimated time on this machine: {literal(estimate)}.")
         for cost in llm_routing_estimates(ws, sets, chosen):
             st.caption(

@@ -16,7 +16,7 @@ from ragtune_core.reporting.serving import finetuned_llms, llm_selector_rows, te
 from ragtune_core.reporting.tables import mcnemar_words
 from ragtune_core.reporting.views import ComparisonView
 from ragtune_core.routing import confusion_frame, misrouted_table
-from ragtune_core.routing.duration import comparison_sets, describe_comparison, estimate_comparison
+from ragtune_core.routing.duration import comparison_sets, describe_comparison, endpoint_paces, estimate_comparison
 from ragtune_core.routing.specs import SelectorSpec
 
 SERVING_COLUMNS = {
@@ -34,10 +34,12 @@ TEXT_COLUMNS = {
 
 
 @st.cache_data(show_spinner="Measuring how fast this machine runs the models (once, a few seconds)…", max_entries=64)
-def estimated_comparison(sets: list[tuple[str, str]], specs: list[dict]) -> str:
-    """The comparison's estimate in words, for (dataset id, part) `sets` and selectors (SelectorSpec dicts)."""
-    selectors = [SelectorSpec.from_dict(spec) for spec in specs]
-    return describe_comparison(estimate_comparison(comparison_sets(workspace(), sets), selectors), selectors)
+def estimated_comparison(sets: list[tuple[str, str]], specs: list[dict], comparisons_saved: int) -> str:
+    """The comparison's estimate in words, for (dataset id, part) `sets` and selectors (SelectorSpec dicts);
+    estimated again once another comparison is saved (an endpoint's LLM is counted at its latest's pace)."""
+    ws, selectors = workspace(), [SelectorSpec.from_dict(spec) for spec in specs]
+    estimate = estimate_comparison(comparison_sets(ws, sets), selectors, endpoint_paces(ws, selectors))
+    return describe_comparison(estimate, selectors)
 
 
 def show_mcnemar(view: ComparisonView) -> None:

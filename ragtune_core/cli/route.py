@@ -12,7 +12,7 @@ from ..reporting.headline import p_phrase
 from ..reporting.history import recorded_comparison
 from ..reporting.serving import finetuned_llms, teacher_agreements
 from ..routing.compare import llm_routing_estimates, load_router_task, route_query
-from ..routing.duration import describe_comparison, estimate_comparison, learn_from_comparison
+from ..routing.duration import describe_comparison, endpoint_paces, estimate_comparison, learn_from_comparison
 from ..routing.llm_selector import BATCH_STATES, FinetunedLLM, batch_states_in
 from ..routing.selectors import Choice
 from ..routing.specs import SelectorSpec, llm_model_spec, load_selectors, untuned_llm_spec
@@ -144,7 +144,7 @@ def run_compare_selectors(args: argparse.Namespace, ws: Workspace) -> dict:
     part, note = part_to_report(ws, record.id, args.part)
     specs = selector_specs(ws, args, load_router_task(ws, record.id).choices)
     sets = [(record.name, load_router_task(ws, record.id, part))]
-    estimate = estimate_comparison(sets, specs)
+    estimate = estimate_comparison(sets, specs, endpoint_paces(ws, specs))
     _print_progress(0, 0, f"estimated: {describe_comparison(estimate, specs)}")
     for cost in llm_routing_estimates(ws, [(record.id, part)], specs):
         _print_progress(0, 0, cost)

@@ -127,7 +127,13 @@ def run_router_comparison_job(ctx, params: dict) -> dict:
     selector in batch mode keeps its batch's state in the workspace's cache/llm_routing: the same
     comparison started again after a stop resumes the batch."""
     from ..reporting.history import recorded_comparison
-    from ..routing.duration import comparison_phase, comparison_sets, estimate_comparison, learn_from_comparison
+    from ..routing.duration import (
+        comparison_phase,
+        comparison_sets,
+        endpoint_paces,
+        estimate_comparison,
+        learn_from_comparison,
+    )
     from ..routing.llm_selector import BATCH_STATES, batch_states_in
     from ..routing.run_result import ComparisonRunResult
     from ..routing.specs import SelectorSpec
@@ -136,7 +142,7 @@ def run_router_comparison_job(ctx, params: dict) -> dict:
     specs = [SelectorSpec.from_dict(data) for data in params["selectors"]]
     sets = [(params["dataset_id"], params.get("part", "val"))] + [(d, "all") for d in params.get("held_out", [])]
     tasks = comparison_sets(ctx.workspace, sets)
-    estimate = estimate_comparison(tasks, specs)
+    estimate = estimate_comparison(tasks, specs, endpoint_paces(ctx.workspace, specs))
     ctx.emit(EventKind.DURATION, estimated_seconds=estimate.seconds, phases=estimate.phases)
     ctx.count_in_estimated_seconds()
     meter = Meter(estimate, ctx.progress, ctx.elapsed)

@@ -255,7 +255,7 @@ def compare_selectors(
         report = evaluate_selector(
             selector, task.queries, task.choices, task.expected, on_progress=_routing_progress(on_phase, selector.name)
         )
-        report.kind, report.model = spec_of[selector.name].kind, _model_of(spec_of[selector.name])
+        report.kind, report.model = spec_of[selector.name].kind, model_of(spec_of[selector.name])
         if report.all_failed:
             failed.append((report.name, report.first_error or "no selection was made"))
         else:
@@ -344,7 +344,8 @@ def llm_routing_estimates(ws: Workspace, sets: list[tuple[str, str]], specs: lis
     return estimates
 
 
-def _model_of(spec: SelectorSpec) -> str:
+def model_of(spec: SelectorSpec) -> str:
+    """What a selector runs, as its report records it (SelectorReport.model)."""
     return str(spec.llm.get("model") or "") if spec.llm else spec.path or ""
 
 

@@ -7,7 +7,8 @@ the tools' descriptions; a cross-encoder scores every (query, tool) pair, and th
 mixes in encodes as well; a local LLM reads each query and every tool's call after the prompt's stem,
 run once. A selector's call costs the time of a forward pass of a few tokens besides its tokens
 (Pace.call_seconds): the latency timing is all such calls. An LLM behind an endpoint takes the
-endpoint's time, which nothing here measures: the estimate leaves it out and says so (unmeasured).
+endpoint's time: a query at the pace its latest comparison took (endpoint_paces), else left out and
+said to be (describe_comparison).
 What a finished comparison took teaches each model's kept pace from that model's own phases
 (learn_from_comparison), apart from every other kind of work's (Work.SELECTOR_COMPARISON).
 """
@@ -31,7 +32,9 @@ from .compare import (
     TIMING_ROUNDS,
     TIMING_WARM_UP,
     RouterTask,
+    list_comparisons,
     load_router_task,
+    model_of,
     routing_phase,
 )
 from .llm_selector import HOSTED, FinetunedLLM
@@ -40,21 +43,42 @@ from .selectors import Choice
 from .specs import SelectorSpec
 from .tool_calls import SYSTEM_PROMPT, function_tools
 
+REMOTE_KINDS = ("llm", "finetuned_llm")  # the kinds of selector an endpoint may run
+TIMED_KINDS = ("embedding", "cross_encoder")  # the kinds whose latency a comparison times again (routing.compare)
 LLM_LENGTH = 4096  # what a local LLM selector reads at most, its stem included
 CALL_TEMPLATE_TOKENS = 12  # a chat template's tokens around the query and before the tool's name
 
 
-def estimate_comparison(sets: list[tuple[str, RouterTask]], specs: list[SelectorSpec]) -> Estimate:
+def estimate_comparison(
+    sets: list[tuple[str, RouterTask]], specs: list[SelectorSpec], endpoint_paces: dict[str, float] | None = None
+) -> Estimate:
     """Seconds to compare `specs` on each (name, task) of `sets`, in the order the phases run; with several
-    sets, each phase is named after its set ("handwritten · routing with base")."""
-    here = [spec for spec in specs if _runs_here(spec)]
+    sets, each phase is named after its set ("handwritten · routing with base"). An endpoint's LLM is counted
+    at its `endpoint_paces` (seconds a query, by label), else left out."""
+    here, paces = [spec for spec in specs if _runs_here(spec)], endpoint_paces or {}
     estimate = Estimate().add(START, _start_seconds(here), Component.START)
     for name, task in sets:
-        for spec in here:
-            seconds, component = _routing_seconds(spec, task)
-            estimate.add(comparison_phase(sets, name, routing_phase(spec.label)), seconds, component)
+        for spec in specs:
+            phase = comparison_phase(sets, name, routing_phase(spec.label))
+            if _runs_here(spec):
+                estimate.add(phase, *_routing_seconds(spec, task))
+            elif spec.label in paces:  # the endpoint's pace teaches no model's
+                estimate.add(phase, paces[spec.label] * len(task.queries))
         estimate.add(comparison_phase(sets, name, LATENCY_TIMING), _timing_seconds(here, task), Component.ENCODING)
     return estimate
+
+
+def endpoint_paces(ws: Workspace, specs: list[SelectorSpec]) -> dict[str, float]:
+    """Seconds a query each endpoint's LLM of `specs` took in the latest comparison that ran its model, by
+    label; none for one sent through the Batch API (the provider's queue sets its time)."""
+    asked = {spec.label: model_of(spec) for spec in specs if not _runs_here(spec) and not _batched(spec)}
+    paces: dict[str, float] = {}
+    for comparison in list_comparisons(ws) if asked else []:  # newest first
+        for report in comparison.reports:
+            for label, model in asked.items():
+                if label not in paces and report.model == model and report.kind in REMOTE_KINDS:
+                    paces[label] = report.mean_latency
+    return paces
 
 
 def comparison_sets(ws: Workspace, sets: list[tuple[str, str]]) -> list[tuple[str, RouterTask]]:
@@ -67,19 +91,20 @@ def comparison_phase(sets: list, name: str, phase: str) -> str:
     return set_phase(name, phase) if len(sets) > 1 else phase
 
 
-def unmeasured(specs: list[SelectorSpec]) -> list[str]:
-    """The selectors whose time the estimate leaves out: LLMs behind an endpoint."""
-    return [spec.label for spec in specs if not _runs_here(spec)]
-
-
 def describe_comparison(estimate: Estimate, specs: list[SelectorSpec]) -> str:
-    """The estimate in words, naming what it leaves out: "about 20 s (start 9 s, ...), plus the requests of
-    LLM x (its endpoint's time, not measured here)"."""
-    left_out = ", ".join(unmeasured(specs))
+    """The estimate in words, naming the selectors it leaves out: "about 20 s (start 9 s, ...), plus the
+    requests of LLM x (the endpoint's time, not measured here)"."""
+    left_out = ", ".join(
+        spec.label for spec in specs if not any(phase.endswith(routing_phase(spec.label)) for phase in estimate.phases)
+    )
     if not left_out:
         return estimate.describe()
     requests = f"the requests of {left_out} (the endpoint's time, not measured here)"
     return f"{estimate.describe()}, plus {requests}" if estimate.seconds else requests
+
+
+def _batched(spec: SelectorSpec) -> bool:
+    return bool(spec.llm and spec.llm.get("batch"))
 
 
 def _runs_here(spec: SelectorSpec) -> bool:
@@ -100,8 +125,7 @@ def _models(spec: SelectorSpec) -> list[str | None]:
 
 
 def _start_seconds(here: list[SelectorSpec]) -> float:
-    """A fresh process's start with the first model, and loading each other model (its pace's start less
-    the libraries' import, which the first paid)."""
+    """A fresh process's start with the first model (importing the libraries too), and loading each other."""
     models = list(dict.fromkeys(model for spec in here for model in _models(spec)))
     if not models:  # nothing to load: an LLM endpoint's selectors only
         return 0.0
@@ -111,10 +135,16 @@ def _start_seconds(here: list[SelectorSpec]) -> float:
 
 
 def _routing_seconds(spec: SelectorSpec, task: RouterTask) -> tuple[float, Component]:
-    if spec.kind in ("embedding", "cross_encoder"):
-        component = Component.SCORING if spec.kind == "cross_encoder" else Component.ENCODING
-        return _model_seconds(spec, task.queries, task.choices, ROUTING_CHUNK), component
+    if spec.kind in TIMED_KINDS:
+        return _model_seconds(spec, task.queries, task.choices, ROUTING_CHUNK), _component(spec)
     return _llm_seconds(spec, task), Component.ENCODING
+
+
+def _component(spec: SelectorSpec) -> Component:
+    """What governs a selector's routing: a cross-encoder's scoring of pairs, unless its blend gives its score no
+    share (it routes as its embedder then); every other's encoding."""
+    scores = spec.kind == "cross_encoder" and saved_blend(spec.path).reranker_share
+    return Component.SCORING if scores else Component.ENCODING
 
 
 def _timing_seconds(here: list[SelectorSpec], task: RouterTask) -> float:
@@ -122,7 +152,7 @@ def _timing_seconds(here: list[SelectorSpec], task: RouterTask) -> float:
     TIMING_QUERIES queries, for every selector that routes by embedding or cross-encoder (routing.compare)."""
     sample = task.queries[:TIMING_QUERIES]
     seconds = 0.0
-    for spec in (spec for spec in here if spec.kind in ("embedding", "cross_encoder")):
+    for spec in (spec for spec in here if spec.kind in TIMED_KINDS):
         seconds += _model_seconds(spec, sample[:TIMING_WARM_UP], task.choices, TIMING_WARM_UP, cached=True)
         seconds += TIMING_ROUNDS * _model_seconds(spec, sample, task.choices, 1, cached=True)
     return seconds
@@ -208,8 +238,8 @@ def learn_from_comparison(
     sets: list[tuple[str, RouterTask]], specs: list[SelectorSpec], phases: dict[str, Timed]
 ) -> None:
     """What each phase of a finished comparison on `sets` took (timing.Meter.timed_phases) teaches the kept
-    pace of the model it ran (timing.pace.learn_pace): each selector's routing its own model's, the start and
-    the latency timing the first model's (a local LLM's pace is not an embedder's)."""
+    pace of the model it ran (timing.pace.learn_pace): each selector's routing its own model's, the start the
+    first model's, the latency timing the first embedder's or cross-encoder's (a local LLM's pace is another)."""
     here = [spec for spec in specs if _runs_here(spec)]
     if not here:
         return
@@ -219,13 +249,13 @@ def learn_from_comparison(
         if phase in phases:
             lessons.setdefault(model, {}).setdefault(component, Timed()).add(*astuple(phases[phase]))
 
-    first = _models(here[0])[0]
-    teach(first, Component.START, START)
+    teach(_models(here[0])[0], Component.START, START)
+    timed = [_models(spec)[0] for spec in here if spec.kind in TIMED_KINDS]
     for name, _ in sets:
         for spec in here:
-            component = Component.SCORING if spec.kind == "cross_encoder" else Component.ENCODING
-            teach(_models(spec)[0], component, comparison_phase(sets, name, routing_phase(spec.label)))
-        teach(first, Component.ENCODING, comparison_phase(sets, name, LATENCY_TIMING))
+            teach(_models(spec)[0], _component(spec), comparison_phase(sets, name, routing_phase(spec.label)))
+        if timed:
+            teach(timed[0], Component.ENCODING, comparison_phase(sets, name, LATENCY_TIMING))
     for model, timed in lessons.items():
         learn_pace(model, Work.SELECTOR_COMPARISON, timed)
 

@@ -11,12 +11,17 @@ from ragtune_core.routing.compare import (
     compare_selectors,
     routing_phase,
 )
-from ragtune_core.routing.duration import comparison_phase, describe_comparison, estimate_comparison
+from ragtune_core.routing.duration import (
+    comparison_phase,
+    describe_comparison,
+    endpoint_paces,
+    estimate_comparison,
+)
 from ragtune_core.routing.selectors import Choice
 from ragtune_core.routing.specs import SelectorSpec
 from ragtune_core.timing.work import Meter
 from tests.fake_pace import MEASURED_PACE
-from tests.routing.test_compare import BASE_SPEC, dataset_id  # noqa: F401 (a fixture)
+from tests.routing.test_compare import BASE_SPEC, dataset_id, llm_server, llm_spec  # noqa: F401 (fixtures)
 
 CHOICES = [Choice("a", "city_facts", "Facts about the city of Lisbon"), Choice("b", "summary", "A summary of Lisbon")]
 
@@ -92,8 +97,23 @@ def test_a_finished_comparison_teaches_each_model_its_own_pace(kept_pace, monkey
     taught = []
     monkeypatch.setattr(duration, "learn_pace", lambda model, work, timed: taught.append((model, work, timed)))
     phases = {START: Timed(10.0, 20.0), routing_phase("base"): Timed(1.0, 2.0), routing_phase("untuned"): Timed(30, 60)}
-    duration.learn_from_comparison(sets, [BASE_SPEC, llm], {**phases, LATENCY_TIMING: Timed(4.0, 4.0)})
-    assert taught == [
-        (None, Work.SELECTOR_COMPARISON, {"start": Timed(10.0, 20.0), "encoding": Timed(5.0, 6.0)}),
-        ("a local LLM", Work.SELECTOR_COMPARISON, {"encoding": Timed(30.0, 60.0)}),
+    duration.learn_from_comparison(sets, [llm, BASE_SPEC], {**phases, LATENCY_TIMING: Timed(4.0, 4.0)})
+    assert taught == [  # the start loads the LLM first; the latency timing times the embedder alone
+        ("a local LLM", Work.SELECTOR_COMPARISON, {"start": Timed(10.0, 20.0), "encoding": Timed(30.0, 60.0)}),
+        (None, Work.SELECTOR_COMPARISON, {"encoding": Timed(5.0, 6.0)}),
     ]
+
+
+def test_an_endpoints_llm_goes_at_the_pace_of_its_latest_comparison(kept_pace, workspace, dataset_id, llm_server):
+    llm = llm_spec(llm_server)
+    assert endpoint_paces(workspace, [BASE_SPEC, llm]) == {}  # never compared yet
+    compared = compare_selectors(workspace, dataset_id, [llm], "all")
+    per_query = compared.report(llm.label).mean_latency
+    assert endpoint_paces(workspace, [BASE_SPEC, llm]) == {llm.label: per_query}
+    sets = [("set", task(10))]
+    estimate = estimate_comparison(sets, [BASE_SPEC, llm], endpoint_paces(workspace, [llm]))
+    assert estimate.phases[routing_phase(llm.label)] == pytest.approx(10 * per_query)
+    assert "plus the requests" not in describe_comparison(estimate, [BASE_SPEC, llm])
+    # through the Batch API the provider's queue sets the time: no pace
+    batched = SelectorSpec("batched", "llm", llm={**llm.llm, "batch": True})
+    assert endpoint_paces(workspace, [batched]) == {}
