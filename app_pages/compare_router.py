@@ -38,8 +38,8 @@ def estimated_comparison(sets: list[tuple[str, str]], specs: list[dict], compari
     """The comparison's estimate in words, for (dataset id, part) `sets` and selectors (SelectorSpec dicts);
     estimated again once another comparison is saved (an endpoint's LLM is counted at its latest's pace)."""
     ws, selectors = workspace(), [SelectorSpec.from_dict(spec) for spec in specs]
-    estimate = estimate_comparison(comparison_sets(ws, sets), selectors, endpoint_paces(ws, selectors))
-    return describe_comparison(estimate, selectors)
+    named = comparison_sets(ws, sets)
+    return describe_comparison(estimate_comparison(named, selectors, endpoint_paces(ws, selectors)), selectors, named)
 
 
 def show_mcnemar(view: ComparisonView) -> None:

@@ -91,16 +91,21 @@ def comparison_phase(sets: list, name: str, phase: str) -> str:
     return set_phase(name, phase) if len(sets) > 1 else phase
 
 
-def describe_comparison(estimate: Estimate, specs: list[SelectorSpec]) -> str:
-    """The estimate in words, naming the selectors it leaves out: "about 20 s (start 9 s, ...), plus the
-    requests of LLM x (the endpoint's time, not measured here)"."""
-    left_out = ", ".join(
-        spec.label for spec in specs if not any(phase.endswith(routing_phase(spec.label)) for phase in estimate.phases)
-    )
+def describe_comparison(estimate: Estimate, specs: list[SelectorSpec], sets: list | None = None) -> str:
+    """The estimate in words, each phase summed over `sets` (those estimate_comparison was given), naming the
+    selectors it leaves out: "about 20 s (start 9 s, ...), plus the requests of LLM x (the endpoint's time,
+    not measured here)"."""
+    sets = sets or []
+    phases = [LATENCY_TIMING, *(routing_phase(spec.label) for spec in specs)]
+    unnamed = {comparison_phase(sets, name, phase): phase for name, _ in sets for phase in phases}
+    summed = Estimate()
+    for phase, seconds in estimate.phases.items():
+        summed.add(unnamed.get(phase, phase), seconds)
+    left_out = ", ".join(spec.label for spec in specs if routing_phase(spec.label) not in summed.phases)
     if not left_out:
-        return estimate.describe()
+        return summed.describe()
     requests = f"the requests of {left_out} (the endpoint's time, not measured here)"
-    return f"{estimate.describe()}, plus {requests}" if estimate.seconds else requests
+    return f"{summed.describe()}, plus {requests}" if estimate.seconds else requests
 
 
 def _batched(spec: SelectorSpec) -> bool:

@@ -19,7 +19,7 @@ from ragtune_core.routing.duration import (
 )
 from ragtune_core.routing.selectors import Choice
 from ragtune_core.routing.specs import SelectorSpec
-from ragtune_core.timing.work import Meter
+from ragtune_core.timing.work import Meter, duration
 from tests.fake_pace import MEASURED_PACE
 from tests.routing.test_compare import BASE_SPEC, dataset_id, llm_server, llm_spec  # noqa: F401 (fixtures)
 
@@ -66,6 +66,9 @@ def test_several_sets_name_their_phases_in_the_order_they_run(kept_pace):
         "handwritten · latency timing",
     ]
     assert comparison_phase(sets, "handwritten", LATENCY_TIMING) == "handwritten · latency timing"
+    said = describe_comparison(estimate, [BASE_SPEC], sets)  # each phase once, over both sets
+    assert said.count("routing with base") == 1 and said.count("latency timing") == 1, said
+    assert describe_comparison(estimate, [BASE_SPEC], sets).startswith(f"about {duration(estimate.seconds)} (")
     assert comparison_phase(sets[:1], "router", LATENCY_TIMING) == LATENCY_TIMING
 
 
