@@ -70,7 +70,7 @@ if held_out:
             "they show what users' own questions get, apart from the generated validation."
         )
     )
-config, name, search, submitted = training_form(record, model_type)
+config, name, search = training_form(record, model_type)
 dataset = None
 with errors_shown(stop=False):  # a damaged dataset file is named; runs and models below still show
     dataset = load_dataset(ws, record.id)
@@ -87,7 +87,7 @@ if (
             f"Estimated time on this machine: {estimated_training(dataset, config, search, kept_files())}."
         )
 
-if submitted:
+if st.button("Start training", type="primary", icon=":material/play_arrow:"):
     start_training(record, JOB_KINDS[model_type], config, name, search)
 
 run_panel(JOB_KINDS.values(), State.TRAINING_RUN, chart=training_charts)

@@ -1,5 +1,6 @@
-"""Fine-tune page, the training form: the models to start from, the new model's name and its settings;
-then every check a training needs before it starts in a worker."""
+"""Fine-tune page, the training settings: the models to start from, the new model's name and its settings;
+then every check a training needs before it starts in a worker. No st.form: the estimate under the settings
+follows each change before Start training is pressed (in a form it showed the settings of the last start)."""
 
 import streamlit as st
 
@@ -19,11 +20,11 @@ from ragtune_core.training import (
 
 
 def training_form(record: DatasetRecord, model_type: str):
-    """The form; returns (the config, or the TrainingError its settings raised; the name; the search
-    settings; whether Start training was pressed)."""
+    """The settings; returns (the config, or the TrainingError its settings raised; the name; the search
+    settings)."""
     ws = workspace()
     embedders = [m.name for m in ws.list_models("embedding")]
-    with st.form("train"):
+    with st.container(border=True):
         if model_type == "cross_encoder":
             models, base = _cross_encoder_models(record, embedders), _cross_encoder_start()
             config_class = CrossEncoderTrainConfig
@@ -38,8 +39,7 @@ def training_form(record: DatasetRecord, model_type: str):
             search = search_settings(model_type)
         except TrainingError as exc:
             config, search = exc, None
-        submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
-    return config, name, search, submitted
+    return config, name, search
 
 
 def _cross_encoder_models(record: DatasetRecord, embedders: list[str]) -> dict:

@@ -143,3 +143,13 @@ def test_a_hyperparameter_search_from_the_page_keeps_its_best_trial_and_charts_t
     assert "Hyperparameter search: 2 trial(s) finished" in texts(at.caption)
     assert any(chart.proto.spec and "Search trials" in chart.proto.spec for chart in at.get("plotly_chart"))
     assert at.dataframe[-1].value.loc[0, "search trials"] == 2
+
+
+def test_the_estimate_follows_the_settings_before_start_is_pressed(ws, kept_pace):
+    at = open_page("finetune")
+    widget(at, "selectbox", "Dataset").set_value(ws.resolve("datasets", "bridges").id).run()
+    before = texts(at.caption)
+    assert "Training length:" in before and "at batch 2 " not in before
+    widget(at, "number_input", "Batch size").set_value(2).run()
+    assert "at batch 2 " in texts(at.caption)
+    assert ws.list_runs() == []  # nothing started
