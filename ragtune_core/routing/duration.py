@@ -67,7 +67,7 @@ def estimate_comparison(
     for name, task in sets:
         for spec in specs:
             phase = comparison_phase(sets, name, routing_phase(spec.label))
-            if _runs_here(spec):
+            if spec in here:
                 estimate.add(phase, *_routing_seconds(spec, task))
             elif spec.label in paces:  # the endpoint's pace teaches no model's
                 estimate.add(phase, paces[spec.label] * len(task.queries))
@@ -128,7 +128,7 @@ def _runs_here(spec: SelectorSpec) -> bool:
 def _models(spec: SelectorSpec) -> list[str | None]:
     """The models a selector loads, the one it routes by first."""
     if spec.kind == "cross_encoder":
-        first_stage = saved_first_stage(spec.path) if saved_blend(spec.path) != SCORES_ALONE else None
+        first_stage = _first_stage(spec.path)
         own = [spec.path] if saved_blend(spec.path).reranker_share else []
         return own + ([first_stage] if first_stage else [])
     if spec.kind in ("local_llm", "finetuned_llm"):
@@ -206,10 +206,15 @@ def _cross_encoder_seconds(
         for call in _calls(count(queries), per_call):  # pairs sorted by length: little padding
             pair_tokens = sum(call) * len(choices) + tool_tokens * len(call) - len(call) * len(choices)
             seconds += pace.scoring_seconds(pair_tokens) + pace.call_seconds
-    first_stage = saved_first_stage(spec.path) if saved_blend(spec.path) != SCORES_ALONE else None
+    first_stage = _first_stage(spec.path)
     if first_stage:
         seconds += _encoding_seconds(first_stage, queries, choices, per_call, cached)
     return seconds
+
+
+def _first_stage(cross_encoder: str) -> str | None:
+    """The embedder a cross-encoder's blend mixes in, as its selector loads it (routing.CrossEncoderSelector)."""
+    return saved_first_stage(cross_encoder) if saved_blend(cross_encoder) != SCORES_ALONE else None
 
 
 def _llm_seconds(spec: SelectorSpec, task: RouterTask) -> float:
